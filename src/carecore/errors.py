@@ -1,0 +1,233 @@
+"""The carecore exception tree.
+
+Every error raised by carecore for bad input, a missing object, a conflicting
+write or a misbehaving plugin is a :class:`CarecoreError`. Each subclass also
+inherits the matching builtin (``ValueError``, ``LookupError``) so callers who
+already catch those keep working. Errors carry structured attributes
+(``field``, ``value``, ``reason``) and read well when printed:
+
+>>> from carecore import errors
+>>> err = errors.InvalidValue(field="minutes", value=-5, reason="must be positive")
+>>> str(err)
+"minutes=-5: must be positive"
+>>> isinstance(err, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "CarecoreError",
+    "ConflictError",
+    "DuplicateRegistration",
+    "InvalidCode",
+    "InvalidInput",
+    "InvalidTransition",
+    "InvalidValue",
+    "NaiveDatetime",
+    "NoStoreForURL",
+    "NotFound",
+    "PluginError",
+    "Problem",
+]
+
+_MISSING: Any = object()
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class CarecoreError(Exception):
+    """Root of every error carecore raises on purpose.
+
+    >>> issubclass(NotFound, CarecoreError)
+    True
+    """
+
+    field: str | None
+    value: object
+    reason: str
+
+    def __init__(
+        self, reason: str = "", *, field: str | None = None, value: object = _MISSING
+    ) -> None:
+        self.reason = reason
+        self.field = field
+        self.value = None if value is _MISSING else value
+        self._has_value = value is not _MISSING
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.field is None:
+            return self.reason
+        where = f"{self.field}={_show(self.value)}" if self._has_value else self.field
+        return f"{where}: {self.reason}" if self.reason else where
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep errors picklable (they cross process-pool boundaries).
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls: type[CarecoreError], state: dict[str, Any]) -> CarecoreError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, str(err))
+    return err
+
+
+class InvalidValue(CarecoreError, ValueError):
+    """A value broke a rule of the field it was given for.
+
+    >>> str(InvalidValue(field="units", value=0, reason="must be at least 1"))
+    'units=0: must be at least 1'
+    """
+
+
+class NaiveDatetime(InvalidValue):
+    """A datetime without a time zone was given where an instant is needed.
+
+    >>> str(NaiveDatetime(field="occurred_at", value="2026-01-05T10:00:00"))
+    "occurred_at='2026-01-05T10:00:00': a time zone offset is required"
+    """
+
+    def __init__(self, *, field: str, value: object) -> None:
+        super().__init__("a time zone offset is required", field=field, value=value)
+
+
+class InvalidCode(InvalidValue):
+    """A code is not in the code system or value set it claims.
+
+    >>> str(InvalidCode(field="code", value="Z99.99", reason="not an ICD-10-CM code"))
+    "code='Z99.99': not an ICD-10-CM code"
+    """
+
+
+class InvalidTransition(InvalidValue):
+    """A state change is not allowed from the current state.
+
+    >>> err = InvalidTransition(field="status", value="disenrolled", to="enrolled")
+    >>> str(err)
+    "status='disenrolled': cannot change to 'enrolled'"
+    """
+
+    def __init__(self, *, field: str, value: object, to: object, reason: str = "") -> None:
+        self.to = to
+        super().__init__(reason or f"cannot change to {_show(to)}", field=field, value=value)
+
+
+class Problem:
+    """One problem found while reading structured input.
+
+    ``path`` is a JSON path such as ``$.members[1].role``.
+
+    >>> str(Problem(path="$.minutes", message="expected an integer", value="ten"))
+    "$.minutes: expected an integer (got 'ten')"
+    """
+
+    __slots__ = ("message", "path", "value")
+
+    def __init__(self, *, path: str, message: str, value: object = _MISSING) -> None:
+        self.path = path
+        self.message = message
+        self.value = value
+
+    def __str__(self) -> str:
+        if self.value is _MISSING:
+            return f"{self.path}: {self.message}"
+        return f"{self.path}: {self.message} (got {_show(self.value)})"
+
+    def __repr__(self) -> str:
+        return f"Problem({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Problem):
+            return NotImplemented
+        return (self.path, self.message) == (other.path, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.message))
+
+
+class InvalidInput(CarecoreError, ValueError):
+    """Structured input (JSON, CSV, a wire message) failed to convert.
+
+    Every problem is listed, each with its JSON path, so one error shows all
+    that needs fixing.
+
+    >>> err = InvalidInput("Patient", problems=[Problem(path="$.id", message="required")])
+    >>> print(err)
+    invalid Patient: 1 problem
+      $.id: required
+    """
+
+    def __init__(self, what: str, *, problems: Iterable[Problem]) -> None:
+        self.what = what
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        first = self.problems[0] if self.problems else None
+        super().__init__(
+            f"invalid {what}",
+            field=first.path if first else None,
+            value=first.value if first and first.value is not _MISSING else _MISSING,
+        )
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        head = f"invalid {self.what}: {count} problem{'s' if count != 1 else ''}"
+        return "\n  ".join([head, *(str(p) for p in self.problems)])
+
+
+class NotFound(CarecoreError, LookupError):
+    """A requested object does not exist.
+
+    >>> str(NotFound("no such patient", field="patient_id", value="p-404"))
+    "patient_id='p-404': no such patient"
+    """
+
+
+class NoStoreForURL(NotFound):
+    """No installed plugin opens a store for this URL.
+
+    >>> str(NoStoreForURL(url="mongodb://x"))
+    "url='mongodb://x': no installed plugin opens this kind of store"
+    """
+
+    def __init__(self, *, url: str) -> None:
+        super().__init__("no installed plugin opens this kind of store", field="url", value=url)
+
+
+class ConflictError(CarecoreError):
+    """A write was made against a stale version; nothing was changed.
+
+    >>> str(ConflictError("stale version", field="version", value=3))
+    'version=3: stale version'
+    """
+
+
+class PluginError(CarecoreError):
+    """A plugin is broken: a misspelled hook, a bad signature, a wrong return type.
+
+    >>> str(PluginError("unknown hook carecore_open_stor", field="plugin", value="acme"))
+    "plugin='acme': unknown hook carecore_open_stor"
+    """
+
+
+class DuplicateRegistration(PluginError):
+    """Two plugins registered an item under the same id.
+
+    >>> err = DuplicateRegistration(kind="channel", item_id="sms", plugins=("a", "b"))
+    >>> str(err)
+    "channel='sms': registered by both 'a' and 'b'"
+    """
+
+    def __init__(self, *, kind: str, item_id: str, plugins: tuple[str, str]) -> None:
+        self.kind = kind
+        self.plugins = plugins
+        first, second = plugins
+        super().__init__(
+            f"registered by both {first!r} and {second!r}", field=kind, value=item_id
+        )

@@ -1,0 +1,94 @@
+"""ICD-10-CM look-ups, backed by the CMS tables inside ``simple-icd-10-cm``.
+
+The tables are loaded on first use, not on import: reading them takes about
+two seconds, and most programs that import carecore never need them. The
+package in use ships the CMS April 1, 2026 ICD-10-CM release; see
+:func:`release`.
+
+>>> normalize("e119")
+'E11.9'
+>>> is_valid("E11.9"), is_valid("Z99.99")
+(True, False)
+>>> is_billable("E11")
+False
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from types import ModuleType
+
+__all__ = ["describe", "is_billable", "is_valid", "normalize", "release"]
+
+_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
+
+
+@functools.cache
+def _lib() -> ModuleType:
+    import simple_icd_10_cm  # noqa: PLC0415  (deliberately lazy: ~2 s import)
+
+    return simple_icd_10_cm
+
+
+def normalize(code: str) -> str:
+    """Return *code* upper-cased with the dot after the category (``E119`` -> ``E11.9``).
+
+    Only the shape is changed; use :func:`is_valid` to check the code exists.
+
+    >>> normalize(" i5022 ")
+    'I50.22'
+    """
+    text = code.strip().upper().replace(".", "")
+    return text if len(text) <= 3 else f"{text[:3]}.{text[3:]}"  # noqa: PLR2004
+
+
+@functools.lru_cache(maxsize=65536)
+def is_valid(code: str) -> bool:
+    """Whether *code* (dotted, canonical form) is a code or category in ICD-10-CM.
+
+    >>> is_valid("I50.22")
+    True
+    """
+    if not _SHAPE.fullmatch(code):
+        return False
+    return bool(_lib().is_valid_item(code)) and "-" not in code
+
+
+@functools.lru_cache(maxsize=65536)
+def is_billable(code: str) -> bool:
+    """Whether *code* is a billable (leaf) ICD-10-CM code.
+
+    >>> is_billable("I50.22"), is_billable("I50")
+    (True, False)
+    """
+    return is_valid(code) and bool(_lib().is_leaf(code))
+
+
+def describe(code: str) -> str:
+    """The CMS description of *code*.
+
+    >>> describe("E11.9")
+    'Type 2 diabetes mellitus without complications'
+    """
+    from carecore import errors  # noqa: PLC0415
+
+    if not is_valid(code):
+        raise errors.InvalidCode("not an ICD-10-CM code", field="code", value=code)
+    return str(_lib().get_description(code))
+
+
+def release() -> str:
+    """The CMS release of the ICD-10-CM tables in use, from the installed package.
+
+    >>> release().startswith("icd10cm")
+    True
+    """
+    from importlib import resources  # noqa: PLC0415
+
+    names = sorted(
+        p.name
+        for p in resources.files("simple_icd_10_cm.data").iterdir()
+        if p.name.startswith("icd10c") and p.name.endswith(".xml")
+    )
+    return "icd10cm " + (names[-1].removeprefix("icd10c-tabular-").removesuffix(".xml") if names else "unknown")

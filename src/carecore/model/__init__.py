@@ -1,0 +1,109 @@
+"""The nouns of care management as frozen, keyword-only attrs values.
+
+Values hold no I/O and read no clock. They check themselves when built and
+raise :mod:`carecore.errors` types naming the field and the value. State
+changes return new values (``attrs.evolve``), so the checks run again.
+
+>>> import pendulum
+>>> from carecore.model import Practitioner, Credential
+>>> Practitioner(id="dr1", name="Dr. Ruiz", credential=Credential.MD).credential.value
+'MD'
+"""
+
+from __future__ import annotations
+
+from carecore.model.activity import DeviceReadingDay, FaceToFaceVisit, InteractiveContact, TimeEntry
+from carecore.model.careplan import CarePlan
+from carecore.model.codes import (
+    AdministrativeSex,
+    AdtEventKind,
+    CarePlanStatus,
+    CareSetting,
+    CareTeamRole,
+    CodeSystem,
+    ConsentMethod,
+    ContactMode,
+    Credential,
+    DenialReason,
+    DisenrollmentReason,
+    EnrollmentStatus,
+    MdmLevel,
+    PatientClass,
+    RoleClass,
+    RtmSystem,
+    ServiceFamily,
+    SupervisionLevel,
+    VisitKind,
+)
+from carecore.model.conditions import Coding, Condition
+from carecore.model.enrollment import Consent, Enrollment, Program, StatusChange
+from carecore.model.events import DischargeReceived, DomainEvent, EnrollmentChanged, TimeRecorded
+from carecore.model.money import ClaimLine, Denial
+from carecore.model.people import (
+    CareTeam,
+    CareTeamMember,
+    Identifier,
+    Patient,
+    PatientId,
+    Practitioner,
+    PractitionerId,
+)
+from carecore.model.period import ServicePeriod
+from carecore.model.transitions import AdtEvent
+
+__all__ = [
+    "AdministrativeSex",
+    "AdtEvent",
+    "AdtEventKind",
+    "CarePlan",
+    "CarePlanStatus",
+    "CareSetting",
+    "CareTeam",
+    "CareTeamMember",
+    "CareTeamRole",
+    "ClaimLine",
+    "CodeSystem",
+    "Coding",
+    "Condition",
+    "Consent",
+    "ConsentMethod",
+    "ContactMode",
+    "Credential",
+    "Denial",
+    "DenialReason",
+    "DeviceReadingDay",
+    "DischargeReceived",
+    "DisenrollmentReason",
+    "DomainEvent",
+    "Enrollment",
+    "EnrollmentChanged",
+    "EnrollmentStatus",
+    "FaceToFaceVisit",
+    "Identifier",
+    "InteractiveContact",
+    "MdmLevel",
+    "Patient",
+    "PatientClass",
+    "PatientId",
+    "Practitioner",
+    "PractitionerId",
+    "Program",
+    "RoleClass",
+    "RtmSystem",
+    "ServiceFamily",
+    "ServicePeriod",
+    "StatusChange",
+    "SupervisionLevel",
+    "TimeEntry",
+    "TimeRecorded",
+    "VisitKind",
+]
+
+#: Every public value class, in a stable order (used by the converter's tests
+#: and the hypothesis strategies).
+VALUE_TYPES: tuple[type, ...] = (
+    Identifier, Patient, Practitioner, CareTeamMember, CareTeam, Coding, Condition,
+    Program, Consent, StatusChange, Enrollment, TimeEntry, InteractiveContact,
+    FaceToFaceVisit, DeviceReadingDay, AdtEvent, ServicePeriod, ClaimLine, Denial,
+    CarePlan, DischargeReceived, TimeRecorded, EnrollmentChanged,
+)

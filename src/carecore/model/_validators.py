@@ -1,0 +1,241 @@
+"""Reusable attrs validators and converters that raise carecore errors.
+
+Every function here reports the attribute's name and the offending value, so
+an error raised while building a value says exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+import pendulum
+
+from carecore import errors
+
+E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _name(attribute: attrs.Attribute[Any]) -> str:
+    return attribute.name
+
+
+def not_blank(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Require a non-empty string without surrounding whitespace."""
+    if not isinstance(value, str):
+        raise errors.InvalidValue("must be a string", field=_name(attribute), value=value)
+    if not value.strip():
+        raise errors.InvalidValue("must not be blank", field=_name(attribute), value=value)
+    if value != value.strip():
+        raise errors.InvalidValue(
+            "must not start or end with whitespace", field=_name(attribute), value=value
+        )
+
+
+def optional(validator: Validator) -> Validator:
+    """Run *validator* unless the value is None."""
+
+    def check(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None:
+            validator(inst, attribute, value)
+
+    return check
+
+
+def is_bool(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Require a real bool (not 0/1, not "yes")."""
+    if not isinstance(value, bool):
+        raise errors.InvalidValue("must be true or false", field=_name(attribute), value=value)
+
+
+def int_between(low: int, high: int | None = None) -> Validator:
+    """Require an int (never a bool or float) in ``[low, high]``."""
+
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise errors.InvalidValue(
+                "must be a whole number", field=_name(attribute), value=value
+            )
+        if value < low or (high is not None and value > high):
+            span = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise errors.InvalidValue(f"must be {span}", field=_name(attribute), value=value)
+
+    return check
+
+
+def matches(pattern: str, what: str) -> Validator:
+    """Require a string that fully matches *pattern*; *what* names the format."""
+    regex = re.compile(pattern)
+
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, str) or not regex.fullmatch(value):
+            raise errors.InvalidValue(f"must be {what}", field=_name(attribute), value=value)
+
+    return check
+
+
+def money(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Require a finite, non-negative Decimal (floats are refused: they round)."""
+    if not isinstance(value, Decimal):
+        raise errors.InvalidValue(
+            "must be a Decimal (not a float)", field=_name(attribute), value=value
+        )
+    if not value.is_finite() or value < 0:
+        raise errors.InvalidValue(
+            "must be a finite, non-negative amount", field=_name(attribute), value=value
+        )
+
+
+def time_zone(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Require an IANA time zone name known to pendulum (e.g. ``America/Chicago``)."""
+    if not isinstance(value, str) or not value:
+        raise errors.InvalidValue(
+            "must be an IANA time zone name", field=_name(attribute), value=value
+        )
+    try:
+        pendulum.timezone(value)
+    except Exception as exc:  # pendulum raises its own InvalidTimezone
+        raise errors.InvalidValue(
+            "is not a known IANA time zone", field=_name(attribute), value=value
+        ) from exc
+
+
+def tuple_of(item: Validator) -> Validator:
+    """Check every item of a tuple field with *item*, naming its index on failure."""
+
+    def check(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, tuple):
+            raise errors.InvalidValue("must be a sequence", field=_name(attribute), value=value)
+        for index, element in enumerate(value):
+            try:
+                item(inst, attribute, element)
+            except errors.CarecoreError as exc:
+                raise errors.InvalidValue(
+                    exc.reason, field=f"{_name(attribute)}[{index}]", value=element
+                ) from exc
+
+    return check
+
+
+def instance_of(cls: type[Any] | tuple[type[Any], ...], what: str) -> Validator:
+    """Require an instance of *cls*; *what* is the human name of the type."""
+
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, cls):
+            raise errors.InvalidValue(f"must be {what}", field=_name(attribute), value=value)
+
+    return check
+
+
+# -- converters -------------------------------------------------------------
+#
+# attrs converters do not know the attribute name, so they raise a generic
+# error which ``_named`` re-raises with the field filled in.  Each converter
+# below is wrapped at field definition time through ``field_converter``.
+
+
+class _ConvertError(Exception):
+    def __init__(self, reason: str, value: object, *, naive: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.value = value
+        self.naive = naive
+
+
+def to_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """Turn any non-string iterable into a tuple (a string is refused)."""
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise _ConvertError("must be a sequence", value)
+    return tuple(value)
+
+
+def to_frozenset(value: Iterable[Any]) -> frozenset[Any]:
+    """Turn any non-string iterable into a frozenset."""
+    if isinstance(value, frozenset):
+        return value
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise _ConvertError("must be a set", value)
+    return frozenset(value)
+
+
+def to_date(value: _dt.date) -> pendulum.Date:
+    """Accept a ``datetime.date`` (not a datetime) and return a ``pendulum.Date``."""
+    if isinstance(value, _dt.datetime) or not isinstance(value, _dt.date):
+        raise _ConvertError("must be a calendar date", value)
+    if isinstance(value, pendulum.Date):
+        return value
+    return pendulum.Date(value.year, value.month, value.day)
+
+
+def to_instant(value: _dt.datetime) -> pendulum.DateTime:
+    """Accept an aware ``datetime`` and return a ``pendulum.DateTime``; refuse naive ones."""
+    if not isinstance(value, _dt.datetime):
+        raise _ConvertError("must be a datetime with a time zone", value)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _ConvertError("a time zone offset is required", value, naive=True)
+    if isinstance(value, pendulum.DateTime):
+        return value
+    return pendulum.instance(value)
+
+
+def to_optional_date(value: _dt.date | None) -> pendulum.Date | None:
+    """Like :func:`to_date` but let None through."""
+    return None if value is None else to_date(value)
+
+
+def to_optional_instant(value: _dt.datetime | None) -> pendulum.DateTime | None:
+    """Like :func:`to_instant` but let None through."""
+    return None if value is None else to_instant(value)
+
+
+def name_errors(
+    _cls: type, fields: list[attrs.Attribute[Any]]
+) -> list[attrs.Attribute[Any]]:
+    """attrs ``field_transformer``: make converter errors name their field.
+
+    attrs converters do not know which attribute they convert, so the plain
+    named functions above raise a private error; this transformer wraps each
+    converter so that error becomes a carecore error with ``field`` set.
+    """
+    out: list[attrs.Attribute[Any]] = []
+    for f in fields:
+        inner = f.converter
+        if inner is not None and not isinstance(inner, attrs.Converter):
+            f = f.evolve(converter=attrs.Converter(_wrap(inner), takes_field=True))  # noqa: PLW2901
+        out.append(f)
+    return out
+
+
+def _wrap(inner: Callable[[Any], Any]) -> Callable[[Any, attrs.Attribute[Any]], Any]:
+    def run(value: Any, field: attrs.Attribute[Any]) -> Any:
+        try:
+            return inner(value)
+        except _ConvertError as exc:
+            if exc.naive:
+                raise errors.NaiveDatetime(field=field.name, value=exc.value) from None
+            raise errors.InvalidValue(exc.reason, field=field.name, value=exc.value) from None
+
+    return run
+
+
+def one_of(cls: type[E]) -> Validator:
+    """Require a member of the enum *cls* (wire strings are converted by carecore.convert)."""
+    allowed = ", ".join(str(m.value) for m in cls)
+
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, cls):
+            raise errors.InvalidCode(
+                f"must be a {cls.__name__} ({allowed})", field=_name(attribute), value=value
+            )
+
+    return check

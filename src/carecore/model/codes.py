@@ -1,0 +1,297 @@
+"""Coded values used across the model.
+
+Every code is an :class:`enum.Enum` whose ``value`` is the wire spelling used
+in carecore JSON, the billing scenario files (``shared/billing/SPEC.md`` §0)
+and the month-close CSV format.
+
+>>> ServiceFamily("CCM") is ServiceFamily.CCM
+True
+>>> Credential.NP.is_billing_practitioner
+True
+>>> MdmLevel.HIGH > MdmLevel.MODERATE
+True
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+
+__all__ = [
+    "AdministrativeSex",
+    "AdtEventKind",
+    "CarePlanStatus",
+    "CareSetting",
+    "CareTeamRole",
+    "CodeSystem",
+    "ConsentMethod",
+    "ContactMode",
+    "Credential",
+    "DenialReason",
+    "DisenrollmentReason",
+    "EnrollmentStatus",
+    "MdmLevel",
+    "PatientClass",
+    "RoleClass",
+    "RtmSystem",
+    "ServiceFamily",
+    "SupervisionLevel",
+    "VisitKind",
+]
+
+
+class ServiceFamily(enum.Enum):
+    """A CMS care-management code family (one program kind).
+
+    Sources: shared/billing/SPEC.md §§2-11.
+    """
+
+    CCM = "CCM"  #: chronic care management
+    PCM = "PCM"  #: principal care management
+    BHI = "BHI"  #: general behavioral health integration
+    COCM = "COCM"  #: psychiatric collaborative care
+    TCM = "TCM"  #: transitional care management
+    RPM = "RPM"  #: remote physiologic monitoring
+    RTM = "RTM"  #: remote therapeutic monitoring
+    APCM = "APCM"  #: advanced primary care management (2025+)
+    CHI = "CHI"  #: community health integration (2024+)
+    PIN = "PIN"  #: principal illness navigation (2024+)
+    ACP = "ACP"  #: advance care planning
+
+
+class Credential(enum.Enum):
+    """A person's professional credential."""
+
+    MD = "MD"
+    DO = "DO"
+    NP = "NP"
+    PA = "PA"
+    CNS = "CNS"  #: clinical nurse specialist
+    CNM = "CNM"  #: certified nurse-midwife
+    CP = "CP"  #: clinical psychologist
+    LCSW = "LCSW"  #: licensed clinical social worker
+    LPC = "LPC"  #: licensed professional counselor
+    RN = "RN"
+    LPN = "LPN"
+    MA = "MA"  #: medical assistant
+    PHARMD = "PHARMD"
+    CHW = "CHW"  #: community health worker
+    NAVIGATOR = "NAVIGATOR"  #: trained patient navigator or peer specialist
+    NONE = "NONE"  #: no clinical credential (scheduler, receptionist)
+
+    @property
+    def is_billing_practitioner(self) -> bool:
+        """Whether this credential can bill the physician/NPP care-management codes.
+
+        Physicians and the non-physician practitioners CMS lists for CCM
+        (NP, PA, CNS, CNM); SPEC.md §1.3.
+        """
+        return self in _BILLING
+
+
+_BILLING = frozenset(
+    {Credential.MD, Credential.DO, Credential.NP, Credential.PA, Credential.CNS, Credential.CNM}
+)
+
+
+class RoleClass(enum.Enum):
+    """Whose time a minute is, for the "whose time counts" rules (SPEC.md §1.3)."""
+
+    CLINICAL_STAFF = "clinical_staff"
+    PHYSICIAN = "physician"
+    QHP = "qhp"  #: other qualified health care professional (NP, PA, CNS, CNM)
+    BH_CARE_MANAGER = "bh_care_manager"
+    AUXILIARY = "auxiliary"  #: CHWs, navigators, peer specialists (CHI/PIN)
+    NON_CLINICAL = "non_clinical"  #: scheduling, reception: never counts
+
+
+class CareTeamRole(enum.Enum):
+    """A member's role on a patient's care team."""
+
+    BILLING_PRACTITIONER = "billing_practitioner"
+    CARE_MANAGER = "care_manager"
+    CLINICAL_STAFF = "clinical_staff"
+    BH_CARE_MANAGER = "bh_care_manager"
+    PSYCHIATRIC_CONSULTANT = "psychiatric_consultant"
+    PHARMACIST = "pharmacist"
+    COMMUNITY_HEALTH_WORKER = "community_health_worker"
+    NAVIGATOR = "navigator"
+    CAREGIVER = "caregiver"
+    SCHEDULER = "scheduler"
+
+
+class SupervisionLevel(enum.Enum):
+    """CMS supervision levels (42 CFR 410.32(b)(3))."""
+
+    GENERAL = "general"
+    DIRECT = "direct"
+    PERSONAL = "personal"
+
+
+class CodeSystem(enum.Enum):
+    """Code systems carecore recognises for conditions."""
+
+    ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+    SNOMEDCT = "http://snomed.info/sct"
+
+
+class AdministrativeSex(enum.Enum):
+    """FHIR administrative gender."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class ConsentMethod(enum.Enum):
+    """How consent was obtained (CMS accepts verbal or written, documented)."""
+
+    VERBAL = "verbal"
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
+
+
+class EnrollmentStatus(enum.Enum):
+    """Where a patient stands in a program."""
+
+    ENROLLED = "enrolled"
+    PAUSED = "paused"
+    DISENROLLED = "disenrolled"
+
+
+class DisenrollmentReason(enum.Enum):
+    """Why a patient left a program."""
+
+    PATIENT_REQUEST = "patient_request"
+    DECEASED = "deceased"
+    MOVED = "moved"
+    CHANGED_PRACTITIONER = "changed_practitioner"
+    NO_LONGER_ELIGIBLE = "no_longer_eligible"
+    UNREACHABLE = "unreachable"
+    ENTERED_HOSPICE = "entered_hospice"
+
+
+class ContactMode(enum.Enum):
+    """How an interactive contact was made."""
+
+    PHONE = "phone"
+    PORTAL = "portal"
+    VIDEO = "video"
+    IN_PERSON = "in_person"
+
+
+class VisitKind(enum.Enum):
+    """Kinds of face-to-face visit (SPEC.md §0)."""
+
+    OFFICE_EM = "office_em"
+    AWV = "awv"  #: annual wellness visit
+    IPPE = "ippe"  #: initial preventive physical examination
+    TCM_F2F = "tcm_f2f"
+    EM_99211_STAFF = "em_99211_staff"
+
+
+@functools.total_ordering
+class MdmLevel(enum.Enum):
+    """Medical decision-making complexity, ordered from least to most complex."""
+
+    STRAIGHTFORWARD = "straightforward"
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, MdmLevel):
+            return NotImplemented
+        return _MDM_ORDER[self] < _MDM_ORDER[other]
+
+
+_MDM_ORDER = {level: rank for rank, level in enumerate(MdmLevel)}
+
+
+class CareSetting(enum.Enum):
+    """Where a patient is discharged from or to (TCM settings, SPEC.md §3)."""
+
+    INPATIENT_ACUTE = "inpatient_acute"
+    INPATIENT_PSYCHIATRIC = "inpatient_psychiatric"
+    LONG_TERM_CARE_HOSPITAL = "ltch"
+    SKILLED_NURSING_FACILITY = "snf"
+    INPATIENT_REHABILITATION = "irf"
+    OBSERVATION = "observation"
+    PARTIAL_HOSPITALIZATION = "partial_hospitalization"
+    CMHC_PARTIAL_HOSPITALIZATION = "cmhc_partial_hospitalization"
+    EMERGENCY_DEPARTMENT = "emergency_department"
+    HOME = "home"
+    DOMICILIARY = "domiciliary"
+    REST_HOME = "rest_home"
+    ASSISTED_LIVING = "assisted_living"
+    NURSING_FACILITY = "nursing_facility"
+    HOSPICE = "hospice"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+class PatientClass(enum.Enum):
+    """HL7 v2 PV1-2 patient class, as carecore uses it."""
+
+    INPATIENT = "inpatient"
+    OUTPATIENT = "outpatient"
+    EMERGENCY = "emergency"
+    OBSERVATION = "observation"
+    PREADMIT = "preadmit"
+    RECURRING = "recurring"
+    UNKNOWN = "unknown"
+
+
+class AdtEventKind(enum.Enum):
+    """What an ADT event reports (HL7 v2 trigger events in the comments)."""
+
+    ADMIT = "admit"  #: A01
+    TRANSFER = "transfer"  #: A02
+    DISCHARGE = "discharge"  #: A03
+    REGISTER = "register"  #: A04
+    UPDATE = "update"  #: A08
+    CANCEL_ADMIT = "cancel_admit"  #: A11
+    CANCEL_DISCHARGE = "cancel_discharge"  #: A13
+
+
+class RtmSystem(enum.Enum):
+    """RTM device systems (SPEC.md §7)."""
+
+    RESPIRATORY = "respiratory"
+    MUSCULOSKELETAL = "musculoskeletal"
+    CBT = "cbt"
+
+
+class DenialReason(enum.Enum):
+    """Machine-readable reasons a code was not billed."""
+
+    BELOW_THRESHOLD = "below_threshold"
+    UNIT_CAP = "unit_cap"
+    NO_CONSENT = "no_consent"
+    NO_INITIATING_VISIT = "no_initiating_visit"
+    NO_CARE_PLAN = "no_care_plan"
+    TOO_FEW_CONDITIONS = "too_few_conditions"
+    TIME_NOT_COUNTABLE = "time_not_countable"
+    EXCLUSIVE_TRACK = "exclusive_track"
+    OTHER_PRACTITIONER_BILLED = "other_practitioner_billed"
+    CROSS_FAMILY_EXCLUSION = "cross_family_exclusion"
+    ALREADY_BILLED_IN_PERIOD = "already_billed_in_period"
+    NOT_ESTABLISHED_PATIENT = "not_established_patient"
+    SETTING_NOT_QUALIFYING = "setting_not_qualifying"
+    CONTACT_NOT_TIMELY = "contact_not_timely"
+    VISIT_NOT_TIMELY = "visit_not_timely"
+    MDM_TOO_LOW = "mdm_too_low"
+    PATIENT_DECEASED = "patient_deceased"
+    TOO_FEW_DEVICE_DAYS = "too_few_device_days"
+    NOT_IN_EFFECT = "not_in_effect"
+
+
+class CarePlanStatus(enum.Enum):
+    """FHIR R4 request-status values used for care plans."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ON_HOLD = "on-hold"
+    REVOKED = "revoked"
+    COMPLETED = "completed"

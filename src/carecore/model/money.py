@@ -1,0 +1,82 @@
+"""Claim lines and denials: what month close produces."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import attrs
+import pendulum
+from attrs import field, frozen
+
+from carecore import errors
+from carecore.model import _validators as v
+from carecore.model.activity import HCPCS_PATTERN
+from carecore.model.codes import DenialReason, ServiceFamily
+from carecore.model.people import PatientId, PractitionerId
+from carecore.model.period import ServicePeriod
+
+__all__ = ["ClaimLine", "Denial"]
+
+_MODIFIER = r"[0-9A-Z]{2}"
+_SOURCE_TAG = re.compile(r"S[0-9]{1,3}")
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class ClaimLine:
+    """One billable line: a code, its units and who bills it, for one service period.
+
+    >>> line = ClaimLine(patient_id="p1", code="99439", units=2, family=ServiceFamily.CCM,
+    ...     billing_practitioner_id="dr1", date_of_service=pendulum.Date(2026, 1, 31),
+    ...     period=ServicePeriod.month(2026, 1), amount=Decimal("94.12"))
+    >>> line.amount
+    Decimal('94.12')
+    """
+
+    patient_id: PatientId = field(validator=v.not_blank)
+    code: str = field(validator=v.matches(HCPCS_PATTERN, "a 5-character CPT/HCPCS code"))
+    units: int = field(validator=v.int_between(1, 99))
+    family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
+    billing_practitioner_id: PractitionerId = field(validator=v.not_blank)
+    date_of_service: pendulum.Date = field(converter=v.to_date)
+    period: ServicePeriod = field(validator=v.instance_of(ServicePeriod, "a ServicePeriod"))
+    modifiers: tuple[str, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.matches(_MODIFIER, "a 2-character modifier"))
+    )
+    amount: Decimal | None = field(default=None, validator=v.optional(v.money))
+
+    @period.validator
+    def _dos_in_period(self, attribute: attrs.Attribute[object], value: ServicePeriod) -> None:
+        if isinstance(value, ServicePeriod) and self.date_of_service not in value:
+            raise errors.InvalidValue(
+                f"is outside the service period {value}", field="date_of_service", value=self.date_of_service
+            )
+
+
+def _source_tags(_inst: object, attribute: attrs.Attribute[object], value: tuple[str, ...]) -> None:
+    for index, tag in enumerate(value):
+        if not isinstance(tag, str) or not _SOURCE_TAG.fullmatch(tag):
+            raise errors.InvalidValue(
+                "must be a source tag such as 'S21' (SPEC.md §16)", field=f"{attribute.name}[{index}]", value=tag
+            )
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class Denial:
+    """Why a code was not billed: a machine-readable reason, one human sentence, and the rule behind it.
+
+    >>> d = Denial(patient_id="p1", code="99490", family=ServiceFamily.CCM,
+    ...     reason=DenialReason.BELOW_THRESHOLD, message="18 of the 20 clinical-staff minutes were logged.",
+    ...     rule="ccm.99490.threshold", sources=("S1", "S10"), period=ServicePeriod.month(2026, 1))
+    >>> d.reason.value
+    'below_threshold'
+    """
+
+    patient_id: PatientId = field(validator=v.not_blank)
+    code: str = field(validator=v.matches(HCPCS_PATTERN, "a 5-character CPT/HCPCS code"))
+    family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
+    reason: DenialReason = field(validator=v.one_of(DenialReason))
+    message: str = field(validator=v.not_blank)
+    rule: str = field(validator=v.matches(r"[a-z0-9_]+(\.[a-z0-9_]+)*", "a dotted rule id such as 'ccm.99490.threshold'"))
+    period: ServicePeriod = field(validator=v.instance_of(ServicePeriod, "a ServicePeriod"))
+    sources: tuple[str, ...] = field(default=(), converter=v.to_tuple, validator=_source_tags)

@@ -1,0 +1,57 @@
+"""Admission, discharge and transfer events."""
+
+from __future__ import annotations
+
+import attrs
+import pendulum
+from attrs import field, frozen
+
+from carecore import errors
+from carecore.model import _validators as v
+from carecore.model.codes import AdtEventKind, CareSetting, PatientClass
+from carecore.model.people import PatientId
+
+__all__ = ["AdtEvent"]
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class AdtEvent:
+    """An admission, discharge or transfer reported by a hospital or an EHR.
+
+    ``source_key`` is the sender's own id for the message (HL7 MSH-10, a FHIR
+    Encounter id and version) and makes inbound handling idempotent.
+
+    >>> e = AdtEvent(id="a1", source_key="MSG0001", patient_id="p1", kind=AdtEventKind.DISCHARGE,
+    ...     occurred_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
+    ...     admitted_at=pendulum.datetime(2026, 1, 2, 9, tz="America/Chicago"),
+    ...     discharged_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
+    ...     patient_class=PatientClass.INPATIENT, from_setting=CareSetting.INPATIENT_ACUTE,
+    ...     to_setting=CareSetting.HOME, facility="General Hospital")
+    >>> e.discharge_date("America/Chicago")
+    Date(2026, 1, 5)
+    """
+
+    id: str = field(validator=v.not_blank)
+    source_key: str = field(validator=v.not_blank)
+    patient_id: PatientId = field(validator=v.not_blank)
+    kind: AdtEventKind = field(validator=v.one_of(AdtEventKind))
+    occurred_at: pendulum.DateTime = field(converter=v.to_instant)
+    patient_class: PatientClass = field(validator=v.one_of(PatientClass))
+    admitted_at: pendulum.DateTime | None = field(default=None, converter=v.to_optional_instant)
+    discharged_at: pendulum.DateTime | None = field(default=None, converter=v.to_optional_instant)
+    from_setting: CareSetting | None = field(default=None, validator=v.optional(v.one_of(CareSetting)))
+    to_setting: CareSetting | None = field(default=None, validator=v.optional(v.one_of(CareSetting)))
+    facility: str | None = field(default=None, validator=v.optional(v.not_blank))
+
+    @discharged_at.validator
+    def _discharge_consistent(self, attribute: attrs.Attribute[object], value: pendulum.DateTime | None) -> None:
+        if self.kind is AdtEventKind.DISCHARGE and value is None:
+            raise errors.InvalidValue("a discharge needs its discharge time", field=attribute.name, value=value)
+        if value is not None and self.admitted_at is not None and value < self.admitted_at:
+            raise errors.InvalidValue("is before the admission", field=attribute.name, value=value)
+
+    def discharge_date(self, time_zone: str) -> pendulum.Date | None:
+        """The local discharge date in *time_zone* (the practice's), or None."""
+        if self.discharged_at is None:
+            return None
+        return self.discharged_at.in_timezone(time_zone).date()

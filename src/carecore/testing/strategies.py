@@ -1,0 +1,616 @@
+"""Hypothesis strategies for every public carecore value.
+
+Every strategy builds *valid* values by construction and shrinks toward the
+simplest realistic one (the earliest date, the fewest members). Arguments are
+keyword-only and checked up front. The strategies are also registered for
+``st.from_type`` through the ``hypothesis`` entry point, so
+``st.builds(MyRecord)`` works when a field is a carecore type.
+
+>>> from hypothesis import given
+>>> @given(time_entries(min_minutes=20))
+... def test_long_entries(entry):
+...     assert entry.minutes >= 20
+>>> test_long_entries()
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, TypeVar
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.errors import InvalidArgument
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "carecore.testing needs hypothesis and pytest: pip install 'carecore[testing]'"
+    ) from exc
+
+import pendulum
+
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    AdtEventKind,
+    CarePlan,
+    CarePlanStatus,
+    CareSetting,
+    CareTeam,
+    CareTeamMember,
+    CareTeamRole,
+    ClaimLine,
+    CodeSystem,
+    Coding,
+    Condition,
+    Consent,
+    ConsentMethod,
+    ContactMode,
+    Credential,
+    Denial,
+    DenialReason,
+    DeviceReadingDay,
+    DischargeReceived,
+    DisenrollmentReason,
+    DomainEvent,
+    Enrollment,
+    EnrollmentChanged,
+    EnrollmentStatus,
+    FaceToFaceVisit,
+    Identifier,
+    InteractiveContact,
+    MdmLevel,
+    Patient,
+    PatientClass,
+    Practitioner,
+    Program,
+    RoleClass,
+    RtmSystem,
+    ServiceFamily,
+    ServicePeriod,
+    StatusChange,
+    SupervisionLevel,
+    TimeEntry,
+    TimeRecorded,
+    VisitKind,
+)
+from carecore.model.activity import _ROLE_CREDENTIALS
+from carecore.model.people import _npi_checksum_ok
+
+__all__ = [
+    "adt_events",
+    "care_plans",
+    "care_team_members",
+    "care_teams",
+    "claim_lines",
+    "codings",
+    "conditions",
+    "consents",
+    "dates",
+    "denials",
+    "device_reading_days",
+    "domain_events",
+    "enrollments",
+    "face_to_face_visits",
+    "identifiers",
+    "instants",
+    "interactive_contacts",
+    "patients",
+    "practitioners",
+    "programs",
+    "service_periods",
+    "status_changes",
+    "time_entries",
+    "time_zones",
+]
+
+T = TypeVar("T")
+
+#: Real, billable ICD-10-CM codes of common chronic conditions (CMS FY2026 tables).
+CHRONIC_ICD10CM = (
+    "E11.9",  # type 2 diabetes without complications
+    "E11.65",  # type 2 diabetes with hyperglycemia
+    "I10",  # essential hypertension
+    "I50.22",  # chronic systolic heart failure
+    "J44.1",  # COPD with acute exacerbation
+    "N18.4",  # chronic kidney disease, stage 4
+    "F33.1",  # major depressive disorder, recurrent, moderate
+    "G30.9",  # Alzheimer's disease, unspecified
+    "I25.10",  # atherosclerotic heart disease
+    "E66.01",  # morbid obesity due to excess calories
+)
+#: SNOMED CT concepts for the same kinds of conditions (as Synthea codes them).
+CHRONIC_SNOMED = ("44054006", "38341003", "88805009", "185086009", "433144002", "26929004")
+US_TIME_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "UTC",
+)
+
+_EARLIEST = _dt.date(2000, 1, 1)
+_LATEST = _dt.date(2035, 12, 31)
+
+_ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12).filter(
+    lambda s: s.strip("-") == s
+)
+_words = st.text(
+    alphabet=st.characters(categories=("Lu", "Ll", "Nd"), max_codepoint=0x24F) | st.just(" "),
+    min_size=1,
+    max_size=30,
+).map(str.strip).filter(bool)
+
+
+def _check_range(name_low: str, low: Any, name_high: str, high: Any) -> None:
+    if low > high:
+        raise InvalidArgument(f"{name_low}={low!r} must not exceed {name_high}={high!r}")
+
+
+# -- scalars ----------------------------------------------------------------
+
+
+def time_zones() -> st.SearchStrategy[str]:
+    """IANA time zone names of the United States (and UTC)."""
+    return st.sampled_from(US_TIME_ZONES)
+
+
+def dates(
+    *, min_value: _dt.date = _EARLIEST, max_value: _dt.date = _LATEST
+) -> st.SearchStrategy[pendulum.Date]:
+    """Local calendar dates as ``pendulum.Date``, shrinking toward *min_value*."""
+    _check_range("min_value", min_value, "max_value", max_value)
+    low = _dt.date(min_value.year, min_value.month, min_value.day)
+    high = _dt.date(max_value.year, max_value.month, max_value.day)
+    return st.dates(min_value=low, max_value=high).map(
+        lambda d: pendulum.Date(d.year, d.month, d.day)
+    )
+
+
+def instants(
+    *, min_value: _dt.date = _EARLIEST, max_value: _dt.date = _LATEST
+) -> st.SearchStrategy[pendulum.DateTime]:
+    """Time-zone-aware instants (whole seconds) in a US time zone, never in a DST gap."""
+    _check_range("min_value", min_value, "max_value", max_value)
+    utc = st.datetimes(
+        min_value=_dt.datetime(min_value.year, min_value.month, min_value.day),
+        max_value=_dt.datetime(max_value.year, max_value.month, max_value.day, 23, 59, 59),
+    )
+    # Draw in UTC and then move to a zone: every instant exists and none is ambiguous.
+    return st.tuples(utc, time_zones()).map(
+        lambda pair: pendulum.instance(pair[0].replace(microsecond=0), tz="UTC").in_timezone(pair[1])
+    )
+
+
+def service_periods(
+    *, min_start: _dt.date = _EARLIEST, max_start: _dt.date = _LATEST, max_days: int = 62
+) -> st.SearchStrategy[ServicePeriod]:
+    """Service periods: whole calendar months, or runs of 1 to *max_days* days."""
+    _check_range("min_start", min_start, "max_start", max_start)
+    if max_days < 1:
+        raise InvalidArgument(f"max_days={max_days!r} must be at least 1")
+    months = dates(min_value=min_start, max_value=max_start).map(
+        lambda d: ServicePeriod.month(d.year, d.month)
+    )
+    runs = st.builds(
+        ServicePeriod.days_from,
+        dates(min_value=min_start, max_value=max_start),
+        st.integers(1, max_days),
+    )
+    return months | runs
+
+
+# -- people -----------------------------------------------------------------
+
+
+def identifiers() -> st.SearchStrategy[Identifier]:
+    """Identifiers in another system (an MRN, a payer member id)."""
+    return st.builds(
+        Identifier,
+        system=st.sampled_from(("urn:mrn:general-hospital", "urn:payer:medicare", "urn:ehr:acme")),
+        value=_ids,
+    )
+
+
+@st.composite
+def patients(draw: st.DrawFn, *, max_identifiers: int = 3) -> Patient:
+    """Patients born 1920-2010, some of whom have died."""
+    if max_identifiers < 0:
+        raise InvalidArgument(f"max_identifiers={max_identifiers!r} must be at least 0")
+    birth = draw(dates(min_value=_dt.date(1920, 1, 1), max_value=_dt.date(2010, 12, 31)))
+    death = draw(st.none() | dates(min_value=birth, max_value=_LATEST))
+    return Patient(
+        id=draw(_ids),
+        given_name=draw(_words),
+        family_name=draw(_words),
+        birth_date=birth,
+        sex=draw(st.sampled_from(AdministrativeSex)),
+        time_zone=draw(time_zones()),
+        identifiers=draw(st.lists(identifiers(), max_size=max_identifiers)),
+        date_of_death=death,
+    )
+
+
+def _npis() -> st.SearchStrategy[str]:
+    def with_check_digit(first9: str) -> str:
+        return next(first9 + d for d in "0123456789" if _npi_checksum_ok(first9 + d))
+
+    return st.text(alphabet="0123456789", min_size=9, max_size=9).filter(
+        lambda s: s[0] in "12"
+    ).map(with_check_digit)
+
+
+def practitioners(*, credentials: tuple[Credential, ...] | None = None) -> st.SearchStrategy[Practitioner]:
+    """Practitioners and staff, with a valid NPI or none."""
+    pool = credentials if credentials is not None else tuple(Credential)
+    if not pool:
+        raise InvalidArgument("credentials must not be empty")
+    return st.builds(
+        Practitioner,
+        id=_ids,
+        name=_words,
+        credential=st.sampled_from(pool),
+        npi=st.none() | _npis(),
+    )
+
+
+def care_team_members() -> st.SearchStrategy[CareTeamMember]:
+    """Care team members without a supervisor (see :func:`care_teams` for supervision)."""
+    return st.builds(CareTeamMember, practitioner_id=_ids, role=st.sampled_from(CareTeamRole))
+
+
+@st.composite
+def care_teams(draw: st.DrawFn, *, max_staff: int = 5) -> CareTeam:
+    """Care teams: one billing practitioner and up to *max_staff* people they supervise."""
+    if max_staff < 0:
+        raise InvalidArgument(f"max_staff={max_staff!r} must be at least 0")
+    lead = draw(_ids)
+    staff_ids = draw(st.lists(_ids.filter(lambda s: s != lead), max_size=max_staff, unique=True))
+    roles = [r for r in CareTeamRole if r is not CareTeamRole.BILLING_PRACTITIONER]
+    members = [CareTeamMember(practitioner_id=lead, role=CareTeamRole.BILLING_PRACTITIONER)]
+    members += [
+        CareTeamMember(
+            practitioner_id=pid,
+            role=draw(st.sampled_from(roles)),
+            supervisor_id=lead,
+            supervision=draw(st.sampled_from(SupervisionLevel)),
+        )
+        for pid in staff_ids
+    ]
+    return CareTeam(id=draw(_ids), patient_id=draw(_ids), members=members)
+
+
+# -- conditions -------------------------------------------------------------
+
+
+def codings() -> st.SearchStrategy[Coding]:
+    """Real ICD-10-CM and SNOMED CT codings of chronic conditions."""
+    icd = st.sampled_from(CHRONIC_ICD10CM).map(Coding.icd10cm)
+    snomed = st.sampled_from(CHRONIC_SNOMED).map(lambda c: Coding(system=CodeSystem.SNOMEDCT, code=c))
+    return icd | snomed
+
+
+@st.composite
+def conditions(draw: st.DrawFn) -> Condition:
+    """Conditions with consistent onset and abatement dates."""
+    onset = draw(st.none() | dates())
+    abatement = draw(st.none() | dates(min_value=onset or _EARLIEST))
+    return Condition(
+        id=draw(_ids),
+        patient_id=draw(_ids),
+        coding=draw(codings()),
+        onset=onset,
+        abatement=abatement,
+        expected_duration_months=draw(st.none() | st.integers(1, 1200)),
+        chronic=draw(st.booleans()),
+        significant_risk=draw(st.booleans()),
+        behavioral=draw(st.booleans()),
+    )
+
+
+# -- enrollment -------------------------------------------------------------
+
+
+def programs() -> st.SearchStrategy[Program]:
+    """Programs of every service family."""
+    return st.builds(
+        Program, id=_ids, name=_words, family=st.sampled_from(ServiceFamily), time_zone=time_zones()
+    )
+
+
+@st.composite
+def consents(draw: st.DrawFn) -> Consent:
+    """Consents, some of them revoked after they were obtained."""
+    obtained = draw(dates())
+    return Consent(
+        id=draw(_ids),
+        patient_id=draw(_ids),
+        family=draw(st.sampled_from(ServiceFamily)),
+        method=draw(st.sampled_from(ConsentMethod)),
+        obtained_on=obtained,
+        obtained_by=draw(_ids),
+        billing_practitioner_id=draw(_ids),
+        cost_sharing_explained=draw(st.booleans()),
+        revoked_on=draw(st.none() | dates(min_value=obtained)),
+    )
+
+
+def status_changes() -> st.SearchStrategy[StatusChange]:
+    """Single status changes (a disenrollment always has its reason)."""
+    plain = st.builds(
+        StatusChange,
+        status=st.sampled_from((EnrollmentStatus.ENROLLED, EnrollmentStatus.PAUSED)),
+        on=dates(),
+    )
+    leaving = st.builds(
+        StatusChange,
+        status=st.just(EnrollmentStatus.DISENROLLED),
+        on=dates(),
+        reason=st.sampled_from(DisenrollmentReason),
+    )
+    return plain | leaving
+
+
+@st.composite
+def enrollments(draw: st.DrawFn, *, max_changes: int = 4) -> Enrollment:
+    """Enrollments with a valid, dated status history of up to *max_changes* changes."""
+    if max_changes < 0:
+        raise InvalidArgument(f"max_changes={max_changes!r} must be at least 0")
+    enrollment = Enrollment.start(
+        id=draw(_ids),
+        patient_id=draw(_ids),
+        program_id=draw(_ids),
+        family=draw(st.sampled_from(ServiceFamily)),
+        billing_practitioner_id=draw(_ids),
+        on=draw(dates(max_value=_dt.date(2030, 1, 1))),
+    )
+    for _ in range(draw(st.integers(0, max_changes))):
+        on = enrollment.history[-1].on.add(days=draw(st.integers(0, 120)))
+        if enrollment.status is EnrollmentStatus.DISENROLLED:
+            break
+        if enrollment.status is EnrollmentStatus.PAUSED:
+            enrollment = enrollment.resume(on)
+        elif draw(st.booleans()):
+            enrollment = enrollment.pause(on)
+        else:
+            enrollment = enrollment.disenroll(on, draw(st.sampled_from(DisenrollmentReason)))
+    return enrollment
+
+
+# -- activity ---------------------------------------------------------------
+
+
+def _role_and_credential() -> st.SearchStrategy[tuple[RoleClass, Credential]]:
+    def credentials_for(role: RoleClass) -> st.SearchStrategy[tuple[RoleClass, Credential]]:
+        allowed = _ROLE_CREDENTIALS.get(role)
+        pool = sorted(allowed, key=lambda c: c.value) if allowed else [
+            c for c in Credential if c is not Credential.NONE or role is RoleClass.NON_CLINICAL
+        ]
+        return st.sampled_from(pool).map(lambda c: (role, c))
+
+    return st.sampled_from(RoleClass).flatmap(credentials_for)
+
+
+@st.composite
+def time_entries(
+    draw: st.DrawFn,
+    *,
+    min_minutes: int = 1,
+    max_minutes: int = 120,
+    families: tuple[ServiceFamily, ...] | None = None,
+    period: ServicePeriod | None = None,
+) -> TimeEntry:
+    """Time entries of *min_minutes* to *max_minutes* minutes, in *period* when given."""
+    if not 1 <= min_minutes <= max_minutes <= 24 * 60:
+        raise InvalidArgument(
+            f"need 1 <= min_minutes ({min_minutes}) <= max_minutes ({max_minutes}) <= 1440"
+        )
+    if families is not None and not families:
+        raise InvalidArgument("families must not be empty")
+    role, credential = draw(_role_and_credential())
+    day = draw(dates(min_value=period.start, max_value=period.end) if period else dates())
+    return TimeEntry(
+        id=draw(_ids),
+        patient_id=draw(_ids),
+        performer_id=draw(_ids),
+        credential=credential,
+        role_class=role,
+        minutes=draw(st.integers(min_minutes, max_minutes)),
+        family=draw(st.sampled_from(families or tuple(ServiceFamily))),
+        activity=draw(_words),
+        service_date=day,
+        billing_practitioner_id=draw(_ids),
+        interactive=draw(st.booleans()),
+    )
+
+
+def interactive_contacts() -> st.SearchStrategy[InteractiveContact]:
+    """Contacts and attempts by phone, portal, video or in person."""
+    return st.builds(
+        InteractiveContact,
+        id=_ids,
+        patient_id=_ids,
+        at=instants(),
+        mode=st.sampled_from(ContactMode),
+        successful=st.booleans(),
+        role_class=st.sampled_from(RoleClass),
+        performer_id=_ids,
+        family=st.sampled_from(ServiceFamily),
+        billing_practitioner_id=_ids,
+    )
+
+
+_HCPCS = st.sampled_from(
+    ("99490", "99439", "99491", "99487", "99495", "99496", "99457", "G0556", "G0019", "99497", "99214")
+)
+
+
+def face_to_face_visits() -> st.SearchStrategy[FaceToFaceVisit]:
+    """Face-to-face visits of every kind and MDM level."""
+    return st.builds(
+        FaceToFaceVisit,
+        id=_ids,
+        patient_id=_ids,
+        on=dates(),
+        kind=st.sampled_from(VisitKind),
+        mdm=st.sampled_from(MdmLevel),
+        billing_practitioner_id=_ids,
+        em_code=st.none() | st.sampled_from(("99213", "99214", "99215", "G0439")),
+    )
+
+
+def device_reading_days() -> st.SearchStrategy[DeviceReadingDay]:
+    """Device days for RPM (no system) and RTM (with its system)."""
+    rpm = st.builds(
+        DeviceReadingDay, patient_id=_ids, family=st.just(ServiceFamily.RPM), device=_words, on=dates()
+    )
+    rtm = st.builds(
+        DeviceReadingDay,
+        patient_id=_ids,
+        family=st.just(ServiceFamily.RTM),
+        device=_words,
+        on=dates(),
+        rtm_system=st.sampled_from(RtmSystem),
+    )
+    return rpm | rtm
+
+
+# -- transitions ------------------------------------------------------------
+
+
+@st.composite
+def adt_events(draw: st.DrawFn, *, kinds: tuple[AdtEventKind, ...] | None = None) -> AdtEvent:
+    """ADT events; discharges always carry their discharge time, after the admission."""
+    if kinds is not None and not kinds:
+        raise InvalidArgument("kinds must not be empty")
+    kind = draw(st.sampled_from(kinds or tuple(AdtEventKind)))
+    admitted = draw(st.none() | instants(max_value=_dt.date(2035, 11, 30)))
+    discharged = None
+    if kind is AdtEventKind.DISCHARGE or draw(st.booleans()):
+        stay_hours = draw(st.integers(0, 24 * 30))
+        discharged = (admitted or draw(instants())).add(hours=stay_hours)
+    return AdtEvent(
+        id=draw(_ids),
+        source_key=draw(_ids),
+        patient_id=draw(_ids),
+        kind=kind,
+        occurred_at=discharged or admitted or draw(instants()),
+        patient_class=draw(st.sampled_from(PatientClass)),
+        admitted_at=admitted,
+        discharged_at=discharged,
+        from_setting=draw(st.none() | st.sampled_from(CareSetting)),
+        to_setting=draw(st.none() | st.sampled_from(CareSetting)),
+        facility=draw(st.none() | _words),
+    )
+
+
+# -- money ------------------------------------------------------------------
+
+
+@st.composite
+def claim_lines(draw: st.DrawFn) -> ClaimLine:
+    """Claim lines whose date of service lies inside their period."""
+    period = draw(service_periods())
+    return ClaimLine(
+        patient_id=draw(_ids),
+        code=draw(_HCPCS),
+        units=draw(st.integers(1, 3)),
+        family=draw(st.sampled_from(ServiceFamily)),
+        billing_practitioner_id=draw(_ids),
+        date_of_service=draw(dates(min_value=period.start, max_value=period.end)),
+        period=period,
+        modifiers=draw(st.lists(st.sampled_from(("25", "95", "GT", "FQ", "CG")), max_size=2, unique=True)),
+        amount=draw(
+            st.none()
+            | st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False)
+        ),
+    )
+
+
+def denials() -> st.SearchStrategy[Denial]:
+    """Denials with a reason, a sentence, a rule id and source tags."""
+    return st.builds(
+        Denial,
+        patient_id=_ids,
+        code=_HCPCS,
+        family=st.sampled_from(ServiceFamily),
+        reason=st.sampled_from(DenialReason),
+        message=_words,
+        rule=st.sampled_from(("ccm.99490.threshold", "ccm.99439.unit_cap", "tcm.contact.timely")),
+        period=service_periods(),
+        sources=st.lists(st.integers(1, 120).map(lambda n: f"S{n}"), max_size=3),
+    )
+
+
+# -- care plans and events --------------------------------------------------
+
+
+def care_plans() -> st.SearchStrategy[CarePlan]:
+    """Care plans in any status, at any version."""
+    return st.builds(
+        CarePlan,
+        id=_ids,
+        patient_id=_ids,
+        title=_words,
+        families=st.frozensets(st.sampled_from(ServiceFamily), min_size=1, max_size=3),
+        created_on=dates(),
+        status=st.sampled_from(CarePlanStatus),
+        version=st.integers(1, 50),
+    )
+
+
+def domain_events() -> st.SearchStrategy[DomainEvent]:
+    """Domain events of every kind."""
+    discharge = st.builds(
+        DischargeReceived,
+        patient_id=_ids,
+        occurred_at=instants(),
+        adt_event=adt_events(kinds=(AdtEventKind.DISCHARGE,)),
+    )
+    time = st.builds(TimeRecorded, patient_id=_ids, occurred_at=instants(), entry=time_entries())
+    enrollment = st.builds(
+        EnrollmentChanged,
+        patient_id=_ids,
+        occurred_at=instants(),
+        enrollment_id=_ids,
+        family=st.sampled_from(ServiceFamily),
+        status=st.sampled_from(EnrollmentStatus),
+    )
+    return discharge | time | enrollment
+
+
+#: One strategy per public value type (used by ``st.from_type`` and by tests).
+STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
+    Identifier: identifiers(),
+    Patient: patients(),
+    Practitioner: practitioners(),
+    CareTeamMember: care_team_members(),
+    CareTeam: care_teams(),
+    Coding: codings(),
+    Condition: conditions(),
+    Program: programs(),
+    Consent: consents(),
+    StatusChange: status_changes(),
+    Enrollment: enrollments(),
+    TimeEntry: time_entries(),
+    InteractiveContact: interactive_contacts(),
+    FaceToFaceVisit: face_to_face_visits(),
+    DeviceReadingDay: device_reading_days(),
+    AdtEvent: adt_events(),
+    ServicePeriod: service_periods(),
+    ClaimLine: claim_lines(),
+    Denial: denials(),
+    CarePlan: care_plans(),
+    DischargeReceived: domain_events().filter(lambda e: isinstance(e, DischargeReceived)),
+    TimeRecorded: domain_events().filter(lambda e: isinstance(e, TimeRecorded)),
+    EnrollmentChanged: domain_events().filter(lambda e: isinstance(e, EnrollmentChanged)),
+    DomainEvent: domain_events(),
+}
+
+
+def _register_type_strategies() -> None:
+    """Register every strategy for ``st.from_type`` (the hypothesis entry point)."""
+    for cls, strategy in STRATEGIES.items():
+        st.register_type_strategy(cls, strategy)
