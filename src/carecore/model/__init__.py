@@ -38,6 +38,7 @@ from carecore.model.codes import (
 from carecore.model.conditions import Coding, Condition
 from carecore.model.enrollment import Consent, Enrollment, Program, StatusChange
 from carecore.model.events import DischargeReceived, DomainEvent, EnrollmentChanged, TimeRecorded
+from carecore.model.messages import DeliveryReceipt, OutboundMessage
 from carecore.model.money import ClaimLine, Denial
 from carecore.model.people import (
     CareTeam,
@@ -69,6 +70,7 @@ __all__ = [
     "ConsentMethod",
     "ContactMode",
     "Credential",
+    "DeliveryReceipt",
     "Denial",
     "DenialReason",
     "DeviceReadingDay",
@@ -82,6 +84,7 @@ __all__ = [
     "Identifier",
     "InteractiveContact",
     "MdmLevel",
+    "OutboundMessage",
     "Patient",
     "PatientClass",
     "PatientId",
@@ -105,5 +108,6 @@ VALUE_TYPES: tuple[type, ...] = (
     Identifier, Patient, Practitioner, CareTeamMember, CareTeam, Coding, Condition,
     Program, Consent, StatusChange, Enrollment, TimeEntry, InteractiveContact,
     FaceToFaceVisit, DeviceReadingDay, AdtEvent, ServicePeriod, ClaimLine, Denial,
-    CarePlan, DischargeReceived, TimeRecorded, EnrollmentChanged,
+    CarePlan, DischargeReceived, TimeRecorded, EnrollmentChanged, OutboundMessage,
+    DeliveryReceipt,
 )

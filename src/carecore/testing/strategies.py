@@ -48,6 +48,7 @@ from carecore.model import (
     Credential,
     Denial,
     DenialReason,
+    DeliveryReceipt,
     DeviceReadingDay,
     DischargeReceived,
     DisenrollmentReason,
@@ -59,6 +60,7 @@ from carecore.model import (
     Identifier,
     InteractiveContact,
     MdmLevel,
+    OutboundMessage,
     Patient,
     PatientClass,
     Practitioner,
@@ -86,6 +88,7 @@ __all__ = [
     "conditions",
     "consents",
     "dates",
+    "delivery_receipts",
     "denials",
     "device_reading_days",
     "domain_events",
@@ -94,6 +97,7 @@ __all__ = [
     "identifiers",
     "instants",
     "interactive_contacts",
+    "outbound_messages",
     "patients",
     "practitioners",
     "programs",
@@ -581,6 +585,34 @@ def domain_events() -> st.SearchStrategy[DomainEvent]:
     return discharge | time | enrollment
 
 
+def outbound_messages() -> st.SearchStrategy[OutboundMessage]:
+    """Outbound messages for any channel."""
+    return st.builds(
+        OutboundMessage,
+        id=_ids,
+        idempotency_key=_ids,
+        channel=st.sampled_from(("console", "email", "sms", "webhook")),
+        recipient=_words,
+        subject=_words,
+        body=st.text(max_size=200),
+        created_at=instants(),
+        patient_id=st.none() | _ids,
+    )
+
+
+def delivery_receipts() -> st.SearchStrategy[DeliveryReceipt]:
+    """Delivery receipts, accepted or refused."""
+    return st.builds(
+        DeliveryReceipt,
+        message_id=_ids,
+        channel=st.sampled_from(("console", "email", "sms", "webhook")),
+        accepted=st.booleans(),
+        at=instants(),
+        provider_id=st.none() | _ids,
+        detail=st.none() | st.text(max_size=80),
+    )
+
+
 #: One strategy per public value type (used by ``st.from_type`` and by tests).
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Identifier: identifiers(),
@@ -607,6 +639,8 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     TimeRecorded: domain_events().filter(lambda e: isinstance(e, TimeRecorded)),
     EnrollmentChanged: domain_events().filter(lambda e: isinstance(e, EnrollmentChanged)),
     DomainEvent: domain_events(),
+    OutboundMessage: outbound_messages(),
+    DeliveryReceipt: delivery_receipts(),
 }
 
 

@@ -1,0 +1,1 @@
+"""carecore's own plugins, implemented with the same hooks as installed ones."""

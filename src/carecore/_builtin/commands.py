@@ -1,0 +1,22 @@
+"""carecore's own command-line commands, added through ``carecore_cli``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from carecore.plugins import hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+
+@hookimpl(trylast=True)
+def carecore_cli(app: click.Group) -> None:
+    """Add ``demo`` and ``plugins``."""
+    from carecore._cli_commands import demo, plugins  # noqa: PLC0415 - click loads only for the CLI
+
+    for command in (demo, plugins):
+        # An installed plugin may replace a built-in command: its carecore_cli
+        # runs first (this one is trylast), so keep what it added.
+        if command.name not in app.commands:
+            app.add_command(command)

@@ -1,0 +1,133 @@
+"""carecore's own commands (added by the built-in ``carecore_cli`` plugin)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import click
+import pluggy
+
+from carecore import errors, icd
+from carecore.clock import SystemClock
+from carecore.model import ServicePeriod
+from carecore.plugins import Hooks, plugin_table
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def _period(month: str | None) -> ServicePeriod:
+    from carecore._demo import PRACTICE_TZ  # noqa: PLC0415
+
+    if month is None:
+        today = SystemClock().today(PRACTICE_TZ)
+        return ServicePeriod.month(today.year, today.month)
+    found = _MONTH.fullmatch(month)
+    if not found:
+        raise errors.InvalidValue("must be YYYY-MM", field="--month", value=month)
+    try:
+        return ServicePeriod.month(int(found[1]), int(found[2]))
+    except errors.InvalidValue:
+        raise errors.InvalidValue("is not a real month", field="--month", value=month) from None
+
+
+@click.command()
+@click.option("--patients", default=12, show_default=True, type=click.IntRange(1, 10_000), help="How many patients.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed for the generated practice.")
+@click.option("--month", default=None, metavar="YYYY-MM", help="Service month (default: this month).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def demo(patients: int, seed: int, month: str | None, fmt: str) -> None:
+    """Build a small CCM program in memory and summarise one service month.
+
+    The practice, its patients (with real ICD-10-CM conditions), consents,
+    enrollments, care teams, a month of logged minutes and a hospital
+    discharge are all carecore model values; the summary is computed from
+    them.
+    """
+    from carecore._demo import build_demo, summarize  # noqa: PLC0415
+
+    period = _period(month)
+    practice = build_demo(patients=patients, seed=seed, period=period)
+    rows = summarize(practice, period)
+    if fmt == "json":
+        click.echo(json.dumps([_row_json(r) for r in rows], indent=2))
+        return
+    program = practice.program
+    click.echo(
+        f"carecore demo: {program.name} ({program.family.value}), "
+        f"service month {period} ({program.time_zone})"
+    )
+    click.echo(
+        f"{len(practice.patients)} patients, {len(practice.conditions)} conditions "
+        f"coded in ICD-10-CM ({icd.release()}), {len(practice.time_entries)} time entries, "
+        f"{len(practice.adt_events)} discharge"
+    )
+    header = f"{'patient':<8} {'name':<16} {'chronic':>7} {'eligible':>8} {'enrolled':>8} {'staff':>6} {'pract.':>6} {'non-cl.':>7}"
+    click.echo("")
+    click.echo(header)
+    click.echo("-" * len(header))
+    for r in rows:
+        click.echo(
+            f"{r.patient_id:<8} {r.name[:16]:<16} {r.chronic_conditions:>7} "
+            f"{'yes' if r.eligible else 'no':>8} {'yes' if r.enrolled else 'no':>8} "
+            f"{r.staff_minutes:>6} {r.practitioner_minutes:>6} {r.non_clinical_minutes:>7}"
+        )
+    eligible = sum(r.eligible for r in rows)
+    enrolled = sum(r.enrolled for r in rows)
+    reached = sum(r.enrolled and r.countable_minutes >= 20 for r in rows)  # noqa: PLR2004
+    click.echo("")
+    click.echo(f"eligible (2+ chronic conditions): {eligible}; enrolled with consent: {enrolled}")
+    click.echo(f"enrolled patients with 20+ countable minutes this month: {reached} of {enrolled}")
+    click.echo(
+        "minutes: "
+        f"clinical staff {sum(r.staff_minutes for r in rows)}, "
+        f"practitioner {sum(r.practitioner_minutes for r in rows)}, "
+        f"non-clinical (never counted) {sum(r.non_clinical_minutes for r in rows)}"
+    )
+    for event in practice.adt_events:
+        click.echo(
+            f"discharge: {event.patient_id} from {event.facility} on "
+            f"{event.discharge_date(program.time_zone)} "
+            f"({event.from_setting.value if event.from_setting else '?'} -> "
+            f"{event.to_setting.value if event.to_setting else '?'})"
+        )
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    return {
+        "patient_id": row.patient_id,
+        "chronic_conditions": row.chronic_conditions,
+        "eligible": row.eligible,
+        "enrolled": row.enrolled,
+        "staff_minutes": row.staff_minutes,
+        "practitioner_minutes": row.practitioner_minutes,
+        "non_clinical_minutes": row.non_clinical_minutes,
+    }
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def plugins(ctx: click.Context, fmt: str) -> None:
+    """List the registered plugins, their distributions and the hooks they implement."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    rows = plugin_table(pm)
+    hooks = Hooks(pm)
+    provided = {
+        "channels": {k: hooks.channels().provider(k) for k in hooks.channels()},
+        "rule_sets": {k: hooks.rule_sets().provider(k) for k in hooks.rule_sets()},
+        "instruments": {k: hooks.instruments().provider(k) for k in hooks.instruments()},
+        "ehr_sources": {k: hooks.ehr_sources().provider(k) for k in hooks.ehr_sources()},
+    }
+    if fmt == "json":
+        click.echo(json.dumps({"plugins": rows, "provided": provided}, indent=2))
+        return
+    for row in rows:
+        origin = "built-in" if row["builtin"] else f"{row['distribution']} {row['version']}"
+        click.echo(f"{row['name']}  ({origin})")
+        for hook in row["hooks"]:
+            click.echo(f"    {hook}")
+    for kind, items in provided.items():
+        listing = ", ".join(f"{k} [{v}]" for k, v in sorted(items.items())) or "none"
+        click.echo(f"{kind}: {listing}")

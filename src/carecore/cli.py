@@ -1,0 +1,61 @@
+"""The ``carecore`` command line.
+
+The top-level group is built by :func:`make_app`; every command, carecore's
+own included, is added through the ``carecore_cli`` hook, so plugins extend
+the command line the same way the core does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import pluggy
+
+from carecore import errors
+from carecore.__about__ import __version__
+from carecore.plugins import Hooks, get_plugin_manager
+
+__all__ = ["main", "make_app"]
+
+
+class _Group(click.Group):
+    """A click group that prints carecore errors as one clear line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except errors.CarecoreError as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
+    """Build the ``carecore`` command group with every plugin's commands.
+
+    >>> app = make_app(get_plugin_manager(entry_points=False))
+    >>> sorted(app.commands)
+    ['demo', 'plugins']
+    """
+
+    @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="carecore")
+    @click.pass_context
+    def app(ctx: click.Context) -> None:
+        """carecore: run care-management programs (enroll, plan, coordinate, bill, measure)."""
+        ctx.ensure_object(dict)
+        ctx.obj["pm"] = manager
+
+    manager = pm if pm is not None else get_plugin_manager()
+    Hooks(manager).extend_cli(app)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line (the ``carecore`` console script)."""
+    try:
+        app = make_app()
+    except errors.CarecoreError as exc:
+        click.echo(f"carecore: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)
+    app.main(args=list(argv) if argv is not None else None, prog_name="carecore")

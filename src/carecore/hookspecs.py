@@ -1,0 +1,240 @@
+"""Every hook a carecore plugin can implement.
+
+A plugin is a module or object with functions named after these hooks and
+marked with :data:`carecore.plugins.hookimpl`. Implementations may accept
+fewer arguments than the spec lists, never more, and must not give them
+defaults. Registry hooks return sequences of items; carecore merges them by
+``id``: a plugin may replace a built-in item, but two installed plugins
+giving the same id is an error (:class:`carecore.errors.DuplicateRegistration`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from carecore.model import CarePlan, DomainEvent
+    from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
+
+__all__ = [
+    "carecore_channels",
+    "carecore_cli",
+    "carecore_ehr_sources",
+    "carecore_export_careplan",
+    "carecore_instruments",
+    "carecore_on_event",
+    "carecore_open_store",
+    "carecore_rule_sets",
+    "hookspec",
+]
+
+#: The marker for hook specifications (used only in this module).
+hookspec = pluggy.HookspecMarker("carecore")
+
+
+# -- stores -------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def carecore_open_store(url: str) -> Store | None:
+    """Open a store for *url*, or return None when the URL's scheme is not yours.
+
+    Called by the service layer and the ``carecore db`` commands each time a
+    store is opened. Built-in stores answer with ``trylast=True``, so an
+    installed plugin can take over any scheme.
+
+    :param url: where the data lives, e.g. ``sqlite:///practice.db`` or
+        ``postgresql://host/db``.
+    :returns: an open :class:`~carecore.protocols.Store`, or None.
+
+    Stops at the first non-None result.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_open_store(url):
+            if url.startswith("acme://"):
+                return AcmeStore(url)
+            return None
+    """
+
+
+# -- billing rules --------------------------------------------------------------
+
+
+@hookspec
+def carecore_rule_sets() -> Sequence[RuleSet]:
+    """Give billing rule sets (CMS by calendar year; a payer may add its own).
+
+    Called once when a program loads its rules; results are merged by
+    ``RuleSet.id``.
+
+    :returns: the rule sets this plugin provides (an empty sequence is fine).
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_rule_sets():
+            return [medicaid_rules_2026()]
+    """
+    raise NotImplementedError
+
+
+# -- assessment instruments -------------------------------------------------
+
+
+@hookspec
+def carecore_instruments() -> Sequence[Instrument]:
+    """Give assessment instruments (PHQ-9, GAD-7, AHC-HRSN, ...).
+
+    Called once when instruments are first looked up; results are merged by
+    ``Instrument.id``.
+
+    :returns: the instruments this plugin provides.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_instruments():
+            return [PROMIS_10]
+    """
+    raise NotImplementedError
+
+
+# -- notification channels --------------------------------------------------
+
+
+@hookspec
+def carecore_channels() -> Sequence[Channel]:
+    """Give notification channels (email, SMS, webhook, console).
+
+    Called once when the outbox dispatcher starts; results are merged by
+    ``Channel.id``.
+
+    :returns: the channels this plugin provides.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_channels():
+            return [PagerChannel(api_key=os.environ["PAGER_KEY"])]
+    """
+    raise NotImplementedError
+
+
+# -- EHR sources and exports --------------------------------------------------
+
+
+@hookspec
+def carecore_ehr_sources() -> Sequence[EhrSource]:
+    """Give sources of patients, conditions, encounters and ADT events.
+
+    Called when data is imported (``carecore ... import``); results are
+    merged by ``EhrSource.id``.
+
+    :returns: the sources this plugin provides.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_ehr_sources():
+            return [CsvPanelSource()]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def carecore_export_careplan(plan: CarePlan) -> str | None:
+    """Write a care plan back to an EHR.
+
+    Called after a care plan is created or revised, once per plan version.
+
+    :param plan: the care plan version to export.
+    :returns: the id the receiving system gave the plan, or None when this
+        plugin does not export it.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_export_careplan(plan):
+            return fhir_client.upsert(to_fhir_careplan(plan))
+    """
+    raise NotImplementedError
+
+
+# -- domain events ------------------------------------------------------------
+
+
+@hookspec
+def carecore_on_event(event: DomainEvent) -> None:
+    """Observe a domain event (a discharge received, a care plan revised, ...).
+
+    Called after the change that caused the event has been committed; an
+    observer cannot undo it. Keep observers quick: slow work belongs in the
+    outbox.
+
+    :param event: the event.
+    :returns: None.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_on_event(event):
+            metrics.increment(event.type)
+    """
+
+
+# -- command line -------------------------------------------------------------
+
+
+@hookspec
+def carecore_cli(app: click.Group) -> None:
+    """Add commands to the ``carecore`` command line.
+
+    Called once when the command line starts, with the top-level group.
+    carecore's own commands are added through this hook too.
+
+    :param app: the ``carecore`` click group; call ``app.add_command(...)``.
+    :returns: None.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_cli(app):
+            app.add_command(acme_sync)  # a @click.command defined by the plugin
+    """

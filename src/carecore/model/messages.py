@@ -1,0 +1,52 @@
+"""Outbound messages and their delivery receipts."""
+
+from __future__ import annotations
+
+import pendulum
+from attrs import field, frozen
+
+from carecore.model import _validators as v
+from carecore.model.people import PatientId
+
+__all__ = ["DeliveryReceipt", "OutboundMessage"]
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class OutboundMessage:
+    """A message to send through a notification channel.
+
+    ``idempotency_key`` is stable across retries, so a channel that supports
+    it delivers the message once even when it is sent twice.
+
+    >>> m = OutboundMessage(id="m1", idempotency_key="tcm-contact:p1:2026-01-05", channel="console",
+    ...     recipient="care-team", subject="TCM contact due", body="Call Ada by Jan 7.",
+    ...     created_at=pendulum.datetime(2026, 1, 5, 9, tz="UTC"))
+    >>> m.channel
+    'console'
+    """
+
+    id: str = field(validator=v.not_blank)
+    idempotency_key: str = field(validator=v.not_blank)
+    channel: str = field(validator=v.not_blank)
+    recipient: str = field(validator=v.not_blank)
+    subject: str = field(validator=v.not_blank)
+    body: str = field(validator=v.instance_of(str, "a string"))
+    created_at: pendulum.DateTime = field(converter=v.to_instant)
+    patient_id: PatientId | None = field(default=None, validator=v.optional(v.not_blank))
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class DeliveryReceipt:
+    """What a channel reports after trying to deliver a message.
+
+    >>> DeliveryReceipt(message_id="m1", channel="console", accepted=True,
+    ...     at=pendulum.datetime(2026, 1, 5, 9, tz="UTC")).accepted
+    True
+    """
+
+    message_id: str = field(validator=v.not_blank)
+    channel: str = field(validator=v.not_blank)
+    accepted: bool = field(validator=v.is_bool)
+    at: pendulum.DateTime = field(converter=v.to_instant)
+    provider_id: str | None = field(default=None, validator=v.optional(v.not_blank))
+    detail: str | None = field(default=None, validator=v.optional(v.instance_of(str, "a string")))
