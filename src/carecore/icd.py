@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from types import ModuleType
 
 __all__ = ["describe", "is_billable", "is_valid", "normalize", "release"]
@@ -26,7 +27,12 @@ _SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
 
 @functools.cache
 def _lib() -> ModuleType:
-    import simple_icd_10_cm  # noqa: PLC0415  (deliberately lazy: ~2 s import)
+    # Deliberately lazy: the import parses the whole CMS tabular list (~2 s).
+    # simple-icd-10-cm 1.5 reads its data with a deprecated importlib.resources
+    # call; that warning is the package's business, not our users'.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm  # noqa: PLC0415
 
     return simple_icd_10_cm
 

@@ -158,6 +158,13 @@ class Provided(Mapping[str, T]):
                 value=key,
             ) from None
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The item *key*, or *default* when no plugin provides it."""
+        return self._items.get(key, default)
+
     def __iter__(self) -> Any:
         return iter(self._items)
 

@@ -165,7 +165,10 @@ def to_frozenset(value: Iterable[Any]) -> frozenset[Any]:
         return value
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise _ConvertError("must be a set", value)
-    return frozenset(value)
+    try:
+        return frozenset(value)
+    except TypeError:
+        raise _ConvertError("must be a set of codes", value) from None
 
 
 def to_date(value: _dt.date) -> pendulum.Date:

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from carecore._demo import build_demo, summarize
+from carecore.cli import make_app
+from carecore.model import RoleClass, ServicePeriod
+
+
+@pytest.fixture
+def app(carecore_pm):
+    return make_app(carecore_pm)
+
+
+def test_demo_summary_matches_the_model_values(app):
+    result = CliRunner().invoke(app, ["demo", "--month", "2026-03", "--patients", "20", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    # Recompute the totals straight from the values the demo builds.
+    period = ServicePeriod.month(2026, 3)
+    practice = build_demo(patients=20, seed=3, period=period)
+    in_month = [e for e in practice.time_entries if period.start <= e.service_date <= period.end]
+    staff = sum(e.minutes for e in in_month if e.role_class is RoleClass.CLINICAL_STAFF)
+    non_clinical = sum(e.minutes for e in in_month if e.role_class is RoleClass.NON_CLINICAL)
+    assert f"clinical staff {staff}," in result.output
+    assert f"non-clinical (never counted) {non_clinical}" in result.output
+    assert "20 patients" in result.output
+    assert result.output.count("\np-00") == 20
+    assert "service month 2026-03-01..2026-03-31" in result.output
+
+
+def test_demo_json_is_consistent(app):
+    result = CliRunner().invoke(app, ["demo", "--month", "2026-03", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert len(rows) == 12
+    for row in rows:
+        # Eligibility in the demo is two or more active chronic conditions.
+        assert row["eligible"] == (row["chronic_conditions"] >= 2)
+        if not row["enrolled"]:
+            assert row["staff_minutes"] == row["practitioner_minutes"] == 0
+    rows_again = summarize(build_demo(patients=12, seed=7, period=ServicePeriod.month(2026, 3)), ServicePeriod.month(2026, 3))
+    assert [r["patient_id"] for r in rows] == [r.patient_id for r in rows_again]
+
+
+def test_demo_is_reproducible_and_seed_matters(app):
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo", "--month", "2026-03", "--seed", "1"]).output
+    again = runner.invoke(app, ["demo", "--month", "2026-03", "--seed", "1"]).output
+    other = runner.invoke(app, ["demo", "--month", "2026-03", "--seed", "2"]).output
+    assert first == again
+    assert first != other
+
+
+@pytest.mark.parametrize("month", ["2026-13", "March", "2026-3"])
+def test_bad_month_is_a_clear_error(app, month):
+    result = CliRunner().invoke(app, ["demo", "--month", month])
+    assert result.exit_code == 1
+    assert "--month" in result.output
+    assert repr(month) in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plugins_command_lists_builtins(app):
+    result = CliRunner().invoke(app, ["plugins", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    names = [p["name"] for p in data["plugins"]]
+    assert names == ["carecore._builtin.commands", "carecore._builtin.console_channel"]
+    assert data["provided"]["channels"] == {"console": "carecore._builtin.console_channel"}
+
+
+def test_installed_console_script_runs_the_demo():
+    script = shutil.which("carecore") or str(__import__("pathlib").Path(sys.executable).with_name("carecore"))
+    done = subprocess.run([script, "demo", "--month", "2026-01"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("carecore demo: Chronic care management (CCM)")
+    version = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
+    from carecore import __version__
+
+    assert __version__ in version.stdout
