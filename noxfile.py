@@ -1,0 +1,74 @@
+# /// script
+# dependencies = ["nox>=2025.2.9"]
+# ///
+"""Development tasks for carecore. ``nox -l`` lists them; a bare ``nox`` runs the fast ones."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
+TEST = nox.project.dependency_groups(PYPROJECT, "test")
+TYPING = nox.project.dependency_groups(PYPROJECT, "typing")
+DOCS = nox.project.dependency_groups(PYPROJECT, "docs")
+LINT = nox.project.dependency_groups(PYPROJECT, "lint")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Core test suite and docstring examples, against the installed package (not the tree)."""
+    session.install(".[testing]", *TEST)
+    env = {"COVERAGE_FILE": str(ROOT / ".coverage.core")}
+    session.run("coverage", "run", "-m", "pytest", *session.posargs, env=env)
+    session.run("pytest", "--doctest-modules", "--pyargs", "carecore", "-p", "no:cacheprovider")
+    session.run("coverage", "report", "--fail-under=85", env=env)
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS)
+def plugin_tests(session: nox.Session, plugin: str) -> None:
+    """One plugin distribution against the local core, contract suites included."""
+    package = plugin.replace("-", "_")
+    session.install(".[testing]", f"./plugins/{plugin}", *TEST)
+    session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
+    session.run("pytest", "--doctest-modules", "--pyargs", package, "-p", "no:cacheprovider")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, and cog --check on generated docs."""
+    session.install(".", *LINT)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("cog", "--check", "docs/reference/cli.md")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src/, every plugin's src/ and typing_tests/."""
+    session.install(".[testing]", *(f"./plugins/{p}" for p in PLUGINS), *TYPING)
+    session.run("mypy", "src", "typing_tests", *(f"plugins/{p}/src" for p in PLUGINS))
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the docs with warnings as errors, and run their doctests."""
+    session.install(".[testing]", *DOCS)
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "doctest", "docs", "docs/_build/doctest")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks, reported as ratios against a baseline measured in the same run."""
+    session.install(".[testing]")
+    session.run("python", "bench/run.py", *session.posargs)

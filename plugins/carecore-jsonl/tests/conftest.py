@@ -1,0 +1,1 @@
+pytest_plugins = ["carecore.testing.pytest_plugin"]
