@@ -64,7 +64,15 @@ def docs(session: nox.Session) -> None:
     """Build the docs with warnings as errors, and run their doctests."""
     session.install(".[testing]", *DOCS)
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
-    session.run("sphinx-build", "-W", "--keep-going", "-b", "doctest", "docs", "docs/_build/doctest")
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "doctest",
+        "docs",
+        "docs/_build/doctest",
+    )
 
 
 @nox.session(default=False)

@@ -11,8 +11,11 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -51,9 +54,16 @@ def bench_json_round_trip(repeat: int) -> dict[str, float]:
 
     entries = [
         TimeEntry(
-            id=f"t{i}", patient_id=f"p{i % 300}", performer_id="rn1", credential=Credential.RN,
-            role_class=RoleClass.CLINICAL_STAFF, minutes=5 + i % 30, family=ServiceFamily.CCM,
-            activity="call", service_date=pendulum.Date(2026, 1, 1 + i % 28), billing_practitioner_id="dr1",
+            id=f"t{i}",
+            patient_id=f"p{i % 300}",
+            performer_id="rn1",
+            credential=Credential.RN,
+            role_class=RoleClass.CLINICAL_STAFF,
+            minutes=5 + i % 30,
+            family=ServiceFamily.CCM,
+            activity="call",
+            service_date=pendulum.Date(2026, 1, 1 + i % 28),
+            billing_practitioner_id="dr1",
         )
         for i in range(2000)
     ]

@@ -19,7 +19,9 @@ def app(carecore_pm):
 
 
 def test_demo_summary_matches_the_model_values(app):
-    result = CliRunner().invoke(app, ["demo", "--month", "2026-03", "--patients", "20", "--seed", "3"])
+    result = CliRunner().invoke(
+        app, ["demo", "--month", "2026-03", "--patients", "20", "--seed", "3"]
+    )
     assert result.exit_code == 0, result.output
     # Recompute the totals straight from the values the demo builds.
     period = ServicePeriod.month(2026, 3)
@@ -44,7 +46,10 @@ def test_demo_json_is_consistent(app):
         assert row["eligible"] == (row["chronic_conditions"] >= 2)
         if not row["enrolled"]:
             assert row["staff_minutes"] == row["practitioner_minutes"] == 0
-    rows_again = summarize(build_demo(patients=12, seed=7, period=ServicePeriod.month(2026, 3)), ServicePeriod.month(2026, 3))
+    rows_again = summarize(
+        build_demo(patients=12, seed=7, period=ServicePeriod.month(2026, 3)),
+        ServicePeriod.month(2026, 3),
+    )
     assert [r["patient_id"] for r in rows] == [r.patient_id for r in rows_again]
 
 
@@ -76,8 +81,15 @@ def test_plugins_command_lists_builtins(app):
 
 
 def test_installed_console_script_runs_the_demo():
-    script = shutil.which("carecore") or str(__import__("pathlib").Path(sys.executable).with_name("carecore"))
-    done = subprocess.run([script, "demo", "--month", "2026-01"], capture_output=True, text=True, check=False)
+    script = shutil.which("carecore") or str(
+        __import__("pathlib").Path(sys.executable).with_name("carecore")
+    )
+    done = subprocess.run(
+        [script, "demo", "--month", "2026-01"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("carecore demo: Chronic care management (CCM)")
     version = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)

@@ -15,7 +15,15 @@ def loaded_after(code: str) -> set[str]:
 
 def test_import_carecore_loads_nothing_heavy():
     modules = loaded_after("import carecore")
-    for heavy in ("simple_icd_10_cm", "holidays", "click", "cattrs", "pluggy", "hypothesis", "pendulum"):
+    for heavy in (
+        "simple_icd_10_cm",
+        "holidays",
+        "click",
+        "cattrs",
+        "pluggy",
+        "hypothesis",
+        "pendulum",
+    ):
         assert heavy not in modules, heavy
 
 

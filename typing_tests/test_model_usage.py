@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import pendulum
+from typing import TYPE_CHECKING
 
 from carecore.convert import from_json, to_json
-from carecore.model import Credential, Practitioner, ServiceFamily, ServicePeriod, TimeEntry
+from carecore.model import (
+    Credential,
+    Practitioner,
+    ServiceFamily,
+    ServicePeriod,
+    TimeEntry,
+)
 from carecore.plugins import Hooks, get_plugin_manager
+
+if TYPE_CHECKING:
+    import pendulum
 
 period: ServicePeriod = ServicePeriod.month(2026, 1)
 days: int = period.days

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pluggy
 
 from carecore import errors, icd
 from carecore.clock import SystemClock
 from carecore.model import ServicePeriod
 from carecore.plugins import Hooks, plugin_table
+
+if TYPE_CHECKING:
+    import pluggy
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
@@ -33,10 +35,33 @@ def _period(month: str | None) -> ServicePeriod:
 
 
 @click.command()
-@click.option("--patients", default=12, show_default=True, type=click.IntRange(1, 10_000), help="How many patients.")
-@click.option("--seed", default=7, show_default=True, type=int, help="Seed for the generated practice.")
-@click.option("--month", default=None, metavar="YYYY-MM", help="Service month (default: this month).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--patients",
+    default=12,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="How many patients.",
+)
+@click.option(
+    "--seed",
+    default=7,
+    show_default=True,
+    type=int,
+    help="Seed for the generated practice.",
+)
+@click.option(
+    "--month",
+    default=None,
+    metavar="YYYY-MM",
+    help="Service month (default: this month).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
 def demo(patients: int, seed: int, month: str | None, fmt: str) -> None:
     """Build a small CCM program in memory and summarise one service month.
 
@@ -107,7 +132,13 @@ def _row_json(row: Any) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
 @click.pass_context
 def plugins(ctx: click.Context, fmt: str) -> None:
     """List the registered plugins, their distributions and the hooks they implement."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pendulum
 from attrs import frozen
@@ -40,7 +40,11 @@ from carecore.model import (
     TimeEntry,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 PRACTICE_TZ = "America/Chicago"
+MAX_PATIENTS = 10_000
 
 # Real ICD-10-CM codes; the chronic flag is what a billing practitioner would attest.
 _CONDITIONS: tuple[tuple[str, bool], ...] = (
@@ -56,8 +60,29 @@ _CONDITIONS: tuple[tuple[str, bool], ...] = (
     ("J06.9", False),  # acute upper respiratory infection
     ("S93.401A", False),  # ankle sprain
 )
-_GIVEN = ("Ada", "Luis", "Mei", "Samuel", "Grace", "Omar", "Ruth", "Kwame", "Elena", "Frank")
-_FAMILY = ("Okafor", "Ramirez", "Chen", "Brooks", "Novak", "Haddad", "Klein", "Mensah", "Ortiz")
+_GIVEN = (
+    "Ada",
+    "Luis",
+    "Mei",
+    "Samuel",
+    "Grace",
+    "Omar",
+    "Ruth",
+    "Kwame",
+    "Elena",
+    "Frank",
+)
+_FAMILY = (
+    "Okafor",
+    "Ramirez",
+    "Chen",
+    "Brooks",
+    "Novak",
+    "Haddad",
+    "Klein",
+    "Mensah",
+    "Ortiz",
+)
 _ACTIVITIES = (
     "medication reconciliation",
     "care plan review by phone",
@@ -103,11 +128,22 @@ class PatientMonth:
 
 def build_demo(*, patients: int, seed: int, period: ServicePeriod) -> DemoPractice:
     """Build a practice of *patients* patients with one month of CCM activity in *period*."""
-    if isinstance(patients, bool) or not isinstance(patients, int) or not 1 <= patients <= 10_000:  # noqa: PLR2004
+    if (
+        isinstance(patients, bool)
+        or not isinstance(patients, int)
+        or not 1 <= patients <= MAX_PATIENTS
+    ):
         raise errors.InvalidValue("must be 1 to 10000", field="patients", value=patients)
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
-    program = Program(id="ccm", name="Chronic care management", family=ServiceFamily.CCM, time_zone=PRACTICE_TZ)
-    doctor = Practitioner(id="dr-ruiz", name="Dr. Ana Ruiz", credential=Credential.MD, npi="1234567893")
+    program = Program(
+        id="ccm",
+        name="Chronic care management",
+        family=ServiceFamily.CCM,
+        time_zone=PRACTICE_TZ,
+    )
+    doctor = Practitioner(
+        id="dr-ruiz", name="Dr. Ana Ruiz", credential=Credential.MD, npi="1234567893"
+    )
     nurse = Practitioner(id="rn-park", name="Jin Park, RN", credential=Credential.RN)
     assistant = Practitioner(id="ma-diaz", name="Rosa Diaz, MA", credential=Credential.MA)
     scheduler = Practitioner(id="sch-lee", name="Tom Lee", credential=Credential.NONE)
@@ -125,7 +161,9 @@ def build_demo(*, patients: int, seed: int, period: ServicePeriod) -> DemoPracti
             id=pid,
             given_name=rng.choice(_GIVEN),
             family_name=rng.choice(_FAMILY),
-            birth_date=pendulum.Date(rng.randint(1935, 1960), rng.randint(1, 12), rng.randint(1, 28)),
+            birth_date=pendulum.Date(
+                rng.randint(1935, 1960), rng.randint(1, 12), rng.randint(1, 28)
+            ),
             sex=rng.choice((AdministrativeSex.FEMALE, AdministrativeSex.MALE)),
             time_zone=PRACTICE_TZ,
         )
@@ -172,7 +210,10 @@ def build_demo(*, patients: int, seed: int, period: ServicePeriod) -> DemoPracti
                 id=f"{pid}-team",
                 patient_id=patient.id,
                 members=[
-                    CareTeamMember(practitioner_id=doctor.id, role=CareTeamRole.BILLING_PRACTITIONER),
+                    CareTeamMember(
+                        practitioner_id=doctor.id,
+                        role=CareTeamRole.BILLING_PRACTITIONER,
+                    ),
                     CareTeamMember(
                         practitioner_id=nurse.id,
                         role=CareTeamRole.CARE_MANAGER,

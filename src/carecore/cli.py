@@ -8,14 +8,18 @@ the command line the same way the core does.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
-import pluggy
 
 from carecore import errors
 from carecore.__about__ import __version__
 from carecore.plugins import Hooks, get_plugin_manager
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pluggy
 
 __all__ = ["main", "make_app"]
 

@@ -13,7 +13,7 @@ Date(2026, 1, 6)
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 from typing import Protocol, runtime_checkable
 
 import pendulum
@@ -60,8 +60,8 @@ class FixedClock(_DatesMixin):
     6
     """
 
-    def __init__(self, at: _dt.datetime) -> None:
-        if not isinstance(at, _dt.datetime):
+    def __init__(self, at: dt.datetime) -> None:
+        if not isinstance(at, dt.datetime):
             raise errors.InvalidValue("must be a datetime", field="at", value=at)
         if at.tzinfo is None or at.utcoffset() is None:
             raise errors.NaiveDatetime(field="at", value=at)
@@ -73,7 +73,7 @@ class FixedClock(_DatesMixin):
 
     def advance(self, **delta: int) -> FixedClock:
         """A new clock moved forward by ``pendulum`` duration keywords (``days=1``)."""
-        return FixedClock(self._at.add(**delta))  # type: ignore[arg-type]
+        return FixedClock(self._at.add(**delta))
 
     def __repr__(self) -> str:
         return f"FixedClock({self._at.isoformat()})"

@@ -19,13 +19,12 @@ ServicePeriod(start=Date(2026, 1, 1), end=Date(2026, 1, 31))
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import functools
 import json
 import re
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin
 
 import cattrs
 import pendulum
@@ -39,6 +38,9 @@ from cattrs.strategies import configure_tagged_union, include_subclasses
 
 from carecore import errors
 from carecore.model import DomainEvent
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "configure_converter",
@@ -66,7 +68,7 @@ def _structure_instant(value: object, _: type) -> pendulum.DateTime:
     if not isinstance(value, str):
         raise _Refused("expected an ISO 8601 date-time string with an offset")
     try:
-        parsed = _dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise _Refused("not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
@@ -74,7 +76,7 @@ def _structure_instant(value: object, _: type) -> pendulum.DateTime:
     return pendulum.instance(parsed)
 
 
-def _unstructure_instant(value: _dt.datetime) -> str:
+def _unstructure_instant(value: dt.datetime) -> str:
     return value.isoformat()
 
 
@@ -82,13 +84,13 @@ def _structure_date(value: object, _: type) -> pendulum.Date:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise _Refused("expected a date as YYYY-MM-DD")
     try:
-        day = _dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise _Refused("not a calendar date") from None
     return pendulum.Date(day.year, day.month, day.day)
 
 
-def _unstructure_date(value: _dt.date) -> str:
+def _unstructure_date(value: dt.date) -> str:
     return value.isoformat()
 
 
@@ -130,16 +132,15 @@ def _register_scalars(c: cattrs.Converter) -> None:
     c.register_unstructure_hook(Decimal, str)
     # pendulum.DateTime subclasses pendulum.Date; predicates keep them apart.
     c.register_structure_hook_func(
-        lambda t: t is pendulum.DateTime or t is _dt.datetime, _structure_instant
+        lambda t: t is pendulum.DateTime or t is dt.datetime, _structure_instant
     )
     c.register_unstructure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, _dt.datetime), _unstructure_instant
+        lambda t: isinstance(t, type) and issubclass(t, dt.datetime),
+        _unstructure_instant,
     )
-    c.register_structure_hook_func(lambda t: t is pendulum.Date or t is _dt.date, _structure_date)
+    c.register_structure_hook_func(lambda t: t is pendulum.Date or t is dt.date, _structure_date)
     c.register_unstructure_hook_func(
-        lambda t: isinstance(t, type)
-        and issubclass(t, _dt.date)
-        and not issubclass(t, _dt.datetime),
+        lambda t: isinstance(t, type) and issubclass(t, dt.date) and not issubclass(t, dt.datetime),
         _unstructure_date,
     )
 
@@ -153,7 +154,7 @@ def _register_containers(c: cattrs.Converter) -> None:
     def collection_hook(t: Any) -> Callable[[object, Any], Any]:
         args = get_args(t)
         item = args[0] if args else Any
-        build: Callable[[list[Any]], Any] = tuple if get_origin(t) is tuple else frozenset
+        build: Callable[[list[Any]], Any] = tuple if _origin(t) is tuple else frozenset
         accepted = (list, tuple) if build is tuple else (list, tuple, set, frozenset)
         item_hook = c.get_structure_hook(item)
 
@@ -185,12 +186,21 @@ def _register_containers(c: cattrs.Converter) -> None:
 
         return unstructure
 
-    c.register_structure_hook_factory(
-        lambda t: get_origin(t) is frozenset
-        or (get_origin(t) is tuple and len(get_args(t)) == 2 and get_args(t)[1] is Ellipsis),  # noqa: PLR2004
-        collection_hook,
-    )
-    c.register_unstructure_hook_factory(lambda t: get_origin(t) is frozenset, unstructure_frozenset)
+    c.register_structure_hook_factory(_is_collection, collection_hook)
+    c.register_unstructure_hook_factory(lambda t: _origin(t) is frozenset, unstructure_frozenset)
+
+
+def _origin(t: Any) -> object:
+    origin: object = get_origin(t)
+    return origin
+
+
+def _is_collection(t: Any) -> bool:
+    """``frozenset[X]`` or ``tuple[X, ...]`` (fixed-length tuples keep cattrs' own handling)."""
+    if _origin(t) is frozenset:
+        return True
+    args = get_args(t)
+    return _origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis  # noqa: PLR2004
 
 
 # -- unions -----------------------------------------------------------------
@@ -227,9 +237,7 @@ def make_converter() -> cattrs.Converter:
     >>> make_converter().structure("2026-01-05", pendulum.Date)
     Date(2026, 1, 5)
     """
-    return configure_converter(
-        cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    )
+    return configure_converter(cattrs.Converter(forbid_extra_keys=True, detailed_validation=True))
 
 
 @functools.cache
@@ -286,11 +294,11 @@ def from_primitive(data: object, cls: type[T], *, converter: cattrs.Converter | 
         raise errors.InvalidInput(
             name, problems=[errors.Problem(path=path, message=exc.reason, value=value)]
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
+    except Exception as exc:
         problems = list(_problems(exc, "$", data))
-        raise errors.InvalidInput(name, problems=problems or [
-            errors.Problem(path="$", message=_message(exc))
-        ]) from exc
+        raise errors.InvalidInput(
+            name, problems=problems or [errors.Problem(path="$", message=_message(exc))]
+        ) from exc
 
 
 def _structure_event(conv: cattrs.Converter, data: object, cls: type[T]) -> T:
@@ -300,7 +308,13 @@ def _structure_event(conv: cattrs.Converter, data: object, cls: type[T]) -> T:
     if not isinstance(event, cls):
         raise errors.InvalidInput(
             cls.__name__,
-            problems=[errors.Problem(path="$.type", message=f"expected {cls.__name__!r}", value=event.type)],
+            problems=[
+                errors.Problem(
+                    path="$.type",
+                    message=f"expected {cls.__name__!r}",
+                    value=event.type,
+                )
+            ],
         )
     return event
 
@@ -378,7 +392,11 @@ def _problems(exc: BaseException, path: str, data: object) -> list[errors.Proble
         with_notes, without = exc.group_exceptions()
         for inner, note in with_notes:
             step = note.name if hasattr(note, "name") else None
-            sub = f"{path}.{step}" if isinstance(step, str) else f"{path}[{getattr(note, 'index', '?')}]"
+            sub = (
+                f"{path}.{step}"
+                if isinstance(step, str)
+                else f"{path}[{getattr(note, 'index', '?')}]"
+            )
             out.extend(_problems(inner, sub, data))
         for inner in without:
             out.extend(_problems(inner, path, data))

@@ -9,15 +9,17 @@ already catch those keep working. Errors carry structured attributes
 >>> from carecore import errors
 >>> err = errors.InvalidValue(field="minutes", value=-5, reason="must be positive")
 >>> str(err)
-"minutes=-5: must be positive"
+'minutes=-5: must be positive'
 >>> isinstance(err, ValueError)
 True
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "CarecoreError",
@@ -35,11 +37,12 @@ __all__ = [
 ]
 
 _MISSING: Any = object()
+_SHOWN = 80  # longest value repr shown in a message
 
 
 def _show(value: object) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 class CarecoreError(Exception):
@@ -228,6 +231,4 @@ class DuplicateRegistration(PluginError):
         self.kind = kind
         self.plugins = plugins
         first, second = plugins
-        super().__init__(
-            f"registered by both {first!r} and {second!r}", field=kind, value=item_id
-        )
+        super().__init__(f"registered by both {first!r} and {second!r}", field=kind, value=item_id)

@@ -10,12 +10,13 @@ giving the same id is an error (:class:`carecore.errors.DuplicateRegistration`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import click
 
     from carecore.model import CarePlan, DomainEvent

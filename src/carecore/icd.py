@@ -18,7 +18,10 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = ["describe", "is_billable", "is_valid", "normalize", "release"]
 
@@ -34,7 +37,8 @@ def _lib() -> ModuleType:
         warnings.simplefilter("ignore", DeprecationWarning)
         import simple_icd_10_cm  # noqa: PLC0415
 
-    return simple_icd_10_cm
+    module: ModuleType = simple_icd_10_cm
+    return module
 
 
 def normalize(code: str) -> str:
@@ -97,4 +101,6 @@ def release() -> str:
         for p in resources.files("simple_icd_10_cm.data").iterdir()
         if p.name.startswith("icd10c") and p.name.endswith(".xml")
     )
-    return "icd10cm " + (names[-1].removeprefix("icd10c-tabular-").removesuffix(".xml") if names else "unknown")
+    return "icd10cm " + (
+        names[-1].removeprefix("icd10c-tabular-").removesuffix(".xml") if names else "unknown"
+    )

@@ -177,12 +177,10 @@ class Provided(Mapping[str, T]):
         return self._providers[key]
 
 
-def _collect(
-    pm: pluggy.PluginManager, hook_name: str, kind: str, protocol: type[T]
-) -> Provided[T]:
+def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, protocol: type) -> Provided[Any]:
     """Call a registry hook plugin by plugin and merge the items by id."""
     caller = getattr(pm.hook, hook_name)
-    items: dict[str, T] = {}
+    items: dict[str, Any] = {}
     providers: dict[str, str] = {}
     # get_hookimpls() lists implementations in registration order (tryfirst /
     # trylast applied), so built-ins come first and installed plugins after.
@@ -193,7 +191,9 @@ def _collect(
             continue
         if isinstance(result, str | bytes) or not isinstance(result, Iterable):
             raise errors.PluginError(
-                f"{hook_name} must return a sequence of {kind}s", field="plugin", value=name
+                f"{hook_name} must return a sequence of {kind}s",
+                field="plugin",
+                value=name,
             )
         for item in result:
             if not isinstance(item, protocol):
@@ -240,25 +240,39 @@ class Hooks:
             raise errors.NoStoreForURL(url=url)
         if not isinstance(store, Store):
             raise errors.PluginError(
-                f"carecore_open_store returned {store!r}, which is not a Store", field="url", value=url
+                f"carecore_open_store returned {store!r}, which is not a Store",
+                field="url",
+                value=url,
             )
         return store
 
     def rule_sets(self) -> Provided[RuleSet]:
         """All billing rule sets by id (``carecore_rule_sets``)."""
-        return _collect(self.pm, "carecore_rule_sets", "rule set", RuleSet)
+        return cast(
+            "Provided[RuleSet]",
+            _collect(self.pm, "carecore_rule_sets", "rule set", RuleSet),
+        )
 
     def instruments(self) -> Provided[Instrument]:
         """All assessment instruments by id (``carecore_instruments``)."""
-        return _collect(self.pm, "carecore_instruments", "instrument", Instrument)
+        return cast(
+            "Provided[Instrument]",
+            _collect(self.pm, "carecore_instruments", "instrument", Instrument),
+        )
 
     def channels(self) -> Provided[Channel]:
         """All notification channels by id (``carecore_channels``)."""
-        return _collect(self.pm, "carecore_channels", "channel", Channel)
+        return cast(
+            "Provided[Channel]",
+            _collect(self.pm, "carecore_channels", "channel", Channel),
+        )
 
     def ehr_sources(self) -> Provided[EhrSource]:
         """All EHR sources by id (``carecore_ehr_sources``)."""
-        return _collect(self.pm, "carecore_ehr_sources", "EHR source", EhrSource)
+        return cast(
+            "Provided[EhrSource]",
+            _collect(self.pm, "carecore_ehr_sources", "EHR source", EhrSource),
+        )
 
     def export_careplan(self, plan: CarePlan) -> list[str]:
         """Export *plan* through every exporter; the ids the receivers gave it."""
@@ -281,7 +295,7 @@ def plugin_table(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     >>> [r["name"] for r in rows]
     ['carecore._builtin.commands', 'carecore._builtin.console_channel']
     """
-    dists: dict[object, Any] = {plugin: dist for plugin, dist in pm.list_plugin_distinfo()}
+    dists: dict[object, Any] = dict(pm.list_plugin_distinfo())
     rows = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:  # a blocked name
@@ -304,4 +318,3 @@ def _core_version() -> str:
     from carecore.__about__ import __version__  # noqa: PLC0415
 
     return __version__
-

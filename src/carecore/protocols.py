@@ -16,10 +16,12 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from carecore.model import DeliveryReceipt, OutboundMessage
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from carecore.model import DeliveryReceipt, OutboundMessage
 
 __all__ = ["Channel", "EhrSource", "Instrument", "RuleSet", "Store"]
 

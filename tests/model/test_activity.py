@@ -30,9 +30,16 @@ from carecore.model import (
 
 def entry(**changes: object) -> TimeEntry:
     fields: dict[str, object] = {
-        "id": "t1", "patient_id": "p1", "performer_id": "rn1", "credential": Credential.RN,
-        "role_class": RoleClass.CLINICAL_STAFF, "minutes": 20, "family": ServiceFamily.CCM,
-        "activity": "call", "service_date": pendulum.Date(2026, 1, 7), "billing_practitioner_id": "dr1",
+        "id": "t1",
+        "patient_id": "p1",
+        "performer_id": "rn1",
+        "credential": Credential.RN,
+        "role_class": RoleClass.CLINICAL_STAFF,
+        "minutes": 20,
+        "family": ServiceFamily.CCM,
+        "activity": "call",
+        "service_date": pendulum.Date(2026, 1, 7),
+        "billing_practitioner_id": "dr1",
     }
     fields.update(changes)
     return TimeEntry(**fields)  # type: ignore[arg-type]
@@ -58,8 +65,13 @@ def test_role_must_fit_credential():
 
 def test_naive_datetime_refused_aware_stdlib_accepted():
     fields = {
-        "id": "c", "patient_id": "p", "mode": ContactMode.PHONE, "successful": True,
-        "role_class": RoleClass.CLINICAL_STAFF, "performer_id": "rn", "family": ServiceFamily.TCM,
+        "id": "c",
+        "patient_id": "p",
+        "mode": ContactMode.PHONE,
+        "successful": True,
+        "role_class": RoleClass.CLINICAL_STAFF,
+        "performer_id": "rn",
+        "family": ServiceFamily.TCM,
         "billing_practitioner_id": "dr",
     }
     with pytest.raises(errors.NaiveDatetime) as caught:
@@ -72,11 +84,24 @@ def test_naive_datetime_refused_aware_stdlib_accepted():
 
 def test_device_days_need_system_for_rtm_only():
     with pytest.raises(errors.InvalidValue, match="RTM device days"):
-        DeviceReadingDay(patient_id="p", family=ServiceFamily.RTM, device="inhaler", on=pendulum.Date(2026, 1, 1))
+        DeviceReadingDay(
+            patient_id="p",
+            family=ServiceFamily.RTM,
+            device="inhaler",
+            on=pendulum.Date(2026, 1, 1),
+        )
     with pytest.raises(errors.InvalidValue, match="RPM or RTM"):
-        DeviceReadingDay(patient_id="p", family=ServiceFamily.CCM, device="x", on=pendulum.Date(2026, 1, 1))
+        DeviceReadingDay(
+            patient_id="p",
+            family=ServiceFamily.CCM,
+            device="x",
+            on=pendulum.Date(2026, 1, 1),
+        )
     day = DeviceReadingDay(
-        patient_id="p", family=ServiceFamily.RTM, device="inhaler", on=pendulum.Date(2026, 1, 1),
+        patient_id="p",
+        family=ServiceFamily.RTM,
+        device="inhaler",
+        on=pendulum.Date(2026, 1, 1),
         rtm_system=RtmSystem.RESPIRATORY,
     )
     assert day.rtm_system is RtmSystem.RESPIRATORY
@@ -84,8 +109,12 @@ def test_device_days_need_system_for_rtm_only():
 
 def test_discharge_needs_time_after_admission():
     base = {
-        "id": "a", "source_key": "M1", "patient_id": "p", "kind": AdtEventKind.DISCHARGE,
-        "occurred_at": pendulum.datetime(2026, 1, 5, tz="UTC"), "patient_class": PatientClass.INPATIENT,
+        "id": "a",
+        "source_key": "M1",
+        "patient_id": "p",
+        "kind": AdtEventKind.DISCHARGE,
+        "occurred_at": pendulum.datetime(2026, 1, 5, tz="UTC"),
+        "patient_class": PatientClass.INPATIENT,
     }
     with pytest.raises(errors.InvalidValue, match="discharge time"):
         AdtEvent(**base)  # type: ignore[arg-type]
@@ -121,8 +150,12 @@ def test_service_periods():
 def test_claim_line_money_and_period():
     jan = ServicePeriod.month(2026, 1)
     line = {
-        "patient_id": "p", "code": "99490", "units": 1, "family": ServiceFamily.CCM,
-        "billing_practitioner_id": "dr", "period": jan,
+        "patient_id": "p",
+        "code": "99490",
+        "units": 1,
+        "family": ServiceFamily.CCM,
+        "billing_practitioner_id": "dr",
+        "period": jan,
     }
     with pytest.raises(errors.InvalidValue, match="Decimal") as caught:
         ClaimLine(date_of_service=pendulum.Date(2026, 1, 31), amount=64.02, **line)  # type: ignore[arg-type]
@@ -142,8 +175,13 @@ def test_claim_line_money_and_period():
 def test_denial_carries_rule_and_sources():
     with pytest.raises(errors.InvalidValue, match="source tag") as caught:
         Denial(
-            patient_id="p", code="99490", family=ServiceFamily.CCM, reason=DenialReason.NO_CONSENT,
-            message="No CCM consent on file.", rule="ccm.consent", period=ServicePeriod.month(2026, 1),
+            patient_id="p",
+            code="99490",
+            family=ServiceFamily.CCM,
+            reason=DenialReason.NO_CONSENT,
+            message="No CCM consent on file.",
+            rule="ccm.consent",
+            period=ServicePeriod.month(2026, 1),
             sources=("CMS-FAQ",),
         )
     assert caught.value.field == "sources[0]"
@@ -151,7 +189,11 @@ def test_denial_carries_rule_and_sources():
 
 def test_care_plan_versions_and_transitions():
     plan = CarePlan(
-        id="cp", patient_id="p", title="Diabetes", families=[ServiceFamily.CCM], created_on=pendulum.Date(2026, 1, 5)
+        id="cp",
+        patient_id="p",
+        title="Diabetes",
+        families=[ServiceFamily.CCM],
+        created_on=pendulum.Date(2026, 1, 5),
     )
     active = plan.activate()
     assert (active.status, active.version) == (CarePlanStatus.ACTIVE, 2)
@@ -160,4 +202,10 @@ def test_care_plan_versions_and_transitions():
     with pytest.raises(errors.InvalidTransition):
         done.activate()
     with pytest.raises(errors.InvalidCode):
-        CarePlan(id="cp", patient_id="p", title="x", families=["CCM"], created_on=pendulum.Date(2026, 1, 5))  # type: ignore[list-item]
+        CarePlan(
+            id="cp",
+            patient_id="p",
+            title="x",
+            families=["CCM"],
+            created_on=pendulum.Date(2026, 1, 5),
+        )  # type: ignore[list-item]

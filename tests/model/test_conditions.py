@@ -22,7 +22,7 @@ def test_unknown_icd10cm_code_is_refused_with_release():
 
 
 def test_non_canonical_spelling_is_refused_with_the_fix():
-    with pytest.raises(errors.InvalidCode, match="'E11.9'"):
+    with pytest.raises(errors.InvalidCode, match=r"'E11\.9'"):
         Coding(system=CodeSystem.ICD10CM, code="E119")
 
 
@@ -62,7 +62,12 @@ def test_condition_validators():
         Condition(id="c", patient_id="p", coding=Coding.icd10cm("I10"), chronic=1)  # type: ignore[arg-type]
     assert caught.value.field == "chronic"
     with pytest.raises(errors.InvalidValue) as caught:
-        Condition(id="c", patient_id="p", coding=Coding.icd10cm("I10"), expected_duration_months=0)
+        Condition(
+            id="c",
+            patient_id="p",
+            coding=Coding.icd10cm("I10"),
+            expected_duration_months=0,
+        )
     assert caught.value.field == "expected_duration_months"
 
 

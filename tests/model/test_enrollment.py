@@ -19,8 +19,12 @@ JAN5 = pendulum.Date(2026, 1, 5)
 
 def enrollment() -> Enrollment:
     return Enrollment.start(
-        id="e1", patient_id="p1", program_id="ccm", family=ServiceFamily.CCM,
-        billing_practitioner_id="dr1", on=JAN5,
+        id="e1",
+        patient_id="p1",
+        program_id="ccm",
+        family=ServiceFamily.CCM,
+        billing_practitioner_id="dr1",
+        on=JAN5,
     )
 
 
@@ -28,7 +32,10 @@ def test_history_is_kept_and_status_is_dated():
     e = enrollment().pause(pendulum.Date(2026, 2, 1)).resume(pendulum.Date(2026, 3, 1))
     e = e.disenroll(pendulum.Date(2026, 6, 30), DisenrollmentReason.MOVED)
     assert [c.status for c in e.history] == [
-        EnrollmentStatus.ENROLLED, EnrollmentStatus.PAUSED, EnrollmentStatus.ENROLLED, EnrollmentStatus.DISENROLLED
+        EnrollmentStatus.ENROLLED,
+        EnrollmentStatus.PAUSED,
+        EnrollmentStatus.ENROLLED,
+        EnrollmentStatus.DISENROLLED,
     ]
     assert e.status_on(pendulum.Date(2026, 1, 4)) is None
     assert e.status_on(pendulum.Date(2026, 2, 15)) is EnrollmentStatus.PAUSED
@@ -53,7 +60,11 @@ def test_history_must_be_in_date_order():
 def test_history_must_start_enrolled_and_reason_only_on_leaving():
     with pytest.raises(errors.InvalidValue, match="must start"):
         Enrollment(
-            id="e", patient_id="p", program_id="ccm", family=ServiceFamily.CCM, billing_practitioner_id="dr1",
+            id="e",
+            patient_id="p",
+            program_id="ccm",
+            family=ServiceFamily.CCM,
+            billing_practitioner_id="dr1",
             history=[StatusChange(status=EnrollmentStatus.PAUSED, on=JAN5)],
         )
     with pytest.raises(errors.InvalidValue, match="reason"):
@@ -64,8 +75,14 @@ def test_history_must_start_enrolled_and_reason_only_on_leaving():
 
 def test_consent_window_and_revocation():
     consent = Consent(
-        id="k", patient_id="p1", family=ServiceFamily.CCM, method=ConsentMethod.VERBAL, obtained_on=JAN5,
-        obtained_by="rn1", billing_practitioner_id="dr1", cost_sharing_explained=True,
+        id="k",
+        patient_id="p1",
+        family=ServiceFamily.CCM,
+        method=ConsentMethod.VERBAL,
+        obtained_on=JAN5,
+        obtained_by="rn1",
+        billing_practitioner_id="dr1",
+        cost_sharing_explained=True,
     )
     assert not consent.active_on(pendulum.Date(2026, 1, 4))
     revoked = consent.revoke(pendulum.Date(2026, 3, 31))

@@ -73,7 +73,10 @@ def test_age_counts_whole_years():
 
 
 def test_npi_check_digit():
-    assert Practitioner(id="d", name="D", credential=Credential.MD, npi="1234567893").npi == "1234567893"
+    assert (
+        Practitioner(id="d", name="D", credential=Credential.MD, npi="1234567893").npi
+        == "1234567893"
+    )
     with pytest.raises(errors.InvalidValue, match="check digit") as caught:
         Practitioner(id="d", name="D", credential=Credential.MD, npi="1234567890")
     assert caught.value.field == "npi"

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pendulum
 import pytest
@@ -13,9 +12,20 @@ from carecore import errors
 from carecore._builtin.console_channel import ConsoleChannel
 from carecore.cli import make_app
 from carecore.model import DeliveryReceipt, OutboundMessage
-from carecore.plugins import BUILTIN_PLUGINS, Hooks, get_plugin_manager, hookimpl, plugin_table
-from carecore.protocols import Channel
+from carecore.plugins import (
+    BUILTIN_PLUGINS,
+    Hooks,
+    get_plugin_manager,
+    hookimpl,
+    plugin_table,
+)
 from carecore.testing import registered
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+
+    from carecore.protocols import Channel
 
 
 class FakeStore:
@@ -37,7 +47,10 @@ class Recorder:
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
         self.sent.append(message)
         return DeliveryReceipt(
-            message_id=message.id, channel=self.id, accepted=True, at=pendulum.now("UTC")
+            message_id=message.id,
+            channel=self.id,
+            accepted=True,
+            at=pendulum.now("UTC"),
         )
 
 
@@ -98,7 +111,10 @@ def test_registry_items_must_match_the_protocol(carecore_pm):
         def carecore_channels(self) -> Sequence[object]:
             return ["not a channel"]
 
-    with registered(carecore_pm, Broken(), name="broken"), pytest.raises(errors.PluginError) as caught:
+    with (
+        registered(carecore_pm, Broken(), name="broken"),
+        pytest.raises(errors.PluginError) as caught,
+    ):
         Hooks(carecore_pm).channels()
     assert caught.value.value == "broken"
 
@@ -115,7 +131,9 @@ def test_firstresult_last_registered_wins_and_trylast_loses(carecore_pm):
             assert hooks.open_store("x://db").owner == "late"
         # A trylast implementation (as every built-in store is) yields to others
         # even when it is registered after them.
-        with registered(carecore_pm, store_plugin("fallback", "x://", trylast=True), name="fallback"):
+        with registered(
+            carecore_pm, store_plugin("fallback", "x://", trylast=True), name="fallback"
+        ):
             assert hooks.open_store("x://db").owner == "early"
         with pytest.raises(errors.NoStoreForURL):
             hooks.open_store("y://db")
@@ -206,7 +224,9 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     )
     dist = tmp_path / "carecore_acme_test-1.2.3.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: carecore-acme-test\nVersion: 1.2.3\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: carecore-acme-test\nVersion: 1.2.3\n"
+    )
     (dist / "entry_points.txt").write_text(f"[carecore]\nacme = {module}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield module
@@ -225,7 +245,11 @@ def test_installed_plugin_overrides_builtins(installed_plugin):
     rows = {row["name"]: row for row in plugin_table(pm)}
     assert rows["acme"]["distribution"] == "carecore-acme-test"
     assert rows["acme"]["version"] == "1.2.3"
-    assert rows["acme"]["hooks"] == ["carecore_channels", "carecore_cli", "carecore_open_store"]
+    assert rows["acme"]["hooks"] == [
+        "carecore_channels",
+        "carecore_cli",
+        "carecore_open_store",
+    ]
     assert not rows["acme"]["builtin"]
 
 

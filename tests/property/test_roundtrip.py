@@ -28,7 +28,9 @@ def test_primitive_and_json_round_trip(cls):
     check()
 
 
-@pytest.mark.parametrize("cls", [c for c in STRATEGIES if c is not DomainEvent], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [c for c in STRATEGIES if c is not DomainEvent], ids=lambda c: c.__name__
+)
 def test_from_type_uses_registered_strategies(cls):
     # Registered through the hypothesis entry point in pyproject.toml.
     @given(st.from_type(cls))

@@ -4,20 +4,25 @@ import json
 
 import pendulum
 import pytest
+from carecore_jsonl import JsonlChannel
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from carecore import errors
 from carecore.convert import from_primitive
 from carecore.model import OutboundMessage
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from carecore.testing.strategies import outbound_messages
-
-from carecore_jsonl import JsonlChannel
 
 
 def message(key: str, body: str = "Call Ada by Wednesday.") -> OutboundMessage:
     return OutboundMessage(
-        id=f"m-{key}", idempotency_key=key, channel="jsonl", recipient="rn1", subject="TCM contact due",
-        body=body, created_at=pendulum.datetime(2026, 1, 5, 9, tz="America/Chicago"),
+        id=f"m-{key}",
+        idempotency_key=key,
+        channel="jsonl",
+        recipient="rn1",
+        subject="TCM contact due",
+        body=body,
+        created_at=pendulum.datetime(2026, 1, 5, 9, tz="America/Chicago"),
     )
 
 
@@ -47,7 +52,9 @@ def test_lines_are_canonical_carecore_json(tmp_path_factory, messages):
     channel = JsonlChannel(path)
     for m in messages:
         channel.send(m)
-    read = [from_primitive(json.loads(line), OutboundMessage) for line in path.read_text().splitlines()]
+    read = [
+        from_primitive(json.loads(line), OutboundMessage) for line in path.read_text().splitlines()
+    ]
     expected_keys = list(dict.fromkeys(m.idempotency_key for m in messages))
     assert [m.idempotency_key for m in read] == expected_keys
     firsts = {}

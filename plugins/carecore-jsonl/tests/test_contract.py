@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from carecore.testing.contracts import ChannelContract, PluginContract
-
 from carecore_jsonl import JsonlChannel, plugin
+
+from carecore.testing.contracts import ChannelContract, PluginContract
 
 
 class TestJsonlChannel(ChannelContract):

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from carecore.plugins import Hooks, get_plugin_manager, plugin_table
-
 from carecore_jsonl import JsonlChannel
+
+from carecore.plugins import Hooks, get_plugin_manager, plugin_table
 
 
 def test_entry_point_is_wired():

@@ -7,13 +7,16 @@ in a terminal. It never refuses a message.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from carecore.clock import Clock, SystemClock
 from carecore.model import DeliveryReceipt, OutboundMessage
 from carecore.plugins import hookimpl
-from carecore.protocols import Channel
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from carecore.protocols import Channel
 
 __all__ = ["ConsoleChannel", "carecore_channels"]
 

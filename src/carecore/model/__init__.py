@@ -12,7 +12,12 @@ changes return new values (``attrs.evolve``), so the checks run again.
 
 from __future__ import annotations
 
-from carecore.model.activity import DeviceReadingDay, FaceToFaceVisit, InteractiveContact, TimeEntry
+from carecore.model.activity import (
+    DeviceReadingDay,
+    FaceToFaceVisit,
+    InteractiveContact,
+    TimeEntry,
+)
 from carecore.model.careplan import CarePlan
 from carecore.model.codes import (
     AdministrativeSex,
@@ -37,7 +42,12 @@ from carecore.model.codes import (
 )
 from carecore.model.conditions import Coding, Condition
 from carecore.model.enrollment import Consent, Enrollment, Program, StatusChange
-from carecore.model.events import DischargeReceived, DomainEvent, EnrollmentChanged, TimeRecorded
+from carecore.model.events import (
+    DischargeReceived,
+    DomainEvent,
+    EnrollmentChanged,
+    TimeRecorded,
+)
 from carecore.model.messages import DeliveryReceipt, OutboundMessage
 from carecore.model.money import ClaimLine, Denial
 from carecore.model.people import (
@@ -105,9 +115,29 @@ __all__ = [
 #: Every public value class, in a stable order (used by the converter's tests
 #: and the hypothesis strategies).
 VALUE_TYPES: tuple[type, ...] = (
-    Identifier, Patient, Practitioner, CareTeamMember, CareTeam, Coding, Condition,
-    Program, Consent, StatusChange, Enrollment, TimeEntry, InteractiveContact,
-    FaceToFaceVisit, DeviceReadingDay, AdtEvent, ServicePeriod, ClaimLine, Denial,
-    CarePlan, DischargeReceived, TimeRecorded, EnrollmentChanged, OutboundMessage,
+    Identifier,
+    Patient,
+    Practitioner,
+    CareTeamMember,
+    CareTeam,
+    Coding,
+    Condition,
+    Program,
+    Consent,
+    StatusChange,
+    Enrollment,
+    TimeEntry,
+    InteractiveContact,
+    FaceToFaceVisit,
+    DeviceReadingDay,
+    AdtEvent,
+    ServicePeriod,
+    ClaimLine,
+    Denial,
+    CarePlan,
+    DischargeReceived,
+    TimeRecorded,
+    EnrollmentChanged,
+    OutboundMessage,
     DeliveryReceipt,
 )

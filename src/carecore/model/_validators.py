@@ -6,7 +6,7 @@ an error raised while building a value says exactly what to fix.
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import enum
 import re
 from collections.abc import Callable, Iterable
@@ -61,9 +61,7 @@ def int_between(low: int, high: int | None = None) -> Validator:
 
     def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise errors.InvalidValue(
-                "must be a whole number", field=_name(attribute), value=value
-            )
+            raise errors.InvalidValue("must be a whole number", field=_name(attribute), value=value)
         if value < low or (high is not None and value > high):
             span = f"at least {low}" if high is None else f"between {low} and {high}"
             raise errors.InvalidValue(f"must be {span}", field=_name(attribute), value=value)
@@ -171,18 +169,18 @@ def to_frozenset(value: Iterable[Any]) -> frozenset[Any]:
         raise _ConvertError("must be a set of codes", value) from None
 
 
-def to_date(value: _dt.date) -> pendulum.Date:
+def to_date(value: dt.date) -> pendulum.Date:
     """Accept a ``datetime.date`` (not a datetime) and return a ``pendulum.Date``."""
-    if isinstance(value, _dt.datetime) or not isinstance(value, _dt.date):
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         raise _ConvertError("must be a calendar date", value)
     if isinstance(value, pendulum.Date):
         return value
     return pendulum.Date(value.year, value.month, value.day)
 
 
-def to_instant(value: _dt.datetime) -> pendulum.DateTime:
+def to_instant(value: dt.datetime) -> pendulum.DateTime:
     """Accept an aware ``datetime`` and return a ``pendulum.DateTime``; refuse naive ones."""
-    if not isinstance(value, _dt.datetime):
+    if not isinstance(value, dt.datetime):
         raise _ConvertError("must be a datetime with a time zone", value)
     if value.tzinfo is None or value.utcoffset() is None:
         raise _ConvertError("a time zone offset is required", value, naive=True)
@@ -191,20 +189,18 @@ def to_instant(value: _dt.datetime) -> pendulum.DateTime:
     return pendulum.instance(value)
 
 
-def to_optional_date(value: _dt.date | None) -> pendulum.Date | None:
+def to_optional_date(value: dt.date | None) -> pendulum.Date | None:
     """Like :func:`to_date` but let None through."""
     return None if value is None else to_date(value)
 
 
-def to_optional_instant(value: _dt.datetime | None) -> pendulum.DateTime | None:
+def to_optional_instant(value: dt.datetime | None) -> pendulum.DateTime | None:
     """Like :func:`to_instant` but let None through."""
     return None if value is None else to_instant(value)
 
 
-def name_errors(
-    _cls: type, fields: list[attrs.Attribute[Any]]
-) -> list[attrs.Attribute[Any]]:
-    """attrs ``field_transformer``: make converter errors name their field.
+def name_errors(_cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Attribute[Any]]:
+    """Attrs ``field_transformer``: make converter errors name their field.
 
     attrs converters do not know which attribute they convert, so the plain
     named functions above raise a private error; this transformer wraps each
@@ -212,8 +208,8 @@ def name_errors(
     """
     out: list[attrs.Attribute[Any]] = []
     for f in fields:
-        inner = f.converter
-        if inner is not None and not isinstance(inner, attrs.Converter):
+        inner: Any = f.converter
+        if callable(inner) and not isinstance(inner, attrs.Converter):
             f = f.evolve(converter=attrs.Converter(_wrap(inner), takes_field=True))  # noqa: PLW2901
         out.append(f)
     return out
@@ -238,7 +234,9 @@ def one_of(cls: type[E]) -> Validator:
     def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if not isinstance(value, cls):
             raise errors.InvalidCode(
-                f"must be a {cls.__name__} ({allowed})", field=_name(attribute), value=value
+                f"must be a {cls.__name__} ({allowed})",
+                field=_name(attribute),
+                value=value,
             )
 
     return check

@@ -30,7 +30,14 @@ HCPCS_PATTERN = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 _ROLE_CREDENTIALS: dict[RoleClass, frozenset[Credential]] = {
     RoleClass.PHYSICIAN: frozenset({Credential.MD, Credential.DO}),
     RoleClass.QHP: frozenset(
-        {Credential.NP, Credential.PA, Credential.CNS, Credential.CNM, Credential.CP, Credential.LCSW}
+        {
+            Credential.NP,
+            Credential.PA,
+            Credential.CNS,
+            Credential.CNM,
+            Credential.CP,
+            Credential.LCSW,
+        }
     ),
 }
 
@@ -127,7 +134,8 @@ class FaceToFaceVisit:
     mdm: MdmLevel = field(validator=v.one_of(MdmLevel))
     billing_practitioner_id: PractitionerId = field(validator=v.not_blank)
     em_code: str | None = field(
-        default=None, validator=v.optional(v.matches(HCPCS_PATTERN, "a 5-character CPT/HCPCS code"))
+        default=None,
+        validator=v.optional(v.matches(HCPCS_PATTERN, "a 5-character CPT/HCPCS code")),
     )
 
 
@@ -149,7 +157,9 @@ class DeviceReadingDay:
     @family.validator
     def _monitoring_family(self, attribute: attrs.Attribute[object], value: ServiceFamily) -> None:
         if value not in {ServiceFamily.RPM, ServiceFamily.RTM}:
-            raise errors.InvalidValue("device days belong to RPM or RTM", field=attribute.name, value=value)
+            raise errors.InvalidValue(
+                "device days belong to RPM or RTM", field=attribute.name, value=value
+            )
 
     @rtm_system.validator
     def _system_for_rtm(self, attribute: attrs.Attribute[object], value: RtmSystem | None) -> None:

@@ -19,8 +19,16 @@ __all__ = ["CarePlan"]
 
 _NEXT = {
     CarePlanStatus.DRAFT: {CarePlanStatus.ACTIVE, CarePlanStatus.REVOKED},
-    CarePlanStatus.ACTIVE: {CarePlanStatus.ON_HOLD, CarePlanStatus.COMPLETED, CarePlanStatus.REVOKED},
-    CarePlanStatus.ON_HOLD: {CarePlanStatus.ACTIVE, CarePlanStatus.COMPLETED, CarePlanStatus.REVOKED},
+    CarePlanStatus.ACTIVE: {
+        CarePlanStatus.ON_HOLD,
+        CarePlanStatus.COMPLETED,
+        CarePlanStatus.REVOKED,
+    },
+    CarePlanStatus.ON_HOLD: {
+        CarePlanStatus.ACTIVE,
+        CarePlanStatus.COMPLETED,
+        CarePlanStatus.REVOKED,
+    },
     CarePlanStatus.COMPLETED: set(),
     CarePlanStatus.REVOKED: set(),
 }
@@ -40,18 +48,21 @@ class CarePlan:
     patient_id: PatientId = field(validator=v.not_blank)
     title: str = field(validator=v.not_blank)
     families: frozenset[ServiceFamily] = field(
-        converter=v.to_frozenset, validator=v.instance_of(frozenset, "a set of ServiceFamily")
+        converter=v.to_frozenset,
+        validator=v.instance_of(frozenset, "a set of ServiceFamily"),
     )
     created_on: pendulum.Date = field(converter=v.to_date)
     status: CarePlanStatus = field(default=CarePlanStatus.DRAFT, validator=v.one_of(CarePlanStatus))
     version: int = field(default=1, validator=v.int_between(1))
 
     @families.validator
-    def _families_are_families(self, attribute: object, value: frozenset[object]) -> None:
+    def _families_are_families(self, _attribute: object, value: frozenset[object]) -> None:
         bad = [f for f in value if not isinstance(f, ServiceFamily)]
         if bad or not value:
             raise errors.InvalidCode(
-                "must be one or more ServiceFamily values", field="families", value=bad or value
+                "must be one or more ServiceFamily values",
+                field="families",
+                value=bad or value,
             )
 
     def _to(self, status: CarePlanStatus) -> CarePlan:

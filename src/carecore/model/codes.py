@@ -90,7 +90,14 @@ class Credential(enum.Enum):
 
 
 _BILLING = frozenset(
-    {Credential.MD, Credential.DO, Credential.NP, Credential.PA, Credential.CNS, Credential.CNM}
+    {
+        Credential.MD,
+        Credential.DO,
+        Credential.NP,
+        Credential.PA,
+        Credential.CNS,
+        Credential.CNM,
+    }
 )
 
 

@@ -13,6 +13,8 @@ from carecore.model.people import PatientId
 
 __all__ = ["Coding", "Condition"]
 
+_SCTID_MIN, _SCTID_MAX = 6, 18  # SNOMED CT concept ids are 6 to 18 digits
+
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class Coding:
@@ -43,11 +45,17 @@ class Coding:
                 )
             if not icd.is_valid(value):
                 raise errors.InvalidCode(
-                    f"not an ICD-10-CM code ({icd.release()})", field=attribute.name, value=value
+                    f"not an ICD-10-CM code ({icd.release()})",
+                    field=attribute.name,
+                    value=value,
                 )
-        elif self.system is CodeSystem.SNOMEDCT and not (value.isdigit() and 6 <= len(value) <= 18):  # noqa: PLR2004
+        elif self.system is CodeSystem.SNOMEDCT and not (
+            value.isdigit() and _SCTID_MIN <= len(value) <= _SCTID_MAX
+        ):
             raise errors.InvalidCode(
-                "a SNOMED CT concept id is 6 to 18 digits", field=attribute.name, value=value
+                "a SNOMED CT concept id is 6 to 18 digits",
+                field=attribute.name,
+                value=value,
             )
 
     @classmethod
@@ -96,7 +104,9 @@ class Condition:
     behavioral: bool = field(default=False, validator=v.is_bool)
 
     @abatement.validator
-    def _abatement_after_onset(self, attribute: attrs.Attribute[object], value: pendulum.Date | None) -> None:
+    def _abatement_after_onset(
+        self, attribute: attrs.Attribute[object], value: pendulum.Date | None
+    ) -> None:
         if value is not None and self.onset is not None and value < self.onset:
             raise errors.InvalidValue("is before the onset", field=attribute.name, value=value)
 

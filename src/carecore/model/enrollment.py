@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 import attrs
 import pendulum
 from attrs import evolve, field, frozen
 
 from carecore import errors
 from carecore.model import _validators as v
-from carecore.model.codes import ConsentMethod, DisenrollmentReason, EnrollmentStatus, ServiceFamily
+from carecore.model.codes import (
+    ConsentMethod,
+    DisenrollmentReason,
+    EnrollmentStatus,
+    ServiceFamily,
+)
 from carecore.model.people import PatientId, PractitionerId
 
 __all__ = ["Consent", "Enrollment", "Program", "StatusChange"]
@@ -54,9 +61,13 @@ class Consent:
     revoked_on: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
 
     @revoked_on.validator
-    def _revoked_after_obtained(self, attribute: attrs.Attribute[object], value: pendulum.Date | None) -> None:
+    def _revoked_after_obtained(
+        self, attribute: attrs.Attribute[object], value: pendulum.Date | None
+    ) -> None:
         if value is not None and value < self.obtained_on:
-            raise errors.InvalidValue("is before the consent was obtained", field=attribute.name, value=value)
+            raise errors.InvalidValue(
+                "is before the consent was obtained", field=attribute.name, value=value
+            )
 
     def active_on(self, day: pendulum.Date) -> bool:
         """Whether the consent covers *day* (from the day obtained to the day revoked)."""
@@ -118,25 +129,38 @@ class Enrollment:
     family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
     billing_practitioner_id: PractitionerId = field(validator=v.not_blank)
     history: tuple[StatusChange, ...] = field(
-        converter=v.to_tuple, validator=v.tuple_of(v.instance_of(StatusChange, "a StatusChange"))
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(StatusChange, "a StatusChange")),
     )
 
     @history.validator
-    def _check_history(self, attribute: attrs.Attribute[object], value: tuple[StatusChange, ...]) -> None:
+    def _check_history(
+        self, attribute: attrs.Attribute[object], value: tuple[StatusChange, ...]
+    ) -> None:
         if not value:
-            raise errors.InvalidValue("needs at least the enrollment itself", field=attribute.name, value=value)
+            raise errors.InvalidValue(
+                "needs at least the enrollment itself",
+                field=attribute.name,
+                value=value,
+            )
         if value[0].status is not EnrollmentStatus.ENROLLED:
             raise errors.InvalidValue(
-                "must start with an enrollment", field=f"{attribute.name}[0].status", value=value[0].status
+                "must start with an enrollment",
+                field=f"{attribute.name}[0].status",
+                value=value[0].status,
             )
-        for index, (before, after) in enumerate(zip(value, value[1:], strict=False), start=1):
+        for index, (before, after) in enumerate(itertools.pairwise(value), start=1):
             if after.on < before.on:
                 raise errors.InvalidValue(
-                    "is earlier than the change before it", field=f"{attribute.name}[{index}].on", value=after.on
+                    "is earlier than the change before it",
+                    field=f"{attribute.name}[{index}].on",
+                    value=after.on,
                 )
             if after.status not in _ALLOWED[before.status]:
                 raise errors.InvalidTransition(
-                    field=f"{attribute.name}[{index}].status", value=before.status, to=after.status
+                    field=f"{attribute.name}[{index}].status",
+                    value=before.status,
+                    to=after.status,
                 )
 
     @classmethod
@@ -153,10 +177,10 @@ class Enrollment:
         """Enroll a patient on *on*."""
         return cls(
             id=id,
-            patient_id=PatientId(patient_id),
+            patient_id=patient_id,
             program_id=program_id,
             family=family,
-            billing_practitioner_id=PractitionerId(billing_practitioner_id),
+            billing_practitioner_id=billing_practitioner_id,
             history=(StatusChange(status=EnrollmentStatus.ENROLLED, on=on),),
         )
 

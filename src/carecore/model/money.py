@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pendulum
@@ -41,23 +42,29 @@ class ClaimLine:
     date_of_service: pendulum.Date = field(converter=v.to_date)
     period: ServicePeriod = field(validator=v.instance_of(ServicePeriod, "a ServicePeriod"))
     modifiers: tuple[str, ...] = field(
-        default=(), converter=v.to_tuple, validator=v.tuple_of(v.matches(_MODIFIER, "a 2-character modifier"))
+        default=(),
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.matches(_MODIFIER, "a 2-character modifier")),
     )
     amount: Decimal | None = field(default=None, validator=v.optional(v.money))
 
     @period.validator
-    def _dos_in_period(self, attribute: attrs.Attribute[object], value: ServicePeriod) -> None:
+    def _dos_in_period(self, _attribute: attrs.Attribute[object], value: ServicePeriod) -> None:
         if isinstance(value, ServicePeriod) and self.date_of_service not in value:
             raise errors.InvalidValue(
-                f"is outside the service period {value}", field="date_of_service", value=self.date_of_service
+                f"is outside the service period {value}",
+                field="date_of_service",
+                value=self.date_of_service,
             )
 
 
-def _source_tags(_inst: object, attribute: attrs.Attribute[object], value: tuple[str, ...]) -> None:
+def _source_tags(_inst: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for index, tag in enumerate(value):
         if not isinstance(tag, str) or not _SOURCE_TAG.fullmatch(tag):
             raise errors.InvalidValue(
-                "must be a source tag such as 'S21' (SPEC.md §16)", field=f"{attribute.name}[{index}]", value=tag
+                "must be a source tag such as 'S21' (SPEC.md §16)",
+                field=f"{attribute.name}[{index}]",
+                value=tag,
             )
 
 
@@ -77,6 +84,11 @@ class Denial:
     family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
     reason: DenialReason = field(validator=v.one_of(DenialReason))
     message: str = field(validator=v.not_blank)
-    rule: str = field(validator=v.matches(r"[a-z0-9_]+(\.[a-z0-9_]+)*", "a dotted rule id such as 'ccm.99490.threshold'"))
+    rule: str = field(
+        validator=v.matches(
+            r"[a-z0-9_]+(\.[a-z0-9_]+)*",
+            "a dotted rule id such as 'ccm.99490.threshold'",
+        )
+    )
     period: ServicePeriod = field(validator=v.instance_of(ServicePeriod, "a ServicePeriod"))
     sources: tuple[str, ...] = field(default=(), converter=v.to_tuple, validator=_source_tags)

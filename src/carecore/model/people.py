@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NewType
+from typing import Any, TypeAlias
 
 import attrs
 import pendulum
@@ -10,7 +10,12 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import _validators as v
-from carecore.model.codes import AdministrativeSex, CareTeamRole, Credential, SupervisionLevel
+from carecore.model.codes import (
+    AdministrativeSex,
+    CareTeamRole,
+    Credential,
+    SupervisionLevel,
+)
 
 __all__ = [
     "CareTeam",
@@ -22,8 +27,10 @@ __all__ = [
     "PractitionerId",
 ]
 
-PatientId = NewType("PatientId", str)
-PractitionerId = NewType("PractitionerId", str)
+#: A patient's carecore id (a plain string; the alias documents intent).
+PatientId: TypeAlias = str
+#: A practitioner's or staff member's carecore id.
+PractitionerId: TypeAlias = str
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -56,12 +63,16 @@ class Patient:
     sex: AdministrativeSex = field(validator=v.one_of(AdministrativeSex))
     time_zone: str = field(validator=v.time_zone)
     identifiers: tuple[Identifier, ...] = field(
-        default=(), converter=v.to_tuple, validator=v.tuple_of(v.instance_of(Identifier, "an Identifier"))
+        default=(),
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(Identifier, "an Identifier")),
     )
     date_of_death: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
 
     @date_of_death.validator
-    def _death_after_birth(self, attribute: attrs.Attribute[object], value: pendulum.Date | None) -> None:
+    def _death_after_birth(
+        self, attribute: attrs.Attribute[object], value: pendulum.Date | None
+    ) -> None:
         if value is not None and value < self.birth_date:
             raise errors.InvalidValue("is before the birth date", field=attribute.name, value=value)
 
@@ -72,7 +83,10 @@ class Patient:
         ...         sex=AdministrativeSex.MALE, time_zone="UTC").age_on(pendulum.Date(2001, 2, 28))
         0
         """
-        before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
+        before_birthday = (day.month, day.day) < (
+            self.birth_date.month,
+            self.birth_date.day,
+        )
         return day.year - self.birth_date.year - int(before_birthday)
 
 
@@ -86,7 +100,7 @@ def _npi_checksum_ok(npi: str) -> bool:
     return (10 - total % 10) % 10 == int(npi[9])
 
 
-def _npi(_inst: object, attribute: attrs.Attribute[object], value: object) -> None:
+def _npi(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
     if not isinstance(value, str) or len(value) != 10 or not value.isdigit():  # noqa: PLR2004
@@ -131,11 +145,15 @@ class CareTeamMember:
     def _both_or_neither(self, attribute: attrs.Attribute[object], value: object) -> None:
         if (value is None) != (self.supervisor_id is None):
             raise errors.InvalidValue(
-                "give supervision together with supervisor_id", field=attribute.name, value=value
+                "give supervision together with supervisor_id",
+                field=attribute.name,
+                value=value,
             )
         if self.supervisor_id == self.practitioner_id:
             raise errors.InvalidValue(
-                "a member cannot supervise themselves", field="supervisor_id", value=self.supervisor_id
+                "a member cannot supervise themselves",
+                field="supervisor_id",
+                value=self.supervisor_id,
             )
 
 
@@ -154,13 +172,20 @@ class CareTeam:
     id: str = field(validator=v.not_blank)
     patient_id: PatientId = field(validator=v.not_blank)
     members: tuple[CareTeamMember, ...] = field(
-        converter=v.to_tuple, validator=v.tuple_of(v.instance_of(CareTeamMember, "a CareTeamMember"))
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(CareTeamMember, "a CareTeamMember")),
     )
 
     @members.validator
-    def _check_members(self, attribute: attrs.Attribute[object], value: tuple[CareTeamMember, ...]) -> None:
+    def _check_members(
+        self, attribute: attrs.Attribute[object], value: tuple[CareTeamMember, ...]
+    ) -> None:
         if not value:
-            raise errors.InvalidValue("a care team needs at least one member", field=attribute.name, value=value)
+            raise errors.InvalidValue(
+                "a care team needs at least one member",
+                field=attribute.name,
+                value=value,
+            )
         billing = [m for m in value if m.role is CareTeamRole.BILLING_PRACTITIONER]
         if len(billing) > 1:
             raise errors.InvalidValue(

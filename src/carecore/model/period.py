@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 
 import attrs
 import pendulum
@@ -12,6 +12,9 @@ from carecore import errors
 from carecore.model import _validators as v
 
 __all__ = ["ServicePeriod"]
+
+_FIRST_YEAR, _LAST_YEAR = 1900, 9999
+_MONTHS = 12
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors, order=True)
@@ -39,9 +42,13 @@ class ServicePeriod:
         >>> str(ServicePeriod.month(2026, 11))
         '2026-11-01..2026-11-30'
         """
-        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:  # noqa: PLR2004
+        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= _MONTHS:
             raise errors.InvalidValue("must be 1 to 12", field="month", value=month)
-        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 9999:  # noqa: PLR2004
+        if (
+            isinstance(year, bool)
+            or not isinstance(year, int)
+            or not _FIRST_YEAR <= year <= _LAST_YEAR
+        ):
             raise errors.InvalidValue("must be 1900 to 9999", field="year", value=year)
         first = pendulum.Date(year, month, 1)
         return cls(start=first, end=first.end_of("month"))
@@ -64,7 +71,7 @@ class ServicePeriod:
 
     def __contains__(self, day: object) -> bool:
         """Whether a date falls in the period (``date in period``)."""
-        if not isinstance(day, _dt.date) or isinstance(day, _dt.datetime):
+        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
             return False
         return self.start <= day <= self.end
 

@@ -39,14 +39,24 @@ class AdtEvent:
     patient_class: PatientClass = field(validator=v.one_of(PatientClass))
     admitted_at: pendulum.DateTime | None = field(default=None, converter=v.to_optional_instant)
     discharged_at: pendulum.DateTime | None = field(default=None, converter=v.to_optional_instant)
-    from_setting: CareSetting | None = field(default=None, validator=v.optional(v.one_of(CareSetting)))
-    to_setting: CareSetting | None = field(default=None, validator=v.optional(v.one_of(CareSetting)))
+    from_setting: CareSetting | None = field(
+        default=None, validator=v.optional(v.one_of(CareSetting))
+    )
+    to_setting: CareSetting | None = field(
+        default=None, validator=v.optional(v.one_of(CareSetting))
+    )
     facility: str | None = field(default=None, validator=v.optional(v.not_blank))
 
     @discharged_at.validator
-    def _discharge_consistent(self, attribute: attrs.Attribute[object], value: pendulum.DateTime | None) -> None:
+    def _discharge_consistent(
+        self, attribute: attrs.Attribute[object], value: pendulum.DateTime | None
+    ) -> None:
         if self.kind is AdtEventKind.DISCHARGE and value is None:
-            raise errors.InvalidValue("a discharge needs its discharge time", field=attribute.name, value=value)
+            raise errors.InvalidValue(
+                "a discharge needs its discharge time",
+                field=attribute.name,
+                value=value,
+            )
         if value is not None and self.admitted_at is not None and value < self.admitted_at:
             raise errors.InvalidValue("is before the admission", field=attribute.name, value=value)
 

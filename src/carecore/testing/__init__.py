@@ -14,12 +14,15 @@ contract suites vendors run against their plugins
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
-
-import pluggy
+from typing import TYPE_CHECKING
 
 from carecore.clock import FixedClock
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pluggy
 
 __all__ = ["FixedClock", "registered"]
 

@@ -22,16 +22,19 @@ carecore are built.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import pendulum
-import pluggy
 import pytest
 
 from carecore import hookspecs
 from carecore.model import OutboundMessage
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.protocols import Channel
+
+if TYPE_CHECKING:
+    import pluggy
 
 __all__ = ["ChannelContract", "PluginContract"]
 
@@ -50,12 +53,12 @@ class PluginContract:
         raise NotImplementedError("override the 'plugin' fixture in your TestXxx(PluginContract)")
 
     @pytest.fixture
-    def plugin_manager(self, plugin: object) -> Iterator[pluggy.PluginManager]:
+    def plugin_manager(self, plugin: object) -> pluggy.PluginManager:
         """A manager with the built-ins and the plugin under test."""
         pm = get_plugin_manager(entry_points=False)
         if not pm.is_registered(plugin):
             pm.register(plugin, name="plugin-under-test")
-        yield pm
+        return pm
 
     def test_every_carecore_function_is_a_known_hook(self, plugin: object) -> None:
         """A misspelled hook name would never be called."""
@@ -75,12 +78,19 @@ class PluginContract:
                 continue
             spec_args = set(inspect.signature(getattr(hookspecs, name)).parameters)
             impl_args = set(inspect.signature(getattr(plugin, name)).parameters) - {"self"}
-            assert impl_args <= spec_args, f"{name}: unexpected arguments {sorted(impl_args - spec_args)}"
+            assert impl_args <= spec_args, (
+                f"{name}: unexpected arguments {sorted(impl_args - spec_args)}"
+            )
 
     def test_registry_items_are_well_formed(self, plugin_manager: pluggy.PluginManager) -> None:
         """Registry hooks return items of the right kind, each with a usable id."""
         hooks = Hooks(plugin_manager)
-        for provided in (hooks.channels(), hooks.rule_sets(), hooks.instruments(), hooks.ehr_sources()):
+        for provided in (
+            hooks.channels(),
+            hooks.rule_sets(),
+            hooks.instruments(),
+            hooks.ehr_sources(),
+        ):
             for item_id in provided:
                 assert isinstance(item_id, str)
                 assert item_id
@@ -130,7 +140,9 @@ class ChannelContract:
         assert channel.id
         assert channel.id == channel.id.strip()
 
-    def test_receipt_describes_the_message(self, channel: Channel, message: OutboundMessage) -> None:
+    def test_receipt_describes_the_message(
+        self, channel: Channel, message: OutboundMessage
+    ) -> None:
         """The receipt names the message and the channel, with an aware time."""
         receipt = channel.send(message)
         assert receipt.message_id == message.id
@@ -138,7 +150,9 @@ class ChannelContract:
         assert receipt.accepted
         assert receipt.at.tzinfo is not None
 
-    def test_message_arrives(self, channel: Channel, message: OutboundMessage, inbox: Inbox) -> None:
+    def test_message_arrives(
+        self, channel: Channel, message: OutboundMessage, inbox: Inbox
+    ) -> None:
         """What was sent can be found at the far end."""
         channel.send(message)
         assert (message.subject, message.body) in list(inbox())

@@ -18,14 +18,18 @@ Fixtures:
 
 from __future__ import annotations
 
-import cattrs
+from typing import TYPE_CHECKING
+
 import pendulum
-import pluggy
 import pytest
 
 from carecore.clock import FixedClock
 from carecore.convert import make_converter
 from carecore.plugins import get_plugin_manager
+
+if TYPE_CHECKING:
+    import cattrs
+    import pluggy
 
 __all__ = ["carecore_clock", "carecore_converter", "carecore_pm"]
 

@@ -15,7 +15,7 @@ keyword-only and checked up front. The strategies are also registered for
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 from typing import Any, TypeVar
 
 try:
@@ -46,9 +46,9 @@ from carecore.model import (
     ConsentMethod,
     ContactMode,
     Credential,
+    DeliveryReceipt,
     Denial,
     DenialReason,
-    DeliveryReceipt,
     DeviceReadingDay,
     DischargeReceived,
     DisenrollmentReason,
@@ -123,7 +123,14 @@ CHRONIC_ICD10CM = (
     "E66.01",  # morbid obesity due to excess calories
 )
 #: SNOMED CT concepts for the same kinds of conditions (as Synthea codes them).
-CHRONIC_SNOMED = ("44054006", "38341003", "88805009", "185086009", "433144002", "26929004")
+CHRONIC_SNOMED = (
+    "44054006",
+    "38341003",
+    "88805009",
+    "185086009",
+    "433144002",
+    "26929004",
+)
 US_TIME_ZONES = (
     "America/New_York",
     "America/Chicago",
@@ -135,17 +142,21 @@ US_TIME_ZONES = (
     "UTC",
 )
 
-_EARLIEST = _dt.date(2000, 1, 1)
-_LATEST = _dt.date(2035, 12, 31)
+_EARLIEST = dt.date(2000, 1, 1)
+_LATEST = dt.date(2035, 12, 31)
 
 _ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12).filter(
     lambda s: s.strip("-") == s
 )
-_words = st.text(
-    alphabet=st.characters(categories=("Lu", "Ll", "Nd"), max_codepoint=0x24F) | st.just(" "),
-    min_size=1,
-    max_size=30,
-).map(str.strip).filter(bool)
+_words = (
+    st.text(
+        alphabet=st.characters(categories=("Lu", "Ll", "Nd"), max_codepoint=0x24F) | st.just(" "),
+        min_size=1,
+        max_size=30,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 def _check_range(name_low: str, low: Any, name_high: str, high: Any) -> None:
@@ -162,34 +173,39 @@ def time_zones() -> st.SearchStrategy[str]:
 
 
 def dates(
-    *, min_value: _dt.date = _EARLIEST, max_value: _dt.date = _LATEST
+    *, min_value: dt.date = _EARLIEST, max_value: dt.date = _LATEST
 ) -> st.SearchStrategy[pendulum.Date]:
     """Local calendar dates as ``pendulum.Date``, shrinking toward *min_value*."""
     _check_range("min_value", min_value, "max_value", max_value)
-    low = _dt.date(min_value.year, min_value.month, min_value.day)
-    high = _dt.date(max_value.year, max_value.month, max_value.day)
+    low = dt.date(min_value.year, min_value.month, min_value.day)
+    high = dt.date(max_value.year, max_value.month, max_value.day)
     return st.dates(min_value=low, max_value=high).map(
         lambda d: pendulum.Date(d.year, d.month, d.day)
     )
 
 
 def instants(
-    *, min_value: _dt.date = _EARLIEST, max_value: _dt.date = _LATEST
+    *, min_value: dt.date = _EARLIEST, max_value: dt.date = _LATEST
 ) -> st.SearchStrategy[pendulum.DateTime]:
     """Time-zone-aware instants (whole seconds) in a US time zone, never in a DST gap."""
     _check_range("min_value", min_value, "max_value", max_value)
     utc = st.datetimes(
-        min_value=_dt.datetime(min_value.year, min_value.month, min_value.day),
-        max_value=_dt.datetime(max_value.year, max_value.month, max_value.day, 23, 59, 59),
+        min_value=dt.datetime(min_value.year, min_value.month, min_value.day),  # noqa: DTZ001
+        max_value=dt.datetime(max_value.year, max_value.month, max_value.day, 23, 59, 59),  # noqa: DTZ001
     )
     # Draw in UTC and then move to a zone: every instant exists and none is ambiguous.
     return st.tuples(utc, time_zones()).map(
-        lambda pair: pendulum.instance(pair[0].replace(microsecond=0), tz="UTC").in_timezone(pair[1])
+        lambda pair: pendulum.instance(pair[0].replace(microsecond=0), tz="UTC").in_timezone(
+            pair[1]
+        )
     )
 
 
 def service_periods(
-    *, min_start: _dt.date = _EARLIEST, max_start: _dt.date = _LATEST, max_days: int = 62
+    *,
+    min_start: dt.date = _EARLIEST,
+    max_start: dt.date = _LATEST,
+    max_days: int = 62,
 ) -> st.SearchStrategy[ServicePeriod]:
     """Service periods: whole calendar months, or runs of 1 to *max_days* days."""
     _check_range("min_start", min_start, "max_start", max_start)
@@ -223,7 +239,7 @@ def patients(draw: st.DrawFn, *, max_identifiers: int = 3) -> Patient:
     """Patients born 1920-2010, some of whom have died."""
     if max_identifiers < 0:
         raise InvalidArgument(f"max_identifiers={max_identifiers!r} must be at least 0")
-    birth = draw(dates(min_value=_dt.date(1920, 1, 1), max_value=_dt.date(2010, 12, 31)))
+    birth = draw(dates(min_value=dt.date(1920, 1, 1), max_value=dt.date(2010, 12, 31)))
     death = draw(st.none() | dates(min_value=birth, max_value=_LATEST))
     return Patient(
         id=draw(_ids),
@@ -241,12 +257,16 @@ def _npis() -> st.SearchStrategy[str]:
     def with_check_digit(first9: str) -> str:
         return next(first9 + d for d in "0123456789" if _npi_checksum_ok(first9 + d))
 
-    return st.text(alphabet="0123456789", min_size=9, max_size=9).filter(
-        lambda s: s[0] in "12"
-    ).map(with_check_digit)
+    return (
+        st.text(alphabet="0123456789", min_size=9, max_size=9)
+        .filter(lambda s: s[0] in "12")
+        .map(with_check_digit)
+    )
 
 
-def practitioners(*, credentials: tuple[Credential, ...] | None = None) -> st.SearchStrategy[Practitioner]:
+def practitioners(
+    *, credentials: tuple[Credential, ...] | None = None
+) -> st.SearchStrategy[Practitioner]:
     """Practitioners and staff, with a valid NPI or none."""
     pool = credentials if credentials is not None else tuple(Credential)
     if not pool:
@@ -292,7 +312,9 @@ def care_teams(draw: st.DrawFn, *, max_staff: int = 5) -> CareTeam:
 def codings() -> st.SearchStrategy[Coding]:
     """Real ICD-10-CM and SNOMED CT codings of chronic conditions."""
     icd = st.sampled_from(CHRONIC_ICD10CM).map(Coding.icd10cm)
-    snomed = st.sampled_from(CHRONIC_SNOMED).map(lambda c: Coding(system=CodeSystem.SNOMEDCT, code=c))
+    snomed = st.sampled_from(CHRONIC_SNOMED).map(
+        lambda c: Coding(system=CodeSystem.SNOMEDCT, code=c)
+    )
     return icd | snomed
 
 
@@ -320,7 +342,11 @@ def conditions(draw: st.DrawFn) -> Condition:
 def programs() -> st.SearchStrategy[Program]:
     """Programs of every service family."""
     return st.builds(
-        Program, id=_ids, name=_words, family=st.sampled_from(ServiceFamily), time_zone=time_zones()
+        Program,
+        id=_ids,
+        name=_words,
+        family=st.sampled_from(ServiceFamily),
+        time_zone=time_zones(),
     )
 
 
@@ -368,7 +394,7 @@ def enrollments(draw: st.DrawFn, *, max_changes: int = 4) -> Enrollment:
         program_id=draw(_ids),
         family=draw(st.sampled_from(ServiceFamily)),
         billing_practitioner_id=draw(_ids),
-        on=draw(dates(max_value=_dt.date(2030, 1, 1))),
+        on=draw(dates(max_value=dt.date(2030, 1, 1))),
     )
     for _ in range(draw(st.integers(0, max_changes))):
         on = enrollment.history[-1].on.add(days=draw(st.integers(0, 120)))
@@ -387,11 +413,17 @@ def enrollments(draw: st.DrawFn, *, max_changes: int = 4) -> Enrollment:
 
 
 def _role_and_credential() -> st.SearchStrategy[tuple[RoleClass, Credential]]:
-    def credentials_for(role: RoleClass) -> st.SearchStrategy[tuple[RoleClass, Credential]]:
+    def credentials_for(
+        role: RoleClass,
+    ) -> st.SearchStrategy[tuple[RoleClass, Credential]]:
         allowed = _ROLE_CREDENTIALS.get(role)
-        pool = sorted(allowed, key=lambda c: c.value) if allowed else [
-            c for c in Credential if c is not Credential.NONE or role is RoleClass.NON_CLINICAL
-        ]
+        pool = (
+            sorted(allowed, key=lambda c: c.value)
+            if allowed
+            else [
+                c for c in Credential if c is not Credential.NONE or role is RoleClass.NON_CLINICAL
+            ]
+        )
         return st.sampled_from(pool).map(lambda c: (role, c))
 
     return st.sampled_from(RoleClass).flatmap(credentials_for)
@@ -447,7 +479,19 @@ def interactive_contacts() -> st.SearchStrategy[InteractiveContact]:
 
 
 _HCPCS = st.sampled_from(
-    ("99490", "99439", "99491", "99487", "99495", "99496", "99457", "G0556", "G0019", "99497", "99214")
+    (
+        "99490",
+        "99439",
+        "99491",
+        "99487",
+        "99495",
+        "99496",
+        "99457",
+        "G0556",
+        "G0019",
+        "99497",
+        "99214",
+    )
 )
 
 
@@ -468,7 +512,11 @@ def face_to_face_visits() -> st.SearchStrategy[FaceToFaceVisit]:
 def device_reading_days() -> st.SearchStrategy[DeviceReadingDay]:
     """Device days for RPM (no system) and RTM (with its system)."""
     rpm = st.builds(
-        DeviceReadingDay, patient_id=_ids, family=st.just(ServiceFamily.RPM), device=_words, on=dates()
+        DeviceReadingDay,
+        patient_id=_ids,
+        family=st.just(ServiceFamily.RPM),
+        device=_words,
+        on=dates(),
     )
     rtm = st.builds(
         DeviceReadingDay,
@@ -490,7 +538,7 @@ def adt_events(draw: st.DrawFn, *, kinds: tuple[AdtEventKind, ...] | None = None
     if kinds is not None and not kinds:
         raise InvalidArgument("kinds must not be empty")
     kind = draw(st.sampled_from(kinds or tuple(AdtEventKind)))
-    admitted = draw(st.none() | instants(max_value=_dt.date(2035, 11, 30)))
+    admitted = draw(st.none() | instants(max_value=dt.date(2035, 11, 30)))
     discharged = None
     if kind is AdtEventKind.DISCHARGE or draw(st.booleans()):
         stay_hours = draw(st.integers(0, 24 * 30))
@@ -525,10 +573,18 @@ def claim_lines(draw: st.DrawFn) -> ClaimLine:
         billing_practitioner_id=draw(_ids),
         date_of_service=draw(dates(min_value=period.start, max_value=period.end)),
         period=period,
-        modifiers=draw(st.lists(st.sampled_from(("25", "95", "GT", "FQ", "CG")), max_size=2, unique=True)),
+        modifiers=draw(
+            st.lists(st.sampled_from(("25", "95", "GT", "FQ", "CG")), max_size=2, unique=True)
+        ),
         amount=draw(
             st.none()
-            | st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False)
+            | st.decimals(
+                min_value=0,
+                max_value=10_000,
+                places=2,
+                allow_nan=False,
+                allow_infinity=False,
+            )
         ),
     )
 

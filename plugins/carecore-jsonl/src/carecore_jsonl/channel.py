@@ -48,7 +48,12 @@ class JsonlChannel:
                 except (ValueError, KeyError, TypeError) as exc:
                     raise errors.InvalidInput(
                         str(self.path),
-                        problems=[errors.Problem(path=f"$[{number}]", message=f"not a carecore message line: {exc}")],
+                        problems=[
+                            errors.Problem(
+                                path=f"$[{number}]",
+                                message=f"not a carecore message line: {exc}",
+                            )
+                        ],
                     ) from exc
         return seen
 

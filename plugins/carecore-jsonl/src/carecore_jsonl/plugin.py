@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from carecore.plugins import hookimpl
-from carecore.protocols import Channel
-
 from carecore_jsonl.channel import JsonlChannel
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from carecore.protocols import Channel
 
 
 @hookimpl
