@@ -70,7 +70,8 @@ class JsonlChannel:
                 provider_id=f"line-{seen[message.idempotency_key]}",
                 detail="already delivered",
             )
-        line = json.dumps(to_primitive(message), ensure_ascii=False, sort_keys=True) + "\n"
+        # ASCII-only JSON: no raw U+2028 or U+0085 that a line splitter might break on.
+        line = json.dumps(to_primitive(message), ensure_ascii=True, sort_keys=True) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One write of one line, then fsync: a crash leaves either the whole line or none.
         with self.path.open("a", encoding="utf-8") as out:
