@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import doctest
 import re
+from pathlib import Path
 from typing import Any
 
 # Import hypothesis before autodoc imports carecore.testing.strategies. Importing
@@ -17,7 +18,7 @@ from typing import Any
 # only half initialised, and loading ``_register_type_strategies`` then fails
 # with a circular-import AttributeError. With hypothesis imported first, the
 # entry point runs to completion before carecore.testing.strategies is read.
-import hypothesis  # noqa: F401
+import hypothesis.configuration
 
 from carecore import __version__
 
@@ -53,7 +54,7 @@ autodoc_typehints = "description"
 
 # -- doctest ----------------------------------------------------------------
 
-# Only the explicit ``{doctest}`` blocks in the pages run under the doctest
+# Only the ``{doctest}`` and ``{testcode}`` blocks in the pages run under the doctest
 # builder. Docstring examples pulled in by autodoc rely on their module's
 # globals, which the doctest builder does not provide; they run where they
 # live, with ``pytest --doctest-modules src/carecore``.
@@ -62,6 +63,15 @@ doctest_test_doctest_blocks = ""
 # pass whatever its error message says. carecore's messages are part of what
 # the pages teach, so they are compared ("..." is still allowed).
 doctest_default_flags = doctest.ELLIPSIS | doctest.DONT_ACCEPT_TRUE_FOR_1
+# The property-testing how-to runs real hypothesis tests. Keep hypothesis' files
+# under docs/_build rather than docs/.hypothesis, use no example database, and
+# set no deadline (the example that first loads the ICD-10-CM tables is slow).
+hypothesis.configuration.set_hypothesis_home_dir(Path(__file__).parent / "_build" / ".hypothesis")
+doctest_global_setup = """
+from hypothesis import settings as _hypothesis_settings
+_hypothesis_settings.register_profile("carecore-docs", database=None, deadline=None)
+_hypothesis_settings.load_profile("carecore-docs")
+"""
 
 # -- HTML -------------------------------------------------------------------
 

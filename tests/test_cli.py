@@ -76,7 +76,14 @@ def test_plugins_command_lists_builtins(app):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     names = [p["name"] for p in data["plugins"]]
-    assert names == ["carecore._builtin.commands", "carecore._builtin.console_channel"]
+    assert names == [
+        "carecore._builtin.cms_rules",
+        "carecore._builtin.commands",
+        "carecore._builtin.console_channel",
+    ]
+    assert data["provided"]["rule_sets"] == {
+        f"cms-{year}": "carecore._builtin.cms_rules" for year in (2024, 2025, 2026)
+    }
     assert data["provided"]["channels"] == {"console": "carecore._builtin.console_channel"}
 
 

@@ -7,6 +7,8 @@ the command line the same way the core does.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -57,6 +59,8 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line (the ``carecore`` console script)."""
+    if os.environ.get("CARECORE_TRACE_PLUGINS", "").strip().lower() not in {"", "0", "false", "no"}:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     try:
         app = make_app()
     except errors.CarecoreError as exc:

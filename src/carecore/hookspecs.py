@@ -227,6 +227,8 @@ def carecore_cli(app: click.Group) -> None:
     carecore's own commands are added through this hook too.
 
     :param app: the ``carecore`` click group; call ``app.add_command(...)``.
+        Commands reach the plugin manager in use through
+        ``click.get_current_context().obj["pm"]``.
     :returns: None.
 
     All results are collected; order is last-registered first.

@@ -53,6 +53,7 @@ hookimpl = pluggy.HookimplMarker("carecore")
 #: carecore's own plugins, registered before any installed one.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "carecore._builtin.console_channel",
+    "carecore._builtin.cms_rules",
     "carecore._builtin.commands",
 )
 
@@ -93,10 +94,18 @@ def _check(pm: pluggy.PluginManager) -> None:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise errors.PluginError(
-            f"{exc} (known hooks: {', '.join(sorted(hookspecs.__all__[:-1]))})",
+            f"{exc} (known hooks: {', '.join(_hook_names())})",
             field="plugin",
             value=_plugin_label(pm, exc.plugin),
         ) from exc
+
+
+def _hook_names() -> list[str]:
+    return sorted(name for name in hookspecs.__all__ if name.startswith(_HOOK_PREFIX))
+
+
+def _tracing() -> bool:
+    return os.environ.get("CARECORE_TRACE_PLUGINS", "").strip().lower() not in {"", "0", "false", "no"}
 
 
 def get_plugin_manager(
@@ -130,7 +139,7 @@ def get_plugin_manager(
             str(exc), field="plugin", value=_plugin_label(pm, exc.plugin)
         ) from exc
     _check(pm)
-    if os.environ.get("CARECORE_TRACE_PLUGINS"):
+    if _tracing():
         pm.trace.root.setwriter(log.debug)
         pm.enable_tracing()
     return pm
@@ -204,6 +213,8 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, protocol: type
                 )
             item_id = cast("Any", item).id
             previous = providers.get(item_id)
+            if previous is not None and name.startswith(_BUILTIN_PREFIX) and not previous.startswith(_BUILTIN_PREFIX):
+                continue  # an installed plugin's item already replaced this built-in one
             if previous is not None:
                 if not previous.startswith(_BUILTIN_PREFIX) or name.startswith(_BUILTIN_PREFIX):
                     raise errors.DuplicateRegistration(
@@ -293,7 +304,7 @@ def plugin_table(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
 
     >>> rows = plugin_table(get_plugin_manager(entry_points=False))
     >>> [r["name"] for r in rows]
-    ['carecore._builtin.commands', 'carecore._builtin.console_channel']
+    ['carecore._builtin.cms_rules', 'carecore._builtin.commands', 'carecore._builtin.console_channel']
     """
     dists: dict[object, Any] = dict(pm.list_plugin_distinfo())
     rows = []

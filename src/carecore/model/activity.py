@@ -25,7 +25,8 @@ HCPCS_PATTERN = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 
 # Which credentials may log time in which role class (SPEC.md §1.3): a
 # physician role needs a physician, a QHP role a non-physician practitioner
-# (or, for behavioral codes, a psychologist or clinical social worker), and a
+# (or, for behavioral and therapy codes, a psychologist, clinical social worker,
+# family therapist, counselor or PT/OT/SLP), and a
 # person with no clinical credential can only do non-clinical work.
 _ROLE_CREDENTIALS: dict[RoleClass, frozenset[Credential]] = {
     RoleClass.PHYSICIAN: frozenset({Credential.MD, Credential.DO}),
@@ -37,6 +38,11 @@ _ROLE_CREDENTIALS: dict[RoleClass, frozenset[Credential]] = {
             Credential.CNM,
             Credential.CP,
             Credential.LCSW,
+            Credential.MFT,
+            Credential.MHC,
+            Credential.PT,
+            Credential.OT,
+            Credential.SLP,
         }
     ),
 }

@@ -71,12 +71,18 @@ class Credential(enum.Enum):
     CP = "CP"  #: clinical psychologist
     LCSW = "LCSW"  #: licensed clinical social worker
     LPC = "LPC"  #: licensed professional counselor
+    MFT = "MFT"  #: marriage and family therapist
+    MHC = "MHC"  #: mental health counselor
+    PT = "PT"  #: physical therapist
+    OT = "OT"  #: occupational therapist
+    SLP = "SLP"  #: speech-language pathologist
     RN = "RN"
     LPN = "LPN"
     MA = "MA"  #: medical assistant
     PHARMD = "PHARMD"
     CHW = "CHW"  #: community health worker
-    NAVIGATOR = "NAVIGATOR"  #: trained patient navigator or peer specialist
+    NAVIGATOR = "NAVIGATOR"  #: trained patient navigator
+    PEER_SPECIALIST = "PEER_SPECIALIST"  #: certified peer support specialist
     NONE = "NONE"  #: no clinical credential (scheduler, receptionist)
 
     @property

@@ -3,6 +3,7 @@
 Subclass a contract in a class whose name starts with ``Test`` and override
 its fixtures; pytest then runs every contract test against your plugin::
 
+    import pytest
     from carecore.testing.contracts import ChannelContract
 
     class TestPagerChannel(ChannelContract):

@@ -701,6 +701,9 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
 
 
 def _register_type_strategies() -> None:
-    """Register every strategy for ``st.from_type`` (the hypothesis entry point)."""
+    """Register every strategy for ``st.from_type`` (also done by the hypothesis entry point)."""
     for cls, strategy in STRATEGIES.items():
         st.register_type_strategy(cls, strategy)
+
+
+_register_type_strategies()

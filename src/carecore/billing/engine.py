@@ -1,0 +1,1141 @@
+"""The billing engine: facts and a rule set in, claim lines, denials and hints out.
+
+:func:`evaluate` is pure: no I/O, no clock. It evaluates every practitioner
+named in the facts, family by family, then applies the rules that join
+families (track exclusivity, cross-family exclusions, one practitioner per
+period, RHC/FQHC coding). Every line it withholds becomes a
+:class:`~carecore.model.Denial` carrying a machine-readable reason, one
+sentence for a person, the rule id and the SPEC.md source tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+import pendulum
+from attrs import evolve, field, frozen
+
+from carecore import errors
+from carecore.billing.facts import (
+    BhAddon,
+    BillingFacts,
+    BillingPractitioner,
+    CarePlanAction,
+    CarePlanFact,
+    ContactFact,
+    DeviceReadingsFact,
+    DeviceSetupFact,
+    DischargeFact,
+    ElectionFact,
+    MdmFact,
+    OtherClaimFact,
+    ProgramMonthFact,
+    Setting,
+    TimeFact,
+    VisitFact,
+)
+from carecore.billing.rules import (
+    CodeRule,
+    DateOfService,
+    RuleSet,
+    TcmDayCounting,
+    TimeRule,
+    TrackPreference,
+)
+from carecore.model import _validators as v
+from carecore.model.codes import (
+    CareSetting,
+    Credential,
+    DenialReason,
+    MdmLevel,
+    RoleClass,
+    RtmSystem,
+    ServiceFamily,
+    VisitKind,
+)
+from carecore.model.money import ClaimLine, Denial
+from carecore.model.period import ServicePeriod
+
+__all__ = ["EvaluationResult", "Hint", "evaluate"]
+
+F = ServiceFamily
+R = DenialReason
+
+# -- who counts ---------------------------------------------------------------
+
+#: Roles whose minutes count toward clinical-staff codes (SPEC.md §1.3):
+#: clinical staff plus the billing practitioner doing clinical-staff work.
+STAFF_ROLES = frozenset(
+    {RoleClass.CLINICAL_STAFF, RoleClass.PHYSICIAN, RoleClass.QHP, RoleClass.BH_CARE_MANAGER}
+)
+#: Roles that are the practitioner personally.
+PERSONAL_ROLES = frozenset({RoleClass.PHYSICIAN, RoleClass.QHP})
+#: CHI/PIN: auxiliary personnel (and clinical staff) under general supervision.
+AUXILIARY_ROLES = frozenset({RoleClass.AUXILIARY, RoleClass.CLINICAL_STAFF})
+#: CoCM: the behavioral health care manager.
+COCM_ROLES = frozenset({RoleClass.BH_CARE_MANAGER})
+
+#: TCM qualifying discharge settings and community destinations (SPEC.md §3 rule 1, §17.6).
+TCM_FROM = frozenset(
+    {
+        CareSetting.INPATIENT_ACUTE,
+        CareSetting.INPATIENT_PSYCHIATRIC,
+        CareSetting.LONG_TERM_CARE_HOSPITAL,
+        CareSetting.SKILLED_NURSING_FACILITY,
+        CareSetting.INPATIENT_REHABILITATION,
+        CareSetting.OBSERVATION,
+        CareSetting.PARTIAL_HOSPITALIZATION,
+        CareSetting.CMHC_PARTIAL_HOSPITALIZATION,
+    }
+)
+TCM_TO = frozenset(
+    {
+        CareSetting.HOME,
+        CareSetting.DOMICILIARY,
+        CareSetting.REST_HOME,
+        CareSetting.ASSISTED_LIVING,
+        CareSetting.NURSING_FACILITY,
+    }
+)
+#: Initiating visits (SPEC.md §1.4): which visit kinds start which family.
+CCM_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.IPPE, VisitKind.TCM_F2F})
+CHI_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.TCM_F2F})
+PIN_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV})
+#: Behavioral-health practitioners who bill general BHI as G0323 (SPEC.md §5.1).
+G0323_CREDENTIALS = frozenset({Credential.CP, Credential.LCSW, Credential.MFT, Credential.MHC})
+#: Therapy modifiers for RTM billed by therapists (SPEC.md §17.4).
+THERAPY_MODIFIER = {Credential.PT: "GP", Credential.OT: "GO", Credential.SLP: "GN"}
+#: Codes that bar CCM in the same month when the UNCONFIRMED switch is on (§15.1).
+OVERSIGHT_AND_ESRD = frozenset({"G0181", "G0182", *(str(c) for c in range(90951, 90971))})
+#: Communication-technology codes APCM may bar (§15.3, switch).
+COMMUNICATION_CODES = frozenset(
+    {"G2250", "G2251", "G2252", "98970", "98971", "98972", "99421", "99422", "99423"}
+    | {"99446", "99447", "99448", "99449", "99451", "99452"}
+)
+#: Families whose lines an RHC/FQHC billed as G0511 in 2024 (SPEC.md §11).
+G0511_FAMILIES = frozenset({F.CCM, F.PCM, F.BHI, F.RPM, F.RTM, F.CHI, F.PIN})
+#: Same-practitioner, same-period conflicts between families (SPEC.md §12).
+CONFLICTS: tuple[tuple[ServiceFamily, ServiceFamily], ...] = (
+    (F.CCM, F.PCM),
+    (F.CCM, F.APCM),
+    (F.PCM, F.APCM),
+    (F.TCM, F.APCM),
+    (F.BHI, F.COCM),
+)
+APCM_ADDONS = frozenset({"G0568", "G0569", "G0570"})
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class Hint:
+    """What is still missing for the next code ("8 more clinical-staff minutes reach 99439")."""
+
+    code: str
+    family: ServiceFamily
+    practitioner: str
+    message: str
+    minutes_needed: int | None = None
+
+
+@frozen(kw_only=True)
+class EvaluationResult:
+    """The outcome for one patient and one period.
+
+    ``claim_lines`` are what to bill; ``denials`` say why other codes are not
+    billed; ``hints`` say what would reach the next code.
+    """
+
+    patient_id: str
+    period: ServicePeriod
+    rule_set: str
+    rule_set_version: str
+    claim_lines: tuple[ClaimLine, ...] = field(default=(), converter=v.to_tuple)
+    denials: tuple[Denial, ...] = field(default=(), converter=v.to_tuple)
+    hints: tuple[Hint, ...] = field(default=(), converter=v.to_tuple)
+
+    @property
+    def billable(self) -> list[tuple[str, int]]:
+        """``(code, units)`` of every claim line, sorted."""
+        return sorted((line.code, line.units) for line in self.claim_lines)
+
+    @property
+    def expected_revenue(self) -> Decimal:
+        """Sum of the approximate amounts of the claim lines (unknown amounts count 0)."""
+        return sum((line.amount or Decimal(0) for line in self.claim_lines), Decimal(0))
+
+
+# -- the per-practitioner working state --------------------------------------
+
+
+class _Outcome:
+    """Lines, denials and hints for one practitioner, grouped by family."""
+
+    def __init__(self) -> None:
+        self.lines: dict[ServiceFamily, list[ClaimLine]] = {}
+        self.denials: list[Denial] = []
+        self.hints: list[Hint] = []
+
+
+class _Ctx:
+    def __init__(self, facts: BillingFacts, rules: RuleSet, pr: BillingPractitioner) -> None:
+        self.facts = facts
+        self.rules = rules
+        self.sw = rules.switches
+        self.pr = pr
+        self.period = facts.period
+        self.patient = facts.patient
+        self.out = _Outcome()
+
+    # -- small queries --------------------------------------------------------
+
+    def events(self, event_type: type, /, **match: object) -> list:  # type: ignore[type-arg]
+        found = []
+        for event in self.facts.events:
+            if isinstance(event, event_type) and all(getattr(event, k) == val for k, val in match.items()):
+                found.append(event)
+        return found
+
+    def in_period(self, day: pendulum.Date) -> bool:
+        return self.period.start <= day <= self.period.end
+
+    def time(self, family: ServiceFamily, roles: frozenset[RoleClass]) -> list[TimeFact]:
+        return [
+            t
+            for t in self.events(TimeFact, family=family, practitioner=self.pr.id)
+            if t.role in roles and self.in_period(t.date)
+        ]
+
+    def rule(self, code: str) -> CodeRule | None:
+        return self.rules.rule(code) if self.rules.knows(code) else None
+
+    def available(self, code: str, on: pendulum.Date | None = None) -> bool:
+        rule = self.rule(code)
+        return rule is not None and rule.in_effect(on or self.period.end)
+
+    # -- output ---------------------------------------------------------------
+
+    def deny(
+        self,
+        code: str,
+        family: ServiceFamily,
+        reason: DenialReason,
+        message: str,
+        rule_id: str,
+        sources: Iterable[str] = (),
+    ) -> None:
+        rule = self.rule(code)
+        tags = tuple(dict.fromkeys([*sources, *(rule.sources if rule else ())]))
+        self.out.denials.append(
+            Denial(
+                patient_id=self.patient.id,
+                code=code,
+                family=family,
+                reason=reason,
+                message=message,
+                rule=rule_id.lower(),
+                period=self.period,
+                sources=tags,
+            )
+        )
+
+    def line(
+        self,
+        code: str,
+        family: ServiceFamily,
+        units: int,
+        date_of_service: pendulum.Date,
+        *,
+        period: ServicePeriod | None = None,
+        modifiers: Iterable[str] = (),
+    ) -> ClaimLine:
+        rule = self.rule(code)
+        amount = rule.amount * units if rule is not None and rule.amount is not None else None
+        return ClaimLine(
+            patient_id=self.patient.id,
+            code=code,
+            units=units,
+            family=family,
+            billing_practitioner_id=self.pr.id,
+            date_of_service=date_of_service,
+            period=period or self.period,
+            modifiers=tuple(modifiers),
+            amount=amount,
+        )
+
+    def hint(self, code: str, family: ServiceFamily, message: str, needed: int | None = None) -> None:
+        self.out.hints.append(
+            Hint(code=code, family=family, practitioner=self.pr.id, message=message, minutes_needed=needed)
+        )
+
+    # -- shared prerequisites ---------------------------------------------------
+
+    def consent_ok(self, family: ServiceFamily) -> bool:
+        day = self.patient.consent(family)
+        return day is not None and day <= self.period.end
+
+    def care_plan_ok(self, family: ServiceFamily) -> bool:
+        day = self.patient.care_plan(family)
+        if day is not None and day <= self.period.end:
+            return True
+        return any(self.in_period(e.date) or e.date <= self.period.end for e in self.events(CarePlanFact, family=family))
+
+    def initiating_visit_ok(
+        self, family: ServiceFamily, kinds: frozenset[VisitKind], *, years: int = 1
+    ) -> bool:
+        """A qualifying visit with the billing practitioner within *years* before the program start."""
+        start = self.patient.consent(family) or self.period.start
+        earliest = start.subtract(years=years)
+        last = self.patient.last_visit
+        if last is not None and last >= earliest and self.patient.established:
+            return True
+        for visit in self.events(VisitFact, practitioner=self.pr.id):
+            if visit.kind not in kinds or visit.em_code == "99211":
+                continue
+            if earliest <= visit.date <= self.period.end:
+                return True
+        return False
+
+    def chronic_conditions(self, months: int) -> int:
+        return sum(
+            1 for c in self.patient.conditions if c.significant_risk and c.lasts_at_least(months)
+        )
+
+    def threshold_date(self, entries: list[TimeFact], minutes: int) -> pendulum.Date:
+        """The date the running total first reaches *minutes* (or the period end)."""
+        if self.sw.date_of_service is DateOfService.PERIOD_END:
+            return self.period.end
+        total = 0
+        for entry in sorted(entries, key=lambda e: e.date):
+            total += entry.minutes
+            if total >= minutes:
+                return entry.date
+        return self.period.end
+
+
+# -- time arithmetic -------------------------------------------------------------
+
+
+def first_unit(rule: CodeRule, override: TimeRule | None = None) -> int:
+    """Minutes needed for one unit of a base code."""
+    if rule.minutes is None:
+        return 0
+    time_rule = override or rule.time_rule
+    return rule.minutes // 2 + 1 if time_rule is TimeRule.MIDPOINT else rule.minutes
+
+
+def add_on_units(total: int, base_minutes: int, rule: CodeRule, override: TimeRule | None = None) -> int:
+    """Units of an add-on code after a base block of *base_minutes* (uncapped)."""
+    block = rule.minutes or 0
+    if block == 0:
+        return 0
+    time_rule = override or rule.time_rule
+    need = block // 2 + 1 if time_rule is TimeRule.MIDPOINT else block
+    beyond = total - base_minutes
+    if beyond < need:
+        return 0
+    return (beyond - need) // block + 1
+
+
+def minutes_for_units(base_minutes: int, rule: CodeRule, units: int, override: TimeRule | None = None) -> int:
+    """Total minutes needed for *units* add-on units."""
+    block = rule.minutes or 0
+    time_rule = override or rule.time_rule
+    need = block // 2 + 1 if time_rule is TimeRule.MIDPOINT else block
+    return base_minutes + need + (units - 1) * block
+
+
+def _sum(entries: Iterable[TimeFact]) -> int:
+    return sum(e.minutes for e in entries)
+
+
+# -- a generic time-based track ------------------------------------------------------
+
+
+@frozen
+class _Track:
+    base: str
+    add_on: str | None
+    entries: tuple[TimeFact, ...]
+    label: str  # "clinical-staff", "personal", ...
+    time_rule: TimeRule | None = None
+
+    @property
+    def minutes(self) -> int:
+        return _sum(self.entries)
+
+
+def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimLine]:
+    """Lines a track attains by time alone, with hints for the next unit."""
+    base = ctx.rules.rule(track.base)
+    total = track.minutes
+    need = first_unit(base, track.time_rule)
+    if total < need:
+        ctx.hint(
+            track.base,
+            family,
+            f"{need - total} more {track.label} minutes reach {track.base}",
+            need - total,
+        )
+        return []
+    lines = [ctx.line(track.base, family, 1, ctx.threshold_date(list(track.entries), need))]
+    if track.add_on is None or not ctx.available(track.add_on):
+        return lines
+    add = ctx.rules.rule(track.add_on)
+    base_block = base.minutes or 0
+    units = add_on_units(total, base_block, add, track.time_rule)
+    cap = add.max_units
+    if cap is not None and units > cap:
+        ctx.deny(
+            track.add_on,
+            family,
+            R.UNIT_CAP,
+            f"{track.add_on} is capped at {cap} units a period; {total} minutes would give {units}.",
+            f"{family.value.lower()}.{track.add_on}.unit_cap",
+        )
+        units = cap
+    if units:
+        reached = minutes_for_units(base_block, add, units, track.time_rule)
+        lines.append(ctx.line(track.add_on, family, units, ctx.threshold_date(list(track.entries), reached)))
+    if cap is None or units < cap:
+        nxt = minutes_for_units(base_block, add, units + 1, track.time_rule)
+        if units == 0:
+            ctx.deny(
+                track.add_on,
+                family,
+                R.BELOW_THRESHOLD,
+                f"{track.add_on} needs {nxt} {track.label} minutes in total; {total} were logged.",
+                f"{family.value.lower()}.{track.add_on}.threshold",
+            )
+        ctx.hint(
+            track.add_on,
+            family,
+            f"{nxt - total} more {track.label} minutes reach {track.add_on}"
+            + (f" unit {units + 1}" if units else ""),
+            nxt - total,
+        )
+    return lines
+
+
+def _deny_all(
+    ctx: _Ctx,
+    family: ServiceFamily,
+    would: list[ClaimLine],
+    fallback: str,
+    reason: DenialReason,
+    message: str,
+    rule_id: str,
+    sources: Iterable[str] = (),
+) -> None:
+    """Turn would-be lines (or the family's base code) into denials for one reason."""
+    codes = [line.code for line in would] or [fallback]
+    for code in codes:
+        ctx.deny(code, family, reason, message, rule_id, sources)
+
+
+# -- CCM (SPEC.md §2) ---------------------------------------------------------------
+
+
+def _monthly_prerequisites(
+    ctx: _Ctx,
+    family: ServiceFamily,
+    *,
+    conditions: tuple[int, int] | None,
+    care_plan: bool,
+    initiating: frozenset[VisitKind] | None,
+    initiating_years: int = 1,
+) -> tuple[DenialReason, str, str, tuple[str, ...]] | None:
+    """The first unmet prerequisite of a monthly family, or None."""
+    name = family.value
+    if not ctx.consent_ok(family):
+        return (R.NO_CONSENT, f"No {name} consent is on file for this period.", f"{name.lower()}.consent", ("S1", "S89"))
+    if conditions is not None:
+        count, months = conditions
+        have = ctx.chronic_conditions(months)
+        if have < count:
+            what = "two or more chronic conditions" if count > 1 else "a condition"
+            return (
+                R.TOO_FEW_CONDITIONS,
+                f"{name} requires {what} expected to last at least {months} months and placing the patient at significant risk; {have} qualify.",
+                f"{name.lower()}.conditions",
+                (),
+            )
+    if care_plan and not ctx.care_plan_ok(family):
+        return (R.NO_CARE_PLAN, f"No {name} care plan was established by this period.", f"{name.lower()}.care_plan", ("S1", "S90"))
+    if initiating is not None and not ctx.initiating_visit_ok(family, initiating, years=initiating_years):
+        return (
+            R.NO_INITIATING_VISIT,
+            f"{name} needs an initiating visit (not a level-1 staff visit) with the billing practitioner within {initiating_years} year{'s' if initiating_years > 1 else ''} before it starts.",
+            f"{name.lower()}.initiating_visit",
+            ("S1", "S89"),
+        )
+    return None
+
+
+def _ccm(ctx: _Ctx) -> None:
+    staff = ctx.time(F.CCM, STAFF_ROLES)
+    personal = [t for t in staff if t.role in PERSONAL_ROLES]
+    excluded = [t for t in ctx.events(TimeFact, family=F.CCM, practitioner=ctx.pr.id) if t.role not in STAFF_ROLES and ctx.in_period(t.date)]
+    if not staff and not excluded:
+        return
+    if excluded and _sum(excluded):
+        ctx.hint("99490", F.CCM, f"{_sum(excluded)} minutes by non-clinical or auxiliary staff do not count toward CCM.")
+    sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)  # evaluate tracks without emitting yet
+    tracks: dict[str, list[ClaimLine]] = {}
+    complex_mdm = max(
+        (m.level for m in ctx.events(MdmFact, family=F.CCM, practitioner=ctx.pr.id) if ctx.in_period(m.date)),
+        default=None,
+    )
+    revised = any(
+        e.action in {CarePlanAction.ESTABLISHED, CarePlanAction.SUBSTANTIALLY_REVISED} and ctx.in_period(e.date)
+        for e in ctx.events(CarePlanFact, family=F.CCM)
+    )
+    complex_ok = complex_mdm is not None and complex_mdm >= MdmLevel.MODERATE
+    if ctx.sw.complex_ccm_needs_substantial_revision:
+        complex_ok = complex_ok and revised
+    if complex_ok:
+        tracks["complex"] = _track_lines(sink, F.CCM, _Track("99487", "99489", tuple(staff), "clinical-staff"))
+    tracks["personal"] = _track_lines(sink, F.CCM, _Track("99491", "99437", tuple(personal), "personal practitioner"))
+    tracks["staff"] = _track_lines(sink, F.CCM, _Track("99490", "99439", tuple(staff), "clinical-staff"))
+    met = {name: lines for name, lines in tracks.items() if lines}
+    chosen = None
+    if "complex" in met:
+        chosen = "complex"
+    elif ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST and "personal" in met:
+        chosen = "personal"
+    elif met:
+        chosen = max(met, key=lambda n: sum(line.amount or Decimal(0) for line in met[n]))
+        if ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST and "staff" in met:
+            chosen = "staff"
+    if chosen is None:
+        total = _sum(staff)
+        ctx.deny("99490", F.CCM, R.BELOW_THRESHOLD, f"{total} of the 20 clinical-staff minutes 99490 needs were logged in the month; time does not carry over between months.", "ccm.99490.threshold", ("S1", "S10", "S88"))
+        ctx.out.hints.extend(h for h in sink.out.hints if h.code == "99490")
+        return
+    would = met[chosen]
+    failed = _monthly_prerequisites(ctx, F.CCM, conditions=(2, 12), care_plan=True, initiating=CCM_INITIATING)
+    if failed is not None:
+        reason, message, rule_id, sources = failed
+        _deny_all(ctx, F.CCM, would, "99490", reason, message, rule_id, sources)
+        return
+    if ctx.sw.ccm_barred_with_oversight_or_esrd:
+        barred = [c for c in ctx.events(OtherClaimFact) if c.code in OVERSIGHT_AND_ESRD and ctx.in_period(c.date)]
+        if barred:
+            _deny_all(ctx, F.CCM, would, "99490", R.CROSS_FAMILY_EXCLUSION, f"{barred[0].code} was billed this month, and this rule set bars CCM with it.", "ccm.oversight_esrd", ("S32",))
+            return
+    # The chosen track's own add-on denials and hints; other met tracks are exclusive.
+    base_of_chosen = would[0].code
+    ctx.out.denials.extend(d for d in sink.out.denials if d.code in {line.code for line in would} or _same_track(d.code, base_of_chosen))
+    ctx.out.hints.extend(h for h in sink.out.hints if _same_track(h.code, base_of_chosen))
+    for name, lines in met.items():
+        if name != chosen:
+            ctx.deny(lines[0].code, F.CCM, R.EXCLUSIVE_TRACK, f"CCM tracks are exclusive in a month; this month is reported with {base_of_chosen}.", "ccm.tracks_exclusive", ("S29", "S26"))
+    ctx.out.lines.setdefault(F.CCM, []).extend(would)
+
+
+_TRACKS = ({"99490", "99439"}, {"99491", "99437"}, {"99487", "99489"}, {"99424", "99425"}, {"99426", "99427"})
+
+
+def _same_track(code: str, base: str) -> bool:
+    return any(code in group and base in group for group in _TRACKS)
+
+
+# -- PCM (SPEC.md §4) -------------------------------------------------------------
+
+
+def _pcm(ctx: _Ctx) -> None:
+    staff = ctx.time(F.PCM, STAFF_ROLES)
+    if not staff:
+        return
+    personal = [t for t in staff if t.role in PERSONAL_ROLES]
+    sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+    personal_lines = _track_lines(sink, F.PCM, _Track("99424", "99425", tuple(personal), "personal practitioner"))
+    staff_lines = _track_lines(sink, F.PCM, _Track("99426", "99427", tuple(staff), "clinical-staff"))
+    if personal_lines and ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST:
+        would, other = personal_lines, staff_lines
+    elif staff_lines:
+        would, other = staff_lines, personal_lines
+    else:
+        would, other = personal_lines, []
+    if not would:
+        ctx.deny("99426", F.PCM, R.BELOW_THRESHOLD, f"{_sum(staff)} of the 30 minutes PCM needs were logged in the month.", "pcm.99426.threshold", ("S2", "S30"))
+        ctx.out.hints.extend(sink.out.hints)
+        return
+    failed = _monthly_prerequisites(
+        ctx,
+        F.PCM,
+        conditions=(1, 3),
+        care_plan=True,
+        initiating=CCM_INITIATING if ctx.sw.pcm_needs_initiating_visit else None,
+    )
+    if failed is not None:
+        reason, message, rule_id, sources = failed
+        if reason is R.TOO_FEW_CONDITIONS:
+            message = "PCM requires a condition expected to last at least 3 months that places the patient at significant risk."
+        _deny_all(ctx, F.PCM, would, "99426", reason, message, rule_id, sources)
+        return
+    base = would[0].code
+    ctx.out.denials.extend(d for d in sink.out.denials if _same_track(d.code, base))
+    ctx.out.hints.extend(h for h in sink.out.hints if _same_track(h.code, base))
+    if other:
+        ctx.deny(other[0].code, F.PCM, R.EXCLUSIVE_TRACK, f"99424/99425 and 99426/99427 are not reported together; this month is reported with {base}.", "pcm.tracks_exclusive", ("S30",))
+    ctx.out.lines.setdefault(F.PCM, []).extend(would)
+
+
+# -- TCM (SPEC.md §3) ----------------------------------------------------------------
+
+
+def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the TCM rules, in order
+    discharges = [d for d in ctx.events(DischargeFact) if ctx.in_period(d.date)]
+    if not discharges:
+        return
+    discharge: DischargeFact = discharges[0]
+    window = ServicePeriod.days_from(discharge.date, 30)
+    visits = [
+        v_ for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id, kind=VisitKind.TCM_F2F) if window.start <= v_.date <= window.end
+    ]
+    contacts = [c for c in ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id)]
+    if not visits and not contacts:
+        return
+    visit = visits[0] if visits else None
+    mdm = max(
+        [*(v_.mdm for v_ in visits[:1]), *(m.level for m in ctx.events(MdmFact, family=F.TCM, practitioner=ctx.pr.id) if window.start <= m.date <= window.end)],
+        default=None,
+    )
+    day_offset = 0 if ctx.sw.tcm_day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
+    day = (visit.date - discharge.date).days + day_offset if visit else None
+    would_code = "99496" if (mdm is MdmLevel.HIGH and day is not None and day <= 7) else "99495"  # noqa: PLR2004
+    other_code = "99495" if would_code == "99496" else "99496"
+
+    def refuse(reason: DenialReason, message: str, rule_id: str, sources: tuple[str, ...] = ()) -> None:
+        ctx.deny(would_code, F.TCM, reason, message, rule_id, sources)
+        if visit is not None and visit.em_code:
+            # §17.7: the face-to-face visit is then reported as its own E/M.
+            ctx.out.lines.setdefault(F.TCM, []).append(ctx.line(visit.em_code, F.TCM, 1, visit.date, period=window))
+
+    if discharge.from_setting not in TCM_FROM or discharge.to_setting not in TCM_TO:
+        where = discharge.to_setting if discharge.from_setting in TCM_FROM else discharge.from_setting
+        refuse(R.SETTING_NOT_QUALIFYING, f"A discharge from {discharge.from_setting.value} to {discharge.to_setting.value} does not start TCM ({where.value} is not a qualifying setting).", "tcm.setting", ("S21", "S108", "S6"))
+        return
+    death = ctx.patient.date_of_death
+    if death is not None and window.start <= death <= window.end:
+        refuse(R.PATIENT_DECEASED, "The patient died before the 30-day TCM period ended; the visit is billed as an E/M instead.", "tcm.death", ("S18", "S100"))
+        return
+    for claim in ctx.events(OtherClaimFact):
+        if claim.code in {"99495", "99496"} and claim.practitioner != ctx.pr.id and window.start <= claim.date <= window.end:
+            refuse(R.OTHER_PRACTITIONER_BILLED, f"Only one practitioner may report TCM within 30 days of a discharge, and {claim.practitioner} reported {claim.code}.", "tcm.one_per_30_days", ("S18", "S20"))
+            return
+        if claim.code in {"99495", "99496"} and discharge.date.subtract(days=29) <= claim.date < discharge.date:
+            refuse(R.ALREADY_BILLED_IN_PERIOD, f"TCM ({claim.code}) was already reported within 30 days of an earlier discharge.", "tcm.one_per_30_days", ("S18", "S20"))
+            return
+    if visit is None:
+        refuse(R.VISIT_NOT_TIMELY, "No TCM face-to-face visit by the billing practitioner within 14 days of discharge.", "tcm.visit", ("S17", "S21"))
+        ctx.hint("99495", F.TCM, f"A face-to-face visit by {discharge.date.add(days=14 - day_offset).isoformat()} (moderate MDM) reaches 99495.")
+        return
+    if discharge.practitioner == ctx.pr.id and visit.date == discharge.date:
+        refuse(R.VISIT_NOT_TIMELY, "The required face-to-face visit cannot be the discharge-day visit of the discharging practitioner.", "tcm.visit_not_discharge_day", ("S18",))
+        return
+    if day is not None and day > 14:  # noqa: PLR2004
+        refuse(R.VISIT_NOT_TIMELY, f"The face-to-face visit was on day {day} after discharge; TCM needs it within 14 days.", "tcm.visit", ("S17", "S21"))
+        return
+    if mdm is None or mdm < MdmLevel.MODERATE:
+        refuse(R.MDM_TOO_LOW, "TCM requires at least moderate medical decision making.", "tcm.mdm", ("S17", "S22"))
+        return
+    if not _tcm_contact_ok(ctx, discharge, visit):
+        due = ctx.sw.business_days.add_business_days(discharge.date, 2)
+        refuse(R.CONTACT_NOT_TIMELY, f"No interactive contact (or two timely attempts) within 2 business days after discharge (by {due.isoformat()}).", "tcm.contact", ("S21", "S17", "S23"))
+        return
+    if ctx.available(would_code, visit.date):
+        ctx.out.lines.setdefault(F.TCM, []).append(ctx.line(would_code, F.TCM, 1, visit.date, period=window))
+        ctx.deny(other_code, F.TCM, R.EXCLUSIVE_TRACK, f"Only one TCM code is reported for a discharge; this one is {would_code}.", "tcm.one_code", ("S22",))
+        if would_code == "99495" and mdm is MdmLevel.HIGH:
+            ctx.hint("99496", F.TCM, f"High MDM with the visit by day 7 would have reached 99496 (the visit was on day {day}).")
+
+
+def _tcm_contact_ok(ctx: _Ctx, discharge: DischargeFact, visit: VisitFact) -> bool:
+    due = ctx.sw.business_days.add_business_days(discharge.date, 2)
+    contacts = [c for c in ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id) if c.date > discharge.date]
+    timely = [c for c in contacts if c.date <= due]
+    if any(c.successful and c.role is not RoleClass.NON_CLINICAL for c in timely):
+        return True
+    if ctx.sw.tcm_visit_in_window_is_contact and discharge.date < visit.date <= due:
+        return True
+    attempts = [c for c in timely if not c.successful]
+    if len({c.date for c in attempts}) >= 2 or len(attempts) >= 2:  # noqa: PLR2004
+        if not ctx.sw.tcm_attempts_need_later_contact:
+            return True
+        return any(c.successful for c in contacts if c.date > due) or visit.date > due
+    return False
+
+
+# -- BHI and CoCM (SPEC.md §5) --------------------------------------------------------
+
+
+def _bhi(ctx: _Ctx) -> None:
+    entries = ctx.time(F.BHI, STAFF_ROLES)
+    if not entries:
+        return
+    if ctx.pr.credential in G0323_CREDENTIALS:
+        code, label, entries = "G0323", "personal", [e for e in entries if e.role in PERSONAL_ROLES]
+    else:
+        code, label = "99484", "clinical-staff"
+    if not ctx.available(code):
+        return
+    rule = ctx.rules.rule(code)
+    need = first_unit(rule)
+    total = _sum(entries)
+    if total < need:
+        ctx.deny(code, F.BHI, R.BELOW_THRESHOLD, f"{total} of the {need} {label} minutes {code} needs were logged in the month.", f"bhi.{code.lower()}.threshold")
+        ctx.hint(code, F.BHI, f"{need - total} more {label} minutes reach {code}", need - total)
+        return
+    would = [ctx.line(code, F.BHI, 1, ctx.threshold_date(entries, need))]
+    behavioral = any(c.behavioral for c in ctx.patient.conditions)
+    if not behavioral:
+        _deny_all(ctx, F.BHI, would, code, R.TOO_FEW_CONDITIONS, "General BHI needs a behavioral health condition.", "bhi.condition", ("S3",))
+        return
+    failed = _monthly_prerequisites(ctx, F.BHI, conditions=None, care_plan=False, initiating=CCM_INITIATING)
+    if failed is not None:
+        reason, message, rule_id, sources = failed
+        _deny_all(ctx, F.BHI, would, code, reason, message, rule_id, (*sources, "S3"))
+        return
+    ctx.out.lines.setdefault(F.BHI, []).extend(would)
+
+
+def _cocm(ctx: _Ctx) -> None:
+    entries = ctx.time(F.COCM, COCM_ROLES | PERSONAL_ROLES)
+    months = [p for p in ctx.events(ProgramMonthFact, family=F.COCM, practitioner=ctx.pr.id) if ctx.in_period(p.date)]
+    if not entries:
+        return
+    first_month = bool(months) and months[0].episode_month == 1
+    base = "99492" if first_month else "99493"
+    if not months:
+        ctx.hint(base, F.COCM, "No CoCM program month recorded; evaluated as a later month of the episode (99493).")
+    total = _sum(entries)
+    base_rule = ctx.rules.rule(base)
+    need = first_unit(base_rule)
+    if total >= need:
+        sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+        would = _track_lines(sink, F.COCM, _Track(base, "99494", tuple(entries), "care-manager"))
+        ctx.out.hints.extend(sink.out.hints)
+        ctx.out.denials.extend(sink.out.denials)
+    elif ctx.available("G2214") and total >= first_unit(ctx.rules.rule("G2214")):
+        would = [ctx.line("G2214", F.COCM, 1, ctx.threshold_date(entries, first_unit(ctx.rules.rule("G2214"))))]
+        ctx.deny(base, F.COCM, R.BELOW_THRESHOLD, f"{total} care-manager minutes do not reach {base} ({need}); G2214 is reported instead.", f"cocm.{base}.threshold", ("S33",))
+        ctx.hint(base, F.COCM, f"{need - total} more care-manager minutes reach {base}", need - total)
+    else:
+        ctx.deny(base, F.COCM, R.BELOW_THRESHOLD, f"{total} care-manager minutes reach neither {base} ({need}) nor G2214 (16).", f"cocm.{base}.threshold", ("S33",))
+        return
+    failed = _monthly_prerequisites(ctx, F.COCM, conditions=None, care_plan=False, initiating=CCM_INITIATING)
+    if failed is not None:
+        reason, message, rule_id, sources = failed
+        _deny_all(ctx, F.COCM, would, base, reason, message, rule_id, (*sources, "S4"))
+        return
+    ctx.out.lines.setdefault(F.COCM, []).extend(would)
+
+
+# -- RPM and RTM (SPEC.md §6, §7) --------------------------------------------------------
+
+
+_RTM_CODES = {
+    RtmSystem.RESPIRATORY: ("98976", "98984"),
+    RtmSystem.MUSCULOSKELETAL: ("98977", "98985"),
+    RtmSystem.CBT: ("98978", "98986"),
+}
+
+
+def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR0912, PLR0915
+    readings = [r for r in ctx.events(DeviceReadingsFact, family=family, practitioner=ctx.pr.id) if ctx.in_period(r.period_end) or ctx.in_period(r.period_start)]
+    setups = [s for s in ctx.events(DeviceSetupFact, family=family, practitioner=ctx.pr.id) if ctx.in_period(s.date)]
+    entries = ctx.time(family, STAFF_ROLES)
+    if not readings and not setups and not entries:
+        return
+    name = family.value
+    would: list[ClaimLine] = []
+    misc: list[tuple[str, DenialReason, str, str]] = []
+    modifiers = (THERAPY_MODIFIER[ctx.pr.credential],) if family is F.RTM and ctx.pr.credential in THERAPY_MODIFIER else ()
+    # Device supply: once per 30-day period, whatever the number of devices (§6).
+    by_period: dict[tuple[pendulum.Date, pendulum.Date], list[DeviceReadingsFact]] = {}
+    for r in readings:
+        by_period.setdefault((r.period_start, r.period_end), []).append(r)
+    first_days = 0
+    for (start, end), group in sorted(by_period.items()):
+        days = max(r.days_with_data for r in group)
+        first_days = first_days or days
+        if family is F.RPM:
+            full_code, short_code = "99454", "99445"
+        else:
+            system = group[0].rtm_system or RtmSystem.MUSCULOSKELETAL
+            full_code, short_code = _RTM_CODES[system]
+        full = ctx.rules.rule(full_code)
+        device_period = ServicePeriod(start=start, end=end)
+        if days >= (full.min_days or 16):
+            would.append(ctx.line(full_code, family, 1, end, period=device_period, modifiers=modifiers))
+            continue
+        misc.append((full_code, R.TOO_FEW_DEVICE_DAYS, f"{days} of the {full.min_days} days of data {full_code} needs in the 30-day period.", f"{name.lower()}.{full_code}.days"))
+        short = ctx.rule(short_code)
+        if short is None or not short.in_effect(end):
+            misc.append((short_code, R.NOT_IN_EFFECT, f"{short_code} (2-15 days of data) does not exist before 2026.", f"{name.lower()}.{short_code}.effective"))
+        elif days >= (short.min_days or 2):
+            would.append(ctx.line(short_code, family, 1, end, period=device_period, modifiers=modifiers))
+        else:
+            misc.append((short_code, R.TOO_FEW_DEVICE_DAYS, f"{days} day of data bills no device code; {short_code} needs {short.min_days}.", f"{name.lower()}.{short_code}.days"))
+    # Set-up: once per episode, when the first period has enough days.
+    setup_code = "99453" if family is F.RPM else "98975"
+    if setups:
+        setup = ctx.rules.rule(setup_code)
+        prior = [c for c in ctx.events(OtherClaimFact, code=setup_code) if c.date < setups[0].date]
+        if prior:
+            misc.append((setup_code, R.ALREADY_BILLED_IN_PERIOD, f"{setup_code} is reported once per episode of care.", f"{name.lower()}.{setup_code}.once"))
+        elif first_days >= (setup.min_days or 16):
+            would.append(ctx.line(setup_code, family, 1, setups[0].date, modifiers=modifiers))
+        else:
+            misc.append((setup_code, R.TOO_FEW_DEVICE_DAYS, f"{setup_code} needs {setup.min_days} days of data in the first 30-day period; {first_days} were recorded.", f"{name.lower()}.{setup_code}.days"))
+    # Treatment management: calendar month, with a real-time interactive contact.
+    if entries:
+        interactive = any(e.interactive for e in entries) or any(
+            c.successful and ctx.in_period(c.date) for c in ctx.events(ContactFact, family=family, practitioner=ctx.pr.id)
+        )
+        base, add_on, short_base = ("99457", "99458", "99470") if family is F.RPM else ("98980", "98981", "98979")
+        total = _sum(entries)
+        sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+        lines = _track_lines(sink, family, _Track(base, add_on, tuple(entries), "management"))
+        if not lines and ctx.available(short_base):
+            short_lines = _track_lines(sink, family, _Track(short_base, None, tuple(entries), "management"))
+            if short_lines:
+                misc.append((base, R.BELOW_THRESHOLD, f"{total} of the 20 management minutes {base} needs; {short_base} is reported instead.", f"{name.lower()}.{base}.threshold"))
+                lines = short_lines
+        if not lines:
+            misc.append((base, R.BELOW_THRESHOLD, f"{total} of the 20 management minutes {base} needs were logged in the month.", f"{name.lower()}.{base}.threshold"))
+            ctx.out.hints.extend(h for h in sink.out.hints if h.code == base)
+        elif not interactive:
+            misc.extend((line.code, R.BELOW_THRESHOLD, f"{line.code} needs at least one real-time interactive communication in the month.", f"{name.lower()}.interactive") for line in lines)
+            lines = []
+        else:
+            ctx.out.hints.extend(h for h in sink.out.hints if h.code in {base, add_on})
+            ctx.out.denials.extend(d for d in sink.out.denials if d.code == add_on)
+        would.extend(evolve(line, modifiers=modifiers) for line in lines)
+    # Prerequisites: consent; RPM also needs an established patient (§1.4, §6).
+    if family is F.RPM and not ctx.patient.established:
+        _deny_all(ctx, family, would, "99454", R.NOT_ESTABLISHED_PATIENT, "RPM requires an established patient.", "rpm.established", ("S39", "S40"))
+        return
+    if not ctx.consent_ok(family):
+        _deny_all(ctx, family, would, "99454" if family is F.RPM else "98977", R.NO_CONSENT, f"No {name} consent is on file for this period.", f"{name.lower()}.consent", ("S85", "S39"))
+        return
+    for code, reason, message, rule_id in misc:
+        ctx.deny(code, family, reason, message, rule_id)
+    if would:
+        ctx.out.lines.setdefault(family, []).extend(would)
+
+
+# -- ACP (SPEC.md §10) --------------------------------------------------------------------
+
+
+def _acp(ctx: _Ctx) -> None:
+    entries = ctx.time(F.ACP, PERSONAL_ROLES)
+    if not entries:
+        return
+    by_day: dict[pendulum.Date, list[TimeFact]] = {}
+    for e in entries:
+        by_day.setdefault(e.date, []).append(e)
+    for day, group in sorted(by_day.items()):
+        critical = [c for c in ctx.events(OtherClaimFact, practitioner=ctx.pr.id) if c.date == day and c.code in {"99291", "99292"}]
+        awv = any(v_.kind is VisitKind.AWV and v_.date == day for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id)) or any(
+            c.code in {"G0438", "G0439"} and c.date == day for c in ctx.events(OtherClaimFact, practitioner=ctx.pr.id)
+        )
+        sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+        sink.period = ServicePeriod(start=day, end=day)
+        lines = _track_lines(sink, F.ACP, _Track("99497", "99498", tuple(group), "face-to-face"))
+        total = _sum(group)
+        if not lines:
+            ctx.deny("99497", F.ACP, R.BELOW_THRESHOLD, f"{total} minutes of ACP on {day.isoformat()}: 99497 needs 16 (the midpoint of 30 must be passed).", "acp.99497.threshold", ("S12", "S10"))
+            ctx.out.hints.extend(sink.out.hints)
+            continue
+        if critical:
+            _deny_all(ctx, F.ACP, lines, "99497", R.CROSS_FAMILY_EXCLUSION, "ACP is not reported on the same day as critical care.", "acp.critical_care", ("S14",))
+            continue
+        ctx.out.denials.extend(sink.out.denials)
+        ctx.out.hints.extend(sink.out.hints)
+        day_period = ServicePeriod(start=day, end=day)
+        ctx.out.lines.setdefault(F.ACP, []).extend(
+            evolve(line, date_of_service=day, period=day_period, modifiers=("33",) if awv else ()) for line in lines
+        )
+
+
+# -- APCM (SPEC.md §8) ---------------------------------------------------------------------
+
+
+_ADDON_CODE = {BhAddon.GENERAL_BHI: "G0570", BhAddon.COCM_INITIAL: "G0568", BhAddon.COCM_SUBSEQUENT: "G0569"}
+
+
+def _apcm(ctx: _Ctx) -> None:
+    months = [p for p in ctx.events(ProgramMonthFact, family=F.APCM, practitioner=ctx.pr.id) if ctx.in_period(p.date)]
+    if not months:
+        return
+    month = months[0]
+    conditions = ctx.chronic_conditions(12)
+    if conditions >= 2 and ctx.patient.qmb:  # noqa: PLR2004
+        code = "G0558"
+    elif conditions >= 2:  # noqa: PLR2004
+        code = "G0557"
+    else:
+        code = "G0556"
+        if ctx.patient.qmb:
+            ctx.deny("G0558", F.APCM, R.TOO_FEW_CONDITIONS, "APCM level 3 requires two or more chronic conditions as well as QMB status.", "apcm.level3", ("S50",))
+    dos = month.date if ctx.sw.date_of_service is DateOfService.THRESHOLD_MET else ctx.period.end
+    addon = _ADDON_CODE.get(month.bh_addon) if month.bh_addon else None
+    if not ctx.available(code, dos):
+        ctx.deny(code, F.APCM, R.NOT_IN_EFFECT, "APCM is not payable before 1 January 2025.", "apcm.effective", ("S74",))
+        if addon:
+            ctx.deny(addon, F.APCM, R.NOT_IN_EFFECT, "The APCM behavioral-health add-ons are not available before 2026.", "apcm.addon.effective", ("S57",))
+        return
+    would = [ctx.line(code, F.APCM, 1, dos)]
+    if addon:
+        if ctx.available(addon, dos):
+            would.append(ctx.line(addon, F.APCM, 1, dos))
+        else:
+            ctx.deny(addon, F.APCM, R.NOT_IN_EFFECT, "The APCM behavioral-health add-ons are not available before 2026.", "apcm.addon.effective", ("S57",))
+    if not ctx.pr.primary_care_focal_point:
+        _deny_all(ctx, F.APCM, would, code, R.CROSS_FAMILY_EXCLUSION, "APCM is billed only by the practitioner responsible for all primary care (the continuing focal point).", "apcm.focal_point", ("S50", "S53"))
+        return
+    failed = _monthly_prerequisites(ctx, F.APCM, conditions=None, care_plan=False, initiating=CCM_INITIATING, initiating_years=3)
+    if failed is not None:
+        reason, message, rule_id, sources = failed
+        if reason is R.NO_INITIATING_VISIT:
+            message = "APCM needs an initiating visit for a patient not seen within 3 years."
+        _deny_all(ctx, F.APCM, would, code, reason, message, rule_id, (*sources, "S52"))
+        return
+    if ctx.sw.apcm_bars_communication_codes:
+        for claim in ctx.events(OtherClaimFact, practitioner=ctx.pr.id):
+            if claim.code in COMMUNICATION_CODES and ctx.in_period(claim.date):
+                ctx.hint(code, F.APCM, f"{claim.code} this month is bundled into APCM under this rule set.")
+    ctx.out.lines.setdefault(F.APCM, []).extend(would)
+
+
+# -- CHI and PIN (SPEC.md §9) ----------------------------------------------------------------
+
+
+def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
+    entries = ctx.time(family, AUXILIARY_ROLES)
+    if not entries:
+        return
+    if family is F.CHI:
+        base, add_on, kinds, conditions = "G0019", "G0022", CHI_INITIATING, None
+    else:
+        peer = any(e.credential is Credential.PEER_SPECIALIST for e in entries)
+        base, add_on = ("G0140", "G0146") if peer else ("G0023", "G0024")
+        kinds, conditions = PIN_INITIATING, (1, 3)
+    if not ctx.available(base):
+        return
+    sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+    would = _track_lines(sink, family, _Track(base, add_on, tuple(entries), "navigation" if family is F.PIN else "CHI", ctx.sw.chi_pin_time_rule))
+    if not would:
+        total = _sum(entries)
+        need = first_unit(ctx.rules.rule(base), ctx.sw.chi_pin_time_rule)
+        ctx.deny(base, family, R.BELOW_THRESHOLD, f"{total} of the {need} minutes {base} needs were logged in the month.", f"{family.value.lower()}.{base}.threshold", ("S61",))
+        ctx.out.hints.extend(sink.out.hints)
+        return
+    failed = _monthly_prerequisites(ctx, family, conditions=conditions, care_plan=False, initiating=kinds)
+    if failed is not None:
+        reason, message, rule_id, sources = failed
+        if reason is R.NO_INITIATING_VISIT:
+            message = f"{family.value} needs an initiating E/M visit (not a 99211 staff visit) or AWV by the billing practitioner."
+        _deny_all(ctx, family, would, base, reason, message, rule_id, (*sources, "S62", "S7"))
+        return
+    ctx.out.denials.extend(sink.out.denials)
+    ctx.out.hints.extend(sink.out.hints)
+    ctx.out.lines.setdefault(family, []).extend(would)
+
+
+# -- joining families -----------------------------------------------------------------------
+
+
+_FAMILIES: tuple[tuple[ServiceFamily, Callable[[_Ctx], None]], ...] = (
+    (F.CCM, _ccm),
+    (F.PCM, _pcm),
+    (F.TCM, _tcm),
+    (F.BHI, _bhi),
+    (F.COCM, _cocm),
+    (F.RPM, lambda ctx: _monitoring(ctx, F.RPM)),
+    (F.RTM, lambda ctx: _monitoring(ctx, F.RTM)),
+    (F.ACP, _acp),
+    (F.APCM, _apcm),
+    (F.CHI, lambda ctx: _chi_pin(ctx, F.CHI)),
+    (F.PIN, lambda ctx: _chi_pin(ctx, F.PIN)),
+)
+
+
+def _preferred(ctx: _Ctx, a: ServiceFamily, b: ServiceFamily) -> ServiceFamily:
+    for election in reversed(ctx.events(ElectionFact, practitioner=ctx.pr.id)):
+        if election.prefer_family in {a, b}:
+            return election.prefer_family
+    order = ctx.sw.default_preference
+    rank = {family: index for index, family in enumerate(order)}
+    return min((a, b), key=lambda f: rank.get(f, len(order)))
+
+
+def _drop(ctx: _Ctx, family: ServiceFamily, keep: Callable[[ClaimLine], bool], reason: str, rule_id: str, sources: tuple[str, ...]) -> None:
+    lines = ctx.out.lines.get(family, [])
+    for line in lines:
+        if not keep(line):
+            ctx.deny(line.code, family, R.CROSS_FAMILY_EXCLUSION, reason, rule_id, sources)
+    ctx.out.lines[family] = [line for line in lines if keep(line)]
+
+
+def _resolve_conflicts(ctx: _Ctx) -> None:
+    lines = ctx.out.lines
+    for a, b in CONFLICTS:
+        if not lines.get(a) or not lines.get(b):
+            continue
+        if (a, b) == (F.TCM, F.APCM) and not any(line.code in {"99495", "99496"} for line in lines[a]):
+            continue
+        winner = _preferred(ctx, a, b)
+        loser = b if winner is a else a
+        if {a, b} == {F.BHI, F.COCM}:
+            message = "A practitioner reports CoCM or general BHI for a patient in a month, not both."
+            sources: tuple[str, ...] = ("S37",)
+        else:
+            message = f"{loser.value} and {winner.value} are not billed by the same practitioner for the same period; {winner.value} is reported."
+            sources = ("S51", "S56", "S31")
+        _drop(ctx, loser, lambda _line: False, message, f"{loser.value.lower()}.excluded_by.{winner.value.lower()}", sources)
+    # 2026 APCM behavioral add-ons against the legacy BHI/CoCM codes (§8.3).
+    addons = [line for line in lines.get(F.APCM, []) if line.code in APCM_ADDONS]
+    legacy = [f for f in (F.BHI, F.COCM) if lines.get(f)]
+    if addons and legacy:
+        for family in legacy:
+            if _preferred(ctx, F.APCM, family) is F.APCM:
+                _drop(ctx, family, lambda _line: False, "The APCM behavioral add-on is billed this month, so the legacy BHI/CoCM codes are not.", "apcm.addon.excludes_legacy", ("S56", "S57"))
+            else:
+                _drop(ctx, F.APCM, lambda line: line.code not in APCM_ADDONS, "The legacy BHI/CoCM codes are billed this month, so the APCM add-on is not.", "apcm.addon.excludes_legacy", ("S56", "S57"))
+    # CHI with PIN in the same month (§15.5 switch).
+    if not ctx.sw.chi_and_pin_same_month and lines.get(F.CHI) and lines.get(F.PIN):
+        _drop(ctx, F.PIN, lambda _line: False, "This rule set does not allow CHI and PIN in the same month.", "pin.excluded_by.chi", ())
+
+
+def _rhc_fqhc(ctx: _Ctx) -> None:
+    """RHC/FQHC coding by year (SPEC.md §11, §17.5)."""
+    if ctx.facts.setting is Setting.PHYSICIAN_OFFICE:
+        return
+    day = ctx.period.end
+    g0511_ok = ctx.available("G0511", day)
+    g0512_ok = ctx.available("G0512", day)
+    individual_ok = ctx.rules.year >= 2025  # noqa: PLR2004 - §11: individual codes from 1 Jan 2025
+    lines = ctx.out.lines
+    cocm = lines.get(F.COCM, [])
+    if cocm:
+        if not individual_ok or ctx.rules.year == 2025 and g0512_ok:  # noqa: PLR2004
+            total = _sum(ctx.time(F.COCM, COCM_ROLES | PERSONAL_ROLES))
+            first = any(line.code == "99492" for line in cocm)
+            need = 70 if first else 60
+            if total >= need:
+                lines[F.COCM] = [ctx.line("G0512", F.COCM, 1, cocm[0].date_of_service)]
+            else:
+                lines[F.COCM] = []
+                ctx.deny("G0512", F.COCM, R.BELOW_THRESHOLD, f"G0512 needs {need} care-manager minutes; {total} were logged.", "rhc.g0512.threshold", ("S68",))
+        elif not g0512_ok:
+            ctx.deny("G0512", F.COCM, R.NOT_IN_EFFECT, "G0512 is retired for RHCs and FQHCs from 1 January 2026; the CoCM codes are billed instead.", "rhc.g0512.retired", ("S34", "S73"))
+    covered = [f for f in G0511_FAMILIES if lines.get(f)]
+    if not covered:
+        return
+    if not individual_ok:
+        for family in covered:
+            first = lines[family][0]
+            lines[family] = [evolve(ctx.line("G0511", family, 1, first.date_of_service), period=first.period)]
+    elif not g0511_ok:
+        ctx.deny("G0511", covered[0], R.NOT_IN_EFFECT, "G0511 is no longer payable (the transition ended; not accepted from 1 October 2025).", "rhc.g0511.ended", ("S68", "S69", "S70"))
+    else:
+        ctx.hint("G0511", covered[0], "Until 30 September 2025 an RHC/FQHC may bill G0511 instead of the individual codes.")
+
+
+def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str, _Ctx]) -> None:
+    """One practitioner per period, RPM vs RTM, and codes already claimed as facts."""
+    claims = [e for e in facts.events if isinstance(e, OtherClaimFact)]
+    billed_by: dict[ServiceFamily, str] = {}
+    for pr_id, ctx in outcomes.items():
+        for family, lines in list(ctx.out.lines.items()):
+            if not lines:
+                continue
+            # A code given as a fact for this practitioner is not repeated.
+            ctx.out.lines[family] = lines = [
+                line for line in lines if not any(c.code == line.code and c.practitioner == pr_id and ctx.in_period(c.date) for c in claims)
+            ]
+            if not lines or family not in rules.switches.one_practitioner_families or family is F.TCM:
+                continue
+            family_codes = {c.code for c in rules.codes if c.family is family}
+            other_claim = next((c for c in claims if c.practitioner != pr_id and c.code in family_codes and ctx.in_period(c.date)), None)
+            other = other_claim.practitioner if other_claim else billed_by.get(family)
+            if other is not None and other != pr_id:
+                _drop(ctx, family, lambda _line: False, f"Only one practitioner may bill {family.value} for a patient in a period, and {other} does.", f"{family.value.lower()}.one_practitioner", ())
+            else:
+                billed_by[family] = pr_id
+    # RPM and RTM are never billed for the same patient in the same period (§6, §7).
+    rpm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RPM)]
+    rtm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RTM)]
+    if rpm and rtm:
+        for ctx in rtm:
+            keep = _preferred(ctx, F.RPM, F.RTM)
+            if keep is F.RPM:
+                _drop(ctx, F.RTM, lambda _line: False, "RPM and RTM are not billed for the same patient in the same period; RPM is reported.", "rtm.excluded_by.rpm", ("S39", "S41"))
+            else:
+                for rpm_ctx in rpm:
+                    _drop(rpm_ctx, F.RPM, lambda _line: False, "RPM and RTM are not billed for the same patient in the same period; RTM is reported.", "rpm.excluded_by.rtm", ("S39", "S41"))
+
+
+def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
+    """Evaluate one patient's period under *rules*: claim lines, denials and hints.
+
+    >>> import pendulum
+    >>> from carecore.billing.cms import cms_rule_set
+    >>> from carecore.billing.facts import *
+    >>> from carecore.model import Credential, RoleClass, ServiceFamily, ServicePeriod
+    >>> facts = BillingFacts(
+    ...     period=ServicePeriod.month(2026, 3), setting=Setting.PHYSICIAN_OFFICE,
+    ...     practitioners=[BillingPractitioner(id="dr1", credential=Credential.MD)],
+    ...     patient=PatientFacts(id="p1", established=True, last_visit=pendulum.Date(2026, 1, 5),
+    ...         conditions=[ChronicCondition(icd10="E11.65", significant_risk=True),
+    ...                     ChronicCondition(icd10="I10", significant_risk=True)],
+    ...         consent_on={ServiceFamily.CCM: pendulum.Date(2026, 1, 5)},
+    ...         care_plan_on={ServiceFamily.CCM: pendulum.Date(2026, 1, 5)}),
+    ...     events=[TimeFact(date=pendulum.Date(2026, 3, d), minutes=16, role=RoleClass.CLINICAL_STAFF,
+    ...                      practitioner="dr1", family=ServiceFamily.CCM) for d in (3, 17)])
+    >>> result = evaluate(facts, cms_rule_set(2026))
+    >>> result.billable
+    [('99490', 1)]
+    >>> [h.message for h in result.hints]
+    ['8 more clinical-staff minutes reach 99439']
+    """
+    if not isinstance(facts, BillingFacts):
+        raise errors.InvalidValue("must be BillingFacts", field="facts", value=facts)
+    if not hasattr(rules, "codes") or not hasattr(rules, "switches"):
+        raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
+    outcomes: dict[str, _Ctx] = {}
+    for pr in facts.practitioners:
+        ctx = _Ctx(facts, rules, pr)
+        for _family, run in _FAMILIES:
+            run(ctx)
+        _resolve_conflicts(ctx)
+        _rhc_fqhc(ctx)
+        outcomes[pr.id] = ctx
+    _other_practitioners(facts, rules, outcomes)
+    lines: list[ClaimLine] = []
+    denials: list[Denial] = []
+    hints: list[Hint] = []
+    for ctx in outcomes.values():
+        for family_lines in ctx.out.lines.values():
+            lines.extend(family_lines)
+        billed = {(line.code, line.billing_practitioner_id) for line in lines}
+        seen: set[tuple[str, str, DenialReason]] = set()
+        for denial in ctx.out.denials:
+            key = (denial.code, denial.rule, denial.reason)
+            if (denial.code, ctx.pr.id) in billed or key in seen:
+                continue
+            seen.add(key)
+            denials.append(denial)
+        hints.extend(ctx.out.hints)
+    return EvaluationResult(
+        patient_id=facts.patient.id,
+        period=facts.period,
+        rule_set=rules.id,
+        rule_set_version=rules.version,
+        claim_lines=sorted(lines, key=lambda line: (line.billing_practitioner_id, line.code)),
+        denials=denials,
+        hints=hints,
+    )

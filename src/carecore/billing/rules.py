@@ -1,0 +1,286 @@
+"""Billing rules as data: codes with their thresholds, caps and dates, and the switches.
+
+A :class:`RuleSet` holds one payer's rules for one calendar year. The CMS
+rule sets for 2024, 2025 and 2026 are built in :mod:`carecore.billing.cms`
+and registered by a built-in plugin through ``carecore_rule_sets``; a payer
+plugin can register its own (a new ``id``) or replace a CMS one (same
+``id``), usually by :func:`attrs.evolve`-ing a CMS set.
+
+Every rule the specification marks UNCONFIRMED is a field of
+:class:`Switches` with a stated default, never a constant in the engine.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import attrs
+import pendulum
+from attrs import field, frozen
+
+from carecore import errors
+from carecore.model import _validators as v
+from carecore.model.codes import ServiceFamily
+
+__all__ = [
+    "CodeRule",
+    "DateOfService",
+    "HolidayCalendar",
+    "RuleSet",
+    "Switches",
+    "TcmDayCounting",
+    "TimeRule",
+    "TrackPreference",
+]
+
+
+class TimeRule(enum.Enum):
+    """When a unit of time is attained (SPEC.md §1.2)."""
+
+    FULL = "full"  #: the whole block ("at least 20 minutes")
+    MIDPOINT = "midpoint"  #: CPT's default: more than half the block (16 of 30)
+    NONE = "none"  #: not time-based
+
+
+class TcmDayCounting(enum.Enum):
+    """How TCM's 7- and 14-day visit deadlines count days (SPEC.md §15.2, UNCONFIRMED)."""
+
+    DISCHARGE_DAY_ZERO = "discharge_day_zero"  #: deadline = discharge date + 7 / + 14
+    DISCHARGE_DAY_ONE = "discharge_day_one"  #: deadline = discharge date + 6 / + 13
+
+
+class TrackPreference(enum.Enum):
+    """Which CCM/PCM track to report when more than one is met in a month."""
+
+    PERSONAL_FIRST = "personal_first"  #: SPEC.md §0 convention: the practitioner-personal track
+    HIGHEST_VALUE = "highest_value"  #: the track with the higher expected payment
+
+
+class DateOfService(enum.Enum):
+    """The date of service of a monthly code (SPEC.md §2 item 9: any date after the threshold)."""
+
+    THRESHOLD_MET = "threshold_met"  #: the day the time threshold was reached
+    PERIOD_END = "period_end"  #: the last day of the month
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class HolidayCalendar:
+    """The days a practice counts as business days: Monday-Friday minus these holidays.
+
+    ``country`` and ``subdiv`` name a calendar of the ``holidays`` package;
+    ``closed`` adds the practice's own closure days.
+
+    >>> cal = HolidayCalendar()
+    >>> cal.add_business_days(pendulum.Date(2026, 11, 25), 2)  # Thanksgiving, then a weekend
+    Date(2026, 11, 30)
+    """
+
+    country: str = field(default="US", validator=v.not_blank)
+    subdiv: str | None = None
+    closed: frozenset[pendulum.Date] = field(default=frozenset(), converter=v.to_frozenset)
+
+    def is_business_day(self, day: pendulum.Date) -> bool:
+        """Whether *day* is a business day in this calendar."""
+        if day.weekday() >= 5 or day in self.closed:  # noqa: PLR2004 - Saturday, Sunday
+            return False
+        return day not in _holidays(self.country, self.subdiv, day.year)
+
+    def add_business_days(self, day: pendulum.Date, count: int) -> pendulum.Date:
+        """The *count*-th business day after *day* (not counting *day* itself)."""
+        current = day
+        remaining = count
+        while remaining > 0:
+            current = current.add(days=1)
+            if self.is_business_day(current):
+                remaining -= 1
+        return current
+
+
+_HOLIDAY_CACHE: dict[tuple[str, str | None, int], frozenset[pendulum.Date]] = {}
+
+
+def _holidays(country: str, subdiv: str | None, year: int) -> frozenset[pendulum.Date]:
+    key = (country, subdiv, year)
+    found = _HOLIDAY_CACHE.get(key)
+    if found is None:
+        import holidays  # noqa: PLC0415 - loaded only when a business day is counted
+
+        try:
+            table = holidays.country_holidays(country, subdiv=subdiv, years=year)
+        except NotImplementedError as exc:
+            raise errors.InvalidValue(
+                "is not a calendar of the holidays package", field="country", value=country
+            ) from exc
+        found = frozenset(pendulum.Date(d.year, d.month, d.day) for d in table)
+        _HOLIDAY_CACHE[key] = found
+    return found
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class CodeRule:
+    """One billing code: its family, when it exists, and how time or days attain it.
+
+    ``minutes`` is the time block of the code (20 for 99490); with
+    ``time_rule`` FULL the first unit needs all of it, with MIDPOINT more
+    than half. Add-on codes name their base in ``add_on_to``; ``max_units``
+    caps them per period (None: no cap found).
+
+    >>> rule = CodeRule(code="99497", family=ServiceFamily.ACP, summary="ACP, first 30 minutes",
+    ...                 minutes=30, time_rule=TimeRule.MIDPOINT, sources=("S12",))
+    >>> rule.first_unit_minutes
+    16
+    """
+
+    code: str = field(validator=v.matches(r"[0-9A-Z][0-9]{3}[0-9A-Z]", "a CPT/HCPCS code"))
+    family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
+    summary: str = field(validator=v.not_blank)
+    minutes: int | None = field(default=None, validator=v.optional(v.int_between(1, 600)))
+    time_rule: TimeRule = field(default=TimeRule.FULL, validator=v.one_of(TimeRule))
+    add_on_to: str | None = None
+    max_units: int | None = field(default=None, validator=v.optional(v.int_between(1, 99)))
+    min_days: int | None = field(default=None, validator=v.optional(v.int_between(1, 31)))
+    max_days: int | None = field(default=None, validator=v.optional(v.int_between(1, 31)))
+    available_from: pendulum.Date = field(default=pendulum.Date(1990, 1, 1), converter=v.to_date)
+    available_to: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    amount: Decimal | None = field(default=None, validator=v.optional(v.money))
+    sources: tuple[str, ...] = field(default=(), converter=v.to_tuple)
+
+    @property
+    def first_unit_minutes(self) -> int | None:
+        """Minutes needed for the first unit (None for codes that are not time-based)."""
+        if self.minutes is None or self.time_rule is TimeRule.NONE:
+            return None
+        if self.time_rule is TimeRule.MIDPOINT:
+            return self.minutes // 2 + 1
+        return self.minutes
+
+    def in_effect(self, day: pendulum.Date) -> bool:
+        """Whether the code can be billed for a service on *day*."""
+        return self.available_from <= day and (self.available_to is None or day <= self.available_to)
+
+
+def _all_families() -> frozenset[ServiceFamily]:
+    return frozenset(ServiceFamily)
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class Switches:
+    """Every UNCONFIRMED or ambiguous rule of SPEC.md §15, as a choice with a default.
+
+    Each default is stated in the docs (explanation/billing-switches) with the
+    reason it was chosen.
+    """
+
+    #: §15.2: how the 7/14-day TCM deadlines count days.
+    tcm_day_counting: TcmDayCounting = TcmDayCounting.DISCHARGE_DAY_ZERO
+    #: §3 rule 3, §15.2: the holiday calendar for TCM business days (federal assumed).
+    business_days: HolidayCalendar = field(factory=HolidayCalendar)
+    #: §3 rule 4 and the scenario convention: two timely attempts count only if contact is later made.
+    tcm_attempts_need_later_contact: bool = True
+    #: §3 rule 3 (S94, M): a face-to-face visit inside the 2-day window also satisfies the contact.
+    tcm_visit_in_window_is_contact: bool = True
+    #: §15.1: CCM barred in a month with G0181/G0182 or ESRD 90951-90970.
+    ccm_barred_with_oversight_or_esrd: bool = False
+    #: §0 convention: which CCM/PCM track to report when several are met.
+    track_preference: TrackPreference = TrackPreference.PERSONAL_FIRST
+    #: §15.9, overridden by §17.1: complex CCM also needs an established or substantially revised plan.
+    complex_ccm_needs_substantial_revision: bool = False
+    #: §15.12: PCM needs an initiating visit like CCM.
+    pcm_needs_initiating_visit: bool = True
+    #: §15.3: APCM bars the communication-technology codes in the same month.
+    apcm_bars_communication_codes: bool = False
+    #: §15.4: APCM conflicts with CCM/PCM/TCM billed by a different practitioner.
+    apcm_conflicts_across_practitioners: bool = False
+    #: §15.5: G0019/G0023/G0140 attained at the full 60 minutes (FULL) or at 31 (MIDPOINT).
+    chi_pin_time_rule: TimeRule = TimeRule.FULL
+    #: §15.5: CHI and PIN may both be billed for a patient-month.
+    chi_and_pin_same_month: bool = True
+    #: §15.10 and §12: families where only one practitioner may bill per period.
+    one_practitioner_families: frozenset[ServiceFamily] = field(
+        default=frozenset(
+            {
+                ServiceFamily.CCM,
+                ServiceFamily.TCM,
+                ServiceFamily.RPM,
+                ServiceFamily.APCM,
+                ServiceFamily.CHI,
+                # UNCONFIRMED (§15.10); assumed, because it is the safer reading:
+                ServiceFamily.BHI,
+                ServiceFamily.COCM,
+                ServiceFamily.RTM,
+                ServiceFamily.PIN,
+            }
+        ),
+        converter=v.to_frozenset,
+    )
+    #: §2 item 9: the date of service reported for monthly codes.
+    date_of_service: DateOfService = DateOfService.THRESHOLD_MET
+    #: Which family wins a same-practitioner conflict when no election is recorded
+    #: (earlier in the tuple wins). SPEC.md leaves this to the practice.
+    default_preference: tuple[ServiceFamily, ...] = field(
+        default=(
+            ServiceFamily.APCM,
+            ServiceFamily.CCM,
+            ServiceFamily.PCM,
+            ServiceFamily.COCM,
+            ServiceFamily.BHI,
+            ServiceFamily.RPM,
+            ServiceFamily.RTM,
+        ),
+        converter=v.to_tuple,
+    )
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class RuleSet:
+    """One payer's care-management rules for one calendar year.
+
+    >>> from carecore.billing.cms import cms_rule_set
+    >>> rules = cms_rule_set(2026)
+    >>> rules.id, rules.rule("99439").max_units
+    ('cms-2026', 2)
+    """
+
+    id: str = field(validator=v.not_blank)
+    payer: str = field(validator=v.not_blank)
+    year: int = field(validator=v.int_between(2000, 2100))
+    version: str = field(validator=v.not_blank)
+    title: str = field(validator=v.not_blank)
+    codes: tuple[CodeRule, ...] = field(converter=v.to_tuple)
+    switches: Switches = field(factory=Switches)
+
+    @codes.validator
+    def _unique(self, attribute: attrs.Attribute[object], value: tuple[CodeRule, ...]) -> None:
+        seen: set[str] = set()
+        for index, rule in enumerate(value):
+            if not isinstance(rule, CodeRule):
+                raise errors.InvalidValue("is not a CodeRule", field=f"codes[{index}]", value=rule)
+            if rule.code in seen:
+                raise errors.InvalidValue(
+                    "the same code is listed twice", field=f"codes[{index}].code", value=rule.code
+                )
+            seen.add(rule.code)
+
+    def rule(self, code: str) -> CodeRule:
+        """The rule for *code*; NotFound when this rule set does not know the code."""
+        for candidate in self.codes:
+            if candidate.code == code:
+                return candidate
+        raise errors.NotFound(f"not in rule set {self.id}", field="code", value=code)
+
+    def knows(self, code: str) -> bool:
+        """Whether *code* is in this rule set."""
+        return any(candidate.code == code for candidate in self.codes)
+
+    def with_rule(self, rule: CodeRule) -> RuleSet:
+        """A copy with *rule* added or replacing the rule for the same code.
+
+        >>> from carecore.billing.cms import cms_rule_set
+        >>> medicaid = cms_rule_set(2026).with_rule(
+        ...     attrs.evolve(cms_rule_set(2026).rule("99484"), time_rule=TimeRule.MIDPOINT))
+        >>> medicaid.rule("99484").first_unit_minutes
+        11
+        """
+        kept = tuple(c for c in self.codes if c.code != rule.code)
+        return attrs.evolve(self, codes=(*kept, rule))
