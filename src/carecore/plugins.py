@@ -105,7 +105,12 @@ def _hook_names() -> list[str]:
 
 
 def _tracing() -> bool:
-    return os.environ.get("CARECORE_TRACE_PLUGINS", "").strip().lower() not in {"", "0", "false", "no"}
+    return os.environ.get("CARECORE_TRACE_PLUGINS", "").strip().lower() not in {
+        "",
+        "0",
+        "false",
+        "no",
+    }
 
 
 def get_plugin_manager(
@@ -213,7 +218,11 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, protocol: type
                 )
             item_id = cast("Any", item).id
             previous = providers.get(item_id)
-            if previous is not None and name.startswith(_BUILTIN_PREFIX) and not previous.startswith(_BUILTIN_PREFIX):
+            if (
+                previous is not None
+                and name.startswith(_BUILTIN_PREFIX)
+                and not previous.startswith(_BUILTIN_PREFIX)
+            ):
                 continue  # an installed plugin's item already replaced this built-in one
             if previous is not None:
                 if not previous.startswith(_BUILTIN_PREFIX) or name.startswith(_BUILTIN_PREFIX):

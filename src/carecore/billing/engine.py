@@ -10,10 +10,9 @@ sentence for a person, the rule id and the SPEC.md source tags.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import pendulum
 from attrs import evolve, field, frozen
 
 from carecore import errors
@@ -56,6 +55,11 @@ from carecore.model.codes import (
 )
 from carecore.model.money import ClaimLine, Denial
 from carecore.model.period import ServicePeriod
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    import pendulum
 
 __all__ = ["EvaluationResult", "Hint", "evaluate"]
 
@@ -189,11 +193,12 @@ class _Ctx:
     # -- small queries --------------------------------------------------------
 
     def events(self, event_type: type, /, **match: object) -> list:  # type: ignore[type-arg]
-        found = []
-        for event in self.facts.events:
-            if isinstance(event, event_type) and all(getattr(event, k) == val for k, val in match.items()):
-                found.append(event)
-        return found
+        return [
+            event
+            for event in self.facts.events
+            if isinstance(event, event_type)
+            and all(getattr(event, k) == val for k, val in match.items())
+        ]
 
     def in_period(self, day: pendulum.Date) -> bool:
         return self.period.start <= day <= self.period.end
@@ -214,7 +219,7 @@ class _Ctx:
 
     # -- output ---------------------------------------------------------------
 
-    def deny(
+    def deny(  # noqa: PLR0917
         self,
         code: str,
         family: ServiceFamily,
@@ -262,9 +267,17 @@ class _Ctx:
             amount=amount,
         )
 
-    def hint(self, code: str, family: ServiceFamily, message: str, needed: int | None = None) -> None:
+    def hint(
+        self, code: str, family: ServiceFamily, message: str, needed: int | None = None
+    ) -> None:
         self.out.hints.append(
-            Hint(code=code, family=family, practitioner=self.pr.id, message=message, minutes_needed=needed)
+            Hint(
+                code=code,
+                family=family,
+                practitioner=self.pr.id,
+                message=message,
+                minutes_needed=needed,
+            )
         )
 
     # -- shared prerequisites ---------------------------------------------------
@@ -277,7 +290,10 @@ class _Ctx:
         day = self.patient.care_plan(family)
         if day is not None and day <= self.period.end:
             return True
-        return any(self.in_period(e.date) or e.date <= self.period.end for e in self.events(CarePlanFact, family=family))
+        return any(
+            self.in_period(e.date) or e.date <= self.period.end
+            for e in self.events(CarePlanFact, family=family)
+        )
 
     def initiating_visit_ok(
         self, family: ServiceFamily, kinds: frozenset[VisitKind], *, years: int = 1
@@ -323,7 +339,9 @@ def first_unit(rule: CodeRule, override: TimeRule | None = None) -> int:
     return rule.minutes // 2 + 1 if time_rule is TimeRule.MIDPOINT else rule.minutes
 
 
-def add_on_units(total: int, base_minutes: int, rule: CodeRule, override: TimeRule | None = None) -> int:
+def add_on_units(
+    total: int, base_minutes: int, rule: CodeRule, override: TimeRule | None = None
+) -> int:
     """Units of an add-on code after a base block of *base_minutes* (uncapped)."""
     block = rule.minutes or 0
     if block == 0:
@@ -336,7 +354,9 @@ def add_on_units(total: int, base_minutes: int, rule: CodeRule, override: TimeRu
     return (beyond - need) // block + 1
 
 
-def minutes_for_units(base_minutes: int, rule: CodeRule, units: int, override: TimeRule | None = None) -> int:
+def minutes_for_units(
+    base_minutes: int, rule: CodeRule, units: int, override: TimeRule | None = None
+) -> int:
     """Total minutes needed for *units* add-on units."""
     block = rule.minutes or 0
     time_rule = override or rule.time_rule
@@ -395,7 +415,9 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
         units = cap
     if units:
         reached = minutes_for_units(base_block, add, units, track.time_rule)
-        lines.append(ctx.line(track.add_on, family, units, ctx.threshold_date(list(track.entries), reached)))
+        lines.append(
+            ctx.line(track.add_on, family, units, ctx.threshold_date(list(track.entries), reached))
+        )
     if cap is None or units < cap:
         nxt = minutes_for_units(base_block, add, units + 1, track.time_rule)
         if units == 0:
@@ -416,7 +438,7 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
     return lines
 
 
-def _deny_all(
+def _deny_all(  # noqa: PLR0917
     ctx: _Ctx,
     family: ServiceFamily,
     would: list[ClaimLine],
@@ -447,7 +469,12 @@ def _monthly_prerequisites(
     """The first unmet prerequisite of a monthly family, or None."""
     name = family.value
     if not ctx.consent_ok(family):
-        return (R.NO_CONSENT, f"No {name} consent is on file for this period.", f"{name.lower()}.consent", ("S1", "S89"))
+        return (
+            R.NO_CONSENT,
+            f"No {name} consent is on file for this period.",
+            f"{name.lower()}.consent",
+            ("S1", "S89"),
+        )
     if conditions is not None:
         count, months = conditions
         have = ctx.chronic_conditions(months)
@@ -460,8 +487,15 @@ def _monthly_prerequisites(
                 (),
             )
     if care_plan and not ctx.care_plan_ok(family):
-        return (R.NO_CARE_PLAN, f"No {name} care plan was established by this period.", f"{name.lower()}.care_plan", ("S1", "S90"))
-    if initiating is not None and not ctx.initiating_visit_ok(family, initiating, years=initiating_years):
+        return (
+            R.NO_CARE_PLAN,
+            f"No {name} care plan was established by this period.",
+            f"{name.lower()}.care_plan",
+            ("S1", "S90"),
+        )
+    if initiating is not None and not ctx.initiating_visit_ok(
+        family, initiating, years=initiating_years
+    ):
         return (
             R.NO_INITIATING_VISIT,
             f"{name} needs an initiating visit (not a level-1 staff visit) with the billing practitioner within {initiating_years} year{'s' if initiating_years > 1 else ''} before it starts.",
@@ -471,31 +505,50 @@ def _monthly_prerequisites(
     return None
 
 
-def _ccm(ctx: _Ctx) -> None:
+def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
     staff = ctx.time(F.CCM, STAFF_ROLES)
     personal = [t for t in staff if t.role in PERSONAL_ROLES]
-    excluded = [t for t in ctx.events(TimeFact, family=F.CCM, practitioner=ctx.pr.id) if t.role not in STAFF_ROLES and ctx.in_period(t.date)]
+    excluded = [
+        t
+        for t in ctx.events(TimeFact, family=F.CCM, practitioner=ctx.pr.id)
+        if t.role not in STAFF_ROLES and ctx.in_period(t.date)
+    ]
     if not staff and not excluded:
         return
     if excluded and _sum(excluded):
-        ctx.hint("99490", F.CCM, f"{_sum(excluded)} minutes by non-clinical or auxiliary staff do not count toward CCM.")
+        ctx.hint(
+            "99490",
+            F.CCM,
+            f"{_sum(excluded)} minutes by non-clinical or auxiliary staff do not count toward CCM.",
+        )
     sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)  # evaluate tracks without emitting yet
     tracks: dict[str, list[ClaimLine]] = {}
     complex_mdm = max(
-        (m.level for m in ctx.events(MdmFact, family=F.CCM, practitioner=ctx.pr.id) if ctx.in_period(m.date)),
+        (
+            m.level
+            for m in ctx.events(MdmFact, family=F.CCM, practitioner=ctx.pr.id)
+            if ctx.in_period(m.date)
+        ),
         default=None,
     )
     revised = any(
-        e.action in {CarePlanAction.ESTABLISHED, CarePlanAction.SUBSTANTIALLY_REVISED} and ctx.in_period(e.date)
+        e.action in {CarePlanAction.ESTABLISHED, CarePlanAction.SUBSTANTIALLY_REVISED}
+        and ctx.in_period(e.date)
         for e in ctx.events(CarePlanFact, family=F.CCM)
     )
     complex_ok = complex_mdm is not None and complex_mdm >= MdmLevel.MODERATE
     if ctx.sw.complex_ccm_needs_substantial_revision:
         complex_ok = complex_ok and revised
     if complex_ok:
-        tracks["complex"] = _track_lines(sink, F.CCM, _Track("99487", "99489", tuple(staff), "clinical-staff"))
-    tracks["personal"] = _track_lines(sink, F.CCM, _Track("99491", "99437", tuple(personal), "personal practitioner"))
-    tracks["staff"] = _track_lines(sink, F.CCM, _Track("99490", "99439", tuple(staff), "clinical-staff"))
+        tracks["complex"] = _track_lines(
+            sink, F.CCM, _Track("99487", "99489", tuple(staff), "clinical-staff")
+        )
+    tracks["personal"] = _track_lines(
+        sink, F.CCM, _Track("99491", "99437", tuple(personal), "personal practitioner")
+    )
+    tracks["staff"] = _track_lines(
+        sink, F.CCM, _Track("99490", "99439", tuple(staff), "clinical-staff")
+    )
     met = {name: lines for name, lines in tracks.items() if lines}
     chosen = None
     if "complex" in met:
@@ -508,31 +561,70 @@ def _ccm(ctx: _Ctx) -> None:
             chosen = "staff"
     if chosen is None:
         total = _sum(staff)
-        ctx.deny("99490", F.CCM, R.BELOW_THRESHOLD, f"{total} of the 20 clinical-staff minutes 99490 needs were logged in the month; time does not carry over between months.", "ccm.99490.threshold", ("S1", "S10", "S88"))
+        ctx.deny(
+            "99490",
+            F.CCM,
+            R.BELOW_THRESHOLD,
+            f"{total} of the 20 clinical-staff minutes 99490 needs were logged in the month; time does not carry over between months.",
+            "ccm.99490.threshold",
+            ("S1", "S10", "S88"),
+        )
         ctx.out.hints.extend(h for h in sink.out.hints if h.code == "99490")
         return
     would = met[chosen]
-    failed = _monthly_prerequisites(ctx, F.CCM, conditions=(2, 12), care_plan=True, initiating=CCM_INITIATING)
+    failed = _monthly_prerequisites(
+        ctx, F.CCM, conditions=(2, 12), care_plan=True, initiating=CCM_INITIATING
+    )
     if failed is not None:
         reason, message, rule_id, sources = failed
         _deny_all(ctx, F.CCM, would, "99490", reason, message, rule_id, sources)
         return
     if ctx.sw.ccm_barred_with_oversight_or_esrd:
-        barred = [c for c in ctx.events(OtherClaimFact) if c.code in OVERSIGHT_AND_ESRD and ctx.in_period(c.date)]
+        barred = [
+            c
+            for c in ctx.events(OtherClaimFact)
+            if c.code in OVERSIGHT_AND_ESRD and ctx.in_period(c.date)
+        ]
         if barred:
-            _deny_all(ctx, F.CCM, would, "99490", R.CROSS_FAMILY_EXCLUSION, f"{barred[0].code} was billed this month, and this rule set bars CCM with it.", "ccm.oversight_esrd", ("S32",))
+            _deny_all(
+                ctx,
+                F.CCM,
+                would,
+                "99490",
+                R.CROSS_FAMILY_EXCLUSION,
+                f"{barred[0].code} was billed this month, and this rule set bars CCM with it.",
+                "ccm.oversight_esrd",
+                ("S32",),
+            )
             return
     # The chosen track's own add-on denials and hints; other met tracks are exclusive.
     base_of_chosen = would[0].code
-    ctx.out.denials.extend(d for d in sink.out.denials if d.code in {line.code for line in would} or _same_track(d.code, base_of_chosen))
+    ctx.out.denials.extend(
+        d
+        for d in sink.out.denials
+        if d.code in {line.code for line in would} or _same_track(d.code, base_of_chosen)
+    )
     ctx.out.hints.extend(h for h in sink.out.hints if _same_track(h.code, base_of_chosen))
     for name, lines in met.items():
         if name != chosen:
-            ctx.deny(lines[0].code, F.CCM, R.EXCLUSIVE_TRACK, f"CCM tracks are exclusive in a month; this month is reported with {base_of_chosen}.", "ccm.tracks_exclusive", ("S29", "S26"))
+            ctx.deny(
+                lines[0].code,
+                F.CCM,
+                R.EXCLUSIVE_TRACK,
+                f"CCM tracks are exclusive in a month; this month is reported with {base_of_chosen}.",
+                "ccm.tracks_exclusive",
+                ("S29", "S26"),
+            )
     ctx.out.lines.setdefault(F.CCM, []).extend(would)
 
 
-_TRACKS = ({"99490", "99439"}, {"99491", "99437"}, {"99487", "99489"}, {"99424", "99425"}, {"99426", "99427"})
+_TRACKS = (
+    {"99490", "99439"},
+    {"99491", "99437"},
+    {"99487", "99489"},
+    {"99424", "99425"},
+    {"99426", "99427"},
+)
 
 
 def _same_track(code: str, base: str) -> bool:
@@ -548,8 +640,12 @@ def _pcm(ctx: _Ctx) -> None:
         return
     personal = [t for t in staff if t.role in PERSONAL_ROLES]
     sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
-    personal_lines = _track_lines(sink, F.PCM, _Track("99424", "99425", tuple(personal), "personal practitioner"))
-    staff_lines = _track_lines(sink, F.PCM, _Track("99426", "99427", tuple(staff), "clinical-staff"))
+    personal_lines = _track_lines(
+        sink, F.PCM, _Track("99424", "99425", tuple(personal), "personal practitioner")
+    )
+    staff_lines = _track_lines(
+        sink, F.PCM, _Track("99426", "99427", tuple(staff), "clinical-staff")
+    )
     if personal_lines and ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST:
         would, other = personal_lines, staff_lines
     elif staff_lines:
@@ -557,7 +653,14 @@ def _pcm(ctx: _Ctx) -> None:
     else:
         would, other = personal_lines, []
     if not would:
-        ctx.deny("99426", F.PCM, R.BELOW_THRESHOLD, f"{_sum(staff)} of the 30 minutes PCM needs were logged in the month.", "pcm.99426.threshold", ("S2", "S30"))
+        ctx.deny(
+            "99426",
+            F.PCM,
+            R.BELOW_THRESHOLD,
+            f"{_sum(staff)} of the 30 minutes PCM needs were logged in the month.",
+            "pcm.99426.threshold",
+            ("S2", "S30"),
+        )
         ctx.out.hints.extend(sink.out.hints)
         return
     failed = _monthly_prerequisites(
@@ -577,28 +680,44 @@ def _pcm(ctx: _Ctx) -> None:
     ctx.out.denials.extend(d for d in sink.out.denials if _same_track(d.code, base))
     ctx.out.hints.extend(h for h in sink.out.hints if _same_track(h.code, base))
     if other:
-        ctx.deny(other[0].code, F.PCM, R.EXCLUSIVE_TRACK, f"99424/99425 and 99426/99427 are not reported together; this month is reported with {base}.", "pcm.tracks_exclusive", ("S30",))
+        ctx.deny(
+            other[0].code,
+            F.PCM,
+            R.EXCLUSIVE_TRACK,
+            f"99424/99425 and 99426/99427 are not reported together; this month is reported with {base}.",
+            "pcm.tracks_exclusive",
+            ("S30",),
+        )
     ctx.out.lines.setdefault(F.PCM, []).extend(would)
 
 
 # -- TCM (SPEC.md §3) ----------------------------------------------------------------
 
 
-def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the TCM rules, in order
+def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in order
     discharges = [d for d in ctx.events(DischargeFact) if ctx.in_period(d.date)]
     if not discharges:
         return
     discharge: DischargeFact = discharges[0]
     window = ServicePeriod.days_from(discharge.date, 30)
     visits = [
-        v_ for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id, kind=VisitKind.TCM_F2F) if window.start <= v_.date <= window.end
+        v_
+        for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id, kind=VisitKind.TCM_F2F)
+        if window.start <= v_.date <= window.end
     ]
-    contacts = [c for c in ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id)]
+    contacts = ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id)
     if not visits and not contacts:
         return
     visit = visits[0] if visits else None
     mdm = max(
-        [*(v_.mdm for v_ in visits[:1]), *(m.level for m in ctx.events(MdmFact, family=F.TCM, practitioner=ctx.pr.id) if window.start <= m.date <= window.end)],
+        [
+            *(v_.mdm for v_ in visits[:1]),
+            *(
+                m.level
+                for m in ctx.events(MdmFact, family=F.TCM, practitioner=ctx.pr.id)
+                if window.start <= m.date <= window.end
+            ),
+        ],
         default=None,
     )
     day_offset = 0 if ctx.sw.tcm_day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
@@ -606,54 +725,133 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the TCM rules, in order
     would_code = "99496" if (mdm is MdmLevel.HIGH and day is not None and day <= 7) else "99495"  # noqa: PLR2004
     other_code = "99495" if would_code == "99496" else "99496"
 
-    def refuse(reason: DenialReason, message: str, rule_id: str, sources: tuple[str, ...] = ()) -> None:
+    def refuse(
+        reason: DenialReason, message: str, rule_id: str, sources: tuple[str, ...] = ()
+    ) -> None:
         ctx.deny(would_code, F.TCM, reason, message, rule_id, sources)
         if visit is not None and visit.em_code:
             # §17.7: the face-to-face visit is then reported as its own E/M.
-            ctx.out.lines.setdefault(F.TCM, []).append(ctx.line(visit.em_code, F.TCM, 1, visit.date, period=window))
+            ctx.out.lines.setdefault(F.TCM, []).append(
+                ctx.line(visit.em_code, F.TCM, 1, visit.date, period=window)
+            )
 
     if discharge.from_setting not in TCM_FROM or discharge.to_setting not in TCM_TO:
-        where = discharge.to_setting if discharge.from_setting in TCM_FROM else discharge.from_setting
-        refuse(R.SETTING_NOT_QUALIFYING, f"A discharge from {discharge.from_setting.value} to {discharge.to_setting.value} does not start TCM ({where.value} is not a qualifying setting).", "tcm.setting", ("S21", "S108", "S6"))
+        where = (
+            discharge.to_setting if discharge.from_setting in TCM_FROM else discharge.from_setting
+        )
+        refuse(
+            R.SETTING_NOT_QUALIFYING,
+            f"A discharge from {discharge.from_setting.value} to {discharge.to_setting.value} does not start TCM ({where.value} is not a qualifying setting).",
+            "tcm.setting",
+            ("S21", "S108", "S6"),
+        )
         return
     death = ctx.patient.date_of_death
     if death is not None and window.start <= death <= window.end:
-        refuse(R.PATIENT_DECEASED, "The patient died before the 30-day TCM period ended; the visit is billed as an E/M instead.", "tcm.death", ("S18", "S100"))
+        refuse(
+            R.PATIENT_DECEASED,
+            "The patient died before the 30-day TCM period ended; the visit is billed as an E/M instead.",
+            "tcm.death",
+            ("S18", "S100"),
+        )
         return
     for claim in ctx.events(OtherClaimFact):
-        if claim.code in {"99495", "99496"} and claim.practitioner != ctx.pr.id and window.start <= claim.date <= window.end:
-            refuse(R.OTHER_PRACTITIONER_BILLED, f"Only one practitioner may report TCM within 30 days of a discharge, and {claim.practitioner} reported {claim.code}.", "tcm.one_per_30_days", ("S18", "S20"))
+        if (
+            claim.code in {"99495", "99496"}
+            and claim.practitioner != ctx.pr.id
+            and window.start <= claim.date <= window.end
+        ):
+            refuse(
+                R.OTHER_PRACTITIONER_BILLED,
+                f"Only one practitioner may report TCM within 30 days of a discharge, and {claim.practitioner} reported {claim.code}.",
+                "tcm.one_per_30_days",
+                ("S18", "S20"),
+            )
             return
-        if claim.code in {"99495", "99496"} and discharge.date.subtract(days=29) <= claim.date < discharge.date:
-            refuse(R.ALREADY_BILLED_IN_PERIOD, f"TCM ({claim.code}) was already reported within 30 days of an earlier discharge.", "tcm.one_per_30_days", ("S18", "S20"))
+        if (
+            claim.code in {"99495", "99496"}
+            and discharge.date.subtract(days=29) <= claim.date < discharge.date
+        ):
+            refuse(
+                R.ALREADY_BILLED_IN_PERIOD,
+                f"TCM ({claim.code}) was already reported within 30 days of an earlier discharge.",
+                "tcm.one_per_30_days",
+                ("S18", "S20"),
+            )
             return
     if visit is None:
-        refuse(R.VISIT_NOT_TIMELY, "No TCM face-to-face visit by the billing practitioner within 14 days of discharge.", "tcm.visit", ("S17", "S21"))
-        ctx.hint("99495", F.TCM, f"A face-to-face visit by {discharge.date.add(days=14 - day_offset).isoformat()} (moderate MDM) reaches 99495.")
+        refuse(
+            R.VISIT_NOT_TIMELY,
+            "No TCM face-to-face visit by the billing practitioner within 14 days of discharge.",
+            "tcm.visit",
+            ("S17", "S21"),
+        )
+        ctx.hint(
+            "99495",
+            F.TCM,
+            f"A face-to-face visit by {discharge.date.add(days=14 - day_offset).isoformat()} (moderate MDM) reaches 99495.",
+        )
         return
     if discharge.practitioner == ctx.pr.id and visit.date == discharge.date:
-        refuse(R.VISIT_NOT_TIMELY, "The required face-to-face visit cannot be the discharge-day visit of the discharging practitioner.", "tcm.visit_not_discharge_day", ("S18",))
+        refuse(
+            R.VISIT_NOT_TIMELY,
+            "The required face-to-face visit cannot be the discharge-day visit of the discharging practitioner.",
+            "tcm.visit_not_discharge_day",
+            ("S18",),
+        )
         return
     if day is not None and day > 14:  # noqa: PLR2004
-        refuse(R.VISIT_NOT_TIMELY, f"The face-to-face visit was on day {day} after discharge; TCM needs it within 14 days.", "tcm.visit", ("S17", "S21"))
+        refuse(
+            R.VISIT_NOT_TIMELY,
+            f"The face-to-face visit was on day {day} after discharge; TCM needs it within 14 days.",
+            "tcm.visit",
+            ("S17", "S21"),
+        )
         return
     if mdm is None or mdm < MdmLevel.MODERATE:
-        refuse(R.MDM_TOO_LOW, "TCM requires at least moderate medical decision making.", "tcm.mdm", ("S17", "S22"))
+        refuse(
+            R.MDM_TOO_LOW,
+            "TCM requires at least moderate medical decision making.",
+            "tcm.mdm",
+            ("S17", "S22"),
+        )
         return
     if not _tcm_contact_ok(ctx, discharge, visit):
         due = ctx.sw.business_days.add_business_days(discharge.date, 2)
-        refuse(R.CONTACT_NOT_TIMELY, f"No interactive contact (or two timely attempts) within 2 business days after discharge (by {due.isoformat()}).", "tcm.contact", ("S21", "S17", "S23"))
+        refuse(
+            R.CONTACT_NOT_TIMELY,
+            f"No interactive contact (or two timely attempts) within 2 business days after discharge (by {due.isoformat()}).",
+            "tcm.contact",
+            ("S21", "S17", "S23"),
+        )
         return
     if ctx.available(would_code, visit.date):
-        ctx.out.lines.setdefault(F.TCM, []).append(ctx.line(would_code, F.TCM, 1, visit.date, period=window))
-        ctx.deny(other_code, F.TCM, R.EXCLUSIVE_TRACK, f"Only one TCM code is reported for a discharge; this one is {would_code}.", "tcm.one_code", ("S22",))
+        ctx.out.lines.setdefault(F.TCM, []).append(
+            ctx.line(would_code, F.TCM, 1, visit.date, period=window)
+        )
+        ctx.deny(
+            other_code,
+            F.TCM,
+            R.EXCLUSIVE_TRACK,
+            f"Only one TCM code is reported for a discharge; this one is {would_code}.",
+            "tcm.one_code",
+            ("S22",),
+        )
         if would_code == "99495" and mdm is MdmLevel.HIGH:
-            ctx.hint("99496", F.TCM, f"High MDM with the visit by day 7 would have reached 99496 (the visit was on day {day}).")
+            ctx.hint(
+                "99496",
+                F.TCM,
+                f"High MDM with the visit by day 7 would have reached 99496 (the visit was on day {day}).",
+            )
 
 
 def _tcm_contact_ok(ctx: _Ctx, discharge: DischargeFact, visit: VisitFact) -> bool:
     due = ctx.sw.business_days.add_business_days(discharge.date, 2)
-    contacts = [c for c in ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id) if c.date > discharge.date]
+    contacts = [
+        c
+        for c in ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id)
+        if c.date > discharge.date
+    ]
     timely = [c for c in contacts if c.date <= due]
     if any(c.successful and c.role is not RoleClass.NON_CLINICAL for c in timely):
         return True
@@ -684,15 +882,32 @@ def _bhi(ctx: _Ctx) -> None:
     need = first_unit(rule)
     total = _sum(entries)
     if total < need:
-        ctx.deny(code, F.BHI, R.BELOW_THRESHOLD, f"{total} of the {need} {label} minutes {code} needs were logged in the month.", f"bhi.{code.lower()}.threshold")
+        ctx.deny(
+            code,
+            F.BHI,
+            R.BELOW_THRESHOLD,
+            f"{total} of the {need} {label} minutes {code} needs were logged in the month.",
+            f"bhi.{code.lower()}.threshold",
+        )
         ctx.hint(code, F.BHI, f"{need - total} more {label} minutes reach {code}", need - total)
         return
     would = [ctx.line(code, F.BHI, 1, ctx.threshold_date(entries, need))]
     behavioral = any(c.behavioral for c in ctx.patient.conditions)
     if not behavioral:
-        _deny_all(ctx, F.BHI, would, code, R.TOO_FEW_CONDITIONS, "General BHI needs a behavioral health condition.", "bhi.condition", ("S3",))
+        _deny_all(
+            ctx,
+            F.BHI,
+            would,
+            code,
+            R.TOO_FEW_CONDITIONS,
+            "General BHI needs a behavioral health condition.",
+            "bhi.condition",
+            ("S3",),
+        )
         return
-    failed = _monthly_prerequisites(ctx, F.BHI, conditions=None, care_plan=False, initiating=CCM_INITIATING)
+    failed = _monthly_prerequisites(
+        ctx, F.BHI, conditions=None, care_plan=False, initiating=CCM_INITIATING
+    )
     if failed is not None:
         reason, message, rule_id, sources = failed
         _deny_all(ctx, F.BHI, would, code, reason, message, rule_id, (*sources, "S3"))
@@ -702,13 +917,21 @@ def _bhi(ctx: _Ctx) -> None:
 
 def _cocm(ctx: _Ctx) -> None:
     entries = ctx.time(F.COCM, COCM_ROLES | PERSONAL_ROLES)
-    months = [p for p in ctx.events(ProgramMonthFact, family=F.COCM, practitioner=ctx.pr.id) if ctx.in_period(p.date)]
+    months = [
+        p
+        for p in ctx.events(ProgramMonthFact, family=F.COCM, practitioner=ctx.pr.id)
+        if ctx.in_period(p.date)
+    ]
     if not entries:
         return
     first_month = bool(months) and months[0].episode_month == 1
     base = "99492" if first_month else "99493"
     if not months:
-        ctx.hint(base, F.COCM, "No CoCM program month recorded; evaluated as a later month of the episode (99493).")
+        ctx.hint(
+            base,
+            F.COCM,
+            "No CoCM program month recorded; evaluated as a later month of the episode (99493).",
+        )
     total = _sum(entries)
     base_rule = ctx.rules.rule(base)
     need = first_unit(base_rule)
@@ -718,13 +941,35 @@ def _cocm(ctx: _Ctx) -> None:
         ctx.out.hints.extend(sink.out.hints)
         ctx.out.denials.extend(sink.out.denials)
     elif ctx.available("G2214") and total >= first_unit(ctx.rules.rule("G2214")):
-        would = [ctx.line("G2214", F.COCM, 1, ctx.threshold_date(entries, first_unit(ctx.rules.rule("G2214"))))]
-        ctx.deny(base, F.COCM, R.BELOW_THRESHOLD, f"{total} care-manager minutes do not reach {base} ({need}); G2214 is reported instead.", f"cocm.{base}.threshold", ("S33",))
-        ctx.hint(base, F.COCM, f"{need - total} more care-manager minutes reach {base}", need - total)
+        would = [
+            ctx.line(
+                "G2214", F.COCM, 1, ctx.threshold_date(entries, first_unit(ctx.rules.rule("G2214")))
+            )
+        ]
+        ctx.deny(
+            base,
+            F.COCM,
+            R.BELOW_THRESHOLD,
+            f"{total} care-manager minutes do not reach {base} ({need}); G2214 is reported instead.",
+            f"cocm.{base}.threshold",
+            ("S33",),
+        )
+        ctx.hint(
+            base, F.COCM, f"{need - total} more care-manager minutes reach {base}", need - total
+        )
     else:
-        ctx.deny(base, F.COCM, R.BELOW_THRESHOLD, f"{total} care-manager minutes reach neither {base} ({need}) nor G2214 (16).", f"cocm.{base}.threshold", ("S33",))
+        ctx.deny(
+            base,
+            F.COCM,
+            R.BELOW_THRESHOLD,
+            f"{total} care-manager minutes reach neither {base} ({need}) nor G2214 (16).",
+            f"cocm.{base}.threshold",
+            ("S33",),
+        )
         return
-    failed = _monthly_prerequisites(ctx, F.COCM, conditions=None, care_plan=False, initiating=CCM_INITIATING)
+    failed = _monthly_prerequisites(
+        ctx, F.COCM, conditions=None, care_plan=False, initiating=CCM_INITIATING
+    )
     if failed is not None:
         reason, message, rule_id, sources = failed
         _deny_all(ctx, F.COCM, would, base, reason, message, rule_id, (*sources, "S4"))
@@ -743,15 +988,27 @@ _RTM_CODES = {
 
 
 def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR0912, PLR0915
-    readings = [r for r in ctx.events(DeviceReadingsFact, family=family, practitioner=ctx.pr.id) if ctx.in_period(r.period_end) or ctx.in_period(r.period_start)]
-    setups = [s for s in ctx.events(DeviceSetupFact, family=family, practitioner=ctx.pr.id) if ctx.in_period(s.date)]
+    readings = [
+        r
+        for r in ctx.events(DeviceReadingsFact, family=family, practitioner=ctx.pr.id)
+        if ctx.in_period(r.period_end) or ctx.in_period(r.period_start)
+    ]
+    setups = [
+        s
+        for s in ctx.events(DeviceSetupFact, family=family, practitioner=ctx.pr.id)
+        if ctx.in_period(s.date)
+    ]
     entries = ctx.time(family, STAFF_ROLES)
     if not readings and not setups and not entries:
         return
     name = family.value
     would: list[ClaimLine] = []
     misc: list[tuple[str, DenialReason, str, str]] = []
-    modifiers = (THERAPY_MODIFIER[ctx.pr.credential],) if family is F.RTM and ctx.pr.credential in THERAPY_MODIFIER else ()
+    modifiers = (
+        (THERAPY_MODIFIER[ctx.pr.credential],)
+        if family is F.RTM and ctx.pr.credential in THERAPY_MODIFIER
+        else ()
+    )
     # Device supply: once per 30-day period, whatever the number of devices (§6).
     by_period: dict[tuple[pendulum.Date, pendulum.Date], list[DeviceReadingsFact]] = {}
     for r in readings:
@@ -768,46 +1025,112 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         full = ctx.rules.rule(full_code)
         device_period = ServicePeriod(start=start, end=end)
         if days >= (full.min_days or 16):
-            would.append(ctx.line(full_code, family, 1, end, period=device_period, modifiers=modifiers))
+            would.append(
+                ctx.line(full_code, family, 1, end, period=device_period, modifiers=modifiers)
+            )
             continue
-        misc.append((full_code, R.TOO_FEW_DEVICE_DAYS, f"{days} of the {full.min_days} days of data {full_code} needs in the 30-day period.", f"{name.lower()}.{full_code}.days"))
+        misc.append(
+            (
+                full_code,
+                R.TOO_FEW_DEVICE_DAYS,
+                f"{days} of the {full.min_days} days of data {full_code} needs in the 30-day period.",
+                f"{name.lower()}.{full_code}.days",
+            )
+        )
         short = ctx.rule(short_code)
         if short is None or not short.in_effect(end):
-            misc.append((short_code, R.NOT_IN_EFFECT, f"{short_code} (2-15 days of data) does not exist before 2026.", f"{name.lower()}.{short_code}.effective"))
+            misc.append(
+                (
+                    short_code,
+                    R.NOT_IN_EFFECT,
+                    f"{short_code} (2-15 days of data) does not exist before 2026.",
+                    f"{name.lower()}.{short_code}.effective",
+                )
+            )
         elif days >= (short.min_days or 2):
-            would.append(ctx.line(short_code, family, 1, end, period=device_period, modifiers=modifiers))
+            would.append(
+                ctx.line(short_code, family, 1, end, period=device_period, modifiers=modifiers)
+            )
         else:
-            misc.append((short_code, R.TOO_FEW_DEVICE_DAYS, f"{days} day of data bills no device code; {short_code} needs {short.min_days}.", f"{name.lower()}.{short_code}.days"))
+            misc.append(
+                (
+                    short_code,
+                    R.TOO_FEW_DEVICE_DAYS,
+                    f"{days} day of data bills no device code; {short_code} needs {short.min_days}.",
+                    f"{name.lower()}.{short_code}.days",
+                )
+            )
     # Set-up: once per episode, when the first period has enough days.
     setup_code = "99453" if family is F.RPM else "98975"
     if setups:
         setup = ctx.rules.rule(setup_code)
         prior = [c for c in ctx.events(OtherClaimFact, code=setup_code) if c.date < setups[0].date]
         if prior:
-            misc.append((setup_code, R.ALREADY_BILLED_IN_PERIOD, f"{setup_code} is reported once per episode of care.", f"{name.lower()}.{setup_code}.once"))
+            misc.append(
+                (
+                    setup_code,
+                    R.ALREADY_BILLED_IN_PERIOD,
+                    f"{setup_code} is reported once per episode of care.",
+                    f"{name.lower()}.{setup_code}.once",
+                )
+            )
         elif first_days >= (setup.min_days or 16):
             would.append(ctx.line(setup_code, family, 1, setups[0].date, modifiers=modifiers))
         else:
-            misc.append((setup_code, R.TOO_FEW_DEVICE_DAYS, f"{setup_code} needs {setup.min_days} days of data in the first 30-day period; {first_days} were recorded.", f"{name.lower()}.{setup_code}.days"))
+            misc.append(
+                (
+                    setup_code,
+                    R.TOO_FEW_DEVICE_DAYS,
+                    f"{setup_code} needs {setup.min_days} days of data in the first 30-day period; {first_days} were recorded.",
+                    f"{name.lower()}.{setup_code}.days",
+                )
+            )
     # Treatment management: calendar month, with a real-time interactive contact.
     if entries:
         interactive = any(e.interactive for e in entries) or any(
-            c.successful and ctx.in_period(c.date) for c in ctx.events(ContactFact, family=family, practitioner=ctx.pr.id)
+            c.successful and ctx.in_period(c.date)
+            for c in ctx.events(ContactFact, family=family, practitioner=ctx.pr.id)
         )
-        base, add_on, short_base = ("99457", "99458", "99470") if family is F.RPM else ("98980", "98981", "98979")
+        base, add_on, short_base = (
+            ("99457", "99458", "99470") if family is F.RPM else ("98980", "98981", "98979")
+        )
         total = _sum(entries)
         sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
         lines = _track_lines(sink, family, _Track(base, add_on, tuple(entries), "management"))
         if not lines and ctx.available(short_base):
-            short_lines = _track_lines(sink, family, _Track(short_base, None, tuple(entries), "management"))
+            short_lines = _track_lines(
+                sink, family, _Track(short_base, None, tuple(entries), "management")
+            )
             if short_lines:
-                misc.append((base, R.BELOW_THRESHOLD, f"{total} of the 20 management minutes {base} needs; {short_base} is reported instead.", f"{name.lower()}.{base}.threshold"))
+                misc.append(
+                    (
+                        base,
+                        R.BELOW_THRESHOLD,
+                        f"{total} of the 20 management minutes {base} needs; {short_base} is reported instead.",
+                        f"{name.lower()}.{base}.threshold",
+                    )
+                )
                 lines = short_lines
         if not lines:
-            misc.append((base, R.BELOW_THRESHOLD, f"{total} of the 20 management minutes {base} needs were logged in the month.", f"{name.lower()}.{base}.threshold"))
+            misc.append(
+                (
+                    base,
+                    R.BELOW_THRESHOLD,
+                    f"{total} of the 20 management minutes {base} needs were logged in the month.",
+                    f"{name.lower()}.{base}.threshold",
+                )
+            )
             ctx.out.hints.extend(h for h in sink.out.hints if h.code == base)
         elif not interactive:
-            misc.extend((line.code, R.BELOW_THRESHOLD, f"{line.code} needs at least one real-time interactive communication in the month.", f"{name.lower()}.interactive") for line in lines)
+            misc.extend(
+                (
+                    line.code,
+                    R.BELOW_THRESHOLD,
+                    f"{line.code} needs at least one real-time interactive communication in the month.",
+                    f"{name.lower()}.interactive",
+                )
+                for line in lines
+            )
             lines = []
         else:
             ctx.out.hints.extend(h for h in sink.out.hints if h.code in {base, add_on})
@@ -815,10 +1138,28 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         would.extend(evolve(line, modifiers=modifiers) for line in lines)
     # Prerequisites: consent; RPM also needs an established patient (§1.4, §6).
     if family is F.RPM and not ctx.patient.established:
-        _deny_all(ctx, family, would, "99454", R.NOT_ESTABLISHED_PATIENT, "RPM requires an established patient.", "rpm.established", ("S39", "S40"))
+        _deny_all(
+            ctx,
+            family,
+            would,
+            "99454",
+            R.NOT_ESTABLISHED_PATIENT,
+            "RPM requires an established patient.",
+            "rpm.established",
+            ("S39", "S40"),
+        )
         return
     if not ctx.consent_ok(family):
-        _deny_all(ctx, family, would, "99454" if family is F.RPM else "98977", R.NO_CONSENT, f"No {name} consent is on file for this period.", f"{name.lower()}.consent", ("S85", "S39"))
+        _deny_all(
+            ctx,
+            family,
+            would,
+            "99454" if family is F.RPM else "98977",
+            R.NO_CONSENT,
+            f"No {name} consent is on file for this period.",
+            f"{name.lower()}.consent",
+            ("S85", "S39"),
+        )
         return
     for code, reason, message, rule_id in misc:
         ctx.deny(code, family, reason, message, rule_id)
@@ -837,37 +1178,70 @@ def _acp(ctx: _Ctx) -> None:
     for e in entries:
         by_day.setdefault(e.date, []).append(e)
     for day, group in sorted(by_day.items()):
-        critical = [c for c in ctx.events(OtherClaimFact, practitioner=ctx.pr.id) if c.date == day and c.code in {"99291", "99292"}]
-        awv = any(v_.kind is VisitKind.AWV and v_.date == day for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id)) or any(
-            c.code in {"G0438", "G0439"} and c.date == day for c in ctx.events(OtherClaimFact, practitioner=ctx.pr.id)
+        critical = [
+            c
+            for c in ctx.events(OtherClaimFact, practitioner=ctx.pr.id)
+            if c.date == day and c.code in {"99291", "99292"}
+        ]
+        awv = any(
+            v_.kind is VisitKind.AWV and v_.date == day
+            for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id)
+        ) or any(
+            c.code in {"G0438", "G0439"} and c.date == day
+            for c in ctx.events(OtherClaimFact, practitioner=ctx.pr.id)
         )
         sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
         sink.period = ServicePeriod(start=day, end=day)
         lines = _track_lines(sink, F.ACP, _Track("99497", "99498", tuple(group), "face-to-face"))
         total = _sum(group)
         if not lines:
-            ctx.deny("99497", F.ACP, R.BELOW_THRESHOLD, f"{total} minutes of ACP on {day.isoformat()}: 99497 needs 16 (the midpoint of 30 must be passed).", "acp.99497.threshold", ("S12", "S10"))
+            ctx.deny(
+                "99497",
+                F.ACP,
+                R.BELOW_THRESHOLD,
+                f"{total} minutes of ACP on {day.isoformat()}: 99497 needs 16 (the midpoint of 30 must be passed).",
+                "acp.99497.threshold",
+                ("S12", "S10"),
+            )
             ctx.out.hints.extend(sink.out.hints)
             continue
         if critical:
-            _deny_all(ctx, F.ACP, lines, "99497", R.CROSS_FAMILY_EXCLUSION, "ACP is not reported on the same day as critical care.", "acp.critical_care", ("S14",))
+            _deny_all(
+                ctx,
+                F.ACP,
+                lines,
+                "99497",
+                R.CROSS_FAMILY_EXCLUSION,
+                "ACP is not reported on the same day as critical care.",
+                "acp.critical_care",
+                ("S14",),
+            )
             continue
         ctx.out.denials.extend(sink.out.denials)
         ctx.out.hints.extend(sink.out.hints)
         day_period = ServicePeriod(start=day, end=day)
         ctx.out.lines.setdefault(F.ACP, []).extend(
-            evolve(line, date_of_service=day, period=day_period, modifiers=("33",) if awv else ()) for line in lines
+            evolve(line, date_of_service=day, period=day_period, modifiers=("33",) if awv else ())
+            for line in lines
         )
 
 
 # -- APCM (SPEC.md §8) ---------------------------------------------------------------------
 
 
-_ADDON_CODE = {BhAddon.GENERAL_BHI: "G0570", BhAddon.COCM_INITIAL: "G0568", BhAddon.COCM_SUBSEQUENT: "G0569"}
+_ADDON_CODE = {
+    BhAddon.GENERAL_BHI: "G0570",
+    BhAddon.COCM_INITIAL: "G0568",
+    BhAddon.COCM_SUBSEQUENT: "G0569",
+}
 
 
-def _apcm(ctx: _Ctx) -> None:
-    months = [p for p in ctx.events(ProgramMonthFact, family=F.APCM, practitioner=ctx.pr.id) if ctx.in_period(p.date)]
+def _apcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the APCM rules, in order
+    months = [
+        p
+        for p in ctx.events(ProgramMonthFact, family=F.APCM, practitioner=ctx.pr.id)
+        if ctx.in_period(p.date)
+    ]
     if not months:
         return
     month = months[0]
@@ -879,24 +1253,63 @@ def _apcm(ctx: _Ctx) -> None:
     else:
         code = "G0556"
         if ctx.patient.qmb:
-            ctx.deny("G0558", F.APCM, R.TOO_FEW_CONDITIONS, "APCM level 3 requires two or more chronic conditions as well as QMB status.", "apcm.level3", ("S50",))
+            ctx.deny(
+                "G0558",
+                F.APCM,
+                R.TOO_FEW_CONDITIONS,
+                "APCM level 3 requires two or more chronic conditions as well as QMB status.",
+                "apcm.level3",
+                ("S50",),
+            )
     dos = month.date if ctx.sw.date_of_service is DateOfService.THRESHOLD_MET else ctx.period.end
     addon = _ADDON_CODE.get(month.bh_addon) if month.bh_addon else None
     if not ctx.available(code, dos):
-        ctx.deny(code, F.APCM, R.NOT_IN_EFFECT, "APCM is not payable before 1 January 2025.", "apcm.effective", ("S74",))
+        ctx.deny(
+            code,
+            F.APCM,
+            R.NOT_IN_EFFECT,
+            "APCM is not payable before 1 January 2025.",
+            "apcm.effective",
+            ("S74",),
+        )
         if addon:
-            ctx.deny(addon, F.APCM, R.NOT_IN_EFFECT, "The APCM behavioral-health add-ons are not available before 2026.", "apcm.addon.effective", ("S57",))
+            ctx.deny(
+                addon,
+                F.APCM,
+                R.NOT_IN_EFFECT,
+                "The APCM behavioral-health add-ons are not available before 2026.",
+                "apcm.addon.effective",
+                ("S57",),
+            )
         return
     would = [ctx.line(code, F.APCM, 1, dos)]
     if addon:
         if ctx.available(addon, dos):
             would.append(ctx.line(addon, F.APCM, 1, dos))
         else:
-            ctx.deny(addon, F.APCM, R.NOT_IN_EFFECT, "The APCM behavioral-health add-ons are not available before 2026.", "apcm.addon.effective", ("S57",))
+            ctx.deny(
+                addon,
+                F.APCM,
+                R.NOT_IN_EFFECT,
+                "The APCM behavioral-health add-ons are not available before 2026.",
+                "apcm.addon.effective",
+                ("S57",),
+            )
     if not ctx.pr.primary_care_focal_point:
-        _deny_all(ctx, F.APCM, would, code, R.CROSS_FAMILY_EXCLUSION, "APCM is billed only by the practitioner responsible for all primary care (the continuing focal point).", "apcm.focal_point", ("S50", "S53"))
+        _deny_all(
+            ctx,
+            F.APCM,
+            would,
+            code,
+            R.CROSS_FAMILY_EXCLUSION,
+            "APCM is billed only by the practitioner responsible for all primary care (the continuing focal point).",
+            "apcm.focal_point",
+            ("S50", "S53"),
+        )
         return
-    failed = _monthly_prerequisites(ctx, F.APCM, conditions=None, care_plan=False, initiating=CCM_INITIATING, initiating_years=3)
+    failed = _monthly_prerequisites(
+        ctx, F.APCM, conditions=None, care_plan=False, initiating=CCM_INITIATING, initiating_years=3
+    )
     if failed is not None:
         reason, message, rule_id, sources = failed
         if reason is R.NO_INITIATING_VISIT:
@@ -906,7 +1319,11 @@ def _apcm(ctx: _Ctx) -> None:
     if ctx.sw.apcm_bars_communication_codes:
         for claim in ctx.events(OtherClaimFact, practitioner=ctx.pr.id):
             if claim.code in COMMUNICATION_CODES and ctx.in_period(claim.date):
-                ctx.hint(code, F.APCM, f"{claim.code} this month is bundled into APCM under this rule set.")
+                ctx.hint(
+                    code,
+                    F.APCM,
+                    f"{claim.code} this month is bundled into APCM under this rule set.",
+                )
     ctx.out.lines.setdefault(F.APCM, []).extend(would)
 
 
@@ -926,14 +1343,33 @@ def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
     if not ctx.available(base):
         return
     sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
-    would = _track_lines(sink, family, _Track(base, add_on, tuple(entries), "navigation" if family is F.PIN else "CHI", ctx.sw.chi_pin_time_rule))
+    would = _track_lines(
+        sink,
+        family,
+        _Track(
+            base,
+            add_on,
+            tuple(entries),
+            "navigation" if family is F.PIN else "CHI",
+            ctx.sw.chi_pin_time_rule,
+        ),
+    )
     if not would:
         total = _sum(entries)
         need = first_unit(ctx.rules.rule(base), ctx.sw.chi_pin_time_rule)
-        ctx.deny(base, family, R.BELOW_THRESHOLD, f"{total} of the {need} minutes {base} needs were logged in the month.", f"{family.value.lower()}.{base}.threshold", ("S61",))
+        ctx.deny(
+            base,
+            family,
+            R.BELOW_THRESHOLD,
+            f"{total} of the {need} minutes {base} needs were logged in the month.",
+            f"{family.value.lower()}.{base}.threshold",
+            ("S61",),
+        )
         ctx.out.hints.extend(sink.out.hints)
         return
-    failed = _monthly_prerequisites(ctx, family, conditions=conditions, care_plan=False, initiating=kinds)
+    failed = _monthly_prerequisites(
+        ctx, family, conditions=conditions, care_plan=False, initiating=kinds
+    )
     if failed is not None:
         reason, message, rule_id, sources = failed
         if reason is R.NO_INITIATING_VISIT:
@@ -965,14 +1401,22 @@ _FAMILIES: tuple[tuple[ServiceFamily, Callable[[_Ctx], None]], ...] = (
 
 def _preferred(ctx: _Ctx, a: ServiceFamily, b: ServiceFamily) -> ServiceFamily:
     for election in reversed(ctx.events(ElectionFact, practitioner=ctx.pr.id)):
-        if election.prefer_family in {a, b}:
-            return election.prefer_family
+        preferred: ServiceFamily = election.prefer_family
+        if preferred in {a, b}:
+            return preferred
     order = ctx.sw.default_preference
     rank = {family: index for index, family in enumerate(order)}
     return min((a, b), key=lambda f: rank.get(f, len(order)))
 
 
-def _drop(ctx: _Ctx, family: ServiceFamily, keep: Callable[[ClaimLine], bool], reason: str, rule_id: str, sources: tuple[str, ...]) -> None:
+def _drop(  # noqa: PLR0917
+    ctx: _Ctx,
+    family: ServiceFamily,
+    keep: Callable[[ClaimLine], bool],
+    reason: str,
+    rule_id: str,
+    sources: tuple[str, ...],
+) -> None:
     lines = ctx.out.lines.get(family, [])
     for line in lines:
         if not keep(line):
@@ -985,29 +1429,61 @@ def _resolve_conflicts(ctx: _Ctx) -> None:
     for a, b in CONFLICTS:
         if not lines.get(a) or not lines.get(b):
             continue
-        if (a, b) == (F.TCM, F.APCM) and not any(line.code in {"99495", "99496"} for line in lines[a]):
+        if (a, b) == (F.TCM, F.APCM) and not any(
+            line.code in {"99495", "99496"} for line in lines[a]
+        ):
             continue
         winner = _preferred(ctx, a, b)
         loser = b if winner is a else a
         if {a, b} == {F.BHI, F.COCM}:
-            message = "A practitioner reports CoCM or general BHI for a patient in a month, not both."
+            message = (
+                "A practitioner reports CoCM or general BHI for a patient in a month, not both."
+            )
             sources: tuple[str, ...] = ("S37",)
         else:
             message = f"{loser.value} and {winner.value} are not billed by the same practitioner for the same period; {winner.value} is reported."
             sources = ("S51", "S56", "S31")
-        _drop(ctx, loser, lambda _line: False, message, f"{loser.value.lower()}.excluded_by.{winner.value.lower()}", sources)
+        _drop(
+            ctx,
+            loser,
+            lambda _line: False,
+            message,
+            f"{loser.value.lower()}.excluded_by.{winner.value.lower()}",
+            sources,
+        )
     # 2026 APCM behavioral add-ons against the legacy BHI/CoCM codes (§8.3).
     addons = [line for line in lines.get(F.APCM, []) if line.code in APCM_ADDONS]
     legacy = [f for f in (F.BHI, F.COCM) if lines.get(f)]
     if addons and legacy:
         for family in legacy:
             if _preferred(ctx, F.APCM, family) is F.APCM:
-                _drop(ctx, family, lambda _line: False, "The APCM behavioral add-on is billed this month, so the legacy BHI/CoCM codes are not.", "apcm.addon.excludes_legacy", ("S56", "S57"))
+                _drop(
+                    ctx,
+                    family,
+                    lambda _line: False,
+                    "The APCM behavioral add-on is billed this month, so the legacy BHI/CoCM codes are not.",
+                    "apcm.addon.excludes_legacy",
+                    ("S56", "S57"),
+                )
             else:
-                _drop(ctx, F.APCM, lambda line: line.code not in APCM_ADDONS, "The legacy BHI/CoCM codes are billed this month, so the APCM add-on is not.", "apcm.addon.excludes_legacy", ("S56", "S57"))
+                _drop(
+                    ctx,
+                    F.APCM,
+                    lambda line: line.code not in APCM_ADDONS,
+                    "The legacy BHI/CoCM codes are billed this month, so the APCM add-on is not.",
+                    "apcm.addon.excludes_legacy",
+                    ("S56", "S57"),
+                )
     # CHI with PIN in the same month (§15.5 switch).
     if not ctx.sw.chi_and_pin_same_month and lines.get(F.CHI) and lines.get(F.PIN):
-        _drop(ctx, F.PIN, lambda _line: False, "This rule set does not allow CHI and PIN in the same month.", "pin.excluded_by.chi", ())
+        _drop(
+            ctx,
+            F.PIN,
+            lambda _line: False,
+            "This rule set does not allow CHI and PIN in the same month.",
+            "pin.excluded_by.chi",
+            (),
+        )
 
 
 def _rhc_fqhc(ctx: _Ctx) -> None:
@@ -1021,28 +1497,55 @@ def _rhc_fqhc(ctx: _Ctx) -> None:
     lines = ctx.out.lines
     cocm = lines.get(F.COCM, [])
     if cocm:
-        if not individual_ok or ctx.rules.year == 2025 and g0512_ok:  # noqa: PLR2004
+        if not individual_ok or (ctx.rules.year == 2025 and g0512_ok):  # noqa: PLR2004
             total = _sum(ctx.time(F.COCM, COCM_ROLES | PERSONAL_ROLES))
-            first = any(line.code == "99492" for line in cocm)
-            need = 70 if first else 60
+            first_month = any(line.code == "99492" for line in cocm)
+            need = 70 if first_month else 60
             if total >= need:
                 lines[F.COCM] = [ctx.line("G0512", F.COCM, 1, cocm[0].date_of_service)]
             else:
                 lines[F.COCM] = []
-                ctx.deny("G0512", F.COCM, R.BELOW_THRESHOLD, f"G0512 needs {need} care-manager minutes; {total} were logged.", "rhc.g0512.threshold", ("S68",))
+                ctx.deny(
+                    "G0512",
+                    F.COCM,
+                    R.BELOW_THRESHOLD,
+                    f"G0512 needs {need} care-manager minutes; {total} were logged.",
+                    "rhc.g0512.threshold",
+                    ("S68",),
+                )
         elif not g0512_ok:
-            ctx.deny("G0512", F.COCM, R.NOT_IN_EFFECT, "G0512 is retired for RHCs and FQHCs from 1 January 2026; the CoCM codes are billed instead.", "rhc.g0512.retired", ("S34", "S73"))
+            ctx.deny(
+                "G0512",
+                F.COCM,
+                R.NOT_IN_EFFECT,
+                "G0512 is retired for RHCs and FQHCs from 1 January 2026; the CoCM codes are billed instead.",
+                "rhc.g0512.retired",
+                ("S34", "S73"),
+            )
     covered = [f for f in G0511_FAMILIES if lines.get(f)]
     if not covered:
         return
     if not individual_ok:
         for family in covered:
             first = lines[family][0]
-            lines[family] = [evolve(ctx.line("G0511", family, 1, first.date_of_service), period=first.period)]
+            lines[family] = [
+                evolve(ctx.line("G0511", family, 1, first.date_of_service), period=first.period)
+            ]
     elif not g0511_ok:
-        ctx.deny("G0511", covered[0], R.NOT_IN_EFFECT, "G0511 is no longer payable (the transition ended; not accepted from 1 October 2025).", "rhc.g0511.ended", ("S68", "S69", "S70"))
+        ctx.deny(
+            "G0511",
+            covered[0],
+            R.NOT_IN_EFFECT,
+            "G0511 is no longer payable (the transition ended; not accepted from 1 October 2025).",
+            "rhc.g0511.ended",
+            ("S68", "S69", "S70"),
+        )
     else:
-        ctx.hint("G0511", covered[0], "Until 30 September 2025 an RHC/FQHC may bill G0511 instead of the individual codes.")
+        ctx.hint(
+            "G0511",
+            covered[0],
+            "Until 30 September 2025 an RHC/FQHC may bill G0511 instead of the individual codes.",
+        )
 
 
 def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str, _Ctx]) -> None:
@@ -1054,16 +1557,39 @@ def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str
             if not lines:
                 continue
             # A code given as a fact for this practitioner is not repeated.
-            ctx.out.lines[family] = lines = [
-                line for line in lines if not any(c.code == line.code and c.practitioner == pr_id and ctx.in_period(c.date) for c in claims)
+            ctx.out.lines[family] = kept = [
+                line
+                for line in lines
+                if not any(
+                    c.code == line.code and c.practitioner == pr_id and ctx.in_period(c.date)
+                    for c in claims
+                )
             ]
-            if not lines or family not in rules.switches.one_practitioner_families or family is F.TCM:
+            if (
+                not kept
+                or family not in rules.switches.one_practitioner_families
+                or family is F.TCM
+            ):
                 continue
             family_codes = {c.code for c in rules.codes if c.family is family}
-            other_claim = next((c for c in claims if c.practitioner != pr_id and c.code in family_codes and ctx.in_period(c.date)), None)
+            other_claim = next(
+                (
+                    c
+                    for c in claims
+                    if c.practitioner != pr_id and c.code in family_codes and ctx.in_period(c.date)
+                ),
+                None,
+            )
             other = other_claim.practitioner if other_claim else billed_by.get(family)
             if other is not None and other != pr_id:
-                _drop(ctx, family, lambda _line: False, f"Only one practitioner may bill {family.value} for a patient in a period, and {other} does.", f"{family.value.lower()}.one_practitioner", ())
+                _drop(
+                    ctx,
+                    family,
+                    lambda _line: False,
+                    f"Only one practitioner may bill {family.value} for a patient in a period, and {other} does.",
+                    f"{family.value.lower()}.one_practitioner",
+                    (),
+                )
             else:
                 billed_by[family] = pr_id
     # RPM and RTM are never billed for the same patient in the same period (§6, §7).
@@ -1073,10 +1599,24 @@ def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str
         for ctx in rtm:
             keep = _preferred(ctx, F.RPM, F.RTM)
             if keep is F.RPM:
-                _drop(ctx, F.RTM, lambda _line: False, "RPM and RTM are not billed for the same patient in the same period; RPM is reported.", "rtm.excluded_by.rpm", ("S39", "S41"))
+                _drop(
+                    ctx,
+                    F.RTM,
+                    lambda _line: False,
+                    "RPM and RTM are not billed for the same patient in the same period; RPM is reported.",
+                    "rtm.excluded_by.rpm",
+                    ("S39", "S41"),
+                )
             else:
                 for rpm_ctx in rpm:
-                    _drop(rpm_ctx, F.RPM, lambda _line: False, "RPM and RTM are not billed for the same patient in the same period; RTM is reported.", "rpm.excluded_by.rtm", ("S39", "S41"))
+                    _drop(
+                        rpm_ctx,
+                        F.RPM,
+                        lambda _line: False,
+                        "RPM and RTM are not billed for the same patient in the same period; RTM is reported.",
+                        "rpm.excluded_by.rtm",
+                        ("S39", "S41"),
+                    )
 
 
 def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:

@@ -9,7 +9,7 @@ file, a month-close CSV pair and a store all feed the same engine.
 from __future__ import annotations
 
 import enum
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 import pendulum
@@ -108,9 +108,9 @@ class ChronicCondition:
 
 def _family_dates(value: object) -> tuple[tuple[ServiceFamily, pendulum.Date], ...]:
     """Accept a mapping or pairs of family -> date; drop families without a date."""
-    items = value.items() if isinstance(value, dict) else value
+    items: Any = value.items() if isinstance(value, dict) else value
     out = []
-    for family, day in items:  # type: ignore[union-attr]
+    for family, day in items:
         if day is not None:
             out.append((family, day))
     return tuple(sorted(out, key=lambda pair: pair[0].value))
@@ -323,7 +323,9 @@ def _sorted_events(value: object) -> tuple[Event, ...]:
     events = v.to_tuple(value)  # type: ignore[arg-type]
     for index, event in enumerate(events):
         if not isinstance(event, _EVENT_TYPES):
-            raise errors.InvalidValue("is not a billing event", field=f"events[{index}]", value=event)
+            raise errors.InvalidValue(
+                "is not a billing event", field=f"events[{index}]", value=event
+            )
     # A stable, content-based order: results never depend on the order given.
     return tuple(sorted(events, key=lambda e: (e.date, type(e).__name__, repr(e))))
 
@@ -364,4 +366,6 @@ class BillingFacts:
         for p in self.practitioners:
             if p.id == practitioner_id:
                 return p
-        raise errors.NotFound("not a practitioner of this case", field="practitioner", value=practitioner_id)
+        raise errors.NotFound(
+            "not a practitioner of this case", field="practitioner", value=practitioner_id
+        )

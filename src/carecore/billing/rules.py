@@ -157,11 +157,9 @@ class CodeRule:
 
     def in_effect(self, day: pendulum.Date) -> bool:
         """Whether the code can be billed for a service on *day*."""
-        return self.available_from <= day and (self.available_to is None or day <= self.available_to)
-
-
-def _all_families() -> frozenset[ServiceFamily]:
-    return frozenset(ServiceFamily)
+        return self.available_from <= day and (
+            self.available_to is None or day <= self.available_to
+        )
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -251,7 +249,7 @@ class RuleSet:
     switches: Switches = field(factory=Switches)
 
     @codes.validator
-    def _unique(self, attribute: attrs.Attribute[object], value: tuple[CodeRule, ...]) -> None:
+    def _unique(self, _attribute: attrs.Attribute[object], value: tuple[CodeRule, ...]) -> None:
         seen: set[str] = set()
         for index, rule in enumerate(value):
             if not isinstance(rule, CodeRule):

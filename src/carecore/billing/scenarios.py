@@ -21,15 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pendulum
 from attrs import frozen
 
 from carecore import errors
-from carecore.billing.engine import EvaluationResult
 from carecore.billing.facts import (
     AdmissionFact,
     BhAddon,
@@ -63,6 +61,9 @@ from carecore.model.codes import (
     VisitKind,
 )
 from carecore.model.period import ServicePeriod
+
+if TYPE_CHECKING:
+    from carecore.billing.engine import EvaluationResult
 
 __all__ = ["Scenario", "load_scenarios", "read_scenarios", "result_to_json"]
 
@@ -133,7 +134,9 @@ class _Reader:
         self.problems: list[errors.Problem] = []
 
     def problem(self, path: str, message: str, value: object = errors._MISSING) -> None:  # noqa: SLF001
-        self.problems.append(errors.Problem(path=f"{self.base}{path}", message=message, value=value))
+        self.problems.append(
+            errors.Problem(path=f"{self.base}{path}", message=message, value=value)
+        )
 
     def get(self, obj: dict[str, Any], key: str, path: str, *, required: bool = True) -> Any:
         if key not in obj:
@@ -142,7 +145,9 @@ class _Reader:
             return None
         return obj[key]
 
-    def text(self, obj: dict[str, Any], key: str, path: str, *, required: bool = True) -> str | None:
+    def text(
+        self, obj: dict[str, Any], key: str, path: str, *, required: bool = True
+    ) -> str | None:
         value = self.get(obj, key, path, required=required)
         if value is None:
             return None
@@ -151,7 +156,9 @@ class _Reader:
             return None
         return value
 
-    def integer(self, obj: dict[str, Any], key: str, path: str, *, required: bool = True) -> int | None:
+    def integer(
+        self, obj: dict[str, Any], key: str, path: str, *, required: bool = True
+    ) -> int | None:
         value = self.get(obj, key, path, required=required)
         if value is None:
             return None
@@ -183,11 +190,15 @@ class _Reader:
             return None
         return pendulum.Date(day.year, day.month, day.day)
 
-    def date_field(self, obj: dict[str, Any], key: str, path: str, *, required: bool = True) -> pendulum.Date | None:
+    def date_field(
+        self, obj: dict[str, Any], key: str, path: str, *, required: bool = True
+    ) -> pendulum.Date | None:
         value = self.get(obj, key, path, required=required)
         return None if value is None else self.date(value, f"{path}.{key}")
 
-    def code(self, cls: type[E], value: object, path: str, aliases: dict[str, E] | None = None) -> E | None:
+    def code(
+        self, cls: type[E], value: object, path: str, aliases: dict[str, E] | None = None
+    ) -> E | None:
         if isinstance(value, str):
             for candidate in (value, value.lower(), value.upper()):
                 try:
@@ -202,12 +213,21 @@ class _Reader:
         return None
 
     def code_field(
-        self, cls: type[E], obj: dict[str, Any], key: str, path: str, *, required: bool = True, aliases: dict[str, E] | None = None
+        self,
+        cls: type[E],
+        obj: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool = True,
+        aliases: dict[str, E] | None = None,
     ) -> E | None:
         value = self.get(obj, key, path, required=required)
         return None if value is None else self.code(cls, value, f"{path}.{key}", aliases)
 
-    def family_dates(self, obj: dict[str, Any], key: str, path: str) -> dict[ServiceFamily, pendulum.Date | None]:
+    def family_dates(
+        self, obj: dict[str, Any], key: str, path: str
+    ) -> dict[ServiceFamily, pendulum.Date | None]:
         value = obj.get(key) or {}
         if not isinstance(value, dict):
             self.problem(f"{path}.{key}", "expected an object of FAMILY: date", value)
@@ -271,139 +291,149 @@ def _patient(r: _Reader, raw: object, path: str) -> PatientFacts | None:
     )
 
 
-def _event(r: _Reader, raw: object, path: str, default_practitioner: str | None) -> Event | None:  # noqa: C901, PLR0911, PLR0912
+_STR, _INT, _BOOL = "str", "int", "bool"
+
+#: Per event type: the facts class and its fields as (name, kind, required).
+#: The practitioner is handled for every type (see _event).
+_EVENTS: dict[str, tuple[type, tuple[tuple[str, object, bool], ...]]] = {
+    "time_entry": (
+        TimeFact,
+        (
+            ("minutes", _INT, True),
+            ("role", RoleClass, True),
+            ("credential", Credential, False),
+            ("family", ServiceFamily, True),
+            ("interactive", _BOOL, False),
+            ("activity", _STR, False),
+        ),
+    ),
+    "interactive_contact": (
+        ContactFact,
+        (
+            ("mode", ContactMode, True),
+            ("successful", _BOOL, True),
+            ("role", RoleClass, False),
+            ("family", ServiceFamily, True),
+        ),
+    ),
+    "face_to_face_visit": (
+        VisitFact,
+        (("kind", VisitKind, True), ("mdm", MdmLevel, False), ("em_code", _STR, False)),
+    ),
+    "discharge": (
+        DischargeFact,
+        (("from_setting", CareSetting, True), ("to_setting", CareSetting, True)),
+    ),
+    "admission": (AdmissionFact, (("setting", CareSetting, True),)),
+    "device_readings": (
+        DeviceReadingsFact,
+        (
+            ("period_start", "date", True),
+            ("period_end", "date", True),
+            ("days_with_data", _INT, True),
+            ("device", _STR, False),
+            ("family", ServiceFamily, True),
+            ("rtm_system", RtmSystem, False),
+        ),
+    ),
+    "device_setup": (DeviceSetupFact, (("family", ServiceFamily, True), ("device", _STR, False))),
+    "care_plan": (
+        CarePlanFact,
+        (("family", ServiceFamily, True), ("action", CarePlanAction, True)),
+    ),
+    "mdm_assessment": (MdmFact, (("family", ServiceFamily, True), ("level", MdmLevel, True))),
+    "program_month": (
+        ProgramMonthFact,
+        (
+            ("family", ServiceFamily, True),
+            ("month", _STR, True),
+            ("bh_addon", BhAddon, False),
+            ("episode_month", _INT, False),
+        ),
+    ),
+    "other_claim": (OtherClaimFact, (("code", _STR, True),)),
+    "election": (ElectionFact, (("prefer_family", ServiceFamily, True),)),
+}
+#: Defaults for optional fields the facts classes require.
+_DEFAULTS: dict[str, object] = {
+    "role": RoleClass.CLINICAL_STAFF,
+    "mdm": MdmLevel.STRAIGHTFORWARD,
+    "device": "device",
+}
+#: Event types without a billing practitioner of their own.
+_NO_PRACTITIONER = frozenset({"admission", "discharge"})
+
+
+def _value(  # noqa: PLR0911 - one return per field kind
+    r: _Reader, raw: dict[str, Any], name: str, kind: object, *, required: bool, path: str
+) -> object:
+    if kind == _INT:
+        return r.integer(raw, name, path, required=required)
+    if kind == _BOOL:
+        value = raw.get(name)
+        if value is None:
+            if required:
+                r.problem(f"{path}.{name}", "required field missing")
+            return None
+        if not isinstance(value, bool):
+            r.problem(f"{path}.{name}", "expected true or false", value)
+            return None
+        return value
+    if kind == _STR:
+        return r.text(raw, name, path, required=required)
+    if kind == "date":
+        return r.date_field(raw, name, path, required=required)
+    aliases: dict[str, Any] | None = {
+        Credential: CREDENTIAL_ALIASES,
+        CareSetting: SETTING_ALIASES,
+    }.get(kind)  # type: ignore[call-overload]
+    return r.code_field(kind, raw, name, path, required=required, aliases=aliases)  # type: ignore[arg-type]
+
+
+def _event(r: _Reader, raw: object, path: str, default_practitioner: str | None) -> Event | None:  # noqa: C901
     if not isinstance(raw, dict):
         r.problem(path, "expected an object", raw)
         return None
     kind = r.text(raw, "type", path)
     day = r.date_field(raw, "date", path)
-    practitioner = raw.get("practitioner", default_practitioner)
-    if practitioner is not None and (not isinstance(practitioner, str) or not practitioner):
-        r.problem(f"{path}.practitioner", "expected a practitioner id", practitioner)
-        practitioner = None
+    if kind is None:
+        return None
+    spec = _EVENTS.get(kind)
+    if spec is None:
+        r.problem(f"{path}.type", f"unknown event type (known: {', '.join(sorted(_EVENTS))})", kind)
+        return None
+    cls, fields = spec
     before = len(r.problems)
-
-    def need_practitioner() -> str | None:
-        if practitioner is None:
-            r.problem(f"{path}.practitioner", "required field missing")
-        return practitioner
-
-    family = lambda required=True: r.code_field(ServiceFamily, raw, "family", path, required=required)  # noqa: E731
-    if kind == "time_entry":
-        minutes = r.integer(raw, "minutes", path)
-        if minutes is not None and not 1 <= minutes <= 24 * 60:
-            r.problem(f"{path}.minutes", "must be between 1 and 1440", minutes)
-        role = r.code_field(RoleClass, raw, "role", path)
-        credential = r.code_field(Credential, raw, "credential", path, required=False, aliases=CREDENTIAL_ALIASES)
-        fam = family()
-        who = need_practitioner()
-        interactive = r.boolean(raw, "interactive", path, default=False)
-        if len(r.problems) > before:
-            return None
-        return TimeFact(date=day, minutes=minutes, role=role, practitioner=who, family=fam, credential=credential, interactive=interactive, activity=raw.get("activity") if isinstance(raw.get("activity"), str) else None)  # type: ignore[arg-type]
-    if kind == "interactive_contact":
-        mode = r.code_field(ContactMode, raw, "mode", path)
-        successful = raw.get("successful")
-        if not isinstance(successful, bool):
-            r.problem(f"{path}.successful", "expected true or false", successful)
-        role = r.code_field(RoleClass, raw, "role", path, required=False) or RoleClass.CLINICAL_STAFF
-        fam = family()
-        who = need_practitioner()
-        if len(r.problems) > before:
-            return None
-        return ContactFact(date=day, mode=mode, successful=successful, role=role, practitioner=who, family=fam)  # type: ignore[arg-type]
-    if kind == "face_to_face_visit":
-        visit_kind = r.code_field(VisitKind, raw, "kind", path)
-        mdm = r.code_field(MdmLevel, raw, "mdm", path, required=False) or MdmLevel.STRAIGHTFORWARD
-        who = need_practitioner()
-        em_code = raw.get("em_code")
-        if em_code is not None and (not isinstance(em_code, str) or len(em_code) != 5):  # noqa: PLR2004
-            r.problem(f"{path}.em_code", "expected a 5-character CPT/HCPCS code", em_code)
-        if len(r.problems) > before:
-            return None
-        return VisitFact(date=day, kind=visit_kind, mdm=mdm, practitioner=who, em_code=em_code)  # type: ignore[arg-type]
-    if kind == "discharge":
-        origin = r.code_field(CareSetting, raw, "from_setting", path, aliases=SETTING_ALIASES)
-        target = r.code_field(CareSetting, raw, "to_setting", path, aliases=SETTING_ALIASES)
-        if len(r.problems) > before:
-            return None
-        return DischargeFact(date=day, from_setting=origin, to_setting=target, practitioner=raw.get("practitioner"))  # type: ignore[arg-type]
-    if kind == "admission":
-        setting = r.code_field(CareSetting, raw, "setting", path, aliases=SETTING_ALIASES)
-        if len(r.problems) > before:
-            return None
-        return AdmissionFact(date=day, setting=setting)  # type: ignore[arg-type]
-    if kind == "device_readings":
-        start = r.date_field(raw, "period_start", path)
-        end = r.date_field(raw, "period_end", path)
-        days = r.integer(raw, "days_with_data", path)
-        if days is not None and not 0 <= days <= 31:  # noqa: PLR2004
-            r.problem(f"{path}.days_with_data", "must be between 0 and 31", days)
-        fam = family()
-        if fam is not None and fam not in {ServiceFamily.RPM, ServiceFamily.RTM}:
-            r.problem(f"{path}.family", "device readings belong to RPM or RTM", fam.value)
-        system = r.code_field(RtmSystem, raw, "rtm_system", path, required=fam is ServiceFamily.RTM)
-        device = raw.get("device") if isinstance(raw.get("device"), str) and raw.get("device") else "device"
-        who = need_practitioner()
-        if start and end and end < start:
-            r.problem(f"{path}.period_end", "is before period_start", raw.get("period_end"))
-        if len(r.problems) > before:
-            return None
-        return DeviceReadingsFact(date=day, period_start=start, period_end=end, days_with_data=days, device=device, family=fam, practitioner=who, rtm_system=system)  # type: ignore[arg-type]
-    if kind == "device_setup":
-        fam = family()
-        who = need_practitioner()
-        if len(r.problems) > before:
-            return None
-        return DeviceSetupFact(date=day, family=fam, practitioner=who, device=raw.get("device") if isinstance(raw.get("device"), str) else None)  # type: ignore[arg-type]
-    if kind == "care_plan":
-        fam = family()
-        action = r.code_field(CarePlanAction, raw, "action", path)
-        who = need_practitioner()
-        if len(r.problems) > before:
-            return None
-        return CarePlanFact(date=day, family=fam, action=action, practitioner=who)  # type: ignore[arg-type]
-    if kind == "mdm_assessment":
-        fam = family()
-        level = r.code_field(MdmLevel, raw, "level", path)
-        who = need_practitioner()
-        if len(r.problems) > before:
-            return None
-        return MdmFact(date=day, family=fam, level=level, practitioner=who)  # type: ignore[arg-type]
-    if kind == "program_month":
-        fam = family()
-        month = r.text(raw, "month", path)
-        if month is not None and (len(month) != 7 or r.date(f"{month}-01", f"{path}.month") is None):  # noqa: PLR2004
-            r.problem(f"{path}.month", "expected a month as YYYY-MM", month)
-        addon = r.code_field(BhAddon, raw, "bh_addon", path, required=False)
-        episode = r.integer(raw, "episode_month", path, required=False)
-        if episode is not None and episode < 1:
-            r.problem(f"{path}.episode_month", "must be at least 1", episode)
-        who = need_practitioner()
-        if len(r.problems) > before:
-            return None
-        return ProgramMonthFact(date=day, family=fam, month=month, practitioner=who, bh_addon=addon, episode_month=episode)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {"date": day}
+    for name, field_kind, required in fields:
+        value = _value(r, raw, name, field_kind, required=required, path=path)
+        kwargs[name] = _DEFAULTS.get(name) if value is None and name in _DEFAULTS else value
+    practitioner = raw.get("practitioner", default_practitioner)
+    if kind not in _NO_PRACTITIONER or "practitioner" in raw:
+        if not isinstance(practitioner, str) or not practitioner:
+            r.problem(
+                f"{path}.practitioner",
+                "required field missing" if practitioner is None else "expected a practitioner id",
+                practitioner,
+            )
+        elif kind != "admission":
+            kwargs["practitioner"] = practitioner
+    if len(r.problems) > before or day is None:
+        return None
     if kind == "other_claim":
-        code = r.text(raw, "code", path)
-        if code is not None and (len(code) != 5 or not code.isalnum()):  # noqa: PLR2004
-            r.problem(f"{path}.code", "expected a 5-character CPT/HCPCS code", code)
-        who = need_practitioner()
-        if len(r.problems) > before:
-            return None
-        return OtherClaimFact(date=day, code=code.upper(), practitioner=who)  # type: ignore[arg-type, union-attr]
-    if kind == "election":
-        fam = r.code_field(ServiceFamily, raw, "prefer_family", path)
-        who = need_practitioner()
-        if len(r.problems) > before:
-            return None
-        return ElectionFact(date=day, prefer_family=fam, practitioner=who)  # type: ignore[arg-type]
-    if kind is not None:
-        r.problem(f"{path}.type", "unknown event type", kind)
-    return None
+        kwargs["code"] = str(kwargs["code"]).upper()
+    try:
+        event: Event = cls(**{k: v for k, v in kwargs.items() if v is not None})
+    except errors.CarecoreError as exc:
+        r.problem(f"{path}.{exc.field}" if exc.field else path, exc.reason, exc.value)
+        return None
+    return event
 
 
-def _case(raw: object, path: str) -> Scenario:
-    case_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"at {path}"
+def _case(raw: object, path: str) -> Scenario:  # noqa: C901, PLR0912, PLR0915 - one flat reader
+    case_id = (
+        raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"at {path}"
+    )
     r = _Reader(path)
     if not isinstance(raw, dict):
         r.problem("", "expected a case object", raw)
@@ -425,7 +455,9 @@ def _case(raw: object, path: str) -> Scenario:
         r.problem(".evaluation_period", "expected an object with start and end", period_raw)
     practitioners: list[BillingPractitioner] = []
     raw_practitioners = r.get(raw, "practitioners", "")
-    if raw_practitioners is not None and (not isinstance(raw_practitioners, list) or not raw_practitioners):
+    if raw_practitioners is not None and (
+        not isinstance(raw_practitioners, list) or not raw_practitioners
+    ):
         r.problem(".practitioners", "expected a non-empty list", raw_practitioners)
         raw_practitioners = []
     seen_ids: set[str] = set()
@@ -442,7 +474,14 @@ def _case(raw: object, path: str) -> Scenario:
         if pid and credential:
             seen_ids.add(pid)
             specialty = item.get("specialty") if isinstance(item.get("specialty"), str) else None
-            practitioners.append(BillingPractitioner(id=pid, credential=credential, specialty=specialty, primary_care_focal_point=focal))
+            practitioners.append(
+                BillingPractitioner(
+                    id=pid,
+                    credential=credential,
+                    specialty=specialty,
+                    primary_care_focal_point=focal,
+                )
+            )
     patient = _patient(r, r.get(raw, "patient", ""), ".patient") if "patient" in raw else None
     default_pr = practitioners[0].id if len(practitioners) == 1 else None
     events: list[Event] = []
@@ -459,10 +498,19 @@ def _case(raw: object, path: str) -> Scenario:
         r.problem(".expected", "expected an object", expected)
     if r.problems or period is None or patient is None or year is None:
         raise errors.InvalidInput(f"scenario {case_id}", problems=r.problems)
-    facts = BillingFacts(period=period, setting=setting, practitioners=practitioners, patient=patient, events=events)
-    description = raw.get("description") if isinstance(raw.get("description"), str) else ""
+    facts = BillingFacts(
+        period=period, setting=setting, practitioners=practitioners, patient=patient, events=events
+    )
+    description = str(raw.get("description") or "")
     confidence = raw.get("confidence") if isinstance(raw.get("confidence"), str) else None
-    return Scenario(id=str(raw["id"]), year=year, description=description, facts=facts, expected=expected, confidence=confidence)
+    return Scenario(
+        id=str(raw["id"]),
+        year=year,
+        description=description,
+        facts=facts,
+        expected=expected,
+        confidence=confidence,
+    )
 
 
 def read_scenarios(data: object) -> list[Scenario]:
@@ -474,14 +522,22 @@ def read_scenarios(data: object) -> list[Scenario]:
     if isinstance(data, dict) and "cases" in data:
         cases = data["cases"]
         if not isinstance(cases, list):
-            raise errors.InvalidInput("scenario document", problems=[errors.Problem(path="$.cases", message="expected a list", value=cases)])
+            raise errors.InvalidInput(
+                "scenario document",
+                problems=[errors.Problem(path="$.cases", message="expected a list", value=cases)],
+            )
         scenarios = [_case(case, f"$.cases[{index}]") for index, case in enumerate(cases)]
     else:
         scenarios = [_case(data, "$")]
     ids = [s.id for s in scenarios]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise errors.InvalidInput("scenario document", problems=[errors.Problem(path="$.cases", message="duplicate case ids", value=duplicates)])
+        raise errors.InvalidInput(
+            "scenario document",
+            problems=[
+                errors.Problem(path="$.cases", message="duplicate case ids", value=duplicates)
+            ],
+        )
     return scenarios
 
 
@@ -493,7 +549,9 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
     except FileNotFoundError:
         raise errors.NotFound("no such scenario file", field="file", value=str(file)) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.InvalidInput(str(file), problems=[errors.Problem(path="$", message=f"not valid JSON: {exc}")]) from exc
+        raise errors.InvalidInput(
+            str(file), problems=[errors.Problem(path="$", message=f"not valid JSON: {exc}")]
+        ) from exc
     return read_scenarios(data)
 
 
@@ -514,10 +572,17 @@ def result_to_json(scenario_id: str, result: EvaluationResult) -> dict[str, Any]
             for line in result.claim_lines
         ],
         "not_billable": [
-            {"code": d.code, "reason": d.message, "reason_code": d.reason.value, "rule": d.rule, "sources": list(d.sources)}
+            {
+                "code": d.code,
+                "reason": d.message,
+                "reason_code": d.reason.value,
+                "rule": d.rule,
+                "sources": list(d.sources),
+            }
             for d in result.denials
         ],
-        "hints": [{"code": h.code, "practitioner": h.practitioner, "message": h.message} for h in result.hints],
+        "hints": [
+            {"code": h.code, "practitioner": h.practitioner, "message": h.message}
+            for h in result.hints
+        ],
     }
-
-

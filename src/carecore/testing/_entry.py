@@ -23,5 +23,8 @@ def register() -> None:
     """Register a lazily resolved strategy for every public value type."""
     from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis calls us while importing
 
+    def lazy(cls: type[Any]) -> Any:
+        return lambda _t: st.deferred(lambda: _resolve(cls))
+
     for cls in (*VALUE_TYPES, DomainEvent):
-        st.register_type_strategy(cls, lambda _t, cls=cls: st.deferred(lambda: _resolve(cls)))
+        st.register_type_strategy(cls, lazy(cls))
