@@ -12,10 +12,11 @@ if TYPE_CHECKING:
 
 @hookimpl(trylast=True)
 def carecore_cli(app: click.Group) -> None:
-    """Add ``demo`` and ``plugins``."""
-    from carecore._cli_commands import demo, plugins  # noqa: PLC0415 - click loads only for the CLI
+    """Add ``demo``, ``plugins`` and ``billing``."""
+    from carecore._cli_billing import billing  # noqa: PLC0415 - click loads only for the CLI
+    from carecore._cli_commands import demo, plugins  # noqa: PLC0415
 
-    for command in (demo, plugins):
+    for command in (demo, plugins, billing):
         # An installed plugin may replace a built-in command: its carecore_cli
         # runs first (this one is trylast), so keep what it added.
         if command.name not in app.commands:

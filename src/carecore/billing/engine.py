@@ -364,6 +364,10 @@ def minutes_for_units(
     return base_minutes + need + (units - 1) * block
 
 
+def _more(count: int, label: str) -> str:
+    return f"{count} more {label} minute{'' if count == 1 else 's'}"
+
+
 def _sum(entries: Iterable[TimeFact]) -> int:
     return sum(e.minutes for e in entries)
 
@@ -393,7 +397,7 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
         ctx.hint(
             track.base,
             family,
-            f"{need - total} more {track.label} minutes reach {track.base}",
+            f"{_more(need - total, track.label)} reach {track.base}",
             need - total,
         )
         return []
@@ -431,7 +435,7 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
         ctx.hint(
             track.add_on,
             family,
-            f"{nxt - total} more {track.label} minutes reach {track.add_on}"
+            f"{_more(nxt - total, track.label)} reach {track.add_on}"
             + (f" unit {units + 1}" if units else ""),
             nxt - total,
         )
@@ -889,7 +893,7 @@ def _bhi(ctx: _Ctx) -> None:
             f"{total} of the {need} {label} minutes {code} needs were logged in the month.",
             f"bhi.{code.lower()}.threshold",
         )
-        ctx.hint(code, F.BHI, f"{need - total} more {label} minutes reach {code}", need - total)
+        ctx.hint(code, F.BHI, f"{_more(need - total, label)} reach {code}", need - total)
         return
     would = [ctx.line(code, F.BHI, 1, ctx.threshold_date(entries, need))]
     behavioral = any(c.behavioral for c in ctx.patient.conditions)
@@ -954,9 +958,7 @@ def _cocm(ctx: _Ctx) -> None:
             f"cocm.{base}.threshold",
             ("S33",),
         )
-        ctx.hint(
-            base, F.COCM, f"{need - total} more care-manager minutes reach {base}", need - total
-        )
+        ctx.hint(base, F.COCM, f"{_more(need - total, 'care-manager')} reach {base}", need - total)
     else:
         ctx.deny(
             base,
@@ -1665,7 +1667,8 @@ def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
         seen: set[tuple[str, str, DenialReason]] = set()
         for denial in ctx.out.denials:
             key = (denial.code, denial.rule, denial.reason)
-            if (denial.code, ctx.pr.id) in billed or key in seen:
+            billed_anyway = (denial.code, ctx.pr.id) in billed and denial.reason is not R.UNIT_CAP
+            if billed_anyway or key in seen:
                 continue
             seen.add(key)
             denials.append(denial)

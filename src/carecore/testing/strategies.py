@@ -80,6 +80,7 @@ from carecore.model.people import _npi_checksum_ok
 
 __all__ = [
     "adt_events",
+    "billing_facts",
     "care_plans",
     "care_team_members",
     "care_teams",
@@ -666,6 +667,178 @@ def delivery_receipts() -> st.SearchStrategy[DeliveryReceipt]:
         at=instants(),
         provider_id=st.none() | _ids,
         detail=st.none() | st.text(max_size=80),
+    )
+
+
+# -- billing facts ----------------------------------------------------------
+
+
+_BILLING_PRACTITIONERS = ("dr1", "dr2")
+
+
+@st.composite
+def billing_facts(
+    draw: st.DrawFn,
+    *,
+    years: tuple[int, ...] = (2024, 2025, 2026),
+    families: tuple[ServiceFamily, ...] | None = None,
+    max_events: int = 12,
+) -> Any:
+    """Billing facts for one calendar month: a patient, one or two practitioners, any events.
+
+    Facts are valid values but not necessarily billable: consent may be
+    missing, minutes may fall short, events may conflict. That is the point:
+    the engine must handle all of it.
+    """
+    from carecore.billing import facts as bf  # noqa: PLC0415 - keeps the import of this module light
+
+    if not years:
+        raise InvalidArgument("years must not be empty")
+    if max_events < 0:
+        raise InvalidArgument(f"max_events={max_events!r} must be at least 0")
+    pool = families or tuple(ServiceFamily)
+    year = draw(st.sampled_from(years))
+    period = ServicePeriod.month(year, draw(st.integers(1, 12)))
+    in_period = dates(min_value=period.start, max_value=period.end)
+    around = dates(min_value=period.start.subtract(years=4), max_value=period.end)
+    practitioners = [
+        bf.BillingPractitioner(
+            id=pid,
+            credential=draw(
+                st.sampled_from((Credential.MD, Credential.NP, Credential.LCSW, Credential.PT))
+            ),
+            primary_care_focal_point=draw(st.booleans()),
+        )
+        for pid in draw(
+            st.lists(st.sampled_from(_BILLING_PRACTITIONERS), min_size=1, max_size=2, unique=True)
+        )
+    ]
+    who = st.sampled_from([p.id for p in practitioners])
+    family = st.sampled_from(pool)
+    patient = bf.PatientFacts(
+        id=draw(_ids),
+        conditions=draw(
+            st.lists(
+                st.builds(
+                    bf.ChronicCondition,
+                    icd10=st.sampled_from(CHRONIC_ICD10CM),
+                    expected_duration_months=st.none() | st.integers(0, 36),
+                    significant_risk=st.booleans(),
+                    behavioral=st.booleans(),
+                ),
+                max_size=3,
+            )
+        ),
+        consent_on=draw(st.dictionaries(family, st.none() | around, max_size=4)),
+        care_plan_on=draw(st.dictionaries(family, st.none() | around, max_size=4)),
+        established=draw(st.booleans()),
+        last_visit=draw(st.none() | around),
+        qmb=draw(st.booleans()),
+        date_of_death=draw(
+            st.none() | dates(min_value=period.start, max_value=period.end.add(days=40))
+        ),
+    )
+    event = st.one_of(
+        st.builds(
+            bf.TimeFact,
+            date=in_period,
+            minutes=st.integers(1, 90),
+            role=st.sampled_from(RoleClass),
+            practitioner=who,
+            family=family,
+            credential=st.none() | st.sampled_from(Credential),
+            interactive=st.booleans(),
+        ),
+        st.builds(
+            bf.ContactFact,
+            date=in_period,
+            mode=st.sampled_from(ContactMode),
+            successful=st.booleans(),
+            role=st.sampled_from(RoleClass),
+            practitioner=who,
+            family=family,
+        ),
+        st.builds(
+            bf.VisitFact,
+            date=around,
+            kind=st.sampled_from(VisitKind),
+            mdm=st.sampled_from(MdmLevel),
+            practitioner=who,
+            em_code=st.none() | st.sampled_from(("99213", "99214", "99211", "G0439")),
+        ),
+        st.builds(
+            bf.DischargeFact,
+            date=in_period,
+            from_setting=st.sampled_from(CareSetting),
+            to_setting=st.sampled_from(CareSetting),
+            practitioner=st.none() | who,
+        ),
+        st.builds(bf.AdmissionFact, date=in_period, setting=st.sampled_from(CareSetting)),
+        st.builds(
+            lambda days, fam, pr, system: bf.DeviceReadingsFact(
+                date=period.end,
+                period_start=period.start,
+                period_end=period.end,
+                days_with_data=days,
+                device="device",
+                family=fam,
+                practitioner=pr,
+                rtm_system=system if fam is ServiceFamily.RTM else None,
+            ),
+            st.integers(0, 30),
+            st.sampled_from((ServiceFamily.RPM, ServiceFamily.RTM)),
+            who,
+            st.sampled_from(RtmSystem),
+        ),
+        st.builds(
+            bf.DeviceSetupFact,
+            date=in_period,
+            family=st.sampled_from((ServiceFamily.RPM, ServiceFamily.RTM)),
+            practitioner=who,
+        ),
+        st.builds(
+            bf.CarePlanFact,
+            date=in_period,
+            family=family,
+            action=st.sampled_from(bf.CarePlanAction),
+            practitioner=who,
+        ),
+        st.builds(
+            bf.MdmFact,
+            date=in_period,
+            family=family,
+            level=st.sampled_from(MdmLevel),
+            practitioner=who,
+        ),
+        st.builds(
+            lambda d, fam, pr, addon, ep: bf.ProgramMonthFact(
+                date=d,
+                family=fam,
+                month=f"{period.start.year:04d}-{period.start.month:02d}",
+                practitioner=pr,
+                bh_addon=addon,
+                episode_month=ep,
+            ),
+            in_period,
+            st.sampled_from((ServiceFamily.APCM, ServiceFamily.COCM)),
+            who,
+            st.none() | st.sampled_from(bf.BhAddon),
+            st.none() | st.integers(1, 8),
+        ),
+        st.builds(
+            bf.OtherClaimFact,
+            date=in_period,
+            code=_HCPCS,
+            practitioner=st.sampled_from(("dr1", "dr2", "dr3")),
+        ),
+        st.builds(bf.ElectionFact, date=in_period, prefer_family=family, practitioner=who),
+    )
+    return bf.BillingFacts(
+        period=period,
+        setting=draw(st.sampled_from(bf.Setting)),
+        practitioners=practitioners,
+        patient=patient,
+        events=draw(st.lists(event, max_size=max_events)),
     )
 
 

@@ -1,0 +1,340 @@
+"""Targeted rules, each checked against the SPEC.md text it implements."""
+
+from __future__ import annotations
+
+import attrs
+import pendulum
+import pytest
+from click.testing import CliRunner
+
+from carecore.billing import cms_rule_set, evaluate
+from carecore.billing.facts import (
+    BillingFacts,
+    BillingPractitioner,
+    ChronicCondition,
+    ContactFact,
+    DischargeFact,
+    MdmFact,
+    PatientFacts,
+    Setting,
+    TimeFact,
+    VisitFact,
+)
+from carecore.billing.rules import HolidayCalendar, Switches, TcmDayCounting, TimeRule
+from carecore.model import (
+    CareSetting,
+    ContactMode,
+    Credential,
+    DenialReason,
+    MdmLevel,
+    RoleClass,
+    ServiceFamily,
+    ServicePeriod,
+    VisitKind,
+)
+from carecore.plugins import get_plugin_manager, hookimpl
+from carecore.testing import registered
+
+F = ServiceFamily
+D = pendulum.Date
+
+
+def patient(**changes):
+    fields = {
+        "id": "p1",
+        "conditions": [
+            ChronicCondition(icd10="E11.65", significant_risk=True),
+            ChronicCondition(icd10="F33.1", significant_risk=True, behavioral=True),
+        ],
+        "consent_on": dict.fromkeys(F, D(2024, 1, 3)),
+        "care_plan_on": dict.fromkeys(F, D(2024, 1, 3)),
+        "established": True,
+        "last_visit": D(2024, 1, 3),
+    }
+    fields.update(changes)
+    return PatientFacts(**fields)
+
+
+def facts(
+    events, *, period=None, pat=None, setting=Setting.PHYSICIAN_OFFICE, credential=Credential.MD
+):
+    return BillingFacts(
+        period=period or ServicePeriod.month(2025, 3),
+        setting=setting,
+        practitioners=[
+            BillingPractitioner(id="dr1", credential=credential, primary_care_focal_point=True)
+        ],
+        patient=pat or patient(),
+        events=events,
+    )
+
+
+def staff(day, minutes, family=F.CCM, role=RoleClass.CLINICAL_STAFF, **kw):
+    return TimeFact(date=day, minutes=minutes, role=role, practitioner="dr1", family=family, **kw)
+
+
+def test_99439_is_capped_at_two_units():
+    result = evaluate(
+        facts([staff(D(2025, 3, 3), 50), staff(D(2025, 3, 20), 50)]), cms_rule_set(2025)
+    )
+    assert result.billable == [("99439", 2), ("99490", 1)]
+    cap = [d for d in result.denials if d.reason is DenialReason.UNIT_CAP]
+    assert [d.code for d in cap] == ["99439"]
+    assert "S26" in cap[0].sources
+
+
+def test_non_clinical_minutes_never_count():
+    events = [staff(D(2025, 3, 3), 15), staff(D(2025, 3, 4), 30, role=RoleClass.NON_CLINICAL)]
+    result = evaluate(facts(events), cms_rule_set(2025))
+    assert result.billable == []
+    assert result.denials[0].reason is DenialReason.BELOW_THRESHOLD
+    assert any("do not count" in h.message for h in result.hints)
+
+
+def test_practitioner_time_counts_toward_the_staff_code():
+    # SPEC.md §2 item 8: 25 physician + 10 staff = 35 -> 99490 x1; 99491 not met.
+    events = [staff(D(2025, 3, 3), 25, role=RoleClass.PHYSICIAN), staff(D(2025, 3, 9), 10)]
+    assert evaluate(facts(events), cms_rule_set(2025)).billable == [("99490", 1)]
+
+
+def test_complex_ccm_needs_moderate_mdm():
+    events = [staff(D(2025, 3, 3), 70)]
+    assert evaluate(facts(events), cms_rule_set(2025)).billable == [("99439", 2), ("99490", 1)]
+    with_mdm = [
+        *events,
+        MdmFact(date=D(2025, 3, 2), family=F.CCM, level=MdmLevel.MODERATE, practitioner="dr1"),
+    ]
+    assert evaluate(facts(with_mdm), cms_rule_set(2025)).billable == [("99487", 1)]
+
+
+def test_hint_names_the_minutes_to_the_next_code():
+    result = evaluate(facts([staff(D(2025, 3, 3), 32)]), cms_rule_set(2025))
+    assert [h.minutes_needed for h in result.hints if h.code == "99439"] == [8]
+
+
+def tcm_facts(
+    discharge_day,
+    contact_days,
+    visit_day,
+    mdm=MdmLevel.MODERATE,
+    *,
+    success=True,
+    calendar=None,
+    **pat,
+):
+    events = [
+        DischargeFact(
+            date=discharge_day,
+            from_setting=CareSetting.INPATIENT_ACUTE,
+            to_setting=CareSetting.HOME,
+        ),
+        *(
+            ContactFact(
+                date=d,
+                mode=ContactMode.PHONE,
+                successful=success,
+                role=RoleClass.CLINICAL_STAFF,
+                practitioner="dr1",
+                family=F.TCM,
+            )
+            for d in contact_days
+        ),
+        VisitFact(
+            date=visit_day, kind=VisitKind.TCM_F2F, mdm=mdm, practitioner="dr1", em_code="99214"
+        ),
+    ]
+    return facts(events, period=ServicePeriod.days_from(discharge_day, 30), pat=patient(**pat))
+
+
+def test_tcm_business_days_skip_thanksgiving_and_the_weekend():
+    # Discharge Wed 2025-11-26: Thanksgiving (27th) and the weekend are skipped, so
+    # the second business day is Mon 1 Dec.
+    ok = tcm_facts(D(2025, 11, 26), [D(2025, 12, 1)], D(2025, 12, 3))
+    late = tcm_facts(D(2025, 11, 26), [D(2025, 12, 2)], D(2025, 12, 3))
+    rules = cms_rule_set(2025)
+    assert evaluate(ok, rules).billable == [("99495", 1)]
+    result = evaluate(late, rules)
+    assert ("99495", 1) not in result.billable
+    assert result.denials[0].reason is DenialReason.CONTACT_NOT_TIMELY
+    assert "2025-12-01" in result.denials[0].message
+
+
+def test_practice_calendar_is_a_switch():
+    # A practice closed on Fri 28 Nov 2025 pushes the deadline to Tue 2 Dec.
+    rules = cms_rule_set(
+        2025, switches=Switches(business_days=HolidayCalendar(closed=[D(2025, 11, 28)]))
+    )
+    assert evaluate(
+        tcm_facts(D(2025, 11, 25), [D(2025, 12, 1)], D(2025, 12, 3)), rules
+    ).billable == [("99495", 1)]
+    # Under the federal calendar alone the deadline is Fri 28 Nov: the contact is late and
+    # the visit is reported as its own E/M.
+    default = evaluate(
+        tcm_facts(D(2025, 11, 25), [D(2025, 12, 1)], D(2025, 12, 3)), cms_rule_set(2025)
+    )
+    assert default.billable == [("99214", 1)]
+
+
+def test_two_timely_attempts_count_when_contact_is_later_made():
+    attempts = tcm_facts(
+        D(2025, 3, 3), [D(2025, 3, 4), D(2025, 3, 5)], D(2025, 3, 10), success=False
+    )
+    result = evaluate(attempts, cms_rule_set(2025))
+    assert result.billable == [("99495", 1)]  # the visit on day 7 is the later contact
+    one_attempt = tcm_facts(D(2025, 3, 3), [D(2025, 3, 4)], D(2025, 3, 10), success=False)
+    assert ("99495", 1) not in evaluate(one_attempt, cms_rule_set(2025)).billable
+
+
+def test_tcm_high_mdm_after_day_7_is_99495_and_death_bills_the_visit():
+    rules = cms_rule_set(2025)
+    assert evaluate(
+        tcm_facts(D(2025, 3, 3), [D(2025, 3, 4)], D(2025, 3, 12), MdmLevel.HIGH), rules
+    ).billable == [("99495", 1)]
+    assert evaluate(
+        tcm_facts(D(2025, 3, 3), [D(2025, 3, 4)], D(2025, 3, 9), MdmLevel.HIGH), rules
+    ).billable == [("99496", 1)]
+    died = evaluate(
+        tcm_facts(D(2025, 3, 3), [D(2025, 3, 4)], D(2025, 3, 9), date_of_death=D(2025, 3, 20)),
+        rules,
+    )
+    assert died.billable == [("99214", 1)]
+    assert died.denials[0].reason is DenialReason.PATIENT_DECEASED
+
+
+def test_tcm_day_counting_switch_moves_the_boundary():
+    # Visit on discharge + 7: day 7 when the discharge date is day 0 (99496), day 8 otherwise (99495).
+    case = tcm_facts(D(2025, 3, 3), [D(2025, 3, 4)], D(2025, 3, 10), MdmLevel.HIGH)
+    assert evaluate(case, cms_rule_set(2025)).billable == [("99496", 1)]
+    day_one = cms_rule_set(
+        2025, switches=Switches(tcm_day_counting=TcmDayCounting.DISCHARGE_DAY_ONE)
+    )
+    assert evaluate(case, day_one).billable == [("99495", 1)]
+
+
+def test_chi_midpoint_switch():
+    events = [staff(D(2025, 3, 3), 40, family=F.CHI, role=RoleClass.AUXILIARY)]
+    visit = VisitFact(
+        date=D(2025, 3, 1), kind=VisitKind.OFFICE_EM, mdm=MdmLevel.MODERATE, practitioner="dr1"
+    )
+    assert evaluate(facts([*events, visit]), cms_rule_set(2025)).billable == []
+    midpoint = cms_rule_set(2025, switches=Switches(chi_pin_time_rule=TimeRule.MIDPOINT))
+    assert evaluate(facts([*events, visit]), midpoint).billable == [("G0019", 1)]
+
+
+def test_rtm_by_a_physical_therapist_carries_gp():
+    from carecore.billing.facts import DeviceReadingsFact
+    from carecore.model import RtmSystem
+
+    readings = DeviceReadingsFact(
+        date=D(2025, 3, 31),
+        period_start=D(2025, 3, 1),
+        period_end=D(2025, 3, 30),
+        days_with_data=18,
+        device="app",
+        family=F.RTM,
+        practitioner="dr1",
+        rtm_system=RtmSystem.MUSCULOSKELETAL,
+    )
+    result = evaluate(facts([readings], credential=Credential.PT), cms_rule_set(2025))
+    assert result.billable == [("98977", 1)]
+    assert result.claim_lines[0].modifiers == ("GP",)
+
+
+def test_acp_with_awv_carries_modifier_33():
+    day = D(2025, 3, 12)
+    events = [
+        staff(day, 20, family=F.ACP, role=RoleClass.PHYSICIAN),
+        VisitFact(date=day, kind=VisitKind.AWV, mdm=MdmLevel.LOW, practitioner="dr1"),
+    ]
+    result = evaluate(facts(events, period=ServicePeriod(start=day, end=day)), cms_rule_set(2025))
+    assert result.billable == [("99497", 1)]
+    assert result.claim_lines[0].modifiers == ("33",)
+
+
+# -- a payer plugin -----------------------------------------------------------
+
+
+class MedicaidPlugin:
+    """A Medicaid-style payer: 99484 counts at the midpoint (11 of 20 minutes)."""
+
+    @hookimpl
+    def carecore_rule_sets(self):
+        cms = cms_rule_set(2026)
+        rule = attrs.evolve(cms.rule("99484"), time_rule=TimeRule.MIDPOINT)
+        return [
+            attrs.evolve(
+                cms.with_rule(rule),
+                id="medicaid-2026",
+                payer="medicaid",
+                title="Example state Medicaid care-management rules, 2026",
+            )
+        ]
+
+
+BHI_CASE = {
+    "id": "BHI-MCD",
+    "year": 2026,
+    "evaluation_period": {"start": "2026-03-01", "end": "2026-03-31"},
+    "practitioners": [{"id": "dr1", "credential": "MD"}],
+    "patient": {
+        "id": "p1",
+        "chronic_conditions": [
+            {
+                "icd10": "F33.1",
+                "expected_duration_months": 12,
+                "significant_risk": True,
+                "behavioral": True,
+            }
+        ],
+        "consent_on": {"BHI": "2026-01-05"},
+        "established_patient": True,
+        "last_visit_with_billing_practitioner": "2026-01-05",
+    },
+    "events": [
+        {
+            "type": "time_entry",
+            "date": "2026-03-09",
+            "minutes": 12,
+            "role": "clinical_staff",
+            "family": "BHI",
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "billed"),
+    [([], False), (["--payer", "medicaid"], True), (["--rule-set", "medicaid-2026"], True)],
+)
+def test_a_payer_plugin_adds_a_rule_set(tmp_path, args, billed):
+    import json
+
+    from carecore.cli import make_app
+
+    pm = get_plugin_manager(entry_points=False)
+    path = tmp_path / "bhi.json"
+    path.write_text(json.dumps(BHI_CASE))
+    with registered(pm, MedicaidPlugin(), name="medicaid"):
+        result = CliRunner().invoke(
+            make_app(pm), ["billing", "evaluate", str(path), "--format", "json", *args]
+        )
+    assert result.exit_code == 0, result.output
+    codes = [b["code"] for b in json.loads(result.output)["results"][0]["billable"]]
+    assert codes == (["99484"] if billed else [])
+
+
+def test_a_payer_plugin_can_replace_the_cms_set():
+    class Override:
+        @hookimpl
+        def carecore_rule_sets(self):
+            cms = cms_rule_set(2026)
+            return [cms.with_rule(attrs.evolve(cms.rule("99484"), time_rule=TimeRule.MIDPOINT))]
+
+    from carecore.plugins import Hooks
+
+    pm = get_plugin_manager(entry_points=False)
+    with registered(pm, Override(), name="override"):
+        provided = Hooks(pm).rule_sets()
+        assert provided.provider("cms-2026") == "override"
+        assert provided["cms-2026"].rule("99484").first_unit_minutes == 11
+    assert Hooks(pm).rule_sets()["cms-2026"].rule("99484").first_unit_minutes == 20
