@@ -67,10 +67,14 @@ doctest_default_flags = doctest.ELLIPSIS | doctest.DONT_ACCEPT_TRUE_FOR_1
 # under docs/_build rather than docs/.hypothesis, use no example database, and
 # set no deadline (the example that first loads the ICD-10-CM tables is slow).
 hypothesis.configuration.set_hypothesis_home_dir(Path(__file__).parent / "_build" / ".hypothesis")
-doctest_global_setup = """
+# DOCS_DIR lets a page's hidden example read a file shipped next to it (the
+# how-to's scenario file) wherever sphinx-build is started from.
+doctest_global_setup = f"""
 from hypothesis import settings as _hypothesis_settings
 _hypothesis_settings.register_profile("carecore-docs", database=None, deadline=None)
 _hypothesis_settings.load_profile("carecore-docs")
+import pathlib as _pathlib
+DOCS_DIR = _pathlib.Path({str(Path(__file__).resolve().parent)!r})
 """
 
 # -- HTML -------------------------------------------------------------------
@@ -101,6 +105,29 @@ def _tidy_signature(
     return signature, return_annotation
 
 
+def _hookspec_types_are_protocols(app: Any, doctree: Any) -> None:  # noqa: ARG001
+    """Point the type names in carecore.hookspecs at carecore.protocols.
+
+    The hook specifications import their return types (``Store``, ``RuleSet``,
+    ...) from :mod:`carecore.protocols` only for type checking, so autodoc sees
+    the bare name. ``RuleSet`` is also a class of :mod:`carecore.billing.rules`,
+    and a bare name with two targets is an ambiguous reference. This makes the
+    reference say what the hookspecs module's own import says.
+    """
+    from sphinx.addnodes import pending_xref  # noqa: PLC0415
+
+    from carecore import protocols  # noqa: PLC0415
+
+    for node in doctree.findall(pending_xref):
+        if (
+            node.get("refdomain") == "py"
+            and node.get("py:module") == "carecore.hookspecs"
+            and node.get("reftarget") in protocols.__all__
+        ):
+            node["reftarget"] = f"carecore.protocols.{node['reftarget']}"
+
+
 def setup(app: Any) -> None:
-    """Register the signature clean-up."""
+    """Register the signature clean-up and the hookspec type references."""
     app.connect("autodoc-process-signature", _tidy_signature)
+    app.connect("doctree-read", _hookspec_types_are_protocols)

@@ -112,3 +112,136 @@ def evaluate(
             click.echo(f"  not  {denial.code}  [{denial.reason.value}] {denial.message}")
         for hint in result.hints:
             click.echo(f"  hint {hint.message}")
+
+
+@billing.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The service month to close.")
+@click.option(
+    "--patients",
+    "patients_csv",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="patients.csv (CSV.md).",
+)
+@click.option(
+    "--events",
+    "events_csv",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="events.csv (CSV.md).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write claims, denials, audit packets and summary here.",
+)
+@click.option(
+    "--payer",
+    default="cms",
+    show_default=True,
+    help="Payer whose rule set applies (<payer>-<year>).",
+)
+@click.option("--rule-set", "rule_set_id", default=None, help="Use this rule set id.")
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
+)
+@click.pass_context
+def close(  # noqa: PLR0917 - click passes options as arguments
+    ctx: click.Context,
+    month: str,
+    patients_csv: Path,
+    events_csv: Path,
+    out: Path | None,
+    payer: str,
+    rule_set_id: str | None,
+    progress: bool | None,  # noqa: FBT001
+) -> None:
+    """Close a billing month over a patients.csv / events.csv pair.
+
+    Bad rows are reported with file, line and column and skipped; the good
+    rows are still closed, and the exit status is 1 when any row was refused.
+    With --out, writes claims.csv, claims.json, denials.csv,
+    audit/packets.jsonl and summary.json; the summary table is printed.
+    """
+    import re  # noqa: PLC0415
+
+    from carecore.billing.close import CloseWriter, RowProblem, iter_patient_months, read_patients  # noqa: PLC0415
+    from carecore.model import ServicePeriod  # noqa: PLC0415
+
+    found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month)
+    if not found or not 1 <= int(found[2]) <= 12:  # noqa: PLR2004
+        _fail(f"--month={month!r}: expected YYYY-MM")
+        return
+    period = ServicePeriod.month(int(found[1]), int(found[2]))
+    try:
+        rules = rule_set_for(ctx.obj["pm"], period.start.year, payer, rule_set_id)
+        patients, problems = read_patients(patients_csv)
+    except (errors.InvalidInput, errors.NotFound) as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+        return
+    writer = CloseWriter(out, period, rules)
+    orphans: list[RowProblem] = []
+    show = progress if progress is not None else sys.stderr.isatty()
+    months = iter_patient_months(patients, events_csv, period, rules, orphans_out=orphans)
+    try:
+        if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
+
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            ) as bar:
+                task = bar.add_task(f"closing {month}", total=len(patients))
+                for item in months:
+                    writer.add(item)
+                    problems.extend(item.problems)
+                    bar.advance(task)
+        else:
+            for item in months:
+                writer.add(item)
+                problems.extend(item.problems)
+    except (errors.InvalidInput, errors.NotFound) as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+        return
+    problems.extend(orphans)
+    patient_rows_refused = sum(1 for p in problems if p.file == str(patients_csv))
+    summary = writer.finish(extra_rejected=len(orphans) + patient_rows_refused)
+    _print_summary(summary, out)
+    for problem in problems[:50]:
+        click.echo(f"refused: {problem}", err=True)
+    if len(problems) > 50:  # noqa: PLR2004
+        click.echo(f"refused: ... and {len(problems) - 50} more rows", err=True)
+    if problems:
+        sys.exit(1)
+
+
+def _print_summary(summary: Any, out: Path | None) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(
+        title=f"Billing close {summary.month} ({summary.rule_set}, version {summary.rule_set_version})"
+    )
+    table.add_column("code")
+    table.add_column("lines", justify="right")
+    table.add_column("units", justify="right")
+    table.add_column("approx. amount", justify="right")
+    for code in summary.codes:
+        table.add_row(code.code, str(code.lines), str(code.units), f"${code.amount}")
+    table.add_row(
+        "total", str(summary.claim_lines), "", f"${summary.expected_revenue}", style="bold"
+    )
+    console = Console(width=100)
+    console.print(table)
+    console.print(
+        f"patients evaluated {summary.patients_evaluated}, billed {summary.patients_billed}, "
+        f"denials {summary.denials}, rows refused {summary.rows_rejected}"
+    )
+    console.print("amounts are approximate national non-facility amounts (SPEC.md §14)")
+    if out is not None:
+        console.print(f"written to {out}")

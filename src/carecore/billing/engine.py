@@ -180,8 +180,24 @@ class _Outcome:
         self.hints: list[Hint] = []
 
 
+def _index(facts: BillingFacts) -> dict[object, list[object]]:
+    """Events by type, and time entries by (family, practitioner), built once per evaluation."""
+    index: dict[object, list[object]] = {}
+    for event in facts.events:
+        index.setdefault(type(event), []).append(event)
+        if type(event) is TimeFact:
+            index.setdefault((event.family, event.practitioner), []).append(event)
+    return index
+
+
 class _Ctx:
-    def __init__(self, facts: BillingFacts, rules: RuleSet, pr: BillingPractitioner) -> None:
+    def __init__(
+        self,
+        facts: BillingFacts,
+        rules: RuleSet,
+        pr: BillingPractitioner,
+        index: dict[object, list[object]] | None = None,
+    ) -> None:
         self.facts = facts
         self.rules = rules
         self.sw = rules.switches
@@ -189,29 +205,32 @@ class _Ctx:
         self.period = facts.period
         self.patient = facts.patient
         self.out = _Outcome()
+        self.index = index if index is not None else _index(facts)
+
+    def sink(self) -> _Ctx:
+        """A scratch context over the same facts: evaluate without emitting."""
+        return _Ctx(self.facts, self.rules, self.pr, self.index)
 
     # -- small queries --------------------------------------------------------
 
     def events(self, event_type: type, /, **match: object) -> list:  # type: ignore[type-arg]
+        found = self.index.get(event_type, ())
+        if not match:
+            return list(found)
         return [
-            event
-            for event in self.facts.events
-            if isinstance(event, event_type)
-            and all(getattr(event, k) == val for k, val in match.items())
+            event for event in found if all(getattr(event, k) == val for k, val in match.items())
         ]
 
     def in_period(self, day: pendulum.Date) -> bool:
         return self.period.start <= day <= self.period.end
 
     def time(self, family: ServiceFamily, roles: frozenset[RoleClass]) -> list[TimeFact]:
-        return [
-            t
-            for t in self.events(TimeFact, family=family, practitioner=self.pr.id)
-            if t.role in roles and self.in_period(t.date)
-        ]
+        start, end = self.period.start, self.period.end
+        entries: list[TimeFact] = self.index.get((family, self.pr.id), [])  # type: ignore[assignment]
+        return [t for t in entries if t.role in roles and start <= t.date <= end]
 
     def rule(self, code: str) -> CodeRule | None:
-        return self.rules.rule(code) if self.rules.knows(code) else None
+        return self.rules.by_code.get(code)
 
     def available(self, code: str, on: pendulum.Date | None = None) -> bool:
         rule = self.rule(code)
@@ -525,7 +544,7 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
             F.CCM,
             f"{_sum(excluded)} minutes by non-clinical or auxiliary staff do not count toward CCM.",
         )
-    sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)  # evaluate tracks without emitting yet
+    sink = ctx.sink()  # evaluate tracks without emitting yet
     tracks: dict[str, list[ClaimLine]] = {}
     complex_mdm = max(
         (
@@ -643,7 +662,7 @@ def _pcm(ctx: _Ctx) -> None:
     if not staff:
         return
     personal = [t for t in staff if t.role in PERSONAL_ROLES]
-    sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+    sink = ctx.sink()
     personal_lines = _track_lines(
         sink, F.PCM, _Track("99424", "99425", tuple(personal), "personal practitioner")
     )
@@ -940,7 +959,7 @@ def _cocm(ctx: _Ctx) -> None:
     base_rule = ctx.rules.rule(base)
     need = first_unit(base_rule)
     if total >= need:
-        sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+        sink = ctx.sink()
         would = _track_lines(sink, F.COCM, _Track(base, "99494", tuple(entries), "care-manager"))
         ctx.out.hints.extend(sink.out.hints)
         ctx.out.denials.extend(sink.out.denials)
@@ -1097,7 +1116,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
             ("99457", "99458", "99470") if family is F.RPM else ("98980", "98981", "98979")
         )
         total = _sum(entries)
-        sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+        sink = ctx.sink()
         lines = _track_lines(sink, family, _Track(base, add_on, tuple(entries), "management"))
         if not lines and ctx.available(short_base):
             short_lines = _track_lines(
@@ -1192,7 +1211,7 @@ def _acp(ctx: _Ctx) -> None:
             c.code in {"G0438", "G0439"} and c.date == day
             for c in ctx.events(OtherClaimFact, practitioner=ctx.pr.id)
         )
-        sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+        sink = ctx.sink()
         sink.period = ServicePeriod(start=day, end=day)
         lines = _track_lines(sink, F.ACP, _Track("99497", "99498", tuple(group), "face-to-face"))
         total = _sum(group)
@@ -1344,7 +1363,7 @@ def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
         kinds, conditions = PIN_INITIATING, (1, 3)
     if not ctx.available(base):
         return
-    sink = _Ctx(ctx.facts, ctx.rules, ctx.pr)
+    sink = ctx.sink()
     would = _track_lines(
         sink,
         family,
@@ -1649,8 +1668,9 @@ def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
     if not hasattr(rules, "codes") or not hasattr(rules, "switches"):
         raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
     outcomes: dict[str, _Ctx] = {}
+    index = _index(facts)
     for pr in facts.practitioners:
-        ctx = _Ctx(facts, rules, pr)
+        ctx = _Ctx(facts, rules, pr, index)
         for _family, run in _FAMILIES:
             run(ctx)
         _resolve_conflicts(ctx)

@@ -327,7 +327,18 @@ def _sorted_events(value: object) -> tuple[Event, ...]:
                 "is not a billing event", field=f"events[{index}]", value=event
             )
     # A stable, content-based order: results never depend on the order given.
-    return tuple(sorted(events, key=lambda e: (e.date, type(e).__name__, repr(e))))
+    return tuple(sorted(events, key=_event_key))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _event_key(event: Event) -> tuple[object, ...]:
+    cls = type(event)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(a.name for a in attrs.fields(cls))
+    return (event.date, cls.__name__, *(str(getattr(event, n)) for n in names))
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)

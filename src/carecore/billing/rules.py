@@ -13,6 +13,7 @@ Every rule the specification marks UNCONFIRMED is a field of
 from __future__ import annotations
 
 import enum
+import functools
 from decimal import Decimal
 
 import attrs
@@ -260,16 +261,21 @@ class RuleSet:
                 )
             seen.add(rule.code)
 
+    @functools.cached_property
+    def by_code(self) -> dict[str, CodeRule]:
+        """The rules by code (built once)."""
+        return {rule.code: rule for rule in self.codes}
+
     def rule(self, code: str) -> CodeRule:
         """The rule for *code*; NotFound when this rule set does not know the code."""
-        for candidate in self.codes:
-            if candidate.code == code:
-                return candidate
-        raise errors.NotFound(f"not in rule set {self.id}", field="code", value=code)
+        found = self.by_code.get(code)
+        if found is None:
+            raise errors.NotFound(f"not in rule set {self.id}", field="code", value=code)
+        return found
 
     def knows(self, code: str) -> bool:
         """Whether *code* is in this rule set."""
-        return any(candidate.code == code for candidate in self.codes)
+        return code in self.by_code
 
     def with_rule(self, rule: CodeRule) -> RuleSet:
         """A copy with *rule* added or replacing the rule for the same code.

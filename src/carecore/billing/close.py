@@ -1,0 +1,936 @@
+r"""Month close over the CSV pair of ``shared/billing/CSV.md``.
+
+:func:`read_patients` loads ``patients.csv``; :func:`iter_patient_months`
+streams ``events.csv`` patient by patient and yields one
+:class:`PatientMonth` (the facts, the result, and the rows refused) per
+patient. A bad row is reported with its file, line and column and skipped;
+the other rows of the file are still closed.
+
+Events sorted (grouped) by ``patient_id`` are streamed with memory bounded
+by one patient; an unsorted file is grouped in memory first.
+
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "patients.csv").write_text(
+...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\\n"
+...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\\n")
+>>> _ = (folder / "events.csv").write_text(
+...     "patient_id,date,type,minutes,role,family\\n"
+...     "p1,2026-01-06,time_entry,25,clinical_staff,CCM\\n")
+>>> from carecore.billing.cms import cms_rule_set
+>>> from carecore.model import ServicePeriod
+>>> patients, problems = read_patients(folder / "patients.csv")
+>>> months = list(iter_patient_months(patients, folder / "events.csv", ServicePeriod.month(2026, 1), cms_rule_set(2026)))
+>>> months[0].result.billable
+[('99490', 1)]
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from attrs import field, frozen
+
+from carecore import errors
+from carecore.billing.engine import EvaluationResult, evaluate
+from carecore.billing.facts import (
+    BillingFacts,
+    BillingPractitioner,
+    ChronicCondition,
+    Event,
+    PatientFacts,
+    Setting,
+)
+from carecore.billing.scenarios import CREDENTIAL_ALIASES, _event, _Reader
+from carecore.model import _validators as v
+from carecore.model._validators import trusted
+from carecore.model.codes import Credential, ServiceFamily
+from carecore.model.period import ServicePeriod
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from decimal import Decimal
+
+    from carecore.billing.rules import RuleSet
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "PATIENT_COLUMNS",
+    "CloseSummary",
+    "CloseWriter",
+    "CodeTotal",
+    "PatientMonth",
+    "PatientRow",
+    "RowProblem",
+    "audit_packet",
+    "iter_patient_months",
+    "read_patients",
+]
+
+#: patients.csv columns (CSV.md); ``patient_id``, ``practitioner`` and ``conditions`` are required.
+PATIENT_COLUMNS = (
+    "patient_id",
+    "practitioner",
+    "credential",
+    "setting",
+    "conditions",
+    "consent",
+    "care_plan",
+    "established",
+    "last_visit",
+    "qmb",
+    "date_of_death",
+    "primary_care_focal_point",
+)
+_PATIENT_REQUIRED = ("patient_id", "practitioner", "conditions")
+#: events.csv columns (CSV.md, plus the scenario fields CSV.md leaves out:
+#: rtm_system, level, month, bh_addon, episode_month, prefer_family, setting).
+EVENT_COLUMNS = (
+    "patient_id",
+    "date",
+    "type",
+    "minutes",
+    "role",
+    "credential",
+    "practitioner",
+    "family",
+    "activity",
+    "interactive",
+    "mode",
+    "successful",
+    "kind",
+    "mdm",
+    "em_code",
+    "from_setting",
+    "to_setting",
+    "period_start",
+    "period_end",
+    "days_with_data",
+    "device",
+    "rtm_system",
+    "action",
+    "level",
+    "month",
+    "bh_addon",
+    "episode_month",
+    "prefer_family",
+    "setting",
+    "code",
+)
+_EVENT_REQUIRED = ("patient_id", "date", "type")
+_INT_COLUMNS = frozenset({"minutes", "days_with_data", "episode_month"})
+_BOOL_COLUMNS = frozenset({"interactive", "successful"})
+
+
+@frozen(kw_only=True)
+class RowProblem:
+    """A refused CSV row: where, and why."""
+
+    file: str
+    line: int
+    column: str | None
+    message: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" + (f" column {self.column}" if self.column else "")
+        shown = f" (got {self.value!r})" if self.value is not None else ""
+        return f"{where}: {self.message}{shown}"
+
+
+@frozen(kw_only=True)
+class PatientRow:
+    """One parsed patients.csv row."""
+
+    line: int
+    patient: PatientFacts
+    practitioner: BillingPractitioner
+    setting: Setting
+
+
+@frozen(kw_only=True)
+class PatientMonth:
+    """One patient's close: the result, the time log behind it and the event rows refused.
+
+    ``time_log`` holds ``(date, minutes, role, family, credential, interactive,
+    practitioner)`` for every time entry read; ``fast`` says whether the
+    month took the fast path (see :mod:`carecore.billing.fast`).
+    """
+
+    row: PatientRow
+    period: ServicePeriod
+    result: EvaluationResult
+    time_log: tuple[tuple[Any, ...], ...] = field(default=(), converter=v.to_tuple)
+    care_plan_events: tuple[Any, ...] = field(default=(), converter=v.to_tuple)
+    problems: tuple[RowProblem, ...] = field(default=(), converter=v.to_tuple)
+    fast: bool = False
+
+
+def _open(path: Path) -> Any:
+    try:
+        return path.open(newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise errors.NotFound("no such file", field="file", value=str(path)) from None
+
+
+def _header(
+    reader: Any, path: Path, known: tuple[str, ...], required: tuple[str, ...]
+) -> list[str]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise errors.InvalidInput(
+            str(path), problems=[errors.Problem(path="line 1", message="the file is empty")]
+        ) from None
+    header = [h.strip() for h in header]
+    problems = [
+        errors.Problem(
+            path=f"line 1 column {name}", message="unknown column (a typo would silently drop data)"
+        )
+        for name in header
+        if name not in known
+    ]
+    problems += [
+        errors.Problem(path=f"line 1 column {name}", message="required column missing")
+        for name in required
+        if name not in header
+    ]
+    if len(set(header)) != len(header):
+        problems.append(errors.Problem(path="line 1", message="a column is named twice"))
+    if problems:
+        raise errors.InvalidInput(str(path), problems=problems)
+    return header
+
+
+def _date(text: str) -> pendulum.Date:
+    day = dt.date.fromisoformat(text)
+    if len(text) != 10:  # noqa: PLR2004 - plain YYYY-MM-DD only
+        raise ValueError(text)
+    return pendulum.Date(day.year, day.month, day.day)
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"true", "yes", "1"}:
+        return True
+    if lowered in {"false", "no", "0"}:
+        return False
+    raise ValueError(text)
+
+
+def _family_dates(text: str) -> dict[ServiceFamily, pendulum.Date]:
+    out: dict[ServiceFamily, pendulum.Date] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, sep, day = part.partition("=")
+        if not sep:
+            raise ValueError(part)
+        out[ServiceFamily(name.strip().upper())] = _date(day.strip())
+    return out
+
+
+def _family_dates_tuple(text: str) -> tuple[tuple[ServiceFamily, pendulum.Date], ...]:
+    return tuple(sorted(_family_dates(text).items(), key=lambda pair: pair[0].value))
+
+
+def _pairs(
+    value: tuple[tuple[ServiceFamily, pendulum.Date], ...] | None,
+) -> tuple[tuple[ServiceFamily, pendulum.Date], ...]:
+    return value or ()
+
+
+def _conditions(text: str) -> list[ChronicCondition]:
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        code, sep, months = part.partition(":")
+        duration = int(months) if sep else None
+        if duration is not None and duration < 0:
+            raise ValueError(part)
+        out.append(
+            ChronicCondition(
+                icd10=code.strip().upper(),
+                expected_duration_months=duration,
+                significant_risk=True,
+                behavioral=code.strip().upper().startswith("F"),
+            )
+        )
+    return out
+
+
+def _credential(text: str) -> Credential:
+    try:
+        return Credential(text.strip().upper())
+    except ValueError:
+        alias = CREDENTIAL_ALIASES.get(text.strip().upper())
+        if alias is None:
+            raise
+        return alias
+
+
+def read_patients(path: str | Path) -> tuple[dict[str, PatientRow], list[RowProblem]]:  # noqa: C901
+    """Read patients.csv; bad rows are returned as problems, good rows by patient id.
+
+    The conditions column lists the chronic conditions the practitioner
+    attests place the patient at significant risk (CSV.md); codes in
+    chapter F are treated as behavioral conditions.
+    """
+    file = Path(path)
+    patients: dict[str, PatientRow] = {}
+    problems: list[RowProblem] = []
+    practitioners: dict[tuple[object, ...], BillingPractitioner] = {}
+    parsers: dict[str, Any] = {
+        "credential": functools.lru_cache(maxsize=256)(_credential),
+        "setting": functools.lru_cache(maxsize=8)(lambda t: Setting(t.strip().lower())),
+        "conditions": functools.lru_cache(maxsize=65536)(lambda t: tuple(_conditions(t))),
+        "consent": functools.lru_cache(maxsize=65536)(_family_dates_tuple),
+        "care_plan": functools.lru_cache(maxsize=65536)(_family_dates_tuple),
+        "established": _bool,
+        "last_visit": functools.lru_cache(maxsize=65536)(_date),
+        "qmb": _bool,
+        "date_of_death": functools.lru_cache(maxsize=65536)(_date),
+        "primary_care_focal_point": _bool,
+    }
+    with _open(file) as handle:
+        reader = csv.reader(handle)
+        header = _header(reader, file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+        for line, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.append(
+                    RowProblem(
+                        file=str(file),
+                        line=line,
+                        column=None,
+                        message=f"expected {len(header)} cells, found {len(row)}",
+                    )
+                )
+                continue
+            cells = dict(zip(header, row, strict=True))
+            values: dict[str, Any] = {}
+            bad = False
+            for name, text in cells.items():
+                if not text.strip():
+                    continue
+                parse = parsers.get(name)
+                try:
+                    values[name] = parse(text) if parse else text.strip()
+                except (ValueError, errors.CarecoreError):
+                    problems.append(
+                        RowProblem(
+                            file=str(file),
+                            line=line,
+                            column=name,
+                            message="cannot be read",
+                            value=text,
+                        )
+                    )
+                    bad = True
+            for name in _PATIENT_REQUIRED:
+                if name not in values and not bad:
+                    problems.append(
+                        RowProblem(
+                            file=str(file), line=line, column=name, message="required value missing"
+                        )
+                    )
+                    bad = True
+            pid = str(values.get("patient_id", ""))
+            if not bad and pid in patients:
+                problems.append(
+                    RowProblem(
+                        file=str(file),
+                        line=line,
+                        column="patient_id",
+                        message=f"duplicate patient (first on line {patients[pid].line})",
+                        value=pid,
+                    )
+                )
+                bad = True
+            if bad:
+                continue
+            # Every field was parsed and checked above; build without re-checking.
+            credential = values.get("credential", Credential.MD)
+            focal = values.get("primary_care_focal_point", True)
+            practitioner_key = (values["practitioner"], credential, focal)
+            practitioner = practitioners.get(practitioner_key)
+            if practitioner is None:
+                practitioner = practitioners[practitioner_key] = BillingPractitioner(
+                    id=values["practitioner"], credential=credential, primary_care_focal_point=focal
+                )
+            patients[pid] = trusted(
+                PatientRow,
+                line=line,
+                patient=trusted(
+                    PatientFacts,
+                    id=pid,
+                    conditions=values["conditions"],
+                    consent_on=_pairs(values.get("consent")),
+                    care_plan_on=_pairs(values.get("care_plan")),
+                    established=values.get("established", True),
+                    last_visit=values.get("last_visit"),
+                    qmb=values.get("qmb", False),
+                    date_of_death=values.get("date_of_death"),
+                ),
+                practitioner=practitioner,
+                setting=values.get("setting", Setting.PHYSICIAN_OFFICE),
+            )
+    return patients, problems
+
+
+def _typed(cells: dict[str, str]) -> dict[str, Any]:
+    """CSV text to the JSON-like values the scenario reader checks (bad text is kept as text)."""
+    out: dict[str, Any] = {}
+    for name, text in cells.items():
+        value = text.strip()
+        if not value:
+            continue
+        if name in _INT_COLUMNS:
+            try:
+                out[name] = int(value)
+            except ValueError:
+                out[name] = value
+        elif name in _BOOL_COLUMNS:
+            try:
+                out[name] = _bool(value)
+            except ValueError:
+                out[name] = value
+        else:
+            out[name] = value
+    return out
+
+
+def _parse_event(
+    file: Path, line: int, cells: dict[str, str], default_practitioner: str
+) -> tuple[Event | None, list[RowProblem]]:
+    reader = _Reader("")
+    event = _event(reader, _typed(cells), "", default_practitioner)
+    problems = [
+        RowProblem(
+            file=str(file),
+            line=line,
+            column=p.path.lstrip(".").split(".")[0] or None,
+            message=p.message,
+            value=None if p.value is errors._MISSING else str(p.value),  # noqa: SLF001
+        )
+        for p in reader.problems
+    ]
+    return event, problems
+
+
+def _raw_rows(file: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    with _open(file) as handle:
+        reader = csv.reader(handle)
+        header = _header(reader, file, EVENT_COLUMNS, _EVENT_REQUIRED)
+        width = len(header)
+        for line, row in enumerate(reader, start=2):
+            if len(row) != width:
+                if not any(cell.strip() for cell in row):
+                    continue
+                yield line, {"__width__": str(len(row))}
+                continue
+            yield line, dict(zip(header, row, strict=True))
+
+
+def _is_grouped(file: Path) -> bool:
+    """Whether each patient's rows are contiguous (one quick pass over the first column)."""
+    seen: set[str] = set()
+    current = None
+    with _open(file) as handle:
+        header = next(csv.reader([handle.readline()]), [])
+        first_is_pid = bool(header) and header[0].strip() == "patient_id"
+        index = (
+            [h.strip() for h in header].index("patient_id")
+            if "patient_id" in [h.strip() for h in header]
+            else 0
+        )
+        for text in handle:
+            if first_is_pid and '"' not in text:
+                pid = text.split(",", 1)[0].strip()
+            else:
+                cells = next(csv.reader([text]), [])
+                pid = cells[index].strip() if len(cells) > index else ""
+            if pid != current:
+                if pid in seen:
+                    return False
+                if current is not None:
+                    seen.add(current)
+                current = pid
+    return True
+
+
+def _groups(file: Path) -> Iterator[tuple[str, list[tuple[int, dict[str, str]]]]]:
+    """Rows grouped by patient: streamed when the file is grouped, else grouped in memory."""
+    if not _is_grouped(file):
+        everything: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        for line, cells in _raw_rows(file):
+            everything.setdefault(cells.get("patient_id", "").strip(), []).append((line, cells))
+        yield from everything.items()
+        return
+    current: str | None = None
+    batch: list[tuple[int, dict[str, str]]] = []
+    for line, cells in _raw_rows(file):
+        pid = cells.get("patient_id", "").strip()
+        if pid != current and batch:
+            yield current or "", batch
+            batch = []
+        current = pid
+        batch.append((line, cells))
+    if batch:
+        yield current or "", batch
+
+
+def iter_patient_months(  # noqa: C901
+    patients: dict[str, PatientRow],
+    events_csv: str | Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    *,
+    orphans_out: list[RowProblem] | None = None,
+) -> Iterator[PatientMonth]:
+    """Evaluate every patient of *patients* for *month*, streaming events.csv.
+
+    Patients without events are evaluated too (they bill nothing, but the
+    close says so). Event rows naming a patient not in patients.csv are
+    appended to *orphans_out* when given.
+    """
+    from carecore.billing.fast import FastClose  # noqa: PLC0415
+
+    file = Path(events_csv)
+    fast = FastClose(rules, month)
+    light = _LightParser()
+    done: set[str] = set()
+    orphans: list[RowProblem] = []
+    for pid, rows in _groups(file):
+        row = patients.get(pid)
+        if row is None:
+            orphans.extend(
+                RowProblem(
+                    file=str(file),
+                    line=line,
+                    column="patient_id",
+                    message="not in patients.csv",
+                    value=pid or None,
+                )
+                for line, _ in rows
+            )
+            continue
+        if pid in done:
+            continue
+        done.add(pid)
+        entries = light.time_only(rows, row)
+        if entries is not None:
+            result = fast.evaluate(row.patient, row.practitioner, entries)
+            log = tuple((*e, row.practitioner.id) for e in entries)
+            yield PatientMonth(row=row, period=month, result=result, time_log=log, fast=True)
+            continue
+        events: list[Event] = []
+        problems: list[RowProblem] = []
+        for line, cells in rows:
+            if "__width__" in cells:
+                problems.append(
+                    RowProblem(
+                        file=str(file),
+                        line=line,
+                        column=None,
+                        message="wrong number of cells",
+                        value=cells["__width__"],
+                    )
+                )
+                continue
+            event, found = _parse_event(file, line, cells, row.practitioner.id)
+            problems.extend(found)
+            if event is not None and not found:
+                events.append(event)
+        yield _close_one(row, events, problems, month, rules)
+    for pid, row in patients.items():
+        if pid not in done:
+            yield _close_one(row, [], [], month, rules)
+    if orphans_out is not None:
+        orphans_out.extend(orphans)
+
+
+class _LightParser:
+    """Reads time-entry rows straight into tuples for the fast path.
+
+    Returns None (the reference path then reads the rows and reports any
+    problem) as soon as a row is not a clean time entry of a fast family
+    attributed to the patient's own practitioner.
+    """
+
+    def __init__(self) -> None:
+        from carecore.billing.fast import FAST_FAMILIES  # noqa: PLC0415
+        from carecore.model.codes import RoleClass  # noqa: PLC0415
+
+        self.families = {f.value: f for f in FAST_FAMILIES}
+        self.roles = {r.value: r for r in RoleClass}
+        self.credentials: dict[str, Credential] = {c.value: c for c in Credential}
+        self.credentials.update(CREDENTIAL_ALIASES)
+        self.dates: dict[str, pendulum.Date] = {}
+        self.flags = {"": False, "true": True, "false": False, "True": True, "False": False}
+
+    def _date(self, text: str) -> pendulum.Date | None:
+        day = self.dates.get(text)
+        if day is None:
+            try:
+                day = _date(text)
+            except ValueError:
+                return None
+            self.dates[text] = day
+        return day
+
+    def time_only(
+        self, rows: list[tuple[int, dict[str, str]]], patient: PatientRow
+    ) -> list[Any] | None:
+        if patient.setting is not Setting.PHYSICIAN_OFFICE:
+            return None
+        own = patient.practitioner.id
+        out = []
+        for _line, cells in rows:
+            if cells.get("type") != "time_entry":
+                return None
+            family = self.families.get(cells.get("family", ""))
+            role = self.roles.get(cells.get("role", ""))
+            day = self._date(cells.get("date", ""))
+            practitioner = cells.get("practitioner", "")
+            credential_text = cells.get("credential", "")
+            credential = self.credentials.get(credential_text.upper()) if credential_text else None
+            interactive = self.flags.get(cells.get("interactive", ""))
+            minutes_text = cells.get("minutes", "")
+            if (
+                family is None
+                or role is None
+                or day is None
+                or (practitioner and practitioner != own)
+                or (credential_text and credential is None)
+                or interactive is None
+                or not minutes_text.isdigit()
+            ):
+                return None
+            minutes = int(minutes_text)
+            if not 1 <= minutes <= 24 * 60:
+                return None
+            out.append((day, minutes, role, family, credential, interactive))
+        return out
+
+
+def _close_one(
+    row: PatientRow,
+    events: list[Event],
+    problems: list[RowProblem],
+    month: ServicePeriod,
+    rules: RuleSet,
+) -> PatientMonth:
+    from carecore.billing.facts import CarePlanFact, TimeFact  # noqa: PLC0415
+
+    facts = BillingFacts(
+        period=month,
+        setting=row.setting,
+        practitioners=[row.practitioner],
+        patient=row.patient,
+        events=events,
+    )
+    log = tuple(
+        (e.date, e.minutes, e.role, e.family, e.credential, e.interactive, e.practitioner)
+        for e in facts.events
+        if isinstance(e, TimeFact)
+    )
+    plans = tuple(e for e in facts.events if isinstance(e, CarePlanFact))
+    return PatientMonth(
+        row=row,
+        period=month,
+        result=evaluate(facts, rules),
+        time_log=log,
+        care_plan_events=plans,
+        problems=problems,
+    )
+
+
+# -- outputs ----------------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class CodeTotal:
+    """Lines, units and approximate revenue of one code in a close."""
+
+    code: str
+    lines: int
+    units: int
+    amount: str  # a Decimal as text; approximate national amounts (SPEC.md §14)
+
+
+@frozen(kw_only=True)
+class CloseSummary:
+    """What a month close produced."""
+
+    month: str
+    rule_set: str
+    rule_set_year: int
+    rule_set_version: str
+    patients_evaluated: int
+    patients_billed: int
+    claim_lines: int
+    denials: int
+    rows_rejected: int
+    expected_revenue: str
+    codes: tuple[CodeTotal, ...] = field(default=(), converter=v.to_tuple)
+
+
+def audit_packet(month: PatientMonth, rules: RuleSet) -> dict[str, Any]:
+    """The audit packet of one billed patient-month: evidence and explanation.
+
+    Consent evidence, care-plan status, the time log with roles, the rule set
+    (year and version), every claim line, every denial and hint.
+    """
+    patient, result, period = month.row.patient, month.result, month.period
+    families = sorted({line.family for line in result.claim_lines}, key=lambda f: f.value)
+    return {
+        "schema": "carecore.audit-packet/1",
+        "patient_id": patient.id,
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "rule_set": {
+            "id": rules.id,
+            "year": rules.year,
+            "version": rules.version,
+            "payer": rules.payer,
+        },
+        "practitioners": [
+            {"id": month.row.practitioner.id, "credential": month.row.practitioner.credential.value}
+        ],
+        "consent": {f.value: _iso(patient.consent(f)) for f in families},
+        "care_plan": {
+            f.value: {
+                "established_on": _iso(patient.care_plan(f)),
+                "activity": [
+                    {
+                        "date": e.date.isoformat(),
+                        "action": e.action.value,
+                        "practitioner": e.practitioner,
+                    }
+                    for e in month.care_plan_events
+                    if e.family is f
+                ],
+            }
+            for f in families
+        },
+        "conditions": [
+            {
+                "icd10": c.icd10,
+                "expected_duration_months": c.expected_duration_months,
+                "significant_risk": c.significant_risk,
+            }
+            for c in patient.conditions
+        ],
+        "time_log": [
+            {
+                "date": day.isoformat(),
+                "minutes": minutes,
+                "role": role.value,
+                "credential": credential.value if credential else None,
+                "family": family.value,
+                "practitioner": practitioner,
+                "interactive": interactive,
+            }
+            for day, minutes, role, family, credential, interactive, practitioner in month.time_log
+            if family in families and period.start <= day <= period.end
+        ],
+        "claim_lines": [
+            {
+                "code": line.code,
+                "units": line.units,
+                "family": line.family.value,
+                "practitioner": line.billing_practitioner_id,
+                "date_of_service": line.date_of_service.isoformat(),
+                "modifiers": list(line.modifiers),
+                "amount": None if line.amount is None else str(line.amount),
+            }
+            for line in result.claim_lines
+        ],
+        "explanation": {
+            "denials": [
+                {
+                    "code": d.code,
+                    "reason": d.reason.value,
+                    "message": d.message,
+                    "rule": d.rule,
+                    "sources": list(d.sources),
+                }
+                for d in result.denials
+            ],
+            "hints": [h.message for h in result.hints],
+        },
+        "rows_rejected": [str(p) for p in month.problems],
+        "evaluated_by": "fast path (cached reference result)" if month.fast else "reference engine",
+    }
+
+
+def _iso(day: pendulum.Date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+class CloseWriter:
+    """Writes a close to a folder as it streams: claims, denials, audit packets, summary.
+
+    Files: ``claims.csv``, ``claims.json`` (JSON Lines would be cheaper; this
+    is a JSON array, written incrementally), ``denials.csv``,
+    ``audit/packets.jsonl`` (one JSON audit packet per billed patient-month,
+    one per line) and ``summary.json``.
+    """
+
+    def __init__(self, out: Path | None, month: ServicePeriod, rules: RuleSet) -> None:
+        import json  # noqa: PLC0415
+        from collections import Counter  # noqa: PLC0415
+
+        self._json = json
+        self.month = month
+        self.rules = rules
+        self.out = out
+        self.lines_by_code: Counter[str] = Counter()
+        self.units_by_code: Counter[str] = Counter()
+        self.amount_by_code: dict[str, Decimal] = {}
+        self.patients = 0
+        self.billed = 0
+        self.claim_count = 0
+        self.denial_count = 0
+        self.rejected = 0
+        self._first_claim = True
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "audit").mkdir(exist_ok=True)
+            self._claims = (out / "claims.csv").open("w", newline="", encoding="utf-8")
+            self._claims_json = (out / "claims.json").open("w", encoding="utf-8")
+            self._denials = (out / "denials.csv").open("w", newline="", encoding="utf-8")
+            self._audit = (out / "audit" / "packets.jsonl").open("w", encoding="utf-8")
+            self._claims_csv = csv.writer(self._claims)
+            self._claims_csv.writerow(
+                [
+                    "patient_id",
+                    "practitioner",
+                    "code",
+                    "units",
+                    "date_of_service",
+                    "modifiers",
+                    "period_start",
+                    "period_end",
+                    "amount",
+                ]
+            )
+            self._denials_csv = csv.writer(self._denials)
+            self._denials_csv.writerow(
+                ["patient_id", "practitioner", "code", "reason", "message", "rule", "sources"]
+            )
+            self._claims_json.write("[")
+
+    def add(self, month: PatientMonth) -> None:
+        """Record one patient's close."""
+        from decimal import Decimal  # noqa: PLC0415
+
+        self.patients += 1
+        self.rejected += len(month.problems)
+        result = month.result
+        if result.claim_lines:
+            self.billed += 1
+        for line in result.claim_lines:
+            self.claim_count += 1
+            self.lines_by_code[line.code] += 1
+            self.units_by_code[line.code] += line.units
+            self.amount_by_code[line.code] = self.amount_by_code.get(line.code, Decimal(0)) + (
+                line.amount or Decimal(0)
+            )
+        self.denial_count += len(result.denials)
+        if self.out is None:
+            return
+        for line in result.claim_lines:
+            row = [
+                line.patient_id,
+                line.billing_practitioner_id,
+                line.code,
+                line.units,
+                line.date_of_service.isoformat(),
+                ";".join(line.modifiers),
+                line.period.start.isoformat(),
+                line.period.end.isoformat(),
+                "" if line.amount is None else str(line.amount),
+            ]
+            self._claims_csv.writerow(row)
+            record = dict(
+                zip(
+                    [
+                        "patient_id",
+                        "practitioner",
+                        "code",
+                        "units",
+                        "date_of_service",
+                        "modifiers",
+                        "period_start",
+                        "period_end",
+                        "amount",
+                    ],
+                    row,
+                    strict=True,
+                )
+            )
+            record["modifiers"] = list(line.modifiers)
+            record["amount"] = None if line.amount is None else str(line.amount)
+            self._claims_json.write(
+                ("" if self._first_claim else ",") + "\n" + self._json.dumps(record)
+            )
+            self._first_claim = False
+        practitioner = month.row.practitioner.id
+        for denial in result.denials:
+            self._denials_csv.writerow(
+                [
+                    denial.patient_id,
+                    practitioner,
+                    denial.code,
+                    denial.reason.value,
+                    denial.message,
+                    denial.rule,
+                    ";".join(denial.sources),
+                ]
+            )
+        if result.claim_lines:
+            self._audit.write(
+                self._json.dumps(audit_packet(month, self.rules), separators=(",", ":")) + "\n"
+            )
+
+    def finish(self, extra_rejected: int = 0) -> CloseSummary:
+        """Close the files and write ``summary.json``."""
+        from decimal import Decimal  # noqa: PLC0415
+
+        self.rejected += extra_rejected
+        codes = tuple(
+            CodeTotal(
+                code=code,
+                lines=self.lines_by_code[code],
+                units=self.units_by_code[code],
+                amount=str(self.amount_by_code.get(code, Decimal(0))),
+            )
+            for code in sorted(self.lines_by_code)
+        )
+        summary = CloseSummary(
+            month=f"{self.month.start.year:04d}-{self.month.start.month:02d}",
+            rule_set=self.rules.id,
+            rule_set_year=self.rules.year,
+            rule_set_version=self.rules.version,
+            patients_evaluated=self.patients,
+            patients_billed=self.billed,
+            claim_lines=self.claim_count,
+            denials=self.denial_count,
+            rows_rejected=self.rejected,
+            expected_revenue=str(sum(self.amount_by_code.values(), Decimal(0))),
+            codes=codes,
+        )
+        if self.out is not None:
+            self._claims_json.write("\n]\n")
+            for handle in (self._claims, self._claims_json, self._denials, self._audit):
+                handle.close()
+            import attrs  # noqa: PLC0415
+
+            (self.out / "summary.json").write_text(
+                self._json.dumps(attrs.asdict(summary), indent=2) + "\n", encoding="utf-8"
+            )
+        return summary

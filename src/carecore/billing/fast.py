@@ -1,0 +1,301 @@
+"""A fast path for month close: time-only CCM, PCM and BHI patient-months.
+
+Most patient-months in a care-management practice are nothing but logged
+minutes. For those, the reference engine's decision depends on the minutes
+*per (family, role, credential, interactive)* and on a handful of patient
+facts (is consent on file by the month's end, do the conditions qualify, is
+there a care plan, is the initiating-visit rule met) — and on the entry dates
+only through each line's date of service.
+
+So the fast path collapses a patient-month into that canonical form, asks the
+**reference engine** once per distinct form (a cache), and re-dates the lines
+from the patient's own entries. No billing rule is written twice: the rules
+live only in :mod:`carecore.billing.engine`; what lives here is the proof
+obligation that the canonical form loses nothing, which
+``tests/billing/test_fast_path.py`` checks with hypothesis against the
+reference engine on random eligible patient-months.
+
+Anything else (visits, discharges, device data, other practitioners,
+RHC/FQHC settings, families outside CCM/PCM/BHI) goes to the reference engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import pendulum
+
+from carecore.billing.engine import (
+    PERSONAL_ROLES,
+    STAFF_ROLES,
+    EvaluationResult,
+    evaluate,
+    first_unit,
+    minutes_for_units,
+)
+from carecore.billing.facts import (
+    BillingFacts,
+    BillingPractitioner,
+    ChronicCondition,
+    PatientFacts,
+    Setting,
+    TimeFact,
+)
+from carecore.billing.rules import DateOfService
+from carecore.model._validators import trusted
+from carecore.model.codes import Credential, RoleClass, ServiceFamily
+
+if TYPE_CHECKING:
+    from carecore.billing.rules import RuleSet
+    from carecore.model.period import ServicePeriod
+
+__all__ = ["FAST_FAMILIES", "FastClose"]
+
+_T = TypeVar("_T")
+
+#: Families the fast path takes (time-only months).
+FAST_FAMILIES = frozenset({ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.BHI})
+#: Codes attained by the practitioner's personal time; the others by staff time.
+_PERSONAL_CODES = frozenset({"99491", "99437", "99424", "99425", "G0323"})
+
+#: (date, minutes, role, family, credential, interactive) of one time entry.
+Entry = tuple[pendulum.Date, int, RoleClass, ServiceFamily, Credential | None, bool]
+
+
+class FastClose:
+    """Evaluate time-only patient-months through a cache of reference results.
+
+    >>> from carecore.billing.cms import cms_rule_set
+    >>> from carecore.model import ServicePeriod
+    >>> fast = FastClose(cms_rule_set(2026), ServicePeriod.month(2026, 3))
+    >>> patient = PatientFacts(id="p1", conditions=[ChronicCondition(icd10="E11.65", significant_risk=True),
+    ...     ChronicCondition(icd10="I10", significant_risk=True)],
+    ...     consent_on={ServiceFamily.CCM: pendulum.Date(2025, 6, 1)},
+    ...     care_plan_on={ServiceFamily.CCM: pendulum.Date(2025, 6, 1)}, last_visit=pendulum.Date(2025, 6, 1))
+    >>> pr = BillingPractitioner(id="dr1", credential=Credential.MD)
+    >>> entry = (pendulum.Date(2026, 3, 4), 25, RoleClass.CLINICAL_STAFF, ServiceFamily.CCM, Credential.RN, False)
+    >>> fast.evaluate(patient, pr, [entry]).billable
+    [('99490', 1)]
+    """
+
+    def __init__(self, rules: RuleSet, period: ServicePeriod) -> None:
+        self.rules = rules
+        self.period = period
+        self.cache: dict[tuple[object, ...], EvaluationResult] = {}
+        self._patients: dict[tuple[object, ...], PatientFacts] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def evaluate(
+        self, patient: PatientFacts, practitioner: BillingPractitioner, entries: list[Entry]
+    ) -> EvaluationResult:
+        """The reference result for this time-only patient-month (physician office)."""
+        start, end = self.period.start, self.period.end
+        inside = [e for e in entries if start <= e[0] <= end]
+        # For CCM, PCM and BHI the engine reads time only as sums per role group:
+        # the practitioner personally, other countable staff, and time that never counts.
+        totals: dict[tuple[ServiceFamily, int], int] = {}
+        for _day, minutes, role, family, _credential, _interactive in inside:
+            group = (family, _ROLE_GROUP[role])
+            totals[group] = totals.get(group, 0) + minutes
+        canonical = self._canonical_patient(patient)
+        key = (
+            canonical,
+            practitioner.credential,
+            practitioner.primary_care_focal_point,
+            tuple(sorted(totals.items(), key=repr)),
+        )
+        template = self.cache.get(key)
+        if template is None:
+            self.misses += 1
+            template = evaluate(self._facts(canonical, practitioner, totals), self.rules)
+            self.cache[key] = template
+        else:
+            self.hits += 1
+        return self._personalise(template, patient.id, practitioner.id, inside)
+
+    # -- the canonical form ------------------------------------------------------
+
+    def _canonical_patient(self, patient: PatientFacts) -> PatientFacts:
+        """Patient facts with every date replaced by one that decides the same way."""
+        end = self.period.end
+        flags = []
+        for family in _FAMILY_ORDER:
+            given = patient.consent(family)
+            consented = given is not None and given <= end
+            last = patient.last_visit
+            visit_ok = (
+                consented
+                and patient.established
+                and last is not None
+                and given is not None
+                and last >= given.subtract(years=1)
+            )
+            plan = patient.care_plan(family)
+            flags.append((consented, visit_ok, plan is not None and plan <= end))
+        conditions = tuple(
+            sorted(
+                (
+                    (c.significant_risk, c.behavioral, _duration_class(c.expected_duration_months))
+                    for c in patient.conditions
+                ),
+                key=repr,
+            )
+        )
+        died = patient.date_of_death is not None and patient.date_of_death <= end
+        shape = (tuple(flags), conditions, patient.qmb, died)
+        found = self._patients.get(shape)
+        if found is None:
+            found = self._patients[shape] = self._build_patient(shape)
+        return found
+
+    def _build_patient(self, shape: tuple[object, ...]) -> PatientFacts:
+        flags, conditions, qmb, died = shape
+        anchor = self.period.start
+        # The engine asks only: consent by the month's end; a care plan by then; and
+        # a visit within a year before the consent. With the canonical last visit two
+        # years before the month, a consent on that day meets the visit rule and a
+        # consent on the first of the month does not.
+        last_visit = anchor.subtract(years=2)
+        consent: dict[ServiceFamily, pendulum.Date] = {}
+        plans: dict[ServiceFamily, pendulum.Date] = {}
+        for family, (consented, visit_ok, planned) in zip(_FAMILY_ORDER, flags, strict=True):  # type: ignore[call-overload]
+            if consented:
+                consent[family] = last_visit if visit_ok else anchor
+            if planned:
+                plans[family] = anchor
+        return PatientFacts(
+            id="~",
+            conditions=[
+                ChronicCondition(
+                    icd10="~",
+                    significant_risk=risk,
+                    behavioral=behavioral,
+                    expected_duration_months=months,
+                )
+                for risk, behavioral, months in conditions  # type: ignore[attr-defined]
+            ],
+            consent_on=consent,
+            care_plan_on=plans,
+            established=True,
+            last_visit=last_visit,
+            qmb=qmb,  # type: ignore[arg-type]
+            date_of_death=anchor if died else None,
+        )
+
+    def _facts(
+        self,
+        patient: PatientFacts,
+        practitioner: BillingPractitioner,
+        totals: dict[tuple[ServiceFamily, int], int],
+    ) -> BillingFacts:
+        events = [
+            TimeFact(
+                date=self.period.start,
+                minutes=minutes,
+                role=_GROUP_ROLE[group],
+                practitioner="~",
+                family=family,
+            )
+            for (family, group), minutes in totals.items()
+        ]
+        return BillingFacts(
+            period=self.period,
+            setting=Setting.PHYSICIAN_OFFICE,
+            practitioners=[attrs.evolve(practitioner, id="~")],
+            patient=patient,
+            events=events,
+        )
+
+    def _personalise(
+        self,
+        template: EvaluationResult,
+        patient_id: str,
+        practitioner_id: str,
+        entries: list[Entry],
+    ) -> EvaluationResult:
+        # The template's values were built and checked by the engine; only ids and
+        # dates change, to values already checked, so they are copied, not rebuilt.
+        lines = tuple(
+            _copy(
+                line,
+                patient_id=patient_id,
+                billing_practitioner_id=practitioner_id,
+                date_of_service=self._date_of_service(line.code, line.units, line.family, entries),
+            )
+            for line in template.claim_lines
+        )
+        denials = tuple(_copy(d, patient_id=patient_id) for d in template.denials)
+        hints = tuple(_copy(h, practitioner=practitioner_id) for h in template.hints)
+        return _copy(
+            template, patient_id=patient_id, claim_lines=lines, denials=denials, hints=hints
+        )
+
+    def _date_of_service(
+        self, code: str, units: int, family: ServiceFamily, entries: list[Entry]
+    ) -> pendulum.Date:
+        """The day the running total of the track's minutes reached this line (as the engine does)."""
+        if self.rules.switches.date_of_service is DateOfService.PERIOD_END:
+            return self.period.end
+        rule = self.rules.rule(code)
+        if rule.add_on_to is None:
+            need = first_unit(rule)
+        else:
+            need = minutes_for_units(self.rules.rule(rule.add_on_to).minutes or 0, rule, units)
+        roles = PERSONAL_ROLES if code in _PERSONAL_CODES else STAFF_ROLES
+        total = 0
+        for day, minutes, role, fam, _credential, _interactive in sorted(
+            entries, key=lambda e: e[0]
+        ):
+            if fam is family and role in roles:
+                total += minutes
+                if total >= need:
+                    return day
+        return self.period.end
+
+
+#: Role groups the engine tells apart for CCM/PCM/BHI, and a role standing for each.
+_ROLE_GROUP = {
+    RoleClass.PHYSICIAN: 0,
+    RoleClass.QHP: 0,
+    RoleClass.CLINICAL_STAFF: 1,
+    RoleClass.BH_CARE_MANAGER: 1,
+    RoleClass.AUXILIARY: 2,
+    RoleClass.NON_CLINICAL: 2,
+}
+_GROUP_ROLE = {0: RoleClass.PHYSICIAN, 1: RoleClass.CLINICAL_STAFF, 2: RoleClass.NON_CLINICAL}
+_FAMILY_ORDER = tuple(sorted(FAST_FAMILIES, key=lambda f: f.value))
+
+
+def _copy(value: _T, **changes: object) -> _T:
+    """A copy of a frozen attrs value with *changes*, without re-running validators.
+
+    Only for values built by carecore and fields set to values that already
+    passed the same checks elsewhere (see FastClose._personalise). Under
+    ``check_trusted(True)`` (the test suite) the copy is fully validated.
+    """
+    cls: Any = type(value)
+    names = [a.name for a in attrs.fields(cls)]
+    copied: _T = trusted(cls, **{name: changes.get(name, getattr(value, name)) for name in names})
+    return copied
+
+
+def _duration_class(months: int | None) -> int | None:
+    """Expected durations the rules tell apart: until death, 12+, 3-11, under 3 months."""
+    if months is None:
+        return None
+    if months >= 12:  # noqa: PLR2004
+        return 12
+    return 3 if months >= 3 else 0  # noqa: PLR2004
+
+
+def eligible(
+    setting: Setting, practitioner_id: str, families: set[ServiceFamily], practitioners: set[str]
+) -> bool:
+    """Whether a patient-month can take the fast path."""
+    return (
+        setting is Setting.PHYSICIAN_OFFICE
+        and families <= FAST_FAMILIES
+        and practitioners <= {practitioner_id}
+    )
