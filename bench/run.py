@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,16 +84,79 @@ def bench_json_round_trip(repeat: int) -> dict[str, float]:
     return {"baseline_s": b, "candidate_s": c, "ratio": c / b}
 
 
+def _run_measured(command: list[str]) -> tuple[float, float]:
+    """Run *command*; return (seconds, peak resident memory in MB) of that child alone."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in {0, 1}:
+        msg = f"{command[:3]} failed with status {status}"
+        raise RuntimeError(msg)
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def bench_close(patients: int, work: Path) -> dict[str, float]:
+    """Month close of *patients* synthetic patients against the SQLite GROUP BY baseline."""
+    here = Path(__file__).parent
+    data = work / f"close-{patients}"
+    if not (data / "events.csv").exists():
+        subprocess.run(
+            [sys.executable, str(here / "gen_close.py"), str(data), "--patients", str(patients)],
+            check=True,
+        )
+    base_s, base_mb = _run_measured(
+        [sys.executable, str(here / "baseline_close.py"), str(data / "events.csv")]
+    )
+    close_s, close_mb = _run_measured(
+        [
+            sys.executable,
+            "-m",
+            "carecore.cli",
+            "billing",
+            "close",
+            "--month",
+            "2026-03",
+            "--patients",
+            str(data / "patients.csv"),
+            "--events",
+            str(data / "events.csv"),
+            "--out",
+            str(data / "out"),
+            "--no-progress",
+        ]
+    )
+    return {
+        "patients": patients,
+        "baseline_s": base_s,
+        "baseline_peak_mb": base_mb,
+        "candidate_s": close_s,
+        "candidate_peak_mb": close_mb,
+        "ratio": close_s / base_s,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--close-patients", type=int, default=1_000_000, help="0 skips the close benchmark"
+    )
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
     args = parser.parse_args()
     results = {
         "import_carecore_vs_bare_python": bench_import(args.repeat),
         "json_round_trip_vs_stdlib_json": bench_json_round_trip(args.repeat),
     }
+    if args.close_patients:
+        results["billing_close_vs_sqlite_group_by"] = bench_close(args.close_patients, args.work)
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
+        if "candidate_peak_mb" in r:
+            extra = (
+                f"  ({r['candidate_s']:.1f} s, peak {r['candidate_peak_mb']:.0f} MB;"
+                f" baseline {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB)"
+            )
         print(f"{name:<36} ratio {r['ratio']:6.2f}{extra}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,6 +148,12 @@ def evaluate(
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes (default: up to 4 for event files over 32 MB).",
+)
 @click.pass_context
 def close(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -157,6 +164,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     payer: str,
     rule_set_id: str | None,
     progress: bool | None,  # noqa: FBT001
+    workers: int | None,
 ) -> None:
     """Close a billing month over a patients.csv / events.csv pair.
 
@@ -167,7 +175,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     """
     import re  # noqa: PLC0415
 
-    from carecore.billing.close import CloseWriter, RowProblem, iter_patient_months, read_patients  # noqa: PLC0415
+    from carecore.billing.close import read_patients, run_close  # noqa: PLC0415
     from carecore.model import ServicePeriod  # noqa: PLC0415
 
     found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month)
@@ -181,10 +189,11 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     except (errors.InvalidInput, errors.NotFound) as exc:
         _fail(f"{type(exc).__name__}: {exc}")
         return
-    writer = CloseWriter(out, period, rules)
-    orphans: list[RowProblem] = []
     show = progress if progress is not None else sys.stderr.isatty()
-    months = iter_patient_months(patients, events_csv, period, rules, orphans_out=orphans)
+    size = events_csv.stat().st_size if events_csv.exists() else 0
+    if workers is None:
+        # Parallel only pays for itself on big files (each worker forks the patient table).
+        workers = min(os.cpu_count() or 1, 4) if size > 32 * 1024 * 1024 else 1
     try:
         if show:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
@@ -197,20 +206,30 @@ def close(  # noqa: PLR0917 - click passes options as arguments
                 transient=True,
             ) as bar:
                 task = bar.add_task(f"closing {month}", total=len(patients))
-                for item in months:
-                    writer.add(item)
-                    problems.extend(item.problems)
-                    bar.advance(task)
+                summary, refused = run_close(
+                    patients,
+                    events_csv,
+                    period,
+                    rules,
+                    out,
+                    workers=workers,
+                    extra_rejected=len(problems),
+                    on_progress=lambda n: bar.update(task, completed=n),
+                )
         else:
-            for item in months:
-                writer.add(item)
-                problems.extend(item.problems)
+            summary, refused = run_close(
+                patients,
+                events_csv,
+                period,
+                rules,
+                out,
+                workers=workers,
+                extra_rejected=len(problems),
+            )
     except (errors.InvalidInput, errors.NotFound) as exc:
         _fail(f"{type(exc).__name__}: {exc}")
         return
-    problems.extend(orphans)
-    patient_rows_refused = sum(1 for p in problems if p.file == str(patients_csv))
-    summary = writer.finish(extra_rejected=len(orphans) + patient_rows_refused)
+    problems.extend(refused)
     _print_summary(summary, out)
     for problem in problems[:50]:
         click.echo(f"refused: {problem}", err=True)

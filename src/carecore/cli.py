@@ -67,3 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"carecore: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
     app.main(args=list(argv) if argv is not None else None, prog_name="carecore")
+
+
+if __name__ == "__main__":  # python -m carecore.cli
+    main()

@@ -338,3 +338,95 @@ def test_a_payer_plugin_can_replace_the_cms_set():
         assert provided.provider("cms-2026") == "override"
         assert provided["cms-2026"].rule("99484").first_unit_minutes == 11
     assert Hooks(pm).rule_sets()["cms-2026"].rule("99484").first_unit_minutes == 20
+
+
+def test_minutes_before_consent_do_not_count():
+    consent = D(2025, 3, 10)
+    events = [staff(D(2025, 3, 5), 25), staff(D(2025, 3, 12), 10)]
+    result = evaluate(facts(events, pat=patient(consent_on={F.CCM: consent})), cms_rule_set(2025))
+    assert result.billable == []
+    assert "10 of the 20" in result.denials[0].message
+
+
+def test_ccm_needs_a_billing_practitioner():
+    result = evaluate(
+        facts([staff(D(2025, 3, 3), 25)], credential=Credential.RN), cms_rule_set(2025)
+    )
+    assert result.billable == []
+    assert result.denials[0].reason is DenialReason.NOT_A_BILLING_PRACTITIONER
+
+
+def test_cocm_counts_care_manager_minutes_only():
+    from carecore.billing.facts import ProgramMonthFact
+
+    month = ProgramMonthFact(
+        date=D(2025, 3, 1), family=F.COCM, month="2025-03", practitioner="dr1", episode_month=3
+    )
+    physician = [month, staff(D(2025, 3, 4), 40, family=F.COCM, role=RoleClass.PHYSICIAN)]
+    manager = [month, staff(D(2025, 3, 4), 40, family=F.COCM, role=RoleClass.BH_CARE_MANAGER)]
+    assert evaluate(facts(physician), cms_rule_set(2025)).billable == []
+    assert evaluate(facts(manager), cms_rule_set(2025)).billable == [("99493", 1)]
+
+
+def test_one_tcm_per_discharge_across_practitioners():
+    discharge = DischargeFact(
+        date=D(2025, 3, 3), from_setting=CareSetting.INPATIENT_ACUTE, to_setting=CareSetting.HOME
+    )
+    events = [discharge]
+    for pr, day in (("dr1", D(2025, 3, 7)), ("dr2", D(2025, 3, 5))):
+        events += [
+            ContactFact(
+                date=D(2025, 3, 4),
+                mode=ContactMode.PHONE,
+                successful=True,
+                role=RoleClass.CLINICAL_STAFF,
+                practitioner=pr,
+                family=F.TCM,
+            ),
+            VisitFact(date=day, kind=VisitKind.TCM_F2F, mdm=MdmLevel.MODERATE, practitioner=pr),
+        ]
+    case = BillingFacts(
+        period=ServicePeriod.days_from(D(2025, 3, 3), 30),
+        setting=Setting.PHYSICIAN_OFFICE,
+        practitioners=[
+            BillingPractitioner(id="dr1", credential=Credential.MD),
+            BillingPractitioner(id="dr2", credential=Credential.MD),
+        ],
+        patient=patient(),
+        events=events,
+    )
+    result = evaluate(case, cms_rule_set(2025))
+    assert [(line.code, line.billing_practitioner_id) for line in result.claim_lines] == [
+        ("99495", "dr2")
+    ]
+    assert any(d.reason is DenialReason.OTHER_PRACTITIONER_BILLED for d in result.denials)
+
+
+def test_discharge_day_visit_does_not_hide_a_later_visit():
+    events = [
+        DischargeFact(
+            date=D(2025, 3, 3),
+            from_setting=CareSetting.INPATIENT_ACUTE,
+            to_setting=CareSetting.HOME,
+            practitioner="dr1",
+        ),
+        VisitFact(
+            date=D(2025, 3, 3), kind=VisitKind.TCM_F2F, mdm=MdmLevel.HIGH, practitioner="dr1"
+        ),
+        ContactFact(
+            date=D(2025, 3, 4),
+            mode=ContactMode.PHONE,
+            successful=True,
+            role=RoleClass.CLINICAL_STAFF,
+            practitioner="dr1",
+            family=F.TCM,
+        ),
+        VisitFact(
+            date=D(2025, 3, 6), kind=VisitKind.TCM_F2F, mdm=MdmLevel.HIGH, practitioner="dr1"
+        ),
+    ]
+    result = evaluate(
+        facts(events, period=ServicePeriod.days_from(D(2025, 3, 3), 30)), cms_rule_set(2025)
+    )
+    assert result.billable == [("99496", 1)]
+    assert result.claim_lines[0].date_of_service == D(2025, 3, 6)

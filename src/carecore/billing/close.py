@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from carecore.billing.rules import RuleSet
+    from carecore.model.money import ClaimLine
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -421,18 +422,39 @@ def _parse_event(
     return event, problems
 
 
-def _raw_rows(file: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _raw_rows(
+    file: Path, byte_range: tuple[int, int, int] | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows as dicts; with *byte_range*, only the lines that start inside it.
+
+    Line numbers are exact for a whole file; for a byte range they count from
+    the range's first line plus its ``first_line`` (see _split_plan).
+    """
     with _open(file) as handle:
         reader = csv.reader(handle)
         header = _header(reader, file, EVENT_COLUMNS, _EVENT_REQUIRED)
         width = len(header)
-        for line, row in enumerate(reader, start=2):
+        first_line = 2
+        if byte_range is not None:
+            start, end, first_line = byte_range
+            reader = csv.reader(_lines_between(file, start, end))
+        for line, row in enumerate(reader, start=first_line):
             if len(row) != width:
                 if not any(cell.strip() for cell in row):
                     continue
                 yield line, {"__width__": str(len(row))}
                 continue
             yield line, dict(zip(header, row, strict=True))
+
+
+def _lines_between(file: Path, start: int, end: int) -> Iterator[str]:
+    with file.open("rb") as raw:
+        raw.seek(start)
+        while raw.tell() < end:
+            data = raw.readline()
+            if not data:
+                return
+            yield data.decode("utf-8")
 
 
 def _is_grouped(file: Path) -> bool:
@@ -462,17 +484,21 @@ def _is_grouped(file: Path) -> bool:
     return True
 
 
-def _groups(file: Path) -> Iterator[tuple[str, list[tuple[int, dict[str, str]]]]]:
+def _groups(
+    file: Path, byte_range: tuple[int, int, int] | None = None, *, grouped: bool | None = None
+) -> Iterator[tuple[str, list[tuple[int, dict[str, str]]]]]:
     """Rows grouped by patient: streamed when the file is grouped, else grouped in memory."""
-    if not _is_grouped(file):
+    if grouped is None:
+        grouped = _is_grouped(file)
+    if not grouped:
         everything: dict[str, list[tuple[int, dict[str, str]]]] = {}
-        for line, cells in _raw_rows(file):
+        for line, cells in _raw_rows(file, byte_range):
             everything.setdefault(cells.get("patient_id", "").strip(), []).append((line, cells))
         yield from everything.items()
         return
     current: str | None = None
     batch: list[tuple[int, dict[str, str]]] = []
-    for line, cells in _raw_rows(file):
+    for line, cells in _raw_rows(file, byte_range):
         pid = cells.get("patient_id", "").strip()
         if pid != current and batch:
             yield current or "", batch
@@ -490,6 +516,10 @@ def iter_patient_months(  # noqa: C901
     rules: RuleSet,
     *,
     orphans_out: list[RowProblem] | None = None,
+    byte_range: tuple[int, int, int] | None = None,
+    grouped: bool | None = None,
+    done: set[str] | None = None,
+    include_idle: bool = True,
 ) -> Iterator[PatientMonth]:
     """Evaluate every patient of *patients* for *month*, streaming events.csv.
 
@@ -502,9 +532,9 @@ def iter_patient_months(  # noqa: C901
     file = Path(events_csv)
     fast = FastClose(rules, month)
     light = _LightParser()
-    done: set[str] = set()
+    done = set() if done is None else done
     orphans: list[RowProblem] = []
-    for pid, rows in _groups(file):
+    for pid, rows in _groups(file, byte_range, grouped=grouped):
         row = patients.get(pid)
         if row is None:
             orphans.extend(
@@ -546,9 +576,10 @@ def iter_patient_months(  # noqa: C901
             if event is not None and not found:
                 events.append(event)
         yield _close_one(row, events, problems, month, rules)
-    for pid, row in patients.items():
-        if pid not in done:
-            yield _close_one(row, [], [], month, rules)
+    if include_idle:
+        for pid, row in patients.items():
+            if pid not in done:
+                yield _close_idle(row, fast, month, rules)
     if orphans_out is not None:
         orphans_out.extend(orphans)
 
@@ -615,6 +646,14 @@ class _LightParser:
                 return None
             out.append((day, minutes, role, family, credential, interactive))
         return out
+
+
+def _close_idle(row: PatientRow, fast: Any, month: ServicePeriod, rules: RuleSet) -> PatientMonth:
+    """A patient with no event rows: a time-only month with no time."""
+    if row.setting is Setting.PHYSICIAN_OFFICE:
+        result = fast.evaluate(row.patient, row.practitioner, [])
+        return PatientMonth(row=row, period=month, result=result, fast=True)
+    return _close_one(row, [], [], month, rules)
 
 
 def _close_one(
@@ -734,7 +773,9 @@ def audit_packet(month: PatientMonth, rules: RuleSet) -> dict[str, Any]:
                 "practitioner": practitioner,
                 "interactive": interactive,
             }
-            for day, minutes, role, family, credential, interactive, practitioner in month.time_log
+            for day, minutes, role, family, credential, interactive, practitioner in sorted(
+                month.time_log, key=_log_order
+            )
             if family in families and period.start <= day <= period.end
         ],
         "claim_lines": [
@@ -767,27 +808,60 @@ def audit_packet(month: PatientMonth, rules: RuleSet) -> dict[str, Any]:
     }
 
 
+def _log_order(entry: tuple[Any, ...]) -> tuple[Any, ...]:
+    day, minutes, role, family, credential, interactive, practitioner = entry
+    return (
+        day,
+        family.value,
+        role.value,
+        minutes,
+        credential.value if credential else "",
+        interactive,
+        practitioner,
+    )
+
+
 def _iso(day: pendulum.Date | None) -> str | None:
     return None if day is None else day.isoformat()
+
+
+_CLAIM_COLUMNS = (
+    "patient_id",
+    "practitioner",
+    "code",
+    "units",
+    "date_of_service",
+    "modifiers",
+    "period_start",
+    "period_end",
+    "amount",
+)
+_DENIAL_COLUMNS = ("patient_id", "practitioner", "code", "reason", "message", "rule", "sources")
 
 
 class CloseWriter:
     """Writes a close to a folder as it streams: claims, denials, audit packets, summary.
 
-    Files: ``claims.csv``, ``claims.json`` (JSON Lines would be cheaper; this
-    is a JSON array, written incrementally), ``denials.csv``,
+    Files: ``claims.csv``, ``claims.json`` (a JSON array), ``denials.csv``,
     ``audit/packets.jsonl`` (one JSON audit packet per billed patient-month,
-    one per line) and ``summary.json``.
+    one per line) and ``summary.json``. A *part* writer (one worker of a
+    parallel close) writes claims as JSON lines and no headers or summary;
+    :meth:`merge` appends a part to the final files in order.
     """
 
-    def __init__(self, out: Path | None, month: ServicePeriod, rules: RuleSet) -> None:
+    def __init__(
+        self, out: Path | None, month: ServicePeriod, rules: RuleSet, *, part: bool = False
+    ) -> None:
         import json  # noqa: PLC0415
         from collections import Counter  # noqa: PLC0415
+        from json.encoder import encode_basestring_ascii  # noqa: PLC0415
 
         self._json = json
+        self._quote = encode_basestring_ascii
         self.month = month
         self.rules = rules
         self.out = out
+        self.part = part
         self.lines_by_code: Counter[str] = Counter()
         self.units_by_code: Counter[str] = Counter()
         self.amount_by_code: dict[str, Decimal] = {}
@@ -801,28 +875,28 @@ class CloseWriter:
             out.mkdir(parents=True, exist_ok=True)
             (out / "audit").mkdir(exist_ok=True)
             self._claims = (out / "claims.csv").open("w", newline="", encoding="utf-8")
-            self._claims_json = (out / "claims.json").open("w", encoding="utf-8")
+            self._claims_json = (out / ("claims.jsonl" if part else "claims.json")).open(
+                "w", encoding="utf-8"
+            )
             self._denials = (out / "denials.csv").open("w", newline="", encoding="utf-8")
             self._audit = (out / "audit" / "packets.jsonl").open("w", encoding="utf-8")
             self._claims_csv = csv.writer(self._claims)
-            self._claims_csv.writerow(
-                [
-                    "patient_id",
-                    "practitioner",
-                    "code",
-                    "units",
-                    "date_of_service",
-                    "modifiers",
-                    "period_start",
-                    "period_end",
-                    "amount",
-                ]
-            )
             self._denials_csv = csv.writer(self._denials)
-            self._denials_csv.writerow(
-                ["patient_id", "practitioner", "code", "reason", "message", "rule", "sources"]
-            )
-            self._claims_json.write("[")
+            if not part:
+                self._claims_csv.writerow(_CLAIM_COLUMNS)
+                self._denials_csv.writerow(_DENIAL_COLUMNS)
+                self._claims_json.write("[")
+
+    def _claim_json(self, line: ClaimLine) -> str:
+        q = self._quote
+        modifiers = ",".join(q(m) for m in line.modifiers)
+        amount = "null" if line.amount is None else q(str(line.amount))
+        return (
+            f'{{"patient_id": {q(line.patient_id)}, "practitioner": {q(line.billing_practitioner_id)}, '
+            f'"code": {q(line.code)}, "units": {line.units}, "date_of_service": "{line.date_of_service.isoformat()}", '
+            f'"modifiers": [{modifiers}], "period_start": "{line.period.start.isoformat()}", '
+            f'"period_end": "{line.period.end.isoformat()}", "amount": {amount}}}'
+        )
 
     def add(self, month: PatientMonth) -> None:
         """Record one patient's close."""
@@ -844,45 +918,30 @@ class CloseWriter:
         if self.out is None:
             return
         for line in result.claim_lines:
-            row = [
-                line.patient_id,
-                line.billing_practitioner_id,
-                line.code,
-                line.units,
-                line.date_of_service.isoformat(),
-                ";".join(line.modifiers),
-                line.period.start.isoformat(),
-                line.period.end.isoformat(),
-                "" if line.amount is None else str(line.amount),
-            ]
-            self._claims_csv.writerow(row)
-            record = dict(
-                zip(
-                    [
-                        "patient_id",
-                        "practitioner",
-                        "code",
-                        "units",
-                        "date_of_service",
-                        "modifiers",
-                        "period_start",
-                        "period_end",
-                        "amount",
-                    ],
-                    row,
-                    strict=True,
+            self._claims_csv.writerow(
+                (
+                    line.patient_id,
+                    line.billing_practitioner_id,
+                    line.code,
+                    line.units,
+                    line.date_of_service.isoformat(),
+                    ";".join(line.modifiers),
+                    line.period.start.isoformat(),
+                    line.period.end.isoformat(),
+                    "" if line.amount is None else str(line.amount),
                 )
             )
-            record["modifiers"] = list(line.modifiers)
-            record["amount"] = None if line.amount is None else str(line.amount)
-            self._claims_json.write(
-                ("" if self._first_claim else ",") + "\n" + self._json.dumps(record)
-            )
+            if self.part:
+                self._claims_json.write(self._claim_json(line) + "\n")
+            else:
+                self._claims_json.write(
+                    ("\n" if self._first_claim else ",\n") + self._claim_json(line)
+                )
             self._first_claim = False
         practitioner = month.row.practitioner.id
         for denial in result.denials:
             self._denials_csv.writerow(
-                [
+                (
                     denial.patient_id,
                     practitioner,
                     denial.code,
@@ -890,15 +949,60 @@ class CloseWriter:
                     denial.message,
                     denial.rule,
                     ";".join(denial.sources),
-                ]
+                )
             )
         if result.claim_lines:
             self._audit.write(
                 self._json.dumps(audit_packet(month, self.rules), separators=(",", ":")) + "\n"
             )
 
+    def state(self) -> dict[str, Any]:
+        """The counters, to merge into another writer (see :meth:`merge`)."""
+        return {
+            "lines": dict(self.lines_by_code),
+            "units": dict(self.units_by_code),
+            "amounts": {code: str(amount) for code, amount in self.amount_by_code.items()},
+            "patients": self.patients,
+            "billed": self.billed,
+            "claims": self.claim_count,
+            "denials": self.denial_count,
+            "rejected": self.rejected,
+        }
+
+    def merge(self, state: dict[str, Any], folder: Path | None) -> None:
+        """Add a part's counters, and append its files from *folder* to this writer's files."""
+        from decimal import Decimal  # noqa: PLC0415
+
+        self.lines_by_code.update(state["lines"])
+        self.units_by_code.update(state["units"])
+        for code, amount in state["amounts"].items():
+            self.amount_by_code[code] = self.amount_by_code.get(code, Decimal(0)) + Decimal(amount)
+        self.patients += state["patients"]
+        self.billed += state["billed"]
+        self.claim_count += state["claims"]
+        self.denial_count += state["denials"]
+        self.rejected += state["rejected"]
+        if self.out is None or folder is None:
+            return
+        import shutil  # noqa: PLC0415
+
+        self._claims.flush()
+        self._denials.flush()
+        self._audit.flush()
+        for name, target in (
+            ("claims.csv", self._claims),
+            ("denials.csv", self._denials),
+            ("audit/packets.jsonl", self._audit),
+        ):
+            with (folder / name).open(encoding="utf-8", newline="") as source:
+                shutil.copyfileobj(source, target, 1 << 20)
+        with (folder / "claims.jsonl").open(encoding="utf-8") as source:
+            for text in source:
+                self._claims_json.write(("\n" if self._first_claim else ",\n") + text.rstrip("\n"))
+                self._first_claim = False
+
     def finish(self, extra_rejected: int = 0) -> CloseSummary:
-        """Close the files and write ``summary.json``."""
+        """Close the files and (unless a part) write ``summary.json``."""
         from decimal import Decimal  # noqa: PLC0415
 
         self.rejected += extra_rejected
@@ -925,12 +1029,184 @@ class CloseWriter:
             codes=codes,
         )
         if self.out is not None:
-            self._claims_json.write("\n]\n")
+            if not self.part:
+                self._claims_json.write("\n]\n")
             for handle in (self._claims, self._claims_json, self._denials, self._audit):
                 handle.close()
-            import attrs  # noqa: PLC0415
+            if not self.part:
+                import attrs  # noqa: PLC0415
 
-            (self.out / "summary.json").write_text(
-                self._json.dumps(attrs.asdict(summary), indent=2) + "\n", encoding="utf-8"
-            )
+                (self.out / "summary.json").write_text(
+                    self._json.dumps(attrs.asdict(summary), indent=2) + "\n", encoding="utf-8"
+                )
         return summary
+
+
+# -- running a close, in one process or several -------------------------------------------
+
+
+def _split_plan(file: Path, parts: int) -> list[tuple[int, int, int]] | None:
+    """Byte ranges of whole patient groups, one per part, with their first line numbers.
+
+    None when the file cannot be split safely (not grouped by patient, or it
+    has quoted cells, which may hold line breaks).
+    """
+    size = file.stat().st_size
+    with file.open("rb") as raw:
+        header = raw.readline()
+        body_start = raw.tell()
+        cuts = [body_start]
+        lines_before = [2]
+        line_number = 2
+        for k in range(1, parts):
+            target = max(body_start, size * k // parts)
+            if target <= cuts[-1]:
+                continue
+            # Count lines up to the target, then move to the next patient boundary.
+            raw.seek(cuts[-1])
+            while raw.tell() < target:
+                if not raw.readline():
+                    break
+                line_number += 1
+            previous = None
+            while True:
+                position = raw.tell()
+                data = raw.readline()
+                if not data:
+                    break
+                pid = data.split(b",", 1)[0].strip()
+                if previous is not None and pid != previous:
+                    cuts.append(position)
+                    lines_before.append(line_number)
+                    break
+                previous = pid
+                line_number += 1
+            if not data:
+                break
+    if b'"' in header:
+        return None
+    bounds = [*cuts, size]
+    return [
+        (bounds[i], bounds[i + 1], lines_before[i])
+        for i in range(len(cuts))
+        if bounds[i] < bounds[i + 1]
+    ]
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _close_part(task: tuple[int, tuple[int, int, int], Path | None]) -> dict[str, Any]:
+    """Close one byte range of events.csv in a worker (state inherited through fork)."""
+    index, byte_range, out = task
+    patients, events, month, rules = (
+        _WORKER["patients"],
+        _WORKER["events"],
+        _WORKER["month"],
+        _WORKER["rules"],
+    )
+    counter = _WORKER.get("counter")
+    writer = CloseWriter(out, month, rules, part=True)
+    done: set[str] = set()
+    orphans: list[RowProblem] = []
+    problems: list[RowProblem] = []
+    seen = 0
+    for item in iter_patient_months(
+        patients,
+        events,
+        month,
+        rules,
+        orphans_out=orphans,
+        byte_range=byte_range,
+        grouped=True,
+        done=done,
+        include_idle=False,
+    ):
+        writer.add(item)
+        problems.extend(item.problems)
+        seen += 1
+        if counter is not None and seen % 1000 == 0:
+            with counter.get_lock():
+                counter.value += 1000
+    if counter is not None:
+        with counter.get_lock():
+            counter.value += seen % 1000
+    writer.finish()
+    return {"index": index, "state": writer.state(), "done": done, "problems": problems + orphans}
+
+
+def run_close(  # noqa: C901
+    patients: dict[str, PatientRow],
+    events_csv: str | Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: Path | None,
+    *,
+    workers: int = 1,
+    extra_rejected: int = 0,
+    on_progress: Any = None,
+) -> tuple[CloseSummary, list[RowProblem]]:
+    """Close *month*: evaluate every patient and write the outputs; return the summary and refused rows.
+
+    With ``workers > 1`` and a file grouped by patient, the events are split
+    into byte ranges of whole patients, closed in parallel worker processes
+    (``fork``), and the parts merged in order, so the outputs are the same as
+    a one-process close. *on_progress* is called with the number of patients
+    closed so far.
+    """
+    import multiprocessing  # noqa: PLC0415
+
+    events = Path(events_csv)
+    plan = None
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods() and _is_grouped(events):
+        plan = _split_plan(events, workers)
+    problems: list[RowProblem] = []
+    if not plan or len(plan) < 2:  # noqa: PLR2004
+        writer = CloseWriter(out, month, rules)
+        orphans: list[RowProblem] = []
+        for count, item in enumerate(
+            iter_patient_months(patients, events, month, rules, orphans_out=orphans), start=1
+        ):
+            writer.add(item)
+            problems.extend(item.problems)
+            if on_progress is not None and count % 1000 == 0:
+                on_progress(count)
+        problems.extend(orphans)
+        return writer.finish(extra_rejected=len(orphans) + extra_rejected), problems
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    _WORKER.update(patients=patients, events=events, month=month, rules=rules, counter=counter)
+    parts_dir = out / ".parts" if out is not None else None
+    tasks = [
+        (i, byte_range, parts_dir / str(i) if parts_dir else None)
+        for i, byte_range in enumerate(plan)
+    ]
+    try:
+        with context.Pool(len(tasks)) as pool:
+            pending = pool.map_async(_close_part, tasks)
+            while not pending.ready():
+                pending.wait(0.5)
+                if on_progress is not None:
+                    on_progress(counter.value)
+            results = sorted(pending.get(), key=lambda r: r["index"])
+    finally:
+        _WORKER.clear()
+    writer = CloseWriter(out, month, rules)
+    done: set[str] = set()
+    for result in results:
+        writer.merge(result["state"], parts_dir / str(result["index"]) if parts_dir else None)
+        done |= result["done"]
+        problems.extend(result["problems"])
+    # Patients with no event rows at all close in this process.
+    from carecore.billing.fast import FastClose  # noqa: PLC0415
+
+    idle = FastClose(rules, month)
+    for pid, row in patients.items():
+        if pid not in done:
+            writer.add(_close_idle(row, idle, month, rules))
+    if parts_dir is not None:
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    orphan_count = sum(1 for p in problems if p.message == "not in patients.csv")
+    return writer.finish(extra_rejected=orphan_count + extra_rejected), problems

@@ -75,11 +75,15 @@ STAFF_ROLES = frozenset(
 )
 #: Roles that are the practitioner personally.
 PERSONAL_ROLES = frozenset({RoleClass.PHYSICIAN, RoleClass.QHP})
+#: Roles whose minutes never count toward CCM, PCM or BHI.
+NOT_COUNTED_ROLES = frozenset(RoleClass) - STAFF_ROLES
 #: CHI/PIN: auxiliary personnel (and clinical staff) under general supervision.
 AUXILIARY_ROLES = frozenset({RoleClass.AUXILIARY, RoleClass.CLINICAL_STAFF})
 #: CoCM: the behavioral health care manager.
 COCM_ROLES = frozenset({RoleClass.BH_CARE_MANAGER})
 
+#: Families whose services need the patient's consent first (SPEC.md §1.4).
+CONSENT_FAMILIES = frozenset({F.CCM, F.PCM, F.BHI, F.COCM, F.RPM, F.RTM, F.APCM, F.CHI, F.PIN})
 #: TCM qualifying discharge settings and community destinations (SPEC.md §3 rule 1, §17.6).
 TCM_FROM = frozenset(
     {
@@ -226,6 +230,11 @@ class _Ctx:
 
     def time(self, family: ServiceFamily, roles: frozenset[RoleClass]) -> list[TimeFact]:
         start, end = self.period.start, self.period.end
+        if family in CONSENT_FAMILIES:
+            # Services start after consent (§1.4): earlier minutes do not count.
+            consent = self.patient.consent(family)
+            if consent is not None and consent > start:
+                start = consent
         entries: list[TimeFact] = self.index.get((family, self.pr.id), [])  # type: ignore[assignment]
         return [t for t in entries if t.role in roles and start <= t.date <= end]
 
@@ -491,6 +500,13 @@ def _monthly_prerequisites(
 ) -> tuple[DenialReason, str, str, tuple[str, ...]] | None:
     """The first unmet prerequisite of a monthly family, or None."""
     name = family.value
+    if family in {F.CCM, F.PCM, F.APCM} and not ctx.pr.credential.is_billing_practitioner:
+        return (
+            R.NOT_A_BILLING_PRACTITIONER,
+            f"{name} is billed by a physician, NP, PA, CNS or CNM; the billing practitioner is {ctx.pr.credential.value}.",
+            f"{name.lower()}.billing_practitioner",
+            ("S1",),
+        )
     if not ctx.consent_ok(family):
         return (
             R.NO_CONSENT,
@@ -531,11 +547,7 @@ def _monthly_prerequisites(
 def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
     staff = ctx.time(F.CCM, STAFF_ROLES)
     personal = [t for t in staff if t.role in PERSONAL_ROLES]
-    excluded = [
-        t
-        for t in ctx.events(TimeFact, family=F.CCM, practitioner=ctx.pr.id)
-        if t.role not in STAFF_ROLES and ctx.in_period(t.date)
-    ]
+    excluded = ctx.time(F.CCM, NOT_COUNTED_ROLES)
     if not staff and not excluded:
         return
     if excluded and _sum(excluded):
@@ -731,10 +743,16 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
     contacts = ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id)
     if not visits and not contacts:
         return
-    visit = visits[0] if visits else None
+    # The discharging practitioner's discharge-day visit cannot be the TCM visit (§3 rule 10).
+    eligible = [
+        v_
+        for v_ in visits
+        if not (discharge.practitioner == ctx.pr.id and v_.date == discharge.date)
+    ]
+    visit = eligible[0] if eligible else (visits[0] if visits else None)
     mdm = max(
         [
-            *(v_.mdm for v_ in visits[:1]),
+            *(v_.mdm for v_ in ([visit] if visit else [])),
             *(
                 m.level
                 for m in ctx.events(MdmFact, family=F.TCM, practitioner=ctx.pr.id)
@@ -939,7 +957,7 @@ def _bhi(ctx: _Ctx) -> None:
 
 
 def _cocm(ctx: _Ctx) -> None:
-    entries = ctx.time(F.COCM, COCM_ROLES | PERSONAL_ROLES)
+    entries = ctx.time(F.COCM, COCM_ROLES)
     months = [
         p
         for p in ctx.events(ProgramMonthFact, family=F.COCM, practitioner=ctx.pr.id)
@@ -1146,7 +1164,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
             misc.extend(
                 (
                     line.code,
-                    R.BELOW_THRESHOLD,
+                    R.NO_INTERACTIVE_CONTACT,
                     f"{line.code} needs at least one real-time interactive communication in the month.",
                     f"{name.lower()}.interactive",
                 )
@@ -1322,7 +1340,7 @@ def _apcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the APCM rules, in order
             F.APCM,
             would,
             code,
-            R.CROSS_FAMILY_EXCLUSION,
+            R.NOT_FOCAL_POINT,
             "APCM is billed only by the practitioner responsible for all primary care (the continuing focal point).",
             "apcm.focal_point",
             ("S50", "S53"),
@@ -1364,17 +1382,14 @@ def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
     if not ctx.available(base):
         return
     sink = ctx.sink()
-    would = _track_lines(
-        sink,
-        family,
-        _Track(
-            base,
-            add_on,
-            tuple(entries),
-            "navigation" if family is F.PIN else "CHI",
-            ctx.sw.chi_pin_time_rule,
-        ),
-    )
+    label = "navigation" if family is F.PIN else "CHI"
+    if ctx.facts.setting is not Setting.PHYSICIAN_OFFICE and ctx.rules.year < 2025:  # noqa: PLR2004
+        # §11: before 2025 an RHC/FQHC bills CHI/PIN as G0511, at 20 minutes of staff time.
+        would = _g0511_minutes(sink, family, base, entries, label)
+    else:
+        would = _track_lines(
+            sink, family, _Track(base, add_on, tuple(entries), label, ctx.sw.chi_pin_time_rule)
+        )
     if not would:
         total = _sum(entries)
         need = first_unit(ctx.rules.rule(base), ctx.sw.chi_pin_time_rule)
@@ -1400,6 +1415,18 @@ def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
     ctx.out.denials.extend(sink.out.denials)
     ctx.out.hints.extend(sink.out.hints)
     ctx.out.lines.setdefault(family, []).extend(would)
+
+
+def _g0511_minutes(
+    ctx: _Ctx, family: ServiceFamily, base: str, entries: list[TimeFact], label: str
+) -> list[ClaimLine]:
+    """The base line when 20 minutes reach G0511 (recoded by _rhc_fqhc), else a hint."""
+    need = 20
+    total = _sum(entries)
+    if total < need:
+        ctx.hint("G0511", family, f"{_more(need - total, label)} reach G0511", need - total)
+        return []
+    return [ctx.line(base, family, 1, ctx.threshold_date(entries, need))]
 
 
 # -- joining families -----------------------------------------------------------------------
@@ -1442,7 +1469,16 @@ def _drop(  # noqa: PLR0917
     for line in lines:
         if not keep(line):
             ctx.deny(line.code, family, R.CROSS_FAMILY_EXCLUSION, reason, rule_id, sources)
-    ctx.out.lines[family] = [line for line in lines if keep(line)]
+    kept = [line for line in lines if keep(line)]
+    ctx.out.lines[family] = kept
+    if lines and not kept:
+        # Nothing of this family is billed: its "next unit" hints and add-on denials no longer apply.
+        ctx.out.hints = [h for h in ctx.out.hints if h.family is not family]
+        ctx.out.denials = [
+            d
+            for d in ctx.out.denials
+            if d.family is not family or d.reason not in {R.BELOW_THRESHOLD, R.UNIT_CAP}
+        ]
 
 
 def _resolve_conflicts(ctx: _Ctx) -> None:
@@ -1463,7 +1499,7 @@ def _resolve_conflicts(ctx: _Ctx) -> None:
             sources: tuple[str, ...] = ("S37",)
         else:
             message = f"{loser.value} and {winner.value} are not billed by the same practitioner for the same period; {winner.value} is reported."
-            sources = ("S51", "S56", "S31")
+            sources = ("S31", "S30") if {a, b} == {F.CCM, F.PCM} else ("S51", "S56")
         _drop(
             ctx,
             loser,
@@ -1519,7 +1555,7 @@ def _rhc_fqhc(ctx: _Ctx) -> None:
     cocm = lines.get(F.COCM, [])
     if cocm:
         if not individual_ok or (ctx.rules.year == 2025 and g0512_ok):  # noqa: PLR2004
-            total = _sum(ctx.time(F.COCM, COCM_ROLES | PERSONAL_ROLES))
+            total = _sum(ctx.time(F.COCM, COCM_ROLES))
             first_month = any(line.code == "99492" for line in cocm)
             need = 70 if first_month else 60
             if total >= need:
@@ -1569,6 +1605,34 @@ def _rhc_fqhc(ctx: _Ctx) -> None:
         )
 
 
+def _one_tcm_per_discharge(outcomes: dict[str, _Ctx]) -> None:
+    """One TCM per discharge: the practitioner with the earliest TCM visit reports it (§3 rule 8)."""
+    tcm = [
+        (line.date_of_service, index, ctx)
+        for index, ctx in enumerate(outcomes.values())
+        for line in ctx.out.lines.get(F.TCM, [])
+        if line.code in {"99495", "99496"}
+    ]
+    if len(tcm) > 1:
+        _first_day, _first_index, first = min(tcm, key=lambda item: (item[0], item[1]))
+        for _day, _index, ctx in tcm:
+            if ctx is not first:
+                _drop(
+                    ctx,
+                    F.TCM,
+                    lambda line: line.code not in {"99495", "99496"},
+                    f"Only one practitioner may report TCM within 30 days of a discharge, and {first.pr.id} does.",
+                    "tcm.one_per_30_days",
+                    ("S18", "S20"),
+                )
+                ctx.out.denials = [
+                    evolve(d, reason=R.OTHER_PRACTITIONER_BILLED)
+                    if d.rule == "tcm.one_per_30_days"
+                    else d
+                    for d in ctx.out.denials
+                ]
+
+
 def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str, _Ctx]) -> None:
     """One practitioner per period, RPM vs RTM, and codes already claimed as facts."""
     claims = [e for e in facts.events if isinstance(e, OtherClaimFact)]
@@ -1613,6 +1677,7 @@ def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str
                 )
             else:
                 billed_by[family] = pr_id
+    _one_tcm_per_discharge(outcomes)
     # RPM and RTM are never billed for the same patient in the same period (§6, §7).
     rpm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RPM)]
     rtm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RTM)]

@@ -8,7 +8,6 @@ file, a month-close CSV pair and a store all feed the same engine.
 
 from __future__ import annotations
 
-import enum
 from typing import Any, TypeAlias
 
 import attrs
@@ -26,6 +25,7 @@ from carecore.model.codes import (
     RtmSystem,
     ServiceFamily,
     VisitKind,
+    _Code,
 )
 from carecore.model.period import ServicePeriod
 
@@ -55,7 +55,7 @@ __all__ = [
 _HCPCS = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 
 
-class Setting(enum.Enum):
+class Setting(_Code):
     """Where the billing practitioner works (RHCs and FQHCs bill differently)."""
 
     PHYSICIAN_OFFICE = "physician_office"
@@ -63,7 +63,7 @@ class Setting(enum.Enum):
     FQHC = "fqhc"
 
 
-class CarePlanAction(enum.Enum):
+class CarePlanAction(_Code):
     """What happened to a care plan."""
 
     ESTABLISHED = "established"
@@ -71,7 +71,7 @@ class CarePlanAction(enum.Enum):
     MONITORED = "monitored"
 
 
-class BhAddon(enum.Enum):
+class BhAddon(_Code):
     """The 2026 APCM behavioral-health add-on furnished in a month (SPEC.md §8.3)."""
 
     GENERAL_BHI = "general_bhi"  #: G0570
@@ -135,11 +135,17 @@ class PatientFacts:
 
     def consent(self, family: ServiceFamily) -> pendulum.Date | None:
         """The date consent for *family* was obtained, or None."""
-        return dict(self.consent_on).get(family)
+        for known, day in self.consent_on:
+            if known is family:
+                return day
+        return None
 
     def care_plan(self, family: ServiceFamily) -> pendulum.Date | None:
         """The date the care plan for *family* was established, or None."""
-        return dict(self.care_plan_on).get(family)
+        for known, day in self.care_plan_on:
+            if known is family:
+                return day
+        return None
 
 
 # -- events -----------------------------------------------------------------

@@ -43,6 +43,7 @@ from carecore.billing.facts import (
     TimeFact,
 )
 from carecore.billing.rules import DateOfService
+from carecore.model import _validators
 from carecore.model._validators import trusted
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
@@ -84,6 +85,8 @@ class FastClose:
         self.period = period
         self.cache: dict[tuple[object, ...], EvaluationResult] = {}
         self._patients: dict[tuple[object, ...], PatientFacts] = {}
+        self._by_raw: dict[tuple[object, ...], PatientFacts] = {}
+        self._need: dict[tuple[str, int], int] = {}
         self.hits = 0
         self.misses = 0
 
@@ -92,7 +95,13 @@ class FastClose:
     ) -> EvaluationResult:
         """The reference result for this time-only patient-month (physician office)."""
         start, end = self.period.start, self.period.end
-        inside = [e for e in entries if start <= e[0] <= end]
+        # As the engine does: minutes before consent do not count (§1.4).
+        after = {family: patient.consent(family) for family in _FAMILY_ORDER}
+        inside = [
+            e
+            for e in entries
+            if start <= e[0] <= end and (after[e[3]] is None or e[0] >= after[e[3]])  # type: ignore[operator]
+        ]
         # For CCM, PCM and BHI the engine reads time only as sums per role group:
         # the practitioner personally, other countable staff, and time that never counts.
         totals: dict[tuple[ServiceFamily, int], int] = {}
@@ -101,10 +110,10 @@ class FastClose:
             totals[group] = totals.get(group, 0) + minutes
         canonical = self._canonical_patient(patient)
         key = (
-            canonical,
+            id(canonical),
             practitioner.credential,
             practitioner.primary_care_focal_point,
-            tuple(sorted(totals.items(), key=repr)),
+            tuple(sorted(totals.items(), key=_total_order)),
         )
         template = self.cache.get(key)
         if template is None:
@@ -119,6 +128,18 @@ class FastClose:
 
     def _canonical_patient(self, patient: PatientFacts) -> PatientFacts:
         """Patient facts with every date replaced by one that decides the same way."""
+        raw = (
+            patient.conditions,
+            patient.consent_on,
+            patient.care_plan_on,
+            patient.established,
+            patient.last_visit,
+            patient.qmb,
+            patient.date_of_death,
+        )
+        found = self._by_raw.get(raw)
+        if found is not None:
+            return found
         end = self.period.end
         flags = []
         for family in _FAMILY_ORDER:
@@ -148,6 +169,8 @@ class FastClose:
         found = self._patients.get(shape)
         if found is None:
             found = self._patients[shape] = self._build_patient(shape)
+        if len(self._by_raw) < _RAW_CACHE_LIMIT:
+            self._by_raw[raw] = found
         return found
 
     def _build_patient(self, shape: tuple[object, ...]) -> PatientFacts:
@@ -217,12 +240,13 @@ class FastClose:
     ) -> EvaluationResult:
         # The template's values were built and checked by the engine; only ids and
         # dates change, to values already checked, so they are copied, not rebuilt.
+        ordered = sorted(entries, key=_first) if template.claim_lines else entries
         lines = tuple(
             _copy(
                 line,
                 patient_id=patient_id,
                 billing_practitioner_id=practitioner_id,
-                date_of_service=self._date_of_service(line.code, line.units, line.family, entries),
+                date_of_service=self._date_of_service(line.code, line.units, line.family, ordered),
             )
             for line in template.claim_lines
         )
@@ -233,21 +257,22 @@ class FastClose:
         )
 
     def _date_of_service(
-        self, code: str, units: int, family: ServiceFamily, entries: list[Entry]
+        self, code: str, units: int, family: ServiceFamily, ordered: list[Entry]
     ) -> pendulum.Date:
         """The day the running total of the track's minutes reached this line (as the engine does)."""
         if self.rules.switches.date_of_service is DateOfService.PERIOD_END:
             return self.period.end
-        rule = self.rules.rule(code)
-        if rule.add_on_to is None:
-            need = first_unit(rule)
-        else:
-            need = minutes_for_units(self.rules.rule(rule.add_on_to).minutes or 0, rule, units)
+        need = self._need.get((code, units))
+        if need is None:
+            rule = self.rules.rule(code)
+            if rule.add_on_to is None:
+                need = first_unit(rule)
+            else:
+                need = minutes_for_units(self.rules.rule(rule.add_on_to).minutes or 0, rule, units)
+            self._need[(code, units)] = need
         roles = PERSONAL_ROLES if code in _PERSONAL_CODES else STAFF_ROLES
         total = 0
-        for day, minutes, role, fam, _credential, _interactive in sorted(
-            entries, key=lambda e: e[0]
-        ):
+        for day, minutes, role, fam, _credential, _interactive in ordered:
             if fam is family and role in roles:
                 total += minutes
                 if total >= need:
@@ -266,6 +291,11 @@ _ROLE_GROUP = {
 }
 _GROUP_ROLE = {0: RoleClass.PHYSICIAN, 1: RoleClass.CLINICAL_STAFF, 2: RoleClass.NON_CLINICAL}
 _FAMILY_ORDER = tuple(sorted(FAST_FAMILIES, key=lambda f: f.value))
+_FAMILY_INDEX = {family: index for index, family in enumerate(_FAMILY_ORDER)}
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_RAW_CACHE_LIMIT = 1_000_000
 
 
 def _copy(value: _T, **changes: object) -> _T:
@@ -276,9 +306,27 @@ def _copy(value: _T, **changes: object) -> _T:
     ``check_trusted(True)`` (the test suite) the copy is fully validated.
     """
     cls: Any = type(value)
-    names = [a.name for a in attrs.fields(cls)]
-    copied: _T = trusted(cls, **{name: changes.get(name, getattr(value, name)) for name in names})
-    return copied
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(a.name for a in attrs.fields(cls))
+    if _validators._CHECK_TRUSTED[0]:  # noqa: SLF001
+        checked: _T = trusted(
+            cls, **{name: changes.get(name, getattr(value, name)) for name in names}
+        )
+        return checked
+    new = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(value, name))
+    return new  # type: ignore[no-any-return]
+
+
+def _first(entry: Entry) -> pendulum.Date:
+    return entry[0]
+
+
+def _total_order(item: tuple[tuple[ServiceFamily, int], int]) -> tuple[int, int]:
+    (family, group), _minutes = item
+    return _FAMILY_INDEX[family], group
 
 
 def _duration_class(months: int | None) -> int | None:

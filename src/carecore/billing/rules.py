@@ -12,7 +12,6 @@ Every rule the specification marks UNCONFIRMED is a field of
 
 from __future__ import annotations
 
-import enum
 import functools
 from decimal import Decimal
 
@@ -22,7 +21,7 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import _validators as v
-from carecore.model.codes import ServiceFamily
+from carecore.model.codes import ServiceFamily, _Code
 
 __all__ = [
     "CodeRule",
@@ -36,7 +35,7 @@ __all__ = [
 ]
 
 
-class TimeRule(enum.Enum):
+class TimeRule(_Code):
     """When a unit of time is attained (SPEC.md §1.2)."""
 
     FULL = "full"  #: the whole block ("at least 20 minutes")
@@ -44,21 +43,21 @@ class TimeRule(enum.Enum):
     NONE = "none"  #: not time-based
 
 
-class TcmDayCounting(enum.Enum):
+class TcmDayCounting(_Code):
     """How TCM's 7- and 14-day visit deadlines count days (SPEC.md §15.2, UNCONFIRMED)."""
 
     DISCHARGE_DAY_ZERO = "discharge_day_zero"  #: deadline = discharge date + 7 / + 14
     DISCHARGE_DAY_ONE = "discharge_day_one"  #: deadline = discharge date + 6 / + 13
 
 
-class TrackPreference(enum.Enum):
+class TrackPreference(_Code):
     """Which CCM/PCM track to report when more than one is met in a month."""
 
     PERSONAL_FIRST = "personal_first"  #: SPEC.md §0 convention: the practitioner-personal track
     HIGHEST_VALUE = "highest_value"  #: the track with the higher expected payment
 
 
-class DateOfService(enum.Enum):
+class DateOfService(_Code):
     """The date of service of a monthly code (SPEC.md §2 item 9: any date after the threshold)."""
 
     THRESHOLD_MET = "threshold_met"  #: the day the time threshold was reached

@@ -40,7 +40,19 @@ __all__ = [
 ]
 
 
-class ServiceFamily(enum.Enum):
+class _Code(enum.Enum):
+    """Base of carecore's code enums.
+
+    Members are singletons compared by identity, so hashing by identity (in C)
+    is consistent with equality, and much cheaper than ``Enum``'s default of
+    hashing the member's name in Python. Codes are dictionary keys on every
+    hot path (month close, registries).
+    """
+
+    __hash__ = object.__hash__
+
+
+class ServiceFamily(_Code):
     """A CMS care-management code family (one program kind).
 
     Sources: shared/billing/SPEC.md §§2-11.
@@ -59,7 +71,7 @@ class ServiceFamily(enum.Enum):
     ACP = "ACP"  #: advance care planning
 
 
-class Credential(enum.Enum):
+class Credential(_Code):
     """A person's professional credential."""
 
     MD = "MD"
@@ -107,7 +119,7 @@ _BILLING = frozenset(
 )
 
 
-class RoleClass(enum.Enum):
+class RoleClass(_Code):
     """Whose time a minute is, for the "whose time counts" rules (SPEC.md §1.3)."""
 
     CLINICAL_STAFF = "clinical_staff"
@@ -118,7 +130,7 @@ class RoleClass(enum.Enum):
     NON_CLINICAL = "non_clinical"  #: scheduling, reception: never counts
 
 
-class CareTeamRole(enum.Enum):
+class CareTeamRole(_Code):
     """A member's role on a patient's care team."""
 
     BILLING_PRACTITIONER = "billing_practitioner"
@@ -133,7 +145,7 @@ class CareTeamRole(enum.Enum):
     SCHEDULER = "scheduler"
 
 
-class SupervisionLevel(enum.Enum):
+class SupervisionLevel(_Code):
     """CMS supervision levels (42 CFR 410.32(b)(3))."""
 
     GENERAL = "general"
@@ -141,14 +153,14 @@ class SupervisionLevel(enum.Enum):
     PERSONAL = "personal"
 
 
-class CodeSystem(enum.Enum):
+class CodeSystem(_Code):
     """Code systems carecore recognises for conditions."""
 
     ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
     SNOMEDCT = "http://snomed.info/sct"
 
 
-class AdministrativeSex(enum.Enum):
+class AdministrativeSex(_Code):
     """FHIR administrative gender."""
 
     FEMALE = "female"
@@ -157,7 +169,7 @@ class AdministrativeSex(enum.Enum):
     UNKNOWN = "unknown"
 
 
-class ConsentMethod(enum.Enum):
+class ConsentMethod(_Code):
     """How consent was obtained (CMS accepts verbal or written, documented)."""
 
     VERBAL = "verbal"
@@ -165,7 +177,7 @@ class ConsentMethod(enum.Enum):
     ELECTRONIC = "electronic"
 
 
-class EnrollmentStatus(enum.Enum):
+class EnrollmentStatus(_Code):
     """Where a patient stands in a program."""
 
     ENROLLED = "enrolled"
@@ -173,7 +185,7 @@ class EnrollmentStatus(enum.Enum):
     DISENROLLED = "disenrolled"
 
 
-class DisenrollmentReason(enum.Enum):
+class DisenrollmentReason(_Code):
     """Why a patient left a program."""
 
     PATIENT_REQUEST = "patient_request"
@@ -185,7 +197,7 @@ class DisenrollmentReason(enum.Enum):
     ENTERED_HOSPICE = "entered_hospice"
 
 
-class ContactMode(enum.Enum):
+class ContactMode(_Code):
     """How an interactive contact was made."""
 
     PHONE = "phone"
@@ -194,7 +206,7 @@ class ContactMode(enum.Enum):
     IN_PERSON = "in_person"
 
 
-class VisitKind(enum.Enum):
+class VisitKind(_Code):
     """Kinds of face-to-face visit (SPEC.md §0)."""
 
     OFFICE_EM = "office_em"
@@ -205,7 +217,7 @@ class VisitKind(enum.Enum):
 
 
 @functools.total_ordering
-class MdmLevel(enum.Enum):
+class MdmLevel(_Code):
     """Medical decision-making complexity, ordered from least to most complex."""
 
     STRAIGHTFORWARD = "straightforward"
@@ -222,7 +234,7 @@ class MdmLevel(enum.Enum):
 _MDM_ORDER = {level: rank for rank, level in enumerate(MdmLevel)}
 
 
-class CareSetting(enum.Enum):
+class CareSetting(_Code):
     """Where a patient is discharged from or to (TCM settings, SPEC.md §3)."""
 
     INPATIENT_ACUTE = "inpatient_acute"
@@ -244,7 +256,7 @@ class CareSetting(enum.Enum):
     UNKNOWN = "unknown"
 
 
-class PatientClass(enum.Enum):
+class PatientClass(_Code):
     """HL7 v2 PV1-2 patient class, as carecore uses it."""
 
     INPATIENT = "inpatient"
@@ -256,7 +268,7 @@ class PatientClass(enum.Enum):
     UNKNOWN = "unknown"
 
 
-class AdtEventKind(enum.Enum):
+class AdtEventKind(_Code):
     """What an ADT event reports (HL7 v2 trigger events in the comments)."""
 
     ADMIT = "admit"  #: A01
@@ -268,7 +280,7 @@ class AdtEventKind(enum.Enum):
     CANCEL_DISCHARGE = "cancel_discharge"  #: A13
 
 
-class RtmSystem(enum.Enum):
+class RtmSystem(_Code):
     """RTM device systems (SPEC.md §7)."""
 
     RESPIRATORY = "respiratory"
@@ -276,7 +288,7 @@ class RtmSystem(enum.Enum):
     CBT = "cbt"
 
 
-class DenialReason(enum.Enum):
+class DenialReason(_Code):
     """Machine-readable reasons a code was not billed."""
 
     BELOW_THRESHOLD = "below_threshold"
@@ -298,9 +310,12 @@ class DenialReason(enum.Enum):
     PATIENT_DECEASED = "patient_deceased"
     TOO_FEW_DEVICE_DAYS = "too_few_device_days"
     NOT_IN_EFFECT = "not_in_effect"
+    NOT_A_BILLING_PRACTITIONER = "not_a_billing_practitioner"
+    NOT_FOCAL_POINT = "not_focal_point"
+    NO_INTERACTIVE_CONTACT = "no_interactive_contact"
 
 
-class CarePlanStatus(enum.Enum):
+class CarePlanStatus(_Code):
     """FHIR R4 request-status values used for care plans."""
 
     DRAFT = "draft"

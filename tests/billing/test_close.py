@@ -1,0 +1,191 @@
+"""Month close over the CSV pair: rows refused with their place, good rows closed, same results every way."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from carecore import errors
+from carecore.billing import cms_rule_set
+from carecore.billing.close import read_patients, run_close
+from carecore.cli import make_app
+from carecore.model import ServicePeriod
+from carecore.plugins import get_plugin_manager
+
+PATIENTS = """patient_id,practitioner,credential,conditions,consent,care_plan,established,last_visit
+p1,dr1,MD,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,true,2025-11-03
+p2,dr1,MD,E11.65,CCM=2025-11-03,CCM=2025-11-03,true,2025-11-03
+p3,dr1,MD,E11.65;I10,,CCM=2025-11-03,true,2025-11-03
+p4,dr1,XX,E11.65;I10,,,true,
+"""
+EVENTS = """patient_id,date,type,minutes,role,family,credential
+p1,2026-01-06,time_entry,25,clinical_staff,CCM,RN
+p1,2026-01-20,time_entry,25,clinical_staff,CCM,RN
+p2,2026-01-06,time_entry,45,clinical_staff,CCM,RN
+p3,2026-01-06,time_entry,ten,clinical_staff,CCM,RN
+p3,2026-01-07,time_entry,30,clinical_staff,CCM,RN
+p9,2026-01-07,time_entry,30,clinical_staff,CCM,RN
+"""
+
+
+def write(folder: Path, patients: str, events: str) -> tuple[Path, Path]:
+    (folder / "patients.csv").write_text(patients)
+    (folder / "events.csv").write_text(events)
+    return folder / "patients.csv", folder / "events.csv"
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(
+        make_app(get_plugin_manager(entry_points=False)), ["billing", "close", *args]
+    )
+
+
+def test_bad_rows_are_reported_and_good_rows_closed(tmp_path):
+    patients, events = write(tmp_path, PATIENTS, EVENTS)
+    out = tmp_path / "out"
+    result = run_cli(
+        "--month",
+        "2026-01",
+        "--patients",
+        str(patients),
+        "--events",
+        str(events),
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 1
+    assert f"refused: {patients}:5 column credential: cannot be read (got 'XX')" in result.output
+    assert (
+        f"refused: {events}:5 column minutes: expected a whole number (got 'ten')" in result.output
+    )
+    assert f"refused: {events}:7 column patient_id: not in patients.csv (got 'p9')" in result.output
+    claims = list(csv.DictReader((out / "claims.csv").read_text().splitlines()))
+    assert [(c["patient_id"], c["code"], c["units"]) for c in claims] == [
+        ("p1", "99439", "1"),
+        ("p1", "99490", "1"),
+    ]
+    assert json.loads((out / "claims.json").read_text())[0]["code"] == "99439"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["patients_evaluated"] == 3
+    assert summary["rows_rejected"] == 3
+    assert summary["rule_set"] == "cms-2026"
+    packets = [
+        json.loads(line) for line in (out / "audit" / "packets.jsonl").read_text().splitlines()
+    ]
+    assert [p["patient_id"] for p in packets] == ["p1"]
+    assert packets[0]["consent"] == {"CCM": "2025-11-03"}
+    assert sum(entry["minutes"] for entry in packets[0]["time_log"]) == 50
+    assert {entry["role"] for entry in packets[0]["time_log"]} == {"clinical_staff"}
+    denials = {
+        (d["patient_id"], d["code"], d["reason"])
+        for d in csv.DictReader((out / "denials.csv").read_text().splitlines())
+    }
+    assert ("p2", "99490", "too_few_conditions") in denials
+    assert ("p3", "99490", "no_consent") in denials
+
+
+def test_unknown_column_is_an_error(tmp_path):
+    patients, events = write(tmp_path, PATIENTS, EVENTS.replace("credential", "credentail"))
+    result = run_cli("--month", "2026-01", "--patients", str(patients), "--events", str(events))
+    assert result.exit_code == 2
+    assert "column credentail: unknown column" in result.output
+
+
+def test_bad_month_and_missing_file(tmp_path):
+    patients, events = write(tmp_path, PATIENTS, EVENTS)
+    assert (
+        run_cli(
+            "--month", "2026-13", "--patients", str(patients), "--events", str(events)
+        ).exit_code
+        == 2
+    )
+    result = run_cli(
+        "--month", "2026-01", "--patients", str(tmp_path / "nope.csv"), "--events", str(events)
+    )
+    assert result.exit_code == 2
+    assert "nope.csv" in result.output
+
+
+def generated(tmp_path: Path, patients: int, *, shuffle: bool = False) -> tuple[Path, Path]:
+    bench = Path(__file__).resolve().parents[2] / "bench" / "gen_close.py"
+    subprocess.run(
+        [sys.executable, str(bench), str(tmp_path), "--patients", str(patients), "--seed", "3"],
+        check=True,
+        capture_output=True,
+    )
+    if shuffle:
+        lines = (tmp_path / "events.csv").read_text().splitlines()
+        body = lines[1:]
+        random.Random(5).shuffle(body)
+        (tmp_path / "events.csv").write_text("\n".join([lines[0], *body]) + "\n")
+    return tmp_path / "patients.csv", tmp_path / "events.csv"
+
+
+def outputs(folder: Path) -> dict[str, list[str]]:
+    return {
+        name: sorted((folder / name).read_text().splitlines())
+        for name in ("claims.csv", "denials.csv", "audit/packets.jsonl", "summary.json")
+    }
+
+
+def test_parallel_and_unsorted_closes_match_the_plain_one(tmp_path):
+    patients_csv, events_csv = generated(tmp_path / "data", 600)
+    patients, problems = read_patients(patients_csv)
+    assert not problems
+    month, rules = ServicePeriod.month(2026, 3), cms_rule_set(2026)
+    single, _ = run_close(patients, events_csv, month, rules, tmp_path / "single", workers=1)
+    double, _ = run_close(patients, events_csv, month, rules, tmp_path / "double", workers=2)
+    assert single == double
+    assert outputs(tmp_path / "single") == outputs(tmp_path / "double")
+    assert json.loads((tmp_path / "double" / "claims.json").read_text())  # a valid JSON array
+    _, shuffled_events = generated(tmp_path / "shuffled", 600, shuffle=True)
+    shuffled, _ = run_close(
+        patients, shuffled_events, month, rules, tmp_path / "shuffled-out", workers=2
+    )
+    assert shuffled == single
+    assert single.patients_evaluated == 600
+    assert single.claim_lines > 0
+
+
+def test_fast_path_and_reference_agree_on_a_close(tmp_path, monkeypatch):
+    """The whole close, with the fast path switched off, gives the same files."""
+    patients_csv, events_csv = generated(tmp_path / "data", 300)
+    patients, _ = read_patients(patients_csv)
+    month, rules = ServicePeriod.month(2026, 3), cms_rule_set(2026)
+    run_close(patients, events_csv, month, rules, tmp_path / "fast")
+    from carecore.billing import close as close_module
+
+    monkeypatch.setattr(close_module._LightParser, "time_only", lambda self, rows, patient: None)
+    monkeypatch.setattr(
+        close_module,
+        "_close_idle",
+        lambda row, fast, month, rules: close_module._close_one(row, [], [], month, rules),
+    )
+    run_close(patients, events_csv, month, rules, tmp_path / "reference")
+    fast, reference = outputs(tmp_path / "fast"), outputs(tmp_path / "reference")
+    assert fast["claims.csv"] == reference["claims.csv"]
+    assert fast["denials.csv"] == reference["denials.csv"]
+    strip = lambda lines: sorted(
+        json.dumps({k: v for k, v in json.loads(x).items() if k != "evaluated_by"}) for x in lines
+    )  # noqa: E731
+    assert strip(fast["audit/packets.jsonl"]) == strip(reference["audit/packets.jsonl"])
+
+
+def test_read_patients_rejects_duplicates_and_bad_cells(tmp_path):
+    text = PATIENTS + "p1,dr1,MD,E11.65,,,true,\np5,dr1,MD,E11.65:x,,,maybe,\n"
+    (tmp_path / "p.csv").write_text(text)
+    rows, problems = read_patients(tmp_path / "p.csv")
+    assert set(rows) == {"p1", "p2", "p3"}
+    where = {(p.line, p.column) for p in problems}
+    assert (5, "credential") in where
+    assert (6, "patient_id") in where
+    assert (7, "conditions") in where
+    with pytest.raises(errors.NotFound):
+        read_patients(tmp_path / "missing.csv")
