@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -84,16 +83,38 @@ def bench_json_round_trip(repeat: int) -> dict[str, float]:
     return {"baseline_s": b, "candidate_s": c, "ratio": c / b}
 
 
+def _tree_pss_mb(pid: int) -> float:
+    """Proportional set size of a process and its descendants (shared pages counted once)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
 def _run_measured(command: list[str]) -> tuple[float, float]:
-    """Run *command*; return (seconds, peak resident memory in MB) of that child alone."""
+    """Run *command*; return (seconds, peak memory in MB of it and its workers, sampled as PSS)."""
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(child.pid, 0)
+    peak = 0.0
+    while child.poll() is None:
+        peak = max(peak, _tree_pss_mb(child.pid))
+        time.sleep(0.2)
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) not in {0, 1}:
-        msg = f"{command[:3]} failed with status {status}"
+    if child.returncode not in {0, 1}:
+        msg = f"{command[:3]} failed with status {child.returncode}"
         raise RuntimeError(msg)
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, peak
 
 
 def bench_close(patients: int, work: Path) -> dict[str, float]:
@@ -108,24 +129,24 @@ def bench_close(patients: int, work: Path) -> dict[str, float]:
     base_s, base_mb = _run_measured(
         [sys.executable, str(here / "baseline_close.py"), str(data / "events.csv")]
     )
-    close_s, close_mb = _run_measured(
-        [
-            sys.executable,
-            "-m",
-            "carecore.cli",
-            "billing",
-            "close",
-            "--month",
-            "2026-03",
-            "--patients",
-            str(data / "patients.csv"),
-            "--events",
-            str(data / "events.csv"),
-            "--out",
-            str(data / "out"),
-            "--no-progress",
-        ]
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "carecore.cli",
+        "billing",
+        "close",
+        "--month",
+        "2026-03",
+        "--patients",
+        str(data / "patients.csv"),
+        "--events",
+        str(data / "events.csv"),
+        "--out",
+        str(data / "out"),
+        "--no-progress",
+    ]
+    close_s, close_mb = _run_measured(command)
+    single_s, single_mb = _run_measured([*command, "--workers", "1"])
     return {
         "patients": patients,
         "baseline_s": base_s,
@@ -133,6 +154,9 @@ def bench_close(patients: int, work: Path) -> dict[str, float]:
         "candidate_s": close_s,
         "candidate_peak_mb": close_mb,
         "ratio": close_s / base_s,
+        "one_worker_s": single_s,
+        "one_worker_peak_mb": single_mb,
+        "one_worker_ratio": single_s / base_s,
     }
 
 
@@ -155,7 +179,9 @@ def main() -> None:
         if "candidate_peak_mb" in r:
             extra = (
                 f"  ({r['candidate_s']:.1f} s, peak {r['candidate_peak_mb']:.0f} MB;"
-                f" baseline {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB)"
+                f" baseline {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB;"
+                f" one worker: {r['one_worker_s']:.1f} s, peak {r['one_worker_peak_mb']:.0f} MB,"
+                f" ratio {r['one_worker_ratio']:.2f})"
             )
         print(f"{name:<36} ratio {r['ratio']:6.2f}{extra}")
     RESULTS.mkdir(exist_ok=True)

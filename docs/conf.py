@@ -119,12 +119,14 @@ def _hookspec_types_are_protocols(app: Any, doctree: Any) -> None:  # noqa: ARG0
     from carecore import protocols  # noqa: PLC0415
 
     for node in doctree.findall(pending_xref):
-        if (
-            node.get("refdomain") == "py"
-            and node.get("py:module") == "carecore.hookspecs"
-            and node.get("reftarget") in protocols.__all__
-        ):
+        if node.get("refdomain") != "py":
+            continue
+        module = node.get("py:module") or ""
+        if module == "carecore.hookspecs" and node.get("reftarget") in protocols.__all__:
             node["reftarget"] = f"carecore.protocols.{node['reftarget']}"
+        elif module.startswith("carecore.billing") and node.get("reftarget") == "RuleSet":
+            # Inside carecore.billing, RuleSet is always the billing rule set.
+            node["reftarget"] = "carecore.billing.rules.RuleSet"
 
 
 def setup(app: Any) -> None:

@@ -166,7 +166,7 @@ class CodeRule:
 class Switches:
     """Every UNCONFIRMED or ambiguous rule of SPEC.md §15, as a choice with a default.
 
-    Each default is stated in the docs (explanation/billing-switches) with the
+    Each default is stated in the docs (billing/switches) with the
     reason it was chosen.
     """
 
