@@ -28,5 +28,7 @@ def national_amount(total_rvu: Decimal, conversion_factor: Decimal) -> Decimal:
     """
     for name, value in (("total_rvu", total_rvu), ("conversion_factor", conversion_factor)):
         if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-            raise errors.InvalidValue("must be a finite, non-negative Decimal", field=name, value=value)
+            raise errors.InvalidValue(
+                "must be a finite, non-negative Decimal", field=name, value=value
+            )
     return (total_rvu * conversion_factor).quantize(_CENT, rounding=ROUND_HALF_UP)
