@@ -12,11 +12,11 @@ by one patient; an unsorted file is grouped in memory first.
 >>> import pathlib, tempfile
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "patients.csv").write_text(
-...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\\n"
-...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\\n")
+...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n")
 >>> _ = (folder / "events.csv").write_text(
-...     "patient_id,date,type,minutes,role,family\\n"
-...     "p1,2026-01-06,time_entry,25,clinical_staff,CCM\\n")
+...     "patient_id,date,type,minutes,role,family\n"
+...     "p1,2026-01-06,time_entry,25,clinical_staff,CCM\n")
 >>> from carecore.billing.cms import cms_rule_set
 >>> from carecore.model import ServicePeriod
 >>> patients, problems = read_patients(folder / "patients.csv")

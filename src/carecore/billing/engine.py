@@ -909,6 +909,24 @@ def _tcm_contact_ok(ctx: _Ctx, discharge: DischargeFact, visit: VisitFact) -> bo
 # -- BHI and CoCM (SPEC.md §5) --------------------------------------------------------
 
 
+def _bill_if_ready(
+    ctx: _Ctx,
+    family: ServiceFamily,
+    would: list[ClaimLine],
+    fallback: str,
+    sources: tuple[str, ...],
+) -> None:
+    """Bill *would* when consent and the initiating visit are in place, else deny it (BHI, CoCM)."""
+    failed = _monthly_prerequisites(
+        ctx, family, conditions=None, care_plan=False, initiating=CCM_INITIATING
+    )
+    if failed is not None:
+        reason, message, rule_id, tags = failed
+        _deny_all(ctx, family, would, fallback, reason, message, rule_id, (*tags, *sources))
+        return
+    ctx.out.lines.setdefault(family, []).extend(would)
+
+
 def _bhi(ctx: _Ctx) -> None:
     entries = ctx.time(F.BHI, STAFF_ROLES)
     if not entries:
@@ -946,14 +964,7 @@ def _bhi(ctx: _Ctx) -> None:
             ("S3",),
         )
         return
-    failed = _monthly_prerequisites(
-        ctx, F.BHI, conditions=None, care_plan=False, initiating=CCM_INITIATING
-    )
-    if failed is not None:
-        reason, message, rule_id, sources = failed
-        _deny_all(ctx, F.BHI, would, code, reason, message, rule_id, (*sources, "S3"))
-        return
-    ctx.out.lines.setdefault(F.BHI, []).extend(would)
+    _bill_if_ready(ctx, F.BHI, would, code, ("S3",))
 
 
 def _cocm(ctx: _Ctx) -> None:
@@ -1006,14 +1017,7 @@ def _cocm(ctx: _Ctx) -> None:
             ("S33",),
         )
         return
-    failed = _monthly_prerequisites(
-        ctx, F.COCM, conditions=None, care_plan=False, initiating=CCM_INITIATING
-    )
-    if failed is not None:
-        reason, message, rule_id, sources = failed
-        _deny_all(ctx, F.COCM, would, base, reason, message, rule_id, (*sources, "S4"))
-        return
-    ctx.out.lines.setdefault(F.COCM, []).extend(would)
+    _bill_if_ready(ctx, F.COCM, would, base, ("S4",))
 
 
 # -- RPM and RTM (SPEC.md §6, §7) --------------------------------------------------------
