@@ -430,3 +430,38 @@ def test_discharge_day_visit_does_not_hide_a_later_visit():
     )
     assert result.billable == [("99496", 1)]
     assert result.claim_lines[0].date_of_service == D(2025, 3, 6)
+
+
+def test_apcm_across_practitioners_switch():
+    from carecore.billing.facts import ProgramMonthFact
+
+    events = [
+        ProgramMonthFact(date=D(2025, 3, 3), family=F.APCM, month="2025-03", practitioner="dr1"),
+        TimeFact(
+            date=D(2025, 3, 5),
+            minutes=25,
+            role=RoleClass.CLINICAL_STAFF,
+            practitioner="dr2",
+            family=F.CCM,
+        ),
+    ]
+    case = BillingFacts(
+        period=ServicePeriod.month(2025, 3),
+        setting=Setting.PHYSICIAN_OFFICE,
+        practitioners=[
+            BillingPractitioner(id="dr1", credential=Credential.MD, primary_care_focal_point=True),
+            BillingPractitioner(id="dr2", credential=Credential.MD),
+        ],
+        patient=patient(),
+        events=events,
+    )
+    default = evaluate(case, cms_rule_set(2025))
+    assert sorted(default.billable) == [("99490", 1), ("G0557", 1)]
+    strict = evaluate(
+        case, cms_rule_set(2025, switches=Switches(apcm_conflicts_across_practitioners=True))
+    )
+    assert strict.billable == [("G0557", 1)]
+    assert any(
+        d.code == "99490" and d.reason is DenialReason.CROSS_FAMILY_EXCLUSION
+        for d in strict.denials
+    )

@@ -1063,7 +1063,11 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         if family is F.RPM:
             full_code, short_code = "99454", "99445"
         else:
-            system = group[0].rtm_system or RtmSystem.MUSCULOSKELETAL
+            # One device code per 30-day period (§7, UNCONFIRMED): the system with the most days.
+            best = max(
+                group, key=lambda r: (r.days_with_data, r.rtm_system.value if r.rtm_system else "")
+            )
+            system = best.rtm_system or RtmSystem.MUSCULOSKELETAL
             full_code, short_code = _RTM_CODES[system]
         full = ctx.rules.rule(full_code)
         device_period = ServicePeriod(start=start, end=end)
@@ -1637,7 +1641,27 @@ def _one_tcm_per_discharge(outcomes: dict[str, _Ctx]) -> None:
                 ]
 
 
-def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str, _Ctx]) -> None:
+def _apcm_across_practitioners(outcomes: dict[str, _Ctx]) -> None:
+    """§15.4 switch: APCM by one practitioner bars CCM, PCM and TCM by another in the period."""
+    apcm = [ctx.pr.id for ctx in outcomes.values() if ctx.out.lines.get(F.APCM)]
+    if not apcm:
+        return
+    for ctx in outcomes.values():
+        if ctx.pr.id in apcm:
+            continue
+        for family in (F.CCM, F.PCM, F.TCM):
+            if ctx.out.lines.get(family):
+                _drop(
+                    ctx,
+                    family,
+                    lambda _line: False,
+                    f"{apcm[0]} bills APCM this month, and this rule set bars {family.value} by another practitioner with it.",
+                    f"{family.value.lower()}.excluded_by.apcm_other_practitioner",
+                    ("S51", "S56"),
+                )
+
+
+def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str, _Ctx]) -> None:  # noqa: C901
     """One practitioner per period, RPM vs RTM, and codes already claimed as facts."""
     claims = [e for e in facts.events if isinstance(e, OtherClaimFact)]
     billed_by: dict[ServiceFamily, str] = {}
@@ -1682,6 +1706,8 @@ def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str
             else:
                 billed_by[family] = pr_id
     _one_tcm_per_discharge(outcomes)
+    if rules.switches.apcm_conflicts_across_practitioners:
+        _apcm_across_practitioners(outcomes)
     # RPM and RTM are never billed for the same patient in the same period (§6, §7).
     rpm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RPM)]
     rtm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RTM)]
