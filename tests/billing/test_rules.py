@@ -465,3 +465,24 @@ def test_apcm_across_practitioners_switch():
         d.code == "99490" and d.reason is DenialReason.CROSS_FAMILY_EXCLUSION
         for d in strict.denials
     )
+
+
+def test_staff_acp_minutes_are_explained_not_counted():
+    day = D(2025, 3, 12)
+    events = [staff(day, 20, family=F.ACP, role=RoleClass.CLINICAL_STAFF)]
+    result = evaluate(facts(events, period=ServicePeriod(start=day, end=day)), cms_rule_set(2025))
+    assert result.billable == []
+    assert any("not counted" in h.message for h in result.hints)
+
+
+def test_cocm_needs_a_behavioral_condition():
+    from carecore.billing.facts import ProgramMonthFact
+
+    month = ProgramMonthFact(
+        date=D(2025, 3, 1), family=F.COCM, month="2025-03", practitioner="dr1", episode_month=3
+    )
+    events = [month, staff(D(2025, 3, 4), 40, family=F.COCM, role=RoleClass.BH_CARE_MANAGER)]
+    somatic = patient(conditions=[ChronicCondition(icd10="E11.65", significant_risk=True)])
+    result = evaluate(facts(events, pat=somatic), cms_rule_set(2025))
+    assert result.billable == []
+    assert result.denials[0].reason is DenialReason.TOO_FEW_CONDITIONS

@@ -75,6 +75,8 @@ STAFF_ROLES = frozenset(
 )
 #: Roles that are the practitioner personally.
 PERSONAL_ROLES = frozenset({RoleClass.PHYSICIAN, RoleClass.QHP})
+#: Roles other than the practitioner personally.
+NOT_PERSONAL_ROLES = frozenset(RoleClass) - PERSONAL_ROLES
 #: Roles whose minutes never count toward CCM, PCM or BHI.
 NOT_COUNTED_ROLES = frozenset(RoleClass) - STAFF_ROLES
 #: CHI/PIN: auxiliary personnel (and clinical staff) under general supervision.
@@ -915,7 +917,7 @@ def _bill_if_ready(
     would: list[ClaimLine],
     fallback: str,
     sources: tuple[str, ...],
-) -> None:
+) -> bool:
     """Bill *would* when consent and the initiating visit are in place, else deny it (BHI, CoCM)."""
     failed = _monthly_prerequisites(
         ctx, family, conditions=None, care_plan=False, initiating=CCM_INITIATING
@@ -923,8 +925,9 @@ def _bill_if_ready(
     if failed is not None:
         reason, message, rule_id, tags = failed
         _deny_all(ctx, family, would, fallback, reason, message, rule_id, (*tags, *sources))
-        return
+        return False
     ctx.out.lines.setdefault(family, []).extend(would)
+    return True
 
 
 def _bhi(ctx: _Ctx) -> None:
@@ -987,11 +990,9 @@ def _cocm(ctx: _Ctx) -> None:
     total = _sum(entries)
     base_rule = ctx.rules.rule(base)
     need = first_unit(base_rule)
+    sink = ctx.sink()
     if total >= need:
-        sink = ctx.sink()
         would = _track_lines(sink, F.COCM, _Track(base, "99494", tuple(entries), "care-manager"))
-        ctx.out.hints.extend(sink.out.hints)
-        ctx.out.denials.extend(sink.out.denials)
     elif ctx.available("G2214") and total >= first_unit(ctx.rules.rule("G2214")):
         would = [
             ctx.line(
@@ -1017,7 +1018,22 @@ def _cocm(ctx: _Ctx) -> None:
             ("S33",),
         )
         return
-    _bill_if_ready(ctx, F.COCM, would, base, ("S4",))
+    if not any(c.behavioral for c in ctx.patient.conditions):
+        _deny_all(
+            ctx,
+            F.COCM,
+            would,
+            base,
+            R.TOO_FEW_CONDITIONS,
+            "CoCM needs a behavioral health condition.",
+            "cocm.condition",
+            ("S4",),
+        )
+        return
+    if _bill_if_ready(ctx, F.COCM, would, base, ("S4",)):
+        # The add-on's "not yet" denial and the next-unit hint matter only when billed.
+        ctx.out.hints.extend(sink.out.hints)
+        ctx.out.denials.extend(sink.out.denials)
 
 
 # -- RPM and RTM (SPEC.md §6, §7) --------------------------------------------------------
@@ -1218,6 +1234,14 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
 
 
 def _acp(ctx: _Ctx) -> None:
+    staff_minutes = _sum(ctx.time(F.ACP, NOT_PERSONAL_ROLES))
+    if staff_minutes:
+        ctx.hint(
+            "99497",
+            F.ACP,
+            f"{staff_minutes} ACP minutes by staff are not counted: only the practitioner's own "
+            "face-to-face time is (incident-to ACP under direct supervision is not modelled).",
+        )
     entries = ctx.time(F.ACP, PERSONAL_ROLES)
     if not entries:
         return
@@ -1591,6 +1615,14 @@ def _rhc_fqhc(ctx: _Ctx) -> None:
     if not covered:
         return
     if not individual_ok:
+        recoded = set(covered)
+        # The family's own add-on hints and denials do not apply to G0511.
+        ctx.out.hints = [h for h in ctx.out.hints if h.family not in recoded]
+        ctx.out.denials = [
+            d
+            for d in ctx.out.denials
+            if d.family not in recoded or d.reason not in {R.BELOW_THRESHOLD, R.UNIT_CAP}
+        ]
         for family in covered:
             first = lines[family][0]
             lines[family] = [
