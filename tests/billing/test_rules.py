@@ -486,3 +486,17 @@ def test_cocm_needs_a_behavioral_condition():
     result = evaluate(facts(events, pat=somatic), cms_rule_set(2025))
     assert result.billable == []
     assert result.denials[0].reason is DenialReason.TOO_FEW_CONDITIONS
+
+
+@pytest.mark.parametrize("year", [2024, 2025, 2026])
+def test_rule_tables_are_consistent(year):
+    rules = cms_rule_set(year)
+    codes = {rule.code for rule in rules.codes}
+    for rule in rules.codes:
+        assert rule.add_on_to is None or rule.add_on_to in codes, rule.code
+        assert rule.sources, rule.code
+        assert all(tag.startswith("S") for tag in rule.sources)
+        if rule.min_days and rule.max_days:
+            assert rule.min_days <= rule.max_days
+    assert rules.rule("99439").max_units == 2
+    assert rules.rule("99458").max_units == 3  # SPEC.md §17.2
