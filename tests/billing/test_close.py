@@ -193,3 +193,17 @@ def test_read_patients_rejects_duplicates_and_bad_cells(tmp_path):
     assert (7, "conditions") in where
     with pytest.raises(errors.NotFound):
         read_patients(tmp_path / "missing.csv")
+
+
+def test_audit_json_is_the_audit_packet(tmp_path):
+    from carecore.billing.close import audit_json, audit_packet, iter_patient_months
+
+    patients_csv, events_csv = generated(tmp_path / "data", 400)
+    patients, _ = read_patients(patients_csv)
+    month, rules = ServicePeriod.month(2026, 3), cms_rule_set(2026)
+    checked = 0
+    for item in iter_patient_months(patients, events_csv, month, rules):
+        if item.result.claim_lines or item.result.denials:
+            assert json.loads(audit_json(item, rules)) == audit_packet(item, rules)
+            checked += 1
+    assert checked > 100
