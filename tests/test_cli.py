@@ -103,3 +103,24 @@ def test_installed_console_script_runs_the_demo():
     from carecore import __version__
 
     assert __version__ in version.stdout
+
+
+def test_demo_bills_the_month_with_the_engine(app):
+    from collections import Counter
+
+    from carecore._demo import bill
+
+    result = CliRunner().invoke(
+        app, ["demo", "--month", "2026-03", "--patients", "30", "--seed", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    period = ServicePeriod.month(2026, 3)
+    results = bill(build_demo(patients=30, seed=4, period=period), period)
+    units = Counter()
+    for _pid, evaluated in results:
+        for line in evaluated.claim_lines:
+            units[line.code] += line.units
+    expected = ", ".join(f"{code} x{count}" for code, count in sorted(units.items()))
+    assert f"billing (cms-2026): {expected} for" in result.output
+    later = CliRunner().invoke(app, ["demo", "--month", "2031-01"])
+    assert "no CMS rule set for 2031" in later.output

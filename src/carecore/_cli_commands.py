@@ -110,6 +110,7 @@ def demo(patients: int, seed: int, month: str | None, fmt: str) -> None:
         f"practitioner {sum(r.practitioner_minutes for r in rows)}, "
         f"non-clinical (never counted) {sum(r.non_clinical_minutes for r in rows)}"
     )
+    _print_billing(practice, period)
     for event in practice.adt_events:
         click.echo(
             f"discharge: {event.patient_id} from {event.facility} on "
@@ -117,6 +118,35 @@ def demo(patients: int, seed: int, month: str | None, fmt: str) -> None:
             f"({event.from_setting.value if event.from_setting else '?'} -> "
             f"{event.to_setting.value if event.to_setting else '?'})"
         )
+
+
+def _print_billing(practice: Any, period: ServicePeriod) -> None:
+    from collections import Counter  # noqa: PLC0415
+    from decimal import Decimal  # noqa: PLC0415
+
+    from carecore._demo import bill  # noqa: PLC0415
+
+    results = bill(practice, period)
+    if not results:
+        click.echo(f"billing: no CMS rule set for {period.start.year} (carecore knows 2024-2026)")
+        return
+    units: Counter[str] = Counter()
+    revenue = Decimal(0)
+    for _pid, result in results:
+        for line in result.claim_lines:
+            units[line.code] += line.units
+            revenue += line.amount or Decimal(0)
+    billed = sum(1 for _pid, result in results if result.claim_lines)
+    codes = ", ".join(f"{code} x{count}" for code, count in sorted(units.items())) or "nothing"
+    click.echo(
+        f"billing ({results[0][1].rule_set}): {codes} for {billed} of {len(results)} enrolled patients; "
+        f"about ${revenue} (approximate national amounts)"
+    )
+    for pid, result in results:
+        # The most useful hint first: how many minutes reach the next code.
+        ranked = sorted(result.hints, key=lambda h: h.minutes_needed is None)
+        for hint in ranked[:1]:
+            click.echo(f"  {pid}: {hint.message}")
 
 
 def _row_json(row: Any) -> dict[str, Any]:

@@ -43,6 +43,8 @@ from carecore.model import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from carecore.billing.engine import EvaluationResult
+
 PRACTICE_TZ = "America/Chicago"
 MAX_PATIENTS = 10_000
 
@@ -313,3 +315,36 @@ def summarize(practice: DemoPractice, period: ServicePeriod) -> list[PatientMont
         )
         for p in practice.patients
     ]
+
+
+def bill(practice: DemoPractice, period: ServicePeriod) -> list[tuple[str, EvaluationResult]]:
+    """Evaluate each enrolled patient's month with the CMS rules of the period's year.
+
+    Returns ``(patient_id, EvaluationResult)`` pairs; an empty list when no
+    CMS rule set covers the year.
+    """
+    from carecore.billing import CMS_YEARS, cms_rule_set, evaluate  # noqa: PLC0415
+    from carecore.billing.bridge import facts_from_model  # noqa: PLC0415
+
+    if period.start.year not in CMS_YEARS:
+        return []
+    rules = cms_rule_set(period.start.year)
+    doctor = practice.practitioners[0]
+    out: list[tuple[str, EvaluationResult]] = []
+    for enrollment in practice.enrollments:
+        if enrollment.status_on(period.end) is not EnrollmentStatus.ENROLLED:
+            continue
+        patient = next(p for p in practice.patients if p.id == enrollment.patient_id)
+        facts = facts_from_model(
+            patient=patient,
+            practitioners=[doctor],
+            period=period,
+            time_zone=practice.program.time_zone,
+            conditions=[c for c in practice.conditions if c.patient_id == patient.id],
+            consents=[c for c in practice.consents if c.patient_id == patient.id],
+            care_plans={ServiceFamily.CCM: enrollment.enrolled_on},
+            time_entries=[t for t in practice.time_entries if t.patient_id == patient.id],
+            last_visit=enrollment.enrolled_on,
+        )
+        out.append((patient.id, evaluate(facts, rules)))
+    return out

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pendulum
+
+from carecore.billing import cms_rule_set, evaluate
+from carecore.billing.bridge import facts_from_model
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    AdtEventKind,
+    CareSetting,
+    Coding,
+    Condition,
+    Consent,
+    ConsentMethod,
+    Credential,
+    Patient,
+    PatientClass,
+    Practitioner,
+    RoleClass,
+    ServiceFamily,
+    ServicePeriod,
+    TimeEntry,
+)
+
+PATIENT = Patient(
+    id="p1",
+    given_name="Ada",
+    family_name="Okafor",
+    birth_date=pendulum.Date(1948, 3, 2),
+    sex=AdministrativeSex.FEMALE,
+    time_zone="America/Chicago",
+)
+DOCTOR = Practitioner(id="dr1", name="Dr. Ruiz", credential=Credential.MD)
+
+
+def conditions(*codes, chronic=True):
+    return [
+        Condition(
+            id=f"c{i}",
+            patient_id="p1",
+            coding=Coding.icd10cm(code),
+            chronic=chronic,
+            significant_risk=True,
+        )
+        for i, code in enumerate(codes)
+    ]
+
+
+def consent(revoked=None):
+    return Consent(
+        id="k1",
+        patient_id="p1",
+        family=ServiceFamily.CCM,
+        method=ConsentMethod.VERBAL,
+        obtained_on=pendulum.Date(2026, 1, 5),
+        obtained_by="rn1",
+        billing_practitioner_id="dr1",
+        cost_sharing_explained=True,
+        revoked_on=revoked,
+    )
+
+
+def entry(minutes, patient_id="p1"):
+    return TimeEntry(
+        id=f"t{minutes}{patient_id}",
+        patient_id=patient_id,
+        performer_id="rn1",
+        credential=Credential.RN,
+        role_class=RoleClass.CLINICAL_STAFF,
+        minutes=minutes,
+        family=ServiceFamily.CCM,
+        activity="call",
+        service_date=pendulum.Date(2026, 3, 9),
+        billing_practitioner_id="dr1",
+    )
+
+
+def run(**changes):
+    fields = {
+        "patient": PATIENT,
+        "practitioners": [DOCTOR],
+        "period": ServicePeriod.month(2026, 3),
+        "conditions": conditions("E11.65", "I10"),
+        "consents": [consent()],
+        "care_plans": {ServiceFamily.CCM: pendulum.Date(2026, 1, 5)},
+        "time_entries": [entry(25), entry(30, patient_id="someone-else")],
+        "last_visit": pendulum.Date(2026, 1, 5),
+    }
+    fields.update(changes)
+    return evaluate(facts_from_model(**fields), cms_rule_set(2026))
+
+
+def test_only_this_patients_values_count():
+    assert run().billable == [("99490", 1)]
+
+
+def test_revoked_consent_and_acute_conditions_do_not_count():
+    assert run(consents=[consent(revoked=pendulum.Date(2026, 2, 1))]).billable == []
+    assert run(conditions=conditions("E11.65", "J06.9", chronic=False)).billable == []
+
+
+def test_discharges_become_local_dates():
+    late = pendulum.datetime(2026, 3, 10, 3, tz="UTC")  # 9 March in Chicago
+    adt = AdtEvent(
+        id="a1",
+        source_key="M1",
+        patient_id="p1",
+        kind=AdtEventKind.DISCHARGE,
+        occurred_at=late,
+        patient_class=PatientClass.INPATIENT,
+        discharged_at=late,
+        from_setting=CareSetting.INPATIENT_ACUTE,
+        to_setting=CareSetting.HOME,
+    )
+    facts = facts_from_model(
+        patient=PATIENT,
+        practitioners=[DOCTOR],
+        period=ServicePeriod.month(2026, 3),
+        adt_events=[adt],
+    )
+    (discharge,) = facts.events
+    assert discharge.date == pendulum.Date(2026, 3, 9)
