@@ -500,3 +500,25 @@ def test_rule_tables_are_consistent(year):
             assert rule.min_days <= rule.max_days
     assert rules.rule("99439").max_units == 2
     assert rules.rule("99458").max_units == 3  # SPEC.md §17.2
+
+
+def test_g0506_is_a_hint_once_per_patient():
+    from carecore.billing.facts import CarePlanAction, CarePlanFact, OtherClaimFact
+
+    visit = VisitFact(
+        date=D(2025, 3, 3),
+        kind=VisitKind.OFFICE_EM,
+        mdm=MdmLevel.MODERATE,
+        practitioner="dr1",
+        em_code="99214",
+    )
+    plan = CarePlanFact(
+        date=D(2025, 3, 3), family=F.CCM, action=CarePlanAction.ESTABLISHED, practitioner="dr1"
+    )
+    events = [visit, plan, staff(D(2025, 3, 10), 25)]
+    result = evaluate(facts(events), cms_rule_set(2025))
+    assert result.billable == [("99490", 1)]
+    assert [h.code for h in result.hints if h.code == "G0506"] == ["G0506"]
+    earlier = OtherClaimFact(date=D(2024, 1, 3), code="G0506", practitioner="dr1")
+    again = evaluate(facts([*events, earlier]), cms_rule_set(2025))
+    assert not [h for h in again.hints if h.code == "G0506"]

@@ -653,6 +653,29 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
                 ("S29", "S26"),
             )
     ctx.out.lines.setdefault(F.CCM, []).extend(would)
+    _g0506_hint(ctx)
+
+
+def _g0506_hint(ctx: _Ctx) -> None:
+    """G0506 (SPEC.md §2) is the practitioner's call: say when it may apply, never bill it unasked."""
+    if any(c.code == "G0506" for c in ctx.events(OtherClaimFact)):
+        return  # once per beneficiary, and already claimed
+    established = any(
+        e.action is CarePlanAction.ESTABLISHED and ctx.in_period(e.date)
+        for e in ctx.events(CarePlanFact, family=F.CCM)
+    )
+    visits = [
+        v_
+        for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id)
+        if v_.kind in CCM_INITIATING and v_.em_code != "99211" and ctx.in_period(v_.date)
+    ]
+    if established and visits:
+        ctx.hint(
+            "G0506",
+            F.CCM,
+            f"G0506 may be added to the initiating visit of {visits[0].date.isoformat()} if the practitioner "
+            "furnished an extensive assessment and CCM care planning (once per patient).",
+        )
 
 
 _TRACKS = (
