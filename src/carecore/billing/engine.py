@@ -1528,12 +1528,17 @@ def _drop(  # noqa: PLR0917
     ctx.out.lines[family] = kept
     if lines and not kept:
         # Nothing of this family is billed: its "next unit" hints and add-on denials no longer apply.
-        ctx.out.hints = [h for h in ctx.out.hints if h.family is not family]
-        ctx.out.denials = [
-            d
-            for d in ctx.out.denials
-            if d.family is not family or d.reason not in {R.BELOW_THRESHOLD, R.UNIT_CAP}
-        ]
+        _clear_extras(ctx, {family})
+
+
+def _clear_extras(ctx: _Ctx, families: set[ServiceFamily]) -> None:
+    """Forget the next-unit hints and add-on denials of *families* (their codes are not billed as such)."""
+    ctx.out.hints = [h for h in ctx.out.hints if h.family not in families]
+    ctx.out.denials = [
+        d
+        for d in ctx.out.denials
+        if d.family not in families or d.reason not in {R.BELOW_THRESHOLD, R.UNIT_CAP}
+    ]
 
 
 def _resolve_conflicts(ctx: _Ctx) -> None:
@@ -1610,6 +1615,7 @@ def _rhc_fqhc(ctx: _Ctx) -> None:
     cocm = lines.get(F.COCM, [])
     if cocm:
         if not individual_ok or (ctx.rules.year == 2025 and g0512_ok):  # noqa: PLR2004
+            _clear_extras(ctx, {F.COCM})  # 99494's hints do not apply to G0512
             total = _sum(ctx.time(F.COCM, COCM_ROLES))
             first_month = any(line.code == "99492" for line in cocm)
             need = 70 if first_month else 60
@@ -1638,14 +1644,8 @@ def _rhc_fqhc(ctx: _Ctx) -> None:
     if not covered:
         return
     if not individual_ok:
-        recoded = set(covered)
         # The family's own add-on hints and denials do not apply to G0511.
-        ctx.out.hints = [h for h in ctx.out.hints if h.family not in recoded]
-        ctx.out.denials = [
-            d
-            for d in ctx.out.denials
-            if d.family not in recoded or d.reason not in {R.BELOW_THRESHOLD, R.UNIT_CAP}
-        ]
+        _clear_extras(ctx, set(covered))
         for family in covered:
             first = lines[family][0]
             lines[family] = [
