@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carecore import errors
-from carecore.plugins import Hooks
+from carecore.plugins import Hooks, Provided
 
 if TYPE_CHECKING:
-    import pluggy
+    from collections.abc import Callable
 
     from carecore.billing.rules import RuleSet
 
@@ -23,12 +23,11 @@ EXIT_BAD_INPUT = 2
 
 
 def rule_set_for(
-    pm: pluggy.PluginManager, year: int, payer: str, rule_set_id: str | None
+    provided: Provided[Any], year: int, payer: str, rule_set_id: str | None
 ) -> RuleSet:
-    """The rule set to use: by explicit id, else ``<payer>-<year>`` from the plugins."""
+    """The rule set to use: by explicit id, else ``<payer>-<year>`` among *provided*."""
     from carecore.billing.rules import RuleSet  # noqa: PLC0415
 
-    provided = Hooks(pm).rule_sets()
     wanted = rule_set_id or f"{payer}-{year}"
     if wanted not in provided:
         raise errors.NotFound(
@@ -42,6 +41,19 @@ def rule_set_for(
             "is not a carecore.billing RuleSet", field="rule_set", value=wanted
         )
     return rules
+
+
+def _rule_set_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--payer`` and ``--rule-set``: which rule set applies (see rule_set_for)."""
+    command = click.option(
+        "--rule-set", "rule_set_id", default=None, help="Use this rule set id (overrides --payer)."
+    )(command)
+    return click.option(
+        "--payer",
+        default="cms",
+        show_default=True,
+        help="Payer whose rule set applies (<payer>-<year>).",
+    )(command)
 
 
 def _fail(message: str) -> None:
@@ -59,15 +71,7 @@ def billing() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-@click.option(
-    "--payer",
-    default="cms",
-    show_default=True,
-    help="Payer whose rule set applies (<payer>-<year>).",
-)
-@click.option(
-    "--rule-set", "rule_set_id", default=None, help="Use this rule set id for every case."
-)
+@_rule_set_options
 @click.pass_context
 def evaluate(
     ctx: click.Context, files: tuple[Path, ...], fmt: str, payer: str, rule_set_id: str | None
@@ -81,12 +85,12 @@ def evaluate(
     from carecore.billing.engine import evaluate as run  # noqa: PLC0415
     from carecore.billing.scenarios import load_scenarios, result_to_json  # noqa: PLC0415
 
-    pm = ctx.obj["pm"]
+    provided = Hooks(ctx.obj["pm"]).rule_sets()
     results: list[tuple[Any, Any]] = []
     try:
         scenarios = [s for path in files for s in load_scenarios(path)]
         for scenario in scenarios:
-            rules = rule_set_for(pm, scenario.year, payer, rule_set_id)
+            rules = rule_set_for(provided, scenario.year, payer, rule_set_id)
             results.append((scenario, run(scenario.facts, rules)))
     except errors.InvalidInput as exc:
         _fail(str(exc))
@@ -138,13 +142,7 @@ def evaluate(
     default=None,
     help="Write claims, denials, audit packets and summary here.",
 )
-@click.option(
-    "--payer",
-    default="cms",
-    show_default=True,
-    help="Payer whose rule set applies (<payer>-<year>).",
-)
-@click.option("--rule-set", "rule_set_id", default=None, help="Use this rule set id.")
+@_rule_set_options
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
@@ -184,7 +182,9 @@ def close(  # noqa: PLR0917 - click passes options as arguments
         return
     period = ServicePeriod.month(int(found[1]), int(found[2]))
     try:
-        rules = rule_set_for(ctx.obj["pm"], period.start.year, payer, rule_set_id)
+        rules = rule_set_for(
+            Hooks(ctx.obj["pm"]).rule_sets(), period.start.year, payer, rule_set_id
+        )
         patients, problems = read_patients(patients_csv)
     except (errors.InvalidInput, errors.NotFound) as exc:
         _fail(f"{type(exc).__name__}: {exc}")

@@ -11,7 +11,7 @@ import click
 from carecore import errors, icd
 from carecore.clock import SystemClock
 from carecore.model import ServicePeriod
-from carecore.plugins import Hooks, plugin_table
+from carecore.plugins import Hooks, Provided, plugin_table
 
 if TYPE_CHECKING:
     import pluggy
@@ -175,12 +175,13 @@ def plugins(ctx: click.Context, fmt: str) -> None:
     pm: pluggy.PluginManager = ctx.obj["pm"]
     rows = plugin_table(pm)
     hooks = Hooks(pm)
-    provided = {
-        "channels": {k: hooks.channels().provider(k) for k in hooks.channels()},
-        "rule_sets": {k: hooks.rule_sets().provider(k) for k in hooks.rule_sets()},
-        "instruments": {k: hooks.instruments().provider(k) for k in hooks.instruments()},
-        "ehr_sources": {k: hooks.ehr_sources().provider(k) for k in hooks.ehr_sources()},
+    registries: dict[str, Provided[Any]] = {
+        "channels": hooks.channels(),
+        "rule_sets": hooks.rule_sets(),
+        "instruments": hooks.instruments(),
+        "ehr_sources": hooks.ehr_sources(),
     }
+    provided = {kind: {k: items.provider(k) for k in items} for kind, items in registries.items()}
     if fmt == "json":
         click.echo(json.dumps({"plugins": rows, "provided": provided}, indent=2))
         return

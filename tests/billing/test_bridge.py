@@ -121,3 +121,26 @@ def test_discharges_become_local_dates():
     )
     (discharge,) = facts.events
     assert discharge.date == pendulum.Date(2026, 3, 9)
+
+
+def test_wrong_types_are_typed_errors():
+    import pytest
+
+    from carecore import errors
+    from carecore.billing.fast import FastClose
+
+    with pytest.raises(errors.InvalidValue) as caught:
+        facts_from_model(patient="p1", practitioners=[DOCTOR], period=ServicePeriod.month(2026, 3))
+    assert caught.value.field == "patient"
+    with pytest.raises(errors.InvalidValue) as caught:
+        facts_from_model(
+            patient=PATIENT, practitioners=["dr1"], period=ServicePeriod.month(2026, 3)
+        )
+    assert caught.value.field == "practitioners[0]"
+    with pytest.raises(errors.InvalidValue) as caught:
+        FastClose("cms-2026", ServicePeriod.month(2026, 3))  # type: ignore[arg-type]
+    assert caught.value.field == "rules"
+    fast = FastClose(cms_rule_set(2026), ServicePeriod.month(2026, 3))
+    with pytest.raises(errors.InvalidValue) as caught:
+        fast.evaluate("p1", DOCTOR, [])  # type: ignore[arg-type]
+    assert caught.value.field == "patient"

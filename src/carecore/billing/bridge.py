@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from carecore import errors
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
@@ -90,6 +91,16 @@ def facts_from_model(
     counts while not revoked by the period's start. Instants (contacts, ADT
     events) become local dates in *time_zone* (default: the patient's).
     """
+    if not isinstance(patient, Patient):
+        raise errors.InvalidValue("must be a Patient", field="patient", value=patient)
+    if not isinstance(period, ServicePeriod):
+        raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
+    staff = list(practitioners)
+    for index, practitioner in enumerate(staff):
+        if not isinstance(practitioner, Practitioner):
+            raise errors.InvalidValue(
+                "must be a Practitioner", field=f"practitioners[{index}]", value=practitioner
+            )
     zone = time_zone or patient.time_zone
     active = [
         c
@@ -161,7 +172,7 @@ def facts_from_model(
             BillingPractitioner(
                 id=p.id, credential=p.credential, primary_care_focal_point=primary_care_focal_point
             )
-            for p in practitioners
+            for p in staff
         ],
         patient=PatientFacts(
             id=patient.id,

@@ -922,11 +922,9 @@ class CloseWriter:
     def __init__(
         self, out: Path | None, month: ServicePeriod, rules: RuleSet, *, part: bool = False
     ) -> None:
-        import json  # noqa: PLC0415
         from collections import Counter  # noqa: PLC0415
         from json.encoder import encode_basestring_ascii  # noqa: PLC0415
 
-        self._json = json
         self._quote = encode_basestring_ascii
         self.month = month
         self.rules = rules
@@ -1105,7 +1103,7 @@ class CloseWriter:
                 import attrs  # noqa: PLC0415
 
                 (self.out / "summary.json").write_text(
-                    self._json.dumps(attrs.asdict(summary), indent=2) + "\n", encoding="utf-8"
+                    json.dumps(attrs.asdict(summary), indent=2) + "\n", encoding="utf-8"
                 )
         return summary
 

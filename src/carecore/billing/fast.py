@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import pendulum
 
+from carecore import errors
 from carecore.billing.engine import (
     PERSONAL_ROLES,
     STAFF_ROLES,
@@ -81,6 +82,13 @@ class FastClose:
     """
 
     def __init__(self, rules: RuleSet, period: ServicePeriod) -> None:
+        from carecore.billing.rules import RuleSet  # noqa: PLC0415
+        from carecore.model.period import ServicePeriod  # noqa: PLC0415
+
+        if not isinstance(rules, RuleSet):
+            raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
+        if not isinstance(period, ServicePeriod):
+            raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
         self.rules = rules
         self.period = period
         self.cache: dict[tuple[object, ...], EvaluationResult] = {}
@@ -94,6 +102,12 @@ class FastClose:
         self, patient: PatientFacts, practitioner: BillingPractitioner, entries: list[Entry]
     ) -> EvaluationResult:
         """The reference result for this time-only patient-month (physician office)."""
+        if not isinstance(patient, PatientFacts):
+            raise errors.InvalidValue("must be PatientFacts", field="patient", value=patient)
+        if not isinstance(practitioner, BillingPractitioner):
+            raise errors.InvalidValue(
+                "must be a BillingPractitioner", field="practitioner", value=practitioner
+            )
         start, end = self.period.start, self.period.end
         # As the engine does: minutes before consent do not count (§1.4).
         after = {family: patient.consent(family) for family in _FAMILY_ORDER}
@@ -336,14 +350,3 @@ def _duration_class(months: int | None) -> int | None:
     if months >= 12:  # noqa: PLR2004
         return 12
     return 3 if months >= 3 else 0  # noqa: PLR2004
-
-
-def eligible(
-    setting: Setting, practitioner_id: str, families: set[ServiceFamily], practitioners: set[str]
-) -> bool:
-    """Whether a patient-month can take the fast path."""
-    return (
-        setting is Setting.PHYSICIAN_OFFICE
-        and families <= FAST_FAMILIES
-        and practitioners <= {practitioner_id}
-    )
