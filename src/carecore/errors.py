@@ -34,6 +34,10 @@ __all__ = [
     "NotFound",
     "PluginError",
     "Problem",
+    "SchemaVersionError",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreUnavailable",
 ]
 
 _MISSING: Any = object()
@@ -209,6 +213,55 @@ class ConflictError(CarecoreError):
     >>> str(ConflictError("stale version", field="version", value=3))
     'version=3: stale version'
     """
+
+
+class StoreError(CarecoreError):
+    """A store cannot be used as asked; no data was changed.
+
+    >>> str(StoreError("read-only file system", field="url", value="sqlite:///x.db"))
+    "url='sqlite:///x.db': read-only file system"
+    """
+
+
+class StoreUnavailable(StoreError):
+    """The store's server or file cannot be reached (refused, timed out, no permission).
+
+    >>> str(StoreUnavailable("connection refused", field="url", value="postgresql://127.0.0.1:1/x"))
+    "url='postgresql://127.0.0.1:1/x': connection refused"
+    """
+
+
+class StoreCorrupt(StoreError):
+    """The store's file or tables are not what carecore wrote (not a database, damaged pages).
+
+    >>> str(StoreCorrupt("file is not a database", field="url", value="sqlite:///notes.txt"))
+    "url='sqlite:///notes.txt': file is not a database"
+    """
+
+
+class SchemaVersionError(StoreError):
+    """The store's schema version is not the one this carecore reads.
+
+    ``value`` is the version found; ``expected`` the version this carecore
+    writes. A newer database is never touched; an older one is upgraded by
+    ``carecore db migrate``.
+
+    >>> err = SchemaVersionError(found=9, expected=2, url="sqlite:///x.db")
+    >>> print(err)
+    schema_version=9: sqlite:///x.db was written by a newer carecore (schema 9; this one reads 2); upgrade carecore
+    """
+
+    def __init__(self, *, found: int, expected: int, url: str) -> None:
+        self.expected = expected
+        self.url = url
+        if found > expected:
+            why = (
+                f"{url} was written by a newer carecore (schema {found}; this one reads "
+                f"{expected}); upgrade carecore"
+            )
+        else:
+            why = f"{url} has schema {found}, this carecore needs {expected}; run: carecore db migrate {url}"
+        super().__init__(why, field="schema_version", value=found)
 
 
 class PluginError(CarecoreError):

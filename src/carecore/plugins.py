@@ -55,6 +55,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "carecore._builtin.console_channel",
     "carecore._builtin.cms_rules",
     "carecore._builtin.commands",
+    "carecore._builtin.stores",
 )
 
 _BUILTIN_PREFIX = "carecore._builtin."

@@ -16,23 +16,126 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import datetime as dt
+    from collections.abc import Callable, Iterable, Iterator
+    from contextlib import AbstractContextManager
 
     from carecore.model import DeliveryReceipt, OutboundMessage
+    from carecore.storage import AuditEntry, BulkResult, CheckReport, OutboxItem
 
-__all__ = ["Channel", "EhrSource", "Instrument", "RuleSet", "Store"]
+T = TypeVar("T")
+
+__all__ = ["Channel", "EhrSource", "Instrument", "RuleSet", "Store", "Transaction"]
+
+
+@runtime_checkable
+class Transaction(Protocol):
+    """The work of one ``store.transaction(...)`` block.
+
+    Records are carecore model values of the kinds in
+    :data:`carecore.storage.KINDS`. Every write, and every read of patient
+    data, adds an audit entry in the same transaction. Any error raised by a
+    method marks the transaction failed: the block's changes are rolled back
+    when it ends, even if the error was caught inside it.
+    """
+
+    def add(self, record: object) -> None:
+        """Store a new record; a stored key raises :class:`~carecore.errors.ConflictError`."""
+        ...
+
+    def replace(self, record: object) -> None:
+        """Replace a stored record; a versioned one must bring the stored version + 1."""
+        ...
+
+    def delete(self, kind_cls: type[Any], key: object) -> None:
+        """Delete a record of a kind that keeps no history."""
+        ...
+
+    def get(self, kind_cls: type[T], key: object) -> T:
+        """The record with this key, or :class:`~carecore.errors.NotFound`."""
+        ...
+
+    def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
+        """Every record of a kind for one patient, in key order."""
+        ...
+
+    def all(self, kind_cls: type[T]) -> list[T]:
+        """Every record of a kind that is not patient data (practitioners, programs)."""
+        ...
+
+    def history(self, kind_cls: type[T], key: str) -> list[T]:
+        """Every version of a versioned record, oldest first."""
+        ...
+
+    def audit_entries(self, *, patient_id: str | None = None, after: int = 0) -> list[AuditEntry]:
+        """Audit entries after sequence number *after*, optionally for one patient."""
+        ...
+
+    def enqueue(self, message: OutboundMessage) -> bool:
+        """Add *message* to the outbox; False when its idempotency key is there already."""
+        ...
+
+    def outbox(self, *, status: str = "pending", limit: int = 100) -> list[OutboxItem]:
+        """Outbox items with *status*, oldest first."""
+        ...
+
+    def record_delivery(self, receipt: DeliveryReceipt) -> None:
+        """Record the outcome of a delivery attempt."""
+        ...
+
+    def claim_inbound(self, source: str, key: str) -> bool:
+        """Record an inbound message key: True the first time, False for a duplicate."""
+        ...
 
 
 @runtime_checkable
 class Store(Protocol):
-    """Persistence for a care program (opened by ``carecore_open_store``)."""
+    """Persistence for a care program (opened by ``carecore_open_store``).
+
+    See :doc:`/explanation/storage` for the promises every store keeps;
+    :class:`carecore.testing.contracts.StoreContract` checks them.
+    """
 
     @property
     def url(self) -> str:
         """The URL the store was opened with, with any password removed."""
+        ...
+
+    def schema_version(self) -> int:
+        """The stored schema version, 0 for an empty database."""
+        ...
+
+    def initialize(self) -> None:
+        """Create the schema in an empty database; check the version of a used one."""
+        ...
+
+    def migrate(self, *, target: int = ...) -> list[int]:
+        """Apply missing migrations; return the versions applied."""
+        ...
+
+    def transaction(
+        self, *, actor: str, reason: str, at: dt.datetime
+    ) -> AbstractContextManager[Transaction]:
+        """A block whose writes, audit entries and outbox rows commit together or not at all."""
+        ...
+
+    def bulk_add(
+        self,
+        records: Iterable[Any],
+        *,
+        actor: str,
+        reason: str,
+        at: dt.datetime,
+        progress: Callable[[int], None] | None = None,
+    ) -> BulkResult:
+        """Add many records of one kind in one transaction, skipping stored keys."""
+        ...
+
+    def check(self) -> CheckReport:
+        """Look for anything half-written or inconsistent; change nothing."""
         ...
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from carecore.model.codes import (
     DenialReason,
     DisenrollmentReason,
     EnrollmentStatus,
+    EpisodeStatus,
     MdmLevel,
     PatientClass,
     RoleClass,
@@ -60,7 +61,7 @@ from carecore.model.people import (
     PractitionerId,
 )
 from carecore.model.period import ServicePeriod
-from carecore.model.transitions import AdtEvent
+from carecore.model.transitions import AdtEvent, TransitionEpisode
 
 __all__ = [
     "AdministrativeSex",
@@ -90,6 +91,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentChanged",
     "EnrollmentStatus",
+    "EpisodeStatus",
     "FaceToFaceVisit",
     "Identifier",
     "InteractiveContact",
@@ -109,6 +111,7 @@ __all__ = [
     "SupervisionLevel",
     "TimeEntry",
     "TimeRecorded",
+    "TransitionEpisode",
     "VisitKind",
 ]
 
@@ -131,6 +134,7 @@ VALUE_TYPES: tuple[type, ...] = (
     FaceToFaceVisit,
     DeviceReadingDay,
     AdtEvent,
+    TransitionEpisode,
     ServicePeriod,
     ClaimLine,
     Denial,

@@ -21,6 +21,7 @@ __all__ = [
     "AdministrativeSex",
     "AdtEventKind",
     "CarePlanStatus",
+    "EpisodeStatus",
     "CareSetting",
     "CareTeamRole",
     "CodeSystem",
@@ -323,3 +324,12 @@ class CarePlanStatus(_Code):
     ON_HOLD = "on-hold"
     REVOKED = "revoked"
     COMPLETED = "completed"
+
+
+class EpisodeStatus(_Code):
+    """Where a transition-of-care episode stands."""
+
+    OPEN = "open"  #: deadlines running
+    COMPLETED = "completed"  #: contact and visit done
+    CLOSED = "closed"  #: ended without billing (missed deadline, readmission, death)
+    CANCELLED = "cancelled"  #: the discharge was cancelled (A13)

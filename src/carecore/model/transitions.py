@@ -8,10 +8,10 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import _validators as v
-from carecore.model.codes import AdtEventKind, CareSetting, PatientClass
+from carecore.model.codes import AdtEventKind, CareSetting, EpisodeStatus, PatientClass
 from carecore.model.people import PatientId
 
-__all__ = ["AdtEvent"]
+__all__ = ["AdtEvent", "TransitionEpisode"]
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -65,3 +65,31 @@ class AdtEvent:
         if self.discharged_at is None:
             return None
         return self.discharged_at.in_timezone(time_zone).date()
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class TransitionEpisode:
+    """One discharge being followed: its deadlines and where it stands.
+
+    The first cut: identity, the discharge it follows, its deadlines, its
+    status and a ``version`` for optimistic concurrency (stores refuse a
+    write against a stale version). Tasks and outcomes arrive with the
+    transitions engine.
+
+    >>> ep = TransitionEpisode(id="ep1", patient_id="p1", discharge_event_id="a1",
+    ...     discharged_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
+    ...     from_setting=CareSetting.INPATIENT_ACUTE,
+    ...     contact_due=pendulum.date(2026, 1, 7), visit_due=pendulum.date(2026, 1, 19))
+    >>> ep.status.value, ep.version
+    ('open', 1)
+    """
+
+    id: str = field(validator=v.not_blank)
+    patient_id: PatientId = field(validator=v.not_blank)
+    discharge_event_id: str = field(validator=v.not_blank)
+    discharged_at: pendulum.DateTime = field(converter=v.to_instant)
+    from_setting: CareSetting = field(validator=v.one_of(CareSetting))
+    contact_due: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    visit_due: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    status: EpisodeStatus = field(default=EpisodeStatus.OPEN, validator=v.one_of(EpisodeStatus))
+    version: int = field(default=1, validator=v.int_between(1))

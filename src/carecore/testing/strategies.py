@@ -56,6 +56,7 @@ from carecore.model import (
     Enrollment,
     EnrollmentChanged,
     EnrollmentStatus,
+    EpisodeStatus,
     FaceToFaceVisit,
     Identifier,
     InteractiveContact,
@@ -73,6 +74,7 @@ from carecore.model import (
     SupervisionLevel,
     TimeEntry,
     TimeRecorded,
+    TransitionEpisode,
     VisitKind,
 )
 from carecore.model.activity import _ROLE_CREDENTIALS
@@ -106,6 +108,7 @@ __all__ = [
     "status_changes",
     "time_entries",
     "time_zones",
+    "transition_episodes",
 ]
 
 T = TypeVar("T")
@@ -559,6 +562,22 @@ def adt_events(draw: st.DrawFn, *, kinds: tuple[AdtEventKind, ...] | None = None
     )
 
 
+def transition_episodes() -> st.SearchStrategy[TransitionEpisode]:
+    """Transition episodes with any status and version."""
+    return st.builds(
+        TransitionEpisode,
+        id=_ids,
+        patient_id=_ids,
+        discharge_event_id=_ids,
+        discharged_at=instants(),
+        from_setting=st.sampled_from(CareSetting),
+        contact_due=st.none() | dates(),
+        visit_due=st.none() | dates(),
+        status=st.sampled_from(EpisodeStatus),
+        version=st.integers(1, 50),
+    )
+
+
 # -- money ------------------------------------------------------------------
 
 
@@ -860,6 +879,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     FaceToFaceVisit: face_to_face_visits(),
     DeviceReadingDay: device_reading_days(),
     AdtEvent: adt_events(),
+    TransitionEpisode: transition_episodes(),
     ServicePeriod: service_periods(),
     ClaimLine: claim_lines(),
     Denial: denials(),

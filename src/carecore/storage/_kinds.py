@@ -1,0 +1,298 @@
+"""The stored kinds: which model values a store keeps, under which table and key.
+
+Every SQL store builds its tables and its row functions from :data:`KINDS`, so
+the list of columns is written once, derived from the attrs fields of each
+model class. A field becomes a typed column (text, integer, boolean, date,
+instant, decimal); nested values (a patient's identifiers, an enrollment's
+history) become one JSON column; a :class:`~carecore.model.ServicePeriod`
+becomes two date columns, ``period_start`` and ``period_end``.
+
+Schema changes are additive and numbered: a column or kind added after the
+first schema carries ``since=N`` and the migration to version ``N`` adds it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import typing
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pendulum
+
+from carecore import model
+from carecore.convert import from_primitive, to_primitive
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["KINDS", "Column", "Kind", "kind_for"]
+
+#: Logical column types; each SQL dialect maps them to its own types.
+COLUMN_TYPES = ("text", "int", "bool", "date", "instant", "decimal", "json")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    msg = f"cannot store {type(value).__name__} as JSON"
+    raise TypeError(msg)
+
+
+def dump_json(value: object) -> str:
+    """A nested model value as compact JSON text (sets become sorted lists)."""
+    return json.dumps(to_primitive(value), default=_json_default, separators=(",", ":"))
+
+
+def _load_date(value: object) -> pendulum.Date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    assert isinstance(value, dt.date)  # noqa: S101 - the column type guarantees it
+    return pendulum.Date(value.year, value.month, value.day)
+
+
+def _load_instant(value: object) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)  # noqa: S101
+    return pendulum.instance(value)
+
+
+def _load_decimal(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _load_bool(value: object) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _load_json(kind: object) -> Callable[[object], object]:
+    def load(value: object) -> object:
+        if value is None:
+            return None
+        data = json.loads(value) if isinstance(value, (str, bytes)) else value
+        return from_primitive(data, kind)  # type: ignore[arg-type]
+
+    return load
+
+
+def _same(value: object) -> object:
+    return value
+
+
+@attrs.frozen
+class Column:
+    """One column of a kind's table.
+
+    ``expr`` is a Python expression over ``v`` (the value being stored) that
+    gives the column's value; ``load`` turns what the driver returns back into
+    the field's value; ``field`` is the attrs field it fills (None for the
+    parts of a composite field).
+    """
+
+    name: str
+    type: str
+    expr: str
+    load: Callable[[object], object]
+    field: str | None
+    nullable: bool = False
+    since: int = 1
+
+
+@attrs.frozen
+class Kind:
+    """A stored kind: a model class, its table, its key and its columns."""
+
+    cls: type[Any]
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    patient_column: str | None
+    versioned: bool
+    references_patient: bool
+    to_row: Callable[[Any], tuple[Any, ...]] = attrs.field(eq=False, repr=False)
+    since: int = 1
+
+    @property
+    def name(self) -> str:
+        """The class name, as used in audit entries (``"CarePlan"``)."""
+        return self.cls.__name__
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Every column, in table order."""
+        return tuple(c.name for c in self.columns)
+
+    def patient_of(self, value: object) -> str | None:
+        """The patient a record belongs to (a patient's own id), or None."""
+        if self.patient_column is None:
+            return None
+        found: str = getattr(value, self.patient_column)
+        return found
+
+    def key_of(self, value: object) -> tuple[Any, ...]:
+        """The key columns' values for *value*."""
+        row = self.to_row(value)
+        index = {c.name: i for i, c in enumerate(self.columns)}
+        return tuple(row[index[k]] for k in self.key)
+
+    def key_text(self, key: tuple[Any, ...]) -> str:
+        """The key as one string, for audit entries (parts joined by ``|``)."""
+        return "|".join(str(part) for part in key)
+
+    def build(self, row: typing.Sequence[object]) -> Any:
+        """The model value for one row (columns in table order)."""
+        kwargs: dict[str, object] = {}
+        start = end = None
+        for column, raw in zip(self.columns, row, strict=True):
+            if column.name == "period_start":
+                start = column.load(raw)
+            elif column.name == "period_end":
+                end = column.load(raw)
+            elif column.field is not None:
+                kwargs[column.field] = column.load(raw)
+        if start is not None:
+            kwargs["period"] = model.ServicePeriod(start=start, end=end)
+        return self.cls(**kwargs)
+
+
+def _unwrap_optional(tp: object) -> tuple[object, bool]:
+    args = typing.get_args(tp)
+    if type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0], True
+    return tp, False
+
+
+def _columns_for(cls: type[Any]) -> list[Column]:
+    hints = typing.get_type_hints(cls)
+    columns: list[Column] = []
+    for f in attrs.fields(cls):
+        tp, nullable = _unwrap_optional(hints[f.name])
+        ref = f"v.{f.name}"
+
+        def guarded(expr: str, ref: str = ref, nullable: bool = nullable) -> str:
+            return f"(None if {ref} is None else {expr})" if nullable else expr
+
+        if tp is model.ServicePeriod:
+            columns.append(Column("period_start", "date", f"{ref}.start.isoformat()", _load_date, None))
+            columns.append(Column("period_end", "date", f"{ref}.end.isoformat()", _load_date, None))
+        elif tp is bool:
+            columns.append(Column(f.name, "bool", ref, _load_bool, f.name, nullable))
+        elif tp is int:
+            columns.append(Column(f.name, "int", ref, _same, f.name, nullable))
+        elif tp is str:
+            columns.append(Column(f.name, "text", ref, _same, f.name, nullable))
+        elif isinstance(tp, type) and issubclass(tp, enum.Enum):
+            columns.append(
+                Column(f.name, "text", guarded(f"{ref}.value"), _enum_loader(tp), f.name, nullable)
+            )
+        elif tp is pendulum.DateTime:
+            columns.append(
+                Column(f.name, "instant", guarded(f"{ref}.isoformat()"), _load_instant, f.name, nullable)
+            )
+        elif tp is pendulum.Date:
+            columns.append(
+                Column(f.name, "date", guarded(f"{ref}.isoformat()"), _load_date, f.name, nullable)
+            )
+        elif tp is Decimal:
+            columns.append(Column(f.name, "decimal", guarded(f"str({ref})"), _load_decimal, f.name, nullable))
+        else:
+            columns.append(
+                Column(f.name, "json", guarded(f"_dump({ref})"), _load_json(hints[f.name]), f.name, nullable)
+            )
+    return columns
+
+
+def _enum_loader(tp: type[enum.Enum]) -> Callable[[object], object]:
+    def load(value: object) -> object:
+        return None if value is None else tp(value)
+
+    return load
+
+
+def _compile_to_row(cls: type[Any], columns: list[Column]) -> Callable[[Any], tuple[Any, ...]]:
+    # One generated function per kind, as attrs does for __init__: the bulk path
+    # turns a million values into rows, and a loop over getters costs twice as much.
+    body = ", ".join(c.expr for c in columns)
+    source = f"def to_row(v):\n    return ({body},)\n"
+    namespace: dict[str, Any] = {"_dump": dump_json}
+    exec(compile(source, f"<carecore.storage to_row {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    fn: Callable[[Any], tuple[Any, ...]] = namespace["to_row"]
+    return fn
+
+
+def _kind(
+    cls: type[Any],
+    table: str,
+    key: tuple[str, ...] = ("id",),
+    *,
+    versioned: bool = False,
+    references_patient: bool = True,
+    patient_column: str | None = "patient_id",
+) -> Kind:
+    columns = _columns_for(cls)
+    names = {c.name for c in columns}
+    if patient_column not in names:
+        patient_column = None
+    return Kind(
+        cls=cls,
+        table=table,
+        key=key,
+        columns=tuple(columns),
+        patient_column=patient_column,
+        versioned=versioned,
+        references_patient=references_patient and patient_column == "patient_id",
+        to_row=_compile_to_row(cls, columns),
+    )
+
+
+#: Every stored kind, in the order their tables are created.
+KINDS: tuple[Kind, ...] = (
+    _kind(model.Patient, "patients", patient_column="id"),
+    _kind(model.Practitioner, "practitioners"),
+    _kind(model.Program, "programs"),
+    _kind(model.CareTeam, "care_teams"),
+    _kind(model.Condition, "conditions"),
+    _kind(model.Consent, "consents"),
+    _kind(model.Enrollment, "enrollments"),
+    _kind(model.CarePlan, "care_plans", versioned=True),
+    _kind(model.TimeEntry, "time_entries"),
+    _kind(model.InteractiveContact, "interactive_contacts"),
+    _kind(model.FaceToFaceVisit, "face_to_face_visits"),
+    _kind(model.DeviceReadingDay, "device_reading_days", ("patient_id", "family", "device", "on")),
+    # ADT feeds may announce patients the program has not registered yet.
+    _kind(model.AdtEvent, "adt_events", references_patient=False),
+    _kind(model.TransitionEpisode, "transition_episodes", versioned=True),
+    _kind(
+        model.ClaimLine,
+        "claim_lines",
+        ("patient_id", "period_start", "code", "billing_practitioner_id"),
+    ),
+    _kind(model.Denial, "denials", ("patient_id", "period_start", "code", "reason")),
+)
+
+_BY_CLASS = {k.cls: k for k in KINDS}
+
+
+def kind_for(cls: type[Any]) -> Kind:
+    """The stored kind for a model class, or a typed error naming it.
+
+    >>> kind_for(model.TimeEntry).table
+    'time_entries'
+    """
+    try:
+        return _BY_CLASS[cls]
+    except (KeyError, TypeError):
+        from carecore import errors
+
+        names = ", ".join(k.name for k in KINDS)
+        raise errors.InvalidValue(f"is not a stored kind (stored: {names})", field="kind", value=cls) from None

@@ -1,0 +1,403 @@
+"""A store in the process's memory (``memory://``): fast, private, gone at exit.
+
+It keeps the same promises as the SQL stores (atomic transactions, versioned
+care plans with history, an append-only audit log, an outbox, inbound
+idempotency), so tests and simulations written against it behave the same on
+SQLite and PostgreSQL. Each ``memory://`` URL opens a new, empty store;
+``memory://name`` is only a label.
+
+>>> import pendulum
+>>> from carecore.model import Practitioner, Credential
+>>> store = MemoryStore("memory://")
+>>> store.initialize()
+>>> at = pendulum.datetime(2026, 1, 5, 9, tz="UTC")
+>>> with store.transaction(actor="admin", reason="onboarding", at=at) as tx:
+...     tx.add(Practitioner(id="dr1", name="Dr. Ruiz", credential=Credential.MD))
+>>> with store.transaction(actor="admin", reason="lookup", at=at) as tx:
+...     [p.id for p in tx.all(Practitioner)]
+['dr1']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import pendulum
+
+from carecore import errors
+from carecore.model import DeliveryReceipt, OutboundMessage
+from carecore.storage._kinds import KINDS, Kind, kind_for
+from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
+from carecore.storage.sql import SCHEMA_VERSION, _check_audit_args
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable, Iterable, Iterator
+
+__all__ = ["MemoryStore", "MemoryTransaction"]
+
+T = TypeVar("T")
+
+
+class MemoryStore:
+    """Everything in dictionaries, guarded by one lock; a failed block is undone."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self._url = url
+        self._lock = threading.RLock()
+        self._version = 0
+        self.tables: dict[str, dict[tuple[Any, ...], Any]] = {k.table: {} for k in KINDS}
+        self.history: dict[str, dict[str, list[Any]]] = {k.table: {} for k in KINDS if k.versioned}
+        self.audit: list[AuditEntry] = []
+        self.outbox_items: dict[str, OutboxItem] = {}
+        self.outbox_keys: set[str] = set()
+        self.inbound: set[tuple[str, str]] = set()
+
+    @property
+    def url(self) -> str:
+        """The URL the store was opened with."""
+        return self._url
+
+    def schema_version(self) -> int:
+        """0 until :meth:`initialize`, then the current schema version."""
+        return self._version
+
+    def initialize(self) -> None:
+        """Mark the store ready (there is no schema to create)."""
+        self._version = SCHEMA_VERSION
+
+    def migrate(self, *, target: int = SCHEMA_VERSION) -> list[int]:
+        """Nothing to migrate in memory; returns the versions it moved through."""
+        steps = list(range(self._version + 1, target + 1))
+        self._version = target
+        return steps
+
+    def close(self) -> None:
+        """Nothing to release. Closing twice is harmless."""
+
+    def _require_ready(self) -> None:
+        if self._version != SCHEMA_VERSION:
+            raise errors.StoreError(
+                f"has no carecore schema; run: carecore db init {self.url}", field="url", value=self.url
+            )
+
+    @contextlib.contextmanager
+    def transaction(self, *, actor: str, reason: str, at: dt.datetime) -> Iterator[MemoryTransaction]:
+        """One atomic unit of work (see :meth:`carecore.storage.sql.SqlStore.transaction`)."""
+        _check_audit_args(actor, reason, at)
+        with self._lock:
+            self._require_ready()
+            tx = MemoryTransaction(self, actor=actor, reason=reason, at=pendulum.instance(at))
+            try:
+                yield tx
+            except BaseException:
+                tx.undo()
+                raise
+            if tx.failed:
+                tx.undo()
+                raise errors.StoreError(
+                    "the transaction was rolled back after an error inside it",
+                    field="transaction",
+                    value=reason,
+                )
+
+    def bulk_add(
+        self,
+        records: Iterable[Any],
+        *,
+        actor: str,
+        reason: str,
+        at: dt.datetime,
+        progress: Callable[[int], None] | None = None,
+    ) -> BulkResult:
+        """Add many records of one kind at once; stored keys are skipped."""
+        with self.transaction(actor=actor, reason=reason, at=at) as tx:
+            kind: Kind | None = None
+            added = offered = 0
+            for record in records:
+                if kind is None:
+                    kind = kind_for(type(record))
+                elif type(record) is not kind.cls:
+                    raise errors.InvalidValue(
+                        f"a bulk load holds one kind ({kind.name})", field="records", value=record
+                    )
+                offered += 1
+                key = kind.key_of(record)
+                if key in self.tables[kind.table]:
+                    continue
+                tx.insert(kind, key, record)
+                added += 1
+                if progress is not None and offered % 20_000 == 0:
+                    progress(offered)
+            if kind is None:
+                return BulkResult(kind="", added=0, skipped=0)
+            tx.log("bulk-create", kind.name, None, None, f"added {added} of {offered}")
+            return BulkResult(kind=kind.name, added=added, skipped=offered - added)
+
+    def check(self) -> CheckReport:
+        """Counts, and the same consistency checks as the SQL stores."""
+        with self._lock:
+            problems = []
+            patients = self.tables["patients"]
+            for kind in KINDS:
+                for key, value in self.tables[kind.table].items():
+                    if kind.references_patient and (value.patient_id,) not in patients:
+                        problems.append(f"foreign key: {kind.table} row {key} points to a missing patient")
+                    if kind.versioned and value.version != self.history[kind.table][key[0]][-1].version:
+                        problems.append(f"{kind.name} {key[0]!r}: current version has no history row")
+            counts = {k.table: len(self.tables[k.table]) for k in KINDS}
+            counts |= {"audit": len(self.audit), "outbox": len(self.outbox_items), "inbound": len(self.inbound)}
+            return CheckReport(url=self.url, schema_version=self._version, counts=counts, problems=tuple(problems))
+
+
+class MemoryTransaction:
+    """The work of one :meth:`MemoryStore.transaction` block; every change records its undo."""
+
+    def __init__(self, store: MemoryStore, *, actor: str, reason: str, at: pendulum.DateTime) -> None:
+        self._store = store
+        self._actor = actor
+        self._reason = reason
+        self._at = at
+        self._undo: list[Callable[[], None]] = []
+        self.failed = False
+
+    def undo(self) -> None:
+        """Reverse every change made so far, newest first."""
+        while self._undo:
+            self._undo.pop()()
+
+    def _guard(self) -> None:
+        if self.failed:
+            raise errors.StoreError(
+                "an earlier error aborted this transaction; leave the block",
+                field="transaction",
+                value=self._reason,
+            )
+
+    def _fail(self, exc: errors.CarecoreError) -> errors.CarecoreError:
+        self.failed = True
+        return exc
+
+    def log(self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = "") -> None:
+        """Append an audit entry (undone with the transaction)."""
+        audit = self._store.audit
+        audit.append(
+            AuditEntry(
+                seq=len(audit) + 1,
+                at=self._at,
+                actor=self._actor,
+                action=action,
+                kind=kind,
+                key=key,
+                patient_id=patient_id,
+                reason=self._reason,
+                detail=detail,
+            )
+        )
+        self._undo.append(audit.pop)
+
+    def insert(self, kind: Kind, key: tuple[Any, ...], record: Any) -> None:
+        """Store *record* under *key* without checks (used by add and bulk loads)."""
+        if kind.references_patient and (record.patient_id,) not in self._store.tables["patients"]:
+            raise self._fail(
+                errors.InvalidValue("no such patient is stored", field="patient_id", value=record.patient_id)
+            )
+        table = self._store.tables[kind.table]
+        table[key] = record
+        self._undo.append(lambda: table.pop(key))
+        if kind.versioned:
+            versions = self._store.history[kind.table].setdefault(key[0], [])
+            versions.append(record)
+            self._undo.append(versions.pop)
+
+    @staticmethod
+    def _key(kind: Kind, key: object) -> tuple[Any, ...]:
+        parts = key if isinstance(key, tuple) else (key,)
+        if len(parts) != len(kind.key):
+            raise errors.InvalidValue(f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key)
+        return tuple(p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts)
+
+    def add(self, record: object) -> None:
+        """Store a new record; a stored key raises :class:`~carecore.errors.ConflictError`."""
+        self._guard()
+        kind = kind_for(type(record))
+        key = kind.key_of(record)
+        if key in self._store.tables[kind.table]:
+            raise self._fail(
+                errors.ConflictError(
+                    f"a {kind.name} with this key is already stored", field="key", value=kind.key_text(key)
+                )
+            )
+        self.insert(kind, key, record)
+        self.log("create", kind.name, kind.key_text(key), kind.patient_of(record))
+
+    def replace(self, record: object) -> None:
+        """Replace a stored record. A versioned record must bring the stored version + 1."""
+        self._guard()
+        kind = kind_for(type(record))
+        key = kind.key_of(record)
+        table = self._store.tables[kind.table]
+        old = table.get(key)
+        if old is None:
+            raise self._fail(errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(key)))
+        detail = ""
+        if kind.versioned:
+            version = record.version  # type: ignore[attr-defined]
+            if version != old.version + 1:
+                raise self._fail(
+                    errors.ConflictError(
+                        f"stale {kind.name}: stored version is {old.version}, a revision must be {old.version + 1}",
+                        field="version",
+                        value=version,
+                    )
+                )
+            versions = self._store.history[kind.table][key[0]]
+            versions.append(record)
+            self._undo.append(versions.pop)
+            detail = f"version {version}"
+        if kind.references_patient and (record.patient_id,) not in self._store.tables["patients"]:  # type: ignore[attr-defined]
+            raise self._fail(
+                errors.InvalidValue(
+                    "no such patient is stored",
+                    field="patient_id",
+                    value=record.patient_id,  # type: ignore[attr-defined]
+                )
+            )
+        table[key] = record
+        self._undo.append(lambda: table.__setitem__(key, old))
+        self.log("update", kind.name, kind.key_text(key), kind.patient_of(record), detail)
+
+    def delete(self, kind_cls: type[Any], key: object) -> None:
+        """Delete a record of a kind without history (an entry made in error)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if kind.versioned:
+            raise errors.InvalidValue(
+                "keeps its history; set its status instead of deleting it", field="kind", value=kind.name
+            )
+        parts = self._key(kind, key)
+        table = self._store.tables[kind.table]
+        old = table.get(parts)
+        if old is None:
+            raise self._fail(errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts)))
+        if kind.cls.__name__ == "Patient" and any(
+            k.references_patient and any(v.patient_id == old.id for v in self._store.tables[k.table].values())
+            for k in KINDS
+        ):
+            raise self._fail(
+                errors.InvalidValue("the patient still has stored records", field="patient_id", value=old.id)
+            )
+        del table[parts]
+        self._undo.append(lambda: table.__setitem__(parts, old))
+        self.log("delete", kind.name, kind.key_text(parts), kind.patient_of(old))
+
+    def get(self, kind_cls: type[T], key: object) -> T:
+        """The stored record with this key (a read of patient data is audited)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        parts = self._key(kind, key)
+        found = self._store.tables[kind.table].get(parts)
+        if found is None:
+            raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
+        if kind.patient_column:
+            self.log("read", kind.name, kind.key_text(parts), kind.patient_of(found))
+        return found  # type: ignore[no-any-return]
+
+    def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
+        """Every stored record of a kind for one patient, in key order (audited)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if kind.patient_column is None:
+            raise errors.InvalidValue("is not kept per patient", field="kind", value=kind.name)
+        table = self._store.tables[kind.table]
+        found = [table[k] for k in sorted(table) if kind.patient_of(table[k]) == patient_id]
+        self.log("read", kind.name, None, patient_id, f"{len(found)} records")
+        return found
+
+    def all(self, kind_cls: type[T]) -> list[T]:
+        """Every stored record of a kind that is not patient data (practitioners, programs)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if kind.patient_column is not None:
+            raise errors.InvalidValue("is patient data; use find(kind, patient_id=...)", field="kind", value=kind.name)
+        table = self._store.tables[kind.table]
+        return [table[k] for k in sorted(table)]
+
+    def history(self, kind_cls: type[T], key: str) -> list[T]:
+        """Every version of a versioned record, oldest first (audited)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if not kind.versioned:
+            raise errors.InvalidValue("keeps no versions", field="kind", value=kind.name)
+        found = list(self._store.history[kind.table].get(key, ()))
+        if not found:
+            raise errors.NotFound(f"no such {kind.name}", field="id", value=key)
+        self.log("read", kind.name, key, kind.patient_of(found[-1]), "history")
+        return found
+
+    def audit_entries(self, *, patient_id: str | None = None, after: int = 0) -> list[AuditEntry]:
+        """Audit entries after sequence number *after*, optionally for one patient."""
+        self._guard()
+        return [
+            e
+            for e in self._store.audit
+            if e.seq > after and (patient_id is None or e.patient_id == patient_id)
+        ]
+
+    def enqueue(self, message: OutboundMessage) -> bool:
+        """Put *message* in the outbox; False when its idempotency key is already there."""
+        self._guard()
+        if not isinstance(message, OutboundMessage):
+            raise errors.InvalidValue("must be an OutboundMessage", field="message", value=message)
+        store = self._store
+        if message.idempotency_key in store.outbox_keys or message.id in store.outbox_items:
+            return False
+        store.outbox_items[message.id] = OutboxItem(message=message)
+        store.outbox_keys.add(message.idempotency_key)
+        self._undo.append(lambda: store.outbox_items.pop(message.id))
+        self._undo.append(lambda: store.outbox_keys.discard(message.idempotency_key))
+        self.log("enqueue", "OutboundMessage", message.id, message.patient_id, message.channel)
+        return True
+
+    def outbox(self, *, status: str = "pending", limit: int = 100) -> list[OutboxItem]:
+        """Outbox items with *status*, oldest first."""
+        self._guard()
+        items = [i for i in self._store.outbox_items.values() if i.status == status]
+        items.sort(key=lambda i: (i.message.created_at, i.message.id))
+        return items[:limit]
+
+    def record_delivery(self, receipt: DeliveryReceipt) -> None:
+        """Record a delivery attempt: delivered when accepted, failed (with its detail) otherwise."""
+        self._guard()
+        items = self._store.outbox_items
+        old = items.get(receipt.message_id)
+        if old is None:
+            raise self._fail(
+                errors.NotFound("no such outbox message", field="message_id", value=receipt.message_id)
+            )
+        status = "delivered" if receipt.accepted else "failed"
+        items[receipt.message_id] = attrs.evolve(
+            old,
+            status=status,
+            attempts=old.attempts + 1,
+            delivered_at=receipt.at if receipt.accepted else None,
+            last_error=None if receipt.accepted else receipt.detail,
+        )
+        self._undo.append(lambda: items.__setitem__(receipt.message_id, old))
+        self.log("deliver", "OutboundMessage", receipt.message_id, None, status)
+
+    def claim_inbound(self, source: str, key: str) -> bool:
+        """Record an inbound message key; True the first time, False for a duplicate."""
+        self._guard()
+        for name, value in (("source", source), ("key", key)):
+            if not isinstance(value, str) or not value.strip():
+                raise errors.InvalidValue("must be a non-blank string", field=name, value=value)
+        seen = self._store.inbound
+        if (source, key) in seen:
+            return False
+        seen.add((source, key))
+        self._undo.append(lambda: seen.discard((source, key)))
+        return True

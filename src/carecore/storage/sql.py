@@ -1,0 +1,816 @@
+"""The shared machinery of SQL stores: schema, migrations, transactions, bulk loads.
+
+:class:`SqlStore` holds everything that does not depend on the database:
+the tables built from :data:`carecore.storage.KINDS`, the numbered migrations,
+the audit and outbox writes and the consistency check. A dialect subclass
+(the built-in SQLite store, the ``carecore-postgres`` plugin) supplies the
+connection, the column types, transaction control, error translation and its
+fastest bulk path. A vendor with another SQL database starts here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from carecore import errors
+from carecore.model import DeliveryReceipt, OutboundMessage
+from carecore.storage._kinds import KINDS, Kind, kind_for
+from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+__all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
+
+T = TypeVar("T")
+
+#: The schema version this carecore reads and writes.
+SCHEMA_VERSION = 2
+
+#: Rows converted and sent to the driver at a time by bulk loads.
+BULK_CHUNK = 20_000
+
+
+def quote(name: str) -> str:
+    """An SQL identifier in double quotes (``on`` is a column name).
+
+    >>> quote("on")
+    '"on"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cols(names: Iterable[str]) -> str:
+    return ", ".join(quote(n) for n in names)
+
+
+class SqlStore:
+    """Base class for stores over a DB-API 2.0 connection.
+
+    Subclasses set :attr:`PARAM` and :attr:`TYPES` and implement the methods
+    marked *dialect* below. All SQL here is written with ``?`` placeholders
+    and rewritten once to the dialect's marker.
+    """
+
+    #: The driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg).
+    PARAM: ClassVar[str] = "?"
+    #: Logical column type -> the database's type name.
+    TYPES: ClassVar[dict[str, str]] = {}
+    #: The column definition of the audit log's sequence number.
+    SEQ_COLUMN: ClassVar[str] = "seq INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._lock = threading.RLock()
+        self._ready = False
+        self._sql_cache: dict[str, str] = {}
+
+    # -- dialect ----------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        """The open DB-API connection (dialect)."""
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        """Start a write transaction that will not be upgraded later (dialect)."""
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
+
+    def _translate(self, exc: Exception) -> errors.CarecoreError | None:
+        """The carecore error for a driver error, or None to let it through (dialect)."""
+        raise NotImplementedError
+
+    def _table_exists(self, cur: Any, name: str) -> bool:
+        raise NotImplementedError
+
+    def _audit_guard_ddl(self) -> list[str]:
+        """Statements that make the audit table refuse UPDATE and DELETE (dialect)."""
+        raise NotImplementedError
+
+    def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
+        """Insert *rows* into *table*, skipping stored keys; return rows added (dialect)."""
+        raise NotImplementedError
+
+    def _dialect_checks(self, cur: Any) -> list[str]:
+        """The database's own integrity checks, as problem sentences (dialect)."""
+        return []
+
+    def close(self) -> None:
+        """Release the connection. Closing twice is harmless."""
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL the store was opened with, with any password removed."""
+        return self._url
+
+    def _sql(self, text: str) -> str:
+        cached = self._sql_cache.get(text)
+        if cached is None:
+            cached = text if self.PARAM == "?" else text.replace("?", self.PARAM)
+            self._sql_cache[text] = cached
+        return cached
+
+    def _execute(self, cur: Any, text: str, params: Sequence[object] = ()) -> Any:
+        try:
+            cur.execute(self._sql(text), params)
+        except Exception as exc:
+            mapped = self._translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return cur
+
+    # -- schema -----------------------------------------------------------------
+
+    def _kind_ddl(self, kind: Kind, table: str | None = None, *, history: bool = False) -> str:
+        lines = []
+        for column in kind.columns:
+            null = "" if column.nullable else " NOT NULL"
+            lines.append(f"{quote(column.name)} {self.TYPES[column.type]}{null}")
+        key = kind.key + (("version",) if history else ())
+        lines.append(f"PRIMARY KEY ({_cols(key)})")
+        if kind.references_patient and not history:
+            lines.append(f"FOREIGN KEY ({quote('patient_id')}) REFERENCES {quote('patients')} ({quote('id')})")
+        body = ",\n  ".join(lines)
+        return f"CREATE TABLE {quote(table or kind.table)} (\n  {body}\n)"
+
+    def _migration(self, version: int) -> list[str]:
+        t = self.TYPES
+        if version == 1:
+            ddl = [f"CREATE TABLE carecore_schema (version {t['int']} NOT NULL)"]
+            for kind in KINDS:
+                ddl.append(self._kind_ddl(kind))
+                if kind.references_patient and kind.key[0] != "patient_id":
+                    ddl.append(
+                        f"CREATE INDEX {quote(kind.table + '_patient')} ON {quote(kind.table)} (patient_id)"
+                    )
+                if kind.versioned:
+                    ddl.append(self._kind_ddl(kind, kind.table + "_history", history=True))
+            ddl += [
+                f"""CREATE TABLE audit (
+  {self.SEQ_COLUMN},
+  at {t["instant"]} NOT NULL, actor {t["text"]} NOT NULL, action {t["text"]} NOT NULL,
+  kind {t["text"]} NOT NULL, key {t["text"]}, patient_id {t["text"]},
+  reason {t["text"]} NOT NULL, detail {t["text"]} NOT NULL)""",
+                f"""CREATE TABLE outbox (
+  id {t["text"]} PRIMARY KEY, idempotency_key {t["text"]} NOT NULL UNIQUE,
+  channel {t["text"]} NOT NULL, recipient {t["text"]} NOT NULL, subject {t["text"]} NOT NULL,
+  body {t["text"]} NOT NULL, created_at {t["instant"]} NOT NULL, patient_id {t["text"]},
+  status {t["text"]} NOT NULL, attempts {t["int"]} NOT NULL,
+  delivered_at {t["instant"]}, last_error {t["text"]})""",
+                f"""CREATE TABLE inbound (
+  source {t["text"]} NOT NULL, key {t["text"]} NOT NULL, received_at {t["instant"]} NOT NULL,
+  PRIMARY KEY (source, key))""",
+                *self._audit_guard_ddl(),
+            ]
+            return ddl
+        if version == 2:  # noqa: PLR2004 - migration numbers
+            return [
+                "CREATE INDEX audit_patient ON audit (patient_id, seq)",
+                "CREATE INDEX outbox_status ON outbox (status, created_at)",
+            ]
+        msg = f"no migration to schema {version}"
+        raise AssertionError(msg)
+
+    def schema_version(self) -> int:
+        """The schema version stored in the database (0 when it is empty).
+
+        >>> from carecore.storage import open_store
+        >>> store = open_store("sqlite:///:memory:")
+        >>> store.schema_version()
+        0
+        >>> store.initialize()
+        >>> store.schema_version() == SCHEMA_VERSION
+        True
+        """
+        with self._lock:
+            cur = self._connection().cursor()
+            try:
+                if not self._table_exists(cur, "carecore_schema"):
+                    return 0
+                self._execute(cur, "SELECT version FROM carecore_schema")
+                row = cur.fetchone()
+                return 0 if row is None else int(row[0])
+            finally:
+                self._end_read()
+
+    def _end_read(self) -> None:
+        # Close the implicit read transaction some drivers open.
+        with contextlib.suppress(Exception):
+            self._rollback()
+
+    def initialize(self) -> None:
+        """Create the schema in an empty database; check the version of a used one.
+
+        Idempotent. Raises :class:`~carecore.errors.SchemaVersionError` for a
+        database of another schema version (and changes nothing).
+        """
+        version = self.schema_version()
+        if version == 0:
+            self._apply(range(1, SCHEMA_VERSION + 1))
+        elif version != SCHEMA_VERSION:
+            raise errors.SchemaVersionError(found=version, expected=SCHEMA_VERSION, url=self.url)
+        self._ready = True
+
+    def migrate(self, *, target: int = SCHEMA_VERSION) -> list[int]:
+        """Apply the missing migrations up to *target*, each in its own transaction.
+
+        Returns the versions applied (empty when already current).
+        """
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise errors.SchemaVersionError(found=version, expected=SCHEMA_VERSION, url=self.url)
+        steps = list(range(version + 1, target + 1))
+        self._apply(steps)
+        self._ready = target == SCHEMA_VERSION
+        return steps
+
+    def _apply(self, steps: Iterable[int]) -> None:
+        with self._lock:
+            for step in steps:
+                cur = self._connection().cursor()
+                self._begin()
+                try:
+                    for statement in self._migration(step):
+                        self._execute(cur, statement)
+                    if step == 1:
+                        self._execute(cur, "INSERT INTO carecore_schema (version) VALUES (?)", (1,))
+                    else:
+                        self._execute(cur, "UPDATE carecore_schema SET version = ?", (step,))
+                except BaseException:
+                    self._rollback()
+                    raise
+                self._commit()
+
+    def _require_ready(self) -> None:
+        if self._ready:
+            return
+        version = self.schema_version()
+        if version == 0:
+            raise errors.StoreError(
+                f"has no carecore schema; run: carecore db init {self.url}", field="url", value=self.url
+            )
+        if version != SCHEMA_VERSION:
+            raise errors.SchemaVersionError(found=version, expected=SCHEMA_VERSION, url=self.url)
+        self._ready = True
+
+    # -- transactions -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, *, actor: str, reason: str, at: dt.datetime) -> Iterator[SqlTransaction]:
+        """One atomic unit of work: everything in the block commits together or not at all.
+
+        *actor*, *reason* and *at* go into every audit entry the block writes.
+        """
+        _check_audit_args(actor, reason, at)
+        with self._lock:
+            self._require_ready()
+            cur = self._connection().cursor()
+            self._begin()
+            tx = SqlTransaction(self, cur, actor=actor, reason=reason, at=at.isoformat())
+            try:
+                yield tx
+            except BaseException:
+                self._rollback()
+                raise
+            if tx.failed:
+                self._rollback()
+                raise errors.StoreError(
+                    "the transaction was rolled back after an error inside it",
+                    field="transaction",
+                    value=reason,
+                )
+            try:
+                self._commit()
+            except Exception as exc:
+                self._rollback()
+                mapped = self._translate(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+
+    def bulk_add(
+        self,
+        records: Iterable[Any],
+        *,
+        actor: str,
+        reason: str,
+        at: dt.datetime,
+        progress: Callable[[int], None] | None = None,
+    ) -> BulkResult:
+        """Add many records of one kind in one transaction; stored keys are skipped.
+
+        One audit entry records the load. A record of another kind, or one
+        whose patient is not stored, fails the whole load and stores nothing.
+        *progress* is called with the number of rows sent after each chunk.
+        """
+        _check_audit_args(actor, reason, at)
+        with self._lock:
+            self._require_ready()
+            cur = self._connection().cursor()
+            self._begin()
+            try:
+                result = self._bulk(cur, records, actor, reason, at.isoformat(), progress)
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+            return result
+
+    def _bulk(
+        self,
+        cur: Any,
+        records: Iterable[Any],
+        actor: str,
+        reason: str,
+        at: str,
+        progress: Callable[[int], None] | None,
+    ) -> BulkResult:
+        kind: Kind | None = None
+        added = offered = 0
+        patients: set[str] = set()
+        chunk: list[Any] = []
+
+        def flush() -> None:
+            nonlocal added
+            assert kind is not None  # noqa: S101
+            to_row = kind.to_row
+            rows = [to_row(r) for r in chunk]
+            if kind.references_patient:
+                patients.update(r.patient_id for r in chunk)
+            try:
+                added += self._bulk_insert(cur, kind, rows, kind.table)
+                if kind.versioned:
+                    self._bulk_insert(cur, kind, rows, kind.table + "_history")
+            except Exception as exc:
+                raise self._bulk_error(exc, kind, patients) from exc
+            chunk.clear()
+            if progress is not None:
+                progress(offered)
+
+        for record in records:
+            if kind is None:
+                kind = kind_for(type(record))
+            elif type(record) is not kind.cls:
+                raise errors.InvalidValue(
+                    f"a bulk load holds one kind ({kind.name})", field="records", value=record
+                )
+            chunk.append(record)
+            offered += 1
+            if len(chunk) >= BULK_CHUNK:
+                flush()
+        if kind is None:
+            return BulkResult(kind="", added=0, skipped=0)
+        if chunk:
+            flush()
+        self._audit(
+            cur,
+            actor=actor,
+            reason=reason,
+            at=at,
+            action="bulk-create",
+            kind=kind.name,
+            key=None,
+            patient_id=None,
+            detail=f"added {added} of {offered}",
+        )
+        return BulkResult(kind=kind.name, added=added, skipped=offered - added)
+
+    def _bulk_error(self, exc: Exception, kind: Kind, patients: set[str]) -> Exception:
+        mapped = self._translate(exc)
+        if isinstance(mapped, errors.InvalidValue) and mapped.field == "patient_id":
+            missing = self._missing_patients(patients)
+            if missing:
+                return errors.InvalidValue(
+                    f"no such patient is stored ({len(missing)} missing in this {kind.name} load)",
+                    field="patient_id",
+                    value=missing[0],
+                )
+        return mapped or exc
+
+    def _missing_patients(self, patients: set[str]) -> list[str]:
+        # The load's transaction is aborted on some databases: look in a fresh one.
+        self._rollback()
+        cur = self._connection().cursor()
+        found: set[str] = set()
+        ids = sorted(patients)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ", ".join("?" for _ in part)
+            self._execute(cur, f"SELECT id FROM patients WHERE id IN ({marks})", part)
+            found.update(row[0] for row in cur.fetchall())
+        self._end_read()
+        self._begin()  # the caller rolls this one back
+        return [p for p in ids if p not in found]
+
+    def _audit(
+        self,
+        cur: Any,
+        *,
+        actor: str,
+        reason: str,
+        at: str,
+        action: str,
+        kind: str,
+        key: str | None,
+        patient_id: str | None,
+        detail: str = "",
+    ) -> None:
+        self._execute(
+            cur,
+            "INSERT INTO audit (at, actor, action, kind, key, patient_id, reason, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, actor, action, kind, key, patient_id, reason, detail),
+        )
+
+    # -- check --------------------------------------------------------------------
+
+    def check(self) -> CheckReport:
+        """Look for anything half-written or inconsistent; change nothing."""
+        version = self.schema_version()
+        if version != SCHEMA_VERSION:
+            if version == 0:
+                return CheckReport(url=self.url, schema_version=0, problems=("no carecore schema",))
+            raise errors.SchemaVersionError(found=version, expected=SCHEMA_VERSION, url=self.url)
+        with self._lock:
+            cur = self._connection().cursor()
+            try:
+                problems = self._dialect_checks(cur)
+                counts: dict[str, int] = {}
+                for kind in KINDS:
+                    self._execute(cur, f"SELECT count(*) FROM {quote(kind.table)}")
+                    counts[kind.table] = int(cur.fetchone()[0])
+                    if kind.versioned:
+                        problems += self._history_problems(cur, kind)
+                    if kind.key == ("id",):
+                        problems += self._orphan_audit(cur, kind)
+                for table in ("audit", "outbox", "inbound"):
+                    self._execute(cur, f"SELECT count(*) FROM {table}")
+                    counts[table] = int(cur.fetchone()[0])
+            finally:
+                self._end_read()
+        return CheckReport(url=self.url, schema_version=version, counts=counts, problems=tuple(problems))
+
+    def _history_problems(self, cur: Any, kind: Kind) -> list[str]:
+        table, history = quote(kind.table), quote(kind.table + "_history")
+        self._execute(
+            cur,
+            f"SELECT t.id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM {history} h "
+            "WHERE h.id = t.id AND h.version = t.version)",
+        )
+        return [f"{kind.name} {row[0]!r}: current version has no history row" for row in cur.fetchall()]
+
+    def _orphan_audit(self, cur: Any, kind: Kind) -> list[str]:
+        self._execute(
+            cur,
+            f"SELECT a.key FROM audit a WHERE a.kind = ? AND a.action = 'create' "
+            f"AND NOT EXISTS (SELECT 1 FROM {quote(kind.table)} t WHERE t.id = a.key) "
+            "AND NOT EXISTS (SELECT 1 FROM audit d WHERE d.kind = a.kind AND d.key = a.key "
+            "AND d.action = 'delete' AND d.seq > a.seq)",
+            (kind.name,),
+        )
+        return [f"audit entry for {kind.name} {row[0]!r} but no such record" for row in cur.fetchall()]
+
+
+def _check_audit_args(actor: object, reason: object, at: object) -> None:
+    import datetime as dt
+
+    if not isinstance(actor, str) or not actor.strip():
+        raise errors.InvalidValue("must name who is acting", field="actor", value=actor)
+    if not isinstance(reason, str) or not reason.strip():
+        raise errors.InvalidValue("must say why", field="reason", value=reason)
+    if not isinstance(at, dt.datetime):
+        raise errors.InvalidValue("must be a datetime", field="at", value=at)
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise errors.NaiveDatetime(field="at", value=at)
+
+
+class SqlTransaction:
+    """The work of one :meth:`SqlStore.transaction` block (see :class:`carecore.protocols.Transaction`)."""
+
+    def __init__(self, store: SqlStore, cur: Any, *, actor: str, reason: str, at: str) -> None:
+        self._store = store
+        self._cur = cur
+        self._actor = actor
+        self._reason = reason
+        self._at = at
+        self.failed = False
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _run(self, text: str, params: Sequence[object] = ()) -> Any:
+        try:
+            return self._store._execute(self._cur, text, params)  # noqa: SLF001
+        except Exception:
+            self.failed = True
+            raise
+
+    def _audit(self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = "") -> None:
+        try:
+            self._store._audit(  # noqa: SLF001
+                self._cur,
+                actor=self._actor,
+                reason=self._reason,
+                at=self._at,
+                action=action,
+                kind=kind,
+                key=key,
+                patient_id=patient_id,
+                detail=detail,
+            )
+        except Exception:
+            self.failed = True
+            raise
+
+    def _guard(self) -> None:
+        if self.failed:
+            raise errors.StoreError(
+                "an earlier error aborted this transaction; leave the block",
+                field="transaction",
+                value=self._reason,
+            )
+
+    @staticmethod
+    def _key(kind: Kind, key: object) -> tuple[Any, ...]:
+        parts = key if isinstance(key, tuple) else (key,)
+        if len(parts) != len(kind.key):
+            raise errors.InvalidValue(
+                f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key
+            )
+        return tuple(p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts)
+
+    def _where(self, kind: Kind) -> str:
+        return " AND ".join(f"{quote(k)} = ?" for k in kind.key)
+
+    # -- records --------------------------------------------------------------------
+
+    def add(self, record: object) -> None:
+        """Store a new record; a stored key raises :class:`~carecore.errors.ConflictError`."""
+        self._guard()
+        kind = kind_for(type(record))
+        row = kind.to_row(record)
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO {quote(kind.table)} ({_cols(kind.column_names)}) VALUES ({marks})"
+        key = kind.key_of(record)
+        try:
+            self._run(sql, row)
+        except errors.ConflictError:
+            raise errors.ConflictError(
+                f"a {kind.name} with this key is already stored", field="key", value=kind.key_text(key)
+            ) from None
+        if kind.versioned:
+            self._run(
+                f"INSERT INTO {quote(kind.table + '_history')} ({_cols(kind.column_names)}) VALUES ({marks})",
+                row,
+            )
+        self._audit("create", kind.name, kind.key_text(key), kind.patient_of(record))
+
+    def replace(self, record: object) -> None:
+        """Replace a stored record. A versioned record must bring the stored version + 1."""
+        self._guard()
+        kind = kind_for(type(record))
+        key = kind.key_of(record)
+        row = kind.to_row(record)
+        sets = ", ".join(f"{quote(c)} = ?" for c in kind.column_names)
+        where = self._where(kind)
+        detail = ""
+        if kind.versioned:
+            version = int(record.version)  # type: ignore[attr-defined]
+            cur = self._run(f"SELECT version FROM {quote(kind.table)} WHERE {where}", key)
+            found = cur.fetchone()
+            if found is None:
+                self.failed = True
+                raise errors.NotFound(f"no such {kind.name}", field="id", value=kind.key_text(key))
+            if version != int(found[0]) + 1:
+                self.failed = True
+                raise errors.ConflictError(
+                    f"stale {kind.name}: stored version is {found[0]}, a revision must be {int(found[0]) + 1}",
+                    field="version",
+                    value=version,
+                )
+            cur = self._run(
+                f"UPDATE {quote(kind.table)} SET {sets} WHERE {where} AND version = ?",
+                (*row, *key, version - 1),
+            )
+            if cur.rowcount != 1:
+                self.failed = True
+                raise errors.ConflictError(
+                    f"{kind.name} was revised by someone else", field="version", value=version
+                )
+            marks = ", ".join("?" for _ in row)
+            self._run(
+                f"INSERT INTO {quote(kind.table + '_history')} ({_cols(kind.column_names)}) VALUES ({marks})",
+                row,
+            )
+            detail = f"version {version}"
+        else:
+            cur = self._run(f"UPDATE {quote(kind.table)} SET {sets} WHERE {where}", (*row, *key))
+            if cur.rowcount != 1:
+                self.failed = True
+                raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(key))
+        self._audit("update", kind.name, kind.key_text(key), kind.patient_of(record), detail)
+
+    def delete(self, kind_cls: type[Any], key: object) -> None:
+        """Delete a record of a kind without history (an entry made in error)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if kind.versioned:
+            raise errors.InvalidValue(
+                "keeps its history; set its status instead of deleting it", field="kind", value=kind.name
+            )
+        parts = self._key(kind, key)
+        found = self._fetch(kind, parts)
+        if found is None:
+            self.failed = True
+            raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
+        self._run(f"DELETE FROM {quote(kind.table)} WHERE {self._where(kind)}", parts)
+        self._audit("delete", kind.name, kind.key_text(parts), kind.patient_of(found))
+
+    def _fetch(self, kind: Kind, parts: tuple[Any, ...]) -> Any:
+        cur = self._run(
+            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {self._where(kind)}", parts
+        )
+        row = cur.fetchone()
+        return None if row is None else kind.build(row)
+
+    def get(self, kind_cls: type[T], key: object) -> T:
+        """The stored record with this key (a read of patient data is audited)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        parts = self._key(kind, key)
+        found = self._fetch(kind, parts)
+        if found is None:
+            raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
+        if kind.patient_column:
+            self._audit("read", kind.name, kind.key_text(parts), kind.patient_of(found))
+        return found  # type: ignore[no-any-return]
+
+    def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
+        """Every stored record of a kind for one patient, in key order (audited)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if kind.patient_column is None:
+            raise errors.InvalidValue("is not kept per patient", field="kind", value=kind.name)
+        cur = self._run(
+            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {quote(kind.patient_column)} = ? "
+            f"ORDER BY {_cols(kind.key)}",
+            (patient_id,),
+        )
+        found = [kind.build(row) for row in cur.fetchall()]
+        self._audit("read", kind.name, None, patient_id, f"{len(found)} records")
+        return found
+
+    def all(self, kind_cls: type[T]) -> list[T]:
+        """Every stored record of a kind that is not patient data (practitioners, programs)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if kind.patient_column is not None:
+            raise errors.InvalidValue("is patient data; use find(kind, patient_id=...)", field="kind", value=kind.name)
+        cur = self._run(f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} ORDER BY {_cols(kind.key)}")
+        return [kind.build(row) for row in cur.fetchall()]
+
+    def history(self, kind_cls: type[T], key: str) -> list[T]:
+        """Every version of a versioned record, oldest first (audited)."""
+        self._guard()
+        kind = kind_for(kind_cls)
+        if not kind.versioned:
+            raise errors.InvalidValue("keeps no versions", field="kind", value=kind.name)
+        cur = self._run(
+            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table + '_history')} WHERE id = ? "
+            "ORDER BY version",
+            (key,),
+        )
+        found = [kind.build(row) for row in cur.fetchall()]
+        if not found:
+            raise errors.NotFound(f"no such {kind.name}", field="id", value=key)
+        self._audit("read", kind.name, key, kind.patient_of(found[-1]), "history")
+        return found
+
+    # -- audit, outbox, inbound -------------------------------------------------------
+
+    def audit_entries(self, *, patient_id: str | None = None, after: int = 0) -> list[AuditEntry]:
+        """Audit entries after sequence number *after*, optionally for one patient."""
+        self._guard()
+        sql = "SELECT seq, at, actor, action, kind, key, patient_id, reason, detail FROM audit WHERE seq > ?"
+        params: list[object] = [after]
+        if patient_id is not None:
+            sql += " AND patient_id = ?"
+            params.append(patient_id)
+        cur = self._run(sql + " ORDER BY seq", params)
+        from carecore.storage._kinds import _load_instant
+
+        return [
+            AuditEntry(
+                seq=int(r[0]),
+                at=_load_instant(r[1]),  # type: ignore[arg-type]
+                actor=r[2],
+                action=r[3],
+                kind=r[4],
+                key=r[5],
+                patient_id=r[6],
+                reason=r[7],
+                detail=r[8],
+            )
+            for r in cur.fetchall()
+        ]
+
+    def enqueue(self, message: OutboundMessage) -> bool:
+        """Put *message* in the outbox; False when its idempotency key is already there."""
+        self._guard()
+        if not isinstance(message, OutboundMessage):
+            raise errors.InvalidValue("must be an OutboundMessage", field="message", value=message)
+        cur = self._run(
+            "INSERT INTO outbox (id, idempotency_key, channel, recipient, subject, body, created_at, "
+            "patient_id, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0) "
+            "ON CONFLICT DO NOTHING",
+            (
+                message.id,
+                message.idempotency_key,
+                message.channel,
+                message.recipient,
+                message.subject,
+                message.body,
+                message.created_at.isoformat(),
+                message.patient_id,
+            ),
+        )
+        if cur.rowcount != 1:
+            return False
+        self._audit("enqueue", "OutboundMessage", message.id, message.patient_id, message.channel)
+        return True
+
+    def outbox(self, *, status: str = "pending", limit: int = 100) -> list[OutboxItem]:
+        """Outbox items with *status*, oldest first."""
+        self._guard()
+        cur = self._run(
+            "SELECT id, idempotency_key, channel, recipient, subject, body, created_at, patient_id, "
+            "status, attempts, delivered_at, last_error FROM outbox WHERE status = ? "
+            "ORDER BY created_at, id LIMIT ?",
+            (status, limit),
+        )
+        from carecore.storage._kinds import _load_instant
+
+        items = []
+        for r in cur.fetchall():
+            message = OutboundMessage(
+                id=r[0],
+                idempotency_key=r[1],
+                channel=r[2],
+                recipient=r[3],
+                subject=r[4],
+                body=r[5],
+                created_at=_load_instant(r[6]),
+                patient_id=r[7],
+            )
+            items.append(
+                OutboxItem(
+                    message=message,
+                    status=r[8],
+                    attempts=int(r[9]),
+                    delivered_at=_load_instant(r[10]),
+                    last_error=r[11],
+                )
+            )
+        return items
+
+    def record_delivery(self, receipt: DeliveryReceipt) -> None:
+        """Record a delivery attempt: delivered when accepted, failed (with its detail) otherwise."""
+        self._guard()
+        status = "delivered" if receipt.accepted else "failed"
+        cur = self._run(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, delivered_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (
+                status,
+                receipt.at.isoformat() if receipt.accepted else None,
+                None if receipt.accepted else receipt.detail,
+                receipt.message_id,
+            ),
+        )
+        if cur.rowcount != 1:
+            self.failed = True
+            raise errors.NotFound("no such outbox message", field="message_id", value=receipt.message_id)
+        self._audit("deliver", "OutboundMessage", receipt.message_id, None, status)
+
+    def claim_inbound(self, source: str, key: str) -> bool:
+        """Record an inbound message key; True the first time, False for a duplicate."""
+        self._guard()
+        for name, value in (("source", source), ("key", key)):
+            if not isinstance(value, str) or not value.strip():
+                raise errors.InvalidValue("must be a non-blank string", field=name, value=value)
+        cur = self._run(
+            "INSERT INTO inbound (source, key, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (source, key, self._at),
+        )
+        return bool(cur.rowcount == 1)

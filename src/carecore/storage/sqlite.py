@@ -1,0 +1,169 @@
+"""The embedded default store: one SQLite file (``sqlite:///path``).
+
+WAL journal, foreign keys on, ``synchronous=FULL`` (a committed write
+survives a power cut), a 30-second busy timeout, and ``BEGIN IMMEDIATE`` for
+every write transaction, so two processes writing at once queue instead of
+failing half-way.
+
+URLs follow SQLAlchemy's form: ``sqlite:///relative/path.db``,
+``sqlite:////absolute/path.db`` and ``sqlite:///:memory:`` (a private
+in-memory database, handy in tests).
+
+>>> import pendulum
+>>> from carecore.model import Practitioner, Credential
+>>> store = SqliteStore("sqlite:///:memory:")
+>>> store.initialize()
+>>> at = pendulum.datetime(2026, 1, 5, 9, tz="UTC")
+>>> with store.transaction(actor="admin", reason="onboarding", at=at) as tx:
+...     tx.add(Practitioner(id="dr1", name="Dr. Ruiz", credential=Credential.MD))
+>>> with store.transaction(actor="admin", reason="lookup", at=at) as tx:
+...     tx.get(Practitioner, "dr1").name
+'Dr. Ruiz'
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from carecore import errors
+from carecore.storage.sql import SqlStore, quote
+
+if TYPE_CHECKING:
+    from carecore.storage._kinds import Kind
+
+__all__ = ["SqliteStore", "sqlite_path"]
+
+_PREFIX = "sqlite:///"
+
+
+def sqlite_path(url: str) -> str:
+    """The file path in a ``sqlite:///`` URL (``:memory:`` for a private database).
+
+    >>> sqlite_path("sqlite:///practice.db"), sqlite_path("sqlite:////var/lib/cc.db")
+    ('practice.db', '/var/lib/cc.db')
+    """
+    if not url.startswith(_PREFIX) or len(url) == len(_PREFIX):
+        raise errors.InvalidValue("must look like sqlite:///path/to/file.db", field="url", value=url)
+    return url[len(_PREFIX) :]
+
+
+class SqliteStore(SqlStore):
+    """A store in one SQLite file; the default for the demo and small practices."""
+
+    PARAM: ClassVar[str] = "?"
+    TYPES: ClassVar[dict[str, str]] = {
+        "text": "TEXT",
+        "int": "INTEGER",
+        "bool": "INTEGER",
+        "date": "TEXT",
+        "instant": "TEXT",
+        "decimal": "TEXT",
+        "json": "TEXT",
+    }
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.path = sqlite_path(url)
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            if not parent.is_dir():
+                raise errors.StoreUnavailable(f"folder {str(parent)!r} does not exist", field="url", value=url)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error as exc:
+            raise errors.StoreUnavailable(str(exc), field="url", value=url) from exc
+        try:
+            # Reading the header first: a file that is not a database fails here,
+            # before any pragma could write to it.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            conn.close()
+            mapped = self._translate(exc)
+            raise (mapped or errors.StoreCorrupt(str(exc), field="url", value=url)) from exc
+        self._conn: sqlite3.Connection | None = conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise errors.StoreError("the store is closed", field="url", value=self.url)
+        return self._conn
+
+    def _begin(self) -> None:
+        try:
+            self._connection().execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise (self._translate(exc) or exc) from exc
+
+    def _commit(self) -> None:
+        self._connection().execute("COMMIT")
+
+    def _rollback(self) -> None:
+        conn = self._connection()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def _end_read(self) -> None:
+        pass  # autocommit mode: plain reads hold no transaction
+
+    def _translate(self, exc: Exception) -> errors.CarecoreError | None:
+        text = str(exc)
+        if isinstance(exc, sqlite3.IntegrityError):
+            if "FOREIGN KEY" in text:
+                return errors.InvalidValue("no such patient is stored", field="patient_id", value=None)
+            if "UNIQUE" in text or "PRIMARY KEY" in text:
+                return errors.ConflictError("already stored", field="key", value=None)
+            if "audit log is append-only" in text:
+                return errors.StoreError("the audit log is append-only", field="audit", value=None)
+            return None
+        if isinstance(exc, sqlite3.OperationalError):
+            if "locked" in text or "busy" in text or "unable to open" in text or "readonly" in text:
+                return errors.StoreUnavailable(text, field="url", value=self.url)
+            if "audit log is append-only" in text:
+                return errors.StoreError("the audit log is append-only", field="audit", value=None)
+            if "malformed" in text:
+                return errors.StoreCorrupt(text, field="url", value=self.url)
+            return None
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.ProgrammingError):
+            return errors.StoreCorrupt(text, field="url", value=self.url)
+        return None
+
+    def _table_exists(self, cur: Any, name: str) -> bool:
+        self._execute(cur, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return cur.fetchone() is not None
+
+    def _audit_guard_ddl(self) -> list[str]:
+        return [
+            f"CREATE TRIGGER audit_no_{verb.lower()} BEFORE {verb} ON audit "
+            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ]
+
+    def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
+        conn = self._connection()
+        marks = ", ".join("?" for _ in kind.columns)
+        names = ", ".join(quote(c) for c in kind.column_names)
+        before = conn.total_changes
+        cur.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
+        return conn.total_changes - before
+
+    def _dialect_checks(self, cur: Any) -> list[str]:
+        problems = []
+        self._execute(cur, "PRAGMA integrity_check")
+        results = [row[0] for row in cur.fetchall()]
+        if results != ["ok"]:
+            problems += [f"integrity_check: {r}" for r in results]
+        self._execute(cur, "PRAGMA foreign_key_check")
+        problems += [f"foreign key: {row[0]} row {row[1]} points to a missing {row[2]}" for row in cur.fetchall()]
+        return problems
+
+    def close(self) -> None:
+        """Close the file. Closing twice is harmless."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
