@@ -1,0 +1,146 @@
+"""The PostgreSQL store: the same promises as SQLite, for practices that outgrow one machine.
+
+Columns have PostgreSQL's own types (``DATE``, ``TIMESTAMPTZ``, ``BOOLEAN``,
+``NUMERIC``, ``JSONB``). Transactions run at READ COMMITTED; a care-plan
+revision is an ``UPDATE ... WHERE version = <stored>``, so of two concurrent
+revisions exactly one wins and the other gets
+:class:`~carecore.errors.ConflictError`. Bulk loads ``COPY`` each chunk into a
+temporary staging table and move it with ``INSERT ... ON CONFLICT DO
+NOTHING``, so a re-run import adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from carecore import errors
+from carecore.storage.sql import SqlStore, quote
+
+if TYPE_CHECKING:
+    from carecore.storage import Kind
+
+__all__ = ["PostgresStore", "redact"]
+
+
+def redact(url: str) -> str:
+    """*url* without its password.
+
+    >>> redact("postgresql://carer:s3cret@db.example.org:5432/practice")
+    'postgresql://carer@db.example.org:5432/practice'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+_GUARD = """
+CREATE FUNCTION carecore_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'insufficient_privilege';
+END $$
+"""
+
+
+class PostgresStore(SqlStore):
+    """A store in one PostgreSQL database (``postgresql://user@host:port/db``)."""
+
+    PARAM: ClassVar[str] = "%s"
+    TYPES: ClassVar[dict[str, str]] = {
+        "text": "TEXT",
+        "int": "INTEGER",
+        "bool": "BOOLEAN",
+        "date": "DATE",
+        "instant": "TIMESTAMPTZ",
+        "decimal": "NUMERIC",
+        "json": "JSONB",
+    }
+    SEQ_COLUMN: ClassVar[str] = "seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+
+    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+        super().__init__(redact(url))
+        try:
+            self._conn: psycopg.Connection[Any] | None = psycopg.connect(
+                url, autocommit=False, connect_timeout=connect_timeout
+            )
+        except psycopg.Error as exc:
+            raise errors.StoreUnavailable(
+                _first_line(exc) or "cannot connect", field="url", value=self.url
+            ) from exc
+        self._conn.execute("SET TIME ZONE 'UTC'")
+        self._conn.commit()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            raise errors.StoreError("the store is closed", field="url", value=self.url)
+        return self._conn
+
+    def _begin(self) -> None:
+        pass  # psycopg opens a transaction with the first statement
+
+    def _commit(self) -> None:
+        self._connection().commit()
+
+    def _rollback(self) -> None:
+        self._connection().rollback()
+
+    def _translate(self, exc: Exception) -> errors.CarecoreError | None:
+        text = _first_line(exc)
+        if isinstance(exc, pg_errors.ForeignKeyViolation):
+            if "is still referenced" in str(exc):
+                return errors.InvalidValue("the patient still has stored records", field="patient_id", value=None)
+            return errors.InvalidValue("no such patient is stored", field="patient_id", value=None)
+        if isinstance(exc, pg_errors.UniqueViolation):
+            return errors.ConflictError("already stored", field="key", value=None)
+        if "the audit log is append-only" in str(exc):
+            return errors.StoreError("the audit log is append-only", field="audit", value=None)
+        if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+            return errors.ConflictError(text, field="transaction", value=None)
+        if isinstance(exc, psycopg.OperationalError):
+            return errors.StoreUnavailable(text, field="url", value=self.url)
+        return None
+
+    def _table_exists(self, cur: Any, name: str) -> bool:
+        self._execute(cur, "SELECT to_regclass(?) IS NOT NULL", (name,))
+        return bool(cur.fetchone()[0])
+
+    def _audit_guard_ddl(self) -> list[str]:
+        return [
+            _GUARD,
+            "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
+            "FOR EACH ROW EXECUTE FUNCTION carecore_audit_append_only()",
+            "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+            "FOR EACH STATEMENT EXECUTE FUNCTION carecore_audit_append_only()",
+        ]
+
+    def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
+        names = ", ".join(quote(c) for c in kind.column_names)
+        stage = quote("stage_" + table)
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {quote(table)} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        cur.execute(f"TRUNCATE {stage}")
+        with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+        cur.execute(f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING")
+        return int(cur.rowcount)
+
+    def close(self) -> None:
+        """Close the connection. Closing twice is harmless."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
