@@ -63,7 +63,7 @@ class Transaction(Protocol):
         ...
 
     def all(self, kind_cls: type[T]) -> list[T]:
-        """Every record of a kind that is not patient data (practitioners, programs)."""
+        """Every record of a kind, in key order (one audit entry when it is patient data)."""
         ...
 
     def history(self, kind_cls: type[T], key: str) -> list[T]:

@@ -118,6 +118,7 @@ class Kind:
     versioned: bool
     references_patient: bool
     to_row: Callable[[Any], tuple[Any, ...]] = attrs.field(eq=False, repr=False)
+    key_of: Callable[[Any], tuple[Any, ...]] = attrs.field(eq=False, repr=False)
     since: int = 1
 
     @property
@@ -136,12 +137,6 @@ class Kind:
             return None
         found: str = getattr(value, self.patient_column)
         return found
-
-    def key_of(self, value: object) -> tuple[Any, ...]:
-        """The key columns' values for *value*."""
-        row = self.to_row(value)
-        index = {c.name: i for i, c in enumerate(self.columns)}
-        return tuple(row[index[k]] for k in self.key)
 
     def key_text(self, key: tuple[Any, ...]) -> str:
         """The key as one string, for audit entries (parts joined by ``|``)."""
@@ -219,14 +214,14 @@ def _enum_loader(tp: type[enum.Enum]) -> Callable[[object], object]:
     return load
 
 
-def _compile_to_row(cls: type[Any], columns: list[Column]) -> Callable[[Any], tuple[Any, ...]]:
+def _compile(cls: type[Any], name: str, columns: list[Column]) -> Callable[[Any], tuple[Any, ...]]:
     # One generated function per kind, as attrs does for __init__: the bulk path
     # turns a million values into rows, and a loop over getters costs twice as much.
     body = ", ".join(c.expr for c in columns)
-    source = f"def to_row(v):\n    return ({body},)\n"
+    source = f"def {name}(v):\n    return ({body},)\n"
     namespace: dict[str, Any] = {"_dump": dump_json}
-    exec(compile(source, f"<carecore.storage to_row {cls.__name__}>", "exec"), namespace)  # noqa: S102
-    fn: Callable[[Any], tuple[Any, ...]] = namespace["to_row"]
+    exec(compile(source, f"<carecore.storage {name} {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    fn: Callable[[Any], tuple[Any, ...]] = namespace[name]
     return fn
 
 
@@ -251,7 +246,8 @@ def _kind(
         patient_column=patient_column,
         versioned=versioned,
         references_patient=references_patient and patient_column == "patient_id",
-        to_row=_compile_to_row(cls, columns),
+        to_row=_compile(cls, "to_row", columns),
+        key_of=_compile(cls, "key_of", [next(c for c in columns if c.name == k) for k in key]),
     )
 
 

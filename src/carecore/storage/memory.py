@@ -116,26 +116,29 @@ class MemoryStore:
         """Add many records of one kind at once; stored keys are skipped."""
         with self.transaction(actor=actor, reason=reason, at=at) as tx:
             kind: Kind | None = None
-            added = offered = 0
+            fresh: dict[tuple[Any, ...], Any] = {}
+            offered = 0
             for record in records:
                 if kind is None:
                     kind = kind_for(type(record))
+                    stored = self.tables[kind.table]
                 elif type(record) is not kind.cls:
                     raise errors.InvalidValue(
                         f"a bulk load holds one kind ({kind.name})", field="records", value=record
                     )
                 offered += 1
                 key = kind.key_of(record)
-                if key in self.tables[kind.table]:
-                    continue
-                tx.insert(kind, key, record)
-                added += 1
+                if key not in stored and key not in fresh:
+                    fresh[key] = record
                 if progress is not None and offered % 20_000 == 0:
                     progress(offered)
             if kind is None:
                 return BulkResult(kind="", added=0, skipped=0)
-            tx.log("bulk-create", kind.name, None, None, f"added {added} of {offered}")
-            return BulkResult(kind=kind.name, added=added, skipped=offered - added)
+            if progress is not None:
+                progress(offered)
+            tx.insert_many(kind, fresh)
+            tx.log("bulk-create", kind.name, None, None, f"added {len(fresh)} of {offered}")
+            return BulkResult(kind=kind.name, added=len(fresh), skipped=offered - len(fresh))
 
     def check(self) -> CheckReport:
         """Counts, and the same consistency checks as the SQL stores."""
@@ -212,6 +215,33 @@ class MemoryTransaction:
             versions = self._store.history[kind.table].setdefault(key[0], [])
             versions.append(record)
             self._undo.append(versions.pop)
+
+    def insert_many(self, kind: Kind, fresh: dict[tuple[Any, ...], Any]) -> None:
+        """Store new records at once, after checking their patients (used by bulk loads)."""
+        if kind.references_patient:
+            patients = self._store.tables["patients"]
+            missing = sorted({r.patient_id for r in fresh.values()} - {k[0] for k in patients})
+            if missing:
+                raise self._fail(
+                    errors.InvalidValue(
+                        f"no such patient is stored ({len(missing)} missing in this {kind.name} load)",
+                        field="patient_id",
+                        value=missing[0],
+                    )
+                )
+        table = self._store.tables[kind.table]
+        table.update(fresh)
+
+        def undo() -> None:
+            for key in fresh:
+                del table[key]
+
+        self._undo.append(undo)
+        if kind.versioned:
+            history = self._store.history[kind.table]
+            for key, record in fresh.items():
+                history.setdefault(key[0], []).append(record)
+                self._undo.append(history[key[0]].pop)
 
     @staticmethod
     def _key(kind: Kind, key: object) -> tuple[Any, ...]:
@@ -318,13 +348,14 @@ class MemoryTransaction:
         return found
 
     def all(self, kind_cls: type[T]) -> list[T]:
-        """Every stored record of a kind that is not patient data (practitioners, programs)."""
+        """Every stored record of a kind, in key order (one audit entry for patient data)."""
         self._guard()
         kind = kind_for(kind_cls)
-        if kind.patient_column is not None:
-            raise errors.InvalidValue("is patient data; use find(kind, patient_id=...)", field="kind", value=kind.name)
         table = self._store.tables[kind.table]
-        return [table[k] for k in sorted(table)]
+        found = [table[k] for k in sorted(table)]
+        if kind.patient_column is not None:
+            self.log("read", kind.name, None, None, f"all {len(found)} records")
+        return found
 
     def history(self, kind_cls: type[T], key: str) -> list[T]:
         """Every version of a versioned record, oldest first (audited)."""

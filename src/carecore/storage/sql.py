@@ -672,13 +672,14 @@ class SqlTransaction:
         return found
 
     def all(self, kind_cls: type[T]) -> list[T]:
-        """Every stored record of a kind that is not patient data (practitioners, programs)."""
+        """Every stored record of a kind, in key order (one audit entry for patient data)."""
         self._guard()
         kind = kind_for(kind_cls)
-        if kind.patient_column is not None:
-            raise errors.InvalidValue("is patient data; use find(kind, patient_id=...)", field="kind", value=kind.name)
         cur = self._run(f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} ORDER BY {_cols(kind.key)}")
-        return [kind.build(row) for row in cur.fetchall()]
+        found = [kind.build(row) for row in cur.fetchall()]
+        if kind.patient_column is not None:
+            self._audit("read", kind.name, None, None, f"all {len(found)} records")
+        return found
 
     def history(self, kind_cls: type[T], key: str) -> list[T]:
         """Every version of a versioned record, oldest first (audited)."""

@@ -16,8 +16,10 @@ its fixtures; pytest then runs every contract test against your plugin::
             return lambda: [(m.subject, m.body) for m in pager_server.received]
 
 The base classes are not named ``Test*``, so pytest does not collect them on
-their own. More contracts (stores, EHR sources) join as those parts of
-carecore are built.
+their own. :class:`StoreContract` checks a store's promises (round trips,
+conflicts, atomicity, audit, outbox, inbound idempotency, bulk loads);
+:class:`DurableStoreContract` adds what needs other processes: concurrent
+writers, racing inbound claims and SIGKILL in the middle of a write.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from carecore.model import OutboundMessage
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.protocols import Channel
 
+from carecore.testing._store_contract import DurableStoreContract, StoreContract
+
 if TYPE_CHECKING:
     import pluggy
 
-__all__ = ["ChannelContract", "PluginContract"]
+__all__ = ["ChannelContract", "DurableStoreContract", "PluginContract", "StoreContract"]
 
 Inbox = Callable[[], Sequence[tuple[str, str]]]
 
