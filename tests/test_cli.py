@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import pendulum
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +15,9 @@ from carecore.model import RoleClass, ServicePeriod
 
 
 @pytest.fixture
-def app(carecore_pm):
+def app(carecore_pm, tmp_path, monkeypatch):
+    # The demo's default store is ./carecore-demo.db: keep it out of the checkout.
+    monkeypatch.chdir(tmp_path)
     return make_app(carecore_pm)
 
 
@@ -36,6 +39,38 @@ def test_demo_summary_matches_the_model_values(app):
     assert "service month 2026-03-01..2026-03-31" in result.output
 
 
+def test_demo_keeps_its_practice_in_sqlite_by_default(app, tmp_path):
+    from carecore._demo import bill
+    from carecore.model import ClaimLine, Patient
+    from carecore.storage import open_store
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo", "--month", "2026-03"])
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "carecore-demo.db").exists()
+    again = runner.invoke(app, ["demo", "--month", "2026-03"])
+    assert "store: sqlite:///carecore-demo.db: 0 records added" in again.output
+    check = runner.invoke(app, ["db", "check", "sqlite:///carecore-demo.db"])
+    assert check.exit_code == 0, check.output
+    assert "consistent" in check.output
+    period = ServicePeriod.month(2026, 3)
+    practice = build_demo(patients=12, seed=7, period=period)
+    expected = sorted(
+        (line.patient_id, line.code, line.units)
+        for _pid, r in bill(practice, period)
+        for line in r.claim_lines
+    )
+    store = open_store("sqlite:///carecore-demo.db")
+    try:
+        with store.transaction(actor="test", reason="check the demo", at=pendulum.now("UTC")) as tx:
+            patients = tx.all(Patient)
+            lines = tx.all(ClaimLine)
+    finally:
+        store.close()
+    assert patients == sorted(practice.patients, key=lambda p: p.id)
+    assert sorted((line.patient_id, line.code, line.units) for line in lines) == expected
+
+
 def test_demo_json_is_consistent(app):
     result = CliRunner().invoke(app, ["demo", "--month", "2026-03", "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -55,9 +90,10 @@ def test_demo_json_is_consistent(app):
 
 def test_demo_is_reproducible_and_seed_matters(app):
     runner = CliRunner()
-    first = runner.invoke(app, ["demo", "--month", "2026-03", "--seed", "1"]).output
-    again = runner.invoke(app, ["demo", "--month", "2026-03", "--seed", "1"]).output
-    other = runner.invoke(app, ["demo", "--month", "2026-03", "--seed", "2"]).output
+    args = ["demo", "--month", "2026-03", "--db", "memory://"]
+    first = runner.invoke(app, [*args, "--seed", "1"]).output
+    again = runner.invoke(app, [*args, "--seed", "1"]).output
+    other = runner.invoke(app, [*args, "--seed", "2"]).output
     assert first == again
     assert first != other
 
@@ -80,6 +116,7 @@ def test_plugins_command_lists_builtins(app):
         "carecore._builtin.cms_rules",
         "carecore._builtin.commands",
         "carecore._builtin.console_channel",
+        "carecore._builtin.stores",
     ]
     assert data["provided"]["rule_sets"] == {
         f"cms-{year}": "carecore._builtin.cms_rules" for year in (2024, 2025, 2026)
@@ -87,7 +124,7 @@ def test_plugins_command_lists_builtins(app):
     assert data["provided"]["channels"] == {"console": "carecore._builtin.console_channel"}
 
 
-def test_installed_console_script_runs_the_demo():
+def test_installed_console_script_runs_the_demo(tmp_path):
     script = shutil.which("carecore") or str(
         __import__("pathlib").Path(sys.executable).with_name("carecore")
     )
@@ -96,9 +133,11 @@ def test_installed_console_script_runs_the_demo():
         capture_output=True,
         text=True,
         check=False,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("carecore demo: Chronic care management (CCM)")
+    assert (tmp_path / "carecore-demo.db").is_file()
     version = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
     from carecore import __version__
 

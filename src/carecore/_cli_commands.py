@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
+#: Where ``carecore demo`` keeps its data unless ``--db`` says otherwise.
+DEMO_DB = "sqlite:///carecore-demo.db"
+
 
 def _period(month: str | None) -> ServicePeriod:
     from carecore._demo import PRACTICE_TZ  # noqa: PLC0415
@@ -62,22 +65,57 @@ def _period(month: str | None) -> ServicePeriod:
     default="table",
     show_default=True,
 )
-def demo(patients: int, seed: int, month: str | None, fmt: str) -> None:
-    """Build a small CCM program in memory and summarise one service month.
+@click.option(
+    "--db",
+    "db_url",
+    default=DEMO_DB,
+    show_default=True,
+    metavar="URL",
+    help="Store to use: memory://, sqlite:///path or postgresql://... (created if empty).",
+)
+@click.pass_context
+def demo(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context, patients: int, seed: int, month: str | None, fmt: str, db_url: str
+) -> None:
+    """Build a small CCM program, store it, and summarise one service month.
 
     The practice, its patients (with real ICD-10-CM conditions), consents,
     enrollments, care teams, a month of logged minutes and a hospital
-    discharge are all carecore model values; the summary is computed from
-    them.
+    discharge are carecore model values. They are written to the store
+    (records already there are kept, so a re-run adds nothing twice), read
+    back, summarised and billed; the claim lines and denials are stored too,
+    replacing an earlier close of the same month.
     """
-    from carecore._demo import build_demo, summarize  # noqa: PLC0415
+    from carecore._demo import bill, build_demo, load, save, summarize  # noqa: PLC0415
+    from carecore.service import CareProgram  # noqa: PLC0415
 
     period = _period(month)
-    practice = build_demo(patients=patients, seed=seed, period=period)
-    rows = summarize(practice, period)
-    if fmt == "json":
-        click.echo(json.dumps([_row_json(r) for r in rows], indent=2))
-        return
+    generated = build_demo(patients=patients, seed=seed, period=period)
+    with CareProgram.open(db_url, actor="carecore-demo", plugin_manager=ctx.obj["pm"]) as program:
+        added, skipped = save(program, generated)
+        practice = load(program, generated.program.id)
+        rows = summarize(practice, period)
+        results = bill(practice, period)
+        for pid, result in results:
+            program.record_billing(
+                pid, period, result.claim_lines, result.denials, reason="carecore demo: month close"
+            )
+        if fmt == "json":
+            click.echo(json.dumps([_row_json(r) for r in rows], indent=2))
+            return
+        _print_summary(practice, period, rows, results)
+        where = f"store: {program.store.url}: {added} records added, {skipped} already there"
+        if program.store.url.startswith("memory:"):
+            click.echo(f"{where} (kept in memory until this command ends)")
+        else:
+            click.echo(
+                f"{where}; claim lines and denials saved (check: carecore db check {program.store.url})"
+            )
+
+
+def _print_summary(
+    practice: Any, period: ServicePeriod, rows: list[Any], results: list[Any]
+) -> None:
     program = practice.program
     click.echo(
         f"carecore demo: {program.name} ({program.family.value}), "
@@ -110,7 +148,7 @@ def demo(patients: int, seed: int, month: str | None, fmt: str) -> None:
         f"practitioner {sum(r.practitioner_minutes for r in rows)}, "
         f"non-clinical (never counted) {sum(r.non_clinical_minutes for r in rows)}"
     )
-    _print_billing(practice, period)
+    _print_billing(results, period)
     for event in practice.adt_events:
         click.echo(
             f"discharge: {event.patient_id} from {event.facility} on "
@@ -120,13 +158,10 @@ def demo(patients: int, seed: int, month: str | None, fmt: str) -> None:
         )
 
 
-def _print_billing(practice: Any, period: ServicePeriod) -> None:
+def _print_billing(results: list[Any], period: ServicePeriod) -> None:
     from collections import Counter  # noqa: PLC0415
     from decimal import Decimal  # noqa: PLC0415
 
-    from carecore._demo import bill  # noqa: PLC0415
-
-    results = bill(practice, period)
     if not results:
         click.echo(f"billing: no CMS rule set for {period.start.year} (carecore knows 2024-2026)")
         return

@@ -55,14 +55,18 @@ def migrate(ctx: click.Context, url: str) -> None:
     finally:
         store.close()
     if steps:
-        click.echo(f"{store.url}: migrated to schema version {steps[-1]} (applied {', '.join(map(str, steps))})")
+        click.echo(
+            f"{store.url}: migrated to schema version {steps[-1]} (applied {', '.join(map(str, steps))})"
+        )
     else:
         click.echo(f"{store.url}: already at schema version {SCHEMA_VERSION}; nothing to do")
 
 
 @db.command()
 @_URL
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 def check(ctx: click.Context, url: str, fmt: str) -> None:
     """Check a store for anything half-written or inconsistent; change nothing.

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from carecore.billing.engine import EvaluationResult
+    from carecore.service import CareProgram
 
 PRACTICE_TZ = "America/Chicago"
 MAX_PATIENTS = 10_000
@@ -329,7 +330,9 @@ def bill(practice: DemoPractice, period: ServicePeriod) -> list[tuple[str, Evalu
     if period.start.year not in CMS_YEARS:
         return []
     rules = cms_rule_set(period.start.year)
-    doctor = practice.practitioners[0]
+    doctor = next(
+        p for p in practice.practitioners if p.credential in {Credential.MD, Credential.DO}
+    )
     out: list[tuple[str, EvaluationResult]] = []
     for enrollment in practice.enrollments:
         if enrollment.status_on(period.end) is not EnrollmentStatus.ENROLLED:
@@ -348,3 +351,45 @@ def bill(practice: DemoPractice, period: ServicePeriod) -> list[tuple[str, Evalu
         )
         out.append((patient.id, evaluate(facts, rules)))
     return out
+
+
+def save(program: CareProgram, practice: DemoPractice) -> tuple[int, int]:
+    """Write the practice to the program's store, one bulk load per kind.
+
+    Records already stored (a re-run on the same database) are skipped.
+    Returns ``(added, skipped)``.
+    """
+    added = skipped = 0
+    groups: tuple[Sequence[object], ...] = (
+        (practice.program,),
+        practice.practitioners,
+        practice.patients,
+        practice.conditions,
+        practice.consents,
+        practice.enrollments,
+        practice.care_teams,
+        practice.time_entries,
+        practice.adt_events,
+    )
+    for group in groups:
+        result = program.import_records(group, reason="carecore demo: generated practice")
+        added += result.added
+        skipped += result.skipped
+    return added, skipped
+
+
+def load(program: CareProgram, program_id: str = "ccm") -> DemoPractice:
+    """Read the demo practice back from the program's store (every stored record)."""
+    with program.transaction("carecore demo: monthly summary") as tx:
+        stored_program = tx.get(Program, program_id)
+        return DemoPractice(
+            program=stored_program,
+            practitioners=tuple(tx.all(Practitioner)),
+            patients=tuple(tx.all(Patient)),
+            conditions=tuple(tx.all(Condition)),
+            consents=tuple(tx.all(Consent)),
+            enrollments=tuple(tx.all(Enrollment)),
+            care_teams=tuple(tx.all(CareTeam)),
+            time_entries=tuple(tx.all(TimeEntry)),
+            adt_events=tuple(tx.all(AdtEvent)),
+        )

@@ -26,9 +26,12 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Self
 
+import attrs
+
 from carecore import errors
 from carecore.clock import Clock, SystemClock
 from carecore.model import CarePlan, ClaimLine, Denial
+from carecore.storage import kind_for, open_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -74,8 +77,6 @@ class CareProgram:
         >>> CareProgram.open("memory://").store.schema_version() > 0
         True
         """
-        from carecore.storage import open_store
-
         store = open_store(url, plugin_manager=plugin_manager)
         try:
             store.initialize()
@@ -146,14 +147,15 @@ class CareProgram:
                     current = tx.get(CarePlan, plan_id)
                     revised = change(current)
                     if not isinstance(revised, CarePlan):
-                        raise errors.InvalidValue("must return a CarePlan", field="change", value=revised)
-                    import attrs
-
+                        raise errors.InvalidValue(
+                            "must return a CarePlan", field="change", value=revised
+                        )
                     revised = attrs.evolve(revised, version=current.version + 1)
                     tx.replace(revised)
-                return revised
             except errors.ConflictError:
                 continue
+            else:
+                return revised
         raise errors.ConflictError(
             f"still revised by others after {attempts} attempts", field="plan_id", value=plan_id
         )
@@ -173,7 +175,8 @@ class CareProgram:
         transaction, so the audit log shows both closes.
         """
         lines, refused = list(claim_lines), list(denials)
-        for item in (*lines, *refused):
+        items: list[ClaimLine | Denial] = [*lines, *refused]
+        for item in items:
             if item.patient_id != patient_id or item.period != period:
                 raise errors.InvalidValue(
                     f"belongs to another patient or period than {patient_id} {period}",
@@ -181,11 +184,12 @@ class CareProgram:
                     value=item,
                 )
         with self.transaction(reason) as tx:
-            for kind in (ClaimLine, Denial):
-                for old in tx.find(kind, patient_id=patient_id):
-                    if old.period == period:
-                        from carecore.storage import kind_for
-
-                        tx.delete(kind, kind_for(kind).key_of(old))
-            for item in (*lines, *refused):
+            stored: list[ClaimLine | Denial] = [
+                *tx.find(ClaimLine, patient_id=patient_id),
+                *tx.find(Denial, patient_id=patient_id),
+            ]
+            for old in stored:
+                if old.period == period:
+                    tx.delete(type(old), kind_for(type(old)).key_of(old))
+            for item in items:
                 tx.add(item)

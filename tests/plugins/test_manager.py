@@ -19,6 +19,7 @@ from carecore.plugins import (
     hookimpl,
     plugin_table,
 )
+from carecore.storage.memory import MemoryStore
 from carecore.testing import registered
 
 if TYPE_CHECKING:
@@ -28,13 +29,12 @@ if TYPE_CHECKING:
     from carecore.protocols import Channel
 
 
-class FakeStore:
-    def __init__(self, url: str, owner: str) -> None:
-        self.url = url
-        self.owner = owner
+class FakeStore(MemoryStore):
+    """A real (memory) store that remembers which plugin opened it."""
 
-    def close(self) -> None:
-        pass
+    def __init__(self, url: str, owner: str) -> None:
+        super().__init__(url)
+        self.owner = owner
 
 
 class Recorder:
@@ -193,12 +193,11 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
                 """Replaces the built-in console channel."""
 
 
-            class AcmeStore:
-                def __init__(self, url):
-                    self.url = url
+            from carecore.storage.memory import MemoryStore
 
-                def close(self):
-                    pass
+
+            class AcmeStore(MemoryStore):
+                pass
 
 
             @hookimpl

@@ -20,11 +20,11 @@ __all__ = ["carecore_open_store"]
 def carecore_open_store(url: str) -> Store | None:
     """Open ``memory://`` and ``sqlite:///`` URLs; leave every other scheme to plugins."""
     if url == "memory://" or url.startswith("memory://"):
-        from carecore.storage.memory import MemoryStore
+        from carecore.storage.memory import MemoryStore  # noqa: PLC0415 - load a store only when opened
 
         return MemoryStore(url)
     if url.startswith("sqlite:"):
-        from carecore.storage.sqlite import SqliteStore
+        from carecore.storage.sqlite import SqliteStore  # noqa: PLC0415
 
         return SqliteStore(url)
     return None

@@ -60,6 +60,6 @@ def open_store(url: str, *, plugin_manager: pluggy.PluginManager | None = None) 
     ...
     carecore.errors.NoStoreForURL: url='mongodb://localhost/x': no installed plugin opens this kind of store
     """
-    from carecore.plugins import Hooks, get_plugin_manager
+    from carecore.plugins import Hooks, get_plugin_manager  # noqa: PLC0415 - plugins import the stores
 
     return Hooks(plugin_manager or get_plugin_manager()).open_store(url)

@@ -17,17 +17,15 @@ import datetime as dt
 import enum
 import json
 import typing
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import pendulum
 
-from carecore import model
+from carecore import errors, model
 from carecore.convert import from_primitive, to_primitive
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 __all__ = ["KINDS", "Column", "Kind", "kind_for"]
 
@@ -145,7 +143,8 @@ class Kind:
     def build(self, row: typing.Sequence[object]) -> Any:
         """The model value for one row (columns in table order)."""
         kwargs: dict[str, object] = {}
-        start = end = None
+        start: Any = None
+        end: Any = None
         for column, raw in zip(self.columns, row, strict=True):
             if column.name == "period_start":
                 start = column.load(raw)
@@ -167,18 +166,20 @@ def _unwrap_optional(tp: object) -> tuple[object, bool]:
     return tp, False
 
 
-def _columns_for(cls: type[Any]) -> list[Column]:
+def _columns_for(cls: type[Any]) -> list[Column]:  # noqa: C901 - one branch per field type
     hints = typing.get_type_hints(cls)
     columns: list[Column] = []
     for f in attrs.fields(cls):
         tp, nullable = _unwrap_optional(hints[f.name])
         ref = f"v.{f.name}"
 
-        def guarded(expr: str, ref: str = ref, nullable: bool = nullable) -> str:
+        def guarded(expr: str, *, ref: str = ref, nullable: bool = nullable) -> str:
             return f"(None if {ref} is None else {expr})" if nullable else expr
 
         if tp is model.ServicePeriod:
-            columns.append(Column("period_start", "date", f"{ref}.start.isoformat()", _load_date, None))
+            columns.append(
+                Column("period_start", "date", f"{ref}.start.isoformat()", _load_date, None)
+            )
             columns.append(Column("period_end", "date", f"{ref}.end.isoformat()", _load_date, None))
         elif tp is bool:
             columns.append(Column(f.name, "bool", ref, _load_bool, f.name, nullable))
@@ -192,17 +193,33 @@ def _columns_for(cls: type[Any]) -> list[Column]:
             )
         elif tp is pendulum.DateTime:
             columns.append(
-                Column(f.name, "instant", guarded(f"{ref}.isoformat()"), _load_instant, f.name, nullable)
+                Column(
+                    f.name,
+                    "instant",
+                    guarded(f"{ref}.isoformat()"),
+                    _load_instant,
+                    f.name,
+                    nullable,
+                )
             )
         elif tp is pendulum.Date:
             columns.append(
                 Column(f.name, "date", guarded(f"{ref}.isoformat()"), _load_date, f.name, nullable)
             )
         elif tp is Decimal:
-            columns.append(Column(f.name, "decimal", guarded(f"str({ref})"), _load_decimal, f.name, nullable))
+            columns.append(
+                Column(f.name, "decimal", guarded(f"str({ref})"), _load_decimal, f.name, nullable)
+            )
         else:
             columns.append(
-                Column(f.name, "json", guarded(f"_dump({ref})"), _load_json(hints[f.name]), f.name, nullable)
+                Column(
+                    f.name,
+                    "json",
+                    guarded(f"_dump({ref})"),
+                    _load_json(hints[f.name]),
+                    f.name,
+                    nullable,
+                )
             )
     return columns
 
@@ -288,7 +305,7 @@ def kind_for(cls: type[Any]) -> Kind:
     try:
         return _BY_CLASS[cls]
     except (KeyError, TypeError):
-        from carecore import errors
-
         names = ", ".join(k.name for k in KINDS)
-        raise errors.InvalidValue(f"is not a stored kind (stored: {names})", field="kind", value=cls) from None
+        raise errors.InvalidValue(
+            f"is not a stored kind (stored: {names})", field="kind", value=cls
+        ) from None

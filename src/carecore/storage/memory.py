@@ -81,11 +81,15 @@ class MemoryStore:
     def _require_ready(self) -> None:
         if self._version != SCHEMA_VERSION:
             raise errors.StoreError(
-                f"has no carecore schema; run: carecore db init {self.url}", field="url", value=self.url
+                f"has no carecore schema; run: carecore db init {self.url}",
+                field="url",
+                value=self.url,
             )
 
     @contextlib.contextmanager
-    def transaction(self, *, actor: str, reason: str, at: dt.datetime) -> Iterator[MemoryTransaction]:
+    def transaction(
+        self, *, actor: str, reason: str, at: dt.datetime
+    ) -> Iterator[MemoryTransaction]:
         """One atomic unit of work (see :meth:`carecore.storage.sql.SqlStore.transaction`)."""
         _check_audit_args(actor, reason, at)
         with self._lock:
@@ -148,23 +152,38 @@ class MemoryStore:
             for kind in KINDS:
                 for key, value in self.tables[kind.table].items():
                     if kind.references_patient and (value.patient_id,) not in patients:
-                        problems.append(f"foreign key: {kind.table} row {key} points to a missing patient")
-                    if kind.versioned and value.version != self.history[kind.table][key[0]][-1].version:
-                        problems.append(f"{kind.name} {key[0]!r}: current version has no history row")
+                        problems.append(
+                            f"foreign key: {kind.table} row {key} points to a missing patient"
+                        )
+                    if (
+                        kind.versioned
+                        and value.version != self.history[kind.table][key[0]][-1].version
+                    ):
+                        problems.append(
+                            f"{kind.name} {key[0]!r}: current version has no history row"
+                        )
             counts = {k.table: len(self.tables[k.table]) for k in KINDS}
-            counts |= {"audit": len(self.audit), "outbox": len(self.outbox_items), "inbound": len(self.inbound)}
-            return CheckReport(url=self.url, schema_version=self._version, counts=counts, problems=tuple(problems))
+            counts |= {
+                "audit": len(self.audit),
+                "outbox": len(self.outbox_items),
+                "inbound": len(self.inbound),
+            }
+            return CheckReport(
+                url=self.url, schema_version=self._version, counts=counts, problems=tuple(problems)
+            )
 
 
 class MemoryTransaction:
     """The work of one :meth:`MemoryStore.transaction` block; every change records its undo."""
 
-    def __init__(self, store: MemoryStore, *, actor: str, reason: str, at: pendulum.DateTime) -> None:
+    def __init__(
+        self, store: MemoryStore, *, actor: str, reason: str, at: pendulum.DateTime
+    ) -> None:
         self._store = store
         self._actor = actor
         self._reason = reason
         self._at = at
-        self._undo: list[Callable[[], None]] = []
+        self._undo: list[Callable[[], object]] = []
         self.failed = False
 
     def undo(self) -> None:
@@ -184,7 +203,9 @@ class MemoryTransaction:
         self.failed = True
         return exc
 
-    def log(self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = "") -> None:
+    def log(
+        self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = ""
+    ) -> None:
         """Append an audit entry (undone with the transaction)."""
         audit = self._store.audit
         audit.append(
@@ -206,7 +227,9 @@ class MemoryTransaction:
         """Store *record* under *key* without checks (used by add and bulk loads)."""
         if kind.references_patient and (record.patient_id,) not in self._store.tables["patients"]:
             raise self._fail(
-                errors.InvalidValue("no such patient is stored", field="patient_id", value=record.patient_id)
+                errors.InvalidValue(
+                    "no such patient is stored", field="patient_id", value=record.patient_id
+                )
             )
         table = self._store.tables[kind.table]
         table[key] = record
@@ -247,8 +270,12 @@ class MemoryTransaction:
     def _key(kind: Kind, key: object) -> tuple[Any, ...]:
         parts = key if isinstance(key, tuple) else (key,)
         if len(parts) != len(kind.key):
-            raise errors.InvalidValue(f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key)
-        return tuple(p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts)
+            raise errors.InvalidValue(
+                f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key
+            )
+        return tuple(
+            p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts
+        )
 
     def add(self, record: object) -> None:
         """Store a new record; a stored key raises :class:`~carecore.errors.ConflictError`."""
@@ -258,7 +285,9 @@ class MemoryTransaction:
         if key in self._store.tables[kind.table]:
             raise self._fail(
                 errors.ConflictError(
-                    f"a {kind.name} with this key is already stored", field="key", value=kind.key_text(key)
+                    f"a {kind.name} with this key is already stored",
+                    field="key",
+                    value=kind.key_text(key),
                 )
             )
         self.insert(kind, key, record)
@@ -272,7 +301,9 @@ class MemoryTransaction:
         table = self._store.tables[kind.table]
         old = table.get(key)
         if old is None:
-            raise self._fail(errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(key)))
+            raise self._fail(
+                errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(key))
+            )
         detail = ""
         if kind.versioned:
             version = record.version  # type: ignore[attr-defined]
@@ -306,19 +337,26 @@ class MemoryTransaction:
         kind = kind_for(kind_cls)
         if kind.versioned:
             raise errors.InvalidValue(
-                "keeps its history; set its status instead of deleting it", field="kind", value=kind.name
+                "keeps its history; set its status instead of deleting it",
+                field="kind",
+                value=kind.name,
             )
         parts = self._key(kind, key)
         table = self._store.tables[kind.table]
         old = table.get(parts)
         if old is None:
-            raise self._fail(errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts)))
+            raise self._fail(
+                errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
+            )
         if kind.cls.__name__ == "Patient" and any(
-            k.references_patient and any(v.patient_id == old.id for v in self._store.tables[k.table].values())
+            k.references_patient
+            and any(v.patient_id == old.id for v in self._store.tables[k.table].values())
             for k in KINDS
         ):
             raise self._fail(
-                errors.InvalidValue("the patient still has stored records", field="patient_id", value=old.id)
+                errors.InvalidValue(
+                    "the patient still has stored records", field="patient_id", value=old.id
+                )
             )
         del table[parts]
         self._undo.append(lambda: table.__setitem__(parts, old))
@@ -407,7 +445,9 @@ class MemoryTransaction:
         old = items.get(receipt.message_id)
         if old is None:
             raise self._fail(
-                errors.NotFound("no such outbox message", field="message_id", value=receipt.message_id)
+                errors.NotFound(
+                    "no such outbox message", field="message_id", value=receipt.message_id
+                )
             )
         status = "delivered" if receipt.accepted else "failed"
         items[receipt.message_id] = attrs.evolve(

@@ -11,16 +11,16 @@ fastest bulk path. A vendor with another SQL database starts here.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from carecore import errors
 from carecore.model import DeliveryReceipt, OutboundMessage
-from carecore.storage._kinds import KINDS, Kind, kind_for
+from carecore.storage._kinds import KINDS, Kind, _load_instant, kind_for
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
 __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
@@ -99,7 +99,7 @@ class SqlStore:
         """Insert *rows* into *table*, skipping stored keys; return rows added (dialect)."""
         raise NotImplementedError
 
-    def _dialect_checks(self, cur: Any) -> list[str]:
+    def _dialect_checks(self, cur: Any) -> list[str]:  # noqa: ARG002 - dialects use it
         """The database's own integrity checks, as problem sentences (dialect)."""
         return []
 
@@ -141,7 +141,9 @@ class SqlStore:
         key = kind.key + (("version",) if history else ())
         lines.append(f"PRIMARY KEY ({_cols(key)})")
         if kind.references_patient and not history:
-            lines.append(f"FOREIGN KEY ({quote('patient_id')}) REFERENCES {quote('patients')} ({quote('id')})")
+            lines.append(
+                f"FOREIGN KEY ({quote('patient_id')}) REFERENCES {quote('patients')} ({quote('id')})"
+            )
         body = ",\n  ".join(lines)
         return f"CREATE TABLE {quote(table or kind.table)} (\n  {body}\n)"
 
@@ -259,7 +261,9 @@ class SqlStore:
         version = self.schema_version()
         if version == 0:
             raise errors.StoreError(
-                f"has no carecore schema; run: carecore db init {self.url}", field="url", value=self.url
+                f"has no carecore schema; run: carecore db init {self.url}",
+                field="url",
+                value=self.url,
             )
         if version != SCHEMA_VERSION:
             raise errors.SchemaVersionError(found=version, expected=SCHEMA_VERSION, url=self.url)
@@ -321,16 +325,24 @@ class SqlStore:
             cur = self._connection().cursor()
             self._begin()
             try:
-                result = self._bulk(cur, records, actor, reason, at.isoformat(), progress)
+                result = self._bulk(
+                    cur,
+                    records=records,
+                    actor=actor,
+                    reason=reason,
+                    at=at.isoformat(),
+                    progress=progress,
+                )
             except BaseException:
                 self._rollback()
                 raise
             self._commit()
             return result
 
-    def _bulk(
+    def _bulk(  # noqa: C901 - one loop with its flush
         self,
         cur: Any,
+        *,
         records: Iterable[Any],
         actor: str,
         reason: str,
@@ -460,7 +472,9 @@ class SqlStore:
                     counts[table] = int(cur.fetchone()[0])
             finally:
                 self._end_read()
-        return CheckReport(url=self.url, schema_version=version, counts=counts, problems=tuple(problems))
+        return CheckReport(
+            url=self.url, schema_version=version, counts=counts, problems=tuple(problems)
+        )
 
     def _history_problems(self, cur: Any, kind: Kind) -> list[str]:
         table, history = quote(kind.table), quote(kind.table + "_history")
@@ -469,7 +483,9 @@ class SqlStore:
             f"SELECT t.id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM {history} h "
             "WHERE h.id = t.id AND h.version = t.version)",
         )
-        return [f"{kind.name} {row[0]!r}: current version has no history row" for row in cur.fetchall()]
+        return [
+            f"{kind.name} {row[0]!r}: current version has no history row" for row in cur.fetchall()
+        ]
 
     def _orphan_audit(self, cur: Any, kind: Kind) -> list[str]:
         self._execute(
@@ -480,12 +496,12 @@ class SqlStore:
             "AND d.action = 'delete' AND d.seq > a.seq)",
             (kind.name,),
         )
-        return [f"audit entry for {kind.name} {row[0]!r} but no such record" for row in cur.fetchall()]
+        return [
+            f"audit entry for {kind.name} {row[0]!r} but no such record" for row in cur.fetchall()
+        ]
 
 
 def _check_audit_args(actor: object, reason: object, at: object) -> None:
-    import datetime as dt
-
     if not isinstance(actor, str) or not actor.strip():
         raise errors.InvalidValue("must name who is acting", field="actor", value=actor)
     if not isinstance(reason, str) or not reason.strip():
@@ -516,7 +532,9 @@ class SqlTransaction:
             self.failed = True
             raise
 
-    def _audit(self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = "") -> None:
+    def _audit(
+        self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = ""
+    ) -> None:
         try:
             self._store._audit(  # noqa: SLF001
                 self._cur,
@@ -548,7 +566,9 @@ class SqlTransaction:
             raise errors.InvalidValue(
                 f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key
             )
-        return tuple(p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts)
+        return tuple(
+            p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts
+        )
 
     def _where(self, kind: Kind) -> str:
         return " AND ".join(f"{quote(k)} = ?" for k in kind.key)
@@ -567,7 +587,9 @@ class SqlTransaction:
             self._run(sql, row)
         except errors.ConflictError:
             raise errors.ConflictError(
-                f"a {kind.name} with this key is already stored", field="key", value=kind.key_text(key)
+                f"a {kind.name} with this key is already stored",
+                field="key",
+                value=kind.key_text(key),
             ) from None
         if kind.versioned:
             self._run(
@@ -627,7 +649,9 @@ class SqlTransaction:
         kind = kind_for(kind_cls)
         if kind.versioned:
             raise errors.InvalidValue(
-                "keeps its history; set its status instead of deleting it", field="kind", value=kind.name
+                "keeps its history; set its status instead of deleting it",
+                field="kind",
+                value=kind.name,
             )
         parts = self._key(kind, key)
         found = self._fetch(kind, parts)
@@ -639,7 +663,8 @@ class SqlTransaction:
 
     def _fetch(self, kind: Kind, parts: tuple[Any, ...]) -> Any:
         cur = self._run(
-            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {self._where(kind)}", parts
+            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {self._where(kind)}",
+            parts,
         )
         row = cur.fetchone()
         return None if row is None else kind.build(row)
@@ -675,7 +700,9 @@ class SqlTransaction:
         """Every stored record of a kind, in key order (one audit entry for patient data)."""
         self._guard()
         kind = kind_for(kind_cls)
-        cur = self._run(f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} ORDER BY {_cols(kind.key)}")
+        cur = self._run(
+            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} ORDER BY {_cols(kind.key)}"
+        )
         found = [kind.build(row) for row in cur.fetchall()]
         if kind.patient_column is not None:
             self._audit("read", kind.name, None, None, f"all {len(found)} records")
@@ -709,8 +736,6 @@ class SqlTransaction:
             sql += " AND patient_id = ?"
             params.append(patient_id)
         cur = self._run(sql + " ORDER BY seq", params)
-        from carecore.storage._kinds import _load_instant
-
         return [
             AuditEntry(
                 seq=int(r[0]),
@@ -760,8 +785,6 @@ class SqlTransaction:
             "ORDER BY created_at, id LIMIT ?",
             (status, limit),
         )
-        from carecore.storage._kinds import _load_instant
-
         items = []
         for r in cur.fetchall():
             message = OutboundMessage(
@@ -771,7 +794,7 @@ class SqlTransaction:
                 recipient=r[3],
                 subject=r[4],
                 body=r[5],
-                created_at=_load_instant(r[6]),
+                created_at=_load_instant(r[6]),  # type: ignore[arg-type] # NOT NULL column
                 patient_id=r[7],
             )
             items.append(
@@ -801,7 +824,9 @@ class SqlTransaction:
         )
         if cur.rowcount != 1:
             self.failed = True
-            raise errors.NotFound("no such outbox message", field="message_id", value=receipt.message_id)
+            raise errors.NotFound(
+                "no such outbox message", field="message_id", value=receipt.message_id
+            )
         self._audit("deliver", "OutboundMessage", receipt.message_id, None, status)
 
     def claim_inbound(self, source: str, key: str) -> bool:

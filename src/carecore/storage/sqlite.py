@@ -46,7 +46,9 @@ def sqlite_path(url: str) -> str:
     ('practice.db', '/var/lib/cc.db')
     """
     if not url.startswith(_PREFIX) or len(url) == len(_PREFIX):
-        raise errors.InvalidValue("must look like sqlite:///path/to/file.db", field="url", value=url)
+        raise errors.InvalidValue(
+            "must look like sqlite:///path/to/file.db", field="url", value=url
+        )
     return url[len(_PREFIX) :]
 
 
@@ -70,9 +72,13 @@ class SqliteStore(SqlStore):
         if self.path != ":memory:":
             parent = Path(self.path).parent
             if not parent.is_dir():
-                raise errors.StoreUnavailable(f"folder {str(parent)!r} does not exist", field="url", value=url)
+                raise errors.StoreUnavailable(
+                    f"folder {str(parent)!r} does not exist", field="url", value=url
+                )
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
         except sqlite3.Error as exc:
             raise errors.StoreUnavailable(str(exc), field="url", value=url) from exc
         try:
@@ -111,11 +117,13 @@ class SqliteStore(SqlStore):
     def _end_read(self) -> None:
         pass  # autocommit mode: plain reads hold no transaction
 
-    def _translate(self, exc: Exception) -> errors.CarecoreError | None:
+    def _translate(self, exc: Exception) -> errors.CarecoreError | None:  # noqa: PLR0911 - one branch per error
         text = str(exc)
         if isinstance(exc, sqlite3.IntegrityError):
             if "FOREIGN KEY" in text:
-                return errors.InvalidValue("no such patient is stored", field="patient_id", value=None)
+                return errors.InvalidValue(
+                    "no such patient is stored", field="patient_id", value=None
+                )
             if "UNIQUE" in text or "PRIMARY KEY" in text:
                 return errors.ConflictError("already stored", field="key", value=None)
             if "audit log is append-only" in text:
@@ -149,7 +157,9 @@ class SqliteStore(SqlStore):
         marks = ", ".join("?" for _ in kind.columns)
         names = ", ".join(quote(c) for c in kind.column_names)
         before = conn.total_changes
-        cur.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
+        cur.executemany(
+            f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows
+        )
         return conn.total_changes - before
 
     def _dialect_checks(self, cur: Any) -> list[str]:
@@ -159,7 +169,10 @@ class SqliteStore(SqlStore):
         if results != ["ok"]:
             problems += [f"integrity_check: {r}" for r in results]
         self._execute(cur, "PRAGMA foreign_key_check")
-        problems += [f"foreign key: {row[0]} row {row[1]} points to a missing {row[2]}" for row in cur.fetchall()]
+        problems += [
+            f"foreign key: {row[0]} row {row[1]} points to a missing {row[2]}"
+            for row in cur.fetchall()
+        ]
         return problems
 
     def close(self) -> None:

@@ -35,7 +35,6 @@ from carecore import hookspecs
 from carecore.model import OutboundMessage
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.protocols import Channel
-
 from carecore.testing._store_contract import DurableStoreContract, StoreContract
 
 if TYPE_CHECKING:

@@ -17,6 +17,6 @@ def carecore_open_store(url: str) -> Store | None:
     """Open ``postgresql://`` (and ``postgres://``) URLs."""
     if not url.startswith(_SCHEMES):
         return None
-    from carecore_postgres.store import PostgresStore
+    from carecore_postgres.store import PostgresStore  # noqa: PLC0415 - psycopg loads only when used
 
     return PostgresStore(url)

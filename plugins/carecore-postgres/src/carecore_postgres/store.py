@@ -92,11 +92,13 @@ class PostgresStore(SqlStore):
     def _rollback(self) -> None:
         self._connection().rollback()
 
-    def _translate(self, exc: Exception) -> errors.CarecoreError | None:
+    def _translate(self, exc: Exception) -> errors.CarecoreError | None:  # noqa: PLR0911 - one branch per error
         text = _first_line(exc)
         if isinstance(exc, pg_errors.ForeignKeyViolation):
             if "is still referenced" in str(exc):
-                return errors.InvalidValue("the patient still has stored records", field="patient_id", value=None)
+                return errors.InvalidValue(
+                    "the patient still has stored records", field="patient_id", value=None
+                )
             return errors.InvalidValue("no such patient is stored", field="patient_id", value=None)
         if isinstance(exc, pg_errors.UniqueViolation):
             return errors.ConflictError("already stored", field="key", value=None)
@@ -115,10 +117,14 @@ class PostgresStore(SqlStore):
     def _audit_guard_ddl(self) -> list[str]:
         return [
             _GUARD,
-            "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
-            "FOR EACH ROW EXECUTE FUNCTION carecore_audit_append_only()",
-            "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
-            "FOR EACH STATEMENT EXECUTE FUNCTION carecore_audit_append_only()",
+            (
+                "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
+                "FOR EACH ROW EXECUTE FUNCTION carecore_audit_append_only()"
+            ),
+            (
+                "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+                "FOR EACH STATEMENT EXECUTE FUNCTION carecore_audit_append_only()"
+            ),
         ]
 
     def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
@@ -132,7 +138,9 @@ class PostgresStore(SqlStore):
             write = copy.write_row
             for row in rows:
                 write(row)
-        cur.execute(f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING")
+        cur.execute(
+            f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"
+        )
         return int(cur.rowcount)
 
     def close(self) -> None:

@@ -16,7 +16,6 @@ database per test) fixtures, or call :func:`throwaway_cluster` yourself.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import socket
@@ -33,7 +32,14 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["ENV_URL", "NoServerBinaries", "find_binaries", "postgres_server", "postgres_url", "throwaway_cluster"]
+__all__ = [
+    "ENV_URL",
+    "NoServerBinaries",
+    "find_binaries",
+    "postgres_server",
+    "postgres_url",
+    "throwaway_cluster",
+]
 
 #: The environment variable naming an existing server to test against.
 ENV_URL = "CARECORE_TEST_POSTGRES_URL"
@@ -46,7 +52,7 @@ HOW_TO_INSTALL = (
 )
 
 
-class NoServerBinaries(RuntimeError):  # noqa: N818 - reads as what is missing
+class NoServerBinaries(RuntimeError):
     """initdb and pg_ctl are not installed (the message says how to install them)."""
 
 
@@ -55,12 +61,12 @@ def find_binaries() -> Path:
     found = shutil.which("initdb")
     if found and shutil.which("pg_ctl"):
         return Path(os.path.realpath(found)).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    candidates += sorted(glob.glob("/opt/homebrew/opt/postgresql*/bin"), reverse=True)
-    candidates += ["/usr/local/pgsql/bin"]
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    candidates += sorted(Path("/opt/homebrew/opt").glob("postgresql*/bin"), reverse=True)
+    candidates += [Path("/usr/local/pgsql/bin")]
     for folder in candidates:
-        if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
-            return Path(folder)
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
     raise NoServerBinaries(HOW_TO_INSTALL)
 
 

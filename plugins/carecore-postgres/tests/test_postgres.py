@@ -1,0 +1,94 @@
+"""What only the PostgreSQL store does: its types, its trigger, its errors."""
+
+from __future__ import annotations
+
+import socket
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from carecore import errors
+from carecore.cli import make_app
+from carecore.storage import SCHEMA_VERSION, open_store
+from carecore.testing._store_contract import AT, make_patient, make_time_entry
+
+
+@pytest.fixture
+def store(postgres_url):
+    store = open_store(postgres_url)
+    store.initialize()
+    yield store
+    store.close()
+
+
+def test_columns_have_postgres_types(store, postgres_url):
+    with store.transaction(actor="a", reason="r", at=AT) as tx:
+        tx.add(make_patient())
+        tx.add(make_time_entry(1))
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute("SELECT service_date, minutes, interactive FROM time_entries").fetchone()
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'patients'"
+            ).fetchall()
+        )
+    assert row == (make_time_entry(1).service_date, make_time_entry(1).minutes, False)
+    assert types["birth_date"] == "date"
+    assert types["identifiers"] == "jsonb"
+
+
+def test_audit_log_refuses_update_delete_and_truncate(store, postgres_url):
+    with store.transaction(actor="rn:ana", reason="enrollment", at=AT) as tx:
+        tx.add(make_patient())
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for statement in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit", "TRUNCATE audit"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)
+        assert conn.execute("SELECT actor FROM audit").fetchall() == [("rn:ana",)]
+
+
+def test_unreachable_server_is_a_typed_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        url = f"postgresql://carer:secret@127.0.0.1:{port}/practice"
+        with pytest.raises(errors.StoreUnavailable) as info:
+            open_store(url)
+    assert info.value.value == f"postgresql://carer@127.0.0.1:{port}/practice"
+    assert "secret" not in str(info.value)
+
+
+def test_newer_schema_is_refused_and_untouched(store, postgres_url):
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("UPDATE carecore_schema SET version = 42")
+    store.close()
+    again = open_store(postgres_url)
+    try:
+        with pytest.raises(errors.SchemaVersionError) as info:
+            again.initialize()
+        assert info.value.value == 42
+        with pytest.raises(errors.SchemaVersionError):
+            again.migrate()
+    finally:
+        again.close()
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT version FROM carecore_schema").fetchone() == (42,)
+        assert conn.execute("SELECT count(*) FROM audit").fetchone() == (0,)
+
+
+def test_missing_database_is_unavailable(postgres_server):
+    url = postgres_server.rsplit("/", 1)[0] + "/no_such_database_here"
+    with pytest.raises(errors.StoreUnavailable, match="does not exist"):
+        open_store(url)
+
+
+def test_db_init_and_check_from_the_cli(postgres_url):
+    runner = CliRunner()
+    app = make_app()
+    first = runner.invoke(app, ["db", "init", postgres_url])
+    assert first.exit_code == 0, first.output
+    assert f"created schema version {SCHEMA_VERSION}" in first.output
+    check = runner.invoke(app, ["db", "check", postgres_url])
+    assert check.exit_code == 0, check.output
+    assert "consistent" in check.output
