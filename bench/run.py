@@ -167,6 +167,9 @@ def main() -> None:
         "--close-patients", type=int, default=1_000_000, help="0 skips the close benchmark"
     )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
+    parser.add_argument(
+        "--store-rows", type=int, default=1_000_000, help="0 skips the store insert benchmarks"
+    )
     args = parser.parse_args()
     results = {
         "import_carecore_vs_bare_python": bench_import(args.repeat),
@@ -174,6 +177,11 @@ def main() -> None:
     }
     if args.close_patients:
         results["billing_close_vs_sqlite_group_by"] = bench_close(args.close_patients, args.work)
+    if args.store_rows:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from store_insert import bench_store_inserts
+
+        results |= bench_store_inserts(args.store_rows, args.work)
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
         if "candidate_peak_mb" in r:
@@ -183,6 +191,8 @@ def main() -> None:
                 f" one worker: {r['one_worker_s']:.1f} s, peak {r['one_worker_peak_mb']:.0f} MB,"
                 f" ratio {r['one_worker_ratio']:.2f})"
             )
+        if name.startswith("store_insert"):
+            extra = f"  (store {r['candidate_s']:.1f} s, raw driver {r['baseline_s']:.1f} s, {r['rows']:,} rows)"
         print(f"{name:<36} ratio {r['ratio']:6.2f}{extra}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
