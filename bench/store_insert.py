@@ -133,7 +133,12 @@ def bench_sqlite(entries: list[Any], folder: Path) -> dict[str, float]:
     with _fresh_sqlite(folder, "store") as (store, _path):
         candidate = _timed(lambda: store.bulk_add(entries, actor="bench", reason="bench", at=AT))
         assert store.check().counts["time_entries"] == len(rows)
-    return {"rows": len(rows), "baseline_s": baseline, "candidate_s": candidate, "ratio": candidate / baseline}
+    return {
+        "rows": len(rows),
+        "baseline_s": baseline,
+        "candidate_s": candidate,
+        "ratio": candidate / baseline,
+    }
 
 
 def bench_postgres(entries: list[Any]) -> dict[str, float] | None:
@@ -157,7 +162,10 @@ def bench_postgres(entries: list[Any]) -> dict[str, float] | None:
             with psycopg.connect(url) as conn:
 
                 def raw() -> None:
-                    with conn.cursor() as cur, cur.copy(f"COPY time_entries ({columns}) FROM STDIN") as copy:
+                    with (
+                        conn.cursor() as cur,
+                        cur.copy(f"COPY time_entries ({columns}) FROM STDIN") as copy,
+                    ):
                         for row in rows:
                             copy.write_row(row)
                     conn.commit()
@@ -167,10 +175,17 @@ def bench_postgres(entries: list[Any]) -> dict[str, float] | None:
             store = open_store(url)
             store.initialize()
             store.bulk_add(_patients(), actor="bench", reason="patients", at=AT)
-            candidate = _timed(lambda: store.bulk_add(entries, actor="bench", reason="bench", at=AT))
+            candidate = _timed(
+                lambda: store.bulk_add(entries, actor="bench", reason="bench", at=AT)
+            )
             assert store.check().counts["time_entries"] == len(rows)
             store.close()
-    return {"rows": len(rows), "baseline_s": baseline, "candidate_s": candidate, "ratio": candidate / baseline}
+    return {
+        "rows": len(rows),
+        "baseline_s": baseline,
+        "candidate_s": candidate,
+        "ratio": candidate / baseline,
+    }
 
 
 def bench_store_inserts(rows: int, folder: Path) -> dict[str, dict[str, float]]:

@@ -22,7 +22,9 @@ def test_demo_runs_on_postgres_and_reruns_add_nothing(postgres_url):
     assert "consistent" in check.output
     with psycopg.connect(postgres_url) as conn:
         patients = conn.execute("SELECT count(*) FROM patients").fetchone()[0]
-        lines = conn.execute("SELECT count(*) FROM claim_lines WHERE period_start = '2026-03-01'").fetchone()[0]
+        lines = conn.execute(
+            "SELECT count(*) FROM claim_lines WHERE period_start = '2026-03-01'"
+        ).fetchone()[0]
         closes = conn.execute(
             "SELECT count(*) FROM audit WHERE kind = 'ClaimLine' AND action = 'delete'"
         ).fetchone()[0]

@@ -403,7 +403,7 @@ class MemoryTransaction:
             raise errors.InvalidValue("keeps no versions", field="kind", value=kind.name)
         found = list(self._store.history[kind.table].get(key, ()))
         if not found:
-            raise errors.NotFound(f"no such {kind.name}", field="id", value=key)
+            raise errors.NotFound(f"no such {kind.name}", field="key", value=key)
         self.log("read", kind.name, key, kind.patient_of(found[-1]), "history")
         return found
 

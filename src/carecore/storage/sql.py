@@ -613,7 +613,7 @@ class SqlTransaction:
             found = cur.fetchone()
             if found is None:
                 self.failed = True
-                raise errors.NotFound(f"no such {kind.name}", field="id", value=kind.key_text(key))
+                raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(key))
             if version != int(found[0]) + 1:
                 self.failed = True
                 raise errors.ConflictError(
@@ -721,7 +721,7 @@ class SqlTransaction:
         )
         found = [kind.build(row) for row in cur.fetchall()]
         if not found:
-            raise errors.NotFound(f"no such {kind.name}", field="id", value=key)
+            raise errors.NotFound(f"no such {kind.name}", field="key", value=key)
         self._audit("read", kind.name, key, kind.patient_of(found[-1]), "history")
         return found
 
