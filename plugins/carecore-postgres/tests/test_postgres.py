@@ -92,3 +92,24 @@ def test_db_init_and_check_from_the_cli(postgres_url):
     check = runner.invoke(app, ["db", "check", postgres_url])
     assert check.exit_code == 0, check.output
     assert "consistent" in check.output
+
+
+def test_missing_server_binaries_say_how_to_install_them(tmp_path):
+    from carecore_postgres.testing import NoServerBinaries, find_binaries
+
+    with pytest.raises(NoServerBinaries) as info:
+        find_binaries(path=str(tmp_path), search=((str(tmp_path), "*/bin"),))
+    message = str(info.value)
+    assert "apt-get install postgresql" in message
+    assert "CARECORE_TEST_POSTGRES_URL" in message
+
+
+def test_server_binaries_are_found_on_a_given_path(tmp_path):
+    from carecore_postgres.testing import find_binaries
+
+    for name in ("initdb", "pg_ctl"):
+        tool = tmp_path / "bin" / name
+        tool.parent.mkdir(exist_ok=True)
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o755)
+    assert find_binaries(path=str(tmp_path / "bin"), search=()) == tmp_path / "bin"

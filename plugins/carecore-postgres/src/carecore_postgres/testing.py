@@ -56,14 +56,25 @@ class NoServerBinaries(RuntimeError):
     """initdb and pg_ctl are not installed (the message says how to install them)."""
 
 
-def find_binaries() -> Path:
-    """The folder holding ``initdb`` and ``pg_ctl``: PATH first, then Debian's and Homebrew's folders."""
-    found = shutil.which("initdb")
-    if found and shutil.which("pg_ctl"):
+#: Where server binaries live when they are not on PATH (Debian, Homebrew, source builds).
+SEARCH = (
+    ("/usr/lib/postgresql", "*/bin"),
+    ("/opt/homebrew/opt", "postgresql*/bin"),
+    ("/usr/local/pgsql", "bin"),
+)
+
+
+def find_binaries(*, path: str | None = None, search: tuple[tuple[str, str], ...] = SEARCH) -> Path:
+    """The folder holding ``initdb`` and ``pg_ctl``: *path* (default PATH) first, then *search*.
+
+    Raises :class:`NoServerBinaries`, whose message says how to install them.
+    """
+    found = shutil.which("initdb", path=path)
+    if found and shutil.which("pg_ctl", path=path):
         return Path(os.path.realpath(found)).parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    candidates += sorted(Path("/opt/homebrew/opt").glob("postgresql*/bin"), reverse=True)
-    candidates += [Path("/usr/local/pgsql/bin")]
+    candidates: list[Path] = []
+    for root, pattern in search:
+        candidates += sorted(Path(root).glob(pattern), reverse=True)
     for folder in candidates:
         if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
             return folder
