@@ -116,6 +116,7 @@ def test_plugins_command_lists_builtins(app):
         "carecore._builtin.cms_rules",
         "carecore._builtin.commands",
         "carecore._builtin.console_channel",
+        "carecore._builtin.instruments",
         "carecore._builtin.stores",
     ]
     assert data["provided"]["rule_sets"] == {

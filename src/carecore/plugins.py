@@ -55,6 +55,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "carecore._builtin.console_channel",
     "carecore._builtin.cms_rules",
     "carecore._builtin.commands",
+    "carecore._builtin.instruments",
     "carecore._builtin.stores",
 )
 
@@ -314,7 +315,7 @@ def plugin_table(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
 
     >>> rows = plugin_table(get_plugin_manager(entry_points=False))
     >>> [r["name"] for r in rows]
-    ['carecore._builtin.cms_rules', 'carecore._builtin.commands', 'carecore._builtin.console_channel', 'carecore._builtin.stores']
+    ['carecore._builtin.cms_rules', 'carecore._builtin.commands', 'carecore._builtin.console_channel', 'carecore._builtin.instruments', 'carecore._builtin.stores']
     """
     dists: dict[object, Any] = dict(pm.list_plugin_distinfo())
     rows = []

@@ -38,6 +38,7 @@ from carecore.model.codes import (
     RoleClass,
     RtmSystem,
     ServiceFamily,
+    SocialNeed,
     SupervisionLevel,
     VisitKind,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "RtmSystem",
     "ServiceFamily",
     "ServicePeriod",
+    "SocialNeed",
     "StatusChange",
     "SupervisionLevel",
     "TimeEntry",

@@ -36,6 +36,7 @@ __all__ = [
     "RoleClass",
     "RtmSystem",
     "ServiceFamily",
+    "SocialNeed",
     "SupervisionLevel",
     "VisitKind",
 ]
@@ -333,3 +334,14 @@ class EpisodeStatus(_Code):
     COMPLETED = "completed"  #: contact and visit done
     CLOSED = "closed"  #: ended without billing (missed deadline, readmission, death)
     CANCELLED = "cancelled"  #: the discharge was cancelled (A13)
+
+
+class SocialNeed(_Code):
+    """A health-related social need (the CMS AHC HRSN core domains)."""
+
+    HOUSING_INSTABILITY = "housing-instability"
+    HOUSING_QUALITY = "housing-quality"
+    FOOD_INSECURITY = "food-insecurity"
+    TRANSPORTATION = "transportation"
+    UTILITIES = "utilities"
+    INTERPERSONAL_SAFETY = "interpersonal-safety"
