@@ -230,8 +230,8 @@ def build_demo(*, patients: int, seed: int, period: ServicePeriod) -> DemoPracti
 
     admitted = pendulum.datetime(period.start.year, period.start.month, 3, 22, tz=PRACTICE_TZ)
     discharge = AdtEvent(
-        id="adt-1",
-        source_key="DEMO-A03-0001",
+        id=f"adt-{period.start.year}{period.start.month:02d}",
+        source_key=f"DEMO-A03-{period.start.year}{period.start.month:02d}",
         patient_id=people[0].id,
         kind=AdtEventKind.DISCHARGE,
         occurred_at=admitted.add(days=3, hours=13),
@@ -273,7 +273,8 @@ def _month_of_time(
         activity = "scheduling" if role is RoleClass.NON_CLINICAL else rng.choice(_ACTIVITIES)
         out.append(
             TimeEntry(
-                id=f"{pid}-t{n}",
+                # The month is in the id, so a later month's run adds its own entries.
+                id=f"{pid}-{period.start.year}{period.start.month:02d}-t{n}",
                 patient_id=pid,
                 performer_id=who.id,
                 credential=who.credential,
@@ -338,6 +339,7 @@ def bill(practice: DemoPractice, period: ServicePeriod) -> list[tuple[str, Evalu
         if enrollment.status_on(period.end) is not EnrollmentStatus.ENROLLED:
             continue
         patient = next(p for p in practice.patients if p.id == enrollment.patient_id)
+        started = enrollment.enrolled_on or period.start  # enrolled at the period's end, so set
         facts = facts_from_model(
             patient=patient,
             practitioners=[doctor],
@@ -345,9 +347,9 @@ def bill(practice: DemoPractice, period: ServicePeriod) -> list[tuple[str, Evalu
             time_zone=practice.program.time_zone,
             conditions=[c for c in practice.conditions if c.patient_id == patient.id],
             consents=[c for c in practice.consents if c.patient_id == patient.id],
-            care_plans={ServiceFamily.CCM: enrollment.enrolled_on},
+            care_plans={ServiceFamily.CCM: started},
             time_entries=[t for t in practice.time_entries if t.patient_id == patient.id],
-            last_visit=enrollment.enrolled_on,
+            last_visit=started,
         )
         out.append((patient.id, evaluate(facts, rules)))
     return out

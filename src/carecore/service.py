@@ -175,7 +175,8 @@ class CareProgram:
         transaction, so the audit log shows both closes.
         """
         lines, refused = list(claim_lines), list(denials)
-        items: list[ClaimLine | Denial] = [*lines, *refused]
+        # The same denial given twice (one per rule pass) is stored once.
+        items: list[ClaimLine | Denial] = list(dict.fromkeys([*lines, *refused]))
         for item in items:
             if item.patient_id != patient_id or item.period != period:
                 raise errors.InvalidValue(

@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from carecore import errors
 from carecore.cli import make_app
+from carecore.model import CarePlan
 from carecore.storage import SCHEMA_VERSION, open_store
 from carecore.storage.sqlite import SqliteStore, sqlite_path
-from carecore.testing._store_contract import AT, make_patient, make_time_entry
+from carecore.testing._store_contract import AT, make_care_plan, make_patient, make_time_entry
 
 
 @pytest.fixture
@@ -82,6 +83,14 @@ def test_migrates_an_older_schema_and_keeps_its_data(tmp_path):
     with old.transaction(actor="a", reason="r", at=AT) as tx:
         tx.add(make_patient())
     old.close()
+    with raw(url) as conn:
+        # A version-1 care plan row: no clinical content columns yet.
+        for table in ("care_plans", "care_plans_history"):
+            conn.execute(
+                f"INSERT INTO {table} (id, patient_id, title, families, created_on, status, version) "  # noqa: S608
+                "VALUES ('cp1', 'contract-patient', 'Heart failure and diabetes', '[\"CCM\"]', "
+                "'2026-01-05', 'draft', 1)"
+            )
     result = CliRunner().invoke(make_app(), ["db", "migrate", url])
     assert result.exit_code == 0, result.output
     assert f"migrated to schema version {SCHEMA_VERSION}" in result.output
@@ -90,6 +99,9 @@ def test_migrates_an_older_schema_and_keeps_its_data(tmp_path):
         store.initialize()
         with store.transaction(actor="a", reason="r", at=AT) as tx:
             assert tx.get(type(make_patient()), "contract-patient") == make_patient()
+            assert tx.get(CarePlan, "cp1") == make_care_plan()  # new parts read back empty
+            assert tx.history(CarePlan, "cp1") == [make_care_plan()]
+        assert store.check().ok
         with raw(url) as conn:
             indexes = {
                 r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")

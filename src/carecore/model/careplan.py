@@ -1,8 +1,10 @@
-"""Care plans (the first cut: identity, version and status).
+"""Care plans: what the team and the patient agreed to work on, versioned.
 
-The clinical content of a plan (problems, goals, interventions, the symptom
-action plan) arrives with the clinical core; this value already carries what
-stores, exports and optimistic concurrency need.
+A plan holds its problems, goals (with measurable targets), barriers,
+interventions and tasks, symptom action plans, referrals, assessment
+summaries and review schedule. Every change is a new ``version``; the store
+keeps every version. The operations that build and revise plans live in
+:mod:`carecore.careplans`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from carecore import errors
 from carecore.model import _validators as v
 from carecore.model.codes import CarePlanStatus, ServiceFamily
 from carecore.model.people import PatientId
+from carecore.model.planning import (
+    AssessmentNote,
+    Barrier,
+    Goal,
+    Problem,
+    Referral,
+    ReviewSchedule,
+    SymptomActionPlan,
+    Task,
+)
 
 __all__ = ["CarePlan"]
 
@@ -54,6 +66,54 @@ class CarePlan:
     created_on: pendulum.Date = field(converter=v.to_date)
     status: CarePlanStatus = field(default=CarePlanStatus.DRAFT, validator=v.one_of(CarePlanStatus))
     version: int = field(default=1, validator=v.int_between(1))
+    problems: tuple[Problem, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.instance_of(Problem, "a Problem"))
+    )
+    goals: tuple[Goal, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.instance_of(Goal, "a Goal"))
+    )
+    barriers: tuple[Barrier, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.instance_of(Barrier, "a Barrier"))
+    )
+    tasks: tuple[Task, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.instance_of(Task, "a Task"))
+    )
+    symptom_plans: tuple[SymptomActionPlan, ...] = field(
+        default=(),
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(SymptomActionPlan, "a SymptomActionPlan")),
+    )
+    referrals: tuple[Referral, ...] = field(
+        default=(),
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(Referral, "a Referral")),
+    )
+    assessments: tuple[AssessmentNote, ...] = field(
+        default=(),
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(AssessmentNote, "an AssessmentNote")),
+    )
+    expected_outcome: str | None = field(default=None, validator=v.optional(v.not_blank))
+    medication_management: str | None = field(default=None, validator=v.optional(v.not_blank))
+    review: ReviewSchedule | None = field(
+        default=None, validator=v.optional(v.instance_of(ReviewSchedule, "a ReviewSchedule"))
+    )
+    responsible_id: str | None = field(default=None, validator=v.optional(v.not_blank))
+    contributors: tuple[str, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.not_blank)
+    )
+    shared_with_patient_on: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    last_reviewed_on: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+
+    @goals.validator
+    def _unique_ids(self, _attribute: object, _value: object) -> None:
+        for name in ("problems", "goals", "barriers", "tasks", "symptom_plans", "referrals"):
+            ids = [part.id for part in getattr(self, name)]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise errors.InvalidValue(
+                    "ids must be unique within a plan", field=f"{name}.id", value=dupes[0]
+                )
 
     @families.validator
     def _families_are_families(self, _attribute: object, value: frozenset[object]) -> None:

@@ -20,10 +20,12 @@ import functools
 __all__ = [
     "AdministrativeSex",
     "AdtEventKind",
+    "AssessmentDomain",
     "CarePlanStatus",
     "CareSetting",
     "CareTeamRole",
     "CodeSystem",
+    "Comparator",
     "ConsentMethod",
     "ContactMode",
     "Credential",
@@ -31,13 +33,18 @@ __all__ = [
     "DisenrollmentReason",
     "EnrollmentStatus",
     "EpisodeStatus",
+    "GoalAchievement",
+    "GoalLifecycle",
+    "InterventionKind",
     "MdmLevel",
     "PatientClass",
+    "ReferralStatus",
     "RoleClass",
     "RtmSystem",
     "ServiceFamily",
     "SocialNeed",
     "SupervisionLevel",
+    "TaskStatus",
     "VisitKind",
 ]
 
@@ -180,8 +187,11 @@ class ConsentMethod(_Code):
 
 
 class EnrollmentStatus(_Code):
-    """Where a patient stands in a program."""
+    """Where a patient stands in a program, from being identified to leaving it."""
 
+    IDENTIFIED = "identified"  #: found eligible by a registry or a clinician
+    OUTREACH = "outreach"  #: being contacted about the program
+    CONSENTED = "consented"  #: consent recorded, enrollment not yet started
     ENROLLED = "enrolled"
     PAUSED = "paused"
     DISENROLLED = "disenrolled"
@@ -197,6 +207,7 @@ class DisenrollmentReason(_Code):
     NO_LONGER_ELIGIBLE = "no_longer_eligible"
     UNREACHABLE = "unreachable"
     ENTERED_HOSPICE = "entered_hospice"
+    DECLINED = "declined"  #: said no during outreach
 
 
 class ContactMode(_Code):
@@ -345,3 +356,81 @@ class SocialNeed(_Code):
     TRANSPORTATION = "transportation"
     UTILITIES = "utilities"
     INTERPERSONAL_SAFETY = "interpersonal-safety"
+
+
+class GoalLifecycle(_Code):
+    """Where a goal is in its life (FHIR Goal.lifecycleStatus, the values care teams use)."""
+
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class GoalAchievement(_Code):
+    """How a goal is going, separate from its lifecycle (FHIR Goal.achievementStatus)."""
+
+    IN_PROGRESS = "in-progress"
+    IMPROVING = "improving"
+    WORSENING = "worsening"
+    NO_CHANGE = "no-change"
+    ACHIEVED = "achieved"
+    SUSTAINING = "sustaining"
+    NOT_ACHIEVED = "not-achieved"
+
+
+class Comparator(_Code):
+    """How an observed value is compared with a goal's target value."""
+
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    EQ = "="
+
+
+class TaskStatus(_Code):
+    """A task's status (the FHIR Task states a care team uses)."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in-progress"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ReferralStatus(_Code):
+    """Where a referral is in its closed loop."""
+
+    DRAFT = "draft"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class InterventionKind(_Code):
+    """What kind of work an intervention is (used by the CMS completeness check)."""
+
+    EDUCATION = "education"
+    MONITORING = "monitoring"
+    MEDICATION = "medication"
+    COORDINATION = "coordination"
+    COMMUNITY = "community"
+    BEHAVIORAL = "behavioral"
+    SELF_MANAGEMENT = "self-management"
+
+
+class AssessmentDomain(_Code):
+    """What an assessment looked at (the CMS care-plan assessment elements)."""
+
+    COGNITIVE = "cognitive"
+    FUNCTIONAL = "functional"
+    ENVIRONMENTAL = "environmental"
+    CAREGIVER = "caregiver"
+    PSYCHOSOCIAL = "psychosocial"
+    SOCIAL_NEEDS = "social-needs"

@@ -46,8 +46,11 @@ class Consent:
     ...             method=ConsentMethod.VERBAL, obtained_on=pendulum.Date(2026, 1, 5),
     ...             obtained_by="rn1", billing_practitioner_id="dr1",
     ...             cost_sharing_explained=True)
-    >>> c.active_on(pendulum.Date(2026, 2, 1)), c.revoke(pendulum.Date(2026, 3, 1)).active_on(pendulum.Date(2026, 3, 2))
-    (True, False)
+    >>> revoked = c.revoke(pendulum.Date(2026, 3, 10))
+    >>> c.active_on(pendulum.Date(2026, 2, 1)), revoked.active_on(pendulum.Date(2026, 3, 31))
+    (True, True)
+    >>> revoked.effective_until, revoked.active_on(pendulum.Date(2026, 4, 1))
+    (Date(2026, 3, 31), False)
     """
 
     id: str = field(validator=v.not_blank)
@@ -69,9 +72,17 @@ class Consent:
                 "is before the consent was obtained", field=attribute.name, value=value
             )
 
+    @property
+    def effective_until(self) -> pendulum.Date | None:
+        """The last day the consent covers: a revocation takes effect at the end of its month."""
+        if self.revoked_on is None:
+            return None
+        return self.revoked_on.end_of("month")
+
     def active_on(self, day: pendulum.Date) -> bool:
-        """Whether the consent covers *day* (from the day obtained to the day revoked)."""
-        return self.obtained_on <= day and (self.revoked_on is None or day <= self.revoked_on)
+        """Whether the consent covers *day*: from the day obtained to the end of the revocation's month."""
+        until = self.effective_until
+        return self.obtained_on <= day and (until is None or day <= until)
 
     def revoke(self, on: pendulum.Date) -> Consent:
         """The same consent, revoked on *on*."""
@@ -105,9 +116,22 @@ class StatusChange:
 
 
 _ALLOWED = {
+    EnrollmentStatus.IDENTIFIED: {
+        EnrollmentStatus.OUTREACH,
+        EnrollmentStatus.CONSENTED,
+        EnrollmentStatus.DISENROLLED,
+    },
+    EnrollmentStatus.OUTREACH: {EnrollmentStatus.CONSENTED, EnrollmentStatus.DISENROLLED},
+    EnrollmentStatus.CONSENTED: {EnrollmentStatus.ENROLLED, EnrollmentStatus.DISENROLLED},
     EnrollmentStatus.ENROLLED: {EnrollmentStatus.PAUSED, EnrollmentStatus.DISENROLLED},
     EnrollmentStatus.PAUSED: {EnrollmentStatus.ENROLLED, EnrollmentStatus.DISENROLLED},
     EnrollmentStatus.DISENROLLED: set(),
+}
+_FIRST = {
+    EnrollmentStatus.IDENTIFIED,
+    EnrollmentStatus.OUTREACH,
+    EnrollmentStatus.CONSENTED,
+    EnrollmentStatus.ENROLLED,
 }
 
 
@@ -143,9 +167,9 @@ class Enrollment:
                 field=attribute.name,
                 value=value,
             )
-        if value[0].status is not EnrollmentStatus.ENROLLED:
+        if value[0].status not in _FIRST:
             raise errors.InvalidValue(
-                "must start with an enrollment",
+                "must start with identification, outreach, consent or enrollment",
                 field=f"{attribute.name}[0].status",
                 value=value[0].status,
             )
@@ -189,10 +213,51 @@ class Enrollment:
         """The current status (the last entry of the history)."""
         return self.history[-1].status
 
+    @classmethod
+    def identify(
+        cls,
+        *,
+        id: str,  # noqa: A002
+        patient_id: str,
+        program_id: str,
+        family: ServiceFamily,
+        billing_practitioner_id: str,
+        on: pendulum.Date,
+    ) -> Enrollment:
+        """Record that a patient was identified for a program on *on* (before outreach).
+
+        >>> e = Enrollment.identify(id="e1", patient_id="p1", program_id="ccm", family=ServiceFamily.CCM,
+        ...     billing_practitioner_id="dr1", on=pendulum.Date(2026, 1, 5))
+        >>> e = e.reach_out(pendulum.Date(2026, 1, 6)).consent(pendulum.Date(2026, 1, 9))
+        >>> e = e.enroll(pendulum.Date(2026, 1, 12))
+        >>> [c.status.value for c in e.history], e.enrolled_on
+        (['identified', 'outreach', 'consented', 'enrolled'], Date(2026, 1, 12))
+        """
+        return cls(
+            id=id,
+            patient_id=patient_id,
+            program_id=program_id,
+            family=family,
+            billing_practitioner_id=billing_practitioner_id,
+            history=(StatusChange(status=EnrollmentStatus.IDENTIFIED, on=on),),
+        )
+
     @property
-    def enrolled_on(self) -> pendulum.Date:
-        """The day the patient first enrolled."""
-        return self.history[0].on
+    def enrolled_on(self) -> pendulum.Date | None:
+        """The day the patient first enrolled (None while not yet enrolled)."""
+        return next((c.on for c in self.history if c.status is EnrollmentStatus.ENROLLED), None)
+
+    def reach_out(self, on: pendulum.Date) -> Enrollment:
+        """Start outreach on *on*."""
+        return self._change(StatusChange(status=EnrollmentStatus.OUTREACH, on=on))
+
+    def consent(self, on: pendulum.Date) -> Enrollment:
+        """Record the patient's consent on *on* (the Consent value holds the details)."""
+        return self._change(StatusChange(status=EnrollmentStatus.CONSENTED, on=on))
+
+    def enroll(self, on: pendulum.Date) -> Enrollment:
+        """Start the enrollment on *on* (after consent)."""
+        return self._change(StatusChange(status=EnrollmentStatus.ENROLLED, on=on))
 
     def status_on(self, day: pendulum.Date) -> EnrollmentStatus | None:
         """The status in effect on *day*, or None before enrollment."""

@@ -102,6 +102,8 @@ class Column:
     field: str | None
     nullable: bool = False
     since: int = 1
+    #: SQL literal filling the column in rows written before it existed (NOT NULL columns added later).
+    backfill: str | None = None
 
 
 @attrs.frozen
@@ -250,8 +252,23 @@ def _kind(
     versioned: bool = False,
     references_patient: bool = True,
     patient_column: str | None = "patient_id",
+    since: int = 1,
+    added: dict[str, int] | None = None,
 ) -> Kind:
-    columns = _columns_for(cls)
+    columns = [
+        attrs.evolve(
+            c,
+            since=(added or {}).get(c.name, since),
+            backfill="'[]'"
+            if (added or {}).get(c.name, since) > since and c.type == "json" and not c.nullable
+            else None,
+        )
+        for c in _columns_for(cls)
+    ]
+    for c in columns:
+        if c.since > since and not c.nullable and c.backfill is None:
+            msg = f"{cls.__name__}.{c.name} was added in schema {c.since}: make it optional or give a backfill"
+            raise AssertionError(msg)
     names = {c.name for c in columns}
     if patient_column not in names:
         patient_column = None
@@ -263,6 +280,7 @@ def _kind(
         patient_column=patient_column,
         versioned=versioned,
         references_patient=references_patient and patient_column == "patient_id",
+        since=since,
         to_row=_compile(cls, "to_row", columns),
         key_of=_compile(cls, "key_of", [next(c for c in columns if c.name == k) for k in key]),
     )
@@ -277,7 +295,31 @@ KINDS: tuple[Kind, ...] = (
     _kind(model.Condition, "conditions"),
     _kind(model.Consent, "consents"),
     _kind(model.Enrollment, "enrollments"),
-    _kind(model.CarePlan, "care_plans", versioned=True),
+    _kind(
+        model.CarePlan,
+        "care_plans",
+        versioned=True,
+        # The clinical content arrived with schema 3 (issue 5).
+        added=dict.fromkeys(
+            (
+                "problems",
+                "goals",
+                "barriers",
+                "tasks",
+                "symptom_plans",
+                "referrals",
+                "assessments",
+                "expected_outcome",
+                "medication_management",
+                "review",
+                "responsible_id",
+                "contributors",
+                "shared_with_patient_on",
+                "last_reviewed_on",
+            ),
+            3,
+        ),
+    ),
     _kind(model.TimeEntry, "time_entries"),
     _kind(model.InteractiveContact, "interactive_contacts"),
     _kind(model.FaceToFaceVisit, "face_to_face_visits"),
@@ -288,9 +330,11 @@ KINDS: tuple[Kind, ...] = (
     _kind(
         model.ClaimLine,
         "claim_lines",
-        ("patient_id", "period_start", "code", "billing_practitioner_id"),
+        ("patient_id", "period_start", "code", "billing_practitioner_id", "date_of_service"),
     ),
-    _kind(model.Denial, "denials", ("patient_id", "period_start", "code", "reason")),
+    _kind(model.Denial, "denials", ("patient_id", "period_start", "code", "reason", "rule")),
+    _kind(model.Observation, "observations", since=3),
+    _kind(model.AssessmentResult, "assessment_results", since=3),
 )
 
 _BY_CLASS = {k.cls: k for k in KINDS}

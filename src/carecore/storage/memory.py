@@ -49,6 +49,7 @@ class MemoryStore:
         self._url = url
         self._lock = threading.RLock()
         self._version = 0
+        self._open = False
         self.tables: dict[str, dict[tuple[Any, ...], Any]] = {k.table: {} for k in KINDS}
         self.history: dict[str, dict[str, list[Any]]] = {k.table: {} for k in KINDS if k.versioned}
         self.audit: list[AuditEntry] = []
@@ -93,13 +94,22 @@ class MemoryStore:
         """One atomic unit of work (see :meth:`carecore.storage.sql.SqlStore.transaction`)."""
         _check_audit_args(actor, reason, at)
         with self._lock:
+            if self._open:
+                raise errors.StoreError(
+                    "transactions do not nest: finish the open one first",
+                    field="transaction",
+                    value=self.url,
+                )
             self._require_ready()
+            self._open = True
             tx = MemoryTransaction(self, actor=actor, reason=reason, at=pendulum.instance(at))
             try:
                 yield tx
             except BaseException:
                 tx.undo()
                 raise
+            finally:
+                self._open = False
             if tx.failed:
                 tx.undo()
                 raise errors.StoreError(
@@ -146,6 +156,8 @@ class MemoryStore:
 
     def check(self) -> CheckReport:
         """Counts, and the same consistency checks as the SQL stores."""
+        if self._version == 0:
+            return CheckReport(url=self.url, schema_version=0, problems=("no carecore schema",))
         with self._lock:
             problems = []
             patients = self.tables["patients"]
@@ -224,7 +236,7 @@ class MemoryTransaction:
         self._undo.append(audit.pop)
 
     def insert(self, kind: Kind, key: tuple[Any, ...], record: Any) -> None:
-        """Store *record* under *key* without checks (used by add and bulk loads)."""
+        """Store *record* under *key*, checking only that its patient is stored (add's helper)."""
         if kind.references_patient and (record.patient_id,) not in self._store.tables["patients"]:
             raise self._fail(
                 errors.InvalidValue(

@@ -28,7 +28,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -66,6 +66,7 @@ class SqlStore:
         self._url = url
         self._lock = threading.RLock()
         self._ready = False
+        self._open = False
         self._sql_cache: dict[str, str] = {}
 
     # -- dialect ----------------------------------------------------------------
@@ -79,9 +80,11 @@ class SqlStore:
         raise NotImplementedError
 
     def _commit(self) -> None:
+        """Commit the open transaction (dialect)."""
         raise NotImplementedError
 
     def _rollback(self) -> None:
+        """Roll back the open transaction, if any (dialect)."""
         raise NotImplementedError
 
     def _translate(self, exc: Exception) -> errors.CarecoreError | None:
@@ -89,6 +92,7 @@ class SqlStore:
         raise NotImplementedError
 
     def _table_exists(self, cur: Any, name: str) -> bool:
+        """Whether the table *name* exists (dialect)."""
         raise NotImplementedError
 
     def _audit_guard_ddl(self) -> list[str]:
@@ -133,9 +137,13 @@ class SqlStore:
 
     # -- schema -----------------------------------------------------------------
 
-    def _kind_ddl(self, kind: Kind, table: str | None = None, *, history: bool = False) -> str:
+    def _kind_ddl(
+        self, kind: Kind, version: int, table: str | None = None, *, history: bool = False
+    ) -> str:
         lines = []
         for column in kind.columns:
+            if column.since > version:
+                continue
             null = "" if column.nullable else " NOT NULL"
             lines.append(f"{quote(column.name)} {self.TYPES[column.type]}{null}")
         key = kind.key + (("version",) if history else ())
@@ -149,16 +157,9 @@ class SqlStore:
 
     def _migration(self, version: int) -> list[str]:
         t = self.TYPES
+        ddl = self._kinds_added(version)
         if version == 1:
-            ddl = [f"CREATE TABLE carecore_schema (version {t['int']} NOT NULL)"]
-            for kind in KINDS:
-                ddl.append(self._kind_ddl(kind))
-                if kind.references_patient and kind.key[0] != "patient_id":
-                    ddl.append(
-                        f"CREATE INDEX {quote(kind.table + '_patient')} ON {quote(kind.table)} (patient_id)"
-                    )
-                if kind.versioned:
-                    ddl.append(self._kind_ddl(kind, kind.table + "_history", history=True))
+            ddl = [f"CREATE TABLE carecore_schema (version {t['int']} NOT NULL)", *ddl]
             ddl += [
                 f"""CREATE TABLE audit (
   {self.SEQ_COLUMN},
@@ -182,8 +183,35 @@ class SqlStore:
                 "CREATE INDEX audit_patient ON audit (patient_id, seq)",
                 "CREATE INDEX outbox_status ON outbox (status, created_at)",
             ]
+        if version <= SCHEMA_VERSION:
+            return ddl
         msg = f"no migration to schema {version}"
         raise AssertionError(msg)
+
+    def _kinds_added(self, version: int) -> list[str]:
+        """Tables of kinds new in *version*, and columns added to older kinds in it."""
+        ddl: list[str] = []
+        for kind in KINDS:
+            if kind.since == version:
+                ddl.append(self._kind_ddl(kind, version))
+                if kind.references_patient and kind.key[0] != "patient_id":
+                    ddl.append(
+                        f"CREATE INDEX {quote(kind.table + '_patient')} ON {quote(kind.table)} (patient_id)"
+                    )
+                if kind.versioned:
+                    ddl.append(self._kind_ddl(kind, version, kind.table + "_history", history=True))
+            elif kind.since < version:
+                tables = [kind.table] + ([kind.table + "_history"] if kind.versioned else [])
+                for column in kind.columns:
+                    if column.since != version:
+                        continue
+                    kind_sql = self.TYPES[column.type]
+                    rest = "" if column.backfill is None else f" NOT NULL DEFAULT {column.backfill}"
+                    ddl += [
+                        f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind_sql}{rest}"
+                        for table in tables
+                    ]
+        return ddl
 
     def schema_version(self) -> int:
         """The schema version stored in the database (0 when it is empty).
@@ -208,7 +236,7 @@ class SqlStore:
                 self._end_read()
 
     def _end_read(self) -> None:
-        # Close the implicit read transaction some drivers open.
+        """Close the implicit read transaction some drivers open after a plain read."""
         with contextlib.suppress(Exception):
             self._rollback()
 
@@ -272,13 +300,28 @@ class SqlStore:
     # -- transactions -------------------------------------------------------------
 
     @contextlib.contextmanager
+    def _one_at_a_time(self) -> Iterator[None]:
+        """Refuse a transaction opened inside another one on the same store handle."""
+        if self._open:
+            raise errors.StoreError(
+                "transactions do not nest: finish the open one first",
+                field="transaction",
+                value=self.url,
+            )
+        self._open = True
+        try:
+            yield
+        finally:
+            self._open = False
+
+    @contextlib.contextmanager
     def transaction(self, *, actor: str, reason: str, at: dt.datetime) -> Iterator[SqlTransaction]:
         """One atomic unit of work: everything in the block commits together or not at all.
 
         *actor*, *reason* and *at* go into every audit entry the block writes.
         """
         _check_audit_args(actor, reason, at)
-        with self._lock:
+        with self._lock, self._one_at_a_time():
             self._require_ready()
             cur = self._connection().cursor()
             self._begin()
@@ -320,7 +363,7 @@ class SqlStore:
         *progress* is called with the number of rows sent after each chunk.
         """
         _check_audit_args(actor, reason, at)
-        with self._lock:
+        with self._lock, self._one_at_a_time():
             self._require_ready()
             cur = self._connection().cursor()
             self._begin()
@@ -364,7 +407,7 @@ class SqlStore:
             try:
                 added += self._bulk_insert(cur, kind, rows, kind.table)
                 if kind.versioned:
-                    self._bulk_insert(cur, kind, rows, kind.table + "_history")
+                    self._copy_to_history(cur, kind, [r.id for r in chunk])
             except Exception as exc:
                 raise self._bulk_error(exc, kind, patients) from exc
             chunk.clear()
@@ -398,6 +441,20 @@ class SqlStore:
             detail=f"added {added} of {offered}",
         )
         return BulkResult(kind=kind.name, added=added, skipped=offered - added)
+
+    def _copy_to_history(self, cur: Any, kind: Kind, ids: list[str]) -> None:
+        # The history gets the rows now current: a skipped record (its id was
+        # stored already) keeps its own history and gains no version it never had.
+        names = _cols(kind.column_names)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ", ".join("?" for _ in part)
+            self._execute(
+                cur,
+                f"INSERT INTO {quote(kind.table + '_history')} ({names}) SELECT {names} "
+                f"FROM {quote(kind.table)} WHERE id IN ({marks}) ON CONFLICT DO NOTHING",
+                part,
+            )
 
     def _bulk_error(self, exc: Exception, kind: Kind, patients: set[str]) -> Exception:
         mapped = self._translate(exc)
@@ -591,6 +648,12 @@ class SqlTransaction:
                 field="key",
                 value=kind.key_text(key),
             ) from None
+        except errors.InvalidValue as exc:
+            if exc.field != "patient_id":
+                raise
+            raise errors.InvalidValue(
+                "no such patient is stored", field="patient_id", value=kind.patient_of(record)
+            ) from None
         if kind.versioned:
             self._run(
                 f"INSERT INTO {quote(kind.table + '_history')} ({_cols(kind.column_names)}) VALUES ({marks})",
@@ -658,7 +721,14 @@ class SqlTransaction:
         if found is None:
             self.failed = True
             raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
-        self._run(f"DELETE FROM {quote(kind.table)} WHERE {self._where(kind)}", parts)
+        try:
+            self._run(f"DELETE FROM {quote(kind.table)} WHERE {self._where(kind)}", parts)
+        except errors.InvalidValue:
+            raise errors.InvalidValue(
+                "the patient still has stored records",
+                field="patient_id",
+                value=kind.key_text(parts),
+            ) from None
         self._audit("delete", kind.name, kind.key_text(parts), kind.patient_of(found))
 
     def _fetch(self, kind: Kind, parts: tuple[Any, ...]) -> Any:

@@ -189,6 +189,40 @@ class StoreContract:
         assert store.schema_version() == SCHEMA_VERSION
         assert store.check().ok
 
+    def test_check_of_an_empty_store_reports_no_schema(self, store: Store) -> None:
+        """A store never initialised is not called consistent."""
+        report = store.check()
+        assert (report.schema_version, report.ok, report.problems) == (
+            0,
+            False,
+            ("no carecore schema",),
+        )
+
+    def test_transactions_do_not_nest(self, ready: Store) -> None:
+        """Opening a transaction inside another on the same store is refused; the outer one still commits."""
+        with ready.transaction(actor="contract", reason="outer", at=AT) as tx:
+            tx.add(make_time_entry(1))
+            with (
+                pytest.raises(errors.StoreError, match="do not nest"),
+                ready.transaction(actor="contract", reason="inner", at=AT),
+            ):
+                pass
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            assert tx.get(TimeEntry, "te-1") == make_time_entry(1)
+
+    def test_bulk_load_of_a_stored_plan_adds_no_version(self, ready: Store) -> None:
+        """A bulk-loaded care plan whose id is stored is skipped, history and all."""
+        plan = make_care_plan()
+        with ready.transaction(actor="contract", reason="new plan", at=AT) as tx:
+            tx.add(plan)
+        later = attrs.evolve(plan, version=2, title="From another system")
+        result = ready.bulk_add([later, make_care_plan("cp2")], actor="import", reason="t", at=AT)
+        assert (result.added, result.skipped) == (1, 1)
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            assert tx.history(CarePlan, "cp1") == [plan]
+            assert tx.history(CarePlan, "cp2") == [make_care_plan("cp2")]
+        assert ready.check().ok
+
     def test_refuses_work_before_initialize(self, store: Store) -> None:
         """Writing to a store without a schema is a typed error, not a crash."""
         with (

@@ -32,6 +32,10 @@ from carecore.model import (
     AdministrativeSex,
     AdtEvent,
     AdtEventKind,
+    AssessmentDomain,
+    AssessmentNote,
+    AssessmentResult,
+    Barrier,
     CarePlan,
     CarePlanStatus,
     CareSetting,
@@ -41,6 +45,7 @@ from carecore.model import (
     ClaimLine,
     CodeSystem,
     Coding,
+    Comparator,
     Condition,
     Consent,
     ConsentMethod,
@@ -58,30 +63,49 @@ from carecore.model import (
     EnrollmentStatus,
     EpisodeStatus,
     FaceToFaceVisit,
+    Goal,
+    GoalAchievement,
+    GoalLifecycle,
     Identifier,
     InteractiveContact,
+    InterventionKind,
+    ItemAnswer,
     MdmLevel,
+    Observation,
     OutboundMessage,
     Patient,
     PatientClass,
     Practitioner,
+    Problem,
     Program,
+    Referral,
+    ReferralStatus,
+    ReviewSchedule,
     RoleClass,
     RtmSystem,
     ServiceFamily,
     ServicePeriod,
+    SocialNeed,
     StatusChange,
     SupervisionLevel,
+    SymptomActionPlan,
+    Target,
+    Task,
+    TaskStatus,
     TimeEntry,
     TimeRecorded,
     TransitionEpisode,
     VisitKind,
+    ZoneAction,
 )
 from carecore.model.activity import _ROLE_CREDENTIALS
 from carecore.model.people import _npi_checksum_ok
 
 __all__ = [
     "adt_events",
+    "assessment_notes",
+    "assessment_results",
+    "barriers",
     "billing_facts",
     "care_plans",
     "care_team_members",
@@ -97,18 +121,28 @@ __all__ = [
     "domain_events",
     "enrollments",
     "face_to_face_visits",
+    "goals",
     "identifiers",
     "instants",
     "interactive_contacts",
+    "item_answers",
+    "observations",
     "outbound_messages",
     "patients",
     "practitioners",
+    "problems",
     "programs",
+    "referrals",
+    "review_schedules",
     "service_periods",
     "status_changes",
+    "symptom_action_plans",
+    "targets",
+    "tasks",
     "time_entries",
     "time_zones",
     "transition_episodes",
+    "zone_actions",
 ]
 
 T = TypeVar("T")
@@ -627,8 +661,183 @@ def denials() -> st.SearchStrategy[Denial]:
 # -- care plans and events --------------------------------------------------
 
 
+def problems() -> st.SearchStrategy[Problem]:
+    """Care-plan problems: a condition, a social need, or neither."""
+    return st.builds(
+        Problem,
+        id=_ids,
+        description=_words,
+        condition_id=st.none() | _ids,
+        need=st.none() | st.sampled_from(SocialNeed),
+    )
+
+
+def targets() -> st.SearchStrategy[Target]:
+    """Measurable targets with a decimal value."""
+    return st.builds(
+        Target,
+        measure=_words,
+        comparator=st.sampled_from(Comparator),
+        value=st.decimals(
+            min_value=-1000, max_value=1000, places=2, allow_nan=False, allow_infinity=False
+        ),
+        unit=st.sampled_from(("%", "mm[Hg]", "kg", "mg/dL", "{score}")),
+        due=dates(),
+        loinc=st.none() | st.sampled_from(("4548-4", "8480-6", "29463-7")),
+    )
+
+
+def goals() -> st.SearchStrategy[Goal]:
+    """Goals in any lifecycle and achievement status."""
+    return st.builds(
+        Goal,
+        id=_ids,
+        description=_words,
+        problem_ids=st.lists(_ids, max_size=2).map(tuple),
+        target=st.none() | targets(),
+        lifecycle=st.sampled_from(GoalLifecycle),
+        achievement=st.sampled_from(GoalAchievement),
+        confidence=st.none() | st.integers(0, 10),
+    )
+
+
+def barriers() -> st.SearchStrategy[Barrier]:
+    """Barriers to goals."""
+    return st.builds(
+        Barrier,
+        id=_ids,
+        description=_words,
+        goal_ids=st.lists(_ids, max_size=2).map(tuple),
+        plan=st.none() | _words,
+    )
+
+
+def tasks() -> st.SearchStrategy[Task]:
+    """Tasks in any status (done ones carry an outcome)."""
+
+    def build(status: TaskStatus, outcome: str | None, **kw: Any) -> Task:
+        if status in {TaskStatus.COMPLETED, TaskStatus.FAILED} and outcome is None:
+            outcome = "done"
+        return Task(status=status, outcome=outcome, **kw)
+
+    return st.builds(
+        build,
+        id=_ids,
+        description=_words,
+        owner=_ids,
+        kind=st.sampled_from(InterventionKind),
+        due=st.none() | dates(),
+        status=st.sampled_from(TaskStatus),
+        outcome=st.none() | _words,
+        goal_ids=st.lists(_ids, max_size=2).map(tuple),
+    )
+
+
+def zone_actions() -> st.SearchStrategy[ZoneAction]:
+    """One zone of a symptom action plan."""
+    return st.builds(
+        ZoneAction,
+        signs=st.lists(_words, min_size=1, max_size=3).map(tuple),
+        actions=st.lists(_words, max_size=3).map(tuple),
+        call=st.none() | _words,
+    )
+
+
+def symptom_action_plans() -> st.SearchStrategy[SymptomActionPlan]:
+    """Green, yellow and red zones for one problem."""
+    return st.builds(
+        SymptomActionPlan,
+        id=_ids,
+        problem_id=_ids,
+        title=_words,
+        green=zone_actions(),
+        yellow=zone_actions(),
+        red=zone_actions(),
+    )
+
+
+def referrals() -> st.SearchStrategy[Referral]:
+    """Referrals at any point of their loop."""
+    return st.builds(
+        Referral,
+        id=_ids,
+        to=_words,
+        reason=_words,
+        need=st.none() | st.sampled_from(SocialNeed),
+        status=st.sampled_from(ReferralStatus),
+        sent_on=st.none() | dates(),
+        closed_on=st.none() | dates(),
+        status_reason=st.none() | _words,
+    )
+
+
+def review_schedules() -> st.SearchStrategy[ReviewSchedule]:
+    """Review schedules."""
+    return st.builds(
+        ReviewSchedule,
+        every_days=st.integers(1, 366),
+        next_review=dates(),
+        follow_up=st.none() | _words,
+    )
+
+
+def assessment_notes() -> st.SearchStrategy[AssessmentNote]:
+    """Assessment summaries by domain."""
+    return st.builds(
+        AssessmentNote,
+        domain=st.sampled_from(AssessmentDomain),
+        summary=_words,
+        result_id=st.none() | _ids,
+    )
+
+
+def observations() -> st.SearchStrategy[Observation]:
+    """Observations with decimal values."""
+    return st.builds(
+        Observation,
+        id=_ids,
+        patient_id=_ids,
+        measure=_words,
+        value=st.decimals(
+            min_value=-1000, max_value=1000, places=2, allow_nan=False, allow_infinity=False
+        ),
+        unit=_words,
+        on=dates(),
+        loinc=st.none() | st.sampled_from(("4548-4", "8480-6", "29463-7")),
+    )
+
+
+def item_answers() -> st.SearchStrategy[ItemAnswer]:
+    """Answered items (one or more codes or numbers as text)."""
+    return st.builds(
+        ItemAnswer, item=_ids, values=st.lists(_ids, min_size=1, max_size=3).map(tuple)
+    )
+
+
+def assessment_results() -> st.SearchStrategy[AssessmentResult]:
+    """Assessment results (not necessarily consistent with an instrument's scoring)."""
+    return st.builds(
+        AssessmentResult,
+        id=_ids,
+        patient_id=_ids,
+        instrument_id=st.sampled_from(("phq-9", "gad-7", "ahc-hrsn")),
+        on=dates(),
+        answers=st.lists(item_answers(), max_size=4).map(tuple),
+        total=st.none() | st.integers(0, 27),
+        band=st.none() | _words,
+        positive=st.none() | st.booleans(),
+        flags=st.lists(_ids, max_size=2).map(tuple),
+        needs=st.frozensets(st.sampled_from(SocialNeed), max_size=3),
+        performer_id=st.none() | _ids,
+    )
+
+
+def _unique(strategy: st.SearchStrategy[Any], max_size: int) -> st.SearchStrategy[tuple[Any, ...]]:
+    return st.lists(strategy, max_size=max_size, unique_by=lambda part: part.id).map(tuple)
+
+
 def care_plans() -> st.SearchStrategy[CarePlan]:
-    """Care plans in any status, at any version."""
+    """Care plans in any status, at any version, with all their parts."""
     return st.builds(
         CarePlan,
         id=_ids,
@@ -638,6 +847,20 @@ def care_plans() -> st.SearchStrategy[CarePlan]:
         created_on=dates(),
         status=st.sampled_from(CarePlanStatus),
         version=st.integers(1, 50),
+        problems=_unique(problems(), 3),
+        goals=_unique(goals(), 3),
+        barriers=_unique(barriers(), 2),
+        tasks=_unique(tasks(), 3),
+        symptom_plans=_unique(symptom_action_plans(), 2),
+        referrals=_unique(referrals(), 2),
+        assessments=st.lists(assessment_notes(), max_size=3).map(tuple),
+        expected_outcome=st.none() | _words,
+        medication_management=st.none() | _words,
+        review=st.none() | review_schedules(),
+        responsible_id=st.none() | _ids,
+        contributors=st.lists(_ids, max_size=3).map(tuple),
+        shared_with_patient_on=st.none() | dates(),
+        last_reviewed_on=st.none() | dates(),
     )
 
 
@@ -884,6 +1107,19 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     ClaimLine: claim_lines(),
     Denial: denials(),
     CarePlan: care_plans(),
+    Problem: problems(),
+    Target: targets(),
+    Goal: goals(),
+    Barrier: barriers(),
+    Task: tasks(),
+    ZoneAction: zone_actions(),
+    SymptomActionPlan: symptom_action_plans(),
+    Referral: referrals(),
+    ReviewSchedule: review_schedules(),
+    AssessmentNote: assessment_notes(),
+    Observation: observations(),
+    AssessmentResult: assessment_results(),
+    ItemAnswer: item_answers(),
     DischargeReceived: domain_events().filter(lambda e: isinstance(e, DischargeReceived)),
     TimeRecorded: domain_events().filter(lambda e: isinstance(e, TimeRecorded)),
     EnrollmentChanged: domain_events().filter(lambda e: isinstance(e, EnrollmentChanged)),
