@@ -27,16 +27,33 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
+from attrs import evolve
 
 from carecore import errors
 from carecore.clock import Clock, SystemClock
-from carecore.model import CarePlan, ClaimLine, Denial
+from carecore import careplans
+from carecore.instruments import score
+from carecore.model import (
+    AssessmentResult,
+    CarePlan,
+    ClaimLine,
+    Condition,
+    Denial,
+    Enrollment,
+    ItemAnswer,
+    Observation,
+    Patient,
+    ServiceFamily,
+)
 from carecore.storage import kind_for, open_store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    import pendulum
     import pluggy
+
+    from carecore.instruments import Answer
 
     from carecore.model import ServicePeriod
     from carecore.protocols import Store, Transaction
@@ -53,8 +70,16 @@ class CareProgram:
     :param actor: who is working, as it should appear in the audit log.
     """
 
-    def __init__(self, store: Store, *, clock: Clock | None = None, actor: str = "system") -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        actor: str = "system",
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
         self.store = store
+        self.plugin_manager = plugin_manager
         self.clock = clock or SystemClock()
         if not isinstance(actor, str) or not actor.strip():
             raise errors.InvalidValue("must name who is acting", field="actor", value=actor)
@@ -83,7 +108,7 @@ class CareProgram:
         except BaseException:
             store.close()
             raise
-        return cls(store, clock=clock, actor=actor)
+        return cls(store, clock=clock, actor=actor, plugin_manager=plugin_manager)
 
     def close(self) -> None:
         """Close the store."""
@@ -101,7 +126,9 @@ class CareProgram:
         >>> CareProgram.open("memory://").as_actor("md:ruiz").actor
         'md:ruiz'
         """
-        return CareProgram(self.store, clock=self.clock, actor=actor)
+        return CareProgram(
+            self.store, clock=self.clock, actor=actor, plugin_manager=self.plugin_manager
+        )
 
     @contextlib.contextmanager
     def transaction(self, reason: str) -> Iterator[Transaction]:
@@ -125,6 +152,157 @@ class CareProgram:
         return self.store.bulk_add(
             records, actor=self.actor, reason=reason, at=self.clock.now(), progress=progress
         )
+
+    # -- assessments and care plans ------------------------------------------------------
+
+    def _now(self) -> pendulum.DateTime:
+        return self.clock.now()
+
+    def _today(self, patient_id: str, tx: Transaction) -> pendulum.Date:
+        """Today in the patient's time zone."""
+        patient = tx.get(Patient, patient_id)
+        day: pendulum.Date = self._now().in_timezone(patient.time_zone).date()
+        return day
+
+    def assess(  # noqa: PLR0913 - the answers and who, when, what
+        self,
+        patient_id: str,
+        instrument_id: str,
+        answers: Mapping[str, Answer],
+        *,
+        result_id: str,
+        on: pendulum.Date | None = None,
+        performer_id: str | None = None,
+        reason: str = "assessment",
+    ) -> AssessmentResult:
+        """Score an instrument for a patient and store the result (with the answers given).
+
+        The patient's administrative sex is passed to the scoring (AUDIT-C's
+        cut-offs depend on it). Instruments come from the plugins of the
+        program's plugin manager (the built-ins by default).
+        """
+        registry = self._instruments()
+        with self.transaction(reason) as tx:
+            patient = tx.get(Patient, patient_id)
+            result = score(instrument_id, answers, sex=patient.sex, registry=registry)
+            stored = AssessmentResult(
+                id=result_id,
+                patient_id=patient_id,
+                instrument_id=instrument_id,
+                on=on or self._now().in_timezone(patient.time_zone).date(),
+                answers=tuple(
+                    ItemAnswer(item=item, values=_answer_values(value))
+                    for item, value in sorted(answers.items())
+                ),
+                total=result.total,
+                band=result.band,
+                positive=result.positive,
+                flags=result.flags,
+                needs=result.needs,
+                performer_id=performer_id,
+            )
+            tx.add(stored)
+        return stored
+
+    def _instruments(self) -> Mapping[str, Any] | None:
+        if self.plugin_manager is None:
+            return None
+        from carecore.plugins import Hooks
+
+        return dict(Hooks(self.plugin_manager).instruments().items())
+
+    def create_care_plan(  # noqa: PLR0913
+        self,
+        plan_id: str,
+        patient_id: str,
+        *,
+        responsible_id: str | None = None,
+        families: Iterable[ServiceFamily] = (ServiceFamily.CCM,),
+        on: pendulum.Date | None = None,
+        reason: str = "care plan created",
+    ) -> CarePlan:
+        """Draft a plan from the patient's stored conditions and assessment results, and store it (version 1)."""
+        with self.transaction(reason) as tx:
+            when = on or self._today(patient_id, tx)
+            conditions = [c for c in tx.find(Condition, patient_id=patient_id) if c.active_on(when)]
+            assessments = tx.find(AssessmentResult, patient_id=patient_id)
+            plan = careplans.draft_plan(
+                plan_id,
+                patient_id,
+                conditions=conditions,
+                assessments=assessments,
+                on=when,
+                responsible_id=responsible_id,
+                families=families,
+            )
+            tx.add(plan)
+        return plan
+
+    def review_care_plan(
+        self, plan_id: str, *, by: str | None = None, reason: str = "care plan review"
+    ) -> CarePlan:
+        """Record a review of the plan today (a new version; the next review is scheduled)."""
+        with self.transaction(reason) as tx:
+            today = self._today(tx.get(CarePlan, plan_id).patient_id, tx)
+        return self.revise_care_plan(
+            plan_id,
+            lambda plan: careplans.review(plan, on=today, by=by or self.actor),
+            reason=reason,
+        )
+
+    def close_care_plan(
+        self, plan_id: str, *, completed: bool = True, reason: str = "care plan closed"
+    ) -> CarePlan:
+        """Close the plan as completed (or revoked), closing its open goals with it."""
+        return self.revise_care_plan(
+            plan_id, lambda p: careplans.close(p, completed=completed), reason=reason
+        )
+
+    def update_goal_progress(self, plan_id: str, *, reason: str = "goal progress") -> CarePlan:
+        """Set each open measurable goal's achievement from the patient's stored observations."""
+        with self.transaction(reason) as tx:
+            patient_id = tx.get(CarePlan, plan_id).patient_id
+            observations = tx.find(Observation, patient_id=patient_id)
+            today = self._today(patient_id, tx)
+        return self.revise_care_plan(
+            plan_id,
+            lambda plan: careplans.update_goals(plan, observations, on=today),
+            reason=reason,
+        )
+
+    def share_care_plan(
+        self,
+        plan_id: str,
+        *,
+        contacts: Mapping[str, str] | None = None,
+        reason: str = "care plan shared with patient",
+    ) -> str:
+        """Record that the patient got a copy today and return the patient-facing HTML of that version."""
+        with self.transaction(reason) as tx:
+            plan = tx.get(CarePlan, plan_id)
+            patient = tx.get(Patient, plan.patient_id)
+        shared = self.revise_care_plan(
+            plan_id,
+            lambda p: evolve(
+                p, shared_with_patient_on=self._now().in_timezone(patient.time_zone).date()
+            ),
+            reason=reason,
+        )
+        return careplans.render_html(shared, patient=patient, contacts=contacts)
+
+    def change_enrollment(
+        self, enrollment_id: str, change: Callable[[Enrollment], Enrollment], *, reason: str
+    ) -> Enrollment:
+        """Apply a status change (``lambda e: e.enroll(day)``) to a stored enrollment and store it."""
+        with self.transaction(reason) as tx:
+            current = tx.get(Enrollment, enrollment_id)
+            changed = change(current)
+            if not isinstance(changed, Enrollment) or changed.id != current.id:
+                raise errors.InvalidValue(
+                    "must return the same Enrollment, changed", field="change", value=changed
+                )
+            tx.replace(changed)
+        return changed
 
     def revise_care_plan(
         self,
@@ -151,6 +329,7 @@ class CareProgram:
                             "must return a CarePlan", field="change", value=revised
                         )
                     revised = attrs.evolve(revised, version=current.version + 1)
+                    careplans.check_revision(current, revised)
                     tx.replace(revised)
             except errors.ConflictError:
                 continue
@@ -194,3 +373,9 @@ class CareProgram:
                     tx.delete(type(old), kind_for(type(old)).key_of(old))
             for item in items:
                 tx.add(item)
+
+
+def _answer_values(value: object) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(sorted(str(v) for v in value))
+    return (str(value),)

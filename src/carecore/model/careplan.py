@@ -141,3 +141,11 @@ class CarePlan:
     def complete(self) -> CarePlan:
         """Close the plan as completed (a new version)."""
         return self._to(CarePlanStatus.COMPLETED)
+
+    def resume(self) -> CarePlan:
+        """Take a plan off hold (a new version)."""
+        return self._to(CarePlanStatus.ACTIVE)
+
+    def revoke(self) -> CarePlan:
+        """Withdraw the plan (a new version): the patient left, or it was made in error."""
+        return self._to(CarePlanStatus.REVOKED)

@@ -1,0 +1,580 @@
+"""Building, revising, reviewing and measuring care plans (pure functions over values).
+
+>>> import pendulum
+>>> from carecore.model import Coding, Condition
+>>> dm = Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.65"), chronic=True)
+>>> plan = draft_plan("cp1", "p1", conditions=[dm], on=pendulum.Date(2026, 1, 5), responsible_id="dr-ruiz")
+>>> [g.description for g in plan.goals][:1], plan.version
+(['Bring my A1c under 8%'], 1)
+>>> [e.value for e in completeness(plan).missing]
+['expected-outcome', 'assessments', 'shared-with-patient']
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from attrs import evolve, fields, frozen
+
+from carecore import errors
+from carecore.careplans._html import render_html
+from carecore.careplans._templates import (
+    CONDITION_TEMPLATES,
+    ConditionTemplate,
+    GoalTemplate,
+    TaskTemplate,
+)
+from carecore.model import (
+    AssessmentDomain,
+    AssessmentResult,
+    CarePlan,
+    CarePlanStatus,
+    Condition,
+    Goal,
+    GoalAchievement,
+    GoalLifecycle,
+    InterventionKind,
+    Observation,
+    Problem,
+    Referral,
+    ReviewSchedule,
+    ServiceFamily,
+    SocialNeed,
+    SymptomActionPlan,
+    Target,
+    Task,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = [
+    "CONDITION_TEMPLATES",
+    "Change",
+    "CmsElement",
+    "CompletenessReport",
+    "ConditionTemplate",
+    "GoalProgress",
+    "GoalTemplate",
+    "TaskTemplate",
+    "billing_care_plans",
+    "check_revision",
+    "close",
+    "completeness",
+    "diff",
+    "draft_plan",
+    "goal_progress",
+    "render_html",
+    "review",
+    "revise",
+    "update_goals",
+]
+
+#: Community resources a social-need problem is referred to, by default.
+NEED_REFERRALS: dict[SocialNeed, str] = {
+    SocialNeed.HOUSING_INSTABILITY: "Housing assistance program",
+    SocialNeed.HOUSING_QUALITY: "Home repair and healthy homes program",
+    SocialNeed.FOOD_INSECURITY: "Food bank and SNAP enrollment help",
+    SocialNeed.TRANSPORTATION: "Medical transportation benefit",
+    SocialNeed.UTILITIES: "Utility assistance (LIHEAP)",
+    SocialNeed.INTERPERSONAL_SAFETY: "Domestic violence advocate",
+}
+
+
+def draft_plan(  # noqa: PLR0913 - one parameter per source of the plan
+    plan_id: str,
+    patient_id: str,
+    *,
+    conditions: Iterable[Condition] = (),
+    assessments: Iterable[AssessmentResult] = (),
+    on: pendulum.Date,
+    responsible_id: str | None = None,
+    families: Iterable[ServiceFamily] = (ServiceFamily.CCM,),
+    templates: Sequence[ConditionTemplate] = CONDITION_TEMPLATES,
+    review_every_days: int = 90,
+) -> CarePlan:
+    """A version-1 draft plan from conditions (matched to templates) and assessment results.
+
+    Each condition that matches a template brings a problem, its goals (with
+    targets due months ahead), its tasks (owned by the responsible person
+    until reassigned) and a symptom action plan. Each social need an
+    assessment identified brings a problem and a draft referral. Conditions
+    without a template become problems only.
+    """
+    problems: list[Problem] = []
+    goals: list[Goal] = []
+    tasks: list[Task] = []
+    zones: list[SymptomActionPlan] = []
+    referrals: list[Referral] = []
+    owner = responsible_id or "care-manager"
+    for condition in conditions:
+        if condition.patient_id != patient_id:
+            raise errors.InvalidValue(
+                f"belongs to another patient than {patient_id}", field="conditions", value=condition
+            )
+        template = next((t for t in templates if t.matches(condition.coding.code)), None)
+        problem_id = f"pr-{condition.id}"
+        name = template.name if template else (condition.coding.display or condition.coding.code)
+        problems.append(Problem(id=problem_id, description=name, condition_id=condition.id))
+        if template is None:
+            continue
+        for n, g in enumerate(template.goals, start=1):
+            goals.append(_goal(g, f"g-{condition.id}-{n}", problem_id, on))
+        for n, t in enumerate(template.tasks, start=1):
+            tasks.append(
+                Task(
+                    id=f"t-{condition.id}-{n}",
+                    description=t.description,
+                    owner=owner,
+                    kind=t.kind,
+                    due=on.add(days=t.days),
+                    goal_ids=tuple(g.id for g in goals if problem_id in g.problem_ids)[:1],
+                )
+            )
+        zones.append(
+            SymptomActionPlan(
+                id=f"zones-{condition.id}",
+                problem_id=problem_id,
+                title=f"{template.name}: what to do",
+                green=template.green,
+                yellow=template.yellow,
+                red=template.red,
+            )
+        )
+    needs: list[SocialNeed] = []
+    for result in assessments:
+        if result.patient_id != patient_id:
+            raise errors.InvalidValue(
+                f"belongs to another patient than {patient_id}", field="assessments", value=result
+            )
+        needs += [n for n in sorted(result.needs, key=lambda n: n.value) if n not in needs]
+    for need in needs:
+        problem_id = f"pr-{need.value}"
+        problems.append(Problem(id=problem_id, description=_NEED_WORDS[need], need=need))
+        referrals.append(
+            Referral(
+                id=f"rf-{need.value}", to=NEED_REFERRALS[need], reason=_NEED_WORDS[need], need=need
+            )
+        )
+    return CarePlan(
+        id=plan_id,
+        patient_id=patient_id,
+        title=", ".join(p.description for p in problems[:3]) or "Care plan",
+        families=frozenset(families),
+        created_on=on,
+        problems=tuple(problems),
+        goals=tuple(goals),
+        tasks=tuple(tasks),
+        symptom_plans=tuple(zones),
+        referrals=tuple(referrals),
+        review=ReviewSchedule(
+            every_days=review_every_days, next_review=on.add(days=review_every_days)
+        ),
+        responsible_id=responsible_id,
+        contributors=(responsible_id,) if responsible_id else (),
+    )
+
+
+_NEED_WORDS = {
+    SocialNeed.HOUSING_INSTABILITY: "Housing is not stable",
+    SocialNeed.HOUSING_QUALITY: "Problems with the home (pests, mold, heat, leaks)",
+    SocialNeed.FOOD_INSECURITY: "Not always enough food",
+    SocialNeed.TRANSPORTATION: "No reliable transportation",
+    SocialNeed.UTILITIES: "Utilities shut off or threatened",
+    SocialNeed.INTERPERSONAL_SAFETY: "Not safe at home",
+}
+
+
+def _goal(template: GoalTemplate, goal_id: str, problem_id: str, on: pendulum.Date) -> Goal:
+    target = None
+    if (
+        template.measure is not None
+        and template.comparator is not None
+        and template.unit is not None
+    ):
+        target = Target(
+            measure=template.measure,
+            loinc=template.loinc,
+            comparator=template.comparator,
+            value=template.value,
+            unit=template.unit,
+            due=on.add(months=template.months),
+        )
+    return Goal(
+        id=goal_id,
+        description=template.description,
+        problem_ids=(problem_id,),
+        target=target,
+        lifecycle=GoalLifecycle.PROPOSED,
+    )
+
+
+# -- revisions -------------------------------------------------------------------------
+
+
+def revise(plan: CarePlan, **changes: Any) -> CarePlan:
+    """The next version of *plan* with *changes*; no goal may disappear silently.
+
+    A goal that is no longer wanted is cancelled (``lifecycle=CANCELLED``),
+    not removed; a referral is cancelled or declined, not removed. Removing
+    either raises :class:`~carecore.errors.InvalidValue` naming the part.
+
+    >>> import pendulum
+    >>> plan = draft_plan("cp1", "p1", on=pendulum.Date(2026, 1, 5))
+    >>> revise(plan, expected_outcome="Stable at home").version
+    2
+    """
+    for name in ("version", "id", "patient_id", "created_on"):
+        if name in changes:
+            raise errors.InvalidValue(
+                "is set by the plan itself and cannot be revised", field=name, value=changes[name]
+            )
+    known = {f.name for f in fields(CarePlan)}
+    for name in changes:
+        if name not in known:
+            raise errors.InvalidValue(
+                "is not a part of a care plan", field=name, value=changes[name]
+            )
+    new = evolve(plan, version=plan.version + 1, **changes)
+    check_revision(plan, new)
+    return new
+
+
+def check_revision(old: CarePlan, new: CarePlan) -> None:
+    """Refuse a revision that is not the next version of the same plan or drops a goal or referral.
+
+    >>> import pendulum
+    >>> from carecore.model import Goal
+    >>> a = draft_plan("cp1", "p1", on=pendulum.Date(2026, 1, 5))
+    >>> a = revise(a, goals=[Goal(id="g1", description="Walk daily")])
+    >>> check_revision(a, evolve(a, version=3, goals=()))
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: goals.id='g1': a revision cannot drop goals; cancel them instead
+    """
+    if new.id != old.id or new.patient_id != old.patient_id:
+        raise errors.InvalidValue(
+            "a revision is of the same plan and patient", field="id", value=new.id
+        )
+    if new.version != old.version + 1:
+        raise errors.ConflictError(
+            f"a revision of version {old.version} is version {old.version + 1}",
+            field="version",
+            value=new.version,
+        )
+    for part in ("goals", "referrals"):
+        kept = {p.id for p in getattr(new, part)}
+        dropped = [p.id for p in getattr(old, part) if p.id not in kept]
+        if dropped:
+            raise errors.InvalidValue(
+                f"a revision cannot drop {part}; cancel them instead",
+                field=f"{part}.id",
+                value=dropped[0],
+            )
+
+
+@frozen(kw_only=True)
+class Change:
+    """One difference between two versions of a plan.
+
+    ``part`` is ``"plan"`` for a top-level field, else the part list
+    (``"goals"``); ``what`` is ``added``, ``removed`` or ``changed``;
+    ``fields`` names the changed fields.
+    """
+
+    part: str
+    id: str
+    what: str
+    fields: tuple[str, ...] = ()
+
+
+_PARTS = ("problems", "goals", "barriers", "tasks", "symptom_plans", "referrals")
+
+
+def diff(old: CarePlan, new: CarePlan) -> tuple[Change, ...]:
+    """What changed from *old* to *new* (two versions of one plan).
+
+    >>> import pendulum
+    >>> a = draft_plan("cp1", "p1", on=pendulum.Date(2026, 1, 5))
+    >>> diff(a, revise(a, expected_outcome="Stable at home"))
+    (Change(part='plan', id='cp1', what='changed', fields=('expected_outcome',)),)
+    """
+    if old.id != new.id:
+        raise errors.InvalidValue(
+            "diff compares two versions of one plan", field="id", value=new.id
+        )
+    changes: list[Change] = []
+    top = tuple(
+        f.name
+        for f in fields(CarePlan)
+        if f.name not in (*_PARTS, "version") and getattr(old, f.name) != getattr(new, f.name)
+    )
+    if top:
+        changes.append(Change(part="plan", id=new.id, what="changed", fields=top))
+    for part in _PARTS:
+        before = {p.id: p for p in getattr(old, part)}
+        after = {p.id: p for p in getattr(new, part)}
+        for pid, value in after.items():
+            if pid not in before:
+                changes.append(Change(part=part, id=pid, what="added"))
+            elif before[pid] != value:
+                names = tuple(
+                    f.name
+                    for f in fields(type(value))
+                    if getattr(before[pid], f.name) != getattr(value, f.name)
+                )
+                changes.append(Change(part=part, id=pid, what="changed", fields=names))
+        changes += [Change(part=part, id=pid, what="removed") for pid in before if pid not in after]
+    return tuple(changes)
+
+
+def review(plan: CarePlan, *, on: pendulum.Date, by: str | None = None) -> CarePlan:
+    """The plan reviewed on *on* (a new version): next review scheduled, reviewer added as contributor."""
+    schedule = plan.review or ReviewSchedule(every_days=90, next_review=on)
+    contributors = (
+        plan.contributors if by is None or by in plan.contributors else (*plan.contributors, by)
+    )
+    return revise(
+        plan,
+        last_reviewed_on=on,
+        review=evolve(schedule, next_review=on.add(days=schedule.every_days)),
+        contributors=contributors,
+    )
+
+
+def close(plan: CarePlan, *, completed: bool = True) -> CarePlan:
+    """Close the plan (a new version): completed, or revoked when ``completed=False``.
+
+    Open goals are completed or cancelled with it, so no goal is left open on a closed plan.
+    """
+    closed = plan.complete() if completed else plan.revoke()
+    ending = GoalLifecycle.COMPLETED if completed else GoalLifecycle.CANCELLED
+    goals = tuple(evolve(g, lifecycle=ending) if g.open else g for g in plan.goals)
+    return evolve(closed, goals=goals)
+
+
+# -- goal progress ---------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class GoalProgress:
+    """How a measurable goal stands against a series of observations."""
+
+    goal_id: str
+    series: tuple[tuple[pendulum.Date, Any], ...]
+    met: bool | None
+    achievement: GoalAchievement
+
+
+def goal_progress(
+    goal: Goal, observations: Iterable[Observation], *, on: pendulum.Date
+) -> GoalProgress:
+    """Attainment of a goal from its observations (matched by LOINC code, else by measure name).
+
+    Met now and before: ``sustaining``; met now: ``achieved``; not met and past
+    due: ``not-achieved``; otherwise the last two values say ``improving``,
+    ``worsening`` or ``no-change`` (toward or away from the target).
+
+    >>> import pendulum
+    >>> from carecore.model import Comparator
+    >>> goal = Goal(id="g1", description="A1c under 8", target=Target(measure="Hemoglobin A1c",
+    ...     loinc="4548-4", comparator=Comparator.LT, value="8.0", unit="%", due=pendulum.Date(2026, 7, 1)))
+    >>> series = [Observation(id=f"o{i}", patient_id="p1", measure="Hemoglobin A1c", loinc="4548-4",
+    ...     value=v, unit="%", on=pendulum.Date(2026, m, 1)) for i, (m, v) in enumerate([(1, "9.1"), (4, "8.4")])]
+    >>> goal_progress(goal, series, on=pendulum.Date(2026, 4, 2)).achievement.value
+    'improving'
+    """
+    target = goal.target
+    if target is None:
+        raise errors.InvalidValue("has no target to measure against", field="goal", value=goal.id)
+    relevant = sorted(
+        (
+            o
+            for o in observations
+            if (o.loinc == target.loinc if target.loinc else o.measure == target.measure)
+        ),
+        key=lambda o: o.on,
+    )
+    series = tuple((o.on, o.value) for o in relevant)
+    if not relevant:
+        return GoalProgress(
+            goal_id=goal.id, series=(), met=None, achievement=GoalAchievement.IN_PROGRESS
+        )
+    latest = relevant[-1]
+    met = target.met_by(latest.value)
+    if met:
+        before = len(relevant) > 1 and target.met_by(relevant[-2].value)
+        achievement = GoalAchievement.SUSTAINING if before else GoalAchievement.ACHIEVED
+    elif on > target.due:
+        achievement = GoalAchievement.NOT_ACHIEVED
+    elif len(relevant) == 1:
+        achievement = GoalAchievement.IN_PROGRESS
+    else:
+        gap_before = abs(relevant[-2].value - target.value)
+        gap_now = abs(latest.value - target.value)
+        if gap_now < gap_before:
+            achievement = GoalAchievement.IMPROVING
+        elif gap_now > gap_before:
+            achievement = GoalAchievement.WORSENING
+        else:
+            achievement = GoalAchievement.NO_CHANGE
+    return GoalProgress(goal_id=goal.id, series=series, met=met, achievement=achievement)
+
+
+def update_goals(
+    plan: CarePlan, observations: Iterable[Observation], *, on: pendulum.Date
+) -> CarePlan:
+    """A new version with each open measurable goal's achievement set from *observations*."""
+    seen = list(observations)
+    goals = tuple(
+        evolve(g, achievement=goal_progress(g, seen, on=on).achievement)
+        if g.open and g.target
+        else g
+        for g in plan.goals
+    )
+    return revise(plan, goals=goals)
+
+
+# -- CMS completeness ----------------------------------------------------------------------
+
+
+class CmsElement(enum.Enum):
+    """The elements CMS expects in a comprehensive care plan (CAREPLAN-STANDARDS.md section 4)."""
+
+    PROBLEM_LIST = "problem-list"
+    EXPECTED_OUTCOME = "expected-outcome"
+    MEASURABLE_GOALS = "measurable-goals"
+    ASSESSMENTS = "assessments"
+    SYMPTOM_MANAGEMENT = "symptom-management"
+    PLANNED_INTERVENTIONS = "planned-interventions"
+    MEDICATION_MANAGEMENT = "medication-management"
+    COMMUNITY_SERVICES = "community-services"
+    PERIODIC_REVIEW = "periodic-review"
+    SHARED_WITH_PATIENT = "shared-with-patient"
+    RESPONSIBLE_PARTY = "responsible-party"
+
+
+@frozen(kw_only=True)
+class CompletenessReport:
+    """Which CMS care-plan elements a plan has and which it lacks (each with what would supply it)."""
+
+    plan_id: str
+    version: int
+    missing: tuple[CmsElement, ...]
+    advice: tuple[tuple[CmsElement, str], ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """True when no element is missing."""
+        return not self.missing
+
+
+_ASSESSED = (
+    (
+        {AssessmentDomain.COGNITIVE, AssessmentDomain.FUNCTIONAL},
+        "a cognitive or functional assessment",
+    ),
+    (
+        {AssessmentDomain.ENVIRONMENTAL, AssessmentDomain.SOCIAL_NEEDS},
+        "an environmental (home, social needs) assessment",
+    ),
+    ({AssessmentDomain.CAREGIVER}, "a caregiver assessment"),
+)
+
+
+def completeness(plan: CarePlan) -> CompletenessReport:
+    """List the CMS comprehensive care-plan elements *plan* lacks.
+
+    The elements and where each lives in a plan are in
+    :doc:`/explanation/clinical-core`. Community services count as present
+    when the plan refers out or coordinates with outside agencies, or when
+    none of its problems is a social need (nothing to refer).
+    """
+    checks: list[tuple[CmsElement, bool, str]] = []
+    open_goals = [g for g in plan.goals if g.open]
+    kinds = {t.kind for t in plan.tasks}
+    domains = {a.domain for a in plan.assessments}
+    social = any(p.need is not None for p in plan.problems)
+    checks += [
+        (
+            CmsElement.PROBLEM_LIST,
+            bool(plan.problems),
+            "add the conditions and needs the plan addresses",
+        ),
+        (
+            CmsElement.EXPECTED_OUTCOME,
+            plan.expected_outcome is not None,
+            "write the expected outcome and prognosis",
+        ),
+        (
+            CmsElement.MEASURABLE_GOALS,
+            any(g.measurable for g in open_goals),
+            "give an open goal a measurable target",
+        ),
+    ]
+    missing_domains = [words for group, words in _ASSESSED if not group & domains]
+    checks.append(
+        (CmsElement.ASSESSMENTS, not missing_domains, "record " + ", ".join(missing_domains))
+    )
+    checks += [
+        (
+            CmsElement.SYMPTOM_MANAGEMENT,
+            bool(plan.symptom_plans),
+            "add a symptom action plan (green/yellow/red)",
+        ),
+        (
+            CmsElement.PLANNED_INTERVENTIONS,
+            bool(plan.tasks),
+            "plan interventions, each with an owner",
+        ),
+        (
+            CmsElement.MEDICATION_MANAGEMENT,
+            plan.medication_management is not None or InterventionKind.MEDICATION in kinds,
+            "add medication management (a reconciliation task or a note)",
+        ),
+        (
+            CmsElement.COMMUNITY_SERVICES,
+            bool(plan.referrals)
+            or bool({InterventionKind.COMMUNITY, InterventionKind.COORDINATION} & kinds)
+            or not social,
+            "refer the social needs to community services",
+        ),
+        (CmsElement.PERIODIC_REVIEW, plan.review is not None, "set a review schedule"),
+        (
+            CmsElement.SHARED_WITH_PATIENT,
+            plan.shared_with_patient_on is not None,
+            "give the patient a copy and record the date",
+        ),
+        (
+            CmsElement.RESPONSIBLE_PARTY,
+            plan.responsible_id is not None,
+            "name the practitioner responsible for the plan",
+        ),
+    ]
+    missing = tuple(element for element, ok, _ in checks if not ok)
+    advice = tuple((element, words) for element, ok, words in checks if not ok)
+    return CompletenessReport(plan_id=plan.id, version=plan.version, missing=missing, advice=advice)
+
+
+def billing_care_plans(
+    plans: Iterable[CarePlan], *, require_complete: bool = True
+) -> Mapping[ServiceFamily, pendulum.Date]:
+    """The care-plan dates billing reads: for each family, the earliest active plan's date.
+
+    With ``require_complete`` (the default) only plans that pass
+    :func:`completeness` count, so a month is not billed on a plan CMS would
+    not accept. Pass the result as ``care_plans`` to
+    :func:`carecore.billing.bridge.facts_from_model`.
+    """
+    out: dict[ServiceFamily, pendulum.Date] = {}
+    for plan in plans:
+        if plan.status is not CarePlanStatus.ACTIVE:
+            continue
+        if require_complete and not completeness(plan).complete:
+            continue
+        for family in plan.families:
+            if family not in out or plan.created_on < out[family]:
+                out[family] = plan.created_on
+    return out
