@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 from attrs import evolve
 
-from carecore import errors
+from carecore import careplans, errors
 from carecore.clock import Clock, SystemClock
-from carecore import careplans
 from carecore.instruments import score
 from carecore.model import (
     AssessmentResult,
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
     import pluggy
 
     from carecore.instruments import Answer
-
     from carecore.model import ServicePeriod
     from carecore.protocols import Store, Transaction
     from carecore.storage import BulkResult
@@ -164,7 +162,7 @@ class CareProgram:
         day: pendulum.Date = self._now().in_timezone(patient.time_zone).date()
         return day
 
-    def assess(  # noqa: PLR0913 - the answers and who, when, what
+    def assess(
         self,
         patient_id: str,
         instrument_id: str,
@@ -207,11 +205,11 @@ class CareProgram:
     def _instruments(self) -> Mapping[str, Any] | None:
         if self.plugin_manager is None:
             return None
-        from carecore.plugins import Hooks
+        from carecore.plugins import Hooks  # noqa: PLC0415 - plugins import the service's stores
 
         return dict(Hooks(self.plugin_manager).instruments().items())
 
-    def create_care_plan(  # noqa: PLR0913
+    def create_care_plan(
         self,
         plan_id: str,
         patient_id: str,

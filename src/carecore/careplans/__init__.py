@@ -83,7 +83,7 @@ NEED_REFERRALS: dict[SocialNeed, str] = {
 }
 
 
-def draft_plan(  # noqa: PLR0913 - one parameter per source of the plan
+def draft_plan(
     plan_id: str,
     patient_id: str,
     *,
@@ -232,11 +232,9 @@ def revise(plan: CarePlan, **changes: Any) -> CarePlan:
                 "is set by the plan itself and cannot be revised", field=name, value=changes[name]
             )
     known = {f.name for f in fields(CarePlan)}
-    for name in changes:
+    for name, value in changes.items():
         if name not in known:
-            raise errors.InvalidValue(
-                "is not a part of a care plan", field=name, value=changes[name]
-            )
+            raise errors.InvalidValue("is not a part of a care plan", field=name, value=value)
     new = evolve(plan, version=plan.version + 1, **changes)
     check_revision(plan, new)
     return new
