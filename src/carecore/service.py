@@ -44,6 +44,7 @@ from carecore.model import (
     Patient,
     ServiceFamily,
 )
+from carecore.plugins import Hooks
 from carecore.storage import kind_for, open_store
 
 if TYPE_CHECKING:
@@ -205,8 +206,6 @@ class CareProgram:
     def _instruments(self) -> Mapping[str, Any] | None:
         if self.plugin_manager is None:
             return None
-        from carecore.plugins import Hooks  # noqa: PLC0415 - plugins import the service's stores
-
         return dict(Hooks(self.plugin_manager).instruments().items())
 
     def create_care_plan(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from carecore.plugins import Hooks, get_plugin_manager
 from carecore.storage._kinds import KINDS, Column, Kind, kind_for
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 from carecore.storage.sql import SCHEMA_VERSION
@@ -60,6 +61,4 @@ def open_store(url: str, *, plugin_manager: pluggy.PluginManager | None = None) 
     ...
     carecore.errors.NoStoreForURL: url='mongodb://localhost/x': no installed plugin opens this kind of store
     """
-    from carecore.plugins import Hooks, get_plugin_manager  # noqa: PLC0415 - plugins import the stores
-
     return Hooks(plugin_manager or get_plugin_manager()).open_store(url)
