@@ -7,6 +7,8 @@ grows, and that a revision never drops a goal.
 
 from __future__ import annotations
 
+import itertools
+
 import pendulum
 from attrs import evolve
 from hypothesis import settings
@@ -255,7 +257,7 @@ class CarePlanMachine(RuleBasedStateMachine):
     @invariant()
     def versions_count_up_and_goals_are_never_lost(self):
         assert [p.version for p in self.versions] == list(range(1, len(self.versions) + 1))
-        for before, after in zip(self.versions, self.versions[1:]):
+        for before, after in itertools.pairwise(self.versions):
             assert {g.id for g in before.goals} <= {g.id for g in after.goals}
             assert all(
                 c.what != "removed" or c.part not in {"goals", "referrals"}
