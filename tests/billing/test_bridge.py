@@ -144,3 +144,45 @@ def test_wrong_types_are_typed_errors():
     with pytest.raises(errors.InvalidValue) as caught:
         fast.evaluate("p1", DOCTOR, [])  # type: ignore[arg-type]
     assert caught.value.field == "patient"
+
+
+def test_consent_revoked_during_the_month_still_covers_it():
+    assert run(consents=[consent(revoked=pendulum.Date(2026, 3, 20))]).billable == [("99490", 1)]
+
+
+def test_care_plans_count_only_when_active_and_complete():
+    from attrs import evolve
+
+    from carecore.careplans import draft_plan
+    from carecore.model import AssessmentDomain, AssessmentNote
+
+    draft = draft_plan(
+        "cp1",
+        "p1",
+        conditions=conditions("E11.65"),
+        on=pendulum.Date(2026, 1, 5),
+        responsible_id="dr1",
+    )
+    complete = evolve(
+        draft,
+        expected_outcome="Stable",
+        shared_with_patient_on=pendulum.Date(2026, 1, 5),
+        assessments=[
+            AssessmentNote(domain=d, summary="done")
+            for d in (
+                AssessmentDomain.FUNCTIONAL,
+                AssessmentDomain.ENVIRONMENTAL,
+                AssessmentDomain.CAREGIVER,
+            )
+        ],
+    )
+    assert run(care_plans=[complete.activate()]).billable == [("99490", 1)]
+    assert run(care_plans=[complete]).billable == []  # still a draft
+    assert (
+        run(care_plans=[evolve(complete.activate(), expected_outcome=None)]).billable == []
+    )  # incomplete
+    assert (
+        run(care_plans=[evolve(complete.activate(), patient_id="p2")]).billable == []
+    )  # someone else's
+    denial = run(care_plans=[]).denials
+    assert any(d.code == "99490" for d in denial)

@@ -28,6 +28,7 @@ events) into :class:`~carecore.billing.facts.BillingFacts` for one period.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from carecore import errors
@@ -43,9 +44,11 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
+from carecore.careplans import billing_care_plans
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
+    CarePlan,
     CareSetting,
     Condition,
     Consent,
@@ -59,8 +62,6 @@ from carecore.model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-
     import pendulum
 
 __all__ = ["facts_from_model"]
@@ -75,7 +76,7 @@ def facts_from_model(
     setting: Setting = Setting.PHYSICIAN_OFFICE,
     conditions: Iterable[Condition] = (),
     consents: Iterable[Consent] = (),
-    care_plans: Mapping[ServiceFamily, pendulum.Date] | None = None,
+    care_plans: Mapping[ServiceFamily, pendulum.Date] | Iterable[CarePlan] | None = None,
     time_entries: Iterable[TimeEntry] = (),
     contacts: Iterable[InteractiveContact] = (),
     visits: Iterable[FaceToFaceVisit] = (),
@@ -88,8 +89,14 @@ def facts_from_model(
     """Billing facts for *patient* in *period* from what the program recorded.
 
     Conditions count when chronic and active at the period's end; a consent
-    counts while not revoked by the period's start. Instants (contacts, ADT
-    events) become local dates in *time_zone* (default: the patient's).
+    counts while not revoked by the period's start (a revocation takes effect
+    at the end of its month). Instants (contacts, ADT events) become local
+    dates in *time_zone* (default: the patient's).
+
+    *care_plans* is either the date each family's care plan was established,
+    or the patient's :class:`~carecore.model.CarePlan` values: then only
+    active plans that pass the CMS completeness check count
+    (:func:`carecore.careplans.billing_care_plans`).
     """
     if not isinstance(patient, Patient):
         raise errors.InvalidValue("must be a Patient", field="patient", value=patient)
@@ -187,7 +194,7 @@ def facts_from_model(
                 for c in active
             ],
             consent_on=consent_on,
-            care_plan_on=dict(care_plans or {}),
+            care_plan_on=_care_plan_dates(care_plans, patient.id),
             established=established,
             last_visit=last_visit,
             qmb=qmb,
@@ -195,3 +202,19 @@ def facts_from_model(
         ),
         events=events,
     )
+
+
+def _care_plan_dates(
+    care_plans: Mapping[ServiceFamily, pendulum.Date] | Iterable[CarePlan] | None, patient_id: str
+) -> dict[ServiceFamily, pendulum.Date]:
+    if care_plans is None:
+        return {}
+    if isinstance(care_plans, Mapping):
+        return dict(care_plans)
+    plans = list(care_plans)
+    for index, plan in enumerate(plans):
+        if not isinstance(plan, CarePlan):
+            raise errors.InvalidValue(
+                "must be a CarePlan", field=f"care_plans[{index}]", value=plan
+            )
+    return dict(billing_care_plans(p for p in plans if p.patient_id == patient_id))
