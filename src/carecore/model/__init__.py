@@ -57,7 +57,7 @@ from carecore.model.events import (
     EnrollmentChanged,
     TimeRecorded,
 )
-from carecore.model.messages import DeliveryReceipt, OutboundMessage
+from carecore.model.messages import DeadLetter, DeliveryReceipt, OutboundMessage
 from carecore.model.money import ClaimLine, Denial
 from carecore.model.people import (
     CareTeam,
@@ -109,6 +109,7 @@ __all__ = [
     "ConsentMethod",
     "ContactMode",
     "Credential",
+    "DeadLetter",
     "DeliveryReceipt",
     "Denial",
     "DenialReason",
@@ -201,4 +202,5 @@ VALUE_TYPES: tuple[type, ...] = (
     EnrollmentChanged,
     OutboundMessage,
     DeliveryReceipt,
+    DeadLetter,
 )

@@ -8,7 +8,7 @@ from attrs import field, frozen
 from carecore.model import _validators as v
 from carecore.model.people import PatientId
 
-__all__ = ["DeliveryReceipt", "OutboundMessage"]
+__all__ = ["DeadLetter", "DeliveryReceipt", "OutboundMessage"]
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -50,3 +50,20 @@ class DeliveryReceipt:
     at: pendulum.DateTime = field(converter=v.to_instant)
     provider_id: str | None = field(default=None, validator=v.optional(v.not_blank))
     detail: str | None = field(default=None, validator=v.optional(v.instance_of(str, "a string")))
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class DeadLetter:
+    """An inbound message that could not be used, kept with the reason instead of dropped.
+
+    >>> DeadLetter(id="dl1", source="hl7", key="MSG00009", raw="MSH|...", reason="PID-3 is missing",
+    ...     received_at=pendulum.datetime(2026, 1, 5, 9, tz="UTC")).reason
+    'PID-3 is missing'
+    """
+
+    id: str = field(validator=v.not_blank)
+    source: str = field(validator=v.not_blank)
+    raw: str = field(validator=v.instance_of(str, "a string"))
+    reason: str = field(validator=v.not_blank)
+    received_at: pendulum.DateTime = field(converter=v.to_instant)
+    key: str | None = field(default=None, validator=v.optional(v.not_blank))

@@ -69,12 +69,15 @@ class AdtEvent:
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class TransitionEpisode:
-    """One discharge being followed: its deadlines and where it stands.
+    """One discharge being followed: its deadlines, what was done, and where it stands.
 
-    The first cut: identity, the discharge it follows, its deadlines, its
-    status and a ``version`` for optimistic concurrency (stores refuse a
-    write against a stale version). Tasks and outcomes arrive with the
-    transitions engine.
+    Built and updated by :mod:`carecore.transitions`. ``contact_due`` is the
+    last day of the 2-business-day contact window, ``visit_due_7`` and
+    ``visit_due`` (14 days) the face-to-face deadlines of 99496 and 99495,
+    ``med_rec_due`` the medication-reconciliation deadline (the visit, once
+    it happened), ``period_end`` the 30th day. A discharge that does not
+    qualify for TCM still gets an episode, with ``qualifies`` False, so the
+    team sees it. ``version`` gives optimistic concurrency.
 
     >>> ep = TransitionEpisode(id="ep1", patient_id="p1", discharge_event_id="a1",
     ...     discharged_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
@@ -93,3 +96,23 @@ class TransitionEpisode:
     visit_due: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
     status: EpisodeStatus = field(default=EpisodeStatus.OPEN, validator=v.one_of(EpisodeStatus))
     version: int = field(default=1, validator=v.int_between(1))
+    to_setting: CareSetting | None = field(
+        default=None, validator=v.optional(v.one_of(CareSetting))
+    )
+    qualifies: bool = field(default=True, validator=v.is_bool)
+    visit_due_7: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    med_rec_due: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    period_end: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    contact_attempts: tuple[pendulum.Date, ...] = field(default=(), converter=v.to_tuple)
+    contact_made_on: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    visit_on: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    med_rec_on: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    readmitted: bool = field(default=False, validator=v.is_bool)
+    readmission_event_id: str | None = field(default=None, validator=v.optional(v.not_blank))
+    close_reason: str | None = field(default=None, validator=v.optional(v.not_blank))
+
+    @property
+    def discharge_date(self) -> pendulum.Date:
+        """The discharge's date (in the time zone its instant carries)."""
+        day: pendulum.Date = self.discharged_at.date()
+        return day

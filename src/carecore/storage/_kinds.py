@@ -102,8 +102,9 @@ class Column:
     field: str | None
     nullable: bool = False
     since: int = 1
-    #: SQL literal filling the column in rows written before it existed (NOT NULL columns added later).
-    backfill: str | None = None
+    #: The value given to rows written before the column existed (NOT NULL columns added later):
+    #: an attrs default (a bool, a number) or ``"[]"`` for an empty list.
+    backfill: object = None
 
 
 @attrs.frozen
@@ -148,12 +149,12 @@ class Kind:
         start: Any = None
         end: Any = None
         for column, raw in zip(self.columns, row, strict=True):
-            if column.name == "period_start":
+            if column.field is not None:
+                kwargs[column.field] = column.load(raw)
+            elif column.name == "period_start":  # the two halves of a ServicePeriod field
                 start = column.load(raw)
             elif column.name == "period_end":
                 end = column.load(raw)
-            elif column.field is not None:
-                kwargs[column.field] = column.load(raw)
         if start is not None:
             kwargs["period"] = model.ServicePeriod(start=start, end=end)
         return self.cls(**kwargs)
@@ -255,16 +256,20 @@ def _kind(
     since: int = 1,
     added: dict[str, int] | None = None,
 ) -> Kind:
-    columns = [
-        attrs.evolve(
-            c,
-            since=(added or {}).get(c.name, since),
-            backfill="'[]'"
-            if (added or {}).get(c.name, since) > since and c.type == "json" and not c.nullable
-            else None,
-        )
-        for c in _columns_for(cls)
-    ]
+    later = added or {}
+    defaults = {f.name: f.default for f in attrs.fields(cls)}
+    columns = []
+    for c in _columns_for(cls):
+        when = later.get(c.name, since)
+        fill: object = None
+        if when > since and not c.nullable:
+            default = defaults.get(c.name)
+            fill = (
+                "[]"
+                if c.type == "json"
+                else (default if isinstance(default, (bool, int, str)) else None)
+            )
+        columns.append(attrs.evolve(c, since=when, backfill=fill))
     for c in columns:
         if c.since > since and not c.nullable and c.backfill is None:
             msg = f"{cls.__name__}.{c.name} was added in schema {c.since}: make it optional or give a backfill"
@@ -326,7 +331,29 @@ KINDS: tuple[Kind, ...] = (
     _kind(model.DeviceReadingDay, "device_reading_days", ("patient_id", "family", "device", "on")),
     # ADT feeds may announce patients the program has not registered yet.
     _kind(model.AdtEvent, "adt_events", references_patient=False),
-    _kind(model.TransitionEpisode, "transition_episodes", versioned=True),
+    _kind(
+        model.TransitionEpisode,
+        "transition_episodes",
+        versioned=True,
+        # What the transitions engine tracks arrived with schema 4 (issue 6).
+        added=dict.fromkeys(
+            (
+                "to_setting",
+                "qualifies",
+                "visit_due_7",
+                "med_rec_due",
+                "period_end",
+                "contact_attempts",
+                "contact_made_on",
+                "visit_on",
+                "med_rec_on",
+                "readmitted",
+                "readmission_event_id",
+                "close_reason",
+            ),
+            4,
+        ),
+    ),
     _kind(
         model.ClaimLine,
         "claim_lines",
@@ -335,6 +362,7 @@ KINDS: tuple[Kind, ...] = (
     _kind(model.Denial, "denials", ("patient_id", "period_start", "code", "reason", "rule")),
     _kind(model.Observation, "observations", since=3),
     _kind(model.AssessmentResult, "assessment_results", since=3),
+    _kind(model.DeadLetter, "dead_letters", since=4),
 )
 
 _BY_CLASS = {k.cls: k for k in KINDS}

@@ -28,7 +28,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -188,6 +188,17 @@ class SqlStore:
         msg = f"no migration to schema {version}"
         raise AssertionError(msg)
 
+    #: How the database spells false and true in DDL defaults.
+    BOOL_LITERALS: ClassVar[tuple[str, str]] = ("0", "1")
+
+    def _literal(self, value: object) -> str:
+        """A Python default as an SQL literal for ``DEFAULT`` (bools, numbers, text)."""
+        if isinstance(value, bool):
+            return self.BOOL_LITERALS[value]
+        if isinstance(value, int):
+            return str(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
     def _kinds_added(self, version: int) -> list[str]:
         """Tables of kinds new in *version*, and columns added to older kinds in it."""
         ddl: list[str] = []
@@ -206,7 +217,11 @@ class SqlStore:
                     if column.since != version:
                         continue
                     kind_sql = self.TYPES[column.type]
-                    rest = "" if column.backfill is None else f" NOT NULL DEFAULT {column.backfill}"
+                    rest = (
+                        ""
+                        if column.backfill is None
+                        else f" NOT NULL DEFAULT {self._literal(column.backfill)}"
+                    )
                     ddl += [
                         f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind_sql}{rest}"
                         for table in tables

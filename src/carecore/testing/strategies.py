@@ -51,6 +51,7 @@ from carecore.model import (
     ConsentMethod,
     ContactMode,
     Credential,
+    DeadLetter,
     DeliveryReceipt,
     Denial,
     DenialReason,
@@ -115,6 +116,7 @@ __all__ = [
     "conditions",
     "consents",
     "dates",
+    "dead_letters",
     "delivery_receipts",
     "denials",
     "device_reading_days",
@@ -596,10 +598,35 @@ def adt_events(draw: st.DrawFn, *, kinds: tuple[AdtEventKind, ...] | None = None
     )
 
 
+def dead_letters() -> st.SearchStrategy[DeadLetter]:
+    """Refused inbound messages with their reasons."""
+    return st.builds(
+        DeadLetter,
+        id=_ids,
+        source=st.sampled_from(("hl7", "fhir")),
+        raw=st.text(max_size=200),
+        reason=_words,
+        received_at=instants(),
+        key=st.none() | _ids,
+    )
+
+
 def transition_episodes() -> st.SearchStrategy[TransitionEpisode]:
     """Transition episodes with any status and version."""
     return st.builds(
         TransitionEpisode,
+        to_setting=st.none() | st.sampled_from(CareSetting),
+        qualifies=st.booleans(),
+        visit_due_7=st.none() | dates(),
+        med_rec_due=st.none() | dates(),
+        period_end=st.none() | dates(),
+        contact_attempts=st.lists(dates(), max_size=3).map(tuple),
+        contact_made_on=st.none() | dates(),
+        visit_on=st.none() | dates(),
+        med_rec_on=st.none() | dates(),
+        readmitted=st.booleans(),
+        readmission_event_id=st.none() | _ids,
+        close_reason=st.none() | _words,
         id=_ids,
         patient_id=_ids,
         discharge_event_id=_ids,
@@ -1103,6 +1130,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     DeviceReadingDay: device_reading_days(),
     AdtEvent: adt_events(),
     TransitionEpisode: transition_episodes(),
+    DeadLetter: dead_letters(),
     ServicePeriod: service_periods(),
     ClaimLine: claim_lines(),
     Denial: denials(),

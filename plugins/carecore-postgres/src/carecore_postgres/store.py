@@ -64,6 +64,7 @@ class PostgresStore(SqlStore):
         "json": "JSONB",
     }
     SEQ_COLUMN: ClassVar[str] = "seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    BOOL_LITERALS: ClassVar[tuple[str, str]] = ("FALSE", "TRUE")
 
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         super().__init__(redact(url))
