@@ -1,0 +1,296 @@
+"""Transitions of care: from a discharge to a TCM clock, as pure functions over values.
+
+A discharge opens a :class:`~carecore.model.TransitionEpisode` with its
+deadlines (SPEC.md §3): an interactive contact within 2 business days after
+the discharge date (the practice's holiday calendar), a face-to-face visit
+within 7 (99496) or 14 (99495) days, medication reconciliation no later than
+that visit, and the 30-day period (discharge date + 29 days). Contacts,
+attempts and visits update it; an admission within the period flags a
+readmission; a cancelled discharge (A13) cancels the episode; a cancelled
+admission (A11) takes back the readmission it caused; death closes it.
+
+>>> import pendulum
+>>> from carecore.model import AdtEvent, AdtEventKind, CareSetting, PatientClass
+>>> a03 = AdtEvent(id="a1", source_key="MSG1", patient_id="p1", kind=AdtEventKind.DISCHARGE,
+...     occurred_at=pendulum.datetime(2026, 11, 25, 16, tz="America/Chicago"),
+...     discharged_at=pendulum.datetime(2026, 11, 25, 16, tz="America/Chicago"),
+...     patient_class=PatientClass.INPATIENT, from_setting=CareSetting.INPATIENT_ACUTE,
+...     to_setting=CareSetting.HOME)
+>>> ep = open_episode(a03, time_zone="America/Chicago")
+>>> ep.contact_due, ep.visit_due_7, ep.visit_due, ep.period_end  # Thanksgiving, then a weekend
+(Date(2026, 11, 30), Date(2026, 12, 2), Date(2026, 12, 9), Date(2026, 12, 24))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pendulum
+from attrs import evolve, field, frozen
+
+from carecore import errors
+from carecore.billing.engine import TCM_FROM, TCM_TO
+from carecore.billing.rules import HolidayCalendar, TcmDayCounting
+from carecore.model import (
+    AdtEvent,
+    AdtEventKind,
+    CareSetting,
+    EpisodeStatus,
+    InterventionKind,
+    Task,
+    TransitionEpisode,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "TransitionRules",
+    "apply_event",
+    "episode_id_for",
+    "open_episode",
+    "record_contact",
+    "record_death",
+    "record_med_rec",
+    "record_visit",
+    "tasks_for",
+]
+
+
+@frozen(kw_only=True)
+class TransitionRules:
+    """The practice's switches for transition deadlines.
+
+    ``calendar`` gives business days (US federal holidays by default; SPEC.md
+    §3 leaves the calendar UNCONFIRMED). ``day_counting`` says whether the
+    discharge date is day 0 (the default, SPEC.md conventions) or day 1 of
+    the 7- and 14-day visit windows.
+    """
+
+    calendar: HolidayCalendar = field(factory=HolidayCalendar)
+    contact_business_days: int = 2
+    day_counting: TcmDayCounting = TcmDayCounting.DISCHARGE_DAY_ZERO
+    period_days: int = 30
+
+
+_DEFAULT = TransitionRules()
+
+
+def episode_id_for(event: AdtEvent) -> str:
+    """The stable id of the episode a discharge opens (so retries never make two)."""
+    return f"tcm-{event.id}"
+
+
+def open_episode(
+    event: AdtEvent, *, time_zone: str, rules: TransitionRules = _DEFAULT
+) -> TransitionEpisode:
+    """The episode a discharge opens, with its deadlines in the practice's *time_zone*.
+
+    A discharge from a setting that does not qualify, or to a setting that
+    is not the patient's community (a SNF, another hospital), still gets an
+    episode with ``qualifies=False`` and no deadlines, so the team sees it.
+    """
+    if event.kind is not AdtEventKind.DISCHARGE or event.discharged_at is None:
+        raise errors.InvalidValue(
+            "only a discharge opens a transition episode", field="kind", value=event.kind
+        )
+    day = event.discharged_at.in_timezone(time_zone).date()
+    qualifies = event.from_setting in TCM_FROM and event.to_setting in TCM_TO
+    offset = 0 if rules.day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
+    base = TransitionEpisode(
+        id=episode_id_for(event),
+        patient_id=event.patient_id,
+        discharge_event_id=event.id,
+        discharged_at=event.discharged_at.in_timezone(time_zone),
+        from_setting=_from_setting(event),
+        to_setting=event.to_setting,
+        qualifies=qualifies,
+        period_end=day.add(days=rules.period_days - 1),
+    )
+    if not qualifies:
+        return evolve(
+            base,
+            status=EpisodeStatus.CLOSED,
+            close_reason="the discharge settings do not qualify for TCM",
+        )
+    visit_14 = day.add(days=14 - offset)
+    return evolve(
+        base,
+        contact_due=rules.calendar.add_business_days(day, rules.contact_business_days),
+        visit_due_7=day.add(days=7 - offset),
+        visit_due=visit_14,
+        med_rec_due=visit_14,
+    )
+
+
+def _from_setting(event: AdtEvent) -> CareSetting:
+    if event.from_setting is None:
+        raise errors.InvalidValue(
+            "a discharge needs the setting it is from", field="from_setting", value=None
+        )
+    return event.from_setting
+
+
+def _must_be_open(episode: TransitionEpisode) -> None:
+    if episode.status is not EpisodeStatus.OPEN:
+        raise errors.InvalidTransition(
+            field="status", value=episode.status, to="updated", reason="the episode is not open"
+        )
+
+
+def record_contact(
+    episode: TransitionEpisode, *, on: pendulum.Date, successful: bool
+) -> TransitionEpisode:
+    """A contact or an attempt on *on* (a new version). Before the discharge date is refused."""
+    _must_be_open(episode)
+    if on < episode.discharge_date:
+        raise errors.InvalidValue(
+            "is before the discharge (hospital staff contacts do not count)", field="on", value=on
+        )
+    if successful:
+        made = episode.contact_made_on if episode.contact_made_on is not None else on
+        return evolve(episode, contact_made_on=made, version=episode.version + 1)
+    attempts = tuple(sorted({*episode.contact_attempts, on}))
+    return evolve(episode, contact_attempts=attempts, version=episode.version + 1)
+
+
+def record_visit(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisode:
+    """The face-to-face visit on *on* (a new version); it also fixes the med-rec deadline."""
+    _must_be_open(episode)
+    if on < episode.discharge_date:
+        raise errors.InvalidValue("is before the discharge", field="on", value=on)
+    contact = episode.contact_made_on
+    if contact is None and episode.contact_due is not None and on <= episode.contact_due:
+        contact = on  # a visit inside the contact window is the contact (SPEC.md §3 rule 3)
+    done = episode.med_rec_on is not None
+    return evolve(
+        episode,
+        visit_on=on,
+        med_rec_due=on,
+        contact_made_on=contact,
+        status=EpisodeStatus.COMPLETED if done else episode.status,
+        version=episode.version + 1,
+    )
+
+
+def record_med_rec(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisode:
+    """Medication reconciliation done on *on* (a new version; completes the episode after the visit)."""
+    _must_be_open(episode)
+    status = EpisodeStatus.COMPLETED if episode.visit_on is not None else episode.status
+    return evolve(episode, med_rec_on=on, status=status, version=episode.version + 1)
+
+
+def record_death(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisode:
+    """The patient died on *on*: an open episode inside its period closes (TCM is not reported)."""
+    if (
+        episode.status is not EpisodeStatus.OPEN
+        or episode.period_end is None
+        or on > episode.period_end
+    ):
+        return episode
+    return evolve(
+        episode,
+        status=EpisodeStatus.CLOSED,
+        close_reason=f"patient died on {on}",
+        version=episode.version + 1,
+    )
+
+
+def apply_event(
+    episodes: Iterable[TransitionEpisode],
+    event: AdtEvent,
+    *,
+    time_zone: str,
+    rules: TransitionRules = _DEFAULT,
+) -> list[TransitionEpisode]:
+    """The episodes an ADT event creates or changes (each a new version, or version 1 when new).
+
+    - a discharge opens its episode (again: nothing, if it is already there);
+    - an admission inside an open or completed episode's period flags a readmission;
+    - a cancelled admission (A11) takes back the readmission it flagged;
+    - a cancelled discharge (A13) cancels the episode that discharge opened.
+    """
+    known = [e for e in episodes if e.patient_id == event.patient_id]
+    changed: list[TransitionEpisode] = []
+    if event.kind is AdtEventKind.DISCHARGE:
+        if not any(e.id == episode_id_for(event) for e in known):
+            changed.append(open_episode(event, time_zone=time_zone, rules=rules))
+    elif event.kind is AdtEventKind.ADMIT:
+        day = event.occurred_at.in_timezone(time_zone).date()
+        for e in known:
+            in_period = e.period_end is not None and e.discharge_date < day <= e.period_end
+            if in_period and not e.readmitted and e.status is not EpisodeStatus.CANCELLED:
+                changed.append(
+                    evolve(e, readmitted=True, readmission_event_id=event.id, version=e.version + 1)
+                )
+    elif event.kind is AdtEventKind.CANCEL_ADMIT:
+        for e in known:
+            if e.readmitted and e.readmission_event_id in _cancelled_ids(event):
+                changed.append(
+                    evolve(e, readmitted=False, readmission_event_id=None, version=e.version + 1)
+                )
+    elif event.kind is AdtEventKind.CANCEL_DISCHARGE:
+        for e in known:
+            if (
+                e.discharge_event_id in _cancelled_ids(event)
+                and e.status is not EpisodeStatus.CANCELLED
+            ):
+                changed.append(
+                    evolve(
+                        e,
+                        status=EpisodeStatus.CANCELLED,
+                        close_reason="discharge cancelled (A13)",
+                        version=e.version + 1,
+                    )
+                )
+    return changed
+
+
+def _cancelled_ids(event: AdtEvent) -> set[str]:
+    """The event ids a cancel takes back: the same visit's admit or discharge.
+
+    HL7 cancels (A11, A13) name the visit, not the message they cancel. So
+    EHR adapters give ADT events ids of the form ``<visit number>:<trigger>``
+    (the HL7 v2 plugin does), and a cancel ``<visit>:A13`` takes back
+    ``<visit>:A03``.
+    """
+    visit = event.id.split(":", 1)[0]
+    return {f"{visit}:A01", f"{visit}:A03", f"{visit}:A04", event.id}
+
+
+def tasks_for(episode: TransitionEpisode, *, owner: str) -> list[Task]:
+    """The work an episode needs, with stable ids (``<episode>:contact`` ...) so retries never duplicate it."""
+    if not episode.qualifies or episode.status is not EpisodeStatus.OPEN:
+        return []
+    out = []
+    if episode.contact_made_on is None and episode.contact_due is not None:
+        out.append(
+            Task(
+                id=f"{episode.id}:contact",
+                description="Interactive contact within 2 business days",
+                owner=owner,
+                kind=InterventionKind.COORDINATION,
+                due=episode.contact_due,
+            )
+        )
+    if episode.visit_on is None and episode.visit_due is not None:
+        out.append(
+            Task(
+                id=f"{episode.id}:visit",
+                description="Face-to-face visit (7 days for high complexity, 14 days)",
+                owner=owner,
+                kind=InterventionKind.COORDINATION,
+                due=episode.visit_due_7 or episode.visit_due,
+            )
+        )
+    if episode.med_rec_on is None and episode.med_rec_due is not None:
+        out.append(
+            Task(
+                id=f"{episode.id}:medrec",
+                description="Medication reconciliation by the visit",
+                owner=owner,
+                kind=InterventionKind.MEDICATION,
+                due=episode.med_rec_due,
+            )
+        )
+    return out
