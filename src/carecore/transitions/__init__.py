@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pendulum
 from attrs import evolve, field, frozen
 
 from carecore import errors
@@ -43,6 +42,8 @@ from carecore.model import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    import pendulum
 
 __all__ = [
     "TransitionRules",
@@ -211,39 +212,46 @@ def apply_event(
     - a cancelled discharge (A13) cancels the episode that discharge opened.
     """
     known = [e for e in episodes if e.patient_id == event.patient_id]
-    changed: list[TransitionEpisode] = []
     if event.kind is AdtEventKind.DISCHARGE:
-        if not any(e.id == episode_id_for(event) for e in known):
-            changed.append(open_episode(event, time_zone=time_zone, rules=rules))
-    elif event.kind is AdtEventKind.ADMIT:
-        day = event.occurred_at.in_timezone(time_zone).date()
-        for e in known:
-            in_period = e.period_end is not None and e.discharge_date < day <= e.period_end
-            if in_period and not e.readmitted and e.status is not EpisodeStatus.CANCELLED:
-                changed.append(
-                    evolve(e, readmitted=True, readmission_event_id=event.id, version=e.version + 1)
-                )
-    elif event.kind is AdtEventKind.CANCEL_ADMIT:
-        for e in known:
-            if e.readmitted and e.readmission_event_id in _cancelled_ids(event):
-                changed.append(
-                    evolve(e, readmitted=False, readmission_event_id=None, version=e.version + 1)
-                )
-    elif event.kind is AdtEventKind.CANCEL_DISCHARGE:
-        for e in known:
-            if (
-                e.discharge_event_id in _cancelled_ids(event)
-                and e.status is not EpisodeStatus.CANCELLED
-            ):
-                changed.append(
-                    evolve(
-                        e,
-                        status=EpisodeStatus.CANCELLED,
-                        close_reason="discharge cancelled (A13)",
-                        version=e.version + 1,
-                    )
-                )
-    return changed
+        if any(e.id == episode_id_for(event) for e in known):
+            return []
+        return [open_episode(event, time_zone=time_zone, rules=rules)]
+    if event.kind is AdtEventKind.ADMIT:
+        return _readmissions(known, event, time_zone)
+    if event.kind is AdtEventKind.CANCEL_ADMIT:
+        cancelled = _cancelled_ids(event)
+        return [
+            evolve(e, readmitted=False, readmission_event_id=None, version=e.version + 1)
+            for e in known
+            if e.readmitted and e.readmission_event_id in cancelled
+        ]
+    if event.kind is AdtEventKind.CANCEL_DISCHARGE:
+        cancelled = _cancelled_ids(event)
+        return [
+            evolve(
+                e,
+                status=EpisodeStatus.CANCELLED,
+                close_reason="discharge cancelled (A13)",
+                version=e.version + 1,
+            )
+            for e in known
+            if e.discharge_event_id in cancelled and e.status is not EpisodeStatus.CANCELLED
+        ]
+    return []
+
+
+def _readmissions(
+    known: list[TransitionEpisode], event: AdtEvent, time_zone: str
+) -> list[TransitionEpisode]:
+    day = event.occurred_at.in_timezone(time_zone).date()
+    return [
+        evolve(e, readmitted=True, readmission_event_id=event.id, version=e.version + 1)
+        for e in known
+        if e.period_end is not None
+        and e.discharge_date < day <= e.period_end
+        and not e.readmitted
+        and e.status is not EpisodeStatus.CANCELLED
+    ]
 
 
 def _cancelled_ids(event: AdtEvent) -> set[str]:
