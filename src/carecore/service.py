@@ -29,20 +29,24 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 from attrs import evolve
 
-from carecore import careplans, errors
+from carecore import careplans, errors, transitions
 from carecore.clock import Clock, SystemClock
 from carecore.instruments import score
 from carecore.model import (
+    AdtEvent,
     AssessmentResult,
     CarePlan,
     ClaimLine,
     Condition,
+    DeadLetter,
     Denial,
     Enrollment,
     ItemAnswer,
     Observation,
+    OutboundMessage,
     Patient,
     ServiceFamily,
+    TransitionEpisode,
 )
 from carecore.plugins import Hooks
 from carecore.storage import kind_for, open_store
@@ -57,8 +61,37 @@ if TYPE_CHECKING:
     from carecore.model import ServicePeriod
     from carecore.protocols import Store, Transaction
     from carecore.storage import BulkResult
+    from carecore.transitions import TransitionRules
 
-__all__ = ["CareProgram"]
+__all__ = ["CareProgram", "Received"]
+
+
+@attrs.frozen(kw_only=True)
+class Received:
+    """What :meth:`CareProgram.receive` did with an inbound event."""
+
+    event_id: str
+    duplicate: bool
+    episodes: tuple[TransitionEpisode, ...] = ()
+
+
+def _episode_notice(
+    episode: TransitionEpisode, recipient: str, now: pendulum.DateTime
+) -> OutboundMessage:
+    return OutboundMessage(
+        id=f"{episode.id}:notice",
+        idempotency_key=f"{episode.id}:notice",
+        channel="console",
+        recipient=recipient,
+        subject=f"Discharge: contact {episode.patient_id} by {episode.contact_due}",
+        body=(
+            f"{episode.patient_id} was discharged on {episode.discharge_date} from "
+            f"{episode.from_setting.value}. Interactive contact due by {episode.contact_due}; "
+            f"face-to-face visit by {episode.visit_due_7} (high complexity) or {episode.visit_due}."
+        ),
+        created_at=now,
+        patient_id=episode.patient_id,
+    )
 
 
 class CareProgram:
@@ -300,6 +333,68 @@ class CareProgram:
                 )
             tx.replace(changed)
         return changed
+
+    # -- transitions ----------------------------------------------------------------------
+
+    def receive(
+        self,
+        event: AdtEvent,
+        *,
+        source: str,
+        time_zone: str | None = None,
+        rules: TransitionRules | None = None,
+        notify: str | None = "care-team",
+    ) -> Received:
+        """Take in an ADT event once: store it, open or update episodes, queue a notice.
+
+        Idempotent by the sender's key (``event.source_key``, HL7 MSH-10): a
+        duplicate is reported as such and changes nothing. Everything a new
+        event causes commits in one transaction: the inbound claim, the event,
+        the episodes and, for a newly opened qualifying episode, an outbox
+        message to *notify* (None sends none). Dates are local to *time_zone*
+        (default: the patient's, when stored; else the offset the sender gave).
+        """
+        with self.transaction(f"inbound {source} {event.kind.value}") as tx:
+            if not tx.claim_inbound(source, event.source_key):
+                return Received(event_id=event.id, duplicate=True)
+            tx.add(event)
+            zone = time_zone or self._zone_of(tx, event)
+            stored = tx.find(TransitionEpisode, patient_id=event.patient_id)
+            history = tx.find(AdtEvent, patient_id=event.patient_id)
+            changed = transitions.apply_event(
+                stored,
+                event,
+                time_zone=zone,
+                history=history,
+                rules=rules or transitions.TransitionRules(),
+            )
+            for episode in changed:
+                if episode.version == 1:
+                    tx.add(episode)
+                    if notify and episode.qualifies:
+                        tx.enqueue(_episode_notice(episode, notify, self.clock.now()))
+                else:
+                    tx.replace(episode)
+            return Received(event_id=event.id, duplicate=False, episodes=tuple(changed))
+
+    @staticmethod
+    def _zone_of(tx: Transaction, event: AdtEvent) -> str:
+        try:
+            zone: str = tx.get(Patient, event.patient_id).time_zone
+        except errors.NotFound:
+            name = event.occurred_at.timezone_name
+            zone = name if name and not name.startswith(("+", "-")) else "UTC"
+        return zone
+
+    def record_dead_letter(
+        self, letter: DeadLetter, *, reason: str = "inbound message refused"
+    ) -> bool:
+        """Keep a message that could not be used; False when its key was kept before."""
+        with self.transaction(reason) as tx:
+            if letter.key is not None and not tx.claim_inbound(f"{letter.source}:dead", letter.key):
+                return False
+            tx.add(letter)
+            return True
 
     def revise_care_plan(
         self,

@@ -36,7 +36,8 @@ def event(
 ):
     at = pendulum.datetime(day.year, day.month, day.day, hour, tz=TZ)
     return AdtEvent(
-        id=f"{visit}:{trigger or {'discharge': 'A03', 'admit': 'A01'}.get(kind.value, 'A08')}",
+        id=f"MSG-{visit}-{trigger or kind.value}-{day}",
+        visit_number=visit,
         source_key=f"MSG-{visit}-{kind.value}-{day}",
         patient_id="p1",
         kind=kind,
@@ -181,31 +182,30 @@ def test_contacts_before_discharge_are_refused():
 
 def test_readmission_is_flagged_and_a_cancelled_admission_takes_it_back():
     ep = open_episode(discharge(pendulum.Date(2026, 3, 4)), time_zone=TZ)
-    (readmitted,) = apply_event(
-        [ep], event(AdtEventKind.ADMIT, pendulum.Date(2026, 3, 20), visit="V2"), time_zone=TZ
-    )
-    assert (readmitted.readmitted, readmitted.readmission_event_id) == (True, "V2:A01")
-    later = apply_event(
-        [ep], event(AdtEventKind.ADMIT, pendulum.Date(2026, 4, 20), visit="V3"), time_zone=TZ
-    )
-    assert later == []  # outside the 30 days
-    (undone,) = apply_event(
-        [readmitted],
-        event(AdtEventKind.CANCEL_ADMIT, pendulum.Date(2026, 3, 20), visit="V2", trigger="A11"),
-        time_zone=TZ,
-    )
+    a01 = event(AdtEventKind.ADMIT, pendulum.Date(2026, 3, 20), visit="V2")
+    (readmitted,) = apply_event([ep], a01, time_zone=TZ)
+    assert (readmitted.readmitted, readmitted.readmission_event_id) == (True, a01.id)
+    later = event(AdtEventKind.ADMIT, pendulum.Date(2026, 4, 20), visit="V3")
+    assert apply_event([ep], later, time_zone=TZ) == []  # outside the 30 days
+    a11 = event(AdtEventKind.CANCEL_ADMIT, pendulum.Date(2026, 3, 20), visit="V2", trigger="A11")
+    assert apply_event([readmitted], a11, time_zone=TZ) == []  # without the history it cannot tell
+    (undone,) = apply_event([readmitted], a11, time_zone=TZ, history=[a01])
     assert (undone.readmitted, undone.readmission_event_id) == (False, None)
+
+
+def test_an_admission_of_the_same_stay_arriving_late_is_not_a_readmission():
+    a03 = discharge(pendulum.Date(2026, 3, 4))
+    (ep,) = apply_event([], a03, time_zone=TZ)
+    a01 = event(AdtEventKind.ADMIT, pendulum.Date(2026, 3, 1))  # the same visit's A01, out of order
+    assert apply_event([ep], a01, time_zone=TZ, history=[a03]) == []
 
 
 def test_a_cancelled_discharge_cancels_its_episode_and_a_repeat_opens_nothing():
     a03 = discharge(pendulum.Date(2026, 3, 4))
     (ep,) = apply_event([], a03, time_zone=TZ)
     assert apply_event([ep], a03, time_zone=TZ) == []
-    (cancelled,) = apply_event(
-        [ep],
-        event(AdtEventKind.CANCEL_DISCHARGE, pendulum.Date(2026, 3, 4), trigger="A13"),
-        time_zone=TZ,
-    )
+    a13 = event(AdtEventKind.CANCEL_DISCHARGE, pendulum.Date(2026, 3, 4), trigger="A13")
+    (cancelled,) = apply_event([ep], a13, time_zone=TZ, history=[a03])
     assert cancelled.status is EpisodeStatus.CANCELLED
     assert tasks_for(cancelled, owner="rn") == []
 

@@ -46,6 +46,7 @@ class AdtEvent:
         default=None, validator=v.optional(v.one_of(CareSetting))
     )
     facility: str | None = field(default=None, validator=v.optional(v.not_blank))
+    visit_number: str | None = field(default=None, validator=v.optional(v.not_blank))
 
     @discharged_at.validator
     def _discharge_consistent(

@@ -330,7 +330,7 @@ KINDS: tuple[Kind, ...] = (
     _kind(model.FaceToFaceVisit, "face_to_face_visits"),
     _kind(model.DeviceReadingDay, "device_reading_days", ("patient_id", "family", "device", "on")),
     # ADT feeds may announce patients the program has not registered yet.
-    _kind(model.AdtEvent, "adt_events", references_patient=False),
+    _kind(model.AdtEvent, "adt_events", references_patient=False, added={"visit_number": 4}),
     _kind(
         model.TransitionEpisode,
         "transition_episodes",

@@ -595,6 +595,7 @@ def adt_events(draw: st.DrawFn, *, kinds: tuple[AdtEventKind, ...] | None = None
         from_setting=draw(st.none() | st.sampled_from(CareSetting)),
         to_setting=draw(st.none() | st.sampled_from(CareSetting)),
         facility=draw(st.none() | _words),
+        visit_number=draw(st.none() | _ids),
     )
 
 

@@ -202,6 +202,7 @@ def apply_event(
     event: AdtEvent,
     *,
     time_zone: str,
+    history: Iterable[AdtEvent] = (),
     rules: TransitionRules = _DEFAULT,
 ) -> list[TransitionEpisode]:
     """The episodes an ADT event creates or changes (each a new version, or version 1 when new).
@@ -210,6 +211,10 @@ def apply_event(
     - an admission inside an open or completed episode's period flags a readmission;
     - a cancelled admission (A11) takes back the readmission it flagged;
     - a cancelled discharge (A13) cancels the episode that discharge opened.
+
+    HL7 cancels name the visit, not the message they cancel: *history* (the
+    patient's earlier ADT events) finds the admit or discharge of the same
+    ``visit_number``.
     """
     known = [e for e in episodes if e.patient_id == event.patient_id]
     if event.kind is AdtEventKind.DISCHARGE:
@@ -219,14 +224,14 @@ def apply_event(
     if event.kind is AdtEventKind.ADMIT:
         return _readmissions(known, event, time_zone)
     if event.kind is AdtEventKind.CANCEL_ADMIT:
-        cancelled = _cancelled_ids(event)
+        cancelled = _cancelled_ids(event, history, AdtEventKind.ADMIT)
         return [
             evolve(e, readmitted=False, readmission_event_id=None, version=e.version + 1)
             for e in known
             if e.readmitted and e.readmission_event_id in cancelled
         ]
     if event.kind is AdtEventKind.CANCEL_DISCHARGE:
-        cancelled = _cancelled_ids(event)
+        cancelled = _cancelled_ids(event, history, AdtEventKind.DISCHARGE)
         return [
             evolve(
                 e,
@@ -254,16 +259,11 @@ def _readmissions(
     ]
 
 
-def _cancelled_ids(event: AdtEvent) -> set[str]:
-    """The event ids a cancel takes back: the same visit's admit or discharge.
-
-    HL7 cancels (A11, A13) name the visit, not the message they cancel. So
-    EHR adapters give ADT events ids of the form ``<visit number>:<trigger>``
-    (the HL7 v2 plugin does), and a cancel ``<visit>:A13`` takes back
-    ``<visit>:A03``.
-    """
-    visit = event.id.split(":", 1)[0]
-    return {f"{visit}:A01", f"{visit}:A03", f"{visit}:A04", event.id}
+def _cancelled_ids(event: AdtEvent, history: Iterable[AdtEvent], kind: AdtEventKind) -> set[str]:
+    """The ids of the earlier events of *kind* for the same visit as the cancel *event*."""
+    if event.visit_number is None:
+        return set()
+    return {e.id for e in history if e.visit_number == event.visit_number and e.kind is kind}
 
 
 def tasks_for(episode: TransitionEpisode, *, owner: str) -> list[Task]:
