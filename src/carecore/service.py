@@ -31,7 +31,7 @@ from attrs import evolve
 
 from carecore import careplans, errors, transitions
 from carecore.clock import Clock, SystemClock
-from carecore.instruments import score
+from carecore.instruments import get_instrument, score
 from carecore.model import (
     AdtEvent,
     AssessmentResult,
@@ -225,6 +225,7 @@ class CareProgram:
                 answers=tuple(
                     ItemAnswer(item=item, values=_answer_values(value))
                     for item, value in sorted(answers.items())
+                    if value is not None
                 ),
                 total=result.total,
                 band=result.band,
@@ -234,6 +235,20 @@ class CareProgram:
                 performer_id=performer_id,
             )
             tx.add(stored)
+            instrument = get_instrument(instrument_id, registry)
+            if result.total is not None and instrument.total_loinc is not None:
+                # The total is also an observation, so a goal such as "PHQ-9 under 5" can follow it.
+                tx.add(
+                    Observation(
+                        id=f"{result_id}:total",
+                        patient_id=patient_id,
+                        measure=f"{instrument.title} total score",
+                        loinc=instrument.total_loinc,
+                        value=result.total,
+                        unit="{score}",
+                        on=stored.on,
+                    )
+                )
         return stored
 
     def _instruments(self) -> Mapping[str, Any] | None:

@@ -327,3 +327,21 @@ def test_patient_facing_html_is_plain_and_escaped():
     assert "Red: emergency, act now" in page
     assert "Care team: 555-0100" in page
     assert page.startswith("<!DOCTYPE html>")
+
+
+def test_revisions_follow_the_status_rules():
+    plan = complete_plan()
+    with pytest.raises(errors.InvalidTransition):
+        careplans.revise(plan, status=CarePlanStatus.COMPLETED)  # a draft cannot jump to completed
+    with pytest.raises(errors.InvalidTransition):
+        plan.resume()  # only a plan on hold resumes
+    assert careplans.revise(plan, status=CarePlanStatus.ACTIVE).status is CarePlanStatus.ACTIVE
+
+
+def test_goal_progress_ignores_other_units_and_patients():
+    wrong_unit = [evolve(o, unit="mmol/mol") for o in a1c(["60", "50"])]
+    assert goal_progress(GOAL, wrong_unit, on=DAY).series == ()
+    plan = evolve(complete_plan(), goals=(GOAL,))
+    someone_else = [evolve(o, patient_id="p2") for o in a1c(["7.0"])]
+    updated = careplans.update_goals(plan, someone_else, on=pendulum.Date(2026, 2, 1))
+    assert updated.goals[0].achievement is GoalAchievement.IN_PROGRESS

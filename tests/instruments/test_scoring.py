@@ -252,3 +252,9 @@ def test_totals_are_the_sum_of_scored_answers_and_lie_in_their_band(case):
     if bands:
         (band,) = [b for b in bands if b.low <= expected <= b.high]
         assert result.band == band.label
+
+
+def test_none_of_the_above_cannot_be_chosen_with_a_problem():
+    with pytest.raises(errors.InvalidInput) as info:
+        score("ahc-hrsn", NEGATIVE_AHC | {"96778-6": ["LA9-3", "LA28580-1"]})
+    assert [p.path for p in info.value.problems] == ["$.96778-6"]

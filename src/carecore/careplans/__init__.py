@@ -46,6 +46,7 @@ from carecore.model import (
     Target,
     Task,
 )
+from carecore.model.careplan import _NEXT as STATUS_NEXT
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -262,6 +263,8 @@ def check_revision(old: CarePlan, new: CarePlan) -> None:
             field="version",
             value=new.version,
         )
+    if new.status is not old.status and new.status not in STATUS_NEXT[old.status]:
+        raise errors.InvalidTransition(field="status", value=old.status, to=new.status)
     for part in ("goals", "referrals"):
         kept = {p.id for p in getattr(new, part)}
         dropped = [p.id for p in getattr(old, part) if p.id not in kept]
@@ -392,6 +395,7 @@ def goal_progress(
             o
             for o in observations
             if (o.loinc == target.loinc if target.loinc else o.measure == target.measure)
+            and o.unit == target.unit
         ),
         key=lambda o: o.on,
     )
@@ -425,7 +429,7 @@ def update_goals(
     plan: CarePlan, observations: Iterable[Observation], *, on: pendulum.Date
 ) -> CarePlan:
     """A new version with each open measurable goal's achievement set from *observations*."""
-    seen = list(observations)
+    seen = [o for o in observations if o.patient_id == plan.patient_id]
     goals = tuple(
         evolve(g, achievement=goal_progress(g, seen, on=on).achievement)
         if g.open and g.target

@@ -165,6 +165,13 @@ def _one(item: Item, given: object) -> AnswerOption | frozenset[AnswerOption] | 
             ) from None
         if not options:
             raise errors.InvalidValue("choose at least one answer", field=item.id, value=given)
+        exclusive = [o for o in options if o.score is None and not o.positive and o.code == "LA9-3"]
+        if exclusive and len(options) > 1:
+            raise errors.InvalidValue(
+                "'None of the above' cannot be chosen with other answers",
+                field=item.id,
+                value=given,
+            )
         return options
     if isinstance(given, (list, tuple, set, frozenset)):
         raise errors.InvalidValue("takes one answer", field=item.id, value=given)

@@ -144,6 +144,10 @@ class CarePlan:
 
     def resume(self) -> CarePlan:
         """Take a plan off hold (a new version)."""
+        if self.status is not CarePlanStatus.ON_HOLD:
+            raise errors.InvalidTransition(
+                field="status", value=self.status, to=CarePlanStatus.ACTIVE
+            )
         return self._to(CarePlanStatus.ACTIVE)
 
     def revoke(self) -> CarePlan:

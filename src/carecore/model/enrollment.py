@@ -260,7 +260,7 @@ class Enrollment:
         return self._change(StatusChange(status=EnrollmentStatus.ENROLLED, on=on))
 
     def status_on(self, day: pendulum.Date) -> EnrollmentStatus | None:
-        """The status in effect on *day*, or None before enrollment."""
+        """The status in effect on *day* (identified, outreach, consented, ...), or None before the first entry."""
         current = None
         for change in self.history:
             if change.on > day:

@@ -125,11 +125,9 @@ def open_episode(
 
 
 def _from_setting(event: AdtEvent) -> CareSetting:
-    if event.from_setting is None:
-        raise errors.InvalidValue(
-            "a discharge needs the setting it is from", field="from_setting", value=None
-        )
-    return event.from_setting
+    # A sender that does not say where the patient was discharged from gets a
+    # listed, non-qualifying episode rather than none at all.
+    return event.from_setting if event.from_setting is not None else CareSetting.UNKNOWN
 
 
 def _must_be_open(episode: TransitionEpisode) -> None:

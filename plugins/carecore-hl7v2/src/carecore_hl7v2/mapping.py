@@ -1,0 +1,349 @@
+r"""HL7 v2 ADT messages to carecore ADT events, and the ACKs that answer them.
+
+Parsing is python-hl7's; this module cleans the input (a UTF-8 byte-order
+mark, ``\r\n`` or ``\n`` line ends), checks what carecore needs and maps it.
+A message carecore cannot use raises :class:`Refused` with the HL7
+acknowledgment code to answer with (``AR`` for a message type or structure
+carecore does not take, ``AE`` for a message it takes but cannot use) and a
+sentence saying why.
+
+| carecore | HL7 v2 |
+| --- | --- |
+| event id, inbound key | MSH-10 message control id (with MSH-4 sending facility in the key) |
+| kind | MSH-9.2 trigger event (EVN-1 when MSH-9.2 is empty): A01 admit, A02 transfer, A03 discharge, A04 register, A08 update, A11 cancel admit, A13 cancel discharge |
+| patient id | PID-3: the identifier whose CX-5 type is ``MR`` (configurable), else the first |
+| occurred at | EVN-6 event occurred, else EVN-2 recorded, else MSH-7 |
+| admitted at / discharged at | PV1-44 / PV1-45 (a discharge without PV1-45 uses the event time) |
+| patient class | PV1-2: I inpatient, O outpatient (O with PV1-18 ``OBS`` is observation), E emergency, P preadmit, R recurring |
+| from setting | PV1-2 as a setting: I inpatient acute, observation, E emergency department |
+| to setting | PV1-36 discharge disposition, NUBC patient status codes (see :data:`DISPOSITIONS`) |
+| facility | PV1-3.4 facility, else MSH-4 |
+| visit number | PV1-19 |
+
+Times without an offset are read in the *time_zone* given (the sender's);
+none given and no offset means the message is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING
+
+import hl7
+import pendulum
+
+from carecore import errors
+from carecore.model import AdtEvent, AdtEventKind, CareSetting, PatientClass
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["DISPOSITIONS", "Refused", "ack", "clean", "nak_for_unreadable", "parse", "to_event"]
+
+TRIGGERS = {
+    "A01": AdtEventKind.ADMIT,
+    "A02": AdtEventKind.TRANSFER,
+    "A03": AdtEventKind.DISCHARGE,
+    "A04": AdtEventKind.REGISTER,
+    "A08": AdtEventKind.UPDATE,
+    "A11": AdtEventKind.CANCEL_ADMIT,
+    "A13": AdtEventKind.CANCEL_DISCHARGE,
+}
+
+CLASSES = {
+    "I": PatientClass.INPATIENT,
+    "O": PatientClass.OUTPATIENT,
+    "E": PatientClass.EMERGENCY,
+    "P": PatientClass.PREADMIT,
+    "R": PatientClass.RECURRING,
+}
+
+#: PV1-36 discharge disposition (NUBC UB-04 patient status codes, the values
+#: most hospitals send in HL7 table 0112) -> where the patient went.
+DISPOSITIONS: dict[str, CareSetting] = {
+    "01": CareSetting.HOME,
+    "02": CareSetting.INPATIENT_ACUTE,
+    "03": CareSetting.SKILLED_NURSING_FACILITY,
+    "04": CareSetting.NURSING_FACILITY,
+    "06": CareSetting.HOME,  # home under a home health agency
+    "07": CareSetting.HOME,  # left against medical advice
+    "20": CareSetting.EXPIRED,
+    "40": CareSetting.EXPIRED,
+    "41": CareSetting.EXPIRED,
+    "42": CareSetting.EXPIRED,
+    "43": CareSetting.INPATIENT_ACUTE,  # a federal hospital
+    "50": CareSetting.HOSPICE,
+    "51": CareSetting.HOSPICE,
+    "61": CareSetting.SKILLED_NURSING_FACILITY,  # swing bed
+    "62": CareSetting.INPATIENT_REHABILITATION,
+    "63": CareSetting.LONG_TERM_CARE_HOSPITAL,
+    "64": CareSetting.NURSING_FACILITY,
+    "65": CareSetting.INPATIENT_PSYCHIATRIC,
+    "66": CareSetting.INPATIENT_ACUTE,  # critical access hospital
+    "81": CareSetting.HOME,  # home, with a planned readmission
+    "82": CareSetting.INPATIENT_ACUTE,
+    "83": CareSetting.SKILLED_NURSING_FACILITY,
+    "84": CareSetting.NURSING_FACILITY,
+    "86": CareSetting.HOME,
+    "89": CareSetting.SKILLED_NURSING_FACILITY,
+    "90": CareSetting.INPATIENT_REHABILITATION,
+    "91": CareSetting.LONG_TERM_CARE_HOSPITAL,
+    "92": CareSetting.NURSING_FACILITY,
+    "93": CareSetting.INPATIENT_PSYCHIATRIC,
+    "94": CareSetting.INPATIENT_ACUTE,
+}
+
+_OFFSET = re.compile(r"[+-][0-9]{4}$")
+
+
+class Refused(errors.InvalidValue):
+    """A message carecore does not take (``code`` AR) or cannot use (``code`` AE)."""
+
+    def __init__(
+        self, reason: str, *, code: str, field: str, value: object, control_id: str | None = None
+    ) -> None:
+        super().__init__(reason, field=field, value=value)
+        self.code = code
+        self.control_id = control_id
+
+
+def clean(raw: str | bytes) -> str:
+    r"""Decode (UTF-8, else Latin-1), strip a byte-order mark and MLLP framing, end segments with ``\r``.
+
+    >>> clean(b"\xef\xbb\xbfMSH|^~\\&|A\r\nPID|1\n")
+    'MSH|^~\\&|A\rPID|1'
+    """
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    else:
+        text = raw
+    text = text.lstrip("\ufeff\x0b").rstrip("\x1c\r\n ")
+    return "\r".join(line for line in re.split(r"\r\n|\r|\n", text) if line.strip())
+
+
+def parse(raw: str | bytes) -> hl7.Message:
+    """The cleaned message parsed by python-hl7; anything unreadable is :class:`Refused` (AR)."""
+    text = clean(raw)
+    if not text.startswith("MSH"):
+        raise Refused(
+            "the message does not start with an MSH segment",
+            code="AR",
+            field="MSH",
+            value=text[:40],
+        )
+    try:
+        return hl7.parse(text)
+    except Exception as exc:  # python-hl7 raises several types for broken input
+        raise Refused(
+            f"not a readable HL7 v2 message ({exc})", code="AR", field="MSH", value=text[:40]
+        ) from exc
+
+
+def _get(message: hl7.Message, segment: str, field: int) -> str:
+    """The whole text of one field (components and repetitions included), or ``""``."""
+    try:
+        seg = message.segment(segment)
+    except KeyError:
+        return ""
+    if len(seg) <= field:
+        return ""
+    return str(seg[field]).strip()
+
+
+def _component(text: str, index: int, separator: str = "^") -> str:
+    parts = text.split(separator)
+    return parts[index - 1].strip() if len(parts) >= index else ""
+
+
+def _instant(
+    text: str, *, field: str, time_zone: str | None, control_id: str
+) -> pendulum.DateTime | None:
+    if not text:
+        return None
+    try:
+        parsed = hl7.parse_datetime(text)
+    except (ValueError, TypeError):
+        raise Refused(
+            f"is not an HL7 date-time ({text!r})",
+            code="AE",
+            field=field,
+            value=text,
+            control_id=control_id,
+        ) from None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        if time_zone is None:
+            raise Refused(
+                "has no UTC offset and no time zone was configured for this sender",
+                code="AE",
+                field=field,
+                value=text,
+                control_id=control_id,
+            )
+        local: pendulum.DateTime = pendulum.instance(parsed.replace(tzinfo=None), tz=time_zone)
+        return local
+    aware: pendulum.DateTime = pendulum.instance(parsed)
+    return aware
+
+
+def _patient_id(message: hl7.Message, identifier_type: str, control_id: str) -> str:
+    try:
+        field = message.segment("PID")[3]
+    except (KeyError, IndexError):
+        raise Refused(
+            "the message has no PID segment",
+            code="AE",
+            field="PID",
+            value=None,
+            control_id=control_id,
+        ) from None
+    repetitions = str(field).split("~") if str(field) else []
+    ids = [(_component(r, 1), _component(r, 5)) for r in repetitions]
+    chosen = next((i for i, kind in ids if i and kind == identifier_type), None) or next(
+        (i for i, _ in ids if i), None
+    )
+    if not chosen:
+        raise Refused(
+            "PID-3 has no patient identifier",
+            code="AE",
+            field="PID-3",
+            value=str(field),
+            control_id=control_id,
+        )
+    return chosen
+
+
+def to_event(
+    message: hl7.Message, *, time_zone: str | None = None, identifier_type: str = "MR"
+) -> AdtEvent:
+    """The carecore ADT event for a parsed message (see the module's mapping table)."""
+    control_id = _get(message, "MSH", 10)
+    if not control_id:
+        raise Refused("MSH-10 (message control id) is empty", code="AR", field="MSH-10", value="")
+    msh9 = _get(message, "MSH", 9)
+    if _component(msh9, 1) != "ADT":
+        raise Refused(
+            f"only ADT messages are taken, not {msh9!r}",
+            code="AR",
+            field="MSH-9",
+            value=msh9,
+            control_id=control_id,
+        )
+    trigger = _component(msh9, 2) or _get(message, "EVN", 1)
+    kind = TRIGGERS.get(trigger)
+    if kind is None:
+        raise Refused(
+            f"ADT^{trigger} is not one of the events carecore takes ({', '.join(TRIGGERS)})",
+            code="AR",
+            field="MSH-9",
+            value=msh9,
+            control_id=control_id,
+        )
+    patient_id = _patient_id(message, identifier_type, control_id)
+    sent = _instant(
+        _get(message, "MSH", 7), field="MSH-7", time_zone=time_zone, control_id=control_id
+    )
+    recorded = _instant(
+        _get(message, "EVN", 2), field="EVN-2", time_zone=time_zone, control_id=control_id
+    )
+    occurred = _instant(
+        _get(message, "EVN", 6), field="EVN-6", time_zone=time_zone, control_id=control_id
+    )
+    admitted = _instant(
+        _get(message, "PV1", 44), field="PV1-44", time_zone=time_zone, control_id=control_id
+    )
+    discharged = _instant(
+        _get(message, "PV1", 45), field="PV1-45", time_zone=time_zone, control_id=control_id
+    )
+    when = occurred or recorded or sent
+    if when is None:
+        raise Refused(
+            "no event time: EVN-6, EVN-2 and MSH-7 are all empty",
+            code="AE",
+            field="EVN-2",
+            value="",
+            control_id=control_id,
+        )
+    if kind is AdtEventKind.DISCHARGE and discharged is None:
+        discharged = when
+    if discharged is not None and admitted is not None and discharged < admitted:
+        raise Refused(
+            "the discharge (PV1-45) is before the admission (PV1-44)",
+            code="AE",
+            field="PV1-45",
+            value=str(discharged),
+            control_id=control_id,
+        )
+    class_code = _component(_get(message, "PV1", 2), 1)
+    patient_class = CLASSES.get(class_code, PatientClass.UNKNOWN)
+    patient_type = _component(_get(message, "PV1", 18), 1).upper()
+    if patient_class is PatientClass.OUTPATIENT and patient_type in {"OBS", "OBSERVATION"}:
+        patient_class = PatientClass.OBSERVATION
+    from_setting = {
+        PatientClass.INPATIENT: CareSetting.INPATIENT_ACUTE,
+        PatientClass.OBSERVATION: CareSetting.OBSERVATION,
+        PatientClass.EMERGENCY: CareSetting.EMERGENCY_DEPARTMENT,
+    }.get(patient_class)
+    disposition = _component(_get(message, "PV1", 36), 1)
+    facility = (
+        _component(_get(message, "PV1", 3), 4).split("&")[0]
+        or _component(_get(message, "MSH", 4), 1).split("&")[0]
+    )
+    visit = _component(_get(message, "PV1", 19), 1)
+    sender = _component(_get(message, "MSH", 4), 1).split("&")[0] or _component(
+        _get(message, "MSH", 3), 1
+    )
+    key = f"{sender}/{control_id}" if sender else control_id
+    return AdtEvent(
+        id=key,
+        source_key=key,
+        patient_id=patient_id,
+        kind=kind,
+        occurred_at=when,
+        patient_class=patient_class,
+        admitted_at=admitted,
+        discharged_at=discharged
+        if kind in {AdtEventKind.DISCHARGE, AdtEventKind.UPDATE, AdtEventKind.CANCEL_DISCHARGE}
+        else None,
+        from_setting=from_setting,
+        to_setting=DISPOSITIONS.get(disposition),
+        facility=facility or None,
+        visit_number=visit or None,
+    )
+
+
+def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
+    """The ACK for *message* (``AA``, or a NAK ``AE``/``AR`` with *text* in MSA-3)."""
+    reply = message.create_ack(ack_code=code, application="carecore", facility="carecore")
+    result = str(reply)
+    if text:
+        result += "|" + _escape(text)
+    return result
+
+
+def nak_for_unreadable(text: str) -> str:
+    """An ``AR`` acknowledgment for input too broken to echo its MSH (no control id to return)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    return f"MSH|^~\\&|carecore|carecore|||{now}||ACK|{hl7.generate_message_control_id()}|P|2.5\rMSA|AR||{_escape(text)}"
+
+
+def _escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\E\\")
+        .replace("|", "\\F\\")
+        .replace("^", "\\S\\")
+        .replace("&", "\\T\\")
+        .replace("~", "\\R\\")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
+
+
+def triggers() -> Sequence[str]:
+    """The ADT trigger events carecore takes."""
+    return tuple(TRIGGERS)
