@@ -78,5 +78,5 @@ def docs(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
-    session.install(".[testing]", "./plugins/carecore-postgres")
+    session.install(".[testing]", "./plugins/carecore-postgres", "./plugins/carecore-hl7v2")
     session.run("python", "bench/run.py", *session.posargs)

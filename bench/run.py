@@ -170,6 +170,9 @@ def main() -> None:
     parser.add_argument(
         "--store-rows", type=int, default=1_000_000, help="0 skips the store insert benchmarks"
     )
+    parser.add_argument(
+        "--hl7-messages", type=int, default=5000, help="0 skips the HL7 listener benchmark"
+    )
     args = parser.parse_args()
     results = {
         "import_carecore_vs_bare_python": bench_import(args.repeat),
@@ -182,6 +185,11 @@ def main() -> None:
         from store_insert import bench_store_inserts
 
         results |= bench_store_inserts(args.store_rows, args.work)
+    if args.hl7_messages:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from hl7_listener import bench_hl7
+
+        results["hl7_listener_vs_parse_only"] = bench_hl7(args.hl7_messages, args.work)
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
         if "candidate_peak_mb" in r:
@@ -191,6 +199,8 @@ def main() -> None:
                 f" one worker: {r['one_worker_s']:.1f} s, peak {r['one_worker_peak_mb']:.0f} MB,"
                 f" ratio {r['one_worker_ratio']:.2f})"
             )
+        if name.startswith("hl7"):
+            extra = f"  (listener {r['listener_per_s']:.0f} msg/s, parse only {r['parse_only_per_s']:.0f} msg/s)"
         if name.startswith("store_insert"):
             extra = f"  (store {r['candidate_s']:.1f} s, raw driver {r['baseline_s']:.1f} s, {r['rows']:,} rows)"
         print(f"{name:<36} ratio {r['ratio']:6.2f}{extra}")

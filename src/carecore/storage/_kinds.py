@@ -335,6 +335,8 @@ KINDS: tuple[Kind, ...] = (
         model.TransitionEpisode,
         "transition_episodes",
         versioned=True,
+        # Opened from ADT feeds, which may announce a patient before registration.
+        references_patient=False,
         # What the transitions engine tracks arrived with schema 4 (issue 6).
         added=dict.fromkeys(
             (

@@ -320,7 +320,7 @@ def to_event(
 def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
     """The ACK for *message* (``AA``, or a NAK ``AE``/``AR`` with *text* in MSA-3)."""
     reply = message.create_ack(ack_code=code, application="carecore", facility="carecore")
-    result = str(reply)
+    result = str(reply).rstrip("\r")
     if text:
         result += "|" + _escape(text)
     return result

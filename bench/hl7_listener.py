@@ -1,0 +1,118 @@
+"""HL7 v2 throughput: messages per second through the MLLP listener into SQLite,
+against python-hl7 parsing the same messages alone, in one run.
+
+Run alone: ``python bench/hl7_listener.py --messages 5000`` (needs carecore-hl7v2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CLIENT = r"""
+import socket, sys
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+pv1[36], pv1[44], pv1[45] = "01", "202603011000-0600", "202603041500-0600"
+with socket.create_connection((host, port)) as s:
+    stream = s.makefile("rb")
+    for n in range(count):
+        pv1[19] = f"V{n}"
+        m = (f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|B{n:07d}|P|2.5\r"
+             f"PID|1||P{n % 2000}^^^GEN^MR\r" + "|".join(pv1))
+        s.sendall(b"\x0b" + m.encode() + b"\x1c\r")
+        reply = b""
+        while not reply.endswith(b"\x1c\r"):
+            reply += stream.read1(65536)
+"""
+
+
+def messages(count: int) -> list[str]:
+    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+    pv1[36], pv1[44], pv1[45] = "01", "202603011000-0600", "202603041500-0600"
+    out = []
+    for n in range(count):
+        pv1[19] = f"V{n}"
+        out.append(
+            f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|B{n:07d}|P|2.5\r"
+            f"PID|1||P{n % 2000}^^^GEN^MR\r" + "|".join(pv1)
+        )
+    return out
+
+
+def bench_hl7(count: int, folder: Path) -> dict[str, float]:
+    """Listener messages/second into SQLite, and python-hl7 parse-only messages/second."""
+    import hl7
+    from carecore_hl7v2.listener import serve
+
+    from carecore.service import CareProgram
+
+    raw = messages(count)
+    start = time.perf_counter()
+    for m in raw:
+        hl7.parse(m)
+    parse_rate = count / (time.perf_counter() - start)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "hl7-bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    program = CareProgram.open(f"sqlite:///{db}", actor="bench")
+    ready = threading.Event()
+    state: dict[str, object] = {}
+
+    def run() -> None:
+        async def main() -> None:
+            state["loop"] = asyncio.get_running_loop()
+            stop = asyncio.Event()
+            state["stop"] = stop
+
+            def bound(port: int) -> None:
+                state["port"] = port
+                ready.set()
+
+            await serve(program, host="127.0.0.1", port=0, ready=bound, stop=stop)
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", CLIENT, "127.0.0.1", str(state["port"]), str(count)], check=True
+    )
+    listener_rate = count / (time.perf_counter() - start)
+    loop = state["loop"]
+    loop.call_soon_threadsafe(state["stop"].set)  # type: ignore[attr-defined]
+    thread.join(10)
+    assert program.store.check().counts["adt_events"] == count
+    program.close()
+    return {
+        "messages": count,
+        "parse_only_per_s": parse_rate,
+        "listener_per_s": listener_rate,
+        "ratio": listener_rate / parse_rate,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
+    args = parser.parse_args()
+    r = bench_hl7(args.messages, args.work)
+    print(
+        f"hl7 listener into SQLite: {r['listener_per_s']:.0f} msg/s; python-hl7 parse only: "
+        f"{r['parse_only_per_s']:.0f} msg/s; ratio {r['ratio']:.3f} ({r['messages']} messages)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""``carecore hl7 listen`` and ``carecore hl7 import`` (added by this plugin's ``carecore_cli``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from carecore.service import CareProgram
+from carecore_hl7v2.ingest import handle, split_messages
+from carecore_hl7v2.listener import serve
+
+if TYPE_CHECKING:
+    import pluggy
+
+_TZ_HELP = "Time zone for HL7 times sent without a UTC offset (e.g. America/Chicago)."
+
+
+@click.group()
+def hl7() -> None:
+    """HL7 v2 ADT feeds: listen on MLLP, or import message files."""
+
+
+@hl7.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=2575,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0: any free one).",
+)
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store the events go to.")
+@click.option("--time-zone", default=None, help=_TZ_HELP)
+@click.pass_context
+def listen(ctx: click.Context, host: str, port: int, db_url: str, time_zone: str | None) -> None:
+    """Receive ADT messages over MLLP; each is committed before it is acknowledged."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with CareProgram.open(db_url, actor="hl7-listener", plugin_manager=pm) as program:
+
+        def ready(bound: int) -> None:
+            click.echo(
+                f"listening for HL7 v2 on {host}:{bound}, storing in {program.store.url}", err=True
+            )
+
+        try:
+            asyncio.run(serve(program, host=host, port=port, time_zone=time_zone, ready=ready))
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+
+
+@hl7.command("import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store the events go to.")
+@click.option("--time-zone", default=None, help=_TZ_HELP)
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
+)
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    db_url: str,
+    time_zone: str | None,
+    progress: bool,  # noqa: FBT001 - a click flag
+) -> None:
+    """Import ADT messages from files (one or many messages each); refused ones become dead letters.
+
+    Exits with status 1 when any message was refused.
+    """
+    from rich.progress import Progress  # noqa: PLC0415 - only when importing
+
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    messages = [m for path in files for m in split_messages(path.read_bytes())]
+    counts: Counter[str] = Counter()
+    with (
+        CareProgram.open(db_url, actor="hl7-import", plugin_manager=pm) as program,
+        Progress(disable=not progress, transient=True) as bar,
+    ):
+        task = bar.add_task("importing HL7 messages", total=len(messages))
+        for raw in messages:
+            outcome = handle(program, raw, time_zone=time_zone)
+            counts[
+                "duplicate" if outcome.duplicate else "stored" if outcome.stored else "refused"
+            ] += 1
+            if outcome.dead_letter:
+                click.echo(f"refused ({outcome.code}): {outcome.reason}", err=True)
+            bar.advance(task)
+    click.echo(
+        f"{len(messages)} messages: {counts['stored']} stored, {counts['duplicate']} duplicates, "
+        f"{counts['refused']} refused (kept as dead letters)"
+    )
+    if counts["refused"]:
+        ctx.exit(1)

@@ -1,0 +1,147 @@
+"""The MLLP listener on loopback: ACK after commit, NAKs, and a 10,000-message load from another process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+from carecore_hl7v2.listener import END, frame, serve
+
+from carecore.model import AdtEvent, DeadLetter
+
+CLIENT = r"""
+import socket, sys
+host, port, count, dupes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+pv1[36], pv1[44], pv1[45] = "01", "202603011000-0600", "202603041500-0600"
+def message(n):
+    pv1[19] = f"V{n}"
+    return (f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|LOAD{n:06d}|P|2.5\r"
+            f"PID|1||P{n % 500}^^^GEN^MR\r" + "|".join(pv1))
+codes = {}
+with socket.create_connection((host, port)) as s:
+    stream = s.makefile("rb")
+    order = list(range(count)) + list(range(0, count, max(1, count // dupes))) if dupes else list(range(count))
+    for n in order:
+        s.sendall(b"\x0b" + message(n).encode() + b"\x1c\r")
+        reply = b""
+        while not reply.endswith(b"\x1c\r"):
+            reply += stream.read1(65536)
+        msa = [seg for seg in reply.decode().strip("\x0b\x1c\r").split("\r") if seg.startswith("MSA")][0]
+        code = msa.split("|")[1]
+        codes[code] = codes.get(code, 0) + 1
+print(len(order), codes.get("AA", 0), sum(v for k, v in codes.items() if k != "AA"))
+"""
+
+
+class Listener:
+    """The listener in a thread of its own, with its own event loop."""
+
+    def __init__(self, program):
+        self.program = program
+        self.port = None
+        self.outcomes = []
+        self._ready = threading.Event()
+        self._loop = None
+        self._stop = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        async def main():
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+
+            def ready(port):
+                self.port = port
+                self._ready.set()
+
+            await serve(
+                self.program,
+                host="127.0.0.1",
+                port=0,
+                ready=ready,
+                stop=self._stop,
+                on_outcome=self.outcomes.append,
+            )
+
+        asyncio.run(main())
+
+    def __enter__(self):
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+def exchange(port, *messages):
+    replies = []
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        stream = s.makefile("rb")
+        for m in messages:
+            s.sendall(frame(m))
+            reply = b""
+            while not reply.endswith(END):
+                chunk = stream.read1(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            replies.append(reply.decode().strip("\x0b\x1c\r"))
+    return replies
+
+
+A03 = (
+    "MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|MSG42|P|2.5\rPID|1||P1^^^GEN^MR\r"
+    "PV1|1|I|W3^301^A^GEN|||||||||||||||V9||||||||||||||||01||||||||202603011000-0600|202603041500-0600"
+)
+
+
+def test_acks_after_commit_and_naks_bad_messages(program):
+    with Listener(program) as listener:
+        good, again, bad = exchange(
+            listener.port, A03, A03, "MSH|^~\\&|X|Y|Z|W|20260304||ORU^R01|Q1|P|2.5"
+        )
+    assert "MSA|AA|MSG42" in good
+    assert "MSA|AA|MSG42" in again
+    assert "MSA|AR|Q1|" in bad
+    assert "only ADT messages" in bad
+    with program.transaction("check") as tx:
+        assert len(tx.find(AdtEvent, patient_id="P1")) == 1
+        assert [d.key for d in tx.all(DeadLetter)] == ["Q1"]
+    assert [o.code for o in listener.outcomes] == ["AA", "AA", "AR"]
+    assert [o.stored for o in listener.outcomes] == [True, False, False]
+
+
+def test_unframed_garbage_gets_a_nak_and_is_kept(program):
+    with Listener(program) as listener:
+        (reply,) = exchange(listener.port, "this is not HL7")
+    assert "MSA|AR||" in reply
+    with program.transaction("check") as tx:
+        (letter,) = tx.all(DeadLetter)
+    assert letter.raw == "this is not HL7"
+
+
+@pytest.mark.load
+def test_ten_thousand_messages_from_another_process_are_stored_exactly_once(program):
+    count, dupes = 10_000, 500
+    with Listener(program) as listener:
+        done = subprocess.run(
+            [sys.executable, "-c", CLIENT, "127.0.0.1", str(listener.port), str(count), str(dupes)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+        )
+    sent, acked, naked = map(int, done.stdout.split())
+    assert (sent, acked, naked) == (count + dupes, count + dupes, 0)
+    report = program.store.check()
+    assert report.ok
+    assert report.counts["adt_events"] == count
+    assert report.counts["inbound"] == count
+    assert report.counts["transition_episodes"] == count
