@@ -34,6 +34,7 @@ from carecore.clock import Clock, SystemClock
 from carecore.instruments import get_instrument, score
 from carecore.model import (
     AdtEvent,
+    AdtEventKind,
     AssessmentResult,
     CarePlan,
     ClaimLine,
@@ -374,8 +375,16 @@ class CareProgram:
                 return Received(event_id=event.id, duplicate=True)
             tx.add(event)
             zone = time_zone or self._zone_of(tx, event)
-            stored = tx.find(TransitionEpisode, patient_id=event.patient_id)
-            history = tx.find(AdtEvent, patient_id=event.patient_id)
+            kinds = transitions.EPISODE_KINDS
+            stored = (
+                tx.find(TransitionEpisode, patient_id=event.patient_id)
+                if event.kind in kinds
+                else []
+            )
+            cancels = {AdtEventKind.CANCEL_ADMIT, AdtEventKind.CANCEL_DISCHARGE}
+            history = (
+                tx.find(AdtEvent, patient_id=event.patient_id) if event.kind in cancels else []
+            )
             changed = transitions.apply_event(
                 stored,
                 event,

@@ -183,6 +183,16 @@ class SqlStore:
                 "CREATE INDEX audit_patient ON audit (patient_id, seq)",
                 "CREATE INDEX outbox_status ON outbox (status, created_at)",
             ]
+        if version == 4:  # noqa: PLR2004
+            # Kinds fed by ADT messages have no foreign key to patients, and
+            # version 1 gave them no patient index either: lookups scanned.
+            ddl += [
+                f"CREATE INDEX {quote(kind.table + '_patient')} ON {quote(kind.table)} (patient_id)"
+                for kind in KINDS
+                if kind.since < version
+                and kind.patient_column == "patient_id"
+                and not kind.references_patient
+            ]
         if version <= SCHEMA_VERSION:
             return ddl
         msg = f"no migration to schema {version}"

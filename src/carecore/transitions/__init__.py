@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import pendulum
 
 __all__ = [
+    "EPISODE_KINDS",
     "TransitionRules",
     "apply_event",
     "episode_id_for",
@@ -75,6 +76,16 @@ class TransitionRules:
 
 
 _DEFAULT = TransitionRules()
+
+#: The ADT events that can open or change an episode (the others are only stored).
+EPISODE_KINDS = frozenset(
+    {
+        AdtEventKind.DISCHARGE,
+        AdtEventKind.ADMIT,
+        AdtEventKind.CANCEL_ADMIT,
+        AdtEventKind.CANCEL_DISCHARGE,
+    }
+)
 
 
 def episode_id_for(event: AdtEvent) -> str:

@@ -319,11 +319,31 @@ def to_event(
 
 def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
     """The ACK for *message* (``AA``, or a NAK ``AE``/``AR`` with *text* in MSA-3)."""
-    reply = message.create_ack(ack_code=code, application="carecore", facility="carecore")
-    result = str(reply).rstrip("\r")
-    if text:
-        result += "|" + _escape(text)
-    return result
+    msh = message.segment("MSH")
+
+    def field(n: int) -> str:
+        return str(msh[n]) if len(msh) > n else ""
+
+    trigger = _component(field(9), 2)
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    header = "|".join(
+        [
+            "MSH",
+            "^~\\&",
+            "carecore",
+            "carecore",
+            field(3),
+            field(4),
+            now,
+            "",
+            f"ACK^{trigger}^ACK" if trigger else "ACK",
+            hl7.generate_message_control_id(),
+            field(11) or "P",
+            field(12) or "2.5",
+        ]
+    )
+    msa = f"MSA|{code}|{field(10)}" + (f"|{_escape(text)}" if text else "")
+    return f"{header}\r{msa}"
 
 
 def nak_for_unreadable(text: str) -> str:
