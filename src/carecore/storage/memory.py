@@ -28,7 +28,7 @@ import attrs
 import pendulum
 
 from carecore import errors
-from carecore.model import DeliveryReceipt, OutboundMessage
+from carecore.storage import _checks
 from carecore.storage._kinds import KINDS, Kind, kind_for
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 from carecore.storage.sql import SCHEMA_VERSION, _check_audit_args
@@ -36,6 +36,8 @@ from carecore.storage.sql import SCHEMA_VERSION, _check_audit_args
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Iterable, Iterator
+
+    from carecore.model import DeliveryReceipt, OutboundMessage
 
 __all__ = ["MemoryStore", "MemoryTransaction"]
 
@@ -278,17 +280,6 @@ class MemoryTransaction:
                 history.setdefault(key[0], []).append(record)
                 self._undo.append(history[key[0]].pop)
 
-    @staticmethod
-    def _key(kind: Kind, key: object) -> tuple[Any, ...]:
-        parts = key if isinstance(key, tuple) else (key,)
-        if len(parts) != len(kind.key):
-            raise errors.InvalidValue(
-                f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key
-            )
-        return tuple(
-            p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts
-        )
-
     def add(self, record: object) -> None:
         """Store a new record; a stored key raises :class:`~carecore.errors.ConflictError`."""
         self._guard()
@@ -346,14 +337,8 @@ class MemoryTransaction:
     def delete(self, kind_cls: type[Any], key: object) -> None:
         """Delete a record of a kind without history (an entry made in error)."""
         self._guard()
-        kind = kind_for(kind_cls)
-        if kind.versioned:
-            raise errors.InvalidValue(
-                "keeps its history; set its status instead of deleting it",
-                field="kind",
-                value=kind.name,
-            )
-        parts = self._key(kind, key)
+        kind = _checks.deletable(kind_cls)
+        parts = _checks.parse_key(kind, key)
         table = self._store.tables[kind.table]
         old = table.get(parts)
         if old is None:
@@ -378,7 +363,7 @@ class MemoryTransaction:
         """The stored record with this key (a read of patient data is audited)."""
         self._guard()
         kind = kind_for(kind_cls)
-        parts = self._key(kind, key)
+        parts = _checks.parse_key(kind, key)
         found = self._store.tables[kind.table].get(parts)
         if found is None:
             raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
@@ -389,9 +374,7 @@ class MemoryTransaction:
     def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
         """Every stored record of a kind for one patient, in key order (audited)."""
         self._guard()
-        kind = kind_for(kind_cls)
-        if kind.patient_column is None:
-            raise errors.InvalidValue("is not kept per patient", field="kind", value=kind.name)
+        kind = _checks.per_patient(kind_cls)
         table = self._store.tables[kind.table]
         found = [table[k] for k in sorted(table) if kind.patient_of(table[k]) == patient_id]
         self.log("read", kind.name, None, patient_id, f"{len(found)} records")
@@ -410,9 +393,7 @@ class MemoryTransaction:
     def history(self, kind_cls: type[T], key: str) -> list[T]:
         """Every version of a versioned record, oldest first (audited)."""
         self._guard()
-        kind = kind_for(kind_cls)
-        if not kind.versioned:
-            raise errors.InvalidValue("keeps no versions", field="kind", value=kind.name)
+        kind = _checks.versioned(kind_cls)
         found = list(self._store.history[kind.table].get(key, ()))
         if not found:
             raise errors.NotFound(f"no such {kind.name}", field="key", value=key)
@@ -431,8 +412,7 @@ class MemoryTransaction:
     def enqueue(self, message: OutboundMessage) -> bool:
         """Put *message* in the outbox; False when its idempotency key is already there."""
         self._guard()
-        if not isinstance(message, OutboundMessage):
-            raise errors.InvalidValue("must be an OutboundMessage", field="message", value=message)
+        _checks.message(message)
         store = self._store
         if message.idempotency_key in store.outbox_keys or message.id in store.outbox_items:
             return False
@@ -475,9 +455,7 @@ class MemoryTransaction:
     def claim_inbound(self, source: str, key: str) -> bool:
         """Record an inbound message key; True the first time, False for a duplicate."""
         self._guard()
-        for name, value in (("source", source), ("key", key)):
-            if not isinstance(value, str) or not value.strip():
-                raise errors.InvalidValue("must be a non-blank string", field=name, value=value)
+        _checks.inbound_key(source, key)
         seen = self._store.inbound
         if (source, key) in seen:
             return False

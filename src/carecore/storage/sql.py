@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from carecore import errors
 from carecore.model import DeliveryReceipt, OutboundMessage
+from carecore.storage import _checks
 from carecore.storage._kinds import KINDS, Kind, _load_instant, kind_for
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 
@@ -641,17 +642,6 @@ class SqlTransaction:
                 value=self._reason,
             )
 
-    @staticmethod
-    def _key(kind: Kind, key: object) -> tuple[Any, ...]:
-        parts = key if isinstance(key, tuple) else (key,)
-        if len(parts) != len(kind.key):
-            raise errors.InvalidValue(
-                f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key
-            )
-        return tuple(
-            p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts
-        )
-
     def _where(self, kind: Kind) -> str:
         return " AND ".join(f"{quote(k)} = ?" for k in kind.key)
 
@@ -734,14 +724,8 @@ class SqlTransaction:
     def delete(self, kind_cls: type[Any], key: object) -> None:
         """Delete a record of a kind without history (an entry made in error)."""
         self._guard()
-        kind = kind_for(kind_cls)
-        if kind.versioned:
-            raise errors.InvalidValue(
-                "keeps its history; set its status instead of deleting it",
-                field="kind",
-                value=kind.name,
-            )
-        parts = self._key(kind, key)
+        kind = _checks.deletable(kind_cls)
+        parts = _checks.parse_key(kind, key)
         found = self._fetch(kind, parts)
         if found is None:
             self.failed = True
@@ -768,7 +752,7 @@ class SqlTransaction:
         """The stored record with this key (a read of patient data is audited)."""
         self._guard()
         kind = kind_for(kind_cls)
-        parts = self._key(kind, key)
+        parts = _checks.parse_key(kind, key)
         found = self._fetch(kind, parts)
         if found is None:
             raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
@@ -779,11 +763,10 @@ class SqlTransaction:
     def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
         """Every stored record of a kind for one patient, in key order (audited)."""
         self._guard()
-        kind = kind_for(kind_cls)
-        if kind.patient_column is None:
-            raise errors.InvalidValue("is not kept per patient", field="kind", value=kind.name)
+        kind = _checks.per_patient(kind_cls)
+        column = kind.patient_column or "patient_id"  # per_patient() refused kinds without one
         cur = self._run(
-            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {quote(kind.patient_column)} = ? "
+            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {quote(column)} = ? "
             f"ORDER BY {_cols(kind.key)}",
             (patient_id,),
         )
@@ -806,9 +789,7 @@ class SqlTransaction:
     def history(self, kind_cls: type[T], key: str) -> list[T]:
         """Every version of a versioned record, oldest first (audited)."""
         self._guard()
-        kind = kind_for(kind_cls)
-        if not kind.versioned:
-            raise errors.InvalidValue("keeps no versions", field="kind", value=kind.name)
+        kind = _checks.versioned(kind_cls)
         cur = self._run(
             f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table + '_history')} WHERE id = ? "
             "ORDER BY version",
@@ -849,8 +830,7 @@ class SqlTransaction:
     def enqueue(self, message: OutboundMessage) -> bool:
         """Put *message* in the outbox; False when its idempotency key is already there."""
         self._guard()
-        if not isinstance(message, OutboundMessage):
-            raise errors.InvalidValue("must be an OutboundMessage", field="message", value=message)
+        _checks.message(message)
         cur = self._run(
             "INSERT INTO outbox (id, idempotency_key, channel, recipient, subject, body, created_at, "
             "patient_id, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0) "
@@ -927,9 +907,7 @@ class SqlTransaction:
     def claim_inbound(self, source: str, key: str) -> bool:
         """Record an inbound message key; True the first time, False for a duplicate."""
         self._guard()
-        for name, value in (("source", source), ("key", key)):
-            if not isinstance(value, str) or not value.strip():
-                raise errors.InvalidValue("must be a non-blank string", field=name, value=value)
+        _checks.inbound_key(source, key)
         cur = self._run(
             "INSERT INTO inbound (source, key, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (source, key, self._at),

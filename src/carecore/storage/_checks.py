@@ -1,0 +1,65 @@
+"""Argument checks every store makes the same way, so their errors read the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carecore import errors
+from carecore.model import OutboundMessage
+from carecore.storage._kinds import Kind, kind_for
+
+__all__ = ["deletable", "inbound_key", "message", "parse_key", "per_patient", "versioned"]
+
+
+def parse_key(kind: Kind, key: object) -> tuple[Any, ...]:
+    """A key as the tuple of column values (dates as ISO text, codes as their values)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if len(parts) != len(kind.key):
+        raise errors.InvalidValue(
+            f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key
+        )
+    return tuple(
+        p.isoformat() if hasattr(p, "isoformat") else getattr(p, "value", p) for p in parts
+    )
+
+
+def deletable(kind_cls: type[Any]) -> Kind:
+    """The kind, refusing those that keep their history."""
+    kind = kind_for(kind_cls)
+    if kind.versioned:
+        raise errors.InvalidValue(
+            "keeps its history; set its status instead of deleting it",
+            field="kind",
+            value=kind.name,
+        )
+    return kind
+
+
+def per_patient(kind_cls: type[Any]) -> Kind:
+    """The kind, refusing those not kept per patient."""
+    kind = kind_for(kind_cls)
+    if kind.patient_column is None:
+        raise errors.InvalidValue("is not kept per patient", field="kind", value=kind.name)
+    return kind
+
+
+def versioned(kind_cls: type[Any]) -> Kind:
+    """The kind, refusing those without versions."""
+    kind = kind_for(kind_cls)
+    if not kind.versioned:
+        raise errors.InvalidValue("keeps no versions", field="kind", value=kind.name)
+    return kind
+
+
+def message(value: object) -> OutboundMessage:
+    """The outbound message, or a typed error."""
+    if not isinstance(value, OutboundMessage):
+        raise errors.InvalidValue("must be an OutboundMessage", field="message", value=value)
+    return value
+
+
+def inbound_key(source: object, key: object) -> None:
+    """Both parts of an inbound key must be non-blank strings."""
+    for name, value in (("source", source), ("key", key)):
+        if not isinstance(value, str) or not value.strip():
+            raise errors.InvalidValue("must be a non-blank string", field=name, value=value)
