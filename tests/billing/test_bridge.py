@@ -186,3 +186,72 @@ def test_care_plans_count_only_when_active_and_complete():
     )  # someone else's
     denial = run(care_plans=[]).denials
     assert any(d.code == "99490" for d in denial)
+
+
+def test_episodes_feed_tcm_and_a_cancelled_discharge_bills_nothing():
+    from carecore.model import (
+        ContactMode,
+        FaceToFaceVisit,
+        InteractiveContact,
+        MdmLevel,
+        VisitKind,
+    )
+    from carecore.transitions import apply_event
+
+    tz = "America/Chicago"
+    at = pendulum.datetime(2026, 3, 4, 15, tz=tz)
+    a03 = AdtEvent(
+        id="a03",
+        source_key="a03",
+        patient_id="p1",
+        kind=AdtEventKind.DISCHARGE,
+        occurred_at=at,
+        discharged_at=at,
+        patient_class=PatientClass.INPATIENT,
+        from_setting=CareSetting.INPATIENT_ACUTE,
+        to_setting=CareSetting.HOME,
+        visit_number="V1",
+    )
+    (episode,) = apply_event([], a03, time_zone=tz)
+    call = InteractiveContact(
+        id="k1",
+        patient_id="p1",
+        at=pendulum.datetime(2026, 3, 5, 10, tz=tz),
+        mode=ContactMode.PHONE,
+        successful=True,
+        role_class=RoleClass.CLINICAL_STAFF,
+        performer_id="rn1",
+        family=ServiceFamily.TCM,
+        billing_practitioner_id="dr1",
+    )
+    visit = FaceToFaceVisit(
+        id="v1",
+        patient_id="p1",
+        on=pendulum.Date(2026, 3, 10),
+        kind=VisitKind.TCM_F2F,
+        mdm=MdmLevel.HIGH,
+        billing_practitioner_id="dr1",
+    )
+
+    def tcm(**kw):
+        facts = facts_from_model(
+            patient=PATIENT,
+            practitioners=[DOCTOR],
+            period=ServicePeriod(start=pendulum.Date(2026, 3, 4), end=pendulum.Date(2026, 4, 2)),
+            contacts=[call],
+            visits=[visit],
+            **kw,
+        )
+        return [c for c, _ in evaluate(facts, cms_rule_set(2026)).billable]
+
+    assert tcm(episodes=[episode]) == ["99496"]
+    assert tcm(episodes=[episode], adt_events=[a03]) == ["99496"]  # counted once
+    a13 = evolve_event(a03, id="a13", source_key="a13", kind=AdtEventKind.CANCEL_DISCHARGE)
+    (cancelled,) = apply_event([episode], a13, time_zone=tz, history=[a03])
+    assert tcm(episodes=[cancelled], adt_events=[a03]) == []
+
+
+def evolve_event(event, **changes):
+    from attrs import evolve
+
+    return evolve(event, **changes)

@@ -52,6 +52,7 @@ from carecore.model import (
     CareSetting,
     Condition,
     Consent,
+    EpisodeStatus,
     FaceToFaceVisit,
     InteractiveContact,
     Patient,
@@ -59,6 +60,7 @@ from carecore.model import (
     ServiceFamily,
     ServicePeriod,
     TimeEntry,
+    TransitionEpisode,
 )
 
 if TYPE_CHECKING:
@@ -81,6 +83,7 @@ def facts_from_model(
     contacts: Iterable[InteractiveContact] = (),
     visits: Iterable[FaceToFaceVisit] = (),
     adt_events: Iterable[AdtEvent] = (),
+    episodes: Iterable[TransitionEpisode] = (),
     established: bool = True,
     last_visit: pendulum.Date | None = None,
     qmb: bool = False,
@@ -92,6 +95,10 @@ def facts_from_model(
     counts while not revoked by the period's start (a revocation takes effect
     at the end of its month). Instants (contacts, ADT events) become local
     dates in *time_zone* (default: the patient's).
+
+    *episodes* (transition episodes, see :mod:`carecore.transitions`) give
+    the discharges for TCM; a cancelled episode (A13) gives none, and an ADT
+    event an episode follows is not counted again.
 
     *care_plans* is either the date each family's care plan was established,
     or the patient's :class:`~carecore.model.CarePlan` values: then only
@@ -161,17 +168,7 @@ def facts_from_model(
         for v in visits
         if v.patient_id == patient.id
     ]
-    for adt in adt_events:
-        day = adt.discharge_date(zone)
-        if adt.patient_id != patient.id or adt.kind is not AdtEventKind.DISCHARGE or day is None:
-            continue
-        events.append(
-            DischargeFact(
-                date=day,
-                from_setting=adt.from_setting or CareSetting.UNKNOWN,
-                to_setting=adt.to_setting or CareSetting.UNKNOWN,
-            )
-        )
+    events += _discharges(adt_events, episodes, patient.id, zone)
     return BillingFacts(
         period=period,
         setting=setting,
@@ -202,6 +199,41 @@ def facts_from_model(
         ),
         events=events,
     )
+
+
+def _discharges(
+    adt_events: Iterable[AdtEvent],
+    episodes: Iterable[TransitionEpisode],
+    patient_id: str,
+    zone: str,
+) -> list[Event]:
+    followed = [e for e in episodes if e.patient_id == patient_id]
+    out: list[Event] = [
+        DischargeFact(
+            date=e.discharged_at.in_timezone(zone).date(),
+            from_setting=e.from_setting,
+            to_setting=e.to_setting or CareSetting.UNKNOWN,
+        )
+        for e in followed
+        if e.status is not EpisodeStatus.CANCELLED
+    ]
+    covered = {
+        e.discharge_event_id for e in followed
+    }  # an episode speaks for its event (and its A13)
+    for adt in adt_events:
+        day = adt.discharge_date(zone)
+        if adt.patient_id != patient_id or adt.kind is not AdtEventKind.DISCHARGE or day is None:
+            continue
+        if adt.id in covered:
+            continue
+        out.append(
+            DischargeFact(
+                date=day,
+                from_setting=adt.from_setting or CareSetting.UNKNOWN,
+                to_setting=adt.to_setting or CareSetting.UNKNOWN,
+            )
+        )
+    return out
 
 
 def _care_plan_dates(
