@@ -78,12 +78,29 @@ class Transaction(Protocol):
         """Add *message* to the outbox; False when its idempotency key is there already."""
         ...
 
-    def outbox(self, *, status: str = "pending", limit: int = 100) -> list[OutboxItem]:
-        """Outbox items with *status*, oldest first."""
+    def outbox(
+        self, *, status: str = "pending", limit: int = 100, due_at: dt.datetime | None = None
+    ) -> list[OutboxItem]:
+        """Outbox items with *status*, oldest first; with *due_at*, only those due by then."""
         ...
 
-    def record_delivery(self, receipt: DeliveryReceipt) -> None:
-        """Record the outcome of a delivery attempt."""
+    def record_delivery(
+        self,
+        receipt: DeliveryReceipt,
+        *,
+        retry_at: dt.datetime | None = None,
+        give_up: bool = False,
+    ) -> None:
+        """Record a delivery attempt.
+
+        Accepted: ``delivered``. Refused with *retry_at*: ``pending`` again,
+        due then. Refused with *give_up*: ``dead``. Refused otherwise:
+        ``failed``, until :meth:`requeue`.
+        """
+        ...
+
+    def requeue(self, message_id: str) -> None:
+        """Put a failed or dead message back in the queue, due now."""
         ...
 
     def claim_inbound(self, source: str, key: str) -> bool:

@@ -38,7 +38,11 @@ class AuditEntry:
 
 @frozen(kw_only=True)
 class OutboxItem:
-    """A message waiting in (or delivered from) the outbox, with its delivery state.
+    """A message in the outbox with its delivery state.
+
+    ``status`` is ``pending`` (waiting, or waiting for a retry at
+    ``next_attempt_at``), ``delivered``, ``failed`` (refused, not retried
+    until requeued) or ``dead`` (given up after the last attempt).
 
     >>> import pendulum
     >>> from carecore.model import OutboundMessage
@@ -53,6 +57,7 @@ class OutboxItem:
     attempts: int = 0
     delivered_at: pendulum.DateTime | None = None
     last_error: str | None = None
+    next_attempt_at: pendulum.DateTime | None = None
 
 
 @frozen(kw_only=True)

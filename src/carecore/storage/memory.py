@@ -31,7 +31,7 @@ from carecore import errors
 from carecore.storage import _checks
 from carecore.storage._kinds import KINDS, Kind, kind_for
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
-from carecore.storage.sql import SCHEMA_VERSION, _check_audit_args
+from carecore.storage.sql import SCHEMA_VERSION, _check_audit_args, _delivery_status
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -423,15 +423,28 @@ class MemoryTransaction:
         self.log("enqueue", "OutboundMessage", message.id, message.patient_id, message.channel)
         return True
 
-    def outbox(self, *, status: str = "pending", limit: int = 100) -> list[OutboxItem]:
-        """Outbox items with *status*, oldest first."""
+    def outbox(
+        self, *, status: str = "pending", limit: int = 100, due_at: dt.datetime | None = None
+    ) -> list[OutboxItem]:
+        """Outbox items with *status*, oldest first; with *due_at*, only those whose next attempt is due."""
         self._guard()
-        items = [i for i in self._store.outbox_items.values() if i.status == status]
+        items = [
+            i
+            for i in self._store.outbox_items.values()
+            if i.status == status
+            and (due_at is None or i.next_attempt_at is None or i.next_attempt_at <= due_at)
+        ]
         items.sort(key=lambda i: (i.message.created_at, i.message.id))
         return items[:limit]
 
-    def record_delivery(self, receipt: DeliveryReceipt) -> None:
-        """Record a delivery attempt: delivered when accepted, failed (with its detail) otherwise."""
+    def record_delivery(
+        self,
+        receipt: DeliveryReceipt,
+        *,
+        retry_at: dt.datetime | None = None,
+        give_up: bool = False,
+    ) -> None:
+        """Record a delivery attempt (see :meth:`carecore.protocols.Transaction.record_delivery`)."""
         self._guard()
         items = self._store.outbox_items
         old = items.get(receipt.message_id)
@@ -441,16 +454,36 @@ class MemoryTransaction:
                     "no such outbox message", field="message_id", value=receipt.message_id
                 )
             )
-        status = "delivered" if receipt.accepted else "failed"
+        status = _delivery_status(receipt, retry_at=retry_at, give_up=give_up)
         items[receipt.message_id] = attrs.evolve(
             old,
             status=status,
             attempts=old.attempts + 1,
             delivered_at=receipt.at if receipt.accepted else None,
             last_error=None if receipt.accepted else receipt.detail,
+            next_attempt_at=None
+            if retry_at is None or receipt.accepted
+            else pendulum.instance(retry_at),
         )
         self._undo.append(lambda: items.__setitem__(receipt.message_id, old))
         self.log("deliver", "OutboundMessage", receipt.message_id, None, status)
+
+    def requeue(self, message_id: str) -> None:
+        """Put a failed or dead message back in the queue, due now."""
+        self._guard()
+        items = self._store.outbox_items
+        old = items.get(message_id)
+        if old is None or old.status not in {"failed", "dead"}:
+            raise self._fail(
+                errors.NotFound(
+                    "no failed or dead outbox message with this id",
+                    field="message_id",
+                    value=message_id,
+                )
+            )
+        items[message_id] = attrs.evolve(old, status="pending", next_attempt_at=None)
+        self._undo.append(lambda: items.__setitem__(message_id, old))
+        self.log("requeue", "OutboundMessage", message_id, None)
 
     def claim_inbound(self, source: str, key: str) -> bool:
         """Record an inbound message key; True the first time, False for a duplicate."""

@@ -29,7 +29,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -194,6 +194,9 @@ class SqlStore:
                 and kind.patient_column == "patient_id"
                 and not kind.references_patient
             ]
+        if version == 5:  # noqa: PLR2004
+            # Outbox delivery with retries: when the next attempt is due (UTC).
+            ddl += [f"ALTER TABLE outbox ADD COLUMN next_attempt_at {t['instant']}"]
         if version <= SCHEMA_VERSION:
             return ddl
         msg = f"no migration to schema {version}"
@@ -851,14 +854,18 @@ class SqlTransaction:
         self._audit("enqueue", "OutboundMessage", message.id, message.patient_id, message.channel)
         return True
 
-    def outbox(self, *, status: str = "pending", limit: int = 100) -> list[OutboxItem]:
-        """Outbox items with *status*, oldest first."""
+    def outbox(
+        self, *, status: str = "pending", limit: int = 100, due_at: dt.datetime | None = None
+    ) -> list[OutboxItem]:
+        """Outbox items with *status*, oldest first; with *due_at*, only those whose next attempt is due."""
         self._guard()
+        due = "" if due_at is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+        params: tuple[object, ...] = (status,) if due_at is None else (status, _utc(due_at))
         cur = self._run(
             "SELECT id, idempotency_key, channel, recipient, subject, body, created_at, patient_id, "
-            "status, attempts, delivered_at, last_error FROM outbox WHERE status = ? "
-            "ORDER BY created_at, id LIMIT ?",
-            (status, limit),
+            "status, attempts, delivered_at, last_error, next_attempt_at FROM outbox WHERE status = ?"
+            f"{due} ORDER BY created_at, id LIMIT ?",
+            (*params, limit),
         )
         items = []
         for r in cur.fetchall():
@@ -879,21 +886,29 @@ class SqlTransaction:
                     attempts=int(r[9]),
                     delivered_at=_load_instant(r[10]),
                     last_error=r[11],
+                    next_attempt_at=_load_instant(r[12]),
                 )
             )
         return items
 
-    def record_delivery(self, receipt: DeliveryReceipt) -> None:
-        """Record a delivery attempt: delivered when accepted, failed (with its detail) otherwise."""
+    def record_delivery(
+        self,
+        receipt: DeliveryReceipt,
+        *,
+        retry_at: dt.datetime | None = None,
+        give_up: bool = False,
+    ) -> None:
+        """Record a delivery attempt (see :meth:`carecore.protocols.Transaction.record_delivery`)."""
         self._guard()
-        status = "delivered" if receipt.accepted else "failed"
+        status = _delivery_status(receipt, retry_at=retry_at, give_up=give_up)
         cur = self._run(
-            "UPDATE outbox SET status = ?, attempts = attempts + 1, delivered_at = ?, last_error = ? "
-            "WHERE id = ?",
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, delivered_at = ?, last_error = ?, "
+            "next_attempt_at = ? WHERE id = ?",
             (
                 status,
                 receipt.at.isoformat() if receipt.accepted else None,
                 None if receipt.accepted else receipt.detail,
+                None if retry_at is None or receipt.accepted else _utc(retry_at),
                 receipt.message_id,
             ),
         )
@@ -904,6 +919,22 @@ class SqlTransaction:
             )
         self._audit("deliver", "OutboundMessage", receipt.message_id, None, status)
 
+    def requeue(self, message_id: str) -> None:
+        """Put a failed or dead message back in the queue, due now."""
+        self._guard()
+        cur = self._run(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = NULL WHERE id = ? AND status IN ('failed', 'dead')",
+            (message_id,),
+        )
+        if cur.rowcount != 1:
+            self.failed = True
+            raise errors.NotFound(
+                "no failed or dead outbox message with this id",
+                field="message_id",
+                value=message_id,
+            )
+        self._audit("requeue", "OutboundMessage", message_id, None)
+
     def claim_inbound(self, source: str, key: str) -> bool:
         """Record an inbound message key; True the first time, False for a duplicate."""
         self._guard()
@@ -913,3 +944,18 @@ class SqlTransaction:
             (source, key, self._at),
         )
         return bool(cur.rowcount == 1)
+
+
+def _utc(value: dt.datetime) -> str:
+    """An instant as UTC ISO text: comparable as text in SQLite, and as a timestamp elsewhere."""
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def _delivery_status(
+    receipt: DeliveryReceipt, *, retry_at: dt.datetime | None, give_up: bool
+) -> str:
+    if receipt.accepted:
+        return "delivered"
+    if give_up:
+        return "dead"
+    return "pending" if retry_at is not None else "failed"

@@ -1,0 +1,110 @@
+"""``carecore outbox``: deliver, inspect and retry queued messages."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import click
+
+from carecore.outbox import Dispatcher, RetryPolicy
+from carecore.plugins import Hooks
+from carecore.service import CareProgram
+
+if TYPE_CHECKING:
+    import pluggy
+
+_DB = click.option(
+    "--db", "db_url", required=True, metavar="URL", help="The store whose outbox to use."
+)
+_STATUSES = ("pending", "delivered", "failed", "dead")
+
+
+@click.group()
+def outbox() -> None:
+    """Deliver the outbox through the installed channels, show it, retry what failed."""
+
+
+@outbox.command()
+@_DB
+@click.option("--max-attempts", default=6, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Messages per round.",
+)
+@click.pass_context
+def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int) -> None:
+    """Deliver every message due now; failed sends are retried later with backoff."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with CareProgram.open(db_url, actor="outbox", plugin_manager=pm) as program:
+        dispatcher = Dispatcher(
+            program, Hooks(pm).channels(), policy=RetryPolicy(max_attempts=max_attempts)
+        )
+        report = dispatcher.run_until_idle(limit=limit)
+    click.echo(
+        f"delivered {report.delivered}, retrying later {report.retrying}, dead {report.dead}"
+    )
+
+
+@outbox.command()
+@_DB
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_context
+def status(ctx: click.Context, db_url: str, fmt: str) -> None:
+    """Count the outbox by status, and list what failed or died with the reason."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with (
+        CareProgram.open(db_url, actor="outbox", plugin_manager=pm) as program,
+        program.transaction("outbox status") as tx,
+    ):
+        items = {s: tx.outbox(status=s, limit=1_000_000) for s in _STATUSES}
+    counts = Counter({s: len(v) for s, v in items.items()})
+    problems = [
+        {
+            "id": i.message.id,
+            "status": i.status,
+            "channel": i.message.channel,
+            "attempts": i.attempts,
+            "error": i.last_error,
+        }
+        for s in ("failed", "dead")
+        for i in items[s]
+    ]
+    if fmt == "json":
+        click.echo(json.dumps({"counts": dict(counts), "problems": problems}, indent=2))
+        return
+    click.echo(", ".join(f"{s} {counts[s]}" for s in _STATUSES))
+    for p in problems:
+        click.echo(
+            f"  {p['status']}: {p['id']} via {p['channel']} after {p['attempts']} attempt(s): {p['error']}"
+        )
+
+
+@outbox.command()
+@_DB
+@click.argument("message_ids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Requeue every failed and dead message.")
+@click.pass_context
+def retry(ctx: click.Context, db_url: str, message_ids: tuple[str, ...], every: bool) -> None:  # noqa: FBT001
+    """Put failed or dead messages back in the queue (by id, or --all)."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with (
+        CareProgram.open(db_url, actor="outbox", plugin_manager=pm) as program,
+        program.transaction("outbox retry") as tx,
+    ):
+        ids = list(message_ids)
+        if every:
+            ids += [
+                i.message.id
+                for s in ("failed", "dead")
+                for i in tx.outbox(status=s, limit=1_000_000)
+            ]
+        for message_id in ids:
+            tx.requeue(message_id)
+    click.echo(f"requeued {len(ids)} message(s)")

@@ -1,0 +1,166 @@
+"""Delivering the outbox: retries with exponential backoff and jitter, then dead letters.
+
+Messages are written to the outbox in the same transaction as the change
+that caused them; the :class:`Dispatcher` delivers them later through the
+channels plugins provide (``carecore_channels``). Sending happens outside any
+store transaction; the outcome of each attempt is then recorded in its own
+transaction:
+
+- accepted: ``delivered``, with the receipt's time;
+- the channel raised (a failure worth retrying: a server down, a timeout):
+  ``pending`` again, due after an exponential backoff with jitter, until the
+  last allowed attempt, then ``dead``;
+- the channel refused (``accepted=False``, a failure that will never
+  succeed) or no channel has the message's name: ``dead`` at once.
+
+A crash between a send and its record leaves the message ``pending``, so it
+is sent again; channels pass the message's ``idempotency_key`` to peers that
+can drop a repeat (an e-mail Message-ID, a webhook header).
+
+>>> RetryPolicy(base_seconds=30, jitter=0).delay(3, random.Random(1))
+120.0
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from attrs import frozen
+
+from carecore import errors
+from carecore.model import DeliveryReceipt
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pendulum
+
+    from carecore.protocols import Channel
+    from carecore.service import CareProgram
+    from carecore.storage import OutboxItem
+
+__all__ = ["DispatchReport", "Dispatcher", "RetryPolicy"]
+
+
+@frozen(kw_only=True)
+class RetryPolicy:
+    """How often and how long to retry: ``base * factor**(attempt-1)`` seconds, capped, +/- ``jitter``."""
+
+    max_attempts: int = 6
+    base_seconds: float = 30.0
+    factor: float = 2.0
+    max_seconds: float = 3600.0
+    jitter: float = 0.2
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number *attempt* (1 for the first)."""
+        raw = min(self.max_seconds, self.base_seconds * self.factor ** (attempt - 1))
+        spread = raw * self.jitter
+        return max(0.0, raw + rng.uniform(-spread, spread))
+
+
+@frozen(kw_only=True)
+class DispatchReport:
+    """What one :meth:`Dispatcher.run_once` did."""
+
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+    @property
+    def attempted(self) -> int:
+        """Messages tried in this run."""
+        return self.delivered + self.retrying + self.dead
+
+
+class Dispatcher:
+    """Delivers due outbox messages through channels, recording every attempt.
+
+    :param program: the program whose store holds the outbox.
+    :param channels: channels by id (``Hooks(pm).channels()`` gives the installed ones).
+    :param policy: the retry policy.
+    :param rng: the jitter's random source (seed it in tests).
+    """
+
+    def __init__(
+        self,
+        program: CareProgram,
+        channels: Mapping[str, Channel],
+        *,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.program = program
+        self.channels = dict(channels)
+        self.policy = policy or RetryPolicy()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+
+    def run_once(self, *, limit: int = 100) -> DispatchReport:
+        """Try every message due now (up to *limit*), oldest first."""
+        now = self.program.clock.now()
+        with self.program.transaction("outbox: due messages") as tx:
+            due = tx.outbox(status="pending", limit=limit, due_at=now)
+        counts = {"delivered": 0, "retrying": 0, "dead": 0}
+        for item in due:
+            counts[self._deliver(item)] += 1
+        return DispatchReport(**counts)
+
+    def run_until_idle(self, *, limit: int = 100, max_rounds: int = 1000) -> DispatchReport:
+        """Run until no message is due now (retries due later stay queued)."""
+        total = DispatchReport()
+        for _ in range(max_rounds):
+            report = self.run_once(limit=limit)
+            total = DispatchReport(
+                delivered=total.delivered + report.delivered,
+                retrying=total.retrying + report.retrying,
+                dead=total.dead + report.dead,
+            )
+            if report.delivered + report.dead == 0:
+                break
+        return total
+
+    def _deliver(self, item: OutboxItem) -> str:
+        message = item.message
+        channel = self.channels.get(message.channel)
+        now = self.program.clock.now()
+        if channel is None:
+            receipt = DeliveryReceipt(
+                message_id=message.id,
+                channel=message.channel,
+                accepted=False,
+                at=now,
+                detail=f"no channel named {message.channel!r} is installed",
+            )
+            return self._record(receipt, give_up=True)
+        try:
+            receipt = channel.send(message)
+        except errors.CarecoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any channel failure is worth a retry
+            receipt = DeliveryReceipt(
+                message_id=message.id,
+                channel=message.channel,
+                accepted=False,
+                at=now,
+                detail=f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__,
+            )
+            attempt = item.attempts + 1
+            if attempt >= self.policy.max_attempts:
+                return self._record(receipt, give_up=True)
+            retry_at = now.add(seconds=self.policy.delay(attempt, self.rng))
+            return self._record(receipt, retry_at=retry_at)
+        return self._record(receipt, give_up=not receipt.accepted)
+
+    def _record(
+        self,
+        receipt: DeliveryReceipt,
+        *,
+        retry_at: pendulum.DateTime | None = None,
+        give_up: bool = False,
+    ) -> str:
+        with self.program.transaction(f"outbox: delivery by {receipt.channel}") as tx:
+            tx.record_delivery(receipt, retry_at=retry_at, give_up=give_up)
+        if receipt.accepted:
+            return "delivered"
+        return "dead" if give_up else "retrying"
