@@ -123,7 +123,7 @@ def generated(tmp_path: Path, patients: int, *, shuffle: bool = False) -> tuple[
     if shuffle:
         lines = (tmp_path / "events.csv").read_text().splitlines()
         body = lines[1:]
-        random.Random(5).shuffle(body)  # noqa: S311 - test data
+        random.Random(5).shuffle(body)
         (tmp_path / "events.csv").write_text("\n".join([lines[0], *body]) + "\n")
     return tmp_path / "patients.csv", tmp_path / "events.csv"
 
