@@ -1,0 +1,125 @@
+"""The e-mail channel against a real SMTP server on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+
+import pendulum
+import pytest
+from carecore_email import EmailChannel, message_id_for, plugin
+
+from carecore.clock import FixedClock
+from carecore.model import OutboundMessage
+from carecore.outbox import Dispatcher, RetryPolicy
+from carecore.plugins import Hooks, get_plugin_manager
+from carecore.service import CareProgram
+from carecore.testing.contracts import ChannelContract, PluginContract
+
+NOW = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
+
+
+def parsed(envelope):
+    return email.message_from_bytes(envelope.original_content)
+
+
+class TestEmailChannel(ChannelContract):
+    @pytest.fixture
+    def channel(self, smtp_server):
+        return EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+
+    @pytest.fixture
+    def message(self, channel):
+        return OutboundMessage(
+            id="contract-1",
+            idempotency_key="contract-key-1",
+            channel="email",
+            recipient="rn@example.org",
+            subject="Contract check",
+            body="carecore channel contract: please ignore",
+            created_at=NOW,
+        )
+
+    @pytest.fixture
+    def inbox(self, smtp_server):
+        def read():
+            return [
+                (parsed(e)["Subject"], parsed(e).get_payload().strip())
+                for e in smtp_server.inbox.messages
+            ]
+
+        return read
+
+
+class TestEmailPlugin(PluginContract):
+    @pytest.fixture
+    def plugin(self):
+        return plugin
+
+
+def test_the_plugin_reads_its_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CARECORE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CARECORE_SMTP_PORT", "2526")
+    monkeypatch.setenv("CARECORE_SMTP_FROM", "care@example.org")
+    monkeypatch.setenv("CARECORE_SMTP_STARTTLS", "1")
+    channel = Hooks(get_plugin_manager()).channels()["email"]
+    assert (channel.port, channel.sender, channel.starttls) == (2526, "care@example.org", True)
+
+
+def test_a_non_address_is_refused_not_retried(smtp_server):
+    channel = EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+    receipt = channel.send(
+        OutboundMessage(
+            id="m1",
+            idempotency_key="k1",
+            channel="email",
+            recipient="rn1",
+            subject="x",
+            body="y",
+            created_at=NOW,
+        )
+    )
+    assert (receipt.accepted, receipt.detail) == (False, "'rn1' is not an e-mail address")
+    assert smtp_server.inbox.messages == []
+
+
+def test_server_down_then_back_nothing_lost_nothing_doubled(smtp_server, tmp_path):
+    program = CareProgram.open(
+        f"sqlite:///{tmp_path / 'mail.db'}", clock=FixedClock(NOW), actor="test"
+    )
+    with program.transaction("queue") as tx:
+        for n in range(5):
+            tx.enqueue(
+                OutboundMessage(
+                    id=f"m{n}",
+                    idempotency_key=f"k{n}",
+                    channel="email",
+                    recipient=f"rn{n}@example.org",
+                    subject=f"Check-in {n}",
+                    body="Due today.",
+                    created_at=NOW,
+                )
+            )
+    channel = EmailChannel(
+        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", timeout=2
+    )
+    dispatcher = Dispatcher(
+        program, {"email": channel}, policy=RetryPolicy(base_seconds=10, jitter=0)
+    )
+    smtp_server.stop()
+    down = dispatcher.run_once()
+    assert (down.delivered, down.retrying, down.dead) == (0, 5, 0)
+    smtp_server.start()
+    assert dispatcher.run_once().attempted == 0  # not due yet
+    program.clock = program.clock.advance(seconds=10)
+    back = dispatcher.run_until_idle()
+    assert back.delivered == 5
+    received = [parsed(e) for e in smtp_server.inbox.messages]
+    assert sorted(m["Message-ID"] for m in received) == sorted(
+        message_id_for(f"k{n}") for n in range(5)
+    )
+    with program.transaction("check") as tx:
+        delivered = tx.outbox(status="delivered")
+    assert {(i.message.id, i.attempts) for i in delivered} == {(f"m{n}", 2) for n in range(5)}
+    assert dispatcher.run_until_idle().attempted == 0
+    assert len(smtp_server.inbox.messages) == 5
+    program.close()
