@@ -1,0 +1,14 @@
+"""carecore channels over HTTP: signed webhooks and an SMS gateway.
+
+>>> from carecore_http import WebhookChannel, verify, sign
+>>> WebhookChannel(url="http://127.0.0.1:8080/hook", secret="s").id
+'webhook'
+>>> verify("s", "1", b"{}", sign("s", "1", b"{}"))
+True
+"""
+
+from __future__ import annotations
+
+from carecore_http.channels import HttpError, SmsChannel, WebhookChannel, sign, verify
+
+__all__ = ["HttpError", "SmsChannel", "WebhookChannel", "sign", "verify"]
