@@ -24,6 +24,7 @@ transaction each.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
@@ -37,18 +38,24 @@ from carecore.model import (
     AdtEventKind,
     AssessmentResult,
     CarePlan,
+    CarePlanRevised,
+    CarePlanStatus,
     ClaimLine,
     Condition,
     DeadLetter,
     Denial,
+    DischargeReceived,
+    DomainEvent,
     Enrollment,
+    EnrollmentChanged,
     ItemAnswer,
     Observation,
-    OutboundMessage,
     Patient,
     ServiceFamily,
+    TaskOverdue,
     TransitionEpisode,
 )
+from carecore.notify import DEFAULT_RULES, NotificationRule, messages_for
 from carecore.plugins import Hooks
 from carecore.storage import kind_for, open_store
 
@@ -66,6 +73,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CareProgram", "Received"]
 
+log = logging.getLogger(__name__)
+
 
 @attrs.frozen(kw_only=True)
 class Received:
@@ -76,23 +85,16 @@ class Received:
     episodes: tuple[TransitionEpisode, ...] = ()
 
 
-def _episode_notice(
-    episode: TransitionEpisode, recipient: str, now: pendulum.DateTime
-) -> OutboundMessage:
-    return OutboundMessage(
-        id=f"{episode.id}:notice",
-        idempotency_key=f"{episode.id}:notice",
-        channel="console",
-        recipient=recipient,
-        subject=f"Discharge: contact {episode.patient_id} by {episode.contact_due}",
-        body=(
-            f"{episode.patient_id} was discharged on {episode.discharge_date} from "
-            f"{episode.from_setting.value}. Interactive contact due by {episode.contact_due}; "
-            f"face-to-face visit by {episode.visit_due_7} (high complexity) or {episode.visit_due}."
-        ),
-        created_at=now,
-        patient_id=episode.patient_id,
-    )
+def _episode_fields(episode: TransitionEpisode) -> dict[str, str]:
+    """The plain-text values of an episode a notification template may use."""
+    return {
+        "discharge_date": episode.discharge_date.isoformat(),
+        "from_setting": episode.from_setting.value,
+        "contact_due": str(episode.contact_due),
+        "visit_due_7": str(episode.visit_due_7),
+        "visit_due": str(episode.visit_due),
+        "episode_id": episode.id,
+    }
 
 
 class CareProgram:
@@ -110,9 +112,12 @@ class CareProgram:
         clock: Clock | None = None,
         actor: str = "system",
         plugin_manager: pluggy.PluginManager | None = None,
+        rules: Iterable[NotificationRule] = DEFAULT_RULES,
     ) -> None:
         self.store = store
         self.plugin_manager = plugin_manager
+        self.rules = tuple(rules)
+        self._emitted: list[list[DomainEvent]] = []
         self.clock = clock or SystemClock()
         if not isinstance(actor, str) or not actor.strip():
             raise errors.InvalidValue("must name who is acting", field="actor", value=actor)
@@ -126,6 +131,7 @@ class CareProgram:
         clock: Clock | None = None,
         actor: str = "system",
         plugin_manager: pluggy.PluginManager | None = None,
+        rules: Iterable[NotificationRule] = DEFAULT_RULES,
     ) -> Self:
         """Open the store at *url*, create its schema if it is empty, and return a program.
 
@@ -141,7 +147,7 @@ class CareProgram:
         except BaseException:
             store.close()
             raise
-        return cls(store, clock=clock, actor=actor, plugin_manager=plugin_manager)
+        return cls(store, clock=clock, actor=actor, plugin_manager=plugin_manager, rules=rules)
 
     def close(self) -> None:
         """Close the store."""
@@ -160,14 +166,52 @@ class CareProgram:
         'md:ruiz'
         """
         return CareProgram(
-            self.store, clock=self.clock, actor=actor, plugin_manager=self.plugin_manager
+            self.store,
+            clock=self.clock,
+            actor=actor,
+            plugin_manager=self.plugin_manager,
+            rules=self.rules,
         )
 
     @contextlib.contextmanager
     def transaction(self, reason: str) -> Iterator[Transaction]:
-        """A store transaction stamped with this program's actor, the clock's now and *reason*."""
-        with self.store.transaction(actor=self.actor, reason=reason, at=self.clock.now()) as tx:
-            yield tx
+        """A store transaction stamped with this program's actor, the clock's now and *reason*.
+
+        Events emitted in the block (:meth:`emit`) reach the ``carecore_on_event``
+        observers once it has committed.
+        """
+        emitted: list[DomainEvent] = []
+        self._emitted.append(emitted)
+        try:
+            with self.store.transaction(actor=self.actor, reason=reason, at=self.clock.now()) as tx:
+                yield tx
+        finally:
+            self._emitted.pop()
+        for event in emitted:
+            self._observe(event)
+
+    def emit(
+        self, tx: Transaction, event: DomainEvent, *, values: Mapping[str, str] | None = None
+    ) -> int:
+        """Queue the messages the notification rules make of *event* in *tx*; observers hear of it after commit.
+
+        Returns how many new messages were queued (a repeat of an event queues none).
+        """
+        queued = sum(
+            tx.enqueue(m)
+            for m in messages_for(event, self.rules, now=self.clock.now(), values=values)
+        )
+        if self._emitted:
+            self._emitted[-1].append(event)
+        return queued
+
+    def _observe(self, event: DomainEvent) -> None:
+        if self.plugin_manager is None:
+            return
+        try:
+            self.plugin_manager.hook.carecore_on_event(event=event)
+        except Exception:  # an observer never undoes a committed clinical write
+            log.exception("a carecore_on_event observer failed on %s", event.key)
 
     def import_records(
         self, records: Iterable[Any], *, reason: str, progress: Callable[[int], None] | None = None
@@ -336,6 +380,31 @@ class CareProgram:
         )
         return careplans.render_html(shared, patient=patient, contacts=contacts)
 
+    def check_overdue_tasks(self, *, reason: str = "overdue tasks") -> int:
+        """Emit ``TaskOverdue`` for every open task of an active plan past its due date (today, per patient).
+
+        Returns the number of new messages the rules queued: a task that was
+        reported before queues nothing again.
+        """
+        queued = 0
+        with self.transaction(reason) as tx:
+            for plan in tx.all(CarePlan):
+                if plan.status is not CarePlanStatus.ACTIVE:
+                    continue
+                today = self._today(plan.patient_id, tx)
+                for task in plan.tasks:
+                    if task.open and task.due is not None and task.due < today:
+                        event = TaskOverdue(
+                            patient_id=plan.patient_id,
+                            occurred_at=self.clock.now(),
+                            plan_id=plan.id,
+                            task_id=task.id,
+                            owner=task.owner,
+                            due=task.due,
+                        )
+                        queued += self.emit(tx, event)
+        return queued
+
     def change_enrollment(
         self, enrollment_id: str, change: Callable[[Enrollment], Enrollment], *, reason: str
     ) -> Enrollment:
@@ -348,6 +417,17 @@ class CareProgram:
                     "must return the same Enrollment, changed", field="change", value=changed
                 )
             tx.replace(changed)
+            if changed.status is not current.status:
+                self.emit(
+                    tx,
+                    EnrollmentChanged(
+                        patient_id=changed.patient_id,
+                        occurred_at=self.clock.now(),
+                        enrollment_id=changed.id,
+                        family=changed.family,
+                        status=changed.status,
+                    ),
+                )
         return changed
 
     # -- transitions ----------------------------------------------------------------------
@@ -359,15 +439,15 @@ class CareProgram:
         source: str,
         time_zone: str | None = None,
         rules: TransitionRules | None = None,
-        notify: str | None = "care-team",
     ) -> Received:
         """Take in an ADT event once: store it, open or update episodes, queue a notice.
 
         Idempotent by the sender's key (``event.source_key``, HL7 MSH-10): a
         duplicate is reported as such and changes nothing. Everything a new
         event causes commits in one transaction: the inbound claim, the event,
-        the episodes and, for a newly opened qualifying episode, an outbox
-        message to *notify* (None sends none). Dates are local to *time_zone*
+        the episodes and, for a newly opened qualifying episode, the outbox
+        messages the program's notification rules make of the
+        ``DischargeReceived`` event. Dates are local to *time_zone*
         (default: the patient's, when stored; else the offset the sender gave).
         """
         with self.transaction(f"inbound {source} {event.kind.value}") as tx:
@@ -395,8 +475,16 @@ class CareProgram:
             for episode in changed:
                 if episode.version == 1:
                     tx.add(episode)
-                    if notify and episode.qualifies:
-                        tx.enqueue(_episode_notice(episode, notify, self.clock.now()))
+                    if episode.qualifies:
+                        self.emit(
+                            tx,
+                            DischargeReceived(
+                                patient_id=event.patient_id,
+                                occurred_at=event.occurred_at,
+                                adt_event=event,
+                            ),
+                            values=_episode_fields(episode),
+                        )
                 else:
                     tx.replace(episode)
             return Received(event_id=event.id, duplicate=False, episodes=tuple(changed))
@@ -447,6 +535,15 @@ class CareProgram:
                     revised = attrs.evolve(revised, version=current.version + 1)
                     careplans.check_revision(current, revised)
                     tx.replace(revised)
+                    self.emit(
+                        tx,
+                        CarePlanRevised(
+                            patient_id=revised.patient_id,
+                            occurred_at=self.clock.now(),
+                            plan_id=revised.id,
+                            version=revised.version,
+                        ),
+                    )
             except errors.ConflictError:
                 continue
             else:

@@ -52,9 +52,11 @@ from carecore.model.codes import (
 from carecore.model.conditions import Coding, Condition
 from carecore.model.enrollment import Consent, Enrollment, Program, StatusChange
 from carecore.model.events import (
+    CarePlanRevised,
     DischargeReceived,
     DomainEvent,
     EnrollmentChanged,
+    TaskOverdue,
     TimeRecorded,
 )
 from carecore.model.messages import DeadLetter, DeliveryReceipt, OutboundMessage
@@ -95,6 +97,7 @@ __all__ = [
     "AssessmentResult",
     "Barrier",
     "CarePlan",
+    "CarePlanRevised",
     "CarePlanStatus",
     "CareSetting",
     "CareTeam",
@@ -152,6 +155,7 @@ __all__ = [
     "SymptomActionPlan",
     "Target",
     "Task",
+    "TaskOverdue",
     "TaskStatus",
     "TimeEntry",
     "TimeRecorded",
@@ -200,6 +204,8 @@ VALUE_TYPES: tuple[type, ...] = (
     DischargeReceived,
     TimeRecorded,
     EnrollmentChanged,
+    CarePlanRevised,
+    TaskOverdue,
     OutboundMessage,
     DeliveryReceipt,
     DeadLetter,

@@ -21,7 +21,14 @@ from carecore.model.codes import EnrollmentStatus, ServiceFamily
 from carecore.model.people import PatientId
 from carecore.model.transitions import AdtEvent
 
-__all__ = ["DischargeReceived", "DomainEvent", "EnrollmentChanged", "TimeRecorded"]
+__all__ = [
+    "CarePlanRevised",
+    "DischargeReceived",
+    "DomainEvent",
+    "EnrollmentChanged",
+    "TaskOverdue",
+    "TimeRecorded",
+]
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -36,6 +43,19 @@ class DomainEvent:
         """The event's tag in JSON: its class name."""
         return type(self).__name__
 
+    @property
+    def key(self) -> str:
+        """What makes this event unique (messages made from it are keyed by it)."""
+        return f"{self.type}:{self.patient_id}:{self.occurred_at.isoformat()}"
+
+    def fields(self) -> dict[str, str]:
+        """Plain-text values a notification template may use (``{patient_id}``, ``{date}``...)."""
+        return {
+            "patient_id": self.patient_id,
+            "date": self.occurred_at.date().isoformat(),
+            "event": self.type,
+        }
+
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class DischargeReceived(DomainEvent):
@@ -43,12 +63,26 @@ class DischargeReceived(DomainEvent):
 
     adt_event: AdtEvent = field(validator=v.instance_of(AdtEvent, "an AdtEvent"))
 
+    @property
+    def key(self) -> str:
+        """The discharge event's id."""
+        return f"{self.type}:{self.adt_event.id}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``facility``."""
+        return super().fields() | {"facility": self.adt_event.facility or "the hospital"}
+
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class TimeRecorded(DomainEvent):
     """Care-management minutes were logged."""
 
     entry: TimeEntry = field(validator=v.instance_of(TimeEntry, "a TimeEntry"))
+
+    @property
+    def key(self) -> str:
+        """The time entry's id."""
+        return f"{self.type}:{self.entry.id}"
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -58,3 +92,52 @@ class EnrollmentChanged(DomainEvent):
     enrollment_id: str = field(validator=v.not_blank)
     family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
     status: EnrollmentStatus = field(validator=v.one_of(EnrollmentStatus))
+
+    @property
+    def key(self) -> str:
+        """The enrollment and the status it reached."""
+        return f"{self.type}:{self.enrollment_id}:{self.status.value}:{self.occurred_at.date().isoformat()}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``program`` and ``status``."""
+        return super().fields() | {"program": self.family.value, "status": self.status.value}
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class CarePlanRevised(DomainEvent):
+    """A care plan reached a new version."""
+
+    plan_id: str = field(validator=v.not_blank)
+    version: int = field(validator=v.int_between(1))
+
+    @property
+    def key(self) -> str:
+        """The plan and its version."""
+        return f"{self.type}:{self.plan_id}:{self.version}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``plan_id`` and ``version``."""
+        return super().fields() | {"plan_id": self.plan_id, "version": str(self.version)}
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class TaskOverdue(DomainEvent):
+    """A care-plan task passed its due date while still open."""
+
+    plan_id: str = field(validator=v.not_blank)
+    task_id: str = field(validator=v.not_blank)
+    owner: str = field(validator=v.not_blank)
+    due: pendulum.Date = field(converter=v.to_date)
+
+    @property
+    def key(self) -> str:
+        """The task and the due date it missed."""
+        return f"{self.type}:{self.plan_id}:{self.task_id}:{self.due.isoformat()}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``task_id``, ``owner`` and ``due``."""
+        return super().fields() | {
+            "task_id": self.task_id,
+            "owner": self.owner,
+            "due": self.due.isoformat(),
+        }

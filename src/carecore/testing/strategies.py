@@ -37,6 +37,7 @@ from carecore.model import (
     AssessmentResult,
     Barrier,
     CarePlan,
+    CarePlanRevised,
     CarePlanStatus,
     CareSetting,
     CareTeam,
@@ -92,6 +93,7 @@ from carecore.model import (
     SymptomActionPlan,
     Target,
     Task,
+    TaskOverdue,
     TaskStatus,
     TimeEntry,
     TimeRecorded,
@@ -892,24 +894,47 @@ def care_plans() -> st.SearchStrategy[CarePlan]:
     )
 
 
+def _event_strategies() -> dict[type[DomainEvent], st.SearchStrategy[Any]]:
+    return {
+        DischargeReceived: st.builds(
+            DischargeReceived,
+            patient_id=_ids,
+            occurred_at=instants(),
+            adt_event=adt_events(kinds=(AdtEventKind.DISCHARGE,)),
+        ),
+        TimeRecorded: st.builds(
+            TimeRecorded, patient_id=_ids, occurred_at=instants(), entry=time_entries()
+        ),
+        EnrollmentChanged: st.builds(
+            EnrollmentChanged,
+            patient_id=_ids,
+            occurred_at=instants(),
+            enrollment_id=_ids,
+            family=st.sampled_from(ServiceFamily),
+            status=st.sampled_from(EnrollmentStatus),
+        ),
+        CarePlanRevised: st.builds(
+            CarePlanRevised,
+            patient_id=_ids,
+            occurred_at=instants(),
+            plan_id=_ids,
+            version=st.integers(1, 50),
+        ),
+        TaskOverdue: st.builds(
+            TaskOverdue,
+            patient_id=_ids,
+            occurred_at=instants(),
+            plan_id=_ids,
+            task_id=_ids,
+            owner=_ids,
+            due=dates(),
+        ),
+    }
+
+
 def domain_events() -> st.SearchStrategy[DomainEvent]:
     """Domain events of every kind."""
-    discharge = st.builds(
-        DischargeReceived,
-        patient_id=_ids,
-        occurred_at=instants(),
-        adt_event=adt_events(kinds=(AdtEventKind.DISCHARGE,)),
-    )
-    time = st.builds(TimeRecorded, patient_id=_ids, occurred_at=instants(), entry=time_entries())
-    enrollment = st.builds(
-        EnrollmentChanged,
-        patient_id=_ids,
-        occurred_at=instants(),
-        enrollment_id=_ids,
-        family=st.sampled_from(ServiceFamily),
-        status=st.sampled_from(EnrollmentStatus),
-    )
-    return discharge | time | enrollment
+    return st.one_of(*_event_strategies().values())
 
 
 def outbound_messages() -> st.SearchStrategy[OutboundMessage]:
@@ -1149,9 +1174,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Observation: observations(),
     AssessmentResult: assessment_results(),
     ItemAnswer: item_answers(),
-    DischargeReceived: domain_events().filter(lambda e: isinstance(e, DischargeReceived)),
-    TimeRecorded: domain_events().filter(lambda e: isinstance(e, TimeRecorded)),
-    EnrollmentChanged: domain_events().filter(lambda e: isinstance(e, EnrollmentChanged)),
+    **_event_strategies(),
     DomainEvent: domain_events(),
     OutboundMessage: outbound_messages(),
     DeliveryReceipt: delivery_receipts(),

@@ -1,0 +1,127 @@
+"""Turning domain events into outbox messages, by rules a practice configures.
+
+A :class:`NotificationRule` says: when an event of this type happens, send
+this text on this channel to this recipient. Templates use the event's
+plain-text fields (``{patient_id}``, ``{date}``, ``{facility}``,
+``{contact_due}``...), never free text from the record, so a rule decides
+exactly what a message reveals. Messages are keyed by the rule and the
+event, so the same event never queues the same message twice.
+
+:class:`~carecore.service.CareProgram` applies its rules inside the
+transaction that records the change (the outbox invariant) and then tells
+the ``carecore_on_event`` observers.
+
+>>> import pendulum
+>>> from carecore.model import CarePlanRevised
+>>> rule = NotificationRule(id="plan-revised", event="CarePlanRevised", channel="console",
+...     recipient="care-team", subject="Plan {plan_id} is at version {version}", body="Review it.")
+>>> event = CarePlanRevised(patient_id="p1", occurred_at=pendulum.datetime(2026, 3, 4, tz="UTC"),
+...     plan_id="cp1", version=3)
+>>> [m.subject for m in messages_for(event, [rule], now=event.occurred_at)]
+['Plan cp1 is at version 3']
+"""
+
+from __future__ import annotations
+
+import string
+from typing import TYPE_CHECKING
+
+from attrs import field, frozen
+
+from carecore import errors
+from carecore.model import OutboundMessage
+from carecore.model import _validators as v
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    import pendulum
+
+    from carecore.model import DomainEvent
+
+__all__ = ["DEFAULT_RULES", "NotificationRule", "messages_for"]
+
+
+def _template(_inst: object, attribute: object, value: str) -> None:
+    try:
+        list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise errors.InvalidValue(
+            f"is not a valid template ({exc})",
+            field=getattr(attribute, "name", "template"),
+            value=value,
+        ) from None
+
+
+@frozen(kw_only=True)
+class NotificationRule:
+    """When an event of type *event* happens, queue a message on *channel* to *recipient*.
+
+    *recipient*, *subject* and *body* are templates over the event's
+    :meth:`~carecore.model.DomainEvent.fields` (``{patient_id}``...).
+    *extra* adds fixed values a template may use (a clinic's phone number).
+    """
+
+    id: str = field(validator=v.not_blank)
+    event: str = field(validator=v.not_blank)
+    channel: str = field(validator=v.not_blank)
+    recipient: str = field(validator=[v.not_blank, _template])
+    subject: str = field(validator=[v.not_blank, _template])
+    body: str = field(default="", validator=_template)
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def render(
+        self, event: DomainEvent, values: Mapping[str, str], *, now: pendulum.DateTime
+    ) -> OutboundMessage:
+        """The message this rule makes of *event*."""
+        fields = {**dict(self.extra), **values}
+        try:
+            recipient = self.recipient.format_map(fields)
+            subject = self.subject.format_map(fields)
+            body = self.body.format_map(fields)
+        except KeyError as exc:
+            raise errors.InvalidValue(
+                f"uses {{{exc.args[0]}}}, which {event.type} does not give (it gives {', '.join(sorted(fields))})",
+                field=f"rules[{self.id}]",
+                value=self.subject,
+            ) from None
+        key = f"{self.id}|{event.key}"
+        return OutboundMessage(
+            id=key,
+            idempotency_key=key,
+            channel=self.channel,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            created_at=now,
+            patient_id=event.patient_id,
+        )
+
+
+def messages_for(
+    event: DomainEvent,
+    rules: Iterable[NotificationRule],
+    *,
+    now: pendulum.DateTime,
+    values: Mapping[str, str] | None = None,
+) -> list[OutboundMessage]:
+    """The messages *rules* make of *event* (*values* adds to the event's own fields)."""
+    fields = {**event.fields(), **(values or {})}
+    return [rule.render(event, fields, now=now) for rule in rules if rule.event == event.type]
+
+
+#: What a program sends unless told otherwise: the care team hears of every
+#: qualifying discharge, with its contact deadline.
+DEFAULT_RULES: tuple[NotificationRule, ...] = (
+    NotificationRule(
+        id="discharge-notice",
+        event="DischargeReceived",
+        channel="console",
+        recipient="care-team",
+        subject="Discharge: contact {patient_id} by {contact_due}",
+        body=(
+            "{patient_id} was discharged on {discharge_date} from {from_setting}. Interactive contact due by "
+            "{contact_due}; face-to-face visit by {visit_due_7} (high complexity) or {visit_due}."
+        ),
+    ),
+)

@@ -1,0 +1,192 @@
+"""Domain events become outbox messages by configurable rules; observers hear of them after commit."""
+
+from __future__ import annotations
+
+import pendulum
+import pytest
+from attrs import evolve
+
+from carecore import errors
+from carecore.careplans import draft_plan
+from carecore.clock import FixedClock
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    AdtEventKind,
+    CarePlan,
+    CareSetting,
+    Coding,
+    Condition,
+    Enrollment,
+    Patient,
+    PatientClass,
+    ServiceFamily,
+)
+from carecore.notify import DEFAULT_RULES, NotificationRule
+from carecore.plugins import hookimpl
+from carecore.service import CareProgram
+
+NOW = pendulum.datetime(2026, 3, 4, 15, tz="UTC")
+
+
+class Observer:
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def carecore_on_event(self, event):
+        self.seen.append(event.key)
+
+
+@pytest.fixture
+def observer(carecore_pm):
+    o = Observer()
+    carecore_pm.register(o)
+    return o
+
+
+RULES = (
+    *DEFAULT_RULES,
+    NotificationRule(
+        id="plan",
+        event="CarePlanRevised",
+        channel="email",
+        recipient="{patient_id}@patients.example",
+        subject="Your care plan changed (version {version})",
+        body="Call us at {clinic_phone}.",
+        extra=(("clinic_phone", "555-0100"),),
+    ),
+    NotificationRule(
+        id="overdue",
+        event="TaskOverdue",
+        channel="console",
+        recipient="{owner}",
+        subject="Overdue: {task_id} for {patient_id} (due {due})",
+    ),
+    NotificationRule(
+        id="enrolled",
+        event="EnrollmentChanged",
+        channel="console",
+        recipient="care-team",
+        subject="{patient_id} is now {status} in {program}",
+    ),
+)
+
+
+@pytest.fixture
+def program(carecore_pm, observer):
+    program = CareProgram.open(
+        "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=RULES
+    )
+    with program.transaction("registration") as tx:
+        tx.add(
+            Patient(
+                id="p1",
+                given_name="Ada",
+                family_name="Lopez",
+                birth_date=pendulum.date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            )
+        )
+    return program
+
+
+def subjects(program):
+    with program.transaction("check") as tx:
+        return sorted(i.message.subject for i in tx.outbox())
+
+
+def test_a_discharge_queues_the_default_notice_once_and_observers_hear_once(program, observer):
+    at = pendulum.datetime(2026, 3, 4, 15, tz="America/Chicago")
+    a03 = AdtEvent(
+        id="M1",
+        source_key="M1",
+        patient_id="p1",
+        kind=AdtEventKind.DISCHARGE,
+        occurred_at=at,
+        discharged_at=at,
+        patient_class=PatientClass.INPATIENT,
+        from_setting=CareSetting.INPATIENT_ACUTE,
+        to_setting=CareSetting.HOME,
+    )
+    program.receive(a03, source="hl7")
+    program.receive(a03, source="hl7")
+    assert subjects(program) == ["Discharge: contact p1 by 2026-03-06"]
+    assert observer.seen == ["DischargeReceived:M1"]
+
+
+def test_plan_revisions_enrollment_changes_and_overdue_tasks(program, observer):
+    plan = draft_plan(
+        "cp1",
+        "p1",
+        conditions=[
+            Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.65"), chronic=True)
+        ],
+        on=pendulum.Date(2026, 2, 1),
+        responsible_id="rn-park",
+    )
+    with program.transaction("plan") as tx:
+        tx.add(plan)
+        tx.add(
+            Enrollment.identify(
+                id="e1",
+                patient_id="p1",
+                program_id="ccm",
+                family=ServiceFamily.CCM,
+                billing_practitioner_id="dr1",
+                on=pendulum.Date(2026, 2, 1),
+            )
+        )
+    program.revise_care_plan("cp1", lambda p: p.activate(), reason="agreed")
+    program.change_enrollment("e1", lambda e: e.reach_out(pendulum.Date(2026, 2, 2)), reason="call")
+    first = program.check_overdue_tasks()
+    again = program.check_overdue_tasks()
+    overdue = [t for t in plan.tasks if t.due < pendulum.Date(2026, 3, 4)]
+    assert first == len(overdue) > 0
+    assert again == 0
+    got = subjects(program)
+    assert "Your care plan changed (version 2)" in got
+    assert "p1 is now outreach in CCM" in got
+    assert sum(s.startswith("Overdue:") for s in got) == len(overdue)
+    with program.transaction("check") as tx:
+        email = next(i.message for i in tx.outbox() if i.message.channel == "email")
+    assert (email.recipient, email.body) == ("p1@patients.example", "Call us at 555-0100.")
+    assert "CarePlanRevised:cp1:2" in observer.seen
+
+
+def test_a_failed_write_queues_nothing_and_tells_no_one(program, observer):
+    from carecore.model import CarePlanRevised
+
+    with pytest.raises(errors.InvalidValue), program.transaction("doomed") as tx:  # noqa: PT012
+        tx.add(draft_plan("cp9", "p1", on=pendulum.Date(2026, 3, 1)))
+        program.emit(
+            tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp9", version=1)
+        )
+        raise errors.InvalidValue("stop", field="x", value=1)
+    assert subjects(program) == []
+    assert observer.seen == []
+    with program.transaction("check") as tx:
+        assert tx.all(CarePlan) == []
+
+
+def test_a_template_asking_for_a_missing_field_is_a_typed_error(program):
+    bad = NotificationRule(
+        id="bad", event="CarePlanRevised", channel="console", recipient="x", subject="{diagnosis}"
+    )
+    strict = CareProgram(program.store, clock=program.clock, rules=[bad])
+    with program.transaction("plan") as tx:
+        tx.add(draft_plan("cp2", "p1", on=pendulum.Date(2026, 3, 1)))
+    with pytest.raises(errors.InvalidValue) as info:
+        strict.revise_care_plan("cp2", lambda p: p.activate(), reason="agreed")
+    assert "{diagnosis}" in str(info.value)
+    with program.transaction("check") as tx:
+        assert (
+            tx.get(CarePlan, "cp2").version == 1
+        )  # the revision and its message rolled back together
+
+
+def test_broken_templates_are_refused_when_written():
+    with pytest.raises(errors.InvalidValue):
+        NotificationRule(id="r", event="X", channel="c", recipient="r", subject="{unclosed")
+    assert evolve(DEFAULT_RULES[0], channel="email").channel == "email"
