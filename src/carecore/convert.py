@@ -94,6 +94,18 @@ def _unstructure_date(value: dt.date) -> str:
     return value.isoformat()
 
 
+def _structure_time(value: object, _: type) -> dt.time:
+    if not isinstance(value, str):
+        raise _Refused("expected a time of day as HH:MM or HH:MM:SS")
+    try:
+        parsed = dt.time.fromisoformat(value)
+    except ValueError:
+        raise _Refused("not a time of day") from None
+    if parsed.tzinfo is not None:
+        raise _Refused("a time of day is local to the patient: no offset")
+    return parsed
+
+
 def _structure_decimal(value: object, _: type) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _Refused("expected money as a string such as '64.02' (floats round)")
@@ -138,6 +150,8 @@ def _register_scalars(c: cattrs.Converter) -> None:
         lambda t: isinstance(t, type) and issubclass(t, dt.datetime),
         _unstructure_instant,
     )
+    c.register_structure_hook_func(lambda t: t is dt.time, _structure_time)
+    c.register_unstructure_hook(dt.time, dt.time.isoformat)
     c.register_structure_hook_func(lambda t: t is pendulum.Date or t is dt.date, _structure_date)
     c.register_unstructure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, dt.date) and not issubclass(t, dt.datetime),

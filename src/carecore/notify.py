@@ -60,6 +60,8 @@ class NotificationRule:
     *recipient*, *subject* and *body* are templates over the event's
     :meth:`~carecore.model.DomainEvent.fields` (``{patient_id}``...).
     *extra* adds fixed values a template may use (a clinic's phone number).
+    *audience* ``patient`` makes the message obey the patient's contact
+    preferences (opt-outs, quiet hours) when it is delivered.
     """
 
     id: str = field(validator=v.not_blank)
@@ -69,6 +71,7 @@ class NotificationRule:
     subject: str = field(validator=[v.not_blank, _template])
     body: str = field(default="", validator=_template)
     extra: tuple[tuple[str, str], ...] = ()
+    audience: str = "care-team"
 
     def render(
         self, event: DomainEvent, values: Mapping[str, str], *, now: pendulum.DateTime
@@ -95,6 +98,7 @@ class NotificationRule:
             body=body,
             created_at=now,
             patient_id=event.patient_id,
+            audience=self.audience,
         )
 
 

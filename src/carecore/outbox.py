@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from carecore import errors
-from carecore.model import DeliveryReceipt
+from carecore.model import ContactPreferences, DeliveryReceipt, OutboundMessage, Patient
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -67,6 +67,7 @@ class DispatchReport:
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
+    deferred: int = 0  #: to patients in their quiet hours: still pending
 
     @property
     def attempted(self) -> int:
@@ -101,7 +102,7 @@ class Dispatcher:
         now = self.program.clock.now()
         with self.program.transaction("outbox: due messages") as tx:
             due = tx.outbox(status="pending", limit=limit, due_at=now)
-        counts = {"delivered": 0, "retrying": 0, "dead": 0}
+        counts = {"delivered": 0, "retrying": 0, "dead": 0, "deferred": 0}
         for item in due:
             counts[self._deliver(item)] += 1
         return DispatchReport(**counts)
@@ -115,15 +116,44 @@ class Dispatcher:
                 delivered=total.delivered + report.delivered,
                 retrying=total.retrying + report.retrying,
                 dead=total.dead + report.dead,
+                deferred=report.deferred,
             )
             if report.delivered + report.dead == 0:
                 break
         return total
 
+    def _patient_rule(self, message: OutboundMessage, now: pendulum.DateTime) -> str | None:
+        """``"opted-out"``, ``"quiet"`` or None for a message to a patient, from their preferences."""
+        if message.audience != "patient" or message.patient_id is None:
+            return None
+        with self.program.transaction("outbox: contact preferences") as tx:
+            prefs = tx.find(ContactPreferences, patient_id=message.patient_id)
+            patients = tx.find(Patient, patient_id=message.patient_id)
+        if not prefs:
+            return None
+        if not prefs[0].allows(message.channel):
+            return "opted-out"
+        zone = patients[0].time_zone if patients else "UTC"
+        local = now.in_timezone(zone).time()
+        return "quiet" if prefs[0].quiet_at(local) else None
+
     def _deliver(self, item: OutboxItem) -> str:
         message = item.message
+        attempts = item.attempts
         channel = self.channels.get(message.channel)
         now = self.program.clock.now()
+        rule = self._patient_rule(message, now)
+        if rule == "quiet":
+            return "deferred"  # stays pending; a run after the quiet hours sends it
+        if rule == "opted-out":
+            receipt = DeliveryReceipt(
+                message_id=message.id,
+                channel=message.channel,
+                accepted=False,
+                at=now,
+                detail=f"the patient opted out of {message.channel}",
+            )
+            return self._record(receipt, give_up=True)
         if channel is None:
             receipt = DeliveryReceipt(
                 message_id=message.id,
@@ -145,7 +175,7 @@ class Dispatcher:
                 at=now,
                 detail=f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__,
             )
-            attempt = item.attempts + 1
+            attempt = attempts + 1
             if attempt >= self.policy.max_attempts:
                 return self._record(receipt, give_up=True)
             retry_at = now.add(seconds=self.policy.delay(attempt, self.rng))

@@ -59,7 +59,7 @@ from carecore.model.events import (
     TaskOverdue,
     TimeRecorded,
 )
-from carecore.model.messages import DeadLetter, DeliveryReceipt, OutboundMessage
+from carecore.model.messages import ContactPreferences, DeadLetter, DeliveryReceipt, OutboundMessage
 from carecore.model.money import ClaimLine, Denial
 from carecore.model.people import (
     CareTeam,
@@ -111,6 +111,7 @@ __all__ = [
     "Consent",
     "ConsentMethod",
     "ContactMode",
+    "ContactPreferences",
     "Credential",
     "DeadLetter",
     "DeliveryReceipt",
@@ -209,4 +210,5 @@ VALUE_TYPES: tuple[type, ...] = (
     OutboundMessage,
     DeliveryReceipt,
     DeadLetter,
+    ContactPreferences,
 )

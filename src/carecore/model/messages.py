@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pendulum
 from attrs import field, frozen
 
 from carecore.model import _validators as v
 from carecore.model.people import PatientId
 
-__all__ = ["DeadLetter", "DeliveryReceipt", "OutboundMessage"]
+__all__ = ["ContactPreferences", "DeadLetter", "DeliveryReceipt", "OutboundMessage"]
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -33,6 +35,47 @@ class OutboundMessage:
     body: str = field(validator=v.instance_of(str, "a string"))
     created_at: pendulum.DateTime = field(converter=v.to_instant)
     patient_id: PatientId | None = field(default=None, validator=v.optional(v.not_blank))
+    #: ``care-team`` or ``patient``: a message to the patient obeys their contact preferences.
+    audience: str = field(
+        default="care-team", validator=v.matches(r"care-team|patient", "care-team or patient")
+    )
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class ContactPreferences:
+    """How a patient wants to be contacted: channels, opt-outs, quiet hours (in their own time zone).
+
+    >>> import datetime as dt
+    >>> prefs = ContactPreferences(patient_id="p1", channels=("sms", "email"), opted_out={"sms"},
+    ...     quiet_start=dt.time(21), quiet_end=dt.time(8))
+    >>> prefs.allows("sms"), prefs.allows("email")
+    (False, True)
+    >>> prefs.quiet_at(dt.time(22, 30)), prefs.quiet_at(dt.time(7, 59)), prefs.quiet_at(dt.time(8))
+    (True, True, False)
+    """
+
+    patient_id: PatientId = field(validator=v.not_blank)
+    channels: tuple[str, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.not_blank)
+    )
+    opted_out: frozenset[str] = field(default=frozenset(), converter=v.to_frozenset)
+    language: str = field(default="en", validator=v.not_blank)
+    quiet_start: dt.time | None = None
+    quiet_end: dt.time | None = None
+    health_details_in_sms: bool = field(default=False, validator=v.is_bool)
+
+    def allows(self, channel: str) -> bool:
+        """Whether the patient accepts messages on *channel*."""
+        return channel not in self.opted_out
+
+    def quiet_at(self, local: dt.time) -> bool:
+        """Whether *local* (the patient's wall-clock time) falls in the quiet hours."""
+        start, end = self.quiet_start, self.quiet_end
+        if start is None or end is None or start == end:
+            return False
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end  # a window across midnight
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)

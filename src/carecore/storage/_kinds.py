@@ -30,7 +30,7 @@ from carecore.convert import from_primitive, to_primitive
 __all__ = ["KINDS", "Column", "Kind", "kind_for"]
 
 #: Logical column types; each SQL dialect maps them to its own types.
-COLUMN_TYPES = ("text", "int", "bool", "date", "instant", "decimal", "json")
+COLUMN_TYPES = ("text", "int", "bool", "date", "time", "instant", "decimal", "json")
 
 
 def _json_default(value: object) -> object:
@@ -61,6 +61,15 @@ def _load_instant(value: object) -> pendulum.DateTime | None:
         value = dt.datetime.fromisoformat(value)
     assert isinstance(value, dt.datetime)  # noqa: S101
     return pendulum.instance(value)
+
+
+def _load_time(value: object) -> dt.time | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return dt.time.fromisoformat(value)
+    assert isinstance(value, dt.time)  # noqa: S101
+    return value
 
 
 def _load_decimal(value: object) -> Decimal | None:
@@ -204,6 +213,10 @@ def _columns_for(cls: type[Any]) -> list[Column]:  # noqa: C901 - one branch per
                     f.name,
                     nullable,
                 )
+            )
+        elif tp is dt.time:
+            columns.append(
+                Column(f.name, "time", guarded(f"{ref}.isoformat()"), _load_time, f.name, nullable)
             )
         elif tp is pendulum.Date:
             columns.append(
@@ -365,6 +378,7 @@ KINDS: tuple[Kind, ...] = (
     _kind(model.Observation, "observations", since=3),
     _kind(model.AssessmentResult, "assessment_results", since=3),
     _kind(model.DeadLetter, "dead_letters", since=4),
+    _kind(model.ContactPreferences, "contact_preferences", ("patient_id",), since=6),
 )
 
 _BY_CLASS = {k.cls: k for k in KINDS}

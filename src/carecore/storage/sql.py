@@ -29,7 +29,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -197,6 +197,11 @@ class SqlStore:
         if version == 5:  # noqa: PLR2004
             # Outbox delivery with retries: when the next attempt is due (UTC).
             ddl += [f"ALTER TABLE outbox ADD COLUMN next_attempt_at {t['instant']}"]
+        if version == 6:  # noqa: PLR2004
+            # Messages to patients obey their contact preferences (the new table above).
+            ddl += [
+                f"ALTER TABLE outbox ADD COLUMN audience {t['text']} NOT NULL DEFAULT 'care-team'"
+            ]
         if version <= SCHEMA_VERSION:
             return ddl
         msg = f"no migration to schema {version}"
@@ -836,7 +841,7 @@ class SqlTransaction:
         _checks.message(message)
         cur = self._run(
             "INSERT INTO outbox (id, idempotency_key, channel, recipient, subject, body, created_at, "
-            "patient_id, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0) "
+            "patient_id, audience, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0) "
             "ON CONFLICT DO NOTHING",
             (
                 message.id,
@@ -847,6 +852,7 @@ class SqlTransaction:
                 message.body,
                 message.created_at.isoformat(),
                 message.patient_id,
+                message.audience,
             ),
         )
         if cur.rowcount != 1:
@@ -863,7 +869,7 @@ class SqlTransaction:
         params: tuple[object, ...] = (status,) if due_at is None else (status, _utc(due_at))
         cur = self._run(
             "SELECT id, idempotency_key, channel, recipient, subject, body, created_at, patient_id, "
-            "status, attempts, delivered_at, last_error, next_attempt_at FROM outbox WHERE status = ?"
+            "status, attempts, delivered_at, last_error, next_attempt_at, audience FROM outbox WHERE status = ?"
             f"{due} ORDER BY created_at, id LIMIT ?",
             (*params, limit),
         )
@@ -878,6 +884,7 @@ class SqlTransaction:
                 body=r[5],
                 created_at=_load_instant(r[6]),  # type: ignore[arg-type] # NOT NULL column
                 patient_id=r[7],
+                audience=r[13],
             )
             items.append(
                 OutboxItem(

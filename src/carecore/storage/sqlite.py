@@ -61,6 +61,7 @@ class SqliteStore(SqlStore):
         "int": "INTEGER",
         "bool": "INTEGER",
         "date": "TEXT",
+        "time": "TEXT",
         "instant": "TEXT",
         "decimal": "TEXT",
         "json": "TEXT",

@@ -51,6 +51,7 @@ from carecore.model import (
     Consent,
     ConsentMethod,
     ContactMode,
+    ContactPreferences,
     Credential,
     DeadLetter,
     DeliveryReceipt,
@@ -117,6 +118,7 @@ __all__ = [
     "codings",
     "conditions",
     "consents",
+    "contact_preferences",
     "dates",
     "dead_letters",
     "delivery_receipts",
@@ -949,6 +951,24 @@ def outbound_messages() -> st.SearchStrategy[OutboundMessage]:
         body=st.text(max_size=200),
         created_at=instants(),
         patient_id=st.none() | _ids,
+        audience=st.sampled_from(("care-team", "patient")),
+    )
+
+
+def contact_preferences() -> st.SearchStrategy[ContactPreferences]:
+    """Contact preferences, quiet hours included."""
+    times = st.none() | st.times()
+    return st.builds(
+        ContactPreferences,
+        patient_id=_ids,
+        channels=st.lists(
+            st.sampled_from(("sms", "email", "console")), unique=True, max_size=3
+        ).map(tuple),
+        opted_out=st.frozensets(st.sampled_from(("sms", "email")), max_size=2),
+        language=st.sampled_from(("en", "es")),
+        quiet_start=times,
+        quiet_end=times,
+        health_details_in_sms=st.booleans(),
     )
 
 
@@ -1178,6 +1198,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     DomainEvent: domain_events(),
     OutboundMessage: outbound_messages(),
     DeliveryReceipt: delivery_receipts(),
+    ContactPreferences: contact_preferences(),
 }
 
 

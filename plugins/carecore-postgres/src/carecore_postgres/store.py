@@ -59,6 +59,7 @@ class PostgresStore(SqlStore):
         "int": "INTEGER",
         "bool": "BOOLEAN",
         "date": "DATE",
+        "time": "TIME",
         "instant": "TIMESTAMPTZ",
         "decimal": "NUMERIC",
         "json": "JSONB",
