@@ -39,7 +39,10 @@ if TYPE_CHECKING:
 
     from carecore.model import DomainEvent
 
-__all__ = ["DEFAULT_RULES", "NotificationRule", "messages_for"]
+__all__ = ["DEFAULT_RULES", "GENERIC_SMS", "NotificationRule", "messages_for"]
+
+#: What a text message says to a patient who has not allowed health details by SMS.
+GENERIC_SMS = "You have a message from your care team. Please call us or check your patient portal."
 
 
 def _template(_inst: object, attribute: object, value: str) -> None:
@@ -61,7 +64,9 @@ class NotificationRule:
     :meth:`~carecore.model.DomainEvent.fields` (``{patient_id}``...).
     *extra* adds fixed values a template may use (a clinic's phone number).
     *audience* ``patient`` makes the message obey the patient's contact
-    preferences (opt-outs, quiet hours) when it is delivered.
+    preferences (opt-outs, quiet hours) when it is delivered. A text message
+    (channel ``sms``) to a patient who has not allowed health details by SMS
+    carries only *generic_subject* and no body.
     """
 
     id: str = field(validator=v.not_blank)
@@ -72,16 +77,23 @@ class NotificationRule:
     body: str = field(default="", validator=_template)
     extra: tuple[tuple[str, str], ...] = ()
     audience: str = "care-team"
+    generic_subject: str = field(default=GENERIC_SMS, validator=[v.not_blank, _template])
 
     def render(
-        self, event: DomainEvent, values: Mapping[str, str], *, now: pendulum.DateTime
+        self,
+        event: DomainEvent,
+        values: Mapping[str, str],
+        *,
+        now: pendulum.DateTime,
+        sms_health_details: bool = False,
     ) -> OutboundMessage:
-        """The message this rule makes of *event*."""
+        """The message this rule makes of *event* (generic for a patient's SMS without consent to details)."""
         fields = {**dict(self.extra), **values}
+        generic = self.audience == "patient" and self.channel == "sms" and not sms_health_details
         try:
             recipient = self.recipient.format_map(fields)
-            subject = self.subject.format_map(fields)
-            body = self.body.format_map(fields)
+            subject = (self.generic_subject if generic else self.subject).format_map(fields)
+            body = "" if generic else self.body.format_map(fields)
         except KeyError as exc:
             raise errors.InvalidValue(
                 f"uses {{{exc.args[0]}}}, which {event.type} does not give (it gives {', '.join(sorted(fields))})",
@@ -108,10 +120,19 @@ def messages_for(
     *,
     now: pendulum.DateTime,
     values: Mapping[str, str] | None = None,
+    sms_health_details: bool = False,
 ) -> list[OutboundMessage]:
-    """The messages *rules* make of *event* (*values* adds to the event's own fields)."""
+    """The messages *rules* make of *event* (*values* adds to the event's own fields).
+
+    *sms_health_details* says whether the patient allowed health details in
+    text messages (their :class:`~carecore.model.ContactPreferences`).
+    """
     fields = {**event.fields(), **(values or {})}
-    return [rule.render(event, fields, now=now) for rule in rules if rule.event == event.type]
+    return [
+        rule.render(event, fields, now=now, sms_health_details=sms_health_details)
+        for rule in rules
+        if rule.event == event.type
+    ]
 
 
 #: What a program sends unless told otherwise: the care team hears of every

@@ -42,6 +42,7 @@ from carecore.model import (
     CarePlanStatus,
     ClaimLine,
     Condition,
+    ContactPreferences,
     DeadLetter,
     Denial,
     DischargeReceived,
@@ -197,9 +198,13 @@ class CareProgram:
 
         Returns how many new messages were queued (a repeat of an event queues none).
         """
+        prefs = tx.find(ContactPreferences, patient_id=event.patient_id) if event.patient_id else []
+        details = bool(prefs) and prefs[0].health_details_in_sms
         queued = sum(
             tx.enqueue(m)
-            for m in messages_for(event, self.rules, now=self.clock.now(), values=values)
+            for m in messages_for(
+                event, self.rules, now=self.clock.now(), values=values, sms_health_details=details
+            )
         )
         if self._emitted:
             self._emitted[-1].append(event)

@@ -190,3 +190,53 @@ def test_broken_templates_are_refused_when_written():
     with pytest.raises(errors.InvalidValue):
         NotificationRule(id="r", event="X", channel="c", recipient="r", subject="{unclosed")
     assert evolve(DEFAULT_RULES[0], channel="email").channel == "email"
+
+
+def test_sms_to_patients_carries_health_details_only_with_their_consent(carecore_pm):
+    import datetime as dt
+
+    from carecore.model import CarePlanRevised, ContactPreferences
+
+    rule = NotificationRule(
+        id="sms-plan",
+        event="CarePlanRevised",
+        channel="sms",
+        recipient="+1555{patient_id}",
+        subject="Your diabetes plan changed (version {version})",
+        body="A1c goal: under 8%.",
+        audience="patient",
+    )
+    program = CareProgram.open(
+        "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=[rule]
+    )
+    with program.transaction("setup") as tx:
+        tx.add(
+            Patient(
+                id="p1",
+                given_name="Ada",
+                family_name="Lopez",
+                birth_date=pendulum.date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            )
+        )
+        tx.add(ContactPreferences(patient_id="p1", quiet_start=dt.time(21), quiet_end=dt.time(8)))
+    with program.transaction("revise") as tx:
+        program.emit(
+            tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
+        )
+    with program.transaction("consent") as tx:
+        tx.replace(ContactPreferences(patient_id="p1", health_details_in_sms=True))
+    with program.transaction("revise") as tx:
+        program.emit(
+            tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=3)
+        )
+    with program.transaction("check") as tx:
+        sent = sorted((i.message.subject, i.message.body) for i in tx.outbox())
+    assert sent == [
+        (
+            "You have a message from your care team. Please call us or check your patient portal.",
+            "",
+        ),
+        ("Your diabetes plan changed (version 3)", "A1c goal: under 8%."),
+    ]
