@@ -40,6 +40,7 @@ from carecore.model import (
     CarePlan,
     CarePlanRevised,
     CarePlanStatus,
+    CareTeam,
     ClaimLine,
     Condition,
     ContactPreferences,
@@ -49,14 +50,17 @@ from carecore.model import (
     DomainEvent,
     Enrollment,
     EnrollmentChanged,
+    InteractiveContact,
     ItemAnswer,
     Observation,
+    OutreachDue,
     Patient,
     ServiceFamily,
     TaskOverdue,
     TransitionEpisode,
 )
 from carecore.notify import DEFAULT_RULES, NotificationRule, messages_for
+from carecore.outreach import Worklist, build_worklists
 from carecore.plugins import Hooks
 from carecore.storage import kind_for, open_store
 
@@ -408,6 +412,56 @@ class CareProgram:
                             due=task.due,
                         )
                         queued += self.emit(tx, event)
+        return queued
+
+    def worklists(
+        self, *, time_zone: str = "UTC", on: pendulum.Date | None = None, reason: str = "worklists"
+    ) -> dict[str, Worklist]:
+        """Each care manager's worklist for *on* (default: today in *time_zone*, the practice's), with caseloads."""
+        today = on or self.clock.now().in_timezone(time_zone).date()
+        with self.transaction(reason) as tx:
+            return build_worklists(
+                today=today,
+                enrollments=tx.all(Enrollment),
+                care_teams=tx.all(CareTeam),
+                care_plans=tx.all(CarePlan),
+                episodes=tx.all(TransitionEpisode),
+                contacts=tx.all(InteractiveContact),
+                time_zone=time_zone,
+            )
+
+    def run_campaigns(
+        self,
+        *,
+        kinds: Iterable[str] | None = None,
+        time_zone: str = "UTC",
+        reason: str = "outreach campaigns",
+    ) -> int:
+        """Emit an ``OutreachDue`` event for each worklist item (of *kinds*) due today or before.
+
+        The notification rules decide who is messaged and how; an item that
+        was reported before queues nothing again. Returns the messages queued.
+        """
+        lists = self.worklists(time_zone=time_zone)
+        today = self.clock.now().in_timezone(time_zone).date()
+        wanted = None if kinds is None else set(kinds)
+        queued = 0
+        with self.transaction(reason) as tx:
+            for worklist in lists.values():
+                for item in worklist.items:
+                    if item.due > today.end_of("month") or (
+                        wanted is not None and item.kind not in wanted
+                    ):
+                        continue
+                    event = OutreachDue(
+                        patient_id=item.patient_id,
+                        occurred_at=self.clock.now(),
+                        kind=item.kind,
+                        owner=item.owner,
+                        due=item.due,
+                        detail=item.detail,
+                    )
+                    queued += self.emit(tx, event)
         return queued
 
     def change_enrollment(

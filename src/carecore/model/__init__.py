@@ -56,6 +56,7 @@ from carecore.model.events import (
     DischargeReceived,
     DomainEvent,
     EnrollmentChanged,
+    OutreachDue,
     TaskOverdue,
     TimeRecorded,
 )
@@ -136,6 +137,7 @@ __all__ = [
     "MdmLevel",
     "Observation",
     "OutboundMessage",
+    "OutreachDue",
     "Patient",
     "PatientClass",
     "PatientId",
@@ -207,6 +209,7 @@ VALUE_TYPES: tuple[type, ...] = (
     EnrollmentChanged,
     CarePlanRevised,
     TaskOverdue,
+    OutreachDue,
     OutboundMessage,
     DeliveryReceipt,
     DeadLetter,

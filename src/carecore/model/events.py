@@ -26,6 +26,7 @@ __all__ = [
     "DischargeReceived",
     "DomainEvent",
     "EnrollmentChanged",
+    "OutreachDue",
     "TaskOverdue",
     "TimeRecorded",
 ]
@@ -140,4 +141,28 @@ class TaskOverdue(DomainEvent):
             "task_id": self.task_id,
             "owner": self.owner,
             "due": self.due.isoformat(),
+        }
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class OutreachDue(DomainEvent):
+    """A worklist item came due: a check-in, a TCM contact, enrollment outreach, a follow-up."""
+
+    kind: str = field(validator=v.not_blank)
+    owner: str = field(validator=v.not_blank)
+    due: pendulum.Date = field(converter=v.to_date)
+    detail: str = field(validator=v.not_blank)
+
+    @property
+    def key(self) -> str:
+        """The work item's own key."""
+        return f"{self.type}:{self.kind}:{self.patient_id}:{self.due.isoformat()}:{self.detail}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``kind``, ``owner``, ``due`` and ``detail``."""
+        return super().fields() | {
+            "kind": self.kind,
+            "owner": self.owner,
+            "due": self.due.isoformat(),
+            "detail": self.detail,
         }

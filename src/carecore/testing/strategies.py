@@ -76,6 +76,7 @@ from carecore.model import (
     MdmLevel,
     Observation,
     OutboundMessage,
+    OutreachDue,
     Patient,
     PatientClass,
     Practitioner,
@@ -921,6 +922,15 @@ def _event_strategies() -> dict[type[DomainEvent], st.SearchStrategy[Any]]:
             occurred_at=instants(),
             plan_id=_ids,
             version=st.integers(1, 50),
+        ),
+        OutreachDue: st.builds(
+            OutreachDue,
+            patient_id=_ids,
+            occurred_at=instants(),
+            kind=st.sampled_from(("ccm-check-in", "tcm-contact", "enrollment-outreach")),
+            owner=_ids,
+            due=dates(),
+            detail=_ids,
         ),
         TaskOverdue: st.builds(
             TaskOverdue,

@@ -1,0 +1,75 @@
+"""``carecore worklist``: each care manager's outreach work and caseload."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+import pendulum
+
+from carecore import errors
+from carecore.service import CareProgram
+
+if TYPE_CHECKING:
+    import pluggy
+
+
+@click.command()
+@click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
+@click.option("--owner", default=None, help="Only this care manager's list.")
+@click.option(
+    "--time-zone",
+    default="UTC",
+    show_default=True,
+    help="The practice's time zone (what 'today' is).",
+)
+@click.option(
+    "--on", "day", default=None, metavar="YYYY-MM-DD", help="The day to plan for (default: today)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_context
+def worklist(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context, db_url: str, owner: str | None, time_zone: str, day: str | None, fmt: str
+) -> None:
+    """List each care manager's work (TCM contacts and visits, monthly check-ins, outreach, tasks, goals)."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    on = None
+    if day is not None:
+        try:
+            on = pendulum.Date.fromisoformat(day)
+        except ValueError:
+            raise errors.InvalidValue(
+                "must be a real day as YYYY-MM-DD", field="--on", value=day
+            ) from None
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm) as program:
+        lists = program.worklists(time_zone=time_zone, on=on)
+    if owner is not None:
+        lists = {k: v for k, v in lists.items() if k == owner}
+    if fmt == "json":
+        data = {
+            name: {
+                "caseload": wl.caseload,
+                "items": [
+                    {
+                        "kind": i.kind,
+                        "patient_id": i.patient_id,
+                        "due": i.due.isoformat(),
+                        "detail": i.detail,
+                    }
+                    for i in wl.items
+                ],
+            }
+            for name, wl in lists.items()
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    if not lists:
+        click.echo("nothing to do")
+        return
+    for name, wl in lists.items():
+        click.echo(f"{name}: caseload {wl.caseload}, {len(wl.items)} item(s)")
+        for item in wl.items:
+            click.echo(f"  {item.due}  {item.kind:<20} {item.patient_id:<10} {item.detail}")

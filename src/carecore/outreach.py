@@ -1,0 +1,213 @@
+"""Worklists and outreach campaigns: who needs contact, when, and by whom.
+
+:func:`build_worklists` is pure: given the program's records and a day, it
+lists each care manager's work, soonest first, with their caseload (enrolled
+patients). The kinds of work, each with a stable key:
+
+| kind | when |
+| --- | --- |
+| ``tcm-contact`` | an open, qualifying transition episode, inside its 30 days, without its interactive contact (due: the 2-business-day deadline) |
+| ``tcm-visit`` | the same without its face-to-face visit (due: the 7-day deadline) |
+| ``ccm-check-in`` | an enrolled patient with no successful interactive contact yet this month (due: the month's last day) |
+| ``enrollment-outreach`` | an identified patient, or one in outreach (due: today) |
+| ``task`` | an open task of an active care plan due within a week (or overdue) |
+| ``goal-follow-up`` | an open, measurable goal whose target date is within 30 days |
+
+A patient's work goes to the care manager on their care team, else to the
+enrollment's billing practitioner. Campaigns turn the same items into
+:class:`~carecore.model.OutreachDue` events, and the program's notification
+rules decide who is messaged and how.
+
+>>> import pendulum
+>>> build_worklists(today=pendulum.Date(2026, 3, 4))
+{}
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING
+
+import pendulum
+from attrs import frozen
+
+from carecore.model import (
+    CarePlanStatus,
+    CareTeamRole,
+    EnrollmentStatus,
+    EpisodeStatus,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from carecore.model import CarePlan, CareTeam, Enrollment, InteractiveContact, TransitionEpisode
+
+__all__ = ["WorkItem", "Worklist", "build_worklists"]
+
+
+@frozen(kw_only=True)
+class WorkItem:
+    """One thing to do for one patient, by a due date."""
+
+    kind: str
+    patient_id: str
+    due: pendulum.Date
+    owner: str
+    detail: str
+
+    @property
+    def key(self) -> str:
+        """Stable across runs: the kind, the patient, the due date and what it is about."""
+        return f"{self.kind}:{self.patient_id}:{self.due.isoformat()}:{self.detail}"
+
+
+@frozen(kw_only=True)
+class Worklist:
+    """A care manager's work, soonest first, and how many enrolled patients they follow."""
+
+    owner: str
+    items: tuple[WorkItem, ...]
+    caseload: int
+
+
+def build_worklists(
+    *,
+    today: pendulum.Date,
+    enrollments: Iterable[Enrollment] = (),
+    care_teams: Iterable[CareTeam] = (),
+    care_plans: Iterable[CarePlan] = (),
+    episodes: Iterable[TransitionEpisode] = (),
+    contacts: Iterable[InteractiveContact] = (),
+    time_zone: str = "UTC",
+) -> dict[str, Worklist]:
+    """Each owner's worklist for *today* (contacts are dated in *time_zone*, the practice's)."""
+    enrolled = list(enrollments)
+    managers: dict[str, str] = {}
+    for team in care_teams:
+        for member in team.members:
+            if member.role is CareTeamRole.CARE_MANAGER:
+                managers.setdefault(team.patient_id, member.practitioner_id)
+    billing = {e.patient_id: e.billing_practitioner_id for e in enrolled}
+
+    def owner(patient_id: str) -> str:
+        return managers.get(patient_id) or billing.get(patient_id) or "unassigned"
+
+    month = (today.start_of("month"), today.end_of("month"))
+    reached = {
+        c.patient_id
+        for c in contacts
+        if c.successful and month[0] <= c.at.in_timezone(time_zone).date() <= month[1]
+    }
+    items = [
+        *_tcm_items(episodes, today, owner),
+        *_enrollment_items(enrolled, today, reached, owner),
+        *_plan_items(care_plans, today, owner),
+    ]
+    caseload = Counter(
+        owner(e.patient_id) for e in enrolled if e.status_on(today) is EnrollmentStatus.ENROLLED
+    )
+    by_owner: dict[str, list[WorkItem]] = defaultdict(list)
+    for item in items:
+        by_owner[item.owner].append(item)
+    return {
+        name: Worklist(
+            owner=name,
+            items=tuple(
+                sorted(by_owner.get(name, []), key=lambda i: (i.due, i.kind, i.patient_id))
+            ),
+            caseload=caseload[name],
+        )
+        for name in sorted(set(by_owner) | set(caseload))
+    }
+
+
+def _tcm_items(
+    episodes: Iterable[TransitionEpisode], today: pendulum.Date, owner: Callable[[str], str]
+) -> list[WorkItem]:
+    out = []
+    for ep in episodes:
+        if ep.status is not EpisodeStatus.OPEN or not ep.qualifies:
+            continue
+        if ep.period_end is not None and ep.period_end < today:
+            continue  # the 30 days are over: nothing left to chase
+        if ep.contact_made_on is None and ep.contact_due is not None:
+            out.append(
+                WorkItem(
+                    kind="tcm-contact",
+                    patient_id=ep.patient_id,
+                    due=ep.contact_due,
+                    owner=owner(ep.patient_id),
+                    detail=ep.id,
+                )
+            )
+        if ep.visit_on is None and ep.visit_due_7 is not None:
+            out.append(
+                WorkItem(
+                    kind="tcm-visit",
+                    patient_id=ep.patient_id,
+                    due=ep.visit_due_7,
+                    owner=owner(ep.patient_id),
+                    detail=ep.id,
+                )
+            )
+    return out
+
+
+def _enrollment_items(
+    enrolled: Iterable[Enrollment],
+    today: pendulum.Date,
+    reached: set[str],
+    owner: Callable[[str], str],
+) -> list[WorkItem]:
+    out = []
+    for e in enrolled:
+        status = e.status_on(today)
+        if status is EnrollmentStatus.ENROLLED and e.patient_id not in reached:
+            out.append(
+                WorkItem(
+                    kind="ccm-check-in",
+                    patient_id=e.patient_id,
+                    due=today.end_of("month"),
+                    owner=owner(e.patient_id),
+                    detail=e.family.value,
+                )
+            )
+        elif status in {EnrollmentStatus.IDENTIFIED, EnrollmentStatus.OUTREACH}:
+            out.append(
+                WorkItem(
+                    kind="enrollment-outreach",
+                    patient_id=e.patient_id,
+                    due=today,
+                    owner=owner(e.patient_id),
+                    detail=e.family.value,
+                )
+            )
+    return out
+
+
+def _plan_items(
+    plans: Iterable[CarePlan], today: pendulum.Date, owner: Callable[[str], str]
+) -> list[WorkItem]:
+    active = [p for p in plans if p.status is CarePlanStatus.ACTIVE]
+    tasks = [
+        WorkItem(
+            kind="task", patient_id=p.patient_id, due=t.due, owner=t.owner, detail=f"{p.id}/{t.id}"
+        )
+        for p in active
+        for t in p.tasks
+        if t.open and t.due is not None and t.due <= today.add(days=7)
+    ]
+    goals = [
+        WorkItem(
+            kind="goal-follow-up",
+            patient_id=p.patient_id,
+            due=g.target.due,
+            owner=owner(p.patient_id),
+            detail=f"{p.id}/{g.id}",
+        )
+        for p in active
+        for g in p.goals
+        if g.open and g.target is not None and g.target.due <= today.add(days=30)
+    ]
+    return tasks + goals
