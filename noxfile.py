@@ -78,5 +78,11 @@ def docs(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
-    session.install(".[testing]", "./plugins/carecore-postgres", "./plugins/carecore-hl7v2")
+    session.install(
+        ".[testing]",
+        "./plugins/carecore-postgres",
+        "./plugins/carecore-hl7v2",
+        "./plugins/carecore-email",
+        "aiosmtpd",
+    )
     session.run("python", "bench/run.py", *session.posargs)

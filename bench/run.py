@@ -173,6 +173,9 @@ def main() -> None:
     parser.add_argument(
         "--hl7-messages", type=int, default=5000, help="0 skips the HL7 listener benchmark"
     )
+    parser.add_argument(
+        "--outbox-messages", type=int, default=1000, help="0 skips the outbox-to-SMTP benchmark"
+    )
     args = parser.parse_args()
     results = {
         "import_carecore_vs_bare_python": bench_import(args.repeat),
@@ -190,6 +193,11 @@ def main() -> None:
         from hl7_listener import bench_hl7
 
         results["hl7_listener_vs_parse_only"] = bench_hl7(args.hl7_messages, args.work)
+    if args.outbox_messages:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from outbox_smtp import bench_outbox
+
+        results["outbox_smtp_vs_smtplib"] = bench_outbox(args.outbox_messages, args.work)
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
         if "candidate_peak_mb" in r:
@@ -198,6 +206,10 @@ def main() -> None:
                 f" baseline {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB;"
                 f" one worker: {r['one_worker_s']:.1f} s, peak {r['one_worker_peak_mb']:.0f} MB,"
                 f" ratio {r['one_worker_ratio']:.2f})"
+            )
+        if name.startswith("outbox"):
+            extra = (
+                f"  (outbox {r['outbox_per_s']:.0f} msg/s, smtplib {r['smtplib_per_s']:.0f} msg/s)"
             )
         if name.startswith("hl7"):
             extra = f"  (listener {r['listener_per_s']:.0f} msg/s, parse only {r['parse_only_per_s']:.0f} msg/s)"
