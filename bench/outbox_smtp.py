@@ -21,7 +21,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.count = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ARG002, N802
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, ARG002, N802
         self.count += 1
         return "250 OK"
 
