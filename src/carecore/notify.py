@@ -39,7 +39,12 @@ if TYPE_CHECKING:
 
     from carecore.model import DomainEvent
 
-__all__ = ["DEFAULT_RULES", "GENERIC_SMS", "NotificationRule", "messages_for"]
+__all__ = ["DEFAULT_RULES", "GENERIC_SMS", "PREFERRED", "NotificationRule", "messages_for"]
+
+#: A rule whose channel is this sends on the patient's first allowed preferred channel
+#: (their :class:`~carecore.model.ContactPreferences`); with none, the message goes
+#: to the dead letters when delivered ("no channel named 'preferred'").
+PREFERRED = "preferred"
 
 #: What a text message says to a patient who has not allowed health details by SMS.
 GENERIC_SMS = "You have a message from your care team. Please call us or check your patient portal."
@@ -86,10 +91,12 @@ class NotificationRule:
         *,
         now: pendulum.DateTime,
         sms_health_details: bool = False,
+        preferred: str | None = None,
     ) -> OutboundMessage:
         """The message this rule makes of *event* (generic for a patient's SMS without consent to details)."""
         fields = {**dict(self.extra), **values}
-        generic = self.audience == "patient" and self.channel == "sms" and not sms_health_details
+        channel = (preferred or PREFERRED) if self.channel == PREFERRED else self.channel
+        generic = self.audience == "patient" and channel == "sms" and not sms_health_details
         try:
             recipient = self.recipient.format_map(fields)
             subject = (self.generic_subject if generic else self.subject).format_map(fields)
@@ -104,7 +111,7 @@ class NotificationRule:
         return OutboundMessage(
             id=key,
             idempotency_key=key,
-            channel=self.channel,
+            channel=channel,
             recipient=recipient,
             subject=subject,
             body=body,
@@ -121,15 +128,19 @@ def messages_for(
     now: pendulum.DateTime,
     values: Mapping[str, str] | None = None,
     sms_health_details: bool = False,
+    preferred: str | None = None,
 ) -> list[OutboundMessage]:
     """The messages *rules* make of *event* (*values* adds to the event's own fields).
 
     *sms_health_details* says whether the patient allowed health details in
-    text messages (their :class:`~carecore.model.ContactPreferences`).
+    text messages, and *preferred* is their first allowed channel (both from
+    their :class:`~carecore.model.ContactPreferences`).
     """
     fields = {**event.fields(), **(values or {})}
     return [
-        rule.render(event, fields, now=now, sms_health_details=sms_health_details)
+        rule.render(
+            event, fields, now=now, sms_health_details=sms_health_details, preferred=preferred
+        )
         for rule in rules
         if rule.event == event.type
     ]

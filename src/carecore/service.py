@@ -55,8 +55,12 @@ from carecore.model import (
     Observation,
     OutreachDue,
     Patient,
+    RoleClass,
     ServiceFamily,
     TaskOverdue,
+    ThresholdReached,
+    TimeEntry,
+    TimeRecorded,
     TransitionEpisode,
 )
 from carecore.notify import DEFAULT_RULES, NotificationRule, messages_for
@@ -204,10 +208,18 @@ class CareProgram:
         """
         prefs = tx.find(ContactPreferences, patient_id=event.patient_id) if event.patient_id else []
         details = bool(prefs) and prefs[0].health_details_in_sms
+        preferred = (
+            next((c for c in prefs[0].channels if prefs[0].allows(c)), None) if prefs else None
+        )
         queued = sum(
             tx.enqueue(m)
             for m in messages_for(
-                event, self.rules, now=self.clock.now(), values=values, sms_health_details=details
+                event,
+                self.rules,
+                now=self.clock.now(),
+                values=values,
+                sms_health_details=details,
+                preferred=preferred,
             )
         )
         if self._emitted:
@@ -413,6 +425,52 @@ class CareProgram:
                         )
                         queued += self.emit(tx, event)
         return queued
+
+    def record_time(
+        self,
+        entry: TimeEntry,
+        *,
+        threshold: int = 20,
+        code: str = "99490",
+        reason: str = "time logged",
+    ) -> TimeEntry:
+        """Store a time entry; emit ``ThresholdReached`` when it brings the month's CCM staff minutes to *threshold*.
+
+        Counted as the CCM clinical-staff minutes of the entry's month and
+        billing practitioner (the 20-minute threshold of 99490, SPEC.md §2); the
+        billing engine remains the authority on what is billed.
+        """
+        with self.transaction(reason) as tx:
+            tx.add(entry)
+            self.emit(
+                tx,
+                TimeRecorded(
+                    patient_id=entry.patient_id, occurred_at=self.clock.now(), entry=entry
+                ),
+            )
+            if entry.family is ServiceFamily.CCM and entry.role_class is RoleClass.CLINICAL_STAFF:
+                month = entry.service_date.start_of("month"), entry.service_date.end_of("month")
+                total = sum(
+                    t.minutes
+                    for t in tx.find(TimeEntry, patient_id=entry.patient_id)
+                    if t.family is ServiceFamily.CCM
+                    and t.role_class is RoleClass.CLINICAL_STAFF
+                    and t.billing_practitioner_id == entry.billing_practitioner_id
+                    and month[0] <= t.service_date <= month[1]
+                )
+                if total - entry.minutes < threshold <= total:
+                    self.emit(
+                        tx,
+                        ThresholdReached(
+                            patient_id=entry.patient_id,
+                            occurred_at=self.clock.now(),
+                            family=ServiceFamily.CCM,
+                            code=code,
+                            minutes=total,
+                            month=f"{entry.service_date.year:04d}-{entry.service_date.month:02d}",
+                        ),
+                    )
+        return entry
 
     def worklists(
         self, *, time_zone: str = "UTC", on: pendulum.Date | None = None, reason: str = "worklists"

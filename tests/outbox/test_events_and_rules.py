@@ -240,3 +240,92 @@ def test_sms_to_patients_carries_health_details_only_with_their_consent(carecore
         ),
         ("Your diabetes plan changed (version 3)", "A1c goal: under 8%."),
     ]
+
+
+def test_the_99490_threshold_is_reported_once_a_month(carecore_pm):
+    from carecore.model import Credential, RoleClass, TimeEntry
+
+    rule = NotificationRule(
+        id="threshold",
+        event="ThresholdReached",
+        channel="console",
+        recipient="billing",
+        subject="{patient_id} reached {minutes} minutes for {code} in {month}",
+    )
+    program = CareProgram.open(
+        "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=[rule]
+    )
+    with program.transaction("setup") as tx:
+        tx.add(
+            Patient(
+                id="p1",
+                given_name="Ada",
+                family_name="Lopez",
+                birth_date=pendulum.date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            )
+        )
+
+    def entry(n, minutes, day=3, role=RoleClass.CLINICAL_STAFF, credential=Credential.RN):
+        return TimeEntry(
+            id=f"t{n}",
+            patient_id="p1",
+            performer_id="rn1",
+            credential=credential,
+            role_class=role,
+            minutes=minutes,
+            family=ServiceFamily.CCM,
+            activity="call",
+            service_date=pendulum.Date(2026, 3, day),
+            billing_practitioner_id="dr1",
+        )
+
+    program.record_time(entry(1, 12))
+    program.record_time(
+        entry(2, 10, role=RoleClass.NON_CLINICAL, credential=Credential.NONE)
+    )  # never counts
+    program.record_time(entry(3, 7))
+    assert subjects(program) == []
+    program.record_time(entry(4, 5))  # 24 minutes: reached
+    program.record_time(entry(5, 9))
+    assert subjects(program) == ["p1 reached 24 minutes for 99490 in 2026-03"]
+
+
+def test_preferred_channel_follows_the_patient_and_keeps_sms_generic(carecore_pm):
+    from carecore.model import CarePlanRevised, ContactPreferences
+
+    rule = NotificationRule(
+        id="plan",
+        event="CarePlanRevised",
+        channel="preferred",
+        recipient="{patient_id}",
+        subject="Care plan version {version}",
+        body="Details.",
+        audience="patient",
+    )
+    program = CareProgram.open(
+        "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=[rule]
+    )
+    with program.transaction("setup") as tx:
+        tx.add(
+            Patient(
+                id="p1",
+                given_name="Ada",
+                family_name="Lopez",
+                birth_date=pendulum.date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            )
+        )
+        tx.add(ContactPreferences(patient_id="p1", channels=("email", "sms"), opted_out={"email"}))
+    with program.transaction("revise") as tx:
+        program.emit(
+            tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
+        )
+    with program.transaction("check") as tx:
+        (item,) = tx.outbox()
+    assert (item.message.channel, item.message.body) == (
+        "sms",
+        "",
+    )  # email opted out; SMS without details

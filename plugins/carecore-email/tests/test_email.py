@@ -123,3 +123,46 @@ def test_server_down_then_back_nothing_lost_nothing_doubled(smtp_server, tmp_pat
     assert dispatcher.run_until_idle().attempted == 0
     assert len(smtp_server.inbox.messages) == 5
     program.close()
+
+
+def test_from_a_domain_event_to_the_smtp_server(smtp_server, tmp_path, carecore_pm):
+    from carecore.model import AdministrativeSex, CarePlanRevised, Patient
+    from carecore.notify import NotificationRule
+
+    rule = NotificationRule(
+        id="plan-mail",
+        event="CarePlanRevised",
+        channel="email",
+        recipient="{patient_id}@patients.example",
+        subject="Your care plan changed",
+        body="Version {version} is ready in the portal.",
+        audience="patient",
+    )
+    program = CareProgram.open(
+        f"sqlite:///{tmp_path / 'flow.db'}",
+        clock=FixedClock(NOW),
+        actor="rn",
+        plugin_manager=carecore_pm,
+        rules=[rule],
+    )
+    with program.transaction("setup") as tx:
+        tx.add(
+            Patient(
+                id="p1",
+                given_name="Ada",
+                family_name="Lopez",
+                birth_date=pendulum.date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            )
+        )
+    with program.transaction("revision") as tx:
+        program.emit(
+            tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
+        )
+    channel = EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+    assert Dispatcher(program, {"email": channel}).run_until_idle().delivered == 1
+    (mail,) = [parsed(e) for e in smtp_server.inbox.messages]
+    assert (mail["To"], mail["Subject"]) == ("p1@patients.example", "Your care plan changed")
+    assert mail.get_payload().strip() == "Version 2 is ready in the portal."
+    program.close()

@@ -58,6 +58,7 @@ from carecore.model.events import (
     EnrollmentChanged,
     OutreachDue,
     TaskOverdue,
+    ThresholdReached,
     TimeRecorded,
 )
 from carecore.model.messages import ContactPreferences, DeadLetter, DeliveryReceipt, OutboundMessage
@@ -160,6 +161,7 @@ __all__ = [
     "Task",
     "TaskOverdue",
     "TaskStatus",
+    "ThresholdReached",
     "TimeEntry",
     "TimeRecorded",
     "TransitionEpisode",
@@ -210,6 +212,7 @@ VALUE_TYPES: tuple[type, ...] = (
     CarePlanRevised,
     TaskOverdue,
     OutreachDue,
+    ThresholdReached,
     OutboundMessage,
     DeliveryReceipt,
     DeadLetter,

@@ -28,6 +28,7 @@ __all__ = [
     "EnrollmentChanged",
     "OutreachDue",
     "TaskOverdue",
+    "ThresholdReached",
     "TimeRecorded",
 ]
 
@@ -165,4 +166,28 @@ class OutreachDue(DomainEvent):
             "owner": self.owner,
             "due": self.due.isoformat(),
             "detail": self.detail,
+        }
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class ThresholdReached(DomainEvent):
+    """A patient's countable minutes this month reached a billing threshold (20 for 99490)."""
+
+    family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
+    code: str = field(validator=v.not_blank)
+    minutes: int = field(validator=v.int_between(0))
+    month: str = field(validator=v.matches(r"[0-9]{4}-[0-9]{2}", "YYYY-MM"))
+
+    @property
+    def key(self) -> str:
+        """The patient, the code and the month: reached once a month."""
+        return f"{self.type}:{self.patient_id}:{self.code}:{self.month}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``code``, ``minutes``, ``month`` and ``program``."""
+        return super().fields() | {
+            "code": self.code,
+            "minutes": str(self.minutes),
+            "month": self.month,
+            "program": self.family.value,
         }

@@ -97,6 +97,7 @@ from carecore.model import (
     Task,
     TaskOverdue,
     TaskStatus,
+    ThresholdReached,
     TimeEntry,
     TimeRecorded,
     TransitionEpisode,
@@ -931,6 +932,15 @@ def _event_strategies() -> dict[type[DomainEvent], st.SearchStrategy[Any]]:
             owner=_ids,
             due=dates(),
             detail=_ids,
+        ),
+        ThresholdReached: st.builds(
+            ThresholdReached,
+            patient_id=_ids,
+            occurred_at=instants(),
+            family=st.sampled_from(ServiceFamily),
+            code=st.sampled_from(("99490", "99439", "99426")),
+            minutes=st.integers(0, 200),
+            month=dates().map(lambda d: f"{d.year:04d}-{d.month:02d}"),
         ),
         TaskOverdue: st.builds(
             TaskOverdue,
