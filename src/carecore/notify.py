@@ -51,14 +51,17 @@ GENERIC_SMS = "You have a message from your care team. Please call us or check y
 
 
 def _template(_inst: object, attribute: object, value: str) -> None:
+    field_name = getattr(attribute, "name", "template")
     try:
-        list(string.Formatter().parse(value))
+        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
     except ValueError as exc:
         raise errors.InvalidValue(
-            f"is not a valid template ({exc})",
-            field=getattr(attribute, "name", "template"),
-            value=value,
+            f"is not a valid template ({exc})", field=field_name, value=value
         ) from None
+    if any(not name or name.isdigit() for name in names):
+        raise errors.InvalidValue(
+            "use named fields such as {patient_id}, not {} or {0}", field=field_name, value=value
+        )
 
 
 @frozen(kw_only=True)
@@ -71,7 +74,7 @@ class NotificationRule:
     *audience* ``patient`` makes the message obey the patient's contact
     preferences (opt-outs, quiet hours) when it is delivered. A text message
     (channel ``sms``) to a patient who has not allowed health details by SMS
-    carries only *generic_subject* and no body.
+    carries only *generic_subject* (as its subject and its text).
     """
 
     id: str = field(validator=v.not_blank)
@@ -100,7 +103,9 @@ class NotificationRule:
         try:
             recipient = self.recipient.format_map(fields)
             subject = (self.generic_subject if generic else self.subject).format_map(fields)
-            body = "" if generic else self.body.format_map(fields)
+            body = (
+                self.generic_subject.format_map(fields) if generic else self.body.format_map(fields)
+            )
         except KeyError as exc:
             raise errors.InvalidValue(
                 f"uses {{{exc.args[0]}}}, which {event.type} does not give (it gives {', '.join(sorted(fields))})",

@@ -122,29 +122,41 @@ class Dispatcher:
                 break
         return total
 
-    def _patient_rule(self, message: OutboundMessage, now: pendulum.DateTime) -> str | None:
-        """``"opted-out"``, ``"quiet"`` or None for a message to a patient, from their preferences."""
+    def _patient_rule(
+        self, message: OutboundMessage, now: pendulum.DateTime
+    ) -> tuple[str | None, pendulum.DateTime | None]:
+        """(``"opted-out"`` or ``"quiet"`` or None, when the quiet hours end) for a message to a patient."""
         if message.audience != "patient" or message.patient_id is None:
-            return None
+            return None, None
         with self.program.transaction("outbox: contact preferences") as tx:
             prefs = tx.find(ContactPreferences, patient_id=message.patient_id)
             patients = tx.find(Patient, patient_id=message.patient_id)
         if not prefs:
-            return None
+            return None, None
         if not prefs[0].allows(message.channel):
-            return "opted-out"
+            return "opted-out", None
         zone = patients[0].time_zone if patients else "UTC"
-        local = now.in_timezone(zone).time()
-        return "quiet" if prefs[0].quiet_at(local) else None
+        local = now.in_timezone(zone)
+        if not prefs[0].quiet_at(local.time()) or prefs[0].quiet_end is None:
+            return None, None
+        end = prefs[0].quiet_end
+        until = local.set(hour=end.hour, minute=end.minute, second=end.second, microsecond=0)
+        if until <= local:
+            until = until.add(days=1)
+        return "quiet", until
 
-    def _deliver(self, item: OutboxItem) -> str:
+    def _deliver(self, item: OutboxItem) -> str:  # noqa: PLR0911 - one outcome per case
         message = item.message
         attempts = item.attempts
         channel = self.channels.get(message.channel)
         now = self.program.clock.now()
-        rule = self._patient_rule(message, now)
-        if rule == "quiet":
-            return "deferred"  # stays pending; a run after the quiet hours sends it
+        rule, quiet_until = self._patient_rule(message, now)
+        if rule == "quiet" and quiet_until is not None:
+            with self.program.transaction("outbox: quiet hours") as tx:
+                tx.defer(
+                    message.id, quiet_until
+                )  # due again when the quiet hours end; no attempt counted
+            return "deferred"
         if rule == "opted-out":
             receipt = DeliveryReceipt(
                 message_id=message.id,
@@ -165,8 +177,17 @@ class Dispatcher:
             return self._record(receipt, give_up=True)
         try:
             receipt = channel.send(message)
-        except errors.CarecoreError:
-            raise
+        except (
+            errors.CarecoreError
+        ) as exc:  # the channel refuses the message itself: retrying cannot help
+            receipt = DeliveryReceipt(
+                message_id=message.id,
+                channel=message.channel,
+                accepted=False,
+                at=now,
+                detail=str(exc)[:500],
+            )
+            return self._record(receipt, give_up=True)
         except Exception as exc:  # noqa: BLE001 - any channel failure is worth a retry
             receipt = DeliveryReceipt(
                 message_id=message.id,

@@ -100,7 +100,11 @@ class Transaction(Protocol):
         ...
 
     def requeue(self, message_id: str) -> None:
-        """Put a failed or dead message back in the queue, due now."""
+        """Put a failed or dead message back in the queue, due now, with a fresh attempt count."""
+        ...
+
+    def defer(self, message_id: str, until: dt.datetime) -> None:
+        """Hold a pending message until *until* without counting an attempt (quiet hours)."""
         ...
 
     def claim_inbound(self, source: str, key: str) -> bool:

@@ -123,6 +123,8 @@ def test_after_the_last_attempt_a_message_is_dead_and_can_be_requeued(
     with program.transaction("requeue") as tx:
         tx.requeue("m1")
     assert statuses(program)["pending"] == ["m1"]
+    with program.transaction("check") as tx:
+        assert [i.attempts for i in tx.outbox()] == [0]  # a fresh budget of attempts
 
 
 def test_refusals_and_unknown_channels_are_dead_at_once(program):
@@ -160,3 +162,20 @@ def test_outbox_cli(program, tmp_path, carecore_pm):
     missing = runner.invoke(app, ["outbox", "retry", "--db", url, "m0"])
     assert missing.exit_code == 1
     assert "message_id='m0'" in missing.output
+
+
+def test_a_channel_refusing_with_a_carecore_error_does_not_stop_the_run(program):
+    from carecore import errors
+
+    class Strict:
+        id = "console"
+
+        def send(self, message):
+            raise errors.InvalidValue("cannot format this message", field="body", value=message.id)
+
+    report = Dispatcher(program, {"console": Strict()}).run_until_idle()
+    assert report.dead == 3
+    with program.transaction("check") as tx:
+        assert {i.last_error for i in tx.outbox(status="dead")} == {
+            f"body='m{n}': cannot format this message" for n in range(3)
+        }

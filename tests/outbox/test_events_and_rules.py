@@ -22,7 +22,7 @@ from carecore.model import (
     PatientClass,
     ServiceFamily,
 )
-from carecore.notify import DEFAULT_RULES, NotificationRule
+from carecore.notify import DEFAULT_RULES, GENERIC_SMS, NotificationRule
 from carecore.plugins import hookimpl
 from carecore.service import CareProgram
 
@@ -186,9 +186,11 @@ def test_a_template_asking_for_a_missing_field_is_a_typed_error(program):
         )  # the revision and its message rolled back together
 
 
-def test_broken_templates_are_refused_when_written():
-    with pytest.raises(errors.InvalidValue):
-        NotificationRule(id="r", event="X", channel="c", recipient="r", subject="{unclosed")
+@pytest.mark.parametrize("subject", ["{unclosed", "{}", "{0} due", "x {1}"])
+def test_broken_templates_are_refused_when_written(subject):
+    with pytest.raises(errors.InvalidValue) as info:
+        NotificationRule(id="r", event="X", channel="c", recipient="r", subject=subject)
+    assert (info.value.field, info.value.value) == ("subject", subject)
     assert evolve(DEFAULT_RULES[0], channel="email").channel == "email"
 
 
@@ -236,7 +238,7 @@ def test_sms_to_patients_carries_health_details_only_with_their_consent(carecore
     assert sent == [
         (
             "You have a message from your care team. Please call us or check your patient portal.",
-            "",
+            GENERIC_SMS,
         ),
         ("Your diabetes plan changed (version 3)", "A1c goal: under 8%."),
     ]
@@ -327,5 +329,5 @@ def test_preferred_channel_follows_the_patient_and_keeps_sms_generic(carecore_pm
         (item,) = tx.outbox()
     assert (item.message.channel, item.message.body) == (
         "sms",
-        "",
+        GENERIC_SMS,
     )  # email opted out; SMS without details

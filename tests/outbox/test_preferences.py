@@ -101,6 +101,12 @@ def test_quiet_hours_follow_the_patients_clock_across_daylight_saving(program):
     # 12:30 UTC on Saturday 7 March is 07:30 in New York (EST): quiet, so the message waits.
     report = Dispatcher(program, {"sms": sms}).run_until_idle()
     assert (report.deferred, report.delivered, sms.sent) == (1, 0, [])
+    with program.transaction("check") as tx:
+        (held,) = tx.outbox()
+    assert (held.next_attempt_at, held.attempts) == (
+        pendulum.datetime(2026, 3, 7, 8, tz="America/New_York"),
+        0,
+    )
     # 12:30 UTC on Sunday 8 March is 08:30 in New York (EDT since 02:00): no longer quiet.
     program.clock = FixedClock(pendulum.datetime(2026, 3, 8, 12, 30, tz="UTC"))
     assert Dispatcher(program, {"sms": sms}).run_until_idle().delivered == 1

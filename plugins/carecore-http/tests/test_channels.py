@@ -145,8 +145,22 @@ def test_urls_must_be_http():
 
 def test_channels_appear_when_configured(monkeypatch, peer):
     monkeypatch.setenv("CARECORE_WEBHOOK_URL", peer.url)
+    monkeypatch.setenv("CARECORE_WEBHOOK_SECRET", "s3cret")
     monkeypatch.setenv("CARECORE_SMS_URL", peer.url)
     assert {"webhook", "sms"} <= set(Hooks(get_plugin_manager()).channels())
     monkeypatch.delenv("CARECORE_WEBHOOK_URL")
     monkeypatch.delenv("CARECORE_SMS_URL")
     assert not {"webhook", "sms"} & set(Hooks(get_plugin_manager()).channels())
+
+
+def test_a_redirect_is_not_followed_and_is_refused(peer):
+    peer.statuses = [302]
+    receipt = WebhookChannel(url=peer.url, secret="s").send(message())
+    assert (receipt.accepted, receipt.detail) == (False, "HTTP 302")
+    assert len(peer.requests) == 1
+
+
+def test_an_empty_secret_is_refused():
+    with pytest.raises(errors.InvalidValue) as info:
+        WebhookChannel(url="http://127.0.0.1:9/hook", secret="")
+    assert info.value.field == "secret"

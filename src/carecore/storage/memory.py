@@ -468,6 +468,21 @@ class MemoryTransaction:
         self._undo.append(lambda: items.__setitem__(receipt.message_id, old))
         self.log("deliver", "OutboundMessage", receipt.message_id, None, status)
 
+    def defer(self, message_id: str, until: dt.datetime) -> None:
+        """Hold a pending message until *until* without counting an attempt (quiet hours)."""
+        self._guard()
+        items = self._store.outbox_items
+        old = items.get(message_id)
+        if old is None or old.status != "pending":
+            raise self._fail(
+                errors.NotFound(
+                    "no pending outbox message with this id", field="message_id", value=message_id
+                )
+            )
+        items[message_id] = attrs.evolve(old, next_attempt_at=pendulum.instance(until))
+        self._undo.append(lambda: items.__setitem__(message_id, old))
+        self.log("defer", "OutboundMessage", message_id, None, pendulum.instance(until).isoformat())
+
     def requeue(self, message_id: str) -> None:
         """Put a failed or dead message back in the queue, due now."""
         self._guard()
@@ -481,7 +496,7 @@ class MemoryTransaction:
                     value=message_id,
                 )
             )
-        items[message_id] = attrs.evolve(old, status="pending", next_attempt_at=None)
+        items[message_id] = attrs.evolve(old, status="pending", next_attempt_at=None, attempts=0)
         self._undo.append(lambda: items.__setitem__(message_id, old))
         self.log("requeue", "OutboundMessage", message_id, None)
 

@@ -926,6 +926,20 @@ class SqlTransaction:
             )
         self._audit("deliver", "OutboundMessage", receipt.message_id, None, status)
 
+    def defer(self, message_id: str, until: dt.datetime) -> None:
+        """Hold a pending message until *until* without counting an attempt (quiet hours)."""
+        self._guard()
+        cur = self._run(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending'",
+            (_utc(until), message_id),
+        )
+        if cur.rowcount != 1:
+            self.failed = True
+            raise errors.NotFound(
+                "no pending outbox message with this id", field="message_id", value=message_id
+            )
+        self._audit("defer", "OutboundMessage", message_id, None, _utc(until))
+
     def requeue(self, message_id: str) -> None:
         """Put a failed or dead message back in the queue, due now."""
         self._guard()

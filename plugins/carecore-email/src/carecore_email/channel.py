@@ -91,6 +91,9 @@ class EmailChannel:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(code < _PERMANENT for code in codes):
+                raise  # a temporary refusal (greylisting): try again later
             return self._receipt(
                 message, accepted=False, detail=f"recipient refused: {exc.recipients}"
             )

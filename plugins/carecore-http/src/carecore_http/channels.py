@@ -41,9 +41,18 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A redirected POST would be replayed as a bodiless GET: report the 3xx instead.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ARG002
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _post(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured http(s) URL
+        with _OPENER.open(request, timeout=timeout) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read()
@@ -60,12 +69,19 @@ def _check_url(url: str) -> str:
     return url
 
 
+def _not_empty_secret(_inst: object, _attribute: object, value: str) -> None:
+    if not isinstance(value, str) or not value:
+        from carecore import errors  # noqa: PLC0415
+
+        raise errors.InvalidValue("a webhook needs a signing secret", field="secret", value="")
+
+
 @frozen(kw_only=True)
 class WebhookChannel:
     """POST each message as signed JSON to *url* (see the module README for the headers)."""
 
     url: str = field(converter=_check_url)
-    secret: str = field(repr=False)
+    secret: str = field(repr=False, validator=_not_empty_secret)
     timeout: float = 10.0
     clock: Clock = field(factory=SystemClock)
     id: str = "webhook"
@@ -112,7 +128,7 @@ class WebhookChannel:
 
 @frozen(kw_only=True)
 class SmsChannel:
-    """Send each message's subject (and body, when allowed) as a text through an HTTP SMS gateway.
+    """Send each message's body as a text through an HTTP SMS gateway.
 
     ``fields`` names the gateway's parameters for the recipient, the sender
     and the text (``To``/``From``/``Body`` by default, as several providers
