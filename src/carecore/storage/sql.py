@@ -944,7 +944,7 @@ class SqlTransaction:
         """Put a failed or dead message back in the queue, due now."""
         self._guard()
         cur = self._run(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = NULL WHERE id = ? AND status IN ('failed', 'dead')",
+            "UPDATE outbox SET status = 'pending', next_attempt_at = NULL, attempts = 0 WHERE id = ? AND status IN ('failed', 'dead')",
             (message_id,),
         )
         if cur.rowcount != 1:
