@@ -65,6 +65,17 @@ def status(ctx: click.Context, db_url: str, fmt: str) -> None:
     ):
         items = {s: tx.outbox(status=s, limit=1_000_000) for s in _STATUSES}
     counts = Counter({s: len(v) for s, v in items.items()})
+    retrying = [
+        {
+            "id": i.message.id,
+            "channel": i.message.channel,
+            "attempts": i.attempts,
+            "error": i.last_error,
+            "next_attempt_at": i.next_attempt_at.isoformat() if i.next_attempt_at else None,
+        }
+        for i in items["pending"]
+        if i.attempts
+    ]
     problems = [
         {
             "id": i.message.id,
@@ -77,9 +88,18 @@ def status(ctx: click.Context, db_url: str, fmt: str) -> None:
         for i in items[s]
     ]
     if fmt == "json":
-        click.echo(json.dumps({"counts": dict(counts), "problems": problems}, indent=2))
+        click.echo(
+            json.dumps(
+                {"counts": dict(counts), "retrying": retrying, "problems": problems}, indent=2
+            )
+        )
         return
     click.echo(", ".join(f"{s} {counts[s]}" for s in _STATUSES))
+    for r in retrying:
+        click.echo(
+            f"  retrying: {r['id']} via {r['channel']} after {r['attempts']} attempt(s), next at "
+            f"{r['next_attempt_at']}: {r['error']}"
+        )
     for p in problems:
         click.echo(
             f"  {p['status']}: {p['id']} via {p['channel']} after {p['attempts']} attempt(s): {p['error']}"

@@ -229,10 +229,15 @@ class CareProgram:
     def _observe(self, event: DomainEvent) -> None:
         if self.plugin_manager is None:
             return
-        try:
-            self.plugin_manager.hook.carecore_on_event(event=event)
-        except Exception:  # an observer never undoes a committed clinical write
-            log.exception("a carecore_on_event observer failed on %s", event.key)
+        # Each observer on its own: one failing never keeps the others from hearing,
+        # and none undoes the committed clinical write.
+        for impl in self.plugin_manager.hook.carecore_on_event.get_hookimpls():
+            try:
+                impl.function(event=event)
+            except Exception:
+                log.exception(
+                    "carecore_on_event observer %s failed on %s", impl.plugin_name, event.key
+                )
 
     def import_records(
         self, records: Iterable[Any], *, reason: str, progress: Callable[[int], None] | None = None
@@ -495,7 +500,7 @@ class CareProgram:
         time_zone: str = "UTC",
         reason: str = "outreach campaigns",
     ) -> int:
-        """Emit an ``OutreachDue`` event for each worklist item (of *kinds*) due today or before.
+        """Emit an ``OutreachDue`` event for each worklist item (of *kinds*) due by the end of this month.
 
         The notification rules decide who is messaged and how; an item that
         was reported before queues nothing again. Returns the messages queued.

@@ -331,3 +331,22 @@ def test_preferred_channel_follows_the_patient_and_keeps_sms_generic(carecore_pm
         "sms",
         GENERIC_SMS,
     )  # email opted out; SMS without details
+
+
+def test_a_failing_observer_does_not_keep_others_from_hearing(carecore_pm, observer):
+    from carecore.model import CarePlanRevised
+
+    class Broken:
+        @hookimpl
+        def carecore_on_event(self, event):
+            raise RuntimeError("observer down")
+
+    carecore_pm.register(Broken())
+    program = CareProgram.open(
+        "memory://", clock=FixedClock(NOW), plugin_manager=carecore_pm, rules=[]
+    )
+    with program.transaction("x") as tx:
+        program.emit(
+            tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
+        )
+    assert observer.seen == ["CarePlanRevised:cp1:2"]
