@@ -9,7 +9,6 @@ from attrs import evolve
 from carecore import careplans, errors
 from carecore.clock import FixedClock
 from carecore.model import (
-    AdministrativeSex,
     AssessmentDomain,
     AssessmentNote,
     AssessmentResult,
@@ -22,11 +21,11 @@ from carecore.model import (
     GoalAchievement,
     GoalLifecycle,
     Observation,
-    Patient,
     ServiceFamily,
     SocialNeed,
 )
 from carecore.service import CareProgram
+from carecore.testing._store_contract import make_patient
 
 NOW = pendulum.datetime(2026, 1, 5, 15, tz="UTC")
 
@@ -37,16 +36,7 @@ def program(carecore_pm):
         "memory://", actor="rn:park", clock=FixedClock(NOW), plugin_manager=carecore_pm
     )
     with program.transaction("registration") as tx:
-        tx.add(
-            Patient(
-                id="p1",
-                given_name="Ada",
-                family_name="Lopez",
-                birth_date=pendulum.date(1950, 3, 1),
-                sex=AdministrativeSex.FEMALE,
-                time_zone="America/Chicago",
-            )
-        )
+        tx.add(make_patient("p1"))
         tx.add(Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.65"), chronic=True))
         tx.add(
             Condition(

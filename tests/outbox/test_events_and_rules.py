@@ -10,7 +10,6 @@ from carecore import errors
 from carecore.careplans import draft_plan
 from carecore.clock import FixedClock
 from carecore.model import (
-    AdministrativeSex,
     AdtEvent,
     AdtEventKind,
     CarePlan,
@@ -18,13 +17,13 @@ from carecore.model import (
     Coding,
     Condition,
     Enrollment,
-    Patient,
     PatientClass,
     ServiceFamily,
 )
 from carecore.notify import DEFAULT_RULES, GENERIC_SMS, NotificationRule
 from carecore.plugins import hookimpl
 from carecore.service import CareProgram
+from carecore.testing._store_contract import make_patient
 
 NOW = pendulum.datetime(2026, 3, 4, 15, tz="UTC")
 
@@ -79,16 +78,7 @@ def program(carecore_pm, observer):
         "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=RULES
     )
     with program.transaction("registration") as tx:
-        tx.add(
-            Patient(
-                id="p1",
-                given_name="Ada",
-                family_name="Lopez",
-                birth_date=pendulum.date(1950, 3, 1),
-                sex=AdministrativeSex.FEMALE,
-                time_zone="America/Chicago",
-            )
-        )
+        tx.add(make_patient("p1"))
     return program
 
 
@@ -212,16 +202,7 @@ def test_sms_to_patients_carries_health_details_only_with_their_consent(carecore
         "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=[rule]
     )
     with program.transaction("setup") as tx:
-        tx.add(
-            Patient(
-                id="p1",
-                given_name="Ada",
-                family_name="Lopez",
-                birth_date=pendulum.date(1950, 3, 1),
-                sex=AdministrativeSex.FEMALE,
-                time_zone="America/Chicago",
-            )
-        )
+        tx.add(make_patient("p1"))
         tx.add(ContactPreferences(patient_id="p1", quiet_start=dt.time(21), quiet_end=dt.time(8)))
     with program.transaction("revise") as tx:
         program.emit(
@@ -258,16 +239,7 @@ def test_the_99490_threshold_is_reported_once_a_month(carecore_pm):
         "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=[rule]
     )
     with program.transaction("setup") as tx:
-        tx.add(
-            Patient(
-                id="p1",
-                given_name="Ada",
-                family_name="Lopez",
-                birth_date=pendulum.date(1950, 3, 1),
-                sex=AdministrativeSex.FEMALE,
-                time_zone="America/Chicago",
-            )
-        )
+        tx.add(make_patient("p1"))
 
     def entry(n, minutes, day=3, role=RoleClass.CLINICAL_STAFF, credential=Credential.RN):
         return TimeEntry(
@@ -310,16 +282,7 @@ def test_preferred_channel_follows_the_patient_and_keeps_sms_generic(carecore_pm
         "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm, rules=[rule]
     )
     with program.transaction("setup") as tx:
-        tx.add(
-            Patient(
-                id="p1",
-                given_name="Ada",
-                family_name="Lopez",
-                birth_date=pendulum.date(1950, 3, 1),
-                sex=AdministrativeSex.FEMALE,
-                time_zone="America/Chicago",
-            )
-        )
+        tx.add(make_patient("p1"))
         tx.add(ContactPreferences(patient_id="p1", channels=("email", "sms"), opted_out={"email"}))
     with program.transaction("revise") as tx:
         program.emit(

@@ -13,6 +13,7 @@ from carecore.model import OutboundMessage
 from carecore.outbox import Dispatcher, RetryPolicy
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.service import CareProgram
+from carecore.testing._store_contract import make_patient
 from carecore.testing.contracts import ChannelContract, PluginContract
 
 NOW = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
@@ -126,7 +127,7 @@ def test_server_down_then_back_nothing_lost_nothing_doubled(smtp_server, tmp_pat
 
 
 def test_from_a_domain_event_to_the_smtp_server(smtp_server, tmp_path, carecore_pm):
-    from carecore.model import AdministrativeSex, CarePlanRevised, Patient
+    from carecore.model import CarePlanRevised
     from carecore.notify import NotificationRule
 
     rule = NotificationRule(
@@ -146,16 +147,7 @@ def test_from_a_domain_event_to_the_smtp_server(smtp_server, tmp_path, carecore_
         rules=[rule],
     )
     with program.transaction("setup") as tx:
-        tx.add(
-            Patient(
-                id="p1",
-                given_name="Ada",
-                family_name="Lopez",
-                birth_date=pendulum.date(1950, 3, 1),
-                sex=AdministrativeSex.FEMALE,
-                time_zone="America/Chicago",
-            )
-        )
+        tx.add(make_patient("p1"))
     with program.transaction("revision") as tx:
         program.emit(
             tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
