@@ -24,15 +24,15 @@ can drop a repeat (an e-mail Message-ID, a webhook header).
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
+from attrs import Attribute, field, frozen
 
 from carecore import errors
 from carecore.model import ContactPreferences, DeliveryReceipt, OutboundMessage, Patient
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import pendulum
 
@@ -43,15 +43,25 @@ if TYPE_CHECKING:
 __all__ = ["DispatchReport", "Dispatcher", "RetryPolicy"]
 
 
+def _at_least(low: float) -> Callable[[Any, Attribute[Any], Any], None]:
+    def check(_inst: Any, attribute: Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+            raise errors.InvalidValue(
+                f"must be a number of at least {low}", field=attribute.name, value=value
+            )
+
+    return check
+
+
 @frozen(kw_only=True)
 class RetryPolicy:
     """How often and how long to retry: ``base * factor**(attempt-1)`` seconds, capped, +/- ``jitter``."""
 
-    max_attempts: int = 6
-    base_seconds: float = 30.0
-    factor: float = 2.0
-    max_seconds: float = 3600.0
-    jitter: float = 0.2
+    max_attempts: int = field(default=6, validator=_at_least(1))
+    base_seconds: float = field(default=30.0, validator=_at_least(0))
+    factor: float = field(default=2.0, validator=_at_least(1))
+    max_seconds: float = field(default=3600.0, validator=_at_least(0))
+    jitter: float = field(default=0.2, validator=_at_least(0))
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number *attempt* (1 for the first)."""

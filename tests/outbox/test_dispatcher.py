@@ -179,3 +179,21 @@ def test_a_channel_refusing_with_a_carecore_error_does_not_stop_the_run(program)
         assert {i.last_error for i in tx.outbox(status="dead")} == {
             f"body='m{n}': cannot format this message" for n in range(3)
         }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_attempts", 0),
+        ("base_seconds", -1),
+        ("factor", 0.5),
+        ("jitter", "lots"),
+        ("max_seconds", True),
+    ],
+)
+def test_retry_policies_refuse_nonsense(field, value):
+    from carecore import errors
+
+    with pytest.raises(errors.InvalidValue) as info:
+        RetryPolicy(**{field: value})
+    assert (info.value.field, info.value.value) == (field, value)

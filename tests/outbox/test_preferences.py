@@ -127,3 +127,12 @@ def test_quiet_hours_follow_the_patients_clock_across_daylight_saving(program):
 def test_quiet_windows(start, end, now, quiet):
     prefs = ContactPreferences(patient_id="p1", quiet_start=start, quiet_end=end)
     assert prefs.quiet_at(now) is quiet
+
+
+@pytest.mark.parametrize("value", ["21:00", 21, dt.date(2026, 1, 1)])
+def test_quiet_hours_must_be_times_of_day(value):
+    from carecore import errors
+
+    with pytest.raises(errors.InvalidValue) as info:
+        ContactPreferences(patient_id="p1", quiet_start=value)
+    assert info.value.field == "quiet_start"

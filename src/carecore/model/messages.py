@@ -60,8 +60,12 @@ class ContactPreferences:
     )
     opted_out: frozenset[str] = field(default=frozenset(), converter=v.to_frozenset)
     language: str = field(default="en", validator=v.not_blank)
-    quiet_start: dt.time | None = None
-    quiet_end: dt.time | None = None
+    quiet_start: dt.time | None = field(
+        default=None, validator=v.optional(v.instance_of(dt.time, "a time of day"))
+    )
+    quiet_end: dt.time | None = field(
+        default=None, validator=v.optional(v.instance_of(dt.time, "a time of day"))
+    )
     health_details_in_sms: bool = field(default=False, validator=v.is_bool)
 
     def allows(self, channel: str) -> bool:

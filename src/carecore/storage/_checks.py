@@ -5,10 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from carecore import errors
-from carecore.model import OutboundMessage
+from carecore.model import DeliveryReceipt, OutboundMessage
 from carecore.storage._kinds import Kind, kind_for
 
-__all__ = ["deletable", "inbound_key", "message", "parse_key", "per_patient", "versioned"]
+__all__ = [
+    "deletable",
+    "inbound_key",
+    "message",
+    "outbox_query",
+    "parse_key",
+    "patient_id",
+    "per_patient",
+    "receipt",
+    "versioned",
+]
+
+OUTBOX_STATUSES = ("pending", "delivered", "failed", "dead")
 
 
 def parse_key(kind: Kind, key: object) -> tuple[Any, ...]:
@@ -63,3 +75,29 @@ def inbound_key(source: object, key: object) -> None:
     for name, value in (("source", source), ("key", key)):
         if not isinstance(value, str) or not value.strip():
             raise errors.InvalidValue("must be a non-blank string", field=name, value=value)
+
+
+def receipt(value: object) -> DeliveryReceipt:
+    """The delivery receipt, or a typed error."""
+    if not isinstance(value, DeliveryReceipt):
+        raise errors.InvalidValue("must be a DeliveryReceipt", field="receipt", value=value)
+    return value
+
+
+def patient_id(value: object) -> str:
+    """A patient id to look records up by."""
+    if not isinstance(value, str) or not value.strip():
+        raise errors.InvalidValue("must be a non-blank patient id", field="patient_id", value=value)
+    return value
+
+
+def outbox_query(status: object, limit: object) -> None:
+    """An outbox status to list, and a positive limit."""
+    if status not in OUTBOX_STATUSES:
+        raise errors.InvalidValue(
+            f"must be one of {', '.join(OUTBOX_STATUSES)}", field="status", value=status
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise errors.InvalidValue(
+            "must be a whole number of at least 1", field="limit", value=limit
+        )

@@ -374,6 +374,7 @@ class MemoryTransaction:
     def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
         """Every stored record of a kind for one patient, in key order (audited)."""
         self._guard()
+        _checks.patient_id(patient_id)
         kind = _checks.per_patient(kind_cls)
         table = self._store.tables[kind.table]
         found = [table[k] for k in sorted(table) if kind.patient_of(table[k]) == patient_id]
@@ -428,6 +429,7 @@ class MemoryTransaction:
     ) -> list[OutboxItem]:
         """Outbox items with *status*, oldest first; with *due_at*, only those whose next attempt is due."""
         self._guard()
+        _checks.outbox_query(status, limit)
         items = [
             i
             for i in self._store.outbox_items.values()
@@ -446,6 +448,7 @@ class MemoryTransaction:
     ) -> None:
         """Record a delivery attempt (see :meth:`carecore.protocols.Transaction.record_delivery`)."""
         self._guard()
+        _checks.receipt(receipt)
         items = self._store.outbox_items
         old = items.get(receipt.message_id)
         if old is None:

@@ -771,6 +771,7 @@ class SqlTransaction:
     def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
         """Every stored record of a kind for one patient, in key order (audited)."""
         self._guard()
+        _checks.patient_id(patient_id)
         kind = _checks.per_patient(kind_cls)
         column = kind.patient_column or "patient_id"  # per_patient() refused kinds without one
         cur = self._run(
@@ -865,6 +866,7 @@ class SqlTransaction:
     ) -> list[OutboxItem]:
         """Outbox items with *status*, oldest first; with *due_at*, only those whose next attempt is due."""
         self._guard()
+        _checks.outbox_query(status, limit)
         due = "" if due_at is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         params: tuple[object, ...] = (status,) if due_at is None else (status, _utc(due_at))
         cur = self._run(
@@ -907,6 +909,7 @@ class SqlTransaction:
     ) -> None:
         """Record a delivery attempt (see :meth:`carecore.protocols.Transaction.record_delivery`)."""
         self._guard()
+        _checks.receipt(receipt)
         status = _delivery_status(receipt, retry_at=retry_at, give_up=give_up)
         cur = self._run(
             "UPDATE outbox SET status = ?, attempts = attempts + 1, delivered_at = ?, last_error = ?, "

@@ -565,6 +565,27 @@ class StoreContract:
         ):
             tx.get(type(thing), "x")
 
+    @pytest.mark.parametrize(
+        ("call", "field"),
+        [
+            (lambda tx: tx.find(TimeEntry, patient_id=""), "patient_id"),
+            (lambda tx: tx.find(TimeEntry, patient_id=None), "patient_id"),
+            (lambda tx: tx.outbox(status="sent"), "status"),
+            (lambda tx: tx.outbox(limit=0), "limit"),
+            (lambda tx: tx.record_delivery("msg-1"), "receipt"),
+            (lambda tx: tx.enqueue("msg-1"), "message"),
+            (lambda tx: tx.claim_inbound("hl7", " "), "key"),
+        ],
+    )
+    def test_bad_arguments_name_their_field(self, ready: Store, call: Any, field: str) -> None:
+        """Wrong arguments to a transaction's methods are typed errors naming the argument."""
+        with (
+            pytest.raises(errors.InvalidValue) as info,
+            ready.transaction(actor="c", reason="t", at=AT) as tx,
+        ):
+            call(tx)
+        assert info.value.field == field
+
     def test_missing_records_are_not_found(self, ready: Store) -> None:
         """get, history and replace of an unknown key raise NotFound naming the key."""
         with ready.transaction(actor="c", reason="t", at=AT) as tx:
