@@ -22,6 +22,17 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 DEMO_DB = "sqlite:///carecore-demo.db"
 
 
+def time_zone_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: a ``--time-zone`` value must be an IANA time zone name."""
+    from carecore.model._validators import check_time_zone  # noqa: PLC0415
+
+    return (
+        None
+        if value is None
+        else check_time_zone(value, f"--{(param.name or 'time_zone').replace('_', '-')}")
+    )
+
+
 def _period(month: str | None) -> ServicePeriod:
     from carecore._demo import PRACTICE_TZ  # noqa: PLC0415
 

@@ -9,6 +9,7 @@ import click
 import pendulum
 
 from carecore import errors
+from carecore._cli_commands import time_zone_option
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 @click.option(
     "--time-zone",
     default="UTC",
+    callback=time_zone_option,
     show_default=True,
     help="The practice's time zone (what 'today' is).",
 )

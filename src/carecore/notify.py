@@ -64,6 +64,14 @@ def _template(_inst: object, attribute: object, value: str) -> None:
         )
 
 
+def _pair(_inst: object, attribute: object, value: object) -> None:
+    ok = isinstance(value, tuple) and len(value) == 2 and all(isinstance(x, str) for x in value)  # noqa: PLR2004
+    if not ok:
+        raise errors.InvalidValue(
+            "must be (name, text) pairs", field=getattr(attribute, "name", "extra"), value=value
+        )
+
+
 @frozen(kw_only=True)
 class NotificationRule:
     """When an event of type *event* happens, queue a message on *channel* to *recipient*.
@@ -83,8 +91,12 @@ class NotificationRule:
     recipient: str = field(validator=[v.not_blank, _template])
     subject: str = field(validator=[v.not_blank, _template])
     body: str = field(default="", validator=_template)
-    extra: tuple[tuple[str, str], ...] = ()
-    audience: str = "care-team"
+    extra: tuple[tuple[str, str], ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(_pair)
+    )
+    audience: str = field(
+        default="care-team", validator=v.matches(r"care-team|patient", "care-team or patient")
+    )
     generic_subject: str = field(default=GENERIC_SMS, validator=[v.not_blank, _template])
 
     def render(
@@ -100,17 +112,18 @@ class NotificationRule:
         fields = {**dict(self.extra), **values}
         channel = (preferred or PREFERRED) if self.channel == PREFERRED else self.channel
         generic = self.audience == "patient" and channel == "sms" and not sms_health_details
+        template = self.recipient
         try:
-            recipient = self.recipient.format_map(fields)
-            subject = (self.generic_subject if generic else self.subject).format_map(fields)
-            body = (
-                self.generic_subject.format_map(fields) if generic else self.body.format_map(fields)
-            )
+            recipient = template.format_map(fields)
+            template = self.generic_subject if generic else self.subject
+            subject = template.format_map(fields)
+            template = self.generic_subject if generic else self.body
+            body = template.format_map(fields)
         except KeyError as exc:
             raise errors.InvalidValue(
                 f"uses {{{exc.args[0]}}}, which {event.type} does not give (it gives {', '.join(sorted(fields))})",
                 field=f"rules[{self.id}]",
-                value=self.subject,
+                value=template,
             ) from None
         key = f"{self.id}|{event.key}"
         return OutboundMessage(

@@ -204,7 +204,7 @@ class Dispatcher:
                 channel=message.channel,
                 accepted=False,
                 at=now,
-                detail=f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__,
+                detail=f"{type(exc).__name__}: {exc}"[:500],
             )
             attempt = attempts + 1
             if attempt >= self.policy.max_attempts:

@@ -287,7 +287,8 @@ class CareProgram:
         registry = self._instruments()
         with self.transaction(reason) as tx:
             patient = tx.get(Patient, patient_id)
-            result = score(instrument_id, answers, sex=patient.sex, registry=registry)
+            instrument = get_instrument(instrument_id, registry)
+            result = score(instrument, answers, sex=patient.sex)
             stored = AssessmentResult(
                 id=result_id,
                 patient_id=patient_id,
@@ -306,7 +307,6 @@ class CareProgram:
                 performer_id=performer_id,
             )
             tx.add(stored)
-            instrument = get_instrument(instrument_id, registry)
             if result.total is not None and instrument.total_loinc is not None:
                 # The total is also an observation, so a goal such as "PHQ-9 under 5" can follow it.
                 tx.add(

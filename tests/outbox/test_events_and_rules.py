@@ -313,3 +313,16 @@ def test_a_failing_observer_does_not_keep_others_from_hearing(carecore_pm, obser
             tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
         )
     assert observer.seen == ["CarePlanRevised:cp1:2"]
+
+
+def test_rule_audience_and_extras_are_checked_when_written():
+    with pytest.raises(errors.InvalidValue) as audience:
+        NotificationRule(
+            id="r", event="X", channel="c", recipient="r", subject="s", audience="Patient"
+        )
+    assert audience.value.field == "audience"
+    with pytest.raises(errors.InvalidValue) as extra:
+        NotificationRule(
+            id="r", event="X", channel="c", recipient="r", subject="s", extra=[("phone",)]
+        )
+    assert extra.value.field == "extra[0]"

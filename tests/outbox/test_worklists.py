@@ -209,3 +209,12 @@ def test_worklist_cli(program, url, carecore_pm):
     bad = CliRunner().invoke(app, ["worklist", "--db", url, "--on", "2026-02-30"])
     assert bad.exit_code == 1
     assert "--on" in bad.output
+
+
+def test_worklist_refuses_an_unknown_time_zone(program, url, carecore_pm):
+    program.close()
+    result = CliRunner().invoke(
+        make_app(carecore_pm), ["worklist", "--db", url, "--time-zone", "Mars/Base"]
+    )
+    assert result.exit_code == 1
+    assert "--time-zone='Mars/Base'" in result.output

@@ -211,3 +211,14 @@ def test_split_messages_handles_batches():
     two = one.replace("|1|P", "|2|P")
     batch = f"FHS|^~\\&\rBHS|^~\\&\r{one}\r{two}\rBTS|2\rFTS|1"
     assert split_messages(batch) == [one, two]
+
+
+def test_to_event_refuses_what_is_not_a_message_or_a_time_zone():
+    from carecore import errors
+
+    with pytest.raises(errors.InvalidValue) as info:
+        to_event("MSH|^~\\&|A")
+    assert info.value.field == "message"
+    with pytest.raises(errors.InvalidValue) as zone:
+        to_event(parse((samples_dir() / "ADT-A03-01.hl7").read_bytes()), time_zone="Mars/Base")
+    assert (zone.value.field, zone.value.value) == ("time_zone", "Mars/Base")

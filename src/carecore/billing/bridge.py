@@ -125,7 +125,8 @@ def facts_from_model(
     for consent in consents:
         if consent.patient_id != patient.id:
             continue
-        if consent.revoked_on is not None and consent.revoked_on < period.start:
+        until = consent.effective_until  # a revocation runs to the end of its month
+        if until is not None and until < period.start:
             continue
         known = consent_on.get(consent.family)
         consent_on[consent.family] = (

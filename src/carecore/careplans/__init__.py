@@ -46,7 +46,6 @@ from carecore.model import (
     Target,
     Task,
 )
-from carecore.model.careplan import _NEXT as STATUS_NEXT
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -263,7 +262,7 @@ def check_revision(old: CarePlan, new: CarePlan) -> None:
             field="version",
             value=new.version,
         )
-    if new.status is not old.status and new.status not in STATUS_NEXT[old.status]:
+    if not old.can_become(new.status):
         raise errors.InvalidTransition(field="status", value=old.status, to=new.status)
     for part in ("goals", "referrals"):
         kept = {p.id for p in getattr(new, part)}

@@ -121,13 +121,12 @@ def _check(
 ) -> tuple[dict[str, AnswerOption | frozenset[AnswerOption] | int], list[errors.Problem]]:
     checked: dict[str, AnswerOption | frozenset[AnswerOption] | int] = {}
     problems: list[errors.Problem] = []
-    known = {item.id for item in instrument.items}
     problems += [
         errors.Problem(
             path=f"$.{key}", message=f"is not an item of {instrument.id}", value=answers[key]
         )
         for key in answers
-        if key not in known
+        if key not in instrument._by_id  # noqa: SLF001 - the instrument's own index
     ]
     for item in instrument.items:
         path = f"$.{item.id}"

@@ -11,7 +11,7 @@ import enum
 import os
 import re
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import attrs
@@ -93,18 +93,26 @@ def money(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None
         )
 
 
-def time_zone(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    """Require an IANA time zone name known to pendulum (e.g. ``America/Chicago``)."""
+def check_time_zone(value: object, field: str = "time_zone") -> str:
+    """*value* if it is an IANA time zone name, else :class:`~carecore.errors.InvalidValue` naming *field*.
+
+    >>> check_time_zone("America/Chicago")
+    'America/Chicago'
+    """
     if not isinstance(value, str) or not value:
-        raise errors.InvalidValue(
-            "must be an IANA time zone name", field=_name(attribute), value=value
-        )
+        raise errors.InvalidValue("must be an IANA time zone name", field=field, value=value)
     try:
         pendulum.timezone(value)
     except Exception as exc:  # pendulum raises its own InvalidTimezone
         raise errors.InvalidValue(
-            "is not a known IANA time zone", field=_name(attribute), value=value
+            "is not a known IANA time zone", field=field, value=value
         ) from exc
+    return value
+
+
+def time_zone(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Require an IANA time zone name known to pendulum (e.g. ``America/Chicago``)."""
+    check_time_zone(value, _name(attribute))
 
 
 def tuple_of(item: Validator) -> Validator:
@@ -147,6 +155,19 @@ class _ConvertError(Exception):
         self.reason = reason
         self.value = value
         self.naive = naive
+
+
+def to_decimal(value: object) -> Decimal:
+    """A finite Decimal from a Decimal, an int or a numeric string (floats and bools are refused)."""
+    if isinstance(value, bool | float):
+        raise _ConvertError("must be a whole number, a Decimal or a numeric string", value)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise _ConvertError("is not a number", value) from None
+    if not number.is_finite():
+        raise _ConvertError("must be a finite number", value)
+    return number
 
 
 def to_tuple(value: Iterable[Any]) -> tuple[Any, ...]:

@@ -125,8 +125,17 @@ class CarePlan:
                 value=bad or value,
             )
 
+    def can_become(self, status: CarePlanStatus) -> bool:
+        """Whether the plan's status may change to *status* (staying the same is always allowed).
+
+        >>> CarePlan(id="cp1", patient_id="p1", title="t", families=[ServiceFamily.CCM],
+        ...          created_on=pendulum.Date(2026, 1, 5)).can_become(CarePlanStatus.COMPLETED)
+        False
+        """
+        return status is self.status or status in _NEXT[self.status]
+
     def _to(self, status: CarePlanStatus) -> CarePlan:
-        if status not in _NEXT[self.status]:
+        if status is self.status or not self.can_become(status):
             raise errors.InvalidTransition(field="status", value=self.status, to=status)
         return evolve(self, status=status, version=self.version + 1)
 

@@ -8,7 +8,7 @@ raises :class:`~carecore.errors.InvalidTransition`.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -44,17 +44,6 @@ __all__ = [
     "Task",
     "ZoneAction",
 ]
-
-
-def _to_decimal(value: object) -> Decimal:
-    if isinstance(value, (bool, float)):
-        raise errors.InvalidValue(
-            "must be a whole number, a Decimal or a numeric string", field="value", value=value
-        )
-    try:
-        return Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
-        raise errors.InvalidValue("is not a number", field="value", value=value) from None
 
 
 def _ids(value: Any) -> tuple[str, ...]:
@@ -99,7 +88,7 @@ class Target:
 
     measure: str = field(validator=v.not_blank)
     comparator: Comparator = field(validator=v.one_of(Comparator))
-    value: Decimal = field(converter=_to_decimal)
+    value: Decimal = field(converter=v.to_decimal)
     unit: str = field(validator=v.not_blank)
     due: pendulum.Date = field(converter=v.to_date)
     loinc: str | None = field(default=None, validator=v.optional(v.not_blank))
@@ -346,7 +335,7 @@ class Observation:
     id: str = field(validator=v.not_blank)
     patient_id: PatientId = field(validator=v.not_blank)
     measure: str = field(validator=v.not_blank)
-    value: Decimal = field(converter=_to_decimal)
+    value: Decimal = field(converter=v.to_decimal)
     unit: str = field(validator=v.not_blank)
     on: pendulum.Date = field(converter=v.to_date)
     loinc: str | None = field(default=None, validator=v.optional(v.not_blank))

@@ -26,6 +26,13 @@ OUTBOX_STATUSES = ("pending", "delivered", "failed", "dead")
 def parse_key(kind: Kind, key: object) -> tuple[Any, ...]:
     """A key as the tuple of column values (dates as ISO text, codes as their values)."""
     parts = key if isinstance(key, tuple) else (key,)
+    if any(
+        not isinstance(p, str | int) and not hasattr(p, "isoformat") and not hasattr(p, "value")
+        for p in parts
+    ):
+        raise errors.InvalidValue(
+            "must be a key value (text, number, date or code)", field="key", value=key
+        )
     if len(parts) != len(kind.key):
         raise errors.InvalidValue(
             f"{kind.name} is keyed by {', '.join(kind.key)}", field="key", value=key

@@ -345,7 +345,7 @@ class MemoryTransaction:
             raise self._fail(
                 errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(parts))
             )
-        if kind.cls.__name__ == "Patient" and any(
+        if kind.patient_column == "id" and any(
             k.references_patient
             and any(v.patient_id == old.id for v in self._store.tables[k.table].values())
             for k in KINDS
@@ -395,6 +395,7 @@ class MemoryTransaction:
         """Every version of a versioned record, oldest first (audited)."""
         self._guard()
         kind = _checks.versioned(kind_cls)
+        (key,) = _checks.parse_key(kind, key)
         found = list(self._store.history[kind.table].get(key, ()))
         if not found:
             raise errors.NotFound(f"no such {kind.name}", field="key", value=key)

@@ -428,7 +428,6 @@ class SqlStore:
     ) -> BulkResult:
         kind: Kind | None = None
         added = offered = 0
-        patients: set[str] = set()
         chunk: list[Any] = []
 
         def flush() -> None:
@@ -436,14 +435,14 @@ class SqlStore:
             assert kind is not None  # noqa: S101
             to_row = kind.to_row
             rows = [to_row(r) for r in chunk]
-            if kind.references_patient:
-                patients.update(r.patient_id for r in chunk)
             try:
                 added += self._bulk_insert(cur, kind, rows, kind.table)
                 if kind.versioned:
                     self._copy_to_history(cur, kind, [r.id for r in chunk])
             except Exception as exc:
-                raise self._bulk_error(exc, kind, patients) from exc
+                raise self._bulk_error(
+                    exc, kind, {r.patient_id for r in chunk} if kind.references_patient else set()
+                ) from exc
             chunk.clear()
             if progress is not None:
                 progress(offered)
@@ -799,6 +798,7 @@ class SqlTransaction:
         """Every version of a versioned record, oldest first (audited)."""
         self._guard()
         kind = _checks.versioned(kind_cls)
+        (key,) = _checks.parse_key(kind, key)
         cur = self._run(
             f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table + '_history')} WHERE id = ? "
             "ORDER BY version",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from carecore._cli_commands import time_zone_option
 from carecore.service import CareProgram
 from carecore_hl7v2.ingest import handle, split_messages
 from carecore_hl7v2.listener import serve
@@ -34,7 +35,7 @@ def hl7() -> None:
     help="TCP port (0: any free one).",
 )
 @click.option("--db", "db_url", required=True, metavar="URL", help="Store the events go to.")
-@click.option("--time-zone", default=None, help=_TZ_HELP)
+@click.option("--time-zone", default=None, help=_TZ_HELP, callback=time_zone_option)
 @click.pass_context
 def listen(ctx: click.Context, host: str, port: int, db_url: str, time_zone: str | None) -> None:
     """Receive ADT messages over MLLP; each is committed before it is acknowledged."""
@@ -57,7 +58,7 @@ def listen(ctx: click.Context, host: str, port: int, db_url: str, time_zone: str
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--db", "db_url", required=True, metavar="URL", help="Store the events go to.")
-@click.option("--time-zone", default=None, help=_TZ_HELP)
+@click.option("--time-zone", default=None, help=_TZ_HELP, callback=time_zone_option)
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
 )

@@ -28,16 +28,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING
 
 import hl7
 import pendulum
 
 from carecore import errors
 from carecore.model import AdtEvent, AdtEventKind, CareSetting, PatientClass
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from carecore.model._validators import check_time_zone
 
 __all__ = ["DISPOSITIONS", "Refused", "ack", "clean", "nak_for_unreadable", "parse", "to_event"]
 
@@ -222,6 +219,12 @@ def to_event(
     message: hl7.Message, *, time_zone: str | None = None, identifier_type: str = "MR"
 ) -> AdtEvent:
     """The carecore ADT event for a parsed message (see the module's mapping table)."""
+    if not isinstance(message, hl7.Message):
+        raise errors.InvalidValue(
+            "must be a parsed HL7 message (use parse())", field="message", value=message
+        )
+    if time_zone is not None:
+        check_time_zone(time_zone)
     control_id = _get(message, "MSH", 10)
     if not control_id:
         raise Refused("MSH-10 (message control id) is empty", code="AR", field="MSH-10", value="")
@@ -362,8 +365,3 @@ def _escape(text: str) -> str:
         .replace("\r", " ")
         .replace("\n", " ")
     )
-
-
-def triggers() -> Sequence[str]:
-    """The ADT trigger events carecore takes."""
-    return tuple(TRIGGERS)
