@@ -24,6 +24,7 @@ can drop a repeat (an e-mail Message-ID, a webhook header).
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from attrs import Attribute, field, frozen
@@ -32,7 +33,7 @@ from carecore import errors
 from carecore.model import ContactPreferences, DeliveryReceipt, OutboundMessage, Patient
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     import pendulum
 
@@ -102,6 +103,12 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        if not isinstance(channels, Mapping):
+            raise errors.InvalidValue(
+                "must map channel ids to channels", field="channels", value=channels
+            )
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            raise errors.InvalidValue("must be a RetryPolicy", field="policy", value=policy)
         self.program = program
         self.channels = dict(channels)
         self.policy = policy or RetryPolicy()

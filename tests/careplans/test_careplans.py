@@ -345,3 +345,12 @@ def test_goal_progress_ignores_other_units_and_patients():
     someone_else = [evolve(o, patient_id="p2") for o in a1c(["7.0"])]
     updated = careplans.update_goals(plan, someone_else, on=pendulum.Date(2026, 2, 1))
     assert updated.goals[0].achievement is GoalAchievement.IN_PROGRESS
+
+
+@pytest.mark.parametrize("on", ["2026-01-05", None, 20260105])
+def test_dates_must_be_dates(on):
+    with pytest.raises(errors.InvalidValue) as info:
+        draft_plan("cp1", "p1", on=on)
+    assert (info.value.field, info.value.value) == ("on", on)
+    with pytest.raises(errors.InvalidValue):
+        goal_progress(GOAL, [], on=on)

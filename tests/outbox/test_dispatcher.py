@@ -197,3 +197,15 @@ def test_retry_policies_refuse_nonsense(field, value):
     with pytest.raises(errors.InvalidValue) as info:
         RetryPolicy(**{field: value})
     assert (info.value.field, info.value.value) == (field, value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"), [({"channels": None}, "channels"), ({"policy": "fast"}, "policy")]
+)
+def test_dispatcher_arguments_are_checked(program, kwargs, field):
+    from carecore import errors
+
+    args = {"channels": {"console": Flaky()}} | kwargs
+    with pytest.raises(errors.InvalidValue) as info:
+        Dispatcher(program, args.pop("channels"), **args)
+    assert info.value.field == field

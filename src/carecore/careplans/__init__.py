@@ -103,6 +103,7 @@ def draft_plan(
     assessment identified brings a problem and a draft referral. Conditions
     without a template become problems only.
     """
+    _must_be_date(on, "on")
     problems: list[Problem] = []
     goals: list[Goal] = []
     tasks: list[Task] = []
@@ -185,6 +186,11 @@ _NEED_WORDS = {
     SocialNeed.UTILITIES: "Utilities shut off or threatened",
     SocialNeed.INTERPERSONAL_SAFETY: "Not safe at home",
 }
+
+
+def _must_be_date(value: object, field: str) -> None:
+    if not isinstance(value, pendulum.Date):
+        raise errors.InvalidValue("must be a pendulum.Date", field=field, value=value)
 
 
 def _goal(template: GoalTemplate, goal_id: str, problem_id: str, on: pendulum.Date) -> Goal:
@@ -386,6 +392,7 @@ def goal_progress(
     >>> goal_progress(goal, series, on=pendulum.Date(2026, 4, 2)).achievement.value
     'improving'
     """
+    _must_be_date(on, "on")
     target = goal.target
     if target is None:
         raise errors.InvalidValue("has no target to measure against", field="goal", value=goal.id)
