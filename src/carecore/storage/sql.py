@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -46,7 +47,9 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _cols(names: Iterable[str]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _cols(names: tuple[str, ...]) -> str:
+    # Cached: every statement spells its kind's column list, and there are few kinds.
     return ", ".join(quote(n) for n in names)
 
 
