@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 from attrs import frozen
 
-from carecore import errors
-from carecore.billing.rules import RuleSet
+from carecore import billing, errors
 from carecore.model import CareTeamRole, EnrollmentStatus, RoleClass, ServiceFamily
 from carecore.outreach import WorkItem, Worklist, build_worklists
 from carecore.registry._eligibility import check_date
@@ -100,7 +99,7 @@ class Caseload:
         return len(self.patient_ids)
 
 
-def thresholds(family: ServiceFamily, rules: RuleSet) -> tuple[tuple[str, int], ...]:
+def thresholds(family: ServiceFamily, rules: billing.RuleSet) -> tuple[tuple[str, int], ...]:
     """The ``(code, total minutes)`` steps of *family*'s time ladder in *rules*.
 
     >>> from carecore.billing import cms_rule_set
@@ -113,7 +112,7 @@ def thresholds(family: ServiceFamily, rules: RuleSet) -> tuple[tuple[str, int], 
             field="family",
             value=family,
         )
-    if not isinstance(rules, RuleSet):
+    if not isinstance(rules, billing.RuleSet):
         raise errors.InvalidValue("must be a RuleSet", field="rules", value=rules)
     base_code, add_on_code = LADDERS[family]
     base = rules.rule(base_code).first_unit_minutes or 0
@@ -138,7 +137,7 @@ def minutes_progress(
     time_entries: Iterable[TimeEntry],
     *,
     on: pendulum.Date,
-    rules: RuleSet,
+    rules: billing.RuleSet,
 ) -> tuple[MinutesProgress, ...]:
     """Each enrollment's countable minutes in *on*'s month against the next threshold of *rules*.
 
@@ -234,7 +233,7 @@ def registry_worklists(
     episodes: Iterable[TransitionEpisode] = (),
     contacts: Iterable[InteractiveContact] = (),
     time_entries: Iterable[TimeEntry] = (),
-    rules: RuleSet | None = None,
+    rules: billing.RuleSet | None = None,
     time_zone: str = "UTC",
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
