@@ -86,7 +86,7 @@ def _period(first: str | None, last: str | None, time_zone: str) -> ServicePerio
     "--as-of",
     "as_of",
     metavar="YYYY-MM-DD",
-    help="Day of eligibility, caseloads, risk and the A1c window (default: the last day).",
+    help="Day of eligibility, caseloads, risk and the A1c window (default: the last day, or today).",
 )
 @click.option(
     "--program",
@@ -179,10 +179,13 @@ def report(  # noqa: PLR0917 - one parameter per click option
     expected_text, costs_text = _read(expected_pmpm), _read(costs)
     with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm) as program:
         data = program.program_data(reason="carecore report")
+    day = _day(as_of, "--as-of")
+    if day is None:  # the last day of the report, but never a day still to come
+        day = min(period.end, SystemClock().today(time_zone))
     result = program_report(
         data,
         period=period,
-        as_of=_day(as_of, "--as-of"),
+        as_of=day,
         family=ServiceFamily(family),
         time_zone=time_zone,
         expected_pmpm=None if expected_text is None else parse_expected_pmpm(expected_text),

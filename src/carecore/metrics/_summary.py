@@ -130,6 +130,10 @@ class ProgramReport:
         """The headline measure called *name*.
 
         :raises carecore.errors.NotFound: no measure has that name.
+
+        >>> r = program_report(ProgramData(), period=ServicePeriod.month(2026, 3))
+        >>> r.measure("churn").definition.startswith("CCM enrollments disenrolled")
+        True
         """
         for m in self.measures:
             if m.name == name:

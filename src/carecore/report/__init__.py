@@ -122,6 +122,14 @@ def write_report(report: ProgramReport, out: Path | str) -> ReportFiles:
     """Write ``index.html``, one CSV per table and the PNG plots into the folder *out*.
 
     The folder is created when missing; files of the same names are replaced.
+
+    >>> import pathlib, tempfile
+    >>> from carecore.metrics import ProgramData, program_report
+    >>> from carecore.model import ServicePeriod
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> files = write_report(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)), folder)
+    >>> sorted(p.name for p in files.png)
+    ['a1c.png', 'enrollment.png', 'minutes.png', 'utilization.png']
     """
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
