@@ -259,3 +259,21 @@ def test_as_of_defaults_to_the_period_end_and_can_be_set():
     report = program_report(world.data(), period=Q1, as_of=pendulum.Date(2026, 2, 1), time_zone=TZ)
     # on Feb 1: p1 enrolled (p2 joins Feb 15); eligible p1..p4
     assert report.measure("enrollment_rate").numerator == 1
+
+
+def test_program_report_worklists():
+    report = program_report(world.data(), period=Q1, time_zone=TZ)
+    items = sorted(
+        (i.owner, i.kind, i.patient_id, i.detail) for w in report.worklists for i in w.items
+    )
+    # eligible for CCM on Mar 31 without an open enrollment: p3 (disenrolled; p4 is identified)
+    # minutes in March (CMS 2026): p1 0 (non-clinical only) -> 20 for 99490; p2 25 -> 15 for 99439
+    # no contacts this month: check-ins for p1 and p2; p4 identified: outreach
+    assert items == [
+        ("dr1", "ccm-check-in", "p2", "CCM"),
+        ("dr1", "eligible-not-enrolled", "p3", "CCM: I10, J44.9"),
+        ("dr1", "enrollment-outreach", "p4", "CCM"),
+        ("dr1", "minutes-to-threshold", "p2", "CCM: 25 min, 15 more for 99439"),
+        ("rn1", "ccm-check-in", "p1", "CCM"),
+        ("rn1", "minutes-to-threshold", "p1", "CCM: 0 min, 20 more for 99490"),
+    ]

@@ -67,6 +67,15 @@ def test_csv_and_html_carry_the_api_numbers(report, tmp_path):
     assert before_after["minutes_per_patient_month"]["change"] == "-8.5000"
     assert [r["care_manager"] for r in read_csv(tmp_path / "caseload.csv")] == ["dr1", "rn1"]
     assert [r["change"] for r in read_csv(tmp_path / "a1c.csv")] == ["-1.4", "0.4"]
+    work = read_csv(tmp_path / "worklist.csv")
+    assert len(work) == sum(len(w.items) for w in report.worklists)
+    assert {
+        "owner": "rn1",
+        "due": "2026-03-31",
+        "kind": "minutes-to-threshold",
+        "patient_id": "p1",
+        "detail": "CCM: 0 min, 20 more for 99490",
+    } in work
     html = files.index.read_text(encoding="utf-8")
     # every measure row of the HTML table equals the API's value
     table = re.search(r'<table data-table="measures">(.*?)</table>', html, re.DOTALL)

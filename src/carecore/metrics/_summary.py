@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from attrs import field, frozen
 
-from carecore import errors
+from carecore import billing, errors
 from carecore.metrics._measure import Comparison, Measure, before_after, by_month, enrolled_months
 from carecore.metrics._program import (
     A1cChange,
@@ -50,7 +50,8 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.model import _validators as v
-from carecore.registry import Caseload, Eligibility, caseloads, registry
+from carecore.outreach import Worklist
+from carecore.registry import Caseload, Eligibility, caseloads, registry, registry_worklists
 from carecore.registry._eligibility import check_date
 from carecore.risk import HccModel, Stratification, TierRules, hcc_scores, stratify_all
 
@@ -124,6 +125,7 @@ class ProgramReport:
     a1c: tuple[A1cChange, ...]
     enrollment_by_month: tuple[Measure, ...]
     minutes_by_month: tuple[Measure, ...]
+    worklists: tuple[Worklist, ...] = ()
     hcc_model: HccModel | None = None
 
     def measure(self, name: str) -> Measure:
@@ -154,6 +156,7 @@ def program_report(
     comparison_months: int = 6,
     hcc_model: HccModel | None = None,
     tier_rules: TierRules | None = None,
+    rules: billing.RuleSet | None = None,
 ) -> ProgramReport:
     """Compute every measure and table of the program report from *data*.
 
@@ -162,6 +165,9 @@ def program_report(
     adds before/after comparisons of *comparison_months* months (minutes per
     patient-month, ED visits and admissions per 1,000, readmissions, billable
     rate). *hcc_model* adds CMS-HCC scores (needs the ``hcc`` extra).
+    The worklists (:func:`carecore.registry.registry_worklists` on *as_of*,
+    for the report's program) measure minutes against *rules* (default: the
+    CMS rule set of *as_of*'s year, when carecore has one).
 
     >>> r = program_report(ProgramData(), period=ServicePeriod.month(2026, 3))
     >>> r.measure("enrollment_rate").value is None, len(r.measures)
@@ -255,8 +261,36 @@ def program_report(
         a1c=a1c_changes(data.observations, as_of=day, patient_ids=members),
         enrollment_by_month=by_month(enrolled, period),
         minutes_by_month=by_month(minutes, period),
+        worklists=_worklists(data, elig, family=family, day=day, time_zone=zone, rules=rules),
         hcc_model=hcc_model,
     )
+
+
+def _worklists(
+    data: ProgramData,
+    elig: tuple[Eligibility, ...],
+    *,
+    family: ServiceFamily,
+    day: pendulum.Date,
+    time_zone: str,
+    rules: billing.RuleSet | None,
+) -> tuple[Worklist, ...]:
+    rule_set = rules
+    if rule_set is None and day.year in billing.CMS_YEARS:
+        rule_set = billing.cms_rule_set(day.year)
+    lists = registry_worklists(
+        today=day,
+        eligibility=[e for e in elig if e.family is family],
+        enrollments=data.enrollments,
+        care_teams=data.care_teams,
+        care_plans=data.care_plans,
+        episodes=data.episodes,
+        contacts=data.contacts,
+        time_entries=data.time_entries,
+        rules=rule_set,
+        time_zone=time_zone,
+    )
+    return tuple(lists.values())
 
 
 def _caseload_measure(loads: tuple[Caseload, ...], day: pendulum.Date) -> Measure:

@@ -14,7 +14,7 @@ metrics API agree by construction. ``carecore report`` reads the store
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> files = write_report(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)), out)
 >>> files.index.name, len(files.csv), len(files.png)
-('index.html', 9, 4)
+('index.html', 10, 4)
 """
 
 from __future__ import annotations

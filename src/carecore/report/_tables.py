@@ -206,6 +206,19 @@ def _a1c(report: ProgramReport) -> Table:
     )
 
 
+def _worklist(report: ProgramReport) -> Table:
+    return Table(
+        name="worklist",
+        title=f"Worklists on {report.as_of}",
+        columns=("owner", "due", "kind", "patient_id", "detail"),
+        rows=tuple(
+            (i.owner, cell(i.due), i.kind, i.patient_id, i.detail)
+            for w in report.worklists
+            for i in w.items
+        ),
+    )
+
+
 def _series(name: str, title: str, column: str, measures: tuple[object, ...]) -> Table:
     rows = []
     for m in measures:
@@ -234,7 +247,7 @@ def report_tables(report: ProgramReport) -> tuple[Table, ...]:
     >>> from carecore.metrics import ProgramData, program_report
     >>> from carecore.model import ServicePeriod
     >>> [t.name for t in report_tables(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)))]
-    ['measures', 'enrollment_by_month', 'minutes_by_month', 'pmpm', 'before_after', 'caseload', 'risk', 'eligibility', 'a1c']
+    ['measures', 'enrollment_by_month', 'minutes_by_month', 'pmpm', 'before_after', 'caseload', 'worklist', 'risk', 'eligibility', 'a1c']
     """
     return (
         _measures(report),
@@ -253,6 +266,7 @@ def report_tables(report: ProgramReport) -> tuple[Table, ...]:
         _pmpm(report),
         _before_after(report),
         _caseload(report),
+        _worklist(report),
         _risk(report),
         _eligibility(report),
         _a1c(report),
