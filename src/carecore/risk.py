@@ -181,6 +181,7 @@ class HccFactor:
     name: str
     coefficient: Decimal
     codes: tuple[str, ...] = ()
+    label: str | None = None
 
 
 @frozen(kw_only=True)
@@ -209,7 +210,11 @@ class HccScore:
         )
         lines = [f"  demographics {self.demographic}"]
         lines += [
-            f"  {f.name} {f.coefficient}" + (f" from {', '.join(f.codes)}" if f.codes else "")
+            ("  HCC " if f.codes else "  ")
+            + f.name
+            + (f" {f.label}" if f.label else "")
+            + f" {f.coefficient}"
+            + (f" from {', '.join(f.codes)}" if f.codes else "")
             for f in self.factors
         ]
         return "\n".join([head, *lines])
@@ -275,6 +280,8 @@ def hcc_score(
     ...               as_of=pendulum.Date(2026, 3, 1))
     >>> s.score, [f.name for f in s.factors]
     (Decimal('1.430'), ['226', '280', '38', 'DIABETES_HF_V28', 'HF_CHR_LUNG_V28'])
+    >>> print(s.explanation.splitlines()[4])
+      HCC 38 Diabetes with Glycemic, Unspecified, or No Complications 0.166 from E11.9
     """
     if not isinstance(patient, Patient):
         raise errors.InvalidValue("must be a Patient", field="patient", value=patient)
@@ -302,11 +309,13 @@ def hcc_score(
     dotted = {c.replace(".", ""): c for c in codes}
     mapped: dict[str, set[str]] = {k: set(vs) for k, vs in result.cc_to_dx.items()}
     demographic = _dec(result.risk_score_demographics)
+    labels = {d.hcc: d.label for d in (result.hcc_details or ())}
     factors = tuple(
         HccFactor(
             name=name,
             coefficient=_dec(value),
             codes=tuple(sorted(dotted.get(c, c) for c in mapped.get(name, set()))),
+            label=labels.get(name),
         )
         for name, value in sorted(
             result.coefficients.items(), key=lambda kv: (kv[0] not in mapped, kv[0])

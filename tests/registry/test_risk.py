@@ -78,6 +78,8 @@ def test_v28_score_matches_the_published_reference():
     assert "DIABETES_HF_V28" in by_name
     assert s.payment_score == s.score  # no normalisation asked for
     assert "risk score 1.430" in s.explanation
+    assert by_name["226"].label == "Heart Failure, Except End-Stage and Acute"
+    assert "HCC 226 Heart Failure, Except End-Stage and Acute 0.360 from I50.22" in s.explanation
 
 
 def test_normalisation_and_coding_adjustment_are_the_callers():
