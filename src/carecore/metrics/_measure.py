@@ -156,7 +156,9 @@ def before_after(
     """*compute* over the *months* months before *intervention* and the *months* months from it.
 
     The before period ends the day before the intervention; the after
-    period starts on it.
+    period starts on it. Neither is cut to the data: an after period that
+    runs past the last recorded month shows fewer events, so choose
+    *months* the data covers.
 
     >>> def count(period):
     ...     return Measure(name="days", numerator=Decimal(period.days), denominator=None,

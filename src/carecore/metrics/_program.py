@@ -695,7 +695,8 @@ def pmpm_by_quarter(
     Observed is the cost of the quarter's enrolled patient-months over their
     number. The cost is the care-management revenue of the family's claim
     lines, or, when *costs* is given, the user's per-patient cost table
-    (``source`` says which).
+    (``source`` says which). A quarter only partly inside *period* counts
+    only its months inside the period.
 
     >>> from carecore.model import ServiceFamily
     >>> [r.quarter for r in pmpm_by_quarter([], period=ServicePeriod(start=pendulum.Date(2026, 1, 1),
