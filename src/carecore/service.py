@@ -83,6 +83,7 @@ if TYPE_CHECKING:
 
     from carecore.billing import EvaluationResult, RuleSet
     from carecore.instruments import Answer
+    from carecore.metrics import ProgramData
     from carecore.protocols import Store, Transaction
     from carecore.storage import BulkResult
     from carecore.transitions import TransitionRules
@@ -841,6 +842,40 @@ class CareProgram:
                     tx, result.patient_id, period, result.claim_lines, result.denials
                 )
         return results
+
+    def program_data(self, *, reason: str = "program measurement") -> ProgramData:
+        """Every record the registry, risk and metrics read, in one transaction.
+
+        The snapshot feeds :func:`carecore.metrics.program_report` and
+        ``carecore report``. Coverage records are included (an empty tuple
+        when none are stored: eligibility then says coverage is unknown).
+
+        >>> CareProgram.open("memory://").program_data().patients
+        ()
+        """
+        from carecore import model  # noqa: PLC0415 - the metrics layer loads only when asked
+        from carecore.metrics import ProgramData  # noqa: PLC0415
+
+        with self.transaction(reason) as tx:
+            return ProgramData(
+                patients=tuple(tx.all(model.Patient)),
+                practitioners=tuple(tx.all(model.Practitioner)),
+                conditions=tuple(tx.all(model.Condition)),
+                coverages=tuple(tx.all(model.Coverage)),
+                consents=tuple(tx.all(model.Consent)),
+                enrollments=tuple(tx.all(model.Enrollment)),
+                care_teams=tuple(tx.all(model.CareTeam)),
+                care_plans=tuple(tx.all(model.CarePlan)),
+                time_entries=tuple(tx.all(model.TimeEntry)),
+                contacts=tuple(tx.all(model.InteractiveContact)),
+                visits=tuple(tx.all(model.FaceToFaceVisit)),
+                adt_events=tuple(tx.all(model.AdtEvent)),
+                episodes=tuple(tx.all(model.TransitionEpisode)),
+                claim_lines=tuple(tx.all(model.ClaimLine)),
+                denials=tuple(tx.all(model.Denial)),
+                observations=tuple(tx.all(model.Observation)),
+                assessments=tuple(tx.all(model.AssessmentResult)),
+            )
 
 
 def _answer_values(value: object) -> tuple[str, ...]:
