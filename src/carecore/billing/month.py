@@ -10,7 +10,8 @@ What the bridge needs that no single record says is derived here:
 
 - the practitioners evaluated for a patient are those named as billing
   practitioner by the patient's enrollments, consents, time entries,
-  contacts and visits (the engine evaluates each, one per period);
+  contacts and visits (the engine evaluates each, one per period); a
+  patient none names is left out;
 - the last visit (the initiating-visit rule) is the patient's latest
   face-to-face visit on or before the month's end;
 - care plans count when they are active and CMS-complete
@@ -146,7 +147,9 @@ def close_records(
     """Evaluate every patient's *period* from *records* with *rules*; one result per patient, by id.
 
     A patient with nothing to bill still gets a result (its denials say
-    why). *progress* is called with the number of patients done so far.
+    why), unless no record names a billing practitioner for them: then no
+    one could bill, and there is no result. *progress* is called with the
+    number of patients done so far.
     """
     if not isinstance(records, MonthRecords):
         raise errors.InvalidValue("must be MonthRecords", field="records", value=records)
@@ -179,6 +182,8 @@ def close_records(
             for item in mine[name]
         }
         practitioners = [staff[i] for i in sorted(i for i in named if i in staff)]
+        if not practitioners:
+            continue  # no one could bill for this patient: nothing to evaluate
         seen = [v.on for v in mine["visits"] if v.on <= period.end]
         facts = facts_from_model(
             patient=patient,
