@@ -81,7 +81,8 @@ if TYPE_CHECKING:
     import pendulum
     import pluggy
 
-    from carecore.billing import EvaluationResult, RuleSet
+    from carecore import billing
+    from carecore.billing import EvaluationResult
     from carecore.instruments import Answer
     from carecore.metrics import ProgramData
     from carecore.protocols import Store, Transaction
@@ -797,7 +798,7 @@ class CareProgram:
         self,
         period: ServicePeriod,
         *,
-        rules: RuleSet | None = None,
+        rules: billing.RuleSet | None = None,
         reason: str = "month close",
         progress: Callable[[int, int], None] | None = None,
     ) -> list[EvaluationResult]:
