@@ -145,3 +145,24 @@ def test_ten_thousand_messages_from_another_process_are_stored_exactly_once(prog
     assert report.counts["adt_events"] == count
     assert report.counts["inbound"] == count
     assert report.counts["transition_episodes"] == count
+
+
+def test_stopping_waits_only_for_connections_still_open(program, caplog):
+    import time
+
+    listener = Listener(program).__enter__()  # stopped by hand below
+    exchange(listener.port, A03)  # done and closed before the stop
+    idle = socket.create_connection(("127.0.0.1", listener.port))
+    time.sleep(0.2)  # the listener has taken the idle connection
+    started = time.monotonic()
+    listener._loop.call_soon_threadsafe(listener._stop.set)
+    # The sender hangs up a moment later: the listener waits for it, not for the grace.
+    time.sleep(0.3)
+    idle.close()
+    listener._thread.join(10)
+    waited = time.monotonic() - started
+    assert not listener._thread.is_alive()
+    assert 0.25 < waited < 4  # well under the 5 s grace
+    assert "Exception in callback" not in caplog.text
+    with program.transaction("check") as tx:
+        assert len(tx.find(AdtEvent, patient_id="P1")) == 1
