@@ -57,3 +57,40 @@ def test_done_work_and_closed_or_non_qualifying_episodes_have_no_deadlines():
     assert tasks_for(done, owner="rn1") == []
     assert evolve(EP, status=EpisodeStatus.CLOSED).open_deadlines() == {}
     assert evolve(EP, qualifies=False).open_deadlines() == {}
+
+
+def test_deadlines_follow_the_rule_sets_calendar_and_day_counting():
+    from carecore.billing import Switches, cms_rule_set
+    from carecore.billing.rules import HolidayCalendar, TcmDayCounting
+    from carecore.model import AdtEvent, AdtEventKind, PatientClass
+    from carecore.transitions import TransitionRules, open_episode
+
+    # Discharged Friday 2026-02-27. Monday 2026-03-02 is Texas Independence Day, a
+    # Texas state holiday but not a federal one.
+    event = AdtEvent(
+        id="a1",
+        source_key="k1",
+        patient_id="p1",
+        kind=AdtEventKind.DISCHARGE,
+        occurred_at=pendulum.datetime(2026, 2, 27, 15, tz="America/Chicago"),
+        patient_class=PatientClass.INPATIENT,
+        admitted_at=pendulum.datetime(2026, 2, 24, 9, tz="America/Chicago"),
+        discharged_at=pendulum.datetime(2026, 2, 27, 15, tz="America/Chicago"),
+        from_setting=CareSetting.INPATIENT_ACUTE,
+        to_setting=CareSetting.HOME,
+    )
+    texas = cms_rule_set(
+        2026,
+        switches=Switches(
+            business_days=HolidayCalendar(subdiv="TX"),
+            tcm_day_counting=TcmDayCounting.DISCHARGE_DAY_ONE,
+        ),
+    )
+    federal = open_episode(event, time_zone="America/Chicago")
+    local = open_episode(
+        event, time_zone="America/Chicago", rules=TransitionRules.from_rule_set(texas)
+    )
+    assert federal.contact_due == pendulum.Date(2026, 3, 3)  # Mon, Tue
+    assert local.contact_due == pendulum.Date(2026, 3, 4)  # Tue, Wed
+    assert federal.visit_due_7 == pendulum.Date(2026, 3, 6)  # discharge day is day 0
+    assert local.visit_due_7 == pendulum.Date(2026, 3, 5)  # discharge day is day 1

@@ -29,7 +29,7 @@ from attrs import evolve, field, frozen
 
 from carecore import errors
 from carecore.billing.engine import TCM_FROM, TCM_TO
-from carecore.billing.rules import HolidayCalendar, TcmDayCounting
+from carecore.billing.rules import HolidayCalendar, RuleSet, TcmDayCounting
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
@@ -73,6 +73,27 @@ class TransitionRules:
     contact_business_days: int = 2
     day_counting: TcmDayCounting = TcmDayCounting.DISCHARGE_DAY_ZERO
     period_days: int = 30
+
+    @classmethod
+    def from_rule_set(cls, rules: RuleSet) -> TransitionRules:
+        """The deadlines the billing rule set *rules* counts by (its calendar and day counting).
+
+        Use it so that the deadlines the care team chases and the rules the
+        month close applies never disagree about holidays or day 0.
+
+        >>> from carecore.billing import Switches, cms_rule_set
+        >>> from carecore.billing.rules import HolidayCalendar, RuleSet, TcmDayCounting
+        >>> texas = cms_rule_set(2026, switches=Switches(business_days=HolidayCalendar(subdiv="TX"),
+        ...     tcm_day_counting=TcmDayCounting.DISCHARGE_DAY_ONE))
+        >>> rules = TransitionRules.from_rule_set(texas)
+        >>> rules.calendar.subdiv, rules.day_counting.value
+        ('TX', 'discharge_day_one')
+        """
+        if not isinstance(rules, RuleSet):
+            raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
+        return cls(
+            calendar=rules.switches.business_days, day_counting=rules.switches.tcm_day_counting
+        )
 
 
 _DEFAULT = TransitionRules()
