@@ -22,6 +22,7 @@ from carecore.model.careplan import CarePlan
 from carecore.model.codes import (
     AdministrativeSex,
     AdtEventKind,
+    AppointmentStatus,
     AssessmentDomain,
     CarePlanStatus,
     CareSetting,
@@ -30,6 +31,7 @@ from carecore.model.codes import (
     Comparator,
     ConsentMethod,
     ContactMode,
+    CoveragePlan,
     Credential,
     DenialReason,
     DisenrollmentReason,
@@ -50,6 +52,7 @@ from carecore.model.codes import (
     VisitKind,
 )
 from carecore.model.conditions import Coding, Condition
+from carecore.model.coverage import Appointment, Coverage
 from carecore.model.enrollment import Consent, Enrollment, Program, StatusChange
 from carecore.model.events import (
     CarePlanRevised,
@@ -94,6 +97,8 @@ __all__ = [
     "AdministrativeSex",
     "AdtEvent",
     "AdtEventKind",
+    "Appointment",
+    "AppointmentStatus",
     "AssessmentDomain",
     "AssessmentNote",
     "AssessmentResult",
@@ -114,6 +119,8 @@ __all__ = [
     "ConsentMethod",
     "ContactMode",
     "ContactPreferences",
+    "Coverage",
+    "CoveragePlan",
     "Credential",
     "DeadLetter",
     "DeliveryReceipt",
@@ -217,4 +224,6 @@ VALUE_TYPES: tuple[type, ...] = (
     DeliveryReceipt,
     DeadLetter,
     ContactPreferences,
+    Coverage,
+    Appointment,
 )

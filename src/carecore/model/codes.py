@@ -434,3 +434,22 @@ class AssessmentDomain(_Code):
     CAREGIVER = "caregiver"
     PSYCHOSOCIAL = "psychosocial"
     SOCIAL_NEEDS = "social-needs"
+
+
+class CoveragePlan(_Code):
+    """The kind of health coverage a patient has, as care-management billing sees it."""
+
+    MEDICARE_PART_B = "medicare-part-b"  #: Original (fee-for-service) Medicare
+    MEDICARE_ADVANTAGE = "medicare-advantage"  #: Part C: the plan's own rules apply
+    MEDICAID = "medicaid"
+    COMMERCIAL = "commercial"
+    OTHER = "other"
+
+
+class AppointmentStatus(_Code):
+    """Where an appointment stands (a subset of FHIR ``Appointment.status``)."""
+
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    FULFILLED = "fulfilled"
+    NO_SHOW = "noshow"

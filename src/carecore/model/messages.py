@@ -67,6 +67,23 @@ class ContactPreferences:
         default=None, validator=v.optional(v.instance_of(dt.time, "a time of day"))
     )
     health_details_in_sms: bool = field(default=False, validator=v.is_bool)
+    #: Where to reach the patient: a mobile number in E.164 form for SMS, an email address.
+    phone: str | None = field(
+        default=None,
+        validator=v.optional(v.matches(r"\+[1-9][0-9]{6,14}", "an E.164 number like +15551234567")),
+    )
+    email: str | None = field(
+        default=None,
+        validator=v.optional(v.matches(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")),
+    )
+
+    def address_for(self, channel: str) -> str | None:
+        """The patient's address on *channel* (``sms``: phone, ``email``: email), if known.
+
+        >>> ContactPreferences(patient_id="p1", phone="+15551234567").address_for("sms")
+        '+15551234567'
+        """
+        return {"sms": self.phone, "email": self.email}.get(channel)
 
     def allows(self, channel: str) -> bool:
         """Whether the patient accepts messages on *channel*."""

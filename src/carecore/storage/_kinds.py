@@ -378,7 +378,16 @@ KINDS: tuple[Kind, ...] = (
     _kind(model.Observation, "observations", since=3),
     _kind(model.AssessmentResult, "assessment_results", since=3),
     _kind(model.DeadLetter, "dead_letters", since=4),
-    _kind(model.ContactPreferences, "contact_preferences", ("patient_id",), since=6),
+    _kind(
+        model.ContactPreferences,
+        "contact_preferences",
+        ("patient_id",),
+        since=6,
+        # Where to reach the patient arrived with schema 7 (issue 8).
+        added={"phone": 7, "email": 7},
+    ),
+    _kind(model.Coverage, "coverages", since=7),
+    _kind(model.Appointment, "appointments", since=7),
 )
 
 _BY_CLASS = {k.cls: k for k in KINDS}

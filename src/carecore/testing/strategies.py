@@ -32,6 +32,8 @@ from carecore.model import (
     AdministrativeSex,
     AdtEvent,
     AdtEventKind,
+    Appointment,
+    AppointmentStatus,
     AssessmentDomain,
     AssessmentNote,
     AssessmentResult,
@@ -52,6 +54,8 @@ from carecore.model import (
     ConsentMethod,
     ContactMode,
     ContactPreferences,
+    Coverage,
+    CoveragePlan,
     Credential,
     DeadLetter,
     DeliveryReceipt,
@@ -109,6 +113,7 @@ from carecore.model.people import _npi_checksum_ok
 
 __all__ = [
     "adt_events",
+    "appointments",
     "assessment_notes",
     "assessment_results",
     "barriers",
@@ -121,6 +126,7 @@ __all__ = [
     "conditions",
     "consents",
     "contact_preferences",
+    "coverages",
     "dates",
     "dead_letters",
     "delivery_receipts",
@@ -989,6 +995,38 @@ def contact_preferences() -> st.SearchStrategy[ContactPreferences]:
         quiet_start=times,
         quiet_end=times,
         health_details_in_sms=st.booleans(),
+        phone=st.none() | st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True),
+        email=st.none() | st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.org", fullmatch=True),
+    )
+
+
+def coverages() -> st.SearchStrategy[Coverage]:
+    """Coverage spans, open-ended or closed, of every plan kind."""
+    return st.tuples(dates(), st.none() | st.integers(0, 3650)).flatmap(
+        lambda span: st.builds(
+            Coverage,
+            id=_ids,
+            patient_id=_ids,
+            payer=_words,
+            plan=st.sampled_from(CoveragePlan),
+            member_id=st.none() | _ids,
+            start=st.just(span[0]),
+            end=st.just(None if span[1] is None else span[0].add(days=span[1])),
+        )
+    )
+
+
+def appointments() -> st.SearchStrategy[Appointment]:
+    """Appointments in any status."""
+    return st.builds(
+        Appointment,
+        id=_ids,
+        patient_id=_ids,
+        starts_at=instants(),
+        status=st.sampled_from(AppointmentStatus),
+        practitioner_id=st.none() | _ids,
+        location=st.none() | _words,
+        reason=st.none() | _words,
     )
 
 
@@ -1219,6 +1257,8 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     OutboundMessage: outbound_messages(),
     DeliveryReceipt: delivery_receipts(),
     ContactPreferences: contact_preferences(),
+    Coverage: coverages(),
+    Appointment: appointments(),
 }
 
 
