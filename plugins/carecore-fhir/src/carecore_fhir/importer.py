@@ -22,6 +22,7 @@ from carecore.model import (
     CarePlan,
     CareTeam,
     Condition,
+    Coverage,
     Observation,
     Patient,
     Practitioner,
@@ -39,7 +40,7 @@ __all__ = ["ImportReport", "Outcome", "ParsedBundle", "import_bundle", "read_bun
 SOURCE = "fhir"
 
 #: The order kinds are written in: what others refer to first.
-_WRITE_ORDER: list[type] = [Patient, Practitioner, Condition, Observation, CareTeam, CarePlan]
+_WRITE_ORDER: list[type] = [Patient, Practitioner, Condition, Observation, Coverage, CareTeam, CarePlan]
 
 
 @attrs.frozen(kw_only=True)

@@ -41,6 +41,8 @@ from carecore.model import (
     Coding,
     Comparator,
     Condition,
+    Coverage,
+    CoveragePlan,
     Credential,
     Goal,
     GoalAchievement,
@@ -512,6 +514,15 @@ def map_condition(resource: dict[str, Any], resolver: Resolver, options: Options
         chronic = coding.code in condition_groups()
         if not chronic:
             unmapped = (f"{coding.code} {coding.display or ''}".strip(),)
+    significant_risk = behavioral = False
+    duration = None
+    attested = _extension(resource, f"{codes.CARECORE}/StructureDefinition/condition-attestation")
+    if attested is not None:
+        flags = {e.get("url"): e for e in attested.get("extension", ()) if isinstance(e, dict)}
+        chronic = bool(flags.get("chronic", {}).get("valueBoolean", chronic))
+        significant_risk = bool(flags.get("significantRisk", {}).get("valueBoolean", False))
+        behavioral = bool(flags.get("behavioral", {}).get("valueBoolean", False))
+        duration = flags.get("expectedDurationMonths", {}).get("valueInteger")
     clinical = _codings(resource.get("clinicalStatus"))
     status = clinical[0].get("code") if clinical else None
     if status is not None and status not in codes.REQUIRED[("Condition", "clinicalStatus")]:
@@ -534,6 +545,9 @@ def map_condition(resource: dict[str, Any], resolver: Resolver, options: Options
             onset=_date(resource, "onsetDateTime", onset) if onset else None,
             abatement=abatement_day,
             chronic=chronic,
+            significant_risk=significant_risk,
+            behavioral=behavioral,
+            expected_duration_months=duration,
         )
     except errors.InvalidValue as exc:
         raise _located(resource, exc) from None
@@ -704,8 +718,19 @@ def map_careteam(resource: dict[str, Any], resolver: Resolver, options: Options)
     return Mapped(values=(team,), notes=tuple(notes))
 
 
-def _goal(goal: dict[str, Any], problem_ids: set[str]) -> Goal:
-    gid = _need(goal, "id")
+def _identifier(resource: Mapping[str, Any], system: str) -> str | None:
+    return next(
+        (
+            str(i["value"])
+            for i in resource.get("identifier", ())
+            if isinstance(i, dict) and i.get("system") == system and i.get("value")
+        ),
+        None,
+    )
+
+
+def _goal(goal: dict[str, Any], problem_of_condition: dict[str, str]) -> Goal:
+    gid = _identifier(goal, f"{codes.CARECORE}/goal-id") or _need(goal, "id")
     lifecycle = _status(goal, "lifecycleStatus", codes.GOAL_LIFECYCLE_IN)
     achievement = GoalAchievement.IN_PROGRESS
     code = _code_in(goal.get("achievementStatus"), codes.GOAL_ACHIEVEMENT_SYSTEM)
@@ -731,16 +756,21 @@ def _goal(goal: dict[str, Any], problem_ids: set[str]) -> Goal:
             due=_date(goal, f"{where}.dueDate", tgt["dueDate"]),
         )
         break
-    addresses = [
-        str(a.get("reference", "")).rsplit("/", 1)[-1]
-        for a in goal.get("addresses", ())
-        if isinstance(a, dict)
+    problem_ids = [
+        str(e["valueString"])
+        for e in goal.get("extension", ())
+        if isinstance(e, dict) and e.get("url") == f"{codes.CARECORE}/StructureDefinition/goal-problem"
     ]
+    if not problem_ids:
+        for a in goal.get("addresses", ()):
+            cid = str(a.get("reference", "")).rsplit("/", 1)[-1] if isinstance(a, dict) else ""
+            if cid in problem_of_condition and problem_of_condition[cid] not in problem_ids:
+                problem_ids.append(problem_of_condition[cid])
     ext = _extension(goal, f"{codes.CARECORE}/StructureDefinition/goal-confidence")
     return Goal(
         id=gid,
         description=description,
-        problem_ids=[p for p in addresses if p in problem_ids],
+        problem_ids=problem_ids,
         target=target,
         lifecycle=lifecycle,
         achievement=achievement,
@@ -773,8 +803,8 @@ def _task_from_detail(plan_id: str, index: int, detail: dict[str, Any], owner: s
     )
 
 
-def _task(task: dict[str, Any], owner_default: str) -> Task:
-    tid = _need(task, "id")
+def _task(task: dict[str, Any], owner_default: str, goal_of: dict[str, str]) -> Task:
+    tid = _identifier(task, f"{codes.CARECORE}/task-id") or _need(task, "id")
     status = _status(task, "status", codes.TASK_STATUS_IN)
     kind_code = _code_in(task.get("code"), codes.INTERVENTION_SYSTEM)
     kind = InterventionKind(kind_code) if kind_code else InterventionKind.COORDINATION
@@ -792,11 +822,12 @@ def _task(task: dict[str, Any], owner_default: str) -> Task:
     if outcome is None and status in {TaskStatus.COMPLETED, TaskStatus.FAILED}:
         outcome = _text(task.get("statusReason")) or f"reported {status.value} by the source EHR"
     goal_ext = [
-        str(e["valueReference"]["reference"]).rsplit("/", 1)[-1]
+        goal_of.get(fid, fid)
         for e in task.get("extension", ())
         if isinstance(e, dict)
         and e.get("url") == f"{codes.CARECORE}/StructureDefinition/task-goal"
         and isinstance(e.get("valueReference"), dict)
+        and (fid := str(e["valueReference"].get("reference", "")).rsplit("/", 1)[-1])
     ]
     return Task(
         id=tid,
@@ -887,7 +918,8 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
             _text(condition.get("code")) or (ref.get("display") if isinstance(ref, dict) else None)
         ) or f"Condition {cid}"
         problems.append(Problem(id=cid, description=description, condition_id=cid))
-    problem_ids = {p.id for p in problems}
+    problem_of_condition = {p.condition_id: p.id for p in problems if p.condition_id}
+    goal_of: dict[str, str] = {}
     goals: list[Goal] = []
     for index, ref in enumerate(resource.get("goal", ())):
         _, gid = resolver.target(resource, f"goal[{index}]", ref, ("Goal",))
@@ -899,7 +931,8 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
             notes.append(f"goal[{index}]: Goal/{gid} is not in hand; not carried over")
             continue
         try:
-            goals.append(_goal(goal, problem_ids))
+            goals.append(_goal(goal, problem_of_condition))
+            goal_of[gid] = goals[-1].id
         except Skip as skip:
             notes.append(f"goal[{index}]: {skip.reason}")
     author = resource.get("author")
@@ -941,7 +974,7 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
             if target is None:
                 notes.append(f"activity[{index}]: {kind}/{aid} is not in hand; not carried over")
             elif kind == "Task":
-                tasks.append(_task(target, owner))
+                tasks.append(_task(target, owner, goal_of))
             elif kind == "ServiceRequest":
                 referrals.append(_referral(target))
             else:
@@ -956,6 +989,8 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
     ext = _extension(resource, _EXTRAS)
     if ext is not None:
         extras = json.loads(ext["valueString"])
+    for data in extras.pop("unlinked_problems", ()):
+        problems.append(from_primitive(data, Problem))
     try:
         plan = CarePlan(
             id=rid,
@@ -1003,6 +1038,72 @@ def map_part_of_plan(resource: dict[str, Any], resolver: Resolver, options: Opti
     raise Skip(f"a {resource.get('resourceType')} is read with the care plan whose activity names it")
 
 
+#: PHDSC Source of Payment Typology (US Core Coverage.type) to carecore's plan kinds.
+PAYMENT_TYPOLOGY = "urn:oid:2.16.840.1.113883.3.221.5"
+PLAN_CODES = f"{codes.CARECORE}/CodeSystem/coverage-plan"
+
+
+def _plan_kind(code: str) -> CoveragePlan:
+    if code.startswith("12"):
+        return CoveragePlan.MEDICARE_PART_B  # 12: Medicare (non-managed care), 121: FFS
+    if code.startswith("11"):
+        return CoveragePlan.MEDICARE_ADVANTAGE  # 11: Medicare managed care (Part C)
+    if code.startswith("2"):
+        return CoveragePlan.MEDICAID
+    if code.startswith(("5", "6")):
+        return CoveragePlan.COMMERCIAL  # private insurance; Blue Cross/Blue Shield
+    return CoveragePlan.OTHER
+
+
+def map_coverage(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
+    """A FHIR Coverage as a carecore :class:`~carecore.model.Coverage`."""
+    del options
+    rid = _need(resource, "id")
+    status = _need(resource, "status")
+    if status in {"entered-in-error", "draft"}:
+        raise Skip(f"status is {status}")
+    if status not in {"active", "cancelled"}:
+        raise errors.InvalidCode(
+            "not a Coverage.status code", field=f"{_name(resource)}.status", value=status
+        )
+    patient_id = _patient_ref(resource, resolver, "beneficiary")
+    payors = [p for p in resource.get("payor", ()) if isinstance(p, dict)]
+    if not payors:
+        raise errors.InvalidValue("is required", field=f"{_name(resource)}.payor", value=None)
+    org = resolver.resource(str(payors[0].get("reference", ""))) or {}
+    payer = org.get("name") or payors[0].get("display")
+    if not payer:
+        raise errors.InvalidValue(
+            "needs a payer name (display, or a resolvable Organization)",
+            field=f"{_name(resource)}.payor[0]",
+            value=payors[0],
+        )
+    notes: list[str] = []
+    own = _code_in(resource.get("type"), PLAN_CODES)
+    sopt = _code_in(resource.get("type"), PAYMENT_TYPOLOGY)
+    if own in {p.value for p in CoveragePlan}:
+        plan = CoveragePlan(own)
+    elif sopt:
+        plan = _plan_kind(str(sopt))
+    else:
+        plan = CoveragePlan.OTHER
+        notes.append("type: no Source of Payment Typology code; plan kind OTHER")
+    period = resource.get("period") or {}
+    try:
+        coverage = Coverage(
+            id=rid,
+            patient_id=patient_id,
+            payer=str(payer),
+            plan=plan,
+            member_id=resource.get("subscriberId") or None,
+            start=_date(resource, "period.start", period["start"]) if period.get("start") else None,
+            end=_date(resource, "period.end", period["end"]) if period.get("end") else None,
+        )
+    except errors.InvalidValue as exc:
+        raise _located(resource, exc) from None
+    return Mapped(values=(coverage,), notes=tuple(notes))
+
+
 MAPPERS: dict[str, Callable[[dict[str, Any], Resolver, Options], Mapped]] = {
     "Patient": map_patient,
     "Practitioner": map_practitioner,
@@ -1012,6 +1113,7 @@ MAPPERS: dict[str, Callable[[dict[str, Any], Resolver, Options], Mapped]] = {
     "CarePlan": map_careplan,
     "Goal": map_goal,
     "CareTeam": map_careteam,
+    "Coverage": map_coverage,
     "Task": map_part_of_plan,
     "ServiceRequest": map_part_of_plan,
 }
@@ -1052,13 +1154,6 @@ def to_carecore(
         )
     mapper = MAPPERS.get(kind)
     if mapper is None:
-        if kind == "Coverage":
-            from carecore_fhir import _coverage  # noqa: PLC0415
-
-            mapper = _coverage.mapper()
-            if mapper is None:
-                raise Skip("this carecore has no Coverage model yet")
-        else:
-            raise Skip(f"carecore does not use {kind} resources")
+        raise Skip(f"carecore does not use {kind} resources")
     _check_version(resource)
     return mapper(resource, resolver, options or Options())
