@@ -1,0 +1,153 @@
+"""``carecore fhir import`` and ``carecore fhir export`` (added by this plugin's ``carecore_cli``)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from carecore import errors
+from carecore._cli_commands import time_zone_option
+from carecore.model import ServiceFamily
+from carecore.service import CareProgram
+from carecore_fhir.export import export_patient
+from carecore_fhir.importer import ImportReport, import_bundle
+from carecore_fhir.mapping import Options
+
+if TYPE_CHECKING:
+    import pluggy
+
+
+@click.group()
+def fhir() -> None:
+    """FHIR R4: import bundles from EHRs, export a patient's record and care plans."""
+
+
+@fhir.command("import")
+@click.argument(
+    "bundles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store the records go to.")
+@click.option(
+    "--time-zone",
+    default="UTC",
+    show_default=True,
+    callback=time_zone_option,
+    help="Time zone of patients whose resource gives none (IANA name).",
+)
+@click.option(
+    "--family",
+    "families",
+    multiple=True,
+    default=("CCM",),
+    show_default=True,
+    type=click.Choice([f.value for f in ServiceFamily]),
+    help="Program family of imported care plans that name none (repeatable).",
+)
+@click.option(
+    "--source",
+    default="urn:carecore:fhir",
+    show_default=True,
+    help="Identifier system under which each Patient's FHIR id is kept.",
+)
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
+)
+@click.pass_context
+def import_(  # noqa: PLR0917 - click passes options positionally
+    ctx: click.Context,
+    bundles: tuple[Path, ...],
+    db_url: str,
+    time_zone: str,
+    families: tuple[str, ...],
+    source: str,
+    progress: bool,  # noqa: FBT001 - a click flag
+) -> None:
+    """Import FHIR R4 bundles (or single resources); print what was imported, skipped and why.
+
+    Exits with status 1 when any resource or file was refused.
+    """
+    from rich.console import Console  # noqa: PLC0415 - only when importing
+    from rich.progress import Progress  # noqa: PLC0415
+
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    options = Options(
+        source=source,
+        time_zone=time_zone,
+        families=frozenset(ServiceFamily(f) for f in families),
+    )
+    report = ImportReport(outcomes=())
+    with (
+        CareProgram.open(db_url, actor="fhir-import", plugin_manager=pm) as program,
+        Progress(disable=not progress, transient=True) as bar,
+    ):
+        task = bar.add_task("importing FHIR bundles", total=sum(p.stat().st_size for p in bundles))
+        for path in bundles:
+            report = report.merged(
+                import_bundle(program, path.read_bytes(), source=path.name, options=options)
+            )
+            bar.advance(task, path.stat().st_size)
+    _summary(Console(), report)
+    if report.refused:
+        ctx.exit(1)
+
+
+def _summary(console: object, report: ImportReport) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    counts = report.counts()
+    table = Table(title="FHIR import")
+    for column in ("resource", "imported", "duplicate", "skipped", "refused"):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for kind in sorted({k for k, _ in counts}):
+        table.add_row(
+            kind, *(str(counts[kind, s]) for s in ("imported", "duplicate", "skipped", "refused"))
+        )
+    print_ = console.print  # type: ignore[attr-defined]
+    print_(table)
+    reasons = Counter((o.kind, o.reason) for o in report.outcomes if o.status == "skipped")
+    if reasons:
+        print_("[bold]skipped, and why[/bold]")
+        for (kind, reason), n in sorted(reasons.items()):
+            print_(f"  {n:5d} {kind}: {reason}", markup=False)
+    if report.stored:
+        print_(
+            "stored: "
+            + ", ".join(f"{k} {a} new, {s} already stored" for k, a, s in report.stored),
+            markup=False,
+        )
+    if report.unmapped:
+        print_("[bold]condition codes not in the chronic-condition table (imported as not chronic)[/bold]")
+        for code, n in report.unmapped:
+            print_(f"  {n:5d} SNOMED CT {code}", markup=False)
+    for outcome in report.refused:
+        print_(f"refused {outcome.source} {outcome.resource}: {outcome.reason}", markup=False)
+
+
+@fhir.command("export")
+@click.argument("patient_id")
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store to read.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write the Bundle here (default: standard output).",
+)
+@click.pass_context
+def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -> None:
+    """Write one patient's record as a FHIR R4 Bundle; PATIENT_ID may be a source id (FHIR id, MRN)."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with CareProgram.open(db_url, actor="fhir-export", plugin_manager=pm) as program:
+        try:
+            bundle = export_patient(program, patient_id)
+        except (errors.NotFound, errors.InvalidValue, errors.InvalidInput) as exc:
+            raise click.ClickException(str(exc)) from None
+    text = json.dumps(bundle, indent=1, ensure_ascii=False)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{len(bundle['entry'])} resources written to {out}", err=True)
