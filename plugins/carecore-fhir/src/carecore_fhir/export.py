@@ -65,6 +65,7 @@ _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 EXT = f"{codes.CARECORE}/StructureDefinition"
 GOAL_ID = f"{codes.CARECORE}/goal-id"
 TASK_ID = f"{codes.CARECORE}/task-id"
+PROBLEM_ID = f"{codes.CARECORE}/problem-id"
 CAREPLAN_EXTRAS = f"{EXT}/careplan-extras"
 _EXTRA_FIELDS = (
     "barriers",
@@ -469,7 +470,12 @@ def careplan_resources(
     if care_teams:
         doc["careTeam"] = [_ref("CareTeam", t) for t in care_teams]
     addresses = [
-        _ref("Condition", p.condition_id, p.description) for p in plan.problems if p.condition_id
+        {
+            **_ref("Condition", p.condition_id, p.description),
+            **({"identifier": {"system": PROBLEM_ID, "value": p.id}} if p.id != p.condition_id else {}),
+        }
+        for p in plan.problems
+        if p.condition_id
     ]
     if addresses:
         doc["addresses"] = addresses

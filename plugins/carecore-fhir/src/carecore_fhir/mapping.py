@@ -917,7 +917,11 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
         description = (
             _text(condition.get("code")) or (ref.get("display") if isinstance(ref, dict) else None)
         ) or f"Condition {cid}"
-        problems.append(Problem(id=cid, description=description, condition_id=cid))
+        ident = ref.get("identifier") if isinstance(ref, dict) else None
+        pid = cid
+        if isinstance(ident, dict) and ident.get("system") == f"{codes.CARECORE}/problem-id":
+            pid = str(ident.get("value") or cid)
+        problems.append(Problem(id=pid, description=description, condition_id=cid))
     problem_of_condition = {p.condition_id: p.id for p in problems if p.condition_id}
     goal_of: dict[str, str] = {}
     goals: list[Goal] = []
