@@ -288,10 +288,16 @@ def _date(resource: Mapping[str, Any], path: str, text: object) -> pendulum.Date
     return pendulum.Date(day.year, day.month, day.day)
 
 
-def _instant(resource: Mapping[str, Any], path: str, text: object) -> pendulum.DateTime:
+def _instant(
+    resource: Mapping[str, Any], path: str, text: object, zone: str = "UTC"
+) -> pendulum.DateTime:
+    """A FHIR dateTime as an instant; a bare date is midnight in *zone* (the import's time zone)."""
     where = f"{_name(resource)}.{path}"
     if not isinstance(text, str):
         raise errors.InvalidValue("must be a dateTime", field=where, value=text)
+    if len(text) == 10:  # noqa: PLR2004 - YYYY-MM-DD: FHIR allows a date where a dateTime goes
+        day = _date(resource, path, text)
+        return pendulum.datetime(day.year, day.month, day.day, tz=zone)
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -556,7 +562,7 @@ def map_condition(resource: dict[str, Any], resolver: Resolver, options: Options
 
 def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
     """An inpatient FHIR Encounter as a carecore :class:`~carecore.model.AdtEvent`."""
-    del options
+    zone = options.time_zone
     rid = _need(resource, "id")
     klass = _need(resource, "class")
     code = klass.get("code") if isinstance(klass, dict) else None
@@ -569,10 +575,10 @@ def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options
         )
     patient_id = _patient_ref(resource, resolver)
     period = resource.get("period") or {}
-    admitted = _instant(resource, "period.start", period["start"]) if period.get("start") else None
+    admitted = _instant(resource, "period.start", period["start"], zone) if period.get("start") else None
     if status == "finished" and period.get("end"):
         kind = AdtEventKind.DISCHARGE
-        discharged: pendulum.DateTime | None = _instant(resource, "period.end", period["end"])
+        discharged: pendulum.DateTime | None = _instant(resource, "period.end", period["end"], zone)
         occurred = discharged
     elif status in {"in-progress", "arrived", "onleave"} and admitted is not None:
         kind, discharged, occurred = AdtEventKind.ADMIT, None, admitted
@@ -623,7 +629,7 @@ def map_observation(resource: dict[str, Any], resolver: Resolver, options: Optio
     del options
     rid = _need(resource, "id")
     code = _loinc(_need(resource, "code"))
-    if code not in codes.OBSERVATION_MEASURES and code != codes.BP_PANEL:
+    if code not in codes.OBSERVATION_MEASURES and code not in codes.BP_PANELS:
         raise Skip(f"LOINC {code!r} is not one carecore reads (A1c, body weight, blood pressure)")
     status = _need(resource, "status")
     if status not in codes.REQUIRED[("Observation", "status")]:
@@ -636,7 +642,7 @@ def map_observation(resource: dict[str, Any], resolver: Resolver, options: Optio
     when = resource.get("effectiveDateTime") or (resource.get("effectivePeriod") or {}).get("start")
     day = _date(resource, "effectiveDateTime", when)
     parts: list[tuple[str, str, dict[str, Any], str]] = []
-    if code == codes.BP_PANEL:
+    if code in codes.BP_PANELS:
         for index, component in enumerate(resource.get("component", ())):
             ccode = _loinc(component.get("code"))
             if ccode in codes.BP_COMPONENTS and isinstance(component.get("valueQuantity"), dict):
@@ -778,7 +784,9 @@ def _goal(goal: dict[str, Any], problem_of_condition: dict[str, str]) -> Goal:
     )
 
 
-def _task_from_detail(plan_id: str, index: int, detail: dict[str, Any], owner: str) -> Task:
+def _task_from_detail(  # noqa: PLR0917 - private helper
+    plan_id: str, index: int, detail: dict[str, Any], owner: str, goal_of: dict[str, str]
+) -> Task:
     where = f"CarePlan/{plan_id}.activity[{index}].detail"
     description = _text(detail.get("code")) or detail.get("description")
     if not description:
@@ -793,13 +801,28 @@ def _task_from_detail(plan_id: str, index: int, detail: dict[str, Any], owner: s
     if status in {TaskStatus.COMPLETED, TaskStatus.FAILED}:
         outcome = _text(detail.get("statusReason")) or f"reported {status_code} by the source EHR"
     kind = codes.ACTIVITY_KIND_IN.get(detail.get("kind", ""), InterventionKind.SELF_MANAGEMENT)
+    performer = next(iter(detail.get("performer", ())), None)
+    if isinstance(performer, dict):
+        owner = str(performer.get("reference", "")).rsplit("/", 1)[-1].lstrip("#") or str(
+            performer.get("display") or owner
+        )
+    goals = [
+        goal_of.get(gid, gid)
+        for g in detail.get("goal", ())
+        if isinstance(g, dict) and (gid := str(g.get("reference", "")).rsplit("/", 1)[-1].lstrip("#"))
+    ]
+    due = (detail.get("scheduledPeriod") or {}).get("end")
     return Task(
         id=f"{plan_id}-activity-{index}",
         description=str(description),
         owner=owner,
         kind=kind,
+        due=_date({"resourceType": "CarePlan", "id": plan_id}, f"activity[{index}].detail.scheduledPeriod.end", due)
+        if due
+        else None,
         status=status,
         outcome=outcome,
+        goal_ids=goals,
     )
 
 
@@ -936,7 +959,7 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
             continue
         try:
             goals.append(_goal(goal, problem_of_condition))
-            goal_of[gid] = goals[-1].id
+            goal_of[gid.lstrip("#")] = goals[-1].id
         except Skip as skip:
             notes.append(f"goal[{index}]: {skip.reason}")
     author = resource.get("author")
@@ -953,7 +976,10 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
             if activity["detail"].get("status") == "entered-in-error":
                 notes.append(f"activity[{index}]: entered-in-error")
                 continue
-            tasks.append(_task_from_detail(rid, index, activity["detail"], owner))
+            tasks.append(_task_from_detail(rid, index, activity["detail"], owner, goal_of))
+        elif isinstance(activity.get("reference"), dict) and "reference" not in activity["reference"]:
+            shown = activity["reference"].get("display")
+            notes.append(f"activity[{index}].reference: no target, only the display {shown!r}")
         elif isinstance(activity.get("reference"), dict):
             kind, aid = resolver.target(
                 resource,
