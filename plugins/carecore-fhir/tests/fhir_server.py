@@ -201,7 +201,7 @@ class FhirHttpServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.store = Store()
         self.base = f"http://127.0.0.1:{self.server_address[1]}/fhir"
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> FhirHttpServer:
         self.thread.start()

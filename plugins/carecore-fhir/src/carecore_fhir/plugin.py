@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from carecore.plugins import hookimpl
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
 
     import click
 
+    from carecore.model import CarePlan
     from carecore.protocols import EhrSource
 
 
@@ -28,3 +30,17 @@ def carecore_ehr_sources() -> Sequence[EhrSource]:
     from carecore_fhir.source import FhirSource  # noqa: PLC0415
 
     return [FhirSource()]
+
+
+@hookimpl
+def carecore_export_careplan(plan: CarePlan) -> str | None:
+    """Write the plan (with its goals and tasks) to ``$CARECORE_FHIR_URL``, when that is set."""
+    url = os.environ.get("CARECORE_FHIR_URL", "").strip()
+    if not url:
+        return None
+    from carecore_fhir.export import careplan_resources  # noqa: PLC0415
+    from carecore_fhir.rest import FhirClient, FhirSink  # noqa: PLC0415
+
+    with FhirClient(url) as client:
+        written = [FhirSink(client).write(resource) for resource in careplan_resources(plan)]
+    return written[0].id

@@ -29,7 +29,7 @@ from carecore import errors
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["FhirClient", "TokenProvider", "Written"]
+__all__ = ["FhirClient", "FhirSink", "TokenProvider", "Written"]
 
 FHIR_JSON = "application/fhir+json"
 _RETRY = frozenset({429, 500, 502, 503, 504})
@@ -153,7 +153,8 @@ class FhirClient:
                 refreshed = True
                 continue
             if response.status_code in _RETRY and attempt < self.retries:
-                self.sleep(self._retry_after(response) or self.delay(attempt))
+                wait = self._retry_after(response)
+                self.sleep(wait if wait is not None else self.delay(attempt))
                 attempt += 1
                 continue
             self._raise_for(response, method, target, attempt)
@@ -268,3 +269,27 @@ def _diagnostics(response: httpx.Response) -> str:
         return ""
     texts = [i.get("diagnostics") for i in doc.get("issue", ()) if isinstance(i, dict)]
     return ": " + "; ".join(t for t in texts if t) if any(texts) else ""
+
+
+class FhirSink:
+    """Writes carecore's exported resources to a FHIR server, version-safely.
+
+    A resource the server has is updated with ``If-Match`` on the version just read, so a
+    change made on the server in between raises :class:`~carecore.errors.ConflictError`
+    instead of being overwritten; one it does not have is created under its own id.
+    """
+
+    def __init__(self, client: FhirClient) -> None:
+        self.client = client
+
+    def write(self, resource: dict[str, Any]) -> Written:
+        """Create or update one resource."""
+        try:
+            _, version = self.client.read(resource["resourceType"], resource["id"])
+        except errors.NotFound:
+            return self.client.update(resource)
+        return self.client.update(resource, if_match=version)
+
+    def write_bundle(self, bundle: dict[str, Any]) -> list[Written]:
+        """Write every resource of a Bundle (as :func:`~carecore_fhir.export.export_patient` makes)."""
+        return [self.write(entry["resource"]) for entry in bundle.get("entry", ())]
