@@ -19,7 +19,11 @@ from pathlib import Path
 
 def synthea_dir() -> Path:
     root = Path(__file__).resolve().parents[1]
-    for candidate in (os.environ.get("CARECORE_SHARED_DIR"), root.parent / "shared", "/work/shared"):
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
         if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
             return Path(candidate) / "data" / "synthea_r4"
     msg = "the Synthea bundles were not found; set CARECORE_SHARED_DIR"

@@ -16,7 +16,11 @@ pytest_plugins = ["carecore.testing.pytest_plugin"]
 def shared_data() -> Path:
     """``$CARECORE_SHARED_DIR/data`` or ``../shared/data`` beside the repository."""
     root = Path(__file__).resolve().parents[3]
-    for candidate in (os.environ.get("CARECORE_SHARED_DIR"), root.parent / "shared", "/work/shared"):
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
         if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
             return Path(candidate) / "data"
     msg = "the shared FHIR samples were not found; set CARECORE_SHARED_DIR"
@@ -24,7 +28,9 @@ def shared_data() -> Path:
 
 
 def _load_server():
-    spec = importlib.util.spec_from_file_location("fhir_server", Path(__file__).with_name("fhir_server.py"))
+    spec = importlib.util.spec_from_file_location(
+        "fhir_server", Path(__file__).with_name("fhir_server.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.FhirHttpServer

@@ -14,6 +14,7 @@ import json
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 
@@ -49,7 +50,10 @@ def _matches(resource: dict, name: str, value: str) -> bool:
         )
     if name in {"patient", "subject", "beneficiary"}:
         wanted = value if "/" in value else f"Patient/{value}"
-        refs = [resource.get(k, {}).get("reference") for k in ("subject", "patient", "beneficiary", "for")]
+        refs = [
+            resource.get(k, {}).get("reference")
+            for k in ("subject", "patient", "beneficiary", "for")
+        ]
         return wanted in refs
     return True
 
@@ -60,7 +64,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # quiet
         pass
 
-    def _send(self, status: int, body: dict | None = None, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: dict | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode() if body is not None else b""
         self.send_response(status)
         self.send_header("Content-Type", "application/fhir+json")
@@ -113,9 +119,17 @@ class Handler(BaseHTTPRequestHandler):
         parts = [p for p in url.path.split("/") if p]
         store = self.server.store
         if parts == ["metadata"]:
-            self._send(200, {"resourceType": "CapabilityStatement", "status": "active",
-                             "kind": "instance", "fhirVersion": store.fhir_version,
-                             "format": ["json"], "date": "2026-01-01"})
+            self._send(
+                200,
+                {
+                    "resourceType": "CapabilityStatement",
+                    "status": "active",
+                    "kind": "instance",
+                    "fhirVersion": store.fhir_version,
+                    "format": ["json"],
+                    "date": "2026-01-01",
+                },
+            )
             return
         if len(parts) == 2:
             history = store.versions.get((parts[0], parts[1]))
@@ -130,7 +144,8 @@ class Handler(BaseHTTPRequestHandler):
             offset = int(query.pop("_offset", "0"))
             with store.lock:
                 found = [
-                    r for r in store.current(parts[0])
+                    r
+                    for r in store.current(parts[0])
                     if all(_matches(r, k, v) for k, v in query.items())
                 ]
             page = found[offset : offset + count]
@@ -138,14 +153,23 @@ class Handler(BaseHTTPRequestHandler):
             if offset + count < len(found):
                 nxt = urlencode({**query, "_count": count, "_offset": offset + count})
                 links.append({"relation": "next", "url": f"{self.server.base}/{parts[0]}?{nxt}"})
-            self._send(200, {
-                "resourceType": "Bundle", "type": "searchset", "total": len(found), "link": links,
-                "entry": [
-                    {"fullUrl": f"{self.server.base}/{r['resourceType']}/{r['id']}", "resource": r,
-                     "search": {"mode": "match"}}
-                    for r in page
-                ],
-            })
+            self._send(
+                200,
+                {
+                    "resourceType": "Bundle",
+                    "type": "searchset",
+                    "total": len(found),
+                    "link": links,
+                    "entry": [
+                        {
+                            "fullUrl": f"{self.server.base}/{r['resourceType']}/{r['id']}",
+                            "resource": r,
+                            "search": {"mode": "match"},
+                        }
+                        for r in page
+                    ],
+                },
+            )
             return
         self._outcome(400, "unsupported path")
 
@@ -162,7 +186,11 @@ class Handler(BaseHTTPRequestHandler):
             condition = self.headers.get("If-None-Exist")
             if condition:
                 query = {k: v[0] for k, v in parse_qs(condition).items()}
-                found = [r for r in store.current(kind) if all(_matches(r, k, v) for k, v in query.items())]
+                found = [
+                    r
+                    for r in store.current(kind)
+                    if all(_matches(r, k, v) for k, v in query.items())
+                ]
                 if len(found) > 1:
                     self._outcome(412, "more than one resource matches If-None-Exist")
                     return
@@ -178,7 +206,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         parts = [p for p in urlsplit(self.path).path.split("/") if p]
         resource = self._body()
-        if len(parts) != 2 or resource.get("resourceType") != parts[0] or resource.get("id") != parts[1]:
+        if (
+            len(parts) != 2
+            or resource.get("resourceType") != parts[0]
+            or resource.get("id") != parts[1]
+        ):
             self._outcome(400, "resourceType and id must match the URL")
             return
         store = self.server.store
@@ -201,9 +233,11 @@ class FhirHttpServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.store = Store()
         self.base = f"http://127.0.0.1:{self.server_address[1]}/fhir"
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
-    def __enter__(self) -> FhirHttpServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

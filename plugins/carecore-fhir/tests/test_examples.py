@@ -20,7 +20,11 @@ from carecore import errors
 
 def _examples():
     root = Path(__file__).resolve().parents[3]
-    for candidate in (os.environ.get("CARECORE_SHARED_DIR"), root.parent / "shared", "/work/shared"):
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
         if candidate and (Path(candidate) / "data" / "fhir_r4_examples").is_dir():
             return Path(candidate) / "data" / "fhir_r4_examples"
     raise FileNotFoundError("set CARECORE_SHARED_DIR")
@@ -84,16 +88,18 @@ def _id(ref):
     return ref["reference"].rsplit("/", 1)[-1].lstrip("#")
 
 
-def _check(doc, value):  # noqa: C901, PLR0912 - one branch per resource type
+def _check(doc, value):
     kind = doc["resourceType"]
     if kind == "Patient":
         name = next((n for n in doc["name"] if n.get("use") == "official"), doc["name"][0])
         assert (value.family_name, value.given_name) == (name["family"], " ".join(name["given"]))
         assert value.birth_date.isoformat() == doc["birthDate"]
         assert value.sex.value == doc["gender"]
-        assert {(i["system"], i["value"]) for i in doc.get("identifier", []) if "system" in i and "value" in i} <= {
-            (i.system, i.value) for i in value.identifiers
-        }
+        assert {
+            (i["system"], i["value"])
+            for i in doc.get("identifier", [])
+            if "system" in i and "value" in i
+        } <= {(i.system, i.value) for i in value.identifiers}
     elif kind == "Condition":
         assert value.patient_id == _id(doc["subject"])
         assert value.coding.code in {c["code"] for c in doc["code"]["coding"]}
@@ -105,22 +111,36 @@ def _check(doc, value):  # noqa: C901, PLR0912 - one branch per resource type
     elif kind == "CarePlan":
         assert value.status.value == doc["status"]
         assert value.patient_id == _id(doc["subject"])
-        assert [p.condition_id for p in value.problems] == [_id(a) for a in doc.get("addresses", [])]
+        assert [p.condition_id for p in value.problems] == [
+            _id(a) for a in doc.get("addresses", [])
+        ]
         activities = doc.get("activity", [])
         made = len(value.tasks) + len(value.referrals)
-        assert made == sum(1 for a in activities if "detail" in a or a.get("reference", {}).get("reference"))
+        assert made == sum(
+            1 for a in activities if "detail" in a or a.get("reference", {}).get("reference")
+        )
         contained_goals = {c["id"] for c in doc.get("contained", []) if c["resourceType"] == "Goal"}
-        assert {g.id for g in value.goals} == {_id(g) for g in doc.get("goal", []) if _id(g) in contained_goals}
-        for task, activity in zip(value.tasks, [a for a in activities if "detail" in a], strict=False):
+        assert {g.id for g in value.goals} == {
+            _id(g) for g in doc.get("goal", []) if _id(g) in contained_goals
+        }
+        for task, activity in zip(
+            value.tasks, [a for a in activities if "detail" in a], strict=False
+        ):
             detail = activity["detail"]
-            assert task.description == (detail.get("code", {}).get("text") or detail.get("description")
-                                        or detail["code"]["coding"][0]["display"])
+            assert task.description == (
+                detail.get("code", {}).get("text")
+                or detail.get("description")
+                or detail["code"]["coding"][0]["display"]
+            )
     elif kind == "CareTeam":
         practitioners = [
-            p for p in doc["participant"]
+            p
+            for p in doc["participant"]
             if p["member"]["reference"].startswith(("Practitioner/", "#"))
         ]
-        assert [m.practitioner_id for m in value.members] == [_id(p["member"]) for p in practitioners]
+        assert [m.practitioner_id for m in value.members] == [
+            _id(p["member"]) for p in practitioners
+        ]
     elif kind == "Encounter":
         assert value.patient_id == _id(doc["subject"])
         assert value.admitted_at.isoformat()[:10] == doc["period"]["start"][:10]
@@ -128,7 +148,9 @@ def _check(doc, value):  # noqa: C901, PLR0912 - one branch per resource type
             assert value.discharged_at.isoformat()[:10] == doc["period"]["end"][:10]
     elif kind == "Observation":
         quantities = (
-            [c["valueQuantity"] for c in doc["component"]] if "component" in doc else [doc["valueQuantity"]]
+            [c["valueQuantity"] for c in doc["component"]]
+            if "component" in doc
+            else [doc["valueQuantity"]]
         )
         assert value.value in {Decimal(str(q["value"])) for q in quantities}
         assert value.patient_id == _id(doc["subject"])
@@ -163,9 +185,12 @@ def test_a_plan_with_contained_goals_links_its_activities_to_them():
     (plan,) = to_carecore(doc, Resolver({}, lenient=True)).values
     assert len(plan.tasks) == len(doc["activity"])
     for task, activity in zip(plan.tasks, doc["activity"], strict=True):
-        assert task.goal_ids == tuple(g["reference"].lstrip("#") for g in activity["detail"]["goal"])
+        assert task.goal_ids == tuple(
+            g["reference"].lstrip("#") for g in activity["detail"]["goal"]
+        )
         assert task.description == activity["detail"]["description"]
     contained = {c["id"] for c in doc["contained"] if c["resourceType"] == "Goal"}
     assert {g.id for g in plan.goals} == contained
     linked = {gid for t in plan.tasks for gid in t.goal_ids}
-    assert linked and linked <= contained
+    assert linked
+    assert linked <= contained

@@ -57,7 +57,11 @@ from carecore.model import (
 
 def _shared_data():
     root = Path(__file__).resolve().parents[3]
-    for candidate in (os.environ.get("CARECORE_SHARED_DIR"), root.parent / "shared", "/work/shared"):
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
         if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
             return Path(candidate) / "data"
     raise FileNotFoundError("set CARECORE_SHARED_DIR")
@@ -90,52 +94,189 @@ def _rich_record(program):
     with program.transaction("setup") as tx:
         tx.add(Practitioner(id="dr1", name="Dr. Ruiz", credential=Credential.MD, npi="1234567893"))
         tx.add(Practitioner(id="rn1", name="Ana Park", credential=Credential.RN))
-        tx.add(Patient(id="p1", given_name="Ada Mae", family_name="Okafor", birth_date=pendulum.Date(1948, 3, 2),
-                       sex=__import__("carecore.model", fromlist=["AdministrativeSex"]).AdministrativeSex.FEMALE,
-                       time_zone="America/Chicago", identifiers=[Identifier(system="urn:mrn:acme", value="MRN-7")]))
-        tx.add(Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.9"), onset=pendulum.Date(2019, 5, 1),
-                         chronic=True, significant_risk=True, expected_duration_months=120))
-        tx.add(Coverage(id="cov1", patient_id="p1", payer="Medicare", plan=CoveragePlan.MEDICARE_PART_B,
-                        member_id="1EG4-TE5-MK73", start=pendulum.Date(2013, 3, 1)))
-        tx.add(CareTeam(id="t1", patient_id="p1", members=[
-            CareTeamMember(practitioner_id="dr1", role=CareTeamRole.BILLING_PRACTITIONER),
-            CareTeamMember(practitioner_id="rn1", role=CareTeamRole.CARE_MANAGER)]))
-        tx.add(Observation(id="o1-8480-6", patient_id="p1", measure="Systolic blood pressure", loinc="8480-6",
-                           value="142", unit="mm[Hg]", on=day))
-        tx.add(Observation(id="o1-8462-4", patient_id="p1", measure="Diastolic blood pressure", loinc="8462-4",
-                           value="91", unit="mm[Hg]", on=day))
-        tx.add(Observation(id="a1c", patient_id="p1", measure="Hemoglobin A1c", loinc="4548-4",
-                           value="8.4", unit="%", on=day))
-        tx.add(CarePlan(
-            id="cp1", patient_id="p1", title="Diabetes and social needs", families=[ServiceFamily.CCM],
-            created_on=day, status=CarePlanStatus.ACTIVE, version=3,
-            problems=[Problem(id="pr1", description="Type 2 diabetes", condition_id="c1"),
-                      Problem(id="pr2", description="Food insecurity", need=SocialNeed.FOOD_INSECURITY)],
-            goals=[Goal(id="g1", description="A1c below 8%", problem_ids=["pr1"], confidence=7,
+        tx.add(
+            Patient(
+                id="p1",
+                given_name="Ada Mae",
+                family_name="Okafor",
+                birth_date=pendulum.Date(1948, 3, 2),
+                sex=__import__(
+                    "carecore.model", fromlist=["AdministrativeSex"]
+                ).AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+                identifiers=[Identifier(system="urn:mrn:acme", value="MRN-7")],
+            )
+        )
+        tx.add(
+            Condition(
+                id="c1",
+                patient_id="p1",
+                coding=Coding.icd10cm("E11.9"),
+                onset=pendulum.Date(2019, 5, 1),
+                chronic=True,
+                significant_risk=True,
+                expected_duration_months=120,
+            )
+        )
+        tx.add(
+            Coverage(
+                id="cov1",
+                patient_id="p1",
+                payer="Medicare",
+                plan=CoveragePlan.MEDICARE_PART_B,
+                member_id="1EG4-TE5-MK73",
+                start=pendulum.Date(2013, 3, 1),
+            )
+        )
+        tx.add(
+            CareTeam(
+                id="t1",
+                patient_id="p1",
+                members=[
+                    CareTeamMember(practitioner_id="dr1", role=CareTeamRole.BILLING_PRACTITIONER),
+                    CareTeamMember(practitioner_id="rn1", role=CareTeamRole.CARE_MANAGER),
+                ],
+            )
+        )
+        tx.add(
+            Observation(
+                id="o1-8480-6",
+                patient_id="p1",
+                measure="Systolic blood pressure",
+                loinc="8480-6",
+                value="142",
+                unit="mm[Hg]",
+                on=day,
+            )
+        )
+        tx.add(
+            Observation(
+                id="o1-8462-4",
+                patient_id="p1",
+                measure="Diastolic blood pressure",
+                loinc="8462-4",
+                value="91",
+                unit="mm[Hg]",
+                on=day,
+            )
+        )
+        tx.add(
+            Observation(
+                id="a1c",
+                patient_id="p1",
+                measure="Hemoglobin A1c",
+                loinc="4548-4",
+                value="8.4",
+                unit="%",
+                on=day,
+            )
+        )
+        tx.add(
+            CarePlan(
+                id="cp1",
+                patient_id="p1",
+                title="Diabetes and social needs",
+                families=[ServiceFamily.CCM],
+                created_on=day,
+                status=CarePlanStatus.ACTIVE,
+                version=3,
+                problems=[
+                    Problem(id="pr1", description="Type 2 diabetes", condition_id="c1"),
+                    Problem(
+                        id="pr2", description="Food insecurity", need=SocialNeed.FOOD_INSECURITY
+                    ),
+                ],
+                goals=[
+                    Goal(
+                        id="g1",
+                        description="A1c below 8%",
+                        problem_ids=["pr1"],
+                        confidence=7,
                         achievement=GoalAchievement.IMPROVING,
-                        target=Target(measure="Hemoglobin A1c", loinc="4548-4", comparator=Comparator.LT,
-                                      value="8.0", unit="%", due=pendulum.Date(2026, 7, 1))),
-                   Goal(id="g2", description="Food every day", problem_ids=["pr2"])],
-            tasks=[Task(id="tk1", description="Teach insulin pen", owner="rn1", kind=InterventionKind.EDUCATION,
-                        due=pendulum.Date(2026, 1, 20), goal_ids=["g1"]),
-                   Task(id="tk2", description="Call pharmacy", owner="front desk", kind=InterventionKind.COORDINATION,
-                        status=TaskStatus.COMPLETED, outcome="refills aligned")],
-            referrals=[Referral(id="rf1", to="Riverbend Food Bank", reason="Food insecurity",
-                                need=SocialNeed.FOOD_INSECURITY, status=ReferralStatus.SENT, sent_on=day)],
-            barriers=[Barrier(id="b1", description="No car", goal_ids=["g2"], plan="Bus pass")],
-            review=ReviewSchedule(every_days=90, next_review=pendulum.Date(2026, 4, 5)),
-            expected_outcome="A1c at goal within 6 months", responsible_id="dr1", contributors=["rn1"],
-        ))
-        tx.add(Consent(id="k1", patient_id="p1", family=ServiceFamily.CCM, method=ConsentMethod.VERBAL,
-                       obtained_on=day, obtained_by="rn1", billing_practitioner_id="dr1",
-                       cost_sharing_explained=True, revoked_on=pendulum.Date(2026, 3, 10)))
-        tx.add(Enrollment.start(id="e1", patient_id="p1", program_id="ccm", family=ServiceFamily.CCM,
-                                billing_practitioner_id="dr1", on=day)
-               .pause(pendulum.Date(2026, 2, 1)).resume(pendulum.Date(2026, 2, 15))
-               .disenroll(pendulum.Date(2026, 6, 30), DisenrollmentReason.MOVED))
-        tx.add(AssessmentResult(id="ar1", patient_id="p1", instrument_id="phq-9", on=day,
-                                answers=[ItemAnswer(item="44250-9", values=["LA6569-3"])], total=11,
-                                band="moderate", performer_id="rn1"))
+                        target=Target(
+                            measure="Hemoglobin A1c",
+                            loinc="4548-4",
+                            comparator=Comparator.LT,
+                            value="8.0",
+                            unit="%",
+                            due=pendulum.Date(2026, 7, 1),
+                        ),
+                    ),
+                    Goal(id="g2", description="Food every day", problem_ids=["pr2"]),
+                ],
+                tasks=[
+                    Task(
+                        id="tk1",
+                        description="Teach insulin pen",
+                        owner="rn1",
+                        kind=InterventionKind.EDUCATION,
+                        due=pendulum.Date(2026, 1, 20),
+                        goal_ids=["g1"],
+                    ),
+                    Task(
+                        id="tk2",
+                        description="Call pharmacy",
+                        owner="front desk",
+                        kind=InterventionKind.COORDINATION,
+                        status=TaskStatus.COMPLETED,
+                        outcome="refills aligned",
+                    ),
+                ],
+                referrals=[
+                    Referral(
+                        id="rf1",
+                        to="Riverbend Food Bank",
+                        reason="Food insecurity",
+                        need=SocialNeed.FOOD_INSECURITY,
+                        status=ReferralStatus.SENT,
+                        sent_on=day,
+                    )
+                ],
+                barriers=[Barrier(id="b1", description="No car", goal_ids=["g2"], plan="Bus pass")],
+                review=ReviewSchedule(every_days=90, next_review=pendulum.Date(2026, 4, 5)),
+                expected_outcome="A1c at goal within 6 months",
+                responsible_id="dr1",
+                contributors=["rn1"],
+            )
+        )
+        tx.add(
+            Consent(
+                id="k1",
+                patient_id="p1",
+                family=ServiceFamily.CCM,
+                method=ConsentMethod.VERBAL,
+                obtained_on=day,
+                obtained_by="rn1",
+                billing_practitioner_id="dr1",
+                cost_sharing_explained=True,
+                revoked_on=pendulum.Date(2026, 3, 10),
+            )
+        )
+        tx.add(
+            Enrollment.start(
+                id="e1",
+                patient_id="p1",
+                program_id="ccm",
+                family=ServiceFamily.CCM,
+                billing_practitioner_id="dr1",
+                on=day,
+            )
+            .pause(pendulum.Date(2026, 2, 1))
+            .resume(pendulum.Date(2026, 2, 15))
+            .disenroll(pendulum.Date(2026, 6, 30), DisenrollmentReason.MOVED)
+        )
+        tx.add(
+            AssessmentResult(
+                id="ar1",
+                patient_id="p1",
+                instrument_id="phq-9",
+                on=day,
+                answers=[ItemAnswer(item="44250-9", values=["LA6569-3"])],
+                total=11,
+                band="moderate",
+                performer_id="rn1",
+            )
+        )
 
 
 def test_every_exported_resource_validates_and_reads_back(make_program):
@@ -144,24 +285,51 @@ def test_every_exported_resource_validates_and_reads_back(make_program):
     bundle = export_patient(program, "p1")
     resources = [e["resource"] for e in bundle["entry"]]
     kinds = {r["resourceType"] for r in resources}
-    assert kinds >= {"Patient", "Practitioner", "Condition", "Observation", "Coverage", "CareTeam", "CarePlan",
-                     "Goal", "Task", "ServiceRequest", "Consent", "EpisodeOfCare", "QuestionnaireResponse"}
+    assert kinds >= {
+        "Patient",
+        "Practitioner",
+        "Condition",
+        "Observation",
+        "Coverage",
+        "CareTeam",
+        "CarePlan",
+        "Goal",
+        "Task",
+        "ServiceRequest",
+        "Consent",
+        "EpisodeOfCare",
+        "QuestionnaireResponse",
+    }
     for resource in resources:
         assert problems(resource) == [], resource["resourceType"]
     plan = next(r for r in resources if r["resourceType"] == "CarePlan")
     assert plan["intent"] == "plan"
-    assert [(a["reference"], a["identifier"]["value"]) for a in plan["addresses"]] == [("Condition/c1", "pr1")]
-    assert {a["reference"]["reference"].split("/")[0] for a in plan["activity"]} == {"Task", "ServiceRequest"}
+    assert [(a["reference"], a["identifier"]["value"]) for a in plan["addresses"]] == [
+        ("Condition/c1", "pr1")
+    ]
+    assert {a["reference"]["reference"].split("/")[0] for a in plan["activity"]} == {
+        "Task",
+        "ServiceRequest",
+    }
     assert plan["careTeam"] == [{"reference": "CareTeam/t1"}]
     assert plan["contributor"] == [{"reference": "Practitioner/rn1"}]
     assert "Teach insulin pen" in plan["text"]["div"]
     episode = next(r for r in resources if r["resourceType"] == "EpisodeOfCare")
-    assert [h["status"] for h in episode["statusHistory"]] == ["active", "onhold", "active", "finished"]
+    assert [h["status"] for h in episode["statusHistory"]] == [
+        "active",
+        "onhold",
+        "active",
+        "finished",
+    ]
     assert episode["status"] == "finished"
     consent = next(r for r in resources if r["resourceType"] == "Consent")
     assert consent["status"] == "inactive"
     assert consent["provision"]["period"]["end"] == "2026-03-31"
-    score = next(r for r in resources if r["resourceType"] == "Observation" and r.get("valueInteger") is not None)
+    score = next(
+        r
+        for r in resources
+        if r["resourceType"] == "Observation" and r.get("valueInteger") is not None
+    )
     assert score["code"]["coding"][0]["code"] == "44261-6"
     assert score["valueInteger"] == 11
     bp = next(r for r in resources if r["resourceType"] == "Observation" and r["id"] == "o1")
@@ -175,13 +343,21 @@ def test_every_exported_resource_validates_and_reads_back(make_program):
     # the importing store also records where the patient came from
     (before,), (after,) = _all(program, Patient), _all(again, Patient)
     assert after == attrs.evolve(
-        before, identifiers=(Identifier(system="urn:carecore:fhir", value="p1"), *before.identifiers)
+        before,
+        identifiers=(Identifier(system="urn:carecore:fhir", value="p1"), *before.identifiers),
     )
 
 
 def test_code_checks_catch_what_the_library_does_not():
-    doc = to_fhir(CarePlan(id="cp1", patient_id="p1", title="t", families=[ServiceFamily.CCM],
-                           created_on=pendulum.Date(2026, 1, 5)))[0]
+    doc = to_fhir(
+        CarePlan(
+            id="cp1",
+            patient_id="p1",
+            title="t",
+            families=[ServiceFamily.CCM],
+            created_on=pendulum.Date(2026, 1, 5),
+        )
+    )[0]
     assert problems(doc) == []
     bogus = {**doc, "status": "bogus", "intent": "wish", "category": []}
     found = {p.path for p in code_problems(bogus)}
@@ -206,13 +382,16 @@ def test_cli_import_then_export(tmp_path):
     app = make_app()
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    result = runner.invoke(app, ["fhir", "import", str(SYNTHEA[0]), str(bad), "--db", db, "--no-progress"])
+    result = runner.invoke(
+        app, ["fhir", "import", str(SYNTHEA[0]), str(bad), "--db", db, "--no-progress"]
+    )
     assert result.exit_code == 1, result.output
     assert "refused bad.json" in result.output
     assert "Patient" in result.output
     assert "not in the chronic-condition table" in result.output
     synthea_id = next(
-        e["resource"]["id"] for e in json.loads(SYNTHEA[0].read_bytes())["entry"]
+        e["resource"]["id"]
+        for e in json.loads(SYNTHEA[0].read_bytes())["entry"]
         if e["resource"]["resourceType"] == "Patient"
     )
     out = tmp_path / "out.json"

@@ -18,7 +18,11 @@ from carecore.model import AdtEvent, CarePlan, Condition, Observation, Patient, 
 
 def _shared_data():
     root = Path(__file__).resolve().parents[3]
-    for candidate in (os.environ.get("CARECORE_SHARED_DIR"), root.parent / "shared", "/work/shared"):
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
         if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
             return Path(candidate) / "data"
     raise FileNotFoundError("set CARECORE_SHARED_DIR")
@@ -56,20 +60,27 @@ def test_the_nine_synthea_bundles_import_completely(synthea):
     for name, report in reports.items():
         assert report.refused == (), name
         # every resource has exactly one outcome
-        assert len(report.outcomes) == len(raw_resources(next(p for p in SYNTHEA if p.name == name)))
+        assert len(report.outcomes) == len(
+            raw_resources(next(p for p in SYNTHEA if p.name == name))
+        )
     everything = [r for p in SYNTHEA for r in raw_resources(p)]
     with program.transaction("check") as tx:
         assert len(tx.all(Patient)) == sum(r["resourceType"] == "Patient" for r in everything)
         assert len(tx.all(Condition)) == sum(r["resourceType"] == "Condition" for r in everything)
         assert len(tx.all(CarePlan)) == sum(r["resourceType"] == "CarePlan" for r in everything)
         discharges = [
-            r for r in everything
-            if r["resourceType"] == "Encounter" and r["class"]["code"] == "IMP" and r["status"] == "finished"
+            r
+            for r in everything
+            if r["resourceType"] == "Encounter"
+            and r["class"]["code"] == "IMP"
+            and r["status"] == "finished"
         ]
         assert {e.id for e in tx.all(AdtEvent)} == {r["id"] for r in discharges}
         assert len(tx.all(TransitionEpisode)) == len(discharges)
         kept = [
-            r for r in everything if r["resourceType"] == "Observation"
+            r
+            for r in everything
+            if r["resourceType"] == "Observation"
             and r["code"]["coding"][0]["code"] in {"4548-4", "29463-7", "85354-6"}
         ]
         panels = sum(r["code"]["coding"][0]["code"] == "85354-6" for r in kept)
@@ -79,13 +90,17 @@ def test_the_nine_synthea_bundles_import_completely(synthea):
 def test_care_plans_keep_their_goals_activities_and_problems(synthea):
     program, _ = synthea
     source = next(
-        r for p in SYNTHEA for r in raw_resources(p)
+        r
+        for p in SYNTHEA
+        for r in raw_resources(p)
         if r["resourceType"] == "CarePlan" and r.get("goal") and r.get("addresses")
     )
     with program.transaction("check") as tx:
         plan = tx.get(CarePlan, source["id"])
     assert plan.status.value == source["status"]
-    assert [g.id for g in plan.goals] == [g["reference"].removeprefix("urn:uuid:") for g in source["goal"]]
+    assert [g.id for g in plan.goals] == [
+        g["reference"].removeprefix("urn:uuid:") for g in source["goal"]
+    ]
     assert len(plan.tasks) == len(source.get("activity", []))
     assert [p.condition_id for p in plan.problems] == [
         a["reference"].removeprefix("urn:uuid:") for a in source["addresses"]
@@ -95,11 +110,22 @@ def test_care_plans_keep_their_goals_activities_and_problems(synthea):
 
 CHRONIC_BY_PATIENT = {  # from shared/data/SOURCES.md, written by hand
     "Dino_Barton": {"alzheimers-dementia", "heart-failure", "copd"},
-    "Parker_Casper": {"atrial-fibrillation", "ischemic-heart-disease", "heart-failure", "hypertension", "diabetes"},
+    "Parker_Casper": {
+        "atrial-fibrillation",
+        "ischemic-heart-disease",
+        "heart-failure",
+        "hypertension",
+        "diabetes",
+    },
     "Dirk_Kuhlman": {"chronic-kidney-disease", "hypertension", "diabetes", "obesity"},
     "Buddy_MacGyver": {"heart-failure", "copd"},
     "Tommy_Friesen": {"alzheimers-dementia", "heart-failure"},
-    "Adalberto_Hartmann": {"alzheimers-dementia", "ischemic-heart-disease", "hypertension", "obesity"},
+    "Adalberto_Hartmann": {
+        "alzheimers-dementia",
+        "ischemic-heart-disease",
+        "hypertension",
+        "obesity",
+    },
 }
 
 
@@ -138,16 +164,28 @@ def test_importing_again_stores_nothing_twice(synthea):
 
 
 def _bundle(*resources):
-    return json.dumps({
-        "resourceType": "Bundle", "type": "transaction",
-        "entry": [{"fullUrl": f"urn:uuid:{r.get('id')}", "resource": r} for r in resources],
-    })
+    return json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"fullUrl": f"urn:uuid:{r.get('id')}", "resource": r} for r in resources],
+        }
+    )
 
 
-PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1950-03-01",
-           "name": [{"family": "Okafor", "given": ["Ada"]}]}
-CONDITION = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "urn:uuid:p1"},
-             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}}
+PATIENT = {
+    "resourceType": "Patient",
+    "id": "p1",
+    "gender": "female",
+    "birthDate": "1950-03-01",
+    "name": [{"family": "Okafor", "given": ["Ada"]}],
+}
+CONDITION = {
+    "resourceType": "Condition",
+    "id": "c1",
+    "subject": {"reference": "urn:uuid:p1"},
+    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]},
+}
 
 
 def test_not_json_is_one_refused_outcome(program):
@@ -161,10 +199,17 @@ def test_not_json_is_one_refused_outcome(program):
 def test_bad_resources_are_refused_by_name_and_path_and_the_rest_imports(program):
     unknown = {"resourceType": "Frobnicator", "id": "f1"}
     dangling = {**CONDITION, "id": "c2", "subject": {"reference": "urn:uuid:nobody"}}
-    r5 = {"resourceType": "Encounter", "id": "e1", "status": "finished",
-          "class": [{"coding": [{"code": "IMP"}]}], "subject": {"reference": "urn:uuid:p1"}}
+    r5 = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "status": "finished",
+        "class": [{"coding": [{"code": "IMP"}]}],
+        "subject": {"reference": "urn:uuid:p1"},
+    }
     stu3 = {"resourceType": "ProcedureRequest", "id": "pr1"}
-    report = import_bundle(program, _bundle(PATIENT, CONDITION, unknown, dangling, r5, stu3), source="mixed")
+    report = import_bundle(
+        program, _bundle(PATIENT, CONDITION, unknown, dangling, r5, stu3), source="mixed"
+    )
     by = {o.resource: o for o in report.outcomes}
     assert by["Patient/p1"].status == by["Condition/c1"].status == "imported"
     assert by["Frobnicator/f1"].status == "refused"
@@ -182,12 +227,19 @@ def test_bad_resources_are_refused_by_name_and_path_and_the_rest_imports(program
 
 def test_a_reference_to_a_stored_patient_resolves(program):
     import_bundle(program, json.dumps(PATIENT), source="p")
-    report = import_bundle(program, json.dumps({**CONDITION, "subject": {"reference": "Patient/p1"}}), source="c")
+    report = import_bundle(
+        program, json.dumps({**CONDITION, "subject": {"reference": "Patient/p1"}}), source="c"
+    )
     assert [o.status for o in report.outcomes] == ["imported"]
 
 
 def test_structural_errors_name_the_path(program):
-    bad = {**PATIENT, "id": "p2", "birthDate": "1950-03-01", "telecom": [{"system": "phone", "rank": "first"}]}
+    bad = {
+        **PATIENT,
+        "id": "p2",
+        "birthDate": "1950-03-01",
+        "telecom": [{"system": "phone", "rank": "first"}],
+    }
     report = import_bundle(program, json.dumps(bad), source="bad")
     (outcome,) = report.outcomes
     assert outcome.status == "refused"
@@ -195,8 +247,12 @@ def test_structural_errors_name_the_path(program):
 
 
 def test_options_give_time_zone_and_source_system(program):
-    report = import_bundle(program, json.dumps(PATIENT), source="p",
-                           options=Options(source="https://ehr.example/fhir", time_zone="America/Chicago"))
+    report = import_bundle(
+        program,
+        json.dumps(PATIENT),
+        source="p",
+        options=Options(source="https://ehr.example/fhir", time_zone="America/Chicago"),
+    )
     assert report.refused == ()
     with program.transaction("check") as tx:
         patient = tx.get(Patient, "p1")
@@ -204,12 +260,22 @@ def test_options_give_time_zone_and_source_system(program):
     assert patient.identifiers[0].system == "https://ehr.example/fhir"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.one_of(st.binary(max_size=200), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
-).map(json.dumps)))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.one_of(
+        st.binary(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+            ),
+            max_leaves=10,
+        ).map(json.dumps),
+    )
+)
 def test_any_input_gives_outcomes_never_an_exception(program, data):
     report = import_bundle(program, data, source="fuzz")
     assert report.outcomes

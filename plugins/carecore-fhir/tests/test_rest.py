@@ -22,15 +22,24 @@ from carecore.model import CarePlan, Condition, Patient, ServiceFamily
 
 def _synthea():
     root = Path(__file__).resolve().parents[3]
-    for candidate in (os.environ.get("CARECORE_SHARED_DIR"), root.parent / "shared", "/work/shared"):
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
         if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
             return sorted((Path(candidate) / "data" / "synthea_r4").glob("*.json"))
     raise FileNotFoundError("set CARECORE_SHARED_DIR")
 
 
 def patient(n):
-    return {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": f"m{n}"}],
-            "gender": "female", "birthDate": "1950-01-01", "name": [{"family": f"F{n}", "given": ["A"]}]}
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:mrn", "value": f"m{n}"}],
+        "gender": "female",
+        "birthDate": "1950-01-01",
+        "name": [{"family": f"F{n}", "given": ["A"]}],
+    }
 
 
 class Sleeps(list):
@@ -57,7 +66,8 @@ def test_search_follows_next_links_page_by_page(client, fhir_server):
 def test_conditional_create_creates_once(client, fhir_server):
     first = client.create(patient(1), if_none_exist="identifier=urn:mrn|m1")
     second = client.create(patient(1), if_none_exist="identifier=urn:mrn|m1")
-    assert first.created and not second.created
+    assert first.created
+    assert not second.created
     assert second.id == first.id
     assert len(fhir_server.store.current("Patient")) == 1
 
@@ -88,7 +98,10 @@ def test_429_and_503_are_retried_with_backoff(client, fhir_server):
 
 def test_retries_give_up_with_a_typed_error(fhir_server):
     fhir_server.store.faults = [(503, {})] * 3
-    with FhirClient(fhir_server.base, retries=2, sleep=Sleeps()) as c, pytest.raises(errors.StoreUnavailable) as caught:
+    with (
+        FhirClient(fhir_server.base, retries=2, sleep=Sleeps()) as c,
+        pytest.raises(errors.StoreUnavailable) as caught,
+    ):
         c.read("Patient", "x")
     assert "503" in str(caught.value)
     assert "3 tries" in str(caught.value)
@@ -135,17 +148,28 @@ def test_not_found_is_typed(client):
 def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program):
     path = _synthea()[0]
     entries = json.loads(path.read_bytes())["entry"]
-    uuid_refs = {e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries}
+    uuid_refs = {
+        e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries
+    }
     text = path.read_text()
     for url, ref in uuid_refs.items():
         text = text.replace(f'"{url}"', f'"{ref}"')
     for entry in json.loads(text)["entry"]:
-        if entry["resource"]["resourceType"] in {"Patient", "Condition", "CarePlan", "Goal", "Encounter", "Organization"}:
+        if entry["resource"]["resourceType"] in {
+            "Patient",
+            "Condition",
+            "CarePlan",
+            "Goal",
+            "Encounter",
+            "Organization",
+        }:
             client.update(entry["resource"])
     values = list(FhirSource(client=client).read(fhir_server.base))
     from_file = list(FhirSource().read(str(path)))
     conditions = sorted((v for v in values if isinstance(v, Condition)), key=lambda c: c.id)
-    assert conditions == sorted((v for v in from_file if isinstance(v, Condition)), key=lambda c: c.id)
+    assert conditions == sorted(
+        (v for v in from_file if isinstance(v, Condition)), key=lambda c: c.id
+    )
     plans = sorted((v for v in values if isinstance(v, CarePlan)), key=lambda c: c.id)
     assert plans == sorted((v for v in from_file if isinstance(v, CarePlan)), key=lambda c: c.id)
     (server_patient,) = [v for v in values if isinstance(v, Patient)]
@@ -165,15 +189,22 @@ def test_the_sink_writes_an_export_and_guards_versions(fhir_server, client, prog
     assert all(w.created for w in first)
     again = sink.write_bundle(bundle)
     assert all(not w.created and w.version == "2" for w in again)
-    plan = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
+    plan = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan"
+    )
     stored, version = client.read("CarePlan", plan["id"])
     assert version == "2"
     assert stored["status"] == plan["status"]
 
 
 def test_export_careplan_hook_writes_to_the_configured_server(fhir_server, monkeypatch):
-    plan = CarePlan(id="cp9", patient_id="p1", title="Heart failure", families=[ServiceFamily.CCM],
-                    created_on=pendulum.Date(2026, 1, 5))
+    plan = CarePlan(
+        id="cp9",
+        patient_id="p1",
+        title="Heart failure",
+        families=[ServiceFamily.CCM],
+        created_on=pendulum.Date(2026, 1, 5),
+    )
     assert carecore_export_careplan(plan) is None  # not configured
     monkeypatch.setenv("CARECORE_FHIR_URL", fhir_server.base)
     assert carecore_export_careplan(plan) == "cp9"

@@ -115,12 +115,13 @@ def _summary(console: object, report: ImportReport) -> None:
             print_(f"  {n:5d} {kind}: {reason}", markup=False)
     if report.stored:
         print_(
-            "stored: "
-            + ", ".join(f"{k} {a} new, {s} already stored" for k, a, s in report.stored),
+            "stored: " + ", ".join(f"{k} {a} new, {s} already stored" for k, a, s in report.stored),
             markup=False,
         )
     if report.unmapped:
-        print_("[bold]condition codes not in the chronic-condition table (imported as not chronic)[/bold]")
+        print_(
+            "[bold]condition codes not in the chronic-condition table (imported as not chronic)[/bold]"
+        )
         for code, n in report.unmapped:
             print_(f"  {n:5d} SNOMED CT {code}", markup=False)
     for outcome in report.refused:

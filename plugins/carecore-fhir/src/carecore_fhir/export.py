@@ -23,7 +23,6 @@ import hashlib
 import html
 import json
 import re
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
@@ -52,6 +51,8 @@ from carecore.model import (
 from carecore_fhir import codes, validate
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from carecore.service import CareProgram
 
 __all__ = [
@@ -142,7 +143,9 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
         doc["deceasedDateTime"] = patient.date_of_death.isoformat()
     if not doc["identifier"]:
         del doc["identifier"]
-    doc["text"] = _narrative(f"{patient.given_name} {patient.family_name}, born {patient.birth_date}")
+    doc["text"] = _narrative(
+        f"{patient.given_name} {patient.family_name}, born {patient.birth_date}"
+    )
     return doc
 
 
@@ -156,14 +159,19 @@ def practitioner_resource(practitioner: Practitioner) -> dict[str, Any]:
         "qualification": [{"code": {"coding": codings, "text": practitioner.credential.value}}],
     }
     if practitioner.npi:
-        doc["identifier"] = [{"system": "http://hl7.org/fhir/sid/us-npi", "value": practitioner.npi}]
+        doc["identifier"] = [
+            {"system": "http://hl7.org/fhir/sid/us-npi", "value": practitioner.npi}
+        ]
     return doc
 
 
 def condition_resource(condition: Condition) -> dict[str, Any]:
     """A carecore Condition as a FHIR Condition (problem-list item), with carecore's attestation."""
     status = "resolved" if condition.abatement is not None else "active"
-    coding: dict[str, Any] = {"system": condition.coding.system.value, "code": condition.coding.code}
+    coding: dict[str, Any] = {
+        "system": condition.coding.system.value,
+        "code": condition.coding.code,
+    }
     if condition.coding.display:
         coding["display"] = condition.coding.display
     concept: dict[str, Any] = {"coding": [coding]}
@@ -217,7 +225,9 @@ def _observation(obs: Observation, components: list[Observation] | None = None) 
     }
     if components:
         doc["code"] = {
-            "coding": [{"system": codes.LOINC, "code": codes.BP_PANEL, "display": "Blood pressure panel"}],
+            "coding": [
+                {"system": codes.LOINC, "code": codes.BP_PANEL, "display": "Blood pressure panel"}
+            ],
             "text": "Blood pressure",
         }
         doc["component"] = [
@@ -288,7 +298,9 @@ def encounter_resource(event: AdtEvent) -> dict[str, Any] | None:
     nubc = codes.DISPOSITION_OUT.get(event.to_setting or CareSetting.UNKNOWN)
     if nubc is not None:
         doc["hospitalization"] = {
-            "dischargeDisposition": _concept(codes.NUBC_DISPOSITION, nubc, event.to_setting.value if event.to_setting else None)
+            "dischargeDisposition": _concept(
+                codes.NUBC_DISPOSITION, nubc, event.to_setting.value if event.to_setting else None
+            )
         }
     if event.facility:
         doc["serviceProvider"] = {"display": event.facility}
@@ -303,7 +315,10 @@ def coverage_resource(coverage: Coverage) -> dict[str, Any]:
         "status": "active",
         "type": {
             "coding": [
-                {"system": f"{codes.CARECORE}/CodeSystem/coverage-plan", "code": coverage.plan.value}
+                {
+                    "system": f"{codes.CARECORE}/CodeSystem/coverage-plan",
+                    "code": coverage.plan.value,
+                }
             ]
         },
         "beneficiary": _ref("Patient", coverage.patient_id),
@@ -333,7 +348,9 @@ def goal_resource(plan: CarePlan, goal: Goal) -> dict[str, Any]:
         "description": {"text": goal.description},
         "subject": _ref("Patient", plan.patient_id),
     }
-    ext = [{"url": f"{EXT}/goal-problem", "valueString": pid} for pid in goal.problem_ids]
+    ext: list[dict[str, Any]] = [
+        {"url": f"{EXT}/goal-problem", "valueString": pid} for pid in goal.problem_ids
+    ]
     if goal.confidence is not None:
         ext.append({"url": f"{EXT}/goal-confidence", "valueInteger": goal.confidence})
     if ext:
@@ -353,7 +370,9 @@ def goal_resource(plan: CarePlan, goal: Goal) -> dict[str, Any]:
         quantity: dict[str, Any] = {"value": _number(t.value), "unit": t.unit}
         if t.comparator is not Comparator.EQ:
             quantity["comparator"] = t.comparator.value
-        doc["target"] = [{"measure": measure, "detailQuantity": quantity, "dueDate": t.due.isoformat()}]
+        doc["target"] = [
+            {"measure": measure, "detailQuantity": quantity, "dueDate": t.due.isoformat()}
+        ]
     return doc
 
 
@@ -435,7 +454,10 @@ def careplan_resources(
     lines = [
         f"{plan.title} ({plan.status.value}, version {plan.version})",
         *(f"Problem: {p.description}" for p in plan.problems),
-        *(f"Goal: {g.description}" + (f" - target {g.target}" if g.target else "") for g in plan.goals),
+        *(
+            f"Goal: {g.description}" + (f" - target {g.target}" if g.target else "")
+            for g in plan.goals
+        ),
         *(f"Task: {t.description} ({t.owner}, {t.status.value})" for t in plan.tasks),
         *(f"Referral: {r.to} - {r.reason} ({r.status.value})" for r in plan.referrals),
         *(f"Barrier: {b.description}" for b in plan.barriers),
@@ -449,8 +471,13 @@ def careplan_resources(
         "status": plan.status.value,
         "intent": "plan",
         "category": [
-            _concept(codes.US_CORE_CAREPLAN_CATEGORY, "assess-plan", "Assessment and Plan of Treatment"),
-            *(_concept(codes.FAMILY_SYSTEM, f.value) for f in sorted(plan.families, key=lambda f: f.value)),
+            _concept(
+                codes.US_CORE_CAREPLAN_CATEGORY, "assess-plan", "Assessment and Plan of Treatment"
+            ),
+            *(
+                _concept(codes.FAMILY_SYSTEM, f.value)
+                for f in sorted(plan.families, key=lambda f: f.value)
+            ),
         ],
         "title": plan.title,
         "subject": _ref("Patient", plan.patient_id),
@@ -472,7 +499,11 @@ def careplan_resources(
     addresses = [
         {
             **_ref("Condition", p.condition_id, p.description),
-            **({"identifier": {"system": PROBLEM_ID, "value": p.id}} if p.id != p.condition_id else {}),
+            **(
+                {"identifier": {"system": PROBLEM_ID, "value": p.id}}
+                if p.id != p.condition_id
+                else {}
+            ),
         }
         for p in plan.problems
         if p.condition_id
@@ -497,7 +528,12 @@ def careteam_resource(team: CareTeam) -> dict[str, Any]:
         "subject": _ref("Patient", team.patient_id),
         "participant": [
             {
-                "role": [{"coding": [{"system": codes.ROLE_SYSTEM, "code": m.role.value}], "text": m.role.value}],
+                "role": [
+                    {
+                        "coding": [{"system": codes.ROLE_SYSTEM, "code": m.role.value}],
+                        "text": m.role.value,
+                    }
+                ],
                 "member": _ref("Practitioner", m.practitioner_id),
             }
             for m in team.members
@@ -508,7 +544,10 @@ def careteam_resource(team: CareTeam) -> dict[str, Any]:
 def consent_resource(consent: Consent) -> dict[str, Any]:
     """A program consent as a FHIR Consent (scope ``treatment``, an opt-in policy rule)."""
     active = consent.effective_until is None
-    provision: dict[str, Any] = {"type": "permit", "period": {"start": consent.obtained_on.isoformat()}}
+    provision: dict[str, Any] = {
+        "type": "permit",
+        "period": {"start": consent.obtained_on.isoformat()},
+    }
     if consent.effective_until is not None:
         provision["period"]["end"] = consent.effective_until.isoformat()
     return {
@@ -635,7 +674,9 @@ def to_fhir(value: object) -> list[dict[str, Any]]:
     if isinstance(value, AdtEvent):
         doc = encounter_resource(value)
         return [doc] if doc is not None else []
-    raise errors.InvalidValue("carecore has no FHIR form for this value", field="value", value=type(value).__name__)
+    raise errors.InvalidValue(
+        "carecore has no FHIR form for this value", field="value", value=type(value).__name__
+    )
 
 
 # -- a patient's record -----------------------------------------------------------------------
@@ -690,7 +731,9 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
         wanted |= {p.responsible_id for p in plans if p.responsible_id}
         wanted |= {c for p in plans for c in p.contributors}
         wanted |= {t.owner for p in plans for t in p.tasks}
-        wanted |= {c.obtained_by for c in consents} | {e.billing_practitioner_id for e in enrollments}
+        wanted |= {c.obtained_by for c in consents} | {
+            e.billing_practitioner_id for e in enrollments
+        }
         practitioners = []
         for practitioner_id in sorted(wanted):
             try:
@@ -725,4 +768,3 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
             {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources
         ],
     }
-

@@ -40,7 +40,15 @@ __all__ = ["ImportReport", "Outcome", "ParsedBundle", "import_bundle", "read_bun
 SOURCE = "fhir"
 
 #: The order kinds are written in: what others refer to first.
-_WRITE_ORDER: list[type] = [Patient, Practitioner, Condition, Observation, Coverage, CareTeam, CarePlan]
+_WRITE_ORDER: list[type] = [
+    Patient,
+    Practitioner,
+    Condition,
+    Observation,
+    Coverage,
+    CareTeam,
+    CarePlan,
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -104,7 +112,7 @@ class ParsedBundle:
     index: dict[str, dict[str, Any]]
 
 
-def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:
+def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C901 - one check per shape
     """Parse a FHIR R4 Bundle (or a single resource) from JSON.
 
     Raises :class:`~carecore.errors.InvalidInput` naming *source* and the
@@ -125,7 +133,11 @@ def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         shown = data[:40] if isinstance(data, str) else data[:40].decode("utf-8", "replace")
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        where = (
+            f" at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
         raise errors.InvalidInput(
             f"FHIR bundle {source}",
             problems=[errors.Problem(path="$", message=f"not JSON: {message}{where}", value=shown)],
@@ -152,10 +164,10 @@ def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:
                 problems=[errors.Problem(path="$.entry", message="must be a list", value=entries)],
             )
         resources, urls = [], []
-        for index, entry in enumerate(entries):
+        for position, entry in enumerate(entries):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict):
-                resource = {"resourceType": None, "id": f"entry[{index}]"}
+                resource = {"resourceType": None, "id": f"entry[{position}]"}
             url = entry.get("fullUrl") if isinstance(entry, dict) else None
             if "id" not in resource and isinstance(url, str) and url.startswith("urn:uuid:"):
                 resource = {**resource, "id": url.removeprefix("urn:uuid:")}
@@ -216,19 +228,40 @@ def map_bundle(
         try:
             mapped = to_carecore(resource, resolver, options)
         except Skip as skip:
-            results.append((Outcome(source=bundle.source, resource=name, status="skipped", reason=skip.reason), None))
+            results.append(
+                (
+                    Outcome(
+                        source=bundle.source, resource=name, status="skipped", reason=skip.reason
+                    ),
+                    None,
+                )
+            )
             continue
         except errors.CarecoreError as exc:
-            results.append((Outcome(source=bundle.source, resource=name, status="refused", reason=str(exc)), None))
+            results.append(
+                (
+                    Outcome(source=bundle.source, resource=name, status="refused", reason=str(exc)),
+                    None,
+                )
+            )
             continue
         if check and resource.get("resourceType") in MAPPERS:
             found = validate.structure_problems(resource)
             if found:
                 reason = str(errors.InvalidInput(f"FHIR R4 {name}", problems=found))
-                results.append((Outcome(source=bundle.source, resource=name, status="refused", reason=reason), None))
+                results.append(
+                    (
+                        Outcome(
+                            source=bundle.source, resource=name, status="refused", reason=reason
+                        ),
+                        None,
+                    )
+                )
                 continue
         unmapped.update(mapped.unmapped)
-        outcome = Outcome(source=bundle.source, resource=name, status="imported", notes=mapped.notes)
+        outcome = Outcome(
+            source=bundle.source, resource=name, status="imported", notes=mapped.notes
+        )
         results.append((outcome, mapped))
     return results, unmapped
 
@@ -256,13 +289,17 @@ def import_bundle(
         bundle = read_bundle(data, source=source)
     except errors.InvalidInput as exc:
         return ImportReport(
-            outcomes=(Outcome(source=source, resource="Bundle/-", status="refused", reason=str(exc)),)
+            outcomes=(
+                Outcome(source=source, resource="Bundle/-", status="refused", reason=str(exc)),
+            )
         )
-    results, unmapped = map_bundle(bundle, options=options, known=_store_lookup(program), check=check)
+    results, unmapped = map_bundle(
+        bundle, options=options, known=_store_lookup(program), check=check
+    )
     return _write(program, source, results, unmapped)
 
 
-def _write(
+def _write(  # noqa: C901, PLR0912 - kinds in bulk, then one by one when a bulk load fails
     program: CareProgram,
     source: str,
     results: list[tuple[Outcome, Mapped | None]],
@@ -294,7 +331,9 @@ def _write(
                     one = program.import_records([value], reason=reason)
                     added, skipped = added + one.added, skipped + one.skipped
                 except errors.CarecoreError as exc:
-                    outcomes[position] = attrs.evolve(outcomes[position], status="refused", reason=str(exc))
+                    outcomes[position] = attrs.evolve(
+                        outcomes[position], status="refused", reason=str(exc)
+                    )
             stored.append((cls.__name__, added, skipped))
     for position, event in events:
         try:
@@ -303,7 +342,9 @@ def _write(
             outcomes[position] = attrs.evolve(outcomes[position], status="refused", reason=str(exc))
             continue
         if received.duplicate:
-            outcomes[position] = attrs.evolve(outcomes[position], status="duplicate", reason="already received")
+            outcomes[position] = attrs.evolve(
+                outcomes[position], status="duplicate", reason="already received"
+            )
     return ImportReport(
         outcomes=tuple(outcomes),
         unmapped=tuple(sorted(unmapped.items())),

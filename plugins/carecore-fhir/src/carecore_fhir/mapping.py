@@ -93,33 +93,154 @@ CONSUMED = frozenset(
 
 #: Types that exist in FHIR R4 but not in carecore's reading (skipped, not refused).
 R4_TYPES = frozenset(
-    """Account ActivityDefinition AdverseEvent AllergyIntolerance Appointment AppointmentResponse
-    AuditEvent Basic Binary BiologicallyDerivedProduct BodyStructure Bundle CapabilityStatement
-    CarePlan CareTeam CatalogEntry ChargeItem ChargeItemDefinition Claim ClaimResponse
-    ClinicalImpression CodeSystem Communication CommunicationRequest CompartmentDefinition
-    Composition ConceptMap Condition Consent Contract Coverage CoverageEligibilityRequest
-    CoverageEligibilityResponse DetectedIssue Device DeviceDefinition DeviceMetric DeviceRequest
-    DeviceUseStatement DiagnosticReport DocumentManifest DocumentReference EffectEvidenceSynthesis
-    Encounter Endpoint EnrollmentRequest EnrollmentResponse EpisodeOfCare EventDefinition Evidence
-    EvidenceVariable ExampleScenario ExplanationOfBenefit FamilyMemberHistory Flag Goal
-    GraphDefinition Group GuidanceResponse HealthcareService ImagingStudy Immunization
-    ImmunizationEvaluation ImmunizationRecommendation ImplementationGuide InsurancePlan Invoice
-    Library Linkage List Location Measure MeasureReport Media Medication MedicationAdministration
-    MedicationDispense MedicationKnowledge MedicationRequest MedicationStatement MedicinalProduct
-    MedicinalProductAuthorization MedicinalProductContraindication MedicinalProductIndication
-    MedicinalProductIngredient MedicinalProductInteraction MedicinalProductManufactured
-    MedicinalProductPackaged MedicinalProductPharmaceutical MedicinalProductUndesirableEffect
-    MessageDefinition MessageHeader MolecularSequence NamingSystem NutritionOrder Observation
-    ObservationDefinition OperationDefinition OperationOutcome Organization OrganizationAffiliation
-    Parameters Patient PaymentNotice PaymentReconciliation Person PlanDefinition Practitioner
-    PractitionerRole Procedure Provenance Questionnaire QuestionnaireResponse RelatedPerson
-    RequestGroup ResearchDefinition ResearchElementDefinition ResearchStudy ResearchSubject
-    RiskAssessment RiskEvidenceSynthesis Schedule SearchParameter ServiceRequest Slot Specimen
-    SpecimenDefinition StructureDefinition StructureMap Subscription Substance
-    SubstanceNucleicAcid SubstancePolymer SubstanceProtein SubstanceReferenceInformation
-    SubstanceSourceMaterial SubstanceSpecification SupplyDelivery SupplyRequest Task
-    TerminologyCapabilities TestReport TestScript ValueSet VerificationResult
-    VisionPrescription""".split()
+    [
+        "Account",
+        "ActivityDefinition",
+        "AdverseEvent",
+        "AllergyIntolerance",
+        "Appointment",
+        "AppointmentResponse",
+        "AuditEvent",
+        "Basic",
+        "Binary",
+        "BiologicallyDerivedProduct",
+        "BodyStructure",
+        "Bundle",
+        "CapabilityStatement",
+        "CarePlan",
+        "CareTeam",
+        "CatalogEntry",
+        "ChargeItem",
+        "ChargeItemDefinition",
+        "Claim",
+        "ClaimResponse",
+        "ClinicalImpression",
+        "CodeSystem",
+        "Communication",
+        "CommunicationRequest",
+        "CompartmentDefinition",
+        "Composition",
+        "ConceptMap",
+        "Condition",
+        "Consent",
+        "Contract",
+        "Coverage",
+        "CoverageEligibilityRequest",
+        "CoverageEligibilityResponse",
+        "DetectedIssue",
+        "Device",
+        "DeviceDefinition",
+        "DeviceMetric",
+        "DeviceRequest",
+        "DeviceUseStatement",
+        "DiagnosticReport",
+        "DocumentManifest",
+        "DocumentReference",
+        "EffectEvidenceSynthesis",
+        "Encounter",
+        "Endpoint",
+        "EnrollmentRequest",
+        "EnrollmentResponse",
+        "EpisodeOfCare",
+        "EventDefinition",
+        "Evidence",
+        "EvidenceVariable",
+        "ExampleScenario",
+        "ExplanationOfBenefit",
+        "FamilyMemberHistory",
+        "Flag",
+        "Goal",
+        "GraphDefinition",
+        "Group",
+        "GuidanceResponse",
+        "HealthcareService",
+        "ImagingStudy",
+        "Immunization",
+        "ImmunizationEvaluation",
+        "ImmunizationRecommendation",
+        "ImplementationGuide",
+        "InsurancePlan",
+        "Invoice",
+        "Library",
+        "Linkage",
+        "List",
+        "Location",
+        "Measure",
+        "MeasureReport",
+        "Media",
+        "Medication",
+        "MedicationAdministration",
+        "MedicationDispense",
+        "MedicationKnowledge",
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicinalProduct",
+        "MedicinalProductAuthorization",
+        "MedicinalProductContraindication",
+        "MedicinalProductIndication",
+        "MedicinalProductIngredient",
+        "MedicinalProductInteraction",
+        "MedicinalProductManufactured",
+        "MedicinalProductPackaged",
+        "MedicinalProductPharmaceutical",
+        "MedicinalProductUndesirableEffect",
+        "MessageDefinition",
+        "MessageHeader",
+        "MolecularSequence",
+        "NamingSystem",
+        "NutritionOrder",
+        "Observation",
+        "ObservationDefinition",
+        "OperationDefinition",
+        "OperationOutcome",
+        "Organization",
+        "OrganizationAffiliation",
+        "Parameters",
+        "Patient",
+        "PaymentNotice",
+        "PaymentReconciliation",
+        "Person",
+        "PlanDefinition",
+        "Practitioner",
+        "PractitionerRole",
+        "Procedure",
+        "Provenance",
+        "Questionnaire",
+        "QuestionnaireResponse",
+        "RelatedPerson",
+        "RequestGroup",
+        "ResearchDefinition",
+        "ResearchElementDefinition",
+        "ResearchStudy",
+        "ResearchSubject",
+        "RiskAssessment",
+        "RiskEvidenceSynthesis",
+        "Schedule",
+        "SearchParameter",
+        "ServiceRequest",
+        "Slot",
+        "Specimen",
+        "SpecimenDefinition",
+        "StructureDefinition",
+        "StructureMap",
+        "Subscription",
+        "Substance",
+        "SubstanceNucleicAcid",
+        "SubstancePolymer",
+        "SubstanceProtein",
+        "SubstanceReferenceInformation",
+        "SubstanceSourceMaterial",
+        "SubstanceSpecification",
+        "SupplyDelivery",
+        "SupplyRequest",
+        "Task",
+        "TerminologyCapabilities",
+        "TestReport",
+        "TestScript",
+        "ValueSet",
+        "VerificationResult",
+        "VisionPrescription",
+    ]
 )
 
 #: Types of other FHIR versions (STU3, DSTU2, R5) that R4 does not have.
@@ -141,7 +262,7 @@ OTHER_VERSION_TYPES: dict[str, str] = {
 }
 
 
-class Skip(Exception):  # noqa: N818 - not an error: the resource is deliberately not used
+class Skip(Exception):
     """A resource carecore does not use, with the reason; the import goes on."""
 
     def __init__(self, reason: str) -> None:
@@ -231,9 +352,7 @@ class Resolver:
         text: str = ref["reference"]
         found = self.index.get(text)
         if text.startswith("#"):
-            found = next(
-                (c for c in owner.get("contained", ()) if c.get("id") == text[1:]), None
-            )
+            found = next((c for c in owner.get("contained", ()) if c.get("id") == text[1:]), None)
         if found is not None:
             kind, rid = found.get("resourceType", ""), found.get("id", "")
         else:
@@ -241,11 +360,15 @@ class Resolver:
             if len(parts) >= 2 and parts[-2] in R4_TYPES:  # noqa: PLR2004
                 kind, rid = parts[-2], parts[-1]
                 if not self.lenient and not (self.known is not None and self.known(kind, rid)):
-                    raise errors.NotFound("does not resolve", field=f"{where}.reference", value=text)
+                    raise errors.NotFound(
+                        "does not resolve", field=f"{where}.reference", value=text
+                    )
             elif len(parts) >= 4 and parts[-2] == "_history" and parts[-4] in R4_TYPES:  # noqa: PLR2004
                 kind, rid = parts[-4], parts[-3]
                 if not self.lenient and not (self.known is not None and self.known(kind, rid)):
-                    raise errors.NotFound("does not resolve", field=f"{where}.reference", value=text)
+                    raise errors.NotFound(
+                        "does not resolve", field=f"{where}.reference", value=text
+                    )
             else:
                 raise errors.NotFound("does not resolve", field=f"{where}.reference", value=text)
         if kind not in types:
@@ -342,7 +465,9 @@ def _status(resource: Mapping[str, Any], element: str, allowed: Mapping[str, Any
 
 def _decimal(resource: Mapping[str, Any], path: str, value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise errors.InvalidValue("must be a number", field=f"{_name(resource)}.{path}", value=value)
+        raise errors.InvalidValue(
+            "must be a number", field=f"{_name(resource)}.{path}", value=value
+        )
     try:
         # repr() of a float is the shortest text that reads back as the same float.
         return Decimal(repr(value) if isinstance(value, float) else str(value))
@@ -445,15 +570,22 @@ def map_practitioner(resource: dict[str, Any], resolver: Resolver, options: Opti
     if not names:
         raise errors.InvalidValue("needs a name", field=f"{_name(resource)}.name", value=None)
     first = names[0]
-    text = first.get("text") or " ".join(
-        [*first.get("prefix", ()), *first.get("given", ()), first.get("family", "")]
-    ).strip()
+    text = (
+        first.get("text")
+        or " ".join(
+            [*first.get("prefix", ()), *first.get("given", ()), first.get("family", "")]
+        ).strip()
+    )
     notes: list[str] = []
     credential = None
     for index, qual in enumerate(resource.get("qualification", ())):
         for coding in _codings(qual.get("code") if isinstance(qual, dict) else None):
             code = coding.get("code")
-            if coding.get("system") == codes.CREDENTIAL_SYSTEM and code in Credential.__members__:
+            if (
+                coding.get("system") == codes.CREDENTIAL_SYSTEM
+                and isinstance(code, str)
+                and code in Credential.__members__
+            ):
                 credential = Credential[code]
             elif isinstance(code, str) and code in codes.QUALIFICATION_IN:
                 credential = credential or codes.QUALIFICATION_IN[code]
@@ -483,7 +615,9 @@ def map_practitioner(resource: dict[str, Any], resolver: Resolver, options: Opti
     return Mapped(values=(practitioner,), notes=tuple(notes))
 
 
-def map_condition(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
+def map_condition(  # noqa: C901 - one check per Condition element
+    resource: dict[str, Any], resolver: Resolver, options: Options
+) -> Mapped:
     """A FHIR Condition as a carecore :class:`~carecore.model.Condition`, chronic from the table."""
     del options
     rid = _need(resource, "id")
@@ -494,7 +628,9 @@ def map_condition(resource: dict[str, Any], resolver: Resolver, options: Options
     codings = _codings(_need(resource, "code"))
     coding = None
     for system in (CodeSystem.ICD10CM, CodeSystem.SNOMEDCT):
-        found = next((c for c in codings if c.get("system") == system.value and c.get("code")), None)
+        found = next(
+            (c for c in codings if c.get("system") == system.value and c.get("code")), None
+        )
         if found is not None:
             code = str(found["code"])
             try:
@@ -567,7 +703,9 @@ def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options
     klass = _need(resource, "class")
     code = klass.get("code") if isinstance(klass, dict) else None
     if code not in {"IMP", "ACUTE", "NONAC"}:
-        raise Skip(f"class {code!r} is not an inpatient stay (only inpatient stays become ADT events)")
+        raise Skip(
+            f"class {code!r} is not an inpatient stay (only inpatient stays become ADT events)"
+        )
     status = _need(resource, "status")
     if status not in codes.REQUIRED[("Encounter", "status")]:
         raise errors.InvalidCode(
@@ -575,7 +713,9 @@ def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options
         )
     patient_id = _patient_ref(resource, resolver)
     period = resource.get("period") or {}
-    admitted = _instant(resource, "period.start", period["start"], zone) if period.get("start") else None
+    admitted = (
+        _instant(resource, "period.start", period["start"], zone) if period.get("start") else None
+    )
     if status == "finished" and period.get("end"):
         kind = AdtEventKind.DISCHARGE
         discharged: pendulum.DateTime | None = _instant(resource, "period.end", period["end"], zone)
@@ -646,7 +786,9 @@ def map_observation(resource: dict[str, Any], resolver: Resolver, options: Optio
         for index, component in enumerate(resource.get("component", ())):
             ccode = _loinc(component.get("code"))
             if ccode in codes.BP_COMPONENTS and isinstance(component.get("valueQuantity"), dict):
-                parts.append((f"{rid}-{ccode}", ccode, component["valueQuantity"], f"component[{index}]"))
+                parts.append(
+                    (f"{rid}-{ccode}", ccode, component["valueQuantity"], f"component[{index}]")
+                )
         if not parts:
             raise errors.InvalidValue(
                 "a blood-pressure panel needs systolic or diastolic components",
@@ -678,7 +820,9 @@ def map_observation(resource: dict[str, Any], resolver: Resolver, options: Optio
     return Mapped(values=tuple(values))
 
 
-def map_careteam(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
+def map_careteam(  # noqa: C901 - one check per participant element
+    resource: dict[str, Any], resolver: Resolver, options: Options
+) -> Mapped:
     """A FHIR CareTeam as a carecore :class:`~carecore.model.CareTeam` (practitioner members)."""
     del options
     rid = _need(resource, "id")
@@ -698,7 +842,14 @@ def map_careteam(resource: dict[str, Any], resolver: Resolver, options: Options)
             resource,
             f"participant[{index}].member",
             member,
-            ("Practitioner", "PractitionerRole", "Patient", "RelatedPerson", "Organization", "CareTeam"),
+            (
+                "Practitioner",
+                "PractitionerRole",
+                "Patient",
+                "RelatedPerson",
+                "Organization",
+                "CareTeam",
+            ),
         )
         if kind != "Practitioner":
             notes.append(f"participant[{index}]: a {kind} member is not a care-team practitioner")
@@ -765,7 +916,8 @@ def _goal(goal: dict[str, Any], problem_of_condition: dict[str, str]) -> Goal:
     problem_ids = [
         str(e["valueString"])
         for e in goal.get("extension", ())
-        if isinstance(e, dict) and e.get("url") == f"{codes.CARECORE}/StructureDefinition/goal-problem"
+        if isinstance(e, dict)
+        and e.get("url") == f"{codes.CARECORE}/StructureDefinition/goal-problem"
     ]
     if not problem_ids:
         for a in goal.get("addresses", ()):
@@ -784,7 +936,7 @@ def _goal(goal: dict[str, Any], problem_of_condition: dict[str, str]) -> Goal:
     )
 
 
-def _task_from_detail(  # noqa: PLR0917 - private helper
+def _task_from_detail(
     plan_id: str, index: int, detail: dict[str, Any], owner: str, goal_of: dict[str, str]
 ) -> Task:
     where = f"CarePlan/{plan_id}.activity[{index}].detail"
@@ -809,7 +961,8 @@ def _task_from_detail(  # noqa: PLR0917 - private helper
     goals = [
         goal_of.get(gid, gid)
         for g in detail.get("goal", ())
-        if isinstance(g, dict) and (gid := str(g.get("reference", "")).rsplit("/", 1)[-1].lstrip("#"))
+        if isinstance(g, dict)
+        and (gid := str(g.get("reference", "")).rsplit("/", 1)[-1].lstrip("#"))
     ]
     due = (detail.get("scheduledPeriod") or {}).get("end")
     return Task(
@@ -817,7 +970,11 @@ def _task_from_detail(  # noqa: PLR0917 - private helper
         description=str(description),
         owner=owner,
         kind=kind,
-        due=_date({"resourceType": "CarePlan", "id": plan_id}, f"activity[{index}].detail.scheduledPeriod.end", due)
+        due=_date(
+            {"resourceType": "CarePlan", "id": plan_id},
+            f"activity[{index}].detail.scheduledPeriod.end",
+            due,
+        )
         if due
         else None,
         status=status,
@@ -880,7 +1037,7 @@ def _referral(request: dict[str, Any]) -> Referral:
         data = json.loads(ext["valueString"])
         value: Referral = from_primitive(data, Referral)
         return value
-    performer = next(iter(request.get("performer", ())), {})
+    performer: dict[str, Any] = next(iter(request.get("performer", ())), {})
     status = _status(request, "status", _REFERRAL_STATUS)
     from carecore.model import ReferralStatus  # noqa: PLC0415
 
@@ -891,13 +1048,120 @@ def _referral(request: dict[str, Any]) -> Referral:
         or _text(request.get("code"))
         or "referral",
         status=ReferralStatus(status),
-        status_reason="reported by the source EHR"
-        if status in {"cancelled", "declined"}
-        else None,
+        status_reason="reported by the source EHR" if status in {"cancelled", "declined"} else None,
     )
 
 
 _EXTRAS = f"{codes.CARECORE}/StructureDefinition/careplan-extras"
+
+
+_ACTIVITY_TARGETS = (
+    "Task",
+    "ServiceRequest",
+    "Appointment",
+    "CommunicationRequest",
+    "DeviceRequest",
+    "MedicationRequest",
+    "NutritionOrder",
+    "RequestGroup",
+    "VisionPrescription",
+)
+
+
+def _in_hand(resource: dict[str, Any], resolver: Resolver, text: str) -> dict[str, Any] | None:
+    """The resource a reference names: contained (``#id``) or in the bundle."""
+    if text.startswith("#"):
+        return next((c for c in resource.get("contained", ()) if c.get("id") == text[1:]), None)
+    return resolver.resource(text)
+
+
+def _title(resource: dict[str, Any]) -> str:
+    title = resource.get("title") or next(
+        (
+            t
+            for concept in resource.get("category", ())
+            if not _code_in(concept, codes.FAMILY_SYSTEM)
+            and not _code_in(concept, codes.US_CORE_CAREPLAN_CATEGORY)
+            and (t := _text(concept))
+        ),
+        None,
+    )
+    return str(title or resource.get("description") or "Care plan")
+
+
+def _problems(resource: dict[str, Any], resolver: Resolver) -> list[Problem]:
+    problems = []
+    for index, ref in enumerate(resource.get("addresses", ())):
+        _, cid = resolver.target(resource, f"addresses[{index}]", ref, ("Condition",))
+        condition = resolver.resource(str(ref.get("reference"))) or {}
+        description = _text(condition.get("code")) or ref.get("display") or f"Condition {cid}"
+        ident = ref.get("identifier")
+        pid = cid
+        if isinstance(ident, dict) and ident.get("system") == f"{codes.CARECORE}/problem-id":
+            pid = str(ident.get("value") or cid)
+        problems.append(Problem(id=pid, description=description, condition_id=cid))
+    return problems
+
+
+def _goals(
+    resource: dict[str, Any], resolver: Resolver, problems: list[Problem], notes: list[str]
+) -> tuple[list[Goal], dict[str, str]]:
+    problem_of_condition = {p.condition_id: p.id for p in problems if p.condition_id}
+    goal_of: dict[str, str] = {}
+    goals: list[Goal] = []
+    for index, ref in enumerate(resource.get("goal", ())):
+        _, gid = resolver.target(resource, f"goal[{index}]", ref, ("Goal",))
+        goal = _in_hand(resource, resolver, str(ref.get("reference", "")))
+        if goal is None:
+            notes.append(f"goal[{index}]: Goal/{gid} is not in hand; not carried over")
+            continue
+        try:
+            goals.append(_goal(goal, problem_of_condition))
+        except Skip as skip:
+            notes.append(f"goal[{index}]: {skip.reason}")
+            continue
+        goal_of[gid.lstrip("#")] = goals[-1].id
+    return goals, goal_of
+
+
+def _activities(
+    resource: dict[str, Any],
+    resolver: Resolver,
+    owner: str,
+    goal_of: dict[str, str],
+    notes: list[str],
+) -> tuple[list[Task], list[Referral]]:
+    rid = str(resource["id"])
+    tasks: list[Task] = []
+    referrals: list[Referral] = []
+    for index, activity in enumerate(resource.get("activity", ())):
+        detail = activity.get("detail") if isinstance(activity, dict) else None
+        ref = activity.get("reference") if isinstance(activity, dict) else None
+        if isinstance(detail, dict):
+            if detail.get("status") == "entered-in-error":
+                notes.append(f"activity[{index}]: entered-in-error")
+            else:
+                tasks.append(_task_from_detail(rid, index, detail, owner, goal_of))
+            continue
+        if not isinstance(ref, dict):
+            continue
+        if "reference" not in ref:
+            notes.append(
+                f"activity[{index}].reference: no target, only the display {ref.get('display')!r}"
+            )
+            continue
+        where = f"activity[{index}].reference"
+        kind, aid = resolver.target(resource, where, ref, _ACTIVITY_TARGETS)
+        target = _in_hand(resource, resolver, str(ref["reference"]))
+        if target is None:
+            notes.append(f"activity[{index}]: {kind}/{aid} is not in hand; not carried over")
+        elif kind == "Task":
+            tasks.append(_task(target, owner, goal_of))
+        elif kind == "ServiceRequest":
+            referrals.append(_referral(target))
+        else:
+            notes.append(f"activity[{index}]: a {kind} is not a carecore task")
+    return tasks, referrals
 
 
 def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
@@ -906,126 +1170,42 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
     name = _name(resource)
     status = _status(resource, "status", codes.CARE_PLAN_STATUS_IN)
     intent = _need(resource, "intent")
-    if intent not in codes.REQUIRED[("CarePlan", "intent")]:
+    if intent not in codes.REQUIRED["CarePlan", "intent"]:
         raise errors.InvalidCode("not a CarePlan.intent code", field=f"{name}.intent", value=intent)
     patient_id = _patient_ref(resource, resolver)
-    categories = resource.get("category", ())
     families = {
         ServiceFamily(c["code"])
-        for concept in categories
+        for concept in resource.get("category", ())
         for c in _codings(concept)
         if c.get("system") == codes.FAMILY_SYSTEM and c.get("code") in ServiceFamily.__members__
     } or set(options.families)
-    title = resource.get("title") or next(
-        (
-            t
-            for concept in categories
-            if not _code_in(concept, codes.FAMILY_SYSTEM)
-            and not _code_in(concept, codes.US_CORE_CAREPLAN_CATEGORY)
-            and (t := _text(concept))
-        ),
-        None,
-    )
-    title = title or resource.get("description") or "Care plan"
     created = resource.get("created") or (resource.get("period") or {}).get("start")
     if created is None:
         raise errors.InvalidValue(
             "needs created or period.start", field=f"{name}.created", value=None
         )
     notes: list[str] = []
-    problems: list[Problem] = []
-    for index, ref in enumerate(resource.get("addresses", ())):
-        _, cid = resolver.target(resource, f"addresses[{index}]", ref, ("Condition",))
-        condition = resolver.resource(str(ref.get("reference"))) or {}
-        description = (
-            _text(condition.get("code")) or (ref.get("display") if isinstance(ref, dict) else None)
-        ) or f"Condition {cid}"
-        ident = ref.get("identifier") if isinstance(ref, dict) else None
-        pid = cid
-        if isinstance(ident, dict) and ident.get("system") == f"{codes.CARECORE}/problem-id":
-            pid = str(ident.get("value") or cid)
-        problems.append(Problem(id=pid, description=description, condition_id=cid))
-    problem_of_condition = {p.condition_id: p.id for p in problems if p.condition_id}
-    goal_of: dict[str, str] = {}
-    goals: list[Goal] = []
-    for index, ref in enumerate(resource.get("goal", ())):
-        _, gid = resolver.target(resource, f"goal[{index}]", ref, ("Goal",))
-        text = str(ref.get("reference", ""))
-        goal = resolver.resource(text) if not text.startswith("#") else next(
-            (c for c in resource.get("contained", ()) if c.get("id") == text[1:]), None
-        )
-        if goal is None:
-            notes.append(f"goal[{index}]: Goal/{gid} is not in hand; not carried over")
-            continue
-        try:
-            goals.append(_goal(goal, problem_of_condition))
-            goal_of[gid.lstrip("#")] = goals[-1].id
-        except Skip as skip:
-            notes.append(f"goal[{index}]: {skip.reason}")
+    problems = _problems(resource, resolver)
+    goals, goal_of = _goals(resource, resolver, problems, notes)
     author = resource.get("author")
-    owner = "unassigned"
     responsible = None
     if isinstance(author, dict) and author.get("reference"):
-        owner = responsible = str(author["reference"]).rsplit("/", 1)[-1]
-    tasks: list[Task] = []
-    referrals: list[Referral] = []
-    for index, activity in enumerate(resource.get("activity", ())):
-        if not isinstance(activity, dict):
-            continue
-        if isinstance(activity.get("detail"), dict):
-            if activity["detail"].get("status") == "entered-in-error":
-                notes.append(f"activity[{index}]: entered-in-error")
-                continue
-            tasks.append(_task_from_detail(rid, index, activity["detail"], owner, goal_of))
-        elif isinstance(activity.get("reference"), dict) and "reference" not in activity["reference"]:
-            shown = activity["reference"].get("display")
-            notes.append(f"activity[{index}].reference: no target, only the display {shown!r}")
-        elif isinstance(activity.get("reference"), dict):
-            kind, aid = resolver.target(
-                resource,
-                f"activity[{index}].reference",
-                activity["reference"],
-                (
-                    "Task",
-                    "ServiceRequest",
-                    "Appointment",
-                    "CommunicationRequest",
-                    "DeviceRequest",
-                    "MedicationRequest",
-                    "NutritionOrder",
-                    "RequestGroup",
-                    "VisionPrescription",
-                ),
-            )
-            text = str(activity["reference"]["reference"])
-            target = resolver.resource(text) if not text.startswith("#") else next(
-                (c for c in resource.get("contained", ()) if c.get("id") == text[1:]), None
-            )
-            if target is None:
-                notes.append(f"activity[{index}]: {kind}/{aid} is not in hand; not carried over")
-            elif kind == "Task":
-                tasks.append(_task(target, owner, goal_of))
-            elif kind == "ServiceRequest":
-                referrals.append(_referral(target))
-            else:
-                notes.append(f"activity[{index}]: a {kind} is not a carecore task")
+        responsible = str(author["reference"]).rsplit("/", 1)[-1]
+    tasks, referrals = _activities(resource, resolver, responsible or "unassigned", goal_of, notes)
     contributors = [
         str(c.get("reference", "")).rsplit("/", 1)[-1]
         for c in resource.get("contributor", ())
         if isinstance(c, dict) and c.get("reference")
     ]
     version = (resource.get("meta") or {}).get("versionId")
-    extras: dict[str, Any] = {}
     ext = _extension(resource, _EXTRAS)
-    if ext is not None:
-        extras = json.loads(ext["valueString"])
-    for data in extras.pop("unlinked_problems", ()):
-        problems.append(from_primitive(data, Problem))
+    extras: dict[str, Any] = json.loads(ext["valueString"]) if ext is not None else {}
+    problems += [from_primitive(data, Problem) for data in extras.pop("unlinked_problems", ())]
     try:
         plan = CarePlan(
             id=rid,
             patient_id=patient_id,
-            title=str(title),
+            title=_title(resource),
             families=frozenset(families),
             created_on=_date(resource, "created", created),
             status=status,
@@ -1049,7 +1229,13 @@ def _extras(extras: dict[str, Any]) -> dict[str, Any]:
     if not extras:
         return {}
     fields = attrs.fields_dict(CarePlan)
-    data = {"id": "x", "patient_id": "x", "title": "x", "families": ["CCM"], "created_on": "2000-01-01"}
+    data = {
+        "id": "x",
+        "patient_id": "x",
+        "title": "x",
+        "families": ["CCM"],
+        "created_on": "2000-01-01",
+    }
     data.update(extras)
     plan = from_primitive(data, CarePlan)
     return {name: getattr(plan, name) for name in extras if name in fields}
@@ -1065,7 +1251,9 @@ def map_goal(resource: dict[str, Any], resolver: Resolver, options: Options) -> 
 def map_part_of_plan(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
     """A Task or ServiceRequest on its own: read with the care plan whose activity names it."""
     del resolver, options
-    raise Skip(f"a {resource.get('resourceType')} is read with the care plan whose activity names it")
+    raise Skip(
+        f"a {resource.get('resourceType')} is read with the care plan whose activity names it"
+    )
 
 
 #: PHDSC Source of Payment Typology (US Core Coverage.type) to carecore's plan kinds.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import attrs
 import httpx
@@ -109,7 +109,7 @@ class FhirClient:
         """Close the connection pool."""
         self.http.close()
 
-    def __enter__(self) -> FhirClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -123,8 +123,8 @@ class FhirClient:
         >>> FhirClient("http://127.0.0.1", backoff=1.0, jitter=lambda: 1.0).delay(3)
         8.0
         """
-        ceiling = min(self.max_backoff, self.backoff * 2**attempt)
-        return ceiling / 2 + ceiling / 2 * self.jitter()
+        ceiling: float = min(self.max_backoff, self.backoff * 2.0**attempt)
+        return ceiling / 2 + ceiling / 2 * float(self.jitter())
 
     def request(
         self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
@@ -181,7 +181,9 @@ class FhirClient:
             raise errors.NotFound(f"not on the FHIR server{detail}", field="url", value=where)
         if status in {409, 412}:
             raise errors.ConflictError(
-                f"the server refused a stale version ({status}){detail}", field="If-Match", value=where
+                f"the server refused a stale version ({status}){detail}",
+                field="If-Match",
+                value=where,
             )
         if status in _RETRY:
             raise errors.StoreUnavailable(
@@ -189,7 +191,9 @@ class FhirClient:
                 field="url",
                 value=where,
             )
-        raise errors.InvalidValue(f"FHIR server answered {status}{detail}", field="url", value=where)
+        raise errors.InvalidValue(
+            f"FHIR server answered {status}{detail}", field="url", value=where
+        )
 
     # -- FHIR interactions -----------------------------------------------------------------
 
@@ -221,7 +225,10 @@ class FhirClient:
             bundle = response.json()
             for entry in bundle.get("entry", ()):
                 resource = entry.get("resource")
-                if isinstance(resource, dict) and (entry.get("search") or {}).get("mode", "match") == "match":
+                if (
+                    isinstance(resource, dict)
+                    and (entry.get("search") or {}).get("mode", "match") == "match"
+                ):
                     yield resource
             link = next(
                 (lk.get("url") for lk in bundle.get("link", ()) if lk.get("relation") == "next"),
@@ -255,8 +262,12 @@ class FhirClient:
         body = response.json() if response.content else None
         location = response.headers.get("Location", "")
         parts = location.rstrip("/").split("/")
-        rid = (body or {}).get("id") or (parts[parts.index("_history") - 1] if "_history" in parts else parts[-1])
-        version = _version(response.headers.get("ETag")) or ((body or {}).get("meta") or {}).get("versionId")
+        rid = (body or {}).get("id") or (
+            parts[parts.index("_history") - 1] if "_history" in parts else parts[-1]
+        )
+        version = _version(response.headers.get("ETag")) or ((body or {}).get("meta") or {}).get(
+            "versionId"
+        )
         return Written(id=str(rid), version=version, created=created, resource=body)
 
 
