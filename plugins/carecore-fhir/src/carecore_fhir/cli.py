@@ -108,11 +108,12 @@ def _summary(console: object, report: ImportReport) -> None:
         )
     print_ = console.print  # type: ignore[attr-defined]
     print_(table)
-    reasons = Counter((o.kind, o.reason) for o in report.outcomes if o.status == "skipped")
-    if reasons:
-        print_("[bold]skipped, and why[/bold]")
-        for (kind, reason), n in sorted(reasons.items()):
-            print_(f"  {n:5d} {kind}: {reason}", markup=False)
+    reasons = Counter(
+        (o.kind, _grouped(o.reason)) for o in report.outcomes if o.status == "skipped"
+    )
+    _counted(console, "skipped, and why", reasons)
+    notes = Counter((o.kind, _grouped(note)) for o in report.outcomes for note in o.notes)
+    _counted(console, "imported with notes", notes)
     if report.stored:
         print_(
             "stored: " + ", ".join(f"{k} {a} new, {s} already stored" for k, a, s in report.stored),
@@ -126,6 +127,21 @@ def _summary(console: object, report: ImportReport) -> None:
             print_(f"  {n:5d} SNOMED CT {code}", markup=False)
     for outcome in report.refused:
         print_(f"refused {outcome.source} {outcome.resource}: {outcome.reason}", markup=False)
+
+
+def _counted(console: object, title: str, counts: Counter[tuple[str, str]]) -> None:
+    if not counts:
+        return
+    print_ = console.print  # type: ignore[attr-defined]
+    print_(f"[bold]{title}[/bold]")
+    for (kind, text), n in sorted(counts.items()):
+        print_(f"  {n:5d} {kind}: {text}", markup=False)
+
+
+def _grouped(reason: str) -> str:
+    """A reason without its ``(got ...)`` value, so that like reasons are counted together."""
+    head, _, _ = reason.partition(" (got ")
+    return head
 
 
 @fhir.command("export")

@@ -610,7 +610,7 @@ def map_practitioner(resource: dict[str, Any], resolver: Resolver, options: Opti
     try:
         practitioner = Practitioner(id=rid, name=text, credential=credential, npi=npi)
     except errors.InvalidValue:
-        notes.append(f"identifier us-npi {npi!r} is not a valid NPI; not kept")
+        notes.append(f"identifier us-npi is not a valid NPI; not kept (got {npi!r})")
         practitioner = Practitioner(id=rid, name=text, credential=credential)
     return Mapped(values=(practitioner,), notes=tuple(notes))
 
@@ -704,7 +704,7 @@ def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options
     code = klass.get("code") if isinstance(klass, dict) else None
     if code not in {"IMP", "ACUTE", "NONAC"}:
         raise Skip(
-            f"class {code!r} is not an inpatient stay (only inpatient stays become ADT events)"
+            f"not an inpatient stay; only inpatient stays become ADT events (got class {code!r})"
         )
     status = _need(resource, "status")
     if status not in codes.REQUIRED[("Encounter", "status")]:
@@ -770,7 +770,9 @@ def map_observation(resource: dict[str, Any], resolver: Resolver, options: Optio
     rid = _need(resource, "id")
     code = _loinc(_need(resource, "code"))
     if code not in codes.OBSERVATION_MEASURES and code not in codes.BP_PANELS:
-        raise Skip(f"LOINC {code!r} is not one carecore reads (A1c, body weight, blood pressure)")
+        raise Skip(
+            f"not an observation carecore reads: A1c, body weight, blood pressure (got LOINC {code!r})"
+        )
     status = _need(resource, "status")
     if status not in codes.REQUIRED[("Observation", "status")]:
         raise errors.InvalidCode(
