@@ -81,9 +81,10 @@ def test_the_nine_synthea_bundles_import_completely(synthea):
             r
             for r in everything
             if r["resourceType"] == "Observation"
-            and r["code"]["coding"][0]["code"] in {"4548-4", "29463-7", "85354-6"}
+            and r["code"]["coding"][0]["code"] in {"4548-4", "29463-7", "85354-6", "55284-4"}
         ]
-        panels = sum(r["code"]["coding"][0]["code"] == "85354-6" for r in kept)
+        panels = sum(r["code"]["coding"][0]["code"] in {"85354-6", "55284-4"} for r in kept)
+        assert panels == 82  # Synthea writes blood pressure as 55284-4 panels
         assert len(tx.all(Observation)) == len(kept) + panels  # a panel gives two values
 
 

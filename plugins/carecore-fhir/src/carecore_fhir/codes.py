@@ -316,9 +316,10 @@ OBSERVATION_MEASURES: dict[str, str] = {
     "8462-4": "Diastolic blood pressure",
 }
 BP_PANEL = "85354-6"
-#: Blood-pressure panels: the vital-signs profile's 85354-6, and 85354-9 (all children
-#: optional), which the R4 specification's own example uses.
-BP_PANELS = frozenset({BP_PANEL, "85354-9"})
+#: Blood-pressure panels: the vital-signs profile's 85354-6; 85354-9 (all children
+#: optional), which the R4 specification's own example uses; and 55284-4 (systolic and
+#: diastolic), which Synthea writes.
+BP_PANELS = frozenset({BP_PANEL, "85354-9", "55284-4"})
 BP_COMPONENTS = ("8480-6", "8462-4")
 
 #: LOINC codes of published instrument total scores (score Observations on export).
