@@ -16,17 +16,14 @@ import time
 from pathlib import Path
 
 CLIENT = r"""
-import socket, sys
-host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
-pv1[36], pv1[44], pv1[45] = "01", "202603011000-0600", "202603041500-0600"
+import json, socket, sys
+host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path, encoding="utf-8") as handle:
+    frames = [b"\x0b" + m.encode() + b"\x1c\r" for m in json.load(handle)]
 with socket.create_connection((host, port)) as s:
     stream = s.makefile("rb")
-    for n in range(count):
-        pv1[19] = f"V{n}"
-        m = (f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|B{n:07d}|P|2.5\r"
-             f"PID|1||P{n % 2000}^^^GEN^MR\r" + "|".join(pv1))
-        s.sendall(b"\x0b" + m.encode() + b"\x1c\r")
+    for framed in frames:
+        s.sendall(framed)
         reply = b""
         while not reply.endswith(b"\x1c\r"):
             reply += stream.read1(65536)
@@ -46,14 +43,44 @@ def messages(count: int) -> list[str]:
     return out
 
 
-def bench_hl7(count: int, folder: Path) -> dict[str, float]:
+def real_messages(count: int, samples: Path) -> list[str]:
+    """*count* messages made from the real sample ADT messages in *samples*, in turn.
+
+    Each copy gets its own control id (MSH-10) and patient id (PID-3), so
+    every one is a new message about a new patient, as in a live feed.
+    """
+    texts = [
+        p.read_bytes().decode("utf-8-sig").replace("\r\n", "\r").replace("\n", "\r").strip("\r")
+        for p in sorted(samples.glob("*.hl7"))
+    ]
+    out = []
+    for n in range(count):
+        segments = texts[n % len(texts)].split("\r")
+        for i, segment in enumerate(segments):
+            fields = segment.split("|")
+            if fields[0] == "MSH":
+                fields[9] = f"R{n:07d}"
+            elif fields[0] == "PID" and len(fields) > 3:
+                fields[3] = (
+                    f"RP{n:07d}" + fields[3][fields[3].find("^") :]
+                    if "^" in fields[3]
+                    else f"RP{n:07d}"
+                )
+            segments[i] = "|".join(fields)
+        out.append("\r".join(segments))
+    return out
+
+
+def bench_hl7(count: int, folder: Path, samples: Path | None = None) -> dict[str, float]:
     """Listener messages/second into SQLite, and python-hl7 parse-only messages/second."""
+    import json
+
     import hl7
     from carecore_hl7v2.listener import serve
 
     from carecore.service import CareProgram
 
-    raw = messages(count)
+    raw = messages(count) if samples is None else real_messages(count, samples)
     start = time.perf_counter()
     for m in raw:
         hl7.parse(m)
@@ -84,9 +111,11 @@ def bench_hl7(count: int, folder: Path) -> dict[str, float]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     ready.wait(10)
+    feed = folder / "hl7-bench-messages.json"
+    feed.write_text(json.dumps(raw), encoding="utf-8")
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-c", CLIENT, "127.0.0.1", str(state["port"]), str(count)], check=True
+        [sys.executable, "-c", CLIENT, "127.0.0.1", str(state["port"]), str(feed)], check=True
     )
     listener_rate = count / (time.perf_counter() - start)
     loop = state["loop"]
@@ -106,8 +135,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        default=None,
+        help="a folder of real .hl7 ADT messages to send in turn (default: a minimal generated A03)",
+    )
     args = parser.parse_args()
-    r = bench_hl7(args.messages, args.work)
+    r = bench_hl7(args.messages, args.work, args.samples)
     print(
         f"hl7 listener into SQLite: {r['listener_per_s']:.0f} msg/s; python-hl7 parse only: "
         f"{r['parse_only_per_s']:.0f} msg/s; ratio {r['ratio']:.3f} ({r['messages']} messages)"

@@ -36,13 +36,26 @@ def outbox() -> None:
     type=click.IntRange(1, 100_000),
     help="Messages per round.",
 )
+@click.option(
+    "--lease",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1, 86_400),
+    help="Seconds a claimed message is held from other dispatchers.",
+)
 @click.pass_context
-def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int) -> None:
-    """Deliver every message due now; failed sends are retried later with backoff."""
+def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int, lease: int) -> None:
+    """Deliver every message due now; failed sends are retried later with backoff.
+
+    Runs side by side are safe: each claims the messages it sends.
+    """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with CareProgram.open(db_url, actor="outbox", plugin_manager=pm) as program:
         dispatcher = Dispatcher(
-            program, Hooks(pm).channels(), policy=RetryPolicy(max_attempts=max_attempts)
+            program,
+            Hooks(pm).channels(),
+            policy=RetryPolicy(max_attempts=max_attempts),
+            lease_seconds=lease,
         )
         report = dispatcher.run_until_idle(limit=limit)
     click.echo(

@@ -116,11 +116,5 @@ def list_(
 
 
 def _next_due(ep: TransitionEpisode) -> pendulum.Date | None:
-    pending = []
-    if ep.contact_made_on is None and ep.contact_due is not None:
-        pending.append(ep.contact_due)
-    if ep.visit_on is None and ep.visit_due is not None:
-        pending.append(ep.visit_due)
-    if ep.med_rec_on is None and ep.med_rec_due is not None:
-        pending.append(ep.med_rec_due)
+    pending = ep.open_deadlines().values()
     return min(pending) if pending else None

@@ -39,7 +39,19 @@ if TYPE_CHECKING:
 
     from carecore.model import DomainEvent
 
-__all__ = ["DEFAULT_RULES", "GENERIC_SMS", "PREFERRED", "NotificationRule", "messages_for"]
+__all__ = [
+    "DEFAULT_RULES",
+    "GENERIC_SMS",
+    "PATIENT_ADDRESS",
+    "PREFERRED",
+    "NotificationRule",
+    "check_rules",
+    "messages_for",
+]
+
+#: A recipient meaning the patient's own address on the message's channel, looked
+#: up by the dispatcher when it delivers (see :data:`carecore.outbox.PATIENT_ADDRESS`).
+PATIENT_ADDRESS = "patient-address"
 
 #: A rule whose channel is this sends on the patient's first allowed preferred channel
 #: (their :class:`~carecore.model.ContactPreferences`); with none, the message goes
@@ -98,6 +110,12 @@ class NotificationRule:
         default="care-team", validator=v.matches(r"care-team|patient", "care-team or patient")
     )
     generic_subject: str = field(default=GENERIC_SMS, validator=[v.not_blank, _template])
+    #: The language of this rule's text. Rules sharing an id are translations of
+    #: one message: a patient gets the one in their language, or else the first.
+    language: str = field(
+        default="en",
+        validator=v.matches(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", "a language tag like en or es"),
+    )
 
     def render(
         self,
@@ -139,6 +157,28 @@ class NotificationRule:
         )
 
 
+def check_rules(rules: Iterable[NotificationRule]) -> tuple[NotificationRule, ...]:
+    """The rules as a tuple, refusing non-rules and two rules with one id and one language.
+
+    >>> check_rules([NotificationRule(id="a", event="TaskOverdue", channel="console",
+    ...     recipient="care-team", subject="Overdue")])[0].id
+    'a'
+    """
+    checked = tuple(rules)
+    seen: set[tuple[str, str]] = set()
+    for i, rule in enumerate(checked):
+        if not isinstance(rule, NotificationRule):
+            raise errors.InvalidValue("must be a NotificationRule", field=f"rules[{i}]", value=rule)
+        if (rule.id, rule.language) in seen:
+            raise errors.InvalidValue(
+                f"repeats the id {rule.id!r} in language {rule.language!r}",
+                field=f"rules[{i}]",
+                value=rule.id,
+            )
+        seen.add((rule.id, rule.language))
+    return checked
+
+
 def messages_for(
     event: DomainEvent,
     rules: Iterable[NotificationRule],
@@ -147,20 +187,43 @@ def messages_for(
     values: Mapping[str, str] | None = None,
     sms_health_details: bool = False,
     preferred: str | None = None,
+    language: str | None = None,
 ) -> list[OutboundMessage]:
     """The messages *rules* make of *event* (*values* adds to the event's own fields).
 
     *sms_health_details* says whether the patient allowed health details in
-    text messages, and *preferred* is their first allowed channel (both from
-    their :class:`~carecore.model.ContactPreferences`).
+    text messages, *preferred* is their first allowed channel and *language*
+    their language (all from their :class:`~carecore.model.ContactPreferences`).
+    Of the rules sharing an id, the one in *language* is used, or else the
+    first listed: one message per rule id.
+
+    >>> import pendulum
+    >>> from carecore.model import TaskOverdue
+    >>> rules = [NotificationRule(id="t", event="TaskOverdue", channel="console", recipient="care-team",
+    ...     subject="Task {task_id} is overdue"),
+    ...     NotificationRule(id="t", event="TaskOverdue", channel="console", recipient="care-team",
+    ...     subject="La tarea {task_id} está atrasada", language="es")]
+    >>> event = TaskOverdue(patient_id="p1", occurred_at=pendulum.datetime(2026, 3, 4, tz="UTC"),
+    ...     plan_id="cp1", task_id="t7", owner="rn1", due=pendulum.Date(2026, 3, 1))
+    >>> [m.subject for m in messages_for(event, rules, now=event.occurred_at, language="es")]
+    ['La tarea t7 está atrasada']
+    >>> [m.subject for m in messages_for(event, rules, now=event.occurred_at, language="fr")]
+    ['Task t7 is overdue']
     """
     fields = {**event.fields(), **(values or {})}
+    chosen: dict[str, NotificationRule] = {}
+    for rule in rules:
+        if rule.event != event.type:
+            continue
+        if rule.id not in chosen or (
+            rule.language == language and chosen[rule.id].language != language
+        ):
+            chosen[rule.id] = rule
     return [
         rule.render(
             event, fields, now=now, sms_health_details=sms_health_details, preferred=preferred
         )
-        for rule in rules
-        if rule.event == event.type
+        for rule in chosen.values()
     ]
 
 

@@ -23,13 +23,15 @@ can drop a repeat (an e-mail Message-ID, a webhook header).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 from attrs import Attribute, field, frozen
 
-from carecore import errors
+from carecore import errors, notify
 from carecore.model import ContactPreferences, DeliveryReceipt, OutboundMessage, Patient
 
 if TYPE_CHECKING:
@@ -41,7 +43,14 @@ if TYPE_CHECKING:
     from carecore.service import CareProgram
     from carecore.storage import OutboxItem
 
-__all__ = ["DispatchReport", "Dispatcher", "RetryPolicy"]
+__all__ = ["PATIENT_ADDRESS", "DispatchReport", "Dispatcher", "RetryPolicy"]
+
+#: A recipient meaning "the patient's own address on the message's channel"
+#: (their phone for ``sms``, their email for ``email``, from their
+#: :class:`~carecore.model.ContactPreferences`). The dispatcher looks it up
+#: when it delivers, so the newest address is used and none is copied into the
+#: outbox; with none on file the message goes to the dead letters, saying so.
+PATIENT_ADDRESS: Final = notify.PATIENT_ADDRESS
 
 
 def _at_least(low: float) -> Callable[[Any, Attribute[Any], Any], None]:
@@ -102,6 +111,7 @@ class Dispatcher:
         *,
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        lease_seconds: float = 300.0,
     ) -> None:
         if not isinstance(channels, Mapping):
             raise errors.InvalidValue(
@@ -109,19 +119,46 @@ class Dispatcher:
             )
         if policy is not None and not isinstance(policy, RetryPolicy):
             raise errors.InvalidValue("must be a RetryPolicy", field="policy", value=policy)
+        if (
+            isinstance(lease_seconds, bool)
+            or not isinstance(lease_seconds, int | float)
+            or not (0 < lease_seconds < math.inf)
+        ):
+            raise errors.InvalidValue(
+                "must be a positive number of seconds", field="lease_seconds", value=lease_seconds
+            )
         self.program = program
         self.channels = dict(channels)
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.lease_seconds = float(lease_seconds)
 
     def run_once(self, *, limit: int = 100) -> DispatchReport:
-        """Try every message due now (up to *limit*), oldest first."""
+        """Claim every message due now (up to *limit*), oldest first, and try each once.
+
+        Claiming holds the messages for ``lease_seconds``, so dispatchers run
+        side by side (two cron jobs, two hosts) never take the same message;
+        one that dies mid-run leaves its messages due again when the lease ends.
+        """
         now = self.program.clock.now()
         with self.program.transaction("outbox: due messages") as tx:
-            due = tx.outbox(status="pending", limit=limit, due_at=now)
+            due = tx.claim_outbox(
+                due_at=now, lease_until=now.add(seconds=self.lease_seconds), limit=limit
+            )
+            # What patient messages need, read once for the whole batch.
+            ids = {
+                i.message.patient_id
+                for i in due
+                if i.message.audience == "patient" and i.message.patient_id is not None
+            }
+            prefs = {
+                p.patient_id: p for pid in ids for p in tx.find(ContactPreferences, patient_id=pid)
+            }
+            zones = {p.id: p.time_zone for pid in ids for p in tx.find(Patient, patient_id=pid)}
         counts = {"delivered": 0, "retrying": 0, "dead": 0, "deferred": 0}
         for item in due:
-            counts[self._deliver(item)] += 1
+            patient = item.message.patient_id or ""
+            counts[self._deliver(item, prefs.get(patient), zones.get(patient, "UTC"))] += 1
         return DispatchReport(**counts)
 
     def run_until_idle(self, *, limit: int = 100, max_rounds: int = 1000) -> DispatchReport:
@@ -133,78 +170,61 @@ class Dispatcher:
                 delivered=total.delivered + report.delivered,
                 retrying=total.retrying + report.retrying,
                 dead=total.dead + report.dead,
-                deferred=report.deferred,
+                deferred=total.deferred + report.deferred,
             )
-            if report.delivered + report.dead == 0:
+            if report.attempted + report.deferred == 0:
                 break
         return total
 
-    def _patient_rule(
-        self, message: OutboundMessage, now: pendulum.DateTime
-    ) -> tuple[str | None, pendulum.DateTime | None]:
-        """(``"opted-out"`` or ``"quiet"`` or None, when the quiet hours end) for a message to a patient."""
-        if message.audience != "patient" or message.patient_id is None:
-            return None, None
-        with self.program.transaction("outbox: contact preferences") as tx:
-            prefs = tx.find(ContactPreferences, patient_id=message.patient_id)
-            patients = tx.find(Patient, patient_id=message.patient_id)
-        if not prefs:
-            return None, None
-        if not prefs[0].allows(message.channel):
-            return "opted-out", None
-        zone = patients[0].time_zone if patients else "UTC"
+    @staticmethod
+    def _quiet_until(
+        prefs: ContactPreferences, zone: str, now: pendulum.DateTime
+    ) -> pendulum.DateTime | None:
+        """When the patient's quiet hours end, if *now* falls in them."""
         local = now.in_timezone(zone)
-        if not prefs[0].quiet_at(local.time()) or prefs[0].quiet_end is None:
-            return None, None
-        end = prefs[0].quiet_end
+        end = prefs.quiet_end
+        if end is None or not prefs.quiet_at(local.time()):
+            return None
         until = local.set(hour=end.hour, minute=end.minute, second=end.second, microsecond=0)
-        if until <= local:
-            until = until.add(days=1)
-        return "quiet", until
+        return until.add(days=1) if until <= local else until
 
-    def _deliver(self, item: OutboxItem) -> str:  # noqa: PLR0911 - one outcome per case
+    def _refuse(self, message: OutboundMessage, now: pendulum.DateTime, detail: str) -> str:
+        receipt = DeliveryReceipt(
+            message_id=message.id, channel=message.channel, accepted=False, at=now, detail=detail
+        )
+        return self._record(receipt, give_up=True)
+
+    def _deliver(  # noqa: PLR0911 - one outcome per case
+        self, item: OutboxItem, prefs: ContactPreferences | None, zone: str
+    ) -> str:
         message = item.message
-        attempts = item.attempts
-        channel = self.channels.get(message.channel)
         now = self.program.clock.now()
-        rule, quiet_until = self._patient_rule(message, now)
-        if rule == "quiet" and quiet_until is not None:
-            with self.program.transaction("outbox: quiet hours") as tx:
-                tx.defer(
-                    message.id, quiet_until
-                )  # due again when the quiet hours end; no attempt counted
-            return "deferred"
-        if rule == "opted-out":
-            receipt = DeliveryReceipt(
-                message_id=message.id,
-                channel=message.channel,
-                accepted=False,
-                at=now,
-                detail=f"the patient opted out of {message.channel}",
-            )
-            return self._record(receipt, give_up=True)
+        to_patient = message.audience == "patient" and message.patient_id is not None
+        if to_patient and prefs is not None:
+            if not prefs.allows(message.channel):
+                return self._refuse(message, now, f"the patient opted out of {message.channel}")
+            quiet_until = self._quiet_until(prefs, zone, now)
+            if quiet_until is not None:
+                with self.program.transaction("outbox: quiet hours") as tx:
+                    # Due again when the quiet hours end; no attempt counted.
+                    tx.defer(message.id, quiet_until)
+                return "deferred"
+        if message.recipient == PATIENT_ADDRESS:
+            # Looked up now, not when queued: the newest address, and none copied early.
+            address = prefs.address_for(message.channel) if to_patient and prefs else None
+            if address is None:
+                return self._refuse(
+                    message, now, f"no {message.channel} address on file for the patient"
+                )
+            message = attrs.evolve(message, recipient=address)
+        channel = self.channels.get(message.channel)
         if channel is None:
-            receipt = DeliveryReceipt(
-                message_id=message.id,
-                channel=message.channel,
-                accepted=False,
-                at=now,
-                detail=f"no channel named {message.channel!r} is installed",
-            )
-            return self._record(receipt, give_up=True)
+            return self._refuse(message, now, f"no channel named {message.channel!r} is installed")
         try:
             receipt = channel.send(message)
-        except (
-            errors.CarecoreError
-        ) as exc:  # the channel refuses the message itself: retrying cannot help
-            receipt = DeliveryReceipt(
-                message_id=message.id,
-                channel=message.channel,
-                accepted=False,
-                at=now,
-                detail=str(exc)[:500],
-            )
-            return self._record(receipt, give_up=True)
+        except errors.CarecoreError as exc:
+            # The channel refuses the message itself: retrying cannot help.
+            return self._refuse(message, now, str(exc)[:500])
         except Exception as exc:  # noqa: BLE001 - any channel failure is worth a retry
             receipt = DeliveryReceipt(
                 message_id=message.id,
@@ -213,11 +233,12 @@ class Dispatcher:
                 at=now,
                 detail=f"{type(exc).__name__}: {exc}"[:500],
             )
-            attempt = attempts + 1
+            attempt = item.attempts + 1
             if attempt >= self.policy.max_attempts:
                 return self._record(receipt, give_up=True)
-            retry_at = now.add(seconds=self.policy.delay(attempt, self.rng))
-            return self._record(receipt, retry_at=retry_at)
+            return self._record(
+                receipt, retry_at=now.add(seconds=self.policy.delay(attempt, self.rng))
+            )
         return self._record(receipt, give_up=not receipt.accepted)
 
     def _record(

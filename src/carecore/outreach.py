@@ -131,26 +131,18 @@ def _tcm_items(
             continue
         if ep.period_end is not None and ep.period_end < today:
             continue  # the 30 days are over: nothing left to chase
-        if ep.contact_made_on is None and ep.contact_due is not None:
-            out.append(
-                WorkItem(
-                    kind="tcm-contact",
-                    patient_id=ep.patient_id,
-                    due=ep.contact_due,
-                    owner=owner(ep.patient_id),
-                    detail=ep.id,
-                )
+        due = ep.open_deadlines()
+        out += [
+            WorkItem(
+                kind=f"tcm-{name}",
+                patient_id=ep.patient_id,
+                due=due[name],
+                owner=owner(ep.patient_id),
+                detail=ep.id,
             )
-        if ep.visit_on is None and ep.visit_due_7 is not None:
-            out.append(
-                WorkItem(
-                    kind="tcm-visit",
-                    patient_id=ep.patient_id,
-                    due=ep.visit_due_7,
-                    owner=owner(ep.patient_id),
-                    detail=ep.id,
-                )
-            )
+            for name in ("contact", "visit")
+            if name in due
+        ]
     return out
 
 

@@ -107,6 +107,17 @@ class Transaction(Protocol):
         """Hold a pending message until *until* without counting an attempt (quiet hours)."""
         ...
 
+    def claim_outbox(
+        self, *, due_at: dt.datetime, lease_until: dt.datetime, limit: int = 100
+    ) -> list[OutboxItem]:
+        """Take up to *limit* pending messages due by *due_at* for delivery, oldest first.
+
+        Each is held (due again only at *lease_until*) so that a second
+        dispatcher running at the same time does not take it too; a dispatcher
+        that dies while sending leaves it to be retried when the lease ends.
+        """
+        ...
+
     def claim_inbound(self, source: str, key: str) -> bool:
         """Record an inbound message key: True the first time, False for a duplicate."""
         ...

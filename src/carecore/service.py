@@ -36,6 +36,9 @@ from carecore.instruments import get_instrument, score
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
+    Appointment,
+    AppointmentDue,
+    AppointmentStatus,
     AssessmentResult,
     CarePlan,
     CarePlanRevised,
@@ -63,7 +66,7 @@ from carecore.model import (
     TimeRecorded,
     TransitionEpisode,
 )
-from carecore.notify import DEFAULT_RULES, NotificationRule, messages_for
+from carecore.notify import DEFAULT_RULES, NotificationRule, check_rules, messages_for
 from carecore.outreach import Worklist, build_worklists
 from carecore.plugins import Hooks
 from carecore.storage import kind_for, open_store
@@ -125,7 +128,7 @@ class CareProgram:
     ) -> None:
         self.store = store
         self.plugin_manager = plugin_manager
-        self.rules = tuple(rules)
+        self.rules = check_rules(rules)
         self._emitted: list[list[DomainEvent]] = []
         self.clock = clock or SystemClock()
         if not isinstance(actor, str) or not actor.strip():
@@ -220,6 +223,7 @@ class CareProgram:
                 values=values,
                 sms_health_details=details,
                 preferred=preferred,
+                language=prefs[0].language if prefs else None,
             )
         )
         if self._emitted:
@@ -498,16 +502,50 @@ class CareProgram:
         *,
         kinds: Iterable[str] | None = None,
         time_zone: str = "UTC",
+        reminder_hours: float = 48,
         reason: str = "outreach campaigns",
     ) -> int:
-        """Emit an ``OutreachDue`` event for each worklist item (of *kinds*) due by the end of this month.
+        """Emit the events outreach rules turn into messages; return the messages queued.
 
-        The notification rules decide who is messaged and how; an item that
-        was reported before queues nothing again. Returns the messages queued.
+        An ``OutreachDue`` event for each worklist item (of *kinds*) due by the
+        end of this month, and, for the kind ``appointment-reminder``, an
+        ``AppointmentDue`` event for each booked appointment starting within
+        *reminder_hours* from now. The notification rules decide who is
+        messaged and how; an item or appointment reported before queues
+        nothing again.
+
+        >>> import pendulum
+        >>> from carecore.clock import FixedClock
+        >>> from carecore.model import Appointment
+        >>> from carecore.notify import NotificationRule, PATIENT_ADDRESS
+        >>> remind = NotificationRule(id="reminder", event="AppointmentDue", channel="sms",
+        ...     recipient=PATIENT_ADDRESS, audience="patient",
+        ...     subject="Reminder: visit on {appointment_date} at {appointment_time}")
+        >>> program = CareProgram.open("memory://", rules=[remind],
+        ...     clock=FixedClock(pendulum.datetime(2026, 3, 1, 9, tz="UTC")))
+        >>> from carecore.model import Patient, AdministrativeSex
+        >>> with program.transaction("schedule") as tx:
+        ...     tx.add(Patient(id="p1", given_name="Ada", family_name="Okafor", time_zone="UTC",
+        ...         birth_date=pendulum.Date(1948, 3, 2), sex=AdministrativeSex.FEMALE))
+        ...     tx.add(Appointment(id="ap1", patient_id="p1",
+        ...         starts_at=pendulum.datetime(2026, 3, 2, 15, tz="UTC")))
+        >>> program.run_campaigns(kinds=["appointment-reminder"]), program.run_campaigns()
+        (1, 0)
         """
-        lists = self.worklists(time_zone=time_zone)
-        today = self.clock.now().in_timezone(time_zone).date()
+        if (
+            isinstance(reminder_hours, bool)
+            or not isinstance(reminder_hours, int | float)
+            or not (0 <= reminder_hours <= 24 * 31)
+        ):
+            raise errors.InvalidValue(
+                "must be a number of hours from 0 to 744",
+                field="reminder_hours",
+                value=reminder_hours,
+            )
         wanted = None if kinds is None else set(kinds)
+        lists = self.worklists(time_zone=time_zone)
+        now = self.clock.now()
+        today = now.in_timezone(time_zone).date()
         queued = 0
         with self.transaction(reason) as tx:
             for worklist in lists.values():
@@ -518,13 +556,39 @@ class CareProgram:
                         continue
                     event = OutreachDue(
                         patient_id=item.patient_id,
-                        occurred_at=self.clock.now(),
+                        occurred_at=now,
                         kind=item.kind,
                         owner=item.owner,
                         due=item.due,
                         detail=item.detail,
                     )
                     queued += self.emit(tx, event)
+            if wanted is None or "appointment-reminder" in wanted:
+                queued += self._remind(tx, now, now.add(seconds=reminder_hours * 3600))
+        return queued
+
+    def _remind(self, tx: Transaction, now: pendulum.DateTime, until: pendulum.DateTime) -> int:
+        queued = 0
+        zones: dict[str, str] = {}
+        for appointment in tx.all(Appointment):
+            if appointment.status is not AppointmentStatus.BOOKED or not (
+                now < appointment.starts_at <= until
+            ):
+                continue
+            pid = appointment.patient_id
+            if pid not in zones:
+                found = tx.find(Patient, patient_id=pid)
+                zones[pid] = found[0].time_zone if found else "UTC"
+            event = AppointmentDue(
+                patient_id=pid,
+                occurred_at=now,
+                appointment_id=appointment.id,
+                starts_at=appointment.starts_at,
+                time_zone=zones[pid],
+                location=appointment.location,
+                practitioner_id=appointment.practitioner_id,
+            )
+            queued += self.emit(tx, event)
         return queued
 
     def change_enrollment(

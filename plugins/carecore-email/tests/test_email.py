@@ -158,3 +158,95 @@ def test_from_a_domain_event_to_the_smtp_server(smtp_server, tmp_path, carecore_
     assert (mail["To"], mail["Subject"]) == ("p1@patients.example", "Your care plan changed")
     assert mail.get_payload().strip() == "Version 2 is ready in the portal."
     program.close()
+
+
+def _dispatch_in_process(url: str, port: int, results) -> None:
+    program = CareProgram.open(url, clock=FixedClock(NOW), actor="dispatcher")
+    channel = EmailChannel(host="127.0.0.1", port=port, sender="care@example.org", timeout=10)
+    report = Dispatcher(program, {"email": channel}, lease_seconds=600).run_until_idle(limit=5)
+    program.close()
+    results.put(report.delivered)
+
+
+def test_dispatchers_run_side_by_side_send_each_message_once(smtp_server, tmp_path):
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    program = CareProgram.open(url, clock=FixedClock(NOW), actor="test")
+    with program.transaction("queue") as tx:
+        for n in range(60):
+            tx.enqueue(
+                OutboundMessage(
+                    id=f"m{n}",
+                    idempotency_key=f"k{n}",
+                    channel="email",
+                    recipient=f"rn{n % 7}@example.org",
+                    subject=f"Check-in {n}",
+                    body="Due today.",
+                    created_at=NOW.add(seconds=n),
+                )
+            )
+    program.close()
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_dispatch_in_process, args=(url, smtp_server.port, results))
+        for _ in range(3)
+    ]
+    for p in procs:
+        p.start()
+    delivered = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sum(delivered) == 60
+    ids = [parsed(e)["Message-ID"] for e in smtp_server.inbox.messages]
+    assert len(ids) == 60
+    assert sorted(ids) == sorted(message_id_for(f"k{n}") for n in range(60))
+
+
+def test_appointment_reminder_reaches_the_patient_in_their_language(smtp_server, tmp_path):
+    from carecore.model import Appointment, ContactPreferences
+    from carecore.notify import PATIENT_ADDRESS, NotificationRule
+
+    english = NotificationRule(
+        id="reminder",
+        event="AppointmentDue",
+        channel="email",
+        recipient=PATIENT_ADDRESS,
+        audience="patient",
+        subject="Reminder: your visit on {appointment_date} at {appointment_time}",
+    )
+    spanish = NotificationRule(
+        id="reminder",
+        event="AppointmentDue",
+        channel="email",
+        recipient=PATIENT_ADDRESS,
+        audience="patient",
+        subject="Recordatorio: su cita el {appointment_date} a las {appointment_time}",
+        language="es",
+    )
+    program = CareProgram.open(
+        f"sqlite:///{tmp_path / 'remind.db'}",
+        clock=FixedClock(NOW),
+        actor="rn",
+        rules=[english, spanish],
+    )
+    patient = make_patient("p1")  # lives in America/Chicago
+    with program.transaction("setup") as tx:
+        tx.add(patient)
+        tx.add(make_patient("p2"))
+        tx.add(ContactPreferences(patient_id="p1", language="es", email="ana@example.org"))
+        tx.add(ContactPreferences(patient_id="p2", email="ben@example.org"))
+        tx.add(Appointment(id="a1", patient_id="p1", starts_at=NOW.add(hours=30)))
+        tx.add(Appointment(id="a2", patient_id="p2", starts_at=NOW.add(hours=50)))  # too far off
+    assert program.run_campaigns(kinds=["appointment-reminder"]) == 1
+    channel = EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+    assert Dispatcher(program, {"email": channel}).run_until_idle().delivered == 1
+    (mail,) = [parsed(e) for e in smtp_server.inbox.messages]
+    local = NOW.add(hours=30).in_timezone(patient.time_zone)
+    assert mail["To"] == "ana@example.org"
+    assert mail["Subject"] == (
+        f"Recordatorio: su cita el {local.date().isoformat()} a las {local.hour:02d}:{local.minute:02d}"
+    )
+    program.close()

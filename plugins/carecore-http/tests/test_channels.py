@@ -164,3 +164,34 @@ def test_an_empty_secret_is_refused():
     with pytest.raises(errors.InvalidValue) as info:
         WebhookChannel(url="http://127.0.0.1:9/hook", secret="")
     assert info.value.field == "secret"
+
+
+def test_an_sms_to_the_patient_goes_to_the_phone_on_file_at_delivery(peer, tmp_path):
+    from carecore.model import Appointment, ContactPreferences
+    from carecore.notify import PATIENT_ADDRESS, NotificationRule
+    from carecore.testing._store_contract import make_patient
+
+    rule = NotificationRule(
+        id="reminder",
+        event="AppointmentDue",
+        channel="sms",
+        recipient=PATIENT_ADDRESS,
+        audience="patient",
+        subject="Visit on {appointment_date} at {appointment_time}",
+    )
+    program = CareProgram.open(
+        f"sqlite:///{tmp_path / 'sms.db'}", clock=FixedClock(NOW), actor="rn", rules=[rule]
+    )
+    with program.transaction("setup") as tx:
+        tx.add(make_patient("p1"))
+        tx.add(ContactPreferences(patient_id="p1", phone="+15550111"))
+        tx.add(Appointment(id="a1", patient_id="p1", starts_at=NOW.add(hours=6)))
+    program.run_campaigns(kinds=["appointment-reminder"])
+    with program.transaction("the patient got a new phone") as tx:
+        tx.replace(ContactPreferences(patient_id="p1", phone="+15550122"))
+    sms = SmsChannel(url=peer.url, sender="+15550100")
+    assert Dispatcher(program, {"sms": sms}).run_until_idle().delivered == 1
+    form = peer.form(0)
+    # Without consent to health details by SMS, the text is the generic line.
+    assert (form["To"], form["Body"]) == ("+15550122", rule.generic_subject)
+    program.close()

@@ -55,6 +55,7 @@ from carecore.model.conditions import Coding, Condition
 from carecore.model.coverage import Appointment, Coverage
 from carecore.model.enrollment import Consent, Enrollment, Program, StatusChange
 from carecore.model.events import (
+    AppointmentDue,
     CarePlanRevised,
     DischargeReceived,
     DomainEvent,
@@ -98,6 +99,7 @@ __all__ = [
     "AdtEvent",
     "AdtEventKind",
     "Appointment",
+    "AppointmentDue",
     "AppointmentStatus",
     "AssessmentDomain",
     "AssessmentNote",
@@ -220,6 +222,7 @@ VALUE_TYPES: tuple[type, ...] = (
     TaskOverdue,
     OutreachDue,
     ThresholdReached,
+    AppointmentDue,
     OutboundMessage,
     DeliveryReceipt,
     DeadLetter,

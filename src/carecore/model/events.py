@@ -22,6 +22,7 @@ from carecore.model.people import PatientId
 from carecore.model.transitions import AdtEvent
 
 __all__ = [
+    "AppointmentDue",
     "CarePlanRevised",
     "DischargeReceived",
     "DomainEvent",
@@ -190,4 +191,40 @@ class ThresholdReached(DomainEvent):
             "minutes": str(self.minutes),
             "month": self.month,
             "program": self.family.value,
+        }
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class AppointmentDue(DomainEvent):
+    """A booked appointment is coming up: the cue for a reminder.
+
+    *time_zone* is the patient's, so a template says the time on their clock.
+
+    >>> ev = AppointmentDue(patient_id="p1", occurred_at=pendulum.datetime(2026, 3, 1, 14, tz="UTC"),
+    ...     appointment_id="ap1", starts_at=pendulum.datetime(2026, 3, 2, 15, 30, tz="UTC"),
+    ...     time_zone="America/Chicago", location="Main St clinic")
+    >>> ev.fields()["appointment_time"], ev.fields()["appointment_date"]
+    ('09:30', '2026-03-02')
+    """
+
+    appointment_id: str = field(validator=v.not_blank)
+    starts_at: pendulum.DateTime = field(converter=v.to_instant)
+    time_zone: str = field(default="UTC", validator=v.time_zone)
+    location: str | None = field(default=None, validator=v.optional(v.not_blank))
+    practitioner_id: str | None = field(default=None, validator=v.optional(v.not_blank))
+
+    @property
+    def key(self) -> str:
+        """The appointment and its start: a rescheduled visit gets a reminder of its own."""
+        return f"{self.type}:{self.appointment_id}:{self.starts_at.isoformat()}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``appointment_date`` and ``appointment_time`` (the patient's clock), ``location``, ``practitioner_id``."""
+        local = self.starts_at.in_timezone(self.time_zone)
+        return super().fields() | {
+            "appointment_id": self.appointment_id,
+            "appointment_date": local.date().isoformat(),
+            "appointment_time": local.format("HH:mm"),
+            "location": self.location or "the clinic",
+            "practitioner_id": self.practitioner_id or "your care team",
         }

@@ -117,3 +117,32 @@ class TransitionEpisode:
         """The discharge's date (in the time zone its instant carries)."""
         day: pendulum.Date = self.discharged_at.date()
         return day
+
+    def open_deadlines(self) -> dict[str, pendulum.Date]:
+        """What is still to do, by when: ``contact``, ``visit`` and ``med-rec``.
+
+        The one place that says which deadlines are open: the tasks, the
+        worklists and ``carecore tcm list`` all read it. The visit is chased
+        by the 7-day deadline (99496, high complexity) while it is set, else
+        by the 14-day one (99495). An episode that is not open, or does not
+        qualify for TCM, has none.
+
+        >>> ep = TransitionEpisode(id="ep1", patient_id="p1", discharge_event_id="a1",
+        ...     discharged_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
+        ...     from_setting=CareSetting.INPATIENT_ACUTE, contact_due=pendulum.date(2026, 1, 7),
+        ...     visit_due_7=pendulum.date(2026, 1, 12), visit_due=pendulum.date(2026, 1, 19),
+        ...     contact_made_on=pendulum.date(2026, 1, 6))
+        >>> {k: d.isoformat() for k, d in ep.open_deadlines().items()}
+        {'visit': '2026-01-12'}
+        """
+        if self.status is not EpisodeStatus.OPEN or not self.qualifies:
+            return {}
+        out: dict[str, pendulum.Date] = {}
+        if self.contact_made_on is None and self.contact_due is not None:
+            out["contact"] = self.contact_due
+        visit_due = self.visit_due_7 or self.visit_due
+        if self.visit_on is None and visit_due is not None:
+            out["visit"] = visit_due
+        if self.med_rec_on is None and self.med_rec_due is not None:
+            out["med-rec"] = self.med_rec_due
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from carecore import errors
@@ -108,3 +109,14 @@ def outbox_query(status: object, limit: object) -> None:
         raise errors.InvalidValue(
             "must be a whole number of at least 1", field="limit", value=limit
         )
+
+
+def lease(due_at: object, lease_until: object) -> None:
+    """Two aware instants, the lease ending after the moment messages are due by."""
+    for name, value in (("due_at", due_at), ("lease_until", lease_until)):
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise errors.InvalidValue("must be a time-zone-aware datetime", field=name, value=value)
+    assert isinstance(due_at, dt.datetime)  # noqa: S101 - checked above
+    assert isinstance(lease_until, dt.datetime)  # noqa: S101
+    if lease_until <= due_at:
+        raise errors.InvalidValue("must be after due_at", field="lease_until", value=lease_until)

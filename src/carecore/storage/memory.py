@@ -472,6 +472,23 @@ class MemoryTransaction:
         self._undo.append(lambda: items.__setitem__(receipt.message_id, old))
         self.log("deliver", "OutboundMessage", receipt.message_id, None, status)
 
+    def claim_outbox(
+        self, *, due_at: dt.datetime, lease_until: dt.datetime, limit: int = 100
+    ) -> list[OutboxItem]:
+        """Take due messages for delivery (see :meth:`carecore.protocols.Transaction.claim_outbox`)."""
+        _checks.lease(due_at, lease_until)
+        items = self._store.outbox_items
+        until = pendulum.instance(lease_until)
+        claimed = []
+        for item in self.outbox(status="pending", limit=limit, due_at=due_at):
+            key = item.message.id
+            old = items[key]
+            items[key] = attrs.evolve(old, next_attempt_at=until)
+            self._undo.append(lambda key=key, old=old: items.__setitem__(key, old))  # type: ignore[misc]
+            self.log("claim", "OutboundMessage", key, None, until.isoformat())
+            claimed.append(items[key])
+        return claimed
+
     def defer(self, message_id: str, until: dt.datetime) -> None:
         """Hold a pending message until *until* without counting an attempt (quiet hours)."""
         self._guard()

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import attrs
 
 from carecore import errors
 from carecore.model import DeliveryReceipt, OutboundMessage
@@ -44,7 +47,9 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _cols(names: Iterable[str]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _cols(names: tuple[str, ...]) -> str:
+    # Cached: every statement spells its kind's column list, and there are few kinds.
     return ", ".join(quote(n) for n in names)
 
 
@@ -928,6 +933,27 @@ class SqlTransaction:
                 "no such outbox message", field="message_id", value=receipt.message_id
             )
         self._audit("deliver", "OutboundMessage", receipt.message_id, None, status)
+
+    def claim_outbox(
+        self, *, due_at: dt.datetime, lease_until: dt.datetime, limit: int = 100
+    ) -> list[OutboxItem]:
+        """Take due messages for delivery (see :meth:`carecore.protocols.Transaction.claim_outbox`)."""
+        _checks.lease(due_at, lease_until)
+        candidates = self.outbox(status="pending", limit=limit, due_at=due_at)
+        until, due = _utc(lease_until), _utc(due_at)
+        claimed = []
+        for item in candidates:
+            # Still due? Another dispatcher may have taken it since the read; on
+            # PostgreSQL this update waits for that one's commit and then re-checks.
+            cur = self._run(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+                "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+                (until, item.message.id, due),
+            )
+            if cur.rowcount == 1:
+                claimed.append(attrs.evolve(item, next_attempt_at=_load_instant(until)))
+                self._audit("claim", "OutboundMessage", item.message.id, None, until)
+        return claimed
 
     def defer(self, message_id: str, until: dt.datetime) -> None:
         """Hold a pending message until *until* without counting an attempt (quiet hours)."""

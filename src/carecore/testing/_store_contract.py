@@ -151,6 +151,21 @@ def _claim_in_process(url: str, key: str, results: Any) -> None:
         store.close()
 
 
+def _claim_outbox_in_process(url: str, results: Any) -> None:
+    store = open_store(url)
+    try:
+        taken: list[str] = []
+        while True:
+            with store.transaction(actor="dispatcher", reason="claim", at=AT) as tx:
+                items = tx.claim_outbox(due_at=AT, lease_until=AT.add(minutes=5), limit=3)
+            if not items:
+                break
+            taken += [i.message.id for i in items]
+        results.put(taken)
+    finally:
+        store.close()
+
+
 class StoreContract:
     """What every carecore store must do; override :meth:`store`.
 
@@ -487,6 +502,61 @@ class StoreContract:
             failed = tx.outbox(status="failed")
         assert [(i.attempts, i.last_error) for i in failed] == [(1, "mailbox full")]
 
+    def test_claimed_messages_are_held_until_the_lease_ends(self, ready: Store) -> None:
+        """A claim takes due messages oldest first and holds them; a second claim gets the rest."""
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            for n in range(3):
+                tx.enqueue(attrs.evolve(make_message(n), created_at=AT.add(seconds=n)))
+        lease = AT.add(minutes=5)
+        with ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx:
+            first = tx.claim_outbox(due_at=AT, lease_until=lease, limit=2)
+        with ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx:
+            second = tx.claim_outbox(due_at=AT, lease_until=lease, limit=2)
+            third = tx.claim_outbox(due_at=AT, lease_until=lease, limit=2)
+        assert [i.message.id for i in first] == ["msg-0", "msg-1"]
+        assert [i.message.id for i in second] == ["msg-2"]
+        assert third == []
+        assert all(i.next_attempt_at == lease and i.status == "pending" for i in first + second)
+        with ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx:
+            again = tx.claim_outbox(
+                due_at=lease, lease_until=lease.add(minutes=5), limit=10
+            )  # a dispatcher that died: its messages come back when the lease ends
+        assert [i.message.id for i in again] == ["msg-0", "msg-1", "msg-2"]
+
+    def test_a_failed_transaction_gives_its_claims_back(self, ready: Store) -> None:
+        """Claims made in a transaction that fails are undone with it."""
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            tx.enqueue(make_message(1))
+        with (
+            pytest.raises(RuntimeError),
+            ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx,
+        ):
+            assert len(tx.claim_outbox(due_at=AT, lease_until=AT.add(minutes=5))) == 1
+            raise RuntimeError
+        with ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx:
+            assert [
+                i.message.id for i in tx.claim_outbox(due_at=AT, lease_until=AT.add(minutes=5))
+            ] == ["msg-1"]
+
+    @pytest.mark.parametrize(
+        ("due_at", "lease_until", "name"),
+        [
+            (AT.naive(), AT.add(minutes=5), "due_at"),
+            (AT, "soon", "lease_until"),
+            (AT, AT, "lease_until"),
+        ],
+    )
+    def test_claims_refuse_bad_times(
+        self, ready: Store, due_at: Any, lease_until: Any, name: str
+    ) -> None:
+        """A naive or non-time argument, or a lease that ends before it starts, is refused by name."""
+        with (
+            pytest.raises(errors.InvalidValue) as info,
+            ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx,
+        ):
+            tx.claim_outbox(due_at=due_at, lease_until=lease_until)
+        assert info.value.field == name
+
     def test_inbound_keys_are_claimed_once(self, ready: Store) -> None:
         """The first claim of a message key wins; repeats are reported as duplicates."""
         with ready.transaction(actor="feed", reason="inbound ADT", at=AT) as tx:
@@ -644,6 +714,28 @@ class DurableStoreContract(StoreContract):
             p.join(timeout=120)
         claims = sorted(results.get(timeout=10) for _ in procs)
         assert claims == [False, False, False, True]
+
+    @pytest.mark.usefixtures("ready")
+    def test_dispatchers_in_other_processes_never_claim_one_message_twice(
+        self, ready: Store, store_url: str
+    ) -> None:
+        """Three processes claiming 60 messages in small batches: each message is taken exactly once."""
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            for n in range(60):
+                tx.enqueue(attrs.evolve(make_message(n), created_at=AT.add(seconds=n)))
+        ctx = multiprocessing.get_context("spawn")
+        results = ctx.Queue()
+        procs = [
+            ctx.Process(target=_claim_outbox_in_process, args=(store_url, results))
+            for _ in range(3)
+        ]
+        for p in procs:
+            p.start()
+        taken = [results.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        every = [m for part in taken for m in part]
+        assert sorted(every) == sorted(f"msg-{n}" for n in range(60))
 
     def _kill_mid(self, code: str, store_url: str, *, started: str, delay: float) -> None:
         with subprocess.Popen(  # noqa: S603 - our own interpreter and code

@@ -277,37 +277,22 @@ def _cancelled_ids(event: AdtEvent, history: Iterable[AdtEvent], kind: AdtEventK
 
 def tasks_for(episode: TransitionEpisode, *, owner: str) -> list[Task]:
     """The work an episode needs, with stable ids (``<episode>:contact`` ...) so retries never duplicate it."""
-    if not episode.qualifies or episode.status is not EpisodeStatus.OPEN:
-        return []
-    out = []
-    if episode.contact_made_on is None and episode.contact_due is not None:
-        out.append(
-            Task(
-                id=f"{episode.id}:contact",
-                description="Interactive contact within 2 business days",
-                owner=owner,
-                kind=InterventionKind.COORDINATION,
-                due=episode.contact_due,
-            )
+    due = episode.open_deadlines()
+    what = {
+        "contact": ("Interactive contact within 2 business days", InterventionKind.COORDINATION),
+        "visit": (
+            "Face-to-face visit (7 days for high complexity, 14 days)",
+            InterventionKind.COORDINATION,
+        ),
+        "med-rec": ("Medication reconciliation by the visit", InterventionKind.MEDICATION),
+    }
+    return [
+        Task(
+            id=f"{episode.id}:{'medrec' if name == 'med-rec' else name}",
+            description=what[name][0],
+            owner=owner,
+            kind=what[name][1],
+            due=day,
         )
-    if episode.visit_on is None and episode.visit_due is not None:
-        out.append(
-            Task(
-                id=f"{episode.id}:visit",
-                description="Face-to-face visit (7 days for high complexity, 14 days)",
-                owner=owner,
-                kind=InterventionKind.COORDINATION,
-                due=episode.visit_due_7 or episode.visit_due,
-            )
-        )
-    if episode.med_rec_on is None and episode.med_rec_due is not None:
-        out.append(
-            Task(
-                id=f"{episode.id}:medrec",
-                description="Medication reconciliation by the visit",
-                owner=owner,
-                kind=InterventionKind.MEDICATION,
-                due=episode.med_rec_due,
-            )
-        )
-    return out
+        for name, day in due.items()
+    ]
