@@ -75,7 +75,9 @@ def test_the_nine_synthea_bundles_import_completely(synthea):
             and r["class"]["code"] == "IMP"
             and r["status"] == "finished"
         ]
-        assert {e.id for e in tx.all(AdtEvent)} == {r["id"] for r in discharges}
+        events = tx.all(AdtEvent)
+        assert {e.visit_number for e in events} == {r["id"] for r in discharges}
+        assert {e.kind.value for e in events} == {"discharge"}
         assert len(tx.all(TransitionEpisode)) == len(discharges)
         kept = [
             r
@@ -162,6 +164,70 @@ def test_importing_again_stores_nothing_twice(synthea):
     assert again.refused == ()
     assert all(added == 0 for _, added, _ in again.stored)
     assert {o.status for o in again.outcomes if o.kind == "Encounter"} <= {"duplicate", "skipped"}
+    assert {o.status for o in again.outcomes if o.kind in {"Patient", "Condition", "CarePlan"}} == {
+        "unchanged"
+    }
+
+
+def test_a_changed_resource_is_updated_but_a_stored_plan_is_kept(program):
+    plan = {
+        "resourceType": "CarePlan",
+        "id": "cp1",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "urn:uuid:p1"},
+        "created": "2026-01-05",
+        "title": "Diabetes",
+    }
+    import_bundle(program, _bundle(PATIENT, CONDITION, plan), source="first")
+    changed = {**CONDITION, "onsetDateTime": "2019-05-01"}
+    revised = {**plan, "title": "Diabetes, revised at the EHR"}
+    report = import_bundle(program, _bundle(PATIENT, changed, revised), source="second")
+    by = {o.resource: o for o in report.outcomes}
+    assert by["Patient/p1"].status == "unchanged"
+    assert by["Condition/c1"].status == "updated"
+    assert by["CarePlan/cp1"].status == "unchanged"
+    assert "does not overwrite" in by["CarePlan/cp1"].reason
+    with program.transaction("check") as tx:
+        assert str(tx.get(Condition, "c1").onset) == "2019-05-01"
+        assert tx.get(CarePlan, "cp1").title == "Diabetes"
+
+
+def test_an_admission_then_its_discharge_are_two_events(program):
+    stay = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": "urn:uuid:p1"},
+        "period": {"start": "2026-03-01T10:00:00-05:00"},
+    }
+    first = import_bundle(program, _bundle(PATIENT, stay), source="admit")
+    done = {
+        **stay,
+        "status": "finished",
+        "meta": {"versionId": "2"},
+        "period": {"start": "2026-03-01T10:00:00-05:00", "end": "2026-03-04T15:00:00-05:00"},
+        "hospitalization": {
+            "dischargeDisposition": {
+                "coding": [{"system": "http://www.nubc.org/patient-discharge", "code": "03"}]
+            }
+        },
+    }
+    second = import_bundle(program, _bundle(PATIENT, done), source="discharge")
+    again = import_bundle(program, _bundle(PATIENT, done), source="discharge again")
+    assert [o.status for o in first.outcomes if o.kind == "Encounter"] == ["imported"]
+    assert [o.status for o in second.outcomes if o.kind == "Encounter"] == ["imported"]
+    assert [o.status for o in again.outcomes if o.kind == "Encounter"] == ["duplicate"]
+    with program.transaction("check") as tx:
+        events = sorted(tx.all(AdtEvent), key=lambda e: e.occurred_at)
+        episodes = tx.all(TransitionEpisode)
+    assert [(e.kind.value, e.visit_number) for e in events] == [
+        ("admit", "e1"),
+        ("discharge", "e1"),
+    ]
+    assert events[1].to_setting.value == "snf"
+    assert len(episodes) == 1
 
 
 def _bundle(*resources):

@@ -100,12 +100,12 @@ def _summary(console: object, report: ImportReport) -> None:
 
     counts = report.counts()
     table = Table(title="FHIR import")
-    for column in ("resource", "imported", "duplicate", "skipped", "refused"):
-        table.add_column(column, justify="left" if column == "resource" else "right")
+    statuses = ("imported", "updated", "unchanged", "duplicate", "skipped", "refused")
+    table.add_column("resource")
+    for column in statuses:
+        table.add_column(column, justify="right")
     for kind in sorted({k for k, _ in counts}):
-        table.add_row(
-            kind, *(str(counts[kind, s]) for s in ("imported", "duplicate", "skipped", "refused"))
-        )
+        table.add_row(kind, *(str(counts[kind, s]) for s in statuses))
     print_ = console.print  # type: ignore[attr-defined]
     print_(table)
     reasons = Counter(

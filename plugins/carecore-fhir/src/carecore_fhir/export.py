@@ -283,9 +283,10 @@ def encounter_resource(event: AdtEvent) -> dict[str, Any] | None:
         period["start"] = event.admitted_at.isoformat()
     if event.discharged_at is not None:
         period["end"] = event.discharged_at.isoformat()
+    stay = event.visit_number or event.id
     doc: dict[str, Any] = {
         "resourceType": "Encounter",
-        "id": event.id,
+        "id": stay if _ID.fullmatch(stay) else hashlib.sha256(stay.encode()).hexdigest()[:32],
         "status": "finished" if event.kind is AdtEventKind.DISCHARGE else "in-progress",
         "class": {
             "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
@@ -305,6 +306,16 @@ def encounter_resource(event: AdtEvent) -> dict[str, Any] | None:
     if event.facility:
         doc["serviceProvider"] = {"display": event.facility}
     return doc
+
+
+def _encounters(events: list[AdtEvent]) -> list[dict[str, Any]]:
+    """One Encounter per stay: its discharge when there is one, else its admission."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in sorted(events, key=lambda e: e.kind is AdtEventKind.DISCHARGE):
+        doc = encounter_resource(event)
+        if doc is not None:
+            latest[doc["id"]] = doc
+    return list(latest.values())
 
 
 def coverage_resource(coverage: Coverage) -> dict[str, Any]:
@@ -745,7 +756,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
     resources += [practitioner_resource(p) for p in practitioners]
     resources += [condition_resource(c) for c in conditions]
     resources += observation_resources(observations)
-    resources += [doc for e in events if (doc := encounter_resource(e)) is not None]
+    resources += _encounters(events)
     resources += [coverage_resource(c) for c in coverages]
     resources += [careteam_resource(t) for t in teams]
     team_ids = tuple(t.id for t in teams)

@@ -55,9 +55,11 @@ _WRITE_ORDER: list[type] = [
 class Outcome:
     """What became of one resource (or of a whole file that could not be read).
 
-    ``status`` is ``imported``, ``duplicate`` (already received), ``skipped``
-    (carecore does not use it; ``reason`` says why) or ``refused`` (an error;
-    ``reason`` names the resource and the path).
+    ``status`` is ``imported`` (new), ``updated`` (stored before, changed at the
+    source), ``unchanged`` (stored before, the same; or a care plan, whose stored
+    versions an import never overwrites), ``duplicate`` (an ADT event already
+    received), ``skipped`` (carecore does not use it; ``reason`` says why) or
+    ``refused`` (an error; ``reason`` names the resource and the path).
     """
 
     source: str
@@ -299,52 +301,138 @@ def import_bundle(
     return _write(program, source, results, unmapped)
 
 
-def _write(  # noqa: C901, PLR0912 - kinds in bulk, then one by one when a bulk load fails
+_RANK = {"refused": 4, "imported": 3, "updated": 2, "unchanged": 1}
+
+
+def _existing(program: CareProgram, cls: type, values: list[Any]) -> dict[str, Any]:
+    """The stored records with the ids of *values* (one read per patient, or per id)."""
+    found: dict[str, Any] = {}
+    with program.transaction(f"FHIR import: what is stored ({cls.__name__})") as tx:
+        if cls in {Patient, Practitioner}:
+            for value in values:
+                try:
+                    found[value.id] = tx.get(cls, value.id)
+                except errors.NotFound:
+                    continue
+        else:
+            ids = {v.id for v in values}
+            for patient_id in sorted({v.patient_id for v in values}):
+                stored: list[Any] = tx.find(cls, patient_id=patient_id)
+                found.update({r.id: r for r in stored if r.id in ids})
+    return found
+
+
+def _add(
+    program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
+) -> tuple[int, int]:
+    """Bulk-add new records; when the bulk load fails, add one by one to find the bad ones."""
+    if not items:
+        return 0, 0
+    try:
+        result = program.import_records([v for _, v in items], reason=reason)
+    except errors.CarecoreError:
+        added = skipped = 0
+        for position, value in items:
+            try:
+                one = program.import_records([value], reason=reason)
+                added, skipped = added + one.added, skipped + one.skipped
+            except errors.CarecoreError as exc:
+                status[position] = f"refused:{exc}"
+        return added, skipped
+    return result.added, result.skipped
+
+
+def _replace(
+    program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
+) -> None:
+    """Replace changed records, one transaction each (a bad one keeps the others)."""
+    for position, value in items:
+        try:
+            with program.transaction(reason) as tx:
+                tx.replace(value)
+        except errors.CarecoreError as exc:
+            status[position] = f"refused:{exc}"
+
+
+def _sort(
+    results: list[tuple[Outcome, Mapped | None]],
+) -> tuple[dict[type, list[tuple[int, Any]]], list[tuple[int, AdtEvent]]]:
+    """The mapped values by kind (in write order) and the ADT events, with their positions."""
+    by_kind: dict[type, list[tuple[int, Any]]] = {cls: [] for cls in _WRITE_ORDER}
+    events: list[tuple[int, AdtEvent]] = []
+    for position, (_, mapped) in enumerate(results):
+        for value in mapped.values if mapped is not None else ():
+            if isinstance(value, AdtEvent):
+                events.append((position, value))
+            else:
+                by_kind.setdefault(type(value), []).append((position, value))
+    return by_kind, events
+
+
+def _write_kind(
+    program: CareProgram, reason: str, cls: type, items: list[tuple[int, Any]]
+) -> tuple[dict[int, str], tuple[str, int, int]]:
+    """Add the new records of one kind, replace the changed ones; a status per position."""
+    have = _existing(program, cls, [v for _, v in items])
+    groups: dict[str, list[tuple[int, Any]]] = {"imported": [], "updated": [], "unchanged": []}
+    for position, value in items:
+        old = have.get(value.id)
+        if old is None:
+            groups["imported"].append((position, value))
+        elif cls is CarePlan or old == value:  # carecore's own plan versions are not overwritten
+            groups["unchanged"].append((position, value))
+        else:
+            groups["updated"].append((position, value))
+    failed: dict[int, str] = {}
+    added, skipped = _add(program, reason, groups["imported"], failed)
+    _replace(program, reason, groups["updated"], failed)
+    status = {p: failed.get(p, label) for label, group in groups.items() for p, _ in group}
+    already = skipped + len(groups["updated"]) + len(groups["unchanged"])
+    return status, (cls.__name__, added, already)
+
+
+def _outcome_for(outcome: Outcome, labels: list[str]) -> Outcome:
+    label = max(labels, key=lambda x: _RANK[x.split(":", 1)[0]])
+    status, _, why = label.partition(":")
+    if status == "unchanged":
+        why = (
+            "a plan with this id is stored; an import does not overwrite carecore's plan versions"
+            if outcome.kind == "CarePlan"
+            else "already stored, the same"
+        )
+    return attrs.evolve(outcome, status=status, reason=why)
+
+
+def _receive(program: CareProgram, outcome: Outcome, event: AdtEvent) -> Outcome:
+    try:
+        received = program.receive(event, source=SOURCE)
+    except errors.CarecoreError as exc:
+        return attrs.evolve(outcome, status="refused", reason=str(exc))
+    if received.duplicate:
+        return attrs.evolve(outcome, status="duplicate", reason="already received")
+    return outcome
+
+
+def _write(
     program: CareProgram,
     source: str,
     results: list[tuple[Outcome, Mapped | None]],
     unmapped: Counter[str],
 ) -> ImportReport:
-    by_kind: dict[type, list[tuple[int, Any]]] = {cls: [] for cls in _WRITE_ORDER}
-    events: list[tuple[int, AdtEvent]] = []
-    for position, (_, mapped) in enumerate(results):
-        if mapped is None:
-            continue
-        for value in mapped.values:
-            if isinstance(value, AdtEvent):
-                events.append((position, value))
-            else:
-                by_kind.setdefault(type(value), []).append((position, value))
+    by_kind, events = _sort(results)
     outcomes = [outcome for outcome, _ in results]
+    labels: dict[int, list[str]] = {}
     stored: list[tuple[str, int, int]] = []
-    reason = f"FHIR import {source}"
     for cls, items in by_kind.items():
-        if not items:
-            continue
-        try:
-            result = program.import_records([v for _, v in items], reason=reason)
-            stored.append((cls.__name__, result.added, result.skipped))
-        except errors.CarecoreError:
-            added = skipped = 0
-            for position, value in items:  # find the bad ones, keep the rest
-                try:
-                    one = program.import_records([value], reason=reason)
-                    added, skipped = added + one.added, skipped + one.skipped
-                except errors.CarecoreError as exc:
-                    outcomes[position] = attrs.evolve(
-                        outcomes[position], status="refused", reason=str(exc)
-                    )
-            stored.append((cls.__name__, added, skipped))
+        if items:
+            status, counts = _write_kind(program, f"FHIR import {source}", cls, items)
+            stored.append(counts)
+            for position, label in status.items():
+                labels.setdefault(position, []).append(label)
+    for position, found in labels.items():
+        outcomes[position] = _outcome_for(outcomes[position], found)
     for position, event in events:
-        try:
-            received = program.receive(event, source=SOURCE)
-        except errors.CarecoreError as exc:
-            outcomes[position] = attrs.evolve(outcomes[position], status="refused", reason=str(exc))
-            continue
-        if received.duplicate:
-            outcomes[position] = attrs.evolve(
-                outcomes[position], status="duplicate", reason="already received"
-            )
+        outcomes[position] = _receive(program, outcomes[position], event)
     return ImportReport(
         outcomes=tuple(outcomes),
         unmapped=tuple(sorted(unmapped.items())),

@@ -737,13 +737,13 @@ def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options
     if isinstance(provider, dict):
         org = resolver.resource(provider.get("reference", ""))
         facility = (org or {}).get("name") or provider.get("display")
-    version = (resource.get("meta") or {}).get("versionId")
-    key = f"Encounter/{rid}" + (f"/_history/{version}" if version else "")
+    # One event per stay and kind: the admission and the discharge of a stay are two events,
+    # and a stay sent again (a new version, a re-sync) is recognised as received.
     assert occurred is not None  # noqa: S101 - set on both branches above
     try:
         event = AdtEvent(
-            id=rid,
-            source_key=key,
+            id=f"{rid}-{kind.value}",
+            source_key=f"Encounter/{rid}/{kind.value}",
             patient_id=patient_id,
             kind=kind,
             occurred_at=occurred,
