@@ -17,7 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carecore import errors
-from carecore.model import CarePlan, Condition, Patient, ServiceFamily
+from carecore.model import (
+    AdtEvent,
+    CarePlan,
+    Condition,
+    Observation,
+    Patient,
+    Practitioner,
+    ServiceFamily,
+)
 
 
 def _synthea():
@@ -145,8 +153,8 @@ def test_not_found_is_typed(client):
         client.read("Patient", "nope")
 
 
-def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program):
-    path = _synthea()[0]
+def _load(client, path, kinds=None):
+    """Put a Synthea bundle's resources on the server, urn:uuid references made relative."""
     entries = json.loads(path.read_bytes())["entry"]
     uuid_refs = {
         e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries
@@ -155,15 +163,19 @@ def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program):
     for url, ref in uuid_refs.items():
         text = text.replace(f'"{url}"', f'"{ref}"')
     for entry in json.loads(text)["entry"]:
-        if entry["resource"]["resourceType"] in {
-            "Patient",
-            "Condition",
-            "CarePlan",
-            "Goal",
-            "Encounter",
-            "Organization",
-        }:
+        if kinds is None or entry["resource"]["resourceType"] in kinds:
             client.update(entry["resource"])
+
+
+def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program):
+    path = _synthea()[0]
+    _load(client, path, {"Patient", "Condition", "CarePlan", "Goal", "Encounter", "Organization"})
+    patient_id = next(
+        e["resource"]["id"]
+        for e in json.loads(path.read_bytes())["entry"]
+        if e["resource"]["resourceType"] == "Patient"
+    )
+    by_patient = list(FhirSource(client=client).read(f"{fhir_server.base}/Patient/{patient_id}"))
     values = list(FhirSource(client=client).read(fhir_server.base))
     from_file = list(FhirSource().read(str(path)))
     conditions = sorted((v for v in values if isinstance(v, Condition)), key=lambda c: c.id)
@@ -174,6 +186,11 @@ def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program):
     assert plans == sorted((v for v in from_file if isinstance(v, CarePlan)), key=lambda c: c.id)
     (server_patient,) = [v for v in values if isinstance(v, Patient)]
     assert server_patient.identifiers[0].system == fhir_server.base  # the server is the source
+    assert (
+        sorted((v for v in by_patient if isinstance(v, Condition)), key=lambda c: c.id)
+        == conditions
+    )
+    assert sorted((v for v in by_patient if isinstance(v, CarePlan)), key=lambda c: c.id) == plans
 
 
 def test_the_sink_writes_an_export_and_guards_versions(fhir_server, client, program):
@@ -215,3 +232,50 @@ def test_export_careplan_hook_writes_to_the_configured_server(fhir_server, monke
 
 def test_options_default_source_is_not_a_server():
     assert not Options().source.startswith("http")
+
+
+def test_one_patient_is_imported_from_a_server_with_outcomes(fhir_server, client, make_program):
+    from carecore_fhir import import_bundle
+    from carecore_fhir.source import import_from_server
+
+    first, second = _synthea()[:2]
+    consumed = {
+        "Patient",
+        "Practitioner",
+        "Condition",
+        "Encounter",
+        "Observation",
+        "CarePlan",
+        "Goal",
+        "Organization",
+    }
+    _load(client, first, consumed)
+    _load(client, second, consumed)
+    patient_id = next(
+        e["resource"]["id"]
+        for e in json.loads(first.read_bytes())["entry"]
+        if e["resource"]["resourceType"] == "Patient"
+    )
+    from_server = make_program("server")
+    report = import_from_server(from_server, client, patient_id=patient_id)
+    assert report.refused == ()
+    assert {o.resource for o in report.outcomes if o.kind == "Patient"} == {f"Patient/{patient_id}"}
+    from_file = make_program("file")
+    import_bundle(from_file, first.read_bytes(), source=first.name)
+    for cls in (Condition, CarePlan, Observation, AdtEvent, Practitioner):
+        with from_server.transaction("check") as tx:
+            got = sorted(tx.all(cls), key=lambda v: v.id)
+        with from_file.transaction("check") as tx:
+            want = sorted(tx.all(cls), key=lambda v: v.id)
+        assert got == want, cls.__name__
+    again = import_from_server(from_server, client, patient_id=patient_id)
+    assert {o.status for o in again.outcomes} <= {"unchanged", "duplicate", "skipped"}
+
+
+def test_an_unknown_patient_on_the_server_is_one_refused_outcome(client, program):
+    from carecore_fhir.source import import_from_server
+
+    report = import_from_server(program, client, patient_id="nobody")
+    (outcome,) = report.outcomes
+    assert outcome.status == "refused"
+    assert outcome.resource == "Patient/nobody"
