@@ -279,3 +279,33 @@ def test_an_unknown_patient_on_the_server_is_one_refused_outcome(client, program
     (outcome,) = report.outcomes
     assert outcome.status == "refused"
     assert outcome.resource == "Patient/nobody"
+
+
+def test_cli_pull_imports_from_the_server(fhir_server, client, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+
+    path = _synthea()[0]
+    _load(client, path, {"Patient", "Condition", "CarePlan", "Goal"})
+    fhir_server.store.token = "s3cret"
+    monkeypatch.setenv("EHR_TOKEN", "s3cret")
+    db = f"sqlite:///{tmp_path / 'pull.db'}"
+    result = CliRunner().invoke(
+        make_app(), ["fhir", "pull", fhir_server.base, "--db", db, "--token-env", "EHR_TOKEN"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "CarePlan" in result.output
+    conditions = sum(
+        e["resource"]["resourceType"] == "Condition" for e in json.loads(path.read_bytes())["entry"]
+    )
+    from carecore.service import CareProgram
+
+    with CareProgram.open(db) as program, program.transaction("check") as tx:
+        assert len(tx.all(Condition)) == conditions
+    result = CliRunner().invoke(
+        make_app(),
+        ["fhir", "pull", fhir_server.base, "--db", db, "--token-env", "NOT_SET_ANYWHERE"],
+    )
+    assert result.exit_code == 2
+    assert "NOT_SET_ANYWHERE" in result.output

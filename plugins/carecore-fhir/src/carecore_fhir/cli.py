@@ -144,6 +144,64 @@ def _grouped(reason: str) -> str:
     return head
 
 
+@fhir.command("pull")
+@click.argument("base_url")
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store the records go to.")
+@click.option("--patient", "patient_id", default=None, help="Only this patient (their FHIR id).")
+@click.option(
+    "--time-zone",
+    default="UTC",
+    show_default=True,
+    callback=time_zone_option,
+    help="Time zone of patients whose resource gives none (IANA name).",
+)
+@click.option(
+    "--token-env",
+    default=None,
+    metavar="NAME",
+    help="Environment variable holding a bearer token for the server.",
+)
+@click.pass_context
+def pull(  # noqa: PLR0917 - click passes options positionally
+    ctx: click.Context,
+    base_url: str,
+    db_url: str,
+    patient_id: str | None,
+    time_zone: str,
+    token_env: str | None,
+) -> None:
+    """Import from a FHIR R4 server (searched page by page); print the same summary as import.
+
+    Exits with status 1 when any resource was refused.
+    """
+    import os  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+
+    from carecore_fhir.rest import FhirClient  # noqa: PLC0415
+    from carecore_fhir.source import import_from_server  # noqa: PLC0415
+
+    token = None
+    if token_env is not None:
+        value = os.environ.get(token_env, "")
+        if not value:
+            raise click.BadParameter(f"${token_env} is empty or not set", param_hint="--token-env")
+
+        def token(*, refresh: bool) -> str:  # noqa: ARG001 - a fixed token cannot be refreshed
+            return value
+
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    options = Options(source=base_url.rstrip("/"), time_zone=time_zone)
+    with (
+        CareProgram.open(db_url, actor="fhir-pull", plugin_manager=pm) as program,
+        FhirClient(base_url, token=token) as client,
+    ):
+        report = import_from_server(program, client, patient_id=patient_id, options=options)
+    _summary(Console(), report)
+    if report.refused:
+        ctx.exit(1)
+
+
 @fhir.command("export")
 @click.argument("patient_id")
 @click.option("--db", "db_url", required=True, metavar="URL", help="Store to read.")
