@@ -30,6 +30,7 @@ import pendulum
 from carecore import errors
 from carecore.convert import from_primitive
 from carecore.model import (
+    AdministrativeSex,
     AdtEvent,
     AdtEventKind,
     CarePlan,
@@ -529,7 +530,12 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         raise errors.InvalidValue(
             "needs a family and a given name", field=f"{_name(resource)}.name", value=name
         )
-    gender = _status(resource, "gender", codes.GENDER)
+    notes: list[str] = []
+    if "gender" in resource:
+        gender = _status(resource, "gender", codes.GENDER)
+    else:
+        gender = AdministrativeSex.UNKNOWN
+        notes.append("no gender: administrative sex 'unknown'")
     zone_ext = _extension(resource, codes.TIMEZONE_EXTENSION)
     zone = zone_ext.get("valueCode") if zone_ext else None
     idents = [
@@ -554,11 +560,13 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         )
     except errors.InvalidValue as exc:
         raise _located(resource, exc) from None
-    return Mapped(values=(patient,))
+    return Mapped(values=(patient,), notes=tuple(notes))
 
 
-def _located(resource: Mapping[str, Any], exc: errors.CarecoreError) -> errors.InvalidValue:
+def _located(resource: Mapping[str, Any], exc: errors.CarecoreError) -> errors.CarecoreError:
     """A carecore validation error re-raised naming the resource it came from."""
+    if (exc.field or "").startswith(_name(resource)):
+        return exc  # it names the resource and path already
     return errors.InvalidValue(exc.reason, field=f"{_name(resource)}: {exc.field}", value=exc.value)
 
 
