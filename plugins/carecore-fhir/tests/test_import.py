@@ -347,3 +347,92 @@ def test_any_input_gives_outcomes_never_an_exception(program, data):
     report = import_bundle(program, data, source="fuzz")
     assert report.outcomes
     assert all(o.status in {"imported", "skipped", "refused", "duplicate"} for o in report.outcomes)
+
+
+_TYPES = [
+    "Patient",
+    "Condition",
+    "Encounter",
+    "Observation",
+    "CarePlan",
+    "CareTeam",
+    "Coverage",
+    "Practitioner",
+    "Goal",
+]
+_FIELDS = [
+    "id",
+    "subject",
+    "patient",
+    "beneficiary",
+    "code",
+    "status",
+    "intent",
+    "period",
+    "class",
+    "name",
+    "birthDate",
+    "gender",
+    "valueQuantity",
+    "component",
+    "effectiveDateTime",
+    "addresses",
+    "goal",
+    "activity",
+    "participant",
+    "payor",
+    "category",
+    "created",
+    "onsetDateTime",
+    "clinicalStatus",
+    "hospitalization",
+    "qualification",
+    "identifier",
+]
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6) | st.just("urn:uuid:p1"),
+    lambda inner: (
+        st.lists(inner, max_size=2)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "reference",
+                    "coding",
+                    "code",
+                    "system",
+                    "text",
+                    "start",
+                    "end",
+                    "value",
+                    "family",
+                    "given",
+                    "detail",
+                    "member",
+                    "role",
+                ]
+            ),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    resources=st.lists(
+        st.fixed_dictionaries(
+            {"resourceType": st.sampled_from(_TYPES)}, optional=dict.fromkeys(_FIELDS, _JSON)
+        ),
+        max_size=4,
+    )
+)
+def test_malformed_resources_are_refused_by_name_never_crash(program, resources):
+    report = import_bundle(program, _bundle(PATIENT, *resources), source="fuzz")
+    assert len(report.outcomes) == len(resources) + 1
+    for outcome in report.refused:
+        assert outcome.reason
+        assert outcome.resource.split("/")[0] in [*_TYPES, "Patient"]

@@ -27,8 +27,7 @@ from carecore.model import (
     Patient,
     Practitioner,
 )
-from carecore_fhir import validate
-from carecore_fhir.mapping import MAPPERS, Mapped, Options, Resolver, Skip, to_carecore
+from carecore_fhir.mapping import Mapped, Options, Resolver, Skip, to_carecore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -228,7 +227,7 @@ def map_bundle(
     for resource in bundle.resources:
         name = _resource_name(resource)
         try:
-            mapped = to_carecore(resource, resolver, options)
+            mapped = to_carecore(resource, resolver, options, check=check)
         except Skip as skip:
             results.append(
                 (
@@ -247,19 +246,6 @@ def map_bundle(
                 )
             )
             continue
-        if check and resource.get("resourceType") in MAPPERS:
-            found = validate.structure_problems(resource)
-            if found:
-                reason = str(errors.InvalidInput(f"FHIR R4 {name}", problems=found))
-                results.append(
-                    (
-                        Outcome(
-                            source=bundle.source, resource=name, status="refused", reason=reason
-                        ),
-                        None,
-                    )
-                )
-                continue
         unmapped.update(mapped.unmapped)
         outcome = Outcome(
             source=bundle.source, resource=name, status="imported", notes=mapped.notes

@@ -60,7 +60,7 @@ from carecore.model import (
     Task,
     TaskStatus,
 )
-from carecore_fhir import codes
+from carecore_fhir import codes, validate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -704,13 +704,17 @@ def map_condition(  # noqa: C901 - one check per Condition element
     return Mapped(values=(condition,), unmapped=unmapped)
 
 
+#: Encounter.class codes (v3 ActCode) of an inpatient stay.
+_INPATIENT = frozenset({"IMP", "ACUTE", "NONAC"})
+
+
 def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
     """An inpatient FHIR Encounter as a carecore :class:`~carecore.model.AdtEvent`."""
     zone = options.time_zone
     rid = _need(resource, "id")
     klass = _need(resource, "class")
     code = klass.get("code") if isinstance(klass, dict) else None
-    if code not in {"IMP", "ACUTE", "NONAC"}:
+    if code not in _INPATIENT:
         raise Skip(
             f"not an inpatient stay; only inpatient stays become ADT events (got class {code!r})"
         )
@@ -769,7 +773,8 @@ def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options
 
 
 def _loinc(concept: object) -> str | None:
-    return _code_in(concept, codes.LOINC)
+    code = _code_in(concept, codes.LOINC)
+    return code if isinstance(code, str) else None
 
 
 def map_observation(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
@@ -1347,15 +1352,40 @@ MAPPERS: dict[str, Callable[[dict[str, Any], Resolver, Options], Mapped]] = {
 }
 
 
+def _quick_skip(resource: dict[str, Any]) -> None:
+    """Skip, before any validation, what carecore plainly does not read (most Observations)."""
+    kind = resource["resourceType"]
+    if kind == "Observation":
+        code = _loinc(resource.get("code"))
+        if code not in codes.OBSERVATION_MEASURES and code not in codes.BP_PANELS:
+            raise Skip(
+                "not an observation carecore reads: A1c, body weight, blood pressure "
+                f"(got LOINC {code!r})"
+            )
+    elif kind == "Encounter":
+        klass = resource.get("class")
+        code = klass.get("code") if isinstance(klass, dict) else None
+        if code not in _INPATIENT:
+            raise Skip(
+                f"not an inpatient stay; only inpatient stays become ADT events (got class {code!r})"
+            )
+
+
 def to_carecore(
-    resource: dict[str, Any], resolver: Resolver, options: Options | None = None
+    resource: dict[str, Any],
+    resolver: Resolver,
+    options: Options | None = None,
+    *,
+    check: bool = True,
 ) -> Mapped:
     """One FHIR R4 resource (a dict) as carecore values.
 
     Raises :class:`Skip` for a resource carecore does not use, and a
     :mod:`carecore.errors` type naming the resource and path for one it
-    cannot read (an unknown type, another FHIR version, a reference that
-    does not resolve, a missing or invalid element).
+    cannot read (an unknown type, another FHIR version, a structure R4 does
+    not allow, a reference that does not resolve, a missing or invalid
+    element). With *check*, a resource carecore reads is first validated with
+    ``fhir.resources.R4B``.
 
     >>> to_carecore({"resourceType": "Claim", "id": "c1"}, Resolver({}))
     Traceback (most recent call last):
@@ -1383,5 +1413,18 @@ def to_carecore(
     mapper = MAPPERS.get(kind)
     if mapper is None:
         raise Skip(f"carecore does not use {kind} resources")
-    _check_version(resource)
-    return mapper(resource, resolver, options or Options())
+    try:
+        _check_version(resource)
+        _quick_skip(resource)
+        if check:
+            found = validate.structure_problems(resource)
+            if found:
+                raise errors.InvalidInput(f"FHIR R4 {_name(resource)}", problems=found)
+        return mapper(resource, resolver, options or Options())
+    except (Skip, errors.CarecoreError):
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        # Only reachable with check=False: validated resources have the shapes read here.
+        raise errors.InvalidValue(
+            f"cannot be read ({type(exc).__name__}: {exc})", field=_name(resource), value=None
+        ) from None
