@@ -290,21 +290,28 @@ def import_bundle(
 _RANK = {"refused": 4, "imported": 3, "updated": 2, "unchanged": 1}
 
 
-def _existing(program: CareProgram, cls: type, values: list[Any]) -> dict[str, Any]:
-    """The stored records with the ids of *values* (one read per patient, or per id)."""
-    found: dict[str, Any] = {}
-    with program.transaction(f"FHIR import: what is stored ({cls.__name__})") as tx:
-        if cls in {Patient, Practitioner}:
-            for value in values:
-                try:
-                    found[value.id] = tx.get(cls, value.id)
-                except errors.NotFound:
-                    continue
-        else:
-            ids = {v.id for v in values}
-            for patient_id in sorted({v.patient_id for v in values}):
+def _existing(
+    program: CareProgram, by_kind: dict[type, list[tuple[int, Any]]]
+) -> dict[type, dict[str, Any]]:
+    """The stored records with the ids of the values, per kind, read in one transaction.
+
+    Patients and practitioners are read by id; other kinds once per patient.
+    """
+    found: dict[type, dict[str, Any]] = {}
+    with program.transaction("FHIR import: what is stored already") as tx:
+        for cls, items in by_kind.items():
+            have = found.setdefault(cls, {})
+            if cls in {Patient, Practitioner}:
+                for _, value in items:
+                    try:
+                        have[value.id] = tx.get(cls, value.id)
+                    except errors.NotFound:
+                        continue
+                continue
+            ids = {v.id for _, v in items}
+            for patient_id in sorted({v.patient_id for _, v in items}):
                 stored: list[Any] = tx.find(cls, patient_id=patient_id)
-                found.update({r.id: r for r in stored if r.id in ids})
+                have.update({r.id: r for r in stored if r.id in ids})
     return found
 
 
@@ -356,10 +363,13 @@ def _sort(
 
 
 def _write_kind(
-    program: CareProgram, reason: str, cls: type, items: list[tuple[int, Any]]
+    program: CareProgram,
+    reason: str,
+    cls: type,
+    items: list[tuple[int, Any]],
+    have: dict[str, Any],
 ) -> tuple[dict[int, str], tuple[str, int, int]]:
     """Add the new records of one kind, replace the changed ones; a status per position."""
-    have = _existing(program, cls, [v for _, v in items])
     groups: dict[str, list[tuple[int, Any]]] = {"imported": [], "updated": [], "unchanged": []}
     for position, value in items:
         old = have.get(value.id)
@@ -409,9 +419,13 @@ def _write(
     outcomes = [outcome for outcome, _ in results]
     labels: dict[int, list[str]] = {}
     stored: list[tuple[str, int, int]] = []
+    by_kind = {cls: items for cls, items in by_kind.items() if items}
+    stored_now = _existing(program, by_kind) if by_kind else {}
     for cls, items in by_kind.items():
         if items:
-            status, counts = _write_kind(program, f"FHIR import {source}", cls, items)
+            status, counts = _write_kind(
+                program, f"FHIR import {source}", cls, items, stored_now[cls]
+            )
             stored.append(counts)
             for position, label in status.items():
                 labels.setdefault(position, []).append(label)
