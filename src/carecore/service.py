@@ -46,6 +46,7 @@ from carecore.model import (
     CareTeam,
     ClaimLine,
     Condition,
+    Consent,
     ContactPreferences,
     DeadLetter,
     Denial,
@@ -53,13 +54,16 @@ from carecore.model import (
     DomainEvent,
     Enrollment,
     EnrollmentChanged,
+    FaceToFaceVisit,
     InteractiveContact,
     ItemAnswer,
     Observation,
     OutreachDue,
     Patient,
+    Practitioner,
     RoleClass,
     ServiceFamily,
+    ServicePeriod,
     TaskOverdue,
     ThresholdReached,
     TimeEntry,
@@ -77,8 +81,9 @@ if TYPE_CHECKING:
     import pendulum
     import pluggy
 
+    from carecore.billing import EvaluationResult, RuleSet
     from carecore.instruments import Answer
-    from carecore.model import ServicePeriod
+    from carecore.metrics import ProgramData
     from carecore.protocols import Store, Transaction
     from carecore.storage import BulkResult
     from carecore.transitions import TransitionRules
@@ -752,6 +757,17 @@ class CareProgram:
         The old lines and denials are deleted and the new ones added in one
         transaction, so the audit log shows both closes.
         """
+        with self.transaction(reason) as tx:
+            self._store_billing(tx, patient_id, period, claim_lines, denials)
+
+    @staticmethod
+    def _store_billing(
+        tx: Transaction,
+        patient_id: str,
+        period: ServicePeriod,
+        claim_lines: Iterable[ClaimLine],
+        denials: Iterable[Denial],
+    ) -> None:
         lines, refused = list(claim_lines), list(denials)
         # The same denial given twice (one per rule pass) is stored once.
         items: list[ClaimLine | Denial] = list(dict.fromkeys([*lines, *refused]))
@@ -762,16 +778,104 @@ class CareProgram:
                     field="claim_lines",
                     value=item,
                 )
+        stored: list[ClaimLine | Denial] = [
+            *tx.find(ClaimLine, patient_id=patient_id),
+            *tx.find(Denial, patient_id=patient_id),
+        ]
+        for old in stored:
+            if old.period == period:
+                tx.delete(type(old), kind_for(type(old)).key_of(old))
+        for item in items:
+            tx.add(item)
+
+    def close_month(
+        self,
+        period: ServicePeriod,
+        *,
+        rules: RuleSet | None = None,
+        reason: str = "month close",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[EvaluationResult]:
+        """Bill *period* for every stored patient and store the outcome, replacing an earlier close.
+
+        The records are read in one transaction and evaluated with *rules*
+        (default: the CMS rule set of the period's year) by
+        :func:`carecore.billing.month.close_records`; every patient's claim
+        lines and denials are then written in one transaction, so a failed
+        close leaves the previous one in place. *progress* gets
+        ``(patients done, patients)``.
+
+        >>> program = CareProgram.open("memory://")
+        >>> program.close_month(ServicePeriod.month(2026, 3))
+        []
+        """
+        from carecore.billing import cms_rule_set  # noqa: PLC0415
+        from carecore.billing.month import MonthRecords, close_records  # noqa: PLC0415
+
+        if not isinstance(period, ServicePeriod):
+            raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
+        chosen = rules if rules is not None else cms_rule_set(period.start.year)
+        with self.transaction(f"{reason}: read {period}") as tx:
+            records = MonthRecords(
+                patients=tx.all(Patient),
+                practitioners=tx.all(Practitioner),
+                conditions=tx.all(Condition),
+                consents=tx.all(Consent),
+                enrollments=tx.all(Enrollment),
+                care_plans=tx.all(CarePlan),
+                time_entries=tx.all(TimeEntry),
+                contacts=tx.all(InteractiveContact),
+                visits=tx.all(FaceToFaceVisit),
+                adt_events=tx.all(AdtEvent),
+                episodes=tx.all(TransitionEpisode),
+            )
+        total = len(records.patients)
+        results = close_records(
+            records,
+            period,
+            chosen,
+            progress=None if progress is None else (lambda done: progress(done, total)),
+        )
+        with self.transaction(f"{reason}: {period}") as tx:
+            for result in results:
+                self._store_billing(
+                    tx, result.patient_id, period, result.claim_lines, result.denials
+                )
+        return results
+
+    def program_data(self, *, reason: str = "program measurement") -> ProgramData:
+        """Every record the registry, risk and metrics read, in one transaction.
+
+        The snapshot feeds :func:`carecore.metrics.program_report` and
+        ``carecore report``. Coverage records are included (an empty tuple
+        when none are stored: eligibility then says coverage is unknown).
+
+        >>> CareProgram.open("memory://").program_data().patients
+        ()
+        """
+        from carecore import model  # noqa: PLC0415 - the metrics layer loads only when asked
+        from carecore.metrics import ProgramData  # noqa: PLC0415
+
         with self.transaction(reason) as tx:
-            stored: list[ClaimLine | Denial] = [
-                *tx.find(ClaimLine, patient_id=patient_id),
-                *tx.find(Denial, patient_id=patient_id),
-            ]
-            for old in stored:
-                if old.period == period:
-                    tx.delete(type(old), kind_for(type(old)).key_of(old))
-            for item in items:
-                tx.add(item)
+            return ProgramData(
+                patients=tuple(tx.all(model.Patient)),
+                practitioners=tuple(tx.all(model.Practitioner)),
+                conditions=tuple(tx.all(model.Condition)),
+                coverages=tuple(tx.all(model.Coverage)),
+                consents=tuple(tx.all(model.Consent)),
+                enrollments=tuple(tx.all(model.Enrollment)),
+                care_teams=tuple(tx.all(model.CareTeam)),
+                care_plans=tuple(tx.all(model.CarePlan)),
+                time_entries=tuple(tx.all(model.TimeEntry)),
+                contacts=tuple(tx.all(model.InteractiveContact)),
+                visits=tuple(tx.all(model.FaceToFaceVisit)),
+                adt_events=tuple(tx.all(model.AdtEvent)),
+                episodes=tuple(tx.all(model.TransitionEpisode)),
+                claim_lines=tuple(tx.all(model.ClaimLine)),
+                denials=tuple(tx.all(model.Denial)),
+                observations=tuple(tx.all(model.Observation)),
+                assessments=tuple(tx.all(model.AssessmentResult)),
+            )
 
 
 def _answer_values(value: object) -> tuple[str, ...]:

@@ -224,3 +224,15 @@ def test_two_handles_see_each_others_commits(store, url):
             assert tx.get(type(make_patient()), "contract-patient").id == "contract-patient"
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite"])
+@pytest.mark.parametrize("target", [0, SCHEMA_VERSION + 1, "7", True])
+def test_a_migration_target_outside_the_known_versions_is_refused(tmp_path, url, target):
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}" if url == "sqlite" else url)
+    store.initialize()
+    with pytest.raises(errors.InvalidValue) as info:
+        store.migrate(target=target)
+    assert info.value.field == "target"
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()

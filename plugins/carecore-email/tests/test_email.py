@@ -250,3 +250,25 @@ def test_appointment_reminder_reaches_the_patient_in_their_language(smtp_server,
         f"Recordatorio: su cita el {local.date().isoformat()} a las {local.hour:02d}:{local.minute:02d}"
     )
     program.close()
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"host": " "}, "host"),
+        ({"port": 0}, "port"),
+        ({"port": 70000}, "port"),
+        ({"port": "25"}, "port"),
+        ({"sender": "care team"}, "sender"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": True}, "timeout"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(changes, name):
+    from carecore import errors
+
+    settings = {"host": "127.0.0.1", "port": 2525, "sender": "care@example.org"} | changes
+    with pytest.raises(errors.InvalidValue) as info:
+        EmailChannel(**settings)
+    assert info.value.field == name

@@ -195,3 +195,13 @@ def test_an_sms_to_the_patient_goes_to_the_phone_on_file_at_delivery(peer, tmp_p
     # Without consent to health details by SMS, the text is the generic line.
     assert (form["To"], form["Body"]) == ("+15550122", rule.generic_subject)
     program.close()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, 601, float("nan"), "10", True])
+def test_bad_timeouts_are_refused_by_name(timeout):
+    with pytest.raises(errors.InvalidValue) as info:
+        WebhookChannel(url="http://127.0.0.1:9/", secret="s", timeout=timeout)
+    assert info.value.field == "timeout"
+    with pytest.raises(errors.InvalidValue) as info:
+        SmsChannel(url="http://127.0.0.1:9/", sender="+15550100", timeout=timeout)
+    assert info.value.field == "timeout"

@@ -120,3 +120,14 @@ def lease(due_at: object, lease_until: object) -> None:
     assert isinstance(lease_until, dt.datetime)  # noqa: S101
     if lease_until <= due_at:
         raise errors.InvalidValue("must be after due_at", field="lease_until", value=lease_until)
+
+
+def migration_target(target: object, current: int, newest: int) -> int:
+    """A schema version to migrate to: a whole number from the current version to the newest."""
+    if isinstance(target, bool) or not isinstance(target, int) or not current <= target <= newest:
+        raise errors.InvalidValue(
+            f"must be a schema version from {current} (the database's) to {newest}",
+            field="target",
+            value=target,
+        )
+    return target

@@ -74,6 +74,7 @@ class MemoryStore:
 
     def migrate(self, *, target: int = SCHEMA_VERSION) -> list[int]:
         """Nothing to migrate in memory; returns the versions it moved through."""
+        _checks.migration_target(target, self._version, SCHEMA_VERSION)
         steps = list(range(self._version + 1, target + 1))
         self._version = target
         return steps

@@ -300,6 +300,7 @@ class SqlStore:
         version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise errors.SchemaVersionError(found=version, expected=SCHEMA_VERSION, url=self.url)
+        _checks.migration_target(target, version, SCHEMA_VERSION)
         steps = list(range(version + 1, target + 1))
         self._apply(steps)
         self._ready = target == SCHEMA_VERSION

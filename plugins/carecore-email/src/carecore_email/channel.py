@@ -8,6 +8,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from carecore import errors
 from carecore.clock import Clock, SystemClock
 from carecore.model import DeliveryReceipt, OutboundMessage
 
@@ -24,6 +25,10 @@ def message_id_for(idempotency_key: str) -> str:
     """
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@carecore>"
+
+
+#: The longest SMTP timeout a channel accepts (seconds).
+_MAX_TIMEOUT = 600
 
 
 class EmailChannel:
@@ -48,6 +53,24 @@ class EmailChannel:
         timeout: float = 10.0,
         clock: Clock | None = None,
     ) -> None:
+        if not isinstance(host, str) or not host.strip():
+            raise errors.InvalidValue("must name the SMTP server", field="host", value=host)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:  # noqa: PLR2004
+            raise errors.InvalidValue(
+                "must be a TCP port from 1 to 65535", field="port", value=port
+            )
+        if not isinstance(sender, str) or "@" not in sender:
+            raise errors.InvalidValue("must be an e-mail address", field="sender", value=sender)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout <= _MAX_TIMEOUT
+        ):
+            raise errors.InvalidValue(
+                f"must be a number of seconds above 0 and at most {_MAX_TIMEOUT}",
+                field="timeout",
+                value=timeout,
+            )
         self.host = host
         self.port = port
         self.sender = sender

@@ -13,6 +13,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from carecore import errors
 from carecore.clock import Clock, SystemClock
 from carecore.model import DeliveryReceipt, OutboundMessage
 
@@ -63,16 +64,22 @@ def _post(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
 
 def _check_url(url: str) -> str:
     if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
-        from carecore import errors  # noqa: PLC0415
-
         raise errors.InvalidValue("must be an http or https URL", field="url", value=url)
     return url
 
 
+def _timeout(_inst: object, attribute: Any, value: object) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 600  # noqa: PLR2004
+    if not ok:
+        raise errors.InvalidValue(
+            "must be a number of seconds above 0 and at most 600",
+            field=getattr(attribute, "name", "timeout"),
+            value=value,
+        )
+
+
 def _not_empty_secret(_inst: object, _attribute: object, value: str) -> None:
     if not isinstance(value, str) or not value:
-        from carecore import errors  # noqa: PLC0415
-
         raise errors.InvalidValue("a webhook needs a signing secret", field="secret", value="")
 
 
@@ -82,7 +89,7 @@ class WebhookChannel:
 
     url: str = field(converter=_check_url)
     secret: str = field(repr=False, validator=_not_empty_secret)
-    timeout: float = 10.0
+    timeout: float = field(default=10.0, validator=_timeout)
     clock: Clock = field(factory=SystemClock)
     id: str = "webhook"
 
@@ -142,7 +149,7 @@ class SmsChannel:
     password: str | None = field(default=None, repr=False)
     fields: tuple[str, str, str] = ("To", "From", "Body")
     as_json: bool = False
-    timeout: float = 10.0
+    timeout: float = field(default=10.0, validator=_timeout)
     clock: Clock = field(factory=SystemClock)
     id: str = "sms"
 

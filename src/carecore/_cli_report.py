@@ -1,0 +1,220 @@
+"""``carecore report``: the program report (HTML with plots, tables as CSV) from a store."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import pendulum
+
+from carecore import errors
+from carecore._cli_commands import time_zone_option
+from carecore.clock import SystemClock
+from carecore.model import ServiceFamily, ServicePeriod
+from carecore.service import CareProgram
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    import pluggy
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_DEFAULT_MONTHS = 12
+
+
+def _month(text: str, option: str) -> ServicePeriod:
+    found = _MONTH.fullmatch(text)
+    if not found:
+        raise errors.InvalidValue("must be YYYY-MM", field=option, value=text)
+    try:
+        return ServicePeriod.month(int(found[1]), int(found[2]))
+    except errors.InvalidValue:
+        raise errors.InvalidValue("is not a real month", field=option, value=text) from None
+
+
+def _day(text: str | None, option: str) -> pendulum.Date | None:
+    if text is None:
+        return None
+    try:
+        return pendulum.Date.fromisoformat(text)
+    except ValueError:
+        raise errors.InvalidValue(
+            "must be a real day as YYYY-MM-DD", field=option, value=text
+        ) from None
+
+
+def _read(path: str | None) -> str | None:
+    if path is None:
+        return None
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _period(first: str | None, last: str | None, time_zone: str) -> ServicePeriod:
+    if last is not None:
+        end = _month(last, "--to")
+    else:
+        today = SystemClock().today(time_zone)
+        end = ServicePeriod.month(today.year, today.month)
+    start = (
+        _month(first, "--from").start
+        if first is not None
+        else end.start.subtract(months=_DEFAULT_MONTHS - 1)
+    )
+    if start > end.end:
+        raise errors.InvalidValue("is after --to", field="--from", value=first)
+    return ServicePeriod(start=start, end=end.end)
+
+
+@click.command()
+@click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Folder for index.html, the CSV tables and the PNG plots.",
+)
+@click.option(
+    "--from", "first", metavar="YYYY-MM", help="First month (default: 11 months before --to)."
+)
+@click.option("--to", "last", metavar="YYYY-MM", help="Last month (default: this month).")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="YYYY-MM-DD",
+    help="Day of eligibility, caseloads, risk and the A1c window (default: the last day, or today).",
+)
+@click.option(
+    "--program",
+    "family",
+    type=click.Choice(
+        [
+            f.value
+            for f in (ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.BHI, ServiceFamily.APCM)
+        ]
+    ),
+    default="CCM",
+    show_default=True,
+    help="The program (service family) to measure.",
+)
+@click.option(
+    "--time-zone",
+    default="UTC",
+    callback=time_zone_option,
+    show_default=True,
+    help="The practice's time zone (months and dates are counted in it).",
+)
+@click.option(
+    "--expected-pmpm",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True),
+    help="CSV with columns quarter,expected_pmpm (quarters as 2026Q1).",
+)
+@click.option(
+    "--costs",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True),
+    help="CSV with columns patient_id,month,amount: observed PMPM from these costs "
+    "instead of care-management revenue.",
+)
+@click.option(
+    "--intervention",
+    metavar="YYYY-MM-DD",
+    help="Compare the months before this day with as many months from it.",
+)
+@click.option(
+    "--months",
+    type=click.IntRange(1, 60),
+    default=6,
+    show_default=True,
+    help="Months on each side of --intervention.",
+)
+@click.option(
+    "--hcc",
+    "hcc",
+    metavar="VERSION:YEAR",
+    help="Add CMS-HCC risk scores with this model, e.g. V28:2026 (needs carecore[hcc]).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_context
+def report(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context,
+    db_url: str,
+    out: str,
+    first: str | None,
+    last: str | None,
+    as_of: str | None,
+    family: str,
+    time_zone: str,
+    expected_pmpm: str | None,
+    costs: str | None,
+    intervention: str | None,
+    months: int,
+    hcc: str | None,
+    fmt: str,
+) -> None:
+    """Write the program report: HTML with plots, and every table as CSV.
+
+    The numbers are those of carecore.metrics.program_report over the
+    months --from..--to; the measures are also printed.
+    """
+    from carecore.metrics import parse_costs, parse_expected_pmpm, program_report  # noqa: PLC0415
+    from carecore.report import write_report  # noqa: PLC0415
+    from carecore.risk import HccModel, HccVersion  # noqa: PLC0415
+
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    period = _period(first, last, time_zone)
+    model = None
+    if hcc is not None:
+        version, _, year = hcc.partition(":")
+        if version not in {v.value for v in HccVersion} or not year.isdigit():
+            raise errors.InvalidValue("write VERSION:YEAR, e.g. V28:2026", field="--hcc", value=hcc)
+        model = HccModel(version=HccVersion(version), year=int(year))
+    expected_text, costs_text = _read(expected_pmpm), _read(costs)
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm) as program:
+        data = program.program_data(reason="carecore report")
+    day = _day(as_of, "--as-of")
+    if day is None:  # the last day of the report, but never a day still to come
+        day = min(period.end, SystemClock().today(time_zone))
+    result = program_report(
+        data,
+        period=period,
+        as_of=day,
+        family=ServiceFamily(family),
+        time_zone=time_zone,
+        expected_pmpm=None if expected_text is None else parse_expected_pmpm(expected_text),
+        costs=None if costs_text is None else parse_costs(costs_text),
+        intervention=_day(intervention, "--intervention"),
+        comparison_months=months,
+        hcc_model=model,
+    )
+    files = write_report(result, out)
+    if fmt == "json":
+
+        def number(value: Decimal | None) -> str | None:
+            return None if value is None else str(value)
+
+        click.echo(
+            json.dumps(
+                {
+                    "period": str(result.period),
+                    "as_of": result.as_of.isoformat(),
+                    "index": str(files.index),
+                    "files": [str(p) for p in (*files.csv, *files.png)],
+                    "measures": {m.name: number(m.value) for m in result.measures},
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"{family} program report, {result.period} (as of {result.as_of})")
+    for m in result.measures:
+        value = "n/a" if m.value is None else str(m.value)
+        click.echo(f"  {m.name:<28} {value:>12}  {m.unit}")
+    click.echo(f"wrote {files.index} with {len(files.csv)} CSV tables and {len(files.png)} plots")

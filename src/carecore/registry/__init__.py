@@ -1,0 +1,57 @@
+"""The registry: who qualifies for which program and why, who needs work, who follows whom.
+
+Pure functions over :mod:`carecore.model` values and a day; nothing here
+reads a store or a clock (:meth:`carecore.service.CareProgram.program_data`
+reads the records once). Every answer carries its reasons:
+:class:`Eligibility` lists each :class:`Criterion` with the records it used.
+
+>>> import pendulum
+>>> from carecore.model import AdministrativeSex, Coding, Condition, Patient, ServiceFamily
+>>> ada = Patient(id="p1", given_name="Ada", family_name="Okafor", birth_date=pendulum.Date(1948, 3, 2),
+...     sex=AdministrativeSex.FEMALE, time_zone="America/Chicago")
+>>> dm = Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.9"), chronic=True,
+...     significant_risk=True)
+>>> result = eligibility(ada, ServiceFamily.CCM, as_of=pendulum.Date(2026, 3, 1), conditions=[dm])
+>>> result.eligible
+False
+>>> print(result.explanation)  # doctest: +NORMALIZE_WHITESPACE
+p1 not eligible for CCM on 2026-03-01
+  [met] alive: alive on 2026-03-01
+  [not met] ccm.two_chronic_conditions: 1 chronic condition(s) expected to last 12 months
+  or until death with significant risk (E11.9); CCM needs 2 (SPEC.md §2)
+  [unknown] coverage.medicare_part_b: coverage unknown: not given; Medicare Part B not verified
+"""
+
+from __future__ import annotations
+
+from carecore.registry._eligibility import (
+    PROGRAMS,
+    Criterion,
+    Eligibility,
+    eligibility,
+    registry,
+)
+from carecore.registry._work import (
+    LADDERS,
+    Caseload,
+    MinutesProgress,
+    caseloads,
+    minutes_progress,
+    registry_worklists,
+    thresholds,
+)
+
+__all__ = [
+    "LADDERS",
+    "PROGRAMS",
+    "Caseload",
+    "Criterion",
+    "Eligibility",
+    "MinutesProgress",
+    "caseloads",
+    "eligibility",
+    "minutes_progress",
+    "registry",
+    "registry_worklists",
+    "thresholds",
+]

@@ -1,0 +1,310 @@
+"""Eligibility per program, with the rule, the conditions and the records behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import pendulum
+from attrs import frozen
+
+from carecore import errors
+from carecore.model import Condition, CoveragePlan, Patient, ServiceFamily
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from carecore.model import Coverage
+
+__all__ = [
+    "PROGRAMS",
+    "Criterion",
+    "Eligibility",
+    "check_date",
+    "eligibility",
+    "registry",
+]
+
+#: The programs the registry checks, in the order it reports them.
+PROGRAMS: tuple[ServiceFamily, ...] = (
+    ServiceFamily.CCM,
+    ServiceFamily.PCM,
+    ServiceFamily.BHI,
+    ServiceFamily.APCM,
+)
+
+_CCM_MONTHS = 12  # SPEC.md §2 item 1: expected to last at least 12 months or until death
+_PCM_MONTHS = 3  # SPEC.md §4: at least 3 months
+_CCM_CONDITIONS = 2
+_PART_B_FAMILIES = frozenset(PROGRAMS)
+
+
+@frozen(kw_only=True)
+class Criterion:
+    """One rule checked for one patient: met (True), not met (False) or unknown (None).
+
+    ``records`` are the ids of the records the check used.
+
+    >>> Criterion(rule="alive", met=True, detail="alive on 2026-03-01").met
+    True
+    """
+
+    rule: str
+    met: bool | None
+    detail: str
+    records: tuple[str, ...] = ()
+
+
+@frozen(kw_only=True)
+class Eligibility:
+    """Whether one patient qualifies for one program on one day, and why.
+
+    ``eligible`` is true when no criterion failed; ``verified`` when every
+    criterion is known to be met (an unknown coverage leaves it false).
+    ``conditions`` are the qualifying ICD-10-CM codes.
+
+    >>> e = Eligibility(patient_id="p1", family=ServiceFamily.CCM, as_of=pendulum.Date(2026, 3, 1),
+    ...     criteria=(Criterion(rule="alive", met=True, detail="alive"),
+    ...               Criterion(rule="coverage.medicare_part_b", met=None, detail="coverage unknown")))
+    >>> e.eligible, e.verified
+    (True, False)
+    >>> print(e.explanation)
+    p1 eligible for CCM on 2026-03-01 (not verified)
+      [met] alive: alive
+      [unknown] coverage.medicare_part_b: coverage unknown
+    """
+
+    patient_id: str
+    family: ServiceFamily
+    as_of: pendulum.Date
+    criteria: tuple[Criterion, ...]
+    conditions: tuple[str, ...] = ()
+    level: int | None = None
+
+    @property
+    def eligible(self) -> bool:
+        """No criterion failed (unknown ones do not exclude)."""
+        return all(c.met is not False for c in self.criteria)
+
+    @property
+    def verified(self) -> bool:
+        """Every criterion is known to be met."""
+        return all(c.met is True for c in self.criteria)
+
+    @property
+    def explanation(self) -> str:
+        """One line for the outcome, then one line per criterion."""
+        verdict = "eligible" if self.eligible else "not eligible"
+        level = f" at level {self.level}" if self.level is not None and self.eligible else ""
+        unverified = " (not verified)" if self.eligible and not self.verified else ""
+        head = f"{self.patient_id} {verdict} for {self.family.value}{level} on {self.as_of}{unverified}"
+        marks = {True: "met", False: "not met", None: "unknown"}
+        lines = [f"  [{marks[c.met]}] {c.rule}: {c.detail}" for c in self.criteria]
+        return "\n".join([head, *lines])
+
+
+def check_date(value: object, field: str) -> pendulum.Date:
+    """*value* as a :class:`pendulum.Date`, or :class:`~carecore.errors.InvalidValue` naming *field*.
+
+    >>> check_date(pendulum.Date(2026, 3, 1), "as_of")
+    Date(2026, 3, 1)
+    >>> check_date("2026-03-01", "as_of")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: as_of='2026-03-01': must be a date
+    """
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise errors.InvalidValue("must be a date", field=field, value=value)
+    return pendulum.Date(value.year, value.month, value.day)
+
+
+def _check_family(family: object) -> ServiceFamily:
+    if family not in PROGRAMS:
+        raise errors.InvalidValue(
+            f"the registry checks {', '.join(f.value for f in PROGRAMS)}",
+            field="family",
+            value=family,
+        )
+    assert isinstance(family, ServiceFamily)  # noqa: S101 - PROGRAMS holds only families
+    return family
+
+
+def _lasts(condition: Condition, months: int) -> bool:
+    expected = condition.expected_duration_months
+    return expected is None or expected >= months
+
+
+def _describe(conditions: Iterable[Condition]) -> str:
+    return ", ".join(c.coding.code for c in conditions) or "none"
+
+
+def _alive(patient: Patient, day: pendulum.Date) -> Criterion:
+    dead = patient.date_of_death is not None and patient.date_of_death <= day
+    return Criterion(
+        rule="alive",
+        met=not dead,
+        detail=f"died on {patient.date_of_death}" if dead else f"alive on {day}",
+        records=(patient.id,),
+    )
+
+
+def _coverage(
+    patient: Patient, day: pendulum.Date, coverages: Iterable[Coverage] | None
+) -> Criterion:
+    rule = "coverage.medicare_part_b"
+    if coverages is None:
+        return Criterion(
+            rule=rule, met=None, detail="coverage unknown: not given; Medicare Part B not verified"
+        )
+    mine = [c for c in coverages if c.patient_id == patient.id]
+    if not mine:
+        return Criterion(
+            rule=rule,
+            met=None,
+            detail="coverage unknown: no coverage on file; Medicare Part B not verified",
+        )
+    active = [c for c in mine if c.active_on(day)]
+    part_b = [c for c in active if c.plan is CoveragePlan.MEDICARE_PART_B]
+    if part_b:
+        return Criterion(
+            rule=rule,
+            met=True,
+            detail=f"Medicare Part B active on {day} ({part_b[0].payer})",
+            records=tuple(c.id for c in part_b),
+        )
+    plans = ", ".join(sorted({c.plan.value for c in active})) or "none active"
+    return Criterion(
+        rule=rule,
+        met=False,
+        detail=f"no active Medicare Part B coverage on {day} (plans: {plans}); "
+        "the CMS rules are Part B fee-for-service rules",
+        records=tuple(c.id for c in mine),
+    )
+
+
+def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion, list[Condition]]:
+    if family is ServiceFamily.CCM:
+        found = [c for c in active if c.chronic and c.significant_risk and _lasts(c, _CCM_MONTHS)]
+        return (
+            Criterion(
+                rule="ccm.two_chronic_conditions",
+                met=len(found) >= _CCM_CONDITIONS,
+                detail=f"{len(found)} chronic condition(s) expected to last 12 months or until "
+                f"death with significant risk ({_describe(found)}); CCM needs 2 (SPEC.md §2)",
+                records=tuple(c.id for c in found),
+            ),
+            found,
+        )
+    if family is ServiceFamily.PCM:
+        found = [c for c in active if c.chronic and c.significant_risk and _lasts(c, _PCM_MONTHS)]
+        return (
+            Criterion(
+                rule="pcm.one_high_risk_condition",
+                met=bool(found),
+                detail=f"{len(found)} chronic condition(s) expected to last 3 months or more "
+                f"with significant risk ({_describe(found)}); PCM needs 1 (SPEC.md §4)",
+                records=tuple(c.id for c in found),
+            ),
+            found,
+        )
+    if family is ServiceFamily.BHI:
+        found = [c for c in active if c.behavioral]
+        return (
+            Criterion(
+                rule="bhi.behavioral_condition",
+                met=bool(found),
+                detail=f"{len(found)} behavioral health condition(s) ({_describe(found)}); "
+                "BHI needs 1 (SPEC.md §5.1)",
+                records=tuple(c.id for c in found),
+            ),
+            found,
+        )
+    found = [c for c in active if c.chronic and _lasts(c, _CCM_MONTHS)]
+    level = 2 if len(found) >= _CCM_CONDITIONS else 1
+    return (
+        Criterion(
+            rule="apcm.level",
+            met=True,
+            detail=f"{len(found)} chronic condition(s) ({_describe(found)}): level {level} "
+            "(SPEC.md §8.1; level 3 also needs QMB status, which carecore does not record)",
+            records=tuple(c.id for c in found),
+        ),
+        found,
+    )
+
+
+def eligibility(
+    patient: Patient,
+    family: ServiceFamily,
+    *,
+    as_of: pendulum.Date,
+    conditions: Iterable[Condition] = (),
+    coverages: Iterable[Coverage] | None = None,
+) -> Eligibility:
+    """Whether *patient* qualifies for *family* on *as_of*, with every criterion checked.
+
+    Conditions of other patients are ignored. *coverages* None means the
+    caller has no coverage data (the coverage criterion is then unknown).
+
+    >>> from carecore.model import AdministrativeSex, Coding
+    >>> ada = Patient(id="p1", given_name="Ada", family_name="Okafor", birth_date=pendulum.Date(1948, 3, 2),
+    ...     sex=AdministrativeSex.FEMALE, time_zone="America/Chicago")
+    >>> conds = [Condition(id=f"c{i}", patient_id="p1", coding=Coding.icd10cm(code), chronic=True,
+    ...     significant_risk=True) for i, code in enumerate(["E11.9", "I50.22"])]
+    >>> e = eligibility(ada, ServiceFamily.CCM, as_of=pendulum.Date(2026, 3, 1), conditions=conds)
+    >>> e.eligible, e.verified, e.conditions
+    (True, False, ('E11.9', 'I50.22'))
+    """
+    if not isinstance(patient, Patient):
+        raise errors.InvalidValue("must be a Patient", field="patient", value=patient)
+    fam = _check_family(family)
+    day = check_date(as_of, "as_of")
+    active = sorted(
+        (c for c in conditions if c.patient_id == patient.id and c.active_on(day)),
+        key=lambda c: (c.coding.code, c.id),
+    )
+    clinical, found = _clinical(fam, active)
+    criteria = [_alive(patient, day), clinical]
+    if fam in _PART_B_FAMILIES:
+        criteria.append(_coverage(patient, day, coverages))
+    level = None
+    if fam is ServiceFamily.APCM:
+        level = 2 if len(found) >= _CCM_CONDITIONS else 1
+    return Eligibility(
+        patient_id=patient.id,
+        family=fam,
+        as_of=day,
+        criteria=tuple(criteria),
+        conditions=tuple(dict.fromkeys(c.coding.code for c in found)),
+        level=level,
+    )
+
+
+def registry(
+    patients: Iterable[Patient],
+    *,
+    as_of: pendulum.Date,
+    conditions: Iterable[Condition] = (),
+    coverages: Iterable[Coverage] | None = None,
+    families: Iterable[ServiceFamily] = PROGRAMS,
+) -> tuple[Eligibility, ...]:
+    """Eligibility of every patient for every program in *families*, patient by patient.
+
+    >>> registry([], as_of=pendulum.Date(2026, 3, 1))
+    ()
+    """
+    day = check_date(as_of, "as_of")
+    wanted = tuple(_check_family(f) for f in families)
+    by_patient: dict[str, list[Condition]] = {}
+    for condition in conditions:
+        by_patient.setdefault(condition.patient_id, []).append(condition)
+    known = None if coverages is None else list(coverages)
+    out: list[Eligibility] = []
+    for patient in sorted(patients, key=lambda p: p.id):
+        mine = by_patient.get(patient.id, [])
+        covered = None if known is None else [c for c in known if c.patient_id == patient.id]
+        out.extend(
+            eligibility(patient, fam, as_of=day, conditions=mine, coverages=covered)
+            for fam in wanted
+        )
+    return tuple(out)

@@ -1,0 +1,273 @@
+"""The report's tables as text cells, formatted once from a :class:`~carecore.metrics.ProgramReport`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from attrs import frozen
+
+if TYPE_CHECKING:
+    from carecore.metrics import ProgramReport
+
+__all__ = ["Table", "cell", "report_tables"]
+
+
+@frozen(kw_only=True)
+class Table:
+    """One table of the report: a file name, a title, column names and rows of text cells."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    @property
+    def csv_name(self) -> str:
+        """The CSV file the table is written to."""
+        return f"{self.name}.csv"
+
+
+def cell(value: object) -> str:
+    """How the report writes a value: None as empty, booleans as true/false, enums by value.
+
+    >>> from decimal import Decimal
+    >>> cell(None), cell(True), cell(Decimal("0.5000"))
+    ('', 'true', '0.5000')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    enum_value = getattr(value, "value", None)
+    if isinstance(enum_value, str):
+        return enum_value
+    return str(value)
+
+
+def _measures(report: ProgramReport) -> Table:
+    return Table(
+        name="measures",
+        title="Program measures",
+        columns=(
+            "measure",
+            "value",
+            "numerator",
+            "denominator",
+            "scale",
+            "unit",
+            "period",
+            "definition",
+        ),
+        rows=tuple(
+            (
+                *(cell(x) for x in (m.name, m.value, m.numerator, m.denominator, m.scale, m.unit)),
+                cell(m.period),
+                m.definition,
+            )
+            for m in report.measures
+        ),
+    )
+
+
+def _eligibility(report: ProgramReport) -> Table:
+    return Table(
+        name="eligibility",
+        title="Eligibility",
+        columns=("patient_id", "program", "eligible", "verified", "level", "conditions", "reasons"),
+        rows=tuple(
+            (
+                e.patient_id,
+                cell(e.family),
+                cell(e.eligible),
+                cell(e.verified),
+                cell(e.level),
+                " ".join(e.conditions),
+                "; ".join(
+                    f"{c.rule}: {'met' if c.met else 'unknown' if c.met is None else 'not met'}"
+                    f" ({c.detail})"
+                    for c in e.criteria
+                ),
+            )
+            for e in report.eligibility
+        ),
+    )
+
+
+def _risk(report: ProgramReport) -> Table:
+    return Table(
+        name="risk",
+        title="Risk stratification",
+        columns=(
+            "patient_id",
+            "ed_visits_12m",
+            "admissions_12m",
+            "utilization_tier",
+            "hcc_score",
+            "hcc_tier",
+            "tier",
+            "reasons",
+        ),
+        rows=tuple(
+            (
+                s.patient_id,
+                cell(s.utilization.ed_visits),
+                cell(s.utilization.admissions),
+                cell(s.utilization_tier),
+                cell(None if s.hcc is None else s.hcc.score),
+                cell(s.hcc_tier),
+                cell(s.tier),
+                "; ".join(s.reasons),
+            )
+            for s in report.stratification
+        ),
+    )
+
+
+def _caseload(report: ProgramReport) -> Table:
+    return Table(
+        name="caseload",
+        title="Caseload per care manager",
+        columns=("care_manager", "patients", "patient_ids"),
+        rows=tuple((c.owner, cell(c.size), " ".join(c.patient_ids)) for c in report.caseloads),
+    )
+
+
+def _pmpm(report: ProgramReport) -> Table:
+    return Table(
+        name="pmpm",
+        title="PMPM observed against expected, by quarter",
+        columns=(
+            "quarter",
+            "member_months",
+            "observed_total",
+            "observed_pmpm",
+            "expected_pmpm",
+            "difference",
+            "source",
+        ),
+        rows=tuple(
+            tuple(
+                cell(x)
+                for x in (
+                    r.quarter,
+                    r.member_months,
+                    r.observed_total,
+                    r.observed_pmpm,
+                    r.expected_pmpm,
+                    r.difference,
+                    r.source,
+                )
+            )
+            for r in report.pmpm
+        ),
+    )
+
+
+def _before_after(report: ProgramReport) -> Table:
+    return Table(
+        name="before_after",
+        title="Before and after the intervention",
+        columns=(
+            "measure",
+            "intervention",
+            "before_period",
+            "before",
+            "after_period",
+            "after",
+            "change",
+        ),
+        rows=tuple(
+            tuple(
+                cell(x)
+                for x in (
+                    c.name,
+                    c.intervention,
+                    c.before.period,
+                    c.before.value,
+                    c.after.period,
+                    c.after.value,
+                    c.change,
+                )
+            )
+            for c in report.comparisons
+        ),
+    )
+
+
+def _a1c(report: ProgramReport) -> Table:
+    return Table(
+        name="a1c",
+        title="A1c change over 12 months",
+        columns=("patient_id", "first_on", "first", "last_on", "last", "change"),
+        rows=tuple(
+            tuple(cell(x) for x in (a.patient_id, a.first_on, a.first, a.last_on, a.last, a.change))
+            for a in report.a1c
+        ),
+    )
+
+
+def _worklist(report: ProgramReport) -> Table:
+    return Table(
+        name="worklist",
+        title=f"Worklists on {report.as_of}",
+        columns=("owner", "due", "kind", "patient_id", "detail"),
+        rows=tuple(
+            (i.owner, cell(i.due), i.kind, i.patient_id, i.detail)
+            for w in report.worklists
+            for i in w.items
+        ),
+    )
+
+
+def _series(name: str, title: str, column: str, measures: tuple[object, ...]) -> Table:
+    rows = []
+    for m in measures:
+        period = getattr(m, "period", None)
+        start = getattr(period, "start", None)
+        month = "" if start is None else f"{start.year:04d}-{start.month:02d}"
+        rows.append(
+            (
+                month,
+                cell(getattr(m, "value", None)),
+                cell(getattr(m, "numerator", None)),
+                cell(getattr(m, "denominator", None)),
+            )
+        )
+    return Table(
+        name=name,
+        title=title,
+        columns=("month", column, "numerator", "denominator"),
+        rows=tuple(rows),
+    )
+
+
+def report_tables(report: ProgramReport) -> tuple[Table, ...]:
+    """Every table of the report, in the order the HTML shows them.
+
+    >>> from carecore.metrics import ProgramData, program_report
+    >>> from carecore.model import ServicePeriod
+    >>> [t.name for t in report_tables(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)))]
+    ['measures', 'enrollment_by_month', 'minutes_by_month', 'pmpm', 'before_after', 'caseload', 'worklist', 'risk', 'eligibility', 'a1c']
+    """
+    return (
+        _measures(report),
+        _series(
+            "enrollment_by_month",
+            "Enrolled patients at each month's end",
+            "enrolled_patients",
+            report.enrollment_by_month,
+        ),
+        _series(
+            "minutes_by_month",
+            "Minutes per enrolled patient-month",
+            "minutes_per_patient_month",
+            report.minutes_by_month,
+        ),
+        _pmpm(report),
+        _before_after(report),
+        _caseload(report),
+        _worklist(report),
+        _risk(report),
+        _eligibility(report),
+        _a1c(report),
+    )

@@ -1,0 +1,206 @@
+"""A month closed from stored records: CareProgram.close_month and billing.month.close_records."""
+
+from __future__ import annotations
+
+import pendulum
+import pytest
+from attrs import evolve
+
+from carecore import errors
+from carecore.billing import cms_rule_set
+from carecore.billing.month import MonthRecords, close_records
+from carecore.careplans import draft_plan
+from carecore.model import (
+    AssessmentDomain,
+    AssessmentNote,
+    ClaimLine,
+    Coding,
+    Condition,
+    Consent,
+    ConsentMethod,
+    Credential,
+    Denial,
+    FaceToFaceVisit,
+    MdmLevel,
+    Practitioner,
+    RoleClass,
+    ServiceFamily,
+    ServicePeriod,
+    TimeEntry,
+    VisitKind,
+)
+from carecore.service import CareProgram
+from carecore.testing._store_contract import make_patient
+
+MARCH = ServicePeriod.month(2026, 3)
+DR = Practitioner(id="dr1", name="Dr. Ruiz", credential=Credential.MD)
+RN = Practitioner(id="rn1", name="Jin Park", credential=Credential.RN)
+
+
+def chronic(pid: str) -> list[Condition]:
+    return [
+        Condition(
+            id=f"{pid}-c{i}",
+            patient_id=pid,
+            coding=Coding.icd10cm(code),
+            chronic=True,
+            significant_risk=True,
+            onset=pendulum.Date(2019, 1, 1),
+        )
+        for i, code in enumerate(("E11.65", "I50.22"))
+    ]
+
+
+def consent(pid: str) -> Consent:
+    return Consent(
+        id=f"{pid}-k",
+        patient_id=pid,
+        family=ServiceFamily.CCM,
+        method=ConsentMethod.VERBAL,
+        obtained_on=pendulum.Date(2026, 1, 5),
+        obtained_by="rn1",
+        billing_practitioner_id="dr1",
+        cost_sharing_explained=True,
+    )
+
+
+def minutes(pid: str, n: int, amount: int, day: int = 10) -> TimeEntry:
+    return TimeEntry(
+        id=f"{pid}-t{n}",
+        patient_id=pid,
+        performer_id="rn1",
+        credential=Credential.RN,
+        role_class=RoleClass.CLINICAL_STAFF,
+        minutes=amount,
+        family=ServiceFamily.CCM,
+        activity="check-in call",
+        service_date=pendulum.Date(2026, 3, day),
+        billing_practitioner_id="dr1",
+    )
+
+
+def visit(pid: str) -> FaceToFaceVisit:
+    return FaceToFaceVisit(
+        id=f"{pid}-v",
+        patient_id=pid,
+        on=pendulum.Date(2026, 1, 5),
+        kind=VisitKind.OFFICE_EM,
+        mdm=MdmLevel.MODERATE,
+        billing_practitioner_id="dr1",
+        em_code="99214",
+    )
+
+
+def plan(pid: str):
+    draft = draft_plan(
+        f"{pid}-cp", pid, conditions=chronic(pid), on=pendulum.Date(2026, 1, 5), responsible_id="dr1"
+    )
+    return evolve(
+        draft,
+        expected_outcome="Stable",
+        shared_with_patient_on=pendulum.Date(2026, 1, 5),
+        assessments=[
+            AssessmentNote(domain=d, summary="done")
+            for d in (
+                AssessmentDomain.FUNCTIONAL,
+                AssessmentDomain.ENVIRONMENTAL,
+                AssessmentDomain.CAREGIVER,
+            )
+        ],
+    ).activate()
+
+
+@pytest.fixture
+def program():
+    """Three patients: p1 complete with 45 staff minutes, p2 the same without consent, p3 with 12 minutes."""
+    prog = CareProgram.open("memory://", actor="test")
+    with prog.transaction("setup") as tx:
+        tx.add(DR)
+        tx.add(RN)
+        for pid in ("p1", "p2", "p3"):
+            tx.add(make_patient(pid))
+            for c in chronic(pid):
+                tx.add(c)
+            tx.add(visit(pid))
+            tx.add(plan(pid))
+            if pid != "p2":
+                tx.add(consent(pid))
+        for n, amount in enumerate((20, 25)):
+            tx.add(minutes("p1", n, amount))
+            tx.add(minutes("p2", n, amount))
+        tx.add(minutes("p3", 0, 12))
+        tx.add(minutes("p1", 9, 1, day=28))
+    return prog
+
+
+def test_each_patient_is_billed_from_the_store(program):
+    results = {r.patient_id: r for r in program.close_month(MARCH)}
+    # p1: 20 + 25 + 1 = 46 staff minutes: 99490 (first 20) and one 99439 (next 20).
+    assert results["p1"].billable == [("99439", 1), ("99490", 1)]
+    # p2 has no consent: nothing billable, and the denial says so.
+    assert results["p2"].billable == []
+    assert any(d.reason.value == "no_consent" for d in results["p2"].denials)
+    # p3: 12 minutes do not reach 99490.
+    assert results["p3"].billable == []
+    with program.transaction("read") as tx:
+        lines = tx.all(ClaimLine)
+        denials = tx.all(Denial)
+    assert sorted((line.patient_id, line.code) for line in lines) == [
+        ("p1", "99439"),
+        ("p1", "99490"),
+    ]
+    assert {d.patient_id for d in denials} >= {"p2", "p3"}
+
+
+def test_closing_again_replaces_the_earlier_close(program):
+    program.close_month(MARCH)
+    with program.transaction("more time") as tx:
+        tx.add(minutes("p3", 1, 10, day=20))
+    program.close_month(MARCH)
+    with program.transaction("read") as tx:
+        lines = sorted((line.patient_id, line.code) for line in tx.all(ClaimLine))
+    assert lines == [("p1", "99439"), ("p1", "99490"), ("p3", "99490")]
+
+
+def test_another_month_is_closed_on_its_own(program):
+    program.close_month(MARCH)
+    program.close_month(ServicePeriod.month(2026, 4))  # no minutes in April
+    with program.transaction("read") as tx:
+        lines = tx.all(ClaimLine)
+    assert {line.period for line in lines} == {MARCH}
+
+
+def test_progress_counts_every_patient(program):
+    seen = []
+    program.close_month(MARCH, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_bad_arguments_are_refused_by_name(program):
+    with pytest.raises(errors.InvalidValue) as info:
+        program.close_month("2026-03")  # type: ignore[arg-type]
+    assert info.value.field == "period"
+    with pytest.raises(errors.InvalidValue) as info:
+        close_records(MonthRecords(patients=[], practitioners=[]), MARCH, "cms-2026")  # type: ignore[arg-type]
+    assert info.value.field == "rules"
+    with pytest.raises(errors.InvalidValue) as info:
+        MonthRecords(patients=[make_patient("p1")], practitioners=["dr1"])  # type: ignore[list-item]
+    assert info.value.field == "practitioners[0]"
+
+
+def test_a_practitioner_who_bills_nothing_for_the_patient_is_not_evaluated():
+    # Only dr1 is named by p1's records; dr2 (another MD) never appears in the result.
+    dr2 = Practitioner(id="dr2", name="Dr. Other", credential=Credential.MD)
+    records = MonthRecords(
+        patients=[make_patient("p1")],
+        practitioners=[DR, dr2],
+        conditions=chronic("p1"),
+        consents=[consent("p1")],
+        visits=[visit("p1")],
+        time_entries=[minutes("p1", 0, 22)],
+        care_plans=[plan("p1")],
+    )
+    (result,) = close_records(records, MARCH, cms_rule_set(2026))
+    assert [(line.code, line.billing_practitioner_id) for line in result.claim_lines] == [
+        ("99490", "dr1")
+    ]
