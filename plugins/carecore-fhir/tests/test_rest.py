@@ -309,3 +309,36 @@ def test_cli_pull_imports_from_the_server(fhir_server, client, tmp_path, monkeyp
     )
     assert result.exit_code == 2
     assert "NOT_SET_ANYWHERE" in result.output
+
+
+def test_an_unreachable_server_is_retried_then_a_typed_error():
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps = Sleeps()
+    url = f"http://127.0.0.1:{port}/fhir"
+    with (
+        FhirClient(url, retries=2, sleep=sleeps, backoff=0.01) as c,
+        pytest.raises(errors.StoreUnavailable) as caught,
+    ):
+        c.read("Patient", "p1")
+    assert "3 tries" in str(caught.value)
+    assert len(sleeps) == 2
+
+
+def test_a_refusal_carries_the_servers_diagnostics(client):
+    with pytest.raises(errors.InvalidValue) as caught:
+        client.update({"resourceType": "Patient", "id": "a", "gender": "male"} | {"id": "a/b"})
+    assert "400" in str(caught.value)
+    with pytest.raises(errors.InvalidValue) as caught:
+        client.request("PUT", "Patient/x", json={"resourceType": "Patient", "id": "y"})
+    assert "resourceType and id must match the URL" in str(caught.value)
+
+
+def test_client_arguments_are_checked():
+    with pytest.raises(errors.InvalidValue):
+        FhirClient("ftp://ehr.example/fhir")
+    with pytest.raises(errors.InvalidValue):
+        FhirClient("http://127.0.0.1/fhir", retries=-1)
