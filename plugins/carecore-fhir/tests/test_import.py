@@ -436,3 +436,49 @@ def test_malformed_resources_are_refused_by_name_never_crash(program, resources)
     for outcome in report.refused:
         assert outcome.reason
         assert outcome.resource.split("/")[0] in [*_TYPES, "Patient"]
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "plan"),
+    [
+        ("https://nahdo.org/sopt", "121", "medicare-part-b"),  # Medicare FFS
+        ("https://nahdo.org/sopt", "111", "medicare-advantage"),  # Medicare HMO
+        ("urn:oid:2.16.840.1.113883.3.221.5", "2", "medicaid"),
+        ("https://nahdo.org/sopt", "6", "commercial"),  # Blue Cross/Blue Shield
+        ("https://nahdo.org/sopt", "14", "other"),  # dual eligibility: not one kind
+    ],
+)
+def test_coverage_plan_kind_comes_from_the_payment_typology(program, system, code, plan):
+    org = {"resourceType": "Organization", "id": "o1", "name": "Acme Health Plan"}
+    coverage = {
+        "resourceType": "Coverage",
+        "id": "cov1",
+        "status": "active",
+        "beneficiary": {"reference": "urn:uuid:p1"},
+        "payor": [{"reference": "urn:uuid:o1"}],
+        "type": {"coding": [{"system": system, "code": code}]},
+        "subscriberId": "M-1",
+        "period": {"start": "2024-01-01"},
+    }
+    report = import_bundle(program, _bundle(PATIENT, org, coverage), source="cov")
+    assert report.refused == ()
+    from carecore.model import Coverage
+
+    with program.transaction("check") as tx:
+        (stored,) = tx.all(Coverage)
+    assert (stored.plan.value, stored.payer, stored.member_id) == (plan, "Acme Health Plan", "M-1")
+    assert str(stored.start) == "2024-01-01"
+
+
+def test_coverage_without_a_payer_name_is_refused_by_path(program):
+    coverage = {
+        "resourceType": "Coverage",
+        "id": "cov2",
+        "status": "active",
+        "beneficiary": {"reference": "urn:uuid:p1"},
+        "payor": [{"reference": "Organization/x"}],
+    }
+    report = import_bundle(program, _bundle(PATIENT, coverage), source="cov")
+    (refused,) = report.refused
+    assert "Coverage/cov2.payor[0]" in refused.reason
+    assert "needs a payer name" in refused.reason

@@ -1272,11 +1272,13 @@ def map_part_of_plan(resource: dict[str, Any], resolver: Resolver, options: Opti
 
 
 #: PHDSC Source of Payment Typology (US Core Coverage.type) to carecore's plan kinds.
-PAYMENT_TYPOLOGY = "urn:oid:2.16.840.1.113883.3.221.5"
+#: The PHDSC/NAHDO Source of Payment Typology, by its OID and by the URL US Core 6+ uses.
+PAYMENT_TYPOLOGY = ("urn:oid:2.16.840.1.113883.3.221.5", "https://nahdo.org/sopt")
 PLAN_CODES = f"{codes.CARECORE}/CodeSystem/coverage-plan"
 
 
 def _plan_kind(code: str) -> CoveragePlan:
+    """A Source of Payment Typology code as carecore's plan kind (nahdo.org/sopt)."""
     if code.startswith("12"):
         return CoveragePlan.MEDICARE_PART_B  # 12: Medicare (non-managed care), 121: FFS
     if code.startswith("11"):
@@ -1313,7 +1315,9 @@ def map_coverage(resource: dict[str, Any], resolver: Resolver, options: Options)
         )
     notes: list[str] = []
     own = _code_in(resource.get("type"), PLAN_CODES)
-    sopt = _code_in(resource.get("type"), PAYMENT_TYPOLOGY)
+    sopt = next(
+        (c for system in PAYMENT_TYPOLOGY if (c := _code_in(resource.get("type"), system))), None
+    )
     if own in {p.value for p in CoveragePlan}:
         plan = CoveragePlan(own)
     elif sopt:
