@@ -403,3 +403,46 @@ def test_cli_import_then_export(tmp_path):
     result = runner.invoke(app, ["fhir", "export", "nobody", "--db", db])
     assert result.exit_code == 1
     assert "nobody" in result.output
+
+
+def test_a_goal_two_plans_share_is_exported_once(make_program):
+    goal_id = "2a7bec9e-c9c9-4008-b02c-f8de95553c6f"
+    patient = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "gender": "female",
+        "birthDate": "1950-03-01",
+        "name": [{"family": "Okafor", "given": ["Ada"]}],
+    }
+    goal = {
+        "resourceType": "Goal",
+        "id": goal_id,
+        "lifecycleStatus": "active",
+        "description": {"text": "Walk daily"},
+        "subject": {"reference": "Patient/p1"},
+    }
+    plans = [
+        {
+            "resourceType": "CarePlan",
+            "id": f"cp{n}",
+            "status": "active",
+            "intent": "plan",
+            "subject": {"reference": "Patient/p1"},
+            "created": "2026-01-05",
+            "goal": [{"reference": f"Goal/{goal_id}"}],
+        }
+        for n in (1, 2)
+    ]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in (patient, goal, *plans)],
+    }
+    program = make_program()
+    assert import_bundle(program, json.dumps(bundle), source="shared").refused == ()
+    exported = export_patient(program, "p1")
+    goals = [e["resource"] for e in exported["entry"] if e["resource"]["resourceType"] == "Goal"]
+    assert [g["id"] for g in goals] == [goal_id]
+    again = make_program("again")
+    assert import_bundle(again, json.dumps(exported), source="again").refused == ()
+    assert _all(program, CarePlan) == _all(again, CarePlan)

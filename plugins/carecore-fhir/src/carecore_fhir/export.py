@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EXT = f"{codes.CARECORE}/StructureDefinition"
 GOAL_ID = f"{codes.CARECORE}/goal-id"
 TASK_ID = f"{codes.CARECORE}/task-id"
@@ -83,11 +84,17 @@ _EXTRA_FIELDS = (
 def part_id(owner: str, part: str) -> str:
     """A FHIR id for a part of *owner* (a goal of a plan): readable when it fits, hashed when not.
 
+    A part whose own id is a UUID (unique anywhere) keeps it.
+
     >>> part_id("cp1", "g1")
     'cp1-g1'
     >>> len(part_id("x" * 40, "y" * 40))
     32
+    >>> part_id("cp1", "2a7bec9e-c9c9-4008-b02c-f8de95553c6f")
+    '2a7bec9e-c9c9-4008-b02c-f8de95553c6f'
     """
+    if _UUID.fullmatch(part):
+        return part
     candidate = f"{owner}-{part}"
     if _ID.fullmatch(candidate):
         return candidate
@@ -719,6 +726,24 @@ def find_patient(program: CareProgram, patient_id: str) -> Patient:
     return found[0]
 
 
+def _unique(resources: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[errors.Problem]]:
+    """Drop repeats of the same resource (a goal two plans share); report different ones."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    clashes = []
+    for resource in resources:
+        key = (resource["resourceType"], resource["id"])
+        if key not in seen:
+            seen[key] = resource
+        elif seen[key] != resource:
+            clashes.append(
+                errors.Problem(
+                    path=f"{key[0]}/{key[1]}",
+                    message="two different resources would share this id",
+                )
+            )
+    return list(seen.values()), clashes
+
+
 def export_patient(program: CareProgram, patient_id: str, *, check: bool = True) -> dict[str, Any]:
     """A FHIR R4 ``collection`` Bundle of one patient's record and care-management resources.
 
@@ -766,8 +791,9 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
     resources += [enrollment_resource(e) for e in enrollments]
     for result in results:
         resources += assessment_resources(result)
-    if check:
-        problems = [p for r in resources for p in validate.problems(r)]
+    resources, clashes = _unique(resources)
+    if check or clashes:
+        problems = clashes + [p for r in resources for p in validate.problems(r)]
         if problems:
             raise errors.InvalidInput(f"FHIR export of patient {pid}", problems=problems)
     base = codes.CARECORE
