@@ -25,8 +25,14 @@ LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Core test suite and docstring examples, against the installed package (not the tree)."""
-    session.install(".[testing]", *TEST)
+    """Core test suite and docstring examples, against the installed package (not the tree).
+
+    The demo (tests/test_demo.py) runs the FHIR and HL7 v2 plugins, as the README's
+    first command installs them.
+    """
+    session.install(
+        ".[testing,report]", "./plugins/carecore-fhir", "./plugins/carecore-hl7v2", *TEST
+    )
     env = {"COVERAGE_FILE": str(ROOT / ".coverage.core")}
     session.run("coverage", "run", "-m", "pytest", *session.posargs, env=env)
     session.run("pytest", "--doctest-modules", "--pyargs", "carecore", "-p", "no:cacheprovider")

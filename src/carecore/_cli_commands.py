@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from carecore import errors, icd
-from carecore.clock import SystemClock
+from carecore import errors
 from carecore.model import ServicePeriod
 from carecore.plugins import Hooks, Provided, plugin_table
 
@@ -33,48 +33,41 @@ def time_zone_option(_ctx: click.Context, param: click.Parameter, value: str | N
     )
 
 
-def _period(month: str | None) -> ServicePeriod:
-    from carecore._demo import PRACTICE_TZ  # noqa: PLC0415
-
+def _month(month: str | None) -> ServicePeriod | None:
     if month is None:
-        today = SystemClock().today(PRACTICE_TZ)
-        return ServicePeriod.month(today.year, today.month)
+        return None
     found = _MONTH.fullmatch(month)
     if not found:
-        raise errors.InvalidValue("must be YYYY-MM", field="--month", value=month)
+        raise errors.InvalidValue("must be YYYY-MM", field="--last-month", value=month)
     try:
         return ServicePeriod.month(int(found[1]), int(found[2]))
     except errors.InvalidValue:
-        raise errors.InvalidValue("is not a real month", field="--month", value=month) from None
+        raise errors.InvalidValue(
+            "is not a real month", field="--last-month", value=month
+        ) from None
 
 
 @click.command()
 @click.option(
     "--patients",
+    default=150,
+    show_default=True,
+    type=click.IntRange(1, 5_000),
+    help="How many patients to generate (besides the shipped Synthea patients).",
+)
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed for everything random.")
+@click.option(
+    "--months",
     default=12,
     show_default=True,
-    type=click.IntRange(1, 10_000),
-    help="How many patients.",
+    type=click.IntRange(3, 24),
+    help="How many months of care management to simulate.",
 )
 @click.option(
-    "--seed",
-    default=7,
-    show_default=True,
-    type=int,
-    help="Seed for the generated practice.",
-)
-@click.option(
-    "--month",
+    "--last-month",
     default=None,
     metavar="YYYY-MM",
-    help="Service month (default: this month).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
+    help="The last simulated month (default: last month, or Dec 2026, the newest CMS rule set).",
 )
 @click.option(
     "--db",
@@ -82,129 +75,97 @@ def _period(month: str | None) -> ServicePeriod:
     default=DEMO_DB,
     show_default=True,
     metavar="URL",
-    help="Store to use: memory://, sqlite:///path or postgresql://... (created if empty).",
+    help="Store: memory://, sqlite:///path or postgresql://... (must be empty, "
+    "except the default file, which each run builds anew).",
 )
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("carecore-report"),
+    show_default=True,
+    help="Where to write the program report (index.html, CSV tables, PNG plots).",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bars (for logs).")
 @click.pass_context
-def demo(  # noqa: PLR0917 - one parameter per click option
-    ctx: click.Context, patients: int, seed: int, month: str | None, fmt: str, db_url: str
+def demo(
+    ctx: click.Context,
+    *,
+    patients: int,
+    seed: int,
+    months: int,
+    last_month: str | None,
+    db_url: str,
+    out: Path,
+    no_progress: bool,
 ) -> None:
-    """Build a small CCM program, store it, and summarise one service month.
+    """Run a year of a care-management program end to end, and write its report.
 
-    The practice, its patients (with real ICD-10-CM conditions), consents,
-    enrollments, care teams, a month of logged minutes and a hospital
-    discharge are carecore model values. They are written to the store
-    (records already there are kept, so a re-run adds nothing twice), read
-    back, summarised and billed; the claim lines and denials are stored too,
-    replacing an earlier close of the same month.
+    Builds a practice from the Synthea FHIR bundles shipped with carecore
+    and generated patients, finds the eligible with the registry, enrolls
+    them with consent, assesses them and agrees care plans, receives a
+    discharge over HL7 v2 ADT (the MLLP listener on 127.0.0.1), simulates
+    the months (minutes, calls, A1c results, visits, admissions,
+    disenrollments), closes each month's billing and writes the report.
+    Needs the carecore-fhir and carecore-hl7v2 plugins and the report extra.
     """
-    from carecore._demo import bill, build_demo, load, save, summarize  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from carecore._demo import DemoSettings, run_demo  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
 
-    period = _period(month)
-    generated = build_demo(patients=patients, seed=seed, period=period)
-    with CareProgram.open(db_url, actor="carecore-demo", plugin_manager=ctx.obj["pm"]) as program:
-        added, skipped = save(program, generated)
-        practice = load(program, generated.program.id)
-        rows = summarize(practice, period)
-        results = bill(practice, period)
-        for pid, result in results:
-            program.record_billing(
-                pid, period, result.claim_lines, result.denials, reason="carecore demo: month close"
-            )
-        if fmt == "json":
-            click.echo(json.dumps([_row_json(r) for r in rows], indent=2))
-            return
-        _print_summary(practice, period, rows, results)
-        where = f"store: {program.store.url}: {added} records added, {skipped} already there"
-        if program.store.url.startswith("memory:"):
-            click.echo(f"{where} (kept in memory until this command ends)")
-        else:
-            click.echo(
-                f"{where}; claim lines and denials saved (check: carecore db check {program.store.url})"
-            )
-
-
-def _print_summary(
-    practice: Any, period: ServicePeriod, rows: list[Any], results: list[Any]
-) -> None:
-    program = practice.program
-    click.echo(
-        f"carecore demo: {program.name} ({program.family.value}), "
-        f"service month {period} ({program.time_zone})"
+    last = _month(last_month)
+    settings = DemoSettings(
+        patients=patients, seed=seed, months=months, **({"last": last} if last else {})
     )
-    click.echo(
-        f"{len(practice.patients)} patients, {len(practice.conditions)} conditions "
-        f"coded in ICD-10-CM ({icd.release()}), {len(practice.time_entries)} time entries, "
-        f"{len(practice.adt_events)} discharge"
+    console = Console()
+    if db_url == DEMO_DB:
+        own = Path("carecore-demo.db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{own}{suffix}").unlink(missing_ok=True)
+    with (
+        CareProgram.open(db_url, actor="carecore-demo", plugin_manager=ctx.obj["pm"]) as program,
+        Progress(console=console, disable=no_progress, transient=True) as bars,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        result = run_demo(program, settings, out, progress=advance)
+    _print_demo(console, result)
+
+
+def _print_demo(console: Any, r: Any) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    s = r.settings
+    console.print(
+        f"[bold]carecore demo[/bold]: chronic care management, {s.period.start:%b %Y} to "
+        f"{s.period.end:%b %Y} (seed {s.seed}), in {r.seconds:.1f} s"
     )
-    header = f"{'patient':<8} {'name':<16} {'chronic':>7} {'eligible':>8} {'enrolled':>8} {'staff':>6} {'pract.':>6} {'non-cl.':>7}"
-    click.echo("")
-    click.echo(header)
-    click.echo("-" * len(header))
-    for r in rows:
-        click.echo(
-            f"{r.patient_id:<8} {r.name[:16]:<16} {r.chronic_conditions:>7} "
-            f"{'yes' if r.eligible else 'no':>8} {'yes' if r.enrolled else 'no':>8} "
-            f"{r.staff_minutes:>6} {r.practitioner_minutes:>6} {r.non_clinical_minutes:>7}"
-        )
-    eligible = sum(r.eligible for r in rows)
-    enrolled = sum(r.enrolled for r in rows)
-    reached = sum(r.enrolled and r.countable_minutes >= 20 for r in rows)  # noqa: PLR2004
-    click.echo("")
-    click.echo(f"eligible (2+ chronic conditions): {eligible}; enrolled with consent: {enrolled}")
-    click.echo(f"enrolled patients with 20+ countable minutes this month: {reached} of {enrolled}")
-    click.echo(
-        "minutes: "
-        f"clinical staff {sum(r.staff_minutes for r in rows)}, "
-        f"practitioner {sum(r.practitioner_minutes for r in rows)}, "
-        f"non-clinical (never counted) {sum(r.non_clinical_minutes for r in rows)}"
-    )
-    _print_billing(results, period)
-    for event in practice.adt_events:
-        click.echo(
-            f"discharge: {event.patient_id} from {event.facility} on "
-            f"{event.discharge_date(program.time_zone)} "
-            f"({event.from_setting.value if event.from_setting else '?'} -> "
-            f"{event.to_setting.value if event.to_setting else '?'})"
-        )
-
-
-def _print_billing(results: list[Any], period: ServicePeriod) -> None:
-    from collections import Counter  # noqa: PLC0415
-    from decimal import Decimal  # noqa: PLC0415
-
-    if not results:
-        click.echo(f"billing: no CMS rule set for {period.start.year} (carecore knows 2024-2026)")
-        return
-    units: Counter[str] = Counter()
-    revenue = Decimal(0)
-    for _pid, result in results:
-        for line in result.claim_lines:
-            units[line.code] += line.units
-            revenue += line.amount or Decimal(0)
-    billed = sum(1 for _pid, result in results if result.claim_lines)
-    codes = ", ".join(f"{code} x{count}" for code, count in sorted(units.items())) or "nothing"
-    click.echo(
-        f"billing ({results[0][1].rule_set}): {codes} for {billed} of {len(results)} enrolled patients; "
-        f"about ${revenue} (approximate national amounts)"
-    )
-    for pid, result in results:
-        # The most useful hint first: how many minutes reach the next code.
-        ranked = sorted(result.hints, key=lambda h: h.minutes_needed is None)
-        for hint in ranked[:1]:
-            click.echo(f"  {pid}: {hint.message}")
-
-
-def _row_json(row: Any) -> dict[str, Any]:
-    return {
-        "patient_id": row.patient_id,
-        "chronic_conditions": row.chronic_conditions,
-        "eligible": row.eligible,
-        "enrolled": row.enrolled,
-        "staff_minutes": row.staff_minutes,
-        "practitioner_minutes": row.practitioner_minutes,
-        "non_clinical_minutes": row.non_clinical_minutes,
-    }
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("result", justify="right")
+    rows = [
+        ("patients", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
+        ("eligible for CCM (registry)", str(r.eligible)),
+        ("enrolled with consent", str(r.enrolled)),
+        ("care plans agreed (and imported from FHIR)", f"{r.care_plans} ({r.imported_plans})"),
+        ("HL7 ADT over MLLP: messages, ACKs", f"{r.adt_messages}, {' '.join(r.acks)}"),
+        ("transition episodes, readmissions", f"{r.episodes}, {r.readmissions}"),
+        ("minutes logged", f"{r.minutes:,}"),
+        ("claim lines over the year", f"{r.claim_lines:,}"),
+        ("expected revenue (approximate)", f"${r.expected_revenue:,.2f}"),
+        *r.measures,
+    ]
+    for what, value in rows:
+        table.add_row(what.replace("_", " "), value)
+    console.print(table)
+    console.print(f"store: {r.store_url} (check: carecore db check {r.store_url})")
+    console.print(f"report: {r.report.index.resolve()}")
 
 
 @click.command()

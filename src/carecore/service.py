@@ -81,7 +81,8 @@ if TYPE_CHECKING:
     import pendulum
     import pluggy
 
-    from carecore.billing import EvaluationResult, RuleSet
+    from carecore import billing
+    from carecore.billing import EvaluationResult
     from carecore.instruments import Answer
     from carecore.metrics import ProgramData
     from carecore.protocols import Store, Transaction
@@ -755,7 +756,9 @@ class CareProgram:
         """Store one patient's billing outcome for *period*, replacing an earlier close of it.
 
         The old lines and denials are deleted and the new ones added in one
-        transaction, so the audit log shows both closes.
+        transaction, so the audit log shows both closes. A line or denial
+        belongs to the month its own service period starts in (TCM's 30
+        days start at the discharge).
         """
         with self.transaction(reason) as tx:
             self._store_billing(tx, patient_id, period, claim_lines, denials)
@@ -771,8 +774,11 @@ class CareProgram:
         lines, refused = list(claim_lines), list(denials)
         # The same denial given twice (one per rule pass) is stored once.
         items: list[ClaimLine | Denial] = list(dict.fromkeys([*lines, *refused]))
+        # A line belongs to the month its service period starts in: the month
+        # itself, or a period of its own that starts there (TCM's 30 days from
+        # the discharge, a device's 30 days, a visit's day).
         for item in items:
-            if item.patient_id != patient_id or item.period != period:
+            if item.patient_id != patient_id or item.period.start not in period:
                 raise errors.InvalidValue(
                     f"belongs to another patient or period than {patient_id} {period}",
                     field="claim_lines",
@@ -783,7 +789,7 @@ class CareProgram:
             *tx.find(Denial, patient_id=patient_id),
         ]
         for old in stored:
-            if old.period == period:
+            if old.period.start in period:
                 tx.delete(type(old), kind_for(type(old)).key_of(old))
         for item in items:
             tx.add(item)
@@ -792,7 +798,7 @@ class CareProgram:
         self,
         period: ServicePeriod,
         *,
-        rules: RuleSet | None = None,
+        rules: billing.RuleSet | None = None,
         reason: str = "month close",
         progress: Callable[[int, int], None] | None = None,
     ) -> list[EvaluationResult]:

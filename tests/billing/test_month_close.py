@@ -93,7 +93,11 @@ def visit(pid: str) -> FaceToFaceVisit:
 
 def plan(pid: str):
     draft = draft_plan(
-        f"{pid}-cp", pid, conditions=chronic(pid), on=pendulum.Date(2026, 1, 5), responsible_id="dr1"
+        f"{pid}-cp",
+        pid,
+        conditions=chronic(pid),
+        on=pendulum.Date(2026, 1, 5),
+        responsible_id="dr1",
     )
     return evolve(
         draft,
@@ -204,3 +208,16 @@ def test_a_practitioner_who_bills_nothing_for_the_patient_is_not_evaluated():
     assert [(line.code, line.billing_practitioner_id) for line in result.claim_lines] == [
         ("99490", "dr1")
     ]
+
+
+def test_a_patient_no_record_names_a_practitioner_for_is_left_out():
+    records = MonthRecords(
+        patients=[make_patient("p1"), make_patient("p2")],
+        practitioners=[DR],
+        conditions=chronic("p1") + chronic("p2"),
+        consents=[consent("p1")],
+        visits=[visit("p1")],
+        time_entries=[minutes("p1", 0, 22)],
+        care_plans=[plan("p1"), plan("p2")],
+    )
+    assert [r.patient_id for r in close_records(records, MARCH, cms_rule_set(2026))] == ["p1"]

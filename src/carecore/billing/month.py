@@ -10,7 +10,8 @@ What the bridge needs that no single record says is derived here:
 
 - the practitioners evaluated for a patient are those named as billing
   practitioner by the patient's enrollments, consents, time entries,
-  contacts and visits (the engine evaluates each, one per period);
+  contacts and visits (the engine evaluates each, one per period); a
+  patient none names is left out;
 - the last visit (the initiating-visit rule) is the patient's latest
   face-to-face visit on or before the month's end;
 - care plans count when they are active and CMS-complete
@@ -72,11 +73,13 @@ from carecore.model import (
 from carecore.model import _validators as v
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     import pendulum
 
-__all__ = ["MonthRecords", "close_records"]
+    from carecore.billing.facts import BillingFacts
+
+__all__ = ["MonthRecords", "close_records", "evaluate_records"]
 
 
 def _plans(
@@ -146,14 +149,38 @@ def close_records(
     """Evaluate every patient's *period* from *records* with *rules*; one result per patient, by id.
 
     A patient with nothing to bill still gets a result (its denials say
-    why). *progress* is called with the number of patients done so far.
+    why), unless no record names a billing practitioner for them: then no
+    one could bill, and there is no result. *progress* is called with the
+    number of patients done so far.
     """
+    return [
+        result for _facts, result in evaluate_records(records, period, rules, progress=progress)
+    ]
+
+
+def evaluate_records(
+    records: MonthRecords,
+    period: ServicePeriod,
+    rules: RuleSet,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[BillingFacts, EvaluationResult]]:
+    """As :func:`close_records`, with each patient's billing facts beside the result (for audit packets)."""
     if not isinstance(records, MonthRecords):
         raise errors.InvalidValue("must be MonthRecords", field="records", value=records)
     if not isinstance(period, ServicePeriod):
         raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
     if not isinstance(rules, RuleSet):
         raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
+    return _evaluate(records, period, rules, progress)
+
+
+def _evaluate(
+    records: MonthRecords,
+    period: ServicePeriod,
+    rules: RuleSet,
+    progress: Callable[[int], None] | None,
+) -> Iterator[tuple[BillingFacts, EvaluationResult]]:
     staff = {p.id: p for p in records.practitioners}
     groups = {
         name: _by_patient(getattr(records, name))
@@ -170,7 +197,6 @@ def close_records(
     }
     plans = records.care_plans
     plan_groups = _by_patient(plans) if isinstance(plans, tuple) else {}
-    results = []
     for done, patient in enumerate(sorted(records.patients, key=lambda p: p.id), start=1):
         mine = {name: group.get(patient.id, []) for name, group in groups.items()}
         named = {
@@ -179,6 +205,10 @@ def close_records(
             for item in mine[name]
         }
         practitioners = [staff[i] for i in sorted(i for i in named if i in staff)]
+        if progress is not None:
+            progress(done)
+        if not practitioners:
+            continue  # no one could bill for this patient: nothing to evaluate
         seen = [v.on for v in mine["visits"] if v.on <= period.end]
         facts = facts_from_model(
             patient=patient,
@@ -196,7 +226,4 @@ def close_records(
             episodes=mine["episodes"],
             last_visit=max(seen) if seen else None,
         )
-        results.append(evaluate(facts, rules))
-        if progress is not None:
-            progress(done)
-    return results
+        yield facts, evaluate(facts, rules)

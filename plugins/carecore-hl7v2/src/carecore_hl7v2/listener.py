@@ -64,10 +64,21 @@ async def serve(
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    grace: float = 5.0,
 ) -> None:
-    """Listen on *host*:*port* until *stop* is set (or forever); *ready* gets the bound port."""
+    """Listen on *host*:*port* until *stop* is set (or forever); *ready* gets the bound port.
+
+    When *stop* is set, the listener takes no new connections and waits up
+    to *grace* seconds for open ones to finish the message they are on (a
+    message being stored is committed and ACKed, never cut off halfway).
+    """
+    active: set[asyncio.Task[None]] = set()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            active.add(task)
+            task.add_done_callback(active.discard)
         try:
             while True:
                 raw = await read_frame(reader)
@@ -93,8 +104,21 @@ async def serve(
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:
         ready(bound)
+    await _run(server, stop, active, grace)
+
+
+async def _run(
+    server: asyncio.Server,
+    stop: asyncio.Event | None,
+    active: set[asyncio.Task[None]],
+    grace: float,
+) -> None:
     async with server:
         if stop is None:
             await server.serve_forever()
-        else:
-            await stop.wait()
+            return
+        await stop.wait()
+        server.close()
+        if active:
+            # Senders that are done have closed already; others get a moment.
+            await asyncio.wait(set(active), timeout=grace)

@@ -1,0 +1,191 @@
+"""`carecore demo` at a small size: the year runs, the report is written, and its numbers are the API's."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from carecore import errors
+from carecore._demo import DemoSettings
+from carecore.cli import make_app
+from carecore.metrics import program_report
+from carecore.model import AdtEvent, ClaimLine, ServicePeriod, TransitionEpisode
+from carecore.service import CareProgram
+
+pytest.importorskip("carecore_fhir", reason="the demo needs the carecore-fhir plugin")
+pytest.importorskip("carecore_hl7v2", reason="the demo needs the carecore-hl7v2 plugin")
+
+SMALL = ["--patients", "40", "--months", "6", "--last-month", "2026-06", "--no-progress"]
+FILES = {
+    "index.html",
+    "measures.csv",
+    "enrollment_by_month.csv",
+    "minutes_by_month.csv",
+    "pmpm.csv",
+    "before_after.csv",
+    "caseload.csv",
+    "worklist.csv",
+    "risk.csv",
+    "eligibility.csv",
+    "a1c.csv",
+    "enrollment.png",
+    "minutes.png",
+    "utilization.png",
+    "a1c.png",
+}
+
+
+@pytest.fixture
+def app(carecore_pm, tmp_path, monkeypatch):
+    # The demo's default store and report are in the working directory: keep them out of the checkout.
+    monkeypatch.chdir(tmp_path)
+    return make_app(carecore_pm)
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """One small demo run in its own SQLite file, shared by the read-only tests below."""
+    from carecore.plugins import get_plugin_manager
+
+    folder = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{folder / 'demo.db'}"
+    app = make_app(get_plugin_manager())
+    result = CliRunner().invoke(app, ["demo", *SMALL, "--db", url, "--out", str(folder / "report")])
+    assert result.exit_code == 0, result.output
+    return folder, url, result.output
+
+
+def test_the_demo_writes_every_report_file(ran):
+    folder, _url, output = ran
+    written = {p.name for p in (folder / "report").iterdir()}
+    assert written == FILES
+    assert f"report: {(folder / 'report' / 'index.html').resolve()}" in output.replace("\n", "")
+    html = (folder / "report" / "index.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 4
+
+
+def test_the_report_numbers_are_the_metrics_api_numbers(ran):
+    folder, url, _output = ran
+    with CareProgram.open(url, actor="test") as program:
+        data = program.program_data()
+    settings = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6))
+    report = program_report(
+        data,
+        period=settings.period,
+        as_of=settings.period.end,
+        time_zone="America/Chicago",
+        intervention=ServicePeriod.month(2026, 4).start,
+    )
+    with (folder / "report" / "measures.csv").open(newline="", encoding="utf-8") as handle:
+        rows = {row["measure"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {m.name for m in report.measures}
+    for measure in report.measures:
+        shown = rows[measure.name]["value"]
+        assert shown == ("" if measure.value is None else str(measure.value)), measure.name
+    # The headline figures are not all empty: the year produced enrollment, minutes and money.
+    for name in ("enrollment_rate", "minutes_per_patient_month", "expected_revenue"):
+        assert report.measure(name).value, name
+
+
+def _row(output: str, label: str) -> str:
+    """The result cell of the summary table's row that starts with *label*."""
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if cells and cells[0].startswith(label):
+            return cells[-1]
+    raise AssertionError(f"no row {label!r} in the summary")
+
+
+def test_the_summary_counts_are_the_stores(ran):
+    _folder, url, output = ran
+    with CareProgram.open(url, actor="test") as program, program.transaction("read") as tx:
+        lines = tx.all(ClaimLine)
+        episodes = tx.all(TransitionEpisode)
+        events = tx.all(AdtEvent)
+    assert _row(output, "claim lines over the year") == f"{len(lines):,}"
+    assert _row(output, "transition episodes") == (
+        f"{len(episodes)}, {sum(e.readmitted for e in episodes)}"
+    )
+    # The discharge sent over MLLP twice (a resend) is stored once and ACKed each time.
+    assert _row(output, "HL7 ADT over MLLP") == "3, AA AA AA"
+    # (keys are the sending facility, MSH-4, and the control id, MSH-10)
+    assert sum(e.source_key == "RGH/DEMO-A03-1" for e in events) == 1
+    assert sum(e.source_key == "RGH/DEMO-A01-1" for e in events) == 1
+
+
+def test_a_seed_gives_the_same_year(app, tmp_path):
+    def measures(seed: int, name: str) -> str:
+        out = tmp_path / name
+        result = CliRunner().invoke(
+            app,
+            ["demo", *SMALL, "--seed", str(seed), "--db", "memory://", "--out", str(out)],
+        )
+        assert result.exit_code == 0, result.output
+        return (out / "measures.csv").read_text(encoding="utf-8")
+
+    assert measures(3, "a") == measures(3, "b")
+    assert measures(3, "a") != measures(4, "c")
+
+
+def test_the_default_file_is_built_anew_each_run(app, tmp_path):
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["demo", *SMALL])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "carecore-demo.db").is_file()
+    assert (tmp_path / "carecore-report" / "index.html").is_file()
+    check = CliRunner().invoke(app, ["db", "check", "sqlite:///carecore-demo.db"])
+    assert check.exit_code == 0, check.output
+    assert "consistent" in check.output
+
+
+def test_another_store_must_be_empty(app, tmp_path):
+    url = f"sqlite:///{tmp_path / 'mine.db'}"
+    first = CliRunner().invoke(app, ["demo", *SMALL, "--db", url])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, ["demo", *SMALL, "--db", url])
+    assert again.exit_code == 1
+    assert "db=" in again.output
+    assert "empty store" in again.output
+    assert "Traceback" not in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [(["--last-month", "2026-13"], "--last-month"), (["--last-month", "June"], "--last-month")],
+)
+def test_bad_options_are_clear_errors(app, args, name):
+    result = CliRunner().invoke(app, ["demo", "--db", "memory://", *args])
+    assert result.exit_code == 1
+    assert name in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [({"patients": 0}, "patients"), ({"months": 30}, "months"), ({"seed": "x"}, "seed")],
+)
+def test_settings_are_checked(changes, name):
+    with pytest.raises(errors.InvalidValue) as info:
+        DemoSettings(**changes)
+    assert info.value.field == name
+
+
+def test_the_readme_command_runs_the_installed_script(tmp_path):
+    script = shutil.which("carecore") or str(Path(sys.executable).with_name("carecore"))
+    done = subprocess.run(
+        [script, "demo", *SMALL],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("carecore demo: chronic care management")
+    assert (tmp_path / "carecore-demo.db").is_file()
+    assert (tmp_path / "carecore-report" / "index.html").is_file()
