@@ -89,6 +89,7 @@ def bench(session: nox.Session) -> None:
         "./plugins/carecore-postgres",
         "./plugins/carecore-hl7v2",
         "./plugins/carecore-email",
+        "./plugins/carecore-fhir",
         "aiosmtpd",
     )
     session.run("python", "bench/run.py", *session.posargs)

@@ -184,6 +184,12 @@ def main() -> None:  # noqa: C901 - one block per benchmark
     parser.add_argument(
         "--outbox-messages", type=int, default=1000, help="0 skips the outbox-to-SMTP benchmark"
     )
+    parser.add_argument(
+        "--fhir",
+        type=int,
+        default=1,
+        help="0 skips the FHIR import benchmark (needs carecore-fhir)",
+    )
     args = parser.parse_args()
     results = {
         "import_carecore_vs_bare_python": bench_import(args.repeat),
@@ -212,6 +218,11 @@ def main() -> None:  # noqa: C901 - one block per benchmark
         from outbox_smtp import bench_outbox
 
         results["outbox_smtp_vs_smtplib"] = bench_outbox(args.outbox_messages, args.work)
+    if args.fhir:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from fhir_import import bench_fhir
+
+        results["fhir_import_vs_r4b_validation"] = bench_fhir(args.repeat, args.work)
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
         if "candidate_peak_mb" in r:
@@ -227,6 +238,8 @@ def main() -> None:  # noqa: C901 - one block per benchmark
             )
         if name.startswith("hl7"):
             extra = f"  (listener {r['listener_per_s']:.0f} msg/s, parse only {r['parse_only_per_s']:.0f} msg/s)"
+        if name.startswith("fhir"):
+            extra = f"  (import {r['candidate_s']:.2f} s, R4B validation {r['baseline_s']:.2f} s, {r['bundles']} bundles)"
         if name.startswith("store_insert"):
             extra = f"  (store {r['candidate_s']:.1f} s, raw driver {r['baseline_s']:.1f} s, {r['rows']:,} rows)"
         print(f"{name:<36} ratio {r['ratio']:6.2f}{extra}")

@@ -1,0 +1,228 @@
+"""``carecore fhir import`` and ``carecore fhir export`` (added by this plugin's ``carecore_cli``)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from carecore import errors
+from carecore._cli_commands import time_zone_option
+from carecore.model import ServiceFamily
+from carecore.service import CareProgram
+from carecore_fhir.export import export_patient
+from carecore_fhir.importer import ImportReport, import_bundle
+from carecore_fhir.mapping import Options
+
+if TYPE_CHECKING:
+    import pluggy
+
+
+@click.group()
+def fhir() -> None:
+    """FHIR R4: import bundles from EHRs, export a patient's record and care plans."""
+
+
+@fhir.command("import")
+@click.argument(
+    "bundles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store the records go to.")
+@click.option(
+    "--time-zone",
+    default="UTC",
+    show_default=True,
+    callback=time_zone_option,
+    help="Time zone of patients whose resource gives none (IANA name).",
+)
+@click.option(
+    "--family",
+    "families",
+    multiple=True,
+    default=("CCM",),
+    show_default=True,
+    type=click.Choice([f.value for f in ServiceFamily]),
+    help="Program family of imported care plans that name none (repeatable).",
+)
+@click.option(
+    "--source",
+    default="urn:carecore:fhir",
+    show_default=True,
+    help="Identifier system under which each Patient's FHIR id is kept.",
+)
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
+)
+@click.pass_context
+def import_(  # noqa: PLR0917 - click passes options positionally
+    ctx: click.Context,
+    bundles: tuple[Path, ...],
+    db_url: str,
+    time_zone: str,
+    families: tuple[str, ...],
+    source: str,
+    progress: bool,  # noqa: FBT001 - a click flag
+) -> None:
+    """Import FHIR R4 bundles (or single resources); print what was imported, skipped and why.
+
+    Exits with status 1 when any resource or file was refused.
+    """
+    from rich.console import Console  # noqa: PLC0415 - only when importing
+    from rich.progress import Progress  # noqa: PLC0415
+
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    options = Options(
+        source=source,
+        time_zone=time_zone,
+        families=frozenset(ServiceFamily(f) for f in families),
+    )
+    report = ImportReport(outcomes=())
+    with (
+        CareProgram.open(db_url, actor="fhir-import", plugin_manager=pm) as program,
+        Progress(disable=not progress, transient=True) as bar,
+    ):
+        task = bar.add_task("importing FHIR bundles", total=sum(p.stat().st_size for p in bundles))
+        for path in bundles:
+            report = report.merged(
+                import_bundle(program, path.read_bytes(), source=path.name, options=options)
+            )
+            bar.advance(task, path.stat().st_size)
+    _summary(Console(), report)
+    if report.refused:
+        ctx.exit(1)
+
+
+def _summary(console: object, report: ImportReport) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    counts = report.counts()
+    table = Table(title="FHIR import")
+    statuses = ("imported", "updated", "unchanged", "duplicate", "skipped", "refused")
+    table.add_column("resource")
+    for column in statuses:
+        table.add_column(column, justify="right")
+    for kind in sorted({k for k, _ in counts}):
+        table.add_row(kind, *(str(counts[kind, s]) for s in statuses))
+    print_ = console.print  # type: ignore[attr-defined]
+    print_(table)
+    reasons = Counter(
+        (o.kind, _grouped(o.reason)) for o in report.outcomes if o.status == "skipped"
+    )
+    _counted(console, "skipped, and why", reasons)
+    notes = Counter((o.kind, _grouped(note)) for o in report.outcomes for note in o.notes)
+    _counted(console, "imported with notes", notes)
+    if report.stored:
+        print_(
+            "stored: " + ", ".join(f"{k} {a} new, {s} already stored" for k, a, s in report.stored),
+            markup=False,
+        )
+    if report.unmapped:
+        print_(
+            "[bold]condition codes not in the chronic-condition table (imported as not chronic)[/bold]"
+        )
+        for code, n in report.unmapped:
+            print_(f"  {n:5d} SNOMED CT {code}", markup=False)
+    for outcome in report.refused:
+        print_(f"refused {outcome.source} {outcome.resource}: {outcome.reason}", markup=False)
+
+
+def _counted(console: object, title: str, counts: Counter[tuple[str, str]]) -> None:
+    if not counts:
+        return
+    print_ = console.print  # type: ignore[attr-defined]
+    print_(f"[bold]{title}[/bold]")
+    for (kind, text), n in sorted(counts.items()):
+        print_(f"  {n:5d} {kind}: {text}", markup=False)
+
+
+def _grouped(reason: str) -> str:
+    """A reason without its ``(got ...)`` value, so that like reasons are counted together."""
+    head, _, _ = reason.partition(" (got ")
+    return head
+
+
+@fhir.command("pull")
+@click.argument("base_url")
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store the records go to.")
+@click.option("--patient", "patient_id", default=None, help="Only this patient (their FHIR id).")
+@click.option(
+    "--time-zone",
+    default="UTC",
+    show_default=True,
+    callback=time_zone_option,
+    help="Time zone of patients whose resource gives none (IANA name).",
+)
+@click.option(
+    "--token-env",
+    default=None,
+    metavar="NAME",
+    help="Environment variable holding a bearer token for the server.",
+)
+@click.pass_context
+def pull(  # noqa: PLR0917 - click passes options positionally
+    ctx: click.Context,
+    base_url: str,
+    db_url: str,
+    patient_id: str | None,
+    time_zone: str,
+    token_env: str | None,
+) -> None:
+    """Import from a FHIR R4 server (searched page by page); print the same summary as import.
+
+    Exits with status 1 when any resource was refused.
+    """
+    import os  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+
+    from carecore_fhir.rest import FhirClient  # noqa: PLC0415
+    from carecore_fhir.source import import_from_server  # noqa: PLC0415
+
+    token = None
+    if token_env is not None:
+        value = os.environ.get(token_env, "")
+        if not value:
+            raise click.BadParameter(f"${token_env} is empty or not set", param_hint="--token-env")
+
+        def token(*, refresh: bool) -> str:  # noqa: ARG001 - a fixed token cannot be refreshed
+            return value
+
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    options = Options(source=base_url.rstrip("/"), time_zone=time_zone)
+    with (
+        CareProgram.open(db_url, actor="fhir-pull", plugin_manager=pm) as program,
+        FhirClient(base_url, token=token) as client,
+    ):
+        report = import_from_server(program, client, patient_id=patient_id, options=options)
+    _summary(Console(), report)
+    if report.refused:
+        ctx.exit(1)
+
+
+@fhir.command("export")
+@click.argument("patient_id")
+@click.option("--db", "db_url", required=True, metavar="URL", help="Store to read.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write the Bundle here (default: standard output).",
+)
+@click.pass_context
+def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -> None:
+    """Write one patient's record as a FHIR R4 Bundle; PATIENT_ID may be a source id (FHIR id, MRN)."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with CareProgram.open(db_url, actor="fhir-export", plugin_manager=pm) as program:
+        try:
+            bundle = export_patient(program, patient_id)
+        except (errors.NotFound, errors.InvalidValue, errors.InvalidInput) as exc:
+            raise click.ClickException(str(exc)) from None
+    text = json.dumps(bundle, indent=1, ensure_ascii=False)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{len(bundle['entry'])} resources written to {out}", err=True)

@@ -1,0 +1,456 @@
+"""Importing FHIR R4 bundles into a care program, with one outcome per resource.
+
+A bundle is parsed with :mod:`json`; each resource carecore reads is mapped
+(:mod:`carecore_fhir.mapping`) and validated with ``fhir.resources.R4B``;
+the values are written kind by kind (patients first) with
+:meth:`~carecore.service.CareProgram.import_records`, and inpatient
+discharges go through :meth:`~carecore.service.CareProgram.receive`, which
+opens transition episodes. Nothing one bad resource does stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from carecore import errors
+from carecore.model import (
+    AdtEvent,
+    CarePlan,
+    CareTeam,
+    Condition,
+    Coverage,
+    Observation,
+    Patient,
+    Practitioner,
+)
+from carecore_fhir.mapping import Mapped, Options, Resolver, Skip, to_carecore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from carecore.service import CareProgram
+
+__all__ = ["ImportReport", "Outcome", "ParsedBundle", "import_bundle", "read_bundle"]
+
+SOURCE = "fhir"
+
+#: The order kinds are written in: what others refer to first.
+_WRITE_ORDER: list[type] = [
+    Patient,
+    Practitioner,
+    Condition,
+    Observation,
+    Coverage,
+    CareTeam,
+    CarePlan,
+]
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What became of one resource (or of a whole file that could not be read).
+
+    ``status`` is ``imported`` (new), ``updated`` (stored before, changed at the
+    source), ``unchanged`` (stored before, the same; or a care plan, whose stored
+    versions an import never overwrites), ``duplicate`` (an ADT event already
+    received), ``skipped`` (carecore does not use it; ``reason`` says why) or
+    ``refused`` (an error; ``reason`` names the resource and the path).
+    """
+
+    source: str
+    resource: str
+    status: str
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """The resource type (``"Bundle"`` for a whole file)."""
+        return self.resource.split("/", 1)[0]
+
+
+@attrs.frozen(kw_only=True)
+class ImportReport:
+    """Every outcome of an import, the unmapped condition codes, and what the store did."""
+
+    outcomes: tuple[Outcome, ...]
+    unmapped: tuple[tuple[str, int], ...] = ()
+    stored: tuple[tuple[str, int, int], ...] = ()  #: (kind, added, already stored)
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        """How many resources of each (kind, status)."""
+        return Counter((o.kind, o.status) for o in self.outcomes)
+
+    @property
+    def refused(self) -> tuple[Outcome, ...]:
+        """The outcomes that are errors."""
+        return tuple(o for o in self.outcomes if o.status == "refused")
+
+    def merged(self, other: ImportReport) -> ImportReport:
+        """This report and *other* as one."""
+        unmapped = Counter(dict(self.unmapped)) + Counter(dict(other.unmapped))
+        stored: dict[str, tuple[int, int]] = {}
+        for kind, added, skipped in (*self.stored, *other.stored):
+            a, s = stored.get(kind, (0, 0))
+            stored[kind] = (a + added, s + skipped)
+        return ImportReport(
+            outcomes=self.outcomes + other.outcomes,
+            unmapped=tuple(sorted(unmapped.items())),
+            stored=tuple((k, a, s) for k, (a, s) in sorted(stored.items())),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ParsedBundle:
+    """The resources of one bundle file, and the index their references resolve through."""
+
+    source: str
+    resources: tuple[dict[str, Any], ...]
+    index: dict[str, dict[str, Any]]
+
+
+def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C901 - one check per shape
+    """Parse a FHIR R4 Bundle (or a single resource) from JSON.
+
+    Raises :class:`~carecore.errors.InvalidInput` naming *source* and the
+    JSON path when the text is not JSON or not a FHIR resource.
+
+    >>> read_bundle('{"resourceType": "Bundle", "type": "collection", "entry": ['
+    ...     '{"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "1"}}]}',
+    ...     source="b.json").index["urn:uuid:1"]["id"]
+    '1'
+    >>> read_bundle("not json", source="b.json")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidInput: invalid FHIR bundle b.json: 1 problem
+      $: not JSON: Expecting value at line 1 column 1 (got 'not json')
+    """
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        shown = data[:40] if isinstance(data, str) else data[:40].decode("utf-8", "replace")
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        where = (
+            f" at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise errors.InvalidInput(
+            f"FHIR bundle {source}",
+            problems=[errors.Problem(path="$", message=f"not JSON: {message}{where}", value=shown)],
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
+        raise errors.InvalidInput(
+            f"FHIR bundle {source}",
+            problems=[
+                errors.Problem(
+                    path="$.resourceType",
+                    message="not a FHIR resource",
+                    value=doc.get("resourceType") if isinstance(doc, dict) else type(doc).__name__,
+                )
+            ],
+        )
+    if doc["resourceType"] != "Bundle":
+        resources: list[dict[str, Any]] = [doc]
+        urls: list[str | None] = [None]
+    else:
+        entries = doc.get("entry", [])
+        if not isinstance(entries, list):
+            raise errors.InvalidInput(
+                f"FHIR bundle {source}",
+                problems=[errors.Problem(path="$.entry", message="must be a list", value=entries)],
+            )
+        resources, urls = [], []
+        for position, entry in enumerate(entries):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                resource = {"resourceType": None, "id": f"entry[{position}]"}
+            url = entry.get("fullUrl") if isinstance(entry, dict) else None
+            if "id" not in resource and isinstance(url, str) and url.startswith("urn:uuid:"):
+                resource = {**resource, "id": url.removeprefix("urn:uuid:")}
+            resources.append(resource)
+            urls.append(url if isinstance(url, str) else None)
+    index: dict[str, dict[str, Any]] = {}
+    for resource, url in zip(resources, urls, strict=True):
+        if url:
+            index[url] = resource
+        if resource.get("id") and isinstance(resource.get("resourceType"), str):
+            index[f"{resource['resourceType']}/{resource['id']}"] = resource
+    return ParsedBundle(source=source, resources=tuple(resources), index=index)
+
+
+def _store_lookup(program: CareProgram) -> Callable[[str, str], bool]:
+    classes: dict[str, type] = {
+        "Patient": Patient,
+        "Practitioner": Practitioner,
+        "Condition": Condition,
+        "CareTeam": CareTeam,
+    }
+    cache: dict[tuple[str, str], bool] = {}
+
+    def known(kind: str, rid: str) -> bool:
+        if (kind, rid) not in cache:
+            cls = classes.get(kind)
+            found = False
+            if cls is not None:
+                with program.transaction("FHIR import: resolve a reference") as tx:
+                    try:
+                        tx.get(cls, rid)
+                        found = True
+                    except errors.NotFound:
+                        found = False
+            cache[kind, rid] = found
+        return cache[kind, rid]
+
+    return known
+
+
+def _resource_name(resource: dict[str, Any]) -> str:
+    return f"{resource.get('resourceType') or '?'}/{resource.get('id', '?')}"
+
+
+def map_bundle(
+    bundle: ParsedBundle,
+    *,
+    options: Options,
+    known: Callable[[str, str], bool] | None = None,
+    check: bool = True,
+) -> tuple[list[tuple[Outcome, Mapped | None]], Counter[str]]:
+    """Map every resource of *bundle*: an outcome for each, with its values when it maps."""
+    resolver = Resolver(bundle.index, known=known)
+    results: list[tuple[Outcome, Mapped | None]] = []
+    unmapped: Counter[str] = Counter()
+    for resource in bundle.resources:
+        name = _resource_name(resource)
+        try:
+            mapped = to_carecore(resource, resolver, options, check=check)
+        except Skip as skip:
+            results.append(
+                (
+                    Outcome(
+                        source=bundle.source, resource=name, status="skipped", reason=skip.reason
+                    ),
+                    None,
+                )
+            )
+            continue
+        except errors.CarecoreError as exc:
+            results.append(
+                (
+                    Outcome(source=bundle.source, resource=name, status="refused", reason=str(exc)),
+                    None,
+                )
+            )
+            continue
+        unmapped.update(mapped.unmapped)
+        outcome = Outcome(
+            source=bundle.source, resource=name, status="imported", notes=mapped.notes
+        )
+        results.append((outcome, mapped))
+    return results, unmapped
+
+
+def import_bundle(
+    program: CareProgram,
+    data: bytes | str,
+    *,
+    source: str,
+    options: Options | None = None,
+    check: bool = True,
+) -> ImportReport:
+    """Import one bundle file into *program*; never raises for bad content, reports it.
+
+    >>> from carecore.service import CareProgram
+    >>> program = CareProgram.open("memory://")
+    >>> report = import_bundle(program, '{"resourceType": "Patient", "id": "p1", '
+    ...     '"gender": "male", "birthDate": "1941-08-11", "name": [{"family": "Barton", "given": ["Dino"]}]}',
+    ...     source="p1.json")
+    >>> [(o.resource, o.status) for o in report.outcomes]
+    [('Patient/p1', 'imported')]
+    """
+    options = options or Options()
+    try:
+        bundle = read_bundle(data, source=source)
+    except errors.InvalidInput as exc:
+        return ImportReport(
+            outcomes=(
+                Outcome(source=source, resource="Bundle/-", status="refused", reason=str(exc)),
+            )
+        )
+    results, unmapped = map_bundle(
+        bundle, options=options, known=_store_lookup(program), check=check
+    )
+    return _write(program, source, results, unmapped)
+
+
+_RANK = {"refused": 4, "imported": 3, "updated": 2, "unchanged": 1}
+
+
+def _existing(
+    program: CareProgram, by_kind: dict[type, list[tuple[int, Any]]]
+) -> dict[type, dict[str, Any]]:
+    """The stored records with the ids of the values, per kind, read in one transaction.
+
+    Patients and practitioners are read by id; other kinds once per patient.
+    """
+    found: dict[type, dict[str, Any]] = {}
+    with program.transaction("FHIR import: what is stored already") as tx:
+        for cls, items in by_kind.items():
+            have = found.setdefault(cls, {})
+            if cls in {Patient, Practitioner}:
+                for _, value in items:
+                    try:
+                        have[value.id] = tx.get(cls, value.id)
+                    except errors.NotFound:
+                        continue
+                continue
+            ids = {v.id for _, v in items}
+            for patient_id in sorted({v.patient_id for _, v in items}):
+                stored: list[Any] = tx.find(cls, patient_id=patient_id)
+                have.update({r.id: r for r in stored if r.id in ids})
+    return found
+
+
+def _add(
+    program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
+) -> tuple[int, int]:
+    """Bulk-add new records; when the bulk load fails, add one by one to find the bad ones."""
+    if not items:
+        return 0, 0
+    try:
+        result = program.import_records([v for _, v in items], reason=reason)
+    except errors.CarecoreError:
+        added = skipped = 0
+        for position, value in items:
+            try:
+                one = program.import_records([value], reason=reason)
+                added, skipped = added + one.added, skipped + one.skipped
+            except errors.CarecoreError as exc:
+                status[position] = f"refused:{exc}"
+        return added, skipped
+    return result.added, result.skipped
+
+
+def _replace(
+    program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
+) -> None:
+    """Replace changed records, one transaction each (a bad one keeps the others)."""
+    for position, value in items:
+        try:
+            with program.transaction(reason) as tx:
+                tx.replace(value)
+        except errors.CarecoreError as exc:
+            status[position] = f"refused:{exc}"
+
+
+def _sort(
+    results: list[tuple[Outcome, Mapped | None]],
+) -> tuple[dict[type, list[tuple[int, Any]]], list[tuple[int, AdtEvent]]]:
+    """The mapped values by kind (in write order) and the ADT events, with their positions."""
+    by_kind: dict[type, list[tuple[int, Any]]] = {cls: [] for cls in _WRITE_ORDER}
+    events: list[tuple[int, AdtEvent]] = []
+    for position, (_, mapped) in enumerate(results):
+        for value in mapped.values if mapped is not None else ():
+            if isinstance(value, AdtEvent):
+                events.append((position, value))
+            else:
+                by_kind.setdefault(type(value), []).append((position, value))
+    return by_kind, events
+
+
+def _write_kind(
+    program: CareProgram,
+    reason: str,
+    cls: type,
+    items: list[tuple[int, Any]],
+    have: dict[str, Any],
+) -> tuple[dict[int, str], tuple[str, int, int]]:
+    """Add the new records of one kind, replace the changed ones; a status per position."""
+    groups: dict[str, list[tuple[int, Any]]] = {"imported": [], "updated": [], "unchanged": []}
+    for position, value in items:
+        old = have.get(value.id)
+        if old is None:
+            groups["imported"].append((position, value))
+        elif cls is CarePlan or old == value:  # carecore's own plan versions are not overwritten
+            groups["unchanged"].append((position, value))
+        else:
+            groups["updated"].append((position, value))
+    failed: dict[int, str] = {}
+    added, skipped = _add(program, reason, groups["imported"], failed)
+    _replace(program, reason, groups["updated"], failed)
+    status = {p: failed.get(p, label) for label, group in groups.items() for p, _ in group}
+    already = skipped + len(groups["updated"]) + len(groups["unchanged"])
+    return status, (cls.__name__, added, already)
+
+
+def _outcome_for(outcome: Outcome, labels: list[str]) -> Outcome:
+    label = max(labels, key=lambda x: _RANK[x.split(":", 1)[0]])
+    status, _, why = label.partition(":")
+    if status == "unchanged":
+        why = (
+            "a plan with this id is stored; an import does not overwrite carecore's plan versions"
+            if outcome.kind == "CarePlan"
+            else "already stored, the same"
+        )
+    return attrs.evolve(outcome, status=status, reason=why)
+
+
+def _receive(program: CareProgram, outcome: Outcome, event: AdtEvent) -> Outcome:
+    try:
+        received = program.receive(event, source=SOURCE)
+    except errors.CarecoreError as exc:
+        return attrs.evolve(outcome, status="refused", reason=str(exc))
+    if received.duplicate:
+        return attrs.evolve(outcome, status="duplicate", reason="already received")
+    return outcome
+
+
+def _write(
+    program: CareProgram,
+    source: str,
+    results: list[tuple[Outcome, Mapped | None]],
+    unmapped: Counter[str],
+) -> ImportReport:
+    by_kind, events = _sort(results)
+    outcomes = [outcome for outcome, _ in results]
+    labels: dict[int, list[str]] = {}
+    stored: list[tuple[str, int, int]] = []
+    by_kind = {cls: items for cls, items in by_kind.items() if items}
+    stored_now = _existing(program, by_kind) if by_kind else {}
+    for cls, items in by_kind.items():
+        if items:
+            status, counts = _write_kind(
+                program, f"FHIR import {source}", cls, items, stored_now[cls]
+            )
+            stored.append(counts)
+            for position, label in status.items():
+                labels.setdefault(position, []).append(label)
+    for position, found in labels.items():
+        outcomes[position] = _outcome_for(outcomes[position], found)
+    for position, event in events:
+        outcomes[position] = _receive(program, outcomes[position], event)
+    return ImportReport(
+        outcomes=tuple(outcomes),
+        unmapped=tuple(sorted(unmapped.items())),
+        stored=tuple(stored),
+    )
+
+
+def import_files(
+    program: CareProgram,
+    items: Iterable[tuple[str, bytes]],
+    *,
+    options: Options | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Import many bundles (``(name, bytes)`` pairs) and merge their reports."""
+    report = ImportReport(outcomes=())
+    for name, data in items:
+        report = report.merged(import_bundle(program, data, source=name, options=options))
+        if progress is not None:
+            progress(name)
+    return report

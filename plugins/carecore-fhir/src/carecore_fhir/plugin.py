@@ -1,0 +1,46 @@
+"""Hook implementations of carecore-fhir (registered as the ``fhir`` entry point)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from carecore.plugins import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import click
+
+    from carecore.model import CarePlan
+    from carecore.protocols import EhrSource
+
+
+@hookimpl
+def carecore_cli(app: click.Group) -> None:
+    """Add ``carecore fhir import`` and ``carecore fhir export``."""
+    from carecore_fhir.cli import fhir  # noqa: PLC0415 - click loads only for the CLI
+
+    app.add_command(fhir)
+
+
+@hookimpl
+def carecore_ehr_sources() -> Sequence[EhrSource]:
+    """The ``fhir`` source: bundle files and FHIR R4 servers (``http(s)://`` base URLs)."""
+    from carecore_fhir.source import FhirSource  # noqa: PLC0415
+
+    return [FhirSource()]
+
+
+@hookimpl
+def carecore_export_careplan(plan: CarePlan) -> str | None:
+    """Write the plan (with its goals and tasks) to ``$CARECORE_FHIR_URL``, when that is set."""
+    url = os.environ.get("CARECORE_FHIR_URL", "").strip()
+    if not url:
+        return None
+    from carecore_fhir.export import careplan_resources  # noqa: PLC0415
+    from carecore_fhir.rest import FhirClient, FhirSink  # noqa: PLC0415
+
+    with FhirClient(url) as client:
+        written = [FhirSink(client).write(resource) for resource in careplan_resources(plan)]
+    return written[0].id

@@ -1,0 +1,155 @@
+"""The ``fhir`` EHR source: bundle files and FHIR R4 servers, read as carecore values."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from carecore import errors
+from carecore_fhir.importer import (
+    ImportReport,
+    Outcome,
+    ParsedBundle,
+    _store_lookup,
+    _write,
+    map_bundle,
+    read_bundle,
+)
+from carecore_fhir.mapping import CONSUMED, Options
+from carecore_fhir.rest import FhirClient
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from carecore.service import CareProgram
+
+__all__ = ["FhirSource", "fetch", "import_from_server"]
+
+_PATIENT_URL = re.compile(r"^(?P<base>https?://.+)/Patient/(?P<id>[A-Za-z0-9\-.]{1,64})/?$")
+
+
+def fetch(
+    client: FhirClient, *, patient_id: str | None = None, page_size: int = 100
+) -> ParsedBundle:
+    """Every resource of the types carecore reads, from the server, as one bundle.
+
+    With *patient_id*, only that patient's: the Patient itself, the resources
+    whose ``patient`` search parameter names it, and the practitioners and
+    organizations they refer to.
+    """
+    client.capabilities()
+    resources: list[dict[str, Any]] = []
+    if patient_id is None:
+        for kind in sorted(CONSUMED):
+            resources.extend(client.search(kind, page_size=page_size))
+    else:
+        patient, _ = client.read("Patient", patient_id)
+        resources.append(patient)
+        for kind in sorted(CONSUMED - {"Patient", "Practitioner"}):
+            resources.extend(client.search(kind, {"patient": patient_id}, page_size=page_size))
+        wanted = sorted(_referred(resources, ("Practitioner", "Organization")))
+        for kind, rid in wanted:
+            try:
+                resources.append(client.read(kind, rid)[0])
+            except errors.NotFound:
+                continue  # reported by the mapping as a reference that does not resolve
+    index = {f"{r['resourceType']}/{r['id']}": r for r in resources if r.get("id")}
+    return ParsedBundle(source=client.base_url, resources=tuple(resources), index=index)
+
+
+def _referred(resources: list[dict[str, Any]], kinds: tuple[str, ...]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if isinstance(ref, str) and ref.count("/") == 1 and ref.split("/")[0] in kinds:
+                kind, rid = ref.split("/")
+                found.add((kind, rid))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(resources)
+    return found
+
+
+def import_from_server(
+    program: CareProgram,
+    client: FhirClient,
+    *,
+    patient_id: str | None = None,
+    options: Options | None = None,
+) -> ImportReport:
+    """Import from a FHIR server (one patient, or everything carecore reads), with outcomes.
+
+    The source identifier system of imported patients is the server's base URL
+    unless *options* names another.
+    """
+    options = options or Options(source=client.base_url)
+    try:
+        bundle = fetch(client, patient_id=patient_id)
+    except errors.CarecoreError as exc:
+        where = f"Patient/{patient_id}" if patient_id else "Bundle/-"
+        return ImportReport(
+            outcomes=(
+                Outcome(source=client.base_url, resource=where, status="refused", reason=str(exc)),
+            )
+        )
+    results, unmapped = map_bundle(bundle, options=options, known=_store_lookup(program))
+    return _write(program, client.base_url, results, unmapped)
+
+
+class FhirSource:
+    """An :class:`~carecore.protocols.EhrSource` for FHIR R4.
+
+    ``location`` is a bundle file (``.json``), a server's base URL (every
+    resource of the types carecore reads is searched, page by page), or a
+    patient's URL on a server (``<base>/Patient/<id>``: that patient's
+    record); what is fetched is mapped as one bundle. Resources that cannot be read are left
+    out; :func:`carecore_fhir.import_bundle` reports them.
+
+    >>> FhirSource().can_read("bundle.json"), FhirSource().can_read("https://ehr.example/fhir")
+    (True, True)
+    """
+
+    def __init__(self, *, options: Options | None = None, client: FhirClient | None = None) -> None:
+        self.options = options or Options()
+        self.client = client
+
+    @property
+    def id(self) -> str:
+        """``"fhir"``."""
+        return "fhir"
+
+    def can_read(self, location: str) -> bool:
+        """A ``.json`` file or an ``http(s)://`` URL."""
+        return location.startswith(("http://", "https://")) or location.endswith(".json")
+
+    def read(self, location: str) -> Iterator[object]:
+        """The carecore values of every resource that maps."""
+        if location.startswith(("http://", "https://")):
+            match = _PATIENT_URL.match(location)
+            base = match["base"] if match else location.rstrip("/")
+            patient_id = match["id"] if match else None
+            client = self.client or FhirClient(base)
+            try:
+                bundle = fetch(client, patient_id=patient_id)
+            finally:
+                if self.client is None:
+                    client.close()
+            options = Options(
+                source=client.base_url,
+                time_zone=self.options.time_zone,
+                families=self.options.families,
+            )
+        else:
+            bundle = read_bundle(Path(location).read_bytes(), source=location)
+            options = self.options
+        results, _ = map_bundle(bundle, options=options)
+        for _, mapped in results:
+            if mapped is not None:
+                yield from mapped.values

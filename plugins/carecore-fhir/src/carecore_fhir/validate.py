@@ -1,0 +1,126 @@
+"""Validation of FHIR R4 resources: R4B structure (fhir.resources) plus carecore's code checks.
+
+``fhir.resources`` checks structure and data types but not code values
+(``CarePlan.status = "bogus"`` passes), so :func:`code_problems` checks the
+required codes carecore depends on (:data:`carecore_fhir.codes.REQUIRED`).
+
+>>> doc = {"resourceType": "CarePlan", "id": "cp1", "status": "bogus", "intent": "plan",
+...        "subject": {"reference": "Patient/p1"}}
+>>> [str(p) for p in problems(doc)]
+["CarePlan/cp1.status: not in the R4 value set (got 'bogus')", 'CarePlan/cp1.category: US Core needs a category coded assess-plan (http://hl7.org/fhir/us/core/CodeSystem/careplan-category)']
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from carecore import errors
+from carecore_fhir import codes
+
+__all__ = ["code_problems", "problems", "structure_problems", "validate_resource"]
+
+
+@functools.cache
+def _model(kind: str) -> Any:
+    from fhir.resources.R4B import get_fhir_model_class  # noqa: PLC0415 - 0.3 s import
+
+    return get_fhir_model_class(kind)
+
+
+def _where(resource: dict[str, Any]) -> str:
+    return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+
+
+def structure_problems(resource: dict[str, Any]) -> list[errors.Problem]:
+    """What ``fhir.resources.R4B`` finds wrong with *resource*'s structure, one problem per path.
+
+    >>> structure_problems({"resourceType": "Goal", "id": "g1", "lifecycleStatus": "active",
+    ...     "description": {"text": "walk"}, "subject": {"reference": "Patient/p1"}})
+    []
+    """
+    import pydantic  # noqa: PLC0415
+
+    kind = resource.get("resourceType")
+    try:
+        model = _model(str(kind))
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return [
+            errors.Problem(
+                path=f"{_where(resource)}.resourceType", message="not a FHIR R4 type", value=kind
+            )
+        ]
+    try:
+        model.model_validate(resource)
+    except pydantic.ValidationError as exc:
+        found = []
+        for err in exc.errors():
+            path = ".".join(
+                f"[{part}]" if isinstance(part, int) else str(part) for part in err["loc"]
+            ).replace(".[", "[")
+            found.append(
+                errors.Problem(
+                    path=f"{_where(resource)}.{path}" if path else _where(resource),
+                    message=str(err["msg"]),
+                    value=err.get("input"),
+                )
+            )
+        return found
+    return []
+
+
+def code_problems(resource: dict[str, Any]) -> list[errors.Problem]:
+    """Required codes carecore checks itself (status, intent, category) that are missing or wrong.
+
+    >>> [str(p) for p in code_problems({"resourceType": "Task", "id": "t1", "status": "done",
+    ...                                  "intent": "plan"})]
+    ["Task/t1.status: not in the R4 value set (got 'done')"]
+    """
+    kind = str(resource.get("resourceType"))
+    found = []
+    for (rtype, element), allowed in codes.REQUIRED.items():
+        if rtype != kind or element not in resource:
+            continue
+        value = resource[element]
+        if isinstance(value, dict):  # a CodeableConcept bound to a required value set
+            value = next((c.get("code") for c in value.get("coding", ())), None)
+        if value not in allowed:
+            found.append(
+                errors.Problem(
+                    path=f"{_where(resource)}.{element}",
+                    message="not in the R4 value set",
+                    value=value,
+                )
+            )
+    if kind in codes.REQUIRED_CATEGORY:
+        system, allowed = codes.REQUIRED_CATEGORY[kind]
+        have = {
+            c.get("code")
+            for concept in resource.get("category", ())
+            for c in concept.get("coding", ())
+            if c.get("system") == system
+        }
+        if not have & allowed:
+            found.append(
+                errors.Problem(
+                    path=f"{_where(resource)}.category",
+                    message=f"US Core needs a category coded {', '.join(sorted(allowed))} ({system})",
+                )
+            )
+    return found
+
+
+def problems(resource: dict[str, Any]) -> list[errors.Problem]:
+    """Every structural and code problem of *resource* (empty when it is valid)."""
+    return structure_problems(resource) + code_problems(resource)
+
+
+def validate_resource(resource: dict[str, Any]) -> None:
+    """Raise :class:`~carecore.errors.InvalidInput` listing every problem of *resource*.
+
+    >>> validate_resource({"resourceType": "Task", "id": "t1", "status": "requested",
+    ...                    "intent": "plan"})
+    """
+    found = problems(resource)
+    if found:
+        raise errors.InvalidInput(f"FHIR {_where(resource)}", problems=found)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from carecore.clock import FixedClock
+from carecore.service import CareProgram
+
+pytest_plugins = ["carecore.testing.pytest_plugin"]
+
+
+def shared_data() -> Path:
+    """``$CARECORE_SHARED_DIR/data`` or ``../shared/data`` beside the repository."""
+    root = Path(__file__).resolve().parents[3]
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
+        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
+            return Path(candidate) / "data"
+    msg = "the shared FHIR samples were not found; set CARECORE_SHARED_DIR"
+    raise FileNotFoundError(msg)
+
+
+def _load_server():
+    spec = importlib.util.spec_from_file_location(
+        "fhir_server", Path(__file__).with_name("fhir_server.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FhirHttpServer
+
+
+@pytest.fixture
+def fhir_server():
+    with _load_server()() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def synthea_paths():
+    return sorted((shared_data() / "synthea_r4").glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def example_paths():
+    return sorted((shared_data() / "fhir_r4_examples").glob("*.json"))
+
+
+@pytest.fixture
+def make_program(tmp_path, carecore_pm):
+    opened = []
+
+    def make(name: str = "fhir") -> CareProgram:
+        program = CareProgram.open(
+            f"sqlite:///{tmp_path / f'{name}.db'}",
+            actor="fhir-test",
+            clock=FixedClock(pendulum.datetime(2026, 3, 4, 12, tz="UTC")),
+            plugin_manager=carecore_pm,
+        )
+        opened.append(program)
+        return program
+
+    yield make
+    for program in opened:
+        program.close()
+
+
+@pytest.fixture
+def program(make_program):
+    return make_program()
