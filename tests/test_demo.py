@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pendulum
 import pytest
 from click.testing import CliRunner
 
@@ -109,8 +110,14 @@ def test_the_summary_counts_are_the_stores(ran):
         episodes = tx.all(TransitionEpisode)
         events = tx.all(AdtEvent)
     assert _row(output, "claim lines over the year") == f"{len(lines):,}"
-    assert _row(output, "transition episodes") == (
-        f"{len(episodes)}, {sum(e.readmitted for e in episodes)}"
+    inpatient = [
+        e
+        for e in episodes
+        if e.from_setting.value == "inpatient_acute"
+        and e.discharged_at.date() >= pendulum.Date(2026, 1, 1)
+    ]
+    assert _row(output, "inpatient discharges") == (
+        f"{len(inpatient)}, {sum(e.readmitted for e in inpatient)}"
     )
     # The discharge sent over MLLP twice (a resend) is stored once and ACKed each time.
     assert _row(output, "HL7 ADT over MLLP") == "3, AA AA AA"

@@ -115,9 +115,16 @@ def demo(
     from carecore.service import CareProgram  # noqa: PLC0415
 
     last = _month(last_month)
-    settings = DemoSettings(
-        patients=patients, seed=seed, months=months, **({"last": last} if last else {})
-    )
+    try:
+        settings = DemoSettings(
+            patients=patients, seed=seed, months=months, **({"last": last} if last else {})
+        )
+    except errors.InvalidValue as exc:
+        if exc.field != "last":
+            raise
+        raise errors.InvalidValue(
+            exc.reason, field="--last-month", value=last_month or str(exc.value)
+        ) from None
     console = Console()
     if db_url == DEMO_DB:
         own = Path("carecore-demo.db")
@@ -153,18 +160,32 @@ def _print_demo(console: Any, r: Any) -> None:
         ("patients", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
         ("eligible for CCM (registry)", str(r.eligible)),
         ("enrolled with consent", str(r.enrolled)),
-        ("care plans agreed (and imported from FHIR)", f"{r.care_plans} ({r.imported_plans})"),
+        (
+            "care plans agreed, CMS-complete (and imported)",
+            f"{r.care_plans} ({r.imported_plans})",
+        ),
         ("HL7 ADT over MLLP: messages, ACKs", f"{r.adt_messages}, {' '.join(r.acks)}"),
-        ("transition episodes, readmissions", f"{r.episodes}, {r.readmissions}"),
+        ("inpatient discharges, readmitted in 30 days", f"{r.episodes}, {r.readmissions}"),
         ("minutes logged", f"{r.minutes:,}"),
         ("claim lines over the year", f"{r.claim_lines:,}"),
-        ("expected revenue (approximate)", f"${r.expected_revenue:,.2f}"),
+        (
+            "expected revenue (approximate)",
+            f"${r.expected_revenue:,.2f}"
+            + (
+                f" ({r.unpriced_lines} line{'s' if r.unpriced_lines > 1 else ''} without a listed fee)"
+                if r.unpriced_lines
+                else ""
+            ),
+        ),
         *r.measures,
     ]
     for what, value in rows:
         table.add_row(what.replace("_", " "), value)
     console.print(table)
-    console.print(f"store: {r.store_url} (check: carecore db check {r.store_url})")
+    if r.store_url.startswith("memory:"):
+        console.print(f"store: {r.store_url} (gone when this command ends)")
+    else:
+        console.print(f"store: {r.store_url} (check: carecore db check {r.store_url})")
     console.print(f"report: {r.report.index.resolve()}")
 
 

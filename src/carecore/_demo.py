@@ -46,6 +46,7 @@ from carecore.model import (
     CareTeamMember,
     CareTeamRole,
     Coding,
+    Comparator,
     Condition,
     Consent,
     ConsentMethod,
@@ -58,20 +59,27 @@ from carecore.model import (
     Enrollment,
     EnrollmentStatus,
     FaceToFaceVisit,
+    Goal,
     InteractiveContact,
+    InterventionKind,
     MdmLevel,
     Observation,
     Patient,
     PatientClass,
     Practitioner,
     Program,
+    ReviewSchedule,
     RoleClass,
     ServiceFamily,
     ServicePeriod,
     SupervisionLevel,
+    SymptomActionPlan,
+    Target,
+    Task,
     TimeEntry,
     TransitionEpisode,
     VisitKind,
+    ZoneAction,
 )
 from carecore.report import ReportFiles
 
@@ -160,6 +168,20 @@ class DemoSettings:
         if isinstance(value, bool) or not isinstance(value, int):
             raise errors.InvalidValue("must be a whole number", field=attribute.name, value=value)
 
+    def __attrs_post_init__(self) -> None:
+        from carecore.billing import CMS_YEARS  # noqa: PLC0415
+
+        if not isinstance(self.last, ServicePeriod):
+            raise errors.InvalidValue("must be a ServicePeriod", field="last", value=self.last)
+        first, last = self.period.start.year, self.last.start.year
+        if first < min(CMS_YEARS) or last > max(CMS_YEARS):
+            raise errors.InvalidValue(
+                f"must keep every simulated month in {min(CMS_YEARS)}-{max(CMS_YEARS)}, the years "
+                f"with CMS rule sets (this run would cover {self.period})",
+                field="last",
+                value=self.last,
+            )
+
     @property
     def period(self) -> ServicePeriod:
         """The simulated months, first day of the first to last day of *last*."""
@@ -186,6 +208,7 @@ class DemoResult:
     minutes: int
     claim_lines: int
     expected_revenue: Decimal
+    unpriced_lines: int
     report: ReportFiles
     measures: tuple[tuple[str, str], ...]
     seconds: float
@@ -501,17 +524,19 @@ class _Simulation:
                     ],
                 )
             )
-            if patient.id not in seen:  # imported patients: an enrollment visit
-                new_visits.append(
-                    FaceToFaceVisit(
-                        id=f"{patient.id}-v0",
-                        patient_id=patient.id,
-                        on=on,
-                        kind=VisitKind.AWV,
-                        mdm=MdmLevel.MODERATE,
-                        billing_practitioner_id=self.doctor.id,
-                    )
+            # The enrollment visit with the billing physician initiates CCM (an
+            # earlier office visit may be more than a year before the consent).
+            new_visits.append(
+                FaceToFaceVisit(
+                    id=f"{patient.id}-v-enroll",
+                    patient_id=patient.id,
+                    on=on,
+                    kind=VisitKind.OFFICE_EM if patient.id in seen else VisitKind.AWV,
+                    mdm=MdmLevel.MODERATE,
+                    billing_practitioner_id=self.doctor.id,
+                    em_code="99214" if patient.id in seen else None,
                 )
+            )
         reason = "carecore demo: enrollment with consent"
         for group in (enrollments, consents, teams, new_visits):
             self.program.import_records(group, reason=reason)
@@ -539,8 +564,10 @@ class _Simulation:
                 f"{pid}-cp", pid, responsible_id=self.doctor.id, on=on
             )
 
-            def agreed(draft: CarePlan, on: pendulum.Date = on) -> CarePlan:
-                return _complete(draft, on)
+            def agreed(
+                draft: CarePlan, on: pendulum.Date = on, owner: str = self.manager[pid]
+            ) -> CarePlan:
+                return _complete(draft, on, owner)
 
             self.program.revise_care_plan(
                 plan.id, agreed, reason="carecore demo: plan agreed with the patient"
@@ -553,12 +580,13 @@ class _Simulation:
     def receive_over_mllp(self) -> None:
         """Send an admission and a discharge for one enrolled patient through the real listener."""
         stage = _STAGES[3]
-        candidates = sorted(p for p, d in self.enrolled_on.items() if d < self.months[-4].start)
+        # A month near the end, for a patient enrolled before it (the earliest one if need be).
+        month = self.months[max(0, len(self.months) - 3)]
+        candidates = sorted(self.enrolled_on, key=lambda p: (self.enrolled_on[p] >= month.start, p))
         if not candidates:
             self.progress(stage, 1, 1)
             return
         pid = candidates[0]
-        month = self.months[-3]
         admitted = pendulum.datetime(month.start.year, month.start.month, 6, 22, tz=PRACTICE_TZ)
         discharged = admitted.add(days=3, hours=13)
         self._clock(discharged.date(), hour=18)
@@ -640,6 +668,8 @@ class _Simulation:
 
     def _simulate_month(self, month: ServicePeriod) -> None:
         rng = self.rng
+        # Who leaves this month leaves first: no minutes after a disenrollment.
+        self._churn(month, self._enrolled_in(month))
         enrolled = self._enrolled_in(month)
         entries: list[TimeEntry] = []
         contacts: list[InteractiveContact] = []
@@ -719,7 +749,6 @@ class _Simulation:
             if pid in self.diabetic and pid in self.plans:
                 self.program.update_goal_progress(self.plans[pid], reason=reason)
         self._utilization(month, set(enrolled))
-        self._churn(month, enrolled)
 
     def _a1c(self, pid: str, month: ServicePeriod) -> Observation:
         # A baseline near 8.6% that falls by about 0.12 a month once enrolled.
@@ -852,13 +881,20 @@ class _Simulation:
     def result(
         self, files: ReportFiles, measures: tuple[tuple[str, str], ...], seconds: float
     ) -> DemoResult:
+        from carecore.careplans import completeness  # noqa: PLC0415
         from carecore.model import ClaimLine  # noqa: PLC0415
 
         with self.program.transaction("carecore demo: summary") as tx:
             lines = tx.all(ClaimLine)
-            episodes = tx.all(TransitionEpisode)
+            episodes = [
+                e
+                for e in tx.all(TransitionEpisode)
+                if e.from_setting is CareSetting.INPATIENT_ACUTE
+                and e.discharged_at.date() >= self.first
+            ]
             entries = tx.all(TimeEntry)
             plans = tx.all(CarePlan)
+        agreed = [p for p in plans if p.id in set(self.plans.values()) and completeness(p).complete]
         return DemoResult(
             settings=self.settings,
             store_url=self.program.store.url,
@@ -866,7 +902,7 @@ class _Simulation:
             from_fhir=self.from_fhir,
             eligible=len(self.eligible),
             enrolled=len(self.enrolled_on),
-            care_plans=len(self.plans),
+            care_plans=len(agreed),
             imported_plans=len(plans) - len(self.plans),
             adt_messages=self.adt_sent,
             acks=tuple(self.acks),
@@ -875,6 +911,7 @@ class _Simulation:
             minutes=sum(e.minutes for e in entries),
             claim_lines=len(lines),
             expected_revenue=sum((line.amount or Decimal(0) for line in lines), Decimal(0)),
+            unpriced_lines=sum(1 for line in lines if line.amount is None),
             report=files,
             measures=measures,
             seconds=seconds,
@@ -896,8 +933,12 @@ def _fmt(value: Decimal | None, unit: str) -> str:
     return f"{value:,.2f} {unit}"
 
 
-def _complete(plan: CarePlan, on: pendulum.Date) -> CarePlan:
-    """The plan once agreed with the patient: the CMS elements a draft leaves open, then active."""
+def _complete(plan: CarePlan, on: pendulum.Date, owner: str) -> CarePlan:
+    """The plan once agreed with the patient: the CMS elements a draft left open, then active.
+
+    Drafts from conditions with a template already have goals, symptom plans
+    and interventions; for the others the care manager writes general ones.
+    """
     done = {note.domain for note in plan.assessments}
     notes = [
         AssessmentNote(domain=domain, summary=summary)
@@ -908,12 +949,59 @@ def _complete(plan: CarePlan, on: pendulum.Date) -> CarePlan:
         )
         if domain not in done
     ]
-    return evolve(
-        plan,
-        assessments=[*plan.assessments, *notes],
-        expected_outcome=plan.expected_outcome or "Stable symptoms at home; no avoidable admission",
-        shared_with_patient_on=plan.shared_with_patient_on or on,
-    ).activate()
+    first = plan.problems[0].id if plan.problems else None
+    changes: dict[str, Any] = {
+        "assessments": [*plan.assessments, *notes],
+        "expected_outcome": plan.expected_outcome
+        or "Stable symptoms at home; no avoidable admission",
+        "shared_with_patient_on": plan.shared_with_patient_on or on,
+    }
+    if not any(g.measurable for g in plan.goals if g.open):
+        changes["goals"] = [
+            *plan.goals,
+            Goal(
+                id=f"{plan.id}-bp",
+                description="Blood pressure under control",
+                problem_ids=(first,) if first else (),
+                target=Target(
+                    measure="Systolic blood pressure",
+                    comparator=Comparator.LE,
+                    value=Decimal(140),
+                    unit="mm[Hg]",
+                    due=on.add(months=6),
+                    loinc="8480-6",
+                ),
+            ),
+        ]
+    if not plan.symptom_plans and first:
+        changes["symptom_plans"] = [
+            SymptomActionPlan(
+                id=f"{plan.id}-zones",
+                problem_id=first,
+                title="When you feel worse",
+                green=ZoneAction(signs=("usual breathing and energy",), actions=("keep going",)),
+                yellow=ZoneAction(
+                    signs=("more tired or short of breath than usual",),
+                    actions=("call the care manager today",),
+                ),
+                red=ZoneAction(
+                    signs=("chest pain", "cannot catch your breath"), actions=("call 911",)
+                ),
+            )
+        ]
+    if not plan.tasks:
+        changes["tasks"] = [
+            Task(
+                id=f"{plan.id}-medrec",
+                description="Reconcile medications with the patient",
+                owner=owner,
+                kind=InterventionKind.MEDICATION,
+                due=on.add(days=14),
+            )
+        ]
+    if plan.review is None:
+        changes["review"] = ReviewSchedule(every_days=90, next_review=on.add(days=90))
+    return evolve(plan, **changes).activate()
 
 
 def _adt(  # noqa: PLR0917 - the message's parts, in HL7 order

@@ -772,8 +772,14 @@ class CareProgram:
         denials: Iterable[Denial],
     ) -> None:
         lines, refused = list(claim_lines), list(denials)
-        # The same denial given twice (one per rule pass) is stored once.
-        items: list[ClaimLine | Denial] = list(dict.fromkeys([*lines, *refused]))
+        # One record per stored key: the same denial given twice (one per rule
+        # pass, or one per practitioner evaluated, whose messages differ only in
+        # the minutes each logged) is stored once, the first given.
+        chosen: dict[tuple[type, tuple[object, ...]], ClaimLine | Denial] = {}
+        everything: list[ClaimLine | Denial] = [*lines, *refused]
+        for item in everything:
+            chosen.setdefault((type(item), kind_for(type(item)).key_of(item)), item)
+        items = list(chosen.values())
         # A line belongs to the month its service period starts in: the month
         # itself, or a period of its own that starts there (TCM's 30 days from
         # the discharge, a device's 30 days, a visit's day).
@@ -818,8 +824,14 @@ class CareProgram:
         from carecore.billing import cms_rule_set  # noqa: PLC0415
         from carecore.billing.month import MonthRecords, close_records  # noqa: PLC0415
 
-        if not isinstance(period, ServicePeriod):
-            raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
+        if not isinstance(period, ServicePeriod) or period != ServicePeriod.month(
+            period.start.year, period.start.month
+        ):
+            raise errors.InvalidValue(
+                "must be one calendar month (ServicePeriod.month(year, month))",
+                field="period",
+                value=period,
+            )
         chosen = rules if rules is not None else cms_rule_set(period.start.year)
         with self.transaction(f"{reason}: read {period}") as tx:
             records = MonthRecords(
@@ -832,8 +844,8 @@ class CareProgram:
                 time_entries=tx.all(TimeEntry),
                 contacts=tx.all(InteractiveContact),
                 visits=tx.all(FaceToFaceVisit),
-                adt_events=tx.all(AdtEvent),
                 episodes=tx.all(TransitionEpisode),
+                claim_lines=tx.all(ClaimLine),
             )
         total = len(records.patients)
         results = close_records(

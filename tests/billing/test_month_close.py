@@ -221,3 +221,139 @@ def test_a_patient_no_record_names_a_practitioner_for_is_left_out():
         care_plans=[plan("p1"), plan("p2")],
     )
     assert [r.patient_id for r in close_records(records, MARCH, cms_rule_set(2026))] == ["p1"]
+
+
+def test_two_practitioners_with_the_same_denial_close_without_a_clash():
+    # Review finding: dr1 and dr2 each log too few minutes; both get "below threshold" for 99490.
+    dr2 = Practitioner(id="dr2", name="Dr. Two", credential=Credential.MD)
+    prog = CareProgram.open("memory://", actor="test")
+    with prog.transaction("setup") as tx:
+        for p in (DR, RN, dr2):
+            tx.add(p)
+        tx.add(make_patient("p1"))
+        for c in chronic("p1"):
+            tx.add(c)
+        tx.add(consent("p1"))
+        tx.add(visit("p1"))
+        tx.add(plan("p1"))
+        tx.add(minutes("p1", 0, 12))
+        tx.add(evolve(minutes("p1", 1, 5), billing_practitioner_id="dr2"))
+    (result,) = prog.close_month(MARCH)
+    assert result.billable == []
+    with prog.transaction("read") as tx:
+        stored = tx.all(Denial)
+    keys = [(d.code, d.reason, d.rule) for d in stored]
+    assert len(keys) == len(set(keys))
+    assert ("99490", "below_threshold") in {(d.code, d.reason.value) for d in stored}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"billing_practitioner_id": "dr2"},  # a visit with another practitioner
+        {"kind": VisitKind.EM_99211_STAFF, "em_code": "99211"},  # a nurse visit
+        {"on": pendulum.Date(2024, 12, 1)},  # more than a year before the consent
+    ],
+)
+def test_only_a_qualifying_visit_with_the_billing_practitioner_initiates_ccm(changes):
+    dr2 = Practitioner(id="dr2", name="Dr. Two", credential=Credential.MD)
+    records = MonthRecords(
+        patients=[make_patient("p1")],
+        practitioners=[DR, dr2],
+        conditions=chronic("p1"),
+        consents=[consent("p1")],
+        visits=[evolve(visit("p1"), **changes)],
+        time_entries=[minutes("p1", 0, 25)],
+        care_plans=[plan("p1")],
+    )
+    results = {r.patient_id: r for r in close_records(records, MARCH, cms_rule_set(2026))}
+    assert results["p1"].billable == []
+    assert "no_initiating_visit" in {d.reason.value for d in results["p1"].denials}
+
+
+def _episode(pid: str, day: int, month: int = 3, **changes):
+    from carecore.model import CareSetting, TransitionEpisode
+
+    discharged = pendulum.datetime(2026, month, day, 14, tz="America/Chicago")
+    values = {
+        "id": f"ep-{month}-{day}",
+        "patient_id": pid,
+        "discharge_event_id": f"adt-{month}-{day}",
+        "discharged_at": discharged,
+        "from_setting": CareSetting.INPATIENT_ACUTE,
+        "to_setting": CareSetting.HOME,
+    }
+    values.update(changes)
+    return TransitionEpisode(**values)
+
+
+def _tcm_follow_up(pid: str, day: int, month: int = 3):
+    from carecore.model import ContactMode, InteractiveContact
+
+    contact = InteractiveContact(
+        id=f"c-{month}-{day}",
+        patient_id=pid,
+        at=pendulum.datetime(2026, month, day + 1, 10, tz="America/Chicago"),
+        mode=ContactMode.PHONE,
+        successful=True,
+        role_class=RoleClass.CLINICAL_STAFF,
+        performer_id="rn1",
+        family=ServiceFamily.TCM,
+        billing_practitioner_id="dr1",
+    )
+    seen = FaceToFaceVisit(
+        id=f"tcm-v-{month}-{day}",
+        patient_id=pid,
+        on=pendulum.Date(2026, month, day + 5),
+        kind=VisitKind.TCM_F2F,
+        mdm=MdmLevel.MODERATE,
+        billing_practitioner_id="dr1",
+    )
+    return contact, seen
+
+
+def test_a_discharge_that_cannot_qualify_does_not_hide_a_later_one():
+    from carecore.model import CareSetting
+
+    ed = _episode("p1", 3, from_setting=CareSetting.EMERGENCY_DEPARTMENT, qualifies=False)
+    inpatient = _episode("p1", 13)
+    contact, seen = _tcm_follow_up("p1", 13)
+    records = MonthRecords(
+        patients=[make_patient("p1")],
+        practitioners=[DR],
+        contacts=[contact],
+        visits=[seen],
+        episodes=[ed, inpatient],
+    )
+    (result,) = close_records(records, MARCH, cms_rule_set(2026))
+    assert [(line.code, line.period.start) for line in result.claim_lines] == [
+        ("99495", pendulum.Date(2026, 3, 13))
+    ]
+
+
+def test_no_second_tcm_for_a_discharge_within_the_30_days_of_one_billed_before():
+    prog = CareProgram.open("memory://", actor="test")
+    first, second = _episode("p1", 24), _episode("p1", 6, month=4)
+    with prog.transaction("setup") as tx:
+        tx.add(DR)
+        tx.add(RN)
+        tx.add(make_patient("p1"))
+        for ep in (first, second):
+            tx.add(ep)
+        for item in (*_tcm_follow_up("p1", 24), *_tcm_follow_up("p1", 6, month=4)):
+            tx.add(item)
+    (march,) = prog.close_month(MARCH)
+    (april,) = prog.close_month(ServicePeriod.month(2026, 4))
+    assert [line.code for line in march.claim_lines] == ["99495"]
+    assert april.claim_lines == ()
+    assert [(d.code, d.reason.value) for d in april.denials if d.rule == "tcm.one_per_30_days"] == [
+        ("99495", "already_billed_in_period")
+    ]
+
+
+def test_only_a_calendar_month_is_closed(program):
+    with pytest.raises(errors.InvalidValue) as info:
+        program.close_month(
+            ServicePeriod(start=pendulum.Date(2026, 3, 1), end=pendulum.Date(2026, 4, 30))
+        )
+    assert info.value.field == "period"

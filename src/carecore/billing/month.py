@@ -12,8 +12,12 @@ What the bridge needs that no single record says is derived here:
   practitioner by the patient's enrollments, consents, time entries,
   contacts and visits (the engine evaluates each, one per period); a
   patient none names is left out;
-- the last visit (the initiating-visit rule) is the patient's latest
-  face-to-face visit on or before the month's end;
+- discharges for TCM are the transition episodes that qualify and were not
+  cancelled (every discharge the program receives opens one), and a TCM
+  whose discharge falls in the 30 days of a TCM billed in an earlier month
+  is refused (SPEC.md §3 rule 8), from the earlier closes' claim lines;
+- the initiating visit is left to the engine, which looks for a qualifying
+  visit with each billing practitioner within a year of the program start;
 - care plans count when they are active and CMS-complete
   (:func:`carecore.careplans.billing_care_plans`).
 
@@ -56,11 +60,14 @@ from carecore.billing.bridge import facts_from_model
 from carecore.billing.engine import EvaluationResult, evaluate
 from carecore.billing.rules import RuleSet
 from carecore.model import (
-    AdtEvent,
     CarePlan,
+    ClaimLine,
     Condition,
     Consent,
+    Denial,
+    DenialReason,
     Enrollment,
+    EpisodeStatus,
     FaceToFaceVisit,
     InteractiveContact,
     Patient,
@@ -107,8 +114,9 @@ class MonthRecords:
     time_entries: tuple[TimeEntry, ...] = attrs.field(default=(), converter=v.to_tuple)
     contacts: tuple[InteractiveContact, ...] = attrs.field(default=(), converter=v.to_tuple)
     visits: tuple[FaceToFaceVisit, ...] = attrs.field(default=(), converter=v.to_tuple)
-    adt_events: tuple[AdtEvent, ...] = attrs.field(default=(), converter=v.to_tuple)
     episodes: tuple[TransitionEpisode, ...] = attrs.field(default=(), converter=v.to_tuple)
+    #: Claim lines of earlier closes (the one-TCM-per-30-days rule looks back).
+    claim_lines: tuple[ClaimLine, ...] = attrs.field(default=(), converter=v.to_tuple)
 
     @patients.validator
     def _check(self, _attribute: object, _value: object) -> None:
@@ -121,8 +129,8 @@ class MonthRecords:
             ("time_entries", TimeEntry),
             ("contacts", InteractiveContact),
             ("visits", FaceToFaceVisit),
-            ("adt_events", AdtEvent),
             ("episodes", TransitionEpisode),
+            ("claim_lines", ClaimLine),
         )
         for name, cls in kinds:
             for index, item in enumerate(getattr(self, name)):
@@ -191,8 +199,8 @@ def _evaluate(
             "time_entries",
             "contacts",
             "visits",
-            "adt_events",
             "episodes",
+            "claim_lines",
         )
     }
     plans = records.care_plans
@@ -209,7 +217,13 @@ def _evaluate(
             progress(done)
         if not practitioners:
             continue  # no one could bill for this patient: nothing to evaluate
-        seen = [v.on for v in mine["visits"] if v.on <= period.end]
+        # Discharges for TCM: the episodes that qualify and were not cancelled
+        # (every discharge the program received opened one; the engine takes the
+        # month's first discharge, so one that can never qualify must not hide a
+        # later one that does).
+        followed = [
+            e for e in mine["episodes"] if e.qualifies and e.status is not EpisodeStatus.CANCELLED
+        ]
         facts = facts_from_model(
             patient=patient,
             practitioners=practitioners,
@@ -221,9 +235,57 @@ def _evaluate(
             else plans.get(patient.id, {}),
             time_entries=[t for t in mine["time_entries"] if t.service_date in period],
             contacts=mine["contacts"],
+            # The engine finds the initiating visit itself: one with the billing
+            # practitioner, of a qualifying kind, within a year of the start.
             visits=mine["visits"],
-            adt_events=mine["adt_events"],
-            episodes=mine["episodes"],
-            last_visit=max(seen) if seen else None,
+            episodes=followed,
         )
-        yield facts, evaluate(facts, rules)
+        yield facts, _one_tcm_per_30_days(evaluate(facts, rules), mine["claim_lines"], period)
+
+
+def _one_tcm_per_30_days(
+    result: EvaluationResult, earlier: list[ClaimLine], period: ServicePeriod
+) -> EvaluationResult:
+    """Refuse a TCM line whose discharge falls inside the 30 days of a TCM billed in an earlier month.
+
+    SPEC.md §3 rule 8: no second TCM for a further discharge within those 30
+    days. One month's evaluation sees only its own discharges, so the close
+    looks back at the TCM lines it stored before.
+    """
+    before = [
+        line
+        for line in earlier
+        if line.family is ServiceFamily.TCM and line.period.start < period.start
+    ]
+    keep, refused = [], []
+    for line in result.claim_lines:
+        covering = next(
+            (
+                b
+                for b in before
+                if line.family is ServiceFamily.TCM and line.period.start in b.period
+            ),
+            None,
+        )
+        if covering is None:
+            keep.append(line)
+            continue
+        refused.append(
+            Denial(
+                patient_id=line.patient_id,
+                code=line.code,
+                family=line.family,
+                reason=DenialReason.ALREADY_BILLED_IN_PERIOD,
+                message=(
+                    f"The discharge on {line.period.start} falls within the 30 days of the TCM "
+                    f"({covering.code}) billed for the discharge on {covering.period.start}; "
+                    "only one TCM is paid in those 30 days."
+                ),
+                rule="tcm.one_per_30_days",
+                period=line.period,
+                sources=("S18", "S20"),
+            )
+        )
+    if not refused:
+        return result
+    return attrs.evolve(result, claim_lines=tuple(keep), denials=(*result.denials, *refused))
