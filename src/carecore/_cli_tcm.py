@@ -88,15 +88,16 @@ def list_(
         program.transaction("tcm worklist") as tx,
     ):
         episodes = tx.all(TransitionEpisode)
+        today = program.clock.now().date()
     if not show_all and cutoff is None:
         episodes = [e for e in episodes if e.status is EpisodeStatus.OPEN]
     if cutoff is not None:
         episodes = [
             e
             for e in episodes
-            if e.status is EpisodeStatus.OPEN and (_next_due(e) or cutoff) < cutoff
+            if e.status is EpisodeStatus.OPEN and (_next_due(e, today) or cutoff) < cutoff
         ]
-    episodes.sort(key=lambda e: (_next_due(e) or pendulum.Date.max, e.id))
+    episodes.sort(key=lambda e: (_next_due(e, today) or pendulum.Date.max, e.id))
     rows = [episode_row(e) for e in episodes]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
@@ -115,6 +116,6 @@ def list_(
         )
 
 
-def _next_due(ep: TransitionEpisode) -> pendulum.Date | None:
-    pending = ep.open_deadlines().values()
+def _next_due(ep: TransitionEpisode, today: pendulum.Date) -> pendulum.Date | None:
+    pending = ep.open_deadlines(on=today).values()
     return min(pending) if pending else None

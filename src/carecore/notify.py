@@ -157,6 +157,16 @@ class NotificationRule:
         )
 
 
+def _language_fit(offered: str, wanted: str | None) -> int:
+    """2 for the same tag, 1 for the same language (``es`` for ``es-MX``), else 0; case is ignored."""
+    if wanted is None:
+        return 0
+    a, b = offered.lower(), wanted.strip().lower()
+    if a == b:
+        return 2
+    return 1 if a.split("-")[0] == b.split("-")[0] else 0
+
+
 def check_rules(rules: Iterable[NotificationRule]) -> tuple[NotificationRule, ...]:
     """The rules as a tuple, refusing non-rules and two rules with one id and one language.
 
@@ -194,8 +204,9 @@ def messages_for(
     *sms_health_details* says whether the patient allowed health details in
     text messages, *preferred* is their first allowed channel and *language*
     their language (all from their :class:`~carecore.model.ContactPreferences`).
-    Of the rules sharing an id, the one in *language* is used, or else the
-    first listed: one message per rule id.
+    Of the rules sharing an id, the one in *language* is used (case aside;
+    ``es`` serves ``es-MX`` when no ``es-MX`` text exists), or else the first
+    listed: one message per rule id.
 
     >>> import pendulum
     >>> from carecore.model import TaskOverdue
@@ -212,13 +223,13 @@ def messages_for(
     """
     fields = {**event.fields(), **(values or {})}
     chosen: dict[str, NotificationRule] = {}
+    fit: dict[str, int] = {}
     for rule in rules:
         if rule.event != event.type:
             continue
-        if rule.id not in chosen or (
-            rule.language == language and chosen[rule.id].language != language
-        ):
-            chosen[rule.id] = rule
+        score = _language_fit(rule.language, language)
+        if rule.id not in chosen or score > fit[rule.id]:
+            chosen[rule.id], fit[rule.id] = rule, score
     return [
         rule.render(
             event, fields, now=now, sms_health_details=sms_health_details, preferred=preferred

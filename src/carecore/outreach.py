@@ -131,7 +131,7 @@ def _tcm_items(
             continue
         if ep.period_end is not None and ep.period_end < today:
             continue  # the 30 days are over: nothing left to chase
-        due = ep.open_deadlines()
+        due = ep.open_deadlines(on=today)
         out += [
             WorkItem(
                 kind=f"tcm-{name}",

@@ -106,6 +106,25 @@ def test_readmission_rate():
     assert (only_p2.numerator, only_p2.denominator) == (0, 1)
 
 
+def test_readmissions_of_members_count_only_discharges_in_enrolled_months():
+    # Patient-months, as the per-1,000 measures: p2 enrolled on Feb 15, so a discharge in
+    # January is before the program and one on Mar 10 in it. p1 is enrolled all quarter
+    # (ep1, readmitted); p3 left on Jan 20, so a discharge in February is out.
+    extra = [
+        world.episode("ep6", "p2", D(2026, 1, 12), readmitted=True),
+        world.episode("ep7", "p3", D(2026, 2, 10), readmitted=True),
+    ]
+    m = readmission_rate(
+        world.episodes() + extra,
+        period=Q1,
+        time_zone=TZ,
+        enrollments=world.enrollments(),
+        family=CCM,
+    )
+    # index discharges in enrolled months: ep1 (p1, Feb, readmitted) and ep2 (p2, Mar) -> 1 / 2
+    assert (m.numerator, m.denominator) == (1, 2)
+
+
 def test_goal_attainment_uses_the_latest_plan_version():
     # cp1 v2: g1 achieved (due Feb 1), g2 not achieved (due Mar 15); g3 cancelled, g4 no target,
     # g5 due in May: out. cp2: g1 sustaining (due Jan 31). -> 2 / 3

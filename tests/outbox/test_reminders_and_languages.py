@@ -166,3 +166,23 @@ def test_the_dispatch_lease_must_be_positive_seconds(program, lease):
     with pytest.raises(errors.InvalidValue) as info:
         Dispatcher(program, {}, lease_seconds=lease)
     assert info.value.field == "lease_seconds"
+
+
+@pytest.mark.parametrize(
+    ("wanted", "subject"),
+    [("es-MX", "Su cita"), ("ES", "Su cita"), ("es-mx", "Su cita"), ("pt-BR", "Your visit")],
+)
+def test_a_regional_language_gets_its_language_when_no_regional_text_exists(wanted, subject):
+    event = AppointmentDue(
+        patient_id="p1", occurred_at=NOW, appointment_id="a1", starts_at=NOW.add(hours=3)
+    )
+    rules = [reminder("en", "Your visit"), reminder("es", "Su cita")]
+    assert [m.subject for m in messages_for(event, rules, now=NOW, language=wanted)] == [subject]
+
+
+def test_the_exact_regional_text_wins_over_the_language():
+    event = AppointmentDue(
+        patient_id="p1", occurred_at=NOW, appointment_id="a1", starts_at=NOW.add(hours=3)
+    )
+    rules = [reminder("en", "Your visit"), reminder("es", "Su cita"), reminder("es-MX", "Tu cita")]
+    assert [m.subject for m in messages_for(event, rules, now=NOW, language="es-mx")] == ["Tu cita"]

@@ -255,3 +255,16 @@ def test_registry_worklists_add_eligible_not_enrolled_and_minutes_items():
     assert minutes.detail == "CCM: 5 min, 15 more for 99490"
     assert minutes.due == pendulum.Date(2026, 3, 31)
     assert lists["dr1"].caseload == 1
+
+
+def test_one_condition_recorded_twice_counts_once():
+    # FHIR feeds often carry one Condition per encounter: E11.9 twice is still one condition.
+    p = make_patient("p1")
+    twice = [cond("c1", "p1", "E11.9"), cond("c2", "p1", "E11.9")]
+    verdict = eligibility(p, CCM, as_of=DAY, conditions=twice)
+    assert not verdict.eligible
+    assert verdict.conditions == ("E11.9",)
+    (clinical,) = [c for c in verdict.criteria if c.rule == "ccm.two_chronic_conditions"]
+    assert clinical.detail.startswith("1 chronic condition(s)")
+    third = eligibility(p, CCM, as_of=DAY, conditions=[*twice, cond("c3", "p1", "I10")])
+    assert [c.met for c in third.criteria if c.rule == "ccm.two_chronic_conditions"] == [True]

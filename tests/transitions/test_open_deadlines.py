@@ -94,3 +94,11 @@ def test_deadlines_follow_the_rule_sets_calendar_and_day_counting():
     assert local.contact_due == pendulum.Date(2026, 3, 4)  # Tue, Wed
     assert federal.visit_due_7 == pendulum.Date(2026, 3, 6)  # discharge day is day 0
     assert local.visit_due_7 == pendulum.Date(2026, 3, 5)  # discharge day is day 1
+
+
+def test_after_the_seven_days_the_visit_is_chased_by_the_fourteen_day_deadline():
+    assert EP.open_deadlines(on=pendulum.Date(2026, 1, 12))["visit"] == pendulum.Date(2026, 1, 12)
+    assert EP.open_deadlines(on=pendulum.Date(2026, 1, 13))["visit"] == pendulum.Date(2026, 1, 19)
+    lists = build_worklists(today=pendulum.Date(2026, 1, 14), episodes=[EP])
+    items = {i.kind: i.due for wl in lists.values() for i in wl.items}
+    assert items["tcm-visit"] == pendulum.Date(2026, 1, 19)

@@ -386,6 +386,8 @@ def readmission_rate(
     period: ServicePeriod,
     time_zone: str,
     patient_ids: Iterable[str] | None = None,
+    enrollments: Iterable[Enrollment] | None = None,
+    family: ServiceFamily = ServiceFamily.CCM,
 ) -> Measure:
     """Of the index discharges in *period*, the share followed by an admission within 30 days.
 
@@ -394,13 +396,20 @@ def readmission_rate(
     *time_zone*) is in the period; readmitted: the episode's ``readmitted``
     flag (an admission in the discharge date + 29 days). Modelled on CMS's
     Plan All-Cause Readmissions, without its risk adjustment or exclusions.
-    *patient_ids* restricts the population (None: everyone).
+    *patient_ids* restricts the population (None: everyone); with
+    *enrollments*, only discharges in a patient-month enrolled in *family*
+    count, the population of the per-1,000 measures.
 
     >>> readmission_rate([], period=ServicePeriod.month(2026, 3), time_zone="UTC").value is None
     True
     """
     p = _period(period)
     only = None if patient_ids is None else set(patient_ids)
+    months = (
+        None
+        if enrollments is None
+        else enrolled_months(enrollments, period=p, family=_family(family))
+    )
     index = [
         e
         for e in episodes
@@ -409,6 +418,10 @@ def readmission_rate(
         and e.to_setting is not CareSetting.EXPIRED
         and e.discharged_at.in_timezone(time_zone).date() in p
         and (only is None or e.patient_id in only)
+        and (
+            months is None
+            or (e.patient_id, month_key(e.discharged_at.in_timezone(time_zone).date())) in months
+        )
     ]
     return Measure(
         name="readmission_rate_30d",

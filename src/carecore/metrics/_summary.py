@@ -203,7 +203,9 @@ def program_report(
         )
 
     def readmissions(p: ServicePeriod) -> Measure:
-        return readmission_rate(data.episodes, period=p, time_zone=zone, patient_ids=members)
+        return readmission_rate(
+            data.episodes, period=p, time_zone=zone, enrollments=data.enrollments, family=family
+        )
 
     def billable(p: ServicePeriod) -> Measure:
         return billable_rate(data.claim_lines, data.enrollments, period=p, family=family)

@@ -118,14 +118,16 @@ class TransitionEpisode:
         day: pendulum.Date = self.discharged_at.date()
         return day
 
-    def open_deadlines(self) -> dict[str, pendulum.Date]:
+    def open_deadlines(self, on: pendulum.Date | None = None) -> dict[str, pendulum.Date]:
         """What is still to do, by when: ``contact``, ``visit`` and ``med-rec``.
 
         The one place that says which deadlines are open: the tasks, the
         worklists and ``carecore tcm list`` all read it. The visit is chased
-        by the 7-day deadline (99496, high complexity) while it is set, else
-        by the 14-day one (99495). An episode that is not open, or does not
-        qualify for TCM, has none.
+        by the 7-day deadline (99496, high complexity) until it passes, then
+        by the 14-day one (99495, still billable): give *on*, the day asked
+        about, to see that switch (without it, the 7-day deadline while one
+        is set). An episode that is not open, or does not qualify for TCM,
+        has none.
 
         >>> ep = TransitionEpisode(id="ep1", patient_id="p1", discharge_event_id="a1",
         ...     discharged_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
@@ -134,6 +136,8 @@ class TransitionEpisode:
         ...     contact_made_on=pendulum.date(2026, 1, 6))
         >>> {k: d.isoformat() for k, d in ep.open_deadlines().items()}
         {'visit': '2026-01-12'}
+        >>> ep.open_deadlines(on=pendulum.date(2026, 1, 13))["visit"].isoformat()
+        '2026-01-19'
         """
         if self.status is not EpisodeStatus.OPEN or not self.qualifies:
             return {}
@@ -141,6 +145,8 @@ class TransitionEpisode:
         if self.contact_made_on is None and self.contact_due is not None:
             out["contact"] = self.contact_due
         visit_due = self.visit_due_7 or self.visit_due
+        if on is not None and self.visit_due_7 is not None and on > self.visit_due_7:
+            visit_due = self.visit_due or self.visit_due_7
         if self.visit_on is None and visit_due is not None:
             out["visit"] = visit_due
         if self.med_rec_on is None and self.med_rec_due is not None:

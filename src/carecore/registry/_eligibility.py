@@ -135,7 +135,12 @@ def _lasts(condition: Condition, months: int) -> bool:
 
 
 def _describe(conditions: Iterable[Condition]) -> str:
-    return ", ".join(c.coding.code for c in conditions) or "none"
+    return ", ".join(sorted({c.coding.code for c in conditions})) or "none"
+
+
+def _distinct(conditions: Iterable[Condition]) -> int:
+    """How many different conditions: records of one code (one per encounter, as EHR feeds send) count once."""
+    return len({c.coding.code for c in conditions})
 
 
 def _alive(patient: Patient, day: pendulum.Date) -> Criterion:
@@ -188,8 +193,8 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
         return (
             Criterion(
                 rule="ccm.two_chronic_conditions",
-                met=len(found) >= _CCM_CONDITIONS,
-                detail=f"{len(found)} chronic condition(s) expected to last 12 months or until "
+                met=_distinct(found) >= _CCM_CONDITIONS,
+                detail=f"{_distinct(found)} chronic condition(s) expected to last 12 months or until "
                 f"death with significant risk ({_describe(found)}); CCM needs 2 (SPEC.md §2)",
                 records=tuple(c.id for c in found),
             ),
@@ -201,7 +206,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
             Criterion(
                 rule="pcm.one_high_risk_condition",
                 met=bool(found),
-                detail=f"{len(found)} chronic condition(s) expected to last 3 months or more "
+                detail=f"{_distinct(found)} chronic condition(s) expected to last 3 months or more "
                 f"with significant risk ({_describe(found)}); PCM needs 1 (SPEC.md §4)",
                 records=tuple(c.id for c in found),
             ),
@@ -213,19 +218,19 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
             Criterion(
                 rule="bhi.behavioral_condition",
                 met=bool(found),
-                detail=f"{len(found)} behavioral health condition(s) ({_describe(found)}); "
+                detail=f"{_distinct(found)} behavioral health condition(s) ({_describe(found)}); "
                 "BHI needs 1 (SPEC.md §5.1)",
                 records=tuple(c.id for c in found),
             ),
             found,
         )
     found = [c for c in active if c.chronic and _lasts(c, _CCM_MONTHS)]
-    level = 2 if len(found) >= _CCM_CONDITIONS else 1
+    level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
     return (
         Criterion(
             rule="apcm.level",
             met=True,
-            detail=f"{len(found)} chronic condition(s) ({_describe(found)}): level {level} "
+            detail=f"{_distinct(found)} chronic condition(s) ({_describe(found)}): level {level} "
             "(SPEC.md §8.1; level 3 also needs QMB status, which carecore does not record)",
             records=tuple(c.id for c in found),
         ),
@@ -269,7 +274,7 @@ def eligibility(
         criteria.append(_coverage(patient, day, coverages))
     level = None
     if fam is ServiceFamily.APCM:
-        level = 2 if len(found) >= _CCM_CONDITIONS else 1
+        level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
     return Eligibility(
         patient_id=patient.id,
         family=fam,
