@@ -44,7 +44,14 @@ def tests(session: nox.Session) -> None:
 def plugin_tests(session: nox.Session, plugin: str) -> None:
     """One plugin distribution against the local core, contract suites included."""
     package = plugin.replace("-", "_")
-    session.install(".[testing]", f"./plugins/{plugin}", *TEST)
+    # The PostgreSQL plugin's tests run carecore demo on PostgreSQL: the demo needs
+    # the FHIR and HL7 v2 plugins, as the README's first command installs them.
+    demo = (
+        ["./plugins/carecore-fhir", "./plugins/carecore-hl7v2"]
+        if plugin == "carecore-postgres"
+        else []
+    )
+    session.install(".[testing,report]", f"./plugins/{plugin}", *demo, *TEST)
     session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
     session.run("pytest", "--doctest-modules", "--pyargs", package, "-p", "no:cacheprovider")
 

@@ -160,16 +160,25 @@ def test_from_a_domain_event_to_the_smtp_server(smtp_server, tmp_path, carecore_
     program.close()
 
 
-def _dispatch_in_process(url: str, port: int, results) -> None:
-    program = CareProgram.open(url, clock=FixedClock(NOW), actor="dispatcher")
-    channel = EmailChannel(host="127.0.0.1", port=port, sender="care@example.org", timeout=10)
-    report = Dispatcher(program, {"email": channel}, lease_seconds=600).run_until_idle(limit=5)
-    program.close()
-    results.put(report.delivered)
+DISPATCHER = """
+import sys
+import pendulum
+from carecore.clock import FixedClock
+from carecore.outbox import Dispatcher
+from carecore.service import CareProgram
+from carecore_email import EmailChannel
+url, port = sys.argv[1], int(sys.argv[2])
+program = CareProgram.open(url, clock=FixedClock(pendulum.parse(sys.argv[3])), actor="dispatcher")
+channel = EmailChannel(host="127.0.0.1", port=port, sender="care@example.org", timeout=10)
+report = Dispatcher(program, {"email": channel}, lease_seconds=600).run_until_idle(limit=5)
+program.close()
+print(report.delivered)
+"""
 
 
 def test_dispatchers_run_side_by_side_send_each_message_once(smtp_server, tmp_path):
-    import multiprocessing
+    import subprocess
+    import sys
 
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     program = CareProgram.open(url, clock=FixedClock(NOW), actor="test")
@@ -187,18 +196,21 @@ def test_dispatchers_run_side_by_side_send_each_message_once(smtp_server, tmp_pa
                 )
             )
     program.close()
-    ctx = multiprocessing.get_context("spawn")
-    results = ctx.Queue()
+    # Three dispatcher processes at once, each with its own connection to the store.
     procs = [
-        ctx.Process(target=_dispatch_in_process, args=(url, smtp_server.port, results))
+        subprocess.Popen(
+            [sys.executable, "-c", DISPATCHER, url, str(smtp_server.port), NOW.isoformat()],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(3)
     ]
-    for p in procs:
-        p.start()
-    delivered = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    delivered = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        delivered.append(int(out.strip()))
     assert sum(delivered) == 60
     ids = [parsed(e)["Message-ID"] for e in smtp_server.inbox.messages]
     assert len(ids) == 60

@@ -7,27 +7,30 @@ from click.testing import CliRunner
 
 from carecore.cli import make_app
 
+SMALL = ["--patients", "20", "--months", "3", "--last-month", "2026-03", "--no-progress"]
 
-def test_demo_runs_on_postgres_and_reruns_add_nothing(postgres_url):
+
+def test_demo_runs_on_postgres_and_refuses_a_store_that_is_not_empty(postgres_url, tmp_path):
     runner = CliRunner()
     app = make_app()
-    first = runner.invoke(app, ["demo", "--month", "2026-03", "--db", postgres_url])
+    out = tmp_path / "report"
+    first = runner.invoke(app, ["demo", *SMALL, "--db", postgres_url, "--out", str(out)])
     assert first.exit_code == 0, first.output
-    assert "billing (cms-2026):" in first.output
-    again = runner.invoke(app, ["demo", "--month", "2026-03", "--db", postgres_url])
-    assert again.exit_code == 0, again.output
-    assert f"store: {postgres_url}: 0 records added" in again.output
+    assert (out / "index.html").is_file()
+    again = runner.invoke(app, ["demo", *SMALL, "--db", postgres_url, "--out", str(out)])
+    assert again.exit_code == 1
+    assert "empty store" in again.output
     check = runner.invoke(app, ["db", "check", postgres_url])
     assert check.exit_code == 0, check.output
     assert "consistent" in check.output
     with psycopg.connect(postgres_url) as conn:
-        patients = conn.execute("SELECT count(*) FROM patients").fetchone()[0]
-        lines = conn.execute(
-            "SELECT count(*) FROM claim_lines WHERE period_start = '2026-03-01'"
+        generated = conn.execute("SELECT count(*) FROM patients WHERE id LIKE 'p-%'").fetchone()[0]
+        months = conn.execute(
+            "SELECT count(DISTINCT period_start) FROM claim_lines WHERE family = 'CCM'"
         ).fetchone()[0]
-        closes = conn.execute(
-            "SELECT count(*) FROM audit WHERE kind = 'ClaimLine' AND action = 'delete'"
+        adt = conn.execute(
+            "SELECT count(*) FROM adt_events WHERE source_key LIKE 'RGH/%'"
         ).fetchone()[0]
-    assert patients == 12
-    assert lines > 0
-    assert closes == lines  # the second close replaced the first one's lines
+    assert generated == 20
+    assert months == 3  # January to March closed, one CCM period each
+    assert adt == 2  # the MLLP admission and discharge; the resend was stored once
