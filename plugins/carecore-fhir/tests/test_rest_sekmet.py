@@ -276,3 +276,24 @@ def test_the_sink_exports_a_care_plan_and_it_reads_back(empty_sekmet, synthea_pa
             attrs.evolve(p, version=1) for p in plans
         ]
         assert _by_id(tx.all(Condition), Condition) == conditions
+
+
+def test_one_patients_fetch_leaves_out_other_patients(empty_sekmet, synthea_paths):
+    from carecore_fhir.source import fetch
+
+    first, second = synthea_paths[:2]
+    with _client(empty_sekmet) as client:
+        _load(client, first, {"Patient", "Condition", "Goal"})
+        _load(client, second, {"Patient", "Condition", "Goal"})
+        # sekmet-fhir 0.1.1 has no search parameters for Goal (nor CareTeam): it ignores
+        # ?patient=, says so in an OperationOutcome entry, and answers every Goal it has
+        everyone = list(client.search("Goal", {"patient": _patient_id(first)}))
+        bundle = fetch(client, patient_id=_patient_id(first))
+    others = {r["subject"]["reference"] for r in everyone}
+    assert f"Patient/{_patient_id(second)}" in others  # the server's leniency is real
+    about = {r["subject"]["reference"] for r in bundle.resources if r["resourceType"] != "Patient"}
+    assert about == {f"Patient/{_patient_id(first)}"}
+    goals = sum(
+        e["resource"]["resourceType"] == "Goal" for e in json.loads(first.read_bytes())["entry"]
+    )
+    assert sum(r["resourceType"] == "Goal" for r in bundle.resources) == goals
