@@ -39,10 +39,21 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report", "--fail-under=85", env=env)
 
 
+def _with_test_extra(plugin: str) -> str:
+    """``./plugins/<plugin>[test]`` when the plugin declares a ``test`` extra (test servers)."""
+    project = nox.project.load_toml(f"plugins/{plugin}/pyproject.toml")["project"]
+    extras = project.get("optional-dependencies", {})
+    return f"./plugins/{plugin}[test]" if "test" in extras else f"./plugins/{plugin}"
+
+
 @nox.session
 @nox.parametrize("plugin", PLUGINS)
 def plugin_tests(session: nox.Session, plugin: str) -> None:
-    """One plugin distribution against the local core, contract suites included."""
+    """One plugin distribution against the local core, contract suites included.
+
+    A plugin's ``test`` extra is installed too: carecore-fhir's brings the sekmet-fhir
+    server its REST tests run against (they fail without it).
+    """
     package = plugin.replace("-", "_")
     # The PostgreSQL plugin's tests run carecore demo on PostgreSQL: the demo needs
     # the FHIR and HL7 v2 plugins, as the README's first command installs them.
@@ -51,7 +62,7 @@ def plugin_tests(session: nox.Session, plugin: str) -> None:
         if plugin == "carecore-postgres"
         else []
     )
-    session.install(".[testing,report]", f"./plugins/{plugin}", *demo, *TEST)
+    session.install(".[testing,report]", _with_test_extra(plugin), *demo, *TEST)
     session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
     session.run("pytest", "--doctest-modules", "--pyargs", package, "-p", "no:cacheprovider")
 

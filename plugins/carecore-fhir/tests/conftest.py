@@ -38,7 +38,49 @@ def _load_server():
 
 @pytest.fixture
 def fhir_server():
+    """The project's own test server (tests/fhir_server.py): fault injection, request log."""
     with _load_server()() as server:
+        yield server
+
+
+NO_SERVER = "CARECORE_FHIR_NO_SERVER"
+
+
+def _sekmet(directory: Path):
+    """A running sekmet-fhir server, or a loud failure when it is not installed.
+
+    The published server is a test dependency (``pip install ./plugins/carecore-fhir[test]``);
+    a run without it fails, unless ``CARECORE_FHIR_NO_SERVER=1`` asks to skip these tests
+    (for people who cannot install it; CI must not set it, and a CI run that does fails).
+    """
+    if os.environ.get(NO_SERVER) == "1":
+        if os.environ.get("CI"):
+            pytest.fail(f"{NO_SERVER}=1 is set in CI: the sekmet-fhir tests must run there")
+        pytest.skip(f"{NO_SERVER}=1: the tests against sekmet-fhir are skipped")
+    if importlib.util.find_spec("sekmet") is None:
+        pytest.fail(
+            "sekmet-fhir is not installed: pip install './plugins/carecore-fhir[test]' "
+            f"(or set {NO_SERVER}=1 to skip the tests against it)"
+        )
+    spec = importlib.util.spec_from_file_location(
+        "sekmet_server", Path(__file__).with_name("sekmet_server.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SekmetServer(directory)
+
+
+@pytest.fixture(scope="session")
+def sekmet(tmp_path_factory):
+    """One sekmet-fhir server for the session: tests keep to their own ids and identifiers."""
+    with _sekmet(tmp_path_factory.mktemp("sekmet")) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_sekmet(tmp_path_factory):
+    """A sekmet-fhir server of its own (about 1 s to start), for tests that read everything."""
+    with _sekmet(tmp_path_factory.mktemp("sekmet-empty")) as server:
         yield server
 
 

@@ -1,6 +1,7 @@
 """A small but real FHIR R4 server for the REST tests: HTTP on 127.0.0.1, in a thread.
 
-Why not a published server: see docs/explanation/fhir.md ("The FHIR server in the tests").
+Why it is kept beside the published sekmet-fhir (test_rest_sekmet.py): docs/explanation/fhir.md
+("The FHIR servers in the tests"): it injects faults a real server cannot.
 It keeps every version of every resource and implements what the client relies on:
 read with ETag, search with ``_count`` paging and ``next`` links (by ``_id``,
 ``identifier=system|value``, ``patient``/``subject``/``beneficiary``), create with

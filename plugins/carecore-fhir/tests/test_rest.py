@@ -1,4 +1,13 @@
-"""The REST client and sink against a FHIR server running on 127.0.0.1 (tests/fhir_server.py)."""
+"""The REST client and sink against the project's own FHIR server on 127.0.0.1 (tests/fhir_server.py).
+
+The same client is tested against a published server, sekmet-fhir, in test_rest_sekmet.py.
+These tests stay on the own server because they need what a real server cannot give on cue:
+injected 429/502/503 answers and ``Retry-After`` (retries, backoff, giving up), a server that
+claims another FHIR version, a token the test changes mid-run, and a log of the requests the
+client sent (the ``_count`` of every page, the ``Authorization`` header). The paging,
+conditional-write, source and sink tests are kept here as well, since the request log lets
+them check what was sent, not only what came back.
+"""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@
   :class:`~carecore.errors.StoreUnavailable`.
 - **Bearer tokens**: *token* is called before each request (SMART backend services: the hook
   signs a client assertion, fetches an access token and caches it); after a ``401`` it is
-  called once more with ``refresh=True`` and the request is repeated.
+  called once more with ``refresh=True`` and the request is repeated. A final ``401`` or
+  ``403`` raises :class:`~carecore.errors.InvalidValue` with ``field="Authorization"``.
 
 >>> FhirClient("https://ehr.example.org/fhir/").base_url
 'https://ehr.example.org/fhir'
@@ -157,7 +158,7 @@ class FhirClient:
                 self.sleep(wait if wait is not None else self.delay(attempt))
                 attempt += 1
                 continue
-            self._raise_for(response, method, target, attempt)
+            self._raise_for(response, method, target, attempt, token=self.token is not None)
             return response
 
     @staticmethod
@@ -171,12 +172,21 @@ class FhirClient:
             return None
 
     @staticmethod
-    def _raise_for(response: httpx.Response, method: str, url: str, attempt: int) -> None:
+    def _raise_for(
+        response: httpx.Response, method: str, url: str, attempt: int, *, token: bool
+    ) -> None:
         status = response.status_code
         if status < 400:  # noqa: PLR2004
             return
         detail = _diagnostics(response)
         where = f"{method} {url}"
+        if status in {401, 403}:
+            reason = (
+                f"the FHIR server refused the bearer token ({status})"
+                if token
+                else f"the FHIR server answered {status}: no bearer token was sent (no token hook)"
+            )
+            raise errors.InvalidValue(reason + detail, field="Authorization", value=where)
         if status == 404:  # noqa: PLR2004
             raise errors.NotFound(f"not on the FHIR server{detail}", field="url", value=where)
         if status in {409, 412}:

@@ -35,7 +35,8 @@ def fetch(
     """Every resource of the types carecore reads, from the server, as one bundle.
 
     With *patient_id*, only that patient's: the Patient itself, the resources
-    whose ``patient`` search parameter names it, and the practitioners and
+    whose ``patient`` search parameter names it (less any the server answered
+    although they name another patient), and the practitioners and
     organizations they refer to.
     """
     client.capabilities()
@@ -47,7 +48,8 @@ def fetch(
         patient, _ = client.read("Patient", patient_id)
         resources.append(patient)
         for kind in sorted(CONSUMED - {"Patient", "Practitioner"}):
-            resources.extend(client.search(kind, {"patient": patient_id}, page_size=page_size))
+            found = client.search(kind, {"patient": patient_id}, page_size=page_size)
+            resources.extend(r for r in found if not _names_another_patient(r, patient_id))
         wanted = sorted(_referred(resources, ("Practitioner", "Organization")))
         for kind, rid in wanted:
             try:
@@ -56,6 +58,32 @@ def fetch(
                 continue  # reported by the mapping as a reference that does not resolve
     index = {f"{r['resourceType']}/{r['id']}": r for r in resources if r.get("id")}
     return ParsedBundle(source=client.base_url, resources=tuple(resources), index=index)
+
+
+_PATIENT_ELEMENTS = ("subject", "patient", "beneficiary", "for")
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/(?P<id>[^/]+)(?:/_history/[^/]+)?$")
+
+
+def _names_another_patient(resource: dict[str, Any], patient_id: str) -> bool:
+    """Whether the resource's patient element refers to a patient other than *patient_id*.
+
+    A server may ignore a search parameter it does not support (saying so only in an
+    OperationOutcome entry) and answer every resource of the type: sekmet-fhir 0.1.1 does
+    for ``Goal?patient=`` and ``CareTeam?patient=``. Such answers are dropped here. A
+    resource naming no patient by a literal reference is kept: the server matched it.
+
+    >>> _names_another_patient({"subject": {"reference": "Patient/b"}}, "a")
+    True
+    >>> _names_another_patient({"for": {"reference": "https://x/fhir/Patient/a"}}, "a")
+    False
+    """
+    for element in _PATIENT_ELEMENTS:
+        ref = resource.get(element)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            match = _PATIENT_REF.search(ref["reference"])
+            if match and match["id"] != patient_id:
+                return True
+    return False
 
 
 def _referred(resources: list[dict[str, Any]], kinds: tuple[str, ...]) -> set[tuple[str, str]]:
