@@ -93,6 +93,10 @@ _PLAIN = re.compile(r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d
 _CHUNK = 150_000
 
 
+def _trace(label: str) -> None:
+    pass
+
+
 def polars_available() -> bool:
     """Whether polars (the ``fast`` extra) can be imported.
 
@@ -467,6 +471,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     events = _read(events_file, EVENT_COLUMNS, _EVENT_REQUIRED)
     if events is None:
         return None
+    _trace('read')
     table = _Patients(patients_file, patient_frame, month)
     if table.duplicates:
         return None
@@ -483,6 +488,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             ),
         ]
     ).sort("__line__")
+    _trace('patients')
     # Events: the patient each row names (stripped, as the reference reader does), and whether
     # the row is a clean time entry the fast path takes.
     light = _LightParser()
@@ -526,6 +532,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
         )
     else:
         events = events.with_columns(pl.lit(False).alias("_ok"))
+    _trace('events mapped')
     # Patient order: first event row, then patients without events in patients.csv order.
     firsts = events.group_by("_pid").agg(pl.col("__line__").min().alias("_first"))
     good = good.join(firsts, on="_pid", how="left").with_columns(
@@ -558,6 +565,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
         RowProblem(file=str(events_file), line=line, column="patient_id", message="not in patients.csv", value=pid or None)
         for line, pid in orphan_rows.iter_rows()
     ]
+    _trace('split')
     # Columnar patients' facts and entries.
     cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
     entries = (
@@ -603,6 +611,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     flag_names = [f"_{kind}_{f}" for f in _FAMILIES for kind in ("consented", "visit_ok", "planned")]
     key_columns = [*flag_names, "_conditions", "_qmb", "_died", "_credential", "_primary_care_focal_point", *total_names]
     keys = cp.select(key_columns).unique(maintain_order=True).with_row_index("_key").with_columns(pl.col("_key").cast(pl.Int64))
+    _trace('keys')
     # The reference engine, once per distinct canonical month.
     fast = FastClose(rules, month)
     templates = _Templates(fast, rules, month)
@@ -624,6 +633,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
         }
         if not templates.add(record["_key"], fast.template(shape, practitioner, minutes)):
             unrenderable.append(record["_key"])
+    _trace('templates')
     cp = cp.join(keys, on=key_columns, how="left", nulls_equal=True)
     if unrenderable:
         moved = cp.filter(pl.col("_key").is_in(unrenderable)).get_column("_order")
@@ -661,6 +671,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     writer.billed += cp.filter(pl.col("n_lines") > 0).height
     writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
     writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
+    _trace('counters')
     # Patients the reference code closes: their PatientRow and event rows.
     python_patients = good.filter(~pl.col("_columnar"))
     python_lines = python_patients.get_column("__line__").to_list()
@@ -673,6 +684,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
         rows_by_order.setdefault(record[0], []).append((record[1], dict(zip(header, record[2:], strict=True))))
     python_order = dict(zip(python_patients.get_column("_order").to_list(), python_lines, strict=True))
     event_problems: list[RowProblem] = []
+    _trace('python rows')
     # Write in close order, a chunk of patients at a time.
     total = good.height
     prac = pl.col("_practitioner")
@@ -709,6 +721,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
                 on_progress(min(last, total))
             continue
         parts.append(pl.DataFrame(texts, schema={"_order": pl.Int64, **dict.fromkeys(list(texts)[1:], pl.String)}))
+        _trace('python closed')
         # Columnar patients.
         chunk = cp.filter(in_chunk)
         chunk_entries = entries.filter(in_chunk)
@@ -761,6 +774,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             .group_by("_order", maintain_order=True)
             .agg(pl.concat_str(pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_tail").str.join("").alias("denials_csv"))
         )
+        _trace('lines')
         # Audit packets of the billed: the time log of the billed families inside the month.
         billed = chunk.filter(pl.col("n_lines") > 0)
         bills = pl.lit(False)
@@ -811,6 +825,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
                 ).alias("audit"),
             )
         )
+        _trace('audits')
         columnar = (
             chunk.select("_order")
             .join(per_patient.select("_order", "claims_csv", "claims_json"), on="_order", how="left")
@@ -828,6 +843,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             merged.get_column("denials_csv").str.join("").item(),
             merged.get_column("audit").str.join("").item(),
         )
+        _trace('written')
         del parts, merged, lines, per_patient, denials, log, audits, columnar
         if on_progress is not None:
             on_progress(min(last, total))
