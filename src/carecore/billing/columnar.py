@@ -90,7 +90,7 @@ _FAMILIES = ("BHI", "CCM", "PCM")
 #: Text the writer copies into CSV and JSON as it is (no quoting or escaping needed).
 _PLAIN = re.compile(r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e])?")
 #: Patients per output chunk (bounds the memory of the text being built).
-_CHUNK = 150_000
+_CHUNK = 50_000
 
 
 def _trace(label: str) -> None:
@@ -142,6 +142,8 @@ def _read(file: Path, known: tuple[str, ...], required: tuple[str, ...]) -> pl.D
     if lines is None:
         return None
     width = len(header)
+    if lines <= 1:
+        return pl.DataFrame(schema={"__line__": pl.Int64, **dict.fromkeys(header, pl.String)})
     try:
         text = pl.read_csv(
             file,
@@ -445,6 +447,45 @@ def _json_or_null(q: Callable[[str], str], value: object) -> str:
     return "null" if value is None else q(str(value))
 
 
+def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
+    """Append the text columns of *merged* (in row order) to the writer's files."""
+    import polars as pl  # noqa: PLC0415
+
+    def put(handle: Any, column: pl.Series) -> None:
+        handle.flush()
+        column.to_frame().write_csv(
+            handle.buffer, include_header=False, quote_style="never", line_terminator=""
+        )
+        handle.buffer.flush()
+
+    items = merged.get_column("claims_json").filter(merged.get_column("claims_json") != "")
+    if items.len():
+        first = "\n" if writer._first_claim else ",\n"  # noqa: SLF001
+        items = pl.concat([pl.Series([first]), pl.Series([",\n"] * (items.len() - 1), dtype=pl.String)]) + items
+        writer._first_claim = False  # noqa: SLF001
+    put(writer._claims, merged.get_column("claims_csv"))  # noqa: SLF001
+    put(writer._claims_json, items)  # noqa: SLF001
+    put(writer._denials, merged.get_column("denials_csv"))  # noqa: SLF001
+    put(writer._audit, merged.get_column("audit"))  # noqa: SLF001
+
+
+def _rows_by_order(
+    full: pl.DataFrame, patients: pl.DataFrame, header: list[str]
+) -> dict[int, list[tuple[int, dict[str, str]]]]:
+    """The event rows (line, cells) of *patients* (``_pid``, ``_order``), in file order."""
+    import polars as pl  # noqa: PLC0415
+
+    picked = (
+        full.join(patients.select("_pid", "_order"), on="_pid")
+        .sort("_order", "__line__")
+        .select("_order", "__line__", *header)
+    )
+    out: dict[int, list[tuple[int, dict[str, str]]]] = {}
+    for record in picked.iter_rows():
+        out.setdefault(record[0], []).append((record[1], dict(zip(header, record[2:], strict=True))))
+    return out
+
+
 def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     patients_csv: str | Path,
     events_csv: str | Path,
@@ -531,7 +572,27 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             .alias("_ok")
         )
     else:
-        events = events.with_columns(pl.lit(False).alias("_ok"))
+        events = events.with_columns(
+            pl.lit(False).alias("_ok"),
+            pl.lit(None, pl.Date).alias("_day"),
+            pl.lit(None, pl.Int64).alias("_minutes"),
+            pl.lit(None, pl.String).alias("_credential"),
+            pl.lit(None, pl.Boolean).alias("_interactive"),
+        )
+    # Every cell stays only for the patients the reference code closes; the rest goes on slim.
+    full = events
+    events = events.select(
+        "__line__",
+        "_pid",
+        "_ok",
+        "_day",
+        "_minutes",
+        col("role").alias("role"),
+        col("family").alias("family"),
+        "_credential",
+        "_interactive",
+        col("practitioner").alias("_practitioner_cell"),
+    )
     _trace('events mapped')
     # Patient order: first event row, then patients without events in patients.csv order.
     firsts = events.group_by("_pid").agg(pl.col("__line__").min().alias("_first"))
@@ -545,7 +606,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     events = events.join(
         clean.select(pl.col("_patient_id").alias("_pid"), pl.col("_practitioner").alias("_own")), on="_pid", how="left"
     ).with_columns(
-        (pl.col("_ok") & pl.col("_own").is_not_null() & ((col("practitioner") == "") | (col("practitioner") == pl.col("_own"))))
+        (pl.col("_ok") & pl.col("_own").is_not_null() & ((pl.col("_practitioner_cell") == "") | (pl.col("_practitioner_cell") == pl.col("_own"))))
         .fill_null(False)
         .alias("_ok")
     )
@@ -553,6 +614,8 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     good = good.join(clean.select("__line__", pl.lit(True).alias("_clean_row")), on="__line__", how="left").with_columns(
         (pl.col("_clean_row").fill_null(False) & ~pl.col("_pid").is_in(bad_pids.get_column("_pid").implode())).alias("_columnar")
     )
+    rows_by_order = _rows_by_order(full, good.filter(~pl.col("_columnar")), header)
+    del full
     # Orphans: rows naming no good patient.
     good_pids = good.select("_pid")
     orphan_rows = (
@@ -677,11 +740,12 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     python_lines = python_patients.get_column("__line__").to_list()
     extra_rows, _ = table.reference_rows([line for line in python_lines if line not in reference_rows])
     rows_by_line = {**reference_rows, **extra_rows}
-    python_pids = python_patients.select("_pid", "_order")
-    python_events = events.join(python_pids, on="_pid").sort("_order", "__line__").select("_order", "__line__", *header)
-    rows_by_order: dict[int, list[tuple[int, dict[str, str]]]] = {}
-    for record in python_events.iter_rows():
-        rows_by_order.setdefault(record[0], []).append((record[1], dict(zip(header, record[2:], strict=True))))
+    if unrenderable:
+        again = _read(events_file, EVENT_COLUMNS, _EVENT_REQUIRED)
+        if again is None:  # pragma: no cover - the file changed under the close
+            return None
+        again = again.with_columns(_mapped(again, "patient_id", str.strip, pl.String).alias("_pid"))
+        rows_by_order = _rows_by_order(again, python_patients, header)
     python_order = dict(zip(python_patients.get_column("_order").to_list(), python_lines, strict=True))
     event_problems: list[RowProblem] = []
     _trace('python rows')
@@ -836,13 +900,7 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
         )
         parts.append(columnar)
         merged = pl.concat(parts).sort("_order")
-        claims_json = merged.filter(pl.col("claims_json") != "").get_column("claims_json")
-        writer.write(
-            merged.get_column("claims_csv").str.join("").item(),
-            [claims_json.str.join(",\n").item()] if claims_json.len() else [],
-            merged.get_column("denials_csv").str.join("").item(),
-            merged.get_column("audit").str.join("").item(),
-        )
+        _write_texts(writer, merged)
         _trace('written')
         del parts, merged, lines, per_patient, denials, log, audits, columnar
         if on_progress is not None:
