@@ -161,7 +161,7 @@ def evaluate(
     "auto: columnar when polars is installed and the files qualify.",
 )
 @click.pass_context
-def close(  # noqa: PLR0917, PLR0913 - click passes options as arguments
+def close(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
     month: str,
     patients_csv: Path,
@@ -183,9 +183,8 @@ def close(  # noqa: PLR0917, PLR0913 - click passes options as arguments
     """
     import re  # noqa: PLC0415
 
-    from carecore.billing.columnar import polars_available  # noqa: PLC0415
-
     from carecore.billing.close import read_patients, run_close  # noqa: PLC0415
+    from carecore.billing.columnar import polars_available  # noqa: PLC0415
     from carecore.model import ServicePeriod  # noqa: PLC0415
 
     found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month)
@@ -261,7 +260,13 @@ def close(  # noqa: PLR0917, PLR0913 - click passes options as arguments
 
 
 def _close_columnar(
-    patients_csv: Path, events_csv: Path, period: Any, rules: RuleSet, out: Path | None, *, show: bool
+    patients_csv: Path,
+    events_csv: Path,
+    period: Any,
+    rules: RuleSet,
+    out: Path | None,
+    *,
+    show: bool,
 ) -> tuple[Any, list[Any]] | None:
     """The columnar close (None when the files need the reference reader)."""
     from carecore.billing.columnar import close_columnar  # noqa: PLC0415

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 pl = pytest.importorskip("polars")
 
-from carecore.billing import cms_rule_set  # noqa: E402
-from carecore.billing import columnar  # noqa: E402
+from carecore.billing import (
+    cms_rule_set,
+    columnar,
+)
 from carecore.billing.close import read_patients, run_close  # noqa: E402
 from carecore.model import ServicePeriod  # noqa: E402
 
@@ -33,21 +35,60 @@ cells = {
     "practitioner": ["dr1", "dr1", "dr2", " dr1", ""],
     "credential": ["", "MD", "MD", "NP", "md", "XX", "DO"],
     "setting": ["", "", "physician_office", "rhc"],
-    "conditions": ["E11.65;I10", "E11.65;I10", "E11.65", "F33.1;I10", "I10:6;E11.65:2", "E11.65;;I10", "bad:x", "", "F41.1;F33.1:24"],
-    "consent": ["CCM=2025-11-03", "CCM=2025-11-03", "", "CCM=2026-01-15;BHI=2025-01-01", "PCM=2025-06-01", "CCM=2026-13-01", "CCM=2027-01-01", "BHI=2024-02-29;PCM=2026-01-31", "XYZ=2025-01-01"],
-    "care_plan": ["CCM=2025-11-03", "CCM=2025-11-03;PCM=2025-01-01", "", "CCM=2026-01-20;PCM=2025-01-01", "BHI=2025-05-05", "CCM=2026-02-01"],
+    "conditions": [
+        "E11.65;I10",
+        "E11.65;I10",
+        "E11.65",
+        "F33.1;I10",
+        "I10:6;E11.65:2",
+        "E11.65;;I10",
+        "bad:x",
+        "",
+        "F41.1;F33.1:24",
+    ],
+    "consent": [
+        "CCM=2025-11-03",
+        "CCM=2025-11-03",
+        "",
+        "CCM=2026-01-15;BHI=2025-01-01",
+        "PCM=2025-06-01",
+        "CCM=2026-13-01",
+        "CCM=2027-01-01",
+        "BHI=2024-02-29;PCM=2026-01-31",
+        "XYZ=2025-01-01",
+    ],
+    "care_plan": [
+        "CCM=2025-11-03",
+        "CCM=2025-11-03;PCM=2025-01-01",
+        "",
+        "CCM=2026-01-20;PCM=2025-01-01",
+        "BHI=2025-05-05",
+        "CCM=2026-02-01",
+    ],
     "established": ["", "true", "false", "maybe"],
     "last_visit": ["2025-11-03", "2025-02-28", "", "2024-01-01", "2026-02-30"],
     "qmb": ["", "false", "true"],
     "date_of_death": ["", "", "", "2026-01-10", "2025-12-01"],
     "primary_care_focal_point": ["", "true", "false"],
 }
-EVENT_HEADER = "patient_id,date,type,minutes,role,credential,practitioner,family,interactive,activity"
+EVENT_HEADER = (
+    "patient_id,date,type,minutes,role,credential,practitioner,family,interactive,activity"
+)
 event_cells = {
-    "date": ["2026-01-06", "2026-01-06", "2026-01-20", "2026-01-31", "2026-01-01", "2025-12-31", "2026-02-01", "2026-1-6"],
+    "date": [
+        "2026-01-06",
+        "2026-01-06",
+        "2026-01-20",
+        "2026-01-31",
+        "2026-01-01",
+        "2025-12-31",
+        "2026-02-01",
+        "2026-1-6",
+    ],
     "type": ["time_entry"] * 12 + ["interactive_contact", "bogus"],
     "minutes": ["25", "5", "5", "12", "20", "31", "61", "0", "ten", "1441", ""],
-    "role": ["clinical_staff"] * 3 + ["physician", "qhp", "bh_care_manager", "auxiliary", "non_clinical", "doctor"],
+    "role": ["clinical_staff"] * 3
+    + ["physician", "qhp", "bh_care_manager", "auxiliary", "non_clinical", "doctor"],
     "credential": ["", "RN", "MD", "md", "XX", "LPN"],
     "practitioner": ["", "", "", "dr1", "dr2"],
     "family": ["CCM"] * 4 + ["PCM", "BHI", "RPM", ""],
@@ -68,10 +109,24 @@ CLEAN = {
 @st.composite
 def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
     clean = draw(st.booleans())  # half the pairs bill a lot: good rows, clean time entries
-    pids = draw(st.lists(st.sampled_from([f"p{i}" for i in range(1, 9)] + ["", "q-1", "p\u00e9"]), min_size=1, max_size=8, unique=True))
+    pids = draw(
+        st.lists(
+            st.sampled_from([f"p{i}" for i in range(1, 9)] + ["", "q-1", "p\u00e9"]),
+            min_size=1,
+            max_size=8,
+            unique=True,
+        )
+    )
     rows = [PATIENT_HEADER]
     for pid in pids:
-        rows.append(",".join([pid, *(draw(st.sampled_from(cells[name][: 2 if clean else None])) for name in cells)]))
+        rows.append(
+            ",".join(
+                [
+                    pid,
+                    *(draw(st.sampled_from(cells[name][: 2 if clean else None])) for name in cells),
+                ]
+            )
+        )
     events = [EVENT_HEADER]
     names = [*pids, "p9", ""]
     for _ in range(draw(st.integers(0, 30))):
@@ -102,7 +157,9 @@ def same_files(left: Path, right: Path) -> None:
         assert (left / name).read_bytes() == (right / name).read_bytes(), name
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(pair=csv_pairs(), chunk=st.sampled_from([1, 3, 50_000]))
 def test_columnar_close_writes_the_reference_files(tmp_path_factory, monkeypatch, pair, chunk):
     folder = tmp_path_factory.mktemp("pair")
@@ -110,7 +167,11 @@ def test_columnar_close_writes_the_reference_files(tmp_path_factory, monkeypatch
     (folder / "events.csv").write_text(pair[1], encoding="utf-8")
     monkeypatch.setattr(columnar, "_CHUNK", chunk)
     closed = columnar.close_columnar(
-        folder / "patients.csv", folder / "events.csv", MONTH, cms_rule_set(2026), folder / "columnar"
+        folder / "patients.csv",
+        folder / "events.csv",
+        MONTH,
+        cms_rule_set(2026),
+        folder / "columnar",
     )
     expected_summary, expected_problems = reference(folder, folder / "reference")
     assert closed is not None  # these files are plain: no quotes, no blank lines, no ragged rows
@@ -130,7 +191,11 @@ def test_generated_month_with_crlf_and_a_month_end_rule_set(tmp_path):
     )
     month = ServicePeriod.month(2026, 3)
     closed = columnar.close_columnar(
-        tmp_path / "patients.csv", tmp_path / "events.csv", month, cms_rule_set(2026), tmp_path / "c"
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        month,
+        cms_rule_set(2026),
+        tmp_path / "c",
     )
     assert closed is not None
     summary, _ = reference(tmp_path, tmp_path / "r", month)
@@ -198,9 +263,18 @@ def test_cli_engines_write_the_same_files(tmp_path):
         result = CliRunner().invoke(
             app,
             [
-                "billing", "close", "--month", "2026-01", "--engine", engine,
-                "--patients", str(tmp_path / "patients.csv"), "--events", str(tmp_path / "events.csv"),
-                "--out", str(tmp_path / engine),
+                "billing",
+                "close",
+                "--month",
+                "2026-01",
+                "--engine",
+                engine,
+                "--patients",
+                str(tmp_path / "patients.csv"),
+                "--events",
+                str(tmp_path / "events.csv"),
+                "--out",
+                str(tmp_path / engine),
             ],
         )
         assert result.exit_code == 1, result.output

@@ -315,7 +315,7 @@ def read_patients(path: str | Path) -> tuple[dict[str, PatientRow], list[RowProb
     return patients, problems
 
 
-def _patient_row(  # noqa: C901, PLR0913, PLR0917
+def _patient_row(  # noqa: C901, PLR0917
     file: Path,
     line: int,
     header: list[str],
@@ -531,7 +531,7 @@ def _groups(
         yield current or "", batch
 
 
-def iter_patient_months(  # noqa: C901
+def iter_patient_months(
     patients: dict[str, PatientRow],
     events_csv: str | Path,
     month: ServicePeriod,
@@ -582,7 +582,7 @@ def iter_patient_months(  # noqa: C901
         orphans_out.extend(orphans)
 
 
-def _close_rows(  # noqa: PLR0913, PLR0917
+def _close_rows(  # noqa: PLR0917
     file: Path,
     row: PatientRow,
     rows: list[tuple[int, dict[str, str]]],

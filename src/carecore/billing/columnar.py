@@ -45,6 +45,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json.encoder
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -52,10 +53,10 @@ from typing import TYPE_CHECKING, Any
 
 from carecore import errors
 from carecore.billing.close import (
-    EVENT_COLUMNS,
-    PATIENT_COLUMNS,
     _EVENT_REQUIRED,
     _PATIENT_REQUIRED,
+    EVENT_COLUMNS,
+    PATIENT_COLUMNS,
     CloseSummary,
     CloseWriter,
     PatientRow,
@@ -68,8 +69,8 @@ from carecore.billing.close import (
     _patient_parsers,
     _patient_row,
 )
-from carecore.billing.facts import BillingPractitioner, Setting
 from carecore.billing.engine import PERSONAL_ROLES, STAFF_ROLES
+from carecore.billing.facts import BillingPractitioner, Setting
 from carecore.billing.fast import _ROLE_GROUP, FastClose, _duration_class, personal_code
 from carecore.billing.rules import DateOfService
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
@@ -88,7 +89,9 @@ __all__ = ["close_columnar", "polars_available"]
 #: The fast families in the order the fast path and the audit packets use (by value).
 _FAMILIES = ("BHI", "CCM", "PCM")
 #: Text the writer copies into CSV and JSON as it is (no quoting or escaping needed).
-_PLAIN = re.compile(r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e])?")
+_PLAIN = re.compile(
+    r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e])?"
+)
 #: Patients per output chunk (bounds the memory of the text being built).
 _CHUNK = 50_000
 
@@ -132,44 +135,71 @@ def _scan(file: Path) -> int | None:
     return newlines + (0 if last in {b"\n", b""} else 1)
 
 
-def _read(file: Path, known: tuple[str, ...], required: tuple[str, ...]) -> pl.DataFrame | None:
-    """The file's cells as text columns plus ``__line__``, or None when it is not plain."""
+def _read(
+    file: Path,
+    known: tuple[str, ...],
+    required: tuple[str, ...],
+    *,
+    columns: tuple[str, ...] | None = None,
+    categorical: frozenset[str] = frozenset(),
+) -> tuple[pl.DataFrame, list[str]] | None:
+    """The file's cells as text (``""`` when empty) plus ``__line__``, and the header.
+
+    None when the file is not plain (see :func:`_scan`) or a row has the
+    wrong number of cells. *columns* limits the columns read; the ones in
+    *categorical* are read as categories (few distinct values, less memory).
+    """
     import polars as pl  # noqa: PLC0415
 
     with _open(file) as handle:
+        raw = next(csv.reader([handle.readline()]), [])
+        handle.seek(0)
         header = _header(csv.reader(handle), file, known, required)
     lines = _scan(file)
     if lines is None:
         return None
-    width = len(header)
+    wanted = [name for name in header if columns is None or name in columns]
     if lines <= 1:
-        return pl.DataFrame(schema={"__line__": pl.Int64, **dict.fromkeys(header, pl.String)})
+        return pl.DataFrame(schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}), header
     try:
-        text = pl.read_csv(
-            file,
-            has_header=False,
-            skip_rows=1,
-            separator="\x1f",
-            quote_char=None,
-            schema={"l": pl.String},
-            encoding="utf8",
+        ragged, rows = (
+            pl.scan_csv(
+                file,
+                has_header=False,
+                skip_rows=1,
+                separator="\x1f",
+                quote_char=None,
+                schema={"l": pl.String},
+            )
+            .select(
+                (pl.col("l").str.count_matches(",", literal=True) != len(header) - 1).any(),
+                pl.len(),
+            )
+            .collect(engine="streaming")
+            .row(0)
         )
+        if ragged or rows != lines - 1:
+            return None
+        frame = pl.read_csv(
+            file,
+            has_header=True,
+            quote_char=None,
+            columns=[header.index(name) for name in wanted],
+            schema_overrides={
+                raw[header.index(name)]: (pl.Categorical if name in categorical else pl.String)
+                for name in wanted
+            },
+            infer_schema_length=0,
+        ).rename({raw[header.index(name)]: name for name in wanted})
     except (pl.exceptions.PolarsError, UnicodeDecodeError):
         return None
-    if text.height != lines - 1:
+    if frame.height != lines - 1:  # pragma: no cover - counted the same way above
         return None
-    if text.height and text.select(
-        (pl.col("l").str.count_matches(",", literal=True) != width - 1).any()
-    ).item():
-        return None
-    if width == 1:
-        frame = text.rename({"l": header[0]})
-    else:
-        frame = text.select(
-            pl.col("l").str.split_exact(",", width - 1).struct.rename_fields(header)
-        ).unnest("l")
-    return frame.with_row_index("__line__", offset=2).with_columns(
-        pl.col("__line__").cast(pl.Int64)
+    return (
+        frame.with_columns(pl.all().fill_null(""))
+        .with_row_index("__line__", offset=2)
+        .with_columns(pl.col("__line__").cast(pl.Int64)),
+        header,
     )
 
 
@@ -225,7 +255,12 @@ class _Patients:
             if name in {"patient_id", "practitioner"}:
                 continue
             parse = parsers[name]
-            checks.append(blank(name) | _mapped(frame, name, lambda t, p=parse: p(t) is not None, pl.Boolean).fill_null(False))
+            checks.append(
+                blank(name)
+                | _mapped(frame, name, lambda t, p=parse: p(t) is not None, pl.Boolean).fill_null(
+                    False
+                )
+            )
         if "conditions" in header:
             checks.append(~blank("conditions"))
         else:  # pragma: no cover - a required column (the header check refuses the file)
@@ -233,28 +268,47 @@ class _Patients:
         if "setting" in header:
             checks.append(
                 blank("setting")
-                | _mapped(frame, "setting", lambda t: parsers["setting"](t) is Setting.PHYSICIAN_OFFICE, pl.Boolean)
+                | _mapped(
+                    frame,
+                    "setting",
+                    lambda t: parsers["setting"](t) is Setting.PHYSICIAN_OFFICE,
+                    pl.Boolean,
+                )
             )
         credential = parsers["credential"]
         columns.append(
             pl.when(blank("credential") if "credential" in header else pl.lit(True))
             .then(pl.lit(Credential.MD.value))
-            .otherwise(_mapped(frame, "credential", lambda t: credential(t).value, pl.String) if "credential" in header else pl.lit(None))
+            .otherwise(
+                _mapped(frame, "credential", lambda t: credential(t).value, pl.String)
+                if "credential" in header
+                else pl.lit(None)
+            )
             .alias("_credential")
         )
-        for name, default in (("established", True), ("qmb", False), ("primary_care_focal_point", True)):
+        for name, default in (
+            ("established", True),
+            ("qmb", False),
+            ("primary_care_focal_point", True),
+        ):
             if name in header:
                 columns.append(
-                    pl.when(blank(name)).then(pl.lit(default)).otherwise(_mapped(frame, name, parsers[name], pl.Boolean)).alias(f"_{name}")
+                    pl.when(blank(name))
+                    .then(pl.lit(default))
+                    .otherwise(_mapped(frame, name, parsers[name], pl.Boolean))
+                    .alias(f"_{name}")
                 )
             else:
                 columns.append(pl.lit(default).alias(f"_{name}"))
         for name in ("last_visit", "date_of_death"):
             if name in header:
                 columns.append(
-                    pl.when(blank(name)).then(pl.lit(None, pl.Date)).otherwise(
+                    pl.when(blank(name))
+                    .then(pl.lit(None, pl.Date))
+                    .otherwise(
                         _mapped(frame, name, lambda t, p=parsers[name]: _pdate(p(t)), pl.Date)
-                    ).alias(f"_{name}")
+                    )
+                    .alias(f"_{name}")
                 )
             else:
                 columns.append(pl.lit(None, pl.Date).alias(f"_{name}"))
@@ -262,22 +316,34 @@ class _Patients:
             for family in _FAMILIES:
                 wanted = ServiceFamily(family)
 
-                def pick(text: str, parse: Any = parsers[name], wanted: ServiceFamily = wanted) -> Any:
+                def pick(
+                    text: str, parse: Any = parsers[name], wanted: ServiceFamily = wanted
+                ) -> Any:
                     return _pdate(dict(parse(text)).get(wanted)) if text.strip() else None
 
                 columns.append(
-                    (_mapped(frame, name, pick, pl.Date) if name in header else pl.lit(None, pl.Date)).alias(f"_{name}_{family}")
+                    (
+                        _mapped(frame, name, pick, pl.Date)
+                        if name in header
+                        else pl.lit(None, pl.Date)
+                    ).alias(f"_{name}_{family}")
                 )
             if name == "consent":
                 for family in _FAMILIES:
                     wanted = ServiceFamily(family)
 
-                    def year_before(text: str, parse: Any = parsers[name], wanted: ServiceFamily = wanted) -> Any:
+                    def year_before(
+                        text: str, parse: Any = parsers[name], wanted: ServiceFamily = wanted
+                    ) -> Any:
                         day = dict(parse(text)).get(wanted) if text.strip() else None
                         return None if day is None else _pdate(day.subtract(years=1))
 
                     columns.append(
-                        (_mapped(frame, name, year_before, pl.Date) if name in header else pl.lit(None, pl.Date)).alias(f"_visit_from_{family}")
+                        (
+                            _mapped(frame, name, year_before, pl.Date)
+                            if name in header
+                            else pl.lit(None, pl.Date)
+                        ).alias(f"_visit_from_{family}")
                     )
         # Conditions: the fast path's class tuple and the audit packet's JSON, per distinct text.
         self.condition_classes: list[tuple[object, ...]] = []
@@ -298,7 +364,14 @@ class _Patients:
                 continue
             classes = tuple(
                 sorted(
-                    ((c.significant_risk, c.behavioral, _duration_class(c.expected_duration_months)) for c in conditions),
+                    (
+                        (
+                            c.significant_risk,
+                            c.behavioral,
+                            _duration_class(c.expected_duration_months),
+                        )
+                        for c in conditions
+                    ),
                     key=repr,
                 )
             )
@@ -311,9 +384,19 @@ class _Patients:
                 )
             )
         self.condition_classes = list(condition_ids)
-        columns.append(pl.col("conditions").replace_strict(condition_texts, ids, return_dtype=pl.Int64, default=None).alias("_conditions"))
-        columns.append(pl.col("conditions").replace_strict(condition_texts, jsons, return_dtype=pl.String, default=None).alias("_conditions_json"))
-        frame = frame.with_columns(pl.all_horizontal(checks).fill_null(False).alias("_clean"), *columns)
+        columns.append(
+            pl.col("conditions")
+            .replace_strict(condition_texts, ids, return_dtype=pl.Int64, default=None)
+            .alias("_conditions")
+        )
+        columns.append(
+            pl.col("conditions")
+            .replace_strict(condition_texts, jsons, return_dtype=pl.String, default=None)
+            .alias("_conditions_json")
+        )
+        frame = frame.with_columns(
+            pl.all_horizontal(checks).fill_null(False).alias("_clean"), *columns
+        )
         stripped = frame.get_column("patient_id").str.strip_chars()
         named = stripped.filter(stripped.str.len_bytes() > 0)
         self.duplicates = named.n_unique() != named.len()
@@ -329,11 +412,15 @@ class _Patients:
                 & pl.col("_established")
                 & pl.col("_last_visit").is_not_null()
                 & (pl.col("_last_visit") >= pl.col(f"_visit_from_{family}")),
-                pl.col(f"_care_plan_{family}").is_not_null() & (pl.col(f"_care_plan_{family}") <= end_day),
+                pl.col(f"_care_plan_{family}").is_not_null()
+                & (pl.col(f"_care_plan_{family}") <= end_day),
             ]
             names += [f"_consented_{family}", f"_visit_ok_{family}", f"_planned_{family}"]
         frame = frame.with_columns(
-            *(pl.when(pl.col("_clean")).then(e.fill_null(False)).otherwise(None).alias(n) for e, n in zip(derived, names, strict=True))
+            *(
+                pl.when(pl.col("_clean")).then(e.fill_null(False)).otherwise(None).alias(n)
+                for e, n in zip(derived, names, strict=True)
+            )
         )
         self.frame = frame
 
@@ -367,11 +454,10 @@ def _csv_row(cells: tuple[object, ...]) -> str:
 class _Templates:
     """Per distinct canonical month: the reference result, as text pieces to join per patient."""
 
-    def __init__(self, fast: FastClose, rules: RuleSet, month: ServicePeriod) -> None:
-        from carecore.billing.close import _Q  # noqa: PLC0415
+    q = staticmethod(json.encoder.encode_basestring_ascii)
 
+    def __init__(self, fast: FastClose, rules: RuleSet, month: ServicePeriod) -> None:
         self.fast = fast
-        self.q = _Q
         self.rules = rules
         self.month = month
         self.lines: list[dict[str, Any]] = []
@@ -391,7 +477,17 @@ class _Templates:
             head = f"{line.code},{line.units}"
             tail = f"{modifiers},{line.period.start.isoformat()},{line.period.end.isoformat()},{amount}\r\n"
             probe = _csv_row(
-                ("P", "R", line.code, line.units, "2000-01-01", modifiers, line.period.start.isoformat(), line.period.end.isoformat(), amount)
+                (
+                    "P",
+                    "R",
+                    line.code,
+                    line.units,
+                    "2000-01-01",
+                    modifiers,
+                    line.period.start.isoformat(),
+                    line.period.end.isoformat(),
+                    amount,
+                )
             )
             if probe != f"P,R,{head},2000-01-01,{tail}":
                 return False
@@ -418,7 +514,17 @@ class _Templates:
             )
         denials = []
         for k, denial in enumerate(result.denials):
-            row = _csv_row(("P", "R", denial.code, denial.reason.value, denial.message, denial.rule, ";".join(denial.sources)))
+            row = _csv_row(
+                (
+                    "P",
+                    "R",
+                    denial.code,
+                    denial.reason.value,
+                    denial.message,
+                    denial.rule,
+                    ";".join(denial.sources),
+                )
+            )
             if not row.startswith("P,R,"):
                 return False
             denials.append({"key": key, "k": k, "csv_tail": row[4:]})
@@ -461,7 +567,10 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
     items = merged.get_column("claims_json").filter(merged.get_column("claims_json") != "")
     if items.len():
         first = "\n" if writer._first_claim else ",\n"  # noqa: SLF001
-        items = pl.concat([pl.Series([first]), pl.Series([",\n"] * (items.len() - 1), dtype=pl.String)]) + items
+        items = (
+            pl.concat([pl.Series([first]), pl.Series([",\n"] * (items.len() - 1), dtype=pl.String)])
+            + items
+        )
         writer._first_claim = False  # noqa: SLF001
     put(writer._claims, merged.get_column("claims_csv"))  # noqa: SLF001
     put(writer._claims_json, items)  # noqa: SLF001
@@ -469,30 +578,132 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
     put(writer._audit, merged.get_column("audit"))  # noqa: SLF001
 
 
-def _rows_by_order(
-    full: pl.DataFrame, patients: pl.DataFrame, header: list[str]
+def _rows_of(
+    file: Path, header: list[str], lines: pl.DataFrame
 ) -> dict[int, list[tuple[int, dict[str, str]]]]:
-    """The event rows (line, cells) of *patients* (``_pid``, ``_order``), in file order."""
+    """Every cell of the event rows at *lines* (``__line__``, ``_order``), by order, in file order."""
     import polars as pl  # noqa: PLC0415
 
-    picked = (
-        full.join(patients.select("_pid", "_order"), on="_pid")
-        .sort("_order", "__line__")
-        .select("_order", "__line__", *header)
-    )
     out: dict[int, list[tuple[int, dict[str, str]]]] = {}
-    for record in picked.iter_rows():
-        out.setdefault(record[0], []).append((record[1], dict(zip(header, record[2:], strict=True))))
+    if lines.height == 0:
+        return out
+    picked = (
+        pl.scan_csv(file, has_header=True, quote_char=None, infer_schema_length=0)
+        .with_row_index("__line__", offset=2)
+        .with_columns(pl.col("__line__").cast(pl.Int64))
+        .join(lines.lazy(), on="__line__")
+        .collect()
+    )
+    raw = [c for c in picked.columns if c not in {"__line__", "_order"}]
+    picked = picked.rename(dict(zip(raw, header, strict=True))).with_columns(
+        pl.col(header).fill_null("")
+    )
+    for record in picked.sort("_order", "__line__").select("_order", "__line__", *header).iter_rows():
+        out.setdefault(record[0], []).append(
+            (record[1], dict(zip(header, record[2:], strict=True)))
+        )
     return out
 
 
-def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
+# -- the Python work (reference engine), in worker processes forked before polars starts ------
+
+_STATE: dict[str, Any] = {}
+
+
+def _start(rules: RuleSet, month: ServicePeriod, events_file: Path) -> None:
+    _STATE.clear()
+    _STATE.update(
+        rules=rules,
+        month=month,
+        file=events_file,
+        fast=FastClose(rules, month),
+        light=_LightParser(),
+    )
+
+
+def _template_batch(
+    batch: list[tuple[Any, ...]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+    """Reference results of canonical months, as text pieces (and the keys it cannot render)."""
+    fast = _STATE["fast"]
+    templates = _Templates(fast, _STATE["rules"], _STATE["month"])
+    bad = []
+    for key, shape, credential, focal, minutes in batch:
+        practitioner = BillingPractitioner(
+            id="~", credential=Credential(credential), primary_care_focal_point=focal
+        )
+        if not templates.add(key, fast.template(shape, practitioner, minutes)):
+            bad.append(key)
+    return templates.lines, templates.denials, templates.keys, bad
+
+
+def _patient_batch(
+    batch: list[tuple[int, PatientRow, list[tuple[int, dict[str, str]]] | None]], render: bool
+) -> tuple[list[tuple[int, str, str, str, str]], dict[str, Any], list[tuple[int, list[RowProblem]]]]:
+    """Patients closed by the reference code: their text, counters and refused rows."""
+    month, rules = _STATE["month"], _STATE["rules"]
+    writer = CloseWriter(None, month, rules)
+    texts = []
+    problems = []
+    for order, row, rows in batch:
+        done = (
+            _close_rows(_STATE["file"], row, rows, _STATE["fast"], _STATE["light"], month, rules)
+            if rows
+            else _close_idle(row, _STATE["fast"], month, rules)
+        )
+        writer.count(done)
+        if done.problems:
+            problems.append((order, list(done.problems)))
+        if render:
+            claims_csv, claims_json, denials_csv, audit = writer.render(done)
+            texts.append((order, claims_csv, ",\n".join(claims_json), denials_csv, audit))
+    return texts, writer.state(), problems
+
+
+class _Runner:
+    """Runs batches in forked workers (started before polars has threads), or inline."""
+
+    def __init__(self, workers: int, rules: RuleSet, month: ServicePeriod, file: Path) -> None:
+        import multiprocessing  # noqa: PLC0415
+
+        _start(rules, month, file)
+        self.pool: Any = None
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            self.pool = multiprocessing.get_context("fork").Pool(
+                workers, initializer=_start, initargs=(rules, month, file)
+            )
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        if self.pool is None:
+            result = fn(*args)
+            return lambda: result
+        pending = self.pool.apply_async(fn, args)
+        return pending.get  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+#: Event columns the columnar checks read (the reference code re-reads every cell of its rows).
+_EVENT_READ = (
+    "patient_id", "date", "type", "minutes", "role", "credential", "practitioner", "family", "interactive",
+)
+_EVENT_CATEGORIES = frozenset(
+    {"date", "type", "minutes", "role", "credential", "practitioner", "family", "interactive"}
+)
+_BATCH = 2000
+
+
+def close_columnar(
     patients_csv: str | Path,
     events_csv: str | Path,
     month: ServicePeriod,
     rules: RuleSet,
     out: Path | None,
     *,
+    workers: int = 1,
     on_progress: Callable[[int], object] | None = None,
 ) -> tuple[CloseSummary, list[RowProblem]] | None:
     """Close *month* over the CSV pair with polars; None when the files need the reference reader.
@@ -501,19 +712,41 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     event rows in close order, then rows of unknown patients), as the
     reference close (:func:`carecore.billing.close.read_patients` and
     :func:`carecore.billing.close.run_close`) does; the files written under
-    *out* are byte for byte the reference close's.
+    *out* are byte for byte the reference close's. With ``workers > 1`` the
+    reference engine's share (distinct canonical months, and the patients it
+    closes one by one) runs in that many forked worker processes.
     """
+    runner = _Runner(workers, rules, month, Path(events_csv))
+    try:
+        return _close(Path(patients_csv), Path(events_csv), month, rules, out, runner, on_progress)
+    finally:
+        runner.close()
+
+
+def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
+    patients_file: Path,
+    events_file: Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: Path | None,
+    runner: _Runner,
+    on_progress: Callable[[int], object] | None,
+) -> tuple[CloseSummary, list[RowProblem]] | None:
     import polars as pl  # noqa: PLC0415
 
-    patients_file, events_file = Path(patients_csv), Path(events_csv)
-    patient_frame = _read(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
-    if patient_frame is None:
+    read = _read(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+    if read is None:
         return None
-    events = _read(events_file, EVENT_COLUMNS, _EVENT_REQUIRED)
-    if events is None:
+    patient_frame, _ = read
+    read = _read(
+        events_file, EVENT_COLUMNS, _EVENT_REQUIRED, columns=_EVENT_READ, categorical=_EVENT_CATEGORIES
+    )
+    if read is None:
         return None
-    _trace('read')
+    events, header = read
+    _trace("read")
     table = _Patients(patients_file, patient_frame, month)
+    del patient_frame
     if table.duplicates:
         return None
     pf = table.frame
@@ -522,39 +755,50 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
     reference_rows, patient_problems = table.reference_rows(reference_lines)
     good = pl.concat(
         [
-            pf.filter(pl.col("_clean")).select(pl.col("__line__"), pl.col("_patient_id").alias("_pid")),
+            pf.filter(pl.col("_clean")).select(
+                pl.col("__line__"), pl.col("_patient_id").alias("_pid")
+            ),
             pl.DataFrame(
-                {"__line__": list(reference_rows), "_pid": [r.patient.id for r in reference_rows.values()]},
+                {
+                    "__line__": list(reference_rows),
+                    "_pid": [r.patient.id for r in reference_rows.values()],
+                },
                 schema={"__line__": pl.Int64, "_pid": pl.String},
             ),
         ]
     ).sort("__line__")
-    _trace('patients')
+    _trace("patients")
     # Events: the patient each row names (stripped, as the reference reader does), and whether
     # the row is a clean time entry the fast path takes.
-    light = _LightParser()
-    header = [c for c in events.columns if c != "__line__"]
+    light = _STATE["light"]
+    present = [c for c in events.columns if c != "__line__"]
 
     def col(name: str) -> pl.Expr:
-        return pl.col(name) if name in header else pl.lit("")
+        return pl.col(name).cast(pl.String) if name in present else pl.lit("")
 
     events = events.with_columns(_mapped(events, "patient_id", str.strip, pl.String).alias("_pid"))
-    if "family" in header and "role" in header and "minutes" in header:
+    if "family" in present and "role" in present and "minutes" in present:
         events = events.with_columns(
             _mapped(events, "date", lambda t: _pdate(light._date(t)), pl.Date).alias("_day"),  # noqa: SLF001
-            _mapped(events, "minutes", lambda t: int(t) if t.isdigit() and 1 <= int(t) <= 24 * 60 else None, pl.Int64).alias("_minutes"),
+            _mapped(
+                events,
+                "minutes",
+                lambda t: int(t) if t.isdigit() and 1 <= int(t) <= 24 * 60 else None,
+                pl.Int64,
+            ).alias("_minutes"),
             (
-                pl.when(col("credential") == "")
-                .then(pl.lit(""))
-                .otherwise(
-                    _mapped(events, "credential", lambda t: light.credentials[t.upper()].value, pl.String)
-                    if "credential" in header
-                    else pl.lit(None)
+                _mapped(
+                    events,
+                    "credential",
+                    lambda t: light.credentials[t.upper()].value if t else "",
+                    pl.Categorical,
                 )
+                if "credential" in present
+                else pl.lit("", pl.Categorical)
             ).alias("_credential"),
             (
                 _mapped(events, "interactive", lambda t: light.flags[t], pl.Boolean)
-                if "interactive" in header
+                if "interactive" in present
                 else pl.lit(False)
             ).alias("_interactive"),
         )
@@ -576,59 +820,102 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             pl.lit(False).alias("_ok"),
             pl.lit(None, pl.Date).alias("_day"),
             pl.lit(None, pl.Int64).alias("_minutes"),
-            pl.lit(None, pl.String).alias("_credential"),
+            pl.lit(None, pl.Categorical).alias("_credential"),
             pl.lit(None, pl.Boolean).alias("_interactive"),
         )
-    # Every cell stays only for the patients the reference code closes; the rest goes on slim.
-    full = events
     events = events.select(
         "__line__",
         "_pid",
         "_ok",
         "_day",
         "_minutes",
-        col("role").alias("role"),
-        col("family").alias("family"),
+        pl.col("role") if "role" in present else pl.lit("", pl.Categorical).alias("role"),
+        pl.col("family") if "family" in present else pl.lit("", pl.Categorical).alias("family"),
         "_credential",
         "_interactive",
         col("practitioner").alias("_practitioner_cell"),
     )
-    _trace('events mapped')
+    _trace("events mapped")
     # Patient order: first event row, then patients without events in patients.csv order.
     firsts = events.group_by("_pid").agg(pl.col("__line__").min().alias("_first"))
     good = good.join(firsts, on="_pid", how="left").with_columns(
         pl.col("_first").is_not_null().alias("_has_events")
     )
-    good = good.sort(pl.col("_has_events").not_(), pl.col("_first"), pl.col("__line__")).with_row_index("_order")
+    good = good.sort(
+        pl.col("_has_events").not_(), pl.col("_first"), pl.col("__line__")
+    ).with_row_index("_order")
     good = good.with_columns(pl.col("_order").cast(pl.Int64))
     # Columnar patients: a clean row whose event rows are all clean and for their own practitioner.
-    clean = pf.filter(pl.col("_clean")).select(pl.col("__line__"), pl.exclude("__line__", *table.header))
+    clean = pf.filter(pl.col("_clean")).select(
+        pl.col("__line__"), pl.exclude("__line__", *table.header)
+    )
     events = events.join(
-        clean.select(pl.col("_patient_id").alias("_pid"), pl.col("_practitioner").alias("_own")), on="_pid", how="left"
+        clean.select(pl.col("_patient_id").alias("_pid"), pl.col("_practitioner").alias("_own")),
+        on="_pid",
+        how="left",
     ).with_columns(
-        (pl.col("_ok") & pl.col("_own").is_not_null() & ((pl.col("_practitioner_cell") == "") | (pl.col("_practitioner_cell") == pl.col("_own"))))
+        (
+            pl.col("_ok")
+            & pl.col("_own").is_not_null()
+            & (
+                (pl.col("_practitioner_cell") == "")
+                | (pl.col("_practitioner_cell") == pl.col("_own"))
+            )
+        )
         .fill_null(False)
         .alias("_ok")
-    )
+    ).drop("_own", "_practitioner_cell")
     bad_pids = events.filter(~pl.col("_ok")).select("_pid").unique()
-    good = good.join(clean.select("__line__", pl.lit(True).alias("_clean_row")), on="__line__", how="left").with_columns(
-        (pl.col("_clean_row").fill_null(False) & ~pl.col("_pid").is_in(bad_pids.get_column("_pid").implode())).alias("_columnar")
+    good = good.join(
+        clean.select("__line__", pl.lit(True).alias("_clean_row")), on="__line__", how="left"
+    ).with_columns(
+        (
+            pl.col("_clean_row").fill_null(False)
+            & ~pl.col("_pid").is_in(bad_pids.get_column("_pid").implode())
+        ).alias("_columnar")
     )
-    rows_by_order = _rows_by_order(full, good.filter(~pl.col("_columnar")), header)
-    del full
+    # Patients the reference code closes: their rows, read whole, go to the workers now.
+    python_patients = good.filter(~pl.col("_columnar"))
+    python_lines = python_patients.get_column("__line__").to_list()
+    extra_rows, _ = table.reference_rows(
+        [line for line in python_lines if line not in reference_rows]
+    )
+    rows_by_line = {**reference_rows, **extra_rows}
+    rows_by_order = _rows_of(
+        events_file,
+        header,
+        events.join(python_patients.select("_pid", "_order"), on="_pid").select(
+            "__line__", "_order"
+        ),
+    )
+    python_jobs = []
+    batch: list[tuple[int, PatientRow, Any]] = []
+    for order, line in zip(python_patients.get_column("_order").to_list(), python_lines, strict=True):
+        batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
+        if len(batch) >= _BATCH:
+            python_jobs.append(runner.submit(_patient_batch, batch, out is not None))
+            batch = []
+    if batch:
+        python_jobs.append(runner.submit(_patient_batch, batch, out is not None))
+    del rows_by_order, rows_by_line, batch
     # Orphans: rows naming no good patient.
-    good_pids = good.select("_pid")
     orphan_rows = (
-        events.join(good_pids, on="_pid", how="anti")
+        events.join(good.select("_pid"), on="_pid", how="anti")
         .join(firsts, on="_pid", how="left")
         .sort("_first", "__line__")
         .select("__line__", "_pid")
     )
     orphans = [
-        RowProblem(file=str(events_file), line=line, column="patient_id", message="not in patients.csv", value=pid or None)
+        RowProblem(
+            file=str(events_file),
+            line=line,
+            column="patient_id",
+            message="not in patients.csv",
+            value=pid or None,
+        )
         for line, pid in orphan_rows.iter_rows()
     ]
-    _trace('split')
+    _trace("split")
     # Columnar patients' facts and entries.
     cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
     entries = (
@@ -645,151 +932,283 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             "_interactive",
         )
     )
+    del events, clean
     start, end = _pdate(month.start), _pdate(month.end)
     consent_of = pl.lit(None, pl.Date)
     for family in _FAMILIES:
-        consent_of = pl.when(pl.col("_family") == family).then(pl.col(f"_consent_{family}")).otherwise(consent_of)
-    group_of = pl.col("_role").replace_strict({r.value: g for r, g in _ROLE_GROUP.items()}, return_dtype=pl.Int64)
-    entries = entries.join(cp.select("_order", *(f"_consent_{f}" for f in _FAMILIES)), on="_order").with_columns(
-        (
-            (pl.col("_day") >= start)
-            & (pl.col("_day") <= end)
-            & (consent_of.is_null() | (pl.col("_day") >= consent_of))
-        ).alias("_inside"),
-        group_of.alias("_group"),
-    ).drop(*(f"_consent_{f}" for f in _FAMILIES))
+        consent_of = (
+            pl.when(pl.col("_family") == family)
+            .then(pl.col(f"_consent_{family}"))
+            .otherwise(consent_of)
+        )
+    group_of = (
+        pl.col("_role")
+        .cast(pl.String)
+        .replace_strict({r.value: g for r, g in _ROLE_GROUP.items()}, return_dtype=pl.Int8)
+    )
+    entries = (
+        entries.join(cp.select("_order", *(f"_consent_{f}" for f in _FAMILIES)), on="_order")
+        .with_columns(
+            (
+                (pl.col("_day") >= start)
+                & (pl.col("_day") <= end)
+                & (consent_of.is_null() | (pl.col("_day") >= consent_of))
+            ).alias("_inside"),
+            group_of.alias("_group"),
+        )
+        .drop(*(f"_consent_{f}" for f in _FAMILIES))
+        .sort("_order", "__line__")
+    )
     total_names = [f"_t_{f}_{g}" for f in _FAMILIES for g in range(3)]
     totals = (
         entries.filter(pl.col("_inside"))
         .group_by("_order")
         .agg(
             *(
-                pl.col("_minutes").filter((pl.col("_family") == f) & (pl.col("_group") == g)).sum().alias(f"_t_{f}_{g}")
+                pl.col("_minutes")
+                .filter((pl.col("_family") == f) & (pl.col("_group") == g))
+                .sum()
+                .alias(f"_t_{f}_{g}")
                 for f in _FAMILIES
                 for g in range(3)
             )
         )
     )
-    cp = cp.join(totals, on="_order", how="left").with_columns(pl.col(n).fill_null(0) for n in total_names)
-    flag_names = [f"_{kind}_{f}" for f in _FAMILIES for kind in ("consented", "visit_ok", "planned")]
-    key_columns = [*flag_names, "_conditions", "_qmb", "_died", "_credential", "_primary_care_focal_point", *total_names]
-    keys = cp.select(key_columns).unique(maintain_order=True).with_row_index("_key").with_columns(pl.col("_key").cast(pl.Int64))
-    _trace('keys')
-    # The reference engine, once per distinct canonical month.
-    fast = FastClose(rules, month)
-    templates = _Templates(fast, rules, month)
-    unrenderable: list[int] = []
-    practitioners: dict[tuple[str, bool], BillingPractitioner] = {}
+    cp = cp.join(totals, on="_order", how="left").with_columns(
+        pl.col(n).fill_null(0) for n in total_names
+    )
+    flag_names = [
+        f"_{kind}_{f}" for f in _FAMILIES for kind in ("consented", "visit_ok", "planned")
+    ]
+    key_columns = [
+        *flag_names,
+        "_conditions",
+        "_qmb",
+        "_died",
+        "_credential",
+        "_primary_care_focal_point",
+        *total_names,
+    ]
+    keys = (
+        cp.select(key_columns)
+        .unique(maintain_order=True)
+        .with_row_index("_key")
+        .with_columns(pl.col("_key").cast(pl.Int64))
+    )
+    _trace("keys")
+    # The reference engine, once per distinct canonical month (in the workers).
+    template_jobs = []
+    batch_keys: list[tuple[Any, ...]] = []
     for record in keys.iter_rows(named=True):
         flags = tuple(
-            (record[f"_consented_{f}"], record[f"_visit_ok_{f}"], record[f"_planned_{f}"]) for f in _FAMILIES
+            (record[f"_consented_{f}"], record[f"_visit_ok_{f}"], record[f"_planned_{f}"])
+            for f in _FAMILIES
         )
-        shape = (flags, table.condition_classes[record["_conditions"]], record["_qmb"], record["_died"])
-        who = (record["_credential"], record["_primary_care_focal_point"])
-        practitioner = practitioners.get(who)
-        if practitioner is None:
-            practitioner = practitioners[who] = BillingPractitioner(
-                id="~", credential=Credential(who[0]), primary_care_focal_point=who[1]
-            )
+        shape = (
+            flags,
+            table.condition_classes[record["_conditions"]],
+            record["_qmb"],
+            record["_died"],
+        )
         minutes = {
-            (ServiceFamily(f), g): record[f"_t_{f}_{g}"] for f in _FAMILIES for g in range(3) if record[f"_t_{f}_{g}"]
+            (ServiceFamily(f), g): record[f"_t_{f}_{g}"]
+            for f in _FAMILIES
+            for g in range(3)
+            if record[f"_t_{f}_{g}"]
         }
-        if not templates.add(record["_key"], fast.template(shape, practitioner, minutes)):
-            unrenderable.append(record["_key"])
-    _trace('templates')
-    cp = cp.join(keys, on=key_columns, how="left", nulls_equal=True)
+        batch_keys.append(
+            (record["_key"], shape, record["_credential"], record["_primary_care_focal_point"], minutes)
+        )
+        if len(batch_keys) >= _BATCH:
+            template_jobs.append(runner.submit(_template_batch, batch_keys))
+            batch_keys = []
+    if batch_keys:
+        template_jobs.append(runner.submit(_template_batch, batch_keys))
+    template_lines: list[dict[str, Any]] = []
+    template_denials: list[dict[str, Any]] = []
+    template_keys: list[dict[str, Any]] = []
+    unrenderable: list[int] = []
+    for job in template_jobs:
+        lines_part, denials_part, keys_part, bad_part = job()
+        template_lines += lines_part
+        template_denials += denials_part
+        template_keys += keys_part
+        unrenderable += bad_part
+    _trace("templates")
+    cp = cp.join(keys, on=key_columns, how="left", nulls_equal=True).sort("_order")
     if unrenderable:
-        moved = cp.filter(pl.col("_key").is_in(unrenderable)).get_column("_order")
-        good = good.with_columns(pl.when(pl.col("_order").is_in(moved.implode())).then(False).otherwise(pl.col("_columnar")).alias("_columnar"))
+        # Months the writer cannot render (a family outside CCM/PCM/BHI billed): the
+        # reference code closes these patients, here.
+        moved = cp.filter(pl.col("_key").is_in(unrenderable)).select("_order", "__line__", "_patient_id")
+        moved_rows, _ = table.reference_rows(moved.get_column("__line__").to_list())
+        moved_events = _rows_of(
+            events_file,
+            header,
+            entries.filter(pl.col("_order").is_in(moved.get_column("_order").implode())).select(
+                "__line__", "_order"
+            ),
+        )
+        python_jobs.append(
+            runner.submit(
+                _patient_batch,
+                [
+                    (order, moved_rows[line], moved_events.get(order))
+                    for order, line, _ in moved.iter_rows()
+                ],
+                out is not None,
+            )
+        )
         cp = cp.filter(~pl.col("_key").is_in(unrenderable))
         entries = entries.filter(pl.col("_order").is_in(cp.get_column("_order").implode()))
     key_frame = pl.DataFrame(
-        templates.keys,
-        schema={"key": pl.Int64, "n_lines": pl.Int64, "n_denials": pl.Int64, **{f"bills_{f}": pl.Boolean for f in _FAMILIES}, "audit_tail": pl.String},
-    ).rename({"key": "_key"})
-    line_frame = pl.DataFrame(
-        templates.lines,
+        template_keys,
         schema={
-            "key": pl.Int64, "k": pl.Int64, "code": pl.String, "units": pl.Int64, "amount": pl.String, "family": pl.String,
-            "personal": pl.Boolean, "need": pl.Int64, "csv_head": pl.String, "csv_tail": pl.String,
-            "json_head": pl.String, "json_tail": pl.String, "audit_head": pl.String, "audit_tail": pl.String,
+            "key": pl.Int64,
+            "n_lines": pl.Int64,
+            "n_denials": pl.Int64,
+            **{f"bills_{f}": pl.Boolean for f in _FAMILIES},
+            "audit_tail": pl.String,
         },
     ).rename({"key": "_key"})
-    denial_frame = pl.DataFrame(templates.denials, schema={"key": pl.Int64, "k": pl.Int64, "csv_tail": pl.String}).rename(
-        {"key": "_key"}
-    )
-    cp = cp.join(key_frame, on="_key", how="left")
+    line_frame = pl.DataFrame(
+        template_lines,
+        schema={
+            "key": pl.Int64,
+            "k": pl.Int64,
+            "code": pl.String,
+            "units": pl.Int64,
+            "amount": pl.String,
+            "family": pl.String,
+            "personal": pl.Boolean,
+            "need": pl.Int64,
+            "csv_head": pl.String,
+            "csv_tail": pl.String,
+            "json_head": pl.String,
+            "json_tail": pl.String,
+            "audit_head": pl.String,
+            "audit_tail": pl.String,
+        },
+    ).rename({"key": "_key"})
+    denial_frame = pl.DataFrame(
+        template_denials, schema={"key": pl.Int64, "k": pl.Int64, "csv_tail": pl.String}
+    ).rename({"key": "_key"})
+    cp = cp.join(key_frame, on="_key", how="left").sort("_order")
     # Counters (summary.json) for the columnar patients, from the per-key counts.
     writer = CloseWriter(out, month, rules)
     per_key = cp.group_by("_key").len()
-    line_counts = line_frame.join(per_key, on="_key").group_by("code").agg(
-        pl.col("len").sum().alias("lines"), (pl.col("len") * pl.col("units")).sum().alias("units")
+    line_counts = (
+        line_frame.join(per_key, on="_key")
+        .group_by("code")
+        .agg(
+            pl.col("len").sum().alias("lines"),
+            (pl.col("len") * pl.col("units")).sum().alias("units"),
+        )
     )
     for code, lines, units in line_counts.iter_rows():
         writer.lines_by_code[code] += lines
         writer.units_by_code[code] += units
-    for code, amount, count in line_frame.join(per_key, on="_key").select("code", "amount", "len").iter_rows():
-        writer.amount_by_code[code] = writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount or 0) * count
+    for code, amount, count in (
+        line_frame.join(per_key, on="_key").select("code", "amount", "len").iter_rows()
+    ):
+        writer.amount_by_code[code] = (
+            writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount or 0) * count
+        )
     writer.patients += cp.height
     writer.billed += cp.filter(pl.col("n_lines") > 0).height
     writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
     writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
-    _trace('counters')
-    # Patients the reference code closes: their PatientRow and event rows.
-    python_patients = good.filter(~pl.col("_columnar"))
-    python_lines = python_patients.get_column("__line__").to_list()
-    extra_rows, _ = table.reference_rows([line for line in python_lines if line not in reference_rows])
-    rows_by_line = {**reference_rows, **extra_rows}
-    if unrenderable:
-        again = _read(events_file, EVENT_COLUMNS, _EVENT_REQUIRED)
-        if again is None:  # pragma: no cover - the file changed under the close
-            return None
-        again = again.with_columns(_mapped(again, "patient_id", str.strip, pl.String).alias("_pid"))
-        rows_by_order = _rows_by_order(again, python_patients, header)
-    python_order = dict(zip(python_patients.get_column("_order").to_list(), python_lines, strict=True))
-    event_problems: list[RowProblem] = []
-    _trace('python rows')
+    _trace("counters")
+    # The reference code's patients: counters, refused rows, text.
+    problems_by_order: list[tuple[int, list[RowProblem]]] = []
+    python_texts: list[tuple[int, str, str, str, str]] = []
+    for job in python_jobs:
+        texts_part, state, problems_part = job()
+        writer.merge(state, None)
+        problems_by_order += problems_part
+        python_texts += texts_part
+    problems_by_order.sort(key=lambda pair: pair[0])
+    event_problems = [p for _, found in problems_by_order for p in found]
+    py = pl.DataFrame(
+        python_texts,
+        schema={
+            "_order": pl.Int64,
+            "claims_csv": pl.String,
+            "claims_json": pl.String,
+            "denials_csv": pl.String,
+            "audit": pl.String,
+        },
+        orient="row",
+    ).sort("_order")
+    del python_texts
+    _trace("python closed")
     # Write in close order, a chunk of patients at a time.
     total = good.height
+    if out is not None:
+        _write_chunks(writer, cp, entries, py, line_frame, denial_frame, total, month, rules, on_progress)
+    elif on_progress is not None:
+        on_progress(total)
+    summary = writer.finish(extra_rejected=len(patient_problems) + len(orphans))
+    return summary, [*patient_problems, *event_problems, *orphans]
+
+
+def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
+    writer: CloseWriter,
+    cp: pl.DataFrame,
+    entries: pl.DataFrame,
+    py: pl.DataFrame,
+    line_frame: pl.DataFrame,
+    denial_frame: pl.DataFrame,
+    total: int,
+    month: ServicePeriod,
+    rules: RuleSet,
+    on_progress: Callable[[int], object] | None,
+) -> None:
+    """Build and append the text of the columnar patients, merged with the reference code's, in order."""
+    import polars as pl  # noqa: PLC0415
+
+    start, end = _pdate(month.start), _pdate(month.end)
     prac = pl.col("_practitioner")
     dos_at_end = rules.switches.date_of_service is DateOfService.PERIOD_END
+    q = _Templates.q
+    prefix = (
+        f'"period":{{"start":"{month.start.isoformat()}","end":"{month.end.isoformat()}"}},'
+        f'"rule_set":{{"id":{q(rules.id)},"year":{rules.year},"version":{q(rules.version)},"payer":{q(rules.payer)}}},'
+        '"practitioners":[{"id":"'
+    )
+    personal = [r.value for r in PERSONAL_ROLES]
+    staff = [r.value for r in STAFF_ROLES]
+
+    def family_part(kind: str, f: str) -> pl.Expr:
+        day = pl.col(f"_{kind}_{f}").dt.to_string("%Y-%m-%d")
+        value = (
+            pl.when(day.is_null())
+            .then(pl.lit("null"))
+            .otherwise(pl.concat_str(pl.lit('"'), day, pl.lit('"')))
+        )
+        if kind == "care_plan":
+            value = pl.concat_str(pl.lit('{"established_on":'), value, pl.lit(',"activity":[]}'))
+        return pl.when(pl.col(f"bills_{f}")).then(pl.concat_str(pl.lit(f'"{f}":'), value)).otherwise(None)
+
+    cp_orders = cp.get_column("_order")
+    entry_orders = entries.get_column("_order")
+    py_orders = py.get_column("_order")
+
+    def window(frame: pl.DataFrame, orders: pl.Series, first: int, last: int) -> pl.DataFrame:
+        lo = int(orders.search_sorted(first, "left"))
+        hi = int(orders.search_sorted(last, "left"))
+        return frame.slice(lo, hi - lo)
+
     for first in range(0, max(total, 1), _CHUNK):
         last = first + _CHUNK
-        in_chunk = pl.col("_order").is_between(first, last - 1)
-        parts: list[pl.DataFrame] = []
-        # Reference-closed patients.
-        texts: dict[str, list[Any]] = {"_order": [], "claims_csv": [], "claims_json": [], "denials_csv": [], "audit": []}
-        for order in range(first, min(last, total)):
-            line = python_order.get(order)
-            if line is None:
-                continue
-            row = rows_by_line[line]
-            rows = rows_by_order.get(order)
-            done = (
-                _close_rows(events_file, row, rows, fast, light, month, rules)
-                if rows
-                else _close_idle(row, fast, month, rules)
-            )
-            event_problems.extend(done.problems)
-            writer.count(done)
-            if out is None:
-                continue
-            claims_csv, claims_json, denials_csv, audit = writer.render(done)
-            texts["_order"].append(order)
-            texts["claims_csv"].append(claims_csv)
-            texts["claims_json"].append(",\n".join(claims_json))
-            texts["denials_csv"].append(denials_csv)
-            texts["audit"].append(audit)
-        if out is None:
-            if on_progress is not None:
-                on_progress(min(last, total))
-            continue
-        parts.append(pl.DataFrame(texts, schema={"_order": pl.Int64, **dict.fromkeys(list(texts)[1:], pl.String)}))
-        _trace('python closed')
-        # Columnar patients.
-        chunk = cp.filter(in_chunk)
-        chunk_entries = entries.filter(in_chunk)
-        lines = chunk.select("_order", "_key", "_patient_id", "_practitioner").join(line_frame, on="_key")
+        chunk = window(cp, cp_orders, first, last)
+        chunk_entries = window(entries, entry_orders, first, last).with_columns(
+            pl.col("_role").cast(pl.String),
+            pl.col("_family").cast(pl.String),
+            pl.col("_credential").cast(pl.String),
+        )
+        lines = chunk.select("_order", "_key", "_patient_id", "_practitioner").join(
+            line_frame, on="_key"
+        )
         if dos_at_end:
             lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
         else:
@@ -797,21 +1216,32 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
                 chunk_entries.filter(pl.col("_inside"))
                 .sort("_order", "_day", "__line__")
                 .with_columns(
-                    (pl.col("_minutes") * pl.col("_role").is_in([r.value for r in PERSONAL_ROLES]))
+                    (pl.col("_minutes") * pl.col("_role").is_in(personal))
                     .cum_sum()
                     .over("_order", "_family")
                     .alias("_personal_total"),
-                    (pl.col("_minutes") * pl.col("_role").is_in([r.value for r in STAFF_ROLES]))
+                    (pl.col("_minutes") * pl.col("_role").is_in(staff))
                     .cum_sum()
                     .over("_order", "_family")
                     .alias("_staff_total"),
                 )
-                .select("_order", pl.col("_family").alias("family"), "_day", "_personal_total", "_staff_total")
+                .select(
+                    "_order",
+                    pl.col("_family").alias("family"),
+                    "_day",
+                    "_personal_total",
+                    "_staff_total",
+                )
             )
             reached = (
                 lines.select("_order", "k", "family", "personal", "need")
                 .join(ordered, on=["_order", "family"])
-                .filter(pl.when(pl.col("personal")).then(pl.col("_personal_total")).otherwise(pl.col("_staff_total")) >= pl.col("need"))
+                .filter(
+                    pl.when(pl.col("personal"))
+                    .then(pl.col("_personal_total"))
+                    .otherwise(pl.col("_staff_total"))
+                    >= pl.col("need")
+                )
                 .group_by("_order", "k")
                 .agg(pl.col("_day").min().alias("_reached"))
             )
@@ -820,58 +1250,63 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             )
         lines = lines.sort("_order", "k").with_columns(
             pl.concat_str(
-                pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_head", pl.lit(","), "_dos", pl.lit(","), "csv_tail"
+                pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_head", pl.lit(","),
+                "_dos", pl.lit(","), "csv_tail",
             ).alias("claims_csv"),
             pl.concat_str(
-                pl.lit('{"patient_id": "'), pl.col("_patient_id"), pl.lit('", "practitioner": "'), prac, pl.lit('", '),
-                "json_head", pl.lit('"date_of_service": "'), "_dos", pl.lit('", '), "json_tail",
+                pl.lit('{"patient_id": "'), pl.col("_patient_id"), pl.lit('", "practitioner": "'),
+                prac, pl.lit('", '), "json_head", pl.lit('"date_of_service": "'), "_dos",
+                pl.lit('", '), "json_tail",
             ).alias("claims_json"),
-            pl.concat_str("audit_head", prac, pl.lit('","date_of_service":"'), "_dos", "audit_tail").alias("audit_line"),
+            pl.concat_str(
+                "audit_head", prac, pl.lit('","date_of_service":"'), "_dos", "audit_tail"
+            ).alias("audit_line"),
         )
         per_patient = lines.group_by("_order", maintain_order=True).agg(
-            pl.col("claims_csv").str.join(""), pl.col("claims_json").str.join(",\n"), pl.col("audit_line").str.join(",")
+            pl.col("claims_csv").str.join(""),
+            pl.col("claims_json").str.join(",\n"),
+            pl.col("audit_line").str.join(","),
         )
         denials = (
             chunk.select("_order", "_key", "_patient_id", "_practitioner")
             .join(denial_frame, on="_key")
             .sort("_order", "k")
             .group_by("_order", maintain_order=True)
-            .agg(pl.concat_str(pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_tail").str.join("").alias("denials_csv"))
+            .agg(
+                pl.concat_str(pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_tail")
+                .str.join("")
+                .alias("denials_csv")
+            )
         )
-        _trace('lines')
         # Audit packets of the billed: the time log of the billed families inside the month.
         billed = chunk.filter(pl.col("n_lines") > 0)
-        bills = pl.lit(False)
+        bills = pl.lit(False)  # noqa: FBT003
         for f in _FAMILIES:
             bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
         log = (
-            chunk_entries.join(billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _FAMILIES)), on="_order")
+            chunk_entries.join(
+                billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _FAMILIES)),
+                on="_order",
+            )
             .filter(bills & (pl.col("_day") >= start) & (pl.col("_day") <= end))
             .sort("_order", "_day", "_family", "_role", "_minutes", "_credential", "_interactive")
             .group_by("_order", maintain_order=True)
             .agg(
                 pl.concat_str(
-                    pl.lit('{"date":"'), pl.col("_day").dt.to_string("%Y-%m-%d"), pl.lit('","minutes":'),
-                    pl.col("_minutes").cast(pl.String), pl.lit(',"role":"'), "_role", pl.lit('","credential":'),
-                    pl.when(pl.col("_credential") == "").then(pl.lit("null")).otherwise(pl.concat_str(pl.lit('"'), "_credential", pl.lit('"'))),
-                    pl.lit(',"family":"'), "_family", pl.lit('","practitioner":"'), prac, pl.lit('","interactive":'),
-                    pl.when("_interactive").then(pl.lit("true")).otherwise(pl.lit("false")), pl.lit("}"),
-                ).str.join(",").alias("_log")
+                    pl.lit('{"date":"'), pl.col("_day").dt.to_string("%Y-%m-%d"),
+                    pl.lit('","minutes":'), pl.col("_minutes").cast(pl.String),
+                    pl.lit(',"role":"'), "_role", pl.lit('","credential":'),
+                    pl.when(pl.col("_credential") == "")
+                    .then(pl.lit("null"))
+                    .otherwise(pl.concat_str(pl.lit('"'), "_credential", pl.lit('"'))),
+                    pl.lit(',"family":"'), "_family", pl.lit('","practitioner":"'), prac,
+                    pl.lit('","interactive":'),
+                    pl.when("_interactive").then(pl.lit("true")).otherwise(pl.lit("false")),
+                    pl.lit("}"),
+                )
+                .str.join(",")
+                .alias("_log")
             )
-        )
-
-        def family_part(kind: str, f: str) -> pl.Expr:
-            day = pl.col(f"_{kind}_{f}").dt.to_string("%Y-%m-%d")
-            value = pl.when(day.is_null()).then(pl.lit("null")).otherwise(pl.concat_str(pl.lit('"'), day, pl.lit('"')))
-            if kind == "care_plan":
-                value = pl.concat_str(pl.lit('{"established_on":'), value, pl.lit(',"activity":[]}'))
-            return pl.when(pl.col(f"bills_{f}")).then(pl.concat_str(pl.lit(f'"{f}":'), value)).otherwise(None)
-
-        q = templates.q
-        prefix = (
-            f'"period":{{"start":"{month.start.isoformat()}","end":"{month.end.isoformat()}"}},'
-            f'"rule_set":{{"id":{q(rules.id)},"year":{rules.year},"version":{q(rules.version)},"payer":{q(rules.payer)}}},'
-            '"practitioners":[{"id":"'
         )
         audits = (
             billed.join(log, on="_order", how="left")
@@ -879,32 +1314,34 @@ def close_columnar(  # noqa: C901, PLR0912, PLR0914, PLR0915
             .select(
                 "_order",
                 pl.concat_str(
-                    pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'), "_patient_id", pl.lit('",'), pl.lit(prefix),
-                    prac, pl.lit('","credential":"'), "_credential", pl.lit('"}],"consent":{'),
-                    pl.concat_str([family_part("consent", f) for f in _FAMILIES], separator=",", ignore_nulls=True),
+                    pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'), "_patient_id",
+                    pl.lit('",'), pl.lit(prefix), prac, pl.lit('","credential":"'), "_credential",
+                    pl.lit('"}],"consent":{'),
+                    pl.concat_str(
+                        [family_part("consent", f) for f in _FAMILIES], separator=",", ignore_nulls=True
+                    ),
                     pl.lit('},"care_plan":{'),
-                    pl.concat_str([family_part("care_plan", f) for f in _FAMILIES], separator=",", ignore_nulls=True),
-                    pl.lit('},"conditions":['), "_conditions_json", pl.lit('],"time_log":['), pl.col("_log").fill_null(""),
-                    pl.lit('],"claim_lines":['), "audit_line", "audit_tail", pl.lit("\n"),
+                    pl.concat_str(
+                        [family_part("care_plan", f) for f in _FAMILIES], separator=",", ignore_nulls=True
+                    ),
+                    pl.lit('},"conditions":['), "_conditions_json", pl.lit('],"time_log":['),
+                    pl.col("_log").fill_null(""), pl.lit('],"claim_lines":['), "audit_line",
+                    "audit_tail", pl.lit("\n"),
                 ).alias("audit"),
             )
         )
-        _trace('audits')
         columnar = (
             chunk.select("_order")
             .join(per_patient.select("_order", "claims_csv", "claims_json"), on="_order", how="left")
             .join(denials, on="_order", how="left")
             .join(audits, on="_order", how="left")
-            .with_columns(pl.col(c).fill_null("") for c in ("claims_csv", "claims_json", "denials_csv", "audit"))
+            .with_columns(
+                pl.col(c).fill_null("") for c in ("claims_csv", "claims_json", "denials_csv", "audit")
+            )
             .select("_order", "claims_csv", "claims_json", "denials_csv", "audit")
         )
-        parts.append(columnar)
-        merged = pl.concat(parts).sort("_order")
+        merged = pl.concat([window(py, py_orders, first, last), columnar]).sort("_order")
         _write_texts(writer, merged)
-        _trace('written')
-        del parts, merged, lines, per_patient, denials, log, audits, columnar
+        _trace("written")
         if on_progress is not None:
             on_progress(min(last, total))
-    summary = writer.finish(extra_rejected=len(patient_problems) + len(orphans))
-    return summary, [*patient_problems, *event_problems, *orphans]
-

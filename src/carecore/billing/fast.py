@@ -336,7 +336,6 @@ class FastClose:
                     return day
         return self.period.end
 
-
     def need(self, code: str, units: int) -> int:
         """Minutes of the line's track that a line of *code* x *units* needs (its date of service
         is the day the running total reaches them).
