@@ -119,6 +119,7 @@ def _scan(file: Path) -> int | None:
     Plain files only: no quotes, no blank lines, and line ends either LF or CRLF.
     """
     newlines = 0
+    crlf = 0
     last = b""
     with file.open("rb") as raw:
         while chunk := raw.read(1 << 24):
@@ -131,7 +132,10 @@ def _scan(file: Path) -> int | None:
             if last == b"\n" and chunk[:1] in {b"\n", b"\r"}:
                 return None
             newlines += chunk.count(b"\n")
+            crlf += chunk.count(b"\r\n")
             last = chunk[-1:]
+    if crlf not in {0, newlines}:
+        return None  # mixed line ends: the line offsets below assume one kind
     return newlines + (0 if last in {b"\n", b""} else 1)
 
 
@@ -142,12 +146,14 @@ def _read(
     *,
     columns: tuple[str, ...] | None = None,
     categorical: frozenset[str] = frozenset(),
+    offsets: list[pl.Series] | None = None,
 ) -> tuple[pl.DataFrame, list[str]] | None:
     """The file's cells as text (``""`` when empty) plus ``__line__``, and the header.
 
     None when the file is not plain (see :func:`_scan`) or a row has the
     wrong number of cells. *columns* limits the columns read; the ones in
     *categorical* are read as categories (few distinct values, less memory).
+    With *offsets*, the byte offset of each data line is appended to it.
     """
     import polars as pl  # noqa: PLC0415
 
@@ -162,16 +168,16 @@ def _read(
     if lines <= 1:
         return pl.DataFrame(schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}), header
     try:
+        texts = pl.scan_csv(
+            file,
+            has_header=False,
+            skip_rows=1,
+            separator="\x1f",
+            quote_char=None,
+            schema={"l": pl.String},
+        )
         ragged, rows = (
-            pl.scan_csv(
-                file,
-                has_header=False,
-                skip_rows=1,
-                separator="\x1f",
-                quote_char=None,
-                schema={"l": pl.String},
-            )
-            .select(
+            texts.select(
                 (pl.col("l").str.count_matches(",", literal=True) != len(header) - 1).any(),
                 pl.len(),
             )
@@ -180,6 +186,18 @@ def _read(
         )
         if ragged or rows != lines - 1:
             return None
+        if offsets is not None:
+            with file.open("rb") as handle:
+                first = handle.readline()
+            ending = 2 if first.endswith(b"\r\n") else 1
+            lengths = texts.select(pl.col("l").str.len_bytes().cast(pl.Int64)).collect(
+                engine="streaming"
+            )
+            offsets.append(
+                lengths.select(
+                    (pl.col("l") + ending).cum_sum().shift(1, fill_value=0) + len(first)
+                ).get_column("l")
+            )
         frame = pl.read_csv(
             file,
             has_header=True,
@@ -578,30 +596,33 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
     put(writer._audit, merged.get_column("audit"))  # noqa: SLF001
 
 
-def _rows_of(
-    file: Path, header: list[str], lines: pl.DataFrame
-) -> dict[int, list[tuple[int, dict[str, str]]]]:
-    """Every cell of the event rows at *lines* (``__line__``, ``_order``), by order, in file order."""
+def _row_spans(
+    offsets: pl.Series, lines: pl.DataFrame
+) -> dict[int, list[tuple[int, int, int]]]:
+    """(line, byte offset, byte length) of the event rows at *lines* (``__line__``, ``_order``), by order."""
     import polars as pl  # noqa: PLC0415
 
-    out: dict[int, list[tuple[int, dict[str, str]]]] = {}
+    out: dict[int, list[tuple[int, int, int]]] = {}
     if lines.height == 0:
         return out
-    picked = (
-        pl.scan_csv(file, has_header=True, quote_char=None, infer_schema_length=0)
-        .with_row_index("__line__", offset=2)
-        .with_columns(pl.col("__line__").cast(pl.Int64))
-        .join(lines.lazy(), on="__line__")
-        .collect()
-    )
-    raw = [c for c in picked.columns if c not in {"__line__", "_order"}]
-    picked = picked.rename(dict(zip(raw, header, strict=True))).with_columns(
-        pl.col(header).fill_null("")
-    )
-    for record in picked.sort("_order", "__line__").select("_order", "__line__", *header).iter_rows():
-        out.setdefault(record[0], []).append(
-            (record[1], dict(zip(header, record[2:], strict=True)))
-        )
+    ends = pl.concat([offsets.slice(1), pl.Series([None], dtype=pl.Int64)])
+    index = lines.get_column("__line__") - 2
+    picked = lines.with_columns(
+        offsets.gather(index).alias("_at"), ends.gather(index).alias("_end")
+    ).sort("_order", "__line__")
+    for order, line, at, end in picked.select("_order", "__line__", "_at", "_end").iter_rows():
+        out.setdefault(order, []).append((line, at, -1 if end is None else end - at))
+    return out
+
+
+def _cells(handle: Any, header: list[str], spans: list[tuple[int, int, int]]) -> list[tuple[int, dict[str, str]]]:
+    """The rows at *spans*, read from the open file as the reference reader reads them."""
+    out = []
+    for line, at, length in spans:
+        handle.seek(at)
+        data = handle.read(length) if length >= 0 else handle.read()
+        row = next(csv.reader([data.decode("utf-8").rstrip("\r\n")]))
+        out.append((line, dict(zip(header, row, strict=True))))
     return out
 
 
@@ -638,14 +659,20 @@ def _template_batch(
 
 
 def _patient_batch(
-    batch: list[tuple[int, PatientRow, list[tuple[int, dict[str, str]]] | None]], render: bool
+    batch: list[tuple[int, PatientRow, list[tuple[int, int, int]] | None]],
+    header: list[str],
+    render: bool,  # noqa: FBT001
 ) -> tuple[list[tuple[int, str, str, str, str]], dict[str, Any], list[tuple[int, list[RowProblem]]]]:
     """Patients closed by the reference code: their text, counters and refused rows."""
     month, rules = _STATE["month"], _STATE["rules"]
     writer = CloseWriter(None, month, rules)
     texts = []
     problems = []
-    for order, row, rows in batch:
+    handle = _STATE.get("handle")
+    if handle is None:
+        handle = _STATE["handle"] = _STATE["file"].open("rb")
+    for order, row, spans in batch:
+        rows = _cells(handle, header, spans) if spans else None
         done = (
             _close_rows(_STATE["file"], row, rows, _STATE["fast"], _STATE["light"], month, rules)
             if rows
@@ -681,6 +708,9 @@ class _Runner:
         return pending.get  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        handle = _STATE.pop("handle", None)
+        if handle is not None:
+            handle.close()
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
@@ -738,8 +768,14 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     if read is None:
         return None
     patient_frame, _ = read
+    offsets: list[pl.Series] = []
     read = _read(
-        events_file, EVENT_COLUMNS, _EVENT_REQUIRED, columns=_EVENT_READ, categorical=_EVENT_CATEGORIES
+        events_file,
+        EVENT_COLUMNS,
+        _EVENT_REQUIRED,
+        columns=_EVENT_READ,
+        categorical=_EVENT_CATEGORIES,
+        offsets=offsets,
     )
     if read is None:
         return None
@@ -875,15 +911,15 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
         ).alias("_columnar")
     )
     # Patients the reference code closes: their rows, read whole, go to the workers now.
-    python_patients = good.filter(~pl.col("_columnar"))
+    python_patients = good.filter(~pl.col("_columnar")).sort("_order")
     python_lines = python_patients.get_column("__line__").to_list()
     extra_rows, _ = table.reference_rows(
         [line for line in python_lines if line not in reference_rows]
     )
     rows_by_line = {**reference_rows, **extra_rows}
-    rows_by_order = _rows_of(
-        events_file,
-        header,
+    line_offsets = offsets[0] if offsets else pl.Series([], dtype=pl.Int64)
+    rows_by_order = _row_spans(
+        line_offsets,
         events.join(python_patients.select("_pid", "_order"), on="_pid").select(
             "__line__", "_order"
         ),
@@ -893,10 +929,10 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     for order, line in zip(python_patients.get_column("_order").to_list(), python_lines, strict=True):
         batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
         if len(batch) >= _BATCH:
-            python_jobs.append(runner.submit(_patient_batch, batch, out is not None))
+            python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
             batch = []
     if batch:
-        python_jobs.append(runner.submit(_patient_batch, batch, out is not None))
+        python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
     del rows_by_order, rows_by_line, batch
     # Orphans: rows naming no good patient.
     orphan_rows = (
@@ -1020,16 +1056,15 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
             (record["_key"], shape, record["_credential"], record["_primary_care_focal_point"], minutes)
         )
         if len(batch_keys) >= _BATCH:
-            template_jobs.append(runner.submit(_template_batch, batch_keys))
+            template_jobs.append(_template_batch(batch_keys))
             batch_keys = []
     if batch_keys:
-        template_jobs.append(runner.submit(_template_batch, batch_keys))
+        template_jobs.append(_template_batch(batch_keys))
     template_lines: list[dict[str, Any]] = []
     template_denials: list[dict[str, Any]] = []
     template_keys: list[dict[str, Any]] = []
     unrenderable: list[int] = []
-    for job in template_jobs:
-        lines_part, denials_part, keys_part, bad_part = job()
+    for lines_part, denials_part, keys_part, bad_part in template_jobs:
         template_lines += lines_part
         template_denials += denials_part
         template_keys += keys_part
@@ -1041,23 +1076,21 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
         # reference code closes these patients, here.
         moved = cp.filter(pl.col("_key").is_in(unrenderable)).select("_order", "__line__", "_patient_id")
         moved_rows, _ = table.reference_rows(moved.get_column("__line__").to_list())
-        moved_events = _rows_of(
-            events_file,
-            header,
+        moved_events = _row_spans(
+            line_offsets,
             entries.filter(pl.col("_order").is_in(moved.get_column("_order").implode())).select(
                 "__line__", "_order"
             ),
         )
-        python_jobs.append(
-            runner.submit(
-                _patient_batch,
-                [
-                    (order, moved_rows[line], moved_events.get(order))
-                    for order, line, _ in moved.iter_rows()
-                ],
-                out is not None,
-            )
+        done_now = _patient_batch(
+            [
+                (order, moved_rows[line], moved_events.get(order))
+                for order, line, _ in moved.iter_rows()
+            ],
+            header,
+            out is not None,
         )
+        python_jobs.insert(0, lambda: done_now)
         cp = cp.filter(~pl.col("_key").is_in(unrenderable))
         entries = entries.filter(pl.col("_order").is_in(cp.get_column("_order").implode()))
     key_frame = pl.DataFrame(
@@ -1118,44 +1151,66 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
     writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
     _trace("counters")
-    # The reference code's patients: counters, refused rows, text.
-    problems_by_order: list[tuple[int, list[RowProblem]]] = []
-    python_texts: list[tuple[int, str, str, str, str]] = []
-    for job in python_jobs:
-        texts_part, state, problems_part = job()
-        writer.merge(state, None)
-        problems_by_order += problems_part
-        python_texts += texts_part
-    problems_by_order.sort(key=lambda pair: pair[0])
-    event_problems = [p for _, found in problems_by_order for p in found]
-    py = pl.DataFrame(
-        python_texts,
-        schema={
-            "_order": pl.Int64,
-            "claims_csv": pl.String,
-            "claims_json": pl.String,
-            "denials_csv": pl.String,
-            "audit": pl.String,
-        },
-        orient="row",
-    ).sort("_order")
-    del python_texts
-    _trace("python closed")
-    # Write in close order, a chunk of patients at a time.
+    # The reference code's patients: counters, refused rows and text, as their batches finish.
+    results = _Results(python_jobs, writer)
     total = good.height
     if out is not None:
-        _write_chunks(writer, cp, entries, py, line_frame, denial_frame, total, month, rules, on_progress)
-    elif on_progress is not None:
+        _write_chunks(
+            writer, cp, entries, results, line_frame, denial_frame, total, month, rules, on_progress
+        )
+    results.upto(None)
+    if on_progress is not None:
         on_progress(total)
+    event_problems = results.problems()
     summary = writer.finish(extra_rejected=len(patient_problems) + len(orphans))
     return summary, [*patient_problems, *event_problems, *orphans]
+
+
+class _Results:
+    """The reference code's batches, taken in close order as the writer needs them."""
+
+    def __init__(self, jobs: list[Callable[[], Any]], writer: CloseWriter) -> None:
+        self.jobs = list(jobs)
+        self.writer = writer
+        self.found: list[tuple[int, list[RowProblem]]] = []
+        self.pending: list[tuple[int, str, str, str, str]] = []
+
+    def upto(self, last: int | None) -> pl.DataFrame:
+        """Text of the patients before order *last* (all when None), in order, taken out."""
+        import polars as pl  # noqa: PLC0415
+
+        while self.jobs and (last is None or not self.pending or self.pending[-1][0] < last):
+            texts, state, problems = self.jobs.pop(0)()
+            self.writer.merge(state, None)
+            self.found += problems
+            self.pending += texts
+        self.pending.sort(key=lambda item: item[0])
+        cut = len(self.pending) if last is None else next(
+            (i for i, item in enumerate(self.pending) if item[0] >= last), len(self.pending)
+        )
+        taken, self.pending = self.pending[:cut], self.pending[cut:]
+        return pl.DataFrame(
+            taken,
+            schema={
+                "_order": pl.Int64,
+                "claims_csv": pl.String,
+                "claims_json": pl.String,
+                "denials_csv": pl.String,
+                "audit": pl.String,
+            },
+            orient="row",
+        )
+
+    def problems(self) -> list[RowProblem]:
+        """The refused rows of every batch, in close order."""
+        return [p for _, found in sorted(self.found, key=lambda pair: pair[0]) for p in found]
 
 
 def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
     writer: CloseWriter,
     cp: pl.DataFrame,
     entries: pl.DataFrame,
-    py: pl.DataFrame,
+    results: _Results,
     line_frame: pl.DataFrame,
     denial_frame: pl.DataFrame,
     total: int,
@@ -1191,7 +1246,6 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
 
     cp_orders = cp.get_column("_order")
     entry_orders = entries.get_column("_order")
-    py_orders = py.get_column("_order")
 
     def window(frame: pl.DataFrame, orders: pl.Series, first: int, last: int) -> pl.DataFrame:
         lo = int(orders.search_sorted(first, "left"))
@@ -1340,7 +1394,7 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
             )
             .select("_order", "claims_csv", "claims_json", "denials_csv", "audit")
         )
-        merged = pl.concat([window(py, py_orders, first, last), columnar]).sort("_order")
+        merged = pl.concat([results.upto(last), columnar]).sort("_order")
         _write_texts(writer, merged)
         _trace("written")
         if on_progress is not None:
