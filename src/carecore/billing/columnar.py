@@ -93,7 +93,7 @@ _PLAIN = re.compile(
     r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e])?"
 )
 #: Patients per output chunk (bounds the memory of the text being built).
-_CHUNK = 50_000
+_CHUNK = 25_000
 
 
 def _trace(label: str) -> None:
@@ -409,8 +409,15 @@ class _Patients:
         )
         columns.append(
             pl.col("conditions")
-            .replace_strict(condition_texts, jsons, return_dtype=pl.String, default=None)
-            .alias("_conditions_json")
+            .replace_strict(
+                condition_texts, list(range(len(condition_texts))), return_dtype=pl.Int64
+            )
+            .alias("_conditions_text")
+        )
+        #: The audit packet's conditions (JSON), by ``_conditions_text``.
+        self.conditions_json = pl.DataFrame(
+            {"_conditions_text": list(range(len(condition_texts))), "_conditions_json": jsons},
+            schema={"_conditions_text": pl.Int64, "_conditions_json": pl.String},
         )
         frame = frame.with_columns(
             pl.all_horizontal(checks).fill_null(False).alias("_clean"), *columns
@@ -442,6 +449,10 @@ class _Patients:
         )
         self.frame = frame
 
+    def forget_cells(self) -> None:
+        """Drop the table (memory); :meth:`reference_rows` then reads the file again."""
+        self.frame = self.frame.select("__line__")
+
     def reference_rows(self, lines: list[int]) -> tuple[dict[int, PatientRow], list[RowProblem]]:
         """The rows at *lines* read by the reference reader (in line order)."""
         import polars as pl  # noqa: PLC0415
@@ -452,7 +463,13 @@ class _Patients:
         problems: list[RowProblem] = []
         if not lines:
             return rows, problems
-        picked = self.frame.filter(pl.col("__line__").is_in(lines)).sort("__line__")
+        frame = self.frame
+        if self.header[0] not in frame.columns:
+            read = _read(self.file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+            if read is None:  # pragma: no cover - the file changed under the close
+                raise errors.InvalidValue("changed during the close", field="file", value=str(self.file))
+            frame = read[0]
+        picked = frame.filter(pl.col("__line__").is_in(lines)).sort("__line__")
         for record in picked.select("__line__", *self.header).iter_rows():
             line, cells = record[0], list(record[1:])
             parsed = _patient_row(self.file, line, self.header, cells, parsers, practitioners, {})
@@ -934,6 +951,8 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     if batch:
         python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
     del rows_by_order, rows_by_line, batch
+    del pf
+    table.forget_cells()
     # Orphans: rows naming no good patient.
     orphan_rows = (
         events.join(good.select("_pid"), on="_pid", how="anti")
@@ -1070,7 +1089,21 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
         template_keys += keys_part
         unrenderable += bad_part
     _trace("templates")
-    cp = cp.join(keys, on=key_columns, how="left", nulls_equal=True).sort("_order")
+    cp = (
+        cp.join(keys, on=key_columns, how="left", nulls_equal=True)
+        .select(
+            "_order",
+            "__line__",
+            "_key",
+            "_patient_id",
+            "_practitioner",
+            "_credential",
+            "_conditions_text",
+            *(f"_{kind}_{f}" for kind in ("consent", "care_plan") for f in _FAMILIES),
+        )
+        .sort("_order")
+    )
+    entries = entries.drop("_group")
     if unrenderable:
         # Months the writer cannot render (a family outside CCM/PCM/BHI billed): the
         # reference code closes these patients, here.
@@ -1102,7 +1135,9 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
             **{f"bills_{f}": pl.Boolean for f in _FAMILIES},
             "audit_tail": pl.String,
         },
-    ).rename({"key": "_key"})
+    ).rename({"key": "_key", "audit_tail": "packet_tail"})
+    tails = key_frame.select("_key", "packet_tail")
+    key_frame = key_frame.drop("packet_tail")
     line_frame = pl.DataFrame(
         template_lines,
         schema={
@@ -1156,7 +1191,15 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     total = good.height
     if out is not None:
         _write_chunks(
-            writer, cp, entries, results, line_frame, denial_frame, total, month, rules, on_progress
+            writer,
+            cp,
+            entries,
+            results,
+            (line_frame, denial_frame, tails, table.conditions_json),
+            total,
+            month,
+            rules,
+            on_progress,
         )
     results.upto(None)
     if on_progress is not None:
@@ -1211,8 +1254,7 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
     cp: pl.DataFrame,
     entries: pl.DataFrame,
     results: _Results,
-    line_frame: pl.DataFrame,
-    denial_frame: pl.DataFrame,
+    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame],
     total: int,
     month: ServicePeriod,
     rules: RuleSet,
@@ -1221,6 +1263,7 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
     """Build and append the text of the columnar patients, merged with the reference code's, in order."""
     import polars as pl  # noqa: PLC0415
 
+    line_frame, denial_frame, tails, conditions_json = frames
     start, end = _pdate(month.start), _pdate(month.end)
     prac = pl.col("_practitioner")
     dos_at_end = rules.switches.date_of_service is DateOfService.PERIOD_END
@@ -1333,7 +1376,11 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
             )
         )
         # Audit packets of the billed: the time log of the billed families inside the month.
-        billed = chunk.filter(pl.col("n_lines") > 0)
+        billed = (
+            chunk.filter(pl.col("n_lines") > 0)
+            .join(tails, on="_key", how="left")
+            .join(conditions_json, on="_conditions_text", how="left")
+        )
         bills = pl.lit(False)  # noqa: FBT003
         for f in _FAMILIES:
             bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
@@ -1380,7 +1427,7 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
                     ),
                     pl.lit('},"conditions":['), "_conditions_json", pl.lit('],"time_log":['),
                     pl.col("_log").fill_null(""), pl.lit('],"claim_lines":['), "audit_line",
-                    "audit_tail", pl.lit("\n"),
+                    "packet_tail", pl.lit("\n"),
                 ).alias("audit"),
             )
         )
