@@ -150,7 +150,8 @@ def evaluate(
     "--workers",
     type=click.IntRange(1, 64),
     default=None,
-    help="Worker processes (default: up to 4 for event files over 32 MB).",
+    help="Worker processes (default: up to 4 for event files over 32 MB); the columnar "
+    "engine runs the reference engine's share in them.",
 )
 @click.option(
     "--engine",
@@ -196,12 +197,18 @@ def close(  # noqa: PLR0917 - click passes options as arguments
         _fail("--engine columnar needs polars: pip install 'carecore[fast]'")
         return
     show = progress if progress is not None else sys.stderr.isatty()
+    size = events_csv.stat().st_size if events_csv.exists() else 0
+    if workers is None:
+        # Parallel only pays for itself on big files (each worker forks the patient table).
+        workers = min(os.cpu_count() or 1, 4) if size > 32 * 1024 * 1024 else 1
     try:
         rules = rule_set_for(
             Hooks(ctx.obj["pm"]).rule_sets(), period.start.year, payer, rule_set_id
         )
         if engine != "reference" and polars_available():
-            closed = _close_columnar(patients_csv, events_csv, period, rules, out, show=show)
+            closed = _close_columnar(
+                patients_csv, events_csv, period, rules, out, show=show, workers=workers
+            )
             if closed is not None:
                 _report(*closed, out)
                 return
@@ -216,10 +223,6 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     except (errors.InvalidInput, errors.NotFound) as exc:
         _fail(f"{type(exc).__name__}: {exc}")
         return
-    size = events_csv.stat().st_size if events_csv.exists() else 0
-    if workers is None:
-        # Parallel only pays for itself on big files (each worker forks the patient table).
-        workers = min(os.cpu_count() or 1, 4) if size > 32 * 1024 * 1024 else 1
     try:
         if show:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
@@ -267,12 +270,13 @@ def _close_columnar(
     out: Path | None,
     *,
     show: bool,
+    workers: int,
 ) -> tuple[Any, list[Any]] | None:
     """The columnar close (None when the files need the reference reader)."""
     from carecore.billing.columnar import close_columnar  # noqa: PLC0415
 
     if not show:
-        return close_columnar(patients_csv, events_csv, period, rules, out)
+        return close_columnar(patients_csv, events_csv, period, rules, out, workers=workers)
     from rich.progress import BarColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
 
     with Progress(
@@ -289,6 +293,7 @@ def _close_columnar(
             period,
             rules,
             out,
+            workers=workers,
             on_progress=lambda n: bar.update(task, completed=n),
         )
 

@@ -17,10 +17,7 @@ from hypothesis import strategies as st
 
 pl = pytest.importorskip("polars")
 
-from carecore.billing import (
-    cms_rule_set,
-    columnar,
-)
+from carecore.billing import cms_rule_set, columnar  # noqa: E402
 from carecore.billing.close import read_patients, run_close  # noqa: E402
 from carecore.model import ServicePeriod  # noqa: E402
 
@@ -118,22 +115,25 @@ def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
         )
     )
     rows = [PATIENT_HEADER]
-    for pid in pids:
-        rows.append(
-            ",".join(
-                [
-                    pid,
-                    *(draw(st.sampled_from(cells[name][: 2 if clean else None])) for name in cells),
-                ]
-            )
+    rows.extend(
+        ",".join(
+            [
+                pid,
+                *(
+                    draw(st.sampled_from(values[: 2 if clean else None]))
+                    for values in cells.values()
+                ),
+            ]
         )
+        for pid in pids
+    )
     events = [EVENT_HEADER]
     names = [*pids, "p9", ""]
     for _ in range(draw(st.integers(0, 30))):
         pid = draw(st.sampled_from(pids if clean else names))
         row = []
-        for name in event_cells:
-            values = event_cells[name]
+        for name, choices in event_cells.items():
+            values = choices
             if clean and name in {"type", "minutes", "role", "family", "practitioner"}:
                 values = [v for v in values if v in CLEAN[name]]
             row.append(draw(st.sampled_from(values)))
@@ -202,6 +202,17 @@ def test_generated_month_with_crlf_and_a_month_end_rule_set(tmp_path):
     assert closed[0] == summary
     assert summary.claim_lines > 100
     same_files(tmp_path / "c", tmp_path / "r")
+    forked = columnar.close_columnar(
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        month,
+        cms_rule_set(2026),
+        tmp_path / "w",
+        workers=2,
+    )
+    assert forked is not None
+    assert forked[0] == summary
+    same_files(tmp_path / "w", tmp_path / "r")
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def polars_available() -> bool:
     True
     """
     try:
-        import polars  # noqa: F401, PLC0415
+        import polars as pl  # noqa: F401, PLC0415
     except ImportError:
         return False
     return True
@@ -166,7 +166,9 @@ def _read(
         return None
     wanted = [name for name in header if columns is None or name in columns]
     if lines <= 1:
-        return pl.DataFrame(schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}), header
+        return pl.DataFrame(
+            schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}
+        ), header
     try:
         texts = pl.scan_csv(
             file,
@@ -237,6 +239,16 @@ def _mapped(frame: pl.DataFrame, column: str, parse: Callable[[str], Any], dtype
     return pl.col(column).replace_strict(values, parsed, return_dtype=dtype, default=None)
 
 
+def _reads(parse: Callable[[str], Any]) -> Callable[[str], bool]:
+    """Whether *parse* reads a text (it raises when it cannot)."""
+    return lambda text: parse(text) is not None
+
+
+def _dates(parse: Callable[[str], Any]) -> Callable[[str], dt.date | None]:
+    """*parse* (a pendulum date parser) giving plain dates."""
+    return lambda text: _pdate(parse(text))
+
+
 def _pdate(day: Any) -> dt.date | None:
     return None if day is None else dt.date(day.year, day.month, day.day)
 
@@ -244,7 +256,9 @@ def _pdate(day: Any) -> dt.date | None:
 class _Patients:
     """patients.csv, split into clean rows (columns) and rows the reference reader must read."""
 
-    def __init__(self, file: Path, frame: pl.DataFrame, month: ServicePeriod) -> None:
+    def __init__(  # noqa: C901, PLR0912, PLR0915 - one flat pass over the columns
+        self, file: Path, frame: pl.DataFrame, month: ServicePeriod
+    ) -> None:
         import polars as pl  # noqa: PLC0415
 
         self.file = file
@@ -272,17 +286,14 @@ class _Patients:
         for name in header:
             if name in {"patient_id", "practitioner"}:
                 continue
-            parse = parsers[name]
             checks.append(
                 blank(name)
-                | _mapped(frame, name, lambda t, p=parse: p(t) is not None, pl.Boolean).fill_null(
-                    False
-                )
+                | _mapped(frame, name, _reads(parsers[name]), pl.Boolean).fill_null(value=False)
             )
         if "conditions" in header:
             checks.append(~blank("conditions"))
         else:  # pragma: no cover - a required column (the header check refuses the file)
-            checks.append(pl.lit(False))
+            checks.append(pl.lit(value=False))
         if "setting" in header:
             checks.append(
                 blank("setting")
@@ -295,7 +306,7 @@ class _Patients:
             )
         credential = parsers["credential"]
         columns.append(
-            pl.when(blank("credential") if "credential" in header else pl.lit(True))
+            pl.when(blank("credential") if "credential" in header else pl.lit(value=True))
             .then(pl.lit(Credential.MD.value))
             .otherwise(
                 _mapped(frame, "credential", lambda t: credential(t).value, pl.String)
@@ -323,9 +334,7 @@ class _Patients:
                 columns.append(
                     pl.when(blank(name))
                     .then(pl.lit(None, pl.Date))
-                    .otherwise(
-                        _mapped(frame, name, lambda t, p=parsers[name]: _pdate(p(t)), pl.Date)
-                    )
+                    .otherwise(_mapped(frame, name, _dates(parsers[name]), pl.Date))
                     .alias(f"_{name}")
                 )
             else:
@@ -420,7 +429,7 @@ class _Patients:
             schema={"_conditions_text": pl.Int64, "_conditions_json": pl.String},
         )
         frame = frame.with_columns(
-            pl.all_horizontal(checks).fill_null(False).alias("_clean"), *columns
+            pl.all_horizontal(checks).fill_null(value=False).alias("_clean"), *columns
         )
         stripped = frame.get_column("patient_id").str.strip_chars()
         named = stripped.filter(stripped.str.len_bytes() > 0)
@@ -443,7 +452,7 @@ class _Patients:
             names += [f"_consented_{family}", f"_visit_ok_{family}", f"_planned_{family}"]
         frame = frame.with_columns(
             *(
-                pl.when(pl.col("_clean")).then(e.fill_null(False)).otherwise(None).alias(n)
+                pl.when(pl.col("_clean")).then(e.fill_null(value=False)).otherwise(None).alias(n)
                 for e, n in zip(derived, names, strict=True)
             )
         )
@@ -467,7 +476,9 @@ class _Patients:
         if self.header[0] not in frame.columns:
             read = _read(self.file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
             if read is None:  # pragma: no cover - the file changed under the close
-                raise errors.InvalidValue("changed during the close", field="file", value=str(self.file))
+                raise errors.InvalidValue(
+                    "changed during the close", field="file", value=str(self.file)
+                )
             frame = read[0]
         picked = frame.filter(pl.col("__line__").is_in(lines)).sort("__line__")
         for record in picked.select("__line__", *self.header).iter_rows():
@@ -613,9 +624,7 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
     put(writer._audit, merged.get_column("audit"))  # noqa: SLF001
 
 
-def _row_spans(
-    offsets: pl.Series, lines: pl.DataFrame
-) -> dict[int, list[tuple[int, int, int]]]:
+def _row_spans(offsets: pl.Series, lines: pl.DataFrame) -> dict[int, list[tuple[int, int, int]]]:
     """(line, byte offset, byte length) of the event rows at *lines* (``__line__``, ``_order``), by order."""
     import polars as pl  # noqa: PLC0415
 
@@ -632,7 +641,9 @@ def _row_spans(
     return out
 
 
-def _cells(handle: Any, header: list[str], spans: list[tuple[int, int, int]]) -> list[tuple[int, dict[str, str]]]:
+def _cells(
+    handle: Any, header: list[str], spans: list[tuple[int, int, int]]
+) -> list[tuple[int, dict[str, str]]]:
     """The rows at *spans*, read from the open file as the reference reader reads them."""
     out = []
     for line, at, length in spans:
@@ -679,7 +690,9 @@ def _patient_batch(
     batch: list[tuple[int, PatientRow, list[tuple[int, int, int]] | None]],
     header: list[str],
     render: bool,  # noqa: FBT001
-) -> tuple[list[tuple[int, str, str, str, str]], dict[str, Any], list[tuple[int, list[RowProblem]]]]:
+) -> tuple[
+    list[tuple[int, str, str, str, str]], dict[str, Any], list[tuple[int, list[RowProblem]]]
+]:
     """Patients closed by the reference code: their text, counters and refused rows."""
     month, rules = _STATE["month"], _STATE["rules"]
     writer = CloseWriter(None, month, rules)
@@ -735,7 +748,15 @@ class _Runner:
 
 #: Event columns the columnar checks read (the reference code re-reads every cell of its rows).
 _EVENT_READ = (
-    "patient_id", "date", "type", "minutes", "role", "credential", "practitioner", "family", "interactive",
+    "patient_id",
+    "date",
+    "type",
+    "minutes",
+    "role",
+    "credential",
+    "practitioner",
+    "family",
+    "interactive",
 )
 _EVENT_CATEGORIES = frozenset(
     {"date", "type", "minutes", "role", "credential", "practitioner", "family", "interactive"}
@@ -770,7 +791,7 @@ def close_columnar(
         runner.close()
 
 
-def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
+def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     patients_file: Path,
     events_file: Path,
     month: ServicePeriod,
@@ -852,7 +873,7 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
             (
                 _mapped(events, "interactive", lambda t: light.flags[t], pl.Boolean)
                 if "interactive" in present
-                else pl.lit(False)
+                else pl.lit(value=False)
             ).alias("_interactive"),
         )
         events = events.with_columns(
@@ -865,12 +886,12 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
                 & pl.col("_credential").is_not_null()
                 & pl.col("_interactive").is_not_null()
             )
-            .fill_null(False)
+            .fill_null(value=False)
             .alias("_ok")
         )
     else:
         events = events.with_columns(
-            pl.lit(False).alias("_ok"),
+            pl.lit(value=False).alias("_ok"),
             pl.lit(None, pl.Date).alias("_day"),
             pl.lit(None, pl.Int64).alias("_minutes"),
             pl.lit(None, pl.Categorical).alias("_credential"),
@@ -902,28 +923,34 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     clean = pf.filter(pl.col("_clean")).select(
         pl.col("__line__"), pl.exclude("__line__", *table.header)
     )
-    events = events.join(
-        clean.select(pl.col("_patient_id").alias("_pid"), pl.col("_practitioner").alias("_own")),
-        on="_pid",
-        how="left",
-    ).with_columns(
-        (
-            pl.col("_ok")
-            & pl.col("_own").is_not_null()
-            & (
-                (pl.col("_practitioner_cell") == "")
-                | (pl.col("_practitioner_cell") == pl.col("_own"))
-            )
+    events = (
+        events.join(
+            clean.select(
+                pl.col("_patient_id").alias("_pid"), pl.col("_practitioner").alias("_own")
+            ),
+            on="_pid",
+            how="left",
         )
-        .fill_null(False)
-        .alias("_ok")
-    ).drop("_own", "_practitioner_cell")
+        .with_columns(
+            (
+                pl.col("_ok")
+                & pl.col("_own").is_not_null()
+                & (
+                    (pl.col("_practitioner_cell") == "")
+                    | (pl.col("_practitioner_cell") == pl.col("_own"))
+                )
+            )
+            .fill_null(value=False)
+            .alias("_ok")
+        )
+        .drop("_own", "_practitioner_cell")
+    )
     bad_pids = events.filter(~pl.col("_ok")).select("_pid").unique()
     good = good.join(
-        clean.select("__line__", pl.lit(True).alias("_clean_row")), on="__line__", how="left"
+        clean.select("__line__", pl.lit(value=True).alias("_clean_row")), on="__line__", how="left"
     ).with_columns(
         (
-            pl.col("_clean_row").fill_null(False)
+            pl.col("_clean_row").fill_null(value=False)
             & ~pl.col("_pid").is_in(bad_pids.get_column("_pid").implode())
         ).alias("_columnar")
     )
@@ -943,7 +970,9 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     )
     python_jobs = []
     batch: list[tuple[int, PatientRow, Any]] = []
-    for order, line in zip(python_patients.get_column("_order").to_list(), python_lines, strict=True):
+    for order, line in zip(
+        python_patients.get_column("_order").to_list(), python_lines, strict=True
+    ):
         batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
         if len(batch) >= _BATCH:
             python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
@@ -1072,7 +1101,13 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
             if record[f"_t_{f}_{g}"]
         }
         batch_keys.append(
-            (record["_key"], shape, record["_credential"], record["_primary_care_focal_point"], minutes)
+            (
+                record["_key"],
+                shape,
+                record["_credential"],
+                record["_primary_care_focal_point"],
+                minutes,
+            )
         )
         if len(batch_keys) >= _BATCH:
             template_jobs.append(_template_batch(batch_keys))
@@ -1107,7 +1142,9 @@ def _close(  # noqa: C901, PLR0912, PLR0913, PLR0914, PLR0915, PLR0917
     if unrenderable:
         # Months the writer cannot render (a family outside CCM/PCM/BHI billed): the
         # reference code closes these patients, here.
-        moved = cp.filter(pl.col("_key").is_in(unrenderable)).select("_order", "__line__", "_patient_id")
+        moved = cp.filter(pl.col("_key").is_in(unrenderable)).select(
+            "_order", "__line__", "_patient_id"
+        )
         moved_rows, _ = table.reference_rows(moved.get_column("__line__").to_list())
         moved_events = _row_spans(
             line_offsets,
@@ -1228,8 +1265,12 @@ class _Results:
             self.found += problems
             self.pending += texts
         self.pending.sort(key=lambda item: item[0])
-        cut = len(self.pending) if last is None else next(
-            (i for i, item in enumerate(self.pending) if item[0] >= last), len(self.pending)
+        cut = (
+            len(self.pending)
+            if last is None
+            else next(
+                (i for i, item in enumerate(self.pending) if item[0] >= last), len(self.pending)
+            )
         )
         taken, self.pending = self.pending[:cut], self.pending[cut:]
         return pl.DataFrame(
@@ -1249,7 +1290,7 @@ class _Results:
         return [p for _, found in sorted(self.found, key=lambda pair: pair[0]) for p in found]
 
 
-def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
+def _write_chunks(  # noqa: PLR0917
     writer: CloseWriter,
     cp: pl.DataFrame,
     entries: pl.DataFrame,
@@ -1285,7 +1326,11 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
         )
         if kind == "care_plan":
             value = pl.concat_str(pl.lit('{"established_on":'), value, pl.lit(',"activity":[]}'))
-        return pl.when(pl.col(f"bills_{f}")).then(pl.concat_str(pl.lit(f'"{f}":'), value)).otherwise(None)
+        return (
+            pl.when(pl.col(f"bills_{f}"))
+            .then(pl.concat_str(pl.lit(f'"{f}":'), value))
+            .otherwise(None)
+        )
 
     cp_orders = cp.get_column("_order")
     entry_orders = entries.get_column("_order")
@@ -1347,13 +1392,27 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
             )
         lines = lines.sort("_order", "k").with_columns(
             pl.concat_str(
-                pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_head", pl.lit(","),
-                "_dos", pl.lit(","), "csv_tail",
+                pl.col("_patient_id"),
+                pl.lit(","),
+                prac,
+                pl.lit(","),
+                "csv_head",
+                pl.lit(","),
+                "_dos",
+                pl.lit(","),
+                "csv_tail",
             ).alias("claims_csv"),
             pl.concat_str(
-                pl.lit('{"patient_id": "'), pl.col("_patient_id"), pl.lit('", "practitioner": "'),
-                prac, pl.lit('", '), "json_head", pl.lit('"date_of_service": "'), "_dos",
-                pl.lit('", '), "json_tail",
+                pl.lit('{"patient_id": "'),
+                pl.col("_patient_id"),
+                pl.lit('", "practitioner": "'),
+                prac,
+                pl.lit('", '),
+                "json_head",
+                pl.lit('"date_of_service": "'),
+                "_dos",
+                pl.lit('", '),
+                "json_tail",
             ).alias("claims_json"),
             pl.concat_str(
                 "audit_head", prac, pl.lit('","date_of_service":"'), "_dos", "audit_tail"
@@ -1381,7 +1440,7 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
             .join(tails, on="_key", how="left")
             .join(conditions_json, on="_conditions_text", how="left")
         )
-        bills = pl.lit(False)  # noqa: FBT003
+        bills = pl.lit(value=False)
         for f in _FAMILIES:
             bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
         log = (
@@ -1394,13 +1453,20 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
             .group_by("_order", maintain_order=True)
             .agg(
                 pl.concat_str(
-                    pl.lit('{"date":"'), pl.col("_day").dt.to_string("%Y-%m-%d"),
-                    pl.lit('","minutes":'), pl.col("_minutes").cast(pl.String),
-                    pl.lit(',"role":"'), "_role", pl.lit('","credential":'),
+                    pl.lit('{"date":"'),
+                    pl.col("_day").dt.to_string("%Y-%m-%d"),
+                    pl.lit('","minutes":'),
+                    pl.col("_minutes").cast(pl.String),
+                    pl.lit(',"role":"'),
+                    "_role",
+                    pl.lit('","credential":'),
                     pl.when(pl.col("_credential") == "")
                     .then(pl.lit("null"))
                     .otherwise(pl.concat_str(pl.lit('"'), "_credential", pl.lit('"'))),
-                    pl.lit(',"family":"'), "_family", pl.lit('","practitioner":"'), prac,
+                    pl.lit(',"family":"'),
+                    "_family",
+                    pl.lit('","practitioner":"'),
+                    prac,
                     pl.lit('","interactive":'),
                     pl.when("_interactive").then(pl.lit("true")).otherwise(pl.lit("false")),
                     pl.lit("}"),
@@ -1415,29 +1481,46 @@ def _write_chunks(  # noqa: PLR0913, PLR0914, PLR0917
             .select(
                 "_order",
                 pl.concat_str(
-                    pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'), "_patient_id",
-                    pl.lit('",'), pl.lit(prefix), prac, pl.lit('","credential":"'), "_credential",
+                    pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'),
+                    "_patient_id",
+                    pl.lit('",'),
+                    pl.lit(prefix),
+                    prac,
+                    pl.lit('","credential":"'),
+                    "_credential",
                     pl.lit('"}],"consent":{'),
                     pl.concat_str(
-                        [family_part("consent", f) for f in _FAMILIES], separator=",", ignore_nulls=True
+                        [family_part("consent", f) for f in _FAMILIES],
+                        separator=",",
+                        ignore_nulls=True,
                     ),
                     pl.lit('},"care_plan":{'),
                     pl.concat_str(
-                        [family_part("care_plan", f) for f in _FAMILIES], separator=",", ignore_nulls=True
+                        [family_part("care_plan", f) for f in _FAMILIES],
+                        separator=",",
+                        ignore_nulls=True,
                     ),
-                    pl.lit('},"conditions":['), "_conditions_json", pl.lit('],"time_log":['),
-                    pl.col("_log").fill_null(""), pl.lit('],"claim_lines":['), "audit_line",
-                    "packet_tail", pl.lit("\n"),
+                    pl.lit('},"conditions":['),
+                    "_conditions_json",
+                    pl.lit('],"time_log":['),
+                    pl.col("_log").fill_null(""),
+                    pl.lit('],"claim_lines":['),
+                    "audit_line",
+                    "packet_tail",
+                    pl.lit("\n"),
                 ).alias("audit"),
             )
         )
         columnar = (
             chunk.select("_order")
-            .join(per_patient.select("_order", "claims_csv", "claims_json"), on="_order", how="left")
+            .join(
+                per_patient.select("_order", "claims_csv", "claims_json"), on="_order", how="left"
+            )
             .join(denials, on="_order", how="left")
             .join(audits, on="_order", how="left")
             .with_columns(
-                pl.col(c).fill_null("") for c in ("claims_csv", "claims_json", "denials_csv", "audit")
+                pl.col(c).fill_null("")
+                for c in ("claims_csv", "claims_json", "denials_csv", "audit")
             )
             .select("_order", "claims_csv", "claims_json", "denials_csv", "audit")
         )

@@ -200,9 +200,11 @@ class FastClose:
         return found
 
     def shape(self, patient: PatientFacts) -> tuple[object, ...]:
-        """What the rules read of the patient for a time-only month: per family (BHI, CCM, PCM)
-        consent by the month's end, the initiating-visit rule and a care plan by then; the
-        conditions as (significant risk, behavioral, duration class) sorted; QMB; died by then.
+        """What the rules read of the patient for a time-only month (its canonical shape).
+
+        Per family (BHI, CCM, PCM): consent by the month's end, the
+        initiating-visit rule, and a care plan by then; the conditions as
+        (significant risk, behavioral, duration class), sorted; QMB; died by then.
 
         >>> from carecore.billing.cms import cms_rule_set
         >>> from carecore.model import ServicePeriod
@@ -337,8 +339,9 @@ class FastClose:
         return self.period.end
 
     def need(self, code: str, units: int) -> int:
-        """Minutes of the line's track that a line of *code* x *units* needs (its date of service
-        is the day the running total reaches them).
+        """Minutes of the line's track that a line of *code* x *units* needs.
+
+        Its date of service is the day the running total reaches them.
 
         >>> from carecore.billing.cms import cms_rule_set
         >>> from carecore.model import ServicePeriod
