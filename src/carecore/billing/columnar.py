@@ -96,10 +96,6 @@ _PLAIN = re.compile(
 _CHUNK = 25_000
 
 
-def _trace(label: str) -> None:
-    pass
-
-
 def polars_available() -> bool:
     """Whether polars (the ``fast`` extra) can be imported.
 
@@ -178,28 +174,26 @@ def _read(
             quote_char=None,
             schema={"l": pl.String},
         )
-        ragged, rows = (
-            texts.select(
-                (pl.col("l").str.count_matches(",", literal=True) != len(header) - 1).any(),
-                pl.len(),
-            )
-            .collect(engine="streaming")
-            .row(0)
-        )
-        if ragged or rows != lines - 1:
+        ragged = pl.col("l").str.count_matches(",", literal=True) != len(header) - 1
+        if offsets is None:
+            bad, rows = texts.select(ragged.any(), pl.len()).collect(engine="streaming").row(0)
+        else:
+            per_line = texts.select(
+                ragged.alias("bad"), pl.col("l").str.len_bytes().cast(pl.Int64).alias("length")
+            ).collect(engine="streaming")
+            bad, rows = bool(per_line.get_column("bad").any()), per_line.height
+        if bad or rows != lines - 1:
             return None
         if offsets is not None:
             with file.open("rb") as handle:
                 first = handle.readline()
             ending = 2 if first.endswith(b"\r\n") else 1
-            lengths = texts.select(pl.col("l").str.len_bytes().cast(pl.Int64)).collect(
-                engine="streaming"
-            )
             offsets.append(
-                lengths.select(
-                    (pl.col("l") + ending).cum_sum().shift(1, fill_value=0) + len(first)
-                ).get_column("l")
+                per_line.select(
+                    (pl.col("length") + ending).cum_sum().shift(1, fill_value=0) + len(first)
+                ).get_column("length")
             )
+            del per_line
         frame = pl.read_csv(
             file,
             has_header=True,
@@ -239,6 +233,19 @@ def _mapped(frame: pl.DataFrame, column: str, parse: Callable[[str], Any], dtype
     return pl.col(column).replace_strict(values, parsed, return_dtype=dtype, default=None)
 
 
+def _stripped(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """*column* stripped as :meth:`str.strip` strips (in Python for the texts that need it)."""
+    import polars as pl  # noqa: PLC0415
+
+    plain = pl.col(column).str.contains(f"^{_PLAIN.pattern}$")
+    others = frame.filter(~plain)
+    if others.height == 0:
+        return pl.col(column)
+    return (
+        pl.when(plain).then(pl.col(column)).otherwise(_mapped(others, column, str.strip, pl.String))
+    )
+
+
 def _reads(parse: Callable[[str], Any]) -> Callable[[str], bool]:
     """Whether *parse* reads a text (it raises when it cannot)."""
     return lambda text: parse(text) is not None
@@ -275,13 +282,11 @@ class _Patients:
         def get(name: str) -> pl.Expr:
             return pl.col(name) if name in header else pl.lit("")
 
-        def plain(text: str) -> str | None:
-            value = text.strip()
-            return value if _PLAIN.fullmatch(value) else None
-
         for name in ("patient_id", "practitioner"):
-            checks.append(_mapped(frame, name, plain, pl.String).is_not_null())
-            columns.append(_mapped(frame, name, plain, pl.String).alias(f"_{name}"))
+            # Plain text is its own stripped value (no space at either end).
+            plain = pl.col(name).str.contains(f"^{_PLAIN.pattern}$")
+            checks.append(plain)
+            columns.append(pl.when(plain).then(pl.col(name)).otherwise(None).alias(f"_{name}"))
         # Every other cell: blank, or read by the reference parser.
         for name in header:
             if name in {"patient_id", "practitioner"}:
@@ -818,7 +823,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     if read is None:
         return None
     events, header = read
-    _trace("read")
     table = _Patients(patients_file, patient_frame, month)
     del patient_frame
     if table.duplicates:
@@ -841,7 +845,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             ),
         ]
     ).sort("__line__")
-    _trace("patients")
     # Events: the patient each row names (stripped, as the reference reader does), and whether
     # the row is a clean time entry the fast path takes.
     light = _STATE["light"]
@@ -850,7 +853,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     def col(name: str) -> pl.Expr:
         return pl.col(name).cast(pl.String) if name in present else pl.lit("")
 
-    events = events.with_columns(_mapped(events, "patient_id", str.strip, pl.String).alias("_pid"))
+    events = events.with_columns(_stripped(events, "patient_id").alias("_pid"))
     if "family" in present and "role" in present and "minutes" in present:
         events = events.with_columns(
             _mapped(events, "date", lambda t: _pdate(light._date(t)), pl.Date).alias("_day"),  # noqa: SLF001
@@ -909,7 +912,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         "_interactive",
         col("practitioner").alias("_practitioner_cell"),
     )
-    _trace("events mapped")
     # Patient order: first event row, then patients without events in patients.csv order.
     firsts = events.group_by("_pid").agg(pl.col("__line__").min().alias("_first"))
     good = good.join(firsts, on="_pid", how="left").with_columns(
@@ -999,7 +1001,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         )
         for line, pid in orphan_rows.iter_rows()
     ]
-    _trace("split")
     # Columnar patients' facts and entries.
     cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
     entries = (
@@ -1079,7 +1080,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         .with_row_index("_key")
         .with_columns(pl.col("_key").cast(pl.Int64))
     )
-    _trace("keys")
     # The reference engine, once per distinct canonical month (in the workers).
     template_jobs = []
     batch_keys: list[tuple[Any, ...]] = []
@@ -1123,7 +1123,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         template_denials += denials_part
         template_keys += keys_part
         unrenderable += bad_part
-    _trace("templates")
     cp = (
         cp.join(keys, on=key_columns, how="left", nulls_equal=True)
         .select(
@@ -1222,7 +1221,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     writer.billed += cp.filter(pl.col("n_lines") > 0).height
     writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
     writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
-    _trace("counters")
     # The reference code's patients: counters, refused rows and text, as their batches finish.
     results = _Results(python_jobs, writer)
     total = good.height
@@ -1526,6 +1524,5 @@ def _write_chunks(  # noqa: PLR0917
         )
         merged = pl.concat([results.upto(last), columnar]).sort("_order")
         _write_texts(writer, merged)
-        _trace("written")
         if on_progress is not None:
             on_progress(min(last, total))
