@@ -335,3 +335,33 @@ def test_ties_consent_mid_month_and_the_date_of_service_switch(tmp_path, month_e
     assert closed[0] == summary
     assert summary.claim_lines >= 3
     same_files(tmp_path / "c", tmp_path / "r")
+
+
+def test_months_it_cannot_render_go_to_the_reference_code(tmp_path, monkeypatch):
+    """The fallback for a template the writer cannot render, forced for every other month."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "gen_close.py"
+    subprocess.run(
+        [sys.executable, str(bench), str(tmp_path), "--patients", "120", "--seed", "5"],
+        check=True,
+        capture_output=True,
+    )
+    month = ServicePeriod.month(2026, 3)
+    add = columnar._Templates.add
+
+    def every_other(self, key, result):
+        return key % 2 == 1 and add(self, key, result)
+
+    monkeypatch.setattr(columnar._Templates, "add", every_other)
+    closed = columnar.close_columnar(
+        tmp_path / "patients.csv", tmp_path / "events.csv", month, cms_rule_set(2026), tmp_path / "c"
+    )
+    summary, _ = reference(tmp_path, tmp_path / "r", month)
+    assert closed is not None
+    assert closed[0] == summary
+    same_files(tmp_path / "c", tmp_path / "r")
+    # Without --out only the summary is made, and it is the same.
+    bare = columnar.close_columnar(
+        tmp_path / "patients.csv", tmp_path / "events.csv", month, cms_rule_set(2026), None
+    )
+    assert bare is not None
+    assert bare[0] == summary
