@@ -722,6 +722,11 @@ def _patient_batch(
     return texts, writer.state(), problems
 
 
+def _ready(value: Any) -> Callable[[], Any]:
+    """A finished job: returns *value*."""
+    return lambda: value
+
+
 class _Runner:
     """Runs batches in forked workers (started before polars has threads), or inline."""
 
@@ -956,51 +961,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             & ~pl.col("_pid").is_in(bad_pids.get_column("_pid").implode())
         ).alias("_columnar")
     )
-    # Patients the reference code closes: their rows, read whole, go to the workers now.
-    python_patients = good.filter(~pl.col("_columnar")).sort("_order")
-    python_lines = python_patients.get_column("__line__").to_list()
-    extra_rows, _ = table.reference_rows(
-        [line for line in python_lines if line not in reference_rows]
-    )
-    rows_by_line = {**reference_rows, **extra_rows}
-    line_offsets = offsets[0] if offsets else pl.Series([], dtype=pl.Int64)
-    rows_by_order = _row_spans(
-        line_offsets,
-        events.join(python_patients.select("_pid", "_order"), on="_pid").select(
-            "__line__", "_order"
-        ),
-    )
-    python_jobs = []
-    batch: list[tuple[int, PatientRow, Any]] = []
-    for order, line in zip(
-        python_patients.get_column("_order").to_list(), python_lines, strict=True
-    ):
-        batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
-        if len(batch) >= _BATCH:
-            python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
-            batch = []
-    if batch:
-        python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
-    del rows_by_order, rows_by_line, batch
-    del pf
-    table.forget_cells()
-    # Orphans: rows naming no good patient.
-    orphan_rows = (
-        events.join(good.select("_pid"), on="_pid", how="anti")
-        .join(firsts, on="_pid", how="left")
-        .sort("_first", "__line__")
-        .select("__line__", "_pid")
-    )
-    orphans = [
-        RowProblem(
-            file=str(events_file),
-            line=line,
-            column="patient_id",
-            message="not in patients.csv",
-            value=pid or None,
-        )
-        for line, pid in orphan_rows.iter_rows()
-    ]
     # Columnar patients' facts and entries.
     cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
     entries = (
@@ -1017,7 +977,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "_interactive",
         )
     )
-    del events, clean
     start, end = _pdate(month.start), _pdate(month.end)
     consent_of = pl.lit(None, pl.Date)
     for family in _FAMILIES:
@@ -1081,7 +1040,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         .with_columns(pl.col("_key").cast(pl.Int64))
     )
     # The reference engine, once per distinct canonical month (in the workers).
-    template_jobs = []
+    template_batches: list[list[tuple[Any, ...]]] = []
     batch_keys: list[tuple[Any, ...]] = []
     for record in keys.iter_rows(named=True):
         flags = tuple(
@@ -1110,15 +1069,68 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             )
         )
         if len(batch_keys) >= _BATCH:
-            template_jobs.append(_template_batch(batch_keys))
+            template_batches.append(batch_keys)
             batch_keys = []
     if batch_keys:
-        template_jobs.append(_template_batch(batch_keys))
+        template_batches.append(batch_keys)
+    # Half of them go to the workers now (idle so far), the main process takes the rest
+    # once the reference code's patients are on their way.
+    template_jobs: list[Callable[[], Any]] = [
+        runner.submit(_template_batch, batch) for batch in template_batches[1::2]
+    ]
+    # Patients the reference code closes: their rows, read whole, go to the workers now.
+    python_patients = good.filter(~pl.col("_columnar")).sort("_order")
+    python_lines = python_patients.get_column("__line__").to_list()
+    extra_rows, _ = table.reference_rows(
+        [line for line in python_lines if line not in reference_rows]
+    )
+    rows_by_line = {**reference_rows, **extra_rows}
+    line_offsets = offsets[0] if offsets else pl.Series([], dtype=pl.Int64)
+    rows_by_order = _row_spans(
+        line_offsets,
+        events.join(python_patients.select("_pid", "_order"), on="_pid").select(
+            "__line__", "_order"
+        ),
+    )
+    python_jobs = []
+    batch: list[tuple[int, PatientRow, Any]] = []
+    for order, line in zip(
+        python_patients.get_column("_order").to_list(), python_lines, strict=True
+    ):
+        batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
+        if len(batch) >= _BATCH:
+            python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
+            batch = []
+    if batch:
+        python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
+    del rows_by_order, rows_by_line, batch
+    del pf
+    table.forget_cells()
+    # Orphans: rows naming no good patient.
+    orphan_rows = (
+        events.join(good.select("_pid"), on="_pid", how="anti")
+        .join(firsts, on="_pid", how="left")
+        .sort("_first", "__line__")
+        .select("__line__", "_pid")
+    )
+    orphans = [
+        RowProblem(
+            file=str(events_file),
+            line=line,
+            column="patient_id",
+            message="not in patients.csv",
+            value=pid or None,
+        )
+        for line, pid in orphan_rows.iter_rows()
+    ]
+    del events, clean
+    template_jobs.extend(_ready(_template_batch(batch)) for batch in template_batches[::2])
     template_lines: list[dict[str, Any]] = []
     template_denials: list[dict[str, Any]] = []
     template_keys: list[dict[str, Any]] = []
     unrenderable: list[int] = []
-    for lines_part, denials_part, keys_part, bad_part in template_jobs:
+    for job in template_jobs:
+        lines_part, denials_part, keys_part, bad_part = job()
         template_lines += lines_part
         template_denials += denials_part
         template_keys += keys_part
