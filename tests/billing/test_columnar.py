@@ -352,6 +352,8 @@ def test_months_it_cannot_render_go_to_the_reference_code(tmp_path, monkeypatch)
         return key % 2 == 1 and add(self, key, result)
 
     monkeypatch.setattr(columnar._Templates, "add", every_other)
+    monkeypatch.setattr(columnar, "_CHUNK", 7)
+    monkeypatch.setattr(columnar, "_BATCH", 5)
     closed = columnar.close_columnar(
         tmp_path / "patients.csv", tmp_path / "events.csv", month, cms_rule_set(2026), tmp_path / "c"
     )

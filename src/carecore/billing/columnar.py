@@ -741,9 +741,9 @@ class _Runner:
             )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        """Start ``fn(*args)`` (inline: when its result is asked for); returns its getter."""
         if self.pool is None:
-            result = fn(*args)
-            return lambda: result
+            return lambda: fn(*args)
         pending = self.pool.apply_async(fn, args)
         return pending.get  # type: ignore[no-any-return]
 
@@ -1092,18 +1092,19 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "__line__", "_order"
         ),
     )
-    python_jobs = []
+    python_batches = []
     batch: list[tuple[int, PatientRow, Any]] = []
     for order, line in zip(
         python_patients.get_column("_order").to_list(), python_lines, strict=True
     ):
         batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
         if len(batch) >= _BATCH:
-            python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
+            python_batches.append(batch)
             batch = []
     if batch:
-        python_jobs.append(runner.submit(_patient_batch, batch, header, out is not None))
-    del rows_by_order, rows_by_line, batch
+        python_batches.append(batch)
+    results = _Results(runner, python_batches, header, render=out is not None)
+    del rows_by_order, rows_by_line, batch, python_batches
     del pf
     table.forget_cells()
     # Orphans: rows naming no good patient.
@@ -1171,7 +1172,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             header,
             out is not None,
         )
-        python_jobs.insert(0, lambda: done_now)
+        results.add(done_now)
         cp = cp.filter(~pl.col("_key").is_in(unrenderable))
         entries = entries.filter(pl.col("_order").is_in(cp.get_column("_order").implode()))
     key_frame = pl.DataFrame(
@@ -1234,7 +1235,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
     writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
     # The reference code's patients: counters, refused rows and text, as their batches finish.
-    results = _Results(python_jobs, writer)
     total = good.height
     if out is not None:
         _write_chunks(
@@ -1249,6 +1249,8 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             on_progress,
         )
     results.upto(None)
+    for state in results.states:
+        writer.merge(state, None)
     if on_progress is not None:
         on_progress(total)
     event_problems = results.problems()
@@ -1257,23 +1259,53 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
 
 
 class _Results:
-    """The reference code's batches, taken in close order as the writer needs them."""
+    """The reference code's batches (in close order), a few in flight, taken as the writer needs them."""
 
-    def __init__(self, jobs: list[Callable[[], Any]], writer: CloseWriter) -> None:
-        self.jobs = list(jobs)
-        self.writer = writer
+    def __init__(
+        self,
+        runner: _Runner,
+        batches: list[list[tuple[int, PatientRow, Any]]],
+        header: list[str],
+        *,
+        render: bool,
+        in_flight: int = 8,
+    ) -> None:
+        from collections import deque  # noqa: PLC0415
+
+        self.runner = runner
+        self.header = header
+        self.render = render
+        self.in_flight = in_flight
+        self.waiting = deque(batches)
+        self.jobs: deque[tuple[int, Callable[[], Any]]] = deque()
+        self.states: list[dict[str, Any]] = []
         self.found: list[tuple[int, list[RowProblem]]] = []
         self.pending: list[tuple[int, str, str, str, str]] = []
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while self.waiting and len(self.jobs) < self.in_flight:
+            batch = self.waiting.popleft()
+            self.jobs.append(
+                (batch[0][0], self.runner.submit(_patient_batch, batch, self.header, self.render))
+            )
+
+    def add(self, done: tuple[Any, ...]) -> None:
+        """A batch closed out of order (patients moved back from the columnar side)."""
+        texts, state, problems = done
+        self.states.append(state)
+        self.found += problems
+        self.pending += texts
 
     def upto(self, last: int | None) -> pl.DataFrame:
         """Text of the patients before order *last* (all when None), in order, taken out."""
         import polars as pl  # noqa: PLC0415
 
-        while self.jobs and (last is None or not self.pending or self.pending[-1][0] < last):
-            texts, state, problems = self.jobs.pop(0)()
-            self.writer.merge(state, None)
-            self.found += problems
-            self.pending += texts
+        self._top_up()
+        # Batches hold increasing orders: one starting at *last* or later has none before it.
+        while self.jobs and (last is None or self.jobs[0][0] < last):
+            self.add(self.jobs.popleft()[1]())
+            self._top_up()
         self.pending.sort(key=lambda item: item[0])
         cut = (
             len(self.pending)
