@@ -1124,7 +1124,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         )
         for line, pid in orphan_rows.iter_rows()
     ]
-    del events, clean
+    del events, clean, bad_pids, orphan_rows, firsts
     template_jobs.extend(_ready(_template_batch(batch)) for batch in template_batches[::2])
     template_lines: list[dict[str, Any]] = []
     template_denials: list[dict[str, Any]] = []
@@ -1209,6 +1209,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     denial_frame = pl.DataFrame(
         template_denials, schema={"key": pl.Int64, "k": pl.Int64, "csv_tail": pl.String}
     ).rename({"key": "_key"})
+    del template_lines, template_denials, template_keys, keys
     cp = cp.join(key_frame, on="_key", how="left").sort("_order")
     # Counters (summary.json) for the columnar patients, from the per-key counts.
     writer = CloseWriter(out, month, rules)
@@ -1236,6 +1237,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
     # The reference code's patients: counters, refused rows and text, as their batches finish.
     total = good.height
+    del good, line_offsets
     if out is not None:
         _write_chunks(
             writer,
