@@ -1103,7 +1103,15 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             batch = []
     if batch:
         python_batches.append(batch)
-    results = _Results(runner, python_batches, header, render=out is not None)
+    # Workers get every batch now (they must never wait for the writer); inline, a batch
+    # runs when the writer needs it, so its text is not held for long.
+    results = _Results(
+        runner,
+        python_batches,
+        header,
+        render=out is not None,
+        in_flight=len(python_batches) if runner.pool is not None else 1,
+    )
     del rows_by_order, rows_by_line, batch, python_batches
     del pf
     table.forget_cells()
