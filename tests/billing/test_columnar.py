@@ -355,7 +355,11 @@ def test_months_it_cannot_render_go_to_the_reference_code(tmp_path, monkeypatch)
     monkeypatch.setattr(columnar, "_CHUNK", 7)
     monkeypatch.setattr(columnar, "_BATCH", 5)
     closed = columnar.close_columnar(
-        tmp_path / "patients.csv", tmp_path / "events.csv", month, cms_rule_set(2026), tmp_path / "c"
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        month,
+        cms_rule_set(2026),
+        tmp_path / "c",
     )
     summary, _ = reference(tmp_path, tmp_path / "r", month)
     assert closed is not None
