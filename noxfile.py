@@ -47,6 +47,13 @@ def _with_test_extra(plugin: str) -> str:
 
 
 @nox.session
+def tests_without_polars(session: nox.Session) -> None:
+    """Billing tests without the fast extra: the close falls back to the reference engine."""
+    session.install(".[testing]", *(d for d in TEST if not d.startswith("polars")))
+    session.run("pytest", "tests/billing", *session.posargs)
+
+
+@nox.session
 @nox.parametrize("plugin", PLUGINS)
 def plugin_tests(session: nox.Session, plugin: str) -> None:
     """One plugin distribution against the local core, contract suites included.
@@ -103,7 +110,7 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
     session.install(
-        ".[testing]",
+        ".[testing,fast]",
         "./plugins/carecore-postgres",
         "./plugins/carecore-hl7v2",
         "./plugins/carecore-email",

@@ -118,7 +118,11 @@ def _run_measured(command: list[str]) -> tuple[float, float]:
 
 
 def bench_close(patients: int, work: Path) -> dict[str, float]:
-    """Month close of *patients* synthetic patients against the SQLite GROUP BY baseline."""
+    """Month close of *patients* synthetic patients against the SQLite GROUP BY baseline.
+
+    The close runs three times: as the CLI chooses (the columnar engine when
+    polars is installed), with one worker, and with ``--engine reference``.
+    """
     here = Path(__file__).parent
     data = work / f"close-{patients}"
     if not (data / "events.csv").exists():
@@ -147,6 +151,7 @@ def bench_close(patients: int, work: Path) -> dict[str, float]:
     ]
     close_s, close_mb = _run_measured(command)
     single_s, single_mb = _run_measured([*command, "--workers", "1"])
+    reference_s, reference_mb = _run_measured([*command, "--engine", "reference"])
     return {
         "patients": patients,
         "baseline_s": base_s,
@@ -157,6 +162,9 @@ def bench_close(patients: int, work: Path) -> dict[str, float]:
         "one_worker_s": single_s,
         "one_worker_peak_mb": single_mb,
         "one_worker_ratio": single_s / base_s,
+        "reference_engine_s": reference_s,
+        "reference_engine_peak_mb": reference_mb,
+        "reference_engine_ratio": reference_s / base_s,
     }
 
 
@@ -230,7 +238,9 @@ def main() -> None:  # noqa: C901 - one block per benchmark
                 f"  ({r['candidate_s']:.1f} s, peak {r['candidate_peak_mb']:.0f} MB;"
                 f" baseline {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB;"
                 f" one worker: {r['one_worker_s']:.1f} s, peak {r['one_worker_peak_mb']:.0f} MB,"
-                f" ratio {r['one_worker_ratio']:.2f})"
+                f" ratio {r['one_worker_ratio']:.2f};"
+                f" --engine reference: {r['reference_engine_s']:.1f} s,"
+                f" peak {r['reference_engine_peak_mb']:.0f} MB, ratio {r['reference_engine_ratio']:.2f})"
             )
         if name.startswith("outbox"):
             extra = (

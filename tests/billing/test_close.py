@@ -47,10 +47,16 @@ def run_cli(*args: str):
     )
 
 
-def test_bad_rows_are_reported_and_good_rows_closed(tmp_path):
+ENGINES = ["reference", "auto"]  # auto is the columnar close when polars is installed
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bad_rows_are_reported_and_good_rows_closed(tmp_path, engine):
     patients, events = write(tmp_path, PATIENTS, EVENTS)
     out = tmp_path / "out"
     result = run_cli(
+        "--engine",
+        engine,
         "--month",
         "2026-01",
         "--patients",
@@ -91,9 +97,19 @@ def test_bad_rows_are_reported_and_good_rows_closed(tmp_path):
     assert ("p3", "99490", "no_consent") in denials
 
 
-def test_unknown_column_is_an_error(tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unknown_column_is_an_error(tmp_path, engine):
     patients, events = write(tmp_path, PATIENTS, EVENTS.replace("credential", "credentail"))
-    result = run_cli("--month", "2026-01", "--patients", str(patients), "--events", str(events))
+    result = run_cli(
+        "--engine",
+        engine,
+        "--month",
+        "2026-01",
+        "--patients",
+        str(patients),
+        "--events",
+        str(events),
+    )
     assert result.exit_code == 2
     assert "column credentail: unknown column" in result.output
 

@@ -275,18 +275,9 @@ def _credential(text: str) -> Credential:
         return alias
 
 
-def read_patients(path: str | Path) -> tuple[dict[str, PatientRow], list[RowProblem]]:  # noqa: C901
-    """Read patients.csv; bad rows are returned as problems, good rows by patient id.
-
-    The conditions column lists the chronic conditions the practitioner
-    attests place the patient at significant risk (CSV.md); codes in
-    chapter F are treated as behavioral conditions.
-    """
-    file = Path(path)
-    patients: dict[str, PatientRow] = {}
-    problems: list[RowProblem] = []
-    practitioners: dict[tuple[object, ...], BillingPractitioner] = {}
-    parsers: dict[str, Any] = {
+def _patient_parsers() -> dict[str, Any]:
+    """Cell parsers of patients.csv, by column (cached: the same texts repeat)."""
+    return {
         "credential": functools.lru_cache(maxsize=256)(_credential),
         "setting": functools.lru_cache(maxsize=8)(lambda t: Setting(t.strip().lower())),
         "conditions": functools.lru_cache(maxsize=65536)(lambda t: tuple(_conditions(t))),
@@ -298,91 +289,119 @@ def read_patients(path: str | Path) -> tuple[dict[str, PatientRow], list[RowProb
         "date_of_death": functools.lru_cache(maxsize=65536)(_date),
         "primary_care_focal_point": _bool,
     }
+
+
+def read_patients(path: str | Path) -> tuple[dict[str, PatientRow], list[RowProblem]]:
+    """Read patients.csv; bad rows are returned as problems, good rows by patient id.
+
+    The conditions column lists the chronic conditions the practitioner
+    attests place the patient at significant risk (CSV.md); codes in
+    chapter F are treated as behavioral conditions.
+    """
+    file = Path(path)
+    patients: dict[str, PatientRow] = {}
+    problems: list[RowProblem] = []
+    practitioners: dict[tuple[object, ...], BillingPractitioner] = {}
+    parsers = _patient_parsers()
     with _open(file) as handle:
         reader = csv.reader(handle)
         header = _header(reader, file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
         for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                problems.append(
-                    RowProblem(
-                        file=str(file),
-                        line=line,
-                        column=None,
-                        message=f"expected {len(header)} cells, found {len(row)}",
-                    )
-                )
-                continue
-            cells = dict(zip(header, row, strict=True))
-            values: dict[str, Any] = {}
-            bad = False
-            for name, text in cells.items():
-                if not text.strip():
-                    continue
-                parse = parsers.get(name)
-                try:
-                    values[name] = parse(text) if parse else text.strip()
-                except (ValueError, errors.CarecoreError):
-                    problems.append(
-                        RowProblem(
-                            file=str(file),
-                            line=line,
-                            column=name,
-                            message="cannot be read",
-                            value=text,
-                        )
-                    )
-                    bad = True
-            for name in _PATIENT_REQUIRED:
-                if name not in values and not bad:
-                    problems.append(
-                        RowProblem(
-                            file=str(file), line=line, column=name, message="required value missing"
-                        )
-                    )
-                    bad = True
-            pid = str(values.get("patient_id", ""))
-            if not bad and pid in patients:
-                problems.append(
-                    RowProblem(
-                        file=str(file),
-                        line=line,
-                        column="patient_id",
-                        message=f"duplicate patient (first on line {patients[pid].line})",
-                        value=pid,
-                    )
-                )
-                bad = True
-            if bad:
-                continue
-            # Every field was parsed and checked above; build without re-checking.
-            credential = values.get("credential", Credential.MD)
-            focal = values.get("primary_care_focal_point", True)
-            practitioner_key = (values["practitioner"], credential, focal)
-            practitioner = practitioners.get(practitioner_key)
-            if practitioner is None:
-                practitioner = practitioners[practitioner_key] = BillingPractitioner(
-                    id=values["practitioner"], credential=credential, primary_care_focal_point=focal
-                )
-            patients[pid] = trusted(
-                PatientRow,
-                line=line,
-                patient=trusted(
-                    PatientFacts,
-                    id=pid,
-                    conditions=values["conditions"],
-                    consent_on=_pairs(values.get("consent")),
-                    care_plan_on=_pairs(values.get("care_plan")),
-                    established=values.get("established", True),
-                    last_visit=values.get("last_visit"),
-                    qmb=values.get("qmb", False),
-                    date_of_death=values.get("date_of_death"),
-                ),
-                practitioner=practitioner,
-                setting=values.get("setting", Setting.PHYSICIAN_OFFICE),
-            )
+            parsed = _patient_row(file, line, header, row, parsers, practitioners, patients)
+            if isinstance(parsed, PatientRow):
+                patients[parsed.patient.id] = parsed
+            else:
+                problems.extend(parsed)
     return patients, problems
+
+
+def _patient_row(  # noqa: C901, PLR0917
+    file: Path,
+    line: int,
+    header: list[str],
+    row: list[str],
+    parsers: dict[str, Any],
+    practitioners: dict[tuple[object, ...], BillingPractitioner],
+    patients: dict[str, PatientRow],
+) -> PatientRow | list[RowProblem]:
+    """One patients.csv row: the parsed row, or its problems (none for a blank row).
+
+    *patients* (the good rows before this one) is read for duplicates only.
+    """
+    if not any(cell.strip() for cell in row):
+        return []
+    if len(row) != len(header):
+        return [
+            RowProblem(
+                file=str(file),
+                line=line,
+                column=None,
+                message=f"expected {len(header)} cells, found {len(row)}",
+            )
+        ]
+    cells = dict(zip(header, row, strict=True))
+    values: dict[str, Any] = {}
+    problems: list[RowProblem] = []
+    bad = False
+    for name, text in cells.items():
+        if not text.strip():
+            continue
+        parse = parsers.get(name)
+        try:
+            values[name] = parse(text) if parse else text.strip()
+        except (ValueError, errors.CarecoreError):
+            problems.append(
+                RowProblem(
+                    file=str(file), line=line, column=name, message="cannot be read", value=text
+                )
+            )
+            bad = True
+    for name in _PATIENT_REQUIRED:
+        if name not in values and not bad:
+            problems.append(
+                RowProblem(file=str(file), line=line, column=name, message="required value missing")
+            )
+            bad = True
+    pid = str(values.get("patient_id", ""))
+    if not bad and pid in patients:
+        problems.append(
+            RowProblem(
+                file=str(file),
+                line=line,
+                column="patient_id",
+                message=f"duplicate patient (first on line {patients[pid].line})",
+                value=pid,
+            )
+        )
+        bad = True
+    if bad:
+        return problems
+    # Every field was parsed and checked above; build without re-checking.
+    credential = values.get("credential", Credential.MD)
+    focal = values.get("primary_care_focal_point", True)
+    practitioner_key = (values["practitioner"], credential, focal)
+    practitioner = practitioners.get(practitioner_key)
+    if practitioner is None:
+        practitioner = practitioners[practitioner_key] = BillingPractitioner(
+            id=values["practitioner"], credential=credential, primary_care_focal_point=focal
+        )
+    return trusted(
+        PatientRow,
+        line=line,
+        patient=trusted(
+            PatientFacts,
+            id=pid,
+            conditions=values["conditions"],
+            consent_on=_pairs(values.get("consent")),
+            care_plan_on=_pairs(values.get("care_plan")),
+            established=values.get("established", True),
+            last_visit=values.get("last_visit"),
+            qmb=values.get("qmb", False),
+            date_of_death=values.get("date_of_death"),
+        ),
+        practitioner=practitioner,
+        setting=values.get("setting", Setting.PHYSICIAN_OFFICE),
+    )
 
 
 def _typed(cells: dict[str, str]) -> dict[str, Any]:
@@ -512,7 +531,7 @@ def _groups(
         yield current or "", batch
 
 
-def iter_patient_months(  # noqa: C901
+def iter_patient_months(
     patients: dict[str, PatientRow],
     events_csv: str | Path,
     month: ServicePeriod,
@@ -554,37 +573,49 @@ def iter_patient_months(  # noqa: C901
         if pid in done:
             continue
         done.add(pid)
-        entries = light.time_only(rows, row)
-        if entries is not None:
-            result = fast.evaluate(row.patient, row.practitioner, entries)
-            log = tuple((*e, row.practitioner.id) for e in entries)
-            yield PatientMonth(row=row, period=month, result=result, time_log=log, fast=True)
-            continue
-        events: list[Event] = []
-        problems: list[RowProblem] = []
-        for line, cells in rows:
-            if "__width__" in cells:
-                problems.append(
-                    RowProblem(
-                        file=str(file),
-                        line=line,
-                        column=None,
-                        message="wrong number of cells",
-                        value=cells["__width__"],
-                    )
-                )
-                continue
-            event, found = _parse_event(file, line, cells, row.practitioner.id)
-            problems.extend(found)
-            if event is not None and not found:
-                events.append(event)
-        yield _close_one(row, events, problems, month, rules)
+        yield _close_rows(file, row, rows, fast, light, month, rules)
     if include_idle:
         for pid, row in patients.items():
             if pid not in done:
                 yield _close_idle(row, fast, month, rules)
     if orphans_out is not None:
         orphans_out.extend(orphans)
+
+
+def _close_rows(  # noqa: PLR0917
+    file: Path,
+    row: PatientRow,
+    rows: list[tuple[int, dict[str, str]]],
+    fast: Any,
+    light: _LightParser,
+    month: ServicePeriod,
+    rules: RuleSet,
+) -> PatientMonth:
+    """One patient's event rows (in file order) closed: fast path when it qualifies, else the engine."""
+    entries = light.time_only(rows, row)
+    if entries is not None:
+        result = fast.evaluate(row.patient, row.practitioner, entries)
+        log = tuple((*e, row.practitioner.id) for e in entries)
+        return PatientMonth(row=row, period=month, result=result, time_log=log, fast=True)
+    events: list[Event] = []
+    problems: list[RowProblem] = []
+    for line, cells in rows:
+        if "__width__" in cells:
+            problems.append(
+                RowProblem(
+                    file=str(file),
+                    line=line,
+                    column=None,
+                    message="wrong number of cells",
+                    value=cells["__width__"],
+                )
+            )
+            continue
+        event, found = _parse_event(file, line, cells, row.practitioner.id)
+        problems.extend(found)
+        if event is not None and not found:
+            events.append(event)
+    return _close_one(row, events, problems, month, rules)
 
 
 class _LightParser:
@@ -939,6 +970,10 @@ class CloseWriter:
         self.denial_count = 0
         self.rejected = 0
         self._first_claim = True
+        import io  # noqa: PLC0415
+
+        self._buffer = io.StringIO(newline="")
+        self._buffer_csv = csv.writer(self._buffer)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             (out / "audit").mkdir(exist_ok=True)
@@ -968,6 +1003,13 @@ class CloseWriter:
 
     def add(self, month: PatientMonth) -> None:
         """Record one patient's close."""
+        self.count(month)
+        if self.out is None:
+            return
+        self.write(*self.render(month))
+
+    def count(self, month: PatientMonth) -> None:
+        """Add one patient's close to the counters (nothing is written)."""
         from decimal import Decimal  # noqa: PLC0415
 
         self.patients += 1
@@ -983,10 +1025,15 @@ class CloseWriter:
                 line.amount or Decimal(0)
             )
         self.denial_count += len(result.denials)
-        if self.out is None:
-            return
+
+    def render(self, month: PatientMonth) -> tuple[str, list[str], str, str]:
+        """One patient's output text: claims.csv rows, claims.json items, denials.csv rows, audit line."""
+        result = month.result
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
         for line in result.claim_lines:
-            self._claims_csv.writerow(
+            self._buffer_csv.writerow(
                 (
                     line.patient_id,
                     line.billing_practitioner_id,
@@ -999,16 +1046,12 @@ class CloseWriter:
                     "" if line.amount is None else str(line.amount),
                 )
             )
-            if self.part:
-                self._claims_json.write(self._claim_json(line) + "\n")
-            else:
-                self._claims_json.write(
-                    ("\n" if self._first_claim else ",\n") + self._claim_json(line)
-                )
-            self._first_claim = False
+        claims_csv = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
         practitioner = month.row.practitioner.id
         for denial in result.denials:
-            self._denials_csv.writerow(
+            self._buffer_csv.writerow(
                 (
                     denial.patient_id,
                     practitioner,
@@ -1019,8 +1062,22 @@ class CloseWriter:
                     ";".join(denial.sources),
                 )
             )
-        if result.claim_lines:
-            self._audit.write(audit_json(month, self.rules) + "\n")
+        denials_csv = buffer.getvalue()
+        claims_json = [self._claim_json(line) for line in result.claim_lines]
+        audit = audit_json(month, self.rules) + "\n" if result.claim_lines else ""
+        return claims_csv, claims_json, denials_csv, audit
+
+    def write(self, claims_csv: str, claims_json: list[str], denials_csv: str, audit: str) -> None:
+        """Append rendered text (see :meth:`render`) to the files, in close order."""
+        self._claims.write(claims_csv)
+        for item in claims_json:
+            if self.part:
+                self._claims_json.write(item + "\n")
+            else:
+                self._claims_json.write(("\n" if self._first_claim else ",\n") + item)
+            self._first_claim = False
+        self._denials.write(denials_csv)
+        self._audit.write(audit)
 
     def state(self) -> dict[str, Any]:
         """The counters, to merge into another writer (see :meth:`merge`)."""

@@ -122,7 +122,44 @@ class FastClose:
         for _day, minutes, role, family, _credential, _interactive in inside:
             group = (family, _ROLE_GROUP[role])
             totals[group] = totals.get(group, 0) + minutes
-        canonical = self._canonical_patient(patient)
+        template = self._template(self._canonical_patient(patient), practitioner, totals)
+        return self._personalise(template, patient.id, practitioner.id, inside)
+
+    def template(
+        self,
+        shape: tuple[object, ...],
+        practitioner: BillingPractitioner,
+        totals: dict[tuple[ServiceFamily, int], int],
+    ) -> EvaluationResult:
+        """The cached reference result for a canonical patient-month, before ids and dates are set.
+
+        *shape* is the patient's canonical shape (see :meth:`shape`), *totals*
+        the minutes per (family, role group) counted in the month. A columnar
+        close computes both for many patients at once and asks here once per
+        distinct month.
+
+        >>> from carecore.billing.cms import cms_rule_set
+        >>> from carecore.model import ServicePeriod
+        >>> fast = FastClose(cms_rule_set(2026), ServicePeriod.month(2026, 3))
+        >>> patient = PatientFacts(id="p1", conditions=[ChronicCondition(icd10="E11.65", significant_risk=True),
+        ...     ChronicCondition(icd10="I10", significant_risk=True)],
+        ...     consent_on={ServiceFamily.CCM: pendulum.Date(2025, 6, 1)},
+        ...     care_plan_on={ServiceFamily.CCM: pendulum.Date(2025, 6, 1)}, last_visit=pendulum.Date(2025, 6, 1))
+        >>> pr = BillingPractitioner(id="dr1", credential=Credential.MD)
+        >>> fast.template(fast.shape(patient), pr, {(ServiceFamily.CCM, 1): 25}).billable
+        [('99490', 1)]
+        """
+        found = self._patients.get(shape)
+        if found is None:
+            found = self._patients[shape] = self._build_patient(shape)
+        return self._template(found, practitioner, totals)
+
+    def _template(
+        self,
+        canonical: PatientFacts,
+        practitioner: BillingPractitioner,
+        totals: dict[tuple[ServiceFamily, int], int],
+    ) -> EvaluationResult:
         key = (
             id(canonical),
             practitioner.credential,
@@ -136,7 +173,7 @@ class FastClose:
             self.cache[key] = template
         else:
             self.hits += 1
-        return self._personalise(template, patient.id, practitioner.id, inside)
+        return template
 
     # -- the canonical form ------------------------------------------------------
 
@@ -154,6 +191,27 @@ class FastClose:
         found = self._by_raw.get(raw)
         if found is not None:
             return found
+        shape = self.shape(patient)
+        found = self._patients.get(shape)
+        if found is None:
+            found = self._patients[shape] = self._build_patient(shape)
+        if len(self._by_raw) < _RAW_CACHE_LIMIT:
+            self._by_raw[raw] = found
+        return found
+
+    def shape(self, patient: PatientFacts) -> tuple[object, ...]:
+        """What the rules read of the patient for a time-only month (its canonical shape).
+
+        Per family (BHI, CCM, PCM): consent by the month's end, the
+        initiating-visit rule, and a care plan by then; the conditions as
+        (significant risk, behavioral, duration class), sorted; QMB; died by then.
+
+        >>> from carecore.billing.cms import cms_rule_set
+        >>> from carecore.model import ServicePeriod
+        >>> fast = FastClose(cms_rule_set(2026), ServicePeriod.month(2026, 3))
+        >>> fast.shape(PatientFacts(id="p1", conditions=[ChronicCondition(icd10="F33.1", significant_risk=True)]))
+        (((False, False, False), (False, False, False), (False, False, False)), ((True, False, None),), False, False)
+        """
         end = self.period.end
         flags = []
         for family in _FAMILY_ORDER:
@@ -179,13 +237,7 @@ class FastClose:
             )
         )
         died = patient.date_of_death is not None and patient.date_of_death <= end
-        shape = (tuple(flags), conditions, patient.qmb, died)
-        found = self._patients.get(shape)
-        if found is None:
-            found = self._patients[shape] = self._build_patient(shape)
-        if len(self._by_raw) < _RAW_CACHE_LIMIT:
-            self._by_raw[raw] = found
-        return found
+        return (tuple(flags), conditions, patient.qmb, died)
 
     def _build_patient(self, shape: tuple[object, ...]) -> PatientFacts:
         flags, conditions, qmb, died = shape
@@ -276,14 +328,7 @@ class FastClose:
         """The day the running total of the track's minutes reached this line (as the engine does)."""
         if self.rules.switches.date_of_service is DateOfService.PERIOD_END:
             return self.period.end
-        need = self._need.get((code, units))
-        if need is None:
-            rule = self.rules.rule(code)
-            if rule.add_on_to is None:
-                need = first_unit(rule)
-            else:
-                need = minutes_for_units(self.rules.rule(rule.add_on_to).minutes or 0, rule, units)
-            self._need[(code, units)] = need
+        need = self.need(code, units)
         roles = PERSONAL_ROLES if code in _PERSONAL_CODES else STAFF_ROLES
         total = 0
         for day, minutes, role, fam, _credential, _interactive in ordered:
@@ -292,6 +337,35 @@ class FastClose:
                 if total >= need:
                     return day
         return self.period.end
+
+    def need(self, code: str, units: int) -> int:
+        """Minutes of the line's track that a line of *code* x *units* needs.
+
+        Its date of service is the day the running total reaches them.
+
+        >>> from carecore.billing.cms import cms_rule_set
+        >>> from carecore.model import ServicePeriod
+        >>> FastClose(cms_rule_set(2026), ServicePeriod.month(2026, 3)).need("99439", 2)
+        60
+        """
+        need = self._need.get((code, units))
+        if need is None:
+            rule = self.rules.rule(code)
+            if rule.add_on_to is None:
+                need = first_unit(rule)
+            else:
+                need = minutes_for_units(self.rules.rule(rule.add_on_to).minutes or 0, rule, units)
+            self._need[(code, units)] = need
+        return need
+
+
+def personal_code(code: str) -> bool:
+    """Whether *code* is attained by the practitioner's personal time (else by staff time).
+
+    >>> personal_code("99491"), personal_code("99490")
+    (True, False)
+    """
+    return code in _PERSONAL_CODES
 
 
 #: Role groups the engine tells apart for CCM/PCM/BHI, and a role standing for each.

@@ -1,0 +1,1582 @@
+r"""A columnar month close (polars): the reference close's output files, byte for byte, faster.
+
+Installed with ``carecore[fast]``. :func:`close_columnar` reads both CSV
+files with polars and splits the patients in two:
+
+* **columnar patients**: a clean patients.csv row and nothing but clean
+  CCM/PCM/BHI time entries for the patient's own practitioner in a
+  physician office (what :class:`carecore.billing.fast.FastClose` takes).
+  Their months are reduced to the fast path's canonical form (shape of the
+  patient, minutes per family and role group, practitioner credential) in
+  columns; the **reference engine** evaluates each *distinct* form once
+  (through :meth:`FastClose.template`), and the results are joined back to
+  every patient, re-dated, and written with vectorised string building.
+* **everyone else**: a patients.csv row or an event row the columnar checks
+  do not accept, or any other kind of event. These patients are closed
+  one by one by the same code as the reference close (which reports the
+  bad rows with file, line and column), and their output is merged in place.
+
+No rule lives here: cell values are checked by the reference parsers
+(applied once per distinct cell text), and every result comes from the
+reference engine. Files the columnar reader cannot take whole (quoted
+cells, CR line ends, blank lines, rows with the wrong number of cells,
+duplicate patient ids) make :func:`close_columnar` return None, and the
+caller runs the reference close. ``tests/billing/test_columnar.py`` proves
+with hypothesis that the output files equal the reference close's.
+
+>>> import pathlib, tempfile
+>>> from carecore.billing.cms import cms_rule_set
+>>> from carecore.model import ServicePeriod
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "patients.csv").write_text(
+...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n")
+>>> _ = (folder / "events.csv").write_text(
+...     "patient_id,date,type,minutes,role,family\n"
+...     "p1,2026-01-06,time_entry,25,clinical_staff,CCM\n")
+>>> summary, problems = close_columnar(folder / "patients.csv", folder / "events.csv",
+...     ServicePeriod.month(2026, 1), cms_rule_set(2026), folder / "out")
+>>> summary.claim_lines, problems
+(1, [])
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json.encoder
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from carecore import errors
+from carecore.billing.close import (
+    _EVENT_REQUIRED,
+    _PATIENT_REQUIRED,
+    EVENT_COLUMNS,
+    PATIENT_COLUMNS,
+    CloseSummary,
+    CloseWriter,
+    PatientRow,
+    RowProblem,
+    _close_idle,
+    _close_rows,
+    _header,
+    _LightParser,
+    _open,
+    _patient_parsers,
+    _patient_row,
+)
+from carecore.billing.engine import PERSONAL_ROLES, STAFF_ROLES
+from carecore.billing.facts import BillingPractitioner, Setting
+from carecore.billing.fast import _ROLE_GROUP, FastClose, _duration_class, personal_code
+from carecore.billing.rules import DateOfService
+from carecore.model.codes import Credential, RoleClass, ServiceFamily
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import polars as pl
+
+    from carecore.billing.engine import EvaluationResult
+    from carecore.billing.rules import RuleSet
+    from carecore.model.period import ServicePeriod
+
+__all__ = ["close_columnar", "polars_available"]
+
+#: The fast families in the order the fast path and the audit packets use (by value).
+_FAMILIES = ("BHI", "CCM", "PCM")
+#: Text the writer copies into CSV and JSON as it is (no quoting or escaping needed).
+_PLAIN = re.compile(
+    r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e])?"
+)
+#: Patients per output chunk (bounds the memory of the text being built).
+_CHUNK = 25_000
+
+
+def polars_available() -> bool:
+    """Whether polars (the ``fast`` extra) can be imported.
+
+    >>> isinstance(polars_available(), bool)
+    True
+    """
+    try:
+        import polars as pl  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+def _scan(file: Path) -> int | None:
+    """Lines in *file* when the columnar reader can take it whole, else None.
+
+    Plain files only: no quotes, no blank lines, and line ends either LF or CRLF.
+    """
+    newlines = 0
+    crlf = 0
+    last = b""
+    with file.open("rb") as raw:
+        while chunk := raw.read(1 << 24):
+            if chunk.endswith(b"\r"):
+                chunk += raw.read(1)
+            if b'"' in chunk or b"\n\n" in chunk or b"\n\r\n" in chunk:
+                return None
+            if chunk.count(b"\r") != chunk.count(b"\r\n"):
+                return None
+            if last == b"\n" and chunk[:1] in {b"\n", b"\r"}:
+                return None
+            newlines += chunk.count(b"\n")
+            crlf += chunk.count(b"\r\n")
+            last = chunk[-1:]
+    if crlf not in {0, newlines}:
+        return None  # mixed line ends: the line offsets below assume one kind
+    return newlines + (0 if last in {b"\n", b""} else 1)
+
+
+def _read(
+    file: Path,
+    known: tuple[str, ...],
+    required: tuple[str, ...],
+    *,
+    columns: tuple[str, ...] | None = None,
+    categorical: frozenset[str] = frozenset(),
+    offsets: list[pl.Series] | None = None,
+) -> tuple[pl.DataFrame, list[str]] | None:
+    """The file's cells as text (``""`` when empty) plus ``__line__``, and the header.
+
+    None when the file is not plain (see :func:`_scan`) or a row has the
+    wrong number of cells. *columns* limits the columns read; the ones in
+    *categorical* are read as categories (few distinct values, less memory).
+    With *offsets*, the byte offset of each data line is appended to it.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    with _open(file) as handle:
+        raw = next(csv.reader([handle.readline()]), [])
+        handle.seek(0)
+        header = _header(csv.reader(handle), file, known, required)
+    lines = _scan(file)
+    if lines is None:
+        return None
+    wanted = [name for name in header if columns is None or name in columns]
+    if lines <= 1:
+        return pl.DataFrame(
+            schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}
+        ), header
+    try:
+        texts = pl.scan_csv(
+            file,
+            has_header=False,
+            skip_rows=1,
+            separator="\x1f",
+            quote_char=None,
+            schema={"l": pl.String},
+        )
+        ragged = pl.col("l").str.count_matches(",", literal=True) != len(header) - 1
+        if offsets is None:
+            bad, rows = texts.select(ragged.any(), pl.len()).collect(engine="streaming").row(0)
+        else:
+            per_line = texts.select(
+                ragged.alias("bad"), pl.col("l").str.len_bytes().cast(pl.Int64).alias("length")
+            ).collect(engine="streaming")
+            bad, rows = bool(per_line.get_column("bad").any()), per_line.height
+        if bad or rows != lines - 1:
+            return None
+        if offsets is not None:
+            with file.open("rb") as handle:
+                first = handle.readline()
+            ending = 2 if first.endswith(b"\r\n") else 1
+            offsets.append(
+                per_line.select(
+                    (pl.col("length") + ending).cum_sum().shift(1, fill_value=0) + len(first)
+                ).get_column("length")
+            )
+            del per_line
+        frame = pl.read_csv(
+            file,
+            has_header=True,
+            quote_char=None,
+            columns=[header.index(name) for name in wanted],
+            schema_overrides={
+                raw[header.index(name)]: (pl.Categorical if name in categorical else pl.String)
+                for name in wanted
+            },
+            infer_schema_length=0,
+        ).rename({raw[header.index(name)]: name for name in wanted})
+    except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        return None
+    if frame.height != lines - 1:  # pragma: no cover - counted the same way above
+        return None
+    return (
+        frame.with_columns(pl.all().fill_null(""))
+        .with_row_index("__line__", offset=2)
+        .with_columns(pl.col("__line__").cast(pl.Int64)),
+        header,
+    )
+
+
+def _mapped(frame: pl.DataFrame, column: str, parse: Callable[[str], Any], dtype: Any) -> pl.Expr:
+    """*parse* applied once per distinct text of *column* (None where it refuses), as an expression."""
+    import polars as pl  # noqa: PLC0415
+
+    values = frame.get_column(column).unique().to_list()
+    parsed = []
+    for value in values:
+        try:
+            parsed.append(parse(value))
+        except (ValueError, KeyError, LookupError):
+            parsed.append(None)
+        except errors.CarecoreError:
+            parsed.append(None)
+    return pl.col(column).replace_strict(values, parsed, return_dtype=dtype, default=None)
+
+
+def _stripped(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """*column* stripped as :meth:`str.strip` strips (in Python for the texts that need it)."""
+    import polars as pl  # noqa: PLC0415
+
+    plain = pl.col(column).str.contains(f"^{_PLAIN.pattern}$")
+    others = frame.filter(~plain)
+    if others.height == 0:
+        return pl.col(column)
+    return (
+        pl.when(plain).then(pl.col(column)).otherwise(_mapped(others, column, str.strip, pl.String))
+    )
+
+
+def _reads(parse: Callable[[str], Any]) -> Callable[[str], bool]:
+    """Whether *parse* reads a text (it raises when it cannot)."""
+    return lambda text: parse(text) is not None
+
+
+def _dates(parse: Callable[[str], Any]) -> Callable[[str], dt.date | None]:
+    """*parse* (a pendulum date parser) giving plain dates."""
+    return lambda text: _pdate(parse(text))
+
+
+def _pdate(day: Any) -> dt.date | None:
+    return None if day is None else dt.date(day.year, day.month, day.day)
+
+
+class _Patients:
+    """patients.csv, split into clean rows (columns) and rows the reference reader must read."""
+
+    def __init__(  # noqa: C901, PLR0912, PLR0915 - one flat pass over the columns
+        self, file: Path, frame: pl.DataFrame, month: ServicePeriod
+    ) -> None:
+        import polars as pl  # noqa: PLC0415
+
+        self.file = file
+        parsers = _patient_parsers()
+        header = [c for c in frame.columns if c != "__line__"]
+        self.header = header
+        end = month.end
+        checks: list[pl.Expr] = []
+        columns: list[pl.Expr] = []
+
+        def blank(name: str) -> pl.Expr:
+            return pl.col(name).str.strip_chars().str.len_bytes() == 0
+
+        def get(name: str) -> pl.Expr:
+            return pl.col(name) if name in header else pl.lit("")
+
+        for name in ("patient_id", "practitioner"):
+            # Plain text is its own stripped value (no space at either end).
+            plain = pl.col(name).str.contains(f"^{_PLAIN.pattern}$")
+            checks.append(plain)
+            columns.append(pl.when(plain).then(pl.col(name)).otherwise(None).alias(f"_{name}"))
+        # Every other cell: blank, or read by the reference parser.
+        for name in header:
+            if name in {"patient_id", "practitioner"}:
+                continue
+            checks.append(
+                blank(name)
+                | _mapped(frame, name, _reads(parsers[name]), pl.Boolean).fill_null(value=False)
+            )
+        if "conditions" in header:
+            checks.append(~blank("conditions"))
+        else:  # pragma: no cover - a required column (the header check refuses the file)
+            checks.append(pl.lit(value=False))
+        if "setting" in header:
+            checks.append(
+                blank("setting")
+                | _mapped(
+                    frame,
+                    "setting",
+                    lambda t: parsers["setting"](t) is Setting.PHYSICIAN_OFFICE,
+                    pl.Boolean,
+                )
+            )
+        credential = parsers["credential"]
+        columns.append(
+            pl.when(blank("credential") if "credential" in header else pl.lit(value=True))
+            .then(pl.lit(Credential.MD.value))
+            .otherwise(
+                _mapped(frame, "credential", lambda t: credential(t).value, pl.String)
+                if "credential" in header
+                else pl.lit(None)
+            )
+            .alias("_credential")
+        )
+        for name, default in (
+            ("established", True),
+            ("qmb", False),
+            ("primary_care_focal_point", True),
+        ):
+            if name in header:
+                columns.append(
+                    pl.when(blank(name))
+                    .then(pl.lit(default))
+                    .otherwise(_mapped(frame, name, parsers[name], pl.Boolean))
+                    .alias(f"_{name}")
+                )
+            else:
+                columns.append(pl.lit(default).alias(f"_{name}"))
+        for name in ("last_visit", "date_of_death"):
+            if name in header:
+                columns.append(
+                    pl.when(blank(name))
+                    .then(pl.lit(None, pl.Date))
+                    .otherwise(_mapped(frame, name, _dates(parsers[name]), pl.Date))
+                    .alias(f"_{name}")
+                )
+            else:
+                columns.append(pl.lit(None, pl.Date).alias(f"_{name}"))
+        for name in ("consent", "care_plan"):
+            for family in _FAMILIES:
+                wanted = ServiceFamily(family)
+
+                def pick(
+                    text: str, parse: Any = parsers[name], wanted: ServiceFamily = wanted
+                ) -> Any:
+                    return _pdate(dict(parse(text)).get(wanted)) if text.strip() else None
+
+                columns.append(
+                    (
+                        _mapped(frame, name, pick, pl.Date)
+                        if name in header
+                        else pl.lit(None, pl.Date)
+                    ).alias(f"_{name}_{family}")
+                )
+            if name == "consent":
+                for family in _FAMILIES:
+                    wanted = ServiceFamily(family)
+
+                    def year_before(
+                        text: str, parse: Any = parsers[name], wanted: ServiceFamily = wanted
+                    ) -> Any:
+                        day = dict(parse(text)).get(wanted) if text.strip() else None
+                        return None if day is None else _pdate(day.subtract(years=1))
+
+                    columns.append(
+                        (
+                            _mapped(frame, name, year_before, pl.Date)
+                            if name in header
+                            else pl.lit(None, pl.Date)
+                        ).alias(f"_visit_from_{family}")
+                    )
+        # Conditions: the fast path's class tuple and the audit packet's JSON, per distinct text.
+        self.condition_classes: list[tuple[object, ...]] = []
+        condition_ids: dict[tuple[object, ...], int] = {}
+        condition_texts = frame.get_column("conditions").unique().to_list()
+        ids: list[int | None] = []
+        jsons: list[str | None] = []
+        from carecore.billing.close import _Q  # noqa: PLC0415
+
+        for text in condition_texts:
+            try:
+                conditions = parsers["conditions"](text) if text.strip() else None
+            except (ValueError, errors.CarecoreError):
+                conditions = None
+            if not conditions:
+                ids.append(None)
+                jsons.append(None)
+                continue
+            classes = tuple(
+                sorted(
+                    (
+                        (
+                            c.significant_risk,
+                            c.behavioral,
+                            _duration_class(c.expected_duration_months),
+                        )
+                        for c in conditions
+                    ),
+                    key=repr,
+                )
+            )
+            ids.append(condition_ids.setdefault(classes, len(condition_ids)))
+            jsons.append(
+                ",".join(
+                    f'{{"icd10":{_Q(c.icd10)},"expected_duration_months":{"null" if c.expected_duration_months is None else c.expected_duration_months},'
+                    f'"significant_risk":{"true" if c.significant_risk else "false"}}}'
+                    for c in conditions
+                )
+            )
+        self.condition_classes = list(condition_ids)
+        columns.append(
+            pl.col("conditions")
+            .replace_strict(condition_texts, ids, return_dtype=pl.Int64, default=None)
+            .alias("_conditions")
+        )
+        columns.append(
+            pl.col("conditions")
+            .replace_strict(
+                condition_texts, list(range(len(condition_texts))), return_dtype=pl.Int64
+            )
+            .alias("_conditions_text")
+        )
+        #: The audit packet's conditions (JSON), by ``_conditions_text``.
+        self.conditions_json = pl.DataFrame(
+            {"_conditions_text": list(range(len(condition_texts))), "_conditions_json": jsons},
+            schema={"_conditions_text": pl.Int64, "_conditions_json": pl.String},
+        )
+        frame = frame.with_columns(
+            pl.all_horizontal(checks).fill_null(value=False).alias("_clean"), *columns
+        )
+        stripped = frame.get_column("patient_id").str.strip_chars()
+        named = stripped.filter(stripped.str.len_bytes() > 0)
+        self.duplicates = named.n_unique() != named.len()
+        end_day = _pdate(end)
+        derived = [pl.col("_date_of_death").is_not_null() & (pl.col("_date_of_death") <= end_day)]
+        names = ["_died"]
+        for family in _FAMILIES:
+            consent = pl.col(f"_consent_{family}")
+            consented = consent.is_not_null() & (consent <= end_day)
+            derived += [
+                consented,
+                consented
+                & pl.col("_established")
+                & pl.col("_last_visit").is_not_null()
+                & (pl.col("_last_visit") >= pl.col(f"_visit_from_{family}")),
+                pl.col(f"_care_plan_{family}").is_not_null()
+                & (pl.col(f"_care_plan_{family}") <= end_day),
+            ]
+            names += [f"_consented_{family}", f"_visit_ok_{family}", f"_planned_{family}"]
+        frame = frame.with_columns(
+            *(
+                pl.when(pl.col("_clean")).then(e.fill_null(value=False)).otherwise(None).alias(n)
+                for e, n in zip(derived, names, strict=True)
+            )
+        )
+        self.frame = frame
+
+    def forget_cells(self) -> None:
+        """Drop the table (memory); :meth:`reference_rows` then reads the file again."""
+        self.frame = self.frame.select("__line__")
+
+    def reference_rows(self, lines: list[int]) -> tuple[dict[int, PatientRow], list[RowProblem]]:
+        """The rows at *lines* read by the reference reader (in line order)."""
+        import polars as pl  # noqa: PLC0415
+
+        parsers = _patient_parsers()
+        practitioners: dict[tuple[object, ...], BillingPractitioner] = {}
+        rows: dict[int, PatientRow] = {}
+        problems: list[RowProblem] = []
+        if not lines:
+            return rows, problems
+        frame = self.frame
+        if self.header[0] not in frame.columns:
+            read = _read(self.file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+            if read is None:  # pragma: no cover - the file changed under the close
+                raise errors.InvalidValue(
+                    "changed during the close", field="file", value=str(self.file)
+                )
+            frame = read[0]
+        picked = frame.filter(pl.col("__line__").is_in(lines)).sort("__line__")
+        for record in picked.select("__line__", *self.header).iter_rows():
+            line, cells = record[0], list(record[1:])
+            parsed = _patient_row(self.file, line, self.header, cells, parsers, practitioners, {})
+            if isinstance(parsed, PatientRow):
+                rows[line] = parsed
+            else:
+                problems.extend(parsed)
+        return rows, problems
+
+
+def _csv_row(cells: tuple[object, ...]) -> str:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerow(cells)
+    return buffer.getvalue()
+
+
+class _Templates:
+    """Per distinct canonical month: the reference result, as text pieces to join per patient."""
+
+    q = staticmethod(json.encoder.encode_basestring_ascii)
+
+    def __init__(self, fast: FastClose, rules: RuleSet, month: ServicePeriod) -> None:
+        self.fast = fast
+        self.rules = rules
+        self.month = month
+        self.lines: list[dict[str, Any]] = []
+        self.denials: list[dict[str, Any]] = []
+        self.keys: list[dict[str, Any]] = []
+
+    def add(self, key: int, result: EvaluationResult) -> bool:
+        """Record *result* for *key*; False when the writer cannot render it (the patients go by the reference)."""
+        q = self.q
+        families = sorted({line.family.value for line in result.claim_lines})
+        if any(f not in _FAMILIES for f in families):
+            return False
+        lines = []
+        for k, line in enumerate(result.claim_lines):
+            modifiers = ";".join(line.modifiers)
+            amount = "" if line.amount is None else str(line.amount)
+            head = f"{line.code},{line.units}"
+            tail = f"{modifiers},{line.period.start.isoformat()},{line.period.end.isoformat()},{amount}\r\n"
+            probe = _csv_row(
+                (
+                    "P",
+                    "R",
+                    line.code,
+                    line.units,
+                    "2000-01-01",
+                    modifiers,
+                    line.period.start.isoformat(),
+                    line.period.end.isoformat(),
+                    amount,
+                )
+            )
+            if probe != f"P,R,{head},2000-01-01,{tail}":
+                return False
+            mods_json = ",".join(q(m) for m in line.modifiers)
+            amount_json = "null" if line.amount is None else q(str(line.amount))
+            lines.append(
+                {
+                    "key": key,
+                    "k": k,
+                    "code": line.code,
+                    "units": line.units,
+                    "amount": amount,
+                    "family": line.family.value,
+                    "personal": personal_code(line.code),
+                    "need": self.fast.need(line.code, line.units),
+                    "csv_head": head,
+                    "csv_tail": tail,
+                    "json_head": f'"code": {q(line.code)}, "units": {line.units}, ',
+                    "json_tail": f'"modifiers": [{mods_json}], "period_start": "{line.period.start.isoformat()}", '
+                    f'"period_end": "{line.period.end.isoformat()}", "amount": {amount_json}}}',
+                    "audit_head": f'{{"code":{q(line.code)},"units":{line.units},"family":{q(line.family.value)},"practitioner":"',
+                    "audit_tail": f'","modifiers":[{mods_json}],"amount":{_json_or_null(q, line.amount)}}}',
+                }
+            )
+        denials = []
+        for k, denial in enumerate(result.denials):
+            row = _csv_row(
+                (
+                    "P",
+                    "R",
+                    denial.code,
+                    denial.reason.value,
+                    denial.message,
+                    denial.rule,
+                    ";".join(denial.sources),
+                )
+            )
+            if not row.startswith("P,R,"):
+                return False
+            denials.append({"key": key, "k": k, "csv_tail": row[4:]})
+        denials_json = ",".join(
+            f'{{"code":{q(d.code)},"reason":{q(d.reason.value)},"message":{q(d.message)},"rule":{q(d.rule)},'
+            f'"sources":[{",".join(q(t) for t in d.sources)}]}}'
+            for d in result.denials
+        )
+        hints_json = ",".join(q(h.message) for h in result.hints)
+        self.lines += lines
+        self.denials += denials
+        self.keys.append(
+            {
+                "key": key,
+                "n_lines": len(lines),
+                "n_denials": len(denials),
+                **{f"bills_{f}": f in families for f in _FAMILIES},
+                "audit_tail": f'],"explanation":{{"denials":[{denials_json}],"hints":[{hints_json}]}},'
+                f'"rows_rejected":[],"evaluated_by":"fast path (cached reference result)"}}',
+            }
+        )
+        return True
+
+
+def _json_or_null(q: Callable[[str], str], value: object) -> str:
+    return "null" if value is None else q(str(value))
+
+
+def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
+    """Append the text columns of *merged* (in row order) to the writer's files."""
+    import polars as pl  # noqa: PLC0415
+
+    def put(handle: Any, column: pl.Series) -> None:
+        handle.flush()
+        column.to_frame().write_csv(
+            handle.buffer, include_header=False, quote_style="never", line_terminator=""
+        )
+        handle.buffer.flush()
+
+    items = merged.get_column("claims_json").filter(merged.get_column("claims_json") != "")
+    if items.len():
+        first = "\n" if writer._first_claim else ",\n"  # noqa: SLF001
+        items = (
+            pl.concat([pl.Series([first]), pl.Series([",\n"] * (items.len() - 1), dtype=pl.String)])
+            + items
+        )
+        writer._first_claim = False  # noqa: SLF001
+    put(writer._claims, merged.get_column("claims_csv"))  # noqa: SLF001
+    put(writer._claims_json, items)  # noqa: SLF001
+    put(writer._denials, merged.get_column("denials_csv"))  # noqa: SLF001
+    put(writer._audit, merged.get_column("audit"))  # noqa: SLF001
+
+
+def _row_spans(offsets: pl.Series, lines: pl.DataFrame) -> dict[int, list[tuple[int, int, int]]]:
+    """(line, byte offset, byte length) of the event rows at *lines* (``__line__``, ``_order``), by order."""
+    import polars as pl  # noqa: PLC0415
+
+    out: dict[int, list[tuple[int, int, int]]] = {}
+    if lines.height == 0:
+        return out
+    ends = pl.concat([offsets.slice(1), pl.Series([None], dtype=pl.Int64)])
+    index = lines.get_column("__line__") - 2
+    picked = lines.with_columns(
+        offsets.gather(index).alias("_at"), ends.gather(index).alias("_end")
+    ).sort("_order", "__line__")
+    for order, line, at, end in picked.select("_order", "__line__", "_at", "_end").iter_rows():
+        out.setdefault(order, []).append((line, at, -1 if end is None else end - at))
+    return out
+
+
+def _cells(
+    handle: Any, header: list[str], spans: list[tuple[int, int, int]]
+) -> list[tuple[int, dict[str, str]]]:
+    """The rows at *spans*, read from the open file as the reference reader reads them."""
+    out = []
+    for line, at, length in spans:
+        handle.seek(at)
+        data = handle.read(length) if length >= 0 else handle.read()
+        row = next(csv.reader([data.decode("utf-8").rstrip("\r\n")]))
+        out.append((line, dict(zip(header, row, strict=True))))
+    return out
+
+
+# -- the Python work (reference engine), in worker processes forked before polars starts ------
+
+_STATE: dict[str, Any] = {}
+
+
+def _start(rules: RuleSet, month: ServicePeriod, events_file: Path) -> None:
+    _STATE.clear()
+    _STATE.update(
+        rules=rules,
+        month=month,
+        file=events_file,
+        fast=FastClose(rules, month),
+        light=_LightParser(),
+    )
+
+
+def _template_batch(
+    batch: list[tuple[Any, ...]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+    """Reference results of canonical months, as text pieces (and the keys it cannot render)."""
+    fast = _STATE["fast"]
+    templates = _Templates(fast, _STATE["rules"], _STATE["month"])
+    bad = []
+    for key, shape, credential, focal, minutes in batch:
+        practitioner = BillingPractitioner(
+            id="~", credential=Credential(credential), primary_care_focal_point=focal
+        )
+        if not templates.add(key, fast.template(shape, practitioner, minutes)):
+            bad.append(key)
+    return templates.lines, templates.denials, templates.keys, bad
+
+
+def _patient_batch(
+    batch: list[tuple[int, PatientRow, list[tuple[int, int, int]] | None]],
+    header: list[str],
+    render: bool,  # noqa: FBT001
+) -> tuple[
+    list[tuple[int, str, str, str, str]], dict[str, Any], list[tuple[int, list[RowProblem]]]
+]:
+    """Patients closed by the reference code: their text, counters and refused rows."""
+    month, rules = _STATE["month"], _STATE["rules"]
+    writer = CloseWriter(None, month, rules)
+    texts = []
+    problems = []
+    handle = _STATE.get("handle")
+    if handle is None:
+        handle = _STATE["handle"] = _STATE["file"].open("rb")
+    for order, row, spans in batch:
+        rows = _cells(handle, header, spans) if spans else None
+        done = (
+            _close_rows(_STATE["file"], row, rows, _STATE["fast"], _STATE["light"], month, rules)
+            if rows
+            else _close_idle(row, _STATE["fast"], month, rules)
+        )
+        writer.count(done)
+        if done.problems:
+            problems.append((order, list(done.problems)))
+        if render:
+            claims_csv, claims_json, denials_csv, audit = writer.render(done)
+            texts.append((order, claims_csv, ",\n".join(claims_json), denials_csv, audit))
+    return texts, writer.state(), problems
+
+
+def _ready(value: Any) -> Callable[[], Any]:
+    """A finished job: returns *value*."""
+    return lambda: value
+
+
+class _Runner:
+    """Runs batches in forked workers (started before polars has threads), or inline."""
+
+    def __init__(self, workers: int, rules: RuleSet, month: ServicePeriod, file: Path) -> None:
+        import multiprocessing  # noqa: PLC0415
+
+        _start(rules, month, file)
+        self.pool: Any = None
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            self.pool = multiprocessing.get_context("fork").Pool(
+                workers, initializer=_start, initargs=(rules, month, file)
+            )
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        """Start ``fn(*args)`` (inline: when its result is asked for); returns its getter."""
+        if self.pool is None:
+            return lambda: fn(*args)
+        pending = self.pool.apply_async(fn, args)
+        return pending.get  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        handle = _STATE.pop("handle", None)
+        if handle is not None:
+            handle.close()
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+#: Event columns the columnar checks read (the reference code re-reads every cell of its rows).
+_EVENT_READ = (
+    "patient_id",
+    "date",
+    "type",
+    "minutes",
+    "role",
+    "credential",
+    "practitioner",
+    "family",
+    "interactive",
+)
+_EVENT_CATEGORIES = frozenset(
+    {"date", "type", "minutes", "role", "credential", "practitioner", "family", "interactive"}
+)
+_BATCH = 2000
+
+
+def close_columnar(
+    patients_csv: str | Path,
+    events_csv: str | Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: Path | None,
+    *,
+    workers: int = 1,
+    on_progress: Callable[[int], object] | None = None,
+) -> tuple[CloseSummary, list[RowProblem]] | None:
+    """Close *month* over the CSV pair with polars; None when the files need the reference reader.
+
+    Returns the summary and every refused row (patients.csv rows first, then
+    event rows in close order, then rows of unknown patients), as the
+    reference close (:func:`carecore.billing.close.read_patients` and
+    :func:`carecore.billing.close.run_close`) does; the files written under
+    *out* are byte for byte the reference close's. With ``workers > 1`` the
+    reference engine's share (distinct canonical months, and the patients it
+    closes one by one) runs in that many forked worker processes.
+    """
+    runner = _Runner(workers, rules, month, Path(events_csv))
+    try:
+        return _close(Path(patients_csv), Path(events_csv), month, rules, out, runner, on_progress)
+    finally:
+        runner.close()
+
+
+def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
+    patients_file: Path,
+    events_file: Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: Path | None,
+    runner: _Runner,
+    on_progress: Callable[[int], object] | None,
+) -> tuple[CloseSummary, list[RowProblem]] | None:
+    import polars as pl  # noqa: PLC0415
+
+    read = _read(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+    if read is None:
+        return None
+    patient_frame, _ = read
+    offsets: list[pl.Series] = []
+    read = _read(
+        events_file,
+        EVENT_COLUMNS,
+        _EVENT_REQUIRED,
+        columns=_EVENT_READ,
+        categorical=_EVENT_CATEGORIES,
+        offsets=offsets,
+    )
+    if read is None:
+        return None
+    events, header = read
+    table = _Patients(patients_file, patient_frame, month)
+    del patient_frame
+    if table.duplicates:
+        return None
+    pf = table.frame
+    # Rows the reference reader must read (and maybe refuse); the clean ones are good rows.
+    reference_lines = pf.filter(~pl.col("_clean")).get_column("__line__").to_list()
+    reference_rows, patient_problems = table.reference_rows(reference_lines)
+    good = pl.concat(
+        [
+            pf.filter(pl.col("_clean")).select(
+                pl.col("__line__"), pl.col("_patient_id").alias("_pid")
+            ),
+            pl.DataFrame(
+                {
+                    "__line__": list(reference_rows),
+                    "_pid": [r.patient.id for r in reference_rows.values()],
+                },
+                schema={"__line__": pl.Int64, "_pid": pl.String},
+            ),
+        ]
+    ).sort("__line__")
+    # Events: the patient each row names (stripped, as the reference reader does), and whether
+    # the row is a clean time entry the fast path takes.
+    light = _STATE["light"]
+    present = [c for c in events.columns if c != "__line__"]
+
+    def col(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.String) if name in present else pl.lit("")
+
+    events = events.with_columns(_stripped(events, "patient_id").alias("_pid"))
+    if "family" in present and "role" in present and "minutes" in present:
+        events = events.with_columns(
+            _mapped(events, "date", lambda t: _pdate(light._date(t)), pl.Date).alias("_day"),  # noqa: SLF001
+            _mapped(
+                events,
+                "minutes",
+                lambda t: int(t) if t.isdigit() and 1 <= int(t) <= 24 * 60 else None,
+                pl.Int64,
+            ).alias("_minutes"),
+            (
+                _mapped(
+                    events,
+                    "credential",
+                    lambda t: light.credentials[t.upper()].value if t else "",
+                    pl.Categorical,
+                )
+                if "credential" in present
+                else pl.lit("", pl.Categorical)
+            ).alias("_credential"),
+            (
+                _mapped(events, "interactive", lambda t: light.flags[t], pl.Boolean)
+                if "interactive" in present
+                else pl.lit(value=False)
+            ).alias("_interactive"),
+        )
+        events = events.with_columns(
+            (
+                (pl.col("type") == "time_entry")
+                & pl.col("family").is_in(list(_FAMILIES))
+                & pl.col("role").is_in([r.value for r in RoleClass])
+                & pl.col("_day").is_not_null()
+                & pl.col("_minutes").is_not_null()
+                & pl.col("_credential").is_not_null()
+                & pl.col("_interactive").is_not_null()
+            )
+            .fill_null(value=False)
+            .alias("_ok")
+        )
+    else:
+        events = events.with_columns(
+            pl.lit(value=False).alias("_ok"),
+            pl.lit(None, pl.Date).alias("_day"),
+            pl.lit(None, pl.Int64).alias("_minutes"),
+            pl.lit(None, pl.Categorical).alias("_credential"),
+            pl.lit(None, pl.Boolean).alias("_interactive"),
+        )
+    events = events.select(
+        "__line__",
+        "_pid",
+        "_ok",
+        "_day",
+        "_minutes",
+        pl.col("role") if "role" in present else pl.lit("", pl.Categorical).alias("role"),
+        pl.col("family") if "family" in present else pl.lit("", pl.Categorical).alias("family"),
+        "_credential",
+        "_interactive",
+        col("practitioner").alias("_practitioner_cell"),
+    )
+    # Patient order: first event row, then patients without events in patients.csv order.
+    firsts = events.group_by("_pid").agg(pl.col("__line__").min().alias("_first"))
+    good = good.join(firsts, on="_pid", how="left").with_columns(
+        pl.col("_first").is_not_null().alias("_has_events")
+    )
+    good = good.sort(
+        pl.col("_has_events").not_(), pl.col("_first"), pl.col("__line__")
+    ).with_row_index("_order")
+    good = good.with_columns(pl.col("_order").cast(pl.Int64))
+    # Columnar patients: a clean row whose event rows are all clean and for their own practitioner.
+    clean = pf.filter(pl.col("_clean")).select(
+        pl.col("__line__"), pl.exclude("__line__", *table.header)
+    )
+    events = (
+        events.join(
+            clean.select(
+                pl.col("_patient_id").alias("_pid"), pl.col("_practitioner").alias("_own")
+            ),
+            on="_pid",
+            how="left",
+        )
+        .with_columns(
+            (
+                pl.col("_ok")
+                & pl.col("_own").is_not_null()
+                & (
+                    (pl.col("_practitioner_cell") == "")
+                    | (pl.col("_practitioner_cell") == pl.col("_own"))
+                )
+            )
+            .fill_null(value=False)
+            .alias("_ok")
+        )
+        .drop("_own", "_practitioner_cell")
+    )
+    bad_pids = events.filter(~pl.col("_ok")).select("_pid").unique()
+    good = good.join(
+        clean.select("__line__", pl.lit(value=True).alias("_clean_row")), on="__line__", how="left"
+    ).with_columns(
+        (
+            pl.col("_clean_row").fill_null(value=False)
+            & ~pl.col("_pid").is_in(bad_pids.get_column("_pid").implode())
+        ).alias("_columnar")
+    )
+    # Columnar patients' facts and entries.
+    cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
+    entries = (
+        events.filter(pl.col("_ok"))
+        .join(cp.select("_patient_id", "_order"), left_on="_pid", right_on="_patient_id")
+        .select(
+            "_order",
+            "__line__",
+            "_day",
+            "_minutes",
+            pl.col("role").alias("_role"),
+            pl.col("family").alias("_family"),
+            "_credential",
+            "_interactive",
+        )
+    )
+    start, end = _pdate(month.start), _pdate(month.end)
+    consent_of = pl.lit(None, pl.Date)
+    for family in _FAMILIES:
+        consent_of = (
+            pl.when(pl.col("_family") == family)
+            .then(pl.col(f"_consent_{family}"))
+            .otherwise(consent_of)
+        )
+    group_of = (
+        pl.col("_role")
+        .cast(pl.String)
+        .replace_strict({r.value: g for r, g in _ROLE_GROUP.items()}, return_dtype=pl.Int8)
+    )
+    entries = (
+        entries.join(cp.select("_order", *(f"_consent_{f}" for f in _FAMILIES)), on="_order")
+        .with_columns(
+            (
+                (pl.col("_day") >= start)
+                & (pl.col("_day") <= end)
+                & (consent_of.is_null() | (pl.col("_day") >= consent_of))
+            ).alias("_inside"),
+            group_of.alias("_group"),
+        )
+        .drop(*(f"_consent_{f}" for f in _FAMILIES))
+        .sort("_order", "__line__")
+    )
+    total_names = [f"_t_{f}_{g}" for f in _FAMILIES for g in range(3)]
+    totals = (
+        entries.filter(pl.col("_inside"))
+        .group_by("_order")
+        .agg(
+            *(
+                pl.col("_minutes")
+                .filter((pl.col("_family") == f) & (pl.col("_group") == g))
+                .sum()
+                .alias(f"_t_{f}_{g}")
+                for f in _FAMILIES
+                for g in range(3)
+            )
+        )
+    )
+    cp = cp.join(totals, on="_order", how="left").with_columns(
+        pl.col(n).fill_null(0) for n in total_names
+    )
+    flag_names = [
+        f"_{kind}_{f}" for f in _FAMILIES for kind in ("consented", "visit_ok", "planned")
+    ]
+    key_columns = [
+        *flag_names,
+        "_conditions",
+        "_qmb",
+        "_died",
+        "_credential",
+        "_primary_care_focal_point",
+        *total_names,
+    ]
+    keys = (
+        cp.select(key_columns)
+        .unique(maintain_order=True)
+        .with_row_index("_key")
+        .with_columns(pl.col("_key").cast(pl.Int64))
+    )
+    # The reference engine, once per distinct canonical month (in the workers).
+    template_batches: list[list[tuple[Any, ...]]] = []
+    batch_keys: list[tuple[Any, ...]] = []
+    for record in keys.iter_rows(named=True):
+        flags = tuple(
+            (record[f"_consented_{f}"], record[f"_visit_ok_{f}"], record[f"_planned_{f}"])
+            for f in _FAMILIES
+        )
+        shape = (
+            flags,
+            table.condition_classes[record["_conditions"]],
+            record["_qmb"],
+            record["_died"],
+        )
+        minutes = {
+            (ServiceFamily(f), g): record[f"_t_{f}_{g}"]
+            for f in _FAMILIES
+            for g in range(3)
+            if record[f"_t_{f}_{g}"]
+        }
+        batch_keys.append(
+            (
+                record["_key"],
+                shape,
+                record["_credential"],
+                record["_primary_care_focal_point"],
+                minutes,
+            )
+        )
+        if len(batch_keys) >= _BATCH:
+            template_batches.append(batch_keys)
+            batch_keys = []
+    if batch_keys:
+        template_batches.append(batch_keys)
+    # Half of them go to the workers now (idle so far), the main process takes the rest
+    # once the reference code's patients are on their way.
+    template_jobs: list[Callable[[], Any]] = [
+        runner.submit(_template_batch, batch) for batch in template_batches[1::2]
+    ]
+    # Patients the reference code closes: their rows, read whole, go to the workers now.
+    python_patients = good.filter(~pl.col("_columnar")).sort("_order")
+    python_lines = python_patients.get_column("__line__").to_list()
+    extra_rows, _ = table.reference_rows(
+        [line for line in python_lines if line not in reference_rows]
+    )
+    rows_by_line = {**reference_rows, **extra_rows}
+    line_offsets = offsets[0] if offsets else pl.Series([], dtype=pl.Int64)
+    rows_by_order = _row_spans(
+        line_offsets,
+        events.join(python_patients.select("_pid", "_order"), on="_pid").select(
+            "__line__", "_order"
+        ),
+    )
+    python_batches = []
+    batch: list[tuple[int, PatientRow, Any]] = []
+    for order, line in zip(
+        python_patients.get_column("_order").to_list(), python_lines, strict=True
+    ):
+        batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
+        if len(batch) >= _BATCH:
+            python_batches.append(batch)
+            batch = []
+    if batch:
+        python_batches.append(batch)
+    # Workers get every batch now (they must never wait for the writer); inline, a batch
+    # runs when the writer needs it, so its text is not held for long.
+    results = _Results(
+        runner,
+        python_batches,
+        header,
+        render=out is not None,
+        in_flight=len(python_batches) if runner.pool is not None else 1,
+    )
+    del rows_by_order, rows_by_line, batch, python_batches
+    del pf
+    table.forget_cells()
+    # Orphans: rows naming no good patient.
+    orphan_rows = (
+        events.join(good.select("_pid"), on="_pid", how="anti")
+        .join(firsts, on="_pid", how="left")
+        .sort("_first", "__line__")
+        .select("__line__", "_pid")
+    )
+    orphans = [
+        RowProblem(
+            file=str(events_file),
+            line=line,
+            column="patient_id",
+            message="not in patients.csv",
+            value=pid or None,
+        )
+        for line, pid in orphan_rows.iter_rows()
+    ]
+    del events, clean, bad_pids, orphan_rows, firsts
+    template_jobs.extend(_ready(_template_batch(batch)) for batch in template_batches[::2])
+    template_lines: list[dict[str, Any]] = []
+    template_denials: list[dict[str, Any]] = []
+    template_keys: list[dict[str, Any]] = []
+    unrenderable: list[int] = []
+    for job in template_jobs:
+        lines_part, denials_part, keys_part, bad_part = job()
+        template_lines += lines_part
+        template_denials += denials_part
+        template_keys += keys_part
+        unrenderable += bad_part
+    cp = (
+        cp.join(keys, on=key_columns, how="left", nulls_equal=True)
+        .select(
+            "_order",
+            "__line__",
+            "_key",
+            "_patient_id",
+            "_practitioner",
+            "_credential",
+            "_conditions_text",
+            *(f"_{kind}_{f}" for kind in ("consent", "care_plan") for f in _FAMILIES),
+        )
+        .sort("_order")
+    )
+    entries = entries.drop("_group")
+    if unrenderable:
+        # Months the writer cannot render (a family outside CCM/PCM/BHI billed): the
+        # reference code closes these patients, here.
+        moved = cp.filter(pl.col("_key").is_in(unrenderable)).select(
+            "_order", "__line__", "_patient_id"
+        )
+        moved_rows, _ = table.reference_rows(moved.get_column("__line__").to_list())
+        moved_events = _row_spans(
+            line_offsets,
+            entries.filter(pl.col("_order").is_in(moved.get_column("_order").implode())).select(
+                "__line__", "_order"
+            ),
+        )
+        done_now = _patient_batch(
+            [
+                (order, moved_rows[line], moved_events.get(order))
+                for order, line, _ in moved.iter_rows()
+            ],
+            header,
+            out is not None,
+        )
+        results.add(done_now)
+        cp = cp.filter(~pl.col("_key").is_in(unrenderable))
+        entries = entries.filter(pl.col("_order").is_in(cp.get_column("_order").implode()))
+    key_frame = pl.DataFrame(
+        template_keys,
+        schema={
+            "key": pl.Int64,
+            "n_lines": pl.Int64,
+            "n_denials": pl.Int64,
+            **{f"bills_{f}": pl.Boolean for f in _FAMILIES},
+            "audit_tail": pl.String,
+        },
+    ).rename({"key": "_key", "audit_tail": "packet_tail"})
+    tails = key_frame.select("_key", "packet_tail")
+    key_frame = key_frame.drop("packet_tail")
+    line_frame = pl.DataFrame(
+        template_lines,
+        schema={
+            "key": pl.Int64,
+            "k": pl.Int64,
+            "code": pl.String,
+            "units": pl.Int64,
+            "amount": pl.String,
+            "family": pl.String,
+            "personal": pl.Boolean,
+            "need": pl.Int64,
+            "csv_head": pl.String,
+            "csv_tail": pl.String,
+            "json_head": pl.String,
+            "json_tail": pl.String,
+            "audit_head": pl.String,
+            "audit_tail": pl.String,
+        },
+    ).rename({"key": "_key"})
+    denial_frame = pl.DataFrame(
+        template_denials, schema={"key": pl.Int64, "k": pl.Int64, "csv_tail": pl.String}
+    ).rename({"key": "_key"})
+    del template_lines, template_denials, template_keys, keys
+    cp = cp.join(key_frame, on="_key", how="left").sort("_order")
+    # Counters (summary.json) for the columnar patients, from the per-key counts.
+    writer = CloseWriter(out, month, rules)
+    per_key = cp.group_by("_key").len()
+    line_counts = (
+        line_frame.join(per_key, on="_key")
+        .group_by("code")
+        .agg(
+            pl.col("len").sum().alias("lines"),
+            (pl.col("len") * pl.col("units")).sum().alias("units"),
+        )
+    )
+    for code, lines, units in line_counts.iter_rows():
+        writer.lines_by_code[code] += lines
+        writer.units_by_code[code] += units
+    for code, amount, count in (
+        line_frame.join(per_key, on="_key").select("code", "amount", "len").iter_rows()
+    ):
+        writer.amount_by_code[code] = (
+            writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount or 0) * count
+        )
+    writer.patients += cp.height
+    writer.billed += cp.filter(pl.col("n_lines") > 0).height
+    writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
+    writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
+    # The reference code's patients: counters, refused rows and text, as their batches finish.
+    total = good.height
+    del good, line_offsets
+    if out is not None:
+        _write_chunks(
+            writer,
+            cp,
+            entries,
+            results,
+            (line_frame, denial_frame, tails, table.conditions_json),
+            total,
+            month,
+            rules,
+            on_progress,
+        )
+    results.upto(None)
+    for state in results.states:
+        writer.merge(state, None)
+    if on_progress is not None:
+        on_progress(total)
+    event_problems = results.problems()
+    summary = writer.finish(extra_rejected=len(patient_problems) + len(orphans))
+    return summary, [*patient_problems, *event_problems, *orphans]
+
+
+class _Results:
+    """The reference code's batches (in close order), a few in flight, taken as the writer needs them."""
+
+    def __init__(
+        self,
+        runner: _Runner,
+        batches: list[list[tuple[int, PatientRow, Any]]],
+        header: list[str],
+        *,
+        render: bool,
+        in_flight: int = 8,
+    ) -> None:
+        from collections import deque  # noqa: PLC0415
+
+        self.runner = runner
+        self.header = header
+        self.render = render
+        self.in_flight = in_flight
+        self.waiting = deque(batches)
+        self.jobs: deque[tuple[int, Callable[[], Any]]] = deque()
+        self.states: list[dict[str, Any]] = []
+        self.found: list[tuple[int, list[RowProblem]]] = []
+        self.pending: list[tuple[int, str, str, str, str]] = []
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while self.waiting and len(self.jobs) < self.in_flight:
+            batch = self.waiting.popleft()
+            self.jobs.append(
+                (batch[0][0], self.runner.submit(_patient_batch, batch, self.header, self.render))
+            )
+
+    def add(self, done: tuple[Any, ...]) -> None:
+        """A batch closed out of order (patients moved back from the columnar side)."""
+        texts, state, problems = done
+        self.states.append(state)
+        self.found += problems
+        self.pending += texts
+
+    def upto(self, last: int | None) -> pl.DataFrame:
+        """Text of the patients before order *last* (all when None), in order, taken out."""
+        import polars as pl  # noqa: PLC0415
+
+        self._top_up()
+        # Batches hold increasing orders: one starting at *last* or later has none before it.
+        while self.jobs and (last is None or self.jobs[0][0] < last):
+            self.add(self.jobs.popleft()[1]())
+            self._top_up()
+        self.pending.sort(key=lambda item: item[0])
+        cut = (
+            len(self.pending)
+            if last is None
+            else next(
+                (i for i, item in enumerate(self.pending) if item[0] >= last), len(self.pending)
+            )
+        )
+        taken, self.pending = self.pending[:cut], self.pending[cut:]
+        return pl.DataFrame(
+            taken,
+            schema={
+                "_order": pl.Int64,
+                "claims_csv": pl.String,
+                "claims_json": pl.String,
+                "denials_csv": pl.String,
+                "audit": pl.String,
+            },
+            orient="row",
+        )
+
+    def problems(self) -> list[RowProblem]:
+        """The refused rows of every batch, in close order."""
+        return [p for _, found in sorted(self.found, key=lambda pair: pair[0]) for p in found]
+
+
+def _write_chunks(  # noqa: PLR0917
+    writer: CloseWriter,
+    cp: pl.DataFrame,
+    entries: pl.DataFrame,
+    results: _Results,
+    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame],
+    total: int,
+    month: ServicePeriod,
+    rules: RuleSet,
+    on_progress: Callable[[int], object] | None,
+) -> None:
+    """Build and append the text of the columnar patients, merged with the reference code's, in order."""
+    import polars as pl  # noqa: PLC0415
+
+    line_frame, denial_frame, tails, conditions_json = frames
+    start, end = _pdate(month.start), _pdate(month.end)
+    prac = pl.col("_practitioner")
+    dos_at_end = rules.switches.date_of_service is DateOfService.PERIOD_END
+    q = _Templates.q
+    prefix = (
+        f'"period":{{"start":"{month.start.isoformat()}","end":"{month.end.isoformat()}"}},'
+        f'"rule_set":{{"id":{q(rules.id)},"year":{rules.year},"version":{q(rules.version)},"payer":{q(rules.payer)}}},'
+        '"practitioners":[{"id":"'
+    )
+    personal = [r.value for r in PERSONAL_ROLES]
+    staff = [r.value for r in STAFF_ROLES]
+
+    def family_part(kind: str, f: str) -> pl.Expr:
+        day = pl.col(f"_{kind}_{f}").dt.to_string("%Y-%m-%d")
+        value = (
+            pl.when(day.is_null())
+            .then(pl.lit("null"))
+            .otherwise(pl.concat_str(pl.lit('"'), day, pl.lit('"')))
+        )
+        if kind == "care_plan":
+            value = pl.concat_str(pl.lit('{"established_on":'), value, pl.lit(',"activity":[]}'))
+        return (
+            pl.when(pl.col(f"bills_{f}"))
+            .then(pl.concat_str(pl.lit(f'"{f}":'), value))
+            .otherwise(None)
+        )
+
+    cp_orders = cp.get_column("_order")
+    entry_orders = entries.get_column("_order")
+
+    def window(frame: pl.DataFrame, orders: pl.Series, first: int, last: int) -> pl.DataFrame:
+        lo = int(orders.search_sorted(first, "left"))
+        hi = int(orders.search_sorted(last, "left"))
+        return frame.slice(lo, hi - lo)
+
+    for first in range(0, max(total, 1), _CHUNK):
+        last = first + _CHUNK
+        chunk = window(cp, cp_orders, first, last)
+        chunk_entries = window(entries, entry_orders, first, last).with_columns(
+            pl.col("_role").cast(pl.String),
+            pl.col("_family").cast(pl.String),
+            pl.col("_credential").cast(pl.String),
+        )
+        lines = chunk.select("_order", "_key", "_patient_id", "_practitioner").join(
+            line_frame, on="_key"
+        )
+        if dos_at_end:
+            lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
+        else:
+            ordered = (
+                chunk_entries.filter(pl.col("_inside"))
+                .sort("_order", "_day", "__line__")
+                .with_columns(
+                    (pl.col("_minutes") * pl.col("_role").is_in(personal))
+                    .cum_sum()
+                    .over("_order", "_family")
+                    .alias("_personal_total"),
+                    (pl.col("_minutes") * pl.col("_role").is_in(staff))
+                    .cum_sum()
+                    .over("_order", "_family")
+                    .alias("_staff_total"),
+                )
+                .select(
+                    "_order",
+                    pl.col("_family").alias("family"),
+                    "_day",
+                    "_personal_total",
+                    "_staff_total",
+                )
+            )
+            reached = (
+                lines.select("_order", "k", "family", "personal", "need")
+                .join(ordered, on=["_order", "family"])
+                .filter(
+                    pl.when(pl.col("personal"))
+                    .then(pl.col("_personal_total"))
+                    .otherwise(pl.col("_staff_total"))
+                    >= pl.col("need")
+                )
+                .group_by("_order", "k")
+                .agg(pl.col("_day").min().alias("_reached"))
+            )
+            lines = lines.join(reached, on=["_order", "k"], how="left").with_columns(
+                pl.col("_reached").fill_null(end).dt.to_string("%Y-%m-%d").alias("_dos")
+            )
+        lines = lines.sort("_order", "k").with_columns(
+            pl.concat_str(
+                pl.col("_patient_id"),
+                pl.lit(","),
+                prac,
+                pl.lit(","),
+                "csv_head",
+                pl.lit(","),
+                "_dos",
+                pl.lit(","),
+                "csv_tail",
+            ).alias("claims_csv"),
+            pl.concat_str(
+                pl.lit('{"patient_id": "'),
+                pl.col("_patient_id"),
+                pl.lit('", "practitioner": "'),
+                prac,
+                pl.lit('", '),
+                "json_head",
+                pl.lit('"date_of_service": "'),
+                "_dos",
+                pl.lit('", '),
+                "json_tail",
+            ).alias("claims_json"),
+            pl.concat_str(
+                "audit_head", prac, pl.lit('","date_of_service":"'), "_dos", "audit_tail"
+            ).alias("audit_line"),
+        )
+        per_patient = lines.group_by("_order", maintain_order=True).agg(
+            pl.col("claims_csv").str.join(""),
+            pl.col("claims_json").str.join(",\n"),
+            pl.col("audit_line").str.join(","),
+        )
+        denials = (
+            chunk.select("_order", "_key", "_patient_id", "_practitioner")
+            .join(denial_frame, on="_key")
+            .sort("_order", "k")
+            .group_by("_order", maintain_order=True)
+            .agg(
+                pl.concat_str(pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_tail")
+                .str.join("")
+                .alias("denials_csv")
+            )
+        )
+        # Audit packets of the billed: the time log of the billed families inside the month.
+        billed = (
+            chunk.filter(pl.col("n_lines") > 0)
+            .join(tails, on="_key", how="left")
+            .join(conditions_json, on="_conditions_text", how="left")
+        )
+        bills = pl.lit(value=False)
+        for f in _FAMILIES:
+            bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
+        log = (
+            chunk_entries.join(
+                billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _FAMILIES)),
+                on="_order",
+            )
+            .filter(bills & (pl.col("_day") >= start) & (pl.col("_day") <= end))
+            .sort("_order", "_day", "_family", "_role", "_minutes", "_credential", "_interactive")
+            .group_by("_order", maintain_order=True)
+            .agg(
+                pl.concat_str(
+                    pl.lit('{"date":"'),
+                    pl.col("_day").dt.to_string("%Y-%m-%d"),
+                    pl.lit('","minutes":'),
+                    pl.col("_minutes").cast(pl.String),
+                    pl.lit(',"role":"'),
+                    "_role",
+                    pl.lit('","credential":'),
+                    pl.when(pl.col("_credential") == "")
+                    .then(pl.lit("null"))
+                    .otherwise(pl.concat_str(pl.lit('"'), "_credential", pl.lit('"'))),
+                    pl.lit(',"family":"'),
+                    "_family",
+                    pl.lit('","practitioner":"'),
+                    prac,
+                    pl.lit('","interactive":'),
+                    pl.when("_interactive").then(pl.lit("true")).otherwise(pl.lit("false")),
+                    pl.lit("}"),
+                )
+                .str.join(",")
+                .alias("_log")
+            )
+        )
+        audits = (
+            billed.join(log, on="_order", how="left")
+            .join(per_patient.select("_order", "audit_line"), on="_order")
+            .select(
+                "_order",
+                pl.concat_str(
+                    pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'),
+                    "_patient_id",
+                    pl.lit('",'),
+                    pl.lit(prefix),
+                    prac,
+                    pl.lit('","credential":"'),
+                    "_credential",
+                    pl.lit('"}],"consent":{'),
+                    pl.concat_str(
+                        [family_part("consent", f) for f in _FAMILIES],
+                        separator=",",
+                        ignore_nulls=True,
+                    ),
+                    pl.lit('},"care_plan":{'),
+                    pl.concat_str(
+                        [family_part("care_plan", f) for f in _FAMILIES],
+                        separator=",",
+                        ignore_nulls=True,
+                    ),
+                    pl.lit('},"conditions":['),
+                    "_conditions_json",
+                    pl.lit('],"time_log":['),
+                    pl.col("_log").fill_null(""),
+                    pl.lit('],"claim_lines":['),
+                    "audit_line",
+                    "packet_tail",
+                    pl.lit("\n"),
+                ).alias("audit"),
+            )
+        )
+        columnar = (
+            chunk.select("_order")
+            .join(
+                per_patient.select("_order", "claims_csv", "claims_json"), on="_order", how="left"
+            )
+            .join(denials, on="_order", how="left")
+            .join(audits, on="_order", how="left")
+            .with_columns(
+                pl.col(c).fill_null("")
+                for c in ("claims_csv", "claims_json", "denials_csv", "audit")
+            )
+            .select("_order", "claims_csv", "claims_json", "denials_csv", "audit")
+        )
+        merged = pl.concat([results.upto(last), columnar]).sort("_order")
+        _write_texts(writer, merged)
+        if on_progress is not None:
+            on_progress(min(last, total))

@@ -1,0 +1,373 @@
+"""The columnar close writes the reference close's files, byte for byte, and refuses the same rows.
+
+The reference is the pure-Python close (read_patients + run_close, one
+process), which shares no code with the columnar path's column checks, key
+building, re-dating or text building.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+pl = pytest.importorskip("polars")
+
+from carecore.billing import cms_rule_set, columnar  # noqa: E402
+from carecore.billing.close import read_patients, run_close  # noqa: E402
+from carecore.model import ServicePeriod  # noqa: E402
+
+FILES = ("claims.csv", "claims.json", "denials.csv", "summary.json", "audit/packets.jsonl")
+MONTH = ServicePeriod.month(2026, 1)
+
+PATIENT_HEADER = (
+    "patient_id,practitioner,credential,setting,conditions,consent,care_plan,"
+    "established,last_visit,qmb,date_of_death,primary_care_focal_point"
+)
+cells = {
+    "practitioner": ["dr1", "dr1", "dr2", " dr1", ""],
+    "credential": ["", "MD", "MD", "NP", "md", "XX", "DO"],
+    "setting": ["", "", "physician_office", "rhc"],
+    "conditions": [
+        "E11.65;I10",
+        "E11.65;I10",
+        "E11.65",
+        "F33.1;I10",
+        "I10:6;E11.65:2",
+        "E11.65;;I10",
+        "bad:x",
+        "",
+        "F41.1;F33.1:24",
+    ],
+    "consent": [
+        "CCM=2025-11-03",
+        "CCM=2025-11-03",
+        "",
+        "CCM=2026-01-15;BHI=2025-01-01",
+        "PCM=2025-06-01",
+        "CCM=2026-13-01",
+        "CCM=2027-01-01",
+        "BHI=2024-02-29;PCM=2026-01-31",
+        "XYZ=2025-01-01",
+    ],
+    "care_plan": [
+        "CCM=2025-11-03",
+        "CCM=2025-11-03;PCM=2025-01-01",
+        "",
+        "CCM=2026-01-20;PCM=2025-01-01",
+        "BHI=2025-05-05",
+        "CCM=2026-02-01",
+    ],
+    "established": ["", "true", "false", "maybe"],
+    "last_visit": ["2025-11-03", "2025-02-28", "", "2024-01-01", "2026-02-30"],
+    "qmb": ["", "false", "true"],
+    "date_of_death": ["", "", "", "2026-01-10", "2025-12-01"],
+    "primary_care_focal_point": ["", "true", "false"],
+}
+EVENT_HEADER = (
+    "patient_id,date,type,minutes,role,credential,practitioner,family,interactive,activity"
+)
+event_cells = {
+    "date": [
+        "2026-01-06",
+        "2026-01-06",
+        "2026-01-20",
+        "2026-01-31",
+        "2026-01-01",
+        "2025-12-31",
+        "2026-02-01",
+        "2026-1-6",
+    ],
+    "type": ["time_entry"] * 12 + ["interactive_contact", "bogus"],
+    "minutes": ["25", "5", "5", "12", "20", "31", "61", "0", "ten", "1441", ""],
+    "role": ["clinical_staff"] * 3
+    + ["physician", "qhp", "bh_care_manager", "auxiliary", "non_clinical", "doctor"],
+    "credential": ["", "RN", "MD", "md", "XX", "LPN"],
+    "practitioner": ["", "", "", "dr1", "dr2"],
+    "family": ["CCM"] * 4 + ["PCM", "BHI", "RPM", ""],
+    "interactive": ["", "true", "false", "True", "yes"],
+    "activity": ["", "call", "review"],
+}
+
+
+CLEAN = {
+    "type": {"time_entry"},
+    "minutes": {"25", "5", "12", "20", "31", "61"},
+    "role": {"clinical_staff", "physician", "qhp", "bh_care_manager", "auxiliary"},
+    "family": {"CCM", "PCM", "BHI"},
+    "practitioner": {"", "dr1"},
+}
+
+
+@st.composite
+def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    clean = draw(st.booleans())  # half the pairs bill a lot: good rows, clean time entries
+    pids = draw(
+        st.lists(
+            st.sampled_from([f"p{i}" for i in range(1, 9)] + ["", "q-1", "p\u00e9"]),
+            min_size=1,
+            max_size=8,
+            unique=True,
+        )
+    )
+    rows = [PATIENT_HEADER]
+    rows.extend(
+        ",".join(
+            [
+                pid,
+                *(
+                    draw(st.sampled_from(values[: 2 if clean else None]))
+                    for values in cells.values()
+                ),
+            ]
+        )
+        for pid in pids
+    )
+    events = [EVENT_HEADER]
+    names = [*pids, "p9", ""]
+    for _ in range(draw(st.integers(0, 30))):
+        pid = draw(st.sampled_from(pids if clean else names))
+        row = []
+        for name, choices in event_cells.items():
+            values = choices
+            if clean and name in {"type", "minutes", "role", "family", "practitioner"}:
+                values = [v for v in values if v in CLEAN[name]]
+            row.append(draw(st.sampled_from(values)))
+        events.append(",".join([pid, *row]))
+    if draw(st.booleans()):
+        events = [events[0], *sorted(events[1:], key=lambda row: row.split(",", 1)[0])]
+    return "\n".join(rows) + "\n", "\n".join(events) + "\n"
+
+
+def reference(folder: Path, out: Path, month: ServicePeriod = MONTH):
+    rules = cms_rule_set(month.start.year)
+    patients, problems = read_patients(folder / "patients.csv")
+    summary, refused = run_close(
+        patients, folder / "events.csv", month, rules, out, extra_rejected=len(problems)
+    )
+    return summary, [str(p) for p in [*problems, *refused]]
+
+
+def same_files(left: Path, right: Path) -> None:
+    for name in FILES:
+        assert (left / name).read_bytes() == (right / name).read_bytes(), name
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pair=csv_pairs(), chunk=st.sampled_from([1, 3, 50_000]))
+def test_columnar_close_writes_the_reference_files(tmp_path_factory, monkeypatch, pair, chunk):
+    folder = tmp_path_factory.mktemp("pair")
+    (folder / "patients.csv").write_text(pair[0], encoding="utf-8")
+    (folder / "events.csv").write_text(pair[1], encoding="utf-8")
+    monkeypatch.setattr(columnar, "_CHUNK", chunk)
+    closed = columnar.close_columnar(
+        folder / "patients.csv",
+        folder / "events.csv",
+        MONTH,
+        cms_rule_set(2026),
+        folder / "columnar",
+    )
+    expected_summary, expected_problems = reference(folder, folder / "reference")
+    assert closed is not None  # these files are plain: no quotes, no blank lines, no ragged rows
+    summary, problems = closed
+    event(f"claim lines: {min(summary.claim_lines, 3)}")
+    assert summary == expected_summary
+    assert [str(p) for p in problems] == expected_problems
+    same_files(folder / "columnar", folder / "reference")
+
+
+def test_generated_month_with_crlf_and_a_month_end_rule_set(tmp_path):
+    bench = Path(__file__).resolve().parents[2] / "bench" / "gen_close.py"
+    subprocess.run(
+        [sys.executable, str(bench), str(tmp_path), "--patients", "400", "--seed", "11"],
+        check=True,
+        capture_output=True,
+    )
+    month = ServicePeriod.month(2026, 3)
+    closed = columnar.close_columnar(
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        month,
+        cms_rule_set(2026),
+        tmp_path / "c",
+    )
+    assert closed is not None
+    summary, _ = reference(tmp_path, tmp_path / "r", month)
+    assert closed[0] == summary
+    assert summary.claim_lines > 100
+    same_files(tmp_path / "c", tmp_path / "r")
+    forked = columnar.close_columnar(
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        month,
+        cms_rule_set(2026),
+        tmp_path / "w",
+        workers=2,
+    )
+    assert forked is not None
+    assert forked[0] == summary
+    same_files(tmp_path / "w", tmp_path / "r")
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        'patient_id,date,type,minutes,role,family\np1,2026-01-06,time_entry,25,clinical_staff,"CCM"\n',
+        "patient_id,date,type,minutes,role,family\np1,2026-01-06,time_entry,25,clinical_staff\n",
+        "patient_id,date,type,minutes,role,family\n\np1,2026-01-06,time_entry,25,clinical_staff,CCM\n",
+        "patient_id,date,type,minutes,role,family\rp1,2026-01-06,time_entry,25,clinical_staff,CCM\r",
+    ],
+    ids=["quoted", "ragged", "blank-line", "cr-only"],
+)
+def test_files_it_cannot_take_whole_go_to_the_reference(tmp_path, events):
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+        "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n"
+    )
+    (tmp_path / "events.csv").write_text(events, newline="")
+    assert (
+        columnar.close_columnar(
+            tmp_path / "patients.csv", tmp_path / "events.csv", MONTH, cms_rule_set(2026), None
+        )
+        is None
+    )
+
+
+def test_duplicate_patients_go_to_the_reference(tmp_path):
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,practitioner,conditions\np1,dr1,E11.65;I10\n p1,dr1,E11.65;I10\n"
+    )
+    (tmp_path / "events.csv").write_text("patient_id,date,type\n")
+    assert (
+        columnar.close_columnar(
+            tmp_path / "patients.csv", tmp_path / "events.csv", MONTH, cms_rule_set(2026), None
+        )
+        is None
+    )
+
+
+def test_cli_engines_write_the_same_files(tmp_path):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+        "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n"
+        "p2,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n"
+    )
+    (tmp_path / "events.csv").write_text(
+        "patient_id,date,type,minutes,role,family\n"
+        "p1,2026-01-06,time_entry,45,clinical_staff,CCM\n"
+        "p2,2026-01-06,time_entry,ten,clinical_staff,CCM\n"
+    )
+    app = make_app(get_plugin_manager(entry_points=False))
+    outputs = []
+    for engine in ("reference", "columnar", "auto"):
+        result = CliRunner().invoke(
+            app,
+            [
+                "billing",
+                "close",
+                "--month",
+                "2026-01",
+                "--engine",
+                engine,
+                "--patients",
+                str(tmp_path / "patients.csv"),
+                "--events",
+                str(tmp_path / "events.csv"),
+                "--out",
+                str(tmp_path / engine),
+            ],
+        )
+        assert result.exit_code == 1, result.output
+        assert "column minutes: expected a whole number (got 'ten')" in result.output
+        outputs.append(result.output.replace(engine, "ENGINE"))
+    assert outputs[0] == outputs[1] == outputs[2]
+    same_files(tmp_path / "columnar", tmp_path / "reference")
+    same_files(tmp_path / "auto", tmp_path / "reference")
+
+
+@pytest.mark.parametrize("month_end", [False, True], ids=["day-reached", "month-end-switch"])
+def test_ties_consent_mid_month_and_the_date_of_service_switch(tmp_path, month_end):
+    import attrs
+
+    from carecore.billing.rules import DateOfService
+
+    rules = cms_rule_set(2026)
+    if month_end:
+        rules = attrs.evolve(
+            rules, switches=attrs.evolve(rules.switches, date_of_service=DateOfService.PERIOD_END)
+        )
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+        "p1,dr1,E11.65;I10,CCM=2025-11-03;BHI=2026-01-10,CCM=2025-11-03;BHI=2026-01-10,2025-11-03\n"
+        "p2,dr1,E11.65;F33.1,BHI=2026-01-10;PCM=2025-10-01,BHI=2026-01-10;PCM=2025-10-01,2025-11-03\n"
+    )
+    (tmp_path / "events.csv").write_text(
+        "patient_id,date,type,minutes,role,family,interactive,credential\n"
+        "p1,2026-01-06,time_entry,10,clinical_staff,CCM,true,RN\n"
+        "p1,2026-01-06,time_entry,10,clinical_staff,CCM,false,RN\n"
+        "p1,2026-01-06,time_entry,10,clinical_staff,CCM,,\n"
+        "p1,2026-01-09,time_entry,30,clinical_staff,BHI,false,RN\n"
+        "p1,2026-01-12,time_entry,25,clinical_staff,BHI,false,RN\n"
+        "p1,2026-01-20,time_entry,35,physician,CCM,false,MD\n"
+        "p1,2026-01-21,time_entry,5,non_clinical,CCM,false,\n"
+        "p1,2026-01-22,time_entry,25,clinical_staff,CCM,false,RN\n"
+        "p2,2026-01-11,time_entry,31,clinical_staff,PCM,false,RN\n"
+        "p2,2026-01-03,time_entry,20,physician,BHI,false,MD\n"
+        "p2,2026-01-15,time_entry,20,bh_care_manager,BHI,false,MD\n"
+    )
+    closed = columnar.close_columnar(
+        tmp_path / "patients.csv", tmp_path / "events.csv", MONTH, rules, tmp_path / "c"
+    )
+    patients, _ = read_patients(tmp_path / "patients.csv")
+    summary, _ = run_close(patients, tmp_path / "events.csv", MONTH, rules, tmp_path / "r")
+    assert closed is not None
+    assert closed[0] == summary
+    assert summary.claim_lines >= 3
+    same_files(tmp_path / "c", tmp_path / "r")
+
+
+def test_months_it_cannot_render_go_to_the_reference_code(tmp_path, monkeypatch):
+    """The fallback for a template the writer cannot render, forced for every other month."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "gen_close.py"
+    subprocess.run(
+        [sys.executable, str(bench), str(tmp_path), "--patients", "120", "--seed", "5"],
+        check=True,
+        capture_output=True,
+    )
+    month = ServicePeriod.month(2026, 3)
+    add = columnar._Templates.add
+
+    def every_other(self, key, result):
+        return key % 2 == 1 and add(self, key, result)
+
+    monkeypatch.setattr(columnar._Templates, "add", every_other)
+    monkeypatch.setattr(columnar, "_CHUNK", 7)
+    monkeypatch.setattr(columnar, "_BATCH", 5)
+    closed = columnar.close_columnar(
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        month,
+        cms_rule_set(2026),
+        tmp_path / "c",
+    )
+    summary, _ = reference(tmp_path, tmp_path / "r", month)
+    assert closed is not None
+    assert closed[0] == summary
+    same_files(tmp_path / "c", tmp_path / "r")
+    # Without --out only the summary is made, and it is the same.
+    bare = columnar.close_columnar(
+        tmp_path / "patients.csv", tmp_path / "events.csv", month, cms_rule_set(2026), None
+    )
+    assert bare is not None
+    assert bare[0] == summary
