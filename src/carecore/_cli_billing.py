@@ -124,16 +124,21 @@ def evaluate(
 @click.option(
     "--patients",
     "patients_csv",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="patients.csv (CSV.md).",
 )
 @click.option(
     "--events",
     "events_csv",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="events.csv (CSV.md).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    default=None,
+    help="Close from a store instead of CSV files (stores the claim lines and denials).",
 )
 @click.option(
     "--out",
@@ -165,8 +170,9 @@ def evaluate(
 def close(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
     month: str,
-    patients_csv: Path,
-    events_csv: Path,
+    patients_csv: Path | None,
+    events_csv: Path | None,
+    db_url: str | None,
     out: Path | None,
     payer: str,
     rule_set_id: str | None,
@@ -174,18 +180,18 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     workers: int | None,
     engine: str,
 ) -> None:
-    """Close a billing month over a patients.csv / events.csv pair.
+    """Close a billing month over a patients.csv / events.csv pair, or over a store (--db).
 
     Bad rows are reported with file, line and column and skipped; the good
     rows are still closed, and the exit status is 1 when any row was refused.
     With --out, writes claims.csv, claims.json, denials.csv,
     audit/packets.jsonl and summary.json; the summary table is printed.
-    Both engines write the same files; the columnar one is faster.
+    Both engines write the same files; the columnar one is faster. With
+    --db, every stored patient is evaluated by the reference engine and the
+    month's claim lines and denials are stored, replacing an earlier close.
     """
     import re  # noqa: PLC0415
 
-    from carecore.billing.close import read_patients, run_close  # noqa: PLC0415
-    from carecore.billing.columnar import polars_available  # noqa: PLC0415
     from carecore.model import ServicePeriod  # noqa: PLC0415
 
     found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month)
@@ -193,6 +199,48 @@ def close(  # noqa: PLR0917 - click passes options as arguments
         _fail(f"--month={month!r}: expected YYYY-MM")
         return
     period = ServicePeriod.month(int(found[1]), int(found[2]))
+    if db_url is not None:
+        if patients_csv is not None or events_csv is not None:
+            _fail("give --db, or --patients and --events, not both")
+            return
+        show = progress if progress is not None else sys.stderr.isatty()
+        _close_store(ctx, db_url, period, out, payer, rule_set_id, show=show)
+        return
+    if patients_csv is None or events_csv is None:
+        _fail("give --patients and --events (CSV files), or --db URL (a store)")
+        return
+    _close_csv(
+        ctx,
+        patients_csv,
+        events_csv,
+        period,
+        out,
+        payer=payer,
+        rule_set_id=rule_set_id,
+        progress=progress,
+        workers=workers,
+        engine=engine,
+    )
+
+
+def _close_csv(
+    ctx: click.Context,
+    patients_csv: Path,
+    events_csv: Path,
+    period: Any,
+    out: Path | None,
+    *,
+    payer: str,
+    rule_set_id: str | None,
+    progress: bool | None,
+    workers: int | None,
+    engine: str,
+) -> None:
+    """The close over a patients.csv / events.csv pair (either engine)."""
+    from carecore.billing.close import read_patients, run_close  # noqa: PLC0415
+    from carecore.billing.columnar import polars_available  # noqa: PLC0415
+
+    month = f"{period.start:%Y-%m}"
     if engine == "columnar" and not polars_available():
         _fail("--engine columnar needs polars: pip install 'carecore[fast]'")
         return
@@ -307,6 +355,75 @@ def _report(summary: Any, problems: list[Any], out: Path | None) -> None:
         click.echo(f"refused: ... and {len(problems) - 50} more rows", err=True)
     if problems:
         sys.exit(1)
+
+
+def _close_store(  # noqa: PLR0917 - the close command's settings
+    ctx: click.Context,
+    db_url: str,
+    period: Any,
+    out: Path | None,
+    payer: str,
+    rule_set_id: str | None,
+    *,
+    show: bool,
+) -> None:
+    """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
+    import contextlib  # noqa: PLC0415
+
+    from carecore.billing.close import CloseWriter, PatientMonth, PatientRow  # noqa: PLC0415
+    from carecore.billing.facts import TimeFact  # noqa: PLC0415
+    from carecore.service import CareProgram  # noqa: PLC0415
+
+    pm = ctx.obj["pm"]
+    try:
+        rules = rule_set_for(Hooks(pm).rule_sets(), period.start.year, payer, rule_set_id)
+    except errors.NotFound as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+        return
+    writer = CloseWriter(out, period, rules)
+
+    def each(facts: Any, result: Any) -> None:
+        billing = {line.billing_practitioner_id for line in result.claim_lines}
+        practitioner = next(
+            (p for p in facts.practitioners if p.id in billing), facts.practitioners[0]
+        )
+        log = [
+            (e.date, e.minutes, e.role, e.family, e.credential, e.interactive, e.practitioner)
+            for e in facts.events
+            if isinstance(e, TimeFact)
+        ]
+        row = PatientRow(
+            line=0, patient=facts.patient, practitioner=practitioner, setting=facts.setting
+        )
+        writer.add(PatientMonth(row=row, period=period, result=result, time_log=log))
+
+    with contextlib.ExitStack() as stack:
+        program = stack.enter_context(
+            CareProgram.open(db_url, actor="carecore-billing", plugin_manager=pm)
+        )
+        advance = None
+        if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress  # noqa: PLC0415
+
+            bar = stack.enter_context(
+                Progress(
+                    "[progress.description]{task.description}",
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    transient=True,
+                )
+            )
+            task = bar.add_task(f"closing {period.start:%Y-%m} from {db_url}", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        program.close_month(
+            period, rules=rules, reason="carecore billing close", progress=advance, each=each
+        )
+    summary = writer.finish()
+    _print_summary(summary, out)
+    click.echo(f"stored in {db_url}: the claim lines and denials of {period}")
 
 
 def _print_summary(summary: Any, out: Path | None) -> None:

@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from carecore import billing
-    from carecore.billing import EvaluationResult
+    from carecore.billing import BillingFacts, EvaluationResult
     from carecore.instruments import Answer
     from carecore.metrics import ProgramData
     from carecore.protocols import Store, Transaction
@@ -807,6 +807,7 @@ class CareProgram:
         rules: billing.RuleSet | None = None,
         reason: str = "month close",
         progress: Callable[[int, int], None] | None = None,
+        each: Callable[[BillingFacts, EvaluationResult], None] | None = None,
     ) -> list[EvaluationResult]:
         """Bill *period* for every stored patient and store the outcome, replacing an earlier close.
 
@@ -815,14 +816,15 @@ class CareProgram:
         :func:`carecore.billing.month.close_records`; every patient's claim
         lines and denials are then written in one transaction, so a failed
         close leaves the previous one in place. *progress* gets
-        ``(patients done, patients)``.
+        ``(patients done, patients)``; *each* gets every patient's billing
+        facts and result as they are evaluated (for audit packets).
 
         >>> program = CareProgram.open("memory://")
         >>> program.close_month(ServicePeriod.month(2026, 3))
         []
         """
         from carecore.billing import cms_rule_set  # noqa: PLC0415
-        from carecore.billing.month import MonthRecords, close_records  # noqa: PLC0415
+        from carecore.billing.month import MonthRecords, evaluate_records  # noqa: PLC0415
 
         if not isinstance(period, ServicePeriod) or period != ServicePeriod.month(
             period.start.year, period.start.month
@@ -848,12 +850,16 @@ class CareProgram:
                 claim_lines=tx.all(ClaimLine),
             )
         total = len(records.patients)
-        results = close_records(
+        results = []
+        for facts, result in evaluate_records(
             records,
             period,
             chosen,
             progress=None if progress is None else (lambda done: progress(done, total)),
-        )
+        ):
+            results.append(result)
+            if each is not None:
+                each(facts, result)
         with self.transaction(f"{reason}: {period}") as tx:
             for result in results:
                 self._store_billing(

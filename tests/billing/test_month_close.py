@@ -357,3 +357,89 @@ def test_only_a_calendar_month_is_closed(program):
             ServicePeriod(start=pendulum.Date(2026, 3, 1), end=pendulum.Date(2026, 4, 30))
         )
     assert info.value.field == "period"
+
+
+def _stored_practice(url: str) -> None:
+    prog = CareProgram.open(url, actor="test")
+    with prog.transaction("setup") as tx:
+        tx.add(DR)
+        tx.add(RN)
+        for pid in ("p1", "p2"):
+            tx.add(make_patient(pid))
+            for c in chronic(pid):
+                tx.add(c)
+            tx.add(visit(pid))
+            tx.add(plan(pid))
+        tx.add(consent("p1"))  # p2 never consented
+        for n, amount in enumerate((20, 25)):
+            tx.add(minutes("p1", n, amount))
+            tx.add(minutes("p2", n, amount))
+    prog.close()
+
+
+def test_billing_close_over_a_store_writes_the_files_and_stores_the_close(tmp_path):
+    import csv
+    import json
+
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+
+    url = f"sqlite:///{tmp_path / 'practice.db'}"
+    _stored_practice(url)
+    out = tmp_path / "close"
+    app = make_app(get_plugin_manager(entry_points=False))
+    args = [
+        "billing",
+        "close",
+        "--month",
+        "2026-03",
+        "--db",
+        url,
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with (out / "claims.csv").open(newline="", encoding="utf-8") as handle:
+        rows = [(r["patient_id"], r["code"], r["units"]) for r in csv.DictReader(handle)]
+    # p1: 45 staff minutes -> 99490 and one 99439; p2 has no consent.
+    assert sorted(rows) == [("p1", "99439", "1"), ("p1", "99490", "1")]
+    packets = [
+        json.loads(line)
+        for line in (out / "audit" / "packets.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    (p1,) = [p for p in packets if p["patient_id"] == "p1"]
+    assert p1["rule_set"]["id"] == "cms-2026"
+    assert sorted(e["minutes"] for e in p1["time_log"]) == [20, 25]
+    assert p1["consent"] == {"CCM": "2026-01-05"}
+    with CareProgram.open(url, actor="test") as prog, prog.transaction("read") as tx:
+        stored = sorted((line.patient_id, line.code) for line in tx.all(ClaimLine))
+        denied = {d.patient_id for d in tx.all(Denial)}
+    assert stored == [("p1", "99439"), ("p1", "99490")]
+    assert "p2" in denied
+    again = CliRunner().invoke(app, args)  # a re-close replaces the stored one
+    assert again.exit_code == 0, again.output
+    with CareProgram.open(url, actor="test") as prog, prog.transaction("read") as tx:
+        assert len(tx.all(ClaimLine)) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--db", "memory://", "--patients", "p.csv", "--events", "e.csv"], "not both"),
+        ([], "--db URL"),
+    ],
+)
+def test_billing_close_needs_one_source(extra, message):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+
+    app = make_app(get_plugin_manager(entry_points=False))
+    result = CliRunner().invoke(app, ["billing", "close", "--month", "2026-03", *extra])
+    assert result.exit_code != 0
+    assert message in result.output
