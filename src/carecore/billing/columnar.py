@@ -82,6 +82,7 @@ if TYPE_CHECKING:
 
     from carecore.billing.engine import EvaluationResult
     from carecore.billing.rules import RuleSet
+    from carecore.model.money import ClaimLine, Denial
     from carecore.model.period import ServicePeriod
 
 __all__ = ["close_columnar", "polars_available"]
@@ -503,7 +504,12 @@ def _csv_row(cells: tuple[object, ...]) -> str:
 
 
 class _Templates:
-    """Per distinct canonical month: the reference result, as text pieces to join per patient."""
+    """Per distinct canonical month: the reference result, as text pieces to join per patient.
+
+    Many months share the same claim lines, denials and hints (only their mix
+    differs), so each piece's text is built once per distinct value: it depends
+    only on the fields it renders, and those are the cache keys.
+    """
 
     q = staticmethod(json.encoder.encode_basestring_ascii)
 
@@ -514,77 +520,111 @@ class _Templates:
         self.lines: list[dict[str, Any]] = []
         self.denials: list[dict[str, Any]] = []
         self.keys: list[dict[str, Any]] = []
+        self._line_texts: dict[tuple[object, ...], dict[str, Any] | None] = {}
+        self._denial_texts: dict[tuple[object, ...], tuple[str, str] | None] = {}
+        self._hint_texts: dict[str, str] = {}
+
+    def _line_text(self, line: ClaimLine) -> dict[str, Any] | None:
+        """The text pieces of one claim line (None when the writer cannot render it)."""
+        q = self.q
+        modifiers = ";".join(line.modifiers)
+        amount = "" if line.amount is None else str(line.amount)
+        start, end = line.period.start.isoformat(), line.period.end.isoformat()
+        head = f"{line.code},{line.units}"
+        tail = f"{modifiers},{start},{end},{amount}\r\n"
+        probe = _csv_row(
+            ("P", "R", line.code, line.units, "2000-01-01", modifiers, start, end, amount)
+        )
+        if probe != f"P,R,{head},2000-01-01,{tail}":
+            return None
+        mods_json = ",".join(q(m) for m in line.modifiers)
+        amount_json = "null" if line.amount is None else q(str(line.amount))
+        return {
+            "code": line.code,
+            "units": line.units,
+            "amount": amount,
+            "family": line.family.value,
+            "personal": personal_code(line.code),
+            "need": self.fast.need(line.code, line.units),
+            "csv_head": head,
+            "csv_tail": tail,
+            "json_head": f'"code": {q(line.code)}, "units": {line.units}, ',
+            "json_tail": f'"modifiers": [{mods_json}], "period_start": "{start}", '
+            f'"period_end": "{end}", "amount": {amount_json}}}',
+            "audit_head": f'{{"code":{q(line.code)},"units":{line.units},"family":{q(line.family.value)},"practitioner":"',
+            "audit_tail": f'","modifiers":[{mods_json}],"amount":{_json_or_null(q, line.amount)}}}',
+        }
+
+    def _denial_text(self, denial: Denial) -> tuple[str, str] | None:
+        """One denial's CSV row tail and audit JSON (None when the writer cannot render it)."""
+        q = self.q
+        row = _csv_row(
+            (
+                "P",
+                "R",
+                denial.code,
+                denial.reason.value,
+                denial.message,
+                denial.rule,
+                ";".join(denial.sources),
+            )
+        )
+        if not row.startswith("P,R,"):
+            return None
+        return row[4:], (
+            f'{{"code":{q(denial.code)},"reason":{q(denial.reason.value)},"message":{q(denial.message)},'
+            f'"rule":{q(denial.rule)},"sources":[{",".join(q(t) for t in denial.sources)}]}}'
+        )
 
     def add(self, key: int, result: EvaluationResult) -> bool:
         """Record *result* for *key*; False when the writer cannot render it (the patients go by the reference)."""
-        q = self.q
         families = sorted({line.family.value for line in result.claim_lines})
         if any(f not in _FAMILIES for f in families):
             return False
         lines = []
         for k, line in enumerate(result.claim_lines):
-            modifiers = ";".join(line.modifiers)
-            amount = "" if line.amount is None else str(line.amount)
-            head = f"{line.code},{line.units}"
-            tail = f"{modifiers},{line.period.start.isoformat()},{line.period.end.isoformat()},{amount}\r\n"
-            probe = _csv_row(
-                (
-                    "P",
-                    "R",
-                    line.code,
-                    line.units,
-                    "2000-01-01",
-                    modifiers,
-                    line.period.start.isoformat(),
-                    line.period.end.isoformat(),
-                    amount,
-                )
+            # Every field the text reads, as text (equal values may print differently).
+            line_key = (
+                line.code,
+                line.units,
+                line.modifiers,
+                line.period.start.isoformat(),
+                line.period.end.isoformat(),
+                None if line.amount is None else str(line.amount),
+                line.family.value,
             )
-            if probe != f"P,R,{head},2000-01-01,{tail}":
+            if line_key in self._line_texts:
+                text = self._line_texts[line_key]
+            else:
+                text = self._line_texts[line_key] = self._line_text(line)
+            if text is None:
                 return False
-            mods_json = ",".join(q(m) for m in line.modifiers)
-            amount_json = "null" if line.amount is None else q(str(line.amount))
-            lines.append(
-                {
-                    "key": key,
-                    "k": k,
-                    "code": line.code,
-                    "units": line.units,
-                    "amount": amount,
-                    "family": line.family.value,
-                    "personal": personal_code(line.code),
-                    "need": self.fast.need(line.code, line.units),
-                    "csv_head": head,
-                    "csv_tail": tail,
-                    "json_head": f'"code": {q(line.code)}, "units": {line.units}, ',
-                    "json_tail": f'"modifiers": [{mods_json}], "period_start": "{line.period.start.isoformat()}", '
-                    f'"period_end": "{line.period.end.isoformat()}", "amount": {amount_json}}}',
-                    "audit_head": f'{{"code":{q(line.code)},"units":{line.units},"family":{q(line.family.value)},"practitioner":"',
-                    "audit_tail": f'","modifiers":[{mods_json}],"amount":{_json_or_null(q, line.amount)}}}',
-                }
-            )
+            lines.append({"key": key, "k": k, **text})
         denials = []
+        denial_json = []
         for k, denial in enumerate(result.denials):
-            row = _csv_row(
-                (
-                    "P",
-                    "R",
-                    denial.code,
-                    denial.reason.value,
-                    denial.message,
-                    denial.rule,
-                    ";".join(denial.sources),
-                )
+            denial_key = (
+                denial.code,
+                denial.reason.value,
+                denial.message,
+                denial.rule,
+                denial.sources,
             )
-            if not row.startswith("P,R,"):
+            if denial_key in self._denial_texts:
+                pieces = self._denial_texts[denial_key]
+            else:
+                pieces = self._denial_texts[denial_key] = self._denial_text(denial)
+            if pieces is None:
                 return False
-            denials.append({"key": key, "k": k, "csv_tail": row[4:]})
-        denials_json = ",".join(
-            f'{{"code":{q(d.code)},"reason":{q(d.reason.value)},"message":{q(d.message)},"rule":{q(d.rule)},'
-            f'"sources":[{",".join(q(t) for t in d.sources)}]}}'
-            for d in result.denials
+            denials.append({"key": key, "k": k, "csv_tail": pieces[0]})
+            denial_json.append(pieces[1])
+        hints = self._hint_texts
+        hints_json = ",".join(
+            hints[h.message]
+            if h.message in hints
+            else hints.setdefault(h.message, self.q(h.message))
+            for h in result.hints
         )
-        hints_json = ",".join(q(h.message) for h in result.hints)
         self.lines += lines
         self.denials += denials
         self.keys.append(
@@ -593,7 +633,7 @@ class _Templates:
                 "n_lines": len(lines),
                 "n_denials": len(denials),
                 **{f"bills_{f}": f in families for f in _FAMILIES},
-                "audit_tail": f'],"explanation":{{"denials":[{denials_json}],"hints":[{hints_json}]}},'
+                "audit_tail": f'],"explanation":{{"denials":[{",".join(denial_json)}],"hints":[{hints_json}]}},'
                 f'"rows_rejected":[],"evaluated_by":"fast path (cached reference result)"}}',
             }
         )
