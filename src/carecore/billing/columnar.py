@@ -1113,11 +1113,16 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             batch_keys = []
     if batch_keys:
         template_batches.append(batch_keys)
-    # Half of them go to the workers now (idle so far), the main process takes the rest
-    # once the reference code's patients are on their way.
-    template_jobs: list[Callable[[], Any]] = [
-        runner.submit(_template_batch, batch) for batch in template_batches[1::2]
-    ]
+    # With worker processes, all of them go to the workers now (idle so far), ahead of the
+    # reference code's patients: the main process has work of its own until it writes, and
+    # a share of the months there left the workers idle while it wrote. Inline, they run
+    # once the reference code's patients are gathered (as the writer needs them).
+    if runner.pool is not None:
+        template_jobs = [runner.submit(_template_batch, batch) for batch in template_batches]
+        template_batches = []
+    else:
+        template_jobs = [runner.submit(_template_batch, batch) for batch in template_batches[1::2]]
+        template_batches = template_batches[::2]
     # Patients the reference code closes: their rows, read whole, go to the workers now.
     python_patients = good.filter(~pl.col("_columnar")).sort("_order")
     python_lines = python_patients.get_column("__line__").to_list()
@@ -1173,7 +1178,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         for line, pid in orphan_rows.iter_rows()
     ]
     del events, clean, bad_pids, orphan_rows, firsts
-    template_jobs.extend(_ready(_template_batch(batch)) for batch in template_batches[::2])
+    template_jobs.extend(_ready(_template_batch(batch)) for batch in template_batches)
     template_lines: list[dict[str, Any]] = []
     template_denials: list[dict[str, Any]] = []
     template_keys: list[dict[str, Any]] = []
