@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from attrs import field, frozen
 
 from carecore import errors
-from carecore.model import OutboundMessage
+from carecore.model import DomainEvent, OutboundMessage
 from carecore.model import _validators as v
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     import pendulum
 
-    from carecore.model import DomainEvent
 
 __all__ = [
     "DEFAULT_RULES",
@@ -221,6 +220,12 @@ def messages_for(
     >>> [m.subject for m in messages_for(event, rules, now=event.occurred_at, language="fr")]
     ['Task t7 is overdue']
     """
+    if not isinstance(event, DomainEvent):
+        raise errors.InvalidValue("must be a domain event", field="event", value=event)
+    if language is not None and not isinstance(language, str):
+        raise errors.InvalidValue(
+            "must be a language tag or None", field="language", value=language
+        )
     fields = {**event.fields(), **(values or {})}
     chosen: dict[str, NotificationRule] = {}
     fit: dict[str, int] = {}

@@ -42,7 +42,7 @@ from carecore.model import (
     PatientClass,
 )
 from carecore.model import _validators as v
-from carecore.registry._eligibility import check_date
+from carecore.model._validators import check_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -23,6 +23,7 @@ transaction each.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Self
@@ -70,6 +71,7 @@ from carecore.model import (
     TimeRecorded,
     TransitionEpisode,
 )
+from carecore.model import _validators as v
 from carecore.notify import DEFAULT_RULES, NotificationRule, check_rules, messages_for
 from carecore.outreach import Worklist, build_worklists
 from carecore.plugins import Hooks
@@ -548,7 +550,7 @@ class CareProgram:
                 field="reminder_hours",
                 value=reminder_hours,
             )
-        wanted = None if kinds is None else set(kinds)
+        wanted = None if kinds is None else _names(kinds, "kinds")
         lists = self.worklists(time_zone=time_zone)
         now = self.clock.now()
         today = now.in_timezone(time_zone).date()
@@ -834,6 +836,8 @@ class CareProgram:
                 field="period",
                 value=period,
             )
+        v.check_callable(progress, "progress")
+        v.check_callable(each, "each")
         chosen = rules if rules is not None else cms_rule_set(period.start.year)
         with self.transaction(f"{reason}: read {period}") as tx:
             records = MonthRecords(
@@ -900,6 +904,17 @@ class CareProgram:
                 observations=tuple(tx.all(model.Observation)),
                 assessments=tuple(tx.all(model.AssessmentResult)),
             )
+
+
+def _names(value: object, field: str) -> set[str]:
+    """A collection of names (a single string is refused: it would be read letter by letter)."""
+    if isinstance(value, str) or not isinstance(value, collections.abc.Iterable):
+        raise errors.InvalidValue("must be a list of names", field=field, value=value)
+    names = list(value)
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise errors.InvalidValue("must be a name", field=f"{field}[{index}]", value=name)
+    return set(names)
 
 
 def _answer_values(value: object) -> tuple[str, ...]:

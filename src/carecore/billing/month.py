@@ -132,6 +132,8 @@ class MonthRecords:
             ("episodes", TransitionEpisode),
             ("claim_lines", ClaimLine),
         )
+        if isinstance(self.care_plans, tuple):
+            kinds = (*kinds, ("care_plans", CarePlan))
         for name, cls in kinds:
             for index, item in enumerate(getattr(self, name)):
                 if not isinstance(item, cls):
@@ -180,6 +182,7 @@ def evaluate_records(
         raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
     if not isinstance(rules, RuleSet):
         raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
+    v.check_callable(progress, "progress")
     return _evaluate(records, period, rules, progress)
 
 

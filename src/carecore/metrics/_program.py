@@ -24,7 +24,7 @@ from carecore.model import (
     ServiceFamily,
     ServicePeriod,
 )
-from carecore.registry._eligibility import check_date
+from carecore.model._validators import check_date
 from carecore.risk import EncounterKind, encounters
 
 if TYPE_CHECKING:

@@ -50,9 +50,9 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.model import _validators as v
+from carecore.model._validators import check_date
 from carecore.outreach import Worklist
 from carecore.registry import Caseload, Eligibility, caseloads, registry, registry_worklists
-from carecore.registry._eligibility import check_date
 from carecore.risk import HccModel, Stratification, TierRules, hcc_scores, stratify_all
 
 if TYPE_CHECKING:

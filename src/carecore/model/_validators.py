@@ -295,3 +295,31 @@ _CHECK_TRUSTED = [os.environ.get("CARECORE_CHECK_TRUSTED", "").strip() not in {"
 def check_trusted(enabled: bool) -> None:  # noqa: FBT001
     """Turn full validation of :func:`trusted` values on or off (tests turn it on)."""
     _CHECK_TRUSTED[0] = enabled
+
+
+def check_date(value: object, field: str) -> pendulum.Date:
+    """*value* as a :class:`pendulum.Date`, or :class:`~carecore.errors.InvalidValue` naming *field*.
+
+    >>> check_date(pendulum.Date(2026, 3, 1), "as_of")
+    Date(2026, 3, 1)
+    >>> check_date("2026-03-01", "as_of")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: as_of='2026-03-01': must be a date
+    """
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise errors.InvalidValue("must be a date", field=field, value=value)
+    return pendulum.Date(value.year, value.month, value.day)
+
+
+def check_callable(value: object, field: str) -> None:
+    """Refuse *value* unless it is None or callable (progress and result callbacks).
+
+    >>> check_callable(print, "progress")
+    >>> check_callable(3, "progress")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: progress=3: must be a function (or None)
+    """
+    if value is not None and not callable(value):
+        raise errors.InvalidValue("must be a function (or None)", field=field, value=value)

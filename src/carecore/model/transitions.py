@@ -139,6 +139,7 @@ class TransitionEpisode:
         >>> ep.open_deadlines(on=pendulum.date(2026, 1, 13))["visit"].isoformat()
         '2026-01-19'
         """
+        on = None if on is None else v.check_date(on, "on")
         if self.status is not EpisodeStatus.OPEN or not self.qualifies:
             return {}
         out: dict[str, pendulum.Date] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 import pendulum
@@ -10,6 +9,7 @@ from attrs import frozen
 
 from carecore import errors
 from carecore.model import Condition, CoveragePlan, Patient, ServiceFamily
+from carecore.model._validators import check_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -20,7 +20,6 @@ __all__ = [
     "PROGRAMS",
     "Criterion",
     "Eligibility",
-    "check_date",
     "eligibility",
     "registry",
 ]
@@ -101,21 +100,6 @@ class Eligibility:
         marks = {True: "met", False: "not met", None: "unknown"}
         lines = [f"  [{marks[c.met]}] {c.rule}: {c.detail}" for c in self.criteria]
         return "\n".join([head, *lines])
-
-
-def check_date(value: object, field: str) -> pendulum.Date:
-    """*value* as a :class:`pendulum.Date`, or :class:`~carecore.errors.InvalidValue` naming *field*.
-
-    >>> check_date(pendulum.Date(2026, 3, 1), "as_of")
-    Date(2026, 3, 1)
-    >>> check_date("2026-03-01", "as_of")
-    Traceback (most recent call last):
-    ...
-    carecore.errors.InvalidValue: as_of='2026-03-01': must be a date
-    """
-    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-        raise errors.InvalidValue("must be a date", field=field, value=value)
-    return pendulum.Date(value.year, value.month, value.day)
 
 
 def _check_family(family: object) -> ServiceFamily:

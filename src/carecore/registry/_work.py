@@ -9,8 +9,8 @@ from attrs import frozen
 
 from carecore import billing, errors
 from carecore.model import CareTeamRole, EnrollmentStatus, RoleClass, ServiceFamily
+from carecore.model._validators import check_date
 from carecore.outreach import WorkItem, Worklist, build_worklists
-from carecore.registry._eligibility import check_date
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
