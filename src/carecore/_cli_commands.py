@@ -33,18 +33,15 @@ def time_zone_option(_ctx: click.Context, param: click.Parameter, value: str | N
     )
 
 
-def _month(month: str | None) -> ServicePeriod | None:
-    if month is None:
-        return None
-    found = _MONTH.fullmatch(month)
+def month_option(text: str, option: str) -> ServicePeriod:
+    """A ``YYYY-MM`` option value as its month, or an error naming *option*."""
+    found = _MONTH.fullmatch(text)
     if not found:
-        raise errors.InvalidValue("must be YYYY-MM", field="--last-month", value=month)
+        raise errors.InvalidValue("must be YYYY-MM", field=option, value=text)
     try:
         return ServicePeriod.month(int(found[1]), int(found[2]))
     except errors.InvalidValue:
-        raise errors.InvalidValue(
-            "is not a real month", field="--last-month", value=month
-        ) from None
+        raise errors.InvalidValue("is not a real month", field=option, value=text) from None
 
 
 @click.command()
@@ -114,7 +111,7 @@ def demo(
     from carecore._demo import DemoSettings, run_demo  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
 
-    last = _month(last_month)
+    last = None if last_month is None else month_option(last_month, "--last-month")
     try:
         settings = DemoSettings(
             patients=patients, seed=seed, months=months, **({"last": last} if last else {})

@@ -11,7 +11,7 @@ import click
 import pendulum
 
 from carecore import errors
-from carecore._cli_commands import time_zone_option
+from carecore._cli_commands import month_option, time_zone_option
 from carecore.clock import SystemClock
 from carecore.model import ServiceFamily, ServicePeriod
 from carecore.service import CareProgram
@@ -23,16 +23,6 @@ if TYPE_CHECKING:
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _DEFAULT_MONTHS = 12
-
-
-def _month(text: str, option: str) -> ServicePeriod:
-    found = _MONTH.fullmatch(text)
-    if not found:
-        raise errors.InvalidValue("must be YYYY-MM", field=option, value=text)
-    try:
-        return ServicePeriod.month(int(found[1]), int(found[2]))
-    except errors.InvalidValue:
-        raise errors.InvalidValue("is not a real month", field=option, value=text) from None
 
 
 def _day(text: str | None, option: str) -> pendulum.Date | None:
@@ -54,12 +44,12 @@ def _read(path: str | None) -> str | None:
 
 def _period(first: str | None, last: str | None, time_zone: str) -> ServicePeriod:
     if last is not None:
-        end = _month(last, "--to")
+        end = month_option(last, "--to")
     else:
         today = SystemClock().today(time_zone)
         end = ServicePeriod.month(today.year, today.month)
     start = (
-        _month(first, "--from").start
+        month_option(first, "--from").start
         if first is not None
         else end.start.subtract(months=_DEFAULT_MONTHS - 1)
     )

@@ -35,7 +35,6 @@ from carecore.model import (
     CarePlanStatus,
     CareTeamRole,
     EnrollmentStatus,
-    EpisodeStatus,
 )
 
 if TYPE_CHECKING:
@@ -126,9 +125,7 @@ def _tcm_items(
     episodes: Iterable[TransitionEpisode], today: pendulum.Date, owner: Callable[[str], str]
 ) -> list[WorkItem]:
     out = []
-    for ep in episodes:
-        if ep.status is not EpisodeStatus.OPEN or not ep.qualifies:
-            continue
+    for ep in episodes:  # open_deadlines says nothing for closed or non-qualifying episodes
         if ep.period_end is not None and ep.period_end < today:
             continue  # the 30 days are over: nothing left to chase
         due = ep.open_deadlines(on=today)

@@ -217,11 +217,8 @@ class CareProgram:
 
         Returns how many new messages were queued (a repeat of an event queues none).
         """
-        prefs = tx.find(ContactPreferences, patient_id=event.patient_id) if event.patient_id else []
-        details = bool(prefs) and prefs[0].health_details_in_sms
-        preferred = (
-            next((c for c in prefs[0].channels if prefs[0].allows(c)), None) if prefs else None
-        )
+        found = tx.find(ContactPreferences, patient_id=event.patient_id) if event.patient_id else []
+        prefs = found[0] if found else None
         queued = sum(
             tx.enqueue(m)
             for m in messages_for(
@@ -229,9 +226,9 @@ class CareProgram:
                 self.rules,
                 now=self.clock.now(),
                 values=values,
-                sms_health_details=details,
-                preferred=preferred,
-                language=prefs[0].language if prefs else None,
+                sms_health_details=prefs is not None and prefs.health_details_in_sms,
+                preferred=prefs.preferred_channel if prefs else None,
+                language=prefs.language if prefs else None,
             )
         )
         if self._emitted:
@@ -270,14 +267,19 @@ class CareProgram:
 
     # -- assessments and care plans ------------------------------------------------------
 
-    def _now(self) -> pendulum.DateTime:
-        return self.clock.now()
-
     def _today(self, patient_id: str, tx: Transaction) -> pendulum.Date:
         """Today in the patient's time zone."""
-        patient = tx.get(Patient, patient_id)
-        day: pendulum.Date = self._now().in_timezone(patient.time_zone).date()
+        return self._today_in(tx.get(Patient, patient_id).time_zone)
+
+    def _today_in(self, zone: str) -> pendulum.Date:
+        day: pendulum.Date = self.clock.now().in_timezone(zone).date()
         return day
+
+    @staticmethod
+    def _zone(tx: Transaction, patient_id: str, default: str) -> str:
+        """The stored patient's time zone, or *default* for one not registered (yet)."""
+        found = tx.find(Patient, patient_id=patient_id)
+        return found[0].time_zone if found else default
 
     def assess(
         self,
@@ -305,7 +307,7 @@ class CareProgram:
                 id=result_id,
                 patient_id=patient_id,
                 instrument_id=instrument_id,
-                on=on or self._now().in_timezone(patient.time_zone).date(),
+                on=on or self._today_in(patient.time_zone),
                 answers=tuple(
                     ItemAnswer(item=item, values=_answer_values(value))
                     for item, value in sorted(answers.items())
@@ -411,9 +413,7 @@ class CareProgram:
             patient = tx.get(Patient, plan.patient_id)
         shared = self.revise_care_plan(
             plan_id,
-            lambda p: evolve(
-                p, shared_with_patient_on=self._now().in_timezone(patient.time_zone).date()
-            ),
+            lambda p: evolve(p, shared_with_patient_on=self._today_in(patient.time_zone)),
             reason=reason,
         )
         return careplans.render_html(shared, patient=patient, contacts=contacts)
@@ -426,10 +426,11 @@ class CareProgram:
         """
         queued = 0
         with self.transaction(reason) as tx:
+            zones = {p.id: p.time_zone for p in tx.all(Patient)}  # one read, not one per plan
             for plan in tx.all(CarePlan):
                 if plan.status is not CarePlanStatus.ACTIVE:
                     continue
-                today = self._today(plan.patient_id, tx)
+                today = self._today_in(zones[plan.patient_id])
                 for task in plan.tasks:
                     if task.open and task.due is not None and task.due < today:
                         event = TaskOverdue(
@@ -585,8 +586,7 @@ class CareProgram:
                 continue
             pid = appointment.patient_id
             if pid not in zones:
-                found = tx.find(Patient, patient_id=pid)
-                zones[pid] = found[0].time_zone if found else "UTC"
+                zones[pid] = self._zone(tx, pid, "UTC")
             event = AppointmentDue(
                 patient_id=pid,
                 occurred_at=now,
@@ -685,12 +685,10 @@ class CareProgram:
 
     @staticmethod
     def _zone_of(tx: Transaction, event: AdtEvent) -> str:
-        try:
-            zone: str = tx.get(Patient, event.patient_id).time_zone
-        except errors.NotFound:
-            name = event.occurred_at.timezone_name
-            zone = name if name and not name.startswith(("+", "-")) else "UTC"
-        return zone
+        # A patient the feed announces before registration: the zone the sender gave, if named.
+        name = event.occurred_at.timezone_name
+        sent = name if name and not name.startswith(("+", "-")) else "UTC"
+        return CareProgram._zone(tx, event.patient_id, sent)
 
     def record_dead_letter(
         self, letter: DeadLetter, *, reason: str = "inbound message refused"
@@ -773,34 +771,12 @@ class CareProgram:
         claim_lines: Iterable[ClaimLine],
         denials: Iterable[Denial],
     ) -> None:
-        lines, refused = list(claim_lines), list(denials)
-        # One record per stored key: the same denial given twice (one per rule
-        # pass, or one per practitioner evaluated, whose messages differ only in
-        # the minutes each logged) is stored once, the first given.
-        chosen: dict[tuple[type, tuple[object, ...]], ClaimLine | Denial] = {}
-        everything: list[ClaimLine | Denial] = [*lines, *refused]
-        for item in everything:
-            chosen.setdefault((type(item), kind_for(type(item)).key_of(item)), item)
-        items = list(chosen.values())
-        # A line belongs to the month its service period starts in: the month
-        # itself, or a period of its own that starts there (TCM's 30 days from
-        # the discharge, a device's 30 days, a visit's day).
-        for item in items:
-            if item.patient_id != patient_id or item.period.start not in period:
-                raise errors.InvalidValue(
-                    f"belongs to another patient or period than {patient_id} {period}",
-                    field="claim_lines",
-                    value=item,
-                )
+        items = _billing_items(patient_id, period, claim_lines, denials)
         stored: list[ClaimLine | Denial] = [
             *tx.find(ClaimLine, patient_id=patient_id),
             *tx.find(Denial, patient_id=patient_id),
         ]
-        for old in stored:
-            if old.period.start in period:
-                tx.delete(type(old), kind_for(type(old)).key_of(old))
-        for item in items:
-            tx.add(item)
+        _replace_billing(tx, period, stored, items)
 
     def close_month(
         self,
@@ -864,11 +840,17 @@ class CareProgram:
             results.append(result)
             if each is not None:
                 each(facts, result)
+        items = [
+            item
+            for result in results
+            for item in _billing_items(
+                result.patient_id, period, result.claim_lines, result.denials
+            )
+        ]
         with self.transaction(f"{reason}: {period}") as tx:
-            for result in results:
-                self._store_billing(
-                    tx, result.patient_id, period, result.claim_lines, result.denials
-                )
+            # The whole month is replaced, read once: a patient evaluated before and
+            # not now (no one left to bill) keeps no lines from the earlier close.
+            _replace_billing(tx, period, [*tx.all(ClaimLine), *tx.all(Denial)], items)
         return results
 
     def program_data(self, *, reason: str = "program measurement") -> ProgramData:
@@ -904,6 +886,49 @@ class CareProgram:
                 observations=tuple(tx.all(model.Observation)),
                 assessments=tuple(tx.all(model.AssessmentResult)),
             )
+
+
+def _billing_items(
+    patient_id: str,
+    period: ServicePeriod,
+    claim_lines: Iterable[ClaimLine],
+    denials: Iterable[Denial],
+) -> list[ClaimLine | Denial]:
+    """One patient's lines and denials for *period*, checked, one record per stored key.
+
+    The same denial given twice (one per rule pass, or one per practitioner
+    evaluated, whose messages differ only in the minutes each logged) is kept
+    once, the first given. A line belongs to the month its service period
+    starts in: the month itself, or a period of its own that starts there
+    (TCM's 30 days from the discharge, a device's 30 days, a visit's day).
+    """
+    chosen: dict[tuple[type, tuple[object, ...]], ClaimLine | Denial] = {}
+    everything: list[ClaimLine | Denial] = [*claim_lines, *denials]
+    for item in everything:
+        chosen.setdefault((type(item), kind_for(type(item)).key_of(item)), item)
+    items = list(chosen.values())
+    for item in items:
+        if item.patient_id != patient_id or item.period.start not in period:
+            raise errors.InvalidValue(
+                f"belongs to another patient or period than {patient_id} {period}",
+                field="claim_lines",
+                value=item,
+            )
+    return items
+
+
+def _replace_billing(
+    tx: Transaction,
+    period: ServicePeriod,
+    stored: Iterable[ClaimLine | Denial],
+    items: Iterable[ClaimLine | Denial],
+) -> None:
+    """Delete the *stored* lines and denials of *period* and add *items* (one transaction)."""
+    for old in stored:
+        if old.period.start in period:
+            tx.delete(type(old), kind_for(type(old)).key_of(old))
+    for item in items:
+        tx.add(item)
 
 
 def _names(value: object, field: str) -> set[str]:

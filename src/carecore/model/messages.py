@@ -85,6 +85,15 @@ class ContactPreferences:
         """
         return {"sms": self.phone, "email": self.email}.get(channel)
 
+    @property
+    def preferred_channel(self) -> str | None:
+        """The first channel in :attr:`channels` the patient has not opted out of, if any.
+
+        >>> ContactPreferences(patient_id="p1", channels=("sms", "email"), opted_out={"sms"}).preferred_channel
+        'email'
+        """
+        return next((c for c in self.channels if self.allows(c)), None)
+
     def allows(self, channel: str) -> bool:
         """Whether the patient accepts messages on *channel*."""
         return channel not in self.opted_out

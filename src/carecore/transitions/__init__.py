@@ -127,7 +127,8 @@ def open_episode(
         raise errors.InvalidValue(
             "only a discharge opens a transition episode", field="kind", value=event.kind
         )
-    day = event.discharged_at.in_timezone(time_zone).date()
+    day = event.discharge_date(time_zone)
+    assert day is not None  # noqa: S101 - checked just above
     qualifies = event.from_setting in TCM_FROM and event.to_setting in TCM_TO
     offset = 0 if rules.day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
     base = TransitionEpisode(

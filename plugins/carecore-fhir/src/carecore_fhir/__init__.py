@@ -15,9 +15,44 @@ what is read and everything written.
 
 from __future__ import annotations
 
-from carecore_fhir.importer import ImportReport, Outcome, import_bundle, read_bundle
-from carecore_fhir.mapping import Mapped, Options, Resolver, Skip, condition_groups, to_carecore
-from carecore_fhir.validate import validate_resource
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from carecore_fhir.importer import ImportReport, Outcome, import_bundle, read_bundle
+    from carecore_fhir.mapping import (
+        Mapped,
+        Options,
+        Resolver,
+        Skip,
+        condition_groups,
+        to_carecore,
+    )
+    from carecore_fhir.validate import validate_resource
+
+# Loaded on first use: registering the plugin (and `carecore --help`) must not
+# pay for the mapping, the importer and pydantic's models.
+_WHERE = {
+    "ImportReport": "importer",
+    "Outcome": "importer",
+    "import_bundle": "importer",
+    "read_bundle": "importer",
+    "Mapped": "mapping",
+    "Options": "mapping",
+    "Resolver": "mapping",
+    "Skip": "mapping",
+    "condition_groups": "mapping",
+    "to_carecore": "mapping",
+    "validate_resource": "validate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"carecore_fhir.{_WHERE[name]}"), name)
+    msg = f"module 'carecore_fhir' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "ImportReport",

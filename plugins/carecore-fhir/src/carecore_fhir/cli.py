@@ -12,13 +12,14 @@ import click
 from carecore import errors
 from carecore._cli_commands import time_zone_option
 from carecore.model import ServiceFamily
-from carecore.service import CareProgram
-from carecore_fhir.export import export_patient
-from carecore_fhir.importer import ImportReport, import_bundle
-from carecore_fhir.mapping import Options
 
 if TYPE_CHECKING:
     import pluggy
+
+    from carecore_fhir.importer import ImportReport
+
+# The commands import the service and the FHIR mapping when they run, not when
+# `carecore --help` lists them.
 
 
 @click.group()
@@ -73,23 +74,29 @@ def import_(  # noqa: PLR0917 - click passes options positionally
     from rich.console import Console  # noqa: PLC0415 - only when importing
     from rich.progress import Progress  # noqa: PLC0415
 
+    from carecore.service import CareProgram  # noqa: PLC0415
+    from carecore_fhir.importer import import_files  # noqa: PLC0415
+    from carecore_fhir.mapping import Options  # noqa: PLC0415
+
     pm: pluggy.PluginManager = ctx.obj["pm"]
     options = Options(
         source=source,
         time_zone=time_zone,
         families=frozenset(ServiceFamily(f) for f in families),
     )
-    report = ImportReport(outcomes=())
+    sizes = [p.stat().st_size for p in bundles]
     with (
         CareProgram.open(db_url, actor="fhir-import", plugin_manager=pm) as program,
         Progress(disable=not progress, transient=True) as bar,
     ):
-        task = bar.add_task("importing FHIR bundles", total=sum(p.stat().st_size for p in bundles))
-        for path in bundles:
-            report = report.merged(
-                import_bundle(program, path.read_bytes(), source=path.name, options=options)
-            )
-            bar.advance(task, path.stat().st_size)
+        task = bar.add_task("importing FHIR bundles", total=sum(sizes))
+        done = iter(sizes)
+        report = import_files(
+            program,
+            ((p.name, p.read_bytes()) for p in bundles),
+            options=options,
+            progress=lambda _name: bar.advance(task, next(done)),
+        )
     _summary(Console(), report)
     if report.refused:
         ctx.exit(1)
@@ -178,6 +185,8 @@ def pull(  # noqa: PLR0917 - click passes options positionally
 
     from rich.console import Console  # noqa: PLC0415
 
+    from carecore.service import CareProgram  # noqa: PLC0415
+    from carecore_fhir.mapping import Options  # noqa: PLC0415
     from carecore_fhir.rest import FhirClient  # noqa: PLC0415
     from carecore_fhir.source import import_from_server  # noqa: PLC0415
 
@@ -214,6 +223,9 @@ def pull(  # noqa: PLR0917 - click passes options positionally
 @click.pass_context
 def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -> None:
     """Write one patient's record as a FHIR R4 Bundle; PATIENT_ID may be a source id (FHIR id, MRN)."""
+    from carecore.service import CareProgram  # noqa: PLC0415
+    from carecore_fhir.export import export_patient  # noqa: PLC0415
+
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with CareProgram.open(db_url, actor="fhir-export", plugin_manager=pm) as program:
         try:

@@ -422,13 +422,10 @@ def _write(
     by_kind = {cls: items for cls, items in by_kind.items() if items}
     stored_now = _existing(program, by_kind) if by_kind else {}
     for cls, items in by_kind.items():
-        if items:
-            status, counts = _write_kind(
-                program, f"FHIR import {source}", cls, items, stored_now[cls]
-            )
-            stored.append(counts)
-            for position, label in status.items():
-                labels.setdefault(position, []).append(label)
+        status, counts = _write_kind(program, f"FHIR import {source}", cls, items, stored_now[cls])
+        stored.append(counts)
+        for position, label in status.items():
+            labels.setdefault(position, []).append(label)
     for position, found in labels.items():
         outcomes[position] = _outcome_for(outcomes[position], found)
     for position, event in events:
