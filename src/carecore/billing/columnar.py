@@ -163,6 +163,8 @@ def _read(
         return None
     wanted = [name for name in header if columns is None or name in columns]
     if lines <= 1:
+        if offsets is not None:
+            offsets.append(pl.Series([], dtype=pl.Int64))
         return pl.DataFrame(
             schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}
         ), header
@@ -669,34 +671,76 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
     put(writer._audit, merged.get_column("audit"))  # noqa: SLF001
 
 
-def _row_spans(offsets: pl.Series, lines: pl.DataFrame) -> dict[int, list[tuple[int, int, int]]]:
-    """(line, byte offset, byte length) of the event rows at *lines* (``__line__``, ``_order``), by order."""
+def _spans(offsets: pl.Series, lines: pl.Series) -> tuple[list[int], list[int]]:
+    """Byte offset and byte length (-1: to the end of the file) of the data lines *lines*."""
     import polars as pl  # noqa: PLC0415
 
-    out: dict[int, list[tuple[int, int, int]]] = {}
-    if lines.height == 0:
-        return out
+    if lines.len() == 0:
+        return [], []
     ends = pl.concat([offsets.slice(1), pl.Series([None], dtype=pl.Int64)])
-    index = lines.get_column("__line__") - 2
-    picked = lines.with_columns(
-        offsets.gather(index).alias("_at"), ends.gather(index).alias("_end")
-    ).sort("_order", "__line__")
-    for order, line, at, end in picked.select("_order", "__line__", "_at", "_end").iter_rows():
-        out.setdefault(order, []).append((line, at, -1 if end is None else end - at))
+    index = lines - 2
+    at = offsets.gather(index)
+    length = (ends.gather(index) - at).fill_null(-1)
+    return at.to_list(), length.to_list()
+
+
+#: One batch of patients for the reference code: per patient (order, the row when the main
+#: process has read it, its line, byte offset and length in patients.csv), and the patients'
+#: event rows as parallel lists (order, line, byte offset, byte length), sorted by order and line.
+_Batch = tuple[
+    list[tuple[int, "PatientRow | None", int, int, int]],
+    tuple[list[int], list[int], list[int], list[int]],
+]
+
+
+def _batches(  # noqa: PLR0917
+    patients: pl.DataFrame,
+    events: pl.DataFrame,
+    rows: dict[int, PatientRow],
+    patient_offsets: pl.Series,
+    event_offsets: pl.Series,
+    size: int,
+) -> list[_Batch]:
+    """The reference code's patients and their event rows, in batches of *size* patients.
+
+    Both frames hold ``_order`` and ``__line__``. Rows already read (*rows*, by line) travel as they are; the workers read the others.
+    """
+    patients = patients.sort("_order")
+    events = events.sort("_order", "__line__")
+    orders = patients.get_column("_order").to_list()
+    lines = patients.get_column("__line__").to_list()
+    at, length = _spans(patient_offsets, patients.get_column("__line__"))
+    event_orders = events.get_column("_order")
+    event_lines = events.get_column("__line__").to_list()
+    event_at, event_length = _spans(event_offsets, events.get_column("__line__"))
+    event_order_list = event_orders.to_list()
+    out: list[_Batch] = []
+    for lo in range(0, len(orders), size):
+        hi = min(lo + size, len(orders))
+        first = int(event_orders.search_sorted(orders[lo], "left"))
+        last = int(event_orders.search_sorted(orders[hi - 1], "right"))
+        out.append(
+            (
+                [
+                    (orders[i], rows.get(lines[i]), lines[i], at[i], length[i])
+                    for i in range(lo, hi)
+                ],
+                (
+                    event_order_list[first:last],
+                    event_lines[first:last],
+                    event_at[first:last],
+                    event_length[first:last],
+                ),
+            )
+        )
     return out
 
 
-def _cells(
-    handle: Any, header: list[str], spans: list[tuple[int, int, int]]
-) -> list[tuple[int, dict[str, str]]]:
-    """The rows at *spans*, read from the open file as the reference reader reads them."""
-    out = []
-    for line, at, length in spans:
-        handle.seek(at)
-        data = handle.read(length) if length >= 0 else handle.read()
-        row = next(csv.reader([data.decode("utf-8").rstrip("\r\n")]))
-        out.append((line, dict(zip(header, row, strict=True))))
-    return out
+def _read_span(handle: Any, at: int, length: int) -> list[str]:
+    """The cells of the CSV line at byte *at* (*length* bytes, -1: to the end of the file)."""
+    handle.seek(at)
+    data = handle.read(length) if length >= 0 else handle.read()
+    return next(csv.reader([data.decode("utf-8").rstrip("\r\n")]))
 
 
 # -- the Python work (reference engine), in worker processes forked before polars starts ------
@@ -704,15 +748,27 @@ def _cells(
 _STATE: dict[str, Any] = {}
 
 
-def _start(rules: RuleSet, month: ServicePeriod, events_file: Path) -> None:
+def _start(rules: RuleSet, month: ServicePeriod, patients_file: Path, events_file: Path) -> None:
     _STATE.clear()
     _STATE.update(
         rules=rules,
         month=month,
+        patients_file=patients_file,
         file=events_file,
         fast=FastClose(rules, month),
         light=_LightParser(),
+        parsers=_patient_parsers(),
+        practitioners={},
+        handles={},
     )
+
+
+def _handle(name: str) -> Any:
+    """The worker's open binary handle on the file in ``_STATE[name]``."""
+    handles = _STATE["handles"]
+    if name not in handles:
+        handles[name] = _STATE[name].open("rb")
+    return handles[name]
 
 
 def _template_batch(
@@ -732,8 +788,9 @@ def _template_batch(
 
 
 def _patient_batch(
-    batch: list[tuple[int, PatientRow, list[tuple[int, int, int]] | None]],
+    batch: _Batch,
     header: list[str],
+    patient_header: list[str],
     render: bool,  # noqa: FBT001
 ) -> tuple[
     list[tuple[int, str, str, str, str]], dict[str, Any], list[tuple[int, list[RowProblem]]]
@@ -743,11 +800,31 @@ def _patient_batch(
     writer = CloseWriter(None, month, rules)
     texts = []
     problems = []
-    handle = _STATE.get("handle")
-    if handle is None:
-        handle = _STATE["handle"] = _STATE["file"].open("rb")
-    for order, row, spans in batch:
-        rows = _cells(handle, header, spans) if spans else None
+    patients, (orders, lines, ats, lengths) = batch
+    events = _handle("file") if orders else None
+    by_order: dict[int, list[tuple[int, dict[str, str]]]] = {}
+    for order, line, at, length in zip(orders, lines, ats, lengths, strict=True):
+        cells = _read_span(events, at, length)
+        by_order.setdefault(order, []).append((line, dict(zip(header, cells, strict=True))))
+    for order, known, line, at, length in patients:
+        row = known
+        if row is None:
+            cells = _read_span(_handle("patients_file"), at, length)
+            parsed = _patient_row(
+                _STATE["patients_file"],
+                line,
+                patient_header,
+                cells,
+                _STATE["parsers"],
+                _STATE["practitioners"],
+                {},
+            )
+            if not isinstance(parsed, PatientRow):  # pragma: no cover - the file changed
+                raise errors.InvalidValue(
+                    "changed during the close", field="file", value=str(_STATE["patients_file"])
+                )
+            row = parsed
+        rows = by_order.get(order)
         done = (
             _close_rows(_STATE["file"], row, rows, _STATE["fast"], _STATE["light"], month, rules)
             if rows
@@ -770,14 +847,16 @@ def _ready(value: Any) -> Callable[[], Any]:
 class _Runner:
     """Runs batches in forked workers (started before polars has threads), or inline."""
 
-    def __init__(self, workers: int, rules: RuleSet, month: ServicePeriod, file: Path) -> None:
+    def __init__(
+        self, workers: int, rules: RuleSet, month: ServicePeriod, patients: Path, events: Path
+    ) -> None:
         import multiprocessing  # noqa: PLC0415
 
-        _start(rules, month, file)
+        _start(rules, month, patients, events)
         self.pool: Any = None
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             self.pool = multiprocessing.get_context("fork").Pool(
-                workers, initializer=_start, initargs=(rules, month, file)
+                workers, initializer=_start, initargs=(rules, month, patients, events)
             )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
@@ -788,9 +867,9 @@ class _Runner:
         return pending.get  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        handle = _STATE.pop("handle", None)
-        if handle is not None:
+        for handle in _STATE.get("handles", {}).values():
             handle.close()
+        _STATE.clear()
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
@@ -834,7 +913,7 @@ def close_columnar(
     reference engine's share (distinct canonical months, and the patients it
     closes one by one) runs in that many forked worker processes.
     """
-    runner = _Runner(workers, rules, month, Path(events_csv))
+    runner = _Runner(workers, rules, month, Path(patients_csv), Path(events_csv))
     try:
         return _close(Path(patients_csv), Path(events_csv), month, rules, out, runner, on_progress)
     finally:
@@ -852,11 +931,11 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
 ) -> tuple[CloseSummary, list[RowProblem]] | None:
     import polars as pl  # noqa: PLC0415
 
-    read = _read(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+    offsets: list[pl.Series] = []
+    read = _read(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED, offsets=offsets)
     if read is None:
         return None
     patient_frame, _ = read
-    offsets: list[pl.Series] = []
     read = _read(
         events_file,
         EVENT_COLUMNS,
@@ -1123,41 +1202,30 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     else:
         template_jobs = [runner.submit(_template_batch, batch) for batch in template_batches[1::2]]
         template_batches = template_batches[::2]
-    # Patients the reference code closes: their rows, read whole, go to the workers now.
-    python_patients = good.filter(~pl.col("_columnar")).sort("_order")
-    python_lines = python_patients.get_column("__line__").to_list()
-    extra_rows, _ = table.reference_rows(
-        [line for line in python_lines if line not in reference_rows]
-    )
-    rows_by_line = {**reference_rows, **extra_rows}
-    line_offsets = offsets[0] if offsets else pl.Series([], dtype=pl.Int64)
-    rows_by_order = _row_spans(
-        line_offsets,
+    # Patients the reference code closes: the rows the main process has not read are read
+    # in the workers (by byte offset), with the patients' event rows.
+    patient_offsets, event_offsets = offsets
+    python_patients = good.filter(~pl.col("_columnar")).select("_order", "__line__", "_pid")
+    python_batches = _batches(
+        python_patients,
         events.join(python_patients.select("_pid", "_order"), on="_pid").select(
-            "__line__", "_order"
+            "_order", "__line__"
         ),
+        reference_rows,
+        patient_offsets,
+        event_offsets,
+        _BATCH,
     )
-    python_batches = []
-    batch: list[tuple[int, PatientRow, Any]] = []
-    for order, line in zip(
-        python_patients.get_column("_order").to_list(), python_lines, strict=True
-    ):
-        batch.append((order, rows_by_line[line], rows_by_order.pop(order, None)))
-        if len(batch) >= _BATCH:
-            python_batches.append(batch)
-            batch = []
-    if batch:
-        python_batches.append(batch)
     # Workers get every batch now (they must never wait for the writer); inline, a batch
     # runs when the writer needs it, so its text is not held for long.
     results = _Results(
         runner,
         python_batches,
-        header,
+        (header, table.header),
         render=out is not None,
         in_flight=len(python_batches) if runner.pool is not None else 1,
     )
-    del rows_by_order, rows_by_line, batch, python_batches
+    del python_batches, python_patients
     del pf
     table.forget_cells()
     # Orphans: rows naming no good patient.
@@ -1210,21 +1278,17 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         moved = cp.filter(pl.col("_key").is_in(unrenderable)).select(
             "_order", "__line__", "_patient_id"
         )
-        moved_rows, _ = table.reference_rows(moved.get_column("__line__").to_list())
-        moved_events = _row_spans(
-            line_offsets,
+        (moved_batch,) = _batches(
+            moved,
             entries.filter(pl.col("_order").is_in(moved.get_column("_order").implode())).select(
-                "__line__", "_order"
+                "_order", "__line__"
             ),
+            {},
+            patient_offsets,
+            event_offsets,
+            max(moved.height, 1),
         )
-        done_now = _patient_batch(
-            [
-                (order, moved_rows[line], moved_events.get(order))
-                for order, line, _ in moved.iter_rows()
-            ],
-            header,
-            out is not None,
-        )
+        done_now = _patient_batch(moved_batch, header, table.header, out is not None)
         results.add(done_now)
         cp = cp.filter(~pl.col("_key").is_in(unrenderable))
         entries = entries.filter(pl.col("_order").is_in(cp.get_column("_order").implode()))
@@ -1290,7 +1354,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
     # The reference code's patients: counters, refused rows and text, as their batches finish.
     total = good.height
-    del good, line_offsets
+    del good, patient_offsets, event_offsets
     if out is not None:
         _write_chunks(
             writer,
@@ -1319,8 +1383,8 @@ class _Results:
     def __init__(
         self,
         runner: _Runner,
-        batches: list[list[tuple[int, PatientRow, Any]]],
-        header: list[str],
+        batches: list[_Batch],
+        headers: tuple[list[str], list[str]],
         *,
         render: bool,
         in_flight: int = 8,
@@ -1328,7 +1392,7 @@ class _Results:
         from collections import deque  # noqa: PLC0415
 
         self.runner = runner
-        self.header = header
+        self.headers = headers
         self.render = render
         self.in_flight = in_flight
         self.waiting = deque(batches)
@@ -1342,7 +1406,10 @@ class _Results:
         while self.waiting and len(self.jobs) < self.in_flight:
             batch = self.waiting.popleft()
             self.jobs.append(
-                (batch[0][0], self.runner.submit(_patient_batch, batch, self.header, self.render))
+                (
+                    batch[0][0][0],
+                    self.runner.submit(_patient_batch, batch, *self.headers, self.render),
+                )
             )
 
     def add(self, done: tuple[Any, ...]) -> None:
