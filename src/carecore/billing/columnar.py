@@ -1454,6 +1454,73 @@ class _Results:
         return [p for _, found in sorted(self.found, key=lambda pair: pair[0]) for p in found]
 
 
+#: Room for a track's running total inside the search key of :func:`_dates_of_service`.
+_TOTAL_BITS = 40
+
+
+def _dates_of_service(
+    lines: pl.DataFrame, entries: pl.DataFrame, first: int, end: dt.date | None
+) -> pl.Series:
+    """``_dos`` of each line: the day its track's running total reaches the line's ``need``.
+
+    As :meth:`FastClose._date_of_service` does: the entries inside the month,
+    in (day, file line) order, of the line's family and of the roles of its
+    track (personal or staff); the period's end when the total never gets
+    there. *lines* and *entries* hold orders from *first* on (one chunk).
+
+    Each (patient, family, track) is a group; its running total strictly
+    increases (minutes are at least 1), so ``group << 40 | total`` is sorted
+    and one binary search per line finds the entry that reaches the need.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    family = {name: i for i, name in enumerate(_FAMILIES)}
+
+    def group(order: pl.Expr, fam: pl.Expr, personal: pl.Expr) -> pl.Expr:
+        return (
+            (order - first) * len(_FAMILIES) + fam.replace_strict(family, return_dtype=pl.Int64)
+        ) * 2 + personal.cast(pl.Int64)
+
+    inside = entries.filter(pl.col("_inside"))
+    counted = pl.concat(
+        [
+            inside.filter(pl.col("_role").is_in([r.value for r in roles])).select(
+                group(pl.col("_order"), pl.col("_family"), pl.lit(is_personal)).alias("_g"),
+                "_day",
+                "__line__",
+                "_minutes",
+            )
+            for roles, is_personal in ((PERSONAL_ROLES, True), (STAFF_ROLES, False))
+        ]
+    ).sort("_g", "_day", "__line__")
+    running = counted.get_column("_minutes").cum_sum()
+    starts = counted.get_column("_g").diff().fill_null(1) != 0
+    before = (
+        (running - counted.get_column("_minutes"))
+        .zip_with(starts, pl.Series([None], dtype=pl.Int64))
+        .forward_fill()
+    )
+    keys = counted.get_column("_g") * (1 << _TOTAL_BITS) + (running - before)
+    wanted = lines.select(
+        group(pl.col("_order"), pl.col("family"), pl.col("personal")).alias("_g"), "need"
+    )
+    targets = wanted.get_column("_g") * (1 << _TOTAL_BITS) + wanted.get_column("need")
+    found = keys.search_sorted(targets, "left").cast(pl.Int64)
+    days = counted.get_column("_day")
+    if counted.height == 0:
+        return pl.repeat(str(end), lines.height, eager=True).alias("_dos")
+    at = found.clip(0, counted.height - 1)
+    hit = (found < counted.height) & (
+        keys.gather(at) < (wanted.get_column("_g") + 1) * (1 << _TOTAL_BITS)
+    )
+    return (
+        days.gather(at)
+        .zip_with(hit, pl.repeat(end, lines.height, eager=True, dtype=pl.Date))
+        .dt.to_string("%Y-%m-%d")
+        .alias("_dos")
+    )
+
+
 def _write_chunks(  # noqa: PLR0917
     writer: CloseWriter,
     cp: pl.DataFrame,
@@ -1478,8 +1545,6 @@ def _write_chunks(  # noqa: PLR0917
         f'"rule_set":{{"id":{q(rules.id)},"year":{rules.year},"version":{q(rules.version)},"payer":{q(rules.payer)}}},'
         '"practitioners":[{"id":"'
     )
-    personal = [r.value for r in PERSONAL_ROLES]
-    staff = [r.value for r in STAFF_ROLES]
 
     def family_part(kind: str, f: str) -> pl.Expr:
         day = pl.col(f"_{kind}_{f}").dt.to_string("%Y-%m-%d")
@@ -1518,42 +1583,7 @@ def _write_chunks(  # noqa: PLR0917
         if dos_at_end:
             lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
         else:
-            ordered = (
-                chunk_entries.filter(pl.col("_inside"))
-                .sort("_order", "_day", "__line__")
-                .with_columns(
-                    (pl.col("_minutes") * pl.col("_role").is_in(personal))
-                    .cum_sum()
-                    .over("_order", "_family")
-                    .alias("_personal_total"),
-                    (pl.col("_minutes") * pl.col("_role").is_in(staff))
-                    .cum_sum()
-                    .over("_order", "_family")
-                    .alias("_staff_total"),
-                )
-                .select(
-                    "_order",
-                    pl.col("_family").alias("family"),
-                    "_day",
-                    "_personal_total",
-                    "_staff_total",
-                )
-            )
-            reached = (
-                lines.select("_order", "k", "family", "personal", "need")
-                .join(ordered, on=["_order", "family"])
-                .filter(
-                    pl.when(pl.col("personal"))
-                    .then(pl.col("_personal_total"))
-                    .otherwise(pl.col("_staff_total"))
-                    >= pl.col("need")
-                )
-                .group_by("_order", "k")
-                .agg(pl.col("_day").min().alias("_reached"))
-            )
-            lines = lines.join(reached, on=["_order", "k"], how="left").with_columns(
-                pl.col("_reached").fill_null(end).dt.to_string("%Y-%m-%d").alias("_dos")
-            )
+            lines = lines.with_columns(_dates_of_service(lines, chunk_entries, first, end))
         lines = lines.sort("_order", "k").with_columns(
             pl.concat_str(
                 pl.col("_patient_id"),
