@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carecore import errors
 from carecore.billing import cms_rule_set
-from carecore.billing.close import read_patients, run_close
+from carecore.billing.close import _LightParser, _parse_event, read_patients, run_close
 from carecore.cli import make_app
 from carecore.model import ServicePeriod
 from carecore.plugins import get_plugin_manager
@@ -223,3 +225,66 @@ def test_audit_json_is_the_audit_packet(tmp_path):
             assert json.loads(audit_json(item, rules)) == audit_packet(item, rules)
             checked += 1
     assert checked > 100
+
+
+# -- event rows read once (the parser's cache) -------------------------------------------
+
+_ROW_CELLS = {  # mostly good values, so that most rows read cleanly and repeat
+    "date": ["2026-03-02"] * 3 + ["2026-3-2", ""],
+    "type": ["time_entry"] * 3 + ["device_readings"] * 2 + ["discharge", "bogus", " time_entry "],
+    "minutes": ["25"] * 4 + ["ten", "0"],
+    "role": ["clinical_staff"] * 3 + ["physician", "doctor"],
+    "credential": ["", "RN", "RN", "XX"],
+    "practitioner": ["", "", "", " ", "dr9"],
+    "family": ["CCM", "RPM", "RPM", ""],
+    "interactive": ["", "true", "true", "yes"],
+    "days_with_data": ["16", "16", "x", ""],
+    "period_start": ["2026-03-01"] * 3 + [""],
+    "period_end": ["2026-03-28"] * 3 + [""],
+    "device": ["bp_cuff", "bp_cuff", ""],
+    "setting": [""] * 4 + ["inpatient_acute"],
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.fixed_dictionaries({name: st.sampled_from(v) for name, v in _ROW_CELLS.items()}),
+            st.sampled_from(["p1", "p2", "p3"]),
+            st.sampled_from(["dr1", "dr2"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_event_rows_read_once_give_what_reading_each_row_gives(rows):
+    # The close reads each distinct row once; every row must still give exactly what
+    # reading it on its own gives: its own fallback practitioner, its own line in problems.
+    light = _LightParser()
+    file = Path("events.csv")
+    # Each row twice, with the other fallback practitioner the second time.
+    other = {"dr1": "dr2", "dr2": "dr1"}
+    twice = [(c, pid, who) for c, pid, dr in rows for who in (dr, other[dr])]
+    for line, (cells, pid, practitioner) in enumerate(twice, start=2):
+        row = {"patient_id": pid, **cells}
+        cached = light.event(file, line, row, practitioner)
+        assert cached == _parse_event(file, line, row, practitioner)
+
+
+def test_a_repeated_row_takes_each_patients_practitioner():
+    light = _LightParser()
+    row = {
+        "patient_id": "p1",
+        "date": "2026-03-02",
+        "type": "time_entry",
+        "minutes": "25",
+        "role": "clinical_staff",
+        "family": "RPM",
+        "practitioner": "",
+    }
+    first, _ = light.event(Path("e.csv"), 2, row, "dr1")
+    second, _ = light.event(Path("e.csv"), 3, {**row, "patient_id": "p2"}, "dr2")
+    named, _ = light.event(Path("e.csv"), 4, {**row, "practitioner": "dr9"}, "dr2")
+    assert (first.practitioner, second.practitioner, named.practitioner) == ("dr1", "dr2", "dr9")
+    assert len(light.events) == 2

@@ -48,7 +48,7 @@ from carecore.billing.facts import (
     PatientFacts,
     Setting,
 )
-from carecore.billing.scenarios import CREDENTIAL_ALIASES, _event, _Reader
+from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
 from carecore.model import _validators as v
 from carecore.model._validators import trusted
 from carecore.model.codes import Credential, ServiceFamily
@@ -128,6 +128,8 @@ EVENT_COLUMNS = (
 )
 _EVENT_REQUIRED = ("patient_id", "date", "type")
 _INT_COLUMNS = frozenset({"minutes", "days_with_data", "episode_month"})
+#: Distinct event rows a close keeps read (memory bound; others are read each time).
+_EVENT_CACHE_LIMIT = 500_000
 _BOOL_COLUMNS = frozenset({"interactive", "successful"})
 
 
@@ -611,7 +613,7 @@ def _close_rows(  # noqa: PLR0917
                 )
             )
             continue
-        event, found = _parse_event(file, line, cells, row.practitioner.id)
+        event, found = light.event(file, line, cells, row.practitioner.id)
         problems.extend(found)
         if event is not None and not found:
             events.append(event)
@@ -636,6 +638,34 @@ class _LightParser:
         self.credentials.update(CREDENTIAL_ALIASES)
         self.dates: dict[str, pendulum.Date] = {}
         self.flags = {"": False, "true": True, "false": False, "True": True, "False": False}
+        #: Events read from rows, by the row's cells other than patient_id (see :meth:`event`).
+        self.events: dict[tuple[str, ...], Event] = {}
+
+    def event(
+        self, file: Path, line: int, cells: dict[str, str], default_practitioner: str
+    ) -> tuple[Event | None, list[RowProblem]]:
+        """:func:`_parse_event`, read once per distinct row (facts name no patient).
+
+        A row that reads cleanly gives the same event wherever it appears,
+        except for the practitioner it falls back to when its own cell is
+        blank: the cached event is then copied with this row's fallback.
+        """
+        key = tuple(text for name, text in cells.items() if name != "patient_id")
+        event = self.events.get(key)
+        if event is None:
+            event, problems = _parse_event(file, line, cells, default_practitioner)
+            if event is not None and not problems and len(self.events) < _EVENT_CACHE_LIMIT:
+                self.events[key] = event
+            return event, problems
+        if (
+            not cells.get("practitioner", "").strip()
+            and cells.get("type", "").strip() not in _NO_PRACTITIONER
+            and getattr(event, "practitioner", default_practitioner) != default_practitioner
+        ):
+            from carecore.billing.fast import _copy  # noqa: PLC0415
+
+            event = _copy(event, practitioner=default_practitioner)
+        return event, []
 
     def _date(self, text: str) -> pendulum.Date | None:
         day = self.dates.get(text)

@@ -1521,6 +1521,82 @@ def _dates_of_service(
     )
 
 
+def _log_key(first: int, start: dt.date | None) -> pl.Expr:
+    """One integer that sorts a chunk's time log as the audit packet lists it.
+
+    The packet's order is (patient, day, family, role, minutes, credential,
+    interactive) (see ``carecore.billing.close._log_order``; the practitioner
+    is the patient's own on every columnar entry). Each part becomes its rank
+    and the ranks are packed into one Int64, so the sort reads one column:
+    patients in a chunk (< 2**15), days in the month (< 2**5), families
+    (< 2**2), roles (< 2**3), minutes (1..1440 < 2**11), credentials with
+    none first (< 2**5) and the flag.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    def rank(column: str, values: list[str]) -> pl.Expr:
+        order = {value: i for i, value in enumerate(sorted(values))}
+        return pl.col(column).replace_strict(order, return_dtype=pl.Int64)
+
+    key = pl.col("_order") - first
+    for part, size in (
+        ((pl.col("_day") - pl.lit(start)).dt.total_days(), 32),
+        (rank("_family", list(_FAMILIES)), 4),
+        (rank("_role", [r.value for r in RoleClass]), 8),
+        (pl.col("_minutes"), 2048),
+        (rank("_credential", ["", *(c.value for c in Credential)]), 32),
+        (pl.col("_interactive").cast(pl.Int64), 2),
+    ):
+        key = key * size + part
+    return key
+
+
+class _Background:
+    """Appends chunks of text to the writer's files in a thread, while the next chunk is built.
+
+    The writes (system time, a good share of a large close) overlap with
+    polars' work on the next chunk; at most two chunks wait. The first
+    failure is raised by the next :meth:`put` or by :meth:`finish`.
+    """
+
+    def __init__(self, writer: CloseWriter) -> None:
+        import queue  # noqa: PLC0415
+        import threading  # noqa: PLC0415
+
+        self.writer = writer
+        self.queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=2)
+        self.failed: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, name="carecore-close-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (merged := self.queue.get()) is not None:
+            if self.failed:
+                continue
+            try:
+                _write_texts(self.writer, merged)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                self.failed.append(exc)
+
+    def put(self, merged: pl.DataFrame) -> None:
+        """Queue *merged* for writing (waits while two chunks are queued)."""
+        if self.failed:
+            self.finish()
+        self.queue.put(merged)
+
+    def stop(self) -> None:
+        """Let the thread write what is queued and end (nothing is raised)."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+
+    def finish(self) -> None:
+        """Wait for every queued chunk to be written; raise the first failure."""
+        self.stop()
+        if self.failed:
+            raise self.failed[0]
+
+
 def _write_chunks(  # noqa: PLR0917
     writer: CloseWriter,
     cp: pl.DataFrame,
@@ -1569,156 +1645,162 @@ def _write_chunks(  # noqa: PLR0917
         hi = int(orders.search_sorted(last, "left"))
         return frame.slice(lo, hi - lo)
 
-    for first in range(0, max(total, 1), _CHUNK):
-        last = first + _CHUNK
-        chunk = window(cp, cp_orders, first, last)
-        chunk_entries = window(entries, entry_orders, first, last).with_columns(
-            pl.col("_role").cast(pl.String),
-            pl.col("_family").cast(pl.String),
-            pl.col("_credential").cast(pl.String),
-        )
-        lines = chunk.select("_order", "_key", "_patient_id", "_practitioner").join(
-            line_frame, on="_key"
-        )
-        if dos_at_end:
-            lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
-        else:
-            lines = lines.with_columns(_dates_of_service(lines, chunk_entries, first, end))
-        lines = lines.sort("_order", "k").with_columns(
-            pl.concat_str(
-                pl.col("_patient_id"),
-                pl.lit(","),
-                prac,
-                pl.lit(","),
-                "csv_head",
-                pl.lit(","),
-                "_dos",
-                pl.lit(","),
-                "csv_tail",
-            ).alias("claims_csv"),
-            pl.concat_str(
-                pl.lit('{"patient_id": "'),
-                pl.col("_patient_id"),
-                pl.lit('", "practitioner": "'),
-                prac,
-                pl.lit('", '),
-                "json_head",
-                pl.lit('"date_of_service": "'),
-                "_dos",
-                pl.lit('", '),
-                "json_tail",
-            ).alias("claims_json"),
-            pl.concat_str(
-                "audit_head", prac, pl.lit('","date_of_service":"'), "_dos", "audit_tail"
-            ).alias("audit_line"),
-        )
-        per_patient = lines.group_by("_order", maintain_order=True).agg(
-            pl.col("claims_csv").str.join(""),
-            pl.col("claims_json").str.join(",\n"),
-            pl.col("audit_line").str.join(","),
-        )
-        denials = (
-            chunk.select("_order", "_key", "_patient_id", "_practitioner")
-            .join(denial_frame, on="_key")
-            .sort("_order", "k")
-            .group_by("_order", maintain_order=True)
-            .agg(
-                pl.concat_str(pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_tail")
-                .str.join("")
-                .alias("denials_csv")
+    background = _Background(writer)
+    try:
+        for first in range(0, max(total, 1), _CHUNK):
+            last = first + _CHUNK
+            chunk = window(cp, cp_orders, first, last)
+            chunk_entries = window(entries, entry_orders, first, last).with_columns(
+                pl.col("_role").cast(pl.String),
+                pl.col("_family").cast(pl.String),
+                pl.col("_credential").cast(pl.String),
             )
-        )
-        # Audit packets of the billed: the time log of the billed families inside the month.
-        billed = (
-            chunk.filter(pl.col("n_lines") > 0)
-            .join(tails, on="_key", how="left")
-            .join(conditions_json, on="_conditions_text", how="left")
-        )
-        bills = pl.lit(value=False)
-        for f in _FAMILIES:
-            bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
-        log = (
-            chunk_entries.join(
-                billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _FAMILIES)),
-                on="_order",
+            lines = chunk.select("_order", "_key", "_patient_id", "_practitioner").join(
+                line_frame, on="_key"
             )
-            .filter(bills & (pl.col("_day") >= start) & (pl.col("_day") <= end))
-            .sort("_order", "_day", "_family", "_role", "_minutes", "_credential", "_interactive")
-            .group_by("_order", maintain_order=True)
-            .agg(
+            if dos_at_end:
+                lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
+            else:
+                lines = lines.with_columns(_dates_of_service(lines, chunk_entries, first, end))
+            lines = lines.sort("_order", "k").with_columns(
                 pl.concat_str(
-                    pl.lit('{"date":"'),
-                    pl.col("_day").dt.to_string("%Y-%m-%d"),
-                    pl.lit('","minutes":'),
-                    pl.col("_minutes").cast(pl.String),
-                    pl.lit(',"role":"'),
-                    "_role",
-                    pl.lit('","credential":'),
-                    pl.when(pl.col("_credential") == "")
-                    .then(pl.lit("null"))
-                    .otherwise(pl.concat_str(pl.lit('"'), "_credential", pl.lit('"'))),
-                    pl.lit(',"family":"'),
-                    "_family",
-                    pl.lit('","practitioner":"'),
+                    pl.col("_patient_id"),
+                    pl.lit(","),
                     prac,
-                    pl.lit('","interactive":'),
-                    pl.when("_interactive").then(pl.lit("true")).otherwise(pl.lit("false")),
-                    pl.lit("}"),
+                    pl.lit(","),
+                    "csv_head",
+                    pl.lit(","),
+                    "_dos",
+                    pl.lit(","),
+                    "csv_tail",
+                ).alias("claims_csv"),
+                pl.concat_str(
+                    pl.lit('{"patient_id": "'),
+                    pl.col("_patient_id"),
+                    pl.lit('", "practitioner": "'),
+                    prac,
+                    pl.lit('", '),
+                    "json_head",
+                    pl.lit('"date_of_service": "'),
+                    "_dos",
+                    pl.lit('", '),
+                    "json_tail",
+                ).alias("claims_json"),
+                pl.concat_str(
+                    "audit_head", prac, pl.lit('","date_of_service":"'), "_dos", "audit_tail"
+                ).alias("audit_line"),
+            )
+            per_patient = lines.group_by("_order", maintain_order=True).agg(
+                pl.col("claims_csv").str.join(""),
+                pl.col("claims_json").str.join(",\n"),
+                pl.col("audit_line").str.join(","),
+            )
+            denials = (
+                chunk.select("_order", "_key", "_patient_id", "_practitioner")
+                .join(denial_frame, on="_key")
+                .sort("_order", "k")
+                .group_by("_order", maintain_order=True)
+                .agg(
+                    pl.concat_str(pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_tail")
+                    .str.join("")
+                    .alias("denials_csv")
                 )
-                .str.join(",")
-                .alias("_log")
             )
-        )
-        audits = (
-            billed.join(log, on="_order", how="left")
-            .join(per_patient.select("_order", "audit_line"), on="_order")
-            .select(
-                "_order",
-                pl.concat_str(
-                    pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'),
-                    "_patient_id",
-                    pl.lit('",'),
-                    pl.lit(prefix),
-                    prac,
-                    pl.lit('","credential":"'),
-                    "_credential",
-                    pl.lit('"}],"consent":{'),
+            # Audit packets of the billed: the time log of the billed families inside the month.
+            billed = (
+                chunk.filter(pl.col("n_lines") > 0)
+                .join(tails, on="_key", how="left")
+                .join(conditions_json, on="_conditions_text", how="left")
+            )
+            bills = pl.lit(value=False)
+            for f in _FAMILIES:
+                bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
+            log = (
+                chunk_entries.join(
+                    billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _FAMILIES)),
+                    on="_order",
+                )
+                .filter(bills & (pl.col("_day") >= start) & (pl.col("_day") <= end))
+                .sort(_log_key(first, start))
+                .group_by("_order", maintain_order=True)
+                .agg(
                     pl.concat_str(
-                        [family_part("consent", f) for f in _FAMILIES],
-                        separator=",",
-                        ignore_nulls=True,
-                    ),
-                    pl.lit('},"care_plan":{'),
+                        pl.lit('{"date":"'),
+                        pl.col("_day").dt.to_string("%Y-%m-%d"),
+                        pl.lit('","minutes":'),
+                        pl.col("_minutes").cast(pl.String),
+                        pl.lit(',"role":"'),
+                        "_role",
+                        pl.lit('","credential":'),
+                        pl.when(pl.col("_credential") == "")
+                        .then(pl.lit("null"))
+                        .otherwise(pl.concat_str(pl.lit('"'), "_credential", pl.lit('"'))),
+                        pl.lit(',"family":"'),
+                        "_family",
+                        pl.lit('","practitioner":"'),
+                        prac,
+                        pl.lit('","interactive":'),
+                        pl.when("_interactive").then(pl.lit("true")).otherwise(pl.lit("false")),
+                        pl.lit("}"),
+                    )
+                    .str.join(",")
+                    .alias("_log")
+                )
+            )
+            audits = (
+                billed.join(log, on="_order", how="left")
+                .join(per_patient.select("_order", "audit_line"), on="_order")
+                .select(
+                    "_order",
                     pl.concat_str(
-                        [family_part("care_plan", f) for f in _FAMILIES],
-                        separator=",",
-                        ignore_nulls=True,
-                    ),
-                    pl.lit('},"conditions":['),
-                    "_conditions_json",
-                    pl.lit('],"time_log":['),
-                    pl.col("_log").fill_null(""),
-                    pl.lit('],"claim_lines":['),
-                    "audit_line",
-                    "packet_tail",
-                    pl.lit("\n"),
-                ).alias("audit"),
+                        pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'),
+                        "_patient_id",
+                        pl.lit('",'),
+                        pl.lit(prefix),
+                        prac,
+                        pl.lit('","credential":"'),
+                        "_credential",
+                        pl.lit('"}],"consent":{'),
+                        pl.concat_str(
+                            [family_part("consent", f) for f in _FAMILIES],
+                            separator=",",
+                            ignore_nulls=True,
+                        ),
+                        pl.lit('},"care_plan":{'),
+                        pl.concat_str(
+                            [family_part("care_plan", f) for f in _FAMILIES],
+                            separator=",",
+                            ignore_nulls=True,
+                        ),
+                        pl.lit('},"conditions":['),
+                        "_conditions_json",
+                        pl.lit('],"time_log":['),
+                        pl.col("_log").fill_null(""),
+                        pl.lit('],"claim_lines":['),
+                        "audit_line",
+                        "packet_tail",
+                        pl.lit("\n"),
+                    ).alias("audit"),
+                )
             )
-        )
-        columnar = (
-            chunk.select("_order")
-            .join(
-                per_patient.select("_order", "claims_csv", "claims_json"), on="_order", how="left"
+            columnar = (
+                chunk.select("_order")
+                .join(
+                    per_patient.select("_order", "claims_csv", "claims_json"),
+                    on="_order",
+                    how="left",
+                )
+                .join(denials, on="_order", how="left")
+                .join(audits, on="_order", how="left")
+                .with_columns(
+                    pl.col(c).fill_null("")
+                    for c in ("claims_csv", "claims_json", "denials_csv", "audit")
+                )
+                .select("_order", "claims_csv", "claims_json", "denials_csv", "audit")
             )
-            .join(denials, on="_order", how="left")
-            .join(audits, on="_order", how="left")
-            .with_columns(
-                pl.col(c).fill_null("")
-                for c in ("claims_csv", "claims_json", "denials_csv", "audit")
-            )
-            .select("_order", "claims_csv", "claims_json", "denials_csv", "audit")
-        )
-        merged = pl.concat([results.upto(last), columnar]).sort("_order")
-        _write_texts(writer, merged)
-        if on_progress is not None:
-            on_progress(min(last, total))
+            background.put(pl.concat([results.upto(last), columnar]).sort("_order"))
+            if on_progress is not None:
+                on_progress(min(last, total))
+        background.finish()
+    finally:
+        background.stop()
