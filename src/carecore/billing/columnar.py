@@ -738,9 +738,28 @@ def _batches(  # noqa: PLR0917
 
 def _read_span(handle: Any, at: int, length: int) -> list[str]:
     """The cells of the CSV line at byte *at* (*length* bytes, -1: to the end of the file)."""
-    handle.seek(at)
-    data = handle.read(length) if length >= 0 else handle.read()
-    return next(csv.reader([data.decode("utf-8").rstrip("\r\n")]))
+    return _read_spans(handle, [at], [length])[0]
+
+
+def _read_spans(handle: Any, ats: list[int], lengths: list[int]) -> list[list[str]]:
+    """The cells of the CSV lines at *ats* (see :func:`_read_span`), in order.
+
+    Adjacent lines are read with one read; the files here have no quotes and
+    no stray CRs (:func:`_scan`), so a line is a row.
+    """
+    out: list[list[str]] = []
+    count = len(ats)
+    i = 0
+    while i < count:
+        j = i
+        while j + 1 < count and lengths[j] >= 0 and ats[j + 1] == ats[j] + lengths[j]:
+            j += 1
+        handle.seek(ats[i])
+        block = handle.read(ats[j] + lengths[j] - ats[i]) if lengths[j] >= 0 else handle.read()
+        texts = block.decode("utf-8").split("\n")[: j - i + 1]
+        out.extend(csv.reader([text.rstrip("\r\n") for text in texts]))
+        i = j + 1
+    return out
 
 
 # -- the Python work (reference engine), in worker processes forked before polars starts ------
@@ -803,8 +822,8 @@ def _patient_batch(
     patients, (orders, lines, ats, lengths) = batch
     events = _handle("file") if orders else None
     by_order: dict[int, list[tuple[int, dict[str, str]]]] = {}
-    for order, line, at, length in zip(orders, lines, ats, lengths, strict=True):
-        cells = _read_span(events, at, length)
+    read = _read_spans(events, ats, lengths) if orders else []
+    for order, line, cells in zip(orders, lines, read, strict=True):
         by_order.setdefault(order, []).append((line, dict(zip(header, cells, strict=True))))
     for order, known, line, at, length in patients:
         row = known
