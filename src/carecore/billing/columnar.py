@@ -988,6 +988,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             ),
         ]
     ).sort("__line__")
+    # The clean rows' values; the cells themselves are not needed any more (memory).
+    clean = pf.filter(pl.col("_clean")).select(
+        pl.col("__line__"), pl.exclude("__line__", *table.header)
+    )
+    del pf
+    table.forget_cells()
     # Events: the patient each row names (stripped, as the reference reader does), and whether
     # the row is a clean time entry the fast path takes.
     light = _STATE["light"]
@@ -1065,9 +1071,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     ).with_row_index("_order")
     good = good.with_columns(pl.col("_order").cast(pl.Int64))
     # Columnar patients: a clean row whose event rows are all clean and for their own practitioner.
-    clean = pf.filter(pl.col("_clean")).select(
-        pl.col("__line__"), pl.exclude("__line__", *table.header)
-    )
     events = (
         events.join(
             clean.select(
@@ -1115,6 +1118,8 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "_interactive",
         )
     )
+    # From here the event rows are needed only for their line and patient (memory).
+    events = events.select("__line__", "_pid")
     start, end = _pdate(month.start), _pdate(month.end)
     consent_of = pl.lit(None, pl.Date)
     for family in _FAMILIES:
@@ -1245,8 +1250,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         in_flight=len(python_batches) if runner.pool is not None else 1,
     )
     del python_batches, python_patients
-    del pf
-    table.forget_cells()
     # Orphans: rows naming no good patient.
     orphan_rows = (
         events.join(good.select("_pid"), on="_pid", how="anti")
