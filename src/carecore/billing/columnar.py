@@ -144,6 +144,7 @@ def _read(
     columns: tuple[str, ...] | None = None,
     categorical: frozenset[str] = frozenset(),
     offsets: list[pl.Series] | None = None,
+    scanned: Callable[[], int | None] | None = None,
 ) -> tuple[pl.DataFrame, list[str]] | None:
     """The file's cells as text (``""`` when empty) plus ``__line__``, and the header.
 
@@ -151,6 +152,7 @@ def _read(
     wrong number of cells. *columns* limits the columns read; the ones in
     *categorical* are read as categories (few distinct values, less memory).
     With *offsets*, the byte offset of each data line is appended to it.
+    *scanned* gives :func:`_scan`'s answer when a worker has scanned the file.
     """
     import polars as pl  # noqa: PLC0415
 
@@ -158,7 +160,7 @@ def _read(
         raw = next(csv.reader([handle.readline()]), [])
         handle.seek(0)
         header = _header(csv.reader(handle), file, known, required)
-    lines = _scan(file)
+    lines = _scan(file) if scanned is None else scanned()
     if lines is None:
         return None
     wanted = [name for name in header if columns is None or name in columns]
@@ -950,8 +952,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
 ) -> tuple[CloseSummary, list[RowProblem]] | None:
     import polars as pl  # noqa: PLC0415
 
+    # The plain-file checks read every byte: with workers, they scan while polars reads.
+    scans = [runner.submit(_scan, patients_file), runner.submit(_scan, events_file)]
     offsets: list[pl.Series] = []
-    read = _read(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED, offsets=offsets)
+    read = _read(
+        patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED, offsets=offsets, scanned=scans[0]
+    )
     if read is None:
         return None
     patient_frame, _ = read
@@ -962,6 +968,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         columns=_EVENT_READ,
         categorical=_EVENT_CATEGORIES,
         offsets=offsets,
+        scanned=scans[1],
     )
     if read is None:
         return None
