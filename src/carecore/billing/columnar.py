@@ -1189,9 +1189,21 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         .with_row_index("_key")
         .with_columns(pl.col("_key").cast(pl.Int64))
     )
-    # The reference engine, once per distinct canonical month (in the workers).
+    # The reference engine, once per distinct canonical month. With worker processes, each
+    # batch goes to the workers (idle so far) as soon as it is built, ahead of the reference
+    # code's patients: the main process has work of its own until it writes, and a share of
+    # the months there left the workers idle while it wrote. Inline, they run once the
+    # reference code's patients are gathered (as the writer needs them).
     template_batches: list[list[tuple[Any, ...]]] = []
+    template_jobs: list[Callable[[], Any]] = []
     batch_keys: list[tuple[Any, ...]] = []
+
+    def flush(batch: list[tuple[Any, ...]]) -> None:
+        if runner.pool is not None:
+            template_jobs.append(runner.submit(_template_batch, batch))
+        else:
+            template_batches.append(batch)
+
     for record in keys.iter_rows(named=True):
         flags = tuple(
             (record[f"_consented_{f}"], record[f"_visit_ok_{f}"], record[f"_planned_{f}"])
@@ -1219,18 +1231,11 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             )
         )
         if len(batch_keys) >= _BATCH:
-            template_batches.append(batch_keys)
+            flush(batch_keys)
             batch_keys = []
     if batch_keys:
-        template_batches.append(batch_keys)
-    # With worker processes, all of them go to the workers now (idle so far), ahead of the
-    # reference code's patients: the main process has work of its own until it writes, and
-    # a share of the months there left the workers idle while it wrote. Inline, they run
-    # once the reference code's patients are gathered (as the writer needs them).
-    if runner.pool is not None:
-        template_jobs = [runner.submit(_template_batch, batch) for batch in template_batches]
-        template_batches = []
-    else:
+        flush(batch_keys)
+    if runner.pool is None:
         template_jobs = [runner.submit(_template_batch, batch) for batch in template_batches[1::2]]
         template_batches = template_batches[::2]
     # Patients the reference code closes: the rows the main process has not read are read
