@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,11 +118,14 @@ def _run_measured(command: list[str]) -> tuple[float, float]:
     return elapsed, peak
 
 
-def bench_close(patients: int, work: Path) -> dict[str, float]:
+def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
     """Month close of *patients* synthetic patients against the SQLite GROUP BY baseline.
 
-    The close runs three times: as the CLI chooses (the columnar engine when
-    polars is installed), with one worker, and with ``--engine reference``.
+    The baseline and the close as the CLI chooses (the columnar engine when
+    polars is installed) run *runs* times, one after the other, and the
+    ratio is of their medians (a busy machine moves single runs by several
+    seconds). The close then runs once with one worker and once with
+    ``--engine reference``.
     """
     here = Path(__file__).parent
     data = work / f"close-{patients}"
@@ -130,9 +134,7 @@ def bench_close(patients: int, work: Path) -> dict[str, float]:
             [sys.executable, str(here / "gen_close.py"), str(data), "--patients", str(patients)],
             check=True,
         )
-    base_s, base_mb = _run_measured(
-        [sys.executable, str(here / "baseline_close.py"), str(data / "events.csv")]
-    )
+    baseline = [sys.executable, str(here / "baseline_close.py"), str(data / "events.csv")]
     command = [
         sys.executable,
         "-m",
@@ -149,15 +151,23 @@ def bench_close(patients: int, work: Path) -> dict[str, float]:
         str(data / "out"),
         "--no-progress",
     ]
-    close_s, close_mb = _run_measured(command)
+    base_runs, close_runs = [], []
+    for _ in range(max(runs, 1)):
+        base_runs.append(_run_measured(baseline))
+        close_runs.append(_run_measured(command))
+    base_s = statistics.median(s for s, _ in base_runs)
+    close_s = statistics.median(s for s, _ in close_runs)
     single_s, single_mb = _run_measured([*command, "--workers", "1"])
     reference_s, reference_mb = _run_measured([*command, "--engine", "reference"])
     return {
         "patients": patients,
+        "runs": len(close_runs),
         "baseline_s": base_s,
-        "baseline_peak_mb": base_mb,
+        "baseline_runs_s": [s for s, _ in base_runs],
+        "baseline_peak_mb": max(mb for _, mb in base_runs),
         "candidate_s": close_s,
-        "candidate_peak_mb": close_mb,
+        "candidate_runs_s": [s for s, _ in close_runs],
+        "candidate_peak_mb": max(mb for _, mb in close_runs),
         "ratio": close_s / base_s,
         "one_worker_s": single_s,
         "one_worker_peak_mb": single_mb,
@@ -182,6 +192,9 @@ def main() -> None:  # noqa: C901 - one block per benchmark
     parser.add_argument(
         "--close-patients", type=int, default=1_000_000, help="0 skips the close benchmark"
     )
+    parser.add_argument(
+        "--close-runs", type=int, default=3, help="runs of the baseline and the close (median)"
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
     parser.add_argument(
         "--store-rows", type=int, default=1_000_000, help="0 skips the store insert benchmarks"
@@ -204,7 +217,9 @@ def main() -> None:  # noqa: C901 - one block per benchmark
         "json_round_trip_vs_stdlib_json": bench_json_round_trip(args.repeat),
     }
     if args.close_patients:
-        results["billing_close_vs_sqlite_group_by"] = bench_close(args.close_patients, args.work)
+        results["billing_close_vs_sqlite_group_by"] = bench_close(
+            args.close_patients, args.work, args.close_runs
+        )
     if args.store_rows:
         sys.path.insert(0, str(Path(__file__).parent))
         from store_insert import bench_store_inserts
@@ -234,9 +249,13 @@ def main() -> None:  # noqa: C901 - one block per benchmark
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
         if "candidate_peak_mb" in r:
+            spread = (
+                f"{min(r['candidate_runs_s']):.1f}-{max(r['candidate_runs_s']):.1f} s and"
+                f" {min(r['baseline_runs_s']):.1f}-{max(r['baseline_runs_s']):.1f} s"
+            )
             extra = (
-                f"  ({r['candidate_s']:.1f} s, peak {r['candidate_peak_mb']:.0f} MB;"
-                f" baseline {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB;"
+                f"  (median of {r['runs']}: {r['candidate_s']:.1f} s, peak {r['candidate_peak_mb']:.0f} MB;"
+                f" baseline {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB; runs {spread};"
                 f" one worker: {r['one_worker_s']:.1f} s, peak {r['one_worker_peak_mb']:.0f} MB,"
                 f" ratio {r['one_worker_ratio']:.2f};"
                 f" --engine reference: {r['reference_engine_s']:.1f} s,"
