@@ -288,3 +288,25 @@ def test_a_repeated_row_takes_each_patients_practitioner():
     named, _ = light.event(Path("e.csv"), 4, {**row, "practitioner": "dr9"}, "dr2")
     assert (first.practitioner, second.practitioner, named.practitioner) == ("dr1", "dr2", "dr9")
     assert len(light.events) == 2
+
+
+def test_a_failed_close_closes_its_files_and_writes_no_summary(tmp_path, monkeypatch):
+    from carecore.billing import close
+
+    patients_csv, events_csv = generated(tmp_path / "data", 50)
+    patients, _ = read_patients(patients_csv)
+    written = []
+
+    def add(self, month):
+        written.append(month)
+        if len(written) == 20:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(close.CloseWriter, "add", add)
+    with pytest.raises(OSError, match="No space left"):
+        run_close(
+            patients, events_csv, ServicePeriod.month(2026, 3), cms_rule_set(2026), tmp_path / "out"
+        )
+    # Unclosed files would be reported by pytest; no summary means the close did not finish.
+    assert (tmp_path / "out" / "claims.csv").exists()
+    assert not (tmp_path / "out" / "summary.json").exists()

@@ -371,3 +371,46 @@ def test_months_it_cannot_render_go_to_the_reference_code(tmp_path, monkeypatch)
     )
     assert bare is not None
     assert bare[0] == summary
+
+
+def test_rows_read_by_byte_offset_are_the_reference_readers_rows(tmp_path):
+    # CRLF line ends and no line end after the last row: adjacent rows are read together.
+    file = tmp_path / "events.csv"
+    file.write_bytes(b"a,b\r\nx1,y1\r\nx2,y2\r\nx3,\r\nx4,y4")
+    starts = [5, 12, 19, 24]
+    lengths = [7, 7, 5, -1]
+    with file.open("rb") as handle:
+        assert columnar._read_spans(handle, starts, lengths) == [
+            ["x1", "y1"],
+            ["x2", "y2"],
+            ["x3", ""],
+            ["x4", "y4"],
+        ]
+        assert columnar._read_spans(handle, [12, 24], [7, -1]) == [["x2", "y2"], ["x4", "y4"]]
+        assert columnar._read_span(handle, 19, 5) == ["x3", ""]
+
+
+def test_a_failed_write_is_raised_not_lost(tmp_path, monkeypatch):
+    """The background writer's failure reaches the caller (and the close does not hang)."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "gen_close.py"
+    subprocess.run(
+        [sys.executable, str(bench), str(tmp_path), "--patients", "60", "--seed", "3"],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setattr(columnar, "_CHUNK", 10)
+
+    def full_disk(writer, merged):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(columnar, "_write_texts", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        columnar.close_columnar(
+            tmp_path / "patients.csv",
+            tmp_path / "events.csv",
+            ServicePeriod.month(2026, 3),
+            cms_rule_set(2026),
+            tmp_path / "c",
+        )
+    # The files are closed (pytest reports unclosed ones) and no summary says it finished.
+    assert not (tmp_path / "c" / "summary.json").exists()

@@ -27,13 +27,14 @@ by one patient; an unsorted file is grouped in memory first.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
 import json
 import json.encoder
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import pendulum
 from attrs import field, frozen
@@ -1154,6 +1155,24 @@ class CloseWriter:
                 self._claims_json.write(("\n" if self._first_claim else ",\n") + text.rstrip("\n"))
                 self._first_claim = False
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.abort()
+
+    def abort(self) -> None:
+        """Close the files after a failure, without ``summary.json`` (the close is incomplete).
+
+        Used as a context manager, the writer aborts when the block raises.
+        """
+        if self.out is None:
+            return
+        for handle in (self._claims, self._claims_json, self._denials, self._audit):
+            with contextlib.suppress(OSError):
+                handle.close()
+
     def finish(self, extra_rejected: int = 0) -> CloseSummary:
         """Close the files and (unless a part) write ``summary.json``."""
         from decimal import Decimal  # noqa: PLC0415
@@ -1259,32 +1278,32 @@ def _close_part(task: tuple[int, tuple[int, int, int], Path | None]) -> dict[str
         _WORKER["rules"],
     )
     counter = _WORKER.get("counter")
-    writer = CloseWriter(out, month, rules, part=True)
-    done: set[str] = set()
-    orphans: list[RowProblem] = []
-    problems: list[RowProblem] = []
-    seen = 0
-    for item in iter_patient_months(
-        patients,
-        events,
-        month,
-        rules,
-        orphans_out=orphans,
-        byte_range=byte_range,
-        grouped=True,
-        done=done,
-        include_idle=False,
-    ):
-        writer.add(item)
-        problems.extend(item.problems)
-        seen += 1
-        if counter is not None and seen % 1000 == 0:
+    with CloseWriter(out, month, rules, part=True) as writer:
+        done: set[str] = set()
+        orphans: list[RowProblem] = []
+        problems: list[RowProblem] = []
+        seen = 0
+        for item in iter_patient_months(
+            patients,
+            events,
+            month,
+            rules,
+            orphans_out=orphans,
+            byte_range=byte_range,
+            grouped=True,
+            done=done,
+            include_idle=False,
+        ):
+            writer.add(item)
+            problems.extend(item.problems)
+            seen += 1
+            if counter is not None and seen % 1000 == 0:
+                with counter.get_lock():
+                    counter.value += 1000
+        if counter is not None:
             with counter.get_lock():
-                counter.value += 1000
-    if counter is not None:
-        with counter.get_lock():
-            counter.value += seen % 1000
-    writer.finish()
+                counter.value += seen % 1000
+        writer.finish()
     return {"index": index, "state": writer.state(), "done": done, "problems": problems + orphans}
 
 
@@ -1315,17 +1334,17 @@ def run_close(  # noqa: C901
         plan = _split_plan(events, workers)
     problems: list[RowProblem] = []
     if not plan or len(plan) < 2:  # noqa: PLR2004
-        writer = CloseWriter(out, month, rules)
-        orphans: list[RowProblem] = []
-        for count, item in enumerate(
-            iter_patient_months(patients, events, month, rules, orphans_out=orphans), start=1
-        ):
-            writer.add(item)
-            problems.extend(item.problems)
-            if on_progress is not None and count % 1000 == 0:
-                on_progress(count)
-        problems.extend(orphans)
-        return writer.finish(extra_rejected=len(orphans) + extra_rejected), problems
+        with CloseWriter(out, month, rules) as writer:
+            orphans: list[RowProblem] = []
+            for count, item in enumerate(
+                iter_patient_months(patients, events, month, rules, orphans_out=orphans), start=1
+            ):
+                writer.add(item)
+                problems.extend(item.problems)
+                if on_progress is not None and count % 1000 == 0:
+                    on_progress(count)
+            problems.extend(orphans)
+            return writer.finish(extra_rejected=len(orphans) + extra_rejected), problems
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     _WORKER.update(patients=patients, events=events, month=month, rules=rules, counter=counter)
@@ -1344,22 +1363,22 @@ def run_close(  # noqa: C901
             results = sorted(pending.get(), key=lambda r: r["index"])
     finally:
         _WORKER.clear()
-    writer = CloseWriter(out, month, rules)
-    done: set[str] = set()
-    for result in results:
-        writer.merge(result["state"], parts_dir / str(result["index"]) if parts_dir else None)
-        done |= result["done"]
-        problems.extend(result["problems"])
-    # Patients with no event rows at all close in this process.
-    from carecore.billing.fast import FastClose  # noqa: PLC0415
+    with CloseWriter(out, month, rules) as writer:
+        done: set[str] = set()
+        for result in results:
+            writer.merge(result["state"], parts_dir / str(result["index"]) if parts_dir else None)
+            done |= result["done"]
+            problems.extend(result["problems"])
+        # Patients with no event rows at all close in this process.
+        from carecore.billing.fast import FastClose  # noqa: PLC0415
 
-    idle = FastClose(rules, month)
-    for pid, row in patients.items():
-        if pid not in done:
-            writer.add(_close_idle(row, idle, month, rules))
-    if parts_dir is not None:
-        import shutil  # noqa: PLC0415
+        idle = FastClose(rules, month)
+        for pid, row in patients.items():
+            if pid not in done:
+                writer.add(_close_idle(row, idle, month, rules))
+        if parts_dir is not None:
+            import shutil  # noqa: PLC0415
 
-        shutil.rmtree(parts_dir, ignore_errors=True)
-    orphan_count = sum(1 for p in problems if p.message == "not in patients.csv")
-    return writer.finish(extra_rejected=orphan_count + extra_rejected), problems
+            shutil.rmtree(parts_dir, ignore_errors=True)
+        orphan_count = sum(1 for p in problems if p.message == "not in patients.csv")
+        return writer.finish(extra_rejected=orphan_count + extra_rejected), problems

@@ -1363,51 +1363,51 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     del template_lines, template_denials, template_keys, keys
     cp = cp.join(key_frame, on="_key", how="left").sort("_order")
     # Counters (summary.json) for the columnar patients, from the per-key counts.
-    writer = CloseWriter(out, month, rules)
-    per_key = cp.group_by("_key").len()
-    line_counts = (
-        line_frame.join(per_key, on="_key")
-        .group_by("code")
-        .agg(
-            pl.col("len").sum().alias("lines"),
-            (pl.col("len") * pl.col("units")).sum().alias("units"),
+    with CloseWriter(out, month, rules) as writer:
+        per_key = cp.group_by("_key").len()
+        line_counts = (
+            line_frame.join(per_key, on="_key")
+            .group_by("code")
+            .agg(
+                pl.col("len").sum().alias("lines"),
+                (pl.col("len") * pl.col("units")).sum().alias("units"),
+            )
         )
-    )
-    for code, lines, units in line_counts.iter_rows():
-        writer.lines_by_code[code] += lines
-        writer.units_by_code[code] += units
-    for code, amount, count in (
-        line_frame.join(per_key, on="_key").select("code", "amount", "len").iter_rows()
-    ):
-        writer.amount_by_code[code] = (
-            writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount or 0) * count
-        )
-    writer.patients += cp.height
-    writer.billed += cp.filter(pl.col("n_lines") > 0).height
-    writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
-    writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
-    # The reference code's patients: counters, refused rows and text, as their batches finish.
-    total = good.height
-    del good, patient_offsets, event_offsets
-    if out is not None:
-        _write_chunks(
-            writer,
-            cp,
-            entries,
-            results,
-            (line_frame, denial_frame, tails, table.conditions_json),
-            total,
-            month,
-            rules,
-            on_progress,
-        )
-    results.upto(None)
-    for state in results.states:
-        writer.merge(state, None)
-    if on_progress is not None:
-        on_progress(total)
-    event_problems = results.problems()
-    summary = writer.finish(extra_rejected=len(patient_problems) + len(orphans))
+        for code, lines, units in line_counts.iter_rows():
+            writer.lines_by_code[code] += lines
+            writer.units_by_code[code] += units
+        for code, amount, count in (
+            line_frame.join(per_key, on="_key").select("code", "amount", "len").iter_rows()
+        ):
+            writer.amount_by_code[code] = (
+                writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount or 0) * count
+            )
+        writer.patients += cp.height
+        writer.billed += cp.filter(pl.col("n_lines") > 0).height
+        writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
+        writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
+        # The reference code's patients: counters, refused rows and text, as their batches finish.
+        total = good.height
+        del good, patient_offsets, event_offsets
+        if out is not None:
+            _write_chunks(
+                writer,
+                cp,
+                entries,
+                results,
+                (line_frame, denial_frame, tails, table.conditions_json),
+                total,
+                month,
+                rules,
+                on_progress,
+            )
+        results.upto(None)
+        for state in results.states:
+            writer.merge(state, None)
+        if on_progress is not None:
+            on_progress(total)
+        event_problems = results.problems()
+        summary = writer.finish(extra_rejected=len(patient_problems) + len(orphans))
     return summary, [*patient_problems, *event_problems, *orphans]
 
 
