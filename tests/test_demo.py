@@ -72,7 +72,7 @@ def test_the_demo_writes_every_report_file(ran):
 
 
 def test_the_report_numbers_are_the_metrics_api_numbers(ran):
-    folder, url, _output = ran
+    folder, url, output = ran
     with CareProgram.open(url, actor="test") as program:
         data = program.program_data()
     settings = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6))
@@ -89,6 +89,14 @@ def test_the_report_numbers_are_the_metrics_api_numbers(ran):
     for measure in report.measures:
         shown = rows[measure.name]["value"]
         assert shown == ("" if measure.value is None else str(measure.value)), measure.name
+    # The summary shows each rate with its numerator and denominator (the readmission rate's
+    # population differs from the discharges row's, so the counts say which it is).
+    for measure in report.measures:
+        if measure.unit == "ratio" and measure.value is not None:
+            label = measure.name.replace("_", " ")
+            assert _row(output, label).endswith(
+                f"({measure.numerator:,.0f} of {measure.denominator:,.0f})"
+            ), measure.name
     # The headline figures are not all empty: the year produced enrollment, minutes and money.
     for name in ("enrollment_rate", "minutes_per_patient_month", "expected_revenue"):
         assert report.measure(name).value, name

@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from pathlib import Path
 
+    from carecore.metrics import Measure
     from carecore.service import CareProgram
 
 __all__ = ["DemoResult", "DemoSettings", "run_demo"]
@@ -874,7 +875,7 @@ class _Simulation:
             intervention=self.months[len(self.months) // 2].start,
         )
         files = write_report(report, out)
-        measures = tuple((m.name, _fmt(m.value, m.unit)) for m in report.measures)
+        measures = tuple((m.name, _fmt(m)) for m in report.measures)
         self.progress(stage, 1, 1)
         return files, measures
 
@@ -922,11 +923,15 @@ def _label(condition: Condition) -> str:
     return f"{condition.coding.code} {condition.coding.display or ''}".lower()
 
 
-def _fmt(value: Decimal | None, unit: str) -> str:
-    """A measure for the summary: ratios as percentages, counts whole, the rest to 2 places."""
+def _fmt(measure: Measure) -> str:
+    """A measure for the summary: ratios as percentages (of what), counts whole, the rest to 2 places."""
+    value, unit = measure.value, measure.unit
     if value is None:
         return "n/a (no denominator)"
     if unit == "ratio":
+        counts = (measure.numerator, measure.denominator)
+        if all(c is not None and c == c.to_integral_value() for c in counts):
+            return f"{value * 100:.1f}% ({counts[0]:,.0f} of {counts[1]:,.0f})"
         return f"{value * 100:.1f}%"
     if value == value.to_integral_value():
         return f"{value:,.0f} {unit}"
