@@ -130,7 +130,7 @@ EVENT_COLUMNS = (
 _EVENT_REQUIRED = ("patient_id", "date", "type")
 _INT_COLUMNS = frozenset({"minutes", "days_with_data", "episode_month"})
 #: Distinct event rows a close keeps read (memory bound; others are read each time).
-_EVENT_CACHE_LIMIT = 500_000
+_EVENT_CACHE_LIMIT = 50_000
 _BOOL_COLUMNS = frozenset({"interactive", "successful"})
 
 
