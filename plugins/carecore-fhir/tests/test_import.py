@@ -482,3 +482,30 @@ def test_coverage_without_a_payer_name_is_refused_by_path(program):
     (refused,) = report.refused
     assert "Coverage/cov2.payor[0]" in refused.reason
     assert "needs a payer name" in refused.reason
+
+
+def test_many_reports_combine_as_one_merge_after_another(synthea):
+    from carecore_fhir.importer import ImportReport
+
+    _, reports = synthea
+    parts = list(reports.values())
+    combined = ImportReport.combine(parts)
+    one_by_one = ImportReport(outcomes=())
+    for part in parts:
+        one_by_one = one_by_one.merged(part)
+    assert combined == one_by_one
+    assert len(combined.outcomes) == sum(len(p.outcomes) for p in parts)
+    # Counts add up per code and per kind.
+    assert dict(combined.unmapped) == {
+        code: sum(dict(p.unmapped).get(code, 0) for p in parts)
+        for code in {c for p in parts for c, _ in p.unmapped}
+    }
+    kinds = {k for p in parts for k, _, _ in p.stored}
+    assert {k: (a, s) for k, a, s in combined.stored} == {
+        k: (
+            sum(a for p in parts for kk, a, _ in p.stored if kk == k),
+            sum(s for p in parts for kk, _, s in p.stored if kk == k),
+        )
+        for k in kinds
+    }
+    assert combined.outcomes == tuple(o for p in parts for o in p.outcomes)
