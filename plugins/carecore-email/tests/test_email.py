@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+from email.utils import parsedate_to_datetime
 
 import pendulum
 import pytest
@@ -152,10 +153,14 @@ def test_from_a_domain_event_to_the_smtp_server(smtp_server, tmp_path, carecore_
         program.emit(
             tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
         )
-    channel = EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+    channel = EmailChannel(
+        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", clock=FixedClock(NOW)
+    )
     assert Dispatcher(program, {"email": channel}).run_until_idle().delivered == 1
     (mail,) = [parsed(e) for e in smtp_server.inbox.messages]
     assert (mail["To"], mail["Subject"]) == ("p1@patients.example", "Your care plan changed")
+    # The Date header comes from the channel's clock, as the delivery receipt's time does.
+    assert parsedate_to_datetime(mail["Date"]).timestamp() == NOW.timestamp()
     assert mail.get_payload().strip() == "Version 2 is ready in the portal."
     program.close()
 

@@ -102,7 +102,7 @@ class EmailChannel:
         mail["From"] = self.sender
         mail["To"] = message.recipient
         mail["Subject"] = message.subject
-        mail["Date"] = formatdate(localtime=False)
+        mail["Date"] = formatdate(self.clock.now().timestamp(), localtime=False)
         mail["Message-ID"] = message_id_for(message.idempotency_key)
         mail["X-Carecore-Idempotency-Key"] = message.idempotency_key
         mail.set_content(message.body or "")
