@@ -70,6 +70,30 @@ class Worklist:
     caseload: int
 
 
+def _owner_rule(
+    enrollments: Iterable[Enrollment], care_teams: Iterable[CareTeam]
+) -> Callable[[str], str]:
+    """Who owns a patient's work: the care team's care manager, else the billing practitioner.
+
+    Patients with neither are ``"unassigned"``. Worklists and caseloads
+    both use this rule, so a patient is counted where their work is listed.
+
+    >>> _owner_rule([], [])("p1")
+    'unassigned'
+    """
+    managers: dict[str, str] = {}
+    for team in care_teams:
+        for member in team.members:
+            if member.role is CareTeamRole.CARE_MANAGER:
+                managers.setdefault(team.patient_id, member.practitioner_id)
+    billing = {e.patient_id: e.billing_practitioner_id for e in enrollments}
+
+    def owner_of(patient_id: str) -> str:
+        return managers.get(patient_id) or billing.get(patient_id) or "unassigned"
+
+    return owner_of
+
+
 def build_worklists(
     *,
     today: pendulum.Date,
@@ -82,16 +106,7 @@ def build_worklists(
 ) -> dict[str, Worklist]:
     """Each owner's worklist for *today* (contacts are dated in *time_zone*, the practice's)."""
     enrolled = list(enrollments)
-    managers: dict[str, str] = {}
-    for team in care_teams:
-        for member in team.members:
-            if member.role is CareTeamRole.CARE_MANAGER:
-                managers.setdefault(team.patient_id, member.practitioner_id)
-    billing = {e.patient_id: e.billing_practitioner_id for e in enrolled}
-
-    def owner(patient_id: str) -> str:
-        return managers.get(patient_id) or billing.get(patient_id) or "unassigned"
-
+    owner = _owner_rule(enrolled, care_teams)
     month = (today.start_of("month"), today.end_of("month"))
     reached = {
         c.patient_id

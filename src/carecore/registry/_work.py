@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from carecore import billing, errors
-from carecore.model import CareTeamRole, EnrollmentStatus, RoleClass, ServiceFamily
+from carecore.model import EnrollmentStatus, RoleClass, ServiceFamily
 from carecore.model._validators import check_date
-from carecore.outreach import WorkItem, Worklist, build_worklists
+from carecore.outreach import WorkItem, Worklist, _owner_rule, build_worklists
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     import pendulum
 
@@ -173,23 +173,6 @@ def minutes_progress(
             )
         )
     return tuple(out)
-
-
-def _owner_rule(
-    enrollments: list[Enrollment], care_teams: Iterable[CareTeam]
-) -> Callable[[str], str]:
-    """The owner rule of :mod:`carecore.outreach`: the care manager, else the billing practitioner."""
-    managers: dict[str, str] = {}
-    for team in care_teams:
-        for member in team.members:
-            if member.role is CareTeamRole.CARE_MANAGER:
-                managers.setdefault(team.patient_id, member.practitioner_id)
-    billing = {e.patient_id: e.billing_practitioner_id for e in enrollments}
-
-    def owner_of(patient_id: str) -> str:
-        return managers.get(patient_id) or billing.get(patient_id) or "unassigned"
-
-    return owner_of
 
 
 def caseloads(
