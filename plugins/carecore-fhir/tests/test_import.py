@@ -509,3 +509,16 @@ def test_many_reports_combine_as_one_merge_after_another(synthea):
         for k in kinds
     }
     assert combined.outcomes == tuple(o for p in parts for o in p.outcomes)
+
+
+@pytest.mark.parametrize(
+    ("value", "field"), [(None, "reports"), ("ab", "reports[0]"), ([1], "reports[0]")]
+)
+def test_combining_what_is_not_reports_is_refused_by_name(value, field):
+    from carecore_fhir.importer import ImportReport
+
+    from carecore import errors
+
+    with pytest.raises(errors.InvalidValue) as caught:
+        ImportReport.combine(value)
+    assert caught.value.field == field

@@ -101,10 +101,20 @@ class ImportReport:
         >>> ImportReport.combine([ImportReport(outcomes=()), ImportReport(outcomes=())]).outcomes
         ()
         """
+        try:
+            reports = list(reports)
+        except TypeError:
+            raise errors.InvalidValue(
+                "must be ImportReport values", field="reports", value=reports
+            ) from None
         outcomes: list[Outcome] = []
         unmapped: Counter[str] = Counter()
         stored: dict[str, tuple[int, int]] = {}
-        for report in reports:
+        for index, report in enumerate(reports):
+            if not isinstance(report, ImportReport):
+                raise errors.InvalidValue(
+                    "must be an ImportReport", field=f"reports[{index}]", value=report
+                )
             outcomes.extend(report.outcomes)
             unmapped.update(dict(report.unmapped))
             for kind, added, skipped in report.stored:
