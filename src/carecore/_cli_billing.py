@@ -380,8 +380,6 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     except errors.NotFound as exc:
         _fail(f"{type(exc).__name__}: {exc}")
         return
-    writer = CloseWriter(out, period, rules)
-
     def each(facts: Any, result: Any) -> None:
         billing = {line.billing_practitioner_id for line in result.claim_lines}
         practitioner = next(
@@ -398,6 +396,8 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
         writer.add(PatientMonth(row=row, period=period, result=result, time_log=log))
 
     with contextlib.ExitStack() as stack:
+        # A failed close closes the files and writes no summary.json.
+        writer = stack.enter_context(CloseWriter(out, period, rules))
         program = stack.enter_context(
             CareProgram.open(db_url, actor="carecore-billing", plugin_manager=pm)
         )

@@ -630,7 +630,7 @@ class _LightParser:
     """
 
     def __init__(self) -> None:
-        from carecore.billing.fast import FAST_FAMILIES  # noqa: PLC0415
+        from carecore.billing.fast import FAST_FAMILIES, _copy  # noqa: PLC0415
         from carecore.model.codes import RoleClass  # noqa: PLC0415
 
         self.families = {f.value: f for f in FAST_FAMILIES}
@@ -639,6 +639,7 @@ class _LightParser:
         self.credentials.update(CREDENTIAL_ALIASES)
         self.dates: dict[str, pendulum.Date] = {}
         self.flags = {"": False, "true": True, "false": False, "True": True, "False": False}
+        self._copy = _copy
         #: Events read from rows, by the row's cells other than patient_id (see :meth:`event`).
         self.events: dict[tuple[str, ...], Event] = {}
 
@@ -663,9 +664,7 @@ class _LightParser:
             and cells.get("type", "").strip() not in _NO_PRACTITIONER
             and getattr(event, "practitioner", default_practitioner) != default_practitioner
         ):
-            from carecore.billing.fast import _copy  # noqa: PLC0415
-
-            event = _copy(event, practitioner=default_practitioner)
+            event = self._copy(event, practitioner=default_practitioner)
         return event, []
 
     def _date(self, text: str) -> pendulum.Date | None:

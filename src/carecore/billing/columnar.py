@@ -469,7 +469,7 @@ class _Patients:
         self.frame = frame
 
     def forget_cells(self) -> None:
-        """Drop the table (memory); :meth:`reference_rows` then reads the file again."""
+        """Drop the cells (memory), once :meth:`reference_rows` has read what it needs."""
         self.frame = self.frame.select("__line__")
 
     def reference_rows(self, lines: list[int]) -> tuple[dict[int, PatientRow], list[RowProblem]]:
@@ -482,15 +482,7 @@ class _Patients:
         problems: list[RowProblem] = []
         if not lines:
             return rows, problems
-        frame = self.frame
-        if self.header[0] not in frame.columns:
-            read = _read(self.file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
-            if read is None:  # pragma: no cover - the file changed under the close
-                raise errors.InvalidValue(
-                    "changed during the close", field="file", value=str(self.file)
-                )
-            frame = read[0]
-        picked = frame.filter(pl.col("__line__").is_in(lines)).sort("__line__")
+        picked = self.frame.filter(pl.col("__line__").is_in(lines)).sort("__line__")
         for record in picked.select("__line__", *self.header).iter_rows():
             line, cells = record[0], list(record[1:])
             parsed = _patient_row(self.file, line, self.header, cells, parsers, practitioners, {})
@@ -517,16 +509,24 @@ class _Templates:
 
     q = staticmethod(json.encoder.encode_basestring_ascii)
 
-    def __init__(self, fast: FastClose, rules: RuleSet, month: ServicePeriod) -> None:
+    def __init__(
+        self,
+        fast: FastClose,
+        rules: RuleSet,
+        month: ServicePeriod,
+        texts: tuple[dict[Any, Any], dict[Any, Any]] | None = None,
+    ) -> None:
         self.fast = fast
         self.rules = rules
         self.month = month
         self.lines: list[dict[str, Any]] = []
         self.denials: list[dict[str, Any]] = []
         self.keys: list[dict[str, Any]] = []
-        self._line_texts: dict[tuple[object, ...], dict[str, Any] | None] = {}
-        self._denial_texts: dict[tuple[object, ...], tuple[str, str] | None] = {}
-        self._hint_texts: dict[str, str] = {}
+        # The rendered texts depend only on the values rendered: a process shares them
+        # between batches (*texts*).
+        line_texts, denial_texts = texts if texts is not None else ({}, {})
+        self._line_texts: dict[tuple[object, ...], dict[str, Any] | None] = line_texts
+        self._denial_texts: dict[tuple[object, ...], tuple[str, str] | None] = denial_texts
 
     def _line_text(self, line: ClaimLine) -> dict[str, Any] | None:
         """The text pieces of one claim line (None when the writer cannot render it)."""
@@ -622,13 +622,7 @@ class _Templates:
                 return False
             denials.append({"key": key, "k": k, "csv_tail": pieces[0]})
             denial_json.append(pieces[1])
-        hints = self._hint_texts
-        hints_json = ",".join(
-            hints[h.message]
-            if h.message in hints
-            else hints.setdefault(h.message, self.q(h.message))
-            for h in result.hints
-        )
+        hints_json = ",".join(self.q(h.message) for h in result.hints)
         self.lines += lines
         self.denials += denials
         self.keys.append(
@@ -781,6 +775,7 @@ def _start(rules: RuleSet, month: ServicePeriod, patients_file: Path, events_fil
         parsers=_patient_parsers(),
         practitioners={},
         handles={},
+        texts=({}, {}),
     )
 
 
@@ -797,7 +792,7 @@ def _template_batch(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[int]]:
     """Reference results of canonical months, as text pieces (and the keys it cannot render)."""
     fast = _STATE["fast"]
-    templates = _Templates(fast, _STATE["rules"], _STATE["month"])
+    templates = _Templates(fast, _STATE["rules"], _STATE["month"], _STATE["texts"])
     bad = []
     for key, shape, credential, focal, minutes in batch:
         practitioner = BillingPractitioner(
@@ -858,11 +853,6 @@ def _patient_batch(
             claims_csv, claims_json, denials_csv, audit = writer.render(done)
             texts.append((order, claims_csv, ",\n".join(claims_json), denials_csv, audit))
     return texts, writer.state(), problems
-
-
-def _ready(value: Any) -> Callable[[], Any]:
-    """A finished job: returns *value*."""
-    return lambda: value
 
 
 class _Runner:
@@ -1191,18 +1181,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     )
     # The reference engine, once per distinct canonical month. With worker processes, each
     # batch goes to the workers (idle so far) as soon as it is built, ahead of the reference
-    # code's patients: the main process has work of its own until it writes, and a share of
-    # the months there left the workers idle while it wrote. Inline, they run once the
-    # reference code's patients are gathered (as the writer needs them).
-    template_batches: list[list[tuple[Any, ...]]] = []
+    # code's patients. Inline, a batch runs when its result is collected, below.
     template_jobs: list[Callable[[], Any]] = []
     batch_keys: list[tuple[Any, ...]] = []
 
     def flush(batch: list[tuple[Any, ...]]) -> None:
-        if runner.pool is not None:
-            template_jobs.append(runner.submit(_template_batch, batch))
-        else:
-            template_batches.append(batch)
+        template_jobs.append(runner.submit(_template_batch, batch))
 
     for record in keys.iter_rows(named=True):
         flags = tuple(
@@ -1235,9 +1219,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             batch_keys = []
     if batch_keys:
         flush(batch_keys)
-    if runner.pool is None:
-        template_jobs = [runner.submit(_template_batch, batch) for batch in template_batches[1::2]]
-        template_batches = template_batches[::2]
     # Patients the reference code closes: the rows the main process has not read are read
     # in the workers (by byte offset), with the patients' event rows.
     patient_offsets, event_offsets = offsets
@@ -1280,7 +1261,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         for line, pid in orphan_rows.iter_rows()
     ]
     del events, clean, bad_pids, orphan_rows, firsts
-    template_jobs.extend(_ready(_template_batch(batch)) for batch in template_batches)
     template_lines: list[dict[str, Any]] = []
     template_denials: list[dict[str, Any]] = []
     template_keys: list[dict[str, Any]] = []
@@ -1364,21 +1344,15 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     cp = cp.join(key_frame, on="_key", how="left").sort("_order")
     # Counters (summary.json) for the columnar patients, from the per-key counts.
     with CloseWriter(out, month, rules) as writer:
-        per_key = cp.group_by("_key").len()
-        line_counts = (
-            line_frame.join(per_key, on="_key")
-            .group_by("code")
-            .agg(
-                pl.col("len").sum().alias("lines"),
-                (pl.col("len") * pl.col("units")).sum().alias("units"),
-            )
+        per_key = line_frame.join(cp.group_by("_key").len(), on="_key")
+        line_counts = per_key.group_by("code").agg(
+            pl.col("len").sum().alias("lines"),
+            (pl.col("len") * pl.col("units")).sum().alias("units"),
         )
         for code, lines, units in line_counts.iter_rows():
             writer.lines_by_code[code] += lines
             writer.units_by_code[code] += units
-        for code, amount, count in (
-            line_frame.join(per_key, on="_key").select("code", "amount", "len").iter_rows()
-        ):
+        for code, amount, count in per_key.select("code", "amount", "len").iter_rows():
             writer.amount_by_code[code] = (
                 writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount or 0) * count
             )
