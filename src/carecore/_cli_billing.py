@@ -380,6 +380,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     except errors.NotFound as exc:
         _fail(f"{type(exc).__name__}: {exc}")
         return
+
     def each(facts: Any, result: Any) -> None:
         billing = {line.billing_practitioner_id for line in result.claim_lines}
         practitioner = next(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 
     import pluggy
 
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _DEFAULT_MONTHS = 12
 
 

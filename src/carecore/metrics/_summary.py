@@ -213,6 +213,7 @@ def program_report(
     def enrolled(p: ServicePeriod) -> Measure:
         return enrolled_patients(data.enrollments, period=p, family=family)
 
+    loads = caseloads(data.enrollments, data.care_teams, on=day)
     measures = (
         enrollment_rate(elig, data.enrollments, family=family, on=day),
         enrolled(period),
@@ -225,7 +226,7 @@ def program_report(
         readmissions(period),
         goal_attainment(data.care_plans, period=period),
         a1c_change(data.observations, as_of=day, patient_ids=members),
-        _caseload_measure(caseloads(data.enrollments, data.care_teams, on=day), day),
+        _caseload_measure(loads, day),
         _revenue_per_member_month(data, period, family),
     )
     comparisons: tuple[Comparison, ...] = ()
@@ -250,7 +251,7 @@ def program_report(
             scores=scores,
             rules=tier_rules,
         ),
-        caseloads=caseloads(data.enrollments, data.care_teams, on=day),
+        caseloads=loads,
         pmpm=pmpm_by_quarter(
             data.enrollments,
             period=period,

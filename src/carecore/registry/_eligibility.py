@@ -35,7 +35,6 @@ PROGRAMS: tuple[ServiceFamily, ...] = (
 _CCM_MONTHS = 12  # SPEC.md §2 item 1: expected to last at least 12 months or until death
 _PCM_MONTHS = 3  # SPEC.md §4: at least 3 months
 _CCM_CONDITIONS = 2
-_PART_B_FAMILIES = frozenset(PROGRAMS)
 
 
 @frozen(kw_only=True)
@@ -253,9 +252,8 @@ def eligibility(
         key=lambda c: (c.coding.code, c.id),
     )
     clinical, found = _clinical(fam, active)
-    criteria = [_alive(patient, day), clinical]
-    if fam in _PART_B_FAMILIES:
-        criteria.append(_coverage(patient, day, coverages))
+    # Every program here is a Medicare Part B service.
+    criteria = [_alive(patient, day), clinical, _coverage(patient, day, coverages)]
     level = None
     if fam is ServiceFamily.APCM:
         level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
@@ -287,11 +285,15 @@ def registry(
     by_patient: dict[str, list[Condition]] = {}
     for condition in conditions:
         by_patient.setdefault(condition.patient_id, []).append(condition)
-    known = None if coverages is None else list(coverages)
+    covered_by: dict[str, list[Coverage]] | None = None
+    if coverages is not None:
+        covered_by = {}
+        for coverage in coverages:
+            covered_by.setdefault(coverage.patient_id, []).append(coverage)
     out: list[Eligibility] = []
     for patient in sorted(patients, key=lambda p: p.id):
         mine = by_patient.get(patient.id, [])
-        covered = None if known is None else [c for c in known if c.patient_id == patient.id]
+        covered = None if covered_by is None else covered_by.get(patient.id, [])
         out.extend(
             eligibility(patient, fam, as_of=day, conditions=mine, coverages=covered)
             for fam in wanted

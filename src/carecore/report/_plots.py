@@ -7,6 +7,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
+from carecore.metrics import month_key
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -49,7 +50,7 @@ def _png(figure: Any) -> bytes:
 
 
 def _month(m: Measure) -> str:
-    return f"{m.period.start.year:04d}-{m.period.start.month:02d}"
+    return month_key(m.period.start)
 
 
 def _no_data(axes: Any, text: str) -> None:

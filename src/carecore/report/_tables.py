@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from attrs import frozen
 
+from carecore.metrics import month_key
+
 if TYPE_CHECKING:
     from carecore.metrics import ProgramReport
 
@@ -224,7 +226,7 @@ def _series(name: str, title: str, column: str, measures: tuple[object, ...]) ->
     for m in measures:
         period = getattr(m, "period", None)
         start = getattr(period, "start", None)
-        month = "" if start is None else f"{start.year:04d}-{start.month:02d}"
+        month = "" if start is None else month_key(start)
         rows.append(
             (
                 month,
