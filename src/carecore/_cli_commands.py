@@ -124,7 +124,7 @@ def demo(
         ) from None
     console = Console()
     if db_url == DEMO_DB:
-        own = Path("carecore-demo.db")
+        own = Path(DEMO_DB.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{own}{suffix}").unlink(missing_ok=True)
     with (

@@ -33,6 +33,7 @@ from attrs import evolve, frozen
 
 from carecore import errors, transitions
 from carecore.clock import FixedClock
+from carecore.metrics import A1C_LOINC, months_of
 from carecore.model import (
     AdministrativeSex,
     AdtEvent,
@@ -94,7 +95,6 @@ __all__ = ["DemoResult", "DemoSettings", "run_demo"]
 
 PRACTICE_TZ = "America/Chicago"
 MAX_PATIENTS = 5_000
-A1C_LOINC = "4548-4"
 
 #: Real ICD-10-CM codes; the chronic flag is what the billing practitioner attests.
 _CONDITIONS: tuple[tuple[str, bool], ...] = (
@@ -266,7 +266,7 @@ def run_demo(
         if tx.all(Patient):
             raise errors.InvalidValue(
                 "already holds patients: the demo needs an empty store "
-                "(carecore demo --fresh replaces its own SQLite file)",
+                "(without --db, carecore demo replaces its own SQLite file)",
                 field="db",
                 value=program.store.url,
             )
@@ -297,10 +297,7 @@ class _Simulation:
         self.rng = random.Random(settings.seed)  # noqa: S311 - reproducible demo data
         self.period = settings.period
         self.first = self.period.start
-        self.months = [
-            ServicePeriod.month(d.year, d.month)
-            for d in (self.first.add(months=i) for i in range(settings.months))
-        ]
+        self.months = list(months_of(self.period))
         self.doctor = Practitioner(
             id="dr-ruiz", name="Dr. Ana Ruiz", credential=Credential.MD, npi="1234567893"
         )
@@ -464,14 +461,19 @@ class _Simulation:
         rng = self.rng
         consents, enrollments, teams, new_visits = [], [], [], []
         total = len(self.patients)
-        for done, patient in enumerate(self.patients, start=1):
-            verdict = registry.eligibility(
-                patient,
-                ServiceFamily.CCM,
+        # One pass over the records (per-patient eligibility calls would scan them all each time).
+        verdicts = {
+            v.patient_id: v
+            for v in registry.registry(
+                self.patients,
                 as_of=self.first,
                 conditions=conditions,
                 coverages=coverages,
+                families=(ServiceFamily.CCM,),
             )
+        }
+        for done, patient in enumerate(self.patients, start=1):
+            verdict = verdicts[patient.id]
             self.progress(stage, done, total)
             if not verdict.eligible or patient.date_of_death is not None:
                 continue
@@ -895,7 +897,8 @@ class _Simulation:
             ]
             entries = tx.all(TimeEntry)
             plans = tx.all(CarePlan)
-        agreed = [p for p in plans if p.id in set(self.plans.values()) and completeness(p).complete]
+        ours = set(self.plans.values())
+        agreed = [p for p in plans if p.id in ours and completeness(p).complete]
         return DemoResult(
             settings=self.settings,
             store_url=self.program.store.url,
