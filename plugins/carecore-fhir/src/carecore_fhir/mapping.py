@@ -384,8 +384,7 @@ class Resolver:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _name(resource: Mapping[str, Any]) -> str:
-    return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+_name = validate.resource_name  # "Type/id", as problems and outcomes name a resource
 
 
 def _need(resource: Mapping[str, Any], path: str) -> Any:

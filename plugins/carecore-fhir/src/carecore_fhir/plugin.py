@@ -42,5 +42,6 @@ def carecore_export_careplan(plan: CarePlan) -> str | None:
     from carecore_fhir.rest import FhirClient, FhirSink  # noqa: PLC0415
 
     with FhirClient(url) as client:
-        written = [FhirSink(client).write(resource) for resource in careplan_resources(plan)]
+        sink = FhirSink(client)
+        written = [sink.write(resource) for resource in careplan_resources(plan)]
     return written[0].id

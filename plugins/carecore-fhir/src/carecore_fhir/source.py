@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from carecore import errors
 from carecore_fhir.importer import (
     ImportReport,
@@ -169,11 +171,7 @@ class FhirSource:
             finally:
                 if self.client is None:
                     client.close()
-            options = Options(
-                source=client.base_url,
-                time_zone=self.options.time_zone,
-                families=self.options.families,
-            )
+            options = attrs.evolve(self.options, source=client.base_url)
         else:
             bundle = read_bundle(Path(location).read_bytes(), source=location)
             options = self.options

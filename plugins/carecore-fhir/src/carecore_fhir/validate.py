@@ -13,10 +13,13 @@ required codes carecore depends on (:data:`carecore_fhir.codes.REQUIRED`).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carecore import errors
 from carecore_fhir import codes
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["code_problems", "problems", "structure_problems", "validate_resource"]
 
@@ -28,7 +31,12 @@ def _model(kind: str) -> Any:
     return get_fhir_model_class(kind)
 
 
-def _where(resource: dict[str, Any]) -> str:
+def resource_name(resource: Mapping[str, Any]) -> str:
+    """``Type/id`` of *resource* (``?`` for what it lacks), as problems name it.
+
+    >>> resource_name({"resourceType": "Patient", "id": "p1"}), resource_name({})
+    ('Patient/p1', '?/?')
+    """
     return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
 
 
@@ -47,7 +55,9 @@ def structure_problems(resource: dict[str, Any]) -> list[errors.Problem]:
     except (KeyError, ValueError, AttributeError, ImportError):
         return [
             errors.Problem(
-                path=f"{_where(resource)}.resourceType", message="not a FHIR R4 type", value=kind
+                path=f"{resource_name(resource)}.resourceType",
+                message="not a FHIR R4 type",
+                value=kind,
             )
         ]
     try:
@@ -60,7 +70,7 @@ def structure_problems(resource: dict[str, Any]) -> list[errors.Problem]:
             ).replace(".[", "[")
             found.append(
                 errors.Problem(
-                    path=f"{_where(resource)}.{path}" if path else _where(resource),
+                    path=f"{resource_name(resource)}.{path}" if path else resource_name(resource),
                     message=str(err["msg"]),
                     value=err.get("input"),
                 )
@@ -87,7 +97,7 @@ def code_problems(resource: dict[str, Any]) -> list[errors.Problem]:
         if value not in allowed:
             found.append(
                 errors.Problem(
-                    path=f"{_where(resource)}.{element}",
+                    path=f"{resource_name(resource)}.{element}",
                     message="not in the R4 value set",
                     value=value,
                 )
@@ -103,7 +113,7 @@ def code_problems(resource: dict[str, Any]) -> list[errors.Problem]:
         if not have & allowed:
             found.append(
                 errors.Problem(
-                    path=f"{_where(resource)}.category",
+                    path=f"{resource_name(resource)}.category",
                     message=f"US Core needs a category coded {', '.join(sorted(allowed))} ({system})",
                 )
             )
@@ -123,4 +133,4 @@ def validate_resource(resource: dict[str, Any]) -> None:
     """
     found = problems(resource)
     if found:
-        raise errors.InvalidInput(f"FHIR {_where(resource)}", problems=found)
+        raise errors.InvalidInput(f"FHIR {resource_name(resource)}", problems=found)
