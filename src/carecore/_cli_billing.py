@@ -76,7 +76,7 @@ def billing() -> None:
 def evaluate(
     ctx: click.Context, files: tuple[Path, ...], fmt: str, payer: str, rule_set_id: str | None
 ) -> None:
-    """Evaluate billing scenario FILES (SPEC.md §0 format: one case or {"cases": [...]}).
+    """Evaluate billing scenario FILES (JSON: one case or {"cases": [...]}).
 
     Every practitioner in a case is evaluated. Exits 0 when the evaluation
     ran (even if nothing is billable) and 2 when a file cannot be read, naming
@@ -449,6 +449,6 @@ def _print_summary(summary: Any, out: Path | None) -> None:
         f"patients evaluated {summary.patients_evaluated}, billed {summary.patients_billed}, "
         f"denials {summary.denials}, rows refused {summary.rows_rejected}"
     )
-    console.print("amounts are approximate national non-facility amounts (SPEC.md §14)")
+    console.print("amounts are approximate national non-facility amounts (verify with CMS)")
     if out is not None:
         console.print(f"written to {out}")

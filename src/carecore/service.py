@@ -455,7 +455,7 @@ class CareProgram:
         """Store a time entry; emit ``ThresholdReached`` when it brings the month's CCM staff minutes to *threshold*.
 
         Counted as the CCM clinical-staff minutes of the entry's month and
-        billing practitioner (the 20-minute threshold of 99490, SPEC.md §2); the
+        billing practitioner (the 20-minute threshold of 99490, docs/billing/ccm.md); the
         billing engine remains the authority on what is billed.
         """
         with self.transaction(reason) as tx:

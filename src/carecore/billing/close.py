@@ -1,4 +1,4 @@
-r"""Month close over the CSV pair of ``shared/billing/CSV.md``.
+r"""Month close over the CSV pair described in docs/how-to/close-a-billing-month.md.
 
 :func:`read_patients` loads ``patients.csv``; :func:`iter_patient_months`
 streams ``events.csv`` patient by patient and yields one
@@ -762,7 +762,7 @@ class CodeTotal:
     code: str
     lines: int
     units: int
-    amount: str  # a Decimal as text; approximate national amounts (SPEC.md §14)
+    amount: str  # a Decimal as text; approximate national amounts (see docs/billing)
 
 
 @frozen(kw_only=True)

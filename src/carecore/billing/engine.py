@@ -5,7 +5,7 @@ named in the facts, family by family, then applies the rules that join
 families (track exclusivity, cross-family exclusions, one practitioner per
 period, RHC/FQHC coding). Every line it withholds becomes a
 :class:`~carecore.model.Denial` carrying a machine-readable reason, one
-sentence for a person, the rule id and the SPEC.md source tags.
+sentence for a person, the rule id and the source tags (:mod:`carecore.billing.sources`).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ R = DenialReason
 
 # -- who counts ---------------------------------------------------------------
 
-#: Roles whose minutes count toward clinical-staff codes (SPEC.md §1.3):
+#: Roles whose minutes count toward clinical-staff codes (docs/billing/index.md, "Whose time counts"):
 #: clinical staff plus the billing practitioner doing clinical-staff work.
 STAFF_ROLES = frozenset(
     {RoleClass.CLINICAL_STAFF, RoleClass.PHYSICIAN, RoleClass.QHP, RoleClass.BH_CARE_MANAGER}
@@ -84,9 +84,9 @@ AUXILIARY_ROLES = frozenset({RoleClass.AUXILIARY, RoleClass.CLINICAL_STAFF})
 #: CoCM: the behavioral health care manager.
 COCM_ROLES = frozenset({RoleClass.BH_CARE_MANAGER})
 
-#: Families whose services need the patient's consent first (SPEC.md §1.4).
+#: Families whose services need the patient's consent first (docs/billing/index.md).
 CONSENT_FAMILIES = frozenset({F.CCM, F.PCM, F.BHI, F.COCM, F.RPM, F.RTM, F.APCM, F.CHI, F.PIN})
-#: TCM qualifying discharge settings and community destinations (SPEC.md §3 rule 1, §17.6).
+#: TCM qualifying discharge settings and community destinations (docs/billing/tcm.md, "The discharge").
 TCM_FROM = frozenset(
     {
         CareSetting.INPATIENT_ACUTE,
@@ -108,24 +108,24 @@ TCM_TO = frozenset(
         CareSetting.NURSING_FACILITY,
     }
 )
-#: Initiating visits (SPEC.md §1.4): which visit kinds start which family.
+#: Initiating visits (docs/billing/index.md): which visit kinds start which family.
 CCM_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.IPPE, VisitKind.TCM_F2F})
 CHI_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.TCM_F2F})
 PIN_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV})
-#: Behavioral-health practitioners who bill general BHI as G0323 (SPEC.md §5.1).
+#: Behavioral-health practitioners who bill general BHI as G0323 (docs/billing/bhi-cocm.md).
 G0323_CREDENTIALS = frozenset({Credential.CP, Credential.LCSW, Credential.MFT, Credential.MHC})
-#: Therapy modifiers for RTM billed by therapists (SPEC.md §17.4).
+#: Therapy modifiers for RTM billed by therapists (docs/billing/rtm.md).
 THERAPY_MODIFIER = {Credential.PT: "GP", Credential.OT: "GO", Credential.SLP: "GN"}
-#: Codes that bar CCM in the same month when the UNCONFIRMED switch is on (§15.1).
+#: Codes that bar CCM in the same month when the UNCONFIRMED switch is on (docs/billing/switches.md).
 OVERSIGHT_AND_ESRD = frozenset({"G0181", "G0182", *(str(c) for c in range(90951, 90971))})
-#: Communication-technology codes APCM may bar (§15.3, switch).
+#: Communication-technology codes APCM may bar (a switch, docs/billing/switches.md).
 COMMUNICATION_CODES = frozenset(
     {"G2250", "G2251", "G2252", "98970", "98971", "98972", "99421", "99422", "99423"}
     | {"99446", "99447", "99448", "99449", "99451", "99452"}
 )
-#: Families whose lines an RHC/FQHC billed as G0511 in 2024 (SPEC.md §11).
+#: Families whose lines an RHC/FQHC billed as G0511 in 2024 (docs/billing/rhc-fqhc.md).
 G0511_FAMILIES = frozenset({F.CCM, F.PCM, F.BHI, F.RPM, F.RTM, F.CHI, F.PIN})
-#: Same-practitioner, same-period conflicts between families (SPEC.md §12).
+#: Same-practitioner, same-period conflicts between families (docs/billing/index.md, "How the families join").
 CONFLICTS: tuple[tuple[ServiceFamily, ServiceFamily], ...] = (
     (F.CCM, F.PCM),
     (F.CCM, F.APCM),
@@ -233,7 +233,7 @@ class _Ctx:
     def time(self, family: ServiceFamily, roles: frozenset[RoleClass]) -> list[TimeFact]:
         start, end = self.period.start, self.period.end
         if family in CONSENT_FAMILIES:
-            # Services start after consent (§1.4): earlier minutes do not count.
+            # Services start after consent: earlier minutes do not count.
             consent = self.patient.consent(family)
             if consent is not None and consent > start:
                 start = consent
@@ -488,7 +488,7 @@ def _deny_all(  # noqa: PLR0917
         ctx.deny(code, family, reason, message, rule_id, sources)
 
 
-# -- CCM (SPEC.md §2) ---------------------------------------------------------------
+# -- CCM (docs/billing/ccm.md) ---------------------------------------------------------
 
 
 def _monthly_prerequisites(
@@ -657,7 +657,7 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
 
 
 def _g0506_hint(ctx: _Ctx) -> None:
-    """G0506 (SPEC.md §2) is the practitioner's call: say when it may apply, never bill it unasked."""
+    """G0506 (CCM) is the practitioner's call: say when it may apply, never bill it unasked."""
     if any(c.code == "G0506" for c in ctx.events(OtherClaimFact)):
         return  # once per beneficiary, and already claimed
     established = any(
@@ -691,7 +691,7 @@ def _same_track(code: str, base: str) -> bool:
     return any(code in group and base in group for group in _TRACKS)
 
 
-# -- PCM (SPEC.md §4) -------------------------------------------------------------
+# -- PCM (docs/billing/pcm.md) -------------------------------------------------------
 
 
 def _pcm(ctx: _Ctx) -> None:
@@ -751,7 +751,7 @@ def _pcm(ctx: _Ctx) -> None:
     ctx.out.lines.setdefault(F.PCM, []).extend(would)
 
 
-# -- TCM (SPEC.md §3) ----------------------------------------------------------------
+# -- TCM (docs/billing/tcm.md) ----------------------------------------------------------
 
 
 def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in order
@@ -768,7 +768,7 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
     contacts = ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id)
     if not visits and not contacts:
         return
-    # The discharging practitioner's discharge-day visit cannot be the TCM visit (§3 rule 10).
+    # The discharging practitioner's discharge-day visit cannot be the TCM visit (S18).
     eligible = [
         v_
         for v_ in visits
@@ -796,7 +796,7 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
     ) -> None:
         ctx.deny(would_code, F.TCM, reason, message, rule_id, sources)
         if visit is not None and visit.em_code:
-            # §17.7: the face-to-face visit is then reported as its own E/M.
+            # The face-to-face visit is then reported as its own E/M.
             ctx.out.lines.setdefault(F.TCM, []).append(
                 ctx.line(visit.em_code, F.TCM, 1, visit.date, period=window)
             )
@@ -931,7 +931,7 @@ def _tcm_contact_ok(ctx: _Ctx, discharge: DischargeFact, visit: VisitFact) -> bo
     return False
 
 
-# -- BHI and CoCM (SPEC.md §5) --------------------------------------------------------
+# -- BHI and CoCM (docs/billing/bhi-cocm.md) --------------------------------------------------
 
 
 def _bill_if_ready(
@@ -1059,7 +1059,7 @@ def _cocm(ctx: _Ctx) -> None:
         ctx.out.denials.extend(sink.out.denials)
 
 
-# -- RPM and RTM (SPEC.md §6, §7) --------------------------------------------------------
+# -- RPM and RTM (docs/billing/rpm.md, rtm.md) --------------------------------------------------
 
 
 _RTM_CODES = {
@@ -1091,7 +1091,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         if family is F.RTM and ctx.pr.credential in THERAPY_MODIFIER
         else ()
     )
-    # Device supply: once per 30-day period, whatever the number of devices (§6).
+    # Device supply: once per 30-day period, whatever the number of devices.
     by_period: dict[tuple[pendulum.Date, pendulum.Date], list[DeviceReadingsFact]] = {}
     for r in readings:
         by_period.setdefault((r.period_start, r.period_end), []).append(r)
@@ -1102,7 +1102,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         if family is F.RPM:
             full_code, short_code = "99454", "99445"
         else:
-            # One device code per 30-day period (§7, UNCONFIRMED): the system with the most days.
+            # One device code per 30-day period (UNCONFIRMED): the system with the most days.
             best = max(
                 group, key=lambda r: (r.days_with_data, r.rtm_system.value if r.rtm_system else "")
             )
@@ -1222,7 +1222,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
             ctx.out.hints.extend(h for h in sink.out.hints if h.code in {base, add_on})
             ctx.out.denials.extend(d for d in sink.out.denials if d.code == add_on)
         would.extend(evolve(line, modifiers=modifiers) for line in lines)
-    # Prerequisites: consent; RPM also needs an established patient (§1.4, §6).
+    # Prerequisites: consent; RPM also needs an established patient.
     if family is F.RPM and not ctx.patient.established:
         _deny_all(
             ctx,
@@ -1253,7 +1253,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         ctx.out.lines.setdefault(family, []).extend(would)
 
 
-# -- ACP (SPEC.md §10) --------------------------------------------------------------------
+# -- ACP (docs/billing/acp.md) --------------------------------------------------------------
 
 
 def _acp(ctx: _Ctx) -> None:
@@ -1320,7 +1320,7 @@ def _acp(ctx: _Ctx) -> None:
         )
 
 
-# -- APCM (SPEC.md §8) ---------------------------------------------------------------------
+# -- APCM (docs/billing/apcm.md) ---------------------------------------------------------------
 
 
 _ADDON_CODE = {
@@ -1421,7 +1421,7 @@ def _apcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the APCM rules, in order
     ctx.out.lines.setdefault(F.APCM, []).extend(would)
 
 
-# -- CHI and PIN (SPEC.md §9) ----------------------------------------------------------------
+# -- CHI and PIN (docs/billing/chi-pin.md) ----------------------------------------------------------
 
 
 def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
@@ -1439,7 +1439,7 @@ def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
     sink = ctx.sink()
     label = "navigation" if family is F.PIN else "CHI"
     if ctx.facts.setting is not Setting.PHYSICIAN_OFFICE and ctx.rules.year < 2025:  # noqa: PLR2004
-        # §11: before 2025 an RHC/FQHC bills CHI/PIN as G0511, at 20 minutes of staff time.
+        # Before 2025 an RHC/FQHC bills CHI/PIN as G0511, at 20 minutes of staff time.
         would = _g0511_minutes(sink, family, base, entries, label)
     else:
         would = _track_lines(
@@ -1568,7 +1568,7 @@ def _resolve_conflicts(ctx: _Ctx) -> None:
             f"{loser.value.lower()}.excluded_by.{winner.value.lower()}",
             sources,
         )
-    # 2026 APCM behavioral add-ons against the legacy BHI/CoCM codes (§8.3).
+    # 2026 APCM behavioral add-ons against the legacy BHI/CoCM codes.
     addons = [line for line in lines.get(F.APCM, []) if line.code in APCM_ADDONS]
     legacy = [f for f in (F.BHI, F.COCM) if lines.get(f)]
     if addons and legacy:
@@ -1591,7 +1591,7 @@ def _resolve_conflicts(ctx: _Ctx) -> None:
                     "apcm.addon.excludes_legacy",
                     ("S56", "S57"),
                 )
-    # CHI with PIN in the same month (§15.5 switch).
+    # CHI with PIN in the same month (a switch).
     if not ctx.sw.chi_and_pin_same_month and lines.get(F.CHI) and lines.get(F.PIN):
         _drop(
             ctx,
@@ -1604,13 +1604,13 @@ def _resolve_conflicts(ctx: _Ctx) -> None:
 
 
 def _rhc_fqhc(ctx: _Ctx) -> None:
-    """RHC/FQHC coding by year (SPEC.md §11, §17.5)."""
+    """RHC/FQHC coding by year (docs/billing/rhc-fqhc.md)."""
     if ctx.facts.setting is Setting.PHYSICIAN_OFFICE:
         return
     day = ctx.period.end
     g0511_ok = ctx.available("G0511", day)
     g0512_ok = ctx.available("G0512", day)
-    individual_ok = ctx.rules.year >= 2025  # noqa: PLR2004 - §11: individual codes from 1 Jan 2025
+    individual_ok = ctx.rules.year >= 2025  # noqa: PLR2004 - individual codes from 1 Jan 2025
     lines = ctx.out.lines
     cocm = lines.get(F.COCM, [])
     if cocm:
@@ -1669,7 +1669,7 @@ def _rhc_fqhc(ctx: _Ctx) -> None:
 
 
 def _one_tcm_per_discharge(outcomes: dict[str, _Ctx]) -> None:
-    """One TCM per discharge: the practitioner with the earliest TCM visit reports it (§3 rule 8)."""
+    """One TCM per discharge: the practitioner with the earliest TCM visit reports it (S18, S20)."""
     tcm = [
         (line.date_of_service, index, ctx)
         for index, ctx in enumerate(outcomes.values())
@@ -1697,7 +1697,7 @@ def _one_tcm_per_discharge(outcomes: dict[str, _Ctx]) -> None:
 
 
 def _apcm_across_practitioners(outcomes: dict[str, _Ctx]) -> None:
-    """§15.4 switch: APCM by one practitioner bars CCM, PCM and TCM by another in the period."""
+    """A switch: APCM by one practitioner bars CCM, PCM and TCM by another in the period."""
     apcm = [ctx.pr.id for ctx in outcomes.values() if ctx.out.lines.get(F.APCM)]
     if not apcm:
         return
@@ -1763,7 +1763,7 @@ def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str
     _one_tcm_per_discharge(outcomes)
     if rules.switches.apcm_conflicts_across_practitioners:
         _apcm_across_practitioners(outcomes)
-    # RPM and RTM are never billed for the same patient in the same period (§6, §7).
+    # RPM and RTM are never billed for the same patient in the same period.
     rpm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RPM)]
     rtm = [ctx for ctx in outcomes.values() if ctx.out.lines.get(F.RTM)]
     if rpm and rtm:

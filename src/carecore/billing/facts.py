@@ -2,7 +2,7 @@
 
 These are the billing-relevant shadows of the model values (a
 :class:`~carecore.model.TimeEntry` becomes a :class:`TimeFact`), shaped
-after the scenario format of ``shared/billing/SPEC.md`` §0 so a scenario
+after the billing scenario format (docs/how-to/evaluate-a-scenario.md) so a scenario
 file, a month-close CSV pair and a store all feed the same engine.
 """
 
@@ -72,7 +72,7 @@ class CarePlanAction(_Code):
 
 
 class BhAddon(_Code):
-    """The 2026 APCM behavioral-health add-on furnished in a month (SPEC.md §8.3)."""
+    """The 2026 APCM behavioral-health add-on furnished in a month (docs/billing/apcm.md)."""
 
     GENERAL_BHI = "general_bhi"  #: G0570
     COCM_INITIAL = "cocm_initial"  #: G0568

@@ -109,7 +109,7 @@ class FastClose:
                 "must be a BillingPractitioner", field="practitioner", value=practitioner
             )
         start, end = self.period.start, self.period.end
-        # As the engine does: minutes before consent do not count (§1.4).
+        # As the engine does: minutes before consent do not count.
         after = {family: patient.consent(family) for family in _FAMILY_ORDER}
         inside = [
             e

@@ -2,10 +2,10 @@
 
 The national non-facility amount of a code is its total non-facility RVU
 times the year's conversion factor, rounded to the cent. The rule sets carry
-*approximate* amounts from SPEC.md §14; this is the arithmetic to check them
-against CMS's RVU files (``shared/data/cms_pfs`` holds the CY 2022 rows).
+*approximate* amounts, each with its source tags (:mod:`carecore.billing.sources`);
+this is the arithmetic to check them against CMS's published RVU files.
 
->>> national_amount(Decimal("1.98"), Decimal("33.4009"))  # 99490, CY 2026 (SPEC.md §14)
+>>> national_amount(Decimal("1.98"), Decimal("33.4009"))  # 99490, CY 2026
 Decimal('66.13')
 """
 

@@ -15,7 +15,7 @@ What the bridge needs that no single record says is derived here:
 - discharges for TCM are the transition episodes that qualify and were not
   cancelled (every discharge the program receives opens one), and a TCM
   whose discharge falls in the 30 days of a TCM billed in an earlier month
-  is refused (SPEC.md §3 rule 8), from the earlier closes' claim lines;
+  is refused (docs/billing/tcm.md; S18, S20), from the earlier closes' claim lines;
 - the initiating visit is left to the engine, which looks for a qualifying
   visit with each billing practitioner within a year of the program start;
 - care plans count when they are active and CMS-complete
@@ -251,7 +251,7 @@ def _one_tcm_per_30_days(
 ) -> EvaluationResult:
     """Refuse a TCM line whose discharge falls inside the 30 days of a TCM billed in an earlier month.
 
-    SPEC.md §3 rule 8: no second TCM for a further discharge within those 30
+    TCM (S18, S20): no second TCM for a further discharge within those 30
     days. One month's evaluation sees only its own discharges, so the close
     looks back at the TCM lines it stored before.
     """

@@ -1,4 +1,4 @@
-"""Billing scenarios: the JSON format of ``shared/billing/SPEC.md`` §0, read into facts.
+"""Billing scenarios: the JSON scenario format (docs/how-to/evaluate-a-scenario.md), read into facts.
 
 A file holds one case, or a document with ``"cases"``. Reading is strict:
 every problem in a case is reported at once, with the case id and the JSON
