@@ -4,12 +4,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-from carecore.model._validators import check_trusted
-
 pytest_plugins = ["carecore.testing.pytest_plugin"]
-
-# Values the hot paths build without validation are fully validated in tests.
-check_trusted(True)
 
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(

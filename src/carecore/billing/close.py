@@ -36,6 +36,7 @@ import json.encoder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+import attrs
 import pendulum
 from attrs import field, frozen
 
@@ -51,7 +52,6 @@ from carecore.billing.facts import (
 )
 from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
 from carecore.model import _validators as v
-from carecore.model._validators import trusted
 from carecore.model.codes import Credential, ServiceFamily
 from carecore.model.period import ServicePeriod
 
@@ -379,7 +379,6 @@ def _patient_row(  # noqa: C901, PLR0917
         bad = True
     if bad:
         return problems
-    # Every field was parsed and checked above; build without re-checking.
     credential = values.get("credential", Credential.MD)
     focal = values.get("primary_care_focal_point", True)
     practitioner_key = (values["practitioner"], credential, focal)
@@ -388,11 +387,9 @@ def _patient_row(  # noqa: C901, PLR0917
         practitioner = practitioners[practitioner_key] = BillingPractitioner(
             id=values["practitioner"], credential=credential, primary_care_focal_point=focal
         )
-    return trusted(
-        PatientRow,
+    return PatientRow(
         line=line,
-        patient=trusted(
-            PatientFacts,
+        patient=PatientFacts(
             id=pid,
             conditions=values["conditions"],
             consent_on=_pairs(values.get("consent")),
@@ -630,7 +627,7 @@ class _LightParser:
     """
 
     def __init__(self) -> None:
-        from carecore.billing.fast import FAST_FAMILIES, _copy  # noqa: PLC0415
+        from carecore.billing.fast import FAST_FAMILIES  # noqa: PLC0415
         from carecore.model.codes import RoleClass  # noqa: PLC0415
 
         self.families = {f.value: f for f in FAST_FAMILIES}
@@ -639,7 +636,6 @@ class _LightParser:
         self.credentials.update(CREDENTIAL_ALIASES)
         self.dates: dict[str, pendulum.Date] = {}
         self.flags = {"": False, "true": True, "false": False, "True": True, "False": False}
-        self._copy = _copy
         #: Events read from rows, by the row's cells other than patient_id (see :meth:`event`).
         self.events: dict[tuple[str, ...], Event] = {}
 
@@ -664,7 +660,9 @@ class _LightParser:
             and cells.get("type", "").strip() not in _NO_PRACTITIONER
             and getattr(event, "practitioner", default_practitioner) != default_practitioner
         ):
-            event = self._copy(event, practitioner=default_practitioner)
+            # Every kind of event this applies to has a practitioner field.
+            named: Any = event
+            event = attrs.evolve(named, practitioner=default_practitioner)
         return event, []
 
     def _date(self, text: str) -> pendulum.Date | None:

@@ -21,7 +21,7 @@ RHC/FQHC settings, families outside CCM/PCM/BHI) goes to the reference engine.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import attrs
 import pendulum
@@ -44,8 +44,6 @@ from carecore.billing.facts import (
     TimeFact,
 )
 from carecore.billing.rules import DateOfService
-from carecore.model import _validators
-from carecore.model._validators import trusted
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
@@ -53,8 +51,6 @@ if TYPE_CHECKING:
     from carecore.model.period import ServicePeriod
 
 __all__ = ["FAST_FAMILIES", "FastClose"]
-
-_T = TypeVar("_T")
 
 #: Families the fast path takes (time-only months).
 FAST_FAMILIES = frozenset({ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.BHI})
@@ -304,11 +300,11 @@ class FastClose:
         practitioner_id: str,
         entries: list[Entry],
     ) -> EvaluationResult:
-        # The template's values were built and checked by the engine; only ids and
-        # dates change, to values already checked, so they are copied, not rebuilt.
+        # Only ids and dates change: attrs.evolve copies the template's values and
+        # checks the changed ones (and the whole value) with its validators.
         ordered = sorted(entries, key=_first) if template.claim_lines else entries
         lines = tuple(
-            _copy(
+            attrs.evolve(
                 line,
                 patient_id=patient_id,
                 billing_practitioner_id=practitioner_id,
@@ -316,9 +312,9 @@ class FastClose:
             )
             for line in template.claim_lines
         )
-        denials = tuple(_copy(d, patient_id=patient_id) for d in template.denials)
-        hints = tuple(_copy(h, practitioner=practitioner_id) for h in template.hints)
-        return _copy(
+        denials = tuple(attrs.evolve(d, patient_id=patient_id) for d in template.denials)
+        hints = tuple(attrs.evolve(h, practitioner=practitioner_id) for h in template.hints)
+        return attrs.evolve(
             template, patient_id=patient_id, claim_lines=lines, denials=denials, hints=hints
         )
 
@@ -382,30 +378,7 @@ _FAMILY_ORDER = tuple(sorted(FAST_FAMILIES, key=lambda f: f.value))
 _FAMILY_INDEX = {family: index for index, family in enumerate(_FAMILY_ORDER)}
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
 _RAW_CACHE_LIMIT = 1_000_000
-
-
-def _copy(value: _T, **changes: object) -> _T:
-    """A copy of a frozen attrs value with *changes*, without re-running validators.
-
-    Only for values built by carecore and fields set to values that already
-    passed the same checks elsewhere (see FastClose._personalise). Under
-    ``check_trusted(True)`` (the test suite) the copy is fully validated.
-    """
-    cls: Any = type(value)
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(a.name for a in attrs.fields(cls))
-    if _validators._CHECK_TRUSTED[0]:  # noqa: SLF001
-        checked: _T = trusted(
-            cls, **{name: changes.get(name, getattr(value, name)) for name in names}
-        )
-        return checked
-    new = object.__new__(cls)
-    for name in names:
-        object.__setattr__(new, name, changes[name] if name in changes else getattr(value, name))
-    return new  # type: ignore[no-any-return]
 
 
 def _first(entry: Entry) -> pendulum.Date:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import os
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
@@ -20,7 +19,6 @@ import pendulum
 from carecore import errors
 
 E = TypeVar("E", bound=enum.Enum)
-T = TypeVar("T")
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -262,39 +260,6 @@ def one_of(cls: type[E]) -> Validator:
             )
 
     return check
-
-
-def trusted(cls: type[T], **fields: Any) -> T:
-    """Build a frozen attrs value from fields that were already checked, skipping its validators.
-
-    For hot paths that parse and check input themselves (the month close
-    reads millions of rows). Set ``CARECORE_CHECK_TRUSTED=1`` to run the full
-    validation anyway; the test suite does, so a caller that passes a value
-    the validators would refuse fails the tests.
-    """
-    if _CHECK_TRUSTED[0]:
-        return cls(**fields)
-    new = object.__new__(cls)
-    for attribute in attrs.fields(cls):  # type: ignore[arg-type]
-        name = attribute.name
-        if name in fields:
-            value = fields[name]
-        elif attribute.default is not attrs.NOTHING:
-            default = attribute.default
-            value = default.factory() if isinstance(default, attrs.Factory) else default  # type: ignore[arg-type]
-        else:
-            msg = f"{cls.__name__}.{name}"
-            raise errors.InvalidValue("required field missing", field=msg, value=None)
-        object.__setattr__(new, name, value)
-    return new
-
-
-_CHECK_TRUSTED = [os.environ.get("CARECORE_CHECK_TRUSTED", "").strip() not in {"", "0"}]
-
-
-def check_trusted(enabled: bool) -> None:  # noqa: FBT001
-    """Turn full validation of :func:`trusted` values on or off (tests turn it on)."""
-    _CHECK_TRUSTED[0] = enabled
 
 
 def check_date(value: object, field: str) -> pendulum.Date:
