@@ -14,6 +14,7 @@ from carecore.billing.cms import CMS_YEARS, cms_rule_set
 from carecore.billing.engine import EvaluationResult, Hint, evaluate
 from carecore.billing.facts import BillingFacts
 from carecore.billing.rules import CodeRule, RuleSet, Switches, TimeRule
+from carecore.billing.sources import Source, all_sources, source
 
 __all__ = [
     "CMS_YEARS",
@@ -22,8 +23,11 @@ __all__ = [
     "EvaluationResult",
     "Hint",
     "RuleSet",
+    "Source",
     "Switches",
     "TimeRule",
+    "all_sources",
     "cms_rule_set",
     "evaluate",
+    "source",
 ]
