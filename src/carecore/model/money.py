@@ -62,7 +62,7 @@ def _source_tags(_inst: object, attribute: attrs.Attribute[Any], value: tuple[st
     for index, tag in enumerate(value):
         if not isinstance(tag, str) or not _SOURCE_TAG.fullmatch(tag):
             raise errors.InvalidValue(
-                "must be a source tag such as 'S21' (SPEC.md §16)",
+                "must be a source tag such as 'S21' (see carecore.billing.sources)",
                 field=f"{attribute.name}[{index}]",
                 value=tag,
             )

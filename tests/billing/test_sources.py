@@ -1,0 +1,188 @@
+"""Every source tag a user can see resolves through carecore.billing.sources."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+import carecore.billing
+from carecore import errors
+from carecore.billing import CMS_YEARS, all_sources, cms_rule_set, evaluate, source
+from carecore.billing.scenarios import load_scenarios
+from carecore.billing.sources import Source, SourceKind, sources_of
+from carecore.model import DenialReason, ServiceFamily, ServicePeriod
+from carecore.model.money import Denial
+
+from ..shared_data import ROOT, shared_dir
+
+TAG = re.compile(r"\bS[0-9]{1,3}\b")
+
+
+def _tags_in_string_literals(text: str) -> set[str]:
+    """Tags inside the string literals of Python source (comments such as ``noqa: S311`` skipped)."""
+    found: set[str] = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.STRING or token.type == getattr(tokenize, "FSTRING_MIDDLE", -1):
+            found |= set(TAG.findall(token.string))
+    return found
+
+
+def _billing_module_texts() -> dict[str, str]:
+    package = resources.files("carecore.billing")
+    return {
+        item.name: item.read_text(encoding="utf-8")
+        for item in package.iterdir()
+        if item.name.endswith(".py") and item.name != "sources.py"
+    }
+
+
+def test_table_is_well_formed_and_sorted():
+    every = all_sources()
+    ids = [s.id for s in every]
+    assert len(ids) == len(set(ids))
+    assert ids == sorted(ids, key=lambda tag: int(tag[1:]))
+    for s in every:
+        assert isinstance(s, Source)
+        assert s.url.startswith(("https://", "http://"))
+        assert s.supports.endswith(".")
+        assert s.year is None or 2010 <= s.year <= 2026
+
+
+def test_every_cms_rule_tag_resolves():
+    for year in CMS_YEARS:
+        for rule in cms_rule_set(year).codes:
+            assert rule.sources, (year, rule.code)
+            for tag in rule.sources:
+                assert source(tag).id == tag
+
+
+def test_every_tag_in_the_billing_code_resolves():
+    texts = _billing_module_texts()
+    assert "engine.py" in texts
+    seen: set[str] = set()
+    for name, text in texts.items():
+        for tag in _tags_in_string_literals(text):
+            seen.add(tag)
+            try:
+                source(tag)
+            except errors.NotFound:
+                pytest.fail(f"{name} cites {tag}, which carecore.billing.sources does not know")
+    # The engine cites tags of its own (not only those of the rule data).
+    assert {"S37", "S52", "S62"} <= seen
+
+
+def test_every_tag_in_the_rule_data_files_resolves():
+    data = resources.files("carecore.billing").joinpath("data")
+    csvs = [item for item in data.iterdir() if item.name.endswith(".csv")]
+    assert csvs
+    for item in csvs:
+        for tag in TAG.findall(item.read_text(encoding="utf-8")):
+            source(tag)
+
+
+def _scenario_files() -> list[Path]:
+    return [
+        shared_dir() / "billing" / "scenarios.json",
+        ROOT / "tests" / "billing" / "data" / "more_scenarios.json",
+        ROOT / "docs" / "how-to" / "my-scenarios.json",
+    ]
+
+
+def test_every_tag_a_scenario_denial_shows_resolves():
+    cited: set[str] = set()
+    for path in _scenario_files():
+        for scenario in load_scenarios(path):
+            result = evaluate(scenario.facts, cms_rule_set(scenario.year))
+            for denial in result.denials:
+                assert denial.sources, (scenario.id, denial.rule)
+                cited.update(denial.sources)
+    assert len(cited) > 20
+    sources_of(sorted(cited))  # raises on the first unknown tag
+
+
+def test_unknown_tag_is_not_found():
+    with pytest.raises(errors.NotFound) as caught:
+        source("S9")
+    assert caught.value.field == "tag"
+    assert caught.value.value == "S9"
+    assert "all_sources" in str(caught.value)
+
+
+@pytest.mark.parametrize("bad", ["", "s21", "S", "21", "S21 ", "SPEC", 21, None])
+def test_malformed_tag_is_invalid(bad):
+    with pytest.raises(errors.InvalidValue) as caught:
+        source(bad)
+    assert caught.value.field == "tag"
+
+
+def test_source_validates_its_fields():
+    good = {
+        "id": "S1",
+        "title": "t",
+        "url": "https://example.org",
+        "kind": SourceKind.MAC,
+        "publisher": "p",
+        "supports": "s.",
+    }
+    assert Source(**good).urls == ("https://example.org",)
+    with pytest.raises(errors.InvalidValue) as caught:
+        Source(**{**good, "url": "example.org"})
+    assert caught.value.field == "url"
+    with pytest.raises(errors.InvalidValue) as caught:
+        Source(**{**good, "more_urls": ("https://a.example", "ftp://b")})
+    assert caught.value.field == "more_urls[1]"
+    with pytest.raises(errors.InvalidValue) as caught:
+        Source(**{**good, "id": "X1"})
+    assert caught.value.field == "id"
+
+
+def test_exported_from_the_billing_package():
+    for name in ("Source", "source", "all_sources"):
+        assert name in carecore.billing.__all__
+    assert carecore.billing.source is source
+
+
+def test_denial_tag_error_points_at_something_users_have():
+    """Before: the error pointed at "SPEC.md §16", a file users do not have."""
+    with pytest.raises(errors.InvalidValue) as caught:
+        Denial(
+            patient_id="p1",
+            code="99490",
+            family=ServiceFamily.CCM,
+            reason=DenialReason.BELOW_THRESHOLD,
+            message="m",
+            rule="r",
+            sources=("SPEC 16",),
+            period=ServicePeriod.month(2026, 1),
+        )
+    text = str(caught.value)
+    assert "SPEC.md" not in text
+    assert "carecore.billing.sources" in text
+
+
+def _spec_source_list() -> dict[str, str] | None:
+    try:
+        spec = shared_dir() / "billing" / "SPEC.md"
+    except FileNotFoundError:
+        return None
+    if not spec.is_file():
+        return None
+    text = spec.read_text(encoding="utf-8")
+    section = text.split("## 16. Sources", 1)[1].split("\n## ", 1)[0]
+    return dict(
+        re.findall(r"^\* \*\*(S[0-9]+)\*\* .*? \u2013 (https?://\S+)", section, flags=re.MULTILINE)
+    )
+
+
+def test_table_matches_the_research_source_list():
+    listed = _spec_source_list()
+    if listed is None:
+        pytest.skip("the research source list is not available here")
+    assert {s.id for s in all_sources()} == set(listed)
+    for s in all_sources():
+        assert s.url == listed[s.id], s.id
