@@ -36,7 +36,7 @@ __all__ = [
 
 
 class TimeRule(_Code):
-    """When a unit of time is attained (SPEC.md §1.2)."""
+    """When a unit of time is attained (S10, S11, S93)."""
 
     FULL = "full"  #: the whole block ("at least 20 minutes")
     MIDPOINT = "midpoint"  #: CPT's default: more than half the block (16 of 30)
@@ -44,7 +44,7 @@ class TimeRule(_Code):
 
 
 class TcmDayCounting(_Code):
-    """How TCM's 7- and 14-day visit deadlines count days (SPEC.md §15.2, UNCONFIRMED)."""
+    """How TCM's 7- and 14-day visit deadlines count days (UNCONFIRMED, a switch)."""
 
     DISCHARGE_DAY_ZERO = "discharge_day_zero"  #: deadline = discharge date + 7 / + 14
     DISCHARGE_DAY_ONE = "discharge_day_one"  #: deadline = discharge date + 6 / + 13
@@ -53,12 +53,12 @@ class TcmDayCounting(_Code):
 class TrackPreference(_Code):
     """Which CCM/PCM track to report when more than one is met in a month."""
 
-    PERSONAL_FIRST = "personal_first"  #: SPEC.md §0 convention: the practitioner-personal track
+    PERSONAL_FIRST = "personal_first"  #: the default: the practitioner-personal track
     HIGHEST_VALUE = "highest_value"  #: the track with the higher expected payment
 
 
 class DateOfService(_Code):
-    """The date of service of a monthly code (SPEC.md §2 item 9: any date after the threshold)."""
+    """The date of service of a monthly code (any date after the threshold is met)."""
 
     THRESHOLD_MET = "threshold_met"  #: the day the time threshold was reached
     PERIOD_END = "period_end"  #: the last day of the month
@@ -164,37 +164,37 @@ class CodeRule:
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class Switches:
-    """Every UNCONFIRMED or ambiguous rule of SPEC.md §15, as a choice with a default.
+    """Every UNCONFIRMED or ambiguous billing rule, as a choice with a default.
 
     Each default is stated in the docs (billing/switches) with the
     reason it was chosen.
     """
 
-    #: §15.2: how the 7/14-day TCM deadlines count days.
+    #: UNCONFIRMED: how the 7/14-day TCM deadlines count days.
     tcm_day_counting: TcmDayCounting = TcmDayCounting.DISCHARGE_DAY_ZERO
-    #: §3 rule 3, §15.2: the holiday calendar for TCM business days (federal assumed).
+    #: UNCONFIRMED (S23): the holiday calendar for TCM business days (federal assumed).
     business_days: HolidayCalendar = field(factory=HolidayCalendar)
-    #: §3 rule 4 and the scenario convention: two timely attempts count only if contact is later made.
+    #: S21, S17 and the scenario convention: two timely attempts count only if contact is later made.
     tcm_attempts_need_later_contact: bool = True
-    #: §3 rule 3 (S94, M): a face-to-face visit inside the 2-day window also satisfies the contact.
+    #: S94 (medium confidence): a face-to-face visit inside the 2-day window also satisfies the contact.
     tcm_visit_in_window_is_contact: bool = True
-    #: §15.1: CCM barred in a month with G0181/G0182 or ESRD 90951-90970.
+    #: UNCONFIRMED (S32): CCM barred in a month with G0181/G0182 or ESRD 90951-90970.
     ccm_barred_with_oversight_or_esrd: bool = False
-    #: §0 convention: which CCM/PCM track to report when several are met.
+    #: The scenario convention: which CCM/PCM track to report when several are met.
     track_preference: TrackPreference = TrackPreference.PERSONAL_FIRST
-    #: §15.9, overridden by §17.1: complex CCM also needs an established or substantially revised plan.
+    #: UNCONFIRMED (S28): complex CCM also needs an established or substantially revised plan.
     complex_ccm_needs_substantial_revision: bool = False
-    #: §15.12: PCM needs an initiating visit like CCM.
+    #: UNCONFIRMED: PCM needs an initiating visit like CCM.
     pcm_needs_initiating_visit: bool = True
-    #: §15.3: APCM bars the communication-technology codes in the same month.
+    #: UNCONFIRMED: APCM bars the communication-technology codes in the same month.
     apcm_bars_communication_codes: bool = False
-    #: §15.4: APCM conflicts with CCM/PCM/TCM billed by a different practitioner.
+    #: UNCONFIRMED: APCM conflicts with CCM/PCM/TCM billed by a different practitioner.
     apcm_conflicts_across_practitioners: bool = False
-    #: §15.5: G0019/G0023/G0140 attained at the full 60 minutes (FULL) or at 31 (MIDPOINT).
+    #: UNCONFIRMED: G0019/G0023/G0140 attained at the full 60 minutes (FULL) or at 31 (MIDPOINT).
     chi_pin_time_rule: TimeRule = TimeRule.FULL
-    #: §15.5: CHI and PIN may both be billed for a patient-month.
+    #: UNCONFIRMED: CHI and PIN may both be billed for a patient-month.
     chi_and_pin_same_month: bool = True
-    #: §15.10 and §12: families where only one practitioner may bill per period.
+    #: Partly UNCONFIRMED: families where only one practitioner may bill per period.
     one_practitioner_families: frozenset[ServiceFamily] = field(
         default=frozenset(
             {
@@ -203,7 +203,7 @@ class Switches:
                 ServiceFamily.RPM,
                 ServiceFamily.APCM,
                 ServiceFamily.CHI,
-                # UNCONFIRMED (§15.10); assumed, because it is the safer reading:
+                # UNCONFIRMED; assumed, because it is the safer reading:
                 ServiceFamily.BHI,
                 ServiceFamily.COCM,
                 ServiceFamily.RTM,
@@ -212,10 +212,10 @@ class Switches:
         ),
         converter=v.to_frozenset,
     )
-    #: §2 item 9: the date of service reported for monthly codes.
+    #: The date of service reported for monthly codes.
     date_of_service: DateOfService = DateOfService.THRESHOLD_MET
     #: Which family wins a same-practitioner conflict when no election is recorded
-    #: (earlier in the tuple wins). SPEC.md leaves this to the practice.
+    #: (earlier in the tuple wins). The rules leave this to the practice.
     default_preference: tuple[ServiceFamily, ...] = field(
         default=(
             ServiceFamily.APCM,
