@@ -23,7 +23,7 @@ __all__ = ["DeviceReadingDay", "FaceToFaceVisit", "InteractiveContact", "TimeEnt
 
 HCPCS_PATTERN = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 
-# Which credentials may log time in which role class (SPEC.md §1.3): a
+# Which credentials may log time in which role class (S8, S1, S15): a
 # physician role needs a physician, a QHP role a non-physician practitioner
 # (or, for behavioral and therapy codes, a psychologist, clinical social worker,
 # family therapist, counselor or PT/OT/SLP), and a

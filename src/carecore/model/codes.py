@@ -1,7 +1,7 @@
 """Coded values used across the model.
 
 Every code is an :class:`enum.Enum` whose ``value`` is the wire spelling used
-in carecore JSON, the billing scenario files (``shared/billing/SPEC.md`` §0)
+in carecore JSON, the billing scenario files (docs/how-to/evaluate-a-scenario.md)
 and the month-close CSV format.
 
 >>> ServiceFamily("CCM") is ServiceFamily.CCM
@@ -64,7 +64,7 @@ class _Code(enum.Enum):
 class ServiceFamily(_Code):
     """A CMS care-management code family (one program kind).
 
-    Sources: shared/billing/SPEC.md §§2-11.
+    The billing documentation has a page per family (docs/billing).
     """
 
     CCM = "CCM"  #: chronic care management
@@ -111,7 +111,7 @@ class Credential(_Code):
         """Whether this credential can bill the physician/NPP care-management codes.
 
         Physicians and the non-physician practitioners CMS lists for CCM
-        (NP, PA, CNS, CNM); SPEC.md §1.3.
+        (NP, PA, CNS, CNM); sources S1, S2, S15.
         """
         return self in _BILLING
 
@@ -129,7 +129,7 @@ _BILLING = frozenset(
 
 
 class RoleClass(_Code):
-    """Whose time a minute is, for the "whose time counts" rules (SPEC.md §1.3)."""
+    """Whose time a minute is, for the "whose time counts" rules (S8, S1)."""
 
     CLINICAL_STAFF = "clinical_staff"
     PHYSICIAN = "physician"
@@ -220,7 +220,7 @@ class ContactMode(_Code):
 
 
 class VisitKind(_Code):
-    """Kinds of face-to-face visit (SPEC.md §0)."""
+    """Kinds of face-to-face visit, as the billing scenario format spells them."""
 
     OFFICE_EM = "office_em"
     AWV = "awv"  #: annual wellness visit
@@ -248,7 +248,7 @@ _MDM_ORDER = {level: rank for rank, level in enumerate(MdmLevel)}
 
 
 class CareSetting(_Code):
-    """Where a patient is discharged from or to (TCM settings, SPEC.md §3)."""
+    """Where a patient is discharged from or to (TCM settings; S6, S21, S108)."""
 
     INPATIENT_ACUTE = "inpatient_acute"
     INPATIENT_PSYCHIATRIC = "inpatient_psychiatric"
@@ -294,7 +294,7 @@ class AdtEventKind(_Code):
 
 
 class RtmSystem(_Code):
-    """RTM device systems (SPEC.md §7)."""
+    """RTM device systems (S47)."""
 
     RESPIRATORY = "respiratory"
     MUSCULOSKELETAL = "musculoskeletal"

@@ -83,7 +83,7 @@ class Condition:
 
     ``expected_duration_months`` is how long the condition is expected to last
     (None means until death); ``chronic`` and ``significant_risk`` are what
-    the billing practitioner attests for CCM and PCM (SPEC.md §2, §4).
+    the billing practitioner attests for CCM and PCM (S1, S30).
 
     >>> c = Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.9"),
     ...               onset=pendulum.Date(2019, 5, 1), chronic=True)

@@ -40,7 +40,7 @@ class Program:
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class Consent:
-    """A patient's consent to a program, as CMS requires it documented (SPEC.md §1.4).
+    """A patient's consent to a program, as CMS requires it documented (S1, S89).
 
     >>> c = Consent(id="k1", patient_id="p1", family=ServiceFamily.CCM,
     ...             method=ConsentMethod.VERBAL, obtained_on=pendulum.Date(2026, 1, 5),

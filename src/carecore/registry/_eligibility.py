@@ -32,8 +32,8 @@ PROGRAMS: tuple[ServiceFamily, ...] = (
     ServiceFamily.APCM,
 )
 
-_CCM_MONTHS = 12  # SPEC.md §2 item 1: expected to last at least 12 months or until death
-_PCM_MONTHS = 3  # SPEC.md §4: at least 3 months
+_CCM_MONTHS = 12  # S1: expected to last at least 12 months or until death
+_PCM_MONTHS = 3  # S30, S82: at least 3 months
 _CCM_CONDITIONS = 2
 
 
@@ -178,7 +178,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
                 rule="ccm.two_chronic_conditions",
                 met=_distinct(found) >= _CCM_CONDITIONS,
                 detail=f"{_distinct(found)} chronic condition(s) expected to last 12 months or until "
-                f"death with significant risk ({_describe(found)}); CCM needs 2 (SPEC.md §2)",
+                f"death with significant risk ({_describe(found)}); CCM needs 2 (S1)",
                 records=tuple(c.id for c in found),
             ),
             found,
@@ -190,7 +190,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
                 rule="pcm.one_high_risk_condition",
                 met=bool(found),
                 detail=f"{_distinct(found)} chronic condition(s) expected to last 3 months or more "
-                f"with significant risk ({_describe(found)}); PCM needs 1 (SPEC.md §4)",
+                f"with significant risk ({_describe(found)}); PCM needs 1 (S2, S30)",
                 records=tuple(c.id for c in found),
             ),
             found,
@@ -202,7 +202,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
                 rule="bhi.behavioral_condition",
                 met=bool(found),
                 detail=f"{_distinct(found)} behavioral health condition(s) ({_describe(found)}); "
-                "BHI needs 1 (SPEC.md §5.1)",
+                "BHI needs 1 (S3)",
                 records=tuple(c.id for c in found),
             ),
             found,
@@ -214,7 +214,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
             rule="apcm.level",
             met=True,
             detail=f"{_distinct(found)} chronic condition(s) ({_describe(found)}): level {level} "
-            "(SPEC.md §8.1; level 3 also needs QMB status, which carecore does not record)",
+            "(S50; level 3 also needs QMB status, which carecore does not record)",
             records=tuple(c.id for c in found),
         ),
         found,

@@ -1,7 +1,7 @@
 """Transitions of care: from a discharge to a TCM clock, as pure functions over values.
 
 A discharge opens a :class:`~carecore.model.TransitionEpisode` with its
-deadlines (SPEC.md §3): an interactive contact within 2 business days after
+deadlines (docs/billing/tcm.md): an interactive contact within 2 business days after
 the discharge date (the practice's holiday calendar), a face-to-face visit
 within 7 (99496) or 14 (99495) days, medication reconciliation no later than
 that visit, and the 30-day period (discharge date + 29 days). Contacts,
@@ -63,9 +63,9 @@ __all__ = [
 class TransitionRules:
     """The practice's switches for transition deadlines.
 
-    ``calendar`` gives business days (US federal holidays by default; SPEC.md
-    §3 leaves the calendar UNCONFIRMED). ``day_counting`` says whether the
-    discharge date is day 0 (the default, SPEC.md conventions) or day 1 of
+    ``calendar`` gives business days (US federal holidays by default; which
+    holidays count is UNCONFIRMED). ``day_counting`` says whether the
+    discharge date is day 0 (the default convention) or day 1 of
     the 7- and 14-day visit windows.
     """
 
@@ -193,7 +193,7 @@ def record_visit(episode: TransitionEpisode, *, on: pendulum.Date) -> Transition
         raise errors.InvalidValue("is before the discharge", field="on", value=on)
     contact = episode.contact_made_on
     if contact is None and episode.contact_due is not None and on <= episode.contact_due:
-        contact = on  # a visit inside the contact window is the contact (SPEC.md §3 rule 3)
+        contact = on  # a visit inside the contact window is the contact (S94)
     done = episode.med_rec_on is not None
     return evolve(
         episode,
