@@ -182,7 +182,8 @@ class Switches:
     ccm_barred_with_oversight_or_esrd: bool = False
     #: The scenario convention: which CCM/PCM track to report when several are met.
     track_preference: TrackPreference = TrackPreference.PERSONAL_FIRST
-    #: UNCONFIRMED (S28): complex CCM also needs an established or substantially revised plan.
+    #: Off by default (CY 2020 rule, CPT 2022 wording; S28): complex CCM also needs an
+    #: established or substantially revised plan.
     complex_ccm_needs_substantial_revision: bool = False
     #: UNCONFIRMED: PCM needs an initiating visit like CCM.
     pcm_needs_initiating_visit: bool = True
