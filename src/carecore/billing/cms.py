@@ -1,11 +1,11 @@
 """Medicare (CMS) care-management rule sets for calendar years 2024, 2025 and 2026.
 
 The rules are data: one CSV per year in ``carecore/billing/data`` (with a
-README naming the choices behind them). Every figure comes from
-``shared/billing/SPEC.md`` (source tags per code). Payment amounts are the
-*approximate* national non-facility amounts of SPEC.md §14, before
-geographic adjustment; empty where no figure was found. Code summaries are
-paraphrased.
+README naming the choices behind them), each code with its source tags.
+Payment amounts come from the fee table of :mod:`carecore.billing.fees`:
+*approximate* national non-facility amounts before geographic adjustment,
+each with its source, and None where no amount was found (shown as "no
+listed fee"). Code summaries are paraphrased.
 
 >>> rules = cms_rule_set(2025)
 >>> rules.rule("99490").minutes, rules.rule("99445").in_effect(pendulum.Date(2025, 6, 1))
@@ -17,12 +17,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
-from decimal import Decimal
 from importlib import resources
 
 import pendulum
 
 from carecore import errors
+from carecore.billing.fees import fee_table
 from carecore.billing.rules import CodeRule, RuleSet, Switches, TimeRule
 from carecore.model.codes import ServiceFamily
 
@@ -43,7 +43,6 @@ _COLUMNS = (
     "max_days",
     "available_from",
     "available_to",
-    "amount",
     "sources",
 )
 
@@ -75,6 +74,7 @@ def _codes(year: int) -> tuple[CodeRule, ...]:
                 errors.Problem(path="line 1", message=f"expected columns {', '.join(_COLUMNS)}")
             ],
         )
+    fees = fee_table(year)
     rules = []
     for line, row in enumerate(reader, start=2):
         try:
@@ -90,7 +90,7 @@ def _codes(year: int) -> tuple[CodeRule, ...]:
                 max_days=_int(row["max_days"]),
                 available_from=_day(row["available_from"]) or pendulum.Date(1990, 1, 1),
                 available_to=_day(row["available_to"]),
-                amount=Decimal(row["amount"]) if row["amount"] else None,
+                amount=fees[row["code"]].amount if row["code"] in fees else None,
                 sources=tuple(filter(None, row["sources"].split(";"))),
             )
         except (ValueError, errors.CarecoreError) as exc:
