@@ -286,13 +286,14 @@ def test_program_report_worklists():
         (i.owner, i.kind, i.patient_id, i.detail) for w in report.worklists for i in w.items
     )
     # eligible for CCM on Mar 31 without an open enrollment: p3 (disenrolled; p4 is identified)
-    # minutes in March (CMS 2026): p1 0 (non-clinical only) -> 20 for 99490; p2 25 -> 15 for 99439
+    # minutes in March, as the billing engine counts them (CMS 2026): p1 0 (non-clinical
+    # only) -> 20 for 99490; p2 reached 99490 but has no consent on record, so the engine
+    # refuses the month and names no minutes that would help: no minutes item
     # no contacts this month: check-ins for p1 and p2; p4 identified: outreach
     assert items == [
         ("dr1", "ccm-check-in", "p2", "CCM"),
         ("dr1", "eligible-not-enrolled", "p3", "CCM: I10, J44.9"),
         ("dr1", "enrollment-outreach", "p4", "CCM"),
-        ("dr1", "minutes-to-threshold", "p2", "CCM: 25 min, 15 more for 99439"),
         ("rn1", "ccm-check-in", "p1", "CCM"),
-        ("rn1", "minutes-to-threshold", "p1", "CCM: 0 min, 20 more for 99490"),
+        ("rn1", "minutes-to-threshold", "p1", "CCM: 20 more clinical-staff minutes reach 99490"),
     ]

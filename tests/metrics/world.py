@@ -28,6 +28,7 @@ from carecore.model import (
     GoalLifecycle,
     Observation,
     PatientClass,
+    Practitioner,
     RoleClass,
     ServiceFamily,
     ServicePeriod,
@@ -292,6 +293,7 @@ def care_teams():
 def data():
     return ProgramData(
         patients=[make_patient(f"p{i}") for i in range(1, 6)],
+        practitioners=[Practitioner(id="dr1", name="Dr. One", credential=Credential.MD)],
         conditions=conditions(),
         enrollments=enrollments(),
         care_teams=care_teams(),

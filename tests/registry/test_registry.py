@@ -7,6 +7,7 @@ import pytest
 
 from carecore import errors
 from carecore.billing import cms_rule_set
+from carecore.billing.month import MonthRecords
 from carecore.model import (
     CareTeam,
     CareTeamMember,
@@ -29,9 +30,9 @@ from carecore.registry import (
     minutes_progress,
     registry,
     registry_worklists,
-    thresholds,
 )
 from carecore.testing._store_contract import make_patient
+from tests.registry.month_records import ccm_records, practitioner
 
 DAY = pendulum.Date(2026, 3, 10)
 CCM = ServiceFamily.CCM
@@ -176,8 +177,21 @@ def test_registry_covers_every_patient_and_program():
         ("as_of", lambda: eligibility(make_patient(), CCM, as_of="2026-03-10")),
         ("patient", lambda: eligibility("p1", CCM, as_of=DAY)),
         ("on", lambda: caseloads([], on=None)),
-        ("family", lambda: thresholds(ServiceFamily.TCM, cms_rule_set(2026))),
-        ("rules", lambda: thresholds(CCM, "cms-2026")),
+        ("records", lambda: minutes_progress([], on=DAY, rules=cms_rule_set(2026))),
+        (
+            "rules",
+            lambda: minutes_progress(
+                MonthRecords(patients=[], practitioners=[]), on=DAY, rules="cms-2026"
+            ),
+        ),
+        (
+            "on",
+            lambda: minutes_progress(
+                MonthRecords(patients=[], practitioners=[]),
+                on="2026-03-10",
+                rules=cms_rule_set(2026),
+            ),
+        ),
     ],
 )
 def test_bad_input_names_the_field(field, call):
@@ -186,29 +200,43 @@ def test_bad_input_names_the_field(field, call):
     assert info.value.field == field
 
 
-def test_thresholds_from_the_rule_set():
-    rules = cms_rule_set(2026)
-    assert thresholds(CCM, rules) == (("99490", 20), ("99439", 40), ("99439", 60))
-    assert thresholds(ServiceFamily.BHI, rules) == (("99484", 20),)
-
-
-def test_minutes_progress_counts_this_month_clinical_minutes_only():
-    e = enroll("p1")
+def test_minutes_progress_is_the_engines_count_of_this_month_so_far():
+    records = ccm_records("p1")
     entries = [
         entry(1, "p1", 12, pendulum.Date(2026, 3, 2)),
         entry(2, "p1", 15, pendulum.Date(2026, 3, 9), role=RoleClass.PHYSICIAN),
         entry(3, "p1", 30, pendulum.Date(2026, 3, 9), role=RoleClass.NON_CLINICAL),
+        entry(6, "p1", 30, pendulum.Date(2026, 3, 9), role=RoleClass.AUXILIARY),
         entry(4, "p1", 30, pendulum.Date(2026, 2, 27)),  # last month
         entry(5, "p1", 30, pendulum.Date(2026, 3, 20)),  # after the day
     ]
-    (progress,) = minutes_progress([e], entries, on=DAY, rules=cms_rule_set(2026))
-    # 12 + 15 = 27 minutes: 99490 (20) reached, 99439 at 40 is next
-    assert progress.minutes == 27
-    assert (progress.next_code, progress.next_threshold, progress.minutes_needed) == (
+    month = MonthRecords(practitioners=[practitioner()], time_entries=entries, **records)
+    (progress,) = minutes_progress(month, on=DAY, rules=cms_rule_set(2026))
+    # 12 + 15 = 27 clinical-staff minutes: 99490 (20) reached, 99439 at 40 is next
+    assert (progress.next_code, progress.minutes_needed, progress.practitioner) == (
         "99439",
-        40,
         13,
+        "dr1",
     )
+    assert progress.message == "13 more clinical-staff minutes reach 99439"
+
+
+def test_minutes_progress_without_minutes_asks_the_engine_and_skips_unknown_people():
+    records = ccm_records("p1")
+    month = MonthRecords(practitioners=[practitioner()], **records)
+    (progress,) = minutes_progress(month, on=DAY, rules=cms_rule_set(2026))
+    assert (progress.next_code, progress.minutes_needed) == ("99490", 20)
+    # no Practitioner record for the billing practitioner: the engine cannot evaluate it
+    nobody = MonthRecords(practitioners=[], **records)
+    assert minutes_progress(nobody, on=DAY, rules=cms_rule_set(2026)) == ()
+
+
+def test_minutes_progress_says_nothing_more_is_needed_when_the_ladder_is_done():
+    records = ccm_records("p1")
+    entries = [entry(1, "p1", 60, pendulum.Date(2026, 3, 2))]  # 99490 + 2 x 99439, the cap
+    month = MonthRecords(practitioners=[practitioner()], time_entries=entries, **records)
+    (progress,) = minutes_progress(month, on=DAY, rules=cms_rule_set(2026))
+    assert (progress.next_code, progress.minutes_needed, progress.message) == (None, 0, None)
 
 
 def test_caseload_follows_care_manager_else_billing_practitioner():
@@ -239,12 +267,19 @@ def test_registry_worklists_add_eligible_not_enrolled_and_minutes_items():
         cond("c4", "p2", "I10"),
     ]
     elig = registry([p1, p2], as_of=DAY, conditions=conditions, families=[CCM])
+    records = ccm_records("p2")
     lists = registry_worklists(
         today=DAY,
         eligibility=elig,
         enrollments=[enroll("p2")],
         time_entries=[entry(1, "p2", 5, pendulum.Date(2026, 3, 3))],
         rules=cms_rule_set(2026),
+        patients=[p1, p2],
+        practitioners=[practitioner()],
+        conditions=records["conditions"],
+        consents=records["consents"],
+        visits=records["visits"],
+        care_plans=records["care_plans"],
     )
     kinds = {(i.kind, i.patient_id, i.owner) for wl in lists.values() for i in wl.items}
     assert ("eligible-not-enrolled", "p1", "unassigned") in kinds
@@ -252,7 +287,7 @@ def test_registry_worklists_add_eligible_not_enrolled_and_minutes_items():
     assert ("ccm-check-in", "p2", "dr1") in kinds  # from carecore.outreach
     assert not any(k == "eligible-not-enrolled" and pid == "p2" for k, pid, _ in kinds)
     minutes = next(i for i in lists["dr1"].items if i.kind == "minutes-to-threshold")
-    assert minutes.detail == "CCM: 5 min, 15 more for 99490"
+    assert minutes.detail == "CCM: 15 more clinical-staff minutes reach 99490"
     assert minutes.due == pendulum.Date(2026, 3, 31)
     assert lists["dr1"].caseload == 1
 

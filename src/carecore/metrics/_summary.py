@@ -166,8 +166,9 @@ def program_report(
     patient-month, ED visits and admissions per 1,000, readmissions, billable
     rate). *hcc_model* adds CMS-HCC scores (needs the ``hcc`` extra).
     The worklists (:func:`carecore.registry.registry_worklists` on *as_of*,
-    for the report's program) measure minutes against *rules* (default: the
-    CMS rule set of *as_of*'s year, when carecore has one).
+    for the report's program) give the billing engine's minutes to the next
+    code under *rules* (default: the CMS rule set of *as_of*'s year, when
+    carecore has one), from the same records a month close reads.
 
     >>> r = program_report(ProgramData(), period=ServicePeriod.month(2026, 3))
     >>> r.measure("enrollment_rate").value is None, len(r.measures)
@@ -292,6 +293,11 @@ def _worklists(
         time_entries=data.time_entries,
         rules=rule_set,
         time_zone=time_zone,
+        patients=data.patients,
+        practitioners=data.practitioners,
+        conditions=data.conditions,
+        consents=data.consents,
+        visits=data.visits,
     )
     return tuple(lists.values())
 

@@ -32,17 +32,14 @@ from carecore.registry._eligibility import (
     registry,
 )
 from carecore.registry._work import (
-    LADDERS,
     Caseload,
     MinutesProgress,
     caseloads,
     minutes_progress,
     registry_worklists,
-    thresholds,
 )
 
 __all__ = [
-    "LADDERS",
     "PROGRAMS",
     "Caseload",
     "Criterion",
@@ -53,5 +50,4 @@ __all__ = [
     "minutes_progress",
     "registry",
     "registry_worklists",
-    "thresholds",
 ]

@@ -1,14 +1,25 @@
-"""Registry worklists (built on :mod:`carecore.outreach`), minutes against thresholds, caseloads."""
+"""Registry worklists (built on :mod:`carecore.outreach`), minutes to the next code, caseloads.
+
+How many more minutes reach which code is the billing engine's answer:
+:func:`minutes_progress` evaluates each enrolled patient's month so far with
+the same records and the same path as a month close
+(:func:`carecore.billing.month.evaluate_records`) and reads the engine's
+hints (:mod:`carecore.billing.progress`). No threshold, role or credential
+rule is restated here.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+import attrs
 from attrs import frozen
 
 from carecore import billing, errors
-from carecore.model import EnrollmentStatus, RoleClass, ServiceFamily
+from carecore.billing.month import MonthRecords, evaluate_records
+from carecore.billing.progress import TimeProgress, month_progress
+from carecore.model import EnrollmentStatus, ServiceFamily, ServicePeriod
 from carecore.model._validators import check_date
 from carecore.outreach import WorkItem, Worklist, _owner_rule, build_worklists
 
@@ -20,29 +31,26 @@ if TYPE_CHECKING:
     from carecore.model import (
         CarePlan,
         CareTeam,
+        Condition,
+        Consent,
         Enrollment,
+        FaceToFaceVisit,
         InteractiveContact,
+        Patient,
+        Practitioner,
         TimeEntry,
         TransitionEpisode,
     )
     from carecore.registry._eligibility import Eligibility
 
 __all__ = [
-    "LADDERS",
     "Caseload",
     "MinutesProgress",
     "caseloads",
     "minutes_progress",
     "registry_worklists",
-    "thresholds",
 ]
 
-#: The time-based codes whose thresholds the registry tracks: family -> (base code, add-on code).
-LADDERS: dict[ServiceFamily, tuple[str, str | None]] = {
-    ServiceFamily.CCM: ("99490", "99439"),
-    ServiceFamily.PCM: ("99426", "99427"),
-    ServiceFamily.BHI: ("99484", None),
-}
 _OPEN = frozenset(
     {
         EnrollmentStatus.IDENTIFIED,
@@ -52,19 +60,21 @@ _OPEN = frozenset(
         EnrollmentStatus.PAUSED,
     }
 )
-_MAX_ADD_ON_STEPS = (
-    4  # an add-on without a cap is followed this far (the next threshold is what matters)
-)
 
 
 @frozen(kw_only=True)
 class MinutesProgress:
-    """One enrolled patient's countable minutes this month against the next threshold.
+    """One enrollment's month so far against the next time-based code, as the engine reports it.
 
-    ``next_code`` is None when every threshold of the ladder is reached.
+    ``next_code`` is None (and ``minutes_needed`` 0) when the engine names no
+    minutes that would reach a further code: every unit is reached, the
+    family is not time-based, or the month cannot be billed for another
+    reason (its denials say which). ``message`` is the engine's sentence,
+    which says whose minutes count.
 
-    >>> p = MinutesProgress(patient_id="p1", family=ServiceFamily.CCM, month="2026-03", minutes=14,
-    ...     next_code="99490", next_threshold=20)
+    >>> p = MinutesProgress(patient_id="p1", family=ServiceFamily.CCM, month="2026-03",
+    ...     practitioner="dr1", next_code="99490", minutes_needed=6,
+    ...     message="6 more clinical-staff minutes reach 99490")
     >>> p.minutes_needed
     6
     """
@@ -72,14 +82,10 @@ class MinutesProgress:
     patient_id: str
     family: ServiceFamily
     month: str
-    minutes: int
+    practitioner: str
     next_code: str | None
-    next_threshold: int | None
-
-    @property
-    def minutes_needed(self) -> int:
-        """Minutes still needed for the next code (0 when none is left)."""
-        return 0 if self.next_threshold is None else max(0, self.next_threshold - self.minutes)
+    minutes_needed: int
+    message: str | None
 
 
 @frozen(kw_only=True)
@@ -99,77 +105,73 @@ class Caseload:
         return len(self.patient_ids)
 
 
-def thresholds(family: ServiceFamily, rules: billing.RuleSet) -> tuple[tuple[str, int], ...]:
-    """The ``(code, total minutes)`` steps of *family*'s time ladder in *rules*.
-
-    >>> from carecore.billing import cms_rule_set
-    >>> thresholds(ServiceFamily.CCM, cms_rule_set(2026))
-    (('99490', 20), ('99439', 40), ('99439', 60))
-    """
-    if family not in LADDERS:
-        raise errors.InvalidValue(
-            f"no time ladder for this family (known: {', '.join(f.value for f in LADDERS)})",
-            field="family",
-            value=family,
-        )
-    if not isinstance(rules, billing.RuleSet):
-        raise errors.InvalidValue("must be a RuleSet", field="rules", value=rules)
-    base_code, add_on_code = LADDERS[family]
-    base = rules.rule(base_code).first_unit_minutes or 0
-    steps = [(base_code, base)]
-    if add_on_code is not None and rules.knows(add_on_code):
-        add_on = rules.rule(add_on_code)
-        block = add_on.minutes or 0
-        need = add_on.first_unit_minutes or 0
-        steps.extend(
-            (add_on_code, base + need + (unit - 1) * block)
-            for unit in range(1, (add_on.max_units or _MAX_ADD_ON_STEPS) + 1)
-        )
-    return tuple(steps)
-
-
 def _enrolled_on(enrollment: Enrollment, day: pendulum.Date) -> bool:
     return enrollment.status_on(day) is EnrollmentStatus.ENROLLED
 
 
 def minutes_progress(
-    enrollments: Iterable[Enrollment],
-    time_entries: Iterable[TimeEntry],
+    records: MonthRecords,
     *,
     on: pendulum.Date,
     rules: billing.RuleSet,
 ) -> tuple[MinutesProgress, ...]:
-    """Each enrollment's countable minutes in *on*'s month against the next threshold of *rules*.
+    """Each enrollment enrolled on *on*: the engine's next time code for its month so far.
 
-    Countable minutes are those of the enrollment's family not logged as
-    non-clinical, for the enrollment's billing practitioner, from the first
-    of the month to *on*. Families without a time ladder are skipped.
+    *records* are what a month close reads (any months; see
+    :class:`~carecore.billing.month.MonthRecords`). The month of *on* is
+    evaluated under *rules* as a close would evaluate it, with the time
+    entries up to *on*; each enrollment gets the engine's hint for its
+    family and billing practitioner (:func:`carecore.billing.progress.month_progress`,
+    which also asks the engine about a family no one has logged time for yet).
+    An enrollment whose patient or billing practitioner is not among the
+    records cannot be evaluated and is left out.
 
     >>> import pendulum
     >>> from carecore.billing import cms_rule_set
-    >>> minutes_progress([], [], on=pendulum.Date(2026, 3, 10), rules=cms_rule_set(2026))
+    >>> minutes_progress(MonthRecords(patients=[], practitioners=[]), on=pendulum.Date(2026, 3, 10),
+    ...     rules=cms_rule_set(2026))
     ()
     """
+    if not isinstance(records, MonthRecords):
+        raise errors.InvalidValue("must be MonthRecords", field="records", value=records)
+    if not isinstance(rules, billing.RuleSet):
+        raise errors.InvalidValue("must be a RuleSet", field="rules", value=rules)
     day = check_date(on, "on")
-    start = day.start_of("month")
-    entries: dict[tuple[str, ServiceFamily, str], int] = defaultdict(int)
-    for t in time_entries:
-        if t.role_class is not RoleClass.NON_CLINICAL and start <= t.service_date <= day:
-            entries[t.patient_id, t.family, t.billing_practitioner_id] += t.minutes
+    enrolled = sorted(
+        (e for e in records.enrollments if _enrolled_on(e, day)),
+        key=lambda e: (e.patient_id, e.family.value, e.id),
+    )
+    wanted = {e.patient_id for e in enrolled}
+    so_far = attrs.evolve(
+        records,
+        patients=[p for p in records.patients if p.id in wanted],
+        time_entries=[t for t in records.time_entries if t.service_date <= day],
+    )
+    followed: dict[str, list[tuple[str, ServiceFamily]]] = defaultdict(list)
+    for e in enrolled:
+        followed[e.patient_id].append((e.billing_practitioner_id, e.family))
+    evaluated: set[tuple[str, str]] = set()
+    nearest: dict[tuple[str, str, ServiceFamily], TimeProgress] = {}
+    for facts, result in evaluate_records(so_far, ServicePeriod.month(day.year, day.month), rules):
+        evaluated.update((facts.patient.id, p.id) for p in facts.practitioners)
+        expected = followed[facts.patient.id]
+        for p in month_progress(facts, rules, expected=expected, result=result):
+            nearest[p.patient_id, p.practitioner, p.family] = p
+    month = f"{day.year:04d}-{day.month:02d}"
     out = []
-    for e in sorted(enrollments, key=lambda e: (e.patient_id, e.family.value, e.id)):
-        if e.family not in LADDERS or not _enrolled_on(e, day):
+    for e in enrolled:
+        if (e.patient_id, e.billing_practitioner_id) not in evaluated:
             continue
-        minutes = entries[e.patient_id, e.family, e.billing_practitioner_id]
-        nxt = next(((c, m) for c, m in thresholds(e.family, rules) if m > minutes), None)
+        found = nearest.get((e.patient_id, e.billing_practitioner_id, e.family))
         out.append(
             MinutesProgress(
                 patient_id=e.patient_id,
                 family=e.family,
-                month=f"{day.year:04d}-{day.month:02d}",
-                minutes=minutes,
-                next_code=None if nxt is None else nxt[0],
-                next_threshold=None if nxt is None else nxt[1],
+                month=month,
+                practitioner=e.billing_practitioner_id,
+                next_code=None if found is None else found.code,
+                minutes_needed=0 if found is None else found.minutes_needed,
+                message=None if found is None else found.message,
             )
         )
     return tuple(out)
@@ -218,14 +220,24 @@ def registry_worklists(
     time_entries: Iterable[TimeEntry] = (),
     rules: billing.RuleSet | None = None,
     time_zone: str = "UTC",
+    patients: Iterable[Patient] = (),
+    practitioners: Iterable[Practitioner] = (),
+    conditions: Iterable[Condition] = (),
+    consents: Iterable[Consent] = (),
+    visits: Iterable[FaceToFaceVisit] = (),
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
     Added kinds: ``eligible-not-enrolled`` (eligible, without an open
     enrollment in the program; due today) and ``minutes-to-threshold``
-    (enrolled, below the next time threshold of *rules*; due at the month's
-    end, the detail says how many minutes reach which code). Without
-    *rules* no minutes items are made.
+    (enrolled, and the billing engine names minutes that would reach a
+    further code this month; due at the month's end, the detail is the
+    engine's sentence, e.g. ``CCM: 8 more clinical-staff minutes reach
+    99490``). The minutes come from :func:`minutes_progress` over the
+    records a month close reads (*patients*, *practitioners*, *conditions*,
+    *consents*, *visits* and the records above). Without *rules* no minutes
+    items are made; an enrollment whose patient or billing practitioner is
+    not given gets none either.
 
     >>> import pendulum
     >>> registry_worklists(today=pendulum.Date(2026, 3, 4))
@@ -234,13 +246,16 @@ def registry_worklists(
     day = check_date(today, "today")
     enrolled = list(enrollments)
     teams = list(care_teams)
+    plans = list(care_plans)
+    contacted = list(contacts)
+    followed = list(episodes)
     base = build_worklists(
         today=day,
         enrollments=enrolled,
         care_teams=teams,
-        care_plans=care_plans,
-        episodes=episodes,
-        contacts=contacts,
+        care_plans=plans,
+        episodes=followed,
+        contacts=contacted,
         time_zone=time_zone,
     )
     owner_of = _owner_rule(enrolled, teams)
@@ -257,15 +272,27 @@ def registry_worklists(
         if e.eligible and (e.patient_id, e.family) not in open_enrollments
     ]
     if rules is not None:
+        records = MonthRecords(
+            patients=patients,
+            practitioners=practitioners,
+            conditions=conditions,
+            consents=consents,
+            enrollments=enrolled,
+            care_plans=plans,
+            time_entries=time_entries,
+            contacts=contacted,
+            visits=visits,
+            episodes=followed,
+        )
         extra += [
             WorkItem(
                 kind="minutes-to-threshold",
                 patient_id=p.patient_id,
                 due=day.end_of("month"),
                 owner=owner_of(p.patient_id),
-                detail=f"{p.family.value}: {p.minutes} min, {p.minutes_needed} more for {p.next_code}",
+                detail=f"{p.family.value}: {p.message}",
             )
-            for p in minutes_progress(enrolled, time_entries, on=day, rules=rules)
+            for p in minutes_progress(records, on=day, rules=rules)
             if p.next_code is not None
         ]
     items: dict[str, list[WorkItem]] = defaultdict(list)

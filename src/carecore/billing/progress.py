@@ -1,0 +1,180 @@
+"""Where a month stands against the next time threshold, as the engine itself reports it.
+
+Worklists, reminders and reports ask "how many more minutes reach which
+code?". The answer is not computed here: :func:`month_progress` evaluates the
+month so far with :func:`carecore.billing.evaluate` and reads the engine's
+hints, so whose minutes count (roles, credentials, the consent date, the
+billing practitioner) and where the thresholds lie are decided in one place.
+
+>>> import pendulum
+>>> from carecore.billing import cms_rule_set
+>>> from carecore.billing.facts import (BillingFacts, BillingPractitioner, PatientFacts,
+...     Setting, TimeFact)
+>>> from carecore.model import Credential, RoleClass, ServiceFamily, ServicePeriod
+>>> def minutes(day, n, role):
+...     return TimeFact(date=pendulum.Date(2026, 3, day), minutes=n, role=role,
+...         practitioner="dr1", family=ServiceFamily.CCM)
+>>> facts = BillingFacts(period=ServicePeriod.month(2026, 3), setting=Setting.PHYSICIAN_OFFICE,
+...     practitioners=[BillingPractitioner(id="dr1", credential=Credential.MD)],
+...     patient=PatientFacts(id="p1"),
+...     events=[minutes(2, 12, RoleClass.CLINICAL_STAFF), minutes(4, 5, RoleClass.AUXILIARY)])
+>>> (p,) = month_progress(facts, cms_rule_set(2026))
+>>> p.code, p.minutes_needed
+('99490', 8)
+>>> p.message
+'8 more clinical-staff minutes reach 99490'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+from attrs import frozen
+
+from carecore import errors
+from carecore.billing.engine import EvaluationResult, evaluate
+from carecore.billing.facts import TimeFact
+from carecore.model import Credential, RoleClass, ServiceFamily
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from carecore.billing.facts import BillingFacts
+    from carecore.billing.rules import RuleSet
+
+__all__ = ["TimeProgress", "month_progress", "time_progress"]
+
+
+@frozen(kw_only=True)
+class TimeProgress:
+    """The next time-based code one practitioner can reach for one family, and how far it is.
+
+    ``message`` is the engine's own sentence, which says whose minutes
+    count ("8 more clinical-staff minutes reach 99490").
+
+    >>> TimeProgress(patient_id="p1", practitioner="dr1", family=ServiceFamily.CCM,
+    ...     code="99439", minutes_needed=13, message="13 more clinical-staff minutes reach 99439").code
+    '99439'
+    """
+
+    patient_id: str
+    practitioner: str
+    family: ServiceFamily
+    code: str
+    minutes_needed: int
+    message: str
+
+
+def time_progress(result: EvaluationResult) -> tuple[TimeProgress, ...]:
+    """The nearest next time code per practitioner and family, read from *result*'s hints.
+
+    Only hints that name a number of minutes are read. When the engine gives
+    more than one for a practitioner and family (PCM below its threshold
+    names both tracks), the one needing the fewest minutes is taken, the
+    engine's first on a tie. A family the engine gives no such hint for
+    (every unit reached, or a month more minutes would not make billable)
+    has no entry.
+    """
+    if not isinstance(result, EvaluationResult):
+        raise errors.InvalidValue("must be an EvaluationResult", field="result", value=result)
+    best: dict[tuple[str, ServiceFamily], TimeProgress] = {}
+    for hint in result.hints:
+        needed = hint.minutes_needed
+        if needed is None or needed <= 0:
+            continue
+        key = (hint.practitioner, hint.family)
+        known = best.get(key)
+        if known is None or needed < known.minutes_needed:
+            best[key] = TimeProgress(
+                patient_id=result.patient_id,
+                practitioner=hint.practitioner,
+                family=hint.family,
+                code=hint.code,
+                minutes_needed=needed,
+                message=hint.message,
+            )
+    return tuple(best[key] for key in sorted(best, key=lambda k: (k[0], k[1].value)))
+
+
+def month_progress(
+    facts: BillingFacts,
+    rules: RuleSet,
+    *,
+    expected: Iterable[tuple[str, ServiceFamily]] = (),
+    result: EvaluationResult | None = None,
+) -> tuple[TimeProgress, ...]:
+    """Evaluate *facts* (a month so far) under *rules* and return :func:`time_progress` of it.
+
+    *result* is the evaluation of *facts* when the caller has made it
+    already (a month close hands out both); it is not made again.
+
+    The engine says nothing about a family no one has logged time for yet.
+    For each ``(practitioner, family)`` in *expected* (the enrollments being
+    followed) of which the result has no line, denial or hint, the engine is
+    asked about the same month with one clinical-staff minute added (on the
+    period's first day, or the consent day when later): its answer, plus that
+    minute, is the progress. A family whose minutes clinical staff cannot
+    count toward gets no entry.
+
+    >>> import pendulum
+    >>> from carecore.billing import cms_rule_set
+    >>> from carecore.billing.facts import BillingFacts, BillingPractitioner, PatientFacts, Setting
+    >>> from carecore.model import Credential, ServicePeriod
+    >>> empty = BillingFacts(period=ServicePeriod.month(2026, 3), setting=Setting.PHYSICIAN_OFFICE,
+    ...     practitioners=[BillingPractitioner(id="dr1", credential=Credential.MD)],
+    ...     patient=PatientFacts(id="p1"), events=[])
+    >>> month_progress(empty, cms_rule_set(2026))
+    ()
+    >>> [(p.code, p.minutes_needed, p.message)
+    ...  for p in month_progress(empty, cms_rule_set(2026), expected=[("dr1", ServiceFamily.CCM)])]
+    [('99490', 20, '20 more clinical-staff minutes reach 99490')]
+    """
+    if result is None:
+        result = evaluate(facts, rules)
+    elif not isinstance(result, EvaluationResult):
+        raise errors.InvalidValue("must be an EvaluationResult", field="result", value=result)
+    found = {(p.practitioner, p.family): p for p in time_progress(result)}
+    spoken = {(line.billing_practitioner_id, line.family) for line in result.claim_lines}
+    spoken |= {(hint.practitioner, hint.family) for hint in result.hints}
+    denied = {denial.family for denial in result.denials}
+    known = {p.id for p in facts.practitioners}
+    for practitioner, family in dict.fromkeys(expected):
+        if (practitioner, family) in spoken or family in denied or practitioner not in known:
+            continue
+        first = _probe(facts, rules, practitioner, family)
+        if first is not None:
+            found[practitioner, family] = first
+    return tuple(found[key] for key in sorted(found, key=lambda k: (k[0], k[1].value)))
+
+
+def _probe(
+    facts: BillingFacts, rules: RuleSet, practitioner: str, family: ServiceFamily
+) -> TimeProgress | None:
+    day = facts.period.start
+    consent = facts.patient.consent(family)
+    if consent is not None and consent > day:
+        day = consent
+    if day > facts.period.end:
+        return None
+    minute = TimeFact(
+        date=day,
+        minutes=1,
+        role=RoleClass.CLINICAL_STAFF,
+        practitioner=practitioner,
+        family=family,
+        credential=Credential.RN,
+    )
+    probed = evaluate(attrs.evolve(facts, events=(*facts.events, minute)), rules)
+    answer = next(
+        (p for p in time_progress(probed) if (p.practitioner, p.family) == (practitioner, family)),
+        None,
+    )
+    if answer is None:
+        return None
+    needed = answer.minutes_needed + 1
+    return attrs.evolve(
+        answer,
+        minutes_needed=needed,
+        message=f"{needed} more clinical-staff minutes reach {answer.code}",
+    )
