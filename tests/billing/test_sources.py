@@ -186,3 +186,14 @@ def test_table_matches_the_research_source_list():
     assert {s.id for s in all_sources()} == set(listed)
     for s in all_sources():
         assert s.url == listed[s.id], s.id
+
+
+def test_docs_page_lists_every_source_and_no_other():
+    page = (ROOT / "docs" / "billing" / "sources.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^### (S[0-9]+)$", page, flags=re.MULTILINE)
+    assert listed == [s.id for s in all_sources()]
+    for entry in all_sources():
+        assert f"]({entry.url})" in page, entry.id
+        assert entry.supports in page, entry.id
+    index = (ROOT / "docs" / "billing" / "index.md").read_text(encoding="utf-8")
+    assert re.search(r"^sources$", index, flags=re.MULTILINE)
