@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from carecore.billing.rules import RuleSet
+    from carecore.billing.scenarios import Scenario
 
 #: Exit status for input that could not be read (the evaluation did not run).
 EXIT_BAD_INPUT = 2
@@ -56,6 +57,38 @@ def _rule_set_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def _scenario_rules(
+    provided: Provided[Any], scenario: Scenario, payer: str, rule_set_id: str | None
+) -> RuleSet:
+    """The rule set for one scenario; a year without one is a problem at the case's year."""
+    try:
+        return rule_set_for(provided, scenario.year, payer, rule_set_id)
+    except errors.NotFound as exc:
+        if rule_set_id is not None:
+            raise
+        raise errors.InvalidInput(
+            f"scenario {scenario.id}",
+            problems=[
+                errors.Problem(
+                    path=f"{scenario.path}.year",
+                    message=f"{exc.value}: {exc.reason}",
+                    value=scenario.year,
+                )
+            ],
+        ) from exc
+
+
+def _run_case(run: Callable[..., Any], scenario: Scenario, rules: RuleSet) -> Any:
+    """``run(facts, rules)`` for one case; a rule refusing its facts is a problem of the case."""
+    try:
+        return run(scenario.facts, rules)
+    except errors.InvalidValue as exc:
+        raise errors.InvalidInput(
+            f"scenario {scenario.id}",
+            problems=[errors.Problem(path=scenario.path, message=str(exc))],
+        ) from exc
+
+
 def _fail(message: str) -> None:
     click.echo(f"carecore billing: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
@@ -90,8 +123,8 @@ def evaluate(
     try:
         scenarios = [s for path in files for s in load_scenarios(path)]
         for scenario in scenarios:
-            rules = rule_set_for(provided, scenario.year, payer, rule_set_id)
-            results.append((scenario, run(scenario.facts, rules)))
+            rules = _scenario_rules(provided, scenario, payer, rule_set_id)
+            results.append((scenario, _run_case(run, scenario, rules)))
     except errors.InvalidInput as exc:
         _fail(str(exc))
         return

@@ -93,3 +93,28 @@ def test_nothing_billable_still_exits_0(tmp_path):
     result = run(tmp_path, CASES[1])  # CCM-02: 19 minutes
     assert result.exit_code == 0
     assert "billable: nothing" in result.output
+
+
+def test_year_without_rule_set_names_case_and_path(tmp_path):
+    document = {"cases": copy.deepcopy(CASES[:2])}
+    document["cases"][1]["year"] = 2019
+    result = run(tmp_path, document)
+    assert result.exit_code == 2
+    assert "scenario CCM-02" in result.output
+    assert "$.cases[1].year" in result.output
+    assert "cms-2019" in result.output
+
+
+def test_rule_refusing_facts_exits_2_naming_the_case(tmp_path, monkeypatch):
+    from carecore import errors
+    from carecore.billing import engine
+
+    def refuse(facts, rules):
+        raise errors.InvalidValue(field="minutes", value=0, reason="must be positive")
+
+    monkeypatch.setattr(engine, "evaluate", refuse)
+    result = run(tmp_path, {"cases": copy.deepcopy(CASES[:1])})
+    assert result.exit_code == 2, result.output
+    assert "scenario CCM-01" in result.output
+    assert "$.cases[0]" in result.output
+    assert "Traceback" not in result.output

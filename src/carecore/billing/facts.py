@@ -163,6 +163,9 @@ class TimeFact:
     credential: Credential | None = field(default=None, validator=v.optional(v.one_of(Credential)))
     interactive: bool = field(default=False, validator=v.is_bool)
     activity: str | None = None
+    #: The credential as written in the source (``"CMA"``, ``"receptionist"``);
+    #: ``credential`` is None when the text names no known :class:`Credential`.
+    credential_text: str | None = None
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
