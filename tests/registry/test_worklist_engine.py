@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import pendulum
+from attrs import evolve
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set
-from carecore.billing.month import MonthRecords, close_records
-from carecore.model import RoleClass, ServicePeriod
+from carecore.billing.month import MonthRecords, close_records, evaluate_records
+from carecore.model import Credential, RoleClass, ServiceFamily, ServicePeriod
 from carecore.registry import registry_worklists
-from tests.registry.month_records import advice, ccm_records, practitioner, time_entry
+from tests.registry.month_records import (
+    CCM,
+    ROLE_CREDENTIALS,
+    advice,
+    ccm_records,
+    practitioner,
+    time_entry,
+)
 
 RULES = cms_rule_set(2026)
 MARCH = ServicePeriod.month(2026, 3)
@@ -50,3 +60,131 @@ def test_chw_minutes_do_not_shorten_the_advice_and_following_it_bills_the_month(
     )
     (result,) = close_records(month, MARCH, RULES)
     assert (code, 1) in result.billable
+
+
+# -- generated months -----------------------------------------------------------
+
+
+FAMILIES = (ServiceFamily.CCM, ServiceFamily.CCM, ServiceFamily.CCM, ServiceFamily.BHI)
+#: Every role, clinical staff the most often (so months reach the add-on codes too).
+ROLES = (*ROLE_CREDENTIALS, RoleClass.CLINICAL_STAFF, RoleClass.CLINICAL_STAFF)
+
+
+@st.composite
+def entries_of(draw, pid):
+    out = []
+    for n in range(draw(st.integers(0, 12))):
+        role = draw(st.sampled_from(ROLES))
+        out.append(
+            time_entry(
+                f"{pid}-t{n}",
+                pid,
+                draw(st.integers(1, 40)),
+                pendulum.Date(2026, 2, 27).add(days=draw(st.integers(0, 34))),
+                role=role,
+                credential=draw(st.sampled_from(ROLE_CREDENTIALS[role])),
+                family=draw(st.sampled_from(FAMILIES)),
+            )
+        )
+    return out
+
+
+@st.composite
+def months(draw):
+    """1-3 patients of one MD or NP: complete CCM records or not, consent early or mid-month."""
+    dr = practitioner(credential=draw(st.sampled_from([Credential.MD, Credential.NP])))
+    today = pendulum.Date(2026, 3, draw(st.integers(1, 31)))
+    records = {"patients": [], "entries": [], "complete": set()}
+    merged: dict[str, list] = {}
+    for i in range(draw(st.integers(1, 3))):
+        pid = f"p{i}"
+        mine = ccm_records(pid)
+        consent_day = draw(
+            st.one_of(
+                st.just(mine["consents"][0].obtained_on),
+                st.integers(1, today.day).map(lambda d: pendulum.Date(2026, 3, d)),
+            )
+        )
+        mine["consents"] = [evolve(mine["consents"][0], obtained_on=consent_day)]
+        missing = draw(st.sampled_from([None, "care_plans", "conditions", "visits"]))
+        if missing is None:
+            records["complete"].add(pid)
+        else:
+            mine[missing] = []
+        for name, items in mine.items():
+            merged.setdefault(name, []).extend(items)
+        records["entries"].extend(draw(entries_of(pid)))
+    return dr, today, merged, records["entries"], records["complete"]
+
+
+def _close(dr, records, entries):
+    month = MonthRecords(practitioners=[dr], time_entries=entries, **records)
+    return {facts.patient.id: result for facts, result in evaluate_records(month, MARCH, RULES)}
+
+
+def _units(result, code):
+    return sum(units for c, units in result.billable if c == code)
+
+
+def _countable(dr, pid, n, day, message):
+    """*n* minutes of whoever the advice names: the practitioner personally, else clinical staff."""
+    if "personal" in message:
+        role = RoleClass.PHYSICIAN if dr.credential is Credential.MD else RoleClass.QHP
+        return time_entry(f"{pid}-more", pid, n, day, role=role, credential=dr.credential)
+    return time_entry(f"{pid}-more", pid, n, day)
+
+
+@given(months())
+def test_the_worklist_advice_is_the_engines_and_following_it_reaches_the_code(month):
+    dr, today, records, entries, complete = month
+    so_far = [t for t in entries if t.service_date <= today]
+    lists = registry_worklists(
+        today=today,
+        enrollments=records["enrollments"],
+        care_plans=records["care_plans"],
+        time_entries=entries,
+        rules=RULES,
+        patients=records["patients"],
+        practitioners=[dr],
+        conditions=records["conditions"],
+        consents=records["consents"],
+        visits=records["visits"],
+    )
+    items = {i.patient_id: i for i in _minutes_items(lists)}
+    now = _close(dr, records, so_far)
+    for pid, result in now.items():
+        hints = [
+            h
+            for h in result.hints
+            if h.family is CCM and h.practitioner == dr.id and h.minutes_needed
+        ]
+        item = items.get(pid)
+        if hints:
+            # The engine names minutes: the worklist gives its nearest hint, word for word.
+            assert item is not None, pid
+            needed, code = advice(item.detail)
+            event(f"engine hint {code}" + (" (a further unit)" if "unit" in item.detail else ""))
+            assert needed == min(h.minutes_needed for h in hints)
+            assert (code, needed) in {(h.code, h.minutes_needed) for h in hints}
+            assert item.detail.endswith(
+                next(h.message for h in hints if (h.code, h.minutes_needed) == (code, needed))
+            )
+        spoken = any(line.family is CCM for line in result.claim_lines) or any(
+            d.family is CCM for d in result.denials
+        )
+        if spoken and not hints:
+            # The engine has decided the month (billed or refused) and names no minutes.
+            assert item is None, (pid, item.detail)
+        if item is not None and not hints:
+            event("no engine hint yet: the worklist asked the engine about a first minute")
+        if item is None or pid not in complete:
+            continue
+        event("advice followed")
+        needed, code = advice(item.detail)
+        message = item.detail.partition(": ")[2]
+        before = _units(result, code)
+        reached = _close(dr, records, [*so_far, _countable(dr, pid, needed, today, message)])
+        assert _units(reached[pid], code) == before + 1, (item.detail, reached[pid].billable)
+        if needed > 1:
+            short = _close(dr, records, [*so_far, _countable(dr, pid, needed - 1, today, message)])
+            assert _units(short[pid], code) == before, (item.detail, short[pid].billable)
