@@ -88,7 +88,20 @@ def test_bad_rows_are_reported_and_good_rows_closed(tmp_path, engine):
         json.loads(line) for line in (out / "audit" / "packets.jsonl").read_text().splitlines()
     ]
     assert [p["patient_id"] for p in packets] == ["p1"]
-    assert packets[0]["consent"] == {"CCM": "2025-11-03"}
+    assert packets[0]["schema"] == "carecore.audit-packet/2"
+    # A CSV close has no consent or care-plan records beyond the dates: it says so.
+    assert packets[0]["consent"] == {
+        "CCM": {
+            "obtained_on": "2025-11-03",
+            "method": "not recorded",
+            "obtained_by": "not recorded",
+            "cost_sharing_explained": "not recorded",
+            "revoked_on": "not recorded",
+        }
+    }
+    assert packets[0]["care_plan"]["CCM"]["established_on"] == "2025-11-03"
+    assert packets[0]["care_plan"]["CCM"]["status"] == "not recorded"
+    assert {entry["credential"] for entry in packets[0]["time_log"]} == {"RN"}
     assert sum(entry["minutes"] for entry in packets[0]["time_log"]) == 50
     assert {entry["role"] for entry in packets[0]["time_log"]} == {"clinical_staff"}
     denials = {
@@ -213,7 +226,7 @@ def test_read_patients_rejects_duplicates_and_bad_cells(tmp_path):
         read_patients(tmp_path / "missing.csv")
 
 
-def test_audit_json_is_the_audit_packet(tmp_path):
+def test_audit_packets_carry_the_rule_set_and_each_codes_rule_and_sources(tmp_path):
     from carecore.billing.close import audit_json, audit_packet, iter_patient_months
 
     patients_csv, events_csv = generated(tmp_path / "data", 400)
@@ -221,10 +234,27 @@ def test_audit_json_is_the_audit_packet(tmp_path):
     month, rules = ServicePeriod.month(2026, 3), cms_rule_set(2026)
     checked = 0
     for item in iter_patient_months(patients, events_csv, month, rules):
-        if item.result.claim_lines or item.result.denials:
-            assert json.loads(audit_json(item, rules)) == audit_packet(item, rules)
-            checked += 1
-    assert checked > 100
+        if not item.result.claim_lines:
+            continue
+        packet = audit_packet(item, rules)
+        assert json.loads(audit_json(item, rules)) == packet
+        assert packet["rule_set"] == {
+            "id": rules.id,
+            "year": rules.year,
+            "version": rules.version,
+            "payer": rules.payer,
+        }
+        for line in packet["claim_lines"]:
+            assert line["rule"] == rules.rule(line["code"]).summary
+            assert line["sources"] == list(rules.rule(line["code"]).sources)
+            assert line["sources"]
+        for denial in packet["explanation"]["denials"]:
+            assert denial["rule"] and denial["sources"]
+        for family in {line["family"] for line in packet["claim_lines"]}:
+            assert packet["consent"][family]["method"] == "not recorded"
+            assert packet["care_plan"][family]["history"] == "not recorded"
+        checked += 1
+    assert checked > 50
 
 
 # -- event rows read once (the parser's cache) -------------------------------------------

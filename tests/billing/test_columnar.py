@@ -200,7 +200,7 @@ def test_generated_month_with_crlf_and_a_month_end_rule_set(tmp_path):
     assert closed is not None
     summary, _ = reference(tmp_path, tmp_path / "r", month)
     assert closed[0] == summary
-    assert summary.claim_lines > 100
+    assert summary.claim_lines >= 50  # the generated month bills (a sanity floor)
     same_files(tmp_path / "c", tmp_path / "r")
     forked = columnar.close_columnar(
         tmp_path / "patients.csv",

@@ -32,7 +32,6 @@ import csv
 import datetime as dt
 import functools
 import json
-import json.encoder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -41,6 +40,7 @@ import pendulum
 from attrs import field, frozen
 
 from carecore import errors
+from carecore.billing.encode import CLAIM_COLUMNS, DENIAL_COLUMNS, AuditEvidence, CloseEncoder
 from carecore.billing.engine import EvaluationResult, evaluate
 from carecore.billing.facts import (
     BillingFacts,
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from carecore.billing.rules import RuleSet
-    from carecore.model.money import ClaimLine
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -166,7 +165,9 @@ class PatientMonth:
 
     ``time_log`` holds ``(date, minutes, role, family, credential, interactive,
     practitioner)`` for every time entry read; ``fast`` says whether the
-    month took the fast path (see :mod:`carecore.billing.fast`).
+    month took the fast path (see :mod:`carecore.billing.fast`); *evidence*
+    holds the store's consent and care-plan records for the audit packet
+    (None for a CSV close, whose packets say "not recorded").
     """
 
     row: PatientRow
@@ -176,6 +177,7 @@ class PatientMonth:
     care_plan_events: tuple[Any, ...] = field(default=(), converter=v.to_tuple)
     problems: tuple[RowProblem, ...] = field(default=(), converter=v.to_tuple)
     fast: bool = False
+    evidence: AuditEvidence | None = None
 
 
 def _open(path: Path) -> Any:
@@ -430,7 +432,9 @@ def _parse_event(
     file: Path, line: int, cells: dict[str, str], default_practitioner: str
 ) -> tuple[Event | None, list[RowProblem]]:
     reader = _Reader("")
-    event = _event(reader, _typed(cells), "", default_practitioner)
+    # patient_id is the close's own column (which patient), not a field of the event.
+    fields = _typed({name: text for name, text in cells.items() if name != "patient_id"})
+    event = _event(reader, fields, "", default_practitioner)
     problems = [
         RowProblem(
             file=str(file),
@@ -781,191 +785,13 @@ class CloseSummary:
 
 
 def audit_packet(month: PatientMonth, rules: RuleSet) -> dict[str, Any]:
-    """The audit packet of one billed patient-month: evidence and explanation.
-
-    Consent evidence, care-plan status, the time log with roles, the rule set
-    (year and version), every claim line, every denial and hint.
-    """
-    patient, result, period = month.row.patient, month.result, month.period
-    families = sorted({line.family for line in result.claim_lines}, key=lambda f: f.value)
-    return {
-        "schema": "carecore.audit-packet/1",
-        "patient_id": patient.id,
-        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
-        "rule_set": {
-            "id": rules.id,
-            "year": rules.year,
-            "version": rules.version,
-            "payer": rules.payer,
-        },
-        "practitioners": [
-            {"id": month.row.practitioner.id, "credential": month.row.practitioner.credential.value}
-        ],
-        "consent": {f.value: _iso(patient.consent(f)) for f in families},
-        "care_plan": {
-            f.value: {
-                "established_on": _iso(patient.care_plan(f)),
-                "activity": [
-                    {
-                        "date": e.date.isoformat(),
-                        "action": e.action.value,
-                        "practitioner": e.practitioner,
-                    }
-                    for e in month.care_plan_events
-                    if e.family is f
-                ],
-            }
-            for f in families
-        },
-        "conditions": [
-            {
-                "icd10": c.icd10,
-                "expected_duration_months": c.expected_duration_months,
-                "significant_risk": c.significant_risk,
-            }
-            for c in patient.conditions
-        ],
-        "time_log": [
-            {
-                "date": day.isoformat(),
-                "minutes": minutes,
-                "role": role.value,
-                "credential": credential.value if credential else None,
-                "family": family.value,
-                "practitioner": practitioner,
-                "interactive": interactive,
-            }
-            for day, minutes, role, family, credential, interactive, practitioner in sorted(
-                month.time_log, key=_log_order
-            )
-            if family in families and period.start <= day <= period.end
-        ],
-        "claim_lines": [
-            {
-                "code": line.code,
-                "units": line.units,
-                "family": line.family.value,
-                "practitioner": line.billing_practitioner_id,
-                "date_of_service": line.date_of_service.isoformat(),
-                "modifiers": list(line.modifiers),
-                "amount": None if line.amount is None else str(line.amount),
-            }
-            for line in result.claim_lines
-        ],
-        "explanation": {
-            "denials": [
-                {
-                    "code": d.code,
-                    "reason": d.reason.value,
-                    "message": d.message,
-                    "rule": d.rule,
-                    "sources": list(d.sources),
-                }
-                for d in result.denials
-            ],
-            "hints": [h.message for h in result.hints],
-        },
-        "rows_rejected": [str(p) for p in month.problems],
-        "evaluated_by": "fast path (cached reference result)" if month.fast else "reference engine",
-    }
-
-
-_Q = json.encoder.encode_basestring_ascii  # C-accelerated JSON string quoting
-
-
-def _q(value: object) -> str:
-    return "null" if value is None else _Q(str(value))
+    """The audit packet of one billed patient-month, as a dict (see :meth:`CloseEncoder.audit_json`)."""
+    return CloseEncoder(rules, month.period).audit_packet(month)
 
 
 def audit_json(month: PatientMonth, rules: RuleSet) -> str:
-    """:func:`audit_packet` as compact JSON, built directly (the hot path of a close).
-
-    ``json.loads(audit_json(m, r)) == audit_packet(m, r)`` always; the test
-    suite checks it on every packet of a generated close.
-    """
-    patient, result, period = month.row.patient, month.result, month.period
-    families = sorted({line.family for line in result.claim_lines}, key=lambda f: f.value)
-    practitioner = month.row.practitioner
-    consent = ",".join(f"{_Q(f.value)}:{_q(_iso(patient.consent(f)))}" for f in families)
-    plans = ",".join(
-        f'{_Q(f.value)}:{{"established_on":{_q(_iso(patient.care_plan(f)))},"activity":['
-        + ",".join(
-            f'{{"date":"{e.date.isoformat()}","action":{_Q(e.action.value)},"practitioner":{_Q(e.practitioner)}}}'
-            for e in month.care_plan_events
-            if e.family is f
-        )
-        + "]}"
-        for f in families
-    )
-    conditions = ",".join(
-        f'{{"icd10":{_Q(c.icd10)},"expected_duration_months":{"null" if c.expected_duration_months is None else c.expected_duration_months},'
-        f'"significant_risk":{"true" if c.significant_risk else "false"}}}'
-        for c in patient.conditions
-    )
-    start, end = period.start, period.end
-    log = ",".join(
-        f'{{"date":"{day.isoformat()}","minutes":{minutes},"role":{_Q(role.value)},'
-        f'"credential":{_q(credential.value if credential else None)},"family":{_Q(family.value)},'
-        f'"practitioner":{_Q(who)},"interactive":{"true" if interactive else "false"}}}'
-        for day, minutes, role, family, credential, interactive, who in sorted(
-            month.time_log, key=_log_order
-        )
-        if family in families and start <= day <= end
-    )
-    lines = ",".join(
-        f'{{"code":{_Q(line.code)},"units":{line.units},"family":{_Q(line.family.value)},'
-        f'"practitioner":{_Q(line.billing_practitioner_id)},"date_of_service":"{line.date_of_service.isoformat()}",'
-        f'"modifiers":[{",".join(_Q(m) for m in line.modifiers)}],"amount":{_q(line.amount)}}}'
-        for line in result.claim_lines
-    )
-    denials = ",".join(
-        f'{{"code":{_Q(d.code)},"reason":{_Q(d.reason.value)},"message":{_Q(d.message)},"rule":{_Q(d.rule)},'
-        f'"sources":[{",".join(_Q(t) for t in d.sources)}]}}'
-        for d in result.denials
-    )
-    hints = ",".join(_Q(h.message) for h in result.hints)
-    rejected = ",".join(_Q(str(p)) for p in month.problems)
-    evaluated = "fast path (cached reference result)" if month.fast else "reference engine"
-    return (
-        f'{{"schema":"carecore.audit-packet/1","patient_id":{_Q(patient.id)},'
-        f'"period":{{"start":"{start.isoformat()}","end":"{end.isoformat()}"}},'
-        f'"rule_set":{{"id":{_Q(rules.id)},"year":{rules.year},"version":{_Q(rules.version)},"payer":{_Q(rules.payer)}}},'
-        f'"practitioners":[{{"id":{_Q(practitioner.id)},"credential":{_Q(practitioner.credential.value)}}}],'
-        f'"consent":{{{consent}}},"care_plan":{{{plans}}},"conditions":[{conditions}],"time_log":[{log}],'
-        f'"claim_lines":[{lines}],"explanation":{{"denials":[{denials}],"hints":[{hints}]}},'
-        f'"rows_rejected":[{rejected}],"evaluated_by":{_Q(evaluated)}}}'
-    )
-
-
-def _log_order(entry: tuple[Any, ...]) -> tuple[Any, ...]:
-    day, minutes, role, family, credential, interactive, practitioner = entry
-    return (
-        day,
-        family.value,
-        role.value,
-        minutes,
-        credential.value if credential else "",
-        interactive,
-        practitioner,
-    )
-
-
-def _iso(day: pendulum.Date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-_CLAIM_COLUMNS = (
-    "patient_id",
-    "practitioner",
-    "code",
-    "units",
-    "date_of_service",
-    "modifiers",
-    "period_start",
-    "period_end",
-    "amount",
-)
-_DENIAL_COLUMNS = ("patient_id", "practitioner", "code", "reason", "message", "rule", "sources")
+    """The audit packet of one billed patient-month as one line of JSON (the encoder's text)."""
+    return CloseEncoder(rules, month.period).audit_json(month)
 
 
 class CloseWriter:
@@ -982,13 +808,13 @@ class CloseWriter:
         self, out: Path | None, month: ServicePeriod, rules: RuleSet, *, part: bool = False
     ) -> None:
         from collections import Counter  # noqa: PLC0415
-        from json.encoder import encode_basestring_ascii  # noqa: PLC0415
 
-        self._quote = encode_basestring_ascii
         self.month = month
         self.rules = rules
         self.out = out
         self.part = part
+        #: The text of every row written (shared with the columnar close).
+        self.encoder = CloseEncoder(rules, month)
         self.lines_by_code: Counter[str] = Counter()
         self.units_by_code: Counter[str] = Counter()
         self.amount_by_code: dict[str, Decimal] = {}
@@ -998,10 +824,6 @@ class CloseWriter:
         self.denial_count = 0
         self.rejected = 0
         self._first_claim = True
-        import io  # noqa: PLC0415
-
-        self._buffer = io.StringIO(newline="")
-        self._buffer_csv = csv.writer(self._buffer)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             (out / "audit").mkdir(exist_ok=True)
@@ -1011,23 +833,10 @@ class CloseWriter:
             )
             self._denials = (out / "denials.csv").open("w", newline="", encoding="utf-8")
             self._audit = (out / "audit" / "packets.jsonl").open("w", encoding="utf-8")
-            self._claims_csv = csv.writer(self._claims)
-            self._denials_csv = csv.writer(self._denials)
             if not part:
-                self._claims_csv.writerow(_CLAIM_COLUMNS)
-                self._denials_csv.writerow(_DENIAL_COLUMNS)
+                self._claims.write(self.encoder.header(CLAIM_COLUMNS))
+                self._denials.write(self.encoder.header(DENIAL_COLUMNS))
                 self._claims_json.write("[")
-
-    def _claim_json(self, line: ClaimLine) -> str:
-        q = self._quote
-        modifiers = ",".join(q(m) for m in line.modifiers)
-        amount = "null" if line.amount is None else q(str(line.amount))
-        return (
-            f'{{"patient_id": {q(line.patient_id)}, "practitioner": {q(line.billing_practitioner_id)}, '
-            f'"code": {q(line.code)}, "units": {line.units}, "date_of_service": "{line.date_of_service.isoformat()}", '
-            f'"modifiers": [{modifiers}], "period_start": "{line.period.start.isoformat()}", '
-            f'"period_end": "{line.period.end.isoformat()}", "amount": {amount}}}'
-        )
 
     def add(self, month: PatientMonth) -> None:
         """Record one patient's close."""
@@ -1057,42 +866,12 @@ class CloseWriter:
     def render(self, month: PatientMonth) -> tuple[str, list[str], str, str]:
         """One patient's output text: claims.csv rows, claims.json items, denials.csv rows, audit line."""
         result = month.result
-        buffer = self._buffer
-        buffer.seek(0)
-        buffer.truncate()
-        for line in result.claim_lines:
-            self._buffer_csv.writerow(
-                (
-                    line.patient_id,
-                    line.billing_practitioner_id,
-                    line.code,
-                    line.units,
-                    line.date_of_service.isoformat(),
-                    ";".join(line.modifiers),
-                    line.period.start.isoformat(),
-                    line.period.end.isoformat(),
-                    "" if line.amount is None else str(line.amount),
-                )
-            )
-        claims_csv = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        encoder = self.encoder
+        claims_csv = "".join(encoder.claim_csv(line) for line in result.claim_lines)
         practitioner = month.row.practitioner.id
-        for denial in result.denials:
-            self._buffer_csv.writerow(
-                (
-                    denial.patient_id,
-                    practitioner,
-                    denial.code,
-                    denial.reason.value,
-                    denial.message,
-                    denial.rule,
-                    ";".join(denial.sources),
-                )
-            )
-        denials_csv = buffer.getvalue()
-        claims_json = [self._claim_json(line) for line in result.claim_lines]
-        audit = audit_json(month, self.rules) + "\n" if result.claim_lines else ""
+        denials_csv = "".join(encoder.denial_csv(d, practitioner) for d in result.denials)
+        claims_json = [encoder.claim_json(line) for line in result.claim_lines]
+        audit = encoder.audit_json(month) + "\n" if result.claim_lines else ""
         return claims_csv, claims_json, denials_csv, audit
 
     def write(self, claims_csv: str, claims_json: list[str], denials_csv: str, audit: str) -> None:

@@ -44,8 +44,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
-import json.encoder
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -68,6 +66,15 @@ from carecore.billing.close import (
     _open,
     _patient_parsers,
     _patient_row,
+)
+from carecore.billing.encode import (
+    EVALUATED_BY,
+    CloseEncoder,
+    Template,
+    json_bool_expr,
+    json_text,
+    plain_json_expr,
+    plain_json_or_null_expr,
 )
 from carecore.billing.engine import PERSONAL_ROLES, STAFF_ROLES
 from carecore.billing.facts import BillingPractitioner, Setting
@@ -388,8 +395,6 @@ class _Patients:
         condition_texts = frame.get_column("conditions").unique().to_list()
         ids: list[int | None] = []
         jsons: list[str | None] = []
-        from carecore.billing.close import _Q  # noqa: PLC0415
-
         for text in condition_texts:
             try:
                 conditions = parsers["conditions"](text) if text.strip() else None
@@ -413,13 +418,7 @@ class _Patients:
                 )
             )
             ids.append(condition_ids.setdefault(classes, len(condition_ids)))
-            jsons.append(
-                ",".join(
-                    f'{{"icd10":{_Q(c.icd10)},"expected_duration_months":{"null" if c.expected_duration_months is None else c.expected_duration_months},'
-                    f'"significant_risk":{"true" if c.significant_risk else "false"}}}'
-                    for c in conditions
-                )
-            )
+            jsons.append(CloseEncoder.conditions_json(conditions))
         self.condition_classes = list(condition_ids)
         columns.append(
             pl.col("conditions")
@@ -493,32 +492,36 @@ class _Patients:
         return rows, problems
 
 
-def _csv_row(cells: tuple[object, ...]) -> str:
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer).writerow(cells)
-    return buffer.getvalue()
+#: Holes of the per-row templates (the encoder's order) and the columns holding their literals.
+_CLAIM_CSV = ("patient_id", "practitioner", "date_of_service")
+_CLAIM_JSON = ("patient_id", "practitioner", "date_of_service")
+_AUDIT_LINE = ("practitioner", "date_of_service")
+_DENIAL_CSV = ("patient_id", "practitioner")
+#: Literal columns per template: claims.csv, claims.json, the packet's claim lines, denials.csv.
+_LINE_LITERALS = {
+    **{f"c{i}": "" for i in range(len(_CLAIM_CSV) + 1)},
+    **{f"j{i}": "" for i in range(len(_CLAIM_JSON) + 1)},
+    **{f"a{i}": "" for i in range(len(_AUDIT_LINE) + 1)},
+}
+_DENIAL_LITERALS = {f"d{i}": "" for i in range(len(_DENIAL_CSV) + 1)}
 
 
 class _Templates:
-    """Per distinct canonical month: the reference result, as text pieces to join per patient.
+    """Per distinct canonical month: the reference result, as the encoder's templates.
 
     Many months share the same claim lines, denials and hints (only their mix
-    differs), so each piece's text is built once per distinct value: it depends
-    only on the fields it renders, and those are the cache keys.
+    differs), so each piece is rendered by the encoder once per distinct value:
+    it depends only on the fields it renders, and those are the cache keys.
     """
-
-    q = staticmethod(json.encoder.encode_basestring_ascii)
 
     def __init__(
         self,
         fast: FastClose,
-        rules: RuleSet,
-        month: ServicePeriod,
+        encoder: CloseEncoder,
         texts: tuple[dict[Any, Any], dict[Any, Any]] | None = None,
     ) -> None:
         self.fast = fast
-        self.rules = rules
-        self.month = month
+        self.encoder = encoder
         self.lines: list[dict[str, Any]] = []
         self.denials: list[dict[str, Any]] = []
         self.keys: list[dict[str, Any]] = []
@@ -526,59 +529,39 @@ class _Templates:
         # between batches (*texts*).
         line_texts, denial_texts = texts if texts is not None else ({}, {})
         self._line_texts: dict[tuple[object, ...], dict[str, Any] | None] = line_texts
-        self._denial_texts: dict[tuple[object, ...], tuple[str, str] | None] = denial_texts
+        self._denial_texts: dict[tuple[object, ...], tuple[dict[str, str], str] | None] = (
+            denial_texts
+        )
 
     def _line_text(self, line: ClaimLine) -> dict[str, Any] | None:
-        """The text pieces of one claim line (None when the writer cannot render it)."""
-        q = self.q
-        modifiers = ";".join(line.modifiers)
-        amount = "" if line.amount is None else str(line.amount)
-        start, end = line.period.start.isoformat(), line.period.end.isoformat()
-        head = f"{line.code},{line.units}"
-        tail = f"{modifiers},{start},{end},{amount}\r\n"
-        probe = _csv_row(
-            ("P", "R", line.code, line.units, "2000-01-01", modifiers, start, end, amount)
+        """The encoder's templates of one claim line (None when a hole is not where expected)."""
+        encoder = self.encoder
+        pieces = (
+            (encoder.claim_csv_template(line), _CLAIM_CSV, "c"),
+            (encoder.claim_json_template(line), _CLAIM_JSON, "j"),
+            (encoder.audit_line_template(line), _AUDIT_LINE, "a"),
         )
-        if probe != f"P,R,{head},2000-01-01,{tail}":
+        if any(template.names != names for template, names, _ in pieces):
             return None
-        mods_json = ",".join(q(m) for m in line.modifiers)
-        amount_json = "null" if line.amount is None else q(str(line.amount))
+        columns: dict[str, Any] = {}
+        for template, _, prefix in pieces:
+            columns.update(template.as_columns(prefix))
         return {
             "code": line.code,
             "units": line.units,
-            "amount": amount,
+            "amount": "" if line.amount is None else str(line.amount),
             "family": line.family.value,
             "personal": personal_code(line.code),
             "need": self.fast.need(line.code, line.units),
-            "csv_head": head,
-            "csv_tail": tail,
-            "json_head": f'"code": {q(line.code)}, "units": {line.units}, ',
-            "json_tail": f'"modifiers": [{mods_json}], "period_start": "{start}", '
-            f'"period_end": "{end}", "amount": {amount_json}}}',
-            "audit_head": f'{{"code":{q(line.code)},"units":{line.units},"family":{q(line.family.value)},"practitioner":"',
-            "audit_tail": f'","modifiers":[{mods_json}],"amount":{_json_or_null(q, line.amount)}}}',
+            **columns,
         }
 
-    def _denial_text(self, denial: Denial) -> tuple[str, str] | None:
-        """One denial's CSV row tail and audit JSON (None when the writer cannot render it)."""
-        q = self.q
-        row = _csv_row(
-            (
-                "P",
-                "R",
-                denial.code,
-                denial.reason.value,
-                denial.message,
-                denial.rule,
-                ";".join(denial.sources),
-            )
-        )
-        if not row.startswith("P,R,"):
+    def _denial_text(self, denial: Denial) -> tuple[dict[str, str], str] | None:
+        """One denial's denials.csv template columns and packet JSON (None: cannot render)."""
+        template = self.encoder.denial_csv_template(denial)
+        if template.names != _DENIAL_CSV:
             return None
-        return row[4:], (
-            f'{{"code":{q(denial.code)},"reason":{q(denial.reason.value)},"message":{q(denial.message)},'
-            f'"rule":{q(denial.rule)},"sources":[{",".join(q(t) for t in denial.sources)}]}}'
-        )
+        return template.as_columns("d"), self.encoder.denial_json(denial)
 
     def add(self, key: int, result: EvaluationResult) -> bool:
         """Record *result* for *key*; False when the writer cannot render it (the patients go by the reference)."""
@@ -620,9 +603,8 @@ class _Templates:
                 pieces = self._denial_texts[denial_key] = self._denial_text(denial)
             if pieces is None:
                 return False
-            denials.append({"key": key, "k": k, "csv_tail": pieces[0]})
+            denials.append({"key": key, "k": k, **pieces[0]})
             denial_json.append(pieces[1])
-        hints_json = ",".join(self.q(h.message) for h in result.hints)
         self.lines += lines
         self.denials += denials
         self.keys.append(
@@ -631,15 +613,11 @@ class _Templates:
                 "n_lines": len(lines),
                 "n_denials": len(denials),
                 **{f"bills_{f}": f in families for f in _FAMILIES},
-                "audit_tail": f'],"explanation":{{"denials":[{",".join(denial_json)}],"hints":[{hints_json}]}},'
-                f'"rows_rejected":[],"evaluated_by":"fast path (cached reference result)"}}',
+                "denials_json": ",".join(denial_json),
+                "hints_json": self.encoder.hints_json(result),
             }
         )
         return True
-
-
-def _json_or_null(q: Callable[[str], str], value: object) -> str:
-    return "null" if value is None else q(str(value))
 
 
 def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
@@ -792,7 +770,7 @@ def _template_batch(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[int]]:
     """Reference results of canonical months, as text pieces (and the keys it cannot render)."""
     fast = _STATE["fast"]
-    templates = _Templates(fast, _STATE["rules"], _STATE["month"], _STATE["texts"])
+    templates = _Templates(fast, CloseEncoder(_STATE["rules"], _STATE["month"]), _STATE["texts"])
     bad = []
     for key, shape, credential, focal, minutes in batch:
         practitioner = BillingPractitioner(
@@ -1313,11 +1291,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "n_lines": pl.Int64,
             "n_denials": pl.Int64,
             **{f"bills_{f}": pl.Boolean for f in _FAMILIES},
-            "audit_tail": pl.String,
+            "denials_json": pl.String,
+            "hints_json": pl.String,
         },
-    ).rename({"key": "_key", "audit_tail": "packet_tail"})
-    tails = key_frame.select("_key", "packet_tail")
-    key_frame = key_frame.drop("packet_tail")
+    ).rename({"key": "_key"})
+    tails = key_frame.select("_key", "denials_json", "hints_json")
+    key_frame = key_frame.drop("denials_json", "hints_json")
     line_frame = pl.DataFrame(
         template_lines,
         schema={
@@ -1329,16 +1308,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "family": pl.String,
             "personal": pl.Boolean,
             "need": pl.Int64,
-            "csv_head": pl.String,
-            "csv_tail": pl.String,
-            "json_head": pl.String,
-            "json_tail": pl.String,
-            "audit_head": pl.String,
-            "audit_tail": pl.String,
+            **dict.fromkeys(_LINE_LITERALS, pl.String),
         },
     ).rename({"key": "_key"})
     denial_frame = pl.DataFrame(
-        template_denials, schema={"key": pl.Int64, "k": pl.Int64, "csv_tail": pl.String}
+        template_denials,
+        schema={"key": pl.Int64, "k": pl.Int64, **dict.fromkeys(_DENIAL_LITERALS, pl.String)},
     ).rename({"key": "_key"})
     del template_lines, template_denials, template_keys, keys
     cp = cp.join(key_frame, on="_key", how="left").sort("_order")
@@ -1604,27 +1579,28 @@ def _write_chunks(  # noqa: PLR0917
     start, end = _pdate(month.start), _pdate(month.end)
     prac = pl.col("_practitioner")
     dos_at_end = rules.switches.date_of_service is DateOfService.PERIOD_END
-    q = _Templates.q
-    prefix = (
-        f'"period":{{"start":"{month.start.isoformat()}","end":"{month.end.isoformat()}"}},'
-        f'"rule_set":{{"id":{q(rules.id)},"year":{rules.year},"version":{q(rules.version)},"payer":{q(rules.payer)}}},'
-        '"practitioners":[{"id":"'
-    )
+    encoder = writer.encoder
+    consent_items = {f: encoder.consent_item_template(f) for f in _FAMILIES}
+    plan_items = {f: encoder.care_plan_item_template(f) for f in _FAMILIES}
 
     def family_part(frame: pl.DataFrame, kind: str, f: str) -> pl.Expr:
-        day = _iso(frame, f"_{kind}_{f}")
+        day = plain_json_or_null_expr(_iso(frame, f"_{kind}_{f}"))
         value = (
-            pl.when(day.is_null())
-            .then(pl.lit("null"))
-            .otherwise(pl.concat_str(pl.lit('"'), day, pl.lit('"')))
+            consent_items[f].expr(obtained_on=day)
+            if kind == "consent"
+            else plan_items[f].expr(established_on=day)
         )
-        if kind == "care_plan":
-            value = pl.concat_str(pl.lit('{"established_on":'), value, pl.lit(',"activity":[]}'))
-        return (
-            pl.when(pl.col(f"bills_{f}"))
-            .then(pl.concat_str(pl.lit(f'"{f}":'), value))
-            .otherwise(None)
-        )
+        return pl.when(pl.col(f"bills_{f}")).then(value).otherwise(None)
+
+    # Per patient, the holes hold plain text (checked when read): JSON strings are quoted only.
+    pid_json = plain_json_expr(pl.col("_patient_id"))
+    prac_json = plain_json_expr(prac)
+    dos_json = plain_json_expr(pl.col("_dos"))
+    packet = encoder.packet_template().partial(
+        rows_rejected="", evaluated_by=json_text(EVALUATED_BY[True])
+    )
+    practitioner_item = Template.of(encoder.practitioner_item, "id", "credential")
+    log_item = encoder.log_item_template()
 
     cp_orders = cp.get_column("_order")
     entry_orders = entries.get_column("_order")
@@ -1652,31 +1628,22 @@ def _write_chunks(  # noqa: PLR0917
             else:
                 lines = lines.with_columns(_dates_of_service(lines, chunk_entries, first, end))
             lines = lines.sort("_order", "k").with_columns(
-                pl.concat_str(
-                    pl.col("_patient_id"),
-                    pl.lit(","),
-                    prac,
-                    pl.lit(","),
-                    "csv_head",
-                    pl.lit(","),
-                    "_dos",
-                    pl.lit(","),
-                    "csv_tail",
+                Template.columns_expr(
+                    "c",
+                    _CLAIM_CSV,
+                    patient_id=pl.col("_patient_id"),
+                    practitioner=prac,
+                    date_of_service=pl.col("_dos"),
                 ).alias("claims_csv"),
-                pl.concat_str(
-                    pl.lit('{"patient_id": "'),
-                    pl.col("_patient_id"),
-                    pl.lit('", "practitioner": "'),
-                    prac,
-                    pl.lit('", '),
-                    "json_head",
-                    pl.lit('"date_of_service": "'),
-                    "_dos",
-                    pl.lit('", '),
-                    "json_tail",
+                Template.columns_expr(
+                    "j",
+                    _CLAIM_JSON,
+                    patient_id=pid_json,
+                    practitioner=prac_json,
+                    date_of_service=dos_json,
                 ).alias("claims_json"),
-                pl.concat_str(
-                    "audit_head", prac, pl.lit('","date_of_service":"'), "_dos", "audit_tail"
+                Template.columns_expr(
+                    "a", _AUDIT_LINE, practitioner=prac_json, date_of_service=dos_json
                 ).alias("audit_line"),
             )
             per_patient = lines.group_by("_order", maintain_order=True).agg(
@@ -1690,7 +1657,9 @@ def _write_chunks(  # noqa: PLR0917
                 .sort("_order", "k")
                 .group_by("_order", maintain_order=True)
                 .agg(
-                    pl.concat_str(pl.col("_patient_id"), pl.lit(","), prac, pl.lit(","), "csv_tail")
+                    Template.columns_expr(
+                        "d", _DENIAL_CSV, patient_id=pl.col("_patient_id"), practitioner=prac
+                    )
                     .str.join("")
                     .alias("denials_csv")
                 )
@@ -1715,24 +1684,18 @@ def _write_chunks(  # noqa: PLR0917
                 )
                 .group_by("_order", maintain_order=True)
                 .agg(
-                    pl.concat_str(
-                        pl.lit('{"date":"'),
-                        _iso(chunk_entries, "_day"),
-                        pl.lit('","minutes":'),
-                        pl.col("_minutes").cast(pl.String),
-                        pl.lit(',"role":"'),
-                        "_role",
-                        pl.lit('","credential":'),
-                        pl.when(pl.col("_credential") == "")
-                        .then(pl.lit("null"))
-                        .otherwise(pl.concat_str(pl.lit('"'), "_credential", pl.lit('"'))),
-                        pl.lit(',"family":"'),
-                        "_family",
-                        pl.lit('","practitioner":"'),
-                        prac,
-                        pl.lit('","interactive":'),
-                        pl.when("_interactive").then(pl.lit("true")).otherwise(pl.lit("false")),
-                        pl.lit("}"),
+                    log_item.expr(
+                        date=plain_json_expr(_iso(chunk_entries, "_day")),
+                        minutes=pl.col("_minutes").cast(pl.String),
+                        role=plain_json_expr(pl.col("_role")),
+                        credential=plain_json_or_null_expr(
+                            pl.when(pl.col("_credential") == "")
+                            .then(None)
+                            .otherwise(pl.col("_credential"))
+                        ),
+                        family=plain_json_expr(pl.col("_family")),
+                        practitioner=prac_json,
+                        interactive=json_bool_expr(pl.col("_interactive")),
                     )
                     .str.join(",")
                     .alias("_log")
@@ -1744,32 +1707,27 @@ def _write_chunks(  # noqa: PLR0917
                 .select(
                     "_order",
                     pl.concat_str(
-                        pl.lit('{"schema":"carecore.audit-packet/1","patient_id":"'),
-                        "_patient_id",
-                        pl.lit('",'),
-                        pl.lit(prefix),
-                        prac,
-                        pl.lit('","credential":"'),
-                        "_credential",
-                        pl.lit('"}],"consent":{'),
-                        pl.concat_str(
-                            [family_part(billed, "consent", f) for f in _FAMILIES],
-                            separator=",",
-                            ignore_nulls=True,
+                        packet.expr(
+                            patient_id=pid_json,
+                            practitioners=practitioner_item.expr(
+                                id=prac_json, credential=plain_json_expr(pl.col("_credential"))
+                            ),
+                            consent=pl.concat_str(
+                                [family_part(billed, "consent", f) for f in _FAMILIES],
+                                separator=",",
+                                ignore_nulls=True,
+                            ),
+                            care_plan=pl.concat_str(
+                                [family_part(billed, "care_plan", f) for f in _FAMILIES],
+                                separator=",",
+                                ignore_nulls=True,
+                            ),
+                            conditions=pl.col("_conditions_json"),
+                            time_log=pl.col("_log").fill_null(""),
+                            claim_lines=pl.col("audit_line"),
+                            denials=pl.col("denials_json"),
+                            hints=pl.col("hints_json"),
                         ),
-                        pl.lit('},"care_plan":{'),
-                        pl.concat_str(
-                            [family_part(billed, "care_plan", f) for f in _FAMILIES],
-                            separator=",",
-                            ignore_nulls=True,
-                        ),
-                        pl.lit('},"conditions":['),
-                        "_conditions_json",
-                        pl.lit('],"time_log":['),
-                        pl.col("_log").fill_null(""),
-                        pl.lit('],"claim_lines":['),
-                        "audit_line",
-                        "packet_tail",
                         pl.lit("\n"),
                     ).alias("audit"),
                 )

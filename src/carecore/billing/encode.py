@@ -1,0 +1,650 @@
+r"""The text of a month close: one encoder for claims, denials, claims.json and audit packets.
+
+:class:`CloseEncoder` owns the text form of every row a close writes. The
+reference close (:mod:`carecore.billing.close`), the store close and the
+columnar close (:mod:`carecore.billing.columnar`) all go through it:
+
+* the reference and store closes call :meth:`CloseEncoder.claim_csv`,
+  :meth:`~CloseEncoder.claim_json`, :meth:`~CloseEncoder.denial_csv` and
+  :meth:`~CloseEncoder.audit_json` on each patient-month;
+* the columnar close asks for the same rows as a :class:`Template`: the
+  encoder's text with named holes (the patient id, the practitioner, the
+  date of service, ...). It renders each distinct claim line or denial once
+  and fills the holes with polars expressions (:meth:`Template.expr`).
+
+A template is the encoder's own output, cut where the values go; filling
+it with :meth:`Template.fill` gives the encoder's text whenever the values
+are filled in encoded (:func:`json_text` and its like). The columnar close
+fills them with *plain* text only (no character CSV or JSON would escape),
+which every encoding writes as it is.
+
+>>> from carecore.billing.cms import cms_rule_set
+>>> from carecore.model import ServicePeriod
+>>> encoder = CloseEncoder(cms_rule_set(2026), ServicePeriod.month(2026, 3))
+>>> encoder.consent_item_template("CCM").fill(obtained_on='"2025-11-03"')
+'"CCM":{"obtained_on":"2025-11-03","method":"not recorded","obtained_by":"not recorded","cost_sharing_explained":"not recorded","revoked_on":"not recorded"}'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import json.encoder
+from typing import TYPE_CHECKING, Any
+
+from attrs import field, frozen
+
+from carecore.model import _validators as v
+from carecore.model.careplan import CarePlan
+from carecore.model.enrollment import Consent
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pendulum
+    import polars as pl
+
+    from carecore.billing.close import PatientMonth
+    from carecore.billing.engine import EvaluationResult
+    from carecore.billing.rules import RuleSet
+    from carecore.model.codes import ServiceFamily
+    from carecore.model.money import ClaimLine, Denial
+    from carecore.model.period import ServicePeriod
+
+__all__ = [
+    "AUDIT_SCHEMA",
+    "CLAIM_COLUMNS",
+    "DENIAL_COLUMNS",
+    "NOT_RECORDED",
+    "AuditEvidence",
+    "CloseEncoder",
+    "Template",
+    "json_text",
+]
+
+#: The audit packet's schema name (each packet's ``schema`` field).
+AUDIT_SCHEMA = "carecore.audit-packet/2"
+#: What a packet says where the source of the close holds no such record (a CSV close).
+NOT_RECORDED = "not recorded"
+#: claims.csv columns, in order.
+CLAIM_COLUMNS = (
+    "patient_id",
+    "practitioner",
+    "code",
+    "units",
+    "date_of_service",
+    "modifiers",
+    "period_start",
+    "period_end",
+    "amount",
+)
+#: denials.csv columns, in order.
+DENIAL_COLUMNS = ("patient_id", "practitioner", "code", "reason", "message", "rule", "sources")
+#: ``evaluated_by`` of a packet, by whether the month took the fast path.
+EVALUATED_BY = {True: "fast path (cached reference result)", False: "reference engine"}
+
+_quote = json.encoder.encode_basestring_ascii  # C-accelerated JSON string quoting
+
+
+def json_text(value: object) -> str:
+    r"""*value* as a JSON string (``null`` for None); non-ASCII characters are escaped.
+
+    >>> json_text('a "b"'), json_text(None)
+    ('"a \\"b\\""', 'null')
+    """
+    return "null" if value is None else _quote(str(value))
+
+
+def _json_day(day: pendulum.Date | None) -> str:
+    return "null" if day is None else f'"{day.isoformat()}"'
+
+
+def _json_bool(value: bool) -> str:  # noqa: FBT001
+    return "true" if value else "false"
+
+
+def _hole(name: str) -> str:
+    return f"\x00{name}\x00"
+
+
+@frozen
+class Template:
+    """Encoded text with named holes: ``literals[0] + value(names[0]) + literals[1] + ...``.
+
+    >>> t = Template.of(lambda who: f"[{who}]", "who")
+    >>> t.fill(who="x"), t.names
+    ('[x]', ('who',))
+    """
+
+    literals: tuple[str, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, render: Any, *names: str) -> Template:
+        """Cut ``render(*holes)`` at the holes: *render* is one of the encoder's layouts."""
+        text = render(*(_hole(n) for n in names))
+        literals: list[str] = []
+        found: list[str] = []
+        rest = text
+        while True:
+            at = rest.find("\x00")
+            if at < 0:
+                literals.append(rest)
+                break
+            end = rest.index("\x00", at + 1)
+            literals.append(rest[:at])
+            found.append(rest[at + 1 : end])
+            rest = rest[end + 1 :]
+        return cls(tuple(literals), tuple(found))
+
+    def fill(self, **values: str) -> str:
+        """The text with every hole filled by its (already encoded) value."""
+        parts = [self.literals[0]]
+        for name, literal in zip(self.names, self.literals[1:], strict=True):
+            parts.append(values[name])
+            parts.append(literal)
+        return "".join(parts)
+
+    def partial(self, **values: str) -> Template:
+        """The template with the holes named in *values* filled (the others stay holes)."""
+        literals = [self.literals[0]]
+        names: list[str] = []
+        for name, literal in zip(self.names, self.literals[1:], strict=True):
+            if name in values:
+                literals[-1] += values[name] + literal
+            else:
+                names.append(name)
+                literals.append(literal)
+        return Template(tuple(literals), tuple(names))
+
+    def expr(self, **values: pl.Expr) -> pl.Expr:
+        """The template as a polars string expression, each hole filled by an expression."""
+        import polars as pl  # noqa: PLC0415
+
+        parts: list[pl.Expr] = []
+        if self.literals[0]:
+            parts.append(pl.lit(self.literals[0]))
+        for name, literal in zip(self.names, self.literals[1:], strict=True):
+            parts.append(values[name])
+            if literal:
+                parts.append(pl.lit(literal))
+        return pl.concat_str(parts)
+
+    def as_columns(self, prefix: str) -> dict[str, str]:
+        """The literals as columns ``<prefix>0``, ``<prefix>1``, ... (see :meth:`columns_expr`)."""
+        return {f"{prefix}{i}": text for i, text in enumerate(self.literals)}
+
+    @staticmethod
+    def columns_expr(prefix: str, names: tuple[str, ...], **values: pl.Expr) -> pl.Expr:
+        """Templates held per row (:meth:`as_columns`) filled by expressions, in polars.
+
+        Every row's template must have the holes *names*, in that order.
+        """
+        import polars as pl  # noqa: PLC0415
+
+        parts: list[pl.Expr] = [pl.col(f"{prefix}0")]
+        for i, name in enumerate(names, start=1):
+            parts += [values[name], pl.col(f"{prefix}{i}")]
+        return pl.concat_str(parts)
+
+
+def plain_json_expr(expr: pl.Expr) -> pl.Expr:
+    """A polars column of plain text (nothing JSON escapes) as JSON strings."""
+    import polars as pl  # noqa: PLC0415
+
+    return pl.concat_str(pl.lit('"'), expr, pl.lit('"'))
+
+
+def plain_json_or_null_expr(expr: pl.Expr) -> pl.Expr:
+    """As :func:`plain_json_expr`, with ``null`` for a null value."""
+    import polars as pl  # noqa: PLC0415
+
+    return pl.when(expr.is_null()).then(pl.lit("null")).otherwise(plain_json_expr(expr))
+
+
+def json_bool_expr(expr: pl.Expr) -> pl.Expr:
+    """A polars boolean column as JSON ``true``/``false``."""
+    import polars as pl  # noqa: PLC0415
+
+    return pl.when(expr).then(pl.lit("true")).otherwise(pl.lit("false"))
+
+
+@frozen(kw_only=True)
+class AuditEvidence:
+    """Records behind a stored patient-month's audit packet (a CSV close has none).
+
+    *consents* are the patient's consent records; *care_plans* the stored
+    versions of each of the patient's care plans, oldest first.
+    """
+
+    consents: tuple[Consent, ...] = field(default=(), converter=v.to_tuple)
+    care_plans: tuple[tuple[CarePlan, ...], ...] = field(default=(), converter=v.to_tuple)
+
+
+class CloseEncoder:
+    """The text of every output row of one close (*rules*, *period*).
+
+    Holds a CSV writer over a buffer, so one encoder serves one thread.
+    """
+
+    def __init__(self, rules: RuleSet, period: ServicePeriod) -> None:
+        self.rules = rules
+        self.period = period
+        self._buffer = io.StringIO(newline="")
+        self._csv = csv.writer(self._buffer)
+        self._period_json = (
+            f'{{"start":"{period.start.isoformat()}","end":"{period.end.isoformat()}"}}'
+        )
+        self._rule_set_json = (
+            f'{{"id":{json_text(rules.id)},"year":{rules.year},'
+            f'"version":{json_text(rules.version)},"payer":{json_text(rules.payer)}}}'
+        )
+
+    # -- CSV ---------------------------------------------------------------------------
+
+    def csv_row(self, cells: Iterable[object]) -> str:
+        """One CSV row (ended by CR LF), quoted where needed."""
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self._csv.writerow(cells)
+        return buffer.getvalue()
+
+    def header(self, columns: tuple[str, ...]) -> str:
+        """The header row of a CSV output (:data:`CLAIM_COLUMNS`, :data:`DENIAL_COLUMNS`)."""
+        return self.csv_row(columns)
+
+    @staticmethod
+    def _claim_cells(
+        line: ClaimLine, patient_id: str, practitioner: str, date_of_service: str
+    ) -> tuple[object, ...]:
+        return (
+            patient_id,
+            practitioner,
+            line.code,
+            line.units,
+            date_of_service,
+            ";".join(line.modifiers),
+            line.period.start.isoformat(),
+            line.period.end.isoformat(),
+            "" if line.amount is None else str(line.amount),
+        )
+
+    def claim_csv(self, line: ClaimLine) -> str:
+        """The claims.csv row of *line*."""
+        return self.csv_row(
+            self._claim_cells(
+                line,
+                line.patient_id,
+                line.billing_practitioner_id,
+                line.date_of_service.isoformat(),
+            )
+        )
+
+    def claim_csv_template(self, line: ClaimLine) -> Template:
+        """:meth:`claim_csv` with holes ``patient_id``, ``practitioner`` and ``date_of_service``."""
+        return Template.of(
+            lambda p, r, d: self.csv_row(self._claim_cells(line, p, r, d)),
+            "patient_id",
+            "practitioner",
+            "date_of_service",
+        )
+
+    @staticmethod
+    def _denial_cells(denial: Denial, patient_id: str, practitioner: str) -> tuple[object, ...]:
+        return (
+            patient_id,
+            practitioner,
+            denial.code,
+            denial.reason.value,
+            denial.message,
+            denial.rule,
+            ";".join(denial.sources),
+        )
+
+    def denial_csv(self, denial: Denial, practitioner: str) -> str:
+        """The denials.csv row of *denial* (the practitioner closed for is not on a denial)."""
+        return self.csv_row(self._denial_cells(denial, denial.patient_id, practitioner))
+
+    def denial_csv_template(self, denial: Denial) -> Template:
+        """:meth:`denial_csv` with holes ``patient_id`` and ``practitioner``."""
+        return Template.of(
+            lambda p, r: self.csv_row(self._denial_cells(denial, p, r)),
+            "patient_id",
+            "practitioner",
+        )
+
+    # -- claims.json ---------------------------------------------------------------------
+
+    @staticmethod
+    def _claim_json(line: ClaimLine, patient_id: str, practitioner: str, day: str) -> str:
+        modifiers = ",".join(_quote(m) for m in line.modifiers)
+        return (
+            f'{{"patient_id": {patient_id}, "practitioner": {practitioner}, '
+            f'"code": {_quote(line.code)}, "units": {line.units}, "date_of_service": {day}, '
+            f'"modifiers": [{modifiers}], "period_start": "{line.period.start.isoformat()}", '
+            f'"period_end": "{line.period.end.isoformat()}", "amount": {json_text(line.amount)}}}'
+        )
+
+    def claim_json(self, line: ClaimLine) -> str:
+        """The claims.json item of *line* (one line of text)."""
+        return self._claim_json(
+            line,
+            _quote(line.patient_id),
+            _quote(line.billing_practitioner_id),
+            _json_day(line.date_of_service),
+        )
+
+    def claim_json_template(self, line: ClaimLine) -> Template:
+        """:meth:`claim_json` with holes ``patient_id``, ``practitioner``, ``date_of_service`` (JSON values)."""
+        return Template.of(
+            lambda p, r, d: self._claim_json(line, p, r, d),
+            "patient_id",
+            "practitioner",
+            "date_of_service",
+        )
+
+    # -- audit packets -------------------------------------------------------------------
+
+    def _packet(  # noqa: PLR0917 - one argument per part of the packet
+        self,
+        patient_id: str,
+        practitioners: str,
+        consent: str,
+        care_plan: str,
+        conditions: str,
+        time_log: str,
+        claim_lines: str,
+        denials: str,
+        hints: str,
+        rows_rejected: str,
+        evaluated_by: str,
+    ) -> str:
+        return (
+            f'{{"schema":"{AUDIT_SCHEMA}","patient_id":{patient_id},"period":{self._period_json},'
+            f'"rule_set":{self._rule_set_json},"practitioners":[{practitioners}],'
+            f'"consent":{{{consent}}},"care_plan":{{{care_plan}}},"conditions":[{conditions}],'
+            f'"time_log":[{time_log}],"claim_lines":[{claim_lines}],'
+            f'"explanation":{{"denials":[{denials}],"hints":[{hints}]}},'
+            f'"rows_rejected":[{rows_rejected}],"evaluated_by":{evaluated_by}}}'
+        )
+
+    _PACKET_PARTS = (
+        "patient_id",
+        "practitioners",
+        "consent",
+        "care_plan",
+        "conditions",
+        "time_log",
+        "claim_lines",
+        "denials",
+        "hints",
+        "rows_rejected",
+        "evaluated_by",
+    )
+
+    def packet_template(self) -> Template:
+        """The audit packet's frame: a hole per part (each filled with JSON text)."""
+        return Template.of(self._packet, *self._PACKET_PARTS)
+
+    @staticmethod
+    def practitioner_item(practitioner_id: str, credential: str) -> str:
+        """A packet's practitioner (JSON values in)."""
+        return f'{{"id":{practitioner_id},"credential":{credential}}}'
+
+    @staticmethod
+    def _consent_item(family: str, obtained_on: str, evidence: tuple[str, str, str, str]) -> str:
+        method, by, explained, revoked = evidence
+        return (
+            f'{_quote(family)}:{{"obtained_on":{obtained_on},"method":{method},'
+            f'"obtained_by":{by},"cost_sharing_explained":{explained},"revoked_on":{revoked}}}'
+        )
+
+    _UNRECORDED = (json_text(NOT_RECORDED),) * 4
+
+    def consent_item_template(self, family: str) -> Template:
+        """A CSV close's consent entry for *family*, with the hole ``obtained_on``."""
+        return Template.of(
+            lambda day: self._consent_item(family, day, self._UNRECORDED), "obtained_on"
+        )
+
+    def consent_item(
+        self, family: ServiceFamily, obtained_on: pendulum.Date | None, record: Consent | None
+    ) -> str:
+        """One billed family's consent evidence: the record's, else "not recorded"."""
+        evidence = (
+            self._UNRECORDED
+            if record is None
+            else (
+                _quote(record.method.value),
+                _quote(record.obtained_by),
+                _json_bool(record.cost_sharing_explained),
+                _json_day(record.revoked_on),
+            )
+        )
+        return self._consent_item(family.value, _json_day(obtained_on), evidence)
+
+    @staticmethod
+    def _care_plan_item(
+        family: str, established_on: str, status: str, history: str, activity: str
+    ) -> str:
+        return (
+            f'{_quote(family)}:{{"established_on":{established_on},"status":{status},'
+            f'"history":{history},"activity":[{activity}]}}'
+        )
+
+    def care_plan_item_template(self, family: str) -> Template:
+        """A CSV close's care-plan entry for *family* with no activity, hole ``established_on``."""
+        unrecorded = json_text(NOT_RECORDED)
+        return Template.of(
+            lambda day: self._care_plan_item(family, day, unrecorded, unrecorded, ""),
+            "established_on",
+        )
+
+    def care_plan_item(
+        self,
+        family: ServiceFamily,
+        established_on: pendulum.Date | None,
+        activity: Iterable[Any],
+        versions: tuple[CarePlan, ...] | None,
+    ) -> str:
+        """One billed family's care plan: established date, status and history, activity."""
+        activity_json = ",".join(
+            f'{{"date":"{e.date.isoformat()}","action":{_quote(e.action.value)},'
+            f'"practitioner":{_quote(e.practitioner)}}}'
+            for e in activity
+        )
+        if versions is None:
+            status = history = json_text(NOT_RECORDED)
+        elif not versions:
+            status, history = json_text("no plan stored"), "[]"
+        else:
+            status = _quote(versions[-1].status.value)
+            history = (
+                "["
+                + ",".join(
+                    f'{{"version":{p.version},"status":{_quote(p.status.value)},'
+                    f'"created_on":{_json_day(p.created_on)},'
+                    f'"shared_with_patient_on":{_json_day(p.shared_with_patient_on)},'
+                    f'"last_reviewed_on":{_json_day(p.last_reviewed_on)}}}'
+                    for p in versions
+                )
+                + "]"
+            )
+        return self._care_plan_item(
+            family.value, _json_day(established_on), status, history, activity_json
+        )
+
+    @staticmethod
+    def conditions_json(conditions: Iterable[Any]) -> str:
+        """The packet's conditions (the items of the JSON array)."""
+        return ",".join(
+            f'{{"icd10":{_quote(c.icd10)},"expected_duration_months":'
+            f"{'null' if c.expected_duration_months is None else c.expected_duration_months},"
+            f'"significant_risk":{_json_bool(c.significant_risk)}}}'
+            for c in conditions
+        )
+
+    @staticmethod
+    def _log_item(  # noqa: PLR0917 - one argument per field
+        day: str,
+        minutes: str,
+        role: str,
+        credential: str,
+        family: str,
+        practitioner: str,
+        interactive: str,
+    ) -> str:
+        return (
+            f'{{"date":{day},"minutes":{minutes},"role":{role},"credential":{credential},'
+            f'"family":{family},"practitioner":{practitioner},"interactive":{interactive}}}'
+        )
+
+    _LOG_PARTS = ("date", "minutes", "role", "credential", "family", "practitioner", "interactive")
+
+    def log_item_template(self) -> Template:
+        """A time-log entry with a hole per field (JSON values)."""
+        return Template.of(self._log_item, *self._LOG_PARTS)
+
+    def log_item(self, entry: tuple[Any, ...]) -> str:
+        """A time-log entry ``(date, minutes, role, family, credential, interactive, practitioner)``."""
+        day, minutes, role, family, credential, interactive, practitioner = entry
+        return self._log_item(
+            f'"{day.isoformat()}"',
+            str(minutes),
+            _quote(role.value),
+            json_text(credential.value if credential else None),
+            _quote(family.value),
+            _quote(practitioner),
+            _json_bool(interactive),
+        )
+
+    def _rule_of(self, code: str) -> tuple[str, str]:
+        rule = self.rules.by_code.get(code)
+        if rule is None:
+            return json_text(NOT_RECORDED), ""
+        return _quote(rule.summary), ",".join(_quote(s) for s in rule.sources)
+
+    def _audit_line(self, line: ClaimLine, practitioner: str, day: str) -> str:
+        summary, sources = self._rule_of(line.code)
+        modifiers = ",".join(_quote(m) for m in line.modifiers)
+        return (
+            f'{{"code":{_quote(line.code)},"units":{line.units},"family":{_quote(line.family.value)},'
+            f'"practitioner":{practitioner},"date_of_service":{day},"modifiers":[{modifiers}],'
+            f'"amount":{json_text(line.amount)},"rule":{summary},"sources":[{sources}]}}'
+        )
+
+    def audit_line(self, line: ClaimLine) -> str:
+        """A packet's claim line, with the rule that bills the code and its sources."""
+        return self._audit_line(
+            line, _quote(line.billing_practitioner_id), _json_day(line.date_of_service)
+        )
+
+    def audit_line_template(self, line: ClaimLine) -> Template:
+        """:meth:`audit_line` with holes ``practitioner`` and ``date_of_service`` (JSON values)."""
+        return Template.of(
+            lambda r, d: self._audit_line(line, r, d), "practitioner", "date_of_service"
+        )
+
+    @staticmethod
+    def denial_json(denial: Denial) -> str:
+        """A packet's refused code, with its rule and sources."""
+        return (
+            f'{{"code":{_quote(denial.code)},"reason":{_quote(denial.reason.value)},'
+            f'"message":{_quote(denial.message)},"rule":{_quote(denial.rule)},'
+            f'"sources":[{",".join(_quote(t) for t in denial.sources)}]}}'
+        )
+
+    @staticmethod
+    def hints_json(result: EvaluationResult) -> str:
+        """A packet's hints (the items of the JSON array)."""
+        return ",".join(_quote(h.message) for h in result.hints)
+
+    def audit_json(self, month: PatientMonth) -> str:
+        """The audit packet of one billed patient-month, as one line of JSON.
+
+        Consent evidence and care-plan status and history per billed family
+        (from the store's records; "not recorded" where the close's source
+        holds none), the conditions, the time log of the billed families with
+        roles and credentials, the rule set and its version, every claim line
+        with its rule and sources, every denial with its rule and sources,
+        and the hints.
+        """
+        patient, result, period = month.row.patient, month.result, month.period
+        families = sorted({line.family for line in result.claim_lines}, key=lambda f: f.value)
+        practitioner = month.row.practitioner
+        evidence = month.evidence
+        consent = ",".join(
+            self.consent_item(f, patient.consent(f), _consent_record(evidence, f, period))
+            for f in families
+        )
+        plans = ",".join(
+            self.care_plan_item(
+                f,
+                patient.care_plan(f),
+                (e for e in month.care_plan_events if e.family is f),
+                _plan_versions(evidence, f),
+            )
+            for f in families
+        )
+        start, end = period.start, period.end
+        wanted = set(families)
+        log = ",".join(
+            self.log_item(entry)
+            for entry in sorted(month.time_log, key=_log_order)
+            if entry[3] in wanted and start <= entry[0] <= end
+        )
+        return self._packet(
+            _quote(patient.id),
+            self.practitioner_item(_quote(practitioner.id), _quote(practitioner.credential.value)),
+            consent,
+            plans,
+            self.conditions_json(patient.conditions),
+            log,
+            ",".join(self.audit_line(line) for line in result.claim_lines),
+            ",".join(self.denial_json(d) for d in result.denials),
+            self.hints_json(result),
+            ",".join(_quote(str(p)) for p in month.problems),
+            _quote(EVALUATED_BY[month.fast]),
+        )
+
+    def audit_packet(self, month: PatientMonth) -> dict[str, Any]:
+        """:meth:`audit_json` read back as a dict."""
+        packet: dict[str, Any] = json.loads(self.audit_json(month))
+        return packet
+
+
+def _consent_record(
+    evidence: AuditEvidence | None, family: ServiceFamily, period: ServicePeriod
+) -> Consent | None:
+    """The consent record behind the month: the family's latest obtained by the month's end."""
+    if evidence is None:
+        return None
+    found = [c for c in evidence.consents if c.family is family and c.obtained_on <= period.end]
+    return max(found, key=lambda c: (c.obtained_on, c.id)) if found else None
+
+
+def _plan_versions(
+    evidence: AuditEvidence | None, family: ServiceFamily
+) -> tuple[CarePlan, ...] | None:
+    """The stored versions of the patient's plan for *family* (None: not recorded; () none)."""
+    if evidence is None:
+        return None
+    for versions in evidence.care_plans:
+        if versions and family in versions[-1].families:
+            return versions
+    return ()
+
+
+def _log_order(entry: tuple[Any, ...]) -> tuple[Any, ...]:
+    day, minutes, role, family, credential, interactive, practitioner = entry
+    return (
+        day,
+        family.value,
+        role.value,
+        minutes,
+        credential.value if credential else "",
+        interactive,
+        practitioner,
+    )
