@@ -116,6 +116,7 @@ def evaluate(
     the case and the JSON path; nothing is printed from a file that failed.
     """
     from carecore.billing.engine import evaluate as run  # noqa: PLC0415
+    from carecore.billing.fees import NO_LISTED_FEE  # noqa: PLC0415
     from carecore.billing.scenarios import load_scenarios, result_to_json  # noqa: PLC0415
 
     provided = Hooks(ctx.obj["pm"]).rule_sets()
@@ -140,7 +141,7 @@ def evaluate(
         if not result.claim_lines:
             click.echo("  billable: nothing")
         for line in result.claim_lines:
-            amount = f"  ~${line.amount}" if line.amount is not None else ""
+            amount = f"  ~${line.amount}" if line.amount is not None else f"  {NO_LISTED_FEE}"
             mods = f" -{'-'.join(line.modifiers)}" if line.modifiers else ""
             click.echo(
                 f"  bill {line.code}{mods} x{line.units}  {line.billing_practitioner_id}  "
@@ -461,8 +462,12 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
 
 
 def _print_summary(summary: Any, out: Path | None) -> None:
+    from decimal import Decimal  # noqa: PLC0415
+
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
+
+    from carecore.billing.fees import NO_LISTED_FEE, Revenue  # noqa: PLC0415
 
     table = Table(
         title=f"Billing close {summary.month} ({summary.rule_set}, version {summary.rule_set_version})"
@@ -471,17 +476,27 @@ def _print_summary(summary: Any, out: Path | None) -> None:
     table.add_column("lines", justify="right")
     table.add_column("units", justify="right")
     table.add_column("approx. amount", justify="right")
+    # Every listed fee is positive, so a billed code that adds up to 0 has no listed fee:
+    # it is shown as such and counted apart from the total, never as $0.
+    unpriced = 0
     for code in summary.codes:
-        table.add_row(code.code, str(code.lines), str(code.units), f"${code.amount}")
-    table.add_row(
-        "total", str(summary.claim_lines), "", f"${summary.expected_revenue}", style="bold"
+        listed = Decimal(code.amount) != 0 or not code.lines
+        unpriced += 0 if listed else code.lines
+        shown = f"${code.amount}" if listed else NO_LISTED_FEE
+        table.add_row(code.code, str(code.lines), str(code.units), shown)
+    total = Revenue(
+        total=Decimal(summary.expected_revenue), lines=summary.claim_lines, unpriced_lines=unpriced
     )
+    table.add_row("total", str(summary.claim_lines), "", total.describe(), style="bold")
     console = Console(width=100)
     console.print(table)
     console.print(
         f"patients evaluated {summary.patients_evaluated}, billed {summary.patients_billed}, "
         f"denials {summary.denials}, rows refused {summary.rows_rejected}"
     )
-    console.print("amounts are approximate national non-facility amounts (verify with CMS)")
+    console.print(
+        "amounts are approximate national non-facility amounts (verify with CMS); "
+        f"codes with {NO_LISTED_FEE} are not in the total"
+    )
     if out is not None:
         console.print(f"written to {out}")

@@ -165,15 +165,8 @@ def _print_demo(console: Any, r: Any) -> None:
         ("inpatient discharges, readmitted in 30 days", f"{r.episodes}, {r.readmissions}"),
         ("minutes logged", f"{r.minutes:,}"),
         ("claim lines over the year", f"{r.claim_lines:,}"),
-        (
-            "expected revenue (approximate)",
-            f"${r.expected_revenue:,.2f}"
-            + (
-                f" ({r.unpriced_lines} line{'s' if r.unpriced_lines > 1 else ''} without a listed fee)"
-                if r.unpriced_lines
-                else ""
-            ),
-        ),
+        # Lines with no listed fee are counted apart: never shown as $0.
+        ("expected revenue (approximate)", r.revenue.describe()),
         *r.measures,
     ]
     for what, value in rows:

@@ -32,6 +32,7 @@ import pendulum
 from attrs import evolve, frozen
 
 from carecore import errors, transitions
+from carecore.billing.fees import Revenue, revenue
 from carecore.clock import FixedClock
 from carecore.metrics import A1C_LOINC, months_of
 from carecore.model import (
@@ -213,6 +214,13 @@ class DemoResult:
     report: ReportFiles
     measures: tuple[tuple[str, str], ...]
     seconds: float
+
+    @property
+    def revenue(self) -> Revenue:
+        """The approximate revenue of the claim lines; lines with no listed fee are counted apart."""
+        return Revenue(
+            total=self.expected_revenue, lines=self.claim_lines, unpriced_lines=self.unpriced_lines
+        )
 
 
 class _Plugins:
@@ -899,6 +907,7 @@ class _Simulation:
             plans = tx.all(CarePlan)
         ours = set(self.plans.values())
         agreed = [p for p in plans if p.id in ours and completeness(p).complete]
+        money = revenue(lines)  # lines with no listed fee are counted apart, never as $0
         return DemoResult(
             settings=self.settings,
             store_url=self.program.store.url,
@@ -914,8 +923,8 @@ class _Simulation:
             readmissions=sum(e.readmitted for e in episodes),
             minutes=sum(e.minutes for e in entries),
             claim_lines=len(lines),
-            expected_revenue=sum((line.amount or Decimal(0) for line in lines), Decimal(0)),
-            unpriced_lines=sum(1 for line in lines if line.amount is None),
+            expected_revenue=money.total,
+            unpriced_lines=money.unpriced_lines,
             report=files,
             measures=measures,
             seconds=seconds,

@@ -13,6 +13,7 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing.fees import revenue
 from carecore.metrics._measure import Measure, enrolled_months, month_key, months_of
 from carecore.model import (
     CareSetting,
@@ -272,7 +273,8 @@ def expected_revenue(
 ) -> Measure:
     """The sum of the amounts of the claim lines whose service period starts in *period*.
 
-    Lines without an amount count 0; the definition says how many there were.
+    Lines with no listed fee (no amount) are left out of the sum, never priced at $0;
+    the definition says how many there were.
 
     >>> expected_revenue([], period=ServicePeriod.month(2026, 3)).value
     Decimal('0')
@@ -284,8 +286,8 @@ def expected_revenue(
         for line in claim_lines
         if line.period.start in p and (fam is None or line.family is fam)
     ]
-    total = sum((line.amount or Decimal(0) for line in lines), Decimal(0))
-    unpriced = sum(1 for line in lines if line.amount is None)
+    money = revenue(lines)
+    total, unpriced = money.total, money.unpriced_lines
     which = "all families" if fam is None else fam.value
     return Measure(
         name="expected_revenue",
@@ -294,7 +296,7 @@ def expected_revenue(
         unit="USD",
         period=p,
         definition=f"sum of the approximate amounts of {len(lines)} claim line(s) ({which}); "
-        f"{unpriced} without an amount counted as 0",
+        f"{unpriced} with no listed fee, not included",
     )
 
 
