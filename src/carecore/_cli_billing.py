@@ -159,13 +159,13 @@ def evaluate(
     "--patients",
     "patients_csv",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="patients.csv (CSV.md).",
+    help="patients.csv, one row per patient.",
 )
 @click.option(
     "--events",
     "events_csv",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="events.csv (CSV.md).",
+    help="events.csv, one row per event.",
 )
 @click.option(
     "--db",

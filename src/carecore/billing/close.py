@@ -50,6 +50,7 @@ from carecore.billing.facts import (
     PatientFacts,
     Setting,
 )
+from carecore.billing.workers import WorkerRunner
 from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
 from carecore.model import _validators as v
 from carecore.model.codes import Credential, ServiceFamily
@@ -76,7 +77,7 @@ __all__ = [
     "read_patients",
 ]
 
-#: patients.csv columns (CSV.md); ``patient_id``, ``practitioner`` and ``conditions`` are required.
+#: patients.csv columns; ``patient_id``, ``practitioner`` and ``conditions`` are required.
 PATIENT_COLUMNS = (
     "patient_id",
     "practitioner",
@@ -92,8 +93,8 @@ PATIENT_COLUMNS = (
     "primary_care_focal_point",
 )
 _PATIENT_REQUIRED = ("patient_id", "practitioner", "conditions")
-#: events.csv columns (CSV.md, plus the scenario fields CSV.md leaves out:
-#: rtm_system, level, month, bh_addon, episode_month, prefer_family, setting).
+#: events.csv columns (the last ones carry scenario fields: rtm_system, level, month,
+#: bh_addon, episode_month, prefer_family, setting).
 EVENT_COLUMNS = (
     "patient_id",
     "date",
@@ -300,7 +301,7 @@ def read_patients(path: str | Path) -> tuple[dict[str, PatientRow], list[RowProb
     """Read patients.csv; bad rows are returned as problems, good rows by patient id.
 
     The conditions column lists the chronic conditions the practitioner
-    attests place the patient at significant risk (CSV.md); codes in
+    attests place the patient at significant risk; codes in
     chapter F are treated as behavioral conditions.
     """
     file = Path(path)
@@ -1041,19 +1042,24 @@ def _split_plan(file: Path, parts: int) -> list[tuple[int, int, int]] | None:
     ]
 
 
-_WORKER: dict[str, Any] = {}
+@frozen(kw_only=True)
+class _PartState:
+    """What each worker of a parallel reference close reads (its pool initializer's arguments)."""
+
+    patients: dict[str, PatientRow]
+    events: Path
+    month: ServicePeriod
+    rules: RuleSet
+    counter: Any = None
 
 
-def _close_part(task: tuple[int, tuple[int, int, int], Path | None]) -> dict[str, Any]:
-    """Close one byte range of events.csv in a worker (state inherited through fork)."""
+def _close_part(
+    state: _PartState, task: tuple[int, tuple[int, int, int], Path | None]
+) -> dict[str, Any]:
+    """Close one byte range of events.csv in a worker."""
     index, byte_range, out = task
-    patients, events, month, rules = (
-        _WORKER["patients"],
-        _WORKER["events"],
-        _WORKER["month"],
-        _WORKER["rules"],
-    )
-    counter = _WORKER.get("counter")
+    patients, events, month, rules = state.patients, state.events, state.month, state.rules
+    counter = state.counter
     with CloseWriter(out, month, rules, part=True) as writer:
         done: set[str] = set()
         orphans: list[RowProblem] = []
@@ -1121,24 +1127,32 @@ def run_close(  # noqa: C901
                     on_progress(count)
             problems.extend(orphans)
             return writer.finish(extra_rejected=len(orphans) + extra_rejected), problems
-    context = multiprocessing.get_context("fork")
-    counter = context.Value("q", 0)
-    _WORKER.update(patients=patients, events=events, month=month, rules=rules, counter=counter)
+    counter = multiprocessing.get_context("fork").Value("q", 0)
     parts_dir = out / ".parts" if out is not None else None
     tasks = [
         (i, byte_range, parts_dir / str(i) if parts_dir else None)
         for i, byte_range in enumerate(plan)
     ]
-    try:
-        with context.Pool(len(tasks)) as pool:
-            pending = pool.map_async(_close_part, tasks)
-            while not pending.ready():
-                pending.wait(0.5)
-                if on_progress is not None:
-                    on_progress(counter.value)
-            results = sorted(pending.get(), key=lambda r: r["index"])
-    finally:
-        _WORKER.clear()
+    with WorkerRunner(
+        len(tasks),
+        _PartState,
+        patients=patients,
+        events=events,
+        month=month,
+        rules=rules,
+        counter=counter,
+    ) as runner:
+        jobs = [runner.submit(_close_part, task) for task in tasks]
+        results = []
+        for job in jobs:
+            while True:
+                try:
+                    results.append(job(0.5))
+                    break
+                except multiprocessing.TimeoutError:
+                    if on_progress is not None:
+                        on_progress(counter.value)
+        results.sort(key=lambda r: r["index"])
     with CloseWriter(out, month, rules) as writer:
         done: set[str] = set()
         for result in results:
