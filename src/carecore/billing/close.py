@@ -50,7 +50,6 @@ from carecore.billing.facts import (
     PatientFacts,
     Setting,
 )
-from carecore.billing.workers import WorkerRunner
 from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
 from carecore.model import _validators as v
 from carecore.model.codes import Credential, ServiceFamily
@@ -1042,24 +1041,19 @@ def _split_plan(file: Path, parts: int) -> list[tuple[int, int, int]] | None:
     ]
 
 
-@frozen(kw_only=True)
-class _PartState:
-    """What each worker of a parallel reference close reads (its pool initializer's arguments)."""
-
-    patients: dict[str, PatientRow]
-    events: Path
-    month: ServicePeriod
-    rules: RuleSet
-    counter: Any = None
+_WORKER: dict[str, Any] = {}
 
 
-def _close_part(
-    state: _PartState, task: tuple[int, tuple[int, int, int], Path | None]
-) -> dict[str, Any]:
-    """Close one byte range of events.csv in a worker."""
+def _close_part(task: tuple[int, tuple[int, int, int], Path | None]) -> dict[str, Any]:
+    """Close one byte range of events.csv in a worker (state inherited through fork)."""
     index, byte_range, out = task
-    patients, events, month, rules = state.patients, state.events, state.month, state.rules
-    counter = state.counter
+    patients, events, month, rules = (
+        _WORKER["patients"],
+        _WORKER["events"],
+        _WORKER["month"],
+        _WORKER["rules"],
+    )
+    counter = _WORKER.get("counter")
     with CloseWriter(out, month, rules, part=True) as writer:
         done: set[str] = set()
         orphans: list[RowProblem] = []
@@ -1127,32 +1121,24 @@ def run_close(  # noqa: C901
                     on_progress(count)
             problems.extend(orphans)
             return writer.finish(extra_rejected=len(orphans) + extra_rejected), problems
-    counter = multiprocessing.get_context("fork").Value("q", 0)
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    _WORKER.update(patients=patients, events=events, month=month, rules=rules, counter=counter)
     parts_dir = out / ".parts" if out is not None else None
     tasks = [
         (i, byte_range, parts_dir / str(i) if parts_dir else None)
         for i, byte_range in enumerate(plan)
     ]
-    with WorkerRunner(
-        len(tasks),
-        _PartState,
-        patients=patients,
-        events=events,
-        month=month,
-        rules=rules,
-        counter=counter,
-    ) as runner:
-        jobs = [runner.submit(_close_part, task) for task in tasks]
-        results = []
-        for job in jobs:
-            while True:
-                try:
-                    results.append(job(0.5))
-                    break
-                except multiprocessing.TimeoutError:
-                    if on_progress is not None:
-                        on_progress(counter.value)
-        results.sort(key=lambda r: r["index"])
+    try:
+        with context.Pool(len(tasks)) as pool:
+            pending = pool.map_async(_close_part, tasks)
+            while not pending.ready():
+                pending.wait(0.5)
+                if on_progress is not None:
+                    on_progress(counter.value)
+            results = sorted(pending.get(), key=lambda r: r["index"])
+    finally:
+        _WORKER.clear()
     with CloseWriter(out, month, rules) as writer:
         done: set[str] = set()
         for result in results:
