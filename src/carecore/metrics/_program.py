@@ -204,10 +204,13 @@ def minutes_per_patient_month(
     period: ServicePeriod,
     family: ServiceFamily,
 ) -> Measure:
-    """Countable minutes of *family* per enrolled patient-month in *period*.
+    """Minutes of *family* logged per enrolled patient-month in *period*: a measure of effort.
 
-    Countable: not logged as non-clinical; only minutes inside an enrolled
-    patient-month count.
+    Every minute not logged as non-clinical is included (clinical staff,
+    practitioners, auxiliary personnel such as community health workers);
+    only minutes inside an enrolled patient-month count. This is not what
+    the billing engine counts toward a code: that is the worklist's
+    ``minutes-to-threshold`` advice and the month close.
 
     >>> from carecore.model import ServiceFamily
     >>> minutes_per_patient_month([], [], period=ServicePeriod.month(2026, 3),
@@ -230,8 +233,9 @@ def minutes_per_patient_month(
         denominator=_dec(len(months)),
         unit="minutes",
         period=p,
-        definition=f"{fam.value} minutes by clinical staff and practitioners (not non-clinical) "
-        "in enrolled patient-months, over the enrolled patient-months",
+        definition=f"{fam.value} minutes logged by anyone but non-clinical staff (clinical staff, "
+        "practitioners, auxiliary personnel) in enrolled patient-months, over the enrolled "
+        "patient-months; effort, not the minutes billing counts",
     )
 
 
