@@ -49,8 +49,10 @@ from carecore.model import (
     Condition,
     Consent,
     ContactPreferences,
+    Coverage,
     DeadLetter,
     Denial,
+    DeviceReadingDay,
     DischargeReceived,
     DomainEvent,
     Enrollment,
@@ -85,6 +87,8 @@ if TYPE_CHECKING:
 
     from carecore import billing
     from carecore.billing import BillingFacts, EvaluationResult
+    from carecore.billing.facts import Setting
+    from carecore.billing.month import MonthRecords
     from carecore.instruments import Answer
     from carecore.metrics import ProgramData
     from carecore.protocols import Store, Transaction
@@ -786,6 +790,8 @@ class CareProgram:
         reason: str = "month close",
         progress: Callable[[int, int], None] | None = None,
         each: Callable[[BillingFacts, EvaluationResult], None] | None = None,
+        setting: Setting | None = None,
+        require_coverage: bool = False,
     ) -> list[EvaluationResult]:
         """Bill *period* for every stored patient and store the outcome, replacing an earlier close.
 
@@ -797,13 +803,19 @@ class CareProgram:
         ``(patients done, patients)``; *each* gets every patient's billing
         facts and result as they are evaluated (for audit packets).
 
+        The close reads the month's state, not today's: consent and
+        enrollment day by day, each care plan from the day its history shows
+        it first active and complete to the day it was closed, the coverage
+        in force, device days, visits and the date of death. *setting* is
+        where the practice bills from (default: physician office); with
+        *require_coverage* a patient without a coverage record is refused
+        instead of assumed to have Medicare Part B. Closing a month again
+        gives the same answer unless records about that month changed.
+
         >>> program = CareProgram.open("memory://")
         >>> program.close_month(ServicePeriod.month(2026, 3))
         []
         """
-        from carecore.billing import cms_rule_set  # noqa: PLC0415
-        from carecore.billing.month import MonthRecords, evaluate_records  # noqa: PLC0415
-
         if not isinstance(period, ServicePeriod) or period != ServicePeriod.month(
             period.start.year, period.start.month
         ):
@@ -812,34 +824,15 @@ class CareProgram:
                 field="period",
                 value=period,
             )
-        v.check_callable(progress, "progress")
-        v.check_callable(each, "each")
-        chosen = rules if rules is not None else cms_rule_set(period.start.year)
-        with self.transaction(f"{reason}: read {period}") as tx:
-            records = MonthRecords(
-                patients=tx.all(Patient),
-                practitioners=tx.all(Practitioner),
-                conditions=tx.all(Condition),
-                consents=tx.all(Consent),
-                enrollments=tx.all(Enrollment),
-                care_plans=tx.all(CarePlan),
-                time_entries=tx.all(TimeEntry),
-                contacts=tx.all(InteractiveContact),
-                visits=tx.all(FaceToFaceVisit),
-                episodes=tx.all(TransitionEpisode),
-                claim_lines=tx.all(ClaimLine),
-            )
-        total = len(records.patients)
-        results = []
-        for facts, result in evaluate_records(
-            records,
+        results = self.evaluate_period(
             period,
-            chosen,
-            progress=None if progress is None else (lambda done: progress(done, total)),
-        ):
-            results.append(result)
-            if each is not None:
-                each(facts, result)
+            rules=rules,
+            reason=reason,
+            progress=progress,
+            each=each,
+            setting=setting,
+            require_coverage=require_coverage,
+        )
         items = [
             item
             for result in results
@@ -851,6 +844,52 @@ class CareProgram:
             # The whole month is replaced, read once: a patient evaluated before and
             # not now (no one left to bill) keeps no lines from the earlier close.
             _replace_billing(tx, period, [*tx.all(ClaimLine), *tx.all(Denial)], items)
+        return results
+
+    def evaluate_period(
+        self,
+        period: ServicePeriod,
+        *,
+        rules: billing.RuleSet | None = None,
+        reason: str = "billing preview",
+        progress: Callable[[int, int], None] | None = None,
+        each: Callable[[BillingFacts, EvaluationResult], None] | None = None,
+        setting: Setting | None = None,
+        require_coverage: bool = False,
+    ) -> list[EvaluationResult]:
+        """Evaluate any *period* (a month, TCM's 30 days, one day) from the store, storing nothing.
+
+        Reads and evaluates exactly as :meth:`close_month` does; use it to
+        preview a month before closing it, or for periods that are not
+        calendar months.
+
+        >>> CareProgram.open("memory://").evaluate_period(ServicePeriod.month(2026, 3))
+        []
+        """
+        from carecore.billing import cms_rule_set  # noqa: PLC0415
+        from carecore.billing.facts import Setting  # noqa: PLC0415
+        from carecore.billing.month import evaluate_records  # noqa: PLC0415
+
+        if not isinstance(period, ServicePeriod):
+            raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
+        v.check_callable(progress, "progress")
+        v.check_callable(each, "each")
+        chosen = rules if rules is not None else cms_rule_set(period.start.year)
+        with self.transaction(f"{reason}: read {period}") as tx:
+            records = _month_records(tx)
+        total = len(records.patients)
+        results = []
+        for facts, result in evaluate_records(
+            records,
+            period,
+            chosen,
+            progress=None if progress is None else (lambda done: progress(done, total)),
+            setting=setting if setting is not None else Setting.PHYSICIAN_OFFICE,
+            require_coverage=require_coverage,
+        ):
+            results.append(result)
+            if each is not None:
+                each(facts, result)
         return results
 
     def program_data(self, *, reason: str = "program measurement") -> ProgramData:
@@ -946,3 +985,64 @@ def _answer_values(value: object) -> tuple[str, ...]:
     if isinstance(value, (list, tuple, set, frozenset)):
         return tuple(sorted(str(v) for v in value))
     return (str(value),)
+
+
+def _month_records(tx: Transaction) -> MonthRecords:
+    """Every record a close reads, with each care plan's span read from its history."""
+    from carecore.billing.month import MonthRecords  # noqa: PLC0415
+
+    patients = tx.all(Patient)
+    plans = tx.all(CarePlan)
+    return MonthRecords(
+        patients=patients,
+        practitioners=tx.all(Practitioner),
+        conditions=tx.all(Condition),
+        consents=tx.all(Consent),
+        enrollments=tx.all(Enrollment),
+        coverages=tx.all(Coverage),
+        care_teams=tx.all(CareTeam),
+        care_plans=_plan_spans(tx, plans, {p.id: p.time_zone for p in patients}),
+        time_entries=tx.all(TimeEntry),
+        contacts=tx.all(InteractiveContact),
+        visits=tx.all(FaceToFaceVisit),
+        device_readings=tx.all(DeviceReadingDay),
+        episodes=tx.all(TransitionEpisode),
+        claim_lines=tx.all(ClaimLine),
+    )
+
+
+def _plan_spans(
+    tx: Transaction, plans: list[CarePlan], zones: Mapping[str, str]
+) -> list[careplans.PlanSpan]:
+    """When each plan was in force, from its stored versions and the days they were written.
+
+    The history tables keep versions, not times; the audit log's create and
+    update entries of a plan, in order, date its later versions. The first
+    stored version is dated by the plan's own dates (created, shared with
+    the patient), so a plan imported as already agreed keeps its date; a
+    plan stored once needs no history read.
+    """
+    revised = [p for p in plans if p.version > 1]
+    written: dict[str, list[pendulum.DateTime]] = {}
+    if revised:
+        wanted = {p.id for p in revised}
+        for entry in tx.audit_entries():
+            if entry.kind == "CarePlan" and entry.key in wanted and entry.action in _WRITES:
+                written.setdefault(entry.key, []).append(entry.at)
+    spans = []
+    for plan in plans:
+        versions = tx.history(CarePlan, plan.id) if plan.version > 1 else [plan]
+        zone = zones.get(plan.patient_id, "UTC")
+        # Every later version was written by a replace (one update entry each), so the
+        # entries date the versions from the newest back. The first stored version is
+        # dated by its own dates: a plan imported as already agreed was agreed then.
+        later = len(versions) - 1
+        times = [t.in_timezone(zone).date() for t in written.get(plan.id, [])]
+        times = times[len(times) - later :] if later else []
+        days: list[pendulum.Date | None] = [None] * (len(versions) - len(times))
+        dated = list(zip(versions, [*days, *times], strict=True))
+        spans.append(careplans.established_span(dated))
+    return spans
+
+
+_WRITES = frozenset({"create", "update"})

@@ -31,12 +31,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+import attrs
+
 from carecore import errors
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
     ChronicCondition,
     ContactFact,
+    DeviceReadingsFact,
     DischargeFact,
     Event,
     PatientFacts,
@@ -44,7 +47,7 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
-from carecore.careplans import billing_care_plans
+from carecore.careplans import PlanSpan, billing_care_plans
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
@@ -52,11 +55,15 @@ from carecore.model import (
     CareSetting,
     Condition,
     Consent,
+    DeviceReadingDay,
+    Enrollment,
+    EnrollmentStatus,
     EpisodeStatus,
     FaceToFaceVisit,
     InteractiveContact,
     Patient,
     Practitioner,
+    RtmSystem,
     ServiceFamily,
     ServicePeriod,
     TimeEntry,
@@ -64,9 +71,32 @@ from carecore.model import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pendulum
 
-__all__ = ["facts_from_model"]
+__all__ = ["DEVICE_PERIOD_DAYS", "ProgramGap", "facts_and_gaps", "facts_from_model"]
+
+#: The length of one device data period (RPM and RTM supply codes).
+DEVICE_PERIOD_DAYS = 30
+
+_OUT = frozenset({EnrollmentStatus.PAUSED, EnrollmentStatus.DISENROLLED})
+_IN = frozenset({EnrollmentStatus.CONSENTED, EnrollmentStatus.ENROLLED})
+
+
+@attrs.frozen(kw_only=True)
+class ProgramGap:
+    """Days of the period a consented patient was out of a program (paused or disenrolled).
+
+    ``whole`` is true when no day of the period was in the program; ``minutes``
+    counts the time entries left out (by billing practitioner), ``cause`` says
+    why in words (``"disenrolled on 2026-03-31 (moved)"``).
+    """
+
+    family: ServiceFamily
+    cause: str
+    whole: bool
+    minutes: tuple[tuple[str, int], ...] = ()
 
 
 def facts_from_model(
@@ -78,10 +108,15 @@ def facts_from_model(
     setting: Setting = Setting.PHYSICIAN_OFFICE,
     conditions: Iterable[Condition] = (),
     consents: Iterable[Consent] = (),
-    care_plans: Mapping[ServiceFamily, pendulum.Date] | Iterable[CarePlan] | None = None,
+    enrollments: Iterable[Enrollment] = (),
+    care_plans: Mapping[ServiceFamily, pendulum.Date]
+    | Iterable[CarePlan]
+    | Iterable[PlanSpan]
+    | None = None,
     time_entries: Iterable[TimeEntry] = (),
     contacts: Iterable[InteractiveContact] = (),
     visits: Iterable[FaceToFaceVisit] = (),
+    device_readings: Iterable[DeviceReadingDay] = (),
     adt_events: Iterable[AdtEvent] = (),
     episodes: Iterable[TransitionEpisode] = (),
     established: bool = True,
@@ -91,20 +126,81 @@ def facts_from_model(
 ) -> BillingFacts:
     """Billing facts for *patient* in *period* from what the program recorded.
 
-    Conditions count when chronic and active at the period's end; a consent
-    counts while not revoked by the period's start (a revocation takes effect
-    at the end of its month). Instants (contacts, ADT events) become local
-    dates in *time_zone* (default: the patient's).
+    Conditions count when chronic and active at the period's end. Consent
+    and enrollment are read day by day: a day is in a program when a consent
+    covers it (a revocation takes effect at the end of its month) and no
+    enrollment of that family has the patient paused or disenrolled that day.
+    Time, contacts and device days on days out of the program after the
+    first day in it are left out (:func:`facts_and_gaps` says which); a period
+    with no day in the program has no consent for that family. Instants
+    (contacts, ADT events) become local dates in *time_zone* (default: the
+    patient's).
 
     *episodes* (transition episodes, see :mod:`carecore.transitions`) give
     the discharges for TCM; a cancelled episode (A13) gives none, and an ADT
     event an episode follows is not counted again.
 
+    *device_readings* are days with device data; they are grouped into
+    30-day device periods that run back to back from the family's first day
+    of data, attributed to the billing practitioner of the family's consent
+    (else enrollment).
+
     *care_plans* is either the date each family's care plan was established,
-    or the patient's :class:`~carecore.model.CarePlan` values: then only
-    active plans that pass the CMS completeness check count
-    (:func:`carecore.careplans.billing_care_plans`).
+    the spans read from the plans' histories
+    (:func:`carecore.careplans.established_span`: a plan counts in a period
+    it was in force), or the current :class:`~carecore.model.CarePlan`
+    values (:func:`carecore.careplans.billing_care_plans`).
     """
+    facts, _gaps = facts_and_gaps(
+        patient=patient,
+        practitioners=practitioners,
+        period=period,
+        time_zone=time_zone,
+        setting=setting,
+        conditions=conditions,
+        consents=consents,
+        enrollments=enrollments,
+        care_plans=care_plans,
+        time_entries=time_entries,
+        contacts=contacts,
+        visits=visits,
+        device_readings=device_readings,
+        adt_events=adt_events,
+        episodes=episodes,
+        established=established,
+        last_visit=last_visit,
+        qmb=qmb,
+        primary_care_focal_point=primary_care_focal_point,
+    )
+    return facts
+
+
+def facts_and_gaps(
+    *,
+    patient: Patient,
+    practitioners: Iterable[Practitioner],
+    period: ServicePeriod,
+    time_zone: str | None = None,
+    setting: Setting = Setting.PHYSICIAN_OFFICE,
+    conditions: Iterable[Condition] = (),
+    consents: Iterable[Consent] = (),
+    enrollments: Iterable[Enrollment] = (),
+    care_plans: Mapping[ServiceFamily, pendulum.Date]
+    | Iterable[CarePlan]
+    | Iterable[PlanSpan]
+    | None = None,
+    time_entries: Iterable[TimeEntry] = (),
+    contacts: Iterable[InteractiveContact] = (),
+    visits: Iterable[FaceToFaceVisit] = (),
+    device_readings: Iterable[DeviceReadingDay] = (),
+    adt_events: Iterable[AdtEvent] = (),
+    episodes: Iterable[TransitionEpisode] = (),
+    established: bool = True,
+    last_visit: pendulum.Date | None = None,
+    qmb: bool = False,
+    primary_care_focal_point: bool = True,
+) -> tuple[BillingFacts, tuple[ProgramGap, ...]]:
+    """As :func:`facts_from_model`, with the program gaps that left records out."""
     if not isinstance(patient, Patient):
         raise errors.InvalidValue("must be a Patient", field="patient", value=patient)
     if not isinstance(period, ServicePeriod):
@@ -121,43 +217,44 @@ def facts_from_model(
         for c in conditions
         if c.chronic and c.patient_id == patient.id and c.active_on(period.end)
     ]
-    consent_on: dict[ServiceFamily, pendulum.Date] = {}
-    for consent in consents:
-        if consent.patient_id != patient.id:
+    mine_consents = [c for c in consents if c.patient_id == patient.id]
+    mine_enrollments = [e for e in enrollments if e.patient_id == patient.id]
+    consent_on, out_days, causes = _program_days(mine_consents, mine_enrollments, period)
+    gap_minutes: dict[ServiceFamily, dict[str, int]] = {}
+    events: list[Event] = []
+    for t in time_entries:
+        if t.patient_id != patient.id:
             continue
-        until = consent.effective_until  # a revocation runs to the end of its month
-        if until is not None and until < period.start:
+        if t.service_date in out_days.get(t.family, ()):
+            per = gap_minutes.setdefault(t.family, {})
+            per[t.billing_practitioner_id] = per.get(t.billing_practitioner_id, 0) + t.minutes
             continue
-        known = consent_on.get(consent.family)
-        consent_on[consent.family] = (
-            consent.obtained_on if known is None else min(known, consent.obtained_on)
+        events.append(
+            TimeFact(
+                date=t.service_date,
+                minutes=t.minutes,
+                role=t.role_class,
+                practitioner=t.billing_practitioner_id,
+                family=t.family,
+                credential=t.credential,
+                interactive=t.interactive,
+                activity=t.activity,
+            )
         )
-    events: list[Event] = [
-        TimeFact(
-            date=t.service_date,
-            minutes=t.minutes,
-            role=t.role_class,
-            practitioner=t.billing_practitioner_id,
-            family=t.family,
-            credential=t.credential,
-            interactive=t.interactive,
-            activity=t.activity,
+    for c in contacts:
+        day = c.at.in_timezone(zone).date()
+        if c.patient_id != patient.id or day in out_days.get(c.family, ()):
+            continue
+        events.append(
+            ContactFact(
+                date=day,
+                mode=c.mode,
+                successful=c.successful,
+                role=c.role_class,
+                practitioner=c.billing_practitioner_id,
+                family=c.family,
+            )
         )
-        for t in time_entries
-        if t.patient_id == patient.id
-    ]
-    events += [
-        ContactFact(
-            date=c.at.in_timezone(zone).date(),
-            mode=c.mode,
-            successful=c.successful,
-            role=c.role_class,
-            practitioner=c.billing_practitioner_id,
-            family=c.family,
-        )
-        for c in contacts
-        if c.patient_id == patient.id
-    ]
     events += [
         VisitFact(
             date=v.on,
@@ -169,8 +266,26 @@ def facts_from_model(
         for v in visits
         if v.patient_id == patient.id
     ]
+    events += _device_periods(
+        [
+            d
+            for d in device_readings
+            if d.patient_id == patient.id and d.on not in out_days.get(d.family, ())
+        ],
+        period,
+        _device_practitioners(mine_consents, mine_enrollments),
+    )
     events += _discharges(adt_events, episodes, patient.id, zone)
-    return BillingFacts(
+    gaps = tuple(
+        ProgramGap(
+            family=family,
+            cause=cause,
+            whole=family not in consent_on,
+            minutes=tuple(sorted(gap_minutes.get(family, {}).items())),
+        )
+        for family, cause in sorted(causes.items(), key=lambda item: item[0].value)
+    )
+    facts = BillingFacts(
         period=period,
         setting=setting,
         practitioners=[
@@ -192,7 +307,7 @@ def facts_from_model(
                 for c in active
             ],
             consent_on=consent_on,
-            care_plan_on=_care_plan_dates(care_plans, patient.id),
+            care_plan_on=_care_plan_dates(care_plans, patient.id, period),
             established=established,
             last_visit=last_visit,
             qmb=qmb,
@@ -200,6 +315,136 @@ def facts_from_model(
         ),
         events=events,
     )
+    return facts, gaps
+
+
+def _days(period: ServicePeriod) -> list[pendulum.Date]:
+    count = (period.end - period.start).in_days() + 1
+    return [period.start.add(days=n) for n in range(count)]
+
+
+def _program_days(  # noqa: C901 - one pass over the days, one branch per case
+    consents: Sequence[Consent], enrollments: Sequence[Enrollment], period: ServicePeriod
+) -> tuple[
+    dict[ServiceFamily, pendulum.Date],
+    dict[ServiceFamily, set[pendulum.Date]],
+    dict[ServiceFamily, str],
+]:
+    """Per family with a consent: the consent date the period bills on, the days out, and why."""
+    consent_on: dict[ServiceFamily, pendulum.Date] = {}
+    out_days: dict[ServiceFamily, set[pendulum.Date]] = {}
+    causes: dict[ServiceFamily, str] = {}
+    days = _days(period)
+    for family in sorted({c.family for c in consents}, key=lambda f: f.value):
+        given = [c for c in consents if c.family is family]
+        joined = [e for e in enrollments if e.family is family]
+        first: pendulum.Date | None = None
+        out: set[pendulum.Date] = set()
+        cause: str | None = None
+        for day in days:
+            covering = [c for c in given if c.active_on(day)]
+            statuses = [e.status_on(day) for e in joined]
+            left = any(s in _OUT for s in statuses) and not any(s in _IN for s in statuses)
+            if covering and not left:
+                if first is None:
+                    first = day
+                    consent_on[family] = min(c.obtained_on for c in covering)
+                continue
+            if covering:  # consented, but paused or disenrolled that day
+                cause = cause or _enrollment_cause(joined, day)
+            elif first is not None:  # the consent ran out after the first day in the program
+                cause = cause or _revocation_cause(given, day)
+            if first is not None:
+                out.add(day)
+        if first is None:
+            if cause is not None:  # consented, but out of the program the whole period
+                causes[family] = cause
+                continue
+            # A consent obtained after the period (the engine says there is none
+            # yet), or one revoked before it: nothing to say beyond the engine.
+            later = [c.obtained_on for c in given if c.obtained_on > period.end]
+            if later:
+                consent_on[family] = min(later)
+            continue
+        if out:
+            out_days[family] = out
+            causes[family] = cause or "out of the program"
+    return consent_on, out_days, causes
+
+
+def _enrollment_cause(enrollments: Sequence[Enrollment], day: pendulum.Date) -> str:
+    for enrollment in enrollments:
+        change = None
+        for step in enrollment.history:
+            if step.on > day:
+                break
+            change = step
+        if change is not None and change.status in _OUT:
+            why = f" ({change.reason.value.replace('_', ' ')})" if change.reason else ""
+            return f"{change.status.value} on {change.on.isoformat()}{why}"
+    return "out of the program"
+
+
+def _revocation_cause(consents: Sequence[Consent], day: pendulum.Date) -> str:
+    revoked = sorted(
+        c.revoked_on for c in consents if c.revoked_on is not None and c.revoked_on <= day
+    )
+    if revoked:
+        return f"consent revoked on {revoked[-1].isoformat()}"
+    return "no consent covers the day"
+
+
+def _device_practitioners(
+    consents: Sequence[Consent], enrollments: Sequence[Enrollment]
+) -> dict[ServiceFamily, str]:
+    """Who bills a family's device days: the billing practitioner of its consent, else enrollment."""
+    out: dict[ServiceFamily, str] = {}
+    for enrollment in sorted(enrollments, key=lambda e: (e.history[0].on, e.id)):
+        out.setdefault(enrollment.family, enrollment.billing_practitioner_id)
+    for consent in sorted(consents, key=lambda c: (c.obtained_on, c.id), reverse=True):
+        out[consent.family] = consent.billing_practitioner_id
+    return out
+
+
+def _device_periods(
+    days: Sequence[DeviceReadingDay],
+    period: ServicePeriod,
+    practitioners: Mapping[ServiceFamily, str],
+) -> list[Event]:
+    """Device days as 30-day device periods touching *period*, one fact per device and period."""
+    out: list[Event] = []
+    for family in (ServiceFamily.RPM, ServiceFamily.RTM):
+        mine = sorted((d for d in days if d.family is family), key=lambda d: (d.on, d.device))
+        practitioner = practitioners.get(family)
+        if not mine or practitioner is None:
+            continue
+        anchor = mine[0].on
+        windows: dict[tuple[pendulum.Date, str], list[DeviceReadingDay]] = {}
+        for day in mine:
+            index = (day.on - anchor).in_days() // DEVICE_PERIOD_DAYS
+            start = anchor.add(days=index * DEVICE_PERIOD_DAYS)
+            windows.setdefault((start, day.device), []).append(day)
+        for (start, device), group in sorted(windows.items()):
+            end = start.add(days=DEVICE_PERIOD_DAYS - 1)
+            if not (start in period or end in period):
+                continue
+            systems = [d.rtm_system for d in group if d.rtm_system is not None]
+            system: RtmSystem | None = (
+                max(set(systems), key=lambda s: (systems.count(s), s.value)) if systems else None
+            )
+            out.append(
+                DeviceReadingsFact(
+                    date=group[-1].on,
+                    period_start=start,
+                    period_end=end,
+                    days_with_data=len({d.on for d in group}),
+                    device=device,
+                    family=family,
+                    practitioner=practitioner,
+                    rtm_system=system,
+                )
+            )
+    return out
 
 
 def _discharges(
@@ -238,16 +483,35 @@ def _discharges(
 
 
 def _care_plan_dates(
-    care_plans: Mapping[ServiceFamily, pendulum.Date] | Iterable[CarePlan] | None, patient_id: str
+    care_plans: Mapping[ServiceFamily, pendulum.Date]
+    | Iterable[CarePlan]
+    | Iterable[PlanSpan]
+    | None,
+    patient_id: str,
+    period: ServicePeriod,
 ) -> dict[ServiceFamily, pendulum.Date]:
     if care_plans is None:
         return {}
     if isinstance(care_plans, Mapping):
         return dict(care_plans)
-    plans = list(care_plans)
-    for index, plan in enumerate(plans):
-        if not isinstance(plan, CarePlan):
+    items = list(care_plans)
+    spans = [p for p in items if isinstance(p, PlanSpan)]
+    plans = [p for p in items if isinstance(p, CarePlan)]
+    for index, item in enumerate(items):
+        if not isinstance(item, (CarePlan, PlanSpan)):
             raise errors.InvalidValue(
-                "must be a CarePlan", field=f"care_plans[{index}]", value=plan
+                "must be a CarePlan or a PlanSpan", field=f"care_plans[{index}]", value=item
             )
-    return dict(billing_care_plans(p for p in plans if p.patient_id == patient_id))
+    out = dict(billing_care_plans(p for p in plans if p.patient_id == patient_id))
+    for span in spans:
+        if (
+            span.patient_id != patient_id
+            or span.established is None
+            or not span.in_force(period.start, period.end)
+        ):
+            continue
+        for family in span.families:
+            known = out.get(family)
+            if known is None or span.established < known:
+                out[family] = span.established
+    return out

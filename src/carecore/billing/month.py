@@ -18,8 +18,26 @@ What the bridge needs that no single record says is derived here:
   is refused (docs/billing/tcm.md; S18, S20), from the earlier closes' claim lines;
 - the initiating visit is left to the engine, which looks for a qualifying
   visit with each billing practitioner within a year of the program start;
-- care plans count when they are active and CMS-complete
-  (:func:`carecore.careplans.billing_care_plans`).
+- care plans count for the months they were in force: from the day they
+  first became active and CMS-complete to the day they were completed or
+  revoked (:func:`carecore.careplans.established_span`, read from the plans'
+  histories by :meth:`~carecore.service.CareProgram.close_month`); given as
+  current plans only, :func:`carecore.careplans.billing_care_plans` applies;
+- consent and enrollment are read day by day (see
+  :func:`carecore.billing.bridge.facts_from_model`); minutes left out on days
+  the patient was paused or disenrolled are named in a hint, and a family the
+  patient was out of for the whole period is refused as ``not_enrolled``;
+- under a CMS rule set only Medicare Part B fee-for-service patients are
+  billed: a patient whose coverage in the period is Medicare Advantage,
+  Medicaid, commercial or other gets each would-be line refused as
+  ``not_covered``, naming the payer and plan. A patient with no coverage
+  record is assumed to have Part B (stores fed without coverage keep
+  billing); ``require_coverage=True`` refuses them instead;
+- the patient is established when any visit falls in the three years up to
+  the period's end (RPM needs an established patient); the initiating visit
+  is looked for among the visits, with each billing practitioner;
+- device days become 30-day device periods, and the practice's *setting*
+  (physician office, RHC, FQHC) is passed through.
 
 >>> import pendulum
 >>> from carecore.model import (AdministrativeSex, Coding, Condition, Consent, ConsentMethod,
@@ -56,16 +74,23 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from carecore import errors
-from carecore.billing.bridge import facts_from_model
-from carecore.billing.engine import EvaluationResult, evaluate
+from carecore.billing.bridge import ProgramGap, facts_and_gaps
+from carecore.billing.engine import EvaluationResult, Hint, evaluate
+from carecore.billing.facts import Setting
 from carecore.billing.rules import RuleSet
+from carecore.careplans import PlanSpan
 from carecore.model import (
     CarePlan,
+    CareTeam,
+    CareTeamRole,
     ClaimLine,
     Condition,
     Consent,
+    Coverage,
+    CoveragePlan,
     Denial,
     DenialReason,
+    DeviceReadingDay,
     Enrollment,
     EpisodeStatus,
     FaceToFaceVisit,
@@ -90,8 +115,8 @@ __all__ = ["MonthRecords", "close_records", "evaluate_records"]
 
 
 def _plans(
-    value: Mapping[str, Mapping[ServiceFamily, pendulum.Date]] | Iterable[CarePlan],
-) -> tuple[CarePlan, ...] | dict[str, dict[ServiceFamily, pendulum.Date]]:
+    value: Mapping[str, Mapping[ServiceFamily, pendulum.Date]] | Iterable[CarePlan | PlanSpan],
+) -> tuple[CarePlan | PlanSpan, ...] | dict[str, dict[ServiceFamily, pendulum.Date]]:
     if isinstance(value, Mapping):
         return {str(k): dict(d) for k, d in value.items()}
     return tuple(value)
@@ -101,8 +126,12 @@ def _plans(
 class MonthRecords:
     """The records a month close reads (any order; other patients' and months' records are ignored).
 
-    *care_plans* is either the stored :class:`~carecore.model.CarePlan`
-    values or, for a quick model, ``{patient_id: {family: established_on}}``.
+    *care_plans* is the spans read from the plans' histories
+    (:class:`~carecore.careplans.PlanSpan`), the stored
+    :class:`~carecore.model.CarePlan` values (their current state only) or,
+    for a quick model, ``{patient_id: {family: established_on}}``. The
+    billing practitioners of *care_teams* are evaluated for their patients
+    even when no other record names them.
     """
 
     patients: tuple[Patient, ...] = attrs.field(converter=v.to_tuple)
@@ -110,10 +139,13 @@ class MonthRecords:
     conditions: tuple[Condition, ...] = attrs.field(default=(), converter=v.to_tuple)
     consents: tuple[Consent, ...] = attrs.field(default=(), converter=v.to_tuple)
     enrollments: tuple[Enrollment, ...] = attrs.field(default=(), converter=v.to_tuple)
+    coverages: tuple[Coverage, ...] = attrs.field(default=(), converter=v.to_tuple)
+    care_teams: tuple[CareTeam, ...] = attrs.field(default=(), converter=v.to_tuple)
     care_plans: Any = attrs.field(default=(), converter=_plans)
     time_entries: tuple[TimeEntry, ...] = attrs.field(default=(), converter=v.to_tuple)
     contacts: tuple[InteractiveContact, ...] = attrs.field(default=(), converter=v.to_tuple)
     visits: tuple[FaceToFaceVisit, ...] = attrs.field(default=(), converter=v.to_tuple)
+    device_readings: tuple[DeviceReadingDay, ...] = attrs.field(default=(), converter=v.to_tuple)
     episodes: tuple[TransitionEpisode, ...] = attrs.field(default=(), converter=v.to_tuple)
     #: Claim lines of earlier closes (the one-TCM-per-30-days rule looks back).
     claim_lines: tuple[ClaimLine, ...] = attrs.field(default=(), converter=v.to_tuple)
@@ -126,19 +158,26 @@ class MonthRecords:
             ("conditions", Condition),
             ("consents", Consent),
             ("enrollments", Enrollment),
+            ("coverages", Coverage),
+            ("care_teams", CareTeam),
             ("time_entries", TimeEntry),
             ("contacts", InteractiveContact),
             ("visits", FaceToFaceVisit),
+            ("device_readings", DeviceReadingDay),
             ("episodes", TransitionEpisode),
             ("claim_lines", ClaimLine),
         )
-        if isinstance(self.care_plans, tuple):
-            kinds = (*kinds, ("care_plans", CarePlan))
         for name, cls in kinds:
             for index, item in enumerate(getattr(self, name)):
                 if not isinstance(item, cls):
                     raise errors.InvalidValue(
                         f"must be a {cls.__name__}", field=f"{name}[{index}]", value=item
+                    )
+        if isinstance(self.care_plans, tuple):
+            for index, item in enumerate(self.care_plans):
+                if not isinstance(item, (CarePlan, PlanSpan)):
+                    raise errors.InvalidValue(
+                        "must be a CarePlan or a PlanSpan", field=f"care_plans[{index}]", value=item
                     )
 
 
@@ -155,16 +194,28 @@ def close_records(
     rules: RuleSet,
     *,
     progress: Callable[[int], None] | None = None,
+    setting: Setting = Setting.PHYSICIAN_OFFICE,
+    require_coverage: bool = False,
 ) -> list[EvaluationResult]:
     """Evaluate every patient's *period* from *records* with *rules*; one result per patient, by id.
 
     A patient with nothing to bill still gets a result (its denials say
     why), unless no record names a billing practitioner for them: then no
     one could bill, and there is no result. *progress* is called with the
-    number of patients done so far.
+    number of patients done so far. *setting* is where the practice bills
+    from; with *require_coverage* a patient without a coverage record in
+    force in the period is refused rather than assumed to have Part B.
     """
     return [
-        result for _facts, result in evaluate_records(records, period, rules, progress=progress)
+        result
+        for _facts, result in evaluate_records(
+            records,
+            period,
+            rules,
+            progress=progress,
+            setting=setting,
+            require_coverage=require_coverage,
+        )
     ]
 
 
@@ -174,6 +225,8 @@ def evaluate_records(
     rules: RuleSet,
     *,
     progress: Callable[[int], None] | None = None,
+    setting: Setting = Setting.PHYSICIAN_OFFICE,
+    require_coverage: bool = False,
 ) -> Iterator[tuple[BillingFacts, EvaluationResult]]:
     """As :func:`close_records`, with each patient's billing facts beside the result (for audit packets)."""
     if not isinstance(records, MonthRecords):
@@ -182,8 +235,20 @@ def evaluate_records(
         raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
     if not isinstance(rules, RuleSet):
         raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
+    if not isinstance(setting, Setting):
+        raise errors.InvalidValue("must be a billing Setting", field="setting", value=setting)
     v.check_callable(progress, "progress")
-    return _evaluate(records, period, rules, progress)
+    if not isinstance(require_coverage, bool):
+        raise errors.InvalidValue(
+            "must be True or False", field="require_coverage", value=require_coverage
+        )
+    return _evaluate(records, period, rules, progress, _Options(setting, require_coverage))
+
+
+@attrs.frozen
+class _Options:
+    setting: Setting
+    require_coverage: bool
 
 
 def _evaluate(
@@ -191,6 +256,7 @@ def _evaluate(
     period: ServicePeriod,
     rules: RuleSet,
     progress: Callable[[int], None] | None,
+    options: _Options,
 ) -> Iterator[tuple[BillingFacts, EvaluationResult]]:
     staff = {p.id: p for p in records.practitioners}
     groups = {
@@ -199,13 +265,20 @@ def _evaluate(
             "conditions",
             "consents",
             "enrollments",
+            "coverages",
             "time_entries",
             "contacts",
             "visits",
+            "device_readings",
             "episodes",
             "claim_lines",
         )
     }
+    teams: dict[str, set[str]] = defaultdict(set)
+    for team in records.care_teams:
+        teams[team.patient_id] |= {
+            m.practitioner_id for m in team.members if m.role is CareTeamRole.BILLING_PRACTITIONER
+        }
     plans = records.care_plans
     plan_groups = _by_patient(plans) if isinstance(plans, tuple) else {}
     for done, patient in enumerate(sorted(records.patients, key=lambda p: p.id), start=1):
@@ -214,7 +287,7 @@ def _evaluate(
             getattr(item, "billing_practitioner_id", None)
             for name in ("consents", "enrollments", "time_entries", "contacts", "visits")
             for item in mine[name]
-        }
+        } | teams.get(patient.id, set())
         practitioners = [staff[i] for i in sorted(i for i in named if i in staff)]
         if progress is not None:
             progress(done)
@@ -227,12 +300,14 @@ def _evaluate(
         followed = [
             e for e in mine["episodes"] if e.qualifies and e.status is not EpisodeStatus.CANCELLED
         ]
-        facts = facts_from_model(
+        facts, gaps = facts_and_gaps(
             patient=patient,
             practitioners=practitioners,
             period=period,
+            setting=options.setting,
             conditions=mine["conditions"],
             consents=mine["consents"],
+            enrollments=mine["enrollments"],
             care_plans=plan_groups.get(patient.id, [])
             if isinstance(plans, tuple)
             else plans.get(patient.id, {}),
@@ -241,9 +316,15 @@ def _evaluate(
             # The engine finds the initiating visit itself: one with the billing
             # practitioner, of a qualifying kind, within a year of the start.
             visits=mine["visits"],
+            device_readings=mine["device_readings"],
             episodes=followed,
+            established=_established(mine["visits"], period),
         )
-        yield facts, _one_tcm_per_30_days(evaluate(facts, rules), mine["claim_lines"], period)
+        result = _one_tcm_per_30_days(evaluate(facts, rules), mine["claim_lines"], period)
+        result = _program_gaps(result, gaps)
+        if rules.payer == "cms":
+            result = _part_b_only(result, mine["coverages"], period, rules, options)
+        yield facts, result
 
 
 def _one_tcm_per_30_days(
@@ -292,3 +373,106 @@ def _one_tcm_per_30_days(
     if not refused:
         return result
     return attrs.evolve(result, claim_lines=tuple(keep), denials=(*result.denials, *refused))
+
+
+#: A patient seen by the practice within this many years is an established patient.
+ESTABLISHED_YEARS = 3
+
+
+def _established(visits: list[FaceToFaceVisit], period: ServicePeriod) -> bool:
+    """Whether any visit falls in the three years up to the period's end."""
+    since = period.end.subtract(years=ESTABLISHED_YEARS)
+    return any(since <= v_.on <= period.end for v_ in visits)
+
+
+def _program_gaps(result: EvaluationResult, gaps: tuple[ProgramGap, ...]) -> EvaluationResult:
+    """Say what the days out of a program left out: a hint per practitioner, a refusal for a whole period."""
+    if not gaps:
+        return result
+    hints = list(result.hints)
+    denials = list(result.denials)
+    for gap in gaps:
+        name = gap.family.value
+        for practitioner, minutes in gap.minutes:
+            hints.append(
+                Hint(
+                    code="",
+                    family=gap.family,
+                    practitioner=practitioner,
+                    message=(
+                        f"{minutes} {name} minutes on days the patient was out of the program "
+                        f"({gap.cause}) are not counted."
+                    ),
+                )
+            )
+        if gap.whole:
+            denials = [
+                attrs.evolve(
+                    d,
+                    reason=DenialReason.NOT_ENROLLED,
+                    message=(
+                        f"The patient was out of {name} for the whole period ({gap.cause}): "
+                        "no day of it can be billed."
+                    ),
+                    rule=f"{name.lower()}.enrollment",
+                )
+                if d.family is gap.family and d.reason is DenialReason.NO_CONSENT
+                else d
+                for d in denials
+            ]
+    return attrs.evolve(result, hints=tuple(hints), denials=tuple(denials))
+
+
+def _part_b_only(
+    result: EvaluationResult,
+    coverages: list[Coverage],
+    period: ServicePeriod,
+    rules: RuleSet,
+    options: _Options,
+) -> EvaluationResult:
+    """Refuse every line of a patient whose coverage in the period is not Medicare Part B fee-for-service."""
+    in_force = sorted(
+        (
+            c
+            for c in coverages
+            if (c.start is None or c.start <= period.end)
+            and (c.end is None or c.end >= period.start)
+        ),
+        key=lambda c: (c.start or period.start, c.id),
+    )
+    advantage = [c for c in in_force if c.plan is CoveragePlan.MEDICARE_ADVANTAGE]
+    part_b = [c for c in in_force if c.plan is CoveragePlan.MEDICARE_PART_B]
+    if advantage:
+        why = f"{advantage[0].payer} ({advantage[0].plan.value})"
+    elif part_b:
+        return result
+    elif in_force:
+        why = f"{in_force[0].payer} ({in_force[0].plan.value})"
+    elif options.require_coverage:
+        why = "not recorded"
+    else:
+        return result  # no coverage record: assumed Part B (documented default)
+    message = (
+        f"Not billed under {rules.id}: the patient's coverage in this period is {why}, "
+        "not Medicare Part B fee-for-service. Bill that payer under its own rules."
+    )
+    # Every would-be line is refused; with none, each code the engine refused is
+    # refused for the coverage too, so the patient's result names it.
+    targets = [(line.code, line.family, line.period) for line in result.claim_lines] or [
+        (d.code, d.family, d.period) for d in result.denials
+    ]
+    refused = [
+        Denial(
+            patient_id=result.patient_id,
+            code=code,
+            family=family,
+            reason=DenialReason.NOT_COVERED,
+            message=message,
+            rule="coverage.part_b",
+            period=when,
+        )
+        for code, family, when in dict.fromkeys(targets)
+    ]
+    if not refused:
+        return result
+    return attrs.evolve(result, claim_lines=(), denials=(*refused, *result.denials), hints=())

@@ -58,6 +58,7 @@ __all__ = [
     "ConditionTemplate",
     "GoalProgress",
     "GoalTemplate",
+    "PlanSpan",
     "TaskTemplate",
     "billing_care_plans",
     "check_revision",
@@ -65,6 +66,7 @@ __all__ = [
     "completeness",
     "diff",
     "draft_plan",
+    "established_span",
     "goal_progress",
     "render_html",
     "review",
@@ -569,12 +571,15 @@ def completeness(plan: CarePlan) -> CompletenessReport:
 def billing_care_plans(
     plans: Iterable[CarePlan], *, require_complete: bool = True
 ) -> Mapping[ServiceFamily, pendulum.Date]:
-    """The care-plan dates billing reads: for each family, the earliest active plan's date.
+    """The care-plan dates billing reads from current plans: for each family, the earliest.
 
-    With ``require_complete`` (the default) only plans that pass
-    :func:`completeness` count, so a month is not billed on a plan CMS would
-    not accept. Pass the result as ``care_plans`` to
-    :func:`carecore.billing.bridge.facts_from_model`.
+    Only active plans count and, with ``require_complete`` (the default),
+    only plans that pass :func:`completeness`, so a month is not billed on a
+    plan CMS would not accept. A plan cannot have been complete before the
+    patient had a copy, so its date is the later of its creation and the day
+    it was shared. The current version alone cannot say when a draft was
+    agreed: a month close reads the plan's history instead
+    (:func:`established_span`).
     """
     out: dict[ServiceFamily, pendulum.Date] = {}
     for plan in plans:
@@ -582,7 +587,94 @@ def billing_care_plans(
             continue
         if require_complete and not completeness(plan).complete:
             continue
+        day = _own_date(plan)
         for family in plan.families:
-            if family not in out or plan.created_on < out[family]:
-                out[family] = plan.created_on
+            if family not in out or day < out[family]:
+                out[family] = day
     return out
+
+
+def _own_date(plan: CarePlan) -> pendulum.Date:
+    shared = plan.shared_with_patient_on
+    return plan.created_on if shared is None else max(plan.created_on, shared)
+
+
+_ENDED = frozenset({CarePlanStatus.COMPLETED, CarePlanStatus.REVOKED})
+
+
+@frozen(kw_only=True)
+class PlanSpan:
+    """When a care plan was in force for billing, read from its versions.
+
+    ``established`` is the day it first became active and CMS-complete
+    (None: never); ``ended`` the day it was completed or revoked after that
+    (None: still in force).
+    """
+
+    plan_id: str
+    patient_id: str
+    families: frozenset[ServiceFamily]
+    established: pendulum.Date | None
+    ended: pendulum.Date | None
+
+    def in_force(self, start: pendulum.Date, end: pendulum.Date) -> bool:
+        """Whether the plan was established by *end* and had not ended before *start*."""
+        return (
+            self.established is not None
+            and self.established <= end
+            and (self.ended is None or self.ended >= start)
+        )
+
+
+def established_span(
+    versions: Sequence[tuple[CarePlan, pendulum.Date | None]], *, require_complete: bool = True
+) -> PlanSpan:
+    """When the plan of *versions* (oldest first, each with the day it was written) was in force.
+
+    The plan is established by the first version that is active and (with
+    ``require_complete``) passes :func:`completeness`, on the day that
+    version was written; never before the plan's own creation and sharing
+    dates. A version whose writing day is unknown (None: a bulk import) is
+    dated by those own dates. It ends with the first later version that is
+    completed or revoked. Later drafts, holds and revisions do not undo an
+    establishment: what was agreed stays agreed.
+
+    >>> import pendulum
+    >>> from carecore.model import CarePlan, ServiceFamily
+    >>> draft = CarePlan(id="cp1", patient_id="p1", title="t", families=[ServiceFamily.CCM],
+    ...     created_on=pendulum.Date(2026, 1, 5))
+    >>> span = established_span([(draft, pendulum.Date(2026, 1, 5))], require_complete=False)
+    >>> span.established is None
+    True
+    >>> agreed = draft.activate()
+    >>> established_span([(draft, pendulum.Date(2026, 1, 5)), (agreed, pendulum.Date(2026, 3, 20))],
+    ...     require_complete=False).established
+    Date(2026, 3, 20)
+    """
+    if not versions:
+        raise errors.InvalidValue("needs at least one version", field="versions", value=versions)
+    first = versions[0][0]
+    established: pendulum.Date | None = None
+    ended: pendulum.Date | None = None
+    for plan, written in versions:
+        if not isinstance(plan, CarePlan) or plan.id != first.id:
+            raise errors.InvalidValue(
+                f"must be versions of care plan {first.id}", field="versions", value=plan
+            )
+        own = _own_date(plan)
+        day = own if written is None else max(own, written)
+        if established is None:
+            if plan.status is CarePlanStatus.ACTIVE and (
+                not require_complete or completeness(plan).complete
+            ):
+                established = day
+        elif plan.status in _ENDED:
+            ended = day
+            break
+    return PlanSpan(
+        plan_id=first.id,
+        patient_id=first.patient_id,
+        families=versions[-1][0].families,
+        established=established,
+        ended=ended,
+    )

@@ -326,6 +326,8 @@ class DenialReason(_Code):
     NOT_A_BILLING_PRACTITIONER = "not_a_billing_practitioner"
     NOT_FOCAL_POINT = "not_focal_point"
     NO_INTERACTIVE_CONTACT = "no_interactive_contact"
+    NOT_COVERED = "not_covered"  #: the patient's coverage is not the payer the rule set bills
+    NOT_ENROLLED = "not_enrolled"  #: paused or disenrolled for the whole period
 
 
 class CarePlanStatus(_Code):
