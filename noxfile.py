@@ -80,7 +80,9 @@ def lint(session: nox.Session) -> None:
     session.install(".", *LINT)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("cog", "--check", "docs/reference/cli.md", "docs/billing/sources.md")
+    session.run(
+        "cog", "--check", "docs/reference/cli.md", "docs/billing/sources.md", "docs/billing/fees.md"
+    )
 
 
 @nox.session

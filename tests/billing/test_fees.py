@@ -158,9 +158,9 @@ def test_codes_that_had_no_fee_now_have_the_cms_amount(year, code, amount):
 
 
 def test_a_code_without_a_fee_is_none_and_reads_no_listed_fee():
-    assert cms_rule_set(2026).rule("99491").amount is None
-    assert fee("99491", 2026).note
-    assert format_amount(fee("99491", 2026).amount) == "no listed fee"
+    assert cms_rule_set(2026).rule("99497").amount is None
+    assert fee("99497", 2026).note
+    assert format_amount(fee("99497", 2026).amount) == "no listed fee"
     with pytest.raises(errors.NotFound) as caught:
         fee("99470", 2024)  # not in effect before 2026
     assert caught.value.field == "code"

@@ -11,7 +11,7 @@ none (``None``): it is shown as "no listed fee", never as $0.
 Decimal('66.13')
 >>> fee("99491", 2024).amount, fee("99491", 2024).sources
 (Decimal('84.55'), ('cms-rvu24d',))
->>> format_amount(fee("99491", 2026).amount)
+>>> format_amount(fee("99497", 2026).amount)
 'no listed fee'
 """
 
@@ -100,9 +100,17 @@ FEE_SOURCES: Mapping[str, FeeSource] = {
             url="https://remetrichealth.com/?p=2815",
         ),
         FeeSource(
+            id="hana-2026",
+            title="HANA Health, Medicare programme pages: CY 2026 national non-facility amounts, "
+            "given as total non-facility RVUs from the CY 2026 final rule's Addendum B "
+            "(RVU26A/RVU26D) x $33.4009",
+            url="https://www.hana.health/programs",
+        ),
+        FeeSource(
             id="cptcodecalculator",
-            title="CPT Code Calculator, 2026 code pages (G0568 valued by crosswalk to 99492)",
-            url="https://cptcodecalculator.com/cpt-codes/",
+            title="CPT Code Calculator, CY 2026 code pages with RVU components "
+            "(G0568 valued by crosswalk to 99492; 99489)",
+            url="https://cptcodecalculator.com/cpt-codes/G0568",
         ),
     )
 }
