@@ -668,9 +668,8 @@ def _case(raw: object, path: str) -> Scenario:
     confidence = r.string(raw, "confidence", "")
     period = _period(r, raw)
     practitioners = _practitioners(r, raw)
-    patient = _patient(r, r.get(raw, "patient", ""), ".patient") if "patient" in raw else None
-    if "patient" not in raw:
-        r.problem(".patient", "required field missing")
+    raw_patient = r.get(raw, "patient", "")
+    patient = None if raw_patient is None else _patient(r, raw_patient, ".patient")
     default_pr = practitioners[0].id if len(practitioners) == 1 else None
     events: list[Event] = []
     raw_events = raw.get("events", [])
