@@ -33,12 +33,13 @@ def _tags_in_string_literals(text: str) -> set[str]:
 
 
 def _billing_module_texts() -> dict[str, str]:
-    package = resources.files("carecore.billing")
-    return {
-        item.name: item.read_text(encoding="utf-8")
-        for item in package.iterdir()
-        if item.name.endswith(".py") and item.name != "sources.py"
-    }
+    """The billing modules, and the registry's eligibility (its reasons cite tags too)."""
+    texts = {}
+    for package in ("carecore.billing", "carecore.registry"):
+        for item in resources.files(package).iterdir():
+            if item.name.endswith(".py") and item.name != "sources.py":
+                texts[f"{package}/{item.name}"] = item.read_text(encoding="utf-8")
+    return texts
 
 
 def test_table_is_well_formed_and_sorted():
@@ -63,7 +64,7 @@ def test_every_cms_rule_tag_resolves():
 
 def test_every_tag_in_the_billing_code_resolves():
     texts = _billing_module_texts()
-    assert "engine.py" in texts
+    assert "carecore.billing/engine.py" in texts
     seen: set[str] = set()
     for name, text in texts.items():
         for tag in _tags_in_string_literals(text):
@@ -74,6 +75,8 @@ def test_every_tag_in_the_billing_code_resolves():
                 pytest.fail(f"{name} cites {tag}, which carecore.billing.sources does not know")
     # The engine cites tags of its own (not only those of the rule data).
     assert {"S37", "S52", "S62"} <= seen
+    # The registry's eligibility reasons cite the CCM, PCM, BHI and APCM sources.
+    assert {"S1", "S3", "S50"} <= seen
 
 
 def test_every_tag_in_the_rule_data_files_resolves():

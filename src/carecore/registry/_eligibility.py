@@ -178,7 +178,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
                 rule="ccm.two_chronic_conditions",
                 met=_distinct(found) >= _CCM_CONDITIONS,
                 detail=f"{_distinct(found)} chronic condition(s) expected to last 12 months or until "
-                f"death with significant risk ({_describe(found)}); CCM needs 2 (S1)",
+                f"death with significant risk ({_describe(found)}); CCM needs 2 (source S1)",
                 records=tuple(c.id for c in found),
             ),
             found,
@@ -190,7 +190,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
                 rule="pcm.one_high_risk_condition",
                 met=bool(found),
                 detail=f"{_distinct(found)} chronic condition(s) expected to last 3 months or more "
-                f"with significant risk ({_describe(found)}); PCM needs 1 (S2, S30)",
+                f"with significant risk ({_describe(found)}); PCM needs 1 (sources S2, S30)",
                 records=tuple(c.id for c in found),
             ),
             found,
@@ -202,7 +202,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
                 rule="bhi.behavioral_condition",
                 met=bool(found),
                 detail=f"{_distinct(found)} behavioral health condition(s) ({_describe(found)}); "
-                "BHI needs 1 (S3)",
+                "BHI needs 1 (source S3)",
                 records=tuple(c.id for c in found),
             ),
             found,
@@ -214,7 +214,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
             rule="apcm.level",
             met=True,
             detail=f"{_distinct(found)} chronic condition(s) ({_describe(found)}): level {level} "
-            "(S50; level 3 also needs QMB status, which carecore does not record)",
+            "(source S50; level 3 also needs QMB status, which carecore does not record)",
             records=tuple(c.id for c in found),
         ),
         found,
