@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,114 +269,54 @@ def _close_csv(
     workers: int | None,
     engine: str,
 ) -> None:
-    """The close over a patients.csv / events.csv pair (either engine)."""
-    from carecore.billing.close import read_patients, run_close  # noqa: PLC0415
+    """The close over a patients.csv / events.csv pair (carecore.billing.close.close_files)."""
+    import contextlib  # noqa: PLC0415
+
+    from carecore.billing.close import close_files  # noqa: PLC0415
     from carecore.billing.columnar import polars_available  # noqa: PLC0415
 
-    month = f"{period.start:%Y-%m}"
     if engine == "columnar" and not polars_available():
         _fail("--engine columnar needs polars: pip install 'carecore[fast]'")
         return
     show = progress if progress is not None else sys.stderr.isatty()
-    size = events_csv.stat().st_size if events_csv.exists() else 0
-    if workers is None:
-        # Parallel only pays for itself on big files (each worker forks the patient table).
-        workers = min(os.cpu_count() or 1, 4) if size > 32 * 1024 * 1024 else 1
     try:
         rules = rule_set_for(
             Hooks(ctx.obj["pm"]).rule_sets(), period.start.year, payer, rule_set_id
         )
-        if engine != "reference" and polars_available():
-            closed = _close_columnar(
-                patients_csv, events_csv, period, rules, out, show=show, workers=workers
-            )
-            if closed is not None:
-                _report(*closed, out)
-                return
-            if engine == "columnar":
-                click.echo(
-                    "carecore billing: these files need the reference reader (quoted cells, "
-                    "blank lines, rows with the wrong number of cells or duplicate patients); "
-                    "closing with the reference engine",
-                    err=True,
-                )
-        patients, problems = read_patients(patients_csv)
-    except (errors.InvalidInput, errors.NotFound) as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
-        return
-    try:
-        if show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
+        with contextlib.ExitStack() as stack:
+            advance = None
+            if show:
+                from rich.progress import BarColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
 
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                transient=True,
-            ) as bar:
-                task = bar.add_task(f"closing {month}", total=len(patients))
-                summary, refused = run_close(
-                    patients,
-                    events_csv,
-                    period,
-                    rules,
-                    out,
-                    workers=workers,
-                    extra_rejected=len(problems),
-                    on_progress=lambda n: bar.update(task, completed=n),
+                bar = stack.enter_context(
+                    Progress(
+                        "[progress.description]{task.description}",
+                        BarColumn(),
+                        "{task.completed} patients",
+                        TimeRemainingColumn(),
+                        transient=True,
+                    )
                 )
-        else:
-            summary, refused = run_close(
-                patients,
+                task = bar.add_task(f"closing {period.start:%Y-%m}", total=None)
+
+                def advance(done: int, total: int | None) -> None:
+                    bar.update(task, completed=done, total=total)
+
+            summary, problems = close_files(
+                patients_csv,
                 events_csv,
                 period,
                 rules,
                 out,
+                engine=engine,
                 workers=workers,
-                extra_rejected=len(problems),
+                on_progress=advance,
+                on_notice=lambda text: click.echo(f"carecore billing: {text}", err=True),
             )
     except (errors.InvalidInput, errors.NotFound) as exc:
         _fail(f"{type(exc).__name__}: {exc}")
         return
-    problems.extend(refused)
     _report(summary, problems, out)
-
-
-def _close_columnar(
-    patients_csv: Path,
-    events_csv: Path,
-    period: Any,
-    rules: RuleSet,
-    out: Path | None,
-    *,
-    show: bool,
-    workers: int,
-) -> tuple[Any, list[Any]] | None:
-    """The columnar close (None when the files need the reference reader)."""
-    from carecore.billing.columnar import close_columnar  # noqa: PLC0415
-
-    if not show:
-        return close_columnar(patients_csv, events_csv, period, rules, out, workers=workers)
-    from rich.progress import BarColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        "{task.completed} patients",
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"closing {period.start.year:04d}-{period.start.month:02d}", total=None)
-        return close_columnar(
-            patients_csv,
-            events_csv,
-            period,
-            rules,
-            out,
-            workers=workers,
-            on_progress=lambda n: bar.update(task, completed=n),
-        )
 
 
 def _report(summary: Any, problems: list[Any], out: Path | None) -> None:
@@ -404,8 +343,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
     import contextlib  # noqa: PLC0415
 
-    from carecore.billing.close import CloseWriter, PatientMonth, PatientRow  # noqa: PLC0415
-    from carecore.billing.facts import TimeFact  # noqa: PLC0415
+    from carecore.billing.close import close_store  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
 
     pm = ctx.obj["pm"]
@@ -415,24 +353,8 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
         _fail(f"{type(exc).__name__}: {exc}")
         return
 
-    def each(facts: Any, result: Any) -> None:
-        billing = {line.billing_practitioner_id for line in result.claim_lines}
-        practitioner = next(
-            (p for p in facts.practitioners if p.id in billing), facts.practitioners[0]
-        )
-        log = [
-            (e.date, e.minutes, e.role, e.family, e.credential, e.interactive, e.practitioner)
-            for e in facts.events
-            if isinstance(e, TimeFact)
-        ]
-        row = PatientRow(
-            line=0, patient=facts.patient, practitioner=practitioner, setting=facts.setting
-        )
-        writer.add(PatientMonth(row=row, period=period, result=result, time_log=log))
-
     with contextlib.ExitStack() as stack:
         # A failed close closes the files and writes no summary.json.
-        writer = stack.enter_context(CloseWriter(out, period, rules))
         program = stack.enter_context(
             CareProgram.open(db_url, actor="carecore-billing", plugin_manager=pm)
         )
@@ -453,10 +375,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-        program.close_month(
-            period, rules=rules, reason="carecore billing close", progress=advance, each=each
-        )
-    summary = writer.finish()
+        summary = close_store(program, period, rules, out, on_progress=advance)
     _print_summary(summary, out)
     click.echo(f"stored in {db_url}: the claim lines and denials of {period}")
 

@@ -414,7 +414,23 @@ def test_billing_close_over_a_store_writes_the_files_and_stores_the_close(tmp_pa
     (p1,) = [p for p in packets if p["patient_id"] == "p1"]
     assert p1["rule_set"]["id"] == "cms-2026"
     assert sorted(e["minutes"] for e in p1["time_log"]) == [20, 25]
-    assert p1["consent"] == {"CCM": "2026-01-05"}
+    # The store's consent record and care-plan versions, where a CSV close says "not recorded".
+    assert p1["schema"] == "carecore.audit-packet/2"
+    assert p1["consent"] == {
+        "CCM": {
+            "obtained_on": "2026-01-05",
+            "method": "verbal",
+            "obtained_by": "rn1",
+            "cost_sharing_explained": True,
+            "revoked_on": None,
+        }
+    }
+    plan_entry = p1["care_plan"]["CCM"]
+    assert plan_entry["status"] == "active"
+    # Every stored version, oldest first (this plan was stored once, already agreed).
+    assert [(v["version"], v["status"]) for v in plan_entry["history"]] == [(2, "active")]
+    assert {e["credential"] for e in p1["time_log"]} <= {"RN", "MD", None}
+    assert all(line["rule"] and line["sources"] for line in p1["claim_lines"])
     with CareProgram.open(url, actor="test") as prog, prog.transaction("read") as tx:
         stored = sorted((line.patient_id, line.code) for line in tx.all(ClaimLine))
         denied = {d.patient_id for d in tx.all(Denial)}

@@ -32,6 +32,7 @@ import csv
 import datetime as dt
 import functools
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -51,17 +52,20 @@ from carecore.billing.facts import (
     Setting,
 )
 from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
+from carecore.billing.workers import WorkerRunner
 from carecore.model import _validators as v
 from carecore.model.codes import Credential, ServiceFamily
 from carecore.model.period import ServicePeriod
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from decimal import Decimal
 
     from carecore.billing.rules import RuleSet
+    from carecore.service import CareProgram
 
 __all__ = [
+    "ENGINES",
     "EVENT_COLUMNS",
     "PATIENT_COLUMNS",
     "CloseSummary",
@@ -72,8 +76,11 @@ __all__ = [
     "RowProblem",
     "audit_json",
     "audit_packet",
+    "close_files",
+    "close_store",
     "iter_patient_months",
     "read_patients",
+    "run_close",
 ]
 
 #: patients.csv columns; ``patient_id``, ``practitioner`` and ``conditions`` are required.
@@ -1041,19 +1048,32 @@ def _split_plan(file: Path, parts: int) -> list[tuple[int, int, int]] | None:
     ]
 
 
-_WORKER: dict[str, Any] = {}
+class _PartState:
+    """What each worker of a parallel reference close reads (its pool initializer's arguments)."""
+
+    def __init__(
+        self,
+        *,
+        patients: dict[str, PatientRow],
+        events: Path,
+        month: ServicePeriod,
+        rules: RuleSet,
+        counter: Any = None,
+    ) -> None:
+        self.patients = patients
+        self.events = events
+        self.month = month
+        self.rules = rules
+        self.counter = counter
 
 
-def _close_part(task: tuple[int, tuple[int, int, int], Path | None]) -> dict[str, Any]:
-    """Close one byte range of events.csv in a worker (state inherited through fork)."""
+def _close_part(
+    state: _PartState, task: tuple[int, tuple[int, int, int], Path | None]
+) -> dict[str, Any]:
+    """Close one byte range of events.csv in a worker."""
     index, byte_range, out = task
-    patients, events, month, rules = (
-        _WORKER["patients"],
-        _WORKER["events"],
-        _WORKER["month"],
-        _WORKER["rules"],
-    )
-    counter = _WORKER.get("counter")
+    patients, events, month, rules = state.patients, state.events, state.month, state.rules
+    counter = state.counter
     with CloseWriter(out, month, rules, part=True) as writer:
         done: set[str] = set()
         orphans: list[RowProblem] = []
@@ -1121,24 +1141,32 @@ def run_close(  # noqa: C901
                     on_progress(count)
             problems.extend(orphans)
             return writer.finish(extra_rejected=len(orphans) + extra_rejected), problems
-    context = multiprocessing.get_context("fork")
-    counter = context.Value("q", 0)
-    _WORKER.update(patients=patients, events=events, month=month, rules=rules, counter=counter)
+    counter = multiprocessing.get_context("fork").Value("q", 0)
     parts_dir = out / ".parts" if out is not None else None
     tasks = [
         (i, byte_range, parts_dir / str(i) if parts_dir else None)
         for i, byte_range in enumerate(plan)
     ]
-    try:
-        with context.Pool(len(tasks)) as pool:
-            pending = pool.map_async(_close_part, tasks)
-            while not pending.ready():
-                pending.wait(0.5)
-                if on_progress is not None:
-                    on_progress(counter.value)
-            results = sorted(pending.get(), key=lambda r: r["index"])
-    finally:
-        _WORKER.clear()
+    with WorkerRunner(
+        len(tasks),
+        _PartState,
+        patients=patients,
+        events=events,
+        month=month,
+        rules=rules,
+        counter=counter,
+    ) as runner:
+        jobs = [runner.submit(_close_part, task) for task in tasks]
+        results = []
+        for job in jobs:
+            while True:
+                try:
+                    results.append(job(0.5))
+                    break
+                except multiprocessing.TimeoutError:
+                    if on_progress is not None:
+                        on_progress(counter.value)
+        results.sort(key=lambda r: r["index"])
     with CloseWriter(out, month, rules) as writer:
         done: set[str] = set()
         for result in results:
@@ -1158,3 +1186,174 @@ def run_close(  # noqa: C901
             shutil.rmtree(parts_dir, ignore_errors=True)
         orphan_count = sum(1 for p in problems if p.message == "not in patients.csv")
         return writer.finish(extra_rejected=orphan_count + extra_rejected), problems
+
+
+# -- the public entry points -------------------------------------------------------------
+
+#: The engines :func:`close_files` can run.
+ENGINES = ("auto", "reference", "columnar")
+#: Events files larger than this close with several workers by default.
+_PARALLEL_BYTES = 32 * 1024 * 1024
+
+
+def close_files(
+    patients_csv: str | Path,
+    events_csv: str | Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: str | Path | None,
+    *,
+    engine: str = "auto",
+    workers: int | None = None,
+    on_progress: Callable[[int, int | None], object] | None = None,
+    on_notice: Callable[[str], object] | None = None,
+) -> tuple[CloseSummary, list[RowProblem]]:
+    r"""Close *month* over a patients.csv / events.csv pair; return the summary and every refused row.
+
+    *engine* is ``"columnar"`` (the polars close, ``carecore[fast]``),
+    ``"reference"`` (the pure-Python close) or ``"auto"``: columnar when
+    polars is installed and the files qualify, else reference. Both write
+    the same files under *out* (None: nothing is written). *workers* is the
+    number of worker processes (default: up to 4 for an events file over
+    32 MB, else 1). *on_progress* gets ``(patients closed, patients)``,
+    the total None while unknown; *on_notice* gets a sentence when the
+    columnar engine was asked for but the files need the reference reader.
+
+    Refused rows are listed as the CLI prints them: patients.csv rows first,
+    then event rows in close order, then rows naming unknown patients.
+
+    >>> import pathlib, tempfile
+    >>> from carecore.billing.cms import cms_rule_set
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "patients.csv").write_text(
+    ...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+    ...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n")
+    >>> _ = (folder / "events.csv").write_text(
+    ...     "patient_id,date,type,minutes,role,family\n"
+    ...     "p1,2026-01-06,time_entry,25,clinical_staff,CCM\n")
+    >>> summary, refused = close_files(folder / "patients.csv", folder / "events.csv",
+    ...     ServicePeriod.month(2026, 1), cms_rule_set(2026), folder / "out", engine="reference")
+    >>> summary.claim_lines, refused
+    (1, [])
+    """
+    from carecore.billing.columnar import close_columnar, polars_available  # noqa: PLC0415
+    from carecore.billing.rules import RuleSet  # noqa: PLC0415
+
+    if engine not in ENGINES:
+        raise errors.InvalidValue(
+            f"must be one of {', '.join(ENGINES)}", field="engine", value=engine
+        )
+    if not isinstance(month, ServicePeriod):
+        raise errors.InvalidValue("must be a ServicePeriod", field="month", value=month)
+    if not isinstance(rules, RuleSet):
+        raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise errors.InvalidValue(
+            "must be a whole number of at least 1", field="workers", value=workers
+        )
+    v.check_callable(on_progress, "on_progress")
+    v.check_callable(on_notice, "on_notice")
+    if engine == "columnar" and not polars_available():
+        raise errors.InvalidValue(
+            "needs polars: pip install 'carecore[fast]'", field="engine", value=engine
+        )
+    patients_file, events_file = Path(patients_csv), Path(events_csv)
+    target = None if out is None else Path(out)
+    if workers is None:
+        # Parallel only pays for itself on big files (each worker forks the patient table).
+        size = events_file.stat().st_size if events_file.exists() else 0
+        workers = min(os.cpu_count() or 1, 4) if size > _PARALLEL_BYTES else 1
+    if engine != "reference" and polars_available():
+        closed = close_columnar(
+            patients_file,
+            events_file,
+            month,
+            rules,
+            target,
+            workers=workers,
+            on_progress=None if on_progress is None else (lambda done: on_progress(done, None)),
+        )
+        if closed is not None:
+            return closed
+        if engine == "columnar" and on_notice is not None:
+            on_notice(
+                "these files need the reference reader (quoted cells, blank lines, rows with "
+                "the wrong number of cells or duplicate patients); closing with the reference engine"
+            )
+    patients, problems = read_patients(patients_file)
+    total = len(patients)
+    summary, refused = run_close(
+        patients,
+        events_file,
+        month,
+        rules,
+        target,
+        workers=workers,
+        extra_rejected=len(problems),
+        on_progress=None if on_progress is None else (lambda done: on_progress(done, total)),
+    )
+    return summary, [*problems, *refused]
+
+
+def close_store(
+    program: CareProgram,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: str | Path | None,
+    *,
+    reason: str = "carecore billing close",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> CloseSummary:
+    """Close *month* over a store: store the claim lines and denials, write the CSV close's files.
+
+    :meth:`carecore.service.CareProgram.close_month` evaluates and stores
+    the month; every patient's outcome goes through the same writer and
+    encoder as a CSV close. The audit packets carry the store's consent
+    records (method, who obtained it, cost sharing explained, revocation)
+    and the stored versions of the care plans, read in one transaction
+    before the close.
+    """
+    from carecore.billing.facts import TimeFact  # noqa: PLC0415
+    from carecore.model.careplan import CarePlan  # noqa: PLC0415
+    from carecore.model.enrollment import Consent  # noqa: PLC0415
+
+    if not isinstance(month, ServicePeriod):
+        raise errors.InvalidValue("must be a ServicePeriod", field="month", value=month)
+    v.check_callable(on_progress, "on_progress")
+    target = None if out is None else Path(out)
+    consents: dict[str, list[Consent]] = {}
+    plans: dict[str, list[tuple[CarePlan, ...]]] = {}
+    if target is not None:
+        with program.transaction(f"{reason}: audit evidence for {month}") as tx:
+            for consent in tx.all(Consent):
+                consents.setdefault(consent.patient_id, []).append(consent)
+            for plan in tx.all(CarePlan):
+                if plan.created_on > month.end:
+                    continue
+                versions = tuple(tx.history(CarePlan, plan.id)) if plan.version > 1 else (plan,)
+                plans.setdefault(plan.patient_id, []).append(versions)
+    with CloseWriter(target, month, rules) as writer:
+
+        def each(facts: BillingFacts, result: EvaluationResult) -> None:
+            billing = {line.billing_practitioner_id for line in result.claim_lines}
+            practitioner = next(
+                (p for p in facts.practitioners if p.id in billing), facts.practitioners[0]
+            )
+            log = [
+                (e.date, e.minutes, e.role, e.family, e.credential, e.interactive, e.practitioner)
+                for e in facts.events
+                if isinstance(e, TimeFact)
+            ]
+            pid = facts.patient.id
+            row = PatientRow(
+                line=0, patient=facts.patient, practitioner=practitioner, setting=facts.setting
+            )
+            evidence = AuditEvidence(consents=consents.get(pid, ()), care_plans=plans.get(pid, ()))
+            writer.add(
+                PatientMonth(row=row, period=month, result=result, time_log=log, evidence=evidence)
+            )
+
+        program.close_month(month, rules=rules, reason=reason, progress=on_progress, each=each)
+        return writer.finish()

@@ -80,6 +80,7 @@ from carecore.billing.engine import PERSONAL_ROLES, STAFF_ROLES
 from carecore.billing.facts import BillingPractitioner, Setting
 from carecore.billing.fast import _ROLE_GROUP, FastClose, _duration_class, personal_code
 from carecore.billing.rules import DateOfService
+from carecore.billing.workers import WorkerRunner
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
@@ -738,39 +739,54 @@ def _read_spans(handle: Any, ats: list[int], lengths: list[int]) -> list[list[st
 
 # -- the Python work (reference engine), in worker processes forked before polars starts ------
 
-_STATE: dict[str, Any] = {}
+
+class _State:
+    """What a process of the close holds: the rules, the files, the fast path's cache, open handles.
+
+    Built in the main process and in each worker by the pool's initializer
+    (see :class:`carecore.billing.workers.WorkerRunner`).
+    """
+
+    def __init__(
+        self, rules: RuleSet, month: ServicePeriod, patients_file: Path, events_file: Path
+    ) -> None:
+        self.rules = rules
+        self.month = month
+        self.patients_file = patients_file
+        self.file = events_file
+        self.fast = FastClose(rules, month)
+        self.light = _LightParser()
+        self.encoder = CloseEncoder(rules, month)
+        self.parsers = _patient_parsers()
+        self.practitioners: dict[tuple[object, ...], BillingPractitioner] = {}
+        self.handles: dict[Path, Any] = {}
+        #: Rendered claim-line and denial templates, shared by the process's batches.
+        self.texts: tuple[dict[Any, Any], dict[Any, Any]] = ({}, {})
+
+    def handle(self, file: Path) -> Any:
+        """This process's open binary handle on *file*."""
+        if file not in self.handles:
+            self.handles[file] = file.open("rb")
+        return self.handles[file]
+
+    def close(self) -> None:
+        """Close the open handles."""
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
 
 
-def _start(rules: RuleSet, month: ServicePeriod, patients_file: Path, events_file: Path) -> None:
-    _STATE.clear()
-    _STATE.update(
-        rules=rules,
-        month=month,
-        patients_file=patients_file,
-        file=events_file,
-        fast=FastClose(rules, month),
-        light=_LightParser(),
-        parsers=_patient_parsers(),
-        practitioners={},
-        handles={},
-        texts=({}, {}),
-    )
-
-
-def _handle(name: str) -> Any:
-    """The worker's open binary handle on the file in ``_STATE[name]``."""
-    handles = _STATE["handles"]
-    if name not in handles:
-        handles[name] = _STATE[name].open("rb")
-    return handles[name]
+def _scan_task(_state: _State, file: Path) -> int | None:
+    return _scan(file)
 
 
 def _template_batch(
+    state: _State,
     batch: list[tuple[Any, ...]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[int]]:
     """Reference results of canonical months, as text pieces (and the keys it cannot render)."""
-    fast = _STATE["fast"]
-    templates = _Templates(fast, CloseEncoder(_STATE["rules"], _STATE["month"]), _STATE["texts"])
+    fast = state.fast
+    templates = _Templates(fast, state.encoder, state.texts)
     bad = []
     for key, shape, credential, focal, minutes in batch:
         practitioner = BillingPractitioner(
@@ -782,6 +798,7 @@ def _template_batch(
 
 
 def _patient_batch(
+    state: _State,
     batch: _Batch,
     header: list[str],
     patient_header: list[str],
@@ -790,12 +807,12 @@ def _patient_batch(
     list[tuple[int, str, str, str, str]], dict[str, Any], list[tuple[int, list[RowProblem]]]
 ]:
     """Patients closed by the reference code: their text, counters and refused rows."""
-    month, rules = _STATE["month"], _STATE["rules"]
+    month, rules = state.month, state.rules
     writer = CloseWriter(None, month, rules)
     texts = []
     problems = []
     patients, (orders, lines, ats, lengths) = batch
-    events = _handle("file") if orders else None
+    events = state.handle(state.file) if orders else None
     by_order: dict[int, list[tuple[int, dict[str, str]]]] = {}
     read = _read_spans(events, ats, lengths) if orders else []
     for order, line, cells in zip(orders, lines, read, strict=True):
@@ -803,26 +820,26 @@ def _patient_batch(
     for order, known, line, at, length in patients:
         row = known
         if row is None:
-            cells = _read_span(_handle("patients_file"), at, length)
+            cells = _read_span(state.handle(state.patients_file), at, length)
             parsed = _patient_row(
-                _STATE["patients_file"],
+                state.patients_file,
                 line,
                 patient_header,
                 cells,
-                _STATE["parsers"],
-                _STATE["practitioners"],
+                state.parsers,
+                state.practitioners,
                 {},
             )
             if not isinstance(parsed, PatientRow):  # pragma: no cover - the file changed
                 raise errors.InvalidValue(
-                    "changed during the close", field="file", value=str(_STATE["patients_file"])
+                    "changed during the close", field="file", value=str(state.patients_file)
                 )
             row = parsed
         rows = by_order.get(order)
         done = (
-            _close_rows(_STATE["file"], row, rows, _STATE["fast"], _STATE["light"], month, rules)
+            _close_rows(state.file, row, rows, state.fast, state.light, month, rules)
             if rows
-            else _close_idle(row, _STATE["fast"], month, rules)
+            else _close_idle(row, state.fast, month, rules)
         )
         writer.count(done)
         if done.problems:
@@ -831,37 +848,6 @@ def _patient_batch(
             claims_csv, claims_json, denials_csv, audit = writer.render(done)
             texts.append((order, claims_csv, ",\n".join(claims_json), denials_csv, audit))
     return texts, writer.state(), problems
-
-
-class _Runner:
-    """Runs batches in forked workers (started before polars has threads), or inline."""
-
-    def __init__(
-        self, workers: int, rules: RuleSet, month: ServicePeriod, patients: Path, events: Path
-    ) -> None:
-        import multiprocessing  # noqa: PLC0415
-
-        _start(rules, month, patients, events)
-        self.pool: Any = None
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            self.pool = multiprocessing.get_context("fork").Pool(
-                workers, initializer=_start, initargs=(rules, month, patients, events)
-            )
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-        """Start ``fn(*args)`` (inline: when its result is asked for); returns its getter."""
-        if self.pool is None:
-            return lambda: fn(*args)
-        pending = self.pool.apply_async(fn, args)
-        return pending.get  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        for handle in _STATE.get("handles", {}).values():
-            handle.close()
-        _STATE.clear()
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
 
 
 #: Event columns the columnar checks read (the reference code re-reads every cell of its rows).
@@ -902,7 +888,8 @@ def close_columnar(
     reference engine's share (distinct canonical months, and the patients it
     closes one by one) runs in that many forked worker processes.
     """
-    runner = _Runner(workers, rules, month, Path(patients_csv), Path(events_csv))
+    # Started before polars has threads (the workers are forked).
+    runner = WorkerRunner(workers, _State, rules, month, Path(patients_csv), Path(events_csv))
     try:
         return _close(Path(patients_csv), Path(events_csv), month, rules, out, runner, on_progress)
     finally:
@@ -915,13 +902,13 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     month: ServicePeriod,
     rules: RuleSet,
     out: Path | None,
-    runner: _Runner,
+    runner: WorkerRunner[_State],
     on_progress: Callable[[int], object] | None,
 ) -> tuple[CloseSummary, list[RowProblem]] | None:
     import polars as pl  # noqa: PLC0415
 
     # The plain-file checks read every byte: with workers, they scan while polars reads.
-    scans = [runner.submit(_scan, patients_file), runner.submit(_scan, events_file)]
+    scans = [runner.submit(_scan_task, patients_file), runner.submit(_scan_task, events_file)]
     offsets: list[pl.Series] = []
     read = _read(
         patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED, offsets=offsets, scanned=scans[0]
@@ -971,7 +958,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     table.forget_cells()
     # Events: the patient each row names (stripped, as the reference reader does), and whether
     # the row is a clean time entry the fast path takes.
-    light = _STATE["light"]
+    light = runner.state.light
     present = [c for c in events.columns if c != "__line__"]
 
     def col(name: str) -> pl.Expr:
@@ -1218,7 +1205,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         python_batches,
         (header, table.header),
         render=out is not None,
-        in_flight=len(python_batches) if runner.pool is not None else 1,
+        in_flight=len(python_batches) if runner.parallel else 1,
     )
     del python_batches, python_patients
     # Orphans: rows naming no good patient.
@@ -1280,7 +1267,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             event_offsets,
             max(moved.height, 1),
         )
-        done_now = _patient_batch(moved_batch, header, table.header, out is not None)
+        done_now = _patient_batch(runner.state, moved_batch, header, table.header, out is not None)
         results.add(done_now)
         cp = cp.filter(~pl.col("_key").is_in(unrenderable))
         entries = entries.filter(pl.col("_order").is_in(cp.get_column("_order").implode()))
@@ -1365,7 +1352,7 @@ class _Results:
 
     def __init__(
         self,
-        runner: _Runner,
+        runner: WorkerRunner[_State],
         batches: list[_Batch],
         headers: tuple[list[str], list[str]],
         *,
