@@ -20,9 +20,10 @@ from carecore.plugins import get_plugin_manager
 
 from .shared_data import ROOT
 
-#: What a private citation looks like: the specification's file name, or a path
-#: into the shared inputs.
-PRIVATE = re.compile(r"SPEC\.md|shared/billing|shared/data|\bCSV\.md\b")
+#: What a private citation looks like: the specification's file name, a path
+#: into the shared inputs, or one of its numbered sections ("§15.4"; a CFR
+#: section such as "42 CFR §410.26" is a public text and allowed).
+PRIVATE = re.compile(r"SPEC\.md|shared/billing|shared/data|\bCSV\.md\b|(?<!CFR )§\s?[0-9]")
 
 _BINARY = {".gz", ".pyc", ".zip", ".png", ".jpg", ".ico", ".sqlite", ".db", ".parquet"}
 
@@ -75,6 +76,8 @@ def test_the_scan_sees_the_package_and_the_docs():
     # The scanner finds what it looks for.
     probe = ROOT / "tests" / "test_no_private_citations.py"
     assert hits([probe], ROOT)
+    assert PRIVATE.search("the 30-day rule (§3 rule 8)")
+    assert not PRIVATE.search("incident-to rules, 42 CFR §410.26")
 
 
 def test_no_user_facing_file_cites_the_private_inputs():
