@@ -10,6 +10,7 @@ billing pages of the documentation for every family's rules.
 
 from __future__ import annotations
 
+from carecore.billing.close import close_files, close_store
 from carecore.billing.cms import CMS_YEARS, cms_rule_set
 from carecore.billing.engine import EvaluationResult, Hint, evaluate
 from carecore.billing.facts import BillingFacts
@@ -27,6 +28,8 @@ __all__ = [
     "Switches",
     "TimeRule",
     "all_sources",
+    "close_files",
+    "close_store",
     "cms_rule_set",
     "evaluate",
     "source",
