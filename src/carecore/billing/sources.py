@@ -583,7 +583,7 @@ _SOURCES: tuple[Source, ...] = (
         "Bass Berry & Sims",
         None,
         "Bass Berry & Sims, APCM",
-        "APCM has no time requirement, and which practitioners may bill it.",
+        "APCM has no time requirement, and its billing practitioner is responsible for all of the patient's primary care.",
         "https://bassberry.com/news/cms-supports-primary-care-by-reimbursing-for-advanced-primary-care-management-services",
     ),
     _row(
@@ -927,7 +927,7 @@ _SOURCES: tuple[Source, ...] = (
         "American Osteopathic Association",
         None,
         "AOA, CCM FAQ",
-        "Only one practitioner bills CCM for a patient in a month.",
+        "Who qualifies for CCM: two or more chronic conditions expected to last 12 months or until death that put the patient at significant risk.",
         "http://www.osteopathic.org/inside-aoa/development/practice-mgt/Pages/chronic-care-management-faq.aspx",
     ),
     _row(
