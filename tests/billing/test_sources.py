@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import carecore.billing
 from carecore import errors
@@ -200,3 +202,14 @@ def test_docs_page_lists_every_source_and_no_other():
         assert entry.supports in page, entry.id
     index = (ROOT / "docs" / "billing" / "index.md").read_text(encoding="utf-8")
     assert re.search(r"^sources$", index, flags=re.MULTILINE)
+
+
+@given(st.one_of(st.text(max_size=6), st.from_regex(r"S[0-9]{1,3}", fullmatch=True)))
+def test_any_text_resolves_or_raises_a_typed_error(tag):
+    try:
+        found = source(tag)
+    except (errors.NotFound, errors.InvalidValue) as exc:
+        assert exc.field == "tag"
+        assert exc.value == tag
+    else:
+        assert found.id == tag
