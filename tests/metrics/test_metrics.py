@@ -81,7 +81,7 @@ def test_billable_rate_and_expected_revenue():
         [*world.claim_lines(), world.line("p9", "99490", 1, None)], period=Q1
     )
     assert everything.value == Decimal("448.83")
-    assert "1 without an amount" in everything.definition
+    assert "1 with no listed fee, not included" in everything.definition
 
 
 def test_utilization_per_1000_member_years():
