@@ -64,7 +64,6 @@ from carecore.model import (
     OutreachDue,
     Patient,
     Practitioner,
-    RoleClass,
     ServiceFamily,
     ServicePeriod,
     TaskOverdue,
@@ -89,6 +88,7 @@ if TYPE_CHECKING:
     from carecore.billing import BillingFacts, EvaluationResult
     from carecore.billing.facts import Setting
     from carecore.billing.month import MonthRecords
+    from carecore.billing.progress import TimeProgress
     from carecore.instruments import Answer
     from carecore.metrics import ProgramData
     from carecore.protocols import Store, Transaction
@@ -452,17 +452,25 @@ class CareProgram:
         self,
         entry: TimeEntry,
         *,
-        threshold: int = 20,
-        code: str = "99490",
+        rules: billing.RuleSet | None = None,
         reason: str = "time logged",
     ) -> TimeEntry:
-        """Store a time entry; emit ``ThresholdReached`` when it brings the month's CCM staff minutes to *threshold*.
+        """Store a time entry; emit ``ThresholdReached`` when, by the billing engine, it reaches a code.
 
-        Counted as the CCM clinical-staff minutes of the entry's month and
-        billing practitioner (the 20-minute threshold of 99490, docs/billing/ccm.md); the
-        billing engine remains the authority on what is billed.
+        The patient's month so far is evaluated from the stored records as a
+        month close evaluates it, before and after the entry
+        (:func:`carecore.billing.progress.month_progress`): when the entry
+        reaches the next code the engine named for its family and billing
+        practitioner, the event names the code reached and the minutes the
+        engine counts toward it. Whose minutes count, from which day, and
+        where the thresholds lie are the engine's, under *rules* (default:
+        the CMS rule set of the entry's year; no event in a year without one).
         """
+        from carecore.billing.progress import counted_minutes  # noqa: PLC0415
+
         with self.transaction(reason) as tx:
+            chosen = _rules_for(rules, entry.service_date.year)
+            before = None if chosen is None else _time_progress(tx, entry, chosen)
             tx.add(entry)
             self.emit(
                 tx,
@@ -470,28 +478,29 @@ class CareProgram:
                     patient_id=entry.patient_id, occurred_at=self.clock.now(), entry=entry
                 ),
             )
-            if entry.family is ServiceFamily.CCM and entry.role_class is RoleClass.CLINICAL_STAFF:
-                month = entry.service_date.start_of("month"), entry.service_date.end_of("month")
-                total = sum(
-                    t.minutes
-                    for t in tx.find(TimeEntry, patient_id=entry.patient_id)
-                    if t.family is ServiceFamily.CCM
-                    and t.role_class is RoleClass.CLINICAL_STAFF
-                    and t.billing_practitioner_id == entry.billing_practitioner_id
-                    and month[0] <= t.service_date <= month[1]
+            if chosen is None or before is None or before[2] is None:
+                return entry
+            after = _time_progress(tx, entry, chosen)
+            code = None if after is None else _reached(before, after, entry)
+            if code is not None:
+                facts = before[0]
+                counted = counted_minutes(
+                    facts,
+                    chosen,
+                    practitioner=entry.billing_practitioner_id,
+                    family=entry.family,
                 )
-                if total - entry.minutes < threshold <= total:
-                    self.emit(
-                        tx,
-                        ThresholdReached(
-                            patient_id=entry.patient_id,
-                            occurred_at=self.clock.now(),
-                            family=ServiceFamily.CCM,
-                            code=code,
-                            minutes=total,
-                            month=f"{entry.service_date.year:04d}-{entry.service_date.month:02d}",
-                        ),
-                    )
+                self.emit(
+                    tx,
+                    ThresholdReached(
+                        patient_id=entry.patient_id,
+                        occurred_at=self.clock.now(),
+                        family=entry.family,
+                        code=code,
+                        minutes=(counted or 0) + entry.minutes,
+                        month=f"{entry.service_date.year:04d}-{entry.service_date.month:02d}",
+                    ),
+                )
         return entry
 
     def worklists(
@@ -987,28 +996,100 @@ def _answer_values(value: object) -> tuple[str, ...]:
     return (str(value),)
 
 
-def _month_records(tx: Transaction) -> MonthRecords:
-    """Every record a close reads, with each care plan's span read from its history."""
+def _month_records(tx: Transaction, patient_id: str | None = None) -> MonthRecords:
+    """Every record a close reads (of one patient, with *patient_id*), care plans as spans from their history."""
     from carecore.billing.month import MonthRecords  # noqa: PLC0415
 
-    patients = tx.all(Patient)
-    plans = tx.all(CarePlan)
+    def read(cls: type[Any]) -> list[Any]:
+        return tx.all(cls) if patient_id is None else tx.find(cls, patient_id=patient_id)
+
+    if patient_id is None:
+        patients = tx.all(Patient)
+    else:
+        try:
+            patients = [tx.get(Patient, patient_id)]
+        except errors.NotFound:
+            patients = []
+    plans = read(CarePlan)
     return MonthRecords(
         patients=patients,
         practitioners=tx.all(Practitioner),
-        conditions=tx.all(Condition),
-        consents=tx.all(Consent),
-        enrollments=tx.all(Enrollment),
-        coverages=tx.all(Coverage),
-        care_teams=tx.all(CareTeam),
+        conditions=read(Condition),
+        consents=read(Consent),
+        enrollments=read(Enrollment),
+        coverages=read(Coverage),
+        care_teams=read(CareTeam),
         care_plans=_plan_spans(tx, plans, {p.id: p.time_zone for p in patients}),
-        time_entries=tx.all(TimeEntry),
-        contacts=tx.all(InteractiveContact),
-        visits=tx.all(FaceToFaceVisit),
-        device_readings=tx.all(DeviceReadingDay),
-        episodes=tx.all(TransitionEpisode),
-        claim_lines=tx.all(ClaimLine),
+        time_entries=read(TimeEntry),
+        contacts=read(InteractiveContact),
+        visits=read(FaceToFaceVisit),
+        device_readings=read(DeviceReadingDay),
+        episodes=read(TransitionEpisode),
+        claim_lines=read(ClaimLine),
     )
+
+
+def _rules_for(rules: billing.RuleSet | None, year: int) -> billing.RuleSet | None:
+    """*rules*, else the CMS rule set of *year* (None in a year carecore has none for)."""
+    if rules is not None:
+        return rules
+    from carecore.billing import CMS_YEARS, cms_rule_set  # noqa: PLC0415
+
+    return cms_rule_set(year) if year in CMS_YEARS else None
+
+
+def _time_progress(
+    tx: Transaction, entry: TimeEntry, rules: billing.RuleSet
+) -> tuple[BillingFacts, EvaluationResult, TimeProgress | None] | None:
+    """The entry's patient's month so far (to the entry's day) and the engine's next code for its time."""
+    from carecore.billing.month import evaluate_records  # noqa: PLC0415
+    from carecore.billing.progress import month_progress  # noqa: PLC0415
+
+    day = entry.service_date
+    records = _month_records(tx, entry.patient_id)
+    so_far = attrs.evolve(
+        records, time_entries=[t for t in records.time_entries if t.service_date <= day]
+    )
+    wanted = (entry.billing_practitioner_id, entry.family)
+    for facts, result in evaluate_records(so_far, ServicePeriod.month(day.year, day.month), rules):
+        found = [
+            p
+            for p in month_progress(facts, rules, expected=[wanted], result=result)
+            if (p.practitioner, p.family) == wanted
+        ]
+        return facts, result, found[0] if found else None
+    return None
+
+
+def _reached(
+    before: tuple[BillingFacts, EvaluationResult, TimeProgress | None],
+    after: tuple[BillingFacts, EvaluationResult, TimeProgress | None],
+    entry: TimeEntry,
+) -> str | None:
+    """The code the entry reached, by the engine's answers before and after it (None: none)."""
+    aim, then = before[2], after[2]
+    if aim is None:
+        return None
+
+    def units(result: EvaluationResult) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for line in result.claim_lines:
+            if (line.billing_practitioner_id, line.family) == (
+                entry.billing_practitioner_id,
+                entry.family,
+            ):
+                out[line.code] = out.get(line.code, 0) + line.units
+        return out
+
+    old, new = units(before[1]), units(after[1])
+    gained = sorted(code for code, n in new.items() if n > old.get(code, 0))
+    if aim.code in gained:
+        return aim.code
+    if gained:
+        return gained[0]
+    if then is None or then.code != aim.code:
+        return aim.code  # reached, and the month is refused for another reason
+    return None
 
 
 def _plan_spans(
