@@ -42,6 +42,8 @@ cells = {
         "bad:x",
         "",
         "F41.1;F33.1:24",
+        "E11.65;E11.9:24",  # one disease, two codes: the reference code closes it
+        "I50;I10",  # a category code, not billable: the reference code closes it
     ],
     "consent": [
         "CCM=2025-11-03",

@@ -76,9 +76,9 @@ from carecore.billing.encode import (
     plain_json_expr,
     plain_json_or_null_expr,
 )
-from carecore.billing.engine import PERSONAL_ROLES, STAFF_ROLES
+from carecore.billing.engine import PERSONAL_ROLES, STAFF_ROLES, personal_time_counts
 from carecore.billing.facts import BillingPractitioner, Setting
-from carecore.billing.fast import _ROLE_GROUP, FastClose, _duration_class, personal_code
+from carecore.billing.fast import _ROLE_GROUP, FastClose, condition_shape, personal_code
 from carecore.billing.rules import DateOfService
 from carecore.billing.workers import WorkerRunner
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
@@ -89,7 +89,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from carecore.billing.engine import EvaluationResult
-    from carecore.billing.rules import RuleSet
+    from carecore.billing.rules import RuleSet, Switches
     from carecore.model.money import ClaimLine, Denial
     from carecore.model.period import ServicePeriod
 
@@ -277,7 +277,7 @@ class _Patients:
     """patients.csv, split into clean rows (columns) and rows the reference reader must read."""
 
     def __init__(  # noqa: C901, PLR0912, PLR0915 - one flat pass over the columns
-        self, file: Path, frame: pl.DataFrame, month: ServicePeriod
+        self, file: Path, frame: pl.DataFrame, month: ServicePeriod, switches: Switches
     ) -> None:
         import polars as pl  # noqa: PLC0415
 
@@ -396,6 +396,9 @@ class _Patients:
         condition_texts = frame.get_column("conditions").unique().to_list()
         ids: list[int | None] = []
         jsons: list[str | None] = []
+        # Conditions the fast path's canonical form cannot stand for (a code that does not
+        # count, a disease listed with several codes): the reference code closes the row.
+        canonical: list[bool] = []
         for text in condition_texts:
             try:
                 conditions = parsers["conditions"](text) if text.strip() else None
@@ -404,20 +407,14 @@ class _Patients:
             if not conditions:
                 ids.append(None)
                 jsons.append(None)
+                canonical.append(True)
                 continue
-            classes = tuple(
-                sorted(
-                    (
-                        (
-                            c.significant_risk,
-                            c.behavioral,
-                            _duration_class(c.expected_duration_months),
-                        )
-                        for c in conditions
-                    ),
-                    key=repr,
-                )
-            )
+            classes = condition_shape(conditions, switches)
+            canonical.append(classes is not None)
+            if classes is None:
+                ids.append(None)
+                jsons.append(None)
+                continue
             ids.append(condition_ids.setdefault(classes, len(condition_ids)))
             jsons.append(CloseEncoder.conditions_json(conditions))
         self.condition_classes = list(condition_ids)
@@ -439,7 +436,15 @@ class _Patients:
             schema={"_conditions_text": pl.Int64, "_conditions_json": pl.String},
         )
         frame = frame.with_columns(
-            pl.all_horizontal(checks).fill_null(value=False).alias("_clean"), *columns
+            pl.all_horizontal(
+                *checks,
+                pl.col("conditions").replace_strict(
+                    condition_texts, canonical, return_dtype=pl.Boolean, default=False
+                ),
+            )
+            .fill_null(value=False)
+            .alias("_clean"),
+            *columns,
         )
         stripped = frame.get_column("patient_id").str.strip_chars()
         named = stripped.filter(stripped.str.len_bytes() > 0)
@@ -868,6 +873,45 @@ _EVENT_CATEGORIES = frozenset(
 _BATCH = 2000
 
 
+def _declined(month: ServicePeriod, rules: RuleSet) -> pl.Expr:
+    """Time entries the fast path's canonical form does not decide (as FastClose.takes).
+
+    A minute in the month before the family's consent or of a patient who died
+    by the month's end (the refusal names those dates), and a personal minute
+    whose credential may not bill the family (the engine counts it as staff time).
+    """
+    import polars as pl  # noqa: PLC0415
+
+    start, end = _pdate(month.start), _pdate(month.end)
+    inside = (pl.col("_day") >= start) & (pl.col("_day") <= end)
+    consent_of = pl.lit(None, pl.Date)
+    not_personal = pl.lit(value=False)
+    personal_roles = [r.value for r in PERSONAL_ROLES]
+    for family in _FAMILIES:
+        consent_of = (
+            pl.when(pl.col("family") == family)
+            .then(pl.col(f"_consent_{family}"))
+            .otherwise(consent_of)
+        )
+        refused = [
+            c.value
+            for c in Credential
+            if not personal_time_counts(
+                rules.switches, ServiceFamily(family), RoleClass.PHYSICIAN, c
+            )
+        ]
+        not_personal = (
+            pl.when(pl.col("family") == family)
+            .then(pl.col("_credential").cast(pl.String).is_in(refused))
+            .otherwise(not_personal)
+        )
+    return inside & (
+        (consent_of.is_not_null() & (pl.col("_day") < consent_of))
+        | (pl.col("_date_of_death").is_not_null() & (pl.col("_date_of_death") <= end))
+        | (pl.col("role").cast(pl.String).is_in(personal_roles) & not_personal)
+    )
+
+
 def close_columnar(
     patients_csv: str | Path,
     events_csv: str | Path,
@@ -928,7 +972,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     if read is None:
         return None
     events, header = read
-    table = _Patients(patients_file, patient_frame, month)
+    table = _Patients(patients_file, patient_frame, month, rules.switches)
     del patient_frame
     if table.duplicates:
         return None
@@ -1032,11 +1076,15 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         pl.col("_has_events").not_(), pl.col("_first"), pl.col("__line__")
     ).with_row_index("_order")
     good = good.with_columns(pl.col("_order").cast(pl.Int64))
-    # Columnar patients: a clean row whose event rows are all clean and for their own practitioner.
+    # Columnar patients: a clean row whose event rows are all clean and for their own practitioner,
+    # and that the canonical form decides (see _declined).
     events = (
         events.join(
             clean.select(
-                pl.col("_patient_id").alias("_pid"), pl.col("_practitioner").alias("_own")
+                pl.col("_patient_id").alias("_pid"),
+                pl.col("_practitioner").alias("_own"),
+                "_date_of_death",
+                *(f"_consent_{f}" for f in _FAMILIES),
             ),
             on="_pid",
             how="left",
@@ -1049,11 +1097,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                     (pl.col("_practitioner_cell") == "")
                     | (pl.col("_practitioner_cell") == pl.col("_own"))
                 )
+                & ~_declined(month, rules)
             )
             .fill_null(value=False)
             .alias("_ok")
         )
-        .drop("_own", "_practitioner_cell")
+        .drop("_own", "_practitioner_cell", "_date_of_death", *(f"_consent_{f}" for f in _FAMILIES))
     )
     bad_pids = events.filter(~pl.col("_ok")).select("_pid").unique()
     good = good.join(

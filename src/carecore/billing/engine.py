@@ -10,18 +10,20 @@ sentence for a person, the rule id and the source tags (:mod:`carecore.billing.s
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from attrs import evolve, field, frozen
 
-from carecore import errors
+from carecore import errors, icd
 from carecore.billing.facts import (
     BhAddon,
     BillingFacts,
     BillingPractitioner,
     CarePlanAction,
     CarePlanFact,
+    ChronicCondition,
     ContactFact,
     DeviceReadingsFact,
     DeviceSetupFact,
@@ -36,8 +38,10 @@ from carecore.billing.facts import (
 )
 from carecore.billing.rules import (
     CodeRule,
+    ConditionGrouping,
     DateOfService,
     RuleSet,
+    Switches,
     TcmDayCounting,
     TimeRule,
     TrackPreference,
@@ -53,7 +57,7 @@ from carecore.model.codes import (
     ServiceFamily,
     VisitKind,
 )
-from carecore.model.money import ClaimLine, Denial
+from carecore.model.money import MAX_LINE_DIAGNOSES, ClaimLine, Denial
 from carecore.model.period import ServicePeriod
 
 if TYPE_CHECKING:
@@ -61,7 +65,18 @@ if TYPE_CHECKING:
 
     import pendulum
 
-__all__ = ["EvaluationResult", "Hint", "evaluate"]
+    from carecore.billing.facts import PatientFacts
+
+__all__ = [
+    "MAX_CLAIM_DIAGNOSES",
+    "EvaluationResult",
+    "Hint",
+    "condition_groups",
+    "countable_window",
+    "evaluate",
+    "line_diagnoses",
+    "personal_time_counts",
+]
 
 F = ServiceFamily
 R = DenialReason
@@ -114,6 +129,203 @@ CHI_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.TCM_F2
 PIN_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV})
 #: Behavioral-health practitioners who bill general BHI as G0323 (docs/billing/bhi-cocm.md).
 G0323_CREDENTIALS = frozenset({Credential.CP, Credential.LCSW, Credential.MFT, Credential.MHC})
+#: Physicians and the practitioners CMS lets bill the physician/NPP care-management codes.
+BILLING_CREDENTIALS = frozenset(c for c in Credential if c.is_billing_practitioner)
+#: Credentials whose personal minutes count toward a family's personally performed codes
+#: (99491/99437, 99424/99425, G0323, 99497/99498). Other families have no such codes.
+PERSONAL_CREDENTIALS: dict[ServiceFamily, frozenset[Credential]] = {
+    F.CCM: BILLING_CREDENTIALS,
+    F.PCM: BILLING_CREDENTIALS,
+    F.ACP: BILLING_CREDENTIALS,
+    F.BHI: BILLING_CREDENTIALS | G0323_CREDENTIALS,
+}
+#: Diagnoses a claim may list (the 837P and CMS-1500 allow twelve).
+MAX_CLAIM_DIAGNOSES = 12
+#: The code a family's refusal names when no code of it was reached.
+BASE_CODE = {
+    F.CCM: "99490",
+    F.PCM: "99426",
+    F.TCM: "99495",
+    F.BHI: "99484",
+    F.COCM: "99493",
+    F.RPM: "99457",
+    F.RTM: "98980",
+    F.APCM: "G0556",
+    F.CHI: "G0019",
+    F.PIN: "G0023",
+    F.ACP: "99497",
+}
+
+
+def personal_time_counts(
+    switches: Switches, family: ServiceFamily, role: RoleClass, credential: Credential | None
+) -> bool:
+    """Whether a minute counts as the billing practitioner's own for *family*'s personal codes.
+
+    The role must be the practitioner personally (physician or QHP); with the
+    switch ``personal_time_needs_billing_credential`` (the default) its
+    credential must also be one that may bill the family. A minute without a
+    credential is trusted to be the practitioner's own.
+
+    >>> from carecore.billing.rules import Switches
+    >>> personal_time_counts(Switches(), ServiceFamily.CCM, RoleClass.QHP, Credential.LCSW)
+    False
+    >>> personal_time_counts(Switches(), ServiceFamily.CCM, RoleClass.QHP, Credential.NP)
+    True
+    """
+    if role not in PERSONAL_ROLES:
+        return False
+    if credential is None or not switches.personal_time_needs_billing_credential:
+        return True
+    allowed = PERSONAL_CREDENTIALS.get(family)
+    return allowed is None or credential in allowed
+
+
+def countable_window(
+    patient: PatientFacts, family: ServiceFamily, period: ServicePeriod
+) -> tuple[pendulum.Date, pendulum.Date]:
+    """The first and last day whose minutes count for *family* in *period*.
+
+    Time counts from consent on (for the families that need consent) and up
+    to the date of death. When the first day is after the last, nothing
+    counts.
+
+    >>> import pendulum
+    >>> from carecore.billing.facts import PatientFacts
+    >>> patient = PatientFacts(id="p1", consent_on={ServiceFamily.CCM: pendulum.Date(2026, 3, 20)},
+    ...     date_of_death=pendulum.Date(2026, 3, 25))
+    >>> countable_window(patient, ServiceFamily.CCM, ServicePeriod.month(2026, 3))
+    (Date(2026, 3, 20), Date(2026, 3, 25))
+    """
+    start, end = period.start, period.end
+    if family in CONSENT_FAMILIES:
+        # Services start after consent: earlier minutes do not count.
+        consent = patient.consent(family)
+        if consent is not None and consent > start:
+            start = consent
+    death = patient.date_of_death
+    if death is not None and death < end:
+        end = death
+    return start, end
+
+
+@functools.lru_cache(maxsize=65536)
+def _groups(
+    conditions: tuple[ChronicCondition, ...],
+    billable_only: bool,  # noqa: FBT001 - positional: a cache key
+    grouping: ConditionGrouping,
+) -> tuple[tuple[tuple[tuple[str, ChronicCondition], ...], ...], tuple[str, ...]]:
+    not_billable: list[str] = []
+    groups: dict[str, list[tuple[str, ChronicCondition]]] = {}
+    for condition in conditions:
+        code = icd.normalize(condition.icd10)
+        if billable_only and not icd.is_billable(code):
+            if code not in not_billable:
+                not_billable.append(code)
+            continue
+        key = code[:3] if grouping is ConditionGrouping.CATEGORY else code
+        # The same code listed twice is one condition too; either attestation may qualify it.
+        groups.setdefault(key, []).append((code, condition))
+    return tuple(tuple(g) for g in groups.values()), tuple(not_billable)
+
+
+def condition_groups(
+    conditions: tuple[ChronicCondition, ...], switches: Switches
+) -> tuple[tuple[tuple[tuple[str, ChronicCondition], ...], ...], tuple[str, ...]]:
+    """The conditions that count, as diseases, and the codes that do not count.
+
+    Each disease is a tuple of ``(code, condition)`` pairs (codes normalised,
+    in the order listed); with ``condition_grouping`` CATEGORY (the default)
+    codes of one ICD-10-CM category are one disease. With
+    ``billable_conditions_only`` (the default) a code that is not a billable
+    ICD-10-CM code counts for nothing and is returned in the second tuple.
+
+    >>> from carecore.billing.facts import ChronicCondition
+    >>> from carecore.billing.rules import Switches
+    >>> groups, dropped = condition_groups(
+    ...     (ChronicCondition(icd10="E11.65"), ChronicCondition(icd10="E11.9"),
+    ...      ChronicCondition(icd10="I50")), Switches())
+    >>> [[code for code, _ in group] for group in groups], dropped
+    ([['E11.65', 'E11.9']], ('I50',))
+    """
+    return _groups(
+        tuple(conditions), switches.billable_conditions_only, switches.condition_grouping
+    )
+
+
+def _qualifies(condition: ChronicCondition, months: int | None) -> bool:
+    """*months*: significant risk lasting that long; None: behavioral; 0: any condition."""
+    if months is None:
+        return condition.behavioral
+    if months == 0:
+        return True
+    return condition.significant_risk and condition.lasts_at_least(months)
+
+
+#: What each family's claim lines are for: conditions of the months given (significant
+#: risk, expected duration), None for behavioral conditions, 0 for any condition.
+_DIAGNOSIS_NEED: dict[ServiceFamily, int | None] = {
+    F.CCM: 12,
+    F.APCM: 12,
+    F.PCM: 3,
+    F.PIN: 3,
+    F.BHI: None,
+    F.COCM: None,
+}
+
+
+@functools.lru_cache(maxsize=65536)
+def _diagnoses(
+    conditions: tuple[ChronicCondition, ...],
+    family: ServiceFamily,
+    billable_only: bool,  # noqa: FBT001 - positional: a cache key
+    grouping: ConditionGrouping,
+) -> tuple[str, ...]:
+    groups, _dropped = _groups(conditions, billable_only, grouping)
+
+    def ordered(need: int | None) -> list[str]:
+        leaders: list[str] = []
+        others: list[str] = []
+        for group in groups:
+            codes = list(
+                dict.fromkeys(
+                    code for code, c in group if _qualifies(c, need) and icd.is_billable(code)
+                )
+            )
+            leaders += codes[:1]
+            others += codes[1:]
+        return [*leaders, *others]
+
+    # A claim lists twelve diagnoses at most: every line points into the first twelve.
+    claim = set(ordered(0)[:MAX_CLAIM_DIAGNOSES])
+    mine = [code for code in ordered(_DIAGNOSIS_NEED.get(family, 0)) if code in claim]
+    if not mine and family is F.APCM:
+        mine = [code for code in ordered(0) if code in claim]
+    return tuple(mine[:MAX_LINE_DIAGNOSES])
+
+
+def line_diagnoses(
+    conditions: tuple[ChronicCondition, ...], family: ServiceFamily, switches: Switches
+) -> tuple[str, ...]:
+    """The billable ICD-10-CM codes a claim line of *family* points at (at most four).
+
+    The conditions the family is billed for (CCM and APCM: significant risk
+    for 12 months or more; PCM and PIN: 3 months or more; BHI and CoCM:
+    behavioral; the other families: every condition), one code per disease
+    first in the order the conditions are listed, then their other codes.
+
+    >>> from carecore.billing.facts import ChronicCondition
+    >>> from carecore.billing.rules import Switches
+    >>> line_diagnoses((ChronicCondition(icd10="E11.65", significant_risk=True),
+    ...     ChronicCondition(icd10="E11.9", significant_risk=True),
+    ...     ChronicCondition(icd10="I10", significant_risk=True)), ServiceFamily.CCM, Switches())
+    ('E11.65', 'I10', 'E11.9')
+    """
+    return _diagnoses(
+        tuple(conditions), family, switches.billable_conditions_only, switches.condition_grouping
+    )
+
+
 #: Therapy modifiers for RTM billed by therapists (docs/billing/rtm.md).
 THERAPY_MODIFIER = {Credential.PT: "GP", Credential.OT: "GO", Credential.SLP: "GN"}
 #: Codes that bar CCM in the same month when the UNCONFIRMED switch is on (docs/billing/switches.md).
@@ -167,6 +379,22 @@ class EvaluationResult:
     def billable(self) -> list[tuple[str, int]]:
         """``(code, units)`` of every claim line, sorted."""
         return sorted((line.code, line.units) for line in self.claim_lines)
+
+    def claim_diagnoses(self, practitioner_id: str) -> tuple[str, ...]:
+        """The diagnoses of *practitioner_id*'s claim: every code its lines point at (twelve at most).
+
+        In the order the lines first point at them; pointers index this tuple from 1.
+        """
+        codes: dict[str, None] = {}
+        for line in self.claim_lines:
+            if line.billing_practitioner_id == practitioner_id:
+                codes.update(dict.fromkeys(line.diagnoses))
+        return tuple(codes)[:MAX_CLAIM_DIAGNOSES]
+
+    def diagnosis_pointers(self, line: ClaimLine) -> tuple[int, ...]:
+        """The 1-based positions of *line*'s diagnoses in its claim's diagnosis list."""
+        claim = self.claim_diagnoses(line.billing_practitioner_id)
+        return tuple(claim.index(code) + 1 for code in line.diagnoses if code in claim)
 
     @property
     def expected_revenue(self) -> Decimal:
@@ -231,12 +459,8 @@ class _Ctx:
         return self.period.start <= day <= self.period.end
 
     def time(self, family: ServiceFamily, roles: frozenset[RoleClass]) -> list[TimeFact]:
-        start, end = self.period.start, self.period.end
-        if family in CONSENT_FAMILIES:
-            # Services start after consent: earlier minutes do not count.
-            consent = self.patient.consent(family)
-            if consent is not None and consent > start:
-                start = consent
+        # From consent on, up to the date of death (see countable_window).
+        start, end = countable_window(self.patient, family, self.period)
         entries: list[TimeFact] = self.index.get((family, self.pr.id), [])  # type: ignore[assignment]
         return [t for t in entries if t.role in roles and start <= t.date <= end]
 
@@ -270,6 +494,7 @@ class _Ctx:
                 rule=rule_id.lower(),
                 period=self.period,
                 sources=tags,
+                practitioner_id=self.pr.id,
             )
         )
 
@@ -341,10 +566,35 @@ class _Ctx:
                 return True
         return False
 
+    def personal(self, family: ServiceFamily, entries: Iterable[TimeFact]) -> list[TimeFact]:
+        """The entries that are the billing practitioner's own time for *family*'s personal codes."""
+        return [t for t in entries if personal_time_counts(self.sw, family, t.role, t.credential)]
+
     def chronic_conditions(self, months: int) -> int:
-        return sum(
-            1 for c in self.patient.conditions if c.significant_risk and c.lasts_at_least(months)
-        )
+        """Diseases (see condition_groups) with a code of significant risk lasting *months*."""
+        groups, _dropped = condition_groups(self.patient.conditions, self.sw)
+        return sum(1 for group in groups if any(_qualifies(c, months) for _, c in group))
+
+    def behavioral(self) -> bool:
+        """Whether a condition that counts is a behavioral health condition."""
+        groups, _dropped = condition_groups(self.patient.conditions, self.sw)
+        return any(c.behavioral for group in groups for _, c in group)
+
+    def conditions_note(self) -> str:
+        """What the condition count left out, for a refusal ("" when nothing)."""
+        groups, dropped = condition_groups(self.patient.conditions, self.sw)
+        notes = []
+        if dropped:
+            names = ", ".join(dropped)
+            notes.append(
+                f"{names} {'is' if len(dropped) == 1 else 'are'} not billable ICD-10-CM "
+                f"code{'' if len(dropped) == 1 else 's'} and count{'s' if len(dropped) == 1 else ''} for nothing"
+            )
+        for group in groups:
+            codes = list(dict.fromkeys(code for code, _ in group))
+            if len(codes) > 1:
+                notes.append(f"{' and '.join(codes)} are one condition ({codes[0][:3]})")
+        return f" ({'; '.join(notes)})" if notes else ""
 
     def threshold_date(self, entries: list[TimeFact], minutes: int) -> pendulum.Date:
         """The date the running total first reaches *minutes* (or the period end)."""
@@ -523,7 +773,7 @@ def _monthly_prerequisites(
             what = "two or more chronic conditions" if count > 1 else "a condition"
             return (
                 R.TOO_FEW_CONDITIONS,
-                f"{name} requires {what} expected to last at least {months} months and placing the patient at significant risk; {have} qualify.",
+                f"{name} requires {what} expected to last at least {months} months and placing the patient at significant risk; {have} qualify{ctx.conditions_note()}.",
                 f"{name.lower()}.conditions",
                 (),
             )
@@ -548,7 +798,7 @@ def _monthly_prerequisites(
 
 def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
     staff = ctx.time(F.CCM, STAFF_ROLES)
-    personal = [t for t in staff if t.role in PERSONAL_ROLES]
+    personal = ctx.personal(F.CCM, staff)
     excluded = ctx.time(F.CCM, NOT_COUNTED_ROLES)
     if not staff and not excluded:
         return
@@ -698,7 +948,7 @@ def _pcm(ctx: _Ctx) -> None:
     staff = ctx.time(F.PCM, STAFF_ROLES)
     if not staff:
         return
-    personal = [t for t in staff if t.role in PERSONAL_ROLES]
+    personal = ctx.personal(F.PCM, staff)
     sink = ctx.sink()
     personal_lines = _track_lines(
         sink, F.PCM, _Track("99424", "99425", tuple(personal), "personal practitioner")
@@ -733,7 +983,7 @@ def _pcm(ctx: _Ctx) -> None:
     if failed is not None:
         reason, message, rule_id, sources = failed
         if reason is R.TOO_FEW_CONDITIONS:
-            message = "PCM requires a condition expected to last at least 3 months that places the patient at significant risk."
+            message = f"PCM requires a condition expected to last at least 3 months that places the patient at significant risk{ctx.conditions_note()}."
         _deny_all(ctx, F.PCM, would, "99426", reason, message, rule_id, sources)
         return
     base = would[0].code
@@ -958,7 +1208,7 @@ def _bhi(ctx: _Ctx) -> None:
     if not entries:
         return
     if ctx.pr.credential in G0323_CREDENTIALS:
-        code, label, entries = "G0323", "personal", [e for e in entries if e.role in PERSONAL_ROLES]
+        code, label, entries = "G0323", "personal", ctx.personal(F.BHI, entries)
     else:
         code, label = "99484", "clinical-staff"
     if not ctx.available(code):
@@ -977,15 +1227,14 @@ def _bhi(ctx: _Ctx) -> None:
         ctx.hint(code, F.BHI, f"{_more(need - total, label)} reach {code}", need - total)
         return
     would = [ctx.line(code, F.BHI, 1, ctx.threshold_date(entries, need))]
-    behavioral = any(c.behavioral for c in ctx.patient.conditions)
-    if not behavioral:
+    if not ctx.behavioral():
         _deny_all(
             ctx,
             F.BHI,
             would,
             code,
             R.TOO_FEW_CONDITIONS,
-            "General BHI needs a behavioral health condition.",
+            f"General BHI needs a behavioral health condition{ctx.conditions_note()}.",
             "bhi.condition",
             ("S3",),
         )
@@ -1041,14 +1290,14 @@ def _cocm(ctx: _Ctx) -> None:
             ("S33",),
         )
         return
-    if not any(c.behavioral for c in ctx.patient.conditions):
+    if not ctx.behavioral():
         _deny_all(
             ctx,
             F.COCM,
             would,
             base,
             R.TOO_FEW_CONDITIONS,
-            "CoCM needs a behavioral health condition.",
+            f"CoCM needs a behavioral health condition{ctx.conditions_note()}.",
             "cocm.condition",
             ("S4",),
         )
@@ -1257,7 +1506,9 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
 
 
 def _acp(ctx: _Ctx) -> None:
-    staff_minutes = _sum(ctx.time(F.ACP, NOT_PERSONAL_ROLES))
+    logged = ctx.time(F.ACP, frozenset(RoleClass))
+    entries = ctx.personal(F.ACP, logged)
+    staff_minutes = _sum(logged) - _sum(entries)
     if staff_minutes:
         ctx.hint(
             "99497",
@@ -1265,7 +1516,6 @@ def _acp(ctx: _Ctx) -> None:
             f"{staff_minutes} ACP minutes by staff are not counted: only the practitioner's own "
             "face-to-face time is (incident-to ACP under direct supervision is not modelled).",
         )
-    entries = ctx.time(F.ACP, PERSONAL_ROLES)
     if not entries:
         return
     by_day: dict[pendulum.Date, list[TimeFact]] = {}
@@ -1790,6 +2040,100 @@ def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str
                     )
 
 
+def _bound_by_death(ctx: _Ctx) -> None:
+    """No date of service after the date of death: earlier in the line's period, or refused."""
+    death = ctx.patient.date_of_death
+    if death is None:
+        return
+    for family, lines in ctx.out.lines.items():
+        if all(line.date_of_service <= death for line in lines):
+            continue
+        kept = []
+        for line in lines:
+            if line.date_of_service <= death:
+                kept.append(line)
+            elif line.period.start <= death:
+                kept.append(evolve(line, date_of_service=death))
+            else:
+                ctx.deny(
+                    line.code,
+                    family,
+                    R.PATIENT_DECEASED,
+                    f"The patient died on {death.isoformat()}, before this service period began.",
+                    f"{family.value.lower()}.after_death",
+                )
+        ctx.out.lines[family] = kept
+        if lines and not kept:
+            _clear_extras(ctx, {family})
+
+
+def _explain_uncounted_time(ctx: _Ctx) -> None:
+    """Minutes logged in the period that did not count are said; a family is never left silent.
+
+    Minutes before consent or after the date of death become a hint, or the
+    family's refusal when nothing else of it was billed or refused.
+    """
+    period = ctx.period
+    for family in ServiceFamily:
+        entries: list[TimeFact] = ctx.index.get((family, ctx.pr.id), [])  # type: ignore[assignment]
+        logged = [t for t in entries if period.start <= t.date <= period.end]
+        if not logged:
+            continue
+        start, end = countable_window(ctx.patient, family, period)
+        early = _sum(t for t in logged if t.date < start)
+        late = _sum(t for t in logged if t.date > end and t.date >= start)
+        consent = ctx.patient.consent(family)
+        death = ctx.patient.date_of_death
+        said = []
+        if early and consent is not None:
+            said.append(
+                f"{early} {family.value} minute{'s' if early != 1 else ''} logged before consent "
+                f"on {consent.isoformat()} {'do' if early != 1 else 'does'} not count"
+            )
+        if late and death is not None:
+            said.append(
+                f"{late} {family.value} minute{'s' if late != 1 else ''} logged after the "
+                f"patient's death on {death.isoformat()} {'do' if late != 1 else 'does'} not count"
+            )
+        answered = bool(ctx.out.lines.get(family)) or any(
+            d.family is family for d in ctx.out.denials
+        )
+        if answered:
+            for message in said:
+                ctx.hint(BASE_CODE[family], family, f"{message}.")
+            continue
+        code = BASE_CODE[family]
+        if family is F.BHI and ctx.pr.credential in G0323_CREDENTIALS:
+            code = "G0323"
+        name = family.value.lower()
+        if said and early + late == _sum(logged):
+            reason = R.TIME_BEFORE_CONSENT if early and not late else R.PATIENT_DECEASED
+            rule_id = f"{name}.time_before_consent" if early and not late else f"{name}.after_death"
+            ctx.deny(code, family, reason, f"{'; '.join(said).capitalize()}.", rule_id)
+            continue
+        ctx.deny(
+            code,
+            family,
+            R.TIME_NOT_COUNTABLE,
+            f"{_sum(logged)} {family.value} minute{'' if _sum(logged) == 1 else 's'} "
+            f"{'was' if _sum(logged) == 1 else 'were'} logged, and none counts toward a "
+            f"{family.value} code in this period ({_why_not_counted(ctx, family)})"
+            + (f"; {'; '.join(said)}" if said else "")
+            + ".",
+            f"{name}.time_not_counted",
+        )
+
+
+def _why_not_counted(ctx: _Ctx, family: ServiceFamily) -> str:
+    if family is F.TCM:
+        return "TCM is reported for a discharge, with a timely contact and visit, not for time"
+    if family is F.APCM:
+        return "APCM is reported per month of program services, not for time"
+    if not ctx.available(BASE_CODE[family]):
+        return f"no {family.value} code is in effect"
+    return "the time was logged by roles whose minutes do not count toward it"
+
+
 def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
     """Evaluate one patient's period under *rules*: claim lines, denials and hints.
 
@@ -1825,14 +2169,19 @@ def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
             run(ctx)
         _resolve_conflicts(ctx)
         _rhc_fqhc(ctx)
+        _bound_by_death(ctx)
         outcomes[pr.id] = ctx
     _other_practitioners(facts, rules, outcomes)
     lines: list[ClaimLine] = []
     denials: list[Denial] = []
     hints: list[Hint] = []
     for ctx in outcomes.values():
-        for family_lines in ctx.out.lines.values():
-            lines.extend(family_lines)
+        _explain_uncounted_time(ctx)
+        for family, family_lines in ctx.out.lines.items():
+            diagnoses = line_diagnoses(facts.patient.conditions, family, rules.switches)
+            lines.extend(
+                evolve(line, diagnoses=diagnoses) if diagnoses else line for line in family_lines
+            )
         billed = {(line.code, line.billing_practitioner_id) for line in lines}
         seen: set[tuple[str, str, DenialReason]] = set()
         for denial in ctx.out.denials:

@@ -28,12 +28,15 @@ import pendulum
 
 from carecore import errors
 from carecore.billing.engine import (
-    PERSONAL_ROLES,
     STAFF_ROLES,
     EvaluationResult,
+    condition_groups,
+    countable_window,
     evaluate,
     first_unit,
+    line_diagnoses,
     minutes_for_units,
+    personal_time_counts,
 )
 from carecore.billing.facts import (
     BillingFacts,
@@ -47,7 +50,7 @@ from carecore.billing.rules import DateOfService
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
-    from carecore.billing.rules import RuleSet
+    from carecore.billing.rules import RuleSet, Switches
     from carecore.model.period import ServicePeriod
 
 __all__ = ["FAST_FAMILIES", "FastClose"]
@@ -105,21 +108,64 @@ class FastClose:
                 "must be a BillingPractitioner", field="practitioner", value=practitioner
             )
         start, end = self.period.start, self.period.end
-        # As the engine does: minutes before consent do not count.
-        after = {family: patient.consent(family) for family in _FAMILY_ORDER}
-        inside = [
-            e
-            for e in entries
-            if start <= e[0] <= end and (after[e[3]] is None or e[0] >= after[e[3]])  # type: ignore[operator]
-        ]
+        inside = [e for e in entries if start <= e[0] <= end]
+        if not self.takes(patient, inside):
+            return self._reference(patient, practitioner, entries)
         # For CCM, PCM and BHI the engine reads time only as sums per role group:
         # the practitioner personally, other countable staff, and time that never counts.
+        switches = self.rules.switches
         totals: dict[tuple[ServiceFamily, int], int] = {}
-        for _day, minutes, role, family, _credential, _interactive in inside:
-            group = (family, _ROLE_GROUP[role])
+        for _day, minutes, role, family, credential, _interactive in inside:
+            group = (family, role_group(switches, family, role, credential))
             totals[group] = totals.get(group, 0) + minutes
         template = self._template(self._canonical_patient(patient), practitioner, totals)
-        return self._personalise(template, patient.id, practitioner.id, inside)
+        return self._personalise(template, patient, practitioner.id, inside)
+
+    def takes(self, patient: PatientFacts, inside: list[Entry]) -> bool:
+        """Whether the canonical form decides this month (else the reference engine does).
+
+        Not when a minute of the month falls before consent or after the date
+        of death (the refusal names those dates), when the patient died by the
+        month's end (the date of service is bounded by death), or when the
+        conditions are not one billable code per disease (the refusal names the codes).
+        """
+        if condition_shape(patient.conditions, self.rules.switches) is None:
+            return False
+        if not inside:
+            return True
+        death = patient.date_of_death
+        if death is not None and death <= self.period.end:
+            return False
+        for family in _FAMILY_ORDER:
+            first, _last = countable_window(patient, family, self.period)
+            if any(e[3] is family and e[0] < first for e in inside):
+                return False
+        return True
+
+    def _reference(
+        self, patient: PatientFacts, practitioner: BillingPractitioner, entries: list[Entry]
+    ) -> EvaluationResult:
+        return evaluate(
+            BillingFacts(
+                period=self.period,
+                setting=Setting.PHYSICIAN_OFFICE,
+                practitioners=[practitioner],
+                patient=patient,
+                events=[
+                    TimeFact(
+                        date=day,
+                        minutes=minutes,
+                        role=role,
+                        practitioner=practitioner.id,
+                        family=family,
+                        credential=credential,
+                        interactive=interactive,
+                    )
+                    for day, minutes, role, family, credential, interactive in entries
+                ],
+            ),
+            self.rules,
+        )
 
     def template(
         self,
@@ -199,14 +245,14 @@ class FastClose:
         """What the rules read of the patient for a time-only month (its canonical shape).
 
         Per family (BHI, CCM, PCM): consent by the month's end, the
-        initiating-visit rule, and a care plan by then; the conditions as
-        (significant risk, behavioral, duration class), sorted; QMB; died by then.
+        initiating-visit rule, and a care plan by then; the conditions per
+        disease (see :func:`condition_shape`); QMB; died by then.
 
         >>> from carecore.billing.cms import cms_rule_set
         >>> from carecore.model import ServicePeriod
         >>> fast = FastClose(cms_rule_set(2026), ServicePeriod.month(2026, 3))
         >>> fast.shape(PatientFacts(id="p1", conditions=[ChronicCondition(icd10="F33.1", significant_risk=True)]))
-        (((False, False, False), (False, False, False), (False, False, False)), ((True, False, None),), False, False)
+        (((False, False, False), (False, False, False), (False, False, False)), (((True, False, None),),), False, False)
         """
         end = self.period.end
         flags = []
@@ -223,15 +269,7 @@ class FastClose:
             )
             plan = patient.care_plan(family)
             flags.append((consented, visit_ok, plan is not None and plan <= end))
-        conditions = tuple(
-            sorted(
-                (
-                    (c.significant_risk, c.behavioral, _duration_class(c.expected_duration_months))
-                    for c in patient.conditions
-                ),
-                key=repr,
-            )
-        )
+        conditions = condition_shape(patient.conditions, self.rules.switches)
         died = patient.date_of_death is not None and patient.date_of_death <= end
         return (tuple(flags), conditions, patient.qmb, died)
 
@@ -254,12 +292,13 @@ class FastClose:
             id="~",
             conditions=[
                 ChronicCondition(
-                    icd10="~",
+                    icd10=code,
                     significant_risk=risk,
                     behavioral=behavioral,
                     expected_duration_months=months,
                 )
-                for risk, behavioral, months in conditions  # type: ignore[attr-defined]
+                for code, group in zip(_CANONICAL_CODES, conditions or (), strict=False)  # type: ignore[call-overload]
+                for risk, behavioral, months in group
             ],
             consent_on=consent,
             care_plan_on=plans,
@@ -296,10 +335,12 @@ class FastClose:
     def _personalise(
         self,
         template: EvaluationResult,
-        patient_id: str,
+        patient: PatientFacts,
         practitioner_id: str,
         entries: list[Entry],
     ) -> EvaluationResult:
+        patient_id = patient.id
+        switches = self.rules.switches
         # Only ids and dates change: attrs.evolve copies the template's values and
         # checks the changed ones (and the whole value) with its validators.
         ordered = sorted(entries, key=_first) if template.claim_lines else entries
@@ -309,10 +350,14 @@ class FastClose:
                 patient_id=patient_id,
                 billing_practitioner_id=practitioner_id,
                 date_of_service=self._date_of_service(line.code, line.units, line.family, ordered),
+                diagnoses=line_diagnoses(patient.conditions, line.family, switches),
             )
             for line in template.claim_lines
         )
-        denials = tuple(attrs.evolve(d, patient_id=patient_id) for d in template.denials)
+        denials = tuple(
+            attrs.evolve(d, patient_id=patient_id, practitioner_id=practitioner_id)
+            for d in template.denials
+        )
         hints = tuple(attrs.evolve(h, practitioner=practitioner_id) for h in template.hints)
         return attrs.evolve(
             template, patient_id=patient_id, claim_lines=lines, denials=denials, hints=hints
@@ -325,10 +370,11 @@ class FastClose:
         if self.rules.switches.date_of_service is DateOfService.PERIOD_END:
             return self.period.end
         need = self.need(code, units)
-        roles = PERSONAL_ROLES if code in _PERSONAL_CODES else STAFF_ROLES
+        groups = (0,) if code in _PERSONAL_CODES else (0, 1)
+        switches = self.rules.switches
         total = 0
-        for day, minutes, role, fam, _credential, _interactive in ordered:
-            if fam is family and role in roles:
+        for day, minutes, role, fam, credential, _interactive in ordered:
+            if fam is family and role_group(switches, family, role, credential) in groups:
                 total += minutes
                 if total >= need:
                     return day
@@ -363,6 +409,84 @@ def personal_code(code: str) -> bool:
     """
     return code in _PERSONAL_CODES
 
+
+def role_group(
+    switches: Switches, family: ServiceFamily, role: RoleClass, credential: Credential | None
+) -> int:
+    """The role group of a minute: 0 the practitioner personally, 1 other countable staff, 2 neither.
+
+    >>> from carecore.billing.rules import Switches
+    >>> role_group(Switches(), ServiceFamily.CCM, RoleClass.QHP, Credential.LCSW)
+    1
+    """
+    if personal_time_counts(switches, family, role, credential):
+        return 0
+    return 1 if role in STAFF_ROLES else 2
+
+
+def condition_shape(
+    conditions: tuple[ChronicCondition, ...], switches: Switches
+) -> tuple[tuple[tuple[bool, bool, int | None], ...], ...] | None:
+    """What the rules read of the conditions: per disease, its codes' classes; None if the fast path declines.
+
+    A class is (significant risk, behavioral, duration class). The fast path
+    declines conditions whose refusal would name codes: a code that does not
+    count, or a disease with more than one code.
+
+    >>> from carecore.billing.rules import Switches
+    >>> condition_shape((ChronicCondition(icd10="I10", significant_risk=True),), Switches())
+    (((True, False, None),),)
+    >>> condition_shape((ChronicCondition(icd10="E11"),), Switches()) is None
+    True
+    """
+    groups, dropped = condition_groups(conditions, switches)
+    if dropped or len(groups) > len(_CANONICAL_CODES):
+        return None
+    shape = []
+    for group in groups:
+        if len({code for code, _ in group}) > 1:
+            return None
+        shape.append(
+            tuple(
+                sorted(
+                    {
+                        (
+                            c.significant_risk,
+                            c.behavioral,
+                            _duration_class(c.expected_duration_months),
+                        )
+                        for _, c in group
+                    },
+                    key=repr,
+                )
+            )
+        )
+    return tuple(sorted(shape, key=repr))
+
+
+#: Billable ICD-10-CM codes of distinct categories: the canonical patient's diseases.
+_CANONICAL_CODES = (
+    "I10",
+    "J44.9",
+    "N18.4",
+    "I50.22",
+    "F33.1",
+    "E11.9",
+    "I48.91",
+    "K21.9",
+    "M17.11",
+    "E03.9",
+    "G47.33",
+    "E66.9",
+    "M81.0",
+    "F41.1",
+    "I25.10",
+    "N40.0",
+    "K58.9",
+    "G43.909",
+    "D64.9",
+    "E78.5",
+)
 
 #: Role groups the engine tells apart for CCM/PCM/BHI, and a role standing for each.
 _ROLE_GROUP = {

@@ -25,6 +25,7 @@ from carecore.model.codes import ServiceFamily, _Code
 
 __all__ = [
     "CodeRule",
+    "ConditionGrouping",
     "DateOfService",
     "HolidayCalendar",
     "RuleSet",
@@ -62,6 +63,13 @@ class DateOfService(_Code):
 
     THRESHOLD_MET = "threshold_met"  #: the day the time threshold was reached
     PERIOD_END = "period_end"  #: the last day of the month
+
+
+class ConditionGrouping(_Code):
+    """Which ICD-10-CM codes count as one chronic condition."""
+
+    CATEGORY = "category"  #: codes of one ICD-10-CM category (first 3 characters) are one disease
+    CODE = "code"  #: every distinct code is a condition of its own
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -215,6 +223,16 @@ class Switches:
     )
     #: The date of service reported for monthly codes.
     date_of_service: DateOfService = DateOfService.THRESHOLD_MET
+    #: Personally performed codes (99491/99437, 99424/99425, G0323, 99497/99498) count a
+    #: physician or QHP minute only when its credential may bill the family (an LCSW or PT
+    #: logged as QHP counts as clinical staff). A minute without a credential is trusted.
+    personal_time_needs_billing_credential: bool = True
+    #: Only billable (leaf) ICD-10-CM codes count toward condition requirements; category
+    #: codes such as E11 and codes not in ICD-10-CM are named in the denial instead.
+    billable_conditions_only: bool = True
+    #: Which codes count as one condition: one ICD-10-CM category (E11.65 and E11.9 are one
+    #: disease) or each code.
+    condition_grouping: ConditionGrouping = ConditionGrouping.CATEGORY
     #: Which family wins a same-practitioner conflict when no election is recorded
     #: (earlier in the tuple wins). The rules leave this to the practice.
     default_preference: tuple[ServiceFamily, ...] = field(

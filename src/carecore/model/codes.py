@@ -311,6 +311,7 @@ class DenialReason(_Code):
     NO_CARE_PLAN = "no_care_plan"
     TOO_FEW_CONDITIONS = "too_few_conditions"
     TIME_NOT_COUNTABLE = "time_not_countable"
+    TIME_BEFORE_CONSENT = "time_before_consent"  #: all the period's minutes precede consent
     EXCLUSIVE_TRACK = "exclusive_track"
     OTHER_PRACTITIONER_BILLED = "other_practitioner_billed"
     CROSS_FAMILY_EXCLUSION = "cross_family_exclusion"

@@ -20,12 +20,30 @@ from carecore.model.period import ServicePeriod
 __all__ = ["ClaimLine", "Denial"]
 
 _MODIFIER = r"[0-9A-Z]{2}"
+#: An ICD-10-CM code in its dotted form (E11.65, I10).
+_ICD10CM = r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?"
+#: Diagnosis pointers a claim line may carry (the 837P and CMS-1500 allow four).
+MAX_LINE_DIAGNOSES = 4
 _SOURCE_TAG = re.compile(r"S[0-9]{1,3}")
+
+
+def _at_most_four(_inst: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    if len(value) > MAX_LINE_DIAGNOSES:
+        raise errors.InvalidValue(
+            f"a claim line points at {MAX_LINE_DIAGNOSES} diagnoses at most",
+            field=attribute.name,
+            value=value,
+        )
+    if len(set(value)) != len(value):
+        raise errors.InvalidValue("lists a diagnosis twice", field=attribute.name, value=value)
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class ClaimLine:
     """One billable line: a code, its units and who bills it, for one service period.
+
+    ``diagnoses`` are the billable ICD-10-CM codes the line points at, the
+    first one primary (at most four, as on a CMS-1500 or 837P line).
 
     >>> line = ClaimLine(patient_id="p1", code="99439", units=2, family=ServiceFamily.CCM,
     ...     billing_practitioner_id="dr1", date_of_service=pendulum.Date(2026, 1, 31),
@@ -47,6 +65,14 @@ class ClaimLine:
         validator=v.tuple_of(v.matches(_MODIFIER, "a 2-character modifier")),
     )
     amount: Decimal | None = field(default=None, validator=v.optional(v.money))
+    diagnoses: tuple[str, ...] = field(
+        default=(),
+        converter=v.to_tuple,
+        validator=[
+            v.tuple_of(v.matches(_ICD10CM, "an ICD-10-CM code such as 'E11.65'")),
+            _at_most_four,
+        ],
+    )
 
     @period.validator
     def _dos_in_period(self, _attribute: attrs.Attribute[object], value: ServicePeriod) -> None:
@@ -72,6 +98,9 @@ def _source_tags(_inst: object, attribute: attrs.Attribute[Any], value: tuple[st
 class Denial:
     """Why a code was not billed: a machine-readable reason, one human sentence, and the rule behind it.
 
+    ``practitioner_id`` names the billing practitioner whose code it is (None
+    when the denial is not about one practitioner's claim).
+
     >>> d = Denial(patient_id="p1", code="99490", family=ServiceFamily.CCM,
     ...     reason=DenialReason.BELOW_THRESHOLD, message="18 of the 20 clinical-staff minutes were logged.",
     ...     rule="ccm.99490.threshold", sources=("S1", "S10"), period=ServicePeriod.month(2026, 1))
@@ -92,3 +121,4 @@ class Denial:
     )
     period: ServicePeriod = field(validator=v.instance_of(ServicePeriod, "a ServicePeriod"))
     sources: tuple[str, ...] = field(default=(), converter=v.to_tuple, validator=_source_tags)
+    practitioner_id: PractitionerId | None = field(default=None, validator=v.optional(v.not_blank))
