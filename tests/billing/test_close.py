@@ -49,16 +49,16 @@ def run_cli(*args: str):
     )
 
 
+#: The CLI's engine options (tests here take the ``close_engine`` fixture of conftest.py).
 ENGINES = ["reference", "auto"]  # auto is the columnar close when polars is installed
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_bad_rows_are_reported_and_good_rows_closed(tmp_path, engine):
+def test_bad_rows_are_reported_and_good_rows_closed(tmp_path, close_engine):
     patients, events = write(tmp_path, PATIENTS, EVENTS)
     out = tmp_path / "out"
     result = run_cli(
         "--engine",
-        engine,
+        close_engine.option,
         "--month",
         "2026-01",
         "--patients",
@@ -112,12 +112,11 @@ def test_bad_rows_are_reported_and_good_rows_closed(tmp_path, engine):
     assert ("p3", "99490", "no_consent") in denials
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_unknown_column_is_an_error(tmp_path, engine):
+def test_unknown_column_is_an_error(tmp_path, close_engine):
     patients, events = write(tmp_path, PATIENTS, EVENTS.replace("credential", "credentail"))
     result = run_cli(
         "--engine",
-        engine,
+        close_engine.option,
         "--month",
         "2026-01",
         "--patients",
@@ -166,19 +165,21 @@ def outputs(folder: Path) -> dict[str, list[str]]:
     }
 
 
-def test_parallel_and_unsorted_closes_match_the_plain_one(tmp_path):
+def test_parallel_and_unsorted_closes_match_the_plain_one(tmp_path, close_engine):
     patients_csv, events_csv = generated(tmp_path / "data", 600)
-    patients, problems = read_patients(patients_csv)
-    assert not problems
     month, rules = ServicePeriod.month(2026, 3), cms_rule_set(2026)
-    single, _ = run_close(patients, events_csv, month, rules, tmp_path / "single", workers=1)
-    double, _ = run_close(patients, events_csv, month, rules, tmp_path / "double", workers=2)
+    single, _ = close_engine.close(
+        patients_csv, events_csv, month, rules, tmp_path / "single", workers=1
+    )
+    double, _ = close_engine.close(
+        patients_csv, events_csv, month, rules, tmp_path / "double", workers=2
+    )
     assert single == double
     assert outputs(tmp_path / "single") == outputs(tmp_path / "double")
     assert json.loads((tmp_path / "double" / "claims.json").read_text())  # a valid JSON array
     _, shuffled_events = generated(tmp_path / "shuffled", 600, shuffle=True)
-    shuffled, _ = run_close(
-        patients, shuffled_events, month, rules, tmp_path / "shuffled-out", workers=2
+    shuffled, _ = close_engine.close(
+        patients_csv, shuffled_events, month, rules, tmp_path / "shuffled-out", workers=2
     )
     assert shuffled == single
     assert single.patients_evaluated == 600
@@ -226,18 +227,14 @@ def test_read_patients_rejects_duplicates_and_bad_cells(tmp_path):
         read_patients(tmp_path / "missing.csv")
 
 
-def test_audit_packets_carry_the_rule_set_and_each_codes_rule_and_sources(tmp_path):
-    from carecore.billing.close import audit_json, audit_packet, iter_patient_months
-
+def test_audit_packets_carry_the_rule_set_and_each_codes_rule_and_sources(tmp_path, close_engine):
     patients_csv, events_csv = generated(tmp_path / "data", 400)
-    patients, _ = read_patients(patients_csv)
     month, rules = ServicePeriod.month(2026, 3), cms_rule_set(2026)
+    close_engine.close(patients_csv, events_csv, month, rules, tmp_path / "out")
     checked = 0
-    for item in iter_patient_months(patients, events_csv, month, rules):
-        if not item.result.claim_lines:
-            continue
-        packet = audit_packet(item, rules)
-        assert json.loads(audit_json(item, rules)) == packet
+    for text in (tmp_path / "out" / "audit" / "packets.jsonl").read_text().splitlines():
+        packet = json.loads(text)
+        assert packet["schema"] == "carecore.audit-packet/2"
         assert packet["rule_set"] == {
             "id": rules.id,
             "year": rules.year,
@@ -249,7 +246,8 @@ def test_audit_packets_carry_the_rule_set_and_each_codes_rule_and_sources(tmp_pa
             assert line["sources"] == list(rules.rule(line["code"]).sources)
             assert line["sources"]
         for denial in packet["explanation"]["denials"]:
-            assert denial["rule"] and denial["sources"]
+            assert denial["rule"]
+            assert denial["sources"]
         for family in {line["family"] for line in packet["claim_lines"]}:
             assert packet["consent"][family]["method"] == "not recorded"
             assert packet["care_plan"][family]["history"] == "not recorded"

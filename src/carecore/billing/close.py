@@ -1103,7 +1103,7 @@ def _close_part(
     return {"index": index, "state": writer.state(), "done": done, "problems": problems + orphans}
 
 
-def run_close(  # noqa: C901
+def run_close(  # noqa: C901, PLR0912
     patients: dict[str, PatientRow],
     events_csv: str | Path,
     month: ServicePeriod,
@@ -1139,6 +1139,8 @@ def run_close(  # noqa: C901
                 problems.extend(item.problems)
                 if on_progress is not None and count % 1000 == 0:
                     on_progress(count)
+            if on_progress is not None:
+                on_progress(writer.patients)
             problems.extend(orphans)
             return writer.finish(extra_rejected=len(orphans) + extra_rejected), problems
     counter = multiprocessing.get_context("fork").Value("q", 0)
@@ -1184,6 +1186,8 @@ def run_close(  # noqa: C901
             import shutil  # noqa: PLC0415
 
             shutil.rmtree(parts_dir, ignore_errors=True)
+        if on_progress is not None:
+            on_progress(writer.patients)
         orphan_count = sum(1 for p in problems if p.message == "not in patients.csv")
         return writer.finish(extra_rejected=orphan_count + extra_rejected), problems
 

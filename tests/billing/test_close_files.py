@@ -1,0 +1,100 @@
+"""close_files (what `billing close` runs), its settings, and the worker runner's state."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from carecore import errors
+from carecore.billing import close_files, cms_rule_set
+from carecore.billing import workers as workers_module
+from carecore.billing.workers import WorkerRunner
+from carecore.cli import make_app
+from carecore.model import ServicePeriod
+from carecore.plugins import get_plugin_manager
+
+from .test_close import EVENTS, PATIENTS, write
+
+MONTH = ServicePeriod.month(2026, 1)
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"engine": "fast"}, "engine"),
+        ({"workers": 0}, "workers"),
+        ({"workers": True}, "workers"),
+        ({"on_progress": 3}, "on_progress"),
+        ({"month": "2026-01"}, "month"),
+        ({"rules": "cms-2026"}, "rules"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(tmp_path, settings, field):
+    patients, events = write(tmp_path, PATIENTS, EVENTS)
+    args = {"month": MONTH, "rules": cms_rule_set(2026), **settings}
+    month, rules = args.pop("month"), args.pop("rules")
+    with pytest.raises(errors.InvalidValue) as raised:
+        close_files(patients, events, month, rules, tmp_path / "out", **args)
+    assert raised.value.field == field
+
+
+def test_the_cli_closes_through_close_files(tmp_path, monkeypatch):
+    from carecore.billing import close as close_module
+
+    patients, events = write(tmp_path, PATIENTS, EVENTS)
+    calls = []
+    real = close_module.close_files
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["engine"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(close_module, "close_files", spy)
+    result = CliRunner().invoke(
+        make_app(get_plugin_manager(entry_points=False)),
+        [
+            *("billing", "close", "--month", "2026-01", "--patients", str(patients)),
+            *("--events", str(events), "--engine", "reference", "--no-progress"),
+        ],
+    )
+    assert result.exit_code == 1, result.output  # the file has refused rows
+    assert calls == ["reference"]
+
+
+def test_progress_reports_every_patient(tmp_path, close_engine):
+    patients, events = write(tmp_path, PATIENTS, EVENTS)
+    seen: list[tuple[int, int | None]] = []
+    summary, _ = close_engine.close(
+        patients,
+        events,
+        MONTH,
+        cms_rule_set(2026),
+        None,
+        on_progress=lambda done, total: seen.append((done, total)),
+    )
+    assert summary.patients_evaluated == 3
+    # Counts never go back, and the last says every patient was closed; the reference
+    # close knows the total from patients.csv, the columnar close learns it on the way.
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1][0] == 3
+    assert seen[-1][1] in {3, None}
+
+
+def _state_of_this_process(state: dict[str, int], extra: int) -> tuple[int, int]:
+    return os.getpid(), state["base"] + extra
+
+
+def test_worker_state_comes_from_the_pool_initializer():
+    with WorkerRunner(2, dict, base=40) as runner:
+        if not runner.parallel:
+            pytest.skip("no fork on this platform")
+        pid, value = runner.submit(_state_of_this_process, 2)()
+        # The caller set no module state: only the workers' initializer did.
+        assert workers_module._PROCESS_STATE == []
+    assert pid != os.getpid()
+    assert value == 42
+    inline = WorkerRunner(1, dict, base=1)
+    assert inline.submit(_state_of_this_process, 1)() == (os.getpid(), 2)
+    inline.close()
