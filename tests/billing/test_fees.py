@@ -287,3 +287,33 @@ def test_the_revenue_measure_says_lines_without_a_fee_are_left_out():
     measure = expected_revenue(lines, period=ServicePeriod.month(2026, 3))
     assert measure.value == Decimal("66.13")
     assert "1 with no listed fee, not included" in measure.definition
+
+
+def test_revenue_pmpm_leaves_lines_without_a_fee_out_and_says_so():
+    from carecore.metrics import pmpm_by_quarter
+    from carecore.model import ClaimLine, Enrollment
+
+    march = ServicePeriod.month(2026, 3)
+    enrolled = Enrollment.start(
+        id="e1",
+        patient_id="p1",
+        program_id="ccm",
+        family=ServiceFamily.CCM,
+        billing_practitioner_id="dr1",
+        on=pendulum.Date(2026, 1, 5),
+    )
+    fields = {
+        "patient_id": "p1",
+        "billing_practitioner_id": "dr1",
+        "family": ServiceFamily.CCM,
+        "units": 1,
+        "date_of_service": pendulum.Date(2026, 3, 20),
+        "period": march,
+    }
+    lines = [
+        ClaimLine(code="99490", amount=Decimal("66.13"), **fields),
+        ClaimLine(code="99439", amount=None, **fields),
+    ]
+    (row,) = pmpm_by_quarter([enrolled], period=march, family=ServiceFamily.CCM, claim_lines=lines)
+    assert row.observed_total == Decimal("66.13")
+    assert "1 with no listed fee left out" in row.source

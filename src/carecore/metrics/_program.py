@@ -726,10 +726,16 @@ def pmpm_by_quarter(
     months = enrolled_months(enrollments, period=p, family=fam)
     spent: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     if costs is None:
-        source = f"care-management revenue ({fam.value} claim lines)"
+        unpriced = 0
         for line in claim_lines:
-            if line.family is fam:
-                spent[line.patient_id, _line_month(line)] += line.amount or Decimal(0)
+            if line.family is not fam:
+                continue
+            if line.amount is None:  # no listed fee: left out, never priced at $0
+                unpriced += 1
+                continue
+            spent[line.patient_id, _line_month(line)] += line.amount
+        left_out = f"; {unpriced} with no listed fee left out" if unpriced else ""
+        source = f"care-management revenue ({fam.value} claim lines{left_out})"
     else:
         source = "user cost table"
         for cost in costs:

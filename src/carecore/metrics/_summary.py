@@ -327,5 +327,5 @@ def _revenue_per_member_month(
         unit="USD per member-month",
         period=period,
         definition=f"care-management revenue of {family.value} claim lines in enrolled "
-        "patient-months, over the enrolled patient-months",
+        "patient-months (lines with no listed fee left out), over the enrolled patient-months",
     )
