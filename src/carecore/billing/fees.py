@@ -109,8 +109,8 @@ FEE_SOURCES: Mapping[str, FeeSource] = {
         FeeSource(
             id="cptcodecalculator",
             title="CPT Code Calculator, CY 2026 code pages with RVU components "
-            "(G0568 valued by crosswalk to 99492; 99489)",
-            url="https://cptcodecalculator.com/cpt-codes/G0568",
+            "(G0568, valued by crosswalk to 99492; 99489; 99425; 98975)",
+            url="https://cptcodecalculator.com/cpt-codes/",
         ),
     )
 }
