@@ -226,7 +226,7 @@ def test_sms_to_patients_carries_health_details_only_with_their_consent(carecore
 
 
 def test_the_99490_threshold_is_reported_once_a_month(carecore_pm):
-    from carecore.model import Credential, RoleClass, TimeEntry
+    from carecore.model import Credential, Practitioner, RoleClass, TimeEntry
 
     rule = NotificationRule(
         id="threshold",
@@ -240,6 +240,8 @@ def test_the_99490_threshold_is_reported_once_a_month(carecore_pm):
     )
     with program.transaction("setup") as tx:
         tx.add(make_patient("p1"))
+        # The billing engine evaluates the month under the billing practitioner.
+        tx.add(Practitioner(id="dr1", name="Dr. One", credential=Credential.MD))
 
     def entry(n, minutes, day=3, role=RoleClass.CLINICAL_STAFF, credential=Credential.RN):
         return TimeEntry(

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from carecore.billing.facts import BillingFacts
     from carecore.billing.rules import RuleSet
 
-__all__ = ["TimeProgress", "month_progress", "time_progress"]
+__all__ = ["TimeProgress", "counted_minutes", "month_progress", "time_progress"]
 
 
 @frozen(kw_only=True)
@@ -109,13 +109,16 @@ def month_progress(
     *result* is the evaluation of *facts* when the caller has made it
     already (a month close hands out both); it is not made again.
 
-    The engine says nothing about a family no one has logged time for yet.
-    For each ``(practitioner, family)`` in *expected* (the enrollments being
-    followed) of which the result has no line, denial or hint, the engine is
-    asked about the same month with one clinical-staff minute added (on the
-    period's first day, or the consent day when later): its answer, plus that
-    minute, is the progress. A family whose minutes clinical staff cannot
-    count toward gets no entry.
+    The engine names no next code for a family no one has logged countable
+    time for yet (it says nothing, or refuses the month because no minute
+    counts). So for each ``(practitioner, family)`` in *expected* (the
+    enrollments being followed) without a hint, the engine is asked about the
+    same month with one clinical-staff minute added (on the period's first
+    day, or the consent day when later): its answer, plus that minute, is the
+    progress. A month the engine has decided (every unit reached, or refused
+    for a reason more minutes do not change) gives no hint with that minute
+    either, and so no entry; nor does a family whose minutes clinical staff
+    cannot count toward.
 
     >>> import pendulum
     >>> from carecore.billing import cms_rule_set
@@ -135,12 +138,9 @@ def month_progress(
     elif not isinstance(result, EvaluationResult):
         raise errors.InvalidValue("must be an EvaluationResult", field="result", value=result)
     found = {(p.practitioner, p.family): p for p in time_progress(result)}
-    spoken = {(line.billing_practitioner_id, line.family) for line in result.claim_lines}
-    spoken |= {(hint.practitioner, hint.family) for hint in result.hints}
-    denied = {denial.family for denial in result.denials}
     known = {p.id for p in facts.practitioners}
     for practitioner, family in dict.fromkeys(expected):
-        if (practitioner, family) in spoken or family in denied or practitioner not in known:
+        if (practitioner, family) in found or practitioner not in known:
             continue
         first = _probe(facts, rules, practitioner, family)
         if first is not None:
@@ -178,3 +178,58 @@ def _probe(
         minutes_needed=needed,
         message=f"{needed} more clinical-staff minutes reach {answer.code}",
     )
+
+
+def counted_minutes(
+    facts: BillingFacts, rules: RuleSet, *, practitioner: str, family: ServiceFamily
+) -> int | None:
+    """The minutes the engine counts toward *practitioner*'s next *family* code in *facts*.
+
+    Found by asking the engine about the month without each of that
+    practitioner's *family* time entries in turn: an entry counts when
+    leaving it out changes the engine's answer (:func:`month_progress`).
+    None when the engine names no next code (every unit reached, or the
+    month decided), where leaving one out may change nothing.
+
+    >>> import pendulum
+    >>> from carecore.billing import cms_rule_set
+    >>> from carecore.billing.facts import BillingFacts, BillingPractitioner, PatientFacts, Setting
+    >>> from carecore.model import ServicePeriod
+    >>> def minutes(day, n, role):
+    ...     return TimeFact(date=pendulum.Date(2026, 3, day), minutes=n, role=role,
+    ...         practitioner="dr1", family=ServiceFamily.CCM)
+    >>> facts = BillingFacts(period=ServicePeriod.month(2026, 3), setting=Setting.PHYSICIAN_OFFICE,
+    ...     practitioners=[BillingPractitioner(id="dr1", credential=Credential.MD)],
+    ...     patient=PatientFacts(id="p1"), events=[minutes(2, 12, RoleClass.CLINICAL_STAFF),
+    ...     minutes(3, 5, RoleClass.PHYSICIAN), minutes(4, 5, RoleClass.AUXILIARY)])
+    >>> counted_minutes(facts, cms_rule_set(2026), practitioner="dr1", family=ServiceFamily.CCM)
+    17
+    """
+    if not isinstance(family, ServiceFamily):
+        raise errors.InvalidValue("must be a ServiceFamily", field="family", value=family)
+    wanted = [(practitioner, family)]
+
+    def answer(f: BillingFacts) -> tuple[str, int] | None:
+        found = [
+            p
+            for p in month_progress(f, rules, expected=wanted)
+            if (p.practitioner, p.family) == wanted[0]
+        ]
+        return None if not found else (found[0].code, found[0].minutes_needed)
+
+    now = answer(facts)
+    if now is None:
+        return None
+    total = 0
+    events = facts.events
+    for index, event in enumerate(events):
+        if not (
+            isinstance(event, TimeFact)
+            and event.practitioner == practitioner
+            and event.family is family
+        ):
+            continue
+        without = attrs.evolve(facts, events=(*events[:index], *events[index + 1 :]))
+        if answer(without) != now:
+            total += event.minutes
+    return total
