@@ -88,6 +88,15 @@ def _run_case(run: Callable[..., Any], scenario: Scenario, rules: RuleSet) -> An
         ) from exc
 
 
+def _run_via(via: str, run: Callable[..., Any], scenario: Scenario, rules: RuleSet) -> Any:
+    """One case through the engine, or as records through a fresh store (``--via store``)."""
+    if via == "store":
+        from carecore.billing._via_store import evaluate_via_store  # noqa: PLC0415
+
+        return evaluate_via_store(scenario, rules)
+    return _run_case(run, scenario, rules)
+
+
 def _fail(message: str) -> None:
     click.echo(f"carecore billing: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
@@ -103,16 +112,32 @@ def billing() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option(
+    "--via",
+    type=click.Choice(["engine", "store"]),
+    default="engine",
+    show_default=True,
+    help="engine: the case's facts straight to the engine; store: the case as records in a "
+    "fresh in-memory store, closed by CareProgram (a case the store cannot hold exits 2).",
+)
 @_rule_set_options
 @click.pass_context
-def evaluate(
-    ctx: click.Context, files: tuple[Path, ...], fmt: str, payer: str, rule_set_id: str | None
+def evaluate(  # noqa: PLR0917 - click passes the options by position
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    fmt: str,
+    via: str,
+    payer: str,
+    rule_set_id: str | None,
 ) -> None:
     """Evaluate billing scenario FILES (JSON: one case or {"cases": [...]}).
 
     Every practitioner in a case is evaluated. Exits 0 when the evaluation
     ran (even if nothing is billable) and 2 when a file cannot be read, naming
     the case and the JSON path; nothing is printed from a file that failed.
+    With ``--via store`` each case is loaded as records into a fresh store
+    and closed through CareProgram; the output is the same as ``--via
+    engine``, and a case the store cannot hold yet exits 2 naming it.
     """
     from carecore.billing.engine import evaluate as run  # noqa: PLC0415
     from carecore.billing.fees import NO_LISTED_FEE  # noqa: PLC0415
@@ -124,7 +149,7 @@ def evaluate(
         scenarios = [s for path in files for s in load_scenarios(path)]
         for scenario in scenarios:
             rules = _scenario_rules(provided, scenario, payer, rule_set_id)
-            results.append((scenario, _run_case(run, scenario, rules)))
+            results.append((scenario, _run_via(via, run, scenario, rules)))
     except errors.InvalidInput as exc:
         _fail(str(exc))
         return

@@ -43,6 +43,7 @@ from carecore.billing.facts import (
     DischargeFact,
     Event,
     PatientFacts,
+    ProgramMonthFact,
     Setting,
     TimeFact,
     VisitFact,
@@ -75,7 +76,13 @@ if TYPE_CHECKING:
 
     import pendulum
 
-__all__ = ["DEVICE_PERIOD_DAYS", "ProgramGap", "facts_and_gaps", "facts_from_model"]
+__all__ = [
+    "DEVICE_PERIOD_DAYS",
+    "PROGRAM_MONTH_FAMILIES",
+    "ProgramGap",
+    "facts_and_gaps",
+    "facts_from_model",
+]
 
 #: The length of one device data period (RPM and RTM supply codes).
 DEVICE_PERIOD_DAYS = 30
@@ -275,6 +282,7 @@ def facts_and_gaps(
         period,
         _device_practitioners(mine_consents, mine_enrollments),
     )
+    events += _program_months(mine_enrollments, period)
     events += _discharges(adt_events, episodes, patient.id, zone)
     gaps = tuple(
         ProgramGap(
@@ -392,6 +400,50 @@ def _revocation_cause(consents: Sequence[Consent], day: pendulum.Date) -> str:
     if revoked:
         return f"consent revoked on {revoked[-1].isoformat()}"
     return "no consent covers the day"
+
+
+#: Families billed per month of enrollment (APCM), or per month of an episode (CoCM).
+PROGRAM_MONTH_FAMILIES = frozenset({ServiceFamily.APCM, ServiceFamily.COCM})
+
+
+def _program_months(enrollments: Sequence[Enrollment], period: ServicePeriod) -> list[Event]:
+    """A program month for each APCM or CoCM enrollment the patient was enrolled under in *period*.
+
+    The month's date is its first day enrolled; a CoCM month is numbered
+    within its episode, which starts at the enrollment (or re-enrollment)
+    the month falls in. The behavioral-health add-ons of APCM are not read
+    from records yet.
+    """
+    out: list[Event] = []
+    for enrollment in enrollments:
+        if enrollment.family not in PROGRAM_MONTH_FAMILIES:
+            continue
+        day = next(
+            (d for d in _days(period) if enrollment.status_on(d) is EnrollmentStatus.ENROLLED),
+            None,
+        )
+        if day is None:
+            continue
+        started: pendulum.Date | None = None
+        for step in enrollment.history:
+            if step.on > day:
+                break
+            if step.status is EnrollmentStatus.DISENROLLED:
+                started = None  # a later enrollment starts a new episode
+            elif step.status is EnrollmentStatus.ENROLLED and started is None:
+                started = step.on  # (a resume after a pause continues the episode)
+        first = started or day
+        episode = (day.year - first.year) * 12 + day.month - first.month + 1
+        out.append(
+            ProgramMonthFact(
+                date=day,
+                family=enrollment.family,
+                month=f"{day.year:04d}-{day.month:02d}",
+                practitioner=enrollment.billing_practitioner_id,
+                episode_month=episode if enrollment.family is ServiceFamily.COCM else None,
+            )
+        )
+    return out
 
 
 def _device_practitioners(
