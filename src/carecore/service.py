@@ -1019,7 +1019,9 @@ def _month_records(tx: Transaction, patient_id: str | None = None) -> MonthRecor
         enrollments=read(Enrollment),
         coverages=read(Coverage),
         care_teams=read(CareTeam),
-        care_plans=_plan_spans(tx, plans, {p.id: p.time_zone for p in patients}),
+        care_plans=_plan_spans(
+            tx, plans, {p.id: p.time_zone for p in patients}, patient_id=patient_id
+        ),
         time_entries=read(TimeEntry),
         contacts=read(InteractiveContact),
         visits=read(FaceToFaceVisit),
@@ -1093,7 +1095,11 @@ def _reached(
 
 
 def _plan_spans(
-    tx: Transaction, plans: list[CarePlan], zones: Mapping[str, str]
+    tx: Transaction,
+    plans: list[CarePlan],
+    zones: Mapping[str, str],
+    *,
+    patient_id: str | None = None,
 ) -> list[careplans.PlanSpan]:
     """When each plan was in force, from its stored versions and the days they were written.
 
@@ -1107,7 +1113,7 @@ def _plan_spans(
     written: dict[str, list[pendulum.DateTime]] = {}
     if revised:
         wanted = {p.id for p in revised}
-        for entry in tx.audit_entries():
+        for entry in tx.audit_entries(patient_id=patient_id):  # one patient's, when given
             if entry.kind == "CarePlan" and entry.key in wanted and entry.action in _WRITES:
                 written.setdefault(entry.key, []).append(entry.at)
     spans = []

@@ -9,7 +9,8 @@ from carecore.clock import FixedClock
 from carecore.model import RoleClass
 from carecore.notify import NotificationRule
 from carecore.service import CareProgram
-from tests.registry.month_records import ccm_records, practitioner, time_entry
+from carecore.testing._store_contract import make_patient
+from tests.registry.month_records import agreed_plan, ccm_records, practitioner, time_entry
 
 NOW = pendulum.datetime(2026, 3, 25, 15, tz="UTC")
 
@@ -84,3 +85,30 @@ def test_no_threshold_event_in_a_year_without_a_rule_set(carecore_pm):
     program = _program(carecore_pm, ccm_records("p1"))
     program.record_time(time_entry("t1", "p1", 30, pendulum.Date(2031, 3, 2)))
     assert _reached(program) == []
+
+
+def test_one_patients_reading_is_the_close_reading_of_that_patient(carecore_pm):
+    # Plans agreed in a later version are dated from the audit log; reading one
+    # patient's records (for threshold events) must date them as the whole-store close does.
+    from carecore.service import _month_records
+
+    program = _program(carecore_pm, {})
+    for pid, day in (("p1", 12), ("p2", 20)):
+        draft = agreed_plan(pid)
+        draft = evolve(draft, status=draft.status.__class__.DRAFT, version=1)
+        with program.transaction("draft") as tx:
+            tx.add(make_patient(pid))
+            tx.add(draft)
+        program.clock = FixedClock(pendulum.datetime(2026, 3, day, 15, tz="UTC"))
+        with program.transaction("agree") as tx:
+            tx.replace(draft.activate())
+    with program.transaction("read") as tx:
+        everyone = _month_records(tx).care_plans
+        for pid in ("p1", "p2"):
+            mine = _month_records(tx, pid)
+            assert [p.id for p in mine.patients] == [pid]
+            assert list(mine.care_plans) == [s for s in everyone if s.patient_id == pid]
+    assert sorted(s.established for s in everyone) == [
+        pendulum.Date(2026, 3, 12),
+        pendulum.Date(2026, 3, 20),
+    ]
