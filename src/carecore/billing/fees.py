@@ -109,7 +109,7 @@ FEE_SOURCES: Mapping[str, FeeSource] = {
         FeeSource(
             id="cptcodecalculator",
             title="CPT Code Calculator, CY 2026 code pages with RVU components "
-            "(G0568, valued by crosswalk to 99492; 99489; 99425; 98975)",
+            "(G0568, valued by crosswalk to 99492; 99489; 98975)",
             url="https://cptcodecalculator.com/cpt-codes/",
         ),
     )
