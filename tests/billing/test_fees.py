@@ -76,7 +76,12 @@ def _docs_table(heading: str) -> list[list[str]]:
     """The body rows of the first markdown table under *heading* in the fees page."""
     text = DOCS.read_text(encoding="utf-8")
     section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")]
+    rows: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            break  # the end of the first table
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
