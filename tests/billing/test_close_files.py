@@ -98,3 +98,38 @@ def test_worker_state_comes_from_the_pool_initializer():
     inline = WorkerRunner(1, dict, base=1)
     assert inline.submit(_state_of_this_process, 1)() == (os.getpid(), 2)
     inline.close()
+
+
+def test_each_patient_s_lines_carry_their_own_diagnoses(tmp_path, close_engine):
+    """Two months of the same canonical form (one cached engine result) keep their own codes."""
+    import csv
+    import json
+
+    patients = (
+        "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+        "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n"
+        "p2,dr1,J44.9;N18.4,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n"
+    )
+    events = (
+        "patient_id,date,type,minutes,role,family\n"
+        "p1,2026-01-06,time_entry,25,clinical_staff,CCM\n"
+        "p2,2026-01-06,time_entry,25,clinical_staff,CCM\n"
+    )
+    p, e = write(tmp_path, patients, events)
+    close_engine.close(p, e, MONTH, cms_rule_set(2026), tmp_path / "out")
+    with (tmp_path / "out" / "claims.csv").open(newline="") as handle:
+        rows = {r["patient_id"]: r["diagnoses"] for r in csv.DictReader(handle)}
+    assert rows == {"p1": "E11.65;I10", "p2": "J44.9;N18.4"}
+    claims = json.loads((tmp_path / "out" / "claims.json").read_text())
+    assert {c["patient_id"]: c["diagnoses"] for c in claims} == {
+        "p1": ["E11.65", "I10"],
+        "p2": ["J44.9", "N18.4"],
+    }
+    packets = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "audit" / "packets.jsonl").read_text().splitlines()
+    ]
+    assert {p["patient_id"]: p["claim_lines"][0]["diagnoses"] for p in packets} == {
+        "p1": ["E11.65", "I10"],
+        "p2": ["J44.9", "N18.4"],
+    }

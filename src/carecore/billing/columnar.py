@@ -76,7 +76,12 @@ from carecore.billing.encode import (
     plain_json_expr,
     plain_json_or_null_expr,
 )
-from carecore.billing.engine import PERSONAL_ROLES, STAFF_ROLES, personal_time_counts
+from carecore.billing.engine import (
+    PERSONAL_ROLES,
+    STAFF_ROLES,
+    line_diagnoses,
+    personal_time_counts,
+)
 from carecore.billing.facts import BillingPractitioner, Setting
 from carecore.billing.fast import _ROLE_GROUP, FastClose, condition_shape, personal_code
 from carecore.billing.rules import DateOfService
@@ -396,6 +401,9 @@ class _Patients:
         condition_texts = frame.get_column("conditions").unique().to_list()
         ids: list[int | None] = []
         jsons: list[str | None] = []
+        # A claim line's diagnoses depend on the patient's conditions and the line's family
+        # (never on the canonical month): rendered per distinct conditions text and family.
+        diagnoses: list[tuple[int, str, str, str]] = []
         # Conditions the fast path's canonical form cannot stand for (a code that does not
         # count, a disease listed with several codes): the reference code closes the row.
         canonical: list[bool] = []
@@ -417,6 +425,16 @@ class _Patients:
                 continue
             ids.append(condition_ids.setdefault(classes, len(condition_ids)))
             jsons.append(CloseEncoder.conditions_json(conditions))
+            for family in _FAMILIES:
+                codes = line_diagnoses(conditions, ServiceFamily(family), switches)
+                diagnoses.append(
+                    (
+                        len(jsons) - 1,
+                        family,
+                        CloseEncoder.diagnoses_cell(codes),
+                        CloseEncoder.diagnoses_json(codes),
+                    )
+                )
         self.condition_classes = list(condition_ids)
         columns.append(
             pl.col("conditions")
@@ -429,6 +447,17 @@ class _Patients:
                 condition_texts, list(range(len(condition_texts))), return_dtype=pl.Int64
             )
             .alias("_conditions_text")
+        )
+        #: Claim-line diagnoses (claims.csv cell, JSON items), by ``_conditions_text`` and family.
+        self.diagnoses = pl.DataFrame(
+            diagnoses,
+            schema={
+                "_conditions_text": pl.Int64,
+                "family": pl.String,
+                "_dx_csv": pl.String,
+                "_dx_json": pl.String,
+            },
+            orient="row",
         )
         #: The audit packet's conditions (JSON), by ``_conditions_text``.
         self.conditions_json = pl.DataFrame(
@@ -499,9 +528,9 @@ class _Patients:
 
 
 #: Holes of the per-row templates (the encoder's order) and the columns holding their literals.
-_CLAIM_CSV = ("patient_id", "practitioner", "date_of_service")
-_CLAIM_JSON = ("patient_id", "practitioner", "date_of_service")
-_AUDIT_LINE = ("practitioner", "date_of_service")
+_CLAIM_CSV = ("patient_id", "practitioner", "date_of_service", "diagnoses")
+_CLAIM_JSON = ("patient_id", "practitioner", "date_of_service", "diagnoses")
+_AUDIT_LINE = ("practitioner", "date_of_service", "diagnoses")
 _DENIAL_CSV = ("patient_id", "practitioner")
 #: Literal columns per template: claims.csv, claims.json, the packet's claim lines, denials.csv.
 _LINE_LITERALS = {
@@ -1380,7 +1409,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 cp,
                 entries,
                 results,
-                (line_frame, denial_frame, tails, table.conditions_json),
+                (line_frame, denial_frame, tails, table.conditions_json, table.diagnoses),
                 total,
                 month,
                 rules,
@@ -1602,7 +1631,7 @@ def _write_chunks(  # noqa: PLR0917
     cp: pl.DataFrame,
     entries: pl.DataFrame,
     results: _Results,
-    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame],
+    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame],
     total: int,
     month: ServicePeriod,
     rules: RuleSet,
@@ -1611,7 +1640,7 @@ def _write_chunks(  # noqa: PLR0917
     """Build and append the text of the columnar patients, merged with the reference code's, in order."""
     import polars as pl  # noqa: PLC0415
 
-    line_frame, denial_frame, tails, conditions_json = frames
+    line_frame, denial_frame, tails, conditions_json, diagnoses = frames
     start, end = _pdate(month.start), _pdate(month.end)
     prac = pl.col("_practitioner")
     dos_at_end = rules.switches.date_of_service is DateOfService.PERIOD_END
@@ -1656,8 +1685,10 @@ def _write_chunks(  # noqa: PLR0917
                 pl.col("_family").cast(pl.String),
                 pl.col("_credential").cast(pl.String),
             )
-            lines = chunk.select("_order", "_key", "_patient_id", "_practitioner").join(
-                line_frame, on="_key"
+            lines = (
+                chunk.select("_order", "_key", "_patient_id", "_practitioner", "_conditions_text")
+                .join(line_frame, on="_key")
+                .join(diagnoses, on=["_conditions_text", "family"], how="left")
             )
             if dos_at_end:
                 lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
@@ -1670,6 +1701,7 @@ def _write_chunks(  # noqa: PLR0917
                     patient_id=pl.col("_patient_id"),
                     practitioner=prac,
                     date_of_service=pl.col("_dos"),
+                    diagnoses=pl.col("_dx_csv"),
                 ).alias("claims_csv"),
                 Template.columns_expr(
                     "j",
@@ -1677,9 +1709,14 @@ def _write_chunks(  # noqa: PLR0917
                     patient_id=pid_json,
                     practitioner=prac_json,
                     date_of_service=dos_json,
+                    diagnoses=pl.col("_dx_json"),
                 ).alias("claims_json"),
                 Template.columns_expr(
-                    "a", _AUDIT_LINE, practitioner=prac_json, date_of_service=dos_json
+                    "a",
+                    _AUDIT_LINE,
+                    practitioner=prac_json,
+                    date_of_service=dos_json,
+                    diagnoses=pl.col("_dx_json"),
                 ).alias("audit_line"),
             )
             per_patient = lines.group_by("_order", maintain_order=True).agg(

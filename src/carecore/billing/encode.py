@@ -78,6 +78,7 @@ CLAIM_COLUMNS = (
     "period_start",
     "period_end",
     "amount",
+    "diagnoses",
 )
 #: denials.csv columns, in order.
 DENIAL_COLUMNS = ("patient_id", "practitioner", "code", "reason", "message", "rule", "sources")
@@ -257,7 +258,7 @@ class CloseEncoder:
 
     @staticmethod
     def _claim_cells(
-        line: ClaimLine, patient_id: str, practitioner: str, date_of_service: str
+        line: ClaimLine, patient_id: str, practitioner: str, date_of_service: str, diagnoses: str
     ) -> tuple[object, ...]:
         return (
             patient_id,
@@ -269,7 +270,18 @@ class CloseEncoder:
             line.period.start.isoformat(),
             line.period.end.isoformat(),
             "" if line.amount is None else str(line.amount),
+            diagnoses,
         )
+
+    @staticmethod
+    def diagnoses_cell(codes: tuple[str, ...]) -> str:
+        """A line's diagnoses in claims.csv: the ICD-10-CM codes joined by ``;``, the primary first."""
+        return ";".join(codes)
+
+    @staticmethod
+    def diagnoses_json(codes: tuple[str, ...]) -> str:
+        """A line's diagnoses in JSON (the items of the array)."""
+        return ",".join(_quote(c) for c in codes)
 
     def claim_csv(self, line: ClaimLine) -> str:
         """The claims.csv row of *line*."""
@@ -279,16 +291,18 @@ class CloseEncoder:
                 line.patient_id,
                 line.billing_practitioner_id,
                 line.date_of_service.isoformat(),
+                self.diagnoses_cell(line.diagnoses),
             )
         )
 
     def claim_csv_template(self, line: ClaimLine) -> Template:
-        """:meth:`claim_csv` with holes ``patient_id``, ``practitioner`` and ``date_of_service``."""
+        """:meth:`claim_csv` with holes ``patient_id``, ``practitioner``, ``date_of_service``, ``diagnoses``."""
         return Template.of(
-            lambda p, r, d: self.csv_row(self._claim_cells(line, p, r, d)),
+            lambda p, r, d, x: self.csv_row(self._claim_cells(line, p, r, d, x)),
             "patient_id",
             "practitioner",
             "date_of_service",
+            "diagnoses",
         )
 
     @staticmethod
@@ -318,13 +332,16 @@ class CloseEncoder:
     # -- claims.json ---------------------------------------------------------------------
 
     @staticmethod
-    def _claim_json(line: ClaimLine, patient_id: str, practitioner: str, day: str) -> str:
+    def _claim_json(
+        line: ClaimLine, patient_id: str, practitioner: str, day: str, diagnoses: str
+    ) -> str:
         modifiers = ",".join(_quote(m) for m in line.modifiers)
         return (
             f'{{"patient_id": {patient_id}, "practitioner": {practitioner}, '
             f'"code": {_quote(line.code)}, "units": {line.units}, "date_of_service": {day}, '
             f'"modifiers": [{modifiers}], "period_start": "{line.period.start.isoformat()}", '
-            f'"period_end": "{line.period.end.isoformat()}", "amount": {json_text(line.amount)}}}'
+            f'"period_end": "{line.period.end.isoformat()}", "amount": {json_text(line.amount)}, '
+            f'"diagnoses": [{diagnoses}]}}'
         )
 
     def claim_json(self, line: ClaimLine) -> str:
@@ -334,15 +351,17 @@ class CloseEncoder:
             _quote(line.patient_id),
             _quote(line.billing_practitioner_id),
             _json_day(line.date_of_service),
+            self.diagnoses_json(line.diagnoses),
         )
 
     def claim_json_template(self, line: ClaimLine) -> Template:
-        """:meth:`claim_json` with holes ``patient_id``, ``practitioner``, ``date_of_service`` (JSON values)."""
+        """:meth:`claim_json` with holes ``patient_id``, ``practitioner``, ``date_of_service``, ``diagnoses``."""
         return Template.of(
-            lambda p, r, d: self._claim_json(line, p, r, d),
+            lambda p, r, d, x: self._claim_json(line, p, r, d, x),
             "patient_id",
             "practitioner",
             "date_of_service",
+            "diagnoses",
         )
 
     # -- audit packets -------------------------------------------------------------------
@@ -526,25 +545,32 @@ class CloseEncoder:
             return json_text(NOT_RECORDED), ""
         return _quote(rule.summary), ",".join(_quote(s) for s in rule.sources)
 
-    def _audit_line(self, line: ClaimLine, practitioner: str, day: str) -> str:
+    def _audit_line(self, line: ClaimLine, practitioner: str, day: str, diagnoses: str) -> str:
         summary, sources = self._rule_of(line.code)
         modifiers = ",".join(_quote(m) for m in line.modifiers)
         return (
             f'{{"code":{_quote(line.code)},"units":{line.units},"family":{_quote(line.family.value)},'
             f'"practitioner":{practitioner},"date_of_service":{day},"modifiers":[{modifiers}],'
-            f'"amount":{json_text(line.amount)},"rule":{summary},"sources":[{sources}]}}'
+            f'"amount":{json_text(line.amount)},"diagnoses":[{diagnoses}],'
+            f'"rule":{summary},"sources":[{sources}]}}'
         )
 
     def audit_line(self, line: ClaimLine) -> str:
-        """A packet's claim line, with the rule that bills the code and its sources."""
+        """A packet's claim line: its diagnoses, the rule that bills the code and its sources."""
         return self._audit_line(
-            line, _quote(line.billing_practitioner_id), _json_day(line.date_of_service)
+            line,
+            _quote(line.billing_practitioner_id),
+            _json_day(line.date_of_service),
+            self.diagnoses_json(line.diagnoses),
         )
 
     def audit_line_template(self, line: ClaimLine) -> Template:
-        """:meth:`audit_line` with holes ``practitioner`` and ``date_of_service`` (JSON values)."""
+        """:meth:`audit_line` with holes ``practitioner``, ``date_of_service``, ``diagnoses``."""
         return Template.of(
-            lambda r, d: self._audit_line(line, r, d), "practitioner", "date_of_service"
+            lambda r, d, x: self._audit_line(line, r, d, x),
+            "practitioner",
+            "date_of_service",
+            "diagnoses",
         )
 
     @staticmethod
