@@ -21,6 +21,7 @@ import csv
 import functools
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from attrs import frozen
@@ -177,7 +178,7 @@ def _table() -> Mapping[int, Mapping[str, Fee]]:
                 "fees.csv", problems=[errors.Problem(path=f"line {line}", message=str(exc))]
             ) from exc
         table.setdefault(entry.year, {})[entry.code] = entry
-    return table
+    return MappingProxyType({year: MappingProxyType(codes) for year, codes in table.items()})
 
 
 def fee_table(year: int) -> Mapping[str, Fee]:
