@@ -8,6 +8,8 @@ from __future__ import annotations
 import pendulum
 import pytest
 from attrs import evolve
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set
 from carecore.billing.facts import Setting
@@ -18,6 +20,7 @@ from carecore.model import (
     AssessmentDomain,
     AssessmentNote,
     CarePlan,
+    CarePlanStatus,
     Coding,
     Condition,
     Consent,
@@ -28,6 +31,7 @@ from carecore.model import (
     DeviceReadingDay,
     DisenrollmentReason,
     Enrollment,
+    EnrollmentStatus,
     FaceToFaceVisit,
     MdmLevel,
     Patient,
@@ -391,3 +395,124 @@ def test_month_records_take_the_new_kinds_by_name():
     )
     results = close_records(records, MARCH, cms_rule_set(2026))
     assert "not_covered" in reasons(results)
+
+
+# -- closing again later ------------------------------------------------------------------
+
+_LATER = st.sampled_from(
+    [
+        "april_minutes",
+        "other_patient",
+        "plan_review",
+        "later_coverage",
+        "disenroll_in_may",
+        "may_device_days",
+        "later_consent_revocation",
+        "clock_moves",
+        "plan_closed",
+    ]
+)
+
+
+def _apply_later(program: CareProgram, change: str, n: int) -> None:  # noqa: C901, PLR0912
+    """A change that says nothing about March (after it, or about someone else)."""
+    program.clock = at(2026, 5, 1 + n % 27)
+    if change == "april_minutes":
+        with program.transaction("later time") as tx:
+            tx.add(staff_minutes(100 + n, pendulum.Date(2026, 4, 1 + n % 28), 30))
+    elif change == "other_patient":
+        with program.transaction("another patient") as tx:
+            if not tx.find(Patient, patient_id="p9"):
+                tx.add(make_patient("p9"))
+            tx.add(staff_minutes(200 + n, pendulum.Date(2026, 3, 10), 40, pid="p9"))
+    elif change == "plan_review":
+        with program.transaction("read") as tx:
+            open_plan = tx.get(CarePlan, "p1-cp").status is CarePlanStatus.ACTIVE
+        if open_plan:
+            program.review_care_plan("p1-cp")
+    elif change == "plan_closed":
+        with program.transaction("read") as tx:
+            open_plan = tx.get(CarePlan, "p1-cp").status is CarePlanStatus.ACTIVE
+        if open_plan:
+            program.close_care_plan("p1-cp")
+    elif change == "later_coverage":
+        with program.transaction("coverage") as tx:
+            tx.add(
+                Coverage(
+                    id=f"cov-{n}",
+                    patient_id="p1",
+                    payer="Acme Advantage",
+                    plan=CoveragePlan.MEDICARE_ADVANTAGE,
+                    start=pendulum.Date(2026, 6, 1),
+                )
+            )
+    elif change == "disenroll_in_may":
+        with program.transaction("enrollment") as tx:
+            if not tx.find(Enrollment, patient_id="p1"):
+                tx.add(
+                    Enrollment.start(
+                        id="e-later",
+                        patient_id="p1",
+                        program_id="ccm",
+                        family=ServiceFamily.CCM,
+                        billing_practitioner_id="dr1",
+                        on=pendulum.Date(2026, 1, 5),
+                    )
+                )
+        with program.transaction("read") as tx:
+            current = tx.get(Enrollment, "e-later")
+        if current.status is not EnrollmentStatus.DISENROLLED:
+            program.change_enrollment(
+                "e-later",
+                lambda e: e.disenroll(pendulum.Date(2026, 5, 20), DisenrollmentReason.MOVED),
+                reason="moved",
+            )
+    elif change == "may_device_days":
+        with program.transaction("devices") as tx:
+            day = pendulum.Date(2026, 5, 1 + n % 28)
+            known = {d.on for d in tx.find(DeviceReadingDay, patient_id="p1")}
+            if day not in known:
+                tx.add(
+                    DeviceReadingDay(
+                        patient_id="p1", family=ServiceFamily.RPM, device="cuff", on=day
+                    )
+                )
+    elif change == "later_consent_revocation":
+        with program.transaction("revoke") as tx:
+            stored = tx.get(Consent, "p1-k-CCM")
+            if stored.revoked_on is None:
+                tx.replace(stored.revoke(pendulum.Date(2026, 4, 10)))
+
+
+def _outcome(results: list) -> list:
+    return [
+        (r.patient_id, r.claim_lines, r.denials, r.hints)
+        for r in sorted(results, key=lambda r: r.patient_id)
+        if r.patient_id == "p1"
+    ]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(_LATER, max_size=5), minutes=st.integers(5, 70))
+def test_closing_again_after_unrelated_later_changes_gives_the_same_answer(changes, minutes):
+    program = CareProgram.open("memory://", actor="test", clock=at(2026, 1, 5))
+    ccm_patient(program, agreed=False)
+    program.clock = at(2026, 2, 10)
+    program.revise_care_plan("p1-cp", lambda p: p.activate(), reason="agreed")
+    with program.transaction("march") as tx:
+        tx.add(staff_minutes(1, pendulum.Date(2026, 3, 9), minutes))
+        tx.add(
+            Coverage(
+                id="cov-b",
+                patient_id="p1",
+                payer="Medicare",
+                plan=CoveragePlan.MEDICARE_PART_B,
+                start=pendulum.Date(2020, 1, 1),
+                end=pendulum.Date(2026, 5, 31),
+            )
+        )
+    program.clock = at(2026, 4, 2)
+    first = _outcome(program.close_month(MARCH))
+    for n, change in enumerate(changes):
+        _apply_later(program, change, n)
+    assert _outcome(program.close_month(MARCH)) == first
