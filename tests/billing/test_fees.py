@@ -322,3 +322,24 @@ def test_revenue_pmpm_leaves_lines_without_a_fee_out_and_says_so():
     (row,) = pmpm_by_quarter([enrolled], period=march, family=ServiceFamily.CCM, claim_lines=lines)
     assert row.observed_total == Decimal("66.13")
     assert "1 with no listed fee left out" in row.source
+
+
+@pytest.mark.parametrize("page", ["ccm", "pcm", "tcm", "rpm", "apcm"])
+def test_the_family_pages_show_the_fee_tables_amounts(page):
+    lines = (ROOT / "docs" / "billing" / f"{page}.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "approx. amount 2024 / 2025 / 2026" in line)
+    checked = 0
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        shown = []
+        for year in CMS_YEARS:
+            entry = fee_table(year).get(cells[0])
+            if entry is None:
+                shown.append("n/a")
+            else:
+                shown.append("none listed" if entry.amount is None else format_amount(entry.amount))
+        assert cells[-1] == " / ".join(shown), (page, cells[0])
+        checked += 1
+    assert checked
