@@ -94,6 +94,7 @@ class FastClose:
         self._patients: dict[tuple[object, ...], PatientFacts] = {}
         self._by_raw: dict[tuple[object, ...], PatientFacts] = {}
         self._need: dict[tuple[str, int], int] = {}
+        self._condition_shapes: dict[tuple[ChronicCondition, ...], tuple[object, ...] | None] = {}
         self.hits = 0
         self.misses = 0
 
@@ -129,7 +130,7 @@ class FastClose:
         month's end (the date of service is bounded by death), or when the
         conditions are not one billable code per disease (the refusal names the codes).
         """
-        if condition_shape(patient.conditions, self.rules.switches) is None:
+        if self._condition_shape(patient.conditions) is None:
             return False
         if not inside:
             return True
@@ -141,6 +142,16 @@ class FastClose:
             if any(e[3] is family and e[0] < first for e in inside):
                 return False
         return True
+
+    def _condition_shape(
+        self, conditions: tuple[ChronicCondition, ...]
+    ) -> tuple[object, ...] | None:
+        found = self._condition_shapes.get(conditions, False)
+        if found is False:
+            found = condition_shape(conditions, self.rules.switches)
+            if len(self._condition_shapes) < _RAW_CACHE_LIMIT:
+                self._condition_shapes[conditions] = found
+        return found  # type: ignore[return-value]
 
     def _reference(
         self, patient: PatientFacts, practitioner: BillingPractitioner, entries: list[Entry]
@@ -269,7 +280,7 @@ class FastClose:
             )
             plan = patient.care_plan(family)
             flags.append((consented, visit_ok, plan is not None and plan <= end))
-        conditions = condition_shape(patient.conditions, self.rules.switches)
+        conditions = self._condition_shape(patient.conditions)
         died = patient.date_of_death is not None and patient.date_of_death <= end
         return (tuple(flags), conditions, patient.qmb, died)
 
