@@ -45,6 +45,8 @@ from carecore.model import (
     CarePlanRevised,
     CarePlanStatus,
     CareTeam,
+    CareTeamMember,
+    CareTeamRole,
     ClaimLine,
     Condition,
     Consent,
@@ -1044,21 +1046,35 @@ def _time_progress(
     tx: Transaction, entry: TimeEntry, rules: billing.RuleSet
 ) -> tuple[BillingFacts, EvaluationResult, TimeProgress | None] | None:
     """The entry's patient's month so far (to the entry's day) and the engine's next code for its time."""
-    from carecore.billing.month import evaluate_records  # noqa: PLC0415
-    from carecore.billing.progress import month_progress  # noqa: PLC0415
+    from carecore.billing.progress import records_progress  # noqa: PLC0415
 
     day = entry.service_date
     records = _month_records(tx, entry.patient_id)
+    # The entry's billing practitioner is evaluated even when no earlier record
+    # names them (a month's first entry): a care team naming them does only that.
+    named = CareTeam(
+        id="carecore-record-time",
+        patient_id=entry.patient_id,
+        members=[
+            CareTeamMember(
+                practitioner_id=entry.billing_practitioner_id,
+                role=CareTeamRole.BILLING_PRACTITIONER,
+            )
+        ],
+    )
     so_far = attrs.evolve(
-        records, time_entries=[t for t in records.time_entries if t.service_date <= day]
+        records,
+        time_entries=[t for t in records.time_entries if t.service_date <= day],
+        care_teams=[*records.care_teams, named],
     )
     wanted = (entry.billing_practitioner_id, entry.family)
-    for facts, result in evaluate_records(so_far, ServicePeriod.month(day.year, day.month), rules):
-        found = [
-            p
-            for p in month_progress(facts, rules, expected=[wanted], result=result)
-            if (p.practitioner, p.family) == wanted
-        ]
+    for facts, result, progress in records_progress(
+        so_far,
+        ServicePeriod.month(day.year, day.month),
+        rules,
+        expected={entry.patient_id: [wanted]},
+    ):
+        found = [p for p in progress if (p.practitioner, p.family) == wanted]
         return facts, result, found[0] if found else None
     return None
 

@@ -112,3 +112,10 @@ def test_one_patients_reading_is_the_close_reading_of_that_patient(carecore_pm):
         pendulum.Date(2026, 3, 12),
         pendulum.Date(2026, 3, 20),
     ]
+
+
+def test_a_first_entry_that_reaches_the_threshold_alone_is_reported(carecore_pm):
+    # Nothing but the entry names the billing practitioner: the engine still evaluates them.
+    program = _program(carecore_pm, {"patients": [make_patient("p1")]})
+    program.record_time(time_entry("t1", "p1", 25, pendulum.Date(2026, 3, 2)))
+    assert _reached(program) == [("99490", "2026-03", "25")]

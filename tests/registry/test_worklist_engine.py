@@ -198,3 +198,35 @@ def test_the_worklist_advice_is_the_engines_and_following_it_reaches_the_code(mo
         if needed > 1:
             short = _close(dr, records, [*so_far, _countable(dr, pid, needed - 1, today, message)])
             assert _units(short[pid], code) == before, (item.detail, short[pid].billable)
+
+
+def test_no_minutes_advice_for_a_month_the_close_refuses_for_its_coverage():
+    from carecore.model import Coverage, CoveragePlan
+
+    records = ccm_records("p1")
+    entries = [time_entry("t1", "p1", 5, pendulum.Date(2026, 3, 2))]
+
+    def items(plan):
+        cover = Coverage(id="cov", patient_id="p1", payer="Payer", plan=plan)
+        return _minutes_items(
+            registry_worklists(
+                today=TODAY,
+                enrollments=records["enrollments"],
+                care_plans=records["care_plans"],
+                time_entries=entries,
+                rules=RULES,
+                patients=records["patients"],
+                practitioners=[practitioner()],
+                conditions=records["conditions"],
+                consents=records["consents"],
+                visits=records["visits"],
+                coverages=[cover],
+            )
+        )
+
+    assert [i.detail for i in items(CoveragePlan.MEDICARE_PART_B)] == [
+        "CCM: 15 more clinical-staff minutes reach 99490"
+    ]
+    # Medicare Advantage: the close refuses the month under the CMS Part B rules,
+    # and no number of minutes changes that.
+    assert items(CoveragePlan.MEDICARE_ADVANTAGE) == []

@@ -35,15 +35,23 @@ from attrs import frozen
 from carecore import errors
 from carecore.billing.engine import EvaluationResult, evaluate
 from carecore.billing.facts import TimeFact
-from carecore.model import Credential, RoleClass, ServiceFamily
+from carecore.model import Credential, RoleClass, ServiceFamily, TimeEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator, Mapping
 
     from carecore.billing.facts import BillingFacts
+    from carecore.billing.month import MonthRecords
     from carecore.billing.rules import RuleSet
+    from carecore.model import ServicePeriod
 
-__all__ = ["TimeProgress", "counted_minutes", "month_progress", "time_progress"]
+__all__ = [
+    "TimeProgress",
+    "counted_minutes",
+    "month_progress",
+    "records_progress",
+    "time_progress",
+]
 
 
 @frozen(kw_only=True)
@@ -233,3 +241,111 @@ def counted_minutes(
         if answer(without) != now:
             total += event.minutes
     return total
+
+
+def records_progress(
+    records: MonthRecords,
+    period: ServicePeriod,
+    rules: RuleSet,
+    *,
+    expected: Mapping[str, Iterable[tuple[str, ServiceFamily]]] | None = None,
+) -> Iterator[tuple[BillingFacts, EvaluationResult, tuple[TimeProgress, ...]]]:
+    """Each patient's month closed from *records* (as a month close does), with its time progress.
+
+    The results are those of :func:`carecore.billing.month.evaluate_records`
+    (so a refusal the close adds, such as coverage other than Medicare
+    Part B, counts). For each ``(practitioner, family)`` that *expected*
+    lists for a patient without a next code, the close is run again with one
+    clinical-staff minute added to the records (on the period's first day,
+    or the consent day when later), as :func:`month_progress` asks the
+    engine: its answer plus that minute is the progress, and a month decided
+    either way gives none.
+
+    >>> import pendulum
+    >>> from carecore.billing import cms_rule_set
+    >>> from carecore.billing.month import MonthRecords
+    >>> from carecore.model import (AdministrativeSex, Credential, Enrollment, Patient,
+    ...     Practitioner, ServicePeriod)
+    >>> ada = Patient(id="p1", given_name="Ada", family_name="Okafor", time_zone="America/Chicago",
+    ...     birth_date=pendulum.Date(1948, 3, 2), sex=AdministrativeSex.FEMALE)
+    >>> dr = Practitioner(id="dr1", name="Dr. Ruiz", credential=Credential.MD)
+    >>> ccm = Enrollment.start(id="e1", patient_id="p1", program_id="ccm",
+    ...     family=ServiceFamily.CCM, billing_practitioner_id="dr1", on=pendulum.Date(2026, 1, 5))
+    >>> records = MonthRecords(patients=[ada], practitioners=[dr], enrollments=[ccm])
+    >>> [(f.patient.id, [(p.code, p.minutes_needed) for p in progress])
+    ...  for f, _, progress in records_progress(records, ServicePeriod.month(2026, 3),
+    ...      cms_rule_set(2026), expected={"p1": [("dr1", ServiceFamily.CCM)]})]
+    [('p1', [('99490', 20)])]
+    """
+    from carecore.billing.month import MonthRecords, evaluate_records  # noqa: PLC0415
+
+    if not isinstance(records, MonthRecords):
+        raise errors.InvalidValue("must be MonthRecords", field="records", value=records)
+    wanted = {pid: list(dict.fromkeys(pairs)) for pid, pairs in (expected or {}).items()}
+    for facts, result in evaluate_records(records, period, rules):
+        found = {(p.practitioner, p.family): p for p in time_progress(result)}
+        known = {p.id for p in facts.practitioners}
+        for practitioner, family in wanted.get(facts.patient.id, ()):
+            if (practitioner, family) in found or practitioner not in known:
+                continue
+            first = _probe_records(
+                records, facts, period, rules, practitioner=practitioner, family=family
+            )
+            if first is not None:
+                found[practitioner, family] = first
+        ordered = sorted(found, key=lambda k: (k[0], k[1].value))
+        yield facts, result, tuple(found[key] for key in ordered)
+
+
+def _probe_records(
+    records: MonthRecords,
+    facts: BillingFacts,
+    period: ServicePeriod,
+    rules: RuleSet,
+    *,
+    practitioner: str,
+    family: ServiceFamily,
+) -> TimeProgress | None:
+    from carecore.billing.month import evaluate_records  # noqa: PLC0415
+
+    day = period.start
+    consent = facts.patient.consent(family)
+    if consent is not None and consent > day:
+        day = consent
+    if day > period.end:
+        return None
+    minute = TimeEntry(
+        id="carecore-progress-probe",
+        patient_id=facts.patient.id,
+        performer_id="carecore-progress-probe",
+        credential=Credential.RN,
+        role_class=RoleClass.CLINICAL_STAFF,
+        minutes=1,
+        family=family,
+        activity="a first minute, asked about",
+        service_date=day,
+        billing_practitioner_id=practitioner,
+    )
+    one = attrs.evolve(
+        records,
+        patients=[p for p in records.patients if p.id == facts.patient.id],
+        time_entries=[*records.time_entries, minute],
+    )
+    for _facts, result in evaluate_records(one, period, rules):
+        answer = next(
+            (
+                p
+                for p in time_progress(result)
+                if (p.practitioner, p.family) == (practitioner, family)
+            ),
+            None,
+        )
+        if answer is None:
+            return None
+        needed = answer.minutes_needed + 1
+        return attrs.evolve(
+            answer,
+            minutes_needed=needed,
+            message=f"{needed} more clinical-staff minutes reach {answer.code}",
+        )
+    return None

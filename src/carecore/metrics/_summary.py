@@ -298,6 +298,7 @@ def _worklists(
         conditions=data.conditions,
         consents=data.consents,
         visits=data.visits,
+        coverages=data.coverages or (),
     )
     return tuple(lists.values())
 

@@ -3,8 +3,9 @@
 How many more minutes reach which code is the billing engine's answer:
 :func:`minutes_progress` evaluates each enrolled patient's month so far with
 the same records and the same path as a month close
-(:func:`carecore.billing.month.evaluate_records`) and reads the engine's
-hints (:mod:`carecore.billing.progress`). No threshold, role or credential
+(:func:`carecore.billing.progress.records_progress`, over
+:func:`carecore.billing.month.evaluate_records`) and reads the engine's
+hints. No threshold, role or credential
 rule is restated here.
 """
 
@@ -17,8 +18,8 @@ import attrs
 from attrs import frozen
 
 from carecore import billing, errors
-from carecore.billing.month import MonthRecords, evaluate_records
-from carecore.billing.progress import TimeProgress, month_progress
+from carecore.billing.month import MonthRecords
+from carecore.billing.progress import TimeProgress, records_progress
 from carecore.model import EnrollmentStatus, ServiceFamily, ServicePeriod
 from carecore.model._validators import check_date
 from carecore.outreach import WorkItem, Worklist, _owner_rule, build_worklists
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         CareTeam,
         Condition,
         Consent,
+        Coverage,
         Enrollment,
         FaceToFaceVisit,
         InteractiveContact,
@@ -121,8 +123,8 @@ def minutes_progress(
     :class:`~carecore.billing.month.MonthRecords`). The month of *on* is
     evaluated under *rules* as a close would evaluate it, with the time
     entries up to *on*; each enrollment gets the engine's hint for its
-    family and billing practitioner (:func:`carecore.billing.progress.month_progress`,
-    which also asks the engine about a family no one has logged time for yet).
+    family and billing practitioner (:func:`carecore.billing.progress.records_progress`,
+    which also asks the close about a family no one has logged countable time for yet).
     An enrollment whose patient or billing practitioner is not among the
     records cannot be evaluated and is left out.
 
@@ -152,10 +154,10 @@ def minutes_progress(
         followed[e.patient_id].append((e.billing_practitioner_id, e.family))
     evaluated: set[tuple[str, str]] = set()
     nearest: dict[tuple[str, str, ServiceFamily], TimeProgress] = {}
-    for facts, result in evaluate_records(so_far, ServicePeriod.month(day.year, day.month), rules):
+    period = ServicePeriod.month(day.year, day.month)
+    for facts, _result, progress in records_progress(so_far, period, rules, expected=followed):
         evaluated.update((facts.patient.id, p.id) for p in facts.practitioners)
-        expected = followed[facts.patient.id]
-        for p in month_progress(facts, rules, expected=expected, result=result):
+        for p in progress:
             nearest[p.patient_id, p.practitioner, p.family] = p
     month = f"{day.year:04d}-{day.month:02d}"
     out = []
@@ -225,6 +227,7 @@ def registry_worklists(
     conditions: Iterable[Condition] = (),
     consents: Iterable[Consent] = (),
     visits: Iterable[FaceToFaceVisit] = (),
+    coverages: Iterable[Coverage] = (),
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
@@ -235,9 +238,10 @@ def registry_worklists(
     engine's sentence, e.g. ``CCM: 8 more clinical-staff minutes reach
     99490``). The minutes come from :func:`minutes_progress` over the
     records a month close reads (*patients*, *practitioners*, *conditions*,
-    *consents*, *visits* and the records above). Without *rules* no minutes
-    items are made; an enrollment whose patient or billing practitioner is
-    not given gets none either.
+    *consents*, *visits*, *coverages* and the records above). Without *rules*
+    no minutes items are made; an enrollment whose patient or billing
+    practitioner is not given gets none either. Care plans are read as
+    given (a close of a store dates each from its history).
 
     >>> import pendulum
     >>> registry_worklists(today=pendulum.Date(2026, 3, 4))
@@ -278,6 +282,8 @@ def registry_worklists(
             conditions=conditions,
             consents=consents,
             enrollments=enrolled,
+            coverages=coverages,
+            care_teams=teams,
             care_plans=plans,
             time_entries=time_entries,
             contacts=contacted,
