@@ -299,3 +299,16 @@ def test_claim_line_with_diagnoses_round_trips():
         practitioner_id="dr1",
     )
     assert converter.structure(converter.unstructure(denial), Denial) == denial
+
+
+def test_a_code_already_claimed_is_refused_not_dropped():
+    from carecore.billing.facts import OtherClaimFact
+
+    facts = ccm_facts([(3, 25)])
+    claimed = OtherClaimFact(date=D(2026, 3, 2), code="99490", practitioner="dr1")
+    result = evaluate(attrs.evolve(facts, events=[*facts.events, claimed]), cms_rule_set(2026))
+    assert result.claim_lines == ()
+    # The old engine dropped the line without a word (only 99439's threshold was said).
+    assert ("99490", DenialReason.ALREADY_BILLED_IN_PERIOD) in {
+        (d.code, d.reason) for d in result.denials
+    }

@@ -1966,6 +1966,28 @@ def _apcm_across_practitioners(outcomes: dict[str, _Ctx]) -> None:
                 )
 
 
+def _not_claimed(
+    ctx: _Ctx, family: ServiceFamily, lines: list[ClaimLine], claims: list[OtherClaimFact]
+) -> list[ClaimLine]:
+    """The lines whose code this practitioner has not already claimed (the others are refused)."""
+    kept = []
+    for line in lines:
+        if any(
+            c.code == line.code and c.practitioner == ctx.pr.id and ctx.in_period(c.date)
+            for c in claims
+        ):
+            ctx.deny(
+                line.code,
+                family,
+                R.ALREADY_BILLED_IN_PERIOD,
+                f"{line.code} is already claimed by this practitioner for this period.",
+                f"{family.value.lower()}.{line.code.lower()}.already_claimed",
+            )
+        else:
+            kept.append(line)
+    return kept
+
+
 def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str, _Ctx]) -> None:  # noqa: C901
     """One practitioner per period, RPM vs RTM, and codes already claimed as facts."""
     claims = [e for e in facts.events if isinstance(e, OtherClaimFact)]
@@ -1974,15 +1996,7 @@ def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str
         for family, lines in list(ctx.out.lines.items()):
             if not lines:
                 continue
-            # A code given as a fact for this practitioner is not repeated.
-            ctx.out.lines[family] = kept = [
-                line
-                for line in lines
-                if not any(
-                    c.code == line.code and c.practitioner == pr_id and ctx.in_period(c.date)
-                    for c in claims
-                )
-            ]
+            ctx.out.lines[family] = kept = _not_claimed(ctx, family, lines, claims)
             if (
                 not kept
                 or family not in rules.switches.one_practitioner_families
@@ -2117,19 +2131,19 @@ def _explain_uncounted_time(ctx: _Ctx) -> None:
             R.TIME_NOT_COUNTABLE,
             f"{_sum(logged)} {family.value} minute{'' if _sum(logged) == 1 else 's'} "
             f"{'was' if _sum(logged) == 1 else 'were'} logged, and none counts toward a "
-            f"{family.value} code in this period ({_why_not_counted(ctx, family)})"
+            f"{family.value} code in this period ({_why_not_counted(ctx, family, code)})"
             + (f"; {'; '.join(said)}" if said else "")
             + ".",
             f"{name}.time_not_counted",
         )
 
 
-def _why_not_counted(ctx: _Ctx, family: ServiceFamily) -> str:
+def _why_not_counted(ctx: _Ctx, family: ServiceFamily, code: str) -> str:
     if family is F.TCM:
         return "TCM is reported for a discharge, with a timely contact and visit, not for time"
     if family is F.APCM:
         return "APCM is reported per month of program services, not for time"
-    if not ctx.available(BASE_CODE[family]):
+    if not ctx.available(code):
         return f"no {family.value} code is in effect"
     return "the time was logged by roles whose minutes do not count toward it"
 
