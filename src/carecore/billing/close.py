@@ -874,9 +874,9 @@ class CloseWriter:
         """One patient's output text: claims.csv rows, claims.json items, denials.csv rows, audit line."""
         result = month.result
         encoder = self.encoder
-        claims_csv = "".join(encoder.claim_csv(line) for line in result.claim_lines)
+        claims_csv = encoder.claims_csv(result.claim_lines) if result.claim_lines else ""
         practitioner = month.row.practitioner.id
-        denials_csv = "".join(encoder.denial_csv(d, practitioner) for d in result.denials)
+        denials_csv = encoder.denials_csv(result.denials, practitioner) if result.denials else ""
         claims_json = [encoder.claim_json(line) for line in result.claim_lines]
         audit = encoder.audit_json(month) + "\n" if result.claim_lines else ""
         return claims_csv, claims_json, denials_csv, audit

@@ -252,6 +252,14 @@ class CloseEncoder:
         self._csv.writerow(cells)
         return buffer.getvalue()
 
+    def csv_rows(self, rows: Iterable[Iterable[object]]) -> str:
+        """Several CSV rows (see :meth:`csv_row`), written in one pass."""
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self._csv.writerows(rows)
+        return buffer.getvalue()
+
     def header(self, columns: tuple[str, ...]) -> str:
         """The header row of a CSV output (:data:`CLAIM_COLUMNS`, :data:`DENIAL_COLUMNS`)."""
         return self.csv_row(columns)
@@ -295,6 +303,20 @@ class CloseEncoder:
             )
         )
 
+    def claims_csv(self, lines: Iterable[ClaimLine]) -> str:
+        """The claims.csv rows of *lines*, in order."""
+        cell = self.diagnoses_cell
+        return self.csv_rows(
+            self._claim_cells(
+                line,
+                line.patient_id,
+                line.billing_practitioner_id,
+                line.date_of_service.isoformat(),
+                cell(line.diagnoses),
+            )
+            for line in lines
+        )
+
     def claim_csv_template(self, line: ClaimLine) -> Template:
         """:meth:`claim_csv` with holes ``patient_id``, ``practitioner``, ``date_of_service``, ``diagnoses``."""
         return Template.of(
@@ -320,6 +342,10 @@ class CloseEncoder:
     def denial_csv(self, denial: Denial, practitioner: str) -> str:
         """The denials.csv row of *denial* (the practitioner closed for is not on a denial)."""
         return self.csv_row(self._denial_cells(denial, denial.patient_id, practitioner))
+
+    def denials_csv(self, denials: Iterable[Denial], practitioner: str) -> str:
+        """The denials.csv rows of *denials*, in order."""
+        return self.csv_rows(self._denial_cells(d, d.patient_id, practitioner) for d in denials)
 
     def denial_csv_template(self, denial: Denial) -> Template:
         """:meth:`denial_csv` with holes ``patient_id`` and ``practitioner``."""
