@@ -94,11 +94,17 @@ def release() -> str:
     >>> release().startswith("icd10cm")
     True
     """
-    from importlib import resources  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
 
+    # Found without importing the package: its import parses the whole tabular list.
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    folders = [Path(p) / "data" for p in (spec.submodule_search_locations or [])] if spec else []
     names = sorted(
         p.name
-        for p in resources.files("simple_icd_10_cm.data").iterdir()
+        for folder in folders
+        if folder.is_dir()
+        for p in folder.iterdir()
         if p.name.startswith("icd10c") and p.name.endswith(".xml")
     )
     return "icd10cm " + (

@@ -312,3 +312,17 @@ def test_a_code_already_claimed_is_refused_not_dropped():
     assert ("99490", DenialReason.ALREADY_BILLED_IN_PERIOD) in {
         (d.code, d.reason) for d in result.denials
     }
+
+
+def test_shipped_billable_codes_are_the_installed_release():
+    """The engine's list of billable codes is the installed ICD-10-CM release's leaves."""
+    from carecore import icd
+    from carecore.billing import engine
+
+    shipped = engine._billable_codes()
+    assert shipped is not None, f"regenerate the list for {icd.release()}"
+    lib = icd._lib()
+    leaves = {c for c in lib.get_all_codes(with_dots=True) if "-" not in c and lib.is_leaf(c)}
+    assert shipped == leaves
+    for code in ("E11", "I50", "Z59.0", "E11.65", "S82.201D", "XYZ", "E11.99"):
+        assert engine.is_billable_icd10cm(code) is icd.is_billable(code), code

@@ -11,7 +11,9 @@ sentence for a person, the rule id and the source tags (:mod:`carecore.billing.s
 from __future__ import annotations
 
 import functools
+import gzip
 from decimal import Decimal
+from importlib import resources
 from typing import TYPE_CHECKING
 
 from attrs import evolve, field, frozen
@@ -74,6 +76,7 @@ __all__ = [
     "condition_groups",
     "countable_window",
     "evaluate",
+    "is_billable_icd10cm",
     "line_diagnoses",
     "personal_time_counts",
 ]
@@ -209,6 +212,30 @@ def countable_window(
     return start, end
 
 
+@functools.cache
+def _billable_codes() -> frozenset[str] | None:
+    """The billable ICD-10-CM codes shipped with carecore, if they are of the installed release.
+
+    Reading them takes a few milliseconds; the ICD-10-CM tables take about two
+    seconds and 170 MB a process, which every month-close worker would pay.
+    """
+    path = resources.files("carecore.billing") / "data" / "icd10cm-billable.txt.gz"
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="ascii") as lines:
+        if lines.readline().removeprefix("# ").strip() != icd.release():
+            return None
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
+def is_billable_icd10cm(code: str) -> bool:
+    """Whether *code* (dotted, upper case) is a billable ICD-10-CM code, as :func:`carecore.icd.is_billable`.
+
+    >>> is_billable_icd10cm("E11.65"), is_billable_icd10cm("E11"), is_billable_icd10cm("XYZ")
+    (True, False, False)
+    """
+    codes = _billable_codes()
+    return code in codes if codes is not None else icd.is_billable(code)
+
+
 @functools.lru_cache(maxsize=65536)
 def _groups(
     conditions: tuple[ChronicCondition, ...],
@@ -219,7 +246,7 @@ def _groups(
     groups: dict[str, list[tuple[str, ChronicCondition]]] = {}
     for condition in conditions:
         code = icd.normalize(condition.icd10)
-        if billable_only and not icd.is_billable(code):
+        if billable_only and not is_billable_icd10cm(code):
             if code not in not_billable:
                 not_billable.append(code)
             continue
@@ -289,7 +316,7 @@ def _diagnoses(
         for group in groups:
             codes = list(
                 dict.fromkeys(
-                    code for code, c in group if _qualifies(c, need) and icd.is_billable(code)
+                    code for code, c in group if _qualifies(c, need) and is_billable_icd10cm(code)
                 )
             )
             leaders += codes[:1]
