@@ -420,16 +420,15 @@ def _print_summary(summary: Any, out: Path | None) -> None:
     table.add_column("lines", justify="right")
     table.add_column("units", justify="right")
     table.add_column("approx. amount", justify="right")
-    # Every listed fee is positive, so a billed code that adds up to 0 has no listed fee:
-    # it is shown as such and counted apart from the total, never as $0.
-    unpriced = 0
+    # A code with no listed fee has no amount: shown as such and counted apart from the
+    # total, never as $0.
     for code in summary.codes:
-        listed = Decimal(code.amount) != 0 or not code.lines
-        unpriced += 0 if listed else code.lines
-        shown = f"${code.amount}" if listed else NO_LISTED_FEE
+        shown = f"${code.amount}" if code.amount is not None else NO_LISTED_FEE
         table.add_row(code.code, str(code.lines), str(code.units), shown)
     total = Revenue(
-        total=Decimal(summary.expected_revenue), lines=summary.claim_lines, unpriced_lines=unpriced
+        total=Decimal(summary.expected_revenue),
+        lines=summary.claim_lines,
+        unpriced_lines=summary.unpriced_lines,
     )
     table.add_row("total", str(summary.claim_lines), "", total.describe(), style="bold")
     console = Console(width=100)

@@ -133,3 +133,26 @@ def test_each_patient_s_lines_carry_their_own_diagnoses(tmp_path, close_engine):
         "p1": ["E11.65", "I10"],
         "p2": ["J44.9", "N18.4"],
     }
+
+
+def test_a_code_with_no_listed_fee_has_no_amount_not_zero(tmp_path, close_engine):
+    """99427 has no listed fee in 2026: summary.json says null and counts its lines apart."""
+    import json
+
+    patients = (
+        "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+        "p1,dr1,I10:6,PCM=2025-11-03,PCM=2025-11-03,2025-11-03\n"
+    )
+    events = (
+        "patient_id,date,type,minutes,role,family\n"
+        "p1,2026-01-06,time_entry,30,clinical_staff,PCM\n"
+        "p1,2026-01-08,time_entry,35,clinical_staff,PCM\n"
+    )
+    p, e = write(tmp_path, patients, events)
+    summary, _ = close_engine.close(p, e, MONTH, cms_rule_set(2026), tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())
+    amounts = {c["code"]: c["amount"] for c in written["codes"]}
+    assert amounts["99427"] is None
+    assert amounts["99426"] not in {None, "0"}
+    assert written["unpriced_lines"] == summary.unpriced_lines == 1
+    assert written["expected_revenue"] == amounts["99426"]

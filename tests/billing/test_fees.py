@@ -254,6 +254,8 @@ def _summary(codes, total):
         codes=[SimpleNamespace(code=c, lines=n, units=n, amount=a) for c, n, a in codes],
         claim_lines=sum(n for _c, n, _a in codes),
         expected_revenue=total,
+        # The close's summary: a code with no listed fee has amount None, its lines counted here.
+        unpriced_lines=sum(n for _c, n, a in codes if a is None),
         patients_evaluated=2,
         patients_billed=2,
         denials=0,
@@ -265,7 +267,7 @@ def _summary(codes, total):
 def test_the_close_summary_shows_no_listed_fee_not_zero(capsys):
     from carecore._cli_billing import _print_summary
 
-    _print_summary(_summary([("99490", 2, "132.26"), ("99491", 1, "0")], "132.26"), None)
+    _print_summary(_summary([("99490", 2, "132.26"), ("99491", 1, None)], "132.26"), None)
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "99491" in line)
     assert "no listed fee" in row

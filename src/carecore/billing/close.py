@@ -766,12 +766,16 @@ def _close_one(
 
 @frozen(kw_only=True)
 class CodeTotal:
-    """Lines, units and approximate revenue of one code in a close."""
+    """Lines, units and approximate revenue of one code in a close.
+
+    ``amount`` is a Decimal as text (approximate national amounts, see the
+    billing docs), None when the code has no listed fee: never "0".
+    """
 
     code: str
     lines: int
     units: int
-    amount: str  # a Decimal as text; approximate national amounts (see docs/billing)
+    amount: str | None
 
 
 @frozen(kw_only=True)
@@ -787,7 +791,10 @@ class CloseSummary:
     claim_lines: int
     denials: int
     rows_rejected: int
+    #: The listed fees of the lines billed; lines of codes with no listed fee are left out.
     expected_revenue: str
+    #: Claim lines whose code has no listed fee (not in ``expected_revenue``).
+    unpriced_lines: int = 0
     codes: tuple[CodeTotal, ...] = field(default=(), converter=v.to_tuple)
 
 
@@ -825,6 +832,8 @@ class CloseWriter:
         self.lines_by_code: Counter[str] = Counter()
         self.units_by_code: Counter[str] = Counter()
         self.amount_by_code: dict[str, Decimal] = {}
+        #: Lines per code with no listed fee.
+        self.unpriced_by_code: Counter[str] = Counter()
         self.patients = 0
         self.billed = 0
         self.claim_count = 0
@@ -865,9 +874,12 @@ class CloseWriter:
             self.claim_count += 1
             self.lines_by_code[line.code] += 1
             self.units_by_code[line.code] += line.units
-            self.amount_by_code[line.code] = self.amount_by_code.get(line.code, Decimal(0)) + (
-                line.amount or Decimal(0)
-            )
+            if line.amount is None:
+                self.unpriced_by_code[line.code] += 1
+            else:
+                self.amount_by_code[line.code] = (
+                    self.amount_by_code.get(line.code, Decimal(0)) + line.amount
+                )
         self.denial_count += len(result.denials)
 
     def render(self, month: PatientMonth) -> tuple[str, list[str], str, str]:
@@ -899,6 +911,7 @@ class CloseWriter:
             "lines": dict(self.lines_by_code),
             "units": dict(self.units_by_code),
             "amounts": {code: str(amount) for code, amount in self.amount_by_code.items()},
+            "unpriced": dict(self.unpriced_by_code),
             "patients": self.patients,
             "billed": self.billed,
             "claims": self.claim_count,
@@ -914,6 +927,7 @@ class CloseWriter:
         self.units_by_code.update(state["units"])
         for code, amount in state["amounts"].items():
             self.amount_by_code[code] = self.amount_by_code.get(code, Decimal(0)) + Decimal(amount)
+        self.unpriced_by_code.update(state["unpriced"])
         self.patients += state["patients"]
         self.billed += state["billed"]
         self.claim_count += state["claims"]
@@ -966,7 +980,11 @@ class CloseWriter:
                 code=code,
                 lines=self.lines_by_code[code],
                 units=self.units_by_code[code],
-                amount=str(self.amount_by_code.get(code, Decimal(0))),
+                amount=(
+                    None
+                    if self.unpriced_by_code[code] == self.lines_by_code[code]
+                    else str(self.amount_by_code.get(code, Decimal(0)))
+                ),
             )
             for code in sorted(self.lines_by_code)
         )
@@ -981,6 +999,7 @@ class CloseWriter:
             denials=self.denial_count,
             rows_rejected=self.rejected,
             expected_revenue=str(sum(self.amount_by_code.values(), Decimal(0))),
+            unpriced_lines=sum(self.unpriced_by_code.values()),
             codes=codes,
         )
         if self.out is not None:

@@ -1393,9 +1393,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             writer.lines_by_code[code] += lines
             writer.units_by_code[code] += units
         for code, amount, count in per_key.select("code", "amount", "len").iter_rows():
-            writer.amount_by_code[code] = (
-                writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount or 0) * count
-            )
+            if amount:
+                writer.amount_by_code[code] = (
+                    writer.amount_by_code.get(code, Decimal(0)) + Decimal(amount) * count
+                )
+            else:  # no listed fee
+                writer.unpriced_by_code[code] += count
         writer.patients += cp.height
         writer.billed += cp.filter(pl.col("n_lines") > 0).height
         writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
