@@ -2136,16 +2136,16 @@ def _explain_uncounted_time(ctx: _Ctx) -> None:
                 f"{late} {family.value} minute{'s' if late != 1 else ''} logged after the "
                 f"patient's death on {death.isoformat()} {'do' if late != 1 else 'does'} not count"
             )
+        code = BASE_CODE[family]
+        if family is F.BHI and ctx.pr.credential in G0323_CREDENTIALS:
+            code = "G0323"
         answered = bool(ctx.out.lines.get(family)) or any(
             d.family is family for d in ctx.out.denials
         )
         if answered:
             for message in said:
-                ctx.hint(BASE_CODE[family], family, f"{message}.")
+                ctx.hint(code, family, f"{message}.")
             continue
-        code = BASE_CODE[family]
-        if family is F.BHI and ctx.pr.credential in G0323_CREDENTIALS:
-            code = "G0323"
         name = family.value.lower()
         if said and early + late == _sum(logged):
             reason = R.TIME_BEFORE_CONSENT if early and not late else R.PATIENT_DECEASED
