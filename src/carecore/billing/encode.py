@@ -33,6 +33,7 @@ import json
 import json.encoder
 from typing import TYPE_CHECKING, Any
 
+import pendulum
 from attrs import field, frozen
 
 from carecore.model import _validators as v
@@ -42,7 +43,6 @@ from carecore.model.enrollment import Consent
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    import pendulum
     import polars as pl
 
     from carecore.billing.close import PatientMonth
@@ -215,12 +215,15 @@ def json_bool_expr(expr: pl.Expr) -> pl.Expr:
 class AuditEvidence:
     """Records behind a stored patient-month's audit packet (a CSV close has none).
 
-    *consents* are the patient's consent records; *care_plans* the stored
-    versions of each of the patient's care plans, oldest first.
+    *consents* are the patient's consent records; *care_plans*, per care
+    plan, its stored versions written by the month's end, oldest first, each
+    with the day it was written (None for the first stored version).
     """
 
     consents: tuple[Consent, ...] = field(default=(), converter=v.to_tuple)
-    care_plans: tuple[tuple[CarePlan, ...], ...] = field(default=(), converter=v.to_tuple)
+    care_plans: tuple[tuple[tuple[CarePlan, pendulum.Date | None], ...], ...] = field(
+        default=(), converter=v.to_tuple
+    )
 
 
 class CloseEncoder:
@@ -492,7 +495,7 @@ class CloseEncoder:
         family: ServiceFamily,
         established_on: pendulum.Date | None,
         activity: Iterable[Any],
-        versions: tuple[CarePlan, ...] | None,
+        versions: tuple[tuple[CarePlan, pendulum.Date | None], ...] | None,
     ) -> str:
         """One billed family's care plan: established date, status and history, activity."""
         activity_json = ",".join(
@@ -505,15 +508,15 @@ class CloseEncoder:
         elif not versions:
             status, history = json_text("no plan stored"), "[]"
         else:
-            status = _quote(versions[-1].status.value)
+            status = _quote(versions[-1][0].status.value)
             history = (
                 "["
                 + ",".join(
                     f'{{"version":{p.version},"status":{_quote(p.status.value)},'
-                    f'"created_on":{_json_day(p.created_on)},'
+                    f'"written_on":{_json_day(day)},"created_on":{_json_day(p.created_on)},'
                     f'"shared_with_patient_on":{_json_day(p.shared_with_patient_on)},'
                     f'"last_reviewed_on":{_json_day(p.last_reviewed_on)}}}'
-                    for p in versions
+                    for p, day in versions
                 )
                 + "]"
             )
@@ -679,14 +682,18 @@ def _consent_record(
 
 def _plan_versions(
     evidence: AuditEvidence | None, family: ServiceFamily
-) -> tuple[CarePlan, ...] | None:
-    """The stored versions of the patient's plan for *family* (None: not recorded; () none)."""
+) -> tuple[tuple[CarePlan, pendulum.Date | None], ...] | None:
+    """The dated versions of the patient's plan for *family* (None: not recorded; () none).
+
+    With several plans for the family, the one whose latest version is active, else the last.
+    """
     if evidence is None:
         return None
-    for versions in evidence.care_plans:
-        if versions and family in versions[-1].families:
-            return versions
-    return ()
+    found = [v for v in evidence.care_plans if v and family in v[-1][0].families]
+    if not found:
+        return ()
+    active = [v for v in found if v[-1][0].status.value == "active"]
+    return (active or found)[-1]
 
 
 def _log_order(entry: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,0 +1,44 @@
+"""A store close's audit packets: consent evidence and the care plan as of the month, from the records."""
+
+from __future__ import annotations
+
+import json
+
+import pendulum
+
+from carecore.billing import close_store, cms_rule_set
+
+from .test_month_facts import MARCH, at, ccm_patient, staff_minutes
+
+
+def test_the_packet_shows_the_plan_as_it_stood_in_the_month(tmp_path):
+    from carecore.service import CareProgram
+
+    program = CareProgram.open("memory://", actor="test", clock=at(2026, 1, 5))
+    ccm_patient(program, agreed=False)  # drafted Jan 5
+    with program.transaction("time") as tx:
+        tx.add(staff_minutes(1, pendulum.Date(2026, 3, 22), 25))
+    program.clock = at(2026, 3, 20)
+    program.revise_care_plan("p1-cp", lambda p: p.activate(), reason="agreed with the patient")
+    program.clock = at(2026, 5, 2)
+    program.close_care_plan("p1-cp")  # after March: not part of March's packet
+    summary = close_store(program, MARCH, cms_rule_set(2026), tmp_path / "out")
+    assert summary.claim_lines == 1
+    (packet,) = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "audit" / "packets.jsonl").read_text().splitlines()
+    ]
+    plan = packet["care_plan"]["CCM"]
+    assert plan["status"] == "active"
+    assert [(v["version"], v["status"], v["written_on"]) for v in plan["history"]] == [
+        (1, "draft", None),
+        (2, "active", "2026-03-20"),
+    ]
+    assert packet["consent"]["CCM"] == {
+        "obtained_on": "2026-01-05",
+        "method": "verbal",
+        "obtained_by": "dr1",
+        "cost_sharing_explained": True,
+        "revoked_on": None,
+    }
+    assert [(e["role"], e["credential"]) for e in packet["time_log"]] == [("clinical_staff", "RN")]
