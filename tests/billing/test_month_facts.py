@@ -516,3 +516,25 @@ def test_closing_again_after_unrelated_later_changes_gives_the_same_answer(chang
     for n, change in enumerate(changes):
         _apply_later(program, change, n)
     assert _outcome(program.close_month(MARCH)) == first
+
+
+def test_plan_actions_come_from_the_plans_history(program):
+    ccm_patient(program, agreed=False)
+    program.clock = at(2026, 3, 4)
+    program.revise_care_plan("p1-cp", lambda p: p.activate(), reason="agreed")
+    program.clock = at(2026, 3, 18)
+    program.review_care_plan("p1-cp", by="dr1")
+    program.clock = at(2026, 3, 25)
+    program.update_goal_progress("p1-cp")  # progress is not a revision
+    seen = []
+    program.close_month(MARCH, each=lambda facts, _r: seen.append(facts))
+    actions = [
+        (e.action.value, e.date)
+        for f in seen
+        for e in f.events
+        if type(e).__name__ == "CarePlanFact"
+    ]
+    assert actions == [
+        ("established", pendulum.Date(2026, 3, 4)),
+        ("monitored", pendulum.Date(2026, 3, 18)),
+    ]

@@ -44,6 +44,7 @@ missing feature; a case is never evaluated to a silently different answer.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import pendulum
@@ -54,6 +55,7 @@ from carecore.billing.bridge import DEVICE_PERIOD_DAYS
 from carecore.billing.engine import EvaluationResult
 from carecore.billing.facts import (
     AdmissionFact,
+    CarePlanAction,
     CarePlanFact,
     ContactFact,
     DeviceReadingsFact,
@@ -89,6 +91,7 @@ from carecore.model import (
     DeviceReadingDay,
     Enrollment,
     FaceToFaceVisit,
+    Goal,
     InteractiveContact,
     MdmLevel,
     Patient,
@@ -117,7 +120,6 @@ __all__ = ["NotExpressibleAsRecords", "evaluate_via_store", "load_case", "unsupp
 #: Event types the store has no record kind for yet, with what is missing.
 _NO_RECORD: dict[type, str] = {
     DeviceSetupFact: "device set-up (no record kind for a device set-up yet)",
-    CarePlanFact: "care-plan actions (established/revised/monitored events are not records yet)",
     MdmFact: "MDM assessments outside a visit (no record kind yet)",
     OtherClaimFact: "claims made outside the evaluation (no record kind yet)",
     ElectionFact: "the practice's family elections (no record kind yet)",
@@ -172,6 +174,21 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
             "$.patient.established_patient",
             "a new patient with a last visit (a stored visit makes the patient established)",
         )
+    plan_on = patient.care_plan(ServiceFamily.CCM)
+    if (
+        plan_on is not None
+        and plan_on in facts.period
+        and not any(
+            isinstance(e, CarePlanFact) and e.action is CarePlanAction.ESTABLISHED
+            for e in facts.events
+        )
+        and any(day in facts.period for day in _initiating_days(scenario))
+    ):
+        refuse(
+            "$.patient.care_plan_on.CCM",
+            "a CCM plan established in the period without its care_plan event "
+            "(a stored plan records its establishment)",
+        )
     if patient.last_visit is not None and patient.last_visit > facts.period.end:
         refuse(
             "$.patient.last_visit_with_billing_practitioner",
@@ -188,6 +205,16 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
             )
         elif isinstance(event, ProgramMonthFact):
             problems += _program_month_problems(facts.events, base + path[1:], event)
+        elif isinstance(event, CarePlanFact):
+            plan_on = _plan_days(scenario).get(event.family)
+            if event.action is CarePlanAction.ESTABLISHED:
+                if patient.care_plan(event.family) not in {None, event.date}:
+                    refuse(
+                        f"{path}.date",
+                        "a care plan established twice (a plan has one establishment)",
+                    )
+            elif plan_on is None or plan_on > event.date:
+                refuse(f"{path}.action", "a care-plan action before the plan was established")
         elif (
             isinstance(event, TimeFact)
             and event.credential is None
@@ -241,6 +268,30 @@ def _program_month_problems(
     if event.family is ServiceFamily.APCM and event.episode_month is not None:
         refuse(f"{path}.episode_month", "an APCM month number (APCM months are not numbered)")
     return out
+
+
+def _plan_days(scenario: Scenario) -> dict[ServiceFamily, pendulum.Date]:
+    """The day each family's plan is established: care_plan_on, else an established event."""
+    out = dict(scenario.facts.patient.care_plan_on)
+    for e in scenario.facts.events:
+        if isinstance(e, CarePlanFact) and e.action is CarePlanAction.ESTABLISHED:
+            out.setdefault(e.family, e.date)
+    return out
+
+
+_INITIATING_KINDS = frozenset(
+    {VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.IPPE, VisitKind.TCM_F2F}
+)
+
+
+def _initiating_days(scenario: Scenario) -> list[pendulum.Date]:
+    days = [
+        e.date
+        for e in scenario.facts.events
+        if isinstance(e, VisitFact) and e.kind in _INITIATING_KINDS and e.em_code != "99211"
+    ]
+    last = scenario.facts.patient.last_visit
+    return [*days, last] if last is not None else days
 
 
 def _family_events(events: Sequence[Event]) -> list[ProgramMonthFact | TimeFact]:
@@ -325,6 +376,7 @@ def load_case(program: CareProgram, scenario: Scenario) -> None:
     try:
         with program.transaction(f"scenario {scenario.id}") as tx:
             _load(tx, scenario)
+        _plan_actions(program, scenario)
     except errors.InvalidValue as exc:  # a value the records refuse (a malformed ICD-10 code)
         raise NotExpressibleAsRecords(
             scenario.id,
@@ -410,8 +462,8 @@ def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 -
                     on=facts.period.start.subtract(years=1),
                 )
             )
-    for family, day in patient.care_plan_on:
-        tx.add(_agreed_plan(f"{pid}-plan-{family.value}", pid, family, day, first))
+    for family, day in sorted(_plan_days(scenario).items(), key=lambda item: item[0].value):
+        tx.add(_agreed_plan(_plan_id(pid, family), pid, family, day, first))
     if patient.last_visit is not None:
         for p in facts.practitioners:
             tx.add(
@@ -534,6 +586,42 @@ def _credential(facts: BillingFacts, event: TimeFact) -> Credential:
     if event.role in _PERSONAL:
         return facts.practitioner(event.practitioner).credential
     return _STAFF_CREDENTIAL.get(event.role, Credential.NONE)
+
+
+def _plan_id(patient_id: str, family: ServiceFamily) -> str:
+    return f"{patient_id}-plan-{family.value}"
+
+
+def _plan_actions(program: CareProgram, scenario: Scenario) -> None:
+    """Reviews and substantial revisions of the plans, each written on its own day."""
+    clock = program.clock
+    pid = scenario.facts.patient.id
+    try:
+        for event in scenario.facts.events:
+            if not isinstance(event, CarePlanFact) or event.action is CarePlanAction.ESTABLISHED:
+                continue
+            program.clock = FixedClock(_noon(event.date))
+            plan_id = _plan_id(pid, event.family)
+            if event.action is CarePlanAction.MONITORED:
+                program.review_care_plan(plan_id, by=event.practitioner)
+            else:
+                program.revise_care_plan(
+                    plan_id,
+                    functools.partial(_revised, on=event.date),
+                    reason="care plan substantially revised",
+                )
+    finally:
+        program.clock = clock
+
+
+def _revised(plan: CarePlan, *, on: pendulum.Date) -> CarePlan:
+    """The plan with one more goal (a substantial revision)."""
+    goal = Goal(
+        id=f"{plan.id}-goal-{on.isoformat()}",
+        description="Revised goal",
+        problem_ids=(plan.problems[0].id,) if plan.problems else (),
+    )
+    return evolve(plan, goals=(*plan.goals, goal))
 
 
 def _noon(day: pendulum.Date) -> pendulum.DateTime:

@@ -37,6 +37,8 @@ from carecore import errors
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
+    CarePlanAction,
+    CarePlanFact,
     ChronicCondition,
     ContactFact,
     DeviceReadingsFact,
@@ -224,6 +226,11 @@ def facts_and_gaps(
         for c in conditions
         if c.chronic and c.patient_id == patient.id and c.active_on(period.end)
     ]
+    plans: Mapping[ServiceFamily, pendulum.Date] | list[CarePlan | PlanSpan] | None = (
+        care_plans
+        if care_plans is None or isinstance(care_plans, Mapping)
+        else list(care_plans)  # read twice: for the dates and for the actions
+    )
     mine_consents = [c for c in consents if c.patient_id == patient.id]
     mine_enrollments = [e for e in enrollments if e.patient_id == patient.id]
     consent_on, out_days, causes = _program_days(mine_consents, mine_enrollments, period)
@@ -283,6 +290,7 @@ def facts_and_gaps(
         _device_practitioners(mine_consents, mine_enrollments),
     )
     events += _program_months(mine_enrollments, period)
+    events += _care_plan_actions(plans, patient.id, period)
     events += _discharges(adt_events, episodes, patient.id, zone)
     gaps = tuple(
         ProgramGap(
@@ -315,7 +323,7 @@ def facts_and_gaps(
                 for c in active
             ],
             consent_on=consent_on,
-            care_plan_on=_care_plan_dates(care_plans, patient.id, period),
+            care_plan_on=_care_plan_dates(plans, patient.id, period),
             established=established,
             last_visit=last_visit,
             qmb=qmb,
@@ -534,11 +542,42 @@ def _discharges(
     return out
 
 
+def _care_plan_actions(care_plans: object, patient_id: str, period: ServicePeriod) -> list[Event]:
+    """What was done to the plans in force in *period*, from their histories, up to its end.
+
+    A plan is established on the day it first became active and complete,
+    monitored on each review, and substantially revised by each version that
+    changed its problems or goals; each action is the responsible
+    practitioner's (a plan naming none gives no action).
+    """
+    if not isinstance(care_plans, list):
+        return []
+    out: list[Event] = []
+    for span in care_plans:
+        if (
+            not isinstance(span, PlanSpan)
+            or span.patient_id != patient_id
+            or span.established is None
+            or span.responsible_id is None
+            or not span.in_force(period.start, period.end)
+        ):
+            continue
+        actions = [
+            (span.established, CarePlanAction.ESTABLISHED),
+            *((day, CarePlanAction.MONITORED) for day in span.reviewed),
+            *((day, CarePlanAction.SUBSTANTIALLY_REVISED) for day in span.revised),
+        ]
+        out += [
+            CarePlanFact(date=day, family=family, action=action, practitioner=span.responsible_id)
+            for day, action in actions
+            if day <= period.end
+            for family in sorted(span.families, key=lambda f: f.value)
+        ]
+    return out
+
+
 def _care_plan_dates(
-    care_plans: Mapping[ServiceFamily, pendulum.Date]
-    | Iterable[CarePlan]
-    | Iterable[PlanSpan]
-    | None,
+    care_plans: Mapping[ServiceFamily, pendulum.Date] | Iterable[CarePlan | PlanSpan] | None,
     patient_id: str,
     period: ServicePeriod,
 ) -> dict[ServiceFamily, pendulum.Date]:

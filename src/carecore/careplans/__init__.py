@@ -608,7 +608,10 @@ class PlanSpan:
 
     ``established`` is the day it first became active and CMS-complete
     (None: never); ``ended`` the day it was completed or revoked after that
-    (None: still in force).
+    (None: still in force). While in force, ``reviewed`` holds the days it
+    was reviewed (monitored) and ``revised`` the days a version changed its
+    problems or goals (a substantial revision). ``responsible_id`` is the
+    practitioner responsible for it, in its latest version.
     """
 
     plan_id: str
@@ -616,6 +619,9 @@ class PlanSpan:
     families: frozenset[ServiceFamily]
     established: pendulum.Date | None
     ended: pendulum.Date | None
+    responsible_id: str | None = None
+    reviewed: tuple[pendulum.Date, ...] = ()
+    revised: tuple[pendulum.Date, ...] = ()
 
     def in_force(self, start: pendulum.Date, end: pendulum.Date) -> bool:
         """Whether the plan was established by *end* and had not ended before *start*."""
@@ -656,6 +662,9 @@ def established_span(
     first = versions[0][0]
     established: pendulum.Date | None = None
     ended: pendulum.Date | None = None
+    reviewed: list[pendulum.Date] = []
+    revised: list[pendulum.Date] = []
+    before: CarePlan | None = None
     for plan, written in versions:
         if not isinstance(plan, CarePlan) or plan.id != first.id:
             raise errors.InvalidValue(
@@ -671,10 +680,36 @@ def established_span(
         elif plan.status in _ENDED:
             ended = day
             break
+        elif before is not None:
+            review = plan.last_reviewed_on
+            if review is not None and review != before.last_reviewed_on:
+                reviewed.append(review)
+            if _substantial(before, plan):
+                revised.append(day)
+        before = plan
     return PlanSpan(
         plan_id=first.id,
         patient_id=first.patient_id,
         families=versions[-1][0].families,
         established=established,
         ended=ended,
+        responsible_id=versions[-1][0].responsible_id,
+        reviewed=tuple(reviewed),
+        revised=tuple(revised),
     )
+
+
+#: Goal fields whose change revises what the plan aims at (progress and status do not).
+_GOAL_AIMS = frozenset({"description", "target", "problem_ids"})
+
+
+def _substantial(old: CarePlan, new: CarePlan) -> bool:
+    """Whether *new* adds, removes or redefines a problem or a goal of *old*."""
+    for change in diff(old, new):
+        if change.part not in {"problems", "goals"}:
+            continue
+        if change.what != "changed" or change.part == "problems":
+            return True
+        if _GOAL_AIMS & set(change.fields):
+            return True
+    return False
