@@ -538,3 +538,37 @@ def test_plan_actions_come_from_the_plans_history(program):
         ("established", pendulum.Date(2026, 3, 4)),
         ("monitored", pendulum.Date(2026, 3, 18)),
     ]
+
+
+def test_a_medicaid_qmb_coverage_beside_part_b_makes_the_patient_qmb(program):
+    ccm_patient(program)
+    ccm_patient(program, "p2")
+    with program.transaction("coverage") as tx:
+        for pid in ("p1", "p2"):
+            tx.add(
+                Coverage(
+                    id=f"{pid}-qmb",
+                    patient_id=pid,
+                    payer="Medicaid",
+                    plan=CoveragePlan.MEDICAID_QMB,
+                    start=pendulum.Date(2020, 1, 1),
+                )
+            )
+        tx.add(
+            Coverage(
+                id="p1-b",
+                patient_id="p1",
+                payer="Medicare",
+                plan=CoveragePlan.MEDICARE_PART_B,
+                start=pendulum.Date(2020, 1, 1),
+            )
+        )
+        tx.add(staff_minutes(1, pendulum.Date(2026, 3, 9), 25))
+        tx.add(staff_minutes(1, pendulum.Date(2026, 3, 9), 25, pid="p2"))
+    seen = {}
+    results = program.close_month(MARCH, each=lambda f, _r: seen.update({f.patient.id: f}))
+    assert seen["p1"].patient.qmb
+    assert codes(results, "p1") == ["99490"]
+    # QMB without a Part B record: nothing to bill Medicare for.
+    assert codes(results, "p2") == []
+    assert "not_covered" in reasons(results, "p2")

@@ -15,7 +15,7 @@ into a fresh in-memory store through the public API, then:
 How the scenario's facts become records:
 
 - the patient, with the date of death; Medicare Part B coverage (the
-  scenarios are Part B cases); the practitioners, each the billing practitioner
+  scenarios are Part B cases), and Medicaid QMB coverage for a QMB patient; the practitioners, each the billing practitioner
   of a care team of the patient (so each is evaluated, as the engine does);
 - each chronic condition as a chronic :class:`~carecore.model.Condition`;
 - each family's consent date as a :class:`~carecore.model.Consent`, and its
@@ -167,8 +167,6 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
             errors.Problem(path=where, message=f"not expressible as records: {feature}")
         )
 
-    if patient.qmb:
-        refuse("$.patient.qmb", "QMB status (no coverage field holds it yet)")
     if not patient.established and patient.last_visit is not None:
         refuse(
             "$.patient.established_patient",
@@ -409,6 +407,16 @@ def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 -
             start=pendulum.Date(2000, 1, 1),
         )
     )
+    if patient.qmb:
+        tx.add(
+            Coverage(
+                id=f"{pid}-qmb",
+                patient_id=pid,
+                payer="Medicaid",
+                plan=CoveragePlan.MEDICAID_QMB,
+                start=pendulum.Date(2000, 1, 1),
+            )
+        )
     for p in facts.practitioners:
         tx.add(Practitioner(id=p.id, name=p.id, credential=p.credential))
     for p in facts.practitioners:  # one team per billing practitioner (a team has one)

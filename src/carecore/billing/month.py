@@ -33,7 +33,9 @@ What the bridge needs that no single record says is derived here:
   ``not_covered``, naming the payer and plan. A patient with no coverage
   record is assumed to have Part B (stores fed without coverage keep
   billing); ``require_coverage=True`` refuses them instead;
-- the patient is established when any visit falls in the three years up to
+- the patient is QMB when a Medicaid QMB coverage (``medicaid-qmb``) is in
+  force in the period, beside Part B; the patient is established when any
+  visit falls in the three years up to
   the period's end (RPM needs an established patient); the initiating visit
   is looked for among the visits, with each billing practitioner;
 - device days become 30-day device periods, and the practice's *setting*
@@ -319,6 +321,9 @@ def _evaluate(
             device_readings=mine["device_readings"],
             episodes=followed,
             established=_established(mine["visits"], period),
+            qmb=any(
+                c.plan is CoveragePlan.MEDICAID_QMB for c in _in_force(mine["coverages"], period)
+            ),
         )
         result = _one_tcm_per_30_days(evaluate(facts, rules), mine["claim_lines"], period)
         result = _program_gaps(result, gaps)
@@ -423,15 +428,9 @@ def _program_gaps(result: EvaluationResult, gaps: tuple[ProgramGap, ...]) -> Eva
     return attrs.evolve(result, hints=tuple(hints), denials=tuple(denials))
 
 
-def _part_b_only(
-    result: EvaluationResult,
-    coverages: list[Coverage],
-    period: ServicePeriod,
-    rules: RuleSet,
-    options: _Options,
-) -> EvaluationResult:
-    """Refuse every line of a patient whose coverage in the period is not Medicare Part B fee-for-service."""
-    in_force = sorted(
+def _in_force(coverages: list[Coverage], period: ServicePeriod) -> list[Coverage]:
+    """The coverages in force on any day of *period*, earliest first."""
+    return sorted(
         (
             c
             for c in coverages
@@ -440,6 +439,17 @@ def _part_b_only(
         ),
         key=lambda c: (c.start or period.start, c.id),
     )
+
+
+def _part_b_only(
+    result: EvaluationResult,
+    coverages: list[Coverage],
+    period: ServicePeriod,
+    rules: RuleSet,
+    options: _Options,
+) -> EvaluationResult:
+    """Refuse every line of a patient whose coverage in the period is not Medicare Part B fee-for-service."""
+    in_force = _in_force(coverages, period)
     advantage = [c for c in in_force if c.plan is CoveragePlan.MEDICARE_ADVANTAGE]
     part_b = [c for c in in_force if c.plan is CoveragePlan.MEDICARE_PART_B]
     if advantage:

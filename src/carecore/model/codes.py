@@ -445,6 +445,8 @@ class CoveragePlan(_Code):
     MEDICARE_PART_B = "medicare-part-b"  #: Original (fee-for-service) Medicare
     MEDICARE_ADVANTAGE = "medicare-advantage"  #: Part C: the plan's own rules apply
     MEDICAID = "medicaid"
+    #: Medicaid's Qualified Medicare Beneficiary program: pays the Part B cost sharing
+    MEDICAID_QMB = "medicaid-qmb"
     COMMERCIAL = "commercial"
     OTHER = "other"
 
