@@ -38,6 +38,7 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
+from carecore.billing.fees import Revenue, revenue
 from carecore.billing.rules import (
     CodeRule,
     ConditionGrouping,
@@ -425,8 +426,17 @@ class EvaluationResult:
 
     @property
     def expected_revenue(self) -> Decimal:
-        """Sum of the approximate amounts of the claim lines (unknown amounts count 0)."""
-        return sum((line.amount or Decimal(0) for line in self.claim_lines), Decimal(0))
+        """Sum of the approximate amounts of the claim lines that have one.
+
+        Lines with no listed fee are left out of the sum, not priced at $0:
+        :attr:`revenue` counts them apart.
+        """
+        return self.revenue.total
+
+    @property
+    def revenue(self) -> Revenue:
+        """The approximate revenue of the claim lines, with the lines that have no listed fee counted apart."""
+        return revenue(self.claim_lines)
 
 
 # -- the per-practitioner working state --------------------------------------
