@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set
-from carecore.billing.facts import Setting
-from carecore.billing.month import MonthRecords, close_records
+from carecore.billing.facts import ProgramMonthFact, Setting
+from carecore.billing.month import MonthRecords, close_records, evaluate_records
 from carecore.careplans import draft_plan
 from carecore.clock import FixedClock
 from carecore.model import (
@@ -572,3 +572,35 @@ def test_a_medicaid_qmb_coverage_beside_part_b_makes_the_patient_qmb(program):
     # QMB without a Part B record: nothing to bill Medicare for.
     assert codes(results, "p2") == []
     assert "not_covered" in reasons(results, "p2")
+
+
+def test_apcm_and_cocm_months_come_from_enrollments():
+    def enrolled(family: ServiceFamily, day: pendulum.Date) -> Enrollment:
+        return Enrollment.start(
+            id=f"e-{family.value}",
+            patient_id="p1",
+            program_id=family.value.lower(),
+            family=family,
+            billing_practitioner_id="dr1",
+            on=day,
+        )
+
+    records = MonthRecords(
+        patients=[make_patient("p1")],
+        practitioners=[DR],
+        enrollments=[
+            enrolled(ServiceFamily.COCM, pendulum.Date(2026, 1, 10)),
+            enrolled(ServiceFamily.APCM, pendulum.Date(2026, 3, 12)),
+        ],
+    )
+    seen = []
+    for facts, _result in evaluate_records(records, MARCH, cms_rule_set(2026)):
+        seen += [
+            (e.family.value, e.date, e.month, e.episode_month)
+            for e in facts.events
+            if isinstance(e, ProgramMonthFact)
+        ]
+    assert sorted(seen) == [
+        ("APCM", pendulum.Date(2026, 3, 12), "2026-03", None),
+        ("COCM", pendulum.Date(2026, 3, 1), "2026-03", 3),
+    ]
