@@ -31,7 +31,6 @@ import contextlib
 import csv
 import datetime as dt
 import functools
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -1009,10 +1008,8 @@ class CloseWriter:
             for handle in (self._claims, self._claims_json, self._denials, self._audit):
                 handle.close()
             if not self.part:
-                import attrs  # noqa: PLC0415
-
                 (self.out / "summary.json").write_text(
-                    json.dumps(attrs.asdict(summary), indent=2) + "\n", encoding="utf-8"
+                    self.encoder.summary_json(summary), encoding="utf-8"
                 )
         return summary
 

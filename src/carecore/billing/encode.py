@@ -1,4 +1,4 @@
-r"""The text of a month close: one encoder for claims, denials, claims.json and audit packets.
+r"""The text of a month close: one encoder for claims, denials, claims.json, audit packets, summary.
 
 :class:`CloseEncoder` owns the text form of every row a close writes. The
 reference close (:mod:`carecore.billing.close`), the store close and the
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-    from carecore.billing.close import PatientMonth
+    from carecore.billing.close import CloseSummary, PatientMonth
     from carecore.billing.engine import EvaluationResult
     from carecore.billing.rules import RuleSet
     from carecore.model.codes import ServiceFamily
@@ -357,6 +357,15 @@ class CloseEncoder:
             "patient_id",
             "practitioner",
         )
+
+    # -- summary.json ------------------------------------------------------------------
+
+    @staticmethod
+    def summary_json(summary: CloseSummary) -> str:
+        """summary.json: the close's summary, indented, one field per line."""
+        import attrs  # noqa: PLC0415
+
+        return json.dumps(attrs.asdict(summary), indent=2) + "\n"
 
     # -- claims.json ---------------------------------------------------------------------
 
