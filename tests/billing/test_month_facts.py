@@ -140,9 +140,13 @@ def ccm_patient(program: CareProgram, pid: str = "p1", *, agreed: bool = True) -
         tx.add(plan.activate() if agreed else plan)
 
 
-@pytest.fixture
-def program() -> CareProgram:
-    return CareProgram.open("memory://", actor="test", clock=at(2026, 1, 5))
+@pytest.fixture(params=["memory", "sqlite"])
+def program(request, tmp_path) -> CareProgram:
+    """A program over each built-in store: the plan history and audit log are read from both."""
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'store.db'}"
+    prog = CareProgram.open(url, actor="test", clock=at(2026, 1, 5))
+    yield prog
+    prog.close()
 
 
 def codes(results: list, pid: str = "p1") -> list[str]:
