@@ -295,5 +295,13 @@ def test_program_report_worklists():
         ("dr1", "eligible-not-enrolled", "p3", "CCM: I10, J44.9"),
         ("dr1", "enrollment-outreach", "p4", "CCM"),
         ("rn1", "ccm-check-in", "p1", "CCM"),
-        ("rn1", "minutes-to-threshold", "p1", "CCM: 20 more clinical-staff minutes reach 99490"),
+        (
+            "rn1",
+            "minutes-to-threshold",
+            "p1",
+            (
+                "CCM: 20 more clinical-staff minutes reach 99490; "
+                "the month would still be refused: No CCM consent is on file for this period."
+            ),
+        ),
     ]

@@ -74,7 +74,8 @@ def test_csv_and_html_carry_the_api_numbers(report, tmp_path):
         "due": "2026-03-31",
         "kind": "minutes-to-threshold",
         "patient_id": "p1",
-        "detail": "CCM: 20 more clinical-staff minutes reach 99490",
+        "detail": "CCM: 20 more clinical-staff minutes reach 99490; "
+        "the month would still be refused: No CCM consent is on file for this period.",
     } in work
     html = files.index.read_text(encoding="utf-8")
     # every measure row of the HTML table equals the API's value

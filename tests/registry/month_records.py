@@ -45,11 +45,13 @@ def practitioner(pid: str = "dr1", credential: Credential = Credential.MD) -> Pr
     return Practitioner(id=pid, name=f"Dr. {pid}", credential=credential)
 
 
-def agreed_plan(pid: str, on: pendulum.Date = START):
+def agreed_plan(pid: str, on: pendulum.Date = START, family: ServiceFamily = CCM):
     conditions = [
         Condition(id=f"{pid}-pc", patient_id=pid, coding=Coding.icd10cm("E11.65"), chronic=True)
     ]
-    plan = draft_plan(f"{pid}-cp", pid, conditions=conditions, on=on, responsible_id="dr1")
+    plan = draft_plan(
+        f"{pid}-cp", pid, conditions=conditions, on=on, responsible_id="dr1", families=[family]
+    )
     return evolve(
         plan,
         expected_outcome="A1c at goal within 6 months; prognosis good with support",
@@ -62,8 +64,8 @@ def agreed_plan(pid: str, on: pendulum.Date = START):
     ).activate()
 
 
-def ccm_records(pid: str, dr: str = "dr1") -> dict[str, list]:
-    """Everything CCM needs besides time: the month is billable once the minutes are there."""
+def ccm_records(pid: str, dr: str = "dr1", family: ServiceFamily = CCM) -> dict[str, list]:
+    """Everything *family* (CCM, PCM, BHI) needs besides time: billable once the minutes are there."""
     return {
         "patients": [make_patient(pid)],
         "conditions": [
@@ -73,15 +75,16 @@ def ccm_records(pid: str, dr: str = "dr1") -> dict[str, list]:
                 coding=Coding.icd10cm(code),
                 chronic=True,
                 significant_risk=True,
+                behavioral=code.startswith("F"),
                 onset=pendulum.Date(2020, 1, 1),
             )
-            for i, code in enumerate(("E11.65", "I50.22"))
+            for i, code in enumerate(("E11.65", "I50.22", "F33.1"))
         ],
         "consents": [
             Consent(
                 id=f"{pid}-k",
                 patient_id=pid,
-                family=CCM,
+                family=family,
                 method=ConsentMethod.VERBAL,
                 obtained_on=START,
                 obtained_by=dr,
@@ -100,13 +103,13 @@ def ccm_records(pid: str, dr: str = "dr1") -> dict[str, list]:
                 em_code="99214",
             )
         ],
-        "care_plans": [agreed_plan(pid)],
+        "care_plans": [agreed_plan(pid, family=family)],
         "enrollments": [
             Enrollment.start(
-                id=f"{pid}-ccm",
+                id=f"{pid}-{family.value.lower()}",
                 patient_id=pid,
-                program_id="ccm",
-                family=CCM,
+                program_id=family.value.lower(),
+                family=family,
                 billing_practitioner_id=dr,
                 on=START,
             )

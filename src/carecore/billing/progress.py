@@ -35,10 +35,12 @@ from attrs import frozen
 from carecore import errors
 from carecore.billing.engine import EvaluationResult, evaluate
 from carecore.billing.facts import TimeFact
-from carecore.model import Credential, RoleClass, ServiceFamily, TimeEntry
+from carecore.model import Credential, DenialReason, RoleClass, ServiceFamily, TimeEntry
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
+
+    import pendulum
 
     from carecore.billing.facts import BillingFacts
     from carecore.billing.month import MonthRecords
@@ -59,7 +61,10 @@ class TimeProgress:
     """The next time-based code one practitioner can reach for one family, and how far it is.
 
     ``message`` is the engine's own sentence, which says whose minutes
-    count ("8 more clinical-staff minutes reach 99490").
+    count ("8 more clinical-staff minutes reach 99490"). ``refusal`` is set
+    when the month close was asked (:func:`records_progress`) and would still
+    refuse the code once the minutes are logged: the close's reasons, in its
+    words (a practitioner who may not bill the family, a missing care plan).
 
     >>> TimeProgress(patient_id="p1", practitioner="dr1", family=ServiceFamily.CCM,
     ...     code="99439", minutes_needed=13, message="13 more clinical-staff minutes reach 99439").code
@@ -72,6 +77,7 @@ class TimeProgress:
     code: str
     minutes_needed: int
     message: str
+    refusal: str | None = None
 
 
 def time_progress(result: EvaluationResult) -> tuple[TimeProgress, ...]:
@@ -249,6 +255,8 @@ def records_progress(
     rules: RuleSet,
     *,
     expected: Mapping[str, Iterable[tuple[str, ServiceFamily]]] | None = None,
+    on: pendulum.Date | None = None,
+    check: bool = True,
 ) -> Iterator[tuple[BillingFacts, EvaluationResult, tuple[TimeProgress, ...]]]:
     """Each patient's month closed from *records* (as a month close does), with its time progress.
 
@@ -259,7 +267,15 @@ def records_progress(
     clinical-staff minute added to the records (on the period's first day,
     or the consent day when later), as :func:`month_progress` asks the
     engine: its answer plus that minute is the progress, and a month decided
-    either way gives none.
+    either way gives none (when that minute does not count toward the code
+    the engine names, its answer stands as it is). Minutes asked about are
+    logged on *on* (default:
+    the period's first day), or on the consent day when that is later.
+
+    With *check*, each expected pair's advice is followed: the close is run
+    again with the advised minutes added, by clinical staff and else by the
+    practitioner personally. When neither reaches the code, the progress
+    carries the close's ``refusal``.
 
     >>> import pendulum
     >>> from carecore.billing import cms_rule_set
@@ -282,57 +298,117 @@ def records_progress(
     if not isinstance(records, MonthRecords):
         raise errors.InvalidValue("must be MonthRecords", field="records", value=records)
     wanted = {pid: list(dict.fromkeys(pairs)) for pid, pairs in (expected or {}).items()}
+    start = period.start if on is None else on
+    per_patient: _PerPatient | None = None
     for facts, result in evaluate_records(records, period, rules):
         found = {(p.practitioner, p.family): p for p in time_progress(result)}
         known = {p.id for p in facts.practitioners}
+        if facts.patient.id in wanted and per_patient is None:
+            per_patient = _PerPatient(records)
+        mine = records if per_patient is None else per_patient.of(facts.patient.id)
+        ask = _Asking(mine, facts, period, rules, start)
         for practitioner, family in wanted.get(facts.patient.id, ()):
-            if (practitioner, family) in found or practitioner not in known:
+            if practitioner not in known:
                 continue
-            first = _probe_records(
-                records, facts, period, rules, practitioner=practitioner, family=family
-            )
-            if first is not None:
+            if (practitioner, family) not in found:
+                first = ask.first_minute(practitioner, family)
+                if first is None:
+                    continue
                 found[practitioner, family] = first
+            if check:
+                found[practitioner, family] = ask.follow(found[practitioner, family], result)
         ordered = sorted(found, key=lambda k: (k[0], k[1].value))
         yield facts, result, tuple(found[key] for key in ordered)
 
 
-def _probe_records(
-    records: MonthRecords,
-    facts: BillingFacts,
-    period: ServicePeriod,
-    rules: RuleSet,
-    *,
-    practitioner: str,
-    family: ServiceFamily,
-) -> TimeProgress | None:
-    from carecore.billing.month import evaluate_records  # noqa: PLC0415
+class _Asking:
+    """Runs one patient's close again with minutes added: what the engine says then.
 
-    day = period.start
-    consent = facts.patient.consent(family)
-    if consent is not None and consent > day:
-        day = consent
-    if day > period.end:
+    *records* are that patient's (and the practitioners).
+    """
+
+    def __init__(
+        self,
+        records: MonthRecords,
+        facts: BillingFacts,
+        period: ServicePeriod,
+        rules: RuleSet,
+        start: pendulum.Date,
+    ) -> None:
+        self.records = records
+        self.facts = facts
+        self.period = period
+        self.rules = rules
+        self.start = start
+
+    def _day(self, family: ServiceFamily) -> pendulum.Date | None:
+        day = self.start
+        consent = self.facts.patient.consent(family)
+        if consent is not None and consent > day:
+            day = consent
+        return day if self.period.start <= day <= self.period.end else None
+
+    def _close(self, entry: TimeEntry) -> EvaluationResult | None:
+        from carecore.billing.month import evaluate_records  # noqa: PLC0415
+
+        more = attrs.evolve(self.records, time_entries=[*self.records.time_entries, entry])
+        for _facts, result in evaluate_records(more, self.period, self.rules):
+            return result
         return None
-    minute = TimeEntry(
-        id="carecore-progress-probe",
-        patient_id=facts.patient.id,
-        performer_id="carecore-progress-probe",
-        credential=Credential.RN,
-        role_class=RoleClass.CLINICAL_STAFF,
-        minutes=1,
-        family=family,
-        activity="a first minute, asked about",
-        service_date=day,
-        billing_practitioner_id=practitioner,
-    )
-    one = attrs.evolve(
-        records,
-        patients=[p for p in records.patients if p.id == facts.patient.id],
-        time_entries=[*records.time_entries, minute],
-    )
-    for _facts, result in evaluate_records(one, period, rules):
-        answer = next(
+
+    def _minutes(
+        self, practitioner: str, family: ServiceFamily, minutes: int, *, personal: bool
+    ) -> TimeEntry | None:
+        day = self._day(family)
+        if day is None:
+            return None
+        role, credential = RoleClass.CLINICAL_STAFF, Credential.RN
+        if personal:
+            credential = self.facts.practitioner(practitioner).credential
+            role = RoleClass.PHYSICIAN if credential in _PHYSICIANS else RoleClass.QHP
+        try:
+            return TimeEntry(
+                id="carecore-progress-question",
+                patient_id=self.facts.patient.id,
+                performer_id=practitioner if personal else "carecore-progress-question",
+                credential=credential,
+                role_class=role,
+                minutes=minutes,
+                family=family,
+                activity="minutes asked about",
+                service_date=day,
+                billing_practitioner_id=practitioner,
+            )
+        except errors.InvalidValue:
+            return None  # a credential that cannot log personal time
+
+    def first_minute(self, practitioner: str, family: ServiceFamily) -> TimeProgress | None:
+        """The engine's next code once clinical staff log one minute (plus that minute, if it counts).
+
+        A second question (two minutes) tells whether the minute counts
+        toward that code: when it does not (a code for the practitioner's own
+        time), the engine's answer stands as it is, in its own words.
+        """
+        one, two = (self._answer(practitioner, family, n) for n in (1, 2))
+        if one is None:
+            return None
+        if two is not None and (two.code, two.minutes_needed) == (one.code, one.minutes_needed):
+            return one  # clinical-staff minutes do not count toward it
+        needed = one.minutes_needed + 1
+        return attrs.evolve(
+            one,
+            minutes_needed=needed,
+            message=f"{needed} more clinical-staff minutes reach {one.code}",
+        )
+
+    def _answer(
+        self, practitioner: str, family: ServiceFamily, minutes: int
+    ) -> TimeProgress | None:
+        entry = self._minutes(practitioner, family, minutes, personal=False)
+        result = None if entry is None else self._close(entry)
+        if result is None:
+            return None
+        return next(
             (
                 p
                 for p in time_progress(result)
@@ -340,12 +416,68 @@ def _probe_records(
             ),
             None,
         )
-        if answer is None:
-            return None
-        needed = answer.minutes_needed + 1
-        return attrs.evolve(
-            answer,
-            minutes_needed=needed,
-            message=f"{needed} more clinical-staff minutes reach {answer.code}",
+
+    def follow(self, progress: TimeProgress, now: EvaluationResult) -> TimeProgress:
+        """*progress*, with the close's refusal when logging its minutes would not bill its code."""
+        before = _units(now, progress)
+        reasons: list[str] = []
+        for personal in (False, True):
+            entry = self._minutes(
+                progress.practitioner, progress.family, progress.minutes_needed, personal=personal
+            )
+            result = None if entry is None else self._close(entry)
+            if result is None:
+                continue
+            if _units(result, progress) > before:
+                return progress
+            if not personal:
+                reasons = [
+                    d.message
+                    for d in result.denials
+                    if d.family is progress.family and d.reason is not DenialReason.BELOW_THRESHOLD
+                ]
+        refusal = " ".join(dict.fromkeys(reasons)) or f"the close does not bill {progress.code}"
+        return attrs.evolve(progress, refusal=refusal)
+
+
+_PHYSICIANS = frozenset({Credential.MD, Credential.DO})
+
+
+class _PerPatient:
+    """*records* cut down to one patient's at a time (practitioners are kept), grouped in one pass."""
+
+    def __init__(self, records: MonthRecords) -> None:
+        self.records = records
+        self.groups: dict[str, dict[str, list[object]]] = {}
+        self.mappings: dict[str, dict[str, object]] = {}
+        for field in attrs.fields(type(records)):
+            value = getattr(records, field.name)
+            if isinstance(value, dict):
+                self.mappings[field.name] = value
+            elif isinstance(value, tuple) and field.name != "practitioners":
+                grouped: dict[str, list[object]] = {}
+                for item in value:
+                    key = item.id if field.name == "patients" else getattr(item, "patient_id", None)
+                    grouped.setdefault(str(key), []).append(item)
+                self.groups[field.name] = grouped
+
+    def of(self, patient_id: str) -> MonthRecords:
+        """The records of *patient_id* only."""
+        changes: dict[str, object] = {
+            name: grouped.get(patient_id, []) for name, grouped in self.groups.items()
+        }
+        changes.update(
+            {
+                name: {k: d for k, d in value.items() if k == patient_id}
+                for name, value in self.mappings.items()
+            }
         )
-    return None
+        return attrs.evolve(self.records, **changes)  # type: ignore[arg-type]
+
+
+def _units(result: EvaluationResult, progress: TimeProgress) -> int:
+    return sum(
+        line.units
+        for line in result.claim_lines
+        if line.code == progress.code and line.billing_practitioner_id == progress.practitioner
+    )

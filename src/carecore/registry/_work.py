@@ -72,7 +72,9 @@ class MinutesProgress:
     minutes that would reach a further code: every unit is reached, the
     family is not time-based, or the month cannot be billed for another
     reason (its denials say which). ``message`` is the engine's sentence,
-    which says whose minutes count.
+    which says whose minutes count. ``refusal`` is set when logging those
+    minutes would still not bill the code: the month close's reasons (a
+    practitioner who may not bill the family, a missing care plan, ...).
 
     >>> p = MinutesProgress(patient_id="p1", family=ServiceFamily.CCM, month="2026-03",
     ...     practitioner="dr1", next_code="99490", minutes_needed=6,
@@ -88,6 +90,7 @@ class MinutesProgress:
     next_code: str | None
     minutes_needed: int
     message: str | None
+    refusal: str | None = None
 
 
 @frozen(kw_only=True)
@@ -155,7 +158,9 @@ def minutes_progress(
     evaluated: set[tuple[str, str]] = set()
     nearest: dict[tuple[str, str, ServiceFamily], TimeProgress] = {}
     period = ServicePeriod.month(day.year, day.month)
-    for facts, _result, progress in records_progress(so_far, period, rules, expected=followed):
+    for facts, _result, progress in records_progress(
+        so_far, period, rules, expected=followed, on=day
+    ):
         evaluated.update((facts.patient.id, p.id) for p in facts.practitioners)
         for p in progress:
             nearest[p.patient_id, p.practitioner, p.family] = p
@@ -174,6 +179,7 @@ def minutes_progress(
                 next_code=None if found is None else found.code,
                 minutes_needed=0 if found is None else found.minutes_needed,
                 message=None if found is None else found.message,
+                refusal=None if found is None else found.refusal,
             )
         )
     return tuple(out)
@@ -236,7 +242,9 @@ def registry_worklists(
     (enrolled, and the billing engine names minutes that would reach a
     further code this month; due at the month's end, the detail is the
     engine's sentence, e.g. ``CCM: 8 more clinical-staff minutes reach
-    99490``). The minutes come from :func:`minutes_progress` over the
+    99490``), followed, when the month close would still refuse the code
+    after those minutes, by its reasons. The minutes come from
+    :func:`minutes_progress` over the
     records a month close reads (*patients*, *practitioners*, *conditions*,
     *consents*, *visits*, *coverages* and the records above). Without *rules*
     no minutes items are made; an enrollment whose patient or billing
@@ -296,7 +304,8 @@ def registry_worklists(
                 patient_id=p.patient_id,
                 due=day.end_of("month"),
                 owner=owner_of(p.patient_id),
-                detail=f"{p.family.value}: {p.message}",
+                detail=f"{p.family.value}: {p.message}"
+                + ("" if p.refusal is None else f"; the month would still be refused: {p.refusal}"),
             )
             for p in minutes_progress(records, on=day, rules=rules)
             if p.next_code is not None
