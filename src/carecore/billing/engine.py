@@ -2025,6 +2025,59 @@ def _not_claimed(
     return kept
 
 
+def _first_code(rules: RuleSet, family: ServiceFamily, on: pendulum.Date) -> str | None:
+    """The family's first code in effect on *on*: its shortest time-based base code, else its first base code."""
+    base = [
+        r for r in rules.codes if r.family is family and r.add_on_to is None and r.in_effect(on)
+    ]
+    timed = sorted((r for r in base if r.minutes is not None), key=lambda r: (r.minutes, r.code))
+    ranked = timed or sorted(base, key=lambda r: r.code)
+    return ranked[0].code if ranked else None
+
+
+def _unlisted_practitioners(facts: BillingFacts, rules: RuleSet) -> list[Denial]:
+    """Refuse the time attributed to a practitioner the facts do not list (never drop it unsaid).
+
+    One denial per family and practitioner, on the family's first time-based
+    code, saying how many minutes were left out and why.
+    """
+    listed = {p.id for p in facts.practitioners}
+    minutes: dict[tuple[ServiceFamily, str], int] = {}
+    for event in facts.events:
+        if (
+            type(event) is TimeFact
+            and event.practitioner not in listed
+            and facts.period.start <= event.date <= facts.period.end
+        ):
+            key = (event.family, event.practitioner)
+            minutes[key] = minutes.get(key, 0) + event.minutes
+    out = []
+    for (family, practitioner), total in sorted(
+        minutes.items(), key=lambda kv: (kv[0][0].value, kv[0][1])
+    ):
+        chosen = _first_code(rules, family, facts.period.end)
+        if chosen is None:
+            continue  # the rule set bills nothing of this family
+        out.append(
+            Denial(
+                patient_id=facts.patient.id,
+                code=chosen,
+                family=family,
+                reason=R.NOT_A_BILLING_PRACTITIONER,
+                message=(
+                    f"{total} {family.value} minute{'' if total == 1 else 's'} were logged for "
+                    f"{practitioner}, who is not a billing practitioner of this evaluation; "
+                    "they were not counted."
+                ),
+                rule=f"{family.value.lower()}.unlisted_practitioner",
+                period=facts.period,
+                sources=(),
+                practitioner_id=practitioner,
+            )
+        )
+    return out
+
+
 def _other_practitioners(facts: BillingFacts, rules: RuleSet, outcomes: dict[str, _Ctx]) -> None:  # noqa: C901
     """One practitioner per period, RPM vs RTM, and codes already claimed as facts."""
     claims = [e for e in facts.events if isinstance(e, OtherClaimFact)]
@@ -2243,6 +2296,7 @@ def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
             seen.add(key)
             denials.append(denial)
         hints.extend(ctx.out.hints)
+    denials.extend(_unlisted_practitioners(facts, rules))
     return EvaluationResult(
         patient_id=facts.patient.id,
         period=facts.period,
