@@ -5,6 +5,8 @@ Each defect test here was written before the fix and failed on the old close.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pendulum
 import pytest
 from attrs import evolve
@@ -141,7 +143,7 @@ def ccm_patient(program: CareProgram, pid: str = "p1", *, agreed: bool = True) -
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def program(request, tmp_path) -> CareProgram:
+def program(request, tmp_path) -> Iterator[CareProgram]:
     """A program over each built-in store: the plan history and audit log are read from both."""
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'store.db'}"
     prog = CareProgram.open(url, actor="test", clock=at(2026, 1, 5))

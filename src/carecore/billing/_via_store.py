@@ -19,13 +19,17 @@ How the scenario's facts become records:
   of a care team of the patient (so each is evaluated, as the engine does);
 - each chronic condition as a chronic :class:`~carecore.model.Condition`;
 - each family's consent date as a :class:`~carecore.model.Consent`, and its
-  care-plan date as a CMS-complete plan agreed on that date;
+  care-plan date (or ``established`` care-plan event) as a CMS-complete plan
+  agreed on that date; ``monitored`` and ``substantially_revised`` events as
+  a review or a new goal, each written on its day;
 - the last visit with the billing practitioner as an office visit with each
   practitioner on that date;
-- time entries, contacts and visits as themselves; discharges as transition
-  episodes; admissions as ADT events; device readings as one
-  :class:`~carecore.model.DeviceReadingDay` per day with data, from the
-  period's first day.
+- time entries, contacts and visits as themselves (time logged without a
+  credential gets the practitioner's own, or the role's usual one);
+  discharges as transition episodes; admissions as ADT events; device
+  readings as one :class:`~carecore.model.DeviceReadingDay` per day with
+  data, from the period's first day; APCM and CoCM program months as
+  enrollments (a CoCM month *n* as an enrollment *n* - 1 months earlier).
 
 What the store cannot hold yet is refused with
 :class:`NotExpressibleAsRecords`, naming the case, the JSON path and the
