@@ -852,7 +852,11 @@ class CloseWriter:
             if not part:
                 self._claims.write(self.encoder.header(CLAIM_COLUMNS))
                 self._denials.write(self.encoder.header(DENIAL_COLUMNS))
-                self._claims_json.write("[")
+                self._claims_json.write(self.encoder.CLAIMS_JSON_OPEN)
+
+    def _claim_separator(self) -> str:
+        encoder = self.encoder
+        return encoder.CLAIMS_JSON_FIRST if self._first_claim else encoder.CLAIMS_JSON_NEXT
 
     def add(self, month: PatientMonth) -> None:
         """Record one patient's close."""
@@ -900,7 +904,7 @@ class CloseWriter:
             if self.part:
                 self._claims_json.write(item + "\n")
             else:
-                self._claims_json.write(("\n" if self._first_claim else ",\n") + item)
+                self._claims_json.write(self._claim_separator() + item)
             self._first_claim = False
         self._denials.write(denials_csv)
         self._audit.write(audit)
@@ -949,7 +953,7 @@ class CloseWriter:
                 shutil.copyfileobj(source, target, 1 << 20)
         with (folder / "claims.jsonl").open(encoding="utf-8") as source:
             for text in source:
-                self._claims_json.write(("\n" if self._first_claim else ",\n") + text.rstrip("\n"))
+                self._claims_json.write(self._claim_separator() + text.rstrip("\n"))
                 self._first_claim = False
 
     def __enter__(self) -> Self:
@@ -1004,7 +1008,7 @@ class CloseWriter:
         )
         if self.out is not None:
             if not self.part:
-                self._claims_json.write("\n]\n")
+                self._claims_json.write(self.encoder.CLAIMS_JSON_CLOSE)
             for handle in (self._claims, self._claims_json, self._denials, self._audit):
                 handle.close()
             if not self.part:

@@ -668,9 +668,12 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
 
     items = merged.get_column("claims_json").filter(merged.get_column("claims_json") != "")
     if items.len():
-        first = "\n" if writer._first_claim else ",\n"  # noqa: SLF001
+        first = writer._claim_separator()  # noqa: SLF001
+        following = writer.encoder.CLAIMS_JSON_NEXT
         items = (
-            pl.concat([pl.Series([first]), pl.Series([",\n"] * (items.len() - 1), dtype=pl.String)])
+            pl.concat(
+                [pl.Series([first]), pl.Series([following] * (items.len() - 1), dtype=pl.String)]
+            )
             + items
         )
         writer._first_claim = False  # noqa: SLF001
@@ -843,6 +846,7 @@ def _patient_batch(
     """Patients closed by the reference code: their text, counters and refused rows."""
     month, rules = state.month, state.rules
     writer = CloseWriter(None, month, rules)
+    next_item = writer.encoder.CLAIMS_JSON_NEXT
     texts = []
     problems = []
     patients, (orders, lines, ats, lengths) = batch
@@ -880,7 +884,7 @@ def _patient_batch(
             problems.append((order, list(done.problems)))
         if render:
             claims_csv, claims_json, denials_csv, audit = writer.render(done)
-            texts.append((order, claims_csv, ",\n".join(claims_json), denials_csv, audit))
+            texts.append((order, claims_csv, next_item.join(claims_json), denials_csv, audit))
     return texts, writer.state(), problems
 
 
@@ -1724,7 +1728,7 @@ def _write_chunks(  # noqa: PLR0917
             )
             per_patient = lines.group_by("_order", maintain_order=True).agg(
                 pl.col("claims_csv").str.join(""),
-                pl.col("claims_json").str.join(",\n"),
+                pl.col("claims_json").str.join(encoder.CLAIMS_JSON_NEXT),
                 pl.col("audit_line").str.join(","),
             )
             denials = (

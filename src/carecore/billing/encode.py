@@ -369,6 +369,15 @@ class CloseEncoder:
 
     # -- claims.json ---------------------------------------------------------------------
 
+    #: claims.json is a JSON array of one item per line: ``[``, the items, ``]``.
+    CLAIMS_JSON_OPEN = "["
+    #: Written before each item: the first follows a line break, the others a comma too.
+    CLAIMS_JSON_FIRST = "\n"
+    CLAIMS_JSON_NEXT = ",\n"
+    CLAIMS_JSON_CLOSE = "\n]\n"
+
+    # -- claims.json items ---------------------------------------------------------------------
+
     @staticmethod
     def _claim_json(
         line: ClaimLine, patient_id: str, practitioner: str, day: str, diagnoses: str
