@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from carecore.billing import cms_rule_set
 from carecore.billing.encode import CLAIM_COLUMNS, CloseEncoder, Template, json_text
 from carecore.model import ClaimLine, Denial, ServiceFamily, ServicePeriod
-from carecore.model.codes import DenialReason
+from carecore.model.codes import Credential, DenialReason, RoleClass
 
 MONTH = ServicePeriod.month(2026, 3)
 ENCODER = CloseEncoder(cms_rule_set(2026), MONTH)
@@ -111,3 +111,36 @@ def test_the_packet_frame_holds_the_rule_set_and_the_schema():
     text = frame.fill(**dict.fromkeys(frame.names, json_text("x")))
     assert text.startswith('{"schema":"carecore.audit-packet/2"')
     assert '"rule_set":{"id":"cms-2026","year":2026' in text
+
+
+@given(
+    day=st.one_of(st.none(), days),
+    family=st.sampled_from([ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.BHI]),
+    minutes=st.integers(1, 120),
+    practitioner=plain,
+    interactive=st.booleans(),
+    credential=st.sampled_from([None, *Credential]),
+    role=st.sampled_from(list(RoleClass)),
+)
+def test_packet_part_templates_are_the_encoders_text(  # noqa: PLR0917
+    day, family, minutes, practitioner, interactive, credential, role
+):
+    day_json = "null" if day is None else f'"{day.isoformat()}"'
+    assert ENCODER.consent_item_template(family.value).fill(
+        obtained_on=day_json
+    ) == ENCODER.consent_item(family, day, None)
+    assert ENCODER.care_plan_item_template(family.value).fill(
+        established_on=day_json
+    ) == ENCODER.care_plan_item(family, day, (), None)
+    on = day or MONTH.start
+    log = ENCODER.log_item_template().fill(
+        date=f'"{on.isoformat()}"',
+        minutes=str(minutes),
+        role=f'"{role.value}"',
+        credential="null" if credential is None else f'"{credential.value}"',
+        family=f'"{family.value}"',
+        practitioner=f'"{practitioner}"',
+        interactive="true" if interactive else "false",
+    )
+    entry = (on, minutes, role, family, credential, interactive, practitioner)
+    assert log == ENCODER.log_item(entry)
