@@ -1126,16 +1126,16 @@ def _plan_spans(
     the patient), so a plan imported as already agreed keeps its date; a
     plan stored once needs no history read.
     """
-    revised = [p for p in plans if p.version > 1]
+    stored = {p.id: tx.history(CarePlan, p.id) if p.version > 1 else [p] for p in plans}
+    wanted = {plan_id for plan_id, versions in stored.items() if len(versions) > 1}
     written: dict[str, list[pendulum.DateTime]] = {}
-    if revised:
-        wanted = {p.id for p in revised}
+    if wanted:  # the audit log is read only when some plan has later versions to date
         for entry in tx.audit_entries(patient_id=patient_id):  # one patient's, when given
             if entry.kind == "CarePlan" and entry.key in wanted and entry.action in _WRITES:
                 written.setdefault(entry.key, []).append(entry.at)
     spans = []
     for plan in plans:
-        versions = tx.history(CarePlan, plan.id) if plan.version > 1 else [plan]
+        versions = stored[plan.id]
         zone = zones.get(plan.patient_id, "UTC")
         # Every later version was written by a replace (one update entry each), so the
         # entries date the versions from the newest back. The first stored version is
