@@ -16,6 +16,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import TYPE_CHECKING
 
+import pendulum
 from attrs import evolve, field, frozen
 
 from carecore import errors, icd
@@ -43,6 +44,7 @@ from carecore.billing.rules import (
     CodeRule,
     ConditionGrouping,
     DateOfService,
+    HolidayCalendar,
     RuleSet,
     Switches,
     TcmDayCounting,
@@ -66,20 +68,20 @@ from carecore.model.period import ServicePeriod
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    import pendulum
-
     from carecore.billing.facts import PatientFacts
 
 __all__ = [
     "MAX_CLAIM_DIAGNOSES",
     "EvaluationResult",
     "Hint",
+    "TcmClock",
     "condition_groups",
     "countable_window",
     "evaluate",
     "is_billable_icd10cm",
     "line_diagnoses",
     "personal_time_counts",
+    "tcm_clock",
 ]
 
 F = ServiceFamily
@@ -1038,6 +1040,66 @@ def _pcm(ctx: _Ctx) -> None:
     ctx.out.lines.setdefault(F.PCM, []).extend(would)
 
 
+# -- the TCM clock (a primitive: carecore.transitions counts its deadlines with it) ----------
+
+
+@frozen(kw_only=True)
+class TcmClock:
+    """The deadlines of one discharge, as the engine counts them.
+
+    ``contact_due``: the last day for the interactive contact (business days
+    after the discharge date); ``visit_due_7`` and ``visit_due_14``: the last
+    days of the face-to-face visit for 99496 and 99495; ``period``: the
+    30-day TCM period that starts on the discharge date.
+
+    >>> import pendulum
+    >>> from carecore.billing.rules import HolidayCalendar
+    >>> clock = tcm_clock(pendulum.Date(2026, 11, 25), calendar=HolidayCalendar())
+    >>> clock.contact_due, clock.visit_due_7, clock.visit_due_14, clock.period.end
+    (Date(2026, 11, 30), Date(2026, 12, 2), Date(2026, 12, 9), Date(2026, 12, 24))
+    """
+
+    discharge: pendulum.Date
+    contact_due: pendulum.Date
+    visit_due_7: pendulum.Date
+    visit_due_14: pendulum.Date
+    period: ServicePeriod
+    day_offset: int
+
+    def visit_day(self, on: pendulum.Date) -> int:
+        """The day number of a visit on *on* in the 7- and 14-day windows."""
+        return (on - self.discharge).days + self.day_offset
+
+
+def tcm_clock(
+    discharge: pendulum.Date,
+    *,
+    calendar: HolidayCalendar,
+    day_counting: TcmDayCounting = TcmDayCounting.DISCHARGE_DAY_ZERO,
+    contact_business_days: int = 2,
+    period_days: int = 30,
+) -> TcmClock:
+    """The TCM deadlines of a discharge on *discharge* (see :class:`TcmClock`).
+
+    The billing engine evaluates TCM with it (from a rule set's switches) and
+    :func:`carecore.transitions.open_episode` sets an episode's deadlines with
+    it, so the deadlines a care team chases are the ones the close applies.
+    """
+    offset = 0 if day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
+    return TcmClock(
+        discharge=discharge,
+        contact_due=calendar.add_business_days(discharge, contact_business_days),
+        visit_due_7=discharge.add(days=7 - offset),
+        visit_due_14=discharge.add(days=14 - offset),
+        period=ServicePeriod.days_from(discharge, period_days),
+        day_offset=offset,
+    )
+
+
+def _clock(ctx: _Ctx, discharge: pendulum.Date) -> TcmClock:
+    return tcm_clock(discharge, calendar=ctx.sw.business_days, day_counting=ctx.sw.tcm_day_counting)
+
+
 # -- TCM (docs/billing/tcm.md) ----------------------------------------------------------
 
 
@@ -1046,7 +1108,8 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
     if not discharges:
         return
     discharge: DischargeFact = discharges[0]
-    window = ServicePeriod.days_from(discharge.date, 30)
+    clock = _clock(ctx, discharge.date)
+    window = clock.period
     visits = [
         v_
         for v_ in ctx.events(VisitFact, practitioner=ctx.pr.id, kind=VisitKind.TCM_F2F)
@@ -1073,8 +1136,7 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
         ],
         default=None,
     )
-    day_offset = 0 if ctx.sw.tcm_day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
-    day = (visit.date - discharge.date).days + day_offset if visit else None
+    day = clock.visit_day(visit.date) if visit else None
     would_code = "99496" if (mdm is MdmLevel.HIGH and day is not None and day <= 7) else "99495"  # noqa: PLR2004
     other_code = "99495" if would_code == "99496" else "99496"
 
@@ -1142,7 +1204,7 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
         ctx.hint(
             "99495",
             F.TCM,
-            f"A face-to-face visit by {discharge.date.add(days=14 - day_offset).isoformat()} (moderate MDM) reaches 99495.",
+            f"A face-to-face visit by {clock.visit_due_14.isoformat()} (moderate MDM) reaches 99495.",
         )
         return
     if discharge.practitioner == ctx.pr.id and visit.date == discharge.date:
@@ -1170,7 +1232,7 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
         )
         return
     if not _tcm_contact_ok(ctx, discharge, visit):
-        due = ctx.sw.business_days.add_business_days(discharge.date, 2)
+        due = clock.contact_due
         refuse(
             R.CONTACT_NOT_TIMELY,
             f"No interactive contact (or two timely attempts) within 2 business days after discharge (by {due.isoformat()}).",
@@ -1199,7 +1261,7 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
 
 
 def _tcm_contact_ok(ctx: _Ctx, discharge: DischargeFact, visit: VisitFact) -> bool:
-    due = ctx.sw.business_days.add_business_days(discharge.date, 2)
+    due = _clock(ctx, discharge.date).contact_due
     contacts = [
         c
         for c in ctx.events(ContactFact, family=F.TCM, practitioner=ctx.pr.id)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from attrs import evolve, field, frozen
 
 from carecore import errors
-from carecore.billing.engine import TCM_FROM, TCM_TO
+from carecore.billing.engine import TCM_FROM, TCM_TO, tcm_clock
 from carecore.billing.rules import HolidayCalendar, RuleSet, TcmDayCounting
 from carecore.model import (
     AdtEvent,
@@ -130,7 +130,14 @@ def open_episode(
     day = event.discharge_date(time_zone)
     assert day is not None  # noqa: S101 - checked just above
     qualifies = event.from_setting in TCM_FROM and event.to_setting in TCM_TO
-    offset = 0 if rules.day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
+    # The billing engine's clock: the deadlines chased are the ones the close applies.
+    clock = tcm_clock(
+        day,
+        calendar=rules.calendar,
+        day_counting=rules.day_counting,
+        contact_business_days=rules.contact_business_days,
+        period_days=rules.period_days,
+    )
     base = TransitionEpisode(
         id=episode_id_for(event),
         patient_id=event.patient_id,
@@ -139,7 +146,7 @@ def open_episode(
         from_setting=_from_setting(event),
         to_setting=event.to_setting,
         qualifies=qualifies,
-        period_end=day.add(days=rules.period_days - 1),
+        period_end=clock.period.end,
     )
     if not qualifies:
         return evolve(
@@ -147,13 +154,12 @@ def open_episode(
             status=EpisodeStatus.CLOSED,
             close_reason="the discharge settings do not qualify for TCM",
         )
-    visit_14 = day.add(days=14 - offset)
     return evolve(
         base,
-        contact_due=rules.calendar.add_business_days(day, rules.contact_business_days),
-        visit_due_7=day.add(days=7 - offset),
-        visit_due=visit_14,
-        med_rec_due=visit_14,
+        contact_due=clock.contact_due,
+        visit_due_7=clock.visit_due_7,
+        visit_due=clock.visit_due_14,
+        med_rec_due=clock.visit_due_14,
     )
 
 
