@@ -40,10 +40,33 @@ from carecore.billing.facts import (
     VisitFact,
 )
 from carecore.billing.fees import Revenue, revenue
+from carecore.billing.primitives import (
+    CONDITIONS_NEEDED,
+    DIAGNOSIS_MONTHS,
+    G0323_CREDENTIALS,
+    NOT_COUNTED_ROLES,
+    STAFF_ROLES,
+    TIME_TRACKS,
+    TimeTrack,
+    care_plan_in_force,
+    consent_in_force,
+    countable_window,
+    counts_toward,
+    date_of_service,
+    dates_at_threshold,
+    first_unit,
+    initiating_visit_from,
+    initiating_years,
+    minute_class,
+    minutes_for_units,
+    personal_time_counts,
+    recent_visit,
+    threshold_minutes,
+    time_track,
+)
 from carecore.billing.rules import (
     CodeRule,
     ConditionGrouping,
-    DateOfService,
     HolidayCalendar,
     RuleSet,
     Switches,
@@ -68,8 +91,6 @@ from carecore.model.period import ServicePeriod
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from carecore.billing.facts import PatientFacts
-
 __all__ = [
     "MAX_CLAIM_DIAGNOSES",
     "EvaluationResult",
@@ -78,8 +99,10 @@ __all__ = [
     "condition_groups",
     "countable_window",
     "evaluate",
+    "first_unit",
     "is_billable_icd10cm",
     "line_diagnoses",
+    "minutes_for_units",
     "personal_time_counts",
     "tcm_clock",
 ]
@@ -89,24 +112,11 @@ R = DenialReason
 
 # -- who counts ---------------------------------------------------------------
 
-#: Roles whose minutes count toward clinical-staff codes (docs/billing/index.md, "Whose time counts"):
-#: clinical staff plus the billing practitioner doing clinical-staff work.
-STAFF_ROLES = frozenset(
-    {RoleClass.CLINICAL_STAFF, RoleClass.PHYSICIAN, RoleClass.QHP, RoleClass.BH_CARE_MANAGER}
-)
-#: Roles that are the practitioner personally.
-PERSONAL_ROLES = frozenset({RoleClass.PHYSICIAN, RoleClass.QHP})
-#: Roles other than the practitioner personally.
-NOT_PERSONAL_ROLES = frozenset(RoleClass) - PERSONAL_ROLES
-#: Roles whose minutes never count toward CCM, PCM or BHI.
-NOT_COUNTED_ROLES = frozenset(RoleClass) - STAFF_ROLES
 #: CHI/PIN: auxiliary personnel (and clinical staff) under general supervision.
 AUXILIARY_ROLES = frozenset({RoleClass.AUXILIARY, RoleClass.CLINICAL_STAFF})
 #: CoCM: the behavioral health care manager.
 COCM_ROLES = frozenset({RoleClass.BH_CARE_MANAGER})
 
-#: Families whose services need the patient's consent first (docs/billing/index.md).
-CONSENT_FAMILIES = frozenset({F.CCM, F.PCM, F.BHI, F.COCM, F.RPM, F.RTM, F.APCM, F.CHI, F.PIN})
 #: TCM qualifying discharge settings and community destinations (docs/billing/tcm.md, "The discharge").
 TCM_FROM = frozenset(
     {
@@ -133,18 +143,6 @@ TCM_TO = frozenset(
 CCM_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.IPPE, VisitKind.TCM_F2F})
 CHI_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.TCM_F2F})
 PIN_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV})
-#: Behavioral-health practitioners who bill general BHI as G0323 (docs/billing/bhi-cocm.md).
-G0323_CREDENTIALS = frozenset({Credential.CP, Credential.LCSW, Credential.MFT, Credential.MHC})
-#: Physicians and the practitioners CMS lets bill the physician/NPP care-management codes.
-BILLING_CREDENTIALS = frozenset(c for c in Credential if c.is_billing_practitioner)
-#: Credentials whose personal minutes count toward a family's personally performed codes
-#: (99491/99437, 99424/99425, G0323, 99497/99498). Other families have no such codes.
-PERSONAL_CREDENTIALS: dict[ServiceFamily, frozenset[Credential]] = {
-    F.CCM: BILLING_CREDENTIALS,
-    F.PCM: BILLING_CREDENTIALS,
-    F.ACP: BILLING_CREDENTIALS,
-    F.BHI: BILLING_CREDENTIALS | G0323_CREDENTIALS,
-}
 #: Diagnoses a claim may list (the 837P and CMS-1500 allow twelve).
 MAX_CLAIM_DIAGNOSES = 12
 #: The code a family's refusal names when no code of it was reached.
@@ -161,58 +159,6 @@ BASE_CODE = {
     F.PIN: "G0023",
     F.ACP: "99497",
 }
-
-
-def personal_time_counts(
-    switches: Switches, family: ServiceFamily, role: RoleClass, credential: Credential | None
-) -> bool:
-    """Whether a minute counts as the billing practitioner's own for *family*'s personal codes.
-
-    The role must be the practitioner personally (physician or QHP); with the
-    switch ``personal_time_needs_billing_credential`` (the default) its
-    credential must also be one that may bill the family. A minute without a
-    credential is trusted to be the practitioner's own.
-
-    >>> from carecore.billing.rules import Switches
-    >>> personal_time_counts(Switches(), ServiceFamily.CCM, RoleClass.QHP, Credential.LCSW)
-    False
-    >>> personal_time_counts(Switches(), ServiceFamily.CCM, RoleClass.QHP, Credential.NP)
-    True
-    """
-    if role not in PERSONAL_ROLES:
-        return False
-    if credential is None or not switches.personal_time_needs_billing_credential:
-        return True
-    allowed = PERSONAL_CREDENTIALS.get(family)
-    return allowed is None or credential in allowed
-
-
-def countable_window(
-    patient: PatientFacts, family: ServiceFamily, period: ServicePeriod
-) -> tuple[pendulum.Date, pendulum.Date]:
-    """The first and last day whose minutes count for *family* in *period*.
-
-    Time counts from consent on (for the families that need consent) and up
-    to the date of death. When the first day is after the last, nothing
-    counts.
-
-    >>> import pendulum
-    >>> from carecore.billing.facts import PatientFacts
-    >>> patient = PatientFacts(id="p1", consent_on={ServiceFamily.CCM: pendulum.Date(2026, 3, 20)},
-    ...     date_of_death=pendulum.Date(2026, 3, 25))
-    >>> countable_window(patient, ServiceFamily.CCM, ServicePeriod.month(2026, 3))
-    (Date(2026, 3, 20), Date(2026, 3, 25))
-    """
-    start, end = period.start, period.end
-    if family in CONSENT_FAMILIES:
-        # Services start after consent: earlier minutes do not count.
-        consent = patient.consent(family)
-        if consent is not None and consent > start:
-            start = consent
-    death = patient.date_of_death
-    if death is not None and death < end:
-        end = death
-    return start, end
 
 
 @functools.cache
@@ -292,18 +238,6 @@ def _qualifies(condition: ChronicCondition, months: int | None) -> bool:
     return condition.significant_risk and condition.lasts_at_least(months)
 
 
-#: What each family's claim lines are for: conditions of the months given (significant
-#: risk, expected duration), None for behavioral conditions, 0 for any condition.
-_DIAGNOSIS_NEED: dict[ServiceFamily, int | None] = {
-    F.CCM: 12,
-    F.APCM: 12,
-    F.PCM: 3,
-    F.PIN: 3,
-    F.BHI: None,
-    F.COCM: None,
-}
-
-
 @functools.lru_cache(maxsize=65536)
 def _diagnoses(
     conditions: tuple[ChronicCondition, ...],
@@ -328,7 +262,7 @@ def _diagnoses(
 
     # A claim lists twelve diagnoses at most: every line points into the first twelve.
     claim = set(ordered(0)[:MAX_CLAIM_DIAGNOSES])
-    mine = [code for code in ordered(_DIAGNOSIS_NEED.get(family, 0)) if code in claim]
+    mine = [code for code in ordered(DIAGNOSIS_MONTHS.get(family, 0)) if code in claim]
     if not mine and family is F.APCM:
         mine = [code for code in ordered(0) if code in claim]
     return tuple(mine[:MAX_LINE_DIAGNOSES])
@@ -577,27 +511,21 @@ class _Ctx:
     # -- shared prerequisites ---------------------------------------------------
 
     def consent_ok(self, family: ServiceFamily) -> bool:
-        day = self.patient.consent(family)
-        return day is not None and day <= self.period.end
+        return consent_in_force(self.patient, family, self.period)
 
     def care_plan_ok(self, family: ServiceFamily) -> bool:
-        day = self.patient.care_plan(family)
-        if day is not None and day <= self.period.end:
+        if care_plan_in_force(self.patient, family, self.period):
             return True
         return any(
             self.in_period(e.date) or e.date <= self.period.end
             for e in self.events(CarePlanFact, family=family)
         )
 
-    def initiating_visit_ok(
-        self, family: ServiceFamily, kinds: frozenset[VisitKind], *, years: int = 1
-    ) -> bool:
-        """A qualifying visit with the billing practitioner within *years* before the program start."""
-        start = self.patient.consent(family) or self.period.start
-        earliest = start.subtract(years=years)
-        last = self.patient.last_visit
-        if last is not None and last >= earliest and self.patient.established:
+    def initiating_visit_ok(self, family: ServiceFamily, kinds: frozenset[VisitKind]) -> bool:
+        """A qualifying visit with the billing practitioner within the family's years before its start."""
+        if recent_visit(self.patient, family, self.period):
             return True
+        earliest = initiating_visit_from(self.patient, family, self.period)
         for visit in self.events(VisitFact, practitioner=self.pr.id):
             if visit.kind not in kinds or visit.em_code == "99211":
                 continue
@@ -608,6 +536,15 @@ class _Ctx:
     def personal(self, family: ServiceFamily, entries: Iterable[TimeFact]) -> list[TimeFact]:
         """The entries that are the billing practitioner's own time for *family*'s personal codes."""
         return [t for t in entries if personal_time_counts(self.sw, family, t.role, t.credential)]
+
+    def track_time(self, track: TimeTrack, entries: Iterable[TimeFact]) -> list[TimeFact]:
+        """The *entries* whose minutes count toward *track* (see primitives.minute_class)."""
+        family, sw = track.family, self.sw
+        return [
+            t
+            for t in entries
+            if counts_toward(track, minute_class(sw, family, t.role, t.credential))
+        ]
 
     def chronic_conditions(self, months: int) -> int:
         """Diseases (see condition_groups) with a code of significant risk lasting *months*."""
@@ -637,25 +574,12 @@ class _Ctx:
 
     def threshold_date(self, entries: list[TimeFact], minutes: int) -> pendulum.Date:
         """The date the running total first reaches *minutes* (or the period end)."""
-        if self.sw.date_of_service is DateOfService.PERIOD_END:
-            return self.period.end
-        total = 0
-        for entry in sorted(entries, key=lambda e: e.date):
-            total += entry.minutes
-            if total >= minutes:
-                return entry.date
-        return self.period.end
+        return date_of_service(
+            self.sw, self.period, ((e.date, e.minutes) for e in entries), minutes
+        )
 
 
 # -- time arithmetic -------------------------------------------------------------
-
-
-def first_unit(rule: CodeRule, override: TimeRule | None = None) -> int:
-    """Minutes needed for one unit of a base code."""
-    if rule.minutes is None:
-        return 0
-    time_rule = override or rule.time_rule
-    return rule.minutes // 2 + 1 if time_rule is TimeRule.MIDPOINT else rule.minutes
 
 
 def add_on_units(
@@ -671,16 +595,6 @@ def add_on_units(
     if beyond < need:
         return 0
     return (beyond - need) // block + 1
-
-
-def minutes_for_units(
-    base_minutes: int, rule: CodeRule, units: int, override: TimeRule | None = None
-) -> int:
-    """Total minutes needed for *units* add-on units."""
-    block = rule.minutes or 0
-    time_rule = override or rule.time_rule
-    need = block // 2 + 1 if time_rule is TimeRule.MIDPOINT else block
-    return base_minutes + need + (units - 1) * block
 
 
 def _more(count: int, label: str) -> str:
@@ -711,7 +625,7 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
     """Lines a track attains by time alone, with hints for the next unit."""
     base = ctx.rules.rule(track.base)
     total = track.minutes
-    need = first_unit(base, track.time_rule)
+    need = threshold_minutes(base, None, 1, track.time_rule)
     if total < need:
         ctx.hint(
             track.base,
@@ -737,12 +651,12 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
         )
         units = cap
     if units:
-        reached = minutes_for_units(base_block, add, units, track.time_rule)
+        reached = threshold_minutes(base, add, units, track.time_rule)
         lines.append(
             ctx.line(track.add_on, family, units, ctx.threshold_date(list(track.entries), reached))
         )
     if cap is None or units < cap:
-        nxt = minutes_for_units(base_block, add, units + 1, track.time_rule)
+        nxt = threshold_minutes(base, add, units + 1, track.time_rule)
         if units == 0:
             ctx.deny(
                 track.add_on,
@@ -759,6 +673,25 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
             nxt - total,
         )
     return lines
+
+
+def _time_track_lines(ctx: _Ctx, base: str, staff: list[TimeFact]) -> list[ClaimLine]:
+    """Lines of the time track of *base* (primitives.TIME_TRACKS) from the family's *staff* minutes."""
+    track = time_track(base)
+    if track is None:  # pragma: no cover - the engine names only tracks of TIME_TRACKS
+        raise errors.InvalidValue("is not a time track's base code", field="code", value=base)
+    entries = ctx.track_time(track, staff)
+    return _track_lines(
+        ctx, track.family, _Track(track.base, track.add_on, tuple(entries), track.label)
+    )
+
+
+def _bhi_track(credential: Credential) -> TimeTrack:
+    """BHI's track for a billing practitioner: G0323 for behavioral-health practitioners, else 99484."""
+    track = time_track("G0323" if credential in G0323_CREDENTIALS else "99484")
+    if track is None:  # pragma: no cover - both are in TIME_TRACKS
+        raise errors.InvalidValue("has no BHI time track", field="credential", value=credential)
+    return track
 
 
 def _deny_all(  # noqa: PLR0917
@@ -787,7 +720,6 @@ def _monthly_prerequisites(
     conditions: tuple[int, int] | None,
     care_plan: bool,
     initiating: frozenset[VisitKind] | None,
-    initiating_years: int = 1,
 ) -> tuple[DenialReason, str, str, tuple[str, ...]] | None:
     """The first unmet prerequisite of a monthly family, or None."""
     name = family.value
@@ -823,12 +755,11 @@ def _monthly_prerequisites(
             f"{name.lower()}.care_plan",
             ("S1", "S90"),
         )
-    if initiating is not None and not ctx.initiating_visit_ok(
-        family, initiating, years=initiating_years
-    ):
+    years = initiating_years(family)
+    if initiating is not None and not ctx.initiating_visit_ok(family, initiating):
         return (
             R.NO_INITIATING_VISIT,
-            f"{name} needs an initiating visit (not a level-1 staff visit) with the billing practitioner within {initiating_years} year{'s' if initiating_years > 1 else ''} before it starts.",
+            f"{name} needs an initiating visit (not a level-1 staff visit) with the billing practitioner within {years} year{'s' if years > 1 else ''} before it starts.",
             f"{name.lower()}.initiating_visit",
             ("S1", "S89"),
         )
@@ -837,7 +768,6 @@ def _monthly_prerequisites(
 
 def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
     staff = ctx.time(F.CCM, STAFF_ROLES)
-    personal = ctx.personal(F.CCM, staff)
     excluded = ctx.time(F.CCM, NOT_COUNTED_ROLES)
     if not staff and not excluded:
         return
@@ -866,15 +796,9 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
     if ctx.sw.complex_ccm_needs_substantial_revision:
         complex_ok = complex_ok and revised
     if complex_ok:
-        tracks["complex"] = _track_lines(
-            sink, F.CCM, _Track("99487", "99489", tuple(staff), "clinical-staff")
-        )
-    tracks["personal"] = _track_lines(
-        sink, F.CCM, _Track("99491", "99437", tuple(personal), "personal practitioner")
-    )
-    tracks["staff"] = _track_lines(
-        sink, F.CCM, _Track("99490", "99439", tuple(staff), "clinical-staff")
-    )
+        tracks["complex"] = _time_track_lines(sink, "99487", staff)
+    tracks["personal"] = _time_track_lines(sink, "99491", staff)
+    tracks["staff"] = _time_track_lines(sink, "99490", staff)
     met = {name: lines for name, lines in tracks.items() if lines}
     chosen = None
     if "complex" in met:
@@ -899,7 +823,7 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
         return
     would = met[chosen]
     failed = _monthly_prerequisites(
-        ctx, F.CCM, conditions=(2, 12), care_plan=True, initiating=CCM_INITIATING
+        ctx, F.CCM, conditions=CONDITIONS_NEEDED[F.CCM], care_plan=True, initiating=CCM_INITIATING
     )
     if failed is not None:
         reason, message, rule_id, sources = failed
@@ -967,13 +891,7 @@ def _g0506_hint(ctx: _Ctx) -> None:
         )
 
 
-_TRACKS = (
-    {"99490", "99439"},
-    {"99491", "99437"},
-    {"99487", "99489"},
-    {"99424", "99425"},
-    {"99426", "99427"},
-)
+_TRACKS = tuple({t.base, t.add_on} for t in TIME_TRACKS if t.add_on is not None)
 
 
 def _same_track(code: str, base: str) -> bool:
@@ -987,14 +905,9 @@ def _pcm(ctx: _Ctx) -> None:
     staff = ctx.time(F.PCM, STAFF_ROLES)
     if not staff:
         return
-    personal = ctx.personal(F.PCM, staff)
     sink = ctx.sink()
-    personal_lines = _track_lines(
-        sink, F.PCM, _Track("99424", "99425", tuple(personal), "personal practitioner")
-    )
-    staff_lines = _track_lines(
-        sink, F.PCM, _Track("99426", "99427", tuple(staff), "clinical-staff")
-    )
+    personal_lines = _time_track_lines(sink, "99424", staff)
+    staff_lines = _time_track_lines(sink, "99426", staff)
     if personal_lines and ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST:
         would, other = personal_lines, staff_lines
     elif staff_lines:
@@ -1015,7 +928,7 @@ def _pcm(ctx: _Ctx) -> None:
     failed = _monthly_prerequisites(
         ctx,
         F.PCM,
-        conditions=(1, 3),
+        conditions=CONDITIONS_NEEDED[F.PCM],
         care_plan=True,
         initiating=CCM_INITIATING if ctx.sw.pcm_needs_initiating_visit else None,
     )
@@ -1306,10 +1219,8 @@ def _bhi(ctx: _Ctx) -> None:
     entries = ctx.time(F.BHI, STAFF_ROLES)
     if not entries:
         return
-    if ctx.pr.credential in G0323_CREDENTIALS:
-        code, label, entries = "G0323", "personal", ctx.personal(F.BHI, entries)
-    else:
-        code, label = "99484", "clinical-staff"
+    track = _bhi_track(ctx.pr.credential)
+    code, label, entries = track.base, track.label, ctx.track_time(track, entries)
     if not ctx.available(code):
         return
     rule = ctx.rules.rule(code)
@@ -1704,7 +1615,7 @@ def _apcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the APCM rules, in order
                 "apcm.level3",
                 ("S50",),
             )
-    dos = month.date if ctx.sw.date_of_service is DateOfService.THRESHOLD_MET else ctx.period.end
+    dos = month.date if dates_at_threshold(ctx.sw) else ctx.period.end
     addon = _ADDON_CODE.get(month.bh_addon) if month.bh_addon else None
     if not ctx.available(code, dos):
         ctx.deny(
@@ -1751,7 +1662,7 @@ def _apcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the APCM rules, in order
         )
         return
     failed = _monthly_prerequisites(
-        ctx, F.APCM, conditions=None, care_plan=False, initiating=CCM_INITIATING, initiating_years=3
+        ctx, F.APCM, conditions=None, care_plan=False, initiating=CCM_INITIATING
     )
     if failed is not None:
         reason, message, rule_id, sources = failed
@@ -1782,7 +1693,7 @@ def _chi_pin(ctx: _Ctx, family: ServiceFamily) -> None:
     else:
         peer = any(e.credential is Credential.PEER_SPECIALIST for e in entries)
         base, add_on = ("G0140", "G0146") if peer else ("G0023", "G0024")
-        kinds, conditions = PIN_INITIATING, (1, 3)
+        kinds, conditions = PIN_INITIATING, CONDITIONS_NEEDED[F.PIN]
     if not ctx.available(base):
         return
     sink = ctx.sink()
@@ -2261,9 +2172,7 @@ def _explain_uncounted_time(ctx: _Ctx) -> None:
                 f"{late} {family.value} minute{'s' if late != 1 else ''} logged after the "
                 f"patient's death on {death.isoformat()} {'do' if late != 1 else 'does'} not count"
             )
-        code = BASE_CODE[family]
-        if family is F.BHI and ctx.pr.credential in G0323_CREDENTIALS:
-            code = "G0323"
+        code = _bhi_track(ctx.pr.credential).base if family is F.BHI else BASE_CODE[family]
         answered = bool(ctx.out.lines.get(family)) or any(
             d.family is family for d in ctx.out.denials
         )
