@@ -17,6 +17,7 @@ from attrs import field, frozen
 from carecore import errors
 from carecore.model import _validators as v
 from carecore.model.codes import (
+    BhAddon,
     CareSetting,
     ContactMode,
     Credential,
@@ -69,14 +70,6 @@ class CarePlanAction(_Code):
     ESTABLISHED = "established"
     SUBSTANTIALLY_REVISED = "substantially_revised"
     MONITORED = "monitored"
-
-
-class BhAddon(_Code):
-    """The 2026 APCM behavioral-health add-on furnished in a month (docs/billing/apcm.md)."""
-
-    GENERAL_BHI = "general_bhi"  #: G0570
-    COCM_INITIAL = "cocm_initial"  #: G0568
-    COCM_SUBSEQUENT = "cocm_subsequent"  #: G0569
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)

@@ -13,9 +13,12 @@ changes return new values (``attrs.evolve``), so the checks run again.
 from __future__ import annotations
 
 from carecore.model.activity import (
+    ApcmAddon,
     DeviceReadingDay,
+    DeviceSetup,
     FaceToFaceVisit,
     InteractiveContact,
+    MdmAssessment,
     TimeEntry,
 )
 from carecore.model.careplan import CarePlan
@@ -24,6 +27,7 @@ from carecore.model.codes import (
     AdtEventKind,
     AppointmentStatus,
     AssessmentDomain,
+    BhAddon,
     CarePlanStatus,
     CareSetting,
     CareTeamRole,
@@ -53,7 +57,7 @@ from carecore.model.codes import (
 )
 from carecore.model.conditions import Coding, Condition
 from carecore.model.coverage import Appointment, Coverage
-from carecore.model.enrollment import Consent, Enrollment, Program, StatusChange
+from carecore.model.enrollment import Consent, Enrollment, Program, ProgramElection, StatusChange
 from carecore.model.events import (
     AppointmentDue,
     CarePlanRevised,
@@ -66,7 +70,7 @@ from carecore.model.events import (
     TimeRecorded,
 )
 from carecore.model.messages import ContactPreferences, DeadLetter, DeliveryReceipt, OutboundMessage
-from carecore.model.money import ClaimLine, Denial
+from carecore.model.money import ClaimLine, Denial, ExternalClaim
 from carecore.model.people import (
     CareTeam,
     CareTeamMember,
@@ -98,6 +102,7 @@ __all__ = [
     "AdministrativeSex",
     "AdtEvent",
     "AdtEventKind",
+    "ApcmAddon",
     "Appointment",
     "AppointmentDue",
     "AppointmentStatus",
@@ -105,6 +110,7 @@ __all__ = [
     "AssessmentNote",
     "AssessmentResult",
     "Barrier",
+    "BhAddon",
     "CarePlan",
     "CarePlanRevised",
     "CarePlanStatus",
@@ -129,6 +135,7 @@ __all__ = [
     "Denial",
     "DenialReason",
     "DeviceReadingDay",
+    "DeviceSetup",
     "DischargeReceived",
     "DisenrollmentReason",
     "DomainEvent",
@@ -136,6 +143,7 @@ __all__ = [
     "EnrollmentChanged",
     "EnrollmentStatus",
     "EpisodeStatus",
+    "ExternalClaim",
     "FaceToFaceVisit",
     "Goal",
     "GoalAchievement",
@@ -144,6 +152,7 @@ __all__ = [
     "InteractiveContact",
     "InterventionKind",
     "ItemAnswer",
+    "MdmAssessment",
     "MdmLevel",
     "Observation",
     "OutboundMessage",
@@ -155,6 +164,7 @@ __all__ = [
     "PractitionerId",
     "Problem",
     "Program",
+    "ProgramElection",
     "Referral",
     "ReferralStatus",
     "ReviewSchedule",
@@ -229,4 +239,9 @@ VALUE_TYPES: tuple[type, ...] = (
     ContactPreferences,
     Coverage,
     Appointment,
+    MdmAssessment,
+    DeviceSetup,
+    ApcmAddon,
+    ExternalClaim,
+    ProgramElection,
 )

@@ -9,6 +9,7 @@ from attrs import field, frozen
 from carecore import errors
 from carecore.model import _validators as v
 from carecore.model.codes import (
+    BhAddon,
     ContactMode,
     Credential,
     MdmLevel,
@@ -19,7 +20,15 @@ from carecore.model.codes import (
 )
 from carecore.model.people import PatientId, PractitionerId
 
-__all__ = ["DeviceReadingDay", "FaceToFaceVisit", "InteractiveContact", "TimeEntry"]
+__all__ = [
+    "ApcmAddon",
+    "DeviceReadingDay",
+    "DeviceSetup",
+    "FaceToFaceVisit",
+    "InteractiveContact",
+    "MdmAssessment",
+    "TimeEntry",
+]
 
 HCPCS_PATTERN = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 
@@ -175,3 +184,75 @@ class DeviceReadingDay:
                 field=attribute.name,
                 value=value,
             )
+
+
+_MONITORING = frozenset({ServiceFamily.RPM, ServiceFamily.RTM})
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class DeviceSetup:
+    """A monitoring device set up for the patient, who was taught to use it (RPM 99453, RTM 98975).
+
+    ``billing_practitioner_id`` bills the set-up; ``device`` names the device
+    as its readings do (:class:`DeviceReadingDay`), when known.
+
+    >>> DeviceSetup(id="s1", patient_id="p1", family=ServiceFamily.RPM, device="bp-cuff",
+    ...     on=pendulum.Date(2026, 1, 3), billing_practitioner_id="dr1").family.value
+    'RPM'
+    """
+
+    id: str = field(validator=v.not_blank)
+    patient_id: PatientId = field(validator=v.not_blank)
+    family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
+    on: pendulum.Date = field(converter=v.to_date)
+    billing_practitioner_id: PractitionerId = field(validator=v.not_blank)
+    device: str | None = field(default=None, validator=v.optional(v.not_blank))
+
+    @family.validator
+    def _monitoring_family(self, attribute: attrs.Attribute[object], value: ServiceFamily) -> None:
+        if value not in _MONITORING:
+            raise errors.InvalidValue(
+                "devices are set up for RPM or RTM", field=attribute.name, value=value
+            )
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class MdmAssessment:
+    """The billing practitioner's medical decision-making for one family, made outside a visit.
+
+    Complex CCM (99487) needs moderate or high MDM in the month; a
+    practitioner who decides it while reviewing the plan, not at a visit,
+    records it here. MDM made at a visit is the visit's own
+    (:attr:`FaceToFaceVisit.mdm`).
+
+    >>> MdmAssessment(id="m1", patient_id="p1", family=ServiceFamily.CCM, level=MdmLevel.MODERATE,
+    ...     on=pendulum.Date(2026, 3, 2), billing_practitioner_id="dr1").level.value
+    'moderate'
+    """
+
+    id: str = field(validator=v.not_blank)
+    patient_id: PatientId = field(validator=v.not_blank)
+    family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
+    level: MdmLevel = field(validator=v.one_of(MdmLevel))
+    on: pendulum.Date = field(converter=v.to_date)
+    billing_practitioner_id: PractitionerId = field(validator=v.not_blank)
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class ApcmAddon:
+    """A behavioral-health add-on service furnished in an APCM month (G0568, G0569, G0570).
+
+    The month is the calendar month of ``on``; the add-on is billed with that
+    month's APCM code by the billing practitioner of the APCM enrollment
+    (``billing_practitioner_id`` must be that practitioner).
+
+    >>> ApcmAddon(id="a1", patient_id="p1", addon=BhAddon.GENERAL_BHI, on=pendulum.Date(2026, 2, 2),
+    ...     billing_practitioner_id="dr1").addon.value
+    'general_bhi'
+    """
+
+    id: str = field(validator=v.not_blank)
+    patient_id: PatientId = field(validator=v.not_blank)
+    addon: BhAddon = field(validator=v.one_of(BhAddon))
+    on: pendulum.Date = field(converter=v.to_date)
+    billing_practitioner_id: PractitionerId = field(validator=v.not_blank)

@@ -21,6 +21,7 @@ __all__ = [
     "AdministrativeSex",
     "AdtEventKind",
     "AssessmentDomain",
+    "BhAddon",
     "CarePlanStatus",
     "CareSetting",
     "CareTeamRole",
@@ -291,6 +292,14 @@ class AdtEventKind(_Code):
     UPDATE = "update"  #: A08
     CANCEL_ADMIT = "cancel_admit"  #: A11
     CANCEL_DISCHARGE = "cancel_discharge"  #: A13
+
+
+class BhAddon(_Code):
+    """A behavioral-health add-on furnished in an APCM month (2026 on; docs/billing/apcm.md)."""
+
+    GENERAL_BHI = "general_bhi"  #: G0570
+    COCM_INITIAL = "cocm_initial"  #: G0568
+    COCM_SUBSEQUENT = "cocm_subsequent"  #: G0569
 
 
 class RtmSystem(_Code):

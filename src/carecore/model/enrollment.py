@@ -18,7 +18,7 @@ from carecore.model.codes import (
 )
 from carecore.model.people import PatientId, PractitionerId
 
-__all__ = ["Consent", "Enrollment", "Program", "StatusChange"]
+__all__ = ["Consent", "Enrollment", "Program", "ProgramElection", "StatusChange"]
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -284,3 +284,24 @@ class Enrollment:
     def disenroll(self, on: pendulum.Date, reason: DisenrollmentReason) -> Enrollment:
         """End the enrollment on *on* for *reason*."""
         return self._change(StatusChange(status=EnrollmentStatus.DISENROLLED, on=on, reason=reason))
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class ProgramElection:
+    """The practice's choice of one family when two conflict for a practitioner and month.
+
+    CMS lets a practitioner report general BHI or CoCM for a patient in a
+    month, not both (and likewise for other exclusive pairs); the practice
+    chooses. An election holds from ``on`` until a later one; minutes logged
+    under the other family are not moved to the chosen one.
+
+    >>> ProgramElection(id="e1", patient_id="p1", prefer_family=ServiceFamily.COCM,
+    ...     on=pendulum.Date(2025, 2, 28), billing_practitioner_id="dr1").prefer_family.value
+    'COCM'
+    """
+
+    id: str = field(validator=v.not_blank)
+    patient_id: PatientId = field(validator=v.not_blank)
+    prefer_family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
+    on: pendulum.Date = field(converter=v.to_date)
+    billing_practitioner_id: PractitionerId = field(validator=v.not_blank)

@@ -17,7 +17,7 @@ from carecore.model.codes import DenialReason, ServiceFamily
 from carecore.model.people import PatientId, PractitionerId
 from carecore.model.period import ServicePeriod
 
-__all__ = ["ClaimLine", "Denial"]
+__all__ = ["ClaimLine", "Denial", "ExternalClaim"]
 
 _MODIFIER = r"[0-9A-Z]{2}"
 #: An ICD-10-CM code in its dotted form (E11.65, I10).
@@ -122,3 +122,24 @@ class Denial:
     period: ServicePeriod = field(validator=v.instance_of(ServicePeriod, "a ServicePeriod"))
     sources: tuple[str, ...] = field(default=(), converter=v.to_tuple, validator=_source_tags)
     practitioner_id: PractitionerId | None = field(default=None, validator=v.optional(v.not_blank))
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class ExternalClaim:
+    """A code billed for the patient outside carecore: by another practitioner, or by another system.
+
+    Month closes read these where a rule depends on what else was billed: a
+    TCM another practitioner reported for the same discharge, a set-up code
+    billed once per episode, G0506 once per patient, codes that bar CCM.
+    ``on`` is the date of service.
+
+    >>> ExternalClaim(id="x1", patient_id="p1", code="99495", on=pendulum.Date(2024, 4, 11),
+    ...     billing_practitioner_id="dr_cardio").code
+    '99495'
+    """
+
+    id: str = field(validator=v.not_blank)
+    patient_id: PatientId = field(validator=v.not_blank)
+    code: str = field(validator=v.matches(HCPCS_PATTERN, "a 5-character CPT/HCPCS code"))
+    on: pendulum.Date = field(converter=v.to_date)
+    billing_practitioner_id: PractitionerId = field(validator=v.not_blank)

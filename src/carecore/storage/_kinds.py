@@ -388,6 +388,13 @@ KINDS: tuple[Kind, ...] = (
     ),
     _kind(model.Coverage, "coverages", since=7),
     _kind(model.Appointment, "appointments", since=7),
+    # What else a month close reads (issue 15): MDM outside a visit, device set-ups,
+    # APCM behavioral-health add-ons, codes billed outside carecore, family elections.
+    _kind(model.MdmAssessment, "mdm_assessments", since=8),
+    _kind(model.DeviceSetup, "device_setups", since=8),
+    _kind(model.ApcmAddon, "apcm_addons", since=8),
+    _kind(model.ExternalClaim, "external_claims", since=8),
+    _kind(model.ProgramElection, "program_elections", since=8),
 )
 
 _BY_CLASS = {k.cls: k for k in KINDS}

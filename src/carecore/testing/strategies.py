@@ -32,6 +32,7 @@ from carecore.model import (
     AdministrativeSex,
     AdtEvent,
     AdtEventKind,
+    ApcmAddon,
     Appointment,
     AppointmentDue,
     AppointmentStatus,
@@ -39,6 +40,7 @@ from carecore.model import (
     AssessmentNote,
     AssessmentResult,
     Barrier,
+    BhAddon,
     CarePlan,
     CarePlanRevised,
     CarePlanStatus,
@@ -63,6 +65,7 @@ from carecore.model import (
     Denial,
     DenialReason,
     DeviceReadingDay,
+    DeviceSetup,
     DischargeReceived,
     DisenrollmentReason,
     DomainEvent,
@@ -70,6 +73,7 @@ from carecore.model import (
     EnrollmentChanged,
     EnrollmentStatus,
     EpisodeStatus,
+    ExternalClaim,
     FaceToFaceVisit,
     Goal,
     GoalAchievement,
@@ -78,6 +82,7 @@ from carecore.model import (
     InteractiveContact,
     InterventionKind,
     ItemAnswer,
+    MdmAssessment,
     MdmLevel,
     Observation,
     OutboundMessage,
@@ -87,6 +92,7 @@ from carecore.model import (
     Practitioner,
     Problem,
     Program,
+    ProgramElection,
     Referral,
     ReferralStatus,
     ReviewSchedule,
@@ -114,6 +120,7 @@ from carecore.model.people import _npi_checksum_ok
 
 __all__ = [
     "adt_events",
+    "apcm_addons",
     "appointments",
     "assessment_notes",
     "assessment_results",
@@ -133,19 +140,23 @@ __all__ = [
     "delivery_receipts",
     "denials",
     "device_reading_days",
+    "device_setups",
     "domain_events",
     "enrollments",
+    "external_claims",
     "face_to_face_visits",
     "goals",
     "identifiers",
     "instants",
     "interactive_contacts",
     "item_answers",
+    "mdm_assessments",
     "observations",
     "outbound_messages",
     "patients",
     "practitioners",
     "problems",
+    "program_elections",
     "programs",
     "referrals",
     "review_schedules",
@@ -589,6 +600,56 @@ def device_reading_days() -> st.SearchStrategy[DeviceReadingDay]:
     return rpm | rtm
 
 
+def device_setups() -> st.SearchStrategy[DeviceSetup]:
+    """Device set-ups for RPM or RTM, with or without the device's name."""
+    return st.builds(
+        DeviceSetup,
+        id=_ids,
+        patient_id=_ids,
+        family=st.sampled_from((ServiceFamily.RPM, ServiceFamily.RTM)),
+        on=dates(),
+        billing_practitioner_id=_ids,
+        device=st.none() | _words,
+    )
+
+
+def mdm_assessments() -> st.SearchStrategy[MdmAssessment]:
+    """MDM made outside a visit, for any family and level."""
+    return st.builds(
+        MdmAssessment,
+        id=_ids,
+        patient_id=_ids,
+        family=st.sampled_from(ServiceFamily),
+        level=st.sampled_from(MdmLevel),
+        on=dates(),
+        billing_practitioner_id=_ids,
+    )
+
+
+def apcm_addons() -> st.SearchStrategy[ApcmAddon]:
+    """APCM behavioral-health add-ons of every kind."""
+    return st.builds(
+        ApcmAddon,
+        id=_ids,
+        patient_id=_ids,
+        addon=st.sampled_from(BhAddon),
+        on=dates(),
+        billing_practitioner_id=_ids,
+    )
+
+
+def program_elections() -> st.SearchStrategy[ProgramElection]:
+    """Family elections for any family."""
+    return st.builds(
+        ProgramElection,
+        id=_ids,
+        patient_id=_ids,
+        prefer_family=st.sampled_from(ServiceFamily),
+        on=dates(),
+        billing_practitioner_id=_ids,
+    )
+
+
 # -- transitions ------------------------------------------------------------
 
 
@@ -688,6 +749,18 @@ def claim_lines(draw: st.DrawFn) -> ClaimLine:
                 allow_infinity=False,
             )
         ),
+    )
+
+
+def external_claims() -> st.SearchStrategy[ExternalClaim]:
+    """Codes billed outside carecore (care-management codes, E/M visits, AWV)."""
+    return st.builds(
+        ExternalClaim,
+        id=_ids,
+        patient_id=_ids,
+        code=_HCPCS | st.sampled_from(("G0439", "G0506", "99453", "G0181")),
+        on=dates(),
+        billing_practitioner_id=_ids,
     )
 
 
@@ -1277,6 +1350,11 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     ContactPreferences: contact_preferences(),
     Coverage: coverages(),
     Appointment: appointments(),
+    MdmAssessment: mdm_assessments(),
+    DeviceSetup: device_setups(),
+    ApcmAddon: apcm_addons(),
+    ExternalClaim: external_claims(),
+    ProgramElection: program_elections(),
 }
 
 
