@@ -69,14 +69,29 @@ def time_only_months(draw):
                 st.sampled_from(RoleClass),
                 st.sampled_from(FAMILIES),
                 st.none()
-                | st.sampled_from((Credential.RN, Credential.MD, Credential.MA, Credential.CHW)),
+                | st.sampled_from(
+                    (
+                        Credential.RN,
+                        Credential.MD,
+                        Credential.MA,
+                        Credential.CHW,
+                        Credential.NP,
+                        Credential.LCSW,
+                    )
+                ),
                 st.booleans(),
             ),
             max_size=9,
         )
     )
     switches = draw(
-        st.sampled_from((Switches(), Switches(date_of_service=DateOfService.PERIOD_END)))
+        st.sampled_from(
+            (
+                Switches(),
+                Switches(date_of_service=DateOfService.PERIOD_END),
+                Switches(personal_time_needs_billing_credential=False),
+            )
+        )
     )
     return period, patient, practitioner, entries, cms_rule_set(year, switches=switches)
 

@@ -76,15 +76,21 @@ from carecore.billing.encode import (
     plain_json_expr,
     plain_json_or_null_expr,
 )
-from carecore.billing.engine import (
-    PERSONAL_ROLES,
-    STAFF_ROLES,
-    line_diagnoses,
-    personal_time_counts,
+from carecore.billing.engine import line_diagnoses
+from carecore.billing.facts import BillingPractitioner, PatientFacts, Setting
+from carecore.billing.fast import FAST_FAMILIES, FastClose, condition_shape
+from carecore.billing.primitives import (
+    TIME_TRACKS,
+    MinuteClass,
+    care_plan_in_force,
+    consent_in_force,
+    countable_window,
+    counts_toward,
+    dates_at_threshold,
+    initiating_visit_from,
+    minute_class,
+    time_track,
 )
-from carecore.billing.facts import BillingPractitioner, Setting
-from carecore.billing.fast import _ROLE_GROUP, FastClose, condition_shape, personal_code
-from carecore.billing.rules import DateOfService
 from carecore.billing.workers import WorkerRunner
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
@@ -101,7 +107,7 @@ if TYPE_CHECKING:
 __all__ = ["close_columnar", "polars_available"]
 
 #: The fast families in the order the fast path and the audit packets use (by value).
-_FAMILIES = ("BHI", "CCM", "PCM")
+_FAMILIES = tuple(sorted(f.value for f in FAST_FAMILIES))
 #: Text the writer copies into CSV and JSON as it is (no quoting or escaping needed).
 _PLAIN = re.compile(
     r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e])?"
@@ -378,22 +384,17 @@ class _Patients:
                         else pl.lit(None, pl.Date)
                     ).alias(f"_{name}_{family}")
                 )
-            if name == "consent":
-                for family in _FAMILIES:
-                    wanted = ServiceFamily(family)
-
-                    def year_before(
-                        text: str, parse: Any = parsers[name], wanted: ServiceFamily = wanted
-                    ) -> Any:
-                        day = dict(parse(text)).get(wanted) if text.strip() else None
-                        return None if day is None else _pdate(day.subtract(years=1))
-
+            # What the engine's primitives read of the cell, per family and distinct text.
+            for family in _FAMILIES:
+                for alias, read, dtype in _cell_reads(
+                    name, parsers[name], ServiceFamily(family), month
+                ):
                     columns.append(
                         (
-                            _mapped(frame, name, year_before, pl.Date)
+                            _mapped(frame, name, read, dtype)
                             if name in header
-                            else pl.lit(None, pl.Date)
-                        ).alias(f"_visit_from_{family}")
+                            else pl.lit(read(""), dtype)
+                        ).alias(f"_{alias}_{family}")
                     )
         # Conditions: the fast path's class tuple and the audit packet's JSON, per distinct text.
         self.condition_classes: list[tuple[object, ...]] = []
@@ -482,22 +483,28 @@ class _Patients:
         derived = [pl.col("_date_of_death").is_not_null() & (pl.col("_date_of_death") <= end_day)]
         names = ["_died"]
         for family in _FAMILIES:
-            consent = pl.col(f"_consent_{family}")
-            consented = consent.is_not_null() & (consent <= end_day)
+            consented = pl.col(f"_consent_in_force_{family}")
             derived += [
                 consented,
+                # primitives.recent_visit in columns: an established patient last seen on
+                # or after primitives.initiating_visit_from.
                 consented
                 & pl.col("_established")
                 & pl.col("_last_visit").is_not_null()
                 & (pl.col("_last_visit") >= pl.col(f"_visit_from_{family}")),
-                pl.col(f"_care_plan_{family}").is_not_null()
-                & (pl.col(f"_care_plan_{family}") <= end_day),
+                pl.col(f"_care_plan_in_force_{family}"),
             ]
             names += [f"_consented_{family}", f"_visit_ok_{family}", f"_planned_{family}"]
         frame = frame.with_columns(
             *(
                 pl.when(pl.col("_clean")).then(e.fill_null(value=False)).otherwise(None).alias(n)
                 for e, n in zip(derived, names, strict=True)
+            )
+        ).drop(
+            *(
+                f"_{alias}_{family}"
+                for family in _FAMILIES
+                for alias in ("consent_in_force", "visit_from", "care_plan_in_force")
             )
         )
         self.frame = frame
@@ -576,7 +583,8 @@ class _Templates:
             (encoder.claim_json_template(line), _CLAIM_JSON, "j"),
             (encoder.audit_line_template(line), _AUDIT_LINE, "a"),
         )
-        if any(template.names != names for template, names, _ in pieces):
+        track = time_track(line.code)
+        if track is None or any(template.names != names for template, names, _ in pieces):
             return None
         columns: dict[str, Any] = {}
         for template, _, prefix in pieces:
@@ -586,7 +594,7 @@ class _Templates:
             "units": line.units,
             "amount": "" if line.amount is None else str(line.amount),
             "family": line.family.value,
-            "personal": personal_code(line.code),
+            "personal": track.personal,
             "need": self.fast.need(line.code, line.units),
             **columns,
         }
@@ -906,43 +914,80 @@ _EVENT_CATEGORIES = frozenset(
 _BATCH = 2000
 
 
-def _declined(month: ServicePeriod, rules: RuleSet) -> pl.Expr:
+def _counts_from(family_column: str) -> pl.Expr:
+    """The first countable day of the entry's family (primitives.countable_window, per patient)."""
+    import polars as pl  # noqa: PLC0415
+
+    first = pl.lit(None, pl.Date)
+    for family in _FAMILIES:
+        first = (
+            pl.when(pl.col(family_column) == family)
+            .then(pl.col(f"_counts_from_{family}"))
+            .otherwise(first)
+        )
+    return first
+
+
+def _declined(month: ServicePeriod) -> pl.Expr:
     """Time entries the fast path's canonical form does not decide (as FastClose.takes).
 
-    A minute in the month before the family's consent or of a patient who died
-    by the month's end (the refusal names those dates), and a personal minute
-    whose credential may not bill the family (the engine counts it as staff time).
+    A minute in the month before the family's countable window opens (before
+    consent) or of a patient who died by the month's end (the refusal names
+    those dates).
     """
     import polars as pl  # noqa: PLC0415
 
     start, end = _pdate(month.start), _pdate(month.end)
     inside = (pl.col("_day") >= start) & (pl.col("_day") <= end)
-    consent_of = pl.lit(None, pl.Date)
-    not_personal = pl.lit(value=False)
-    personal_roles = [r.value for r in PERSONAL_ROLES]
-    for family in _FAMILIES:
-        consent_of = (
-            pl.when(pl.col("family") == family)
-            .then(pl.col(f"_consent_{family}"))
-            .otherwise(consent_of)
+    first = _counts_from("family")
+    return inside & (
+        (first.is_not_null() & (pl.col("_day") < first))
+        | (pl.col("_date_of_death").is_not_null() & (pl.col("_date_of_death") <= end))
+    )
+
+
+def _minute_classes(rules: RuleSet) -> dict[str, int]:
+    """primitives.minute_class of every ``family|role|credential`` a clean time entry can have."""
+    switches = rules.switches
+    return {
+        f"{family}|{role.value}|{'' if credential is None else credential.value}": int(
+            minute_class(switches, ServiceFamily(family), role, credential)
         )
-        refused = [
-            c.value
-            for c in Credential
-            if not personal_time_counts(
-                rules.switches, ServiceFamily(family), RoleClass.PHYSICIAN, c
+        for family in _FAMILIES
+        for role in RoleClass
+        for credential in (None, *Credential)
+    }
+
+
+def _cell_reads(
+    name: str, parse: Callable[[str], Any], family: ServiceFamily, month: ServicePeriod
+) -> list[tuple[str, Callable[[str], Any], Any]]:
+    """What the engine's primitives read of a consent or care_plan cell, for *family*.
+
+    (column alias, reader of the cell text, polars type); each reader builds
+    the patient facts the cell gives and asks the primitive.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    def facts(text: str) -> PatientFacts:
+        days = dict(parse(text)) if text.strip() else {}
+        if name == "consent":
+            return PatientFacts(id="~", consent_on=days)
+        return PatientFacts(id="~", care_plan_on=days)
+
+    if name != "consent":
+        return [
+            (
+                "care_plan_in_force",
+                lambda t: care_plan_in_force(facts(t), family, month),
+                pl.Boolean,
             )
         ]
-        not_personal = (
-            pl.when(pl.col("family") == family)
-            .then(pl.col("_credential").cast(pl.String).is_in(refused))
-            .otherwise(not_personal)
-        )
-    return inside & (
-        (consent_of.is_not_null() & (pl.col("_day") < consent_of))
-        | (pl.col("_date_of_death").is_not_null() & (pl.col("_date_of_death") <= end))
-        | (pl.col("role").cast(pl.String).is_in(personal_roles) & not_personal)
-    )
+    return [
+        ("consent_in_force", lambda t: consent_in_force(facts(t), family, month), pl.Boolean),
+        ("counts_from", lambda t: _pdate(countable_window(facts(t), family, month)[0]), pl.Date),
+        ("visit_from", lambda t: _pdate(initiating_visit_from(facts(t), family, month)), pl.Date),
+    ]
 
 
 def close_columnar(
@@ -1117,7 +1162,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 pl.col("_patient_id").alias("_pid"),
                 pl.col("_practitioner").alias("_own"),
                 "_date_of_death",
-                *(f"_consent_{f}" for f in _FAMILIES),
+                *(f"_counts_from_{f}" for f in _FAMILIES),
             ),
             on="_pid",
             how="left",
@@ -1130,12 +1175,17 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                     (pl.col("_practitioner_cell") == "")
                     | (pl.col("_practitioner_cell") == pl.col("_own"))
                 )
-                & ~_declined(month, rules)
+                & ~_declined(month)
             )
             .fill_null(value=False)
             .alias("_ok")
         )
-        .drop("_own", "_practitioner_cell", "_date_of_death", *(f"_consent_{f}" for f in _FAMILIES))
+        .drop(
+            "_own",
+            "_practitioner_cell",
+            "_date_of_death",
+            *(f"_counts_from_{f}" for f in _FAMILIES),
+        )
     )
     bad_pids = events.filter(~pl.col("_ok")).select("_pid").unique()
     good = good.join(
@@ -1165,29 +1215,22 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     # From here the event rows are needed only for their line and patient (memory).
     events = events.select("__line__", "_pid")
     start, end = _pdate(month.start), _pdate(month.end)
-    consent_of = pl.lit(None, pl.Date)
-    for family in _FAMILIES:
-        consent_of = (
-            pl.when(pl.col("_family") == family)
-            .then(pl.col(f"_consent_{family}"))
-            .otherwise(consent_of)
-        )
-    group_of = (
-        pl.col("_role")
-        .cast(pl.String)
-        .replace_strict({r.value: g for r, g in _ROLE_GROUP.items()}, return_dtype=pl.Int8)
-    )
+    first_day = _counts_from("_family")
+    # What each minute counts toward (primitives.minute_class: role, credential and family).
+    group_of = pl.concat_str(
+        [pl.col(c).cast(pl.String) for c in ("_family", "_role", "_credential")], separator="|"
+    ).replace_strict(_minute_classes(rules), return_dtype=pl.Int8)
     entries = (
-        entries.join(cp.select("_order", *(f"_consent_{f}" for f in _FAMILIES)), on="_order")
+        entries.join(cp.select("_order", *(f"_counts_from_{f}" for f in _FAMILIES)), on="_order")
         .with_columns(
             (
                 (pl.col("_day") >= start)
                 & (pl.col("_day") <= end)
-                & (consent_of.is_null() | (pl.col("_day") >= consent_of))
+                & (first_day.is_null() | (pl.col("_day") >= first_day))
             ).alias("_inside"),
             group_of.alias("_group"),
         )
-        .drop(*(f"_consent_{f}" for f in _FAMILIES))
+        .drop(*(f"_counts_from_{f}" for f in _FAMILIES))
         .sort("_order", "__line__")
     )
     total_names = [f"_t_{f}_{g}" for f in _FAMILIES for g in range(3)]
@@ -1332,7 +1375,6 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         )
         .sort("_order")
     )
-    entries = entries.drop("_group")
     if unrenderable:
         # Months the writer cannot render (a family outside CCM/PCM/BHI billed): the
         # reference code closes these patients, here.
@@ -1532,10 +1574,11 @@ def _dates_of_service(
 ) -> pl.Series:
     """``_dos`` of each line: the day its track's running total reaches the line's ``need``.
 
-    As :meth:`FastClose._date_of_service` does: the entries inside the month,
-    in (day, file line) order, of the line's family and of the roles of its
-    track (personal or staff); the period's end when the total never gets
-    there. *lines* and *entries* hold orders from *first* on (one chunk).
+    As :func:`carecore.billing.primitives.date_of_service` does for the
+    engine: the entries inside the month, in (day, file line) order, of the
+    line's family and of the minute classes that count toward its track
+    (:func:`~carecore.billing.primitives.counts_toward`); the period's end
+    when the total never gets there. *lines* and *entries* hold orders from *first* on (one chunk).
 
     Each (patient, family, track) is a group; its running total strictly
     increases (minutes are at least 1), so ``group << 40 | total`` is sorted
@@ -1551,15 +1594,19 @@ def _dates_of_service(
         ) * 2 + personal.cast(pl.Int64)
 
     inside = entries.filter(pl.col("_inside"))
+    classes = {
+        track.personal: [int(kind) for kind in MinuteClass if counts_toward(track, kind)]
+        for track in TIME_TRACKS
+    }
     counted = pl.concat(
         [
-            inside.filter(pl.col("_role").is_in([r.value for r in roles])).select(
+            inside.filter(pl.col("_group").is_in(kinds)).select(
                 group(pl.col("_order"), pl.col("_family"), pl.lit(is_personal)).alias("_g"),
                 "_day",
                 "__line__",
                 "_minutes",
             )
-            for roles, is_personal in ((PERSONAL_ROLES, True), (STAFF_ROLES, False))
+            for is_personal, kinds in sorted(classes.items(), reverse=True)
         ]
     ).sort("_g", "_day", "__line__")
     running = counted.get_column("_minutes").cum_sum()
@@ -1650,7 +1697,7 @@ def _write_chunks(  # noqa: PLR0917
     line_frame, denial_frame, tails, conditions_json, diagnoses = frames
     start, end = _pdate(month.start), _pdate(month.end)
     prac = pl.col("_practitioner")
-    dos_at_end = rules.switches.date_of_service is DateOfService.PERIOD_END
+    dos_at_end = not dates_at_threshold(rules.switches)
     encoder = writer.encoder
     consent_items = {f: encoder.consent_item_template(f) for f in _FAMILIES}
     plan_items = {f: encoder.care_plan_item_template(f) for f in _FAMILIES}

@@ -10,8 +10,11 @@ only through each line's date of service.
 So the fast path collapses a patient-month into that canonical form, asks the
 **reference engine** once per distinct form (a cache), and re-dates the lines
 from the patient's own entries. No billing rule is written twice: the rules
-live only in :mod:`carecore.billing.engine`; what lives here is the proof
-obligation that the canonical form loses nothing, which
+live only in the engine and the primitives it shares
+(:mod:`carecore.billing.primitives`): whose minutes count toward which code,
+thresholds, the date of service and the monthly prerequisites are read
+there. What lives here is the proof obligation that the canonical form loses
+nothing, which
 ``tests/billing/test_fast_path.py`` checks with hypothesis against the
 reference engine on random eligible patient-months.
 
@@ -28,15 +31,10 @@ import pendulum
 
 from carecore import errors
 from carecore.billing.engine import (
-    STAFF_ROLES,
     EvaluationResult,
     condition_groups,
-    countable_window,
     evaluate,
-    first_unit,
     line_diagnoses,
-    minutes_for_units,
-    personal_time_counts,
 )
 from carecore.billing.facts import (
     BillingFacts,
@@ -46,7 +44,21 @@ from carecore.billing.facts import (
     Setting,
     TimeFact,
 )
-from carecore.billing.rules import DateOfService
+from carecore.billing.primitives import (
+    care_plan_in_force,
+    consent_in_force,
+    countable_window,
+    counts_toward,
+    date_of_service,
+    duration_thresholds,
+    initiating_years,
+    minute_class,
+    personal_codes,
+    recent_visit,
+    threshold_minutes,
+    time_families,
+    time_track,
+)
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
@@ -55,10 +67,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FAST_FAMILIES", "FastClose"]
 
-#: Families the fast path takes (time-only months).
-FAST_FAMILIES = frozenset({ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.BHI})
-#: Codes attained by the practitioner's personal time; the others by staff time.
-_PERSONAL_CODES = frozenset({"99491", "99437", "99424", "99425", "G0323"})
+#: Families the fast path takes (time-only months): those whose codes are the
+#: engine's time tracks (primitives.TIME_TRACKS).
+FAST_FAMILIES = time_families()
 
 #: (date, minutes, role, family, credential, interactive) of one time entry.
 Entry = tuple[pendulum.Date, int, RoleClass, ServiceFamily, Credential | None, bool]
@@ -95,6 +106,12 @@ class FastClose:
         self._by_raw: dict[tuple[object, ...], PatientFacts] = {}
         self._need: dict[tuple[str, int], int] = {}
         self._condition_shapes: dict[tuple[ChronicCondition, ...], tuple[object, ...] | None] = {}
+        # A role whose minutes the engine counts as each class, per family (no credential).
+        self._stand_in: dict[tuple[ServiceFamily, int], RoleClass] = {}
+        for family in _FAMILY_ORDER:
+            for role in RoleClass:
+                kind = minute_class(rules.switches, family, role, None)
+                self._stand_in.setdefault((family, int(kind)), role)
         self.hits = 0
         self.misses = 0
 
@@ -265,21 +282,12 @@ class FastClose:
         >>> fast.shape(PatientFacts(id="p1", conditions=[ChronicCondition(icd10="F33.1", significant_risk=True)]))
         (((False, False, False), (False, False, False), (False, False, False)), (((True, False, None),),), False, False)
         """
-        end = self.period.end
+        end, period = self.period.end, self.period
         flags = []
         for family in _FAMILY_ORDER:
-            given = patient.consent(family)
-            consented = given is not None and given <= end
-            last = patient.last_visit
-            visit_ok = (
-                consented
-                and patient.established
-                and last is not None
-                and given is not None
-                and last >= given.subtract(years=1)
-            )
-            plan = patient.care_plan(family)
-            flags.append((consented, visit_ok, plan is not None and plan <= end))
+            consented = consent_in_force(patient, family, period)
+            visit_ok = consented and recent_visit(patient, family, period)
+            flags.append((consented, visit_ok, care_plan_in_force(patient, family, period)))
         conditions = self._condition_shape(patient.conditions)
         died = patient.date_of_death is not None and patient.date_of_death <= end
         return (tuple(flags), conditions, patient.qmb, died)
@@ -288,10 +296,10 @@ class FastClose:
         flags, conditions, qmb, died = shape
         anchor = self.period.start
         # The engine asks only: consent by the month's end; a care plan by then; and
-        # a visit within a year before the consent. With the canonical last visit two
-        # years before the month, a consent on that day meets the visit rule and a
-        # consent on the first of the month does not.
-        last_visit = anchor.subtract(years=2)
+        # a visit within the family's initiating years before the consent. With the
+        # canonical last visit a year more than that before the month, a consent on
+        # that day meets the visit rule and a consent on the first of the month does not.
+        last_visit = anchor.subtract(years=max(initiating_years(f) for f in _FAMILY_ORDER) + 1)
         consent: dict[ServiceFamily, pendulum.Date] = {}
         plans: dict[ServiceFamily, pendulum.Date] = {}
         for family, (consented, visit_ok, planned) in zip(_FAMILY_ORDER, flags, strict=True):  # type: ignore[call-overload]
@@ -329,7 +337,7 @@ class FastClose:
             TimeFact(
                 date=self.period.start,
                 minutes=minutes,
-                role=_GROUP_ROLE[group],
+                role=self._stand_in[family, group],
                 practitioner="~",
                 family=family,
             )
@@ -378,18 +386,17 @@ class FastClose:
         self, code: str, units: int, family: ServiceFamily, ordered: list[Entry]
     ) -> pendulum.Date:
         """The day the running total of the track's minutes reached this line (as the engine does)."""
-        if self.rules.switches.date_of_service is DateOfService.PERIOD_END:
-            return self.period.end
-        need = self.need(code, units)
-        groups = (0,) if code in _PERSONAL_CODES else (0, 1)
         switches = self.rules.switches
-        total = 0
-        for day, minutes, role, fam, credential, _interactive in ordered:
-            if fam is family and role_group(switches, family, role, credential) in groups:
-                total += minutes
-                if total >= need:
-                    return day
-        return self.period.end
+        track = time_track(code)
+        if track is None:  # pragma: no cover - the fast families bill time-track codes only
+            raise errors.InvalidValue("is not a time-track code", field="code", value=code)
+        counted = (
+            (day, minutes)
+            for day, minutes, role, fam, credential, _interactive in ordered
+            if fam is family
+            and counts_toward(track, minute_class(switches, family, role, credential))
+        )
+        return date_of_service(switches, self.period, counted, self.need(code, units))
 
     def need(self, code: str, units: int) -> int:
         """Minutes of the line's track that a line of *code* x *units* needs.
@@ -403,12 +410,12 @@ class FastClose:
         """
         need = self._need.get((code, units))
         if need is None:
-            rule = self.rules.rule(code)
-            if rule.add_on_to is None:
-                need = first_unit(rule)
-            else:
-                need = minutes_for_units(self.rules.rule(rule.add_on_to).minutes or 0, rule, units)
-            self._need[(code, units)] = need
+            track = time_track(code)
+            if track is None:
+                raise errors.InvalidValue("is not a time-track code", field="code", value=code)
+            base = self.rules.rule(track.base)
+            add_on = None if code == track.base else self.rules.rule(code)
+            need = self._need[(code, units)] = threshold_minutes(base, add_on, units)
         return need
 
 
@@ -418,7 +425,7 @@ def personal_code(code: str) -> bool:
     >>> personal_code("99491"), personal_code("99490")
     (True, False)
     """
-    return code in _PERSONAL_CODES
+    return code in personal_codes()
 
 
 def role_group(
@@ -430,9 +437,7 @@ def role_group(
     >>> role_group(Switches(), ServiceFamily.CCM, RoleClass.QHP, Credential.LCSW)
     1
     """
-    if personal_time_counts(switches, family, role, credential):
-        return 0
-    return 1 if role in STAFF_ROLES else 2
+    return int(minute_class(switches, family, role, credential))
 
 
 def condition_shape(
@@ -454,6 +459,7 @@ def condition_shape(
     if dropped or len(groups) > len(_CANONICAL_CODES):
         return None
     shape = []
+    durations = duration_thresholds()
     for group in groups:
         if len({code for code, _ in group}) > 1:
             return None
@@ -464,7 +470,7 @@ def condition_shape(
                         (
                             c.significant_risk,
                             c.behavioral,
-                            _duration_class(c.expected_duration_months),
+                            _duration_class(c.expected_duration_months, durations),
                         )
                         for _, c in group
                     },
@@ -499,16 +505,6 @@ _CANONICAL_CODES = (
     "E78.5",
 )
 
-#: Role groups the engine tells apart for CCM/PCM/BHI, and a role standing for each.
-_ROLE_GROUP = {
-    RoleClass.PHYSICIAN: 0,
-    RoleClass.QHP: 0,
-    RoleClass.CLINICAL_STAFF: 1,
-    RoleClass.BH_CARE_MANAGER: 1,
-    RoleClass.AUXILIARY: 2,
-    RoleClass.NON_CLINICAL: 2,
-}
-_GROUP_ROLE = {0: RoleClass.PHYSICIAN, 1: RoleClass.CLINICAL_STAFF, 2: RoleClass.NON_CLINICAL}
 _FAMILY_ORDER = tuple(sorted(FAST_FAMILIES, key=lambda f: f.value))
 _FAMILY_INDEX = {family: index for index, family in enumerate(_FAMILY_ORDER)}
 
@@ -525,10 +521,8 @@ def _total_order(item: tuple[tuple[ServiceFamily, int], int]) -> tuple[int, int]
     return _FAMILY_INDEX[family], group
 
 
-def _duration_class(months: int | None) -> int | None:
-    """Expected durations the rules tell apart: until death, 12+, 3-11, under 3 months."""
+def _duration_class(months: int | None, durations: tuple[int, ...]) -> int | None:
+    """The longest of *durations* (longest first) *months* reaches (0: none; None: until death)."""
     if months is None:
         return None
-    if months >= 12:  # noqa: PLR2004
-        return 12
-    return 3 if months >= 3 else 0  # noqa: PLR2004
+    return next((threshold for threshold in durations if months >= threshold), 0)
