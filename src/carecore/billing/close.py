@@ -68,6 +68,7 @@ __all__ = [
     "ENGINES",
     "EVENT_COLUMNS",
     "PATIENT_COLUMNS",
+    "ROW_DEFAULTS",
     "CloseSummary",
     "CloseWriter",
     "CodeTotal",
@@ -99,6 +100,16 @@ PATIENT_COLUMNS = (
     "primary_care_focal_point",
 )
 _PATIENT_REQUIRED = ("patient_id", "practitioner", "conditions")
+#: What a blank (or absent) patients.csv cell stands for; the other optional cells stand for nothing.
+ROW_DEFAULTS: dict[str, Any] = {
+    "credential": Credential.MD,
+    "setting": Setting.PHYSICIAN_OFFICE,
+    "established": True,
+    "qmb": False,
+    "primary_care_focal_point": True,
+}
+#: Minutes a time entry may hold (as :class:`carecore.billing.facts.TimeFact` checks).
+_ENTRY_MINUTES = range(1, 24 * 60 + 1)
 #: events.csv columns (the last ones carry scenario fields: rtm_system, level, month,
 #: bh_addon, episode_month, prefer_family, setting).
 EVENT_COLUMNS = (
@@ -388,8 +399,8 @@ def _patient_row(  # noqa: C901, PLR0917
         bad = True
     if bad:
         return problems
-    credential = values.get("credential", Credential.MD)
-    focal = values.get("primary_care_focal_point", True)
+    credential = values.get("credential", ROW_DEFAULTS["credential"])
+    focal = values.get("primary_care_focal_point", ROW_DEFAULTS["primary_care_focal_point"])
     practitioner_key = (values["practitioner"], credential, focal)
     practitioner = practitioners.get(practitioner_key)
     if practitioner is None:
@@ -403,13 +414,13 @@ def _patient_row(  # noqa: C901, PLR0917
             conditions=values["conditions"],
             consent_on=_pairs(values.get("consent")),
             care_plan_on=_pairs(values.get("care_plan")),
-            established=values.get("established", True),
+            established=values.get("established", ROW_DEFAULTS["established"]),
             last_visit=values.get("last_visit"),
-            qmb=values.get("qmb", False),
+            qmb=values.get("qmb", ROW_DEFAULTS["qmb"]),
             date_of_death=values.get("date_of_death"),
         ),
         practitioner=practitioner,
-        setting=values.get("setting", Setting.PHYSICIAN_OFFICE),
+        setting=values.get("setting", ROW_DEFAULTS["setting"]),
     )
 
 
@@ -638,10 +649,11 @@ class _LightParser:
     """
 
     def __init__(self) -> None:
-        from carecore.billing.fast import FAST_FAMILIES  # noqa: PLC0415
+        from carecore.billing.fast import FAST_FAMILIES, FAST_SETTING  # noqa: PLC0415
         from carecore.model.codes import RoleClass  # noqa: PLC0415
 
         self.families = {f.value: f for f in FAST_FAMILIES}
+        self.setting = FAST_SETTING
         self.roles = {r.value: r for r in RoleClass}
         self.credentials: dict[str, Credential] = {c.value: c for c in Credential}
         self.credentials.update(CREDENTIAL_ALIASES)
@@ -689,7 +701,7 @@ class _LightParser:
     def time_only(
         self, rows: list[tuple[int, dict[str, str]]], patient: PatientRow
     ) -> list[Any] | None:
-        if patient.setting is not Setting.PHYSICIAN_OFFICE:
+        if patient.setting is not self.setting:
             return None
         own = patient.practitioner.id
         out = []
@@ -715,7 +727,7 @@ class _LightParser:
             ):
                 return None
             minutes = int(minutes_text)
-            if not 1 <= minutes <= 24 * 60:
+            if minutes not in _ENTRY_MINUTES:
                 return None
             out.append((day, minutes, role, family, credential, interactive))
         return out
@@ -723,7 +735,7 @@ class _LightParser:
 
 def _close_idle(row: PatientRow, fast: Any, month: ServicePeriod, rules: RuleSet) -> PatientMonth:
     """A patient with no event rows: a time-only month with no time."""
-    if row.setting is Setting.PHYSICIAN_OFFICE:
+    if row.setting is fast.setting:
         result = fast.evaluate(row.patient, row.practitioner, [])
         return PatientMonth(row=row, period=month, result=result, fast=True)
     return _close_one(row, [], [], month, rules)

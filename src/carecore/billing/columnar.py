@@ -51,10 +51,12 @@ from typing import TYPE_CHECKING, Any
 
 from carecore import errors
 from carecore.billing.close import (
+    _ENTRY_MINUTES,
     _EVENT_REQUIRED,
     _PATIENT_REQUIRED,
     EVENT_COLUMNS,
     PATIENT_COLUMNS,
+    ROW_DEFAULTS,
     CloseSummary,
     CloseWriter,
     PatientRow,
@@ -77,8 +79,8 @@ from carecore.billing.encode import (
     plain_json_or_null_expr,
 )
 from carecore.billing.engine import line_diagnoses
-from carecore.billing.facts import BillingPractitioner, PatientFacts, Setting
-from carecore.billing.fast import FAST_FAMILIES, FastClose, condition_shape
+from carecore.billing.facts import BillingPractitioner, PatientFacts
+from carecore.billing.fast import FAST_FAMILIES, FAST_SETTING, FastClose, condition_shape
 from carecore.billing.primitives import (
     TIME_TRACKS,
     MinuteClass,
@@ -329,14 +331,14 @@ class _Patients:
                 | _mapped(
                     frame,
                     "setting",
-                    lambda t: parsers["setting"](t) is Setting.PHYSICIAN_OFFICE,
+                    lambda t: parsers["setting"](t) is FAST_SETTING,
                     pl.Boolean,
                 )
             )
         credential = parsers["credential"]
         columns.append(
             pl.when(blank("credential") if "credential" in header else pl.lit(value=True))
-            .then(pl.lit(Credential.MD.value))
+            .then(pl.lit(ROW_DEFAULTS["credential"].value))
             .otherwise(
                 _mapped(frame, "credential", lambda t: credential(t).value, pl.String)
                 if "credential" in header
@@ -344,11 +346,8 @@ class _Patients:
             )
             .alias("_credential")
         )
-        for name, default in (
-            ("established", True),
-            ("qmb", False),
-            ("primary_care_focal_point", True),
-        ):
+        for name in ("established", "qmb", "primary_care_focal_point"):
+            default = ROW_DEFAULTS[name]
             if name in header:
                 columns.append(
                     pl.when(blank(name))
@@ -1093,7 +1092,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             _mapped(
                 events,
                 "minutes",
-                lambda t: int(t) if t.isdigit() and 1 <= int(t) <= 24 * 60 else None,
+                lambda t: int(t) if t.isdigit() and int(t) in _ENTRY_MINUTES else None,
                 pl.Int64,
             ).alias("_minutes"),
             (

@@ -65,11 +65,13 @@ if TYPE_CHECKING:
     from carecore.billing.rules import RuleSet, Switches
     from carecore.model.period import ServicePeriod
 
-__all__ = ["FAST_FAMILIES", "FastClose"]
+__all__ = ["FAST_FAMILIES", "FAST_SETTING", "FastClose"]
 
 #: Families the fast path takes (time-only months): those whose codes are the
 #: engine's time tracks (primitives.TIME_TRACKS).
 FAST_FAMILIES = time_families()
+#: The setting the fast path evaluates in (others go to the reference engine).
+FAST_SETTING = Setting.PHYSICIAN_OFFICE
 
 #: (date, minutes, role, family, credential, interactive) of one time entry.
 Entry = tuple[pendulum.Date, int, RoleClass, ServiceFamily, Credential | None, bool]
@@ -101,6 +103,8 @@ class FastClose:
             raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
         self.rules = rules
         self.period = period
+        #: The setting it evaluates in (:data:`FAST_SETTING`).
+        self.setting = FAST_SETTING
         self.cache: dict[tuple[object, ...], EvaluationResult] = {}
         self._patients: dict[tuple[object, ...], PatientFacts] = {}
         self._by_raw: dict[tuple[object, ...], PatientFacts] = {}
@@ -176,7 +180,7 @@ class FastClose:
         return evaluate(
             BillingFacts(
                 period=self.period,
-                setting=Setting.PHYSICIAN_OFFICE,
+                setting=FAST_SETTING,
                 practitioners=[practitioner],
                 patient=patient,
                 events=[
@@ -345,7 +349,7 @@ class FastClose:
         ]
         return BillingFacts(
             period=self.period,
-            setting=Setting.PHYSICIAN_OFFICE,
+            setting=FAST_SETTING,
             practitioners=[attrs.evolve(practitioner, id="~")],
             patient=patient,
             events=events,
