@@ -79,6 +79,7 @@ from carecore.model import (
     AdministrativeSex,
     AdtEvent,
     AdtEventKind,
+    ApcmAddon,
     AssessmentDomain,
     AssessmentNote,
     CarePlan,
@@ -93,14 +94,18 @@ from carecore.model import (
     CoveragePlan,
     Credential,
     DeviceReadingDay,
+    DeviceSetup,
     Enrollment,
+    ExternalClaim,
     FaceToFaceVisit,
     Goal,
     InteractiveContact,
+    MdmAssessment,
     MdmLevel,
     Patient,
     PatientClass,
     Practitioner,
+    ProgramElection,
     RoleClass,
     RtmSystem,
     ServiceFamily,
@@ -121,13 +126,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NotExpressibleAsRecords", "evaluate_via_store", "load_case", "unsupported"]
 
-#: Event types the store has no record kind for yet, with what is missing.
-_NO_RECORD: dict[type, str] = {
-    DeviceSetupFact: "device set-up (no record kind for a device set-up yet)",
-    MdmFact: "MDM assessments outside a visit (no record kind yet)",
-    OtherClaimFact: "claims made outside the evaluation (no record kind yet)",
-    ElectionFact: "the practice's family elections (no record kind yet)",
-}
+#: Event types the store has no record kind for yet, with what is missing (none left).
+_NO_RECORD: dict[type, str] = {}
 _EVENT_NAMES: dict[type, str] = {
     DeviceSetupFact: "device_setup",
     CarePlanFact: "care_plan",
@@ -191,11 +191,6 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
             "a CCM plan established in the period without its care_plan event "
             "(a stored plan records its establishment)",
         )
-    if patient.last_visit is not None and patient.last_visit > facts.period.end:
-        refuse(
-            "$.patient.last_visit_with_billing_practitioner",
-            "a last visit after the period (a stored visit counts only up to the period's end)",
-        )
     for event in facts.events:
         path = f"$.events[{_EVENT_NAMES.get(type(event), type(event).__name__)} on {event.date}]"
         kind = type(event)
@@ -251,22 +246,16 @@ def _program_month_problems(
     def refuse(where: str, feature: str) -> None:
         out.append(errors.Problem(path=where, message=f"not expressible as records: {feature}"))
 
-    if event.bh_addon is not None:
-        refuse(f"{path}.bh_addon", "APCM behavioral-health add-ons (no record holds them yet)")
+    if event.bh_addon is not None and event.family is not ServiceFamily.APCM:
+        refuse(
+            f"{path}.bh_addon",
+            "a behavioral-health add-on on a CoCM month (a stored add-on belongs to the APCM month)",
+        )
     same = [e for e in events if isinstance(e, ProgramMonthFact) and e.family is event.family]
     if len(same) > 1:
         refuse(f"{path}.family", "two program months of one family (one enrollment per family)")
     if event.month != f"{event.date.year:04d}-{event.date.month:02d}":
         refuse(f"{path}.month", "a program month dated in another month")
-    if (
-        event.family is ServiceFamily.COCM
-        and (event.episode_month or 1) > 1
-        and event.date.day != 1
-    ):
-        refuse(
-            f"{path}.date",
-            "a later CoCM month dated after the 1st (an enrollment begins the month on the 1st)",
-        )
     if event.family is ServiceFamily.APCM and event.episode_month is not None:
         refuse(f"{path}.episode_month", "an APCM month number (APCM months are not numbered)")
     return out
@@ -423,10 +412,12 @@ def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 -
         )
     for p in facts.practitioners:
         tx.add(Practitioner(id=p.id, name=p.id, credential=p.credential))
-    for p in facts.practitioners:  # one team per billing practitioner (a team has one)
+    # One team per billing practitioner (a team has one), numbered in the case's order:
+    # a close evaluates the teams' practitioners in that order, as the engine does.
+    for n, p in enumerate(facts.practitioners):
         tx.add(
             CareTeam(
-                id=f"{pid}-team-{p.id}",
+                id=f"{pid}-team-{n:03d}",
                 patient_id=pid,
                 members=[
                     CareTeamMember(practitioner_id=p.id, role=CareTeamRole.BILLING_PRACTITIONER)
@@ -566,6 +557,58 @@ def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 -
                     family=event.family,
                     billing_practitioner_id=event.practitioner,
                     on=event.date.subtract(months=months_before),
+                )
+            )
+            if event.bh_addon is not None:
+                tx.add(
+                    ApcmAddon(
+                        id=f"{key}-addon",
+                        patient_id=pid,
+                        addon=event.bh_addon,
+                        on=event.date,
+                        billing_practitioner_id=event.practitioner,
+                    )
+                )
+        elif isinstance(event, MdmFact):
+            tx.add(
+                MdmAssessment(
+                    id=key,
+                    patient_id=pid,
+                    family=event.family,
+                    level=event.level,
+                    on=event.date,
+                    billing_practitioner_id=event.practitioner,
+                )
+            )
+        elif isinstance(event, DeviceSetupFact):
+            tx.add(
+                DeviceSetup(
+                    id=key,
+                    patient_id=pid,
+                    family=event.family,
+                    on=event.date,
+                    billing_practitioner_id=event.practitioner,
+                    device=event.device,
+                )
+            )
+        elif isinstance(event, OtherClaimFact):
+            tx.add(
+                ExternalClaim(
+                    id=key,
+                    patient_id=pid,
+                    code=event.code,
+                    on=event.date,
+                    billing_practitioner_id=event.practitioner,
+                )
+            )
+        elif isinstance(event, ElectionFact):
+            tx.add(
+                ProgramElection(
+                    id=key,
+                    patient_id=pid,
+                    prefer_family=event.prefer_family,
+                    on=event.date,
+                    billing_practitioner_id=event.practitioner,
                 )
             )
         elif isinstance(event, DeviceReadingsFact):

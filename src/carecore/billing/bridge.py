@@ -2,7 +2,9 @@
 
 :func:`facts_from_model` turns a patient's :mod:`carecore.model` values
 (conditions, consents, care plans, time entries, contacts, visits, ADT
-events) into :class:`~carecore.billing.facts.BillingFacts` for one period.
+events, and what else the rules read: MDM made outside a visit, device
+set-ups, APCM add-ons, codes billed outside carecore, family elections)
+into :class:`~carecore.billing.facts.BillingFacts` for one period.
 
 >>> import pendulum
 >>> from carecore.model import (AdministrativeSex, Coding, Condition, Consent, ConsentMethod,
@@ -42,8 +44,12 @@ from carecore.billing.facts import (
     ChronicCondition,
     ContactFact,
     DeviceReadingsFact,
+    DeviceSetupFact,
     DischargeFact,
+    ElectionFact,
     Event,
+    MdmFact,
+    OtherClaimFact,
     PatientFacts,
     ProgramMonthFact,
     Setting,
@@ -54,18 +60,23 @@ from carecore.careplans import PlanSpan, billing_care_plans
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
+    ApcmAddon,
     CarePlan,
     CareSetting,
     Condition,
     Consent,
     DeviceReadingDay,
+    DeviceSetup,
     Enrollment,
     EnrollmentStatus,
     EpisodeStatus,
+    ExternalClaim,
     FaceToFaceVisit,
     InteractiveContact,
+    MdmAssessment,
     Patient,
     Practitioner,
+    ProgramElection,
     RtmSystem,
     ServiceFamily,
     ServicePeriod,
@@ -128,6 +139,11 @@ def facts_from_model(
     device_readings: Iterable[DeviceReadingDay] = (),
     adt_events: Iterable[AdtEvent] = (),
     episodes: Iterable[TransitionEpisode] = (),
+    mdm_assessments: Iterable[MdmAssessment] = (),
+    device_setups: Iterable[DeviceSetup] = (),
+    apcm_addons: Iterable[ApcmAddon] = (),
+    external_claims: Iterable[ExternalClaim] = (),
+    elections: Iterable[ProgramElection] = (),
     established: bool = True,
     last_visit: pendulum.Date | None = None,
     qmb: bool = False,
@@ -154,6 +170,14 @@ def facts_from_model(
     of data, attributed to the billing practitioner of the family's consent
     (else enrollment).
 
+    *mdm_assessments* (medical decision-making made outside a visit) and
+    *elections* (the family a practice chooses when two conflict) count from
+    their day up to the period's end; *device_setups* are read like device
+    days; *external_claims* (codes billed outside carecore) are all passed,
+    and the rules that look at other claims decide by their dates;
+    *apcm_addons* give the behavioral-health add-on of the APCM month they
+    fall in, billed by the APCM enrollment's practitioner.
+
     *care_plans* is either the date each family's care plan was established,
     the spans read from the plans' histories
     (:func:`carecore.careplans.established_span`: a plan counts in a period
@@ -176,6 +200,11 @@ def facts_from_model(
         device_readings=device_readings,
         adt_events=adt_events,
         episodes=episodes,
+        mdm_assessments=mdm_assessments,
+        device_setups=device_setups,
+        apcm_addons=apcm_addons,
+        external_claims=external_claims,
+        elections=elections,
         established=established,
         last_visit=last_visit,
         qmb=qmb,
@@ -204,6 +233,11 @@ def facts_and_gaps(
     device_readings: Iterable[DeviceReadingDay] = (),
     adt_events: Iterable[AdtEvent] = (),
     episodes: Iterable[TransitionEpisode] = (),
+    mdm_assessments: Iterable[MdmAssessment] = (),
+    device_setups: Iterable[DeviceSetup] = (),
+    apcm_addons: Iterable[ApcmAddon] = (),
+    external_claims: Iterable[ExternalClaim] = (),
+    elections: Iterable[ProgramElection] = (),
     established: bool = True,
     last_visit: pendulum.Date | None = None,
     qmb: bool = False,
@@ -289,7 +323,33 @@ def facts_and_gaps(
         period,
         _device_practitioners(mine_consents, mine_enrollments),
     )
-    events += _program_months(mine_enrollments, period)
+    events += _program_months(
+        mine_enrollments, period, [a for a in apcm_addons if a.patient_id == patient.id]
+    )
+    events += [
+        MdmFact(date=m.on, family=m.family, level=m.level, practitioner=m.billing_practitioner_id)
+        for m in mdm_assessments
+        if m.patient_id == patient.id and m.on <= period.end
+    ]
+    events += [
+        DeviceSetupFact(
+            date=d.on, family=d.family, practitioner=d.billing_practitioner_id, device=d.device
+        )
+        for d in device_setups
+        if d.patient_id == patient.id and d.on not in out_days.get(d.family, ())
+    ]
+    events += [
+        OtherClaimFact(date=c.on, code=c.code, practitioner=c.billing_practitioner_id)
+        for c in external_claims
+        if c.patient_id == patient.id
+    ]
+    events += [
+        ElectionFact(
+            date=e.on, prefer_family=e.prefer_family, practitioner=e.billing_practitioner_id
+        )
+        for e in elections
+        if e.patient_id == patient.id and e.on <= period.end
+    ]
     events += _care_plan_actions(plans, patient.id, period)
     events += _discharges(adt_events, episodes, patient.id, zone)
     gaps = tuple(
@@ -414,13 +474,16 @@ def _revocation_cause(consents: Sequence[Consent], day: pendulum.Date) -> str:
 PROGRAM_MONTH_FAMILIES = frozenset({ServiceFamily.APCM, ServiceFamily.COCM})
 
 
-def _program_months(enrollments: Sequence[Enrollment], period: ServicePeriod) -> list[Event]:
+def _program_months(
+    enrollments: Sequence[Enrollment], period: ServicePeriod, addons: Sequence[ApcmAddon] = ()
+) -> list[Event]:
     """A program month for each APCM or CoCM enrollment the patient was enrolled under in *period*.
 
     The month's date is its first day enrolled; a CoCM month is numbered
     within its episode, which starts at the enrollment (or re-enrollment)
-    the month falls in. The behavioral-health add-ons of APCM are not read
-    from records yet.
+    the month falls in. An APCM month carries the behavioral-health add-on
+    recorded in the period by the enrollment's billing practitioner (the
+    earliest, when more than one was recorded: one add-on is billed a month).
     """
     out: list[Event] = []
     for enrollment in enrollments:
@@ -442,6 +505,20 @@ def _program_months(enrollments: Sequence[Enrollment], period: ServicePeriod) ->
                 started = step.on  # (a resume after a pause continues the episode)
         first = started or day
         episode = (day.year - first.year) * 12 + day.month - first.month + 1
+        addon = (
+            min(
+                (
+                    a
+                    for a in addons
+                    if a.on in period
+                    and a.billing_practitioner_id == enrollment.billing_practitioner_id
+                ),
+                key=lambda a: (a.on, a.id),
+                default=None,
+            )
+            if enrollment.family is ServiceFamily.APCM
+            else None
+        )
         out.append(
             ProgramMonthFact(
                 date=day,
@@ -449,6 +526,7 @@ def _program_months(enrollments: Sequence[Enrollment], period: ServicePeriod) ->
                 month=f"{day.year:04d}-{day.month:02d}",
                 practitioner=enrollment.billing_practitioner_id,
                 episode_month=episode if enrollment.family is ServiceFamily.COCM else None,
+                bh_addon=None if addon is None else addon.addon,
             )
         )
     return out

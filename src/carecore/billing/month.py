@@ -9,9 +9,13 @@ no clock and touches no store.
 What the bridge needs that no single record says is derived here:
 
 - the practitioners evaluated for a patient are those named as billing
-  practitioner by the patient's enrollments, consents, time entries,
-  contacts and visits (the engine evaluates each, one per period); a
-  patient none names is left out;
+  practitioner by the patient's care teams, enrollments, consents, time
+  entries, contacts, visits, device set-ups and MDM assessments (the engine
+  evaluates each, one per period); a patient none names is left out. They
+  are evaluated in order: the care teams' billing practitioners first (teams
+  by id, members in their order), then the others by id. The order decides
+  which practitioner keeps a family that only one may bill in a period, and
+  the order of the denials;
 - discharges for TCM are the transition episodes that qualify and were not
   cancelled (every discharge the program receives opens one), and a TCM
   whose discharge falls in the 30 days of a TCM billed in an earlier month
@@ -39,7 +43,12 @@ What the bridge needs that no single record says is derived here:
   the period's end (RPM needs an established patient); the initiating visit
   is looked for among the visits, with each billing practitioner;
 - device days become 30-day device periods, and the practice's *setting*
-  (physician office, RHC, FQHC) is passed through.
+  (physician office, RHC, FQHC) is passed through;
+- MDM made outside a visit, device set-ups, APCM behavioral-health add-ons,
+  codes billed outside carecore and family elections are passed to the engine
+  (see :func:`carecore.billing.bridge.facts_from_model`); a device set-up or an
+  MDM assessment names a practitioner to evaluate, a code billed outside
+  carecore does not (that practitioner billed elsewhere).
 
 >>> import pendulum
 >>> from carecore.model import (AdministrativeSex, Coding, Condition, Consent, ConsentMethod,
@@ -82,6 +91,7 @@ from carecore.billing.facts import Setting
 from carecore.billing.rules import RuleSet
 from carecore.careplans import PlanSpan
 from carecore.model import (
+    ApcmAddon,
     CarePlan,
     CareTeam,
     CareTeamRole,
@@ -93,12 +103,16 @@ from carecore.model import (
     Denial,
     DenialReason,
     DeviceReadingDay,
+    DeviceSetup,
     Enrollment,
     EpisodeStatus,
+    ExternalClaim,
     FaceToFaceVisit,
     InteractiveContact,
+    MdmAssessment,
     Patient,
     Practitioner,
+    ProgramElection,
     ServiceFamily,
     ServicePeriod,
     TimeEntry,
@@ -151,6 +165,16 @@ class MonthRecords:
     episodes: tuple[TransitionEpisode, ...] = attrs.field(default=(), converter=v.to_tuple)
     #: Claim lines of earlier closes (the one-TCM-per-30-days rule looks back).
     claim_lines: tuple[ClaimLine, ...] = attrs.field(default=(), converter=v.to_tuple)
+    #: Medical decision-making made outside a visit (complex CCM, TCM).
+    mdm_assessments: tuple[MdmAssessment, ...] = attrs.field(default=(), converter=v.to_tuple)
+    #: RPM and RTM device set-ups.
+    device_setups: tuple[DeviceSetup, ...] = attrs.field(default=(), converter=v.to_tuple)
+    #: Behavioral-health add-ons furnished in APCM months.
+    apcm_addons: tuple[ApcmAddon, ...] = attrs.field(default=(), converter=v.to_tuple)
+    #: Codes billed outside carecore (another practitioner's TCM, an E/M, a set-up).
+    external_claims: tuple[ExternalClaim, ...] = attrs.field(default=(), converter=v.to_tuple)
+    #: The family a practice chooses when two conflict for a practitioner.
+    elections: tuple[ProgramElection, ...] = attrs.field(default=(), converter=v.to_tuple)
 
     @patients.validator
     def _check(self, _attribute: object, _value: object) -> None:
@@ -168,6 +192,11 @@ class MonthRecords:
             ("device_readings", DeviceReadingDay),
             ("episodes", TransitionEpisode),
             ("claim_lines", ClaimLine),
+            ("mdm_assessments", MdmAssessment),
+            ("device_setups", DeviceSetup),
+            ("apcm_addons", ApcmAddon),
+            ("external_claims", ExternalClaim),
+            ("elections", ProgramElection),
         )
         for name, cls in kinds:
             for index, item in enumerate(getattr(self, name)):
@@ -274,23 +303,40 @@ def _evaluate(
             "device_readings",
             "episodes",
             "claim_lines",
+            "mdm_assessments",
+            "device_setups",
+            "apcm_addons",
+            "external_claims",
+            "elections",
         )
     }
-    teams: dict[str, set[str]] = defaultdict(set)
-    for team in records.care_teams:
-        teams[team.patient_id] |= {
-            m.practitioner_id for m in team.members if m.role is CareTeamRole.BILLING_PRACTITIONER
-        }
+    # The billing practitioners of a patient's care teams, in the teams' order (by team
+    # id, then member order): the engine evaluates practitioners in the order given.
+    teams: dict[str, dict[str, None]] = defaultdict(dict)
+    for team in sorted(records.care_teams, key=lambda t: t.id):
+        for m in team.members:
+            if m.role is CareTeamRole.BILLING_PRACTITIONER:
+                teams[team.patient_id].setdefault(m.practitioner_id)
     plans = records.care_plans
     plan_groups = _by_patient(plans) if isinstance(plans, tuple) else {}
     for done, patient in enumerate(sorted(records.patients, key=lambda p: p.id), start=1):
         mine = {name: group.get(patient.id, []) for name, group in groups.items()}
         named = {
             getattr(item, "billing_practitioner_id", None)
-            for name in ("consents", "enrollments", "time_entries", "contacts", "visits")
+            for name in (
+                "consents",
+                "enrollments",
+                "time_entries",
+                "contacts",
+                "visits",
+                "device_setups",
+                "mdm_assessments",
+            )
             for item in mine[name]
-        } | teams.get(patient.id, set())
-        practitioners = [staff[i] for i in sorted(i for i in named if i in staff)]
+        }
+        on_teams = list(teams.get(patient.id, {}))
+        order = on_teams + sorted(i for i in named if i not in on_teams and i is not None)
+        practitioners = [staff[i] for i in order if i in staff]
         if progress is not None:
             progress(done)
         if not practitioners:
@@ -320,6 +366,11 @@ def _evaluate(
             visits=mine["visits"],
             device_readings=mine["device_readings"],
             episodes=followed,
+            mdm_assessments=mine["mdm_assessments"],
+            device_setups=mine["device_setups"],
+            apcm_addons=mine["apcm_addons"],
+            external_claims=mine["external_claims"],
+            elections=mine["elections"],
             established=_established(mine["visits"], period),
             qmb=any(
                 c.plan is CoveragePlan.MEDICAID_QMB for c in _in_force(mine["coverages"], period)
