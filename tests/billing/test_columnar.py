@@ -88,7 +88,7 @@ event_cells = {
     "minutes": ["25", "5", "5", "12", "20", "31", "61", "0", "ten", "1441", ""],
     "role": ["clinical_staff"] * 3
     + ["physician", "qhp", "bh_care_manager", "auxiliary", "non_clinical", "doctor"],
-    "credential": ["", "RN", "MD", "md", "XX", "LPN"],
+    "credential": ["", "RN", "MD", "md", "XX", "LPN", "LCSW", "NP", "CHW"],
     "practitioner": ["", "", "", "dr1", "dr2"],
     "family": ["CCM"] * 4 + ["PCM", "BHI", "RPM", ""],
     "interactive": ["", "true", "false", "True", "yes"],

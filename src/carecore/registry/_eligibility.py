@@ -8,6 +8,7 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing.primitives import CONDITIONS_NEEDED
 from carecore.model import Condition, CoveragePlan, Patient, ServiceFamily
 from carecore.model._validators import check_date
 
@@ -32,9 +33,9 @@ PROGRAMS: tuple[ServiceFamily, ...] = (
     ServiceFamily.APCM,
 )
 
-_CCM_MONTHS = 12  # S1: expected to last at least 12 months or until death
-_PCM_MONTHS = 3  # S30, S82: at least 3 months
-_CCM_CONDITIONS = 2
+#: The engine's condition rules (S1: CCM; S30, S82: PCM), read from the billing primitives.
+_CCM_CONDITIONS, _CCM_MONTHS = CONDITIONS_NEEDED[ServiceFamily.CCM]
+_PCM_MONTHS = CONDITIONS_NEEDED[ServiceFamily.PCM][1]
 
 
 @frozen(kw_only=True)
@@ -177,8 +178,9 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
             Criterion(
                 rule="ccm.two_chronic_conditions",
                 met=_distinct(found) >= _CCM_CONDITIONS,
-                detail=f"{_distinct(found)} chronic condition(s) expected to last 12 months or until "
-                f"death with significant risk ({_describe(found)}); CCM needs 2 (source S1)",
+                detail=f"{_distinct(found)} chronic condition(s) expected to last {_CCM_MONTHS} months or "
+                f"until death with significant risk ({_describe(found)}); CCM needs "
+                f"{_CCM_CONDITIONS} (source S1)",
                 records=tuple(c.id for c in found),
             ),
             found,
@@ -189,7 +191,7 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
             Criterion(
                 rule="pcm.one_high_risk_condition",
                 met=bool(found),
-                detail=f"{_distinct(found)} chronic condition(s) expected to last 3 months or more "
+                detail=f"{_distinct(found)} chronic condition(s) expected to last {_PCM_MONTHS} months or more "
                 f"with significant risk ({_describe(found)}); PCM needs 1 (sources S2, S30)",
                 records=tuple(c.id for c in found),
             ),
