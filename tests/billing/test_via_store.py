@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 from carecore import errors
 from carecore.billing import cms_rule_set, evaluate
 from carecore.billing._via_store import NotExpressibleAsRecords, evaluate_via_store, unsupported
+from carecore.billing.facts import VisitFact
 from carecore.billing.scenarios import Scenario, load_scenarios, result_to_json
 from carecore.cli import make_app
+from carecore.model import MdmLevel, VisitKind
 from carecore.plugins import get_plugin_manager
 from carecore.testing import strategies
 from tests.shared_data import shared_dir
@@ -151,3 +153,30 @@ def test_a_day_period_is_evaluated_not_closed():
         scenario.facts.period.start.month,
         scenario.facts.period.start.day,
     )
+
+
+def test_a_last_visit_after_the_period_is_loaded_as_the_visit_it_is():
+    # The format's last visit is one before the period. A case that dates it after the
+    # period is loaded as a stored visit on that day, and the store path answers what
+    # those records say: the engine given the same visit as a face-to-face event.
+    scenario = next(s for s in SCENARIOS if s.id == "X-RHC24")
+    later = scenario.facts.period.end.add(months=6)
+    facts = attrs.evolve(
+        scenario.facts, patient=attrs.evolve(scenario.facts.patient, last_visit=later)
+    )
+    moved = attrs.evolve(scenario, facts=facts)
+    as_event = attrs.evolve(
+        facts,
+        patient=attrs.evolve(facts.patient, last_visit=None),
+        events=[
+            *facts.events,
+            VisitFact(
+                date=later, kind=VisitKind.OFFICE_EM, mdm=MdmLevel.LOW, practitioner="dr_pcp"
+            ),
+        ],
+    )
+    rules = cms_rule_set(scenario.year)
+    store = evaluate_via_store(moved, rules)
+    assert result_to_json("X", store) == result_to_json("X", evaluate(as_event, rules))
+    assert store.billable == []
+    assert any(d.reason.value == "no_initiating_visit" for d in store.denials)
