@@ -15,23 +15,33 @@ into a fresh in-memory store through the public API, then:
 How the scenario's facts become records:
 
 - the patient, with the date of death; Medicare Part B coverage (the
-  scenarios are Part B cases), and Medicaid QMB coverage for a QMB patient; the practitioners, each the billing practitioner
-  of a care team of the patient (so each is evaluated, as the engine does);
+  scenarios are Part B cases), and Medicaid QMB coverage for a QMB patient;
+  the practitioners, each the billing practitioner of a care team of the
+  patient, the teams numbered in the case's order (so each is evaluated, in
+  the order the engine evaluates them);
 - each chronic condition as a chronic :class:`~carecore.model.Condition`;
 - each family's consent date as a :class:`~carecore.model.Consent`, and its
   care-plan date (or ``established`` care-plan event) as a CMS-complete plan
   agreed on that date; ``monitored`` and ``substantially_revised`` events as
   a review or a new goal, each written on its day;
 - the last visit with the billing practitioner as an office visit with each
-  practitioner on that date;
+  practitioner on that date (a date after the period stays after it: a close
+  does not count a visit after the period, where the engine takes the
+  scenario's last visit as one before it);
 - time entries, contacts and visits as themselves (time logged without a
   credential gets the practitioner's own, or the role's usual one);
   discharges as transition episodes; admissions as ADT events; device
   readings as one :class:`~carecore.model.DeviceReadingDay` per day with
   data, from the period's first day; APCM and CoCM program months as
-  enrollments (a CoCM month *n* as an enrollment *n* - 1 months earlier).
+  enrollments (a CoCM month *n* as an enrollment *n* - 1 months earlier),
+  an APCM month's behavioral-health add-on as an
+  :class:`~carecore.model.ApcmAddon` on the month's date;
+- device set-ups as :class:`~carecore.model.DeviceSetup`, MDM assessments as
+  :class:`~carecore.model.MdmAssessment`, other claims as
+  :class:`~carecore.model.ExternalClaim` and elections as
+  :class:`~carecore.model.ProgramElection`.
 
-What the store cannot hold yet is refused with
+What the store cannot hold is refused with
 :class:`NotExpressibleAsRecords`, naming the case, the JSON path and the
 missing feature; a case is never evaluated to a silently different answer.
 
@@ -126,8 +136,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NotExpressibleAsRecords", "evaluate_via_store", "load_case", "unsupported"]
 
-#: Event types the store has no record kind for yet, with what is missing (none left).
-_NO_RECORD: dict[type, str] = {}
 _EVENT_NAMES: dict[type, str] = {
     DeviceSetupFact: "device_setup",
     CarePlanFact: "care_plan",
@@ -193,10 +201,7 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
         )
     for event in facts.events:
         path = f"$.events[{_EVENT_NAMES.get(type(event), type(event).__name__)} on {event.date}]"
-        kind = type(event)
-        if kind in _NO_RECORD:
-            refuse(f"{path}.type", _NO_RECORD[kind])
-        elif isinstance(event, DischargeFact) and event.practitioner is not None:
+        if isinstance(event, DischargeFact) and event.practitioner is not None:
             refuse(
                 f"{path}.practitioner", "the discharging practitioner (episodes do not name one)"
             )
