@@ -478,6 +478,7 @@ def _raw_rows(
         reader = csv.reader(handle)
         header = _header(reader, file, EVENT_COLUMNS, _EVENT_REQUIRED)
         width = len(header)
+        index = header.index("patient_id")
         first_line = 2
         if byte_range is not None:
             start, end, first_line = byte_range
@@ -486,7 +487,9 @@ def _raw_rows(
             if len(row) != width:
                 if not any(cell.strip() for cell in row):
                     continue
-                yield line, {"__width__": str(len(row))}
+                # Kept with the patient it names, so it does not split that patient's rows.
+                named = row[index] if len(row) > index else ""
+                yield line, {"__width__": str(len(row)), "patient_id": named}
                 continue
             yield line, dict(zip(header, row, strict=True))
 
