@@ -290,3 +290,56 @@ def test_a_changed_personal_credential_reaches_the_columnar_close(monkeypatch, t
     # The personal track reached its 30 minutes on the 6th (the engine's date of service).
     assert ",99491," in claims
     assert "2026-03-06" in claims
+
+
+# -- the registry counts conditions as the engine does ------------------------------------
+
+
+def test_registry_eligibility_counts_diseases_as_the_engine_does():
+    # E11.65 and E11.9 are one disease (diabetes); E11 is a category, not a billable code.
+    # The engine refuses CCM for them; the registry said "eligible" (it counted codes).
+    from carecore.model import AdministrativeSex, Coding, Condition, Patient
+    from carecore.registry import eligibility
+
+    ada = Patient(
+        id="p1",
+        given_name="Ada",
+        family_name="Okafor",
+        birth_date=pendulum.Date(1948, 3, 2),
+        sex=AdministrativeSex.FEMALE,
+        time_zone="America/Chicago",
+    )
+
+    def conditions(*codes: str) -> list[Condition]:
+        return [
+            Condition(
+                id=f"c{i}",
+                patient_id="p1",
+                coding=Coding.icd10cm(code),
+                chronic=True,
+                significant_risk=True,
+            )
+            for i, code in enumerate(codes)
+        ]
+
+    day = pendulum.Date(2026, 3, 1)
+    for codes, eligible in (
+        (("E11.65", "E11.9"), False),
+        (("E11", "I10"), False),
+        (("E11.65", "I10"), True),
+    ):
+        found = eligibility(ada, ServiceFamily.CCM, as_of=day, conditions=conditions(*codes))
+        engine = _engine(
+            PatientFacts(
+                id="p1",
+                conditions=[ChronicCondition(icd10=c, significant_risk=True) for c in codes],
+                consent_on={ServiceFamily.CCM: pendulum.Date(2025, 9, 1)},
+                care_plan_on={ServiceFamily.CCM: pendulum.Date(2025, 9, 1)},
+                last_visit=pendulum.Date(2025, 9, 1),
+            ),
+            MD,
+            STAFF_25,
+            cms_rule_set(2026),
+        )
+        assert found.criteria[1].met is eligible, codes
+        assert bool(engine.billable) is eligible, codes

@@ -8,7 +8,10 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing.engine import condition_groups
+from carecore.billing.facts import ChronicCondition
 from carecore.billing.primitives import CONDITIONS_NEEDED
+from carecore.billing.rules import Switches
 from carecore.model import Condition, CoveragePlan, Patient, ServiceFamily
 from carecore.model._validators import check_date
 
@@ -123,8 +126,17 @@ def _describe(conditions: Iterable[Condition]) -> str:
 
 
 def _distinct(conditions: Iterable[Condition]) -> int:
-    """How many different conditions: records of one code (one per encounter, as EHR feeds send) count once."""
-    return len({c.coding.code for c in conditions})
+    """How many diseases, as the engine counts them (:func:`carecore.billing.engine.condition_groups`).
+
+    Billable ICD-10-CM codes only, codes of one category one disease (the
+    default switches), and records of one code (one per encounter, as EHR
+    feeds send) once.
+    """
+    codes = dict.fromkeys(c.coding.code for c in conditions)
+    groups, _not_billable = condition_groups(
+        tuple(ChronicCondition(icd10=code) for code in codes), Switches()
+    )
+    return len(groups)
 
 
 def _alive(patient: Patient, day: pendulum.Date) -> Criterion:
