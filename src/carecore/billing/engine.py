@@ -58,7 +58,7 @@ from carecore.billing.primitives import (
     initiating_visit_from,
     initiating_years,
     minute_class,
-    minutes_for_units,
+    minutes_for_units,  # noqa: F401 - importable from the engine, as before
     personal_time_counts,
     recent_visit,
     threshold_minutes,
@@ -97,13 +97,9 @@ __all__ = [
     "Hint",
     "TcmClock",
     "condition_groups",
-    "countable_window",
     "evaluate",
-    "first_unit",
     "is_billable_icd10cm",
     "line_diagnoses",
-    "minutes_for_units",
-    "personal_time_counts",
     "tcm_clock",
 ]
 
