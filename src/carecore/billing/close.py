@@ -1247,6 +1247,7 @@ def close_files(
     workers: int | None = None,
     on_progress: Callable[[int, int | None], object] | None = None,
     on_notice: Callable[[str], object] | None = None,
+    buckets: int | str = "auto",
 ) -> tuple[CloseSummary, list[RowProblem]]:
     r"""Close *month* over a patients.csv / events.csv pair; return the summary and every refused row.
 
@@ -1258,6 +1259,9 @@ def close_files(
     32 MB, else 1). *on_progress* gets ``(patients closed, patients)``,
     the total None while unknown; *on_notice* gets a sentence when the
     columnar engine was asked for but the files need the reference reader.
+    *buckets* (a whole number, or ``"auto"``: one per 128 MB of events.csv)
+    over 1 closes the files bucket by bucket, so memory is bounded by a
+    bucket (see :mod:`carecore.billing.buckets`); the files are the same.
 
     Refused rows are listed as the CLI prints them: patients.csv rows first,
     then event rows in close order, then rows naming unknown patients.
@@ -1298,6 +1302,22 @@ def close_files(
     if engine == "columnar" and not polars_available():
         raise errors.InvalidValue(
             "needs polars: pip install 'carecore[fast]'", field="engine", value=engine
+        )
+    from carecore.billing.buckets import bucket_count, close_in_buckets  # noqa: PLC0415
+
+    count = bucket_count(events_csv, buckets)
+    if count > 1:
+        return close_in_buckets(
+            patients_csv,
+            events_csv,
+            month,
+            rules,
+            out,
+            buckets=count,
+            engine=engine,
+            workers=workers,
+            on_progress=on_progress,
+            on_notice=on_notice,
         )
     patients_file, events_file = Path(patients_csv), Path(events_csv)
     target = None if out is None else Path(out)

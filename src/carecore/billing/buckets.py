@@ -1,0 +1,678 @@
+"""The CSV month close in buckets: memory bounded by a bucket, not by the file.
+
+A close holds every patient of the files it reads, so its peak memory grows
+with the file (about 1.2 GB per million patients). :func:`close_in_buckets`
+first splits patients.csv and events.csv into *N* bucket files, every row of
+a patient in the same bucket, then closes the buckets one after the other
+with :func:`carecore.billing.close.close_files` (either engine) and appends
+each bucket's output to the final files. The files written are byte for
+byte those of a close of the whole pair, and the refused rows are the same,
+with the lines of the original files.
+
+Buckets are ranges of the close's own order. A close writes patients in a
+fixed order: those with event rows by their first event row, then those
+without by their patients.csv row. The first pass computes each patient's
+place in that order and cuts it into *N* ranges of equal patient counts, so
+each bucket's output follows the previous bucket's, and the merge is an
+append (no sort, no per-patient index kept). Within a bucket, rows keep the
+order they have in the files.
+
+The bucket files live in a private folder (mode 0700, files 0600: they hold
+the same health information as the input) inside the output folder (the
+system's temporary folder when nothing is written) and are removed when the
+close ends, also when it fails. With polars (``carecore[fast]``) the split
+runs in polars' streaming engine; files polars cannot take as plain lines
+(quoted cells, blank lines, CR line ends) and closes without polars are
+split with the :mod:`csv` module, which holds a table of patient ids.
+
+>>> import pathlib, tempfile
+>>> from carecore.billing.cms import cms_rule_set
+>>> from carecore.model import ServicePeriod
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "patients.csv").write_text(
+...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\\n"
+...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\\n"
+...     "p2,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\\n")
+>>> _ = (folder / "events.csv").write_text(
+...     "patient_id,date,type,minutes,role,family\\n"
+...     "p2,2026-01-06,time_entry,25,clinical_staff,CCM\\n"
+...     "p1,2026-01-07,time_entry,5,clinical_staff,CCM\\n")
+>>> summary, refused = close_in_buckets(folder / "patients.csv", folder / "events.csv",
+...     ServicePeriod.month(2026, 1), cms_rule_set(2026), folder / "out", buckets=2)
+>>> summary.patients_evaluated, summary.claim_lines, refused
+(2, 1, [])
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import csv
+import math
+import os
+import re
+import shutil
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import attrs
+
+from carecore import errors
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import polars as pl
+
+    from carecore.billing.close import CloseSummary, RowProblem
+    from carecore.billing.rules import RuleSet
+    from carecore.model.period import ServicePeriod
+
+__all__ = ["BUCKET_BYTES", "bucket_count", "close_in_buckets"]
+
+#: Bytes of events.csv per bucket when buckets are chosen automatically (``buckets="auto"``):
+#: a file up to this size closes whole, a larger one in ``ceil(size / BUCKET_BYTES)`` buckets.
+BUCKET_BYTES = 128 * 1024 * 1024
+#: The most buckets a close takes (each holds one open file per input while splitting).
+MAX_BUCKETS = 1024
+#: Added to the patients.csv line of a patient without event rows (they close after the others).
+_IDLE = 1 << 40
+_DUPLICATE = re.compile(r"^duplicate patient \(first on line ([0-9]+)\)$")
+_ORPHAN = "not in patients.csv"
+
+
+def bucket_count(events_csv: str | Path, buckets: int | str = "auto") -> int:
+    """The number of buckets a close of *events_csv* takes (1: the files close whole).
+
+    *buckets* is a whole number from 1 to :data:`MAX_BUCKETS`, or ``"auto"``:
+    one bucket per :data:`BUCKET_BYTES` of events.csv (a missing file counts
+    as empty; the close reports it).
+
+    >>> bucket_count("no-such-events.csv"), bucket_count("no-such-events.csv", 4)
+    (1, 4)
+    """
+    if buckets == "auto":
+        file = Path(events_csv)
+        size = file.stat().st_size if file.is_file() else 0
+        return min(MAX_BUCKETS, max(1, math.ceil(size / BUCKET_BYTES)))
+    if isinstance(buckets, bool) or not isinstance(buckets, int) or not 1 <= buckets <= MAX_BUCKETS:
+        raise errors.InvalidValue(
+            f"must be 'auto' or a whole number from 1 to {MAX_BUCKETS}",
+            field="buckets",
+            value=buckets,
+        )
+    return buckets
+
+
+# -- the split ------------------------------------------------------------------------------
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """A new file only the owner can read and write (0600), opened for binary writing."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return os.fdopen(descriptor, "wb")
+
+
+def _header_line(file: Path) -> tuple[str, list[str]]:
+    """The header record of *file* as written (ending in one line break) and its cells stripped."""
+    with file.open(newline="", encoding="utf-8") as handle:
+        tap = _Tap(handle)
+        row = next(csv.reader(tap), [])
+        return _ended("".join(tap.taken)), [cell.strip() for cell in row]
+
+
+def _ended(text: str) -> str:
+    return text if text.endswith(("\n", "\r")) else text + "\n"
+
+
+class _Tap:
+    """Lines of a text file as :func:`csv.reader` takes them, keeping the text of the current record."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Tap:
+        return self
+
+    def __next__(self) -> str:
+        line: str = next(self.handle)
+        self.taken.append(line)
+        return line
+
+
+@attrs.define
+class _Split:
+    """The bucket files and how to find a bucket row's line in the original file."""
+
+    folder: Path
+    count: int
+    #: (kind, bucket) -> original line of each data row of the bucket file, in order.
+    line_maps: Callable[[str, int], list[int]]
+
+    def path(self, kind: str, bucket: int) -> Path:
+        return self.folder / f"{kind}-{bucket}.csv"
+
+
+def _plain_lines(file: Path) -> pl.LazyFrame:
+    """Each data line of a plain file as one text (``l``) with its line number (``line``)."""
+    import polars as pl  # noqa: PLC0415
+
+    return pl.scan_csv(
+        file,
+        has_header=False,
+        skip_rows=1,
+        separator="\x1f",
+        quote_char=None,
+        schema={"l": pl.String},
+    ).with_row_index("line", offset=2)
+
+
+def _split_polars(  # noqa: PLR0914
+    patients: Path, events: Path, headers: dict[str, tuple[str, list[str]]], count: int, folder: Path
+) -> _Split | None:
+    """The split over plain files, in polars' streaming engine; None when a file is not plain."""
+    import polars as pl  # noqa: PLC0415
+
+    from carecore.billing.columnar import _PLAIN, _scan  # noqa: PLC0415
+
+    if _scan(patients) is None or _scan(events) is None:
+        return None
+    files = {"patients": patients, "events": events}
+
+    def cell(kind: str) -> pl.Expr:
+        index = headers[kind][1].index("patient_id")
+        return (
+            pl.col("l").str.split(",").list.get(index, null_on_oob=True).fill_null("").alias("raw")
+        )
+
+    try:
+        firsts = (
+            _plain_lines(events)
+            .select("line", cell("events"))
+            .group_by("raw")
+            .agg(pl.col("line").min().alias("first"))
+            .collect(engine="streaming")
+        )
+        rows = _plain_lines(patients).select("line", cell("patients")).collect(engine="streaming")
+    except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        return None
+    # The patient each text names: the text stripped as str.strip strips (Python for the rare
+    # texts that are not plain).
+    texts = pl.concat([firsts.get_column("raw"), rows.get_column("raw")]).unique()
+    odd = texts.filter(~texts.str.contains(f"^{_PLAIN.pattern}$")).to_list()
+    stripped = (
+        pl.col("raw").replace_strict(
+            odd, [text.strip() for text in odd], default=pl.col("raw"), return_dtype=pl.String
+        )
+        if odd
+        else pl.col("raw")
+    )
+    firsts = firsts.with_columns(stripped.alias("pid"))
+    rows = rows.with_columns(stripped.alias("pid"))
+    evented = firsts.group_by("pid").agg(pl.col("first").min().cast(pl.Int64).alias("key"))
+    idle = _idle_keys(patients, headers["patients"][1], rows).join(
+        evented.select("pid"), on="pid", how="anti"
+    )
+    keys = pl.concat([evented, idle]).sort("key")
+    total = max(keys.height, 1)
+    keys = keys.with_row_index("rank").select(
+        "pid", (pl.col("rank").cast(pl.Int64) * count // total).cast(pl.UInt16).alias("b")
+    )
+    by_text = (
+        pl.concat([firsts.select("raw", "pid"), rows.select("raw", "pid")])
+        .unique("raw")
+        .join(keys, on="pid", how="left")
+        .select("raw", pl.col("b").fill_null(0))
+    )
+    del firsts, rows, evented, idle, keys
+    routed = {
+        kind: _plain_lines(file)
+        .select("l", cell(kind))
+        .join(by_text.lazy(), on="raw", how="left", maintain_order="left")
+        .select("l", pl.col("b").fill_null(0))
+        for kind, file in files.items()
+    }
+    for kind in files:
+        handles = {b: _private_file(folder / f"{kind}-{b}.csv") for b in range(count)}
+        try:
+            for handle in handles.values():
+                handle.write(headers[kind][0].rstrip("\r\n").encode("utf-8") + b"\n")
+
+            def provider(args: Any, handles: dict[int, BinaryIO] = handles) -> BinaryIO:
+                return handles[int(args.partition_keys.item(0, 0))]
+
+            routed[kind].sink_csv(
+                pl.PartitionBy(
+                    folder,
+                    key="b",
+                    include_key=False,
+                    file_path_provider=provider,
+                    approximate_bytes_per_file=None,
+                ),
+                include_header=False,
+                quote_style="never",
+                maintain_order=True,
+            )
+        finally:
+            for handle in handles.values():
+                handle.close()
+    columns: dict[str, pl.Series] = {}
+
+    def line_maps(kind: str, bucket: int) -> list[int]:
+        if kind not in columns:
+            columns[kind] = routed[kind].select("b").collect(engine="streaming").get_column("b")
+        return ((columns[kind] == bucket).arg_true().cast(pl.Int64) + 2).to_list()
+
+    return _Split(folder=folder, count=count, line_maps=line_maps)
+
+
+def _idle_keys(patients: Path, header: list[str], rows: pl.DataFrame) -> pl.DataFrame:
+    """Each patient id of patients.csv with the line of its row the close keeps, plus :data:`_IDLE`.
+
+    A patient named on several rows is kept on the first row that reads
+    cleanly (the others are refused as duplicates): those few rows are read
+    here as the close reads them.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    counted = rows.group_by("pid").agg(pl.col("line").min(), pl.len().alias("n"))
+    many = counted.filter(pl.col("n") > 1)
+    kept: dict[str, int] = {}
+    if many.height:
+        wanted = rows.join(many.select("pid"), on="pid").get_column("line").to_list()
+        kept = _kept_lines(patients, header, set(wanted))
+    keys = counted.select(
+        "pid",
+        (
+            pl.col("pid").replace_strict(
+                list(kept), list(kept.values()), default=pl.col("line"), return_dtype=pl.Int64
+            )
+            + _IDLE
+        ).alias("key"),
+    )
+    return keys.with_columns(pl.col("key").cast(pl.Int64))
+
+
+def _kept_lines(patients: Path, header: list[str], lines: set[int]) -> dict[str, int]:
+    """Of the rows at *lines* (all of a patient named more than once), the line the close keeps per patient."""
+    from carecore.billing.close import PatientRow, _patient_parsers, _patient_row  # noqa: PLC0415
+
+    parsers = _patient_parsers()
+    practitioners: dict[tuple[object, ...], Any] = {}
+    kept: dict[str, int] = {}
+    with patients.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for line, row in enumerate(reader, start=2):
+            if line not in lines:
+                continue
+            parsed = _patient_row(patients, line, header, row, parsers, practitioners, {})
+            if isinstance(parsed, PatientRow) and parsed.patient.id not in kept:
+                kept[parsed.patient.id] = line
+    return kept
+
+
+def _records(file: Path, width: int, index: int) -> Iterator[tuple[int, str, str | None]]:
+    """(line, text as written, patient id or None for a blank row) of each data record of *file*."""
+    with file.open(newline="", encoding="utf-8") as handle:
+        tap = _Tap(handle)
+        reader = csv.reader(tap)
+        next(reader, None)
+        tap.taken.clear()
+        for line, row in enumerate(reader, start=2):
+            text = "".join(tap.taken)
+            tap.taken.clear()
+            if len(row) != width and not any(cell.strip() for cell in row):
+                yield line, text, None
+                continue
+            yield line, text, row[index].strip() if len(row) > index else ""
+
+
+def _split_csv(  # noqa: C901, PLR0912
+    patients: Path, events: Path, headers: dict[str, tuple[str, list[str]]], count: int, folder: Path
+) -> _Split:
+    """The split with the csv module: any file the close reads, with a table of patient ids."""
+    files = {"patients": patients, "events": events}
+    shapes = {kind: (len(headers[kind][1]), headers[kind][1].index("patient_id")) for kind in files}
+    # First event line per patient (dict order is that order), then patients.csv lines.
+    bucket_of: dict[str, int] = {}
+    for _, _, pid in _records(events, *shapes["events"]):
+        if pid is not None and pid not in bucket_of:
+            bucket_of[pid] = 0
+    idle: dict[str, int] = {}
+    repeated: set[int] = set()
+    first_line: dict[str, int] = {}
+    for line, _, pid in _records(patients, *shapes["patients"]):
+        if pid is None:
+            continue
+        if pid in first_line:
+            repeated.update((first_line[pid], line))
+        else:
+            first_line[pid] = line
+            if pid not in bucket_of:
+                idle[pid] = line
+    del first_line
+    if repeated:
+        for pid, line in _kept_lines(patients, headers["patients"][1], repeated).items():
+            if pid in idle:
+                idle[pid] = line
+    total = max(len(bucket_of) + len(idle), 1)
+    rank = 0
+    for pid in bucket_of:
+        bucket_of[pid] = rank * count // total
+        rank += 1
+    for pid, _ in sorted(idle.items(), key=lambda pair: pair[1]):
+        bucket_of[pid] = rank * count // total
+        rank += 1
+    del idle
+    maps = {kind: [array.array("q") for _ in range(count)] for kind in files}
+    for kind, file in files.items():
+        handles = [_private_file(folder / f"{kind}-{b}.csv") for b in range(count)]
+        try:
+            for handle in handles:
+                handle.write(headers[kind][0].encode("utf-8"))
+            for line, text, pid in _records(file, *shapes[kind]):
+                if pid is None:
+                    continue
+                bucket = bucket_of.get(pid, 0)
+                handles[bucket].write(_ended(text).encode("utf-8"))
+                maps[kind][bucket].append(line)
+        finally:
+            for handle in handles:
+                handle.close()
+    del bucket_of
+    # The line maps wait on disk until a bucket refuses a row.
+    for kind in files:
+        for bucket, lines in enumerate(maps[kind]):
+            with _private_file(folder / f"{kind}-{bucket}.lines") as handle:
+                lines.tofile(handle)
+    del maps
+
+    def line_maps(kind: str, bucket: int) -> list[int]:
+        lines = array.array("q")
+        path = folder / f"{kind}-{bucket}.lines"
+        with path.open("rb") as handle:
+            lines.frombytes(handle.read())
+        return lines.tolist()
+
+    return _Split(folder=folder, count=count, line_maps=line_maps)
+
+
+# -- closing and merging --------------------------------------------------------------------
+
+
+class _Merge:
+    """The final files, each bucket's output appended as it closes."""
+
+    def __init__(self, out: Path | None, month: ServicePeriod, rules: RuleSet) -> None:
+        from carecore.billing.encode import (  # noqa: PLC0415
+            CLAIM_COLUMNS,
+            DENIAL_COLUMNS,
+            CloseEncoder,
+        )
+
+        self.out = out
+        self.encoder = CloseEncoder(rules, month)
+        self.headers = {
+            "claims.csv": self.encoder.header(CLAIM_COLUMNS).encode("utf-8"),
+            "denials.csv": self.encoder.header(DENIAL_COLUMNS).encode("utf-8"),
+            "audit/packets.jsonl": b"",
+        }
+        self.handles: dict[str, BinaryIO] = {}
+        self.any_claim = False
+        if out is None:
+            return
+        (out / "audit").mkdir(parents=True, exist_ok=True)
+        for name, header in self.headers.items():
+            self.handles[name] = (out / name).open("wb")
+            self.handles[name].write(header)
+        self.handles["claims.json"] = (out / "claims.json").open("wb")
+        self.handles["claims.json"].write(self.encoder.CLAIMS_JSON_OPEN.encode("utf-8"))
+
+    def add(self, folder: Path) -> None:
+        """Append one bucket's files (written by a close to *folder*)."""
+        if self.out is None:
+            return
+        for name, header in self.headers.items():
+            with (folder / name).open("rb") as source:
+                if source.read(len(header)) != header:  # pragma: no cover - the encoder's header
+                    msg = f"a bucket's {name} does not start with the close's header"
+                    raise RuntimeError(msg)
+                shutil.copyfileobj(source, self.handles[name], 1 << 20)
+        opening = self.encoder.CLAIMS_JSON_OPEN.encode("utf-8")
+        closing = self.encoder.CLAIMS_JSON_CLOSE.encode("utf-8")
+        first = self.encoder.CLAIMS_JSON_FIRST.encode("utf-8")
+        following = self.encoder.CLAIMS_JSON_NEXT.encode("utf-8")
+        path = folder / "claims.json"
+        body = path.stat().st_size - len(opening) - len(closing)
+        if body <= 0:
+            return
+        target = self.handles["claims.json"]
+        with path.open("rb") as source:
+            source.seek(len(opening))
+            lead = source.read(len(first))
+            target.write(following if self.any_claim else first)
+            if lead != first:  # pragma: no cover - the encoder's framing
+                msg = "a bucket's claims.json does not have the close's framing"
+                raise RuntimeError(msg)
+            left = body - len(first)
+            while left > 0:
+                chunk = source.read(min(left, 1 << 20))
+                if not chunk:  # pragma: no cover - the file shrank
+                    break
+                target.write(chunk)
+                left -= len(chunk)
+        self.any_claim = True
+
+    def finish(self, summary: CloseSummary) -> None:
+        """Close the files and write summary.json."""
+        if self.out is None:
+            return
+        self.handles["claims.json"].write(self.encoder.CLAIMS_JSON_CLOSE.encode("utf-8"))
+        for handle in self.handles.values():
+            handle.close()
+        (self.out / "summary.json").write_text(self.encoder.summary_json(summary), encoding="utf-8")
+
+    def abort(self) -> None:
+        for handle in self.handles.values():
+            with contextlib.suppress(OSError):
+                handle.close()
+
+
+def _combined(summaries: list[CloseSummary]) -> CloseSummary:
+    """The summary of the whole close: the buckets' counts and amounts added up."""
+    from carecore.billing.close import CodeTotal  # noqa: PLC0415
+
+    first = summaries[0]
+    lines: dict[str, int] = {}
+    units: dict[str, int] = {}
+    amounts: dict[str, Decimal | None] = {}
+    for summary in summaries:
+        for code in summary.codes:
+            lines[code.code] = lines.get(code.code, 0) + code.lines
+            units[code.code] = units.get(code.code, 0) + code.units
+            if code.amount is not None:
+                earlier = amounts.get(code.code)
+                amount = Decimal(code.amount)
+                amounts[code.code] = amount if earlier is None else earlier + amount
+            else:
+                amounts.setdefault(code.code, None)
+    revenue = Decimal(0)
+    for summary in summaries:
+        revenue += Decimal(summary.expected_revenue)
+    codes = tuple(
+        CodeTotal(
+            code=code,
+            lines=lines[code],
+            units=units[code],
+            amount=None if amounts[code] is None else str(amounts[code]),
+        )
+        for code in sorted(lines)
+    )
+    return attrs.evolve(
+        first,
+        patients_evaluated=sum(s.patients_evaluated for s in summaries),
+        patients_billed=sum(s.patients_billed for s in summaries),
+        claim_lines=sum(s.claim_lines for s in summaries),
+        denials=sum(s.denials for s in summaries),
+        rows_rejected=sum(s.rows_rejected for s in summaries),
+        expected_revenue=str(revenue),
+        unpriced_lines=sum(s.unpriced_lines for s in summaries),
+        codes=codes,
+    )
+
+
+class _Problems:
+    """Refused rows of every bucket, told in the original files' lines and the close's order.
+
+    The close lists patients.csv rows first (in line order), then event
+    rows in close order, then event rows of unknown patients (grouped by
+    patient, in the order the patients first appear).
+    """
+
+    def __init__(self, split: _Split, patients: Path, events: Path) -> None:
+        self.split = split
+        self.names = {"patients": str(patients), "events": str(events)}
+        self.patients: list[RowProblem] = []
+        self.events: list[RowProblem] = []
+        self.orphans: list[RowProblem] = []
+
+    def add(self, bucket: int, found: list[RowProblem]) -> None:
+        maps: dict[str, list[int]] = {}
+        kinds = {str(self.split.path(kind, bucket)): kind for kind in self.names}
+
+        def original(kind: str, line: int) -> int:
+            if kind not in maps:
+                maps[kind] = self.split.line_maps(kind, bucket)
+            return maps[kind][line - 2]
+
+        for problem in found:
+            kind = kinds.get(problem.file)
+            if kind is None:  # pragma: no cover - every refused row names a bucket file
+                msg = f"a refused row names an unknown file: {problem.file}"
+                raise RuntimeError(msg)
+            message = problem.message
+            duplicate = _DUPLICATE.match(message)
+            if duplicate is not None:
+                message = f"duplicate patient (first on line {original(kind, int(duplicate[1]))})"
+            moved = attrs.evolve(
+                problem, file=self.names[kind], line=original(kind, problem.line), message=message
+            )
+            if kind == "patients":
+                self.patients.append(moved)
+            elif problem.message == _ORPHAN:
+                self.orphans.append(moved)
+            else:
+                self.events.append(moved)
+
+    def all(self) -> list[RowProblem]:
+        first: dict[str | None, int] = {}
+        for problem in self.orphans:
+            first[problem.value] = min(first.get(problem.value, problem.line), problem.line)
+        orphans = sorted(self.orphans, key=lambda p: (first[p.value], p.line))
+        return [*sorted(self.patients, key=lambda p: p.line), *self.events, *orphans]
+
+
+def close_in_buckets(  # noqa: C901, PLR0913
+    patients_csv: str | Path,
+    events_csv: str | Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: str | Path | None,
+    *,
+    buckets: int,
+    engine: str = "auto",
+    workers: int | None = None,
+    on_progress: Callable[[int, int | None], object] | None = None,
+    on_notice: Callable[[str], object] | None = None,
+) -> tuple[CloseSummary, list[RowProblem]]:
+    """Close *month* over the CSV pair in *buckets* buckets; the files and refused rows of a whole close.
+
+    The settings are :func:`carecore.billing.close.close_files`'s, which
+    calls this for ``buckets`` over 1; each bucket closes with *engine* and
+    *workers*. *on_progress* gets the patients closed so far (the total
+    None); *on_notice* gets each distinct sentence a bucket's close gives.
+    """
+    from carecore.billing.close import (  # noqa: PLC0415
+        _EVENT_REQUIRED,
+        _PATIENT_REQUIRED,
+        EVENT_COLUMNS,
+        PATIENT_COLUMNS,
+        _header,
+        _open,
+        close_files,
+    )
+    from carecore.billing.columnar import polars_available  # noqa: PLC0415
+
+    count = bucket_count(events_csv, buckets)
+    patients_file, events_file = Path(patients_csv), Path(events_csv)
+    # The headers are checked as the close checks them (same errors, same order).
+    for file, known, required in (
+        (patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED),
+        (events_file, EVENT_COLUMNS, _EVENT_REQUIRED),
+    ):
+        with _open(file) as handle:
+            _header(csv.reader(handle), file, known, required)
+    headers = {"patients": _header_line(patients_file), "events": _header_line(events_file)}
+    target = None if out is None else Path(out)
+    if target is not None:
+        target.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".carecore-buckets-", dir=target))
+    merge: _Merge | None = None
+    try:
+        os.chmod(work, 0o700)  # noqa: PTH101 - mkdtemp makes it so; said again for clarity
+        split = None
+        if polars_available():
+            split = _split_polars(patients_file, events_file, headers, count, work)
+        if split is None:
+            split = _split_csv(patients_file, events_file, headers, count, work)
+        merge = _Merge(target, month, rules)
+        problems = _Problems(split, patients_file, events_file)
+        summaries = []
+        told: set[str] = set()
+        closed = 0
+
+        def notice(text: str) -> None:
+            if on_notice is not None and text not in told:
+                told.add(text)
+                on_notice(text)
+
+        for bucket in range(split.count):
+            part = None if target is None else work / f"out-{bucket}"
+            base = closed
+
+            def progress(done: int, _total: int | None, base: int = base) -> None:
+                if on_progress is not None:
+                    on_progress(base + done, None)
+
+            summary, found = close_files(
+                split.path("patients", bucket),
+                split.path("events", bucket),
+                month,
+                rules,
+                part,
+                engine=engine,
+                workers=workers,
+                on_progress=None if on_progress is None else progress,
+                on_notice=notice,
+                buckets=1,
+            )
+            for kind in ("patients", "events"):
+                split.path(kind, bucket).unlink()
+            problems.add(bucket, found)
+            summaries.append(summary)
+            closed += summary.patients_evaluated
+            if part is not None:
+                merge.add(part)
+                shutil.rmtree(part)
+        total = _combined(summaries)
+        merge.finish(total)
+        merge = None
+        return total, problems.all()
+    finally:
+        if merge is not None:
+            merge.abort()
+        shutil.rmtree(work, ignore_errors=True)
