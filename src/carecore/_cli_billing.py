@@ -224,6 +224,14 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
     help="columnar: the polars close (carecore[fast]); reference: the pure-Python close; "
     "auto: columnar when polars is installed and the files qualify.",
 )
+@click.option(
+    "--buckets",
+    default="auto",
+    show_default=True,
+    metavar="N|auto",
+    help="Close the files in N buckets of patients, one after the other (memory bounded by a "
+    "bucket; the files written are the same); auto: one bucket per 128 MB of events.csv.",
+)
 @click.pass_context
 def close(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -237,6 +245,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     progress: bool | None,  # noqa: FBT001
     workers: int | None,
     engine: str,
+    buckets: str,
 ) -> None:
     """Close a billing month over a patients.csv / events.csv pair, or over a store (--db).
 
@@ -278,6 +287,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
         progress=progress,
         workers=workers,
         engine=engine,
+        buckets=buckets,
     )
 
 
@@ -293,6 +303,7 @@ def _close_csv(
     progress: bool | None,
     workers: int | None,
     engine: str,
+    buckets: str = "auto",
 ) -> None:
     """The close over a patients.csv / events.csv pair (carecore.billing.close.close_files)."""
     import contextlib  # noqa: PLC0415
@@ -303,6 +314,14 @@ def _close_csv(
     if engine == "columnar" and not polars_available():
         _fail("--engine columnar needs polars: pip install 'carecore[fast]'")
         return
+    from carecore.billing.buckets import MAX_BUCKETS  # noqa: PLC0415
+
+    count: int | str = buckets
+    if buckets != "auto":
+        if not buckets.isdigit() or not 1 <= int(buckets) <= MAX_BUCKETS:
+            _fail(f"--buckets={buckets!r}: expected auto or a whole number from 1 to {MAX_BUCKETS}")
+            return
+        count = int(buckets)
     show = progress if progress is not None else sys.stderr.isatty()
     try:
         rules = rule_set_for(
@@ -337,6 +356,7 @@ def _close_csv(
                 workers=workers,
                 on_progress=advance,
                 on_notice=lambda text: click.echo(f"carecore billing: {text}", err=True),
+                buckets=count,
             )
     except (errors.InvalidInput, errors.NotFound) as exc:
         _fail(f"{type(exc).__name__}: {exc}")
