@@ -98,6 +98,25 @@ def test_denial_templates_filled_with_plain_values_are_the_encoders_text(
     ) == ENCODER.denial_csv(personal, practitioner)
 
 
+def test_a_nul_in_the_layouts_own_text_is_kept_in_a_literal():
+    # Found by hypothesis: a denial message holding a NUL made the cut look for a second
+    # marker and raise ValueError.
+    denial = Denial(
+        patient_id="0",
+        code="99490",
+        family=ServiceFamily.CCM,
+        reason=DenialReason.BELOW_THRESHOLD,
+        message="a\x00b",
+        rule="ccm.99490.threshold",
+        period=MONTH,
+    )
+    template = ENCODER.denial_csv_template(denial)
+    assert template.names == ("patient_id", "practitioner")
+    assert template.fill(patient_id="p1", practitioner="dr1") == ENCODER.denial_csv(
+        attrs.evolve(denial, patient_id="p1"), "dr1"
+    )
+
+
 def test_a_template_is_cut_where_the_values_go():
     template = Template.of(lambda a, b: f"<{a}|{b}>", "a", "b")
     assert template.literals == ("<", "|", ">")

@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import json.encoder
+import re
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -127,16 +128,15 @@ class Template:
         text = render(*(_hole(n) for n in names))
         literals: list[str] = []
         found: list[str] = []
-        rest = text
-        while True:
-            at = rest.find("\x00")
-            if at < 0:
-                literals.append(rest)
-                break
-            end = rest.index("\x00", at + 1)
-            literals.append(rest[:at])
-            found.append(rest[at + 1 : end])
-            rest = rest[end + 1 :]
+        # Cut at the holes themselves, in the order the text holds them: a NUL in the
+        # layout's own text (a message, say) is part of a literal.
+        holes = re.compile("|".join(re.escape(_hole(n)) for n in names)) if names else None
+        start = 0
+        for match in holes.finditer(text) if holes is not None else ():
+            literals.append(text[start : match.start()])
+            found.append(match.group()[1:-1])
+            start = match.end()
+        literals.append(text[start:])
         return cls(tuple(literals), tuple(found))
 
     def fill(self, **values: str) -> str:
