@@ -17,8 +17,11 @@ files with polars and splits the patients in two:
   bad rows with file, line and column), and their output is merged in place.
 
 No rule lives here: cell values are checked by the reference parsers
-(applied once per distinct cell text), and every result comes from the
-reference engine. Files the columnar reader cannot take whole (quoted
+(applied once per distinct cell text), what the rules read of a cell or a
+minute (consent and care plan in force, the first countable day, the
+initiating-visit window, what a minute counts toward, a line's track and
+need) comes from :mod:`carecore.billing.primitives`, which the engine
+evaluates with, and every result comes from the reference engine. Files the columnar reader cannot take whole (quoted
 cells, CR line ends, blank lines, rows with the wrong number of cells,
 duplicate patient ids) make :func:`close_columnar` return None, and the
 caller runs the reference close. ``tests/billing/test_columnar.py`` proves
