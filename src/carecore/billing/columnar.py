@@ -948,17 +948,39 @@ def _declined(month: ServicePeriod) -> pl.Expr:
     )
 
 
-def _minute_classes(rules: RuleSet) -> dict[str, int]:
-    """primitives.minute_class of every ``family|role|credential`` a clean time entry can have."""
+def _minute_class(rules: RuleSet) -> pl.Expr:
+    """primitives.minute_class of each entry (``_family``, ``_role``, ``_credential``), as Int8.
+
+    The class of every family, role and credential a clean entry can have is
+    asked once; each entry's three categories index that table.
+    """
+    import polars as pl  # noqa: PLC0415
+
     switches = rules.switches
-    return {
-        f"{family}|{role.value}|{'' if credential is None else credential.value}": int(
-            minute_class(switches, ServiceFamily(family), role, credential)
+    families = list(_FAMILIES)
+    roles = list(RoleClass)
+    credentials: list[Credential | None] = [None, *Credential]
+    table = pl.Series(
+        [
+            int(minute_class(switches, ServiceFamily(family), role, credential))
+            for family in families
+            for role in roles
+            for credential in credentials
+        ],
+        dtype=pl.Int8,
+    )
+
+    def index(column: str, values: list[str]) -> pl.Expr:
+        return pl.col(column).replace_strict(
+            values, list(range(len(values))), return_dtype=pl.Int32
         )
-        for family in _FAMILIES
-        for role in RoleClass
-        for credential in (None, *Credential)
-    }
+
+    role_index = index("_role", [r.value for r in roles])
+    credential_index = index("_credential", ["" if c is None else c.value for c in credentials])
+    key = (index("_family", families) * len(roles) + role_index) * len(
+        credentials
+    ) + credential_index
+    return pl.lit(table).gather(key)
 
 
 def _cell_reads(
@@ -1219,9 +1241,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     start, end = _pdate(month.start), _pdate(month.end)
     first_day = _counts_from("_family")
     # What each minute counts toward (primitives.minute_class: role, credential and family).
-    group_of = pl.concat_str(
-        [pl.col(c).cast(pl.String) for c in ("_family", "_role", "_credential")], separator="|"
-    ).replace_strict(_minute_classes(rules), return_dtype=pl.Int8)
+    group_of = _minute_class(rules)
     entries = (
         entries.join(cp.select("_order", *(f"_counts_from_{f}" for f in _FAMILIES)), on="_order")
         .with_columns(
