@@ -1,4 +1,4 @@
-"""The CSV month close in buckets: memory bounded by a bucket, not by the file.
+r"""The CSV month close in buckets: memory bounded by a bucket, not by the file.
 
 A close holds every patient of the files it reads, so its peak memory grows
 with the file (about 1.2 GB per million patients). :func:`close_in_buckets`
@@ -30,13 +30,13 @@ split with the :mod:`csv` module, which holds a table of patient ids.
 >>> from carecore.model import ServicePeriod
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "patients.csv").write_text(
-...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\\n"
-...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\\n"
-...     "p2,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\\n")
+...     "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+...     "p1,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n"
+...     "p2,dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n")
 >>> _ = (folder / "events.csv").write_text(
-...     "patient_id,date,type,minutes,role,family\\n"
-...     "p2,2026-01-06,time_entry,25,clinical_staff,CCM\\n"
-...     "p1,2026-01-07,time_entry,5,clinical_staff,CCM\\n")
+...     "patient_id,date,type,minutes,role,family\n"
+...     "p2,2026-01-06,time_entry,25,clinical_staff,CCM\n"
+...     "p1,2026-01-07,time_entry,5,clinical_staff,CCM\n")
 >>> summary, refused = close_in_buckets(folder / "patients.csv", folder / "events.csv",
 ...     ServicePeriod.month(2026, 1), cms_rule_set(2026), folder / "out", buckets=2)
 >>> summary.patients_evaluated, summary.claim_lines, refused
@@ -53,6 +53,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -62,8 +63,6 @@ import attrs
 from carecore import errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
     import polars as pl
 
     from carecore.billing.close import CloseSummary, RowProblem
@@ -170,8 +169,12 @@ def _plain_lines(file: Path) -> pl.LazyFrame:
     ).with_row_index("line", offset=2)
 
 
-def _split_polars(  # noqa: PLR0914
-    patients: Path, events: Path, headers: dict[str, tuple[str, list[str]]], count: int, folder: Path
+def _split_polars(
+    patients: Path,
+    events: Path,
+    headers: dict[str, tuple[str, list[str]]],
+    count: int,
+    folder: Path,
 ) -> _Split | None:
     """The split over plain files, in polars' streaming engine; None when a file is not plain."""
     import polars as pl  # noqa: PLC0415
@@ -332,7 +335,11 @@ def _records(file: Path, width: int, index: int) -> Iterator[tuple[int, str, str
 
 
 def _split_csv(  # noqa: C901, PLR0912
-    patients: Path, events: Path, headers: dict[str, tuple[str, list[str]]], count: int, folder: Path
+    patients: Path,
+    events: Path,
+    headers: dict[str, tuple[str, list[str]]],
+    count: int,
+    folder: Path,
 ) -> _Split:
     """The split with the csv module: any file the close reads, with a table of patient ids."""
     files = {"patients": patients, "events": events}
@@ -576,7 +583,7 @@ class _Problems:
         return [*sorted(self.patients, key=lambda p: p.line), *self.events, *orphans]
 
 
-def close_in_buckets(  # noqa: C901, PLR0913
+def close_in_buckets(  # noqa: C901, PLR0915 - split, then close and merge each bucket
     patients_csv: str | Path,
     events_csv: str | Path,
     month: ServicePeriod,
@@ -648,13 +655,18 @@ def close_in_buckets(  # noqa: C901, PLR0913
                 if on_progress is not None:
                     on_progress(base + done, None)
 
+            # A bucket with no patients.csv rows (only rows of unknown patients, or none) is the
+            # reference engine's: the columnar close does not take a patients.csv of a header only.
+            empty = split.path("patients", bucket).stat().st_size <= len(
+                headers["patients"][0].encode("utf-8")
+            )
             summary, found = close_files(
                 split.path("patients", bucket),
                 split.path("events", bucket),
                 month,
                 rules,
                 part,
-                engine=engine,
+                engine="reference" if empty else engine,
                 workers=workers,
                 on_progress=None if on_progress is None else progress,
                 on_notice=notice,

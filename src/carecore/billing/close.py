@@ -1236,7 +1236,7 @@ ENGINES = ("auto", "reference", "columnar")
 _PARALLEL_BYTES = 32 * 1024 * 1024
 
 
-def close_files(
+def close_files(  # noqa: C901 - checks of each setting, then one engine
     patients_csv: str | Path,
     events_csv: str | Path,
     month: ServicePeriod,
