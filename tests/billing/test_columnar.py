@@ -19,6 +19,7 @@ pl = pytest.importorskip("polars")
 
 from carecore.billing import cms_rule_set, columnar  # noqa: E402
 from carecore.billing.close import read_patients, run_close  # noqa: E402
+from carecore.billing.rules import DateOfService, Switches  # noqa: E402
 from carecore.model import ServicePeriod  # noqa: E402
 
 FILES = ("claims.csv", "claims.json", "denials.csv", "summary.json", "audit/packets.jsonl")
@@ -145,8 +146,8 @@ def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
     return "\n".join(rows) + "\n", "\n".join(events) + "\n"
 
 
-def reference(folder: Path, out: Path, month: ServicePeriod = MONTH):
-    rules = cms_rule_set(month.start.year)
+def reference(folder: Path, out: Path, month: ServicePeriod = MONTH, rules=None):
+    rules = rules or cms_rule_set(month.start.year)
     patients, problems = read_patients(folder / "patients.csv")
     summary, refused = run_close(
         patients, folder / "events.csv", month, rules, out, extra_rejected=len(problems)
@@ -162,20 +163,29 @@ def same_files(left: Path, right: Path) -> None:
 @settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(pair=csv_pairs(), chunk=st.sampled_from([1, 3, 50_000]))
-def test_columnar_close_writes_the_reference_files(tmp_path_factory, monkeypatch, pair, chunk):
+@given(
+    pair=csv_pairs(),
+    chunk=st.sampled_from([1, 3, 50_000]),
+    switches=st.sampled_from(
+        [
+            Switches(),
+            Switches(date_of_service=DateOfService.PERIOD_END),
+            Switches(personal_time_needs_billing_credential=False),
+        ]
+    ),
+)
+def test_columnar_close_writes_the_reference_files(
+    tmp_path_factory, monkeypatch, pair, chunk, switches
+):
     folder = tmp_path_factory.mktemp("pair")
     (folder / "patients.csv").write_text(pair[0], encoding="utf-8")
     (folder / "events.csv").write_text(pair[1], encoding="utf-8")
     monkeypatch.setattr(columnar, "_CHUNK", chunk)
+    rules = cms_rule_set(2026, switches=switches)
     closed = columnar.close_columnar(
-        folder / "patients.csv",
-        folder / "events.csv",
-        MONTH,
-        cms_rule_set(2026),
-        folder / "columnar",
+        folder / "patients.csv", folder / "events.csv", MONTH, rules, folder / "columnar"
     )
-    expected_summary, expected_problems = reference(folder, folder / "reference")
+    expected_summary, expected_problems = reference(folder, folder / "reference", rules=rules)
     assert closed is not None  # these files are plain: no quotes, no blank lines, no ragged rows
     summary, problems = closed
     event(f"claim lines: {min(summary.claim_lines, 3)}")
