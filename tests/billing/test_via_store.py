@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from carecore import errors
 from carecore.billing import cms_rule_set, evaluate
 from carecore.billing._via_store import NotExpressibleAsRecords, evaluate_via_store, unsupported
-from carecore.billing.facts import VisitFact
-from carecore.billing.scenarios import Scenario, load_scenarios, result_to_json
+from carecore.billing.facts import ElectionFact, VisitFact
+from carecore.billing.scenarios import Scenario, load_scenarios, read_scenarios, result_to_json
 from carecore.cli import make_app
 from carecore.model import MdmLevel, VisitKind
 from carecore.plugins import get_plugin_manager
@@ -180,3 +180,46 @@ def test_a_last_visit_after_the_period_is_loaded_as_the_visit_it_is():
     assert result_to_json("X", store) == result_to_json("X", evaluate(as_event, rules))
     assert store.billable == []
     assert any(d.reason.value == "no_initiating_visit" for d in store.denials)
+
+
+def test_an_election_after_the_period_is_refused_by_name():
+    # The engine reads a case's elections whatever their date; a stored election holds
+    # from its day, so one after the period cannot be given to a close of it.
+    scenario = next(s for s in SCENARIOS if s.id == "BHI-03")
+    events = [
+        attrs.evolve(e, date=scenario.facts.period.end.add(days=1))
+        if isinstance(e, ElectionFact)
+        else e
+        for e in scenario.facts.events
+    ]
+    later = attrs.evolve(scenario, facts=attrs.evolve(scenario.facts, events=events))
+    with pytest.raises(NotExpressibleAsRecords) as info:
+        evaluate_via_store(later, cms_rule_set(later.year))
+    assert any("election after the period" in p.message for p in info.value.problems)
+
+
+def test_personal_time_without_a_credential_the_practitioner_cannot_bill_is_refused():
+    # Found by the property above: the engine trusts a QHP minute without a credential
+    # as the practitioner's own; stored, it carries the LCSW's credential, which may not
+    # bill PCM personally, and the two paths differed (29 vs 30 minutes to 99424).
+    case = {
+        "id": "X-LCSW",
+        "year": 2024,
+        "evaluation_period": {"start": "2024-01-01", "end": "2024-01-31"},
+        "practitioners": [{"id": "dr1", "credential": "LCSW"}],
+        "patient": {"id": "p1"},
+        "events": [
+            {
+                "type": "time_entry",
+                "date": "2024-01-01",
+                "minutes": 1,
+                "role": "qhp",
+                "practitioner": "dr1",
+                "family": "PCM",
+            }
+        ],
+    }
+    (scenario,) = read_scenarios(case)
+    with pytest.raises(NotExpressibleAsRecords) as info:
+        evaluate_via_store(scenario, cms_rule_set(2024))
+    assert any("without a credential" in p.message for p in info.value.problems)

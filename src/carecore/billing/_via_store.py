@@ -83,6 +83,8 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
+from carecore.billing.primitives import personal_time_counts
+from carecore.billing.rules import Switches
 from carecore.careplans import draft_plan
 from carecore.clock import FixedClock
 from carecore.model import (
@@ -205,6 +207,11 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
             refuse(
                 f"{path}.practitioner", "the discharging practitioner (episodes do not name one)"
             )
+        elif isinstance(event, ElectionFact) and event.date > facts.period.end:
+            refuse(
+                f"{path}.date",
+                "an election after the period (a stored election holds from its day on)",
+            )
         elif isinstance(event, ProgramMonthFact):
             problems += _program_month_problems(facts.events, base + path[1:], event)
         elif isinstance(event, CarePlanFact):
@@ -223,6 +230,18 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
             and event.credential_text is not None
         ):
             refuse(f"{path}.credential", "a credential outside the list (a time entry needs one)")
+        elif (
+            isinstance(event, TimeFact)
+            and event.credential is None
+            and event.role in _PERSONAL
+            and not _trusted_credential(facts, event)
+        ):
+            refuse(
+                f"{path}.credential",
+                "a practitioner's own time without a credential, where the practitioner's "
+                "credential may not bill it personally (the engine trusts such a minute; "
+                "a stored entry carries the practitioner's credential)",
+            )
     if any(f.family is ServiceFamily.APCM for f in _family_events(facts.events)) and not all(
         p.primary_care_focal_point for p in facts.practitioners
     ):
@@ -240,6 +259,15 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
                 "an established patient without a visit in three years (the store derives it)",
             )
     return problems
+
+
+def _trusted_credential(facts: BillingFacts, event: TimeFact) -> bool:
+    """Whether the practitioner's own credential counts *event* as the engine counts it without one."""
+    known = {p.id: p.credential for p in facts.practitioners}
+    credential = known.get(event.practitioner)
+    return credential is None or personal_time_counts(
+        Switches(), event.family, event.role, credential
+    )
 
 
 def _program_month_problems(
