@@ -849,6 +849,32 @@ class CareProgram:
             setting=setting,
             require_coverage=require_coverage,
         )
+        self._store_close(period, results, reason)
+        return results
+
+    def _close_month_records(
+        self,
+        records: MonthRecords,
+        period: ServicePeriod,
+        *,
+        rules: billing.RuleSet,
+        reason: str,
+        progress: Callable[[int, int], None] | None,
+        each: Callable[[BillingFacts, EvaluationResult], None] | None,
+    ) -> list[EvaluationResult]:
+        """:meth:`close_month` over records already read (a close that also reads audit evidence)."""
+        from carecore.billing.facts import Setting  # noqa: PLC0415
+
+        results = _evaluate_month_records(
+            records, period, rules, progress, each, Setting.PHYSICIAN_OFFICE, require_coverage=False
+        )
+        self._store_close(period, results, reason)
+        return results
+
+    def _store_close(
+        self, period: ServicePeriod, results: list[EvaluationResult], reason: str
+    ) -> None:
+        """Store the month's lines and denials, replacing an earlier close (one transaction)."""
         items = [
             item
             for result in results
@@ -860,7 +886,6 @@ class CareProgram:
             # The whole month is replaced, read once: a patient evaluated before and
             # not now (no one left to bill) keeps no lines from the earlier close.
             _replace_billing(tx, period, [*tx.all(ClaimLine), *tx.all(Denial)], items)
-        return results
 
     def evaluate_period(
         self,
@@ -884,7 +909,6 @@ class CareProgram:
         """
         from carecore.billing import cms_rule_set  # noqa: PLC0415
         from carecore.billing.facts import Setting  # noqa: PLC0415
-        from carecore.billing.month import evaluate_records  # noqa: PLC0415
 
         if not isinstance(period, ServicePeriod):
             raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
@@ -893,20 +917,15 @@ class CareProgram:
         chosen = rules if rules is not None else cms_rule_set(period.start.year)
         with self.transaction(f"{reason}: read {period}") as tx:
             records = _month_records(tx)
-        total = len(records.patients)
-        results = []
-        for facts, result in evaluate_records(
+        return _evaluate_month_records(
             records,
             period,
             chosen,
-            progress=None if progress is None else (lambda done: progress(done, total)),
-            setting=setting if setting is not None else Setting.PHYSICIAN_OFFICE,
+            progress,
+            each,
+            setting if setting is not None else Setting.PHYSICIAN_OFFICE,
             require_coverage=require_coverage,
-        ):
-            results.append(result)
-            if each is not None:
-                each(facts, result)
-        return results
+        )
 
     def program_data(self, *, reason: str = "program measurement") -> ProgramData:
         """Every record the registry, risk and metrics read, in one transaction.
@@ -978,12 +997,24 @@ def _replace_billing(
     stored: Iterable[ClaimLine | Denial],
     items: Iterable[ClaimLine | Denial],
 ) -> None:
-    """Delete the *stored* lines and denials of *period* and add *items* (one transaction)."""
+    """Replace the *stored* lines and denials of *period* with *items* (one transaction).
+
+    A stored record equal to the item of its key stays as it is; the others
+    are deleted and the new items added, so closing a month again writes
+    only what changed.
+    """
+    current: dict[tuple[type, tuple[object, ...]], ClaimLine | Denial] = {}
     for old in stored:
         if old.period.start in period:
-            tx.delete(type(old), kind_for(type(old)).key_of(old))
-    for item in items:
-        tx.add(item)
+            current[type(old), kind_for(type(old)).key_of(old)] = old
+    new = [(item, (type(item), kind_for(type(item)).key_of(item))) for item in items]
+    same = {key for item, key in new if current.get(key) == item}
+    for key, old in current.items():
+        if key not in same:
+            tx.delete(type(old), key[1])
+    for item, key in new:
+        if key not in same:
+            tx.add(item)
 
 
 def _names(value: object, field: str) -> set[str]:
@@ -1003,8 +1034,46 @@ def _answer_values(value: object) -> tuple[str, ...]:
     return (str(value),)
 
 
-def _month_records(tx: Transaction, patient_id: str | None = None) -> MonthRecords:
-    """Every record a close reads (of one patient, with *patient_id*), care plans as spans from their history."""
+def _evaluate_month_records(  # noqa: PLR0917 - evaluate_period's settings
+    records: MonthRecords,
+    period: ServicePeriod,
+    rules: billing.RuleSet,
+    progress: Callable[[int, int], None] | None,
+    each: Callable[[BillingFacts, EvaluationResult], None] | None,
+    setting: Setting,
+    *,
+    require_coverage: bool,
+) -> list[EvaluationResult]:
+    """Every patient's result from *records* (see :meth:`CareProgram.evaluate_period`)."""
+    from carecore.billing.month import evaluate_records  # noqa: PLC0415
+
+    total = len(records.patients)
+    results = []
+    for facts, result in evaluate_records(
+        records,
+        period,
+        rules,
+        progress=None if progress is None else (lambda done: progress(done, total)),
+        setting=setting,
+        require_coverage=require_coverage,
+    ):
+        results.append(result)
+        if each is not None:
+            each(facts, result)
+    return results
+
+
+def _month_records(
+    tx: Transaction,
+    patient_id: str | None = None,
+    *,
+    dated_plans: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] | None = None,
+) -> MonthRecords:
+    """Every record a close reads (of one patient, with *patient_id*), care plans as spans from their history.
+
+    With *dated_plans*, each plan's versions with the day each was written
+    are put there by plan id (see :func:`_plan_spans`).
+    """
     from carecore.billing.month import MonthRecords  # noqa: PLC0415
 
     def read(cls: type[Any]) -> list[Any]:
@@ -1027,7 +1096,11 @@ def _month_records(tx: Transaction, patient_id: str | None = None) -> MonthRecor
         coverages=read(Coverage),
         care_teams=read(CareTeam),
         care_plans=_plan_spans(
-            tx, plans, {p.id: p.time_zone for p in patients}, patient_id=patient_id
+            tx,
+            plans,
+            {p.id: p.time_zone for p in patients},
+            patient_id=patient_id,
+            dated_out=dated_plans,
         ),
         time_entries=read(TimeEntry),
         contacts=read(InteractiveContact),
@@ -1127,6 +1200,7 @@ def _plan_spans(
     zones: Mapping[str, str],
     *,
     patient_id: str | None = None,
+    dated_out: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] | None = None,
 ) -> list[careplans.PlanSpan]:
     """When each plan was in force, from its stored versions and the days they were written.
 
@@ -1134,7 +1208,9 @@ def _plan_spans(
     update entries of a plan, in order, date its later versions. The first
     stored version is dated by the plan's own dates (created, shared with
     the patient), so a plan imported as already agreed keeps its date; a
-    plan stored once needs no history read.
+    plan stored once needs no history read. With *dated_out*, each plan's
+    versions with the day each was written (None: dated by its own dates)
+    are put there by plan id, for the audit packets of a close.
     """
     stored = {p.id: tx.history(CarePlan, p.id) if p.version > 1 else [p] for p in plans}
     wanted = {plan_id for plan_id, versions in stored.items() if len(versions) > 1}
@@ -1155,6 +1231,8 @@ def _plan_spans(
         times = times[len(times) - later :] if later else []
         days: list[pendulum.Date | None] = [None] * (len(versions) - len(times))
         dated = list(zip(versions, [*days, *times], strict=True))
+        if dated_out is not None:
+            dated_out[plan.id] = dated
         spans.append(careplans.established_span(dated))
     return spans
 

@@ -30,6 +30,7 @@ into :class:`~carecore.billing.facts.BillingFacts` for one period.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -394,9 +395,28 @@ def facts_and_gaps(
     return facts, gaps
 
 
-def _days(period: ServicePeriod) -> list[pendulum.Date]:
+@functools.lru_cache(maxsize=64)
+def _days(period: ServicePeriod) -> tuple[pendulum.Date, ...]:
     count = (period.end - period.start).in_days() + 1
-    return [period.start.add(days=n) for n in range(count)]
+    return tuple(period.start.add(days=n) for n in range(count))
+
+
+def _changes_within(
+    consents: Sequence[Consent], enrollments: Sequence[Enrollment], period: ServicePeriod
+) -> bool:
+    """Whether a consent or an enrollment reads differently on some day of *period* than on its first.
+
+    A consent covers from the day obtained to its last day (``effective_until``);
+    an enrollment's status changes only on the days of its history.
+    """
+    start, end = period.start, period.end
+    for c in consents:
+        if start < c.obtained_on <= end:
+            return True
+        until = c.effective_until
+        if until is not None and start <= until < end:
+            return True
+    return any(start < step.on <= end for e in enrollments for step in e.history)
 
 
 def _program_days(  # noqa: C901 - one pass over the days, one branch per case
@@ -417,7 +437,8 @@ def _program_days(  # noqa: C901 - one pass over the days, one branch per case
         first: pendulum.Date | None = None
         out: set[pendulum.Date] = set()
         cause: str | None = None
-        for day in days:
+        # When nothing changes within the period, every day reads as its first.
+        for day in days if _changes_within(given, joined, period) else days[:1]:
             covering = [c for c in given if c.active_on(day)]
             statuses = [e.status_on(day) for e in joined]
             left = any(s in _OUT for s in statuses) and not any(s in _IN for s in statuses)

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
     from carecore.billing.rules import RuleSet
     from carecore.model.careplan import CarePlan
+    from carecore.model.enrollment import Consent
     from carecore.service import CareProgram
 
 __all__ = [
@@ -1376,21 +1377,31 @@ def close_store(
     before the close.
     """
     from carecore.billing.facts import TimeFact  # noqa: PLC0415
-    from carecore.model.enrollment import Consent  # noqa: PLC0415
+    from carecore.service import _month_records  # noqa: PLC0415 - the close's own read
 
-    if not isinstance(month, ServicePeriod):
-        raise errors.InvalidValue("must be a ServicePeriod", field="month", value=month)
+    if not isinstance(month, ServicePeriod) or month != ServicePeriod.month(
+        month.start.year, month.start.month
+    ):
+        raise errors.InvalidValue(
+            "must be one calendar month (ServicePeriod.month(year, month))",
+            field="month",
+            value=month,
+        )
     v.check_callable(on_progress, "on_progress")
     target = None if out is None else Path(out)
+    # One read serves the close and the audit packets' evidence: the records
+    # and each care plan's versions with the days they were written.
+    dated: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] = {}
+    with program.transaction(f"{reason}: read {month}") as tx:
+        records = _month_records(tx, dated_plans=dated)
     consents: dict[str, list[Consent]] = {}
     plans: dict[str, list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]] = {}
     if target is not None:
-        with program.transaction(f"{reason}: audit evidence for {month}") as tx:
-            for consent in tx.all(Consent):
-                if consent.obtained_on <= month.end:
-                    consents.setdefault(consent.patient_id, []).append(consent)
-            for versions in _plan_versions_as_of(tx, month):
-                plans.setdefault(versions[0][0].patient_id, []).append(versions)
+        for consent in records.consents:
+            if consent.obtained_on <= month.end:
+                consents.setdefault(consent.patient_id, []).append(consent)
+        for versions in _plan_versions_as_of(dated, month):
+            plans.setdefault(versions[0][0].patient_id, []).append(versions)
     with CloseWriter(target, month, rules) as writer:
 
         def each(facts: BillingFacts, result: EvaluationResult) -> None:
@@ -1412,46 +1423,27 @@ def close_store(
                 PatientMonth(row=row, period=month, result=result, time_log=log, evidence=evidence)
             )
 
-        program.close_month(month, rules=rules, reason=reason, progress=on_progress, each=each)
+        program._close_month_records(  # noqa: SLF001 - close_month over the records read above
+            records, month, rules=rules, reason=reason, progress=on_progress, each=each
+        )
         return writer.finish()
 
 
-def _plan_versions_as_of(tx: Any, month: ServicePeriod) -> list[tuple[tuple[Any, Any], ...]]:
+def _plan_versions_as_of(
+    dated: dict[str, list[tuple[CarePlan, pendulum.Date | None]]], month: ServicePeriod
+) -> list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]:
     """Each care plan's stored versions written by the month's end, oldest first, with the day written.
 
-    The store keeps versions, not times: the audit log's create and update
-    entries of a plan, in order, date its later versions (as the store's
-    month records do); the first stored version has no such date (None) and
-    is kept when the plan was created by the month's end.
+    *dated* is each plan's versions with the day each was written, as the
+    store's month records read them: the audit log's create and update
+    entries date the later versions; the first stored version has no such
+    date (None) and is kept when the plan was created by the month's end.
     """
-    from carecore.model import Patient  # noqa: PLC0415
-    from carecore.model.careplan import CarePlan  # noqa: PLC0415
-
-    plans = [p for p in tx.all(CarePlan) if p.created_on <= month.end]
-    revised = {p.id for p in plans if p.version > 1}
-    written: dict[str, list[Any]] = {}
-    zones: dict[str, str] = {}
-    if revised:
-        zones = {p.id: p.time_zone for p in tx.all(Patient)}
-        for entry in tx.audit_entries():
-            if entry.kind == "CarePlan" and entry.key in revised and entry.action in _WRITES:
-                written.setdefault(entry.key, []).append(entry.at)
     out = []
-    for plan in plans:
-        versions = tx.history(CarePlan, plan.id) if plan.id in revised else [plan]
-        zone = zones.get(plan.patient_id, "UTC")
-        later = len(versions) - 1
-        times = [t.in_timezone(zone).date() for t in written.get(plan.id, [])]
-        times = times[len(times) - later :] if later else []
-        days = [None] * (len(versions) - len(times)) + times
+    for versions in dated.values():
+        if versions[-1][0].created_on > month.end:
+            continue
         out.append(
-            tuple(
-                (version, day)
-                for version, day in zip(versions, days, strict=True)
-                if day is None or day <= month.end
-            )
+            tuple((version, day) for version, day in versions if day is None or day <= month.end)
         )
     return out
-
-
-_WRITES = frozenset({"create", "update"})

@@ -11,9 +11,7 @@ sentence for a person, the rule id and the source tags (:mod:`carecore.billing.s
 from __future__ import annotations
 
 import functools
-import gzip
 from decimal import Decimal
-from importlib import resources
 from typing import TYPE_CHECKING
 
 import pendulum
@@ -157,18 +155,13 @@ BASE_CODE = {
 }
 
 
-@functools.cache
 def _billable_codes() -> frozenset[str] | None:
-    """The billable ICD-10-CM codes shipped with carecore, if they are of the installed release.
+    """The billable ICD-10-CM codes shipped with carecore (:func:`carecore.icd.shipped_billable`).
 
     Reading them takes a few milliseconds; the ICD-10-CM tables take about two
     seconds and 170 MB a process, which every month-close worker would pay.
     """
-    path = resources.files("carecore.billing") / "data" / "icd10cm-billable.txt.gz"
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="ascii") as lines:
-        if lines.readline().removeprefix("# ").strip() != icd.release():
-            return None
-        return frozenset(line.strip() for line in lines if line.strip())
+    return icd.shipped_billable()
 
 
 def is_billable_icd10cm(code: str) -> bool:

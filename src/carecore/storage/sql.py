@@ -597,6 +597,29 @@ class SqlStore:
         ]
 
 
+def _version_key(kind: Kind) -> tuple[int, ...]:
+    """Positions of a versioned kind's key columns and its version column in its rows."""
+    found = _VERSION_KEYS.get(kind.name)
+    if found is None:
+        names = kind.column_names
+        found = _VERSION_KEYS[kind.name] = (
+            *(names.index(k) for k in kind.key),
+            names.index("version"),
+        )
+    return found
+
+
+_VERSION_KEYS: dict[str, tuple[int, ...]] = {}
+
+
+def _row_hash(row: Sequence[object]) -> int | None:
+    """The hash of a row's values (None when a driver returned an unhashable value)."""
+    try:
+        return hash(tuple(row))
+    except TypeError:
+        return None
+
+
 def _check_audit_args(actor: object, reason: object, at: object) -> None:
     if not isinstance(actor, str) or not actor.strip():
         raise errors.InvalidValue("must name who is acting", field="actor", value=actor)
@@ -618,6 +641,11 @@ class SqlTransaction:
         self._reason = reason
         self._at = at
         self.failed = False
+        #: Versioned records built by :meth:`all` in this transaction, by (kind, key, version),
+        #: with the hash of their row: :meth:`history` reuses one whose history row is the same
+        #: (a version's row is written to both tables at once, so a store's current plans need
+        #: not be built twice when their histories are read).
+        self._built: dict[tuple[str, tuple[object, ...]], tuple[int, Any]] = {}
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -795,7 +823,14 @@ class SqlTransaction:
         cur = self._run(
             f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} ORDER BY {_cols(kind.key)}"
         )
-        found = [kind.build(row) for row in cur.fetchall()]
+        rows = cur.fetchall()
+        found = [kind.build(row) for row in rows]
+        if kind.versioned and "version" in kind.column_names:
+            at = _version_key(kind)
+            for row, record in zip(rows, found, strict=True):
+                digest = _row_hash(row)
+                if digest is not None:
+                    self._built[kind.name, tuple(row[i] for i in at)] = (digest, record)
         if kind.patient_column is not None:
             self._audit("read", kind.name, None, None, f"all {len(found)} records")
         return found
@@ -810,11 +845,19 @@ class SqlTransaction:
             "ORDER BY version",
             (key,),
         )
-        found = [kind.build(row) for row in cur.fetchall()]
+        found = [self._history_record(kind, row) for row in cur.fetchall()]
         if not found:
             raise errors.NotFound(f"no such {kind.name}", field="key", value=key)
         self._audit("read", kind.name, key, kind.patient_of(found[-1]), "history")
         return found
+
+    def _history_record(self, kind: Kind, row: Sequence[object]) -> Any:
+        """One history row's record: the one :meth:`all` built from the same row, else built."""
+        if self._built and "version" in kind.column_names:
+            known = self._built.get((kind.name, tuple(row[i] for i in _version_key(kind))))
+            if known is not None and known[0] == _row_hash(row):
+                return known[1]
+        return kind.build(row)
 
     # -- audit, outbox, inbound -------------------------------------------------------
 
