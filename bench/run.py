@@ -186,7 +186,7 @@ def _shared_dir() -> Path:
     return Path(given) if given else Path(__file__).resolve().parents[2] / "shared"
 
 
-def main() -> None:  # noqa: C901 - one block per benchmark
+def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument(
@@ -194,6 +194,15 @@ def main() -> None:  # noqa: C901 - one block per benchmark
     )
     parser.add_argument(
         "--close-runs", type=int, default=3, help="runs of the baseline and the close (median)"
+    )
+    parser.add_argument(
+        "--store-close-patients",
+        type=int,
+        default=100_000,
+        help="0 skips the store close (billing close --db) against the CSV close of the same month",
+    )
+    parser.add_argument(
+        "--store-close-runs", type=int, default=3, help="runs of the store and CSV closes (median)"
     )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
     parser.add_argument(
@@ -219,6 +228,14 @@ def main() -> None:  # noqa: C901 - one block per benchmark
     if args.close_patients:
         results["billing_close_vs_sqlite_group_by"] = bench_close(
             args.close_patients, args.work, args.close_runs
+        )
+    if args.store_close_patients:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from store_close import bench_store_close
+
+        args.work.mkdir(parents=True, exist_ok=True)
+        results["billing_close_store_vs_csv"] = bench_store_close(
+            args.store_close_patients, args.work, args.store_close_runs
         )
     if args.store_rows:
         sys.path.insert(0, str(Path(__file__).parent))
@@ -248,7 +265,7 @@ def main() -> None:  # noqa: C901 - one block per benchmark
         results["fhir_import_vs_r4b_validation"] = bench_fhir(args.repeat, args.work)
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
-        if "candidate_peak_mb" in r:
+        if "candidate_peak_mb" in r and "one_worker_s" in r:
             spread = (
                 f"{min(r['candidate_runs_s']):.1f}-{max(r['candidate_runs_s']):.1f} s and"
                 f" {min(r['baseline_runs_s']):.1f}-{max(r['baseline_runs_s']):.1f} s"
@@ -261,6 +278,10 @@ def main() -> None:  # noqa: C901 - one block per benchmark
                 f" --engine reference: {r['reference_engine_s']:.1f} s,"
                 f" peak {r['reference_engine_peak_mb']:.0f} MB, ratio {r['reference_engine_ratio']:.2f})"
             )
+        if name == "billing_close_store_vs_csv":
+            from store_close import describe
+
+            extra = f"  {describe(r)}"
         if name.startswith("outbox"):
             extra = (
                 f"  (outbox {r['outbox_per_s']:.0f} msg/s, smtplib {r['smtplib_per_s']:.0f} msg/s)"

@@ -80,7 +80,7 @@ def _agreed_plan(pid: str, conditions: list[Any], families: list[Any], on: Any, 
     (assessments, a measurable goal, a symptom plan, interventions, review)
     and activates the plan (version 2).
     """
-    from carecore._demo import _complete  # the demo's agreed plans  # noqa: PLC2701
+    from carecore._demo import _complete  # the demo's agreed plans
     from carecore.careplans import draft_plan
 
     draft = draft_plan(
@@ -100,7 +100,7 @@ def _chunks(items: Iterator[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-def load_store(data: Path, db: Path) -> dict[str, int]:  # noqa: C901, PLR0915 - one loop per kind
+def load_store(data: Path, db: Path) -> dict[str, int]:  # noqa: C901 - one loop per kind
     """Load the CSV pair in *data* as records into a fresh SQLite store at *db*; counts per kind."""
     import pendulum
 
@@ -229,7 +229,9 @@ def load_store(data: Path, db: Path) -> dict[str, int]:  # noqa: C901, PLR0915 -
                 if not days:
                     continue
                 families = [ServiceFamily(f) for f, _day in _pairs(r["care_plan"])]
-                plan = _agreed_plan(r["patient_id"], conditions(r), families, min(days), r["practitioner"])
+                plan = _agreed_plan(
+                    r["patient_id"], conditions(r), families, min(days), r["practitioner"]
+                )
                 if not completeness(plan).complete:
                     msg = f"bench plan of {r['patient_id']} is not CMS-complete"
                     raise RuntimeError(msg)
@@ -253,7 +255,7 @@ def load_store(data: Path, db: Path) -> dict[str, int]:  # noqa: C901, PLR0915 -
             "visits",
         )
         doctor_of = {r["patient_id"]: r["practitioner"] for r in rows}
-        del rows
+        rows.clear()
 
         def entries() -> Iterator[TimeEntry]:
             for n, e in enumerate(_event_rows(data)):
@@ -329,7 +331,9 @@ def _run_measured(command: list[str]) -> tuple[float, float]:
 def lines_per_code(claims_csv: Path) -> dict[str, int]:
     """Claim lines per code in a close's claims.csv."""
     with claims_csv.open(newline="", encoding="utf-8") as handle:
-        return dict(sorted(collections.Counter(row["code"] for row in csv.DictReader(handle)).items()))
+        return dict(
+            sorted(collections.Counter(row["code"] for row in csv.DictReader(handle)).items())
+        )
 
 
 def bench_store_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
@@ -340,8 +344,11 @@ def bench_store_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any
             [sys.executable, str(HERE / "gen_close.py"), str(data), "--patients", str(patients)],
             check=True,
         )
+    from carecore.storage.sql import SCHEMA_VERSION
+
     db = work / f"store-close-{patients}.db"
-    marker = work / f"store-close-{patients}.loaded"
+    # The store is loaded again when the data or carecore's schema changed since.
+    marker = work / f"store-close-{patients}.schema-{SCHEMA_VERSION}.loaded"
     if not marker.exists() or marker.stat().st_mtime < (data / "events.csv").stat().st_mtime:
         started = time.perf_counter()
         counts = load_store(data, db)
