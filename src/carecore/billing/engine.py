@@ -11,6 +11,7 @@ sentence for a person, the rule id and the source tags (:mod:`carecore.billing.s
 from __future__ import annotations
 
 import functools
+import operator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,7 @@ from carecore.billing.primitives import (
     NOT_COUNTED_ROLES,
     STAFF_ROLES,
     TIME_TRACKS,
+    MinuteClass,
     TimeTrack,
     care_plan_in_force,
     consent_in_force,
@@ -526,14 +528,18 @@ class _Ctx:
         """The entries that are the billing practitioner's own time for *family*'s personal codes."""
         return [t for t in entries if personal_time_counts(self.sw, family, t.role, t.credential)]
 
-    def track_time(self, track: TimeTrack, entries: Iterable[TimeFact]) -> list[TimeFact]:
-        """The *entries* whose minutes count toward *track* (see primitives.minute_class)."""
-        family, sw = track.family, self.sw
-        return [
-            t
-            for t in entries
-            if counts_toward(track, minute_class(sw, family, t.role, t.credential))
-        ]
+    def classed(
+        self, family: ServiceFamily, entries: Iterable[TimeFact]
+    ) -> list[tuple[TimeFact, MinuteClass]]:
+        """*entries* with what each minute counts toward for *family* (primitives.minute_class)."""
+        sw = self.sw
+        return [(t, minute_class(sw, family, t.role, t.credential)) for t in entries]
+
+    @staticmethod
+    def track_time(track: TimeTrack, classed: list[tuple[TimeFact, MinuteClass]]) -> list[TimeFact]:
+        """The entries of *classed* whose minutes count toward *track*."""
+        kinds = {kind for kind in MinuteClass if counts_toward(track, kind)}
+        return [t for t, kind in classed if kind in kinds]
 
     def chronic_conditions(self, months: int) -> int:
         """Diseases (see condition_groups) with a code of significant risk lasting *months*."""
@@ -563,9 +569,12 @@ class _Ctx:
 
     def threshold_date(self, entries: list[TimeFact], minutes: int) -> pendulum.Date:
         """The date the running total first reaches *minutes* (or the period end)."""
-        return date_of_service(
-            self.sw, self.period, ((e.date, e.minutes) for e in entries), minutes
-        )
+        return date_of_service(self.sw, self.period, entries, minutes, day=_DATE, length=_MINUTES)
+
+
+#: How the engine's date of service reads a time entry.
+_DATE = operator.attrgetter("date")
+_MINUTES = operator.attrgetter("minutes")
 
 
 # -- time arithmetic -------------------------------------------------------------
@@ -664,8 +673,10 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
     return lines
 
 
-def _time_track_lines(ctx: _Ctx, base: str, staff: list[TimeFact]) -> list[ClaimLine]:
-    """Lines of the time track of *base* (primitives.TIME_TRACKS) from the family's *staff* minutes."""
+def _time_track_lines(
+    ctx: _Ctx, base: str, staff: list[tuple[TimeFact, MinuteClass]]
+) -> list[ClaimLine]:
+    """Lines of the time track of *base* (primitives.TIME_TRACKS) from the family's classed minutes."""
     track = time_track(base)
     if track is None:  # pragma: no cover - the engine names only tracks of TIME_TRACKS
         raise errors.InvalidValue("is not a time track's base code", field="code", value=base)
@@ -767,6 +778,7 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
             f"{_sum(excluded)} minutes by non-clinical or auxiliary staff do not count toward CCM.",
         )
     sink = ctx.sink()  # evaluate tracks without emitting yet
+    classed = ctx.classed(F.CCM, staff)
     tracks: dict[str, list[ClaimLine]] = {}
     complex_mdm = max(
         (
@@ -785,9 +797,9 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
     if ctx.sw.complex_ccm_needs_substantial_revision:
         complex_ok = complex_ok and revised
     if complex_ok:
-        tracks["complex"] = _time_track_lines(sink, "99487", staff)
-    tracks["personal"] = _time_track_lines(sink, "99491", staff)
-    tracks["staff"] = _time_track_lines(sink, "99490", staff)
+        tracks["complex"] = _time_track_lines(sink, "99487", classed)
+    tracks["personal"] = _time_track_lines(sink, "99491", classed)
+    tracks["staff"] = _time_track_lines(sink, "99490", classed)
     met = {name: lines for name, lines in tracks.items() if lines}
     chosen = None
     if "complex" in met:
@@ -895,8 +907,9 @@ def _pcm(ctx: _Ctx) -> None:
     if not staff:
         return
     sink = ctx.sink()
-    personal_lines = _time_track_lines(sink, "99424", staff)
-    staff_lines = _time_track_lines(sink, "99426", staff)
+    classed = ctx.classed(F.PCM, staff)
+    personal_lines = _time_track_lines(sink, "99424", classed)
+    staff_lines = _time_track_lines(sink, "99426", classed)
     if personal_lines and ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST:
         would, other = personal_lines, staff_lines
     elif staff_lines:
@@ -1209,7 +1222,8 @@ def _bhi(ctx: _Ctx) -> None:
     if not entries:
         return
     track = _bhi_track(ctx.pr.credential)
-    code, label, entries = track.base, track.label, ctx.track_time(track, entries)
+    code, label = track.base, track.label
+    entries = ctx.track_time(track, ctx.classed(F.BHI, entries))
     if not ctx.available(code):
         return
     rule = ctx.rules.rule(code)

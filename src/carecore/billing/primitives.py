@@ -24,7 +24,8 @@ False
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -32,7 +33,7 @@ from carecore.billing.rules import DateOfService, TimeRule
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     import pendulum
 
@@ -265,14 +266,19 @@ def dates_at_threshold(switches: Switches) -> bool:
 def date_of_service(
     switches: Switches,
     period: ServicePeriod,
-    entries: Iterable[tuple[pendulum.Date, int]],
+    entries: Iterable[Any],
     minutes: int,
+    *,
+    day: Callable[[Any], pendulum.Date] = itemgetter(0),
+    length: Callable[[Any], int] = itemgetter(1),
 ) -> pendulum.Date:
-    """The day the running total of *entries* (day, minutes) first reaches *minutes*.
+    """The day the running total of *entries* first reaches *minutes*.
 
-    Entries are taken in day order (entries of one day in the order given).
-    The period's end when the total never gets there, or when the switch
-    ``date_of_service`` dates monthly codes at the period's end.
+    An entry is a ``(day, minutes)`` pair, or anything *day* and *length*
+    read those from. Entries are taken in day order (entries of one day in
+    the order given). The period's end when the total never gets there, or
+    when the switch ``date_of_service`` dates monthly codes at the period's
+    end.
 
     >>> import pendulum
     >>> from carecore.billing.rules import Switches
@@ -284,15 +290,11 @@ def date_of_service(
     if not dates_at_threshold(switches):
         return period.end
     total = 0
-    for day, logged in sorted(entries, key=_day):
-        total += logged
+    for entry in sorted(entries, key=day):
+        total += length(entry)
         if total >= minutes:
-            return day
+            return day(entry)
     return period.end
-
-
-def _day(entry: tuple[pendulum.Date, int]) -> pendulum.Date:
-    return entry[0]
 
 
 # -- the days that count, and the monthly prerequisites --------------------------------
