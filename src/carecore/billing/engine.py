@@ -538,7 +538,7 @@ class _Ctx:
     @staticmethod
     def track_time(track: TimeTrack, classed: list[tuple[TimeFact, MinuteClass]]) -> list[TimeFact]:
         """The entries of *classed* whose minutes count toward *track*."""
-        kinds = {kind for kind in MinuteClass if counts_toward(track, kind)}
+        kinds = _counting_kinds(track)
         return [t for t, kind in classed if kind in kinds]
 
     def chronic_conditions(self, months: int) -> int:
@@ -570,6 +570,12 @@ class _Ctx:
     def threshold_date(self, entries: list[TimeFact], minutes: int) -> pendulum.Date:
         """The date the running total first reaches *minutes* (or the period end)."""
         return date_of_service(self.sw, self.period, entries, minutes, day=_DATE, length=_MINUTES)
+
+
+@functools.cache
+def _counting_kinds(track: TimeTrack) -> frozenset[MinuteClass]:
+    """The minute classes that count toward *track* (primitives.counts_toward)."""
+    return frozenset(kind for kind in MinuteClass if counts_toward(track, kind))
 
 
 #: How the engine's date of service reads a time entry.
