@@ -484,6 +484,8 @@ class _Ctx:
             period=period or self.period,
             modifiers=tuple(modifiers),
             amount=amount,
+            # The family's diagnoses now, so evaluate() need not copy the line to add them.
+            diagnoses=line_diagnoses(self.patient.conditions, family, self.sw),
         )
 
     def hint(
@@ -2161,7 +2163,9 @@ def _explain_uncounted_time(ctx: _Ctx) -> None:
     """
     period = ctx.period
     for family in ServiceFamily:
-        entries: list[TimeFact] = ctx.index.get((family, ctx.pr.id), [])  # type: ignore[assignment]
+        entries: list[TimeFact] | None = ctx.index.get((family, ctx.pr.id))  # type: ignore[assignment]
+        if not entries:
+            continue
         logged = [t for t in entries if period.start <= t.date <= period.end]
         if not logged:
             continue
@@ -2264,7 +2268,8 @@ def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
         for family, family_lines in ctx.out.lines.items():
             diagnoses = line_diagnoses(facts.patient.conditions, family, rules.switches)
             lines.extend(
-                evolve(line, diagnoses=diagnoses) if diagnoses else line for line in family_lines
+                line if line.diagnoses == diagnoses else evolve(line, diagnoses=diagnoses)
+                for line in family_lines
             )
         billed = {(line.code, line.billing_practitioner_id) for line in lines}
         seen: set[tuple[str, str, DenialReason]] = set()
