@@ -578,10 +578,15 @@ def _device_periods(
         if not mine or practitioner is None:
             continue
         anchor = mine[0].on
+        first = anchor.toordinal()
+        starts: dict[int, pendulum.Date] = {}
         windows: dict[tuple[pendulum.Date, str], list[DeviceReadingDay]] = {}
         for day in mine:
-            index = (day.on - anchor).in_days() // DEVICE_PERIOD_DAYS
-            start = anchor.add(days=index * DEVICE_PERIOD_DAYS)
+            # Days since the first reading, by ordinal (pendulum's date difference is slow).
+            index = (day.on.toordinal() - first) // DEVICE_PERIOD_DAYS
+            start = starts.get(index)
+            if start is None:
+                start = starts[index] = anchor.add(days=index * DEVICE_PERIOD_DAYS)
             windows.setdefault((start, day.device), []).append(day)
         for (start, device), group in sorted(windows.items()):
             end = start.add(days=DEVICE_PERIOD_DAYS - 1)

@@ -81,13 +81,30 @@ def _load_bool(value: object) -> bool | None:
 
 
 def _load_json(kind: object) -> Callable[[object], object]:
+    # Short texts repeat across rows (a code, a status on a day, a team member): each
+    # distinct one is checked and built once. The values are immutable, so rows share them.
+    seen: dict[str, object] = {}
+
     def load(value: object) -> object:
         if value is None:
             return None
+        if isinstance(value, str) and len(value) <= _SHARED_TEXT:
+            found = seen.get(value, _UNSEEN)
+            if found is _UNSEEN:
+                found = from_primitive(json.loads(value), kind)  # type: ignore[arg-type]
+                if len(seen) < _SHARED_VALUES:
+                    seen[value] = found
+            return found
         data = json.loads(value) if isinstance(value, (str, bytes)) else value
         return from_primitive(data, kind)  # type: ignore[arg-type]
 
     return load
+
+
+#: JSON cells up to this length share one built value per distinct text, up to this many texts.
+_SHARED_TEXT = 512
+_SHARED_VALUES = 100_000
+_UNSEEN = object()
 
 
 def _same(value: object) -> object:
