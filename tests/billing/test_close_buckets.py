@@ -84,7 +84,7 @@ def event_row(draw: st.DrawFn) -> list[str]:
         return [pid, day, "time_entry"]
     if shape == "care_plan":
         return [pid, day, "care_plan", "", "", "CCM"]
-    minutes = str(draw(st.integers(1, 40))) if shape == "time" else draw(st.sampled_from(["", "x"]))
+    minutes = str(draw(st.integers(5, 40))) if shape == "time" else draw(st.sampled_from(["", "x"]))
     role = draw(st.sampled_from(["clinical_staff", "physician", "chw"]))
     return [pid, day, "time_entry", minutes, role, draw(st.sampled_from(["CCM", "PCM", "BHI"]))]
 
@@ -242,6 +242,14 @@ EVENT_ROWS = "".join(
 )
 
 
+@pytest.fixture
+def in_process(monkeypatch):
+    """Buckets close in this process (where the spies below see them), not in forked children."""
+    from carecore.billing import buckets as buckets_module
+
+    monkeypatch.setattr(buckets_module, "_can_fork", lambda: False)
+
+
 def spy_on_buckets(monkeypatch, check):
     """Run *check* (given the bucket's patients.csv) in every bucket's close."""
     from carecore.billing import close as close_module
@@ -257,6 +265,7 @@ def spy_on_buckets(monkeypatch, check):
 
 
 @pytest.mark.parametrize("out", ["out", None])
+@pytest.mark.usefixtures("in_process")
 def test_bucket_files_are_private_and_removed(tmp_path, monkeypatch, out):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -290,6 +299,7 @@ def test_bucket_files_are_private_and_removed(tmp_path, monkeypatch, out):
 
 
 @pytest.mark.parametrize("out", ["out", None])
+@pytest.mark.usefixtures("in_process")
 def test_bucket_files_are_removed_when_the_close_fails(tmp_path, monkeypatch, out):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -346,6 +356,7 @@ def test_the_cli_takes_buckets(tmp_path):
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "3" / name).read_bytes()
 
 
+@pytest.mark.usefixtures("in_process")
 def test_without_polars_the_csv_module_splits_the_files(tmp_path, monkeypatch):
     from carecore.billing import buckets as buckets_module
     from carecore.billing import columnar
@@ -358,3 +369,94 @@ def test_without_polars_the_csv_module_splits_the_files(tmp_path, monkeypatch):
     monkeypatch.setattr(buckets_module, "_split_csv", lambda *a: used.append(True) or real(*a))
     assert closed(tmp_path, "reference", 2) == whole
     assert used == [True]
+
+
+# -- forked buckets (a process whose polars has not started, as the CLI's) --------------------
+
+FORKED = """
+import json, os, stat, sys
+from pathlib import Path
+from carecore.billing import buckets, close as close_module
+from carecore.billing import close_files, cms_rule_set
+from carecore.model import ServicePeriod
+
+folder, fail = Path(sys.argv[1]), sys.argv[2] == "fail"
+assert buckets._can_fork()
+real = close_module.close_files
+seen = folder / "seen.txt"
+
+def spy(patients_csv, *args, **kw):
+    if kw.get("buckets") == 1:
+        place = Path(patients_csv).parent
+        modes = sorted({oct(stat.S_IMODE(f.stat().st_mode)) for f in place.glob("*.csv")})
+        with seen.open("a") as handle:
+            handle.write(json.dumps([str(place), oct(stat.S_IMODE(place.stat().st_mode)), modes,
+                                     os.getpid()]) + "\\n")
+        if fail and len(seen.read_text().splitlines()) == 2:
+            raise OSError("disk full")
+    return real(patients_csv, *args, **kw)
+
+close_module.close_files = spy
+try:
+    summary, refused = close_files(folder / "patients.csv", folder / "events.csv",
+        ServicePeriod.month(2026, 1), cms_rule_set(2026), folder / "out", buckets=3)
+    print(json.dumps({"patients": summary.patients_evaluated, "pid": os.getpid(),
+                      "refused": [str(p) for p in refused]}))
+except OSError as exc:
+    print(json.dumps({"error": str(exc), "pid": os.getpid()}))
+"""
+
+
+def run_forked(folder: Path, *, fail: bool) -> tuple[dict[str, Any], list[list[Any]]]:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED, str(folder), "fail" if fail else "ok"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    seen = [json.loads(line) for line in (folder / "seen.txt").read_text().splitlines()]
+    return json.loads(done.stdout), seen
+
+
+def test_forked_buckets_are_private_and_give_the_whole_close(tmp_path):
+    bad = "zz,2026-01-02,time_entry,5,clinical_staff,CCM\nb,2026-01-02,time_entry,x,chw,CCM\n"
+    write(tmp_path, PATIENT_HEADER + PATIENT_ROWS, EVENT_HEADER + EVENT_ROWS + bad)
+    whole = closed(tmp_path, "auto", 1)
+    result, seen = run_forked(tmp_path, fail=False)
+    assert result["patients"] == 3
+    assert result["refused"] == whole[1]
+    assert len(whole[1]) >= 2  # the bad rows map back to their lines through a child
+    # Each bucket closed in a child of its own, in the private folder, its files 0600.
+    assert len({pid for *_, pid in seen} | {result["pid"]}) == 4
+    assert [(mode, modes) for _, mode, modes, _ in seen] == [("0o700", ["0o600"])] * 3
+    assert not Path(seen[0][0]).exists()
+    for name in OUTPUTS:
+        assert (tmp_path / "out" / name).read_bytes() == whole[2][name]
+
+
+def test_a_forked_bucket_that_fails_fails_the_close_and_leaves_nothing(tmp_path):
+    write(tmp_path, PATIENT_HEADER + PATIENT_ROWS, EVENT_HEADER + EVENT_ROWS)
+    result, seen = run_forked(tmp_path, fail=True)
+    assert result["error"] == "disk full"
+    assert len(seen) == 2
+    assert not Path(seen[0][0]).exists()
+    assert not list((tmp_path / "out").glob(".carecore-buckets-*"))
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.usefixtures("in_process")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_audit_packets_name_refused_rows_by_their_original_lines(tmp_path, engine):
+    # A billed patient's packet lists the patient's refused rows (file and line): the bucket's
+    # file and line there would be wrong, and point into a folder that no longer exists.
+    bad = "b,2026-01-02,time_entry,x,clinical_staff,CCM\nc,2026-01-05,time_entry,,chw,CCM\n"
+    write(tmp_path, PATIENT_HEADER + PATIENT_ROWS, EVENT_HEADER + EVENT_ROWS + bad)
+    whole = closed(tmp_path, engine, 1)
+    packets = whole[2]["audit/packets.jsonl"].decode()
+    assert "events.csv:11 column minutes" in packets
+    for buckets in (2, 3):
+        assert closed(tmp_path, engine, buckets) == whole

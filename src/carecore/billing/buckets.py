@@ -52,8 +52,8 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -63,6 +63,8 @@ import attrs
 from carecore import errors
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     import polars as pl
 
     from carecore.billing.close import CloseSummary, RowProblem
@@ -142,17 +144,27 @@ class _Tap:
         return line
 
 
-@attrs.define
+@attrs.frozen
 class _Split:
-    """The bucket files and how to find a bucket row's line in the original file."""
+    """Where the bucket files are, and how they were split.
+
+    The original line of each data row of bucket *b* of a file is kept in
+    ``{kind}-{b}.lines`` (8-byte integers, in order): the csv-module split
+    writes it as it goes; after a polars split it is written on demand
+    (:func:`_polars_line_maps`), when a bucket refuses a row.
+    """
 
     folder: Path
     count: int
-    #: (kind, bucket) -> original line of each data row of the bucket file, in order.
-    line_maps: Callable[[str, int], list[int]]
+    files: dict[str, Path]
+    headers: dict[str, tuple[str, list[str]]]
+    polars: bool
 
     def path(self, kind: str, bucket: int) -> Path:
         return self.folder / f"{kind}-{bucket}.csv"
+
+    def lines_path(self, kind: str, bucket: int) -> Path:
+        return self.folder / f"{kind}-{bucket}.lines"
 
 
 def _plain_lines(file: Path) -> pl.LazyFrame:
@@ -231,13 +243,10 @@ def _split_polars(
         .select("raw", pl.col("b").fill_null(0))
     )
     del firsts, rows, evented, idle, keys
-    routed = {
-        kind: _plain_lines(file)
-        .select("l", cell(kind))
-        .join(by_text.lazy(), on="raw", how="left", maintain_order="left")
-        .select("l", pl.col("b").fill_null(0))
-        for kind, file in files.items()
-    }
+    split = _Split(folder=folder, count=count, files=files, headers=headers, polars=True)
+    with _private_file(folder / "by-text.parquet") as handle:
+        by_text.write_parquet(handle)
+    del by_text
     for kind in files:
         handles = {b: _private_file(folder / f"{kind}-{b}.csv") for b in range(count)}
         try:
@@ -247,7 +256,7 @@ def _split_polars(
             def provider(args: Any, handles: dict[int, BinaryIO] = handles) -> BinaryIO:
                 return handles[int(args.partition_keys.item(0, 0))]
 
-            routed[kind].sink_csv(
+            _routed(split, kind).sink_csv(
                 pl.PartitionBy(
                     folder,
                     key="b",
@@ -262,14 +271,39 @@ def _split_polars(
         finally:
             for handle in handles.values():
                 handle.close()
-    columns: dict[str, pl.Series] = {}
+    return split
 
-    def line_maps(kind: str, bucket: int) -> list[int]:
-        if kind not in columns:
-            columns[kind] = routed[kind].select("b").collect(engine="streaming").get_column("b")
-        return ((columns[kind] == bucket).arg_true().cast(pl.Int64) + 2).to_list()
 
-    return _Split(folder=folder, count=count, line_maps=line_maps)
+def _routed(split: _Split, kind: str) -> pl.LazyFrame:
+    """Each data line of one of the split's files with its bucket (``b``)."""
+    import polars as pl  # noqa: PLC0415
+
+    index = split.headers[kind][1].index("patient_id")
+    raw = pl.col("l").str.split(",").list.get(index, null_on_oob=True).fill_null("").alias("raw")
+    return (
+        _plain_lines(split.files[kind])
+        .select("l", raw)
+        .join(
+            pl.scan_parquet(split.folder / "by-text.parquet"),
+            on="raw",
+            how="left",
+            maintain_order="left",
+        )
+        .select("l", pl.col("b").fill_null(0))
+    )
+
+
+def _polars_line_maps(_tell: Callable[[str, Any], None], split: _Split, kind: str) -> None:
+    """Write the ``.lines`` files of every bucket of a file the polars split routed."""
+    import polars as pl  # noqa: PLC0415
+
+    column = _routed(split, kind).select("b").collect(engine="streaming").get_column("b")
+    for bucket in range(split.count):
+        lines = array.array("q", ((column == bucket).arg_true().cast(pl.Int64) + 2).to_list())
+        if sys.byteorder != "little":  # pragma: no cover
+            lines.byteswap()
+        with _private_file(split.lines_path(kind, bucket)) as handle:
+            lines.tofile(handle)
 
 
 def _idle_keys(patients: Path, header: list[str], rows: pl.DataFrame) -> pl.DataFrame:
@@ -392,23 +426,31 @@ def _split_csv(  # noqa: C901, PLR0912
                 handle.close()
     del bucket_of
     # The line maps wait on disk until a bucket refuses a row.
+    split = _Split(folder=folder, count=count, files=files, headers=headers, polars=False)
     for kind in files:
         for bucket, lines in enumerate(maps[kind]):
-            with _private_file(folder / f"{kind}-{bucket}.lines") as handle:
+            if sys.byteorder != "little":  # pragma: no cover - the files are little-endian
+                lines.byteswap()
+            with _private_file(split.lines_path(kind, bucket)) as handle:
                 lines.tofile(handle)
-    del maps
-
-    def line_maps(kind: str, bucket: int) -> list[int]:
-        lines = array.array("q")
-        path = folder / f"{kind}-{bucket}.lines"
-        with path.open("rb") as handle:
-            lines.frombytes(handle.read())
-        return lines.tolist()
-
-    return _Split(folder=folder, count=count, line_maps=line_maps)
+    return split
 
 
 # -- closing and merging --------------------------------------------------------------------
+
+
+#: A JSON string (as the encoder writes it: ASCII, escapes with a backslash).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _renamed_copy(source: BinaryIO, target: BinaryIO, renamed: dict[str, str]) -> None:
+    """Copy packet lines, replacing the JSON strings that are keys of *renamed* by their values."""
+    table = {old.encode("ascii"): new.encode("ascii") for old, new in renamed.items()}
+    marker = os.path.commonprefix(list(renamed))[1:].encode("ascii")  # noqa: RUF071 - text prefix
+    for line in source:
+        if marker in line:
+            line = _JSON_STRING.sub(lambda found: table.get(found[0], found[0]), line)  # noqa: PLW2901
+        target.write(line)
 
 
 class _Merge:
@@ -439,8 +481,13 @@ class _Merge:
         self.handles["claims.json"] = (out / "claims.json").open("wb")
         self.handles["claims.json"].write(self.encoder.CLAIMS_JSON_OPEN.encode("utf-8"))
 
-    def add(self, folder: Path) -> None:
-        """Append one bucket's files (written by a close to *folder*)."""
+    def add(self, folder: Path, renamed: dict[str, str]) -> None:
+        """Append one bucket's files (written by a close to *folder*).
+
+        An audit packet lists the patient's refused rows as the close tells
+        them (file and line): *renamed* maps each of the bucket's, as JSON
+        text, to the original file's.
+        """
         if self.out is None:
             return
         for name, header in self.headers.items():
@@ -448,7 +495,10 @@ class _Merge:
                 if source.read(len(header)) != header:  # pragma: no cover - the encoder's header
                     msg = f"a bucket's {name} does not start with the close's header"
                     raise RuntimeError(msg)
-                shutil.copyfileobj(source, self.handles[name], 1 << 20)
+                if name == "audit/packets.jsonl" and renamed:
+                    _renamed_copy(source, self.handles[name], renamed)
+                else:
+                    shutil.copyfileobj(source, self.handles[name], 1 << 20)
         opening = self.encoder.CLAIMS_JSON_OPEN.encode("utf-8")
         closing = self.encoder.CLAIMS_JSON_CLOSE.encode("utf-8")
         first = self.encoder.CLAIMS_JSON_FIRST.encode("utf-8")
@@ -543,17 +593,29 @@ class _Problems:
     def __init__(self, split: _Split, patients: Path, events: Path) -> None:
         self.split = split
         self.names = {"patients": str(patients), "events": str(events)}
+        self.mapped: set[str] = set() if split.polars else set(self.names)
         self.patients: list[RowProblem] = []
         self.events: list[RowProblem] = []
         self.orphans: list[RowProblem] = []
 
-    def add(self, bucket: int, found: list[RowProblem]) -> None:
+    def add(self, bucket: int, found: list[RowProblem]) -> dict[str, str]:
+        """Take one bucket's refused rows; return their event rows' text, as JSON, renamed."""
+        from carecore.billing.encode import _quote  # noqa: PLC0415
+
+        renamed: dict[str, str] = {}
         maps: dict[str, list[int]] = {}
         kinds = {str(self.split.path(kind, bucket)): kind for kind in self.names}
 
         def original(kind: str, line: int) -> int:
             if kind not in maps:
-                maps[kind] = self.split.line_maps(kind, bucket)
+                if kind not in self.mapped:
+                    _in_child(_polars_line_maps, (self.split, kind))
+                    self.mapped.add(kind)
+                lines = array.array("q")
+                lines.frombytes(self.split.lines_path(kind, bucket).read_bytes())
+                if sys.byteorder != "little":  # pragma: no cover
+                    lines.byteswap()
+                maps[kind] = lines.tolist()
             return maps[kind][line - 2]
 
         for problem in found:
@@ -574,6 +636,8 @@ class _Problems:
                 self.orphans.append(moved)
             else:
                 self.events.append(moved)
+                renamed[_quote(str(problem))] = _quote(str(moved))
+        return renamed
 
     def all(self) -> list[RowProblem]:
         first: dict[str | None, int] = {}
@@ -583,7 +647,146 @@ class _Problems:
         return [*sorted(self.patients, key=lambda p: p.line), *self.events, *orphans]
 
 
-def close_in_buckets(  # noqa: C901, PLR0915 - split, then close and merge each bucket
+def _in_child(
+    work: Callable[..., Any],
+    args: tuple[Any, ...],
+    on_message: Callable[[str, Any], object] | None = None,
+) -> Any:
+    """``work(tell, *args)`` in a forked process; its result, or its error raised here.
+
+    The process ends with the work, and its memory with it: the split's
+    tables and each bucket's close do not add up in this process.
+    *tell(kind, value)* in the child calls *on_message(kind, value)* here.
+    When this process cannot fork safely (see :func:`_can_fork`), the work
+    runs here: the same files, without the memory given back.
+    """
+    import multiprocessing  # noqa: PLC0415
+
+    def ignore(kind: str, value: Any) -> None:
+        del kind, value
+
+    tell = on_message if on_message is not None else ignore
+    if not _can_fork():
+        return work(tell, *args)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(sender, work, args), daemon=False)
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, value = receiver.recv()
+            except EOFError:
+                child.join()
+                msg = f"a bucket's process ended without a result (exit code {child.exitcode})"
+                raise RuntimeError(msg) from None
+            if kind == "result":
+                return value
+            if kind == "error":
+                raise value
+            tell(kind, value)
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+        child.join()
+
+
+def _can_fork() -> bool:
+    """Whether work that runs polars may go to a forked process.
+
+    A forked child has only the thread that forked it. Once polars has
+    computed anything in this process its thread pool (threads named
+    ``polars-0``, ``polars-1``, ...) exists here and not in a child, where
+    polars would wait for it forever; so forking needs ``fork`` and a
+    process whose polars has not started its pool (the CLI's case).
+    """
+    import multiprocessing  # noqa: PLC0415
+
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return False
+    try:
+        tasks = list(Path("/proc/self/task").iterdir())
+    except OSError:  # pragma: no cover - no /proc
+        return False
+    for task in tasks:
+        try:
+            name = (task / "comm").read_text(encoding="utf-8").strip()
+        except OSError:  # pragma: no cover - the thread ended
+            continue
+        if re.fullmatch(r"polars-[0-9]+", name):
+            return False
+    return True
+
+
+def _child(sender: Any, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """The forked side of :func:`_in_child`."""
+
+    def tell(kind: str, value: Any) -> None:
+        sender.send((kind, value))
+
+    try:
+        sender.send(("result", work(tell, *args)))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+        try:
+            sender.send(("error", exc))
+        except Exception:  # noqa: BLE001 - an error that does not pickle is sent as text
+            sender.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        sender.close()
+
+
+def _split_work(
+    _tell: Callable[[str, Any], None],
+    patients: Path,
+    events: Path,
+    headers: dict[str, tuple[str, list[str]]],
+    count: int,
+    folder: Path,
+) -> _Split:
+    """The split (in a child): polars when it is installed and the files are plain, else csv."""
+    from carecore.billing.columnar import polars_available  # noqa: PLC0415
+
+    split = None
+    if polars_available():
+        split = _split_polars(patients, events, headers, count, folder)
+    if split is None:
+        split = _split_csv(patients, events, headers, count, folder)
+    return split
+
+
+def _bucket_work(  # noqa: PLR0917
+    tell: Callable[[str, Any], None],
+    patients: Path,
+    events: Path,
+    month: ServicePeriod,
+    rules: RuleSet,
+    out: Path | None,
+    engine: str,
+    workers: int | None,
+    progress: bool,  # noqa: FBT001
+) -> tuple[CloseSummary, list[RowProblem]]:
+    """One bucket's close (in a child), telling its progress and notices."""
+    from carecore.billing.close import close_files  # noqa: PLC0415
+
+    return close_files(
+        patients,
+        events,
+        month,
+        rules,
+        out,
+        engine=engine,
+        workers=workers,
+        on_progress=(lambda done, _total: tell("progress", done)) if progress else None,
+        on_notice=lambda text: tell("notice", text),
+        buckets=1,
+    )
+
+
+def close_in_buckets(  # noqa: C901 - split, then close and merge each bucket
     patients_csv: str | Path,
     events_csv: str | Path,
     month: ServicePeriod,
@@ -600,8 +803,10 @@ def close_in_buckets(  # noqa: C901, PLR0915 - split, then close and merge each 
 
     The settings are :func:`carecore.billing.close.close_files`'s, which
     calls this for ``buckets`` over 1; each bucket closes with *engine* and
-    *workers*. *on_progress* gets the patients closed so far (the total
-    None); *on_notice* gets each distinct sentence a bucket's close gives.
+    *workers*, in a forked process of its own (the split too), so each
+    one's memory is given back before the next starts. *on_progress* gets
+    the patients closed so far (the total None); *on_notice* gets each
+    distinct sentence a bucket's close gives.
     """
     from carecore.billing.close import (  # noqa: PLC0415
         _EVENT_REQUIRED,
@@ -610,9 +815,7 @@ def close_in_buckets(  # noqa: C901, PLR0915 - split, then close and merge each 
         PATIENT_COLUMNS,
         _header,
         _open,
-        close_files,
     )
-    from carecore.billing.columnar import polars_available  # noqa: PLC0415
 
     count = bucket_count(events_csv, buckets)
     patients_file, events_file = Path(patients_csv), Path(events_csv)
@@ -631,54 +834,51 @@ def close_in_buckets(  # noqa: C901, PLR0915 - split, then close and merge each 
     merge: _Merge | None = None
     try:
         os.chmod(work, 0o700)  # noqa: PTH101 - mkdtemp makes it so; said again for clarity
-        split = None
-        if polars_available():
-            split = _split_polars(patients_file, events_file, headers, count, work)
-        if split is None:
-            split = _split_csv(patients_file, events_file, headers, count, work)
+        split: _Split = _in_child(_split_work, (patients_file, events_file, headers, count, work))
         merge = _Merge(target, month, rules)
         problems = _Problems(split, patients_file, events_file)
         summaries = []
         told: set[str] = set()
         closed = 0
 
-        def notice(text: str) -> None:
-            if on_notice is not None and text not in told:
-                told.add(text)
-                on_notice(text)
+        def message(kind: str, value: Any) -> None:
+            if kind == "progress" and on_progress is not None:
+                on_progress(closed + value, None)
+            elif kind == "notice" and on_notice is not None and value not in told:
+                told.add(value)
+                on_notice(value)
 
         for bucket in range(split.count):
             part = None if target is None else work / f"out-{bucket}"
-            base = closed
-
-            def progress(done: int, _total: int | None, base: int = base) -> None:
-                if on_progress is not None:
-                    on_progress(base + done, None)
-
             # A bucket with no patients.csv rows (only rows of unknown patients, or none) is the
             # reference engine's: the columnar close does not take a patients.csv of a header only.
             empty = split.path("patients", bucket).stat().st_size <= len(
                 headers["patients"][0].encode("utf-8")
             )
-            summary, found = close_files(
-                split.path("patients", bucket),
-                split.path("events", bucket),
-                month,
-                rules,
-                part,
-                engine="reference" if empty else engine,
-                workers=workers,
-                on_progress=None if on_progress is None else progress,
-                on_notice=notice,
-                buckets=1,
+            summary, found = _in_child(
+                _bucket_work,
+                (
+                    split.path("patients", bucket),
+                    split.path("events", bucket),
+                    month,
+                    rules,
+                    part,
+                    "reference" if empty else engine,
+                    workers,
+                    on_progress is not None,
+                ),
+                message,
             )
             for kind in ("patients", "events"):
                 split.path(kind, bucket).unlink()
-            problems.add(bucket, found)
+            renamed = problems.add(bucket, found)
             summaries.append(summary)
             closed += summary.patients_evaluated
             if part is not None:
-                merge.add(part)
+                for file in part.rglob("*"):
+                    if file.is_file():
+                        file.chmod(0o600)
+                merge.add(part, renamed)
                 shutil.rmtree(part)
         total = _combined(summaries)
         merge.finish(total)
