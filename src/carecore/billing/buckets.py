@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from carecore.billing.rules import RuleSet
     from carecore.model.period import ServicePeriod
 
-__all__ = ["BUCKET_BYTES", "bucket_count", "close_in_buckets"]
+__all__ = ["BUCKET_BYTES", "MAX_BUCKETS", "bucket_count", "close_in_buckets"]
 
 #: Bytes of events.csv per bucket when buckets are chosen automatically (``buckets="auto"``):
 #: a file up to this size closes whole, a larger one in ``ceil(size / BUCKET_BYTES)`` buckets.
