@@ -728,6 +728,7 @@ def _child(sender: Any, work: Callable[..., Any], args: tuple[Any, ...]) -> None
     def tell(kind: str, value: Any) -> None:
         sender.send((kind, value))
 
+    os.umask(0o077)  # what the child writes (a bucket's output) is 0600 from the start
     try:
         sender.send(("result", work(tell, *args)))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
