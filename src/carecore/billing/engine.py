@@ -2162,10 +2162,11 @@ def _explain_uncounted_time(ctx: _Ctx) -> None:
     family's refusal when nothing else of it was billed or refused.
     """
     period = ctx.period
-    for family in ServiceFamily:
-        entries: list[TimeFact] | None = ctx.index.get((family, ctx.pr.id))  # type: ignore[assignment]
-        if not entries:
-            continue
+    logged_families = [
+        key[0] for key in ctx.index if type(key) is tuple and key[1] == ctx.pr.id
+    ]  # (family, practitioner) keys of the practitioner's time entries
+    for family in sorted(logged_families, key=_FAMILY_RANK.__getitem__):
+        entries: list[TimeFact] = ctx.index[family, ctx.pr.id]  # type: ignore[assignment]
         logged = [t for t in entries if period.start <= t.date <= period.end]
         if not logged:
             continue
@@ -2210,6 +2211,10 @@ def _explain_uncounted_time(ctx: _Ctx) -> None:
             + ".",
             f"{name}.time_not_counted",
         )
+
+
+#: Families in their declared order (the order their uncounted time is explained in).
+_FAMILY_RANK = {family: rank for rank, family in enumerate(ServiceFamily)}
 
 
 def _why_not_counted(ctx: _Ctx, family: ServiceFamily, code: str) -> str:

@@ -38,6 +38,25 @@ def _at_most_four(_inst: object, attribute: attrs.Attribute[Any], value: tuple[s
         raise errors.InvalidValue("lists a diagnosis twice", field=attribute.name, value=value)
 
 
+_diagnosis_codes = v.tuple_of(v.matches(_ICD10CM, "an ICD-10-CM code such as 'E11.65'"))
+#: Diagnosis lists already found valid: a close builds the same few lists over and over.
+_VALID_DIAGNOSES: set[tuple[str, ...]] = set()
+
+
+def _valid_diagnoses(inst: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    """ICD-10-CM codes, at most four, none twice (each distinct list of plain strings checked once)."""
+    try:
+        known = value in _VALID_DIAGNOSES and all(type(code) is str for code in value)
+    except TypeError:  # an unhashable item: the checks below name it
+        known = False
+    if known:
+        return
+    _diagnosis_codes(inst, attribute, value)
+    _at_most_four(inst, attribute, value)
+    if len(_VALID_DIAGNOSES) < 65536:  # noqa: PLR2004 - a bound, not a rule
+        _VALID_DIAGNOSES.add(value)
+
+
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class ClaimLine:
     """One billable line: a code, its units and who bills it, for one service period.
@@ -68,10 +87,7 @@ class ClaimLine:
     diagnoses: tuple[str, ...] = field(
         default=(),
         converter=v.to_tuple,
-        validator=[
-            v.tuple_of(v.matches(_ICD10CM, "an ICD-10-CM code such as 'E11.65'")),
-            _at_most_four,
-        ],
+        validator=_valid_diagnoses,
     )
 
     @period.validator
