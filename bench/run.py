@@ -124,8 +124,9 @@ def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
     The baseline and the close as the CLI chooses (the columnar engine when
     polars is installed) run *runs* times, one after the other, and the
     ratio is of their medians (a busy machine moves single runs by several
-    seconds). The close then runs once with one worker and once with
-    ``--engine reference``.
+    seconds). The close then runs once with one worker, once with
+    ``--engine reference`` and once with ``--buckets 1`` (the files closed
+    whole; the default ``auto`` closes an events.csv over 128 MB in buckets).
     """
     here = Path(__file__).parent
     data = work / f"close-{patients}"
@@ -159,6 +160,7 @@ def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
     close_s = statistics.median(s for s, _ in close_runs)
     single_s, single_mb = _run_measured([*command, "--workers", "1"])
     reference_s, reference_mb = _run_measured([*command, "--engine", "reference"])
+    whole_s, whole_mb = _run_measured([*command, "--buckets", "1"])
     return {
         "patients": patients,
         "runs": len(close_runs),
@@ -175,6 +177,9 @@ def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
         "reference_engine_s": reference_s,
         "reference_engine_peak_mb": reference_mb,
         "reference_engine_ratio": reference_s / base_s,
+        "whole_s": whole_s,
+        "whole_peak_mb": whole_mb,
+        "whole_ratio": whole_s / base_s,
     }
 
 
@@ -276,7 +281,9 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
                 f" one worker: {r['one_worker_s']:.1f} s, peak {r['one_worker_peak_mb']:.0f} MB,"
                 f" ratio {r['one_worker_ratio']:.2f};"
                 f" --engine reference: {r['reference_engine_s']:.1f} s,"
-                f" peak {r['reference_engine_peak_mb']:.0f} MB, ratio {r['reference_engine_ratio']:.2f})"
+                f" peak {r['reference_engine_peak_mb']:.0f} MB, ratio {r['reference_engine_ratio']:.2f};"
+                f" --buckets 1: {r['whole_s']:.1f} s, peak {r['whole_peak_mb']:.0f} MB,"
+                f" ratio {r['whole_ratio']:.2f})"
             )
         if name == "billing_close_store_vs_csv":
             from store_close import describe
