@@ -22,7 +22,9 @@ kind per load (:meth:`carecore.service.CareProgram.import_records`):
 Loading is not timed. Then, in one run, the CSV close (as the CLI chooses
 its engine and workers) and ``carecore billing close --month 2026-03 --db
 sqlite:///...`` each run *runs* times one after the other; the ratio is of
-their medians. Peak memory is the PSS of the process and its workers,
+their medians. Each store close runs on a fresh copy of the loaded store, so
+each is the month's first close (it writes every claim line and denial; a
+close run again over unchanged records rewrites nothing). Peak memory is the PSS of the process and its workers,
 sampled as the CSV close benchmark does. Both closes write their files, and
 the bench counts the claim lines per code in each claims.csv: the two should
 bill the same codes (the store reads the same month from records).
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import shutil
 import statistics
 import subprocess
 import sys
@@ -366,11 +369,26 @@ def bench_store_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any
         str(csv_out),
         "--no-progress",
     ]
-    store_command = [*close, "--db", f"sqlite:///{db}", "--out", str(store_out), "--no-progress"]
+    # Each store close runs on a fresh copy of the loaded store (copied untimed), so every
+    # run is a month's first close: it writes every claim line and denial.
+    scratch = work / f"store-close-{patients}.run.db"
+    store_command = [
+        *close,
+        "--db",
+        f"sqlite:///{scratch}",
+        "--out",
+        str(store_out),
+        "--no-progress",
+    ]
     csv_runs, store_runs = [], []
     for _ in range(max(runs, 1)):
         csv_runs.append(_run_measured(csv_command))
+        for suffix in ("-wal", "-shm"):
+            Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(db, scratch)
         store_runs.append(_run_measured(store_command))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{scratch}{suffix}").unlink(missing_ok=True)
     csv_s = statistics.median(s for s, _ in csv_runs)
     store_s = statistics.median(s for s, _ in store_runs)
     csv_codes = lines_per_code(csv_out / "claims.csv")
