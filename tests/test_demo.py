@@ -164,7 +164,7 @@ def test_another_store_must_be_empty(app, tmp_path):
     first = CliRunner().invoke(app, ["demo", *SMALL, "--db", url])
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(app, ["demo", *SMALL, "--db", url])
-    assert again.exit_code == 1
+    assert again.exit_code == 2
     assert "db=" in again.output
     assert "empty store" in again.output
     assert "Traceback" not in again.output
@@ -176,7 +176,7 @@ def test_another_store_must_be_empty(app, tmp_path):
 )
 def test_bad_options_are_clear_errors(app, args, name):
     result = CliRunner().invoke(app, ["demo", "--db", "memory://", *args])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert name in result.output
     assert "Traceback" not in result.output
 

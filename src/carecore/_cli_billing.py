@@ -401,7 +401,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     with contextlib.ExitStack() as stack:
         # A failed close closes the files and writes no summary.json.
         program = stack.enter_context(
-            CareProgram.open(db_url, actor="carecore-billing", plugin_manager=pm)
+            CareProgram.open(db_url, actor="carecore-billing", plugin_manager=pm, create=False)
         )
         advance = None
         if show:

@@ -50,7 +50,7 @@ def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int, lease: i
     Runs side by side are safe: each claims the messages it sends.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with CareProgram.open(db_url, actor="outbox", plugin_manager=pm) as program:
+    with CareProgram.open(db_url, actor="outbox", plugin_manager=pm, create=False) as program:
         dispatcher = Dispatcher(
             program,
             Hooks(pm).channels(),
@@ -73,7 +73,7 @@ def status(ctx: click.Context, db_url: str, fmt: str) -> None:
     """Count the outbox by status, and list what failed or died with the reason."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
-        CareProgram.open(db_url, actor="outbox", plugin_manager=pm) as program,
+        CareProgram.open(db_url, actor="outbox", plugin_manager=pm, create=False) as program,
         program.transaction("outbox status") as tx,
     ):
         items = {s: tx.outbox(status=s, limit=1_000_000) for s in _STATUSES}
@@ -128,7 +128,7 @@ def retry(ctx: click.Context, db_url: str, message_ids: tuple[str, ...], every: 
     """Put failed or dead messages back in the queue (by id, or --all)."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
-        CareProgram.open(db_url, actor="outbox", plugin_manager=pm) as program,
+        CareProgram.open(db_url, actor="outbox", plugin_manager=pm, create=False) as program,
         program.transaction("outbox retry") as tx,
     ):
         ids = list(message_ids)

@@ -84,7 +84,7 @@ def list_(
             ) from None
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
-        CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm) as program,
+        CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program,
         program.transaction("tcm worklist") as tx,
     ):
         episodes = tx.all(TransitionEpisode)

@@ -46,7 +46,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
             raise errors.InvalidValue(
                 "must be a real day as YYYY-MM-DD", field="--on", value=day
             ) from None
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm) as program:
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
         lists = program.worklists(time_zone=time_zone, on=on)
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}

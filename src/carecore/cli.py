@@ -26,12 +26,26 @@ if TYPE_CHECKING:
 __all__ = ["main", "make_app"]
 
 
+#: Errors that mean the command's input was wrong (an option, an argument, a URL
+#: naming nothing): the command line exits 2 for them, 1 for every other failure.
+BAD_INPUT = (errors.InvalidValue, errors.InvalidInput, errors.NotFound)
+
+
+class _BadInput(click.ClickException):
+    exit_code = 2
+
+
 class _Group(click.Group):
-    """A click group that prints carecore errors as one clear line, not a traceback."""
+    """A click group that prints carecore errors as one clear line, not a traceback.
+
+    Bad input (:data:`BAD_INPUT`) exits 2; other carecore errors exit 1.
+    """
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except BAD_INPUT as exc:
+            raise _BadInput(f"{type(exc).__name__}: {exc}") from exc
         except errors.CarecoreError as exc:
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 

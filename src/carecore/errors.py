@@ -32,6 +32,7 @@ __all__ = [
     "MissingDependency",
     "NaiveDatetime",
     "NoStoreForURL",
+    "NoSuchStore",
     "NotFound",
     "PluginError",
     "Problem",
@@ -206,6 +207,21 @@ class NoStoreForURL(NotFound):
 
     def __init__(self, *, url: str) -> None:
         super().__init__("no installed plugin opens this kind of store", field="url", value=url)
+
+
+class NoSuchStore(NotFound):
+    """The URL names no carecore store (no such file, or an empty database), and none is created.
+
+    >>> str(NoSuchStore(url="sqlite:///practise.db"))
+    "url='sqlite:///practise.db': holds no carecore store (create one with: carecore db init URL)"
+    """
+
+    def __init__(self, *, url: str) -> None:
+        super().__init__(
+            "holds no carecore store (create one with: carecore db init URL)",
+            field="url",
+            value=url,
+        )
 
 
 class ConflictError(CarecoreError):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
@@ -128,6 +129,13 @@ def _episode_fields(episode: TransitionEpisode) -> dict[str, str]:
     }
 
 
+def _initialize(store: Store, url: str, *, create: bool) -> None:
+    """Create *store*'s schema when it is empty, or refuse an empty one when not *create*."""
+    if not create and store.schema_version() == 0:
+        raise errors.NoSuchStore(url=url)
+    store.initialize()
+
+
 class CareProgram:
     """A care program's store, clock and acting user.
 
@@ -163,18 +171,35 @@ class CareProgram:
         actor: str = "system",
         plugin_manager: pluggy.PluginManager | None = None,
         rules: Iterable[NotificationRule] = DEFAULT_RULES,
+        create: bool = True,
     ) -> Self:
         """Open the store at *url*, create its schema if it is empty, and return a program.
 
         A store of another schema version raises
         :class:`~carecore.errors.SchemaVersionError` and is left as it was.
+        With ``create=False`` (what a report or a month close wants), a URL
+        that holds no carecore store (a SQLite file that does not exist, a
+        database with no carecore schema) raises
+        :class:`~carecore.errors.NoSuchStore` and nothing is created.
 
         >>> CareProgram.open("memory://").store.schema_version() > 0
         True
+        >>> CareProgram.open("sqlite:///no-such-practice.db", create=False)
+        Traceback (most recent call last):
+        ...
+        carecore.errors.NoSuchStore: url='sqlite:///no-such-practice.db': holds no carecore store (create one with: carecore db init URL)
         """
+        if not isinstance(create, bool):
+            raise errors.InvalidValue("must be True or False", field="create", value=create)
+        if not create and url.startswith("sqlite:///"):
+            from carecore.storage.sqlite import sqlite_path  # noqa: PLC0415
+
+            path = sqlite_path(url)
+            if path != ":memory:" and not Path(path).exists():
+                raise errors.NoSuchStore(url=url)
         store = open_store(url, plugin_manager=plugin_manager)
         try:
-            store.initialize()
+            _initialize(store, url, create=create)
         except BaseException:
             store.close()
             raise

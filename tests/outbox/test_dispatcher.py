@@ -160,7 +160,7 @@ def test_outbox_cli(program, tmp_path, carecore_pm):
     )
     assert status["counts"]["delivered"] == 3
     missing = runner.invoke(app, ["outbox", "retry", "--db", url, "m0"])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
     assert "message_id='m0'" in missing.output
 
 

@@ -207,7 +207,7 @@ def test_worklist_cli(program, url, carecore_pm):
         "ccm-check-in"
     ]  # the TCM period is over
     bad = CliRunner().invoke(app, ["worklist", "--db", url, "--on", "2026-02-30"])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "--on" in bad.output
 
 
@@ -216,5 +216,5 @@ def test_worklist_refuses_an_unknown_time_zone(program, url, carecore_pm):
     result = CliRunner().invoke(
         make_app(carecore_pm), ["worklist", "--db", url, "--time-zone", "Mars/Base"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--time-zone='Mars/Base'" in result.output

@@ -175,5 +175,5 @@ def test_tcm_list_json_and_due_filter(program, url, carecore_pm):
     assert "p1" in table.output
     assert "2026-03-06" in table.output
     bad = CliRunner().invoke(app, ["tcm", "list", "--db", url, "--due-before", "2026-02-30"])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "--due-before" in bad.output

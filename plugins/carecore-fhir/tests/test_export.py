@@ -401,7 +401,7 @@ def test_cli_import_then_export(tmp_path):
     assert bundle["resourceType"] == "Bundle"
     assert bundle["entry"][0]["resource"]["id"] == synthea_id
     result = runner.invoke(app, ["fhir", "export", "nobody", "--db", db])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "nobody" in result.output
 
 

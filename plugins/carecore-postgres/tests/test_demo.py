@@ -18,7 +18,7 @@ def test_demo_runs_on_postgres_and_refuses_a_store_that_is_not_empty(postgres_ur
     assert first.exit_code == 0, first.output
     assert (out / "index.html").is_file()
     again = runner.invoke(app, ["demo", *SMALL, "--db", postgres_url, "--out", str(out)])
-    assert again.exit_code == 1
+    assert again.exit_code == 2
     assert "empty store" in again.output
     check = runner.invoke(app, ["db", "check", postgres_url])
     assert check.exit_code == 0, check.output

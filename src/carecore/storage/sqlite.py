@@ -24,6 +24,7 @@ in-memory database, handy in tests).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -52,6 +53,22 @@ def sqlite_path(url: str) -> str:
     return url[len(_PREFIX) :]
 
 
+def _create_private(path: str, url: str) -> None:
+    """Create a new database file readable by its owner only (0600): it will hold PHI.
+
+    SQLite gives its WAL and shared-memory files the database file's mode. An
+    existing file is left as it is.
+    """
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise errors.StoreUnavailable(
+            f"cannot create the file: {exc.strerror}", field="url", value=url
+        ) from exc
+
+
 class SqliteStore(SqlStore):
     """A store in one SQLite file; the default for the demo and small practices."""
 
@@ -76,6 +93,7 @@ class SqliteStore(SqlStore):
                 raise errors.StoreUnavailable(
                     f"folder {str(parent)!r} does not exist", field="url", value=url
                 )
+            _create_private(self.path, url)
         try:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from carecore import errors
 from carecore._cli_commands import time_zone_option
 from carecore.model import ServiceFamily
 
@@ -227,11 +226,9 @@ def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -
     from carecore_fhir.export import export_patient  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with CareProgram.open(db_url, actor="fhir-export", plugin_manager=pm) as program:
-        try:
-            bundle = export_patient(program, patient_id)
-        except (errors.NotFound, errors.InvalidValue, errors.InvalidInput) as exc:
-            raise click.ClickException(str(exc)) from None
+    with CareProgram.open(db_url, actor="fhir-export", plugin_manager=pm, create=False) as program:
+        # An unknown patient or a bad id is bad input: the command line exits 2 for it.
+        bundle = export_patient(program, patient_id)
     text = json.dumps(bundle, indent=1, ensure_ascii=False)
     if out is None:
         click.echo(text)
