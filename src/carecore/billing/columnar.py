@@ -113,6 +113,8 @@ __all__ = ["close_columnar", "polars_available"]
 
 #: The fast families in the order the fast path and the audit packets use (by value).
 _FAMILIES = tuple(sorted(f.value for f in FAST_FAMILIES))
+#: The minute classes (primitives.MinuteClass) the canonical month sums minutes by.
+_CLASSES = tuple(int(kind) for kind in MinuteClass)
 #: Text the writer copies into CSV and JSON as it is (no quoting or escaping needed).
 _PLAIN = re.compile(
     r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e](?:[\x20\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]*[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e])?"
@@ -1255,7 +1257,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         .drop(*(f"_counts_from_{f}" for f in _FAMILIES))
         .sort("_order", "__line__")
     )
-    total_names = [f"_t_{f}_{g}" for f in _FAMILIES for g in range(3)]
+    total_names = [f"_t_{f}_{g}" for f in _FAMILIES for g in _CLASSES]
     totals = (
         entries.filter(pl.col("_inside"))
         .group_by("_order")
@@ -1266,7 +1268,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 .sum()
                 .alias(f"_t_{f}_{g}")
                 for f in _FAMILIES
-                for g in range(3)
+                for g in _CLASSES
             )
         )
     )
@@ -1314,7 +1316,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         minutes = {
             (ServiceFamily(f), g): record[f"_t_{f}_{g}"]
             for f in _FAMILIES
-            for g in range(3)
+            for g in _CLASSES
             if record[f"_t_{f}_{g}"]
         }
         batch_keys.append(
