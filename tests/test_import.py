@@ -31,5 +31,9 @@ def test_model_does_not_load_the_icd_tables_until_a_code_is_checked():
     modules = loaded_after("import carecore.model, carecore.convert, carecore.plugins")
     assert "simple_icd_10_cm" not in modules
     assert "click" not in modules
+    # A billable code is checked against the shipped list, without the tables;
+    # a category code (valid, not billable) needs them.
     modules = loaded_after("from carecore.model import Coding\nCoding.icd10cm('E11.9')")
+    assert "simple_icd_10_cm" not in modules
+    modules = loaded_after("from carecore.model import Coding\nCoding.icd10cm('E11')")
     assert "simple_icd_10_cm" in modules
