@@ -186,6 +186,31 @@ def test_the_generated_month_closes_the_same_in_buckets(tmp_path, engine):
     assert closed(tmp_path, engine, 4) == whole
 
 
+@pytest.mark.usefixtures("in_process")
+def test_the_polars_split_reads_in_blocks_of_whole_lines(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from carecore.billing import buckets as buckets_module
+
+    generator = Path(__file__).parents[2] / "bench" / "gen_close.py"
+    subprocess.run(
+        [sys.executable, str(generator), str(tmp_path), "--patients", "200", "--month", "2026-01"],
+        check=True,
+        capture_output=True,
+    )
+    whole = closed(tmp_path, "columnar", 1)
+    used = []
+    real = buckets_module._split_polars
+    monkeypatch.setattr(
+        buckets_module, "_split_polars", lambda *a: used.append(real(*a)) or used[-1]
+    )
+    monkeypatch.setattr(buckets_module, "_BLOCK", 1000)  # many blocks, cut mid-line
+    assert closed(tmp_path, "columnar", 3) == whole
+    assert len(used) == 1
+    assert used[0] is not None  # the polars split took the files
+
+
 def test_duplicate_patients_keep_their_first_clean_row_and_lines(tmp_path):
     # p2's first row (line 2) cannot be read, so its second row (line 4, after p1's) is the one
     # closed and its third is refused as a duplicate of line 4, as in a whole close: p2 closes

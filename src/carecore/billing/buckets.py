@@ -167,18 +167,62 @@ class _Split:
         return self.folder / f"{kind}-{bucket}.lines"
 
 
-def _plain_lines(file: Path) -> pl.LazyFrame:
-    """Each data line of a plain file as one text (``l``) with its line number (``line``)."""
+#: Bytes of a file the polars split reads at a time (it never maps a whole file).
+_BLOCK = 32 * 1024 * 1024
+
+
+def _blocks(file: Path) -> Iterator[pl.DataFrame]:
+    """The data lines of a plain file, a block at a time: each line as one text (``l``), its number (``line``).
+
+    Reading blocks keeps the split's memory to a block and its tables,
+    where polars' own reader maps the whole file.
+    """
     import polars as pl  # noqa: PLC0415
 
-    return pl.scan_csv(
-        file,
-        has_header=False,
-        skip_rows=1,
-        separator="\x1f",
-        quote_char=None,
-        schema={"l": pl.String},
-    ).with_row_index("line", offset=2)
+    line, block = 2, _BLOCK
+    with file.open("rb") as handle:
+        handle.readline()
+        rest = b""
+        while True:
+            data = handle.read(block)
+            chunk = rest + data
+            if not data:
+                rest = b""
+            else:
+                cut = chunk.rfind(b"\n") + 1
+                chunk, rest = chunk[:cut], chunk[cut:]
+            if chunk:
+                count = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                frame = pl.read_csv(
+                    chunk,
+                    has_header=False,
+                    separator="\x1f",
+                    quote_char=None,
+                    schema={"l": pl.String},
+                )
+                if frame.height != count:
+                    msg = f"{file}: {frame.height} lines read where {count} were expected"
+                    raise ValueError(msg)
+                yield frame.with_row_index("line", offset=line).with_columns(
+                    pl.col("line").cast(pl.Int64)
+                )
+                line += count
+            if not data:
+                return
+
+
+def _cell(headers: dict[str, tuple[str, list[str]]], kind: str) -> pl.Expr:
+    """The patient_id cell of a plain line (``raw``; empty when the line is too short)."""
+    import polars as pl  # noqa: PLC0415
+
+    index = headers[kind][1].index("patient_id")
+    return (
+        pl.col("l")
+        .str.splitn(",", index + 2)
+        .struct.field(f"field_{index}")
+        .fill_null("")
+        .alias("raw")
+    )
 
 
 def _split_polars(
@@ -188,7 +232,7 @@ def _split_polars(
     count: int,
     folder: Path,
 ) -> _Split | None:
-    """The split over plain files, in polars' streaming engine; None when a file is not plain."""
+    """The split over plain files with polars, a block at a time; None when a file is not plain."""
     import polars as pl  # noqa: PLC0415
 
     from carecore.billing.columnar import _PLAIN, _scan  # noqa: PLC0415
@@ -196,28 +240,28 @@ def _split_polars(
     if _scan(patients) is None or _scan(events) is None:
         return None
     files = {"patients": patients, "events": events}
-
-    def cell(kind: str) -> pl.Expr:
-        index = headers[kind][1].index("patient_id")
-        return (
-            pl.col("l").str.split(",").list.get(index, null_on_oob=True).fill_null("").alias("raw")
-        )
-
     try:
-        firsts = (
-            _plain_lines(events)
-            .select("line", cell("events"))
-            .group_by("raw")
-            .agg(pl.col("line").min().alias("first"))
-            .collect(engine="streaming")
+        firsts = pl.concat(
+            [
+                block.select("line", _cell(headers, "events"))
+                .group_by("raw")
+                .agg(pl.col("line").min().alias("first"))
+                for block in _blocks(events)
+            ]
+            or [pl.DataFrame(schema={"raw": pl.String, "first": pl.Int64})]
         )
-        rows = _plain_lines(patients).select("line", cell("patients")).collect(engine="streaming")
-    except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        firsts = firsts.group_by("raw").agg(pl.col("first").min())
+        rows = pl.concat(
+            [block.select("line", _cell(headers, "patients")) for block in _blocks(patients)]
+            or [pl.DataFrame(schema={"line": pl.Int64, "raw": pl.String})]
+        )
+    except (pl.exceptions.PolarsError, UnicodeDecodeError, ValueError):
         return None
     # The patient each text names: the text stripped as str.strip strips (Python for the rare
     # texts that are not plain).
     texts = pl.concat([firsts.get_column("raw"), rows.get_column("raw")]).unique()
     odd = texts.filter(~texts.str.contains(f"^{_PLAIN.pattern}$")).to_list()
+    del texts
     stripped = (
         pl.col("raw").replace_strict(
             odd, [text.strip() for text in odd], default=pl.col("raw"), return_dtype=pl.String
@@ -246,58 +290,40 @@ def _split_polars(
     split = _Split(folder=folder, count=count, files=files, headers=headers, polars=True)
     with _private_file(folder / "by-text.parquet") as handle:
         by_text.write_parquet(handle)
-    del by_text
     for kind in files:
-        handles = {b: _private_file(folder / f"{kind}-{b}.csv") for b in range(count)}
+        handles = [_private_file(split.path(kind, b)) for b in range(count)]
         try:
-            for handle in handles.values():
+            for handle in handles:
                 handle.write(headers[kind][0].rstrip("\r\n").encode("utf-8") + b"\n")
-
-            def provider(args: Any, handles: dict[int, BinaryIO] = handles) -> BinaryIO:
-                return handles[int(args.partition_keys.item(0, 0))]
-
-            _routed(split, kind).sink_csv(
-                pl.PartitionBy(
-                    folder,
-                    key="b",
-                    include_key=False,
-                    file_path_provider=provider,
-                    approximate_bytes_per_file=None,
-                ),
-                include_header=False,
-                quote_style="never",
-                maintain_order=True,
-            )
+            for block in _routed(split, kind, by_text):
+                for (bucket,), part in block.partition_by("b", as_dict=True).items():
+                    part.select("l").write_csv(
+                        handles[int(bucket)], include_header=False, quote_style="never"
+                    )
         finally:
-            for handle in handles.values():
+            for handle in handles:
                 handle.close()
     return split
 
 
-def _routed(split: _Split, kind: str) -> pl.LazyFrame:
-    """Each data line of one of the split's files with its bucket (``b``)."""
+def _routed(split: _Split, kind: str, by_text: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The data lines of one of the split's files, a block at a time, with their bucket (``b``)."""
     import polars as pl  # noqa: PLC0415
 
-    index = split.headers[kind][1].index("patient_id")
-    raw = pl.col("l").str.split(",").list.get(index, null_on_oob=True).fill_null("").alias("raw")
-    return (
-        _plain_lines(split.files[kind])
-        .select("l", raw)
-        .join(
-            pl.scan_parquet(split.folder / "by-text.parquet"),
-            on="raw",
-            how="left",
-            maintain_order="left",
+    for block in _blocks(split.files[kind]):
+        yield (
+            block.with_columns(_cell(split.headers, kind))
+            .join(by_text, on="raw", how="left", maintain_order="left")
+            .select("l", pl.col("b").fill_null(0))
         )
-        .select("l", pl.col("b").fill_null(0))
-    )
 
 
 def _polars_line_maps(_tell: Callable[[str, Any], None], split: _Split, kind: str) -> None:
     """Write the ``.lines`` files of every bucket of a file the polars split routed."""
     import polars as pl  # noqa: PLC0415
 
-    column = _routed(split, kind).select("b").collect(engine="streaming").get_column("b")
+    by_text = pl.read_parquet(split.folder / "by-text.parquet")
+    column = pl.concat([block.get_column("b") for block in _routed(split, kind, by_text)])
     for bucket in range(split.count):
         lines = array.array("q", ((column == bucket).arg_true().cast(pl.Int64) + 2).to_list())
         if sys.byteorder != "little":  # pragma: no cover
