@@ -217,6 +217,19 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
     "engine runs the reference engine's share in them.",
 )
 @click.option(
+    "--setting",
+    type=click.Choice(["physician_office", "rhc", "fqhc"]),
+    default=None,
+    help="With --db: where the practice bills from (default physician_office); RHCs and "
+    "FQHCs bill care management with their own codes. A CSV close reads it per patient.",
+)
+@click.option(
+    "--require-coverage/--assume-part-b",
+    default=False,
+    help="With --db: refuse a patient with no coverage record (default: such a patient is "
+    "assumed to have Medicare Part B fee-for-service).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["auto", "reference", "columnar"]),
     default="auto",
@@ -244,6 +257,8 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     rule_set_id: str | None,
     progress: bool | None,  # noqa: FBT001
     workers: int | None,
+    setting: str | None,
+    require_coverage: bool,  # noqa: FBT001
     engine: str,
     buckets: str,
 ) -> None:
@@ -271,7 +286,20 @@ def close(  # noqa: PLR0917 - click passes options as arguments
             _fail("give --db, or --patients and --events, not both")
             return
         show = progress if progress is not None else sys.stderr.isatty()
-        _close_store(ctx, db_url, period, out, payer, rule_set_id, show=show)
+        _close_store(
+            ctx,
+            db_url,
+            period,
+            out,
+            payer,
+            rule_set_id,
+            show=show,
+            setting=setting,
+            require_coverage=require_coverage,
+        )
+        return
+    if setting is not None or require_coverage:
+        _fail("--setting and --require-coverage are for a close over a store (--db)")
         return
     if patients_csv is None or events_csv is None:
         _fail("give --patients and --events (CSV files), or --db URL (a store)")
@@ -384,6 +412,8 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     rule_set_id: str | None,
     *,
     show: bool,
+    setting: str | None = None,
+    require_coverage: bool = False,
 ) -> None:
     """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
     import contextlib  # noqa: PLC0415
@@ -420,7 +450,17 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-        summary = close_store(program, period, rules, out, on_progress=advance)
+        from carecore.billing.facts import Setting  # noqa: PLC0415
+
+        summary = close_store(
+            program,
+            period,
+            rules,
+            out,
+            on_progress=advance,
+            setting=None if setting is None else Setting(setting),
+            require_coverage=require_coverage,
+        )
     _print_summary(summary, out)
     click.echo(f"stored in {db_url}: the claim lines and denials of {period}")
 

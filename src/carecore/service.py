@@ -886,12 +886,20 @@ class CareProgram:
         reason: str,
         progress: Callable[[int, int], None] | None,
         each: Callable[[BillingFacts, EvaluationResult], None] | None,
+        setting: Setting | None = None,
+        require_coverage: bool = False,
     ) -> list[EvaluationResult]:
         """:meth:`close_month` over records already read (a close that also reads audit evidence)."""
         from carecore.billing.facts import Setting  # noqa: PLC0415
 
         results = _evaluate_month_records(
-            records, period, rules, progress, each, Setting.PHYSICIAN_OFFICE, require_coverage=False
+            records,
+            period,
+            rules,
+            progress,
+            each,
+            setting if setting is not None else Setting.PHYSICIAN_OFFICE,
+            require_coverage=require_coverage,
         )
         self._store_close(period, results, reason)
         return results
@@ -1070,6 +1078,16 @@ def _evaluate_month_records(  # noqa: PLR0917 - evaluate_period's settings
     require_coverage: bool,
 ) -> list[EvaluationResult]:
     """Every patient's result from *records* (see :meth:`CareProgram.evaluate_period`)."""
+    from carecore.billing.facts import Setting  # noqa: PLC0415
+
+    if not isinstance(setting, Setting):
+        raise errors.InvalidValue(
+            f"must be one of {', '.join(s.value for s in Setting)}", field="setting", value=setting
+        )
+    if not isinstance(require_coverage, bool):
+        raise errors.InvalidValue(
+            "must be True or False", field="require_coverage", value=require_coverage
+        )
     from carecore.billing.month import evaluate_records  # noqa: PLC0415
 
     total = len(records.patients)

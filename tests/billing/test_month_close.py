@@ -459,3 +459,62 @@ def test_billing_close_needs_one_source(extra, message):
     result = CliRunner().invoke(app, ["billing", "close", "--month", "2026-03", *extra])
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_billing_close_over_a_store_takes_the_setting_and_the_coverage_switch(tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+
+    url = f"sqlite:///{tmp_path / 'practice.db'}"
+    _stored_practice(url)
+    app = make_app(get_plugin_manager(entry_points=False))
+
+    def close(*extra):
+        out = tmp_path / "-".join(["close", *extra]).replace("--", "")
+        args = ["billing", "close", "--month", "2026-03", "--db", url, "--out", str(out)]
+        result = CliRunner().invoke(app, [*args, "--no-progress", *extra])
+        assert result.exit_code == 0, result.output
+        with (out / "claims.csv").open(newline="", encoding="utf-8") as handle:
+            claims = sorted(r["code"] for r in csv.DictReader(handle))
+        with (out / "denials.csv").open(newline="", encoding="utf-8") as handle:
+            reasons = {(r["patient_id"], r["reason"]) for r in csv.DictReader(handle)}
+        return claims, reasons
+
+    office_claims, office_reasons = close()
+    assert office_claims == ["99439", "99490"]
+    assert ("p1", "not_in_effect") not in office_reasons
+    # An RHC is told that G0511 is no longer payable (2026): the setting reached the engine.
+    rhc_claims, rhc_reasons = close("--setting", "rhc")
+    assert rhc_claims == ["99439", "99490"]
+    assert ("p1", "not_in_effect") in rhc_reasons
+    # No coverage record: assumed Part B by default, refused when coverage is required.
+    claims, reasons = close("--require-coverage")
+    assert claims == []
+    assert ("p1", "not_covered") in reasons
+
+
+def test_store_only_options_are_refused_for_a_csv_close(tmp_path):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+
+    app = make_app(get_plugin_manager(entry_points=False))
+    args = ["billing", "close", "--month", "2026-03", "--patients", "p.csv", "--events", "e.csv"]
+    result = CliRunner().invoke(app, [*args, "--setting", "rhc"])
+    assert result.exit_code == 2
+    assert "--db" in result.output
+
+
+def test_close_month_refuses_a_bad_setting_by_name():
+    program = CareProgram.open("memory://")
+    with pytest.raises(errors.InvalidValue) as info:
+        program.close_month(ServicePeriod.month(2026, 3), setting="clinic")
+    assert info.value.field == "setting"
+    with pytest.raises(errors.InvalidValue) as info:
+        program.close_month(ServicePeriod.month(2026, 3), require_coverage="yes")
+    assert info.value.field == "require_coverage"

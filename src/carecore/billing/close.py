@@ -1366,8 +1366,13 @@ def close_store(
     *,
     reason: str = "carecore billing close",
     on_progress: Callable[[int, int], None] | None = None,
+    setting: Setting | None = None,
+    require_coverage: bool = False,
 ) -> CloseSummary:
     """Close *month* over a store: store the claim lines and denials, write the CSV close's files.
+
+    *setting* (default: the physician office) and *require_coverage* are
+    passed to :meth:`~carecore.service.CareProgram.close_month`.
 
     :meth:`carecore.service.CareProgram.close_month` evaluates and stores
     the month; every patient's outcome goes through the same writer and
@@ -1424,7 +1429,14 @@ def close_store(
             )
 
         program._close_month_records(  # noqa: SLF001 - close_month over the records read above
-            records, month, rules=rules, reason=reason, progress=on_progress, each=each
+            records,
+            month,
+            rules=rules,
+            reason=reason,
+            progress=on_progress,
+            each=each,
+            setting=setting,
+            require_coverage=require_coverage,
         )
         return writer.finish()
 
