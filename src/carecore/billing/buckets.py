@@ -21,9 +21,10 @@ The bucket files live in a private folder (mode 0700, files 0600: they hold
 the same health information as the input) inside the output folder (the
 system's temporary folder when nothing is written) and are removed when the
 close ends, also when it fails. With polars (``carecore[fast]``) the split
-runs in polars' streaming engine; files polars cannot take as plain lines
-(quoted cells, blank lines, CR line ends) and closes without polars are
-split with the :mod:`csv` module, which holds a table of patient ids.
+reads the files' lines 32 MB at a time with polars; files polars cannot take
+as plain lines (quoted cells, blank lines, CR line ends) and closes without
+polars are split with the :mod:`csv` module. Either way the split holds a
+table of the patient ids (their place in the close's order).
 
 >>> import pathlib, tempfile
 >>> from carecore.billing.cms import cms_rule_set
