@@ -24,25 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _measure import tree_pss_mb
+
 HERE = Path(__file__).parent
-
-
-def _tree_pss_mb(pid: int) -> float:
-    """Proportional set size of a process and its descendants, in MB."""
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) / 1024
-                    break
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
 
 
 def measure(command: list[str]) -> dict[str, float]:
@@ -52,7 +36,7 @@ def measure(command: list[str]) -> dict[str, float]:
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     peak = 0.0
     while child.poll() is None:
-        peak = max(peak, _tree_pss_mb(child.pid))
+        peak = max(peak, tree_pss_mb(child.pid))
         time.sleep(0.2)
     seconds = time.perf_counter() - start
     if child.returncode not in {0, 1}:

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from _measure import run_measured
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -84,40 +86,6 @@ def bench_json_round_trip(repeat: int) -> dict[str, float]:
     return {"baseline_s": b, "candidate_s": c, "ratio": c / b}
 
 
-def _tree_pss_mb(pid: int) -> float:
-    """Proportional set size of a process and its descendants (shared pages counted once)."""
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) / 1024
-                    break
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending.extend(int(c) for c in children)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
-
-
-def _run_measured(command: list[str]) -> tuple[float, float]:
-    """Run *command*; return (seconds, peak memory in MB of it and its workers, sampled as PSS)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    peak = 0.0
-    while child.poll() is None:
-        peak = max(peak, _tree_pss_mb(child.pid))
-        time.sleep(0.2)
-    elapsed = time.perf_counter() - start
-    if child.returncode not in {0, 1}:
-        msg = f"{command[:3]} failed with status {child.returncode}"
-        raise RuntimeError(msg)
-    return elapsed, peak
-
-
 def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
     """Month close of *patients* synthetic patients against the SQLite GROUP BY baseline.
 
@@ -154,13 +122,13 @@ def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
     ]
     base_runs, close_runs = [], []
     for _ in range(max(runs, 1)):
-        base_runs.append(_run_measured(baseline))
-        close_runs.append(_run_measured(command))
+        base_runs.append(run_measured(baseline))
+        close_runs.append(run_measured(command))
     base_s = statistics.median(s for s, _ in base_runs)
     close_s = statistics.median(s for s, _ in close_runs)
-    single_s, single_mb = _run_measured([*command, "--workers", "1"])
-    reference_s, reference_mb = _run_measured([*command, "--engine", "reference"])
-    whole_s, whole_mb = _run_measured([*command, "--buckets", "1"])
+    single_s, single_mb = run_measured([*command, "--workers", "1"])
+    reference_s, reference_mb = run_measured([*command, "--engine", "reference"])
+    whole_s, whole_mb = run_measured([*command, "--buckets", "1"])
     return {
         "patients": patients,
         "runs": len(close_runs),

@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from _measure import run_measured
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -299,38 +301,6 @@ def load_store(data: Path, db: Path) -> dict[str, int]:  # noqa: C901 - one loop
     return dict(counts)
 
 
-def _tree_pss_mb(pid: int) -> float:
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) / 1024
-                    break
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
-
-
-def _run_measured(command: list[str]) -> tuple[float, float]:
-    """Run *command*; (seconds, peak PSS in MB of it and its workers)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    peak = 0.0
-    while child.poll() is None:
-        peak = max(peak, _tree_pss_mb(child.pid))
-        time.sleep(0.2)
-    elapsed = time.perf_counter() - start
-    if child.returncode != 0:
-        msg = f"{command[3:6]} failed with status {child.returncode}"
-        raise RuntimeError(msg)
-    return elapsed, peak
-
-
 def lines_per_code(claims_csv: Path) -> dict[str, int]:
     """Claim lines per code in a close's claims.csv."""
     with claims_csv.open(newline="", encoding="utf-8") as handle:
@@ -382,11 +352,11 @@ def bench_store_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any
     ]
     csv_runs, store_runs = [], []
     for _ in range(max(runs, 1)):
-        csv_runs.append(_run_measured(csv_command))
+        csv_runs.append(run_measured(csv_command, ok=frozenset({0})))
         for suffix in ("-wal", "-shm"):
             Path(f"{scratch}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(db, scratch)
-        store_runs.append(_run_measured(store_command))
+        store_runs.append(run_measured(store_command, ok=frozenset({0})))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{scratch}{suffix}").unlink(missing_ok=True)
     csv_s = statistics.median(s for s, _ in csv_runs)
