@@ -94,7 +94,7 @@ def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
     ratio is of their medians (a busy machine moves single runs by several
     seconds). The close then runs once with one worker, once with
     ``--engine reference`` and once with ``--buckets 1`` (the files closed
-    whole; the default ``auto`` closes an events.csv over 128 MB in buckets).
+    whole; the default ``auto`` closes an events.csv over 384 MB in buckets).
     """
     here = Path(__file__).parent
     data = work / f"close-{patients}"

@@ -243,7 +243,7 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
     show_default=True,
     metavar="N|auto",
     help="Close the files in N buckets of patients, one after the other (memory bounded by a "
-    "bucket; the files written are the same); auto: one bucket per 128 MB of events.csv.",
+    "bucket; the files written are the same); auto: one bucket per 384 MB of events.csv.",
 )
 @click.pass_context
 def close(  # noqa: PLR0917 - click passes options as arguments

@@ -1260,7 +1260,7 @@ def close_files(  # noqa: C901 - checks of each setting, then one engine
     32 MB, else 1). *on_progress* gets ``(patients closed, patients)``,
     the total None while unknown; *on_notice* gets a sentence when the
     columnar engine was asked for but the files need the reference reader.
-    *buckets* (a whole number, or ``"auto"``: one per 128 MB of events.csv)
+    *buckets* (a whole number, or ``"auto"``: one per 384 MB of events.csv)
     over 1 closes the files bucket by bucket, so memory is bounded by a
     bucket (see :mod:`carecore.billing.buckets`); the files are the same.
 
