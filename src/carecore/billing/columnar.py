@@ -1757,7 +1757,11 @@ def _write_chunks(  # noqa: PLR0917
     try:
         for first in range(0, max(total, 1), _CHUNK):
             last = first + _CHUNK
-            chunk = window(cp, cp_orders, first, last)
+            # _conditions_text is Int64, but str for a patients.csv of a header only (no
+            # texts to number): the joins on it need one type.
+            chunk = window(cp, cp_orders, first, last).with_columns(
+                pl.col("_conditions_text").cast(pl.Int64)
+            )
             chunk_entries = window(entries, entry_orders, first, last).with_columns(
                 pl.col("_role").cast(pl.String),
                 pl.col("_family").cast(pl.String),
