@@ -488,12 +488,14 @@ class _Merge:
     """The final files, each bucket's output appended as it closes."""
 
     def __init__(self, out: Path | None, month: ServicePeriod, rules: RuleSet) -> None:
+        from carecore.billing.close import private_folder, private_open  # noqa: PLC0415
         from carecore.billing.encode import (  # noqa: PLC0415
             CLAIM_COLUMNS,
             DENIAL_COLUMNS,
             CloseEncoder,
         )
 
+        self._open = private_open
         self.out = out
         self.encoder = CloseEncoder(rules, month)
         self.headers = {
@@ -505,11 +507,12 @@ class _Merge:
         self.any_claim = False
         if out is None:
             return
-        (out / "audit").mkdir(parents=True, exist_ok=True)
+        private_folder(out)
+        private_folder(out / "audit")
         for name, header in self.headers.items():
-            self.handles[name] = (out / name).open("wb")
+            self.handles[name] = self._open(out / name, "wb")
             self.handles[name].write(header)
-        self.handles["claims.json"] = (out / "claims.json").open("wb")
+        self.handles["claims.json"] = self._open(out / "claims.json", "wb")
         self.handles["claims.json"].write(self.encoder.CLAIMS_JSON_OPEN.encode("utf-8"))
 
     def add(self, folder: Path, renamed: dict[str, str]) -> None:
@@ -562,7 +565,8 @@ class _Merge:
         self.handles["claims.json"].write(self.encoder.CLAIMS_JSON_CLOSE.encode("utf-8"))
         for handle in self.handles.values():
             handle.close()
-        (self.out / "summary.json").write_text(self.encoder.summary_json(summary), encoding="utf-8")
+        with self._open(self.out / "summary.json", encoding="utf-8") as handle:
+            handle.write(self.encoder.summary_json(summary))
 
     def abort(self) -> None:
         for handle in self.handles.values():

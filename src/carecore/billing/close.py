@@ -199,6 +199,30 @@ class PatientMonth:
     evidence: AuditEvidence | None = None
 
 
+def private_open(path: Path, mode: str = "w", **options: Any) -> Any:
+    """Open *path* for writing, readable and writable by its owner only (0600).
+
+    A close's files name patients and their diagnoses; an existing file is
+    truncated and its mode set to 0600 too.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+        return os.fdopen(descriptor, mode, **options)
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def private_folder(path: Path) -> None:
+    """Create the folder *path* for its owner only (0700); an existing folder is left as it is.
+
+    Missing parents are created as usual (they are the user's folders).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+
+
 def _open(path: Path) -> Any:
     try:
         return path.open(newline="", encoding="utf-8")
@@ -857,14 +881,14 @@ class CloseWriter:
         self.rejected = 0
         self._first_claim = True
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "audit").mkdir(exist_ok=True)
-            self._claims = (out / "claims.csv").open("w", newline="", encoding="utf-8")
-            self._claims_json = (out / ("claims.jsonl" if part else "claims.json")).open(
-                "w", encoding="utf-8"
+            private_folder(out)
+            private_folder(out / "audit")
+            self._claims = private_open(out / "claims.csv", newline="", encoding="utf-8")
+            self._claims_json = private_open(
+                out / ("claims.jsonl" if part else "claims.json"), encoding="utf-8"
             )
-            self._denials = (out / "denials.csv").open("w", newline="", encoding="utf-8")
-            self._audit = (out / "audit" / "packets.jsonl").open("w", encoding="utf-8")
+            self._denials = private_open(out / "denials.csv", newline="", encoding="utf-8")
+            self._audit = private_open(out / "audit" / "packets.jsonl", encoding="utf-8")
             if not part:
                 self._claims.write(self.encoder.header(CLAIM_COLUMNS))
                 self._denials.write(self.encoder.header(DENIAL_COLUMNS))
@@ -1028,9 +1052,8 @@ class CloseWriter:
             for handle in (self._claims, self._claims_json, self._denials, self._audit):
                 handle.close()
             if not self.part:
-                (self.out / "summary.json").write_text(
-                    self.encoder.summary_json(summary), encoding="utf-8"
-                )
+                with private_open(self.out / "summary.json", encoding="utf-8") as handle:
+                    handle.write(self.encoder.summary_json(summary))
         return summary
 
 
