@@ -471,7 +471,7 @@ def _print_summary(summary: Any, out: Path | None) -> None:
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from carecore.billing.fees import NO_LISTED_FEE, Revenue  # noqa: PLC0415
+    from carecore.billing.fees import NO_LISTED_FEE, Revenue, format_amount  # noqa: PLC0415
 
     table = Table(
         title=f"Billing close {summary.month} ({summary.rule_set}, version {summary.rule_set_version})"
@@ -483,7 +483,7 @@ def _print_summary(summary: Any, out: Path | None) -> None:
     # A code with no listed fee has no amount: shown as such and counted apart from the
     # total, never as $0.
     for code in summary.codes:
-        shown = f"${code.amount}" if code.amount is not None else NO_LISTED_FEE
+        shown = format_amount(None if code.amount is None else Decimal(code.amount))
         table.add_row(code.code, str(code.lines), str(code.units), shown)
     total = Revenue(
         total=Decimal(summary.expected_revenue),

@@ -68,3 +68,34 @@ def test_a_new_output_folder_is_private(tmp_path):
     )
     assert _mode(out) == 0o700
     assert _mode(out / "audit") == 0o700
+
+
+def test_the_summary_table_writes_amounts_as_people_read_them(tmp_path):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+
+    rows = "".join(
+        f"p{i},dr1,E11.65;I10,CCM=2025-11-03,CCM=2025-11-03,2025-11-03\n" for i in range(20)
+    )
+    events = "".join(f"p{i},2026-01-06,time_entry,25,clinical_staff,CCM\n" for i in range(20))
+    (tmp_path / "patients.csv").write_text(PATIENTS.splitlines(keepends=True)[0] + rows)
+    (tmp_path / "events.csv").write_text(EVENTS.splitlines(keepends=True)[0] + events)
+    app = make_app(get_plugin_manager(entry_points=False))
+    result = CliRunner().invoke(
+        app,
+        [
+            "billing",
+            "close",
+            "--month",
+            "2026-01",
+            "--patients",
+            str(tmp_path / "patients.csv"),
+            "--events",
+            str(tmp_path / "events.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    # 20 x 99490 at $66.13: one format in the code rows and the total (it was "$1322.60").
+    assert result.output.count("$1,322.60") == 2, result.output
