@@ -165,9 +165,9 @@ def report(  # noqa: PLR0917 - one parameter per click option
             raise errors.InvalidValue("write VERSION:YEAR, e.g. V28:2026", field="--hcc", value=hcc)
         model = HccModel(version=HccVersion(version), year=int(year))
     expected_text, costs_text = _read(expected_pmpm), _read(costs)
+    day = _day(as_of, "--as-of")  # options first: a bad option is named before the store is read
     with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
         data = program.program_data(reason="carecore report")
-    day = _day(as_of, "--as-of")
     if day is None:  # the last day of the report, but never a day still to come
         day = min(period.end, SystemClock().today(time_zone))
     result = program_report(

@@ -7,6 +7,7 @@ for both engines, whole or in buckets; a file left by an earlier close is made
 
 from __future__ import annotations
 
+import importlib.util
 import stat
 from pathlib import Path
 
@@ -29,7 +30,18 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-@pytest.mark.parametrize("engine", ["reference", "columnar"])
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "reference",
+        pytest.param(
+            "columnar",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("polars") is None, reason="needs polars"
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("buckets", [1, 2])
 def test_close_outputs_are_private(tmp_path, engine, buckets):
     (tmp_path / "patients.csv").write_text(PATIENTS)
