@@ -10,10 +10,13 @@ refused as not timely.
 from __future__ import annotations
 
 import pendulum
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carecore import errors
 from carecore.billing import Switches, cms_rule_set, evaluate
+from carecore.billing.engine import tcm_clock
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
@@ -108,3 +111,21 @@ def test_episode_deadlines_are_the_engines(day, counting, subdiv):
     codes, reasons = _codes(day, late_contact, episode.visit_due_7, switches)
     assert not codes & {"99495", "99496"}
     assert DenialReason.CONTACT_NOT_TIMELY in reasons
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"discharge": "2026-03-02"}, "discharge"),
+        ({"calendar": "US"}, "calendar"),
+        ({"day_counting": "day_zero"}, "day_counting"),
+        ({"contact_business_days": 0}, "contact_business_days"),
+        ({"period_days": True}, "period_days"),
+    ],
+)
+def test_the_clock_refuses_bad_input_by_name(changes, field):
+    arguments = {"discharge": pendulum.Date(2026, 3, 2), "calendar": HolidayCalendar()} | changes
+    discharge = arguments.pop("discharge")
+    with pytest.raises(errors.InvalidValue) as info:
+        tcm_clock(discharge, **arguments)
+    assert info.value.field == field

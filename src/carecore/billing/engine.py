@@ -1008,6 +1008,21 @@ def tcm_clock(
     :func:`carecore.transitions.open_episode` sets an episode's deadlines with
     it, so the deadlines a care team chases are the ones the close applies.
     """
+    discharge = v.check_date(discharge, "discharge")
+    if not isinstance(calendar, HolidayCalendar):
+        raise errors.InvalidValue("must be a HolidayCalendar", field="calendar", value=calendar)
+    if not isinstance(day_counting, TcmDayCounting):
+        raise errors.InvalidValue(
+            "must be a TcmDayCounting", field="day_counting", value=day_counting
+        )
+    for name, value, top in (
+        ("contact_business_days", contact_business_days, 30),
+        ("period_days", period_days, 366),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise errors.InvalidValue(
+                f"must be a whole number from 1 to {top}", field=name, value=value
+            )
     offset = 0 if day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
     return TcmClock(
         discharge=discharge,
