@@ -361,7 +361,7 @@ class CareProgram:
                 # The total is also an observation, so a goal such as "PHQ-9 under 5" can follow it.
                 tx.add(
                     Observation(
-                        id=f"{result_id}:total",
+                        id=f"{result_id}-total",  # a FHIR id when result_id is one
                         patient_id=patient_id,
                         measure=f"{instrument.title} total score",
                         loinc=instrument.total_loinc,

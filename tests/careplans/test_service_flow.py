@@ -151,7 +151,7 @@ def test_from_assessment_to_an_active_plan_and_its_revisions(program):
     assert "69722-7" not in phq_answers  # the unanswered difficulty item is not stored as "None"
     with program.transaction("check") as tx:
         totals = [o for o in tx.find(Observation, patient_id="p1") if o.loinc == "44261-6"]
-    assert [(o.id, o.value) for o in totals] == [("a-phq9:total", 10)]
+    assert [(o.id, o.value) for o in totals] == [("a-phq9-total", 10)]
     writes = [(e.action, e.kind) for e in entries if e.action in {"create", "update"}]
     assert ("create", "AssessmentResult") in writes
     assert writes.count(("update", "CarePlan")) == closed.version - 1

@@ -116,3 +116,24 @@ def make_program(tmp_path, carecore_pm):
 @pytest.fixture
 def program(make_program):
     return make_program()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory):
+    """A SQLite store the default ``carecore demo`` built (about 10 s, once a session)."""
+    from carecore._demo import DemoSettings, run_demo
+    from carecore.plugins import get_plugin_manager
+
+    directory = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{directory / 'carecore-demo.db'}"
+    with CareProgram.open(url, actor="carecore-demo", plugin_manager=get_plugin_manager()) as p:
+        run_demo(p, DemoSettings(), directory / "report")
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_program(demo_db):
+    from carecore.plugins import get_plugin_manager
+
+    with CareProgram.open(demo_db, actor="fhir-test", plugin_manager=get_plugin_manager()) as p:
+        yield p

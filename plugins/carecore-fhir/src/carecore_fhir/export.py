@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "careplan_resources",
     "export_patient",
+    "fhir_id",
     "find_patient",
     "to_fhir",
 ]
@@ -81,6 +82,25 @@ _EXTRA_FIELDS = (
 )
 
 
+def fhir_id(carecore_id: str) -> str:
+    """*carecore_id* as a FHIR id (letters, digits, ``-`` and ``.``; 1 to 64): itself when it is one.
+
+    Another id keeps its allowed characters (others become ``-``) and gains a
+    hash of the whole id, so two carecore ids never share a FHIR id.
+
+    >>> fhir_id("p-0076")
+    'p-0076'
+    >>> fhir_id("a1:total")
+    'a1-total-308cc9efab77e55b'
+    >>> len(fhir_id("x" * 100))
+    64
+    """
+    if _ID.fullmatch(carecore_id):
+        return carecore_id
+    readable = re.sub(r"[^A-Za-z0-9\-.]", "-", carecore_id)[:47]
+    return f"{readable}-{hashlib.sha256(carecore_id.encode()).hexdigest()[:16]}"
+
+
 def part_id(owner: str, part: str) -> str:
     """A FHIR id for a part of *owner* (a goal of a plan): readable when it fits, hashed when not.
 
@@ -102,7 +122,7 @@ def part_id(owner: str, part: str) -> str:
 
 
 def _ref(kind: str, rid: str, display: str | None = None) -> dict[str, Any]:
-    ref: dict[str, Any] = {"reference": f"{kind}/{rid}"}
+    ref: dict[str, Any] = {"reference": f"{kind}/{fhir_id(rid)}"}
     if display:
         ref["display"] = display
     return ref
@@ -133,7 +153,7 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
     """A carecore Patient as a FHIR Patient (time zone in the core ``timezone`` extension)."""
     doc: dict[str, Any] = {
         "resourceType": "Patient",
-        "id": patient.id,
+        "id": fhir_id(patient.id),
         "extension": [{"url": codes.TIMEZONE_EXTENSION, "valueCode": patient.time_zone}],
         "identifier": [{"system": i.system, "value": i.value} for i in patient.identifiers],
         "name": [
@@ -161,7 +181,7 @@ def practitioner_resource(practitioner: Practitioner) -> dict[str, Any]:
     codings = [{"system": codes.CREDENTIAL_SYSTEM, "code": practitioner.credential.value}]
     doc: dict[str, Any] = {
         "resourceType": "Practitioner",
-        "id": practitioner.id,
+        "id": fhir_id(practitioner.id),
         "name": [{"text": practitioner.name}],
         "qualification": [{"code": {"coding": codings, "text": practitioner.credential.value}}],
     }
@@ -195,7 +215,7 @@ def condition_resource(condition: Condition) -> dict[str, Any]:
         )
     doc: dict[str, Any] = {
         "resourceType": "Condition",
-        "id": condition.id,
+        "id": fhir_id(condition.id),
         "extension": [{"url": f"{EXT}/condition-attestation", "extension": attestation}],
         "clinicalStatus": _concept(
             "http://terminology.hl7.org/CodeSystem/condition-clinical", status
@@ -222,7 +242,7 @@ def _observation(obs: Observation, components: list[Observation] | None = None) 
     category = "laboratory" if obs.loinc in {"4548-4", "17856-6"} else "vital-signs"
     doc: dict[str, Any] = {
         "resourceType": "Observation",
-        "id": obs.id,
+        "id": fhir_id(obs.id),
         "status": "final",
         "category": [
             _concept("http://terminology.hl7.org/CodeSystem/observation-category", category)
@@ -270,7 +290,7 @@ def observation_resources(observations: list[Observation]) -> list[dict[str, Any
             parts = [p for p in pair if p is not None and p.on == obs.on]
             done.update(p.id for p in parts)
             panel = _observation(parts[0], parts)
-            panel["id"] = base
+            panel["id"] = fhir_id(base)
             out.append(panel)
             continue
         done.add(obs.id)
@@ -329,7 +349,7 @@ def coverage_resource(coverage: Coverage) -> dict[str, Any]:
     """A carecore Coverage as a FHIR Coverage."""
     doc: dict[str, Any] = {
         "resourceType": "Coverage",
-        "id": coverage.id,
+        "id": fhir_id(coverage.id),
         "status": "active",
         "type": {
             "coding": [
@@ -483,7 +503,7 @@ def careplan_resources(
     ]
     doc: dict[str, Any] = {
         "resourceType": "CarePlan",
-        "id": plan.id,
+        "id": fhir_id(plan.id),
         "meta": {"versionId": str(plan.version)},
         "text": _narrative(*lines),
         "status": plan.status.value,
@@ -541,7 +561,7 @@ def careteam_resource(team: CareTeam) -> dict[str, Any]:
     """A carecore CareTeam as a FHIR CareTeam with carecore's role codes."""
     return {
         "resourceType": "CareTeam",
-        "id": team.id,
+        "id": fhir_id(team.id),
         "status": "active",
         "subject": _ref("Patient", team.patient_id),
         "participant": [
@@ -570,7 +590,7 @@ def consent_resource(consent: Consent) -> dict[str, Any]:
         provision["period"]["end"] = consent.effective_until.isoformat()
     return {
         "resourceType": "Consent",
-        "id": consent.id,
+        "id": fhir_id(consent.id),
         "text": _narrative(
             f"{consent.family.value} program consent, {consent.method.value}, obtained "
             f"{consent.obtained_on} by {consent.obtained_by}"
@@ -609,7 +629,7 @@ def enrollment_resource(enrollment: Enrollment) -> dict[str, Any]:
         period["end"] = changes[-1].on.isoformat()
     return {
         "resourceType": "EpisodeOfCare",
-        "id": enrollment.id,
+        "id": fhir_id(enrollment.id),
         "status": status,
         "statusHistory": history,
         "type": [_concept(codes.FAMILY_SYSTEM, enrollment.family.value)],
@@ -623,7 +643,7 @@ def assessment_resources(result: AssessmentResult) -> list[dict[str, Any]]:
     """An assessment as a FHIR QuestionnaireResponse and, when scored, a score Observation."""
     qr: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
-        "id": result.id,
+        "id": fhir_id(result.id),
         "questionnaire": f"{codes.CARECORE}/Questionnaire/{result.instrument_id}",
         "status": "completed",
         "subject": _ref("Patient", result.patient_id),
@@ -777,6 +797,10 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
             except errors.NotFound:
                 continue
     known = {p.id for p in practitioners}
+    # An assessment's total is stored as an Observation too; its FHIR form is the score
+    # Observation made with the QuestionnaireResponse, so it is written once.
+    totals = {f"{r.id}{sep}total" for r in results if r.total is not None for sep in ":-"}
+    observations = [o for o in observations if o.id not in totals]
     resources: list[dict[str, Any]] = [patient_resource(patient)]
     resources += [practitioner_resource(p) for p in practitioners]
     resources += [condition_resource(c) for c in conditions]
