@@ -1,5 +1,11 @@
 """The registry: who qualifies for which program and why, who needs work, who follows whom.
 
+Chronic status and significant risk come from the condition record's
+attestation or from the shipped condition-group table
+(:func:`condition_groups`, :func:`classify`): a patient whose conditions
+qualify only when the table's proposals are counted *needs attestation*
+(:attr:`Eligibility.status`).
+
 Pure functions over :mod:`carecore.model` values and a day; nothing here
 reads a store or a clock (:meth:`carecore.service.CareProgram.program_data`
 reads the records once). Every answer carries its reasons:
@@ -18,7 +24,7 @@ False
 p1 not eligible for CCM on 2026-03-01
   [met] alive: alive on 2026-03-01
   [not met] ccm.two_chronic_conditions: 1 chronic condition(s) expected to last 12 months
-  or until death with significant risk (E11.9); CCM needs 2 (source S1)
+  or until death with significant risk attested (E11.9); CCM needs 2 (source S1)
   [unknown] coverage.medicare_part_b: coverage unknown: not given; Medicare Part B not verified
 """
 
@@ -31,6 +37,7 @@ from carecore.registry._eligibility import (
     eligibility,
     registry,
 )
+from carecore.registry._groups import ConditionGroup, classify, condition_groups
 from carecore.registry._work import (
     Caseload,
     MinutesProgress,
@@ -42,10 +49,13 @@ from carecore.registry._work import (
 __all__ = [
     "PROGRAMS",
     "Caseload",
+    "ConditionGroup",
     "Criterion",
     "Eligibility",
     "MinutesProgress",
     "caseloads",
+    "classify",
+    "condition_groups",
     "eligibility",
     "minutes_progress",
     "registry",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
 import pendulum
 from attrs import frozen
 
@@ -12,8 +13,9 @@ from carecore.billing.engine import condition_groups
 from carecore.billing.facts import ChronicCondition
 from carecore.billing.primitives import CONDITIONS_NEEDED
 from carecore.billing.rules import Switches
-from carecore.model import Condition, CoveragePlan, Patient, ServiceFamily
+from carecore.model import CodeSystem, Condition, CoveragePlan, Patient, ServiceFamily
 from carecore.model._validators import check_date
+from carecore.registry._groups import classify, counted_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -45,7 +47,10 @@ _PCM_MONTHS = CONDITIONS_NEEDED[ServiceFamily.PCM][1]
 class Criterion:
     """One rule checked for one patient: met (True), not met (False) or unknown (None).
 
-    ``records`` are the ids of the records the check used.
+    ``records`` are the ids of the records the check used. ``needs`` names
+    what would meet a criterion that is not met: ``"attestation"`` when the
+    billing practitioner's attestation of conditions the condition-group
+    table proposes is all that is missing.
 
     >>> Criterion(rule="alive", met=True, detail="alive on 2026-03-01").met
     True
@@ -55,6 +60,7 @@ class Criterion:
     met: bool | None
     detail: str
     records: tuple[str, ...] = ()
+    needs: str | None = None
 
 
 @frozen(kw_only=True)
@@ -62,8 +68,11 @@ class Eligibility:
     """Whether one patient qualifies for one program on one day, and why.
 
     ``eligible`` is true when no criterion failed; ``verified`` when every
-    criterion is known to be met (an unknown coverage leaves it false).
-    ``conditions`` are the qualifying ICD-10-CM codes.
+    criterion is known to be met (an unknown coverage leaves it false);
+    ``needs_attestation`` when the only criteria not met need an attestation.
+    ``status`` says which of the three (``eligible``, ``needs attestation``,
+    ``not eligible``). ``conditions`` are the codes of the qualifying
+    conditions (attested, and, when an attestation is needed, proposed).
 
     >>> e = Eligibility(patient_id="p1", family=ServiceFamily.CCM, as_of=pendulum.Date(2026, 3, 1),
     ...     criteria=(Criterion(rule="alive", met=True, detail="alive"),
@@ -94,14 +103,30 @@ class Eligibility:
         return all(c.met is True for c in self.criteria)
 
     @property
+    def needs_attestation(self) -> bool:
+        """Every criterion not met needs only an attestation."""
+        failed = [c for c in self.criteria if c.met is False]
+        return bool(failed) and all(c.needs == "attestation" for c in failed)
+
+    @property
+    def status(self) -> str:
+        """``eligible``, ``needs attestation`` or ``not eligible``."""
+        if self.eligible:
+            return "eligible"
+        return "needs attestation" if self.needs_attestation else "not eligible"
+
+    @property
     def explanation(self) -> str:
         """One line for the outcome, then one line per criterion."""
-        verdict = "eligible" if self.eligible else "not eligible"
         level = f" at level {self.level}" if self.level is not None and self.eligible else ""
         unverified = " (not verified)" if self.eligible and not self.verified else ""
-        head = f"{self.patient_id} {verdict} for {self.family.value}{level} on {self.as_of}{unverified}"
+        head = f"{self.patient_id} {self.status} for {self.family.value}{level} on {self.as_of}{unverified}"
         marks = {True: "met", False: "not met", None: "unknown"}
-        lines = [f"  [{marks[c.met]}] {c.rule}: {c.detail}" for c in self.criteria]
+        lines = [
+            f"  [{'needs ' + c.needs if c.met is False and c.needs else marks[c.met]}] "
+            f"{c.rule}: {c.detail}"
+            for c in self.criteria
+        ]
         return "\n".join([head, *lines])
 
 
@@ -121,22 +146,137 @@ def _lasts(condition: Condition, months: int) -> bool:
     return expected is None or expected >= months
 
 
+def _code(condition: Condition) -> str:
+    """How a condition is named in a reason: its code, with its group when the table knows it."""
+    group = classify(condition.coding)
+    if condition.coding.system is CodeSystem.ICD10CM or group is None:
+        return condition.coding.code
+    return f"{condition.coding.code} ({group.group})"
+
+
 def _describe(conditions: Iterable[Condition]) -> str:
-    return ", ".join(sorted({c.coding.code for c in conditions})) or "none"
+    return ", ".join(sorted({_code(c) for c in conditions})) or "none"
 
 
 def _distinct(conditions: Iterable[Condition]) -> int:
     """How many diseases, as the engine counts them (:func:`carecore.billing.engine.condition_groups`).
 
-    Billable ICD-10-CM codes only, codes of one category one disease (the
-    default switches), and records of one code (one per encounter, as EHR
-    feeds send) once.
+    Billable ICD-10-CM codes only (a SNOMED CT condition by its row's
+    ICD-10-CM code), codes of one category one disease (the default
+    switches), and records of one code (one per encounter, as EHR feeds
+    send) once.
     """
-    codes = dict.fromkeys(c.coding.code for c in conditions)
+    codes = dict.fromkeys(code for c in conditions if (code := counted_code(c.coding)) is not None)
     groups, _not_billable = condition_groups(
         tuple(ChronicCondition(icd10=code) for code in codes), Switches()
     )
     return len(groups)
+
+
+def _chronic(condition: Condition) -> bool:
+    """Chronic by the record's flag or by the condition-group table."""
+    return condition.chronic or classify(condition.coding) is not None
+
+
+def _attested(condition: Condition, months: int) -> bool:
+    """Attested at significant risk (the record's flag), chronic, lasting long enough."""
+    return condition.significant_risk and _chronic(condition) and _lasts(condition, months)
+
+
+def _proposed(condition: Condition, months: int) -> bool:
+    """Not attested, but in a group the table proposes as significant risk, lasting long enough."""
+    group = classify(condition.coding)
+    return (
+        not condition.significant_risk
+        and group is not None
+        and group.significant_risk
+        and _lasts(condition, months)
+    )
+
+
+def _at_risk(
+    rule: str, active: list[Condition], months: int, needed: int, what: str
+) -> tuple[Criterion, list[Condition]]:
+    """The CCM or PCM condition rule: attested conditions meet it; proposed ones need attesting."""
+    attested = [c for c in active if _attested(c, months)]
+    proposed = [c for c in active if _proposed(c, months)]
+    have = _distinct(attested)
+    if have >= needed:
+        return Criterion(
+            rule=rule,
+            met=True,
+            detail=f"{have} chronic condition(s) expected to last {what} with significant risk "
+            f"attested ({_describe(attested)})",
+            records=tuple(c.id for c in attested),
+        ), attested
+    both = attested + proposed
+    could = _distinct(both)
+    head = (
+        f"{have} chronic condition(s) expected to last {what} with significant risk "
+        f"attested ({_describe(attested)})"
+    )
+    if proposed and could >= needed:
+        return Criterion(
+            rule=rule,
+            met=False,
+            needs="attestation",
+            detail=f"{head}; {_distinct(proposed)} more the condition-group table proposes as "
+            f"significant risk ({_describe(proposed)}) need the billing practitioner's "
+            "attestation",
+            records=tuple(c.id for c in both),
+        ), both
+    tail = f"; {_distinct(proposed)} proposed by the condition-group table ({_describe(proposed)})"
+    return Criterion(
+        rule=rule,
+        met=False,
+        detail=head + (tail if proposed else ""),
+        records=tuple(c.id for c in both),
+    ), attested
+
+
+def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion, list[Condition]]:
+    if family is ServiceFamily.CCM:
+        criterion, found = _at_risk(
+            "ccm.two_chronic_conditions",
+            active,
+            _CCM_MONTHS,
+            _CCM_CONDITIONS,
+            f"{_CCM_MONTHS} months or until death",
+        )
+        return attrs.evolve(
+            criterion, detail=f"{criterion.detail}; CCM needs {_CCM_CONDITIONS} (source S1)"
+        ), found
+    if family is ServiceFamily.PCM:
+        criterion, found = _at_risk(
+            "pcm.one_high_risk_condition", active, _PCM_MONTHS, 1, f"{_PCM_MONTHS} months or more"
+        )
+        return attrs.evolve(
+            criterion, detail=f"{criterion.detail}; PCM needs 1 (sources S2, S30)"
+        ), found
+    if family is ServiceFamily.BHI:
+        found = [c for c in active if c.behavioral]
+        return (
+            Criterion(
+                rule="bhi.behavioral_condition",
+                met=bool(found),
+                detail=f"{_distinct(found)} behavioral health condition(s) ({_describe(found)}); "
+                "BHI needs 1 (source S3)",
+                records=tuple(c.id for c in found),
+            ),
+            found,
+        )
+    found = [c for c in active if _chronic(c) and _lasts(c, _CCM_MONTHS)]
+    level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
+    return (
+        Criterion(
+            rule="apcm.level",
+            met=True,
+            detail=f"{_distinct(found)} chronic condition(s) ({_describe(found)}): level {level} "
+            "(source S50; level 3 also needs QMB status, which carecore does not record)",
+            records=tuple(c.id for c in found),
+        ),
+        found,
+    )
 
 
 def _alive(patient: Patient, day: pendulum.Date) -> Criterion:
@@ -180,58 +320,6 @@ def _coverage(
         detail=f"no active Medicare Part B coverage on {day} (plans: {plans}); "
         "the CMS rules are Part B fee-for-service rules",
         records=tuple(c.id for c in mine),
-    )
-
-
-def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion, list[Condition]]:
-    if family is ServiceFamily.CCM:
-        found = [c for c in active if c.chronic and c.significant_risk and _lasts(c, _CCM_MONTHS)]
-        return (
-            Criterion(
-                rule="ccm.two_chronic_conditions",
-                met=_distinct(found) >= _CCM_CONDITIONS,
-                detail=f"{_distinct(found)} chronic condition(s) expected to last {_CCM_MONTHS} months or "
-                f"until death with significant risk ({_describe(found)}); CCM needs "
-                f"{_CCM_CONDITIONS} (source S1)",
-                records=tuple(c.id for c in found),
-            ),
-            found,
-        )
-    if family is ServiceFamily.PCM:
-        found = [c for c in active if c.chronic and c.significant_risk and _lasts(c, _PCM_MONTHS)]
-        return (
-            Criterion(
-                rule="pcm.one_high_risk_condition",
-                met=bool(found),
-                detail=f"{_distinct(found)} chronic condition(s) expected to last {_PCM_MONTHS} months or more "
-                f"with significant risk ({_describe(found)}); PCM needs 1 (sources S2, S30)",
-                records=tuple(c.id for c in found),
-            ),
-            found,
-        )
-    if family is ServiceFamily.BHI:
-        found = [c for c in active if c.behavioral]
-        return (
-            Criterion(
-                rule="bhi.behavioral_condition",
-                met=bool(found),
-                detail=f"{_distinct(found)} behavioral health condition(s) ({_describe(found)}); "
-                "BHI needs 1 (source S3)",
-                records=tuple(c.id for c in found),
-            ),
-            found,
-        )
-    found = [c for c in active if c.chronic and _lasts(c, _CCM_MONTHS)]
-    level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
-    return (
-        Criterion(
-            rule="apcm.level",
-            met=True,
-            detail=f"{_distinct(found)} chronic condition(s) ({_describe(found)}): level {level} "
-            "(source S50; level 3 also needs QMB status, which carecore does not record)",
-            records=tuple(c.id for c in found),
-        ),
-        found,
     )
 
 

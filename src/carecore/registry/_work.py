@@ -238,7 +238,10 @@ def registry_worklists(
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
     Added kinds: ``eligible-not-enrolled`` (eligible, without an open
-    enrollment in the program; due today) and ``minutes-to-threshold``
+    enrollment in the program; due today), ``needs-attestation`` (eligible
+    but for the billing practitioner's attestation of conditions the
+    condition-group table proposes, without an open enrollment; due today;
+    the detail names the conditions) and ``minutes-to-threshold``
     (enrolled, and the billing engine names minutes that would reach a
     further code this month; due at the month's end, the detail is the
     engine's sentence, e.g. ``CCM: 8 more clinical-staff minutes reach
@@ -271,6 +274,7 @@ def registry_worklists(
         time_zone=time_zone,
     )
     owner_of = _owner_rule(enrolled, teams)
+    verdicts = list(eligibility)
     open_enrollments = {(e.patient_id, e.family) for e in enrolled if e.status_on(day) in _OPEN}
     extra: list[WorkItem] = [
         WorkItem(
@@ -280,8 +284,20 @@ def registry_worklists(
             owner=owner_of(e.patient_id),
             detail=f"{e.family.value}: {', '.join(e.conditions) or 'eligible'}",
         )
-        for e in eligibility
+        for e in verdicts
         if e.eligible and (e.patient_id, e.family) not in open_enrollments
+    ]
+    extra += [
+        WorkItem(
+            kind="needs-attestation",
+            patient_id=e.patient_id,
+            due=day,
+            owner=owner_of(e.patient_id),
+            detail=f"{e.family.value}: attest chronic conditions at significant risk: "
+            f"{', '.join(e.conditions)}",
+        )
+        for e in verdicts
+        if e.needs_attestation and (e.patient_id, e.family) not in open_enrollments
     ]
     if rules is not None:
         records = MonthRecords(

@@ -1,0 +1,112 @@
+"""Chronic status and significant risk from the condition itself: the condition-group table."""
+
+from __future__ import annotations
+
+import csv
+from importlib import resources
+
+import pendulum
+
+from carecore import icd
+from carecore.model import CodeSystem, Coding, Condition, ServiceFamily
+from carecore.registry import classify, condition_groups, eligibility, registry_worklists
+from carecore.testing._store_contract import make_patient
+
+DAY = pendulum.Date(2026, 3, 10)
+CCM, PCM = ServiceFamily.CCM, ServiceFamily.PCM
+
+
+def coded(cid, code, *, snomed=False, **kw):
+    coding = Coding(system=CodeSystem.SNOMEDCT, code=code) if snomed else Coding.icd10cm(code)
+    return Condition(id=cid, patient_id="p1", coding=coding, **kw)
+
+
+def test_every_row_is_well_formed_and_its_counting_code_is_billable():
+    rows = condition_groups()
+    assert {g.basis for g in rows} == {"cms-example", "carecore"}
+    keys = [(g.system, g.code) for g in rows]
+    assert len(keys) == len(set(keys))
+    for g in rows:
+        if g.system is CodeSystem.SNOMEDCT:
+            assert g.code.isdigit()
+            assert g.icd10cm is not None
+            assert icd.is_billable(g.icd10cm), g
+            # the SNOMED row and the ICD-10-CM code it is counted by fall in one group
+            assert classify(Coding.icd10cm(g.icd10cm)).group == g.group
+    text = resources.files("carecore.registry").joinpath("data", "condition_groups.csv")
+    with text.open(encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == len(rows)
+
+
+def test_icd_codes_match_the_longest_prefix():
+    assert classify(Coding.icd10cm("I11.0")).group == "heart-failure"
+    assert classify(Coding.icd10cm("I11.9")).group == "hypertension"
+    assert classify(Coding.icd10cm("E11.65")).group == "diabetes"
+    assert classify(Coding.icd10cm("E78.5")).significant_risk is False
+    assert classify(Coding.icd10cm("J02.9")) is None
+    assert classify(Coding(system=CodeSystem.SNOMEDCT, code="15777000")) is None  # prediabetes
+
+
+def test_table_conditions_alone_need_attestation_not_ineligible():
+    conditions = [coded("c1", "E11.9"), coded("c2", "38341003", snomed=True)]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert (verdict.eligible, verdict.needs_attestation, verdict.status) == (
+        False,
+        True,
+        "needs attestation",
+    )
+    assert verdict.conditions == ("38341003", "E11.9")
+    assert "38341003 (hypertension)" in verdict.explanation
+    assert "[needs attestation] ccm.two_chronic_conditions" in verdict.explanation
+
+
+def test_attestation_makes_the_table_conditions_count():
+    conditions = [
+        coded("c1", "E11.9", significant_risk=True),
+        coded("c2", "38341003", snomed=True, significant_risk=True),
+    ]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert verdict.eligible
+    assert verdict.status == "eligible"
+
+
+def test_an_attestation_counts_a_condition_the_table_does_not_know():
+    conditions = [
+        coded("c1", "E11.9", significant_risk=True),
+        coded("c2", "K50.90", chronic=True, significant_risk=True),  # Crohn's: not in the table
+    ]
+    assert eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions).eligible
+
+
+def test_groups_not_at_significant_risk_and_one_disease_do_not_reach_two():
+    # E11.9 and E11.21 are one disease; hyperlipidemia and obesity are chronic, not at risk.
+    conditions = [
+        coded("c1", "E11.9"),
+        coded("c2", "E11.21"),
+        coded("c3", "E78.5"),
+        coded("c4", "E66.9"),
+    ]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert verdict.status == "not eligible"
+    assert eligibility(make_patient("p1"), PCM, as_of=DAY, conditions=conditions).status == (
+        "needs attestation"
+    )
+
+
+def test_a_shorter_expected_duration_or_an_abatement_overrides_the_table():
+    conditions = [
+        coded("c1", "E11.9"),
+        coded("c2", "I10", expected_duration_months=6),
+        coded("c3", "I50.9", onset=pendulum.Date(2025, 1, 1), abatement=pendulum.Date(2025, 6, 1)),
+    ]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert verdict.status == "not eligible"
+
+
+def test_the_worklist_asks_for_the_attestation():
+    conditions = [coded("c1", "E11.9"), coded("c2", "I10")]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    lists = registry_worklists(today=DAY, eligibility=[verdict])
+    (item,) = [i for w in lists.values() for i in w.items]
+    assert item.kind == "needs-attestation"
+    assert item.detail == "CCM: attest chronic conditions at significant risk: E11.9, I10"
