@@ -78,7 +78,7 @@ def test_the_new_kinds_arrive_with_schema_8():
         "program_elections",
     ):
         assert tables[name] == 8
-    assert SCHEMA_VERSION == 8
+    assert SCHEMA_VERSION >= 8
 
 
 @pytest.mark.parametrize("value", NEW, ids=lambda v: f"{type(v).__name__}-{v.id}")
@@ -112,7 +112,7 @@ def test_a_schema_7_database_migrates_and_keeps_its_records(tmp_path):
     old.close()
     store = SqliteStore(url)
     try:
-        assert store.migrate() == [8]
+        assert store.migrate()[0] == 8
         store.initialize()
         with store.transaction(actor="a", reason="r", at=AT) as tx:
             assert tx.get(type(make_patient()), PID) == make_patient()

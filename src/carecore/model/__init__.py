@@ -21,6 +21,13 @@ from carecore.model.activity import (
     MdmAssessment,
     TimeEntry,
 )
+from carecore.model.billing_identity import (
+    MBI_SYSTEM,
+    BillingIdentity,
+    MedicareBeneficiaryId,
+    PatientAddress,
+    PostalAddress,
+)
 from carecore.model.careplan import CarePlan
 from carecore.model.codes import (
     AdministrativeSex,
@@ -99,6 +106,7 @@ from carecore.model.planning import (
 from carecore.model.transitions import AdtEvent, TransitionEpisode
 
 __all__ = [
+    "MBI_SYSTEM",
     "AdministrativeSex",
     "AdtEvent",
     "AdtEventKind",
@@ -111,6 +119,7 @@ __all__ = [
     "AssessmentResult",
     "Barrier",
     "BhAddon",
+    "BillingIdentity",
     "CarePlan",
     "CarePlanRevised",
     "CarePlanStatus",
@@ -154,12 +163,15 @@ __all__ = [
     "ItemAnswer",
     "MdmAssessment",
     "MdmLevel",
+    "MedicareBeneficiaryId",
     "Observation",
     "OutboundMessage",
     "OutreachDue",
     "Patient",
+    "PatientAddress",
     "PatientClass",
     "PatientId",
+    "PostalAddress",
     "Practitioner",
     "PractitionerId",
     "Problem",
@@ -244,4 +256,8 @@ VALUE_TYPES: tuple[type, ...] = (
     ApcmAddon,
     ExternalClaim,
     ProgramElection,
+    PostalAddress,
+    PatientAddress,
+    MedicareBeneficiaryId,
+    BillingIdentity,
 )

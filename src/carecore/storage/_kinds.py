@@ -412,6 +412,9 @@ KINDS: tuple[Kind, ...] = (
     _kind(model.ApcmAddon, "apcm_addons", since=8),
     _kind(model.ExternalClaim, "external_claims", since=8),
     _kind(model.ProgramElection, "program_elections", since=8),
+    # Claims out (issue 19): the practice's billing identity and where patients live.
+    _kind(model.BillingIdentity, "billing_identities", since=11),
+    _kind(model.PatientAddress, "patient_addresses", ("patient_id",), since=11),
 )
 
 _BY_CLASS = {k.cls: k for k in KINDS}

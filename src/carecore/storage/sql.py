@@ -32,7 +32,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 11
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000

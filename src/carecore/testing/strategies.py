@@ -41,6 +41,7 @@ from carecore.model import (
     AssessmentResult,
     Barrier,
     BhAddon,
+    BillingIdentity,
     CarePlan,
     CarePlanRevised,
     CarePlanStatus,
@@ -84,11 +85,14 @@ from carecore.model import (
     ItemAnswer,
     MdmAssessment,
     MdmLevel,
+    MedicareBeneficiaryId,
     Observation,
     OutboundMessage,
     OutreachDue,
     Patient,
+    PatientAddress,
     PatientClass,
+    PostalAddress,
     Practitioner,
     Problem,
     Program,
@@ -126,6 +130,7 @@ __all__ = [
     "assessment_results",
     "barriers",
     "billing_facts",
+    "billing_identities",
     "care_plans",
     "care_team_members",
     "care_teams",
@@ -151,9 +156,12 @@ __all__ = [
     "interactive_contacts",
     "item_answers",
     "mdm_assessments",
+    "medicare_beneficiary_ids",
     "observations",
     "outbound_messages",
+    "patient_addresses",
     "patients",
+    "postal_addresses",
     "practitioners",
     "problems",
     "program_elections",
@@ -1107,6 +1115,61 @@ def coverages() -> st.SearchStrategy[Coverage]:
     )
 
 
+def medicare_beneficiary_ids() -> st.SearchStrategy[MedicareBeneficiaryId]:
+    """MBIs in the CMS format (letters other than S, L, O, I, B and Z)."""
+    letter = st.sampled_from("ACDEFGHJKMNPQRTUVWXY")
+    digit = st.sampled_from("0123456789")
+    either = letter | digit
+    parts = (st.sampled_from("123456789"), letter, either, digit, letter, either, digit)
+    rest = (letter, letter, digit, digit)
+    return st.tuples(*parts, *rest).map(lambda cs: MedicareBeneficiaryId(value="".join(cs)))
+
+
+def postal_addresses(*, zip_digits: int | None = None) -> st.SearchStrategy[PostalAddress]:
+    """US postal addresses; *zip_digits* (5 or 9) fixes the ZIP code's length."""
+    if zip_digits not in {None, 5, 9}:
+        msg = f"zip_digits={zip_digits!r}: expected None, 5 or 9"
+        raise InvalidArgument(msg)
+    lengths = st.sampled_from((5, 9)) if zip_digits is None else st.just(zip_digits)
+    return st.builds(
+        PostalAddress,
+        line1=_words,
+        city=_words,
+        state=st.from_regex(r"[A-Z]{2}", fullmatch=True),
+        postal_code=lengths.flatmap(
+            lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)
+        ),
+        line2=st.none() | _words,
+    )
+
+
+def patient_addresses() -> st.SearchStrategy[PatientAddress]:
+    """Where patients live."""
+    return st.builds(PatientAddress, patient_id=_ids, address=postal_addresses())
+
+
+def billing_identities() -> st.SearchStrategy[BillingIdentity]:
+    """Practices' billing identities (group NPI, EIN, nine-digit ZIP code)."""
+    edi = st.from_regex(r"[0-9A-Z]{2,15}", fullmatch=True)
+    return st.builds(
+        BillingIdentity,
+        id=_ids,
+        name=_words,
+        npi=_npis(),
+        tin=st.text(alphabet="0123456789", min_size=9, max_size=9),
+        address=postal_addresses(zip_digits=9),
+        phone=st.text(alphabet="0123456789", min_size=10, max_size=10),
+        payer_id=edi,
+        payer_name=_words,
+        contact_name=st.none() | _words,
+        taxonomy=st.none() | st.from_regex(r"[0-9A-Z]{9}X", fullmatch=True),
+        submitter_id=st.none() | edi,
+        receiver_name=st.none() | _words,
+        receiver_id=st.none() | edi,
+        place_of_service=st.from_regex(r"[0-9]{2}", fullmatch=True),
+    )
+
+
 def appointments() -> st.SearchStrategy[Appointment]:
     """Appointments in any status."""
     return st.builds(
@@ -1355,6 +1418,10 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     ApcmAddon: apcm_addons(),
     ExternalClaim: external_claims(),
     ProgramElection: program_elections(),
+    PostalAddress: postal_addresses(),
+    PatientAddress: patient_addresses(),
+    MedicareBeneficiaryId: medicare_beneficiary_ids(),
+    BillingIdentity: billing_identities(),
 }
 
 
