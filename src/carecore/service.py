@@ -98,7 +98,14 @@ if TYPE_CHECKING:
     from carecore.billing.month import MonthRecords
     from carecore.billing.progress import TimeProgress
     from carecore.instruments import Answer
+    from carecore.medications import Choice
     from carecore.metrics import ProgramData
+    from carecore.model import (
+        Decision,
+        MedicationReconciliation,
+        MedicationSource,
+        MedicationStatement,
+    )
     from carecore.protocols import Store, Transaction
     from carecore.storage import BulkResult
     from carecore.transitions import TransitionRules
@@ -959,6 +966,59 @@ class CareProgram:
             setting if setting is not None else Setting.PHYSICIAN_OFFICE,
             require_coverage=require_coverage,
         )
+
+    # -- medications (issue 18) ------------------------------------------------------------
+
+    def reconcile_medications(
+        self,
+        patient_id: str,
+        *,
+        by: str,
+        decisions: Mapping[str, Decision | Choice] | None = None,
+        default: Decision | None = None,
+        on: pendulum.Date | None = None,
+        episode_id: str | None = None,
+        lists: Mapping[MedicationSource, Iterable[MedicationStatement]] | None = None,
+        reconciliation_id: str | None = None,
+        reason: str = "medication reconciliation",
+    ) -> MedicationReconciliation:
+        """Reconcile a patient's medication lists; store the record and the reconciled list.
+
+        *lists* maps each :class:`~carecore.model.MedicationSource` to its
+        statements (stored with the record when new); without it the stored
+        statements give the lists (see :func:`carecore.medications._store.source_lists`).
+        Every medication needs a decision from *decisions* (by key, RxNorm
+        code or statement id) or *default*. The open transition episode of
+        the patient (or *episode_id*) has its medication-reconciliation
+        deadline met in the same transaction. Returns the
+        :class:`~carecore.model.MedicationReconciliation`.
+        """
+        from carecore.medications import _store  # noqa: PLC0415 - kept off the import path
+
+        with self.transaction(reason) as tx:
+            day = on if on is not None else self._today(patient_id, tx)
+            day = v.check_date(day, "on")
+            return _store.reconcile_in(
+                tx,
+                patient_id=patient_id,
+                reconciliation_id=reconciliation_id or f"medrec-{patient_id}-{day.isoformat()}",
+                by=by,
+                on=day,
+                decisions=decisions or {},
+                default=default,
+                episode_id=episode_id,
+                lists=lists,
+            )
+
+    def medication_list(
+        self, patient_id: str, *, on: pendulum.Date | None = None, reason: str = "medication list"
+    ) -> list[MedicationStatement]:
+        """The patient's active medications as of *on* (default: today in their time zone)."""
+        from carecore.medications import _store  # noqa: PLC0415
+
+        with self.transaction(reason) as tx:
+            day = v.check_date(on if on is not None else self._today(patient_id, tx), "on")
+            return _store.current_list(tx, patient_id, day)
 
     def program_data(self, *, reason: str = "program measurement") -> ProgramData:
         """Every record the registry, risk and metrics read, in one transaction.

@@ -415,6 +415,11 @@ KINDS: tuple[Kind, ...] = (
     # Claims out (issue 19): the practice's billing identity and where patients live.
     _kind(model.BillingIdentity, "billing_identities", since=11),
     _kind(model.PatientAddress, "patient_addresses", ("patient_id",), since=11),
+    # Medications, reconciliations, fills and the records that close care gaps (issue 18).
+    _kind(model.MedicationStatement, "medication_statements", since=9),
+    _kind(model.MedicationFill, "medication_fills", since=9),
+    _kind(model.MedicationReconciliation, "medication_reconciliations", since=9),
+    _kind(model.ClinicalService, "clinical_services", since=9),
 )
 
 _BY_CLASS = {k.cls: k for k in KINDS}

@@ -50,6 +50,7 @@ from carecore.model import (
     CareTeamMember,
     CareTeamRole,
     ClaimLine,
+    ClinicalService,
     CodeSystem,
     Coding,
     Comparator,
@@ -62,12 +63,14 @@ from carecore.model import (
     CoveragePlan,
     Credential,
     DeadLetter,
+    Decision,
     DeliveryReceipt,
     Denial,
     DenialReason,
     DeviceReadingDay,
     DeviceSetup,
     DischargeReceived,
+    DiscrepancyKind,
     DisenrollmentReason,
     DomainEvent,
     Enrollment,
@@ -86,6 +89,11 @@ from carecore.model import (
     MdmAssessment,
     MdmLevel,
     MedicareBeneficiaryId,
+    MedicationFill,
+    MedicationReconciliation,
+    MedicationSource,
+    MedicationStatement,
+    MedicationStatus,
     Observation,
     OutboundMessage,
     OutreachDue,
@@ -97,12 +105,14 @@ from carecore.model import (
     Problem,
     Program,
     ProgramElection,
+    ReconciliationItem,
     Referral,
     ReferralStatus,
     ReviewSchedule,
     RoleClass,
     RtmSystem,
     ServiceFamily,
+    ServiceKind,
     ServicePeriod,
     SocialNeed,
     StatusChange,
@@ -135,6 +145,7 @@ __all__ = [
     "care_team_members",
     "care_teams",
     "claim_lines",
+    "clinical_services",
     "codings",
     "conditions",
     "consents",
@@ -157,6 +168,9 @@ __all__ = [
     "item_answers",
     "mdm_assessments",
     "medicare_beneficiary_ids",
+    "medication_fills",
+    "medication_reconciliations",
+    "medication_statements",
     "observations",
     "outbound_messages",
     "patient_addresses",
@@ -166,6 +180,7 @@ __all__ = [
     "problems",
     "program_elections",
     "programs",
+    "reconciliation_items",
     "referrals",
     "review_schedules",
     "service_periods",
@@ -1370,6 +1385,88 @@ def billing_facts(
 
 
 #: One strategy per public value type (used by ``st.from_type`` and by tests).
+
+# -- medications (issue 18) --------------------------------------------------
+
+
+def medication_statements() -> st.SearchStrategy[MedicationStatement]:
+    """Medication statements from any source (stop, when given, on or after start)."""
+
+    def build(start: pendulum.Date | None, days: int | None, **kw: Any) -> MedicationStatement:
+        stop = None if days is None or start is None else start.add(days=days)
+        return MedicationStatement(start=start, stop=stop, **kw)
+
+    return st.builds(
+        build,
+        start=st.none() | dates(),
+        days=st.none() | st.integers(0, 400),
+        id=_ids,
+        patient_id=_ids,
+        text=_words,
+        source=st.sampled_from(MedicationSource),
+        rxnorm=st.none() | st.from_regex(r"[0-9]{3,7}", fullmatch=True),
+        dose=st.none() | _words,
+        frequency=st.none() | _words,
+        status=st.sampled_from(MedicationStatus),
+        ingredients=st.lists(_words, max_size=2).map(tuple),
+        drug_class=st.none() | _words,
+    )
+
+
+def medication_fills() -> st.SearchStrategy[MedicationFill]:
+    """Pharmacy fills."""
+    return st.builds(
+        MedicationFill,
+        id=_ids,
+        patient_id=_ids,
+        text=_words,
+        filled_on=dates(),
+        days_supply=st.integers(1, 90),
+        drug_class=st.none() | _words,
+    )
+
+
+def reconciliation_items() -> st.SearchStrategy[ReconciliationItem]:
+    """Reconciliation items."""
+    return st.builds(
+        ReconciliationItem,
+        key=_ids,
+        text=_words,
+        statement_ids=st.lists(_ids, min_size=1, max_size=3).map(tuple),
+        sources=st.frozensets(st.sampled_from(MedicationSource), min_size=1),
+        discrepancies=st.frozensets(st.sampled_from(DiscrepancyKind)),
+        decision=st.sampled_from(Decision),
+        dose=st.none() | _words,
+    )
+
+
+def medication_reconciliations() -> st.SearchStrategy[MedicationReconciliation]:
+    """Medication reconciliations of two or more sources."""
+    return st.builds(
+        MedicationReconciliation,
+        id=_ids,
+        patient_id=_ids,
+        on=dates(),
+        reconciled_by=_ids,
+        sources=st.frozensets(st.sampled_from(MedicationSource), min_size=2),
+        items=st.lists(reconciliation_items(), max_size=3).map(tuple),
+        episode_id=st.none() | _ids,
+    )
+
+
+def clinical_services() -> st.SearchStrategy[ClinicalService]:
+    """Coded immunizations, procedures and labs."""
+    return st.builds(
+        ClinicalService,
+        id=_ids,
+        patient_id=_ids,
+        kind=st.sampled_from(ServiceKind),
+        system=st.sampled_from(("CVX", "CPT", "HCPCS", "SNOMED", "LOINC")),
+        code=_ids,
+        on=dates(),
+    )
+
+
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Identifier: identifiers(),
     Patient: patients(),
@@ -1422,6 +1519,11 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     PatientAddress: patient_addresses(),
     MedicareBeneficiaryId: medicare_beneficiary_ids(),
     BillingIdentity: billing_identities(),
+    MedicationStatement: medication_statements(),
+    MedicationFill: medication_fills(),
+    ReconciliationItem: reconciliation_items(),
+    MedicationReconciliation: medication_reconciliations(),
+    ClinicalService: clinical_services(),
 }
 
 
