@@ -1,0 +1,132 @@
+"""The nine Synthea bundles, imported as a new user would, answer the registry as worked out by hand.
+
+``carecore db init``, ``carecore fhir import`` of the bundles, then
+``carecore registry``. The bundles carry SNOMED CT problem lists and no
+attestation, so no patient is *eligible* yet: the living ones whose
+conditions fall in two or more significant-risk groups *need attestation*.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pendulum
+import pytest
+from click.testing import CliRunner
+
+from carecore.cli import make_app
+from carecore.metrics import program_report
+from carecore.model import ServiceFamily, ServicePeriod
+from carecore.service import CareProgram
+
+
+def shared_data():
+    root = Path(__file__).resolve().parents[3]
+    for candidate in (
+        os.environ.get("CARECORE_SHARED_DIR"),
+        root.parent / "shared",
+        "/work/shared",
+    ):
+        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
+            return Path(candidate) / "data"
+    raise FileNotFoundError("set CARECORE_SHARED_DIR")
+
+
+DAY = "2026-12-01"
+
+#: Worked out by hand from each bundle's Condition resources (active on the day, i.e. not
+#: abated) and its Patient.deceasedDateTime, against the shipped condition-group table.
+#: A disease counts once per ICD-10-CM category, as the billing engine counts.
+#: (CCM answer, PCM answer, the SNOMED CT concepts the answer names)
+HAND = {
+    # Epilepsy (84757009, 128613002 seizure disorder: one disease, G40), hypertension
+    # (38341003), coronary heart disease (53741008) and Alzheimer's (26929004): four
+    # significant-risk groups. Obesity and anemia are chronic but not at significant risk;
+    # appendicitis, history of appendectomy, prediabetes and sinusitis are in no group.
+    "Adalberto": ("needs attestation", "needs attestation", 5),
+    # Died 1983-01-10: not eligible, although COPD, heart failure and osteoarthritis qualify.
+    "Buddy": ("not eligible", "not eligible", 3),
+    # Died 2021-03-01: not eligible (Alzheimer's, COPD, heart failure).
+    "Dino": ("not eligible", "not eligible", 3),
+    # Epilepsy, hypertension, type 2 diabetes (44054006 with its kidney disease 127013003 and
+    # neuropathy 368581000119106: one disease, E11) and chronic kidney disease stage 1
+    # (431855005): four groups. Hypertriglyceridemia, obesity, anemia: not at risk.
+    "Dirk": ("needs attestation", "needs attestation", 7),
+    # Epilepsy (two concepts), diabetes, osteoarthritis of the hand: three groups.
+    "Louis": ("needs attestation", "needs attestation", 4),
+    # Hypertension only (obesity, anemia not at risk; chronic sinusitis, prediabetes and the
+    # concussion in no group): one condition, CCM needs two, PCM needs one.
+    "Maida": ("not eligible", "needs attestation", 1),
+    # Died 2021-02-21: not eligible (diabetes, hypertension, heart disease, AF, heart failure).
+    "Parker": ("not eligible", "not eligible", 7),
+    # Hypertension, diabetes (with diabetic renal disease), osteoarthritis of the hip, chronic
+    # kidney disease: four groups.
+    "Renea": ("needs attestation", "needs attestation", 5),
+    # Alzheimer's and heart failure: two groups; anemia is not at risk.
+    "Tommy": ("needs attestation", "needs attestation", 2),
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'synthea.db'}"
+    runner = CliRunner()
+    app = make_app()
+    assert runner.invoke(app, ["db", "init", url]).exit_code == 0
+    bundles = [str(p) for p in sorted((shared_data() / "synthea_r4").glob("*.json"))]
+    assert len(bundles) == len(HAND)
+    done = runner.invoke(app, ["fhir", "import", "--db", url, "--no-progress", *bundles])
+    assert done.exit_code == 0, done.output
+    return url
+
+
+def answers(url, program):
+    result = CliRunner().invoke(
+        make_app(),
+        ["registry", "--program", program, "--db", url, "--as-of", DAY, "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    return {r["name"].split()[0]: r for r in json.loads(result.output)}
+
+
+def test_the_registry_answers_as_worked_out_by_hand(store):
+    ccm, pcm = answers(store, "ccm"), answers(store, "pcm")
+    assert set(ccm) == set(HAND)
+    for name, (ccm_status, pcm_status, named) in HAND.items():
+        assert ccm[name]["status"] == ccm_status, name
+        assert pcm[name]["status"] == pcm_status, name
+        assert len(ccm[name]["conditions"] or pcm[name]["conditions"]) == named, name
+
+
+def test_two_significant_chronic_conditions_are_eligible_or_need_attestation(store):
+    for row in answers(store, "ccm").values():
+        clinical = next(c for c in row["criteria"] if c["rule"] == "ccm.two_chronic_conditions")
+        alive = next(c for c in row["criteria"] if c["rule"] == "alive")["met"]
+        if clinical["met"] or clinical["needs"] == "attestation":
+            assert row["status"] == ("needs attestation" if alive else "not eligible")
+            assert row["status"] != "needs attestation" or "attestation" in clinical["detail"]
+
+
+def test_the_report_and_the_worklists_make_the_same_decision(store):
+    with CareProgram.open(store, actor="test") as program:
+        data = program.program_data()
+    day = pendulum.Date.fromisoformat(DAY)
+    report = program_report(
+        data, period=ServicePeriod.month(day.year, day.month), as_of=day, family=ServiceFamily.CCM
+    )
+    by_id = {(e.patient_id, e.family.value): e.status for e in report.eligibility}
+    for row in answers(store, "ccm").values():
+        assert by_id[row["patient_id"], "CCM"] == row["status"]
+    asked = {
+        i.patient_id
+        for w in report.worklists
+        for i in w.items
+        if i.kind == "needs-attestation" and i.detail.startswith("CCM")
+    }
+    assert asked == {
+        r["patient_id"]
+        for r in answers(store, "ccm").values()
+        if r["status"] == "needs attestation"
+    }

@@ -1,0 +1,192 @@
+"""``carecore registry``: each patient's eligibility per program, with its reasons."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+import pendulum
+
+from carecore import errors
+from carecore._cli_commands import time_zone_option
+from carecore.clock import SystemClock
+from carecore.registry import PROGRAMS, registry
+from carecore.service import CareProgram
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from carecore.model import Patient
+    from carecore.registry import Eligibility
+
+__all__ = ["eligibility_row", "registry_command"]
+
+_COLUMNS = (
+    "patient_id",
+    "name",
+    "program",
+    "as_of",
+    "status",
+    "level",
+    "conditions",
+    "reasons",
+)
+
+
+def eligibility_row(verdict: Eligibility, patient: Patient) -> dict[str, Any]:
+    """One patient's eligibility for one program as the JSON of ``carecore registry``."""
+    return {
+        "patient_id": verdict.patient_id,
+        "name": f"{patient.given_name} {patient.family_name}",
+        "program": verdict.family.value,
+        "as_of": verdict.as_of.isoformat(),
+        "status": verdict.status,
+        "eligible": verdict.eligible,
+        "verified": verdict.verified,
+        "needs_attestation": verdict.needs_attestation,
+        "level": verdict.level,
+        "conditions": list(verdict.conditions),
+        "criteria": [
+            {
+                "rule": c.rule,
+                "met": c.met,
+                "needs": c.needs,
+                "detail": c.detail,
+                "records": list(c.records),
+            }
+            for c in verdict.criteria
+        ],
+    }
+
+
+def _reasons(row: dict[str, Any]) -> str:
+    marks = {True: "met", False: "not met", None: "unknown"}
+    return "; ".join(
+        f"[{'needs ' + c['needs'] if c['met'] is False and c['needs'] else marks[c['met']]}] "
+        f"{c['rule']}: {c['detail']}"
+        for c in row["criteria"]
+    )
+
+
+def _day(text: str | None, time_zone: str) -> pendulum.Date:
+    if text is None:
+        return SystemClock().today(time_zone)
+    try:
+        return pendulum.Date.fromisoformat(text)
+    except ValueError:
+        raise errors.InvalidValue(
+            "must be a real day as YYYY-MM-DD", field="--as-of", value=text
+        ) from None
+
+
+@click.command("registry")
+@click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
+@click.option(
+    "--program",
+    "programs",
+    multiple=True,
+    type=click.Choice([f.value for f in PROGRAMS], case_sensitive=False),
+    help="A program to check (repeatable; default: every program).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="YYYY-MM-DD",
+    help="The day eligibility is decided on (default: today in --time-zone).",
+)
+@click.option(
+    "--time-zone",
+    default="UTC",
+    callback=time_zone_option,
+    show_default=True,
+    help="The practice's time zone (today is counted in it).",
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["eligible", "needs-attestation", "not-eligible"]),
+    help="Only patients with this answer (repeatable; default: every answer).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_context
+def registry_command(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context,
+    db_url: str,
+    programs: tuple[str, ...],
+    as_of: str | None,
+    time_zone: str,
+    statuses: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Each patient's eligibility per program, with the reasons.
+
+    The answer is eligible, needs attestation (the conditions qualify once
+    the billing practitioner attests that they place the patient at
+    significant risk) or not eligible; every criterion checked is listed. It
+    is the decision the program report and the worklists make.
+    """
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    day = _day(as_of, time_zone)  # options first: a bad option is named before the store is read
+    wanted = [f for f in PROGRAMS if f.value in {p.upper() for p in programs}] or list(PROGRAMS)
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+        data = program.program_data(reason="carecore registry")
+    verdicts = registry(
+        data.patients,
+        as_of=day,
+        conditions=data.conditions,
+        coverages=data.coverages,
+        families=wanted,
+    )
+    people = {p.id: p for p in data.patients}
+    shown = {s.replace("-", " ") for s in statuses}
+    rows = [
+        eligibility_row(v, people[v.patient_id]) for v in verdicts if not shown or v.status in shown
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(_COLUMNS)
+        for r in rows:
+            writer.writerow(
+                [
+                    r["patient_id"],
+                    r["name"],
+                    r["program"],
+                    r["as_of"],
+                    r["status"],
+                    "" if r["level"] is None else r["level"],
+                    " ".join(r["conditions"]),
+                    _reasons(r),
+                ]
+            )
+        click.echo(out.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo(f"no patients on {day}")
+        return
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("eligible", "needs attestation")}
+    for r in rows:
+        level = f" at level {r['level']}" if r["level"] is not None and r["eligible"] else ""
+        click.echo(f"{r['name']} ({r['patient_id']}): {r['status']} for {r['program']}{level}")
+        for c in r["criteria"]:
+            mark = {True: "met", False: "not met", None: "unknown"}[c["met"]]
+            if c["met"] is False and c["needs"]:
+                mark = f"needs {c['needs']}"
+            click.echo(f"  [{mark}] {c['rule']}: {c['detail']}")
+    click.echo(
+        f"{len(rows)} answer(s) on {day}: {counts['eligible']} eligible, "
+        f"{counts['needs attestation']} needing attestation"
+    )
