@@ -19,13 +19,17 @@ if TYPE_CHECKING:
 
     import click
 
+    from carecore.billing.claims import ClaimWriter
+    from carecore.executors import ExecutorSpec
     from carecore.model import CarePlan, DomainEvent
     from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
 
 __all__ = [
     "carecore_channels",
+    "carecore_claim_writers",
     "carecore_cli",
     "carecore_ehr_sources",
+    "carecore_executors",
     "carecore_export_careplan",
     "carecore_instruments",
     "carecore_on_event",
@@ -190,6 +194,34 @@ def carecore_export_careplan(plan: CarePlan) -> str | None:
     raise NotImplementedError
 
 
+# -- claims out ----------------------------------------------------------------
+
+
+@hookspec
+def carecore_claim_writers() -> Sequence[ClaimWriter]:
+    """Give claim file formats for ``carecore billing claims --format``.
+
+    Called when claims are written; results are merged by ``ClaimWriter.id``.
+    A writer formats a :class:`~carecore.billing.claims.ClaimBatch` that
+    :func:`carecore.billing.claims.assemble_claims` made, so every format
+    carries the same claims; refusals are reported by the caller.
+
+    :returns: :class:`~carecore.billing.claims.ClaimWriter` values (``id`` and
+        ``write(batch, out, *, created)``).
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_claim_writers():
+            return [CsvClaimWriter()]  # id "csv"; write(batch, out, *, created)
+    """
+    raise NotImplementedError
+
+
 # -- domain events ------------------------------------------------------------
 
 
@@ -241,3 +273,32 @@ def carecore_cli(app: click.Group) -> None:
         def carecore_cli(app):
             app.add_command(acme_sync)  # a @click.command defined by the plugin
     """
+
+
+# -- executors ----------------------------------------------------------------
+
+
+@hookspec
+def carecore_executors() -> Sequence[ExecutorSpec]:
+    """Give executors: places where partitioned work (simulation replications, month closes) runs.
+
+    Called when an executor is looked up by name
+    (:func:`carecore.executors.get_executor`, ``carecore simulate --executor``).
+    carecore's own ``local``, ``process`` and ``dask`` executors need no
+    plugin; an executor given here under one of those names replaces it.
+
+    :returns: :class:`~carecore.executors.ExecutorSpec` values; each ``create``
+        returns an :class:`~carecore.executors.Executor` whose ``map`` gives
+        the results in task order.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_executors():
+            return [ExecutorSpec(name="ray", summary="a Ray cluster", create=RayExecutor)]
+    """
+    raise NotImplementedError

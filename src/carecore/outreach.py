@@ -152,7 +152,7 @@ def _tcm_items(
                 owner=owner(ep.patient_id),
                 detail=ep.id,
             )
-            for name in ("contact", "visit")
+            for name in ("contact", "visit", "disposition")  # disposition: confirm where they went
             if name in due
         ]
     return out

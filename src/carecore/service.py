@@ -697,43 +697,58 @@ class CareProgram:
         (default: the patient's, when stored; else the offset the sender gave).
         """
         with self.transaction(f"inbound {source} {event.kind.value}") as tx:
-            if not tx.claim_inbound(source, event.source_key):
-                return Received(event_id=event.id, duplicate=True)
-            tx.add(event)
-            zone = time_zone or self._zone_of(tx, event)
-            kinds = transitions.EPISODE_KINDS
-            stored = (
-                tx.find(TransitionEpisode, patient_id=event.patient_id)
-                if event.kind in kinds
-                else []
-            )
-            cancels = {AdtEventKind.CANCEL_ADMIT, AdtEventKind.CANCEL_DISCHARGE}
-            history = (
-                tx.find(AdtEvent, patient_id=event.patient_id) if event.kind in cancels else []
-            )
-            changed = transitions.apply_event(
-                stored,
-                event,
-                time_zone=zone,
-                history=history,
-                rules=rules or transitions.TransitionRules(),
-            )
-            for episode in changed:
-                if episode.version == 1:
-                    tx.add(episode)
-                    if episode.qualifies:
-                        self.emit(
-                            tx,
-                            DischargeReceived(
-                                patient_id=event.patient_id,
-                                occurred_at=event.occurred_at,
-                                adt_event=event,
-                            ),
-                            values=_episode_fields(episode),
-                        )
-                else:
-                    tx.replace(episode)
-            return Received(event_id=event.id, duplicate=False, episodes=tuple(changed))
+            return self.receive_in(tx, event, source=source, time_zone=time_zone, rules=rules)
+
+    def receive_in(
+        self,
+        tx: Transaction,
+        event: AdtEvent,
+        *,
+        source: str,
+        time_zone: str | None = None,
+        rules: TransitionRules | None = None,
+        claimed: bool = False,
+    ) -> Received:
+        """:meth:`receive` inside the open transaction *tx* (of :meth:`transaction`).
+
+        An intake that stores several messages in one transaction (an HL7
+        listener's group commit) or changes more with the event (the
+        patient's demographics) calls this. *claimed* says the caller has
+        claimed ``event.source_key`` in *tx* already.
+        """
+        if not claimed and not tx.claim_inbound(source, event.source_key):
+            return Received(event_id=event.id, duplicate=True)
+        tx.add(event)
+        zone = time_zone or self._zone_of(tx, event)
+        kinds = transitions.EPISODE_KINDS
+        stored = (
+            tx.find(TransitionEpisode, patient_id=event.patient_id) if event.kind in kinds else []
+        )
+        cancels = {AdtEventKind.CANCEL_ADMIT, AdtEventKind.CANCEL_DISCHARGE}
+        history = tx.find(AdtEvent, patient_id=event.patient_id) if event.kind in cancels else []
+        changed = transitions.apply_event(
+            stored,
+            event,
+            time_zone=zone,
+            history=history,
+            rules=rules or transitions.TransitionRules(),
+        )
+        for episode in changed:
+            if episode.version == 1:
+                tx.add(episode)
+                if episode.qualifies:
+                    self.emit(
+                        tx,
+                        DischargeReceived(
+                            patient_id=event.patient_id,
+                            occurred_at=event.occurred_at,
+                            adt_event=event,
+                        ),
+                        values=_episode_fields(episode),
+                    )
+            else:
+                tx.replace(episode)
+        return Received(event_id=event.id, duplicate=False, episodes=tuple(changed))
 
     @staticmethod
     def _zone_of(tx: Transaction, event: AdtEvent) -> str:

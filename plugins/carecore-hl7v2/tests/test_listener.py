@@ -9,9 +9,13 @@ import sys
 import threading
 
 import pytest
+from carecore_hl7v2.ingest import _patient_id
 from carecore_hl7v2.listener import END, frame, serve
 
-from carecore.model import AdtEvent, DeadLetter
+from carecore.model import AdtEvent, DeadLetter, Identifier
+
+#: The carecore id of the patient PID-3 ``P1^^^GEN^MR`` names (filed before registration).
+P1 = _patient_id(Identifier(system="GEN", value="P1"))
 
 CLIENT = r"""
 import socket, sys
@@ -112,7 +116,7 @@ def test_acks_after_commit_and_naks_bad_messages(program):
     assert "MSA|AR|Q1|" in bad
     assert "only ADT messages" in bad
     with program.transaction("check") as tx:
-        assert len(tx.find(AdtEvent, patient_id="P1")) == 1
+        assert len(tx.find(AdtEvent, patient_id=P1)) == 1
         assert [d.key for d in tx.all(DeadLetter)] == ["Q1"]
     assert [o.code for o in listener.outcomes] == ["AA", "AA", "AR"]
     assert [o.stored for o in listener.outcomes] == [True, False, False]
@@ -165,4 +169,4 @@ def test_stopping_waits_only_for_connections_still_open(program, caplog):
     assert 0.25 < waited < 4  # well under the 5 s grace
     assert "Exception in callback" not in caplog.text
     with program.transaction("check") as tx:
-        assert len(tx.find(AdtEvent, patient_id="P1")) == 1
+        assert len(tx.find(AdtEvent, patient_id=P1)) == 1

@@ -12,17 +12,29 @@ if TYPE_CHECKING:
 
 @hookimpl(trylast=True)
 def carecore_cli(app: click.Group) -> None:
-    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report`` and ``registry``."""
+    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry`` and ``simulate``."""
     from carecore._cli_billing import billing  # noqa: PLC0415 - click loads only for the CLI
     from carecore._cli_commands import demo, plugins  # noqa: PLC0415
     from carecore._cli_db import db  # noqa: PLC0415
     from carecore._cli_outbox import outbox  # noqa: PLC0415
     from carecore._cli_registry import registry_command  # noqa: PLC0415
     from carecore._cli_report import report  # noqa: PLC0415
+    from carecore._cli_simulate import simulate  # noqa: PLC0415
     from carecore._cli_tcm import tcm  # noqa: PLC0415
     from carecore._cli_worklist import worklist  # noqa: PLC0415
 
-    for command in (demo, plugins, billing, db, tcm, outbox, worklist, report, registry_command):
+    for command in (
+        demo,
+        plugins,
+        billing,
+        db,
+        tcm,
+        outbox,
+        worklist,
+        report,
+        registry_command,
+        simulate,
+    ):
         # An installed plugin may replace a built-in command: its carecore_cli
         # runs first (this one is trylast), so keep what it added.
         if command.name not in app.commands:

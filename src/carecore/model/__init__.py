@@ -88,6 +88,7 @@ from carecore.model.medications import (
     ReconciliationItem,
     ServiceKind,
 )
+from carecore.model.intake import PRACTICE_SETTINGS, PatientLink, PracticeSetting
 from carecore.model.messages import ContactPreferences, DeadLetter, DeliveryReceipt, OutboundMessage
 from carecore.model.money import ClaimLine, Denial, ExternalClaim
 from carecore.model.people import (
@@ -119,6 +120,7 @@ from carecore.model.transitions import AdtEvent, TransitionEpisode
 
 __all__ = [
     "MBI_SYSTEM",
+    "PRACTICE_SETTINGS",
     "AdministrativeSex",
     "AdtEvent",
     "AdtEventKind",
@@ -191,7 +193,9 @@ __all__ = [
     "PatientAddress",
     "PatientClass",
     "PatientId",
+    "PatientLink",
     "PostalAddress",
+    "PracticeSetting",
     "Practitioner",
     "PractitionerId",
     "Problem",

@@ -111,6 +111,9 @@ class TransitionEpisode:
     readmitted: bool = field(default=False, validator=v.is_bool)
     readmission_event_id: str | None = field(default=None, validator=v.optional(v.not_blank))
     close_reason: str | None = field(default=None, validator=v.optional(v.not_blank))
+    #: The discharge came without a disposition (HL7 PV1-36): the deadlines run, and
+    #: confirming where the patient went is a deadline of its own (``disposition``).
+    disposition_unknown: bool = field(default=False, validator=v.is_bool)
 
     @property
     def discharge_date(self) -> pendulum.Date:
@@ -119,15 +122,16 @@ class TransitionEpisode:
         return day
 
     def open_deadlines(self, on: pendulum.Date | None = None) -> dict[str, pendulum.Date]:
-        """What is still to do, by when: ``contact``, ``visit`` and ``med-rec``.
+        """What is still to do, by when: ``contact``, ``visit``, ``med-rec`` and ``disposition``.
 
         The one place that says which deadlines are open: the tasks, the
         worklists and ``carecore tcm list`` all read it. The visit is chased
         by the 7-day deadline (99496, high complexity) until it passes, then
         by the 14-day one (99495, still billable): give *on*, the day asked
         about, to see that switch (without it, the 7-day deadline while one
-        is set). An episode that is not open, or does not qualify for TCM,
-        has none.
+        is set). A discharge sent without its disposition is to be confirmed
+        (``disposition``) by the contact deadline. An episode that is not
+        open, or does not qualify for TCM, has none.
 
         >>> ep = TransitionEpisode(id="ep1", patient_id="p1", discharge_event_id="a1",
         ...     discharged_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
@@ -152,4 +156,6 @@ class TransitionEpisode:
             out["visit"] = visit_due
         if self.med_rec_on is None and self.med_rec_due is not None:
             out["med-rec"] = self.med_rec_due
+        if self.disposition_unknown and self.contact_due is not None:
+            out["disposition"] = self.contact_due
         return out

@@ -18,6 +18,8 @@ __all__ = [
     "patient_id",
     "per_patient",
     "receipt",
+    "row_text",
+    "text",
     "versioned",
 ]
 
@@ -79,10 +81,51 @@ def message(value: object) -> OutboundMessage:
 
 
 def inbound_key(source: object, key: object) -> None:
-    """Both parts of an inbound key must be non-blank strings."""
+    """Both parts of an inbound key must be non-blank strings, within the key rule of :func:`text`."""
     for name, value in (("source", source), ("key", key)):
         if not isinstance(value, str) or not value.strip():
             raise errors.InvalidValue("must be a non-blank string", field=name, value=value)
+        text(name, value, key=True)
+
+
+#: The longest key part a store takes, in characters (PostgreSQL indexes refuse rows
+#: over about 2,700 bytes; 1,000 characters of up to 2 bytes each stay under it).
+MAX_KEY = 1000
+
+
+def text(field: str, value: str, *, key: bool = False) -> None:
+    """The rule every store applies to text: no NUL character, and keys of at most :data:`MAX_KEY`.
+
+    PostgreSQL cannot keep a NUL in text and SQLite can; refusing it before
+    the write makes both stores answer the same typed error. The error
+    names the field and where the NUL is, never the text itself.
+
+    >>> text("reason", "fine")
+    >>> text("key", "x" * 1001, key=True)
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: key='1001 characters': is longer than a key may be (1000 characters)
+    """
+    at = value.find("\x00")
+    if at >= 0:
+        raise errors.InvalidValue(
+            "holds a NUL character, which no store keeps",
+            field=field,
+            value=f"NUL at character {at}",
+        )
+    if key and len(value) > MAX_KEY:
+        raise errors.InvalidValue(
+            f"is longer than a key may be ({MAX_KEY} characters)",
+            field=field,
+            value=f"{len(value)} characters",
+        )
+
+
+def row_text(kind: Kind, row: tuple[Any, ...]) -> None:
+    """:func:`text` over a record's row (its columns as stored), keys included."""
+    for column, value in zip(kind.columns, row, strict=True):
+        if isinstance(value, str):
+            text(f"{kind.name}.{column.name}", value, key=column.name in kind.key)
 
 
 def receipt(value: object) -> DeliveryReceipt:

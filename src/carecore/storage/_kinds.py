@@ -384,7 +384,9 @@ KINDS: tuple[Kind, ...] = (
                 "close_reason",
             ),
             4,
-        ),
+        )
+        # A discharge without its disposition is flagged (issue 17).
+        | {"disposition_unknown": 10},
     ),
     _kind(
         model.ClaimLine,
@@ -415,6 +417,16 @@ KINDS: tuple[Kind, ...] = (
     # Claims out (issue 19): the practice's billing identity and where patients live.
     _kind(model.BillingIdentity, "billing_identities", since=11),
     _kind(model.PatientAddress, "patient_addresses", ("patient_id",), since=11),
+    # Records in (issue 17): the practice's settings, and which patient an outside
+    # identifier (an HL7 PID-3 with its assigning authority) names.
+    _kind(
+        model.PracticeSetting,
+        "practice_settings",
+        ("name",),
+        references_patient=False,
+        since=10,
+    ),
+    _kind(model.PatientLink, "patient_links", ("system", "value"), since=10),
     # Medications, reconciliations, fills and the records that close care gaps (issue 18).
     _kind(model.MedicationStatement, "medication_statements", since=9),
     _kind(model.MedicationFill, "medication_fills", since=9),

@@ -286,6 +286,7 @@ class MemoryTransaction:
         self._guard()
         kind = kind_for(type(record))
         key = kind.key_of(record)
+        _checks.row_text(kind, kind.to_row(record))
         if key in self._store.tables[kind.table]:
             raise self._fail(
                 errors.ConflictError(
@@ -302,6 +303,7 @@ class MemoryTransaction:
         self._guard()
         kind = kind_for(type(record))
         key = kind.key_of(record)
+        _checks.row_text(kind, kind.to_row(record))
         table = self._store.tables[kind.table]
         old = table.get(key)
         if old is None:

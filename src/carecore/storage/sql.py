@@ -693,6 +693,7 @@ class SqlTransaction:
         self._guard()
         kind = kind_for(type(record))
         row = kind.to_row(record)
+        _checks.row_text(kind, row)
         marks = ", ".join("?" for _ in row)
         sql = f"INSERT INTO {quote(kind.table)} ({_cols(kind.column_names)}) VALUES ({marks})"
         key = kind.key_of(record)
@@ -723,6 +724,7 @@ class SqlTransaction:
         kind = kind_for(type(record))
         key = kind.key_of(record)
         row = kind.to_row(record)
+        _checks.row_text(kind, row)
         sets = ", ".join(f"{quote(c)} = ?" for c in kind.column_names)
         where = self._where(kind)
         detail = ""

@@ -122,6 +122,9 @@ def open_episode(
     A discharge from a setting that does not qualify, or to a setting that
     is not the patient's community (a SNF, another hospital), still gets an
     episode with ``qualifies=False`` and no deadlines, so the team sees it.
+    A discharge that does not say where the patient went (``to_setting``
+    None) opens a qualifying episode flagged ``disposition_unknown``: its
+    deadlines run, and confirming the disposition is one of them.
     """
     if event.kind is not AdtEventKind.DISCHARGE or event.discharged_at is None:
         raise errors.InvalidValue(
@@ -129,7 +132,10 @@ def open_episode(
         )
     day = event.discharge_date(time_zone)
     assert day is not None  # noqa: S101 - checked just above
-    qualifies = event.from_setting in TCM_FROM and event.to_setting in TCM_TO
+    # A sender that does not say where the patient went (no HL7 PV1-36) may well have
+    # sent them home: the clock starts, and the disposition is a deadline to confirm.
+    unknown = event.to_setting is None
+    qualifies = event.from_setting in TCM_FROM and (unknown or event.to_setting in TCM_TO)
     # The billing engine's clock: the deadlines chased are the ones the close applies.
     clock = tcm_clock(
         day,
@@ -147,6 +153,7 @@ def open_episode(
         to_setting=event.to_setting,
         qualifies=qualifies,
         period_end=clock.period.end,
+        disposition_unknown=unknown and qualifies,
     )
     if not qualifies:
         return evolve(
@@ -297,10 +304,17 @@ def _readmissions(
 
 
 def _cancelled_ids(event: AdtEvent, history: Iterable[AdtEvent], kind: AdtEventKind) -> set[str]:
-    """The ids of the earlier events of *kind* for the same visit as the cancel *event*."""
+    """The ids of the earlier events of *kind* for the same visit, at the same facility, as the cancel *event*.
+
+    Visit numbers are the facility's own: V100 at one hospital is not V100 at another.
+    """
     if event.visit_number is None:
         return set()
-    return {e.id for e in history if e.visit_number == event.visit_number and e.kind is kind}
+    return {
+        e.id
+        for e in history
+        if e.visit_number == event.visit_number and e.facility == event.facility and e.kind is kind
+    }
 
 
 def tasks_for(episode: TransitionEpisode, *, owner: str) -> list[Task]:
@@ -313,6 +327,10 @@ def tasks_for(episode: TransitionEpisode, *, owner: str) -> list[Task]:
             InterventionKind.COORDINATION,
         ),
         "med-rec": ("Medication reconciliation by the visit", InterventionKind.MEDICATION),
+        "disposition": (
+            "Confirm where the patient was discharged to (the hospital did not say)",
+            InterventionKind.COORDINATION,
+        ),
     }
     return [
         Task(

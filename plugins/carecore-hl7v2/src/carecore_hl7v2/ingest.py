@@ -1,25 +1,67 @@
-"""Taking in one HL7 v2 message: store it (or its dead letter), then say what to answer."""
+"""Taking in HL7 v2 messages: find the patient, store the event (or a dead letter), say what to answer.
+
+:func:`handle_many` stores several messages in one transaction (the
+listener's group commit); :func:`handle` is one message. Either way every
+message ends in an :class:`Outcome`: ``AA`` once committed, or ``AE``/``AR``
+with the reason and a :class:`~carecore.model.DeadLetter`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+import hl7
 
 from carecore import errors
-from carecore.model import DeadLetter
-from carecore_hl7v2.mapping import Refused, ack, clean, nak_for_unreadable, parse, to_event
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    ContactPreferences,
+    DeadLetter,
+    Patient,
+    PatientAddress,
+    PatientLink,
+    PracticeSetting,
+)
+from carecore_hl7v2.mapping import (
+    Demographics,
+    Refused,
+    ack,
+    check_limits,
+    clean,
+    demographics,
+    nak_for_unreadable,
+    parse,
+    to_event,
+)
 
 if TYPE_CHECKING:
-    import hl7
+    from collections.abc import Sequence
 
+    from carecore.model import Identifier
+    from carecore.protocols import Transaction
     from carecore.service import CareProgram
 
-__all__ = ["Outcome", "handle", "split_messages"]
+__all__ = [
+    "Outcome",
+    "UnknownPatients",
+    "handle",
+    "handle_many",
+    "practice_time_zone",
+    "split_messages",
+]
 
 SOURCE = "hl7"
+
+#: What a message for a patient no stored identifier names does: ``create`` registers
+#: the patient from PID; ``review`` refuses it (AE) and keeps it for a person to match.
+UnknownPatients = Literal["create", "review"]
+
+#: Errors that refuse one message (the others, a store that cannot be reached, propagate).
+_REFUSALS = (errors.InvalidValue, errors.InvalidInput, errors.NotFound, errors.ConflictError)
 
 
 @attrs.frozen(kw_only=True)
@@ -32,6 +74,43 @@ class Outcome:
     duplicate: bool = False
     dead_letter: bool = False
     reason: str = ""
+    patient_id: str | None = None  #: the carecore patient the message was filed under
+    created_patient: bool = False  #: the message registered a new patient
+
+
+@attrs.frozen(kw_only=True)
+class _Prepared:
+    text: str
+    message: hl7.Message | None = None
+    event: AdtEvent | None = None
+    people: Demographics | None = None
+    refusal: Refused | None = None
+
+
+def practice_time_zone(program: CareProgram) -> str | None:
+    """The practice's time zone as stored (``carecore db set time-zone``), or None."""
+    with program.transaction("practice time zone") as tx:
+        try:
+            return tx.get(PracticeSetting, "time-zone").value
+        except errors.NotFound:
+            return None
+
+
+def _prepare(raw: str | bytes, time_zone: str | None, identifier_type: str) -> _Prepared:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    message: hl7.Message | None = None
+    try:
+        check_limits(raw)
+        text = clean(raw)
+        message = parse(text)
+        event = to_event(message, time_zone=time_zone, identifier_type=identifier_type)
+        people = demographics(message)
+    except Refused as exc:
+        return _Prepared(text=text, message=message, refusal=exc)
+    except errors.InvalidValue as exc:  # a value the model refuses (a date of death before birth)
+        refusal = Refused(str(exc), code="AE", field=exc.field or "message", value=exc.value)
+        return _Prepared(text=text, message=message, refusal=refusal)
+    return _Prepared(text=text, message=message, event=event, people=people)
 
 
 def handle(
@@ -40,29 +119,235 @@ def handle(
     *,
     time_zone: str | None = None,
     identifier_type: str = "MR",
+    unknown_patients: UnknownPatients = "create",
 ) -> Outcome:
-    """Parse, map and store one message; return the ACK or NAK to send once it is committed.
+    """Parse, match, map and store one message; return the ACK or NAK to send once it is committed.
 
-    A message that cannot be used is kept as a :class:`~carecore.model.DeadLetter`
-    (once per message control id) and answered with AE or AR and the reason. A
-    store that cannot be reached raises: the sender gets no ACK and retries.
+    A store that cannot be reached raises: the sender gets no ACK and retries.
     """
-    text = clean(raw)
-    message: hl7.Message | None = None
-    try:
-        message = parse(text)
-        event = to_event(message, time_zone=time_zone, identifier_type=identifier_type)
-        received = program.receive(event, source=SOURCE, time_zone=time_zone)
-    except Refused as exc:
-        return _refuse(
-            program, text, message, exc.code, f"{exc.field}: {exc.reason}", exc.control_id
-        )
-    except (errors.InvalidValue, errors.InvalidInput, errors.NotFound, errors.ConflictError) as exc:
-        control = _control_id(message)
-        return _refuse(program, text, message, "AE", str(exc), control)
-    return Outcome(
-        ack=ack(message), code="AA", stored=not received.duplicate, duplicate=received.duplicate
+    (outcome,) = handle_many(
+        program,
+        [raw],
+        time_zone=time_zone,
+        identifier_type=identifier_type,
+        unknown_patients=unknown_patients,
     )
+    return outcome
+
+
+def handle_many(
+    program: CareProgram,
+    raws: Sequence[str | bytes],
+    *,
+    time_zone: str | None = None,
+    identifier_type: str = "MR",
+    unknown_patients: UnknownPatients = "create",
+) -> list[Outcome]:
+    """Store *raws* in one transaction and return each one's outcome, in order, after the commit.
+
+    When one message makes the shared transaction fail, the transaction is
+    rolled back and each message is stored in a transaction of its own, so
+    the others are not held back by it. *time_zone* defaults to the
+    practice's stored one.
+    """
+    zone = time_zone or practice_time_zone(program)
+    prepared = [_prepare(raw, zone, identifier_type) for raw in raws]
+    try:
+        with program.transaction(f"inbound {SOURCE} ({len(prepared)} messages)") as tx:
+            return [_store(program, tx, p, zone, unknown_patients) for p in prepared]
+    except _REFUSALS as exc:
+        if len(prepared) > 1:
+            return [
+                handle_many(
+                    program,
+                    [raw],
+                    time_zone=time_zone,
+                    identifier_type=identifier_type,
+                    unknown_patients=unknown_patients,
+                )[0]
+                for raw in raws
+            ]
+        (one,) = prepared
+        refusal = Refused(str(exc), code="AE", field=getattr(exc, "field", ""), value=None)
+        with program.transaction(f"inbound {SOURCE} refused") as tx:
+            return [_dead_letter(program, tx, attrs.evolve(one, refusal=refusal))]
+
+
+def _store(
+    program: CareProgram,
+    tx: Transaction,
+    prepared: _Prepared,
+    zone: str | None,
+    unknown_patients: UnknownPatients,
+) -> Outcome:
+    if prepared.refusal is not None:
+        return _dead_letter(program, tx, prepared)
+    event, people, message = prepared.event, prepared.people, prepared.message
+    assert event is not None  # noqa: S101 - a prepared message is refused or has all three
+    assert people is not None  # noqa: S101
+    assert message is not None  # noqa: S101
+    try:
+        # Read only: a refused message writes nothing but its dead letter.
+        patient, new = _match(tx, people, zone, unknown_patients)
+    except Refused as exc:
+        return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
+    if not tx.claim_inbound(SOURCE, event.source_key):
+        return Outcome(ack=ack(message), code="AA", stored=False, duplicate=True)
+    if patient is None:
+        # Too little in PID to register the patient yet: the event is filed under the
+        # id the patient will get when a message with the name and birth date arrives.
+        patient_id, created = _patient_id(people.identifiers[0]), False
+    else:
+        if new:
+            tx.add(patient)
+        else:
+            _update(tx, patient, people)
+        _link(tx, patient.id, people.identifiers)
+        _contact(tx, patient.id, people)
+        patient_id, created = patient.id, new
+    event = attrs.evolve(event, patient_id=patient_id)
+    program.receive_in(tx, event, source=SOURCE, time_zone=zone, claimed=True)
+    return Outcome(
+        ack=ack(message),
+        code="AA",
+        stored=True,
+        patient_id=patient_id,
+        created_patient=created,
+    )
+
+
+# -- the patient ----------------------------------------------------------------------------
+
+
+def _match(
+    tx: Transaction,
+    people: Demographics,
+    zone: str | None,
+    unknown_patients: UnknownPatients,
+) -> tuple[Patient | None, bool]:
+    """The stored patient *people* names, or the one to register (True), or :class:`Refused`.
+
+    None when the patient is unknown and PID lacks what registering needs.
+    """
+    if not people.identifiers:
+        raise Refused("PID-3 has no patient identifier", code="AE", field="PID-3", value="")
+    found = _linked(tx, people.identifiers) or _carrying(tx, people.identifiers)
+    if len(found) > 1:
+        raise Refused(
+            f"PID-3 identifiers name {len(found)} different patients ({', '.join(sorted(found))})",
+            code="AE",
+            field="PID-3",
+            value=len(found),
+        )
+    if found:
+        (patient_id,) = found
+        return tx.get(Patient, patient_id), False
+    if unknown_patients == "review":
+        raise Refused(
+            "no stored patient carries a PID-3 identifier; kept for match review",
+            code="AE",
+            field="PID-3",
+            value=len(people.identifiers),
+        )
+    return _new_patient(people, zone), True
+
+
+def _linked(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
+    found = set()
+    for identifier in identifiers:
+        try:
+            found.add(tx.get(PatientLink, (identifier.system, identifier.value)).patient_id)
+        except errors.NotFound:
+            continue
+    return found
+
+
+def _carrying(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
+    # Patients registered elsewhere (a FHIR import) carry the identifier without a link yet.
+    wanted = {(i.system, i.value) for i in identifiers}
+    return {
+        p.id for p in tx.all(Patient) if any((i.system, i.value) in wanted for i in p.identifiers)
+    }
+
+
+def _link(tx: Transaction, patient_id: str, identifiers: tuple[Identifier, ...]) -> None:
+    for identifier in identifiers:
+        try:
+            tx.get(PatientLink, (identifier.system, identifier.value))
+        except errors.NotFound:
+            tx.add(
+                PatientLink(system=identifier.system, value=identifier.value, patient_id=patient_id)
+            )
+
+
+def _new_patient(people: Demographics, zone: str | None) -> Patient | None:
+    given, family, born = people.given_name, people.family_name, people.birth_date
+    if given is None or family is None or born is None:
+        return None
+    return Patient(
+        id=_patient_id(people.identifiers[0]),
+        given_name=given,
+        family_name=family,
+        birth_date=born,
+        sex=people.sex or AdministrativeSex.UNKNOWN,
+        time_zone=zone or "UTC",
+        identifiers=people.identifiers,
+        date_of_death=people.date_of_death,
+    )
+
+
+def _patient_id(first: Identifier) -> str:
+    """The id a patient registered from an HL7 identifier gets (the same every time)."""
+    key = hashlib.sha256(f"{first.system}|{first.value}".encode()).hexdigest()[:12]
+    return f"hl7-{_slug(first.system)}-{_slug(first.value)}-{key}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:24] or "id"
+
+
+def _update(tx: Transaction, patient: Patient, people: Demographics) -> None:
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("given_name", people.given_name),
+            ("family_name", people.family_name),
+            ("birth_date", people.birth_date),
+            ("sex", people.sex),
+            ("date_of_death", people.date_of_death),
+        )
+        if value is not None and getattr(patient, name) != value
+    }
+    if people.alive and patient.date_of_death is not None:
+        changes["date_of_death"] = None
+    extra = tuple(i for i in people.identifiers if i not in patient.identifiers)
+    if extra:
+        changes["identifiers"] = (*patient.identifiers, *extra)
+    if changes:
+        tx.replace(attrs.evolve(patient, **changes))
+
+
+def _contact(tx: Transaction, patient_id: str, people: Demographics) -> None:
+    if people.address is not None:
+        address = PatientAddress(patient_id=patient_id, address=people.address)
+        try:
+            stored = tx.get(PatientAddress, patient_id)
+        except errors.NotFound:
+            tx.add(address)
+        else:
+            if stored != address:
+                tx.replace(address)
+    if people.phone is not None:
+        try:
+            prefs = tx.get(ContactPreferences, patient_id)
+        except errors.NotFound:
+            tx.add(ContactPreferences(patient_id=patient_id, phone=people.phone))
+        else:
+            if prefs.phone is None:  # a number the patient gave the care team is kept
+                tx.replace(attrs.evolve(prefs, phone=people.phone))
+
+
+# -- refusals -------------------------------------------------------------------------------
 
 
 def _control_id(message: hl7.Message | None) -> str | None:
@@ -74,26 +359,37 @@ def _control_id(message: hl7.Message | None) -> str | None:
         return None
 
 
-def _refuse(  # noqa: PLR0917 - private helper with the message's parts
-    program: CareProgram,
-    text: str,
-    message: hl7.Message | None,
-    code: str,
-    reason: str,
-    control_id: str | None,
-) -> Outcome:
-    key = control_id or hashlib.sha256(text.encode()).hexdigest()[:24]
-    letter = DeadLetter(
-        id=f"hl7-{key}",
-        source=SOURCE,
-        raw=text,
-        reason=reason,
-        received_at=program.clock.now(),
-        key=key,
-    )
-    program.record_dead_letter(letter, reason="HL7 message refused")
-    answer = ack(message, code, reason) if message is not None else nak_for_unreadable(reason)
-    return Outcome(ack=answer, code=code, stored=False, dead_letter=True, reason=reason)
+#: A control id longer than this is kept as its hash (a store key has a limit).
+_KEY = 200
+
+
+def _dead_letter(program: CareProgram, tx: Transaction, prepared: _Prepared) -> Outcome:
+    refusal = prepared.refusal
+    assert refusal is not None  # noqa: S101
+    text = prepared.text.replace("\x00", "\\x00")  # stores keep no NUL; the letter shows where
+    control = refusal.control_id or _control_id(prepared.message)
+    if control is None or len(control) > _KEY or "\x00" in control:
+        control = None
+    key = control or hashlib.sha256(text.encode()).hexdigest()[:24]
+    reason = f"{refusal.field}: {refusal}" if refusal.field else str(refusal)
+    reason = reason if len(reason) < 1000 else reason[:997] + "..."  # noqa: PLR2004
+    if tx.claim_inbound(f"{SOURCE}:dead", key):
+        tx.add(
+            DeadLetter(
+                id=f"hl7-{key}",
+                source=SOURCE,
+                raw=text,
+                reason=reason,
+                received_at=program.clock.now(),
+                key=key,
+            )
+        )
+    message = prepared.message
+    if message is not None and control is not None:
+        answer = ack(message, refusal.code, reason)
+    else:
+        answer = nak_for_unreadable(reason)
+    return Outcome(ack=answer, code=refusal.code, stored=False, dead_letter=True, reason=reason)
 
 
 _MSH = re.compile(r"(?=^MSH\|)", re.MULTILINE)

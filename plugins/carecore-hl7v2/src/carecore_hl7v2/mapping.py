@@ -29,14 +29,37 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import attrs
 import hl7
 import pendulum
 
 from carecore import errors
-from carecore.model import AdtEvent, AdtEventKind, CareSetting, PatientClass
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    AdtEventKind,
+    CareSetting,
+    Identifier,
+    PatientClass,
+    PostalAddress,
+)
 from carecore.model._validators import check_time_zone
 
-__all__ = ["DISPOSITIONS", "Refused", "ack", "clean", "nak_for_unreadable", "parse", "to_event"]
+__all__ = [
+    "DISPOSITIONS",
+    "MAX_FIELD",
+    "MAX_ID",
+    "Demographics",
+    "Refused",
+    "ack",
+    "check_limits",
+    "clean",
+    "demographics",
+    "identifiers",
+    "nak_for_unreadable",
+    "parse",
+    "to_event",
+]
 
 TRIGGERS = {
     "A01": AdtEventKind.ADMIT,
@@ -215,6 +238,153 @@ def _patient_id(message: hl7.Message, identifier_type: str, control_id: str) -> 
     return chosen
 
 
+def _sub(text: str, index: int) -> str:
+    return _component(text, index, "&")
+
+
+def _authority(cx4: str, sender: str) -> str:
+    """The identifier system for a CX-4 assigning authority (HD), else the sending facility."""
+    namespace, universal, kind = _sub(cx4, 1), _sub(cx4, 2), _sub(cx4, 3)
+    if namespace:
+        return namespace
+    if universal:
+        return f"urn:oid:{universal}" if kind.upper() == "ISO" else universal
+    return sender
+
+
+def _sender(message: hl7.Message) -> str:
+    return (
+        _component(_get(message, "MSH", 4), 1).split("&")[0]
+        or _component(_get(message, "MSH", 3), 1).split("&")[0]
+    )
+
+
+def identifiers(message: hl7.Message) -> tuple[Identifier, ...]:
+    r"""Each PID-3 identifier with its assigning authority as the system (see the module table).
+
+    >>> msg = parse("MSH|^~\\&|ADT|GEN|CC|PRAC|20260304||ADT^A08|M1|P|2.5\r"
+    ...             "PID|1||P1^^^GEN^MR~99^^^^PI~7^^^&1.2.3&ISO")
+    >>> [(i.system, i.value) for i in identifiers(msg)]
+    [('GEN', 'P1'), ('GEN', '99'), ('urn:oid:1.2.3', '7')]
+    """
+    sender = _sender(message)
+    text = _get(message, "PID", 3)
+    out: list[Identifier] = []
+    for repetition in text.split("~") if text else []:
+        value = _component(repetition, 1)
+        system = _authority(_component(repetition, 4), sender)
+        if value and system:
+            found = Identifier(system=system, value=value)
+            if found not in out:
+                out.append(found)
+    return tuple(out)
+
+
+SEXES = {
+    "F": AdministrativeSex.FEMALE,
+    "M": AdministrativeSex.MALE,
+    "O": AdministrativeSex.OTHER,
+    "A": AdministrativeSex.OTHER,
+    "N": AdministrativeSex.UNKNOWN,
+    "U": AdministrativeSex.UNKNOWN,
+}
+
+
+@attrs.frozen(kw_only=True)
+class Demographics:
+    """What PID says about the patient; a field the message leaves empty is None (no change)."""
+
+    identifiers: tuple[Identifier, ...]
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: pendulum.Date | None = None
+    sex: AdministrativeSex | None = None
+    date_of_death: pendulum.Date | None = None
+    #: PID-30 ``N``: the sender says the patient is alive (a recorded death is taken back).
+    alive: bool = False
+    address: PostalAddress | None = None
+    phone: str | None = None
+
+
+def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
+    digits = text[:8]
+    if not digits:
+        return None
+    try:
+        return pendulum.Date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        raise Refused(
+            f"is not an HL7 date ({text[:20]!r})",
+            code="AE",
+            field=field,
+            value=text[:20],
+            control_id=control_id,
+        ) from None
+
+
+def _address(text: str) -> PostalAddress | None:
+    first = text.split("~", maxsplit=1)[0]
+    street = _sub(_component(first, 1), 1)
+    try:
+        return PostalAddress(
+            line1=street,
+            line2=_component(first, 2) or None,
+            city=_component(first, 3),
+            state=_component(first, 4),
+            postal_code=_component(first, 5),
+        )
+    except errors.InvalidValue:
+        return None  # not a United States postal address carecore can keep
+
+
+def _phone(text: str) -> str | None:
+    first = text.split("~", maxsplit=1)[0]
+    if not first:
+        return None
+    # XTN-12 unformatted, else area code (XTN-6) and number (XTN-7), else XTN-1 as written.
+    raw = (
+        _component(first, 12)
+        or (_component(first, 6) + _component(first, 7))
+        or _component(first, 1)
+    )
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 10:  # noqa: PLR2004 - a North American number
+        return f"+1{digits}"
+    if len(digits) == 11 and digits.startswith("1"):  # noqa: PLR2004
+        return f"+{digits}"
+    return None
+
+
+def demographics(message: hl7.Message) -> Demographics:
+    r"""The patient's identifiers, name, birth date, sex, death, address and phone from PID.
+
+    >>> msg = parse("MSH|^~\\&|ADT|GEN|CC|PRAC|20260304||ADT^A08|M1|P|2.5\r"
+    ...             "PID|1||P1^^^GEN^MR||Duck^Donald^D||19241010|M|||1 Elm St^^Evanston^IL^60201"
+    ...             "||(847)555-0100")
+    >>> d = demographics(msg)
+    >>> d.family_name, d.given_name, d.birth_date.isoformat(), d.sex.value, d.phone
+    ('Duck', 'Donald', '1924-10-10', 'male', '+18475550100')
+    """
+    control_id = _get(message, "MSH", 10)
+    name = _get(message, "PID", 5).split("~")[0]
+    family = _sub(_component(name, 1), 1)
+    given = _component(name, 2)
+    death_at = _get(message, "PID", 29)
+    indicator = _component(_get(message, "PID", 30), 1).upper()
+    died = _date(death_at, "PID-29", control_id)
+    return Demographics(
+        identifiers=identifiers(message),
+        given_name=given or None,
+        family_name=family or None,
+        birth_date=_date(_get(message, "PID", 7), "PID-7", control_id),
+        sex=SEXES.get(_component(_get(message, "PID", 8), 1).upper()),
+        date_of_death=died if indicator != "N" else None,
+        alive=indicator == "N",
+        address=_address(_get(message, "PID", 11)),
+        phone=_phone(_get(message, "PID", 13)),
+    )
+
+
 def to_event(
     message: hl7.Message, *, time_zone: str | None = None, identifier_type: str = "MR"
 ) -> AdtEvent:
@@ -318,6 +488,47 @@ def to_event(
         facility=facility or None,
         visit_number=visit or None,
     )
+
+
+#: Limits on what a message may hold, checked before anything is parsed or stored.
+MAX_FIELD = 65_536  #: characters in one field (a PID-5 name, an OBX value...)
+MAX_ID = 199  #: characters in MSH-10 and in each PID-3 identifier (HL7 v2.5+ give 199)
+
+
+def check_limits(raw: str | bytes, *, max_field: int = MAX_FIELD, max_id: int = MAX_ID) -> None:
+    r"""Refuse a NUL byte (``AR``) and any field longer than its limit (``AE``), naming where.
+
+    >>> check_limits("MSH|^~\\&|A\x00")
+    Traceback (most recent call last):
+    ...
+    carecore_hl7v2.mapping.Refused: message='NUL at character 10': holds a NUL byte, which HL7 v2 text may not contain
+    """
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    at = text.find("\x00")
+    if at >= 0:
+        raise Refused(
+            "holds a NUL byte, which HL7 v2 text may not contain",
+            code="AR",
+            field="message",
+            value=f"NUL at character {at}",
+        )
+    if len(text) <= min(max_field, max_id):
+        return
+    for segment in re.split(r"\r\n|\r|\n", text):
+        name = segment[:3]
+        fields = segment.split("|")
+        for index, value in enumerate(fields):
+            # MSH-1 is the field separator itself, so MSH's fields are numbered one on.
+            number = index + 1 if name == "MSH" else index
+            limit = max_id if (name, number) in {("MSH", 10), ("PID", 3)} else max_field
+            longest = max((len(r) for r in value.split("~")), default=0)
+            if longest > limit:
+                raise Refused(
+                    f"is longer than allowed ({limit} characters)",
+                    code="AE",
+                    field=f"{name}-{number}",
+                    value=f"{longest} characters",
+                )
 
 
 def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:

@@ -110,6 +110,16 @@ class PostgresStore(SqlStore):
             return errors.ConflictError(text, field="transaction", value=None)
         if isinstance(exc, psycopg.OperationalError):
             return errors.StoreUnavailable(text, field="url", value=self.url)
+        # What carecore.storage refuses first (NUL in text, keys too long to index), should
+        # a write reach the database another way (a bulk load): the same typed answer.
+        if isinstance(exc, psycopg.DataError) and "NUL" in str(exc):
+            return errors.InvalidValue(
+                "holds a NUL character, which no store keeps", field="text", value=None
+            )
+        if isinstance(exc, pg_errors.ProgramLimitExceeded):
+            return errors.InvalidValue(
+                "is longer than a key may be", field="key", value=None
+            )
         return None
 
     def _table_exists(self, cur: Any, name: str) -> bool:

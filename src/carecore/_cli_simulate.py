@@ -1,0 +1,266 @@
+"""``carecore simulate``: run a study's replications and write the table, the summary and the plots."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from carecore import errors
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from carecore.simulation import StudyResult
+
+#: The summary figures the table output shows, in order.
+SHOWN = (
+    ("revenue", "revenue ($)"),
+    ("staff_cost", "staff cost ($)"),
+    ("net_revenue", "net revenue ($)"),
+    ("net_revenue_per_enrolled_patient_year", "net revenue per enrolled patient-year ($)"),
+    ("break_even_enrollment_per_fte", "break-even enrollment per FTE"),
+    ("enrolled_patients_end", "enrolled patients (last month)"),
+    ("billable_rate", "billable rate"),
+    ("minutes_logged", "minutes logged"),
+    ("staff_utilisation", "staff utilisation"),
+    ("ed_visits_per_1000", "ED visits per 1,000 member-years"),
+    ("admissions_per_1000", "admissions per 1,000 member-years"),
+    ("readmission_rate", "30-day readmission rate"),
+)
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if abs(value) >= 100:  # noqa: PLR2004
+        return f"{value:,.0f}"
+    return f"{value:,.3f}"
+
+
+def _summary_json(result: StudyResult) -> dict[str, Any]:
+    def clean(x: float) -> float | None:
+        return None if math.isnan(x) else x
+
+    return {
+        "study": result.study.name,
+        "seed": result.seed,
+        "replications": len(result.replications),
+        "first_month": result.study.first_month,
+        "months": result.study.months,
+        "interval": "mean and 2.5th-97.5th percentiles across replications",
+        "measures": {
+            name: {"mean": clean(i.mean), "low": clean(i.low), "high": clean(i.high)}
+            for name, i in result.summary.items()
+        },
+    }
+
+
+def _private_file(path: Path, data: bytes | str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8")
+
+
+def _plots(result: StudyResult) -> dict[str, bytes]:
+    """The fan chart of monthly revenue and the histogram of annual net revenue (needs matplotlib)."""
+    import numpy as np  # noqa: PLC0415 - the simulation's own dependency
+
+    from carecore.report._plots import _figure, _png  # noqa: PLC0415 - the report's canvas
+
+    revenue = np.array(result.monthly("revenue"), dtype=float)
+    months = [m for m, _ in result.replications[0].months]
+    x = np.arange(len(months))
+    figure, axes = _figure()
+    for low, high, alpha in ((2.5, 97.5, 0.2), (10, 90, 0.3), (25, 75, 0.45)):
+        axes.fill_between(
+            x,
+            np.percentile(revenue, low, axis=0),
+            np.percentile(revenue, high, axis=0),
+            alpha=alpha,
+            color="tab:blue",
+            linewidth=0,
+            label=f"{low:g}-{high:g}th percentile",
+        )
+    axes.plot(x, np.median(revenue, axis=0), color="tab:blue", label="median")
+    axes.set_xticks(x, months, rotation=45, fontsize=7)
+    axes.set_ylabel("revenue ($)")
+    axes.set_title("Monthly revenue across replications")
+    axes.legend(fontsize=7)
+    fan = _png(figure)
+    figure, axes = _figure()
+    net = [t["net_revenue"] for t in result.totals()]
+    axes.hist(net, bins=min(20, max(5, len(net) // 2)), color="tab:green")
+    axes.set_xlabel("net revenue over the study ($)")
+    axes.set_ylabel("replications")
+    axes.set_title("Net revenue across replications")
+    return {"revenue_fan.png": fan, "net_revenue_hist.png": _png(figure)}
+
+
+def _page(result: StudyResult, plots: dict[str, bytes]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(label)}</td><td>{_number(result.summary[name].mean)}</td>"
+        f"<td>{_number(result.summary[name].low)} to {_number(result.summary[name].high)}</td></tr>"
+        for name, label in SHOWN
+        if name in result.summary
+    )
+    images = "".join(
+        f'<img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(data).decode()}">'
+        for name, data in plots.items()
+    )
+    if not plots:
+        images = "<p>No plots: install matplotlib (pip install 'carecore[report]').</p>"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(result.study.name)}</title></head><body>"
+        f"<h1>{html.escape(result.study.name)}</h1>"
+        f"<p>{len(result.replications)} replications from seed {result.seed}, "
+        f"{result.study.months} months from {result.study.first_month}. "
+        "Intervals: 2.5th to 97.5th percentile across replications.</p>"
+        f"<table><tr><th>measure</th><th>mean</th><th>95% interval</th></tr>{rows}</table>"
+        f"{images}</body></html>"
+    )
+
+
+def _write(result: StudyResult, out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out.chmod(0o700)
+    written = ["results.csv", "summary.json", "index.html"]
+    result.write_csv(out / "results.csv")
+    try:
+        frame = result.to_polars()
+    except errors.MissingDependency:
+        frame = None
+    if frame is not None:
+        (out / "results.parquet").touch(mode=0o600, exist_ok=True)
+        frame.write_parquet(out / "results.parquet")
+        written.insert(1, "results.parquet")
+    _private_file(out / "summary.json", json.dumps(_summary_json(result), indent=2) + "\n")
+    try:
+        plots = _plots(result)
+    except errors.MissingDependency:
+        plots = {}
+    _private_file(out / "index.html", _page(result, plots))
+    return written
+
+
+@click.command()
+@click.argument("config", required=False)
+@click.option("--list-examples", is_flag=True, help="List the shipped example studies, one a line.")
+@click.option(
+    "--replications", type=int, default=20, show_default=True, help="Replications to run."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="The seed all streams come from."
+)
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Where replications run: local, process, dask (or one a plugin adds).",
+)
+@click.option("--workers", type=int, default=None, help="Workers of the process or dask executor.")
+@click.option(
+    "--scheduler", metavar="ADDRESS", default=None, help="A Dask scheduler (tcp://host:8786)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write results.csv (and .parquet with polars), summary.json and index.html here.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the summary.",
+)
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.pass_context
+def simulate(  # noqa: PLR0917, C901 - one option after another
+    ctx: click.Context,
+    config: str | None,
+    list_examples: bool,  # noqa: FBT001
+    replications: int,
+    seed: int,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    out_dir: Path | None,
+    output_format: str,
+    no_progress: bool,  # noqa: FBT001
+) -> None:
+    """Run a simulation study: CONFIG is a shipped example's name or a TOML or JSON file.
+
+    Replications run on independent random streams spawned from --seed, so
+    the same seed gives the same results on every executor. A bad config
+    exits 2 and names the key.
+    """
+    from carecore.executors import get_executor  # noqa: PLC0415 - loaded when the command runs
+    from carecore.simulation import example_names, load_study, run_study  # noqa: PLC0415
+
+    if list_examples:
+        for name in example_names():
+            click.echo(name)
+        return
+    if config is None:
+        raise errors.InvalidValue(
+            "give a config file or an example name", field="CONFIG", value=None
+        )
+    study = load_study(config)
+    if replications < 1:
+        raise errors.InvalidValue("must be at least 1", field="--replications", value=replications)
+    if seed < 0:
+        raise errors.InvalidValue("must be at least 0", field="--seed", value=seed)
+    pm: pluggy.PluginManager | None = (ctx.obj or {}).get("pm")
+    with get_executor(executor, workers=workers, scheduler=scheduler, pm=pm) as runner:
+        if no_progress or not sys.stderr.isatty():
+            result = run_study(study, replications=replications, seed=seed, executor=runner)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress  # noqa: PLC0415
+
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                transient=True,
+            ) as progress:
+                task = progress.add_task("replications", total=replications)
+                result = run_study(
+                    study,
+                    replications=replications,
+                    seed=seed,
+                    executor=runner,
+                    on_done=lambda _i: progress.advance(task),
+                )
+    if out_dir is not None:
+        written = _write(result, out_dir)
+        click.echo(f"wrote {', '.join(written)} to {out_dir}", err=True)
+    if output_format == "json":
+        click.echo(json.dumps(_summary_json(result), indent=2))
+        return
+    click.echo(
+        f"{study.name}: {replications} replications, seed {seed}, "
+        f"{study.months} months from {study.first_month}"
+    )
+    width = max(len(label) for _name, label in SHOWN)
+    click.echo(f"{'measure':<{width}}  {'mean':>12}  95% interval")
+    for name, label in SHOWN:
+        if name in result.summary:
+            i = result.summary[name]
+            click.echo(
+                f"{label:<{width}}  {_number(i.mean):>12}  {_number(i.low)} to {_number(i.high)}"
+            )

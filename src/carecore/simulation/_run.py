@@ -1,0 +1,657 @@
+"""One replication of a study: a generated panel, month by month, through the real engines.
+
+Random numbers are drawn up front in fixed shapes (per patient, and per
+patient and month), so a replication's stream gives the same numbers
+whatever the policy does with them: two policies run on one seed meet the
+same patients with the same luck (common random numbers).
+"""
+
+from __future__ import annotations
+
+import functools
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pendulum
+from attrs import frozen
+
+from carecore import errors
+from carecore.billing.cms import cms_rule_set
+from carecore.billing.engine import evaluate
+from carecore.billing.facts import (
+    AdmissionFact,
+    BillingFacts,
+    BillingPractitioner,
+    ChronicCondition,
+    ContactFact,
+    DischargeFact,
+    Event,
+    PatientFacts,
+    ProgramMonthFact,
+    Setting,
+    TimeFact,
+    VisitFact,
+)
+from carecore.metrics import Measure
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    AdtEventKind,
+    CareSetting,
+    Coding,
+    Condition,
+    ContactMode,
+    Coverage,
+    CoveragePlan,
+    Credential,
+    MdmLevel,
+    Patient,
+    PatientClass,
+    RoleClass,
+    ServiceFamily,
+    ServicePeriod,
+    VisitKind,
+)
+from carecore.registry import eligibility
+from carecore.simulation._model import OutreachOrder, Priority, ProgramPolicy, Study
+from carecore.transitions import TransitionRules, open_episode
+
+if TYPE_CHECKING:
+    from carecore.billing.engine import EvaluationResult
+    from carecore.billing.rules import RuleSet
+
+__all__ = ["Replication", "billing_facts", "policy_rules", "run_replication", "simulated_bill"]
+
+#: The billing practitioner of the simulated practice.
+PRACTITIONER = "dr1"
+_DR = BillingPractitioner(id=PRACTITIONER, credential=Credential.MD)
+_TIER_LOW, _TIER_MID, _TIER_HIGH = 0, 1, 2
+
+
+def _numpy() -> Any:
+    try:
+        import numpy as np  # noqa: PLC0415 - optional: the simulation extra
+    except ImportError as exc:  # pragma: no cover - numpy comes with the report extra
+        raise errors.MissingDependency(
+            extra="simulation", package="numpy", feature="simulations"
+        ) from exc
+    return np
+
+
+@frozen(kw_only=True)
+class Replication:
+    """What one replication gives: a value per month and measure, and study-level counts.
+
+    ``months`` holds, for each month (``YYYY-MM``), the measures in a fixed
+    order; ``totals`` holds counts over the whole study that a month alone
+    does not give (ED visits before and after enrollment, say).
+    """
+
+    index: int
+    months: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
+    totals: tuple[tuple[str, float], ...]
+
+
+# -- rules and billing ------------------------------------------------------------
+
+
+@functools.cache
+def _rules(
+    year: int, codes: frozenset[str] | None, fees: tuple[tuple[str, Decimal], ...]
+) -> RuleSet:
+    """The policy's rule set: the CMS year, only *codes* in effect (None: all), *fees* replacing amounts.
+
+    A code left out stays in the rule set (the engine looks its rule up) but
+    is in effect on no day of the study, so the engine never bills it.
+    """
+    rules = cms_rule_set(year)
+    prices = dict(fees)
+    never = pendulum.Date(1990, 1, 1)
+    kept = []
+    for rule in rules.codes:
+        changed = rule
+        if codes is not None and rule.code not in codes:
+            changed = attrs.evolve(changed, available_from=never, available_to=never)
+        if rule.code in prices:
+            changed = attrs.evolve(changed, amount=prices[rule.code])
+        kept.append(changed)
+    return attrs.evolve(rules, codes=tuple(kept), id=f"{rules.id}-simulated")
+
+
+def policy_rules(policy: ProgramPolicy) -> RuleSet:
+    """The rule set a policy bills by (its year, its codes, its fees)."""
+    return _rules(policy.rule_year, policy.codes, policy.fees)
+
+
+@functools.cache
+def _chronic(conditions: tuple[tuple[str, bool, bool], ...]) -> tuple[ChronicCondition, ...]:
+    return tuple(
+        ChronicCondition(icd10=code, significant_risk=risk, behavioral=behavioral)
+        for code, risk, behavioral in conditions
+    )
+
+
+def billing_facts(
+    *,
+    period: ServicePeriod,
+    conditions: tuple[tuple[str, bool, bool], ...],
+    family: ServiceFamily | None = None,
+    start: pendulum.Date | None = None,
+    minutes: int = 0,
+    contacts: int = 0,
+    credential: Credential = Credential.RN,
+    tcm: tuple[
+        pendulum.Date,
+        pendulum.Date | None,
+        bool,
+        pendulum.Date | None,
+        MdmLevel | None,
+        pendulum.Date | None,
+    ]
+    | None = None,
+) -> BillingFacts:
+    """The facts of one simulated patient-month (or discharge): what the engine is given.
+
+    *conditions* are ``(icd10, significant_risk, behavioral)``; *family*
+    and *start* say which monthly family the patient is enrolled in and
+    since when (consent, the care plan and the initiating visit are dated
+    that day); *minutes* of clinical staff time are logged on the 15th
+    (or the period's last day when earlier); APCM's service elements count as
+    furnished when there was at least one contact. *tcm* is ``(discharge,
+    contact day, contact successful, visit day, visit MDM, readmission day)``.
+    """
+    events: list[Event] = []
+    consent: dict[ServiceFamily, pendulum.Date] = {}
+    if family is not None and start is not None:
+        consent[family] = start
+        day = min(period.start.add(days=14), period.end)
+        if minutes > 0:
+            events.append(
+                TimeFact(
+                    date=day,
+                    minutes=minutes,
+                    role=RoleClass.CLINICAL_STAFF,
+                    practitioner=PRACTITIONER,
+                    family=family,
+                    credential=credential,
+                    interactive=True,
+                )
+            )
+        if family is ServiceFamily.APCM and contacts > 0:
+            events.append(
+                ProgramMonthFact(
+                    date=day,
+                    family=family,
+                    month=f"{period.start.year:04d}-{period.start.month:02d}",
+                    practitioner=PRACTITIONER,
+                )
+            )
+    if tcm is not None:
+        discharge, contact_day, successful, visit_day, mdm, readmitted = tcm
+        events.append(
+            DischargeFact(
+                date=discharge,
+                from_setting=CareSetting.INPATIENT_ACUTE,
+                to_setting=CareSetting.HOME,
+            )
+        )
+        if contact_day is not None:
+            events.append(
+                ContactFact(
+                    date=contact_day,
+                    mode=ContactMode.PHONE,
+                    successful=successful,
+                    role=RoleClass.CLINICAL_STAFF,
+                    practitioner=PRACTITIONER,
+                    family=ServiceFamily.TCM,
+                )
+            )
+        if visit_day is not None and mdm is not None:
+            events.append(
+                VisitFact(
+                    date=visit_day, kind=VisitKind.TCM_F2F, mdm=mdm, practitioner=PRACTITIONER
+                )
+            )
+        if readmitted is not None:
+            events.append(AdmissionFact(date=readmitted, setting=CareSetting.INPATIENT_ACUTE))
+    return BillingFacts(
+        period=period,
+        setting=Setting.PHYSICIAN_OFFICE,
+        practitioners=(_DR,),
+        patient=PatientFacts(
+            id="simulated",
+            conditions=_chronic(conditions),
+            consent_on=consent,
+            care_plan_on=consent,
+            last_visit=start,
+        ),
+        events=events,
+    )
+
+
+#: Engine decisions by the facts that decide them (see :func:`simulated_bill`).
+_BILLS: dict[tuple[object, ...], tuple[tuple[str, int, Decimal], ...]] = {}
+_BILL_LIMIT = 500_000
+_KEPT: dict[int, RuleSet] = {}
+
+
+def _bill_lines(result: EvaluationResult) -> tuple[tuple[str, int, Decimal], ...]:
+    return tuple(
+        sorted((line.code, line.units, line.amount or Decimal(0)) for line in result.claim_lines)
+    )
+
+
+def simulated_bill(
+    rules: RuleSet, key: tuple[object, ...], **facts: Any
+) -> tuple[tuple[str, int, Decimal], ...]:
+    """``(code, units, amount)`` of the lines the engine bills for the facts :func:`billing_facts` builds.
+
+    The engine's answer is remembered under *key*, which must hold every
+    argument the facts are built from (the rule set is part of it): equal
+    facts get the engine's one answer. ``tests/simulation`` holds this equal
+    to calling :func:`carecore.billing.evaluate` on sampled patient-months.
+    """
+    _KEPT.setdefault(id(rules), rules)  # held, so its id is never reused for another rule set
+    full = (id(rules), *key)
+    found = _BILLS.get(full)
+    if found is None:
+        found = _bill_lines(evaluate(billing_facts(**facts), rules))
+        if len(_BILLS) >= _BILL_LIMIT:
+            _BILLS.clear()
+        _BILLS[full] = found
+    return found
+
+
+# -- eligibility and transitions ----------------------------------------------------
+
+
+@functools.cache
+def _eligible(
+    conditions: tuple[tuple[str, bool, bool], ...],
+    medicare: bool,  # noqa: FBT001 - positional: a cache key
+    family: ServiceFamily,
+    as_of: pendulum.Date,
+) -> bool:
+    """The registry's answer for a patient with *conditions* (and Medicare Part B or not)."""
+    patient = Patient(
+        id="simulated",
+        given_name="Simulated",
+        family_name="Patient",
+        birth_date=pendulum.Date(1950, 1, 1),
+        sex=AdministrativeSex.UNKNOWN,
+        time_zone="UTC",
+    )
+    conds = [
+        Condition(
+            id=f"c{i}",
+            patient_id="simulated",
+            coding=Coding.icd10cm(code),
+            chronic=True,
+            significant_risk=risk,
+            behavioral=behavioral,
+        )
+        for i, (code, risk, behavioral) in enumerate(conditions)
+    ]
+    plan = CoveragePlan.MEDICARE_PART_B if medicare else CoveragePlan.COMMERCIAL
+    coverage = Coverage(id="cov", patient_id="simulated", payer="simulated", plan=plan)
+    return eligibility(
+        patient, family, as_of=as_of, conditions=conds, coverages=[coverage]
+    ).eligible
+
+
+@functools.cache
+def _episode(
+    discharge: pendulum.Date, time_zone: str, rules: TransitionRules
+) -> tuple[pendulum.Date, pendulum.Date, pendulum.Date, pendulum.Date]:
+    """(contact due, 7-day visit due, 14-day visit due, period end) of a discharge home on *discharge*."""
+    at = pendulum.datetime(discharge.year, discharge.month, discharge.day, 12, tz=time_zone)
+    event = AdtEvent(
+        id="discharge",
+        source_key="simulated",
+        patient_id="simulated",
+        kind=AdtEventKind.DISCHARGE,
+        occurred_at=at,
+        discharged_at=at,
+        patient_class=PatientClass.INPATIENT,
+        from_setting=CareSetting.INPATIENT_ACUTE,
+        to_setting=CareSetting.HOME,
+    )
+    episode = open_episode(event, time_zone=time_zone, rules=rules)
+    assert episode.contact_due is not None  # noqa: S101 - a qualifying discharge has deadlines
+    assert episode.visit_due_7 is not None  # noqa: S101
+    assert episode.visit_due is not None  # noqa: S101
+    assert episode.period_end is not None  # noqa: S101
+    return episode.contact_due, episode.visit_due_7, episode.visit_due, episode.period_end
+
+
+# -- the replication ----------------------------------------------------------------
+
+
+def _popcount(masks: Any, k: int) -> Any:
+    np = _numpy()
+    count = np.zeros(masks.shape, dtype=np.int64)
+    for bit in range(k):
+        count += (masks >> bit) & 1
+    return count
+
+
+def _measure(name: str, numerator: float, denominator: float, scale: int = 1) -> float:
+    """A rate through :class:`carecore.metrics.Measure` (NaN when there is nothing to divide by)."""
+    value = Measure(
+        name=name,
+        numerator=Decimal(repr(float(numerator))),
+        denominator=Decimal(repr(float(denominator))),
+        unit="",
+        period=ServicePeriod.month(2026, 1),
+        definition="",
+        scale=scale,
+    ).value
+    return float("nan") if value is None else float(value)
+
+
+def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa: C901, PLR0912, PLR0915 - one month, step by step
+    """Replication *index* of *study*, on the stream spawned for it from *seed*.
+
+    The stream is ``numpy.random.SeedSequence(seed).spawn(...)[index]``, so
+    replication *index* is the same whichever process runs it.
+    """
+    np = _numpy()
+    stream = np.random.SeedSequence(entropy=seed, spawn_key=(index,))
+    rng = np.random.default_rng(stream)
+    pop, policy, out = study.population, study.policy, study.outcomes
+    n, months, k = pop.size, study.months, len(pop.conditions)
+    contacts_model = policy.contacts
+
+    # -- draws, in fixed shapes --------------------------------------------------
+    age = np.clip(np.rint(rng.normal(pop.age_mean, pop.age_sd, n)), pop.age_min, pop.age_max)
+    female = rng.random(n) < pop.female_share
+    medicare = rng.random(n) < pop.medicare_share
+    tier = rng.choice(3, size=n, p=np.array(pop.risk_tier_shares) / sum(pop.risk_tier_shares))
+    prevalence = np.array([c.prevalence for c in pop.conditions], dtype=float)
+    has = rng.random((n, k)) < prevalence if k else np.zeros((n, 0), dtype=bool)
+    masks = (has * (1 << np.arange(k, dtype=np.int64))).sum(axis=1) if k else np.zeros(n, np.int64)
+    order_key = rng.random(n)
+    consent_u = rng.random(n)
+    stay = (
+        rng.geometric(out.disenrollment, n)
+        if out.disenrollment > 0
+        else np.full(n, months + 1, dtype=np.int64)
+    )
+    events_u = rng.random((months, n, 3))  # ED visit, admission, death
+    admit_day = rng.integers(1, 29, (months, n))
+    lam = np.array(contacts_model.contacts_per_month)[tier]
+    contacts = np.minimum(rng.poisson(lam, (months, n)), contacts_model.max_contacts)
+    per_contact = np.clip(
+        np.rint(
+            rng.normal(
+                contacts_model.minutes_mean,
+                contacts_model.minutes_sd,
+                (months, n, contacts_model.max_contacts),
+            )
+        ),
+        contacts_model.minutes_min,
+        contacts_model.minutes_max,
+    ).astype(np.int64)
+    slot = np.arange(contacts_model.max_contacts)
+    wanted = (per_contact * (slot[None, None, :] < contacts[:, :, None])).sum(axis=2)
+    tcm_u = rng.random((months, n, 4))  # contact, visit, readmission, its day
+    del age, female  # drawn to fix the stream's shape; the programs do not use them
+
+    # -- who may enroll in what (the registry's rules) ---------------------------------
+    start_day = pendulum.Date(study.start_year, study.start_month, 1)
+    conds_of: dict[int, tuple[tuple[str, bool, bool], ...]] = {}
+
+    def conditions(mask: int) -> tuple[tuple[str, bool, bool], ...]:
+        found = conds_of.get(mask)
+        if found is None:
+            found = conds_of[mask] = tuple(
+                (c.icd10, c.significant_risk, c.behavioral)
+                for bit, c in enumerate(pop.conditions)
+                if mask >> bit & 1
+            )
+        return found
+
+    monthly = policy.monthly_families
+    family_of = np.full(n, -1, dtype=np.int64)
+    for mask, is_medicare in {(int(m), bool(c)) for m, c in zip(masks, medicare, strict=True)}:
+        for fam_index, fam in enumerate(monthly):
+            if _eligible(conditions(mask), is_medicare, fam, start_day):
+                family_of[(masks == mask) & (medicare == is_medicare)] = fam_index
+                break
+    candidates = np.flatnonzero(family_of >= 0)
+    if policy.outreach_order is OutreachOrder.RANDOM:
+        ranked = candidates[np.argsort(order_key[candidates], kind="stable")]
+    elif policy.outreach_order is OutreachOrder.RISK_TIER:
+        ranked = candidates[np.lexsort((order_key[candidates], -tier[candidates]))]
+    else:
+        count = _popcount(masks[candidates], k)
+        ranked = candidates[np.lexsort((order_key[candidates], -count))]
+
+    # -- state -------------------------------------------------------------------------
+    rules = policy_rules(policy)
+    transition_rules = TransitionRules.from_rule_set(rules)
+    offers_tcm = ServiceFamily.TCM in policy.families
+    credential = policy.staff[0].credential if policy.staff else Credential.RN
+    cap = (
+        None
+        if policy.caseload_cap_per_fte is None
+        else int(policy.caseload_cap_per_fte * policy.fte)
+    )
+    capacity = policy.capacity_minutes
+    staff_cost = float(policy.monthly_staff_cost)
+    alive = np.ones(n, dtype=bool)
+    enrolled = np.zeros(n, dtype=bool)
+    started = np.full(n, -1, dtype=np.int64)  # month index of enrollment
+    seq = np.full(n, -1, dtype=np.int64)  # order of enrollment
+    done = np.zeros(n, dtype=np.int64)  # months enrolled so far
+    ever = np.zeros(n, dtype=bool)
+    waiting: list[int] = []
+    pointer = 0
+    next_seq = 0
+    pending: list[tuple[int, pendulum.Date, Any]] = []  # (patient, discharge, episode)
+    ed_by_month = np.zeros((months, n), dtype=np.int64)
+    enrolled_by_month = np.zeros((months, n), dtype=bool)
+    alive_by_month = np.zeros((months, n), dtype=bool)
+    rows: list[tuple[str, tuple[tuple[str, float], ...]]] = []
+    p_ed = np.array(out.ed_visit)[tier]
+    p_adm = np.array(out.admission)[tier]
+    p_death = np.array(out.death)[tier]
+    readmit_total = discharges_total = 0
+
+    def tcm_bill(
+        patient: int, discharge: pendulum.Date, episode: Any
+    ) -> tuple[tuple[str, int, Decimal], ...]:
+        contact_day, successful, visit_day, mdm, readmitted = episode
+        due = _episode(discharge, study.time_zone, transition_rules)
+        period = ServicePeriod(start=discharge, end=due[3])
+        tcm = (discharge, contact_day, successful, visit_day, mdm, readmitted)
+        return simulated_bill(
+            rules,
+            ("tcm", conditions(int(masks[patient])), tcm),
+            period=period,
+            conditions=conditions(int(masks[patient])),
+            tcm=tcm,
+        )
+
+    for t in range(months):
+        year, month = study.month(t)
+        period = ServicePeriod.month(year, month)
+        key_month = f"{year:04d}-{month:02d}"
+        values: dict[str, float] = {}
+        revenue: dict[str, float] = {}
+
+        # 1. leaving: the drawn stay is over, or death last month
+        leaving = enrolled & ((done >= stay) | ~alive)
+        enrolled &= ~leaving
+        # 2. outreach and enrollment (first come, first served under the cap)
+        reach = policy.outreach_per_month
+        while reach > 0 and pointer < len(ranked):
+            patient = int(ranked[pointer])
+            pointer += 1
+            if not alive[patient]:
+                continue
+            reach -= 1
+            if consent_u[patient] < policy.enrollment_probability:
+                waiting.append(patient)
+        waiting = [p for p in waiting if alive[p]]
+        room = len(waiting) if cap is None else max(0, cap - int(enrolled.sum()))
+        for patient in waiting[:room]:
+            enrolled[patient] = True
+            ever[patient] = True
+            started[patient] = t
+            seq[patient] = next_seq
+            next_seq += 1
+        waiting = waiting[room:]
+        enrolled_by_month[t] = enrolled
+        alive_by_month[t] = alive
+
+        # 3. outcomes this month
+        effect_ed = np.where(enrolled, out.ed_visit_effect, 1.0)
+        effect_adm = np.where(enrolled, out.admission_effect, 1.0)
+        effect_death = np.where(enrolled, out.death_effect, 1.0)
+        ed = alive & (events_u[t, :, 0] < np.minimum(p_ed * effect_ed, 1))
+        admitted = alive & (events_u[t, :, 1] < np.minimum(p_adm * effect_adm, 1))
+        dies = alive & (events_u[t, :, 2] < np.minimum(p_death * effect_death, 1))
+        ed_by_month[t] = ed
+
+        # 4. transitions: admissions, readmissions, discharges home, TCM follow-up
+        remaining = capacity
+        tcm_minutes = 0
+        readmissions = discharges = 0
+        for patient in np.flatnonzero(admitted):
+            p = int(patient)
+            day = pendulum.Date(year, month, int(admit_day[t, p]))
+            discharge = day.add(days=policy.tcm.length_of_stay_days)
+            if dies[p]:
+                continue
+            discharges += 1
+            p_back = min(out.readmission * (out.readmission_effect if enrolled[p] else 1.0), 1)
+            readmitted = (
+                discharge.add(days=1 + int(tcm_u[t, p, 3] * 29))
+                if tcm_u[t, p, 2] < p_back
+                else None
+            )
+            if readmitted is not None:
+                readmissions += 1
+            if not (offers_tcm and medicare[p]):
+                continue
+            contact_due, visit_7, visit_14, _end = _episode(
+                discharge, study.time_zone, transition_rules
+            )
+            minutes = policy.tcm.contact_minutes
+            if remaining >= minutes:
+                remaining -= minutes
+                tcm_minutes += minutes
+                on_time = tcm_u[t, p, 0] < policy.tcm.contact_probability
+                contact_day = (
+                    contact_due if on_time else contact_due.add(days=policy.tcm.late_contact_days)
+                )
+                successful = True
+            else:
+                contact_day, successful = None, False
+            u = tcm_u[t, p, 1]
+            if u < policy.tcm.visit_7_probability:
+                visit, mdm = visit_7, MdmLevel.HIGH
+            elif u < policy.tcm.visit_7_probability + policy.tcm.visit_14_probability:
+                visit, mdm = visit_14, MdmLevel.MODERATE
+            else:
+                visit, mdm = None, None
+            pending.append((p, discharge, (contact_day, successful, visit, mdm, readmitted)))
+        readmit_total += readmissions
+        discharges_total += discharges
+        # TCM is billed once its 30-day period is over (or the study ends)
+        still: list[tuple[int, pendulum.Date, Any]] = []
+        for p, discharge, episode in pending:
+            end = _episode(discharge, study.time_zone, transition_rules)[3]
+            if end > period.end and t < months - 1:
+                still.append((p, discharge, episode))
+                continue
+            for code, _units, amount in tcm_bill(p, discharge, episode):
+                revenue[code] = revenue.get(code, 0.0) + float(amount)
+        pending = still
+
+        # 5. staff time: who is called when the minutes wanted exceed the capacity
+        members = np.flatnonzero(enrolled)
+        want = wanted[done[members].clip(max=months - 1), members]
+        calls = contacts[done[members].clip(max=months - 1), members]
+        if policy.priority is Priority.RISK:
+            order = np.lexsort((seq[members], -tier[members]))
+        else:
+            order = np.argsort(seq[members], kind="stable")
+        used = np.cumsum(want[order])
+        served_sorted = used <= remaining
+        served = np.zeros(len(members), dtype=bool)
+        served[order] = served_sorted
+        logged = int(want[served].sum())
+
+        # 6. billing through the engine
+        billable = 0
+        billed_minutes = 0
+        for i, patient in enumerate(members):
+            p = int(patient)
+            fam = monthly[int(family_of[p])]
+            minutes = int(want[i]) if served[i] else 0
+            count = int(calls[i]) if served[i] else 0
+            start = pendulum.Date(*study.month(int(started[p])), 1)
+            conds = conditions(int(masks[p]))
+            lines = simulated_bill(
+                rules,
+                ("month", period.start, conds, fam, start, minutes, count > 0, credential),
+                period=period,
+                conditions=conds,
+                family=fam,
+                start=start,
+                minutes=minutes,
+                contacts=count,
+                credential=credential,
+            )
+            if lines:
+                billable += 1
+                billed_minutes += minutes
+            for code, _units, amount in lines:
+                revenue[code] = revenue.get(code, 0.0) + float(amount)
+        done[members] += 1
+
+        # 7. the month's measures
+        enrolled_months = len(members)
+        total_revenue = sum(revenue.values())
+        values["enrolled_patients"] = float(enrolled_months)
+        values["billable_months"] = float(billable)
+        values["billable_rate"] = _measure("billable_rate", billable, enrolled_months)
+        values["minutes_wanted"] = float(want.sum()) + tcm_minutes
+        values["minutes_logged"] = float(logged + tcm_minutes)
+        values["minutes_billed"] = float(billed_minutes)
+        values["capacity_minutes"] = float(capacity)
+        values["staff_utilisation"] = _measure("staff_utilisation", logged + tcm_minutes, capacity)
+        values["revenue"] = round(total_revenue, 2)
+        for code in sorted(revenue):
+            values[f"revenue_{code}"] = round(revenue[code], 2)
+        values["staff_cost"] = staff_cost
+        values["net_revenue"] = round(total_revenue - staff_cost, 2)
+        values["ed_visits"] = float(ed.sum())
+        values["admissions"] = float(admitted.sum() + readmissions)
+        values["ed_visits_enrolled"] = float((ed & enrolled).sum())
+        values["admissions_enrolled"] = float((admitted & enrolled).sum())
+        values["deaths"] = float(dies.sum())
+        values["discharges"] = float(discharges)
+        values["readmissions"] = float(readmissions)
+        values["member_months"] = float(alive.sum())
+        rows.append((key_month, tuple(values.items())))
+        alive &= ~dies
+
+    # -- study-level counts: utilisation before and after enrollment --------------------
+    month_index = np.arange(months)[:, None]
+    before = alive_by_month & ever[None, :] & (month_index < started[None, :])
+    totals = (
+        ("patients", float(n)),
+        ("eligible_patients", float(len(candidates))),
+        ("ever_enrolled", float(ever.sum())),
+        ("months_before_enrollment", float(before.sum())),
+        ("ed_visits_before_enrollment", float((ed_by_month * before).sum())),
+        ("enrolled_months", float(enrolled_by_month.sum())),
+        ("ed_visits_while_enrolled", float((ed_by_month * enrolled_by_month).sum())),
+        ("readmissions", float(readmit_total)),
+        ("discharges", float(discharges_total)),
+    )
+    return Replication(index=index, months=tuple(rows), totals=totals)
