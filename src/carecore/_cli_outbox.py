@@ -47,7 +47,12 @@ def outbox() -> None:
 def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int, lease: int) -> None:
     """Deliver every message due now; failed sends are retried later with backoff.
 
-    Runs side by side are safe: each claims the messages it sends.
+    Runs side by side are safe: each claims the messages it sends, and extends
+    its lease before each send; a message whose lease ran out and that another
+    run claimed is left to that run. A message is sent twice only when a run
+    dies between the send and its record, or one send outlasts the whole
+    lease; e-mail and webhooks then carry the same Message-ID or
+    Idempotency-Key, so receivers can drop the repeat.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with CareProgram.open(db_url, actor="outbox", plugin_manager=pm, create=False) as program:
@@ -58,8 +63,10 @@ def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int, lease: i
             lease_seconds=lease,
         )
         report = dispatcher.run_until_idle(limit=limit)
+    taken = f", taken over by another run {report.taken_over}" if report.taken_over else ""
     click.echo(
         f"delivered {report.delivered}, retrying later {report.retrying}, dead {report.dead}"
+        f"{taken}"
     )
 
 

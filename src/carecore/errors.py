@@ -29,6 +29,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "InvalidValue",
+    "LeaseLost",
     "MissingDependency",
     "NaiveDatetime",
     "NoStoreForURL",
@@ -230,6 +231,24 @@ class ConflictError(CarecoreError):
     >>> str(ConflictError("stale version", field="version", value=3))
     'version=3: stale version'
     """
+
+
+class LeaseLost(ConflictError):
+    """An outbox claim was taken over by another dispatcher after its lease ended.
+
+    The stale dispatcher must neither send nor record: the new holder does.
+
+    >>> str(LeaseLost(message_id="m1", claim=3))
+    "claim=3: message 'm1' is held by a newer claim (the lease ran out)"
+    """
+
+    def __init__(self, *, message_id: str, claim: int) -> None:
+        self.message_id = message_id
+        super().__init__(
+            f"message {message_id!r} is held by a newer claim (the lease ran out)",
+            field="claim",
+            value=claim,
+        )
 
 
 class StoreError(CarecoreError):

@@ -13,9 +13,25 @@ transaction:
 - the channel refused (``accepted=False``, a failure that will never
   succeed) or no channel has the message's name: ``dead`` at once.
 
-A crash between a send and its record leaves the message ``pending``, so it
-is sent again; channels pass the message's ``idempotency_key`` to peers that
-can drop a repeat (an e-mail Message-ID, a webhook header).
+Dispatchers may run side by side. Each claim of a message holds it for a
+lease and carries a claim number (a fencing token). Before each send the
+dispatcher extends its lease, and only while its claim is still the newest;
+a message whose lease ran out and that another dispatcher claimed since is
+skipped (``taken_over`` in the report), and recording its outcome is refused
+(:class:`~carecore.errors.LeaseLost`), so a stale dispatcher neither sends it
+nor records it.
+
+A message can still be sent twice in exactly two cases:
+
+- the process dies (or loses the store) after the channel accepted the
+  message and before the outcome is recorded: the message stays ``pending``
+  and is sent again when the lease ends;
+- one send takes longer than the whole lease (set the lease well above the
+  channels' timeouts: the e-mail and webhook channels time out after 10 s).
+
+For both, channels pass the message's ``idempotency_key`` to peers that can
+drop a repeat: the same e-mail Message-ID, the same webhook
+``Idempotency-Key`` header, on every attempt.
 
 >>> RetryPolicy(base_seconds=30, jitter=0).delay(3, random.Random(1))
 120.0
@@ -32,13 +48,14 @@ import attrs
 from attrs import Attribute, field, frozen
 
 from carecore import errors, notify
-from carecore.model import ContactPreferences, DeliveryReceipt, OutboundMessage, Patient
+from carecore.model import ContactPreferences, DeliveryReceipt, Patient
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pendulum
 
+    from carecore.model import OutboundMessage
     from carecore.protocols import Channel
     from carecore.service import CareProgram
     from carecore.storage import OutboxItem
@@ -88,6 +105,8 @@ class DispatchReport:
     retrying: int = 0
     dead: int = 0
     deferred: int = 0  #: to patients in their quiet hours: still pending
+    #: claimed by another dispatcher after this one's lease ran out: not sent here
+    taken_over: int = 0
 
     @property
     def attempted(self) -> int:
@@ -155,7 +174,7 @@ class Dispatcher:
                 p.patient_id: p for pid in ids for p in tx.find(ContactPreferences, patient_id=pid)
             }
             zones = {p.id: p.time_zone for pid in ids for p in tx.find(Patient, patient_id=pid)}
-        counts = {"delivered": 0, "retrying": 0, "dead": 0, "deferred": 0}
+        counts = {"delivered": 0, "retrying": 0, "dead": 0, "deferred": 0, "taken_over": 0}
         for item in due:
             patient = item.message.patient_id or ""
             counts[self._deliver(item, prefs.get(patient), zones.get(patient, "UTC"))] += 1
@@ -171,8 +190,9 @@ class Dispatcher:
                 retrying=total.retrying + report.retrying,
                 dead=total.dead + report.dead,
                 deferred=total.deferred + report.deferred,
+                taken_over=total.taken_over + report.taken_over,
             )
-            if report.attempted + report.deferred == 0:
+            if report.attempted + report.deferred + report.taken_over == 0:
                 break
         return total
 
@@ -188,21 +208,28 @@ class Dispatcher:
         until = local.set(hour=end.hour, minute=end.minute, second=end.second, microsecond=0)
         return until.add(days=1) if until <= local else until
 
-    def _refuse(self, message: OutboundMessage, now: pendulum.DateTime, detail: str) -> str:
+    def _refuse(self, item: OutboxItem, now: pendulum.DateTime, detail: str) -> str:
+        message = item.message
         receipt = DeliveryReceipt(
             message_id=message.id, channel=message.channel, accepted=False, at=now, detail=detail
         )
-        return self._record(receipt, give_up=True)
+        return self._record(item, receipt, give_up=True)
 
-    def _deliver(  # noqa: PLR0911 - one outcome per case
-        self, item: OutboxItem, prefs: ContactPreferences | None, zone: str
-    ) -> str:
+    def _still_held(self, item: OutboxItem) -> bool:
+        """Extend this dispatcher's lease on *item*; False when another claim took it."""
+        now = self.program.clock.now()
+        with self.program.transaction("outbox: extend lease") as tx:
+            return tx.extend_lease(
+                item.message.id, claim=item.claim, until=now.add(seconds=self.lease_seconds)
+            )
+
+    def _deliver(self, item: OutboxItem, prefs: ContactPreferences | None, zone: str) -> str:
         message = item.message
         now = self.program.clock.now()
         to_patient = message.audience == "patient" and message.patient_id is not None
         if to_patient and prefs is not None:
             if not prefs.allows(message.channel):
-                return self._refuse(message, now, f"the patient opted out of {message.channel}")
+                return self._refuse(item, now, f"the patient opted out of {message.channel}")
             quiet_until = self._quiet_until(prefs, zone, now)
             if quiet_until is not None:
                 with self.program.transaction("outbox: quiet hours") as tx:
@@ -214,17 +241,25 @@ class Dispatcher:
             address = prefs.address_for(message.channel) if to_patient and prefs else None
             if address is None:
                 return self._refuse(
-                    message, now, f"no {message.channel} address on file for the patient"
+                    item, now, f"no {message.channel} address on file for the patient"
                 )
             message = attrs.evolve(message, recipient=address)
         channel = self.channels.get(message.channel)
         if channel is None:
-            return self._refuse(message, now, f"no channel named {message.channel!r} is installed")
+            return self._refuse(item, now, f"no channel named {message.channel!r} is installed")
+        if not self._still_held(item):
+            # The lease ran out and another dispatcher claimed the message: it sends.
+            return "taken_over"
+        return self._send(channel, item, message, now)
+
+    def _send(
+        self, channel: Channel, item: OutboxItem, message: OutboundMessage, now: pendulum.DateTime
+    ) -> str:
         try:
             receipt = channel.send(message)
         except errors.CarecoreError as exc:
             # The channel refuses the message itself: retrying cannot help.
-            return self._refuse(message, now, str(exc)[:500])
+            return self._refuse(item, now, str(exc)[:500])
         except Exception as exc:  # noqa: BLE001 - any channel failure is worth a retry
             receipt = DeliveryReceipt(
                 message_id=message.id,
@@ -235,21 +270,26 @@ class Dispatcher:
             )
             attempt = item.attempts + 1
             if attempt >= self.policy.max_attempts:
-                return self._record(receipt, give_up=True)
+                return self._record(item, receipt, give_up=True)
             return self._record(
-                receipt, retry_at=now.add(seconds=self.policy.delay(attempt, self.rng))
+                item, receipt, retry_at=now.add(seconds=self.policy.delay(attempt, self.rng))
             )
-        return self._record(receipt, give_up=not receipt.accepted)
+        return self._record(item, receipt, give_up=not receipt.accepted)
 
     def _record(
         self,
+        item: OutboxItem,
         receipt: DeliveryReceipt,
         *,
         retry_at: pendulum.DateTime | None = None,
         give_up: bool = False,
     ) -> str:
-        with self.program.transaction(f"outbox: delivery by {receipt.channel}") as tx:
-            tx.record_delivery(receipt, retry_at=retry_at, give_up=give_up)
+        try:
+            with self.program.transaction(f"outbox: delivery by {receipt.channel}") as tx:
+                tx.record_delivery(receipt, retry_at=retry_at, give_up=give_up, claim=item.claim)
+        except errors.LeaseLost:
+            # A send that outlasted the whole lease: the newer claim records the outcome.
+            return "taken_over"
         if receipt.accepted:
             return "delivered"
         return "dead" if give_up else "retrying"

@@ -90,12 +90,25 @@ class Transaction(Protocol):
         *,
         retry_at: dt.datetime | None = None,
         give_up: bool = False,
+        claim: int | None = None,
     ) -> None:
         """Record a delivery attempt.
 
         Accepted: ``delivered``. Refused with *retry_at*: ``pending`` again,
         due then. Refused with *give_up*: ``dead``. Refused otherwise:
-        ``failed``, until :meth:`requeue`.
+        ``failed``, until :meth:`requeue`. With *claim* (the
+        :attr:`~carecore.storage.OutboxItem.claim` a dispatcher was handed),
+        a message no longer pending under that claim raises
+        :class:`~carecore.errors.LeaseLost` and nothing is recorded.
+        """
+        ...
+
+    def extend_lease(self, message_id: str, *, claim: int, until: dt.datetime) -> bool:
+        """Hold a message claimed as *claim* until *until*.
+
+        True when that claim still holds it (the lease is extended, even if it
+        had ended and no one had claimed it since); False when it was claimed
+        again or is no longer pending, and nothing changes.
         """
         ...
 
@@ -115,6 +128,8 @@ class Transaction(Protocol):
         Each is held (due again only at *lease_until*) so that a second
         dispatcher running at the same time does not take it too; a dispatcher
         that dies while sending leaves it to be retried when the lease ends.
+        Each claim of a message gets the next claim number, in the items'
+        ``claim``; :meth:`extend_lease` and :meth:`record_delivery` take it.
         """
         ...
 

@@ -118,22 +118,32 @@ def program(make_program):
     return make_program()
 
 
+def demo_plugins():
+    """carecore's built-ins with the two plugins the demo needs (not every installed plugin)."""
+    import carecore_fhir.plugin
+    import carecore_hl7v2.plugin
+
+    from carecore.plugins import get_plugin_manager
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(carecore_fhir.plugin, name="fhir")
+    pm.register(carecore_hl7v2.plugin, name="hl7v2")
+    return pm
+
+
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory):
     """A SQLite store the default ``carecore demo`` built (about 10 s, once a session)."""
     from carecore._demo import DemoSettings, run_demo
-    from carecore.plugins import get_plugin_manager
 
     directory = tmp_path_factory.mktemp("demo")
     url = f"sqlite:///{directory / 'carecore-demo.db'}"
-    with CareProgram.open(url, actor="carecore-demo", plugin_manager=get_plugin_manager()) as p:
+    with CareProgram.open(url, actor="carecore-demo", plugin_manager=demo_plugins()) as p:
         run_demo(p, DemoSettings(), directory / "report")
     return url
 
 
 @pytest.fixture(scope="session")
 def demo_program(demo_db):
-    from carecore.plugins import get_plugin_manager
-
-    with CareProgram.open(demo_db, actor="fhir-test", plugin_manager=get_plugin_manager()) as p:
+    with CareProgram.open(demo_db, actor="fhir-test", plugin_manager=demo_plugins()) as p:
         yield p

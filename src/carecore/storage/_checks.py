@@ -10,8 +10,10 @@ from carecore.model import DeliveryReceipt, OutboundMessage
 from carecore.storage._kinds import Kind, kind_for
 
 __all__ = [
+    "claim",
     "deletable",
     "inbound_key",
+    "instant",
     "message",
     "outbox_query",
     "parse_key",
@@ -163,6 +165,18 @@ def lease(due_at: object, lease_until: object) -> None:
     assert isinstance(lease_until, dt.datetime)  # noqa: S101
     if lease_until <= due_at:
         raise errors.InvalidValue("must be after due_at", field="lease_until", value=lease_until)
+
+
+def claim(value: object) -> None:
+    """An outbox claim number (from :meth:`claim_outbox`), or None for no fence."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise errors.InvalidValue("must be a claim number of at least 0", field="claim", value=value)
+
+
+def instant(name: str, value: object) -> None:
+    """A time-zone-aware datetime."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise errors.InvalidValue("must be a time-zone-aware datetime", field=name, value=value)
 
 
 def migration_target(target: object, current: int, newest: int) -> int:

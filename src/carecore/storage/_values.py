@@ -58,6 +58,10 @@ class OutboxItem:
     delivered_at: pendulum.DateTime | None = None
     last_error: str | None = None
     next_attempt_at: pendulum.DateTime | None = None
+    #: The number of the newest claim on the message (0 before any): a
+    #: dispatcher passes the claim it was handed to ``extend_lease`` and
+    #: ``record_delivery``, which refuse it once a newer claim has taken over.
+    claim: int = 0
 
 
 @frozen(kw_only=True)

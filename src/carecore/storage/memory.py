@@ -449,10 +449,12 @@ class MemoryTransaction:
         *,
         retry_at: dt.datetime | None = None,
         give_up: bool = False,
+        claim: int | None = None,
     ) -> None:
         """Record a delivery attempt (see :meth:`carecore.protocols.Transaction.record_delivery`)."""
         self._guard()
         _checks.receipt(receipt)
+        _checks.claim(claim)
         items = self._store.outbox_items
         old = items.get(receipt.message_id)
         if old is None:
@@ -461,6 +463,8 @@ class MemoryTransaction:
                     "no such outbox message", field="message_id", value=receipt.message_id
                 )
             )
+        if claim is not None and (old.status != "pending" or old.claim != claim):
+            raise self._fail(errors.LeaseLost(message_id=receipt.message_id, claim=claim))
         status = _delivery_status(receipt, retry_at=retry_at, give_up=give_up)
         items[receipt.message_id] = attrs.evolve(
             old,
@@ -486,11 +490,25 @@ class MemoryTransaction:
         for item in self.outbox(status="pending", limit=limit, due_at=due_at):
             key = item.message.id
             old = items[key]
-            items[key] = attrs.evolve(old, next_attempt_at=until)
+            items[key] = attrs.evolve(old, next_attempt_at=until, claim=old.claim + 1)
             self._undo.append(lambda key=key, old=old: items.__setitem__(key, old))  # type: ignore[misc]
             self.log("claim", "OutboundMessage", key, None, until.isoformat())
             claimed.append(items[key])
         return claimed
+
+    def extend_lease(self, message_id: str, *, claim: int, until: dt.datetime) -> bool:
+        """Hold a claimed message until *until*; False when a newer claim took it (see the protocol)."""
+        self._guard()
+        _checks.claim(claim)
+        _checks.instant("until", until)
+        items = self._store.outbox_items
+        old = items.get(message_id)
+        if old is None or old.status != "pending" or old.claim != claim:
+            return False
+        items[message_id] = attrs.evolve(old, next_attempt_at=pendulum.instance(until))
+        self._undo.append(lambda: items.__setitem__(message_id, old))
+        self.log("extend lease", "OutboundMessage", message_id, None, until.isoformat())
+        return True
 
     def defer(self, message_id: str, until: dt.datetime) -> None:
         """Hold a pending message until *until* without counting an attempt (quiet hours)."""

@@ -32,7 +32,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -207,6 +207,10 @@ class SqlStore:
             ddl += [
                 f"ALTER TABLE outbox ADD COLUMN audience {t['text']} NOT NULL DEFAULT 'care-team'"
             ]
+        if version == 12:  # noqa: PLR2004
+            # Outbox lease fencing: each claim of a message takes the next number,
+            # and only the newest claim may extend its lease or record a delivery.
+            ddl += [f"ALTER TABLE outbox ADD COLUMN claim_generation {t['int']} NOT NULL DEFAULT 0"]
         if version <= SCHEMA_VERSION:
             return ddl
         msg = f"no migration to schema {version}"
@@ -922,7 +926,8 @@ class SqlTransaction:
         params: tuple[object, ...] = (status,) if due_at is None else (status, _utc(due_at))
         cur = self._run(
             "SELECT id, idempotency_key, channel, recipient, subject, body, created_at, patient_id, "
-            "status, attempts, delivered_at, last_error, next_attempt_at, audience FROM outbox WHERE status = ?"
+            "status, attempts, delivered_at, last_error, next_attempt_at, audience, claim_generation "
+            "FROM outbox WHERE status = ?"
             f"{due} ORDER BY created_at, id LIMIT ?",
             (*params, limit),
         )
@@ -947,6 +952,7 @@ class SqlTransaction:
                     delivered_at=_load_instant(r[10]),
                     last_error=r[11],
                     next_attempt_at=_load_instant(r[12]),
+                    claim=int(r[14]),
                 )
             )
         return items
@@ -957,20 +963,24 @@ class SqlTransaction:
         *,
         retry_at: dt.datetime | None = None,
         give_up: bool = False,
+        claim: int | None = None,
     ) -> None:
         """Record a delivery attempt (see :meth:`carecore.protocols.Transaction.record_delivery`)."""
         self._guard()
         _checks.receipt(receipt)
+        _checks.claim(claim)
         status = _delivery_status(receipt, retry_at=retry_at, give_up=give_up)
+        fence = "" if claim is None else " AND status = 'pending' AND claim_generation = ?"
         cur = self._run(
             "UPDATE outbox SET status = ?, attempts = attempts + 1, delivered_at = ?, last_error = ?, "
-            "next_attempt_at = ? WHERE id = ?",
+            f"next_attempt_at = ? WHERE id = ?{fence}",
             (
                 status,
                 receipt.at.isoformat() if receipt.accepted else None,
                 None if receipt.accepted else receipt.detail,
                 None if retry_at is None or receipt.accepted else _utc(retry_at),
                 receipt.message_id,
+                *(() if claim is None else (claim,)),
             ),
         )
         if cur.rowcount != 1:
@@ -992,14 +1002,40 @@ class SqlTransaction:
             # Still due? Another dispatcher may have taken it since the read; on
             # PostgreSQL this update waits for that one's commit and then re-checks.
             cur = self._run(
-                "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+                "UPDATE outbox SET next_attempt_at = ?, claim_generation = claim_generation + 1 "
+                "WHERE id = ? AND status = 'pending' "
                 "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
                 (until, item.message.id, due),
             )
             if cur.rowcount == 1:
-                claimed.append(attrs.evolve(item, next_attempt_at=_load_instant(until)))
+                # The row is now this transaction's to read: its claim number is ours.
+                row = self._run(
+                    "SELECT claim_generation FROM outbox WHERE id = ?", (item.message.id,)
+                ).fetchone()
+                claimed.append(
+                    attrs.evolve(item, next_attempt_at=_load_instant(until), claim=int(row[0]))
+                )
                 self._audit("claim", "OutboundMessage", item.message.id, None, until)
         return claimed
+
+    def extend_lease(self, message_id: str, *, claim: int, until: dt.datetime) -> bool:
+        """Hold a claimed message until *until*; False when a newer claim took it (see the protocol)."""
+        self._guard()
+        _checks.claim(claim)
+        _checks.instant("until", until)
+        cur = self._run(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+            "AND claim_generation = ?",
+            (_utc(until), message_id, claim),
+        )
+        if cur.rowcount != 1:
+            return False
+        self._audit("extend lease", "OutboundMessage", message_id, None, _utc(until))
+        return True
+
+    def _outbox_exists(self, message_id: str) -> bool:
+        cur = self._run("SELECT 1 FROM outbox WHERE id = ?", (message_id,))
+        return cur.fetchone() is not None
 
     def defer(self, message_id: str, until: dt.datetime) -> None:
         """Hold a pending message until *until* without counting an attempt (quiet hours)."""
@@ -1024,6 +1060,8 @@ class SqlTransaction:
         )
         if cur.rowcount != 1:
             self.failed = True
+            if claim is not None and self._outbox_exists(receipt.message_id):
+                raise errors.LeaseLost(message_id=receipt.message_id, claim=claim)
             raise errors.NotFound(
                 "no failed or dead outbox message with this id",
                 field="message_id",

@@ -523,6 +523,33 @@ class StoreContract:
             )  # a dispatcher that died: its messages come back when the lease ends
         assert [i.message.id for i in again] == ["msg-0", "msg-1", "msg-2"]
 
+    def test_only_the_newest_claim_extends_and_records(self, ready: Store) -> None:
+        """A claim taken over after its lease ended can neither extend nor record (fencing)."""
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            tx.enqueue(make_message(1))
+        lease = AT.add(minutes=5)
+        with ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx:
+            (old,) = tx.claim_outbox(due_at=AT, lease_until=lease)
+            assert tx.extend_lease("msg-1", claim=old.claim, until=lease.add(minutes=1))
+        with ready.transaction(actor="dispatcher", reason="claim", at=AT) as tx:
+            (new,) = tx.claim_outbox(due_at=lease.add(minutes=1), lease_until=lease.add(minutes=9))
+        assert new.claim > old.claim
+        receipt = DeliveryReceipt(message_id="msg-1", channel="console", accepted=True, at=AT)
+        with ready.transaction(actor="stale", reason="extend", at=AT) as tx:
+            assert tx.extend_lease("msg-1", claim=old.claim, until=lease.add(minutes=30)) is False
+        with (
+            pytest.raises(errors.LeaseLost) as info,
+            ready.transaction(actor="stale", reason="record", at=AT) as tx,
+        ):
+            tx.record_delivery(receipt, claim=old.claim)
+        assert info.value.field == "claim"
+        with ready.transaction(actor="dispatcher", reason="record", at=AT) as tx:
+            assert [i.claim for i in tx.outbox(status="pending")] == [new.claim]
+            tx.record_delivery(receipt, claim=new.claim)
+        with ready.transaction(actor="dispatcher", reason="record", at=AT) as tx:
+            assert [i.attempts for i in tx.outbox(status="delivered")] == [1]
+            assert tx.extend_lease("msg-1", claim=new.claim, until=lease.add(minutes=30)) is False
+
     def test_a_failed_transaction_gives_its_claims_back(self, ready: Store) -> None:
         """Claims made in a transaction that fails are undone with it."""
         with ready.transaction(actor="contract", reason="t", at=AT) as tx:

@@ -32,6 +32,7 @@ __all__ = [
     "EPISODE_STATUS",
     "GOAL_LIFECYCLE_IN",
     "LOINC",
+    "PATIENT_ID",
     "REQUIRED",
     "SNOMED",
     "TIMEZONE_EXTENSION",
@@ -39,6 +40,8 @@ __all__ = [
 
 #: carecore's own code systems and extensions live under this URL.
 CARECORE = "https://carecore.dev/fhir"
+#: The identifier system under which an export names a patient's carecore id.
+PATIENT_ID = f"{CARECORE}/patient-id"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
@@ -315,11 +318,12 @@ OBSERVATION_MEASURES: dict[str, str] = {
     "8480-6": "Systolic blood pressure",
     "8462-4": "Diastolic blood pressure",
 }
-BP_PANEL = "85354-6"
-#: Blood-pressure panels: the vital-signs profile's 85354-6; 85354-9 (all children
-#: optional), which the R4 specification's own example uses; and 55284-4 (systolic and
-#: diastolic), which Synthea writes.
-BP_PANELS = frozenset({BP_PANEL, "85354-9", "55284-4"})
+#: The blood-pressure panel US Core and the R4 vital-signs profile fix: 85354-9 (all
+#: children optional); https://hl7.org/fhir/R4/bp.html.
+BP_PANEL = "85354-9"
+#: Blood-pressure panels read: 85354-9; 85354-6, which carecore wrote before; and 55284-4
+#: (systolic and diastolic), which Synthea writes.
+BP_PANELS = frozenset({BP_PANEL, "85354-6", "55284-4"})
 BP_COMPONENTS = ("8480-6", "8462-4")
 
 #: LOINC codes of published instrument total scores (score Observations on export).

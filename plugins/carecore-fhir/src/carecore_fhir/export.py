@@ -48,7 +48,7 @@ from carecore.model import (
     ReferralStatus,
     Task,
 )
-from carecore_fhir import codes, validate
+from carecore_fhir import codes, profiles, validate
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -67,6 +67,7 @@ _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EXT = f"{codes.CARECORE}/StructureDefinition"
 GOAL_ID = f"{codes.CARECORE}/goal-id"
+PATIENT_ID = codes.PATIENT_ID
 TASK_ID = f"{codes.CARECORE}/task-id"
 PROBLEM_ID = f"{codes.CARECORE}/problem-id"
 CAREPLAN_EXTRAS = f"{EXT}/careplan-extras"
@@ -168,8 +169,9 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
     }
     if patient.date_of_death is not None:
         doc["deceasedDateTime"] = patient.date_of_death.isoformat()
-    if not doc["identifier"]:
-        del doc["identifier"]
+    if not any(i.value == patient.id for i in patient.identifiers):
+        # US Core needs an identifier; carecore's id is one, under its own system.
+        doc["identifier"].append({"system": PATIENT_ID, "value": patient.id})
     doc["text"] = _narrative(
         f"{patient.given_name} {patient.family_name}, born {patient.birth_date}"
     )
@@ -238,8 +240,26 @@ def condition_resource(condition: Condition) -> dict[str, Any]:
     return doc
 
 
+#: UCUM codes carecore's units are written in (https://ucum.org); a unit not here has no code.
+_UCUM = frozenset({"%", "kg", "g", "[lb_av]", "mm[Hg]", "{score}", "/min", "Cel", "[degF]", "cm"})
+_SCORE_LOINC = frozenset(code for code, _ in codes.SCORE_LOINC.values())
+
+
+def _quantity(value: Decimal, unit: str) -> dict[str, Any]:
+    quantity: dict[str, Any] = {"value": _number(value), "unit": unit}
+    if unit in _UCUM:
+        quantity["system"] = codes.UCUM
+        quantity["code"] = unit
+    return quantity
+
+
 def _observation(obs: Observation, components: list[Observation] | None = None) -> dict[str, Any]:
-    category = "laboratory" if obs.loinc in {"4548-4", "17856-6"} else "vital-signs"
+    if obs.loinc in {"4548-4", "17856-6"}:
+        category = "laboratory"
+    elif obs.loinc in _SCORE_LOINC or obs.unit == "{score}":
+        category = "survey"
+    else:
+        category = "vital-signs"
     doc: dict[str, Any] = {
         "resourceType": "Observation",
         "id": fhir_id(obs.id),
@@ -263,7 +283,7 @@ def _observation(obs: Observation, components: list[Observation] | None = None) 
                     "coding": [{"system": codes.LOINC, "code": c.loinc, "display": c.measure}],
                     "text": c.measure,
                 },
-                "valueQuantity": {"value": _number(c.value), "unit": c.unit},
+                "valueQuantity": _quantity(c.value, c.unit),
             }
             for c in components
         ]
@@ -272,7 +292,7 @@ def _observation(obs: Observation, components: list[Observation] | None = None) 
     if obs.loinc:
         code["coding"] = [{"system": codes.LOINC, "code": obs.loinc, "display": obs.measure}]
     doc["code"] = code
-    doc["valueQuantity"] = {"value": _number(obs.value), "unit": obs.unit}
+    doc["valueQuantity"] = _quantity(obs.value, obs.unit)
     return doc
 
 
@@ -320,6 +340,8 @@ def encounter_resource(event: AdtEvent) -> dict[str, Any] | None:
             "code": "IMP",
             "display": "inpatient encounter",
         },
+        # US Core Encounter requires a type (extensible binding: CPT or SNOMED CT encounters).
+        "type": [_concept(codes.SNOMED, "32485007", "Hospital admission")],
         "subject": _ref("Patient", event.patient_id),
         "period": period,
     }
@@ -554,7 +576,7 @@ def careplan_resources(
     activity += [{"reference": _ref("ServiceRequest", r["id"])} for r in referrals]
     if activity:
         doc["activity"] = activity
-    return [doc, *goals, *tasks, *referrals]
+    return [profiles.declare(r) for r in (doc, *goals, *tasks, *referrals)]
 
 
 def careteam_resource(team: CareTeam) -> dict[str, Any]:
@@ -702,16 +724,16 @@ def to_fhir(value: object) -> list[dict[str, Any]]:
     }
     for cls, fn in single.items():
         if isinstance(value, cls):
-            return [fn(value)]  # type: ignore[operator]
+            return [profiles.declare(fn(value))]  # type: ignore[operator]
     if isinstance(value, CarePlan):
         return careplan_resources(value)
     if isinstance(value, AssessmentResult):
-        return assessment_resources(value)
+        return [profiles.declare(r) for r in assessment_resources(value)]
     if isinstance(value, Observation):
-        return observation_resources([value])
+        return [profiles.declare(r) for r in observation_resources([value])]
     if isinstance(value, AdtEvent):
         doc = encounter_resource(value)
-        return [doc] if doc is not None else []
+        return [profiles.declare(doc)] if doc is not None else []
     raise errors.InvalidValue(
         "carecore has no FHIR form for this value", field="value", value=type(value).__name__
     )
@@ -815,7 +837,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
     resources += [enrollment_resource(e) for e in enrollments]
     for result in results:
         resources += assessment_resources(result)
-    resources, clashes = _unique(resources)
+    resources, clashes = _unique([profiles.declare(r) for r in resources])
     if check or clashes:
         problems = clashes + [p for r in resources for p in validate.problems(r)]
         if problems:

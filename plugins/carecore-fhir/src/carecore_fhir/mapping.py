@@ -542,9 +542,15 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         for i in resource.get("identifier", ())
         if isinstance(i, dict) and i.get("system") and i.get("value")
     ]
-    own = Identifier(system=options.source, value=rid)
-    if own not in idents:
-        idents.insert(0, own)
+    # carecore's export names its own id under codes.PATIENT_ID: the patient itself, read back as
+    # it was (no identifier gained); another source's FHIR id is kept under options.source.
+    carecore_id = Identifier(system=codes.PATIENT_ID, value=rid)
+    if carecore_id in idents:
+        idents.remove(carecore_id)
+    else:
+        own = Identifier(system=options.source, value=rid)
+        if own not in idents:
+            idents.insert(0, own)
     death = resource.get("deceasedDateTime")
     try:
         patient = Patient(
@@ -1354,13 +1360,20 @@ MAPPERS: dict[str, Callable[[dict[str, Any], Resolver, Options], Mapped]] = {
     "ServiceRequest": map_part_of_plan,
 }
 
+#: Observation codes other mappers read (carecore_fhir.clinical: the labs that close care gaps).
+EXTRA_OBSERVATIONS: set[str] = set()
+
 
 def _quick_skip(resource: dict[str, Any]) -> None:
     """Skip, before any validation, what carecore plainly does not read (most Observations)."""
     kind = resource["resourceType"]
     if kind == "Observation":
         code = _loinc(resource.get("code"))
-        if code not in codes.OBSERVATION_MEASURES and code not in codes.BP_PANELS:
+        if (
+            code not in codes.OBSERVATION_MEASURES
+            and code not in codes.BP_PANELS
+            and code not in EXTRA_OBSERVATIONS
+        ):
             raise Skip(
                 "not an observation carecore reads: A1c, body weight, blood pressure "
                 f"(got LOINC {code!r})"
@@ -1431,3 +1444,7 @@ def to_carecore(
         raise errors.InvalidValue(
             f"cannot be read ({type(exc).__name__}: {exc})", field=_name(resource), value=None
         ) from None
+
+
+# The mappers of medications, immunizations, procedures and labs register themselves.
+from carecore_fhir import clinical as _clinical  # noqa: E402, F401

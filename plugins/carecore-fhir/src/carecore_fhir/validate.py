@@ -1,8 +1,10 @@
-"""Validation of FHIR R4 resources: R4B structure (fhir.resources) plus carecore's code checks.
+"""Validation of FHIR R4 resources: structure, codes, and what declared profiles require.
 
 ``fhir.resources`` checks structure and data types but not code values
 (``CarePlan.status = "bogus"`` passes), so :func:`code_problems` checks the
-required codes carecore depends on (:data:`carecore_fhir.codes.REQUIRED`).
+required codes carecore depends on (:data:`carecore_fhir.codes.REQUIRED`), and
+:func:`profile_problems` the mandatory elements of each profile in ``meta.profile``
+(:data:`carecore_fhir.profiles.REQUIRED`).
 
 >>> doc = {"resourceType": "CarePlan", "id": "cp1", "status": "bogus", "intent": "plan",
 ...        "subject": {"reference": "Patient/p1"}}
@@ -16,12 +18,18 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
-from carecore_fhir import codes
+from carecore_fhir import codes, profiles
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["code_problems", "problems", "structure_problems", "validate_resource"]
+__all__ = [
+    "code_problems",
+    "problems",
+    "profile_problems",
+    "structure_problems",
+    "validate_resource",
+]
 
 
 @functools.cache
@@ -120,9 +128,23 @@ def code_problems(resource: dict[str, Any]) -> list[errors.Problem]:
     return found
 
 
+def profile_problems(resource: dict[str, Any]) -> list[errors.Problem]:
+    """The elements a profile *resource* declares makes mandatory and *resource* lacks.
+
+    >>> [str(p) for p in profile_problems({"resourceType": "Goal", "id": "g1",
+    ...     "meta": {"profile": [profiles.GOAL]}, "lifecycleStatus": "active",
+    ...     "description": {"text": "walk"}})]
+    ['Goal/g1.subject: is required by http://hl7.org/fhir/us/core/StructureDefinition/us-core-goal']
+    """
+    return [
+        errors.Problem(path=f"{resource_name(resource)}.{path}", message=f"is required by {url}")
+        for url, path in profiles.missing(resource)
+    ]
+
+
 def problems(resource: dict[str, Any]) -> list[errors.Problem]:
-    """Every structural and code problem of *resource* (empty when it is valid)."""
-    return structure_problems(resource) + code_problems(resource)
+    """Every structural, code and profile problem of *resource* (empty when it is valid)."""
+    return structure_problems(resource) + code_problems(resource) + profile_problems(resource)
 
 
 def validate_resource(resource: dict[str, Any]) -> None:
