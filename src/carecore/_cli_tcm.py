@@ -9,18 +9,28 @@ from typing import TYPE_CHECKING, Any
 import click
 import pendulum
 
-from carecore import errors
-from carecore.model import EpisodeStatus, TransitionEpisode
+from carecore import errors, transitions
+from carecore.model import AdtEvent, EpisodeStatus, Patient, TransitionEpisode
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
     import pluggy
 
+    from carecore.protocols import Transaction
+
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def episode_row(ep: TransitionEpisode) -> dict[str, Any]:
-    """One episode as the JSON of ``carecore tcm list``."""
+def episode_row(
+    ep: TransitionEpisode, patient: Patient | None = None, discharge: AdtEvent | None = None
+) -> dict[str, Any]:
+    """One episode as the JSON of ``carecore tcm list``.
+
+    ``patient_name`` is the registered patient's display name (None when the
+    feed announced someone not registered); ``identifiers`` are the
+    patient's identifiers from the hospital and the EHR (system and value),
+    ``facility`` and ``visit_number`` those of the discharge message.
+    """
 
     def day(value: pendulum.Date | None) -> str | None:
         return None if value is None else value.isoformat()
@@ -28,6 +38,12 @@ def episode_row(ep: TransitionEpisode) -> dict[str, Any]:
     return {
         "episode_id": ep.id,
         "patient_id": ep.patient_id,
+        "patient_name": None if patient is None else f"{patient.given_name} {patient.family_name}",
+        "identifiers": []
+        if patient is None
+        else [{"system": i.system, "value": i.value} for i in patient.identifiers],
+        "facility": None if discharge is None else discharge.facility,
+        "visit_number": None if discharge is None else discharge.visit_number,
         "discharge_date": ep.discharge_date.isoformat(),
         "from_setting": ep.from_setting.value,
         "to_setting": None if ep.to_setting is None else ep.to_setting.value,
@@ -40,8 +56,42 @@ def episode_row(ep: TransitionEpisode) -> dict[str, Any]:
         "med_rec_due": day(ep.med_rec_due),
         "period_end": day(ep.period_end),
         "status": ep.status.value,
+        "close_reason": ep.close_reason,
         "readmitted": ep.readmitted,
     }
+
+
+def _today(
+    program: CareProgram, ep: TransitionEpisode, as_of: pendulum.Date | None = None
+) -> pendulum.Date:
+    """Today where the episode's deadlines are counted (the zone its discharge instant carries)."""
+    if as_of is not None:
+        return as_of
+    zone = ep.discharged_at.timezone
+    day: pendulum.Date = program.clock.now().in_timezone(zone if zone is not None else "UTC").date()
+    return day
+
+
+def _expired(
+    program: CareProgram, tx: Transaction, as_of: pendulum.Date | None = None
+) -> tuple[list[TransitionEpisode], int]:
+    """Every stored episode as it stands today (expired ones closed), and how many expired."""
+    out, ended = [], 0
+    for ep in tx.all(TransitionEpisode):
+        now = transitions.expire(ep, on=_today(program, ep, as_of))
+        ended += now is not ep
+        out.append(now)
+    return out, ended
+
+
+def _discharges(tx: Transaction, episodes: list[TransitionEpisode]) -> dict[str, AdtEvent]:
+    found: dict[str, AdtEvent] = {}
+    for ep in episodes:
+        try:
+            found[ep.id] = tx.get(AdtEvent, ep.discharge_event_id)
+        except errors.NotFound:
+            continue
+    return found
 
 
 @click.group()
@@ -58,37 +108,47 @@ def tcm() -> None:
     help="Only open episodes with an unmet deadline (contact, visit or med rec) before this day.",
 )
 @click.option(
-    "--all", "show_all", is_flag=True, help="Include closed, completed and cancelled episodes."
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Every episode: also completed, cancelled, closed and expired ones (with the reason).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="The day to list as of (default: today where each discharge was counted).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.pass_context
-def list_(
+def list_(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
     db_url: str,
     due_before: str | None,
     show_all: bool,  # noqa: FBT001 - a click flag
+    as_of: str | None,
     fmt: str,
 ) -> None:
-    """List transition episodes, soonest deadline first."""
-    cutoff = None
-    if due_before is not None:
-        if not _DAY.fullmatch(due_before):
-            raise errors.InvalidValue("must be YYYY-MM-DD", field="--due-before", value=due_before)
-        try:
-            cutoff = pendulum.Date.fromisoformat(due_before)
-        except ValueError:
-            raise errors.InvalidValue(
-                "is not a real day", field="--due-before", value=due_before
-            ) from None
+    """List the actionable transition episodes (open, period not over), soonest deadline first.
+
+    An open episode whose 30-day period has ended is shown as it stands:
+    closed, with the reason (``carecore tcm expire`` stores that). Each
+    episode names the patient and the identifiers the hospital sent.
+    """
+    cutoff = _day_option(due_before, "--due-before")
+    day = _day_option(as_of, "--as-of")
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
         CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program,
         program.transaction("tcm worklist") as tx,
     ):
-        episodes = tx.all(TransitionEpisode)
-        today = program.clock.now().date()
+        episodes, _ = _expired(program, tx, day)
+        patients = {p.id: p for p in tx.all(Patient)}
+        discharges = _discharges(tx, episodes)
+        today = day or program.clock.now().date()
     if not show_all and cutoff is None:
         episodes = [e for e in episodes if e.status is EpisodeStatus.OPEN]
     if cutoff is not None:
@@ -98,22 +158,62 @@ def list_(
             if e.status is EpisodeStatus.OPEN and (_next_due(e, today) or cutoff) < cutoff
         ]
     episodes.sort(key=lambda e: (_next_due(e, today) or pendulum.Date.max, e.id))
-    rows = [episode_row(e) for e in episodes]
+    rows = [episode_row(e, patients.get(e.patient_id), discharges.get(e.id)) for e in episodes]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo("no episodes")
         return
-    header = f"{'patient':<10} {'discharged':<10} {'from':<16} {'contact by':<10} {'visit by (7/14)':<21} {'status':<9} readm."
+    header = (
+        f"{'patient':<24} {'identifiers':<24} {'discharged':<10} {'from':<16} {'contact by':<10} "
+        f"{'visit by (7/14)':<21} {'status':<9} readm."
+    )
     click.echo(header)
     click.echo("-" * len(header))
     for r in rows:
         visit = f"{r['visit_due_7'] or '-'}/{(r['visit_due_14'] or '-')[5:]}"
+        name = r["patient_name"] or f"{r['patient_id']} (not registered)"
+        ids = ", ".join(i["value"] for i in r["identifiers"]) or r["patient_id"]
         click.echo(
-            f"{r['patient_id']:<10} {r['discharge_date']:<10} {r['from_setting'][:16]:<16} "
-            f"{r['contact_due'] or '-':<10} {visit:<21} {r['status']:<9} {'yes' if r['readmitted'] else 'no'}"
+            f"{name[:24]:<24} {ids[:24]:<24} {r['discharge_date']:<10} {r['from_setting'][:16]:<16} "
+            f"{r['contact_due'] or '-':<10} {visit:<21} {r['status']:<9} "
+            f"{'yes' if r['readmitted'] else 'no'}"
         )
+        if r["close_reason"] and show_all:
+            click.echo(f"{'':<24} {r['close_reason']}")
+
+
+@tcm.command("expire")
+@click.option("--db", "db_url", required=True, metavar="URL", help="The store to update.")
+@click.pass_context
+def expire(ctx: click.Context, db_url: str) -> None:
+    """Close every open episode whose 30-day period has ended, with the reason, and store it.
+
+    Run it daily (or let ``tcm list`` show the same answer without storing it).
+    """
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with (
+        CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program,
+        program.transaction("tcm episodes expire") as tx,
+    ):
+        stored = {e.id: e for e in tx.all(TransitionEpisode)}
+        episodes, ended = _expired(program, tx)
+        for ep in episodes:
+            if ep.version != stored[ep.id].version:
+                tx.replace(ep)
+    click.echo(f"{ended} episode(s) expired")
+
+
+def _day_option(text: str | None, option: str) -> pendulum.Date | None:
+    if text is None:
+        return None
+    if not _DAY.fullmatch(text):
+        raise errors.InvalidValue("must be YYYY-MM-DD", field=option, value=text)
+    try:
+        return pendulum.Date.fromisoformat(text)
+    except ValueError:
+        raise errors.InvalidValue("is not a real day", field=option, value=text) from None
 
 
 def _next_due(ep: TransitionEpisode, today: pendulum.Date) -> pendulum.Date | None:

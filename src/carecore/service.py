@@ -553,7 +553,8 @@ class CareProgram:
                 enrollments=tx.all(Enrollment),
                 care_teams=tx.all(CareTeam),
                 care_plans=tx.all(CarePlan),
-                episodes=tx.all(TransitionEpisode),
+                # An episode past its 30-day period is closed, not overdue work.
+                episodes=[transitions.expire(e, on=today) for e in tx.all(TransitionEpisode)],
                 contacts=tx.all(InteractiveContact),
                 time_zone=time_zone,
             )

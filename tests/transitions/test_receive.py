@@ -135,7 +135,9 @@ def test_tcm_list_json_and_due_filter(program, url, carecore_pm):
         source="hl7",
     )
     app = make_app(carecore_pm)
-    result = CliRunner().invoke(app, ["tcm", "list", "--db", url, "--format", "json", "--all"])
+    # As of a day inside the period (today, the open episode has expired).
+    on = ["--as-of", "2026-03-05"]
+    result = CliRunner().invoke(app, ["tcm", "list", "--db", url, "--format", "json", "--all", *on])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [(r["discharge_date"], r["qualifies"], r["status"]) for r in rows] == [
@@ -166,12 +168,14 @@ def test_tcm_list_json_and_due_filter(program, url, carecore_pm):
         "readmitted": False,
     }
     due = CliRunner().invoke(
-        app, ["tcm", "list", "--db", url, "--due-before", "2026-03-07", "--format", "json"]
+        app, ["tcm", "list", "--db", url, "--due-before", "2026-03-07", "--format", "json", *on]
     )
     assert [r["discharge_date"] for r in json.loads(due.output)] == ["2026-03-04"]
-    none_due = CliRunner().invoke(app, ["tcm", "list", "--db", url, "--due-before", "2026-03-06"])
+    none_due = CliRunner().invoke(
+        app, ["tcm", "list", "--db", url, "--due-before", "2026-03-06", *on]
+    )
     assert "no episodes" in none_due.output
-    table = CliRunner().invoke(app, ["tcm", "list", "--db", url])
+    table = CliRunner().invoke(app, ["tcm", "list", "--db", url, *on])
     assert "p1" in table.output
     assert "2026-03-06" in table.output
     bad = CliRunner().invoke(app, ["tcm", "list", "--db", url, "--due-before", "2026-02-30"])

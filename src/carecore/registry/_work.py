@@ -23,6 +23,7 @@ from carecore.billing.progress import TimeProgress, records_progress
 from carecore.model import EnrollmentStatus, ServiceFamily, ServicePeriod
 from carecore.model._validators import check_date
 from carecore.outreach import WorkItem, Worklist, _owner_rule, build_worklists
+from carecore.transitions import expire
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -263,7 +264,8 @@ def registry_worklists(
     teams = list(care_teams)
     plans = list(care_plans)
     contacted = list(contacts)
-    followed = list(episodes)
+    # An open episode whose 30-day period has ended is closed, not overdue work.
+    followed = [expire(e, on=day) for e in episodes]
     base = build_worklists(
         today=day,
         enrollments=enrolled,

@@ -30,6 +30,7 @@ from attrs import evolve, field, frozen
 from carecore import errors
 from carecore.billing.engine import TCM_FROM, TCM_TO, tcm_clock
 from carecore.billing.rules import HolidayCalendar, RuleSet, TcmDayCounting
+from carecore.model._validators import check_date
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
@@ -47,9 +48,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EPISODE_KINDS",
+    "READMISSION_DAYS",
     "TransitionRules",
     "apply_event",
     "episode_id_for",
+    "expire",
+    "expire_all",
     "open_episode",
     "record_contact",
     "record_death",
@@ -97,6 +101,11 @@ class TransitionRules:
 
 
 _DEFAULT = TransitionRules()
+
+#: An admission on days 1 to 30 after the discharge date is a readmission (the CMS
+#: Hospital Readmissions Reduction Program and HEDIS Plan All-Cause Readmissions count
+#: "within 30 days of the discharge date"). The TCM period itself ends on day 29.
+READMISSION_DAYS = 30
 
 #: The ADT events that can open or change an episode (the others are only stored).
 EPISODE_KINDS = frozenset(
@@ -241,6 +250,72 @@ def record_death(episode: TransitionEpisode, *, on: pendulum.Date) -> Transition
     )
 
 
+def expire(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisode:
+    """The episode as it stands on *on*: an open one whose period ended before *on* is closed.
+
+    The closed version (a new version) says why: the period's last day and
+    what was still undone. An episode that is not open, or whose period has
+    not ended, is returned as it is. *on* is a day in the practice's time
+    zone (the one the discharge instant carries).
+
+    >>> import pendulum
+    >>> from carecore.model import CareSetting
+    >>> ep = TransitionEpisode(id="ep1", patient_id="p1", discharge_event_id="a1",
+    ...     discharged_at=pendulum.datetime(2026, 1, 5, 11, tz="America/Chicago"),
+    ...     from_setting=CareSetting.INPATIENT_ACUTE, contact_due=pendulum.date(2026, 1, 7),
+    ...     visit_due=pendulum.date(2026, 1, 19), period_end=pendulum.date(2026, 2, 3),
+    ...     contact_made_on=pendulum.date(2026, 1, 6))
+    >>> expire(ep, on=pendulum.date(2026, 2, 3)) is ep
+    True
+    >>> gone = expire(ep, on=pendulum.date(2026, 2, 4))
+    >>> gone.status.value
+    'closed'
+    >>> gone.close_reason
+    'expired: the 30-day TCM period ended on 2026-02-03 with the visit and medication reconciliation not done'
+    """
+    day = check_date(on, "on")
+    if (
+        episode.status is not EpisodeStatus.OPEN
+        or episode.period_end is None
+        or day <= episode.period_end
+    ):
+        return episode
+    undone = [
+        name
+        for name, missing in (
+            ("contact", episode.contact_made_on is None),
+            ("visit", episode.visit_on is None),
+            ("medication reconciliation", episode.med_rec_on is None),
+        )
+        if missing
+    ]
+    what = " and ".join(undone) if undone else "nothing"
+    return evolve(
+        episode,
+        status=EpisodeStatus.CLOSED,
+        close_reason=f"expired: the 30-day TCM period ended on {episode.period_end} "
+        f"with the {what} not done",
+        version=episode.version + 1,
+    )
+
+
+def expire_all(
+    episodes: Iterable[TransitionEpisode], *, on: pendulum.Date
+) -> list[TransitionEpisode]:
+    """:func:`expire` of each episode: the ones that change (new versions), in order.
+
+    >>> import pendulum
+    >>> expire_all([], on=pendulum.date(2026, 2, 4))
+    []
+    """
+    out = []
+    for episode in episodes:
+        ended = expire(episode, on=on)
+        if ended is not episode:
+            out.append(ended)
+    return out
+
+
 def apply_event(
     episodes: Iterable[TransitionEpisode],
     event: AdtEvent,
@@ -252,7 +327,8 @@ def apply_event(
     """The episodes an ADT event creates or changes (each a new version, or version 1 when new).
 
     - a discharge opens its episode (again: nothing, if it is already there);
-    - an admission inside an open or completed episode's period flags a readmission;
+    - an admission on days 1 to 30 after an episode's discharge date
+      (:data:`READMISSION_DAYS`) flags a readmission;
     - a cancelled admission (A11) takes back the readmission it flagged;
     - a cancelled discharge (A13) cancels the episode that discharge opened.
 
@@ -296,8 +372,7 @@ def _readmissions(
     return [
         evolve(e, readmitted=True, readmission_event_id=event.id, version=e.version + 1)
         for e in known
-        if e.period_end is not None
-        and e.discharge_date < day <= e.period_end
+        if e.discharge_date < day <= e.discharge_date.add(days=READMISSION_DAYS)
         and not e.readmitted
         and e.status is not EpisodeStatus.CANCELLED
     ]

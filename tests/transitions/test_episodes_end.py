@@ -1,0 +1,164 @@
+"""Episodes end: expiry after the 30-day period, with a reason; an admission on day 30 is a readmission."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pendulum
+from click.testing import CliRunner
+
+from carecore.cli import make_app
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    AdtEventKind,
+    CareSetting,
+    EpisodeStatus,
+    Identifier,
+    Patient,
+    PatientClass,
+    TransitionEpisode,
+)
+from carecore.service import CareProgram
+from carecore.transitions import (
+    apply_event,
+    expire,
+    expire_all,
+    open_episode,
+    record_contact,
+    record_med_rec,
+    record_visit,
+)
+
+TZ = "America/Chicago"
+DISCHARGED = pendulum.Date(2026, 3, 2)
+
+
+def adt(kind, day, *, visit):
+    at = pendulum.datetime(day.year, day.month, day.day, 10, tz=TZ)
+    return AdtEvent(
+        id=f"{kind.value}-{visit}-{day}",
+        source_key=f"{kind.value}-{visit}-{day}",
+        patient_id="p1",
+        kind=kind,
+        occurred_at=at,
+        admitted_at=at if kind is AdtEventKind.ADMIT else None,
+        discharged_at=at if kind is AdtEventKind.DISCHARGE else None,
+        patient_class=PatientClass.INPATIENT,
+        from_setting=CareSetting.INPATIENT_ACUTE,
+        to_setting=CareSetting.HOME,
+        visit_number=visit,
+    )
+
+
+def episode():
+    return open_episode(adt(AdtEventKind.DISCHARGE, DISCHARGED, visit="V1"), time_zone=TZ)
+
+
+def test_an_admission_on_day_30_after_discharge_is_a_readmission():
+    day_30 = DISCHARGED.add(days=30)
+    (flagged,) = apply_event([episode()], adt(AdtEventKind.ADMIT, day_30, visit="V2"), time_zone=TZ)
+    assert flagged.readmitted
+
+
+def test_an_admission_on_day_31_is_not():
+    day_31 = DISCHARGED.add(days=31)
+    assert apply_event([episode()], adt(AdtEventKind.ADMIT, day_31, visit="V2"), time_zone=TZ) == []
+
+
+def test_an_open_episode_expires_the_day_after_its_period_with_the_reason():
+    ep = record_contact(episode(), on=DISCHARGED.add(days=1), successful=True)
+    assert ep.period_end == DISCHARGED.add(days=29)
+    assert expire(ep, on=ep.period_end) is ep
+    ended = expire(ep, on=ep.period_end.add(days=1))
+    assert ended.status is EpisodeStatus.CLOSED
+    assert ended.version == ep.version + 1
+    assert ended.close_reason == (
+        "expired: the 30-day TCM period ended on 2026-03-31 with the visit and "
+        "medication reconciliation not done"
+    )
+    assert ended.open_deadlines(on=ep.period_end.add(days=1)) == {}
+    assert expire(ended, on=ep.period_end.add(days=90)) is ended
+    assert expire_all([ep, ended], on=ep.period_end.add(days=1)) == [ended]
+
+
+def test_a_completed_or_cancelled_episode_does_not_expire():
+    done = record_med_rec(
+        record_visit(episode(), on=DISCHARGED.add(days=5)), on=DISCHARGED.add(days=5)
+    )
+    assert done.status is EpisodeStatus.COMPLETED
+    assert expire(done, on=DISCHARGED.add(days=400)) is done
+
+
+# -- carecore tcm list and tcm expire ----------------------------------------------------
+
+
+def _store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tcm.db'}"
+    today = pendulum.now(TZ).date()
+    with CareProgram.open(url, actor="hl7-feed") as program:
+        with program.transaction("registration") as tx:
+            tx.add(
+                Patient(
+                    id="p1",
+                    given_name="Ada",
+                    family_name="Okafor",
+                    birth_date=pendulum.Date(1948, 3, 2),
+                    sex=AdministrativeSex.FEMALE,
+                    time_zone=TZ,
+                    identifiers=[
+                        Identifier(system="urn:oid:2.16.840.1.113883.3.1", value="MRN-77")
+                    ],
+                )
+            )
+        old = attrs.evolve(
+            adt(AdtEventKind.DISCHARGE, today.subtract(days=40), visit="V1"), facility="MERCY"
+        )
+        new = attrs.evolve(
+            adt(AdtEventKind.DISCHARGE, today.subtract(days=3), visit="V2"), facility="MERCY"
+        )
+        stranger = attrs.evolve(
+            adt(AdtEventKind.DISCHARGE, today.subtract(days=2), visit="V3"), patient_id="H-99"
+        )
+        for event in (old, new, stranger):
+            program.receive(event, source="hl7", time_zone=TZ)
+    return url
+
+
+def _list(url, *extra):
+    result = CliRunner().invoke(make_app(), ["tcm", "list", "--db", url, *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output) if "json" in extra else result.output
+
+
+def test_tcm_list_shows_the_actionable_and_all_shows_the_expired_with_its_reason(tmp_path):
+    url = _store(tmp_path)
+    rows = _list(url, "--format", "json")
+    assert {r["visit_number"] for r in rows} == {"V2", "V3"}
+    mine = next(r for r in rows if r["patient_id"] == "p1")
+    assert mine["patient_name"] == "Ada Okafor"
+    assert mine["identifiers"] == [{"system": "urn:oid:2.16.840.1.113883.3.1", "value": "MRN-77"}]
+    assert mine["facility"] == "MERCY"
+    stranger = next(r for r in rows if r["patient_id"] == "H-99")
+    assert stranger["patient_name"] is None
+    everything = _list(url, "--all", "--format", "json")
+    (expired,) = [r for r in everything if r["visit_number"] == "V1"]
+    assert expired["status"] == "closed"
+    assert expired["close_reason"].startswith("expired: the 30-day TCM period ended on")
+    table = _list(url)
+    assert "Ada Okafor" in table
+    assert "MRN-77" in table
+    assert "H-99 (not registered)" in table
+    assert "expired:" in _list(url, "--all")
+
+
+def test_tcm_expire_stores_the_closed_episodes_once(tmp_path):
+    url = _store(tmp_path)
+    first = CliRunner().invoke(make_app(), ["tcm", "expire", "--db", url])
+    assert (first.exit_code, first.output) == (0, "1 episode(s) expired\n")
+    again = CliRunner().invoke(make_app(), ["tcm", "expire", "--db", url])
+    assert again.output == "0 episode(s) expired\n"
+    with CareProgram.open(url, actor="t") as program, program.transaction("read") as tx:
+        closed = [e for e in tx.all(TransitionEpisode) if e.status is EpisodeStatus.CLOSED]
+    assert [e.close_reason.split(":")[0] for e in closed] == ["expired"]
