@@ -1,0 +1,191 @@
+"""MedicationRequest, MedicationStatement, MedicationDispense, Immunization, Procedure and labs in."""
+
+from __future__ import annotations
+
+import pendulum
+import pytest
+from carecore_fhir.importer import import_files
+from carecore_fhir.mapping import Resolver, Skip, to_carecore
+
+from carecore import errors
+from carecore.model import (
+    ClinicalService,
+    MedicationFill,
+    MedicationSource,
+    MedicationStatement,
+    MedicationStatus,
+    ServiceKind,
+)
+
+RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
+PATIENT = {"reference": "Patient/p1"}
+
+
+def one(resource):
+    (value,) = to_carecore(resource, Resolver({}, lenient=True)).values
+    return value
+
+
+def test_a_medication_request_is_on_the_practice_list_with_its_dosage():
+    value = one(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr1",
+            "status": "active",
+            "intent": "order",
+            "subject": PATIENT,
+            "authoredOn": "2026-01-05T10:00:00-06:00",
+            "requester": {"reference": "Practitioner/dr1"},
+            "medicationCodeableConcept": {
+                "coding": [{"system": RX, "code": "314076", "display": "lisinopril 10 MG"}],
+                "text": "Lisinopril 10 MG Oral Tablet",
+            },
+            "dosageInstruction": [
+                {
+                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                    "route": {"text": "oral"},
+                    "doseAndRate": [{"doseQuantity": {"value": 10, "unit": "mg"}}],
+                }
+            ],
+        }
+    )
+    assert value == MedicationStatement(
+        id="mr1",
+        patient_id="p1",
+        source=MedicationSource.EHR,
+        rxnorm="314076",
+        text="Lisinopril 10 MG Oral Tablet",
+        dose="10 mg",
+        route="oral",
+        frequency="1 per 1 d",
+        start=pendulum.Date(2026, 1, 5),
+        recorded_on=pendulum.Date(2026, 1, 5),
+        prescriber_id="dr1",
+        status=MedicationStatus.ACTIVE,
+    )
+
+
+def test_a_statement_from_the_patient_is_patient_reported():
+    value = one(
+        {
+            "resourceType": "MedicationStatement",
+            "id": "ms1",
+            "status": "active",
+            "subject": PATIENT,
+            "informationSource": PATIENT,
+            "effectivePeriod": {"start": "2025-06-01"},
+            "medicationCodeableConcept": {"text": "Ibuprofen 200 mg"},
+        }
+    )
+    assert value.source is MedicationSource.PATIENT_REPORTED
+    assert value.rxnorm is None
+    assert value.start == pendulum.Date(2025, 6, 1)
+
+
+def test_a_dispense_is_a_fill_and_needs_its_days_supply():
+    dispense = {
+        "resourceType": "MedicationDispense",
+        "id": "md1",
+        "status": "completed",
+        "subject": PATIENT,
+        "whenHandedOver": "2026-02-01T09:00:00Z",
+        "daysSupply": {"value": 30, "unit": "day"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": RX, "code": "617312"}],
+            "text": "Atorvastatin 20 MG",
+        },
+    }
+    value = one(dispense)
+    assert isinstance(value, MedicationFill)
+    assert (value.filled_on, value.days_supply, value.rxnorm) == (
+        pendulum.Date(2026, 2, 1),
+        30,
+        "617312",
+    )
+    del dispense["daysSupply"]
+    with pytest.raises(errors.InvalidValue) as caught:
+        one(dispense)
+    assert caught.value.field == "MedicationDispense/md1.daysSupply.value"
+
+
+def test_immunizations_procedures_and_kidney_labs_are_clinical_services():
+    flu = one(
+        {
+            "resourceType": "Immunization",
+            "id": "i1",
+            "status": "completed",
+            "patient": PATIENT,
+            "occurrenceDateTime": "2025-10-01",
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]},
+        }
+    )
+    assert (flu.kind, flu.system, flu.code, flu.on) == (
+        ServiceKind.IMMUNIZATION,
+        "CVX",
+        "140",
+        pendulum.Date(2025, 10, 1),
+    )
+    colonoscopy = one(
+        {
+            "resourceType": "Procedure",
+            "id": "pr1",
+            "status": "completed",
+            "subject": PATIENT,
+            "performedPeriod": {"start": "2019-07-29T19:27:45+00:00"},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "73761001"}]},
+        }
+    )
+    assert (colonoscopy.kind, colonoscopy.system, colonoscopy.code) == (
+        ServiceKind.PROCEDURE,
+        "SNOMED",
+        "73761001",
+    )
+    egfr = one(
+        {
+            "resourceType": "Observation",
+            "id": "o1",
+            "status": "final",
+            "subject": PATIENT,
+            "effectiveDateTime": "2026-01-02",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "33914-3"}]},
+            "valueQuantity": {"value": 70, "unit": "mL/min"},
+        }
+    )
+    assert (egfr.kind, egfr.system, egfr.code) == (ServiceKind.LAB, "LOINC", "33914-3")
+
+
+def test_not_given_and_not_done_are_skipped_with_a_reason():
+    with pytest.raises(Skip, match="not given"):
+        one(
+            {
+                "resourceType": "Immunization",
+                "id": "i2",
+                "status": "not-done",
+                "patient": PATIENT,
+                "occurrenceDateTime": "2025-10-01",
+                "vaccineCode": {
+                    "coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]
+                },
+            }
+        )
+
+
+def test_the_synthea_bundles_bring_their_medications_immunizations_and_procedures(
+    synthea_paths, make_program
+):
+    program = make_program()
+    report = import_files(program, [(p.name, p.read_bytes()) for p in synthea_paths])
+    counts = report.counts()
+    assert counts[("MedicationRequest", "imported")] == 65
+    assert counts[("Immunization", "imported")] == 94
+    assert counts[("Procedure", "imported")] == 89
+    assert not report.refused
+    with program.transaction("read") as tx:
+        statements = tx.all(MedicationStatement)
+        services = tx.all(ClinicalService)
+    assert len(statements) == 65
+    assert sum(s.status is MedicationStatus.STOPPED for s in statements) == 19
+    # 94 immunizations, 89 procedures, 81 eGFR and urine albumin-creatinine results.
+    assert len(services) == 94 + 89 + 81
+    again = import_files(program, [(p.name, p.read_bytes()) for p in synthea_paths])
+    assert again.counts()[("Immunization", "unchanged")] == 94
