@@ -503,3 +503,185 @@ def _print_summary(summary: Any, out: Path | None) -> None:
     )
     if out is not None:
         console.print(f"written to {out}")
+
+
+# -- carecore billing claims ------------------------------------------------------------
+
+
+@billing.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The service month to send.")
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    default=None,
+    help="Send the month's claim lines stored by a close over this store (billing close --db).",
+)
+@click.option(
+    "--close",
+    "close_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Send the claim lines of a CSV close's output folder (its claims.json); needs "
+    "--practice and --patients.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="x12",
+    show_default=True,
+    metavar="NAME",
+    help="x12: an ASC X12 837P 005010X222A1 file (carecore-x12); fhir: a FHIR R4 Bundle of "
+    "Claim resources (carecore-fhir); or any installed claim writer.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (created readable by its owner only).",
+)
+@click.option(
+    "--practice",
+    "practice_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A JSON practice file (billing_identity and practitioners). Required with --close; "
+    "with --db it replaces the stored billing identity.",
+)
+@click.option(
+    "--patients",
+    "patients_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --close: a CSV of the claims' patients (patient_id, family_name, given_name, "
+    "birth_date, sex, mbi, address_line1, address_line2, city, state, postal_code).",
+)
+@click.option(
+    "--identity",
+    "identity_id",
+    default=None,
+    metavar="ID",
+    help="With --db: the stored billing identity to bill as, when the store holds several.",
+)
+@click.pass_context
+def claims(  # noqa: PLR0917 - click passes the options by position
+    ctx: click.Context,
+    month: str,
+    db_url: str | None,
+    close_dir: Path | None,
+    fmt: str,
+    out: Path,
+    practice_file: Path | None,
+    patients_file: Path | None,
+    identity_id: str | None,
+) -> None:
+    """Write a closed month's claims as an 837P (--format x12) or FHIR Claims (--format fhir).
+
+    The claim lines come from a close over a store (--db; the practice's
+    billing identity is a stored record) or from a CSV close's output folder
+    (--close, with --practice and --patients). One claim is made per patient
+    and billing practitioner. A claim the records cannot support (no MBI, no
+    address, no NPI, a line without a fee or a diagnosis) is refused with the
+    field named, and the others are still written. Exits 0 when every claim
+    was written, 1 when any was refused, 2 for bad input (nothing written).
+    """
+    from carecore._cli_commands import month_option  # noqa: PLC0415
+    from carecore.billing.claims import ClaimWriter  # noqa: PLC0415
+    from carecore.plugins import _collect  # noqa: PLC0415
+
+    try:
+        period = month_option(month, "--month")
+    except errors.InvalidValue as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+        return
+    if (db_url is None) == (close_dir is None):
+        _fail("give --db URL (a store) or --close DIR (a CSV close's output folder)")
+        return
+    if close_dir is not None and (practice_file is None or patients_file is None):
+        _fail("--close needs --practice FILE and --patients FILE (a CSV close holds no identities)")
+        return
+    if db_url is not None and (patients_file is not None):
+        _fail("--patients is for --close; a store holds its patients")
+        return
+    pm = ctx.obj["pm"]
+    writers = _collect(pm, "carecore_claim_writers", "claim writer", ClaimWriter)
+    if fmt not in writers:
+        installed = ", ".join(sorted(writers)) or "none"
+        _fail(
+            f"NotFound: format={fmt!r}: no installed claim writer (installed: {installed}; "
+            "pip install carecore-x12 for x12, carecore-fhir for fhir)"
+        )
+        return
+    problems: list[str] = []
+    try:
+        if db_url is not None:
+            batch = _claims_from_db(pm, db_url, period, practice_file, identity_id)
+        else:
+            from carecore.billing.claims import claims_from_close  # noqa: PLC0415
+
+            assert close_dir is not None  # noqa: S101 - checked above
+            assert practice_file is not None  # noqa: S101
+            assert patients_file is not None  # noqa: S101
+            batch, problems = claims_from_close(
+                close_dir, period, practice=practice_file, patients=patients_file
+            )
+    except (errors.InvalidInput, errors.InvalidValue, errors.NotFound) as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+        return
+    _write_claims(writers[fmt], batch, out, problems)
+
+
+def _claims_from_db(
+    pm: Any, db_url: str, period: Any, practice_file: Path | None, identity_id: str | None
+) -> Any:
+    """The month's claims from a store; a practice file's identity replaces the stored one."""
+    from carecore.billing.claims import claims_from_store, read_practice_file  # noqa: PLC0415
+    from carecore.service import CareProgram  # noqa: PLC0415
+
+    identity = None if practice_file is None else read_practice_file(practice_file)[0]
+    with (
+        CareProgram.open(
+            db_url, actor="carecore-billing", plugin_manager=pm, create=False
+        ) as program,
+        program.transaction(f"carecore billing claims: {period}") as tx,
+    ):
+        return claims_from_store(tx, period, identity=identity, identity_id=identity_id)
+
+
+def _write_claims(writer: Any, batch: Any, out: Path, problems: list[str]) -> None:
+    """Write the batch's claims to *out* (0600, replaced whole), report totals and refusals."""
+    import os  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    import pendulum  # noqa: PLC0415
+
+    from carecore.billing.fees import format_amount  # noqa: PLC0415
+
+    for problem in problems:
+        click.echo(f"refused row: {problem}", err=True)
+    for refusal in batch.refusals:
+        click.echo(f"refused claim: {refusal}", err=True)
+    if not batch.claims:
+        click.echo(f"carecore billing: no claim of {batch.period} to write; {out} not written")
+        sys.exit(1)
+    folder = out.parent if str(out.parent) else Path()
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            writer.write(batch, handle, created=pendulum.now("UTC"))
+        Path(temporary).replace(out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    refused = sum(r.lines for r in batch.refusals)
+    click.echo(
+        f"{len(batch.claims)} claims, {batch.line_count} claim lines, total charge "
+        f"{format_amount(batch.total)} written to {out} ({writer.id})"
+    )
+    if batch.refusals or problems:
+        click.echo(
+            f"refused: {len(batch.refusals)} claims ({refused} claim lines), "
+            f"{len(problems)} patient rows",
+            err=True,
+        )
+        sys.exit(1)
