@@ -1,0 +1,270 @@
+"""carecore.simulation: parameters honoured, capacity binding, billing equal to the engine, configs."""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+
+import attrs
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carecore import errors
+from carecore.billing import evaluate
+from carecore.cli import make_app
+from carecore.model import Credential, ServiceFamily, ServicePeriod
+from carecore.plugins import get_plugin_manager
+from carecore.simulation import (
+    DEFAULT_CONDITIONS,
+    OutcomeModel,
+    PopulationSpec,
+    ProgramPolicy,
+    StaffRole,
+    Study,
+    billing_facts,
+    example_names,
+    load_study,
+    policy_rules,
+    run_replication,
+    run_study,
+    simulated_bill,
+    study_from_mapping,
+)
+from carecore.simulation._run import _bill_lines
+from carecore.testing.simulation import studies
+
+pytest.importorskip("numpy")
+
+
+def _sum(result, measure: str) -> float:
+    return sum(v for _r, _m, name, v in result.rows if name == measure)
+
+
+def _ample(**policy: object) -> ProgramPolicy:
+    return ProgramPolicy(staff=(StaffRole(capacity_minutes_per_fte_month=20_000),), **policy)
+
+
+def test_enrollment_probability_is_honoured():
+    # Everyone eligible is approached in the first month, without a cap: the
+    # share who enroll is Binomial(eligible, p).
+    p = 0.3
+    study = Study(
+        months=1,
+        population=PopulationSpec(size=3000, medicare_share=1.0),
+        policy=_ample(outreach_per_month=100_000, enrollment_probability=p),
+    )
+    totals = run_study(study, replications=2, seed=7).totals()
+    eligible = sum(t["eligible_patients"] for t in totals)
+    enrolled = sum(t["ever_enrolled"] for t in totals)
+    sd = math.sqrt(p * (1 - p) / eligible)
+    assert abs(enrolled / eligible - p) < 4 * sd
+
+
+def test_mortality_is_honoured():
+    q = 0.02
+    study = Study(
+        months=6,
+        population=PopulationSpec(size=2000),
+        outcomes=OutcomeModel(death=(q, q, q)),
+    )
+    result = run_study(study, replications=2, seed=3)
+    deaths, at_risk = _sum(result, "deaths"), _sum(result, "member_months")
+    sd = math.sqrt(q * (1 - q) / at_risk)
+    assert abs(deaths / at_risk - q) < 4 * sd
+
+
+def test_billed_minutes_never_exceed_capacity():
+    study = Study(
+        months=4,
+        population=PopulationSpec(size=1500, medicare_share=1.0),
+        policy=ProgramPolicy(
+            families=(ServiceFamily.CCM, ServiceFamily.TCM),
+            outreach_per_month=1000,
+            enrollment_probability=0.9,
+            staff=(StaffRole(capacity_minutes_per_fte_month=900),),
+        ),
+    )
+    result = run_study(study, replications=2, seed=11)
+    months = {}
+    for rep, month, name, value in result.rows:
+        months.setdefault((rep, month), {})[name] = value
+    for values in months.values():
+        assert values["minutes_logged"] <= values["capacity_minutes"] == 900
+        assert values["minutes_billed"] <= values["capacity_minutes"]
+    # the capacity binds: patients wanted more than it gave, and months went unbilled
+    assert any(v["minutes_wanted"] > v["capacity_minutes"] for v in months.values())
+    assert any(v["billable_months"] < v["enrolled_patients"] for v in months.values())
+
+
+def test_no_program_effect_gives_the_same_utilisation_before_and_after_enrollment():
+    study = Study(
+        months=12,
+        population=PopulationSpec(size=3000, medicare_share=1.0, risk_tier_shares=(0, 1, 0)),
+        policy=_ample(outreach_per_month=60, enrollment_probability=0.8),
+        outcomes=OutcomeModel(ed_visit=(0.1, 0.1, 0.1), death=(0, 0, 0), disenrollment=0),
+    )
+    totals = run_study(study, replications=2, seed=5).totals()
+    before = sum(t["ed_visits_before_enrollment"] for t in totals) / sum(
+        t["months_before_enrollment"] for t in totals
+    )
+    after = sum(t["ed_visits_while_enrolled"] for t in totals) / sum(
+        t["enrolled_months"] for t in totals
+    )
+    assert before == pytest.approx(0.1, abs=0.01)
+    assert after == pytest.approx(before, abs=0.01)
+
+
+def test_a_program_effect_lowers_utilisation_while_enrolled():
+    study = Study(
+        months=12,
+        population=PopulationSpec(size=3000, medicare_share=1.0, risk_tier_shares=(0, 1, 0)),
+        policy=_ample(outreach_per_month=60, enrollment_probability=0.8),
+        outcomes=OutcomeModel(
+            ed_visit=(0.1, 0.1, 0.1), death=(0, 0, 0), disenrollment=0, ed_visit_effect=0.5
+        ),
+    )
+    (t,) = run_study(study, replications=1, seed=5).totals()
+    assert t["ed_visits_while_enrolled"] / t["enrolled_months"] == pytest.approx(0.05, abs=0.01)
+
+
+_CONDITIONS = [(c.icd10, c.significant_risk, c.behavioral) for c in DEFAULT_CONDITIONS]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    conditions=st.lists(st.sampled_from(_CONDITIONS), unique=True, max_size=5).map(tuple),
+    family=st.sampled_from([ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.APCM]),
+    month=st.integers(1, 12),
+    started=st.integers(1, 12),
+    minutes=st.integers(0, 120),
+    contacts=st.integers(0, 4),
+    year=st.sampled_from([2024, 2025, 2026]),
+    codes=st.sampled_from([None, frozenset({"99490"}), frozenset({"99490", "99439", "G0556"})]),
+)
+def test_the_memoised_bill_equals_the_engine(  # noqa: PLR0917 - hypothesis gives them
+    conditions, family, month, started, minutes, contacts, year, codes
+):
+    policy = ProgramPolicy(rule_year=year, families=(family,), codes=codes)
+    rules = policy_rules(policy)
+    period = ServicePeriod.month(year, month)
+    start = ServicePeriod.month(year, min(started, month)).start
+    facts = {
+        "period": period,
+        "conditions": conditions,
+        "family": family,
+        "start": start,
+        "minutes": minutes,
+        "contacts": contacts,
+        "credential": Credential.RN,
+    }
+    key = ("test", period.start, conditions, family, start, minutes, contacts > 0)
+    first = simulated_bill(rules, key, **facts)
+    again = simulated_bill(rules, key, **facts)  # from the memo
+    engine = _bill_lines(evaluate(billing_facts(**facts), rules))
+    assert first == again == engine
+
+
+def test_a_code_left_out_is_never_billed():
+    policy = ProgramPolicy(rule_year=2024, codes=["99490"], fees={"99490": "42.60"})
+    facts = billing_facts(
+        period=ServicePeriod.month(2024, 5),
+        conditions=tuple(_CONDITIONS[:3]),
+        family=ServiceFamily.CCM,
+        start=ServicePeriod.month(2024, 2).start,
+        minutes=75,
+    )
+    result = evaluate(facts, policy_rules(policy))
+    assert [(line.code, str(line.amount)) for line in result.claim_lines] == [("99490", "42.60")]
+
+
+def test_same_seed_same_table_and_different_seeds_differ():
+    study = Study(months=2, population=PopulationSpec(size=200))
+    a = run_study(study, replications=2, seed=1)
+    assert a.rows == run_study(study, replications=2, seed=1).rows
+    assert a.rows != run_study(study, replications=2, seed=2).rows
+    # replication k is the same whether 2 or 3 are run
+    assert run_study(study, replications=3, seed=1).replications[:2] == a.replications
+
+
+@settings(max_examples=25, deadline=None)
+@given(studies(ample_staff=True), st.integers(0, 30), st.integers(0, 2**32 - 1))
+def test_raising_the_caseload_cap_never_lowers_billable_months(study, extra, seed):
+    def billable_months(s: Study) -> float:
+        return sum(dict(v)["billable_months"] for _m, v in run_replication(s, seed, 0).months)
+
+    cap = study.policy.caseload_cap_per_fte
+    higher = attrs.evolve(
+        study, policy=attrs.evolve(study.policy, caseload_cap_per_fte=cap + extra)
+    )
+    assert billable_months(higher) >= billable_months(study)
+
+
+def test_summary_intervals_hold_the_mean():
+    result = run_study(Study(months=3, population=PopulationSpec(size=300)), replications=5, seed=2)
+    for name in ("revenue", "staff_cost", "net_revenue", "billable_rate", "staff_utilisation"):
+        i = result.summary[name]
+        assert i.low <= i.mean <= i.high
+    assert result.summary["staff_cost"].mean == pytest.approx(3 * 8666.5)
+
+
+# -- configs -------------------------------------------------------------------------
+
+
+def test_shipped_examples_load():
+    assert example_names() == ("ccm-2015", "primary-care-2026")
+    assert load_study("primary-care-2026").population.size == 2000
+    ccm = load_study("ccm-2015")
+    assert ccm.policy.codes == frozenset({"99490"})
+    assert dict(ccm.policy.fees)["99490"] == Decimal("42.60")
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"policy": {"enrollment_probability": 1.5}}, "policy.enrollment_probability"),
+        ({"policy": {"enrolment_probability": 0.5}}, "policy.enrolment_probability"),
+        ({"population": {"size": 0}}, "population.size"),
+        ({"policy": {"families": ["RPM"]}}, "policy.families[0]"),
+        ({"policy": {"staff": [{"fte": -1}]}}, "policy.staff[0].fte"),
+        ({"policy": {"rule_year": 2015}}, "policy.rule_year"),
+        ({"start": "2026"}, "start"),
+        ({"months": "twelve"}, "months"),
+    ],
+)
+def test_a_bad_config_names_the_key(data, key):
+    with pytest.raises(errors.InvalidValue) as caught:
+        study_from_mapping(data)
+    assert caught.value.field == key
+
+
+def test_the_cli_lists_runs_and_refuses(tmp_path):
+    runner = CliRunner()
+    app = make_app(get_plugin_manager(entry_points=False))
+    listed = runner.invoke(app, ["simulate", "--list-examples"])
+    assert listed.exit_code == 0
+    assert listed.output.split() == ["ccm-2015", "primary-care-2026"]
+
+    config = tmp_path / "small.json"
+    config.write_text(json.dumps({"months": 2, "population": {"size": 80}}))
+    out = tmp_path / "out"
+    ran = runner.invoke(
+        app, ["simulate", str(config), "--replications", "2", "--format", "json", "--out", str(out)]
+    )
+    assert ran.exit_code == 0, ran.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["replications"] == 2
+    assert set(summary["measures"]["revenue"]) == {"mean", "low", "high"}
+    assert (out / "results.csv").read_text().splitlines()[0] == "replication,month,measure,value"
+    assert (out / "index.html").stat().st_mode & 0o777 == 0o600
+    assert out.stat().st_mode & 0o777 == 0o700
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[policy]\nenrollment_probability = 2\n")
+    refused = runner.invoke(app, ["simulate", str(bad)])
+    assert refused.exit_code == 2
+    assert "policy.enrollment_probability" in refused.output
+    missing = runner.invoke(app, ["simulate", "no-such-study"])
+    assert missing.exit_code == 2
