@@ -1,0 +1,133 @@
+"""Simulation throughput: patient-months per second against the columnar month close's, same run.
+
+Usage: python bench/simulate.py [--patients 10000] [--months 12] [--replications 20]
+       [--close-patients 100000] [--work DIR]
+
+Runs the primary-care-2026 study (its population resized) with the local
+executor, a Dask LocalCluster of 1 worker and one of 2 workers, each in its
+own process so that its peak memory (PSS of the process tree) is measured;
+and the columnar month close of --close-patients synthetic patients. Reports
+patient-months per second of each and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _measure import run_measured
+
+HERE = Path(__file__).parent
+
+_RUN = """
+import json, sys, attrs
+from carecore.executors import get_executor
+from carecore.simulation import load_study, run_study
+patients, months, reps, executor, workers = sys.argv[1:6]
+study = load_study("primary-care-2026")
+study = attrs.evolve(study, months=int(months),
+    population=attrs.evolve(study.population, size=int(patients)))
+with get_executor(executor, workers=int(workers) if workers != "0" else None) as ex:
+    run_study(study, replications=int(reps), seed=1, executor=ex)
+"""
+
+
+def _simulate(
+    patients: int, months: int, reps: int, executor: str, workers: int
+) -> tuple[float, float]:
+    command = [
+        sys.executable,
+        "-c",
+        _RUN,
+        str(patients),
+        str(months),
+        str(reps),
+        executor,
+        str(workers),
+    ]
+    return run_measured(command, ok=frozenset({0}))
+
+
+def bench_simulate(
+    patients: int, months: int, reps: int, close_patients: int, work: Path
+) -> dict[str, Any]:
+    """Simulated patient-months/s (local, Dask 1 and 2 workers) and the columnar close's, same run."""
+    data = work / f"close-{close_patients}"
+    if not (data / "events.csv").exists():
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "gen_close.py"),
+                str(data),
+                "--patients",
+                str(close_patients),
+            ],
+            check=True,
+        )
+    close = [
+        sys.executable, "-m", "carecore.cli", "billing", "close", "--month", "2026-03",
+        "--patients", str(data / "patients.csv"), "--events", str(data / "events.csv"),
+        "--out", str(data / "out"), "--no-progress", "--engine", "columnar", "--workers", "1",
+    ]  # fmt: skip
+    close_s, close_peak_mb = run_measured(close)
+    pm = patients * months * reps
+    local_s, local_mb = _simulate(patients, months, reps, "local", 0)
+    dask1_s, dask1_mb = _simulate(patients, months, reps, "dask", 1)
+    dask2_s, dask2_mb = _simulate(patients, months, reps, "dask", 2)
+    close_rate = close_patients / close_s
+    return {
+        "patients": patients,
+        "months": months,
+        "replications": reps,
+        "patient_months": pm,
+        "close_patients": close_patients,
+        "close_s": close_s,
+        "close_peak_mb": close_peak_mb,
+        "close_patient_months_per_s": close_rate,
+        "local_s": local_s,
+        "local_patient_months_per_s": pm / local_s,
+        "local_peak_mb": local_mb,
+        "dask_1_worker_s": dask1_s,
+        "dask_1_worker_peak_mb": dask1_mb,
+        "dask_2_workers_s": dask2_s,
+        "dask_2_workers_peak_mb": dask2_mb,
+        "dask_2_workers_peak_mb_per_worker": dask2_mb / 2,
+        "dask_speedup_2_vs_1": dask1_s / dask2_s,
+        "ratio": (pm / local_s) / close_rate,
+    }
+
+
+def describe(r: dict[str, Any]) -> str:
+    """One line of the figures."""
+    return (
+        f"(simulation {r['local_patient_months_per_s']:,.0f} patient-months/s in process,"
+        f" columnar close {r['close_patient_months_per_s']:,.0f}/s;"
+        f" Dask 1 worker {r['dask_1_worker_s']:.1f} s, 2 workers {r['dask_2_workers_s']:.1f} s,"
+        f" speed-up {r['dask_speedup_2_vs_1']:.2f}x; peak {r['local_peak_mb']:.0f} MB in process,"
+        f" {r['dask_2_workers_peak_mb']:.0f} MB for the 2-worker cluster with its scheduler)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--replications", type=int, default=20)
+    parser.add_argument("--close-patients", type=int, default=100_000)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    r = bench_simulate(
+        args.patients, args.months, args.replications, args.close_patients, args.work
+    )
+    print(json.dumps(r, indent=2))
+    print(f"simulation_vs_columnar_close ratio {r['ratio']:.2f}  {describe(r)}")
+
+
+if __name__ == "__main__":
+    main()
