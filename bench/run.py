@@ -193,6 +193,12 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
         default=1,
         help="0 skips the FHIR import benchmark (needs carecore-fhir)",
     )
+    parser.add_argument(
+        "--simulate-patients",
+        type=int,
+        default=10_000,
+        help="0 skips the simulation (x 12 months x 20 replications) against the columnar close",
+    )
     args = parser.parse_args()
     results = {
         "import_carecore_vs_bare_python": bench_import(args.repeat),
@@ -236,6 +242,14 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
         from fhir_import import bench_fhir
 
         results["fhir_import_vs_r4b_validation"] = bench_fhir(args.repeat, args.work)
+    if args.simulate_patients:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from simulate import bench_simulate
+
+        args.work.mkdir(parents=True, exist_ok=True)
+        results["simulation_vs_columnar_close"] = bench_simulate(
+            args.simulate_patients, 12, 20, 100_000, args.work
+        )
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
         if "candidate_peak_mb" in r and "one_worker_s" in r:
@@ -257,6 +271,10 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
             from store_close import describe
 
             extra = f"  {describe(r)}"
+        if name == "simulation_vs_columnar_close":
+            from simulate import describe as describe_simulation
+
+            extra = f"  {describe_simulation(r)}"
         if name.startswith("outbox"):
             extra = (
                 f"  (outbox {r['outbox_per_s']:.0f} msg/s, smtplib {r['smtplib_per_s']:.0f} msg/s)"
