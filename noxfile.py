@@ -112,7 +112,7 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
     session.install(
-        ".[testing,fast]",
+        ".[testing,fast,dask]",
         "./plugins/carecore-postgres",
         "./plugins/carecore-hl7v2",
         "./plugins/carecore-email",
