@@ -31,17 +31,27 @@ def db() -> None:
 @_URL
 @click.pass_context
 def init(ctx: click.Context, url: str) -> None:
-    """Create the schema in an empty database (a current one is left as it is)."""
+    """Create the schema in an empty database (a current one is left as it is).
+
+    The schema is created in one transaction: a run that fails or is killed
+    leaves the database empty. Runs started at once on one database are safe:
+    one creates the schema, the others report it already initialised.
+    """
     store = _open(ctx, url)
     try:
         before = store.schema_version()
         store.initialize()
+        # A store that says whether it created the schema (the SQL stores) may
+        # have found it made by a run that started at the same time.
+        created = getattr(store, "created_schema", before == 0)
     finally:
         store.close()
-    if before == 0:
+    if created:
         click.echo(f"{store.url}: created schema version {SCHEMA_VERSION}")
     else:
-        click.echo(f"{store.url}: already at schema version {before}; nothing to do")
+        click.echo(
+            f"{store.url}: already initialised at schema version {SCHEMA_VERSION}; nothing to do"
+        )
 
 
 @db.command()

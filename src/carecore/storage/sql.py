@@ -105,6 +105,13 @@ class SqlStore:
         """Statements that make the audit table refuse UPDATE and DELETE (dialect)."""
         raise NotImplementedError
 
+    def _schema_lock(self, cur: Any) -> None:
+        """Serialise schema changes for the open transaction (dialect; SQLite's write lock does).
+
+        Held until the transaction ends, so a second ``db init`` or ``db migrate``
+        waits for the first and then finds its work done.
+        """
+
     def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
         """Insert *rows* into *table*, skipping stored keys; return rows added (dialect)."""
         raise NotImplementedError
@@ -278,23 +285,61 @@ class SqlStore:
             finally:
                 self._end_read()
 
+    def _stored_version(self, cur: Any) -> int:
+        """The schema version as the open transaction sees it (0 when there is none)."""
+        if not self._table_exists(cur, "carecore_schema"):
+            return 0
+        row = self._execute(cur, "SELECT version FROM carecore_schema").fetchone()
+        return 0 if row is None else int(row[0])
+
     def _end_read(self) -> None:
         """Close the implicit read transaction some drivers open after a plain read."""
         with contextlib.suppress(Exception):
             self._rollback()
 
+    #: Whether the last :meth:`initialize` created the schema (False: it was there).
+    created_schema: bool = False
+
     def initialize(self) -> None:
         """Create the schema in an empty database; check the version of a used one.
 
-        Idempotent. Raises :class:`~carecore.errors.SchemaVersionError` for a
-        database of another schema version (and changes nothing).
+        Idempotent. The whole schema is created in one transaction, so a
+        creation that fails or is killed leaves the database empty. Processes
+        creating it at once are serialised: one creates it, the others find it
+        there (:attr:`created_schema` is False for them). Raises
+        :class:`~carecore.errors.SchemaVersionError` for a database of another
+        schema version (and changes nothing).
         """
+        self.created_schema = False
         version = self.schema_version()
         if version == 0:
-            self._apply(range(1, SCHEMA_VERSION + 1))
-        elif version != SCHEMA_VERSION:
+            self.created_schema = self._create_schema()
+            version = SCHEMA_VERSION if self.created_schema else self.schema_version()
+        if version != SCHEMA_VERSION:
             raise errors.SchemaVersionError(found=version, expected=SCHEMA_VERSION, url=self.url)
         self._ready = True
+
+    def _create_schema(self) -> bool:
+        """Every migration in one transaction; False when another process created the schema first."""
+        with self._lock:
+            cur = self._connection().cursor()
+            self._begin()
+            try:
+                self._schema_lock(cur)
+                if self._table_exists(cur, "carecore_schema"):
+                    self._rollback()
+                    return False
+                for step in range(1, SCHEMA_VERSION + 1):
+                    for statement in self._migration(step):
+                        self._execute(cur, statement)
+                self._execute(
+                    cur, "INSERT INTO carecore_schema (version) VALUES (?)", (SCHEMA_VERSION,)
+                )
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+            return True
 
     def migrate(self, *, target: int = SCHEMA_VERSION) -> list[int]:
         """Apply the missing migrations up to *target*, each in its own transaction.
@@ -316,6 +361,11 @@ class SqlStore:
                 cur = self._connection().cursor()
                 self._begin()
                 try:
+                    self._schema_lock(cur)
+                    if self._stored_version(cur) >= step:
+                        # Another process applied it while this one waited for the lock.
+                        self._rollback()
+                        continue
                     for statement in self._migration(step):
                         self._execute(cur, statement)
                     if step == 1:
@@ -985,6 +1035,8 @@ class SqlTransaction:
         )
         if cur.rowcount != 1:
             self.failed = True
+            if claim is not None and self._outbox_exists(receipt.message_id):
+                raise errors.LeaseLost(message_id=receipt.message_id, claim=claim)
             raise errors.NotFound(
                 "no such outbox message", field="message_id", value=receipt.message_id
             )
@@ -1060,8 +1112,6 @@ class SqlTransaction:
         )
         if cur.rowcount != 1:
             self.failed = True
-            if claim is not None and self._outbox_exists(receipt.message_id):
-                raise errors.LeaseLost(message_id=receipt.message_id, claim=claim)
             raise errors.NotFound(
                 "no failed or dead outbox message with this id",
                 field="message_id",

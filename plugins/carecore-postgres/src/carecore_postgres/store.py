@@ -49,6 +49,9 @@ BEGIN
 END $$
 """
 
+#: The advisory lock key schema creation and migration hold (any fixed 64-bit number).
+_SCHEMA_LOCK = 0x63617265636F7265  # "carecore" in ASCII
+
 
 class PostgresStore(SqlStore):
     """A store in one PostgreSQL database (``postgresql://user@host:port/db``)."""
@@ -121,6 +124,12 @@ class PostgresStore(SqlStore):
                 "is longer than a key may be", field="key", value=None
             )
         return None
+
+    def _schema_lock(self, cur: Any) -> None:
+        # Two creators would both find no tables and then collide on the second
+        # CREATE TABLE: a transaction-scoped advisory lock makes the later one wait,
+        # then find the schema there.
+        self._execute(cur, "SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
 
     def _table_exists(self, cur: Any, name: str) -> bool:
         self._execute(cur, "SELECT to_regclass(?) IS NOT NULL", (name,))
