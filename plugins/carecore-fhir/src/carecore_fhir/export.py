@@ -71,6 +71,18 @@ PATIENT_ID = codes.PATIENT_ID
 TASK_ID = f"{codes.CARECORE}/task-id"
 PROBLEM_ID = f"{codes.CARECORE}/problem-id"
 CAREPLAN_EXTRAS = f"{EXT}/careplan-extras"
+#: What FHIR has no element for, as carecore JSON: a consent's billing practitioner, cost-sharing
+#: note and revocation day; an enrollment's program and status history; a result's scoring.
+CONSENT_EXTRAS = f"{EXT}/consent"
+ENROLLMENT_EXTRAS = f"{EXT}/enrollment"
+ASSESSMENT_EXTRAS = f"{EXT}/assessment"
+
+
+def _extras(url: str, values: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in values.items() if v not in (None, [], (), "")}
+    return {"url": url, "valueString": json.dumps(kept, separators=(",", ":"), sort_keys=True)}
+
+
 _EXTRA_FIELDS = (
     "barriers",
     "symptom_plans",
@@ -130,7 +142,9 @@ def _ref(kind: str, rid: str, display: str | None = None) -> dict[str, Any]:
 
 
 def _number(value: Decimal) -> float | int:
-    if value == value.to_integral_value() and abs(value) < 2**53:
+    """*value* as a JSON number written as carecore holds it (``8`` stays 8, ``8.0`` stays 8.0)."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= 0 and abs(value) < 2**53:
         return int(value)
     return float(value)
 
@@ -610,9 +624,19 @@ def consent_resource(consent: Consent) -> dict[str, Any]:
     }
     if consent.effective_until is not None:
         provision["period"]["end"] = consent.effective_until.isoformat()
+    primitive = to_primitive(consent)
     return {
         "resourceType": "Consent",
         "id": fhir_id(consent.id),
+        "extension": [
+            _extras(
+                CONSENT_EXTRAS,
+                {
+                    k: primitive[k]
+                    for k in ("billing_practitioner_id", "cost_sharing_explained", "revoked_on")
+                },
+            )
+        ],
         "text": _narrative(
             f"{consent.family.value} program consent, {consent.method.value}, obtained "
             f"{consent.obtained_on} by {consent.obtained_by}"
@@ -649,9 +673,16 @@ def enrollment_resource(enrollment: Enrollment) -> dict[str, Any]:
     period = {"start": changes[0].on.isoformat()}
     if enrollment.status is EnrollmentStatus.DISENROLLED:
         period["end"] = changes[-1].on.isoformat()
+    primitive = to_primitive(enrollment)
     return {
         "resourceType": "EpisodeOfCare",
         "id": fhir_id(enrollment.id),
+        "extension": [
+            _extras(
+                ENROLLMENT_EXTRAS,
+                {"program_id": primitive["program_id"], "history": primitive["history"]},
+            )
+        ],
         "status": status,
         "statusHistory": history,
         "type": [_concept(codes.FAMILY_SYSTEM, enrollment.family.value)],
@@ -677,6 +708,10 @@ def assessment_resources(result: AssessmentResult) -> list[dict[str, Any]]:
     }
     if result.performer_id:
         qr["author"] = _ref("Practitioner", result.performer_id)
+    scoring = to_primitive(result)
+    extras = {k: scoring[k] for k in ("total", "band", "positive", "flags", "needs")}
+    if any(v not in (None, [], ()) for v in extras.values()):
+        qr["extension"] = [_extras(ASSESSMENT_EXTRAS, extras)]
     out = [qr]
     if result.total is not None:
         loinc = codes.SCORE_LOINC.get(result.instrument_id)

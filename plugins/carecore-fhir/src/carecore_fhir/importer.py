@@ -19,10 +19,13 @@ import attrs
 from carecore import errors
 from carecore.model import (
     AdtEvent,
+    AssessmentResult,
     CarePlan,
     CareTeam,
     Condition,
+    Consent,
     Coverage,
+    Enrollment,
     Observation,
     Patient,
     Practitioner,
@@ -47,6 +50,9 @@ _WRITE_ORDER: list[type] = [
     Coverage,
     CareTeam,
     CarePlan,
+    Consent,
+    Enrollment,
+    AssessmentResult,
 ]
 
 

@@ -1360,6 +1360,23 @@ MAPPERS: dict[str, Callable[[dict[str, Any], Resolver, Options], Mapped]] = {
     "ServiceRequest": map_part_of_plan,
 }
 
+
+def _program_record(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
+    """An assessment, consent or enrollment (:mod:`carecore_fhir.program_records`)."""
+    from carecore_fhir import program_records  # noqa: PLC0415 - it imports this module
+
+    mapper = {
+        "QuestionnaireResponse": program_records.map_questionnaire_response,
+        "Consent": program_records.map_consent,
+        "EpisodeOfCare": program_records.map_episode_of_care,
+    }[resource["resourceType"]]
+    return mapper(resource, resolver, options)
+
+
+MAPPERS.update(
+    dict.fromkeys(("QuestionnaireResponse", "Consent", "EpisodeOfCare"), _program_record)
+)
+
 #: Observation codes other mappers read (carecore_fhir.clinical: the labs that close care gaps).
 EXTRA_OBSERVATIONS: set[str] = set()
 
