@@ -42,6 +42,7 @@ from carecore.model import (
     Appointment,
     AssessmentDomain,
     AssessmentNote,
+    BillingIdentity,
     CarePlan,
     CareSetting,
     CareTeam,
@@ -67,7 +68,9 @@ from carecore.model import (
     MdmLevel,
     Observation,
     Patient,
+    PatientAddress,
     PatientClass,
+    PostalAddress,
     Practitioner,
     Program,
     ReviewSchedule,
@@ -114,6 +117,44 @@ _CONDITIONS: tuple[tuple[str, bool], ...] = (
 )
 _GIVEN = ("Ada", "Luis", "Mei", "Samuel", "Grace", "Omar", "Ruth", "Kwame", "Elena", "Frank")
 _FAMILY = ("Okafor", "Ramirez", "Chen", "Brooks", "Novak", "Haddad", "Klein", "Mensah", "Ortiz")
+_STREETS = ("Elm", "Oak", "Maple", "Cedar", "Lake", "Park", "Hill", "River")
+#: The demo practice as it bills claims (a made-up group NPI with a valid check digit,
+#: TIN and phone; the payer is the practice's Medicare Part B contractor).
+_BILLING = BillingIdentity(
+    id="demo-practice",
+    name="Lakeside Primary Care",
+    npi="1245319599",
+    tin="361234567",
+    address=PostalAddress(
+        line1="100 N Lake St", city="Chicago", state="IL", postal_code="606011234"
+    ),
+    phone="3125550100",
+    payer_id="06102",
+    payer_name="MEDICARE PART B",
+    taxonomy="207Q00000X",
+)
+
+
+def _demo_mbi(index: int) -> str:
+    """A made-up MBI in the CMS format, different for each index below 100,000."""
+    d = f"{index:05d}"
+    return f"1E{d[0]}{d[1]}TE{d[2]}MK{d[3]}{d[4]}"
+
+
+def _home(patient_id: str, index: int) -> PatientAddress:
+    """A made-up Chicago address for the demo's claims."""
+    street = _STREETS[index % len(_STREETS)]
+    return PatientAddress(
+        patient_id=patient_id,
+        address=PostalAddress(
+            line1=f"{100 + index} {street} St",
+            city="Chicago",
+            state="IL",
+            postal_code=f"606{index % 50 + 1:02d}",
+        ),
+    )
+
+
 _ACTIVITIES = (
     "medication reconciliation",
     "care plan review by phone",
@@ -346,6 +387,9 @@ class _Simulation:
         staff = (self.doctor, *self.nurses, self.assistant, self.scheduler)
         self.program.import_records(staff, reason="carecore demo: the practice's staff")
         self.program.import_records([self.ccm], reason="carecore demo: the program")
+        self.program.import_records(
+            [_BILLING], reason="carecore demo: the practice's billing identity"
+        )
         options = self.plugins.fhir_options(time_zone=PRACTICE_TZ)
         for done, (name, data) in enumerate(bundles, start=1):
             report = self.plugins.import_bundle(self.program, data, source=name, options=options)
@@ -369,12 +413,17 @@ class _Simulation:
                     patient_id=p.id,
                     payer="Medicare",
                     plan=CoveragePlan.MEDICARE_PART_B,
+                    member_id=_demo_mbi(50_000 + n),
                     start=p.birth_date.add(years=65).start_of("month"),
                 )
-                for p in imported
+                for n, p in enumerate(imported)
                 if p.age_on(self.first) >= 65  # noqa: PLR2004
             ],
             reason="carecore demo: Medicare coverage from the practice's billing system",
+        )
+        self.program.import_records(
+            [_home(p.id, 50_000 + n) for n, p in enumerate(imported)],
+            reason="carecore demo: addresses from the practice's billing system",
         )
         self.diabetic |= {c.patient_id for c in imported_conditions if "diabet" in _label(c)}
         generated = self._generate_patients()
@@ -424,7 +473,7 @@ class _Simulation:
                     patient_id=pid,
                     payer="Medicare" if plan is not CoveragePlan.COMMERCIAL else "Acme Health",
                     plan=plan,
-                    member_id=f"1EG4-TE5-MK{index:03d}",
+                    member_id=_demo_mbi(index),
                     start=born.add(years=65).start_of("month"),
                 )
             )
@@ -451,7 +500,8 @@ class _Simulation:
                 )
             )
         reason = "carecore demo: generated patients"
-        for group in (people, conditions, coverages, prefs, visits):
+        homes = [_home(p.id, n) for n, p in enumerate(people)]
+        for group in (people, conditions, coverages, prefs, visits, homes):
             self.program.import_records(group, reason=reason)
         return people
 
