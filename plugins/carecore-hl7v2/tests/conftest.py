@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pendulum
 import pytest
 
@@ -7,6 +10,9 @@ from carecore.clock import FixedClock
 from carecore.service import CareProgram
 
 pytest_plugins = ["carecore.testing.pytest_plugin"]
+
+# The tests share the loopback listener of test_listener.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ from carecore.model.events import (
     ThresholdReached,
     TimeRecorded,
 )
+from carecore.model.intake import PRACTICE_SETTINGS, PatientLink, PracticeSetting
 from carecore.model.medications import (
     ClinicalService,
     Decision,
@@ -88,7 +89,6 @@ from carecore.model.medications import (
     ReconciliationItem,
     ServiceKind,
 )
-from carecore.model.intake import PRACTICE_SETTINGS, PatientLink, PracticeSetting
 from carecore.model.messages import ContactPreferences, DeadLetter, DeliveryReceipt, OutboundMessage
 from carecore.model.money import ClaimLine, Denial, ExternalClaim
 from carecore.model.people import (

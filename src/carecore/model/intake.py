@@ -16,7 +16,7 @@ PRACTICE_SETTINGS: dict[str, str] = {
 }
 
 
-def _setting_name(_inst: object, attribute: object, value: object) -> None:
+def _setting_name(_inst: object, _attribute: object, value: object) -> None:
     if value not in PRACTICE_SETTINGS:
         raise errors.InvalidValue(
             f"is not a practice setting (known: {', '.join(PRACTICE_SETTINGS)})",
@@ -55,4 +55,3 @@ class PatientLink:
     system: str = field(validator=v.not_blank)
     value: str = field(validator=v.not_blank)
     patient_id: PatientId = field(validator=v.not_blank)
-

@@ -100,7 +100,9 @@ from carecore.model import (
     Patient,
     PatientAddress,
     PatientClass,
+    PatientLink,
     PostalAddress,
+    PracticeSetting,
     Practitioner,
     Problem,
     Program,
@@ -174,8 +176,10 @@ __all__ = [
     "observations",
     "outbound_messages",
     "patient_addresses",
+    "patient_links",
     "patients",
     "postal_addresses",
+    "practice_settings",
     "practitioners",
     "problems",
     "program_elections",
@@ -732,6 +736,7 @@ def transition_episodes() -> st.SearchStrategy[TransitionEpisode]:
         readmitted=st.booleans(),
         readmission_event_id=st.none() | _ids,
         close_reason=st.none() | _words,
+        disposition_unknown=st.booleans(),
         id=_ids,
         patient_id=_ids,
         discharge_event_id=_ids,
@@ -1158,6 +1163,16 @@ def postal_addresses(*, zip_digits: int | None = None) -> st.SearchStrategy[Post
     )
 
 
+def practice_settings() -> st.SearchStrategy[PracticeSetting]:
+    """The practice's settings (its time zone)."""
+    return st.builds(PracticeSetting, name=st.just("time-zone"), value=time_zones())
+
+
+def patient_links() -> st.SearchStrategy[PatientLink]:
+    """Outside identifiers linked to carecore patients."""
+    return st.builds(PatientLink, system=_ids, value=_ids, patient_id=_ids)
+
+
 def patient_addresses() -> st.SearchStrategy[PatientAddress]:
     """Where patients live."""
     return st.builds(PatientAddress, patient_id=_ids, address=postal_addresses())
@@ -1517,6 +1532,8 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     ProgramElection: program_elections(),
     PostalAddress: postal_addresses(),
     PatientAddress: patient_addresses(),
+    PracticeSetting: practice_settings(),
+    PatientLink: patient_links(),
     MedicareBeneficiaryId: medicare_beneficiary_ids(),
     BillingIdentity: billing_identities(),
     MedicationStatement: medication_statements(),

@@ -388,7 +388,7 @@ def _dead_letter(program: CareProgram, tx: Transaction, prepared: _Prepared) -> 
     if message is not None and control is not None:
         answer = ack(message, refusal.code, reason)
     else:
-        answer = nak_for_unreadable(reason)
+        answer = nak_for_unreadable(reason, refusal.code)
     return Outcome(ack=answer, code=refusal.code, stored=False, dead_letter=True, reason=reason)
 
 

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from carecore import errors
-from carecore_hl7v2.ingest import Outcome, handle
+from carecore_hl7v2.ingest import Outcome, handle, practice_time_zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,9 +42,14 @@ def frame(message: str | bytes) -> bytes:
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    """The next framed message's bytes, or None when the peer closed the connection."""
+    """The next framed message's bytes, or None when the peer closed the connection.
+
+    A frame ends at FS: the CR after it is optional (some senders leave it
+    out, and waiting for it would hang), and one that does come is skipped
+    with whatever precedes the next frame's VT.
+    """
     try:
-        data = await reader.readuntil(END)
+        data = await reader.readuntil(END[:1])
     except asyncio.IncompleteReadError:
         return None
     except asyncio.LimitOverrunError:
@@ -52,7 +57,8 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
             "an MLLP frame is larger than allowed", field="frame", value=MAX_FRAME
         ) from None
     start = data.find(START)
-    return data[start + 1 if start >= 0 else 0 : -len(END)]
+    body = data[start + 1 if start >= 0 else 0 : -1]
+    return body.lstrip(b"\r\n") if start < 0 else body
 
 
 async def serve(
@@ -73,6 +79,7 @@ async def serve(
     message being stored is committed and ACKed, never cut off halfway).
     """
     active: set[asyncio.Task[None]] = set()
+    time_zone = time_zone or practice_time_zone(program)
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

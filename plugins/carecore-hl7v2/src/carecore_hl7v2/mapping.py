@@ -560,10 +560,10 @@ def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
     return f"{header}\r{msa}"
 
 
-def nak_for_unreadable(text: str) -> str:
-    """An ``AR`` acknowledgment for input too broken to echo its MSH (no control id to return)."""
+def nak_for_unreadable(text: str, code: str = "AR") -> str:
+    """A NAK (``AR``, or *code*) for input whose MSH cannot be echoed (no control id to return)."""
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    return f"MSH|^~\\&|carecore|carecore|||{now}||ACK|{hl7.generate_message_control_id()}|P|2.5\rMSA|AR||{_escape(text)}"
+    return f"MSH|^~\\&|carecore|carecore|||{now}||ACK|{hl7.generate_message_control_id()}|P|2.5\rMSA|{code}||{_escape(text)}"
 
 
 def _escape(text: str) -> str:

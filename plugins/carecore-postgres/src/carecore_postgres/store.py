@@ -120,9 +120,7 @@ class PostgresStore(SqlStore):
                 "holds a NUL character, which no store keeps", field="text", value=None
             )
         if isinstance(exc, pg_errors.ProgramLimitExceeded):
-            return errors.InvalidValue(
-                "is longer than a key may be", field="key", value=None
-            )
+            return errors.InvalidValue("is longer than a key may be", field="key", value=None)
         return None
 
     def _schema_lock(self, cur: Any) -> None:
