@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from carecore._cli_commands import time_zone_option
 from carecore.storage import SCHEMA_VERSION, open_store
 
 if TYPE_CHECKING:
@@ -27,11 +28,38 @@ def db() -> None:
     """Create, check and migrate a carecore store (memory://, sqlite:///path, postgresql://...)."""
 
 
+def _set_time_zone(store: Store, zone: str) -> None:
+    """Store the practice's time zone (one row; replaced when set again)."""
+    import datetime as dt  # noqa: PLC0415
+
+    from carecore import errors  # noqa: PLC0415
+    from carecore.model import PracticeSetting  # noqa: PLC0415
+
+    setting = PracticeSetting(name="time-zone", value=zone)
+    now = dt.datetime.now(dt.UTC)
+    with store.transaction(actor="carecore-db", reason="practice time zone", at=now) as tx:
+        try:
+            tx.get(PracticeSetting, "time-zone")
+        except errors.NotFound:
+            tx.add(setting)
+        else:
+            tx.replace(setting)
+
+
 @db.command()
 @_URL
+@click.option(
+    "--time-zone",
+    default=None,
+    callback=time_zone_option,
+    help="The practice's IANA time zone (e.g. America/Chicago), stored for every command.",
+)
 @click.pass_context
-def init(ctx: click.Context, url: str) -> None:
+def init(ctx: click.Context, url: str, time_zone: str | None) -> None:
     """Create the schema in an empty database (a current one is left as it is).
+
+    ``--time-zone`` stores the practice's time zone once: HL7 intake,
+    worklists and reports use it when no ``--time-zone`` option is given.
 
     The schema is created in one transaction: a run that fails or is killed
     leaves the database empty. Runs started at once on one database are safe:
@@ -41,6 +69,8 @@ def init(ctx: click.Context, url: str) -> None:
     try:
         before = store.schema_version()
         store.initialize()
+        if time_zone is not None:
+            _set_time_zone(store, time_zone)
         # A store that says whether it created the schema (the SQL stores) may
         # have found it made by a run that started at the same time.
         created = getattr(store, "created_schema", before == 0)
@@ -52,6 +82,29 @@ def init(ctx: click.Context, url: str) -> None:
         click.echo(
             f"{store.url}: already initialised at schema version {SCHEMA_VERSION}; nothing to do"
         )
+
+
+@db.group("set")
+def set_() -> None:
+    """Store one of the practice's settings."""
+
+
+@set_.command("time-zone")
+@_URL
+@click.argument("zone", callback=time_zone_option)
+@click.pass_context
+def set_time_zone(ctx: click.Context, url: str, zone: str) -> None:
+    """Store the practice's time zone ZONE (an IANA name such as America/Chicago)."""
+    store = _open(ctx, url)
+    try:
+        if store.schema_version() == 0:
+            from carecore import errors  # noqa: PLC0415
+
+            raise errors.NoSuchStore(url=url)
+        _set_time_zone(store, zone)
+    finally:
+        store.close()
+    click.echo(f"{store.url}: practice time zone is {zone}")
 
 
 @db.command()

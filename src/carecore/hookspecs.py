@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import click
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
 
 __all__ = [
+    "ExportTarget",
     "carecore_channels",
     "carecore_claim_writers",
     "carecore_claim_writers",
@@ -173,25 +175,44 @@ def carecore_ehr_sources() -> Sequence[EhrSource]:
     raise NotImplementedError
 
 
+@attrs.frozen(kw_only=True)
+class ExportTarget:
+    """Where :func:`carecore_export_careplan` writes, with the authorization it needs there.
+
+    :param url: the receiver's base URL (a FHIR server's ``.../fhir``).
+    :param token: gives the bearer token to send, called as ``token(refresh=False)``, and
+        ``token(refresh=True)`` after the receiver refused the last one; None sends none.
+
+    >>> ExportTarget(url="https://ehr.example.org/fhir").token is None
+    True
+    """
+
+    url: str
+    token: Callable[..., str] | None = None
+
+
 @hookspec
-def carecore_export_careplan(plan: CarePlan) -> str | None:
+def carecore_export_careplan(plan: CarePlan, target: ExportTarget | None) -> str | None:
     """Write a care plan back to an EHR.
 
     Called after a care plan is created or revised, once per plan version.
 
     :param plan: the care plan version to export.
+    :param target: where to write it and with which authorization, or None for the
+        plugin's own configuration (the FHIR plugin's ``CARECORE_FHIR_URL``, no token).
     :returns: the id the receiving system gave the plan, or None when this
-        plugin does not export it.
+        plugin does not export it (or not to this target).
 
     All results are collected; order is last-registered first.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.1 *target*, so the caller gives the receiver's authorization.
 
     Example::
 
         @hookimpl
-        def carecore_export_careplan(plan):
-            return fhir_client.upsert(to_fhir_careplan(plan))
+        def carecore_export_careplan(plan, target):
+            return fhir_client(target.url, token=target.token).upsert(to_fhir_careplan(plan))
     """
     raise NotImplementedError
 

@@ -16,7 +16,7 @@ PRACTICE_SETTINGS: dict[str, str] = {
 }
 
 
-def _setting_name(_inst: object, _attribute: object, value: object) -> None:
+def _setting_name(_inst: object, _attribute: object, value: str) -> None:
     if value not in PRACTICE_SETTINGS:
         raise errors.InvalidValue(
             f"is not a practice setting (known: {', '.join(PRACTICE_SETTINGS)})",

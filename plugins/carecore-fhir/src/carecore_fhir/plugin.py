@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     import click
 
+    from carecore.hookspecs import ExportTarget
     from carecore.model import CarePlan
     from carecore.protocols import EhrSource
 
@@ -33,15 +34,24 @@ def carecore_ehr_sources() -> Sequence[EhrSource]:
 
 
 @hookimpl
-def carecore_export_careplan(plan: CarePlan) -> str | None:
-    """Write the plan (with its goals and tasks) to ``$CARECORE_FHIR_URL``, when that is set."""
-    url = os.environ.get("CARECORE_FHIR_URL", "").strip()
-    if not url:
-        return None
+def carecore_export_careplan(plan: CarePlan, target: ExportTarget | None) -> str | None:
+    """Write the plan (with its goals and tasks) to *target*'s FHIR server with its token.
+
+    With no target, to ``$CARECORE_FHIR_URL`` (no token) when that is set; a target that is
+    not an ``http(s)://`` URL is another exporter's, and this one returns None.
+    """
+    if target is not None:
+        url, token = target.url.strip(), target.token
+        if not url.startswith(("http://", "https://")):
+            return None
+    else:
+        url, token = os.environ.get("CARECORE_FHIR_URL", "").strip(), None
+        if not url:
+            return None
     from carecore_fhir.export import careplan_resources  # noqa: PLC0415
     from carecore_fhir.rest import FhirClient, FhirSink  # noqa: PLC0415
 
-    with FhirClient(url) as client:
+    with FhirClient(url, token=token) as client:
         sink = FhirSink(client)
         written = [sink.write(resource) for resource in careplan_resources(plan)]
     return written[0].id
