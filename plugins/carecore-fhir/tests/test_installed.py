@@ -10,6 +10,11 @@ def test_entry_point_is_wired():
     assert pm.has_plugin("fhir")
     row = next(r for r in plugin_table(pm) if r["name"] == "fhir")
     assert row["distribution"] == "carecore-fhir"
-    assert set(row["hooks"]) == {"carecore_cli", "carecore_ehr_sources", "carecore_export_careplan"}
+    assert set(row["hooks"]) == {
+        "carecore_claim_writers",
+        "carecore_cli",
+        "carecore_ehr_sources",
+        "carecore_export_careplan",
+    }
     sources = Hooks(pm).ehr_sources()
     assert isinstance(sources["fhir"], FhirSource)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     import click
 
+    from carecore.billing.claims import ClaimWriter
     from carecore.hookspecs import ExportTarget
     from carecore.model import CarePlan
     from carecore.protocols import EhrSource
@@ -55,3 +56,11 @@ def carecore_export_careplan(plan: CarePlan, target: ExportTarget | None) -> str
         sink = FhirSink(client)
         written = [sink.write(resource) for resource in careplan_resources(plan)]
     return written[0].id
+
+
+@hookimpl
+def carecore_claim_writers() -> Sequence[ClaimWriter]:
+    """Give the ``fhir`` claim writer (a Bundle of FHIR R4 Claim resources)."""
+    from carecore_fhir.claims import FhirClaimWriter  # noqa: PLC0415
+
+    return [FhirClaimWriter()]
