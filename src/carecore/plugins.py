@@ -34,6 +34,7 @@ from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
 if TYPE_CHECKING:
     import click
 
+    from carecore.hookspecs import ExportTarget
     from carecore.model import CarePlan, DomainEvent
 
 __all__ = [
@@ -296,9 +297,9 @@ class Hooks:
             _collect(self.pm, "carecore_ehr_sources", "EHR source", EhrSource),
         )
 
-    def export_careplan(self, plan: CarePlan) -> list[str]:
-        """Export *plan* through every exporter; the ids the receivers gave it."""
-        results = self.pm.hook.carecore_export_careplan(plan=plan)
+    def export_careplan(self, plan: CarePlan, target: ExportTarget | None = None) -> list[str]:
+        """Export *plan* through every exporter (to *target*, with its auth); the receivers' ids."""
+        results = self.pm.hook.carecore_export_careplan(plan=plan, target=target)
         return [r for r in results if r is not None]
 
     def emit(self, event: DomainEvent) -> None:

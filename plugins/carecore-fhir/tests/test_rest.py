@@ -231,11 +231,11 @@ def test_export_careplan_hook_writes_to_the_configured_server(fhir_server, monke
         families=[ServiceFamily.CCM],
         created_on=pendulum.Date(2026, 1, 5),
     )
-    assert carecore_export_careplan(plan) is None  # not configured
+    assert carecore_export_careplan(plan, None) is None  # not configured
     monkeypatch.setenv("CARECORE_FHIR_URL", fhir_server.base)
-    assert carecore_export_careplan(plan) == "cp9"
+    assert carecore_export_careplan(plan, None) == "cp9"
     assert fhir_server.store.current("CarePlan")[0]["title"] == careplan_resources(plan)[0]["title"]
-    assert carecore_export_careplan(plan) == "cp9"
+    assert carecore_export_careplan(plan, None) == "cp9"
     assert fhir_server.store.current("CarePlan")[0]["meta"]["versionId"] == "2"
 
 
