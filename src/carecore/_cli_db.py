@@ -28,6 +28,24 @@ def db() -> None:
     """Create, check and migrate a carecore store (memory://, sqlite:///path, postgresql://...)."""
 
 
+def stored_time_zone(ctx: click.Context, url: str) -> str | None:
+    """The practice's time zone stored in the store at *url* (``db set time-zone``), or None.
+
+    None too when the store is missing or empty: the command that reads it
+    then refuses the store in its own words.
+    """
+    from carecore import errors  # noqa: PLC0415
+    from carecore.service import CareProgram  # noqa: PLC0415
+
+    try:
+        with CareProgram.open(
+            url, actor="carecore-cli", plugin_manager=ctx.obj["pm"], create=False
+        ) as program:
+            return program.practice_time_zone()
+    except errors.CarecoreError:
+        return None
+
+
 def _set_time_zone(store: Store, zone: str) -> None:
     """Store the practice's time zone (one row; replaced when set again)."""
     import datetime as dt  # noqa: PLC0415

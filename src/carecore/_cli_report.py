@@ -91,10 +91,12 @@ def _period(first: str | None, last: str | None, time_zone: str) -> ServicePerio
 )
 @click.option(
     "--time-zone",
-    default="UTC",
+    default=None,
     callback=time_zone_option,
-    show_default=True,
-    help="The practice's time zone (months and dates are counted in it).",
+    help=(
+        "The practice's time zone (months and dates are counted in it; default: the one "
+        "stored with db set time-zone, else UTC)."
+    ),
 )
 @click.option(
     "--expected-pmpm",
@@ -139,7 +141,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
     last: str | None,
     as_of: str | None,
     family: str,
-    time_zone: str,
+    time_zone: str | None,
     expected_pmpm: str | None,
     costs: str | None,
     intervention: str | None,
@@ -157,6 +159,10 @@ def report(  # noqa: PLR0917 - one parameter per click option
     from carecore.risk import HccModel, HccVersion  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
+    if time_zone is None:
+        from carecore._cli_db import stored_time_zone  # noqa: PLC0415
+
+        time_zone = stored_time_zone(ctx, db_url) or "UTC"
     period = _period(first, last, time_zone)
     model = None
     if hcc is not None:

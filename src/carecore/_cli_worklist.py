@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 @click.option("--owner", default=None, help="Only this care manager's list.")
 @click.option(
     "--time-zone",
-    default="UTC",
+    default=None,
     callback=time_zone_option,
-    show_default=True,
-    help="The practice's time zone (what 'today' is).",
+    help=(
+        "The practice's time zone (what 'today' is; default: the one stored with "
+        "db set time-zone, else UTC)."
+    ),
 )
 @click.option(
     "--on", "day", default=None, metavar="YYYY-MM-DD", help="The day to plan for (default: today)."
@@ -34,7 +36,12 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 def worklist(  # noqa: PLR0917 - one parameter per click option
-    ctx: click.Context, db_url: str, owner: str | None, time_zone: str, day: str | None, fmt: str
+    ctx: click.Context,
+    db_url: str,
+    owner: str | None,
+    time_zone: str | None,
+    day: str | None,
+    fmt: str,
 ) -> None:
     """List each care manager's work (TCM contacts and visits, monthly check-ins, outreach, tasks, goals)."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
@@ -47,7 +54,8 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
                 "must be a real day as YYYY-MM-DD", field="--on", value=day
             ) from None
     with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
-        lists = program.worklists(time_zone=time_zone, on=on)
+        zone = time_zone or program.practice_time_zone() or "UTC"
+        lists = program.worklists(time_zone=zone, on=on)
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}
     if fmt == "json":

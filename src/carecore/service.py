@@ -679,6 +679,16 @@ class CareProgram:
 
     # -- transitions ----------------------------------------------------------------------
 
+    def practice_time_zone(self) -> str | None:
+        """The practice's time zone as stored (``carecore db set time-zone``), or None."""
+        from carecore.model import PracticeSetting  # noqa: PLC0415
+
+        with self.transaction("practice time zone") as tx:
+            try:
+                return tx.get(PracticeSetting, "time-zone").value
+            except errors.NotFound:
+                return None
+
     def receive(
         self,
         event: AdtEvent,

@@ -24,7 +24,6 @@ from carecore.model import (
     Patient,
     PatientAddress,
     PatientLink,
-    PracticeSetting,
 )
 from carecore_hl7v2.mapping import (
     Demographics,
@@ -89,11 +88,7 @@ class _Prepared:
 
 def practice_time_zone(program: CareProgram) -> str | None:
     """The practice's time zone as stored (``carecore db set time-zone``), or None."""
-    with program.transaction("practice time zone") as tx:
-        try:
-            return tx.get(PracticeSetting, "time-zone").value
-        except errors.NotFound:
-            return None
+    return program.practice_time_zone()
 
 
 def _prepare(raw: str | bytes, time_zone: str | None, identifier_type: str) -> _Prepared:

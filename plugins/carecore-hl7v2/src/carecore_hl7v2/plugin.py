@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 from carecore.plugins import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import click
+
+    from carecore.protocols import EhrSource
 
 
 @hookimpl
@@ -16,3 +20,11 @@ def carecore_cli(app: click.Group) -> None:
     from carecore_hl7v2.cli import hl7  # noqa: PLC0415 - click loads only for the CLI
 
     app.add_command(hl7)
+
+
+@hookimpl
+def carecore_ehr_sources() -> Sequence[EhrSource]:
+    """The ``hl7v2`` source: files (or folders) of HL7 v2 ADT messages."""
+    from carecore_hl7v2.source import Hl7v2FilesSource  # noqa: PLC0415
+
+    return [Hl7v2FilesSource()]
