@@ -199,6 +199,12 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
         default=10_000,
         help="0 skips the simulation (x 12 months x 20 replications) against the columnar close",
     )
+    parser.add_argument(
+        "--contention-revisions",
+        type=int,
+        default=100,
+        help="0 skips the care-plan contention benchmark (revisions per writer, 2 and 4 writers)",
+    )
     args = parser.parse_args()
     results = {
         "import_carecore_vs_bare_python": bench_import(args.repeat),
@@ -250,6 +256,13 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
         results["simulation_vs_columnar_close"] = bench_simulate(
             args.simulate_patients, 12, 20, 100_000, args.work
         )
+    if args.contention_revisions:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from careplan_contention import bench_contention
+
+        results["careplan_give_ups_vs_no_backoff"] = bench_contention(
+            args.contention_revisions, args.work
+        )
     for name, r in results.items():
         extra = f"  (+{r['extra_ms']:.0f} ms)" if "extra_ms" in r else ""
         if "candidate_peak_mb" in r and "one_worker_s" in r:
@@ -275,6 +288,10 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
             from simulate import describe as describe_simulation
 
             extra = f"  {describe_simulation(r)}"
+        if name == "careplan_give_ups_vs_no_backoff":
+            from careplan_contention import describe as describe_contention
+
+            extra = f"  {describe_contention(r)}"
         if name.startswith("outbox"):
             extra = (
                 f"  (outbox {r['outbox_per_s']:.0f} msg/s, smtplib {r['smtplib_per_s']:.0f} msg/s)"

@@ -26,6 +26,8 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import logging
+import random
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -150,6 +152,10 @@ class CareProgram:
     :param clock: where "now" comes from (a :class:`~carecore.clock.FixedClock` in tests).
     :param actor: who is working, as it should appear in the audit log.
     """
+
+    #: How :meth:`revise_care_plan` retries when another writer revised the plan
+    #: first (set it on a program to change the attempts or the waits).
+    revision_retry: careplans.RevisionRetry = careplans.RevisionRetry()
 
     def __init__(
         self,
@@ -784,16 +790,28 @@ class CareProgram:
         change: Callable[[CarePlan], CarePlan],
         *,
         reason: str,
-        attempts: int = 5,
+        attempts: int | None = None,
+        retry: careplans.RevisionRetry | None = None,
     ) -> CarePlan:
         """Apply *change* to the current plan and store it as the next version.
 
         *change* gets the stored plan and returns the revised one (its version
         is set here). When someone else revised the plan in between, the
-        change is applied again to their version, up to *attempts* times, so
-        no update is lost; then :class:`~carecore.errors.ConflictError`.
+        change is applied again to their version, so no update is lost: after
+        each collision the writer waits a random, growing time (*retry*, by
+        default :attr:`revision_retry`), up to *attempts* tries in all (by
+        default the retry's); then :class:`~carecore.errors.ConflictError`.
         """
-        for _ in range(attempts):
+        retry = retry if retry is not None else self.revision_retry
+        if not isinstance(retry, careplans.RevisionRetry):
+            raise errors.InvalidValue("must be a RevisionRetry", field="retry", value=retry)
+        if attempts is not None:
+            retry = attrs.evolve(retry, attempts=attempts)
+        attempts = retry.attempts
+        rng = random.Random()  # noqa: S311 - jitter, not security
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                time.sleep(retry.delay(attempt - 1, rng))
             try:
                 with self.transaction(reason) as tx:
                     current = tx.get(CarePlan, plan_id)

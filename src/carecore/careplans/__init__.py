@@ -20,6 +20,7 @@ from attrs import evolve, fields, frozen
 
 from carecore import errors
 from carecore.careplans._html import render_html
+from carecore.careplans._retry import RevisionRetry
 from carecore.careplans._templates import (
     CONDITION_TEMPLATES,
     ConditionTemplate,
@@ -59,6 +60,7 @@ __all__ = [
     "GoalProgress",
     "GoalTemplate",
     "PlanSpan",
+    "RevisionRetry",
     "TaskTemplate",
     "billing_care_plans",
     "check_revision",
