@@ -17,7 +17,7 @@ from carecore import errors
 if TYPE_CHECKING:
     import pluggy
 
-    from carecore.simulation import StudyResult
+    from carecore.simulation import Study, StudyResult
 
 #: The summary figures the table output shows, in order.
 SHOWN = (
@@ -25,6 +25,10 @@ SHOWN = (
     ("staff_cost", "staff cost ($)"),
     ("net_revenue", "net revenue ($)"),
     ("net_revenue_per_enrolled_patient_year", "net revenue per enrolled patient-year ($)"),
+    (
+        "revenue_less_time_cost_per_enrolled_patient_year",
+        "revenue less the cost of the minutes spent, per enrolled patient-year ($)",
+    ),
     ("break_even_enrollment_per_fte", "break-even enrollment per FTE"),
     ("enrolled_patients_end", "enrolled patients (last month)"),
     ("billable_rate", "billable rate"),
@@ -132,6 +136,27 @@ def _page(result: StudyResult, plots: dict[str, bytes]) -> str:
     )
 
 
+def _with_panel(study: Study, location: str, pm: pluggy.PluginManager | None) -> Study:
+    """*study* with the patients at *location* (a store URL, or a location an EHR source reads)."""
+    import attrs  # noqa: PLC0415
+    import pendulum  # noqa: PLC0415
+
+    from carecore.plugins import get_plugin_manager  # noqa: PLC0415
+    from carecore.service import CareProgram  # noqa: PLC0415
+    from carecore.simulation import panel_from_ehr, panel_from_records  # noqa: PLC0415
+
+    manager = pm if pm is not None else get_plugin_manager()
+    as_of = pendulum.Date(study.start_year, study.start_month, 1)
+    scheme = location.split("://", 1)[0] if "://" in location else ""
+    if scheme and scheme not in {"http", "https"}:
+        program = CareProgram.open(location, plugin_manager=manager, create=False)
+        data = program.program_data(reason="simulation study")
+        panel = panel_from_records(data, as_of=as_of, time_zone=study.time_zone)
+    else:
+        panel = panel_from_ehr(location, as_of=as_of, pm=manager, time_zone=study.time_zone)
+    return attrs.evolve(study, population=panel)
+
+
 def _write(result: StudyResult, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     out.chmod(0o700)
@@ -188,6 +213,15 @@ def _write(result: StudyResult, out: Path) -> list[str]:
     show_default=True,
     help="How to print the summary.",
 )
+@click.option(
+    "--population-from",
+    "population_from",
+    metavar="LOCATION",
+    default=None,
+    help="Simulate these patients instead of a generated panel: a store URL "
+    "(sqlite:///x.db, postgresql://...) or what an EHR source reads (FHIR bundle files "
+    "with carecore-fhir).",
+)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @click.pass_context
 def simulate(  # noqa: PLR0917, C901 - one option after another
@@ -201,6 +235,7 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     scheduler: str | None,
     out_dir: Path | None,
     output_format: str,
+    population_from: str | None,
     no_progress: bool,  # noqa: FBT001
 ) -> None:
     """Run a simulation study: CONFIG is a shipped example's name or a TOML or JSON file.
@@ -226,6 +261,8 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     if seed < 0:
         raise errors.InvalidValue("must be at least 0", field="--seed", value=seed)
     pm: pluggy.PluginManager | None = (ctx.obj or {}).get("pm")
+    if population_from is not None:
+        study = _with_panel(study, population_from, pm)
     with get_executor(executor, workers=workers, scheduler=scheduler, pm=pm) as runner:
         if no_progress or not sys.stderr.isatty():
             result = run_study(study, replications=replications, seed=seed, executor=runner)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from carecore import errors
 from carecore.billing import evaluate
+from carecore.billing.facts import ChronicCondition
 from carecore.cli import make_app
 from carecore.model import Credential, ServiceFamily, ServicePeriod
 from carecore.plugins import get_plugin_manager
@@ -130,7 +131,10 @@ def test_a_program_effect_lowers_utilisation_while_enrolled():
     assert t["ed_visits_while_enrolled"] / t["enrolled_months"] == pytest.approx(0.05, abs=0.01)
 
 
-_CONDITIONS = [(c.icd10, c.significant_risk, c.behavioral) for c in DEFAULT_CONDITIONS]
+_CONDITIONS = [
+    ChronicCondition(icd10=c.icd10, significant_risk=c.significant_risk, behavioral=c.behavioral)
+    for c in DEFAULT_CONDITIONS
+]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,6 +17,12 @@ from carecore.simulation._model import (
     Study,
     TcmPolicy,
 )
+from carecore.simulation._panel import (
+    PanelPatient,
+    PatientPanel,
+    panel_from_ehr,
+    panel_from_records,
+)
 from carecore.simulation._run import (
     Replication,
     billing_facts,
@@ -35,6 +41,8 @@ __all__ = [
     "Interval",
     "OutcomeModel",
     "OutreachOrder",
+    "PanelPatient",
+    "PatientPanel",
     "PopulationSpec",
     "Priority",
     "ProgramPolicy",
@@ -46,6 +54,8 @@ __all__ = [
     "billing_facts",
     "example_names",
     "load_study",
+    "panel_from_ehr",
+    "panel_from_records",
     "policy_rules",
     "run_replication",
     "run_study",

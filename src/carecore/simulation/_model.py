@@ -13,6 +13,7 @@ from carecore import errors
 from carecore.billing.cms import CMS_YEARS
 from carecore.model import _validators as v
 from carecore.model.codes import Credential, ServiceFamily, _Code
+from carecore.simulation._panel import PatientPanel
 
 __all__ = [
     "DEFAULT_CONDITIONS",
@@ -255,8 +256,8 @@ class StaffRole:
 class ContactModel:
     """How much staff time an enrolled patient wants in a month.
 
-    The number of contacts is Poisson with the mean of the patient's risk
-    tier (capped at ``max_contacts``); each contact takes a number of
+    The number of contacts is ``min_contacts`` plus a Poisson count with the
+    mean of the patient's risk tier (capped at ``max_contacts``); each contact takes a number of
     minutes from a normal distribution, rounded and cut at ``minutes_min``
     and ``minutes_max``.
     """
@@ -264,6 +265,7 @@ class ContactModel:
     contacts_per_month: tuple[float, float, float] = field(
         default=(1.2, 1.8, 2.5), converter=_float_tuple, validator=_tiers
     )
+    min_contacts: int = field(default=0, validator=_whole(0, 31))
     max_contacts: int = field(default=6, validator=_whole(1, 31))
     minutes_mean: float = field(default=14.0, converter=_to_float, validator=_positive)
     minutes_sd: float = field(default=6.0, converter=_to_float, validator=_positive)
@@ -437,6 +439,14 @@ class ProgramPolicy:
         """What the staff cost a month."""
         return sum((s.monthly_cost for s in self.staff), Decimal(0))
 
+    @property
+    def cost_per_minute(self) -> float:
+        """The loaded cost of one minute of staff time (weighted by FTE; 0 without staff)."""
+        fte = self.fte
+        if not fte:
+            return 0.0
+        return sum(float(s.loaded_cost_per_hour) * s.fte for s in self.staff) / fte / 60
+
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class OutcomeModel:
@@ -474,6 +484,10 @@ class OutcomeModel:
 class Study:
     """A study: a population, a program policy and an outcome model over some months.
 
+    The population is generated (:class:`PopulationSpec`) or given patient by
+    patient (:class:`~carecore.simulation.PatientPanel`, from records or an
+    EHR source).
+
     >>> Study(months=3).first_month
     '2026-01'
     """
@@ -483,9 +497,16 @@ class Study:
     start_month: int = field(default=1, validator=_whole(1, 12))
     months: int = field(default=12, validator=_whole(1, 120))
     time_zone: str = field(default="America/New_York", validator=v.time_zone)
-    population: PopulationSpec = field(factory=PopulationSpec)
+    population: PopulationSpec | PatientPanel = field(factory=PopulationSpec)
     policy: ProgramPolicy = field(factory=ProgramPolicy)
     outcomes: OutcomeModel = field(factory=OutcomeModel)
+
+    @population.validator
+    def _population(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, PopulationSpec | PatientPanel):
+            raise errors.InvalidValue(
+                "must be a PopulationSpec or a PatientPanel", field=attribute.name, value=value
+            )
 
     @property
     def first_month(self) -> str:

@@ -55,6 +55,7 @@ from carecore.model import (
 )
 from carecore.registry import eligibility
 from carecore.simulation._model import OutreachOrder, Priority, ProgramPolicy, Study
+from carecore.simulation._panel import PatientPanel
 from carecore.transitions import TransitionRules, open_episode
 
 if TYPE_CHECKING:
@@ -124,18 +125,10 @@ def policy_rules(policy: ProgramPolicy) -> RuleSet:
     return _rules(policy.rule_year, policy.codes, policy.fees)
 
 
-@functools.cache
-def _chronic(conditions: tuple[tuple[str, bool, bool], ...]) -> tuple[ChronicCondition, ...]:
-    return tuple(
-        ChronicCondition(icd10=code, significant_risk=risk, behavioral=behavioral)
-        for code, risk, behavioral in conditions
-    )
-
-
 def billing_facts(
     *,
     period: ServicePeriod,
-    conditions: tuple[tuple[str, bool, bool], ...],
+    conditions: tuple[ChronicCondition, ...],
     family: ServiceFamily | None = None,
     start: pendulum.Date | None = None,
     minutes: int = 0,
@@ -153,7 +146,7 @@ def billing_facts(
 ) -> BillingFacts:
     """The facts of one simulated patient-month (or discharge): what the engine is given.
 
-    *conditions* are ``(icd10, significant_risk, behavioral)``; *family*
+    *conditions* are what the billing practitioner attests; *family*
     and *start* say which monthly family the patient is enrolled in and
     since when (consent, the care plan and the initiating visit are dated
     that day); *minutes* of clinical staff time are logged on the 15th
@@ -221,7 +214,7 @@ def billing_facts(
         practitioners=(_DR,),
         patient=PatientFacts(
             id="simulated",
-            conditions=_chronic(conditions),
+            conditions=conditions,
             consent_on=consent,
             care_plan_on=consent,
             last_visit=start,
@@ -268,7 +261,7 @@ def simulated_bill(
 
 @functools.cache
 def _eligible(
-    conditions: tuple[tuple[str, bool, bool], ...],
+    conditions: tuple[ChronicCondition, ...],
     medicare: bool,  # noqa: FBT001 - positional: a cache key
     family: ServiceFamily,
     as_of: pendulum.Date,
@@ -286,12 +279,13 @@ def _eligible(
         Condition(
             id=f"c{i}",
             patient_id="simulated",
-            coding=Coding.icd10cm(code),
+            coding=Coding.icd10cm(c.icd10),
             chronic=True,
-            significant_risk=risk,
-            behavioral=behavioral,
+            expected_duration_months=c.expected_duration_months,
+            significant_risk=c.significant_risk,
+            behavioral=c.behavioral,
         )
-        for i, (code, risk, behavioral) in enumerate(conditions)
+        for i, c in enumerate(conditions)
     ]
     plan = CoveragePlan.MEDICARE_PART_B if medicare else CoveragePlan.COMMERCIAL
     coverage = Coverage(id="cov", patient_id="simulated", payer="simulated", plan=plan)
@@ -328,14 +322,6 @@ def _episode(
 # -- the replication ----------------------------------------------------------------
 
 
-def _popcount(masks: Any, k: int) -> Any:
-    np = _numpy()
-    count = np.zeros(masks.shape, dtype=np.int64)
-    for bit in range(k):
-        count += (masks >> bit) & 1
-    return count
-
-
 def _measure(name: str, numerator: float, denominator: float, scale: int = 1) -> float:
     """A rate through :class:`carecore.metrics.Measure` (NaN when there is nothing to divide by)."""
     value = Measure(
@@ -360,17 +346,41 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
     stream = np.random.SeedSequence(entropy=seed, spawn_key=(index,))
     rng = np.random.default_rng(stream)
     pop, policy, out = study.population, study.policy, study.outcomes
-    n, months, k = pop.size, study.months, len(pop.conditions)
+    n, months = pop.size, study.months
     contacts_model = policy.contacts
 
-    # -- draws, in fixed shapes --------------------------------------------------
-    age = np.clip(np.rint(rng.normal(pop.age_mean, pop.age_sd, n)), pop.age_min, pop.age_max)
-    female = rng.random(n) < pop.female_share
-    medicare = rng.random(n) < pop.medicare_share
-    tier = rng.choice(3, size=n, p=np.array(pop.risk_tier_shares) / sum(pop.risk_tier_shares))
-    prevalence = np.array([c.prevalence for c in pop.conditions], dtype=float)
-    has = rng.random((n, k)) < prevalence if k else np.zeros((n, 0), dtype=bool)
-    masks = (has * (1 << np.arange(k, dtype=np.int64))).sum(axis=1) if k else np.zeros(n, np.int64)
+    # -- the patients: generated, or a panel's ------------------------------------------
+    sets: dict[tuple[ChronicCondition, ...], int] = {}
+    if isinstance(pop, PatientPanel):
+        medicare = np.array([p.medicare for p in pop.patients], dtype=bool)
+        tier = np.array([p.risk_tier for p in pop.patients], dtype=np.int64)
+        cond_id = np.array(
+            [sets.setdefault(p.conditions, len(sets)) for p in pop.patients], dtype=np.int64
+        )
+    else:
+        k = len(pop.conditions)
+        # age and sex are drawn (the stream's shape) though no program here uses them
+        rng.normal(pop.age_mean, pop.age_sd, n)
+        rng.random(n)
+        medicare = rng.random(n) < pop.medicare_share
+        shares = np.array(pop.risk_tier_shares) / sum(pop.risk_tier_shares)
+        tier = rng.choice(3, size=n, p=shares)
+        prevalence = np.array([c.prevalence for c in pop.conditions], dtype=float)
+        has = rng.random((n, k)) < prevalence
+        masks = (has * (1 << np.arange(k, dtype=np.int64))).sum(axis=1)
+        table = tuple(
+            ChronicCondition(
+                icd10=c.icd10, significant_risk=c.significant_risk, behavioral=c.behavioral
+            )
+            for c in pop.conditions
+        )
+        unique, cond_id = np.unique(masks, return_inverse=True)
+        for mask in unique:
+            chosen = tuple(c for bit, c in enumerate(table) if int(mask) >> bit & 1)
+            sets[chosen] = len(sets)
+    cond_sets = list(sets)
+    n_conditions = np.array([len(c) for c in cond_sets], dtype=np.int64)[cond_id]
+
     order_key = rng.random(n)
     consent_u = rng.random(n)
     stay = (
@@ -381,7 +391,9 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
     events_u = rng.random((months, n, 3))  # ED visit, admission, death
     admit_day = rng.integers(1, 29, (months, n))
     lam = np.array(contacts_model.contacts_per_month)[tier]
-    contacts = np.minimum(rng.poisson(lam, (months, n)), contacts_model.max_contacts)
+    contacts = np.minimum(
+        contacts_model.min_contacts + rng.poisson(lam, (months, n)), contacts_model.max_contacts
+    )
     per_contact = np.clip(
         np.rint(
             rng.normal(
@@ -396,28 +408,17 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
     slot = np.arange(contacts_model.max_contacts)
     wanted = (per_contact * (slot[None, None, :] < contacts[:, :, None])).sum(axis=2)
     tcm_u = rng.random((months, n, 4))  # contact, visit, readmission, its day
-    del age, female  # drawn to fix the stream's shape; the programs do not use them
 
     # -- who may enroll in what (the registry's rules) ---------------------------------
     start_day = pendulum.Date(study.start_year, study.start_month, 1)
-    conds_of: dict[int, tuple[tuple[str, bool, bool], ...]] = {}
-
-    def conditions(mask: int) -> tuple[tuple[str, bool, bool], ...]:
-        found = conds_of.get(mask)
-        if found is None:
-            found = conds_of[mask] = tuple(
-                (c.icd10, c.significant_risk, c.behavioral)
-                for bit, c in enumerate(pop.conditions)
-                if mask >> bit & 1
-            )
-        return found
-
     monthly = policy.monthly_families
     family_of = np.full(n, -1, dtype=np.int64)
-    for mask, is_medicare in {(int(m), bool(c)) for m, c in zip(masks, medicare, strict=True)}:
+    for set_index, is_medicare in {
+        (int(c), bool(m)) for c, m in zip(cond_id, medicare, strict=True)
+    }:
         for fam_index, fam in enumerate(monthly):
-            if _eligible(conditions(mask), is_medicare, fam, start_day):
-                family_of[(masks == mask) & (medicare == is_medicare)] = fam_index
+            if _eligible(cond_sets[set_index], is_medicare, fam, start_day):
+                family_of[(cond_id == set_index) & (medicare == is_medicare)] = fam_index
                 break
     candidates = np.flatnonzero(family_of >= 0)
     if policy.outreach_order is OutreachOrder.RANDOM:
@@ -425,7 +426,7 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
     elif policy.outreach_order is OutreachOrder.RISK_TIER:
         ranked = candidates[np.lexsort((order_key[candidates], -tier[candidates]))]
     else:
-        count = _popcount(masks[candidates], k)
+        count = n_conditions[candidates]
         ranked = candidates[np.lexsort((order_key[candidates], -count))]
 
     # -- state -------------------------------------------------------------------------
@@ -468,9 +469,9 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
         tcm = (discharge, contact_day, successful, visit_day, mdm, readmitted)
         return simulated_bill(
             rules,
-            ("tcm", conditions(int(masks[patient])), tcm),
+            ("tcm", cond_sets[int(cond_id[patient])], tcm),
             period=period,
-            conditions=conditions(int(masks[patient])),
+            conditions=cond_sets[int(cond_id[patient])],
             tcm=tcm,
         )
 
@@ -594,7 +595,7 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
             minutes = int(want[i]) if served[i] else 0
             count = int(calls[i]) if served[i] else 0
             start = pendulum.Date(*study.month(int(started[p])), 1)
-            conds = conditions(int(masks[p]))
+            conds = cond_sets[int(cond_id[p])]
             lines = simulated_bill(
                 rules,
                 ("month", period.start, conds, fam, start, minutes, count > 0, credential),
@@ -628,6 +629,7 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
         for code in sorted(revenue):
             values[f"revenue_{code}"] = round(revenue[code], 2)
         values["staff_cost"] = staff_cost
+        values["staff_time_cost"] = round((logged + tcm_minutes) * policy.cost_per_minute, 2)
         values["net_revenue"] = round(total_revenue - staff_cost, 2)
         values["ed_visits"] = float(ed.sum())
         values["admissions"] = float(admitted.sum() + readmissions)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import functools
+import importlib
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ COLUMNS = ("replication", "month", "measure", "value")
 _FLOWS = (
     "revenue",
     "staff_cost",
+    "staff_time_cost",
     "net_revenue",
     "billable_months",
     "minutes_logged",
@@ -165,6 +166,9 @@ def _totals(study: Study, rep: Replication) -> dict[str, float]:
             sums.get("net_revenue", 0.0), patient_years
         ),
         "revenue_per_enrolled_patient_year": revenue_per_year,
+        "revenue_less_time_cost_per_enrolled_patient_year": _ratio(
+            revenue - sums.get("staff_time_cost", 0.0), patient_years
+        ),
         "break_even_enrollment_per_fte": _ratio(cost_per_fte_year, revenue_per_year),
         "billable_rate": _ratio(sums.get("billable_months", 0.0), enrolled_months),
         "minutes_per_enrolled_month": _ratio(sums.get("minutes_logged", 0.0), enrolled_months),

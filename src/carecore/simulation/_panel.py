@@ -1,0 +1,183 @@
+"""A panel of real patients for a study: from records (a store's snapshot) or from an EHR source."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from attrs import field, frozen
+
+from carecore import errors
+from carecore.billing.facts import ChronicCondition
+from carecore.model import AdtEvent, CodeSystem, Condition, Coverage, CoveragePlan, Patient
+from carecore.model import _validators as v
+from carecore.model._validators import check_date
+from carecore.risk import Tier, stratify_all
+
+if TYPE_CHECKING:
+    import pendulum
+    import pluggy
+
+    from carecore.metrics import ProgramData
+
+__all__ = ["PanelPatient", "PatientPanel", "panel_from_ehr", "panel_from_records"]
+
+_TIERS = {Tier.LOW: 0, Tier.MODERATE: 1, Tier.HIGH: 2}
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class PanelPatient:
+    """One patient of a panel: the chronic conditions billing sees, Medicare Part B or not, and a risk tier.
+
+    ``risk_tier`` is 0 (low), 1 (moderate) or 2 (high).
+    """
+
+    id: str = field(validator=v.not_blank)
+    conditions: tuple[ChronicCondition, ...] = field(default=(), converter=v.to_tuple)
+    medicare: bool = field(default=True, validator=v.is_bool)
+    risk_tier: int = field(default=1, validator=v.int_between(0, 2))
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class PatientPanel:
+    """A study's population given patient by patient (instead of generated).
+
+    The patients' traits are fixed; everything else (who enrolls, the
+    minutes, the events) is still drawn for each replication.
+    """
+
+    patients: tuple[PanelPatient, ...] = field(converter=v.to_tuple)
+
+    @patients.validator
+    def _some(self, attribute: attrs.Attribute[Any], value: tuple[object, ...]) -> None:
+        if not value:
+            raise errors.InvalidValue(
+                "a panel needs at least one patient", field=attribute.name, value=value
+            )
+        for index, item in enumerate(value):
+            if not isinstance(item, PanelPatient):
+                raise errors.InvalidValue(
+                    "is not a PanelPatient", field=f"{attribute.name}[{index}]", value=item
+                )
+
+    @property
+    def size(self) -> int:
+        """How many patients."""
+        return len(self.patients)
+
+
+def _panel(
+    patients: list[Patient],
+    conditions: list[Condition],
+    coverages: list[Coverage] | None,
+    adt_events: list[AdtEvent],
+    *,
+    as_of: pendulum.Date,
+    time_zone: str,
+) -> PatientPanel:
+    day = check_date(as_of, "as_of")
+    alive = [p for p in patients if p.date_of_death is None or p.date_of_death > day]
+    tiers = {
+        s.patient_id: _TIERS[s.tier]
+        for s in stratify_all(alive, adt_events, as_of=day, time_zone=time_zone)
+    }
+    by_patient: dict[str, list[Condition]] = {}
+    for c in conditions:
+        if c.chronic and c.coding.system is CodeSystem.ICD10CM and c.active_on(day):
+            by_patient.setdefault(c.patient_id, []).append(c)
+    part_b: set[str] | None = None
+    if coverages is not None:
+        part_b = {
+            c.patient_id
+            for c in coverages
+            if c.plan is CoveragePlan.MEDICARE_PART_B and c.active_on(day)
+        }
+    out = []
+    for p in sorted(alive, key=lambda p: p.id):
+        chronic = tuple(
+            ChronicCondition(
+                icd10=c.coding.code,
+                expected_duration_months=c.expected_duration_months,
+                significant_risk=c.significant_risk,
+                behavioral=c.behavioral,
+            )
+            for c in sorted(by_patient.get(p.id, ()), key=lambda c: (c.coding.code, c.id))
+        )
+        out.append(
+            PanelPatient(
+                id=p.id,
+                conditions=chronic,
+                medicare=part_b is None or p.id in part_b,
+                risk_tier=tiers.get(p.id, 1),
+            )
+        )
+    return PatientPanel(patients=out)
+
+
+def panel_from_records(
+    data: ProgramData, *, as_of: pendulum.Date, time_zone: str = "UTC"
+) -> PatientPanel:
+    """The patients alive on *as_of* in a records snapshot, as a panel.
+
+    *data* is a :class:`carecore.metrics.ProgramData`, such as
+    :meth:`carecore.service.CareProgram.program_data` reads from a store.
+    Conditions are the chronic ones active on *as_of* coded in ICD-10-CM
+    (billing needs that code; a condition coded only in SNOMED CT is left
+    out); Medicare is an active
+    Part B coverage (every patient when *data* has no coverage records);
+    the risk tier is :func:`carecore.risk.stratify_all`'s, from the ADT events.
+
+    >>> import pendulum
+    >>> from carecore.metrics import ProgramData
+    >>> panel_from_records(ProgramData(), as_of=pendulum.Date(2026, 1, 1))
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: patients=(): a panel needs at least one patient
+    """
+    return _panel(
+        list(data.patients),
+        list(data.conditions),
+        None if data.coverages is None else list(data.coverages),
+        list(data.adt_events),
+        as_of=as_of,
+        time_zone=time_zone,
+    )
+
+
+def panel_from_ehr(
+    location: str,
+    *,
+    as_of: pendulum.Date,
+    pm: pluggy.PluginManager,
+    time_zone: str = "UTC",
+) -> PatientPanel:
+    """A panel from what an installed EHR source reads at *location* (FHIR bundles with carecore-fhir).
+
+    The source is found through the ``carecore_ehr_sources`` hook: the first
+    one that can read *location*. Patients, conditions, coverages and ADT
+    events are kept; other records are ignored.
+    """
+    from carecore.plugins import Hooks  # noqa: PLC0415 - the edge: plugins are looked up here
+
+    sources = Hooks(pm).ehr_sources()
+    source = next((s for s in sources.values() if s.can_read(location)), None)
+    if source is None:
+        raise errors.NotFound(
+            f"no installed EHR source reads it (sources: {', '.join(sorted(sources)) or 'none'})",
+            field="location",
+            value=location,
+        )
+    patients: list[Patient] = []
+    conditions: list[Condition] = []
+    coverages: list[Coverage] = []
+    events: list[AdtEvent] = []
+    for item in source.read(location):
+        if isinstance(item, Patient):
+            patients.append(item)
+        elif isinstance(item, Condition):
+            conditions.append(item)
+        elif isinstance(item, Coverage):
+            coverages.append(item)
+        elif isinstance(item, AdtEvent):
+            events.append(item)
+    return _panel(patients, conditions, coverages or None, events, as_of=as_of, time_zone=time_zone)
