@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import click
 
     from carecore.billing.claims import ClaimWriter
-    from carecore.billing.claims import ClaimWriter
     from carecore.executors import ExecutorSpec
     from carecore.model import CarePlan, DomainEvent
     from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ExportTarget",
     "carecore_channels",
-    "carecore_claim_writers",
     "carecore_claim_writers",
     "carecore_cli",
     "carecore_ehr_sources",
@@ -213,34 +211,6 @@ def carecore_export_careplan(plan: CarePlan, target: ExportTarget | None) -> str
         @hookimpl
         def carecore_export_careplan(plan, target):
             return fhir_client(target.url, token=target.token).upsert(to_fhir_careplan(plan))
-    """
-    raise NotImplementedError
-
-
-# -- claims out ----------------------------------------------------------------
-
-
-@hookspec
-def carecore_claim_writers() -> Sequence[ClaimWriter]:
-    """Give claim file formats for ``carecore billing claims --format``.
-
-    Called when claims are written; results are merged by ``ClaimWriter.id``.
-    A writer formats a :class:`~carecore.billing.claims.ClaimBatch` that
-    :func:`carecore.billing.claims.assemble_claims` made, so every format
-    carries the same claims; refusals are reported by the caller.
-
-    :returns: :class:`~carecore.billing.claims.ClaimWriter` values (``id`` and
-        ``write(batch, out, *, created)``).
-
-    All results are collected; order is last-registered first.
-
-    .. versionadded:: 0.1
-
-    Example::
-
-        @hookimpl
-        def carecore_claim_writers():
-            return [CsvClaimWriter()]  # id "csv"; write(batch, out, *, created)
     """
     raise NotImplementedError
 
