@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carecore import errors
+from carecore import errors, metrics
 from carecore.billing import evaluate
 from carecore.billing.facts import ChronicCondition
 from carecore.cli import make_app
@@ -272,3 +272,33 @@ def test_the_cli_lists_runs_and_refuses(tmp_path):
     assert "policy.enrollment_probability" in refused.output
     missing = runner.invoke(app, ["simulate", "no-such-study"])
     assert missing.exit_code == 2
+
+
+def test_the_table_agrees_with_carecore_metrics_on_the_recorded_replication():
+    study = Study(
+        months=4,
+        population=PopulationSpec(size=600, medicare_share=1.0),
+        policy=ProgramPolicy(
+            outreach_per_month=80, staff=(StaffRole(capacity_minutes_per_fte_month=1500),)
+        ),
+        outcomes=OutcomeModel(death=(0.02, 0.02, 0.02), disenrollment=0.1),
+    )
+    recorded = run_replication(study, 3, 0, record=True)
+    assert recorded.months == run_replication(study, 3, 0).months  # memo or not, the same
+    assert recorded.enrollments
+    assert any(e.status_on(e.history[-1].on).value == "disenrolled" for e in recorded.enrollments)
+    for month, values in recorded.months:
+        table = dict(values)
+        year, mon = (int(x) for x in month.split("-"))
+        period = ServicePeriod.month(year, mon)
+        rate = metrics.billable_rate(
+            recorded.claim_lines, recorded.enrollments, period=period, family=ServiceFamily.CCM
+        )
+        assert table["enrolled_patients"] == float(rate.denominator)
+        assert table["billable_months"] == float(rate.numerator)
+        expected = math.nan if rate.value is None else float(rate.value)
+        assert table["billable_rate"] == expected or (
+            math.isnan(expected) and math.isnan(table["billable_rate"])
+        )
+        revenue = metrics.expected_revenue(recorded.claim_lines, period=period)
+        assert table["revenue"] == pytest.approx(float(revenue.value))

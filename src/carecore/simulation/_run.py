@@ -39,12 +39,15 @@ from carecore.model import (
     AdtEvent,
     AdtEventKind,
     CareSetting,
+    ClaimLine,
     Coding,
     Condition,
     ContactMode,
     Coverage,
     CoveragePlan,
     Credential,
+    DisenrollmentReason,
+    Enrollment,
     MdmLevel,
     Patient,
     PatientClass,
@@ -92,6 +95,10 @@ class Replication:
     index: int
     months: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
     totals: tuple[tuple[str, float], ...]
+    #: With ``record=True``: the replication's enrollments and monthly claim lines as
+    #: model values (patients ``p0``, ``p1``...), for :mod:`carecore.metrics`.
+    enrollments: tuple[Enrollment, ...] = ()
+    claim_lines: tuple[ClaimLine, ...] = ()
 
 
 # -- rules and billing ------------------------------------------------------------
@@ -336,11 +343,14 @@ def _measure(name: str, numerator: float, denominator: float, scale: int = 1) ->
     return float("nan") if value is None else float(value)
 
 
-def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa: C901, PLR0912, PLR0915 - one month, step by step
+def run_replication(study: Study, seed: int, index: int, *, record: bool = False) -> Replication:  # noqa: C901, PLR0912, PLR0915 - one month, step by step
     """Replication *index* of *study*, on the stream spawned for it from *seed*.
 
     The stream is ``numpy.random.SeedSequence(seed).spawn(...)[index]``, so
-    replication *index* is the same whichever process runs it.
+    replication *index* is the same whichever process runs it. With *record*
+    the replication also keeps its enrollments and the claim lines of its
+    monthly families as model values (each patient-month then goes to the
+    engine itself, not the memo), so :mod:`carecore.metrics` can measure it.
     """
     np = _numpy()
     stream = np.random.SeedSequence(entropy=seed, spawn_key=(index,))
@@ -448,6 +458,8 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
     done = np.zeros(n, dtype=np.int64)  # months enrolled so far
     ever = np.zeros(n, dtype=bool)
     waiting: list[int] = []
+    kept: dict[int, Enrollment] = {}
+    lines_kept: list[ClaimLine] = []
     pointer = 0
     next_seq = 0
     pending: list[tuple[int, pendulum.Date, Any]] = []  # (patient, discharge, episode)
@@ -485,6 +497,16 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
         # 1. leaving: the drawn stay is over, or death last month
         leaving = enrolled & ((done >= stay) | ~alive)
         enrolled &= ~leaving
+        if record:
+            last_day = period.start.subtract(days=1)
+            for patient in np.flatnonzero(leaving):
+                p = int(patient)
+                reason = (
+                    DisenrollmentReason.DECEASED
+                    if not alive[p]
+                    else DisenrollmentReason.PATIENT_REQUEST
+                )
+                kept[p] = kept[p].disenroll(last_day, reason)
         # 2. outreach and enrollment (first come, first served under the cap)
         reach = policy.outreach_per_month
         while reach > 0 and pointer < len(ranked):
@@ -501,6 +523,16 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
             enrolled[patient] = True
             ever[patient] = True
             started[patient] = t
+            if record:
+                fam = monthly[int(family_of[patient])]
+                kept[patient] = Enrollment.start(
+                    id=f"e{patient}",
+                    patient_id=f"p{patient}",
+                    program_id=fam.value.lower(),
+                    family=fam,
+                    billing_practitioner_id=PRACTITIONER,
+                    on=period.start,
+                )
             seq[patient] = next_seq
             next_seq += 1
         waiting = waiting[room:]
@@ -596,17 +628,24 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
             count = int(calls[i]) if served[i] else 0
             start = pendulum.Date(*study.month(int(started[p])), 1)
             conds = cond_sets[int(cond_id[p])]
-            lines = simulated_bill(
-                rules,
-                ("month", period.start, conds, fam, start, minutes, count > 0, credential),
-                period=period,
-                conditions=conds,
-                family=fam,
-                start=start,
-                minutes=minutes,
-                contacts=count,
-                credential=credential,
-            )
+            facts: dict[str, Any] = {
+                "period": period,
+                "conditions": conds,
+                "family": fam,
+                "start": start,
+                "minutes": minutes,
+                "contacts": count,
+                "credential": credential,
+            }
+            if record:
+                result = evaluate(billing_facts(**facts), rules)
+                lines_kept.extend(
+                    attrs.evolve(line, patient_id=f"p{p}") for line in result.claim_lines
+                )
+                lines = _bill_lines(result)
+            else:
+                key = ("month", period.start, conds, fam, start, minutes, count > 0, credential)
+                lines = simulated_bill(rules, key, **facts)
             if lines:
                 billable += 1
                 billed_minutes += minutes
@@ -656,4 +695,10 @@ def run_replication(study: Study, seed: int, index: int) -> Replication:  # noqa
         ("readmissions", float(readmit_total)),
         ("discharges", float(discharges_total)),
     )
-    return Replication(index=index, months=tuple(rows), totals=totals)
+    return Replication(
+        index=index,
+        months=tuple(rows),
+        totals=totals,
+        enrollments=tuple(kept[p] for p in sorted(kept)),
+        claim_lines=tuple(lines_kept),
+    )
