@@ -155,8 +155,13 @@ def carecore_channels() -> Sequence[Channel]:
 def carecore_ehr_sources() -> Sequence[EhrSource]:
     """Give sources of patients, conditions, encounters and ADT events.
 
-    Called when data is imported (``carecore ... import``); results are
-    merged by ``EhrSource.id``.
+    Called when data is imported (``carecore import --source NAME``); results
+    are merged by ``EhrSource.id``. A source yields model values, and a
+    :class:`carecore.service.ImportRefusal` for each record it cannot read. It
+    may offer ``configured(options)`` (the ``--option KEY=VALUE`` values) and
+    ``import_into(program, location)`` (for a source that matches records
+    against the store itself). :class:`carecore.testing.ehr_sources.EhrSourceContract`
+    is the contract a source passes.
 
     :returns: the sources this plugin provides.
 

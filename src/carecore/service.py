@@ -86,7 +86,7 @@ from carecore.model import _validators as v
 from carecore.notify import DEFAULT_RULES, NotificationRule, check_rules, messages_for
 from carecore.outreach import Worklist, build_worklists
 from carecore.plugins import Hooks
-from carecore.storage import kind_for, open_store
+from carecore.storage import KINDS, BulkResult, kind_for, open_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -109,12 +109,23 @@ if TYPE_CHECKING:
         MedicationStatement,
     )
     from carecore.protocols import Store, Transaction
-    from carecore.storage import BulkResult
     from carecore.transitions import TransitionRules
 
-__all__ = ["CareProgram", "Received"]
+__all__ = ["CareProgram", "ImportRefusal", "Received"]
 
 log = logging.getLogger(__name__)
+
+
+@attrs.frozen(kw_only=True)
+class ImportRefusal:
+    """Records an import (or an EHR source) could not take, and why; ids only, never PHI.
+
+    >>> ImportRefusal(where="patient p1", reason="InvalidValue: ...").where
+    'patient p1'
+    """
+
+    where: str
+    reason: str
 
 
 @attrs.frozen(kw_only=True)
@@ -298,9 +309,24 @@ class CareProgram:
                 )
 
     def import_records(
-        self, records: Iterable[Any], *, reason: str, progress: Callable[[int], None] | None = None
+        self,
+        records: Iterable[Any],
+        *,
+        reason: str,
+        progress: Callable[[int], None] | None = None,
+        refused: list[ImportRefusal] | None = None,
     ) -> BulkResult:
-        """Bulk-load records of one kind; records whose key is stored are skipped.
+        """Load records; records whose key is stored are skipped.
+
+        Records of one kind are bulk-loaded in one transaction. Records of
+        several kinds (what an EHR source yields) are stored in dependency
+        order (records of no patient, such as practitioners, first; then, for
+        each patient, the patient before what refers to it) in **one
+        transaction per patient**: a patient whose records cannot be stored
+        leaves nothing of theirs behind. With *refused* (a list), such a
+        patient is appended to it as an :class:`ImportRefusal` and the other
+        patients are still stored; without it, the error is raised (the
+        patients before it are stored). The result's ``kind`` is ``mixed``.
 
         >>> from carecore.model import Practitioner, Credential
         >>> program = CareProgram.open("memory://")
@@ -310,9 +336,46 @@ class CareProgram:
         >>> program.import_records(staff, reason="HR feed").skipped
         3
         """
-        return self.store.bulk_add(
-            records, actor=self.actor, reason=reason, at=self.clock.now(), progress=progress
-        )
+        items = list(records)
+        if len({type(r) for r in items}) <= 1:
+            return self.store.bulk_add(
+                items, actor=self.actor, reason=reason, at=self.clock.now(), progress=progress
+            )
+        return self._import_mixed(items, reason=reason, progress=progress, refused=refused)
+
+    def _import_mixed(
+        self,
+        items: list[Any],
+        *,
+        reason: str,
+        progress: Callable[[int], None] | None,
+        refused: list[ImportRefusal] | None,
+    ) -> BulkResult:
+        # The order a store creates its kinds in: patients before what refers to them.
+        order = {kind.cls: n for n, kind in enumerate(KINDS)}
+        groups: dict[str | None, list[Any]] = {}
+        for record in items:
+            kind = kind_for(type(record))  # an unknown kind is refused before anything is stored
+            owner = getattr(record, kind.patient_column) if kind.patient_column else None
+            groups.setdefault(owner, []).append(record)
+        added = skipped = done = 0
+        for owner in sorted(groups, key=lambda o: (o is not None, o or "")):
+            batch = sorted(groups[owner], key=lambda r: order[type(r)])
+            try:
+                with self.transaction(reason) as tx:
+                    new, old = _add_missing(tx, owner, batch)
+            except errors.CarecoreError as exc:
+                if refused is None:
+                    raise
+                where = "records of no patient" if owner is None else f"patient {owner}"
+                refused.append(ImportRefusal(where=where, reason=f"{type(exc).__name__}: {exc}"))
+                continue
+            finally:
+                done += len(batch)
+                if progress is not None:
+                    progress(done)
+            added, skipped = added + new, skipped + old
+        return BulkResult(kind="mixed", added=added, skipped=skipped)
 
     # -- assessments and care plans ------------------------------------------------------
 
@@ -1097,6 +1160,29 @@ class CareProgram:
                 observations=tuple(tx.all(model.Observation)),
                 assessments=tuple(tx.all(model.AssessmentResult)),
             )
+
+
+def _add_missing(tx: Transaction, owner: str | None, batch: list[Any]) -> tuple[int, int]:
+    """Add each record of *batch* whose key is not stored (nor earlier in the batch)."""
+    stored: dict[type, set[tuple[Any, ...]]] = {}
+    added = skipped = 0
+    for record in batch:
+        kind = kind_for(type(record))
+        if kind.cls not in stored:
+            found = (
+                tx.all(kind.cls)
+                if owner is None or kind.patient_column is None
+                else tx.find(kind.cls, patient_id=owner)
+            )
+            stored[kind.cls] = {kind.key_of(r) for r in found}
+        key = kind.key_of(record)
+        if key in stored[kind.cls]:
+            skipped += 1
+            continue
+        tx.add(record)
+        stored[kind.cls].add(key)
+        added += 1
+    return added, skipped
 
 
 def _billing_items(
