@@ -20,6 +20,8 @@ their own. :class:`StoreContract` checks a store's promises (round trips,
 conflicts, atomicity, audit, outbox, inbound idempotency, bulk loads);
 :class:`DurableStoreContract` adds what needs other processes: concurrent
 writers, racing inbound claims and SIGKILL in the middle of a write.
+:class:`EhrSourceContract` checks an EHR source (paging, duplicates, bad
+records, idempotent re-import; :mod:`carecore.testing.ehr_sources`).
 """
 
 from __future__ import annotations
@@ -36,11 +38,19 @@ from carecore.model import OutboundMessage
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.protocols import Channel
 from carecore.testing._store_contract import DurableStoreContract, StoreContract
+from carecore.testing.ehr_sources import EhrSourceContract, EhrSourceSamples
 
 if TYPE_CHECKING:
     import pluggy
 
-__all__ = ["ChannelContract", "DurableStoreContract", "PluginContract", "StoreContract"]
+__all__ = [
+    "ChannelContract",
+    "DurableStoreContract",
+    "EhrSourceContract",
+    "EhrSourceSamples",
+    "PluginContract",
+    "StoreContract",
+]
 
 Inbox = Callable[[], Sequence[tuple[str, str]]]
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from carecore import errors
+from carecore.service import ImportRefusal
 from carecore_fhir.importer import (
     ImportReport,
     Outcome,
@@ -22,7 +23,7 @@ from carecore_fhir.mapping import CONSUMED, Options
 from carecore_fhir.rest import FhirClient
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from carecore.service import CareProgram
 
@@ -139,43 +140,86 @@ class FhirSource:
     ``location`` is a bundle file (``.json``), a server's base URL (every
     resource of the types carecore reads is searched, page by page), or a
     patient's URL on a server (``<base>/Patient/<id>``: that patient's
-    record); what is fetched is mapped as one bundle. Resources that cannot be read are left
-    out; :func:`carecore_fhir.import_bundle` reports them.
+    record); what is fetched is mapped as one bundle, searched *page_size*
+    resources a page. A resource that cannot be read is yielded as an
+    :class:`~carecore.service.ImportRefusal` naming it (``Condition/c9``) and
+    why; so is a location that cannot be read at all. Resources carecore
+    deliberately does not keep (an ambulatory encounter) are skipped, as
+    :func:`carecore_fhir.import_bundle` reports them.
 
     >>> FhirSource().can_read("bundle.json"), FhirSource().can_read("https://ehr.example/fhir")
     (True, True)
     """
 
-    def __init__(self, *, options: Options | None = None, client: FhirClient | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        options: Options | None = None,
+        client: FhirClient | None = None,
+        page_size: int = 100,
+    ) -> None:
         self.options = options or Options()
         self.client = client
+        self.page_size = page_size
 
     @property
     def id(self) -> str:
         """``"fhir"``."""
         return "fhir"
 
+    def configured(self, options: Mapping[str, str]) -> FhirSource:
+        """This source with ``carecore import --option`` values: ``time_zone``, ``source``, ``page_size``.
+
+        >>> FhirSource().configured({"page_size": "20"}).page_size
+        20
+        """
+        unknown = sorted(set(options) - {"time_zone", "source", "page_size"})
+        if unknown:
+            raise errors.InvalidValue(
+                "the fhir source takes time_zone, source and page_size",
+                field="--option",
+                value=unknown,
+            )
+        size = options.get("page_size", str(self.page_size))
+        if not size.isdigit() or not 1 <= int(size) <= 1000:  # noqa: PLR2004 - a FHIR server's usual cap
+            raise errors.InvalidValue(
+                "must be a whole number from 1 to 1000", field="page_size", value=size
+            )
+        read = attrs.evolve(
+            self.options,
+            source=options.get("source", self.options.source),
+            time_zone=options.get("time_zone", self.options.time_zone),
+        )
+        return FhirSource(options=read, client=self.client, page_size=int(size))
+
     def can_read(self, location: str) -> bool:
         """A ``.json`` file or an ``http(s)://`` URL."""
         return location.startswith(("http://", "https://")) or location.endswith(".json")
 
     def read(self, location: str) -> Iterator[object]:
-        """The carecore values of every resource that maps."""
+        """The carecore values of every resource that maps, and a refusal for each that cannot."""
+        try:
+            bundle, options = self._fetch(location)
+        except (errors.CarecoreError, OSError) as exc:
+            yield ImportRefusal(where=location, reason=f"{type(exc).__name__}: {exc}")
+            return
+        results, _ = map_bundle(bundle, options=options)
+        for outcome, mapped in results:
+            if mapped is not None:
+                yield from mapped.values
+            elif outcome.status == "refused":
+                yield ImportRefusal(where=outcome.resource, reason=outcome.reason)
+
+    def _fetch(self, location: str) -> tuple[ParsedBundle, Options]:
         if location.startswith(("http://", "https://")):
             match = _PATIENT_URL.match(location)
             base = match["base"] if match else location.rstrip("/")
             patient_id = match["id"] if match else None
             client = self.client or FhirClient(base)
             try:
-                bundle = fetch(client, patient_id=patient_id)
+                bundle = fetch(client, patient_id=patient_id, page_size=self.page_size)
             finally:
                 if self.client is None:
                     client.close()
-            options = attrs.evolve(self.options, source=client.base_url)
-        else:
-            bundle = read_bundle(Path(location).read_bytes(), source=location)
-            options = self.options
-        results, _ = map_bundle(bundle, options=options)
-        for _, mapped in results:
-            if mapped is not None:
-                yield from mapped.values
+            return bundle, attrs.evolve(self.options, source=client.base_url)
+        return read_bundle(Path(location).read_bytes(), source=location), self.options
