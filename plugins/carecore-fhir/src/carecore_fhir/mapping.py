@@ -663,12 +663,14 @@ def map_condition(  # noqa: C901 - one check per Condition element
             field=f"{_name(resource)}.code.coding",
             value=[c.get("system") for c in codings],
         )
+    from carecore.registry import classify  # noqa: PLC0415 - the registry loads the billing rules
+
     unmapped: tuple[str, ...] = ()
-    chronic = False
-    if coding.system is CodeSystem.SNOMEDCT:
-        chronic = coding.code in condition_groups()
-        if not chronic:
-            unmapped = (f"{coding.code} {coding.display or ''}".strip(),)
+    # Chronic from carecore's condition-group table, in either code system; significant
+    # risk stays what the extension (or a clinician) attests: the registry proposes it.
+    chronic = classify(coding) is not None
+    if coding.system is CodeSystem.SNOMEDCT and not chronic:
+        unmapped = (f"{coding.code} {coding.display or ''}".strip(),)
     significant_risk = behavioral = False
     duration = None
     attested = _extension(resource, f"{codes.CARECORE}/StructureDefinition/condition-attestation")
