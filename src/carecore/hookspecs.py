@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from carecore.billing.claims import ClaimWriter
     from carecore.executors import ExecutorSpec
+    from carecore.gaps import GapRule
     from carecore.model import CarePlan, DomainEvent
     from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
 
@@ -33,6 +34,7 @@ __all__ = [
     "carecore_ehr_sources",
     "carecore_executors",
     "carecore_export_careplan",
+    "carecore_gap_rules",
     "carecore_instruments",
     "carecore_on_event",
     "carecore_open_store",
@@ -94,6 +96,29 @@ def carecore_rule_sets() -> Sequence[RuleSet]:
         @hookimpl
         def carecore_rule_sets():
             return [medicaid_rules_2026()]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def carecore_gap_rules() -> Sequence[GapRule | dict[str, object]]:
+    """Give care-gap rules (a payer's measures, an organisation's own).
+
+    Called when care gaps are evaluated. A rule replaces every built-in
+    version with its id; a new id adds a rule. A rule may be given as a
+    :class:`~carecore.gaps.GapRule` or in the JSON form of the shipped rules.
+
+    :returns: the rules this plugin provides (an empty sequence is fine).
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.5
+
+    Example::
+
+        @hookimpl
+        def carecore_gap_rules():
+            return [rule_from_dict(json.loads(Path("statin-measure.json").read_text()))]
     """
     raise NotImplementedError
 

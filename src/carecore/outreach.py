@@ -40,6 +40,8 @@ from carecore.model import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from carecore.gaps import Gap
+    from carecore.medications import ClassAdherence
     from carecore.model import CarePlan, CareTeam, Enrollment, InteractiveContact, TransitionEpisode
 
 __all__ = ["WorkItem", "Worklist", "build_worklists"]
@@ -103,8 +105,15 @@ def build_worklists(
     episodes: Iterable[TransitionEpisode] = (),
     contacts: Iterable[InteractiveContact] = (),
     time_zone: str = "UTC",
+    gaps: Iterable[Gap] = (),
+    adherence: Iterable[ClassAdherence] = (),
 ) -> dict[str, Worklist]:
-    """Each owner's worklist for *today* (contacts are dated in *time_zone*, the practice's)."""
+    """Each owner's worklist for *today* (contacts are dated in *time_zone*, the practice's).
+
+    Open care *gaps* become ``gap-due`` and ``gap-overdue`` items (due since
+    when the gap opened or became overdue); *adherence* under 80% in a class
+    becomes an ``adherence`` item with the figure.
+    """
     enrolled = list(enrollments)
     owner = _owner_rule(enrolled, care_teams)
     month = (today.start_of("month"), today.end_of("month"))
@@ -117,6 +126,8 @@ def build_worklists(
         *_tcm_items(episodes, today, owner),
         *_enrollment_items(enrolled, today, reached, owner),
         *_plan_items(care_plans, today, owner),
+        *_gap_items(gaps, today, owner),
+        *_adherence_items(adherence, today, owner),
     ]
     caseload = Counter(
         owner(e.patient_id) for e in enrolled if e.status_on(today) is EnrollmentStatus.ENROLLED
@@ -152,10 +163,43 @@ def _tcm_items(
                 owner=owner(ep.patient_id),
                 detail=ep.id,
             )
-            for name in ("contact", "visit", "disposition")  # disposition: confirm where they went
+            # disposition: confirm where they went; med-rec: reconcile by the visit (issue 18)
+            for name in ("contact", "visit", "med-rec", "disposition")
             if name in due
         ]
     return out
+
+
+def _gap_items(
+    gaps: Iterable[Gap], today: pendulum.Date, owner: Callable[[str], str]
+) -> list[WorkItem]:
+    return [
+        WorkItem(
+            kind=f"gap-{gap.status.value}",
+            patient_id=gap.patient_id,
+            due=gap.since or today,
+            owner=owner(gap.patient_id),
+            detail=gap.rule_id,
+        )
+        for gap in gaps
+        if gap.open
+    ]
+
+
+def _adherence_items(
+    adherence: Iterable[ClassAdherence], today: pendulum.Date, owner: Callable[[str], str]
+) -> list[WorkItem]:
+    return [
+        WorkItem(
+            kind="adherence",
+            patient_id=a.patient_id,
+            due=today,
+            owner=owner(a.patient_id),
+            detail=f"{a.drug_class} PDC {a.percent()}",
+        )
+        for a in adherence
+        if a.adherent is False
+    ]
 
 
 def _enrollment_items(

@@ -99,8 +99,9 @@ if TYPE_CHECKING:
     from carecore.billing.facts import Setting
     from carecore.billing.month import MonthRecords
     from carecore.billing.progress import TimeProgress
+    from carecore.gaps import Gap
     from carecore.instruments import Answer
-    from carecore.medications import Choice
+    from carecore.medications import Choice, ClassAdherence
     from carecore.metrics import ProgramData
     from carecore.model import (
         Decision,
@@ -612,10 +613,23 @@ class CareProgram:
         return entry
 
     def worklists(
-        self, *, time_zone: str = "UTC", on: pendulum.Date | None = None, reason: str = "worklists"
+        self,
+        *,
+        time_zone: str = "UTC",
+        on: pendulum.Date | None = None,
+        reason: str = "worklists",
+        gaps: bool = False,
+        adherence: bool = False,
     ) -> dict[str, Worklist]:
-        """Each care manager's worklist for *on* (default: today in *time_zone*, the practice's), with caseloads."""
+        """Each care manager's worklist for *on* (default: today in *time_zone*, the practice's), with caseloads.
+
+        With *gaps*, open care gaps are items; with *adherence*, a drug class
+        whose PDC this calendar year (to *on*) is under 80%.
+        """
+        from carecore.gaps import _store  # noqa: PLC0415 - kept off the import path
+
         today = on or self.clock.now().in_timezone(time_zone).date()
+        rules = _store.rule_set(self.plugin_manager) if gaps else []
         with self.transaction(reason) as tx:
             return build_worklists(
                 today=today,
@@ -626,6 +640,12 @@ class CareProgram:
                 episodes=[transitions.expire(e, on=today) for e in tx.all(TransitionEpisode)],
                 contacts=tx.all(InteractiveContact),
                 time_zone=time_zone,
+                gaps=_store.gaps_in(tx, on=today, rules=rules) if gaps else (),
+                adherence=(
+                    _store.adherence_in(tx, start=today.start_of("year"), end=today)
+                    if adherence
+                    else ()
+                ),
             )
 
     def run_campaigns(
@@ -1126,6 +1146,39 @@ class CareProgram:
         with self.transaction(reason) as tx:
             day = v.check_date(on if on is not None else self._today(patient_id, tx), "on")
             return _store.current_list(tx, patient_id, day)
+
+    def care_gaps(
+        self,
+        *,
+        patient_id: str | None = None,
+        on: pendulum.Date | None = None,
+        reason: str = "care gaps",
+    ) -> list[Gap]:
+        """Each patient's care gaps on *on* (default: today, UTC), or one patient's.
+
+        The rules are the built-in ones with those of ``carecore_gap_rules``
+        plugins (see :mod:`carecore.gaps`).
+        """
+        from carecore.gaps import _store  # noqa: PLC0415 - kept off the import path
+
+        day = v.check_date(on if on is not None else self.clock.now().date(), "on")
+        rules = _store.rule_set(self.plugin_manager)
+        with self.transaction(reason) as tx:
+            return _store.gaps_in(tx, on=day, rules=rules, patient_id=patient_id)
+
+    def medication_adherence(
+        self,
+        *,
+        start: pendulum.Date,
+        end: pendulum.Date,
+        patient_id: str | None = None,
+        reason: str = "medication adherence",
+    ) -> list[ClassAdherence]:
+        """PDC per patient and drug class over *start* to *end* from the stored fills."""
+        from carecore.gaps import _store  # noqa: PLC0415
+
+        with self.transaction(reason) as tx:
+            return _store.adherence_in(tx, start=start, end=end, patient_id=patient_id)
 
     def program_data(self, *, reason: str = "program measurement") -> ProgramData:
         """Every record the registry, risk and metrics read, in one transaction.

@@ -244,6 +244,10 @@ def test_episodes_feed_tcm_and_a_cancelled_discharge_bills_nothing():
         )
         return [c for c, _ in evaluate(facts, cms_rule_set(2026)).billable]
 
+    # The episode tracks medication reconciliation: none by the visit, no TCM (issue 18).
+    assert tcm(episodes=[episode]) == []
+    assert tcm(episodes=[evolve_event(episode, med_rec_on=pendulum.Date(2026, 3, 11))]) == []
+    episode = evolve_event(episode, med_rec_on=pendulum.Date(2026, 3, 9))
     assert tcm(episodes=[episode]) == ["99496"]
     assert tcm(episodes=[episode], adt_events=[a03]) == ["99496"]  # counted once
     a13 = evolve_event(a03, id="a13", source_key="a13", kind=AdtEventKind.CANCEL_DISCHARGE)

@@ -155,6 +155,7 @@ def test_worklists_by_care_manager_with_caseloads(program):
     assert [(i.kind, i.patient_id, str(i.due)) for i in park.items] == [
         ("tcm-contact", "p1", "2026-03-05"),
         ("tcm-visit", "p1", "2026-03-10"),
+        ("tcm-med-rec", "p1", "2026-03-17"),
         ("ccm-check-in", "p1", "2026-03-31"),
     ]
     dr = lists["dr1"]
@@ -192,6 +193,7 @@ def test_worklist_cli(program, url, carecore_pm):
     assert [i["kind"] for i in data["rn-park"]["items"]] == [
         "tcm-contact",
         "tcm-visit",
+        "tcm-med-rec",
         "ccm-check-in",
     ]
     table = CliRunner().invoke(

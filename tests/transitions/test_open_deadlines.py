@@ -35,6 +35,7 @@ def test_the_visit_is_chased_by_the_seven_day_deadline_everywhere():
     assert items == {
         "tcm-contact": pendulum.Date(2026, 1, 7),
         "tcm-visit": pendulum.Date(2026, 1, 12),
+        "tcm-med-rec": pendulum.Date(2026, 1, 19),  # open until reconciled (issue 18)
     }
 
 

@@ -565,6 +565,9 @@ def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 -
                     discharged_at=_noon(event.date),
                     from_setting=event.from_setting,
                     to_setting=event.to_setting,
+                    med_rec_on=event.med_rec_on,
+                    # A scenario that gives the reconciliation tracks it (see DischargeFact).
+                    med_rec_due=event.date.add(days=14) if event.med_rec_tracked else None,
                 )
             )
         elif isinstance(event, AdmissionFact):

@@ -623,6 +623,9 @@ def _discharges(
             date=e.discharged_at.in_timezone(zone).date(),
             from_setting=e.from_setting,
             to_setting=e.to_setting or CareSetting.UNKNOWN,
+            # An episode with a reconciliation deadline tracks it: no date means none done.
+            med_rec_on=e.med_rec_on,
+            med_rec_tracked=e.med_rec_due is not None or e.med_rec_on is not None,
         )
         for e in followed
         if e.status is not EpisodeStatus.CANCELLED

@@ -1178,6 +1178,21 @@ def _tcm(ctx: _Ctx) -> None:  # noqa: C901, PLR0911, PLR0912 - the TCM rules, in
             ("S21", "S17", "S23"),
         )
         return
+    if discharge.med_rec_tracked and (
+        discharge.med_rec_on is None or discharge.med_rec_on > visit.date
+    ):
+        done = (
+            "none was recorded"
+            if discharge.med_rec_on is None
+            else f"it was done on {discharge.med_rec_on.isoformat()}"
+        )
+        refuse(
+            R.MED_REC_NOT_TIMELY,
+            f"TCM needs medication reconciliation no later than the face-to-face visit ({visit.date.isoformat()}); {done}.",
+            "tcm.med_rec",
+            ("S17",),
+        )
+        return
     if ctx.available(would_code, visit.date):
         ctx.out.lines.setdefault(F.TCM, []).append(
             ctx.line(would_code, F.TCM, 1, visit.date, period=window)

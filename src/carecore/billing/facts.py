@@ -188,12 +188,20 @@ class VisitFact:
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class DischargeFact:
-    """A discharge from a facility."""
+    """A discharge from a facility.
+
+    ``med_rec_on`` is the day the medications were reconciled after it;
+    ``med_rec_tracked`` says the source records reconciliation, so that no
+    date means none was done (a source that does not track it leaves TCM's
+    reconciliation requirement unchecked).
+    """
 
     date: pendulum.Date = field(converter=v.to_date)
     from_setting: CareSetting = field(validator=v.one_of(CareSetting))
     to_setting: CareSetting = field(validator=v.one_of(CareSetting))
     practitioner: str | None = None
+    med_rec_on: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    med_rec_tracked: bool = field(default=False, validator=v.is_bool)
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)

@@ -446,7 +446,11 @@ _EVENTS: dict[str, tuple[type, tuple[tuple[str, object, bool], ...]]] = {
     ),
     "discharge": (
         DischargeFact,
-        (("from_setting", CareSetting, True), ("to_setting", CareSetting, True)),
+        (
+            ("from_setting", CareSetting, True),
+            ("to_setting", CareSetting, True),
+            ("med_rec_on", "date", False),
+        ),
     ),
     "admission": (AdmissionFact, (("setting", CareSetting, True),)),
     "device_readings": (
@@ -569,6 +573,9 @@ def _event(r: _Reader, raw: object, path: str, default_practitioner: str | None)
         return None
     if kind == "other_claim":
         kwargs["code"] = str(kwargs["code"]).upper()
+    if kind == "discharge" and "med_rec_on" in raw:
+        # Given (a date, or null for none done): TCM's reconciliation requirement is checked.
+        kwargs["med_rec_tracked"] = True
     event: Event | None = r.build(cls, path, **{k: v for k, v in kwargs.items() if v is not None})
     return event
 

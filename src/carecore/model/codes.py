@@ -330,6 +330,7 @@ class DenialReason(_Code):
     CONTACT_NOT_TIMELY = "contact_not_timely"
     VISIT_NOT_TIMELY = "visit_not_timely"
     MDM_TOO_LOW = "mdm_too_low"
+    MED_REC_NOT_TIMELY = "med_rec_not_timely"  #: TCM: no medication reconciliation by the visit
     PATIENT_DECEASED = "patient_deceased"
     TOO_FEW_DEVICE_DAYS = "too_few_device_days"
     NOT_IN_EFFECT = "not_in_effect"
