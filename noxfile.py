@@ -62,12 +62,16 @@ def plugin_tests(session: nox.Session, plugin: str) -> None:
     server its REST tests run against (they fail without it).
     """
     package = plugin.replace("-", "_")
-    # The PostgreSQL plugin's tests run carecore demo on PostgreSQL, and the X12 plugin's
-    # send a demo month's claims: the demo needs the FHIR and HL7 v2 plugins, as the
-    # README's first command installs them.
+    # The PostgreSQL plugin's tests run carecore demo on PostgreSQL, the X12 plugin's
+    # send a demo month's claims, and the FHIR plugin's export every demo patient: the demo
+    # needs the FHIR and HL7 v2 plugins, as the README's first command installs them.
     demo = (
-        ["./plugins/carecore-fhir", "./plugins/carecore-hl7v2"]
-        if plugin in {"carecore-postgres", "carecore-x12"}
+        [
+            p
+            for p in ("./plugins/carecore-fhir", "./plugins/carecore-hl7v2")
+            if p != f"./plugins/{plugin}"
+        ]
+        if plugin in {"carecore-postgres", "carecore-x12", "carecore-fhir"}
         else []
     )
     session.install(".[testing,report]", _with_test_extra(plugin), *demo, *TEST)

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import decimal
 
+import fhirpathpy
 import pendulum
 import pytest
 from carecore_fhir import profiles
 from carecore_fhir.export import export_patient
 from carecore_fhir.validate import problems, profile_problems
+from fhirpathpy.models import models
 
 from carecore.model import Observation, Patient
-
-fhirpathpy = pytest.importorskip("fhirpathpy")
-from fhirpathpy.models import models  # noqa: E402
 
 UC = "http://hl7.org/fhir/us/core/StructureDefinition"
 OBS_STATUS = "'registered' | 'preliminary' | 'final' | 'amended' | 'corrected' | 'cancelled' | 'entered-in-error' | 'unknown'"
