@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from carecore.model import Patient
     from carecore.registry import Eligibility
 
-__all__ = ["eligibility_row", "registry_command"]
+__all__ = ["attest_command", "eligibility_row", "registry_command"]
 
 _COLUMNS = (
     "patient_id",
@@ -190,3 +190,40 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
         f"{len(rows)} answer(s) on {day}: {counts['eligible']} eligible, "
         f"{counts['needs attestation']} needing attestation"
     )
+
+
+@click.command("attest")
+@click.option("--db", "db_url", required=True, metavar="URL", help="The store to update.")
+@click.option(
+    "--by",
+    "by",
+    required=True,
+    metavar="PRACTITIONER",
+    help="The billing practitioner who attests (a stored practitioner's id).",
+)
+@click.option(
+    "--withdraw",
+    is_flag=True,
+    help="Withdraw the attestation: the conditions no longer count as attested.",
+)
+@click.argument("condition_ids", nargs=-1, required=True, metavar="CONDITION_ID...")
+@click.pass_context
+def attest_command(
+    ctx: click.Context,
+    db_url: str,
+    by: str,
+    withdraw: bool,  # noqa: FBT001 - a click flag
+    condition_ids: tuple[str, ...],
+) -> None:
+    """Attest that conditions place their patient at significant risk (or withdraw it).
+
+    The clinician's attestation the registry asks for when a patient needs
+    attestation: the conditions then count toward CCM and PCM, and the month
+    close bills with them. The audit trail names the practitioner.
+    """
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+        changed = program.attest_conditions(condition_ids, by=by, significant_risk=not withdraw)
+    verb = "withdrawn" if withdraw else "attested"
+    for condition in changed:
+        click.echo(f"{condition.id} ({condition.patient_id}, {condition.coding.code}): {verb}")

@@ -378,6 +378,58 @@ class CareProgram:
             added, skipped = added + new, skipped + old
         return BulkResult(kind="mixed", added=added, skipped=skipped)
 
+    def attest_conditions(
+        self,
+        condition_ids: Iterable[str],
+        *,
+        by: str,
+        significant_risk: bool = True,
+    ) -> list[Condition]:
+        """The billing practitioner *by* attests the conditions (or withdraws the attestation).
+
+        Each condition is stored with ``significant_risk`` set (and, when
+        attested, ``chronic``): this is the clinician's attestation that
+        overrides the condition-group table's proposal (the registry's
+        *needs attestation*). One transaction; the audit trail names *by*. An
+        unknown condition or practitioner is refused by name and nothing is
+        stored.
+
+        >>> import pendulum
+        >>> from carecore.model import AdministrativeSex, Coding, Credential
+        >>> program = CareProgram.open("memory://")
+        >>> program.import_records([Patient(id="p1", given_name="Ada", family_name="Okafor",
+        ...     birth_date=pendulum.Date(1948, 3, 2), sex=AdministrativeSex.FEMALE, time_zone="UTC"),
+        ...     Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.9")),
+        ...     Practitioner(id="dr1", name="Dr One", credential=Credential.MD)], reason="load").added
+        3
+        >>> [c.significant_risk for c in program.attest_conditions(["c1"], by="dr1")]
+        [True]
+        """
+        if not isinstance(significant_risk, bool):
+            raise errors.InvalidValue(
+                "must be True or False", field="significant_risk", value=significant_risk
+            )
+        ids = list(dict.fromkeys(condition_ids))
+        if not ids:
+            raise errors.InvalidValue(
+                "name at least one condition", field="condition_ids", value=ids
+            )
+        what = "attestation" if significant_risk else "attestation withdrawn"
+        with self.transaction(f"significant-risk {what} by {by}") as tx:
+            tx.get(Practitioner, by)  # NotFound names the practitioner
+            changed = []
+            for cid in ids:
+                condition = tx.get(Condition, cid)
+                updated = evolve(
+                    condition,
+                    significant_risk=significant_risk,
+                    chronic=condition.chronic or significant_risk,
+                )
+                if updated != condition:
+                    tx.replace(updated)
+                changed.append(updated)
+            return changed
+
     # -- assessments and care plans ------------------------------------------------------
 
     def _today(self, patient_id: str, tx: Transaction) -> pendulum.Date:

@@ -130,3 +130,40 @@ def test_the_report_and_the_worklists_make_the_same_decision(store):
         for r in answers(store, "ccm").values()
         if r["status"] == "needs attestation"
     }
+
+
+def test_a_clinicians_attestation_makes_the_patient_eligible(tmp_path, store):
+    import shutil
+
+    from carecore.model import Condition, Practitioner
+
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    shutil.copy(store.removeprefix("sqlite:///"), tmp_path / "copy.db")
+    tommy = answers(url, "ccm")["Tommy"]
+    clinical = next(c for c in tommy["criteria"] if c["rule"] == "ccm.two_chronic_conditions")
+    with CareProgram.open(url, actor="test") as program, program.transaction("read") as tx:
+        doctor = tx.all(Practitioner)[0].id
+        proposed = [
+            c.id
+            for c in tx.find(Condition, patient_id=tommy["patient_id"])
+            if c.id in clinical["records"]
+        ]
+    assert len(proposed) == 2  # Alzheimer's disease and heart failure
+    app = make_app()
+    done = CliRunner().invoke(app, ["attest", "--db", url, "--by", doctor, *proposed])
+    assert done.exit_code == 0, done.output
+    assert done.output.count(": attested") == 2
+    after = answers(url, "ccm")
+    assert after["Tommy"]["status"] == "eligible"
+    assert "attested (26929004 (alzheimers-dementia), 88805009 (heart-failure))" in next(
+        c["detail"] for c in after["Tommy"]["criteria"] if c["rule"] == "ccm.two_chronic_conditions"
+    )
+    assert after["Dirk"]["status"] == "needs attestation"  # nobody else changed
+    unknown = CliRunner().invoke(app, ["attest", "--db", url, "--by", "nobody", *proposed])
+    assert unknown.exit_code == 2
+    assert "nobody" in unknown.output
+    withdrawn = CliRunner().invoke(
+        app, ["attest", "--db", url, "--by", doctor, "--withdraw", proposed[0]]
+    )
+    assert withdrawn.exit_code == 0
+    assert answers(url, "ccm")["Tommy"]["status"] == "needs attestation"

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
 
 @hookimpl(trylast=True)
 def carecore_cli(app: click.Group) -> None:
-    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry``, ``simulate`` and ``import``."""
+    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry``, ``simulate``, ``import`` and ``attest``."""
     from carecore._cli_billing import billing  # noqa: PLC0415 - click loads only for the CLI
     from carecore._cli_commands import demo, plugins  # noqa: PLC0415
     from carecore._cli_db import db  # noqa: PLC0415
     from carecore._cli_import import import_command  # noqa: PLC0415
     from carecore._cli_outbox import outbox  # noqa: PLC0415
-    from carecore._cli_registry import registry_command  # noqa: PLC0415
+    from carecore._cli_registry import attest_command, registry_command  # noqa: PLC0415
     from carecore._cli_report import report  # noqa: PLC0415
     from carecore._cli_simulate import simulate  # noqa: PLC0415
     from carecore._cli_tcm import tcm  # noqa: PLC0415
@@ -36,6 +36,7 @@ def carecore_cli(app: click.Group) -> None:
         registry_command,
         simulate,
         import_command,
+        attest_command,
     ):
         # An installed plugin may replace a built-in command: its carecore_cli
         # runs first (this one is trylast), so keep what it added.
