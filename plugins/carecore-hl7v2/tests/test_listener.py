@@ -45,8 +45,9 @@ print(len(order), codes.get("AA", 0), sum(v for k, v in codes.items() if k != "A
 class Listener:
     """The listener in a thread of its own, with its own event loop."""
 
-    def __init__(self, program):
+    def __init__(self, program, **settings):
         self.program = program
+        self.settings = settings
         self.port = None
         self.outcomes = []
         self._ready = threading.Event()
@@ -70,6 +71,7 @@ class Listener:
                 ready=ready,
                 stop=self._stop,
                 on_outcome=self.outcomes.append,
+                **self.settings,
             )
 
         asyncio.run(main())

@@ -11,7 +11,7 @@ import click
 
 from carecore._cli_commands import time_zone_option
 from carecore.service import CareProgram
-from carecore_hl7v2.ingest import handle, split_messages
+from carecore_hl7v2.ingest import handle, practice_time_zone, split_messages
 from carecore_hl7v2.listener import serve
 
 if TYPE_CHECKING:
@@ -84,8 +84,9 @@ def import_(
         Progress(disable=not progress, transient=True) as bar,
     ):
         task = bar.add_task("importing HL7 messages", total=len(messages))
+        zone = time_zone or practice_time_zone(program) or ""  # looked up once
         for raw in messages:
-            outcome = handle(program, raw, time_zone=time_zone)
+            outcome = handle(program, raw, time_zone=zone)
             counts[
                 "duplicate" if outcome.duplicate else "stored" if outcome.stored else "refused"
             ] += 1

@@ -143,9 +143,10 @@ def handle_many(
     When one message makes the shared transaction fail, the transaction is
     rolled back and each message is stored in a transaction of its own, so
     the others are not held back by it. *time_zone* defaults to the
-    practice's stored one.
+    practice's stored one (``""``: none, and do not look it up again).
     """
-    zone = time_zone or practice_time_zone(program)
+    # "" says the caller looked the practice's zone up already and none is stored.
+    zone = (time_zone if time_zone is not None else practice_time_zone(program)) or None
     prepared = [_prepare(raw, zone, identifier_type) for raw in raws]
     try:
         with program.transaction(f"inbound {SOURCE} ({len(prepared)} messages)") as tx:

@@ -11,24 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from carecore import errors
-from carecore_hl7v2.ingest import Outcome, handle, practice_time_zone
+from carecore_hl7v2.ingest import Outcome, handle_many, practice_time_zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from carecore.service import CareProgram
 
-__all__ = ["END", "START", "frame", "read_frame", "serve"]
+__all__ = [
+    "END",
+    "IDLE_TIMEOUT",
+    "MAX_BATCH",
+    "MAX_CONNECTIONS",
+    "MAX_FRAME",
+    "START",
+    "frame",
+    "read_frame",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
 START = b"\x0b"
 END = b"\x1c\r"
-MAX_FRAME = 8 * 1024 * 1024
+#: Bytes one frame may hold (the memory a connection may take).
+MAX_FRAME = 1024 * 1024
 
 
 def frame(message: str | bytes) -> bytes:
@@ -61,6 +74,115 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
     return body.lstrip(b"\r\n") if start < 0 else body
 
 
+#: Connections the listener holds at once; more are accepted and closed at once.
+MAX_CONNECTIONS = 256
+#: Seconds a connection may stay silent (between frames or inside one) before it is closed.
+IDLE_TIMEOUT = 60.0
+#: Messages stored in one transaction at most (a group commit).
+MAX_BATCH = 64
+
+
+class _Committer:
+    """The one writer of a listener: a group commit of what every connection sent.
+
+    It takes the messages waiting, stores them in one transaction, and only
+    then gives each its outcome, so its connection can ACK it.
+    """
+
+    def __init__(self, program: CareProgram, time_zone: str | None, max_batch: int) -> None:
+        self.program = program
+        self.time_zone = time_zone
+        self.max_batch = max_batch
+        self.queue: asyncio.Queue[tuple[bytes, asyncio.Future[Outcome]]] = asyncio.Queue()
+        # The store is used from this one thread only, so the event loop keeps reading
+        # frames from other connections while a batch commits.
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-commit")
+
+    async def submit(self, raw: bytes) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        await self.queue.put((raw, future))
+        return await future
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < self.max_batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            raws = [raw for raw, _ in batch]
+            try:
+                outcomes = await loop.run_in_executor(
+                    self.thread,
+                    functools.partial(handle_many, self.program, raws, time_zone=self.time_zone),
+                )
+            except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+
+class _Connections:
+    """The open connections: each reads frames, has them committed, and ACKs them in order."""
+
+    def __init__(
+        self,
+        committer: _Committer,
+        max_connections: int,
+        idle_timeout: float,
+        on_outcome: Callable[[Outcome], None] | None,
+    ) -> None:
+        self.active: set[asyncio.Task[None]] = set()
+        self.committer = committer
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.on_outcome = on_outcome
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.active) >= self.max_connections:
+            log.warning("refusing a connection: %d are open already", len(self.active))
+            await _close(writer)
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self.active.add(task)
+            task.add_done_callback(self.active.discard)
+        try:
+            await self._exchange(reader, writer)
+        except TimeoutError:
+            log.info("closing a connection idle for %s s", self.idle_timeout)
+        except errors.InvalidValue:
+            log.warning("closing a connection that sent an oversized frame")
+        except ConnectionError:
+            pass  # the sender went away; nothing was ACKed that is not stored
+        finally:
+            await _close(writer)
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            raw = await asyncio.wait_for(read_frame(reader), self.idle_timeout)
+            if raw is None:
+                return
+            try:
+                outcome = await self.committer.submit(raw)
+            except errors.StoreError:
+                log.exception("store unavailable: no ACK sent, the sender will retry")
+                return
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+            writer.write(frame(outcome.ack))
+            await writer.drain()
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+
+
 async def serve(
     program: CareProgram,
     *,
@@ -71,47 +193,38 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     grace: float = 5.0,
+    max_connections: int = MAX_CONNECTIONS,
+    idle_timeout: float = IDLE_TIMEOUT,
+    max_frame: int = MAX_FRAME,
+    max_batch: int = MAX_BATCH,
 ) -> None:
     """Listen on *host*:*port* until *stop* is set (or forever); *ready* gets the bound port.
 
-    When *stop* is set, the listener takes no new connections and waits up
-    to *grace* seconds for open ones to finish the message they are on (a
-    message being stored is committed and ACKed, never cut off halfway).
+    Messages from all connections are stored in shared transactions of up
+    to *max_batch* (a group commit); each is ACKed only once its transaction
+    has committed. At most *max_connections* connections are held: one more
+    is accepted and closed at once. A connection silent for *idle_timeout*
+    seconds is closed, and a frame may hold at most *max_frame* bytes, which
+    bounds a connection's memory. When *stop* is set, the listener takes no
+    new connections and waits up to *grace* seconds for open ones to finish
+    the message they are on (a message being stored is committed and ACKed,
+    never cut off halfway).
     """
-    active: set[asyncio.Task[None]] = set()
-    time_zone = time_zone or practice_time_zone(program)
-
-    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            active.add(task)
-            task.add_done_callback(active.discard)
-        try:
-            while True:
-                raw = await read_frame(reader)
-                if raw is None:
-                    break
-                try:
-                    outcome = handle(program, raw, time_zone=time_zone)
-                except errors.StoreError:
-                    log.exception("store unavailable: no ACK sent, the sender will retry")
-                    break
-                if on_outcome is not None:
-                    on_outcome(outcome)
-                writer.write(frame(outcome.ack))
-                await writer.drain()
-        except errors.InvalidValue:
-            log.warning("closing a connection that sent an oversized frame")
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    server = await asyncio.start_server(connection, host, port, limit=MAX_FRAME)
+    time_zone = time_zone or practice_time_zone(program) or ""  # looked up once
+    committer = _Committer(program, time_zone, max_batch)
+    conns = _Connections(committer, max_connections, idle_timeout, on_outcome)
+    server = await asyncio.start_server(conns.serve, host, port, limit=max_frame)
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:
         ready(bound)
-    await _run(server, stop, active, grace)
+    writer_task = asyncio.create_task(committer.run())
+    try:
+        await _run(server, stop, conns.active, grace)
+    finally:
+        writer_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer_task
+        committer.thread.shutdown(wait=True)
 
 
 async def _run(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import attrs
 import hl7
@@ -163,13 +164,25 @@ def parse(raw: str | bytes) -> hl7.Message:
         ) from exc
 
 
+_LAST = threading.local()
+
+
+def _first_segments(message: hl7.Message) -> dict[str, hl7.Segment]:
+    # The first segment of each name, found once per message (python-hl7's segment()
+    # walks the whole message on every call, and a message is read ~25 times).
+    if getattr(_LAST, "message", None) is not message:
+        found: dict[str, hl7.Segment] = {}
+        for seg in message:
+            found.setdefault(str(seg[0]), seg)
+        _LAST.message, _LAST.segments = message, found
+    segments: dict[str, hl7.Segment] = _LAST.segments
+    return segments
+
+
 def _get(message: hl7.Message, segment: str, field: int) -> str:
     """The whole text of one field (components and repetitions included), or ``""``."""
-    try:
-        seg = message.segment(segment)
-    except KeyError:
-        return ""
-    if len(seg) <= field:
+    seg = _first_segments(message).get(segment)
+    if seg is None or len(seg) <= field:
         return ""
     return str(seg[field]).strip()
 
