@@ -1,0 +1,75 @@
+"""HL7 messages with a NUL byte or an oversize field get the same NAK and dead letter on
+PostgreSQL as on SQLite, and the store itself refuses NUL text and over-long keys alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+import pytest
+
+from carecore import errors
+from carecore.clock import FixedClock
+from carecore.model import AdtEvent, DeadLetter
+from carecore.service import CareProgram
+
+ingest = pytest.importorskip("carecore_hl7v2.ingest", reason="needs carecore-hl7v2")
+
+PV1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+PV1[19], PV1[36], PV1[44], PV1[45] = "V1", "01", "202603011000-0600", "202603041500-0600"
+
+
+def a03(control, pid=""):
+    return (
+        f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|{control}|P|2.5\r"
+        f"PID|1||P1^^^GEN^MR{pid}\r" + "|".join(PV1)
+    )
+
+
+BAD = {
+    "nul": (a03("N1", "||Ok\x00afor^Ada||19480302|F"), "AR"),
+    "10k-control-id": (a03("X" * 10_000), "AE"),
+    "oversize-name": (a03("B1", "||" + "O" * 70_000 + "^Ada||19480302|F"), "AE"),
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bad.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_gets_a_nak_and_one_dead_letter_on_every_store(url, case):
+    message, code = BAD[case]
+    clock = FixedClock(pendulum.datetime(2026, 3, 4, 12, tz="UTC"))
+    with CareProgram.open(url, actor="hl7-test", clock=clock) as program:
+        answers = [ingest.handle(program, message) for _ in range(2)]
+        with program.transaction("check") as tx:
+            letters = tx.all(DeadLetter)
+            events = tx.all(AdtEvent)
+    assert [a.code for a in answers] == [code, code]
+    assert all(f"MSA|{code}|" in a.ack for a in answers)
+    assert len(letters) == 1
+    assert events == []
+    assert "\x00" not in letters[0].raw
+
+
+def test_the_store_refuses_nul_and_long_keys_the_same_way(url):
+    at = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
+    with CareProgram.open(url, actor="t") as program:
+        store = program.store
+        letter = DeadLetter(id="d1", source="x", raw="a\x00b", reason="r", received_at=at)
+        with (
+            pytest.raises(errors.InvalidValue, match="NUL") as nul,
+            store.transaction(actor="t", reason="r", at=at) as tx,
+        ):
+            tx.add(letter)
+        with (
+            pytest.raises(errors.InvalidValue, match="longer than a key") as long,
+            store.transaction(actor="t", reason="r", at=at) as tx,
+        ):
+            tx.claim_inbound("hl7", "K" * 10_000)
+    assert nul.value.field == "DeadLetter.raw"
+    assert long.value.field == "key"
