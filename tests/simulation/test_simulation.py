@@ -236,6 +236,10 @@ def test_shipped_examples_load():
         ({"policy": {"rule_year": 2015}}, "policy.rule_year"),
         ({"start": "2026"}, "start"),
         ({"months": "twelve"}, "months"),
+        ({"policy": {"outreach_order": "alphabetical"}}, "policy.outreach_order"),
+        ({"policy": {"staff": [{"credential": "ZZ"}]}}, "policy.staff[0].credential"),
+        ({"population": {"conditions": [{"icd10": "I10"}]}}, "population.conditions[0].label"),
+        ({"policy": {"fees": {"99490": "abc"}}}, "policy.fees.99490"),
     ],
 )
 def test_a_bad_config_names_the_key(data, key):

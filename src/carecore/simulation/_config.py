@@ -38,10 +38,17 @@ _NESTED: dict[tuple[type, str], type] = {
 _LISTS = {(PopulationSpec, "conditions"), (ProgramPolicy, "staff")}
 
 
+def _require(cls: type, data: dict[str, Any], path: str) -> None:
+    for a in attrs.fields(cls):
+        if a.default is attrs.NOTHING and a.name not in data:
+            raise errors.InvalidValue("is required", field=f"{path}.{a.name}" if path else a.name)
+
+
 def _build(cls: type, data: object, path: str) -> Any:
     if not isinstance(data, dict):
         raise errors.InvalidValue("must be a table", field=path or "config", value=data)
     known = {a.name for a in attrs.fields(cls)}
+    _require(cls, data, path)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         where = f"{path}.{key}" if path else key

@@ -119,6 +119,26 @@ def _to_decimal(value: object) -> object:
     return value
 
 
+def _enum(cls: type[Any], value: object) -> object:
+    """A wire string as a member of *cls*; anything else is left for ``one_of`` to refuse."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+def _credential(value: object) -> object:
+    return _enum(Credential, value)
+
+
+def _outreach_order(value: object) -> object:
+    return _enum(OutreachOrder, value)
+
+
+def _priority(value: object) -> object:
+    return _enum(Priority, value)
+
+
 def _whole(low: int, high: int) -> Any:
     return v.int_between(low, high)
 
@@ -228,7 +248,7 @@ class StaffRole:
 
     role: str = field(default="RN", validator=v.not_blank)
     credential: Credential = field(
-        default=Credential.RN, converter=Credential, validator=v.one_of(Credential)
+        default=Credential.RN, converter=_credential, validator=v.one_of(Credential)
     )
     fte: float = field(default=1.0, converter=_to_float, validator=_positive)
     capacity_minutes_per_fte_month: int = field(default=6000, validator=_whole(0, 20_000))
@@ -357,13 +377,19 @@ class ProgramPolicy:
     families: tuple[ServiceFamily, ...] = field(default=(ServiceFamily.CCM,), converter=_families)
     codes: frozenset[str] | None = field(default=None, converter=_codes)
     fees: tuple[tuple[str, Decimal], ...] = field(default=(), converter=_fees)
-    outreach_order: OutreachOrder = field(default=OutreachOrder.RANDOM, converter=OutreachOrder)
+    outreach_order: OutreachOrder = field(
+        default=OutreachOrder.RANDOM,
+        converter=_outreach_order,
+        validator=v.one_of(OutreachOrder),
+    )
     outreach_per_month: int = field(default=100, validator=_whole(0, 10_000_000))
     enrollment_probability: float = field(default=0.5, converter=_to_float, validator=_probability)
     caseload_cap_per_fte: int | None = field(default=None, validator=v.optional(_whole(0, 100_000)))
     staff: tuple[StaffRole, ...] = field(factory=lambda: (StaffRole(),), converter=v.to_tuple)
     contacts: ContactModel = field(factory=ContactModel)
-    priority: Priority = field(default=Priority.RISK, converter=Priority)
+    priority: Priority = field(
+        default=Priority.RISK, converter=_priority, validator=v.one_of(Priority)
+    )
     tcm: TcmPolicy = field(factory=TcmPolicy)
 
     @rule_year.validator
