@@ -153,3 +153,58 @@ def test_close_needs_the_practice_and_patients_files(app, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--practice" in result.output
+
+
+def test_a_bad_patients_row_is_reported_and_its_claim_refused(app, tmp_path):
+    folder, practice, roster = _close_folder(tmp_path)
+    rows = roster.read_text().splitlines()
+    bad = next(i for i, row in enumerate(rows) if row.startswith("p-pcm,"))
+    parts = rows[bad].split(",")
+    parts[3] = "1948-02-30"
+    rows[bad] = ",".join(parts)
+    roster.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "claims.837"
+    result = CliRunner().invoke(
+        app,
+        ["billing", "claims", "--close", str(folder), "--practice", str(practice),
+         "--patients", str(roster), "--month", "2026-03", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert f"refused row: patients.csv:{bad + 1}:" in result.output
+    assert "patient p-pcm, practitioner dr-ruiz: patient:" in result.output
+    assert "1948-02-30" not in result.output
+    assert pyx12_errors(out.read_text(encoding="ascii")) == []
+
+
+def test_a_practice_file_failing_its_checks_exits_2_naming_the_field(app, tmp_path):
+    folder, practice, roster = _close_folder(tmp_path)
+    data = json.loads(practice.read_text())
+    data["billing_identity"]["npi"] = "1245319598"
+    practice.write_text(json.dumps(data))
+    out = tmp_path / "claims.837"
+    result = CliRunner().invoke(
+        app,
+        ["billing", "claims", "--close", str(folder), "--practice", str(practice),
+         "--patients", str(roster), "--month", "2026-03", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "npi" in result.output
+    assert "check digit" in result.output
+    assert not out.exists()
+
+
+def test_a_practice_file_replaces_the_stored_identity(app, tmp_path):
+    url = _store(tmp_path)
+    practice = tmp_path / "practice.json"
+    other = to_primitive(IDENTITY) | {"name": "Lakeside Clinic West", "payer_id": "06202"}
+    practice.write_text(json.dumps({"billing_identity": other}))
+    out = tmp_path / "claims.837"
+    result = CliRunner().invoke(
+        app,
+        ["billing", "claims", "--db", url, "--practice", str(practice), "--month", "2026-03",
+         "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="ascii")
+    assert "NM1*85*2*Lakeside Clinic West*****XX*1245319599~" in text
+    assert "NM1*PR*2*MEDICARE PART B*****PI*06202~" in text
