@@ -7,7 +7,10 @@ Runs the primary-care-2026 study (its population resized) with the local
 executor, a Dask LocalCluster of 1 worker and one of 2 workers, each in its
 own process so that its peak memory (PSS of the process tree) is measured;
 and the columnar month close of --close-patients synthetic patients. Reports
-patient-months per second of each and the ratios.
+patient-months per second of each and the ratios. A simulated patient-month
+counts every patient of the panel; only the enrolled ones are billed through
+the engine (the others are outcome draws), so the enrolled patient-months per
+second are reported too: those are the months comparable with the close's.
 """
 
 from __future__ import annotations
@@ -24,33 +27,26 @@ from _measure import run_measured
 
 HERE = Path(__file__).parent
 
-_RUN = """
-import json, sys, attrs
-from carecore.executors import get_executor
-from carecore.simulation import load_study, run_study
-patients, months, reps, executor, workers = sys.argv[1:6]
-study = load_study("primary-care-2026")
-study = attrs.evolve(study, months=int(months),
-    population=attrs.evolve(study.population, size=int(patients)))
-with get_executor(executor, workers=int(workers) if workers != "0" else None) as ex:
-    run_study(study, replications=int(reps), seed=1, executor=ex)
-"""
-
 
 def _simulate(
     patients: int, months: int, reps: int, executor: str, workers: int
-) -> tuple[float, float]:
-    command = [
-        sys.executable,
-        "-c",
-        _RUN,
-        str(patients),
-        str(months),
-        str(reps),
-        executor,
-        str(workers),
-    ]
-    return run_measured(command, ok=frozenset({0}))
+) -> tuple[float, float, float]:
+    """(seconds, peak MB, enrolled patient-months) of one study run in its own process."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "run.json"
+        command = [
+            sys.executable,
+            str(HERE / "_simulate_run.py"),
+            str(patients),
+            str(months),
+            str(reps),
+            executor,
+            str(workers),
+            str(out),
+        ]
+        seconds, peak = run_measured(command, ok=frozenset({0}))
+        enrolled = float(json.loads(out.read_text())["enrolled_months"])
+    return seconds, peak, enrolled
 
 
 def bench_simulate(
@@ -76,9 +72,9 @@ def bench_simulate(
     ]  # fmt: skip
     close_s, close_peak_mb = run_measured(close)
     pm = patients * months * reps
-    local_s, local_mb = _simulate(patients, months, reps, "local", 0)
-    dask1_s, dask1_mb = _simulate(patients, months, reps, "dask", 1)
-    dask2_s, dask2_mb = _simulate(patients, months, reps, "dask", 2)
+    local_s, local_mb, enrolled = _simulate(patients, months, reps, "local", 0)
+    dask1_s, dask1_mb, _same = _simulate(patients, months, reps, "dask", 1)
+    dask2_s, dask2_mb, _same = _simulate(patients, months, reps, "dask", 2)
     close_rate = close_patients / close_s
     return {
         "patients": patients,
@@ -91,6 +87,9 @@ def bench_simulate(
         "close_patient_months_per_s": close_rate,
         "local_s": local_s,
         "local_patient_months_per_s": pm / local_s,
+        "enrolled_patient_months": enrolled,
+        "local_enrolled_patient_months_per_s": enrolled / local_s,
+        "enrolled_ratio": (enrolled / local_s) / close_rate,
         "local_peak_mb": local_mb,
         "dask_1_worker_s": dask1_s,
         "dask_1_worker_peak_mb": dask1_mb,
@@ -106,6 +105,8 @@ def describe(r: dict[str, Any]) -> str:
     """One line of the figures."""
     return (
         f"(simulation {r['local_patient_months_per_s']:,.0f} patient-months/s in process,"
+        f" of which {r['local_enrolled_patient_months_per_s']:,.0f} enrolled (billed through"
+        f" the engine; ratio {r['enrolled_ratio']:.2f});"
         f" columnar close {r['close_patient_months_per_s']:,.0f}/s;"
         f" Dask 1 worker {r['dask_1_worker_s']:.1f} s, 2 workers {r['dask_2_workers_s']:.1f} s,"
         f" speed-up {r['dask_speedup_2_vs_1']:.2f}x; peak {r['local_peak_mb']:.0f} MB in process,"
