@@ -36,7 +36,7 @@ from cattrs.errors import (
 )
 from cattrs.strategies import configure_tagged_union, include_subclasses
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.model import DomainEvent
 
 if TYPE_CHECKING:
@@ -346,17 +346,16 @@ def to_json(obj: object, *, indent: int | None = None) -> str:
 def from_json(text: str | bytes, cls: type[T]) -> T:
     """Read a *cls* value from JSON text; malformed JSON is an InvalidInput too.
 
+    The text must keep within :mod:`carecore.limits` (JSON depth, number
+    digits, size); beyond them it is refused, naming the limit.
+
     >>> from carecore.model import ServicePeriod
     >>> from_json('{"start": "2026-01-01", "end": "2026-01-31"}', ServicePeriod).days
     31
     """
-    try:
-        data = json.loads(text)
-    except (ValueError, TypeError) as exc:
-        name = getattr(cls, "__name__", str(cls))
-        raise errors.InvalidInput(
-            name, problems=[errors.Problem(path="$", message=f"not valid JSON: {exc}")]
-        ) from exc
+    # Within the input limits: a document nested too deep, a number too long or
+    # a text too large is refused by name, not with RecursionError or ValueError.
+    data = limits.load_json(text, what=getattr(cls, "__name__", str(cls)))
     return from_primitive(data, cls)
 
 

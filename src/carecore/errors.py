@@ -43,7 +43,20 @@ __all__ = [
     "StoreUnavailable",
 ]
 
-_MISSING: Any = object()
+
+class _Missing:
+    """The "no value given" marker; it stays itself through pickling (process pools)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_MISSING"
+
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+_MISSING: Any = _Missing()
 _SHOWN = 80  # longest value repr shown in a message
 
 

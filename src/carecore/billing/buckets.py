@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
-from carecore import errors
+from carecore import errors, limits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -387,7 +387,7 @@ def _records(file: Path, width: int, index: int) -> Iterator[tuple[int, str, str
     """(line, text as written, patient id or None for a blank row) of each data record of *file*."""
     with file.open(newline="", encoding="utf-8") as handle:
         tap = _Tap(handle)
-        reader = csv.reader(tap)
+        reader = limits.csv_rows(tap, what=file.name)
         next(reader, None)
         tap.taken.clear()
         for line, row in enumerate(reader, start=2):

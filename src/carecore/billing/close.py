@@ -39,7 +39,7 @@ import attrs
 import pendulum
 from attrs import field, frozen
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.billing.encode import CLAIM_COLUMNS, DENIAL_COLUMNS, AuditEvidence, CloseEncoder
 from carecore.billing.engine import EvaluationResult, evaluate
 from carecore.billing.facts import (
@@ -352,7 +352,8 @@ def read_patients(path: str | Path) -> tuple[dict[str, PatientRow], list[RowProb
     practitioners: dict[tuple[object, ...], BillingPractitioner] = {}
     parsers = _patient_parsers()
     with _open(file) as handle:
-        reader = csv.reader(handle)
+        # A cell past the limit csv_cell is refused by name (it was an untyped _csv.Error).
+        reader = limits.csv_rows(handle, what=file.name)
         header = _header(reader, file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
         for line, row in enumerate(reader, start=2):
             parsed = _patient_row(file, line, header, row, parsers, practitioners, patients)
@@ -500,14 +501,14 @@ def _raw_rows(
     the range's first line plus its ``first_line`` (see _split_plan).
     """
     with _open(file) as handle:
-        reader = csv.reader(handle)
+        reader = limits.csv_rows(handle, what=file.name)
         header = _header(reader, file, EVENT_COLUMNS, _EVENT_REQUIRED)
         width = len(header)
         index = header.index("patient_id")
         first_line = 2
         if byte_range is not None:
             start, end, first_line = byte_range
-            reader = csv.reader(_lines_between(file, start, end))
+            reader = limits.csv_rows(_lines_between(file, start, end), what=file.name)
         for line, row in enumerate(reader, start=first_line):
             if len(row) != width:
                 if not any(cell.strip() for cell in row):
@@ -545,7 +546,11 @@ def _is_grouped(file: Path) -> bool:
             if first_is_pid and '"' not in text:
                 pid = text.split(",", 1)[0].strip()
             else:
-                cells = next(csv.reader([text]), [])
+                try:
+                    cells = next(csv.reader([text]), [])
+                except csv.Error:
+                    # A cell past the limit csv_cell: the full read refuses it by line.
+                    return False
                 pid = cells[index].strip() if len(cells) > index else ""
             if pid != current:
                 if pid in seen:

@@ -29,14 +29,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import enum
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pendulum
 from attrs import frozen
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.billing.facts import (
     AdmissionFact,
     BhAddon,
@@ -752,14 +751,11 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
     """Read a scenario file (see :func:`read_scenarios`); bad JSON is an InvalidInput too."""
     file = Path(path)
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        text = file.read_bytes()
     except FileNotFoundError:
         raise errors.NotFound("no such scenario file", field="file", value=str(file)) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.InvalidInput(
-            str(file), problems=[errors.Problem(path="$", message=f"not valid JSON: {exc}")]
-        ) from exc
-    return read_scenarios(data)
+    # Within the input limits: nesting, number digits and size are refused by name.
+    return read_scenarios(limits.load_json(text, what=str(file)))
 
 
 def result_to_json(scenario_id: str, result: EvaluationResult) -> dict[str, Any]:

@@ -108,7 +108,9 @@ class CarePlan:
     @goals.validator
     def _unique_ids(self, _attribute: object, _value: object) -> None:
         for name in ("problems", "goals", "barriers", "tasks", "symptom_plans", "referrals"):
-            ids = [part.id for part in getattr(self, name)]
+            # Parts of the wrong type (None, a dict) are refused by name by their own
+            # field's validator, which runs after this one: skip them here.
+            ids = [part.id for part in getattr(self, name) if hasattr(part, "id")]
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise errors.InvalidValue(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from carecore import errors
 from carecore.plugins import hookimpl
 from carecore_email.channel import EmailChannel
 
@@ -21,10 +22,26 @@ def carecore_channels() -> Sequence[Channel]:
     return [
         EmailChannel(
             host=env.get("CARECORE_SMTP_HOST", "127.0.0.1"),
-            port=int(env.get("CARECORE_SMTP_PORT", "25")),
+            port=_port(env.get("CARECORE_SMTP_PORT", "25")),
             sender=env.get("CARECORE_SMTP_FROM", "carecore@localhost"),
             starttls=env.get("CARECORE_SMTP_STARTTLS", "").strip() not in {"", "0"},
             username=env.get("CARECORE_SMTP_USER") or None,
             password=env.get("CARECORE_SMTP_PASSWORD") or None,
         )
     ]
+
+
+def _port(text: str) -> int:
+    """The SMTP port from the environment: a whole number from 1 to 65535, or a typed error.
+
+    >>> _port("abc")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: CARECORE_SMTP_PORT='abc': must be a port number from 1 to 65535
+    """
+    stripped = text.strip()
+    if not stripped.isdigit() or not 1 <= int(stripped) <= 65535:  # noqa: PLR2004 - port range
+        raise errors.InvalidValue(
+            "must be a port number from 1 to 65535", field="CARECORE_SMTP_PORT", value=text
+        )
+    return int(stripped)

@@ -10,13 +10,12 @@ opens transition episodes. Nothing one bad resource does stops the others.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.model import (
     AdtEvent,
     AssessmentResult,
@@ -159,18 +158,18 @@ def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C90
       $: not JSON: Expecting value at line 1 column 1 (got 'not json')
     """
     try:
-        doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # Within carecore's input limits (size, depth, number digits): a bundle
+        # nested too deep is refused by name instead of crashing the import.
+        doc = limits.load_json(data, what=f"FHIR bundle {source}")
+    except errors.InvalidInput as exc:
+        problem = exc.problems[0]
+        if not problem.message.startswith("not valid JSON: "):
+            raise
         shown = data[:40] if isinstance(data, str) else data[:40].decode("utf-8", "replace")
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        where = (
-            f" at line {exc.lineno} column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else ""
-        )
+        message = "not JSON: " + problem.message.removeprefix("not valid JSON: ")
         raise errors.InvalidInput(
             f"FHIR bundle {source}",
-            problems=[errors.Problem(path="$", message=f"not JSON: {message}{where}", value=shown)],
+            problems=[errors.Problem(path="$", message=message, value=shown)],
         ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
         raise errors.InvalidInput(
