@@ -21,7 +21,7 @@ from carecore_fhir.export import export_patient
 from carecore_fhir.validate import problems, profile_problems
 from fhirpathpy.models import models
 
-from carecore.model import Observation, Patient
+from carecore.model import Observation, Patient, PatientAddress, PostalAddress
 
 UC = "http://hl7.org/fhir/us/core/StructureDefinition"
 OBS_STATUS = "'registered' | 'preliminary' | 'final' | 'amended' | 'corrected' | 'cancelled' | 'entered-in-error' | 'unknown'"
@@ -53,8 +53,20 @@ PROFILES = {
             "name.exists()",
             "gender.exists()",
         ],
-        "must_support": ["name.family.exists()", "name.given.exists()", "birthDate.exists()"],
-        "bindings": [_code_in("gender", "'male' | 'female' | 'other' | 'unknown'")],
+        "must_support": [
+            "name.family.exists()",
+            "name.given.exists()",
+            "birthDate.exists()",
+            "address.line.exists()",
+            "address.city.exists()",
+            "address.state.exists()",
+            "address.postalCode.exists()",
+        ],
+        "bindings": [
+            _code_in("gender", "'male' | 'female' | 'other' | 'unknown'"),
+            # USPS two-letter codes (extensible): carecore keeps only United States addresses
+            "address.all(state.matches('^[A-Z]{2}$'))",
+        ],
         "invariants": {
             "us-core-6": "name.all((family.exists() or given.exists()) xor "
             "extension.where(url='http://hl7.org/fhir/StructureDefinition/data-absent-reason').exists())",
@@ -306,6 +318,14 @@ def rich_resources(tmp_path_factory):
     ) as program:
         _rich_record(program)
         with program.transaction("weight") as tx:
+            tx.add(
+                PatientAddress(
+                    patient_id="p1",
+                    address=PostalAddress(
+                        line1="1 Elm St", city="Evanston", state="IL", postal_code="602011234"
+                    ),
+                )
+            )
             tx.add(
                 Observation(
                     id="w1",

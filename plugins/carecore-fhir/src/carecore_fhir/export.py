@@ -43,12 +43,15 @@ from carecore.model import (
     Goal,
     Observation,
     Patient,
+    PatientAddress,
     PatientClass,
+    PostalAddress,
     Practitioner,
     ReferralStatus,
     Task,
 )
 from carecore_fhir import codes, profiles, validate
+from carecore_fhir.addresses import address_resource
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -164,7 +167,7 @@ def _concept(system: str, code: str, display: str | None = None) -> dict[str, An
 # -- one resource each ------------------------------------------------------------------------
 
 
-def patient_resource(patient: Patient) -> dict[str, Any]:
+def patient_resource(patient: Patient, address: PostalAddress | None = None) -> dict[str, Any]:
     """A carecore Patient as a FHIR Patient (time zone in the core ``timezone`` extension)."""
     doc: dict[str, Any] = {
         "resourceType": "Patient",
@@ -183,6 +186,8 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
     }
     if patient.date_of_death is not None:
         doc["deceasedDateTime"] = patient.date_of_death.isoformat()
+    if address is not None:
+        doc["address"] = [address_resource(address)]
     if not any(i.value == patient.id for i in patient.identifiers):
         # US Core needs an identifier; carecore's id is one, under its own system.
         doc["identifier"].append({"system": PATIENT_ID, "value": patient.id})
@@ -840,6 +845,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
         consents = tx.find(Consent, patient_id=pid)
         enrollments = tx.find(Enrollment, patient_id=pid)
         results = tx.find(AssessmentResult, patient_id=pid)
+        addresses = tx.find(PatientAddress, patient_id=pid)
         wanted = {m.practitioner_id for t in teams for m in t.members}
         wanted |= {p.responsible_id for p in plans if p.responsible_id}
         wanted |= {c for p in plans for c in p.contributors}
@@ -858,7 +864,9 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
     # Observation made with the QuestionnaireResponse, so it is written once.
     totals = {f"{r.id}{sep}total" for r in results if r.total is not None for sep in ":-"}
     observations = [o for o in observations if o.id not in totals]
-    resources: list[dict[str, Any]] = [patient_resource(patient)]
+    resources: list[dict[str, Any]] = [
+        patient_resource(patient, addresses[0].address if addresses else None)
+    ]
     resources += [practitioner_resource(p) for p in practitioners]
     resources += [condition_resource(c) for c in conditions]
     resources += observation_resources(observations)

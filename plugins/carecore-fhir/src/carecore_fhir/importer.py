@@ -27,6 +27,7 @@ from carecore.model import (
     Enrollment,
     Observation,
     Patient,
+    PatientAddress,
     Practitioner,
 )
 from carecore_fhir.mapping import Mapped, Options, Resolver, Skip, to_carecore
@@ -43,6 +44,7 @@ SOURCE = "fhir"
 #: The order kinds are written in: what others refer to first.
 _WRITE_ORDER: list[type] = [
     Patient,
+    PatientAddress,
     Practitioner,
     Condition,
     Observation,
@@ -318,6 +320,11 @@ def import_bundle(
 _RANK = {"refused": 4, "imported": 3, "updated": 2, "unchanged": 1}
 
 
+def _key(value: Any) -> str:
+    """What a stored record is known by: its id, or its patient (a patient's one address)."""
+    return str(value.id) if hasattr(value, "id") else str(value.patient_id)
+
+
 def _existing(
     program: CareProgram, by_kind: dict[type, list[tuple[int, Any]]]
 ) -> dict[type, dict[str, Any]]:
@@ -336,10 +343,10 @@ def _existing(
                     except errors.NotFound:
                         continue
                 continue
-            ids = {v.id for _, v in items}
+            ids = {_key(v) for _, v in items}
             for patient_id in sorted({v.patient_id for _, v in items}):
                 stored: list[Any] = tx.find(cls, patient_id=patient_id)
-                have.update({r.id: r for r in stored if r.id in ids})
+                have.update({_key(r): r for r in stored if _key(r) in ids})
     return found
 
 
@@ -400,7 +407,7 @@ def _write_kind(
     """Add the new records of one kind, replace the changed ones; a status per position."""
     groups: dict[str, list[tuple[int, Any]]] = {"imported": [], "updated": [], "unchanged": []}
     for position, value in items:
-        old = have.get(value.id)
+        old = have.get(_key(value))
         if old is None:
             groups["imported"].append((position, value))
         elif cls is CarePlan or old == value:  # carecore's own plan versions are not overwritten

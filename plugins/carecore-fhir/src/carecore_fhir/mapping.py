@@ -51,6 +51,7 @@ from carecore.model import (
     InterventionKind,
     Observation,
     Patient,
+    PatientAddress,
     PatientClass,
     Practitioner,
     Problem,
@@ -61,6 +62,7 @@ from carecore.model import (
     TaskStatus,
 )
 from carecore_fhir import codes, validate
+from carecore_fhir.addresses import read_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -565,7 +567,13 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         )
     except errors.InvalidValue as exc:
         raise _located(resource, exc) from None
-    return Mapped(values=(patient,), notes=tuple(notes))
+    address, why_not = read_address(resource)
+    if why_not:
+        notes.append(why_not)
+    if address is None:
+        return Mapped(values=(patient,), notes=tuple(notes))
+    kept = PatientAddress(patient_id=rid, address=address)
+    return Mapped(values=(patient, kept), notes=tuple(notes))
 
 
 def _located(resource: Mapping[str, Any], exc: errors.CarecoreError) -> errors.CarecoreError:
