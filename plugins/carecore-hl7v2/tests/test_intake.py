@@ -204,3 +204,19 @@ def test_a_frame_ending_in_fs_alone_is_answered(program):
         while not reply.endswith(b"\x1c\r"):
             reply += s.recv(65536)
         assert b"MSA|AA|F2" in reply
+
+
+def test_review_mode_keeps_an_unknown_patients_message_for_match_review(program):
+    message = a03("R1", "999^^^GEN^MR", pid_rest="||Doe^Jane||19500101|F")
+    outcome = handle(program, message, unknown_patients="review")
+    assert outcome.code == "AE"
+    assert "match review" in outcome.reason
+    with program.transaction("check") as tx:
+        assert tx.all(Patient) == []
+        assert tx.all(AdtEvent) == []
+        (letter,) = tx.all(DeadLetter)
+    assert letter.key == "R1"
+    # Once the patient is registered with that identifier, the resent message is taken.
+    ada(program, Identifier(system="GEN", value="999"))
+    again = handle(program, message, unknown_patients="review")
+    assert (again.code, again.patient_id) == ("AA", "ada")

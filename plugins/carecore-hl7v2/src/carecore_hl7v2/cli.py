@@ -11,13 +11,24 @@ import click
 
 from carecore._cli_commands import time_zone_option
 from carecore.service import CareProgram
-from carecore_hl7v2.ingest import handle, practice_time_zone, split_messages
-from carecore_hl7v2.listener import serve
+from carecore_hl7v2.ingest import UnknownPatients, handle, practice_time_zone, split_messages
+from carecore_hl7v2.listener import IDLE_TIMEOUT, MAX_CONNECTIONS, serve
 
 if TYPE_CHECKING:
     import pluggy
 
-_TZ_HELP = "Time zone for HL7 times sent without a UTC offset (e.g. America/Chicago)."
+_TZ_HELP = (
+    "Time zone for HL7 times sent without a UTC offset (e.g. America/Chicago); "
+    "default: the practice's, stored with carecore db set time-zone."
+)
+_UNKNOWN = click.option(
+    "--unknown-patients",
+    type=click.Choice(["create", "review"]),
+    default="create",
+    show_default=True,
+    help="A message no stored identifier matches: register its patient from PID, "
+    "or refuse it (AE) and keep it as a dead letter for match review.",
+)
 
 
 @click.group()
@@ -36,9 +47,37 @@ def hl7() -> None:
 )
 @click.option("--db", "db_url", required=True, metavar="URL", help="Store the events go to.")
 @click.option("--time-zone", default=None, help=_TZ_HELP, callback=time_zone_option)
+@_UNKNOWN
+@click.option(
+    "--max-connections",
+    default=MAX_CONNECTIONS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Connections held at once; more are closed at once.",
+)
+@click.option(
+    "--idle-timeout",
+    default=IDLE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a silent connection is kept.",
+)
 @click.pass_context
-def listen(ctx: click.Context, host: str, port: int, db_url: str, time_zone: str | None) -> None:
-    """Receive ADT messages over MLLP; each is committed before it is acknowledged."""
+def listen(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context,
+    host: str,
+    port: int,
+    db_url: str,
+    time_zone: str | None,
+    unknown_patients: UnknownPatients,
+    max_connections: int,
+    idle_timeout: float,
+) -> None:
+    """Receive ADT messages over MLLP; each is committed before it is acknowledged.
+
+    Messages from all connections are stored in shared transactions (group
+    commit); each ACK is sent once its message's transaction has committed.
+    """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with CareProgram.open(db_url, actor="hl7-listener", plugin_manager=pm) as program:
 
@@ -48,7 +87,18 @@ def listen(ctx: click.Context, host: str, port: int, db_url: str, time_zone: str
             )
 
         try:
-            asyncio.run(serve(program, host=host, port=port, time_zone=time_zone, ready=ready))
+            asyncio.run(
+                serve(
+                    program,
+                    host=host,
+                    port=port,
+                    time_zone=time_zone,
+                    ready=ready,
+                    unknown_patients=unknown_patients,
+                    max_connections=max_connections,
+                    idle_timeout=idle_timeout,
+                )
+            )
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
 
@@ -59,15 +109,17 @@ def listen(ctx: click.Context, host: str, port: int, db_url: str, time_zone: str
 )
 @click.option("--db", "db_url", required=True, metavar="URL", help="Store the events go to.")
 @click.option("--time-zone", default=None, help=_TZ_HELP, callback=time_zone_option)
+@_UNKNOWN
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
 )
 @click.pass_context
-def import_(
+def import_(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
     files: tuple[Path, ...],
     db_url: str,
     time_zone: str | None,
+    unknown_patients: UnknownPatients,
     progress: bool,  # noqa: FBT001 - a click flag
 ) -> None:
     """Import ADT messages from files (one or many messages each); refused ones become dead letters.
@@ -86,7 +138,7 @@ def import_(
         task = bar.add_task("importing HL7 messages", total=len(messages))
         zone = time_zone or practice_time_zone(program) or ""  # looked up once
         for raw in messages:
-            outcome = handle(program, raw, time_zone=zone)
+            outcome = handle(program, raw, time_zone=zone, unknown_patients=unknown_patients)
             counts[
                 "duplicate" if outcome.duplicate else "stored" if outcome.stored else "refused"
             ] += 1

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from carecore import errors
-from carecore_hl7v2.ingest import Outcome, handle_many, practice_time_zone
+from carecore_hl7v2.ingest import Outcome, UnknownPatients, handle_many, practice_time_zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -89,8 +89,15 @@ class _Committer:
     then gives each its outcome, so its connection can ACK it.
     """
 
-    def __init__(self, program: CareProgram, time_zone: str | None, max_batch: int) -> None:
+    def __init__(
+        self,
+        program: CareProgram,
+        time_zone: str | None,
+        max_batch: int,
+        unknown_patients: UnknownPatients = "create",
+    ) -> None:
         self.program = program
+        self.unknown_patients: UnknownPatients = unknown_patients
         self.time_zone = time_zone
         self.max_batch = max_batch
         self.queue: asyncio.Queue[tuple[bytes, asyncio.Future[Outcome]]] = asyncio.Queue()
@@ -113,7 +120,13 @@ class _Committer:
             try:
                 outcomes = await loop.run_in_executor(
                     self.thread,
-                    functools.partial(handle_many, self.program, raws, time_zone=self.time_zone),
+                    functools.partial(
+                        handle_many,
+                        self.program,
+                        raws,
+                        time_zone=self.time_zone,
+                        unknown_patients=self.unknown_patients,
+                    ),
                 )
             except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
                 for _, future in batch:
@@ -197,6 +210,7 @@ async def serve(
     idle_timeout: float = IDLE_TIMEOUT,
     max_frame: int = MAX_FRAME,
     max_batch: int = MAX_BATCH,
+    unknown_patients: UnknownPatients = "create",
 ) -> None:
     """Listen on *host*:*port* until *stop* is set (or forever); *ready* gets the bound port.
 
@@ -208,10 +222,11 @@ async def serve(
     bounds a connection's memory. When *stop* is set, the listener takes no
     new connections and waits up to *grace* seconds for open ones to finish
     the message they are on (a message being stored is committed and ACKed,
-    never cut off halfway).
+    never cut off halfway). *unknown_patients* is
+    :data:`~carecore_hl7v2.ingest.UnknownPatients`.
     """
     time_zone = time_zone or practice_time_zone(program) or ""  # looked up once
-    committer = _Committer(program, time_zone, max_batch)
+    committer = _Committer(program, time_zone, max_batch, unknown_patients)
     conns = _Connections(committer, max_connections, idle_timeout, on_outcome)
     server = await asyncio.start_server(conns.serve, host, port, limit=max_frame)
     bound = server.sockets[0].getsockname()[1]
