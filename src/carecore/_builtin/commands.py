@@ -16,7 +16,9 @@ def carecore_cli(app: click.Group) -> None:
     from carecore._cli_billing import billing  # noqa: PLC0415 - click loads only for the CLI
     from carecore._cli_commands import demo, plugins  # noqa: PLC0415
     from carecore._cli_db import db  # noqa: PLC0415
+    from carecore._cli_gaps import gaps  # noqa: PLC0415
     from carecore._cli_import import import_command  # noqa: PLC0415
+    from carecore._cli_meds import meds  # noqa: PLC0415
     from carecore._cli_outbox import outbox  # noqa: PLC0415
     from carecore._cli_registry import attest_command, registry_command  # noqa: PLC0415
     from carecore._cli_report import report  # noqa: PLC0415
@@ -36,6 +38,8 @@ def carecore_cli(app: click.Group) -> None:
         registry_command,
         simulate,
         import_command,
+        meds,
+        gaps,
         attest_command,
     ):
         # An installed plugin may replace a built-in command: its carecore_cli

@@ -203,7 +203,7 @@ def _step(
         assert sys_ is not None  # noqa: S101 - filtered above
         assert dia is not None  # noqa: S101
         limit_s, limit_d = step.bp_below
-        reading = f"{sys_:g}/{dia:g} on {day.isoformat()}"
+        reading = f"{sys_:.0f}/{dia:.0f} on {day.isoformat()}"
         if sys_ < limit_s and dia < limit_d:
             return [pair[_SYSTOLIC], pair[_DIASTOLIC]], step.lookback.expires(day), reading
         return [], None, f"latest blood pressure {reading} is not below {limit_s}/{limit_d}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from carecore import errors, transitions
-from carecore.medications import active_on, reconcile
+from carecore.medications import Finding, active_on, compare, reconcile
 from carecore.model import (
     EpisodeStatus,
     MedicationReconciliation,
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from carecore.model import Decision
     from carecore.protocols import Transaction
 
-__all__ = ["reconcile_in", "source_lists"]
+__all__ = ["current_list", "preview", "reconcile_in", "source_lists"]
 
 #: How far back a discharge summary's list counts when no episode says when the discharge was.
 _DISCHARGE_LOOKBACK_DAYS = 30
@@ -154,3 +154,24 @@ def current_list(tx: Transaction, patient_id: str, day: pendulum.Date) -> list[M
         for s in active_on(tx.find(MedicationStatement, patient_id=patient_id), day)
         if s.status is not MedicationStatus.STOPPED
     ]
+
+
+def preview(
+    tx: Transaction, patient_id: str, day: pendulum.Date, episode_id: str | None = None
+) -> list[Finding]:
+    """What a reconciliation on *day* would compare, and the discrepancies, without writing."""
+    tx.get(Patient, patient_id)
+    episode = _episode(tx, patient_id, episode_id, day)
+    lists = source_lists(
+        tx.find(MedicationStatement, patient_id=patient_id),
+        day,
+        discharged_on=None if episode is None else episode.discharge_date,
+    )
+    if len(lists) < 2:  # noqa: PLR2004 - a reconciliation compares two lists or more
+        raise errors.InvalidValue(
+            "a reconciliation compares two or more source lists; this patient has "
+            + (", ".join(s.value for s in lists) or "none"),
+            field="lists",
+            value=patient_id,
+        )
+    return compare(lists)

@@ -1,0 +1,229 @@
+"""``carecore meds``: a patient's active medications and their reconciliation."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+import pendulum
+
+from carecore import errors
+from carecore.medications import Choice
+from carecore.model import Decision, MedicationStatement
+from carecore.service import CareProgram
+
+if TYPE_CHECKING:
+    import pluggy
+
+
+def _day(text: str | None, option: str) -> pendulum.Date | None:
+    if text is None:
+        return None
+    try:
+        return pendulum.Date.fromisoformat(text)
+    except ValueError:
+        raise errors.InvalidValue(
+            "must be a real day as YYYY-MM-DD", field=option, value=text
+        ) from None
+
+
+def statement_row(s: MedicationStatement) -> dict[str, Any]:
+    """One medication as the JSON of ``carecore meds list``."""
+    return {
+        "id": s.id,
+        "rxnorm": s.rxnorm,
+        "text": s.text,
+        "dose": s.dose,
+        "route": s.route,
+        "frequency": s.frequency,
+        "start": None if s.start is None else s.start.isoformat(),
+        "source": s.source.value,
+        "prescriber": s.prescriber_id,
+    }
+
+
+@click.group()
+def meds() -> None:
+    """Medications: a patient's active list, and reconciling lists after a discharge."""
+
+
+_DB = click.option("--db", "db_url", required=True, metavar="URL", help="The store.")
+_ON = click.option(
+    "--on", "day", default=None, metavar="YYYY-MM-DD", help="The day (default: today)."
+)
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+
+@meds.command("list")
+@click.argument("patient")
+@_DB
+@_ON
+@_FORMAT
+@click.pass_context
+def list_(ctx: click.Context, patient: str, db_url: str, day: str | None, fmt: str) -> None:
+    """List PATIENT's active medications as of a day (the latest reconciled list, and what came after)."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    on = _day(day, "--on")
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+        listed = program.medication_list(patient, on=on)
+    rows = [statement_row(s) for s in listed]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"{patient}: no active medications")
+        return
+    click.echo(f"{patient}: {len(rows)} active medication(s)")
+    for r in rows:
+        detail = ", ".join(x for x in (r["dose"], r["route"], r["frequency"]) if x)
+        code = f"RxNorm {r['rxnorm']}" if r["rxnorm"] else "no RxNorm"
+        click.echo(
+            f"  {r['text']}{' (' + detail + ')' if detail else ''}  [{code}; {r['source']}"
+            f"{'; since ' + r['start'] if r['start'] else ''}]"
+        )
+
+
+def _decisions(decide: tuple[str, ...]) -> dict[str, Decision | Choice]:
+    out: dict[str, Decision | Choice] = {}
+    for item in decide:
+        name, sep, what = item.partition("=")
+        if not sep or not name or not what:
+            raise errors.InvalidValue("must be MEDICATION=DECISION", field="--decide", value=item)
+        decision, _, dose = what.partition(":")
+        try:
+            chosen = Decision(decision)
+        except ValueError:
+            allowed = ", ".join(d.value for d in Decision)
+            raise errors.InvalidValue(
+                f"the decision must be one of {allowed} (change:NEW DOSE)",
+                field="--decide",
+                value=item,
+            ) from None
+        if chosen is Decision.CHANGE:
+            if not dose:
+                raise errors.InvalidValue(
+                    "a change needs the new dose: change:DOSE", field="--decide", value=item
+                )
+            out[name] = Choice(decision=chosen, dose=dose)
+        else:
+            out[name] = chosen
+    return out
+
+
+@meds.command("reconcile")
+@click.argument("patient")
+@_DB
+@click.option(
+    "--by", default=None, metavar="ID", help="Who reconciles (a practitioner id); required to save."
+)
+@_ON
+@click.option(
+    "--episode", default=None, metavar="ID", help="The transition episode (default: the open one)."
+)
+@click.option(
+    "--decide",
+    multiple=True,
+    metavar="MEDICATION=DECISION",
+    help=(
+        "A decision for one medication (its RxNorm code, key or statement id): continue, stop, "
+        "ask_prescriber or change:NEW DOSE. Repeat for each."
+    ),
+)
+@click.option(
+    "--rest",
+    type=click.Choice(["continue", "stop", "ask_prescriber"]),
+    default=None,
+    help="The decision for every medication not named by --decide (recorded for each).",
+)
+@_FORMAT
+@click.pass_context
+def reconcile_(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context,
+    patient: str,
+    db_url: str,
+    by: str | None,
+    day: str | None,
+    episode: str | None,
+    decide: tuple[str, ...],
+    rest: str | None,
+    fmt: str,
+) -> None:
+    """Reconcile PATIENT's medication lists (practice, discharge summary, patient, pharmacy).
+
+    Without --by, shows each medication with its discrepancies and saves
+    nothing. With --by, every medication needs a decision (--decide, --rest);
+    the record is saved and meets the open episode's reconciliation deadline.
+    """
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    on = _day(day, "--on")
+    decisions = _decisions(decide)
+    with CareProgram.open(
+        db_url, actor=by or "carecore-cli", plugin_manager=pm, create=False
+    ) as program:
+        if by is None:
+            from carecore.medications import _store  # noqa: PLC0415
+
+            with program.transaction("medication reconciliation preview") as tx:
+                today = on or program.clock.now().date()
+                findings = _store.preview(tx, patient, today, episode)
+            rows = [
+                {
+                    "key": f.key,
+                    "text": f.text,
+                    "sources": sorted(s.value for s in f.sources),
+                    "discrepancies": sorted(d.value for d in f.discrepancies),
+                }
+                for f in findings
+            ]
+            if fmt == "json":
+                click.echo(json.dumps(rows, indent=2))
+                return
+            click.echo(
+                f"{patient}: {len(rows)} medication(s) to reconcile (nothing saved; give --by to save)"
+            )
+            for r in rows:
+                click.echo(
+                    f"  {r['key']:<24} {r['text'][:40]:<40} on {','.join(r['sources'])}: "
+                    f"{', '.join(r['discrepancies']) or 'no discrepancy'}"
+                )
+            return
+        record = program.reconcile_medications(
+            patient,
+            by=by,
+            decisions=decisions,
+            default=None if rest is None else Decision(rest),
+            on=on,
+            episode_id=episode,
+        )
+    items = [
+        {
+            "key": i.key,
+            "text": i.text,
+            "decision": i.decision.value,
+            "discrepancies": sorted(d.value for d in i.discrepancies),
+            "statements": list(i.statement_ids),
+        }
+        for i in record.items
+    ]
+    data: dict[str, Any] = {
+        "reconciliation_id": record.id,
+        "patient_id": record.patient_id,
+        "on": record.on.isoformat(),
+        "by": record.reconciled_by,
+        "episode_id": record.episode_id,
+        "sources": sorted(s.value for s in record.sources),
+        "items": items,
+    }
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    met = f"; met episode {record.episode_id}'s deadline" if record.episode_id else ""
+    click.echo(
+        f"{patient}: reconciled {len(record.items)} medication(s) on {data['on']} by {by}{met}"
+    )
+    for item in items:
+        found = ", ".join(item["discrepancies"]) or "-"
+        click.echo(f"  {item['decision']:<15} {item['text'][:40]:<40} {found}")
