@@ -67,3 +67,61 @@ def test_assessments_consents_and_enrollments_read_back_as_stored(
 def _find(program, cls, pid):
     with program.transaction("test") as tx:
         return sorted(tx.find(cls, patient_id=pid), key=lambda v: v.id)
+
+
+def test_practitioners_the_store_lacks_travel_as_names_and_read_back(program, carecore_pm):
+    """A consent, enrollment and assessment naming practitioners with no stored record."""
+    import pendulum
+
+    from carecore.model import (
+        AdministrativeSex,
+        ConsentMethod,
+        ServiceFamily,
+    )
+
+    day = pendulum.Date(2026, 1, 5)
+    program.import_records(
+        [
+            Patient(
+                id="p9",
+                given_name="Ada",
+                family_name="Okafor",
+                birth_date=pendulum.Date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            ),
+            Consent(
+                id="k9",
+                patient_id="p9",
+                family=ServiceFamily.CCM,
+                method=ConsentMethod.VERBAL,
+                obtained_on=day,
+                obtained_by="rn-gone",
+                billing_practitioner_id="dr-gone",
+                cost_sharing_explained=False,
+            ),
+            Enrollment.start(
+                id="e9",
+                patient_id="p9",
+                program_id="ccm",
+                family=ServiceFamily.CCM,
+                billing_practitioner_id="dr-gone",
+                on=day,
+            ),
+        ],
+        reason="test",
+    )
+    program.assess(
+        "p9", "phq-2", {"44250-9": 1, "44255-8": 2}, result_id="a9", performer_id="rn-gone"
+    )
+    first = export_patient(program, "p9")
+    resources = {r["resourceType"]: r for r in (e["resource"] for e in first["entry"])}
+    assert resources["Consent"]["performer"] == [{"display": "rn-gone"}]
+    assert resources["EpisodeOfCare"]["careManager"] == {"display": "dr-gone"}
+    assert resources["QuestionnaireResponse"]["author"] == {"display": "rn-gone"}
+    with CareProgram.open("memory://", actor="round-trip", plugin_manager=carecore_pm) as again:
+        report = import_bundle(again, json.dumps(first), source="p9.json")
+        assert report.refused == ()
+        for cls in (AssessmentResult, Consent, Enrollment):
+            assert _find(again, cls, "p9") == _find(program, cls, "p9"), cls.__name__
+        assert _resources(export_patient(again, "p9")) == _resources(first)

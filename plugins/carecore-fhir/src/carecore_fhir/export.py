@@ -144,6 +144,16 @@ def _ref(kind: str, rid: str, display: str | None = None) -> dict[str, Any]:
     return ref
 
 
+def _practitioner(practitioner_id: str, known: set[str] | None) -> dict[str, Any]:
+    """A reference to a practitioner the export carries, else the practitioner's id as display.
+
+    *known* None: every practitioner is taken to be carried (one resource exported alone).
+    """
+    if known is None or practitioner_id in known:
+        return _ref("Practitioner", practitioner_id)
+    return {"display": practitioner_id}
+
+
 def _number(value: Decimal) -> float | int:
     """*value* as a JSON number written as carecore holds it (``8`` stays 8, ``8.0`` stays 8.0)."""
     exponent = value.as_tuple().exponent
@@ -620,7 +630,7 @@ def careteam_resource(team: CareTeam) -> dict[str, Any]:
     }
 
 
-def consent_resource(consent: Consent) -> dict[str, Any]:
+def consent_resource(consent: Consent, *, known: set[str] | None = None) -> dict[str, Any]:
     """A program consent as a FHIR Consent (scope ``treatment``, an opt-in policy rule)."""
     active = consent.effective_until is None
     provision: dict[str, Any] = {
@@ -657,13 +667,13 @@ def consent_resource(consent: Consent) -> dict[str, Any]:
         ],
         "patient": _ref("Patient", consent.patient_id),
         "dateTime": consent.obtained_on.isoformat(),
-        "performer": [_ref("Practitioner", consent.obtained_by)],
+        "performer": [_practitioner(consent.obtained_by, known)],
         "policyRule": _concept("http://terminology.hl7.org/CodeSystem/v3-ActCode", "OPTIN"),
         "provision": provision,
     }
 
 
-def enrollment_resource(enrollment: Enrollment) -> dict[str, Any]:
+def enrollment_resource(enrollment: Enrollment, *, known: set[str] | None = None) -> dict[str, Any]:
     """A program enrollment as a FHIR EpisodeOfCare with its status history."""
     history = []
     changes = list(enrollment.history)
@@ -693,11 +703,13 @@ def enrollment_resource(enrollment: Enrollment) -> dict[str, Any]:
         "type": [_concept(codes.FAMILY_SYSTEM, enrollment.family.value)],
         "patient": _ref("Patient", enrollment.patient_id),
         "period": period,
-        "careManager": _ref("Practitioner", enrollment.billing_practitioner_id),
+        "careManager": _practitioner(enrollment.billing_practitioner_id, known),
     }
 
 
-def assessment_resources(result: AssessmentResult) -> list[dict[str, Any]]:
+def assessment_resources(
+    result: AssessmentResult, *, known: set[str] | None = None
+) -> list[dict[str, Any]]:
     """An assessment as a FHIR QuestionnaireResponse and, when scored, a score Observation."""
     qr: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
@@ -712,7 +724,7 @@ def assessment_resources(result: AssessmentResult) -> list[dict[str, Any]]:
         ],
     }
     if result.performer_id:
-        qr["author"] = _ref("Practitioner", result.performer_id)
+        qr["author"] = _practitioner(result.performer_id, known)
     scoring = to_primitive(result)
     extras = {k: scoring[k] for k in ("total", "band", "positive", "flags", "needs")}
     if any(v not in (None, [], ()) for v in extras.values()):
@@ -850,6 +862,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
         wanted |= {p.responsible_id for p in plans if p.responsible_id}
         wanted |= {c for p in plans for c in p.contributors}
         wanted |= {t.owner for p in plans for t in p.tasks}
+        wanted |= {r.performer_id for r in results if r.performer_id}
         wanted |= {c.obtained_by for c in consents} | {
             e.billing_practitioner_id for e in enrollments
         }
@@ -876,10 +889,10 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
     team_ids = tuple(t.id for t in teams)
     for plan in plans:
         resources += careplan_resources(plan, care_teams=team_ids, practitioners=known)
-    resources += [consent_resource(c) for c in consents]
-    resources += [enrollment_resource(e) for e in enrollments]
+    resources += [consent_resource(c, known=known) for c in consents]
+    resources += [enrollment_resource(e, known=known) for e in enrollments]
     for result in results:
-        resources += assessment_resources(result)
+        resources += assessment_resources(result, known=known)
     resources, clashes = _unique([profiles.declare(r) for r in resources])
     if check or clashes:
         problems = clashes + [p for r in resources for p in validate.problems(r)]

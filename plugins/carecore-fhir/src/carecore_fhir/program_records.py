@@ -77,6 +77,9 @@ def _coding(resource: Mapping[str, Any], element: str, system: str) -> str:
 
 
 def _practitioner(resource: dict[str, Any], resolver: Resolver, path: str, ref: object) -> str:
+    """The practitioner a reference names; carecore writes one it does not carry as a display."""
+    if isinstance(ref, dict) and "reference" not in ref and isinstance(ref.get("display"), str):
+        return str(ref["display"])
     _, rid = resolver.target(resource, path, ref, ("Practitioner",))
     return rid
 
