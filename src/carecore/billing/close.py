@@ -40,6 +40,7 @@ import pendulum
 from attrs import field, frozen
 
 from carecore import errors, limits
+from carecore.billing._output import staged_output, staging_active
 from carecore.billing.encode import CLAIM_COLUMNS, DENIAL_COLUMNS, AuditEvidence, CloseEncoder
 from carecore.billing.engine import EvaluationResult, evaluate
 from carecore.billing.facts import (
@@ -1295,6 +1296,10 @@ def close_files(  # noqa: C901 - checks of each setting, then one engine
     Refused rows are listed as the CLI prints them: patients.csv rows first,
     then event rows in close order, then rows naming unknown patients.
 
+    The files are written into a new folder beside *out* and renamed into
+    place only when the close succeeds, so a failed close leaves the previous
+    output as it was (see :mod:`carecore.billing._output`).
+
     >>> import pathlib, tempfile
     >>> from carecore.billing.cms import cms_rule_set
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -1309,6 +1314,21 @@ def close_files(  # noqa: C901 - checks of each setting, then one engine
     >>> summary.claim_lines, refused
     (1, [])
     """
+    if out is not None and not staging_active():
+        # Written aside and renamed into place: a failed close keeps the previous output.
+        with staged_output(out) as staging:
+            return close_files(
+                patients_csv,
+                events_csv,
+                month,
+                rules,
+                staging,
+                engine=engine,
+                workers=workers,
+                on_progress=on_progress,
+                on_notice=on_notice,
+                buckets=buckets,
+            )
     from carecore.billing.columnar import close_columnar, polars_available  # noqa: PLC0415
     from carecore.billing.rules import RuleSet  # noqa: PLC0415
 
@@ -1421,52 +1441,33 @@ def close_store(
             value=month,
         )
     v.check_callable(on_progress, "on_progress")
-    target = None if out is None else Path(out)
-    # One read serves the close and the audit packets' evidence: the records
-    # and each care plan's versions with the days they were written.
-    dated: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] = {}
-    with program.transaction(f"{reason}: read {month}") as tx:
-        records = _month_records(tx, dated_plans=dated)
-    consents: dict[str, list[Consent]] = {}
-    plans: dict[str, list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]] = {}
-    if target is not None:
-        for consent in records.consents:
-            if consent.obtained_on <= month.end:
-                consents.setdefault(consent.patient_id, []).append(consent)
-        for versions in _plan_versions_as_of(dated, month):
-            plans.setdefault(versions[0][0].patient_id, []).append(versions)
-    with CloseWriter(target, month, rules) as writer:
-
-        def each(facts: BillingFacts, result: EvaluationResult) -> None:
-            billing = {line.billing_practitioner_id for line in result.claim_lines}
-            practitioner = next(
-                (p for p in facts.practitioners if p.id in billing), facts.practitioners[0]
-            )
-            log = [
-                (e.date, e.minutes, e.role, e.family, e.credential, e.interactive, e.practitioner)
-                for e in facts.events
-                if isinstance(e, TimeFact)
-            ]
-            pid = facts.patient.id
-            row = PatientRow(
-                line=0, patient=facts.patient, practitioner=practitioner, setting=facts.setting
-            )
-            evidence = AuditEvidence(consents=consents.get(pid, ()), care_plans=plans.get(pid, ()))
-            writer.add(
-                PatientMonth(row=row, period=month, result=result, time_log=log, evidence=evidence)
-            )
-
-        program._close_month_records(  # noqa: SLF001 - close_month over the records read above
-            records,
-            month,
-            rules=rules,
-            reason=reason,
-            progress=on_progress,
-            each=each,
-            setting=setting,
-            require_coverage=require_coverage,
+    chosen = setting if setting is not None else Setting.PHYSICIAN_OFFICE
+    _check_close_options(chosen, require_coverage)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise errors.InvalidValue(
+            "must be a whole number of at least 1", field="workers", value=workers
         )
-        return writer.finish()
+    size = PARTITION_SIZE if partition_size is None else partition_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise errors.InvalidValue(
+            "must be a whole number of at least 1", field="partition_size", value=partition_size
+        )
+    # Written aside and renamed into place: a failed close keeps the previous output.
+    with staged_output(out) as staging:
+        return close_store_parts(
+            program,
+            month,
+            rules,
+            staging,
+            reason,
+            on_progress,
+            chosen,
+            require_coverage,
+            workers,
+            size,
+        )
 
 
 def _plan_versions_as_of(
