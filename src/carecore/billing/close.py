@@ -1441,33 +1441,65 @@ def close_store(
             value=month,
         )
     v.check_callable(on_progress, "on_progress")
-    chosen = setting if setting is not None else Setting.PHYSICIAN_OFFICE
-    _check_close_options(chosen, require_coverage)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4)
-    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise errors.InvalidValue(
-            "must be a whole number of at least 1", field="workers", value=workers
-        )
-    size = PARTITION_SIZE if partition_size is None else partition_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise errors.InvalidValue(
-            "must be a whole number of at least 1", field="partition_size", value=partition_size
-        )
-    # Written aside and renamed into place: a failed close keeps the previous output.
-    with staged_output(out) as staging:
-        return close_store_parts(
-            program,
+    if out is not None and not staging_active():
+        # Written aside and renamed into place: a failed close keeps the previous output.
+        with staged_output(out) as staging:
+            return close_store(
+                program,
+                month,
+                rules,
+                staging,
+                reason=reason,
+                on_progress=on_progress,
+                setting=setting,
+                require_coverage=require_coverage,
+            )
+    target = None if out is None else Path(out)
+    # One read serves the close and the audit packets' evidence: the records
+    # and each care plan's versions with the days they were written.
+    dated: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] = {}
+    with program.transaction(f"{reason}: read {month}") as tx:
+        records = _month_records(tx, dated_plans=dated)
+    consents: dict[str, list[Consent]] = {}
+    plans: dict[str, list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]] = {}
+    if target is not None:
+        for consent in records.consents:
+            if consent.obtained_on <= month.end:
+                consents.setdefault(consent.patient_id, []).append(consent)
+        for versions in _plan_versions_as_of(dated, month):
+            plans.setdefault(versions[0][0].patient_id, []).append(versions)
+    with CloseWriter(target, month, rules) as writer:
+
+        def each(facts: BillingFacts, result: EvaluationResult) -> None:
+            billing = {line.billing_practitioner_id for line in result.claim_lines}
+            practitioner = next(
+                (p for p in facts.practitioners if p.id in billing), facts.practitioners[0]
+            )
+            log = [
+                (e.date, e.minutes, e.role, e.family, e.credential, e.interactive, e.practitioner)
+                for e in facts.events
+                if isinstance(e, TimeFact)
+            ]
+            pid = facts.patient.id
+            row = PatientRow(
+                line=0, patient=facts.patient, practitioner=practitioner, setting=facts.setting
+            )
+            evidence = AuditEvidence(consents=consents.get(pid, ()), care_plans=plans.get(pid, ()))
+            writer.add(
+                PatientMonth(row=row, period=month, result=result, time_log=log, evidence=evidence)
+            )
+
+        program._close_month_records(  # noqa: SLF001 - close_month over the records read above
+            records,
             month,
-            rules,
-            staging,
-            reason,
-            on_progress,
-            chosen,
-            require_coverage,
-            workers,
-            size,
+            rules=rules,
+            reason=reason,
+            progress=on_progress,
+            each=each,
+            setting=setting,
+            require_coverage=require_coverage,
         )
+        return writer.finish()
 
 
 def _plan_versions_as_of(
