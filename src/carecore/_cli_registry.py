@@ -71,9 +71,9 @@ def _reasons(row: dict[str, Any]) -> str:
     )
 
 
-def _day(text: str | None, time_zone: str) -> pendulum.Date:
+def _day(text: str | None) -> pendulum.Date | None:
     if text is None:
-        return SystemClock().today(time_zone)
+        return None
     try:
         return pendulum.Date.fromisoformat(text)
     except ValueError:
@@ -99,10 +99,12 @@ def _day(text: str | None, time_zone: str) -> pendulum.Date:
 )
 @click.option(
     "--time-zone",
-    default="UTC",
+    default=None,
     callback=time_zone_option,
-    show_default=True,
-    help="The practice's time zone (today is counted in it).",
+    help=(
+        "The practice's time zone (today is counted in it; default: the one stored with "
+        "db set time-zone, else UTC)."
+    ),
 )
 @click.option(
     "--status",
@@ -124,7 +126,7 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     db_url: str,
     programs: tuple[str, ...],
     as_of: str | None,
-    time_zone: str,
+    time_zone: str | None,
     statuses: tuple[str, ...],
     fmt: str,
 ) -> None:
@@ -136,10 +138,12 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     is the decision the program report and the worklists make.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    day = _day(as_of, time_zone)  # options first: a bad option is named before the store is read
+    day = _day(as_of)  # options first: a bad option is named before the store is read
     wanted = [f for f in PROGRAMS if f.value in {p.upper() for p in programs}] or list(PROGRAMS)
     with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
         data = program.program_data(reason="carecore registry")
+        if day is None:
+            day = SystemClock().today(time_zone or program.practice_time_zone() or "UTC")
     verdicts = registry(
         data.patients,
         as_of=day,
