@@ -10,10 +10,12 @@ import click
 import pendulum
 
 from carecore import errors, transitions
-from carecore.model import AdtEvent, EpisodeStatus, Patient, TransitionEpisode
+from carecore.model import AdtEvent, EpisodeStatus, Patient, PatientLink, TransitionEpisode
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pluggy
 
     from carecore.protocols import Transaction
@@ -22,14 +24,18 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def episode_row(
-    ep: TransitionEpisode, patient: Patient | None = None, discharge: AdtEvent | None = None
+    ep: TransitionEpisode,
+    patient: Patient | None = None,
+    discharge: AdtEvent | None = None,
+    links: Iterable[PatientLink] = (),
 ) -> dict[str, Any]:
     """One episode as the JSON of ``carecore tcm list``.
 
     ``patient_name`` is the registered patient's display name (None when the
     feed announced someone not registered); ``identifiers`` are the
-    patient's identifiers from the hospital and the EHR (system and value),
-    ``facility`` and ``visit_number`` those of the discharge message.
+    patient's identifiers (system and value): those on the patient record and
+    those a hospital's messages were matched by (*links*), each once;
+    ``facility`` and ``visit_number`` are those of the discharge message.
     """
 
     def day(value: pendulum.Date | None) -> str | None:
@@ -39,9 +45,15 @@ def episode_row(
         "episode_id": ep.id,
         "patient_id": ep.patient_id,
         "patient_name": None if patient is None else f"{patient.given_name} {patient.family_name}",
-        "identifiers": []
-        if patient is None
-        else [{"system": i.system, "value": i.value} for i in patient.identifiers],
+        "identifiers": [
+            {"system": system, "value": value}
+            for system, value in dict.fromkeys(
+                [
+                    *((i.system, i.value) for i in (patient.identifiers if patient else ())),
+                    *((link.system, link.value) for link in links),
+                ]
+            )
+        ],
         "facility": None if discharge is None else discharge.facility,
         "visit_number": None if discharge is None else discharge.visit_number,
         "discharge_date": ep.discharge_date.isoformat(),
@@ -57,6 +69,7 @@ def episode_row(
         "period_end": day(ep.period_end),
         "status": ep.status.value,
         "close_reason": ep.close_reason,
+        "disposition_unknown": ep.disposition_unknown,
         "readmitted": ep.readmitted,
     }
 
@@ -147,6 +160,9 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     ):
         episodes, _ = _expired(program, tx, day)
         patients = {p.id: p for p in tx.all(Patient)}
+        links: dict[str, list[PatientLink]] = {}
+        for link in tx.all(PatientLink):
+            links.setdefault(link.patient_id, []).append(link)
         discharges = _discharges(tx, episodes)
         today = day or program.clock.now().date()
     if not show_all and cutoff is None:
@@ -158,7 +174,12 @@ def list_(  # noqa: PLR0917 - one parameter per click option
             if e.status is EpisodeStatus.OPEN and (_next_due(e, today) or cutoff) < cutoff
         ]
     episodes.sort(key=lambda e: (_next_due(e, today) or pendulum.Date.max, e.id))
-    rows = [episode_row(e, patients.get(e.patient_id), discharges.get(e.id)) for e in episodes]
+    rows = [
+        episode_row(
+            e, patients.get(e.patient_id), discharges.get(e.id), links.get(e.patient_id, ())
+        )
+        for e in episodes
+    ]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return

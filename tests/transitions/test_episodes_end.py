@@ -18,6 +18,7 @@ from carecore.model import (
     Identifier,
     Patient,
     PatientClass,
+    PatientLink,
     TransitionEpisode,
 )
 from carecore.service import CareProgram
@@ -121,6 +122,8 @@ def _store(tmp_path):
         stranger = attrs.evolve(
             adt(AdtEventKind.DISCHARGE, today.subtract(days=2), visit="V3"), patient_id="H-99"
         )
+        with program.transaction("hospital link") as tx:
+            tx.add(PatientLink(system="MERCY", value="H-1", patient_id="p1"))
         for event in (old, new, stranger):
             program.receive(event, source="hl7", time_zone=TZ)
     return url
@@ -138,7 +141,10 @@ def test_tcm_list_shows_the_actionable_and_all_shows_the_expired_with_its_reason
     assert {r["visit_number"] for r in rows} == {"V2", "V3"}
     mine = next(r for r in rows if r["patient_id"] == "p1")
     assert mine["patient_name"] == "Ada Okafor"
-    assert mine["identifiers"] == [{"system": "urn:oid:2.16.840.1.113883.3.1", "value": "MRN-77"}]
+    assert mine["identifiers"] == [
+        {"system": "urn:oid:2.16.840.1.113883.3.1", "value": "MRN-77"},
+        {"system": "MERCY", "value": "H-1"},  # what the hospital's messages were matched by
+    ]
     assert mine["facility"] == "MERCY"
     stranger = next(r for r in rows if r["patient_id"] == "H-99")
     assert stranger["patient_name"] is None
