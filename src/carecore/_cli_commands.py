@@ -73,7 +73,7 @@ def month_option(text: str, option: str) -> ServicePeriod:
     show_default=True,
     metavar="URL",
     help="Store: memory://, sqlite:///path or postgresql://... (must be empty, "
-    "except the default file, which each run builds anew).",
+    "except the default file, which each run builds anew, and a file given with --fresh).",
 )
 @click.option(
     "--out",
@@ -83,6 +83,11 @@ def month_option(text: str, option: str) -> ServicePeriod:
     help="Where to write the program report (index.html, CSV tables, PNG plots).",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars (for logs).")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start over: replace the --db SQLite file even if it holds an earlier (or failed) demo.",
+)
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -94,6 +99,7 @@ def demo(
     db_url: str,
     out: Path,
     no_progress: bool,
+    fresh: bool,
 ) -> None:
     """Run a year of a care-management program end to end, and write its report.
 
@@ -123,10 +129,7 @@ def demo(
             exc.reason, field="--last-month", value=last_month or str(exc.value)
         ) from None
     console = Console()
-    if db_url == DEMO_DB:
-        own = Path(DEMO_DB.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{own}{suffix}").unlink(missing_ok=True)
+    _start_over(console, db_url, fresh=fresh)
     with (
         CareProgram.open(db_url, actor="carecore-demo", plugin_manager=ctx.obj["pm"]) as program,
         Progress(console=console, disable=no_progress, transient=True) as bars,
@@ -140,6 +143,33 @@ def demo(
 
         result = run_demo(program, settings, out, progress=advance)
     _print_demo(console, result)
+
+
+def _start_over(console: Any, db_url: str, *, fresh: bool) -> None:
+    """Remove the demo's SQLite file (its own, or --db with --fresh), saying so.
+
+    A store holding records is otherwise refused by the demo, naming --fresh.
+    """
+    if (db_url != DEMO_DB and not fresh) or db_url.startswith("memory://"):
+        return
+    if not db_url.startswith("sqlite:///"):
+        raise errors.InvalidValue(
+            "--fresh replaces a SQLite file only; give an empty database instead",
+            field="--db",
+            value=db_url,
+        )
+    from carecore.storage.sqlite import sqlite_path  # noqa: PLC0415
+
+    own = Path(sqlite_path(db_url))
+    if own.name == ":memory:":
+        return
+    existed = own.exists()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{own}{suffix}").unlink(missing_ok=True)
+    if existed:
+        console.print(f"starting over: removed the earlier demo store {own}")
+    else:
+        console.print(f"starting a new demo store {own}")
 
 
 def _print_demo(console: Any, r: Any) -> None:

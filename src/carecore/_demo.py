@@ -314,8 +314,9 @@ def run_demo(
     with program.transaction("carecore demo: is the store empty?") as tx:
         if tx.all(Patient):
             raise errors.InvalidValue(
-                "already holds patients: the demo needs an empty store "
-                "(without --db, carecore demo replaces its own SQLite file)",
+                "already holds patients (an earlier or failed demo?): the demo needs an "
+                "empty store; rerun with --fresh to start over in a SQLite file "
+                "(without --db, carecore demo replaces its own file)",
                 field="db",
                 value=program.store.url,
             )
