@@ -33,7 +33,7 @@ import hashlib
 import importlib
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
 
 from attrs import field, frozen
 
@@ -299,20 +299,31 @@ BUILTIN_EXECUTORS: tuple[ExecutorSpec, ...] = (
 def available_executors(pm: pluggy.PluginManager | None = None) -> dict[str, ExecutorSpec]:
     """The executors by name: the built-in ones, then those plugins give (which may replace them).
 
+    Two plugins giving the same name is a :class:`~carecore.errors.DuplicateRegistration`.
+
     >>> sorted(available_executors())
     ['dask', 'local', 'process']
     """
     found = {spec.name: spec for spec in BUILTIN_EXECUTORS}
-    if pm is not None:
-        for given in pm.hook.carecore_executors():
-            for spec in given:
-                if not isinstance(spec, ExecutorSpec):
-                    raise errors.PluginError(
-                        "carecore_executors must return ExecutorSpec values",
-                        field="carecore_executors",
-                        value=spec,
-                    )
-                found[spec.name] = spec
+    if pm is None:
+        return found
+    given_by: dict[str, str] = {}
+    for impl in pm.hook.carecore_executors.get_hookimpls():
+        given = cast("Sequence[object]", impl.function() or ())
+        for spec in given:
+            if not isinstance(spec, ExecutorSpec):
+                raise errors.PluginError(
+                    f"carecore_executors returned {spec!r}, which is not an ExecutorSpec",
+                    field="plugin",
+                    value=impl.plugin_name,
+                )
+            previous = given_by.get(spec.name)
+            if previous is not None:
+                raise errors.DuplicateRegistration(
+                    kind="executor", item_id=spec.name, plugins=(previous, impl.plugin_name)
+                )
+            given_by[spec.name] = impl.plugin_name
+            found[spec.name] = spec
     return found
 
 

@@ -74,3 +74,28 @@ def test_partitions_are_stable_and_spread():
         counts[partition_of(f"p{i}", 4)] += 1
     assert all(60 < c < 140 for c in counts)
     assert partition_of("p1", 4) == partition_of("p1", 4)
+
+
+class _OtherPlugin:
+    @hookimpl
+    def carecore_executors(self):
+        return [ExecutorSpec(name="inline", summary="another", create=LocalExecutor)]
+
+
+class _BadPlugin:
+    @hookimpl
+    def carecore_executors(self):
+        return ["not a spec"]
+
+
+def test_two_plugins_giving_one_executor_name_is_refused():
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(_Plugin(), name="acme-exec")
+    pm.register(_OtherPlugin(), name="other-exec")
+    with pytest.raises(errors.DuplicateRegistration):
+        available_executors(pm)
+    bad = get_plugin_manager(entry_points=False)
+    bad.register(_BadPlugin(), name="bad-exec")
+    with pytest.raises(errors.PluginError) as caught:
+        available_executors(bad)
+    assert caught.value.value == "bad-exec"
