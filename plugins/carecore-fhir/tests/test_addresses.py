@@ -1,13 +1,15 @@
-"""A patient's address: exported as US Core Patient.address, read back into PatientAddress."""
+"""A patient's address and contact preferences in US Core Patient, and read back."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
+import pendulum
 from carecore_fhir import import_bundle
 from carecore_fhir.export import export_patient
 
-from carecore.model import PatientAddress
+from carecore.model import AdministrativeSex, ContactPreferences, Patient, PatientAddress
 
 
 def _patient(**extra):
@@ -85,3 +87,51 @@ def test_a_changed_address_is_updated_on_a_second_import(program):
     report = import_bundle(program, json.dumps(_patient(address=[moved])), source="b.json")
     assert [o.status for o in report.outcomes] == ["updated"]
     assert [a.address.line1 for a in _addresses(program)] == ["2 Oak St"]
+
+
+def test_contact_preferences_are_telecom_and_language_and_read_back(program, make_program):
+    program.import_records(
+        [
+            Patient(
+                id="pa1",
+                given_name="Ada",
+                family_name="Okafor",
+                birth_date=pendulum.Date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            ),
+            ContactPreferences(
+                patient_id="pa1",
+                channels=("sms", "email"),
+                opted_out=frozenset({"voice"}),
+                language="es",
+                quiet_start=dt.time(21),
+                quiet_end=dt.time(8),
+                phone="+13125550100",
+                email="ada@example.org",
+            ),
+        ],
+        reason="test",
+    )
+    bundle = export_patient(program, "pa1")
+    patient = bundle["entry"][0]["resource"]
+    assert patient["telecom"] == [
+        {"system": "phone", "value": "+13125550100", "use": "mobile"},
+        {"system": "email", "value": "ada@example.org"},
+    ]
+    assert patient["communication"] == [
+        {"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "es"}]}}
+    ]
+    again = make_program("again")
+    assert import_bundle(again, json.dumps(bundle), source="b.json").refused == ()
+    with program.transaction("t") as tx, again.transaction("t") as tx2:
+        assert tx2.find(ContactPreferences, patient_id="pa1") == tx.find(
+            ContactPreferences, patient_id="pa1"
+        )
+
+
+def test_another_ehrs_telecom_sets_no_contact_preferences(program):
+    phone = [{"system": "phone", "value": "+13125550100"}]
+    import_bundle(program, json.dumps(_patient(telecom=phone)), source="p.json")
+    with program.transaction("t") as tx:
+        assert tx.find(ContactPreferences, patient_id="pa1") == []

@@ -45,6 +45,8 @@ PATIENT_ID = f"{CARECORE}/patient-id"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
+#: Language tags (US Core Patient.communication.language).
+BCP47 = "urn:ietf:bcp:47"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 #: The FHIR core extension for a person's IANA time zone (R5 core, usable in R4 as an extension).
 TIMEZONE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/timezone"

@@ -35,6 +35,7 @@ from carecore.model import (
     CareSetting,
     CareTeam,
     Comparator,
+    ContactPreferences,
     Condition,
     Consent,
     Coverage,
@@ -79,6 +80,7 @@ CAREPLAN_EXTRAS = f"{EXT}/careplan-extras"
 CONSENT_EXTRAS = f"{EXT}/consent"
 ENROLLMENT_EXTRAS = f"{EXT}/enrollment"
 ASSESSMENT_EXTRAS = f"{EXT}/assessment"
+CONTACT_EXTRAS = f"{EXT}/contact-preferences"
 
 
 def _extras(url: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -177,8 +179,17 @@ def _concept(system: str, code: str, display: str | None = None) -> dict[str, An
 # -- one resource each ------------------------------------------------------------------------
 
 
-def patient_resource(patient: Patient, address: PostalAddress | None = None) -> dict[str, Any]:
-    """A carecore Patient as a FHIR Patient (time zone in the core ``timezone`` extension)."""
+def patient_resource(
+    patient: Patient,
+    address: PostalAddress | None = None,
+    contact: ContactPreferences | None = None,
+) -> dict[str, Any]:
+    """A carecore Patient as a FHIR Patient (time zone in the core ``timezone`` extension).
+
+    With *contact*, the phone and email are ``telecom``, the language ``communication``, and
+    the preferences FHIR has no element for (channels, opt-outs, quiet hours) travel in
+    carecore's ``contact-preferences`` extension.
+    """
     doc: dict[str, Any] = {
         "resourceType": "Patient",
         "id": fhir_id(patient.id),
@@ -198,6 +209,8 @@ def patient_resource(patient: Patient, address: PostalAddress | None = None) -> 
         doc["deceasedDateTime"] = patient.date_of_death.isoformat()
     if address is not None:
         doc["address"] = [address_resource(address)]
+    if contact is not None:
+        _contact(doc, contact)
     if not any(i.value == patient.id for i in patient.identifiers):
         # US Core needs an identifier; carecore's id is one, under its own system.
         doc["identifier"].append({"system": PATIENT_ID, "value": patient.id})
@@ -205,6 +218,22 @@ def patient_resource(patient: Patient, address: PostalAddress | None = None) -> 
         f"{patient.given_name} {patient.family_name}, born {patient.birth_date}"
     )
     return doc
+
+
+def _contact(doc: dict[str, Any], contact: ContactPreferences) -> None:
+    telecom = []
+    if contact.phone:
+        telecom.append({"system": "phone", "value": contact.phone, "use": "mobile"})
+    if contact.email:
+        telecom.append({"system": "email", "value": contact.email})
+    if telecom:
+        doc["telecom"] = telecom
+    doc["communication"] = [
+        {"language": {"coding": [{"system": codes.BCP47, "code": contact.language}]}}
+    ]
+    kept = to_primitive(contact)
+    del kept["patient_id"]
+    doc["extension"].append(_extras(CONTACT_EXTRAS, kept))
 
 
 def practitioner_resource(practitioner: Practitioner) -> dict[str, Any]:
@@ -858,6 +887,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
         enrollments = tx.find(Enrollment, patient_id=pid)
         results = tx.find(AssessmentResult, patient_id=pid)
         addresses = tx.find(PatientAddress, patient_id=pid)
+        contacts = tx.find(ContactPreferences, patient_id=pid)
         wanted = {m.practitioner_id for t in teams for m in t.members}
         wanted |= {p.responsible_id for p in plans if p.responsible_id}
         wanted |= {c for p in plans for c in p.contributors}
@@ -878,7 +908,11 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
     totals = {f"{r.id}{sep}total" for r in results if r.total is not None for sep in ":-"}
     observations = [o for o in observations if o.id not in totals]
     resources: list[dict[str, Any]] = [
-        patient_resource(patient, addresses[0].address if addresses else None)
+        patient_resource(
+            patient,
+            addresses[0].address if addresses else None,
+            contacts[0] if contacts else None,
+        )
     ]
     resources += [practitioner_resource(p) for p in practitioners]
     resources += [condition_resource(c) for c in conditions]

@@ -23,6 +23,7 @@ from carecore.model import (
     CareTeam,
     Condition,
     Consent,
+    ContactPreferences,
     Coverage,
     Enrollment,
     Observation,
@@ -45,6 +46,7 @@ SOURCE = "fhir"
 _WRITE_ORDER: list[type] = [
     Patient,
     PatientAddress,
+    ContactPreferences,
     Practitioner,
     Condition,
     Observation,
@@ -321,7 +323,7 @@ _RANK = {"refused": 4, "imported": 3, "updated": 2, "unchanged": 1}
 
 
 def _key(value: Any) -> str:
-    """What a stored record is known by: its id, or its patient (a patient's one address)."""
+    """What a stored record is known by: its id, or its patient (a patient's address, contact)."""
     return str(value.id) if hasattr(value, "id") else str(value.patient_id)
 
 

@@ -42,6 +42,7 @@ from carecore.model import (
     Coding,
     Comparator,
     Condition,
+    ContactPreferences,
     Coverage,
     CoveragePlan,
     Credential,
@@ -567,13 +568,38 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         )
     except errors.InvalidValue as exc:
         raise _located(resource, exc) from None
+    values: list[Any] = [patient]
     address, why_not = read_address(resource)
     if why_not:
         notes.append(why_not)
-    if address is None:
-        return Mapped(values=(patient,), notes=tuple(notes))
-    kept = PatientAddress(patient_id=rid, address=address)
-    return Mapped(values=(patient, kept), notes=tuple(notes))
+    if address is not None:
+        values.append(PatientAddress(patient_id=rid, address=address))
+    contact = _contact_preferences(resource, rid)
+    if contact is not None:
+        values.append(contact)
+    return Mapped(values=tuple(values), notes=tuple(notes))
+
+
+def _contact_preferences(resource: dict[str, Any], rid: str) -> ContactPreferences | None:
+    """The contact preferences carecore's export carries in its extension, else None.
+
+    Only from carecore's own extension: a phone number in another EHR's record says nothing
+    of the channels the patient agreed to.
+    """
+    contact = _extension(resource, f"{codes.CARECORE}/StructureDefinition/contact-preferences")
+    if contact is None:
+        return None
+    try:
+        data = {**json.loads(str(contact.get("valueString"))), "patient_id": rid}
+        return from_primitive(data, ContactPreferences)
+    except json.JSONDecodeError as exc:
+        raise errors.InvalidValue(
+            f"is not carecore JSON: {exc.msg}",
+            field=f"{_name(resource)}.extension(contact-preferences).valueString",
+            value=None,
+        ) from None
+    except errors.CarecoreError as exc:
+        raise _located(resource, exc) from None
 
 
 def _located(resource: Mapping[str, Any], exc: errors.CarecoreError) -> errors.CarecoreError:
