@@ -15,7 +15,7 @@ def patient(n):
         "resourceType": "Patient",
         "id": f"p{n}",
         "gender": "female",
-        "birthDate": "1950-01-0{}".format(n % 9 + 1),
+        "birthDate": f"1950-01-0{n % 9 + 1}",
         "name": [{"family": f"Family{n}", "given": [f"Given{n}"]}],
     }
 

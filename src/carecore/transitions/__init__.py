@@ -30,7 +30,6 @@ from attrs import evolve, field, frozen
 from carecore import errors
 from carecore.billing.engine import TCM_FROM, TCM_TO, tcm_clock
 from carecore.billing.rules import HolidayCalendar, RuleSet, TcmDayCounting
-from carecore.model._validators import check_date
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
@@ -40,6 +39,7 @@ from carecore.model import (
     Task,
     TransitionEpisode,
 )
+from carecore.model._validators import check_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
