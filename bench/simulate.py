@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,10 +30,20 @@ from _measure import run_measured
 HERE = Path(__file__).parent
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of the finished child processes and their descendants."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def _simulate(
     patients: int, months: int, reps: int, executor: str, workers: int
-) -> tuple[float, float, float]:
-    """(seconds, peak MB, enrolled patient-months) of one study run in its own process."""
+) -> tuple[float, float, float, float]:
+    """(seconds, peak MB, enrolled patient-months, CPU seconds) of one study run in its own process.
+
+    On a machine whose cores are busy with other work, wall seconds say little
+    about a second worker; the CPU seconds show whether the work itself grew.
+    """
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run.json"
         command = [
@@ -44,9 +56,11 @@ def _simulate(
             str(workers),
             str(out),
         ]
+        before = _children_cpu()
         seconds, peak = run_measured(command, ok=frozenset({0}))
+        cpu = _children_cpu() - before
         enrolled = float(json.loads(out.read_text())["enrolled_months"])
-    return seconds, peak, enrolled
+    return seconds, peak, enrolled, cpu
 
 
 def bench_simulate(
@@ -72,9 +86,9 @@ def bench_simulate(
     ]  # fmt: skip
     close_s, close_peak_mb = run_measured(close)
     pm = patients * months * reps
-    local_s, local_mb, enrolled = _simulate(patients, months, reps, "local", 0)
-    dask1_s, dask1_mb, _same = _simulate(patients, months, reps, "dask", 1)
-    dask2_s, dask2_mb, _same = _simulate(patients, months, reps, "dask", 2)
+    local_s, local_mb, enrolled, local_cpu = _simulate(patients, months, reps, "local", 0)
+    dask1_s, dask1_mb, _same, dask1_cpu = _simulate(patients, months, reps, "dask", 1)
+    dask2_s, dask2_mb, _same, dask2_cpu = _simulate(patients, months, reps, "dask", 2)
     close_rate = close_patients / close_s
     return {
         "patients": patients,
@@ -91,6 +105,10 @@ def bench_simulate(
         "local_enrolled_patient_months_per_s": enrolled / local_s,
         "enrolled_ratio": (enrolled / local_s) / close_rate,
         "local_peak_mb": local_mb,
+        "local_cpu_s": local_cpu,
+        "dask_1_worker_cpu_s": dask1_cpu,
+        "dask_2_workers_cpu_s": dask2_cpu,
+        "load_average_1min": os.getloadavg()[0],
         "dask_1_worker_s": dask1_s,
         "dask_1_worker_peak_mb": dask1_mb,
         "dask_2_workers_s": dask2_s,
@@ -109,7 +127,9 @@ def describe(r: dict[str, Any]) -> str:
         f" the engine; ratio {r['enrolled_ratio']:.2f});"
         f" columnar close {r['close_patient_months_per_s']:,.0f}/s;"
         f" Dask 1 worker {r['dask_1_worker_s']:.1f} s, 2 workers {r['dask_2_workers_s']:.1f} s,"
-        f" speed-up {r['dask_speedup_2_vs_1']:.2f}x; peak {r['local_peak_mb']:.0f} MB in process,"
+        f" speed-up {r['dask_speedup_2_vs_1']:.2f}x; CPU {r['local_cpu_s']:.0f} s in process,"
+        f" {r['dask_1_worker_cpu_s']:.0f} s and {r['dask_2_workers_cpu_s']:.0f} s on Dask;"
+        f" load average {r['load_average_1min']:.1f}; peak {r['local_peak_mb']:.0f} MB in process,"
         f" {r['dask_2_workers_peak_mb']:.0f} MB for the 2-worker cluster with its scheduler)"
     )
 
