@@ -189,3 +189,36 @@ def test_the_synthea_bundles_bring_their_medications_immunizations_and_procedure
     assert len(services) == 94 + 89 + 81
     again = import_files(program, [(p.name, p.read_bytes()) for p in synthea_paths])
     assert again.counts()[("Immunization", "unchanged")] == 94
+
+
+def test_statements_export_as_us_core_medication_requests_and_read_back(
+    synthea_paths, make_program
+):
+    from carecore_fhir.export import export_patient
+    from carecore_fhir.importer import import_bundle
+
+    program = make_program()
+    path = next(p for p in synthea_paths if p.name.startswith("Dirk_Kuhlman"))
+    import_files(program, [(path.name, path.read_bytes())])
+    with program.transaction("read") as tx:
+        (patient,) = tx.all(MedicationStatement)[:1]
+        before = sorted(
+            tx.find(MedicationStatement, patient_id=patient.patient_id), key=lambda s: s.id
+        )
+    bundle = export_patient(program, before[0].patient_id)  # validated, profiles checked
+    requests = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "MedicationRequest"
+    ]
+    assert len(requests) == len(before)
+    assert all(r["requester"] and r["subject"] and r["intent"] for r in requests)
+    again = make_program("again")
+    import json
+
+    report = import_bundle(again, json.dumps(bundle), source="export.json")
+    assert not report.refused
+    with again.transaction("read") as tx:
+        after = sorted(tx.all(MedicationStatement), key=lambda s: s.id)
+    key = lambda s: (s.id, s.rxnorm, s.text, s.status, s.start, s.source)  # noqa: E731
+    assert [key(s) for s in after] == [key(s) for s in before]

@@ -45,12 +45,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LAB_CODES",
+    "US_CORE_MEDICATIONREQUEST",
     "map_immunization",
     "map_lab",
     "map_medication_dispense",
     "map_medication_request",
     "map_medication_statement",
     "map_procedure",
+    "medication_request_resource",
 ]
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -410,3 +412,79 @@ def _observation(resource: dict[str, Any], resolver: Resolver, options: Options)
 
 
 MAPPERS["Observation"] = _observation
+
+
+# -- export ------------------------------------------------------------------------------------
+
+#: The US Core profile a medication statement is exported as.
+US_CORE_MEDICATIONREQUEST = (
+    "http://hl7.org/fhir/us/core/StructureDefinition/us-core-medicationrequest"
+)
+
+_EXPORT_STATUS = {
+    MedicationStatus.ACTIVE: "active",
+    MedicationStatus.ON_HOLD: "on-hold",
+    MedicationStatus.STOPPED: "stopped",
+    MedicationStatus.COMPLETED: "completed",
+}
+
+
+def medication_request_resource(statement: MedicationStatement) -> dict[str, Any]:
+    """A medication statement as a MedicationRequest shaped after US Core's profile.
+
+    It carries what US Core MedicationRequest requires (status, intent,
+    medication, subject, requester) and its must-support elements carecore
+    holds; it does not declare the profile in ``meta.profile`` until the
+    export's profile tables check it.
+
+    The patient's own report is ``reported`` (``reportedReference`` to the
+    patient, intent ``plan``); the prescriber is the requester when known,
+    else the requester names no one (a display only). The source list
+    (discharge summary, reconciliation) is kept in ``category`` text.
+
+    >>> import pendulum
+    >>> doc = medication_request_resource(MedicationStatement(id="m1", patient_id="p1",
+    ...     source=MedicationSource.EHR, rxnorm="314076", text="Lisinopril 10 MG",
+    ...     dose="10 mg", frequency="daily", start=pendulum.Date(2026, 1, 5), prescriber_id="dr1"))
+    >>> doc["status"], doc["intent"], doc["medicationCodeableConcept"]["coding"][0]["code"]
+    ('active', 'order', '314076')
+    """
+    from carecore_fhir.export import fhir_id  # noqa: PLC0415 - export imports the mappers
+
+    patient = {"reference": f"Patient/{fhir_id(statement.patient_id)}"}
+    reported = statement.source is MedicationSource.PATIENT_REPORTED
+    concept: dict[str, Any] = {"text": statement.text}
+    if statement.rxnorm:
+        concept["coding"] = [
+            {"system": RXNORM, "code": statement.rxnorm, "display": statement.text}
+        ]
+    doc: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "id": fhir_id(statement.id),
+        "status": _EXPORT_STATUS[statement.status],
+        "intent": "plan" if reported else "order",
+        "category": [{"text": statement.source.value.replace("_", " ")}],
+        "medicationCodeableConcept": concept,
+        "subject": patient,
+        "requester": (
+            {"reference": f"Practitioner/{fhir_id(statement.prescriber_id)}"}
+            if statement.prescriber_id
+            else {"display": "prescriber not recorded"}
+        ),
+    }
+    if reported:
+        doc["reportedReference"] = patient
+    when = statement.start or statement.recorded_on
+    if when is not None:
+        doc["authoredOn"] = when.isoformat()
+    text = ", ".join(x for x in (statement.dose, statement.route, statement.frequency) if x)
+    if text:
+        doc["dosageInstruction"] = [{"text": text}]
+    if statement.stop is not None and statement.start is not None:
+        doc["dispenseRequest"] = {
+            "validityPeriod": {
+                "start": statement.start.isoformat(),
+                "end": statement.stop.isoformat(),
+            }
+        }
+    return doc

@@ -42,6 +42,7 @@ from carecore.model import (
     Enrollment,
     EnrollmentStatus,
     Goal,
+    MedicationStatement,
     Observation,
     Patient,
     PatientAddress,
@@ -783,6 +784,12 @@ def assessment_resources(
     return out
 
 
+def _medication_request(statement: MedicationStatement) -> dict[str, Any]:
+    from carecore_fhir.clinical import medication_request_resource  # noqa: PLC0415
+
+    return medication_request_resource(statement)
+
+
 def to_fhir(value: object) -> list[dict[str, Any]]:
     """Any exportable carecore value as the FHIR resources that carry it.
 
@@ -802,6 +809,7 @@ def to_fhir(value: object) -> list[dict[str, Any]]:
         CareTeam: careteam_resource,
         Consent: consent_resource,
         Enrollment: enrollment_resource,
+        MedicationStatement: _medication_request,
     }
     for cls, fn in single.items():
         if isinstance(value, cls):
@@ -887,6 +895,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
         enrollments = tx.find(Enrollment, patient_id=pid)
         results = tx.find(AssessmentResult, patient_id=pid)
         addresses = tx.find(PatientAddress, patient_id=pid)
+        medications = tx.find(MedicationStatement, patient_id=pid)
         contacts = tx.find(ContactPreferences, patient_id=pid)
         wanted = {m.practitioner_id for t in teams for m in t.members}
         wanted |= {p.responsible_id for p in plans if p.responsible_id}
@@ -925,6 +934,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
         resources += careplan_resources(plan, care_teams=team_ids, practitioners=known)
     resources += [consent_resource(c, known=known) for c in consents]
     resources += [enrollment_resource(e, known=known) for e in enrollments]
+    resources += [_medication_request(m) for m in medications]
     for result in results:
         resources += assessment_resources(result, known=known)
     resources, clashes = _unique([profiles.declare(r) for r in resources])
