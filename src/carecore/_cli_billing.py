@@ -214,7 +214,8 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
     type=click.IntRange(1, 64),
     default=None,
     help="Worker processes (default: up to 4 for event files over 32 MB); the columnar "
-    "engine runs the reference engine's share in them.",
+    "engine runs the reference engine's share in them. With --db: processes that build "
+    "and evaluate the store's partitions of patients (default: up to 4, one per core).",
 )
 @click.option(
     "--setting",
@@ -296,6 +297,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
             show=show,
             setting=setting,
             require_coverage=require_coverage,
+            workers=workers,
         )
         return
     if setting is not None or require_coverage:
@@ -414,6 +416,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     show: bool,
     setting: str | None = None,
     require_coverage: bool = False,
+    workers: int | None = None,
 ) -> None:
     """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
     import contextlib  # noqa: PLC0415
@@ -460,6 +463,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
             on_progress=advance,
             setting=None if setting is None else Setting(setting),
             require_coverage=require_coverage,
+            workers=workers,
         )
     _print_summary(summary, out)
     click.echo(f"stored in {db_url}: the claim lines and denials of {period}")

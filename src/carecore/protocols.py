@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
     from carecore.model import DeliveryReceipt, OutboundMessage
-    from carecore.storage import AuditEntry, BulkResult, CheckReport, OutboxItem
+    from carecore.storage import AuditEntry, BulkResult, CheckReport, OutboxItem, StoredRows
 
 T = TypeVar("T")
 
@@ -64,6 +64,27 @@ class Transaction(Protocol):
 
     def all(self, kind_cls: type[T]) -> list[T]:
         """Every record of a kind, in key order (one audit entry when it is patient data)."""
+        ...
+
+    def patient_ids(self) -> list[str]:
+        """The ids of every stored patient, sorted (to cut the patients into partitions)."""
+        ...
+
+    def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
+        """Every record of a kind for these patients, in key order (one audit entry)."""
+        ...
+
+    def find_rows(
+        self, kind_cls: type[T], *, patient_ids: Sequence[str], history: bool = False
+    ) -> StoredRows[T]:
+        """:meth:`find_many`'s records unbuilt, to build in another process (one audit entry).
+
+        With *history*, every version of a versioned kind, by key then version.
+        """
+        ...
+
+    def add_many(self, records: Sequence[object]) -> None:
+        """Store new records (any kinds) as :meth:`add` does each, in fewer statements."""
         ...
 
     def history(self, kind_cls: type[T], key: str) -> list[T]:

@@ -89,7 +89,7 @@ from carecore.plugins import Hooks
 from carecore.storage import KINDS, BulkResult, kind_for, open_store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     import pendulum
     import pluggy
@@ -1101,6 +1101,12 @@ class CareProgram:
                 result.patient_id, period, result.claim_lines, result.denials
             )
         ]
+        self._store_items(period, items, reason)
+
+    def _store_items(
+        self, period: ServicePeriod, items: list[ClaimLine | Denial], reason: str
+    ) -> None:
+        """Store the month's lines and denials (of :func:`_billing_items`), replacing an earlier close."""
         with self.transaction(f"{reason}: {period}") as tx:
             # The whole month is replaced, read once: a patient evaluated before and
             # not now (no one left to bill) keeps no lines from the earlier close.
@@ -1134,17 +1140,26 @@ class CareProgram:
         v.check_callable(progress, "progress")
         v.check_callable(each, "each")
         chosen = rules if rules is not None else cms_rule_set(period.start.year)
+        setting = setting if setting is not None else Setting.PHYSICIAN_OFFICE
+        _check_close_options(setting, require_coverage)
+        # Patients are read in partitions (one transaction and one query per kind
+        # each), so memory follows the partition, not the store.
         with self.transaction(f"{reason}: read {period}") as tx:
-            records = _month_records(tx)
-        return _evaluate_month_records(
-            records,
-            period,
-            chosen,
-            progress,
-            each,
-            setting if setting is not None else Setting.PHYSICIAN_OFFICE,
-            require_coverage=require_coverage,
-        )
+            ids = tx.patient_ids()
+        results: list[EvaluationResult] = []
+        for start, part in _partitions(ids):
+            with self.transaction(f"{reason}: read {period}") as tx:
+                records = _month_records(tx, patient_ids=part)
+            results += _evaluate_month_records(
+                records,
+                period,
+                chosen,
+                _offset_progress(progress, start, len(ids)),
+                each,
+                setting,
+                require_coverage=require_coverage,
+            )
+        return results
 
     # -- medications (issue 18) ------------------------------------------------------------
 
@@ -1340,9 +1355,7 @@ def _replace_billing(
     for key, old in current.items():
         if key not in same:
             tx.delete(type(old), key[1])
-    for item, key in new:
-        if key not in same:
-            tx.add(item)
+    tx.add_many([item for item, key in new if key not in same])
 
 
 def _names(value: object, field: str) -> set[str]:
@@ -1362,6 +1375,20 @@ def _answer_values(value: object) -> tuple[str, ...]:
     return (str(value),)
 
 
+def _check_close_options(setting: object, require_coverage: object) -> None:
+    """Refuse a close's *setting* or *require_coverage* by name."""
+    from carecore.billing.facts import Setting  # noqa: PLC0415
+
+    if not isinstance(setting, Setting):
+        raise errors.InvalidValue(
+            f"must be one of {', '.join(s.value for s in Setting)}", field="setting", value=setting
+        )
+    if not isinstance(require_coverage, bool):
+        raise errors.InvalidValue(
+            "must be True or False", field="require_coverage", value=require_coverage
+        )
+
+
 def _evaluate_month_records(  # noqa: PLR0917 - evaluate_period's settings
     records: MonthRecords,
     period: ServicePeriod,
@@ -1373,16 +1400,7 @@ def _evaluate_month_records(  # noqa: PLR0917 - evaluate_period's settings
     require_coverage: bool,
 ) -> list[EvaluationResult]:
     """Every patient's result from *records* (see :meth:`CareProgram.evaluate_period`)."""
-    from carecore.billing.facts import Setting  # noqa: PLC0415
-
-    if not isinstance(setting, Setting):
-        raise errors.InvalidValue(
-            f"must be one of {', '.join(s.value for s in Setting)}", field="setting", value=setting
-        )
-    if not isinstance(require_coverage, bool):
-        raise errors.InvalidValue(
-            "must be True or False", field="require_coverage", value=require_coverage
-        )
+    _check_close_options(setting, require_coverage)
     from carecore.billing.month import evaluate_records  # noqa: PLC0415
 
     total = len(records.patients)
@@ -1401,23 +1419,47 @@ def _evaluate_month_records(  # noqa: PLR0917 - evaluate_period's settings
     return results
 
 
+def _offset_progress(
+    progress: Callable[[int, int], None] | None, before: int, total: int
+) -> Callable[[int, int], None] | None:
+    """*progress* for one partition: its patients done after *before*, out of *total*."""
+    if progress is None:
+        return None
+    return lambda done, _part: progress(before + done, total)
+
+
+#: Patients per partition of a store close's read (one query per kind each).
+PARTITION_SIZE = 2_000
+
+
+def _partitions(ids: list[str], size: int = PARTITION_SIZE) -> list[tuple[int, list[str]]]:
+    """*ids* (sorted) cut into consecutive partitions of at most *size*, each with its first index."""
+    return [(i, ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
 def _month_records(
     tx: Transaction,
     patient_id: str | None = None,
     *,
     dated_plans: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] | None = None,
+    patient_ids: list[str] | None = None,
 ) -> MonthRecords:
     """Every record a close reads (of one patient, with *patient_id*), care plans as spans from their history.
 
-    With *dated_plans*, each plan's versions with the day each was written
-    are put there by plan id (see :func:`_plan_spans`).
+    With *patient_ids*, those patients' records (one query per kind). With
+    *dated_plans*, each plan's versions with the day each was written are
+    put there by plan id (see :func:`_plan_spans`).
     """
     from carecore.billing.month import MonthRecords  # noqa: PLC0415
 
     def read(cls: type[Any]) -> list[Any]:
+        if patient_ids is not None:
+            return tx.find_many(cls, patient_ids=patient_ids)
         return tx.all(cls) if patient_id is None else tx.find(cls, patient_id=patient_id)
 
-    if patient_id is None:
+    if patient_ids is not None:
+        patients = read(Patient)
+    elif patient_id is None:
         patients = tx.all(Patient)
     else:
         try:
@@ -1439,6 +1481,7 @@ def _month_records(
             {p.id: p.time_zone for p in patients},
             patient_id=patient_id,
             dated_out=dated_plans,
+            patient_ids=patient_ids,
         ),
         time_entries=read(TimeEntry),
         contacts=read(InteractiveContact),
@@ -1539,6 +1582,7 @@ def _plan_spans(
     *,
     patient_id: str | None = None,
     dated_out: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] | None = None,
+    patient_ids: list[str] | None = None,
 ) -> list[careplans.PlanSpan]:
     """When each plan was in force, from its stored versions and the days they were written.
 
@@ -1551,12 +1595,42 @@ def _plan_spans(
     are put there by plan id, for the audit packets of a close.
     """
     stored = {p.id: tx.history(CarePlan, p.id) if p.version > 1 else [p] for p in plans}
-    wanted = {plan_id for plan_id, versions in stored.items() if len(versions) > 1}
+    wanted = {p.id: p.patient_id for p in plans if len(stored[p.id]) > 1}
+    written = _plan_writes(tx, wanted, patient_id=patient_id, partition=patient_ids is not None)
+    return _dated_spans(plans, stored, written, zones, dated_out)
+
+
+def _plan_writes(
+    tx: Transaction, wanted: Mapping[str, str], *, patient_id: str | None, partition: bool
+) -> dict[str, list[pendulum.DateTime]]:
+    """When each plan of *wanted* (plan id: patient id) was created and updated, from the audit log.
+
+    The log is read only when some plan has later versions to date: one
+    patient's entries when *patient_id* is given; in a *partition*, those of
+    each patient with a revised plan (not the whole log for every partition).
+    """
     written: dict[str, list[pendulum.DateTime]] = {}
-    if wanted:  # the audit log is read only when some plan has later versions to date
-        for entry in tx.audit_entries(patient_id=patient_id):  # one patient's, when given
-            if entry.kind == "CarePlan" and entry.key in wanted and entry.action in _WRITES:
-                written.setdefault(entry.key, []).append(entry.at)
+    if not wanted:
+        return written
+    patients: tuple[str | None, ...] = (
+        tuple(sorted(set(wanted.values()))) if partition else (patient_id,)
+    )
+    for someone in patients:
+        for entry in tx.audit_entries(patient_id=someone):
+            key = entry.key
+            if entry.kind == "CarePlan" and key in wanted and entry.action in _WRITES:
+                written.setdefault(str(key), []).append(entry.at)
+    return written
+
+
+def _dated_spans(
+    plans: Sequence[CarePlan],
+    stored: Mapping[str, Sequence[CarePlan]],
+    written: Mapping[str, list[pendulum.DateTime]],
+    zones: Mapping[str, str],
+    dated_out: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] | None,
+) -> list[careplans.PlanSpan]:
+    """Each plan's span from its stored versions (*stored*, oldest first) and their writes' times."""
     spans = []
     for plan in plans:
         versions = stored[plan.id]

@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
     from carecore.billing.rules import RuleSet
     from carecore.model.careplan import CarePlan
-    from carecore.model.enrollment import Consent
     from carecore.service import CareProgram
 
 __all__ = [
@@ -1416,21 +1415,29 @@ def close_store(
     on_progress: Callable[[int, int], None] | None = None,
     setting: Setting | None = None,
     require_coverage: bool = False,
+    workers: int | None = None,
+    partition_size: int | None = None,
 ) -> CloseSummary:
     """Close *month* over a store: store the claim lines and denials, write the CSV close's files.
 
     *setting* (default: the physician office) and *require_coverage* are
-    passed to :meth:`~carecore.service.CareProgram.close_month`.
+    those of :meth:`~carecore.service.CareProgram.close_month`, which this
+    close equals: the same claim lines and denials are stored, by the same
+    replacement rule, in one transaction.
 
-    :meth:`carecore.service.CareProgram.close_month` evaluates and stores
-    the month; every patient's outcome goes through the same writer and
-    encoder as a CSV close. The audit packets carry the store's consent
-    records (method, who obtained it, cost sharing explained, revocation)
-    and the stored versions of the care plans, read in one transaction
-    before the close.
+    The patients are read in partitions of *partition_size* (default
+    :data:`carecore.service.PARTITION_SIZE`), one transaction and one query
+    per kind of record each, and built and evaluated in *workers* forked
+    processes (default: up to 4, one per core, when there are two
+    partitions or more); memory follows the partition size, not the store.
+    Every patient's outcome goes through the same writer and encoder as a
+    CSV close, and the parts are merged in order, so the files do not depend
+    on the workers or the partitions. The audit packets carry the store's
+    consent records (method, who obtained it, cost sharing explained,
+    revocation) and the stored versions of the care plans.
     """
-    from carecore.billing.facts import TimeFact  # noqa: PLC0415
-    from carecore.service import _month_records  # noqa: PLC0415 - the close's own read
+    from carecore.billing._store_parts import close_store_parts  # noqa: PLC0415
+    from carecore.service import PARTITION_SIZE, _check_close_options  # noqa: PLC0415
 
     if not isinstance(month, ServicePeriod) or month != ServicePeriod.month(
         month.start.year, month.start.month
@@ -1441,6 +1448,8 @@ def close_store(
             value=month,
         )
     v.check_callable(on_progress, "on_progress")
+    chosen = setting if setting is not None else Setting.PHYSICIAN_OFFICE
+    _check_close_options(chosen, require_coverage)
     if out is not None and not staging_active():
         # Written aside and renamed into place: a failed close keeps the previous output.
         with staged_output(out) as staging:
@@ -1453,53 +1462,34 @@ def close_store(
                 on_progress=on_progress,
                 setting=setting,
                 require_coverage=require_coverage,
+                workers=workers,
+                partition_size=partition_size,
             )
-    target = None if out is None else Path(out)
-    # One read serves the close and the audit packets' evidence: the records
-    # and each care plan's versions with the days they were written.
-    dated: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] = {}
-    with program.transaction(f"{reason}: read {month}") as tx:
-        records = _month_records(tx, dated_plans=dated)
-    consents: dict[str, list[Consent]] = {}
-    plans: dict[str, list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]] = {}
-    if target is not None:
-        for consent in records.consents:
-            if consent.obtained_on <= month.end:
-                consents.setdefault(consent.patient_id, []).append(consent)
-        for versions in _plan_versions_as_of(dated, month):
-            plans.setdefault(versions[0][0].patient_id, []).append(versions)
-    with CloseWriter(target, month, rules) as writer:
-
-        def each(facts: BillingFacts, result: EvaluationResult) -> None:
-            billing = {line.billing_practitioner_id for line in result.claim_lines}
-            practitioner = next(
-                (p for p in facts.practitioners if p.id in billing), facts.practitioners[0]
-            )
-            log = [
-                (e.date, e.minutes, e.role, e.family, e.credential, e.interactive, e.practitioner)
-                for e in facts.events
-                if isinstance(e, TimeFact)
-            ]
-            pid = facts.patient.id
-            row = PatientRow(
-                line=0, patient=facts.patient, practitioner=practitioner, setting=facts.setting
-            )
-            evidence = AuditEvidence(consents=consents.get(pid, ()), care_plans=plans.get(pid, ()))
-            writer.add(
-                PatientMonth(row=row, period=month, result=result, time_log=log, evidence=evidence)
-            )
-
-        program._close_month_records(  # noqa: SLF001 - close_month over the records read above
-            records,
-            month,
-            rules=rules,
-            reason=reason,
-            progress=on_progress,
-            each=each,
-            setting=setting,
-            require_coverage=require_coverage,
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise errors.InvalidValue(
+            "must be a whole number of at least 1", field="workers", value=workers
         )
-        return writer.finish()
+    size = PARTITION_SIZE if partition_size is None else partition_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise errors.InvalidValue(
+            "must be a whole number of at least 1", field="partition_size", value=partition_size
+        )
+    # Written aside and renamed into place: a failed close keeps the previous output.
+    with staged_output(out) as staging:
+        return close_store_parts(
+            program,
+            month,
+            rules,
+            staging,
+            reason,
+            on_progress,
+            chosen,
+            require_coverage,
+            workers,
+            size,
+        )
 
 
 def _plan_versions_as_of(

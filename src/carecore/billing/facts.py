@@ -336,8 +336,29 @@ def _sorted_events(value: object) -> tuple[Event, ...]:
             raise errors.InvalidValue(
                 "is not a billing event", field=f"events[{index}]", value=event
             )
-    # A stable, content-based order: results never depend on the order given.
-    return tuple(sorted(events, key=_event_key))
+    # A stable, content-based order: results never depend on the order given. Sorted
+    # by day and kind first; only events that tie there are ordered by their content
+    # (the same order as sorting by the whole key, which begins with day and kind).
+    if len(events) < 2:  # noqa: PLR2004
+        return events
+    rough = sorted(events, key=_day_and_kind)
+    ordered: list[Event] = []
+    start = 0
+    while start < len(rough):
+        key = _day_and_kind(rough[start])
+        end = start + 1
+        while end < len(rough) and _day_and_kind(rough[end]) == key:
+            end += 1
+        if end - start == 1:
+            ordered.append(rough[start])
+        else:
+            ordered.extend(sorted(rough[start:end], key=_event_key))
+        start = end
+    return tuple(ordered)
+
+
+def _day_and_kind(event: Event) -> tuple[object, str]:
+    return (event.date, type(event).__name__)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.storage._kinds import KINDS, Column, Kind, kind_for
+from carecore.storage._rows import StoredRows
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 from carecore.storage.sql import SCHEMA_VERSION
 
@@ -42,6 +43,7 @@ __all__ = [
     "Column",
     "Kind",
     "OutboxItem",
+    "StoredRows",
     "kind_for",
     "open_store",
 ]

@@ -144,6 +144,13 @@ def patient_id(value: object) -> str:
     return value
 
 
+def patient_ids(value: object) -> list[str]:
+    """Patient ids to look records up by (a list of them; one string is refused, not read letter by letter)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise errors.InvalidValue("must be a list of patient ids", field="patient_ids", value=value)
+    return list(dict.fromkeys(patient_id(v) for v in value))
+
+
 def outbox_query(status: object, limit: object) -> None:
     """An outbox status to list, and a positive limit."""
     if status not in OUTBOX_STATUSES:

@@ -171,19 +171,42 @@ class Kind:
 
     def build(self, row: typing.Sequence[object]) -> Any:
         """The model value for one row (columns in table order)."""
-        kwargs: dict[str, object] = {}
-        start: Any = None
-        end: Any = None
-        for column, raw in zip(self.columns, row, strict=True):
-            if column.field is not None:
-                kwargs[column.field] = column.load(raw)
-            elif column.name == "period_start":  # the two halves of a ServicePeriod field
-                start = column.load(raw)
-            elif column.name == "period_end":
-                end = column.load(raw)
-        if start is not None:
-            kwargs["period"] = model.ServicePeriod(start=start, end=end)
+        plan = _BUILD_PLANS.get(self.table)
+        if plan is None:
+            plan = _BUILD_PLANS[self.table] = _build_plan(self.columns)
+        fields, halves = plan
+        if len(row) != len(self.columns):
+            msg = f"a {self.table} row has {len(row)} columns, not {len(self.columns)}"
+            raise ValueError(msg)
+        kwargs = {name: load(row[at]) for at, name, load in fields}
+        if halves is not None:  # the two halves of a ServicePeriod field
+            (first, load_first), (last, load_last) = halves
+            start: Any = load_first(row[first])
+            if start is not None:
+                end: Any = load_last(row[last])
+                kwargs["period"] = model.ServicePeriod(start=start, end=end)
         return self.cls(**kwargs)
+
+
+_Load = Callable[[object], object]
+#: Per table: (position, field, load) of each field's column, and the period's two halves.
+_BUILD_PLANS: dict[
+    str,
+    tuple[tuple[tuple[int, str, _Load], ...], tuple[tuple[int, _Load], tuple[int, _Load]] | None],
+] = {}
+
+
+def _build_plan(
+    columns: tuple[Column, ...],
+) -> tuple[tuple[tuple[int, str, _Load], ...], tuple[tuple[int, _Load], tuple[int, _Load]] | None]:
+    """What :meth:`Kind.build` does with each column, worked out once per kind."""
+    fields = tuple((at, c.field, c.load) for at, c in enumerate(columns) if c.field is not None)
+    names = [c.name for c in columns]
+    halves = None
+    if "period_start" in names:
+        first, last = names.index("period_start"), names.index("period_end")
+        halves = ((first, columns[first].load), (last, columns[last].load))
+    return fields, halves
 
 
 def _unwrap_optional(tp: object) -> tuple[object, bool]:

@@ -30,12 +30,13 @@ import pendulum
 from carecore import errors
 from carecore.storage import _checks
 from carecore.storage._kinds import KINDS, Kind, kind_for
+from carecore.storage._rows import StoredRows
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 from carecore.storage.sql import SCHEMA_VERSION, _check_audit_args, _delivery_status
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from carecore.model import DeliveryReceipt, OutboundMessage
 
@@ -383,6 +384,51 @@ class MemoryTransaction:
         found = [table[k] for k in sorted(table) if kind.patient_of(table[k]) == patient_id]
         self.log("read", kind.name, None, patient_id, f"{len(found)} records")
         return found
+
+    def patient_ids(self) -> list[str]:
+        """The ids of every stored patient, sorted (one audit entry)."""
+        self._guard()
+        ids = sorted(key[0] for key in self._store.tables["patients"])
+        self.log("read", "Patient", None, None, f"ids of {len(ids)} patients")
+        return ids
+
+    def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
+        """Every stored record of a kind for these patients, in key order (one audit entry)."""
+        self._guard()
+        kind = _checks.per_patient(kind_cls)
+        wanted = set(_checks.patient_ids(patient_ids))
+        table = self._store.tables[kind.table]
+        found = [table[k] for k in sorted(table) if kind.patient_of(table[k]) in wanted]
+        self.log("read", kind.name, None, None, f"{len(found)} records of {len(wanted)} patients")
+        return found
+
+    def find_rows(
+        self, kind_cls: type[T], *, patient_ids: Sequence[str], history: bool = False
+    ) -> StoredRows[T]:
+        """:meth:`find_many`'s records as :class:`~carecore.storage.StoredRows` (built already).
+
+        With *history*, every stored version, by key then version.
+        """
+        if not history:
+            return StoredRows(kind_cls, records=self.find_many(kind_cls, patient_ids=patient_ids))
+        self._guard()
+        kind = _checks.versioned(kind_cls)
+        wanted = set(_checks.patient_ids(patient_ids))
+        versions = self._store.history[kind.table]
+        found = [
+            version
+            for key in sorted(versions)
+            for version in versions[key]
+            if kind.patient_of(version) in wanted
+        ]
+        self.log("read", kind.name, None, None, f"{len(found)} versions of {len(wanted)} patients")
+        return StoredRows(kind_cls, records=found)
+
+    def add_many(self, records: Sequence[object]) -> None:
+        """Store new records of any kinds, as :meth:`add` each one (an audit entry each)."""
+        self._guard()
+        for record in records:
+            self.add(record)
 
     def all(self, kind_cls: type[T]) -> list[T]:
         """Every stored record of a kind, in key order (one audit entry for patient data)."""
