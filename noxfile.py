@@ -113,6 +113,24 @@ def docs(session: nox.Session) -> None:
     )
 
 
+@nox.session
+def faults(session: nox.Session) -> None:
+    """Fault and fuzz suites with fixed seeds (SIGKILLs, peers down, hostile input): one table.
+
+    Fails on anything lost, any untyped error, or a message sent twice outside the
+    documented crash window; the run is bounded to 5 minutes.
+    """
+    session.install(
+        ".[testing]",
+        "./plugins/carecore-fhir",
+        "./plugins/carecore-hl7v2",
+        "./plugins/carecore-http",
+        "./plugins/carecore-email",
+        "aiosmtpd>=1.4",
+    )
+    session.run("python", "tests/faults/suite.py", *session.posargs)
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""

@@ -757,6 +757,7 @@ class _LightParser:
                 or (credential_text and credential is None)
                 or interactive is None
                 or not minutes_text.isdigit()
+                or len(minutes_text) > 9  # noqa: PLR2004 - a 5,000-digit number raised ValueError
             ):
                 return None
             minutes = int(minutes_text)
