@@ -110,3 +110,15 @@ def test_the_worklist_asks_for_the_attestation():
     (item,) = [i for w in lists.values() for i in w.items]
     assert item.kind == "needs-attestation"
     assert item.detail == "CCM: attest chronic conditions at significant risk: E11.9, I10"
+
+
+def test_an_attested_snomed_concept_the_table_does_not_know_counts_once():
+    crohns = "34000006"  # Crohn's disease: in no group of the table
+    conditions = [
+        coded("c1", "E11.9", significant_risk=True),
+        coded("c2", crohns, snomed=True, chronic=True, significant_risk=True),
+        coded("c3", crohns, snomed=True, chronic=True, significant_risk=True),
+    ]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert verdict.eligible
+    assert "2 chronic condition(s)" in verdict.explanation

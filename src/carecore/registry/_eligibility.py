@@ -162,15 +162,22 @@ def _distinct(conditions: Iterable[Condition]) -> int:
     """How many diseases, as the engine counts them (:func:`carecore.billing.engine.condition_groups`).
 
     Billable ICD-10-CM codes only (a SNOMED CT condition by its row's
-    ICD-10-CM code), codes of one category one disease (the default
-    switches), and records of one code (one per encounter, as EHR feeds
-    send) once.
+    ICD-10-CM code, or, when the table has no row for it, as a disease of its
+    own), codes of one category one disease (the default switches), and
+    records of one code (one per encounter, as EHR feeds send) once.
     """
+    conditions = list(conditions)
     codes = dict.fromkeys(code for c in conditions if (code := counted_code(c.coding)) is not None)
     groups, _not_billable = condition_groups(
         tuple(ChronicCondition(icd10=code) for code in codes), Switches()
     )
-    return len(groups)
+    # An attested SNOMED CT concept the table does not map counts as a disease of its own.
+    unmapped = {
+        c.coding.code
+        for c in conditions
+        if c.coding.system is CodeSystem.SNOMEDCT and counted_code(c.coding) is None
+    }
+    return len(groups) + len(unmapped)
 
 
 def _chronic(condition: Condition) -> bool:
