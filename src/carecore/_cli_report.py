@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     import pluggy
 
+    from carecore.report import Table
+
 _DEFAULT_MONTHS = 12
 
 
@@ -172,10 +174,11 @@ def report(  # noqa: PLR0917 - one parameter per click option
         model = HccModel(version=HccVersion(version), year=int(year))
     expected_text, costs_text = _read(expected_pmpm), _read(costs)
     day = _day(as_of, "--as-of")  # options first: a bad option is named before the store is read
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
-        data = program.program_data(reason="carecore report")
     if day is None:  # the last day of the report, but never a day still to come
         day = min(period.end, SystemClock().today(time_zone))
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+        data = program.program_data(reason="carecore report")
+        extra = _care_tables(program, period.start, day)
     result = program_report(
         data,
         period=period,
@@ -188,7 +191,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
         comparison_months=months,
         hcc_model=model,
     )
-    files = write_report(result, out)
+    files = write_report(result, out, extra=extra)
     if fmt == "json":
 
         def number(value: Decimal | None) -> str | None:
@@ -212,3 +215,15 @@ def report(  # noqa: PLR0917 - one parameter per click option
         value = "n/a" if m.value is None else str(m.value)
         click.echo(f"  {m.name:<28} {value:>12}  {m.unit}")
     click.echo(f"wrote {files.index} with {len(files.csv)} CSV tables and {len(files.png)} plots")
+
+
+def _care_tables(
+    program: CareProgram, start: pendulum.Date, end: pendulum.Date
+) -> tuple[Table, ...]:
+    """Gap closure over the period and PDC by drug class (issue 18), as report tables."""
+    from carecore.gaps._report import adherence_table, gap_closure_table  # noqa: PLC0415
+
+    if end < start:
+        return ()
+    closure = gap_closure_table(program.care_gaps(on=start), program.care_gaps(on=end))
+    return (closure, adherence_table(program.medication_adherence(start=start, end=end)))

@@ -118,8 +118,12 @@ def render_html(report: ProgramReport, tables: tuple[Table, ...], plots: dict[st
     )
 
 
-def write_report(report: ProgramReport, out: Path | str) -> ReportFiles:
+def write_report(
+    report: ProgramReport, out: Path | str, *, extra: tuple[Table, ...] = ()
+) -> ReportFiles:
     """Write ``index.html``, one CSV per table and the PNG plots into the folder *out*.
+
+    *extra* tables (gap closure, adherence by class) follow the report's own.
 
     The folder is created when missing; files of the same names are replaced.
 
@@ -135,7 +139,9 @@ def write_report(report: ProgramReport, out: Path | str) -> ReportFiles:
     if folder.exists() and not folder.is_dir():
         raise errors.InvalidValue("is a file, not a folder", field="out", value=str(folder))
     folder.mkdir(parents=True, exist_ok=True)
-    tables = report_tables(report)
+    if not all(isinstance(t, Table) for t in extra):
+        raise errors.InvalidValue("must be report tables", field="extra", value=extra)
+    tables = report_tables(report) + tuple(extra)
     plots = render_plots(report)
     csv_files = []
     for table in tables:
