@@ -6,8 +6,10 @@ import json
 
 import attrs
 import pendulum
+import pytest
 from click.testing import CliRunner
 
+from carecore import errors
 from carecore.cli import make_app
 from carecore.model import (
     AdministrativeSex,
@@ -168,3 +170,17 @@ def test_tcm_expire_stores_the_closed_episodes_once(tmp_path):
     with CareProgram.open(url, actor="t") as program, program.transaction("read") as tx:
         closed = [e for e in tx.all(TransitionEpisode) if e.status is EpisodeStatus.CLOSED]
     assert [e.close_reason.split(":")[0] for e in closed] == ["expired"]
+
+
+def test_an_expired_episode_takes_what_happened_inside_its_period_documented_late():
+    ep = record_contact(episode(), on=DISCHARGED.add(days=1), successful=True)
+    ended = expire(ep, on=ep.period_end.add(days=1))
+    visited = record_visit(ended, on=DISCHARGED.add(days=10))
+    assert visited.visit_on == DISCHARGED.add(days=10)
+    assert visited.status is EpisodeStatus.CLOSED
+    assert visited.close_reason.endswith("with the medication reconciliation not done")
+    assert visited.version == ended.version + 1
+    done = record_med_rec(visited, on=DISCHARGED.add(days=10))
+    assert (done.status, done.close_reason) == (EpisodeStatus.COMPLETED, None)
+    with pytest.raises(errors.InvalidTransition):
+        record_visit(ended, on=ep.period_end.add(days=1))  # after the period: not TCM

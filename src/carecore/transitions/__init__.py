@@ -192,10 +192,40 @@ def _must_be_open(episode: TransitionEpisode) -> None:
         )
 
 
+_EXPIRED = "expired: "
+
+
+def _late(episode: TransitionEpisode, on: pendulum.Date) -> bool:
+    """An expired episode still takes what happened inside its period (documented late)."""
+    return (
+        episode.status is EpisodeStatus.CLOSED
+        and (episode.close_reason or "").startswith(_EXPIRED)
+        and episode.period_end is not None
+        and check_date(on, "on") <= episode.period_end
+    )
+
+
+def _reopened(episode: TransitionEpisode) -> TransitionEpisode:
+    return evolve(episode, status=EpisodeStatus.OPEN, close_reason=None)
+
+
+def _settled(episode: TransitionEpisode) -> TransitionEpisode:
+    """After late documentation: complete, or expired again with what is still undone."""
+    if episode.status is not EpisodeStatus.OPEN or episode.period_end is None:
+        return episode
+    return evolve(expire(episode, on=episode.period_end.add(days=1)), version=episode.version)
+
+
 def record_contact(
     episode: TransitionEpisode, *, on: pendulum.Date, successful: bool
 ) -> TransitionEpisode:
-    """A contact or an attempt on *on* (a new version). Before the discharge date is refused."""
+    """A contact or an attempt on *on* (a new version). Before the discharge date is refused.
+
+    An episode that expired still takes a contact made inside its period
+    (documented late); it stays closed with what is still undone.
+    """
+    if _late(episode, on):
+        return _settled(record_contact(_reopened(episode), on=on, successful=successful))
     _must_be_open(episode)
     if on < episode.discharge_date:
         raise errors.InvalidValue(
@@ -209,7 +239,12 @@ def record_contact(
 
 
 def record_visit(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisode:
-    """The face-to-face visit on *on* (a new version); it also fixes the med-rec deadline."""
+    """The face-to-face visit on *on* (a new version); it also fixes the med-rec deadline.
+
+    An expired episode takes a visit made inside its period (documented late).
+    """
+    if _late(episode, on):
+        return _settled(record_visit(_reopened(episode), on=on))
     _must_be_open(episode)
     if on < episode.discharge_date:
         raise errors.InvalidValue("is before the discharge", field="on", value=on)
@@ -228,7 +263,12 @@ def record_visit(episode: TransitionEpisode, *, on: pendulum.Date) -> Transition
 
 
 def record_med_rec(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisode:
-    """Medication reconciliation done on *on* (a new version; completes the episode after the visit)."""
+    """Medication reconciliation done on *on* (a new version; completes the episode after the visit).
+
+    An expired episode takes a reconciliation done inside its period (documented late).
+    """
+    if _late(episode, on):
+        return _settled(record_med_rec(_reopened(episode), on=on))
     _must_be_open(episode)
     status = EpisodeStatus.COMPLETED if episode.visit_on is not None else episode.status
     return evolve(episode, med_rec_on=on, status=status, version=episode.version + 1)
@@ -293,7 +333,7 @@ def expire(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisod
     return evolve(
         episode,
         status=EpisodeStatus.CLOSED,
-        close_reason=f"expired: the 30-day TCM period ended on {episode.period_end} "
+        close_reason=f"{_EXPIRED}the 30-day TCM period ended on {episode.period_end} "
         f"with the {what} not done",
         version=episode.version + 1,
     )
