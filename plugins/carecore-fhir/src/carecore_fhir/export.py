@@ -902,6 +902,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
         wanted |= {c for p in plans for c in p.contributors}
         wanted |= {t.owner for p in plans for t in p.tasks}
         wanted |= {r.performer_id for r in results if r.performer_id}
+        wanted |= {m.prescriber_id for m in medications if m.prescriber_id}
         wanted |= {c.obtained_by for c in consents} | {
             e.billing_practitioner_id for e in enrollments
         }
