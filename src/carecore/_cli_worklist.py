@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 @click.option(
     "--on", "day", default=None, metavar="YYYY-MM-DD", help="The day to plan for (default: today)."
 )
+@click.option("--gaps", "with_gaps", is_flag=True, help="Add each patient's open care gaps.")
+@click.option(
+    "--adherence",
+    "with_adherence",
+    is_flag=True,
+    help="Add drug classes under 80% PDC this calendar year (from pharmacy fills).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
@@ -41,6 +48,8 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     owner: str | None,
     time_zone: str | None,
     day: str | None,
+    with_gaps: bool,  # noqa: FBT001 - a click flag
+    with_adherence: bool,  # noqa: FBT001 - a click flag
     fmt: str,
 ) -> None:
     """List each care manager's work (TCM contacts and visits, monthly check-ins, outreach, tasks, goals)."""
@@ -55,7 +64,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
             ) from None
     with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
         zone = time_zone or program.practice_time_zone() or "UTC"
-        lists = program.worklists(time_zone=zone, on=on)
+        lists = program.worklists(time_zone=zone, on=on, gaps=with_gaps, adherence=with_adherence)
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}
     if fmt == "json":

@@ -269,3 +269,52 @@ def test_a_record_that_closes_a_gap_never_opens_one(records, extra, born, on):
     for rule_id, gap in before.items():
         if not gap.open:
             assert not after[rule_id].open
+
+
+def test_the_gap_rules_hook_adds_and_replaces_rules(tmp_path):
+    from carecore.gaps._store import rule_set
+    from carecore.plugins import get_plugin_manager, hookimpl
+
+    class Payer:
+        @hookimpl
+        def carecore_gap_rules(self):
+            return [
+                {
+                    "id": "influenza-vaccine",
+                    "title": "Influenza vaccine (the payer's: from September 1)",
+                    "effective_from": "2015-01-01",
+                    "population": {"min_age": 65},
+                    "evidence": [
+                        {
+                            "label": "flu shot",
+                            "steps": [{"CVX": ["140"], "lookback": {"season_start": "09-01"}}],
+                        }
+                    ],
+                    "source": {
+                        "publisher": "Example payer",
+                        "title": "Flu measure",
+                        "url": "https://example.org/flu",
+                    },
+                }
+            ]
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(Payer(), name="payer")
+    rules = rule_set(pm)
+    flu = [r for r in rules if r.id == "influenza-vaccine"]
+    assert [r.source.publisher for r in flu] == ["Example payer"]  # every built-in version replaced
+    assert {r.id for r in rules} >= {"colorectal-cancer-screening", "zoster-vaccine"}
+    found = gaps(patient(D(1950, 1, 1)), D(2026, 8, 15), rules=rules)
+    # The payer's season starts September 1 (the built-in one, August 1, would be due since
+    # 2026-08-01): on 2026-08-15 it is still last season, overdue after 90 days' grace.
+    flu_gap = found["influenza-vaccine"]
+    assert (flu_gap.status, flu_gap.since) == (GapStatus.OVERDUE, D(2025, 11, 30))
+
+    class Broken:
+        @hookimpl
+        def carecore_gap_rules(self):
+            return "not rules"
+
+    pm.register(Broken(), name="broken")
+    with pytest.raises(errors.PluginError):
+        rule_set(pm)

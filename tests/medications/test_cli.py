@@ -250,3 +250,16 @@ def test_gaps_in_each_format(url, carecore_pm):
     assert all(r["explanation"] and r["source"] for r in rows)
     bad = run(carecore_pm, "gaps", "--db", url, "--on", "2026-02-30")
     assert bad.exit_code == 2
+
+
+def test_worklist_gaps_flag(url, carecore_pm):
+    plain = run(carecore_pm, "worklist", "--db", url, "--on", "2026-03-09", "--format", "json")
+    assert plain.exit_code == 0, plain.output
+    kinds = {i["kind"] for w in json.loads(plain.output).values() for i in w["items"]}
+    assert "tcm-med-rec" in kinds
+    assert not any(k.startswith("gap-") for k in kinds)
+    flagged = run(
+        carecore_pm, "worklist", "--db", url, "--on", "2026-03-09", "--gaps", "--format", "json"
+    )
+    items = [i for w in json.loads(flagged.output).values() for i in w["items"]]
+    assert ("gap-overdue", "zoster-vaccine") in {(i["kind"], i["detail"]) for i in items}
