@@ -227,3 +227,25 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
     for item in items:
         found = ", ".join(item["discrepancies"]) or "-"
         click.echo(f"  {item['decision']:<15} {item['text'][:40]:<40} {found}")
+
+
+@meds.command("import-fills")
+@click.argument("fills", type=click.Path(exists=True, dir_okay=False))
+@_DB
+@click.pass_context
+def import_fills(ctx: click.Context, fills: str, db_url: str) -> None:
+    """Load pharmacy fills from a CSV file (for adherence, PDC by drug class).
+
+    The columns are patient_id, filled_on, days_supply, drug_class and drug
+    (optionally fill_id and rxnorm). A bad row is refused by line and column,
+    and nothing is stored; fills already stored (by id) are skipped.
+    """
+    from pathlib import Path  # noqa: PLC0415
+
+    from carecore.medications import read_fills_csv  # noqa: PLC0415
+
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    rows = read_fills_csv(Path(fills).read_text(encoding="utf-8"))
+    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+        result = program.import_records(rows, reason="pharmacy fills")
+    click.echo(f"{result.added} fill(s) added, {result.skipped} already stored")

@@ -263,3 +263,30 @@ def test_worklist_gaps_flag(url, carecore_pm):
     )
     items = [i for w in json.loads(flagged.output).values() for i in w["items"]]
     assert ("gap-overdue", "zoster-vaccine") in {(i["kind"], i["detail"]) for i in items}
+
+
+def test_import_fills_from_csv(url, carecore_pm, tmp_path):
+    good = tmp_path / "fills.csv"
+    good.write_text(
+        "patient_id,filled_on,days_supply,drug_class,drug\n"
+        "p1,2026-01-01,30,statin,Atorvastatin 20 MG\n"
+        "p1,2026-02-15,30,statin,Atorvastatin 20 MG\n"
+    )
+    first = run(carecore_pm, "meds", "import-fills", str(good), "--db", url)
+    assert first.exit_code == 0, first.output
+    assert "2 fill(s) added" in first.output
+    assert (
+        "0 fill(s) added, 2 already stored"
+        in run(carecore_pm, "meds", "import-fills", str(good), "--db", url).output
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "patient_id,filled_on,days_supply,drug_class,drug\np1,2026-01-01,thirty,statin,X\n"
+    )
+    refused = run(carecore_pm, "meds", "import-fills", str(bad), "--db", url)
+    assert refused.exit_code == 2
+    assert "line 2: days_supply" in refused.output
+    program = CareProgram.open(url, plugin_manager=carecore_pm, create=False)
+    (statin,) = program.medication_adherence(start=D(2026, 1, 1), end=D(2026, 3, 31))
+    program.close()
+    assert (statin.drug_class, statin.covered, statin.days) == ("statin", 60, 90)
