@@ -6,6 +6,7 @@ import json
 import re
 
 import pendulum
+from carecore_fhir import import_bundle
 from carecore_fhir.export import export_patient
 from click.testing import CliRunner
 
@@ -108,3 +109,53 @@ def test_cli_exports_a_demo_patient_with_an_assessment(demo_db, tmp_path):
     assert result.exit_code == 0, result.output
     kinds = {e["resource"]["resourceType"] for e in json.loads(out.read_text())["entry"]}
     assert {"QuestionnaireResponse", "Observation", "CarePlan"} <= kinds
+
+
+def test_a_visit_number_fhir_does_not_allow_reads_back_as_it_was(program, make_program):
+    from carecore.model import AdtEvent, AdtEventKind, CareSetting, PatientClass
+
+    program.import_records(
+        [
+            Patient(
+                id="p1",
+                given_name="Ada",
+                family_name="Okafor",
+                birth_date=pendulum.Date(1950, 3, 1),
+                sex=AdministrativeSex.FEMALE,
+                time_zone="America/Chicago",
+            )
+        ],
+        reason="test",
+    )
+    admitted = pendulum.datetime(2026, 1, 2, 9, tz="America/Chicago")
+    discharged = pendulum.datetime(2026, 1, 5, 15, tz="America/Chicago")
+    program.receive(
+        AdtEvent(
+            id="v1-discharge",
+            source_key="hl7/v1",
+            patient_id="p1",
+            kind=AdtEventKind.DISCHARGE,
+            occurred_at=discharged,
+            patient_class=PatientClass.INPATIENT,
+            admitted_at=admitted,
+            discharged_at=discharged,
+            from_setting=CareSetting.INPATIENT_ACUTE,
+            to_setting=CareSetting.HOME,
+            visit_number="V_2026/001",  # "_" and "/" are not allowed in a FHIR id
+        ),
+        source="test",
+    )
+    bundle = export_patient(program, "p1")
+    (encounter,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Encounter"
+    ]
+    assert FHIR_ID.fullmatch(encounter["id"])
+    assert encounter["identifier"] == [
+        {"system": "https://carecore.dev/fhir/visit-number", "value": "V_2026/001"}
+    ]
+    again = make_program("again")
+    assert import_bundle(again, json.dumps(bundle), source="b.json").refused == ()
+    with again.transaction("t") as tx:
+        (event,) = tx.find(AdtEvent, patient_id="p1")
+    assert event.visit_number == "V_2026/001"
+    assert export_patient(again, "p1")["entry"] == bundle["entry"]

@@ -42,6 +42,8 @@ __all__ = [
 CARECORE = "https://carecore.dev/fhir"
 #: The identifier system under which an export names a patient's carecore id.
 PATIENT_ID = f"{CARECORE}/patient-id"
+#: The identifier system under which an export gives an inpatient stay's visit number.
+VISIT_NUMBER = f"{CARECORE}/visit-number"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"

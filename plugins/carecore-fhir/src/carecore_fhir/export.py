@@ -393,6 +393,8 @@ def encounter_resource(event: AdtEvent) -> dict[str, Any] | None:
     doc: dict[str, Any] = {
         "resourceType": "Encounter",
         "id": stay if _ID.fullmatch(stay) else hashlib.sha256(stay.encode()).hexdigest()[:32],
+        # US Core Encounter's must-support identifier: the visit number, as the hospital gave it.
+        "identifier": [{"system": codes.VISIT_NUMBER, "value": stay}],
         "status": "finished" if event.kind is AdtEventKind.DISCHARGE else "in-progress",
         "class": {
             "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",

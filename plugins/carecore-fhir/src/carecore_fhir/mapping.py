@@ -806,7 +806,8 @@ def map_encounter(resource: dict[str, Any], resolver: Resolver, options: Options
             from_setting=CareSetting.INPATIENT_ACUTE,
             to_setting=to_setting,
             facility=facility or None,
-            visit_number=rid,
+            # carecore's export keeps a visit number FHIR's id rule changed as an identifier
+            visit_number=_identifier(resource, codes.VISIT_NUMBER) or rid,
         )
     except errors.InvalidValue as exc:
         raise _located(resource, exc) from None
