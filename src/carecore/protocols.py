@@ -70,6 +70,13 @@ class Transaction(Protocol):
         """The ids of every stored patient, sorted (to cut the patients into partitions)."""
         ...
 
+    def patients_with_identifier(self, system: str, value: str) -> list[str]:
+        """The ids of stored patients whose ``identifiers`` hold (*system*, *value*), sorted.
+
+        One audit entry. Inbound feeds (HL7 PID-3) find their patient with it.
+        """
+        ...
+
     def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
         """Every record of a kind for these patients, in key order (one audit entry)."""
         ...

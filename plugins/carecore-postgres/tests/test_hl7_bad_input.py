@@ -10,7 +10,7 @@ import pytest
 
 from carecore import errors
 from carecore.clock import FixedClock
-from carecore.model import AdtEvent, DeadLetter
+from carecore.model import AdministrativeSex, AdtEvent, DeadLetter, Identifier, Patient
 from carecore.service import CareProgram
 
 ingest = pytest.importorskip("carecore_hl7v2.ingest", reason="needs carecore-hl7v2")
@@ -73,3 +73,29 @@ def test_the_store_refuses_nul_and_long_keys_the_same_way(url):
             tx.claim_inbound("hl7", "K" * 10_000)
     assert nul.value.field == "DeadLetter.raw"
     assert long.value.field == "key"
+
+
+def test_patients_are_found_by_identifier_alike(url):
+    at = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
+    values = ["12_4%", "Zoë-7", 'q"uote\\d']
+    with CareProgram.open(url, actor="t") as program:
+        with program.store.transaction(actor="t", reason="r", at=at) as tx:
+            for n, value in enumerate(values):
+                tx.add(
+                    Patient(
+                        id=f"p{n}",
+                        given_name="A",
+                        family_name="B",
+                        birth_date=pendulum.Date(1950, 1, 1),
+                        sex=AdministrativeSex.UNKNOWN,
+                        time_zone="UTC",
+                        identifiers=[Identifier(system="GEN", value=value)],
+                    )
+                )
+        with program.store.transaction(actor="t", reason="r", at=at) as tx:
+            found = [tx.patients_with_identifier("GEN", v) for v in values]
+            assert tx.patients_with_identifier("MERCY", values[0]) == []
+            assert tx.patients_with_identifier("GEN", "1234") == []  # "_" and "%" are not wildcards
+        outcome = ingest.handle(program, a03("Z1", "").replace("P1^^^GEN^MR", "Zoë-7^^^GEN^MR"))
+    assert found == [["p0"], ["p1"], ["p2"]]
+    assert (outcome.code, outcome.patient_id) == ("AA", "p1")

@@ -392,6 +392,18 @@ class MemoryTransaction:
         self.log("read", "Patient", None, None, f"ids of {len(ids)} patients")
         return ids
 
+    def patients_with_identifier(self, system: str, value: str) -> list[str]:
+        """The ids of stored patients whose ``identifiers`` hold (*system*, *value*), sorted."""
+        self._guard()
+        _checks.inbound_key(system, value)
+        ids = sorted(
+            p.id
+            for p in self._store.tables["patients"].values()
+            if any(i.system == system and i.value == value for i in p.identifiers)
+        )
+        self.log("read", "Patient", None, None, f"ids of {len(ids)} patients by identifier")
+        return ids
+
     def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
         """Every stored record of a kind for these patients, in key order (one audit entry)."""
         self._guard()

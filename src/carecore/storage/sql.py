@@ -907,6 +907,34 @@ class SqlTransaction:
         self._audit("read", "Patient", None, None, f"ids of {len(ids)} patients")
         return ids
 
+    def patients_with_identifier(self, system: str, value: str) -> list[str]:
+        """The ids of stored patients whose ``identifiers`` hold (*system*, *value*), sorted."""
+        self._guard()
+        _checks.inbound_key(system, value)
+        import json  # noqa: PLC0415 - only this lookup reads JSON text
+
+        # The database finds the rows whose JSON holds the value (as SQLite keeps it, with
+        # \\u escapes, or as PostgreSQL's jsonb prints it); Python checks the pair.
+        likes = [
+            "%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            for t in (json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
+        ]
+        cur = self._run(
+            "SELECT id, identifiers FROM patients WHERE CAST(identifiers AS TEXT) LIKE ? "
+            "ESCAPE '\\' OR CAST(identifiers AS TEXT) LIKE ? ESCAPE '\\'",
+            likes,
+        )
+        ids = sorted(
+            row[0]
+            for row in cur.fetchall()
+            if any(
+                i.get("system") == system and i.get("value") == value
+                for i in (json.loads(row[1]) if isinstance(row[1], str) else row[1])
+            )
+        )
+        self._audit("read", "Patient", None, None, f"ids of {len(ids)} patients by identifier")
+        return ids
+
     def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
         """Every stored record of a kind for these patients, in key order (one audit entry).
 

@@ -150,8 +150,7 @@ def handle_many(
     prepared = [_prepare(raw, zone, identifier_type) for raw in raws]
     try:
         with program.transaction(f"inbound {SOURCE} ({len(prepared)} messages)") as tx:
-            carried = _Carried()
-            return [_store(program, tx, p, zone, unknown_patients, carried) for p in prepared]
+            return [_store(program, tx, p, zone, unknown_patients) for p in prepared]
     except _REFUSALS as exc:
         if len(prepared) > 1:
             return [
@@ -170,13 +169,12 @@ def handle_many(
             return [_dead_letter(program, tx, attrs.evolve(one, refusal=refusal))]
 
 
-def _store(  # noqa: PLR0917 - one message's context
+def _store(
     program: CareProgram,
     tx: Transaction,
     prepared: _Prepared,
     zone: str | None,
     unknown_patients: UnknownPatients,
-    carried: _Carried,
 ) -> Outcome:
     if prepared.refusal is not None:
         return _dead_letter(program, tx, prepared)
@@ -186,7 +184,7 @@ def _store(  # noqa: PLR0917 - one message's context
     assert message is not None  # noqa: S101
     try:
         # Read only: a refused message writes nothing but its dead letter.
-        patient, new = _match(tx, people, zone, unknown_patients, carried)
+        patient, new = _match(tx, people, zone, unknown_patients)
     except Refused as exc:
         return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
     if not tx.claim_inbound(SOURCE, event.source_key):
@@ -198,9 +196,8 @@ def _store(  # noqa: PLR0917 - one message's context
     else:
         if new:
             tx.add(patient)
-            carried.note(patient)
         else:
-            carried.note(_update(tx, patient, people))
+            _update(tx, patient, people)
         _link(tx, patient.id, people.identifiers)
         _contact(tx, patient.id, people)
         patient_id, created = patient.id, new
@@ -223,7 +220,6 @@ def _match(
     people: Demographics,
     zone: str | None,
     unknown_patients: UnknownPatients,
-    carried: _Carried,
 ) -> tuple[Patient | None, bool]:
     """The stored patient *people* names, or the one to register (True), or :class:`Refused`.
 
@@ -231,7 +227,7 @@ def _match(
     """
     if not people.identifiers:
         raise Refused("PID-3 has no patient identifier", code="AE", field="PID-3", value="")
-    found = _linked(tx, people.identifiers) or carried.find(tx, people.identifiers)
+    found = _linked(tx, people.identifiers) or _carrying(tx, people.identifiers)
     if len(found) > 1:
         raise Refused(
             f"PID-3 identifiers name {len(found)} different patients ({', '.join(sorted(found))})",
@@ -262,31 +258,12 @@ def _linked(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
     return found
 
 
-class _Carried:
-    """Which stored patients carry which identifiers, read once per transaction.
-
-    Patients registered elsewhere (a FHIR import) carry identifiers without a
-    link yet; the first message that misses every link reads them all, once
-    for the whole transaction (a group commit's messages share it).
-    """
-
-    def __init__(self) -> None:
-        self.index: dict[tuple[str, str], set[str]] | None = None
-
-    def note(self, patient: Patient) -> None:
-        if self.index is not None:
-            for i in patient.identifiers:
-                self.index.setdefault((i.system, i.value), set()).add(patient.id)
-
-    def find(self, tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
-        if self.index is None:
-            self.index = {}
-            for patient in tx.all(Patient):
-                self.note(patient)
-        found: set[str] = set()
-        for i in identifiers:
-            found |= self.index.get((i.system, i.value), set())
-        return found
+def _carrying(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
+    # Patients registered elsewhere (a FHIR import) carry identifiers without a link yet.
+    found: set[str] = set()
+    for i in identifiers:
+        found |= set(tx.patients_with_identifier(i.system, i.value))
+    return found
 
 
 def _link(tx: Transaction, patient_id: str, identifiers: tuple[Identifier, ...]) -> None:
