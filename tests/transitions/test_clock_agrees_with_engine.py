@@ -9,9 +9,11 @@ refused as not timely.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pendulum
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from carecore import errors
@@ -88,6 +90,7 @@ def _codes(day, contact_on, visit_on, switches):
 
 
 @settings(max_examples=60, deadline=None)
+@example(day=dt.date(2024, 12, 20), counting=TcmDayCounting.DISCHARGE_DAY_ZERO, subdiv="TX")
 @given(
     day=st.dates(min_value=pendulum.Date(2024, 1, 1), max_value=pendulum.Date(2026, 12, 1)),
     counting=st.sampled_from(TcmDayCounting),
@@ -109,8 +112,14 @@ def test_episode_deadlines_are_the_engines(day, counting, subdiv):
     assert not too_late & {"99495", "99496"}
     late_contact = calendar.add_business_days(episode.contact_due, 1)
     codes, reasons = _codes(day, late_contact, episode.visit_due_7, switches)
-    assert not codes & {"99495", "99496"}
-    assert DenialReason.CONTACT_NOT_TIMELY in reasons
+    if episode.visit_due_7 <= episode.contact_due:
+        # Holidays can stretch the two business days past day 7 (a Friday discharge
+        # before Christmas in Texas): the visit itself then falls inside the contact
+        # window and is the interactive contact, so the late call does not matter.
+        assert "99496" in codes
+    else:
+        assert not codes & {"99495", "99496"}
+        assert DenialReason.CONTACT_NOT_TIMELY in reasons
 
 
 @pytest.mark.parametrize(
