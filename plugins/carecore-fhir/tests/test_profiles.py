@@ -279,9 +279,15 @@ PROFILES = {
             "goal.exists()",
             "activity.exists()",
             "contributor.exists()",
+            # https://hl7.org/fhir/us/mcc/STU1/StructureDefinition-custodian.html
+            (
+                "extension.where(url = 'http://hl7.org/fhir/us/mcc/StructureDefinition/custodian')"
+                ".value.ofType(Reference).reference.startsWith('Practitioner/')"
+            ),
         ],
         "bindings": [],
-        "invariants": {},
+        # the base Extension invariant, which the custodian extension (a valueReference) keeps
+        "invariants": {"ext-1": "extension.all(extension.exists() != value.exists())"},
     },
     # Declared by the medication export (carecore_fhir.clinical), when there is one.
     f"{UC}/us-core-medicationrequest": {

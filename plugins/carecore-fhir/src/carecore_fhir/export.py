@@ -76,6 +76,8 @@ PATIENT_ID = codes.PATIENT_ID
 TASK_ID = f"{codes.CARECORE}/task-id"
 PROBLEM_ID = f"{codes.CARECORE}/problem-id"
 CAREPLAN_EXTRAS = f"{EXT}/careplan-extras"
+#: https://hl7.org/fhir/us/mcc/STU1/StructureDefinition-custodian.html
+MCC_CUSTODIAN = "http://hl7.org/fhir/us/mcc/StructureDefinition/custodian"
 #: What FHIR has no element for, as carecore JSON: a consent's billing practitioner, cost-sharing
 #: note and revocation day; an enrollment's program and status history; a result's scoring.
 CONSENT_EXTRAS = f"{EXT}/consent"
@@ -612,7 +614,12 @@ def careplan_resources(
     if plan.expected_outcome:
         doc["description"] = plan.expected_outcome
     if plan.responsible_id:
+        # MCC eCare Plan names the responsible party with its custodian extension (R4's author
+        # is gone in R5); author stays for R4 readers.
         doc["author"] = _ref("Practitioner", plan.responsible_id)
+        doc.setdefault("extension", []).append(
+            {"url": MCC_CUSTODIAN, "valueReference": _ref("Practitioner", plan.responsible_id)}
+        )
     if plan.contributors:
         doc["contributor"] = [_ref("Practitioner", c) for c in plan.contributors]
     if care_teams:
