@@ -154,7 +154,7 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
         _fail(str(exc))
         return
     except errors.NotFound as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(str(exc))
         return
     if fmt == "json":
         payload = {"results": [result_to_json(s.id, r) for s, r in results]}
@@ -389,7 +389,7 @@ def _close_csv(
                 buckets=count,
             )
     except (errors.InvalidInput, errors.NotFound) as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(str(exc))
         return
     _report(summary, problems, out)
 
@@ -428,7 +428,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     try:
         rules = rule_set_for(Hooks(pm).rule_sets(), period.start.year, payer, rule_set_id)
     except errors.NotFound as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(str(exc))
         return
 
     with contextlib.ExitStack() as stack:
@@ -596,7 +596,7 @@ def claims(  # noqa: PLR0917 - click passes the options by position
     try:
         period = month_option(month, "--month")
     except errors.InvalidValue as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(str(exc))
         return
     if (db_url is None) == (close_dir is None):
         _fail("give --db URL (a store) or --close DIR (a CSV close's output folder)")
@@ -630,7 +630,7 @@ def claims(  # noqa: PLR0917 - click passes the options by position
                 close_dir, period, practice=practice_file, patients=patients_file
             )
     except (errors.InvalidInput, errors.InvalidValue, errors.NotFound) as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(str(exc))
         return
     _write_claims(writers[fmt], batch, out, problems)
 

@@ -45,9 +45,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except BAD_INPUT as exc:
-            raise _BadInput(f"{type(exc).__name__}: {exc}") from exc
+            raise _BadInput(str(exc)) from exc
         except errors.CarecoreError as exc:
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+            raise click.ClickException(str(exc)) from exc
 
 
 def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
@@ -78,10 +78,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app = make_app()
     except errors.CarecoreError as exc:
-        click.echo(f"carecore: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"carecore: {exc}", err=True)
         sys.exit(2)
     app.main(args=list(argv) if argv is not None else None, prog_name="carecore")
 
 
-if __name__ == "__main__":  # python -m carecore.cli
+if __name__ == "__main__":  # python -m carecore.cli (python -m carecore: carecore.__main__)
     main()
