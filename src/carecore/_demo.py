@@ -63,6 +63,7 @@ from carecore.model import (
     EnrollmentStatus,
     FaceToFaceVisit,
     Goal,
+    Identifier,
     InteractiveContact,
     InterventionKind,
     MdmLevel,
@@ -652,6 +653,12 @@ class _Simulation:
         admitted = pendulum.datetime(month.start.year, month.start.month, 6, 22, tz=PRACTICE_TZ)
         discharged = admitted.add(days=3, hours=13)
         self._clock(discharged.date(), hour=18)
+        # The hospital knows the patient by its own MRN: PID-3 finds the patient through it.
+        with self.program.transaction("demo: the hospital's medical record number") as tx:
+            patient = tx.get(Patient, pid)
+            mrn = Identifier(system="RGH", value=pid)
+            if mrn not in patient.identifiers:
+                tx.replace(attrs.evolve(patient, identifiers=(*patient.identifiers, mrn)))
         messages = [
             _adt("A01", "DEMO-A01-1", pid, admitted, admitted, None),
             _adt("A03", "DEMO-A03-1", pid, discharged, admitted, discharged),
@@ -1092,7 +1099,7 @@ def _adt(  # noqa: PLR0917 - the message's parts, in HL7 order
         (
             f"MSH|^~\\&|ADT|RGH|CARECORE|DEMO|{ts(at)}||ADT^{trigger}^ADT_{trigger}|{control}|P|2.5",
             f"EVN|{trigger}|{ts(at)}",
-            f"PID|1||{pid}^^^RGH^MR||Demo^Patient",
+            f"PID|1||{pid}^^^RGH^MR",
             "|".join(pv1),
         )
     )
