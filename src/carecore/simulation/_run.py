@@ -33,6 +33,7 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
+from carecore.billing.rules import RuleSet
 from carecore.metrics import Measure
 from carecore.model import (
     AdministrativeSex,
@@ -63,7 +64,6 @@ from carecore.transitions import TransitionRules, open_episode
 
 if TYPE_CHECKING:
     from carecore.billing.engine import EvaluationResult
-    from carecore.billing.rules import RuleSet
 
 __all__ = ["Replication", "billing_facts", "policy_rules", "run_replication", "simulated_bill"]
 
@@ -252,6 +252,8 @@ def simulated_bill(
     facts get the engine's one answer. ``tests/simulation`` holds this equal
     to calling :func:`carecore.billing.evaluate` on sampled patient-months.
     """
+    if not isinstance(rules, RuleSet):
+        raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
     _KEPT.setdefault(id(rules), rules)  # held, so its id is never reused for another rule set
     full = (id(rules), *key)
     found = _BILLS.get(full)
