@@ -106,3 +106,13 @@ def test_by_class_from_a_fills_csv():
             "patient_id,filled_on,days_supply,drug_class,drug\np1,2026-13-01,30,statin,X\n"
         )
     assert caught.value.field == "line 2: filled_on"
+
+
+def test_a_fill_without_a_class_gets_it_from_the_ingredient():
+    text = (
+        "patient_id,filled_on,days_supply,drug_class,drug\n"
+        "p1,2026-01-01,30,,Atorvastatin 20 MG Oral Tablet\n"
+        "p1,2026-02-01,30,,Lisinopril 10 MG Oral Tablet\n"
+        "p1,2026-03-01,30,,Amlodipine 5 MG Oral Tablet\n"
+    )
+    assert [f.drug_class for f in read_fills_csv(text)] == ["statins", "ras antagonists", None]

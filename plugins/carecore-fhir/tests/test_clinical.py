@@ -62,6 +62,8 @@ def test_a_medication_request_is_on_the_practice_list_with_its_dosage():
         recorded_on=pendulum.Date(2026, 1, 5),
         prescriber_id="dr1",
         status=MedicationStatus.ACTIVE,
+        ingredients=("lisinopril",),
+        drug_class="ras antagonists",
     )
 
 
@@ -97,6 +99,7 @@ def test_a_dispense_is_a_fill_and_needs_its_days_supply():
     }
     value = one(dispense)
     assert isinstance(value, MedicationFill)
+    assert value.drug_class == "statins"  # from the ingredient in the text
     assert (value.filled_on, value.days_supply, value.rxnorm) == (
         pendulum.Date(2026, 2, 1),
         30,

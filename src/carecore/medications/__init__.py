@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from carecore import errors
+from carecore.medications._classes import ADHERENCE_CLASSES, drug_class_of, ingredients_of
 from carecore.medications._pdc import ClassAdherence, pdc, pdc_by_class, read_fills_csv
 from carecore.model import _validators as v
 from carecore.model.medications import (
@@ -34,11 +35,14 @@ if TYPE_CHECKING:
     import pendulum
 
 __all__ = [
+    "ADHERENCE_CLASSES",
     "Choice",
     "ClassAdherence",
     "Finding",
     "active_on",
     "compare",
+    "drug_class_of",
+    "ingredients_of",
     "pdc",
     "pdc_by_class",
     "read_fills_csv",

@@ -26,6 +26,7 @@ import attrs
 import pendulum
 
 from carecore import errors
+from carecore.medications._classes import drug_class_of
 from carecore.model import _validators as v
 from carecore.model.medications import MedicationFill, medication_key
 
@@ -182,7 +183,8 @@ def read_fills_csv(text: str) -> list[MedicationFill]:
     r"""Fills from CSV text.
 
     The columns are ``patient_id, filled_on, days_supply, drug_class, drug``,
-    and optionally ``fill_id`` and ``rxnorm``.
+    and optionally ``fill_id`` and ``rxnorm``. An empty ``drug_class`` is
+    read from the drug's name (:func:`carecore.medications.drug_class_of`).
 
     A bad row raises :class:`~carecore.errors.InvalidValue` naming the line and the column.
 
@@ -217,7 +219,7 @@ def read_fills_csv(text: str) -> list[MedicationFill]:
                     text=row["drug"],
                     filled_on=day,
                     days_supply=supply,
-                    drug_class=row["drug_class"] or None,
+                    drug_class=row["drug_class"] or drug_class_of(row["drug"] or ""),
                     rxnorm=row.get("rxnorm") or None,
                 )
             )

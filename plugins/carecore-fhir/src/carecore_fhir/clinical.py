@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
+from carecore.medications import drug_class_of, ingredients_of
 from carecore.model import (
     ClinicalService,
     MedicationFill,
@@ -202,6 +203,8 @@ def map_medication_request(
                 dose=dose,
                 route=route,
                 frequency=frequency,
+                ingredients=ingredients_of(text),
+                drug_class=drug_class_of(text),
             ),
         )
     )
@@ -252,6 +255,8 @@ def map_medication_statement(
                 dose=dose,
                 route=route,
                 frequency=frequency,
+                ingredients=ingredients_of(text),
+                drug_class=drug_class_of(text),
             ),
         )
     )
@@ -292,6 +297,7 @@ def map_medication_dispense(
                 text=text,
                 filled_on=_date(resource, "whenHandedOver", when),
                 days_supply=int(supply),
+                drug_class=drug_class_of(text),
                 quantity=(
                     f"{quantity['value']} {quantity.get('unit') or ''}".strip()
                     if quantity.get("value") is not None
