@@ -22,6 +22,7 @@ from carecore.model import (
     PatientAddress,
     TransitionEpisode,
 )
+from carecore.service import CareProgram
 from carecore.transitions import tasks_for
 
 DATA = Path(__file__).parent / "data"
@@ -220,3 +221,56 @@ def test_review_mode_keeps_an_unknown_patients_message_for_match_review(program)
     ada(program, Identifier(system="GEN", value="999"))
     again = handle(program, message, unknown_patients="review")
     assert (again.code, again.patient_id) == ("AA", "ada")
+
+
+def test_one_bad_message_in_a_group_commit_holds_back_no_other(program):
+    from carecore_hl7v2.ingest import handle_many
+
+    ada(program, Identifier(system="GEN", value="1234"))
+    # A death before the stored birth date fails inside the shared transaction.
+    bad = a03("G2", "1234^^^GEN^MR", trigger="A08", pid_rest="|" * 26 + "19000101|Y")
+    batch = [a03("G1", "77^^^GEN^MR", visit="V1"), bad, a03("G3", "78^^^GEN^MR", visit="V3")]
+    outcomes = handle_many(program, batch)
+    assert [o.code for o in outcomes] == ["AA", "AE", "AA"]
+    assert "date_of_death" in outcomes[1].reason
+    with program.transaction("check") as tx:
+        assert sorted(e.source_key for e in tx.all(AdtEvent)) == ["GEN/G1", "GEN/G3"]
+        assert [d.key for d in tx.all(DeadLetter)] == ["G2"]
+        assert tx.get(Patient, "ada").date_of_death is None
+
+
+def test_a_group_commit_stores_what_one_message_at_a_time_stores(tmp_path):
+    from carecore_hl7v2.ingest import handle_many
+
+    from carecore.clock import FixedClock
+
+    feed = [
+        (DATA / "ADT01-23.hl7").read_bytes(),
+        (DATA / "ADT04-28.hl7").read_bytes(),
+        (DATA / "ADT-A03-02.hl7").read_bytes(),
+        a03("S1", "1234^^^GEN^MR", pid_rest="||Doe^Jane||19500101|F"),
+        a03("S2", "1234^^^GEN^MR", trigger="A08", pid_rest="||Doe-Roe^Jane||19500101|F"),
+        a03("S1", "1234^^^GEN^MR", pid_rest="||Doe^Jane||19500101|F"),  # a resend
+        a03("S3", "1234^^^GEN^MR", visit="V1", trigger="A13"),
+        "not HL7",
+    ]
+    stores = []
+    for name, run in (
+        ("one", lambda p: [handle_many(p, [m], time_zone="America/Chicago")[0] for m in feed]),
+        ("group", lambda p: handle_many(p, feed, time_zone="America/Chicago")),
+    ):
+        clock = FixedClock(pendulum.datetime(2026, 3, 4, 12, tz="UTC"))
+        with CareProgram.open(f"sqlite:///{tmp_path / name}.db", actor="t", clock=clock) as p:
+            outcomes = run(p)
+            with p.transaction("check") as tx:
+                stores.append(
+                    (
+                        [(o.code, o.duplicate, o.patient_id) for o in outcomes],
+                        sorted(tx.all(Patient), key=lambda x: x.id),
+                        sorted(tx.all(AdtEvent), key=lambda x: x.id),
+                        sorted(tx.all(TransitionEpisode), key=lambda x: x.id),
+                        sorted(d.key for d in tx.all(DeadLetter)),
+                    )
+                )
+    assert stores[0] == stores[1]
+    assert [c for c, _, _ in stores[0][0]] == ["AA", "AA", "AA", "AA", "AA", "AA", "AA", "AR"]
