@@ -1195,7 +1195,7 @@ class CareProgram:
             return _store.reconcile_in(
                 tx,
                 patient_id=patient_id,
-                reconciliation_id=reconciliation_id or f"medrec-{patient_id}-{day.isoformat()}",
+                reconciliation_id=reconciliation_id,
                 by=by,
                 on=day,
                 decisions=decisions or {},

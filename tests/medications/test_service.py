@@ -140,3 +140,20 @@ def test_an_undecided_reconciliation_changes_nothing(program):
 def test_unknown_patient_is_refused(program):
     with pytest.raises(errors.NotFound):
         program.reconcile_medications("nobody", by="dr1", default=Decision.CONTINUE)
+
+
+def test_a_second_reconciliation_supersedes_the_first_and_history_stays(program):
+    first = program.reconcile_medications(
+        "p1", by="dr1", decisions={"314076": Decision.CONTINUE, "243670": Decision.STOP}
+    )
+    second = program.reconcile_medications(
+        "p1", by="dr2", decisions={"314076": Decision.STOP, "243670": Decision.CONTINUE}
+    )
+    assert (first.id, second.id) == ("medrec-p1-2026-03-09", "medrec-p1-2026-03-09-2")
+    assert second.episode_id is None  # the episode's deadline was met by the first
+    assert [s.text for s in program.medication_list("p1")] == ["Aspirin 81 MG"]
+    with program.transaction("read") as tx:
+        statements = tx.find(MedicationStatement, patient_id="p1")
+    earlier = [s for s in statements if s.id.startswith(f"{first.id}.")]
+    assert earlier
+    assert all(s.stop == D(2026, 3, 9) for s in earlier)

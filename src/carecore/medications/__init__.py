@@ -337,7 +337,7 @@ def reconcile(
     :class:`~carecore.errors.InvalidValue` names the undecided ones and nothing
     is built. The reconciled list holds the medications continued, changed or
     waiting for the prescriber, as statements with the source
-    ``reconciliation`` recorded on *on*.
+    ``reconciliation`` recorded on *on* (ids ``<reconciliation_id>.<n>``).
     """
     on = v.check_date(on, "on")
     checked = _check_lists(lists)
@@ -397,7 +397,7 @@ def reconcile(
         reconciled.append(
             attrs.evolve(
                 base,
-                id=f"{reconciliation_id}-{index}",
+                id=f"{reconciliation_id}.{index}",
                 source=MedicationSource.RECONCILIATION,
                 status=MedicationStatus.ACTIVE,
                 dose=dose,

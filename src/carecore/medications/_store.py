@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
+
 from carecore import errors, transitions
 from carecore.medications import Finding, active_on, compare, reconcile
 from carecore.model import (
@@ -96,11 +98,22 @@ def _episode(
     return max(open_, key=lambda e: (e.discharged_at, e.id), default=None)
 
 
+def _new_id(tx: Transaction, patient_id: str, on: pendulum.Date) -> str:
+    """``medrec-<patient>-<day>``, numbered from the second one of a day."""
+    taken = {r.id for r in tx.find(MedicationReconciliation, patient_id=patient_id)}
+    base = f"medrec-{patient_id}-{on.isoformat()}"
+    found, n = base, 1
+    while found in taken:
+        n += 1
+        found = f"{base}-{n}"
+    return found
+
+
 def reconcile_in(
     tx: Transaction,
     *,
     patient_id: str,
-    reconciliation_id: str,
+    reconciliation_id: str | None,
     by: str,
     on: pendulum.Date,
     decisions: Mapping[str, Decision | Choice],
@@ -129,7 +142,7 @@ def reconcile_in(
             stored, on, discharged_on=None if episode is None else episode.discharge_date
         )
     record, reconciled = reconcile(
-        reconciliation_id=reconciliation_id,
+        reconciliation_id=reconciliation_id or _new_id(tx, patient_id, on),
         patient_id=patient_id,
         lists=given,
         decisions=decisions,
@@ -139,6 +152,10 @@ def reconcile_in(
         episode_id=None if episode is None else episode.id,
     )
     tx.add(record)
+    # An earlier reconciled list still running stops where this one starts (its history stays).
+    for s in stored:
+        if s.source is MedicationSource.RECONCILIATION and s.stop is None and s.active_on(on):
+            tx.replace(attrs.evolve(s, stop=on))
     for s in reconciled:
         tx.add(s)
     if episode is not None and episode.status is EpisodeStatus.OPEN and episode.med_rec_on is None:
