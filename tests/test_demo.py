@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,13 @@ FILES = {
     "minutes.png",
     "utilization.png",
     "a1c.png",
+    "revenue.png",
+    "minutes_distribution.png",
+    "worklist.html",
+    "eligibility.html",
+    "measures.html",
+    "revenue_by_month.csv",
+    "denials_by_reason.csv",
 }
 
 
@@ -65,10 +73,12 @@ def ran(tmp_path_factory):
 def test_the_demo_writes_every_report_file(ran):
     folder, _url, output = ran
     written = {p.name for p in (folder / "report").iterdir()}
-    assert written == FILES
+    assert written >= FILES
     assert f"report: {(folder / 'report' / 'index.html').resolve()}" in output.replace("\n", "")
     html = (folder / "report" / "index.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 4
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) >= 6
+    assert all((folder / "report" / name).read_bytes().startswith(b"\x89PNG") for name in images)
 
 
 def test_the_report_numbers_are_the_metrics_api_numbers(ran):

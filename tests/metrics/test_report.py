@@ -14,7 +14,8 @@ from carecore import errors
 from carecore.cli import make_app
 from carecore.metrics import program_report
 from carecore.plugins import get_plugin_manager
-from carecore.report import PLOTS, write_report
+from carecore.report import PLOTS, PRACTICE_PLOTS, write_report
+from carecore.report._labels import label, measure_value
 from carecore.service import CareProgram
 
 from . import world
@@ -40,7 +41,7 @@ def read_csv(path):
 
 def test_csv_and_html_carry_the_api_numbers(report, tmp_path):
     files = write_report(report, tmp_path)
-    assert sorted(p.name for p in files.png) == sorted(name for name, _ in PLOTS)
+    assert {name for name, _ in PLOTS + PRACTICE_PLOTS} == {p.name for p in files.png}
     for png in files.png:
         assert png.read_bytes().startswith(b"\x89PNG")
     rows = {r["measure"]: r for r in read_csv(tmp_path / "measures.csv")}
@@ -82,10 +83,17 @@ def test_csv_and_html_carry_the_api_numbers(report, tmp_path):
     table = re.search(r'<table data-table="measures">(.*?)</table>', html, re.DOTALL)
     assert table is not None
     for m in report.measures:
-        cells = re.search(rf"<tr><td>{m.name}</td><td[^>]*>([^<]*)</td>", table.group(1))
+        cells = re.search(
+            rf"<tr><td>{re.escape(label(m.name))}</td><td[^>]*>([^<]*)</td>", table.group(1)
+        )
         assert cells is not None, m.name
-        assert cells.group(1) == ("" if m.value is None else str(m.value))
-    assert html.count("data:image/png;base64,") == len(PLOTS)
+        assert cells.group(1) == measure_value(m)
+    # the labels a reader sees, not the API's names or raw fractions
+    assert "ED visits per 1,000" in table.group(1)
+    assert "ed_visits_per_1000" not in table.group(1)
+    assert "50.0%" in table.group(1)  # the billable rate, 0.5000 in the API
+    for name in re.findall(r'<img src="([^"]+)"', html):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
 
 
 def test_out_must_be_a_folder(report, tmp_path):

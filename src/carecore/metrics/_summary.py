@@ -127,6 +127,9 @@ class ProgramReport:
     minutes_by_month: tuple[Measure, ...]
     worklists: tuple[Worklist, ...] = ()
     hcc_model: HccModel | None = None
+    #: The snapshot the report was computed from: the report's practice sections
+    #: (:mod:`carecore.report`) call the same metrics on it for single months.
+    data: ProgramData | None = field(default=None, eq=False, repr=False)
 
     def measure(self, name: str) -> Measure:
         """The headline measure called *name*.
@@ -267,6 +270,7 @@ def program_report(
         minutes_by_month=by_month(minutes, period),
         worklists=_worklists(data, elig, family=family, day=day, time_zone=zone, rules=rules),
         hcc_model=hcc_model,
+        data=data,
     )
 
 

@@ -1,10 +1,12 @@
-"""The program report: HTML with plots, and every table as CSV, from a :class:`~carecore.metrics.ProgramReport`.
+"""The program report: a practice manager's page with plots, and every table as CSV.
 
-This is an edge (it writes files). It computes nothing: each number is
+This is an edge (it writes files). It computes nothing itself: each number is
 formatted from the :class:`~carecore.metrics.ProgramReport` that
-:func:`carecore.metrics.program_report` returned, through the same
-:func:`report_tables` for the HTML and the CSV files, so the report and the
-metrics API agree by construction. ``carecore report`` reads the store
+:func:`carecore.metrics.program_report` returned, or asked of the same
+:mod:`carecore.metrics` functions about single months (:func:`practice_view`),
+so the report and the metrics API agree by construction. The pages are
+jinja2 templates (``carecore/report/templates``); the page's sections are a
+list (:attr:`PracticeView.sections`) that other parts of carecore extend. ``carecore report`` reads the store
 (:meth:`carecore.service.CareProgram.program_data`), calls
 :func:`~carecore.metrics.program_report` and :func:`write_report`.
 
@@ -13,38 +15,50 @@ metrics API agree by construction. ``carecore report`` reads the store
 >>> from carecore.model import ServicePeriod
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> files = write_report(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)), out)
->>> files.index.name, len(files.csv), len(files.png)
-('index.html', 10, 4)
+>>> files.index.name, len(files.csv), len(files.png), sorted(p.name for p in files.pages)
+('index.html', 19, 6, ['eligibility.html', 'measures.html', 'worklist.html'])
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from carecore import errors
-from carecore.report._plots import PLOTS, render_plots
+from carecore.report._labels import (
+    count,
+    kind_text,
+    label,
+    measure_value,
+    month_name,
+    rule_text,
+)
+from carecore.report._plots import PLOTS, PRACTICE_PLOTS, render_plots, render_practice_plots
 from carecore.report._tables import Table, cell, report_tables
+from carecore.report._view import PracticeView, Section, practice_view
 
 if TYPE_CHECKING:
     from carecore.metrics import ProgramReport
 
-__all__ = ["PLOTS", "ReportFiles", "Table", "cell", "render_html", "report_tables", "write_report"]
+_TENTH = Decimal("0.1")
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 72rem; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { display: inline-block; margin: 0 1rem 1rem 0; }
-.note { color: #555; font-size: 0.9rem; }
-"""
+__all__ = [
+    "PLOTS",
+    "PRACTICE_PLOTS",
+    "PracticeView",
+    "ReportFiles",
+    "Section",
+    "Table",
+    "cell",
+    "practice_view",
+    "render_html",
+    "report_tables",
+    "write_report",
+]
 
 
 @frozen(kw_only=True)
@@ -54,40 +68,152 @@ class ReportFiles:
     index: Path
     csv: tuple[Path, ...]
     png: tuple[Path, ...]
+    pages: tuple[Path, ...] = field(default=())
 
 
-def _is_number(text: str) -> bool:
+def _is_number(text: object) -> bool:
+    value = str(text).replace(",", "").replace("$", "").rstrip("%")
     try:
-        float(text)
+        float(value)
     except ValueError:
         return False
     return True
 
 
-def _table_html(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{html.escape(v)}</td>'
-            if _is_number(v)
-            else f"<td>{html.escape(v)}</td>"
-            for v in row
+def _environment() -> Any:
+    try:
+        import jinja2  # noqa: PLC0415 - optional
+    except ImportError as exc:
+        raise errors.MissingDependency(
+            extra="report", package="jinja2", feature="the report's pages"
+        ) from exc
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("carecore.report", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["is_number"] = _is_number
+    return env
+
+
+def _measures_table(report: ProgramReport) -> Table:
+    return Table(
+        name="measures",
+        title="Program measures",
+        columns=("measure", "value", "numerator", "denominator", "period"),
+        rows=tuple(
+            (
+                label(m.name),
+                measure_value(m),
+                count(m.numerator),
+                "" if m.denominator is None else count(m.denominator.quantize(_TENTH)),
+                str(m.period),
+            )
+            for m in report.measures
+        ),
+    )
+
+
+def _names(report: ProgramReport, *, phi: bool) -> dict[str, str]:
+    if not phi or report.data is None:
+        return {}
+    return {p.id: f"{p.family_name}, {p.given_name}" for p in report.data.patients}
+
+
+def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Table, ...]:
+    day = report.as_of
+    tables = []
+    for w in sorted(report.worklists, key=lambda w: w.owner):
+        items = sorted(w.items, key=lambda i: (i.due, i.patient_id))
+        rows = []
+        for i in items:
+            late = (day - i.due).days if i.due < day else 0
+            when = (
+                f"overdue {late} day(s)"
+                if late
+                else "due today"
+                if i.due == day
+                else f"due in {(i.due - day).days} day(s)"
+            )
+            rows.append(
+                (
+                    names.get(i.patient_id, i.patient_id),
+                    str(i.due),
+                    when,
+                    kind_text(i.kind),
+                    i.detail,
+                )
+            )
+        tables.append(
+            Table(
+                name=f"worklist-{w.owner}",
+                title=f"{w.owner}: {len(items)} item(s), caseload {w.caseload}",
+                columns=("patient", "due", "status", "what", "detail"),
+                rows=tuple(rows),
+            )
         )
-        + "</tr>"
-        for row in table.rows
+    return tuple(tables)
+
+
+def _eligibility_table(
+    report: ProgramReport, names: dict[str, str]
+) -> tuple[Table, tuple[str, ...]]:
+    rows_in = [e for e in report.eligibility if e.family is report.family]
+    rules: list[str] = []
+    for e in rows_in:
+        for c in e.criteria:
+            if c.rule not in rules:
+                rules.append(c.rule)
+
+    status = {True: "met", False: "not met", None: "unknown"}
+    rows = []
+    for e in sorted(rows_in, key=lambda e: (not e.eligible, names.get(e.patient_id, e.patient_id))):
+        met = {c.rule: c.met for c in e.criteria}
+        rows.append(
+            (
+                names.get(e.patient_id, e.patient_id),
+                "yes" if e.eligible else "no",
+                "yes" if e.verified else "no",
+                cell(e.level),
+                str(len(e.conditions)),
+                *(status[met[r]] if r in met else "" for r in rules),
+            )
+        )
+    table = Table(
+        name="eligibility-by-rule",
+        title=f"{report.family.value} eligibility on {report.as_of}",
+        columns=("patient", "eligible", "verified", "level", "conditions", *rules),
+        rows=tuple(rows),
     )
-    empty = "" if table.rows else '<p class="note">No rows.</p>'
+    return table, tuple(rules)
+
+
+def _subtitle(report: ProgramReport, view: PracticeView | None) -> str:
+    pmpm_source = report.pmpm[0].source if report.pmpm else "no enrolled quarters"
+    hcc = "not computed" if report.hcc_model is None else report.hcc_model.label
+    head = (
+        f"The cards and the funnel describe {month_name(view.month)}, compared with "
+        f"{month_name(view.previous)}; the sections cover {report.period}. "
+        if view is not None
+        else ""
+    )
     return (
-        f'<h2 id="{table.name}">{html.escape(table.title)}</h2>'
-        f'<p class="note">Also in <a href="{table.csv_name}">{table.csv_name}</a>.</p>'
-        f'<table data-table="{table.name}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table>{empty}"
+        f"{head}As of {report.as_of}; dates in {report.time_zone}. "
+        f"Observed PMPM: {pmpm_source}. CMS-HCC scores: {hcc}."
     )
 
 
-def render_html(report: ProgramReport, tables: tuple[Table, ...], plots: dict[str, bytes]) -> str:
-    """The report as one HTML page; the plots are embedded as base64 PNG images.
+def render_html(
+    report: ProgramReport,
+    tables: tuple[Table, ...],
+    plots: dict[str, bytes],
+    *,
+    view: PracticeView | None = None,
+    extra: tuple[Table, ...] = (),
+) -> str:
+    """The report's main page (``index.html``); plots are linked by file name.
 
     >>> from carecore.metrics import ProgramData, program_report
     >>> from carecore.model import ServicePeriod
@@ -95,35 +221,92 @@ def render_html(report: ProgramReport, tables: tuple[Table, ...], plots: dict[st
     >>> render_html(r, report_tables(r), {}).startswith("<!DOCTYPE html>")
     True
     """
-    title = f"{report.family.value} program report, {report.period}"
-    figures = "".join(
-        f'<figure><img alt="{html.escape(caption)}" data-file="{name}" '
-        f'src="data:image/png;base64,{base64.b64encode(plots[name]).decode("ascii")}">'
-        f"<figcaption>{html.escape(caption)} ({name})</figcaption></figure>"
-        for name, caption in PLOTS
-        if name in plots
+    captions = dict(PLOTS + PRACTICE_PLOTS)
+    shown = {"measures", "worklist", "eligibility"}
+    funnel_top = max((s.count for s in view.funnel), default=0) if view is not None else 0
+    title = view.title if view is not None else f"{report.family.value} program, {report.period}"
+    return str(
+        _environment()
+        .get_template("index.html.j2")
+        .render(
+            title=title,
+            subtitle=_subtitle(report, view),
+            period=str(report.period),
+            view=view,
+            funnel_top=funnel_top,
+            plots={name: captions[name] for name in plots if name in captions},
+            trend_plots=("enrollment.png", "minutes.png"),
+            measures=_measures_table(report),
+            extra=extra,
+            files=tuple(t for t in tables if t.name not in shown),
+            pages=(
+                ("Worklists", "worklist.html"),
+                ("Eligibility", "eligibility.html"),
+                ("Measure definitions", "measures.html"),
+            ),
+        )
     )
-    pmpm_source = report.pmpm[0].source if report.pmpm else "no enrolled quarters"
-    hcc = "not computed" if report.hcc_model is None else report.hcc_model.label
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
-        f'<p class="note">As of {report.as_of}; dates in {html.escape(report.time_zone)}. '
-        f"Observed PMPM: {html.escape(pmpm_source)}. CMS-HCC scores: {html.escape(hcc)}. "
-        "Definitions, numerators and denominators are in the measures table and in "
-        "carecore's explanation page <em>Registry, risk and program metrics</em>.</p>"
-        f"<h2>Plots</h2>{figures}" + "".join(_table_html(t) for t in tables) + "</body></html>\n"
+
+
+def _write_csv(path: Path, table: Table) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.columns)
+        writer.writerows(table.rows)
+
+
+def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str, Any]]]:
+    names = _names(report, phi=phi)
+    eligibility, rules = _eligibility_table(report, names)
+    definitions = Table(
+        name="measure-definitions",
+        title="Definitions",
+        columns=("measure", "name in the API and CSV", "unit", "definition"),
+        rows=tuple((label(m.name), m.name, m.unit, m.definition) for m in report.measures),
     )
+    who = "patient names" if names else "patient ids (written without names)"
+    return {
+        "worklist.html": (
+            f"Worklists on {report.as_of}",
+            {
+                "intro": (
+                    f"Each care manager's items, overdue first, then by due day; with {who}.",
+                ),
+                "legend": (),
+                "tables": _worklist_tables(report, names),
+            },
+        ),
+        "eligibility.html": (
+            f"Eligibility on {report.as_of}",
+            {
+                "intro": (
+                    (
+                        f"Every patient the registry checked for {report.family.value}, "
+                        f"eligible first, with {who}. Each rule is worded once below; the "
+                        "table says whether each patient meets it."
+                    ),
+                ),
+                "legend": tuple((r, rule_text(r)) for r in rules),
+                "tables": (eligibility,),
+            },
+        ),
+        "measures.html": (
+            "Measure definitions",
+            {"intro": (), "legend": (), "tables": (definitions,)},
+        ),
+    }
 
 
 def write_report(
-    report: ProgramReport, out: Path | str, *, extra: tuple[Table, ...] = ()
+    report: ProgramReport, out: Path | str, *, extra: tuple[Table, ...] = (), phi: bool = True
 ) -> ReportFiles:
-    """Write ``index.html``, one CSV per table and the PNG plots into the folder *out*.
+    """Write ``index.html``, its linked pages, one CSV per table and the PNG plots into *out*.
 
-    *extra* tables (gap closure, adherence by class) follow the report's own.
+    *extra* tables (gap closure, adherence by class) get sections of their
+    own after the report's. With *phi* False the pages show patient ids, not
+    names. A report made by :func:`carecore.metrics.program_report` carries
+    its snapshot and gets the practice sections (cards, funnel, revenue,
+    denials, minutes, TCM, staff).
 
     The folder is created when missing; files of the same names are replaced.
 
@@ -133,29 +316,44 @@ def write_report(
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> files = write_report(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)), folder)
     >>> sorted(p.name for p in files.png)
-    ['a1c.png', 'enrollment.png', 'minutes.png', 'utilization.png']
+    ['a1c.png', 'enrollment.png', 'minutes.png', 'minutes_distribution.png', 'revenue.png', 'utilization.png']
     """
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise errors.InvalidValue("is a file, not a folder", field="out", value=str(folder))
-    folder.mkdir(parents=True, exist_ok=True)
     if not all(isinstance(t, Table) for t in extra):
         raise errors.InvalidValue("must be report tables", field="extra", value=extra)
-    tables = report_tables(report) + tuple(extra)
+    env = _environment()  # a missing extra is named before anything is written
+    view = None if report.data is None else practice_view(report)
     plots = render_plots(report)
+    if view is not None:
+        plots |= render_practice_plots(view)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = report_tables(report) + tuple(extra)
+    section_tables = () if view is None else tuple(t for s in view.sections for t in s.tables)
     csv_files = []
-    for table in tables:
+    for table in tables + section_tables:
         path = folder / table.csv_name
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(table.columns)
-            writer.writerows(table.rows)
+        _write_csv(path, table)
         csv_files.append(path)
     png_files = []
-    for name, _caption in PLOTS:
+    for name, data in plots.items():
         path = folder / name
-        path.write_bytes(plots[name])
+        path.write_bytes(data)
         png_files.append(path)
+    pages = []
+    for name, (title, context) in _pages(report, phi=phi).items():
+        path = folder / name
+        path.write_text(
+            env.get_template("page.html.j2").render(title=title, **context), encoding="utf-8"
+        )
+        pages.append(path)
+        for table in context["tables"]:
+            table_path = folder / table.csv_name
+            _write_csv(table_path, table)
+            csv_files.append(table_path)
     index = folder / "index.html"
-    index.write_text(render_html(report, tables, plots), encoding="utf-8")
-    return ReportFiles(index=index, csv=tuple(csv_files), png=tuple(png_files))
+    index.write_text(
+        render_html(report, tables, plots, view=view, extra=tuple(extra)), encoding="utf-8"
+    )
+    return ReportFiles(index=index, csv=tuple(csv_files), png=tuple(png_files), pages=tuple(pages))

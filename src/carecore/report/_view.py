@@ -1,0 +1,562 @@
+"""The practice manager's view of a :class:`~carecore.metrics.ProgramReport`: cards, funnel, sections.
+
+Every number comes from :mod:`carecore.metrics` (the same functions the
+report's measures use, asked about single months), from the billing
+engine's stored results (claim lines, denials, fees) or from the
+transitions module's deadlines; this module only groups, counts and words.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from attrs import frozen
+
+from carecore import errors
+from carecore.billing.fees import fee
+from carecore.metrics import (
+    billable_rate,
+    enrolled_months,
+    enrolled_patients,
+    expected_revenue,
+    minutes_per_patient_month,
+    month_key,
+)
+from carecore.model import EnrollmentStatus, ServicePeriod
+from carecore.report._labels import count, label, measure_value, money, month_name, percent
+from carecore.report._tables import Table
+
+if TYPE_CHECKING:
+    import pendulum
+
+    from carecore.metrics import Measure, ProgramData, ProgramReport
+    from carecore.model import Enrollment, TimeEntry
+
+__all__ = ["THRESHOLDS", "Card", "PracticeView", "Section", "Step", "practice_view"]
+
+#: Minutes at which CCM-style time codes start (20, 40, 60): the report marks them.
+THRESHOLDS: tuple[int, ...] = (20, 40, 60)
+#: A patient-month this many minutes or fewer under a threshold is "near" it.
+NEAR = 5
+#: Fewer events than this make a rate a small number (it moves a lot with one event).
+SMALL_NUMBERS = 11
+
+
+@frozen(kw_only=True)
+class Card:
+    """One headline number: its label, value, how it was counted, and the change."""
+
+    label: str
+    value: str
+    detail: str
+    change: str
+
+
+@frozen(kw_only=True)
+class Step:
+    """One step of the enrollment funnel."""
+
+    label: str
+    count: int
+    share: str
+    definition: str
+
+
+@frozen(kw_only=True)
+class Section:
+    """One section of the page: a title, a sentence, an optional plot, tables and notes.
+
+    Other parts of carecore (or plugins) add sections by appending to
+    :attr:`PracticeView.sections`; the template shows them in order.
+    """
+
+    key: str
+    title: str
+    intro: str = ""
+    plot: str | None = None
+    tables: tuple[Table, ...] = ()
+    notes: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
+
+
+@frozen(kw_only=True)
+class PracticeView:
+    """What the page shows, as text, and the series its plots draw."""
+
+    title: str
+    month: ServicePeriod
+    previous: ServicePeriod
+    cards: tuple[Card, ...]
+    funnel: tuple[Step, ...]
+    sections: tuple[Section, ...]
+    revenue_by_month: dict[str, dict[str, Decimal]]
+    minutes: tuple[int, ...]
+    staff_minutes: tuple[tuple[str, int, int], ...]
+
+
+def last_month(period: ServicePeriod) -> ServicePeriod:
+    """The last calendar month of *period* (the month the cards and funnel describe)."""
+    return ServicePeriod.month(period.end.year, period.end.month)
+
+
+def _previous(month: ServicePeriod) -> ServicePeriod:
+    before = month.start.subtract(months=1)
+    return ServicePeriod.month(before.year, before.month)
+
+
+def _points(now: Decimal | None, then: Decimal | None) -> str:
+    if now is None or then is None:
+        return "no earlier figure to compare"
+    diff = ((now - then) * 100).quantize(Decimal("0.1"))
+    sign = "+" if diff > 0 else ""
+    return f"{sign}{diff} points"
+
+
+def _delta(now: Decimal | None, then: Decimal | None, fmt: str) -> str:
+    if now is None or then is None:
+        return "no earlier figure to compare"
+    diff = (now - then).quantize(Decimal("0.1"))
+    sign = "+" if diff > 0 else "-" if diff < 0 else "±"
+    text = money(abs(diff)) if fmt == "money" else count(abs(diff))
+    if then:
+        text += f" ({sign}{percent(abs(diff) / then)})"
+    return f"{sign}{text}"
+
+
+def _cards(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> tuple[Card, ...]:
+    family = report.family
+    before = _previous(month)
+    since = f"from {month_name(before)}"
+
+    def rate(p: ServicePeriod) -> Measure:
+        return billable_rate(data.claim_lines, data.enrollments, period=p, family=family)
+
+    def revenue(p: ServicePeriod) -> Measure:
+        return expected_revenue(data.claim_lines, period=p, family=family)
+
+    def enrolled(p: ServicePeriod) -> Measure:
+        return enrolled_patients(data.enrollments, period=p, family=family)
+
+    def minutes(p: ServicePeriod) -> Measure:
+        return minutes_per_patient_month(
+            data.time_entries, data.enrollments, period=p, family=family
+        )
+
+    b, b0 = rate(month), rate(before)
+    r, r0 = revenue(month), revenue(before)
+    e, e0 = enrolled(month), enrolled(before)
+    m, m0 = minutes(month), minutes(before)
+    return (
+        Card(
+            label="Billable rate",
+            value=percent(b.value),
+            detail=f"{count(b.numerator)} of {count(b.denominator)} enrolled patient-months billed",
+            change=f"{_points(b.value, b0.value)} {since}",
+        ),
+        Card(
+            label="Revenue (approximate)",
+            value=money(r.value),
+            detail=f"{family.value} claim lines at national non-facility fees",
+            change=f"{_delta(r.value, r0.value, 'money')} {since}",
+        ),
+        Card(
+            label="Enrolled patients",
+            value=count(e.value),
+            detail=f"in {family.value} on {month.end}",
+            change=f"{_delta(e.value, e0.value, 'count')} {since}",
+        ),
+        Card(
+            label="Minutes per patient-month",
+            value="n/a" if m.value is None else f"{m.value.quantize(Decimal('0.1'))}",
+            detail=f"{count(m.numerator)} clinical minutes, {count(m.denominator)} patient-months",
+            change=f"{_delta(m.value, m0.value, 'count')} {since}",
+        ),
+    )
+
+
+_REACHED = {
+    EnrollmentStatus.OUTREACH,
+    EnrollmentStatus.CONSENTED,
+    EnrollmentStatus.ENROLLED,
+    EnrollmentStatus.PAUSED,
+}
+
+
+def _funnel(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> tuple[Step, ...]:
+    family, day = report.family, report.as_of
+    rows = [e for e in report.eligibility if e.family is family]
+    outreached = {
+        en.patient_id
+        for en in data.enrollments
+        if en.family is family and any(h.status in _REACHED and h.on <= day for h in en.history)
+    }
+    consented = {c.patient_id for c in data.consents if c.family is family and c.obtained_on <= day}
+    enrolled = enrolled_patients(data.enrollments, period=month, family=family)
+    billed = billable_rate(data.claim_lines, data.enrollments, period=month, family=family)
+    steps = (
+        ("Identified", len(rows), "patients the registry checked for the program"),
+        ("Eligible", sum(1 for e in rows if e.eligible), f"eligible on {day} by the registry"),
+        ("Outreached", len(outreached), "patients contacted about the program"),
+        ("Consented", len(consented), "patients with a recorded consent"),
+        ("Enrolled", int(enrolled.numerator), f"enrolled on {month.end}"),
+        ("Billed", int(billed.numerator), f"billed for {month_name(month)}"),
+    )
+    first = steps[0][1]
+    return tuple(
+        Step(
+            label=name,
+            count=n,
+            share=percent(Decimal(n) / first) if first else "n/a",
+            definition=text,
+        )
+        for name, n, text in steps
+    )
+
+
+def _revenue(
+    data: ProgramData, report: ProgramReport
+) -> tuple[dict[str, dict[str, Decimal]], Table]:
+    family = report.family
+    lines = [line for line in data.claim_lines if line.family is family]
+    codes = sorted({line.code for line in lines if line.period.start in report.period})
+    by_month: dict[str, dict[str, Decimal]] = {}
+    rows = []
+    for start in _months(report.period):
+        month = ServicePeriod.month(start.year, start.month)
+        key = month_key(start)
+        amounts = {
+            code: expected_revenue(
+                [x for x in lines if x.code == code], period=month, family=family
+            ).numerator
+            for code in codes
+        }
+        by_month[key] = amounts
+        total = expected_revenue(lines, period=month, family=family).numerator
+        rows.append((key, *(money(amounts[c]) for c in codes), money(total)))
+    table = Table(
+        name="revenue_by_month",
+        title="Revenue by month and code",
+        columns=("month", *codes, "total"),
+        rows=tuple(rows),
+    )
+    return by_month, table
+
+
+def _months(period: ServicePeriod) -> list[pendulum.Date]:
+    out = []
+    day = period.start.start_of("month")
+    while day <= period.end:
+        out.append(day)
+        day = day.add(months=1)
+    return out
+
+
+def _denials(data: ProgramData, report: ProgramReport) -> Section:
+    groups: dict[str, list[tuple[str, Decimal | None]]] = defaultdict(list)
+    sentence: dict[str, str] = {}
+    for d in data.denials:
+        if d.family is not report.family or d.period.start not in report.period:
+            continue
+        try:
+            amount = fee(d.code, d.period.start.year).amount
+        except errors.NotFound:
+            amount = None
+        reason = d.reason.value
+        groups[reason].append((d.patient_id, amount))
+        sentence.setdefault(reason, d.rule)
+    ordered = sorted(
+        groups.items(),
+        key=lambda kv: -sum((a for _, a in kv[1] if a is not None), Decimal(0)),
+    )
+    rows = tuple(
+        (
+            reason.replace("_", " "),
+            sentence[reason],
+            count(len(items)),
+            count(len({p for p, _ in items})),
+            money(sum((a for _, a in items if a is not None), Decimal(0))),
+        )
+        for reason, items in ordered
+    )
+    return Section(
+        key="denials",
+        title="Denials: revenue still to recover",
+        intro="Codes the billing engine did not bill in the period, grouped by reason. The "
+        "amount at stake is the national non-facility fee of each code not billed.",
+        tables=(
+            Table(
+                name="denials_by_reason",
+                title="Denials by reason",
+                columns=("reason", "rule", "codes not billed", "patients", "at stake"),
+                rows=rows,
+            ),
+        ),
+        notes=() if rows else ("No denials in the period.",),
+    )
+
+
+def _patient_minutes(
+    data: ProgramData, report: ProgramReport, month: ServicePeriod
+) -> tuple[int, ...]:
+    family = report.family
+    entries: dict[str, list[TimeEntry]] = defaultdict(list)
+    for t in data.time_entries:
+        entries[t.patient_id].append(t)
+    enrollments: dict[str, list[Enrollment]] = defaultdict(list)
+    for en in data.enrollments:
+        enrollments[en.patient_id].append(en)
+    patients = sorted(
+        {pid for pid, _ in enrolled_months(data.enrollments, period=month, family=family)}
+    )
+    return tuple(
+        int(
+            minutes_per_patient_month(
+                entries[pid], enrollments[pid], period=month, family=family
+            ).numerator
+        )
+        for pid in patients
+    )
+
+
+def _minutes(minutes: tuple[int, ...], month: ServicePeriod) -> Section:
+    near = [(t, sum(1 for m in minutes if t - NEAR <= m < t)) for t in THRESHOLDS]
+    rows = tuple((f"{t - NEAR} to {t - 1} minutes", f"{t} minutes", count(n)) for t, n in near)
+    return Section(
+        key="minutes",
+        title=f"Minutes per patient, {month_name(month)}",
+        intro="Clinical minutes logged for each enrolled patient in the month. The lines mark "
+        "20, 40 and 60 minutes, where the time codes start; patients just under a line are a "
+        "call away from the next code.",
+        plot="minutes_distribution.png",
+        tables=(
+            Table(
+                name="near_threshold",
+                title="Patients near a threshold",
+                columns=("minutes so far", "threshold", "patients"),
+                rows=rows,
+            ),
+        ),
+    )
+
+
+def _tcm(data: ProgramData, report: ProgramReport) -> Section:
+    day = report.as_of
+    episodes = [e for e in data.episodes if e.qualifies and e.discharge_date in report.period]
+
+    def share(name: str, due: str, done: str) -> tuple[str, str, str, str]:
+        timely = late = pending = 0
+        for e in episodes:
+            deadline, on = getattr(e, due), getattr(e, done)
+            if deadline is None:
+                continue
+            if on is not None and on <= deadline:
+                timely += 1
+            elif on is None and deadline >= day:
+                pending += 1
+            else:
+                late += 1
+        total = timely + late
+        return (
+            name,
+            percent(Decimal(timely) / total) if total else "n/a",
+            f"{timely} of {total}",
+            count(pending),
+        )
+
+    rows = (
+        share("Contact within 2 business days", "contact_due", "contact_made_on"),
+        share("Visit within 7 days", "visit_due_7", "visit_on"),
+        share("Visit within 14 days", "visit_due", "visit_on"),
+    )
+    return Section(
+        key="tcm",
+        title="Transitions of care: timeliness",
+        intro=f"Qualifying discharges in the period: {len(episodes)}. Deadlines are the "
+        "transitions module's (business days in the practice's calendar); discharges whose "
+        "deadline has not passed are counted apart as still open.",
+        tables=(
+            Table(
+                name="tcm_timeliness",
+                title="TCM timeliness",
+                columns=("step", "on time", "discharges", "still open"),
+                rows=rows,
+            ),
+        ),
+    )
+
+
+def _staff(
+    data: ProgramData, report: ProgramReport
+) -> tuple[tuple[tuple[str, int, int], ...], Section]:
+    names = {p.id: p.name for p in data.practitioners}
+    minutes: dict[str, int] = defaultdict(int)
+    patients: dict[str, set[str]] = defaultdict(set)
+    for t in data.time_entries:
+        if t.family is report.family and t.service_date in report.period:
+            minutes[t.performer_id] += t.minutes
+            patients[t.performer_id].add(t.patient_id)
+    ordered = sorted(minutes, key=lambda k: -minutes[k])
+    staff = tuple((names.get(k, k), minutes[k], len(patients[k])) for k in ordered)
+    return staff, Section(
+        key="staff",
+        title="Minutes and patients per staff member",
+        intro=f"Every {report.family.value} minute logged in the period, by the person who "
+        "logged it (non-clinical time included).",
+        plot="staff.png" if staff else None,
+        tables=(
+            Table(
+                name="staff_minutes",
+                title="Minutes per staff member",
+                columns=("staff member", "minutes", "patients"),
+                rows=tuple((n, count(m), count(p)) for n, m, p in staff),
+            ),
+        ),
+    )
+
+
+def _events(m: Measure) -> str:
+    if m.unit.startswith("per 1,000"):
+        return f"{count(m.numerator)} events"
+    if m.denominator is None:
+        return count(m.numerator)
+    if m.unit == "ratio":
+        return f"{count(m.numerator)} of {count(m.denominator)}"
+    return f"{count(m.numerator)} / {count(m.denominator)}"
+
+
+def _years(value: Decimal | None) -> str:
+    return "n/a" if value is None else f"{value.quantize(Decimal('0.1')):,}"
+
+
+def _with_counts(m: Measure) -> str:
+    return f"{measure_value(m)} ({_events(m)})"
+
+
+def _utilisation(report: ProgramReport) -> Section:
+    names = ("ed_visits_per_1000", "admissions_per_1000", "readmission_rate")
+    measures = [m for m in report.measures if m.name in names]
+    rows = tuple(
+        (
+            label(m.name),
+            measure_value(m),
+            _events(m),
+            "" if m.unit == "ratio" else f"{_years(m.denominator)} member-years",
+        )
+        for m in measures
+    )
+    small = [label(m.name) for m in measures if m.numerator < SMALL_NUMBERS]
+    caution = (
+        f"Small numbers: {', '.join(small)} rest on fewer than {SMALL_NUMBERS} events; "
+        "one event more or less moves the rate a lot, so read the counts, not the rate."
+    )
+    notes = (caution,) if small else ()
+    comparisons = tuple(
+        (label(c.name), _with_counts(c.before), _with_counts(c.after)) for c in report.comparisons
+    )
+    tables = [
+        Table(
+            name="utilisation",
+            title="Hospital use",
+            columns=("measure", "value", "events", "exposure"),
+            rows=rows,
+        )
+    ]
+    if comparisons:
+        first = report.comparisons[0]
+        tables.append(
+            Table(
+                name="before_after_counts",
+                title=f"Before and after {first.intervention}",
+                columns=(
+                    "measure",
+                    f"before ({first.before.period})",
+                    f"after ({first.after.period})",
+                ),
+                rows=comparisons,
+            )
+        )
+    return Section(
+        key="utilisation",
+        title="Hospital use",
+        intro="ED visits and admissions of enrolled patients per 1,000 member-years, and "
+        "readmissions within 30 days of a discharge.",
+        plot="utilization.png",
+        tables=tuple(tables),
+        notes=notes,
+    )
+
+
+def _outcomes(report: ProgramReport) -> Section:
+    names = ("goal_attainment", "a1c_change")
+    rows = tuple(
+        (label(m.name), measure_value(m), f"{count(m.numerator)} / {count(m.denominator)}")
+        for m in report.measures
+        if m.name in names
+    )
+    return Section(
+        key="outcomes",
+        title="Goals and A1c",
+        intro="Care-plan goals met, and the change in A1c of enrolled patients with two "
+        "results at least 90 days apart in the last 12 months (negative is better).",
+        plot="a1c.png",
+        tables=(
+            Table(
+                name="outcomes",
+                title="Goals and A1c",
+                columns=("measure", "value", "numerator / denominator"),
+                rows=rows,
+            ),
+        ),
+    )
+
+
+def practice_view(report: ProgramReport) -> PracticeView:
+    """The practice manager's view of *report*, from the snapshot it was computed from.
+
+    The cards and the funnel describe the last calendar month of the
+    report's period (compared with the month before); the sections cover
+    the whole period.
+
+    :raises carecore.errors.InvalidValue: the report carries no snapshot
+        (it was not made by :func:`carecore.metrics.program_report`).
+    """
+    data = report.data
+    if data is None:
+        raise errors.InvalidValue(
+            "carries no ProgramData; make it with carecore.metrics.program_report",
+            field="report",
+            value=str(report.period),
+        )
+    month = last_month(report.period)
+    revenue_by_month, revenue_table = _revenue(data, report)
+    minutes = _patient_minutes(data, report, month)
+    staff, staff_section = _staff(data, report)
+    sections = (
+        Section(
+            key="revenue",
+            title="Revenue by month and code",
+            intro="The approximate amount of the claim lines the month close produced, at "
+            "national non-facility fees (lines with no listed fee are left out).",
+            plot="revenue.png",
+            tables=(revenue_table,),
+        ),
+        _denials(data, report),
+        _minutes(minutes, month),
+        _tcm(data, report),
+        staff_section,
+        _utilisation(report),
+        _outcomes(report),
+    )
+    return PracticeView(
+        title=f"{report.family.value} program, {month_name(month)}",
+        month=month,
+        previous=_previous(month),
+        cards=_cards(data, report, month),
+        funnel=_funnel(data, report, month),
+        sections=sections,
+        revenue_by_month=revenue_by_month,
+        minutes=minutes,
+        staff_minutes=staff,
+    )
