@@ -20,7 +20,7 @@ import attrs
 
 from carecore import errors
 from carecore.model import DeliveryReceipt, OutboundMessage
-from carecore.storage import _checks
+from carecore.storage import _chain, _checks
 from carecore.storage._kinds import KINDS, Kind, _load_instant, kind_for
 from carecore.storage._rows import StoredRows
 from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
@@ -33,7 +33,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -106,6 +106,14 @@ class SqlStore:
 
     def _audit_guard_ddl(self) -> list[str]:
         """Statements that make the audit table refuse UPDATE and DELETE (dialect)."""
+        raise NotImplementedError
+
+    def _audit_unguard_ddl(self) -> list[str]:
+        """Statements undoing :meth:`_audit_guard_ddl`, for a migration that fills a column (dialect)."""
+        raise NotImplementedError
+
+    def _audit_guard_problems(self, cur: Any) -> list[str]:
+        """Problem sentences for protecting triggers or rules that are missing or disabled (dialect)."""
         raise NotImplementedError
 
     def _schema_lock(self, cur: Any) -> None:
@@ -237,6 +245,12 @@ class SqlStore:
                 for kind in KINDS
                 if kind.since < version and kind.versioned and kind.patient_column == "patient_id"
             ]
+        if version == 15:  # noqa: PLR2004
+            # The audit log's hash chain: each row's hash, and the last row's in audit_head.
+            ddl += [
+                f"ALTER TABLE audit ADD COLUMN hash {t['text']}",
+                f"CREATE TABLE audit_head (seq BIGINT NOT NULL, hash {t['text']} NOT NULL)",
+            ]
         if version <= SCHEMA_VERSION:
             return ddl
         msg = f"no migration to schema {version}"
@@ -324,6 +338,9 @@ class SqlStore:
         with contextlib.suppress(Exception):
             self._rollback()
 
+    #: Whether the audit log has its hash chain (schema 15); None until first looked up.
+    _chained: bool | None = None
+
     #: Whether the last :meth:`initialize` created the schema (False: it was there).
     created_schema: bool = False
 
@@ -359,6 +376,7 @@ class SqlStore:
                 for step in range(1, SCHEMA_VERSION + 1):
                     for statement in self._migration(step):
                         self._execute(cur, statement)
+                    self._migration_data(cur, step)
                 self._execute(
                     cur, "INSERT INTO carecore_schema (version) VALUES (?)", (SCHEMA_VERSION,)
                 )
@@ -395,6 +413,7 @@ class SqlStore:
                         continue
                     for statement in self._migration(step):
                         self._execute(cur, statement)
+                    self._migration_data(cur, step)
                     if step == 1:
                         self._execute(cur, "INSERT INTO carecore_schema (version) VALUES (?)", (1,))
                     else:
@@ -403,6 +422,31 @@ class SqlStore:
                     self._rollback()
                     raise
                 self._commit()
+
+    def _migration_data(self, cur: Any, step: int) -> None:
+        """The part of migration *step* written in Python (after its DDL, in its transaction)."""
+        if step != 15:  # noqa: PLR2004
+            return
+        # Chain the rows already stored: lift the append-only guard for this one
+        # transaction, fill in the hashes in sequence order, put the guard back.
+        for statement in self._audit_unguard_ddl():
+            self._execute(cur, statement)
+        self._execute(cur, f"SELECT seq, {_AUDIT_COLUMNS} FROM audit ORDER BY seq")
+        rows = cur.fetchall()
+        hashes = _chain.chain(_chain.GENESIS, [row[1:] for row in rows])
+        if rows:
+            self._execute_many(
+                cur,
+                "UPDATE audit SET hash = ? WHERE seq = ?",
+                [(h, row[0]) for h, row in zip(hashes, rows, strict=True)],
+            )
+        for statement in self._audit_guard_ddl():
+            self._execute(cur, statement)
+        self._execute(
+            cur,
+            "INSERT INTO audit_head (seq, hash) VALUES (?, ?)",
+            (int(rows[-1][0]) if rows else 0, hashes[-1] if hashes else _chain.GENESIS),
+        )
 
     def _require_ready(self) -> None:
         if self._ready:
@@ -452,6 +496,12 @@ class SqlStore:
             except BaseException:
                 self._rollback()
                 raise
+            if not tx.failed:
+                try:
+                    tx._flush_audit()  # noqa: SLF001
+                except BaseException:
+                    self._rollback()
+                    raise
             if tx.failed:
                 self._rollback()
                 raise errors.StoreError(
@@ -616,12 +666,55 @@ class SqlStore:
         patient_id: str | None,
         detail: str = "",
     ) -> None:
-        self._execute(
+        self._append_audit(cur, [(at, actor, action, kind, key, patient_id, reason, detail)])
+
+    def _append_audit(self, cur: Any, rows: Sequence[tuple[object, ...]]) -> None:
+        """Append audit rows (at, actor, action, kind, key, patient, reason, detail) to the chain.
+
+        The head row is locked first (an UPDATE that changes nothing), so one
+        transaction at a time appends, and the rows it adds take sequence numbers
+        after every row already chained.
+        """
+        if not rows:
+            return
+        if self._chained is None or not self._chained:
+            # A database before schema 15 (written by an older carecore, or mid-migration).
+            self._chained = self._table_exists(cur, "audit_head")
+        if not self._chained:
+            self._execute_many(
+                cur, f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            return
+        self._execute(cur, "UPDATE audit_head SET seq = seq")
+        head = self._execute(cur, "SELECT hash FROM audit_head").fetchone()
+        if head is None:
+            raise errors.StoreCorrupt(
+                "the audit log's chain head is missing; run carecore db check",
+                field="audit",
+                value=None,
+            )
+        hashes = _chain.chain(head[0], rows)
+        self._execute_many(
             cur,
-            "INSERT INTO audit (at, actor, action, kind, key, patient_id, reason, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (at, actor, action, kind, key, patient_id, reason, detail),
+            f"INSERT INTO audit ({_AUDIT_COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*row, h) for row, h in zip(rows, hashes, strict=True)],
         )
+        last = self._execute(cur, "SELECT max(seq) FROM audit").fetchone()[0]
+        self._execute(cur, "UPDATE audit_head SET seq = ?, hash = ?", (int(last), hashes[-1]))
+
+    def _chain_problems(self, cur: Any) -> list[str]:
+        """The audit chain checked row by row, and the protecting triggers or rules."""
+        problems = self._audit_guard_problems(cur)
+        head_row = self._execute(cur, "SELECT seq, hash FROM audit_head").fetchall()
+        head = (int(head_row[0][0]), str(head_row[0][1])) if len(head_row) == 1 else None
+        self._execute(cur, f"SELECT seq, hash, {_AUDIT_COLUMNS} FROM audit ORDER BY seq")
+
+        def rows() -> Iterator[tuple[int, str | None, tuple[object, ...]]]:
+            while batch := cur.fetchmany(5000):
+                for row in batch:
+                    yield int(row[0]), row[1], tuple(row[2:])
+
+        return problems + _chain.verify(rows(), head)
 
     # -- check --------------------------------------------------------------------
 
@@ -635,7 +728,7 @@ class SqlStore:
         with self._lock:
             cur = self._connection().cursor()
             try:
-                problems = self._dialect_checks(cur)
+                problems = self._dialect_checks(cur) + self._chain_problems(cur)
                 counts: dict[str, int] = {}
                 for kind in KINDS:
                     self._execute(cur, f"SELECT count(*) FROM {quote(kind.table)}")
@@ -676,6 +769,10 @@ class SqlStore:
         return [
             f"audit entry for {kind.name} {row[0]!r} but no such record" for row in cur.fetchall()
         ]
+
+
+#: The audit table's content columns, in the order the hash chain covers them.
+_AUDIT_COLUMNS = "at, actor, action, kind, key, patient_id, reason, detail"
 
 
 def _version_key(kind: Kind) -> tuple[int, ...]:
@@ -722,6 +819,8 @@ class SqlTransaction:
         self._reason = reason
         self._at = at
         self.failed = False
+        #: Audit rows of this transaction, appended to the chain at commit (or before a read of the log).
+        self._pending_audit: list[tuple[object, ...]] = []
         #: Versioned records built by :meth:`all` in this transaction, by (kind, key, version),
         #: with the hash of their row: :meth:`history` reuses one whose history row is the same
         #: (a version's row is written to both tables at once, so a store's current plans need
@@ -740,18 +839,17 @@ class SqlTransaction:
     def _audit(
         self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = ""
     ) -> None:
+        # Kept until commit: the chain's head is locked only for the last moment
+        # of a transaction, never while it waits for another's row locks.
+        self._pending_audit.append(
+            (self._at, self._actor, action, kind, key, patient_id, self._reason, detail)
+        )
+
+    def _flush_audit(self) -> None:
+        """Append this transaction's audit rows to the chain (at commit, or before reading the log)."""
+        rows, self._pending_audit = self._pending_audit, []
         try:
-            self._store._audit(  # noqa: SLF001
-                self._cur,
-                actor=self._actor,
-                reason=self._reason,
-                at=self._at,
-                action=action,
-                kind=kind,
-                key=key,
-                patient_id=patient_id,
-                detail=detail,
-            )
+            self._store._append_audit(self._cur, rows)  # noqa: SLF001
         except Exception:
             self.failed = True
             raise
@@ -1021,15 +1119,10 @@ class SqlTransaction:
             audit.extend(
                 (kind.name, kind.key_text(kind.key_of(r)), kind.patient_of(r)) for r in items
             )
-        if audit:
-            self._run_many(
-                "INSERT INTO audit (at, actor, action, kind, key, patient_id, reason, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (self._at, self._actor, "create", name, key, patient, self._reason, "")
-                    for name, key, patient in audit
-                ],
-            )
+        self._pending_audit.extend(
+            (self._at, self._actor, "create", name, key, patient, self._reason, "")
+            for name, key, patient in audit
+        )
 
     def _run_many(self, text: str, rows: Sequence[Sequence[object]]) -> None:
         try:
@@ -1122,6 +1215,7 @@ class SqlTransaction:
     def audit_entries(self, *, patient_id: str | None = None, after: int = 0) -> list[AuditEntry]:
         """Audit entries after sequence number *after*, optionally for one patient."""
         self._guard()
+        self._flush_audit()
         sql = "SELECT seq, at, actor, action, kind, key, patient_id, reason, detail FROM audit WHERE seq > ?"
         params: list[object] = [after]
         if patient_id is not None:

@@ -171,6 +171,20 @@ class SqliteStore(SqlStore):
             for verb in ("UPDATE", "DELETE")
         ]
 
+    def _audit_unguard_ddl(self) -> list[str]:
+        return [f"DROP TRIGGER audit_no_{verb}" for verb in ("update", "delete")]
+
+    def _audit_guard_problems(self, cur: Any) -> list[str]:
+        self._execute(
+            cur, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'"
+        )
+        found = {row[0] for row in cur.fetchall()}
+        return [
+            f"audit log: the protecting trigger {name} is missing"
+            for name in ("audit_no_update", "audit_no_delete")
+            if name not in found
+        ]
+
     def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
         conn = self._connection()
         marks = ", ".join("?" for _ in kind.columns)

@@ -146,6 +146,23 @@ class PostgresStore(SqlStore):
             ),
         ]
 
+    def _audit_unguard_ddl(self) -> list[str]:
+        return ["DROP FUNCTION carecore_audit_append_only() CASCADE"]
+
+    def _audit_guard_problems(self, cur: Any) -> list[str]:
+        # A trigger disabled with ALTER TABLE ... DISABLE TRIGGER protects nothing either.
+        self._execute(
+            cur,
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit'::regclass "
+            "AND NOT tgisinternal AND tgenabled <> 'D'",
+        )
+        found = {row[0] for row in cur.fetchall()}
+        return [
+            f"audit log: the protecting trigger {name} is missing or disabled"
+            for name in ("audit_append_only", "audit_no_truncate")
+            if name not in found
+        ]
+
     def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
         names = ", ".join(quote(c) for c in kind.column_names)
         stage = quote("stage_" + table)

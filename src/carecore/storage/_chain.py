@@ -1,0 +1,99 @@
+"""The audit log's hash chain (schema 15).
+
+Each audit row stores the SHA-256 of its own content together with the hash of
+the row before it (in sequence order); the first row follows :data:`GENESIS`.
+A one-row table, ``audit_head``, holds the sequence number and hash of the last
+row, so rows deleted from the end are noticed as well as rows changed or
+deleted in the middle. Writers lock the head row while they append, which keeps
+the chain a single line on databases with concurrent writers.
+
+The chain has no secret: it catches edits made with a database shell, not an
+attacker who recomputes every later hash. See the explanation page on privacy
+and audit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+
+__all__ = ["GENESIS", "chain", "entry_hash", "verify"]
+
+#: The hash the first audit row follows.
+GENESIS = "0" * 64
+
+#: An audit row's content in hashing order: at, actor, action, kind, key, patient_id, reason, detail.
+AuditRow = Sequence[object]
+
+
+def _instant(value: object) -> str:
+    """An audit time as UTC ISO text, the same whether the driver gives text or a datetime."""
+    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(when, dt.datetime):
+        return str(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.isoformat()
+
+
+def entry_hash(previous: str, row: AuditRow) -> str:
+    """The hash of an audit row's content (at, actor, action, kind, key, patient, reason, detail).
+
+    >>> h = entry_hash(GENESIS, ("2026-01-05T10:00:00+00:00", "nurse-1", "read", "Patient",
+    ...                          "p1", "p1", "visit", ""))
+    >>> len(h), h == entry_hash(GENESIS, ("2026-01-05T11:00:00+01:00", "nurse-1", "read",
+    ...                                   "Patient", "p1", "p1", "visit", ""))
+    (64, True)
+    """
+    at, *rest = row
+    text = json.dumps([previous, _instant(at), *rest], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chain(previous: str, rows: Iterable[AuditRow]) -> list[str]:
+    """The hashes of *rows* appended after a row whose hash is *previous*."""
+    hashes = []
+    for row in rows:
+        previous = entry_hash(previous, row)
+        hashes.append(previous)
+    return hashes
+
+
+def verify(
+    rows: Iterable[tuple[int, str | None, AuditRow]], head: tuple[int, str] | None
+) -> list[str]:
+    """Problems with the chain of *rows* (seq, stored hash, content) in sequence order.
+
+    Stops at the first broken row and names it; *head* is the stored
+    (seq, hash) of the last row, None when the head row is missing.
+    """
+    previous, last_seq, before = GENESIS, 0, 0
+    for seq, stored, content in rows:
+        if stored is None:
+            return [f"audit row {seq}: has no chain hash"]
+        if entry_hash(previous, content) != stored:
+            after = f"row {before}" if before else "the start of the log"
+            return [
+                (
+                    f"audit row {seq}: chain broken (the row was changed, or a row between "
+                    f"{after} and it was deleted)"
+                )
+            ]
+        previous, last_seq, before = stored, seq, seq
+    if head is None:
+        return ["audit log: the chain's head row (audit_head) is missing"]
+    head_seq, head_hash = head
+    if (head_seq, head_hash) != (last_seq, previous):
+        if head_seq > last_seq:
+            return [
+                (
+                    f"audit row {head_seq}: missing (the log ends at row {last_seq}; "
+                    "rows were deleted from its end)"
+                )
+            ]
+        return [
+            f"audit row {last_seq}: not recorded in the chain's head (it records row {head_seq})"
+        ]
+    return []
