@@ -65,8 +65,7 @@ def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int, lease: i
         report = dispatcher.run_until_idle(limit=limit)
     taken = f", taken over by another run {report.taken_over}" if report.taken_over else ""
     click.echo(
-        f"delivered {report.delivered}, retrying later {report.retrying}, dead {report.dead}"
-        f"{taken}"
+        f"delivered {report.delivered}, retrying later {report.retrying}, dead {report.dead}{taken}"
     )
 
 
