@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from carecore import errors
+from carecore.billing.facts import ChronicCondition
 from carecore.cli import make_app
 from carecore.metrics import ProgramData
 from carecore.model import (
@@ -22,11 +23,13 @@ from carecore.model import (
 )
 from carecore.plugins import get_plugin_manager, hookimpl
 from carecore.simulation import (
+    PanelPatient,
     PatientPanel,
     ProgramPolicy,
     Study,
     panel_from_ehr,
     panel_from_records,
+    run_replication,
     run_study,
 )
 
@@ -161,3 +164,38 @@ def test_the_cli_simulates_the_patients_an_ehr_source_reads(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["measures"]["eligible_patients"]["mean"] == 1
+
+
+def _panel_patient(pid: str, codes: list[str], *, age: int | None = 75) -> PanelPatient:
+    return PanelPatient(
+        id=pid,
+        conditions=[ChronicCondition(icd10=c, significant_risk=True) for c in codes],
+        age=age,
+        sex=AdministrativeSex.FEMALE,
+    )
+
+
+def test_outreach_by_hcc_score_approaches_the_highest_score_first():
+    pytest.importorskip("hccinfhir")
+    panel = PatientPanel(
+        patients=[
+            _panel_patient("low", ["I10", "E78.5"]),  # no payment HCC
+            _panel_patient("high", ["I50.9", "J44.9", "E11.9"]),
+            _panel_patient("mid", ["E11.9", "I10"]),
+        ]
+    )
+    policy = ProgramPolicy(
+        outreach_order="hcc_score", outreach_per_month=1, enrollment_probability=1.0
+    )
+    study = Study(months=2, population=panel, policy=policy)
+    recorded = run_replication(study, 1, 0, record=True)
+    order = sorted(recorded.enrollments, key=lambda e: e.history[0].on)
+    assert [panel.patients[int(e.patient_id[1:])].id for e in order] == ["high", "mid"]
+
+
+def test_outreach_by_hcc_score_needs_the_panel_ages():
+    panel = PatientPanel(patients=[_panel_patient("p", ["I50.9", "J44.9"], age=None)])
+    study = Study(months=1, population=panel, policy=ProgramPolicy(outreach_order="hcc_score"))
+    with pytest.raises(errors.InvalidValue) as caught:
+        run_replication(study, 1, 0)
+    assert caught.value.field == "policy.outreach_order"

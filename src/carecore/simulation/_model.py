@@ -44,6 +44,8 @@ class OutreachOrder(_Code):
     RANDOM = "random"  #: a random order, drawn once per replication
     RISK_TIER = "risk_tier"  #: highest risk tier first (random within a tier)
     CONDITION_COUNT = "condition_count"  #: most chronic conditions first (random among ties)
+    #: highest CMS-HCC V28 risk score first (age, sex and conditions; needs carecore[hcc])
+    HCC_SCORE = "hcc_score"
 
 
 class Priority(_Code):
@@ -365,7 +367,8 @@ class ProgramPolicy:
     listed codes (for a fee year carecore does not ship).
 
     Each month the next ``outreach_per_month`` eligible patients never
-    approached are approached in ``outreach_order``; each agrees with
+    approached are approached in ``outreach_order`` (for the HCC order,
+    scored with the CMS-HCC V28 tables of ``hcc_model_year``); each agrees with
     ``enrollment_probability``. An agreeing patient starts when the caseload
     is below ``caseload_cap_per_fte`` x the staff's FTEs (None: no cap) and
     otherwise waits, first come first served. An enrolled patient stays
@@ -382,6 +385,7 @@ class ProgramPolicy:
         converter=_outreach_order,
         validator=v.one_of(OutreachOrder),
     )
+    hcc_model_year: int = field(default=2026, validator=_whole(2000, 2100))
     outreach_per_month: int = field(default=100, validator=_whole(0, 10_000_000))
     enrollment_probability: float = field(default=0.5, converter=_to_float, validator=_probability)
     caseload_cap_per_fte: int | None = field(default=None, validator=v.optional(_whole(0, 100_000)))

@@ -9,7 +9,15 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.billing.facts import ChronicCondition
-from carecore.model import AdtEvent, CodeSystem, Condition, Coverage, CoveragePlan, Patient
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    CodeSystem,
+    Condition,
+    Coverage,
+    CoveragePlan,
+    Patient,
+)
 from carecore.model import _validators as v
 from carecore.model._validators import check_date
 from carecore.risk import Tier, stratify_all
@@ -29,13 +37,18 @@ _TIERS = {Tier.LOW: 0, Tier.MODERATE: 1, Tier.HIGH: 2}
 class PanelPatient:
     """One patient of a panel: the chronic conditions billing sees, Medicare Part B or not, and a risk tier.
 
-    ``risk_tier`` is 0 (low), 1 (moderate) or 2 (high).
+    ``risk_tier`` is 0 (low), 1 (moderate) or 2 (high). ``age`` and ``sex``
+    are needed only to order outreach by CMS-HCC score.
     """
 
     id: str = field(validator=v.not_blank)
     conditions: tuple[ChronicCondition, ...] = field(default=(), converter=v.to_tuple)
     medicare: bool = field(default=True, validator=v.is_bool)
     risk_tier: int = field(default=1, validator=v.int_between(0, 2))
+    age: int | None = field(default=None, validator=v.optional(v.int_between(0, 130)))
+    sex: AdministrativeSex = field(
+        default=AdministrativeSex.UNKNOWN, validator=v.one_of(AdministrativeSex)
+    )
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -109,6 +122,8 @@ def _panel(
                 conditions=chronic,
                 medicare=part_b is None or p.id in part_b,
                 risk_tier=tiers.get(p.id, 1),
+                age=p.age_on(day),
+                sex=p.sex,
             )
         )
     return PatientPanel(patients=out)

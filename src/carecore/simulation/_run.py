@@ -58,6 +58,7 @@ from carecore.model import (
     VisitKind,
 )
 from carecore.registry import eligibility
+from carecore.risk import HccModel, HccVersion, hcc_score
 from carecore.simulation._model import OutreachOrder, Priority, ProgramPolicy, Study
 from carecore.simulation._panel import PatientPanel
 from carecore.transitions import TransitionRules, open_episode
@@ -304,6 +305,34 @@ def _eligible(
 
 
 @functools.cache
+def _hcc(
+    age: int,
+    female: bool,  # noqa: FBT001 - positional: a cache key
+    conditions: tuple[ChronicCondition, ...],
+    year: int,
+    as_of: pendulum.Date,
+) -> float:
+    """The CMS-HCC V28 score (:func:`carecore.risk.hcc_score`) of a patient of *age* and sex."""
+    try:
+        model = HccModel(version=HccVersion.V28, year=year)
+    except errors.InvalidValue as exc:
+        raise errors.InvalidValue(exc.reason, field="policy.hcc_model_year", value=year) from exc
+    patient = Patient(
+        id="simulated",
+        given_name="Simulated",
+        family_name="Patient",
+        birth_date=as_of.subtract(years=age),
+        sex=AdministrativeSex.FEMALE if female else AdministrativeSex.MALE,
+        time_zone="UTC",
+    )
+    conds = [
+        Condition(id=f"c{i}", patient_id="simulated", coding=Coding.icd10cm(c.icd10), chronic=True)
+        for i, c in enumerate(conditions)
+    ]
+    return float(hcc_score(patient, conds, model=model, as_of=as_of).score)
+
+
+@functools.cache
 def _episode(
     discharge: pendulum.Date, time_zone: str, rules: TransitionRules
 ) -> tuple[pendulum.Date, pendulum.Date, pendulum.Date, pendulum.Date]:
@@ -365,15 +394,20 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     sets: dict[tuple[ChronicCondition, ...], int] = {}
     if isinstance(pop, PatientPanel):
         medicare = np.array([p.medicare for p in pop.patients], dtype=bool)
+        age = np.array([-1 if p.age is None else p.age for p in pop.patients], dtype=np.int64)
+        female = np.array([p.sex is AdministrativeSex.FEMALE for p in pop.patients], dtype=bool)
+        known_sex = np.array(
+            [p.sex in {AdministrativeSex.FEMALE, AdministrativeSex.MALE} for p in pop.patients],
+            dtype=bool,
+        )
         tier = np.array([p.risk_tier for p in pop.patients], dtype=np.int64)
         cond_id = np.array(
             [sets.setdefault(p.conditions, len(sets)) for p in pop.patients], dtype=np.int64
         )
     else:
         k = len(pop.conditions)
-        # age and sex are drawn (the stream's shape) though no program here uses them
-        rng.normal(pop.age_mean, pop.age_sd, n)
-        rng.random(n)
+        age = np.clip(np.rint(rng.normal(pop.age_mean, pop.age_sd, n)), pop.age_min, pop.age_max)
+        female = rng.random(n) < pop.female_share
         medicare = rng.random(n) < pop.medicare_share
         shares = np.array(pop.risk_tier_shares) / sum(pop.risk_tier_shares)
         tier = rng.choice(3, size=n, p=shares)
@@ -437,9 +471,32 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         ranked = candidates[np.argsort(order_key[candidates], kind="stable")]
     elif policy.outreach_order is OutreachOrder.RISK_TIER:
         ranked = candidates[np.lexsort((order_key[candidates], -tier[candidates]))]
-    else:
+    elif policy.outreach_order is OutreachOrder.CONDITION_COUNT:
         count = n_conditions[candidates]
         ranked = candidates[np.lexsort((order_key[candidates], -count))]
+    else:
+        if isinstance(pop, PatientPanel) and not all(
+            age[i] >= 0 and known_sex[i] for i in candidates
+        ):
+            raise errors.InvalidValue(
+                "the HCC order needs every eligible panel patient's age and sex (female or male)",
+                field="policy.outreach_order",
+                value=policy.outreach_order,
+            )
+        scores = np.array(
+            [
+                _hcc(
+                    int(age[i]),
+                    bool(female[i]),
+                    cond_sets[int(cond_id[i])],
+                    policy.hcc_model_year,
+                    start_day,
+                )
+                for i in candidates
+            ],
+            dtype=float,
+        )
+        ranked = candidates[np.lexsort((order_key[candidates], -scores))]
 
     # -- state -------------------------------------------------------------------------
     rules = policy_rules(policy)
