@@ -1,4 +1,4 @@
-"""The MLLP listener on loopback: ACK after commit, NAKs, and a 10,000-message load from another process."""
+"""The MLLP listener on loopback: ACK after commit, NAKs, and a 10,000-message load from another process (4 connections)."""
 
 from __future__ import annotations
 
@@ -23,21 +23,32 @@ host, port, count, dupes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(
 pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
 pv1[36], pv1[44], pv1[45] = "01", "202603011000-0600", "202603041500-0600"
 def message(n):
-    pv1[19] = f"V{n}"
+    fields = list(pv1)
+    fields[19] = f"V{n}"
     return (f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|LOAD{n:06d}|P|2.5\r"
-            f"PID|1||P{n % 500}^^^GEN^MR\r" + "|".join(pv1))
+            f"PID|1||P{n % 500}^^^GEN^MR\r" + "|".join(fields))
+import threading
 codes = {}
-with socket.create_connection((host, port)) as s:
-    stream = s.makefile("rb")
-    order = list(range(count)) + list(range(0, count, max(1, count // dupes))) if dupes else list(range(count))
-    for n in order:
-        s.sendall(b"\x0b" + message(n).encode() + b"\x1c\r")
-        reply = b""
-        while not reply.endswith(b"\x1c\r"):
-            reply += stream.read1(65536)
-        msa = [seg for seg in reply.decode().strip("\x0b\x1c\r").split("\r") if seg.startswith("MSA")][0]
-        code = msa.split("|")[1]
-        codes[code] = codes.get(code, 0) + 1
+lock = threading.Lock()
+order = list(range(count)) + list(range(0, count, max(1, count // dupes))) if dupes else list(range(count))
+def send(share):
+    # Send and wait on each of 4 connections: the listener commits what they send together.
+    with socket.create_connection((host, port)) as s:
+        stream = s.makefile("rb")
+        for n in share:
+            s.sendall(b"\x0b" + message(n).encode() + b"\x1c\r")
+            reply = b""
+            while not reply.endswith(b"\x1c\r"):
+                reply += stream.read1(65536)
+            msa = [seg for seg in reply.decode().strip("\x0b\x1c\r").split("\r") if seg.startswith("MSA")][0]
+            code = msa.split("|")[1]
+            with lock:
+                codes[code] = codes.get(code, 0) + 1
+threads = [threading.Thread(target=send, args=(order[k::4],)) for k in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 print(len(order), codes.get("AA", 0), sum(v for k, v in codes.items() if k != "AA"))
 """
 
