@@ -45,9 +45,9 @@ def _read(path: str | None) -> str | None:
 def _period(first: str | None, last: str | None, time_zone: str) -> ServicePeriod:
     if last is not None:
         end = month_option(last, "--to")
-    else:
-        today = SystemClock().today(time_zone)
-        end = ServicePeriod.month(today.year, today.month)
+    else:  # the last complete month in the practice's time zone
+        before = SystemClock().today(time_zone).start_of("month").subtract(days=1)
+        end = ServicePeriod.month(before.year, before.month)
     start = (
         month_option(first, "--from").start
         if first is not None
@@ -71,7 +71,13 @@ def _period(first: str | None, last: str | None, time_zone: str) -> ServicePerio
 @click.option(
     "--from", "first", metavar="YYYY-MM", help="First month (default: 11 months before --to)."
 )
-@click.option("--to", "last", metavar="YYYY-MM", help="Last month (default: this month).")
+@click.option(
+    "--to",
+    "last",
+    metavar="YYYY-MM",
+    help="Last month, the one the headline cards and funnel describe (default: the last "
+    "complete month in the practice's time zone).",
+)
 @click.option(
     "--as-of",
     "as_of",
@@ -132,6 +138,12 @@ def _period(first: str | None, last: str | None, time_zone: str) -> ServicePerio
     help="Add CMS-HCC risk scores with this model, e.g. V28:2026 (needs carecore[hcc]).",
 )
 @click.option(
+    "--no-phi",
+    "no_phi",
+    is_flag=True,
+    help="Write patient ids instead of patient names (a version to share outside the care team).",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.pass_context
@@ -149,12 +161,14 @@ def report(  # noqa: PLR0917 - one parameter per click option
     intervention: str | None,
     months: int,
     hcc: str | None,
+    no_phi: bool,  # noqa: FBT001 - a click flag
     fmt: str,
 ) -> None:
-    """Write the program report: HTML with plots, and every table as CSV.
+    """Write the program report: a practice manager's page with plots, and every table as CSV.
 
     The numbers are those of carecore.metrics.program_report over the
-    months --from..--to; the measures are also printed.
+    months --from..--to; the headline cards and the funnel describe the
+    month --to, against the month before it. The measures are also printed.
     """
     from carecore.metrics import parse_costs, parse_expected_pmpm, program_report  # noqa: PLC0415
     from carecore.report import write_report  # noqa: PLC0415
@@ -191,7 +205,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
         comparison_months=months,
         hcc_model=model,
     )
-    files = write_report(result, out, extra=extra)
+    files = write_report(result, out, extra=extra, phi=not no_phi)
     if fmt == "json":
 
         def number(value: Decimal | None) -> str | None:

@@ -1,0 +1,112 @@
+"""The practice manager's page: its cards and funnel are the metrics API's numbers; names only with PHI."""
+
+from __future__ import annotations
+
+import re
+
+import pendulum
+import pytest
+
+from carecore.metrics import (
+    billable_rate,
+    enrolled_patients,
+    expected_revenue,
+    program_report,
+)
+from carecore.model import ServiceFamily, ServicePeriod
+from carecore.report import practice_view, write_report
+from carecore.report._labels import money, percent
+
+from . import world
+from .world import Q1, TZ
+
+pytest.importorskip("matplotlib", reason="the report's plots need matplotlib (carecore[report])")
+pytest.importorskip("jinja2", reason="the report's pages need jinja2 (carecore[report])")
+
+MARCH = ServicePeriod.month(2026, 3)
+FEBRUARY = ServicePeriod.month(2026, 2)
+CCM = ServiceFamily.CCM
+
+
+@pytest.fixture(scope="module")
+def report():
+    return program_report(world.data(), period=Q1, time_zone=TZ)
+
+
+def test_cards_are_the_metrics_of_the_last_month_against_the_one_before(report):
+    data = world.data()
+    view = practice_view(report)
+    assert view.month == MARCH
+    assert view.previous == FEBRUARY
+    cards = {c.label: c for c in view.cards}
+    rate = billable_rate(data.claim_lines, data.enrollments, period=MARCH, family=CCM)
+    assert cards["Billable rate"].value == percent(rate.value)
+    assert f"{rate.numerator:.0f} of {rate.denominator:.0f}" in cards["Billable rate"].detail
+    revenue = expected_revenue(data.claim_lines, period=MARCH, family=CCM)
+    assert cards["Revenue (approximate)"].value == money(revenue.value)
+    before = expected_revenue(data.claim_lines, period=FEBRUARY, family=CCM)
+    assert money(abs(revenue.numerator - before.numerator)) in cards["Revenue (approximate)"].change
+    assert "from February 2026" in cards["Revenue (approximate)"].change
+    enrolled = enrolled_patients(data.enrollments, period=MARCH, family=CCM)
+    assert cards["Enrolled patients"].value == f"{enrolled.numerator:.0f}"
+
+
+def test_funnel_steps_and_their_counts(report):
+    data = world.data()
+    steps = {s.label: s.count for s in practice_view(report).funnel}
+    assert list(steps) == [
+        "Identified",
+        "Eligible",
+        "Outreached",
+        "Consented",
+        "Enrolled",
+        "Billed",
+    ]
+    assert steps["Identified"] == len(data.patients)
+    assert (
+        steps["Enrolled"] == enrolled_patients(data.enrollments, period=MARCH, family=CCM).numerator
+    )
+    billed = billable_rate(data.claim_lines, data.enrollments, period=MARCH, family=CCM).numerator
+    assert steps["Billed"] == billed
+
+
+def test_revenue_by_month_adds_up_to_the_revenue_measure(report):
+    view = practice_view(report)
+    total = sum((sum(m.values()) for m in view.revenue_by_month.values()), start=0)
+    assert total == report.measure("expected_revenue").numerator
+    assert list(view.revenue_by_month) == ["2026-01", "2026-02", "2026-03"]
+
+
+def pages(files):
+    return "".join(p.read_text(encoding="utf-8") for p in (files.index, *files.pages))
+
+
+def test_names_only_with_phi(report, tmp_path):
+    with_names = write_report(report, tmp_path / "phi")
+    without = write_report(report, tmp_path / "no-phi", phi=False)
+    family_name = world.data().patients[0].family_name
+    assert family_name in pages(with_names)
+    assert family_name not in pages(without)
+    work = (tmp_path / "no-phi" / "worklist.html").read_text(encoding="utf-8")
+    assert "patient ids" in work
+
+
+def test_small_numbers_are_flagged_and_rates_read_as_percentages(report, tmp_path):
+    files = write_report(report, tmp_path)
+    html = files.index.read_text(encoding="utf-8")
+    assert "Small numbers:" in html  # a handful of ED visits and admissions
+    assert "ed_visits_per_1000" not in html
+    assert not re.search(r">0\.\d{4}<", html)  # no raw fractions in cells
+    assert 'id="funnel"' in html
+    assert html.index('id="headline"') < html.index('id="funnel"') < html.index('id="revenue"')
+
+
+def test_default_period_is_the_last_complete_month_in_the_practice_zone():
+    from carecore._cli_report import _period
+
+    zone = "Pacific/Kiritimati"  # UTC+14: its "today" is often a day ahead of UTC's
+    today = pendulum.today(zone).date()
+    last = today.start_of("month").subtract(days=1)
+    period = _period(None, None, zone)
+    assert period.end == last
+    assert period.start == last.start_of("month").subtract(months=11)
