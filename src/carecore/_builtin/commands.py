@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 @hookimpl(trylast=True)
 def carecore_cli(app: click.Group) -> None:
-    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry``, ``simulate``, ``import`` and ``attest``."""
-    from carecore._cli_billing import billing  # noqa: PLC0415 - click loads only for the CLI
+    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry``, ``simulate``, ``import``, ``attest`` and ``audit``."""
+    from carecore._cli_audit import audit_command  # noqa: PLC0415 - click loads only for the CLI
+    from carecore._cli_billing import billing  # noqa: PLC0415
     from carecore._cli_commands import demo, plugins  # noqa: PLC0415
     from carecore._cli_db import db  # noqa: PLC0415
     from carecore._cli_gaps import gaps  # noqa: PLC0415
@@ -41,6 +42,7 @@ def carecore_cli(app: click.Group) -> None:
         meds,
         gaps,
         attest_command,
+        audit_command,
     ):
         # An installed plugin may replace a built-in command: its carecore_cli
         # runs first (this one is trylast), so keep what it added.

@@ -1,0 +1,106 @@
+"""``carecore audit``: who saw a patient's records, or what an actor did, from the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from carecore import errors
+from carecore._cli_actor import env_actor
+from carecore.audit import audit_event, entries
+from carecore.service import CareProgram
+
+if TYPE_CHECKING:
+    import pluggy
+
+
+@click.command("audit")
+@click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
+@click.option(
+    "--patient", "patient_id", default=None, metavar="ID", help="Every access to this patient."
+)
+@click.option(
+    "--actor",
+    "of_actor",
+    default=None,
+    metavar="ID",
+    help="Everything this actor did (who runs the report comes from $CARECORE_ACTOR).",
+)
+@click.option(
+    "--since", default=None, metavar="YYYY-MM-DD", help="Only entries from this day on (UTC)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "fhir"]),
+    default="table",
+    show_default=True,
+    help="fhir: a FHIR R4 Bundle of AuditEvent resources.",
+)
+@click.pass_context
+def audit_command(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context,
+    db_url: str,
+    patient_id: str | None,
+    of_actor: str | None,
+    since: str | None,
+    fmt: str,
+) -> None:
+    """List the audit log's entries for one patient (--patient) or one actor (--actor): who saw what."""
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    if patient_id is None and of_actor is None:
+        raise errors.InvalidValue(
+            "name a patient (--patient) or an actor (--actor)", field="--patient", value=None
+        )
+    day = None
+    if since is not None:
+        try:
+            day = dt.date.fromisoformat(since)
+        except ValueError:
+            raise errors.InvalidValue(
+                "must be a real day as YYYY-MM-DD", field="--since", value=since
+            ) from None
+    with (
+        CareProgram.open(db_url, actor=env_actor(), plugin_manager=pm, create=False) as program,
+        program.transaction("audit log report") as tx,
+    ):
+        found = entries(tx, patient_id=patient_id, actor=of_actor, since=day)
+    if fmt == "fhir":
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": audit_event(e)} for e in found],
+        }
+        click.echo(json.dumps(bundle, indent=2, ensure_ascii=False))
+        return
+    if fmt == "json":
+        rows = [
+            {
+                "seq": e.seq,
+                "at": e.at.in_timezone("UTC").isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "kind": e.kind,
+                "key": e.key,
+                "patient_id": e.patient_id,
+                "reason": e.reason,
+                "detail": e.detail,
+            }
+            for e in found
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no audit entries")
+        return
+    for e in found:
+        when = e.at.in_timezone("UTC").format("YYYY-MM-DD HH:mm:ss")
+        what = e.kind if e.key is None else f"{e.kind} {e.key}"
+        detail = f" ({e.detail})" if e.detail else ""
+        click.echo(
+            f"{e.seq:>7}  {when}Z  {e.actor:<16} {e.action:<8} {what}"
+            f" patient={e.patient_id or '-'}  reason={e.reason}{detail}"
+        )
