@@ -176,7 +176,8 @@ class _Connections:
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            raw = await asyncio.wait_for(read_frame(reader), self.idle_timeout)
+            async with asyncio.timeout(self.idle_timeout):
+                raw = await read_frame(reader)
             if raw is None:
                 return
             try:

@@ -27,8 +27,11 @@ none given and no offset means the message is refused.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 import re
 import threading
+import time
 
 import attrs
 import hl7
@@ -564,7 +567,7 @@ def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
             now,
             "",
             f"ACK^{trigger}^ACK" if trigger else "ACK",
-            hl7.generate_message_control_id(),
+            _control_id(),
             field(11) or "P",
             field(12) or "2.5",
         ]
@@ -573,10 +576,19 @@ def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
     return f"{header}\r{msa}"
 
 
+_ACK_IDS = itertools.count()
+_ACK_PREFIX = f"CC{os.getpid() % 100000:05d}{int(time.time()) % 100000:05d}"
+
+
+def _control_id() -> str:
+    """A control id for an ACK: unique per process run, 20 characters (HL7 v2.3's limit)."""
+    return f"{_ACK_PREFIX}{next(_ACK_IDS) % 10**8:08d}"
+
+
 def nak_for_unreadable(text: str, code: str = "AR") -> str:
     """A NAK (``AR``, or *code*) for input whose MSH cannot be echoed (no control id to return)."""
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    return f"MSH|^~\\&|carecore|carecore|||{now}||ACK|{hl7.generate_message_control_id()}|P|2.5\rMSA|{code}||{_escape(text)}"
+    return f"MSH|^~\\&|carecore|carecore|||{now}||ACK|{_control_id()}|P|2.5\rMSA|{code}||{_escape(text)}"
 
 
 def _escape(text: str) -> str:

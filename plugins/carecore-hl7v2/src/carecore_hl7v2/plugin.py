@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     import click
 
+    from carecore.hookspecs import Listener
     from carecore.protocols import EhrSource
 
 
@@ -28,3 +29,16 @@ def carecore_ehr_sources() -> Sequence[EhrSource]:
     from carecore_hl7v2.source import Hl7v2FilesSource  # noqa: PLC0415
 
     return [Hl7v2FilesSource()]
+
+
+@hookimpl
+def carecore_listeners() -> Sequence[Listener]:
+    """The ``mllp`` listener: HL7 v2 ADT over MLLP, stored and ACKed one message at a time."""
+    from carecore.hookspecs import Listener  # noqa: PLC0415
+    from carecore_hl7v2.listener import frame, serve  # noqa: PLC0415
+
+    return [
+        Listener(
+            id="mllp", summary="HL7 v2 ADT messages over MLLP (ACK each)", serve=serve, frame=frame
+        )
+    ]
