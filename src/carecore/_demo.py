@@ -21,10 +21,12 @@ import asyncio
 import gzip
 import random
 import socket
+import tempfile
 import threading
 import time
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -32,6 +34,7 @@ import pendulum
 from attrs import evolve, frozen
 
 from carecore import errors, transitions
+from carecore._cli_import import import_location
 from carecore.billing.fees import Revenue, revenue
 from carecore.clock import FixedClock
 from carecore.metrics import A1C_LOINC, months_of
@@ -91,9 +94,12 @@ from carecore.report import ReportFiles
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-    from pathlib import Path
 
+    import pluggy
+
+    from carecore.hookspecs import Listener
     from carecore.metrics import Measure
+    from carecore.protocols import EhrSource
     from carecore.service import CareProgram
 
 __all__ = ["DemoResult", "DemoSettings", "run_demo"]
@@ -265,25 +271,41 @@ class DemoResult:
         )
 
 
-class _Plugins:
-    """The two adapter plugins the demo runs: FHIR import and the HL7 v2 listener."""
+#: The install command the demo names when a plugin it needs is missing (run from the repository).
+_INSTALL = "pip install ./plugins/carecore-fhir ./plugins/carecore-hl7v2"
 
-    def __init__(self) -> None:
-        try:
-            from carecore_fhir import importer, mapping  # noqa: PLC0415
-            from carecore_hl7v2 import listener  # noqa: PLC0415
-        except ImportError as exc:
-            raise errors.InvalidValue(
-                "is not installed: carecore demo imports Synthea FHIR bundles and receives "
-                "HL7 v2 ADT messages through the carecore-fhir and carecore-hl7v2 plugins "
-                "(pip install ./plugins/carecore-fhir ./plugins/carecore-hl7v2)",
-                field="plugin",
-                value=exc.name,
-            ) from None
-        self.import_bundle = importer.import_bundle
-        self.fhir_options = mapping.Options
-        self.serve = listener.serve
-        self.frame = listener.frame
+
+class _Plugins:
+    """What the demo needs from plugins, found through hooks (the core never imports a plugin).
+
+    The ``fhir`` EHR source (``carecore_ehr_sources``, from carecore-fhir) reads the
+    Synthea bundles; the ``mllp`` listener (``carecore_listeners``, from carecore-hl7v2)
+    receives the discharge. A missing one is :class:`~carecore.errors.MissingPlugin`.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager | None) -> None:
+        from carecore.plugins import Hooks, get_plugin_manager  # noqa: PLC0415
+
+        pm = pm if pm is not None else get_plugin_manager()
+        fhir = Hooks(pm).ehr_sources().get("fhir")
+        if fhir is None:
+            raise errors.MissingPlugin(
+                plugin="carecore-fhir",
+                needed_for="carecore demo imports Synthea FHIR bundles with its 'fhir' source and",
+                install=_INSTALL,
+            )
+        mllp = next(
+            (item for items in pm.hook.carecore_listeners() for item in items if item.id == "mllp"),
+            None,
+        )
+        if mllp is None:
+            raise errors.MissingPlugin(
+                plugin="carecore-hl7v2",
+                needed_for="carecore demo receives a discharge with its 'mllp' listener and",
+                install=_INSTALL,
+            )
+        self.fhir: EhrSource = fhir
+        self.mllp: Listener = mllp
 
 
 def _bundles() -> list[tuple[str, bytes]]:
@@ -309,7 +331,7 @@ def run_demo(
     earlier run would clash.
     """
     started = time.perf_counter()
-    plugins = _Plugins()
+    plugins = _Plugins(program.plugin_manager)
     if not isinstance(settings, DemoSettings):
         raise errors.InvalidValue("must be DemoSettings", field="settings", value=settings)
     with program.transaction("carecore demo: is the store empty?") as tx:
@@ -392,17 +414,22 @@ class _Simulation:
         self.program.import_records(
             [_BILLING], reason="carecore demo: the practice's billing identity"
         )
-        options = self.plugins.fhir_options(time_zone=PRACTICE_TZ)
-        for done, (name, data) in enumerate(bundles, start=1):
-            report = self.plugins.import_bundle(self.program, data, source=name, options=options)
-            if report.refused:
-                first = report.refused[0]
-                raise errors.InvalidValue(
-                    f"the shipped bundle did not import: {first.reason}",
-                    field=first.resource,
-                    value=name,
-                )
-            self.progress(stage, done, total)
+        source = self.plugins.fhir
+        configured = getattr(source, "configured", None)
+        if configured is not None:
+            source = configured({"time_zone": PRACTICE_TZ})
+        with tempfile.TemporaryDirectory(prefix="carecore-demo-") as folder:
+            for done, (name, data) in enumerate(bundles, start=1):
+                path = Path(folder) / name
+                path.write_bytes(data)
+                refused = import_location(self.program, source, str(path))["refused"]
+                if refused:
+                    raise errors.InvalidValue(
+                        f"the shipped bundle did not import: {refused[0].reason}",
+                        field=refused[0].where,
+                        value=name,
+                    )
+                self.progress(stage, done, total)
         with self.program.transaction("carecore demo: imported patients") as tx:
             imported = tx.all(Patient)
             imported_conditions = tx.all(Condition)
@@ -1120,7 +1147,7 @@ def _send_over_mllp(program: CareProgram, plugins: _Plugins, messages: list[str]
                 state["port"] = port
                 ready.set()
 
-            await plugins.serve(
+            await plugins.mllp.serve(
                 program, host="127.0.0.1", port=0, ready=bound, stop=stop, time_zone=PRACTICE_TZ
             )
 
@@ -1142,7 +1169,7 @@ def _send_over_mllp(program: CareProgram, plugins: _Plugins, messages: list[str]
     try:
         with socket.create_connection(("127.0.0.1", state["port"]), timeout=10) as sock:
             for message in messages:
-                sock.sendall(plugins.frame(message))
+                sock.sendall(plugins.mllp.frame(message))
                 reply = b""
                 while not reply.endswith(b"\x1c\r"):
                     chunk = sock.recv(65536)

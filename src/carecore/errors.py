@@ -31,6 +31,7 @@ __all__ = [
     "InvalidValue",
     "LeaseLost",
     "MissingDependency",
+    "MissingPlugin",
     "NaiveDatetime",
     "NoStoreForURL",
     "NoSuchStore",
@@ -334,6 +335,23 @@ class DuplicateRegistration(PluginError):
         self.plugins = plugins
         first, second = plugins
         super().__init__(f"registered by both {first!r} and {second!r}", field=kind, value=item_id)
+
+
+class MissingPlugin(NotFound):
+    """A command needs a carecore plugin that is not installed; the message says how to install it.
+
+    The command line exits 2 for it, like any other :class:`NotFound`.
+
+    >>> print(MissingPlugin(plugin="carecore-hl7v2", needed_for="the demo's MLLP discharge",
+    ...                     install="pip install ./plugins/carecore-hl7v2"))
+    plugin='carecore-hl7v2': the demo's MLLP discharge needs it; install it with: pip install ./plugins/carecore-hl7v2
+    """
+
+    def __init__(self, *, plugin: str, needed_for: str, install: str) -> None:
+        self.install = install
+        super().__init__(
+            f"{needed_for} needs it; install it with: {install}", field="plugin", value=plugin
+        )
 
 
 class MissingDependency(CarecoreError, ImportError):

@@ -10,13 +10,14 @@ giving the same id is an error (:class:`carecore.errors.DuplicateRegistration`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     import click
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ExportTarget",
+    "Listener",
     "carecore_channels",
     "carecore_claim_writers",
     "carecore_cli",
@@ -36,6 +38,7 @@ __all__ = [
     "carecore_export_careplan",
     "carecore_gap_rules",
     "carecore_instruments",
+    "carecore_listeners",
     "carecore_on_event",
     "carecore_open_store",
     "carecore_rule_sets",
@@ -217,6 +220,51 @@ class ExportTarget:
 
     url: str
     token: Callable[..., str] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Listener:
+    """A network listener a plugin gives through :func:`carecore_listeners`.
+
+    :param id: its name, e.g. ``"mllp"`` (HL7 v2 over MLLP).
+    :param summary: one line on what it receives.
+    :param serve: the coroutine that receives messages into a program until
+        *stop* is set, called as ``serve(program, host=..., port=..., ready=...,
+        stop=..., time_zone=...)``; ``port=0`` takes a free port and ``ready(port)``
+        is called once it listens.
+    :param frame: how a sender wraps one message on the wire.
+
+    >>> Listener(id="echo", summary="test", serve=None, frame=str.encode).frame("x")
+    b'x'
+    """
+
+    id: str
+    summary: str
+    serve: Callable[..., Awaitable[None]]
+    frame: Callable[[str], bytes]
+
+
+@hookspec
+def carecore_listeners() -> Sequence[Listener]:
+    """Give network listeners that receive messages into a program (HL7 v2 over MLLP).
+
+    Called by ``carecore demo``, which receives its discharge through the
+    ``mllp`` listener, so the core package never imports a plugin. Results
+    are merged by ``Listener.id``.
+
+    :returns: :class:`Listener` values.
+
+    All results are collected; order is last-registered first.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_listeners():
+            return [Listener(id="mllp", summary="HL7 v2 over MLLP", serve=serve, frame=frame)]
+    """
+    raise NotImplementedError
 
 
 @hookspec
