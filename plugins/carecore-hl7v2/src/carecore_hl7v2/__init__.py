@@ -16,12 +16,28 @@ from __future__ import annotations
 
 from carecore_hl7v2.mapping import (
     DISPOSITIONS,
+    Demographics,
     Refused,
     ack,
+    check_limits,
     clean,
+    demographics,
+    identifiers,
     nak_for_unreadable,
     parse,
     to_event,
 )
 
-__all__ = ["DISPOSITIONS", "Refused", "ack", "clean", "nak_for_unreadable", "parse", "to_event"]
+__all__ = [
+    "DISPOSITIONS",
+    "Demographics",
+    "Refused",
+    "ack",
+    "check_limits",
+    "clean",
+    "demographics",
+    "identifiers",
+    "nak_for_unreadable",
+    "parse",
+    "to_event",
+]
