@@ -16,7 +16,7 @@ list (:attr:`PracticeView.sections`) that other parts of carecore extend. ``care
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> files = write_report(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)), out)
 >>> files.index.name, len(files.csv), len(files.png), sorted(p.name for p in files.pages)
-('index.html', 19, 6, ['eligibility.html', 'measures.html', 'worklist.html'])
+('index.html', 20, 6, ['eligibility.html', 'measures.html', 'worklist.html'])
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from carecore.report._labels import (
     label,
     measure_value,
     month_name,
+    rule_heading,
     rule_text,
 )
 from carecore.report._plots import PLOTS, PRACTICE_PLOTS, render_plots, render_practice_plots
@@ -119,7 +120,7 @@ def _measures_table(report: ProgramReport) -> Table:
 def _names(report: ProgramReport, *, phi: bool) -> dict[str, str]:
     if not phi or report.data is None:
         return {}
-    return {p.id: f"{p.family_name}, {p.given_name}" for p in report.data.patients}
+    return {p.id: f"{p.family_name}, {p.given_name} ({p.birth_date})" for p in report.data.patients}
 
 
 def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Table, ...]:
@@ -168,6 +169,7 @@ def _eligibility_table(
                 rules.append(c.rule)
 
     status = {True: "met", False: "not met", None: "unknown"}
+    levels = any(e.level is not None for e in rows_in)
     rows = []
     for e in sorted(rows_in, key=lambda e: (not e.eligible, names.get(e.patient_id, e.patient_id))):
         met = {c.rule: c.met for c in e.criteria}
@@ -176,7 +178,7 @@ def _eligibility_table(
                 names.get(e.patient_id, e.patient_id),
                 "yes" if e.eligible else "no",
                 "yes" if e.verified else "no",
-                cell(e.level),
+                *((cell(e.level),) if levels else ()),
                 str(len(e.conditions)),
                 *(status[met[r]] if r in met else "" for r in rules),
             )
@@ -184,7 +186,14 @@ def _eligibility_table(
     table = Table(
         name="eligibility-by-rule",
         title=f"{report.family.value} eligibility on {report.as_of}",
-        columns=("patient", "eligible", "verified", "level", "conditions", *rules),
+        columns=(
+            "patient",
+            "eligible",
+            "verified",
+            *(("level",) if levels else ()),
+            "conditions",
+            *(rule_heading(r) for r in rules),
+        ),
         rows=tuple(rows),
     )
     return table, tuple(rules)
@@ -286,7 +295,7 @@ def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str
                         "table says whether each patient meets it."
                     ),
                 ),
-                "legend": tuple((r, rule_text(r)) for r in rules),
+                "legend": tuple((rule_heading(r), rule_text(r)) for r in rules),
                 "tables": (eligibility,),
             },
         ),

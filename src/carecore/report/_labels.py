@@ -17,6 +17,7 @@ __all__ = [
     "money",
     "month_name",
     "percent",
+    "rule_heading",
     "rule_text",
 ]
 
@@ -52,6 +53,16 @@ RULES: dict[str, str] = {
     "apcm.level": "APCM: the number of chronic conditions sets the level.",
 }
 
+#: Short column headings for the eligibility rules.
+RULE_HEADINGS: dict[str, str] = {
+    "alive": "alive",
+    "coverage.medicare_part_b": "Medicare Part B",
+    "ccm.two_chronic_conditions": "2+ chronic conditions",
+    "pcm.one_high_risk_condition": "high-risk condition",
+    "bhi.behavioral_condition": "behavioral condition",
+    "apcm.level": "APCM level",
+}
+
 #: The worklist's item kinds, in words.
 KINDS: dict[str, str] = {
     "minutes-to-threshold": "Minutes to the next code",
@@ -65,6 +76,15 @@ def rule_text(rule: str) -> str:
     'The patient is alive on the day.'
     """
     return RULES.get(rule, rule.replace("_", " ").replace(".", ": "))
+
+
+def rule_heading(rule: str) -> str:
+    """The short heading of an eligibility rule's column.
+
+    >>> rule_heading("coverage.medicare_part_b")
+    'Medicare Part B'
+    """
+    return RULE_HEADINGS.get(rule, rule.rsplit(".", 1)[-1].replace("_", " "))
 
 
 def kind_text(kind: str) -> str:

@@ -341,6 +341,34 @@ def _minutes(minutes: tuple[int, ...], month: ServicePeriod) -> Section:
     )
 
 
+def _worklists(report: ProgramReport) -> Section:
+    day = report.as_of
+    rows = tuple(
+        (
+            w.owner,
+            count(len(w.items)),
+            count(sum(1 for i in w.items if i.due < day)),
+            count(sum(1 for i in w.items if i.due == day)),
+            count(sum(1 for i in w.items if 0 < (i.due - day).days <= 7)),  # noqa: PLR2004
+        )
+        for w in sorted(report.worklists, key=lambda w: w.owner)
+    )
+    return Section(
+        key="worklists",
+        title=f"Worklists on {day}",
+        intro="Open items per care-team member; each list, item by item, is on its own page.",
+        tables=(
+            Table(
+                name="worklist_summary",
+                title="Items per owner",
+                columns=("owner", "items", "overdue", "due today", "due within 7 days"),
+                rows=rows,
+            ),
+        ),
+        links=(("Every worklist, overdue first", "worklist.html"),),
+    )
+
+
 def _tcm(data: ProgramData, report: ProgramReport) -> Section:
     day = report.as_of
     episodes = [e for e in data.episodes if e.qualifies and e.discharge_date in report.period]
@@ -544,6 +572,7 @@ def practice_view(report: ProgramReport) -> PracticeView:
         ),
         _denials(data, report),
         _minutes(minutes, month),
+        _worklists(report),
         _tcm(data, report),
         staff_section,
         _utilisation(report),
