@@ -10,10 +10,28 @@ import pendulum
 
 from carecore import errors
 from carecore._cli_commands import time_zone_option
+from carecore.model import CareTeam, Practitioner
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pluggy
+
+
+def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) -> None:
+    """An owner with no worklist must at least be a practitioner on file, else it is a typo."""
+    if owner in lists:
+        return
+    with program.transaction("worklist owner check") as tx:
+        known = {p.id for p in tx.all(Practitioner)}
+        known |= {m.practitioner_id for t in tx.all(CareTeam) for m in t.members}
+    if owner not in known:
+        raise errors.NotFound(
+            "no worklist, caseload or practitioner record has this owner",
+            field="owner",
+            value=owner,
+        )
 
 
 @click.command()
@@ -65,6 +83,8 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
         zone = time_zone or program.practice_time_zone() or "UTC"
         lists = program.worklists(time_zone=zone, on=on, gaps=with_gaps, adherence=with_adherence)
+        if owner is not None:
+            _check_owner(program, owner, lists)
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}
     if fmt == "json":
