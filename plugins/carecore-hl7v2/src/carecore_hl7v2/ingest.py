@@ -50,7 +50,9 @@ __all__ = [
     "handle",
     "handle_many",
     "practice_time_zone",
+    "prepare",
     "split_messages",
+    "store_prepared",
 ]
 
 SOURCE = "hl7"
@@ -78,7 +80,9 @@ class Outcome:
 
 
 @attrs.frozen(kw_only=True)
-class _Prepared:
+class Prepared:
+    """One message checked, parsed and mapped (or its refusal), ready to store."""
+
     text: str
     message: hl7.Message | None = None
     event: AdtEvent | None = None
@@ -91,7 +95,7 @@ def practice_time_zone(program: CareProgram) -> str | None:
     return program.practice_time_zone()
 
 
-def _prepare(raw: str | bytes, time_zone: str | None, identifier_type: str) -> _Prepared:
+def _prepare(raw: str | bytes, time_zone: str | None, identifier_type: str) -> Prepared:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     message: hl7.Message | None = None
     try:
@@ -101,11 +105,11 @@ def _prepare(raw: str | bytes, time_zone: str | None, identifier_type: str) -> _
         event = to_event(message, time_zone=time_zone, identifier_type=identifier_type)
         people = demographics(message)
     except Refused as exc:
-        return _Prepared(text=text, message=message, refusal=exc)
+        return Prepared(text=text, message=message, refusal=exc)
     except errors.InvalidValue as exc:  # a value the model refuses (a date of death before birth)
         refusal = Refused(str(exc), code="AE", field=exc.field or "message", value=exc.value)
-        return _Prepared(text=text, message=message, refusal=refusal)
-    return _Prepared(text=text, message=message, event=event, people=people)
+        return Prepared(text=text, message=message, refusal=refusal)
+    return Prepared(text=text, message=message, event=event, people=people)
 
 
 def handle(
@@ -148,20 +152,35 @@ def handle_many(
     # "" says the caller looked the practice's zone up already and none is stored.
     zone = (time_zone if time_zone is not None else practice_time_zone(program)) or None
     prepared = [_prepare(raw, zone, identifier_type) for raw in raws]
+    return store_prepared(program, prepared, time_zone=zone, unknown_patients=unknown_patients)
+
+
+def prepare(raw: str | bytes, *, time_zone: str | None, identifier_type: str = "MR") -> Prepared:
+    """Check, parse and map one message, touching no store (what :func:`store_prepared` takes).
+
+    The listener prepares each message as it arrives, while the previous
+    group commit waits on the disk.
+    """
+    return _prepare(raw, time_zone or None, identifier_type)
+
+
+def store_prepared(
+    program: CareProgram,
+    prepared: Sequence[Prepared],
+    *,
+    time_zone: str | None,
+    unknown_patients: UnknownPatients = "create",
+) -> list[Outcome]:
+    r""":func:`handle_many` for messages already :func:`prepare`\ d (in *time_zone*)."""
+    zone = time_zone or None
     try:
         with program.transaction(f"inbound {SOURCE} ({len(prepared)} messages)") as tx:
             return [_store(program, tx, p, zone, unknown_patients) for p in prepared]
     except _REFUSALS as exc:
         if len(prepared) > 1:
             return [
-                handle_many(
-                    program,
-                    [raw],
-                    time_zone=time_zone,
-                    identifier_type=identifier_type,
-                    unknown_patients=unknown_patients,
-                )[0]
-                for raw in raws
+                store_prepared(program, [p], time_zone=zone, unknown_patients=unknown_patients)[0]
+                for p in prepared
             ]
         (one,) = prepared
         refusal = Refused(str(exc), code="AE", field=getattr(exc, "field", ""), value=None)
@@ -172,7 +191,7 @@ def handle_many(
 def _store(
     program: CareProgram,
     tx: Transaction,
-    prepared: _Prepared,
+    prepared: Prepared,
     zone: str | None,
     unknown_patients: UnknownPatients,
 ) -> Outcome:
@@ -362,7 +381,7 @@ def _control_id(message: hl7.Message | None) -> str | None:
 _KEY = 200
 
 
-def _dead_letter(program: CareProgram, tx: Transaction, prepared: _Prepared) -> Outcome:
+def _dead_letter(program: CareProgram, tx: Transaction, prepared: Prepared) -> Outcome:
     refusal = prepared.refusal
     assert refusal is not None  # noqa: S101
     text = prepared.text.replace("\x00", "\\x00")  # stores keep no NUL; the letter shows where

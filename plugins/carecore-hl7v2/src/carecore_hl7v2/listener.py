@@ -17,7 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from carecore import errors
-from carecore_hl7v2.ingest import Outcome, UnknownPatients, handle_many, practice_time_zone
+from carecore_hl7v2.ingest import (
+    Outcome,
+    Prepared,
+    UnknownPatients,
+    practice_time_zone,
+    prepare,
+    store_prepared,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,14 +107,17 @@ class _Committer:
         self.unknown_patients: UnknownPatients = unknown_patients
         self.time_zone = time_zone
         self.max_batch = max_batch
-        self.queue: asyncio.Queue[tuple[bytes, asyncio.Future[Outcome]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Prepared, asyncio.Future[Outcome]]] = asyncio.Queue()
         # The store is used from this one thread only, so the event loop keeps reading
         # frames from other connections while a batch commits.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-commit")
 
     async def submit(self, raw: bytes) -> Outcome:
+        # Parsed and mapped here, in the event loop, while the writer thread waits on
+        # the disk for the previous commit (the wait releases the GIL).
+        prepared = prepare(raw, time_zone=self.time_zone)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        await self.queue.put((raw, future))
+        await self.queue.put((prepared, future))
         return await future
 
     async def run(self) -> None:
@@ -116,14 +126,14 @@ class _Committer:
             batch = [await self.queue.get()]
             while len(batch) < self.max_batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            raws = [raw for raw, _ in batch]
+            items = [item for item, _ in batch]
             try:
                 outcomes = await loop.run_in_executor(
                     self.thread,
                     functools.partial(
-                        handle_many,
+                        store_prepared,
                         self.program,
-                        raws,
+                        items,
                         time_zone=self.time_zone,
                         unknown_patients=self.unknown_patients,
                     ),
