@@ -30,6 +30,7 @@ _ACTIONS = {
     "create": "C",
     "bulk-create": "C",
     "read": "R",
+    "bulk-read": "R",
     "update": "U",
     "delete": "D",
 }

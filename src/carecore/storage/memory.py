@@ -121,6 +121,7 @@ class MemoryStore:
                     field="transaction",
                     value=reason,
                 )
+            tx.log_bulk_reads()
 
     def bulk_add(
         self,
@@ -201,6 +202,8 @@ class MemoryTransaction:
         self._at = at
         self._undo: list[Callable[[], object]] = []
         self.failed = False
+        #: Patients whose records bulk reads returned, with the kinds read (logged at commit).
+        self._touched: dict[str, set[str]] = {}
 
     def undo(self) -> None:
         """Reverse every change made so far, newest first."""
@@ -218,6 +221,18 @@ class MemoryTransaction:
     def _fail(self, exc: errors.CarecoreError) -> errors.CarecoreError:
         self.failed = True
         return exc
+
+    def touch(self, kind: str, patients: Iterable[str | None]) -> None:
+        """Note that a bulk read returned records of *kind* for *patients*."""
+        for patient in patients:
+            if patient is not None:
+                self._touched.setdefault(patient, set()).add(kind)
+
+    def log_bulk_reads(self) -> None:
+        """One ``bulk-read`` audit entry per patient bulk reads touched (see :mod:`carecore.audit`)."""
+        touched, self._touched = self._touched, {}
+        for patient, kinds in sorted(touched.items()):
+            self.log("bulk-read", "Patient", None, patient, ", ".join(sorted(kinds)))
 
     def log(
         self, action: str, kind: str, key: str | None, patient_id: str | None, detail: str = ""
@@ -412,6 +427,7 @@ class MemoryTransaction:
         table = self._store.tables[kind.table]
         found = [table[k] for k in sorted(table) if kind.patient_of(table[k]) in wanted]
         self.log("read", kind.name, None, None, f"{len(found)} records of {len(wanted)} patients")
+        self.touch(kind.name, map(kind.patient_of, found))
         return found
 
     def find_rows(
@@ -434,6 +450,7 @@ class MemoryTransaction:
             if kind.patient_of(version) in wanted
         ]
         self.log("read", kind.name, None, None, f"{len(found)} versions of {len(wanted)} patients")
+        self.touch(kind.name, map(kind.patient_of, found))
         return StoredRows(kind_cls, records=found)
 
     def add_many(self, records: Sequence[object]) -> None:
@@ -450,6 +467,7 @@ class MemoryTransaction:
         found = [table[k] for k in sorted(table)]
         if kind.patient_column is not None:
             self.log("read", kind.name, None, None, f"all {len(found)} records")
+            self.touch(kind.name, map(kind.patient_of, found))
         return found
 
     def history(self, kind_cls: type[T], key: str) -> list[T]:
@@ -466,6 +484,7 @@ class MemoryTransaction:
     def audit_entries(self, *, patient_id: str | None = None, after: int = 0) -> list[AuditEntry]:
         """Audit entries after sequence number *after*, optionally for one patient."""
         self._guard()
+        self.log_bulk_reads()
         return [
             e
             for e in self._store.audit

@@ -821,6 +821,8 @@ class SqlTransaction:
         self.failed = False
         #: Audit rows of this transaction, appended to the chain at commit (or before a read of the log).
         self._pending_audit: list[tuple[object, ...]] = []
+        #: Patients whose records bulk reads returned, with the kinds read (logged at commit).
+        self._touched: dict[str, set[str]] = {}
         #: Versioned records built by :meth:`all` in this transaction, by (kind, key, version),
         #: with the hash of their row: :meth:`history` reuses one whose history row is the same
         #: (a version's row is written to both tables at once, so a store's current plans need
@@ -845,8 +847,35 @@ class SqlTransaction:
             (self._at, self._actor, action, kind, key, patient_id, self._reason, detail)
         )
 
+    def _touch(self, kind: Kind, rows: Sequence[Sequence[object]]) -> None:
+        """Note the patients whose rows of *kind* a bulk read returned."""
+        if kind.patient_column is None:
+            return
+        at = kind.column_names.index(kind.patient_column)
+        for row in rows:
+            patient = row[at]
+            if patient is not None:
+                self._touched.setdefault(str(patient), set()).add(kind.name)
+
     def _flush_audit(self) -> None:
-        """Append this transaction's audit rows to the chain (at commit, or before reading the log)."""
+        """Append this transaction's audit rows to the chain (at commit, or before reading the log).
+
+        Bulk reads add one ``bulk-read`` row per patient they touched, naming the kinds read.
+        """
+        touched, self._touched = self._touched, {}
+        self._pending_audit.extend(
+            (
+                self._at,
+                self._actor,
+                "bulk-read",
+                "Patient",
+                None,
+                patient,
+                self._reason,
+                ", ".join(sorted(kinds)),
+            )
+            for patient, kinds in sorted(touched.items())
+        )
         rows, self._pending_audit = self._pending_audit, []
         try:
             self._store._append_audit(self._cur, rows)  # noqa: SLF001
@@ -1079,6 +1108,7 @@ class SqlTransaction:
             rows.sort(key=lambda row: tuple(row[i] for i in at))
         what = "versions" if history else "records"
         self._audit("read", kind.name, None, None, f"{len(rows)} {what} of {len(ids)} patients")
+        self._touch(kind, rows)
         return StoredRows(kind_cls, rows=rows)
 
     def add_many(self, records: Sequence[object]) -> None:
@@ -1184,6 +1214,7 @@ class SqlTransaction:
                     self._built[kind.name, tuple(row[i] for i in at)] = (digest, record)
         if kind.patient_column is not None:
             self._audit("read", kind.name, None, None, f"all {len(found)} records")
+            self._touch(kind, rows)
         return found
 
     def history(self, kind_cls: type[T], key: str) -> list[T]:
