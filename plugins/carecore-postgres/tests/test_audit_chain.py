@@ -112,3 +112,20 @@ def test_migration_15_chains_the_rows_already_stored(postgres_url):
         store.close()
     with pytest.raises(psycopg.Error, match="append-only"):
         _shell(postgres_url, "DELETE FROM audit")
+
+
+def test_bulk_reads_log_each_patient_at_commit(url):
+    from carecore.model import Patient
+
+    store = open_store(url)
+    try:
+        with store.transaction(actor="md-2", reason="roster", at=AT) as tx:
+            tx.all(Patient)
+        with store.transaction(actor="t", reason="r", at=AT) as tx:
+            bulk = [e for e in tx.audit_entries() if e.action == "bulk-read"]
+        assert [(e.actor, e.patient_id, e.detail) for e in bulk] == [
+            ("md-2", make_patient().id, "Patient")
+        ]
+        assert store.check().ok
+    finally:
+        store.close()
