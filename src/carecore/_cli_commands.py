@@ -183,21 +183,15 @@ def _print_demo(console: Any, r: Any) -> None:
     table = Table(show_header=True, header_style="bold")
     table.add_column("what")
     table.add_column("result", justify="right")
+    # One set of figures: the program's measures (carecore.metrics) and the month closes'
+    # claim lines; the demo's own tallies would count other populations and contradict them.
     rows = [
-        ("patients", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
-        ("eligible for CCM (registry)", str(r.eligible)),
-        ("enrolled with consent", str(r.enrolled)),
-        (
-            "care plans agreed, CMS-complete (and imported)",
-            f"{r.care_plans} ({r.imported_plans})",
-        ),
+        ("patients in the practice", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
         ("HL7 ADT over MLLP: messages, ACKs", f"{r.adt_messages}, {' '.join(r.acks)}"),
-        ("inpatient discharges, readmitted in 30 days", f"{r.episodes}, {r.readmissions}"),
-        ("minutes logged", f"{r.minutes:,}"),
-        ("claim lines over the year", f"{r.claim_lines:,}"),
+        ("claim lines over the year (the program's)", f"{r.claim_lines:,}"),
         # Lines with no listed fee are counted apart: never shown as $0.
         ("expected revenue (approximate)", r.revenue.describe()),
-        *r.measures,
+        *((name, value) for name, value in r.measures if name != "expected_revenue"),
     ]
     for what, value in rows:
         table.add_row(what.replace("_", " "), value)

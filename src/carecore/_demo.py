@@ -334,6 +334,14 @@ def run_demo(
     plugins = _Plugins(program.plugin_manager)
     if not isinstance(settings, DemoSettings):
         raise errors.InvalidValue("must be DemoSettings", field="settings", value=settings)
+    today = program.clock.now().in_timezone(PRACTICE_TZ).date()
+    if settings.last.end >= today:
+        raise errors.InvalidValue(
+            f"must be a month that has ended (today is {today.isoformat()}): "
+            "the demo simulates no day after today",
+            field="last",
+            value=f"{settings.last.start:%Y-%m}",
+        )
     with program.transaction("carecore demo: is the store empty?") as tx:
         if tx.all(Patient):
             raise errors.InvalidValue(
@@ -709,6 +717,8 @@ class _Simulation:
             for ep in episodes:
                 contact = day.add(days=1)
                 visit = day.add(days=self.rng.randint(4, 12))
+                if visit > self.period.end:
+                    continue  # the demo makes nothing happen after its last simulated day
                 # Each step is a new version of the episode, stored in turn.
                 called = transitions.record_contact(ep, on=contact, successful=True)
                 tx.replace(called)
@@ -824,8 +834,9 @@ class _Simulation:
                 )
             if pid in self.diabetic and month.start.month % 3 == self.first.month % 3:
                 observations.append(self._a1c(pid, month))
-            if rng.random() < 0.3:  # noqa: PLR2004 - a follow-up visit next month
-                when = month.end.add(days=rng.randint(3, 25))
+            when = month.end.add(days=rng.randint(3, 25))
+            # A follow-up visit next month (none past the last simulated day).
+            if rng.random() < 0.3 and when <= self.period.end:  # noqa: PLR2004
                 appointments.append(
                     Appointment(
                         id=f"{pid}-{tag}-appt",
@@ -841,8 +852,9 @@ class _Simulation:
         for group in (entries, contacts, observations, appointments):
             self.program.import_records(group, reason=reason)
         self._clock(month.end, hour=18)
-        for pid in enrolled:
-            if pid in self.diabetic and pid in self.plans:
+        # Goal progress moves with a new result: only plans whose patient had an A1c this month.
+        for pid in sorted({o.patient_id for o in observations}):
+            if pid in self.plans:
                 self.program.update_goal_progress(self.plans[pid], reason=reason)
         self._utilization(month, set(enrolled))
 
@@ -893,7 +905,8 @@ class _Simulation:
             # Some come back within 30 days; fewer of those the program follows.
             if rng.random() < (0.08 if cared else 0.2):
                 again = out.add(days=rng.randint(4, 25), hours=rng.randint(1, 9))
-                self._stay(f"{key}-re", patient.id, again)
+                if again.add(days=6).date() <= self.period.end:  # its stay ends by the last day
+                    self._stay(f"{key}-re", patient.id, again)
 
     def _stay(self, key: str, pid: str, at: pendulum.DateTime) -> pendulum.DateTime:
         """An admission and its discharge a few days later; returns the discharge time."""
@@ -981,7 +994,8 @@ class _Simulation:
         from carecore.model import ClaimLine  # noqa: PLC0415
 
         with self.program.transaction("carecore demo: summary") as tx:
-            lines = tx.all(ClaimLine)
+            # The program's lines (CCM), as the report's expected_revenue measure counts them.
+            lines = [line for line in tx.all(ClaimLine) if line.family is self.ccm.family]
             episodes = [
                 e
                 for e in tx.all(TransitionEpisode)

@@ -1,0 +1,124 @@
+"""The demo prints one set of figures (the metrics' and the month closes'), and nothing after today."""
+
+from __future__ import annotations
+
+import pendulum
+import pytest
+
+from carecore import errors
+from carecore._demo import DemoSettings, _fmt, run_demo
+from carecore.billing.fees import revenue
+from carecore.clock import FixedClock
+from carecore.metrics import program_report
+from carecore.model import (
+    AdtEvent,
+    Appointment,
+    ClaimLine,
+    Consent,
+    FaceToFaceVisit,
+    InteractiveContact,
+    Observation,
+    ServicePeriod,
+    TimeEntry,
+    TransitionEpisode,
+)
+from carecore.plugins import get_plugin_manager
+from carecore.service import CareProgram
+
+pytest.importorskip("carecore_fhir")
+pytest.importorskip("carecore_hl7v2")
+pytest.importorskip("matplotlib")
+
+TZ = "America/Chicago"
+#: The clock's today: the demo's last month (June 2026) has just ended.
+TODAY = pendulum.datetime(2026, 7, 2, 9, tz=TZ)
+SETTINGS = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6), seed=11)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "report"
+    program = CareProgram.open(
+        "memory://", actor="test", clock=FixedClock(TODAY), plugin_manager=get_plugin_manager()
+    )
+    result = run_demo(program, SETTINGS, out)
+    return program, result
+
+
+def _printed(result) -> dict[str, str]:
+    from rich.console import Console
+
+    from carecore._cli_commands import _print_demo
+
+    console = Console(width=240, record=True)
+    with console.capture() as captured:
+        _print_demo(console, result)
+    rows = {}
+    for line in captured.get().splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) == 2 and cells[0] and cells[0] != "what":
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_the_printed_summary_is_the_metrics_and_the_month_closes(built):
+    program, result = built
+    data = program.program_data(reason="test")
+    report = program_report(
+        data,
+        period=SETTINGS.period,
+        as_of=SETTINGS.period.end,
+        time_zone=TZ,
+        intervention=SETTINGS.period.start.add(months=3),
+    )
+    rows = _printed(result)
+    measures = {m.name.replace("_", " "): m for m in report.measures}
+    with program.transaction("test") as tx:
+        money = revenue(line for line in tx.all(ClaimLine) if line.family.value == "CCM")
+    # Revenue appears once, from the closes' claim lines, and it is the metric's figure.
+    assert rows.pop("expected revenue (approximate)") == money.describe()
+    assert report.measure("expected_revenue").value == money.total
+    assert rows.pop("claim lines over the year (the program's)") == f"{money.lines:,}"
+    assert rows.pop("patients in the practice").startswith(f"{result.patients} (")
+    assert rows.pop("HL7 ADT over MLLP: messages, ACKs") == "3, AA AA AA"
+    # Every other row is a measure, shown as the metrics API computes it, each measure once.
+    assert rows == {label: _fmt(m) for label, m in measures.items() if label != "expected revenue"}
+
+
+def test_no_event_is_after_the_clocks_today(built):
+    program, _result = built
+    last = SETTINGS.period.end
+    assert last < TODAY.date()
+    with program.transaction("test") as tx:
+        days = [
+            *(d.date() for e in tx.all(AdtEvent) for d in (e.occurred_at, e.discharged_at) if d),
+            *(e.discharged_at.date() for e in tx.all(TransitionEpisode)),
+            *(
+                d
+                for e in tx.all(TransitionEpisode)
+                for d in (e.contact_made_on, e.visit_on, e.med_rec_on)
+                if d
+            ),
+            *(e.service_date for e in tx.all(TimeEntry)),
+            *(c.at.date() for c in tx.all(InteractiveContact)),
+            *(o.on for o in tx.all(Observation)),
+            *(v.on for v in tx.all(FaceToFaceVisit)),
+            *(a.starts_at.date() for a in tx.all(Appointment)),
+            *(line.date_of_service for line in tx.all(ClaimLine)),
+            *(c.obtained_on for c in tx.all(Consent)),
+        ]
+    assert days
+    late = sorted(d for d in days if d > last)
+    assert late == []
+
+
+def test_a_month_that_has_not_ended_is_refused(tmp_path):
+    program = CareProgram.open(
+        "memory://", actor="test", clock=FixedClock(TODAY), plugin_manager=get_plugin_manager()
+    )
+    settings = DemoSettings(patients=5, months=3, last=ServicePeriod.month(2026, 7))
+    with pytest.raises(errors.InvalidValue) as caught:
+        run_demo(program, settings, tmp_path / "report")
+    assert caught.value.field == "last"
+    assert "2026-07-02" in str(caught.value)
+    assert not (tmp_path / "report").exists()
