@@ -42,11 +42,17 @@ def _read(path: str | None) -> str | None:
     return Path(path).read_text(encoding="utf-8")
 
 
-def _period(first: str | None, last: str | None, time_zone: str) -> ServicePeriod:
+def _period(
+    first: str | None, last: str | None, time_zone: str, headline: str = "month"
+) -> ServicePeriod:
     if last is not None:
         end = month_option(last, "--to")
-    else:  # the last complete month in the practice's time zone
-        before = SystemClock().today(time_zone).start_of("month").subtract(days=1)
+    else:  # the last complete month (or quarter) in the practice's time zone
+        today = SystemClock().today(time_zone)
+        start = today.start_of("month")
+        if headline == "quarter":
+            start = start.replace(month=(today.month - 1) // 3 * 3 + 1)
+        before = start.subtract(days=1)
         end = ServicePeriod.month(before.year, before.month)
     start = (
         month_option(first, "--from").start
@@ -76,7 +82,7 @@ def _period(first: str | None, last: str | None, time_zone: str) -> ServicePerio
     "last",
     metavar="YYYY-MM",
     help="Last month, the one the headline cards and funnel describe (default: the last "
-    "complete month in the practice's time zone).",
+    "complete month, or quarter with --headline quarter, in the practice's time zone).",
 )
 @click.option(
     "--as-of",
@@ -138,6 +144,14 @@ def _period(first: str | None, last: str | None, time_zone: str) -> ServicePerio
     help="Add CMS-HCC risk scores with this model, e.g. V28:2026 (needs carecore[hcc]).",
 )
 @click.option(
+    "--headline",
+    type=click.Choice(["month", "quarter"]),
+    default="month",
+    show_default=True,
+    help="What the headline cards describe: the last month of the report, or the quarter "
+    "it ends in (then --to defaults to the last complete quarter).",
+)
+@click.option(
     "--no-phi",
     "no_phi",
     is_flag=True,
@@ -161,6 +175,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
     intervention: str | None,
     months: int,
     hcc: str | None,
+    headline: str,
     no_phi: bool,  # noqa: FBT001 - a click flag
     fmt: str,
 ) -> None:
@@ -179,7 +194,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
         from carecore._cli_db import stored_time_zone  # noqa: PLC0415
 
         time_zone = stored_time_zone(ctx, db_url) or "UTC"
-    period = _period(first, last, time_zone)
+    period = _period(first, last, time_zone, headline)
     model = None
     if hcc is not None:
         version, _, year = hcc.partition(":")
@@ -205,7 +220,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
         comparison_months=months,
         hcc_model=model,
     )
-    files = write_report(result, out, extra=extra, phi=not no_phi)
+    files = write_report(result, out, extra=extra, phi=not no_phi, headline=headline)
     if fmt == "json":
 
         def number(value: Decimal | None) -> str | None:

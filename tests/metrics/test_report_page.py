@@ -7,6 +7,7 @@ import re
 import pendulum
 import pytest
 
+from carecore import errors
 from carecore.metrics import (
     billable_rate,
     enrolled_patients,
@@ -110,3 +111,32 @@ def test_default_period_is_the_last_complete_month_in_the_practice_zone():
     period = _period(None, None, zone)
     assert period.end == last
     assert period.start == last.start_of("month").subtract(months=11)
+
+
+def test_quarter_cards_are_the_metrics_of_the_quarter_against_the_one_before(report):
+    data = world.data()
+    view = practice_view(report, headline="quarter")
+    assert view.headline == Q1
+    assert str(view.previous) == "2025-10-01..2025-12-31"
+    assert view.month == MARCH  # the funnel stays on the last month
+    rate = billable_rate(data.claim_lines, data.enrollments, period=Q1, family=CCM)
+    cards = {c.label: c for c in view.cards}
+    assert cards["Billable rate"].value == percent(rate.value)
+    assert "from Q4 2025" in cards["Billable rate"].change
+    assert view.title.endswith("Q1 2026")
+
+
+def test_an_unknown_headline_is_refused(report):
+    with pytest.raises(errors.InvalidValue) as info:
+        practice_view(report, headline="week")
+    assert info.value.field == "headline"
+
+
+def test_default_quarter_is_the_last_complete_quarter():
+    from carecore._cli_report import _period
+
+    zone = "America/Chicago"
+    today = pendulum.today(zone).date()
+    quarter_start = today.start_of("month").replace(month=(today.month - 1) // 3 * 3 + 1)
+    last = quarter_start.subtract(days=1)
+    assert _period(None, None, zone, "quarter").end == last

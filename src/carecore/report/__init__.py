@@ -203,8 +203,9 @@ def _subtitle(report: ProgramReport, view: PracticeView | None) -> str:
     pmpm_source = report.pmpm[0].source if report.pmpm else "no enrolled quarters"
     hcc = "not computed" if report.hcc_model is None else report.hcc_model.label
     head = (
-        f"The cards and the funnel describe {month_name(view.month)}, compared with "
-        f"{month_name(view.previous)}; the sections cover {report.period}. "
+        f"The cards describe {month_name(view.headline)}, compared with "
+        f"{month_name(view.previous)}; the funnel {month_name(view.month)}; the sections "
+        f"cover {report.period}. "
         if view is not None
         else ""
     )
@@ -307,13 +308,19 @@ def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str
 
 
 def write_report(
-    report: ProgramReport, out: Path | str, *, extra: tuple[Table, ...] = (), phi: bool = True
+    report: ProgramReport,
+    out: Path | str,
+    *,
+    extra: tuple[Table, ...] = (),
+    phi: bool = True,
+    headline: str = "month",
 ) -> ReportFiles:
     """Write ``index.html``, its linked pages, one CSV per table and the PNG plots into *out*.
 
     *extra* tables (gap closure, adherence by class) get sections of their
     own after the report's. With *phi* False the pages show patient ids, not
-    names. A report made by :func:`carecore.metrics.program_report` carries
+    names. *headline* ``"quarter"`` makes the cards describe the quarter the
+    period ends in (see :func:`practice_view`). A report made by :func:`carecore.metrics.program_report` carries
     its snapshot and gets the practice sections (cards, funnel, revenue,
     denials, minutes, TCM, staff).
 
@@ -333,7 +340,7 @@ def write_report(
     if not all(isinstance(t, Table) for t in extra):
         raise errors.InvalidValue("must be report tables", field="extra", value=extra)
     env = _environment()  # a missing extra is named before anything is written
-    view = None if report.data is None else practice_view(report)
+    view = None if report.data is None else practice_view(report, headline=headline)
     plots = render_plots(report)
     if view is not None:
         plots |= render_practice_plots(view)

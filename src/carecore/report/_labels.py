@@ -169,13 +169,19 @@ def measure_value(m: Measure) -> str:
 
 
 def month_name(period: ServicePeriod) -> str:
-    """A month as the report writes it ("March 2026"); other periods as "2026-01-01 to 2026-03-31".
+    """A month as the report writes it ("March 2026"), a quarter as "Q1 2026", else "A to B".
 
+    >>> import pendulum
     >>> from carecore.model import ServicePeriod
     >>> month_name(ServicePeriod.month(2026, 3))
     'March 2026'
+    >>> month_name(ServicePeriod(start=pendulum.Date(2026, 4, 1), end=pendulum.Date(2026, 6, 30)))
+    'Q2 2026'
     """
     start, end = period.start, period.end
     if start.day == 1 and end == start.end_of("month"):
         return f"{start.format('MMMM YYYY')}"
+    quarter = start.day == 1 and start.month % 3 == 1
+    if quarter and end == start.add(months=3).subtract(days=1):
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
     return f"{start} to {end}"

@@ -34,7 +34,17 @@ if TYPE_CHECKING:
     from carecore.metrics import Measure, ProgramData, ProgramReport
     from carecore.model import Enrollment, TimeEntry
 
-__all__ = ["THRESHOLDS", "Card", "PracticeView", "Section", "Step", "practice_view"]
+__all__ = [
+    "HEADLINES",
+    "THRESHOLDS",
+    "Card",
+    "PracticeView",
+    "Section",
+    "Step",
+    "last_month",
+    "last_quarter",
+    "practice_view",
+]
 
 #: Minutes at which CCM-style time codes start (20, 40, 60): the report marks them.
 THRESHOLDS: tuple[int, ...] = (20, 40, 60)
@@ -86,8 +96,12 @@ class PracticeView:
     """What the page shows, as text, and the series its plots draw."""
 
     title: str
-    month: ServicePeriod
+    #: The period the cards describe: the last month (or quarter) of the report's period.
+    headline: ServicePeriod
+    #: The period before it, of the same length, the cards compare with.
     previous: ServicePeriod
+    #: The last month of the report's period (the funnel and the minutes per patient).
+    month: ServicePeriod
     cards: tuple[Card, ...]
     funnel: tuple[Step, ...]
     sections: tuple[Section, ...]
@@ -101,9 +115,29 @@ def last_month(period: ServicePeriod) -> ServicePeriod:
     return ServicePeriod.month(period.end.year, period.end.month)
 
 
-def _previous(month: ServicePeriod) -> ServicePeriod:
-    before = month.start.subtract(months=1)
-    return ServicePeriod.month(before.year, before.month)
+#: What the headline cards can describe.
+HEADLINES = ("month", "quarter")
+
+
+def last_quarter(period: ServicePeriod) -> ServicePeriod:
+    """The calendar quarter *period* ends in.
+
+    >>> str(last_quarter(ServicePeriod.month(2026, 8)))
+    '2026-07-01..2026-09-30'
+    """
+    first = (period.end.month - 1) // 3 * 3 + 1
+    start = period.end.replace(month=first, day=1)
+    return ServicePeriod(start=start, end=start.add(months=3).subtract(days=1))
+
+
+def _months_in(period: ServicePeriod) -> int:
+    return (period.end.year - period.start.year) * 12 + period.end.month - period.start.month + 1
+
+
+def _previous(period: ServicePeriod) -> ServicePeriod:
+    n = _months_in(period)
+    start = period.start.subtract(months=n)
+    return ServicePeriod(start=start, end=period.start.subtract(days=1))
 
 
 def _points(now: Decimal | None, then: Decimal | None) -> str:
@@ -126,6 +160,7 @@ def _delta(now: Decimal | None, then: Decimal | None, fmt: str) -> str:
 
 
 def _cards(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> tuple[Card, ...]:
+    """The cards over *month* (a month or a quarter) against the period before."""
     family = report.family
     before = _previous(month)
     since = f"from {month_name(before)}"
@@ -540,12 +575,13 @@ def _outcomes(report: ProgramReport) -> Section:
     )
 
 
-def practice_view(report: ProgramReport) -> PracticeView:
+def practice_view(report: ProgramReport, *, headline: str = "month") -> PracticeView:
     """The practice manager's view of *report*, from the snapshot it was computed from.
 
-    The cards and the funnel describe the last calendar month of the
-    report's period (compared with the month before); the sections cover
-    the whole period.
+    The cards describe the last calendar month of the report's period
+    (*headline* ``"quarter"``: the calendar quarter it ends in), compared
+    with the period of the same length before; the funnel and the minutes
+    per patient describe the last month; the sections cover the whole period.
 
     :raises carecore.errors.InvalidValue: the report carries no snapshot
         (it was not made by :func:`carecore.metrics.program_report`).
@@ -557,7 +593,10 @@ def practice_view(report: ProgramReport) -> PracticeView:
             field="report",
             value=str(report.period),
         )
+    if headline not in HEADLINES:
+        raise errors.InvalidValue("must be month or quarter", field="headline", value=headline)
     month = last_month(report.period)
+    head = month if headline == "month" else last_quarter(report.period)
     revenue_by_month, revenue_table = _revenue(data, report)
     minutes = _patient_minutes(data, report, month)
     staff, staff_section = _staff(data, report)
@@ -579,10 +618,11 @@ def practice_view(report: ProgramReport) -> PracticeView:
         _outcomes(report),
     )
     return PracticeView(
-        title=f"{report.family.value} program, {month_name(month)}",
+        title=f"{report.family.value} program, {month_name(head)}",
+        headline=head,
+        previous=_previous(head),
         month=month,
-        previous=_previous(month),
-        cards=_cards(data, report, month),
+        cards=_cards(data, report, head),
         funnel=_funnel(data, report, month),
         sections=sections,
         revenue_by_month=revenue_by_month,
