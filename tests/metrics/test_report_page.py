@@ -12,6 +12,7 @@ from carecore.metrics import (
     billable_rate,
     enrolled_patients,
     expected_revenue,
+    minutes_per_patient_month,
     program_report,
 )
 from carecore.model import ServiceFamily, ServicePeriod
@@ -140,3 +141,11 @@ def test_default_quarter_is_the_last_complete_quarter():
     quarter_start = today.start_of("month").replace(month=(today.month - 1) // 3 * 3 + 1)
     last = quarter_start.subtract(days=1)
     assert _period(None, None, zone, "quarter").end == last
+
+
+def test_minutes_per_patient_add_up_to_the_month_measure(report):
+    data = world.data()
+    view = practice_view(report)
+    month = minutes_per_patient_month(data.time_entries, data.enrollments, period=MARCH, family=CCM)
+    assert sum(view.minutes) == month.numerator
+    assert len(view.minutes) == month.denominator
