@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pendulum
 import pytest
 from click.testing import CliRunner
 
 from carecore.cli import make_app
 from carecore.clock import FixedClock
+from carecore.metrics import program_report
 from carecore.model import (
     AdministrativeSex,
     Enrollment,
@@ -15,6 +18,7 @@ from carecore.model import (
     ServiceFamily,
 )
 from carecore.service import CareProgram
+from tests.metrics import world
 
 NOW = pendulum.datetime(2026, 3, 4, 15, tz="UTC")
 
@@ -63,3 +67,78 @@ def test_an_unknown_owner_is_bad_input_naming_it(url, carecore_pm):
     assert result.exit_code == 2, result.output
     assert "owner='nobody'" in result.output
     assert "nothing to do" not in result.output
+
+
+def _store_world(url):
+    """The metrics test world (enrollments, time, TCM episodes, plans, ...) in a store."""
+    d = world.data()
+    with CareProgram.open(url) as program:
+        with program.transaction("test world") as tx:
+            for group in (
+                d.patients,
+                d.practitioners,
+                d.conditions,
+                d.consents,
+                d.coverages or (),
+                d.enrollments,
+                d.care_teams,
+                tuple({p.id: p for p in d.care_plans}.values()),
+                d.time_entries,
+                d.contacts,
+                d.visits,
+                d.episodes,
+            ):
+                for record in group:
+                    tx.add(record)
+        return program.program_data()
+
+
+def _keys(items):
+    return [(i["owner"], i["kind"], i["patient_id"], i["due"], i["detail"]) for i in items]
+
+
+def test_the_cli_lists_the_reports_items_in_the_same_order(tmp_path, carecore_pm):
+    url = f"sqlite:///{tmp_path / 'world.db'}"
+    data = _store_world(url)
+    report = program_report(data, period=world.Q1, time_zone=world.TZ)
+    from_report = [
+        {
+            "owner": w.owner,
+            "kind": i.kind,
+            "patient_id": i.patient_id,
+            "due": i.due.isoformat(),
+            "detail": i.detail,
+        }
+        for w in sorted(report.worklists, key=lambda w: w.owner)
+        for i in w.items
+    ]
+    kinds = {i["kind"] for i in from_report}
+    # The world has the registry's work the CLI used to miss, and TCM work.
+    assert {"eligible-not-enrolled", "minutes-to-threshold"} <= kinds, kinds
+    result = CliRunner().invoke(
+        make_app(carecore_pm),
+        [
+            "worklist",
+            "--db",
+            url,
+            "--family",
+            "ccm",
+            "--on",
+            report.as_of.isoformat(),
+            "--time-zone",
+            world.TZ,
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    cli = [
+        {"owner": owner, **item}
+        for owner, wl in json.loads(result.output).items()
+        for item in wl["items"]
+    ]
+    assert _keys(cli) == _keys(from_report)
+    # the API is the same builder again
+    with CareProgram.open(url, plugin_manager=carecore_pm) as program:
+        api = program.worklists(time_zone=world.TZ, on=report.as_of, families=[ServiceFamily.CCM])
+    assert {w.owner: w.items for w in report.worklists} == {k: v.items for k, v in api.items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import TYPE_CHECKING
 
@@ -10,13 +12,16 @@ import pendulum
 
 from carecore import errors
 from carecore._cli_commands import time_zone_option
-from carecore.model import CareTeam, Practitioner
+from carecore.model import CareTeam, Patient, Practitioner, ServiceFamily
+from carecore.registry import PROGRAMS, WorklistRow, worklist_rows
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import pluggy
+
+    from carecore.outreach import Worklist
 
 
 def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) -> None:
@@ -57,7 +62,21 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
     help="Add drug classes under 80% PDC this calendar year (from pharmacy fills).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--family",
+    "families",
+    multiple=True,
+    type=click.Choice([f.value for f in PROGRAMS], case_sensitive=False),
+    help=(
+        "Offer enrollment in this program (repeatable; default: the programs "
+        "the store has enrollments in)."
+    ),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
 )
 @click.pass_context
 def worklist(  # noqa: PLR0917 - one parameter per click option
@@ -68,9 +87,17 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     day: str | None,
     with_gaps: bool,  # noqa: FBT001 - a click flag
     with_adherence: bool,  # noqa: FBT001 - a click flag
+    families: tuple[str, ...],
     fmt: str,
 ) -> None:
-    """List each care manager's work (TCM contacts and visits, monthly check-ins, outreach, tasks, goals)."""
+    """List each care manager's work in priority order: overdue, due today, minutes to a code, the rest.
+
+    The same builder as the report and the API: TCM contacts and visits,
+    monthly check-ins, outreach, eligible patients not enrolled,
+    attestations, the billing engine's minutes to the next code, tasks and
+    goals (and care gaps and adherence when asked), each with the patient's
+    name and what to do.
+    """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     on = None
     if day is not None:
@@ -82,33 +109,84 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
             ) from None
     with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
         zone = time_zone or program.practice_time_zone() or "UTC"
-        lists = program.worklists(time_zone=zone, on=on, gaps=with_gaps, adherence=with_adherence)
+        today = on or program.clock.now().in_timezone(zone).date()
+        lists = program.worklists(
+            time_zone=zone,
+            on=today,
+            gaps=with_gaps,
+            adherence=with_adherence,
+            families=[ServiceFamily(f.upper()) for f in families] if families else None,
+        )
         if owner is not None:
             _check_owner(program, owner, lists)
+        with program.transaction("worklist names") as tx:
+            patients = tx.all(Patient)
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}
+    rows = worklist_rows(lists.values(), today=today, patients=patients)
     if fmt == "json":
-        data = {
-            name: {
-                "caseload": wl.caseload,
-                "items": [
-                    {
-                        "kind": i.kind,
-                        "patient_id": i.patient_id,
-                        "due": i.due.isoformat(),
-                        "detail": i.detail,
-                    }
-                    for i in wl.items
-                ],
-            }
-            for name, wl in lists.items()
+        _json(lists, rows)
+    elif fmt == "csv":
+        _csv(rows)
+    else:
+        _table(lists, rows)
+
+
+def _row_dict(row: WorklistRow) -> dict[str, object]:
+    return {
+        "priority": row.band,
+        "kind": row.kind,
+        "patient_id": row.patient_id,
+        "patient_name": row.patient_name,
+        "due": row.due.isoformat(),
+        "overdue": row.overdue,
+        "overdue_since": None if row.overdue_since is None else row.overdue_since.isoformat(),
+        "action": row.action,
+        "detail": row.detail,
+    }
+
+
+def _json(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None:
+    data = {
+        name: {
+            "caseload": wl.caseload,
+            "items": [_row_dict(r) for r in rows if r.owner == name],
         }
-        click.echo(json.dumps(data, indent=2))
-        return
+        for name, wl in lists.items()
+    }
+    click.echo(json.dumps(data, indent=2))
+
+
+def _csv(rows: tuple[WorklistRow, ...]) -> None:
+    out = io.StringIO()
+    fields = ["owner", *_CSV_FIELDS]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({"owner": r.owner, **_row_dict(r)})
+    click.echo(out.getvalue(), nl=False)
+
+
+_CSV_FIELDS = (
+    "priority",
+    "kind",
+    "patient_id",
+    "patient_name",
+    "due",
+    "overdue",
+    "overdue_since",
+    "action",
+    "detail",
+)
+
+
+def _table(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None:
     if not lists:
         click.echo("nothing to do")
         return
     for name, wl in lists.items():
-        click.echo(f"{name}: caseload {wl.caseload}, {len(wl.items)} item(s)")
-        for item in wl.items:
-            click.echo(f"  {item.due}  {item.kind:<20} {item.patient_id:<10} {item.detail}")
+        mine = [r for r in rows if r.owner == name]
+        click.echo(f"{name}: caseload {wl.caseload}, {len(mine)} item(s)")
+        for r in mine:
+            when = f"OVERDUE since {r.overdue_since}" if r.overdue else f"due {r.due}"
+            click.echo(f"  {when:<27} {r.patient_name:<24} {r.action}")

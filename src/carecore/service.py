@@ -84,7 +84,6 @@ from carecore.model import (
 )
 from carecore.model import _validators as v
 from carecore.notify import DEFAULT_RULES, NotificationRule, check_rules, messages_for
-from carecore.outreach import Worklist, build_worklists
 from carecore.plugins import Hooks
 from carecore.storage import KINDS, BulkResult, kind_for, open_store
 
@@ -109,6 +108,7 @@ if TYPE_CHECKING:
         MedicationSource,
         MedicationStatement,
     )
+    from carecore.outreach import Worklist
     from carecore.protocols import Store, Transaction
     from carecore.transitions import TransitionRules
 
@@ -672,33 +672,44 @@ class CareProgram:
         reason: str = "worklists",
         gaps: bool = False,
         adherence: bool = False,
+        families: Iterable[ServiceFamily] | None = None,
     ) -> dict[str, Worklist]:
         """Each care manager's worklist for *on* (default: today in *time_zone*, the practice's), with caseloads.
 
-        With *gaps*, open care gaps are items; with *adherence*, a drug class
+        The one builder the report and the CLI use
+        (:func:`carecore.registry.program_worklists`, over
+        :meth:`program_data`): outreach and TCM work, eligible patients not
+        enrolled in *families*, attestations and the
+        billing engine's minutes to the next code, in priority order.
+        *families* default to the programs the store has enrollments in. With
+        *gaps*, open care gaps are items; with *adherence*, a drug class
         whose PDC this calendar year (to *on*) is under 80%.
         """
         from carecore.gaps import _store  # noqa: PLC0415 - kept off the import path
+        from carecore.registry import PROGRAMS, program_worklists  # noqa: PLC0415
 
         today = on or self.clock.now().in_timezone(time_zone).date()
         rules = _store.rule_set(self.plugin_manager) if gaps else []
+        data = self.program_data(reason=reason)
         with self.transaction(reason) as tx:
-            return build_worklists(
-                today=today,
-                enrollments=tx.all(Enrollment),
-                care_teams=tx.all(CareTeam),
-                care_plans=tx.all(CarePlan),
-                # An episode past its 30-day period is closed, not overdue work.
-                episodes=[transitions.expire(e, on=today) for e in tx.all(TransitionEpisode)],
-                contacts=tx.all(InteractiveContact),
-                time_zone=time_zone,
-                gaps=_store.gaps_in(tx, on=today, rules=rules) if gaps else (),
-                adherence=(
-                    _store.adherence_in(tx, start=today.start_of("year"), end=today)
-                    if adherence
-                    else ()
-                ),
+            open_gaps = _store.gaps_in(tx, on=today, rules=rules) if gaps else ()
+            pdc = (
+                _store.adherence_in(tx, start=today.start_of("year"), end=today)
+                if adherence
+                else ()
             )
+        return program_worklists(
+            data,
+            today=today,
+            time_zone=time_zone,
+            families=(
+                [f for f in PROGRAMS if any(e.family is f for e in data.enrollments)]
+                if families is None
+                else families
+            ),
+            gaps=open_gaps,
+            adherence=pdc,
+        )
 
     def run_campaigns(
         self,

@@ -52,7 +52,7 @@ from carecore.model import (
 from carecore.model import _validators as v
 from carecore.model._validators import check_date
 from carecore.outreach import Worklist
-from carecore.registry import Caseload, Eligibility, caseloads, registry, registry_worklists
+from carecore.registry import Caseload, Eligibility, caseloads, program_worklists, registry
 from carecore.risk import HccModel, Stratification, TierRules, hcc_scores, stratify_all
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ def program_report(
         a1c=a1c_changes(data.observations, as_of=day, patient_ids=members),
         enrollment_by_month=by_month(enrolled, period),
         minutes_by_month=by_month(minutes, period),
-        worklists=_worklists(data, elig, family=family, day=day, time_zone=zone, rules=rules),
+        worklists=_worklists(data, family=family, day=day, time_zone=zone, rules=rules),
         hcc_model=hcc_model,
         data=data,
     )
@@ -276,34 +276,13 @@ def program_report(
 
 def _worklists(
     data: ProgramData,
-    elig: tuple[Eligibility, ...],
     *,
     family: ServiceFamily,
     day: pendulum.Date,
     time_zone: str,
     rules: billing.RuleSet | None,
 ) -> tuple[Worklist, ...]:
-    rule_set = rules
-    if rule_set is None and day.year in billing.CMS_YEARS:
-        rule_set = billing.cms_rule_set(day.year)
-    lists = registry_worklists(
-        today=day,
-        eligibility=[e for e in elig if e.family is family],
-        enrollments=data.enrollments,
-        care_teams=data.care_teams,
-        care_plans=data.care_plans,
-        episodes=data.episodes,
-        contacts=data.contacts,
-        time_entries=data.time_entries,
-        rules=rule_set,
-        time_zone=time_zone,
-        patients=data.patients,
-        practitioners=data.practitioners,
-        conditions=data.conditions,
-        consents=data.consents,
-        visits=data.visits,
-        coverages=data.coverages or (),
-    )
+    lists = program_worklists(data, today=day, time_zone=time_zone, families=(family,), rules=rules)
     return tuple(lists.values())
 
 

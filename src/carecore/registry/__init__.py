@@ -41,9 +41,13 @@ from carecore.registry._groups import ConditionGroup, classify, condition_groups
 from carecore.registry._work import (
     Caseload,
     MinutesProgress,
+    WorklistRow,
     caseloads,
     minutes_progress,
+    priority,
+    program_worklists,
     registry_worklists,
+    worklist_rows,
 )
 
 __all__ = [
@@ -53,11 +57,15 @@ __all__ = [
     "Criterion",
     "Eligibility",
     "MinutesProgress",
+    "WorklistRow",
     "caseloads",
     "classify",
     "condition_groups",
     "eligibility",
     "minutes_progress",
+    "priority",
+    "program_worklists",
     "registry",
     "registry_worklists",
+    "worklist_rows",
 ]

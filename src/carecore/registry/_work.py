@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import attrs
+import pendulum
 from attrs import frozen
 
 from carecore import billing, errors
@@ -23,13 +24,15 @@ from carecore.billing.progress import TimeProgress, records_progress
 from carecore.model import EnrollmentStatus, ServiceFamily, ServicePeriod
 from carecore.model._validators import check_date
 from carecore.outreach import WorkItem, Worklist, _owner_rule, build_worklists
+from carecore.registry._eligibility import PROGRAMS, registry
 from carecore.transitions import expire
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    import pendulum
-
+    from carecore.gaps import Gap
+    from carecore.medications import ClassAdherence
+    from carecore.metrics import ProgramData
     from carecore.model import (
         CarePlan,
         CareTeam,
@@ -49,9 +52,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Caseload",
     "MinutesProgress",
+    "WorklistRow",
     "caseloads",
     "minutes_progress",
+    "priority",
+    "program_worklists",
     "registry_worklists",
+    "worklist_rows",
 ]
 
 _OPEN = frozenset(
@@ -235,6 +242,8 @@ def registry_worklists(
     consents: Iterable[Consent] = (),
     visits: Iterable[FaceToFaceVisit] = (),
     coverages: Iterable[Coverage] = (),
+    gaps: Iterable[Gap] = (),
+    adherence: Iterable[ClassAdherence] = (),
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
@@ -253,7 +262,13 @@ def registry_worklists(
     *consents*, *visits*, *coverages* and the records above). Without *rules*
     no minutes items are made; an enrollment whose patient or billing
     practitioner is not given gets none either. Care plans are read as
-    given (a close of a store dates each from its history).
+    given (a close of a store dates each from its history). Open care
+    *gaps* and *adherence* figures become items as in
+    :func:`carecore.outreach.build_worklists`.
+
+    Each list is in priority order (:func:`priority`): overdue items
+    first, then those due today, then minutes to the next code in the
+    month's last ten days, then the rest by due date.
 
     >>> import pendulum
     >>> registry_worklists(today=pendulum.Date(2026, 3, 4))
@@ -274,6 +289,8 @@ def registry_worklists(
         episodes=followed,
         contacts=contacted,
         time_zone=time_zone,
+        gaps=gaps,
+        adherence=adherence,
     )
     owner_of = _owner_rule(enrolled, teams)
     verdicts = list(eligibility)
@@ -338,8 +355,175 @@ def registry_worklists(
     return {
         name: Worklist(
             owner=name,
-            items=tuple(sorted(items[name], key=lambda i: (i.due, i.kind, i.patient_id, i.detail))),
+            items=tuple(sorted(items[name], key=lambda i: _order(i, day))),
             caseload=caseload.get(name, 0),
         )
         for name in sorted(items)
     }
+
+
+#: The priority bands, in order: what is late, what is due today, minutes
+#: still worth logging before the month ends, and the rest.
+BANDS = ("overdue", "today", "minutes", "later")
+
+#: Minutes to the next code move up in the month's last this-many days.
+_LAST_DAYS = 10
+
+
+def priority(item: WorkItem, today: pendulum.Date) -> str:
+    """The item's band on *today*: ``overdue``, ``today``, ``minutes`` or ``later``.
+
+    ``minutes`` is a ``minutes-to-threshold`` item in the month's last ten
+    days, when there is still time to log them.
+
+    >>> import pendulum
+    >>> item = WorkItem(kind="task", patient_id="p1", due=pendulum.Date(2026, 3, 2),
+    ...     owner="rn1", detail="cp1/t1")
+    >>> priority(item, pendulum.Date(2026, 3, 4))
+    'overdue'
+    """
+    if item.due < today:
+        return "overdue"
+    if item.due == today:
+        return "today"
+    if item.kind == "minutes-to-threshold" and today > today.end_of("month").subtract(
+        days=_LAST_DAYS
+    ):
+        return "minutes"
+    return "later"
+
+
+def _order(item: WorkItem, today: pendulum.Date) -> tuple[int, pendulum.Date, str, str, str]:
+    return (BANDS.index(priority(item, today)), item.due, item.kind, item.patient_id, item.detail)
+
+
+def program_worklists(
+    data: ProgramData,
+    *,
+    today: pendulum.Date,
+    time_zone: str = "UTC",
+    families: Iterable[ServiceFamily] = PROGRAMS,
+    rules: billing.RuleSet | None = None,
+    gaps: Iterable[Gap] = (),
+    adherence: Iterable[ClassAdherence] = (),
+) -> dict[str, Worklist]:
+    """The one worklist builder: the program's records (*data*) on *today*, for the CLI, report and API.
+
+    Eligibility for *families* is worked out from *data* (:func:`registry`)
+    and the rest is :func:`registry_worklists` over the same records.
+    *rules* default to the CMS rule set of *today*'s year when carecore
+    has one (otherwise no minutes items are made).
+
+    >>> import pendulum
+    >>> from carecore.metrics import ProgramData
+    >>> program_worklists(ProgramData(), today=pendulum.Date(2026, 3, 4))
+    {}
+    """
+    day = check_date(today, "today")
+    rule_set = rules
+    if rule_set is None and day.year in billing.CMS_YEARS:
+        rule_set = billing.cms_rule_set(day.year)
+    elig = registry(
+        data.patients,
+        as_of=day,
+        conditions=data.conditions,
+        coverages=data.coverages,
+        families=families,
+    )
+    return registry_worklists(
+        today=day,
+        eligibility=elig,
+        enrollments=data.enrollments,
+        care_teams=data.care_teams,
+        care_plans=data.care_plans,
+        episodes=data.episodes,
+        contacts=data.contacts,
+        time_entries=data.time_entries,
+        rules=rule_set,
+        time_zone=time_zone,
+        patients=data.patients,
+        practitioners=data.practitioners,
+        conditions=data.conditions,
+        consents=data.consents,
+        visits=data.visits,
+        coverages=data.coverages or (),
+        gaps=gaps,
+        adherence=adherence,
+    )
+
+
+_ACTIONS = {
+    "tcm-contact": "Call the patient after the discharge (the TCM interactive contact)",
+    "tcm-visit": "See the patient face to face for TCM (book or hold the visit)",
+    "tcm-med-rec": "Reconcile the patient's medications after the discharge",
+    "tcm-disposition": "Confirm where the patient went after the discharge",
+    "ccm-check-in": "Reach the patient for this month's check-in",
+    "enrollment-outreach": "Offer the patient enrollment",
+    "task": "Do the care-plan task",
+    "goal-follow-up": "Follow up the care-plan goal before its target date",
+    "gap-due": "Close the care gap",
+    "gap-overdue": "Close the overdue care gap",
+    "adherence": "Talk with the patient about taking their medicine",
+    "eligible-not-enrolled": "Offer enrollment: the patient is eligible",
+    "needs-attestation": "Ask the billing practitioner to attest the conditions",
+    "minutes-to-threshold": "Log care time",
+}
+
+
+@frozen(kw_only=True)
+class WorklistRow:
+    """One worklist item as a care manager reads it: who, what to do in words, and how late.
+
+    ``overdue_since`` is the day the item fell due when it is overdue
+    (``None`` otherwise); ``band`` is its :func:`priority`.
+    """
+
+    owner: str
+    band: str
+    kind: str
+    patient_id: str
+    patient_name: str
+    due: pendulum.Date
+    overdue: bool
+    overdue_since: pendulum.Date | None
+    action: str
+    detail: str
+
+
+def worklist_rows(
+    worklists: Iterable[Worklist],
+    *,
+    today: pendulum.Date,
+    patients: Iterable[Patient] = (),
+) -> tuple[WorklistRow, ...]:
+    """Every item of *worklists* as a :class:`WorklistRow`, list by list, in each list's order.
+
+    The patient's display name is ``Family, Given`` from *patients* (the id
+    when the patient is not given, e.g. for a version without names).
+
+    >>> import pendulum
+    >>> worklist_rows([], today=pendulum.Date(2026, 3, 4))
+    ()
+    """
+    day = check_date(today, "today")
+    names = {p.id: f"{p.family_name}, {p.given_name}" for p in patients}
+    out = []
+    for wl in worklists:
+        for item in wl.items:
+            band = priority(item, day)
+            what = _ACTIONS.get(item.kind, item.kind.replace("-", " ").capitalize())
+            out.append(
+                WorklistRow(
+                    owner=wl.owner,
+                    band=band,
+                    kind=item.kind,
+                    patient_id=item.patient_id,
+                    patient_name=names.get(item.patient_id, item.patient_id),
+                    due=item.due,
+                    overdue=band == "overdue",
+                    overdue_since=item.due if band == "overdue" else None,
+                    action=f"{what} ({item.detail})",
+                    detail=item.detail,
+                )
+            )
+    return tuple(out)
