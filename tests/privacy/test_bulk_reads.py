@@ -94,6 +94,6 @@ def test_all_and_find_many_log_one_row_per_patient_at_commit(url, tmp_path):
 
 
 def _fields(record):
-    import attrs  # noqa: PLC0415
+    import attrs
 
     return attrs.asdict(record, recurse=False)

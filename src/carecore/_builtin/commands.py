@@ -12,11 +12,12 @@ if TYPE_CHECKING:
 
 @hookimpl(trylast=True)
 def carecore_cli(app: click.Group) -> None:
-    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry``, ``simulate``, ``import``, ``attest`` and ``audit``."""
+    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry``, ``simulate``, ``import``, ``attest``, ``audit`` and ``export``."""
     from carecore._cli_audit import audit_command  # noqa: PLC0415 - click loads only for the CLI
     from carecore._cli_billing import billing  # noqa: PLC0415
     from carecore._cli_commands import demo, plugins  # noqa: PLC0415
     from carecore._cli_db import db  # noqa: PLC0415
+    from carecore._cli_export import export_command  # noqa: PLC0415
     from carecore._cli_gaps import gaps  # noqa: PLC0415
     from carecore._cli_import import import_command  # noqa: PLC0415
     from carecore._cli_meds import meds  # noqa: PLC0415
@@ -43,6 +44,7 @@ def carecore_cli(app: click.Group) -> None:
         gaps,
         attest_command,
         audit_command,
+        export_command,
     ):
         # An installed plugin may replace a built-in command: its carecore_cli
         # runs first (this one is trylast), so keep what it added.
