@@ -97,6 +97,12 @@ def test_small_numbers_are_flagged_and_rates_read_as_percentages(report, tmp_pat
     files = write_report(report, tmp_path)
     html = files.index.read_text(encoding="utf-8")
     assert "Small numbers:" in html  # a handful of ED visits and admissions
+    utilisation = re.search(r'<table data-table="utilisation">(.*?)</table>', html, re.DOTALL)
+    assert utilisation is not None
+    rows = utilisation.group(1)
+    assert "ED visits per 1,000" in rows
+    assert "Admissions per 1,000" in rows
+    assert "30-day readmissions" in rows
     assert "ed_visits_per_1000" not in html
     assert not re.search(r">0\.\d{4}<", html)  # no raw fractions in cells
     assert 'id="funnel"' in html

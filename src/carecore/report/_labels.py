@@ -31,7 +31,7 @@ LABELS: dict[str, str] = {
     "expected_revenue": "Revenue (approximate)",
     "ed_visits_per_1000": "ED visits per 1,000",
     "admissions_per_1000": "Admissions per 1,000",
-    "readmission_rate": "30-day readmissions",
+    "readmission_rate_30d": "30-day readmissions",
     "goal_attainment": "Care-plan goals met",
     "a1c_change": "Mean change in A1c",
     "caseload_per_care_manager": "Caseload per care manager",

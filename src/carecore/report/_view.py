@@ -498,7 +498,7 @@ def _with_counts(m: Measure) -> str:
 
 
 def _utilisation(report: ProgramReport) -> Section:
-    names = ("ed_visits_per_1000", "admissions_per_1000", "readmission_rate")
+    names = ("ed_visits_per_1000", "admissions_per_1000", "readmission_rate_30d")
     measures = [m for m in report.measures if m.name in names]
     rows = tuple(
         (
@@ -521,7 +521,7 @@ def _utilisation(report: ProgramReport) -> Section:
     tables = [
         Table(
             name="utilisation",
-            title="Hospital use",
+            title="Rates and the counts behind them",
             columns=("measure", "value", "events", "exposure"),
             rows=rows,
         )
@@ -567,7 +567,7 @@ def _outcomes(report: ProgramReport) -> Section:
         tables=(
             Table(
                 name="outcomes",
-                title="Goals and A1c",
+                title="Goal and A1c measures",
                 columns=("measure", "value", "numerator / denominator"),
                 rows=rows,
             ),
