@@ -155,3 +155,11 @@ def test_minutes_per_patient_add_up_to_the_month_measure(report):
     month = minutes_per_patient_month(data.time_entries, data.enrollments, period=MARCH, family=CCM)
     assert sum(view.minutes) == month.numerator
     assert len(view.minutes) == month.denominator
+
+
+def test_the_report_is_readable_by_its_owner_only(report, tmp_path):
+    out = tmp_path / "new" / "report"
+    files = write_report(report, out)
+    assert out.stat().st_mode & 0o777 == 0o700
+    for path in (files.index, *files.pages, *files.csv, *files.png):
+        assert path.stat().st_mode & 0o777 == 0o600, path.name

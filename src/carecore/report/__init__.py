@@ -22,6 +22,8 @@ list (:attr:`PracticeView.sections`) that other parts of carecore extend. ``care
 from __future__ import annotations
 
 import csv
+import io
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,11 +260,20 @@ def render_html(
     )
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Write *data* to a file only its owner can read (the report names patients)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
+
+
 def _write_csv(path: Path, table: Table) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(table.columns)
-        writer.writerows(table.rows)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(table.columns)
+    writer.writerows(table.rows)
+    _write(path, buffer.getvalue().encode("utf-8"))
 
 
 def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -324,7 +335,9 @@ def write_report(
     its snapshot and gets the practice sections (cards, funnel, revenue,
     denials, minutes, TCM, staff).
 
-    The folder is created when missing; files of the same names are replaced.
+    The folder is created when missing (readable by its owner only, 0700);
+    files of the same names are replaced, and every file is written 0600:
+    the pages name patients.
 
     >>> import pathlib, tempfile
     >>> from carecore.metrics import ProgramData, program_report
@@ -344,7 +357,8 @@ def write_report(
     plots = render_plots(report)
     if view is not None:
         plots |= render_practice_plots(view)
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
     tables = report_tables(report) + tuple(extra)
     section_tables = () if view is None else tuple(t for s in view.sections for t in s.tables)
     csv_files = []
@@ -355,13 +369,14 @@ def write_report(
     png_files = []
     for name, data in plots.items():
         path = folder / name
-        path.write_bytes(data)
+        _write(path, data)
         png_files.append(path)
     pages = []
     for name, (title, context) in _pages(report, phi=phi).items():
         path = folder / name
-        path.write_text(
-            env.get_template("page.html.j2").render(title=title, **context), encoding="utf-8"
+        _write(
+            path,
+            env.get_template("page.html.j2").render(title=title, **context).encode("utf-8"),
         )
         pages.append(path)
         for table in context["tables"]:
@@ -369,7 +384,5 @@ def write_report(
             _write_csv(table_path, table)
             csv_files.append(table_path)
     index = folder / "index.html"
-    index.write_text(
-        render_html(report, tables, plots, view=view, extra=tuple(extra)), encoding="utf-8"
-    )
+    _write(index, render_html(report, tables, plots, view=view, extra=tuple(extra)).encode("utf-8"))
     return ReportFiles(index=index, csv=tuple(csv_files), png=tuple(png_files), pages=tuple(pages))
