@@ -239,11 +239,22 @@ def report(  # noqa: PLR0917 - one parameter per click option
             )
         )
         return
+    from decimal import Decimal  # noqa: PLC0415
+
+    from carecore.report._labels import count, label, measure_value  # noqa: PLC0415
+
     click.echo(f"{family} program report, {result.period} (as of {result.as_of})")
     for m in result.measures:
-        value = "n/a" if m.value is None else str(m.value)
-        click.echo(f"  {m.name:<28} {value:>12}  {m.unit}")
-    click.echo(f"wrote {files.index} with {len(files.csv)} CSV tables and {len(files.png)} plots")
+        behind = (
+            count(m.numerator)
+            if m.denominator is None
+            else f"{count(m.numerator)} / {count(m.denominator.quantize(Decimal('0.1')))}"
+        )
+        click.echo(f"  {label(m.name):<28} {measure_value(m):>10}  ({behind})")
+    click.echo(
+        f"wrote {files.index} with {len(files.pages)} linked pages, {len(files.csv)} CSV tables "
+        f"and {len(files.png)} plots"
+    )
 
 
 def _care_tables(

@@ -163,3 +163,25 @@ def test_the_report_is_readable_by_its_owner_only(report, tmp_path):
     assert out.stat().st_mode & 0o777 == 0o700
     for path in (files.index, *files.pages, *files.csv, *files.png):
         assert path.stat().st_mode & 0o777 == 0o600, path.name
+
+
+def test_the_command_prints_labels_percentages_and_counts(tmp_path):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+    from carecore.service import CareProgram
+
+    url = f"sqlite:///{tmp_path / 'program.db'}"
+    d = world.data()
+    with CareProgram.open(url) as program:
+        for group in (d.patients, d.enrollments, d.time_entries, d.claim_lines):
+            program.import_records(group, reason="test world")
+    app = make_app(get_plugin_manager(entry_points=False))
+    args = ["report", "--db", url, "--out", str(tmp_path / "r"), "--from", "2026-01"]
+    result = CliRunner().invoke(app, [*args, "--to", "2026-03", "--time-zone", TZ, "--no-phi"])
+    assert result.exit_code == 0, result.output
+    assert "Billable rate" in result.output
+    assert "billable_rate" not in result.output
+    assert re.search(r"Billable rate\s+\d+\.\d%\s+\(\d+ / \d+\)", result.output)
+    assert "Lopez" not in (tmp_path / "r" / "worklist.html").read_text(encoding="utf-8")
