@@ -78,7 +78,7 @@ def test_the_printed_summary_is_the_metrics_and_the_month_closes(built):
     # Revenue appears once, from the closes' claim lines, and it is the metric's figure.
     assert rows.pop("expected revenue (approximate)") == money.describe()
     assert report.measure("expected_revenue").value == money.total
-    assert rows.pop("claim lines over the year (the program's)") == f"{money.lines:,}"
+    assert rows.pop("claim lines over the year (CCM)") == f"{money.lines:,}"
     assert rows.pop("patients in the practice").startswith(f"{result.patients} (")
     assert rows.pop("HL7 ADT over MLLP: messages, ACKs") == "3, AA AA AA"
     # Every other row is a measure, shown as the metrics API computes it, each measure once.

@@ -188,7 +188,7 @@ def _print_demo(console: Any, r: Any) -> None:
     rows = [
         ("patients in the practice", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
         ("HL7 ADT over MLLP: messages, ACKs", f"{r.adt_messages}, {' '.join(r.acks)}"),
-        ("claim lines over the year (the program's)", f"{r.claim_lines:,}"),
+        ("claim lines over the year (CCM)", f"{r.claim_lines:,}"),
         # Lines with no listed fee are counted apart: never shown as $0.
         ("expected revenue (approximate)", r.revenue.describe()),
         *((name, value) for name, value in r.measures if name != "expected_revenue"),

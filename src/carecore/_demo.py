@@ -249,13 +249,8 @@ class DemoResult:
     from_fhir: int
     eligible: int
     enrolled: int
-    care_plans: int
-    imported_plans: int
     adt_messages: int
     acks: tuple[str, ...]
-    episodes: int
-    readmissions: int
-    minutes: int
     claim_lines: int
     expected_revenue: Decimal
     unpriced_lines: int
@@ -990,22 +985,11 @@ class _Simulation:
     def result(
         self, files: ReportFiles, measures: tuple[tuple[str, str], ...], seconds: float
     ) -> DemoResult:
-        from carecore.careplans import completeness  # noqa: PLC0415
         from carecore.model import ClaimLine  # noqa: PLC0415
 
         with self.program.transaction("carecore demo: summary") as tx:
             # The program's lines (CCM), as the report's expected_revenue measure counts them.
             lines = [line for line in tx.all(ClaimLine) if line.family is self.ccm.family]
-            episodes = [
-                e
-                for e in tx.all(TransitionEpisode)
-                if e.from_setting is CareSetting.INPATIENT_ACUTE
-                and e.discharged_at.date() >= self.first
-            ]
-            entries = tx.all(TimeEntry)
-            plans = tx.all(CarePlan)
-        ours = set(self.plans.values())
-        agreed = [p for p in plans if p.id in ours and completeness(p).complete]
         money = revenue(lines)  # lines with no listed fee are counted apart, never as $0
         return DemoResult(
             settings=self.settings,
@@ -1014,13 +998,8 @@ class _Simulation:
             from_fhir=self.from_fhir,
             eligible=len(self.eligible),
             enrolled=len(self.enrolled_on),
-            care_plans=len(agreed),
-            imported_plans=len(plans) - len(self.plans),
             adt_messages=self.adt_sent,
             acks=tuple(self.acks),
-            episodes=len(episodes),
-            readmissions=sum(e.readmitted for e in episodes),
-            minutes=sum(e.minutes for e in entries),
             claim_lines=len(lines),
             expected_revenue=money.total,
             unpriced_lines=money.unpriced_lines,
