@@ -2,29 +2,57 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from typing import Any
 
 import click
 
-__all__ = ["DEFAULT_ACTOR", "actor_option", "env_actor"]
+__all__ = ["DEFAULT_ACTOR", "actor_option", "current_actor", "env_actor", "resolve_actor"]
 
-#: The actor recorded when neither ``--actor`` nor ``CARECORE_ACTOR`` names one.
+#: The actor recorded when neither ``--actor`` nor ``CARECORE_ACTOR`` names one and the
+#: operating system names no user either.
 DEFAULT_ACTOR = "carecore-cli"
 
 
-def env_actor() -> str:
-    """The actor named by ``CARECORE_ACTOR``, else :data:`DEFAULT_ACTOR`.
+def resolve_actor(value: str | None) -> str:
+    """Who is working: *value* (``--actor``), else ``CARECORE_ACTOR``, else the login name.
 
-    For a command whose ``--actor`` means something else (``carecore audit --actor``).
+    The login name is recorded as ``os-user:<name>``: the account that ran the
+    command, when the practice's application names no one.
     """
-    value = os.environ.get("CARECORE_ACTOR", "").strip()
-    return value or DEFAULT_ACTOR
+    if value is not None and value.strip():
+        return value.strip()
+    named = os.environ.get("CARECORE_ACTOR", "").strip()
+    if named:
+        return named
+    try:
+        return f"os-user:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (some containers)
+        return DEFAULT_ACTOR
+
+
+def current_actor() -> str:
+    """The actor of the running ``carecore`` command (``carecore --actor ID ...``)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, dict) and isinstance(obj.get("actor"), str):
+        return str(obj["actor"])
+    return resolve_actor(None)
+
+
+def env_actor() -> str:
+    """:func:`current_actor`, for a command whose own ``--actor`` means something else.
+
+    ``carecore audit --actor`` filters by actor; who runs the report comes from
+    ``carecore --actor ID audit ...`` or ``CARECORE_ACTOR``.
+    """
+    return current_actor()
 
 
 def _check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
     if value is None:
-        return DEFAULT_ACTOR
+        return current_actor()
     if not value.strip():
         msg = "must name who is acting (a non-blank id)"
         raise click.BadParameter(msg)
@@ -41,6 +69,6 @@ def actor_option(func: Any) -> Any:
         metavar="ID",
         help=(
             "Who is working, as the audit log records it "
-            f"(default: $CARECORE_ACTOR, else {DEFAULT_ACTOR})."
+            "(default: carecore --actor, $CARECORE_ACTOR, else the login name)."
         ),
     )(func)

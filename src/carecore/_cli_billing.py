@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carecore import errors
+from carecore._cli_actor import current_actor
 from carecore.plugins import Hooks, Provided
 
 if TYPE_CHECKING:
@@ -434,7 +435,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     with contextlib.ExitStack() as stack:
         # A failed close closes the files and writes no summary.json.
         program = stack.enter_context(
-            CareProgram.open(db_url, actor="carecore-billing", plugin_manager=pm, create=False)
+            CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False)
         )
         advance = None
         if show:
@@ -644,9 +645,7 @@ def _claims_from_db(
 
     identity = None if practice_file is None else read_practice_file(practice_file)[0]
     with (
-        CareProgram.open(
-            db_url, actor="carecore-billing", plugin_manager=pm, create=False
-        ) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         program.transaction(f"carecore billing claims: {period}") as tx,
     ):
         return claims_from_store(tx, period, identity=identity, identity_id=identity_id)

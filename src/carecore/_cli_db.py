@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from carecore._cli_actor import current_actor
 from carecore._cli_commands import time_zone_option
 from carecore.storage import SCHEMA_VERSION, open_store
 
@@ -39,7 +40,7 @@ def stored_time_zone(ctx: click.Context, url: str) -> str | None:
 
     try:
         with CareProgram.open(
-            url, actor="carecore-cli", plugin_manager=ctx.obj["pm"], create=False
+            url, actor=current_actor(), plugin_manager=ctx.obj["pm"], create=False
         ) as program:
             return program.practice_time_zone()
     except errors.CarecoreError:
@@ -55,7 +56,7 @@ def _set_time_zone(store: Store, zone: str) -> None:
 
     setting = PracticeSetting(name="time-zone", value=zone)
     now = dt.datetime.now(dt.UTC)
-    with store.transaction(actor="carecore-db", reason="practice time zone", at=now) as tx:
+    with store.transaction(actor=current_actor(), reason="practice time zone", at=now) as tx:
         try:
             tx.get(PracticeSetting, "time-zone")
         except errors.NotFound:

@@ -11,6 +11,7 @@ import click
 import pendulum
 
 from carecore import errors
+from carecore._cli_actor import current_actor
 from carecore.model import Patient
 from carecore.service import CareProgram
 
@@ -88,7 +89,9 @@ def gaps(  # noqa: PLR0917 - one parameter per click option
             raise errors.InvalidValue(
                 "must be a real day as YYYY-MM-DD", field="--on", value=day
             ) from None
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         found = program.care_gaps(patient_id=patient_id, on=on)
         with program.transaction("care gaps: names") as tx:
             people = [tx.get(Patient, patient_id)] if patient_id is not None else tx.all(Patient)

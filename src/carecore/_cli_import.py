@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carecore import errors
+from carecore._cli_actor import current_actor
 from carecore.model import AdtEvent
 from carecore.plugins import Hooks
 from carecore.service import CareProgram, ImportRefusal
@@ -126,7 +127,9 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
             raise errors.InvalidValue(
                 f"the {source_id} source cannot read it", field="location", value=location
             )
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         results = [import_location(program, source, location) for location in locations]
     if fmt == "json":
         rows = [

@@ -9,6 +9,7 @@ import click
 import pendulum
 
 from carecore import errors
+from carecore._cli_actor import current_actor
 from carecore.medications import Choice
 from carecore.model import Decision, MedicationStatement
 from carecore.service import CareProgram
@@ -67,7 +68,9 @@ def list_(ctx: click.Context, patient: str, db_url: str, day: str | None, fmt: s
     """List PATIENT's active medications as of a day (the latest reconciled list, and what came after)."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
     on = _day(day, "--on")
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         listed = program.medication_list(patient, on=on)
     rows = [statement_row(s) for s in listed]
     if fmt == "json":
@@ -161,7 +164,7 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
     on = _day(day, "--on")
     decisions = _decisions(decide)
     with CareProgram.open(
-        db_url, actor=by or "carecore-cli", plugin_manager=pm, create=False
+        db_url, actor=by or current_actor(), plugin_manager=pm, create=False
     ) as program:
         if by is None:
             from carecore.medications import _store  # noqa: PLC0415
@@ -246,6 +249,8 @@ def import_fills(ctx: click.Context, fills: str, db_url: str) -> None:
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
     rows = read_fills_csv(Path(fills).read_text(encoding="utf-8"))
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         result = program.import_records(rows, reason="pharmacy fills")
     click.echo(f"{result.added} fill(s) added, {result.skipped} already stored")

@@ -11,6 +11,7 @@ import click
 import pendulum
 
 from carecore import errors
+from carecore._cli_actor import current_actor
 from carecore._cli_commands import time_zone_option
 from carecore.clock import SystemClock
 from carecore.registry import PROGRAMS, registry
@@ -140,7 +141,9 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     pm: pluggy.PluginManager = ctx.obj["pm"]
     day = _day(as_of)  # options first: a bad option is named before the store is read
     wanted = [f for f in PROGRAMS if f.value in {p.upper() for p in programs}] or list(PROGRAMS)
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         data = program.program_data(reason="carecore registry")
         if day is None:
             day = SystemClock().today(time_zone or program.practice_time_zone() or "UTC")
@@ -226,7 +229,9 @@ def attest_command(
     close bills with them. The audit trail names the practitioner.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         changed = program.attest_conditions(condition_ids, by=by, significant_risk=not withdraw)
     verb = "withdrawn" if withdraw else "attested"
     for condition in changed:

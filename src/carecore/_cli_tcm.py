@@ -10,6 +10,7 @@ import click
 import pendulum
 
 from carecore import errors, transitions
+from carecore._cli_actor import current_actor
 from carecore.model import AdtEvent, EpisodeStatus, Patient, PatientLink, TransitionEpisode
 from carecore.service import CareProgram
 
@@ -155,7 +156,7 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     day = _day_option(as_of, "--as-of")
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
-        CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         program.transaction("tcm worklist") as tx,
     ):
         episodes, _ = _expired(program, tx, day)
@@ -215,7 +216,7 @@ def expire(ctx: click.Context, db_url: str) -> None:
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
-        CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         program.transaction("tcm episodes expire") as tx,
     ):
         stored = {e.id: e for e in tx.all(TransitionEpisode)}

@@ -16,6 +16,7 @@ import click
 
 from carecore import errors
 from carecore.__about__ import __version__
+from carecore._cli_actor import current_actor, resolve_actor
 from carecore.plugins import Hooks, get_plugin_manager
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     import pluggy
 
-__all__ = ["main", "make_app"]
+__all__ = ["current_actor", "main", "make_app"]
 
 
 #: Errors that mean the command's input was wrong (an option, an argument, a URL
@@ -60,11 +61,22 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
 
     @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="carecore")
+    @click.option(
+        "--actor",
+        envvar="CARECORE_ACTOR",
+        default=None,
+        metavar="ID",
+        help=(
+            "Who is working, as the audit log records it "
+            "(default: $CARECORE_ACTOR, else os-user:<login name>)."
+        ),
+    )
     @click.pass_context
-    def app(ctx: click.Context) -> None:
+    def app(ctx: click.Context, actor: str | None) -> None:
         """carecore: run care-management programs (enroll, plan, coordinate, bill, measure)."""
         ctx.ensure_object(dict)
         ctx.obj["pm"] = manager
+        ctx.obj["actor"] = resolve_actor(actor)
 
     manager = pm if pm is not None else get_plugin_manager()
     Hooks(manager).extend_cli(app)

@@ -222,11 +222,14 @@ def pull(  # noqa: PLR0917 - click passes options positionally
 @click.pass_context
 def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -> None:
     """Write one patient's record as a FHIR R4 Bundle; PATIENT_ID may be a source id (FHIR id, MRN)."""
+    from carecore.cli import current_actor  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
     from carecore_fhir.export import export_patient  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with CareProgram.open(db_url, actor="fhir-export", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         # An unknown patient or a bad id is bad input: the command line exits 2 for it.
         bundle = export_patient(program, patient_id)
     text = json.dumps(bundle, indent=1, ensure_ascii=False)
