@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +126,15 @@ def _names(report: ProgramReport, *, phi: bool) -> dict[str, str]:
     return {p.id: f"{p.family_name}, {p.given_name} ({p.birth_date})" for p in report.data.patients}
 
 
+def _file_safe(text: str) -> str:
+    """*text* as part of a file name: letters, digits, ``-``, ``_`` and ``.`` only.
+
+    >>> _file_safe("../dr smith/1")
+    '-dr-smith-1'
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text).lstrip(".") or "-"
+
+
 def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Table, ...]:
     day = report.as_of
     tables = []
@@ -151,7 +161,7 @@ def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Tabl
             )
         tables.append(
             Table(
-                name=f"worklist-{w.owner}",
+                name=f"worklist-{_file_safe(w.owner)}",
                 title=f"{w.owner}: {len(items)} item(s), caseload {w.caseload}",
                 columns=("patient", "due", "status", "what", "detail"),
                 rows=tuple(rows),
