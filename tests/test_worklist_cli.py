@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pendulum
@@ -113,8 +115,11 @@ def test_the_cli_lists_the_reports_items_in_the_same_order(tmp_path, carecore_pm
         for i in w.items
     ]
     kinds = {i["kind"] for i in from_report}
-    # The world has the registry's work the CLI used to miss, and TCM work.
-    assert {"eligible-not-enrolled", "minutes-to-threshold"} <= kinds, kinds
+    # The world has the registry's work the CLI used to miss (the minutes to a code; its
+    # eligible patients who are not enrolled left the program, so those offers are closed).
+    assert "minutes-to-threshold" in kinds, kinds
+    closed = {(w.owner, c.item.kind, c.item.patient_id) for w in report.worklists for c in w.closed}
+    assert "eligible-not-enrolled" in {kind for _, kind, _ in closed}, closed
     result = CliRunner().invoke(
         make_app(carecore_pm),
         [
@@ -138,7 +143,31 @@ def test_the_cli_lists_the_reports_items_in_the_same_order(tmp_path, carecore_pm
         for item in wl["items"]
     ]
     assert _keys(cli) == _keys(from_report)
+    cli_closed = {
+        (owner, c["kind"], c["patient_id"])
+        for owner, wl in json.loads(result.output).items()
+        for c in wl["closed"]
+    }
+    assert cli_closed == closed
     # the API is the same builder again
     with CareProgram.open(url, plugin_manager=carecore_pm) as program:
         api = program.worklists(time_zone=world.TZ, on=report.as_of, families=[ServiceFamily.CCM])
-    assert {w.owner: w.items for w in report.worklists} == {k: v.items for k, v in api.items()}
+    assert {w.owner: (w.items, w.closed) for w in report.worklists} == {
+        k: (v.items, v.closed) for k, v in api.items()
+    }
+
+
+def test_table_and_csv_name_the_patient_and_say_what_to_do(url, carecore_pm):
+    app = make_app(carecore_pm)
+    table = CliRunner().invoke(app, ["worklist", "--db", url, "--on", "2026-03-04"])
+    assert table.exit_code == 0, table.output
+    assert "Okafor, Ada" in table.output
+    assert "Offer the patient enrollment (CCM)" in table.output
+    later = CliRunner().invoke(
+        app, ["worklist", "--db", url, "--on", "2026-03-04", "--format", "csv"]
+    )
+    assert later.exit_code == 0, later.output
+    rows = list(csv.DictReader(io.StringIO(later.output)))
+    assert [(r["owner"], r["kind"], r["patient_name"], r["priority"]) for r in rows] == [
+        ("dr1", "enrollment-outreach", "Okafor, Ada", "today")
+    ]

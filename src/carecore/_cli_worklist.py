@@ -143,6 +143,7 @@ def _row_dict(row: WorklistRow) -> dict[str, object]:
         "overdue_since": None if row.overdue_since is None else row.overdue_since.isoformat(),
         "action": row.action,
         "detail": row.detail,
+        "closed_reason": row.closed_reason,
     }
 
 
@@ -150,7 +151,8 @@ def _json(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None:
     data = {
         name: {
             "caseload": wl.caseload,
-            "items": [_row_dict(r) for r in rows if r.owner == name],
+            "items": [_row_dict(r) for r in rows if r.owner == name and r.band != "closed"],
+            "closed": [_row_dict(r) for r in rows if r.owner == name and r.band == "closed"],
         }
         for name, wl in lists.items()
     }
@@ -177,6 +179,7 @@ _CSV_FIELDS = (
     "overdue_since",
     "action",
     "detail",
+    "closed_reason",
 )
 
 
@@ -185,8 +188,11 @@ def _table(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None
         click.echo("nothing to do")
         return
     for name, wl in lists.items():
-        mine = [r for r in rows if r.owner == name]
+        mine = [r for r in rows if r.owner == name and r.band != "closed"]
+        done = [r for r in rows if r.owner == name and r.band == "closed"]
         click.echo(f"{name}: caseload {wl.caseload}, {len(mine)} item(s)")
         for r in mine:
             when = f"OVERDUE since {r.overdue_since}" if r.overdue else f"due {r.due}"
             click.echo(f"  {when:<27} {r.patient_name:<24} {r.action}")
+        for r in done:
+            click.echo(f"  {'closed':<27} {r.patient_name:<24} {r.action}: {r.closed_reason}")

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from carecore.medications import ClassAdherence
     from carecore.model import CarePlan, CareTeam, Enrollment, InteractiveContact, TransitionEpisode
 
-__all__ = ["WorkItem", "Worklist", "build_worklists"]
+__all__ = ["ClosedItem", "WorkItem", "Worklist", "build_worklists"]
 
 
 @frozen(kw_only=True)
@@ -64,12 +64,25 @@ class WorkItem:
 
 
 @frozen(kw_only=True)
+class ClosedItem:
+    """Work that can no longer be done, taken off the list, and why (e.g. the TCM period ended)."""
+
+    item: WorkItem
+    reason: str
+
+
+@frozen(kw_only=True)
 class Worklist:
-    """A care manager's work, soonest first, and how many enrolled patients they follow."""
+    """A care manager's work, soonest first, and how many enrolled patients they follow.
+
+    ``closed`` holds the items that closed themselves recently, each with
+    its reason (see :func:`carecore.registry.registry_worklists`).
+    """
 
     owner: str
     items: tuple[WorkItem, ...]
     caseload: int
+    closed: tuple[ClosedItem, ...] = ()
 
 
 def _owner_rule(

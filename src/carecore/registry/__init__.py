@@ -39,6 +39,7 @@ from carecore.registry._eligibility import (
 )
 from carecore.registry._groups import ConditionGroup, classify, condition_groups
 from carecore.registry._work import (
+    BANDS,
     Caseload,
     MinutesProgress,
     WorklistRow,
@@ -51,6 +52,7 @@ from carecore.registry._work import (
 )
 
 __all__ = [
+    "BANDS",
     "PROGRAMS",
     "Caseload",
     "ConditionGroup",

@@ -21,14 +21,14 @@ from attrs import frozen
 from carecore import billing, errors
 from carecore.billing.month import MonthRecords
 from carecore.billing.progress import TimeProgress, records_progress
-from carecore.model import EnrollmentStatus, ServiceFamily, ServicePeriod
+from carecore.model import DisenrollmentReason, EnrollmentStatus, ServiceFamily, ServicePeriod
 from carecore.model._validators import check_date
-from carecore.outreach import WorkItem, Worklist, _owner_rule, build_worklists
+from carecore.outreach import ClosedItem, WorkItem, Worklist, _owner_rule, build_worklists
 from carecore.registry._eligibility import PROGRAMS, registry
 from carecore.transitions import expire
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from carecore.gaps import Gap
     from carecore.medications import ClassAdherence
@@ -44,12 +44,14 @@ if TYPE_CHECKING:
         InteractiveContact,
         Patient,
         Practitioner,
+        StatusChange,
         TimeEntry,
         TransitionEpisode,
     )
     from carecore.registry._eligibility import Eligibility
 
 __all__ = [
+    "BANDS",
     "Caseload",
     "MinutesProgress",
     "WorklistRow",
@@ -270,6 +272,14 @@ def registry_worklists(
     first, then those due today, then minutes to the next code in the
     month's last ten days, then the rest by due date.
 
+    Work that can no longer be done closes itself: it leaves ``items`` for
+    the list's ``closed``, with the reason. That is the TCM work of an
+    episode whose 30-day period ended (:func:`carecore.transitions.expire`;
+    shown for :data:`CLOSED_SHOWN_DAYS` days), every item of a patient who
+    has died (their ``date_of_death`` is on or before *today*), and the
+    enrollment offers to a patient who left that program (unless they left
+    as no longer eligible or unreachable: they are offered it again).
+
     >>> import pendulum
     >>> registry_worklists(today=pendulum.Date(2026, 3, 4))
     {}
@@ -279,8 +289,10 @@ def registry_worklists(
     teams = list(care_teams)
     plans = list(care_plans)
     contacted = list(contacts)
+    people = list(patients)
     # An open episode whose 30-day period has ended is closed, not overdue work.
-    followed = [expire(e, on=day) for e in episodes]
+    given = list(episodes)
+    followed = [expire(e, on=day) for e in given]
     base = build_worklists(
         today=day,
         enrollments=enrolled,
@@ -320,7 +332,7 @@ def registry_worklists(
     ]
     if rules is not None:
         records = MonthRecords(
-            patients=patients,
+            patients=people,
             practitioners=practitioners,
             conditions=conditions,
             consents=consents,
@@ -345,6 +357,9 @@ def registry_worklists(
             for p in minutes_progress(records, on=day, rules=rules)
             if p.next_code is not None
         ]
+    closed = _expired_tcm(given, followed, day, owner_of)
+    extra, left = _unless_left(extra, enrolled, day)
+    closed += left
     items: dict[str, list[WorkItem]] = defaultdict(list)
     caseload: dict[str, int] = {}
     for name, worklist in base.items():
@@ -352,14 +367,95 @@ def registry_worklists(
         caseload[name] = worklist.caseload
     for item in extra:
         items[item.owner].append(item)
+    died = {p.id: p.date_of_death for p in people if p.date_of_death and p.date_of_death <= day}
+    gone: dict[str, list[ClosedItem]] = defaultdict(list)
+    for c in closed:
+        gone[c.item.owner].append(c)
+    for name in list(items):
+        kept = []
+        for item in items[name]:
+            death = died.get(item.patient_id)
+            if death is None:
+                kept.append(item)
+            else:
+                gone[name].append(ClosedItem(item=item, reason=f"the patient died on {death}"))
+        items[name] = kept
     return {
         name: Worklist(
             owner=name,
             items=tuple(sorted(items[name], key=lambda i: _order(i, day))),
             caseload=caseload.get(name, 0),
+            closed=tuple(sorted(gone[name], key=lambda c: _order(c.item, day))),
         )
-        for name in sorted(items)
+        for name in sorted(set(items) | set(gone))
     }
+
+
+_OFFER_AGAIN = frozenset({DisenrollmentReason.NO_LONGER_ELIGIBLE, DisenrollmentReason.UNREACHABLE})
+
+#: Closed items stay visible (with their reasons) this many days after they closed.
+CLOSED_SHOWN_DAYS = 14
+
+
+def _expired_tcm(
+    given: list[TransitionEpisode],
+    followed: list[TransitionEpisode],
+    day: pendulum.Date,
+    owner_of: Callable[[str], str],
+) -> list[ClosedItem]:
+    """The TCM items of episodes :func:`expire` closed in the last :data:`CLOSED_SHOWN_DAYS` days."""
+    out = []
+    for before, after in zip(given, followed, strict=True):
+        if after is before or before.period_end is None:
+            continue
+        if (day - before.period_end).in_days() > CLOSED_SHOWN_DAYS:
+            continue
+        due = before.open_deadlines(on=before.period_end)
+        out += [
+            ClosedItem(
+                item=WorkItem(
+                    kind=f"tcm-{name}",
+                    patient_id=before.patient_id,
+                    due=due[name],
+                    owner=owner_of(before.patient_id),
+                    detail=before.id,
+                ),
+                reason=after.close_reason or f"the TCM period ended on {before.period_end}",
+            )
+            for name in ("contact", "visit", "med-rec", "disposition")
+            if name in due
+        ]
+    return out
+
+
+def _unless_left(
+    extra: list[WorkItem], enrolled: list[Enrollment], day: pendulum.Date
+) -> tuple[list[WorkItem], list[ClosedItem]]:
+    """Enrollment offers to patients who left the program for good: closed, with when and why.
+
+    A patient who left because they were no longer eligible (and are again)
+    or could not be reached is offered the program again.
+    """
+    left: dict[tuple[str, str], StatusChange] = {}
+    for e in enrolled:
+        last = e.history[-1]
+        if e.status_on(day) is EnrollmentStatus.DISENROLLED and last.reason not in _OFFER_AGAIN:
+            left[e.patient_id, e.family.value] = last
+    keep: list[WorkItem] = []
+    closed: list[ClosedItem] = []
+    for item in extra:
+        family = item.detail.split(":", 1)[0]
+        change = left.get((item.patient_id, family))
+        if item.kind in {"eligible-not-enrolled", "needs-attestation"} and change is not None:
+            why = "" if change.reason is None else f" ({change.reason.value.replace('_', ' ')})"
+            closed.append(
+                ClosedItem(
+                    item=item, reason=f"the patient left the {family} program on {change.on}{why}"
+                )
+            )
+        else:
+            keep.append(item)
+    return keep, closed
 
 
 #: The priority bands, in order: what is late, what is due today, minutes
@@ -475,7 +571,8 @@ class WorklistRow:
     """One worklist item as a care manager reads it: who, what to do in words, and how late.
 
     ``overdue_since`` is the day the item fell due when it is overdue
-    (``None`` otherwise); ``band`` is its :func:`priority`.
+    (``None`` otherwise); ``band`` is its :func:`priority`, or ``closed``
+    for an item that closed itself, with ``closed_reason`` saying why.
     """
 
     owner: str
@@ -488,6 +585,7 @@ class WorklistRow:
     overdue_since: pendulum.Date | None
     action: str
     detail: str
+    closed_reason: str | None = None
 
 
 def worklist_rows(
@@ -497,6 +595,8 @@ def worklist_rows(
     patients: Iterable[Patient] = (),
 ) -> tuple[WorklistRow, ...]:
     """Every item of *worklists* as a :class:`WorklistRow`, list by list, in each list's order.
+
+    Each list's open items come first, then its closed ones (band ``closed``).
 
     The patient's display name is ``Family, Given`` from *patients* (the id
     when the patient is not given, e.g. for a version without names).
@@ -509,8 +609,9 @@ def worklist_rows(
     names = {p.id: f"{p.family_name}, {p.given_name}" for p in patients}
     out = []
     for wl in worklists:
-        for item in wl.items:
-            band = priority(item, day)
+        shown = [(i, None) for i in wl.items] + [(c.item, c.reason) for c in wl.closed]
+        for item, reason in shown:
+            band = priority(item, day) if reason is None else "closed"
             what = _ACTIONS.get(item.kind, item.kind.replace("-", " ").capitalize())
             out.append(
                 WorklistRow(
@@ -524,6 +625,7 @@ def worklist_rows(
                     overdue_since=item.due if band == "overdue" else None,
                     action=f"{what} ({item.detail})",
                     detail=item.detail,
+                    closed_reason=reason,
                 )
             )
     return tuple(out)
