@@ -10,6 +10,7 @@ import pendulum
 import pytest
 from click.testing import CliRunner
 
+from carecore import audit
 from carecore.cli import make_app
 from carecore.clock import FixedClock
 from carecore.metrics import program_report
@@ -171,3 +172,16 @@ def test_table_and_csv_name_the_patient_and_say_what_to_do(url, carecore_pm):
     assert [(r["owner"], r["kind"], r["patient_name"], r["priority"]) for r in rows] == [
         ("dr1", "enrollment-outreach", "Okafor, Ada", "today")
     ]
+
+
+def test_the_worklists_reads_are_audited_under_the_commands_actor(url, carecore_pm):
+    result = CliRunner().invoke(
+        make_app(carecore_pm),
+        ["--actor", "rn-park", "worklist", "--db", url, "--on", "2026-03-04"],
+    )
+    assert result.exit_code == 0, result.output
+    with (
+        CareProgram.open(url, plugin_manager=carecore_pm) as program,
+        program.transaction("check") as tx,
+    ):
+        assert audit.entries(tx, actor="rn-park", patient_id="p1")

@@ -11,6 +11,7 @@ import click
 import pendulum
 
 from carecore import errors
+from carecore._cli_actor import current_actor
 from carecore._cli_commands import time_zone_option
 from carecore.model import CareTeam, Patient, Practitioner, ServiceFamily
 from carecore.registry import PROGRAMS, WorklistRow, worklist_rows
@@ -107,7 +108,9 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
             raise errors.InvalidValue(
                 "must be a real day as YYYY-MM-DD", field="--on", value=day
             ) from None
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         zone = time_zone or program.practice_time_zone() or "UTC"
         today = on or program.clock.now().in_timezone(zone).date()
         lists = program.worklists(
