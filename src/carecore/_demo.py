@@ -12,7 +12,12 @@ disenrollments), closes each month's billing, and writes the program report.
 
 Every step goes through the public API (the service, the registry, the
 billing engine, the metrics); the randomness comes from one seeded
-generator, so a seed gives the same practice and the same report.
+generator, so a seed gives the same practice and the same report. The
+plugins are reached only through hooks (the ``fhir`` source of
+``carecore_ehr_sources`` and the ``mllp`` listener of ``carecore_listeners``):
+this module imports no plugin. Nothing happens after the last simulated day,
+which must be before the clock's today, and the summary's figures are the
+metrics' and the month closes'.
 """
 
 from __future__ import annotations
