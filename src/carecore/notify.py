@@ -257,4 +257,15 @@ DEFAULT_RULES: tuple[NotificationRule, ...] = (
             "{contact_due}; face-to-face visit by {visit_due_7} (high complexity) or {visit_due}."
         ),
     ),
+    NotificationRule(
+        id="urgent-finding",
+        event="UrgentFinding",
+        channel="console",
+        recipient="{owner}",
+        subject="Urgent: {finding} for {patient_id}",
+        body=(
+            "Assessment {source_id} ({instrument_id}) for {patient_id} on {date} found "
+            "{finding}. Contact the patient today and follow the practice's safety protocol."
+        ),
+    ),
 )

@@ -81,6 +81,7 @@ from carecore.model import (
     TimeEntry,
     TimeRecorded,
     TransitionEpisode,
+    UrgentFinding,
 )
 from carecore.model import _validators as v
 from carecore.notify import DEFAULT_RULES, NotificationRule, check_rules, messages_for
@@ -486,6 +487,7 @@ class CareProgram:
                 performer_id=performer_id,
             )
             tx.add(stored)
+            self._urgent_findings(tx, stored)
             if result.total is not None and instrument.total_loinc is not None:
                 # The total is also an observation, so a goal such as "PHQ-9 under 5" can follow it.
                 tx.add(
@@ -500,6 +502,40 @@ class CareProgram:
                     )
                 )
         return stored
+
+    def _urgent_findings(self, tx: Transaction, result: AssessmentResult) -> None:
+        """Emit an ``UrgentFinding`` for each reason to act now in *result*, in its transaction.
+
+        The reasons are the instrument's flags (PHQ-9 item 9 above 0 gives
+        ``suicidal-ideation``) and a positive interpersonal-safety domain of
+        a social-needs screen. The event goes to the patient's care manager
+        (the worklist's owner rule); the notification rules queue the
+        messages in the same transaction, so a failed write queues none.
+        """
+        from carecore.model import SocialNeed  # noqa: PLC0415
+        from carecore.outreach import _owner_rule  # noqa: PLC0415
+
+        findings = list(result.flags)
+        if SocialNeed.INTERPERSONAL_SAFETY in result.needs:
+            findings.append("interpersonal-safety")
+        if not findings:
+            return
+        owner = _owner_rule(
+            tx.find(Enrollment, patient_id=result.patient_id),
+            tx.find(CareTeam, patient_id=result.patient_id),
+        )(result.patient_id)
+        for finding in findings:
+            self.emit(
+                tx,
+                UrgentFinding(
+                    patient_id=result.patient_id,
+                    occurred_at=self.clock.now(),
+                    finding=finding,
+                    source_id=result.id,
+                    instrument_id=result.instrument_id,
+                    owner=owner,
+                ),
+            )
 
     def _instruments(self) -> Mapping[str, Any] | None:
         if self.plugin_manager is None:

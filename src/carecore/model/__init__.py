@@ -75,6 +75,7 @@ from carecore.model.events import (
     TaskOverdue,
     ThresholdReached,
     TimeRecorded,
+    UrgentFinding,
 )
 from carecore.model.intake import PRACTICE_SETTINGS, PatientLink, PracticeSetting
 from carecore.model.medications import (
@@ -222,6 +223,7 @@ __all__ = [
     "TimeEntry",
     "TimeRecorded",
     "TransitionEpisode",
+    "UrgentFinding",
     "VisitKind",
     "ZoneAction",
 ]

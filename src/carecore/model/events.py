@@ -31,6 +31,7 @@ __all__ = [
     "TaskOverdue",
     "ThresholdReached",
     "TimeRecorded",
+    "UrgentFinding",
 ]
 
 
@@ -227,4 +228,39 @@ class AppointmentDue(DomainEvent):
             "appointment_time": local.format("HH:mm"),
             "location": self.location or "the clinic",
             "practitioner_id": self.practitioner_id or "your care team",
+        }
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class UrgentFinding(DomainEvent):
+    """An assessment found a reason to act now: a PHQ-9 with item 9 above 0, a positive safety screen.
+
+    *finding* is the reason (``suicidal-ideation``, ``interpersonal-safety``),
+    *source_id* the stored assessment result, *owner* the patient's care
+    manager (the worklist's owner rule). Ids only: no health details beyond
+    the finding's name.
+
+    >>> ev = UrgentFinding(patient_id="p1", occurred_at=pendulum.datetime(2026, 3, 2, 15, tz="UTC"),
+    ...     finding="suicidal-ideation", source_id="phq9-1", instrument_id="phq-9", owner="rn1")
+    >>> ev.key
+    'UrgentFinding:phq9-1:suicidal-ideation'
+    """
+
+    finding: str = field(validator=v.not_blank)
+    source_id: str = field(validator=v.not_blank)
+    instrument_id: str = field(validator=v.not_blank)
+    owner: str = field(validator=v.not_blank)
+
+    @property
+    def key(self) -> str:
+        """The assessment result and the finding: one alert each."""
+        return f"{self.type}:{self.source_id}:{self.finding}"
+
+    def fields(self) -> dict[str, str]:
+        """Adds ``finding``, ``source_id``, ``instrument_id`` and ``owner``."""
+        return super().fields() | {
+            "finding": self.finding,
+            "source_id": self.source_id,
+            "instrument_id": self.instrument_id,
+            "owner": self.owner,
         }
