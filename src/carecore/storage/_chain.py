@@ -15,6 +15,7 @@ and audit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -30,9 +31,20 @@ AuditRow = Sequence[object]
 
 def _instant(value: object) -> str:
     """An audit time as UTC ISO text, the same whether the driver gives text or a datetime."""
-    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(value, str):
+        return _instant_text(value)
+    return _utc_text(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _instant_text(value: str) -> str:
+    # Cached: the rows of one transaction share its instant.
+    return _utc_text(dt.datetime.fromisoformat(value))
+
+
+def _utc_text(when: object) -> str:
     if not isinstance(when, dt.datetime):
-        return str(value)
+        return str(when)
     if when.tzinfo is not None:
         when = when.astimezone(dt.UTC)
     return when.isoformat()
