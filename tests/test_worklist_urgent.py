@@ -5,14 +5,16 @@ from __future__ import annotations
 import pendulum
 import pytest
 
-from carecore import errors
+from carecore import audit, errors
 from carecore.clock import FixedClock
 from carecore.model import (
     AdministrativeSex,
     CareTeam,
     CareTeamMember,
     CareTeamRole,
+    Enrollment,
     Patient,
+    ServiceFamily,
     SocialNeed,
 )
 from carecore.service import CareProgram
@@ -31,11 +33,10 @@ PHQ9_ITEMS = (
 )
 
 
-@pytest.fixture
-def program(carecore_pm):
-    program = CareProgram.open(
-        "memory://", clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm
-    )
+@pytest.fixture(params=["memory", "sqlite"])
+def program(request, tmp_path, carecore_pm):
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'u.db'}"
+    program = CareProgram.open(url, clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm)
     with program.transaction("setup") as tx:
         tx.add(
             Patient(
@@ -111,3 +112,43 @@ def test_a_positive_safety_screen_alerts_the_care_manager(program):
     (message,) = outbox(program)
     assert message.subject == "Urgent: interpersonal-safety for p1"
     assert message.recipient == "rn-park"
+
+
+def test_the_finding_tops_the_worklist_until_acknowledged_and_the_acknowledgement_is_audited(
+    program,
+):
+    with program.transaction("setup") as tx:
+        tx.add(
+            Enrollment.identify(
+                id="e1",
+                patient_id="p1",
+                program_id="ccm",
+                family=ServiceFamily.CCM,
+                billing_practitioner_id="dr1",
+                on=pendulum.Date(2026, 2, 1),
+            )
+        )
+    program.assess("p1", "phq-9", phq9(1), result_id="r1", on=pendulum.Date(2026, 3, 4))
+    lists = program.worklists(time_zone="America/Chicago")
+    items = [(i.kind, i.detail) for i in lists["rn-park"].items]
+    assert items[0] == ("urgent-finding", "suicidal-ideation (r1)")
+    assert ("enrollment-outreach", "CCM") in items[1:]  # due today, but after the finding
+    # Still at the top days later, ahead of anything overdue.
+    later = program.worklists(time_zone="America/Chicago", on=pendulum.Date(2026, 3, 20))
+    assert later["rn-park"].items[0].kind == "urgent-finding"
+    program.assess("p1", "phq-9", phq9(0), result_id="r0")
+    with pytest.raises(errors.InvalidValue, match="no urgent finding"):
+        program.acknowledge_finding("r0")
+    done = program.acknowledge_finding("r1")
+    assert (done.acknowledged_by, done.acknowledged_at) == ("rn", NOW)
+    after = program.worklists(time_zone="America/Chicago")
+    assert "urgent-finding" not in {i.kind for i in after["rn-park"].items}
+    with pytest.raises(errors.InvalidValue, match="acknowledged already"):
+        program.acknowledge_finding("r1")
+    with program.transaction("check") as tx:
+        trail = audit.entries(tx, patient_id="p1")
+    assert any(
+        (e.actor, e.action, e.kind, e.key, e.reason)
+        == ("rn", "update", "AssessmentResult", "r1", "urgent finding acknowledged")
+        for e in trail
+    ), [(e.action, e.kind, e.key) for e in trail]

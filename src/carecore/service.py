@@ -512,12 +512,10 @@ class CareProgram:
         (the worklist's owner rule); the notification rules queue the
         messages in the same transaction, so a failed write queues none.
         """
-        from carecore.model import SocialNeed  # noqa: PLC0415
         from carecore.outreach import _owner_rule  # noqa: PLC0415
+        from carecore.registry import urgent_findings  # noqa: PLC0415
 
-        findings = list(result.flags)
-        if SocialNeed.INTERPERSONAL_SAFETY in result.needs:
-            findings.append("interpersonal-safety")
+        findings = urgent_findings(result)
         if not findings:
             return
         owner = _owner_rule(
@@ -536,6 +534,36 @@ class CareProgram:
                     owner=owner,
                 ),
             )
+
+    def acknowledge_finding(
+        self, result_id: str, *, reason: str = "urgent finding acknowledged"
+    ) -> AssessmentResult:
+        """Record that the acting user has seen a result's urgent findings; it leaves the worklist.
+
+        The result is stored again with ``acknowledged_by`` (the program's
+        actor) and ``acknowledged_at`` (the clock's now); the store's audit
+        log records the update under *reason*. A result without an urgent
+        finding, or one already acknowledged, is refused.
+        """
+        from carecore.registry import urgent_findings  # noqa: PLC0415
+
+        with self.transaction(reason) as tx:
+            result = tx.get(AssessmentResult, result_id)
+            if not urgent_findings(result):
+                raise errors.InvalidValue(
+                    "has no urgent finding to acknowledge", field="result_id", value=result_id
+                )
+            if result.acknowledged_by is not None:
+                raise errors.InvalidValue(
+                    f"was acknowledged already by {result.acknowledged_by}",
+                    field="result_id",
+                    value=result_id,
+                )
+            done = attrs.evolve(
+                result, acknowledged_by=self.actor, acknowledged_at=self.clock.now()
+            )
+            tx.replace(done)
+        return done
 
     def _instruments(self) -> Mapping[str, Any] | None:
         if self.plugin_manager is None:

@@ -374,3 +374,16 @@ class AssessmentResult:
     flags: tuple[str, ...] = field(default=(), converter=v.to_tuple)
     needs: frozenset[SocialNeed] = field(default=frozenset(), converter=v.to_frozenset)
     performer_id: str | None = field(default=None, validator=v.optional(v.not_blank))
+    #: Who acknowledged the result's urgent findings, and when (both or neither):
+    #: until then they top the owner's worklist.
+    acknowledged_by: str | None = field(default=None, validator=v.optional(v.not_blank))
+    acknowledged_at: pendulum.DateTime | None = field(default=None, converter=v.to_optional_instant)
+
+    @acknowledged_at.validator
+    def _acknowledged_by_someone(self, attribute: attrs.Attribute[object], value: object) -> None:
+        if (value is None) != (self.acknowledged_by is None):
+            raise errors.InvalidValue(
+                "an acknowledgement names who and when, both or neither",
+                field=attribute.name,
+                value=value,
+            )

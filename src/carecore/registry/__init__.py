@@ -48,6 +48,7 @@ from carecore.registry._work import (
     priority,
     program_worklists,
     registry_worklists,
+    urgent_findings,
     worklist_rows,
 )
 
@@ -69,5 +70,6 @@ __all__ = [
     "program_worklists",
     "registry",
     "registry_worklists",
+    "urgent_findings",
     "worklist_rows",
 ]

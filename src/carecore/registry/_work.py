@@ -21,7 +21,13 @@ from attrs import frozen
 from carecore import billing, errors
 from carecore.billing.month import MonthRecords
 from carecore.billing.progress import TimeProgress, records_progress
-from carecore.model import DisenrollmentReason, EnrollmentStatus, ServiceFamily, ServicePeriod
+from carecore.model import (
+    DisenrollmentReason,
+    EnrollmentStatus,
+    ServiceFamily,
+    ServicePeriod,
+    SocialNeed,
+)
 from carecore.model._validators import check_date
 from carecore.outreach import ClosedItem, WorkItem, Worklist, _owner_rule, build_worklists
 from carecore.registry._eligibility import PROGRAMS, registry
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     from carecore.medications import ClassAdherence
     from carecore.metrics import ProgramData
     from carecore.model import (
+        AssessmentResult,
         CarePlan,
         CareTeam,
         Condition,
@@ -60,6 +67,7 @@ __all__ = [
     "priority",
     "program_worklists",
     "registry_worklists",
+    "urgent_findings",
     "worklist_rows",
 ]
 
@@ -246,6 +254,7 @@ def registry_worklists(
     coverages: Iterable[Coverage] = (),
     gaps: Iterable[Gap] = (),
     adherence: Iterable[ClassAdherence] = (),
+    assessments: Iterable[AssessmentResult] = (),
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
@@ -268,8 +277,12 @@ def registry_worklists(
     *gaps* and *adherence* figures become items as in
     :func:`carecore.outreach.build_worklists`.
 
-    Each list is in priority order (:func:`priority`): overdue items
-    first, then those due today, then minutes to the next code in the
+    An assessment result with :func:`urgent_findings` not yet acknowledged
+    (in *assessments*) is an ``urgent-finding`` item, due on the result's
+    day, at the top of its owner's list.
+
+    Each list is in priority order (:func:`priority`): urgent findings,
+    then overdue items, then those due today, then minutes to the next code in the
     month's last ten days, then the rest by due date.
 
     Work that can no longer be done closes itself: it leaves ``items`` for
@@ -357,6 +370,18 @@ def registry_worklists(
             for p in minutes_progress(records, on=day, rules=rules)
             if p.next_code is not None
         ]
+    extra += [
+        WorkItem(
+            kind="urgent-finding",
+            patient_id=r.patient_id,
+            due=r.on,
+            owner=owner_of(r.patient_id),
+            detail=f"{finding} ({r.id})",
+        )
+        for r in assessments
+        if r.acknowledged_by is None and r.on <= day
+        for finding in urgent_findings(r)
+    ]
     closed = _expired_tcm(given, followed, day, owner_of)
     extra, left = _unless_left(extra, enrolled, day)
     closed += left
@@ -460,14 +485,14 @@ def _unless_left(
 
 #: The priority bands, in order: what is late, what is due today, minutes
 #: still worth logging before the month ends, and the rest.
-BANDS = ("overdue", "today", "minutes", "later")
+BANDS = ("urgent", "overdue", "today", "minutes", "later")
 
 #: Minutes to the next code move up in the month's last this-many days.
 _LAST_DAYS = 10
 
 
 def priority(item: WorkItem, today: pendulum.Date) -> str:
-    """The item's band on *today*: ``overdue``, ``today``, ``minutes`` or ``later``.
+    """The item's band on *today*: ``urgent``, ``overdue``, ``today``, ``minutes`` or ``later``.
 
     ``minutes`` is a ``minutes-to-threshold`` item in the month's last ten
     days, when there is still time to log them.
@@ -478,6 +503,8 @@ def priority(item: WorkItem, today: pendulum.Date) -> str:
     >>> priority(item, pendulum.Date(2026, 3, 4))
     'overdue'
     """
+    if item.kind == "urgent-finding":
+        return "urgent"
     if item.due < today:
         return "overdue"
     if item.due == today:
@@ -545,10 +572,31 @@ def program_worklists(
         coverages=data.coverages or (),
         gaps=gaps,
         adherence=adherence,
+        assessments=data.assessments,
     )
 
 
+def urgent_findings(result: AssessmentResult) -> tuple[str, ...]:
+    """The reasons to act now in an assessment result: its flags, and a positive safety domain.
+
+    A PHQ-9 with item 9 above 0 is flagged ``suicidal-ideation``; an AHC
+    screen positive for interpersonal safety gives ``interpersonal-safety``.
+
+    >>> import pendulum
+    >>> from carecore.model import AssessmentResult
+    >>> r = AssessmentResult(id="r1", patient_id="p1", instrument_id="phq-9",
+    ...     on=pendulum.Date(2026, 3, 2), answers=(), flags=("suicidal-ideation",))
+    >>> urgent_findings(r)
+    ('suicidal-ideation',)
+    """
+    found = list(result.flags)
+    if SocialNeed.INTERPERSONAL_SAFETY in result.needs:
+        found.append("interpersonal-safety")
+    return tuple(found)
+
+
 _ACTIONS = {
+    "urgent-finding": "Contact the patient today: the assessment found a reason to act now",
     "tcm-contact": "Call the patient after the discharge (the TCM interactive contact)",
     "tcm-visit": "See the patient face to face for TCM (book or hold the visit)",
     "tcm-med-rec": "Reconcile the patient's medications after the discharge",
