@@ -452,6 +452,21 @@ class StoreContract:
         assert all(e.at == at for e in entries[-3:])
         assert [e.seq for e in entries] == sorted({e.seq for e in entries})
 
+    def test_bulk_reads_log_each_patient_touched(self, ready: Store) -> None:
+        """``all`` and ``find_many`` add one ``bulk-read`` entry per patient they returned, at commit."""
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            tx.add(make_time_entry(1))
+        with ready.transaction(actor="md:ruiz", reason="roster", at=AT) as tx:
+            tx.all(TimeEntry)
+            tx.find_many(TimeEntry, patient_ids=[PID])
+            tx.all(Practitioner)  # not patient data
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            bulk = [e for e in tx.audit_entries(patient_id=PID) if e.action == "bulk-read"]
+        assert [(e.actor, e.kind, e.patient_id, e.detail, e.reason) for e in bulk] == [
+            ("md:ruiz", "Patient", PID, "TimeEntry", "roster")
+        ]
+        assert ready.check().ok
+
     @pytest.mark.parametrize(
         ("name", "bad", "error"),
         [
