@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pendulum
 import pytest
+from click.testing import CliRunner
 
 from carecore import audit, errors
+from carecore.cli import make_app
 from carecore.clock import FixedClock
 from carecore.model import (
     AdministrativeSex,
@@ -152,3 +156,29 @@ def test_the_finding_tops_the_worklist_until_acknowledged_and_the_acknowledgemen
         == ("rn", "update", "AssessmentResult", "r1", "urgent finding acknowledged")
         for e in trail
     ), [(e.action, e.kind, e.key) for e in trail]
+
+
+def test_the_cli_shows_the_finding_first_and_acknowledges_it(program, tmp_path, carecore_pm):
+    if program.store.url.startswith("memory"):
+        pytest.skip("the CLI opens a store by URL")
+    program.assess("p1", "phq-9", phq9(1), result_id="r1")
+    url = program.store.url
+    program.close()
+    app = make_app(carecore_pm)
+    shown = CliRunner().invoke(app, ["worklist", "--db", url, "--on", "2026-03-04"])
+    assert shown.exit_code == 0, shown.output
+    first = shown.output.splitlines()[1]
+    assert "Okafor, Ada" in first
+    assert "Contact the patient today" in first
+    assert "suicidal-ideation (r1)" in first
+    unknown = CliRunner().invoke(app, ["worklist", "--db", url, "--acknowledge", "r404"])
+    assert unknown.exit_code == 2, unknown.output
+    assert "r404" in unknown.output
+    done = CliRunner().invoke(
+        app,
+        ["--actor", "rn-lee", "worklist", "--db", url, "--acknowledge", "r1", "--format", "json"],
+    )
+    assert done.exit_code == 0, done.output
+    assert "acknowledged r1 as rn-lee" in done.stderr
+    lists = json.loads(done.stdout)
+    assert "urgent-finding" not in {i["kind"] for wl in lists.values() for i in wl["items"]}

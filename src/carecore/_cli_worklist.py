@@ -73,6 +73,16 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
     ),
 )
 @click.option(
+    "--acknowledge",
+    "acknowledge",
+    default=None,
+    metavar="RESULT_ID",
+    help=(
+        "First acknowledge this assessment result's urgent findings as the acting user "
+        "(audited); they leave the worklist."
+    ),
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json", "csv"]),
@@ -89,9 +99,10 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     with_gaps: bool,  # noqa: FBT001 - a click flag
     with_adherence: bool,  # noqa: FBT001 - a click flag
     families: tuple[str, ...],
+    acknowledge: str | None,
     fmt: str,
 ) -> None:
-    """List each care manager's work in priority order: overdue, due today, minutes to a code, the rest.
+    """List each care manager's work in priority order: urgent, overdue, due today, minutes, the rest.
 
     The same builder as the report and the API: TCM contacts and visits,
     monthly check-ins, outreach, eligible patients not enrolled,
@@ -113,6 +124,9 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     ) as program:
         zone = time_zone or program.practice_time_zone() or "UTC"
         today = on or program.clock.now().in_timezone(zone).date()
+        if acknowledge is not None:
+            done = program.acknowledge_finding(acknowledge)
+            click.echo(f"acknowledged {done.id} as {done.acknowledged_by}", err=True)
         lists = program.worklists(
             time_zone=zone,
             on=today,
