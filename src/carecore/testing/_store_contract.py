@@ -461,7 +461,7 @@ class StoreContract:
             tx.find_many(TimeEntry, patient_ids=[PID])
             tx.all(Practitioner)  # not patient data
         with ready.transaction(actor="contract", reason="t", at=AT) as tx:
-            bulk = [e for e in tx.audit_entries(patient_id=PID) if e.action == "bulk-read"]
+            bulk = [e for e in tx.audit_entries() if e.action == "bulk-read"]
         assert [(e.actor, e.kind, e.patient_id, e.detail, e.reason) for e in bulk] == [
             ("md:ruiz", "Patient", PID, "TimeEntry", "roster")
         ]
