@@ -10,6 +10,7 @@ import click
 import pendulum
 
 from carecore import errors
+from carecore._cli_actor import current_actor
 from carecore._cli_commands import month_option, time_zone_option
 from carecore.clock import SystemClock
 from carecore.model import ServiceFamily, ServicePeriod
@@ -205,7 +206,9 @@ def report(  # noqa: PLR0917 - one parameter per click option
     day = _day(as_of, "--as-of")  # options first: a bad option is named before the store is read
     if day is None:  # the last day of the report, but never a day still to come
         day = min(period.end, SystemClock().today(time_zone))
-    with CareProgram.open(db_url, actor="carecore-cli", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         data = program.program_data(reason="carecore report")
         extra = _care_tables(program, period.start, day)
     result = program_report(

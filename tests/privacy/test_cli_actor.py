@@ -68,3 +68,15 @@ def test_a_blank_actor_falls_back_to_the_login_name(url, monkeypatch):
     result = CliRunner().invoke(make_app(), ["--actor", "  ", "tcm", "list", "--db", url])
     assert result.exit_code == 0, result.output
     assert _actions_of(url, f"os-user:{getpass.getuser()}")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["worklist", "--on", "2026-06-15"], ["report", "--to", "2026-06", "--out", "{out}"]],
+    ids=lambda c: c[0],
+)
+def test_worklist_and_report_record_the_actor(url, command, tmp_path):
+    args = [a.replace("{out}", str(tmp_path / "out")) for a in command]
+    result = CliRunner().invoke(make_app(), ["--actor", "cm:lee", *args, "--db", url])
+    assert result.exit_code == 0, result.output
+    assert any(r["action"] == "bulk-read" for r in _actions_of(url, "cm:lee"))
