@@ -97,7 +97,8 @@ def export_command(  # noqa: PLR0917 - one parameter per click option
     )
     with (
         CareProgram.open(db_url, actor=actor, plugin_manager=pm, create=False) as program,
-        program.transaction(f"research export ({rules.method})") as tx,
+        # The reason says where the records went: the audit log records the disclosure.
+        program.transaction(f"research export ({rules.method}) to {out.resolve()}") as tx,
     ):
         counts = export(tx, out, rules)
     total = sum(counts.values())
