@@ -1,4 +1,9 @@
-"""assemble_claims: every claim line of the month ends in exactly one claim or one refusal."""
+"""assemble_claims: every claim line of the month ends in exactly one claim or one refusal.
+
+A line belongs to the month its own service period starts in: the calendar month
+for time-based codes, the 30 days from the discharge for TCM, which may run into
+the next month.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from carecore.model import (
 
 MONTH = ServicePeriod.month(2026, 3)
 CODES = ("99490", "99439", "99487", "G0557", "99457", "99497")
+TCM_CODES = ("99495", "99496")
 DIAGNOSES = ("E11.9", "I10", "I50.22", "J44.1", "N18.4", "F33.1", "G30.9", "E78.5")
 PIDS = ("p1", "p2", "p3", "p4")
 DOCTORS = {
@@ -33,15 +39,24 @@ HOME = PostalAddress(line1="1 Elm St", city="Evanston", state="IL", postal_code=
 
 
 @st.composite
-def claim_lines(draw):
+def claim_lines(draw, month=MONTH):
+    """A line of *month*: a month-long one, or a TCM line whose 30 days start in it."""
+    if draw(st.booleans()):
+        discharge = month.start.add(days=draw(st.integers(0, month.end.day - 1)))
+        family, code = ServiceFamily.TCM, draw(st.sampled_from(TCM_CODES))
+        period = ServicePeriod.days_from(discharge, 30)
+        day = discharge.add(days=draw(st.integers(1, 14)))
+    else:
+        family, code, period = ServiceFamily.CCM, draw(st.sampled_from(CODES)), month
+        day = month.start.add(days=draw(st.integers(0, month.end.day - 1)))
     return ClaimLine(
         patient_id=draw(st.sampled_from(PIDS)),
-        code=draw(st.sampled_from(CODES)),
+        code=code,
         units=draw(st.integers(1, 3)),
-        family=ServiceFamily.CCM,
+        family=family,
         billing_practitioner_id=draw(st.sampled_from([*DOCTORS, "dr3"])),
-        date_of_service=pendulum.Date(2026, 3, draw(st.integers(1, 31))),
-        period=MONTH,
+        date_of_service=day,
+        period=period,
         amount=draw(st.none() | st.decimals("1", "300", places=2)),
         diagnoses=tuple(draw(st.lists(st.sampled_from(DIAGNOSES), max_size=4, unique=True))),
     )
@@ -61,16 +76,15 @@ def _patient(pid):
 @settings(max_examples=150, deadline=None)
 @given(
     lines=st.lists(claim_lines(), max_size=25),
-    other=st.lists(claim_lines(), max_size=3),
+    other=st.lists(claim_lines(ServicePeriod.month(2026, 2)), max_size=3),
     known=st.sets(st.sampled_from(PIDS)),
     with_mbi=st.sets(st.sampled_from(PIDS)),
     with_address=st.sets(st.sampled_from(PIDS)),
 )
 def test_each_line_is_claimed_or_refused_once(lines, other, known, with_mbi, with_address):
-    february = [attrs.evolve(x, period=ServicePeriod.month(2026, 2),
-                             date_of_service=pendulum.Date(2026, 2, 1)) for x in other]  # fmt: skip
+    # February's lines, TCM periods running into March among them, are not March's.
     batch = assemble_claims(
-        [*lines, *february],
+        [*lines, *other],
         period=MONTH,
         identity=None,
         patients={pid: _patient(pid) for pid in known},
@@ -129,3 +143,32 @@ def test_claim_numbers_are_stable_and_distinct():
     assert first == numbers()
     assert len(set(first)) == 3
     assert all(n.startswith("202603") for n in first)
+
+
+def test_a_tcm_line_running_into_the_next_month_is_claimed_in_the_month_it_starts():
+    discharge = pendulum.Date(2026, 3, 20)
+    tcm = ClaimLine(
+        patient_id="p1", code="99495", units=1, family=ServiceFamily.TCM,
+        billing_practitioner_id="dr1", date_of_service=pendulum.Date(2026, 3, 27),
+        period=ServicePeriod.days_from(discharge, 30), amount=Decimal("220.11"),
+        diagnoses=("I50.22",),
+    )  # fmt: skip
+    assert tcm.period.end == pendulum.Date(2026, 4, 18)
+
+    def batch(period):
+        return assemble_claims(
+            [tcm],
+            period=period,
+            identity=None,
+            patients={"p1": _patient("p1")},
+            practitioners=DOCTORS,
+            addresses={"p1": HOME},
+            mbis={"p1": "1EG4TE5MK73"},
+        )
+
+    march = batch(MONTH)
+    assert [line for claim in march.claims for line in claim.lines] == [tcm]
+    assert march.total == Decimal("220.11")
+    april = batch(ServicePeriod.month(2026, 4))
+    assert not april.claims
+    assert not april.refusals

@@ -7,6 +7,7 @@ import json
 import stat
 from decimal import Decimal
 
+import pendulum
 import pytest
 from _records import CREATED, DOCTOR, IDENTITY, MONTH, NURSE_PRACTITIONER, family_lines, people
 from _x12 import pyx12_errors, segments
@@ -16,7 +17,15 @@ from click.testing import CliRunner
 from carecore.billing.encode import CloseEncoder
 from carecore.cli import make_app
 from carecore.convert import to_primitive
-from carecore.model import Coverage, CoveragePlan, Identifier, PatientAddress
+from carecore.model import (
+    ClaimLine,
+    Coverage,
+    CoveragePlan,
+    Identifier,
+    PatientAddress,
+    ServiceFamily,
+    ServicePeriod,
+)
 from carecore.model.billing_identity import MBI_SYSTEM
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.storage import open_store
@@ -208,3 +217,37 @@ def test_a_practice_file_replaces_the_stored_identity(app, tmp_path):
     text = out.read_text(encoding="ascii")
     assert "NM1*85*2*Lakeside Clinic West*****XX*1245319599~" in text
     assert "NM1*PR*2*MEDICARE PART B*****PI*06202~" in text
+
+
+def test_a_tcm_line_running_into_the_next_month_is_sent_with_the_month_it_starts(app, tmp_path):
+    url = _store(tmp_path)
+    # TCM's 30 days from a discharge on 20 March run to 18 April: a March line.
+    tcm = ClaimLine(
+        patient_id="p-ccm", code="99495", units=1, family=ServiceFamily.TCM,
+        billing_practitioner_id=DOCTOR.id, date_of_service=pendulum.Date(2026, 3, 27),
+        period=ServicePeriod.days_from(pendulum.Date(2026, 3, 20), 30),
+        amount=Decimal("220.11"), diagnoses=("I50.22",),
+    )  # fmt: skip
+    store = open_store(url)
+    with store.transaction(actor="t", reason="close", at=CREATED) as tx:
+        tx.add(tcm)
+    store.close()
+    march = tmp_path / "march.837"
+    result = CliRunner().invoke(
+        app, ["billing", "claims", "--db", url, "--month", "2026-03", "--format", "x12",
+              "--out", str(march)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = march.read_text(encoding="ascii")
+    assert pyx12_errors(text) == []
+    charges = sorted(Decimal(s[2]) for s in segments(text) if s[0] == "SV1")
+    assert charges == sorted(line.amount for line in [*family_lines(), tcm])
+    assert sum(Decimal(s[2]) for s in segments(text) if s[0] == "CLM") == sum(charges)
+    april = tmp_path / "april.837"
+    result = CliRunner().invoke(
+        app, ["billing", "claims", "--db", url, "--month", "2026-04", "--format", "x12",
+              "--out", str(april)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "no claim of" in result.output
+    assert not april.exists()

@@ -193,6 +193,17 @@ def _line_problem(line: ClaimLine) -> tuple[str, str] | None:
     return None
 
 
+def _of_month(line: ClaimLine, month: ServicePeriod) -> bool:
+    """Whether *line* was closed with *month*: its own service period starts in it.
+
+    A line's period is the calendar month for the time-based codes, but its
+    own span for the others (TCM's 30 days from the discharge, a device's 30
+    days), which may end in the next month; the close stores such a line with
+    the month its period starts in, so it is sent with that month, once.
+    """
+    return line.period.start in month
+
+
 def assemble_claims(
     lines: Iterable[ClaimLine],
     *,
@@ -205,7 +216,9 @@ def assemble_claims(
 ) -> ClaimBatch:
     """Group the period's claim *lines* into claims, refusing per claim what cannot be sent.
 
-    :param lines: claim lines (those of other periods are ignored).
+    :param lines: claim lines; those whose service period starts in another
+        month are ignored (a TCM line's 30 days may run into the next month:
+        it is still this month's).
     :param identity: the practice's billing identity (the caller checks it is there).
     :param patients: patients by id.
     :param practitioners: billing practitioners by id (each needs an NPI).
@@ -215,7 +228,7 @@ def assemble_claims(
     """
     groups: dict[tuple[str, str], list[ClaimLine]] = {}
     for line in lines:
-        if line.period == period:
+        if _of_month(line, period):
             groups.setdefault((line.patient_id, line.billing_practitioner_id), []).append(line)
     claims: list[Claim] = []
     refusals: list[ClaimRefusal] = []
@@ -352,12 +365,15 @@ def claims_from_store(
 ) -> ClaimBatch:
     """The period's stored claim lines as claims (run a close with ``--db`` first).
 
+    The lines are those the close stored for the month: each whose service
+    period starts in it, a TCM period running into the next month included.
+
     The MBI is read as of the period's last day. *identity* (from a practice
     file) wins over the stored one.
     """
     if identity is None:
         identity = practice_identity(tx, identity_id)
-    lines = [line for line in tx.all(ClaimLine) if line.period == period]
+    lines = [line for line in tx.all(ClaimLine) if _of_month(line, period)]
     wanted = {line.patient_id for line in lines}
     patients = {p.id: p for p in tx.all(Patient) if p.id in wanted}
     coverages: dict[str, list[Coverage]] = {}
