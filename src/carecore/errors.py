@@ -62,8 +62,16 @@ _SHOWN = 80  # longest value repr shown in a message
 
 
 def _show(value: object) -> str:
+    """*value*'s repr, cut in the middle when long: a path keeps its file name.
+
+    >>> _show("x" * 100)[:5], _show("/a/" + "b" * 100 + "/nope.csv")[-10:]
+    ("'xxxx", "/nope.csv'")
+    """
     text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+    if len(text) <= _SHOWN:
+        return text
+    tail = _SHOWN // 2
+    return text[: _SHOWN - tail - 3] + "..." + text[-tail:]
 
 
 class CarecoreError(Exception):
