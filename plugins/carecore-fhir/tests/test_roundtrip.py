@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import string
 
+import pendulum
 import pytest
-from carecore_fhir import import_bundle
+from carecore_fhir import codes, import_bundle
 from carecore_fhir.export import export_patient
+from carecore_fhir.mapping import Options
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from carecore.model import AssessmentResult, Consent, Enrollment, Patient
+from carecore.model import (
+    AdministrativeSex,
+    AssessmentResult,
+    Consent,
+    Enrollment,
+    Identifier,
+    Patient,
+)
 from carecore.service import CareProgram
 
 
@@ -125,3 +137,58 @@ def test_practitioners_the_store_lacks_travel_as_names_and_read_back(program, ca
         for cls in (AssessmentResult, Consent, Enrollment):
             assert _find(again, cls, "p9") == _find(program, cls, "p9"), cls.__name__
         assert _resources(export_patient(again, "p9")) == _resources(first)
+
+
+# Systems a stored patient's identifiers may have: carecore's own id system and the default
+# import source among them, a bare assigning authority as HL7 PID-3 gives it, URNs and URLs.
+SYSTEMS = (
+    codes.PATIENT_ID,
+    Options().source,
+    "RGH",
+    "urn:mrn:acme",
+    "http://hl7.org/fhir/sid/us-mbi",
+    "https://ehr.example/fhir",
+)
+FHIR_ID_CHARS = string.ascii_letters + string.digits + "-."
+
+
+@st.composite
+def _patients(draw):
+    pid = draw(st.text(FHIR_ID_CHARS, min_size=1, max_size=12))
+    # A value is often the patient's own id (a hospital MRN equal to it, carecore's id itself).
+    value = st.one_of(st.just(pid), st.text(string.ascii_letters + string.digits, min_size=1))
+    identifiers = draw(
+        st.lists(st.builds(Identifier, system=st.sampled_from(SYSTEMS), value=value), max_size=3)
+    )
+    return Patient(
+        id=pid,
+        given_name="Ada",
+        family_name="Okafor",
+        birth_date=pendulum.Date(1950, 3, 1),
+        sex=AdministrativeSex.FEMALE,
+        time_zone="America/Chicago",
+        identifiers=identifiers,
+    )
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    # the plugin manager holds no state between examples; each example opens its own stores
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(patient=_patients())
+def test_a_patients_identifiers_survive_export_and_import_exactly(patient, carecore_pm):
+    """Any 0 to 3 identifiers come back as they were, none gained, none lost, order kept."""
+    with CareProgram.open("memory://", actor="t", plugin_manager=carecore_pm) as first:
+        first.import_records([patient], reason="test")
+        bundle = export_patient(first, patient.id)
+    (resource,) = (e["resource"] for e in bundle["entry"])
+    # US Core needs an identifier: carecore's id is always one of them
+    assert {"system": codes.PATIENT_ID, "value": patient.id} in resource["identifier"]
+    with CareProgram.open("memory://", actor="t", plugin_manager=carecore_pm) as again:
+        report = import_bundle(again, json.dumps(bundle), source="p.json")
+        assert report.refused == ()
+        with again.transaction("test") as tx:
+            assert tx.get(Patient, patient.id) == patient
+        assert _resources(export_patient(again, patient.id)) == _resources(bundle)

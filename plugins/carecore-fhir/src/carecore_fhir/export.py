@@ -214,9 +214,10 @@ def patient_resource(
         doc["address"] = [address_resource(address)]
     if contact is not None:
         _contact(doc, contact)
-    if not any(i.value == patient.id for i in patient.identifiers):
-        # US Core needs an identifier; carecore's id is one, under its own system.
-        doc["identifier"].append({"system": PATIENT_ID, "value": patient.id})
+    # US Core needs an identifier: carecore's id is always one, under its own system and
+    # last, after the stored identifiers as they are. Reading carecore's export back drops
+    # this last one, so the patient keeps exactly its identifiers (map_patient).
+    doc["identifier"].append({"system": PATIENT_ID, "value": patient.id})
     doc["text"] = _narrative(
         f"{patient.given_name} {patient.family_name}, born {patient.birth_date}"
     )

@@ -545,11 +545,13 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         for i in resource.get("identifier", ())
         if isinstance(i, dict) and i.get("system") and i.get("value")
     ]
-    # carecore's export names its own id under codes.PATIENT_ID: the patient itself, read back as
-    # it was (no identifier gained); another source's FHIR id is kept under options.source.
+    # carecore's export always ends the identifiers with its own id under codes.PATIENT_ID:
+    # dropping that last one reads the patient back with exactly the identifiers it had (a
+    # stored one under the same system and value stays). Another source's FHIR id is kept
+    # under options.source.
     carecore_id = Identifier(system=codes.PATIENT_ID, value=rid)
     if carecore_id in idents:
-        idents.remove(carecore_id)
+        del idents[len(idents) - 1 - idents[::-1].index(carecore_id)]
     else:
         own = Identifier(system=options.source, value=rid)
         if own not in idents:
