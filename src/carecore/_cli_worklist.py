@@ -13,7 +13,7 @@ import pendulum
 from carecore import errors
 from carecore._cli_actor import current_actor
 from carecore._cli_commands import time_zone_option
-from carecore.model import CareTeam, Patient, Practitioner, ServiceFamily
+from carecore.model import CarePlan, CareTeam, Patient, Practitioner, ServiceFamily
 from carecore.registry import PROGRAMS, WorklistRow, worklist_rows
 from carecore.service import CareProgram
 
@@ -138,9 +138,10 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
             _check_owner(program, owner, lists)
         with program.transaction("worklist names") as tx:
             patients = tx.all(Patient)
+            plans = tx.all(CarePlan)
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}
-    rows = worklist_rows(lists.values(), today=today, patients=patients)
+    rows = worklist_rows(lists.values(), today=today, patients=patients, care_plans=plans)
     if fmt == "json":
         _json(lists, rows)
     elif fmt == "csv":

@@ -153,3 +153,29 @@ def test_a_patient_who_left_the_program_is_not_offered_it_again():
     assert "eligible-not-enrolled" not in {i.kind for i in dr.items}
     (closed,) = [c for c in dr.closed if c.item.kind == "eligible-not-enrolled"]
     assert closed.reason == "the patient left the CCM program on 2026-03-20 (patient request)"
+
+
+def test_a_patient_who_left_every_program_has_their_plan_work_closed():
+    w = world(LATE_MARCH)
+    p1 = ccm_records("p1")
+    left = p1["enrollments"][0].disenroll(pendulum.Date(2026, 3, 20), DisenrollmentReason.MOVED)
+    w["enrollments"] = [left, *w["enrollments"][1:]]
+    (dr,) = registry_worklists(**w).values()
+    assert "task" not in {i.kind for i in dr.items if i.patient_id == "p1"}
+    reasons = {(c.item.kind, c.reason) for c in dr.closed if c.item.patient_id == "p1"}
+    assert reasons == {("task", "the patient left the CCM program on 2026-03-20 (moved)")}
+    # p2 is still in outreach: their work stays.
+    assert {"tcm-contact", "enrollment-outreach"} <= {
+        i.kind for i in dr.items if i.patient_id == "p2"
+    }
+
+
+def test_a_task_item_says_what_the_task_is():
+    w = world(LATE_MARCH)
+    lists = registry_worklists(**w)
+    (row, *_) = worklist_rows(lists.values(), today=LATE_MARCH, care_plans=w["care_plans"])
+    (plan,) = w["care_plans"]
+    task = next(t for t in plan.tasks if f"{plan.id}/{t.id}" == row.detail)
+    assert row.action == f"Do the care-plan task: {task.description}"
+    (bare, *_) = worklist_rows(lists.values(), today=LATE_MARCH)
+    assert bare.action == f"Do the care-plan task ({row.detail})"  # without the plans: the ids

@@ -289,8 +289,10 @@ def registry_worklists(
     the list's ``closed``, with the reason. That is the TCM work of an
     episode whose 30-day period ended (:func:`carecore.transitions.expire`;
     shown for :data:`CLOSED_SHOWN_DAYS` days), every item of a patient who
-    has died (their ``date_of_death`` is on or before *today*), and the
-    enrollment offers to a patient who left that program (unless they left
+    has died (their ``date_of_death`` is on or before *today*), the
+    care-plan tasks, goals, check-ins and minutes of a patient who has left
+    every program they were in, and the enrollment offers to a patient who
+    left that program (unless they left
     as no longer eligible or unreachable: they are offered it again).
 
     >>> import pendulum
@@ -392,6 +394,7 @@ def registry_worklists(
         caseload[name] = worklist.caseload
     for item in extra:
         items[item.owner].append(item)
+    gone_from = _left_every_program(enrolled, day)
     died = {p.id: p.date_of_death for p in people if p.date_of_death and p.date_of_death <= day}
     gone: dict[str, list[ClosedItem]] = defaultdict(list)
     for c in closed:
@@ -400,10 +403,13 @@ def registry_worklists(
         kept = []
         for item in items[name]:
             death = died.get(item.patient_id)
-            if death is None:
-                kept.append(item)
-            else:
+            ended = gone_from.get(item.patient_id)
+            if death is not None:
                 gone[name].append(ClosedItem(item=item, reason=f"the patient died on {death}"))
+            elif ended is not None and item.kind in _PROGRAM_WORK:
+                gone[name].append(ClosedItem(item=item, reason=ended))
+            else:
+                kept.append(item)
         items[name] = kept
     return {
         name: Worklist(
@@ -414,6 +420,30 @@ def registry_worklists(
         )
         for name in sorted(set(items) | set(gone))
     }
+
+
+#: Work that belongs to a program: it closes when the patient has left every program.
+_PROGRAM_WORK = frozenset({"task", "goal-follow-up", "ccm-check-in", "minutes-to-threshold"})
+
+
+def _left_every_program(enrolled: list[Enrollment], day: pendulum.Date) -> dict[str, str]:
+    """Patients whose every enrollment has ended by *day*: the reason, from the last one to end."""
+    ended: dict[str, list[Enrollment]] = defaultdict(list)
+    still: set[str] = set()
+    for e in enrolled:
+        if e.status_on(day) is EnrollmentStatus.DISENROLLED:
+            ended[e.patient_id].append(e)
+        else:
+            still.add(e.patient_id)
+    out = {}
+    for pid, gone in ended.items():
+        if pid in still:
+            continue
+        last = max(gone, key=lambda e: e.history[-1].on)
+        change = last.history[-1]
+        why = "" if change.reason is None else f" ({change.reason.value.replace('_', ' ')})"
+        out[pid] = f"the patient left the {last.family.value} program on {change.on}{why}"
+    return out
 
 
 _OFFER_AGAIN = frozenset({DisenrollmentReason.NO_LONGER_ELIGIBLE, DisenrollmentReason.UNREACHABLE})
@@ -641,13 +671,15 @@ def worklist_rows(
     *,
     today: pendulum.Date,
     patients: Iterable[Patient] = (),
+    care_plans: Iterable[CarePlan] = (),
 ) -> tuple[WorklistRow, ...]:
     """Every item of *worklists* as a :class:`WorklistRow`, list by list, in each list's order.
 
     Each list's open items come first, then its closed ones (band ``closed``).
 
     The patient's display name is ``Family, Given`` from *patients* (the id
-    when the patient is not given, e.g. for a version without names).
+    when the patient is not given, e.g. for a version without names). A
+    task or goal item says what the task or goal is, from *care_plans*.
 
     >>> import pendulum
     >>> worklist_rows([], today=pendulum.Date(2026, 3, 4))
@@ -655,6 +687,10 @@ def worklist_rows(
     """
     day = check_date(today, "today")
     names = {p.id: f"{p.family_name}, {p.given_name}" for p in patients}
+    said: dict[str, str] = {}
+    for plan in care_plans:
+        said.update({f"{plan.id}/{t.id}": t.description for t in plan.tasks})
+        said.update({f"{plan.id}/{g.id}": g.description for g in plan.goals})
     out = []
     for wl in worklists:
         shown = [(i, None) for i in wl.items] + [(c.item, c.reason) for c in wl.closed]
@@ -671,7 +707,11 @@ def worklist_rows(
                     due=item.due,
                     overdue=band == "overdue",
                     overdue_since=item.due if band == "overdue" else None,
-                    action=f"{what} ({item.detail})",
+                    action=(
+                        f"{what}: {said[item.detail]}"
+                        if item.detail in said
+                        else f"{what} ({item.detail})"
+                    ),
                     detail=item.detail,
                     closed_reason=reason,
                 )
