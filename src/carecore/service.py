@@ -1421,9 +1421,11 @@ def _replace_billing(
     are deleted and the new items added, so closing a month again writes
     only what changed.
     """
+    from carecore.billing.primitives import closed_with  # noqa: PLC0415
+
     current: dict[tuple[type, tuple[object, ...]], ClaimLine | Denial] = {}
     for old in stored:
-        if old.period.start in period:
+        if closed_with(old.period, period):
             current[type(old), kind_for(type(old)).key_of(old)] = old
     new = [(item, (type(item), kind_for(type(item)).key_of(item))) for item in items]
     same = {key for item, key in new if current.get(key) == item}

@@ -39,6 +39,7 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing.primitives import closed_with
 from carecore.model import (
     MBI_SYSTEM,
     AdministrativeSex,
@@ -201,7 +202,7 @@ def _of_month(line: ClaimLine, month: ServicePeriod) -> bool:
     days), which may end in the next month; the close stores such a line with
     the month its period starts in, so it is sent with that month, once.
     """
-    return line.period.start in month
+    return closed_with(line.period, month)
 
 
 def assemble_claims(

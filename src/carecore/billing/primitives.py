@@ -56,6 +56,7 @@ __all__ = [
     "MinuteClass",
     "TimeTrack",
     "care_plan_in_force",
+    "closed_with",
     "consent_in_force",
     "countable_window",
     "counts_toward",
@@ -410,3 +411,21 @@ def duration_thresholds() -> tuple[int, ...]:
     months = {m for _, m in CONDITIONS_NEEDED.values()}
     months |= {m for m in DIAGNOSIS_MONTHS.values() if m}
     return tuple(sorted(months, reverse=True))
+
+
+def closed_with(period: ServicePeriod, month: ServicePeriod) -> bool:
+    """Whether a claim line or denial of service period *period* belongs to *month*'s close.
+
+    A time-based code's period is its calendar month, but TCM's 30 days from
+    the discharge and a device's 30 days may end in the next month: the close
+    keeps such a line with the month its period starts in, so claims, stored
+    results, measures and the report count it with that month, once.
+
+    >>> from carecore.model.period import ServicePeriod
+    >>> import pendulum
+    >>> march = ServicePeriod.month(2026, 3)
+    >>> tcm = ServicePeriod.days_from(pendulum.Date(2026, 3, 20), 30)
+    >>> closed_with(tcm, march), closed_with(tcm, ServicePeriod.month(2026, 4))
+    (True, False)
+    """
+    return period.start in month

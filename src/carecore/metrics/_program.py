@@ -14,6 +14,7 @@ from attrs import frozen
 
 from carecore import errors
 from carecore.billing.fees import revenue
+from carecore.billing.primitives import closed_with
 from carecore.metrics._measure import Measure, enrolled_months, month_key, months_of
 from carecore.model import (
     CareSetting,
@@ -288,7 +289,7 @@ def expected_revenue(
     lines = [
         line
         for line in claim_lines
-        if line.period.start in p and (fam is None or line.family is fam)
+        if closed_with(line.period, p) and (fam is None or line.family is fam)
     ]
     money = revenue(lines)
     total, unpriced = money.total, money.unpriced_lines

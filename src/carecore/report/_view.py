@@ -16,6 +16,7 @@ from attrs import frozen
 
 from carecore import errors
 from carecore.billing.fees import fee
+from carecore.billing.primitives import closed_with
 from carecore.metrics import (
     billable_rate,
     enrolled_months,
@@ -255,7 +256,7 @@ def _revenue(
 ) -> tuple[dict[str, dict[str, Decimal]], Table]:
     family = report.family
     lines = [line for line in data.claim_lines if line.family is family]
-    codes = sorted({line.code for line in lines if line.period.start in report.period})
+    codes = sorted({line.code for line in lines if closed_with(line.period, report.period)})
     by_month: dict[str, dict[str, Decimal]] = {}
     rows = []
     for start in _months(report.period):
