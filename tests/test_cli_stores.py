@@ -37,7 +37,7 @@ def test_a_store_that_does_not_exist_is_refused_and_not_created(app, tmp_path, a
     path = tmp_path / "practise.db"  # a typo of practice.db
     result = CliRunner().invoke(app, [*args, f"sqlite:///{path}"])
     assert result.exit_code == 2, result.output
-    assert "NoSuchStore" in result.output
+    assert "holds no carecore store" in result.output
     assert "carecore db init" in result.output
     assert "Traceback" not in result.output
     assert not path.exists()
@@ -48,7 +48,7 @@ def test_an_empty_database_is_not_a_store_to_report_on(app, tmp_path):
     path.write_bytes(b"")
     result = CliRunner().invoke(app, ["worklist", "--db", f"sqlite:///{path}"])
     assert result.exit_code == 2, result.output
-    assert "NoSuchStore" in result.output
+    assert "holds no carecore store" in result.output
     import sqlite3
 
     with sqlite3.connect(path) as conn:  # no schema was written

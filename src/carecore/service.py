@@ -1209,11 +1209,14 @@ class CareProgram:
         """
         from carecore.billing import cms_rule_set  # noqa: PLC0415
         from carecore.billing.facts import Setting  # noqa: PLC0415
+        from carecore.billing.rules import RuleSet  # noqa: PLC0415
 
         if not isinstance(period, ServicePeriod):
             raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
         v.check_callable(progress, "progress")
         v.check_callable(each, "each")
+        if rules is not None and not isinstance(rules, RuleSet):
+            raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
         chosen = rules if rules is not None else cms_rule_set(period.start.year)
         setting = setting if setting is not None else Setting.PHYSICIAN_OFFICE
         _check_close_options(setting, require_coverage)
