@@ -72,9 +72,13 @@ def test_csv_and_html_carry_the_api_numbers(report, tmp_path):
     assert len(work) == sum(len(w.items) for w in report.worklists)
     assert {
         "owner": "rn1",
+        "priority": "today",  # due at the month's end, which is the as-of day
         "due": "2026-03-31",
+        "overdue_since": "",
         "kind": "minutes-to-threshold",
         "patient_id": "p1",
+        "action": "Log care time (CCM: 20 more clinical-staff minutes reach 99490; "
+        "the month would still be refused: No CCM consent is on file for this period.)",
         "detail": "CCM: 20 more clinical-staff minutes reach 99490; "
         "the month would still be refused: No CCM consent is on file for this period.",
     } in work

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from carecore.metrics import month_key
+from carecore.registry import worklist_rows
 
 if TYPE_CHECKING:
     from carecore.metrics import ProgramReport
@@ -209,14 +210,35 @@ def _a1c(report: ProgramReport) -> Table:
 
 
 def _worklist(report: ProgramReport) -> Table:
+    # The rows a care manager reads (carecore worklist): priority, overdue since, what to do.
+    plans = () if report.data is None else report.data.care_plans
+    rows = worklist_rows(report.worklists, today=report.as_of, care_plans=plans)
     return Table(
         name="worklist",
         title=f"Worklists on {report.as_of}",
-        columns=("owner", "due", "kind", "patient_id", "detail"),
+        columns=(
+            "owner",
+            "priority",
+            "due",
+            "overdue_since",
+            "kind",
+            "patient_id",
+            "action",
+            "detail",
+        ),
         rows=tuple(
-            (i.owner, cell(i.due), i.kind, i.patient_id, i.detail)
-            for w in report.worklists
-            for i in w.items
+            (
+                r.owner,
+                r.band,
+                cell(r.due),
+                cell(r.overdue_since),
+                r.kind,
+                r.patient_id,
+                r.action,
+                r.detail,
+            )
+            for r in rows
+            if r.closed_reason is None
         ),
     )
 
