@@ -169,6 +169,7 @@ def test_the_cli_shows_the_finding_first_and_acknowledges_it(program, tmp_path, 
     assert shown.exit_code == 0, shown.output
     first = shown.output.splitlines()[1]
     assert "Okafor, Ada" in first
+    assert first.lstrip().startswith("URGENT since 2026-03-04")
     assert "Contact the patient today" in first
     assert "suicidal-ideation (r1)" in first
     unknown = CliRunner().invoke(app, ["worklist", "--db", url, "--acknowledge", "r404"])

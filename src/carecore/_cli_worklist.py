@@ -211,6 +211,8 @@ def _table(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None
         click.echo(f"{name}: caseload {wl.caseload}, {len(mine)} item(s)")
         for r in mine:
             when = f"OVERDUE since {r.overdue_since}" if r.overdue else f"due {r.due}"
+            if r.band == "urgent":
+                when = f"URGENT since {r.due}"
             click.echo(f"  {when:<27} {r.patient_name:<24} {r.action}")
         for r in done:
             click.echo(f"  {'closed':<27} {r.patient_name:<24} {r.action}: {r.closed_reason}")
