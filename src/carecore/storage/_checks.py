@@ -79,6 +79,8 @@ def message(value: object) -> OutboundMessage:
     """The outbound message, or a typed error."""
     if not isinstance(value, OutboundMessage):
         raise errors.InvalidValue("must be an OutboundMessage", field="message", value=value)
+    for name in ("id", "idempotency_key", "channel", "recipient", "subject", "body"):
+        text(f"message.{name}", getattr(value, name))
     return value
 
 
@@ -177,7 +179,9 @@ def lease(due_at: object, lease_until: object) -> None:
 def claim(value: object) -> None:
     """An outbox claim number (from :meth:`claim_outbox`), or None for no fence."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise errors.InvalidValue("must be a claim number of at least 0", field="claim", value=value)
+        raise errors.InvalidValue(
+            "must be a claim number of at least 0", field="claim", value=value
+        )
 
 
 def instant(name: str, value: object) -> None:

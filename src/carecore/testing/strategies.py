@@ -1094,7 +1094,7 @@ def outbound_messages() -> st.SearchStrategy[OutboundMessage]:
         channel=st.sampled_from(("console", "email", "sms", "webhook")),
         recipient=_words,
         subject=_words,
-        body=st.text(max_size=200),
+        body=st.text(st.characters(exclude_characters="\x00"), max_size=200),
         created_at=instants(),
         patient_id=st.none() | _ids,
         audience=st.sampled_from(("care-team", "patient")),
@@ -1224,7 +1224,7 @@ def delivery_receipts() -> st.SearchStrategy[DeliveryReceipt]:
         accepted=st.booleans(),
         at=instants(),
         provider_id=st.none() | _ids,
-        detail=st.none() | st.text(max_size=80),
+        detail=st.none() | st.text(st.characters(exclude_characters="\x00"), max_size=80),
     )
 
 
