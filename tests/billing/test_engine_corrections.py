@@ -19,6 +19,7 @@ from carecore.billing.facts import (
     Setting,
     TimeFact,
 )
+from carecore.billing.primitives import CONSENT_FAMILIES
 from carecore.billing.rules import ConditionGrouping, DateOfService, Switches
 from carecore.convert import get_converter
 from carecore.model import ClaimLine, Credential, Denial, RoleClass, ServiceFamily, ServicePeriod
@@ -143,7 +144,8 @@ def with_uncountable_time(draw):
     extra = []
     for pr in facts.practitioners:
         for family, consent in patient.consent_on:
-            if facts.period.start < consent <= facts.period.end:
+            # Only the families that need consent ignore time before it (ACP, TCM... do not).
+            if family in CONSENT_FAMILIES and facts.period.start < consent <= facts.period.end:
                 day = draw(st.dates(facts.period.start, consent.subtract(days=1)))
                 extra.append((family, pr.id, day))
         death = patient.date_of_death
