@@ -55,6 +55,14 @@ def test_an_empty_database_is_not_a_store_to_report_on(app, tmp_path):
         assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
 
 
+def test_a_bare_file_path_is_refused_with_the_url_to_write(app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["worklist", "--db", "practice.db"])
+    assert result.exit_code == 2, result.output
+    assert "sqlite:///practice.db" in result.output
+    assert not (tmp_path / "practice.db").exists()
+
+
 def test_open_without_create_refuses_and_with_create_makes_a_private_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     with pytest.raises(errors.NoSuchStore) as info:

@@ -226,10 +226,18 @@ class NoStoreForURL(NotFound):
 
     >>> str(NoStoreForURL(url="mongodb://x"))
     "url='mongodb://x': no installed plugin opens this kind of store"
+
+    A file path is not a URL; the message says how to write one:
+
+    >>> str(NoStoreForURL(url="carecore-demo.db"))
+    "url='carecore-demo.db': is a path, not a store URL (for an SQLite file write sqlite:///carecore-demo.db)"
     """
 
     def __init__(self, *, url: str) -> None:
-        super().__init__("no installed plugin opens this kind of store", field="url", value=url)
+        reason = "no installed plugin opens this kind of store"
+        if "://" not in url:
+            reason = f"is a path, not a store URL (for an SQLite file write sqlite:///{url})"
+        super().__init__(reason, field="url", value=url)
 
 
 class NoSuchStore(NotFound):
