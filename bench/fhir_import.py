@@ -5,7 +5,8 @@ The target is a ratio at or below 1: carecore's import (parse, map, validate the
 consumes, write, open transition episodes) no slower than the validation alone. Each side is
 run once to warm up (imports, model classes), then best of ``--repeat``.
 
-Run alone: ``python bench/fhir_import.py`` (needs carecore-fhir and ../shared/data).
+Run alone: ``python bench/fhir_import.py`` (needs carecore-fhir and the sample Synthea R4
+bundles: set ``CARECORE_SHARED_DIR`` to the folder whose ``data/synthea_r4`` holds them).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Generate a synthetic month for the billing-close benchmark (the CSV pair of CSV.md).
+"""Generate a synthetic month for the billing-close benchmark: ``patients.csv`` and
+``events.csv``, the two files ``carecore billing close`` reads (see the how-to
+"Close a billing month").
 
 Usage: python bench/gen_close.py OUT_DIR --patients N [--seed S] [--month YYYY-MM]
 Rows are written grouped by patient, as EHR reports usually are.

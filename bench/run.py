@@ -231,7 +231,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
         sys.path.insert(0, str(Path(__file__).parent))
         from hl7_listener import bench_hl7
 
-        # The real sample ADT messages (shared/data/hl7v2_adt), as a live feed
+        # The real sample ADT messages (``data/hl7v2_adt`` under $CARECORE_SHARED_DIR), as a live feed
         # sends them, and a minimal generated A03 (MSH, PID, PV1 only), where
         # parsing is cheapest and the per-message commit weighs most.
         samples = _shared_dir() / "data" / "hl7v2_adt"

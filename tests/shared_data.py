@@ -1,4 +1,4 @@
-"""Where the read-only shared inputs live (``../shared`` next to the repository)."""
+"""Where the read-only shared inputs live (``$CARECORE_SHARED_DIR``, else found beside the repository)."""
 
 from __future__ import annotations
 

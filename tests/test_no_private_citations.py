@@ -104,3 +104,20 @@ def test_cli_help_cites_nothing_private(command):
     result = CliRunner().invoke(APP, [*command, "--help"], prog_name="carecore")
     assert result.exit_code == 0, result.output
     assert not PRIVATE.search(result.output), result.output
+
+
+def data_and_bench_files(root: Path) -> list[Path]:
+    """The tests' data files (shipped with the repository) and the benchmarks."""
+    paths = _text_files(root / "bench")
+    for data in sorted([*root.glob("tests/**/data"), *root.glob("plugins/*/tests/**/data")]):
+        if data.is_dir():
+            paths += _text_files(data)
+    return paths
+
+
+def test_test_data_and_benchmarks_cite_nothing_private():
+    paths = data_and_bench_files(ROOT)
+    assert ROOT / "tests" / "billing" / "data" / "more_scenarios.json" in paths
+    assert ROOT / "bench" / "run.py" in paths
+    found = hits(paths, ROOT)
+    assert not found, "private citations:\n" + "\n".join(found)

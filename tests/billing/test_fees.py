@@ -45,7 +45,7 @@ def test_2022_rvu_rows_give_the_published_national_amounts():
 
 
 def test_the_2026_rule_set_amount_matches_the_spec_worked_check():
-    # SPEC.md §14: 99490 CY 2026 total non-facility RVU 1.98 x $33.4009 = $66.13.
+    # 99490, CY 2026: total non-facility RVU 1.98 x conversion factor $33.4009 = $66.13.
     assert cms_rule_set(2026).rule("99490").amount == national_amount(
         Decimal("1.98"), Decimal("33.4009")
     )

@@ -1,4 +1,4 @@
-"""More cases in the scenario format, written from SPEC.md (each case names its section)."""
+"""More cases in the scenario format, written by hand (each case lists the source tags of its rules)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Targeted rules, each checked against the SPEC.md text it implements."""
+"""Targeted rules, each checked against the billing rule it implements (its sources are in carecore.billing.sources)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ def test_non_clinical_minutes_never_count():
 
 
 def test_practitioner_time_counts_toward_the_staff_code():
-    # SPEC.md §2 item 8: 25 physician + 10 staff = 35 -> 99490 x1; 99491 not met.
+    # Practitioner time counts toward the staff code: 25 physician + 10 staff = 35
+    # -> 99490 x1; 99491 (30 practitioner minutes) not met.
     events = [staff(D(2025, 3, 3), 25, role=RoleClass.PHYSICIAN), staff(D(2025, 3, 9), 10)]
     assert evaluate(facts(events), cms_rule_set(2025)).billable == [("99490", 1)]
 
@@ -499,7 +500,7 @@ def test_rule_tables_are_consistent(year):
         if rule.min_days and rule.max_days:
             assert rule.min_days <= rule.max_days
     assert rules.rule("99439").max_units == 2
-    assert rules.rule("99458").max_units == 3  # SPEC.md §17.2
+    assert rules.rule("99458").max_units == 3  # three add-on units a month
 
 
 def test_g0506_is_a_hint_once_per_patient():

@@ -21,6 +21,7 @@ from carecore.model import DenialReason, ServiceFamily, ServicePeriod
 from carecore.model.money import Denial
 
 from ..shared_data import ROOT, shared_dir
+from ..test_no_private_citations import PRIVATE
 
 TAG = re.compile(r"\bS[0-9]{1,3}\b")
 
@@ -153,7 +154,7 @@ def test_exported_from_the_billing_package():
 
 
 def test_denial_tag_error_points_at_something_users_have():
-    """Before: the error pointed at "SPEC.md §16", a file users do not have."""
+    """Before: the error pointed at a section of the private specification, a file users do not have."""
     with pytest.raises(errors.InvalidValue) as caught:
         Denial(
             patient_id="p1",
@@ -166,7 +167,7 @@ def test_denial_tag_error_points_at_something_users_have():
             period=ServicePeriod.month(2026, 1),
         )
     text = str(caught.value)
-    assert "SPEC.md" not in text
+    assert not PRIVATE.search(text), text
     assert "carecore.billing.sources" in text
 
 

@@ -14,7 +14,7 @@ pytest_plugins = ["carecore.testing.pytest_plugin"]
 
 
 def shared_data() -> Path:
-    """``$CARECORE_SHARED_DIR/data`` or ``../shared/data`` beside the repository."""
+    """The sample data folder: ``$CARECORE_SHARED_DIR/data``, else found beside the repository."""
     root = Path(__file__).resolve().parents[3]
     for candidate in (
         os.environ.get("CARECORE_SHARED_DIR"),

@@ -111,7 +111,7 @@ def test_care_plans_keep_their_goals_activities_and_problems(synthea):
     assert plan.title == source["category"][0]["text"]
 
 
-CHRONIC_BY_PATIENT = {  # from shared/data/SOURCES.md, written by hand
+CHRONIC_BY_PATIENT = {  # the Synthea sample patients' chronic conditions, written by hand
     "Dino_Barton": {"alzheimers-dementia", "heart-failure", "copd"},
     "Parker_Casper": {
         "atrial-fibrillation",

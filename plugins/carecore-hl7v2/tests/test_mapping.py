@@ -16,7 +16,7 @@ from carecore.model import AdtEventKind, CareSetting, DeadLetter, PatientClass, 
 
 
 def samples_dir() -> Path:
-    """The shared HL7 v2 ADT samples (``$CARECORE_SHARED_DIR`` or ``../shared`` beside the repository)."""
+    """The sample HL7 v2 ADT messages (``data/hl7v2_adt`` under ``$CARECORE_SHARED_DIR``, else found beside the repository)."""
     root = Path(__file__).resolve().parents[3]
     for candidate in (
         os.environ.get("CARECORE_SHARED_DIR"),
