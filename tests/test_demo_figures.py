@@ -23,6 +23,7 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.plugins import get_plugin_manager
+from carecore.report._labels import label
 from carecore.service import CareProgram
 
 pytest.importorskip("carecore_fhir")
@@ -72,17 +73,19 @@ def test_the_printed_summary_is_the_metrics_and_the_month_closes(built):
         intervention=SETTINGS.period.start.add(months=3),
     )
     rows = _printed(result)
-    measures = {m.name.replace("_", " "): m for m in report.measures}
+    measures = {label(m.name): m for m in report.measures}
     with program.transaction("test") as tx:
         money = revenue(line for line in tx.all(ClaimLine) if line.family.value == "CCM")
     # Revenue appears once, from the closes' claim lines, and it is the metric's figure.
-    assert rows.pop("expected revenue (approximate)") == money.describe()
+    assert rows.pop("Revenue over the year (approximate)") == money.describe()
     assert report.measure("expected_revenue").value == money.total
-    assert rows.pop("claim lines over the year (CCM)") == f"{money.lines:,}"
-    assert rows.pop("patients in the practice").startswith(f"{result.patients} (")
+    assert rows.pop("Claim lines over the year (CCM)") == f"{money.lines:,}"
+    assert rows.pop("Patients in the practice").startswith(f"{result.patients} (")
     assert rows.pop("HL7 ADT over MLLP: messages, ACKs") == "3, AA AA AA"
     # Every other row is a measure, shown as the metrics API computes it, each measure once.
-    assert rows == {label: _fmt(m) for label, m in measures.items() if label != "expected revenue"}
+    assert rows == {
+        name: _fmt(m) for name, m in measures.items() if name != label("expected_revenue")
+    }
 
 
 def test_no_event_is_after_the_clocks_today(built):

@@ -175,6 +175,8 @@ def _start_over(console: Any, db_url: str, *, fresh: bool) -> None:
 def _print_demo(console: Any, r: Any) -> None:
     from rich.table import Table  # noqa: PLC0415
 
+    from carecore.report._labels import label  # noqa: PLC0415 - the report's words
+
     s = r.settings
     console.print(
         f"[bold]carecore demo[/bold]: chronic care management, {s.period.start:%b %Y} to "
@@ -186,15 +188,15 @@ def _print_demo(console: Any, r: Any) -> None:
     # One set of figures: the program's measures (carecore.metrics) and the month closes'
     # claim lines; the demo's own tallies would count other populations and contradict them.
     rows = [
-        ("patients in the practice", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
+        ("Patients in the practice", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
         ("HL7 ADT over MLLP: messages, ACKs", f"{r.adt_messages}, {' '.join(r.acks)}"),
-        ("claim lines over the year (CCM)", f"{r.claim_lines:,}"),
+        ("Claim lines over the year (CCM)", f"{r.claim_lines:,}"),
         # Lines with no listed fee are counted apart: never shown as $0.
-        ("expected revenue (approximate)", r.revenue.describe()),
-        *((name, value) for name, value in r.measures if name != "expected_revenue"),
+        ("Revenue over the year (approximate)", r.revenue.describe()),
+        *((label(name), value) for name, value in r.measures if name != "expected_revenue"),
     ]
     for what, value in rows:
-        table.add_row(what.replace("_", " "), value)
+        table.add_row(what, value)
     console.print(table)
     if r.store_url.startswith("memory:"):
         console.print(f"store: {r.store_url} (gone when this command ends)")
