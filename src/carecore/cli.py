@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -17,6 +18,7 @@ import click
 from carecore import errors
 from carecore.__about__ import __version__
 from carecore._cli_actor import current_actor, resolve_actor
+from carecore._cli_config import default_map, load_settings
 from carecore.plugins import Hooks, get_plugin_manager
 
 if TYPE_CHECKING:
@@ -62,21 +64,37 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
     @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="carecore")
     @click.option(
+        "--config",
+        "config",
+        envvar="CARECORE_CONFIG",
+        default=None,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help=(
+            "Settings file (db, time_zone, actor; default: ./carecore.toml when "
+            "present). Options override $CARECORE_* variables, which override the file."
+        ),
+    )
+    @click.option(
         "--actor",
         envvar="CARECORE_ACTOR",
         default=None,
         metavar="ID",
         help=(
             "Who is working, as the audit log records it "
-            "(default: $CARECORE_ACTOR, else os-user:<login name>)."
+            "(default: $CARECORE_ACTOR, else the settings file's actor, "
+            "else os-user:<login name>)."
         ),
     )
     @click.pass_context
-    def app(ctx: click.Context, actor: str | None) -> None:
+    def app(ctx: click.Context, config: Path | None, actor: str | None) -> None:
         """carecore: run care-management programs (enroll, plan, coordinate, bill, measure)."""
+        settings = load_settings(config, os.environ)
+        ctx.default_map = default_map(ctx.command, settings)
         ctx.ensure_object(dict)
         ctx.obj["pm"] = manager
-        ctx.obj["actor"] = resolve_actor(actor)
+        ctx.obj["settings"] = settings
+        ctx.obj["actor"] = resolve_actor(actor or settings.actor)
 
     manager = pm if pm is not None else get_plugin_manager()
     Hooks(manager).extend_cli(app)

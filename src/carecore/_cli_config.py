@@ -1,0 +1,129 @@
+"""The command line's settings: ``carecore.toml`` and ``CARECORE_*`` variables.
+
+A practice types its store URL, time zone and actor once instead of on every
+command. Each setting is taken from, in order: the command-line option, the
+environment variable, the configuration file (``carecore --config FILE``, else
+``carecore.toml`` in the working folder). The root ``carecore`` group turns the
+settings into click's ``default_map``, so every command that needs a store
+(``--db``, or the ``URL`` argument of ``carecore db``) and every ``--time-zone``
+option takes them without any command knowing about the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from carecore import errors
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["CONFIG_FILE", "ENV_VARS", "Settings", "default_map", "load_settings", "read_config"]
+
+#: The file looked for in the working folder when ``--config`` names none.
+CONFIG_FILE = "carecore.toml"
+
+#: Each setting's environment variable.
+ENV_VARS: dict[str, str] = {
+    "db": "CARECORE_DB",
+    "time_zone": "CARECORE_TIME_ZONE",
+    "actor": "CARECORE_ACTOR",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configured defaults (``None``: not configured)."""
+
+    db: str | None = None
+    time_zone: str | None = None
+    actor: str | None = None
+
+
+def _check(key: str, value: object, field: str) -> str:
+    """*value* checked for setting *key*; *field* names where it came from."""
+    if not isinstance(value, str):
+        # The value itself is not shown: a store URL may carry a password.
+        raise errors.InvalidValue(f"must be text, not {type(value).__name__}", field=field)
+    text = value.strip()
+    if key == "time_zone":
+        from carecore.model._validators import check_time_zone  # noqa: PLC0415
+
+        return check_time_zone(text, field)
+    if not text:
+        what = "a store URL (e.g. sqlite:///practice.db)" if key == "db" else "who is acting"
+        raise errors.InvalidValue(f"must name {what}", field=field)
+    return text
+
+
+def read_config(path: Path) -> Settings:
+    """The settings in the TOML file *path*; a bad file raises :class:`~carecore.errors.InvalidValue`.
+
+    Unparseable TOML, a key carecore does not know and a value of the wrong
+    type are refused, naming the file and the key.
+    """
+    name = str(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise errors.InvalidValue(f"is not valid TOML: {exc}", field=name) from None
+    except OSError as exc:
+        raise errors.InvalidValue(f"cannot be read ({exc.strerror})", field=name) from None
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in ENV_VARS:
+            known = ", ".join(sorted(ENV_VARS))
+            raise errors.InvalidValue(
+                f"is not a carecore setting (known: {known})", field=f"{name}:{key}"
+            )
+        values[key] = _check(key, value, f"{name}:{key}")
+    return Settings(**values)
+
+
+def load_settings(config: Path | None, environ: Mapping[str, str]) -> Settings:
+    """The settings from *environ* (``CARECORE_*``) over those of the configuration file.
+
+    *config* is the file given with ``--config``; without it, ``carecore.toml``
+    in the working folder is read when there is one. A blank variable counts
+    as unset.
+    """
+    if config is None and Path(CONFIG_FILE).is_file():
+        config = Path(CONFIG_FILE)
+    from_file = read_config(config) if config is not None else Settings()
+    values: dict[str, str | None] = {}
+    for key, var in ENV_VARS.items():
+        raw = environ.get(var, "")
+        values[key] = _check(key, raw, var) if raw.strip() else getattr(from_file, key)
+    return Settings(**values)
+
+
+def default_map(command: click.Command, settings: Settings) -> dict[str, Any]:
+    """The click ``default_map`` giving *settings* to *command* and every command under it.
+
+    The store goes to each required ``--db`` option (an optional ``--db``, such
+    as ``billing close``'s, keeps meaning "no store") and to a ``URL`` argument
+    that is its command's only argument; the time zone goes to every
+    ``--time-zone`` option.
+    """
+    found: dict[str, Any] = {}
+    arguments = [p for p in command.params if isinstance(p, click.Argument)]
+    for param in command.params:
+        if settings.db is not None and (
+            (isinstance(param, click.Option) and param.name == "db_url" and param.required)
+            or (param.name == "url" and arguments == [param])
+        ):
+            found[param.name] = settings.db
+        elif settings.time_zone is not None and param.name == "time_zone":
+            found[param.name] = settings.time_zone
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            below = default_map(sub, settings)
+            if below:
+                found[name] = below
+    return found

@@ -1,0 +1,157 @@
+"""The command line's settings: option, then ``CARECORE_*`` variable, then ``carecore.toml``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from carecore._cli_config import Settings, default_map
+from carecore.cli import current_actor, make_app
+
+VARS = ("CARECORE_DB", "CARECORE_TIME_ZONE", "CARECORE_ACTOR", "CARECORE_CONFIG")
+
+
+@pytest.fixture
+def app(carecore_pm, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for var in VARS:
+        monkeypatch.delenv(var, raising=False)
+    group = make_app(carecore_pm)
+
+    @click.command()
+    @click.option("--db", "db_url", required=True, metavar="URL")
+    @click.option("--time-zone", default=None)
+    def probe(db_url: str, time_zone: str | None) -> None:
+        """Echo what a command with ``--db`` and ``--time-zone`` was given."""
+        click.echo(json.dumps({"db": db_url, "tz": time_zone, "actor": current_actor()}))
+
+    group.add_command(probe)
+    return group
+
+
+def _probe(app, *args, env=None):
+    result = CliRunner().invoke(app, [*args], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _write(tmp_path, text, name="carecore.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+FILE = 'db = "sqlite:///file.db"\ntime_zone = "America/Chicago"\nactor = "file-user"\n'
+ENV = {
+    "CARECORE_DB": "sqlite:///env.db",
+    "CARECORE_TIME_ZONE": "Europe/Paris",
+    "CARECORE_ACTOR": "env-user",
+}
+
+
+def test_file_in_working_folder_supplies_every_setting(app, tmp_path):
+    _write(tmp_path, FILE)
+    got = _probe(app, "probe")
+    assert got == {"db": "sqlite:///file.db", "tz": "America/Chicago", "actor": "file-user"}
+
+
+def test_environment_overrides_the_file(app, tmp_path):
+    _write(tmp_path, FILE)
+    got = _probe(app, "probe", env=ENV)
+    assert got == {"db": "sqlite:///env.db", "tz": "Europe/Paris", "actor": "env-user"}
+
+
+def test_options_override_environment_and_file(app, tmp_path):
+    _write(tmp_path, FILE)
+    args = ["--actor", "cli-user", "probe", "--db", "sqlite:///cli.db", "--time-zone", "UTC"]
+    got = _probe(app, *args, env=ENV)
+    assert got == {"db": "sqlite:///cli.db", "tz": "UTC", "actor": "cli-user"}
+
+
+def test_config_option_names_another_file(app, tmp_path):
+    _write(tmp_path, FILE)
+    other = _write(tmp_path, 'db = "sqlite:///other.db"\n', name="other.toml")
+    got = _probe(app, "--config", str(other), "probe")
+    assert got["db"] == "sqlite:///other.db"
+    assert got["tz"] is None  # the working folder's file is not read as well
+
+
+def test_missing_db_with_nothing_configured_is_a_usage_error(app):
+    result = CliRunner().invoke(app, ["probe"])
+    assert result.exit_code == 2
+    assert "Missing option '--db'" in result.output
+    result = CliRunner().invoke(app, ["worklist"])
+    assert result.exit_code == 2
+    assert "Missing option '--db'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("db = \n", "carecore.toml: is not valid TOML"),
+        ('colour = "blue"\n', "carecore.toml:colour: is not a carecore setting"),
+        ("db = 3\n", "carecore.toml:db: must be text, not int"),
+        ('time_zone = "Mars/Base"\n', "carecore.toml:time_zone='Mars/Base'"),
+        ('actor = "  "\n', "carecore.toml:actor: must name who is acting"),
+    ],
+)
+def test_bad_file_is_refused_naming_the_key(app, tmp_path, text, message):
+    _write(tmp_path, text)
+    result = CliRunner().invoke(app, ["probe", "--db", "memory://"])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_bad_environment_value_is_refused_naming_the_variable(app):
+    result = CliRunner().invoke(app, ["probe"], env={"CARECORE_TIME_ZONE": "Mars/Base"})
+    assert result.exit_code == 2
+    assert "CARECORE_TIME_ZONE='Mars/Base'" in result.output
+
+
+def test_password_in_a_bad_db_value_is_not_echoed(app, tmp_path):
+    _write(tmp_path, 'db = ["postgresql://u:secret@h/db"]\n')
+    result = CliRunner().invoke(app, ["probe"])
+    assert result.exit_code == 2
+    assert "secret" not in result.output
+
+
+def test_optional_db_is_not_filled_in(app, tmp_path):
+    # billing close's --db means "close from a store instead of CSV files": a
+    # configured store must not silently switch it.
+    close = app.commands["billing"].commands["close"]
+    found = default_map(app, Settings(db="sqlite:///x.db"))
+    assert "billing" not in found or "close" not in found["billing"]
+    assert not any(p.required for p in close.params if p.name == "db_url")
+    assert found["worklist"]["db_url"] == "sqlite:///x.db"
+    assert found["db"]["check"]["url"] == "sqlite:///x.db"
+    # db set time-zone takes URL and ZONE: the store is not guessed there.
+    set_zone = app.commands["db"].commands["set"].commands["time-zone"]
+    assert [p.name for p in set_zone.params if isinstance(p, click.Argument)] == ["url", "zone"]
+    assert "set" not in found["db"]
+
+
+def test_config_variable_and_missing_file(app, tmp_path):
+    other = _write(tmp_path, 'db = "sqlite:///other.db"\n', name="other.toml")
+    got = _probe(app, "probe", env={"CARECORE_CONFIG": str(other)})
+    assert got["db"] == "sqlite:///other.db"
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "none.toml"), "probe"])
+    assert result.exit_code == 2
+    assert "none.toml" in result.output
+
+
+def test_real_commands_run_from_the_file(app, tmp_path):
+    runner = CliRunner()
+    made = runner.invoke(app, ["db", "init", f"sqlite:///{tmp_path / 'practice.db'}"])
+    assert made.exit_code == 0, made.output
+    _write(tmp_path, 'db = "sqlite:///practice.db"\ntime_zone = "America/Chicago"\n')
+    checked = runner.invoke(app, ["db", "check"])
+    assert checked.exit_code == 0, checked.output
+    assert "sqlite:///practice.db" in checked.output
+    listed = runner.invoke(app, ["worklist"])
+    assert listed.exit_code == 0, listed.output
+    # Without the file the same command is refused for want of a store.
+    (tmp_path / "carecore.toml").unlink()
+    assert runner.invoke(app, ["worklist"]).exit_code == 2
