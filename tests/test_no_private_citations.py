@@ -20,10 +20,15 @@ from carecore.plugins import get_plugin_manager
 
 from .shared_data import ROOT
 
-#: What a private citation looks like: the specification's file name, a path
-#: into the shared inputs, or one of its numbered sections ("§15.4"; a CFR
-#: section such as "42 CFR §410.26" is a public text and allowed).
-PRIVATE = re.compile(r"SPEC\.md|shared/billing|shared/data|\bCSV\.md\b|(?<!CFR )§\s?[0-9]")
+#: What a private citation looks like: the specification's or the design
+#: notes' file names, a path into the shared inputs, or one of the
+#: specification's numbered sections ("§15.4"; a CFR section such as
+#: "42 CFR §410.26" is a public text and allowed).
+PRIVATE = re.compile(
+    r"SPEC\.md|shared/billing|shared/data|\bCSV\.md\b"
+    r"|\b(?:DESIGN|STYLE|ECOSYSTEM)\.md\b|CAREPLAN-STANDARDS"
+    r"|(?<!CFR )§\s?[0-9]"
+)
 
 _BINARY = {".gz", ".pyc", ".zip", ".png", ".jpg", ".ico", ".sqlite", ".db", ".parquet"}
 
@@ -78,6 +83,7 @@ def test_the_scan_sees_the_package_and_the_docs():
     assert hits([probe], ROOT)
     assert PRIVATE.search("the 30-day rule (§3 rule 8)")
     assert not PRIVATE.search("incident-to rules, 42 CFR §410.26")
+    assert PRIVATE.search("differs from `STYLE.md` where it does")
 
 
 def test_no_user_facing_file_cites_the_private_inputs():

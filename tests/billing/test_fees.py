@@ -36,7 +36,7 @@ def test_2022_rvu_rows_give_the_published_national_amounts():
     amount = national_amount(
         Decimal(rows["99490"]["NON-FACILITY TOTAL"]), Decimal(rows["99490"]["CONV FACTOR"])
     )
-    assert amount == Decimal("64.02")  # ECOSYSTEM.md §5a
+    assert amount == Decimal("64.02")  # the CY 2025 national non-facility amount
     for code in ("99439", "99491", "99487", "99495", "99496"):
         value = national_amount(
             Decimal(rows[code]["NON-FACILITY TOTAL"]), Decimal(rows[code]["CONV FACTOR"])

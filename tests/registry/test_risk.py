@@ -66,7 +66,7 @@ def conditions(*codes, pid="p1"):
 
 
 def test_v28_score_matches_the_published_reference():
-    # ECOSYSTEM.md: V28, female 72, community non-dual, E11.9 + I50.22 + J44.1 -> 1.430
+    # V28, female 72, community non-dual, E11.9 + I50.22 + J44.1 -> 1.430
     # (F70-74 0.395 + HCC 38 0.166 + HCC 226 0.360 + HCC 280 0.319
     #  + DIABETES_HF 0.112 + HF_CHR_LUNG 0.078 = 1.430)
     s = hcc_score(patient_72(), conditions("E11.9", "I50.22", "J44.1"), model=V28, as_of=DAY)

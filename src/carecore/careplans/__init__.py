@@ -453,7 +453,7 @@ def update_goals(
 
 
 class CmsElement(enum.Enum):
-    """The elements CMS expects in a comprehensive care plan (CAREPLAN-STANDARDS.md section 4)."""
+    """The elements CMS expects in a comprehensive care plan (CMS CCM booklet, MLN ICN 909188)."""
 
     PROBLEM_LIST = "problem-list"
     EXPECTED_OUTCOME = "expected-outcome"
