@@ -39,7 +39,9 @@ def test_bad_input_message_names_no_python_class() -> None:
 
 def test_bad_month_message_names_the_option_not_the_class() -> None:
     app = make_app(get_plugin_manager(entry_points=False))
-    result = CliRunner().invoke(app, ["report", "--db", "sqlite:///x.db", "--out", "o", "--to", "2026-13"])
+    result = CliRunner().invoke(
+        app, ["report", "--db", "sqlite:///x.db", "--out", "o", "--to", "2026-13"]
+    )
     assert result.exit_code == 2
     assert "InvalidValue" not in result.output
     assert "--to" in result.output
