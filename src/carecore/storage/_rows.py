@@ -9,6 +9,7 @@ plain values travel between processes far more cheaply than records.
 >>> from carecore.model import Patient, AdministrativeSex
 >>> from carecore.storage import open_store
 >>> store = open_store("memory://")
+>>> store.initialize()
 >>> at = pendulum.datetime(2026, 1, 5, 9, tz="UTC")
 >>> with store.transaction(actor="rn:ana", reason="enrollment", at=at) as tx:
 ...     tx.add(Patient(id="p1", given_name="Ada", family_name="Lopez", birth_date=pendulum.date(1950, 3, 1),
