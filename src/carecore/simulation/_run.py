@@ -37,8 +37,6 @@ from carecore.billing.rules import RuleSet
 from carecore.metrics import Measure
 from carecore.model import (
     AdministrativeSex,
-    AdtEvent,
-    AdtEventKind,
     CareSetting,
     ClaimLine,
     Coding,
@@ -51,7 +49,6 @@ from carecore.model import (
     Enrollment,
     MdmLevel,
     Patient,
-    PatientClass,
     RoleClass,
     ServiceFamily,
     ServicePeriod,
@@ -61,7 +58,7 @@ from carecore.registry import eligibility
 from carecore.risk import HccModel, HccVersion, hcc_score
 from carecore.simulation._model import OutreachOrder, Priority, ProgramPolicy, Study
 from carecore.simulation._panel import PatientPanel
-from carecore.transitions import TransitionRules, open_episode
+from carecore.transitions import TransitionRules, readmission_window
 
 if TYPE_CHECKING:
     from carecore.billing.engine import EvaluationResult
@@ -334,27 +331,26 @@ def _hcc(
 
 @functools.cache
 def _episode(
-    discharge: pendulum.Date, time_zone: str, rules: TransitionRules
+    discharge: pendulum.Date, rules: TransitionRules
 ) -> tuple[pendulum.Date, pendulum.Date, pendulum.Date, pendulum.Date]:
-    """(contact due, 7-day visit due, 14-day visit due, period end) of a discharge home on *discharge*."""
-    at = pendulum.datetime(discharge.year, discharge.month, discharge.day, 12, tz=time_zone)
-    event = AdtEvent(
-        id="discharge",
-        source_key="simulated",
-        patient_id="simulated",
-        kind=AdtEventKind.DISCHARGE,
-        occurred_at=at,
-        discharged_at=at,
-        patient_class=PatientClass.INPATIENT,
-        from_setting=CareSetting.INPATIENT_ACUTE,
-        to_setting=CareSetting.HOME,
-    )
-    episode = open_episode(event, time_zone=time_zone, rules=rules)
-    assert episode.contact_due is not None  # noqa: S101 - a qualifying discharge has deadlines
-    assert episode.visit_due_7 is not None  # noqa: S101
-    assert episode.visit_due is not None  # noqa: S101
-    assert episode.period_end is not None  # noqa: S101
-    return episode.contact_due, episode.visit_due_7, episode.visit_due, episode.period_end
+    """(contact due, 7-day visit due, 14-day visit due, period end) of a discharge home on *discharge*.
+
+    The transitions module's clock (:meth:`TransitionRules.clock
+    <carecore.transitions.TransitionRules.clock>`), the one an episode opened
+    from a stored discharge gets its deadlines from.
+    """
+    clock = rules.clock(discharge)
+    return clock.contact_due, clock.visit_due_7, clock.visit_due_14, clock.period.end
+
+
+def _readmission_day(discharge: pendulum.Date, u: float) -> pendulum.Date:
+    """The readmission day that the uniform draw *u* (0 <= u < 1) picks in the discharge's window.
+
+    The window is :func:`carecore.transitions.readmission_window`, the days
+    on which a stored admission flags a readmission.
+    """
+    window = readmission_window(discharge)
+    return window.start.add(days=min(int(u * window.days), window.days - 1))
 
 
 # -- the replication ----------------------------------------------------------------
@@ -535,7 +531,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         patient: int, discharge: pendulum.Date, episode: Any
     ) -> tuple[tuple[str, int, Decimal], ...]:
         contact_day, successful, visit_day, mdm, readmitted = episode
-        due = _episode(discharge, study.time_zone, transition_rules)
+        due = _episode(discharge, transition_rules)
         period = ServicePeriod(start=discharge, end=due[3])
         tcm = (discharge, contact_day, successful, visit_day, mdm, readmitted)
         return simulated_bill(
@@ -620,7 +616,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             discharges += 1
             p_back = min(out.readmission * (out.readmission_effect if enrolled[p] else 1.0), 1)
             readmitted = (
-                discharge.add(days=1 + int(tcm_u[t, p, 3] * 29))
+                _readmission_day(discharge, float(tcm_u[t, p, 3]))
                 if tcm_u[t, p, 2] < p_back
                 else None
             )
@@ -628,9 +624,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
                 readmissions += 1
             if not (offers_tcm and medicare[p]):
                 continue
-            contact_due, visit_7, visit_14, _end = _episode(
-                discharge, study.time_zone, transition_rules
-            )
+            contact_due, visit_7, visit_14, _end = _episode(discharge, transition_rules)
             minutes = policy.tcm.contact_minutes
             if remaining >= minutes:
                 remaining -= minutes
@@ -655,7 +649,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         # TCM is billed once its 30-day period is over (or the study ends)
         still: list[tuple[int, pendulum.Date, Any]] = []
         for p, discharge, episode in pending:
-            end = _episode(discharge, study.time_zone, transition_rules)[3]
+            end = _episode(discharge, transition_rules)[3]
             if end > period.end and t < months - 1:
                 still.append((p, discharge, episode))
                 continue

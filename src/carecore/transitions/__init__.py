@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from attrs import evolve, field, frozen
 
 from carecore import errors
-from carecore.billing.engine import TCM_FROM, TCM_TO, tcm_clock
+from carecore.billing.engine import TCM_FROM, TCM_TO, TcmClock, tcm_clock
 from carecore.billing.rules import HolidayCalendar, RuleSet, TcmDayCounting
 from carecore.model import (
     AdtEvent,
@@ -36,6 +36,7 @@ from carecore.model import (
     CareSetting,
     EpisodeStatus,
     InterventionKind,
+    ServicePeriod,
     Task,
     TransitionEpisode,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "expire",
     "expire_all",
     "open_episode",
+    "readmission_window",
     "record_contact",
     "record_death",
     "record_med_rec",
@@ -99,6 +101,27 @@ class TransitionRules:
             calendar=rules.switches.business_days, day_counting=rules.switches.tcm_day_counting
         )
 
+    def clock(self, discharge: pendulum.Date) -> TcmClock:
+        """The TCM deadlines of a discharge on the day *discharge*, counted by these switches.
+
+        This is the billing engine's :func:`~carecore.billing.engine.tcm_clock`
+        with this calendar and day counting: :func:`open_episode` sets an
+        episode's deadlines from it, and other paths (the simulation) call it
+        rather than count days of their own.
+
+        >>> import pendulum
+        >>> clock = TransitionRules().clock(pendulum.Date(2026, 11, 25))
+        >>> clock.contact_due, clock.visit_due_7, clock.visit_due_14, clock.period.end
+        (Date(2026, 11, 30), Date(2026, 12, 2), Date(2026, 12, 9), Date(2026, 12, 24))
+        """
+        return tcm_clock(
+            discharge,
+            calendar=self.calendar,
+            day_counting=self.day_counting,
+            contact_business_days=self.contact_business_days,
+            period_days=self.period_days,
+        )
+
 
 _DEFAULT = TransitionRules()
 
@@ -106,6 +129,22 @@ _DEFAULT = TransitionRules()
 #: Hospital Readmissions Reduction Program and HEDIS Plan All-Cause Readmissions count
 #: "within 30 days of the discharge date"). The TCM period itself ends on day 29.
 READMISSION_DAYS = 30
+
+
+def readmission_window(discharge: pendulum.Date) -> ServicePeriod:
+    """The days on which an admission after a discharge on *discharge* is a readmission.
+
+    Days 1 to :data:`READMISSION_DAYS` after the discharge date: the window
+    :func:`apply_event` flags readmissions in.
+
+    >>> import pendulum
+    >>> window = readmission_window(pendulum.Date(2026, 1, 31))
+    >>> window.start, window.end, window.days
+    (Date(2026, 2, 1), Date(2026, 3, 2), 30)
+    """
+    day = check_date(discharge, "discharge")
+    return ServicePeriod.days_from(day.add(days=1), READMISSION_DAYS)
+
 
 #: The ADT events that can open or change an episode (the others are only stored).
 EPISODE_KINDS = frozenset(
@@ -146,13 +185,7 @@ def open_episode(
     unknown = event.to_setting is None
     qualifies = event.from_setting in TCM_FROM and (unknown or event.to_setting in TCM_TO)
     # The billing engine's clock: the deadlines chased are the ones the close applies.
-    clock = tcm_clock(
-        day,
-        calendar=rules.calendar,
-        day_counting=rules.day_counting,
-        contact_business_days=rules.contact_business_days,
-        period_days=rules.period_days,
-    )
+    clock = rules.clock(day)
     base = TransitionEpisode(
         id=episode_id_for(event),
         patient_id=event.patient_id,
@@ -412,7 +445,7 @@ def _readmissions(
     return [
         evolve(e, readmitted=True, readmission_event_id=event.id, version=e.version + 1)
         for e in known
-        if e.discharge_date < day <= e.discharge_date.add(days=READMISSION_DAYS)
+        if day in readmission_window(e.discharge_date)
         and not e.readmitted
         and e.status is not EpisodeStatus.CANCELLED
     ]
