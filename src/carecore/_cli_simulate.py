@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carecore import errors
+from carecore._files import PRIVATE_FOLDER, private_folder, private_open, write_private
 
 if TYPE_CHECKING:
     import pluggy
@@ -64,15 +65,6 @@ def _summary_json(result: StudyResult) -> dict[str, Any]:
             for name, i in result.summary.items()
         },
     }
-
-
-def _private_file(path: Path, data: bytes | str) -> None:
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data, encoding="utf-8")
 
 
 def _plots(result: StudyResult) -> dict[str, bytes]:
@@ -158,8 +150,8 @@ def _with_panel(study: Study, location: str, pm: pluggy.PluginManager | None) ->
 
 
 def _write(result: StudyResult, out: Path) -> list[str]:
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    out.chmod(0o700)
+    private_folder(out)
+    out.chmod(PRIVATE_FOLDER)
     written = ["results.csv", "summary.json", "index.html"]
     result.write_csv(out / "results.csv")
     try:
@@ -167,15 +159,15 @@ def _write(result: StudyResult, out: Path) -> list[str]:
     except errors.MissingDependency:
         frame = None
     if frame is not None:
-        (out / "results.parquet").touch(mode=0o600, exist_ok=True)
-        frame.write_parquet(out / "results.parquet")
+        with private_open(out / "results.parquet", "wb") as handle:
+            frame.write_parquet(handle)
         written.insert(1, "results.parquet")
-    _private_file(out / "summary.json", json.dumps(_summary_json(result), indent=2) + "\n")
+    write_private(out / "summary.json", json.dumps(_summary_json(result), indent=2) + "\n")
     try:
         plots = _plots(result)
     except errors.MissingDependency:
         plots = {}
-    _private_file(out / "index.html", _page(result, plots))
+    write_private(out / "index.html", _page(result, plots))
     return written
 
 

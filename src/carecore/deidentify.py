@@ -25,12 +25,12 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from carecore import errors
+from carecore._files import write_private
 from carecore.storage import KINDS
 
 if TYPE_CHECKING:
@@ -237,16 +237,6 @@ class Deidentifier:
             out["birth_year"] = born.year
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write *text* to a file only its owner can read (0600, whatever the umask)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode("utf-8"))
-    finally:
-        os.close(fd)
-
-
 def export(tx: Transaction, out: Path, rules: Deidentifier) -> dict[str, int]:
     """Write every patient-linked kind of the store to *out* as de-identified JSON lines.
 
@@ -268,7 +258,7 @@ def export(tx: Transaction, out: Path, rules: Deidentifier) -> dict[str, int]:
             for r in tx.all(kind.cls)
         )
         name = f"{kind.table}.jsonl"
-        _write_private(out / name, "".join(line + "\n" for line in lines))
+        write_private(out / name, "".join(line + "\n" for line in lines))
         counts[name] = len(lines)
     manifest = {
         "method": rules.method,
@@ -281,5 +271,5 @@ def export(tx: Transaction, out: Path, rules: Deidentifier) -> dict[str, int]:
         "pseudonyms": "HMAC-SHA-256 of each id under the exporter's key (not included)",
         "files": counts,
     }
-    _write_private(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_private(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return counts

@@ -306,3 +306,21 @@ def test_the_table_agrees_with_carecore_metrics_on_the_recorded_replication():
         )
         revenue = metrics.expected_revenue(recorded.claim_lines, period=period)
         assert table["revenue"] == pytest.approx(float(revenue.value))
+
+
+def test_simulate_makes_files_it_replaces_private(tmp_path):
+    """An earlier results.csv left readable by others is 0600 once the study rewrites it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("results.csv", "summary.json", "index.html"):
+        (out / name).write_text("old")
+        (out / name).chmod(0o644)
+    config = tmp_path / "small.json"
+    config.write_text(json.dumps({"months": 2, "population": {"size": 40}}))
+    app = make_app(get_plugin_manager(entry_points=False))
+    ran = CliRunner().invoke(
+        app, ["simulate", str(config), "--replications", "1", "--out", str(out)]
+    )
+    assert ran.exit_code == 0, ran.output
+    for name in ("results.csv", "summary.json", "index.html"):
+        assert (out / name).stat().st_mode & 0o777 == 0o600, name

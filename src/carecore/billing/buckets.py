@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import attrs
 
 from carecore import errors, limits
+from carecore._files import private_folder, private_open
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -117,8 +118,8 @@ def bucket_count(events_csv: str | Path, buckets: int | str = "auto") -> int:
 
 def _private_file(path: Path) -> BinaryIO:
     """A new file only the owner can read and write (0600), opened for binary writing."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(descriptor, "wb")
+    handle: BinaryIO = private_open(path, "wb", exclusive=True)
+    return handle
 
 
 def _header_line(file: Path) -> tuple[str, list[str]]:
@@ -488,7 +489,6 @@ class _Merge:
     """The final files, each bucket's output appended as it closes."""
 
     def __init__(self, out: Path | None, month: ServicePeriod, rules: RuleSet) -> None:
-        from carecore.billing.close import private_folder, private_open  # noqa: PLC0415
         from carecore.billing.encode import (  # noqa: PLC0415
             CLAIM_COLUMNS,
             DENIAL_COLUMNS,

@@ -40,6 +40,7 @@ import pendulum
 from attrs import field, frozen
 
 from carecore import errors, limits
+from carecore._files import private_folder, private_open
 from carecore.billing._output import staged_output, staging_active
 from carecore.billing.encode import CLAIM_COLUMNS, DENIAL_COLUMNS, AuditEvidence, CloseEncoder
 from carecore.billing.engine import EvaluationResult, evaluate
@@ -197,30 +198,6 @@ class PatientMonth:
     problems: tuple[RowProblem, ...] = field(default=(), converter=v.to_tuple)
     fast: bool = False
     evidence: AuditEvidence | None = None
-
-
-def private_open(path: Path, mode: str = "w", **options: Any) -> Any:
-    """Open *path* for writing, readable and writable by its owner only (0600).
-
-    A close's files name patients and their diagnoses; an existing file is
-    truncated and its mode set to 0600 too.
-    """
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(descriptor, 0o600)
-        return os.fdopen(descriptor, mode, **options)
-    except BaseException:
-        os.close(descriptor)
-        raise
-
-
-def private_folder(path: Path) -> None:
-    """Create the folder *path* for its owner only (0700); an existing folder is left as it is.
-
-    Missing parents are created as usual (they are the user's folders).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.mkdir(mode=0o700, exist_ok=True)
 
 
 def _open(path: Path) -> Any:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from carecore import errors
+from carecore._files import write_private
 from carecore.report._labels import (
     count,
     kind_text,
@@ -270,20 +270,12 @@ def render_html(
     )
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write *data* to a file only its owner can read (the report names patients)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(data)
-
-
 def _write_csv(path: Path, table: Table) -> None:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(table.columns)
     writer.writerows(table.rows)
-    _write(path, buffer.getvalue().encode("utf-8"))
+    write_private(path, buffer.getvalue().encode("utf-8"))
 
 
 def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -379,12 +371,12 @@ def write_report(
     png_files = []
     for name, data in plots.items():
         path = folder / name
-        _write(path, data)
+        write_private(path, data)
         png_files.append(path)
     pages = []
     for name, (title, context) in _pages(report, phi=phi).items():
         path = folder / name
-        _write(
+        write_private(
             path,
             env.get_template("page.html.j2").render(title=title, **context).encode("utf-8"),
         )
@@ -394,5 +386,7 @@ def write_report(
             _write_csv(table_path, table)
             csv_files.append(table_path)
     index = folder / "index.html"
-    _write(index, render_html(report, tables, plots, view=view, extra=tuple(extra)).encode("utf-8"))
+    write_private(
+        index, render_html(report, tables, plots, view=view, extra=tuple(extra)).encode("utf-8")
+    )
     return ReportFiles(index=index, csv=tuple(csv_files), png=tuple(png_files), pages=tuple(pages))

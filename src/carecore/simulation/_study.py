@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from carecore import errors
+from carecore._files import private_open
 from carecore.executors import Executor, LocalExecutor
 from carecore.model import _validators as v
 from carecore.simulation._model import Study
@@ -112,8 +113,7 @@ class StudyResult:
 
     def write_csv(self, path: Path) -> None:
         """Write the tidy table to *path* as CSV (created 0600)."""
-        path.touch(mode=0o600, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as handle:
+        with private_open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
             for rep, month, measure, value in self.rows:

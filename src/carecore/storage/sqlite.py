@@ -24,12 +24,12 @@ in-memory database, handy in tests).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from carecore import errors
+from carecore._files import private_open
 from carecore.storage.sql import SqlStore, quote
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _create_private(path: str, url: str) -> None:
     existing file is left as it is.
     """
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        private_open(Path(path), "wb", exclusive=True).close()
     except FileExistsError:
         return
     except OSError as exc:
