@@ -30,7 +30,9 @@ How the scenario's facts become records:
   scenario's last visit as one before it);
 - time entries, contacts and visits as themselves (time logged without a
   credential gets the practitioner's own, or the role's usual one);
-  discharges as transition episodes; admissions as ADT events; device
+  discharges as transition episodes (one that gives ``med_rec_on`` tracks the
+  reconciliation, due by the TCM clock's 14-day visit deadline counted with
+  the rule set's switches); admissions as ADT events; device
   readings as one :class:`~carecore.model.DeviceReadingDay` per day with
   data, from the period's first day; APCM and CoCM program months as
   enrollments (a CoCM month *n* as an enrollment *n* - 1 months earlier),
@@ -66,7 +68,7 @@ from attrs import evolve
 
 from carecore import errors
 from carecore.billing.bridge import DEVICE_PERIOD_DAYS
-from carecore.billing.engine import EvaluationResult
+from carecore.billing.engine import EvaluationResult, tcm_clock
 from carecore.billing.facts import (
     AdmissionFact,
     CarePlanAction,
@@ -388,18 +390,27 @@ def _device_problems(scenario: Scenario, base: str) -> list[errors.Problem]:
     return problems
 
 
-def load_case(program: CareProgram, scenario: Scenario) -> None:
+def load_case(
+    program: CareProgram, scenario: Scenario, *, switches: Switches | None = None
+) -> None:
     """Store *scenario*'s facts as records in *program* (see the module docs for how).
 
+    *switches* are the billing rule set's (default: ``Switches()``): a
+    discharge episode's medication-reconciliation deadline is the TCM
+    clock's 14-day visit deadline counted by their day-counting convention.
     Raises :class:`NotExpressibleAsRecords` when the case uses a feature
     the store cannot hold yet; nothing is stored then.
     """
+    if switches is None:
+        switches = Switches()
+    elif not isinstance(switches, Switches):
+        raise errors.InvalidValue("must be billing Switches", field="switches", value=switches)
     problems = unsupported(scenario)
     if problems:
         raise NotExpressibleAsRecords(scenario.id, problems)
     try:
         with program.transaction(f"scenario {scenario.id}") as tx:
-            _load(tx, scenario)
+            _load(tx, scenario, switches)
         _plan_actions(program, scenario)
     except errors.InvalidValue as exc:  # a value the records refuse (a malformed ICD-10 code)
         raise NotExpressibleAsRecords(
@@ -408,7 +419,7 @@ def load_case(program: CareProgram, scenario: Scenario) -> None:
         ) from exc
 
 
-def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 - one branch per kind
+def _load(tx: Transaction, scenario: Scenario, switches: Switches) -> None:  # noqa: C901, PLR0912 - one branch per kind
     facts = scenario.facts
     patient = facts.patient
     pid = patient.id
@@ -557,6 +568,13 @@ def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 -
                 )
             )
         elif isinstance(event, DischargeFact):
+            # The reconciliation is due by the face-to-face visit: until there is one,
+            # the TCM clock's 14-day visit deadline (as an opened episode has it).
+            clock = tcm_clock(
+                event.date,
+                calendar=switches.business_days,
+                day_counting=switches.tcm_day_counting,
+            )
             tx.add(
                 TransitionEpisode(
                     id=key,
@@ -567,7 +585,7 @@ def _load(tx: Transaction, scenario: Scenario) -> None:  # noqa: C901, PLR0912 -
                     to_setting=event.to_setting,
                     med_rec_on=event.med_rec_on,
                     # A scenario that gives the reconciliation tracks it (see DischargeFact).
-                    med_rec_due=event.date.add(days=14) if event.med_rec_tracked else None,
+                    med_rec_due=clock.visit_due_14 if event.med_rec_tracked else None,
                 )
             )
         elif isinstance(event, AdmissionFact):
@@ -769,7 +787,7 @@ def evaluate_via_store(scenario: Scenario, rules: RuleSet) -> EvaluationResult:
     period = scenario.facts.period
     clock = FixedClock(_noon(period.end.add(days=1)))
     with CareProgram.open("memory://", actor="scenario loader", clock=clock) as program:
-        load_case(program, scenario)
+        load_case(program, scenario, switches=rules.switches)
         month = ServicePeriod.month(period.start.year, period.start.month)
         run = program.close_month if period == month else program.evaluate_period
         results = run(
