@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
-import json
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pendulum
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.convert import from_primitive
 from carecore.model import (
     AdministrativeSex,
@@ -487,6 +486,30 @@ def _extension(resource: Mapping[str, Any], url: str) -> dict[str, Any] | None:
     )
 
 
+def _extension_json(resource: Mapping[str, Any], ext: Mapping[str, Any], name: str) -> Any:
+    """The JSON text of carecore's extension *name* of *resource*, parsed within :mod:`carecore.limits`.
+
+    Text nested past ``json_depth``, longer than ``json_bytes``, with a number past
+    ``json_number_digits``, or not JSON at all raises
+    :class:`~carecore.errors.InvalidValue` naming the resource and the extension.
+    The text itself is not shown: carecore's extensions carry phone numbers,
+    email addresses and notes.
+    """
+    field = f"{_name(resource)}.extension({name}).valueString"
+    text = ext.get("valueString")
+    if not isinstance(text, str):
+        raise errors.InvalidValue(
+            "must be the JSON text carecore writes", field=field, value=type(text).__name__
+        )
+    try:
+        return limits.load_json(text, what=field)
+    except errors.InvalidInput as exc:
+        problem = exc.problems[0]
+        raise errors.InvalidValue(
+            f"is not carecore JSON: {problem.path}: {problem.message}", field=field
+        ) from None
+
+
 def _patient_ref(resource: dict[str, Any], resolver: Resolver, element: str = "subject") -> str:
     _, rid = resolver.target(resource, element, _need(resource, element), ("Patient",))
     return rid
@@ -591,15 +614,15 @@ def _contact_preferences(resource: dict[str, Any], rid: str) -> ContactPreferenc
     contact = _extension(resource, f"{codes.CARECORE}/StructureDefinition/contact-preferences")
     if contact is None:
         return None
-    try:
-        data = {**json.loads(str(contact.get("valueString"))), "patient_id": rid}
-        return from_primitive(data, ContactPreferences)
-    except json.JSONDecodeError as exc:
+    data = _extension_json(resource, contact, "contact-preferences")
+    if not isinstance(data, dict):
         raise errors.InvalidValue(
-            f"is not carecore JSON: {exc.msg}",
+            "is not a JSON object",
             field=f"{_name(resource)}.extension(contact-preferences).valueString",
-            value=None,
-        ) from None
+            value=type(data).__name__,
+        )
+    try:
+        return from_primitive({**data, "patient_id": rid}, ContactPreferences)
     except errors.CarecoreError as exc:
         raise _located(resource, exc) from None
 
@@ -1093,7 +1116,7 @@ def _referral(request: dict[str, Any]) -> Referral:
     rid = _need(request, "id")
     ext = _extension(request, f"{codes.CARECORE}/StructureDefinition/referral")
     if ext is not None:
-        data = json.loads(ext["valueString"])
+        data = _extension_json(request, ext, "referral")
         value: Referral = from_primitive(data, Referral)
         return value
     performer: dict[str, Any] = next(iter(request.get("performer", ())), {})
@@ -1258,7 +1281,13 @@ def map_careplan(resource: dict[str, Any], resolver: Resolver, options: Options)
     ]
     version = (resource.get("meta") or {}).get("versionId")
     ext = _extension(resource, _EXTRAS)
-    extras: dict[str, Any] = json.loads(ext["valueString"]) if ext is not None else {}
+    extras: Any = _extension_json(resource, ext, "careplan-extras") if ext is not None else {}
+    if not isinstance(extras, dict):
+        raise errors.InvalidValue(
+            "is not a JSON object",
+            field=f"{name}.extension(careplan-extras).valueString",
+            value=type(extras).__name__,
+        )
     problems += [from_primitive(data, Problem) for data in extras.pop("unlinked_problems", ())]
     try:
         plan = CarePlan(

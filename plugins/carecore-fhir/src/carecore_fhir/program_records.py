@@ -14,7 +14,6 @@ does not know.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
@@ -28,6 +27,7 @@ from carecore_fhir.mapping import (
     Skip,
     _date,
     _extension,
+    _extension_json,
     _located,
     _name,
     _need,
@@ -48,19 +48,12 @@ def _carecore_json(resource: Mapping[str, Any], name: str, what: str) -> dict[st
     ext = _extension(resource, f"{_EXT}/{name}")
     if ext is None:
         raise Skip(f"not a {what} carecore wrote (no {_EXT}/{name} extension)")
-    try:
-        data = json.loads(ext.get("valueString") or "")
-    except json.JSONDecodeError as exc:
-        raise errors.InvalidValue(
-            f"is not carecore JSON: {exc.msg}",
-            field=f"{_name(resource)}.extension({name}).valueString",
-            value=ext.get("valueString"),
-        ) from None
+    data = _extension_json(resource, ext, name)
     if not isinstance(data, dict):
         raise errors.InvalidValue(
             "is not a JSON object",
             field=f"{_name(resource)}.extension({name}).valueString",
-            value=data,
+            value=type(data).__name__,
         )
     return data
 
