@@ -155,3 +155,60 @@ def test_real_commands_run_from_the_file(app, tmp_path):
     # Without the file the same command is refused for want of a store.
     (tmp_path / "carecore.toml").unlink()
     assert runner.invoke(app, ["worklist"]).exit_code == 2
+
+
+# -- the actor: one resolver (option > CARECORE_ACTOR > carecore.toml > login name) -----------
+
+
+@pytest.fixture
+def actor_app(app):
+    from carecore._cli_actor import actor_option
+
+    @click.command("own-actor")
+    @actor_option
+    def own_actor(actor: str) -> None:
+        """A command with its own --actor (as carecore export has)."""
+        click.echo(json.dumps({"actor": actor}))
+
+    app.add_command(own_actor)
+    return app
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+@pytest.mark.parametrize("command", ["probe", "own-actor"])
+def test_a_blank_actor_variable_counts_as_unset(actor_app, tmp_path, blank, command):
+    _write(tmp_path, 'actor = "file-user"\n')
+    args = [command, "--db", "memory://"] if command == "probe" else [command]
+    got = _probe(actor_app, *args, env={"CARECORE_ACTOR": blank})
+    assert got["actor"] == "file-user"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {}, "file-user"),
+        ([], {"CARECORE_ACTOR": "env-user"}, "env-user"),
+        (["--actor", "cli-user"], {"CARECORE_ACTOR": "env-user"}, "cli-user"),
+        (["--actor", "  "], {"CARECORE_ACTOR": "env-user"}, "env-user"),
+        (["--actor", "  "], {}, "file-user"),
+    ],
+)
+def test_the_actor_precedence_holds_for_every_command(actor_app, tmp_path, args, env, expected):
+    _write(tmp_path, 'actor = "file-user"\n')
+    assert _probe(actor_app, *args, "probe", "--db", "memory://", env=env)["actor"] == expected
+    # A command with its own --actor takes the same answer when the option is not given
+    # (the variable used to override carecore --actor there).
+    assert _probe(actor_app, *args, "own-actor", env=env)["actor"] == expected
+    assert _probe(actor_app, "own-actor", "--actor", "own", env=env)["actor"] == "own"
+
+
+def test_resolve_actor_without_settings_reads_the_variable_and_the_file(tmp_path, monkeypatch):
+    from carecore._cli_actor import resolve_actor
+
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, 'actor = "file-user"\n')
+    monkeypatch.setenv("CARECORE_ACTOR", " ")
+    assert resolve_actor(None) == "file-user"
+    monkeypatch.setenv("CARECORE_ACTOR", "env-user")
+    assert resolve_actor(None) == "env-user"
+    assert resolve_actor("opt") == "opt"

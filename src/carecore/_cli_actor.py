@@ -1,31 +1,52 @@
-"""The ``--actor`` option: who is working, for the audit log (``CARECORE_ACTOR`` when not given)."""
+"""Who is working, for the audit log: one resolver for every command.
+
+The actor is taken from the first of: the ``--actor`` option, the
+``CARECORE_ACTOR`` variable, the configuration file's ``actor``
+(``carecore.toml``), else the login name (``os-user:<name>``). A blank
+option or variable counts as unset. Only the settings loader
+(:mod:`carecore._cli_config`) reads the variable and the file; this module
+decides between them and the option.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from carecore._cli_config import Settings
+
 __all__ = ["DEFAULT_ACTOR", "actor_option", "current_actor", "env_actor", "resolve_actor"]
 
-#: The actor recorded when neither ``--actor`` nor ``CARECORE_ACTOR`` names one and the
-#: operating system names no user either.
+#: The actor recorded when neither ``--actor``, ``CARECORE_ACTOR`` nor the settings file
+#: names one and the operating system names no user either.
 DEFAULT_ACTOR = "carecore-cli"
 
 
-def resolve_actor(value: str | None) -> str:
-    """Who is working: *value* (``--actor``), else ``CARECORE_ACTOR``, else the login name.
+def resolve_actor(option: str | None, settings: Settings | None = None) -> str:
+    """Who is working: *option* (``--actor``), else the configured actor, else the login name.
 
-    The login name is recorded as ``os-user:<name>``: the account that ran the
-    command, when the practice's application names no one.
+    *settings* are those of :func:`carecore._cli_config.load_settings`, whose
+    ``actor`` is ``CARECORE_ACTOR`` (when not blank), else the file's. Without
+    *settings* they are loaded from the environment and ``carecore.toml``.
+    The login name is recorded as ``os-user:<name>``: the account that ran
+    the command, when the practice names no one.
+
+    >>> from carecore._cli_config import Settings
+    >>> resolve_actor("rn:ana", Settings(actor="md:ruiz")), resolve_actor("  ", Settings(actor="md:ruiz"))
+    ('rn:ana', 'md:ruiz')
     """
-    if value is not None and value.strip():
-        return value.strip()
-    named = os.environ.get("CARECORE_ACTOR", "").strip()
-    if named:
-        return named
+    if option is not None and option.strip():
+        return option.strip()
+    if settings is None:
+        from carecore._cli_config import load_settings  # noqa: PLC0415
+
+        settings = load_settings(None, os.environ)
+    if settings.actor:
+        return settings.actor
     try:
         return f"os-user:{getpass.getuser()}"
     except (OSError, KeyError):  # no login name (some containers)
@@ -45,7 +66,7 @@ def env_actor() -> str:
     """:func:`current_actor`, for a command whose own ``--actor`` means something else.
 
     ``carecore audit --actor`` filters by actor; who runs the report comes from
-    ``carecore --actor ID audit ...`` or ``CARECORE_ACTOR``.
+    ``carecore --actor ID audit ...``, ``CARECORE_ACTOR`` or the settings file.
     """
     return current_actor()
 
@@ -60,15 +81,15 @@ def _check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> s
 
 
 def actor_option(func: Any) -> Any:
-    """Add ``--actor ID`` (environment: ``CARECORE_ACTOR``) to a click command."""
+    """Add ``--actor ID`` to a click command (default: the command line's actor)."""
     return click.option(
         "--actor",
-        envvar="CARECORE_ACTOR",
         default=None,
         callback=_check,
         metavar="ID",
         help=(
             "Who is working, as the audit log records it "
-            "(default: carecore --actor, $CARECORE_ACTOR, else the login name)."
+            "(default: carecore --actor, $CARECORE_ACTOR, the settings file's actor, "
+            "else the login name)."
         ),
     )(func)

@@ -77,7 +77,6 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
     )
     @click.option(
         "--actor",
-        envvar="CARECORE_ACTOR",
         default=None,
         metavar="ID",
         help=(
@@ -94,7 +93,7 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
         ctx.ensure_object(dict)
         ctx.obj["pm"] = manager
         ctx.obj["settings"] = settings
-        ctx.obj["actor"] = resolve_actor(actor or settings.actor)
+        ctx.obj["actor"] = resolve_actor(actor, settings)
 
     manager = pm if pm is not None else get_plugin_manager()
     Hooks(manager).extend_cli(app)
