@@ -14,11 +14,13 @@ from carecore.billing.close import close_files, close_store
 from carecore.billing.cms import CMS_YEARS, cms_rule_set
 from carecore.billing.engine import EvaluationResult, Hint, evaluate
 from carecore.billing.facts import BillingFacts
+from carecore.billing.primitives import MAX_CLAIM_DIAGNOSES, claim_diagnoses, diagnosis_pointers
 from carecore.billing.rules import CodeRule, RuleSet, Switches, TimeRule
 from carecore.billing.sources import Source, all_sources, source
 
 __all__ = [
     "CMS_YEARS",
+    "MAX_CLAIM_DIAGNOSES",
     "BillingFacts",
     "CodeRule",
     "EvaluationResult",
@@ -28,9 +30,11 @@ __all__ = [
     "Switches",
     "TimeRule",
     "all_sources",
+    "claim_diagnoses",
     "close_files",
     "close_store",
     "cms_rule_set",
+    "diagnosis_pointers",
     "evaluate",
     "source",
 ]

@@ -39,7 +39,13 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
-from carecore.billing.primitives import closed_with
+from carecore.billing.primitives import (
+    MAX_CLAIM_DIAGNOSES,
+    claim_diagnoses,
+    claim_line_order,
+    closed_with,
+    diagnosis_pointers,
+)
 from carecore.model import (
     MBI_SYSTEM,
     AdministrativeSex,
@@ -77,8 +83,6 @@ __all__ = [
     "read_practice_file",
 ]
 
-#: Diagnoses one 837P claim holds (HI segment, ICD-10-CM).
-MAX_CLAIM_DIAGNOSES = 12
 _HONORIFICS = frozenset({"dr", "dr.", "mr", "mr.", "mrs", "mrs.", "ms", "ms."})
 
 
@@ -100,7 +104,10 @@ class Claim:
 
     ``diagnoses`` are ICD-10-CM codes in the order the lines first use them
     (the first is the principal diagnosis); :meth:`pointers` gives each
-    line's 1-based positions in that list.
+    line's 1-based positions in that list. Both are the billing engine's
+    rule (:func:`carecore.billing.primitives.claim_diagnoses` and
+    :func:`~carecore.billing.primitives.diagnosis_pointers`), so a claim lists
+    what :meth:`carecore.billing.EvaluationResult.claim_diagnoses` gives.
     """
 
     control_number: str
@@ -119,7 +126,7 @@ class Claim:
 
     def pointers(self, line: ClaimLine) -> tuple[int, ...]:
         """The 1-based positions of *line*'s diagnoses in :attr:`diagnoses`."""
-        return tuple(self.diagnoses.index(code) + 1 for code in line.diagnoses)
+        return diagnosis_pointers(self.diagnoses, line)
 
 
 @frozen(kw_only=True)
@@ -234,7 +241,7 @@ def assemble_claims(
     claims: list[Claim] = []
     refusals: list[ClaimRefusal] = []
     for (patient_id, practitioner_id), group in sorted(groups.items()):
-        group.sort(key=lambda x: (x.date_of_service, x.code, x.modifiers))
+        group.sort(key=claim_line_order)
         made = _claim(
             period, patient_id, practitioner_id, group, patients, practitioners, addresses, mbis
         )
@@ -287,12 +294,11 @@ def _claim(  # noqa: PLR0911, PLR0917 - one return per refusal
         return "practitioner", "no practitioner with this billing id"
     if rendering.npi is None:
         return "practitioner.npi", "the billing practitioner has no NPI"
-    diagnoses: list[str] = []
     for line in group:
         problem = _line_problem(line)
         if problem is not None:
             return problem
-        diagnoses.extend(code for code in line.diagnoses if code not in diagnoses)
+    diagnoses = claim_diagnoses(group)
     if len(diagnoses) > MAX_CLAIM_DIAGNOSES:
         return "diagnoses", (
             f"the lines use {len(diagnoses)} diagnoses; an 837P claim holds {MAX_CLAIM_DIAGNOSES}"
@@ -304,7 +310,7 @@ def _claim(  # noqa: PLR0911, PLR0917 - one return per refusal
         mbi=mbi,
         address=address,
         rendering=rendering,
-        diagnoses=tuple(diagnoses),
+        diagnoses=diagnoses,
         lines=tuple(group),
     )
 
@@ -504,6 +510,23 @@ def _patient_rows(
     return patients, mbis, addresses, problems
 
 
+def _close_family(item: object, index: int) -> ServiceFamily:
+    """The family the close decided for claims.json item *index* (PCM, BHI, TCM, ...), as it wrote it."""
+    try:
+        return ServiceFamily(item["family"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        raise errors.InvalidInput(
+            "claims.json",
+            problems=[
+                errors.Problem(
+                    path=f"$[{index}].family",
+                    message="missing or not a service family (CCM, PCM, BHI, TCM, ...); "
+                    "a close writes each line's family: close the month again",
+                )
+            ],
+        ) from None
+
+
 def _close_lines(folder: Path) -> list[ClaimLine]:
     data = _json_file(folder / "claims.json", "claims.json of a month close")
     if not isinstance(data, list):
@@ -512,14 +535,14 @@ def _close_lines(folder: Path) -> list[ClaimLine]:
         )
     lines = []
     for index, item in enumerate(data):
+        family = _close_family(item, index)
         try:
             lines.append(
                 ClaimLine(
                     patient_id=item["patient_id"],
                     code=item["code"],
                     units=item["units"],
-                    # The family is not in the file; the 837P does not need it.
-                    family=ServiceFamily.CCM,
+                    family=family,
                     billing_practitioner_id=item["practitioner"],
                     date_of_service=pendulum.Date.fromisoformat(item["date_of_service"]),
                     period=ServicePeriod(

@@ -80,6 +80,7 @@ CLAIM_COLUMNS = (
     "period_end",
     "amount",
     "diagnoses",
+    "family",
 )
 #: denials.csv columns, in order.
 DENIAL_COLUMNS = ("patient_id", "practitioner", "code", "reason", "message", "rule", "sources")
@@ -282,6 +283,7 @@ class CloseEncoder:
             line.period.end.isoformat(),
             "" if line.amount is None else str(line.amount),
             diagnoses,
+            line.family.value,
         )
 
     @staticmethod
@@ -388,7 +390,7 @@ class CloseEncoder:
             f'"code": {_quote(line.code)}, "units": {line.units}, "date_of_service": {day}, '
             f'"modifiers": [{modifiers}], "period_start": "{line.period.start.isoformat()}", '
             f'"period_end": "{line.period.end.isoformat()}", "amount": {json_text(line.amount)}, '
-            f'"diagnoses": [{diagnoses}]}}'
+            f'"diagnoses": [{diagnoses}], "family": "{line.family.value}"}}'
         )
 
     def claim_json(self, line: ClaimLine) -> str:

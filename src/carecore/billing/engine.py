@@ -43,17 +43,20 @@ from carecore.billing.primitives import (
     CONDITIONS_NEEDED,
     DIAGNOSIS_MONTHS,
     G0323_CREDENTIALS,
+    MAX_CLAIM_DIAGNOSES,
     NOT_COUNTED_ROLES,
     STAFF_ROLES,
     TIME_TRACKS,
     MinuteClass,
     TimeTrack,
     care_plan_in_force,
+    claim_diagnoses,
     consent_in_force,
     countable_window,
     counts_toward,
     date_of_service,
     dates_at_threshold,
+    diagnosis_pointers,
     first_unit,
     initiating_visit_from,
     initiating_years,
@@ -139,8 +142,6 @@ TCM_TO = frozenset(
 CCM_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.IPPE, VisitKind.TCM_F2F})
 CHI_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV, VisitKind.TCM_F2F})
 PIN_INITIATING = frozenset({VisitKind.OFFICE_EM, VisitKind.AWV})
-#: Diagnoses a claim may list (the 837P and CMS-1500 allow twelve).
-MAX_CLAIM_DIAGNOSES = 12
 #: The code a family's refusal names when no code of it was reached.
 BASE_CODE = {
     F.CCM: "99490",
@@ -336,20 +337,25 @@ class EvaluationResult:
         return sorted((line.code, line.units) for line in self.claim_lines)
 
     def claim_diagnoses(self, practitioner_id: str) -> tuple[str, ...]:
-        """The diagnoses of *practitioner_id*'s claim: every code its lines point at (twelve at most).
+        """The diagnoses of *practitioner_id*'s claim: every code its lines point at.
 
-        In the order the lines first point at them; pointers index this tuple from 1.
+        :func:`carecore.billing.primitives.claim_diagnoses` of that
+        practitioner's lines, as the claim sent for them lists them
+        (:func:`carecore.billing.claims.assemble_claims` reads the same
+        function): in the order the lines, by date of service and code,
+        first point at them. Twelve at most: every line points into the
+        first twelve of the patient's conditions.
         """
-        codes: dict[str, None] = {}
-        for line in self.claim_lines:
-            if line.billing_practitioner_id == practitioner_id:
-                codes.update(dict.fromkeys(line.diagnoses))
-        return tuple(codes)[:MAX_CLAIM_DIAGNOSES]
+        return claim_diagnoses(
+            line for line in self.claim_lines if line.billing_practitioner_id == practitioner_id
+        )
 
     def diagnosis_pointers(self, line: ClaimLine) -> tuple[int, ...]:
-        """The 1-based positions of *line*'s diagnoses in its claim's diagnosis list."""
-        claim = self.claim_diagnoses(line.billing_practitioner_id)
-        return tuple(claim.index(code) + 1 for code in line.diagnoses if code in claim)
+        """The 1-based positions of *line*'s diagnoses in its claim's diagnosis list.
+
+        :func:`carecore.billing.primitives.diagnosis_pointers`; *line* is one of :attr:`claim_lines`.
+        """
+        return diagnosis_pointers(self.claim_diagnoses(line.billing_practitioner_id), line)
 
     @property
     def expected_revenue(self) -> Decimal:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from carecore.billing.facts import PatientFacts
     from carecore.billing.rules import CodeRule, Switches
+    from carecore.model.money import ClaimLine
     from carecore.model.period import ServicePeriod
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "CONSENT_FAMILIES",
     "DIAGNOSIS_MONTHS",
     "G0323_CREDENTIALS",
+    "MAX_CLAIM_DIAGNOSES",
     "NOT_COUNTED_ROLES",
     "NOT_PERSONAL_ROLES",
     "PERSONAL_CREDENTIALS",
@@ -56,12 +58,15 @@ __all__ = [
     "MinuteClass",
     "TimeTrack",
     "care_plan_in_force",
+    "claim_diagnoses",
+    "claim_line_order",
     "closed_with",
     "consent_in_force",
     "countable_window",
     "counts_toward",
     "date_of_service",
     "dates_at_threshold",
+    "diagnosis_pointers",
     "duration_thresholds",
     "first_unit",
     "initiating_visit_from",
@@ -429,3 +434,54 @@ def closed_with(period: ServicePeriod, month: ServicePeriod) -> bool:
     (True, False)
     """
     return period.start in month
+
+
+# -- a claim's diagnoses ---------------------------------------------------------------
+
+#: Diagnoses one claim lists (the 837P HI segment and the CMS-1500 hold twelve).
+MAX_CLAIM_DIAGNOSES = 12
+
+
+def claim_line_order(line: ClaimLine) -> tuple[pendulum.Date, str, tuple[str, ...]]:
+    """Where *line* stands on its claim: by date of service, then code, then modifiers."""
+    return (line.date_of_service, line.code, line.modifiers)
+
+
+def claim_diagnoses(lines: Iterable[ClaimLine]) -> tuple[str, ...]:
+    """The diagnosis list of a claim holding *lines* (one patient, one billing practitioner).
+
+    Every code the lines point at, once, in the order the lines first use
+    them when taken in claim order (:func:`claim_line_order`; lines that tie
+    keep the order given): the first code is the claim's principal
+    diagnosis. The list is not cut: a claim whose list is longer than
+    :data:`MAX_CLAIM_DIAGNOSES` cannot be sent, and
+    :func:`carecore.billing.claims.assemble_claims` refuses it (the engine
+    never gives a practitioner's lines more, see
+    :func:`carecore.billing.engine.line_diagnoses`).
+
+    >>> import pendulum
+    >>> from carecore.model import ClaimLine, ServiceFamily, ServicePeriod
+    >>> march = ServicePeriod.month(2026, 3)
+    >>> def line(code, day, *codes):
+    ...     return ClaimLine(patient_id="p1", code=code, units=1, family=ServiceFamily.CCM,
+    ...         billing_practitioner_id="dr1", date_of_service=pendulum.Date(2026, 3, day),
+    ...         period=march, diagnoses=codes)
+    >>> bhi, ccm = line("99484", 4, "F33.1"), line("99490", 3, "E11.65", "I10")
+    >>> claim_diagnoses([bhi, ccm])
+    ('E11.65', 'I10', 'F33.1')
+    >>> diagnosis_pointers(claim_diagnoses([bhi, ccm]), bhi)
+    (3,)
+    """
+    codes: dict[str, None] = {}
+    for line in sorted(lines, key=claim_line_order):
+        codes.update(dict.fromkeys(line.diagnoses))
+    return tuple(codes)
+
+
+def diagnosis_pointers(diagnoses: tuple[str, ...], line: ClaimLine) -> tuple[int, ...]:
+    """The 1-based positions of *line*'s diagnoses in its claim's list *diagnoses*.
+
+    *diagnoses* is :func:`claim_diagnoses` of the claim's lines, so it holds
+    every code of *line*; a code missing from it raises ``ValueError``.
+    """
+    return tuple(diagnoses.index(code) + 1 for code in line.diagnoses)
