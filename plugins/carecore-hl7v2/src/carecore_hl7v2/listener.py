@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "END",
+    "GATHER",
     "IDLE_TIMEOUT",
     "MAX_BATCH",
     "MAX_CONNECTIONS",
@@ -87,6 +88,9 @@ MAX_CONNECTIONS = 256
 IDLE_TIMEOUT = 60.0
 #: Messages stored in one transaction at most (a group commit).
 MAX_BATCH = 64
+#: Seconds the writer waits, before a commit, for the next message of a connection it has
+#: just answered (a sender that waits for each ACK sends its next message at once).
+GATHER = 0.01
 
 
 class _Committer:
@@ -102,6 +106,7 @@ class _Committer:
         time_zone: str | None,
         max_batch: int,
         unknown_patients: UnknownPatients = "create",
+        gather: float = GATHER,
     ) -> None:
         self.program = program
         self.unknown_patients: UnknownPatients = unknown_patients
@@ -111,21 +116,58 @@ class _Committer:
         # The store is used from this one thread only, so the event loop keeps reading
         # frames from other connections while a batch commits.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-commit")
+        self.gather = gather
+        # Connections answered in the last *gather* seconds and not heard from since
+        # (when each was answered): their next message is likely on its way.
+        self.answered: dict[object, float] = {}
 
-    async def submit(self, raw: bytes) -> Outcome:
+    async def submit(self, raw: bytes, sender: object = None) -> Outcome:
         # Parsed and mapped here, in the event loop, while the writer thread waits on
         # the disk for the previous commit (the wait releases the GIL).
         prepared = prepare(raw, time_zone=self.time_zone)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.answered.pop(sender, None)
         await self.queue.put((prepared, future))
         return await future
+
+    def was_answered(self, sender: object) -> None:
+        """*sender*'s message was answered: the next batch may wait for its next one."""
+        self.answered[sender] = asyncio.get_running_loop().time()
+
+    def gone(self, sender: object) -> None:
+        """*sender* closed its connection: no batch waits for it."""
+        self.answered.pop(sender, None)
+
+    async def _gathered(self) -> list[tuple[Prepared, asyncio.Future[Outcome]]]:
+        """The next batch: what is waiting, and what just-answered connections send within *gather*.
+
+        A sender that waits for each ACK sends its next message a moment
+        after the ACK; without the wait, the first message to arrive would
+        go alone and the others would make a second commit.
+        """
+        batch = [await self.queue.get()]
+        loop = asyncio.get_running_loop()
+        while len(batch) < self.max_batch:
+            while len(batch) < self.max_batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            now = loop.time()
+            for sender, at in list(self.answered.items()):
+                if now - at >= self.gather:
+                    del self.answered[sender]  # silent too long: not waited for again
+            if len(batch) >= self.max_batch or not self.answered:
+                break
+            wait = min(self.answered.values()) + self.gather - now
+            try:
+                async with asyncio.timeout(wait):
+                    batch.append(await self.queue.get())
+            except TimeoutError:
+                break
+        return batch
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self.queue.get()]
-            while len(batch) < self.max_batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
+            batch = await self._gathered()
             items = [item for item, _ in batch]
             try:
                 outcomes = await loop.run_in_executor(
@@ -185,20 +227,24 @@ class _Connections:
             await _close(writer)
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            async with asyncio.timeout(self.idle_timeout):
-                raw = await read_frame(reader)
-            if raw is None:
-                return
-            try:
-                outcome = await self.committer.submit(raw)
-            except errors.StoreError:
-                log.exception("store unavailable: no ACK sent, the sender will retry")
-                return
-            if self.on_outcome is not None:
-                self.on_outcome(outcome)
-            writer.write(frame(outcome.ack))
-            await writer.drain()
+        try:
+            while True:
+                async with asyncio.timeout(self.idle_timeout):
+                    raw = await read_frame(reader)
+                if raw is None:
+                    return
+                try:
+                    outcome = await self.committer.submit(raw, writer)
+                except errors.StoreError:
+                    log.exception("store unavailable: no ACK sent, the sender will retry")
+                    return
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome)
+                writer.write(frame(outcome.ack))
+                self.committer.was_answered(writer)
+                await writer.drain()
+        finally:
+            self.committer.gone(writer)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
@@ -222,12 +268,15 @@ async def serve(
     max_frame: int = MAX_FRAME,
     max_batch: int = MAX_BATCH,
     unknown_patients: UnknownPatients = "create",
+    gather: float = GATHER,
 ) -> None:
     """Listen on *host*:*port* until *stop* is set (or forever); *ready* gets the bound port.
 
     Messages from all connections are stored in shared transactions of up
     to *max_batch* (a group commit); each is ACKed only once its transaction
-    has committed. At most *max_connections* connections are held: one more
+    has committed. Before a commit the writer waits up to *gather* seconds
+    for the next message of each connection it answered within that time
+    (0: it never waits), so senders that wait for each ACK share commits. At most *max_connections* connections are held: one more
     is accepted and closed at once. A connection silent for *idle_timeout*
     seconds is closed, and a frame may hold at most *max_frame* bytes, which
     bounds a connection's memory. When *stop* is set, the listener takes no
@@ -237,7 +286,7 @@ async def serve(
     :data:`~carecore_hl7v2.ingest.UnknownPatients`.
     """
     time_zone = time_zone or practice_time_zone(program) or ""  # looked up once
-    committer = _Committer(program, time_zone, max_batch, unknown_patients)
+    committer = _Committer(program, time_zone, max_batch, unknown_patients, gather)
     conns = _Connections(committer, max_connections, idle_timeout, on_outcome)
     server = await asyncio.start_server(conns.serve, host, port, limit=max_frame)
     bound = server.sockets[0].getsockname()[1]
