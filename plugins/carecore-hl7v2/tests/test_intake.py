@@ -274,3 +274,23 @@ def test_a_group_commit_stores_what_one_message_at_a_time_stores(tmp_path):
                 )
     assert stores[0] == stores[1]
     assert [c for c, _, _ in stores[0][0]] == ["AA", "AA", "AA", "AA", "AA", "AA", "AA", "AR"]
+
+
+def test_a_group_commit_reads_each_patient_link_once(program):
+    from carecore_hl7v2.ingest import handle_many
+
+    ada(program, Identifier(system="GEN", value="1234"))
+    handle(program, a03("L0", "1234^^^GEN^MR"))  # links GEN 1234 to ada
+    with program.transaction("check") as tx:
+        before = tx.audit_entries()[-1].seq
+    batch = [a03(f"L{n}", "1234^^^GEN^MR", visit=f"V{n}") for n in range(1, 5)]
+    assert [o.patient_id for o in handle_many(program, batch)] == ["ada"] * 4
+    with program.transaction("check") as tx:
+        link_reads = [
+            e
+            for e in tx.audit_entries(after=before)
+            if e.kind == "PatientLink" and e.action == "read"
+        ]
+    # Four messages, one identifier: the link is read once for the transaction (it was
+    # read twice a message, to match the patient and again to link it).
+    assert len(link_reads) == 1

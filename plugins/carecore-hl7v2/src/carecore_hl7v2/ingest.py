@@ -175,7 +175,11 @@ def store_prepared(
     zone = time_zone or None
     try:
         with program.transaction(f"inbound {SOURCE} ({len(prepared)} messages)") as tx:
-            return [_store(program, tx, p, zone, unknown_patients) for p in prepared]
+            links = _Links(tx)
+            return [
+                _store(program, tx, links, p, zone=zone, unknown_patients=unknown_patients)
+                for p in prepared
+            ]
     except _REFUSALS as exc:
         if len(prepared) > 1:
             return [
@@ -191,7 +195,9 @@ def store_prepared(
 def _store(
     program: CareProgram,
     tx: Transaction,
+    links: _Links,
     prepared: Prepared,
+    *,
     zone: str | None,
     unknown_patients: UnknownPatients,
 ) -> Outcome:
@@ -203,7 +209,7 @@ def _store(
     assert message is not None  # noqa: S101
     try:
         # Read only: a refused message writes nothing but its dead letter.
-        patient, new = _match(tx, people, zone, unknown_patients)
+        patient, new = _match(tx, links, people, zone, unknown_patients)
     except Refused as exc:
         return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
     if not tx.claim_inbound(SOURCE, event.source_key):
@@ -217,7 +223,7 @@ def _store(
             tx.add(patient)
         else:
             _update(tx, patient, people)
-        _link(tx, patient.id, people.identifiers)
+        links.link(patient.id, people.identifiers)
         _contact(tx, patient.id, people)
         patient_id, created = patient.id, new
     event = attrs.evolve(event, patient_id=patient_id)
@@ -236,6 +242,7 @@ def _store(
 
 def _match(
     tx: Transaction,
+    links: _Links,
     people: Demographics,
     zone: str | None,
     unknown_patients: UnknownPatients,
@@ -246,7 +253,7 @@ def _match(
     """
     if not people.identifiers:
         raise Refused("PID-3 has no patient identifier", code="AE", field="PID-3", value="")
-    found = _linked(tx, people.identifiers) or _carrying(tx, people.identifiers)
+    found = links.patients(people.identifiers) or _carrying(tx, people.identifiers)
     if len(found) > 1:
         raise Refused(
             f"PID-3 identifiers name {len(found)} different patients ({', '.join(sorted(found))})",
@@ -267,14 +274,41 @@ def _match(
     return _new_patient(people, zone), True
 
 
-def _linked(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
-    found = set()
-    for identifier in identifiers:
-        try:
-            found.add(tx.get(PatientLink, (identifier.system, identifier.value)).patient_id)
-        except errors.NotFound:
-            continue
-    return found
+class _Links:
+    """The patient links one transaction has read or written: each is read from the store once.
+
+    A group commit's messages often name the same patient, and each message
+    looked its identifiers up twice (to find the patient, then to link them).
+    """
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.known: dict[tuple[str, str], str | None] = {}
+
+    def patient_of(self, identifier: Identifier) -> str | None:
+        """The id of the patient *identifier* is linked to, or None."""
+        key = (identifier.system, identifier.value)
+        if key not in self.known:
+            try:
+                self.known[key] = self.tx.get(PatientLink, key).patient_id
+            except errors.NotFound:
+                self.known[key] = None
+        return self.known[key]
+
+    def patients(self, identifiers: tuple[Identifier, ...]) -> set[str]:
+        """The patients *identifiers* are linked to."""
+        return {p for p in map(self.patient_of, identifiers) if p is not None}
+
+    def link(self, patient_id: str, identifiers: tuple[Identifier, ...]) -> None:
+        """Link the identifiers not linked yet to *patient_id*."""
+        for identifier in identifiers:
+            if self.patient_of(identifier) is None:
+                self.tx.add(
+                    PatientLink(
+                        system=identifier.system, value=identifier.value, patient_id=patient_id
+                    )
+                )
+                self.known[identifier.system, identifier.value] = patient_id
 
 
 def _carrying(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
@@ -283,16 +317,6 @@ def _carrying(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
     for i in identifiers:
         found |= set(tx.patients_with_identifier(i.system, i.value))
     return found
-
-
-def _link(tx: Transaction, patient_id: str, identifiers: tuple[Identifier, ...]) -> None:
-    for identifier in identifiers:
-        try:
-            tx.get(PatientLink, (identifier.system, identifier.value))
-        except errors.NotFound:
-            tx.add(
-                PatientLink(system=identifier.system, value=identifier.value, patient_id=patient_id)
-            )
 
 
 def _new_patient(people: Demographics, zone: str | None) -> Patient | None:
