@@ -33,6 +33,7 @@ __all__ = [
     "DenialReason",
     "DisenrollmentReason",
     "EnrollmentStatus",
+    "EpisodeCloseKind",
     "EpisodeStatus",
     "GoalAchievement",
     "GoalLifecycle",
@@ -358,6 +359,20 @@ class EpisodeStatus(_Code):
     COMPLETED = "completed"  #: contact and visit done
     CLOSED = "closed"  #: ended without billing (missed deadline, readmission, death)
     CANCELLED = "cancelled"  #: the discharge was cancelled (A13)
+
+
+class EpisodeCloseKind(_Code):
+    """Why a transition-of-care episode ended without completing (its ``close_kind``).
+
+    The episode's ``close_reason`` says it in words for people; this says it
+    for code: only an ``expired`` episode takes documentation of what was done
+    inside its period (documented late).
+    """
+
+    EXPIRED = "expired"  #: the 30-day period ended with work undone
+    DIED = "died"  #: the patient died inside the period
+    NOT_QUALIFYING = "not-qualifying"  #: the discharge settings do not qualify for TCM
+    DISCHARGE_CANCELLED = "discharge-cancelled"  #: the discharge was cancelled (A13)
 
 
 class SocialNeed(_Code):

@@ -8,7 +8,13 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import _validators as v
-from carecore.model.codes import AdtEventKind, CareSetting, EpisodeStatus, PatientClass
+from carecore.model.codes import (
+    AdtEventKind,
+    CareSetting,
+    EpisodeCloseKind,
+    EpisodeStatus,
+    PatientClass,
+)
 from carecore.model.people import PatientId
 
 __all__ = ["AdtEvent", "TransitionEpisode"]
@@ -114,6 +120,11 @@ class TransitionEpisode:
     #: The discharge came without a disposition (HL7 PV1-36): the deadlines run, and
     #: confirming where the patient went is a deadline of its own (``disposition``).
     disposition_unknown: bool = field(default=False, validator=v.is_bool)
+    #: Why the episode ended without completing (None while it is open or once
+    #: completed); :attr:`close_reason` says it in words.
+    close_kind: EpisodeCloseKind | None = field(
+        default=None, validator=v.optional(v.one_of(EpisodeCloseKind))
+    )
 
     @property
     def discharge_date(self) -> pendulum.Date:

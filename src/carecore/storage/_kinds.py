@@ -409,7 +409,9 @@ KINDS: tuple[Kind, ...] = (
             4,
         )
         # A discharge without its disposition is flagged (issue 17).
-        | {"disposition_unknown": 10},
+        | {"disposition_unknown": 10}
+        # Why an episode closed, typed (issue 21); migration 16 fills it in from the reason.
+        | {"close_kind": 16},
     ),
     _kind(
         model.ClaimLine,

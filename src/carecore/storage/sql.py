@@ -33,7 +33,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -425,6 +425,8 @@ class SqlStore:
 
     def _migration_data(self, cur: Any, step: int) -> None:
         """The part of migration *step* written in Python (after its DDL, in its transaction)."""
+        if step == 16:  # noqa: PLR2004
+            self._close_kinds(cur)
         if step != 15:  # noqa: PLR2004
             return
         # Chain the rows already stored: lift the append-only guard for this one
@@ -447,6 +449,29 @@ class SqlStore:
             "INSERT INTO audit_head (seq, hash) VALUES (?, ?)",
             (int(rows[-1][0]) if rows else 0, hashes[-1] if hashes else _chain.GENESIS),
         )
+
+    #: Migration 16: the close kind of the episodes closed before it, from the words
+    #: carecore wrote for each kind of close (the one place that reads them).
+    _CLOSE_KINDS = (
+        ("discharge-cancelled", "status = ?", ("cancelled",)),
+        ("expired", "status = ? AND close_reason LIKE ?", ("closed", "expired: %")),
+        ("died", "status = ? AND close_reason LIKE ?", ("closed", "patient died on %")),
+        (
+            "not-qualifying",
+            "status = ? AND close_reason = ?",
+            ("closed", "the discharge settings do not qualify for TCM"),
+        ),
+    )
+
+    def _close_kinds(self, cur: Any) -> None:
+        """Fill in ``close_kind`` (new in schema 16) of the episodes and their versions."""
+        for table in ("transition_episodes", "transition_episodes_history"):
+            for kind, where, params in self._CLOSE_KINDS:
+                self._execute(
+                    cur,
+                    f"UPDATE {quote(table)} SET close_kind = ? WHERE {where}",
+                    (kind, *params),
+                )
 
     def _require_ready(self) -> None:
         if self._ready:

@@ -34,6 +34,7 @@ from carecore.model import (
     AdtEvent,
     AdtEventKind,
     CareSetting,
+    EpisodeCloseKind,
     EpisodeStatus,
     InterventionKind,
     ServicePeriod,
@@ -202,6 +203,7 @@ def open_episode(
             base,
             status=EpisodeStatus.CLOSED,
             close_reason="the discharge settings do not qualify for TCM",
+            close_kind=EpisodeCloseKind.NOT_QUALIFYING,
         )
     return evolve(
         base,
@@ -225,21 +227,18 @@ def _must_be_open(episode: TransitionEpisode) -> None:
         )
 
 
-_EXPIRED = "expired: "
-
-
 def _late(episode: TransitionEpisode, on: pendulum.Date) -> bool:
     """An expired episode still takes what happened inside its period (documented late)."""
     return (
         episode.status is EpisodeStatus.CLOSED
-        and (episode.close_reason or "").startswith(_EXPIRED)
+        and episode.close_kind is EpisodeCloseKind.EXPIRED
         and episode.period_end is not None
         and check_date(on, "on") <= episode.period_end
     )
 
 
 def _reopened(episode: TransitionEpisode) -> TransitionEpisode:
-    return evolve(episode, status=EpisodeStatus.OPEN, close_reason=None)
+    return evolve(episode, status=EpisodeStatus.OPEN, close_reason=None, close_kind=None)
 
 
 def _settled(episode: TransitionEpisode) -> TransitionEpisode:
@@ -319,6 +318,7 @@ def record_death(episode: TransitionEpisode, *, on: pendulum.Date) -> Transition
         episode,
         status=EpisodeStatus.CLOSED,
         close_reason=f"patient died on {on}",
+        close_kind=EpisodeCloseKind.DIED,
         version=episode.version + 1,
     )
 
@@ -326,8 +326,10 @@ def record_death(episode: TransitionEpisode, *, on: pendulum.Date) -> Transition
 def expire(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisode:
     """The episode as it stands on *on*: an open one whose period ended before *on* is closed.
 
-    The closed version (a new version) says why: the period's last day and
-    what was still undone. An episode that is not open, or whose period has
+    The closed version (a new version) has the close kind
+    :attr:`~carecore.model.EpisodeCloseKind.EXPIRED` (the one kind that
+    takes documentation of what was done inside the period, late) and says
+    why in words: the period's last day and what was still undone. An episode that is not open, or whose period has
     not ended, is returned as it is. *on* is a day in the practice's time
     zone (the one the discharge instant carries).
 
@@ -341,8 +343,8 @@ def expire(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisod
     >>> expire(ep, on=pendulum.date(2026, 2, 3)) is ep
     True
     >>> gone = expire(ep, on=pendulum.date(2026, 2, 4))
-    >>> gone.status.value
-    'closed'
+    >>> gone.status.value, gone.close_kind.value
+    ('closed', 'expired')
     >>> gone.close_reason
     'expired: the 30-day TCM period ended on 2026-02-03 with the visit and medication reconciliation not done'
     """
@@ -366,8 +368,9 @@ def expire(episode: TransitionEpisode, *, on: pendulum.Date) -> TransitionEpisod
     return evolve(
         episode,
         status=EpisodeStatus.CLOSED,
-        close_reason=f"{_EXPIRED}the 30-day TCM period ended on {episode.period_end} "
+        close_reason=f"expired: the 30-day TCM period ended on {episode.period_end} "
         f"with the {what} not done",
+        close_kind=EpisodeCloseKind.EXPIRED,
         version=episode.version + 1,
     )
 
@@ -430,6 +433,7 @@ def apply_event(
                 e,
                 status=EpisodeStatus.CANCELLED,
                 close_reason="discharge cancelled (A13)",
+                close_kind=EpisodeCloseKind.DISCHARGE_CANCELLED,
                 version=e.version + 1,
             )
             for e in known
