@@ -23,6 +23,8 @@ from fhirpathpy.models import models
 
 from carecore.model import (
     ContactPreferences,
+    MedicationSource,
+    MedicationStatement,
     Observation,
     Patient,
     PatientAddress,
@@ -289,7 +291,7 @@ PROFILES = {
         # the base Extension invariant, which the custodian extension (a valueReference) keeps
         "invariants": {"ext-1": "extension.all(extension.exists() != value.exists())"},
     },
-    # Declared by the medication export (carecore_fhir.clinical), when there is one.
+    # Declared by the medication export (carecore_fhir.clinical).
     f"{UC}/us-core-medicationrequest": {
         "page": "https://hl7.org/fhir/us/core/STU6.1/StructureDefinition-us-core-medicationrequest.html",
         "required": [
@@ -297,8 +299,19 @@ PROFILES = {
             "intent.exists()",
             "medication.exists()",
             "subject.exists()",
+            "requester.exists()",  # 1..1 in 6.1 (7.0 relaxed it to the us-core-21 invariant)
         ],
-        "must_support": [],
+        "must_support": [
+            "authoredOn.exists()",
+            "dosageInstruction.text.exists()",
+            "subject.reference.startsWith('Patient/')",
+            # the prescriber when carecore knows one, else US Core's data absent reason
+            (
+                "requester.reference.startsWith('Practitioner/') or requester.extension.where("
+                "url = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason').exists()"
+            ),
+            "reported.exists() implies intent = 'plan'",
+        ],
         "bindings": [
             _code_in(
                 "status",
@@ -385,6 +398,29 @@ def rich_resources(tmp_path_factory):
                     on=pendulum.Date(2026, 1, 5),
                 )
             )
+            tx.add(
+                MedicationStatement(
+                    id="m1",
+                    patient_id="p1",
+                    source=MedicationSource.EHR,
+                    rxnorm="314076",
+                    text="Lisinopril 10 MG Oral Tablet",
+                    dose="10 mg",
+                    frequency="daily",
+                    start=pendulum.Date(2026, 1, 5),
+                    prescriber_id="dr1",
+                )
+            )
+            tx.add(
+                MedicationStatement(
+                    id="m2",
+                    patient_id="p1",
+                    source=MedicationSource.PATIENT_REPORTED,
+                    text="Fish oil 1000 MG",
+                    dose="1000 mg",
+                    start=pendulum.Date(2026, 2, 1),
+                )
+            )
         bundle = export_patient(program, "p1")
     return [e["resource"] for e in bundle["entry"]]
 
@@ -454,11 +490,35 @@ def test_the_rules_catch_what_breaks_a_profile(rich_resources):
     condition = next(r for r in rich_resources if r["resourceType"] == "Condition")
     con4 = PROFILES[f"{UC}/us-core-condition-problems-health-concerns"]["invariants"]["con-4"]
     assert not _true({**condition, "abatementDateTime": "2026-02-01"}, con4)
+    request = next(r for r in rich_resources if r["resourceType"] == "MedicationRequest")
+    needed = PROFILES[f"{UC}/us-core-medicationrequest"]["required"]
+    assert all(_true(request, rule) for rule in needed)
+    assert not _true({k: v for k, v in request.items() if k != "requester"}, needed[-1])
     weight = next(r for r in rich_resources if r["id"] == "w1")
     unit = PROFILES[f"{UC}/us-core-body-weight"]["bindings"][0]
     assert not _true(
         {**weight, "valueQuantity": {**weight["valueQuantity"], "code": "kg/m2"}}, unit
     )
+
+
+def test_medication_requests_declare_us_core_and_name_an_absent_prescriber(rich_resources):
+    requests = {r["id"]: r for r in rich_resources if r["resourceType"] == "MedicationRequest"}
+    assert set(requests) == {"m1", "m2"}
+    for request in requests.values():
+        assert request["meta"]["profile"] == [f"{UC}/us-core-medicationrequest"]
+        assert problems(request) == []
+    assert requests["m1"]["requester"]["reference"].startswith("Practitioner/")
+    assert requests["m2"]["intent"] == "plan"
+    assert requests["m2"]["requester"]["extension"] == [
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+            "valueCode": "unknown",
+        }
+    ]
+    broken = {k: v for k, v in requests["m1"].items() if k != "requester"}
+    assert [str(p) for p in profile_problems(broken)] == [
+        f"MedicationRequest/m1.requester: is required by {UC}/us-core-medicationrequest"
+    ]
 
 
 def test_the_export_refuses_what_misses_a_declared_profiles_required_element(rich_resources):

@@ -26,7 +26,7 @@ from carecore.model import (
     MedicationStatus,
     ServiceKind,
 )
-from carecore_fhir import codes
+from carecore_fhir import codes, profiles
 from carecore_fhir.mapping import (
     EXTRA_OBSERVATIONS,
     MAPPERS,
@@ -422,10 +422,10 @@ MAPPERS["Observation"] = _observation
 
 # -- export ------------------------------------------------------------------------------------
 
-#: The US Core profile a medication statement is exported as.
-US_CORE_MEDICATIONREQUEST = (
-    "http://hl7.org/fhir/us/core/StructureDefinition/us-core-medicationrequest"
-)
+#: The US Core profile a medication statement is exported as (declared in ``meta.profile``).
+US_CORE_MEDICATIONREQUEST = profiles.MEDICATIONREQUEST
+#: What a requester carecore does not know carries (US Core's guidance on missing data).
+_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 _EXPORT_STATUS = {
     MedicationStatus.ACTIVE: "active",
@@ -436,17 +436,19 @@ _EXPORT_STATUS = {
 
 
 def medication_request_resource(statement: MedicationStatement) -> dict[str, Any]:
-    """A medication statement as a MedicationRequest shaped after US Core's profile.
+    """A medication statement as a US Core 6.1 MedicationRequest (declared in ``meta.profile``).
 
     It carries what US Core MedicationRequest requires (status, intent,
-    medication, subject, requester) and its must-support elements carecore
-    holds; it does not declare the profile in ``meta.profile`` until the
-    export's profile tables check it.
+    medication, subject, requester) and the must-support elements carecore
+    holds: ``authoredOn`` (the start, else the day it was recorded), the
+    dosage text, ``reported[x]`` and a ``category`` text.
 
     The patient's own report is ``reported`` (``reportedReference`` to the
     patient, intent ``plan``); the prescriber is the requester when known,
-    else the requester names no one (a display only). The source list
-    (discharge summary, reconciliation) is kept in ``category`` text.
+    else the requester names no one: a display and the data-absent-reason
+    extension (``unknown``), as US Core asks of a mandatory element the sender
+    does not have. The source list (discharge summary, reconciliation) is kept
+    in ``category`` text.
 
     >>> import pendulum
     >>> doc = medication_request_resource(MedicationStatement(id="m1", patient_id="p1",
@@ -454,6 +456,8 @@ def medication_request_resource(statement: MedicationStatement) -> dict[str, Any
     ...     dose="10 mg", frequency="daily", start=pendulum.Date(2026, 1, 5), prescriber_id="dr1"))
     >>> doc["status"], doc["intent"], doc["medicationCodeableConcept"]["coding"][0]["code"]
     ('active', 'order', '314076')
+    >>> doc["meta"]["profile"] == [US_CORE_MEDICATIONREQUEST], doc["authoredOn"]
+    (True, '2026-01-05')
     """
     from carecore_fhir.export import fhir_id  # noqa: PLC0415 - export imports the mappers
 
@@ -475,7 +479,10 @@ def medication_request_resource(statement: MedicationStatement) -> dict[str, Any
         "requester": (
             {"reference": f"Practitioner/{fhir_id(statement.prescriber_id)}"}
             if statement.prescriber_id
-            else {"display": "prescriber not recorded"}
+            else {
+                "extension": [{"url": _ABSENT, "valueCode": "unknown"}],
+                "display": "prescriber not recorded",
+            }
         ),
     }
     if reported:
@@ -493,4 +500,4 @@ def medication_request_resource(statement: MedicationStatement) -> dict[str, Any
                 "end": statement.stop.isoformat(),
             }
         }
-    return doc
+    return profiles.declare(doc)

@@ -47,6 +47,7 @@ ENCOUNTER = f"{US_CORE}/us-core-encounter"
 GOAL = f"{US_CORE}/us-core-goal"
 CAREPLAN = f"{US_CORE}/us-core-careplan"
 CARETEAM = f"{US_CORE}/us-core-careteam"
+MEDICATIONREQUEST = f"{US_CORE}/us-core-medicationrequest"
 MCC_CAREPLAN = f"{MCC}/mccCarePlan"
 
 #: Elements each profile requires (dotted paths; every item of a list must have the rest).
@@ -99,6 +100,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     MCC_CAREPLAN: ("text", "text.status", "status", "intent", "category", "subject"),
     # https://hl7.org/fhir/us/core/STU6.1/StructureDefinition-us-core-careteam.html
     CARETEAM: ("subject", "participant", "participant.role", "participant.member"),
+    # https://hl7.org/fhir/us/core/STU6.1/StructureDefinition-us-core-medicationrequest.html
+    # (medication[x]: carecore writes the CodeableConcept choice; requester is 1..1 in 6.1)
+    MEDICATIONREQUEST: ("status", "intent", "medicationCodeableConcept", "subject", "requester"),
 }
 
 _LAB_LOINC = frozenset({"4548-4", "17856-6"})
@@ -152,6 +156,7 @@ def profiles_for(resource: dict[str, Any]) -> tuple[str, ...]:
         "Goal": (GOAL,),
         "CarePlan": (CAREPLAN, MCC_CAREPLAN),
         "CareTeam": (CARETEAM,),
+        "MedicationRequest": (MEDICATIONREQUEST,),
     }.get(str(kind), ())
 
 
