@@ -243,12 +243,10 @@ def import_fills(ctx: click.Context, fills: str, db_url: str) -> None:
     (optionally fill_id and rxnorm). A bad row is refused by line and column,
     and nothing is stored; fills already stored (by id) are skipped.
     """
-    from pathlib import Path  # noqa: PLC0415
-
-    from carecore.medications import read_fills_csv  # noqa: PLC0415
+    from carecore.medications import read_fills_file  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    rows = read_fills_csv(Path(fills).read_text(encoding="utf-8"))
+    rows = read_fills_file(fills)
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:

@@ -196,8 +196,16 @@ def _parse(text: str | bytes, what: str, limits: Limits) -> Any:
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise _refuse(what, "$", message) from None
-    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _refuse(what, "$", _not_utf8(exc)) from None
+    except (ValueError, TypeError) as exc:
         raise _refuse(what, "$", f"not valid JSON: {exc}") from None
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    """The refusal of text that is not UTF-8: the first bad byte, not the text around it."""
+    bad = exc.object[exc.start : exc.start + 1].hex()
+    return f"not valid UTF-8 text: {exc.reason} (0x{bad})"
 
 
 def _could_nest(text: str | bytes, limit: int) -> bool:
@@ -217,6 +225,10 @@ def csv_rows(
 
     The refusal is an :class:`~carecore.errors.InvalidInput` naming *what*, the
     line and the limit (the csv module's own refusal was an untyped ``_csv.Error``).
+    Lines read from a file opened as UTF-8 that are not UTF-8 are refused the same
+    way (the decoder's own refusal was an untyped ``UnicodeDecodeError``); a file
+    is decoded a block at a time, so the line named is the first the bad byte can
+    be on.
 
     >>> list(csv_rows(["a,b", "c,d"], what="x.csv"))
     [['a', 'b'], ['c', 'd']]
@@ -243,6 +255,9 @@ def csv_rows(
                 else:
                     message = f"not valid CSV: {exc}"
                 raise _refuse(what, f"line {line}", message) from None
+            except UnicodeDecodeError as exc:
+                where = f"line {reader.line_num + 1} or later"
+                raise _refuse(what, where, _not_utf8(exc)) from None
             yield row
     finally:
         csv.field_size_limit(previous)

@@ -29,16 +29,14 @@ reads a CSV close's output folder with a practice file and a patients file.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pendulum
 from attrs import frozen
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.billing.primitives import (
     MAX_CLAIM_DIAGNOSES,
     claim_diagnoses,
@@ -409,15 +407,12 @@ def claims_from_store(
 
 
 def _json_file(path: Path, what: str) -> Any:
+    """*path*'s JSON within :mod:`carecore.limits` (size, depth, digits, UTF-8), else InvalidInput."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes()
     except FileNotFoundError:
         raise errors.NotFound(f"no {what} here", field="path", value=str(path)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise errors.InvalidInput(
-            f"{what} {path.name}",
-            problems=[errors.Problem(path="$", message=f"not JSON: {exc}")],
-        ) from None
+    return limits.load_json(text, what=f"{what} {path.name}")
 
 
 def read_practice_file(path: Path) -> tuple[BillingIdentity, dict[str, Practitioner]]:
@@ -472,8 +467,11 @@ def _patient_rows(
     except FileNotFoundError:
         raise errors.NotFound("no patients file here", field="path", value=str(path)) from None
     with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in PATIENT_COLUMNS if c not in (reader.fieldnames or [])]
+        # Within carecore.limits: a cell past csv_cell, or bytes that are not UTF-8,
+        # are refused naming the file and line (they were untyped errors).
+        reader = limits.csv_rows(handle, what=path.name)
+        fieldnames = next(reader, [])
+        missing = [c for c in PATIENT_COLUMNS if c not in fieldnames]
         if missing:
             raise errors.InvalidInput(
                 f"patients file {path.name}",
@@ -481,7 +479,10 @@ def _patient_rows(
                     errors.Problem(path=f"{path.name}:1", message=f"no column {c}") for c in missing
                 ],
             )
-        for number, row in enumerate(reader, start=2):
+        for number, cells in enumerate(reader, start=2):
+            if not cells:
+                continue  # a blank line
+            row = dict(zip(fieldnames, cells + [""] * (len(fieldnames) - len(cells)), strict=False))
             pid = (row["patient_id"] or "").strip()
             try:
                 patients[pid] = Patient(

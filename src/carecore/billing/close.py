@@ -509,6 +509,13 @@ def _lines_between(file: Path, start: int, end: int) -> Iterator[str]:
 
 def _is_grouped(file: Path) -> bool:
     """Whether each patient's rows are contiguous (one quick pass over the first column)."""
+    try:
+        return _contiguous(file)
+    except UnicodeDecodeError:
+        return False  # not UTF-8: the full read refuses it by file and line
+
+
+def _contiguous(file: Path) -> bool:
     seen: set[str] = set()
     current = None
     with _open(file) as handle:

@@ -52,7 +52,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.billing.close import (
     _ENTRY_MINUTES,
     _EVENT_REQUIRED,
@@ -183,9 +183,11 @@ def _read(
     import polars as pl  # noqa: PLC0415
 
     with _open(file) as handle:
-        raw = next(csv.reader([handle.readline()]), [])
-        handle.seek(0)
-        header = _header(csv.reader(handle), file, known, required)
+        # The header line within carecore.limits, as the reference close reads it: a cell
+        # past csv_cell, or bytes that are not UTF-8, are refused by file and line.
+        header_row = next(limits.csv_rows(handle, what=file.name), None)
+    raw = header_row if header_row is not None else []
+    header = _header(iter([] if header_row is None else [header_row]), file, known, required)
     lines = _scan(file) if scanned is None else scanned()
     if lines is None:
         return None

@@ -19,7 +19,13 @@ import attrs
 
 from carecore import errors
 from carecore.medications._classes import ADHERENCE_CLASSES, drug_class_of, ingredients_of
-from carecore.medications._pdc import ClassAdherence, pdc, pdc_by_class, read_fills_csv
+from carecore.medications._pdc import (
+    ClassAdherence,
+    pdc,
+    pdc_by_class,
+    read_fills_csv,
+    read_fills_file,
+)
 from carecore.model import _validators as v
 from carecore.model.medications import (
     Decision,
@@ -46,6 +52,7 @@ __all__ = [
     "pdc",
     "pdc_by_class",
     "read_fills_csv",
+    "read_fills_file",
     "reconcile",
 ]
 

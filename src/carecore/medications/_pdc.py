@@ -17,15 +17,15 @@ used by CMS's Part D star ratings, https://www.cms.gov/medicare/health-drug-plan
 
 from __future__ import annotations
 
-import csv
 import io
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 import pendulum
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.medications._classes import drug_class_of
 from carecore.model import _validators as v
 from carecore.model.medications import MedicationFill, medication_key
@@ -33,7 +33,14 @@ from carecore.model.medications import MedicationFill, medication_key
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["THRESHOLD", "ClassAdherence", "pdc", "pdc_by_class", "read_fills_csv"]
+__all__ = [
+    "THRESHOLD",
+    "ClassAdherence",
+    "pdc",
+    "pdc_by_class",
+    "read_fills_csv",
+    "read_fills_file",
+]
 
 #: The PDC at or above which a patient counts as adherent.
 THRESHOLD = Decimal("0.80")
@@ -179,52 +186,80 @@ def _checked(fills: Iterable[MedicationFill]) -> list[MedicationFill]:
 _FILL_COLUMNS = ("patient_id", "filled_on", "days_supply", "drug_class", "drug")
 
 
-def read_fills_csv(text: str) -> list[MedicationFill]:
+def read_fills_csv(text: str, *, what: str = "fills CSV") -> list[MedicationFill]:
     r"""Fills from CSV text.
 
     The columns are ``patient_id, filled_on, days_supply, drug_class, drug``,
     and optionally ``fill_id`` and ``rxnorm``. An empty ``drug_class`` is
     read from the drug's name (:func:`carecore.medications.drug_class_of`).
 
-    A bad row raises :class:`~carecore.errors.InvalidValue` naming the line and the column.
+    A bad row raises :class:`~carecore.errors.InvalidValue` naming the line and the column;
+    a cell longer than the limit ``csv_cell`` (:mod:`carecore.limits`) raises
+    :class:`~carecore.errors.InvalidInput` naming *what* and the line.
 
     >>> read_fills_csv("patient_id,filled_on,days_supply,drug_class,drug\np1,2026-01-02,30,statin,Atorvastatin 20 MG\n")[0].days_supply
     30
     """
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in _FILL_COLUMNS if c not in (reader.fieldnames or ())]
+    return _fills(io.StringIO(text, newline=""), what)
+
+
+def read_fills_file(path: str | Path) -> list[MedicationFill]:
+    """Fills from a UTF-8 CSV file (the columns of :func:`read_fills_csv`), read a line at a time.
+
+    Besides the refusals of :func:`read_fills_csv` (which name the file), bytes
+    that are not UTF-8 raise :class:`~carecore.errors.InvalidInput` and a
+    missing file :class:`~carecore.errors.NotFound`.
+    """
+    file = Path(path)
+    try:
+        handle = file.open(newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise errors.NotFound("no such file", field="file", value=str(file)) from None
+    with handle:
+        return _fills(handle, file.name)
+
+
+def _fills(lines: Iterable[str], what: str) -> list[MedicationFill]:
+    rows = limits.csv_rows(lines, what=what)
+    header = [name.strip() for name in next(rows, [])]
+    missing = [c for c in _FILL_COLUMNS if c not in header]
     if missing:
         raise errors.InvalidValue("missing columns", field="header", value=missing)
     out: list[MedicationFill] = []
-    for line, row in enumerate(reader, start=2):
-        try:
-            day = pendulum.Date.fromisoformat(row["filled_on"])
-        except ValueError:
-            raise errors.InvalidValue(
-                "must be YYYY-MM-DD", field=f"line {line}: filled_on", value=row["filled_on"]
-            ) from None
-        try:
-            supply = int(row["days_supply"])
-        except ValueError:
-            raise errors.InvalidValue(
-                "must be a whole number of days",
-                field=f"line {line}: days_supply",
-                value=row["days_supply"],
-            ) from None
-        try:
-            out.append(
-                MedicationFill(
-                    id=row.get("fill_id") or f"{row['patient_id']}-fill-{line}",
-                    patient_id=row["patient_id"],
-                    text=row["drug"],
-                    filled_on=day,
-                    days_supply=supply,
-                    drug_class=row["drug_class"] or drug_class_of(row["drug"] or ""),
-                    rxnorm=row.get("rxnorm") or None,
-                )
-            )
-        except errors.CarecoreError as exc:
-            raise errors.InvalidValue(
-                exc.reason, field=f"line {line}: {exc.field}", value=exc.value
-            ) from None
+    for line, cells in enumerate(rows, start=2):
+        if not cells:
+            continue  # a blank line, as csv.DictReader skips it
+        row = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=False))
+        out.append(_fill(line, row))
     return out
+
+
+def _fill(line: int, row: dict[str, str]) -> MedicationFill:
+    try:
+        day = pendulum.Date.fromisoformat(row["filled_on"])
+    except ValueError:
+        raise errors.InvalidValue(
+            "must be YYYY-MM-DD", field=f"line {line}: filled_on", value=row["filled_on"]
+        ) from None
+    try:
+        supply = int(row["days_supply"])
+    except ValueError:
+        raise errors.InvalidValue(
+            "must be a whole number of days",
+            field=f"line {line}: days_supply",
+            value=row["days_supply"],
+        ) from None
+    try:
+        return MedicationFill(
+            id=row.get("fill_id") or f"{row['patient_id']}-fill-{line}",
+            patient_id=row["patient_id"],
+            text=row["drug"],
+            filled_on=day,
+            days_supply=supply,
+            drug_class=row["drug_class"] or drug_class_of(row["drug"] or ""),
+            rxnorm=row.get("rxnorm") or None,
+        )
+    except errors.CarecoreError as exc:
+        raise errors.InvalidValue(
+            exc.reason, field=f"line {line}: {exc.field}", value=exc.value
+        ) from None
