@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import inspect
 import re
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +87,60 @@ def test_each_layer_imports_only_from_below():
             if theirs is not None and theirs < mine and (module, target) not in ALLOWED:
                 wrong.append(f"{module} imports {target}")
     assert wrong == [], "imports against the layers of architecture.md:\n" + "\n".join(wrong)
+
+
+def type_imports(tree: ast.Module) -> list[str]:
+    """The carecore modules a module imports for its annotations (``if TYPE_CHECKING``)."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            found += runtime_imports(ast.Module(body=node.body, type_ignores=[]))
+    return found
+
+
+def test_protocols_name_nothing_above_them_even_for_types():
+    # protocols.py once imported the store's values from storage/ for its annotations:
+    # storage imports plugins, plugins imports protocols, and the annotations could not
+    # be resolved (typing.get_type_hints failed on Store.bulk_add).
+    order = layers()
+    mine = layer_of("carecore.protocols", order)
+    tree = ast.parse((SRC / "protocols.py").read_text(encoding="utf-8"))
+    above = [
+        target
+        for target in runtime_imports(tree) + type_imports(tree)
+        if (theirs := layer_of(target, order)) is not None and theirs < mine
+    ]
+    assert above == []
+
+
+def test_the_protocols_annotations_resolve():
+    from carecore import protocols
+
+    for name in [*protocols.__all__, "AuditEntry", "BulkResult", "CheckReport", "OutboxItem"]:
+        cls = getattr(protocols, name)
+        typing.get_type_hints(cls)
+        for member in vars(cls).values():
+            function = member.fget if isinstance(member, property) else member
+            if inspect.isfunction(function):
+                typing.get_type_hints(function)
+    hints = typing.get_type_hints(protocols.Store.bulk_add)
+    assert hints["return"] is protocols.BulkResult
+
+
+def test_the_hookspecs_annotations_resolve():
+    from carecore import hookspecs, protocols
+
+    # These name types from the layers above hookspecs (billing, executors, gaps,
+    # click's app), which it may name for type checkers only.
+    above = {
+        "carecore_claim_writers",
+        "carecore_cli",
+        "carecore_executors",
+        "carecore_gap_rules",
+    }
+    for name in hookspecs.__all__:
+        function = getattr(hookspecs, name)
+        if inspect.isfunction(function) and name not in above:
+            typing.get_type_hints(function)
+    hints = typing.get_type_hints(hookspecs.carecore_open_store)
+    assert hints["return"] == protocols.Store | None

@@ -10,22 +10,29 @@ giving the same id is an error (:class:`carecore.errors.DuplicateRegistration`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 import pluggy
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+# Imported at run time, so typing.get_type_hints works on the hooks that name
+# only these: they are in the layers below this one.
+from carecore.model import CarePlan, DomainEvent  # noqa: TC001 - read by typing.get_type_hints
+from carecore.protocols import (  # noqa: TC001 - as above
+    Channel,
+    EhrSource,
+    Instrument,
+    RuleSet,
+    Store,
+)
 
+if TYPE_CHECKING:
     import click
 
     from carecore.billing.claims import ClaimWriter
     from carecore.executors import ExecutorSpec
     from carecore.gaps import GapRule
-    from carecore.model import CarePlan, DomainEvent
-    from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
 
 __all__ = [
     "ExportTarget",

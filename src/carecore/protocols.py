@@ -9,6 +9,13 @@ These are the first cut: the store, the rule set and the instrument grow with
 the storage, billing and clinical-core work. New members are added in a way
 that keeps old plugins importable.
 
+The values a store returns (:class:`~carecore.storage.AuditEntry`,
+:class:`~carecore.storage.OutboxItem`, :class:`~carecore.storage.BulkResult`,
+:class:`~carecore.storage.CheckReport` and :class:`~carecore.storage.StoredRows`)
+are defined here too, and used under their ``carecore.storage`` names: this
+module imports nothing from the layers above it, so ``typing.get_type_hints``
+works on every protocol.
+
 >>> from carecore._builtin.console_channel import ConsoleChannel
 >>> isinstance(ConsoleChannel(), Channel)
 True
@@ -16,19 +23,167 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+# The value types below are read at run time too (``typing.get_type_hints`` on a
+# protocol's methods), so everything the annotations name is imported here, and
+# only from the layers below this one: the stores import this module, never the
+# other way round.
+import datetime as dt  # noqa: TC003 - read by typing.get_type_hints
+from collections.abc import Callable, Iterable, Iterator, Sequence  # noqa: TC003 - as above
+from contextlib import AbstractContextManager  # noqa: TC003 - as above
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-if TYPE_CHECKING:
-    import datetime as dt
-    from collections.abc import Callable, Iterable, Iterator, Sequence
-    from contextlib import AbstractContextManager
+import pendulum
+from attrs import field, frozen
 
-    from carecore.model import DeliveryReceipt, OutboundMessage
-    from carecore.storage import AuditEntry, BulkResult, CheckReport, OutboxItem, StoredRows
+from carecore.model import DeliveryReceipt, OutboundMessage
 
 T = TypeVar("T")
 
 __all__ = ["Channel", "EhrSource", "Instrument", "RuleSet", "Store", "Transaction"]
+
+
+# -- the values a store returns ------------------------------------------------
+#
+# Public as carecore.storage.AuditEntry, ...; defined here, with the protocols
+# that return them, so that this module imports nothing above it.
+
+
+@frozen(kw_only=True)
+class AuditEntry:
+    """One line of the append-only audit log: who did what, when, and why.
+
+    ``action`` is ``create``, ``update``, ``delete``, ``read``, ``bulk-create``,
+    ``enqueue`` or ``deliver``; ``kind`` names the stored kind (``"CarePlan"``)
+    and ``key`` the record (parts of a composite key joined by ``|``); a read
+    of all of a patient's records of a kind has no key.
+
+    >>> e = AuditEntry(seq=1, at=pendulum.datetime(2026, 1, 5, tz="UTC"), actor="rn:ana",
+    ...     action="read", kind="CarePlan", key="cp1", patient_id="p1", reason="weekly review")
+    >>> e.action, e.detail
+    ('read', '')
+    """
+
+    seq: int
+    at: pendulum.DateTime
+    actor: str
+    action: str
+    kind: str
+    key: str | None
+    patient_id: str | None
+    reason: str
+    detail: str = ""
+
+
+@frozen(kw_only=True)
+class OutboxItem:
+    """A message in the outbox with its delivery state.
+
+    ``status`` is ``pending`` (waiting, or waiting for a retry at
+    ``next_attempt_at``), ``delivered``, ``failed`` (refused, not retried
+    until requeued) or ``dead`` (given up after the last attempt).
+
+    >>> import pendulum
+    >>> from carecore.model import OutboundMessage
+    >>> m = OutboundMessage(id="m1", idempotency_key="k1", channel="console", recipient="rn1",
+    ...     subject="Call", body="", created_at=pendulum.datetime(2026, 1, 5, tz="UTC"))
+    >>> OutboxItem(message=m).status
+    'pending'
+    """
+
+    message: OutboundMessage
+    status: str = "pending"
+    attempts: int = 0
+    delivered_at: pendulum.DateTime | None = None
+    last_error: str | None = None
+    next_attempt_at: pendulum.DateTime | None = None
+    #: The number of the newest claim on the message (0 before any): a
+    #: dispatcher passes the claim it was handed to ``extend_lease`` and
+    #: ``record_delivery``, which refuse it once a newer claim has taken over.
+    claim: int = 0
+
+
+@frozen(kw_only=True)
+class BulkResult:
+    """What a bulk load did: rows added and rows skipped because their key was stored.
+
+    >>> BulkResult(kind="TimeEntry", added=990, skipped=10).total
+    1000
+    """
+
+    kind: str
+    added: int
+    skipped: int
+
+    @property
+    def total(self) -> int:
+        """Rows offered."""
+        return self.added + self.skipped
+
+
+@frozen(kw_only=True)
+class CheckReport:
+    """The result of a store's consistency check (``carecore db check``).
+
+    >>> r = CheckReport(url="memory://", schema_version=2, counts={"patients": 3})
+    >>> r.ok
+    True
+    """
+
+    url: str
+    schema_version: int
+    counts: dict[str, int] = field(factory=dict)
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+class StoredRows(Generic[T]):
+    """Records of one kind as read: rows of column values (a SQL store) or built records.
+
+    A partitioned month close reads each partition's rows in the store's
+    process and builds the records where they are evaluated: rows of plain
+    values travel between processes far more cheaply than records. A store
+    that keeps built records may hand them over as *records* instead.
+    Picklable; :meth:`build` gives the records, in the order read.
+    """
+
+    __slots__ = ("kind", "records", "rows")
+
+    def __init__(
+        self,
+        kind: type[T],
+        *,
+        rows: Sequence[Sequence[object]] = (),
+        records: Sequence[T] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.rows = list(rows)
+        self.records = None if records is None else list(records)
+
+    def __len__(self) -> int:
+        return len(self.rows) if self.records is None else len(self.records)
+
+    def build(self) -> list[T]:
+        """The records (each row built and checked as a read builds it)."""
+        if self.records is not None:
+            return list(self.records)
+        # The kinds are stored kinds, defined by the stores (a layer above this one).
+        from carecore.storage._kinds import kind_for  # noqa: PLC0415
+
+        build = kind_for(self.kind).build
+        return [build(row) for row in self.rows]
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.kind, self.rows, self.records)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.kind, self.rows, self.records = state
+
+
+# -- the protocols --------------------------------------------------------------
 
 
 @runtime_checkable

@@ -24,9 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from carecore.plugins import Hooks, get_plugin_manager
+from carecore.protocols import AuditEntry, BulkResult, CheckReport, OutboxItem, StoredRows
 from carecore.storage._kinds import KINDS, Column, Kind, kind_for
-from carecore.storage._rows import StoredRows
-from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 from carecore.storage.sql import SCHEMA_VERSION
 
 if TYPE_CHECKING:
