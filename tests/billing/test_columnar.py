@@ -97,6 +97,54 @@ event_cells = {
 }
 
 
+#: Columns a TCM episode's rows fill (blank on the other rows); med_rec_on is in some headers.
+TCM_COLUMNS = ("mode", "successful", "kind", "mdm", "from_setting", "to_setting")
+MED_REC_CELLS = ["", "", "2026-01-05", "2026-01-08", "2026-01-12", "2026-01-27", "2026-13-01"]
+
+
+def _day(day: int) -> str:
+    return f"2026-01-{day:02d}"
+
+
+@st.composite
+def tcm_rows(draw: st.DrawFn, pid: str, *, med_rec: bool) -> list[dict[str, str]]:
+    """A discharge, maybe a contact and a visit: what the TCM rule and its med-rec check read."""
+    day = draw(st.integers(2, 16))
+    discharge = {
+        "patient_id": pid,
+        "date": _day(day),
+        "type": "discharge",
+        "from_setting": draw(st.sampled_from(["inpatient_acute", "inpatient_acute", "ed"])),
+        "to_setting": draw(st.sampled_from(["home", "home", "snf"])),
+    }
+    if med_rec:
+        discharge["med_rec_on"] = draw(st.sampled_from(MED_REC_CELLS))
+    rows = [discharge]
+    if draw(st.integers(0, 3)):  # most episodes have their contact
+        rows.append(
+            {
+                "patient_id": pid,
+                "date": _day(day + draw(st.integers(0, 3))),
+                "type": "interactive_contact",
+                "mode": "phone",
+                "successful": draw(st.sampled_from(["true", "true", "false"])),
+                "role": "clinical_staff",
+                "family": "TCM",
+            }
+        )
+    visit = {
+        "patient_id": pid,
+        "date": _day(day + draw(st.integers(1, 15))),
+        "type": "face_to_face_visit",
+        "kind": "tcm_f2f",
+        "mdm": draw(st.sampled_from(["high", "moderate", "low"])),
+    }
+    if med_rec and draw(st.booleans()):
+        visit["med_rec_on"] = draw(st.sampled_from(MED_REC_CELLS))  # read by discharges only
+    rows.append(visit)
+    return rows
+
+
 CLEAN = {
     "type": {"time_entry"},
     "minutes": {"25", "5", "12", "20", "31", "61"},
@@ -130,17 +178,25 @@ def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
         )
         for pid in pids
     )
-    events = [EVENT_HEADER]
+    # Some files carry TCM episodes, and some of those record medication reconciliation.
+    tcm = draw(st.booleans())
+    med_rec = tcm and draw(st.booleans())
+    header = [*EVENT_HEADER.split(","), *(TCM_COLUMNS if tcm else ()), *(("med_rec_on",) * med_rec)]
+    events = [",".join(header)]
     names = [*pids, "p9", ""]
     for _ in range(draw(st.integers(0, 30))):
         pid = draw(st.sampled_from(pids if clean else names))
-        row = []
+        row = {"patient_id": pid}
         for name, choices in event_cells.items():
             values = choices
             if clean and name in {"type", "minutes", "role", "family", "practitioner"}:
                 values = [v for v in values if v in CLEAN[name]]
-            row.append(draw(st.sampled_from(values)))
-        events.append(",".join([pid, *row]))
+            row[name] = draw(st.sampled_from(values))
+        events.append(",".join(row.get(name, "") for name in header))
+    if tcm:
+        for pid in draw(st.lists(st.sampled_from(pids), max_size=3, unique=True)):
+            rows_of = draw(tcm_rows(pid, med_rec=med_rec))
+            events.extend(",".join(row.get(name, "") for name in header) for row in rows_of)
     if draw(st.booleans()):
         events = [events[0], *sorted(events[1:], key=lambda row: row.split(",", 1)[0])]
     return "\n".join(rows) + "\n", "\n".join(events) + "\n"
@@ -189,6 +245,10 @@ def test_columnar_close_writes_the_reference_files(
     assert closed is not None  # these files are plain: no quotes, no blank lines, no ragged rows
     summary, problems = closed
     event(f"claim lines: {min(summary.claim_lines, 3)}")
+    denials = (folder / "reference" / "denials.csv").read_text(encoding="utf-8")
+    claims = (folder / "reference" / "claims.csv").read_text(encoding="utf-8")
+    event(f"TCM billed: {',99495,' in claims or ',99496,' in claims}")
+    event(f"med-rec denials: {'med_rec_not_timely' in denials}")
     assert summary == expected_summary
     assert [str(p) for p in problems] == expected_problems
     same_files(folder / "columnar", folder / "reference")

@@ -132,6 +132,7 @@ EVENT_COLUMNS = (
     "em_code",
     "from_setting",
     "to_setting",
+    "med_rec_on",
     "period_start",
     "period_end",
     "days_with_data",
@@ -455,6 +456,10 @@ def _parse_event(
     reader = _Reader("")
     # patient_id is the close's own column (which patient), not a field of the event.
     fields = _typed({name: text for name, text in cells.items() if name != "patient_id"})
+    if "med_rec_on" in cells and "med_rec_on" not in fields and fields.get("type") == "discharge":
+        # A file with the column records medication reconciliation (as a scenario's discharge
+        # that gives med_rec_on): a blank cell on a discharge is none done, and TCM checks it.
+        fields["med_rec_on"] = None
     event = _event(reader, fields, "", default_practitioner)
     problems = [
         RowProblem(
