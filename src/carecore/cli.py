@@ -38,15 +38,22 @@ class _BadInput(click.ClickException):
     exit_code = 2
 
 
+class _Denied(click.ClickException):
+    exit_code = 3
+
+
 class _Group(click.Group):
     """A click group that prints carecore errors as one clear line, not a traceback.
 
-    Bad input (:data:`BAD_INPUT`) exits 2; other carecore errors exit 1.
+    Bad input (:data:`BAD_INPUT`) exits 2; an access denial
+    (:class:`~carecore.errors.AccessDenied`) exits 3; other carecore errors exit 1.
     """
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except errors.AccessDenied as exc:
+            raise _Denied(str(exc)) from exc
         except BAD_INPUT as exc:
             raise _BadInput(str(exc)) from exc
         except errors.CarecoreError as exc:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = [
+    "AccessDenied",
     "CarecoreError",
     "ConflictError",
     "DuplicateRegistration",
@@ -330,6 +331,32 @@ class SchemaVersionError(StoreError):
         super().__init__(why, field="schema_version", value=found)
 
 
+class AccessDenied(CarecoreError):
+    """The access policy refused the acting user this action on this patient's records.
+
+    The message names ids only: the actor, the action, the kind of record
+    and the patient, never what the record holds. The command line exits 3
+    for it.
+
+    >>> err = AccessDenied(actor="rn-lee", action="read", patient_id="p1", kind="CarePlan")
+    >>> print(err)
+    actor='rn-lee': may not read CarePlan of patient p1
+    >>> err.actor, err.action, err.patient_id
+    ('rn-lee', 'read', 'p1')
+    """
+
+    def __init__(
+        self, *, actor: str, action: str, patient_id: str | None, kind: str | None = None
+    ) -> None:
+        self.actor = actor
+        self.action = action
+        self.patient_id = patient_id
+        self.kind = kind
+        what = f" {kind}" if kind else ""
+        whose = f" of patient {patient_id}" if patient_id is not None else " (of no patient)"
+        super().__init__(f"may not {action}{what}{whose}", field="actor", value=actor)
+
+
 class PluginError(CarecoreError):
     """A plugin is broken: a misspelled hook, a bad signature, a wrong return type.
 
@@ -373,14 +400,26 @@ class MissingPlugin(NotFound):
 class MissingDependency(CarecoreError, ImportError):
     """An optional feature needs a package that is not installed; the message names the extra.
 
+    carecore is installed from a clone of its repository until it is
+    published, so the command given installs the extra from there:
+
     >>> err = MissingDependency(extra="hcc", package="hccinfhir", feature="CMS-HCC risk scores")
     >>> print(err)
-    hccinfhir: CMS-HCC risk scores need it; install it with: pip install 'carecore[hcc]'
+    hccinfhir: CMS-HCC risk scores need it; install it with: pip install ".[hcc]" (in the carecore clone)
     """
 
     def __init__(self, *, extra: str, package: str, feature: str) -> None:
         self.extra = extra
         super().__init__(
-            f"{feature} need it; install it with: pip install 'carecore[{extra}]'",
+            f"{feature} need it; install it with: {self.install_command(extra)}",
             field=package,
         )
+
+    @staticmethod
+    def install_command(extra: str) -> str:
+        """How to install the optional *extra*: from the clone, as the README says.
+
+        >>> MissingDependency.install_command("fast")
+        'pip install ".[fast]" (in the carecore clone)'
+        """
+        return f'pip install ".[{extra}]" (in the carecore clone)'
