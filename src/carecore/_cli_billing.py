@@ -274,15 +274,13 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     --db, every stored patient is evaluated by the reference engine and the
     month's claim lines and denials are stored, replacing an earlier close.
     """
-    import re  # noqa: PLC0415
+    from carecore._cli_commands import month_option  # noqa: PLC0415
 
-    from carecore.model import ServicePeriod  # noqa: PLC0415
-
-    found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month)
-    if not found or not 1 <= int(found[2]) <= 12:  # noqa: PLR2004
-        _fail(f"--month={month!r}: expected YYYY-MM")
+    try:
+        period = month_option(month, "--month")
+    except errors.InvalidValue as exc:
+        _fail(str(exc))
         return
-    period = ServicePeriod.month(int(found[1]), int(found[2]))
     if db_url is not None:
         if patients_csv is not None or events_csv is not None:
             _fail("give --db, or --patients and --events, not both")
