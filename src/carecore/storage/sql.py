@@ -33,7 +33,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -125,6 +125,18 @@ class SqlStore:
 
     def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
         """Insert *rows* into *table*, skipping stored keys; return rows added (dialect)."""
+        raise NotImplementedError
+
+    def _identifier_index_ddl(self) -> list[str]:
+        """Statements that index patients by identifier, filled in for stored ones (dialect; schema 17)."""
+        raise NotImplementedError
+
+    def _identifier_lookup(self, system: str, value: str) -> tuple[str, tuple[object, ...]]:
+        """A query for the id and identifiers of each patient that may carry (*system*, *value*) (dialect).
+
+        It reads the identifier index, so its cost does not grow with the
+        number of patients; the caller checks each row's identifiers.
+        """
         raise NotImplementedError
 
     def _dialect_checks(self, cur: Any) -> list[str]:  # noqa: ARG002 - dialects use it
@@ -251,10 +263,19 @@ class SqlStore:
                 f"ALTER TABLE audit ADD COLUMN hash {t['text']}",
                 f"CREATE TABLE audit_head (seq BIGINT NOT NULL, hash {t['text']} NOT NULL)",
             ]
+        ddl += self._dialect_migration(version)
         if version <= SCHEMA_VERSION:
             return ddl
         msg = f"no migration to schema {version}"
         raise AssertionError(msg)
+
+    def _dialect_migration(self, version: int) -> list[str]:
+        """The statements of migration *version* each dialect writes its own way."""
+        if version == 17:  # noqa: PLR2004
+            # Patients by identifier: an HL7 message for a patient not linked yet scanned
+            # every patient's identifiers.
+            return self._identifier_index_ddl()
+        return []
 
     @staticmethod
     def _history_index(kind: Kind) -> str:
@@ -1065,17 +1086,9 @@ class SqlTransaction:
         _checks.inbound_key(system, value)
         import json  # noqa: PLC0415 - only this lookup reads JSON text
 
-        # The database finds the rows whose JSON holds the value (as SQLite keeps it, with
-        # \\u escapes, or as PostgreSQL's jsonb prints it); Python checks the pair.
-        likes = [
-            "%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            for t in (json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
-        ]
-        cur = self._run(
-            "SELECT id, identifiers FROM patients WHERE CAST(identifiers AS TEXT) LIKE ? "
-            "ESCAPE '\\' OR CAST(identifiers AS TEXT) LIKE ? ESCAPE '\\'",
-            likes,
-        )
+        # The database finds the candidates through its identifier index (schema 17);
+        # Python checks the pair in each one's identifiers.
+        cur = self._run(*self._store._identifier_lookup(system, value))  # noqa: SLF001
         ids = sorted(
             row[0]
             for row in cur.fetchall()

@@ -1,4 +1,4 @@
-"""The embedded default store: one SQLite file (``sqlite:///path``).
+"""The embedded default store: one SQLite file (``sqlite:///path``), or memory (``memory://``).
 
 WAL journal, foreign keys on, ``synchronous=FULL`` (a committed write
 survives a power cut), a 30-second busy timeout, and ``BEGIN IMMEDIATE`` for
@@ -6,8 +6,11 @@ every write transaction, so two processes writing at once queue instead of
 failing half-way.
 
 URLs follow SQLAlchemy's form: ``sqlite:///relative/path.db``,
-``sqlite:////absolute/path.db`` and ``sqlite:///:memory:`` (a private
-in-memory database, handy in tests).
+``sqlite:////absolute/path.db`` and ``sqlite:///:memory:``. ``memory://``
+(and ``memory://label``) is that private in-memory database too: each store
+opened from it is a new, empty database, held by the store's one connection,
+gone when the store is closed, and seen by no other store or process. Being
+the same SQL store, it keeps every promise a file does, except surviving.
 
 >>> import pendulum
 >>> from carecore.model import Practitioner, Credential
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["SqliteStore", "sqlite_path"]
 
 _PREFIX = "sqlite:///"
+_MEMORY = "memory://"
 
 
 def sqlite_path(url: str) -> str:
@@ -45,7 +49,11 @@ def sqlite_path(url: str) -> str:
 
     >>> sqlite_path("sqlite:///practice.db"), sqlite_path("sqlite:////var/lib/cc.db")
     ('practice.db', '/var/lib/cc.db')
+    >>> sqlite_path("memory://"), sqlite_path("memory://tests")
+    (':memory:', ':memory:')
     """
+    if url.startswith(_MEMORY):
+        return ":memory:"
     if not url.startswith(_PREFIX) or len(url) == len(_PREFIX):
         raise errors.InvalidValue(
             "must look like sqlite:///path/to/file.db", field="url", value=url
@@ -67,6 +75,45 @@ def _create_private(path: str, url: str) -> None:
         raise errors.StoreUnavailable(
             f"cannot create the file: {exc.strerror}", field="url", value=url
         ) from exc
+
+
+def _index_identifiers(of: str, table: str = "") -> str:
+    """An INSERT of the identifiers of patient row *of* (from *table*) into patient_identifiers."""
+    return (
+        "INSERT OR IGNORE INTO patient_identifiers (system, value, patient_id) "
+        f"SELECT json_extract(j.value, '$.system'), json_extract(j.value, '$.value'), {of}.id "
+        f"FROM {table + ', ' if table else ''}json_each({of}.identifiers) AS j "
+        "WHERE json_type(j.value, '$.system') = 'text' AND json_type(j.value, '$.value') = 'text'"
+    )
+
+
+#: Schema 17: patients by identifier, a table kept by triggers on patients, and filled in.
+_IDENTIFIER_INDEX = (
+    (
+        "CREATE TABLE patient_identifiers (system TEXT NOT NULL, value TEXT NOT NULL, "
+        "patient_id TEXT NOT NULL, PRIMARY KEY (system, value, patient_id))"
+    ),
+    "CREATE INDEX patient_identifiers_patient ON patient_identifiers (patient_id)",
+    (
+        "CREATE TRIGGER patient_identifiers_insert AFTER INSERT ON patients BEGIN "
+        "DELETE FROM patient_identifiers WHERE patient_id = NEW.id; "
+        f"{_index_identifiers('NEW')}; END"
+    ),
+    (
+        "CREATE TRIGGER patient_identifiers_update AFTER UPDATE ON patients BEGIN "
+        "DELETE FROM patient_identifiers WHERE patient_id IN (OLD.id, NEW.id); "
+        f"{_index_identifiers('NEW')}; END"
+    ),
+    (
+        "CREATE TRIGGER patient_identifiers_delete AFTER DELETE ON patients BEGIN "
+        "DELETE FROM patient_identifiers WHERE patient_id = OLD.id; END"
+    ),
+    _index_identifiers("p", "patients AS p"),
+)
+_IDENTIFIER_LOOKUP = (
+    "SELECT p.id, p.identifiers FROM patient_identifiers AS i "
+    "JOIN patients AS p ON p.id = i.patient_id WHERE i.system = ? AND i.value = ?"
+)
 
 
 class SqliteStore(SqlStore):
@@ -184,6 +231,15 @@ class SqliteStore(SqlStore):
             for name in ("audit_no_update", "audit_no_delete")
             if name not in found
         ]
+
+    def _identifier_index_ddl(self) -> list[str]:
+        # A table of (system, value, patient) kept by triggers on patients, so every way a
+        # patient is written (add, replace, bulk load, delete) keeps it; filled in for the
+        # patients stored before it.
+        return list(_IDENTIFIER_INDEX)
+
+    def _identifier_lookup(self, system: str, value: str) -> tuple[str, tuple[object, ...]]:
+        return _IDENTIFIER_LOOKUP, (system, value)
 
     def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
         conn = self._connection()

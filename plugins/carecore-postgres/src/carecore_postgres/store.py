@@ -11,6 +11,7 @@ NOTHING``, so a re-run import adds nothing twice.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -162,6 +163,16 @@ class PostgresStore(SqlStore):
             for name in ("audit_append_only", "audit_no_truncate")
             if name not in found
         ]
+
+    def _identifier_index_ddl(self) -> list[str]:
+        # jsonb containment (@>) of one {system, value} pair, answered from a GIN index.
+        return [
+            "CREATE INDEX patients_identifiers ON patients USING GIN (identifiers jsonb_path_ops)"
+        ]
+
+    def _identifier_lookup(self, system: str, value: str) -> tuple[str, tuple[object, ...]]:
+        pair = json.dumps([{"system": system, "value": value}])
+        return "SELECT id, identifiers FROM patients WHERE identifiers @> CAST(? AS JSONB)", (pair,)
 
     def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
         names = ", ".join(quote(c) for c in kind.column_names)
