@@ -95,6 +95,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 __all__ = [
+    "BASE_CODE",
     "MAX_CLAIM_DIAGNOSES",
     "EvaluationResult",
     "Hint",

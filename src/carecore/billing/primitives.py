@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import pendulum
 
     from carecore.billing.facts import PatientFacts
-    from carecore.billing.rules import CodeRule, Switches
+    from carecore.billing.rules import CodeRule, RuleSet, Switches
     from carecore.model.money import ClaimLine
     from carecore.model.period import ServicePeriod
 
@@ -79,6 +79,7 @@ __all__ = [
     "threshold_minutes",
     "time_families",
     "time_track",
+    "unit_thresholds",
 ]
 
 F = ServiceFamily
@@ -262,6 +263,31 @@ def threshold_minutes(
     if add_on is None:
         return first_unit(base, override)
     return minutes_for_units(base.minutes or 0, add_on, units, override)
+
+
+def unit_thresholds(rules: RuleSet, base: str) -> tuple[int, ...]:
+    """The minutes at which each unit of *base*'s track is reached, by :func:`threshold_minutes`.
+
+    *base*'s first unit, then each unit of the add-on code of *rules* that
+    names *base* (``add_on_to``), up to its ``max_units`` (one unit when it
+    has no cap). A code that is not time-based, or not in *rules*, has none.
+
+    >>> from carecore.billing.cms import cms_rule_set
+    >>> rules = cms_rule_set(2026)
+    >>> unit_thresholds(rules, "99490"), unit_thresholds(rules, "99426"), unit_thresholds(rules, "99495")
+    ((20, 40, 60), (30, 60), ())
+    """
+    rule = rules.by_code.get(base)
+    if rule is None or rule.first_unit_minutes is None:
+        return ()
+    found = [threshold_minutes(rule)]
+    for add_on in rules.codes:
+        if add_on.add_on_to == base and add_on.first_unit_minutes is not None:
+            found += [
+                threshold_minutes(rule, add_on, units)
+                for units in range(1, (add_on.max_units or 1) + 1)
+            ]
+    return tuple(sorted(set(found)))
 
 
 def dates_at_threshold(switches: Switches) -> bool:

@@ -48,12 +48,18 @@ if TYPE_CHECKING:
     from carecore.model import ServicePeriod
 
 __all__ = [
+    "NEAR_MINUTES",
     "TimeProgress",
     "counted_minutes",
     "month_progress",
     "records_progress",
     "time_progress",
 ]
+
+
+#: A month this many minutes or fewer from the engine's next code is *near* it: one
+#: call away (the program report counts these patients; the worklist lists every one).
+NEAR_MINUTES = 5
 
 
 @frozen(kw_only=True)

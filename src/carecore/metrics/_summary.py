@@ -52,7 +52,15 @@ from carecore.model import (
 from carecore.model import _validators as v
 from carecore.model._validators import check_date
 from carecore.outreach import Worklist
-from carecore.registry import Caseload, Eligibility, caseloads, program_worklists, registry
+from carecore.registry import (
+    Caseload,
+    Eligibility,
+    MinutesProgress,
+    caseloads,
+    program_progress,
+    program_worklists,
+    registry,
+)
 from carecore.risk import HccModel, Stratification, TierRules, hcc_scores, stratify_all
 
 if TYPE_CHECKING:
@@ -126,7 +134,13 @@ class ProgramReport:
     enrollment_by_month: tuple[Measure, ...]
     minutes_by_month: tuple[Measure, ...]
     worklists: tuple[Worklist, ...] = ()
+    #: The billing engine's minutes to the next code on ``as_of``, per enrollment
+    #: (:func:`carecore.registry.program_progress`): what the worklists' minutes items say.
+    minutes_progress: tuple[MinutesProgress, ...] = ()
     hcc_model: HccModel | None = None
+    #: The rule set the worklists and the minutes were asked under (None: carecore has
+    #: none for ``as_of``'s year).
+    rules: billing.RuleSet | None = field(default=None, eq=False, repr=False)
     #: The snapshot the report was computed from: the report's practice sections
     #: (:mod:`carecore.report`) call the same metrics on it for single months.
     data: ProgramData | None = field(default=None, eq=False, repr=False)
@@ -183,7 +197,10 @@ def program_report(
         raise errors.InvalidValue("must be a ServicePeriod", field="period", value=period)
     day = period.end if as_of is None else check_date(as_of, "as_of")
     zone = v.check_time_zone(time_zone)
+    rules = _rules_of(rules, day)
+    # The engine's minutes are worked out once: the report shows them, the worklists read them.
     elig = registry(data.patients, as_of=day, conditions=data.conditions, coverages=data.coverages)
+    progress = program_progress(data, today=day, rules=rules)
     members = {pid for pid, _ in enrolled_months(data.enrollments, period=period, family=family)}
     scores = (
         None
@@ -268,22 +285,28 @@ def program_report(
         a1c=a1c_changes(data.observations, as_of=day, patient_ids=members),
         enrollment_by_month=by_month(enrolled, period),
         minutes_by_month=by_month(minutes, period),
-        worklists=_worklists(data, family=family, day=day, time_zone=zone, rules=rules),
+        worklists=tuple(
+            program_worklists(
+                data,
+                today=day,
+                time_zone=zone,
+                families=(family,),
+                rules=rules,
+                progress=progress,
+            ).values()
+        ),
+        minutes_progress=progress,
         hcc_model=hcc_model,
+        rules=rules,
         data=data,
     )
 
 
-def _worklists(
-    data: ProgramData,
-    *,
-    family: ServiceFamily,
-    day: pendulum.Date,
-    time_zone: str,
-    rules: billing.RuleSet | None,
-) -> tuple[Worklist, ...]:
-    lists = program_worklists(data, today=day, time_zone=time_zone, families=(family,), rules=rules)
-    return tuple(lists.values())
+def _rules_of(rules: billing.RuleSet | None, day: pendulum.Date) -> billing.RuleSet | None:
+    """*rules*, else the CMS rule set of *day*'s year when carecore has one."""
+    if rules is None and day.year in billing.CMS_YEARS:
+        return billing.cms_rule_set(day.year)
+    return rules
 
 
 def _caseload_measure(loads: tuple[Caseload, ...], day: pendulum.Date) -> Measure:

@@ -65,6 +65,7 @@ __all__ = [
     "caseloads",
     "minutes_progress",
     "priority",
+    "program_progress",
     "program_worklists",
     "registry_worklists",
     "urgent_findings",
@@ -255,6 +256,7 @@ def registry_worklists(
     gaps: Iterable[Gap] = (),
     adherence: Iterable[ClassAdherence] = (),
     assessments: Iterable[AssessmentResult] = (),
+    progress: Iterable[MinutesProgress] | None = None,
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
@@ -272,7 +274,10 @@ def registry_worklists(
     records a month close reads (*patients*, *practitioners*, *conditions*,
     *consents*, *visits*, *coverages* and the records above). Without *rules*
     no minutes items are made; an enrollment whose patient or billing
-    practitioner is not given gets none either. Care plans are read as
+    practitioner is not given gets none either. *progress*, when given, is
+    that :func:`minutes_progress` already computed over the same records on
+    *today* (as :func:`program_progress` computes it): it is read instead of
+    asking the engine again. Care plans are read as
     given (a close of a store dates each from its history). Open care
     *gaps* and *adherence* figures become items as in
     :func:`carecore.outreach.build_worklists`.
@@ -345,33 +350,37 @@ def registry_worklists(
         for e in verdicts
         if e.needs_attestation and (e.patient_id, e.family) not in open_enrollments
     ]
-    if rules is not None:
-        records = MonthRecords(
-            patients=people,
-            practitioners=practitioners,
-            conditions=conditions,
-            consents=consents,
-            enrollments=enrolled,
-            coverages=coverages,
-            care_teams=teams,
-            care_plans=plans,
-            time_entries=time_entries,
-            contacts=contacted,
-            visits=visits,
-            episodes=followed,
+    if progress is None and rules is not None:
+        progress = minutes_progress(
+            MonthRecords(
+                patients=people,
+                practitioners=practitioners,
+                conditions=conditions,
+                consents=consents,
+                enrollments=enrolled,
+                coverages=coverages,
+                care_teams=teams,
+                care_plans=plans,
+                time_entries=time_entries,
+                contacts=contacted,
+                visits=visits,
+                episodes=followed,
+            ),
+            on=day,
+            rules=rules,
         )
-        extra += [
-            WorkItem(
-                kind="minutes-to-threshold",
-                patient_id=p.patient_id,
-                due=day.end_of("month"),
-                owner=owner_of(p.patient_id),
-                detail=f"{p.family.value}: {p.message}"
-                + ("" if p.refusal is None else f"; the month would still be refused: {p.refusal}"),
-            )
-            for p in minutes_progress(records, on=day, rules=rules)
-            if p.next_code is not None
-        ]
+    extra += [
+        WorkItem(
+            kind="minutes-to-threshold",
+            patient_id=p.patient_id,
+            due=day.end_of("month"),
+            owner=owner_of(p.patient_id),
+            detail=f"{p.family.value}: {p.message}"
+            + ("" if p.refusal is None else f"; the month would still be refused: {p.refusal}"),
+        )
+        for p in progress or ()
+        if p.next_code is not None
+    ]
     extra += [
         WorkItem(
             kind="urgent-finding",
@@ -559,6 +568,7 @@ def program_worklists(
     rules: billing.RuleSet | None = None,
     gaps: Iterable[Gap] = (),
     adherence: Iterable[ClassAdherence] = (),
+    progress: Iterable[MinutesProgress] | None = None,
 ) -> dict[str, Worklist]:
     """The one worklist builder: the program's records (*data*) on *today*, for the CLI, report and API.
 
@@ -567,15 +577,17 @@ def program_worklists(
     *rules* default to the CMS rule set of *today*'s year when carecore
     has one (otherwise no minutes items are made).
 
+    A caller that has already worked out the minutes *progress*
+    (:func:`program_progress` of *data* on *today* under the same rules)
+    passes it, and it is not worked out again.
+
     >>> import pendulum
     >>> from carecore.metrics import ProgramData
     >>> program_worklists(ProgramData(), today=pendulum.Date(2026, 3, 4))
     {}
     """
     day = check_date(today, "today")
-    rule_set = rules
-    if rule_set is None and day.year in billing.CMS_YEARS:
-        rule_set = billing.cms_rule_set(day.year)
+    rule_set = _default_rules(rules, day)
     elig = registry(
         data.patients,
         as_of=day,
@@ -603,6 +615,55 @@ def program_worklists(
         gaps=gaps,
         adherence=adherence,
         assessments=data.assessments,
+        progress=progress,
+    )
+
+
+def _default_rules(rules: billing.RuleSet | None, day: pendulum.Date) -> billing.RuleSet | None:
+    """*rules*, else the CMS rule set of *day*'s year when carecore has one."""
+    if rules is None and day.year in billing.CMS_YEARS:
+        return billing.cms_rule_set(day.year)
+    return rules
+
+
+def program_progress(
+    data: ProgramData, *, today: pendulum.Date, rules: billing.RuleSet | None = None
+) -> tuple[MinutesProgress, ...]:
+    """The minutes to the next code :func:`program_worklists` shows for *data* on *today*.
+
+    :func:`minutes_progress` over the records a month close reads (an open
+    TCM episode whose 30 days have ended is read as closed, as the worklist
+    reads it). *rules* default as in :func:`program_worklists`; with no rule
+    set there is no progress. The report reads it (patients near the next
+    code) and hands it to :func:`program_worklists`, so both show the
+    engine's one answer.
+
+    >>> import pendulum
+    >>> from carecore.metrics import ProgramData
+    >>> program_progress(ProgramData(), today=pendulum.Date(2026, 3, 4))
+    ()
+    """
+    day = check_date(today, "today")
+    rule_set = _default_rules(rules, day)
+    if rule_set is None:
+        return ()
+    return minutes_progress(
+        MonthRecords(
+            patients=data.patients,
+            practitioners=data.practitioners,
+            conditions=data.conditions,
+            consents=data.consents,
+            enrollments=data.enrollments,
+            coverages=data.coverages or (),
+            care_teams=data.care_teams,
+            care_plans=data.care_plans,
+            time_entries=data.time_entries,
+            contacts=data.contacts,
+            visits=data.visits,
+            episodes=[expire(e, on=day) for e in data.episodes],
+        ),
+        on=day,
+        rules=rule_set,
     )
 
 

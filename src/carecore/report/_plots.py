@@ -167,14 +167,12 @@ def _revenue(view: PracticeView) -> bytes:
 
 
 def _distribution(view: PracticeView) -> bytes:
-    from carecore.report._view import THRESHOLDS  # noqa: PLC0415
-
     figure, axes = _figure()
     minutes = view.minutes
     if minutes:
         top = max(70, max(minutes) + 5)
         axes.hist(minutes, bins=range(0, top + 5, 5), color="#4477aa", edgecolor="white")
-        for t in THRESHOLDS:
+        for t in view.thresholds:
             axes.axvline(t, color="#ee6677", linewidth=1.5, linestyle="--")
             axes.text(
                 t,

@@ -2,7 +2,9 @@
 
 Every number comes from :mod:`carecore.metrics` (the same functions the
 report's measures use, asked about single months), from the billing
-engine's stored results (claim lines, denials, fees) or from the
+engine (its stored results: claim lines, denials, fees; its minutes to the
+next code, :attr:`~carecore.metrics.ProgramReport.minutes_progress`; its
+thresholds, :func:`carecore.billing.primitives.unit_thresholds`) or from the
 transitions module's deadlines; this module only groups, counts and words.
 """
 
@@ -15,8 +17,10 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing.engine import BASE_CODE
 from carecore.billing.fees import fee
-from carecore.billing.primitives import closed_with
+from carecore.billing.primitives import closed_with, unit_thresholds
+from carecore.billing.progress import NEAR_MINUTES
 from carecore.metrics import (
     billable_rate,
     enrolled_months,
@@ -37,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEADLINES",
-    "THRESHOLDS",
     "Card",
     "PracticeView",
     "Section",
@@ -47,10 +50,6 @@ __all__ = [
     "practice_view",
 ]
 
-#: Minutes at which CCM-style time codes start (20, 40, 60): the report marks them.
-THRESHOLDS: tuple[int, ...] = (20, 40, 60)
-#: A patient-month this many minutes or fewer under a threshold is "near" it.
-NEAR = 5
 #: Fewer events than this make a rate a small number (it moves a lot with one event).
 SMALL_NUMBERS = 11
 
@@ -109,6 +108,10 @@ class PracticeView:
     revenue_by_month: dict[str, dict[str, Decimal]]
     minutes: tuple[int, ...]
     staff_minutes: tuple[tuple[str, int, int], ...]
+    #: Where the units of the family's first time code start, in minutes (the rule set's
+    #: :func:`~carecore.billing.primitives.unit_thresholds`; CCM: 20, 40 and 60). The
+    #: minutes plot marks them; a family without time codes has none.
+    thresholds: tuple[int, ...] = ()
 
 
 def last_month(period: ServicePeriod) -> ServicePeriod:
@@ -356,24 +359,51 @@ def _patient_minutes(
     )
 
 
-def _minutes(minutes: tuple[int, ...], month: ServicePeriod) -> Section:
-    near = [(t, sum(1 for m in minutes if t - NEAR <= m < t)) for t in THRESHOLDS]
-    rows = tuple((f"{t - NEAR} to {t - 1} minutes", f"{t} minutes", count(n)) for t, n in near)
+def _thresholds(report: ProgramReport) -> tuple[int, ...]:
+    """The rule set's thresholds of the family's first time code (none without a rule set)."""
+    base = BASE_CODE.get(report.family)
+    if report.rules is None or base is None:
+        return ()
+    return unit_thresholds(report.rules, base)
+
+
+def _minutes(
+    report: ProgramReport,
+    month: ServicePeriod,
+    thresholds: tuple[int, ...],
+) -> Section:
+    family, day = report.family, report.as_of
+    near: dict[str, int] = defaultdict(int)
+    for p in report.minutes_progress:
+        if p.family is family and p.next_code is not None and p.minutes_needed <= NEAR_MINUTES:
+            near[p.next_code] += 1
+    rows = tuple((code, f"{NEAR_MINUTES} or fewer", count(near[code])) for code in sorted(near))
+    marks = ", ".join(f"{t}" for t in thresholds)
+    lines = (
+        f"The lines mark {marks} minutes, where the units of {BASE_CODE[family]} start. "
+        if thresholds
+        else ""
+    )
     return Section(
         key="minutes",
         title=f"Minutes per patient, {month_name(month)}",
-        intro="Clinical minutes logged for each enrolled patient in the month. The lines mark "
-        "20, 40 and 60 minutes, where the time codes start; patients just under a line are a "
-        "call away from the next code.",
+        intro="Clinical minutes logged for each enrolled patient in the month. "
+        + lines
+        + f"The table counts the patients the billing engine finds {NEAR_MINUTES} minutes or "
+        f"fewer from their next {family.value} code on {day} (the worklist's minutes items): "
+        "a call away from it.",
         plot="minutes_distribution.png",
         tables=(
             Table(
                 name="near_threshold",
-                title="Patients near a threshold",
-                columns=("minutes so far", "threshold", "patients"),
+                title=f"Patients near their next code on {day}",
+                columns=("next code", "minutes still needed", "patients"),
                 rows=rows,
             ),
         ),
+        notes=()
+        if rows
+        else (f"No patient is {NEAR_MINUTES} minutes or fewer from a {family.value} code.",),
     )
 
 
@@ -600,6 +630,7 @@ def practice_view(report: ProgramReport, *, headline: str = "month") -> Practice
     head = month if headline == "month" else last_quarter(report.period)
     revenue_by_month, revenue_table = _revenue(data, report)
     minutes = _patient_minutes(data, report, month)
+    thresholds = _thresholds(report)
     staff, staff_section = _staff(data, report)
     sections = (
         Section(
@@ -611,7 +642,7 @@ def practice_view(report: ProgramReport, *, headline: str = "month") -> Practice
             tables=(revenue_table,),
         ),
         _denials(data, report),
-        _minutes(minutes, month),
+        _minutes(report, month, thresholds),
         _worklists(report),
         _tcm(data, report),
         staff_section,
@@ -629,4 +660,5 @@ def practice_view(report: ProgramReport, *, headline: str = "month") -> Practice
         revenue_by_month=revenue_by_month,
         minutes=minutes,
         staff_minutes=staff,
+        thresholds=thresholds,
     )

@@ -1,0 +1,126 @@
+"""The program report asks the billing engine: no threshold, fee year or worklist order of its own."""
+
+from __future__ import annotations
+
+import pendulum
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carecore.billing import cms_rule_set
+from carecore.billing.month import MonthRecords, evaluate_records
+from carecore.billing.progress import NEAR_MINUTES, time_progress
+from carecore.metrics import ProgramData, program_report
+from carecore.model import RoleClass, ServiceFamily, ServicePeriod
+from carecore.report import practice_view
+from tests.registry.month_records import advice, ccm_records, practitioner, time_entry
+
+RULES = cms_rule_set(2026)
+MARCH = ServicePeriod.month(2026, 3)
+CCM = ServiceFamily.CCM
+ROLES = (
+    RoleClass.CLINICAL_STAFF,
+    RoleClass.PHYSICIAN,
+    RoleClass.AUXILIARY,
+    RoleClass.NON_CLINICAL,
+)
+
+
+def _program(minutes: dict[str, list[tuple[int, int, RoleClass]]]) -> ProgramData:
+    """CCM patients with everything billing needs, and their March minutes (day, minutes, role)."""
+    parts: dict[str, list] = {}
+    entries = []
+    for pid, logged in minutes.items():
+        for name, values in ccm_records(pid).items():
+            parts.setdefault(name, []).extend(values)
+        entries += [
+            time_entry(f"{pid}-t{n}", pid, m, pendulum.Date(2026, 3, day), role=role)
+            for n, (day, m, role) in enumerate(logged)
+        ]
+    return ProgramData(practitioners=[practitioner()], time_entries=entries, **parts)
+
+
+def _section(view, key):
+    return next(s for s in view.sections if s.key == key)
+
+
+def _near_rows(view) -> dict[str, int]:
+    (table,) = _section(view, "minutes").tables
+    patients = table.columns.index("patients")
+    code = table.columns.index("next code")
+    return {row[code]: int(row[patients]) for row in table.rows if int(row[patients])}
+
+
+def _near_total(view) -> int:
+    (table,) = _section(view, "minutes").tables
+    patients = table.columns.index("patients")
+    return sum(int(row[patients]) for row in table.rows)
+
+
+def _engine_near(data: ProgramData) -> dict[str, int]:
+    """Each patient's March as a close evaluates it: the engine's next CCM code when near it."""
+    records = MonthRecords(
+        patients=data.patients,
+        practitioners=data.practitioners,
+        conditions=data.conditions,
+        consents=data.consents,
+        enrollments=data.enrollments,
+        care_plans=data.care_plans,
+        time_entries=data.time_entries,
+        visits=data.visits,
+    )
+    near: dict[str, int] = {}
+    for _facts, result in evaluate_records(records, MARCH, RULES):
+        for p in time_progress(result):
+            if p.family is CCM and p.minutes_needed <= NEAR_MINUTES:
+                near[p.code] = near.get(p.code, 0) + 1
+    return near
+
+
+logged_minutes = st.lists(
+    st.tuples(st.integers(1, 31), st.integers(1, 45), st.sampled_from(ROLES)), max_size=4
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(minutes=st.dictionaries(st.sampled_from(("p1", "p2", "p3")), logged_minutes, min_size=1))
+def test_patients_near_a_code_are_those_the_engine_and_worklist_find_near(minutes):
+    data = _program(minutes)
+    report = program_report(data, period=MARCH, rules=RULES)
+    view = practice_view(report)
+    engine = _engine_near(data)
+    assert _near_total(view) == sum(engine.values())
+    assert _near_rows(view) == engine
+    # The worklist's minutes items on the same day say the same.
+    worklist: dict[str, int] = {}
+    for wl in report.worklists:
+        for item in wl.items:
+            if item.kind == "minutes-to-threshold":
+                needed, code = advice(item.detail)
+                if needed <= NEAR_MINUTES:
+                    worklist[code] = worklist.get(code, 0) + 1
+    assert worklist == engine
+
+
+def test_auxiliary_minutes_do_not_bring_a_patient_near_99490():
+    """17 CHW minutes: 20 clinical minutes short of 99490 for the engine, so not near it."""
+    data = _program(
+        {"p1": [(3, 17, RoleClass.AUXILIARY)], "p2": [(3, 17, RoleClass.CLINICAL_STAFF)]}
+    )
+    view = practice_view(program_report(data, period=MARCH, rules=RULES))
+    assert _near_total(view) == 1
+    assert _near_rows(view) == {"99490": 1}
+
+
+def test_the_plot_marks_the_rule_set_s_thresholds():
+    data = _program({"p1": [(3, 25, RoleClass.CLINICAL_STAFF)]})
+    view = practice_view(program_report(data, period=MARCH, rules=RULES))
+    assert view.thresholds == (20, 40, 60)  # 99490, then 99439 twice
+    pcm = program_report(data, period=MARCH, rules=RULES, family=ServiceFamily.PCM)
+    assert practice_view(pcm).thresholds[:2] == (30, 60)  # 99426, then 99427
+
+
+def test_a_family_without_time_codes_marks_no_threshold():
+    data = _program({"p1": [(3, 25, RoleClass.CLINICAL_STAFF)]})
+    apcm = program_report(data, period=MARCH, rules=RULES, family=ServiceFamily.APCM)
+    view = practice_view(apcm)
+    assert view.thresholds == ()
