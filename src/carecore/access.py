@@ -195,6 +195,7 @@ FEED_KINDS = frozenset(
         "ContactPreferences",
         "DeadLetter",
         "InboundKey",
+        "OutboundMessage",
     }
 )
 
@@ -229,6 +230,12 @@ class AccessPolicy(Protocol):
     def allows(self, request: AccessRequest) -> bool:
         """True when the request is allowed."""
         ...
+
+
+# A policy may also offer ``allows_every_patient(actor, action, kind) -> bool``: True
+# when it allows *action* on *kind* records of every patient whatever their care teams.
+# A program then skips asking patient by patient in bulk reads (a month close reads
+# every patient); without it, it asks about each patient.
 
 
 #: A grant: an action to the patients of a scope, for every kind (None) or these kinds.
@@ -278,6 +285,19 @@ class DefaultPolicy:
     ...     kind="AssessmentResult", patient_id="p1"))
     False
     """
+
+    def allows_every_patient(self, actor: Actor, action: Action, kind: str | None) -> bool:
+        """True when one of the actor's roles grants *action* on *kind* for every patient.
+
+        >>> DefaultPolicy().allows_every_patient(
+        ...     Actor(id="billing:kim", roles={Role.BILLING}), Action.READ, "TimeEntry")
+        True
+        """
+        return any(
+            action is granted and scope is Scope.ANY and (kinds is None or kind in kinds)
+            for role in actor.roles
+            for granted, scope, kinds in DEFAULT_GRANTS.get(role, ())
+        )
 
     def allows(self, request: AccessRequest) -> bool:
         """True when one of the actor's roles grants the request."""

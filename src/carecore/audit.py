@@ -35,6 +35,15 @@ _ACTIONS = {
     "delete": "D",
 }
 
+#: The action code of a refused request, by the carecore access action refused.
+_DENIED = {
+    "read": "R",
+    "export": "R",
+    "deidentified-export": "R",
+    "write": "U",
+    "bill": "C",
+}
+
 #: The DICOM audit event type and the FHIR REST interaction of each action code.
 _REST = {"C": "create", "R": "read", "U": "update", "D": "delete", "E": "operation"}
 
@@ -77,7 +86,8 @@ def audit_event(entry: AuditEntry) -> dict[str, Any]:
     The action maps to C/R/U/D (E for the outbox's actions); the actor is the
     requesting agent; the record (kind and key) and the patient are entities.
     """
-    code = _ACTIONS.get(entry.action, "E")
+    denied = entry.action == "denied"  # the access policy refused it; detail: the action
+    code = _DENIED.get(entry.detail, "E") if denied else _ACTIONS.get(entry.action, "E")
     entities: list[dict[str, Any]] = []
     if entry.patient_id is not None:
         entities.append(
@@ -109,7 +119,7 @@ def audit_event(entry: AuditEntry) -> dict[str, Any]:
             "display": "System Object",
         },
     }
-    if entry.detail:
+    if entry.detail and not denied:
         record["description"] = entry.detail
     entities.append(record)
     return {
@@ -128,7 +138,9 @@ def audit_event(entry: AuditEntry) -> dict[str, Any]:
         ],
         "action": code,
         "recorded": entry.at.in_timezone("UTC").isoformat(),
-        "outcome": "0",
+        # 4: minor failure (the request was refused; nothing was read or written).
+        "outcome": "4" if denied else "0",
+        **({"outcomeDesc": f"access denied: {entry.detail}"} if denied else {}),
         "purposeOfEvent": [{"text": entry.reason}],
         "agent": [
             {

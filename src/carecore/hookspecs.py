@@ -18,6 +18,7 @@ import pluggy
 
 # Imported at run time, so typing.get_type_hints works on the hooks that name
 # only these: they are in the layers below this one.
+from carecore.access import AccessPolicy  # noqa: TC001 - read by typing.get_type_hints
 from carecore.model import CarePlan, DomainEvent  # noqa: TC001 - read by typing.get_type_hints
 from carecore.protocols import (  # noqa: TC001 - as above
     Channel,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ExportTarget",
     "Listener",
+    "carecore_access_policy",
     "carecore_channels",
     "carecore_claim_writers",
     "carecore_cli",
@@ -82,6 +84,36 @@ def carecore_open_store(url: str) -> Store | None:
             if url.startswith("acme://"):
                 return AcmeStore(url)
             return None
+    """
+
+
+# -- access control -----------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def carecore_access_policy() -> AccessPolicy | None:
+    """Give the access policy every program of this plugin manager checks, instead of carecore's.
+
+    Called once when a :class:`~carecore.service.CareProgram` is made without
+    an explicit ``policy``. The policy decides each store operation of the
+    program's actor (see :doc:`/explanation/access-control`); a vendor may
+    answer with casbin, oso or cerbos behind it.
+    :class:`carecore.testing.contracts.AccessPolicyContract` checks one.
+
+    :returns: an object with ``allows(request) -> bool`` (an
+        :class:`~carecore.access.AccessPolicy`), or None to leave the choice
+        to others (carecore's :class:`~carecore.access.DefaultPolicy` when no
+        one answers).
+
+    Stops at the first non-None result.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_access_policy():
+            return CasbinPolicy("model.conf", "policy.csv")
     """
 
 

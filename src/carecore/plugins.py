@@ -34,6 +34,7 @@ from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
 if TYPE_CHECKING:
     import click
 
+    from carecore.access import AccessPolicy
     from carecore.hookspecs import ExportTarget
     from carecore.model import CarePlan, DomainEvent
 
@@ -309,6 +310,25 @@ class Hooks:
     def extend_cli(self, app: click.Group) -> None:
         """Let every plugin add commands to *app* (``carecore_cli``)."""
         self.pm.hook.carecore_cli(app=app)
+
+    def access_policy(self) -> AccessPolicy:
+        """The policy a plugin gives (``carecore_access_policy``), else carecore's default.
+
+        >>> Hooks(get_plugin_manager(entry_points=False)).access_policy()
+        DefaultPolicy()
+        """
+        from carecore import access  # noqa: PLC0415
+
+        policy = self.pm.hook.carecore_access_policy()
+        if policy is None:
+            return access.DefaultPolicy()
+        if not isinstance(policy, access.AccessPolicy):
+            raise errors.PluginError(
+                "carecore_access_policy must return an object with allows(request)",
+                field="policy",
+                value=type(policy).__name__,
+            )
+        return policy
 
 
 def plugin_table(pm: pluggy.PluginManager) -> list[dict[str, Any]]:

@@ -1494,6 +1494,16 @@ class SqlTransaction:
         )
         return bool(cur.rowcount == 1)
 
+    def record_denial(self, *, action: str, kind: str | None, patient_id: str | None) -> None:
+        """Record that the access policy refused this transaction's actor *action* (ids only).
+
+        The audit entry's action is ``denied``, its detail the action refused.
+        A program records a denial in a transaction of its own, after the
+        refused one has rolled back (see :doc:`/explanation/access-control`).
+        """
+        self._guard()
+        self._audit("denied", kind or "", None, patient_id, action)
+
 
 def _utc(value: dt.datetime) -> str:
     """An instant as UTC ISO text: comparable as text in SQLite, and as a timestamp elsewhere."""
