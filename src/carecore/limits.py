@@ -1,4 +1,4 @@
-"""Limits on input size and shape: JSON depth, numbers, document size, CSV cells.
+"""Limits on input size and shape: JSON depth, numbers, document size, CSV cells, MLLP connections.
 
 Input beyond a limit is refused with :class:`~carecore.errors.InvalidInput`
 (or :class:`~carecore.errors.InvalidValue`) whose reason names the limit, so
@@ -31,10 +31,17 @@ from carecore import errors
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["ENV_VAR", "Limits", "configure", "csv_rows", "current", "load_json"]
+__all__ = ["ENV_VAR", "MAX_KEY", "Limits", "configure", "csv_rows", "current", "load_json"]
 
 #: The environment variable read once for limits other than the defaults.
 ENV_VAR = "CARECORE_LIMITS"
+
+#: The longest key part a store takes, in characters: a record's id, an inbound
+#: message's key. Fixed, not configurable: PostgreSQL indexes refuse rows over
+#: about 2,700 bytes, and 1,000 characters of up to 2 bytes each stay under it.
+#: Every store refuses a longer key; code that makes keys from input (a dead
+#: letter's key from an HL7 control id) keeps to it.
+MAX_KEY = 1000
 
 
 def _at_least_1(_inst: Any, attribute: Attribute[Any], value: Any) -> None:
@@ -63,6 +70,15 @@ class Limits:
     json_bytes: int = field(default=256 * 1024 * 1024, validator=_at_least_1)
     #: Characters in one CSV cell (patients.csv, events.csv, imported CSV).
     csv_cell: int = field(default=131_072, validator=_at_least_1)
+    #: Connections an MLLP listener (``carecore hl7 listen``) holds at once; one
+    #: more is accepted and closed at once.
+    mllp_connections: int = field(default=256, validator=_at_least_1)
+    #: Seconds an MLLP connection may stay silent (between frames or inside one)
+    #: before the listener closes it.
+    mllp_idle_seconds: int = field(default=60, validator=_at_least_1)
+    #: Bytes one MLLP frame may hold: the memory one connection may take. A
+    #: connection sending a longer frame is closed.
+    mllp_frame: int = field(default=1024 * 1024, validator=_at_least_1)
 
 
 _DEFAULT = Limits()

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from carecore import errors
+from carecore.limits import MAX_KEY
 from carecore.model import DeliveryReceipt, OutboundMessage
 from carecore.storage._kinds import Kind, kind_for
 
@@ -92,13 +93,8 @@ def inbound_key(source: object, key: object) -> None:
         text(name, value, key=True)
 
 
-#: The longest key part a store takes, in characters (PostgreSQL indexes refuse rows
-#: over about 2,700 bytes; 1,000 characters of up to 2 bytes each stay under it).
-MAX_KEY = 1000
-
-
 def text(field: str, value: str, *, key: bool = False) -> None:
-    """The rule every store applies to text: no NUL character, and keys of at most :data:`MAX_KEY`.
+    """The rule every store applies to text: no NUL character, and keys of at most :data:`~carecore.limits.MAX_KEY`.
 
     PostgreSQL cannot keep a NUL in text and SQLite can; refusing it before
     the write makes both stores answer the same typed error. The error

@@ -12,7 +12,7 @@ import click
 from carecore._cli_commands import time_zone_option
 from carecore.service import CareProgram
 from carecore_hl7v2.ingest import UnknownPatients, handle, practice_time_zone, split_messages
-from carecore_hl7v2.listener import IDLE_TIMEOUT, MAX_CONNECTIONS, serve
+from carecore_hl7v2.listener import serve
 
 if TYPE_CHECKING:
     import pluggy
@@ -50,17 +50,17 @@ def hl7() -> None:
 @_UNKNOWN
 @click.option(
     "--max-connections",
-    default=MAX_CONNECTIONS,
-    show_default=True,
+    default=None,
     type=click.IntRange(1),
-    help="Connections held at once; more are closed at once.",
+    help="Connections held at once; more are closed at once "
+    "(default: the input limit mllp_connections, 256; see CARECORE_LIMITS).",
 )
 @click.option(
     "--idle-timeout",
-    default=IDLE_TIMEOUT,
-    show_default=True,
+    default=None,
     type=click.FloatRange(0, min_open=True),
-    help="Seconds a silent connection is kept.",
+    help="Seconds a silent connection is kept "
+    "(default: the input limit mllp_idle_seconds, 60; see CARECORE_LIMITS).",
 )
 @click.pass_context
 def listen(  # noqa: PLR0917 - one parameter per click option
@@ -70,8 +70,8 @@ def listen(  # noqa: PLR0917 - one parameter per click option
     db_url: str,
     time_zone: str | None,
     unknown_patients: UnknownPatients,
-    max_connections: int,
-    idle_timeout: float,
+    max_connections: int | None,
+    idle_timeout: float | None,
 ) -> None:
     """Receive ADT messages over MLLP; each is committed before it is acknowledged.
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import hl7
 
-from carecore import errors
+from carecore import errors, limits
 from carecore.model import (
     AdministrativeSex,
     AdtEvent,
@@ -401,8 +401,9 @@ def _control_id(message: hl7.Message | None) -> str | None:
         return None
 
 
-#: A control id longer than this is kept as its hash (a store key has a limit).
-_KEY = 200
+#: A dead letter's id is this and its key. A control id too long for that id to be a
+#: store key (:data:`carecore.limits.MAX_KEY`) is kept as its hash.
+_LETTER = "hl7-"
 
 
 def _dead_letter(program: CareProgram, tx: Transaction, prepared: Prepared) -> Outcome:
@@ -410,7 +411,7 @@ def _dead_letter(program: CareProgram, tx: Transaction, prepared: Prepared) -> O
     assert refusal is not None  # noqa: S101
     text = prepared.text.replace("\x00", "\\x00")  # stores keep no NUL; the letter shows where
     control = refusal.control_id or _control_id(prepared.message)
-    if control is None or len(control) > _KEY or "\x00" in control:
+    if control is None or len(_LETTER) + len(control) > limits.MAX_KEY or "\x00" in control:
         control = None
     key = control or hashlib.sha256(text.encode()).hexdigest()[:24]
     reason = f"{refusal.field}: {refusal}" if refusal.field else str(refusal)
@@ -418,7 +419,7 @@ def _dead_letter(program: CareProgram, tx: Transaction, prepared: Prepared) -> O
     if tx.claim_inbound(f"{SOURCE}:dead", key):
         tx.add(
             DeadLetter(
-                id=f"hl7-{key}",
+                id=f"{_LETTER}{key}",
                 source=SOURCE,
                 raw=text,
                 reason=reason,

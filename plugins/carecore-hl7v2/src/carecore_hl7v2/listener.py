@@ -16,7 +16,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from carecore import errors
+from carecore import errors, limits
 from carecore_hl7v2.ingest import (
     Outcome,
     Prepared,
@@ -34,10 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "END",
     "GATHER",
-    "IDLE_TIMEOUT",
     "MAX_BATCH",
-    "MAX_CONNECTIONS",
-    "MAX_FRAME",
     "START",
     "frame",
     "read_frame",
@@ -48,8 +45,6 @@ log = logging.getLogger(__name__)
 
 START = b"\x0b"
 END = b"\x1c\r"
-#: Bytes one frame may hold (the memory a connection may take).
-MAX_FRAME = 1024 * 1024
 
 
 def frame(message: str | bytes) -> bytes:
@@ -62,30 +57,31 @@ def frame(message: str | bytes) -> bytes:
     return START + body + END
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+async def read_frame(reader: asyncio.StreamReader, *, max_frame: int | None = None) -> bytes | None:
     """The next framed message's bytes, or None when the peer closed the connection.
 
     A frame ends at FS: the CR after it is optional (some senders leave it
     out, and waiting for it would hang), and one that does come is skipped
-    with whatever precedes the next frame's VT.
+    with whatever precedes the next frame's VT. A frame longer than the
+    reader's limit raises :class:`~carecore.errors.InvalidValue` naming
+    *max_frame* (default: the limit ``mllp_frame`` of :mod:`carecore.limits`).
     """
     try:
         data = await reader.readuntil(END[:1])
     except asyncio.IncompleteReadError:
         return None
     except asyncio.LimitOverrunError:
+        limit = max_frame if max_frame is not None else limits.current().mllp_frame
         raise errors.InvalidValue(
-            "an MLLP frame is larger than allowed", field="frame", value=MAX_FRAME
+            f"an MLLP frame is longer than the limit mllp_frame={limit} bytes",
+            field="frame",
+            value=f"more than {limit} bytes",
         ) from None
     start = data.find(START)
     body = data[start + 1 if start >= 0 else 0 : -1]
     return body.lstrip(b"\r\n") if start < 0 else body
 
 
-#: Connections the listener holds at once; more are accepted and closed at once.
-MAX_CONNECTIONS = 256
-#: Seconds a connection may stay silent (between frames or inside one) before it is closed.
-IDLE_TIMEOUT = 60.0
 #: Messages stored in one transaction at most (a group commit).
 MAX_BATCH = 64
 #: Seconds the writer waits, before a commit, for the next message of a connection it has
@@ -198,12 +194,14 @@ class _Connections:
         committer: _Committer,
         max_connections: int,
         idle_timeout: float,
+        max_frame: int,
         on_outcome: Callable[[Outcome], None] | None,
     ) -> None:
         self.active: set[asyncio.Task[None]] = set()
         self.committer = committer
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
+        self.max_frame = max_frame
         self.on_outcome = on_outcome
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -230,7 +228,7 @@ class _Connections:
         try:
             while True:
                 async with asyncio.timeout(self.idle_timeout):
-                    raw = await read_frame(reader)
+                    raw = await read_frame(reader, max_frame=self.max_frame)
                 if raw is None:
                     return
                 try:
@@ -263,9 +261,9 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     grace: float = 5.0,
-    max_connections: int = MAX_CONNECTIONS,
-    idle_timeout: float = IDLE_TIMEOUT,
-    max_frame: int = MAX_FRAME,
+    max_connections: int | None = None,
+    idle_timeout: float | None = None,
+    max_frame: int | None = None,
     max_batch: int = MAX_BATCH,
     unknown_patients: UnknownPatients = "create",
     gather: float = GATHER,
@@ -276,18 +274,28 @@ async def serve(
     to *max_batch* (a group commit); each is ACKed only once its transaction
     has committed. Before a commit the writer waits up to *gather* seconds
     for the next message of each connection it answered within that time
-    (0: it never waits), so senders that wait for each ACK share commits. At most *max_connections* connections are held: one more
-    is accepted and closed at once. A connection silent for *idle_timeout*
-    seconds is closed, and a frame may hold at most *max_frame* bytes, which
-    bounds a connection's memory. When *stop* is set, the listener takes no
+    (0: it never waits), so senders that wait for each ACK share commits.
+
+    At most *max_connections* connections are held: one more is accepted and
+    closed at once. A connection silent for *idle_timeout* seconds is closed,
+    and a frame may hold at most *max_frame* bytes, which bounds a
+    connection's memory. Each not given is the limit of :mod:`carecore.limits`
+    in force (``mllp_connections``, ``mllp_idle_seconds``, ``mllp_frame``;
+    ``CARECORE_LIMITS`` or :func:`carecore.limits.configure` set them).
+
+    When *stop* is set, the listener takes no
     new connections and waits up to *grace* seconds for open ones to finish
     the message they are on (a message being stored is committed and ACKed,
     never cut off halfway). *unknown_patients* is
     :data:`~carecore_hl7v2.ingest.UnknownPatients`.
     """
     time_zone = time_zone or practice_time_zone(program) or ""  # looked up once
+    bounds = limits.current()
+    max_connections = bounds.mllp_connections if max_connections is None else max_connections
+    idle_timeout = bounds.mllp_idle_seconds if idle_timeout is None else idle_timeout
+    max_frame = bounds.mllp_frame if max_frame is None else max_frame
     committer = _Committer(program, time_zone, max_batch, unknown_patients, gather)
-    conns = _Connections(committer, max_connections, idle_timeout, on_outcome)
+    conns = _Connections(committer, max_connections, idle_timeout, max_frame, on_outcome)
     server = await asyncio.start_server(conns.serve, host, port, limit=max_frame)
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:
