@@ -1207,7 +1207,7 @@ class CareProgram:
         >>> CareProgram.open("memory://").evaluate_period(ServicePeriod.month(2026, 3))
         []
         """
-        from carecore.billing import cms_rule_set  # noqa: PLC0415
+        from carecore.billing.cms import close_rule_set  # noqa: PLC0415
         from carecore.billing.facts import Setting  # noqa: PLC0415
         from carecore.billing.rules import RuleSet  # noqa: PLC0415
 
@@ -1217,7 +1217,7 @@ class CareProgram:
         v.check_callable(each, "each")
         if rules is not None and not isinstance(rules, RuleSet):
             raise errors.InvalidValue("must be a billing RuleSet", field="rules", value=rules)
-        chosen = rules if rules is not None else cms_rule_set(period.start.year)
+        chosen = rules if rules is not None else close_rule_set(period)
         setting = setting if setting is not None else Setting.PHYSICIAN_OFFICE
         _check_close_options(setting, require_coverage)
         # Patients are read in partitions (one transaction and one query per kind

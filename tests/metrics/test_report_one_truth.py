@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import attrs
 import pendulum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set
 from carecore.billing.month import MonthRecords, evaluate_records
+from carecore.billing.primitives import line_amount
 from carecore.billing.progress import NEAR_MINUTES, time_progress
 from carecore.metrics import ProgramData, program_report
-from carecore.model import RoleClass, ServiceFamily, ServicePeriod
+from carecore.model import Denial, DenialReason, RoleClass, ServiceFamily, ServicePeriod
 from carecore.report import practice_view
+from carecore.report._labels import money
 from tests.registry.month_records import advice, ccm_records, practitioner, time_entry
 
 RULES = cms_rule_set(2026)
 MARCH = ServicePeriod.month(2026, 3)
 CCM = ServiceFamily.CCM
+PCM = ServiceFamily.PCM
 ROLES = (
     RoleClass.CLINICAL_STAFF,
     RoleClass.PHYSICIAN,
@@ -124,3 +130,79 @@ def test_a_family_without_time_codes_marks_no_threshold():
     apcm = program_report(data, period=MARCH, rules=RULES, family=ServiceFamily.APCM)
     view = practice_view(apcm)
     assert view.thresholds == ()
+
+
+# -- denials: priced as the close prices its lines --------------------------------------------
+
+
+def _denial(pid: str, code: str, month: ServicePeriod = MARCH, family: ServiceFamily = CCM):
+    return Denial(
+        patient_id=pid,
+        code=code,
+        family=family,
+        reason=DenialReason.BELOW_THRESHOLD,
+        message=f"{code} needs more minutes.",
+        rule=f"{family.value.lower()}.{code.lower()}.threshold",
+        period=month,
+    )
+
+
+def _denials_table(report):
+    (table,) = _section(practice_view(report), "denials").tables
+    return table
+
+
+def _column(table, name):
+    index = table.columns.index(name)
+    return [row[index] for row in table.rows]
+
+
+def test_a_denied_code_with_no_listed_fee_is_counted_as_unpriced_not_dropped():
+    """99427 has no listed fee in 2026: it is shown as unpriced, next to the priced 99490."""
+    assert RULES.rule("99427").amount is None
+    data = attrs.evolve(
+        _program({"p1": []}), denials=[_denial("p1", "99490"), _denial("p2", "99427", family=PCM)]
+    )
+    ccm = _denials_table(program_report(data, period=MARCH, rules=RULES))
+    assert _column(ccm, "unpriced") == ["0"]
+    assert _column(ccm, "at stake") == [money(RULES.rule("99490").amount)]
+    pcm = _denials_table(program_report(data, period=MARCH, rules=RULES, family=PCM))
+    assert _column(pcm, "codes not billed") == ["1"]
+    assert _column(pcm, "unpriced") == ["1"]
+    assert _column(pcm, "at stake") == ["no listed fee"]
+
+
+def test_denials_are_priced_with_the_rule_set_the_close_used():
+    """A practice's own rule set (as its close used) prices the denials, not the national table."""
+    own = RULES.with_rule(attrs.evolve(RULES.rule("99490"), amount=Decimal("10.00")))
+    data = attrs.evolve(_program({"p1": []}), denials=[_denial("p1", "99490")])
+    table = _denials_table(program_report(data, period=MARCH, rules=own))
+    assert _column(table, "at stake") == [money(Decimal("10.00"))]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    codes=st.lists(
+        st.tuples(
+            st.sampled_from([r.code for r in RULES.codes if r.family in (CCM, PCM)]),
+            st.sampled_from(("p1", "p2", "p3")),
+            st.sampled_from((ServicePeriod.month(2026, 2), MARCH)),
+        ),
+        max_size=8,
+    )
+)
+def test_the_amount_at_stake_is_what_the_close_would_have_charged(codes):
+    denials = [_denial(pid, code, month, RULES.rule(code).family) for code, pid, month in codes]
+    data = attrs.evolve(_program({"p1": []}), denials=denials)
+    period = ServicePeriod(start=pendulum.Date(2026, 2, 1), end=MARCH.end)
+    for family in (CCM, PCM):
+        table = _denials_table(program_report(data, period=period, rules=RULES, family=family))
+        mine = [d for d in denials if d.family is family]
+        # The close prices a line of the code with its rule set: one unit of it.
+        amounts = [line_amount(RULES.rule(d.code), 1) for d in mine]
+        priced = [a for a in amounts if a is not None]
+        # One reason, so one row (none without denials).
+        assert _column(table, "codes not billed") == ([str(len(mine))] if mine else [])
+        assert _column(table, "unpriced") == ([str(len(mine) - len(priced))] if mine else [])
+        stake = money(sum(priced, Decimal(0))) if priced else "no listed fee"
+        assert _column(table, "at stake") == ([stake] if mine else [])

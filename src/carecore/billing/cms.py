@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import functools
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import pendulum
 
@@ -26,7 +27,10 @@ from carecore.billing.fees import fee_table
 from carecore.billing.rules import CodeRule, RuleSet, Switches, TimeRule
 from carecore.model.codes import ServiceFamily
 
-__all__ = ["CMS_YEARS", "cms_rule_set"]
+if TYPE_CHECKING:
+    from carecore.model.period import ServicePeriod
+
+__all__ = ["CMS_YEARS", "close_rule_set", "cms_rule_set"]
 
 #: The calendar years with a CMS rule set.
 CMS_YEARS = (2024, 2025, 2026)
@@ -122,3 +126,18 @@ def cms_rule_set(year: int, *, switches: Switches | None = None) -> RuleSet:
         codes=_codes(year),
         switches=switches or Switches(),
     )
+
+
+def close_rule_set(period: ServicePeriod) -> RuleSet:
+    """The rule set a month close of *period* uses when it is given none.
+
+    The CMS rule set of the year *period* starts in: a store close
+    (:meth:`carecore.service.CareProgram.close_month`) prices its lines with
+    it, and the program report prices the codes a close did not bill with it.
+    Raises :class:`~carecore.errors.NotFound` for a year carecore has no rule set for.
+
+    >>> from carecore.model.period import ServicePeriod
+    >>> close_rule_set(ServicePeriod.month(2025, 12)).id
+    'cms-2025'
+    """
+    return cms_rule_set(period.start.year)

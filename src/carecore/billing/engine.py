@@ -60,6 +60,7 @@ from carecore.billing.primitives import (
     first_unit,
     initiating_visit_from,
     initiating_years,
+    line_amount,
     minute_class,
     minutes_for_units,  # noqa: F401 - importable from the engine, as before
     personal_time_counts,
@@ -480,7 +481,7 @@ class _Ctx:
         modifiers: Iterable[str] = (),
     ) -> ClaimLine:
         rule = self.rule(code)
-        amount = rule.amount * units if rule is not None and rule.amount is not None else None
+        amount = line_amount(rule, units)
         return ClaimLine(
             patient_id=self.patient.id,
             code=code,

@@ -34,6 +34,7 @@ from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from decimal import Decimal
 
     import pendulum
 
@@ -71,6 +72,7 @@ __all__ = [
     "first_unit",
     "initiating_visit_from",
     "initiating_years",
+    "line_amount",
     "minute_class",
     "minutes_for_units",
     "personal_codes",
@@ -288,6 +290,22 @@ def unit_thresholds(rules: RuleSet, base: str) -> tuple[int, ...]:
                 for units in range(1, (add_on.max_units or 1) + 1)
             ]
     return tuple(sorted(set(found)))
+
+
+def line_amount(rule: CodeRule | None, units: int = 1) -> Decimal | None:
+    """What a claim line of *units* units of *rule*'s code charges: the rule's amount times the units.
+
+    None when the rule set lists no fee for the code (or has no rule for it):
+    such a line is counted apart as unpriced, never as $0.
+
+    >>> from carecore.billing.cms import cms_rule_set
+    >>> rules = cms_rule_set(2026)
+    >>> line_amount(rules.rule("99439"), 2), line_amount(rules.rule("99427"))
+    (Decimal('100.88'), None)
+    """
+    if rule is None or rule.amount is None:
+        return None
+    return rule.amount * units
 
 
 def dates_at_threshold(switches: Switches) -> bool:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing.cms import close_rule_set
 from carecore.billing.engine import BASE_CODE
-from carecore.billing.fees import fee
-from carecore.billing.primitives import closed_with, unit_thresholds
+from carecore.billing.fees import NO_LISTED_FEE
+from carecore.billing.primitives import closed_with, line_amount, unit_thresholds
 from carecore.billing.progress import NEAR_MINUTES
 from carecore.metrics import (
     billable_rate,
@@ -36,6 +37,7 @@ from carecore.report._tables import Table
 if TYPE_CHECKING:
     import pendulum
 
+    from carecore.billing.rules import RuleSet
     from carecore.metrics import Measure, ProgramData, ProgramReport
     from carecore.model import Enrollment, TimeEntry
 
@@ -292,30 +294,50 @@ def _months(period: ServicePeriod) -> list[pendulum.Date]:
     return out
 
 
+def _close_rules(report: ProgramReport, month: ServicePeriod) -> RuleSet | None:
+    """The rule set the close of *month* priced its lines with (None: carecore has none).
+
+    The report's own rule set (the one it was made under) for a month of its
+    year; otherwise what a close of the month uses when given none
+    (:func:`carecore.billing.cms.close_rule_set`).
+    """
+    if report.rules is not None and report.rules.year == month.start.year:
+        return report.rules
+    try:
+        return close_rule_set(month)
+    except errors.NotFound:
+        return None
+
+
 def _denials(data: ProgramData, report: ProgramReport) -> Section:
     groups: dict[str, list[tuple[str, Decimal | None]]] = defaultdict(list)
     sentence: dict[str, str] = {}
+    rule_sets: dict[tuple[int, int], RuleSet | None] = {}
     for d in data.denials:
-        if d.family is not report.family or d.period.start not in report.period:
+        if d.family is not report.family or not closed_with(d.period, report.period):
             continue
-        try:
-            amount = fee(d.code, d.period.start.year).amount
-        except errors.NotFound:
-            amount = None
+        # The month whose close refused the code, and the rule set that close priced with.
+        key = (d.period.start.year, d.period.start.month)
+        if key not in rule_sets:
+            rule_sets[key] = _close_rules(report, ServicePeriod.month(*key))
+        rules = rule_sets[key]
+        amount = None if rules is None else line_amount(rules.by_code.get(d.code))
         reason = d.reason.value
         groups[reason].append((d.patient_id, amount))
         sentence.setdefault(reason, d.rule)
-    ordered = sorted(
-        groups.items(),
-        key=lambda kv: -sum((a for _, a in kv[1] if a is not None), Decimal(0)),
-    )
+
+    def at_stake(items: list[tuple[str, Decimal | None]]) -> Decimal:
+        return sum((a for _, a in items if a is not None), Decimal(0))
+
+    ordered = sorted(groups.items(), key=lambda kv: -at_stake(kv[1]))
     rows = tuple(
         (
             reason.replace("_", " "),
             sentence[reason],
             count(len(items)),
             count(len({p for p, _ in items})),
-            money(sum((a for _, a in items if a is not None), Decimal(0))),
+            count(sum(1 for _, a in items if a is None)),
+            money(at_stake(items)) if any(a is not None for _, a in items) else NO_LISTED_FEE,
         )
         for reason, items in ordered
     )
@@ -323,12 +345,22 @@ def _denials(data: ProgramData, report: ProgramReport) -> Section:
         key="denials",
         title="Denials: revenue still to recover",
         intro="Codes the billing engine did not bill in the period, grouped by reason. The "
-        "amount at stake is the national non-facility fee of each code not billed.",
+        "amount at stake is what the month's close would have charged for each code not "
+        "billed (one unit at its rule set's approximate national non-facility fee); codes "
+        "with no listed fee are counted as unpriced and left out of the amount, never "
+        "counted as $0.",
         tables=(
             Table(
                 name="denials_by_reason",
                 title="Denials by reason",
-                columns=("reason", "rule", "codes not billed", "patients", "at stake"),
+                columns=(
+                    "reason",
+                    "rule",
+                    "codes not billed",
+                    "patients",
+                    "unpriced",
+                    "at stake",
+                ),
                 rows=rows,
             ),
         ),
