@@ -9,12 +9,15 @@ import pendulum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import carecore.report as report_module
 from carecore.billing import cms_rule_set
 from carecore.billing.month import MonthRecords, evaluate_records
 from carecore.billing.primitives import line_amount
 from carecore.billing.progress import NEAR_MINUTES, time_progress
 from carecore.metrics import ProgramData, program_report
 from carecore.model import Denial, DenialReason, RoleClass, ServiceFamily, ServicePeriod
+from carecore.outreach import WorkItem, Worklist
+from carecore.registry import worklist_rows
 from carecore.report import practice_view
 from carecore.report._labels import money
 from tests.registry.month_records import advice, ccm_records, practitioner, time_entry
@@ -206,3 +209,26 @@ def test_the_amount_at_stake_is_what_the_close_would_have_charged(codes):
         assert _column(table, "unpriced") == ([str(len(mine) - len(priced))] if mine else [])
         stake = money(sum(priced, Decimal(0))) if priced else "no listed fee"
         assert _column(table, "at stake") == ([stake] if mine else [])
+
+
+# -- the worklist page: the one builder's rows ------------------------------------------------
+
+
+def test_the_worklist_page_lists_the_builder_s_rows_in_its_order():
+    """An urgent finding comes before an older overdue task, as carecore worklist lists them."""
+    report = program_report(_program({"p1": [(3, 25, RoleClass.CLINICAL_STAFF)]}), period=MARCH)
+    day = report.as_of
+    items = (
+        WorkItem(kind="urgent-finding", patient_id="p2", due=day.subtract(days=2), owner="rn1",
+                 detail="suicidal-ideation (r1)"),
+        WorkItem(kind="task", patient_id="p1", due=day.subtract(days=6), owner="rn1",
+                 detail="cp1/t1"),
+        WorkItem(kind="ccm-check-in", patient_id="p3", due=day, owner="rn1", detail="2026-03"),
+    )  # fmt: skip
+    lists = (Worklist(owner="rn1", items=items, caseload=3),)
+    report = attrs.evolve(report, worklists=lists)
+    (table,) = report_module._worklist_tables(report, {})
+    rows = [r for r in worklist_rows(lists, today=day) if r.closed_reason is None]
+    assert _column(table, "patient") == [r.patient_id for r in rows] == ["p2", "p1", "p3"]
+    assert _column(table, "priority") == [r.band for r in rows] == ["urgent", "overdue", "today"]
+    assert _column(table, "what to do") == [r.action for r in rows]

@@ -32,9 +32,9 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore._files import write_private
+from carecore.registry import worklist_rows
 from carecore.report._labels import (
     count,
-    kind_text,
     label,
     measure_value,
     month_name,
@@ -46,6 +46,8 @@ from carecore.report._tables import Table, cell, report_tables
 from carecore.report._view import PracticeView, Section, practice_view
 
 if TYPE_CHECKING:
+    import pendulum
+
     from carecore.metrics import ProgramReport
 
 _TENTH = Decimal("0.1")
@@ -136,38 +138,44 @@ def _file_safe(text: str) -> str:
 
 
 def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Table, ...]:
+    """Each owner's open items as :func:`carecore.registry.worklist_rows` gives them, in its order."""
     day = report.as_of
+    plans = () if report.data is None else report.data.care_plans
+    rows = [
+        r
+        for r in worklist_rows(report.worklists, today=day, care_plans=plans)
+        if r.closed_reason is None
+    ]
     tables = []
-    for w in sorted(report.worklists, key=lambda w: w.owner):
-        items = sorted(w.items, key=lambda i: (i.due, i.patient_id))
-        rows = []
-        for i in items:
-            late = (day - i.due).days if i.due < day else 0
-            when = (
-                f"overdue {late} day(s)"
-                if late
-                else "due today"
-                if i.due == day
-                else f"due in {(i.due - day).days} day(s)"
-            )
-            rows.append(
-                (
-                    names.get(i.patient_id, i.patient_id),
-                    str(i.due),
-                    when,
-                    kind_text(i.kind),
-                    i.detail,
-                )
-            )
+    for w in report.worklists:
+        mine = [r for r in rows if r.owner == w.owner]
         tables.append(
             Table(
                 name=f"worklist-{_file_safe(w.owner)}",
-                title=f"{w.owner}: {len(items)} item(s), caseload {w.caseload}",
-                columns=("patient", "due", "status", "what", "detail"),
-                rows=tuple(rows),
+                title=f"{w.owner}: {len(mine)} item(s), caseload {w.caseload}",
+                columns=("priority", "patient", "due", "status", "what to do"),
+                rows=tuple(
+                    (
+                        r.band,
+                        names.get(r.patient_id, r.patient_id),
+                        str(r.due),
+                        _when(r.due, day),
+                        r.action,
+                    )
+                    for r in mine
+                ),
             )
         )
     return tuple(tables)
+
+
+def _when(due: pendulum.Date, day: pendulum.Date) -> str:
+    """How a due day reads on *day*: ``overdue 3 day(s)``, ``due today``, ``due in 2 day(s)``."""
+    if due < day:
+        return f"overdue {(day - due).days} day(s)"
+    if due == day:
+        return "due today"
+    return f"due in {(due - day).days} day(s)"
 
 
 def _eligibility_table(
@@ -293,7 +301,12 @@ def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str
             f"Worklists on {report.as_of}",
             {
                 "intro": (
-                    f"Each care manager's items, overdue first, then by due day; with {who}.",
+                    (
+                        "Each care manager's open items in priority order, as carecore "
+                        "worklist lists them (urgent findings, overdue, due today, minutes to "
+                        "the next code in the month's last days, then the rest by due day); "
+                        f"with {who}."
+                    ),
                 ),
                 "legend": (),
                 "tables": _worklist_tables(report, names),
