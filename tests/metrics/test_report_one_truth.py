@@ -9,6 +9,8 @@ import pendulum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import carecore.metrics._summary as summary
+import carecore.registry._work as work
 import carecore.report as report_module
 from carecore.billing import cms_rule_set
 from carecore.billing.month import MonthRecords, evaluate_records
@@ -17,7 +19,7 @@ from carecore.billing.progress import NEAR_MINUTES, time_progress
 from carecore.metrics import ProgramData, program_report
 from carecore.model import Denial, DenialReason, RoleClass, ServiceFamily, ServicePeriod
 from carecore.outreach import WorkItem, Worklist
-from carecore.registry import worklist_rows
+from carecore.registry import program_worklists, worklist_rows
 from carecore.report import practice_view
 from carecore.report._labels import money
 from tests.registry.month_records import advice, ccm_records, practitioner, time_entry
@@ -232,3 +234,29 @@ def test_the_worklist_page_lists_the_builder_s_rows_in_its_order():
     assert _column(table, "patient") == [r.patient_id for r in rows] == ["p2", "p1", "p3"]
     assert _column(table, "priority") == [r.band for r in rows] == ["urgent", "overdue", "today"]
     assert _column(table, "what to do") == [r.action for r in rows]
+
+
+# -- the registry, worked out once ------------------------------------------------------------
+
+
+def test_the_report_works_out_the_registry_and_the_minutes_once(monkeypatch):
+    calls = {"registry": 0, "minutes": 0}
+    real_registry, real_minutes = summary.registry, work.minutes_progress
+
+    def registry(*args, **kwargs):
+        calls["registry"] += 1
+        return real_registry(*args, **kwargs)
+
+    def minutes(*args, **kwargs):
+        calls["minutes"] += 1
+        return real_minutes(*args, **kwargs)
+
+    data = _program({"p1": [(3, 17, RoleClass.CLINICAL_STAFF)], "p2": []})
+    alone = program_worklists(data, today=MARCH.end, families=(CCM,), rules=RULES)
+    for module in (summary, work):
+        monkeypatch.setattr(module, "registry", registry)
+    monkeypatch.setattr(work, "minutes_progress", minutes)
+    report = program_report(data, period=MARCH, rules=RULES)
+    assert calls == {"registry": 1, "minutes": 1}
+    # The same lists as the builder makes on its own.
+    assert report.worklists == tuple(alone.values())

@@ -198,7 +198,7 @@ def program_report(
     day = period.end if as_of is None else check_date(as_of, "as_of")
     zone = v.check_time_zone(time_zone)
     rules = _rules_of(rules, day)
-    # The engine's minutes are worked out once: the report shows them, the worklists read them.
+    # The registry and the engine's minutes are worked out once; the worklists read both.
     elig = registry(data.patients, as_of=day, conditions=data.conditions, coverages=data.coverages)
     progress = program_progress(data, today=day, rules=rules)
     members = {pid for pid, _ in enrolled_months(data.enrollments, period=period, family=family)}
@@ -292,6 +292,7 @@ def program_report(
                 time_zone=zone,
                 families=(family,),
                 rules=rules,
+                eligibility=elig,
                 progress=progress,
             ).values()
         ),

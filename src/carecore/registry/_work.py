@@ -30,7 +30,7 @@ from carecore.model import (
 )
 from carecore.model._validators import check_date
 from carecore.outreach import ClosedItem, WorkItem, Worklist, _owner_rule, build_worklists
-from carecore.registry._eligibility import PROGRAMS, registry
+from carecore.registry._eligibility import PROGRAMS, _check_family, registry
 from carecore.transitions import expire
 
 if TYPE_CHECKING:
@@ -568,6 +568,7 @@ def program_worklists(
     rules: billing.RuleSet | None = None,
     gaps: Iterable[Gap] = (),
     adherence: Iterable[ClassAdherence] = (),
+    eligibility: Iterable[Eligibility] | None = None,
     progress: Iterable[MinutesProgress] | None = None,
 ) -> dict[str, Worklist]:
     """The one worklist builder: the program's records (*data*) on *today*, for the CLI, report and API.
@@ -577,9 +578,10 @@ def program_worklists(
     *rules* default to the CMS rule set of *today*'s year when carecore
     has one (otherwise no minutes items are made).
 
-    A caller that has already worked out the minutes *progress*
-    (:func:`program_progress` of *data* on *today* under the same rules)
-    passes it, and it is not worked out again.
+    A caller that has already worked out *eligibility* (the registry of
+    *data* on *today*) or the minutes *progress* (:func:`program_progress`
+    of *data* on *today* under the same rules) passes it, and it is not
+    worked out again; only the eligibility of *families* is read.
 
     >>> import pendulum
     >>> from carecore.metrics import ProgramData
@@ -588,13 +590,17 @@ def program_worklists(
     """
     day = check_date(today, "today")
     rule_set = _default_rules(rules, day)
-    elig = registry(
-        data.patients,
-        as_of=day,
-        conditions=data.conditions,
-        coverages=data.coverages,
-        families=families,
-    )
+    wanted = tuple(_check_family(f) for f in families)
+    if eligibility is None:
+        elig = registry(
+            data.patients,
+            as_of=day,
+            conditions=data.conditions,
+            coverages=data.coverages,
+            families=wanted,
+        )
+    else:
+        elig = tuple(e for e in eligibility if e.family in wanted)
     return registry_worklists(
         today=day,
         eligibility=elig,
