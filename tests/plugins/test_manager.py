@@ -19,7 +19,7 @@ from carecore.plugins import (
     hookimpl,
     plugin_table,
 )
-from carecore.storage.memory import MemoryStore
+from carecore.storage.sqlite import SqliteStore
 from carecore.testing import registered
 
 if TYPE_CHECKING:
@@ -29,11 +29,12 @@ if TYPE_CHECKING:
     from carecore.protocols import Channel
 
 
-class FakeStore(MemoryStore):
-    """A real (memory) store that remembers which plugin opened it."""
+class FakeStore(SqliteStore):
+    """A real (in-memory SQLite) store that remembers which plugin opened it."""
 
     def __init__(self, url: str, owner: str) -> None:
-        super().__init__(url)
+        super().__init__("memory://")
+        self._url = url
         self.owner = owner
 
 
@@ -193,11 +194,13 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
                 """Replaces the built-in console channel."""
 
 
-            from carecore.storage.memory import MemoryStore
+            from carecore.storage.sqlite import SqliteStore
 
 
-            class AcmeStore(MemoryStore):
-                pass
+            class AcmeStore(SqliteStore):
+                def __init__(self, url):
+                    super().__init__("memory://")
+                    self._url = url
 
 
             @hookimpl

@@ -1,17 +1,25 @@
-"""The store contract against the built-in stores (PostgreSQL runs it in its plugin's tests)."""
+"""The store contract against the built-in stores: a SQLite file, and ``memory://``.
+
+``memory://`` is the same SQL store over an in-memory SQLite database, so it
+runs the contract without other processes (it is private to its process).
+PostgreSQL runs the durable contract in its plugin's tests.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from carecore.storage import open_store
+from carecore.storage.sqlite import SqliteStore
 from carecore.testing.contracts import DurableStoreContract, StoreContract
 
 
-class TestMemoryStore(StoreContract):
+class TestMemoryUrl(StoreContract):
     @pytest.fixture
     def store(self):
         store = open_store("memory://")
+        assert isinstance(store, SqliteStore)
+        assert store.url == "memory://"
         yield store
         store.close()
 
