@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _measure import run_measured
+from _measure import run_measured_cpu
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -352,27 +352,32 @@ def bench_store_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any
     ]
     csv_runs, store_runs = [], []
     for _ in range(max(runs, 1)):
-        csv_runs.append(run_measured(csv_command, ok=frozenset({0})))
+        csv_runs.append(run_measured_cpu(csv_command, ok=frozenset({0})))
         for suffix in ("-wal", "-shm"):
             Path(f"{scratch}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(db, scratch)
-        store_runs.append(run_measured(store_command, ok=frozenset({0})))
+        store_runs.append(run_measured_cpu(store_command, ok=frozenset({0})))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{scratch}{suffix}").unlink(missing_ok=True)
-    csv_s = statistics.median(s for s, _ in csv_runs)
-    store_s = statistics.median(s for s, _ in store_runs)
+    csv_s = statistics.median(s for s, _, _ in csv_runs)
+    store_s = statistics.median(s for s, _, _ in store_runs)
+    csv_cpu = statistics.median(c for _, _, c in csv_runs)
+    store_cpu = statistics.median(c for _, _, c in store_runs)
     csv_codes = lines_per_code(csv_out / "claims.csv")
     store_codes = lines_per_code(store_out / "claims.csv")
     return {
         "patients": patients,
         "runs": len(store_runs),
         "baseline_s": csv_s,
-        "baseline_runs_s": [s for s, _ in csv_runs],
-        "baseline_peak_mb": max(mb for _, mb in csv_runs),
+        "baseline_runs_s": [s for s, _, _ in csv_runs],
+        "baseline_peak_mb": max(mb for _, mb, _ in csv_runs),
+        "baseline_cpu_s": csv_cpu,
         "candidate_s": store_s,
-        "candidate_runs_s": [s for s, _ in store_runs],
-        "candidate_peak_mb": max(mb for _, mb in store_runs),
+        "candidate_runs_s": [s for s, _, _ in store_runs],
+        "candidate_peak_mb": max(mb for _, mb, _ in store_runs),
+        "candidate_cpu_s": store_cpu,
         "ratio": store_s / csv_s,
+        "cpu_ratio": store_cpu / csv_cpu,
         "csv_lines_per_code": csv_codes,
         "store_lines_per_code": store_codes,
         "same_lines_per_code": csv_codes == store_codes,
@@ -382,9 +387,11 @@ def bench_store_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any
 def describe(r: dict[str, Any]) -> str:
     """One line of figures, and the lines per code (and whether the closes agree)."""
     text = (
-        f"(median of {r['runs']}: store {r['candidate_s']:.1f} s, peak {r['candidate_peak_mb']:.0f} MB;"
-        f" CSV {r['baseline_s']:.1f} s, peak {r['baseline_peak_mb']:.0f} MB;"
-        f" {r['patients']:,} patients)"
+        f"(median of {r['runs']}: store {r['candidate_s']:.1f} s, CPU {r['candidate_cpu_s']:.1f} s,"
+        f" peak {r['candidate_peak_mb']:.0f} MB;"
+        f" CSV {r['baseline_s']:.1f} s, CPU {r['baseline_cpu_s']:.1f} s,"
+        f" peak {r['baseline_peak_mb']:.0f} MB;"
+        f" CPU ratio {r['cpu_ratio']:.2f}; {r['patients']:,} patients)"
     )
     codes = sorted(set(r["csv_lines_per_code"]) | set(r["store_lines_per_code"]))
     per_code = ", ".join(
