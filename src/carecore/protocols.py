@@ -148,6 +148,21 @@ class StoredRows(Generic[T]):
     values travel between processes far more cheaply than records. A store
     that keeps built records may hand them over as *records* instead.
     Picklable; :meth:`build` gives the records, in the order read.
+
+    >>> import pendulum
+    >>> from carecore.model import Patient, AdministrativeSex
+    >>> from carecore.storage import open_store
+    >>> store = open_store("memory://")
+    >>> store.initialize()
+    >>> at = pendulum.datetime(2026, 1, 5, 9, tz="UTC")
+    >>> with store.transaction(actor="rn:ana", reason="enrollment", at=at) as tx:
+    ...     tx.add(Patient(id="p1", given_name="Ada", family_name="Lopez",
+    ...                    birth_date=pendulum.date(1950, 3, 1), sex=AdministrativeSex.FEMALE,
+    ...                    time_zone="America/Chicago"))
+    >>> with store.transaction(actor="close", reason="month close", at=at) as tx:
+    ...     rows = tx.find_rows(Patient, patient_ids=["p1"])
+    >>> len(rows), [p.given_name for p in rows.build()]
+    (1, ['Ada'])
     """
 
     __slots__ = ("kind", "records", "rows")

@@ -20,10 +20,9 @@ import attrs
 
 from carecore import errors
 from carecore.model import DeliveryReceipt, OutboundMessage
+from carecore.protocols import AuditEntry, BulkResult, CheckReport, OutboxItem, StoredRows
 from carecore.storage import _chain, _checks
 from carecore.storage._kinds import KINDS, Kind, _load_instant, kind_for
-from carecore.storage._rows import StoredRows
-from carecore.storage._values import AuditEntry, BulkResult, CheckReport, OutboxItem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
