@@ -15,7 +15,7 @@ name     runs the tasks
 ======== ===============================================================
 local    one after the other in this process
 process  in a pool of worker processes on this machine
-dask     on Dask distributed (``pip install 'carecore[dask]'``): a local
+dask     on Dask distributed (``pip install ".[dask]"`` in the carecore clone): a local
          cluster bound to 127.0.0.1, or the scheduler at an address
 ======== ===============================================================
 
@@ -290,7 +290,7 @@ BUILTIN_EXECUTORS: tuple[ExecutorSpec, ...] = (
     ExecutorSpec(
         name="dask",
         summary="Dask distributed: a local cluster on 127.0.0.1, or a scheduler address "
-        "(pip install 'carecore[dask]')",
+        f"({errors.MissingDependency.install_command('dask')})",
         create=DaskExecutor,
     ),
 )

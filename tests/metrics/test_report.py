@@ -112,7 +112,7 @@ def test_missing_matplotlib_names_the_extra(report, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(errors.MissingDependency) as info:
         write_report(report, tmp_path)
-    assert "carecore[report]" in str(info.value)
+    assert 'pip install ".[report]"' in str(info.value)
 
 
 def test_cli_report_from_a_store(tmp_path):

@@ -1339,7 +1339,9 @@ def close_files(  # noqa: C901 - checks of each setting, then one engine
     v.check_callable(on_notice, "on_notice")
     if engine == "columnar" and not polars_available():
         raise errors.InvalidValue(
-            "needs polars: pip install 'carecore[fast]'", field="engine", value=engine
+            f"needs polars: {errors.MissingDependency.install_command('fast')}",
+            field="engine",
+            value=engine,
         )
     from carecore.billing.buckets import bucket_count, close_in_buckets  # noqa: PLC0415
 

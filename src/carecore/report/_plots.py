@@ -220,7 +220,7 @@ def render_practice_plots(view: PracticeView) -> dict[str, bytes]:
 def render_plots(report: ProgramReport) -> dict[str, bytes]:
     r"""The report's plots as PNG bytes, by file name (see :data:`PLOTS`).
 
-    Needs matplotlib (``pip install 'carecore[report]'``); without it
+    Needs matplotlib (``pip install ".[report]"`` in the carecore clone); without it
     :class:`~carecore.errors.MissingDependency`.
 
     >>> from carecore.metrics import ProgramData, program_report

@@ -79,7 +79,7 @@ class StudyResult:
         )
 
     def to_polars(self) -> Any:
-        """The tidy table as a polars DataFrame (``pip install 'carecore[fast]'``)."""
+        """The tidy table as a polars DataFrame (``pip install ".[fast]"`` in the carecore clone)."""
         try:
             import polars as pl  # noqa: PLC0415 - optional
         except ImportError as exc:

@@ -1,6 +1,6 @@
 """What carecore ships for testing programs and plugins built on it.
 
-Install with ``pip install carecore[testing]``. It holds hypothesis
+Install with ``pip install ".[testing]"`` in the carecore clone. It holds hypothesis
 strategies for every public value (:mod:`carecore.testing.strategies`), the
 contract suites vendors run against their plugins
 (:mod:`carecore.testing.contracts`), and an opt-in pytest plugin

@@ -23,7 +23,8 @@ try:
     from hypothesis.errors import InvalidArgument
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "carecore.testing needs hypothesis and pytest: pip install 'carecore[testing]'"
+        'carecore.testing needs hypothesis and pytest: pip install ".[testing]" '
+        "(in the carecore clone)"
     ) from exc
 
 import pendulum
