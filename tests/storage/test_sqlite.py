@@ -236,3 +236,47 @@ def test_a_migration_target_outside_the_known_versions_is_refused(tmp_path, url,
     assert info.value.field == "target"
     assert store.schema_version() == SCHEMA_VERSION
     store.close()
+
+
+def test_memory_urls_open_private_sqlite_databases(tmp_path):
+    # memory:// is the SQLite store over ":memory:": each store is its own database, held
+    # by its one connection, and writes no file.
+    first, second = open_store("memory://"), open_store("memory://label")
+    try:
+        assert isinstance(first, SqliteStore)
+        assert isinstance(second, SqliteStore)
+        assert (first.url, second.url) == ("memory://", "memory://label")
+        first.initialize()
+        with first.transaction(actor="t", reason="setup", at=AT) as tx:
+            tx.add(make_patient())
+        assert second.schema_version() == 0
+        assert first.check().ok
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        first.close()
+        second.close()
+    with pytest.raises(errors.StoreError):
+        first.schema_version()
+
+
+def test_threads_sharing_a_memory_store_see_one_database():
+    import threading
+
+    store = open_store("memory://")
+    store.initialize()
+    try:
+        ids = [f"p{n}" for n in range(8)]
+
+        def add(pid):
+            with store.transaction(actor="t", reason="setup", at=AT) as tx:
+                tx.add(make_patient(pid))
+
+        threads = [threading.Thread(target=add, args=(pid,)) for pid in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with store.transaction(actor="t", reason="read", at=AT) as tx:
+            assert tx.patient_ids() == sorted(ids)
+    finally:
+        store.close()
