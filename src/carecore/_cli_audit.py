@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import TYPE_CHECKING
 
@@ -10,10 +9,12 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import env_actor
+from carecore._cli_common import day_option, echo_records, format_option
 from carecore.audit import audit_event, entries
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
+    import pendulum
     import pluggy
 
 
@@ -29,16 +30,11 @@ if TYPE_CHECKING:
     metavar="ID",
     help="Everything this actor did (who runs the report comes from $CARECORE_ACTOR).",
 )
-@click.option(
-    "--since", default=None, metavar="YYYY-MM-DD", help="Only entries from this day on (UTC)."
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "fhir"]),
-    default="table",
-    show_default=True,
-    help="fhir: a FHIR R4 Bundle of AuditEvent resources.",
+@day_option("--since", help="Only entries from this day on (UTC).")
+@format_option(
+    "fhir",
+    help="table, json, csv (a header row, one row per entry), or fhir: a FHIR R4 Bundle of "
+    "AuditEvent resources.",
 )
 @click.pass_context
 def audit_command(  # noqa: PLR0917 - one parameter per click option
@@ -46,7 +42,7 @@ def audit_command(  # noqa: PLR0917 - one parameter per click option
     db_url: str,
     patient_id: str | None,
     of_actor: str | None,
-    since: str | None,
+    since: pendulum.Date | None,
     fmt: str,
 ) -> None:
     """List the audit log's entries for one patient (--patient) or one actor (--actor): who saw what."""
@@ -55,19 +51,11 @@ def audit_command(  # noqa: PLR0917 - one parameter per click option
         raise errors.InvalidValue(
             "name a patient (--patient) or an actor (--actor)", field="--patient", value=None
         )
-    day = None
-    if since is not None:
-        try:
-            day = dt.date.fromisoformat(since)
-        except ValueError:
-            raise errors.InvalidValue(
-                "must be a real day as YYYY-MM-DD", field="--since", value=since
-            ) from None
     with (
         CareProgram.open(db_url, actor=env_actor(), plugin_manager=pm, create=False) as program,
         program.transaction("audit log report") as tx,
     ):
-        found = entries(tx, patient_id=patient_id, actor=of_actor, since=day)
+        found = entries(tx, patient_id=patient_id, actor=of_actor, since=since)
     if fmt == "fhir":
         bundle = {
             "resourceType": "Bundle",
@@ -76,31 +64,35 @@ def audit_command(  # noqa: PLR0917 - one parameter per click option
         }
         click.echo(json.dumps(bundle, indent=2, ensure_ascii=False))
         return
-    if fmt == "json":
-        rows = [
-            {
-                "seq": e.seq,
-                "at": e.at.in_timezone("UTC").isoformat(),
-                "actor": e.actor,
-                "action": e.action,
-                "kind": e.kind,
-                "key": e.key,
-                "patient_id": e.patient_id,
-                "reason": e.reason,
-                "detail": e.detail,
-            }
-            for e in found
-        ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    if not found:
+    rows = [
+        {
+            "seq": e.seq,
+            "at": e.at.in_timezone("UTC").isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "kind": e.kind,
+            "key": e.key,
+            "patient_id": e.patient_id,
+            "reason": e.reason,
+            "detail": e.detail,
+        }
+        for e in found
+    ]
+
+    def table() -> None:
+        for e in found:
+            when = e.at.in_timezone("UTC").format("YYYY-MM-DD HH:mm:ss")
+            what = e.kind if e.key is None else f"{e.kind} {e.key}"
+            detail = f" ({e.detail})" if e.detail else ""
+            click.echo(
+                f"{e.seq:>7}  {when}Z  {e.actor:<16} {e.action:<8} {what}"
+                f" patient={e.patient_id or '-'}  reason={e.reason}{detail}"
+            )
+
+    if fmt == "table" and not found:
         click.echo("no audit entries")
         return
-    for e in found:
-        when = e.at.in_timezone("UTC").format("YYYY-MM-DD HH:mm:ss")
-        what = e.kind if e.key is None else f"{e.kind} {e.key}"
-        detail = f" ({e.detail})" if e.detail else ""
-        click.echo(
-            f"{e.seq:>7}  {when}Z  {e.actor:<16} {e.action:<8} {what}"
-            f" patient={e.patient_id or '-'}  reason={e.reason}{detail}"
-        )
+    echo_records(fmt, rows, columns=_COLUMNS, table=table)
+
+
+_COLUMNS = ("seq", "at", "actor", "action", "kind", "key", "patient_id", "reason", "detail")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import current_actor
+from carecore._cli_common import echo_records, format_option, parse_month
 from carecore.plugins import Hooks, Provided
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ def billing() -> None:
 
 @billing.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+@format_option(
+    help="table, json, or csv (a header row, one row per claim line, denial and hint of each case).",
 )
 @click.option(
     "--via",
@@ -157,16 +157,67 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
     except errors.NotFound as exc:
         _fail(str(exc))
         return
-    if fmt == "json":
-        payload = {"results": [result_to_json(s.id, r) for s, r in results]}
-        click.echo(json.dumps(payload, indent=2))
-        return
+    payload = {"results": [result_to_json(s.id, r) for s, r in results]}
+    echo_records(
+        fmt,
+        _evaluation_rows(payload["results"]),
+        columns=_EVALUATION_COLUMNS,
+        table=lambda: _evaluation_table(results, NO_LISTED_FEE),
+        data=payload,
+    )
+
+
+_EVALUATION_COLUMNS = (
+    "case",
+    "rule_set",
+    "outcome",
+    "code",
+    "modifiers",
+    "units",
+    "practitioner",
+    "date_of_service",
+    "amount",
+    "reason_code",
+    "message",
+)
+
+
+def _evaluation_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per claim line (``bill``), denial (``not``) and hint of each case's JSON."""
+    rows: list[dict[str, Any]] = []
+    for r in results:
+        case = {"case": r["id"], "rule_set": r["rule_set"]}
+        rows += [{**case, "outcome": "bill", **line} for line in r["billable"]]
+        rows += [
+            {
+                **case,
+                "outcome": "not",
+                "code": d["code"],
+                "reason_code": d["reason_code"],
+                "message": d["reason"],
+            }
+            for d in r["not_billable"]
+        ]
+        rows += [
+            {
+                **case,
+                "outcome": "hint",
+                "code": h["code"],
+                "practitioner": h["practitioner"],
+                "message": h["message"],
+            }
+            for h in r["hints"]
+        ]
+    return rows
+
+
+def _evaluation_table(results: list[tuple[Any, Any]], no_listed_fee: str) -> None:
     for scenario, result in results:
         click.echo(f"{scenario.id}  {result.rule_set}  {scenario.description}".rstrip())
         if not result.claim_lines:
             click.echo("  billable: nothing")
         for line in result.claim_lines:
-            amount = f"  ~${line.amount}" if line.amount is not None else f"  {NO_LISTED_FEE}"
+            amount = f"  ~${line.amount}" if line.amount is not None else f"  {no_listed_fee}"
             mods = f" -{'-'.join(line.modifiers)}" if line.modifiers else ""
             click.echo(
                 f"  bill {line.code}{mods} x{line.units}  {line.billing_practitioner_id}  "
@@ -274,10 +325,8 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     --db, every stored patient is evaluated by the reference engine and the
     month's claim lines and denials are stored, replacing an earlier close.
     """
-    from carecore._cli_commands import month_option  # noqa: PLC0415
-
     try:
-        period = month_option(month, "--month")
+        period = parse_month(month, "--month")
     except errors.InvalidValue as exc:
         _fail(str(exc))
         return
@@ -341,7 +390,7 @@ def _close_csv(
     from carecore.billing.columnar import polars_available  # noqa: PLC0415
 
     if engine == "columnar" and not polars_available():
-        _fail("--engine columnar needs polars: pip install 'carecore[fast]'")
+        _fail("--engine columnar needs polars: " + errors.MissingDependency.install_command("fast"))
         return
     from carecore.billing.buckets import MAX_BUCKETS  # noqa: PLC0415
 
@@ -588,12 +637,11 @@ def claims(  # noqa: PLR0917 - click passes the options by position
     field named, and the others are still written. Exits 0 when every claim
     was written, 1 when any was refused, 2 for bad input (nothing written).
     """
-    from carecore._cli_commands import month_option  # noqa: PLC0415
     from carecore.billing.claims import ClaimWriter  # noqa: PLC0415
     from carecore.plugins import _collect  # noqa: PLC0415
 
     try:
-        period = month_option(month, "--month")
+        period = parse_month(month, "--month")
     except errors.InvalidValue as exc:
         _fail(str(exc))
         return
@@ -611,8 +659,9 @@ def claims(  # noqa: PLR0917 - click passes the options by position
     if fmt not in writers:
         installed = ", ".join(sorted(writers)) or "none"
         _fail(
-            f"NotFound: format={fmt!r}: no installed claim writer (installed: {installed}; "
-            "pip install carecore-x12 for x12, carecore-fhir for fhir)"
+            f"--format={fmt!r}: no installed claim writer (installed: {installed}; from the "
+            "carecore checkout: pip install ./plugins/carecore-x12 for x12, "
+            "./plugins/carecore-fhir for fhir)"
         )
         return
     problems: list[str] = []

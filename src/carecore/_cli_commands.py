@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from carecore import errors
-from carecore.model import ServicePeriod
+from carecore._cli_common import echo_records, format_option, month_option
 from carecore.plugins import Hooks, Provided, plugin_table
 
 if TYPE_CHECKING:
     import pluggy
 
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
-
 #: Where ``carecore demo`` keeps its data unless ``--db`` says otherwise.
 DEMO_DB = "sqlite:///carecore-demo.db"
-
-
-def time_zone_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback: a ``--time-zone`` value must be an IANA time zone name."""
-    from carecore.model._validators import check_time_zone  # noqa: PLC0415
-
-    return (
-        None
-        if value is None
-        else check_time_zone(value, f"--{(param.name or 'time_zone').replace('_', '-')}")
-    )
-
-
-def month_option(text: str, option: str) -> ServicePeriod:
-    """A ``YYYY-MM`` option value as its month, or an error naming *option*."""
-    found = _MONTH.fullmatch(text)
-    if not found:
-        raise errors.InvalidValue("must be YYYY-MM", field=option, value=text)
-    try:
-        return ServicePeriod.month(int(found[1]), int(found[2]))
-    except errors.InvalidValue:
-        raise errors.InvalidValue("is not a real month", field=option, value=text) from None
 
 
 @click.command()
@@ -206,13 +180,7 @@ def _print_demo(console: Any, r: Any) -> None:
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option()
 @click.pass_context
 def plugins(ctx: click.Context, fmt: str) -> None:
     """List the registered plugins, their distributions and the hooks they implement."""
@@ -226,14 +194,21 @@ def plugins(ctx: click.Context, fmt: str) -> None:
         "ehr_sources": hooks.ehr_sources(),
     }
     provided = {kind: {k: items.provider(k) for k in items} for kind, items in registries.items()}
-    if fmt == "json":
-        click.echo(json.dumps({"plugins": rows, "provided": provided}, indent=2))
-        return
-    for row in rows:
-        origin = "built-in" if row["builtin"] else f"{row['distribution']} {row['version']}"
-        click.echo(f"{row['name']}  ({origin})")
-        for hook in row["hooks"]:
-            click.echo(f"    {hook}")
-    for kind, items in provided.items():
-        listing = ", ".join(f"{k} [{v}]" for k, v in sorted(items.items())) or "none"
-        click.echo(f"{kind}: {listing}")
+
+    def table() -> None:
+        for row in rows:
+            origin = "built-in" if row["builtin"] else f"{row['distribution']} {row['version']}"
+            click.echo(f"{row['name']}  ({origin})")
+            for hook in row["hooks"]:
+                click.echo(f"    {hook}")
+        for kind, items in provided.items():
+            listing = ", ".join(f"{k} [{v}]" for k, v in sorted(items.items())) or "none"
+            click.echo(f"{kind}: {listing}")
+
+    echo_records(
+        fmt,
+        rows,
+        columns=("name", "distribution", "version", "builtin", "hooks"),
+        table=table,
+        data={"plugins": rows, "provided": provided},
+    )

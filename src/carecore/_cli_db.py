@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
 
 from carecore._cli_actor import current_actor
-from carecore._cli_commands import time_zone_option
+from carecore._cli_common import echo_records, format_option, time_zone_option
 from carecore.storage import SCHEMA_VERSION, open_store
 
 if TYPE_CHECKING:
@@ -19,7 +18,21 @@ if TYPE_CHECKING:
 _URL = click.argument("url", metavar="URL")
 
 
-def _open(ctx: click.Context, url: str) -> Store:
+def _open(ctx: click.Context, url: str, *, create: bool = False) -> Store:
+    """The store at *url*; a SQLite file that does not exist is refused and not created.
+
+    Only ``db init`` (*create*) makes a new file: ``db check`` of a mistyped
+    path must not leave an empty database behind.
+    """
+    if not create and url.startswith("sqlite:///"):
+        from pathlib import Path  # noqa: PLC0415
+
+        from carecore import errors  # noqa: PLC0415
+        from carecore.storage.sqlite import sqlite_path  # noqa: PLC0415
+
+        path = sqlite_path(url)
+        if path != ":memory:" and not Path(path).exists():
+            raise errors.NoSuchStore(url=url)
     pm: pluggy.PluginManager = ctx.obj["pm"]
     return open_store(url, plugin_manager=pm)
 
@@ -84,7 +97,7 @@ def init(ctx: click.Context, url: str, time_zone: str | None) -> None:
     leaves the database empty. Runs started at once on one database are safe:
     one creates the schema, the others report it already initialised.
     """
-    store = _open(ctx, url)
+    store = _open(ctx, url, create=True)
     try:
         before = store.schema_version()
         store.initialize()
@@ -146,8 +159,9 @@ def migrate(ctx: click.Context, url: str) -> None:
 
 @db.command()
 @_URL
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+@format_option(
+    help="table, json, or csv (a header row, then one row per table with its count and one "
+    "per problem).",
 )
 @click.pass_context
 def check(ctx: click.Context, url: str, fmt: str) -> None:
@@ -160,26 +174,30 @@ def check(ctx: click.Context, url: str, fmt: str) -> None:
         report = store.check()
     finally:
         store.close()
-    if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "url": report.url,
-                    "schema_version": report.schema_version,
-                    "ok": report.ok,
-                    "counts": report.counts,
-                    "problems": list(report.problems),
-                },
-                indent=2,
-            )
-        )
-    else:
+
+    def table() -> None:
         verdict = "consistent" if report.ok else f"{len(report.problems)} problem(s)"
         click.echo(f"{report.url}: schema version {report.schema_version}, {verdict}")
-        for table, count in report.counts.items():
+        for name, count in report.counts.items():
             if count:
-                click.echo(f"  {table}: {count}")
+                click.echo(f"  {name}: {count}")
         for problem in report.problems:
             click.echo(f"  problem: {problem}")
+
+    rows = [{"kind": "count", "name": k, "value": v} for k, v in report.counts.items()]
+    rows += [{"kind": "problem", "name": "", "value": p} for p in report.problems]
+    echo_records(
+        fmt,
+        rows,
+        columns=("kind", "name", "value"),
+        table=table,
+        data={
+            "url": report.url,
+            "schema_version": report.schema_version,
+            "ok": report.ok,
+            "counts": report.counts,
+            "problems": list(report.problems),
+        },
+    )
     if not report.ok:
         ctx.exit(1)

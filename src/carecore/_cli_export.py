@@ -11,6 +11,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import actor_option
+from carecore._cli_common import day_option
 from carecore.deidentify import KEY_ENV, Deidentifier, export
 from carecore.service import CareProgram
 
@@ -62,12 +63,7 @@ def _key(key_file: Path | None) -> str:
     default=None,
     help=f"File holding the pseudonym key (default: ${KEY_ENV}); never written to the output.",
 )
-@click.option(
-    "--as-of",
-    default=None,
-    metavar="YYYY-MM-DD",
-    help="The day ages are taken on (default: today, UTC).",
-)
+@day_option("--as-of", help="The day ages are taken on (default: today, UTC).")
 @actor_option
 @click.pass_context
 def export_command(  # noqa: PLR0917 - one parameter per click option
@@ -77,19 +73,12 @@ def export_command(  # noqa: PLR0917 - one parameter per click option
     method: str,
     limited_data_set: bool,  # noqa: FBT001 - a click flag
     key_file: Path | None,
-    as_of: str | None,
+    as_of: dt.date | None,
     actor: str,
 ) -> None:
     """Export a store's patient records de-identified, for research: one JSON-lines file per kind."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    day = dt.datetime.now(dt.UTC).date()
-    if as_of is not None:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise errors.InvalidValue(
-                "must be a real day as YYYY-MM-DD", field="--as-of", value=as_of
-            ) from None
+    day = as_of if as_of is not None else dt.datetime.now(dt.UTC).date()
     rules = Deidentifier(
         key=_key(key_file),
         method="limited-data-set" if limited_data_set else method,

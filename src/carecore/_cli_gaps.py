@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
-import pendulum
 
-from carecore import errors
 from carecore._cli_actor import current_actor
+from carecore._cli_common import day_option, echo_records, format_option
 from carecore.model import Patient
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
+    import pendulum
     import pluggy
 
     from carecore.gaps import Gap
@@ -59,63 +56,43 @@ def gap_row(gap: Gap, name: str) -> dict[str, Any]:
 @click.command("gaps")
 @click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
 @click.option("--patient", "patient_id", default=None, metavar="ID", help="Only this patient.")
-@click.option("--on", "day", default=None, metavar="YYYY-MM-DD", help="The day (default: today).")
+@day_option("--on", "day", help="The day (default: today).")
 @click.option(
     "--all", "show_all", is_flag=True, help="Include closed gaps (with what closed them)."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option()
 @click.pass_context
 def gaps(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
     db_url: str,
     patient_id: str | None,
-    day: str | None,
+    day: pendulum.Date | None,
     show_all: bool,  # noqa: FBT001 - a click flag
     fmt: str,
 ) -> None:
     """List each patient's due and overdue care (screenings, vaccines, diabetes care), with reasons."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    on = None
-    if day is not None:
-        try:
-            on = pendulum.Date.fromisoformat(day)
-        except ValueError:
-            raise errors.InvalidValue(
-                "must be a real day as YYYY-MM-DD", field="--on", value=day
-            ) from None
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
-        found = program.care_gaps(patient_id=patient_id, on=on)
+        found = program.care_gaps(patient_id=patient_id, on=day)
         with program.transaction("care gaps: names") as tx:
             people = [tx.get(Patient, patient_id)] if patient_id is not None else tx.all(Patient)
-    names = {p.id: f"{p.given_name} {p.family_name}" for p in people}
+    names = {p.id: p.display_name for p in people}
     shown = [g for g in found if show_all or g.open]
     rows = [gap_row(g, names.get(g.patient_id, "")) for g in shown]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        click.echo(out.getvalue(), nl=False)
-        return
-    if not rows:
+
+    def table() -> None:
+        current = None
+        for r in rows:
+            if r["patient_id"] != current:
+                current = r["patient_id"]
+                click.echo(f"{r['patient']} ({current})")
+            when = r["since"] or r["closed_on"] or ""
+            click.echo(f"  {r['status']:<8} {when:<10} {r['title']}")
+            click.echo(f"           {r['explanation']}")
+
+    if fmt == "table" and not rows:
         click.echo("no open gaps" if not show_all else "no gaps")
         return
-    current = None
-    for r in rows:
-        if r["patient_id"] != current:
-            current = r["patient_id"]
-            click.echo(f"{r['patient']} ({current})")
-        when = r["since"] or r["closed_on"] or ""
-        click.echo(f"  {r['status']:<8} {when:<10} {r['title']}")
-        click.echo(f"           {r['explanation']}")
+    echo_records(fmt, rows, columns=_COLUMNS, table=table)

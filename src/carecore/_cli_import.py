@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from carecore import errors
 from carecore._cli_actor import current_actor
+from carecore._cli_common import echo_records, format_option
 from carecore.model import AdtEvent
 from carecore.plugins import Hooks
 from carecore.service import CareProgram, ImportRefusal
@@ -61,9 +61,7 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
         try:
             received = program.receive(event, source=source.id)
         except errors.CarecoreError as exc:
-            refused.append(
-                ImportRefusal(where=f"AdtEvent/{event.id}", reason=f"{type(exc).__name__}: {exc}")
-            )
+            refused.append(ImportRefusal(where=f"AdtEvent/{event.id}", reason=str(exc)))
             continue
         added, skipped = (added, skipped + 1) if received.duplicate else (added + 1, skipped)
     return {"location": location, "added": added, "skipped": skipped, "refused": refused}
@@ -86,8 +84,8 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
     metavar="KEY=VALUE",
     help="A source option (repeatable), e.g. time_zone=America/Chicago; each source names its own.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+@format_option(
+    help="table, json, or csv (a header row, one row per location with its refusals).",
 )
 @click.argument("locations", nargs=-1, required=True)
 @click.pass_context
@@ -131,13 +129,12 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
         results = [import_location(program, source, location) for location in locations]
-    if fmt == "json":
-        rows = [
-            {**r, "refused": [{"where": x.where, "reason": x.reason} for x in r["refused"]]}
-            for r in results
-        ]
-        click.echo(json.dumps(rows, indent=2))
-    else:
+    rows = [
+        {**r, "refused": [{"where": x.where, "reason": x.reason} for x in r["refused"]]}
+        for r in results
+    ]
+
+    def table() -> None:
         for r in results:
             counts = (
                 f"{len(r['refused'])} refused"
@@ -147,5 +144,23 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
             click.echo(f"{r['location']}: {counts}")
             for refusal in r["refused"]:
                 click.echo(f"  refused {refusal.where}: {refusal.reason}")
+
+    sheet = [
+        {
+            "location": r["location"],
+            "added": r["added"],
+            "skipped": r["skipped"],
+            "refused": len(r["refused"]),
+            "refusals": [f"{x['where']}: {x['reason']}" for x in r["refused"]],
+        }
+        for r in rows
+    ]
+    echo_records(
+        fmt,
+        sheet,
+        columns=("location", "added", "skipped", "refused", "refusals"),
+        table=table,
+        data=rows,
+    )
     if any(r["refused"] for r in results):
         ctx.exit(1)

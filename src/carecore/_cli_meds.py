@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
-import pendulum
 
 from carecore import errors
 from carecore._cli_actor import current_actor
+from carecore._cli_common import day_option, echo_records, format_option
 from carecore.medications import Choice
 from carecore.model import Decision, MedicationStatement
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
+    import pendulum
     import pluggy
-
-
-def _day(text: str | None, option: str) -> pendulum.Date | None:
-    if text is None:
-        return None
-    try:
-        return pendulum.Date.fromisoformat(text)
-    except ValueError:
-        raise errors.InvalidValue(
-            "must be a real day as YYYY-MM-DD", field=option, value=text
-        ) from None
 
 
 def statement_row(s: MedicationStatement) -> dict[str, Any]:
@@ -50,12 +39,8 @@ def meds() -> None:
 
 
 _DB = click.option("--db", "db_url", required=True, metavar="URL", help="The store.")
-_ON = click.option(
-    "--on", "day", default=None, metavar="YYYY-MM-DD", help="The day (default: today)."
-)
-_FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+_ON = day_option("--on", "day", help="The day (default: today).")
+_FORMAT = format_option()
 
 
 @meds.command("list")
@@ -64,29 +49,44 @@ _FORMAT = click.option(
 @_ON
 @_FORMAT
 @click.pass_context
-def list_(ctx: click.Context, patient: str, db_url: str, day: str | None, fmt: str) -> None:
+def list_(
+    ctx: click.Context, patient: str, db_url: str, day: pendulum.Date | None, fmt: str
+) -> None:
     """List PATIENT's active medications as of a day (the latest reconciled list, and what came after)."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    on = _day(day, "--on")
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
-        listed = program.medication_list(patient, on=on)
+        listed = program.medication_list(patient, on=day)
     rows = [statement_row(s) for s in listed]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo(f"{patient}: no active medications")
-        return
-    click.echo(f"{patient}: {len(rows)} active medication(s)")
-    for r in rows:
-        detail = ", ".join(x for x in (r["dose"], r["route"], r["frequency"]) if x)
-        code = f"RxNorm {r['rxnorm']}" if r["rxnorm"] else "no RxNorm"
-        click.echo(
-            f"  {r['text']}{' (' + detail + ')' if detail else ''}  [{code}; {r['source']}"
-            f"{'; since ' + r['start'] if r['start'] else ''}]"
-        )
+
+    def table() -> None:
+        if not rows:
+            click.echo(f"{patient}: no active medications")
+            return
+        click.echo(f"{patient}: {len(rows)} active medication(s)")
+        for r in rows:
+            detail = ", ".join(x for x in (r["dose"], r["route"], r["frequency"]) if x)
+            code = f"RxNorm {r['rxnorm']}" if r["rxnorm"] else "no RxNorm"
+            click.echo(
+                f"  {r['text']}{' (' + detail + ')' if detail else ''}  [{code}; {r['source']}"
+                f"{'; since ' + r['start'] if r['start'] else ''}]"
+            )
+
+    echo_records(fmt, rows, columns=_STATEMENT_COLUMNS, table=table)
+
+
+_STATEMENT_COLUMNS = (
+    "id",
+    "rxnorm",
+    "text",
+    "dose",
+    "route",
+    "frequency",
+    "start",
+    "source",
+    "prescriber",
+)
 
 
 def _decisions(decide: tuple[str, ...]) -> dict[str, Decision | Choice]:
@@ -148,7 +148,7 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
     patient: str,
     db_url: str,
     by: str | None,
-    day: str | None,
+    day: pendulum.Date | None,
     episode: str | None,
     decide: tuple[str, ...],
     rest: str | None,
@@ -161,7 +161,7 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
     the record is saved and meets the open episode's reconciliation deadline.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    on = _day(day, "--on")
+    on = day
     decisions = _decisions(decide)
     with CareProgram.open(
         db_url, actor=by or current_actor(), plugin_manager=pm, create=False
@@ -181,17 +181,21 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
                 }
                 for f in findings
             ]
-            if fmt == "json":
-                click.echo(json.dumps(rows, indent=2))
-                return
-            click.echo(
-                f"{patient}: {len(rows)} medication(s) to reconcile (nothing saved; give --by to save)"
-            )
-            for r in rows:
+
+            def preview_table() -> None:
                 click.echo(
-                    f"  {r['key']:<24} {r['text'][:40]:<40} on {','.join(r['sources'])}: "
-                    f"{', '.join(r['discrepancies']) or 'no discrepancy'}"
+                    f"{patient}: {len(rows)} medication(s) to reconcile "
+                    "(nothing saved; give --by to save)"
                 )
+                for r in rows:
+                    click.echo(
+                        f"  {r['key']:<24} {r['text'][:40]:<40} on {','.join(r['sources'])}: "
+                        f"{', '.join(r['discrepancies']) or 'no discrepancy'}"
+                    )
+
+            echo_records(
+                fmt, rows, columns=("key", "text", "sources", "discrepancies"), table=preview_table
+            )
             return
         record = program.reconcile_medications(
             patient,
@@ -220,16 +224,25 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
         "sources": sorted(s.value for s in record.sources),
         "items": items,
     }
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
-        return
-    met = f"; met episode {record.episode_id}'s deadline" if record.episode_id else ""
-    click.echo(
-        f"{patient}: reconciled {len(record.items)} medication(s) on {data['on']} by {by}{met}"
+
+    def table() -> None:
+        met = f"; met episode {record.episode_id}'s deadline" if record.episode_id else ""
+        click.echo(
+            f"{patient}: reconciled {len(record.items)} medication(s) on {data['on']} by {by}{met}"
+        )
+        for item in items:
+            found = ", ".join(item["discrepancies"]) or "-"
+            click.echo(f"  {item['decision']:<15} {item['text'][:40]:<40} {found}")
+
+    # CSV: one row per medication, each carrying the reconciliation it belongs to.
+    head = {k: data[k] for k in ("reconciliation_id", "patient_id", "on", "by", "episode_id")}
+    echo_records(
+        fmt,
+        [{**head, **item} for item in items],
+        columns=(*head, "key", "text", "decision", "discrepancies", "statements"),
+        table=table,
+        data=data,
     )
-    for item in items:
-        found = ", ".join(item["discrepancies"]) or "-"
-        click.echo(f"  {item['decision']:<15} {item['text'][:40]:<40} {found}")
 
 
 @meds.command("import-fills")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import TYPE_CHECKING
 
 import click
 
+from carecore._cli_common import echo_records, format_option
 from carecore.outbox import Dispatcher, RetryPolicy
 from carecore.plugins import Hooks
 from carecore.service import CareProgram
@@ -71,8 +71,9 @@ def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int, lease: i
 
 @outbox.command()
 @_DB
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+@format_option(
+    help="table, json (the counts too), or csv (a header row, one row per message retrying, "
+    "failed or dead).",
 )
 @click.pass_context
 def status(ctx: click.Context, db_url: str, fmt: str) -> None:
@@ -106,23 +107,27 @@ def status(ctx: click.Context, db_url: str, fmt: str) -> None:
         for s in ("failed", "dead")
         for i in items[s]
     ]
-    if fmt == "json":
-        click.echo(
-            json.dumps(
-                {"counts": dict(counts), "retrying": retrying, "problems": problems}, indent=2
+
+    def table() -> None:
+        click.echo(", ".join(f"{s} {counts[s]}" for s in _STATUSES))
+        for r in retrying:
+            click.echo(
+                f"  retrying: {r['id']} via {r['channel']} after {r['attempts']} attempt(s), "
+                f"next at {r['next_attempt_at']}: {r['error']}"
             )
-        )
-        return
-    click.echo(", ".join(f"{s} {counts[s]}" for s in _STATUSES))
-    for r in retrying:
-        click.echo(
-            f"  retrying: {r['id']} via {r['channel']} after {r['attempts']} attempt(s), next at "
-            f"{r['next_attempt_at']}: {r['error']}"
-        )
-    for p in problems:
-        click.echo(
-            f"  {p['status']}: {p['id']} via {p['channel']} after {p['attempts']} attempt(s): {p['error']}"
-        )
+        for p in problems:
+            click.echo(
+                f"  {p['status']}: {p['id']} via {p['channel']} after {p['attempts']} "
+                f"attempt(s): {p['error']}"
+            )
+
+    echo_records(
+        fmt,
+        [{**r, "status": "retrying"} for r in retrying] + problems,
+        columns=("id", "status", "channel", "attempts", "error", "next_attempt_at"),
+        table=table,
+        data={"counts": dict(counts), "retrying": retrying, "problems": problems},
+    )
 
 
 @outbox.command()

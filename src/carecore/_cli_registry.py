@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
-import pendulum
 
-from carecore import errors
 from carecore._cli_actor import current_actor
-from carecore._cli_commands import time_zone_option
+from carecore._cli_common import day_option, echo_records, format_option, time_zone_option
 from carecore.clock import SystemClock
 from carecore.registry import PROGRAMS, registry
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
+    import pendulum
     import pluggy
 
     from carecore.model import Patient
@@ -41,7 +37,7 @@ def eligibility_row(verdict: Eligibility, patient: Patient) -> dict[str, Any]:
     """One patient's eligibility for one program as the JSON of ``carecore registry``."""
     return {
         "patient_id": verdict.patient_id,
-        "name": f"{patient.given_name} {patient.family_name}",
+        "name": patient.display_name,
         "program": verdict.family.value,
         "as_of": verdict.as_of.isoformat(),
         "status": verdict.status,
@@ -72,17 +68,6 @@ def _reasons(row: dict[str, Any]) -> str:
     )
 
 
-def _day(text: str | None) -> pendulum.Date | None:
-    if text is None:
-        return None
-    try:
-        return pendulum.Date.fromisoformat(text)
-    except ValueError:
-        raise errors.InvalidValue(
-            "must be a real day as YYYY-MM-DD", field="--as-of", value=text
-        ) from None
-
-
 @click.command("registry")
 @click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
 @click.option(
@@ -92,11 +77,8 @@ def _day(text: str | None) -> pendulum.Date | None:
     type=click.Choice([f.value for f in PROGRAMS], case_sensitive=False),
     help="A program to check (repeatable; default: every program).",
 )
-@click.option(
-    "--as-of",
-    "as_of",
-    metavar="YYYY-MM-DD",
-    help="The day eligibility is decided on (default: today in --time-zone).",
+@day_option(
+    "--as-of", "as_of", help="The day eligibility is decided on (default: today in --time-zone)."
 )
 @click.option(
     "--time-zone",
@@ -114,19 +96,13 @@ def _day(text: str | None) -> pendulum.Date | None:
     type=click.Choice(["eligible", "needs-attestation", "not-eligible"]),
     help="Only patients with this answer (repeatable; default: every answer).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option()
 @click.pass_context
 def registry_command(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
     db_url: str,
     programs: tuple[str, ...],
-    as_of: str | None,
+    as_of: pendulum.Date | None,
     time_zone: str | None,
     statuses: tuple[str, ...],
     fmt: str,
@@ -139,7 +115,7 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     is the decision the program report and the worklists make.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    day = _day(as_of)  # options first: a bad option is named before the store is read
+    day = as_of
     wanted = [f for f in PROGRAMS if f.value in {p.upper() for p in programs}] or list(PROGRAMS)
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
@@ -159,43 +135,27 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     rows = [
         eligibility_row(v, people[v.patient_id]) for v in verdicts if not shown or v.status in shown
     ]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(_COLUMNS)
+
+    def table() -> None:
+        if not rows:
+            click.echo(f"no patients on {day}")
+            return
+        counts = {s: sum(r["status"] == s for r in rows) for s in ("eligible", "needs attestation")}
         for r in rows:
-            writer.writerow(
-                [
-                    r["patient_id"],
-                    r["name"],
-                    r["program"],
-                    r["as_of"],
-                    r["status"],
-                    "" if r["level"] is None else r["level"],
-                    " ".join(r["conditions"]),
-                    _reasons(r),
-                ]
-            )
-        click.echo(out.getvalue(), nl=False)
-        return
-    if not rows:
-        click.echo(f"no patients on {day}")
-        return
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("eligible", "needs attestation")}
-    for r in rows:
-        level = f" at level {r['level']}" if r["level"] is not None and r["eligible"] else ""
-        click.echo(f"{r['name']} ({r['patient_id']}): {r['status']} for {r['program']}{level}")
-        for c in r["criteria"]:
-            mark = {True: "met", False: "not met", None: "unknown"}[c["met"]]
-            if c["met"] is False and c["needs"]:
-                mark = f"needs {c['needs']}"
-            click.echo(f"  [{mark}] {c['rule']}: {c['detail']}")
-    click.echo(
-        f"{len(rows)} answer(s) on {day}: {counts['eligible']} eligible, "
-        f"{counts['needs attestation']} needing attestation"
+            level = f" at level {r['level']}" if r["level"] is not None and r["eligible"] else ""
+            click.echo(f"{r['name']} ({r['patient_id']}): {r['status']} for {r['program']}{level}")
+            for c in r["criteria"]:
+                mark = {True: "met", False: "not met", None: "unknown"}[c["met"]]
+                if c["met"] is False and c["needs"]:
+                    mark = f"needs {c['needs']}"
+                click.echo(f"  [{mark}] {c['rule']}: {c['detail']}")
+        click.echo(
+            f"{len(rows)} answer(s) on {day}: {counts['eligible']} eligible, "
+            f"{counts['needs attestation']} needing attestation"
+        )
+
+    echo_records(
+        fmt, [{**r, "reasons": _reasons(r)} for r in rows], columns=_COLUMNS, table=table, data=rows
     )
 
 

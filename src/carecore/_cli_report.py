@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import pendulum
 
 from carecore import errors
 from carecore._cli_actor import current_actor
-from carecore._cli_commands import month_option, time_zone_option
+from carecore._cli_common import (
+    day_option,
+    echo_records,
+    format_option,
+    parse_month,
+    time_zone_option,
+)
 from carecore.clock import SystemClock
 from carecore.model import ServiceFamily, ServicePeriod
 from carecore.service import CareProgram
@@ -19,22 +23,12 @@ from carecore.service import CareProgram
 if TYPE_CHECKING:
     from decimal import Decimal
 
+    import pendulum
     import pluggy
 
     from carecore.report import Table
 
 _DEFAULT_MONTHS = 12
-
-
-def _day(text: str | None, option: str) -> pendulum.Date | None:
-    if text is None:
-        return None
-    try:
-        return pendulum.Date.fromisoformat(text)
-    except ValueError:
-        raise errors.InvalidValue(
-            "must be a real day as YYYY-MM-DD", field=option, value=text
-        ) from None
 
 
 def _read(path: str | None) -> str | None:
@@ -47,7 +41,7 @@ def _period(
     first: str | None, last: str | None, time_zone: str, headline: str = "month"
 ) -> ServicePeriod:
     if last is not None:
-        end = month_option(last, "--to")
+        end = parse_month(last, "--to")
     else:  # the last complete month (or quarter) in the practice's time zone
         today = SystemClock().today(time_zone)
         start = today.start_of("month")
@@ -56,7 +50,7 @@ def _period(
         before = start.subtract(days=1)
         end = ServicePeriod.month(before.year, before.month)
     start = (
-        month_option(first, "--from").start
+        parse_month(first, "--from").start
         if first is not None
         else end.start.subtract(months=_DEFAULT_MONTHS - 1)
     )
@@ -85,10 +79,9 @@ def _period(
     help="Last month, the one the headline cards and funnel describe (default: the last "
     "complete month, or quarter with --headline quarter, in the practice's time zone).",
 )
-@click.option(
+@day_option(
     "--as-of",
     "as_of",
-    metavar="YYYY-MM-DD",
     help="Day of eligibility, caseloads, risk and the A1c window (default: the last day, or today).",
 )
 @click.option(
@@ -126,10 +119,8 @@ def _period(
     help="CSV with columns patient_id,month,amount: observed PMPM from these costs "
     "instead of care-management revenue.",
 )
-@click.option(
-    "--intervention",
-    metavar="YYYY-MM-DD",
-    help="Compare the months before this day with as many months from it.",
+@day_option(
+    "--intervention", help="Compare the months before this day with as many months from it."
 )
 @click.option(
     "--months",
@@ -158,8 +149,9 @@ def _period(
     is_flag=True,
     help="Write patient ids instead of patient names (a version to share outside the care team).",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+@format_option(
+    help="How to print the measures: a table, JSON (with the files written) or CSV "
+    "(a header row, one row per measure).",
 )
 @click.pass_context
 def report(  # noqa: PLR0917 - one parameter per click option
@@ -168,12 +160,12 @@ def report(  # noqa: PLR0917 - one parameter per click option
     out: str,
     first: str | None,
     last: str | None,
-    as_of: str | None,
+    as_of: pendulum.Date | None,
     family: str,
     time_zone: str | None,
     expected_pmpm: str | None,
     costs: str | None,
-    intervention: str | None,
+    intervention: pendulum.Date | None,
     months: int,
     hcc: str | None,
     headline: str,
@@ -203,7 +195,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
             raise errors.InvalidValue("write VERSION:YEAR, e.g. V28:2026", field="--hcc", value=hcc)
         model = HccModel(version=HccVersion(version), year=int(year))
     expected_text, costs_text = _read(expected_pmpm), _read(costs)
-    day = _day(as_of, "--as-of")  # options first: a bad option is named before the store is read
+    day = as_of
     if day is None:  # the last day of the report, but never a day still to come
         day = min(period.end, SystemClock().today(time_zone))
     with CareProgram.open(
@@ -219,44 +211,54 @@ def report(  # noqa: PLR0917 - one parameter per click option
         time_zone=time_zone,
         expected_pmpm=None if expected_text is None else parse_expected_pmpm(expected_text),
         costs=None if costs_text is None else parse_costs(costs_text),
-        intervention=_day(intervention, "--intervention"),
+        intervention=intervention,
         comparison_months=months,
         hcc_model=model,
     )
     files = write_report(result, out, extra=extra, phi=not no_phi, headline=headline)
-    if fmt == "json":
-
-        def number(value: Decimal | None) -> str | None:
-            return None if value is None else str(value)
-
-        click.echo(
-            json.dumps(
-                {
-                    "period": str(result.period),
-                    "as_of": result.as_of.isoformat(),
-                    "index": str(files.index),
-                    "files": [str(p) for p in (*files.csv, *files.png)],
-                    "measures": {m.name: number(m.value) for m in result.measures},
-                },
-                indent=2,
-            )
-        )
-        return
     from decimal import Decimal  # noqa: PLC0415
 
     from carecore.report._labels import count, label, measure_value  # noqa: PLC0415
 
-    click.echo(f"{family} program report, {result.period} (as of {result.as_of})")
-    for m in result.measures:
-        behind = (
-            count(m.numerator)
-            if m.denominator is None
-            else f"{count(m.numerator)} / {count(m.denominator.quantize(Decimal('0.1')))}"
+    def number(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    def table() -> None:
+        click.echo(f"{family} program report, {result.period} (as of {result.as_of})")
+        for m in result.measures:
+            behind = (
+                count(m.numerator)
+                if m.denominator is None
+                else f"{count(m.numerator)} / {count(m.denominator.quantize(Decimal('0.1')))}"
+            )
+            click.echo(f"  {label(m.name):<28} {measure_value(m):>10}  ({behind})")
+        click.echo(
+            f"wrote {files.index} with {len(files.pages)} linked pages, {len(files.csv)} CSV "
+            f"tables and {len(files.png)} plots"
         )
-        click.echo(f"  {label(m.name):<28} {measure_value(m):>10}  ({behind})")
-    click.echo(
-        f"wrote {files.index} with {len(files.pages)} linked pages, {len(files.csv)} CSV tables "
-        f"and {len(files.png)} plots"
+
+    rows = [
+        {
+            "measure": m.name,
+            "label": label(m.name),
+            "value": number(m.value),
+            "numerator": number(m.numerator),
+            "denominator": number(m.denominator),
+        }
+        for m in result.measures
+    ]
+    echo_records(
+        fmt,
+        rows,
+        table=table,
+        columns=("measure", "label", "value", "numerator", "denominator"),
+        data={
+            "period": str(result.period),
+            "as_of": result.as_of.isoformat(),
+            "index": str(files.index),
+            "files": [str(p) for p in (*files.csv, *files.png)],
+            "measures": {m.name: number(m.value) for m in result.measures},
+        },
     )
 
 

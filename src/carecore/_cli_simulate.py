@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carecore import errors
+from carecore._cli_common import echo_records, format_option
 from carecore._files import PRIVATE_FOLDER, private_folder, private_open, write_private
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ def _page(result: StudyResult, plots: dict[str, bytes]) -> str:
         for name, data in plots.items()
     )
     if not plots:
-        images = "<p>No plots: install matplotlib (pip install 'carecore[report]').</p>"
+        install = html.escape(errors.MissingDependency.install_command("report"))
+        images = f"<p>No plots: install matplotlib ({install}).</p>"
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(result.study.name)}</title></head><body>"
@@ -197,13 +199,8 @@ def _write(result: StudyResult, out: Path) -> list[str]:
     default=None,
     help="Write results.csv (and .parquet with polars), summary.json and index.html here.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print the summary.",
+@format_option(
+    help="How to print the summary: a table, JSON, or CSV (a header row, one row per measure).",
 )
 @click.option(
     "--population-from",
@@ -226,7 +223,7 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     workers: int | None,
     scheduler: str | None,
     out_dir: Path | None,
-    output_format: str,
+    fmt: str,
     population_from: str | None,
     no_progress: bool,  # noqa: FBT001
 ) -> None:
@@ -278,18 +275,21 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     if out_dir is not None:
         written = _write(result, out_dir)
         click.echo(f"wrote {', '.join(written)} to {out_dir}", err=True)
-    if output_format == "json":
-        click.echo(json.dumps(_summary_json(result), indent=2))
-        return
-    click.echo(
-        f"{study.name}: {replications} replications, seed {seed}, "
-        f"{study.months} months from {study.first_month}"
-    )
-    width = max(len(label) for _name, label in SHOWN)
-    click.echo(f"{'measure':<{width}}  {'mean':>12}  95% interval")
-    for name, label in SHOWN:
-        if name in result.summary:
-            i = result.summary[name]
-            click.echo(
-                f"{label:<{width}}  {_number(i.mean):>12}  {_number(i.low)} to {_number(i.high)}"
-            )
+
+    def table() -> None:
+        click.echo(
+            f"{study.name}: {replications} replications, seed {seed}, "
+            f"{study.months} months from {study.first_month}"
+        )
+        width = max(len(label) for _name, label in SHOWN)
+        click.echo(f"{'measure':<{width}}  {'mean':>12}  95% interval")
+        for name, label in SHOWN:
+            if name in result.summary:
+                i = result.summary[name]
+                click.echo(
+                    f"{label:<{width}}  {_number(i.mean):>12}  {_number(i.low)} to {_number(i.high)}"
+                )
+
+    summary = _summary_json(result)
+    rows = [{"measure": name, **values} for name, values in summary["measures"].items()]
+    echo_records(fmt, rows, columns=("measure", "mean", "low", "high"), table=table, data=summary)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,6 +9,7 @@ import pendulum
 
 from carecore import errors, transitions
 from carecore._cli_actor import current_actor
+from carecore._cli_common import day_option, echo_records, format_option
 from carecore.model import AdtEvent, EpisodeStatus, Patient, PatientLink, TransitionEpisode
 from carecore.service import CareProgram
 
@@ -20,8 +19,6 @@ if TYPE_CHECKING:
     import pluggy
 
     from carecore.protocols import Transaction
-
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def episode_row(
@@ -45,7 +42,7 @@ def episode_row(
     return {
         "episode_id": ep.id,
         "patient_id": ep.patient_id,
-        "patient_name": None if patient is None else f"{patient.given_name} {patient.family_name}",
+        "patient_name": None if patient is None else patient.display_name,
         "identifiers": [
             {"system": system, "value": value}
             for system, value in dict.fromkeys(
@@ -115,10 +112,8 @@ def tcm() -> None:
 
 @tcm.command("list")
 @click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
-@click.option(
+@day_option(
     "--due-before",
-    metavar="YYYY-MM-DD",
-    default=None,
     help="Only open episodes with an unmet deadline (contact, visit or med rec) before this day.",
 )
 @click.option(
@@ -127,23 +122,19 @@ def tcm() -> None:
     is_flag=True,
     help="Every episode: also completed, cancelled, closed and expired ones (with the reason).",
 )
-@click.option(
+@day_option(
     "--as-of",
     "as_of",
-    metavar="YYYY-MM-DD",
-    default=None,
     help="The day to list as of (default: today where each discharge was counted).",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option()
 @click.pass_context
 def list_(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
     db_url: str,
-    due_before: str | None,
+    due_before: pendulum.Date | None,
     show_all: bool,  # noqa: FBT001 - a click flag
-    as_of: str | None,
+    as_of: pendulum.Date | None,
     fmt: str,
 ) -> None:
     """List the actionable transition episodes (open, period not over), soonest deadline first.
@@ -152,8 +143,7 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     closed, with the reason (``carecore tcm expire`` stores that). Each
     episode names the patient and the identifiers the hospital sent.
     """
-    cutoff = _day_option(due_before, "--due-before")
-    day = _day_option(as_of, "--as-of")
+    cutoff, day = due_before, as_of
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
@@ -181,29 +171,59 @@ def list_(  # noqa: PLR0917 - one parameter per click option
         )
         for e in episodes
     ]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no episodes")
-        return
-    header = (
-        f"{'patient':<24} {'identifiers':<24} {'discharged':<10} {'from':<16} {'contact by':<10} "
-        f"{'visit by (7/14)':<21} {'status':<9} readm."
-    )
-    click.echo(header)
-    click.echo("-" * len(header))
-    for r in rows:
-        visit = f"{r['visit_due_7'] or '-'}/{(r['visit_due_14'] or '-')[5:]}"
-        name = r["patient_name"] or f"{r['patient_id']} (not registered)"
-        ids = ", ".join(i["value"] for i in r["identifiers"]) or r["patient_id"]
-        click.echo(
-            f"{name[:24]:<24} {ids[:24]:<24} {r['discharge_date']:<10} {r['from_setting'][:16]:<16} "
-            f"{r['contact_due'] or '-':<10} {visit:<21} {r['status']:<9} "
-            f"{'yes' if r['readmitted'] else 'no'}"
+
+    def table() -> None:
+        if not rows:
+            click.echo("no episodes")
+            return
+        header = (
+            f"{'patient':<24} {'identifiers':<24} {'discharged':<10} {'from':<16} "
+            f"{'contact by':<10} {'visit by (7/14)':<21} {'status':<9} readm."
         )
-        if r["close_reason"] and show_all:
-            click.echo(f"{'':<24} {r['close_reason']}")
+        click.echo(header)
+        click.echo("-" * len(header))
+        for r in rows:
+            visit = f"{r['visit_due_7'] or '-'}/{(r['visit_due_14'] or '-')[5:]}"
+            name = r["patient_name"] or f"{r['patient_id']} (not registered)"
+            ids = ", ".join(i["value"] for i in r["identifiers"]) or r["patient_id"]
+            click.echo(
+                f"{name[:24]:<24} {ids[:24]:<24} {r['discharge_date']:<10} "
+                f"{r['from_setting'][:16]:<16} {r['contact_due'] or '-':<10} {visit:<21} "
+                f"{r['status']:<9} {'yes' if r['readmitted'] else 'no'}"
+            )
+            if r["close_reason"] and show_all:
+                click.echo(f"{'':<24} {r['close_reason']}")
+
+    sheet = [
+        {**r, "identifiers": [f"{i['system']}|{i['value']}" for i in r["identifiers"]]}
+        for r in rows
+    ]
+    echo_records(fmt, sheet, columns=_COLUMNS, table=table, data=rows)
+
+
+_COLUMNS = (
+    "episode_id",
+    "patient_id",
+    "patient_name",
+    "identifiers",
+    "facility",
+    "visit_number",
+    "discharge_date",
+    "from_setting",
+    "to_setting",
+    "qualifies",
+    "contact_due",
+    "contact_made_on",
+    "visit_due_7",
+    "visit_due_14",
+    "visit_on",
+    "med_rec_due",
+    "period_end",
+    "status",
+    "close_reason",
+    "disposition_unknown",
+    "readmitted",
+)
 
 
 @tcm.command("expire")
@@ -225,17 +245,6 @@ def expire(ctx: click.Context, db_url: str) -> None:
             if ep.version != stored[ep.id].version:
                 tx.replace(ep)
     click.echo(f"{ended} episode(s) expired")
-
-
-def _day_option(text: str | None, option: str) -> pendulum.Date | None:
-    if text is None:
-        return None
-    if not _DAY.fullmatch(text):
-        raise errors.InvalidValue("must be YYYY-MM-DD", field=option, value=text)
-    try:
-        return pendulum.Date.fromisoformat(text)
-    except ValueError:
-        raise errors.InvalidValue("is not a real day", field=option, value=text) from None
 
 
 def _next_due(ep: TransitionEpisode, today: pendulum.Date) -> pendulum.Date | None:

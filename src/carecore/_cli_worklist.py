@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import TYPE_CHECKING
 
 import click
-import pendulum
 
 from carecore import errors
 from carecore._cli_actor import current_actor
-from carecore._cli_commands import time_zone_option
+from carecore._cli_common import day_option, echo_records, format_option, time_zone_option
 from carecore.model import CarePlan, CareTeam, Patient, Practitioner, ServiceFamily
 from carecore.registry import PROGRAMS, WorklistRow, worklist_rows
 from carecore.service import CareProgram
@@ -20,6 +16,7 @@ from carecore.service import CareProgram
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import pendulum
     import pluggy
 
     from carecore.outreach import Worklist
@@ -52,9 +49,7 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
         "db set time-zone, else UTC)."
     ),
 )
-@click.option(
-    "--on", "day", default=None, metavar="YYYY-MM-DD", help="The day to plan for (default: today)."
-)
+@day_option("--on", "day", help="The day to plan for (default: today).")
 @click.option("--gaps", "with_gaps", is_flag=True, help="Add each patient's open care gaps.")
 @click.option(
     "--adherence",
@@ -82,20 +77,14 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
         "(audited); they leave the worklist."
     ),
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option()
 @click.pass_context
 def worklist(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
     db_url: str,
     owner: str | None,
     time_zone: str | None,
-    day: str | None,
+    day: pendulum.Date | None,
     with_gaps: bool,  # noqa: FBT001 - a click flag
     with_adherence: bool,  # noqa: FBT001 - a click flag
     families: tuple[str, ...],
@@ -111,14 +100,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     name and what to do.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    on = None
-    if day is not None:
-        try:
-            on = pendulum.Date.fromisoformat(day)
-        except ValueError:
-            raise errors.InvalidValue(
-                "must be a real day as YYYY-MM-DD", field="--on", value=day
-            ) from None
+    on = day
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
@@ -142,12 +124,13 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}
     rows = worklist_rows(lists.values(), today=today, patients=patients, care_plans=plans)
-    if fmt == "json":
-        _json(lists, rows)
-    elif fmt == "csv":
-        _csv(rows)
-    else:
-        _table(lists, rows)
+    echo_records(
+        fmt,
+        [{"owner": r.owner, **_row_dict(r)} for r in rows],
+        columns=("owner", *_CSV_FIELDS),
+        table=lambda: _table(lists, rows),
+        data=_json(lists, rows),
+    )
 
 
 def _row_dict(row: WorklistRow) -> dict[str, object]:
@@ -165,8 +148,8 @@ def _row_dict(row: WorklistRow) -> dict[str, object]:
     }
 
 
-def _json(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None:
-    data = {
+def _json(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> dict[str, object]:
+    return {
         name: {
             "caseload": wl.caseload,
             "items": [_row_dict(r) for r in rows if r.owner == name and r.band != "closed"],
@@ -174,17 +157,6 @@ def _json(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None:
         }
         for name, wl in lists.items()
     }
-    click.echo(json.dumps(data, indent=2))
-
-
-def _csv(rows: tuple[WorklistRow, ...]) -> None:
-    out = io.StringIO()
-    fields = ["owner", *_CSV_FIELDS]
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({"owner": r.owner, **_row_dict(r)})
-    click.echo(out.getvalue(), nl=False)
 
 
 _CSV_FIELDS = (

@@ -437,10 +437,12 @@ def fault_import_kill(rng: random.Random, work: Path) -> Row:
         (folder / item.name.removesuffix(".gz")).write_bytes(gzip.decompress(item.read_bytes()))
     files = [str(p) for p in sorted(folder.iterdir())][:4]
     clean = f"sqlite:///{work / 'import-clean.db'}"
+    run_cli("db", "init", clean)
     run_cli("fhir", "import", *files, "--db", clean, "--no-progress", timeout=300)
     expected = _patients(clean)
     for n in range(2):
         url = f"sqlite:///{work / f'import-{n}.db'}"
+        run_cli("db", "init", url)
         proc = start_cli("fhir", "import", *files, "--db", url, "--no-progress")
         time.sleep(rng.uniform(1.0, 4.0))
         kill(proc)

@@ -218,7 +218,7 @@ def test_bad_decision_is_exit_2_naming_the_option(url, carecore_pm):
 def test_gaps_in_each_format(url, carecore_pm):
     table = run(carecore_pm, "gaps", "--db", url, "--on", "2026-03-09")
     assert table.exit_code == 0, table.output
-    assert "Ada Lopez (p1)" in table.output
+    assert "Lopez, Ada (p1)" in table.output
     assert "Recombinant zoster vaccine" in table.output  # 76: past the colorectal ages
     assert "Influenza" not in table.output  # closed this season
     data = json.loads(

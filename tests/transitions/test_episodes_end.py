@@ -142,7 +142,7 @@ def test_tcm_list_shows_the_actionable_and_all_shows_the_expired_with_its_reason
     rows = _list(url, "--format", "json")
     assert {r["visit_number"] for r in rows} == {"V2", "V3"}
     mine = next(r for r in rows if r["patient_id"] == "p1")
-    assert mine["patient_name"] == "Ada Okafor"
+    assert mine["patient_name"] == "Okafor, Ada"
     assert mine["identifiers"] == [
         {"system": "urn:oid:2.16.840.1.113883.3.1", "value": "MRN-77"},
         {"system": "MERCY", "value": "H-1"},  # what the hospital's messages were matched by
@@ -155,7 +155,7 @@ def test_tcm_list_shows_the_actionable_and_all_shows_the_expired_with_its_reason
     assert expired["status"] == "closed"
     assert expired["close_reason"].startswith("expired: the 30-day TCM period ended on")
     table = _list(url)
-    assert "Ada Okafor" in table
+    assert "Okafor, Ada" in table
     assert "MRN-77" in table
     assert "H-99 (not registered)" in table
     assert "expired:" in _list(url, "--all")

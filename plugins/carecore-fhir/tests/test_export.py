@@ -382,9 +382,12 @@ def test_cli_import_then_export(tmp_path):
     app = make_app()
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    result = runner.invoke(
-        app, ["fhir", "import", str(SYNTHEA[0]), str(bad), "--db", db, "--no-progress"]
-    )
+    args = ["fhir", "import", str(SYNTHEA[0]), str(bad), "--db", db, "--no-progress"]
+    # The store is made once with db init: an import does not create one by mistake.
+    assert runner.invoke(app, args).exit_code == 2
+    assert not (tmp_path / "cli.db").exists()
+    assert runner.invoke(app, ["db", "init", db]).exit_code == 0
+    result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
     assert "refused bad.json" in result.output
     assert "Patient" in result.output

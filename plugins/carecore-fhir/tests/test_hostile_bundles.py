@@ -59,6 +59,7 @@ def test_the_other_files_still_import(tmp_path):
     other = tmp_path / "other.json"
     other.write_text(json.dumps(PATIENT | {"id": "p2"}))
     db = f"sqlite:///{tmp_path / 'fhir.db'}"
+    assert CliRunner().invoke(make_app(), ["db", "init", db]).exit_code == 0
     result = CliRunner().invoke(
         make_app(),
         ["fhir", "import", str(good), str(deep), str(other), "--db", db, "--no-progress"],

@@ -300,6 +300,7 @@ def test_cli_pull_imports_from_the_server(fhir_server, client, tmp_path, monkeyp
     fhir_server.store.token = "s3cret"
     monkeypatch.setenv("EHR_TOKEN", "s3cret")
     db = f"sqlite:///{tmp_path / 'pull.db'}"
+    assert CliRunner().invoke(make_app(), ["db", "init", db]).exit_code == 0
     result = CliRunner().invoke(
         make_app(), ["fhir", "pull", fhir_server.base, "--db", db, "--token-env", "EHR_TOKEN"]
     )

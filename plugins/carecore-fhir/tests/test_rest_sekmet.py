@@ -211,6 +211,7 @@ def test_cli_pull_imports_one_patient_into_sqlite(
     _load(client, second, {"Patient", "Condition"})  # another patient, not to be pulled
     monkeypatch.setenv("EHR_TOKEN", sekmet.token)
     db = f"sqlite:///{tmp_path / 'pull.db'}"
+    assert CliRunner().invoke(make_app(), ["db", "init", db]).exit_code == 0
     args = ["fhir", "pull", sekmet.base, "--db", db, "--patient", _patient_id(first)]
     result = CliRunner().invoke(make_app(), [*args, "--token-env", "EHR_TOKEN"])
     assert result.exit_code == 0, result.output

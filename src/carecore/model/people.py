@@ -76,6 +76,16 @@ class Patient:
         if value is not None and value < self.birth_date:
             raise errors.InvalidValue("is before the birth date", field=attribute.name, value=value)
 
+    @property
+    def display_name(self) -> str:
+        """The name as lists show it, family name first (sorted by it): ``Okafor, Ada``.
+
+        >>> Patient(id="p", given_name="Ada", family_name="Okafor", birth_date=pendulum.Date(1948, 3, 2),
+        ...         sex=AdministrativeSex.FEMALE, time_zone="UTC").display_name
+        'Okafor, Ada'
+        """
+        return f"{self.family_name}, {self.given_name}"
+
     def age_on(self, day: pendulum.Date) -> int:
         """Age in whole years on *day*.
 

@@ -753,7 +753,7 @@ def worklist_rows(
     ()
     """
     day = check_date(today, "today")
-    names = {p.id: f"{p.family_name}, {p.given_name}" for p in patients}
+    names = {p.id: p.display_name for p in patients}
     said: dict[str, str] = {}
     for plan in care_plans:
         said.update({f"{plan.id}/{t.id}": t.description for t in plan.tasks})

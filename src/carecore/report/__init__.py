@@ -125,7 +125,7 @@ def _measures_table(report: ProgramReport) -> Table:
 def _names(report: ProgramReport, *, phi: bool) -> dict[str, str]:
     if not phi or report.data is None:
         return {}
-    return {p.id: f"{p.family_name}, {p.given_name} ({p.birth_date})" for p in report.data.patients}
+    return {p.id: f"{p.display_name} ({p.birth_date})" for p in report.data.patients}
 
 
 def _file_safe(text: str) -> str:

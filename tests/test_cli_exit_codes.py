@@ -1,0 +1,154 @@
+"""Every command's exit codes match the table in docs/reference/cli.md.
+
+0 success, 1 done with refused rows, 2 bad input or usage, 3 access denied.
+The commands are read from the command tree (with every installed plugin), so
+a command added later is checked too: a usage error exits 2, and a store URL
+naming no store exits 2 with a message naming the store, no Python class
+name, and no file created.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from carecore import errors
+from carecore.cli import make_app
+from carecore.plugins import Hooks, get_plugin_manager
+
+ROOT = Path(__file__).resolve().parents[1]
+PM = get_plugin_manager()
+APP = make_app(PM)
+
+
+def leaves(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
+    """Every runnable command under *group*, by its path of names."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        here = (*path, name)
+        if isinstance(command, click.Group):
+            found += leaves(command, here)
+        else:
+            found.append((here, command))
+    return found
+
+
+COMMANDS = leaves(APP)
+IDS = [" ".join(path) for path, _ in COMMANDS]
+
+#: Commands whose work is to create a store: a new file is what they are for.
+CREATES_STORE = {("db", "init"), ("demo",)}
+#: Commands that read no store at all.
+NO_STORE = {("plugins",), ("simulate",), ("billing", "evaluate")}
+
+#: Python's exception names and carecore's, none of which a message may show.
+CLASS_NAMES = sorted(
+    {n for n in dir(builtins) if n.endswith(("Error", "Exception"))}
+    | set(errors.__all__) - {"Problem"}
+)
+
+
+def store_param(command: click.Command) -> click.Parameter | None:
+    """The parameter a command takes its store URL in (``--db`` or a ``URL`` argument)."""
+    return next((p for p in command.params if p.name in {"db_url", "url"}), None)
+
+
+def extra_args(path: tuple[str, ...], tmp_path: Path) -> list[str]:
+    """What each command needs besides its store to get as far as opening it."""
+    fills = tmp_path / "fills.csv"
+    fills.write_text(
+        "patient_id,filled_on,days_supply,drug_class,drug\np1,2026-01-02,30,statin,A\n"
+    )
+    key = tmp_path / "key.txt"
+    key.write_text("k" * 32)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text('{"resourceType": "Bundle", "type": "collection", "entry": []}')
+    adt = tmp_path / "adt.hl7"
+    adt.write_text("")
+    sources = Hooks(PM).ehr_sources()
+    source = "fhir" if "fhir" in sources else None
+    table: dict[tuple[str, ...], list[str]] = {
+        ("attest",): ["--by", "dr1", "c1"],
+        ("audit",): ["--patient", "p1"],
+        ("billing", "close"): ["--month", "2026-03"],
+        ("billing", "claims"): ["--month", "2026-03", "--out", str(tmp_path / "claims.837")],
+        ("db", "set", "time-zone"): ["UTC"],
+        ("export",): [
+            *("--out", str(tmp_path / "export"), "--deidentify", "safe-harbor"),
+            *("--key-file", str(key)),
+        ],
+        ("fhir", "export"): ["p1"],
+        ("fhir", "import"): [str(bundle)],
+        ("fhir", "pull"): ["http://127.0.0.1:9/fhir"],
+        ("hl7", "import"): [str(adt)],
+        ("hl7", "listen"): ["--port", "0"],
+        ("import",): ["--source", source or "none", str(bundle)],
+        ("meds", "import-fills"): [str(fills)],
+        ("meds", "list"): ["p1"],
+        ("meds", "reconcile"): ["p1"],
+        ("report",): ["--out", str(tmp_path / "report")],
+    }
+    if path == ("import",) and source is None:
+        pytest.skip("no EHR source installed to import with")
+    return table.get(path, [])
+
+
+def invoke(args: list[str]) -> click.testing.Result:
+    return CliRunner().invoke(APP, args, env={"CARECORE_DB": "", "CARECORE_CONFIG": ""})
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_a_usage_error_exits_2(path, command):
+    result = invoke([*path, "--no-such-option"])
+    assert result.exit_code == 2, result.output
+    assert "No such option" in result.output
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_a_missing_store_exits_2_naming_it_and_is_not_created(path, command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    param = store_param(command)
+    if param is None:
+        assert path in NO_STORE, f"{' '.join(path)} takes no store: add it to NO_STORE"
+        return
+    assert path not in NO_STORE
+    if path in CREATES_STORE:
+        return
+    missing = tmp_path / "nowhere.db"
+    url = f"sqlite:///{missing}"
+    store = ["--db", url] if param.name == "db_url" else [url]
+    result = invoke([*path, *store, *extra_args(path, tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "nowhere.db" in result.output, result.output
+    assert "holds no carecore store" in result.output, result.output
+    shown = [name for name in CLASS_NAMES if re.search(rf"\b{name}\b", result.output)]
+    assert not shown, result.output
+    assert "Traceback" not in result.output
+    assert not missing.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("nowhere")) == []
+
+
+def test_every_command_has_a_store_or_is_named():
+    # The sets above name real commands (a renamed command must be renamed there too).
+    paths = {path for path, _ in COMMANDS}
+    assert paths >= CREATES_STORE
+    assert {p for p in NO_STORE if p[0] in APP.commands} <= paths
+
+
+def test_the_docs_table_lists_the_exit_codes():
+    text = (ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
+    table = text.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    for code, meaning in (
+        ("0", "success"),
+        ("1", "refused"),
+        ("2", "bad input"),
+        ("3", "access denied"),
+    ):
+        assert re.search(rf"^\| `{code}` \|.*{meaning}", table, re.MULTILINE | re.IGNORECASE), code
