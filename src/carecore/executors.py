@@ -1,27 +1,44 @@
 """Where partitioned work runs: in process, in a process pool, or on Dask distributed.
 
-An :class:`Executor` maps a picklable function over a sequence of tasks and
-returns the results **in task order**, whichever worker ran which task and in
-whatever order they finished. Work that is deterministic per task (a
-simulation replication with its own random stream, the patients of one
-partition of a month close) therefore gives the same answer on every
-executor and with any number of workers.
+This is carecore's one layer of workers: the simulation's replications, the
+store close's partitions and the CSV close's worker share all run through
+it. An :class:`Executor` runs a picklable function on tasks:
+
+- :meth:`Executor.map` gives the results **in task order**, whichever
+  worker ran which task and in whatever order they finished;
+- :meth:`Executor.submit` starts one task and gives a :class:`Pending`
+  result (for work that streams, a few tasks in flight at a time);
+- :meth:`Executor.pool` gives a :class:`Pool`: the same, over a *worker
+  state* that each worker builds once with ``make_state(*args, **kwargs)``
+  (rules, a month, caches, open files) instead of receiving it with every
+  task. A task of a pool is called as ``fn(state, *args)``.
+
+Work that is deterministic per task (a simulation replication with its own
+random stream, the patients of one partition of a month close) therefore
+gives the same answer on every executor and with any number of workers.
 
 Three executors are built in; a plugin adds others (Ray, say) through the
-``carecore_executors`` hook with an :class:`ExecutorSpec`:
+``carecore_executors`` hook with an :class:`ExecutorSpec`, usually by
+subclassing :class:`BaseExecutor` and writing its ``submit``:
 
 ======== ===============================================================
 name     runs the tasks
 ======== ===============================================================
-local    one after the other in this process
-process  in a pool of worker processes on this machine
+local    one after the other in this process (a submitted task runs
+         when its result is asked for)
+process  in a pool of worker processes on this machine (forked where
+         the platform can fork)
 dask     on Dask distributed (``pip install ".[dask]"`` in the carecore clone): a local
-         cluster bound to 127.0.0.1, or the scheduler at an address
+         cluster of single-threaded worker processes bound to 127.0.0.1,
+         or the scheduler at an address
 ======== ===============================================================
 
 >>> with get_executor("local") as ex:
 ...     ex.map(abs, [-2, 3, -1])
 [2, 3, 1]
+>>> with open_pool(1, dict, base=40) as pool:
+...     pool.submit(lambda state, n: state["base"] + n, 2).result()
+42
 >>> partition_of("p-0001", 8) == partition_of("p-0001", 8)
 True
 """
@@ -31,9 +48,19 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import importlib
+import multiprocessing
 import os
+import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Protocol,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 from attrs import field, frozen
 
@@ -48,29 +75,56 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_EXECUTORS",
+    "BaseExecutor",
+    "DaskExecutor",
     "Executor",
     "ExecutorSpec",
+    "LocalExecutor",
+    "Pending",
+    "Pool",
+    "ProcessExecutor",
     "available_executors",
     "get_executor",
+    "open_pool",
     "partition_of",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
+R_co = TypeVar("R_co", covariant=True)
+
+
+@runtime_checkable
+class Pending(Protocol[R_co]):
+    """A submitted task's result to come (a :class:`concurrent.futures.Future` is one)."""
+
+    def result(self, timeout: float | None = None) -> R_co:
+        """Wait for the task and give its result, or raise its error.
+
+        With *timeout* (seconds), a task not done by then raises
+        :class:`TimeoutError` and can be waited for again.
+        """
+        ...
 
 
 @runtime_checkable
 class Executor(Protocol):
-    """Runs a function over tasks and gives the results back in task order.
+    """Runs functions on tasks wherever its workers are; results come back in task order.
 
     Use it as a context manager (or call :meth:`close`) so that pools and
-    clusters it started are shut down.
+    clusters it started are shut down. :class:`BaseExecutor` implements
+    everything but :meth:`submit` from :meth:`submit`.
     """
 
     #: The executor's registered name (``local``, ``process``, ``dask``, ...).
     name: str
     #: How many tasks can run at once.
     workers: int
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Pending[R]:
+        """Start ``fn(*args)`` on a worker; its :class:`Pending` result."""
+        ...
 
     def map(
         self,
@@ -87,6 +141,10 @@ class Executor(Protocol):
         """
         ...
 
+    def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
+        """A :class:`Pool` whose tasks get the state ``make_state(*args, **kwargs)`` built once per worker."""
+        ...
+
     def close(self) -> None:
         """Release the workers this executor started (a no-op for the others)."""
         ...
@@ -101,15 +159,201 @@ class Executor(Protocol):
     ) -> None: ...
 
 
-class _Base:
+# -- worker state ---------------------------------------------------------------------
+
+#: The worker states this process built, by their pool's token.
+_STATES: dict[str, Any] = {}
+
+
+@frozen
+class _StateSpec:
+    """How a worker builds a pool's state: sent to the workers once (or with each task)."""
+
+    token: str
+    make_state: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    def get(self) -> Any:
+        """This process's state of the pool, built on first use."""
+        try:
+            return _STATES[self.token]
+        except KeyError:
+            state = _STATES[self.token] = self.make_state(*self.args, **self.kwargs)
+            return state
+
+
+def _install(
+    token: str, make_state: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """A process pool's initializer: build the pool's state in this worker."""
+    _STATES[token] = make_state(*args, **kwargs)
+
+
+def _with_token(token: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    return fn(_STATES[token], *args)
+
+
+def _with_spec(spec: _StateSpec, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    return fn(spec.get(), *args)
+
+
+def _forget(token: str) -> None:
+    """Drop a pool's state from this worker (run on every worker when the pool closes)."""
+    state = _STATES.pop(token, None)
+    closer = getattr(state, "close", None)
+    if callable(closer):
+        closer()
+
+
+class _Done(Generic[R]):
+    """A result already there."""
+
+    def __init__(self, value: R) -> None:
+        self.value = value
+
+    def result(self, timeout: float | None = None) -> R:  # noqa: ARG002 - nothing to wait for
+        return self.value
+
+
+class _Deferred(Generic[R]):
+    """A task of the local executor: it runs, once, when its result is first asked for."""
+
+    def __init__(self, fn: Callable[..., R], args: tuple[Any, ...]) -> None:
+        self._call: tuple[Callable[..., R], tuple[Any, ...]] | None = (fn, args)
+        self._value: R | None = None
+
+    def result(self, timeout: float | None = None) -> R:  # noqa: ARG002 - runs now
+        if self._call is not None:
+            fn, args = self._call
+            self._value = fn(*args)
+            self._call = None
+        return cast("R", self._value)
+
+
+class Pool(Generic[S]):
+    """Tasks ``fn(state, *args)`` over a state each worker builds once (see :meth:`Executor.pool`).
+
+    :attr:`state` is this process's own state, built here too (the caller
+    may use it; the local executor's tasks do). Closing the pool closes
+    that state (its ``close()`` when it has one), drops the workers' states,
+    and shuts down the executor when the pool was opened with a worker count
+    (:func:`open_pool`).
+    """
+
+    def __init__(
+        self,
+        executor: Executor,
+        state: S,
+        submit: Callable[[Callable[..., Any], tuple[Any, ...]], Pending[Any]],
+        release: Callable[[], None],
+        *,
+        owns_executor: bool = False,
+    ) -> None:
+        self.executor = executor
+        self.state = state
+        self._submit = submit
+        self._release: Callable[[], None] | None = release
+        self._owns = owns_executor
+
+    @property
+    def workers(self) -> int:
+        """How many tasks can run at once."""
+        return self.executor.workers
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the tasks run outside this process (on worker processes or a cluster)."""
+        return self.executor.name != "local"
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Pending[R]:
+        """Start ``fn(state, *args)`` on a worker; its :class:`Pending` result."""
+        return self._submit(fn, args)
+
+    def map(
+        self,
+        fn: Callable[[S, T], R],
+        tasks: Sequence[T],
+        *,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[R]:
+        """``[fn(state, t) for t in tasks]`` on the workers, in task order (see :meth:`Executor.map`)."""
+        pending = [self.submit(fn, task) for task in tasks]
+        out = []
+        for index, job in enumerate(pending):
+            out.append(job.result())
+            if on_done is not None:
+                on_done(index)
+        return out
+
+    def close(self) -> None:
+        """Release the workers' states and this process's (and the executor, when owned)."""
+        if self._release is None:
+            return
+        release, self._release = self._release, None
+        try:
+            release()
+        finally:
+            closer = getattr(self.state, "close", None)
+            if callable(closer):
+                closer()
+            if self._owns:
+                self.executor.close()
+
+    def __enter__(self) -> Pool[S]:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class BaseExecutor:
+    """A base for executors: :meth:`map` and :meth:`pool` built on the subclass's :meth:`submit`.
+
+    A plugin's executor subclasses it, sets :attr:`name` and :attr:`workers`,
+    and writes :meth:`submit` (and :meth:`close` when it starts workers).
+    The generic :meth:`pool` sends the state's recipe with each task and
+    each worker process builds the state once, on its first task.
+    """
+
     name = "base"
     workers = 1
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Pending[R]:
+        """Start ``fn(*args)``; a subclass runs it on its workers."""
+        raise NotImplementedError
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[R]:
+        """Submit every task, then take the results in task order."""
+        pending = [self.submit(fn, task) for task in tasks]
+        out = []
+        for index, job in enumerate(pending):
+            out.append(job.result())
+            if on_done is not None:
+                on_done(index)
+        return out
+
+    def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
+        """A :class:`Pool` over ``make_state(*args, **kwargs)``, built once per worker process."""
+        spec = _StateSpec(uuid.uuid4().hex, make_state, args, kwargs)
+        state = make_state(*args, **kwargs)
+
+        def submit(fn: Callable[..., Any], task_args: tuple[Any, ...]) -> Pending[Any]:
+            return self.submit(_with_spec, spec, fn, task_args)
+
+        return Pool(cast("Executor", self), state, submit, lambda: _STATES.pop(spec.token, None))
 
     def close(self) -> None:
         """Nothing to release."""
 
     def __enter__(self) -> Executor:
-        return self  # type: ignore[return-value]
+        return cast("Executor", self)
 
     def __exit__(
         self,
@@ -120,20 +364,26 @@ class _Base:
         self.close()
 
 
-class LocalExecutor(_Base):
-    """Runs every task in this process, in order."""
+def _no_scheduler(scheduler: str | None) -> None:
+    if scheduler is not None:
+        raise errors.InvalidValue(
+            "only the dask executor takes a scheduler address", field="scheduler", value=scheduler
+        )
+
+
+class LocalExecutor(BaseExecutor):
+    """Runs every task in this process; a submitted task runs when its result is asked for."""
 
     name = "local"
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         _check_workers(workers)
-        if scheduler is not None:
-            raise errors.InvalidValue(
-                "only the dask executor takes a scheduler address",
-                field="scheduler",
-                value=scheduler,
-            )
+        _no_scheduler(scheduler)
         self.workers = 1
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Pending[R]:
+        """``fn(*args)``, run when its result is first asked for."""
+        return _Deferred(fn, args)
 
     def map(
         self,
@@ -150,22 +400,53 @@ class LocalExecutor(_Base):
                 on_done(index)
         return out
 
+    def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
+        """The tasks run here, over this process's state."""
+        state = make_state(*args, **kwargs)
 
-class ProcessExecutor(_Base):
-    """Runs the tasks in a pool of *workers* processes (default: the CPU count)."""
+        def submit(fn: Callable[..., Any], task_args: tuple[Any, ...]) -> Pending[Any]:
+            return _Deferred(fn, (state, *task_args))
+
+        return Pool(cast("Executor", self), state, submit, lambda: None)
+
+
+def _context() -> Any:
+    """``fork`` where the platform has it (workers inherit what the caller built), else the default."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()  # pragma: no cover - not Linux
+
+
+def _noop() -> None:
+    """A first task: it makes a process pool start its workers."""
+
+
+class ProcessExecutor(BaseExecutor):
+    """Runs the tasks in a pool of *workers* processes (default: the CPU count).
+
+    Where the platform can fork, the workers are forked: a pool's state
+    recipe (:meth:`pool`) reaches them by inheritance, not pickled, and each
+    worker builds its state once as it starts. A pool forks its workers
+    when it is opened (before the caller starts threads of its own, as
+    polars does).
+    """
 
     name = "process"
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         _check_workers(workers)
-        if scheduler is not None:
-            raise errors.InvalidValue(
-                "only the dask executor takes a scheduler address",
-                field="scheduler",
-                value=scheduler,
-            )
+        _no_scheduler(scheduler)
         self.workers = workers or os.cpu_count() or 1
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pools: list[concurrent.futures.ProcessPoolExecutor] = []
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Pending[R]:
+        """Start ``fn(*args)`` in a worker process."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=_context()
+            )
+        return self._pool.submit(fn, *args)
 
     def map(
         self,
@@ -175,9 +456,10 @@ class ProcessExecutor(_Base):
         on_done: Callable[[int], None] | None = None,
     ) -> list[R]:
         """Submit every task to the pool; gather the results in task order."""
-        if self._pool is None:
-            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
-        futures = {self._pool.submit(fn, task): index for index, task in enumerate(tasks)}
+        futures = {
+            cast("concurrent.futures.Future[R]", self.submit(fn, task)): index
+            for index, task in enumerate(tasks)
+        }
         out: dict[int, R] = {}
         for future in concurrent.futures.as_completed(futures):
             index = futures[future]
@@ -186,20 +468,52 @@ class ProcessExecutor(_Base):
                 on_done(index)
         return [out[i] for i in range(len(tasks))]
 
+    def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
+        """Worker processes of their own, each building the state once as it starts."""
+        token = uuid.uuid4().hex
+        processes = concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=_context(),
+            initializer=_install,
+            initargs=(token, make_state, args, kwargs),
+        )
+        processes.submit(_noop)  # start (fork) the workers now
+        self._pools.append(processes)
+        try:
+            state = make_state(*args, **kwargs)
+        except BaseException:
+            self._stop(processes)
+            raise
+
+        def submit(fn: Callable[..., Any], task_args: tuple[Any, ...]) -> Pending[Any]:
+            return processes.submit(_with_token, token, fn, task_args)
+
+        return Pool(cast("Executor", self), state, submit, lambda: self._stop(processes))
+
+    def _stop(self, processes: concurrent.futures.ProcessPoolExecutor) -> None:
+        processes.shutdown(wait=True, cancel_futures=True)
+        if processes in self._pools:
+            self._pools.remove(processes)
+
     def close(self) -> None:
-        """Shut the pool down."""
+        """Shut the pools down."""
+        for processes in list(self._pools):
+            self._stop(processes)
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
 
-class DaskExecutor(_Base):
+class DaskExecutor(BaseExecutor):
     """Runs the tasks on Dask distributed.
 
     With no *scheduler* address it starts a ``LocalCluster`` of *workers*
-    single-threaded worker processes bound to 127.0.0.1 (default: the CPU
-    count) and stops it on :meth:`close`; with an address (``tcp://host:8786``)
-    it connects to that scheduler and leaves it running.
+    worker processes of one thread each (so Python code in two workers never
+    waits on one interpreter lock), bound to 127.0.0.1 (default: the CPU
+    count), and stops it on :meth:`close`; with an address
+    (``tcp://host:8786``) it connects to that scheduler and leaves it
+    running. A pool's state recipe is scattered to every worker once, not
+    sent with each task; each result comes back once, as its task finishes.
     """
 
     name = "dask"
@@ -224,7 +538,18 @@ class DaskExecutor(_Base):
             self._client: Any = distributed.Client(self._cluster)
         else:
             self._client = distributed.Client(scheduler)
+            if workers is not None:
+                self._client.wait_for_workers(workers)
         self.workers = max(1, sum(self._client.nthreads().values()))
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` the tasks go through."""
+        return self._client
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Pending[R]:
+        """Start ``fn(*args)`` on the cluster (never cached: the same call runs again)."""
+        return cast("Pending[R]", self._client.submit(fn, *args, pure=False))
 
     def map(
         self,
@@ -233,16 +558,39 @@ class DaskExecutor(_Base):
         *,
         on_done: Callable[[int], None] | None = None,
     ) -> list[R]:
-        """Submit every task to the cluster; gather the results in task order."""
+        """Submit every task to the cluster; take each result once, as it finishes."""
         distributed = _distributed()
         futures = [self._client.submit(fn, task, pure=False) for task in tasks]
         where = {future.key: index for index, future in enumerate(futures)}
-        for future in distributed.as_completed(futures):
-            future.result()  # raise the task's error here
-            if on_done is not None:
-                on_done(where[future.key])
-        results: list[R] = self._client.gather(futures)
-        return results
+        out: dict[int, R] = {}
+        try:
+            for future, result in distributed.as_completed(futures, with_results=True):
+                index = where[future.key]
+                out[index] = result
+                if on_done is not None:
+                    on_done(index)
+        finally:
+            for future in futures:
+                future.release()
+        return [out[i] for i in range(len(tasks))]
+
+    def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
+        """The state's recipe scattered to every worker once; each builds the state on first use."""
+        spec = _StateSpec(uuid.uuid4().hex, make_state, args, kwargs)
+        state = make_state(*args, **kwargs)
+        shared = self._client.scatter(spec, broadcast=True, hash=False, direct=True)
+        client = self._client
+
+        def submit(fn: Callable[..., Any], task_args: tuple[Any, ...]) -> Pending[Any]:
+            return cast(
+                "Pending[Any]", client.submit(_with_spec, shared, fn, task_args, pure=False)
+            )
+
+        def release() -> None:
+            shared.release()
+            client.run(_forget, spec.token)
+
+        return Pool(cast("Executor", self), state, submit, release)
 
     def close(self) -> None:
         """Close the client, and the local cluster when this executor started it."""
@@ -264,6 +612,39 @@ def _check_workers(workers: int | None) -> None:
         raise errors.InvalidValue(
             "must be a whole number of at least 1", field="workers", value=workers
         )
+
+
+def open_pool(
+    executor: Executor | int, make_state: Callable[..., S], /, *args: Any, **kwargs: Any
+) -> Pool[S]:
+    """A :class:`Pool` over ``make_state(*args, **kwargs)`` on *executor*, or on *executor* workers.
+
+    Given a whole number, the pool runs its tasks in this process for 1 and
+    in that many worker processes for more (the ``process`` executor, shut
+    down with the pool); given an :class:`Executor`, the caller keeps it and
+    closes it.
+
+    >>> with open_pool(1, dict, base=1) as pool:
+    ...     pool.parallel, pool.state
+    (False, {'base': 1})
+    """
+    if isinstance(executor, int) and not isinstance(executor, bool):
+        _check_workers(executor)
+        owned: Executor = (
+            cast("Executor", LocalExecutor()) if executor == 1 else ProcessExecutor(executor)
+        )
+        try:
+            pool = owned.pool(make_state, *args, **kwargs)
+        except BaseException:
+            owned.close()
+            raise
+        pool._owns = True  # noqa: SLF001 - this function's own executor
+        return pool
+    if not isinstance(executor, Executor):
+        raise errors.InvalidValue(
+            "must be an Executor or a whole number of workers", field="executor", value=executor
+        )
+    return executor.pool(make_state, *args, **kwargs)
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from click.testing import CliRunner
 
 from carecore import errors
 from carecore.billing import close_files, cms_rule_set
-from carecore.billing import workers as workers_module
-from carecore.billing.workers import WorkerRunner
 from carecore.cli import make_app
 from carecore.model import ServicePeriod
 from carecore.plugins import get_plugin_manager
@@ -80,24 +76,6 @@ def test_progress_reports_every_patient(tmp_path, close_engine):
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     assert seen[-1][0] == 3
     assert seen[-1][1] in {3, None}
-
-
-def _state_of_this_process(state: dict[str, int], extra: int) -> tuple[int, int]:
-    return os.getpid(), state["base"] + extra
-
-
-def test_worker_state_comes_from_the_pool_initializer():
-    with WorkerRunner(2, dict, base=40) as runner:
-        if not runner.parallel:
-            pytest.skip("no fork on this platform")
-        pid, value = runner.submit(_state_of_this_process, 2)()
-        # The caller set no module state: only the workers' initializer did.
-        assert workers_module._PROCESS_STATE == []
-    assert pid != os.getpid()
-    assert value == 42
-    inline = WorkerRunner(1, dict, base=1)
-    assert inline.submit(_state_of_this_process, 1)() == (os.getpid(), 2)
-    inline.close()
 
 
 def test_each_patient_s_lines_carry_their_own_diagnoses(tmp_path, close_engine):

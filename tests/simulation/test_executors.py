@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from carecore import errors
@@ -10,6 +12,7 @@ from carecore.executors import (
     LocalExecutor,
     available_executors,
     get_executor,
+    open_pool,
     partition_of,
 )
 from carecore.plugins import get_plugin_manager, hookimpl
@@ -99,3 +102,71 @@ def test_two_plugins_giving_one_executor_name_is_refused():
     with pytest.raises(errors.PluginError) as caught:
         available_executors(bad)
     assert caught.value.value == "bad-exec"
+
+
+# -- pools: a worker state built once per worker -------------------------------------------
+
+
+def _state_of_this_process(state: dict[str, int], extra: int) -> tuple[int, int]:
+    return os.getpid(), state["base"] + extra
+
+
+def test_a_pool_s_worker_state_comes_from_the_pool_initializer():
+    from carecore import executors as executors_module
+
+    with open_pool(2, dict, base=40) as pool:
+        assert pool.parallel
+        pid, value = pool.submit(_state_of_this_process, 2).result()
+        # The caller set no module state: only the workers' initializer did.
+        assert executors_module._STATES == {}
+        assert pool.state == {"base": 40}
+    assert pid != os.getpid()
+    assert value == 42
+    with open_pool(1, dict, base=1) as inline:
+        assert not inline.parallel
+        assert inline.submit(_state_of_this_process, 1).result() == (os.getpid(), 2)
+
+
+def test_a_local_pool_runs_a_task_when_its_result_is_asked_for():
+    ran: list[int] = []
+    with open_pool(1, dict) as pool:
+        pending = pool.submit(lambda _state, n: ran.append(n), 7)
+        assert ran == []
+        pending.result()
+        pending.result()
+    assert ran == [7]
+
+
+def test_a_pool_maps_in_task_order_on_every_executor():
+    expected = [(41 + n) for n in range(5)]
+    for name in ("local", "process"):
+        with get_executor(name, workers=2) as ex, ex.pool(dict, base=41) as pool:
+            got = pool.map(_plus_base, list(range(5)))
+        assert got == expected, name
+
+
+def _plus_base(state: dict[str, int], n: int) -> int:
+    return state["base"] + n
+
+
+def test_a_pool_on_dask_builds_its_state_once_per_worker():
+    pytest.importorskip("distributed")
+    import itertools
+
+    # The state is a counter from 5; each task takes its next value (``next(state, n)``).
+    # Built once per worker, a worker's tasks get 5, 6, 7...; built per task, all would get 5.
+    # (The workers cannot import this test module, so the functions are importable ones.)
+    with get_executor("dask", workers=2) as cluster, cluster.pool(itertools.count, 5) as pool:
+        got = pool.map(next, [0] * 6)
+        assert pool.state is not None
+    assert len(got) == 6
+    assert got.count(5) <= 2
+    assert max(got) >= 7
+
+
+def test_open_pool_refuses_what_is_not_an_executor():
+    with pytest.raises(errors.InvalidValue) as caught:
+        open_pool("dask", dict)  # type: ignore[arg-type]
+    assert caught.value.field == "executor"
+    with pytest.raises(errors.InvalidValue):
+        open_pool(0, dict)

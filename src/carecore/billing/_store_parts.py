@@ -9,10 +9,14 @@ way:
    record (:meth:`~carecore.protocols.Transaction.find_rows`), as rows not
    yet built into records. Care plans with later versions are dated here,
    from their history and the audit log, as the whole-store read dates them.
-3. A worker (a forked process, or this process with one worker) builds the
+3. A worker (a forked process, this process with one worker, or any
+   :class:`~carecore.executors.Executor`'s worker, Dask's say) builds the
    partition's records, evaluates every patient with
    :func:`carecore.billing.month.evaluate_records`, and writes the part's
-   claims, denials and audit packets through the close's one writer.
+   claims, denials and audit packets through the close's one writer: to a
+   part folder on this machine (local and process executors), or as text
+   sent back with the part's result (other executors, whose workers may be
+   on other machines).
 4. The parts are merged in partition order, so the files are those of a
    one-process close, and the month's claim lines and denials are stored in
    one transaction (:meth:`carecore.service.CareProgram.close_month`'s
@@ -45,7 +49,7 @@ from carecore.billing.encode import AuditEvidence
 from carecore.billing.facts import Setting, TimeFact
 from carecore.billing.month import MonthRecords, evaluate_records
 from carecore.billing.rules import RuleSet
-from carecore.billing.workers import WorkerRunner
+from carecore.executors import Executor, Pending, open_pool
 from carecore.model import (
     ApcmAddon,
     CarePlan,
@@ -191,8 +195,18 @@ class _State:
     require_coverage: bool
 
 
-def _close_part(state: _State, index: int, part: _Partition, out: Path | None) -> dict[str, Any]:
-    """Build one partition's records, evaluate them and write its part of the files."""
+def _close_part(
+    state: _State,
+    index: int,
+    part: _Partition,
+    out: Path | None,
+    ship_text: bool = False,  # noqa: FBT001, FBT002
+) -> dict[str, Any]:
+    """Build one partition's records, evaluate them and write its part of the files.
+
+    With *ship_text*, the part's text comes back in the result (``texts``:
+    one :meth:`CloseWriter.render` per patient) instead of a folder.
+    """
     from carecore.service import _billing_items, _dated_spans  # noqa: PLC0415
 
     month = state.month
@@ -208,13 +222,14 @@ def _close_part(state: _State, index: int, part: _Partition, out: Path | None) -
     evidence_plans: dict[str, list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]] = (
         collections.defaultdict(list)
     )
-    if out is not None:
+    if out is not None or ship_text:
         for consent in records.consents:
             if consent.obtained_on <= month.end:
                 consents[consent.patient_id].append(consent)
         for versions in _plan_versions_as_of(dated, month):
             evidence_plans[versions[0][0].patient_id].append(versions)
     items: list[ClaimLine | Denial] = []
+    texts: list[tuple[str, list[str], str, str]] = []
     with CloseWriter(out, month, state.rules, part=True) as writer:
         for facts, result in evaluate_records(
             records,
@@ -227,7 +242,10 @@ def _close_part(state: _State, index: int, part: _Partition, out: Path | None) -
             evidence = AuditEvidence(
                 consents=consents.get(pid, ()), care_plans=evidence_plans.get(pid, ())
             )
-            writer.add(patient_month(facts, result, month, evidence))
+            closed = patient_month(facts, result, month, evidence)
+            writer.add(closed)
+            if ship_text:
+                texts.append(writer.render(closed))
             items += _billing_items(result.patient_id, month, result.claim_lines, result.denials)
         writer.finish()
     return {
@@ -235,6 +253,7 @@ def _close_part(state: _State, index: int, part: _Partition, out: Path | None) -
         "state": writer.state(),
         "items": items,
         "patients": len(records.patients),
+        "texts": texts,
     }
 
 
@@ -255,7 +274,16 @@ def patient_month(
     return PatientMonth(row=row, period=month, result=result, time_log=log, evidence=evidence)
 
 
-def close_store_parts(  # noqa: PLR0917 - close_store's settings
+def _runs_on(executor: Executor | None, parts: int, workers: int) -> Executor | int:
+    """The executor given, else *workers* processes (one, this process, for a single partition)."""
+    if executor is not None:
+        return executor
+    if parts < _PARALLEL_PARTS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return workers
+
+
+def close_store_parts(  # noqa: C901, PLR0917 - close_store's settings; read, submit, collect
     program: CareProgram,
     month: ServicePeriod,
     rules: RuleSet,
@@ -266,26 +294,31 @@ def close_store_parts(  # noqa: PLR0917 - close_store's settings
     require_coverage: bool,  # noqa: FBT001
     workers: int,
     partition_size: int,
+    executor: Executor | None = None,
 ) -> CloseSummary:
-    """Close *month* over *program*'s store in partitions (see the module's text)."""
+    """Close *month* over *program*'s store in partitions (see the module's text).
+
+    The partitions run on *executor* when given (the caller closes it), else
+    in *workers* forked processes (this process for one worker, or for fewer
+    than two partitions).
+    """
     from carecore.service import _partitions  # noqa: PLC0415
 
     with program.transaction(f"{reason}: read {month}") as tx:
         ids = tx.patient_ids()
         staff = tuple(tx.all(Practitioner))
     parts = _partitions(ids, partition_size)
-    parts_dir = None if out is None else out / ".parts"
-    workers = (
-        1
-        if len(parts) < _PARALLEL_PARTS or "fork" not in multiprocessing.get_all_start_methods()
-        else workers
-    )
+    # Part folders on this machine's disk; another executor's workers send the text back.
+    ship_text = executor is not None and executor.name not in {"local", "process"}
+    parts_dir = None if out is None or ship_text else out / ".parts"
+    runs_on = _runs_on(executor, len(parts), workers)
+    in_flight = 2 * (runs_on if isinstance(runs_on, int) else runs_on.workers)
     items: list[ClaimLine | Denial] = []
     done = 0
     with (
         CloseWriter(out, month, rules) as writer,
-        WorkerRunner(
-            workers,
+        open_pool(
+            runs_on,
             _State,
             month=month,
             rules=rules,
@@ -301,21 +334,24 @@ def close_store_parts(  # noqa: PLR0917 - close_store's settings
             writer.merge(result["state"], folder)
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
+            if writer.out is not None:
+                for text in result["texts"]:
+                    writer.write(*text)
             items.extend(result["items"])
             done += result["patients"]
             if on_progress is not None:
                 on_progress(done, len(ids))
 
-        pending: collections.deque[Callable[..., Any]] = collections.deque()
+        pending: collections.deque[Pending[dict[str, Any]]] = collections.deque()
         for index, (_start, part) in enumerate(parts):
             with program.transaction(f"{reason}: read {month}") as tx:
                 rows = read_partition(tx, part)
             folder = None if parts_dir is None else parts_dir / str(index)
-            pending.append(runner.submit(_close_part, index, rows, folder))
-            while len(pending) > 2 * workers:
-                collect(pending.popleft()())
+            pending.append(runner.submit(_close_part, index, rows, folder, ship_text))
+            while len(pending) > in_flight:
+                collect(pending.popleft().result())
         while pending:
-            collect(pending.popleft()())
+            collect(pending.popleft().result())
         if parts_dir is not None:
             shutil.rmtree(parts_dir, ignore_errors=True)
         program._store_items(month, items, reason)  # noqa: SLF001 - close_month's write

@@ -53,7 +53,7 @@ from carecore.billing.facts import (
     Setting,
 )
 from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
-from carecore.billing.workers import WorkerRunner
+from carecore.executors import Executor, open_pool
 from carecore.model import _validators as v
 from carecore.model.codes import Credential, ServiceFamily
 from carecore.model.period import ServicePeriod
@@ -1204,7 +1204,7 @@ def run_close(  # noqa: C901, PLR0912
         (i, byte_range, parts_dir / str(i) if parts_dir else None)
         for i, byte_range in enumerate(plan)
     ]
-    with WorkerRunner(
+    with open_pool(
         len(tasks),
         _PartState,
         patients=patients,
@@ -1218,9 +1218,9 @@ def run_close(  # noqa: C901, PLR0912
         for job in jobs:
             while True:
                 try:
-                    results.append(job(0.5))
+                    results.append(job.result(0.5))
                     break
-                except multiprocessing.TimeoutError:
+                except TimeoutError:
                     if on_progress is not None:
                         on_progress(counter.value)
         results.sort(key=lambda r: r["index"])
@@ -1409,6 +1409,7 @@ def close_store(
     require_coverage: bool = False,
     workers: int | None = None,
     partition_size: int | None = None,
+    executor: Executor | None = None,
 ) -> CloseSummary:
     """Close *month* over a store: store the claim lines and denials, write the CSV close's files.
 
@@ -1422,6 +1423,9 @@ def close_store(
     per kind of record each, and built and evaluated in *workers* forked
     processes (default: up to 4, one per core, when there are two
     partitions or more); memory follows the partition size, not the store.
+    With *executor* (:mod:`carecore.executors`: a process pool, Dask, a
+    plugin's), the partitions run on its workers instead; the caller closes
+    it.
     Every patient's outcome goes through the same writer and encoder as a
     CSV close, and the parts are merged in order, so the files do not depend
     on the workers or the partitions. The audit packets carry the store's
@@ -1456,6 +1460,7 @@ def close_store(
                 require_coverage=require_coverage,
                 workers=workers,
                 partition_size=partition_size,
+                executor=executor,
             )
     if workers is None:
         workers = min(os.cpu_count() or 1, 4)
@@ -1481,6 +1486,7 @@ def close_store(
             require_coverage,
             workers,
             size,
+            executor,
         )
 
 

@@ -96,7 +96,7 @@ from carecore.billing.primitives import (
     minute_class,
     time_track,
 )
-from carecore.billing.workers import WorkerRunner
+from carecore.executors import Pending, Pool, open_pool
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
@@ -795,7 +795,7 @@ class _State:
     """What a process of the close holds: the rules, the files, the fast path's cache, open handles.
 
     Built in the main process and in each worker by the pool's initializer
-    (see :class:`carecore.billing.workers.WorkerRunner`).
+    (see :meth:`carecore.executors.Executor.pool`).
     """
 
     def __init__(
@@ -1039,7 +1039,7 @@ def close_columnar(
     closes one by one) runs in that many forked worker processes.
     """
     # Started before polars has threads (the workers are forked).
-    runner = WorkerRunner(workers, _State, rules, month, Path(patients_csv), Path(events_csv))
+    runner = open_pool(workers, _State, rules, month, Path(patients_csv), Path(events_csv))
     try:
         return _close(Path(patients_csv), Path(events_csv), month, rules, out, runner, on_progress)
     finally:
@@ -1052,7 +1052,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     month: ServicePeriod,
     rules: RuleSet,
     out: Path | None,
-    runner: WorkerRunner[_State],
+    runner: Pool[_State],
     on_progress: Callable[[int], object] | None,
 ) -> tuple[CloseSummary, list[RowProblem]] | None:
     import polars as pl  # noqa: PLC0415
@@ -1061,7 +1061,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     scans = [runner.submit(_scan_task, patients_file), runner.submit(_scan_task, events_file)]
     offsets: list[pl.Series] = []
     read = _read(
-        patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED, offsets=offsets, scanned=scans[0]
+        patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED, offsets=offsets, scanned=scans[0].result
     )
     if read is None:
         return None
@@ -1073,7 +1073,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         columns=_EVENT_READ,
         categorical=_EVENT_CATEGORIES,
         offsets=offsets,
-        scanned=scans[1],
+        scanned=scans[1].result,
     )
     if read is None:
         return None
@@ -1298,7 +1298,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     # The reference engine, once per distinct canonical month. With worker processes, each
     # batch goes to the workers (idle so far) as soon as it is built, ahead of the reference
     # code's patients. Inline, a batch runs when its result is collected, below.
-    template_jobs: list[Callable[[], Any]] = []
+    template_jobs: list[Pending[Any]] = []
     batch_keys: list[tuple[Any, ...]] = []
 
     def flush(batch: list[tuple[Any, ...]]) -> None:
@@ -1382,7 +1382,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     template_keys: list[dict[str, Any]] = []
     unrenderable: list[int] = []
     for job in template_jobs:
-        lines_part, denials_part, keys_part, bad_part = job()
+        lines_part, denials_part, keys_part, bad_part = job.result()
         template_lines += lines_part
         template_denials += denials_part
         template_keys += keys_part
@@ -1505,7 +1505,7 @@ class _Results:
 
     def __init__(
         self,
-        runner: WorkerRunner[_State],
+        runner: Pool[_State],
         batches: list[_Batch],
         headers: tuple[list[str], list[str]],
         *,
@@ -1519,7 +1519,7 @@ class _Results:
         self.render = render
         self.in_flight = in_flight
         self.waiting = deque(batches)
-        self.jobs: deque[tuple[int, Callable[[], Any]]] = deque()
+        self.jobs: deque[tuple[int, Pending[Any]]] = deque()
         self.states: list[dict[str, Any]] = []
         self.found: list[tuple[int, list[RowProblem]]] = []
         self.pending: list[tuple[int, str, str, str, str]] = []
@@ -1549,7 +1549,7 @@ class _Results:
         self._top_up()
         # Batches hold increasing orders: one starting at *last* or later has none before it.
         while self.jobs and (last is None or self.jobs[0][0] < last):
-            self.add(self.jobs.popleft()[1]())
+            self.add(self.jobs.popleft()[1].result())
             self._top_up()
         self.pending.sort(key=lambda item: item[0])
         cut = (
