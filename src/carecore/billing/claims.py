@@ -67,7 +67,6 @@ if TYPE_CHECKING:
     from carecore.protocols import Transaction
 
 __all__ = [
-    "MAX_CLAIM_DIAGNOSES",
     "PATIENT_COLUMNS",
     "Claim",
     "ClaimBatch",

@@ -97,7 +97,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASE_CODE",
-    "MAX_CLAIM_DIAGNOSES",
     "EvaluationResult",
     "Hint",
     "TcmClock",
