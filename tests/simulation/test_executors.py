@@ -39,6 +39,16 @@ def test_same_table_on_a_dask_local_cluster():
     assert on_dask.rows == local.rows
 
 
+def test_same_table_whatever_the_number_of_workers_and_chunks():
+    """Replications go in one chunk per worker: 5 over 3 workers is chunks of 2, 2 and 1."""
+    local = run_study(_STUDY, replications=5, seed=4)
+    seen: list[int] = []
+    with get_executor("process", workers=3) as pool:
+        pooled = run_study(_STUDY, replications=5, seed=4, executor=pool, on_done=seen.append)
+    assert pooled.rows == local.rows
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
 def test_results_come_back_in_task_order_with_progress():
     seen: list[int] = []
     with get_executor("process", workers=2) as pool:

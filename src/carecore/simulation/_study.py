@@ -55,9 +55,30 @@ class Interval:
     high: float
 
 
-def _task(args: tuple[Study, int, int]) -> Replication:
-    study, seed, index = args
-    return run_replication(study, seed, index)
+def _same(study: Study) -> Study:
+    """A pool's state: the study itself (sent to each worker once)."""
+    return study
+
+
+def _replications(study: Study, task: tuple[int, tuple[int, ...]]) -> tuple[Replication, ...]:
+    """One task: a chunk of replications, each on its own stream of *seed*."""
+    seed, indices = task
+    return tuple(run_replication(study, seed, index) for index in indices)
+
+
+def _chunks(count: int, parts: int) -> list[tuple[int, ...]]:
+    """0 .. *count* - 1 cut into *parts* contiguous runs as even as can be.
+
+    >>> _chunks(5, 2)
+    [(0, 1, 2), (3, 4)]
+    """
+    size, extra = divmod(count, parts)
+    out, start = [], 0
+    for part in range(parts):
+        end = start + size + (1 if part < extra else 0)
+        out.append(tuple(range(start, end)))
+        start = end
+    return [chunk for chunk in out if chunk]
 
 
 @frozen(kw_only=True)
@@ -247,7 +268,11 @@ def run_study(
     """Run *replications* replications of *study* from *seed* on *executor* (default: in process).
 
     Replication *k* draws from ``SeedSequence(seed).spawn(replications)[k]``:
-    independent streams, and the same result whichever executor runs it.
+    independent streams, and the same result whichever executor runs it and
+    however many workers it has. On an executor with several workers the
+    replications go in one chunk per worker, the study sent to each worker
+    once (see :meth:`carecore.executors.Executor.pool`); *on_done* is called
+    with each replication's index as its chunk completes.
 
     >>> from carecore.simulation import PopulationSpec, Study
     >>> result = run_study(Study(months=2, population=PopulationSpec(size=50)), replications=2, seed=1)
@@ -261,7 +286,19 @@ def run_study(
             raise errors.InvalidValue(
                 f"must be a whole number of at least {low}", field=name, value=value
             )
-    tasks = [(study, seed, index) for index in range(replications)]
     runner = executor if executor is not None else LocalExecutor()
-    reps = runner.map(_task, tasks, on_done=on_done)
-    return StudyResult(study=study, seed=seed, replications=tuple(reps))
+    # Coarse tasks: in process one replication a task (a progress step each); elsewhere one
+    # chunk of replications per worker, so each worker gets the study once and pays its
+    # start-up (imports, rule sets, the engine's memo) once.
+    parts = replications if runner.workers == 1 else min(replications, runner.workers)
+    chunks = _chunks(replications, parts)
+
+    def done(index: int) -> None:
+        if on_done is not None:
+            for replication in chunks[index]:
+                on_done(replication)
+
+    with runner.pool(_same, study) as pool:
+        results = pool.map(_replications, [(seed, chunk) for chunk in chunks], on_done=done)
+    reps = tuple(rep for chunk in results for rep in chunk)
+    return StudyResult(study=study, seed=seed, replications=reps)
