@@ -218,8 +218,9 @@ def test_summary_intervals_hold_the_mean():
 
 
 def test_shipped_examples_load():
-    assert example_names() == ("ccm-2015", "primary-care-2026")
+    assert example_names() == ("ccm-2015", "demo-practice", "primary-care-2026")
     assert load_study("primary-care-2026").population.size == 2000
+    assert load_study("demo-practice").time_zone == "America/Chicago"
     ccm = load_study("ccm-2015")
     assert ccm.policy.codes == frozenset({"99490"})
     assert dict(ccm.policy.fees)["99490"] == Decimal("42.60")
@@ -253,7 +254,7 @@ def test_the_cli_lists_runs_and_refuses(tmp_path):
     app = make_app(get_plugin_manager(entry_points=False))
     listed = runner.invoke(app, ["simulate", "--list-examples"])
     assert listed.exit_code == 0
-    assert listed.output.split() == ["ccm-2015", "primary-care-2026"]
+    assert listed.output.split() == ["ccm-2015", "demo-practice", "primary-care-2026"]
 
     config = tmp_path / "small.json"
     config.write_text(json.dumps({"months": 2, "population": {"size": 80}}))

@@ -114,7 +114,7 @@ def example_names() -> tuple[str, ...]:
     """The names of the example studies shipped with carecore.
 
     >>> example_names()
-    ('ccm-2015', 'primary-care-2026')
+    ('ccm-2015', 'demo-practice', 'primary-care-2026')
     """
     folder = resources.files("carecore.simulation").joinpath("examples")
     return tuple(

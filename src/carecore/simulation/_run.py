@@ -57,13 +57,23 @@ from carecore.model import (
 from carecore.registry import eligibility
 from carecore.risk import HccModel, HccVersion, hcc_score
 from carecore.simulation._model import OutreachOrder, Priority, ProgramPolicy, Study
-from carecore.simulation._panel import PatientPanel
+from carecore.simulation._panel import PanelPatient, PatientPanel
 from carecore.transitions import TransitionRules, readmission_window
 
 if TYPE_CHECKING:
     from carecore.billing.engine import EvaluationResult
 
-__all__ = ["Replication", "billing_facts", "policy_rules", "run_replication", "simulated_bill"]
+__all__ = [
+    "CareMonth",
+    "Outreach",
+    "Recording",
+    "Replication",
+    "Stay",
+    "billing_facts",
+    "policy_rules",
+    "run_replication",
+    "simulated_bill",
+]
 
 #: The billing practitioner of the simulated practice.
 PRACTITIONER = "dr1"
@@ -82,6 +92,63 @@ def _numpy() -> Any:
 
 
 @frozen(kw_only=True)
+class Outreach:
+    """A patient approached in a month (``YYYY-MM``), and whether they agreed to enroll."""
+
+    patient: int
+    month: str
+    agreed: bool
+
+
+@frozen(kw_only=True)
+class CareMonth:
+    """An enrolled patient-month: the minutes of each contact the staff made (none when not served)."""
+
+    patient: int
+    month: str
+    minutes: tuple[int, ...]
+
+
+@frozen(kw_only=True)
+class Stay:
+    """An admission: its day, the discharge home (None: the patient died in it) and what followed.
+
+    ``readmitted`` is the day of a readmission within 30 days (None: none).
+    When TCM is offered and the patient has Medicare, ``tcm_contact`` is the
+    day of the interactive contact (None: no staff time left for it) and
+    ``tcm_visit`` and ``tcm_mdm`` the face-to-face visit (None: none).
+    """
+
+    patient: int
+    admitted: pendulum.Date
+    discharged: pendulum.Date | None
+    readmitted: pendulum.Date | None = None
+    tcm_contact: pendulum.Date | None = None
+    tcm_visit: pendulum.Date | None = None
+    tcm_mdm: MdmLevel | None = None
+
+
+@frozen(kw_only=True)
+class Recording:
+    """What happened to each patient of a recorded replication, to write as records.
+
+    Patients are numbered as in the replication (``p0``, ``p1``...):
+    ``patients`` gives each one's traits (generated, or the panel's), and
+    the other fields what the replication drew for them: outreach, the
+    minutes of each enrolled month, admissions, and the months of an
+    emergency visit (``ed_visits``) or of death (``deaths``), as
+    ``(patient, YYYY-MM)``.
+    """
+
+    patients: tuple[PanelPatient, ...] = ()
+    outreach: tuple[Outreach, ...] = ()
+    care: tuple[CareMonth, ...] = ()
+    stays: tuple[Stay, ...] = ()
+    ed_visits: tuple[tuple[int, str], ...] = ()
+    deaths: tuple[tuple[int, str], ...] = ()
+
+
+@frozen(kw_only=True)
 class Replication:
     """What one replication gives: a value per month and measure, and study-level counts.
 
@@ -97,6 +164,8 @@ class Replication:
     #: model values (patients ``p0``, ``p1``...), for :mod:`carecore.metrics`.
     enrollments: tuple[Enrollment, ...] = ()
     claim_lines: tuple[ClaimLine, ...] = ()
+    #: With ``record=True``: each patient's traits and what happened to them.
+    recording: Recording | None = None
 
 
 # -- rules and billing ------------------------------------------------------------
@@ -377,7 +446,10 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     replication *index* is the same whichever process runs it. With *record*
     the replication also keeps its enrollments and the claim lines of its
     monthly families as model values (each patient-month then goes to the
-    engine itself, not the memo), so :mod:`carecore.metrics` can measure it.
+    engine itself, not the memo), so :mod:`carecore.metrics` can measure it,
+    and its :class:`Recording`: each patient's traits, outreach, minutes and
+    admissions, enough to write the year as records (what ``carecore demo``
+    does). Recording draws no extra random numbers: the table is the same.
     """
     np = _numpy()
     stream = np.random.SeedSequence(entropy=seed, spawn_key=(index,))
@@ -526,6 +598,11 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     p_adm = np.array(out.admission)[tier]
     p_death = np.array(out.death)[tier]
     readmit_total = discharges_total = 0
+    outreach_kept: list[Outreach] = []
+    care_kept: list[CareMonth] = []
+    stays_kept: list[Stay] = []
+    ed_kept: list[tuple[int, str]] = []
+    deaths_kept: list[tuple[int, str]] = []
 
     def tcm_bill(
         patient: int, discharge: pendulum.Date, episode: Any
@@ -570,8 +647,11 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             if not alive[patient]:
                 continue
             reach -= 1
-            if consent_u[patient] < policy.enrollment_probability:
+            agreed = bool(consent_u[patient] < policy.enrollment_probability)
+            if agreed:
                 waiting.append(patient)
+            if record:
+                outreach_kept.append(Outreach(patient=patient, month=key_month, agreed=agreed))
         waiting = [p for p in waiting if alive[p]]
         room = len(waiting) if cap is None else max(0, cap - int(enrolled.sum()))
         for patient in waiting[:room]:
@@ -612,6 +692,8 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             day = pendulum.Date(year, month, int(admit_day[t, p]))
             discharge = day.add(days=policy.tcm.length_of_stay_days)
             if dies[p]:
+                if record:
+                    stays_kept.append(Stay(patient=p, admitted=day, discharged=None))
                 continue
             discharges += 1
             p_back = min(out.readmission * (out.readmission_effect if enrolled[p] else 1.0), 1)
@@ -623,6 +705,10 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             if readmitted is not None:
                 readmissions += 1
             if not (offers_tcm and medicare[p]):
+                if record:
+                    stays_kept.append(
+                        Stay(patient=p, admitted=day, discharged=discharge, readmitted=readmitted)
+                    )
                 continue
             contact_due, visit_7, visit_14, _end = _episode(discharge, transition_rules)
             minutes = policy.tcm.contact_minutes
@@ -644,6 +730,18 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             else:
                 visit, mdm = None, None
             pending.append((p, discharge, (contact_day, successful, visit, mdm, readmitted)))
+            if record:
+                stays_kept.append(
+                    Stay(
+                        patient=p,
+                        admitted=day,
+                        discharged=discharge,
+                        readmitted=readmitted,
+                        tcm_contact=contact_day,
+                        tcm_visit=visit,
+                        tcm_mdm=mdm,
+                    )
+                )
         readmit_total += readmissions
         discharges_total += discharges
         # TCM is billed once its 30-day period is over (or the study ends)
@@ -659,8 +757,9 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
 
         # 5. staff time: who is called when the minutes wanted exceed the capacity
         members = np.flatnonzero(enrolled)
-        want = wanted[done[members].clip(max=months - 1), members]
-        calls = contacts[done[members].clip(max=months - 1), members]
+        draw_month = done[members].clip(max=months - 1)
+        want = wanted[draw_month, members]
+        calls = contacts[draw_month, members]
         if policy.priority is Priority.RISK:
             order = np.lexsort((seq[members], -tier[members]))
         else:
@@ -679,6 +778,11 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             fam = monthly[int(family_of[p])]
             minutes = int(want[i]) if served[i] else 0
             count = int(calls[i]) if served[i] else 0
+            if record:
+                spent = per_contact[int(draw_month[i]), p, :count]
+                care_kept.append(
+                    CareMonth(patient=p, month=key_month, minutes=tuple(int(m) for m in spent))
+                )
             start = pendulum.Date(*study.month(int(started[p])), 1)
             conds = cond_sets[int(cond_id[p])]
             facts: dict[str, Any] = {
@@ -732,6 +836,9 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         values["readmissions"] = float(readmissions)
         values["member_months"] = float(alive.sum())
         rows.append((key_month, tuple(values.items())))
+        if record:
+            ed_kept.extend((int(p), key_month) for p in np.flatnonzero(ed))
+            deaths_kept.extend((int(p), key_month) for p in np.flatnonzero(dies))
         alive &= ~dies
 
     # -- study-level counts: utilisation before and after enrollment --------------------
@@ -748,10 +855,36 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         ("readmissions", float(readmit_total)),
         ("discharges", float(discharges_total)),
     )
+    recording = None
+    if record:
+        if isinstance(pop, PatientPanel):
+            traits = pop.patients
+        else:
+            sexes = (AdministrativeSex.MALE, AdministrativeSex.FEMALE)
+            traits = tuple(
+                PanelPatient(
+                    id=f"p{i}",
+                    conditions=cond_sets[int(cond_id[i])],
+                    medicare=bool(medicare[i]),
+                    risk_tier=int(tier[i]),
+                    age=int(age[i]),
+                    sex=sexes[int(female[i])],
+                )
+                for i in range(n)
+            )
+        recording = Recording(
+            patients=traits,
+            outreach=tuple(outreach_kept),
+            care=tuple(care_kept),
+            stays=tuple(stays_kept),
+            ed_visits=tuple(ed_kept),
+            deaths=tuple(deaths_kept),
+        )
     return Replication(
         index=index,
         months=tuple(rows),
         totals=totals,
         enrollments=tuple(kept[p] for p in sorted(kept)),
         claim_lines=tuple(lines_kept),
+        recording=recording,
     )
