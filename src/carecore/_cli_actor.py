@@ -15,11 +15,20 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 if TYPE_CHECKING:
     from carecore._cli_config import Settings
+    from carecore.access import Actor, StaffActor
 
-__all__ = ["DEFAULT_ACTOR", "actor_option", "current_actor", "env_actor", "resolve_actor"]
+__all__ = [
+    "DEFAULT_ACTOR",
+    "actor_option",
+    "command_actor",
+    "current_actor",
+    "env_actor",
+    "resolve_actor",
+]
 
 #: The actor recorded when neither ``--actor``, ``CARECORE_ACTOR`` nor the settings file
 #: names one and the operating system names no user either.
@@ -60,6 +69,48 @@ def current_actor() -> str:
     if isinstance(obj, dict) and isinstance(obj.get("actor"), str):
         return str(obj["actor"])
     return resolve_actor(None)
+
+
+#: A command's own options that name who is working (``--actor``, ``meds reconcile --by``).
+_WHO = frozenset({"actor", "by"})
+
+
+def command_actor(actor_id: str) -> Actor | StaffActor | None:
+    """Who *actor_id* stands for in the running command (the ``carecore_resolve_actor`` answer).
+
+    - The actor the user named (``carecore --actor``, ``CARECORE_ACTOR``, the
+      settings file's ``actor``, or the command's own option) is a
+      :class:`~carecore.access.StaffActor`: a practitioner of the store is that
+      practitioner; ``CARECORE_ACTOR_ROLES`` (or the file's ``actor_roles``)
+      adds roles. Someone named who is neither may do nothing with patients.
+    - With no one named, the login account acts (``os-user:NAME``) as a
+      trusted caller (the ``system`` role): carecore cannot tell who is at the
+      keyboard, and that account can open the store without carecore.
+    - Any other id (outside a command, or one a command sets itself) is not
+      the command line's to answer (None).
+    """
+    from carecore.access import Actor, StaffActor, parse_roles  # noqa: PLC0415
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    root = ctx.find_root().obj
+    if not isinstance(root, dict) or "actor" not in root:
+        return None
+    typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
+    given = {
+        value.strip()
+        for name, value in ctx.params.items()
+        if name in _WHO and isinstance(value, str) and ctx.get_parameter_source(name) in typed
+    }
+    if actor_id not in given:
+        if actor_id != root["actor"]:
+            return None
+        if not root.get("actor_named", True):
+            return Actor.system(actor_id)
+    settings = root.get("settings")
+    roles = getattr(settings, "actor_roles", None) or ""
+    return StaffActor(id=actor_id, roles=parse_roles(roles, field="actor_roles"))
 
 
 def env_actor() -> str:

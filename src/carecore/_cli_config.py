@@ -33,6 +33,7 @@ ENV_VARS: dict[str, str] = {
     "db": "CARECORE_DB",
     "time_zone": "CARECORE_TIME_ZONE",
     "actor": "CARECORE_ACTOR",
+    "actor_roles": "CARECORE_ACTOR_ROLES",
 }
 
 
@@ -43,6 +44,8 @@ class Settings:
     db: str | None = None
     time_zone: str | None = None
     actor: str | None = None
+    #: Roles of the named actor, comma-separated (see carecore.access.StaffActor).
+    actor_roles: str | None = None
 
 
 def _check(key: str, value: object, field: str) -> str:
@@ -55,6 +58,10 @@ def _check(key: str, value: object, field: str) -> str:
         from carecore.model._validators import check_time_zone  # noqa: PLC0415
 
         return check_time_zone(text, field)
+    if key == "actor_roles":
+        from carecore.access import parse_roles  # noqa: PLC0415
+
+        return ", ".join(sorted(parse_roles(text, field=field)))
     if not text:
         what = "a store URL (e.g. sqlite:///practice.db)" if key == "db" else "who is acting"
         raise errors.InvalidValue(f"must name {what}", field=field)

@@ -3,7 +3,8 @@
 Single-record operations the policy refuses raise
 :class:`~carecore.errors.AccessDenied` (and are remembered, so the program
 rolls the transaction back and records the denial even when the caller
-catches it); bulk reads return only the records of the patients it allows.
+catches it); bulk reads return only the records of the patients it allows,
+and raise when it allows none of them.
 The policy is asked first without the patient's care teams; only when it
 says no are the care teams read and the policy asked again (so a policy
 must not refuse what it allows without them).
@@ -11,6 +12,7 @@ must not refuse what it allows without them).
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carecore import errors
@@ -20,7 +22,7 @@ from carecore.storage import kind_for
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from carecore.model import DeliveryReceipt, OutboundMessage
     from carecore.protocols import Transaction
@@ -66,6 +68,24 @@ class GuardedTransaction:
         self._every: dict[tuple[Action, str | None], bool] = {}
         #: Denials raised in this transaction (the program audits them after rollback).
         self.denied: list[errors.AccessDenied] = []
+
+    @contextlib.contextmanager
+    def reading_as(self, action: Action) -> Iterator[None]:
+        """Check the reads in the block as *action*: the code that sends records out declares it.
+
+        A de-identified export reads every record to de-identify it
+        (``deidentified-export``); a disclosure of identified records reads
+        them to send them (``export``).
+        """
+        if action not in {Action.READ, Action.EXPORT, Action.DEIDENTIFIED_EXPORT}:
+            raise errors.InvalidValue(
+                "must be read, export or deidentified-export", field="action", value=action
+            )
+        before, self._read = self._read, action
+        try:
+            yield
+        finally:
+            self._read = before
 
     # -- asking the policy -------------------------------------------------------
 
@@ -153,7 +173,15 @@ class GuardedTransaction:
             return ids
         if len(ids) - len(first) > 1:
             self._load_teams()
-        return [p for p in ids if self.allowed(action, kind, p)]
+        permitted = [p for p in ids if self.allowed(action, kind, p)]
+        if ids and not permitted:
+            # Someone who may see none of them is refused, not handed an empty list.
+            refused = errors.AccessDenied(
+                actor=self._actor.id, action=action.value, patient_id=None, kind=kind
+            )
+            self.denied.append(refused)
+            raise refused
+        return permitted
 
     # -- writes ----------------------------------------------------------------------
 
@@ -175,10 +203,11 @@ class GuardedTransaction:
 
     def delete(self, kind_cls: type[Any], key: object) -> None:
         kind = kind_for(kind_cls)
+        action = write_action(kind.cls)
         if kind.patient_column is None:
-            self.require(write_action(kind.cls), kind.name, None)
-        else:
-            self._check_write(self._tx.get(kind_cls, key))
+            self.require(action, kind.name, None)
+        elif not self.every_patient(action, kind.name):
+            self._check_write(self._tx.get(kind_cls, key))  # whose record it is
         self._tx.delete(kind_cls, key)
 
     def add_many(self, records: Sequence[object]) -> None:
@@ -205,6 +234,8 @@ class GuardedTransaction:
         kind = kind_for(kind_cls)
         if kind.patient_column is None:
             self.require(self._read, kind.name, None)
+            return self._tx.all(kind_cls)
+        if self.every_patient(self._read, kind.name):
             return self._tx.all(kind_cls)
         ids = self._tx.patient_ids()
         permitted = self._permitted(self._read, kind.name, ids)

@@ -29,6 +29,9 @@ from carecore import errors
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from carecore.model import Practitioner
+    from carecore.protocols import Transaction
+
 __all__ = [
     "BILLING_KINDS",
     "FEED_KINDS",
@@ -39,7 +42,10 @@ __all__ = [
     "DefaultPolicy",
     "Role",
     "Scope",
+    "StaffActor",
     "check",
+    "parse_roles",
+    "practitioner_roles",
     "teams_of",
 ]
 
@@ -267,6 +273,9 @@ DEFAULT_GRANTS: dict[Role, tuple[_Grant, ...]] = {
     Role.SYSTEM: tuple((action, Scope.ANY, None) for action in Action),
 }
 
+#: The actions that read records (to use them, or to send them out).
+_READS = frozenset({Action.READ, Action.EXPORT, Action.DEIDENTIFIED_EXPORT})
+
 #: Kinds of no patient every reading role may read (the staff directory, the programs).
 _SHARED_KINDS = frozenset({"Practitioner", "Program", "BillingIdentity", "PracticeSetting"})
 
@@ -275,9 +284,9 @@ _SHARED_KINDS = frozenset({"Practitioner", "Program", "BillingIdentity", "Practi
 class DefaultPolicy:
     """carecore's policy: the grants of :data:`DEFAULT_GRANTS` by role.
 
-    Records of no patient: practitioners and programs are read by every role
-    that may read something and written by integration, admin and system
-    actors; everything else of no patient (the whole audit log, the outbox
+    Records of no patient: practitioners and programs are read (or exported)
+    by every role that may read (or export) something, and written by
+    integration, admin and system actors; everything else of no patient (the whole audit log, the outbox
     as a whole) needs a grant for every patient.
 
     >>> billing = Actor(id="billing:kim", roles={Role.BILLING})
@@ -303,8 +312,9 @@ class DefaultPolicy:
         """True when one of the actor's roles grants the request."""
         grants = [g for role in request.actor.roles for g in DEFAULT_GRANTS.get(role, ())]
         if request.patient_id is None and request.kind in _SHARED_KINDS:
-            if request.action is Action.READ:
-                return any(action is Action.READ for action, _scope, _kinds in grants)
+            if request.action in _READS:
+                # The staff directory goes with whatever the actor may read or send out.
+                return any(action is request.action for action, _scope, _kinds in grants)
             if request.action is Action.WRITE:
                 return bool(request.actor.roles & {Role.INTEGRATION, Role.ADMIN, Role.SYSTEM})
         for action, scope, kinds in grants:
@@ -359,3 +369,75 @@ def teams_of(actor: Actor, teams: Iterable[tuple[str, Iterable[str]]]) -> tuple[
             if team_id in actor.teams or actor.id in set(members)
         )
     )
+
+
+#: Credentials whose holders are physicians (and practitioners who bill like them).
+_PHYSICIANS = frozenset({"MD", "DO", "NP", "PA", "CNS", "CNM"})
+#: Credentials whose holders are nurses.
+_NURSES = frozenset({"RN", "LPN"})
+
+
+def practitioner_roles(practitioner: Practitioner) -> frozenset[Role]:
+    """The role a practitioner's credential gives: physician, nurse, else care manager.
+
+    >>> from carecore.model import Credential, Practitioner
+    >>> sorted(practitioner_roles(Practitioner(id="rn1", name="N", credential=Credential.RN)))
+    [<Role.NURSE: 'nurse'>]
+    """
+    credential = practitioner.credential.value
+    if credential in _PHYSICIANS:
+        return frozenset({Role.PHYSICIAN})
+    if credential in _NURSES:
+        return frozenset({Role.NURSE})
+    return frozenset({Role.CARE_MANAGER})
+
+
+def parse_roles(text: str, *, field: str) -> frozenset[Role]:
+    """Roles named in *text*, separated by commas (``"billing, admin"``); *field* names the source.
+
+    >>> sorted(parse_roles("billing, admin", field="CARECORE_ACTOR_ROLES"))
+    [<Role.ADMIN: 'admin'>, <Role.BILLING: 'billing'>]
+    >>> parse_roles("billing, boss", field="CARECORE_ACTOR_ROLES")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: CARECORE_ACTOR_ROLES='boss': is not a role (one of care_manager, nurse, physician, billing, admin, researcher, integration, system)
+    """
+    out = set()
+    for name in (part.strip() for part in text.split(",")):
+        if not name:
+            continue
+        try:
+            out.add(Role(name))
+        except ValueError:
+            raise errors.InvalidValue(
+                f"is not a role (one of {', '.join(r.value for r in Role)})",
+                field=field,
+                value=name,
+            ) from None
+    return frozenset(out)
+
+
+@attrs.frozen(kw_only=True)
+class StaffActor:
+    """An actor known by id, its roles and care teams looked up in the store when a program opens.
+
+    An id that names a stored practitioner is that practitioner: the role of
+    its credential (:func:`practitioner_roles`), and a care-team member of the
+    patients whose care teams list it (the policy reads those per patient).
+    *roles* are added to it (staff who are not practitioners: billing,
+    admin). An id that is neither a practitioner nor given roles has no role,
+    so the default policy lets it do nothing with patient records.
+    """
+
+    id: str = attrs.field(validator=_check_id)
+    roles: frozenset[Role] = attrs.field(default=frozenset(), converter=_roles)
+
+    def resolve(self, tx: Transaction) -> Actor:
+        """The :class:`Actor`, from the practitioners stored in *tx*'s store."""
+        from carecore.model import Practitioner  # noqa: PLC0415 - only looked up here
+
+        roles = set(self.roles)
+        for practitioner in tx.all(Practitioner):  # the staff directory: no patient data
+            if practitioner.id == self.id:
+                roles |= practitioner_roles(practitioner)
+        return Actor(id=self.id, roles=frozenset(roles))

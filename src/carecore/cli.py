@@ -101,6 +101,8 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
         ctx.obj["pm"] = manager
         ctx.obj["settings"] = settings
         ctx.obj["actor"] = resolve_actor(actor, settings)
+        # Whether someone was named (else the login account acts: see carecore._cli_actor).
+        ctx.obj["actor_named"] = bool((actor and actor.strip()) or settings.actor)
 
     manager = pm if pm is not None else get_plugin_manager()
     Hooks(manager).extend_cli(app)

@@ -21,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from carecore import errors
 from carecore._files import write_private
+from carecore.access import Action
 from carecore.storage import KINDS
 
 if TYPE_CHECKING:
@@ -248,14 +250,23 @@ def export(tx: Transaction, out: Path, rules: Deidentifier) -> dict[str, int]:
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     out.chmod(0o700)
     counts: dict[str, int] = {}
+    # A program's transaction checks these reads as a de-identified export (what a
+    # researcher may do), not as reads of identified records.
+    reading_as = getattr(tx, "reading_as", None)
     for kind in KINDS:
         if kind.patient_column is None or kind.name in SKIPPED_KINDS:
             continue
+        with (
+            reading_as(Action.DEIDENTIFIED_EXPORT)
+            if reading_as is not None
+            else contextlib.nullcontext()
+        ):
+            found = tx.all(kind.cls)
         lines = sorted(
             json.dumps(
                 rules.record(kind, tuple(kind.to_row(r))), sort_keys=True, ensure_ascii=False
             )
-            for r in tx.all(kind.cls)
+            for r in found
         )
         name = f"{kind.table}.jsonl"
         write_private(out / name, "".join(line + "\n" for line in lines))

@@ -343,6 +343,12 @@ class AccessDenied(CarecoreError):
     actor='rn-lee': may not read CarePlan of patient p1
     >>> err.actor, err.action, err.patient_id
     ('rn-lee', 'read', 'p1')
+
+    Without a patient it is about records of no patient, or a bulk read of
+    which the actor may see no patient's records:
+
+    >>> print(AccessDenied(actor="mallory", action="read", patient_id=None, kind="CarePlan"))
+    actor='mallory': may not read CarePlan
     """
 
     def __init__(
@@ -353,7 +359,7 @@ class AccessDenied(CarecoreError):
         self.patient_id = patient_id
         self.kind = kind
         what = f" {kind}" if kind else ""
-        whose = f" of patient {patient_id}" if patient_id is not None else " (of no patient)"
+        whose = f" of patient {patient_id}" if patient_id is not None else ""
         super().__init__(f"may not {action}{what}{whose}", field="actor", value=actor)
 
 

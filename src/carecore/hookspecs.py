@@ -18,7 +18,11 @@ import pluggy
 
 # Imported at run time, so typing.get_type_hints works on the hooks that name
 # only these: they are in the layers below this one.
-from carecore.access import AccessPolicy  # noqa: TC001 - read by typing.get_type_hints
+from carecore.access import (  # noqa: TC001 - read by typing.get_type_hints
+    AccessPolicy,
+    Actor,
+    StaffActor,
+)
 from carecore.model import CarePlan, DomainEvent  # noqa: TC001 - read by typing.get_type_hints
 from carecore.protocols import (  # noqa: TC001 - as above
     Channel,
@@ -50,6 +54,7 @@ __all__ = [
     "carecore_listeners",
     "carecore_on_event",
     "carecore_open_store",
+    "carecore_resolve_actor",
     "carecore_rule_sets",
     "hookspec",
 ]
@@ -114,6 +119,36 @@ def carecore_access_policy() -> AccessPolicy | None:
         @hookimpl
         def carecore_access_policy():
             return CasbinPolicy("model.conf", "policy.csv")
+    """
+
+
+@hookspec(firstresult=True)
+def carecore_resolve_actor(actor_id: str) -> Actor | StaffActor | None:
+    """Say who an actor id string stands for, when a program is opened with one.
+
+    Called once each time a :class:`~carecore.service.CareProgram` is made
+    with a plain id string as its actor. An application that knows its users
+    (a web service's session, the command line's ``--actor``) answers with
+    the :class:`~carecore.access.Actor` (roles and care teams), or a
+    :class:`~carecore.access.StaffActor` to look up in the store; carecore's
+    command line answers for the ids its user named. When no one answers, the
+    id is a trusted caller (an actor with the ``system`` role).
+
+    :param actor_id: the id the program was opened with.
+    :returns: the actor it stands for, or None when the id is not yours.
+
+    Stops at the first non-None result.
+
+    .. versionadded:: 0.1
+
+    Example::
+
+        @hookimpl
+        def carecore_resolve_actor(actor_id):
+            user = sessions.current_user()
+            if user is None or user.id != actor_id:
+                return None
+            return Actor(id=user.id, roles=user.roles, teams=user.care_teams)
     """
 
 

@@ -34,7 +34,7 @@ from carecore.protocols import Channel, EhrSource, Instrument, RuleSet, Store
 if TYPE_CHECKING:
     import click
 
-    from carecore.access import AccessPolicy
+    from carecore.access import AccessPolicy, Actor, StaffActor
     from carecore.hookspecs import ExportTarget
     from carecore.model import CarePlan, DomainEvent
 
@@ -329,6 +329,23 @@ class Hooks:
                 value=type(policy).__name__,
             )
         return policy
+
+    def resolve_actor(self, actor_id: str) -> Actor | StaffActor | None:
+        """Who *actor_id* stands for (``carecore_resolve_actor``); None when no plugin says.
+
+        >>> Hooks(get_plugin_manager(entry_points=False)).resolve_actor("rn:ana") is None
+        True
+        """
+        from carecore import access  # noqa: PLC0415
+
+        found = self.pm.hook.carecore_resolve_actor(actor_id=actor_id)
+        if found is not None and not isinstance(found, (access.Actor, access.StaffActor)):
+            raise errors.PluginError(
+                "carecore_resolve_actor must return an Actor, a StaffActor or None",
+                field="actor",
+                value=type(found).__name__,
+            )
+        return found
 
 
 def plugin_table(pm: pluggy.PluginManager) -> list[dict[str, Any]]:

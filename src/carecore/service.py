@@ -28,6 +28,7 @@ import contextlib
 import logging
 import random
 import time
+import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -35,6 +36,8 @@ import attrs
 from attrs import evolve
 
 from carecore import careplans, errors, transitions
+from carecore._guard import GuardedTransaction, write_action
+from carecore.access import AccessPolicy, Action, Actor, StaffActor
 from carecore.clock import Clock, SystemClock
 from carecore.instruments import get_instrument, score
 from carecore.model import (
@@ -158,12 +161,42 @@ def _initialize(store: Store, url: str, *, create: bool) -> None:
     store.initialize()
 
 
+def _actor(
+    actor: object, store: Store, now: pendulum.DateTime, pm: pluggy.PluginManager | None
+) -> Actor:
+    """*actor* as an :class:`~carecore.access.Actor`.
+
+    A plain id string is what the ``carecore_resolve_actor`` hook says it
+    stands for, else a trusted (system) caller; a
+    :class:`~carecore.access.StaffActor` is looked up in *store*.
+    """
+    if isinstance(actor, str) and actor.strip() and pm is not None:
+        actor = Hooks(pm).resolve_actor(actor) or actor
+    if isinstance(actor, Actor):
+        return actor
+    if isinstance(actor, StaffActor):
+        with store.transaction(actor=actor.id, reason="access: who is acting", at=now) as tx:
+            return actor.resolve(tx)
+    if not isinstance(actor, str) or not actor.strip():
+        raise errors.InvalidValue("must name who is acting", field="actor", value=actor)
+    return Actor.system(actor)
+
+
 class CareProgram:
-    """A care program's store, clock and acting user.
+    """A care program's store, clock, acting user and access policy.
 
     :param store: an open store (see :func:`carecore.storage.open_store`).
     :param clock: where "now" comes from (a :class:`~carecore.clock.FixedClock` in tests).
-    :param actor: who is working, as it should appear in the audit log.
+    :param actor: who is working: an :class:`~carecore.access.Actor` (held to
+        the policy), a :class:`~carecore.access.StaffActor` (an id whose roles
+        are looked up in the store, as the command line's), or a plain id
+        string: what the ``carecore_resolve_actor`` hook says it stands for,
+        else trusted code (an actor with the ``system`` role, which the
+        default policy allows everything). The audit log records its id.
+    :param policy: what decides each store operation (default: the
+        ``carecore_access_policy`` hook's answer, else
+        :class:`~carecore.access.DefaultPolicy`); see
+        :doc:`/explanation/access-control`.
     """
 
     #: How :meth:`revise_care_plan` retries when another writer revised the plan
@@ -175,18 +208,37 @@ class CareProgram:
         store: Store,
         *,
         clock: Clock | None = None,
-        actor: str = "system",
+        actor: Actor | StaffActor | str = "system",
         plugin_manager: pluggy.PluginManager | None = None,
         rules: Iterable[NotificationRule] = DEFAULT_RULES,
+        policy: AccessPolicy | None = None,
     ) -> None:
         self.store = store
         self.plugin_manager = plugin_manager
         self.rules = check_rules(rules)
         self._emitted: list[list[DomainEvent]] = []
+        #: Denials of transactions still open (recorded when the outermost one ends).
+        self._denied: list[tuple[errors.AccessDenied, str]] = []
         self.clock = clock or SystemClock()
-        if not isinstance(actor, str) or not actor.strip():
-            raise errors.InvalidValue("must name who is acting", field="actor", value=actor)
-        self.actor = actor
+        #: Who is working, held to :attr:`policy`.
+        self.identity = _actor(actor, store, self.clock.now(), plugin_manager)
+        #: The acting user's id, as the audit log records it.
+        self.actor = self.identity.id
+        if policy is None:
+            from carecore import access  # noqa: PLC0415
+
+            policy = (
+                access.DefaultPolicy()
+                if plugin_manager is None
+                else Hooks(plugin_manager).access_policy()
+            )
+        elif not isinstance(policy, AccessPolicy):
+            raise errors.InvalidValue(
+                "must be an access policy (an object with allows(request))",
+                field="policy",
+                value=policy,
+            )
+        self.policy: AccessPolicy = policy
 
     @classmethod
     def open(
@@ -194,10 +246,11 @@ class CareProgram:
         url: str,
         *,
         clock: Clock | None = None,
-        actor: str = "system",
+        actor: Actor | StaffActor | str = "system",
         plugin_manager: pluggy.PluginManager | None = None,
         rules: Iterable[NotificationRule] = DEFAULT_RULES,
         create: bool = True,
+        policy: AccessPolicy | None = None,
     ) -> Self:
         """Open the store at *url*, create its schema if it is empty, and return a program.
 
@@ -229,7 +282,18 @@ class CareProgram:
         except BaseException:
             store.close()
             raise
-        return cls(store, clock=clock, actor=actor, plugin_manager=plugin_manager, rules=rules)
+        try:
+            return cls(
+                store,
+                clock=clock,
+                actor=actor,
+                plugin_manager=plugin_manager,
+                rules=rules,
+                policy=policy,
+            )
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         """Close the store."""
@@ -241,8 +305,8 @@ class CareProgram:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def as_actor(self, actor: str) -> CareProgram:
-        """The same program and store, acting as someone else.
+    def as_actor(self, actor: Actor | StaffActor | str) -> CareProgram:
+        """The same program, store and policy, acting as someone else.
 
         >>> CareProgram.open("memory://").as_actor("md:ruiz").actor
         'md:ruiz'
@@ -253,24 +317,70 @@ class CareProgram:
             actor=actor,
             plugin_manager=self.plugin_manager,
             rules=self.rules,
+            policy=self.policy,
         )
 
     @contextlib.contextmanager
-    def transaction(self, reason: str) -> Iterator[Transaction]:
+    def transaction(self, reason: str, *, action: Action = Action.READ) -> Iterator[Transaction]:
         """A store transaction stamped with this program's actor, the clock's now and *reason*.
+
+        Every operation in it is checked against the program's policy (see
+        :doc:`/explanation/access-control`): reads as *action* (``read``, or
+        ``export`` / ``deidentified-export`` for a transaction opened to send
+        records out), writes as ``write`` (``bill`` for claim lines and
+        denials). A refusal raises :class:`~carecore.errors.AccessDenied`; the
+        transaction then rolls back (even if the block caught the error) and
+        the denial is recorded in the audit log in a transaction of its own.
 
         Events emitted in the block (:meth:`emit`) reach the ``carecore_on_event``
         observers once it has committed.
         """
+        if action not in {Action.READ, Action.EXPORT, Action.DEIDENTIFIED_EXPORT}:
+            raise errors.InvalidValue(
+                "must be read, export or deidentified-export", field="action", value=action
+            )
         emitted: list[DomainEvent] = []
         self._emitted.append(emitted)
+        guarded: GuardedTransaction | None = None
         try:
             with self.store.transaction(actor=self.actor, reason=reason, at=self.clock.now()) as tx:
-                yield tx
+                guarded = GuardedTransaction(
+                    tx, actor=self.identity, policy=self.policy, read=action
+                )
+                yield guarded
+                if guarded.denied:
+                    # A denial the block caught still undoes the transaction.
+                    raise guarded.denied[0]
         finally:
             self._emitted.pop()
+            if guarded is not None:
+                self._denied += [(d, reason) for d in guarded.denied]
+            if not self._emitted and self._denied:
+                denied, self._denied = self._denied, []
+                self._record_denials(denied)
         for event in emitted:
             self._observe(event)
+
+    def _record_denials(self, denied: list[tuple[errors.AccessDenied, str]]) -> None:
+        """Record each denial in the audit log, in a transaction of its own (ids only)."""
+        for reason in dict.fromkeys(r for _d, r in denied):
+            with self.store.transaction(
+                actor=self.actor, reason=f"access denied: {reason}", at=self.clock.now()
+            ) as tx:
+                record = getattr(tx, "record_denial", None)
+                for err, why in denied:
+                    if why != reason:
+                        continue
+                    if record is None:
+                        log.warning(
+                            "access denied (this store cannot record it): %s may not %s %s of %s",
+                            err.actor,
+                            err.action,
+                            err.kind,
+                            err.patient_id,
+                        )
+                        continue
+                    record(action=err.action, kind=err.kind, patient_id=err.patient_id)
 
     def emit(
         self, tx: Transaction, event: DomainEvent, *, values: Mapping[str, str] | None = None
@@ -340,6 +450,11 @@ class CareProgram:
         """
         items = list(records)
         if len({type(r) for r in items}) <= 1:
+            with self.transaction(reason) as tx:
+                guard = typing.cast("GuardedTransaction", tx)
+                for record in items:
+                    kind = kind_for(type(record))
+                    guard.require(write_action(kind.cls), kind.name, kind.patient_of(record))
             return self.store.bulk_add(
                 items, actor=self.actor, reason=reason, at=self.clock.now(), progress=progress
             )

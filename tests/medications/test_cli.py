@@ -17,12 +17,17 @@ from carecore.model import (
     AdtEvent,
     AdtEventKind,
     CareSetting,
+    CareTeam,
+    CareTeamMember,
+    CareTeamRole,
     ClinicalService,
+    Credential,
     MedicationSource,
     MedicationStatement,
     MedicationStatus,
     Patient,
     PatientClass,
+    Practitioner,
     ServiceKind,
     TransitionEpisode,
 )
@@ -94,6 +99,17 @@ def url(tmp_path, carecore_pm):
                     recorded_on=None if source is MedicationSource.EHR else D(2026, 3, 4),
                 )
             )
+        # The physician who reconciles (meds reconcile --by dr1) is on p1's care team.
+        tx.add(Practitioner(id="dr1", name="Dr One", credential=Credential.MD))
+        tx.add(
+            CareTeam(
+                id="t1",
+                patient_id="p1",
+                members=[
+                    CareTeamMember(practitioner_id="dr1", role=CareTeamRole.BILLING_PRACTITIONER)
+                ],
+            )
+        )
         tx.add(
             ClinicalService(
                 id="i1",

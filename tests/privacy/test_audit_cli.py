@@ -108,7 +108,13 @@ def test_bad_input_exits_2(url, args):
 
 def test_the_report_is_read_under_the_environments_actor(url):
     assert (
-        _run("--patient", PID, "--db", url, env={"CARECORE_ACTOR": "privacy-officer"}).exit_code
+        _run(
+            "--patient",
+            PID,
+            "--db",
+            url,
+            env={"CARECORE_ACTOR": "privacy-officer", "CARECORE_ACTOR_ROLES": "admin"},
+        ).exit_code
         == 0
     )
     result = _run("--actor", "privacy-officer", "--db", url, "--format", "json")

@@ -56,7 +56,9 @@ def test_a_bulk_command_logs_each_patient_it_read(copy_of_demo, command, tmp_pat
     before = _last_seq(copy_of_demo)
     args = [a.replace("{out}", str(tmp_path / "out")) for a in command]
     result = CliRunner().invoke(
-        make_app(), [*args, "--db", copy_of_demo], env={"CARECORE_ACTOR": "rn:ana"}
+        make_app(),
+        [*args, "--db", copy_of_demo],
+        env={"CARECORE_ACTOR": "rn:ana", "CARECORE_ACTOR_ROLES": "system"},
     )
     assert result.exit_code == 0, result.output
     patients, entries = _tail(copy_of_demo, before)

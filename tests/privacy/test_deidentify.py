@@ -54,7 +54,11 @@ def _export(url, out, *args, key=KEY):
     return CliRunner().invoke(
         make_app(),
         ["export", "--deidentify", "safe-harbor", "--db", url, "--out", str(out), *args],
-        env={"CARECORE_DEIDENTIFY_KEY": key, "CARECORE_ACTOR": "researcher-1"},
+        env={
+            "CARECORE_DEIDENTIFY_KEY": key,
+            "CARECORE_ACTOR": "researcher-1",
+            "CARECORE_ACTOR_ROLES": "researcher",  # may export de-identified, nothing else
+        },
     )
 
 

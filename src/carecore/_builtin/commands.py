@@ -9,6 +9,8 @@ from carecore.plugins import hookimpl
 if TYPE_CHECKING:
     import click
 
+    from carecore.access import Actor, StaffActor
+
 
 @hookimpl(trylast=True)
 def carecore_cli(app: click.Group) -> None:
@@ -50,3 +52,11 @@ def carecore_cli(app: click.Group) -> None:
         # runs first (this one is trylast), so keep what it added.
         if command.name not in app.commands:
             app.add_command(command)
+
+
+@hookimpl(trylast=True)
+def carecore_resolve_actor(actor_id: str) -> Actor | StaffActor | None:
+    """Inside a ``carecore`` command: who the actor its user named is (see :doc:`/explanation/access-control`)."""
+    from carecore._cli_actor import command_actor  # noqa: PLC0415
+
+    return command_actor(actor_id)

@@ -22,6 +22,8 @@ conflicts, atomicity, audit, outbox, inbound idempotency, bulk loads);
 writers, racing inbound claims and SIGKILL in the middle of a write.
 :class:`EhrSourceContract` checks an EHR source (paging, duplicates, bad
 records, idempotent re-import; :mod:`carecore.testing.ehr_sources`).
+:class:`AccessPolicyContract` checks a replacement access policy (the
+``carecore_access_policy`` hook).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from carecore import hookspecs
 from carecore.model import OutboundMessage
 from carecore.plugins import Hooks, get_plugin_manager
 from carecore.protocols import Channel
+from carecore.testing._access_contract import AccessPolicyContract
 from carecore.testing._store_contract import DurableStoreContract, StoreContract
 from carecore.testing.ehr_sources import EhrSourceContract, EhrSourceSamples
 
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     import pluggy
 
 __all__ = [
+    "AccessPolicyContract",
     "ChannelContract",
     "DurableStoreContract",
     "EhrSourceContract",

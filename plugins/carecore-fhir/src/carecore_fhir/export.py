@@ -26,6 +26,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
+from carecore.access import Action
 from carecore.convert import to_primitive
 from carecore.model import (
     AdtEvent,
@@ -847,7 +848,8 @@ def find_patient(program: CareProgram, patient_id: str) -> Patient:
     Raises :class:`~carecore.errors.NotFound` when none does, and
     :class:`~carecore.errors.InvalidValue` when several patients carry it.
     """
-    with program.transaction("FHIR export: find the patient") as tx:
+    # Reads for a disclosure: the access policy is asked about an export, not a read.
+    with program.transaction("FHIR export: find the patient", action=Action.EXPORT) as tx:
         try:
             return tx.get(Patient, patient_id)
         except errors.NotFound:
@@ -894,7 +896,7 @@ def export_patient(program: CareProgram, patient_id: str, *, check: bool = True)
     """
     patient = find_patient(program, patient_id)
     pid = patient.id
-    with program.transaction("FHIR export") as tx:
+    with program.transaction("FHIR export", action=Action.EXPORT) as tx:
         conditions = tx.find(Condition, patient_id=pid)
         observations = tx.find(Observation, patient_id=pid)
         events = tx.find(AdtEvent, patient_id=pid)
