@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pendulum
 import pytest
 
@@ -17,8 +15,6 @@ from carecore.model import (
     Practitioner,
 )
 from carecore.service import CareProgram
-
-PG_URL = os.environ.get("CARECORE_TEST_POSTGRES")
 
 
 def patient(pid: str) -> Patient:
@@ -57,17 +53,12 @@ def practice(url: str) -> CareProgram:
     return program
 
 
-def _stores() -> list[str]:
-    return ["memory", "sqlite", *(["postgresql"] if PG_URL else [])]
-
-
-@pytest.fixture(params=_stores())
+@pytest.fixture(params=["memory", "sqlite"])
 def store_url(request, tmp_path):
+    """memory:// and SQLite (PostgreSQL: plugins/carecore-postgres/tests/test_access.py)."""
     if request.param == "memory":
         return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'access.db'}"
-    return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'access.db'}"
 
 
 @pytest.fixture

@@ -20,18 +20,23 @@ from carecore.model import (
     CareTeam,
     CareTeamMember,
     CareTeamRole,
+    ClaimLine,
     Coding,
     Condition,
     Credential,
     Patient,
     Practitioner,
+    ServiceFamily,
+    ServicePeriod,
 )
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-__all__ = ["AccessPolicyContract", "access_practice"]
+    from carecore.protocols import Transaction
+
+__all__ = ["AccessPolicyContract", "access_practice", "matrix"]
 
 #: The actions a care-team member and a stranger are asked about.
 PATIENT_ACTIONS = (Action.READ, Action.WRITE, Action.EXPORT)
@@ -84,6 +89,82 @@ def access_practice(url: str, *, policy: AccessPolicy | None = None) -> CareProg
         reason="conditions",
     )
     return program
+
+
+def _claim_line(pid: str, n: int) -> ClaimLine:
+    return ClaimLine(
+        patient_id=pid,
+        code="99490",
+        units=1,
+        family=ServiceFamily.CCM,
+        billing_practitioner_id="rn-1",
+        date_of_service=pendulum.Date(2026, 3, 1).add(days=n % 31),  # one key per operation
+        period=ServicePeriod.month(2026, 3),
+    )
+
+
+#: One operation per action, on patient *pid* (None: the action is about no patient).
+_Operation = tuple[Action, str, bool, "Callable[[Transaction, str, int], object]"]
+
+_OPERATIONS: tuple[_Operation, ...] = (
+    (Action.READ, "Condition", True, lambda tx, pid, _n: tx.get(Condition, f"c-{pid}")),
+    (Action.EXPORT, "Condition", True, lambda tx, pid, _n: tx.get(Condition, f"c-{pid}")),
+    (
+        Action.DEIDENTIFIED_EXPORT,
+        "Condition",
+        True,
+        lambda tx, pid, _n: tx.get(Condition, f"c-{pid}"),
+    ),
+    (
+        Action.WRITE,
+        "Condition",
+        True,
+        lambda tx, pid, n: tx.add(
+            Condition(id=f"m-{pid}-{n}", patient_id=pid, coding=Coding.icd10cm("I10"))
+        ),
+    ),
+    (Action.BILL, "ClaimLine", True, lambda tx, pid, n: tx.add(_claim_line(pid, n))),
+    (Action.DELIVER, "OutboundMessage", False, lambda tx, _pid, _n: tx.outbox()),
+    (Action.ADMIN, "AuditEntry", False, lambda tx, _pid, _n: tx.audit_entries()),
+)
+
+
+def matrix(program: CareProgram, policy: AccessPolicy) -> list[str]:
+    """Every role x action x own or other patient done through *program*, against *policy*'s answers.
+
+    *program* holds :func:`access_practice`'s records. Each actor (one role,
+    on care team ``team-p1``) does each action to p1 (its own patient) and
+    p2 (another's) in a transaction of its own; the program must allow it
+    exactly when the policy does, and raise
+    :class:`~carecore.errors.AccessDenied` naming the actor otherwise.
+    Returns the disagreements (an empty list when there are none).
+    """
+    wrong: list[str] = []
+    n = 0
+    for role, (action, kind, per_patient, operation) in itertools.product(Role, _OPERATIONS):
+        actor = Actor(id=f"{role.value}-1", roles={role}, teams={"team-p1"})
+        acting = program.as_actor(actor)
+        for pid in ("p1", "p2") if per_patient else ("p1",):
+            n += 1
+            request = AccessRequest(
+                actor=actor,
+                action=action,
+                kind=kind,
+                patient_id=pid if per_patient else None,
+                care_teams=("team-p1",) if per_patient and pid == "p1" else (),
+            )
+            expected = policy.allows(request)
+            read = action if action in {Action.EXPORT, Action.DEIDENTIFIED_EXPORT} else Action.READ
+            try:
+                with acting.transaction(f"matrix {n}", action=read) as tx:
+                    operation(tx, pid, n)
+            except errors.AccessDenied as denied:
+                if expected or denied.actor != actor.id:
+                    wrong.append(f"{role.value} {action.value} {pid}: refused ({denied})")
+            else:
+                if not expected:
+                    wrong.append(f"{role.value} {action.value} {pid}: allowed")
+    return wrong
 
 
 class AccessPolicyContract:
@@ -224,6 +305,12 @@ class AccessPolicyContract:
                 tx.get(Condition, "c-p2")
         with program.transaction("contract: check") as tx:
             assert [c.id for c in tx.find(Condition, patient_id="p1")] == ["c-p1"]
+
+    def test_the_program_does_what_the_policy_says(
+        self, program: CareProgram, policy: AccessPolicy
+    ) -> None:
+        """Each role x action x own or other patient through a program, as the policy answers."""
+        assert matrix(program, policy) == []
 
     def test_the_care_team_works_through_a_program(self, program: CareProgram) -> None:
         """The nurse on p1's team reads and writes p1's records; bulk reads hold only p1's."""
