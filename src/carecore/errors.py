@@ -26,6 +26,7 @@ __all__ = [
     "CarecoreError",
     "ConflictError",
     "DuplicateRegistration",
+    "InsecureTransport",
     "InvalidCode",
     "InvalidInput",
     "InvalidTransition",
@@ -151,6 +152,36 @@ class InvalidTransition(InvalidValue):
     def __init__(self, *, field: str, value: object, to: object, reason: str = "") -> None:
         self.to = to
         super().__init__(reason or f"cannot change to {_show(to)}", field=field, value=value)
+
+
+class InsecureTransport(InvalidValue):
+    """Data would travel in the clear (an ``http://`` URL, SMTP without TLS); nothing was sent.
+
+    ``field`` names the setting, ``value`` the endpoint; ``allow`` says how to
+    permit cleartext on purpose, for a test server on loopback or a relay on
+    the same host.
+
+    >>> err = InsecureTransport(
+    ...     field="url", value="http://hooks.example/c", allow="CARECORE_WEBHOOK_INSECURE=1"
+    ... )
+    >>> print(err)
+    url='http://hooks.example/c': is not encrypted; use https://, or allow cleartext on purpose with CARECORE_WEBHOOK_INSECURE=1
+    >>> isinstance(err, ValueError), err.allow
+    (True, 'CARECORE_WEBHOOK_INSECURE=1')
+    """
+
+    def __init__(
+        self,
+        *,
+        field: str,
+        value: object,
+        allow: str,
+        reason: str = "is not encrypted; use https://",
+    ) -> None:
+        self.allow = allow
+        super().__init__(
+            f"{reason}, or allow cleartext on purpose with {allow}", field=field, value=value
+        )
 
 
 class Problem:

@@ -320,7 +320,9 @@ def fault_smtp_down(_rng: random.Random, work: Path) -> Row:
                     ids[line.split(":", 1)[1].strip()] += 1
             return "250 OK"
 
-    channel = EmailChannel(host="127.0.0.1", port=port, sender="cc@example.org", timeout=2)
+    channel = EmailChannel(
+        host="127.0.0.1", port=port, sender="cc@example.org", insecure=True, timeout=2
+    )
     policy = RetryPolicy(max_attempts=10, base_seconds=0, jitter=0)
     with CareProgram.open(url, actor="faults") as program:
         down = Dispatcher(program, {"email": channel}, policy=policy).run_once()

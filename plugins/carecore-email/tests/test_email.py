@@ -27,7 +27,9 @@ def parsed(envelope):
 class TestEmailChannel(ChannelContract):
     @pytest.fixture
     def channel(self, smtp_server):
-        return EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+        return EmailChannel(
+            host="127.0.0.1", port=smtp_server.port, sender="care@example.org", insecure=True
+        )
 
     @pytest.fixture
     def message(self, channel):
@@ -62,13 +64,15 @@ def test_the_plugin_reads_its_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("CARECORE_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("CARECORE_SMTP_PORT", "2526")
     monkeypatch.setenv("CARECORE_SMTP_FROM", "care@example.org")
-    monkeypatch.setenv("CARECORE_SMTP_STARTTLS", "1")
+    monkeypatch.setenv("CARECORE_SMTP_TLS", "implicit")
     channel = Hooks(get_plugin_manager()).channels()["email"]
-    assert (channel.port, channel.sender, channel.starttls) == (2526, "care@example.org", True)
+    assert (channel.port, channel.sender, channel.tls) == (2526, "care@example.org", "implicit")
 
 
 def test_a_non_address_is_refused_not_retried(smtp_server):
-    channel = EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+    channel = EmailChannel(
+        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", insecure=True
+    )
     receipt = channel.send(
         OutboundMessage(
             id="m1",
@@ -102,7 +106,7 @@ def test_server_down_then_back_nothing_lost_nothing_doubled(smtp_server, tmp_pat
                 )
             )
     channel = EmailChannel(
-        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", timeout=2
+        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", insecure=True, timeout=2
     )
     dispatcher = Dispatcher(
         program, {"email": channel}, policy=RetryPolicy(base_seconds=10, jitter=0)
@@ -154,7 +158,11 @@ def test_from_a_domain_event_to_the_smtp_server(smtp_server, tmp_path, carecore_
             tx, CarePlanRevised(patient_id="p1", occurred_at=NOW, plan_id="cp1", version=2)
         )
     channel = EmailChannel(
-        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", clock=FixedClock(NOW)
+        host="127.0.0.1",
+        port=smtp_server.port,
+        sender="care@example.org",
+        insecure=True,
+        clock=FixedClock(NOW),
     )
     assert Dispatcher(program, {"email": channel}).run_until_idle().delivered == 1
     (mail,) = [parsed(e) for e in smtp_server.inbox.messages]
@@ -174,7 +182,7 @@ from carecore.service import CareProgram
 from carecore_email import EmailChannel
 url, port = sys.argv[1], int(sys.argv[2])
 program = CareProgram.open(url, clock=FixedClock(pendulum.parse(sys.argv[3])), actor="dispatcher")
-channel = EmailChannel(host="127.0.0.1", port=port, sender="care@example.org", timeout=10)
+channel = EmailChannel(host="127.0.0.1", port=port, sender="care@example.org", insecure=True, timeout=10)
 report = Dispatcher(program, {"email": channel}, lease_seconds=600).run_until_idle(limit=5)
 program.close()
 print(report.delivered)
@@ -258,7 +266,9 @@ def test_appointment_reminder_reaches_the_patient_in_their_language(smtp_server,
         tx.add(Appointment(id="a1", patient_id="p1", starts_at=NOW.add(hours=30)))
         tx.add(Appointment(id="a2", patient_id="p2", starts_at=NOW.add(hours=50)))  # too far off
     assert program.run_campaigns(kinds=["appointment-reminder"]) == 1
-    channel = EmailChannel(host="127.0.0.1", port=smtp_server.port, sender="care@example.org")
+    channel = EmailChannel(
+        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", insecure=True
+    )
     assert Dispatcher(program, {"email": channel}).run_until_idle().delivered == 1
     (mail,) = [parsed(e) for e in smtp_server.inbox.messages]
     local = NOW.add(hours=30).in_timezone(patient.time_zone)

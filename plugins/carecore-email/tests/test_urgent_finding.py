@@ -48,7 +48,11 @@ def test_a_flagged_phq9_mails_the_care_manager_once_and_tops_their_worklist(
     answers = dict.fromkeys(PHQ9, 1) | {"44260-8": 2}  # item 9: more than half the days
     program.assess("p1", "phq-9", answers, result_id="r1", on=NOW.date())
     channel = EmailChannel(
-        host="127.0.0.1", port=smtp_server.port, sender="care@example.org", clock=FixedClock(NOW)
+        host="127.0.0.1",
+        port=smtp_server.port,
+        sender="care@example.org",
+        insecure=True,
+        clock=FixedClock(NOW),
     )
     dispatcher = Dispatcher(program, {"email": channel})
     assert dispatcher.run_until_idle().delivered == 1

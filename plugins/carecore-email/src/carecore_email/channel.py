@@ -1,4 +1,12 @@
-"""The ``email`` channel: one SMTP conversation per message."""
+"""The ``email`` channel: one SMTP conversation per message, encrypted unless told otherwise.
+
+The conversation is under TLS: STARTTLS by default (``tls="starttls"``), or
+TLS from the first byte (``tls="implicit"``, usually port 465). A server that
+does not offer STARTTLS gets :class:`~carecore.errors.InsecureTransport` and
+no login and no message, unless the channel is ``insecure`` (a relay on the
+same host, a test server on loopback); an insecure channel still uses
+STARTTLS when the server offers it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Literal
 
 from carecore import errors
 from carecore.clock import Clock, SystemClock
@@ -30,6 +39,10 @@ def message_id_for(idempotency_key: str) -> str:
 #: The longest SMTP timeout a channel accepts (seconds).
 _MAX_TIMEOUT = 600
 
+#: How a channel encrypts its SMTP conversation.
+TlsMode = Literal["starttls", "implicit"]
+_TLS_MODES = ("starttls", "implicit")
+
 
 class EmailChannel:
     """Send each message as a plain-text e-mail to ``message.recipient``.
@@ -47,7 +60,9 @@ class EmailChannel:
         host: str,
         port: int = 25,
         sender: str,
-        starttls: bool = False,
+        tls: TlsMode = "starttls",
+        insecure: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
@@ -71,10 +86,15 @@ class EmailChannel:
                 field="timeout",
                 value=timeout,
             )
+        if tls not in _TLS_MODES:
+            raise errors.InvalidValue("must be 'starttls' or 'implicit'", field="tls", value=tls)
         self.host = host
         self.port = port
         self.sender = sender
-        self.starttls = starttls
+        self.tls: TlsMode = tls
+        self.insecure = bool(insecure)
+        #: Which certificates are trusted (None: the system's, host names checked).
+        self.ssl_context = ssl_context
         self.username = username
         self.password = password
         self.timeout = timeout
@@ -92,6 +112,32 @@ class EmailChannel:
             detail=detail,
         )
 
+    def _connect(self) -> smtplib.SMTP:
+        """An SMTP connection under TLS, or in the clear only when the channel is insecure."""
+        context = self.ssl_context or ssl.create_default_context()
+        if self.tls == "implicit":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            offered = smtp.has_extn("starttls")
+            if offered:
+                smtp.starttls(context=context)
+                smtp.ehlo()
+        except BaseException:
+            smtp.close()
+            raise
+        if not offered and not self.insecure:
+            smtp.close()
+            raise errors.InsecureTransport(
+                field="starttls",
+                value=f"{self.host}:{self.port}",
+                reason="the SMTP server offers no STARTTLS; use a server that does, or "
+                "implicit TLS (CARECORE_SMTP_TLS=implicit)",
+                allow="CARECORE_SMTP_INSECURE=1",
+            )
+        return smtp
+
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """Deliver *message* over SMTP (see the class for what raises and what is refused)."""
         if "@" not in message.recipient or any(c in message.recipient for c in "\r\n ,;"):
@@ -107,9 +153,7 @@ class EmailChannel:
         mail["X-Carecore-Idempotency-Key"] = message.idempotency_key
         mail.set_content(message.body or "")
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+            with self._connect() as smtp:
                 if self.username is not None:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(mail)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from carecore import errors
 from carecore.plugins import hookimpl
@@ -17,14 +17,20 @@ if TYPE_CHECKING:
 
 @hookimpl
 def carecore_channels() -> Sequence[Channel]:
-    """Give the ``email`` channel, configured from ``CARECORE_SMTP_*`` variables."""
+    """Give the ``email`` channel, configured from ``CARECORE_SMTP_*`` variables.
+
+    The conversation is encrypted (``CARECORE_SMTP_TLS``: ``starttls``, the
+    default, or ``implicit``); ``CARECORE_SMTP_INSECURE=1`` allows a server
+    that offers no STARTTLS.
+    """
     env = os.environ
     return [
         EmailChannel(
             host=env.get("CARECORE_SMTP_HOST", "127.0.0.1"),
             port=_port(env.get("CARECORE_SMTP_PORT", "25")),
             sender=env.get("CARECORE_SMTP_FROM", "carecore@localhost"),
-            starttls=env.get("CARECORE_SMTP_STARTTLS", "").strip() not in {"", "0"},
+            tls=_tls(env.get("CARECORE_SMTP_TLS", "starttls")),
+            insecure=env.get("CARECORE_SMTP_INSECURE", "").strip() not in {"", "0"},
             username=env.get("CARECORE_SMTP_USER") or None,
             password=env.get("CARECORE_SMTP_PASSWORD") or None,
         )
@@ -45,3 +51,19 @@ def _port(text: str) -> int:
             "must be a port number from 1 to 65535", field="CARECORE_SMTP_PORT", value=text
         )
     return int(stripped)
+
+
+def _tls(text: str) -> Literal["starttls", "implicit"]:
+    """The TLS mode from the environment: ``starttls`` or ``implicit``, or a typed error.
+
+    >>> _tls(" Implicit ")
+    'implicit'
+    """
+    mode = text.strip().lower() or "starttls"
+    if mode == "starttls":
+        return "starttls"
+    if mode == "implicit":
+        return "implicit"
+    raise errors.InvalidValue(
+        "must be 'starttls' or 'implicit'", field="CARECORE_SMTP_TLS", value=text
+    )
