@@ -125,3 +125,28 @@ def test_a_month_that_has_not_ended_is_refused(tmp_path):
     assert caught.value.field == "last"
     assert "2026-07-02" in str(caught.value)
     assert not (tmp_path / "report").exists()
+
+
+def test_the_month_closes_bill_what_the_simulation_billed(built):
+    """The demo is the simulation's year written as records: the engine's month closes over
+    those records bill each patient-month's CCM codes and units as the simulation's engine did."""
+    from carecore._demo import demo_study
+    from carecore.simulation import run_replication
+
+    program, _result = built
+    year = run_replication(demo_study(SETTINGS), SETTINGS.seed, 0, record=True)
+
+    def key(line: ClaimLine) -> tuple[str, str, int]:
+        return (f"{line.date_of_service:%Y-%m}", line.code, line.units)
+
+    simulated = sorted(
+        (f"p-{int(line.patient_id[1:]) + 1:04d}", *key(line)) for line in year.claim_lines
+    )
+    with program.transaction("test") as tx:
+        stored = sorted(
+            (line.patient_id, *key(line))
+            for line in tx.all(ClaimLine)
+            if line.family.value == "CCM"
+        )
+    assert simulated
+    assert stored == simulated

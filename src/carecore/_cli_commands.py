@@ -24,7 +24,7 @@ DEMO_DB = "sqlite:///carecore-demo.db"
     default=150,
     show_default=True,
     type=click.IntRange(1, 5_000),
-    help="How many patients to generate (besides the shipped Synthea patients).",
+    help="How many patients the simulation generates (besides the shipped Synthea patients).",
 )
 @click.option("--seed", default=7, show_default=True, type=int, help="Seed for everything random.")
 @click.option(
@@ -77,13 +77,14 @@ def demo(
 ) -> None:
     """Run a year of a care-management program end to end, and write its report.
 
-    Builds a practice from the Synthea FHIR bundles shipped with carecore
-    and generated patients, finds the eligible with the registry, enrolls
-    them with consent, assesses them and agrees care plans, receives a
-    discharge over HL7 v2 ADT (the MLLP listener on 127.0.0.1), simulates
-    the months (minutes, calls, A1c results, visits, admissions,
-    disenrollments), closes each month's billing and writes the report.
-    Needs the carecore-fhir and carecore-hl7v2 plugins and the report extra.
+    The year is one replication of the shipped simulation study
+    demo-practice (carecore simulate --list-examples): who enrolls, the
+    minutes, emergency visits, admissions and discharges. The demo writes
+    it into a store with the Synthea FHIR bundles shipped with carecore,
+    scores a PHQ-9 and agrees a care plan for each enrolled patient,
+    receives a discharge over HL7 v2 ADT (the MLLP listener on 127.0.0.1),
+    closes each month's billing and writes the report. Needs the
+    carecore-fhir and carecore-hl7v2 plugins and the report extra.
     """
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415

@@ -1,23 +1,27 @@
 """The demo practice: a year of a chronic-care-management program, end to end.
 
-``carecore demo`` runs :func:`run_demo`: it builds a practice from Synthea
-FHIR bundles shipped with the package (imported by the ``carecore-fhir``
-plugin) and generated patients (seeded), finds who is eligible with the
-registry, reaches out and enrolls them with consent, runs assessments and
-creates care plans, receives a discharge over HL7 v2 ADT through the MLLP
-listener of the ``carecore-hl7v2`` plugin on 127.0.0.1, simulates a year of
-monthly care management (minutes, check-in calls, A1c results, goal
-progress, emergency visits, admissions and their transitions of care,
-disenrollments), closes each month's billing, and writes the program report.
+``carecore demo`` runs :func:`run_demo`. The year itself comes from
+:mod:`carecore.simulation`: one recorded replication of the shipped study
+``demo-practice`` (:func:`demo_study`; its population, outreach, enrollment
+probability, staffing, minutes per contact, outcome model and TCM policy are
+that config's stated settings) gives who the patients are, who is approached
+and enrolls, each enrolled month's minutes, emergency visits, admissions,
+discharges and their TCM follow-up, deaths and disenrollments. The demo
+writes that year into the store as records, in bulk, with the details a
+simulation does not draw (names, days and hours, PHQ-9 answers, A1c results)
+from a generator seeded with the same seed.
 
-Every step goes through the public API (the service, the registry, the
-billing engine, the metrics); the randomness comes from one seeded
-generator, so a seed gives the same practice and the same report. The
-plugins are reached only through hooks (the ``fhir`` source of
-``carecore_ehr_sources`` and the ``mllp`` listener of ``carecore_listeners``):
-this module imports no plugin. Nothing happens after the last simulated day,
-which must be before the clock's today, and the summary's figures are the
-metrics' and the month closes'.
+The parts that show carecore's real paths are kept: Synthea FHIR bundles
+shipped with the package are imported by the ``carecore-fhir`` plugin's
+``fhir`` EHR source; a PHQ-9 is scored for each enrolled patient and a care
+plan drafted from their conditions; the hospital's events go through the
+intake the HL7 listener uses, and one admission and discharge (and a resend)
+are sent over MLLP to the ``carecore-hl7v2`` plugin's listener on 127.0.0.1;
+each month is closed by the billing engine; the program report is written.
+The plugins are reached only through hooks (``carecore_ehr_sources`` and
+``carecore_listeners``): this module imports no plugin. Nothing happens after
+the last simulated day, which must be before the clock's today, and the
+summary's figures are the metrics' and the month closes'.
 """
 
 from __future__ import annotations
@@ -38,13 +42,12 @@ import attrs
 import pendulum
 from attrs import evolve, frozen
 
-from carecore import errors, transitions
+from carecore import careplans, errors, transitions
 from carecore._cli_import import import_location
 from carecore.billing.fees import Revenue, revenue
 from carecore.clock import FixedClock
 from carecore.metrics import A1C_LOINC, months_of
 from carecore.model import (
-    AdministrativeSex,
     AdtEvent,
     AdtEventKind,
     Appointment,
@@ -66,7 +69,6 @@ from carecore.model import (
     Coverage,
     CoveragePlan,
     Credential,
-    DisenrollmentReason,
     Enrollment,
     EnrollmentStatus,
     FaceToFaceVisit,
@@ -98,14 +100,15 @@ from carecore.model import (
 from carecore.report import ReportFiles
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
     import pluggy
 
     from carecore.hookspecs import Listener
     from carecore.metrics import Measure
-    from carecore.protocols import EhrSource
+    from carecore.protocols import EhrSource, Transaction
     from carecore.service import CareProgram
+    from carecore.simulation import Replication, Study
 
 __all__ = ["DemoResult", "DemoSettings", "run_demo"]
 
@@ -175,11 +178,11 @@ _ACTIVITIES = (
     "education on home glucose monitoring",
 )
 _STAGES = (
+    "simulating the year (carecore.simulation)",
     "practice and FHIR import",
-    "registry and enrollment",
+    "outreach and enrollment",
     "assessments and care plans",
-    "HL7 ADT over MLLP",
-    "a year of care management",
+    "the months: care, hospital stays, month closes",
     "report",
 )
 
@@ -317,6 +320,26 @@ def _bundles() -> list[tuple[str, bytes]]:
     ]
 
 
+def demo_study(settings: DemoSettings) -> Study:
+    """The study ``carecore demo`` runs: the shipped ``demo-practice`` example, sized by *settings*.
+
+    The demo's patients, months and last month replace the example's
+    population size, months and start; its rule year is the last month's.
+    """
+    from carecore.simulation import load_study  # noqa: PLC0415
+
+    study = load_study("demo-practice")
+    first = settings.period.start
+    return evolve(
+        study,
+        start_year=first.year,
+        start_month=first.month,
+        months=settings.months,
+        population=evolve(study.population, size=settings.patients),  # type: ignore[arg-type]
+        policy=evolve(study.policy, rule_year=settings.last.start.year),
+    )
+
+
 def run_demo(
     program: CareProgram,
     settings: DemoSettings,
@@ -330,6 +353,8 @@ def run_demo(
     The store should be empty: the demo's ids are fixed, so records of an
     earlier run would clash.
     """
+    from carecore.simulation import run_replication  # noqa: PLC0415
+
     started = time.perf_counter()
     plugins = _Plugins(program.plugin_manager)
     if not isinstance(settings, DemoSettings):
@@ -351,31 +376,67 @@ def run_demo(
                 field="db",
                 value=program.store.url,
             )
-    sim = _Simulation(program, settings, plugins, progress)
-    sim.build_practice()
-    sim.enroll()
-    sim.plan_care()
-    sim.receive_over_mllp()
-    sim.simulate_year()
-    files, measures = sim.write_report(out)
-    return sim.result(files, measures, time.perf_counter() - started)
+    report = progress or (lambda _stage, _done, _total: None)
+    study = demo_study(settings)
+    year = run_replication(study, settings.seed, 0, record=True)
+    report(_STAGES[0], 1, 1)
+    practice = _Practice(program, settings, plugins, year, report)
+    practice.stay_days = study.policy.tcm.length_of_stay_days
+    practice.import_fhir()
+    practice.add_patients()
+    practice.enroll()
+    practice.plan_care()
+    months = practice.months
+    over_mllp = months[max(0, len(months) - 3)]
+    for done, month in enumerate(months, start=1):
+        practice.add_care(month)
+        practice.add_hospital_stays(month)
+        if month == over_mllp:
+            practice.receive_over_mllp(month)
+        _close_month(program, month)
+        report(_STAGES[4], done, len(months))
+    practice.update_goals()
+    files, measures = practice.write_report(out)
+    return practice.result(files, measures, time.perf_counter() - started)
 
 
-class _Simulation:
-    """The demo's steps, sharing one seeded generator and the practice's cast."""
+def _close_month(program: CareProgram, month: ServicePeriod) -> None:
+    """Close the month's billing through the engine, the clock at the month's end."""
+    program.clock = FixedClock(
+        pendulum.datetime(month.end.year, month.end.month, month.end.day, 23, tz=PRACTICE_TZ)
+    )
+    program.close_month(month, reason="carecore demo: month close")
+
+
+class _Practice:
+    """Writes the simulated year into the store, with what a simulation does not draw.
+
+    The year (who the patients are, who is approached and enrolls, each
+    month's minutes, emergency visits, admissions, discharges and TCM
+    follow-up, deaths and disenrollments) is the simulation's recording. The
+    rest is the demo's own detail, from one generator seeded with the demo's
+    seed: names, addresses, the days and hours of a month's contacts and
+    visits, PHQ-9 answers and A1c results. Nothing is dated after the last
+    simulated day.
+    """
 
     def __init__(
         self,
         program: CareProgram,
         settings: DemoSettings,
         plugins: _Plugins,
-        progress: Callable[[str, int, int], None] | None,
+        year: Replication,
+        progress: Callable[[str, int, int], None],
     ) -> None:
+        if year.recording is None:  # pragma: no cover - run_demo records it
+            raise errors.InvalidValue("must be recorded", field="year", value=year.index)
         self.program = program
         self.settings = settings
         self.plugins = plugins
-        self.progress = progress or (lambda _stage, _done, _total: None)
-        self.rng = random.Random(settings.seed)  # noqa: S311 - reproducible demo data
+        self.year = year
+        self.recording = year.recording
+        self.progress = progress
+        self.rng = random.Random(settings.seed)  # noqa: S311 - reproducible demo details
         self.period = settings.period
         self.first = self.period.start
         self.months = list(months_of(self.period))
@@ -386,8 +447,6 @@ class _Simulation:
             Practitioner(id="rn-park", name="Jin Park, RN", credential=Credential.RN),
             Practitioner(id="rn-silva", name="Maria Silva, RN", credential=Credential.RN),
         )
-        self.assistant = Practitioner(id="ma-diaz", name="Rosa Diaz, MA", credential=Credential.MA)
-        self.scheduler = Practitioner(id="sch-lee", name="Tom Lee", credential=Credential.NONE)
         self.ccm = Program(
             id="ccm",
             name="Chronic care management",
@@ -396,31 +455,45 @@ class _Simulation:
         )
         self.patients: list[Patient] = []
         self.from_fhir = 0
-        self.eligible: list[str] = []
+        #: The simulation's patient number -> the demo's patient id.
+        self.ids = [f"p-{n + 1:04d}" for n in range(len(self.recording.patients))]
+        self.conditions: dict[str, list[Condition]] = {}
         self.enrolled_on: dict[str, pendulum.Date] = {}
         self.manager: dict[str, str] = {}
         self.plans: dict[str, str] = {}
         self.diabetic: set[str] = set()
+        self.died: dict[str, pendulum.Date] = {}
         self.adt_sent = 0
         self.acks: list[str] = []
+        #: Days in hospital of a readmission (the study's length of stay).
+        self.stay_days = 4
+        self._events: dict[tuple[int, int], list[AdtEvent]] | None = None
 
     def _clock(self, day: pendulum.Date, hour: int = 17) -> None:
         self.program.clock = FixedClock(
             pendulum.datetime(day.year, day.month, day.day, hour, tz=PRACTICE_TZ)
         )
 
-    # -- 1. the practice -------------------------------------------------------------
+    def _month(self, text: str) -> ServicePeriod:
+        year, month = (int(x) for x in text.split("-"))
+        return ServicePeriod.month(year, month)
 
-    def build_practice(self) -> None:
-        stage = _STAGES[0]
+    def _day_in(self, month: ServicePeriod, after: pendulum.Date | None = None) -> pendulum.Date:
+        """A day of *month* (on or after *after*), never after the last simulated day."""
+        start = max(month.start, after) if after is not None else month.start
+        end = min(month.end, self.period.end)
+        return start.add(days=self.rng.randint(0, max(0, (end - start).days)))
+
+    # -- 1. the practice and its FHIR patients ----------------------------------------------
+
+    def import_fhir(self) -> None:
+        stage = _STAGES[1]
         self._clock(self.first.subtract(days=1))
         bundles = _bundles()
         total = len(bundles) + 1
-        staff = (self.doctor, *self.nurses, self.assistant, self.scheduler)
-        self.program.import_records(staff, reason="carecore demo: the practice's staff")
-        self.program.import_records([self.ccm], reason="carecore demo: the program")
         self.program.import_records(
-            [_BILLING], reason="carecore demo: the practice's billing identity"
+            [self.doctor, *self.nurses, self.ccm, _BILLING],
+            reason="carecore demo: the practice, its staff and its program",
         )
         source = self.plugins.fhir
         configured = getattr(source, "configured", None)
@@ -440,8 +513,8 @@ class _Simulation:
                 self.progress(stage, done, total)
         with self.program.transaction("carecore demo: imported patients") as tx:
             imported = tx.all(Patient)
-            imported_conditions = tx.all(Condition)
         self.from_fhir = len(imported)
+        self.patients = list(imported)
         # The bundles carry no Coverage: the practice's billing system knows who has Medicare.
         self.program.import_records(
             [
@@ -462,53 +535,60 @@ class _Simulation:
             [_home(p.id, 50_000 + n) for n, p in enumerate(imported)],
             reason="carecore demo: addresses from the practice's billing system",
         )
-        self.diabetic |= {c.patient_id for c in imported_conditions if "diabet" in _label(c)}
-        generated = self._generate_patients()
-        self.patients = [*imported, *generated]
         self.progress(stage, total, total)
 
-    def _generate_patients(self) -> list[Patient]:
+    # -- 2. the simulated panel as patients ---------------------------------------------------
+
+    def add_patients(self) -> None:
+        """The simulation's patients (age, sex, conditions, coverage) as the practice's records."""
         rng, start = self.rng, self.first
+        deaths = {p: self._month(m).end for p, m in self.recording.deaths}
         people, conditions, coverages, prefs, visits = [], [], [], [], []
-        for index in range(self.settings.patients):
-            pid = f"p-{index + 1:04d}"
-            born = pendulum.Date(rng.randint(1932, 1961), rng.randint(1, 12), rng.randint(1, 28))
+        for index, traits in enumerate(self.recording.patients):
+            pid = self.ids[index]
+            age = traits.age if traits.age is not None else 75
+            born = start.subtract(years=age, days=rng.randint(1, 364))
+            died = deaths.get(index)
+            if died is not None:
+                self.died[pid] = died
             people.append(
                 Patient(
                     id=pid,
                     given_name=rng.choice(_GIVEN),
                     family_name=rng.choice(_FAMILY),
                     birth_date=born,
-                    sex=rng.choice((AdministrativeSex.FEMALE, AdministrativeSex.MALE)),
+                    sex=traits.sex,
                     time_zone=PRACTICE_TZ,
+                    date_of_death=died,
                 )
             )
-            for n, (code, chronic) in enumerate(rng.sample(_CONDITIONS, rng.randint(0, 4))):
-                conditions.append(
-                    Condition(
-                        id=f"{pid}-c{n}",
-                        patient_id=pid,
-                        coding=Coding.icd10cm(code),
-                        onset=start.subtract(months=rng.randint(13, 120)),
-                        chronic=chronic,
-                        significant_risk=chronic,
-                    )
+            mine = [
+                Condition(
+                    id=f"{pid}-c{n}",
+                    patient_id=pid,
+                    coding=Coding.icd10cm(c.icd10),
+                    onset=start.subtract(months=rng.randint(13, 120)),
+                    chronic=True,
+                    expected_duration_months=c.expected_duration_months,
+                    significant_risk=c.significant_risk,
+                    behavioral=c.behavioral,
                 )
-                if code.startswith("E11"):
-                    self.diabetic.add(pid)
-            roll = rng.random()
+                for n, c in enumerate(traits.conditions)
+            ]
+            conditions += mine
+            self.conditions[pid] = mine
+            if any(c.icd10.startswith("E11") for c in traits.conditions):
+                self.diabetic.add(pid)
             plan = (
                 CoveragePlan.MEDICARE_PART_B
-                if roll < 0.8  # noqa: PLR2004
-                else CoveragePlan.MEDICARE_ADVANTAGE
-                if roll < 0.92  # noqa: PLR2004
-                else CoveragePlan.COMMERCIAL
+                if traits.medicare
+                else rng.choice((CoveragePlan.MEDICARE_ADVANTAGE, CoveragePlan.COMMERCIAL))
             )
             coverages.append(
                 Coverage(
                     id=f"{pid}-cov",
                     patient_id=pid,
-                    payer="Medicare" if plan is not CoveragePlan.COMMERCIAL else "Acme Health",
+                    payer="Acme Health" if plan is CoveragePlan.COMMERCIAL else "Medicare",
                     plan=plan,
                     member_id=_demo_mbi(index),
                     start=born.add(years=65).start_of("month"),
@@ -536,69 +616,51 @@ class _Simulation:
                     em_code="99214",
                 )
             )
-        reason = "carecore demo: generated patients"
+        reason = "carecore demo: the simulated panel"
         homes = [_home(p.id, n) for n, p in enumerate(people)]
         for group in (people, conditions, coverages, prefs, visits, homes):
             self.program.import_records(group, reason=reason)
-        return people
+        self.patients += people
 
-    # -- 2. registry and enrollment ----------------------------------------------------
+    # -- 3. outreach and enrollment ----------------------------------------------------------
 
     def enroll(self) -> None:
-        from carecore import registry  # noqa: PLC0415
-
-        stage = _STAGES[1]
-        with self.program.transaction("carecore demo: the registry") as tx:
-            conditions = tx.all(Condition)
-            coverages = tx.all(Coverage)
-            visits = tx.all(FaceToFaceVisit)
-        seen = {v.patient_id for v in visits}
-        rng = self.rng
+        """The simulation's outreach and enrollments, with consent, care team and initiating visit."""
+        stage = _STAGES[2]
+        spans = {int(e.patient_id[1:]): e for e in self.year.enrollments}
         consents, enrollments, teams, new_visits = [], [], [], []
-        total = len(self.patients)
-        # One pass over the records (per-patient eligibility calls would scan them all each time).
-        verdicts = {
-            v.patient_id: v
-            for v in registry.registry(
-                self.patients,
-                as_of=self.first,
-                conditions=conditions,
-                coverages=coverages,
-                families=(ServiceFamily.CCM,),
-            )
-        }
-        for done, patient in enumerate(self.patients, start=1):
-            verdict = verdicts[patient.id]
-            self.progress(stage, done, total)
-            if not verdict.eligible or patient.date_of_death is not None:
-                continue
-            self.eligible.append(patient.id)
-            identified = Enrollment.identify(
-                id=f"{patient.id}-ccm",
-                patient_id=patient.id,
+        total = len(self.recording.outreach)
+        for done, reached in enumerate(self.recording.outreach, start=1):
+            pid = self.ids[reached.patient]
+            day = self._month(reached.month).start
+            record = Enrollment.identify(
+                id=f"{pid}-ccm",
+                patient_id=pid,
                 program_id=self.ccm.id,
                 family=ServiceFamily.CCM,
                 billing_practitioner_id=self.doctor.id,
-                on=self.first,
-            )
-            # Outreach through the year; about three in four agree.
-            month = rng.randint(0, max(0, len(self.months) - 4))
-            day = self.months[month].start.add(days=rng.randint(0, 20))
-            reached = identified.reach_out(day)
-            if rng.random() > 0.75:  # noqa: PLR2004
-                enrollments.append(reached)
+                on=day,
+            ).reach_out(day)
+            simulated = spans.get(reached.patient)
+            if not reached.agreed or simulated is None:
+                enrollments.append(record)
                 continue
-            on = day.add(days=rng.randint(1, 7))
-            enrollments.append(reached.consent(on).enroll(on))
-            self.enrolled_on[patient.id] = on
+            # The simulation enrolls on the first day of a month; consent the same day.
+            on = simulated.history[0].on
+            record = record.consent(on).enroll(on)
+            for change in simulated.history[1:]:
+                if change.status is EnrollmentStatus.DISENROLLED and change.reason is not None:
+                    record = record.disenroll(change.on, change.reason)
+            enrollments.append(record)
+            self.enrolled_on[pid] = on
             manager = self.nurses[len(self.enrolled_on) % 2]
-            self.manager[patient.id] = manager.id
+            self.manager[pid] = manager.id
             consents.append(
                 Consent(
-                    id=f"{patient.id}-consent",
-                    patient_id=patient.id,
+                    id=f"{pid}-consent",
+                    patient_id=pid,
                     family=ServiceFamily.CCM,
-                    method=rng.choice((ConsentMethod.VERBAL, ConsentMethod.WRITTEN)),
+                    method=self.rng.choice((ConsentMethod.VERBAL, ConsentMethod.WRITTEN)),
                     obtained_on=on,
                     obtained_by=manager.id,
                     billing_practitioner_id=self.doctor.id,
@@ -607,8 +669,8 @@ class _Simulation:
             )
             teams.append(
                 CareTeam(
-                    id=f"{patient.id}-team",
-                    patient_id=patient.id,
+                    id=f"{pid}-team",
+                    patient_id=pid,
                     members=[
                         CareTeamMember(
                             practitioner_id=self.doctor.id, role=CareTeamRole.BILLING_PRACTITIONER
@@ -622,35 +684,38 @@ class _Simulation:
                     ],
                 )
             )
-            # The enrollment visit with the billing physician initiates CCM (an
-            # earlier office visit may be more than a year before the consent).
+            # The enrollment visit with the billing physician initiates CCM.
             new_visits.append(
                 FaceToFaceVisit(
-                    id=f"{patient.id}-v-enroll",
-                    patient_id=patient.id,
+                    id=f"{pid}-v-enroll",
+                    patient_id=pid,
                     on=on,
-                    kind=VisitKind.OFFICE_EM if patient.id in seen else VisitKind.AWV,
+                    kind=VisitKind.OFFICE_EM,
                     mdm=MdmLevel.MODERATE,
                     billing_practitioner_id=self.doctor.id,
-                    em_code="99214" if patient.id in seen else None,
+                    em_code="99214",
                 )
             )
-        reason = "carecore demo: enrollment with consent"
+            self.progress(stage, done, total)
+        reason = "carecore demo: outreach and enrollment with consent"
         for group in (enrollments, consents, teams, new_visits):
             self.program.import_records(group, reason=reason)
+        self.progress(stage, total, total)
 
-    # -- 3. assessments and care plans --------------------------------------------------
+    # -- 4. assessments and care plans --------------------------------------------------------
 
     def plan_care(self) -> None:
-        stage = _STAGES[2]
+        """A PHQ-9 for each enrolled patient (scored, urgent findings raised) and an agreed care plan."""
+        stage = _STAGES[3]
         items = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2"]
         items += ["44252-5", "44253-3", "44260-8"]
         codes = ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9")
         total = len(self.enrolled_on)
+        plans = []
         for done, (pid, on) in enumerate(sorted(self.enrolled_on.items()), start=1):
             self._clock(on)
             answers = {item: codes[min(3, int(self.rng.expovariate(1.4)))] for item in items}
-            self.program.assess(
+            result = self.program.assess(
                 pid,
                 "phq-9",
                 answers,
@@ -658,172 +723,60 @@ class _Simulation:
                 on=on,
                 performer_id=self.manager[pid],
             )
-            plan = self.program.create_care_plan(
-                f"{pid}-cp", pid, responsible_id=self.doctor.id, on=on
+            draft = careplans.draft_plan(
+                f"{pid}-cp",
+                pid,
+                conditions=self.conditions.get(pid, ()),
+                assessments=(result,),
+                on=on,
+                responsible_id=self.doctor.id,
             )
-
-            def agreed(
-                draft: CarePlan, on: pendulum.Date = on, owner: str = self.manager[pid]
-            ) -> CarePlan:
-                return _complete(draft, on, owner)
-
-            self.program.revise_care_plan(
-                plan.id, agreed, reason="carecore demo: plan agreed with the patient"
-            )
-            self.plans[pid] = plan.id
+            plans.append(_complete(draft, on, self.manager[pid]))
+            self.plans[pid] = draft.id
             self.progress(stage, done, total)
+        self.program.import_records(plans, reason="carecore demo: care plans agreed with patients")
 
-    # -- 4. one discharge over HL7 v2 ---------------------------------------------------
+    # -- 5. the months of care management -------------------------------------------------------
 
-    def receive_over_mllp(self) -> None:
-        """Send an admission and a discharge for one enrolled patient through the real listener."""
-        stage = _STAGES[3]
-        # A month near the end, for a patient enrolled before it (the earliest one if need be).
-        month = self.months[max(0, len(self.months) - 3)]
-        candidates = sorted(self.enrolled_on, key=lambda p: (self.enrolled_on[p] >= month.start, p))
-        if not candidates:
-            self.progress(stage, 1, 1)
-            return
-        pid = candidates[0]
-        admitted = pendulum.datetime(month.start.year, month.start.month, 6, 22, tz=PRACTICE_TZ)
-        discharged = admitted.add(days=3, hours=13)
-        self._clock(discharged.date(), hour=18)
-        # The hospital knows the patient by its own MRN: PID-3 finds the patient through it.
-        with self.program.transaction("demo: the hospital's medical record number") as tx:
-            patient = tx.get(Patient, pid)
-            mrn = Identifier(system="RGH", value=pid)
-            if mrn not in patient.identifiers:
-                tx.replace(attrs.evolve(patient, identifiers=(*patient.identifiers, mrn)))
-        messages = [
-            _adt("A01", "DEMO-A01-1", pid, admitted, admitted, None),
-            _adt("A03", "DEMO-A03-1", pid, discharged, admitted, discharged),
-            _adt("A03", "DEMO-A03-1", pid, discharged, admitted, discharged),  # a resend
-        ]
-        self.acks = _send_over_mllp(self.program, self.plugins, messages)
-        self.adt_sent = len(messages)
-        self._follow_up(pid, discharged.date())
-        self.progress(stage, 1, 1)
-
-    def _follow_up(self, pid: str, day: pendulum.Date) -> None:
-        """The TCM contact within two business days and the visit within a week, when they happen."""
-        if self.rng.random() < 0.2:  # noqa: PLR2004 - some patients are not reached in time
-            return
-        with self.program.transaction("carecore demo: TCM follow-up") as tx:
-            episodes = [
-                e
-                for e in tx.find(TransitionEpisode, patient_id=pid)
-                if e.qualifies and e.contact_made_on is None and e.discharge_date == day
-            ]
-            for ep in episodes:
-                contact = day.add(days=1)
-                visit = day.add(days=self.rng.randint(4, 12))
-                if visit > self.period.end:
-                    continue  # the demo makes nothing happen after its last simulated day
-                # Each step is a new version of the episode, stored in turn.
-                called = transitions.record_contact(ep, on=contact, successful=True)
-                tx.replace(called)
-                seen = transitions.record_visit(called, on=visit)
-                tx.replace(seen)
-                tx.replace(transitions.record_med_rec(seen, on=visit))
-                tx.add(
-                    InteractiveContact(
-                        id=f"{ep.id}-contact",
-                        patient_id=pid,
-                        at=pendulum.datetime(
-                            contact.year, contact.month, contact.day, 10, tz=PRACTICE_TZ
-                        ),
-                        mode=ContactMode.PHONE,
-                        successful=True,
-                        role_class=RoleClass.CLINICAL_STAFF,
-                        performer_id=self.manager.get(pid, self.nurses[0].id),
-                        family=ServiceFamily.TCM,
-                        billing_practitioner_id=self.doctor.id,
-                    )
-                )
-                tx.add(
-                    FaceToFaceVisit(
-                        id=f"{ep.id}-visit",
-                        patient_id=pid,
-                        on=visit,
-                        kind=VisitKind.TCM_F2F,
-                        mdm=MdmLevel.MODERATE,
-                        billing_practitioner_id=self.doctor.id,
-                    )
-                )
-
-    # -- 5. a year of care management ---------------------------------------------------
-
-    def simulate_year(self) -> None:
-        stage = _STAGES[4]
-        total = len(self.months)
-        for done, month in enumerate(self.months, start=1):
-            self._simulate_month(month)
-            self._clock(month.end, hour=23)
-            self.program.close_month(month, reason="carecore demo: month close")
-            self.progress(stage, done, total)
-
-    def _enrolled_in(self, month: ServicePeriod) -> list[str]:
-        with self.program.transaction("carecore demo: who is enrolled") as tx:
-            enrollments = tx.all(Enrollment)
-        return sorted(
-            e.patient_id
-            for e in enrollments
-            if e.status_on(month.end) is EnrollmentStatus.ENROLLED
-            or (e.enrolled_on is not None and month.start <= e.enrolled_on <= month.end)
-        )
-
-    def _simulate_month(self, month: ServicePeriod) -> None:
+    def add_care(self, month: ServicePeriod) -> None:
+        """The month's contacts as time entries and a call, A1c results, follow-up visits."""
         rng = self.rng
-        # Who leaves this month leaves first: no minutes after a disenrollment.
-        self._churn(month, self._enrolled_in(month))
-        enrolled = self._enrolled_in(month)
         entries: list[TimeEntry] = []
         contacts: list[InteractiveContact] = []
         observations: list[Observation] = []
         appointments: list[Appointment] = []
-        tag = f"{month.start.year}{month.start.month:02d}"
-        for pid in enrolled:
-            start = max(month.start, self.enrolled_on.get(pid, month.start))
-            days = (month.end - start).days + 1
+        text = f"{month.start.year:04d}-{month.start.month:02d}"
+        for care in self.recording.care:
+            if care.month != text:
+                continue
+            pid = self.ids[care.patient]
+            tag = f"{month.start.year}{month.start.month:02d}"
+            since = self.enrolled_on.get(pid, month.start)
             manager = self.manager.get(pid, self.nurses[0].id)
-            for n in range(rng.randint(1, 5)):
-                who, role = rng.choice(
-                    (
-                        (manager, RoleClass.CLINICAL_STAFF),
-                        (manager, RoleClass.CLINICAL_STAFF),
-                        (self.assistant.id, RoleClass.CLINICAL_STAFF),
-                        (self.doctor.id, RoleClass.PHYSICIAN),
-                        (self.scheduler.id, RoleClass.NON_CLINICAL),
-                    )
-                )
-                credential = {
-                    self.doctor.id: Credential.MD,
-                    self.assistant.id: Credential.MA,
-                    self.scheduler.id: Credential.NONE,
-                }.get(who, Credential.RN)
+            days = sorted(self._day_in(month, since) for _ in care.minutes)
+            for n, (minutes, day) in enumerate(zip(care.minutes, days, strict=True)):
                 entries.append(
                     TimeEntry(
                         id=f"{pid}-{tag}-t{n}",
                         patient_id=pid,
-                        performer_id=who,
-                        credential=credential,
-                        role_class=role,
-                        minutes=rng.randint(4, 22),
+                        performer_id=manager,
+                        credential=Credential.RN,
+                        role_class=RoleClass.CLINICAL_STAFF,
+                        minutes=minutes,
                         family=ServiceFamily.CCM,
-                        activity="scheduling"
-                        if role is RoleClass.NON_CLINICAL
-                        else rng.choice(_ACTIVITIES),
-                        service_date=start.add(days=rng.randint(0, days - 1)),
+                        activity=rng.choice(_ACTIVITIES),
+                        service_date=day,
                         billing_practitioner_id=self.doctor.id,
                     )
                 )
-            if rng.random() < 0.85:  # noqa: PLR2004 - the monthly check-in call
-                day = start.add(days=rng.randint(0, days - 1))
+            if days:  # the month's check-in call, the first contact
                 contacts.append(
                     InteractiveContact(
                         id=f"{pid}-{tag}-call",
                         patient_id=pid,
-                        at=pendulum.datetime(day.year, day.month, day.day, 11, tz=PRACTICE_TZ),
+                        at=pendulum.datetime(
+                            days[0].year, days[0].month, days[0].day, 11, tz=PRACTICE_TZ
+                        ),
                         mode=ContactMode.PHONE,
                         successful=True,
                         role_class=RoleClass.CLINICAL_STAFF,
@@ -848,15 +801,11 @@ class _Simulation:
                         location="Main St clinic",
                     )
                 )
-        reason = f"carecore demo: {month} activity"
-        for group in (entries, contacts, observations, appointments):
-            self.program.import_records(group, reason=reason)
         self._clock(month.end, hour=18)
-        # Goal progress moves with a new result: only plans whose patient had an A1c this month.
-        for pid in sorted({o.patient_id for o in observations}):
-            if pid in self.plans:
-                self.program.update_goal_progress(self.plans[pid], reason=reason)
-        self._utilization(month, set(enrolled))
+        reason = f"carecore demo: care management in {text}"
+        for group in (entries, contacts, observations, appointments):
+            if group:
+                self.program.import_records(group, reason=reason)
 
     def _a1c(self, pid: str, month: ServicePeriod) -> Observation:
         # A baseline near 8.6% that falls by about 0.12 a month once enrolled.
@@ -870,104 +819,167 @@ class _Simulation:
             measure="Hemoglobin A1c",
             value=value.quantize(Decimal("0.1")),
             unit="%",
-            on=month.start.add(days=self.rng.randint(0, 20)),
+            on=self._day_in(month),
             loinc=A1C_LOINC,
         )
 
-    def _utilization(self, month: ServicePeriod, enrolled: set[str]) -> None:
-        """Emergency visits and admissions through the listener's code path (CareProgram.receive)."""
-        rng = self.rng
-        for patient in self.patients:
-            if patient.date_of_death is not None:
-                continue
-            cared = patient.id in enrolled
-            ed = 0.012 if cared else 0.03
-            admit = 0.006 if cared else 0.015
-            roll = rng.random()
-            if roll >= ed + admit:
-                continue
-            day = month.start.add(days=rng.randint(0, month.days - 8))
-            at = pendulum.datetime(day.year, day.month, day.day, rng.randint(8, 20), tz=PRACTICE_TZ)
-            key = f"{patient.id}-{day.isoformat()}"
-            if roll < ed:
-                self._receive(
-                    key,
-                    patient.id,
-                    AdtEventKind.DISCHARGE,
-                    PatientClass.EMERGENCY,
-                    at,
-                    at.add(hours=5),
+    # -- 6. emergency visits, admissions and TCM follow-up --------------------------------------
+
+    def add_hospital_stays(self, month: ServicePeriod) -> None:
+        """The month's emergency visits and stays as ADT events (the listener's intake path).
+
+        The events are taken in by :meth:`CareProgram.receive_in`, the intake
+        the MLLP listener uses, in time order, in one transaction; then the
+        TCM contact and visit the simulation drew are recorded on the
+        episodes the month's discharges opened.
+        """
+        if self._events is None:
+            self._events = self._hospital_events()
+        batch = self._events.get((month.start.year, month.start.month), [])
+        self._clock(month.end, hour=23)
+        wanted = {
+            (self.ids[s.patient], s.discharged): s
+            for s in self.recording.stays
+            if s.discharged is not None
+            and s.tcm_contact is not None
+            and month.start <= s.discharged <= month.end
+        }
+        with self.program.transaction(f"carecore demo: ADT events {month}") as tx:
+            for event in batch:
+                self.program.receive_in(tx, event, source="demo-feed")
+            for (pid, day), stay in sorted(wanted.items()):
+                for ep in tx.find(TransitionEpisode, patient_id=pid):
+                    if ep.qualifies and ep.contact_made_on is None and ep.discharge_date == day:
+                        self._follow_up(tx, ep, stay.tcm_contact, stay.tcm_visit, self.period.end)
+
+    def _hospital_events(self) -> dict[tuple[int, int], list[AdtEvent]]:
+        """The year's ADT events by month, in time order (none after the last day, or a death)."""
+        rng, last = self.rng, self.period.end
+        events: list[AdtEvent] = []
+        for patient, text in self.recording.ed_visits:
+            pid = self.ids[patient]
+            month = self._month(text)
+            end = self.died.get(pid, month.end)
+            day = self._day_in(ServicePeriod(start=month.start, end=min(end, month.end)))
+            at = pendulum.datetime(day.year, day.month, day.day, rng.randint(8, 18), tz=PRACTICE_TZ)
+            events.append(
+                _event(
+                    f"{pid}-{day.isoformat()}-ed", pid, AdtEventKind.DISCHARGE, at, at.add(hours=5)
                 )
-                continue
-            out = self._stay(key, patient.id, at)
-            if cared:
-                self._follow_up(patient.id, out.date())
-            # Some come back within 30 days; fewer of those the program follows.
-            if rng.random() < (0.08 if cared else 0.2):
-                again = out.add(days=rng.randint(4, 25), hours=rng.randint(1, 9))
-                if again.add(days=6).date() <= self.period.end:  # its stay ends by the last day
-                    self._stay(f"{key}-re", patient.id, again)
+            )
+        for stay in self.recording.stays:
+            pid = self.ids[stay.patient]
+            stays = [(stay.admitted, stay.discharged, "")]
+            if stay.readmitted is not None and stay.discharged is not None:
+                back = stay.readmitted.add(days=self.stay_days)
+                stays.append((stay.readmitted, back, "-re"))
+            died = self.died.get(pid, last)
+            for admitted, discharged, suffix in stays:
+                if admitted > min(last, died):
+                    continue
+                key = f"{pid}-{admitted.isoformat()}{suffix}"
+                at = pendulum.datetime(
+                    admitted.year, admitted.month, admitted.day, rng.randint(8, 20), tz=PRACTICE_TZ
+                )
+                events.append(_event(f"{key}-a", pid, AdtEventKind.ADMIT, at, None))
+                if discharged is not None and discharged <= min(last, died):
+                    out = pendulum.datetime(
+                        discharged.year, discharged.month, discharged.day, 11, tz=PRACTICE_TZ
+                    )
+                    events.append(_event(key, pid, AdtEventKind.DISCHARGE, at, out))
+        events.sort(key=lambda e: (e.occurred_at, e.id))
+        by_month: dict[tuple[int, int], list[AdtEvent]] = {}
+        for event in events:
+            local = event.occurred_at.in_timezone(PRACTICE_TZ)
+            by_month.setdefault((local.year, local.month), []).append(event)
+        return by_month
 
-    def _stay(self, key: str, pid: str, at: pendulum.DateTime) -> pendulum.DateTime:
-        """An admission and its discharge a few days later; returns the discharge time."""
-        out = at.add(days=self.rng.randint(2, 6))
-        self._receive(key + "-a", pid, AdtEventKind.ADMIT, PatientClass.INPATIENT, at, None)
-        self._receive(key, pid, AdtEventKind.DISCHARGE, PatientClass.INPATIENT, at, out)
-        return out
-
-    def _receive(  # noqa: PLR0917 - the ADT event's parts
+    def _follow_up(
         self,
-        key: str,
-        pid: str,
-        kind: AdtEventKind,
-        cls: PatientClass,
-        admitted: pendulum.DateTime,
-        discharged: pendulum.DateTime | None,
+        tx: Transaction,
+        ep: TransitionEpisode,
+        contact: pendulum.Date | None,
+        visit: pendulum.Date | None,
+        last: pendulum.Date,
     ) -> None:
-        setting = (
-            CareSetting.EMERGENCY_DEPARTMENT
-            if cls is PatientClass.EMERGENCY
-            else CareSetting.INPATIENT_ACUTE
-        )
-        when = discharged or admitted
-        self._clock(when.date(), hour=23)
-        self.program.receive(
-            AdtEvent(
-                id=f"adt-{key}",
-                source_key=key,
+        """Record a TCM contact (and visit, with medication reconciliation) on *ep*, if by *last*."""
+        if contact is None or contact > last:
+            return
+        pid = ep.patient_id
+        called = transitions.record_contact(ep, on=contact, successful=True)
+        tx.replace(called)
+        tx.add(
+            InteractiveContact(
+                id=f"{ep.id}-contact",
                 patient_id=pid,
-                kind=kind,
-                occurred_at=when,
-                patient_class=cls,
-                admitted_at=admitted,
-                discharged_at=discharged,
-                from_setting=setting if discharged else None,
-                to_setting=CareSetting.HOME if discharged else None,
-                facility="Riverbend General Hospital",
-                visit_number=f"V-{pid}-{admitted.date().isoformat()}",
-            ),
-            source="demo-feed",
+                at=pendulum.datetime(contact.year, contact.month, contact.day, 10, tz=PRACTICE_TZ),
+                mode=ContactMode.PHONE,
+                successful=True,
+                role_class=RoleClass.CLINICAL_STAFF,
+                performer_id=self.manager.get(pid, self.nurses[0].id),
+                family=ServiceFamily.TCM,
+                billing_practitioner_id=self.doctor.id,
+            )
+        )
+        if visit is None or visit > last:
+            return
+        seen = transitions.record_visit(called, on=visit)
+        tx.replace(seen)
+        tx.replace(transitions.record_med_rec(seen, on=visit))
+        tx.add(
+            FaceToFaceVisit(
+                id=f"{ep.id}-visit",
+                patient_id=pid,
+                on=visit,
+                kind=VisitKind.TCM_F2F,
+                mdm=MdmLevel.MODERATE,
+                billing_practitioner_id=self.doctor.id,
+            )
         )
 
-    def _churn(self, month: ServicePeriod, enrolled: Iterable[str]) -> None:
-        for pid in enrolled:
-            if self.enrolled_on.get(pid, month.start) >= month.start or self.rng.random() > 0.015:  # noqa: PLR2004
-                continue
-            day = month.start.add(days=self.rng.randint(0, month.days - 1))
-            reason = self.rng.choice(
-                (DisenrollmentReason.PATIENT_REQUEST, DisenrollmentReason.MOVED)
+    # -- 7. one discharge over HL7 v2 ------------------------------------------------------------
+
+    def receive_over_mllp(self, month: ServicePeriod) -> None:
+        """Send an admission and a discharge in *month* for an enrolled patient through the real listener."""
+        # A patient enrolled before the month (the earliest one if need be).
+        alive = [p for p in self.enrolled_on if p not in self.died]
+        candidates = sorted(alive, key=lambda p: (self.enrolled_on[p] >= month.start, p))
+        if not candidates:
+            return
+        pid = candidates[0]
+        admitted = pendulum.datetime(month.start.year, month.start.month, 6, 22, tz=PRACTICE_TZ)
+        discharged = admitted.add(days=3, hours=13)
+        self._clock(discharged.date(), hour=18)
+        # The hospital knows the patient by its own MRN: PID-3 finds the patient through it.
+        with self.program.transaction("demo: the hospital's medical record number") as tx:
+            patient = tx.get(Patient, pid)
+            mrn = Identifier(system="RGH", value=pid)
+            if mrn not in patient.identifiers:
+                tx.replace(attrs.evolve(patient, identifiers=(*patient.identifiers, mrn)))
+        messages = [
+            _adt("A01", "DEMO-A01-1", pid, admitted, admitted, None),
+            _adt("A03", "DEMO-A03-1", pid, discharged, admitted, discharged),
+            _adt("A03", "DEMO-A03-1", pid, discharged, admitted, discharged),  # a resend
+        ]
+        self.acks = _send_over_mllp(self.program, self.plugins, messages)
+        self.adt_sent = len(messages)
+        day = discharged.date()
+        with self.program.transaction("carecore demo: TCM follow-up") as tx:
+            for ep in tx.find(TransitionEpisode, patient_id=pid):
+                if ep.qualifies and ep.contact_made_on is None and ep.discharge_date == day:
+                    self._follow_up(tx, ep, day.add(days=1), day.add(days=6), self.period.end)
+
+    # -- 8. goals and the report -------------------------------------------------------------------
+
+    def update_goals(self) -> None:
+        """Goal progress from the year's results: each plan whose patient had an A1c."""
+        self._clock(self.period.end, hour=18)
+        with self.program.transaction("carecore demo: who had results") as tx:
+            measured = {o.patient_id for o in tx.all(Observation) if o.loinc == A1C_LOINC}
+        for pid in sorted(measured & set(self.plans)):
+            self.program.update_goal_progress(
+                self.plans[pid], reason="carecore demo: goal progress from the year's results"
             )
-
-            def leave(
-                e: Enrollment, day: pendulum.Date = day, why: DisenrollmentReason = reason
-            ) -> Enrollment:
-                return e.disenroll(day, why)
-
-            self.program.change_enrollment(
-                f"{pid}-ccm", leave, reason="carecore demo: the patient left the program"
-            )
-
-    # -- 6. the report ------------------------------------------------------------------
 
     def write_report(self, out: Path) -> tuple[ReportFiles, tuple[tuple[str, str], ...]]:
         from carecore.metrics import program_report  # noqa: PLC0415
@@ -996,12 +1008,13 @@ class _Simulation:
             # The program's lines (CCM), as the report's expected_revenue measure counts them.
             lines = [line for line in tx.all(ClaimLine) if line.family is self.ccm.family]
         money = revenue(lines)  # lines with no listed fee are counted apart, never as $0
+        totals = dict(self.year.totals)
         return DemoResult(
             settings=self.settings,
             store_url=self.program.store.url,
             patients=len(self.patients),
             from_fhir=self.from_fhir,
-            eligible=len(self.eligible),
+            eligible=int(totals.get("eligible_patients", 0)),
             enrolled=len(self.enrolled_on),
             adt_messages=self.adt_sent,
             acks=tuple(self.acks),
@@ -1012,6 +1025,34 @@ class _Simulation:
             measures=measures,
             seconds=seconds,
         )
+
+
+def _event(
+    key: str,
+    pid: str,
+    kind: AdtEventKind,
+    admitted: pendulum.DateTime,
+    discharged: pendulum.DateTime | None,
+) -> AdtEvent:
+    """An ADT event from the hospital's feed: an emergency visit (key ending -ed) or a stay."""
+    emergency = key.endswith("-ed")
+    cls = PatientClass.EMERGENCY if emergency else PatientClass.INPATIENT
+    setting = CareSetting.EMERGENCY_DEPARTMENT if emergency else CareSetting.INPATIENT_ACUTE
+    when = discharged or admitted
+    return AdtEvent(
+        id=f"adt-{key}",
+        source_key=key,
+        patient_id=pid,
+        kind=kind,
+        occurred_at=when,
+        patient_class=cls,
+        admitted_at=admitted,
+        discharged_at=discharged,
+        from_setting=setting if discharged else None,
+        to_setting=CareSetting.HOME if discharged else None,
+        facility="Riverbend General Hospital",
+        visit_number=f"V-{pid}-{admitted.date().isoformat()}",
+    )
 
 
 def _label(condition: Condition) -> str:

@@ -20,11 +20,11 @@ def test_fresh_starts_over_after_a_failed_demo(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'mine.db'}"
     app = make_app()
 
-    def dies(_self):
+    def dies(*_args):
         raise KeyboardInterrupt  # killed part way: the practice is stored, the year is not
 
     with monkeypatch.context() as m:
-        m.setattr(_demo._Simulation, "simulate_year", dies)
+        m.setattr(_demo, "_close_month", dies)
         failed = CliRunner().invoke(app, ["demo", *SMALL, "--db", url])
     assert failed.exit_code != 0
     refused = CliRunner().invoke(app, ["demo", *SMALL, "--db", url])
