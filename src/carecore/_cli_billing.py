@@ -270,6 +270,20 @@ def _evaluation_table(results: list[tuple[Any, Any]], no_listed_fee: str) -> Non
     "and evaluate the store's partitions of patients (default: up to 4, one per core).",
 )
 @click.option(
+    "--executor",
+    metavar="NAME",
+    default=None,
+    help="With --db: where the store's partitions of patients are evaluated: local, process, "
+    "dask (or one a plugin adds); default: forked worker processes (--workers).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --db --executor dask: the Dask scheduler (tcp://host:8786); default: a local "
+    "cluster of --workers processes on 127.0.0.1.",
+)
+@click.option(
     "--setting",
     type=click.Choice(["physician_office", "rhc", "fqhc"]),
     default=None,
@@ -310,6 +324,8 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     rule_set_id: str | None,
     progress: bool | None,  # noqa: FBT001
     workers: int | None,
+    executor: str | None,
+    scheduler: str | None,
     setting: str | None,
     require_coverage: bool,  # noqa: FBT001
     engine: str,
@@ -346,7 +362,12 @@ def close(  # noqa: PLR0917 - click passes options as arguments
             setting=setting,
             require_coverage=require_coverage,
             workers=workers,
+            executor=executor,
+            scheduler=scheduler,
         )
+        return
+    if executor is not None or scheduler is not None:
+        _fail("--executor and --scheduler are for a close over a store (--db)")
         return
     if setting is not None or require_coverage:
         _fail("--setting and --require-coverage are for a close over a store (--db)")
@@ -465,6 +486,8 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     setting: str | None = None,
     require_coverage: bool = False,
     workers: int | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
 ) -> None:
     """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
     import contextlib  # noqa: PLC0415
@@ -484,6 +507,13 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
         program = stack.enter_context(
             CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False)
         )
+        runner = None
+        if executor is not None or scheduler is not None:
+            from carecore.executors import get_executor  # noqa: PLC0415
+
+            runner = stack.enter_context(
+                get_executor(executor or "dask", workers=workers, scheduler=scheduler, pm=pm)
+            )
         advance = None
         if show:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress  # noqa: PLC0415
@@ -512,6 +542,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
             setting=None if setting is None else Setting(setting),
             require_coverage=require_coverage,
             workers=workers,
+            executor=runner,
         )
     _print_summary(summary, out)
     click.echo(f"stored in {db_url}: the claim lines and denials of {period}")
