@@ -225,3 +225,68 @@ def test_statements_export_as_us_core_medication_requests_and_read_back(
         after = sorted(tx.all(MedicationStatement), key=lambda s: s.id)
     key = lambda s: (s.id, s.rxnorm, s.text, s.status, s.start, s.source)  # noqa: E731
     assert [key(s) for s in after] == [key(s) for s in before]
+
+
+DISCHARGE = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+            "code": "discharge",
+        }
+    ]
+}
+
+
+def test_a_discharge_medication_request_is_on_the_discharge_summary_list():
+    """A hospital's discharge orders (category discharge) are the discharge summary's list."""
+    stopped = one(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "dc1",
+            "status": "stopped",
+            "intent": "order",
+            "category": [DISCHARGE],
+            "subject": PATIENT,
+            "authoredOn": "2026-12-01",
+            "medicationCodeableConcept": {
+                "coding": [{"system": RX, "code": "316049"}],
+                "text": "Hydrochlorothiazide 25 MG",
+            },
+        }
+    )
+    assert stopped.source is MedicationSource.DISCHARGE_SUMMARY
+    assert stopped.status is MedicationStatus.STOPPED
+    assert stopped.recorded_on == pendulum.Date(2026, 12, 1)
+    plain = one(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr9",
+            "status": "active",
+            "intent": "order",
+            "category": [{"coding": [{"code": "outpatient"}]}],
+            "subject": PATIENT,
+            "medicationCodeableConcept": {"text": "Amlodipine 5 MG"},
+        }
+    )
+    assert plain.source is MedicationSource.EHR
+
+
+def test_a_discharge_statement_exports_with_the_discharge_category_and_reads_back():
+    from carecore_fhir.clinical import medication_request_resource
+    from carecore_fhir.mapping import to_carecore as back
+
+    statement = MedicationStatement(
+        id="dc2",
+        patient_id="p1",
+        source=MedicationSource.DISCHARGE_SUMMARY,
+        rxnorm="316049",
+        text="Hydrochlorothiazide 25 MG",
+        status=MedicationStatus.ACTIVE,
+        recorded_on=pendulum.Date(2026, 12, 1),
+    )
+    doc = medication_request_resource(statement)
+    assert {"system": DISCHARGE["coding"][0]["system"], "code": "discharge"} in doc["category"][0][
+        "coding"
+    ]
+    (value,) = back(doc, Resolver({}, lenient=True)).values
+    assert value.source is MedicationSource.DISCHARGE_SUMMARY

@@ -1,6 +1,8 @@
 """FHIR R4 medications, immunizations, procedures and gap-closing labs as carecore values.
 
-- MedicationRequest: a :class:`~carecore.model.MedicationStatement` from the EHR;
+- MedicationRequest: a :class:`~carecore.model.MedicationStatement` from the EHR,
+  or from the discharge summary when its category is ``discharge``
+  (medicationrequest-category: a hospital's orders for after the stay);
 - MedicationStatement: a statement from the patient (``informationSource`` a
   Patient or RelatedPerson) or the EHR;
 - MedicationDispense: a :class:`~carecore.model.MedicationFill` (adherence);
@@ -60,6 +62,8 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 CVX = "http://hl7.org/fhir/sid/cvx"
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "urn:oid:2.16.840.1.113883.6.285"
+#: The category system of MedicationRequest; ``discharge`` marks the discharge list.
+REQUEST_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
 
 #: Labs that close care gaps and are read as clinical services (LOINC: what it is).
 LAB_CODES: dict[str, str] = {
@@ -160,10 +164,24 @@ def _practitioner(resource: dict[str, Any], resolver: Resolver, element: str) ->
     return rid if kind == "Practitioner" else None
 
 
+def _discharge_order(resource: dict[str, Any]) -> bool:
+    """Whether a MedicationRequest's category is ``discharge`` (the stay's discharge orders)."""
+    categories = resource.get("category")
+    if not isinstance(categories, list):
+        return False
+    return any(
+        isinstance(c, dict) and _code_in(c, REQUEST_CATEGORY) == "discharge" for c in categories
+    )
+
+
 def map_medication_request(
     resource: dict[str, Any], resolver: Resolver, options: Options
 ) -> Mapped:
-    """A MedicationRequest (an order) as a statement on the practice's (EHR) list."""
+    """A MedicationRequest (an order) as a statement on the practice's (EHR) list.
+
+    A request of category ``discharge`` is on the discharge summary's list instead
+    (stopped ones included: a drug stopped at discharge).
+    """
     del options
     rid = _need(resource, "id")
     status = _need(resource, "status")
@@ -192,7 +210,11 @@ def map_medication_request(
             MedicationStatement(
                 id=rid,
                 patient_id=patient_id,
-                source=MedicationSource.EHR,
+                source=(
+                    MedicationSource.DISCHARGE_SUMMARY
+                    if _discharge_order(resource)
+                    else MedicationSource.EHR
+                ),
                 rxnorm=rxnorm,
                 text=text,
                 status=_REQUEST_STATUS[status],
@@ -435,6 +457,14 @@ _EXPORT_STATUS = {
 }
 
 
+def _category(source: MedicationSource) -> dict[str, Any]:
+    """The source list as a category: its text, coded ``discharge`` for the discharge summary."""
+    concept: dict[str, Any] = {"text": source.value.replace("_", " ")}
+    if source is MedicationSource.DISCHARGE_SUMMARY:
+        concept["coding"] = [{"system": REQUEST_CATEGORY, "code": "discharge"}]
+    return concept
+
+
 def medication_request_resource(statement: MedicationStatement) -> dict[str, Any]:
     """A medication statement as a US Core 6.1 MedicationRequest (declared in ``meta.profile``).
 
@@ -448,7 +478,8 @@ def medication_request_resource(statement: MedicationStatement) -> dict[str, Any
     else the requester names no one: a display and the data-absent-reason
     extension (``unknown``), as US Core asks of a mandatory element the sender
     does not have. The source list (discharge summary, reconciliation) is kept
-    in ``category`` text.
+    in ``category`` text; the discharge summary's is also coded ``discharge``,
+    which the import reads back.
 
     >>> import pendulum
     >>> doc = medication_request_resource(MedicationStatement(id="m1", patient_id="p1",
@@ -473,7 +504,7 @@ def medication_request_resource(statement: MedicationStatement) -> dict[str, Any
         "id": fhir_id(statement.id),
         "status": _EXPORT_STATUS[statement.status],
         "intent": "plan" if reported else "order",
-        "category": [{"text": statement.source.value.replace("_", " ")}],
+        "category": [_category(statement.source)],
         "medicationCodeableConcept": concept,
         "subject": patient,
         "requester": (
