@@ -44,6 +44,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "WebhookRejected",
 ]
 
 
@@ -182,6 +183,17 @@ class InsecureTransport(InvalidValue):
         super().__init__(
             f"{reason}, or allow cleartext on purpose with {allow}", field=field, value=value
         )
+
+
+class WebhookRejected(InvalidValue):
+    """A webhook request failed its receiver's check: signature, time window or replay.
+
+    ``field`` is the header at fault (``signature`` or ``timestamp``); the
+    receiver answers such a request with 401 and does not act on it.
+
+    >>> print(WebhookRejected("outside the 300 s window", field="timestamp", value="1"))
+    timestamp='1': outside the 300 s window
+    """
 
 
 class Problem:

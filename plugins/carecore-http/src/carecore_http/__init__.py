@@ -3,12 +3,30 @@
 >>> from carecore_http import WebhookChannel, verify, sign
 >>> WebhookChannel(url="http://127.0.0.1:8080/hook", secret="s").id
 'webhook'
->>> verify("s", "1", b"{}", sign("s", "1", b"{}"))
+>>> verify("s", "1000", b"{}", sign("s", "1000", b"{}"), now=1000)
 True
 """
 
 from __future__ import annotations
 
-from carecore_http.channels import HttpError, SmsChannel, WebhookChannel, sign, verify
+from carecore_http.channels import (
+    WINDOW,
+    HttpError,
+    ReplayCache,
+    SeenSet,
+    SmsChannel,
+    WebhookChannel,
+    sign,
+    verify,
+)
 
-__all__ = ["HttpError", "SmsChannel", "WebhookChannel", "sign", "verify"]
+__all__ = [
+    "WINDOW",
+    "HttpError",
+    "ReplayCache",
+    "SeenSet",
+    "SmsChannel",
+    "WebhookChannel",
+    "sign",
+    "verify",
+]

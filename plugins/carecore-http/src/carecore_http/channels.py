@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from attrs import field, frozen
 
@@ -17,7 +19,19 @@ from carecore import errors
 from carecore.clock import Clock, SystemClock
 from carecore.model import DeliveryReceipt, OutboundMessage
 
-__all__ = ["HttpError", "SmsChannel", "WebhookChannel", "sign", "verify"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "WINDOW",
+    "HttpError",
+    "ReplayCache",
+    "SeenSet",
+    "SmsChannel",
+    "WebhookChannel",
+    "sign",
+    "verify",
+]
 
 _RETRY = {408, 429}
 _OK = range(200, 300)
@@ -37,9 +51,116 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    """Whether *signature* was made with *secret* (a receiver's check, in constant time)."""
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+#: How far a webhook's timestamp may be from the receiver's clock, by default (seconds).
+WINDOW = 300
+
+_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}", re.ASCII)
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+
+
+class SeenSet(Protocol):
+    """Where a receiver keeps the signatures it accepted (a ``set`` will do)."""
+
+    def __contains__(self, signature: object, /) -> bool:
+        """Whether *signature* was accepted before."""
+        ...
+
+    def add(self, signature: str, /) -> None:
+        """Remember an accepted *signature*."""
+        ...
+
+
+class ReplayCache:
+    """A :class:`SeenSet` that forgets signatures once the time window would refuse them anyway.
+
+    Each signature is kept with the time it was added; every ``add`` drops
+    those older than *window* seconds, so the cache holds at most one window's
+    worth of requests.
+
+    >>> cache = ReplayCache(window=300, clock=lambda: 1000.0)
+    >>> cache.add("sha256=" + "0" * 64)
+    >>> ("sha256=" + "0" * 64) in cache, len(cache)
+    (True, 1)
+    """
+
+    def __init__(self, window: float = WINDOW, *, clock: Callable[[], float] = time.time) -> None:
+        self.window = window
+        self.clock = clock
+        self._seen: dict[str, float] = {}
+
+    def __contains__(self, signature: object) -> bool:
+        return signature in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def add(self, signature: str, at: float | None = None) -> None:
+        """Remember *signature* (accepted at *at*, now by default) and forget expired ones."""
+        now = self.clock() if at is None else at
+        self._seen = {s: t for s, t in self._seen.items() if now - t <= 2 * self.window}
+        self._seen[signature] = now
+
+
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    now: float | None = None,
+    window: float = WINDOW,
+    seen: SeenSet | None = None,
+) -> bool:
+    """Check a webhook request as its receiver: True, or :class:`~carecore.errors.WebhookRejected`.
+
+    *timestamp* and *signature* are the ``X-Carecore-Timestamp`` and
+    ``X-Carecore-Signature`` headers as received, *body* the raw body. The
+    request is rejected when a header is missing or malformed (the signature
+    must be ``sha256=`` and 64 lowercase hexadecimal digits, the timestamp
+    whole seconds since the Unix epoch), when the signature is not the one
+    *secret* makes (compared in constant time), when the timestamp is more
+    than *window* seconds (5 minutes by default) from *now* (the receiver's
+    clock, seconds since the epoch), or when *seen* holds the signature
+    already: a replay within the window. An accepted signature is added to
+    *seen*.
+
+    >>> verify("s", "1000", b"{}", sign("s", "1000", b"{}"), now=1010)
+    True
+    >>> verify("s", "1000", b"{}", "sha256=abc", now=1010)
+    Traceback (most recent call last):
+    ...
+    carecore.errors.WebhookRejected: signature='sha256=abc': must be 'sha256=' and 64 lowercase hexadecimal digits
+    """
+    if not isinstance(signature, str) or not _SIGNATURE.fullmatch(signature):
+        raise errors.WebhookRejected(
+            "must be 'sha256=' and 64 lowercase hexadecimal digits",
+            field="signature",
+            value=signature,
+        )
+    if not isinstance(timestamp, str) or not _TIMESTAMP.fullmatch(timestamp):
+        raise errors.WebhookRejected(
+            "must be whole seconds since the Unix epoch", field="timestamp", value=timestamp
+        )
+    if not isinstance(body, bytes | bytearray):
+        raise errors.WebhookRejected("must be the raw request body (bytes)", field="body")
+    if not hmac.compare_digest(sign(secret, timestamp, bytes(body)), signature):
+        raise errors.WebhookRejected(
+            "does not match the body and timestamp under this secret", field="signature"
+        )
+    clock = time.time() if now is None else now
+    if abs(clock - int(timestamp)) > window:
+        raise errors.WebhookRejected(
+            f"more than {window:g} s from the receiver's clock (a late or replayed request)",
+            field="timestamp",
+            value=timestamp,
+        )
+    if seen is not None:
+        if signature in seen:
+            raise errors.WebhookRejected(
+                "was accepted before: a replay within the time window", field="signature"
+            )
+        seen.add(signature)
+    return True
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
