@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from carecore._cli_actor import current_actor
 from carecore._cli_common import echo_records, format_option
 from carecore.outbox import Dispatcher, RetryPolicy
 from carecore.plugins import Hooks
@@ -55,7 +56,9 @@ def run(ctx: click.Context, db_url: str, max_attempts: int, limit: int, lease: i
     Idempotency-Key, so receivers can drop the repeat.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with CareProgram.open(db_url, actor="outbox", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
         dispatcher = Dispatcher(
             program,
             Hooks(pm).channels(),
@@ -80,7 +83,7 @@ def status(ctx: click.Context, db_url: str, fmt: str) -> None:
     """Count the outbox by status, and list what failed or died with the reason."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
-        CareProgram.open(db_url, actor="outbox", plugin_manager=pm, create=False) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         program.transaction("outbox status") as tx,
     ):
         items = {s: tx.outbox(status=s, limit=1_000_000) for s in _STATUSES}
@@ -139,7 +142,7 @@ def retry(ctx: click.Context, db_url: str, message_ids: tuple[str, ...], every: 
     """Put failed or dead messages back in the queue (by id, or --all)."""
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with (
-        CareProgram.open(db_url, actor="outbox", plugin_manager=pm, create=False) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         program.transaction("outbox retry") as tx,
     ):
         ids = list(message_ids)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -145,3 +147,27 @@ def test_a_care_managers_worklist_holds_only_their_patients(demo, store):
     assert everyone.exit_code == 0, everyone.output
     all_seen = {i["patient_id"] for wl in json.loads(everyone.output).values() for i in wl["items"]}
     assert seen < all_seen
+
+
+def test_the_outbox_works_as_the_named_actor(store):
+    refused = run("--actor", "mallory", "outbox", "status", "--db", store)
+    assert refused.exit_code == 3, refused.output
+    env = {"CARECORE_ACTOR_ROLES": "admin"}
+    allowed = run("--actor", "ops:kim", "outbox", "status", "--db", store, env=env)
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_no_command_records_a_fixed_actor():
+    """Commands act as the command line's actor; only the demo's synthetic practice has its own."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [
+        *sorted((root / "src" / "carecore").glob("_cli_*.py")),
+        *sorted((root / "plugins").glob("*/src/*/cli.py")),
+    ]
+    fixed = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for path in sources
+        if path.name != "_cli_commands.py"  # carecore demo builds its own synthetic practice
+        for match in re.finditer(r"CareProgram\.open\([^)]*actor=\"[^\"]*\"", path.read_text())
+    ]
+    assert fixed == []

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from carecore._cli_common import time_zone_option
+from carecore.cli import current_actor
 from carecore.model import ServiceFamily
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def import_(  # noqa: PLR0917 - click passes options positionally
     )
     sizes = [p.stat().st_size for p in bundles]
     with (
-        CareProgram.open(db_url, actor="fhir-import", plugin_manager=pm, create=False) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         Progress(disable=not progress, transient=True) as bar,
     ):
         task = bar.add_task("importing FHIR bundles", total=sum(sizes))
@@ -201,7 +202,7 @@ def pull(  # noqa: PLR0917 - click passes options positionally
     pm: pluggy.PluginManager = ctx.obj["pm"]
     options = Options(source=base_url.rstrip("/"), time_zone=time_zone)
     with (
-        CareProgram.open(db_url, actor="fhir-pull", plugin_manager=pm, create=False) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         FhirClient(base_url, token=token) as client,
     ):
         report = import_from_server(program, client, patient_id=patient_id, options=options)
@@ -222,7 +223,6 @@ def pull(  # noqa: PLR0917 - click passes options positionally
 @click.pass_context
 def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -> None:
     """Write one patient's record as a FHIR R4 Bundle; PATIENT_ID may be a source id (FHIR id, MRN)."""
-    from carecore.cli import current_actor  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
     from carecore_fhir.export import export_patient  # noqa: PLC0415
 

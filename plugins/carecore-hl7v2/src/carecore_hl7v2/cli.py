@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from carecore._cli_common import time_zone_option
+from carecore.cli import current_actor
 from carecore.service import CareProgram
 from carecore_hl7v2.ingest import UnknownPatients, handle, practice_time_zone, split_messages
 from carecore_hl7v2.listener import serve
@@ -79,7 +80,9 @@ def listen(  # noqa: PLR0917 - one parameter per click option
     commit); each ACK is sent once its message's transaction has committed.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with CareProgram.open(db_url, actor="hl7-listener", plugin_manager=pm, create=False) as program:
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
 
         def ready(bound: int) -> None:
             click.echo(
@@ -132,7 +135,7 @@ def import_(  # noqa: PLR0917 - one parameter per click option
     messages = [m for path in files for m in split_messages(path.read_bytes())]
     counts: Counter[str] = Counter()
     with (
-        CareProgram.open(db_url, actor="hl7-import", plugin_manager=pm, create=False) as program,
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         Progress(disable=not progress, transient=True) as bar,
     ):
         task = bar.add_task("importing HL7 messages", total=len(messages))
