@@ -944,8 +944,8 @@ class _Practice:
         # A patient enrolled before the month (the earliest one if need be).
         alive = [p for p in self.enrolled_on if p not in self.died]
         candidates = sorted(alive, key=lambda p: (self.enrolled_on[p] >= month.start, p))
-        if not candidates:
-            return
+        # With no one enrolled (a tiny practice), any living patient: the exchange is still shown.
+        candidates += sorted(p.id for p in self.patients if p.id not in self.died)
         pid = candidates[0]
         admitted = pendulum.datetime(month.start.year, month.start.month, 6, 22, tz=PRACTICE_TZ)
         discharged = admitted.add(days=3, hours=13)

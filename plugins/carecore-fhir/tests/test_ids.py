@@ -104,7 +104,7 @@ def test_every_demo_patient_exports(demo_program, tmp_path):
 def test_cli_exports_a_demo_patient_with_an_assessment(demo_db, tmp_path):
     out = tmp_path / "p.json"
     result = CliRunner().invoke(
-        make_app(), ["fhir", "export", "p-0076", "--db", demo_db, "--out", str(out)]
+        make_app(), ["fhir", "export", "p-0001", "--db", demo_db, "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     kinds = {e["resource"]["resourceType"] for e in json.loads(out.read_text())["entry"]}
