@@ -10,7 +10,7 @@ from carecore import errors
 from carecore._cli_actor import current_actor
 from carecore._cli_common import day_option, echo_records, format_option
 from carecore.medications import Choice
-from carecore.model import Decision, MedicationStatement
+from carecore.model import Decision, MedicationStatement, Patient
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     import pluggy
 
 
-def statement_row(s: MedicationStatement) -> dict[str, Any]:
-    """One medication as the JSON of ``carecore meds list``."""
+def statement_row(s: MedicationStatement, patient: str = "") -> dict[str, Any]:
+    """One medication as the JSON of ``carecore meds list`` (*patient*: the display name)."""
     return {
+        "patient_id": s.patient_id,
+        "patient": patient,
         "id": s.id,
         "rxnorm": s.rxnorm,
         "text": s.text,
@@ -44,39 +46,59 @@ _FORMAT = format_option()
 
 
 @meds.command("list")
-@click.argument("patient")
+@click.argument("patient", required=False)
 @_DB
 @_ON
 @_FORMAT
 @click.pass_context
 def list_(
-    ctx: click.Context, patient: str, db_url: str, day: pendulum.Date | None, fmt: str
+    ctx: click.Context, patient: str | None, db_url: str, day: pendulum.Date | None, fmt: str
 ) -> None:
-    """List PATIENT's active medications as of a day (the latest reconciled list, and what came after)."""
+    """List PATIENT's active medications as of a day (the latest reconciled list, and what came after).
+
+    Without PATIENT, every living patient's, one patient after another
+    (family name first). The day defaults to today where each patient lives.
+    """
+    from carecore.medications import _store  # noqa: PLC0415
+
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with CareProgram.open(
-        db_url, actor=current_actor(), plugin_manager=pm, create=False
-    ) as program:
-        listed = program.medication_list(patient, on=day)
-    rows = [statement_row(s) for s in listed]
+    lists: list[tuple[Patient, list[MedicationStatement]]] = []
+    with (
+        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
+        program.transaction("medication list") as tx,
+    ):
+        people = [tx.get(Patient, patient)] if patient is not None else tx.all(Patient)
+        for person in sorted(people, key=lambda p: (p.display_name, p.id)):
+            on = day or program.clock.now().in_timezone(person.time_zone).date()
+            dead = person.date_of_death is not None and person.date_of_death <= on
+            if patient is None and dead:
+                continue
+            lists.append((person, _store.current_list(tx, person.id, on)))
+    rows = [statement_row(s, person.display_name) for person, listed in lists for s in listed]
 
     def table() -> None:
-        if not rows:
-            click.echo(f"{patient}: no active medications")
-            return
-        click.echo(f"{patient}: {len(rows)} active medication(s)")
-        for r in rows:
-            detail = ", ".join(x for x in (r["dose"], r["route"], r["frequency"]) if x)
-            code = f"RxNorm {r['rxnorm']}" if r["rxnorm"] else "no RxNorm"
-            click.echo(
-                f"  {r['text']}{' (' + detail + ')' if detail else ''}  [{code}; {r['source']}"
-                f"{'; since ' + r['start'] if r['start'] else ''}]"
-            )
+        if not lists:
+            click.echo("no patients")
+        for person, listed in lists:
+            who = person.id if patient is not None else f"{person.display_name} ({person.id})"
+            if not listed:
+                click.echo(f"{who}: no active medications")
+                continue
+            click.echo(f"{who}: {len(listed)} active medication(s)")
+            for r in (statement_row(s) for s in listed):
+                detail = ", ".join(x for x in (r["dose"], r["route"], r["frequency"]) if x)
+                code = f"RxNorm {r['rxnorm']}" if r["rxnorm"] else "no RxNorm"
+                click.echo(
+                    f"  {r['text']}{' (' + detail + ')' if detail else ''}  [{code}; {r['source']}"
+                    f"{'; since ' + r['start'] if r['start'] else ''}]"
+                )
 
     echo_records(fmt, rows, columns=_STATEMENT_COLUMNS, table=table)
 
 
 _STATEMENT_COLUMNS = (
+    "patient_id",
+    "patient",
     "id",
     "rxnorm",
     "text",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,8 +22,6 @@ from carecore.model import ServiceFamily, ServicePeriod
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     import pendulum
     import pluggy
 
@@ -216,8 +215,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
         hcc_model=model,
     )
     files = write_report(result, out, extra=extra, phi=not no_phi, headline=headline)
-    from decimal import Decimal  # noqa: PLC0415
-
+    care = _care_summary(extra)
     from carecore.report._labels import count, label, measure_value  # noqa: PLC0415
 
     def number(value: Decimal | None) -> str | None:
@@ -232,6 +230,8 @@ def report(  # noqa: PLR0917 - one parameter per click option
                 else f"{count(m.numerator)} / {count(m.denominator.quantize(Decimal('0.1')))}"
             )
             click.echo(f"  {label(m.name):<28} {measure_value(m):>10}  ({behind})")
+        for line in _care_lines(care, period.start, day):
+            click.echo(line)
         click.echo(
             f"wrote {files.index} with {len(files.pages)} linked pages, {len(files.csv)} CSV "
             f"tables and {len(files.png)} plots"
@@ -258,6 +258,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
             "index": str(files.index),
             "files": [str(p) for p in (*files.csv, *files.png)],
             "measures": {m.name: number(m.value) for m in result.measures},
+            **care,
         },
     )
 
@@ -272,3 +273,54 @@ def _care_tables(
         return ()
     closure = gap_closure_table(program.care_gaps(on=start), program.care_gaps(on=end))
     return (closure, adherence_table(program.medication_adherence(start=start, end=end)))
+
+
+def _care_summary(tables: tuple[Table, ...]) -> dict[str, Any]:
+    """The gap-closure total and the PDC by class, read from the report's own tables."""
+    found = {t.name: t for t in tables}
+    out: dict[str, Any] = {}
+    closure = found.get("gap_closure")
+    if closure is not None:
+        row = dict(zip(closure.columns, closure.rows[-1], strict=True))  # the "all" row
+        out["gap_closure"] = {
+            "open_at_start": int(row["open_at_start"].replace(",", "")),
+            "closed_by_end": int(row["closed_by_end"].replace(",", "")),
+            "closure_rate": row["closure_rate"] or None,
+            "open_at_end": int(row["open_at_end"].replace(",", "")),
+        }
+    adherence = found.get("adherence_by_class")
+    if adherence is not None:
+        out["adherence"] = [
+            {
+                "drug_class": row["drug_class"],
+                "patients": int(row["patients"].replace(",", "")),
+                "mean_pdc": row["mean_pdc"] or None,
+                "under_80_percent": int(row["under_80_percent"].replace(",", "")),
+            }
+            for row in (dict(zip(adherence.columns, r, strict=True)) for r in adherence.rows)
+        ]
+    return out
+
+
+def _care_lines(care: dict[str, Any], start: pendulum.Date, end: pendulum.Date) -> list[str]:
+    """The gap closure and the adherence by class, as the printed report's last lines."""
+    lines = []
+    gaps = care.get("gap_closure")
+    if gaps is not None:
+        rate = gaps["closure_rate"]
+        shown = "n/a" if rate is None else f"{Decimal(rate) * 100:.1f}%"
+        lines.append(
+            f"Gaps in care: {gaps['closed_by_end']} of the {gaps['open_at_start']} open on "
+            f"{start} closed by {end} ({shown}); {gaps['open_at_end']} open on {end}"
+        )
+    classes = care.get("adherence")
+    if classes is not None:
+        if not classes:
+            lines.append("Adherence (PDC): no stored fills in the period")
+        for c in classes:
+            mean = "n/a" if c["mean_pdc"] is None else f"{Decimal(c['mean_pdc']) * 100:.1f}%"
+            lines.append(
+                f"Adherence (PDC) {c['drug_class']}: {c['patients']} patient(s) measured, "
+                f"mean {mean}, {c['under_80_percent']} under 80%"
+            )
+    return lines

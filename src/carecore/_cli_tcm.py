@@ -64,6 +64,7 @@ def episode_row(
         "visit_due_14": day(ep.visit_due),
         "visit_on": day(ep.visit_on),
         "med_rec_due": day(ep.med_rec_due),
+        "med_rec_on": day(ep.med_rec_on),
         "period_end": day(ep.period_end),
         "status": ep.status.value,
         "close_reason": ep.close_reason,
@@ -178,7 +179,7 @@ def list_(  # noqa: PLR0917 - one parameter per click option
             return
         header = (
             f"{'patient':<24} {'identifiers':<24} {'discharged':<10} {'from':<16} "
-            f"{'contact by':<10} {'visit by (7/14)':<21} {'status':<9} readm."
+            f"{'contact by':<10} {'visit by (7/14)':<21} {'med rec':<14} {'status':<9} readm."
         )
         click.echo(header)
         click.echo("-" * len(header))
@@ -186,10 +187,17 @@ def list_(  # noqa: PLR0917 - one parameter per click option
             visit = f"{r['visit_due_7'] or '-'}/{(r['visit_due_14'] or '-')[5:]}"
             name = r["patient_name"] or f"{r['patient_id']} (not registered)"
             ids = ", ".join(i["value"] for i in r["identifiers"]) or r["patient_id"]
+            med_rec = (
+                f"met {r['med_rec_on']}"
+                if r["med_rec_on"]
+                else f"by {r['med_rec_due']}"
+                if r["med_rec_due"]
+                else "-"
+            )
             click.echo(
                 f"{name[:24]:<24} {ids[:24]:<24} {r['discharge_date']:<10} "
                 f"{r['from_setting'][:16]:<16} {r['contact_due'] or '-':<10} {visit:<21} "
-                f"{r['status']:<9} {'yes' if r['readmitted'] else 'no'}"
+                f"{med_rec:<14} {r['status']:<9} {'yes' if r['readmitted'] else 'no'}"
             )
             if r["close_reason"] and show_all:
                 click.echo(f"{'':<24} {r['close_reason']}")
@@ -218,6 +226,7 @@ _COLUMNS = (
     "visit_due_14",
     "visit_on",
     "med_rec_due",
+    "med_rec_on",
     "period_end",
     "status",
     "close_reason",

@@ -163,7 +163,7 @@ def test_meds_list_and_reconcile_close_the_episode_deadline(url, carecore_pm):
     )
     assert preview.exit_code == 0, preview.output
     assert {r["key"]: r["discrepancies"] for r in json.loads(preview.output)} == {
-        "rxnorm:243670": [],
+        "rxnorm:243670": ["stopped_still_taken"],  # stopped at discharge, on the practice list
         "rxnorm:310429": ["commission"],
         "rxnorm:314076": ["dose_change"],
     }

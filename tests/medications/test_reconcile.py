@@ -265,3 +265,17 @@ def test_no_medication_from_any_source_is_lost_without_a_decision_naming_it(item
     assert sorted(named) == sorted(every)  # each statement in exactly one decided item
     kept = {s.key for s in reconciled}
     assert kept == {i.key for i in record.items if i.decision is not Decision.STOP}
+
+
+def test_a_drug_stopped_at_discharge_but_still_on_the_practice_list_is_named():
+    """The hospital stopped it; the practice's list (or the pharmacy) still has it running."""
+    home = med("e", EHR, "316049", "Hydrochlorothiazide 25 MG")
+    stopped = med("d", DC, "316049", "Hydrochlorothiazide 25 MG", stopped=True)
+    (found,) = compare({EHR: [home], DC: [stopped]})
+    assert found.discrepancies == {K.STOPPED_STILL_TAKEN}
+    filled = med("f", MedicationSource.PHARMACY_FILL, "316049", "Hydrochlorothiazide 25 MG")
+    (found,) = compare({DC: [stopped], MedicationSource.PHARMACY_FILL: [filled]})
+    assert found.discrepancies == {K.STOPPED_STILL_TAKEN}
+    ended = med("e2", EHR, "316049", "Hydrochlorothiazide 25 MG", stopped=True)
+    (found,) = compare({EHR: [ended], DC: [stopped]})
+    assert found.discrepancies == frozenset()

@@ -73,6 +73,10 @@ _LIST_ORDER = (
     MedicationSource.PHARMACY_FILL,
 )
 _STOPPED = frozenset({MedicationStatus.STOPPED, MedicationStatus.COMPLETED})
+#: Lists that say a drug is still being taken: the patient's, the practice's, the pharmacy's.
+_STILL_TAKEN = frozenset(
+    {MedicationSource.PATIENT_REPORTED, MedicationSource.EHR, MedicationSource.PHARMACY_FILL}
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -261,9 +265,7 @@ def compare(  # noqa: C901, PLR0912 - one check per discrepancy kind
         stopped_at_discharge = any(
             s.source is MedicationSource.DISCHARGE_SUMMARY and _is_stopped(s) for s in found
         )
-        still_taken = any(
-            s.source is MedicationSource.PATIENT_REPORTED and not _is_stopped(s) for s in found
-        )
+        still_taken = any(s.source in _STILL_TAKEN and not _is_stopped(s) for s in found)
         if stopped_at_discharge and still_taken:
             kinds.add(DiscrepancyKind.STOPPED_STILL_TAKEN)
     # Two different products sharing an active ingredient, both being taken.

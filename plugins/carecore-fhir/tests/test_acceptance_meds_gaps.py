@@ -1,0 +1,274 @@
+"""Issue 18's acceptance, walked as a new user on a SQLite file with the command line.
+
+The patients are the three Synthea bundles carecore ships for its demo; the
+hospital's discharge orders, a pharmacy's dispenses and a flu shot come in as
+FHIR too. Every step is a ``carecore`` command except the discharge itself
+(an ADT event given to the program, as the HL7 intake does) and the care team
+of the physician who reconciles (access control lets a care team's member
+change a patient's records).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from decimal import Decimal
+from importlib import resources
+
+import pendulum
+import pytest
+from click.testing import CliRunner
+
+from carecore.cli import make_app
+from carecore.gaps import closure_rate
+from carecore.model import (
+    AdtEvent,
+    AdtEventKind,
+    CareSetting,
+    CareTeam,
+    CareTeamMember,
+    CareTeamRole,
+    Credential,
+    PatientClass,
+    Practitioner,
+)
+from carecore.service import CareProgram
+
+RENEA = "ab4e7a7d-8b0d-41e1-9ce9-3877d7615aed"  # 68, diabetes, hypertension
+ADALBERTO = "ba18818d-faef-44cd-9744-b12d8973d402"  # 76, simvastatin
+TOMMY = "6234b038-fa0d-476f-b373-6c22de018cf7"  # 78
+RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
+DISCHARGE = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+            "code": "discharge",
+        }
+    ]
+}
+
+
+def bundle(*resources_: dict) -> str:
+    return json.dumps(
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources_]}
+    )
+
+
+def discharge_orders() -> str:
+    """Renea's discharge orders: hydrochlorothiazide stopped, insulin kept, lisinopril new."""
+
+    def order(rid: str, status: str, code: str, text: str) -> dict:
+        return {
+            "resourceType": "MedicationRequest",
+            "id": rid,
+            "status": status,
+            "intent": "order",
+            "category": [DISCHARGE],
+            "subject": {"reference": f"Patient/{RENEA}"},
+            "authoredOn": "2026-03-02",
+            "medicationCodeableConcept": {"coding": [{"system": RX, "code": code}], "text": text},
+        }
+
+    return bundle(
+        order("dc-1", "stopped", "316049", "Hydrochlorothiazide 25 MG"),
+        order(
+            "dc-2",
+            "active",
+            "106892",
+            "insulin human, isophane 70 UNT/ML / Regular Insulin, Human 30 UNT/ML "
+            "Injectable Suspension [Humulin]",
+        ),
+        order("dc-3", "active", "314076", "Lisinopril 10 MG Oral Tablet"),
+    )
+
+
+def pharmacy_and_clinic() -> str:
+    """Adalberto's two simvastatin dispenses and his flu shot of 2026-02-10."""
+    dispenses = [
+        {
+            "resourceType": "MedicationDispense",
+            "id": f"fill-{n}",
+            "status": "completed",
+            "subject": {"reference": f"Patient/{ADALBERTO}"},
+            "medicationCodeableConcept": {
+                "coding": [{"system": RX, "code": "312961"}],
+                "text": "Simvastatin 20 MG Oral Tablet",
+            },
+            "whenHandedOver": day,
+            "daysSupply": {"value": 30, "unit": "d"},
+        }
+        for n, day in enumerate(("2026-01-05", "2026-02-20"), start=1)
+    ]
+    flu = {
+        "resourceType": "Immunization",
+        "id": "flu-2026",
+        "status": "completed",
+        "patient": {"reference": f"Patient/{ADALBERTO}"},
+        "occurrenceDateTime": "2026-02-10",
+        "vaccineCode": {
+            "coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}],
+            "text": "Influenza, seasonal, injectable, preservative free",
+        },
+    }
+    return bundle(*dispenses, flu)
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    """A store made as a new user would, and a runner for the next commands."""
+    folder = tmp_path_factory.mktemp("acceptance")
+    url = f"sqlite:///{folder / 'store.db'}"
+    files = []
+    shipped = resources.files("carecore") / "_demo_data" / "synthea"
+    for item in sorted(shipped.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".json.gz"):
+            path = folder / item.name.removesuffix(".gz")
+            path.write_bytes(gzip.decompress(item.read_bytes()))
+            files.append(str(path))
+    assert len(files) == 3
+    for name, text in (("discharge.json", discharge_orders()), ("fills.json", pharmacy_and_clinic())):
+        (folder / name).write_text(text, encoding="utf-8")
+        files.append(str(folder / name))
+    runner, app = CliRunner(), make_app()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, (args, result.output)
+        return result.output
+
+    run("db", "init", url)
+    run("fhir", "import", "--db", url, "--no-progress", *files)
+    return url, run, folder
+
+
+def test_gaps_table_lists_each_patients_due_and_overdue_care_with_reasons(walk):
+    url, run, _ = walk
+    out = run("gaps", "--db", url, "--on", "2026-03-04", "--format", "table")
+    for name in ("Quigley, Renea", "Hartmann, Adalberto", "Friesen, Tommy"):
+        assert name in out
+    # Renea has diabetes: her eye exam is overdue, with the reason and why she is in the rule.
+    rows = json.loads(run("gaps", "--db", url, "--on", "2026-03-04", "--patient", RENEA, "--format", "json"))
+    eye = next(r for r in rows if r["rule_id"] == "diabetes-eye-exam")
+    assert eye["status"] == "overdue"
+    assert "none within 1 year" in eye["explanation"]
+    assert "diabetes" in eye["explanation"]
+    assert "Diabetes: retinal eye exam every year" in out
+
+
+def test_meds_list_without_a_patient_shows_each_patients_active_medications(walk):
+    url, run, _ = walk
+    out = run("meds", "list", "--db", url, "--on", "2026-03-01")
+    assert "Quigley, Renea" in out and "Hartmann, Adalberto" in out and "Friesen, Tommy" in out
+    assert "Simvastatin 20 MG Oral Tablet" in out
+    rows = json.loads(run("meds", "list", "--db", url, "--on", "2026-03-01", "--format", "json"))
+    assert {r["patient_id"] for r in rows} == {RENEA, ADALBERTO, TOMMY}
+    one = json.loads(run("meds", "list", RENEA, "--db", url, "--on", "2026-03-01", "--format", "json"))
+    assert [r for r in rows if r["patient_id"] == RENEA] == one
+
+
+def test_a_discharge_then_meds_reconcile_meets_the_episodes_deadline(walk):
+    url, run, _ = walk
+    when = pendulum.datetime(2026, 3, 2, 11, tz="UTC")
+    with CareProgram.open(url, actor="hospital-feed", create=False) as program:
+        with program.transaction("setup: the reconciling physician's care team") as tx:
+            tx.add(Practitioner(id="dr-ann", name="Dr Ann Reyes", credential=Credential.MD))
+            tx.add(
+                CareTeam(
+                    id="team-renea",
+                    patient_id=RENEA,
+                    members=[
+                        CareTeamMember(
+                            practitioner_id="dr-ann", role=CareTeamRole.BILLING_PRACTITIONER
+                        )
+                    ],
+                )
+            )
+        program.receive(
+            AdtEvent(
+                id="a03-1",
+                source_key="a03-1",
+                patient_id=RENEA,
+                kind=AdtEventKind.DISCHARGE,
+                occurred_at=when,
+                discharged_at=when,
+                patient_class=PatientClass.INPATIENT,
+                from_setting=CareSetting.INPATIENT_ACUTE,
+                to_setting=CareSetting.HOME,
+            ),
+            source="test",
+        )
+    before = json.loads(run("tcm", "list", "--db", url, "--as-of", "2026-03-04", "--format", "json"))
+    (episode,) = before
+    assert episode["med_rec_on"] is None
+    assert episode["med_rec_due"] is not None
+    preview = json.loads(
+        run("meds", "reconcile", RENEA, "--db", url, "--on", "2026-03-04", "--format", "json")
+    )
+    found = {r["key"]: r["discrepancies"] for r in preview}
+    assert found["rxnorm:314076"] == ["commission"]  # new in hospital
+    assert found["rxnorm:316049"] == ["stopped_still_taken"]  # stopped, still on the practice list
+    done = run(
+        "meds", "reconcile", RENEA, "--db", url, "--on", "2026-03-04", "--by", "dr-ann",
+        "--decide", "316049=stop", "--rest", "continue",
+    )  # fmt: skip
+    assert "met episode" in done
+    after = json.loads(run("tcm", "list", "--db", url, "--as-of", "2026-03-04", "--format", "json"))
+    assert after[0]["med_rec_on"] == "2026-03-04"
+    table = run("tcm", "list", "--db", url, "--as-of", "2026-03-04")
+    assert "met 2026-03-04" in table
+    listed = run("meds", "list", RENEA, "--db", url, "--on", "2026-03-05")
+    assert "Hydrochlorothiazide" not in listed
+    assert "Lisinopril 10 MG Oral Tablet" in listed
+
+
+def test_the_report_shows_gap_closure_and_adherence_from_the_store(walk):
+    url, run, folder = walk
+    out = folder / "report"
+    printed = json.loads(
+        run(
+            "report", "--db", url, "--out", str(out), "--from", "2026-01", "--to", "2026-03",
+            "--as-of", "2026-03-31", "--format", "json",
+        )  # fmt: skip
+    )
+    # Gap closure: what `carecore gaps` says on the period's first and last day.
+    start = json.loads(run("gaps", "--db", url, "--on", "2026-01-01", "--all", "--format", "json"))
+    end = json.loads(run("gaps", "--db", url, "--on", "2026-03-31", "--all", "--format", "json"))
+    with (out / "gap_closure.csv").open(encoding="utf-8") as handle:
+        table = {r["rule_id"]: r for r in csv.DictReader(handle)}
+    flu = table["influenza-vaccine"]
+    opened = {r["patient_id"] for r in start if r["rule_id"] == "influenza-vaccine" and r["status"] != "closed"}
+    closed = {r["patient_id"] for r in end if r["rule_id"] == "influenza-vaccine" and r["status"] == "closed"}
+    assert ADALBERTO in opened & closed  # the flu shot of 2026-02-10
+    assert int(flu["open_at_start"]) == len(opened)
+    assert int(flu["closed_by_end"]) == len(opened & closed)
+    every_open = sum(r["status"] != "closed" for r in start)
+    assert int(table["all"]["open_at_start"]) == every_open
+    assert printed["gap_closure"]["open_at_start"] == every_open
+    assert printed["gap_closure"]["closed_by_end"] == int(table["all"]["closed_by_end"])
+    # Adherence: 60 of the 86 days from the index fill (2026-01-05) to 2026-03-31 covered.
+    with (out / "adherence_by_class.csv").open(encoding="utf-8") as handle:
+        (statins,) = list(csv.DictReader(handle))
+    assert statins["drug_class"] == "statins"
+    assert Decimal(statins["mean_pdc"]) == Decimal("0.6977")
+    assert statins["under_80_percent"] == "1"
+    assert printed["adherence"] == [
+        {"drug_class": "statins", "patients": 1, "mean_pdc": "0.6977", "under_80_percent": 1}
+    ]
+    with CareProgram.open(url, actor="check", create=False) as program:
+        (measured,) = program.medication_adherence(
+            start=pendulum.Date(2026, 1, 1), end=pendulum.Date(2026, 3, 31)
+        )
+        gaps_start = program.care_gaps(on=pendulum.Date(2026, 1, 1))
+        gaps_end = program.care_gaps(on=pendulum.Date(2026, 3, 31))
+    assert measured.pdc == Decimal("0.6977")
+    assert closure_rate(gaps_start, gaps_end) == (
+        int(table["all"]["closed_by_end"]),
+        int(table["all"]["open_at_start"]),
+    )
+    text = run(
+        "report", "--db", url, "--out", str(out), "--from", "2026-01", "--to", "2026-03",
+        "--as-of", "2026-03-31",
+    )  # fmt: skip
+    assert "Gaps in care" in text
+    assert "statins" in text
