@@ -51,7 +51,11 @@ DISCHARGE = {
 
 def bundle(*resources_: dict) -> str:
     return json.dumps(
-        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources_]}
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in resources_],
+        }
     )
 
 
@@ -127,7 +131,10 @@ def walk(tmp_path_factory):
             path.write_bytes(gzip.decompress(item.read_bytes()))
             files.append(str(path))
     assert len(files) == 3
-    for name, text in (("discharge.json", discharge_orders()), ("fills.json", pharmacy_and_clinic())):
+    for name, text in (
+        ("discharge.json", discharge_orders()),
+        ("fills.json", pharmacy_and_clinic()),
+    ):
         (folder / name).write_text(text, encoding="utf-8")
         files.append(str(folder / name))
     runner, app = CliRunner(), make_app()
@@ -148,7 +155,9 @@ def test_gaps_table_lists_each_patients_due_and_overdue_care_with_reasons(walk):
     for name in ("Quigley, Renea", "Hartmann, Adalberto", "Friesen, Tommy"):
         assert name in out
     # Renea has diabetes: her eye exam is overdue, with the reason and why she is in the rule.
-    rows = json.loads(run("gaps", "--db", url, "--on", "2026-03-04", "--patient", RENEA, "--format", "json"))
+    rows = json.loads(
+        run("gaps", "--db", url, "--on", "2026-03-04", "--patient", RENEA, "--format", "json")
+    )
     eye = next(r for r in rows if r["rule_id"] == "diabetes-eye-exam")
     assert eye["status"] == "overdue"
     assert "none within 1 year" in eye["explanation"]
@@ -159,11 +168,14 @@ def test_gaps_table_lists_each_patients_due_and_overdue_care_with_reasons(walk):
 def test_meds_list_without_a_patient_shows_each_patients_active_medications(walk):
     url, run, _ = walk
     out = run("meds", "list", "--db", url, "--on", "2026-03-01")
-    assert "Quigley, Renea" in out and "Hartmann, Adalberto" in out and "Friesen, Tommy" in out
+    for name in ("Quigley, Renea", "Hartmann, Adalberto", "Friesen, Tommy"):
+        assert name in out
     assert "Simvastatin 20 MG Oral Tablet" in out
     rows = json.loads(run("meds", "list", "--db", url, "--on", "2026-03-01", "--format", "json"))
     assert {r["patient_id"] for r in rows} == {RENEA, ADALBERTO, TOMMY}
-    one = json.loads(run("meds", "list", RENEA, "--db", url, "--on", "2026-03-01", "--format", "json"))
+    one = json.loads(
+        run("meds", "list", RENEA, "--db", url, "--on", "2026-03-01", "--format", "json")
+    )
     assert [r for r in rows if r["patient_id"] == RENEA] == one
 
 
@@ -198,7 +210,9 @@ def test_a_discharge_then_meds_reconcile_meets_the_episodes_deadline(walk):
             ),
             source="test",
         )
-    before = json.loads(run("tcm", "list", "--db", url, "--as-of", "2026-03-04", "--format", "json"))
+    before = json.loads(
+        run("tcm", "list", "--db", url, "--as-of", "2026-03-04", "--format", "json")
+    )
     (episode,) = before
     assert episode["med_rec_on"] is None
     assert episode["med_rec_due"] is not None
@@ -208,10 +222,8 @@ def test_a_discharge_then_meds_reconcile_meets_the_episodes_deadline(walk):
     found = {r["key"]: r["discrepancies"] for r in preview}
     assert found["rxnorm:314076"] == ["commission"]  # new in hospital
     assert found["rxnorm:316049"] == ["stopped_still_taken"]  # stopped, still on the practice list
-    done = run(
-        "meds", "reconcile", RENEA, "--db", url, "--on", "2026-03-04", "--by", "dr-ann",
-        "--decide", "316049=stop", "--rest", "continue",
-    )  # fmt: skip
+    decide = ["--by", "dr-ann", "--decide", "316049=stop", "--rest", "continue"]
+    done = run("meds", "reconcile", RENEA, "--db", url, "--on", "2026-03-04", *decide)
     assert "met episode" in done
     after = json.loads(run("tcm", "list", "--db", url, "--as-of", "2026-03-04", "--format", "json"))
     assert after[0]["med_rec_on"] == "2026-03-04"
@@ -225,20 +237,24 @@ def test_a_discharge_then_meds_reconcile_meets_the_episodes_deadline(walk):
 def test_the_report_shows_gap_closure_and_adherence_from_the_store(walk):
     url, run, folder = walk
     out = folder / "report"
-    printed = json.loads(
-        run(
-            "report", "--db", url, "--out", str(out), "--from", "2026-01", "--to", "2026-03",
-            "--as-of", "2026-03-31", "--format", "json",
-        )  # fmt: skip
-    )
+    period = ["--from", "2026-01", "--to", "2026-03", "--as-of", "2026-03-31"]
+    printed = json.loads(run("report", "--db", url, "--out", str(out), *period, "--format", "json"))
     # Gap closure: what `carecore gaps` says on the period's first and last day.
     start = json.loads(run("gaps", "--db", url, "--on", "2026-01-01", "--all", "--format", "json"))
     end = json.loads(run("gaps", "--db", url, "--on", "2026-03-31", "--all", "--format", "json"))
     with (out / "gap_closure.csv").open(encoding="utf-8") as handle:
         table = {r["rule_id"]: r for r in csv.DictReader(handle)}
     flu = table["influenza-vaccine"]
-    opened = {r["patient_id"] for r in start if r["rule_id"] == "influenza-vaccine" and r["status"] != "closed"}
-    closed = {r["patient_id"] for r in end if r["rule_id"] == "influenza-vaccine" and r["status"] == "closed"}
+    opened = {
+        r["patient_id"]
+        for r in start
+        if r["rule_id"] == "influenza-vaccine" and r["status"] != "closed"
+    }
+    closed = {
+        r["patient_id"]
+        for r in end
+        if r["rule_id"] == "influenza-vaccine" and r["status"] == "closed"
+    }
     assert ADALBERTO in opened & closed  # the flu shot of 2026-02-10
     assert int(flu["open_at_start"]) == len(opened)
     assert int(flu["closed_by_end"]) == len(opened & closed)
@@ -266,9 +282,6 @@ def test_the_report_shows_gap_closure_and_adherence_from_the_store(walk):
         int(table["all"]["closed_by_end"]),
         int(table["all"]["open_at_start"]),
     )
-    text = run(
-        "report", "--db", url, "--out", str(out), "--from", "2026-01", "--to", "2026-03",
-        "--as-of", "2026-03-31",
-    )  # fmt: skip
+    text = run("report", "--db", url, "--out", str(out), *period)
     assert "Gaps in care" in text
     assert "statins" in text
