@@ -357,7 +357,15 @@ class CareProgram:
                 self._denied += [(d, reason) for d in guarded.denied]
             if not self._emitted and self._denied:
                 denied, self._denied = self._denied, []
-                self._record_denials(denied)
+                try:
+                    self._record_denials(denied)
+                except errors.CarecoreError as exc:
+                    # The refusal stands even when the store cannot record it (read-only, gone).
+                    log.warning(
+                        "%d access denials could not be recorded: %s",
+                        len(denied),
+                        type(exc).__name__,
+                    )
         for event in emitted:
             self._observe(event)
 

@@ -149,3 +149,17 @@ def test_a_policy_given_must_be_one():
     with pytest.raises(errors.InvalidValue) as caught:
         CareProgram.open("memory://", policy=lambda request: True)
     assert caught.value.field == "policy"
+
+
+def test_a_denial_the_store_cannot_record_is_still_a_denial(program, monkeypatch, caplog):
+    from carecore.storage.sql import SqlTransaction
+
+    def broken(self, **_ids):
+        raise errors.StoreError("read-only", field="url", value="x")
+
+    monkeypatch.setattr(SqlTransaction, "record_denial", broken)
+    nurse = program.as_actor(NURSE_1)
+    with pytest.raises(errors.AccessDenied), nurse.transaction("peek") as tx:
+        tx.get(Patient, "p2")
+    assert "access denials could not be recorded" in caplog.text
+    assert "Okafor" not in caplog.text
