@@ -7,6 +7,10 @@ environment variable, the configuration file (``carecore --config FILE``, else
 settings into click's ``default_map``, so every command that needs a store
 (``--db``, or the ``URL`` argument of ``carecore db``) and every ``--time-zone``
 option takes them without any command knowing about the file.
+
+Four settings allow cleartext for one kind of endpoint (``webhook_insecure``,
+``sms_insecure``, ``fhir_insecure``, ``smtp_insecure``): the plugins that send
+ask :func:`cleartext_allowed`, which reads the variable, then the file.
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ from carecore import errors
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["CONFIG_FILE", "ENV_VARS", "Settings", "default_map", "load_settings", "read_config"]
+__all__ = [
+    "CONFIG_FILE",
+    "ENV_VARS",
+    "INSECURE_KEYS",
+    "Settings",
+    "cleartext_allowed",
+    "default_map",
+    "load_settings",
+    "read_config",
+]
 
 #: The file looked for in the working folder when ``--config`` names none.
 CONFIG_FILE = "carecore.toml"
@@ -34,7 +47,17 @@ ENV_VARS: dict[str, str] = {
     "time_zone": "CARECORE_TIME_ZONE",
     "actor": "CARECORE_ACTOR",
     "actor_roles": "CARECORE_ACTOR_ROLES",
+    "webhook_insecure": "CARECORE_WEBHOOK_INSECURE",
+    "sms_insecure": "CARECORE_SMS_INSECURE",
+    "fhir_insecure": "CARECORE_FHIR_INSECURE",
+    "smtp_insecure": "CARECORE_SMTP_INSECURE",
 }
+
+#: The settings that allow cleartext (``http://``, SMTP without TLS), each for one kind of endpoint.
+INSECURE_KEYS = ("webhook_insecure", "sms_insecure", "fhir_insecure", "smtp_insecure")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass(frozen=True)
@@ -46,10 +69,36 @@ class Settings:
     actor: str | None = None
     #: Roles of the named actor, comma-separated (see carecore.access.StaffActor).
     actor_roles: str | None = None
+    #: Allow ``http://`` webhook URLs (a receiver on loopback).
+    webhook_insecure: bool | None = None
+    #: Allow an ``http://`` SMS gateway.
+    sms_insecure: bool | None = None
+    #: Allow ``http://`` FHIR servers (``fhir pull`` also takes ``--insecure``).
+    fhir_insecure: bool | None = None
+    #: Allow an SMTP server that offers no STARTTLS.
+    smtp_insecure: bool | None = None
 
 
-def _check(key: str, value: object, field: str) -> str:
+def _flag(value: object, field: str) -> bool:
+    """A yes/no setting: a TOML boolean, or ``1``/``0`` (``true``/``false``, ...) in a variable.
+
+    >>> _flag(" Yes ", "CARECORE_SMS_INSECURE"), _flag(False, "carecore.toml:sms_insecure")
+    (True, False)
+    """
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise errors.InvalidValue("must be true or false (1 or 0)", field=field, value=value)
+
+
+def _check(key: str, value: object, field: str) -> str | bool:
     """*value* checked for setting *key*; *field* names where it came from."""
+    if key in INSECURE_KEYS:
+        return _flag(value, field)
     if not isinstance(value, str):
         # The value itself is not shown: a store URL may carry a password.
         raise errors.InvalidValue(f"must be text, not {type(value).__name__}", field=field)
@@ -82,7 +131,7 @@ def read_config(path: Path) -> Settings:
         raise errors.InvalidValue(f"is not valid TOML: {exc}", field=name) from None
     except OSError as exc:
         raise errors.InvalidValue(f"cannot be read ({exc.strerror})", field=name) from None
-    values: dict[str, str] = {}
+    values: dict[str, str | bool] = {}
     for key, value in data.items():
         if key not in ENV_VARS:
             known = ", ".join(sorted(ENV_VARS))
@@ -90,7 +139,7 @@ def read_config(path: Path) -> Settings:
                 f"is not a carecore setting (known: {known})", field=f"{name}:{key}"
             )
         values[key] = _check(key, value, f"{name}:{key}")
-    return Settings(**values)
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 def load_settings(config: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -103,11 +152,40 @@ def load_settings(config: Path | None, environ: Mapping[str, str]) -> Settings:
     if config is None and Path(CONFIG_FILE).is_file():
         config = Path(CONFIG_FILE)
     from_file = read_config(config) if config is not None else Settings()
-    values: dict[str, str | None] = {}
+    values: dict[str, str | bool | None] = {}
     for key, var in ENV_VARS.items():
         raw = environ.get(var, "")
         values[key] = _check(key, raw, var) if raw.strip() else getattr(from_file, key)
-    return Settings(**values)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def cleartext_allowed(key: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether setting *key* (one of :data:`INSECURE_KEYS`) allows cleartext.
+
+    The variable (``CARECORE_WEBHOOK_INSECURE`` for ``webhook_insecure``, ...)
+    comes first; without it, the settings of the running ``carecore`` command
+    (its configuration file); outside a command, no. A value that is not yes
+    or no raises :class:`~carecore.errors.InvalidValue` naming the variable.
+
+    >>> cleartext_allowed("sms_insecure", {"CARECORE_SMS_INSECURE": "1"})
+    True
+    >>> cleartext_allowed("sms_insecure", {})
+    False
+    """
+    import os  # noqa: PLC0415
+
+    if key not in INSECURE_KEYS:
+        raise errors.InvalidValue(
+            f"must be one of {', '.join(INSECURE_KEYS)}", field="key", value=key
+        )
+    var = ENV_VARS[key]
+    raw = (os.environ if environ is None else environ).get(var, "")
+    if raw.strip():
+        return _flag(raw, var)
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    settings = obj.get("settings") if isinstance(obj, dict) else None
+    return bool(isinstance(settings, Settings) and getattr(settings, key))
 
 
 def default_map(command: click.Command, settings: Settings) -> dict[str, Any]:

@@ -204,7 +204,11 @@ def fault_outbox_kill(rng: random.Random, work: Path) -> Row:
     count = 30
     queue(url, count)
     peer = Receiver(delay=0.05)
-    env = {"CARECORE_WEBHOOK_URL": peer.url, "CARECORE_WEBHOOK_SECRET": "s3cret"}
+    env = {
+        "CARECORE_WEBHOOK_URL": peer.url,
+        "CARECORE_WEBHOOK_SECRET": "s3cret",
+        "CARECORE_WEBHOOK_INSECURE": "1",
+    }
     kills = 0
     try:
         for _ in range(4):
@@ -244,7 +248,11 @@ def fault_outbox_slow_receiver(_rng: random.Random, work: Path) -> Row:
     count = 8
     queue(url, count)
     peer = Receiver(delay=0.35)
-    env = {"CARECORE_WEBHOOK_URL": peer.url, "CARECORE_WEBHOOK_SECRET": "s3cret"}
+    env = {
+        "CARECORE_WEBHOOK_URL": peer.url,
+        "CARECORE_WEBHOOK_SECRET": "s3cret",
+        "CARECORE_WEBHOOK_INSECURE": "1",
+    }
     try:
         first = start_cli("outbox", "run", "--db", url, "--lease", "1", env=env)
         time.sleep(2.2)  # past the first run's lease on the messages it has not reached
@@ -281,7 +289,7 @@ def fault_webhook_500(_rng: random.Random, work: Path) -> Row:
     queue(url, count)
     peer = Receiver(failures=12)
     try:
-        _dispatch(url, {"webhook": WebhookChannel(url=peer.url, secret="s3cret")})  # noqa: S106 - a test peer
+        _dispatch(url, {"webhook": WebhookChannel(url=peer.url, insecure=True, secret="s3cret")})  # noqa: S106 - a test peer
     finally:
         peer.close()
     counts = outbox_counts(url)

@@ -66,7 +66,9 @@ class Sleeps(list):
 
 @pytest.fixture
 def client(fhir_server):
-    with FhirClient(fhir_server.base, sleep=Sleeps(), backoff=0.01, max_backoff=0.05) as c:
+    with FhirClient(
+        fhir_server.base, insecure=True, sleep=Sleeps(), backoff=0.01, max_backoff=0.05
+    ) as c:
         yield c
 
 
@@ -116,7 +118,7 @@ def test_429_and_503_are_retried_with_backoff(client, fhir_server):
 def test_retries_give_up_with_a_typed_error(fhir_server):
     fhir_server.store.faults = [(503, {})] * 3
     with (
-        FhirClient(fhir_server.base, retries=2, sleep=Sleeps()) as c,
+        FhirClient(fhir_server.base, insecure=True, retries=2, sleep=Sleeps()) as c,
         pytest.raises(errors.StoreUnavailable) as caught,
     ):
         c.read("Patient", "x")
@@ -125,7 +127,7 @@ def test_retries_give_up_with_a_typed_error(fhir_server):
 
 
 JITTER = [0.0]
-DELAYS = FhirClient("http://127.0.0.1:1", backoff=0.25, max_backoff=4.0, jitter=lambda: JITTER[0])
+DELAYS = FhirClient("https://127.0.0.1:1", backoff=0.25, max_backoff=4.0, jitter=lambda: JITTER[0])
 
 
 @given(attempt=st.integers(0, 12), jitter=st.floats(0, 1))
@@ -143,7 +145,7 @@ def test_bearer_token_hook_refreshes_after_401(fhir_server):
         calls.append(refresh)
         return "fresh" if refresh else "stale"
 
-    with FhirClient(fhir_server.base, token=token) as c:
+    with FhirClient(fhir_server.base, insecure=True, token=token) as c:
         assert c.create(patient(1)).created
     assert calls == [False, True]
     assert fhir_server.store.requests[-1][2]["Authorization"] == "Bearer fresh"
@@ -233,6 +235,7 @@ def test_export_careplan_hook_writes_to_the_configured_server(fhir_server, monke
     )
     assert carecore_export_careplan(plan, None) is None  # not configured
     monkeypatch.setenv("CARECORE_FHIR_URL", fhir_server.base)
+    monkeypatch.setenv("CARECORE_FHIR_INSECURE", "1")  # the test server is on loopback
     assert carecore_export_careplan(plan, None) == "cp9"
     assert fhir_server.store.current("CarePlan")[0]["title"] == careplan_resources(plan)[0]["title"]
     assert carecore_export_careplan(plan, None) == "cp9"
@@ -302,7 +305,8 @@ def test_cli_pull_imports_from_the_server(fhir_server, client, tmp_path, monkeyp
     db = f"sqlite:///{tmp_path / 'pull.db'}"
     assert CliRunner().invoke(make_app(), ["db", "init", db]).exit_code == 0
     result = CliRunner().invoke(
-        make_app(), ["fhir", "pull", fhir_server.base, "--db", db, "--token-env", "EHR_TOKEN"]
+        make_app(),
+        ["fhir", "pull", fhir_server.base, "--insecure", "--db", db, "--token-env", "EHR_TOKEN"],
     )
     assert result.exit_code == 0, result.output
     assert "CarePlan" in result.output
@@ -315,7 +319,16 @@ def test_cli_pull_imports_from_the_server(fhir_server, client, tmp_path, monkeyp
         assert len(tx.all(Condition)) == conditions
     result = CliRunner().invoke(
         make_app(),
-        ["fhir", "pull", fhir_server.base, "--db", db, "--token-env", "NOT_SET_ANYWHERE"],
+        [
+            "fhir",
+            "pull",
+            fhir_server.base,
+            "--insecure",
+            "--db",
+            db,
+            "--token-env",
+            "NOT_SET_ANYWHERE",
+        ],
     )
     assert result.exit_code == 2
     assert "NOT_SET_ANYWHERE" in result.output
@@ -330,7 +343,7 @@ def test_an_unreachable_server_is_retried_then_a_typed_error():
     sleeps = Sleeps()
     url = f"http://127.0.0.1:{port}/fhir"
     with (
-        FhirClient(url, retries=2, sleep=sleeps, backoff=0.01) as c,
+        FhirClient(url, insecure=True, retries=2, sleep=sleeps, backoff=0.01) as c,
         pytest.raises(errors.StoreUnavailable) as caught,
     ):
         c.read("Patient", "p1")
@@ -351,4 +364,4 @@ def test_client_arguments_are_checked():
     with pytest.raises(errors.InvalidValue):
         FhirClient("ftp://ehr.example/fhir")
     with pytest.raises(errors.InvalidValue):
-        FhirClient("http://127.0.0.1/fhir", retries=-1)
+        FhirClient("https://127.0.0.1/fhir", retries=-1)

@@ -40,7 +40,9 @@ def _bearer(token):
 
 
 def _client(server, **kwargs):
-    return FhirClient(server.base, token=_bearer(server.token), backoff=0.01, **kwargs)
+    return FhirClient(
+        server.base, insecure=True, token=_bearer(server.token), backoff=0.01, **kwargs
+    )
 
 
 @pytest.fixture
@@ -142,7 +144,7 @@ def test_update_with_if_match(client, system):
 
 
 def test_no_token_is_a_typed_error(sekmet):
-    with FhirClient(sekmet.base) as c, pytest.raises(errors.InvalidValue) as caught:
+    with FhirClient(sekmet.base, insecure=True) as c, pytest.raises(errors.InvalidValue) as caught:
         c.read("Patient", "anything")
     assert "401" in str(caught.value)
     assert caught.value.field == "Authorization"
@@ -156,7 +158,10 @@ def test_a_wrong_token_is_refreshed_once_then_a_typed_error(sekmet):
         calls.append(refresh)
         return "wrong"
 
-    with FhirClient(sekmet.base, token=token) as c, pytest.raises(errors.InvalidValue) as caught:
+    with (
+        FhirClient(sekmet.base, insecure=True, token=token) as c,
+        pytest.raises(errors.InvalidValue) as caught,
+    ):
         c.search("Patient").__next__()
     assert calls == [False, True]
     assert "401" in str(caught.value)
@@ -171,7 +176,7 @@ def test_the_token_hook_refreshes_after_401(sekmet, system):
         calls.append(refresh)
         return sekmet.token if refresh else "expired"
 
-    with FhirClient(sekmet.base, token=token) as c:
+    with FhirClient(sekmet.base, insecure=True, token=token) as c:
         assert c.create(patient(system, 1)).created
     assert calls == [False, True]
 
@@ -212,7 +217,7 @@ def test_cli_pull_imports_one_patient_into_sqlite(
     monkeypatch.setenv("EHR_TOKEN", sekmet.token)
     db = f"sqlite:///{tmp_path / 'pull.db'}"
     assert CliRunner().invoke(make_app(), ["db", "init", db]).exit_code == 0
-    args = ["fhir", "pull", sekmet.base, "--db", db, "--patient", _patient_id(first)]
+    args = ["fhir", "pull", sekmet.base, "--insecure", "--db", db, "--patient", _patient_id(first)]
     result = CliRunner().invoke(make_app(), [*args, "--token-env", "EHR_TOKEN"])
     assert result.exit_code == 0, result.output
     assert "CarePlan" in result.output

@@ -55,7 +55,8 @@ def bundle(path, resources):
 class TestFhirSourceContract(EhrSourceContract):
     @pytest.fixture
     def source(self):
-        return FhirSource(page_size=2)  # five of each type: three pages a type
+        # Five of each type: three pages a type; the test server is http:// on loopback.
+        return FhirSource(page_size=2, insecure=True)
 
     @pytest.fixture
     def samples(self, tmp_path, fhir_server):
@@ -76,7 +77,7 @@ def test_the_server_was_read_page_by_page(fhir_server):
     for n in range(5):
         fhir_server.store.put(patient(n))
     fhir_server.store.requests.clear()
-    values = list(FhirSource(page_size=2).read(fhir_server.base))
+    values = list(FhirSource(page_size=2, insecure=True).read(fhir_server.base))
     assert len(values) == 5
     pages = [path for method, path, _ in fhir_server.store.requests if "/Patient" in path]
     assert len(pages) == 3

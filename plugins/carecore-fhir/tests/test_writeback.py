@@ -28,6 +28,12 @@ def _plan(pid="p1", plan_id="cp-wb"):
     )
 
 
+@pytest.fixture(autouse=True)
+def loopback_cleartext(monkeypatch):
+    """Both servers listen on loopback over http://: allowed on purpose."""
+    monkeypatch.setenv("CARECORE_FHIR_INSECURE", "1")
+
+
 @pytest.fixture
 def hooks():
     pm = get_plugin_manager(entry_points=False)
@@ -63,7 +69,7 @@ def test_a_refused_token_is_refreshed_once(fhir_server, hooks):
 
 def test_without_the_targets_token_the_server_refuses_by_name(fhir_server, hooks, monkeypatch):
     fhir_server.store.token = "s3cret"
-    monkeypatch.setenv("CARECORE_FHIR_URL", fhir_server.base)  # the env var sends no token
+    monkeypatch.setenv("CARECORE_FHIR_URL", fhir_server.base)
     with pytest.raises(errors.InvalidValue) as caught:
         hooks.export_careplan(_plan())
     assert caught.value.field == "Authorization"
@@ -83,13 +89,13 @@ def test_write_back_to_sekmet_with_its_token(sekmet, hooks):
     plan = _plan(plan_id="cp-wb-sekmet")
     target = ExportTarget(url=sekmet.base, token=lambda *, refresh: sekmet.token)
     assert hooks.export_careplan(plan, target) == ["cp-wb-sekmet"]
-    with FhirClient(sekmet.base, token=target.token) as client:
+    with FhirClient(sekmet.base, insecure=True, token=target.token) as client:
         stored, version = client.read("CarePlan", "cp-wb-sekmet")
     assert stored["title"] == "Heart failure"
     assert stored["meta"]["profile"] == careplan_resources(plan)[0]["meta"]["profile"]
     # a second write is a versioned update of the same resource
     assert hooks.export_careplan(plan, target) == ["cp-wb-sekmet"]
-    with FhirClient(sekmet.base, token=target.token) as client:
+    with FhirClient(sekmet.base, insecure=True, token=target.token) as client:
         _, again = client.read("CarePlan", "cp-wb-sekmet")
     assert again != version
     with pytest.raises(errors.InvalidValue) as caught:

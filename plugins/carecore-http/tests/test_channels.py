@@ -22,7 +22,7 @@ NOW = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
 class TestWebhookChannel(ChannelContract):
     @pytest.fixture
     def channel(self, peer):
-        return WebhookChannel(url=peer.url, secret="s3cret", clock=FixedClock(NOW))
+        return WebhookChannel(url=peer.url, insecure=True, secret="s3cret", clock=FixedClock(NOW))
 
     @pytest.fixture
     def inbox(self, peer):
@@ -33,7 +33,12 @@ class TestSmsChannel(ChannelContract):
     @pytest.fixture
     def channel(self, peer):
         return SmsChannel(
-            url=peer.url, sender="+15550100", username="AC1", password="tok", clock=FixedClock(NOW)
+            url=peer.url,
+            insecure=True,
+            sender="+15550100",
+            username="AC1",
+            password="tok",
+            clock=FixedClock(NOW),
         )
 
     @pytest.fixture
@@ -72,7 +77,9 @@ def message(n=1, channel="webhook"):
 
 
 def test_webhooks_are_signed_and_carry_the_idempotency_key(peer):
-    WebhookChannel(url=peer.url, secret="s3cret", clock=FixedClock(NOW)).send(message())
+    WebhookChannel(url=peer.url, insecure=True, secret="s3cret", clock=FixedClock(NOW)).send(
+        message()
+    )
     headers, body = peer.requests[0]
     assert headers["Idempotency-Key"] == "k1"
     assert headers["X-Carecore-Timestamp"] == str(int(NOW.timestamp()))
@@ -83,9 +90,9 @@ def test_webhooks_are_signed_and_carry_the_idempotency_key(peer):
 
 
 def test_sms_gateway_request_shape(peer):
-    receipt = SmsChannel(url=peer.url, sender="+15550100", username="AC1", password="tok").send(
-        message(channel="sms")
-    )
+    receipt = SmsChannel(
+        url=peer.url, insecure=True, sender="+15550100", username="AC1", password="tok"
+    ).send(message(channel="sms"))
     headers, _ = peer.requests[0]
     assert peer.form(0) == {"To": "+15550199", "From": "+15550100", "Body": "Call by Wednesday."}
     assert headers["Authorization"] == "Basic QUMxOnRvaw=="
@@ -98,7 +105,7 @@ def test_sms_gateway_request_shape(peer):
 )
 def test_server_errors_retry_client_errors_refuse(peer, status, retried):
     peer.statuses = [status]
-    channel = WebhookChannel(url=peer.url, secret="s")
+    channel = WebhookChannel(url=peer.url, insecure=True, secret="s")
     if retried:
         with pytest.raises(HttpError):
             channel.send(message())
@@ -110,7 +117,7 @@ def test_server_errors_retry_client_errors_refuse(peer, status, retried):
 def test_a_timeout_raises_for_a_retry(peer):
     peer.delay = 1.0
     with pytest.raises(OSError, match="timed out"):
-        WebhookChannel(url=peer.url, secret="s", timeout=0.2).send(message())
+        WebhookChannel(url=peer.url, insecure=True, secret="s", timeout=0.2).send(message())
 
 
 def test_a_webhook_failing_then_recovering_delivers_once_through_the_outbox(peer, tmp_path):
@@ -122,7 +129,7 @@ def test_a_webhook_failing_then_recovering_delivers_once_through_the_outbox(peer
     peer.statuses = [500, 503]
     dispatcher = Dispatcher(
         program,
-        {"webhook": WebhookChannel(url=peer.url, secret="s")},
+        {"webhook": WebhookChannel(url=peer.url, insecure=True, secret="s")},
         policy=RetryPolicy(base_seconds=5, jitter=0),
     )
     assert dispatcher.run_once().retrying == 1
@@ -147,6 +154,9 @@ def test_channels_appear_when_configured(monkeypatch, peer):
     monkeypatch.setenv("CARECORE_WEBHOOK_URL", peer.url)
     monkeypatch.setenv("CARECORE_WEBHOOK_SECRET", "s3cret")
     monkeypatch.setenv("CARECORE_SMS_URL", peer.url)
+    # The peer listens on loopback without TLS: cleartext is allowed on purpose.
+    monkeypatch.setenv("CARECORE_WEBHOOK_INSECURE", "1")
+    monkeypatch.setenv("CARECORE_SMS_INSECURE", "1")
     assert {"webhook", "sms"} <= set(Hooks(get_plugin_manager()).channels())
     monkeypatch.delenv("CARECORE_WEBHOOK_URL")
     monkeypatch.delenv("CARECORE_SMS_URL")
@@ -155,14 +165,14 @@ def test_channels_appear_when_configured(monkeypatch, peer):
 
 def test_a_redirect_is_not_followed_and_is_refused(peer):
     peer.statuses = [302]
-    receipt = WebhookChannel(url=peer.url, secret="s").send(message())
+    receipt = WebhookChannel(url=peer.url, insecure=True, secret="s").send(message())
     assert (receipt.accepted, receipt.detail) == (False, "HTTP 302")
     assert len(peer.requests) == 1
 
 
 def test_an_empty_secret_is_refused():
     with pytest.raises(errors.InvalidValue) as info:
-        WebhookChannel(url="http://127.0.0.1:9/hook", secret="")
+        WebhookChannel(url="http://127.0.0.1:9/hook", insecure=True, secret="")
     assert info.value.field == "secret"
 
 
@@ -189,7 +199,7 @@ def test_an_sms_to_the_patient_goes_to_the_phone_on_file_at_delivery(peer, tmp_p
     program.run_campaigns(kinds=["appointment-reminder"])
     with program.transaction("the patient got a new phone") as tx:
         tx.replace(ContactPreferences(patient_id="p1", phone="+15550122"))
-    sms = SmsChannel(url=peer.url, sender="+15550100")
+    sms = SmsChannel(url=peer.url, insecure=True, sender="+15550100")
     assert Dispatcher(program, {"sms": sms}).run_until_idle().delivered == 1
     form = peer.form(0)
     # Without consent to health details by SMS, the text is the generic line.
@@ -200,8 +210,8 @@ def test_an_sms_to_the_patient_goes_to_the_phone_on_file_at_delivery(peer, tmp_p
 @pytest.mark.parametrize("timeout", [0, -1, 601, float("nan"), "10", True])
 def test_bad_timeouts_are_refused_by_name(timeout):
     with pytest.raises(errors.InvalidValue) as info:
-        WebhookChannel(url="http://127.0.0.1:9/", secret="s", timeout=timeout)
+        WebhookChannel(url="http://127.0.0.1:9/", insecure=True, secret="s", timeout=timeout)
     assert info.value.field == "timeout"
     with pytest.raises(errors.InvalidValue) as info:
-        SmsChannel(url="http://127.0.0.1:9/", sender="+15550100", timeout=timeout)
+        SmsChannel(url="http://127.0.0.1:9/", insecure=True, sender="+15550100", timeout=timeout)
     assert info.value.field == "timeout"

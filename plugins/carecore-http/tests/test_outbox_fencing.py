@@ -40,7 +40,12 @@ def test_two_runs_past_the_lease_post_each_message_once(tmp_path, peer):
                 )
             )
     peer.delay = 1.0
-    env = {**os.environ, "CARECORE_WEBHOOK_URL": peer.url, "CARECORE_WEBHOOK_SECRET": "s3cret"}
+    env = {
+        **os.environ,
+        "CARECORE_WEBHOOK_URL": peer.url,
+        "CARECORE_WEBHOOK_SECRET": "s3cret",
+        "CARECORE_WEBHOOK_INSECURE": "1",
+    }
     args = [*CLI, "outbox", "run", "--db", url, "--lease", "1"]
     first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING, Literal
 
 from carecore import errors
+from carecore._cli_config import cleartext_allowed
 from carecore.plugins import hookimpl
 from carecore_email.channel import EmailChannel
 
@@ -20,8 +21,9 @@ def carecore_channels() -> Sequence[Channel]:
     """Give the ``email`` channel, configured from ``CARECORE_SMTP_*`` variables.
 
     The conversation is encrypted (``CARECORE_SMTP_TLS``: ``starttls``, the
-    default, or ``implicit``); ``CARECORE_SMTP_INSECURE=1`` allows a server
-    that offers no STARTTLS.
+    default, or ``implicit``); ``CARECORE_SMTP_INSECURE=1`` (or
+    ``smtp_insecure`` in the settings file) allows a server that offers no
+    STARTTLS.
     """
     env = os.environ
     return [
@@ -30,7 +32,7 @@ def carecore_channels() -> Sequence[Channel]:
             port=_port(env.get("CARECORE_SMTP_PORT", "25")),
             sender=env.get("CARECORE_SMTP_FROM", "carecore@localhost"),
             tls=_tls(env.get("CARECORE_SMTP_TLS", "starttls")),
-            insecure=env.get("CARECORE_SMTP_INSECURE", "").strip() not in {"", "0"},
+            insecure=cleartext_allowed("smtp_insecure"),
             username=env.get("CARECORE_SMTP_USER") or None,
             password=env.get("CARECORE_SMTP_PASSWORD") or None,
         )

@@ -168,6 +168,13 @@ def _grouped(reason: str) -> str:
     metavar="NAME",
     help="Environment variable holding a bearer token for the server.",
 )
+@click.option(
+    "--insecure",
+    is_flag=True,
+    default=False,
+    help="Allow an http:// server (cleartext; a test server on this machine). "
+    "Also CARECORE_FHIR_INSECURE=1 or fhir_insecure in the settings file.",
+)
 @click.pass_context
 def pull(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context,
@@ -176,15 +183,18 @@ def pull(  # noqa: PLR0917 - click passes options positionally
     patient_id: str | None,
     time_zone: str,
     token_env: str | None,
+    insecure: bool,  # noqa: FBT001 - a click flag
 ) -> None:
     """Import from a FHIR R4 server (searched page by page); print the same summary as import.
 
-    Exits with status 1 when any resource was refused.
+    Exits with status 1 when any resource was refused. The server must be https:// unless
+    --insecure allows cleartext.
     """
     import os  # noqa: PLC0415
 
     from rich.console import Console  # noqa: PLC0415
 
+    from carecore._cli_config import cleartext_allowed  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
     from carecore_fhir.mapping import Options  # noqa: PLC0415
     from carecore_fhir.rest import FhirClient  # noqa: PLC0415
@@ -203,7 +213,9 @@ def pull(  # noqa: PLR0917 - click passes options positionally
     options = Options(source=base_url.rstrip("/"), time_zone=time_zone)
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
-        FhirClient(base_url, token=token) as client,
+        FhirClient(
+            base_url, token=token, insecure=insecure or cleartext_allowed("fhir_insecure")
+        ) as client,
     ):
         report = import_from_server(program, client, patient_id=patient_id, options=options)
     _summary(Console(), report)

@@ -39,7 +39,9 @@ def carecore_export_careplan(plan: CarePlan, target: ExportTarget | None) -> str
     """Write the plan (with its goals and tasks) to *target*'s FHIR server with its token.
 
     With no target, to ``$CARECORE_FHIR_URL`` (no token) when that is set; a target that is
-    not an ``http(s)://`` URL is another exporter's, and this one returns None.
+    not an ``http(s)://`` URL is another exporter's, and this one returns None. An
+    ``http://`` server needs ``CARECORE_FHIR_INSECURE=1`` (or ``fhir_insecure`` in the
+    configuration file).
     """
     if target is not None:
         url, token = target.url.strip(), target.token
@@ -49,10 +51,11 @@ def carecore_export_careplan(plan: CarePlan, target: ExportTarget | None) -> str
         url, token = os.environ.get("CARECORE_FHIR_URL", "").strip(), None
         if not url:
             return None
+    from carecore._cli_config import cleartext_allowed  # noqa: PLC0415
     from carecore_fhir.export import careplan_resources  # noqa: PLC0415
     from carecore_fhir.rest import FhirClient, FhirSink  # noqa: PLC0415
 
-    with FhirClient(url, token=token) as client:
+    with FhirClient(url, token=token, insecure=cleartext_allowed("fhir_insecure")) as client:
         sink = FhirSink(client)
         written = [sink.write(resource) for resource in careplan_resources(plan)]
     return written[0].id

@@ -12,8 +12,12 @@
   called once more with ``refresh=True`` and the request is repeated. A final ``401`` or
   ``403`` raises :class:`~carecore.errors.InvalidValue` with ``field="Authorization"``.
 
+An ``http://`` server is refused unless the client is *insecure* (a test server on loopback):
+
 >>> FhirClient("https://ehr.example.org/fhir/").base_url
 'https://ehr.example.org/fhir'
+>>> FhirClient("http://127.0.0.1:8080/fhir", insecure=True).insecure
+True
 """
 
 from __future__ import annotations
@@ -63,11 +67,13 @@ def _version(etag: str | None) -> str | None:
 class FhirClient:
     """A client for one FHIR R4 server.
 
-    :param base_url: the server's base URL (``.../fhir``).
+    :param base_url: the server's base URL (``.../fhir``); ``https://`` unless *insecure*.
     :param token: a :class:`TokenProvider` for ``Authorization: Bearer`` (None: no auth).
     :param retries: how many times a request is retried after a 429, a 5xx or a connection error.
     :param backoff: the first retry's delay in seconds; it doubles each time, up to *max_backoff*,
         and each delay is drawn between half and all of that ("equal jitter").
+    :param insecure: allow ``http://`` (a test server on loopback); otherwise an ``http://``
+        base URL, or a link to one, raises :class:`~carecore.errors.InsecureTransport`.
     :param transport: an httpx transport (tests, proxies); None for the default.
     :param sleep: how to wait between retries (tests pass a recorder).
     """
@@ -81,12 +87,15 @@ class FhirClient:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         timeout: float = 10.0,
+        insecure: bool = False,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise errors.InvalidValue("must be an http(s) URL", field="base_url", value=base_url)
+        self.insecure = bool(insecure)
+        self._encrypted(base_url, "base_url")
         if retries < 0 or backoff < 0 or max_backoff < backoff:
             raise errors.InvalidValue(
                 "retries and backoff must be >= 0 and max_backoff >= backoff",
@@ -106,6 +115,15 @@ class FhirClient:
             headers={"Accept": FHIR_JSON},
         )
 
+    def _encrypted(self, url: str, field: str) -> None:
+        if url.startswith("http://") and not self.insecure:
+            raise errors.InsecureTransport(
+                field=field,
+                value=url,
+                allow="--insecure (CARECORE_FHIR_INSECURE=1, fhir_insecure = true in "
+                "carecore.toml, FhirClient(insecure=True))",
+            )
+
     def close(self) -> None:
         """Close the connection pool."""
         self.http.close()
@@ -121,7 +139,7 @@ class FhirClient:
     def delay(self, attempt: int) -> float:
         """The wait before retry number *attempt* (0-based): capped exponential, equal jitter.
 
-        >>> FhirClient("http://127.0.0.1", backoff=1.0, jitter=lambda: 1.0).delay(3)
+        >>> FhirClient("https://127.0.0.1", backoff=1.0, jitter=lambda: 1.0).delay(3)
         8.0
         """
         ceiling: float = min(self.max_backoff, self.backoff * 2.0**attempt)
@@ -132,6 +150,7 @@ class FhirClient:
     ) -> httpx.Response:
         """Send one request with retries and auth; raise typed errors for final failures."""
         target = url if url.startswith(("http://", "https://")) else f"{self.base_url}/{url}"
+        self._encrypted(target, "url")
         refreshed = False
         attempt = 0
         while True:

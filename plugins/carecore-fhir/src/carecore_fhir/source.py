@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from carecore import errors
+from carecore._cli_config import cleartext_allowed
 from carecore.service import ImportRefusal
 from carecore_fhir.importer import (
     ImportReport,
@@ -157,10 +158,14 @@ class FhirSource:
         options: Options | None = None,
         client: FhirClient | None = None,
         page_size: int = 100,
+        insecure: bool | None = None,
     ) -> None:
         self.options = options or Options()
         self.client = client
         self.page_size = page_size
+        #: Allow ``http://`` servers; None: as configured (``CARECORE_FHIR_INSECURE``, the
+        #: settings file's ``fhir_insecure``).
+        self.insecure = insecure
 
     @property
     def id(self) -> str:
@@ -190,7 +195,9 @@ class FhirSource:
             source=options.get("source", self.options.source),
             time_zone=options.get("time_zone", self.options.time_zone),
         )
-        return FhirSource(options=read, client=self.client, page_size=int(size))
+        return FhirSource(
+            options=read, client=self.client, page_size=int(size), insecure=self.insecure
+        )
 
     def can_read(self, location: str) -> bool:
         """A ``.json`` file or an ``http(s)://`` URL."""
@@ -215,7 +222,10 @@ class FhirSource:
             match = _PATIENT_URL.match(location)
             base = match["base"] if match else location.rstrip("/")
             patient_id = match["id"] if match else None
-            client = self.client or FhirClient(base)
+            insecure = (
+                cleartext_allowed("fhir_insecure") if self.insecure is None else self.insecure
+            )
+            client = self.client or FhirClient(base, insecure=insecure)
             try:
                 bundle = fetch(client, patient_id=patient_id, page_size=self.page_size)
             finally:

@@ -184,9 +184,19 @@ def _post(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
 
 
 def _check_url(url: str) -> str:
-    if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
         raise errors.InvalidValue("must be an http or https URL", field="url", value=url)
     return url
+
+
+def _encrypted_unless_insecure(allow: str) -> Callable[[Any, Any, str], None]:
+    """An attrs validator: an ``http://`` URL only when the channel's ``insecure`` is set."""
+
+    def check(inst: Any, _attribute: Any, url: str) -> None:
+        if urllib.parse.urlsplit(url).scheme != "https" and not inst.insecure:
+            raise errors.InsecureTransport(field="url", value=url, allow=f"insecure=True ({allow})")
+
+    return check
 
 
 def _timeout(_inst: object, attribute: Any, value: object) -> None:
@@ -206,12 +216,23 @@ def _not_empty_secret(_inst: object, _attribute: object, value: str) -> None:
 
 @frozen(kw_only=True)
 class WebhookChannel:
-    """POST each message as signed JSON to *url* (see the module README for the headers)."""
+    """POST each message as signed JSON to *url* (see the module README for the headers).
 
-    url: str = field(converter=_check_url)
+    *url* must be ``https://`` unless *insecure* is set: an ``http://`` URL raises
+    :class:`~carecore.errors.InsecureTransport`, since the body carries patient ids and text.
+    """
+
+    url: str = field(
+        converter=_check_url,
+        validator=_encrypted_unless_insecure(
+            "CARECORE_WEBHOOK_INSECURE=1, or webhook_insecure = true in carecore.toml"
+        ),
+    )
     secret: str = field(repr=False, validator=_not_empty_secret)
     timeout: float = field(default=10.0, validator=_timeout)
     clock: Clock = field(factory=SystemClock)
+    #: Allow an ``http://`` URL (a receiver on loopback); otherwise only ``https://``.
+    insecure: bool = False
     id: str = "webhook"
 
     def payload(self, message: OutboundMessage) -> bytes:
@@ -261,10 +282,16 @@ class SmsChannel:
     ``fields`` names the gateway's parameters for the recipient, the sender
     and the text (``To``/``From``/``Body`` by default, as several providers
     use); ``as_json`` sends JSON instead of a form. The text is the message's
-    *body*: templates decide what health information it may carry.
+    *body*: templates decide what health information it may carry. *url* must
+    be ``https://`` unless *insecure* is set.
     """
 
-    url: str = field(converter=_check_url)
+    url: str = field(
+        converter=_check_url,
+        validator=_encrypted_unless_insecure(
+            "CARECORE_SMS_INSECURE=1, or sms_insecure = true in carecore.toml"
+        ),
+    )
     sender: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -272,6 +299,8 @@ class SmsChannel:
     as_json: bool = False
     timeout: float = field(default=10.0, validator=_timeout)
     clock: Clock = field(factory=SystemClock)
+    #: Allow an ``http://`` gateway; otherwise only ``https://``.
+    insecure: bool = False
     id: str = "sms"
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
