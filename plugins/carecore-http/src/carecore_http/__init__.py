@@ -1,7 +1,7 @@
 """carecore channels over HTTP: signed webhooks and an SMS gateway.
 
 >>> from carecore_http import WebhookChannel, verify, sign
->>> WebhookChannel(url="http://127.0.0.1:8080/hook", secret="s").id
+>>> WebhookChannel(url="https://hooks.example.org/carecore", secret="s").id
 'webhook'
 >>> verify("s", "1000", b"{}", sign("s", "1000", b"{}"), now=1000)
 True
