@@ -253,12 +253,16 @@ class GuardedTransaction:
         return self._permitted(self._read, "Patient", found)
 
     def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
+        if isinstance(patient_ids, str):  # the store refuses it by name
+            return self._tx.find_many(kind_cls, patient_ids=patient_ids)
         permitted = self._permitted(self._read, kind_for(kind_cls).name, patient_ids)
         return self._tx.find_many(kind_cls, patient_ids=permitted) if permitted else []
 
     def find_rows(
         self, kind_cls: type[T], *, patient_ids: Sequence[str], history: bool = False
     ) -> StoredRows[T]:
+        if isinstance(patient_ids, str):  # the store refuses it by name
+            return self._tx.find_rows(kind_cls, patient_ids=patient_ids, history=history)
         permitted = self._permitted(self._read, kind_for(kind_cls).name, patient_ids)
         return self._tx.find_rows(kind_cls, patient_ids=permitted, history=history)
 
