@@ -188,7 +188,7 @@ def pull(  # noqa: PLR0917 - click passes options positionally
     """Import from a FHIR R4 server (searched page by page); print the same summary as import.
 
     Exits with status 1 when any resource was refused. The server must be https:// unless
-    --insecure allows cleartext.
+    --insecure allows cleartext; the bearer token goes to the server's own origin only.
     """
     import os  # noqa: PLC0415
 

@@ -11,6 +11,9 @@
   signs a client assertion, fetches an access token and caches it); after a ``401`` it is
   called once more with ``refresh=True`` and the request is repeated. A final ``401`` or
   ``403`` raises :class:`~carecore.errors.InvalidValue` with ``field="Authorization"``.
+  The token goes to the base URL's origin (scheme, host, port) only: a ``next`` link, a
+  Binary URL or a redirect to another origin is requested without it.
+- **Redirects**: a read follows up to five; a redirected write is refused.
 
 An ``http://`` server is refused unless the client is *insecure* (a test server on loopback):
 
@@ -38,6 +41,15 @@ __all__ = ["FhirClient", "FhirSink", "TokenProvider", "Written"]
 
 FHIR_JSON = "application/fhir+json"
 _RETRY = frozenset({429, 500, 502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of *url*, the default port filled in."""
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host.lower(), parsed.port or _PORTS.get(parsed.scheme)
 
 
 class TokenProvider(Protocol):
@@ -145,17 +157,63 @@ class FhirClient:
         ceiling: float = min(self.max_backoff, self.backoff * 2.0**attempt)
         return ceiling / 2 + ceiling / 2 * float(self.jitter())
 
+    def same_origin(self, url: str) -> bool:
+        """Whether *url* is on the configured server's origin (scheme, host and port).
+
+        >>> c = FhirClient("https://ehr.example.org/fhir")
+        >>> c.same_origin("https://EHR.example.org:443/fhir/Patient?page=2")
+        True
+        >>> c.same_origin("https://cdn.example.org/fhir/Binary/1")
+        False
+        """
+        return _origin(url) == _origin(self.base_url)
+
     def request(
         self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
-        """Send one request with retries and auth; raise typed errors for final failures."""
+        """Send one request with retries and auth; raise typed errors for final failures.
+
+        The bearer token goes only to the configured server's origin: a URL of another
+        origin (a ``next`` link, a Binary's URL, a redirect) is requested without it. A read
+        (GET) follows up to five redirects; a write that is redirected is refused.
+        """
         target = url if url.startswith(("http://", "https://")) else f"{self.base_url}/{url}"
         self._encrypted(target, "url")
+        for _hop in range(_MAX_REDIRECTS + 1):
+            response = self._send(method, target, headers, kwargs)
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECTS or not location:
+                self._raise_for(response, method, target, token=self._sends_token(target))
+                return response
+            if method.upper() != "GET":
+                raise errors.InvalidValue(
+                    f"the FHIR server redirected a {method} ({response.status_code}); "
+                    "carecore follows redirects of reads only",
+                    field="url",
+                    value=f"{method} {target}",
+                )
+            target = str(response.url.join(location))
+            self._encrypted(target, "url")
+            kwargs = {k: v for k, v in kwargs.items() if k != "params"}  # in the Location
+        raise errors.InvalidValue(
+            f"the FHIR server sent more than {_MAX_REDIRECTS} redirects",
+            field="url",
+            value=f"{method} {url}",
+        )
+
+    def _sends_token(self, url: str) -> bool:
+        return self.token is not None and self.same_origin(url)
+
+    def _send(
+        self, method: str, target: str, headers: dict[str, str] | None, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        """One request to *target*, retried after 429, 5xx and connection errors."""
+        own = self._sends_token(target)
         refreshed = False
         attempt = 0
         while True:
             sent = dict(headers or {})
-            if self.token is not None:
+            if own and self.token is not None:
                 sent["Authorization"] = f"Bearer {self.token(refresh=refreshed)}"
             try:
                 response = self.http.request(method, target, headers=sent, **kwargs)
@@ -169,7 +227,7 @@ class FhirClient:
                 self.sleep(self.delay(attempt))
                 attempt += 1
                 continue
-            if response.status_code == 401 and self.token is not None and not refreshed:  # noqa: PLR2004
+            if response.status_code == 401 and own and not refreshed:  # noqa: PLR2004
                 refreshed = True
                 continue
             if response.status_code in _RETRY and attempt < self.retries:
@@ -177,7 +235,7 @@ class FhirClient:
                 self.sleep(wait if wait is not None else self.delay(attempt))
                 attempt += 1
                 continue
-            self._raise_for(response, method, target, attempt, token=self.token is not None)
+            response.extensions["carecore_attempts"] = attempt + 1
             return response
 
     @staticmethod
@@ -190,21 +248,25 @@ class FhirClient:
         except ValueError:
             return None
 
-    @staticmethod
-    def _raise_for(
-        response: httpx.Response, method: str, url: str, attempt: int, *, token: bool
-    ) -> None:
+    def _raise_for(self, response: httpx.Response, method: str, url: str, *, token: bool) -> None:
         status = response.status_code
         if status < 400:  # noqa: PLR2004
             return
+        attempt = int(response.extensions.get("carecore_attempts", 1)) - 1
         detail = _diagnostics(response)
         where = f"{method} {url}"
         if status in {401, 403}:
-            reason = (
-                f"the FHIR server refused the bearer token ({status})"
-                if token
-                else f"the FHIR server answered {status}: no bearer token was sent (no token hook)"
-            )
+            if token:
+                reason = f"the FHIR server refused the bearer token ({status})"
+            elif self.token is not None:
+                reason = (
+                    f"answered {status}; it is of another origin than {self.base_url}, "
+                    "and the bearer token is sent to that origin only"
+                )
+            else:
+                reason = (
+                    f"the FHIR server answered {status}: no bearer token was sent (no token hook)"
+                )
             raise errors.InvalidValue(reason + detail, field="Authorization", value=where)
         if status == 404:  # noqa: PLR2004
             raise errors.NotFound(f"not on the FHIR server{detail}", field="url", value=where)
