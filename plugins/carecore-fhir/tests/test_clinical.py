@@ -188,8 +188,9 @@ def test_the_synthea_bundles_bring_their_medications_immunizations_and_procedure
         services = tx.all(ClinicalService)
     assert len(statements) == 65
     assert sum(s.status is MedicationStatus.STOPPED for s in statements) == 19
-    # 94 immunizations, 89 procedures, 81 eGFR and urine albumin-creatinine results.
-    assert len(services) == 94 + 89 + 81
+    # 94 immunizations, 89 procedures, 81 eGFR and urine albumin-creatinine results, and
+    # Dino Barton's stool immunochemical test (LOINC 57905-2).
+    assert len(services) == 94 + 89 + 81 + 1
     again = import_files(program, [(p.name, p.read_bytes()) for p in synthea_paths])
     assert again.counts()[("Immunization", "unchanged")] == 94
 
@@ -290,3 +291,60 @@ def test_a_discharge_statement_exports_with_the_discharge_category_and_reads_bac
     ]
     (value,) = back(doc, Resolver({}, lenient=True)).values
     assert value.source is MedicationSource.DISCHARGE_SUMMARY
+
+
+def test_every_lab_a_gap_rule_names_comes_in_and_closes_its_gap(make_program):
+    """A stool test (FIT, LOINC 57905-2) and a hepatitis C antibody test close their gaps."""
+    import json
+
+    from carecore_fhir.importer import import_bundle
+
+    from carecore.gaps import evidence_codes
+
+    program = make_program()
+    patient = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "name": [{"family": "Lopez", "given": ["Ada"]}],
+        "gender": "female",
+        "birthDate": "1958-05-01",
+    }
+
+    def lab(rid, code, day):
+        return {
+            "resourceType": "Observation",
+            "id": rid,
+            "status": "final",
+            "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": day,
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueString": "negative",
+        }
+
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": r}
+            for r in (
+                patient,
+                lab("fit", "57905-2", "2026-02-01"),
+                lab("hcv", "13955-0", "2020-06-01"),
+            )
+        ],
+    }
+    report = import_bundle(program, json.dumps(bundle), source="labs.json")
+    assert not report.refused
+    with program.transaction("read") as tx:
+        services = {s.id: s for s in tx.all(ClinicalService)}
+    assert {services["fit"].code, services["hcv"].code} == {"57905-2", "13955-0"}
+    assert services["fit"].kind is ServiceKind.LAB
+    found = {g.rule_id: g for g in program.care_gaps(on=pendulum.Date(2026, 3, 1))}
+    assert found["colorectal-cancer-screening"].closed_by == ("fit",)
+    assert found["hepatitis-c-screening"].closed_by == ("hcv",)
+    # Every LOINC code a built-in rule names is read (A1c and blood pressure as observations).
+    from carecore_fhir import codes
+    from carecore_fhir.clinical import LAB_CODES
+
+    read = set(LAB_CODES) | set(codes.OBSERVATION_MEASURES) | set(codes.BP_COMPONENTS)
+    assert evidence_codes("LOINC") <= read

@@ -17,9 +17,15 @@ D = pendulum.Date
 # Rules in effect on 2021-04-01: colorectal (2016 version, 50 to 75), breast (2016, women 50 to 74),
 # osteoporosis (women 65+), influenza (season from 2020-08-01, overdue from 2020-10-31),
 # pneumococcal (65+), zoster (50+), Td/Tdap (10 years), and for diabetes: A1c (6 months),
-# eye exam, kidney health (eGFR and uACR), blood pressure control. No patient has a coded
-# tobacco history, so the lung and AAA rules apply to nobody. Each entry: status, and the day
-# it is overdue or due since (open) or the record's day (closed).
+# eye exam, kidney health (eGFR and uACR), blood pressure control (NCQA, 18 to 75); falls
+# prevention (2018 version, 65+); hepatitis C screening once (18 to 79, from 2020-03-02: never
+# done, overdue from 2020-05-31 for everyone living); Tdap once (from 2012-06-29: the bundles
+# hold only Td, CVX 113, so it is overdue from 2012-09-27 for every living adult). No patient
+# has a coded tobacco history, so the lung and AAA rules apply to nobody. Each entry: status,
+# and the day it is overdue or due since (open) or the record's day (closed).
+TDAP = (OVER, D(2012, 9, 27))  # never; rule from 2012-06-29 + 90
+HCV = (OVER, D(2020, 5, 31))  # never; rule from 2020-03-02 + 90
+FALLS = (OVER, D(2018, 7, 16))  # no fall-risk screening coded; rule from 2018-04-17 + 90
 EXPECTED = {
     # Born 1949-11-29 (71), male, prediabetes only.
     "Hartmann": {
@@ -28,6 +34,9 @@ EXPECTED = {
         "pneumococcal-vaccine": (C, D(2016, 3, 2)),  # PCV13 2015-02-25, then PPSV23 2016-03-02
         "td-tdap-vaccine": (C, D(2021, 3, 31)),  # Td (CVX 113)
         "zoster-vaccine": (OVER, D(2018, 4, 25)),  # never; rule from 2018-01-25 + 90
+        "tdap-vaccine": TDAP,
+        "hepatitis-c-screening": HCV,
+        "falls-prevention": FALLS,
     },
     "MacGyver": {},  # died 1983
     "Barton": {},  # died 2021-03-01
@@ -39,6 +48,8 @@ EXPECTED = {
         "diabetes-eye-exam": (OVER, D(2019, 4, 4)),  # diagnosis 2019-03-05 + 30
         "diabetes-kidney-health": (C, D(2021, 3, 2)),  # eGFR and uACR 2021-03-02
         "diabetes-bp-control": (OVER, D(2021, 4, 1)),  # 166/113 on 2021-03-02, + 30
+        "tdap-vaccine": TDAP,
+        "hepatitis-c-screening": HCV,
     },
     # Born 1976-01-16 (45: not yet in the 2016 colorectal rule), male, diabetes since 2020-01-31.
     "Maggio": {
@@ -48,11 +59,15 @@ EXPECTED = {
         "diabetes-eye-exam": (OVER, D(2020, 3, 1)),  # diagnosis 2020-01-31 + 30
         "diabetes-kidney-health": (C, D(2020, 10, 9)),
         "diabetes-bp-control": (C, D(2020, 10, 9)),  # 106/84
+        "tdap-vaccine": TDAP,
+        "hepatitis-c-screening": HCV,
     },
     # Born 1985-11-08 (35), female, prediabetes only.
     "Gerhold": {
         "influenza-vaccine": (OVER, D(2020, 10, 31)),  # last 2019-09-27
         "td-tdap-vaccine": (C, D(2019, 9, 27)),
+        "tdap-vaccine": TDAP,
+        "hepatitis-c-screening": HCV,
     },
     "Casper": {},  # died 2021-02-21
     # Born 1957-12-26 (63), female, diabetes since 2006-01-19.
@@ -66,6 +81,8 @@ EXPECTED = {
         "diabetes-eye-exam": (OVER, D(2015, 1, 31)),  # rule from 2015-01-01 + 30
         "diabetes-kidney-health": (C, D(2021, 3, 11)),
         "diabetes-bp-control": (DUE, D(2021, 3, 11)),  # 175/111 on 2021-03-11, within 30 days
+        "tdap-vaccine": TDAP,
+        "hepatitis-c-screening": HCV,
     },
     # Born 1947-06-15 (73), male, prediabetes only.
     "Friesen": {
@@ -74,6 +91,9 @@ EXPECTED = {
         "pneumococcal-vaccine": (C, D(2014, 2, 16)),  # PCV13 2013-02-10, then PPSV23 2014-02-16
         "td-tdap-vaccine": (C, D(2019, 3, 17)),
         "zoster-vaccine": (OVER, D(2018, 4, 25)),
+        "tdap-vaccine": TDAP,
+        "hepatitis-c-screening": HCV,
+        "falls-prevention": FALLS,
     },
 }
 

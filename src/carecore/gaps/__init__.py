@@ -51,6 +51,7 @@ __all__ = [
     "builtin_rules",
     "closure_rate",
     "evaluate",
+    "evidence_codes",
     "records_of",
     "rule_from_dict",
     "rules_in_effect",
@@ -115,6 +116,24 @@ def records_of(
         if o.loinc
     ]
     return out
+
+
+def evidence_codes(system: str, rules: Iterable[GapRule] | None = None) -> frozenset[str]:
+    """Every code of *system* (``"LOINC"``, ``"CVX"``, ...) that closes some rule (default: the built-in ones).
+
+    An importer reads these records, and only these, as gap evidence.
+
+    >>> "57905-2" in evidence_codes("LOINC")
+    True
+    """
+    return frozenset(
+        code
+        for rule in (builtin_rules() if rules is None else rules)
+        for way in rule.evidence
+        for step in way.steps
+        for kind, code in step.codes.codes
+        if kind == system
+    )
 
 
 def rules_in_effect(on: pendulum.Date, rules: Iterable[GapRule] | None = None) -> list[GapRule]:

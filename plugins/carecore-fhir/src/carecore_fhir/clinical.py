@@ -8,7 +8,8 @@
 - MedicationDispense: a :class:`~carecore.model.MedicationFill` (adherence);
 - Immunization and Procedure: a :class:`~carecore.model.ClinicalService`
   (they close care gaps);
-- the kidney-health labs (eGFR, urine albumin-creatinine ratio): a
+- the labs that close care gaps (eGFR, urine albumin-creatinine ratio, stool
+  tests, hepatitis C tests: every LOINC code the built-in gap rules name): a
   :class:`~carecore.model.ClinicalService` of kind ``lab``.
 
 The mappers register themselves in :data:`carecore_fhir.mapping.MAPPERS`.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
+from carecore.gaps import evidence_codes
 from carecore.medications import drug_class_of, ingredients_of
 from carecore.model import (
     ClinicalService,
@@ -65,8 +67,8 @@ HCPCS = "urn:oid:2.16.840.1.113883.6.285"
 #: The category system of MedicationRequest; ``discharge`` marks the discharge list.
 REQUEST_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
 
-#: Labs that close care gaps and are read as clinical services (LOINC: what it is).
-LAB_CODES: dict[str, str] = {
+#: Names of the labs that close care gaps, read as clinical services (LOINC: what it is).
+_LAB_NAMES: dict[str, str] = {
     "33914-3": "eGFR (MDRD, per 1.73 m2)",
     "62238-1": "eGFR (CKD-EPI)",
     "98979-8": "eGFR (CKD-EPI 2021)",
@@ -74,6 +76,15 @@ LAB_CODES: dict[str, str] = {
     "14959-1": "Microalbumin/creatinine ratio in urine",
     "9318-7": "Albumin/creatinine ratio in urine",
     "13705-9": "Albumin/creatinine ratio in 24 hour urine",
+    "57905-2": "Hemoglobin in stool by immunoassay (FIT)",
+    "13955-0": "Hepatitis C virus antibody",
+}
+#: Labs read as clinical services: every LOINC code a built-in gap rule names, but those read
+#: as observations (A1c, blood pressure). The rules are the one list (carecore.gaps).
+LAB_CODES: dict[str, str | None] = {
+    code: _LAB_NAMES.get(code)
+    for code in sorted(evidence_codes("LOINC") | set(_LAB_NAMES))
+    if code not in codes.OBSERVATION_MEASURES and code not in codes.BP_COMPONENTS
 }
 
 _REQUEST_STATUS = {
@@ -396,7 +407,7 @@ def map_procedure(resource: dict[str, Any], resolver: Resolver, options: Options
 
 
 def map_lab(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
-    """An eGFR or urine albumin-creatinine Observation as a lab clinical service."""
+    """A gap-closing lab Observation (eGFR, uACR, a stool test...) as a lab clinical service."""
     del options
     rid = _need(resource, "id")
     status = _need(resource, "status")
@@ -414,7 +425,7 @@ def map_lab(resource: dict[str, Any], resolver: Resolver, options: Options) -> M
                 system="LOINC",
                 code=str(code),
                 on=_date(resource, "effectiveDateTime", when),
-                text=LAB_CODES.get(str(code)),
+                text=LAB_CODES.get(str(code)) or _text(resource.get("code")),
             ),
         )
     )
