@@ -79,7 +79,11 @@ def gaps(  # noqa: PLR0917 - one parameter per click option
         with program.transaction("care gaps: names") as tx:
             people = [tx.get(Patient, patient_id)] if patient_id is not None else tx.all(Patient)
     names = {p.id: p.display_name for p in people}
-    shown = [g for g in found if show_all or g.open]
+    # Patients by name (family name first), each patient's gaps in rule order.
+    shown = sorted(
+        (g for g in found if show_all or g.open),
+        key=lambda g: (names.get(g.patient_id, ""), g.patient_id),
+    )
     rows = [gap_row(g, names.get(g.patient_id, "")) for g in shown]
 
     def table() -> None:

@@ -285,3 +285,10 @@ def test_the_report_shows_gap_closure_and_adherence_from_the_store(walk):
     text = run("report", "--db", url, "--out", str(out), *period)
     assert "Gaps in care" in text
     assert "statins" in text
+
+
+def test_gaps_lists_patients_by_name(walk):
+    url, run, _ = walk
+    rows = json.loads(run("gaps", "--db", url, "--on", "2026-03-04", "--format", "json"))
+    names = list(dict.fromkeys(r["patient"] for r in rows))
+    assert names == sorted(names) == ["Friesen, Tommy", "Hartmann, Adalberto", "Quigley, Renea"]
