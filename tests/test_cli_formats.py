@@ -35,6 +35,7 @@ RECORD_COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("db", "check"): ["{db}"],
     ("gaps",): ["--db", "{db}", "--all"],
     ("import",): ["--db", "{db}", "--source", "fhir", "{bundle}"],
+    ("meds", "adherence"): ["--db", "{db}", "--from", "2026-01-01", "--to", "2026-06-30"],
     ("meds", "list"): ["{patient}", "--db", "{db}"],
     ("meds", "reconcile"): ["{patient}", "--db", "{db}"],
     ("outbox", "status"): ["--db", "{db}"],

@@ -287,3 +287,85 @@ def import_fills(ctx: click.Context, fills: str, db_url: str) -> None:
     ) as program:
         result = program.import_records(rows, reason="pharmacy fills")
     click.echo(f"{result.added} fill(s) added, {result.skipped} already stored")
+
+
+_ADHERENCE_COLUMNS = (
+    "patient_id",
+    "patient",
+    "drug_class",
+    "index_date",
+    "days",
+    "covered",
+    "fills",
+    "pdc",
+    "adherent",
+    "reason",
+)
+
+
+@meds.command("adherence")
+@click.argument("patient", required=False)
+@_DB
+@day_option("--from", "start", help="First day of the measurement period (default: 1 January).")
+@day_option("--to", "end", help="Last day of the measurement period (default: today, UTC).")
+@_FORMAT
+@click.pass_context
+def adherence(  # noqa: PLR0917 - one parameter per click option
+    ctx: click.Context,
+    patient: str | None,
+    db_url: str,
+    start: pendulum.Date | None,
+    end: pendulum.Date | None,
+    fmt: str,
+) -> None:
+    """Proportion of days covered (PDC) per patient and drug class, from the stored fills.
+
+    The fills are those imported (FHIR MedicationDispense, meds import-fills).
+    A patient is measured for a class with two fills or more on different days
+    in the period; under 80% is not adherent. The program report's adherence
+    table is made from these same figures.
+    """
+    pm: pluggy.PluginManager = ctx.obj["pm"]
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
+        last = end or program.clock.now().date()
+        first = start or last.start_of("year")
+        if last < first:
+            raise errors.InvalidValue("is before --from", field="--to", value=last.isoformat())
+        found = program.medication_adherence(start=first, end=last, patient_id=patient)
+        with program.transaction("medication adherence: names") as tx:
+            people = [tx.get(Patient, patient)] if patient is not None else tx.all(Patient)
+    names = {p.id: p.display_name for p in people}
+    found.sort(key=lambda a: (names.get(a.patient_id, ""), a.patient_id, a.drug_class))
+    rows = [
+        {
+            "patient_id": a.patient_id,
+            "patient": names.get(a.patient_id, ""),
+            "drug_class": a.drug_class,
+            "index_date": None if a.index_date is None else a.index_date.isoformat(),
+            "days": a.days,
+            "covered": a.covered,
+            "fills": a.fills,
+            "pdc": None if a.pdc is None else str(a.pdc),
+            "adherent": a.adherent,
+            "reason": a.reason,
+        }
+        for a in found
+    ]
+
+    def table() -> None:
+        click.echo(f"Proportion of days covered, {first} to {last}")
+        if not rows:
+            click.echo("  no stored fills in the period")
+        for a, r in zip(found, rows, strict=True):
+            if a.pdc is None:
+                verdict = f"not measured: {a.reason}"
+            else:
+                verdict = (
+                    f"{a.percent()} ({a.covered} of {a.days} days from {r['index_date']}), "
+                    + ("adherent" if a.adherent else "under 80%")
+                )
+            click.echo(f"  {r['patient'] or r['patient_id']:<28} {r['drug_class']:<24} {verdict}")
+
+    echo_records(fmt, rows, columns=_ADHERENCE_COLUMNS, table=table)

@@ -292,3 +292,26 @@ def test_gaps_lists_patients_by_name(walk):
     rows = json.loads(run("gaps", "--db", url, "--on", "2026-03-04", "--format", "json"))
     names = list(dict.fromkeys(r["patient"] for r in rows))
     assert names == sorted(names) == ["Friesen, Tommy", "Hartmann, Adalberto", "Quigley, Renea"]
+
+
+def test_meds_adherence_gives_each_patients_pdc_as_the_report_counts_it(walk):
+    url, run, folder = walk
+    period = ["--from", "2026-01-01", "--to", "2026-03-31"]
+    rows = json.loads(run("meds", "adherence", "--db", url, *period, "--format", "json"))
+    assert rows == [
+        {
+            "patient_id": ADALBERTO,
+            "patient": "Hartmann, Adalberto",
+            "drug_class": "statins",
+            "index_date": "2026-01-05",
+            "days": 86,
+            "covered": 60,
+            "fills": 2,
+            "pdc": "0.6977",
+            "adherent": False,
+            "reason": "",
+        }
+    ]
+    text = run("meds", "adherence", ADALBERTO, "--db", url, *period)
+    assert "69.8%" in text
+    assert "under 80%" in text
