@@ -9,6 +9,7 @@ import click
 
 from carecore._cli_actor import current_actor
 from carecore._cli_common import echo_records, format_option
+from carecore._redact import redact
 from carecore.outbox import Dispatcher, RetryPolicy
 from carecore.plugins import Hooks
 from carecore.service import CareProgram
@@ -93,7 +94,7 @@ def status(ctx: click.Context, db_url: str, fmt: str) -> None:
             "id": i.message.id,
             "channel": i.message.channel,
             "attempts": i.attempts,
-            "error": i.last_error,
+            "error": redact(i.last_error) if i.last_error else None,
             "next_attempt_at": i.next_attempt_at.isoformat() if i.next_attempt_at else None,
         }
         for i in items["pending"]
@@ -105,7 +106,7 @@ def status(ctx: click.Context, db_url: str, fmt: str) -> None:
             "status": i.status,
             "channel": i.message.channel,
             "attempts": i.attempts,
-            "error": i.last_error,
+            "error": redact(i.last_error) if i.last_error else None,
         }
         for s in ("failed", "dead")
         for i in items[s]

@@ -12,11 +12,20 @@ already catch those keep working. Errors carry structured attributes
 'minutes=-5: must be positive'
 >>> isinstance(err, ValueError)
 True
+
+Their text never carries a secret: tokens and passwords in URLs and
+Authorization headers are masked (``value`` keeps what was given):
+
+>>> str(errors.StoreUnavailable("refused", field="url", value="postgresql://u:pw@db/care"))
+"url='postgresql://u:***@db/care': refused"
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+# Below every layer: it imports nothing of carecore (see docs/explanation/architecture.md).
+from carecore._redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -65,12 +74,14 @@ _SHOWN = 80  # longest value repr shown in a message
 
 
 def _show(value: object) -> str:
-    """*value*'s repr, cut in the middle when long: a path keeps its file name.
+    """*value*'s repr, secrets masked, cut in the middle when long: a path keeps its file name.
 
     >>> _show("x" * 100)[:5], _show("/a/" + "b" * 100 + "/nope.csv")[-10:]
     ("'xxxx", "/nope.csv'")
+    >>> _show("https://hooks.example/c?token=abc123")
+    "'https://hooks.example/c?token=***'"
     """
-    text = repr(value)
+    text = redact(repr(value))
     if len(text) <= _SHOWN:
         return text
     tail = _SHOWN // 2
@@ -98,10 +109,11 @@ class CarecoreError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        # Secrets (tokens in URLs, passwords, Authorization headers) never reach the text.
         if self.field is None:
-            return self.reason
+            return redact(self.reason)
         where = f"{self.field}={_show(self.value)}" if self._has_value else self.field
-        return f"{where}: {self.reason}" if self.reason else where
+        return redact(f"{where}: {self.reason}" if self.reason else where)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep errors picklable (they cross process-pool boundaries).
@@ -254,7 +266,7 @@ class InvalidInput(CarecoreError, ValueError):
     def __str__(self) -> str:
         count = len(self.problems)
         head = f"invalid {self.what}: {count} problem{'s' if count != 1 else ''}"
-        return "\n  ".join([head, *(str(p) for p in self.problems)])
+        return redact("\n  ".join([head, *(str(p) for p in self.problems)]))
 
 
 class NotFound(CarecoreError, LookupError):

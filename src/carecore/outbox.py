@@ -48,6 +48,7 @@ import attrs
 from attrs import Attribute, field, frozen
 
 from carecore import errors, notify
+from carecore._redact import redact
 from carecore.model import ContactPreferences, DeliveryReceipt, Patient
 
 if TYPE_CHECKING:
@@ -284,6 +285,9 @@ class Dispatcher:
         retry_at: pendulum.DateTime | None = None,
         give_up: bool = False,
     ) -> str:
+        if receipt.detail:
+            # A channel's error may name its URL with a token, or echo a header: never stored.
+            receipt = attrs.evolve(receipt, detail=redact(receipt.detail))
         try:
             with self.program.transaction(f"outbox: delivery by {receipt.channel}") as tx:
                 tx.record_delivery(receipt, retry_at=retry_at, give_up=give_up, claim=item.claim)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from attrs import field, frozen
 
 from carecore import errors
+from carecore._redact import redact
 from carecore.clock import Clock, SystemClock
 from carecore.model import DeliveryReceipt, OutboundMessage
 
@@ -179,7 +180,7 @@ def _post(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
     except urllib.error.HTTPError as exc:
         body = exc.read()
         if exc.code in _RETRY or exc.code >= 500:  # noqa: PLR2004
-            raise HttpError(f"HTTP {exc.code} from {request.full_url}") from exc
+            raise HttpError(redact(f"HTTP {exc.code} from {request.full_url}")) from exc
         return int(exc.code), body
 
 
@@ -331,7 +332,9 @@ class SmsChannel:
             accepted=accepted,
             at=now,
             provider_id=provider,
-            detail=None if accepted else f"HTTP {status}: {answer[:200].decode(errors='replace')}",
+            detail=None
+            if accepted
+            else redact(f"HTTP {status}: {answer[:200].decode(errors='replace')}"),
         )
 
 
