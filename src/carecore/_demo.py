@@ -110,7 +110,7 @@ if TYPE_CHECKING:
     from carecore.service import CareProgram
     from carecore.simulation import Replication, Study
 
-__all__ = ["DemoResult", "DemoSettings", "run_demo"]
+__all__ = ["DemoResult", "DemoSettings", "demo_study", "run_demo"]
 
 PRACTICE_TZ = "America/Chicago"
 MAX_PATIENTS = 5_000
