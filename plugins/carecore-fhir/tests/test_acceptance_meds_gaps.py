@@ -2,10 +2,10 @@
 
 The patients are the three Synthea bundles carecore ships for its demo; the
 hospital's discharge orders, a pharmacy's dispenses and a flu shot come in as
-FHIR too. Every step is a ``carecore`` command except the discharge itself
-(an ADT event given to the program, as the HL7 intake does) and the care team
-of the physician who reconciles (access control lets a care team's member
-change a patient's records).
+FHIR too. Every step is a ``carecore`` command except the discharge itself (an ADT
+event given to the program, as the HL7 intake does). The physician who
+reconciles comes in as a FHIR Practitioner on Renea's FHIR CareTeam: access
+control lets a care team's member change a patient's records.
 """
 
 from __future__ import annotations
@@ -26,12 +26,7 @@ from carecore.model import (
     AdtEvent,
     AdtEventKind,
     CareSetting,
-    CareTeam,
-    CareTeamMember,
-    CareTeamRole,
-    Credential,
     PatientClass,
-    Practitioner,
 )
 from carecore.service import CareProgram
 
@@ -74,7 +69,21 @@ def discharge_orders() -> str:
             "medicationCodeableConcept": {"coding": [{"system": RX, "code": code}], "text": text},
         }
 
+    doctor = {
+        "resourceType": "Practitioner",
+        "id": "dr-ann",
+        "name": [{"family": "Reyes", "given": ["Ann"], "prefix": ["Dr."]}],
+    }
+    team = {
+        "resourceType": "CareTeam",
+        "id": "team-renea",
+        "status": "active",
+        "subject": {"reference": f"Patient/{RENEA}"},
+        "participant": [{"member": {"reference": "Practitioner/dr-ann"}}],
+    }
     return bundle(
+        doctor,
+        team,
         order("dc-1", "stopped", "316049", "Hydrochlorothiazide 25 MG"),
         order(
             "dc-2",
@@ -183,19 +192,6 @@ def test_a_discharge_then_meds_reconcile_meets_the_episodes_deadline(walk):
     url, run, _ = walk
     when = pendulum.datetime(2026, 3, 2, 11, tz="UTC")
     with CareProgram.open(url, actor="hospital-feed", create=False) as program:
-        with program.transaction("setup: the reconciling physician's care team") as tx:
-            tx.add(Practitioner(id="dr-ann", name="Dr Ann Reyes", credential=Credential.MD))
-            tx.add(
-                CareTeam(
-                    id="team-renea",
-                    patient_id=RENEA,
-                    members=[
-                        CareTeamMember(
-                            practitioner_id="dr-ann", role=CareTeamRole.BILLING_PRACTITIONER
-                        )
-                    ],
-                )
-            )
         program.receive(
             AdtEvent(
                 id="a03-1",
@@ -295,7 +291,7 @@ def test_gaps_lists_patients_by_name(walk):
 
 
 def test_meds_adherence_gives_each_patients_pdc_as_the_report_counts_it(walk):
-    url, run, folder = walk
+    url, run, _ = walk
     period = ["--from", "2026-01-01", "--to", "2026-03-31"]
     rows = json.loads(run("meds", "adherence", "--db", url, *period, "--format", "json"))
     assert rows == [
