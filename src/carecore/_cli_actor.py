@@ -27,6 +27,7 @@ __all__ = [
     "command_actor",
     "current_actor",
     "env_actor",
+    "require_store_admin",
     "resolve_actor",
 ]
 
@@ -79,13 +80,15 @@ def command_actor(actor_id: str) -> Actor | StaffActor | None:
     """Who *actor_id* stands for in the running command (the ``carecore_resolve_actor`` answer).
 
     - The actor the user named (``carecore --actor``, ``CARECORE_ACTOR``, the
-      settings file's ``actor``, or the command's own option) is a
+      settings file's ``actor``), and then whoever the command's own option
+      names as working (``export --actor``, ``meds reconcile --by``), is a
       :class:`~carecore.access.StaffActor`: a practitioner of the store is that
       practitioner; ``CARECORE_ACTOR_ROLES`` (or the file's ``actor_roles``)
       adds roles. Someone named who is neither may do nothing with patients.
-    - With no one named, the login account acts (``os-user:NAME``) as a
-      trusted caller (the ``system`` role): carecore cannot tell who is at the
-      keyboard, and that account can open the store without carecore.
+    - With no one named, the login account (``os-user:NAME``) is at the
+      keyboard and acts as a trusted caller (the ``system`` role), under
+      whatever id the command records: carecore cannot tell who is there, and
+      that account can open the store without carecore.
     - Any other id (outside a command, or one a command sets itself) is not
       the command line's to answer (None).
     """
@@ -103,14 +106,44 @@ def command_actor(actor_id: str) -> Actor | StaffActor | None:
         for name, value in ctx.params.items()
         if name in _WHO and isinstance(value, str) and ctx.get_parameter_source(name) in typed
     }
-    if actor_id not in given:
-        if actor_id != root["actor"]:
-            return None
-        if not root.get("actor_named", True):
-            return Actor.system(actor_id)
+    if actor_id not in given and actor_id != root["actor"]:
+        return None
+    if not root.get("actor_named", True):
+        # The login account at the keyboard; a command's --actor or --by is what it records.
+        return Actor.system(actor_id)
     settings = root.get("settings")
     roles = getattr(settings, "actor_roles", None) or ""
     return StaffActor(id=actor_id, roles=parse_roles(roles, field="actor_roles"))
+
+
+def require_store_admin() -> None:
+    """Refuse the ``carecore db`` commands to a named actor the policy does not let manage stores.
+
+    The store commands (init, check, migrate, settings) work on the store,
+    not through a program, so the policy is asked here about the ``admin``
+    action; roles come from the settings only (a practitioner's clinical
+    role manages no store). The refusal is an
+    :class:`~carecore.errors.AccessDenied` (exit 3); there may be no store
+    yet to record it in.
+    """
+    from carecore.access import AccessRequest, Action, Actor, check  # noqa: PLC0415
+    from carecore.plugins import Hooks  # noqa: PLC0415
+
+    ctx = click.get_current_context()
+    root = ctx.find_root().obj
+    actor_id = current_actor()
+    who = command_actor(actor_id)
+    actor = (
+        who
+        if isinstance(who, Actor)
+        else Actor(id=who.id, roles=who.roles)
+        if who is not None
+        else Actor.system(actor_id)
+    )
+    check(
+        Hooks(root["pm"]).access_policy(),
+        AccessRequest(actor=actor, action=Action.ADMIN, kind="Store"),
+    )
 
 
 def env_actor() -> str:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from carecore._cli_actor import current_actor
+from carecore._cli_actor import current_actor, require_store_admin
 from carecore._cli_common import echo_records, format_option, time_zone_option
 from carecore.storage import SCHEMA_VERSION, open_store
 
@@ -24,6 +24,7 @@ def _open(ctx: click.Context, url: str, *, create: bool = False) -> Store:
     Only ``db init`` (*create*) makes a new file: ``db check`` of a mistyped
     path must not leave an empty database behind.
     """
+    require_store_admin()  # an AccessDenied before anything is opened or created
     if not create and url.startswith("sqlite:///"):
         from pathlib import Path  # noqa: PLC0415
 

@@ -171,3 +171,16 @@ def test_no_command_records_a_fixed_actor():
         for match in re.finditer(r"CareProgram\.open\([^)]*actor=\"[^\"]*\"", path.read_text())
     ]
     assert fixed == []
+
+
+def test_only_an_admin_named_manages_the_store(store, tmp_path):
+    refused = run("--actor", "rn-park", "db", "check", store)
+    assert refused.exit_code == 3, refused.output
+    assert "may not admin Store" in refused.output
+    new = tmp_path / "new.db"
+    made = run("--actor", "mallory", "db", "init", f"sqlite:///{new}")
+    assert made.exit_code == 3, made.output
+    assert not new.exists()  # refused before anything was created
+    admin = {"CARECORE_ACTOR_ROLES": "admin"}
+    assert run("--actor", "it:sam", "db", "check", store, env=admin).exit_code == 0
+    assert run("db", "check", store).exit_code == 0  # no one named: the login account
