@@ -2,10 +2,11 @@
 
 The patients are the three Synthea bundles carecore ships for its demo; the
 hospital's discharge orders, a pharmacy's dispenses and a flu shot come in as
-FHIR too. Every step is a ``carecore`` command except the discharge itself (an ADT
-event given to the program, as the HL7 intake does). The physician who
-reconciles comes in as a FHIR Practitioner on Renea's FHIR CareTeam: access
-control lets a care team's member change a patient's records.
+FHIR too. Every step is a ``carecore`` command; the discharge is the hospital's
+FHIR inpatient Encounter (an HL7 A03 through ``carecore hl7 import`` opens the
+same episode). The physician who reconciles comes in as a FHIR Practitioner on
+Renea's FHIR CareTeam: access control lets a care team's member change a
+patient's records.
 """
 
 from __future__ import annotations
@@ -22,12 +23,6 @@ from click.testing import CliRunner
 
 from carecore.cli import make_app
 from carecore.gaps import closure_rate
-from carecore.model import (
-    AdtEvent,
-    AdtEventKind,
-    CareSetting,
-    PatientClass,
-)
 from carecore.service import CareProgram
 
 RENEA = "ab4e7a7d-8b0d-41e1-9ce9-3877d7615aed"  # 68, diabetes, hypertension
@@ -189,23 +184,25 @@ def test_meds_list_without_a_patient_shows_each_patients_active_medications(walk
 
 
 def test_a_discharge_then_meds_reconcile_meets_the_episodes_deadline(walk):
-    url, run, _ = walk
-    when = pendulum.datetime(2026, 3, 2, 11, tz="UTC")
-    with CareProgram.open(url, actor="hospital-feed", create=False) as program:
-        program.receive(
-            AdtEvent(
-                id="a03-1",
-                source_key="a03-1",
-                patient_id=RENEA,
-                kind=AdtEventKind.DISCHARGE,
-                occurred_at=when,
-                discharged_at=when,
-                patient_class=PatientClass.INPATIENT,
-                from_setting=CareSetting.INPATIENT_ACUTE,
-                to_setting=CareSetting.HOME,
-            ),
-            source="test",
-        )
+    url, run, folder = walk
+    stay = {
+        "resourceType": "Encounter",
+        "id": "stay-1",
+        "status": "finished",
+        "class": {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            "code": "IMP",
+        },
+        "subject": {"reference": f"Patient/{RENEA}"},
+        "period": {"start": "2026-02-27T08:00:00Z", "end": "2026-03-02T11:00:00Z"},
+        "hospitalization": {
+            "dischargeDisposition": {
+                "coding": [{"system": "http://www.nubc.org/patient-discharge", "code": "01"}]
+            }
+        },
+    }
+    (folder / "stay.json").write_text(bundle(stay), encoding="utf-8")
+    run("fhir", "import", "--db", url, "--no-progress", str(folder / "stay.json"))
     before = json.loads(
         run("tcm", "list", "--db", url, "--as-of", "2026-03-04", "--format", "json")
     )
