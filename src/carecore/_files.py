@@ -34,9 +34,13 @@ def private_open(path: Path, mode: str = "w", *, exclusive: bool = False, **opti
 
     An existing file is truncated and its mode set to 0600; with *exclusive*
     an existing file is refused (``FileExistsError``). *mode* is ``"w"`` or
-    ``"wb"``; *options* go to :func:`open` (``encoding``, ``newline``).
+    ``"wb"``, or ``"a"``/``"ab"`` to append to an existing file instead of
+    truncating it; *options* go to :func:`open` (``encoding``, ``newline``).
     """
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    if mode.startswith("a"):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_EXCL if exclusive else 0)
+    else:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     descriptor = os.open(path, flags, PRIVATE_FILE)
     try:
         os.fchmod(descriptor, PRIVATE_FILE)

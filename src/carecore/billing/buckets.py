@@ -865,7 +865,7 @@ def close_in_buckets(  # noqa: C901 - split, then close and merge each bucket
     headers = {"patients": _header_line(patients_file), "events": _header_line(events_file)}
     target = None if out is None else Path(out)
     if target is not None:
-        target.mkdir(parents=True, exist_ok=True)
+        private_folder(target)
     work = Path(tempfile.mkdtemp(prefix=".carecore-buckets-", dir=target))
     merge: _Merge | None = None
     try:

@@ -235,6 +235,7 @@ def pull(  # noqa: PLR0917 - click passes options positionally
 @click.pass_context
 def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -> None:
     """Write one patient's record as a FHIR R4 Bundle; PATIENT_ID may be a source id (FHIR id, MRN)."""
+    from carecore._files import write_private  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
     from carecore_fhir.export import export_patient  # noqa: PLC0415
 
@@ -248,5 +249,5 @@ def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        write_private(out, text + "\n")  # a patient's record: its owner's only (0600)
         click.echo(f"{len(bundle['entry'])} resources written to {out}", err=True)

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from carecore import errors
+from carecore._files import private_folder, private_open
 from carecore.clock import Clock, SystemClock
 from carecore.convert import to_primitive
 from carecore.model import DeliveryReceipt, OutboundMessage
@@ -72,9 +73,10 @@ class JsonlChannel:
             )
         # ASCII-only JSON: no raw U+2028 or U+0085 that a line splitter might break on.
         line = json.dumps(to_primitive(message), ensure_ascii=True, sort_keys=True) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The file holds message texts: its owner's only (0600, a folder made for it 0700).
+        private_folder(self.path.parent)
         # One write of one line, then fsync: a crash leaves either the whole line or none.
-        with self.path.open("a", encoding="utf-8") as out:
+        with private_open(self.path, "a", encoding="utf-8") as out:
             out.write(line)
             out.flush()
             os.fsync(out.fileno())
