@@ -135,3 +135,16 @@ def test_the_loinc_codes_the_rules_name_are_listed_for_importers():
     loinc = evidence_codes("LOINC")
     assert {"57905-2", "13955-0", "33914-3", "14959-1", "4548-4"} <= loinc
     assert "140" in evidence_codes("CVX")
+
+
+def test_a_way_of_several_steps_says_which_step_is_missing():
+    diabetes = condition(CodeSystem.ICD10CM, "E11.9")
+    egfr = Record(id="l1", system="LOINC", code="33914-3", on=D(2026, 2, 1))
+    kidney = gaps(patient(D(1960, 1, 1)), D(2026, 3, 1), [egfr], [diabetes])[
+        "diabetes-kidney-health"
+    ]
+    assert "urine albumin-creatinine ratio: none within 1 year" in kidney.explanation
+    assert "eGFR: none" not in kidney.explanation
+    pcv13 = cvx("133", D(2020, 1, 1))
+    pneumo = gaps(patient(D(1950, 1, 1)), D(2026, 3, 1), [pcv13])["pneumococcal-vaccine"]
+    assert "PCV13 and PPSV23: PPSV23: none ever" in pneumo.explanation

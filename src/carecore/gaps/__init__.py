@@ -206,7 +206,19 @@ def _population(  # noqa: C901 - one check per part of the population
 def _step(
     step: EvidenceStep, records: Sequence[Record], on: pendulum.Date
 ) -> tuple[list[Record], pendulum.Date | None, str]:
-    """The records meeting *step* on *on*, the day they stop counting, and why not if unmet."""
+    """The records meeting *step* on *on*, the day they stop counting, and why not if unmet.
+
+    The reason names the step by its label when it has one (``eGFR: none within 1 year``).
+    """
+    found, end, reason = _step_unnamed(step, records, on)
+    if reason and step.codes.label:
+        reason = f"{step.codes.label}: {reason}"
+    return found, end, reason
+
+
+def _step_unnamed(
+    step: EvidenceStep, records: Sequence[Record], on: pendulum.Date
+) -> tuple[list[Record], pendulum.Date | None, str]:
     start = step.lookback.window_start(on)
     in_window = [r for r in records if r.on <= on and (start is None or r.on >= start)]
     if step.bp_below is not None:
