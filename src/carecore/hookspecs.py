@@ -462,7 +462,10 @@ def carecore_executors() -> Sequence[ExecutorSpec]:
 
     :returns: :class:`~carecore.executors.ExecutorSpec` values; each ``create``
         returns an :class:`~carecore.executors.Executor` whose ``map`` gives
-        the results in task order.
+        the results in task order. Subclassing
+        :class:`~carecore.executors.BaseExecutor` and writing its ``submit``
+        is enough: ``map`` and the worker-state ``pool`` the month closes
+        use come from it.
 
     All results are collected; order is last-registered first.
 

@@ -8,6 +8,7 @@ import pytest
 
 from carecore import errors
 from carecore.executors import (
+    BaseExecutor,
     ExecutorSpec,
     LocalExecutor,
     available_executors,
@@ -180,3 +181,31 @@ def test_open_pool_refuses_what_is_not_an_executor():
     assert caught.value.field == "executor"
     with pytest.raises(errors.InvalidValue):
         open_pool(0, dict)
+
+
+class _Threads(BaseExecutor):
+    """A plugin's executor written as the docs say: only ``submit`` (and ``close``)."""
+
+    name = "threads"
+
+    def __init__(self, workers=None, scheduler=None):
+        import concurrent.futures
+
+        self.workers = workers or 2
+        self._threads = concurrent.futures.ThreadPoolExecutor(self.workers)
+
+    def submit(self, fn, /, *args):
+        return self._threads.submit(fn, *args)
+
+    def close(self):
+        self._threads.shutdown()
+
+
+def test_a_plugin_executor_with_only_submit_runs_maps_pools_and_studies():
+    with _Threads() as threads:
+        assert threads.map(abs, [-1, 2, -3]) == [1, 2, 3]
+        with threads.pool(dict, base=1) as pool:
+            assert pool.parallel
+            assert pool.map(_plus_base, [1, 2]) == [2, 3]
+        on_threads = run_study(_STUDY, replications=3, seed=2, executor=threads)
+    assert on_threads.rows == run_study(_STUDY, replications=3, seed=2).rows
