@@ -30,7 +30,7 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["MASK", "install_log_redaction", "redact"]
+__all__ = ["MASK", "install_log_redaction", "is_secret_name", "redact"]
 
 #: What a secret is replaced with.
 MASK = "***"
@@ -50,6 +50,22 @@ _HEADER = re.compile(
     r"""(?:(bearer|basic|digest|token|negotiate|hmac|aws4-hmac-sha256)\s+)?[^'"\r\n]+?(?=['"\r\n]|$)"""
 )
 _BEARER = re.compile(r"(?i)\b(bearer)\s+(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}")
+
+
+_SECRET_FIELD = re.compile(
+    r"(?i)(?:[\w.-]*[_.-])?(?:password|passwd|secret|token|credentials?)|pwd|api[_-]?key|apikey"
+)
+
+
+def is_secret_name(name: object) -> bool:
+    """Whether a field named *name* holds a secret as a whole (a password, a token).
+
+    >>> is_secret_name("CARECORE_SMTP_PASSWORD"), is_secret_name("client_secret")
+    (True, True)
+    >>> is_secret_name("key"), is_secret_name("signature"), is_secret_name("url")
+    (False, False, False)
+    """
+    return isinstance(name, str) and _SECRET_FIELD.fullmatch(name) is not None
 
 
 def _header(match: re.Match[str]) -> str:

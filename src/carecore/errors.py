@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 # Below every layer: it imports nothing of carecore (see docs/explanation/architecture.md).
-from carecore._redact import redact
+from carecore._redact import MASK, is_secret_name, redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -109,11 +109,18 @@ class CarecoreError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        # Secrets (tokens in URLs, passwords, Authorization headers) never reach the text.
+        # Secrets (tokens in URLs, passwords, Authorization headers) never reach the text:
+        # the value is masked inside (or whole, for a field such as a password), the reason too.
+        reason = redact(self.reason)
         if self.field is None:
-            return redact(self.reason)
-        where = f"{self.field}={_show(self.value)}" if self._has_value else self.field
-        return redact(f"{where}: {self.reason}" if self.reason else where)
+            return reason
+        if not self._has_value:
+            where = self.field
+        elif is_secret_name(self.field) and self.value is not None and self.value != "":
+            where = f"{self.field}={MASK}"
+        else:
+            where = f"{self.field}={_show(self.value)}"
+        return f"{where}: {reason}" if reason else where
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep errors picklable (they cross process-pool boundaries).
