@@ -207,7 +207,10 @@ class Transaction(Protocol):
 
     Records are carecore model values of the kinds in
     :data:`carecore.storage.KINDS`. Every write, and every read of patient
-    data, adds an audit entry in the same transaction. Any error raised by a
+    data, adds an audit entry in the same transaction. A store may also offer
+    ``record_denial(*, action, kind, patient_id)``, which adds a ``denied``
+    audit entry for a request the access policy refused (carecore's stores
+    do; a program logs a warning for a store without it). Any error raised by a
     method marks the transaction failed: the block's changes are rolled back
     when it ends, even if the error was caught inside it.
     """

@@ -452,6 +452,20 @@ class StoreContract:
         assert all(e.at == at for e in entries[-3:])
         assert [e.seq for e in entries] == sorted({e.seq for e in entries})
 
+    def test_a_recorded_denial_is_an_audit_entry(self, ready: Store) -> None:
+        """``record_denial`` (optional) adds a ``denied`` entry naming the refused action, ids only."""
+        with ready.transaction(actor="rn-2", reason="access denied: peek", at=AT) as tx:
+            record = getattr(tx, "record_denial", None)
+            if record is None:
+                pytest.skip("the store cannot record access denials (carecore logs them instead)")
+            record(action="read", kind="CarePlan", patient_id=PID)
+        with ready.transaction(actor="contract", reason="t", at=AT) as tx:
+            found = [e for e in tx.audit_entries(patient_id=PID) if e.action == "denied"]
+        assert [(e.actor, e.kind, e.key, e.detail, e.reason) for e in found] == [
+            ("rn-2", "CarePlan", None, "read", "access denied: peek")
+        ]
+        assert ready.check().ok
+
     def test_bulk_reads_log_each_patient_touched(self, ready: Store) -> None:
         """``all`` and ``find_many`` add one ``bulk-read`` entry per patient they returned, at commit."""
         with ready.transaction(actor="contract", reason="t", at=AT) as tx:
