@@ -148,3 +148,14 @@ def test_a_way_of_several_steps_says_which_step_is_missing():
     pcv13 = cvx("133", D(2020, 1, 1))
     pneumo = gaps(patient(D(1950, 1, 1)), D(2026, 3, 1), [pcv13])["pneumococcal-vaccine"]
     assert "PCV13 and PPSV23: PPSV23: none ever" in pneumo.explanation
+
+
+def test_a_procedure_record_can_exclude_a_patient():
+    """HEDIS-style exclusions by procedure: a total colectomy ends colorectal screening."""
+    p = patient(D(1960, 1, 1))
+    colectomy = Record(id="s1", system="CPT", code="44150", on=D(2019, 5, 1))
+    assert "colorectal-cancer-screening" not in gaps(p, D(2021, 4, 1), [colectomy])
+    later = Record(id="s2", system="CPT", code="44150", on=D(2022, 5, 1))
+    assert "colorectal-cancer-screening" in gaps(p, D(2021, 4, 1), [later])
+    mastectomy = Record(id="s3", system="SNOMED", code="27865001", on=D(2015, 1, 1))
+    assert "breast-cancer-screening" not in gaps(p, D(2021, 4, 1), [mastectomy])

@@ -164,9 +164,17 @@ def _active(condition: Condition, on: pendulum.Date) -> bool:
 
 
 def _population(  # noqa: C901 - one check per part of the population
-    rule: GapRule, patient: Patient, conditions: Sequence[Condition], on: pendulum.Date
+    rule: GapRule,
+    patient: Patient,
+    conditions: Sequence[Condition],
+    on: pendulum.Date,
+    records: Sequence[Record] = (),
 ) -> tuple[str | None, pendulum.Date | None]:
-    """Why the patient is in the rule's population and since when, or (None, None)."""
+    """Why the patient is in the rule's population and since when, or (None, None).
+
+    An exclusion matches a condition that had begun by *on*, or a record (a
+    procedure such as a total colectomy) dated on or before *on*.
+    """
     pop = rule.population
     age = _age(patient.birth_date, on)
     if pop.min_age is not None and age < pop.min_age:
@@ -178,7 +186,7 @@ def _population(  # noqa: C901 - one check per part of the population
     for excluded in pop.exclusions:
         if any(
             excluded.matches_condition(c) and (c.onset is None or c.onset <= on) for c in conditions
-        ):
+        ) or any(r.on <= on and excluded.matches(r.system, r.code) for r in records):
             return None, None
     entry = rule.effective_from
     if pop.min_age is not None:
@@ -276,7 +284,7 @@ def _evaluate_rule(  # noqa: C901 - closed by a way, else due or overdue since w
     records: Sequence[Record],
     on: pendulum.Date,
 ) -> Gap | None:
-    why, entry = _population(rule, patient, conditions, on)
+    why, entry = _population(rule, patient, conditions, on, records)
     if why is None or entry is None:
         return None
     source = f"{rule.source.publisher}, {rule.source.title} ({rule.source.url})"
