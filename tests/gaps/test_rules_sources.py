@@ -159,3 +159,12 @@ def test_a_procedure_record_can_exclude_a_patient():
     assert "colorectal-cancer-screening" in gaps(p, D(2021, 4, 1), [later])
     mastectomy = Record(id="s3", system="SNOMED", code="27865001", on=D(2015, 1, 1))
     assert "breast-cancer-screening" not in gaps(p, D(2021, 4, 1), [mastectomy])
+
+
+def test_aaa_screening_is_for_men_who_smoked_without_a_known_aneurysm():
+    smoker = condition(CodeSystem.SNOMEDCT, "8517006", cid="c2")
+    man = patient(D(1955, 1, 1), MALE)
+    assert "aaa-screening" in gaps(man, D(2026, 1, 1), conditions=[smoker])
+    assert "aaa-screening" not in gaps(patient(D(1955, 1, 1)), D(2026, 1, 1), conditions=[smoker])
+    known = condition(CodeSystem.ICD10CM, "I71.40", cid="c3")
+    assert "aaa-screening" not in gaps(man, D(2026, 1, 1), conditions=[smoker, known])
