@@ -398,18 +398,20 @@ def _need(resource: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+#: Dates that identify a person: an error names the element, never the date.
+_IDENTIFYING_DATES = frozenset({"birthDate", "deceasedDateTime"})
+
+
 def _date(resource: Mapping[str, Any], path: str, text: object) -> pendulum.Date:
     """A FHIR date or dateTime as its calendar date (as written, in its own offset)."""
+    field = f"{_name(resource)}.{path}"
+    shown: dict[str, Any] = {} if path in _IDENTIFYING_DATES else {"value": text}
     if not isinstance(text, str) or len(text) < 10:  # noqa: PLR2004 - YYYY-MM-DD
-        raise errors.InvalidValue(
-            "must be a full date (YYYY-MM-DD)", field=f"{_name(resource)}.{path}", value=text
-        )
+        raise errors.InvalidValue("must be a full date (YYYY-MM-DD)", field=field, **shown)
     try:
         day = dt.date.fromisoformat(text[:10])
     except ValueError:
-        raise errors.InvalidValue(
-            "is not a FHIR date", field=f"{_name(resource)}.{path}", value=text
-        ) from None
+        raise errors.InvalidValue("is not a FHIR date", field=field, **shown) from None
     return pendulum.Date(day.year, day.month, day.day)
 
 
@@ -552,8 +554,9 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
     names = [n for n in resource.get("name", ()) if isinstance(n, dict)]
     name = next((n for n in names if n.get("use") == "official"), names[0] if names else None)
     if name is None or not name.get("family") or not name.get("given"):
+        # The name itself is not shown: a refusal names the record, not the person.
         raise errors.InvalidValue(
-            "needs a family and a given name", field=f"{_name(resource)}.name", value=name
+            "needs a family and a given name", field=f"{_name(resource)}.name"
         )
     notes: list[str] = []
     if "gender" in resource:

@@ -76,15 +76,37 @@ def structure_problems(resource: dict[str, Any]) -> list[errors.Problem]:
             path = ".".join(
                 f"[{part}]" if isinstance(part, int) else str(part) for part in err["loc"]
             ).replace(".[", "[")
+            shown = {"value": err.get("input")} if _shown(err["loc"]) else {}
             found.append(
                 errors.Problem(
                     path=f"{resource_name(resource)}.{path}" if path else resource_name(resource),
                     message=str(err["msg"]),
-                    value=err.get("input"),
+                    **shown,
                 )
             )
         return found
     return []
+
+
+#: Elements whose wrong value a problem shows: codes and ids. Any other (a name, a birth
+#: date, a phone number, free text) is named by its path only: no PHI in messages.
+_SHOWN = frozenset(
+    {
+        "resourceType", "id", "status", "intent", "code", "system", "version", "gender", "use",
+        "unit", "comparator", "priority", "mode", "relation", "type", "lifecycleStatus",
+        "fhirVersion", "reference", "kind",
+    }
+)  # fmt: skip
+
+
+def _shown(loc: tuple[int | str, ...]) -> bool:
+    """Whether the value at pydantic location *loc* may be shown (its last named element is a code).
+
+    >>> _shown(("status",)), _shown(("name", 0, "given")), _shown(("birthDate",))
+    (True, False, False)
+    """
+    names = [part for part in loc if isinstance(part, str)]
+    return bool(names) and names[-1] in _SHOWN
 
 
 def code_problems(resource: dict[str, Any]) -> list[errors.Problem]:
