@@ -78,8 +78,9 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         metavar="FILE",
         help=(
-            "Settings file (db, time_zone, actor; default: ./carecore.toml when "
-            "present). Options override $CARECORE_* variables, which override the file."
+            "Settings file (db, time_zone, actor, actor_roles, *_insecure; default: "
+            "./carecore.toml when present). Options override $CARECORE_* variables, which "
+            "override the file."
         ),
     )
     @click.option(
