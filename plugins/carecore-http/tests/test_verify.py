@@ -126,3 +126,10 @@ def test_any_header_text_gives_true_or_a_typed_rejection(signature, timestamp):
 
 def test_a_rejection_is_an_invalid_value():
     assert issubclass(errors.WebhookRejected, errors.InvalidValue)
+
+
+@pytest.mark.parametrize("window", [0, -5, float("nan"), "300", True])
+def test_a_bad_window_is_refused_by_name(window):
+    with pytest.raises(errors.InvalidValue) as info:
+        verify(SECRET, *signed(), now=T0, window=window)
+    assert info.value.field == "window"

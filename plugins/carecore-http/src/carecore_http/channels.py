@@ -132,6 +132,10 @@ def verify(
     ...
     carecore.errors.WebhookRejected: signature='sha256=abc': must be 'sha256=' and 64 lowercase hexadecimal digits
     """
+    if isinstance(window, bool) or not isinstance(window, int | float) or not window > 0:
+        raise errors.InvalidValue(
+            "must be a number of seconds above 0", field="window", value=window
+        )
     if not isinstance(signature, str) or not _SIGNATURE.fullmatch(signature):
         raise errors.WebhookRejected(
             "must be 'sha256=' and 64 lowercase hexadecimal digits",
