@@ -746,7 +746,8 @@ def worklist_rows(
 
     The patient's display name is ``Family, Given`` from *patients* (the id
     when the patient is not given, e.g. for a version without names). A
-    task or goal item says what the task or goal is, from *care_plans*.
+    task or goal item says what the task or goal is, from *care_plans*; a
+    care gap names its rule by title (carecore's rules; another rule by its id).
 
     >>> import pendulum
     >>> worklist_rows([], today=pendulum.Date(2026, 3, 4))
@@ -755,6 +756,13 @@ def worklist_rows(
     day = check_date(today, "today")
     names = {p.id: p.display_name for p in patients}
     said: dict[str, str] = {}
+    worklists = list(worklists)
+    gap_titles: dict[str, str] = {}
+    listed = [i for wl in worklists for i in (*wl.items, *(c.item for c in wl.closed))]
+    if any(i.kind.startswith("gap-") for i in listed):
+        from carecore.gaps import builtin_rules  # noqa: PLC0415 - only when gaps are listed
+
+        gap_titles = {r.id: r.title for r in builtin_rules()}
     for plan in care_plans:
         said.update({f"{plan.id}/{t.id}": t.description for t in plan.tasks})
         said.update({f"{plan.id}/{g.id}": g.description for g in plan.goals})
@@ -777,6 +785,8 @@ def worklist_rows(
                     action=(
                         f"{what}: {said[item.detail]}"
                         if item.detail in said
+                        else f"{what}: {gap_titles[item.detail]}"
+                        if item.kind.startswith("gap-") and item.detail in gap_titles
                         else f"{what} ({item.detail})"
                     ),
                     detail=item.detail,
