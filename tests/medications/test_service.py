@@ -157,3 +157,31 @@ def test_a_second_reconciliation_supersedes_the_first_and_history_stays(program)
     earlier = [s for s in statements if s.id.startswith(f"{first.id}.")]
     assert earlier
     assert all(s.stop == D(2026, 3, 9) for s in earlier)
+
+
+def test_a_patient_with_one_list_is_told_where_a_second_comes_from(tmp_path, carecore_pm):
+    """Only the practice's list: the refusal says how to bring the discharge or patient list."""
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    with CareProgram.open(url, actor="test", plugin_manager=carecore_pm) as program:
+        with program.transaction("setup") as tx:
+            tx.add(
+                Patient(
+                    id="p1",
+                    given_name="Ada",
+                    family_name="Lopez",
+                    birth_date=D(1950, 1, 1),
+                    sex=AdministrativeSex.FEMALE,
+                    time_zone="UTC",
+                )
+            )
+            tx.add(
+                MedicationStatement(
+                    id="e1", patient_id="p1", source=MedicationSource.EHR, text="Lisinopril 10 MG"
+                )
+            )
+        with pytest.raises(errors.InvalidValue, match="MedicationRequests of category discharge"):
+            program.reconcile_medications(
+                "p1", by="dr1", on=D(2026, 3, 4), default=Decision.CONTINUE
+            )
+        with program.transaction("read") as tx:
+            assert tx.all(MedicationReconciliation) == []

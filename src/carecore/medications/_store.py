@@ -141,6 +141,7 @@ def reconcile_in(
         given = source_lists(
             stored, on, discharged_on=None if episode is None else episode.discharge_date
         )
+        _two_lists(given, patient_id)
     record, reconciled = reconcile(
         reconciliation_id=reconciliation_id or _new_id(tx, patient_id, on),
         patient_id=patient_id,
@@ -184,11 +185,20 @@ def preview(
         day,
         discharged_on=None if episode is None else episode.discharge_date,
     )
+    _two_lists(lists, patient_id)
+    return compare(lists)
+
+
+def _two_lists(
+    lists: Mapping[MedicationSource, Iterable[MedicationStatement]], patient: str
+) -> None:
+    """Refuse fewer than two source lists, saying where a second list comes from."""
     if len(lists) < 2:  # noqa: PLR2004 - a reconciliation compares two lists or more
         raise errors.InvalidValue(
             "a reconciliation compares two or more source lists; this patient has "
-            + (", ".join(s.value for s in lists) or "none"),
+            + (", ".join(s.value for s in lists) or "none")
+            + " (the discharge summary's list comes from FHIR MedicationRequests of category "
+            "discharge, the patient's own from a MedicationStatement the patient reports)",
             field="lists",
-            value=patient_id,
+            value=patient,
         )
-    return compare(lists)
