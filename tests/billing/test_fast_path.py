@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pendulum
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,14 +11,24 @@ from carecore.billing import cms_rule_set, evaluate
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
+    CarePlanAction,
+    CarePlanFact,
     ChronicCondition,
     PatientFacts,
     Setting,
     TimeFact,
+    VisitFact,
 )
 from carecore.billing.fast import FAST_FAMILIES, FastClose
 from carecore.billing.rules import DateOfService, Switches
-from carecore.model import Credential, RoleClass, ServiceFamily, ServicePeriod
+from carecore.model import (
+    Credential,
+    MdmLevel,
+    RoleClass,
+    ServiceFamily,
+    ServicePeriod,
+    VisitKind,
+)
 
 FAMILIES = sorted(FAST_FAMILIES, key=lambda f: f.value)
 
@@ -160,3 +171,162 @@ def test_cache_is_shared_across_patients():
         assert result.claim_lines[0].date_of_service == day
         assert result.claim_lines[0].patient_id == f"p{index}"
     assert fast.misses == 1
+
+
+@st.composite
+def store_months(draw):
+    """A time-only month as a store reads it: time facts, with visits and care-plan events before it.
+
+    Drawn mostly eligible (qualifying conditions, consent and enough minutes),
+    so that the visits and care-plan events decide the month.
+    """
+    period, patient, practitioner, entries, rules = draw(time_only_months())
+    if draw(st.booleans()):
+        before_start = st.dates(
+            min_value=period.start.subtract(years=2), max_value=period.start
+        ).map(lambda d: pendulum.Date(d.year, d.month, d.day))
+        patient = attrs.evolve(
+            patient,
+            conditions=[
+                ChronicCondition(icd10="E11.65", significant_risk=True),
+                ChronicCondition(icd10="I10", significant_risk=True),
+                ChronicCondition(icd10="F33.1", significant_risk=True, behavioral=True),
+            ],
+            consent_on=draw(
+                st.dictionaries(st.sampled_from(FAMILIES), before_start, min_size=1, max_size=3)
+            ),
+            care_plan_on=draw(
+                st.dictionaries(st.sampled_from(FAMILIES), st.none() | before_start, max_size=2)
+            ),
+            last_visit=draw(st.none() | before_start),
+            date_of_death=None,
+        )
+        entries = [
+            (period.start.add(days=draw(st.integers(0, 27))), m, r, f, c, i)
+            for _, m, r, f, c, i in entries
+        ]
+    before = st.dates(
+        min_value=period.start.subtract(years=2), max_value=period.start.subtract(days=1)
+    ).map(lambda d: pendulum.Date(d.year, d.month, d.day))
+    visits = draw(
+        st.lists(
+            st.builds(
+                VisitFact,
+                date=before,
+                kind=st.sampled_from(VisitKind),
+                mdm=st.sampled_from(MdmLevel),
+                practitioner=st.sampled_from((practitioner.id, "dr-other")),
+                em_code=st.sampled_from((None, "99211", "99214")),
+            ),
+            max_size=3,
+        )
+    )
+    plan_events = draw(
+        st.lists(
+            st.builds(
+                CarePlanFact,
+                date=before,
+                family=st.sampled_from((*FAMILIES, ServiceFamily.RPM)),
+                action=st.sampled_from(CarePlanAction),
+                practitioner=st.just(practitioner.id),
+            ),
+            max_size=3,
+        )
+    )
+    time_facts = [
+        TimeFact(
+            date=d,
+            minutes=m,
+            role=r,
+            practitioner=practitioner.id,
+            family=f,
+            credential=c,
+            interactive=i,
+            activity="care management",
+        )
+        for d, m, r, f, c, i in entries
+        if period.start <= d <= period.end  # the store reads the month's entries
+    ]
+    events = draw(st.permutations([*time_facts, *visits, *plan_events]))
+    facts = BillingFacts(
+        period=period,
+        setting=Setting.PHYSICIAN_OFFICE,
+        practitioners=[practitioner],
+        patient=patient,
+        events=events,
+    )
+    return facts, rules
+
+
+@settings(max_examples=400)
+@given(store_months())
+def test_store_fast_path_equals_reference(month):
+    """The store close's fast path gives the engine's result for every month it decides."""
+    facts, rules = month
+    reference = evaluate(facts, rules)
+    fast = FastClose(rules, facts.period)
+    inside = [
+        (e.date, e.minutes, e.role, e.family, e.credential, e.interactive)
+        for e in facts.events
+        if isinstance(e, TimeFact)
+    ]
+    for _ in range(2):  # once filling the cache, once from it
+        got = fast.evaluate_facts(facts)
+        if got is None:
+            # Only months the canonical form cannot decide go to the engine.
+            assert not fast.takes(facts.patient, inside)
+            return
+        assert got.claim_lines == reference.claim_lines
+        assert got.denials == reference.denials
+        assert got.hints == reference.hints
+    assert fast.hits == 1
+
+
+def test_store_fast_path_declines_other_events():
+    """A visit in the month, another practitioner's time or a second practitioner go to the engine."""
+    rules = cms_rule_set(2026)
+    period = ServicePeriod.month(2026, 3)
+    pr = BillingPractitioner(id="dr1", credential=Credential.MD)
+    patient = PatientFacts(
+        id="p1",
+        conditions=[
+            ChronicCondition(icd10="E11.65", significant_risk=True),
+            ChronicCondition(icd10="I10", significant_risk=True),
+        ],
+        consent_on={ServiceFamily.CCM: pendulum.Date(2025, 6, 1)},
+        care_plan_on={ServiceFamily.CCM: pendulum.Date(2025, 6, 1)},
+    )
+
+    def minutes(practitioner="dr1"):
+        return TimeFact(
+            date=pendulum.Date(2026, 3, 4),
+            minutes=25,
+            role=RoleClass.CLINICAL_STAFF,
+            practitioner=practitioner,
+            family=ServiceFamily.CCM,
+            credential=Credential.RN,
+        )
+
+    def visit(day):
+        return VisitFact(
+            date=day, kind=VisitKind.OFFICE_EM, mdm=MdmLevel.MODERATE, practitioner="dr1"
+        )
+
+    def facts(events, practitioners=(pr,)):
+        return BillingFacts(
+            period=period,
+            setting=Setting.PHYSICIAN_OFFICE,
+            practitioners=list(practitioners),
+            patient=patient,
+            events=events,
+        )
+
+    fast = FastClose(rules, period)
+    decided = fast.evaluate_facts(facts([minutes(), visit(pendulum.Date(2025, 6, 1))]))
+    assert decided is not None
+    assert decided.billable == [("99490", 1)]
+    assert decided.claim_lines[0].patient_id == "p1"
+    assert fast.evaluate_facts(facts([minutes(), visit(pendulum.Date(2026, 3, 2))])) is None
+    assert fast.evaluate_facts(facts([minutes("dr2")])) is None
+    other = BillingPractitioner(id="dr2", credential=Credential.MD)
+    assert fast.evaluate_facts(facts([minutes()], (pr, other))) is None

@@ -46,7 +46,9 @@ from carecore.billing.close import (
     _plan_versions_as_of,
 )
 from carecore.billing.encode import AuditEvidence
+from carecore.billing.engine import evaluate
 from carecore.billing.facts import Setting, TimeFact
+from carecore.billing.fast import FastClose
 from carecore.billing.month import MonthRecords, evaluate_records
 from carecore.billing.rules import RuleSet
 from carecore.executors import Executor, Pending, open_pool
@@ -186,13 +188,21 @@ def _plan_history(
 
 @attrs.frozen
 class _State:
-    """What every worker of a store close knows (its pool initializer's arguments)."""
+    """What every worker of a store close knows (its pool initializer's arguments).
+
+    ``fast`` is the worker's fast path, whose cache of reference results
+    serves all its partitions.
+    """
 
     month: ServicePeriod
     rules: RuleSet
     staff: tuple[Practitioner, ...]
     setting: Setting
     require_coverage: bool
+    fast: FastClose = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda self: FastClose(self.rules, self.month), takes_self=True),
+    )
 
 
 def _close_part(
@@ -234,6 +244,17 @@ def _close_part(
             evidence_plans[versions[0][0].patient_id].append(versions)
     items: list[ClaimLine | Denial] = []
     texts: list[tuple[str, list[str], str, str]] = []
+    # Time-only months take the fast path (a cached reference result, see
+    # carecore.billing.fast); the packet says which path decided each patient.
+    decided_fast: set[str] = set()
+
+    def engine(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
+        result = state.fast.evaluate_facts(facts)
+        if result is None:
+            return evaluate(facts, rules)
+        decided_fast.add(facts.patient.id)
+        return result
+
     with CloseWriter(out, month, state.rules, part=True) as writer:
         for facts, result in evaluate_records(
             records,
@@ -241,12 +262,13 @@ def _close_part(
             state.rules,
             setting=state.setting,
             require_coverage=state.require_coverage,
+            engine=engine,
         ):
             pid = facts.patient.id
             evidence = AuditEvidence(
                 consents=consents.get(pid, ()), care_plans=evidence_plans.get(pid, ())
             )
-            closed = patient_month(facts, result, month, evidence)
+            closed = patient_month(facts, result, month, evidence, fast=pid in decided_fast)
             writer.add(closed)
             if ship_text:
                 texts.append(writer.render(closed))
@@ -262,9 +284,17 @@ def _close_part(
 
 
 def patient_month(
-    facts: BillingFacts, result: EvaluationResult, month: ServicePeriod, evidence: AuditEvidence
+    facts: BillingFacts,
+    result: EvaluationResult,
+    month: ServicePeriod,
+    evidence: AuditEvidence,
+    *,
+    fast: bool = False,
 ) -> PatientMonth:
-    """One patient's close as the writer takes it (the practitioner billed, else the first)."""
+    """One patient's close as the writer takes it (the practitioner billed, else the first).
+
+    *fast* says the fast path decided it (the packet's ``evaluated_by``).
+    """
     billing = {line.billing_practitioner_id for line in result.claim_lines}
     practitioner = next((p for p in facts.practitioners if p.id in billing), facts.practitioners[0])
     log = [
@@ -275,7 +305,9 @@ def patient_month(
     row = PatientRow(
         line=0, patient=facts.patient, practitioner=practitioner, setting=facts.setting
     )
-    return PatientMonth(row=row, period=month, result=result, time_log=log, evidence=evidence)
+    return PatientMonth(
+        row=row, period=month, result=result, time_log=log, evidence=evidence, fast=fast
+    )
 
 
 def _runs_on(executor: Executor | None, parts: int, workers: int) -> Executor | int:

@@ -49,7 +49,7 @@ from carecore.billing.primitives import (
     TIME_TRACKS,
     MinuteClass,
     TimeTrack,
-    care_plan_in_force,
+    care_plan_established,
     claim_diagnoses,
     consent_in_force,
     countable_window,
@@ -58,13 +58,12 @@ from carecore.billing.primitives import (
     dates_at_threshold,
     diagnosis_pointers,
     first_unit,
-    initiating_visit_from,
+    initiating_visit_met,
     initiating_years,
     line_amount,
     minute_class,
     minutes_for_units,  # noqa: F401 - importable from the engine, as before
     personal_time_counts,
-    recent_visit,
     threshold_minutes,
     time_track,
 )
@@ -514,24 +513,20 @@ class _Ctx:
         return consent_in_force(self.patient, family, self.period)
 
     def care_plan_ok(self, family: ServiceFamily) -> bool:
-        if care_plan_in_force(self.patient, family, self.period):
-            return True
-        return any(
-            self.in_period(e.date) or e.date <= self.period.end
-            for e in self.events(CarePlanFact, family=family)
+        return care_plan_established(
+            self.patient, family, self.period, self.events(CarePlanFact, family=family)
         )
 
     def initiating_visit_ok(self, family: ServiceFamily, kinds: frozenset[VisitKind]) -> bool:
         """A qualifying visit with the billing practitioner within the family's years before its start."""
-        if recent_visit(self.patient, family, self.period):
-            return True
-        earliest = initiating_visit_from(self.patient, family, self.period)
-        for visit in self.events(VisitFact, practitioner=self.pr.id):
-            if visit.kind not in kinds or visit.em_code == "99211":
-                continue
-            if earliest <= visit.date <= self.period.end:
-                return True
-        return False
+        return initiating_visit_met(
+            self.patient,
+            family,
+            self.period,
+            self.pr.id,
+            self.events(VisitFact, practitioner=self.pr.id),
+            kinds,
+        )
 
     def personal(self, family: ServiceFamily, entries: Iterable[TimeFact]) -> list[TimeFact]:
         """The entries that are the billing practitioner's own time for *family*'s personal codes."""

@@ -31,6 +31,7 @@ import pendulum
 
 from carecore import errors
 from carecore.billing.engine import (
+    CCM_INITIATING,
     EvaluationResult,
     condition_groups,
     evaluate,
@@ -39,22 +40,24 @@ from carecore.billing.engine import (
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
+    CarePlanFact,
     ChronicCondition,
     PatientFacts,
     Setting,
     TimeFact,
+    VisitFact,
 )
 from carecore.billing.primitives import (
-    care_plan_in_force,
+    care_plan_established,
     consent_in_force,
     countable_window,
     counts_toward,
     date_of_service,
     duration_thresholds,
+    initiating_visit_met,
     initiating_years,
     minute_class,
     personal_codes,
-    recent_visit,
     threshold_minutes,
     time_families,
     time_track,
@@ -62,6 +65,8 @@ from carecore.billing.primitives import (
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from carecore.billing.rules import RuleSet, Switches
     from carecore.model.period import ServicePeriod
 
@@ -141,6 +146,48 @@ class FastClose:
             group = (family, role_group(switches, family, role, credential))
             totals[group] = totals.get(group, 0) + minutes
         template = self._template(self._canonical_patient(patient), practitioner, totals)
+        return self._personalise(template, patient, practitioner.id, inside)
+
+    def evaluate_facts(self, facts: BillingFacts) -> EvaluationResult | None:
+        """The reference result for a store's time-only month, or None when the engine must decide.
+
+        A month from records (:func:`carecore.billing.bridge.facts_and_gaps`)
+        is time-only when, in the physician office and with one billing
+        practitioner, its events are that practitioner's time entries of the
+        fast families, besides visits and care-plan events dated before the
+        month. Those earlier events decide only the initiating-visit and
+        care-plan prerequisites, which the canonical form reads through the
+        engine's own primitives (:func:`~carecore.billing.primitives.initiating_visit_met`,
+        :func:`~carecore.billing.primitives.care_plan_established`).
+        """
+        if not isinstance(facts, BillingFacts):
+            raise errors.InvalidValue("must be BillingFacts", field="facts", value=facts)
+        if (
+            facts.period != self.period
+            or facts.setting is not FAST_SETTING
+            or len(facts.practitioners) != 1
+        ):
+            return None
+        practitioner = facts.practitioners[0]
+        start = self.period.start
+        split = _time_only(facts.events, practitioner.id, start)
+        if split is None:
+            return None
+        entries, visits, plan_events = split
+        patient = facts.patient
+        inside = [e for e in entries if start <= e[0] <= self.period.end]
+        if not self.takes(patient, inside):
+            return None
+        switches = self.rules.switches
+        totals: dict[tuple[ServiceFamily, int], int] = {}
+        for _day, minutes, role, family, credential, _interactive in inside:
+            group = (family, role_group(switches, family, role, credential))
+            totals[group] = totals.get(group, 0) + minutes
+        shape = self.shape(patient, practitioner.id, visits, plan_events)
+        canonical = self._patients.get(shape)
+        if canonical is None:
+            canonical = self._patients[shape] = self._build_patient(shape)
+        template = self._template(canonical, practitioner, totals)
         return self._personalise(template, patient, practitioner.id, inside)
 
     def takes(self, patient: PatientFacts, inside: list[Entry]) -> bool:
@@ -273,12 +320,20 @@ class FastClose:
             self._by_raw[raw] = found
         return found
 
-    def shape(self, patient: PatientFacts) -> tuple[object, ...]:
+    def shape(
+        self,
+        patient: PatientFacts,
+        practitioner: str = "~",
+        visits: Iterable[VisitFact] = (),
+        plan_events: Iterable[CarePlanFact] = (),
+    ) -> tuple[object, ...]:
         """What the rules read of the patient for a time-only month (its canonical shape).
 
         Per family (BHI, CCM, PCM): consent by the month's end, the
-        initiating-visit rule, and a care plan by then; the conditions per
-        disease (see :func:`condition_shape`); QMB; died by then.
+        initiating-visit rule (from the patient facts, or *visits* with the
+        billing *practitioner*), and a care plan by then (from the patient
+        facts or *plan_events*); the conditions per disease (see
+        :func:`condition_shape`); QMB; died by then.
 
         >>> from carecore.billing.cms import cms_rule_set
         >>> from carecore.model import ServicePeriod
@@ -287,11 +342,16 @@ class FastClose:
         (((False, False, False), (False, False, False), (False, False, False)), (((True, False, None),),), False, False)
         """
         end, period = self.period.end, self.period
+        visits, plan_events = tuple(visits), tuple(plan_events)
         flags = []
         for family in _FAMILY_ORDER:
             consented = consent_in_force(patient, family, period)
-            visit_ok = consented and recent_visit(patient, family, period)
-            flags.append((consented, visit_ok, care_plan_in_force(patient, family, period)))
+            # The fast families' initiating visits are CCM's kinds (engine.CCM_INITIATING).
+            visit_ok = consented and initiating_visit_met(
+                patient, family, period, practitioner, visits, CCM_INITIATING
+            )
+            planned = care_plan_established(patient, family, period, plan_events)
+            flags.append((consented, visit_ok, planned))
         conditions = self._condition_shape(patient.conditions)
         died = patient.date_of_death is not None and patient.date_of_death <= end
         return (tuple(flags), conditions, patient.qmb, died)
@@ -421,6 +481,36 @@ class FastClose:
             add_on = None if code == track.base else self.rules.rule(code)
             need = self._need[(code, units)] = threshold_minutes(base, add_on, units)
         return need
+
+
+def _time_only(
+    events: Iterable[object], practitioner: str, start: pendulum.Date
+) -> tuple[list[Entry], list[VisitFact], list[CarePlanFact]] | None:
+    """A month's events as fast-path entries, earlier visits and earlier care-plan events; None if not time-only."""
+    entries: list[Entry] = []
+    visits: list[VisitFact] = []
+    plan_events: list[CarePlanFact] = []
+    for event in events:
+        if isinstance(event, TimeFact):
+            if event.family not in FAST_FAMILIES or event.practitioner != practitioner:
+                return None
+            entries.append(
+                (
+                    event.date,
+                    event.minutes,
+                    event.role,
+                    event.family,
+                    event.credential,
+                    event.interactive,
+                )
+            )
+        elif isinstance(event, VisitFact) and event.date < start:
+            visits.append(event)
+        elif isinstance(event, CarePlanFact) and event.date < start:
+            plan_events.append(event)
+        else:
+            return None
+    return entries, visits, plan_events
 
 
 def personal_code(code: str) -> bool:

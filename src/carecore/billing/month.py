@@ -258,8 +258,14 @@ def evaluate_records(
     progress: Callable[[int], None] | None = None,
     setting: Setting = Setting.PHYSICIAN_OFFICE,
     require_coverage: bool = False,
+    engine: Callable[[BillingFacts, RuleSet], EvaluationResult] | None = None,
 ) -> Iterator[tuple[BillingFacts, EvaluationResult]]:
-    """As :func:`close_records`, with each patient's billing facts beside the result (for audit packets)."""
+    """As :func:`close_records`, with each patient's billing facts beside the result (for audit packets).
+
+    *engine* evaluates one patient's facts (default: the reference engine's
+    :func:`~carecore.billing.engine.evaluate`); the store close passes its
+    fast path, which gives the engine's result and falls back to it.
+    """
     if not isinstance(records, MonthRecords):
         raise errors.InvalidValue("must be MonthRecords", field="records", value=records)
     if not isinstance(period, ServicePeriod):
@@ -269,17 +275,21 @@ def evaluate_records(
     if not isinstance(setting, Setting):
         raise errors.InvalidValue("must be a billing Setting", field="setting", value=setting)
     v.check_callable(progress, "progress")
+    v.check_callable(engine, "engine")
     if not isinstance(require_coverage, bool):
         raise errors.InvalidValue(
             "must be True or False", field="require_coverage", value=require_coverage
         )
-    return _evaluate(records, period, rules, progress, _Options(setting, require_coverage))
+    options = _Options(setting, require_coverage, evaluate if engine is None else engine)
+    return _evaluate(records, period, rules, progress, options)
 
 
 @attrs.frozen
 class _Options:
     setting: Setting
     require_coverage: bool
+    #: Evaluates one patient's facts with the rules (as engine.evaluate).
+    engine: Any = evaluate
 
 
 def _evaluate(
@@ -376,7 +386,7 @@ def _evaluate(
                 c.plan is CoveragePlan.MEDICAID_QMB for c in _in_force(mine["coverages"], period)
             ),
         )
-        result = _one_tcm_per_30_days(evaluate(facts, rules), mine["claim_lines"], period)
+        result = _one_tcm_per_30_days(options.engine(facts, rules), mine["claim_lines"], period)
         result = _program_gaps(result, gaps)
         if rules.payer == "cms":
             result = _part_b_only(result, mine["coverages"], period, rules, options)

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
     import pendulum
 
-    from carecore.billing.facts import PatientFacts
+    from carecore.billing.facts import CarePlanFact, PatientFacts, VisitFact
     from carecore.billing.rules import CodeRule, RuleSet, Switches
+    from carecore.model.codes import VisitKind
     from carecore.model.money import ClaimLine
     from carecore.model.period import ServicePeriod
 
@@ -58,6 +59,7 @@ __all__ = [
     "TIME_TRACKS",
     "MinuteClass",
     "TimeTrack",
+    "care_plan_established",
     "care_plan_in_force",
     "claim_diagnoses",
     "claim_line_order",
@@ -71,6 +73,7 @@ __all__ = [
     "duration_thresholds",
     "first_unit",
     "initiating_visit_from",
+    "initiating_visit_met",
     "initiating_years",
     "line_amount",
     "minute_class",
@@ -430,6 +433,49 @@ def recent_visit(patient: PatientFacts, family: ServiceFamily, period: ServicePe
         patient.established
         and last is not None
         and last >= initiating_visit_from(patient, family, period)
+    )
+
+
+def care_plan_established(
+    patient: PatientFacts,
+    family: ServiceFamily,
+    period: ServicePeriod,
+    plan_events: Iterable[CarePlanFact],
+) -> bool:
+    """Whether a *family* care plan is in place for the period (the engine's care-plan prerequisite).
+
+    The patient facts date one by the period's end, or a care-plan event of
+    the family is dated by then.
+    """
+    if care_plan_in_force(patient, family, period):
+        return True
+    return any(e.family is family and e.date <= period.end for e in plan_events)
+
+
+def initiating_visit_met(  # noqa: PLR0917 - the rule's inputs
+    patient: PatientFacts,
+    family: ServiceFamily,
+    period: ServicePeriod,
+    practitioner: str,
+    visits: Iterable[VisitFact],
+    kinds: frozenset[VisitKind],
+) -> bool:
+    """Whether *family*'s initiating-visit rule is met (the engine's prerequisite).
+
+    The patient facts alone meet it (:func:`recent_visit`), or a visit of one
+    of *kinds* (not a level-1 staff visit, 99211) with the billing
+    *practitioner* falls between :func:`initiating_visit_from` and the
+    period's end.
+    """
+    if recent_visit(patient, family, period):
+        return True
+    earliest = initiating_visit_from(patient, family, period)
+    return any(
+        visit.practitioner == practitioner
+        and visit.kind in kinds
+        and visit.em_code != "99211"
+        and earliest <= visit.date <= period.end
+        for visit in visits
     )
 
 
