@@ -28,10 +28,13 @@ def tests(session: nox.Session) -> None:
     """Core test suite and docstring examples, against the installed package (not the tree).
 
     The demo (tests/test_demo.py) runs the FHIR and HL7 v2 plugins, as the README's
-    first command installs them.
+    first command installs them; the redaction tests send through the webhook, SMS
+    and e-mail channels of the HTTP and e-mail plugins.
     """
     session.install(
-        ".[testing,report]", "./plugins/carecore-fhir", "./plugins/carecore-hl7v2", *TEST
+        ".[testing,report]",
+        *(f"./plugins/carecore-{name}" for name in ("fhir", "hl7v2", "http", "email")),
+        *TEST,
     )
     # Spread over the machine's cores (pytest-xdist); pytest-cov gathers the workers'
     # coverage into one report and fails the run under 85 %.

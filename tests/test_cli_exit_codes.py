@@ -78,7 +78,10 @@ def extra_args(path: tuple[str, ...], tmp_path: Path) -> list[str]:
         ("attest",): ["--by", "dr1", "c1"],
         ("audit",): ["--patient", "p1"],
         ("billing", "close"): ["--month", "2026-03"],
-        ("billing", "claims"): ["--month", "2026-03", "--out", str(tmp_path / "claims.837")],
+        # The FHIR claim writer: the core suite installs the FHIR plugin, not the X12 one.
+        ("billing", "claims"): [
+            *("--month", "2026-03", "--format", "fhir", "--out", str(tmp_path / "claims.json"))
+        ],
         ("db", "set", "time-zone"): ["UTC"],
         ("export",): [
             *("--out", str(tmp_path / "export"), "--deidentify", "safe-harbor"),

@@ -36,7 +36,7 @@ CLOSE = [
     SRC / "billing" / "columnar.py",
     SRC / "billing" / "close.py",
     SRC / "billing" / "encode.py",
-    SRC / "billing" / "workers.py",
+    SRC / "executors.py",
 ]
 #: The registry reports on a list of programs of its own, but holds no code or role rule.
 REGISTRY = sorted((SRC / "registry").glob("*.py"))

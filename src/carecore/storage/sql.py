@@ -163,6 +163,14 @@ class SqlStore:
     def _execute(self, cur: Any, text: str, params: Sequence[object] = ()) -> Any:
         try:
             cur.execute(self._sql(text), params)
+        except UnicodeEncodeError as exc:
+            # A lone surrogate (text decoded with surrogateescape, say) has no UTF-8 form:
+            # refuse it by position, never echoing the text (it may be a patient's).
+            raise errors.InvalidValue(
+                "text with a character UTF-8 cannot hold (a lone surrogate)",
+                field="text",
+                value=f"character {exc.start}",
+            ) from exc
         except Exception as exc:
             mapped = self._translate(exc)
             if mapped is None:

@@ -715,7 +715,7 @@ def dead_letters() -> st.SearchStrategy[DeadLetter]:
         id=_ids,
         source=st.sampled_from(("hl7", "fhir")),
         # Any text a store keeps: every character but NUL, which stores refuse alike.
-        raw=st.text(st.characters(exclude_characters="\x00"), max_size=200),
+        raw=st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=200),
         reason=_words,
         received_at=instants(),
         key=st.none() | _ids,
@@ -1095,7 +1095,7 @@ def outbound_messages() -> st.SearchStrategy[OutboundMessage]:
         channel=st.sampled_from(("console", "email", "sms", "webhook")),
         recipient=_words,
         subject=_words,
-        body=st.text(st.characters(exclude_characters="\x00"), max_size=200),
+        body=st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=200),
         created_at=instants(),
         patient_id=st.none() | _ids,
         audience=st.sampled_from(("care-team", "patient")),
@@ -1225,7 +1225,8 @@ def delivery_receipts() -> st.SearchStrategy[DeliveryReceipt]:
         accepted=st.booleans(),
         at=instants(),
         provider_id=st.none() | _ids,
-        detail=st.none() | st.text(st.characters(exclude_characters="\x00"), max_size=80),
+        detail=st.none()
+        | st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=80),
     )
 
 
