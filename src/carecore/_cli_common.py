@@ -107,7 +107,7 @@ def day_option(*decls: str, help: str) -> Callable[[Any], Any]:  # noqa: A002 - 
 
 def time_zone_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Click callback: a ``--time-zone`` value must be an IANA time zone name."""
-    from carecore.model._validators import check_time_zone  # noqa: PLC0415
+    from carecore.model.validators import check_time_zone  # noqa: PLC0415
 
     return None if value is None else check_time_zone(value, _option_name(param))
 

@@ -104,7 +104,7 @@ def _check(key: str, value: object, field: str) -> str | bool:
         raise errors.InvalidValue(f"must be text, not {type(value).__name__}", field=field)
     text = value.strip()
     if key == "time_zone":
-        from carecore.model._validators import check_time_zone  # noqa: PLC0415
+        from carecore.model.validators import check_time_zone  # noqa: PLC0415
 
         return check_time_zone(text, field)
     if key == "actor_roles":

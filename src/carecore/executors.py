@@ -65,7 +65,7 @@ from typing import (
 from attrs import field, frozen
 
 from carecore import errors
-from carecore.model import _validators as v
+from carecore.model import validators as v
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

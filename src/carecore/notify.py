@@ -30,7 +30,7 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import DomainEvent, OutboundMessage
-from carecore.model import _validators as v
+from carecore.model import validators as v
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -48,8 +48,8 @@ from carecore.model import (
     Patient,
     PatientClass,
 )
-from carecore.model import _validators as v
-from carecore.model._validators import check_date
+from carecore.model import validators as v
+from carecore.model.validators import check_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

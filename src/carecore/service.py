@@ -86,7 +86,7 @@ from carecore.model import (
     TransitionEpisode,
     UrgentFinding,
 )
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.notify import DEFAULT_RULES, NotificationRule, check_rules, messages_for
 from carecore.plugins import Hooks
 from carecore.storage import KINDS, BulkResult, kind_for, open_store

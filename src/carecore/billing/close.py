@@ -54,7 +54,7 @@ from carecore.billing.facts import (
 )
 from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
 from carecore.executors import Executor, open_pool
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.model.codes import Credential, ServiceFamily
 from carecore.model.period import ServicePeriod
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from attrs import field, frozen
 
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.model.careplan import CarePlan
 from carecore.model.enrollment import Consent
 

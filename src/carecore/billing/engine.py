@@ -77,7 +77,7 @@ from carecore.billing.rules import (
     TimeRule,
     TrackPreference,
 )
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.model.codes import (
     CareSetting,
     Credential,

@@ -15,7 +15,7 @@ import pendulum
 from attrs import field, frozen
 
 from carecore import errors
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.model.codes import (
     BhAddon,
     CareSetting,

@@ -118,7 +118,7 @@ from carecore.model import (
     TimeEntry,
     TransitionEpisode,
 )
-from carecore.model import _validators as v
+from carecore.model import validators as v
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

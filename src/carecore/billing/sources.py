@@ -31,7 +31,7 @@ import attrs
 from attrs import field, frozen
 
 from carecore import errors
-from carecore.model import _validators as v
+from carecore.model import validators as v
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -32,7 +32,7 @@ from carecore.gaps._rules import (
     rule_from_dict,
 )
 from carecore.model import ClinicalService, Condition, Observation, Patient
-from carecore.model import _validators as v
+from carecore.model import validators as v
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

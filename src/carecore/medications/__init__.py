@@ -26,7 +26,7 @@ from carecore.medications._pdc import (
     read_fills_csv,
     read_fills_file,
 )
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.model.medications import (
     Decision,
     DiscrepancyKind,

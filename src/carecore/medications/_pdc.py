@@ -27,7 +27,7 @@ import pendulum
 
 from carecore import errors, limits
 from carecore.medications._classes import drug_class_of
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.model.medications import MedicationFill, medication_key
 
 if TYPE_CHECKING:

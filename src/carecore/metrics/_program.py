@@ -26,7 +26,7 @@ from carecore.model import (
     ServiceFamily,
     ServicePeriod,
 )
-from carecore.model._validators import check_date
+from carecore.model.validators import check_date
 from carecore.risk import EncounterKind, encounters
 
 if TYPE_CHECKING:

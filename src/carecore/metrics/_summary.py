@@ -49,8 +49,8 @@ from carecore.model import (
     TimeEntry,
     TransitionEpisode,
 )
-from carecore.model import _validators as v
-from carecore.model._validators import check_date
+from carecore.model import validators as v
+from carecore.model.validators import check_date
 from carecore.outreach import Worklist
 from carecore.registry import (
     Caseload,

@@ -285,6 +285,16 @@ def check_date(value: object, field: str) -> pendulum.Date:
     return pendulum.Date(value.year, value.month, value.day)
 
 
+def npi_checksum_ok(npi: str) -> bool:
+    """Whether a 10-digit NPI's last digit is its Luhn check digit (over "80840" + the first nine)."""
+    digits = [int(c) for c in "80840" + npi[:9]]
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        doubled = digit * 2 if index % 2 == 0 else digit
+        total += doubled - 9 if doubled > 9 else doubled  # noqa: PLR2004
+    return (10 - total % 10) % 10 == int(npi[9])
+
+
 def check_callable(value: object, field: str) -> None:
     """Refuse *value* unless it is None or callable (progress and result callbacks).
 

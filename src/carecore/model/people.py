@@ -100,22 +100,12 @@ class Patient:
         return day.year - self.birth_date.year - int(before_birthday)
 
 
-def _npi_checksum_ok(npi: str) -> bool:
-    # An NPI's last digit is a Luhn check digit over "80840" + the first nine digits.
-    digits = [int(c) for c in "80840" + npi[:9]]
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        doubled = digit * 2 if index % 2 == 0 else digit
-        total += doubled - 9 if doubled > 9 else doubled  # noqa: PLR2004
-    return (10 - total % 10) % 10 == int(npi[9])
-
-
 def _npi(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
     if not isinstance(value, str) or len(value) != 10 or not value.isdigit():  # noqa: PLR2004
         raise errors.InvalidValue("must be 10 digits", field=attribute.name, value=value)
-    if not _npi_checksum_ok(value):
+    if not v.npi_checksum_ok(value):
         raise errors.InvalidValue("fails the NPI check digit", field=attribute.name, value=value)
 
 

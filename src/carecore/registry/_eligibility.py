@@ -14,7 +14,7 @@ from carecore.billing.facts import ChronicCondition
 from carecore.billing.primitives import CONDITIONS_NEEDED
 from carecore.billing.rules import Switches
 from carecore.model import CodeSystem, Condition, CoveragePlan, Patient, ServiceFamily
-from carecore.model._validators import check_date
+from carecore.model.validators import check_date
 from carecore.registry._groups import classify, counted_code
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from carecore.model import (
     ServicePeriod,
     SocialNeed,
 )
-from carecore.model._validators import check_date
+from carecore.model.validators import check_date
 from carecore.outreach import ClosedItem, WorkItem, Worklist, _owner_rule, build_worklists
 from carecore.registry._eligibility import PROGRAMS, _check_family, registry
 from carecore.transitions import expire

@@ -11,7 +11,7 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.billing.cms import CMS_YEARS
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.model.codes import Credential, ServiceFamily, _Code
 from carecore.simulation._panel import PatientPanel
 

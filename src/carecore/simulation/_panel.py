@@ -18,8 +18,8 @@ from carecore.model import (
     CoveragePlan,
     Patient,
 )
-from carecore.model import _validators as v
-from carecore.model._validators import check_date
+from carecore.model import validators as v
+from carecore.model.validators import check_date
 from carecore.risk import Tier, stratify_all
 
 if TYPE_CHECKING:

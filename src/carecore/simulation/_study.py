@@ -13,7 +13,7 @@ from attrs import field, frozen
 from carecore import errors
 from carecore._files import private_open
 from carecore.executors import Executor, LocalExecutor
-from carecore.model import _validators as v
+from carecore.model import validators as v
 from carecore.simulation._model import Study
 from carecore.simulation._run import Replication, run_replication
 

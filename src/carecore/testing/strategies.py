@@ -133,7 +133,7 @@ from carecore.model import (
     ZoneAction,
 )
 from carecore.model.activity import _ROLE_CREDENTIALS
-from carecore.model.people import _npi_checksum_ok
+from carecore.model.validators import npi_checksum_ok
 
 __all__ = [
     "adt_events",
@@ -354,7 +354,7 @@ def patients(draw: st.DrawFn, *, max_identifiers: int = 3) -> Patient:
 
 def _npis() -> st.SearchStrategy[str]:
     def with_check_digit(first9: str) -> str:
-        return next(first9 + d for d in "0123456789" if _npi_checksum_ok(first9 + d))
+        return next(first9 + d for d in "0123456789" if npi_checksum_ok(first9 + d))
 
     return (
         st.text(alphabet="0123456789", min_size=9, max_size=9)

@@ -41,7 +41,7 @@ from carecore.model import (
     Task,
     TransitionEpisode,
 )
-from carecore.model._validators import check_date
+from carecore.model.validators import check_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -47,7 +47,7 @@ from carecore.model import (
     PatientClass,
     PostalAddress,
 )
-from carecore.model._validators import check_time_zone
+from carecore.model.validators import check_time_zone
 
 __all__ = [
     "DISPOSITIONS",

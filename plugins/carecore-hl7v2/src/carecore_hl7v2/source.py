@@ -18,7 +18,7 @@ import attrs
 
 from carecore import errors
 from carecore.model import AdministrativeSex, Patient, PatientLink
-from carecore.model._validators import check_time_zone
+from carecore.model.validators import check_time_zone
 from carecore.service import ImportRefusal
 from carecore_hl7v2.ingest import (
     UnknownPatients,
