@@ -19,6 +19,7 @@ from carecore.model import validators as v
 from carecore.model.codes import (
     BhAddon,
     CareSetting,
+    CodeEnum,
     ContactMode,
     Credential,
     MdmLevel,
@@ -26,7 +27,6 @@ from carecore.model.codes import (
     RtmSystem,
     ServiceFamily,
     VisitKind,
-    _Code,
 )
 from carecore.model.period import ServicePeriod
 
@@ -56,7 +56,7 @@ __all__ = [
 _HCPCS = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 
 
-class Setting(_Code):
+class Setting(CodeEnum):
     """Where the billing practitioner works (RHCs and FQHCs bill differently)."""
 
     PHYSICIAN_OFFICE = "physician_office"
@@ -64,7 +64,7 @@ class Setting(_Code):
     FQHC = "fqhc"
 
 
-class CarePlanAction(_Code):
+class CarePlanAction(CodeEnum):
     """What happened to a care plan."""
 
     ESTABLISHED = "established"

@@ -21,7 +21,7 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import validators as v
-from carecore.model.codes import ServiceFamily, _Code
+from carecore.model.codes import CodeEnum, ServiceFamily
 
 __all__ = [
     "CodeRule",
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-class TimeRule(_Code):
+class TimeRule(CodeEnum):
     """When a unit of time is attained (S10, S11, S93)."""
 
     FULL = "full"  #: the whole block ("at least 20 minutes")
@@ -44,28 +44,28 @@ class TimeRule(_Code):
     NONE = "none"  #: not time-based
 
 
-class TcmDayCounting(_Code):
+class TcmDayCounting(CodeEnum):
     """How TCM's 7- and 14-day visit deadlines count days (UNCONFIRMED, a switch)."""
 
     DISCHARGE_DAY_ZERO = "discharge_day_zero"  #: deadline = discharge date + 7 / + 14
     DISCHARGE_DAY_ONE = "discharge_day_one"  #: deadline = discharge date + 6 / + 13
 
 
-class TrackPreference(_Code):
+class TrackPreference(CodeEnum):
     """Which CCM/PCM track to report when more than one is met in a month."""
 
     PERSONAL_FIRST = "personal_first"  #: the default: the practitioner-personal track
     HIGHEST_VALUE = "highest_value"  #: the track with the higher expected payment
 
 
-class DateOfService(_Code):
+class DateOfService(CodeEnum):
     """The date of service of a monthly code (any date after the threshold is met)."""
 
     THRESHOLD_MET = "threshold_met"  #: the day the time threshold was reached
     PERIOD_END = "period_end"  #: the last day of the month
 
 
-class ConditionGrouping(_Code):
+class ConditionGrouping(CodeEnum):
     """Which ICD-10-CM codes count as one chronic condition."""
 
     CATEGORY = "category"  #: codes of one ICD-10-CM category (first 3 characters) are one disease

@@ -13,6 +13,7 @@ changes return new values (``attrs.evolve``), so the checks run again.
 from __future__ import annotations
 
 from carecore.model.activity import (
+    ROLE_CREDENTIALS,
     ApcmAddon,
     DeviceReadingDay,
     DeviceSetup,
@@ -38,6 +39,7 @@ from carecore.model.codes import (
     CarePlanStatus,
     CareSetting,
     CareTeamRole,
+    CodeEnum,
     CodeSystem,
     Comparator,
     ConsentMethod,
@@ -123,6 +125,7 @@ from carecore.model.transitions import AdtEvent, TransitionEpisode
 __all__ = [
     "MBI_SYSTEM",
     "PRACTICE_SETTINGS",
+    "ROLE_CREDENTIALS",
     "AdministrativeSex",
     "AdtEvent",
     "AdtEventKind",
@@ -145,6 +148,7 @@ __all__ = [
     "CareTeamRole",
     "ClaimLine",
     "ClinicalService",
+    "CodeEnum",
     "CodeSystem",
     "Coding",
     "Comparator",

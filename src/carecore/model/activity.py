@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
 import attrs
 import pendulum
 from attrs import field, frozen
@@ -20,7 +23,11 @@ from carecore.model.codes import (
 )
 from carecore.model.people import PatientId, PractitionerId
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
+    "ROLE_CREDENTIALS",
     "ApcmAddon",
     "DeviceReadingDay",
     "DeviceSetup",
@@ -32,29 +39,31 @@ __all__ = [
 
 HCPCS_PATTERN = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 
-# Which credentials may log time in which role class (S8, S1, S15): a
-# physician role needs a physician, a QHP role a non-physician practitioner
-# (or, for behavioral and therapy codes, a psychologist, clinical social worker,
-# family therapist, counselor or PT/OT/SLP), and a
-# person with no clinical credential can only do non-clinical work.
-_ROLE_CREDENTIALS: dict[RoleClass, frozenset[Credential]] = {
-    RoleClass.PHYSICIAN: frozenset({Credential.MD, Credential.DO}),
-    RoleClass.QHP: frozenset(
-        {
-            Credential.NP,
-            Credential.PA,
-            Credential.CNS,
-            Credential.CNM,
-            Credential.CP,
-            Credential.LCSW,
-            Credential.MFT,
-            Credential.MHC,
-            Credential.PT,
-            Credential.OT,
-            Credential.SLP,
-        }
-    ),
-}
+#: Which credentials may log time in which role class: a
+#: physician role needs a physician, a QHP role a non-physician practitioner
+#: (or, for behavioral and therapy codes, a psychologist, clinical social worker,
+#: family therapist, counselor or PT/OT/SLP), and a
+#: person with no clinical credential can only do non-clinical work.
+ROLE_CREDENTIALS: Mapping[RoleClass, frozenset[Credential]] = MappingProxyType(
+    {
+        RoleClass.PHYSICIAN: frozenset({Credential.MD, Credential.DO}),
+        RoleClass.QHP: frozenset(
+            {
+                Credential.NP,
+                Credential.PA,
+                Credential.CNS,
+                Credential.CNM,
+                Credential.CP,
+                Credential.LCSW,
+                Credential.MFT,
+                Credential.MHC,
+                Credential.PT,
+                Credential.OT,
+                Credential.SLP,
+            }
+        ),
+    }
+)
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -86,7 +95,7 @@ class TimeEntry:
 
     @role_class.validator
     def _role_fits_credential(self, attribute: attrs.Attribute[object], value: RoleClass) -> None:
-        needed = _ROLE_CREDENTIALS.get(value)
+        needed = ROLE_CREDENTIALS.get(value)
         if needed is not None and self.credential not in needed:
             raise errors.InvalidValue(
                 f"role {value.value!r} needs one of {sorted(c.value for c in needed)}, "

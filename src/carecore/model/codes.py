@@ -25,6 +25,7 @@ __all__ = [
     "CarePlanStatus",
     "CareSetting",
     "CareTeamRole",
+    "CodeEnum",
     "CodeSystem",
     "Comparator",
     "ConsentMethod",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class _Code(enum.Enum):
+class CodeEnum(enum.Enum):
     """Base of carecore's code enums.
 
     Members are singletons compared by identity, so hashing by identity (in C)
@@ -63,7 +64,7 @@ class _Code(enum.Enum):
     __hash__ = object.__hash__
 
 
-class ServiceFamily(_Code):
+class ServiceFamily(CodeEnum):
     """A CMS care-management code family (one program kind).
 
     The billing documentation has a page per family (docs/billing).
@@ -82,7 +83,7 @@ class ServiceFamily(_Code):
     ACP = "ACP"  #: advance care planning
 
 
-class Credential(_Code):
+class Credential(CodeEnum):
     """A person's professional credential."""
 
     MD = "MD"
@@ -130,7 +131,7 @@ _BILLING = frozenset(
 )
 
 
-class RoleClass(_Code):
+class RoleClass(CodeEnum):
     """Whose time a minute is, for the "whose time counts" rules (S8, S1)."""
 
     CLINICAL_STAFF = "clinical_staff"
@@ -141,7 +142,7 @@ class RoleClass(_Code):
     NON_CLINICAL = "non_clinical"  #: scheduling, reception: never counts
 
 
-class CareTeamRole(_Code):
+class CareTeamRole(CodeEnum):
     """A member's role on a patient's care team."""
 
     BILLING_PRACTITIONER = "billing_practitioner"
@@ -156,7 +157,7 @@ class CareTeamRole(_Code):
     SCHEDULER = "scheduler"
 
 
-class SupervisionLevel(_Code):
+class SupervisionLevel(CodeEnum):
     """CMS supervision levels (42 CFR 410.32(b)(3))."""
 
     GENERAL = "general"
@@ -164,14 +165,14 @@ class SupervisionLevel(_Code):
     PERSONAL = "personal"
 
 
-class CodeSystem(_Code):
+class CodeSystem(CodeEnum):
     """Code systems carecore recognises for conditions."""
 
     ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
     SNOMEDCT = "http://snomed.info/sct"
 
 
-class AdministrativeSex(_Code):
+class AdministrativeSex(CodeEnum):
     """FHIR administrative gender."""
 
     FEMALE = "female"
@@ -180,7 +181,7 @@ class AdministrativeSex(_Code):
     UNKNOWN = "unknown"
 
 
-class ConsentMethod(_Code):
+class ConsentMethod(CodeEnum):
     """How consent was obtained (CMS accepts verbal or written, documented)."""
 
     VERBAL = "verbal"
@@ -188,7 +189,7 @@ class ConsentMethod(_Code):
     ELECTRONIC = "electronic"
 
 
-class EnrollmentStatus(_Code):
+class EnrollmentStatus(CodeEnum):
     """Where a patient stands in a program, from being identified to leaving it."""
 
     IDENTIFIED = "identified"  #: found eligible by a registry or a clinician
@@ -199,7 +200,7 @@ class EnrollmentStatus(_Code):
     DISENROLLED = "disenrolled"
 
 
-class DisenrollmentReason(_Code):
+class DisenrollmentReason(CodeEnum):
     """Why a patient left a program."""
 
     PATIENT_REQUEST = "patient_request"
@@ -212,7 +213,7 @@ class DisenrollmentReason(_Code):
     DECLINED = "declined"  #: said no during outreach
 
 
-class ContactMode(_Code):
+class ContactMode(CodeEnum):
     """How an interactive contact was made."""
 
     PHONE = "phone"
@@ -221,7 +222,7 @@ class ContactMode(_Code):
     IN_PERSON = "in_person"
 
 
-class VisitKind(_Code):
+class VisitKind(CodeEnum):
     """Kinds of face-to-face visit, as the billing scenario format spells them."""
 
     OFFICE_EM = "office_em"
@@ -232,7 +233,7 @@ class VisitKind(_Code):
 
 
 @functools.total_ordering
-class MdmLevel(_Code):
+class MdmLevel(CodeEnum):
     """Medical decision-making complexity, ordered from least to most complex."""
 
     STRAIGHTFORWARD = "straightforward"
@@ -249,7 +250,7 @@ class MdmLevel(_Code):
 _MDM_ORDER = {level: rank for rank, level in enumerate(MdmLevel)}
 
 
-class CareSetting(_Code):
+class CareSetting(CodeEnum):
     """Where a patient is discharged from or to (TCM settings; S6, S21, S108)."""
 
     INPATIENT_ACUTE = "inpatient_acute"
@@ -271,7 +272,7 @@ class CareSetting(_Code):
     UNKNOWN = "unknown"
 
 
-class PatientClass(_Code):
+class PatientClass(CodeEnum):
     """HL7 v2 PV1-2 patient class, as carecore uses it."""
 
     INPATIENT = "inpatient"
@@ -283,7 +284,7 @@ class PatientClass(_Code):
     UNKNOWN = "unknown"
 
 
-class AdtEventKind(_Code):
+class AdtEventKind(CodeEnum):
     """What an ADT event reports (HL7 v2 trigger events in the comments)."""
 
     ADMIT = "admit"  #: A01
@@ -295,7 +296,7 @@ class AdtEventKind(_Code):
     CANCEL_DISCHARGE = "cancel_discharge"  #: A13
 
 
-class BhAddon(_Code):
+class BhAddon(CodeEnum):
     """A behavioral-health add-on furnished in an APCM month (2026 on; docs/billing/apcm.md)."""
 
     GENERAL_BHI = "general_bhi"  #: G0570
@@ -303,7 +304,7 @@ class BhAddon(_Code):
     COCM_SUBSEQUENT = "cocm_subsequent"  #: G0569
 
 
-class RtmSystem(_Code):
+class RtmSystem(CodeEnum):
     """RTM device systems (S47)."""
 
     RESPIRATORY = "respiratory"
@@ -311,7 +312,7 @@ class RtmSystem(_Code):
     CBT = "cbt"
 
 
-class DenialReason(_Code):
+class DenialReason(CodeEnum):
     """Machine-readable reasons a code was not billed."""
 
     BELOW_THRESHOLD = "below_threshold"
@@ -342,7 +343,7 @@ class DenialReason(_Code):
     NOT_ENROLLED = "not_enrolled"  #: paused or disenrolled for the whole period
 
 
-class CarePlanStatus(_Code):
+class CarePlanStatus(CodeEnum):
     """FHIR R4 request-status values used for care plans."""
 
     DRAFT = "draft"
@@ -352,7 +353,7 @@ class CarePlanStatus(_Code):
     COMPLETED = "completed"
 
 
-class EpisodeStatus(_Code):
+class EpisodeStatus(CodeEnum):
     """Where a transition-of-care episode stands."""
 
     OPEN = "open"  #: deadlines running
@@ -361,7 +362,7 @@ class EpisodeStatus(_Code):
     CANCELLED = "cancelled"  #: the discharge was cancelled (A13)
 
 
-class EpisodeCloseKind(_Code):
+class EpisodeCloseKind(CodeEnum):
     """Why a transition-of-care episode ended without completing (its ``close_kind``).
 
     The episode's ``close_reason`` says it in words for people; this says it
@@ -375,7 +376,7 @@ class EpisodeCloseKind(_Code):
     DISCHARGE_CANCELLED = "discharge-cancelled"  #: the discharge was cancelled (A13)
 
 
-class SocialNeed(_Code):
+class SocialNeed(CodeEnum):
     """A health-related social need (the CMS AHC HRSN core domains)."""
 
     HOUSING_INSTABILITY = "housing-instability"
@@ -386,7 +387,7 @@ class SocialNeed(_Code):
     INTERPERSONAL_SAFETY = "interpersonal-safety"
 
 
-class GoalLifecycle(_Code):
+class GoalLifecycle(CodeEnum):
     """Where a goal is in its life (FHIR Goal.lifecycleStatus, the values care teams use)."""
 
     PROPOSED = "proposed"
@@ -396,7 +397,7 @@ class GoalLifecycle(_Code):
     CANCELLED = "cancelled"
 
 
-class GoalAchievement(_Code):
+class GoalAchievement(CodeEnum):
     """How a goal is going, separate from its lifecycle (FHIR Goal.achievementStatus)."""
 
     IN_PROGRESS = "in-progress"
@@ -408,7 +409,7 @@ class GoalAchievement(_Code):
     NOT_ACHIEVED = "not-achieved"
 
 
-class Comparator(_Code):
+class Comparator(CodeEnum):
     """How an observed value is compared with a goal's target value."""
 
     LT = "<"
@@ -418,7 +419,7 @@ class Comparator(_Code):
     EQ = "="
 
 
-class TaskStatus(_Code):
+class TaskStatus(CodeEnum):
     """A task's status (the FHIR Task states a care team uses)."""
 
     REQUESTED = "requested"
@@ -430,7 +431,7 @@ class TaskStatus(_Code):
     FAILED = "failed"
 
 
-class ReferralStatus(_Code):
+class ReferralStatus(CodeEnum):
     """Where a referral is in its closed loop."""
 
     DRAFT = "draft"
@@ -441,7 +442,7 @@ class ReferralStatus(_Code):
     CANCELLED = "cancelled"
 
 
-class InterventionKind(_Code):
+class InterventionKind(CodeEnum):
     """What kind of work an intervention is (used by the CMS completeness check)."""
 
     EDUCATION = "education"
@@ -453,7 +454,7 @@ class InterventionKind(_Code):
     SELF_MANAGEMENT = "self-management"
 
 
-class AssessmentDomain(_Code):
+class AssessmentDomain(CodeEnum):
     """What an assessment looked at (the CMS care-plan assessment elements)."""
 
     COGNITIVE = "cognitive"
@@ -464,7 +465,7 @@ class AssessmentDomain(_Code):
     SOCIAL_NEEDS = "social-needs"
 
 
-class CoveragePlan(_Code):
+class CoveragePlan(CodeEnum):
     """The kind of health coverage a patient has, as care-management billing sees it."""
 
     MEDICARE_PART_B = "medicare-part-b"  #: Original (fee-for-service) Medicare
@@ -476,7 +477,7 @@ class CoveragePlan(_Code):
     OTHER = "other"
 
 
-class AppointmentStatus(_Code):
+class AppointmentStatus(CodeEnum):
     """Where an appointment stands (a subset of FHIR ``Appointment.status``)."""
 
     BOOKED = "booked"

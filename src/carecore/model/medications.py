@@ -14,7 +14,7 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import _validators as v
-from carecore.model.codes import _Code
+from carecore.model.codes import CodeEnum
 from carecore.model.people import PatientId
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-class MedicationSource(_Code):
+class MedicationSource(CodeEnum):
     """Where a medication list comes from."""
 
     EHR = "ehr"  #: the practice's own list
@@ -42,7 +42,7 @@ class MedicationSource(_Code):
     RECONCILIATION = "reconciliation"  #: the list a reconciliation settled on
 
 
-class MedicationStatus(_Code):
+class MedicationStatus(CodeEnum):
     """Where a medication statement stands (FHIR MedicationStatement.status, in part)."""
 
     ACTIVE = "active"
@@ -51,7 +51,7 @@ class MedicationStatus(_Code):
     ON_HOLD = "on_hold"
 
 
-class DiscrepancyKind(_Code):
+class DiscrepancyKind(CodeEnum):
     """A difference between medication lists (see the medications explanation page)."""
 
     OMISSION = "omission"
@@ -61,7 +61,7 @@ class DiscrepancyKind(_Code):
     STOPPED_STILL_TAKEN = "stopped_still_taken"
 
 
-class Decision(_Code):
+class Decision(CodeEnum):
     """What a reconciliation decided about one medication."""
 
     CONTINUE = "continue"
@@ -70,7 +70,7 @@ class Decision(_Code):
     ASK_PRESCRIBER = "ask_prescriber"
 
 
-class ServiceKind(_Code):
+class ServiceKind(CodeEnum):
     """What kind of clinical record closes a care gap."""
 
     IMMUNIZATION = "immunization"

@@ -12,7 +12,7 @@ from attrs import field, frozen
 from carecore import errors
 from carecore.billing.cms import CMS_YEARS
 from carecore.model import validators as v
-from carecore.model.codes import Credential, ServiceFamily, _Code
+from carecore.model.codes import CodeEnum, Credential, ServiceFamily
 from carecore.simulation._panel import PatientPanel
 
 __all__ = [
@@ -38,7 +38,7 @@ SUPPORTED_FAMILIES = frozenset(
 _MONTHLY = (ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.APCM)
 
 
-class OutreachOrder(_Code):
+class OutreachOrder(CodeEnum):
     """In what order eligible patients are approached."""
 
     RANDOM = "random"  #: a random order, drawn once per replication
@@ -48,7 +48,7 @@ class OutreachOrder(_Code):
     HCC_SCORE = "hcc_score"
 
 
-class Priority(_Code):
+class Priority(CodeEnum):
     """Who is called first when the minutes wanted exceed the staff's capacity."""
 
     RISK = "risk"  #: highest risk tier first, then in order of enrollment

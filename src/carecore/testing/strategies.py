@@ -132,7 +132,7 @@ from carecore.model import (
     VisitKind,
     ZoneAction,
 )
-from carecore.model.activity import _ROLE_CREDENTIALS
+from carecore.model.activity import ROLE_CREDENTIALS
 from carecore.model.validators import npi_checksum_ok
 
 __all__ = [
@@ -515,7 +515,7 @@ def _role_and_credential() -> st.SearchStrategy[tuple[RoleClass, Credential]]:
     def credentials_for(
         role: RoleClass,
     ) -> st.SearchStrategy[tuple[RoleClass, Credential]]:
-        allowed = _ROLE_CREDENTIALS.get(role)
+        allowed = ROLE_CREDENTIALS.get(role)
         pool = (
             sorted(allowed, key=lambda c: c.value)
             if allowed
