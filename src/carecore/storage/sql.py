@@ -582,7 +582,9 @@ class SqlStore:
     ) -> BulkResult:
         """Add many records of one kind in one transaction; stored keys are skipped.
 
-        One audit entry records the load. A record of another kind, or one
+        One audit entry records the load, and one more each patient whose
+        records it holds (``bulk-create``, the patient's id, how many records
+        were offered for them). A record of another kind, or one
         whose patient is not stored, fails the whole load and stores nothing.
         *progress* is called with the number of rows sent after each chunk.
         """
@@ -619,6 +621,8 @@ class SqlStore:
         kind: Kind | None = None
         added = offered = 0
         chunk: list[Any] = []
+        #: How many records of the load each patient has (one audit row each).
+        patients: dict[str, int] = {}
 
         def flush() -> None:
             nonlocal added
@@ -646,6 +650,9 @@ class SqlStore:
                 )
             chunk.append(record)
             offered += 1
+            patient = kind.patient_of(record)
+            if patient is not None:
+                patients[patient] = patients.get(patient, 0) + 1
             if len(chunk) >= BULK_CHUNK:
                 flush()
         if kind is None:
@@ -662,6 +669,14 @@ class SqlStore:
             key=None,
             patient_id=None,
             detail=f"added {added} of {offered}",
+        )
+        # "Who wrote to patient X?" is answered for loads too: one row per patient.
+        self._append_audit(
+            cur,
+            [
+                (at, actor, "bulk-create", kind.name, None, patient, reason, f"{count} in the load")
+                for patient, count in sorted(patients.items())
+            ],
         )
         return BulkResult(kind=kind.name, added=added, skipped=offered - added)
 
