@@ -93,6 +93,12 @@ def test_all_names_exist_once_and_are_documented() -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_the_compatibility_page_lists_the_public_modules() -> None:
+    text = (ROOT / "docs" / "reference" / "compatibility.md").read_text(encoding="utf-8")
+    block = text.split("The public modules are:", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    assert block.split() == [m.__name__ for m in public_modules()]
+
+
 def private_model_imports(path: Path) -> list[str]:
     """The imports in *path* of an underscored module or name of ``carecore.model``."""
     found = []
