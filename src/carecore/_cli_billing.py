@@ -698,7 +698,7 @@ def claims(  # noqa: PLR0917 - click passes the options by position
     problems: list[str] = []
     try:
         if db_url is not None:
-            batch = _claims_from_db(pm, db_url, period, practice_file, identity_id)
+            batch = _claims_from_db(pm, db_url, period, practice_file, identity_id, out)
         else:
             from carecore.billing.claims import claims_from_close  # noqa: PLC0415
 
@@ -714,17 +714,25 @@ def claims(  # noqa: PLR0917 - click passes the options by position
     _write_claims(writers[fmt], batch, out, problems)
 
 
-def _claims_from_db(
-    pm: Any, db_url: str, period: Any, practice_file: Path | None, identity_id: str | None
+def _claims_from_db(  # noqa: PLR0917 - the command's options, passed on
+    pm: Any,
+    db_url: str,
+    period: Any,
+    practice_file: Path | None,
+    identity_id: str | None,
+    out: Path,
 ) -> Any:
-    """The month's claims from a store; a practice file's identity replaces the stored one."""
+    """The month's claims from a store; a practice file's identity replaces the stored one.
+
+    The reads' audit rows (one per patient) say where the claims go: *out*.
+    """
     from carecore.billing.claims import claims_from_store, read_practice_file  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
 
     identity = None if practice_file is None else read_practice_file(practice_file)[0]
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
-        program.transaction(f"carecore billing claims: {period}") as tx,
+        program.transaction(f"carecore billing claims: {period} to {out.resolve()}") as tx,
     ):
         return claims_from_store(tx, period, identity=identity, identity_id=identity_id)
 

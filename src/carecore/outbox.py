@@ -277,6 +277,12 @@ class Dispatcher:
             )
         return self._record(item, receipt, give_up=not receipt.accepted)
 
+    def _delivery_reason(self, name: str) -> str:
+        """What the delivery's audit row says: the channel and its endpoint, secrets masked."""
+        endpoint = getattr(self.channels.get(name), "url", None)
+        where = f" to {redact(endpoint)}" if isinstance(endpoint, str) else ""
+        return f"outbox: delivery by {name}{where}"
+
     def _record(
         self,
         item: OutboxItem,
@@ -289,7 +295,7 @@ class Dispatcher:
             # A channel's error may name its URL with a token, or echo a header: never stored.
             receipt = attrs.evolve(receipt, detail=redact(receipt.detail))
         try:
-            with self.program.transaction(f"outbox: delivery by {receipt.channel}") as tx:
+            with self.program.transaction(self._delivery_reason(receipt.channel)) as tx:
                 tx.record_delivery(receipt, retry_at=retry_at, give_up=give_up, claim=item.claim)
         except errors.LeaseLost:
             # A send that outlasted the whole lease: the newer claim records the outcome.

@@ -49,6 +49,7 @@ RUN: dict[tuple[str, ...], list[str]] = {
     ("tcm", "list"): [],
     ("worklist",): ["--on", "2026-06-15"],
     ("tcm", "expire"): [],
+    ("outbox", "run"): [],
 }
 SINGLE = {("attest",), ("fhir", "export"), ("meds", "list"), ("meds", "import-fills")}
 
@@ -62,7 +63,6 @@ NOT_RUN: dict[tuple[str, ...], str] = {
     ("import",): "writes what an EHR source holds (imports go through bulk loads)",
     ("meds", "reconcile"): "needs two medication lists (CareProgram.reconcile_medications)",
     ("outbox", "retry"): "requeues messages by id; CareProgram.emit is checked",
-    ("outbox", "run"): "delivers queued messages (a delivery row does not name the patient yet)",
     ("outbox", "status"): "counts and ids of messages",
 }
 

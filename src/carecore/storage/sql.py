@@ -1427,7 +1427,12 @@ class SqlTransaction:
             raise errors.NotFound(
                 "no such outbox message", field="message_id", value=receipt.message_id
             )
-        self._audit("deliver", "OutboundMessage", receipt.message_id, None, status)
+        # Whose message went out (the channel is the transaction's reason).
+        found = self._run(
+            "SELECT patient_id FROM outbox WHERE id = ?", (receipt.message_id,)
+        ).fetchone()
+        patient = None if found is None else found[0]
+        self._audit("deliver", "OutboundMessage", receipt.message_id, patient, status)
 
     def claim_outbox(
         self, *, due_at: dt.datetime, lease_until: dt.datetime, limit: int = 100

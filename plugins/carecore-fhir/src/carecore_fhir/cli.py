@@ -244,7 +244,8 @@ def export(ctx: click.Context, patient_id: str, db_url: str, out: Path | None) -
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
         # An unknown patient or a bad id is bad input: the command line exits 2 for it.
-        bundle = export_patient(program, patient_id)
+        destination = "standard output" if out is None else str(out.resolve())
+        bundle = export_patient(program, patient_id, destination=destination)
     text = json.dumps(bundle, indent=1, ensure_ascii=False)
     if out is None:
         click.echo(text)

@@ -26,6 +26,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
+from carecore._redact import redact
 from carecore.access import Action
 from carecore.convert import to_primitive
 from carecore.model import (
@@ -887,16 +888,25 @@ def _unique(resources: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     return list(seen.values()), clashes
 
 
-def export_patient(program: CareProgram, patient_id: str, *, check: bool = True) -> dict[str, Any]:
+def _export_reason(destination: str | None) -> str:
+    """The export's audit reason: where the Bundle goes, any secret in it masked."""
+    return "FHIR export" if destination is None else f"FHIR export to {redact(destination)}"
+
+
+def export_patient(
+    program: CareProgram, patient_id: str, *, check: bool = True, destination: str | None = None
+) -> dict[str, Any]:
     """A FHIR R4 ``collection`` Bundle of one patient's record and care-management resources.
 
     Every resource is validated with ``fhir.resources.R4B`` and carecore's
     code checks when *check* is true; a problem raises
     :class:`~carecore.errors.InvalidInput` naming the resource and path.
+    *destination* (a file, an endpoint) is where the Bundle goes: the audit
+    rows of the export's reads name it, with any secret in it masked.
     """
     patient = find_patient(program, patient_id)
     pid = patient.id
-    with program.transaction("FHIR export", action=Action.EXPORT) as tx:
+    with program.transaction(_export_reason(destination), action=Action.EXPORT) as tx:
         conditions = tx.find(Condition, patient_id=pid)
         observations = tx.find(Observation, patient_id=pid)
         events = tx.find(AdtEvent, patient_id=pid)

@@ -1,0 +1,122 @@
+"""Disclosures record what went where: the audit rows of an export, a claims file and a delivery.
+
+Each names the patient (ids only) and the destination: the file written, or
+the channel a message went through.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pendulum
+import pytest
+from click.testing import CliRunner
+
+from carecore._redact import MASK
+from carecore.cli import make_app
+from carecore.clock import FixedClock
+from carecore.model import OutboundMessage
+from carecore.outbox import Dispatcher, RetryPolicy
+from carecore.plugins import get_plugin_manager
+from carecore.service import CareProgram
+
+ENV = {"CARECORE_ACTOR": "rn:ana", "CARECORE_ACTOR_ROLES": "system", "CARECORE_CONFIG": ""}
+
+
+@pytest.fixture
+def store(demo_store, tmp_path):
+    path = tmp_path / "demo.db"
+    shutil.copy(demo_store.removeprefix("sqlite:///"), path)
+    return path
+
+
+def _rows(path, sql, params=()):
+    with sqlite3.connect(path) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def _run(store, args):
+    ((last,),) = _rows(store, "SELECT max(seq) FROM audit")
+    result = CliRunner().invoke(
+        make_app(get_plugin_manager()), [*args, "--db", f"sqlite:///{store}"], env=ENV
+    )
+    assert result.exit_code == 0, result.output
+    return _rows(
+        store,
+        "SELECT action, kind, key, patient_id, reason, detail FROM audit "
+        "WHERE seq > ? AND actor = 'rn:ana' ORDER BY seq",
+        (last,),
+    )
+
+
+def test_a_fhir_export_records_the_file_it_wrote(store, tmp_path):
+    ((patient,),) = _rows(store, "SELECT id FROM patients ORDER BY id LIMIT 1")
+    out = tmp_path / "bundle.json"
+    rows = _run(store, ["fhir", "export", patient, "--out", str(out)])
+    named = [r for r in rows if r[3] == patient]
+    assert named
+    assert any(str(out.resolve()) in r[4] for r in named), rows
+
+
+def test_a_fhir_export_to_standard_output_says_so(store):
+    ((patient,),) = _rows(store, "SELECT id FROM patients ORDER BY id LIMIT 1")
+    rows = _run(store, ["fhir", "export", patient])
+    assert any(r[3] == patient and "standard output" in r[4] for r in rows), rows
+
+
+def test_a_claims_file_records_the_file_and_each_patient_billed(store, tmp_path):
+    out = tmp_path / "claims.json"
+    args = ["billing", "claims", "--month", "2026-04", "--format", "fhir", "--out", str(out)]
+    rows = _run(store, args)
+    billed = {
+        p
+        for (p,) in _rows(
+            store, "SELECT patient_id FROM claim_lines WHERE period_start = ?", ("2026-04-01",)
+        )
+    }
+    assert billed
+    to_file = {r[3] for r in rows if r[3] and str(out.resolve()) in r[4]}
+    assert to_file >= billed, rows
+
+
+def test_a_delivery_records_the_patient_and_the_channel(store):
+    pending = _rows(store, "SELECT id, patient_id FROM outbox WHERE status = 'pending'")
+    assert pending
+    rows = _run(store, ["outbox", "run"])
+    delivered = {r[2]: r for r in rows if r[0] == "deliver"}
+    for message, patient in pending:
+        row = delivered[message]
+        assert row[3] == patient, row
+        assert row[4] == "outbox: delivery by console", row
+
+
+def test_a_webhook_delivery_names_its_endpoint_with_the_token_masked():
+    pytest.importorskip("carecore_http", reason="the webhook channel is in carecore-http")
+    from carecore_http import WebhookChannel
+
+    now = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
+    url = "http://127.0.0.1:9/hook?token=abc123secret"
+    channel = WebhookChannel(url=url, secret="s", insecure=True)  # noqa: S106 - a test key
+    program = CareProgram.open("memory://", clock=FixedClock(now), actor="test")
+    with program:
+        with program.transaction("queue") as tx:
+            tx.enqueue(
+                OutboundMessage(
+                    id="m1",
+                    idempotency_key="k1",
+                    channel="webhook",
+                    recipient="rn@example.org",
+                    subject="Check-in",
+                    body="Due today.",
+                    created_at=now,
+                )
+            )
+        Dispatcher(
+            program, {"webhook": channel}, policy=RetryPolicy(max_attempts=1, jitter=0)
+        ).run_once()
+        with program.transaction("check") as tx:
+            (row,) = [e for e in tx.audit_entries() if e.action == "deliver"]
+    assert row.reason.startswith("outbox: delivery by webhook to http://127.0.0.1:9/hook?token=")
+    assert MASK in row.reason
+    assert "abc123secret" not in row.reason
