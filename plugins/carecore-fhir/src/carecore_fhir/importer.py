@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from carecore import errors, limits
+from carecore._redact import redact
 from carecore.model import (
     AdtEvent,
     AssessmentResult,
@@ -459,7 +460,9 @@ def _write(
     by_kind = {cls: items for cls, items in by_kind.items() if items}
     stored_now = _existing(program, by_kind) if by_kind else {}
     for cls, items in by_kind.items():
-        status, counts = _write_kind(program, f"FHIR import {source}", cls, items, stored_now[cls])
+        status, counts = _write_kind(
+            program, f"FHIR import {redact(source)}", cls, items, stored_now[cls]
+        )
         stored.append(counts)
         for position, label in status.items():
             labels.setdefault(position, []).append(label)
