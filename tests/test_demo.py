@@ -215,3 +215,28 @@ def test_the_readme_command_runs_the_installed_script(tmp_path):
     assert lines[1].startswith("carecore demo: chronic care management")
     assert (tmp_path / "carecore-demo.db").is_file()
     assert (tmp_path / "carecore-report" / "index.html").is_file()
+
+
+def test_care_plan_tasks_belong_to_the_patients_care_manager(ran):
+    # Issue 22: the physician (caseload 0) owned every care-plan task of the year, so the
+    # worklist put hundreds of overdue tasks on a list nobody works.
+    from carecore.model import CareTeamRole
+
+    _folder, url, _output = ran
+    with CareProgram.open(url, actor="test") as program:
+        data = program.program_data()
+    managers = {
+        team.patient_id: member.practitioner_id
+        for team in data.care_teams
+        for member in team.members
+        if member.role is CareTeamRole.CARE_MANAGER
+    }
+    # (Plans imported from the FHIR source come without a care team: not the demo's to assign.)
+    tasks = [
+        (plan.patient_id, task)
+        for plan in data.care_plans
+        if plan.patient_id in managers
+        for task in plan.tasks
+    ]
+    assert tasks
+    assert all(task.owner == managers[pid] for pid, task in tasks)

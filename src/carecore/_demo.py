@@ -1079,6 +1079,7 @@ def _complete(plan: CarePlan, on: pendulum.Date, owner: str) -> CarePlan:
 
     Drafts from conditions with a template already have goals, symptom plans
     and interventions; for the others the care manager writes general ones.
+    Every task goes to the care manager (*owner*), who works the plan.
     """
     done = {note.domain for note in plan.assessments}
     notes = [
@@ -1130,6 +1131,9 @@ def _complete(plan: CarePlan, on: pendulum.Date, owner: str) -> CarePlan:
                 ),
             )
         ]
+    # The draft gives every task to the responsible physician until reassigned; agreeing the
+    # plan hands them to the care manager, who works them (the templates' owner role).
+    changes["tasks"] = [evolve(t, owner=owner) for t in plan.tasks]
     if not plan.tasks:
         changes["tasks"] = [
             Task(
