@@ -179,3 +179,38 @@ def test_a_task_item_says_what_the_task_is():
     assert row.action == f"Do the care-plan task: {task.description}"
     (bare, *_) = worklist_rows(lists.values(), today=LATE_MARCH)
     assert bare.action == f"Do the care-plan task ({row.detail})"  # without the plans: the ids
+
+
+def test_a_deceased_patients_closed_items_are_shown_two_weeks_then_dropped():
+    # Issue 22: the demo's worklist listed the closed work of patients who died months ago.
+    w = world(LATE_MARCH)
+    w["patients"] = [
+        w["patients"][0],
+        evolve(w["patients"][1], date_of_death=pendulum.Date(2026, 3, 20)),
+    ]
+    w["today"] = pendulum.Date(2026, 4, 3)  # 14 days after: still shown
+    (dr,) = registry_worklists(**w).values()
+    assert {c.item.patient_id for c in dr.closed} >= {"p2"}
+    w["today"] = pendulum.Date(2026, 4, 4)
+    (later,) = registry_worklists(**w).values()
+    assert not [i for i in later.items if i.patient_id == "p2"]
+    assert not [c for c in later.closed if c.item.patient_id == "p2"]
+
+
+def test_work_of_a_patient_who_left_long_ago_is_neither_open_nor_listed_as_closed():
+    w = world(LATE_MARCH)
+    p1 = ccm_records("p1")
+    left = p1["enrollments"][0].disenroll(
+        pendulum.Date(2026, 3, 20), DisenrollmentReason.PATIENT_REQUEST
+    )
+    w["enrollments"] = [left, *w["enrollments"][1:]]
+    w["eligibility"] = registry(
+        w["patients"][:1],
+        as_of=LATE_MARCH,
+        conditions=p1["conditions"],
+        families=[ServiceFamily.CCM],
+    )
+    w["today"] = pendulum.Date(2026, 5, 1)
+    (dr,) = registry_worklists(**w).values()
+    assert not [i for i in dr.items if i.patient_id == "p1"]
+    assert not [c for c in dr.closed if c.item.patient_id == "p1"]

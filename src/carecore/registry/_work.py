@@ -292,13 +292,14 @@ def registry_worklists(
 
     Work that can no longer be done closes itself: it leaves ``items`` for
     the list's ``closed``, with the reason. That is the TCM work of an
-    episode whose 30-day period ended (:func:`carecore.transitions.expire`;
-    shown for :data:`CLOSED_SHOWN_DAYS` days), every item of a patient who
-    has died (their ``date_of_death`` is on or before *today*), the
-    care-plan tasks, goals, check-ins and minutes of a patient who has left
-    every program they were in, and the enrollment offers to a patient who
-    left that program (unless they left
-    as no longer eligible or unreachable: they are offered it again).
+    episode whose 30-day period ended (:func:`carecore.transitions.expire`),
+    every item of a patient who has died (their ``date_of_death`` is on or
+    before *today*), the care-plan tasks, goals, check-ins and minutes of a
+    patient who has left every program they were in, and the enrollment
+    offers to a patient who left that program (unless they left as no
+    longer eligible or unreachable: they are offered it again). Closed items
+    are listed for :data:`CLOSED_SHOWN_DAYS` days after the period's end, the
+    death or the departure, then dropped.
 
     >>> import pendulum
     >>> registry_worklists(today=pendulum.Date(2026, 3, 4))
@@ -403,23 +404,11 @@ def registry_worklists(
         caseload[name] = worklist.caseload
     for item in extra:
         items[item.owner].append(item)
-    gone_from = _left_every_program(enrolled, day)
-    died = {p.id: p.date_of_death for p in people if p.date_of_death and p.date_of_death <= day}
     gone: dict[str, list[ClosedItem]] = defaultdict(list)
     for c in closed:
         gone[c.item.owner].append(c)
     for name in list(items):
-        kept = []
-        for item in items[name]:
-            death = died.get(item.patient_id)
-            ended = gone_from.get(item.patient_id)
-            if death is not None:
-                gone[name].append(ClosedItem(item=item, reason=f"the patient died on {death}"))
-            elif ended is not None and item.kind in _PROGRAM_WORK:
-                gone[name].append(ClosedItem(item=item, reason=ended))
-            else:
-                kept.append(item)
-        items[name] = kept
+        items[name] = _unless_gone(items[name], gone[name], enrolled, people, day)
     return {
         name: Worklist(
             owner=name,
@@ -431,12 +420,48 @@ def registry_worklists(
     }
 
 
+def _unless_gone(
+    items: list[WorkItem],
+    closed: list[ClosedItem],
+    enrolled: list[Enrollment],
+    people: list[Patient],
+    day: pendulum.Date,
+) -> list[WorkItem]:
+    """*items* without the work of patients who died or left every program (closed into *closed*).
+
+    Closed work is listed, with its reason, for :data:`CLOSED_SHOWN_DAYS`
+    days after the death or the departure, then dropped.
+    """
+    gone_from = _left_every_program(enrolled, day)
+    died = {p.id: p.date_of_death for p in people if p.date_of_death and p.date_of_death <= day}
+    kept = []
+    for item in items:
+        death = died.get(item.patient_id)
+        ended = gone_from.get(item.patient_id)
+        if death is not None:
+            if _still_shown(death, day):
+                closed.append(ClosedItem(item=item, reason=f"the patient died on {death}"))
+        elif ended is not None and item.kind in _PROGRAM_WORK:
+            if _still_shown(ended[0], day):
+                closed.append(ClosedItem(item=item, reason=ended[1]))
+        else:
+            kept.append(item)
+    return kept
+
+
 #: Work that belongs to a program: it closes when the patient has left every program.
 _PROGRAM_WORK = frozenset({"task", "goal-follow-up", "ccm-check-in", "minutes-to-threshold"})
 
 
-def _left_every_program(enrolled: list[Enrollment], day: pendulum.Date) -> dict[str, str]:
-    """Patients whose every enrollment has ended by *day*: the reason, from the last one to end."""
+def _still_shown(closed_on: pendulum.Date, day: pendulum.Date) -> bool:
+    """Whether work closed on *closed_on* is still listed (with its reason) on *day*."""
+    return (day - closed_on).in_days() <= CLOSED_SHOWN_DAYS
+
+
+def _left_every_program(
+    enrolled: list[Enrollment], day: pendulum.Date
+) -> dict[str, tuple[pendulum.Date, str]]:
+    """Patients whose every enrollment has ended by *day*: when and why, from the last one to end."""
     ended: dict[str, list[Enrollment]] = defaultdict(list)
     still: set[str] = set()
     for e in enrolled:
@@ -451,7 +476,10 @@ def _left_every_program(enrolled: list[Enrollment], day: pendulum.Date) -> dict[
         last = max(gone, key=lambda e: e.history[-1].on)
         change = last.history[-1]
         why = "" if change.reason is None else f" ({change.reason.value.replace('_', ' ')})"
-        out[pid] = f"the patient left the {last.family.value} program on {change.on}{why}"
+        out[pid] = (
+            change.on,
+            f"the patient left the {last.family.value} program on {change.on}{why}",
+        )
     return out
 
 
@@ -511,6 +539,8 @@ def _unless_left(
         family = item.detail.split(":", 1)[0]
         change = left.get((item.patient_id, family))
         if item.kind in {"eligible-not-enrolled", "needs-attestation"} and change is not None:
+            if not _still_shown(change.on, day):
+                continue
             why = "" if change.reason is None else f" ({change.reason.value.replace('_', ' ')})"
             closed.append(
                 ClosedItem(
