@@ -264,7 +264,7 @@ DEFAULT_RULES: tuple[NotificationRule, ...] = (
         recipient="{owner}",
         subject="Urgent: {finding} for {patient_id}",
         body=(
-            "Assessment {source_id} ({instrument_id}) for {patient_id} on {date} found "
+            "{instrument_id} record {source_id} for {patient_id} on {date} found "
             "{finding}. Contact the patient today and follow the practice's safety protocol."
         ),
     ),

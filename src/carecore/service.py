@@ -635,28 +635,69 @@ class CareProgram:
         (the worklist's owner rule); the notification rules queue the
         messages in the same transaction, so a failed write queues none.
         """
-        from carecore.outreach import _owner_rule  # noqa: PLC0415
         from carecore.registry import urgent_findings  # noqa: PLC0415
 
-        findings = urgent_findings(result)
-        if not findings:
+        self._emit_urgent(
+            tx, result.patient_id, result.id, result.instrument_id, urgent_findings(result)
+        )
+
+    def _emit_urgent(
+        self,
+        tx: Transaction,
+        patient_id: str,
+        source_id: str,
+        instrument_id: str,
+        findings: Iterable[str],
+    ) -> None:
+        """Emit one ``UrgentFinding`` per finding of the record *source_id*, in *tx*.
+
+        The one path for every reason to act now (an assessment's, a home
+        reading's): the event goes to the patient's care manager (the
+        worklist's owner rule), and the notification rules queue the messages
+        in the same transaction, so a failed write queues none.
+        """
+        from carecore.outreach import _owner_rule  # noqa: PLC0415
+
+        found = tuple(findings)
+        if not found:
             return
         owner = _owner_rule(
-            tx.find(Enrollment, patient_id=result.patient_id),
-            tx.find(CareTeam, patient_id=result.patient_id),
-        )(result.patient_id)
-        for finding in findings:
+            tx.find(Enrollment, patient_id=patient_id),
+            tx.find(CareTeam, patient_id=patient_id),
+        )(patient_id)
+        for finding in found:
             self.emit(
                 tx,
                 UrgentFinding(
-                    patient_id=result.patient_id,
+                    patient_id=patient_id,
                     occurred_at=self.clock.now(),
                     finding=finding,
-                    source_id=result.id,
-                    instrument_id=result.instrument_id,
+                    source_id=source_id,
+                    instrument_id=instrument_id,
                     owner=owner,
                 ),
             )
+
+    def record_reading(
+        self, reading: Observation, *, reason: str = "home reading"
+    ) -> tuple[str, ...]:
+        """Store a home reading (a cuff's, a scale's, a glucometer's) and raise its urgent findings.
+
+        The findings are :func:`carecore.careplans.reading_findings` over the
+        patient's stored care plans: a reading in a symptom action plan's red
+        zone (``red-zone``) or past an alert threshold set on the plan
+        (``alert-threshold``). Each emits an ``UrgentFinding`` (instrument
+        ``home-reading``) in the reading's transaction, as an assessment's
+        findings do. Returns the findings (empty for a reading in range).
+        """
+        with self.transaction(reason) as tx:
+            tx.get(Patient, reading.patient_id)
+            tx.add(reading)
+            findings = careplans.reading_findings(
+                reading, tx.find(CarePlan, patient_id=reading.patient_id)
+            )
+            self._emit_urgent(tx, reading.patient_id, reading.id, "home-reading", findings)
+        return findings
 
     def acknowledge_finding(
         self, result_id: str, *, reason: str = "urgent finding acknowledged"

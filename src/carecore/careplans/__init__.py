@@ -39,6 +39,7 @@ from carecore.model import (
     InterventionKind,
     Observation,
     Problem,
+    ReadingLimit,
     Referral,
     ReviewSchedule,
     ServiceFamily,
@@ -70,6 +71,7 @@ __all__ = [
     "draft_plan",
     "established_span",
     "goal_progress",
+    "reading_findings",
     "render_html",
     "review",
     "revise",
@@ -433,6 +435,48 @@ def goal_progress(
         else:
             achievement = GoalAchievement.NO_CHANGE
     return GoalProgress(goal_id=goal.id, series=series, met=met, achievement=achievement)
+
+
+#: The plans whose symptom action plans and alert thresholds are in force.
+_READING_PLANS = frozenset({CarePlanStatus.ACTIVE, CarePlanStatus.ON_HOLD})
+
+
+def reading_findings(reading: Observation, plans: Iterable[CarePlan]) -> tuple[str, ...]:
+    """The reasons to act now in a home reading, from the patient's care plans.
+
+    A reading that reaches a limit of a symptom action plan's red zone gives
+    ``red-zone``; one that reaches an alert threshold set on a symptom action
+    plan gives ``alert-threshold``. Only the reading patient's active (or on
+    hold) plans count: a draft has not been agreed, a closed plan is no
+    longer followed. Each finding is named once, in that order.
+
+    >>> import pendulum
+    >>> from carecore.model import Comparator, ReadingLimit, SymptomActionPlan, ZoneAction
+    >>> high = ReadingLimit(measure="Systolic blood pressure", loinc="8480-6",
+    ...     comparator=Comparator.GE, value="180", unit="mm[Hg]")
+    >>> zones = SymptomActionPlan(id="s1", problem_id="pr1", title="Blood pressure",
+    ...     green=ZoneAction(signs=["under 140"], actions=["keep going"]),
+    ...     yellow=ZoneAction(signs=["140 to 179"], actions=["call the nurse"]),
+    ...     red=ZoneAction(signs=["180 or above"], actions=["call now"], limits=[high]))
+    >>> plan = CarePlan(id="cp1", patient_id="p1", title="Plan", families={ServiceFamily.CCM},
+    ...     created_on=pendulum.Date(2026, 3, 1), status=CarePlanStatus.ACTIVE, symptom_plans=[zones])
+    >>> cuff = Observation(id="o1", patient_id="p1", measure="Systolic blood pressure",
+    ...     loinc="8480-6", value="182", unit="mm[Hg]", on=pendulum.Date(2026, 3, 4))
+    >>> reading_findings(cuff, [plan])
+    ('red-zone',)
+    """
+    red = alert = False
+    for plan in plans:
+        if plan.patient_id != reading.patient_id or plan.status not in _READING_PLANS:
+            continue
+        for zones in plan.symptom_plans:
+            red = red or any(_reaches(limit, reading) for limit in zones.red.limits)
+            alert = alert or any(_reaches(limit, reading) for limit in zones.alerts)
+    return (("red-zone",) if red else ()) + (("alert-threshold",) if alert else ())
+
+
+def _reaches(limit: ReadingLimit, reading: Observation) -> bool:
+    return limit.reached_by(reading.loinc, reading.measure, reading.value, reading.unit)
 
 
 def update_goals(

@@ -37,6 +37,7 @@ __all__ = [
     "ItemAnswer",
     "Observation",
     "Problem",
+    "ReadingLimit",
     "Referral",
     "ReviewSchedule",
     "SymptomActionPlan",
@@ -60,6 +61,19 @@ def _rating(_inst: object, attribute: attrs.Attribute[Any], value: object) -> No
         raise errors.InvalidValue(
             "must be a whole number from 0 to 10", field=attribute.name, value=value
         )
+
+
+def _compare(observed: Decimal, comparator: Comparator, value: Decimal) -> bool:
+    """Whether *observed* *comparator* *value* holds (a goal's target, a reading's limit)."""
+    if comparator is Comparator.LT:
+        return observed < value
+    if comparator is Comparator.LE:
+        return observed <= value
+    if comparator is Comparator.GT:
+        return observed > value
+    if comparator is Comparator.GE:
+        return observed >= value
+    return observed == value
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -95,16 +109,7 @@ class Target:
 
     def met_by(self, observed: Decimal) -> bool:
         """Whether an observed value meets the target."""
-        c = self.comparator
-        if c is Comparator.LT:
-            return observed < self.value
-        if c is Comparator.LE:
-            return observed <= self.value
-        if c is Comparator.GT:
-            return observed > self.value
-        if c is Comparator.GE:
-            return observed >= self.value
-        return observed == self.value
+        return _compare(observed, self.comparator, self.value)
 
     def __str__(self) -> str:
         return f"{self.measure} {self.comparator.value} {self.value} {self.unit} by {self.due}"
@@ -215,12 +220,50 @@ class Task:
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
+class ReadingLimit:
+    """A limit on a home reading: a reading of *measure* *comparator* *value* *unit* reaches it.
+
+    The reading is matched by LOINC code when the limit has one, else by
+    measure name, and only in the same unit (no conversion).
+
+    >>> limit = ReadingLimit(measure="Systolic blood pressure", loinc="8480-6",
+    ...     comparator=Comparator.GE, value="180", unit="mm[Hg]")
+    >>> limit.reached_by("8480-6", "Systolic blood pressure", Decimal("180"), "mm[Hg]")
+    True
+    >>> limit.reached_by("8480-6", "Systolic blood pressure", Decimal("179"), "mm[Hg]")
+    False
+    """
+
+    measure: str = field(validator=v.not_blank)
+    comparator: Comparator = field(validator=v.one_of(Comparator))
+    value: Decimal = field(converter=v.to_decimal)
+    unit: str = field(validator=v.not_blank)
+    loinc: str | None = field(default=None, validator=v.optional(v.not_blank))
+
+    def reached_by(self, loinc: str | None, measure: str, value: Decimal, unit: str) -> bool:
+        """Whether a reading (its code, measure name, value and unit) reaches the limit."""
+        same = loinc == self.loinc if self.loinc else measure == self.measure
+        if not same or unit != self.unit:
+            return False
+        return _compare(value, self.comparator, self.value)
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
 class ZoneAction:
-    """One zone of a symptom action plan: the signs that put you there and what to do."""
+    """One zone of a symptom action plan: the signs that put you there and what to do.
+
+    *limits* are the home readings that put the patient in the zone (a red
+    zone's "systolic 180 or above"): any one reached is enough.
+    """
 
     signs: tuple[str, ...] = field(converter=v.to_tuple, validator=v.tuple_of(v.not_blank))
     actions: tuple[str, ...] = field(converter=v.to_tuple, validator=v.tuple_of(v.not_blank))
     call: str | None = field(default=None, validator=v.optional(v.not_blank))
+    limits: tuple[ReadingLimit, ...] = field(
+        default=(),
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(ReadingLimit, "a ReadingLimit")),
+    )
 
     @signs.validator
     def _some(self, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
@@ -238,6 +281,13 @@ class SymptomActionPlan:
     green: ZoneAction = field(validator=v.instance_of(ZoneAction, "a ZoneAction"))
     yellow: ZoneAction = field(validator=v.instance_of(ZoneAction, "a ZoneAction"))
     red: ZoneAction = field(validator=v.instance_of(ZoneAction, "a ZoneAction"))
+    #: Alert thresholds set on the plan for this patient: a home reading past
+    #: any of them is a reason to act now, whatever zone it is in.
+    alerts: tuple[ReadingLimit, ...] = field(
+        default=(),
+        converter=v.to_tuple,
+        validator=v.tuple_of(v.instance_of(ReadingLimit, "a ReadingLimit")),
+    )
 
 
 _REFERRAL_NEXT = {

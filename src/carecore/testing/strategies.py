@@ -108,6 +108,7 @@ from carecore.model import (
     Problem,
     Program,
     ProgramElection,
+    ReadingLimit,
     ReconciliationItem,
     Referral,
     ReferralStatus,
@@ -185,6 +186,7 @@ __all__ = [
     "problems",
     "program_elections",
     "programs",
+    "reading_limits",
     "reconciliation_items",
     "referrals",
     "review_schedules",
@@ -884,6 +886,20 @@ def tasks() -> st.SearchStrategy[Task]:
     )
 
 
+def reading_limits() -> st.SearchStrategy[ReadingLimit]:
+    """Limits on a home reading (a red zone's, or an alert threshold)."""
+    return st.builds(
+        ReadingLimit,
+        measure=_words,
+        comparator=st.sampled_from(Comparator),
+        value=st.decimals(
+            min_value=-1000, max_value=1000, places=2, allow_nan=False, allow_infinity=False
+        ),
+        unit=st.sampled_from(("mm[Hg]", "kg", "mg/dL", "[lb_av]")),
+        loinc=st.none() | st.sampled_from(("8480-6", "29463-7", "2339-0")),
+    )
+
+
 def zone_actions() -> st.SearchStrategy[ZoneAction]:
     """One zone of a symptom action plan."""
     return st.builds(
@@ -891,6 +907,7 @@ def zone_actions() -> st.SearchStrategy[ZoneAction]:
         signs=st.lists(_words, min_size=1, max_size=3).map(tuple),
         actions=st.lists(_words, max_size=3).map(tuple),
         call=st.none() | _words,
+        limits=st.lists(reading_limits(), max_size=2).map(tuple),
     )
 
 
@@ -904,6 +921,7 @@ def symptom_action_plans() -> st.SearchStrategy[SymptomActionPlan]:
         green=zone_actions(),
         yellow=zone_actions(),
         red=zone_actions(),
+        alerts=st.lists(reading_limits(), max_size=2).map(tuple),
     )
 
 
@@ -1513,6 +1531,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Goal: goals(),
     Barrier: barriers(),
     Task: tasks(),
+    ReadingLimit: reading_limits(),
     ZoneAction: zone_actions(),
     SymptomActionPlan: symptom_action_plans(),
     Referral: referrals(),
