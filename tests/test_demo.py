@@ -240,3 +240,24 @@ def test_care_plan_tasks_belong_to_the_patients_care_manager(ran):
     ]
     assert tasks
     assert all(task.owner == managers[pid] for pid, task in tasks)
+
+
+def test_the_care_managers_complete_most_tasks_as_the_year_goes(ran):
+    # Issue 22: the demo completed none of its care-plan tasks, so a year of them was overdue.
+    from carecore.model import TaskStatus
+
+    _folder, url, _output = ran
+    with CareProgram.open(url, actor="test") as program:
+        data = program.program_data()
+    last = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6)).period.end
+    due = [
+        task
+        for plan in data.care_plans
+        if plan.id.startswith("p-")
+        for task in plan.tasks
+        if task.due is not None and task.due <= last
+    ]
+    done = [t for t in due if t.status is TaskStatus.COMPLETED]
+    assert due
+    assert all(t.outcome for t in done)
+    assert len(due) // 2 < len(done) < len(due)  # most are done; some are still late

@@ -92,6 +92,7 @@ from carecore.model import (
     SymptomActionPlan,
     Target,
     Task,
+    TaskStatus,
     TimeEntry,
     TransitionEpisode,
     VisitKind,
@@ -806,6 +807,46 @@ class _Practice:
         for group in (entries, contacts, observations, appointments):
             if group:
                 self.program.import_records(group, reason=reason)
+        self._do_tasks(month)
+
+    def _do_tasks(self, month: ServicePeriod) -> None:
+        """At the month's end, the care managers complete most tasks that fell due in it.
+
+        Every fifth task (by its place on the plan, :data:`_LEFT_OPEN_EVERY`) is left open, so the
+        worklist has the late work a real day has. A patient who died before
+        the task was due has none done.
+        """
+
+        def done(task: Task) -> Task:
+            started = task.moved(TaskStatus.IN_PROGRESS)
+            return started.moved(TaskStatus.COMPLETED, outcome="Done with the patient")
+
+        def due_now(task: Task, n: int, pid: str) -> bool:
+            died = self.died.get(pid)
+            return (
+                task.open
+                and task.due is not None
+                and month.start <= task.due <= month.end
+                and (died is None or task.due < died)
+                and (n + 1) % _LEFT_OPEN_EVERY != 0
+            )
+
+        with self.program.transaction("carecore demo: plans with tasks due") as tx:
+            plans = [tx.get(CarePlan, plan_id) for plan_id in sorted(self.plans.values())]
+        for plan in plans:
+            if not any(due_now(t, n, plan.patient_id) for n, t in enumerate(plan.tasks)):
+                continue
+            self.program.revise_care_plan(
+                plan.id,
+                lambda current: evolve(
+                    current,
+                    tasks=[
+                        done(t) if due_now(t, n, current.patient_id) else t
+                        for n, t in enumerate(current.tasks)
+                    ],
+                ),
+                reason="carecore demo: care-plan tasks done this month",
+            )
 
     def _a1c(self, pid: str, month: ServicePeriod) -> Observation:
         # A baseline near 8.6% that falls by about 0.12 a month once enrolled.
@@ -1072,6 +1113,10 @@ def _fmt(measure: Measure) -> str:
     if value == value.to_integral_value():
         return f"{value:,.0f} {unit}"
     return f"{value:,.2f} {unit}"
+
+
+#: The demo's care managers leave every this-many-th task of a plan open (late work).
+_LEFT_OPEN_EVERY = 5
 
 
 def _complete(plan: CarePlan, on: pendulum.Date, owner: str) -> CarePlan:
