@@ -25,6 +25,7 @@ from carecore.model import (
     DomainEvent,
     Enrollment,
     MedicationSource,
+    Observation,
     Patient,
     PatientClass,
     Practitioner,
@@ -112,6 +113,9 @@ PATIENT_DATA: dict[str, Callable[[CareProgram], object]] = {
     "revise_care_plan": lambda p: p.revise_care_plan("cp1", lambda plan: plan, reason="revise"),
     "check_overdue_tasks": lambda p: p.check_overdue_tasks(),
     "record_time": lambda p: p.record_time(_entry("t2")),
+    "record_reading": lambda p: p.record_reading(
+        Observation(id="o9", patient_id="p1", measure="weight", value="80.0", unit="kg", on=DAY)
+    ),
     "worklists": lambda p: p.worklists(),
     "run_campaigns": lambda p: p.run_campaigns(),
     "change_enrollment": lambda p: p.change_enrollment(
