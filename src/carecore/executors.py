@@ -278,13 +278,7 @@ class Pool(Generic[S]):
         on_done: Callable[[int], None] | None = None,
     ) -> list[R]:
         """``[fn(state, t) for t in tasks]`` on the workers, in task order (see :meth:`Executor.map`)."""
-        pending = [self.submit(fn, task) for task in tasks]
-        out = []
-        for index, job in enumerate(pending):
-            out.append(job.result())
-            if on_done is not None:
-                on_done(index)
-        return out
+        return _results_in_order([self.submit(fn, task) for task in tasks], on_done)
 
     def close(self) -> None:
         """Release the workers' states and this process's (and the executor, when owned)."""
@@ -305,6 +299,18 @@ class Pool(Generic[S]):
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _results_in_order(
+    pending: Sequence[Pending[R]], on_done: Callable[[int], None] | None
+) -> list[R]:
+    """Each pending task's result in submission order, telling ``on_done`` each index taken."""
+    out = []
+    for index, job in enumerate(pending):
+        out.append(job.result())
+        if on_done is not None:
+            on_done(index)
+    return out
 
 
 class BaseExecutor:
@@ -331,13 +337,7 @@ class BaseExecutor:
         on_done: Callable[[int], None] | None = None,
     ) -> list[R]:
         """Submit every task, then take the results in task order."""
-        pending = [self.submit(fn, task) for task in tasks]
-        out = []
-        for index, job in enumerate(pending):
-            out.append(job.result())
-            if on_done is not None:
-                on_done(index)
-        return out
+        return _results_in_order([self.submit(fn, task) for task in tasks], on_done)
 
     def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
         """A :class:`Pool` over ``make_state(*args, **kwargs)``, built once per worker process."""
