@@ -50,3 +50,44 @@ def smtp_server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def urgent_mail_program(tmp_path, carecore_pm):
+    """A factory: a SQLite program that mails urgent findings to the care manager of patient p1.
+
+    ``urgent_mail_program(body)`` stores p1 with rn-park as care manager and
+    opens the program as rn-park, with one rule mailing ``{owner}@care.example``.
+    """
+    from carecore.clock import FixedClock
+    from carecore.model import CareTeam, CareTeamMember, CareTeamRole
+    from carecore.notify import NotificationRule
+    from carecore.service import CareProgram
+    from carecore.testing._store_contract import make_patient
+
+    programs = []
+
+    def make(body, *, now):
+        rule = NotificationRule(
+            id="urgent-mail",
+            event="UrgentFinding",
+            channel="email",
+            recipient="{owner}@care.example",
+            subject="Urgent: {finding} for {patient_id}",
+            body=body,
+        )
+        program = CareProgram.open(
+            f"sqlite:///{tmp_path / f'urgent-{len(programs)}.db'}",
+            clock=FixedClock(now),
+            actor="rn-park",
+            plugin_manager=carecore_pm,
+            rules=[rule],
+        )
+        programs.append(program)
+        with program.transaction("setup") as tx:
+            tx.add(make_patient("p1"))
+            manager = CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)
+            tx.add(CareTeam(id="t1", patient_id="p1", members=[manager]))
+        return program
+
+    return make

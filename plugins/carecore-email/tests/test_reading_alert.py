@@ -11,9 +11,6 @@ from carecore.clock import FixedClock
 from carecore.model import (
     CarePlan,
     CarePlanStatus,
-    CareTeam,
-    CareTeamMember,
-    CareTeamRole,
     Comparator,
     Observation,
     ReadingLimit,
@@ -21,29 +18,14 @@ from carecore.model import (
     SymptomActionPlan,
     ZoneAction,
 )
-from carecore.notify import NotificationRule
 from carecore.outbox import Dispatcher
-from carecore.service import CareProgram
-from carecore.testing._store_contract import make_patient
 
 NOW = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
 
 
-def test_a_red_zone_blood_pressure_mails_the_care_manager_once(smtp_server, tmp_path, carecore_pm):
-    rule = NotificationRule(
-        id="urgent-mail",
-        event="UrgentFinding",
-        channel="email",
-        recipient="{owner}@care.example",
-        subject="Urgent: {finding} for {patient_id}",
-        body="{instrument_id} record {source_id} on {date}: contact the patient today.",
-    )
-    program = CareProgram.open(
-        f"sqlite:///{tmp_path / 'reading.db'}",
-        clock=FixedClock(NOW),
-        actor="rn-park",
-        plugin_manager=carecore_pm,
-        rules=[rule],
+def test_a_red_zone_blood_pressure_mails_the_care_manager_once(smtp_server, urgent_mail_program):
+    program = urgent_mail_program(
+        "{instrument_id} record {source_id} on {date}: contact the patient today.", now=NOW
     )
     high = ReadingLimit(
         measure="Systolic blood pressure",
@@ -61,14 +43,6 @@ def test_a_red_zone_blood_pressure_mails_the_care_manager_once(smtp_server, tmp_
         red=ZoneAction(signs=["180 or above"], actions=["call now"], limits=[high]),
     )
     with program.transaction("setup") as tx:
-        tx.add(make_patient("p1"))
-        tx.add(
-            CareTeam(
-                id="t1",
-                patient_id="p1",
-                members=[CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)],
-            )
-        )
         tx.add(
             CarePlan(
                 id="cp1",

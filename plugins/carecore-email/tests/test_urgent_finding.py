@@ -8,43 +8,18 @@ import pendulum
 from carecore_email import EmailChannel
 
 from carecore.clock import FixedClock
-from carecore.model import CareTeam, CareTeamMember, CareTeamRole
-from carecore.notify import NotificationRule
 from carecore.outbox import Dispatcher
-from carecore.service import CareProgram
-from carecore.testing._store_contract import make_patient
 
 NOW = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
 PHQ9 = ("44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3")
 
 
 def test_a_flagged_phq9_mails_the_care_manager_once_and_tops_their_worklist(
-    smtp_server, tmp_path, carecore_pm
+    smtp_server, urgent_mail_program
 ):
-    rule = NotificationRule(
-        id="urgent-mail",
-        event="UrgentFinding",
-        channel="email",
-        recipient="{owner}@care.example",
-        subject="Urgent: {finding} for {patient_id}",
-        body="Assessment {source_id} on {date}: contact the patient today.",
+    program = urgent_mail_program(
+        "Assessment {source_id} on {date}: contact the patient today.", now=NOW
     )
-    program = CareProgram.open(
-        f"sqlite:///{tmp_path / 'urgent.db'}",
-        clock=FixedClock(NOW),
-        actor="rn-park",
-        plugin_manager=carecore_pm,
-        rules=[rule],
-    )
-    with program.transaction("setup") as tx:
-        tx.add(make_patient("p1"))
-        tx.add(
-            CareTeam(
-                id="t1",
-                patient_id="p1",
-                members=[CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)],
-            )
-        )
     answers = dict.fromkeys(PHQ9, 1) | {"44260-8": 2}  # item 9: more than half the days
     program.assess("p1", "phq-9", answers, result_id="r1", on=NOW.date())
     channel = EmailChannel(
