@@ -21,7 +21,13 @@ from click.testing import CliRunner
 
 from carecore._cli_common import FORMATS
 from carecore.cli import make_app
-from carecore.model import MedicationSource, MedicationStatement, MedicationStatus
+from carecore.model import (
+    Credential,
+    MedicationSource,
+    MedicationStatement,
+    MedicationStatus,
+    Practitioner,
+)
 from carecore.plugins import get_plugin_manager
 from carecore.service import CareProgram
 
@@ -115,6 +121,8 @@ def store(tmp_path_factory):
                 recorded_on=pendulum.Date(2026, 6, 1),
             )
         )
+        # Who reconciles (meds reconcile --by) is a practitioner in the store.
+        tx.add(Practitioner(id="dr-formats", name="Dr Formats", credential=Credential.MD))
     program.close()
     bundle = folder / "bundle.json"
     bundle.write_text('{"resourceType": "Bundle", "type": "collection", "entry": []}')

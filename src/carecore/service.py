@@ -1426,7 +1426,10 @@ class CareProgram:
         Every medication needs a decision from *decisions* (by key, RxNorm
         code or statement id) or *default*. The open transition episode of
         the patient (or *episode_id*) has its medication-reconciliation
-        deadline met in the same transaction. Returns the
+        deadline met in the same transaction. *by*, who reconciles, is a
+        stored practitioner; an unknown id is refused
+        (:class:`~carecore.errors.NotFound` naming ``by``) and nothing is
+        saved. Returns the
         :class:`~carecore.model.MedicationReconciliation`.
         """
         from carecore.medications import _store  # noqa: PLC0415 - kept off the import path

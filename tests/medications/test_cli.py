@@ -306,3 +306,26 @@ def test_import_fills_from_csv(url, carecore_pm, tmp_path):
     (statin,) = program.medication_adherence(start=D(2026, 1, 1), end=D(2026, 3, 31))
     program.close()
     assert (statin.drug_class, statin.covered, statin.days) == ("statin", 60, 90)
+
+
+def test_reconcile_by_someone_not_in_the_store_is_exit_2_and_saves_nothing(url, carecore_pm):
+    """A fresh store, no care team for the practitioner: `--by` must name a stored practitioner.
+
+    An unknown id is refused naming the option's field and the value (exit 2), nothing saved;
+    a practitioner who is in the store but on no care team is accepted (no access policy asked
+    for more: the login account is at the keyboard).
+    """
+    args = ["meds", "reconcile", "p1", "--db", url, "--on", "2026-03-09", "--rest", "continue"]
+    unknown = run(carecore_pm, *args, "--by", "dr-nobody")
+    assert unknown.exit_code == 2, unknown.output
+    assert "by='dr-nobody'" in unknown.output
+    assert "practitioner" in unknown.output
+    program = CareProgram.open(url, plugin_manager=carecore_pm, create=False)
+    with program.transaction("read") as tx:
+        (episode,) = tx.find(TransitionEpisode, patient_id="p1")
+        assert episode.med_rec_on is None
+        tx.add(Practitioner(id="dr2", name="Dr Two", credential=Credential.MD))  # on no team
+    program.close()
+    known = run(carecore_pm, *args, "--by", "dr2")
+    assert known.exit_code == 0, known.output
+    assert "by dr2; met episode" in known.output

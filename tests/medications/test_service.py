@@ -12,6 +12,7 @@ from carecore.model import (
     AdtEvent,
     AdtEventKind,
     CareSetting,
+    Credential,
     Decision,
     EpisodeStatus,
     MedicationReconciliation,
@@ -20,6 +21,7 @@ from carecore.model import (
     MedicationStatus,
     Patient,
     PatientClass,
+    Practitioner,
     TransitionEpisode,
 )
 from carecore.service import CareProgram
@@ -48,6 +50,8 @@ def program(tmp_path, carecore_pm):
                 time_zone=TZ,
             )
         )
+        for pid in ("dr1", "dr2"):
+            tx.add(Practitioner(id=pid, name=f"Dr {pid}", credential=Credential.MD))
         for sid, source, rx, text, dose, status in [
             ("e1", MedicationSource.EHR, "314076", "Lisinopril 10 MG", "10 mg", "active"),
             ("e2", MedicationSource.EHR, "243670", "Aspirin 81 MG", "81 mg", "active"),
@@ -142,6 +146,15 @@ def test_unknown_patient_is_refused(program):
         program.reconcile_medications("nobody", by="dr1", default=Decision.CONTINUE)
 
 
+def test_an_unknown_practitioner_is_refused_by_name_and_nothing_is_saved(program):
+    with pytest.raises(errors.NotFound) as caught:
+        program.reconcile_medications("p1", by="dr-nobody", default=Decision.CONTINUE)
+    assert (caught.value.field, caught.value.value) == ("by", "dr-nobody")
+    with program.transaction("read") as tx:
+        assert tx.find(MedicationReconciliation, patient_id="p1") == []
+    assert _episode(program).med_rec_on is None
+
+
 def test_a_second_reconciliation_supersedes_the_first_and_history_stays(program):
     first = program.reconcile_medications(
         "p1", by="dr1", decisions={"314076": Decision.CONTINUE, "243670": Decision.STOP}
@@ -179,6 +192,7 @@ def test_a_patient_with_one_list_is_told_where_a_second_comes_from(tmp_path, car
                     id="e1", patient_id="p1", source=MedicationSource.EHR, text="Lisinopril 10 MG"
                 )
             )
+            tx.add(Practitioner(id="dr1", name="Dr One", credential=Credential.MD))
         with pytest.raises(errors.InvalidValue, match="MedicationRequests of category discharge"):
             program.reconcile_medications(
                 "p1", by="dr1", on=D(2026, 3, 4), default=Decision.CONTINUE

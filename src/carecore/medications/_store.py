@@ -15,6 +15,7 @@ from carecore.model import (
     MedicationStatement,
     MedicationStatus,
     Patient,
+    Practitioner,
     TransitionEpisode,
 )
 
@@ -109,6 +110,19 @@ def _new_id(tx: Transaction, patient_id: str, on: pendulum.Date) -> str:
     return found
 
 
+def _reconciler(tx: Transaction, by: str) -> None:
+    """Refuse *by* unless the store holds a practitioner with that id."""
+    try:
+        tx.get(Practitioner, by)
+    except errors.NotFound:
+        raise errors.NotFound(
+            "no practitioner with this id in the store (the one who reconciles is a stored "
+            "practitioner: import their FHIR Practitioner or add them first)",
+            field="by",
+            value=by,
+        ) from None
+
+
 def reconcile_in(
     tx: Transaction,
     *,
@@ -127,6 +141,7 @@ def reconcile_in(
     *on*, reconciliation still due) is the one met, when there is one.
     """
     tx.get(Patient, patient_id)  # NotFound for an unknown patient
+    _reconciler(tx, by)
     stored = tx.find(MedicationStatement, patient_id=patient_id)
     known = {s.id for s in stored}
     if lists is not None:
