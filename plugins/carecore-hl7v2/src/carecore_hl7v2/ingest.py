@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import hl7
 
 from carecore import errors, limits
 from carecore.model import (
@@ -28,13 +27,14 @@ from carecore.model import (
 from carecore_hl7v2.mapping import (
     Demographics,
     Refused,
-    ack,
+    _ack,
+    _demographics,
+    _Fields,
+    _read,
+    _to_event,
     check_limits,
     clean,
-    demographics,
     nak_for_unreadable,
-    parse,
-    to_event,
 )
 
 if TYPE_CHECKING:
@@ -84,7 +84,8 @@ class Prepared:
     """One message checked, parsed and mapped (or its refusal), ready to store."""
 
     text: str
-    message: hl7.Message | None = None
+    #: The message's fields (what the mapping reads), None when it could not be read.
+    message: _Fields | None = None
     event: AdtEvent | None = None
     people: Demographics | None = None
     refusal: Refused | None = None
@@ -97,13 +98,13 @@ def practice_time_zone(program: CareProgram) -> str | None:
 
 def _prepare(raw: str | bytes, time_zone: str | None, identifier_type: str) -> Prepared:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    message: hl7.Message | None = None
+    message: _Fields | None = None
     try:
         check_limits(raw)
         text = clean(raw)
-        message = parse(text)
-        event = to_event(message, time_zone=time_zone, identifier_type=identifier_type)
-        people = demographics(message)
+        message = _read(text)
+        event = _to_event(message, time_zone=time_zone, identifier_type=identifier_type)
+        people = _demographics(message)
     except Refused as exc:
         return Prepared(text=text, message=message, refusal=exc)
     except errors.InvalidValue as exc:  # a value the model refuses (a date of death before birth)
@@ -213,7 +214,7 @@ def _store(
     except Refused as exc:
         return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
     if not tx.claim_inbound(SOURCE, event.source_key):
-        return Outcome(ack=ack(message), code="AA", stored=False, duplicate=True)
+        return Outcome(ack=_ack(message), code="AA", stored=False, duplicate=True)
     if patient is None:
         # Too little in PID to register the patient yet: the event is filed under the
         # id the patient will get when a message with the name and birth date arrives.
@@ -229,7 +230,7 @@ def _store(
     event = attrs.evolve(event, patient_id=patient_id)
     program.receive_in(tx, event, source=SOURCE, time_zone=zone, claimed=True)
     return Outcome(
-        ack=ack(message),
+        ack=_ack(message),
         code="AA",
         stored=True,
         patient_id=patient_id,
@@ -392,13 +393,10 @@ def _contact(tx: Transaction, patient_id: str, people: Demographics) -> None:
 # -- refusals -------------------------------------------------------------------------------
 
 
-def _control_id(message: hl7.Message | None) -> str | None:
+def _control_id(message: _Fields | None) -> str | None:
     if message is None:
         return None
-    try:
-        return str(message.segment("MSH")[10]).strip() or None
-    except (KeyError, IndexError):
-        return None
+    return message.raw("MSH", 10).strip() or None
 
 
 #: A dead letter's id is this and its key. A control id too long for that id to be a
@@ -429,7 +427,7 @@ def _dead_letter(program: CareProgram, tx: Transaction, prepared: Prepared) -> O
         )
     message = prepared.message
     if message is not None and control is not None:
-        answer = ack(message, refusal.code, reason)
+        answer = _ack(message, refusal.code, reason)
     else:
         answer = nak_for_unreadable(reason, refusal.code)
     return Outcome(ack=answer, code=refusal.code, stored=False, dead_letter=True, reason=reason)

@@ -1,7 +1,11 @@
 r"""HL7 v2 ADT messages to carecore ADT events, and the ACKs that answer them.
 
-Parsing is python-hl7's; this module cleans the input (a UTF-8 byte-order
-mark, ``\r\n`` or ``\n`` line ends), checks what carecore needs and maps it.
+Parsing is python-hl7's (:func:`parse`); this module cleans the input (a
+UTF-8 byte-order mark, ``\r\n`` or ``\n`` line ends), checks what carecore
+needs and maps it. The intake reads the few fields it maps straight from
+the text when the message uses the standard separators (``MSH|^~\\&|``),
+field for field what python-hl7 gives (a property test holds the two
+equal), and hands anything else to python-hl7.
 A message carecore cannot use raises :class:`Refused` with the HL7
 acknowledgment code to answer with (``AR`` for a message type or structure
 carecore does not take, ``AE`` for a message it takes but cannot use) and a
@@ -27,6 +31,7 @@ none given and no offset means the message is refused.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import os
 import re
@@ -121,6 +126,12 @@ DISPOSITIONS: dict[str, CareSetting] = {
 _OFFSET = re.compile(r"[+-][0-9]{4}$")
 
 
+@functools.lru_cache(maxsize=64)
+def _check_zone(time_zone: str) -> None:
+    # A zone is checked once: the answer for one name does not change.
+    check_time_zone(time_zone)
+
+
 class Refused(errors.InvalidValue):
     """A message carecore does not take (``code`` AR) or cannot use (``code`` AE)."""
 
@@ -167,27 +178,99 @@ def parse(raw: str | bytes) -> hl7.Message:
         ) from exc
 
 
+class _Fields:
+    """The first segment of each name, as the text of its fields (``fields[n]`` is field *n*).
+
+    This is all the mapping reads of a message: a field's whole text,
+    components and repetitions included, as python-hl7's ``str(segment[n])``
+    gives it (``MSH[1]`` is the field separator, ``MSH[2]`` the encoding
+    characters).
+    """
+
+    __slots__ = ("segments",)
+
+    def __init__(self, segments: dict[str, list[str]]) -> None:
+        self.segments = segments
+
+    @classmethod
+    def of(cls, message: hl7.Message) -> _Fields:
+        """The fields of a message python-hl7 parsed."""
+        found: dict[str, list[str]] = {}
+        for seg in message:
+            name = str(seg[0])
+            if name not in found:
+                found[name] = [str(f) for f in seg]
+        return cls(found)
+
+    @classmethod
+    def split(cls, text: str) -> _Fields | None:
+        r"""The fields of *text* split at its separators, or None to leave it to python-hl7.
+
+        Only a message that declares the standard separators (``MSH|^~\&|``)
+        and holds no second header segment is split here; what python-hl7
+        would read differently (other separators, a header segment within)
+        is not.
+        """
+        text = text.strip()
+        if not text.startswith(_STANDARD):
+            return None
+        lines = text.split("\r")
+        first = lines[0].split("|")
+        first[0:1] = ["MSH", "|"]
+        found: dict[str, list[str]] = {"MSH": first}
+        for line in itertools.islice(lines, 1, None):
+            if line[:3] in _HEADERS:  # python-hl7 numbers a header segment's fields its own way
+                return None
+            fields = line.split("|")
+            found.setdefault(fields[0], fields)
+        return cls(found)
+
+    def raw(self, segment: str, field: int) -> str:
+        """Field *field* of the first *segment* as sent, or ``""``."""
+        fields = self.segments.get(segment)
+        if fields is None or len(fields) <= field:
+            return ""
+        return fields[field]
+
+    def has(self, segment: str, field: int = 0) -> bool:
+        """Whether the message has a *segment* with field *field*."""
+        fields = self.segments.get(segment)
+        return fields is not None and len(fields) > field
+
+
+_STANDARD = "MSH|^~\\&|"
+_HEADERS = frozenset({"MSH", "BHS", "FHS"})
+
 _LAST = threading.local()
 
 
-def _first_segments(message: hl7.Message) -> dict[str, hl7.Segment]:
-    # The first segment of each name, found once per message (python-hl7's segment()
+def _fields(message: hl7.Message | _Fields) -> _Fields:
+    # The fields of a python-hl7 message, found once per message (python-hl7's segment()
     # walks the whole message on every call, and a message is read ~25 times).
+    if isinstance(message, _Fields):
+        return message
     if getattr(_LAST, "message", None) is not message:
-        found: dict[str, hl7.Segment] = {}
-        for seg in message:
-            found.setdefault(str(seg[0]), seg)
-        _LAST.message, _LAST.segments = message, found
-    segments: dict[str, hl7.Segment] = _LAST.segments
-    return segments
+        _LAST.message, _LAST.fields = message, _Fields.of(message)
+    fields: _Fields = _LAST.fields
+    return fields
 
 
-def _get(message: hl7.Message, segment: str, field: int) -> str:
+def _get(message: _Fields, segment: str, field: int) -> str:
     """The whole text of one field (components and repetitions included), or ``""``."""
-    seg = _first_segments(message).get(segment)
-    if seg is None or len(seg) <= field:
-        return ""
-    return str(seg[field]).strip()
+    return message.raw(segment, field).strip()
+
+
+def _read(text: str) -> _Fields:
+    """The fields of a cleaned message (:func:`clean`), split here when it uses the standard separators.
+
+    Any other message goes to :func:`parse`, and what python-hl7 cannot read
+    is :class:`Refused` (AR).
+    """
+    if text.startswith("MSH"):
+        fields = _Fields.split(text)
+        if fields is not None:
+            return fields
+    return _Fields.of(parse(text))
 
 
 def _component(text: str, index: int, separator: str = "^") -> str:
@@ -227,18 +310,17 @@ def _instant(
     return aware
 
 
-def _patient_id(message: hl7.Message, identifier_type: str, control_id: str) -> str:
-    try:
-        field = message.segment("PID")[3]
-    except (KeyError, IndexError):
+def _patient_id(message: _Fields, identifier_type: str, control_id: str) -> str:
+    if not message.has("PID", 3):
         raise Refused(
             "the message has no PID segment",
             code="AE",
             field="PID",
             value=None,
             control_id=control_id,
-        ) from None
-    repetitions = str(field).split("~") if str(field) else []
+        )
+    field = message.raw("PID", 3)
+    repetitions = field.split("~") if field else []
     ids = [(_component(r, 1), _component(r, 5)) for r in repetitions]
     chosen = next((i for i, kind in ids if i and kind == identifier_type), None) or next(
         (i for i, _ in ids if i), None
@@ -248,7 +330,7 @@ def _patient_id(message: hl7.Message, identifier_type: str, control_id: str) -> 
             "PID-3 has no patient identifier",
             code="AE",
             field="PID-3",
-            value=str(field),
+            value=field,
             control_id=control_id,
         )
     return chosen
@@ -268,7 +350,7 @@ def _authority(cx4: str, sender: str) -> str:
     return sender
 
 
-def _sender(message: hl7.Message) -> str:
+def _sender(message: _Fields) -> str:
     return (
         _component(_get(message, "MSH", 4), 1).split("&")[0]
         or _component(_get(message, "MSH", 3), 1).split("&")[0]
@@ -283,6 +365,10 @@ def identifiers(message: hl7.Message) -> tuple[Identifier, ...]:
     >>> [(i.system, i.value) for i in identifiers(msg)]
     [('GEN', 'P1'), ('GEN', '99'), ('urn:oid:1.2.3', '7')]
     """
+    return _identifiers(_fields(message))
+
+
+def _identifiers(message: _Fields) -> tuple[Identifier, ...]:
     sender = _sender(message)
     text = _get(message, "PID", 3)
     out: list[Identifier] = []
@@ -381,6 +467,10 @@ def demographics(message: hl7.Message) -> Demographics:
     >>> d.family_name, d.given_name, d.birth_date.isoformat(), d.sex.value, d.phone
     ('Duck', 'Donald', '1924-10-10', 'male', '+18475550100')
     """
+    return _demographics(_fields(message))
+
+
+def _demographics(message: _Fields) -> Demographics:
     control_id = _get(message, "MSH", 10)
     name = _get(message, "PID", 5).split("~")[0]
     family = _sub(_component(name, 1), 1)
@@ -389,7 +479,7 @@ def demographics(message: hl7.Message) -> Demographics:
     indicator = _component(_get(message, "PID", 30), 1).upper()
     died = _date(death_at, "PID-29", control_id)
     return Demographics(
-        identifiers=identifiers(message),
+        identifiers=_identifiers(message),
         given_name=given or None,
         family_name=family or None,
         birth_date=_date(_get(message, "PID", 7), "PID-7", control_id),
@@ -409,8 +499,12 @@ def to_event(
         raise errors.InvalidValue(
             "must be a parsed HL7 message (use parse())", field="message", value=message
         )
+    return _to_event(_fields(message), time_zone=time_zone, identifier_type=identifier_type)
+
+
+def _to_event(message: _Fields, *, time_zone: str | None, identifier_type: str) -> AdtEvent:
     if time_zone is not None:
-        check_time_zone(time_zone)
+        _check_zone(time_zone)
     control_id = _get(message, "MSH", 10)
     if not control_id:
         raise Refused("MSH-10 (message control id) is empty", code="AR", field="MSH-10", value="")
@@ -549,10 +643,12 @@ def check_limits(raw: str | bytes, *, max_field: int = MAX_FIELD, max_id: int = 
 
 def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
     """The ACK for *message* (``AA``, or a NAK ``AE``/``AR`` with *text* in MSA-3)."""
-    msh = message.segment("MSH")
+    return _ack(_fields(message), code, text)
 
+
+def _ack(message: _Fields, code: str = "AA", text: str | None = None) -> str:
     def field(n: int) -> str:
-        return str(msh[n]) if len(msh) > n else ""
+        return message.raw("MSH", n)
 
     trigger = _component(field(9), 2)
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
