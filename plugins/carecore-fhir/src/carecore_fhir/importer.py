@@ -10,6 +10,7 @@ opens transition episodes. Nothing one bad resource does stops the others.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -146,8 +147,39 @@ class ParsedBundle:
     index: dict[str, dict[str, Any]]
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _unpacked(data: bytes | str, source: str) -> bytes | str:
+    """*data*, or its content when it is a gzip file (known by its first bytes).
+
+    The content is unpacked no further than the JSON size limit allows. A
+    damaged file, or one that unpacks to more than ``json_bytes``, is an
+    :class:`~carecore.errors.InvalidInput` naming *source* (a small file that
+    unpacks to gigabytes stops at the limit).
+    """
+    if not isinstance(data, bytes) or data[:2] != _GZIP_MAGIC:
+        return data
+    allowed = limits.current().json_bytes
+    unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = unpacker.decompress(data, allowed + 1)
+    except zlib.error as exc:
+        message, out = f"not a readable gzip file: {exc}", b""
+    else:
+        message = "" if unpacker.eof else "not a readable gzip file: it ends before its data does"
+    if len(out) > allowed:
+        message = f"unpacks to more than the limit json_bytes={allowed}"
+    if message:
+        raise errors.InvalidInput(
+            f"FHIR bundle {source}",
+            problems=[errors.Problem(path="$", message=message, value=f"{len(data)} bytes")],
+        )
+    return out
+
+
 def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C901 - one check per shape
-    """Parse a FHIR R4 Bundle (or a single resource) from JSON.
+    """Parse a FHIR R4 Bundle (or a single resource) from JSON, plain or gzip-compressed.
 
     Raises :class:`~carecore.errors.InvalidInput` naming *source* and the
     JSON path when the text is not JSON or not a FHIR resource.
@@ -162,6 +194,7 @@ def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C90
     carecore.errors.InvalidInput: invalid FHIR bundle b.json: 1 problem
       $: not JSON: Expecting value at line 1 column 1 (got 'not json')
     """
+    data = _unpacked(data, source)
     try:
         # Within carecore's input limits (size, depth, number digits): a bundle
         # nested too deep is refused by name instead of crashing the import.
