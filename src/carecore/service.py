@@ -686,45 +686,93 @@ class CareProgram:
         The findings are :func:`carecore.careplans.reading_findings` over the
         patient's stored care plans: a reading in a symptom action plan's red
         zone (``red-zone``) or past an alert threshold set on the plan
-        (``alert-threshold``). Each emits an ``UrgentFinding`` (instrument
+        (``alert-threshold``). They are stored with the reading (its
+        ``findings``), and each emits an ``UrgentFinding`` (instrument
         ``home-reading``) in the reading's transaction, as an assessment's
-        findings do. Returns the findings (empty for a reading in range).
+        findings do. Until :meth:`acknowledge_finding`, the reading tops its
+        owner's worklist. Returns the findings (empty for a reading in range).
         """
+        (stored,) = self.record_readings([reading], reason=reason)
+        return stored.findings
+
+    def record_readings(
+        self, readings: Iterable[Observation], *, reason: str = "home readings"
+    ) -> tuple[Observation, ...]:
+        """Store readings in one transaction, each checked as :meth:`record_reading` checks it.
+
+        The path for readings that arrive together (a FHIR import): each is
+        compared with its patient's stored care plans, stored with its
+        findings, and each finding emits an ``UrgentFinding`` in the same
+        transaction. A reading that cannot be stored (its patient unknown, its
+        id stored already) stores none of them. Returns the stored readings.
+        """
+        from carecore.careplans import reading_findings  # noqa: PLC0415
+
+        stored: list[Observation] = []
         with self.transaction(reason) as tx:
-            tx.get(Patient, reading.patient_id)
-            tx.add(reading)
-            findings = careplans.reading_findings(
-                reading, tx.find(CarePlan, patient_id=reading.patient_id)
-            )
-            self._emit_urgent(tx, reading.patient_id, reading.id, "home-reading", findings)
-        return findings
+            plans: dict[str, list[CarePlan]] = {}
+            for reading in readings:
+                if reading.acknowledged_by is not None:
+                    raise errors.InvalidValue(
+                        "a reading is recorded unacknowledged; acknowledge it with "
+                        "acknowledge_finding",
+                        field="acknowledged_by",
+                        value=reading.acknowledged_by,
+                    )
+                patient_id = reading.patient_id
+                if patient_id not in plans:
+                    tx.get(Patient, patient_id)
+                    plans[patient_id] = tx.find(CarePlan, patient_id=patient_id)
+                found = attrs.evolve(reading, findings=reading_findings(reading, plans[patient_id]))
+                tx.add(found)
+                self._emit_urgent(tx, patient_id, found.id, "home-reading", found.findings)
+                stored.append(found)
+        return tuple(stored)
 
     def acknowledge_finding(
         self, result_id: str, *, reason: str = "urgent finding acknowledged"
-    ) -> AssessmentResult:
-        """Record that the acting user has seen a result's urgent findings; it leaves the worklist.
+    ) -> AssessmentResult | Observation:
+        """Record that the acting user has seen a record's urgent findings; it leaves the worklist.
 
-        The result is stored again with ``acknowledged_by`` (the program's
-        actor) and ``acknowledged_at`` (the clock's now); the store's audit
-        log records the update under *reason*. A result without an urgent
-        finding, or one already acknowledged, is refused.
+        *result_id* names an assessment result or a home reading (an
+        :class:`~carecore.model.Observation` stored by :meth:`record_reading`);
+        an assessment result is looked for first. The record is stored again
+        with ``acknowledged_by`` (the program's actor) and ``acknowledged_at``
+        (the clock's now); the store's audit log records the update under
+        *reason*. A record without an urgent finding, or one already
+        acknowledged, is refused, and an id that is neither is
+        :class:`~carecore.errors.NotFound`.
         """
         from carecore.registry import urgent_findings  # noqa: PLC0415
 
         with self.transaction(reason) as tx:
-            result = tx.get(AssessmentResult, result_id)
-            if not urgent_findings(result):
+            record: AssessmentResult | Observation
+            try:
+                record = tx.get(AssessmentResult, result_id)
+            except errors.NotFound:
+                try:
+                    record = tx.get(Observation, result_id)
+                except errors.NotFound:
+                    raise errors.NotFound(
+                        "no assessment result or reading has this id",
+                        field="result_id",
+                        value=result_id,
+                    ) from None
+            found = (
+                urgent_findings(record) if isinstance(record, AssessmentResult) else record.findings
+            )
+            if not found:
                 raise errors.InvalidValue(
                     "has no urgent finding to acknowledge", field="result_id", value=result_id
                 )
-            if result.acknowledged_by is not None:
+            if record.acknowledged_by is not None:
                 raise errors.InvalidValue(
-                    f"was acknowledged already by {result.acknowledged_by}",
+                    f"was acknowledged already by {record.acknowledged_by}",
                     field="result_id",
                     value=result_id,
                 )
             done = attrs.evolve(
-                result, acknowledged_by=self.actor, acknowledged_at=self.clock.now()
+                record, acknowledged_by=self.actor, acknowledged_at=self.clock.now()
             )
             tx.replace(done)
         return done

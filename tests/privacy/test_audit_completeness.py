@@ -116,6 +116,9 @@ PATIENT_DATA: dict[str, Callable[[CareProgram], object]] = {
     "record_reading": lambda p: p.record_reading(
         Observation(id="o9", patient_id="p1", measure="weight", value="80.0", unit="kg", on=DAY)
     ),
+    "record_readings": lambda p: p.record_readings(
+        [Observation(id="o8", patient_id="p1", measure="weight", value="80.0", unit="kg", on=DAY)]
+    ),
     "worklists": lambda p: p.worklists(),
     "run_campaigns": lambda p: p.run_campaigns(),
     "change_enrollment": lambda p: p.change_enrollment(

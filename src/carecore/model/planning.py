@@ -389,6 +389,25 @@ class Observation:
     unit: str = field(validator=v.not_blank)
     on: pendulum.Date = field(converter=v.to_date)
     loinc: str | None = field(default=None, validator=v.optional(v.not_blank))
+    #: The reasons to act now the patient's care plans found in the reading when it
+    #: was recorded (``red-zone``, ``alert-threshold``), as
+    #: :meth:`~carecore.service.CareProgram.record_reading` stores it.
+    findings: tuple[str, ...] = field(
+        default=(), converter=v.to_tuple, validator=v.tuple_of(v.not_blank)
+    )
+    #: Who acknowledged the reading's findings, and when (both or neither):
+    #: until then they top the owner's worklist.
+    acknowledged_by: str | None = field(default=None, validator=v.optional(v.not_blank))
+    acknowledged_at: pendulum.DateTime | None = field(default=None, converter=v.to_optional_instant)
+
+    @acknowledged_at.validator
+    def _acknowledged_by_someone(self, attribute: attrs.Attribute[object], value: object) -> None:
+        if (value is None) != (self.acknowledged_by is None):
+            raise errors.InvalidValue(
+                "an acknowledgement names who and when, both or neither",
+                field=attribute.name,
+                value=value,
+            )
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         Enrollment,
         FaceToFaceVisit,
         InteractiveContact,
+        Observation,
         Patient,
         Practitioner,
         StatusChange,
@@ -257,6 +258,7 @@ def registry_worklists(
     adherence: Iterable[ClassAdherence] = (),
     assessments: Iterable[AssessmentResult] = (),
     progress: Iterable[MinutesProgress] | None = None,
+    readings: Iterable[Observation] = (),
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
@@ -284,7 +286,10 @@ def registry_worklists(
 
     An assessment result with :func:`urgent_findings` not yet acknowledged
     (in *assessments*) is an ``urgent-finding`` item, due on the result's
-    day, at the top of its owner's list.
+    day, at the top of its owner's list. So is a home reading (in
+    *readings*) stored with findings (its care plans' red zone or an alert
+    threshold, decided when it was recorded) and not yet acknowledged: an
+    ``urgent-reading`` item, due on the reading's day.
 
     Each list is in priority order (:func:`priority`): urgent findings,
     then overdue items, then those due today, then minutes to the next code in the
@@ -393,6 +398,18 @@ def registry_worklists(
         for r in assessments
         if r.acknowledged_by is None and r.on <= day
         for finding in urgent_findings(r)
+    ]
+    extra += [
+        WorkItem(
+            kind="urgent-reading",
+            patient_id=o.patient_id,
+            due=o.on,
+            owner=owner_of(o.patient_id),
+            detail=f"{finding}: {o.measure} {o.value} {o.unit} on {o.on} ({o.id})",
+        )
+        for o in readings
+        if o.findings and o.acknowledged_by is None and o.on <= day
+        for finding in o.findings
     ]
     closed = _expired_tcm(given, followed, day, owner_of)
     extra, left = _unless_left(extra, enrolled, day)
@@ -556,6 +573,9 @@ def _unless_left(
 #: still worth logging before the month ends, and the rest.
 BANDS = ("urgent", "overdue", "today", "minutes", "later")
 
+#: The kinds that top the list until acknowledged: an assessment's and a home reading's findings.
+_URGENT = frozenset({"urgent-finding", "urgent-reading"})
+
 #: Minutes to the next code move up in the month's last this-many days.
 _LAST_DAYS = 10
 
@@ -572,7 +592,7 @@ def priority(item: WorkItem, today: pendulum.Date) -> str:
     >>> priority(item, pendulum.Date(2026, 3, 4))
     'overdue'
     """
-    if item.kind == "urgent-finding":
+    if item.kind in _URGENT:
         return "urgent"
     if item.due < today:
         return "overdue"
@@ -652,6 +672,7 @@ def program_worklists(
         adherence=adherence,
         assessments=data.assessments,
         progress=progress,
+        readings=data.observations,
     )
 
 
@@ -724,6 +745,7 @@ def urgent_findings(result: AssessmentResult) -> tuple[str, ...]:
 
 _ACTIONS = {
     "urgent-finding": "Contact the patient today: the assessment found a reason to act now",
+    "urgent-reading": "Contact the patient today: a home reading is past the care plan's limit",
     "tcm-contact": "Call the patient after the discharge (the TCM interactive contact)",
     "tcm-visit": "See the patient face to face for TCM (book or hold the visit)",
     "tcm-med-rec": "Reconcile the patient's medications after the discharge",

@@ -419,7 +419,13 @@ KINDS: tuple[Kind, ...] = (
         ("patient_id", "period_start", "code", "billing_practitioner_id", "date_of_service"),
     ),
     _kind(model.Denial, "denials", ("patient_id", "period_start", "code", "reason", "rule")),
-    _kind(model.Observation, "observations", since=3),
+    _kind(
+        model.Observation,
+        "observations",
+        since=3,
+        # A home reading's urgent findings and their acknowledgement (issue 22).
+        added=dict.fromkeys(("findings", "acknowledged_by", "acknowledged_at"), 19),
+    ),
     _kind(model.AssessmentResult, "assessment_results", since=3),
     _kind(model.DeadLetter, "dead_letters", since=4),
     _kind(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import attrs
 
 from carecore import errors
-from carecore.model import DeliveryReceipt, OutboundMessage
+from carecore.model import AssessmentResult, DeliveryReceipt, OutboundMessage
 from carecore.protocols import AuditEntry, BulkResult, CheckReport, OutboxItem, StoredRows
 from carecore.storage import _chain, _checks
 from carecore.storage._kinds import KINDS, Kind, _load_instant, kind_for
@@ -32,7 +32,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 19
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -455,6 +455,8 @@ class SqlStore:
         """The part of migration *step* written in Python (after its DDL, in its transaction)."""
         if step == 16:  # noqa: PLR2004
             self._close_kinds(cur)
+        if step == 19:  # noqa: PLR2004
+            self._assessment_acknowledgement(cur)
         if step != 15:  # noqa: PLR2004
             return
         # Chain the rows already stored: lift the append-only guard for this one
@@ -477,6 +479,28 @@ class SqlStore:
             "INSERT INTO audit_head (seq, hash) VALUES (?, ?)",
             (int(rows[-1][0]) if rows else 0, hashes[-1] if hashes else _chain.GENESIS),
         )
+
+    def _assessment_acknowledgement(self, cur: Any) -> None:
+        """Add ``acknowledged_by``/``acknowledged_at`` to assessment results that lack them (schema 19).
+
+        They arrived without a migration of their own: a store created since
+        has them from its schema 3, one created before has not. The columns
+        are read from the table itself, so either store ends with them once.
+        """
+        kind = kind_for(AssessmentResult)
+        self._execute(cur, f"SELECT * FROM {quote(kind.table)} WHERE 1 = 0")
+        present = {str(d[0]) for d in cur.description}
+        cur.fetchall()
+        for column in kind.columns:
+            if (
+                column.field in {"acknowledged_by", "acknowledged_at"}
+                and column.name not in present
+            ):
+                self._execute(
+                    cur,
+                    f"ALTER TABLE {quote(kind.table)} ADD COLUMN {quote(column.name)} "
+                    f"{self.TYPES[column.type]}",
+                )
 
     #: Migration 16: the close kind of the episodes closed before it, from the words
     #: carecore wrote for each kind of close (the one place that reads them).
