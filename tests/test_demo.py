@@ -261,3 +261,60 @@ def test_the_care_managers_complete_most_tasks_as_the_year_goes(ran):
     assert due
     assert all(t.outcome for t in done)
     assert len(due) // 2 < len(done) < len(due)  # most are done; some are still late
+
+
+def test_the_care_managers_acknowledge_urgent_findings_the_next_day(ran):
+    # Review of issue 22: every PHQ-9 finding of the year sat unacknowledged on the worklist,
+    # up to 364 days old. Each is acknowledged the next day by the patient's care manager,
+    # through the audited acknowledgement; one repeat screen in the last week is left open.
+    from carecore.model import AssessmentResult
+    from carecore.registry import urgent_findings
+
+    _folder, url, _output = ran
+    last = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6)).period.end
+    with CareProgram.open(url, actor="test") as program, program.transaction("test") as tx:
+        urgent = [r for r in tx.all(AssessmentResult) if urgent_findings(r)]
+        open_ = [r for r in urgent if r.acknowledged_by is None]
+        seen = [r for r in urgent if r.acknowledged_by is not None]
+        assert seen
+        assert len(open_) <= 1
+        assert all((last - r.on).in_days() <= 7 for r in open_)
+        for r in seen:
+            assert r.acknowledged_by == r.performer_id  # the patient's care manager
+            assert r.acknowledged_at is not None
+            assert (r.acknowledged_at.date() - r.on).in_days() <= 2
+            rows = tx.audit_entries(patient_id=r.patient_id)
+            assert any(
+                e.action == "update" and e.key == r.id and e.actor == r.acknowledged_by
+                for e in rows
+            )
+
+
+def test_the_care_managers_review_goals_on_schedule(ran):
+    # Review of issue 22: 76 goal reviews were overdue on the demo's worklist. Goals are reviewed
+    # at the end of the month they fall due in, or a week ahead (a few a month late); one not
+    # met is renewed.
+    from carecore.model import GoalLifecycle
+
+    _folder, url, _output = ran
+    last = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6)).period.end
+    with CareProgram.open(url, actor="test") as program:
+        data = program.program_data()
+    # (Patients who left have no more reviews: their worklist items close themselves.)
+    staying = {e.patient_id for e in data.enrollments if e.status_on(last).value == "enrolled"}
+    last = last.add(days=7)
+    goals = [
+        (plan, g)
+        for plan in data.care_plans
+        if plan.id.startswith("p-") and plan.patient_id in staying
+        for g in plan.goals
+        if g.target is not None and g.target.due <= last
+    ]
+    overdue = [g for _plan, g in goals if g.open]
+    reviewed = [g for _plan, g in goals if g.lifecycle is GoalLifecycle.COMPLETED]
+    assert reviewed
+    assert len(overdue) * 5 < len(goals)  # a few late, most on schedule
+    renewed = {g.id.rpartition("-r")[0] for plan, g in goals if "-r" in g.id}
+    for plan, g in goals:
+        if g.lifecycle is GoalLifecycle.COMPLETED and g.achievement.value == "not-achieved":
+            assert any(x.id.startswith(f"{g.id}-r") for x in plan.goals) or g.id in renewed

@@ -33,6 +33,7 @@ import socket
 import tempfile
 import threading
 import time
+import zlib
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -73,6 +74,8 @@ from carecore.model import (
     EnrollmentStatus,
     FaceToFaceVisit,
     Goal,
+    GoalAchievement,
+    GoalLifecycle,
     Identifier,
     InteractiveContact,
     InterventionKind,
@@ -98,10 +101,11 @@ from carecore.model import (
     VisitKind,
     ZoneAction,
 )
+from carecore.registry import urgent_findings
 from carecore.report import ReportFiles
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     import pluggy
 
@@ -396,6 +400,7 @@ def run_demo(
             practice.receive_over_mllp(month)
         _close_month(program, month)
         report(_STAGES[4], done, len(months))
+    practice.rescreen()
     practice.update_goals()
     files, measures = practice.write_report(out)
     return practice.result(files, measures, time.perf_counter() - started)
@@ -464,6 +469,10 @@ class _Practice:
         self.plans: dict[str, str] = {}
         self.diabetic: set[str] = set()
         self.died: dict[str, pendulum.Date] = {}
+        #: Enrolled patient -> the day they left the program (death or disenrollment).
+        self.left: dict[str, pendulum.Date] = {}
+        #: The PHQ-9 results with an urgent finding: (result id, patient id, day scored).
+        self.findings: list[tuple[str, str, pendulum.Date]] = []
         self.adt_sent = 0
         self.acks: list[str] = []
         #: Days in hospital of a readmission (the study's length of stay).
@@ -652,6 +661,7 @@ class _Practice:
             for change in simulated.history[1:]:
                 if change.status is EnrollmentStatus.DISENROLLED and change.reason is not None:
                     record = record.disenroll(change.on, change.reason)
+                    self.left[pid] = change.on
             enrollments.append(record)
             self.enrolled_on[pid] = on
             manager = self.nurses[len(self.enrolled_on) % 2]
@@ -708,9 +718,7 @@ class _Practice:
     def plan_care(self) -> None:
         """A PHQ-9 for each enrolled patient (scored, urgent findings raised) and an agreed care plan."""
         stage = _STAGES[3]
-        items = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2"]
-        items += ["44252-5", "44253-3", "44260-8"]
-        codes = ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9")
+        items, codes = _PHQ9_ITEMS, _PHQ9_ANSWERS
         total = len(self.enrolled_on)
         plans = []
         for done, (pid, on) in enumerate(sorted(self.enrolled_on.items()), start=1):
@@ -734,8 +742,54 @@ class _Practice:
             )
             plans.append(_complete(draft, on, self.manager[pid]))
             self.plans[pid] = draft.id
+            if urgent_findings(result):
+                self.findings.append((result.id, pid, on))
             self.progress(stage, done, total)
         self.program.import_records(plans, reason="carecore demo: care plans agreed with patients")
+        self.acknowledge_findings()
+
+    def acknowledge_findings(self) -> None:
+        """The care manager acknowledges each urgent finding the next morning, as its owner.
+
+        Through :meth:`~carecore.service.CareProgram.acknowledge_finding`, so
+        the store's audit log names the care manager. A finding scored on the
+        last simulated day waits (nothing happens after it).
+        """
+        for result_id, pid, on in self.findings:
+            seen = on.add(days=1)
+            if seen > self.period.end:
+                continue
+            self._clock(seen, hour=9)
+            self.program.as_actor(self.manager[pid]).acknowledge_finding(
+                result_id, reason="carecore demo: the care manager called the patient"
+            )
+
+    def rescreen(self) -> None:
+        """A repeat PHQ-9 in the last week for the last patient whose first one was urgent.
+
+        Left unacknowledged: the last simulated day's worklist has an urgent finding on top,
+        as a real day might.
+        """
+        end = self.period.end
+        day = end.subtract(days=3)
+        candidates = [
+            (on, pid)
+            for _rid, pid, on in self.findings
+            if pid not in self.left and on < day and pid not in self.died
+        ]
+        if not candidates:
+            return
+        _on, pid = max(candidates)
+        self._clock(day, hour=11)
+        self.program.assess(
+            pid,
+            "phq-9",
+            {**_PHQ9_CALM, "44260-8": "LA6569-3"},
+            result_id=f"{pid}-phq9-{day:%Y%m%d}",
+            on=day,
+            performer_id=self.manager[pid],
+            reason="carecore demo: repeat PHQ-9",
+        )
 
     # -- 5. the months of care management -------------------------------------------------------
 
@@ -810,11 +864,16 @@ class _Practice:
         self._do_tasks(month)
 
     def _do_tasks(self, month: ServicePeriod) -> None:
-        """At the month's end, the care managers complete most tasks that fell due in it.
+        """At the month's end, the care managers do the month's plan work: tasks and goal reviews.
 
-        Every fifth task (by its place on the plan, :data:`_LEFT_OPEN_EVERY`) is left open, so the
-        worklist has the late work a real day has. A patient who died before
-        the task was due has none done.
+        They complete most tasks that fell due in the month: every fifth task
+        (by its place on the plan, :data:`_LEFT_OPEN_EVERY`) is left open, so
+        the worklist has the late work a real day has. They review each
+        measurable goal whose target date falls in the month or the first
+        week of the next (or earlier, when the review was late) with the
+        patient (:func:`_review_goals`); one
+        in :data:`_REVIEW_LATE_EVERY` waits until the next month. Nothing is
+        done for a patient after they died or left the program.
         """
 
         def done(task: Task) -> Task:
@@ -831,10 +890,28 @@ class _Practice:
                 and (n + 1) % _LEFT_OPEN_EVERY != 0
             )
 
-        with self.program.transaction("carecore demo: plans with tasks due") as tx:
+        def goal_due(goal: Goal, pid: str) -> bool:
+            target, left = goal.target, self.left.get(pid)
+            return (
+                goal.open
+                and target is not None
+                and target.due.subtract(days=_REVIEW_AHEAD_DAYS) <= month.end
+                and (left is None or target.due < left)
+                and (
+                    target.due.subtract(days=_REVIEW_AHEAD_DAYS) < month.start or not _late(goal.id)
+                )
+            )
+
+        with self.program.transaction("carecore demo: plans with work due") as tx:
             plans = [tx.get(CarePlan, plan_id) for plan_id in sorted(self.plans.values())]
+            reviewed = {
+                p.patient_id for p in plans if any(goal_due(g, p.patient_id) for g in p.goals)
+            }
+            results = {pid: tx.find(Observation, patient_id=pid) for pid in sorted(reviewed)}
         for plan in plans:
-            if not any(due_now(t, n, plan.patient_id) for n, t in enumerate(plan.tasks)):
+            pid = plan.patient_id
+            tasks = any(due_now(t, n, pid) for n, t in enumerate(plan.tasks))
+            if not tasks and pid not in reviewed:
                 continue
             self.program.revise_care_plan(
                 plan.id,
@@ -844,8 +921,14 @@ class _Practice:
                         done(t) if due_now(t, n, current.patient_id) else t
                         for n, t in enumerate(current.tasks)
                     ],
+                    goals=_review_goals(
+                        current.goals,
+                        results.get(current.patient_id, ()),
+                        lambda g: goal_due(g, current.patient_id),
+                        month.end,
+                    ),
                 ),
-                reason="carecore demo: care-plan tasks done this month",
+                reason="carecore demo: care-plan tasks done and goals reviewed this month",
             )
 
     def _a1c(self, pid: str, month: ServicePeriod) -> Observation:
@@ -1115,8 +1198,70 @@ def _fmt(measure: Measure) -> str:
     return f"{value:,.2f} {unit}"
 
 
+#: The PHQ-9's items (LOINC), item 9 last, and its answers from "not at all" to "nearly every day".
+_PHQ9_ITEMS: tuple[str, ...] = ("44250-9", "44255-8", "44259-0", "44254-1", "44251-7")
+_PHQ9_ITEMS += ("44258-2", "44252-5", "44253-3", "44260-8")
+_PHQ9_ANSWERS = ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9")
+#: A mild PHQ-9: low mood and poor sleep on several days, nothing else.
+_PHQ9_CALM = {item: _PHQ9_ANSWERS[item in {"44250-9", "44259-0"}] for item in _PHQ9_ITEMS}
+
 #: The demo's care managers leave every this-many-th task of a plan open (late work).
 _LEFT_OPEN_EVERY = 5
+#: About one goal review in this many is done a month late (chosen by the goal's id).
+_REVIEW_LATE_EVERY = 8
+#: Goals due up to this many days into the next month are reviewed at the month's end.
+_REVIEW_AHEAD_DAYS = 7
+#: How long a goal not met at its review is given again.
+_RENEW_MONTHS = 6
+
+
+def _late(goal_id: str) -> bool:
+    """Whether the goal's review waits a month (the same goals on every run)."""
+    return zlib.crc32(goal_id.encode()) % _REVIEW_LATE_EVERY == 0
+
+
+def _review_goals(
+    goals: tuple[Goal, ...],
+    results: Iterable[Observation],
+    due: Callable[[Goal], bool],
+    month_end: pendulum.Date,
+) -> tuple[Goal, ...]:
+    """*goals* after their reviews: each *due* goal is closed as met or not met by its date.
+
+    A goal is judged on the results up to the review (the month's end). A goal not met is renewed with the patient: a new
+    goal, the same target due :data:`_RENEW_MONTHS` months on (its id
+    ``-r1``, ``-r2``...), so the missed one still counts in the goal
+    measure.
+    """
+    out: list[Goal] = []
+    for goal in goals:
+        target = goal.target
+        if target is None or not due(goal):
+            out.append(goal)
+            continue
+        seen = [o for o in results if o.on <= month_end]
+        progress = careplans.goal_progress(goal, seen, on=max(month_end, target.due).add(days=1))
+        if progress.met:
+            out.append(
+                evolve(goal, lifecycle=GoalLifecycle.COMPLETED, achievement=progress.achievement)
+            )
+            continue
+        out.append(
+            evolve(
+                goal, lifecycle=GoalLifecycle.COMPLETED, achievement=GoalAchievement.NOT_ACHIEVED
+            )
+        )
+        stem, _, n = goal.id.rpartition("-r")
+        again = f"{stem}-r{int(n) + 1}" if stem and n.isdigit() else f"{goal.id}-r1"
+        out.append(
+            evolve(
+                goal,
+                id=again,
+                target=evolve(target, due=target.due.add(months=_RENEW_MONTHS)),
+                achievement=GoalAchievement.IN_PROGRESS,
+            )
+        )
+    return tuple(out)
 
 
 def _complete(plan: CarePlan, on: pendulum.Date, owner: str) -> CarePlan:
