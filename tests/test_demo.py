@@ -318,3 +318,18 @@ def test_the_care_managers_review_goals_on_schedule(ran):
     for plan, g in goals:
         if g.lifecycle is GoalLifecycle.COMPLETED and g.achievement.value == "not-achieved":
             assert any(x.id.startswith(f"{g.id}-r") for x in plan.goals) or g.id in renewed
+
+
+def test_the_reports_funnel_never_grows_along_its_stages(ran):
+    # Review of issue 22: the demo's funnel showed 75 outreached of 70 eligible.
+    from carecore.report import practice_view
+
+    _folder, url, _output = ran
+    with CareProgram.open(url, actor="test") as program:
+        data = program.program_data()
+    period = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6)).period
+    view = practice_view(program_report(data, period=period, as_of=period.end))
+    counts = [step.count for step in view.funnel]
+    assert [s.label for s in view.funnel][:3] == ["Identified", "Eligible", "Outreached"]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[2] > 0

@@ -18,6 +18,7 @@ snapshot, so the report's numbers are the API's.
 
 from __future__ import annotations
 
+from carecore.metrics._funnel import FUNNEL_STAGES, FunnelStage, enrollment_funnel
 from carecore.metrics._measure import (
     Comparison,
     Measure,
@@ -53,8 +54,10 @@ from carecore.metrics._summary import ProgramData, ProgramReport, program_report
 
 __all__ = [
     "A1C_LOINC",
+    "FUNNEL_STAGES",
     "A1cChange",
     "Comparison",
+    "FunnelStage",
     "Measure",
     "PatientCost",
     "PmpmRow",
@@ -70,6 +73,7 @@ __all__ = [
     "ed_visits_per_1000",
     "enrolled_months",
     "enrolled_patients",
+    "enrollment_funnel",
     "enrollment_rate",
     "expected_revenue",
     "goal_attainment",

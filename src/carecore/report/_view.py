@@ -26,11 +26,12 @@ from carecore.metrics import (
     billable_rate,
     enrolled_months,
     enrolled_patients,
+    enrollment_funnel,
     expected_revenue,
     minutes_per_patient_month,
     month_key,
 )
-from carecore.model import EnrollmentStatus, ServicePeriod
+from carecore.model import ServicePeriod
 from carecore.report._labels import count, label, measure_value, money, month_name, percent
 from carecore.report._tables import Table
 
@@ -217,42 +218,36 @@ def _cards(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> tu
     )
 
 
-_REACHED = {
-    EnrollmentStatus.OUTREACH,
-    EnrollmentStatus.CONSENTED,
-    EnrollmentStatus.ENROLLED,
-    EnrollmentStatus.PAUSED,
+#: The funnel's stage names as the page shows them.
+_STEP_LABELS = {
+    "identified": "Identified",
+    "eligible": "Eligible",
+    "outreached": "Outreached",
+    "consented": "Consented",
+    "enrolled": "Enrolled",
+    "billed": "Billed",
 }
 
 
 def _funnel(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> tuple[Step, ...]:
-    family, day = report.family, report.as_of
-    rows = [e for e in report.eligibility if e.family is family]
-    outreached = {
-        en.patient_id
-        for en in data.enrollments
-        if en.family is family and any(h.status in _REACHED and h.on <= day for h in en.history)
-    }
-    consented = {c.patient_id for c in data.consents if c.family is family and c.obtained_on <= day}
-    enrolled = enrolled_patients(data.enrollments, period=month, family=family)
-    billed = billable_rate(data.claim_lines, data.enrollments, period=month, family=family)
-    steps = (
-        ("Identified", len(rows), "patients the registry checked for the program"),
-        ("Eligible", sum(1 for e in rows if e.eligible), f"eligible on {day} by the registry"),
-        ("Outreached", len(outreached), "patients contacted about the program"),
-        ("Consented", len(consented), "patients with a recorded consent"),
-        ("Enrolled", int(enrolled.numerator), f"enrolled on {month.end}"),
-        ("Billed", int(billed.numerator), f"billed for {month_name(month)}"),
+    """The metrics' funnel (:func:`~carecore.metrics.enrollment_funnel`) in words and shares."""
+    stages = enrollment_funnel(
+        report.eligibility,
+        data.enrollments,
+        data.consents,
+        data.claim_lines,
+        family=report.family,
+        month=month,
     )
-    first = steps[0][1]
+    first = stages[0].count
     return tuple(
         Step(
-            label=name,
-            count=n,
-            share=percent(Decimal(n) / first) if first else "n/a",
-            definition=text,
+            label=_STEP_LABELS[stage.name],
+            count=stage.count,
+            share=percent(Decimal(stage.count) / first) if first else "n/a",
+            definition=stage.definition,
         )
-        for name, n, text in steps
+        for stage in stages
     )
 
 
