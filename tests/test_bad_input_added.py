@@ -7,7 +7,7 @@ import pytest
 
 from carecore import errors
 from carecore.billing import cms_rule_set
-from carecore.billing.month import MonthRecords, close_records
+from carecore.billing._month import MonthRecords, close_records
 from carecore.model import CareSetting, ServicePeriod, TransitionEpisode
 from carecore.notify import messages_for
 from carecore.service import CareProgram

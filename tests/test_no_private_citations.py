@@ -76,7 +76,7 @@ def test_the_scan_sees_the_package_and_the_docs():
     package = Path(carecore.__file__).parent
     paths = user_facing_files(ROOT, package)
     names = {p.name for p in paths}
-    assert {"engine.py", "sources.py", "_eligibility.py", "index.md", "README.md"} <= names
+    assert {"_engine.py", "sources.py", "_eligibility.py", "index.md", "README.md"} <= names
     assert any(p.suffix == ".csv" for p in paths)
     # The scanner finds what it looks for.
     probe = ROOT / "tests" / "test_no_private_citations.py"

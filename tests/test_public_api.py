@@ -99,6 +99,23 @@ def test_the_compatibility_page_lists_the_public_modules() -> None:
     assert block.split() == [m.__name__ for m in public_modules()]
 
 
+def test_the_api_reference_documents_no_private_module() -> None:
+    """Autodoc directives name public paths only, so no page documents an underscored module."""
+    found = []
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        if "_build" in page.parts:
+            continue
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            directive, _, target = line.strip().partition(":: ")
+            if not directive.startswith(".. auto") or not target.startswith("carecore"):
+                continue
+            if any(part.startswith("_") for part in target.split(".")):
+                found.append(f"{page.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "Document the public name (e.g. carecore.billing.evaluate):\n" + "\n".join(
+        found
+    )
+
+
 def private_model_imports(path: Path) -> list[str]:
     """The imports in *path* of an underscored module or name of ``carecore.model``."""
     found = []

@@ -140,7 +140,7 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
     and closed through CareProgram; the output is the same as ``--via
     engine``, and a case the store cannot hold yet exits 2 naming it.
     """
-    from carecore.billing.engine import evaluate as run  # noqa: PLC0415
+    from carecore.billing._engine import evaluate as run  # noqa: PLC0415
     from carecore.billing.fees import NO_LISTED_FEE  # noqa: PLC0415
     from carecore.billing.scenarios import load_scenarios, result_to_json  # noqa: PLC0415
 
@@ -404,16 +404,16 @@ def _close_csv(
     engine: str,
     buckets: str = "auto",
 ) -> None:
-    """The close over a patients.csv / events.csv pair (carecore.billing.close.close_files)."""
+    """The close over a patients.csv / events.csv pair (carecore.billing._close.close_files)."""
     import contextlib  # noqa: PLC0415
 
-    from carecore.billing.close import close_files  # noqa: PLC0415
-    from carecore.billing.columnar import polars_available  # noqa: PLC0415
+    from carecore.billing._close import close_files  # noqa: PLC0415
+    from carecore.billing._columnar import polars_available  # noqa: PLC0415
 
     if engine == "columnar" and not polars_available():
         _fail("--engine columnar needs polars: " + errors.MissingDependency.install_command("fast"))
         return
-    from carecore.billing.buckets import MAX_BUCKETS  # noqa: PLC0415
+    from carecore.billing._buckets import MAX_BUCKETS  # noqa: PLC0415
 
     count: int | str = buckets
     if buckets != "auto":
@@ -492,7 +492,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
     import contextlib  # noqa: PLC0415
 
-    from carecore.billing.close import close_store  # noqa: PLC0415
+    from carecore.billing._close import close_store  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
 
     pm = ctx.obj["pm"]

@@ -48,6 +48,7 @@ import attrs
 from attrs import Attribute, field, frozen
 
 from carecore import errors, notify
+from carecore._builtin.console_channel import ConsoleChannel
 from carecore._redact import redact
 from carecore.model import ContactPreferences, DeliveryReceipt, Patient
 
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from carecore.service import CareProgram
     from carecore.storage import OutboxItem
 
-__all__ = ["PATIENT_ADDRESS", "DispatchReport", "Dispatcher", "RetryPolicy"]
+__all__ = ["PATIENT_ADDRESS", "ConsoleChannel", "DispatchReport", "Dispatcher", "RetryPolicy"]
 
 #: A recipient meaning "the patient's own address on the message's channel"
 #: (their phone for ``sms``, their email for ``email``, from their

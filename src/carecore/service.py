@@ -99,9 +99,9 @@ if TYPE_CHECKING:
 
     from carecore import billing
     from carecore.billing import BillingFacts, EvaluationResult
+    from carecore.billing._month import MonthRecords
+    from carecore.billing._progress import TimeProgress
     from carecore.billing.facts import Setting
-    from carecore.billing.month import MonthRecords
-    from carecore.billing.progress import TimeProgress
     from carecore.gaps import Gap
     from carecore.instruments import Answer
     from carecore.medications import Choice, ClassAdherence
@@ -896,14 +896,14 @@ class CareProgram:
 
         The patient's month so far is evaluated from the stored records as a
         month close evaluates it, before and after the entry
-        (:func:`carecore.billing.progress.month_progress`): when the entry
+        (:func:`carecore.billing.month_progress`): when the entry
         reaches the next code the engine named for its family and billing
         practitioner, the event names the code reached and the minutes the
         engine counts toward it. Whose minutes count, from which day, and
         where the thresholds lie are the engine's, under *rules* (default:
         the CMS rule set of the entry's year; no event in a year without one).
         """
-        from carecore.billing.progress import counted_minutes  # noqa: PLC0415
+        from carecore.billing._progress import counted_minutes  # noqa: PLC0415
 
         with self.transaction(reason) as tx:
             chosen = _rules_for(rules, entry.service_date.year)
@@ -1311,7 +1311,7 @@ class CareProgram:
 
         The records are read in one transaction and evaluated with *rules*
         (default: the CMS rule set of the period's year) by
-        :func:`carecore.billing.month.close_records`; every patient's claim
+        :func:`carecore.billing.close_records`; every patient's claim
         lines and denials are then written in one transaction, so a failed
         close leaves the previous one in place. *progress* gets
         ``(patients done, patients)``; *each* gets every patient's billing
@@ -1696,7 +1696,7 @@ def _evaluate_month_records(  # noqa: PLR0917 - evaluate_period's settings
 ) -> list[EvaluationResult]:
     """Every patient's result from *records* (see :meth:`CareProgram.evaluate_period`)."""
     _check_close_options(setting, require_coverage)
-    from carecore.billing.month import evaluate_records  # noqa: PLC0415
+    from carecore.billing._month import evaluate_records  # noqa: PLC0415
 
     total = len(records.patients)
     results = []
@@ -1745,7 +1745,7 @@ def _month_records(
     *dated_plans*, each plan's versions with the day each was written are
     put there by plan id (see :func:`_plan_spans`).
     """
-    from carecore.billing.month import MonthRecords  # noqa: PLC0415
+    from carecore.billing._month import MonthRecords  # noqa: PLC0415
 
     def read(cls: type[Any]) -> list[Any]:
         if patient_ids is not None:
@@ -1805,7 +1805,7 @@ def _time_progress(
     tx: Transaction, entry: TimeEntry, rules: billing.RuleSet
 ) -> tuple[BillingFacts, EvaluationResult, TimeProgress | None] | None:
     """The entry's patient's month so far (to the entry's day) and the engine's next code for its time."""
-    from carecore.billing.progress import records_progress  # noqa: PLC0415
+    from carecore.billing._progress import records_progress  # noqa: PLC0415
 
     day = entry.service_date
     records = _month_records(tx, entry.patient_id)

@@ -4,7 +4,7 @@ As cattrs runs its suite once per converter class, every test that takes
 ``close_engine`` runs three times:
 
 * ``engine``: the reference close with its fast path switched off, so every
-  patient-month goes through :func:`carecore.billing.engine.evaluate`;
+  patient-month goes through :func:`carecore.billing.evaluate`;
 * ``fast``: the reference close as shipped (time-only months through the
   fast path's cache of engine results);
 * ``columnar``: the polars close (skipped without polars).
@@ -53,7 +53,7 @@ class CloseEngine:
 
 def switch_off_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the reference close evaluate every patient-month with the engine."""
-    from carecore.billing import close as close_module
+    from carecore.billing import _close as close_module
 
     monkeypatch.setattr(close_module._LightParser, "time_only", lambda self, rows, patient: None)
     monkeypatch.setattr(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pendulum
 
 from carecore.billing import cms_rule_set, evaluate
-from carecore.billing.bridge import facts_from_model
+from carecore.billing._bridge import facts_from_model
 from carecore.model import (
     AdministrativeSex,
     AdtEvent,
@@ -127,7 +127,7 @@ def test_wrong_types_are_typed_errors():
     import pytest
 
     from carecore import errors
-    from carecore.billing.fast import FastClose
+    from carecore.billing._fast import FastClose
 
     with pytest.raises(errors.InvalidValue) as caught:
         facts_from_model(patient="p1", practitioners=[DOCTOR], period=ServicePeriod.month(2026, 3))

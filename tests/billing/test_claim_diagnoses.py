@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set, evaluate, primitives
+from carecore.billing._engine import EvaluationResult
 from carecore.billing.claims import assemble_claims, claims_from_close
-from carecore.billing.engine import EvaluationResult
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,

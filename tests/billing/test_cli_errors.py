@@ -107,7 +107,7 @@ def test_year_without_rule_set_names_case_and_path(tmp_path):
 
 def test_rule_refusing_facts_exits_2_naming_the_case(tmp_path, monkeypatch):
     from carecore import errors
-    from carecore.billing import engine
+    from carecore.billing import _engine as engine
 
     def refuse(facts, rules):
         raise errors.InvalidValue(field="minutes", value=0, reason="must be positive")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from carecore import errors
 from carecore.billing import cms_rule_set
-from carecore.billing.close import _LightParser, _parse_event, read_patients, run_close
+from carecore.billing._close import _LightParser, _parse_event, read_patients, run_close
 from carecore.cli import make_app
 from carecore.model import ServicePeriod
 from carecore.plugins import get_plugin_manager
@@ -192,7 +192,7 @@ def test_fast_path_and_reference_agree_on_a_close(tmp_path, monkeypatch):
     patients, _ = read_patients(patients_csv)
     month, rules = ServicePeriod.month(2026, 3), cms_rule_set(2026)
     run_close(patients, events_csv, month, rules, tmp_path / "fast")
-    from carecore.billing import close as close_module
+    from carecore.billing import _close as close_module
 
     monkeypatch.setattr(close_module._LightParser, "time_only", lambda self, rows, patient: None)
     monkeypatch.setattr(
@@ -319,7 +319,7 @@ def test_a_repeated_row_takes_each_patients_practitioner():
 
 
 def test_a_failed_close_closes_its_files_and_writes_no_summary(tmp_path, monkeypatch):
-    from carecore.billing import close
+    from carecore.billing import _close as close
 
     patients_csv, events_csv = generated(tmp_path / "data", 50)
     patients, _ = read_patients(patients_csv)

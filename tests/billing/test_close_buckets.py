@@ -1,4 +1,4 @@
-"""The month close in buckets (carecore.billing.buckets) gives the unbucketed close's files."""
+"""The month close in buckets (carecore.billing._buckets) gives the unbucketed close's files."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def test_the_polars_split_reads_in_blocks_of_whole_lines(tmp_path, monkeypatch):
     import subprocess
     import sys
 
-    from carecore.billing import buckets as buckets_module
+    from carecore.billing import _buckets as buckets_module
 
     generator = Path(__file__).parents[2] / "bench" / "gen_close.py"
     subprocess.run(
@@ -246,7 +246,7 @@ def test_a_bad_bucket_count_is_refused_by_name(tmp_path, value):
 
 
 def test_auto_closes_a_large_events_file_in_buckets(tmp_path, monkeypatch):
-    from carecore.billing import buckets as buckets_module
+    from carecore.billing import _buckets as buckets_module
 
     patients, events = write(tmp_path, PATIENT_HEADER + PATIENT_ROWS, EVENT_HEADER + EVENT_ROWS)
     assert buckets_module.bucket_count(events) == 1
@@ -277,14 +277,14 @@ EVENT_ROWS = "".join(
 @pytest.fixture
 def in_process(monkeypatch):
     """Buckets close in this process (where the spies below see them), not in forked children."""
-    from carecore.billing import buckets as buckets_module
+    from carecore.billing import _buckets as buckets_module
 
     monkeypatch.setattr(buckets_module, "_can_fork", lambda: False)
 
 
 def spy_on_buckets(monkeypatch, check):
     """Run *check* (given the bucket's patients.csv) in every bucket's close."""
-    from carecore.billing import close as close_module
+    from carecore.billing import _close as close_module
 
     real = close_module.close_files
 
@@ -390,8 +390,8 @@ def test_the_cli_takes_buckets(tmp_path):
 
 @pytest.mark.usefixtures("in_process")
 def test_without_polars_the_csv_module_splits_the_files(tmp_path, monkeypatch):
-    from carecore.billing import buckets as buckets_module
-    from carecore.billing import columnar
+    from carecore.billing import _buckets as buckets_module
+    from carecore.billing import _columnar as columnar
 
     write(tmp_path, PATIENT_HEADER + PATIENT_ROWS, EVENT_HEADER + EVENT_ROWS)
     whole = closed(tmp_path, "reference", 1)
@@ -408,7 +408,7 @@ def test_without_polars_the_csv_module_splits_the_files(tmp_path, monkeypatch):
 FORKED = """
 import json, os, stat, sys
 from pathlib import Path
-from carecore.billing import buckets, close as close_module
+from carecore.billing import _buckets as buckets, _close as close_module
 from carecore.billing import close_files, cms_rule_set
 from carecore.model import ServicePeriod
 

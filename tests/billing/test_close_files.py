@@ -37,7 +37,7 @@ def test_bad_settings_are_refused_by_name(tmp_path, settings, field):
 
 
 def test_the_cli_closes_through_close_files(tmp_path, monkeypatch):
-    from carecore.billing import close as close_module
+    from carecore.billing import _close as close_module
 
     patients, events = write(tmp_path, PATIENTS, EVENTS)
     calls = []

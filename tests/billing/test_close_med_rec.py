@@ -18,9 +18,10 @@ import pendulum
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from carecore.billing import cms_rule_set, columnar
+from carecore.billing import _columnar as columnar
+from carecore.billing import cms_rule_set
+from carecore.billing._close import iter_patient_months, read_patients, run_close
 from carecore.billing._via_store import evaluate_via_store
-from carecore.billing.close import iter_patient_months, read_patients, run_close
 from carecore.billing.scenarios import read_scenarios
 from carecore.model import DenialReason, ServicePeriod
 

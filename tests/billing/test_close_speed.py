@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore import errors
-from carecore.billing import bridge
+from carecore.billing import _bridge as bridge
 from carecore.model import (
     CarePlan,
     ClaimLine,

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 pl = pytest.importorskip("polars")
 
-from carecore.billing import cms_rule_set, columnar  # noqa: E402
-from carecore.billing.close import read_patients, run_close  # noqa: E402
+from carecore.billing import _columnar as columnar  # noqa: E402
+from carecore.billing import cms_rule_set  # noqa: E402
+from carecore.billing._close import read_patients, run_close  # noqa: E402
 from carecore.billing.rules import DateOfService, Switches  # noqa: E402
 from carecore.model import ServicePeriod  # noqa: E402
 

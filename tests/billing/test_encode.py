@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set
-from carecore.billing.encode import CLAIM_COLUMNS, CloseEncoder, Template, json_text
+from carecore.billing._encode import CLAIM_COLUMNS, CloseEncoder, Template, json_text
 from carecore.model import ClaimLine, Denial, ServiceFamily, ServicePeriod
 from carecore.model.codes import Credential, DenialReason, RoleClass
 

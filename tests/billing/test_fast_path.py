@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set, evaluate
+from carecore.billing._fast import FAST_FAMILIES, FastClose
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
@@ -19,7 +20,6 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
-from carecore.billing.fast import FAST_FAMILIES, FastClose
 from carecore.billing.rules import DateOfService, Switches
 from carecore.model import (
     Credential,

@@ -1,4 +1,4 @@
-"""A month closed from stored records: CareProgram.close_month and billing.month.close_records."""
+"""A month closed from stored records: CareProgram.close_month and billing._month.close_records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from attrs import evolve
 
 from carecore import errors
 from carecore.billing import cms_rule_set
-from carecore.billing.month import MonthRecords, close_records
+from carecore.billing._month import MonthRecords, close_records
 from carecore.careplans import draft_plan
 from carecore.model import (
     AssessmentDomain,

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set
+from carecore.billing._month import MonthRecords, close_records, evaluate_records
 from carecore.billing.facts import ProgramMonthFact, Setting
-from carecore.billing.month import MonthRecords, close_records, evaluate_records
 from carecore.careplans import draft_plan
 from carecore.clock import FixedClock
 from carecore.model import (

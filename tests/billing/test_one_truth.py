@@ -19,6 +19,7 @@ import pendulum
 import pytest
 
 from carecore.billing import cms_rule_set, evaluate, primitives
+from carecore.billing._fast import FAST_SETTING, FastClose
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
@@ -26,16 +27,15 @@ from carecore.billing.facts import (
     PatientFacts,
     TimeFact,
 )
-from carecore.billing.fast import FAST_SETTING, FastClose
 from carecore.model import Credential, RoleClass, ServiceFamily, ServicePeriod
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "carecore"
 #: The close code: no code, role or credential set, or list of families may be written here.
 CLOSE = [
-    SRC / "billing" / "fast.py",
-    SRC / "billing" / "columnar.py",
-    SRC / "billing" / "close.py",
-    SRC / "billing" / "encode.py",
+    SRC / "billing" / "_fast.py",
+    SRC / "billing" / "_columnar.py",
+    SRC / "billing" / "_close.py",
+    SRC / "billing" / "_encode.py",
     SRC / "executors.py",
 ]
 #: The registry reports on a list of programs of its own, but holds no code or role rule.
@@ -261,8 +261,8 @@ def test_a_changed_personal_credential_reaches_the_fast_path(monkeypatch):
 
 def test_a_changed_personal_credential_reaches_the_columnar_close(monkeypatch, tmp_path):
     pytest.importorskip("polars")
-    from carecore.billing import columnar
-    from carecore.billing.close import read_patients, run_close
+    from carecore.billing import _columnar as columnar
+    from carecore.billing._close import read_patients, run_close
 
     (tmp_path / "patients.csv").write_text(
         "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"

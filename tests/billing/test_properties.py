@@ -105,7 +105,7 @@ def test_more_minutes_never_reduce_units_within_a_track(year, family, minutes, e
 @given(years, st.sampled_from(sorted(TRACKS, key=lambda f: f.value)), minute_lists)
 def test_billed_units_never_need_more_minutes_than_were_logged(year, family, minutes):
     """No minute supports two codes: the billed units' minute requirements fit in the time logged."""
-    from carecore.billing.engine import first_unit, minutes_for_units
+    from carecore.billing._engine import first_unit, minutes_for_units
 
     rules = cms_rule_set(year)
     result = evaluate(enrolled_facts(year, family, minutes), rules)

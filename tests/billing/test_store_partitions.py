@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from carecore import errors
 from carecore.billing import close_store, cms_rule_set
+from carecore.billing._month import evaluate_records
 from carecore.billing.facts import TimeFact
-from carecore.billing.month import evaluate_records
 from carecore.model import CarePlan, ClaimLine, Denial, Patient, RoleClass, ServiceFamily, TimeEntry
 from carecore.service import CareProgram, _billing_items, _month_records
 

@@ -660,8 +660,8 @@ def _jsonable(value: object) -> bool:
 
 def fuzz_scenarios(rng: random.Random, work: Path) -> Row:
     """Scenario files with one hostile value, evaluated."""
+    from carecore.billing._engine import evaluate
     from carecore.billing.cms import cms_rule_set
-    from carecore.billing.engine import evaluate
     from carecore.billing.scenarios import load_scenarios
 
     row = Row("fuzz: scenario files")
@@ -681,7 +681,7 @@ def fuzz_scenarios(rng: random.Random, work: Path) -> Row:
 
 def fuzz_csv(rng: random.Random, work: Path) -> Row:
     """Month closes over patients.csv / events.csv with one hostile cell."""
-    from carecore.billing.close import close_files
+    from carecore.billing._close import close_files
     from carecore.billing.cms import cms_rule_set
     from carecore.model import ServicePeriod
 

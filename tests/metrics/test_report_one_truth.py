@@ -13,9 +13,9 @@ import carecore.metrics._summary as summary
 import carecore.registry._work as work
 import carecore.report as report_module
 from carecore.billing import cms_rule_set
-from carecore.billing.month import MonthRecords, evaluate_records
+from carecore.billing._month import MonthRecords, evaluate_records
+from carecore.billing._progress import NEAR_MINUTES, time_progress
 from carecore.billing.primitives import line_amount
-from carecore.billing.progress import NEAR_MINUTES, time_progress
 from carecore.metrics import ProgramData, program_report
 from carecore.model import Denial, DenialReason, RoleClass, ServiceFamily, ServicePeriod
 from carecore.outreach import WorkItem, Worklist

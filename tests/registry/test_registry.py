@@ -7,7 +7,7 @@ import pytest
 
 from carecore import errors
 from carecore.billing import cms_rule_set
-from carecore.billing.month import MonthRecords
+from carecore.billing._month import MonthRecords
 from carecore.model import (
     CareTeam,
     CareTeamMember,

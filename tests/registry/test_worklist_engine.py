@@ -8,7 +8,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set
-from carecore.billing.month import MonthRecords, close_records, evaluate_records
+from carecore.billing._month import MonthRecords, close_records, evaluate_records
 from carecore.model import Credential, RoleClass, ServiceFamily, ServicePeriod
 from carecore.registry import registry_worklists
 from tests.registry.month_records import (

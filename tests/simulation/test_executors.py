@@ -175,22 +175,6 @@ def test_a_pool_on_dask_builds_its_state_once_per_worker():
     assert max(got) >= 7
 
 
-def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile():
-    """No dashboard shows it, so the workers skip Dask's profiler (a stack sample every 10 ms).
-
-    On pure-Python tasks such as replications that sampling cost about a tenth of each
-    worker's CPU time (docs/explanation/simulation.md, How fast).
-    """
-    pytest.importorskip("distributed")
-    import dask
-
-    with get_executor("dask", workers=2) as cluster:
-        enabled = cluster.client.run(dask.config.get, "distributed.worker.profile.enabled")
-    assert list(enabled.values()) == [False, False]
-    # The setting is the cluster's own: this process's configuration is left as it was.
-    assert dask.config.get("distributed.worker.profile.enabled") is True
-
-
 def test_open_pool_refuses_what_is_not_an_executor():
     with pytest.raises(errors.InvalidValue) as caught:
         open_pool("dask", dict)  # type: ignore[arg-type]

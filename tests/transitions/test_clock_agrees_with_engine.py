@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from carecore import errors
 from carecore.billing import Switches, cms_rule_set, evaluate
-from carecore.billing.engine import tcm_clock
+from carecore.billing._engine import tcm_clock
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,

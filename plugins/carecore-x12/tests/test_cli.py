@@ -14,7 +14,7 @@ from _x12 import pyx12_errors, segments
 from carecore_x12 import plugin as x12_plugin
 from click.testing import CliRunner
 
-from carecore.billing.encode import CloseEncoder
+from carecore.billing._encode import CloseEncoder
 from carecore.cli import make_app
 from carecore.convert import to_primitive
 from carecore.model import (

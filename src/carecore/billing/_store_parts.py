@@ -1,6 +1,6 @@
 """The store close in partitions: read in the store's process, built and evaluated in workers.
 
-:func:`carecore.billing.close.close_store` closes a month over a store this
+:func:`carecore.billing.close_store` closes a month over a store this
 way:
 
 1. The patients' ids are read and cut into partitions of
@@ -12,7 +12,7 @@ way:
 3. A worker (a forked process, this process with one worker, or any
    :class:`~carecore.executors.Executor`'s worker, Dask's say) builds the
    partition's records, evaluates every patient with
-   :func:`carecore.billing.month.evaluate_records`, and writes the part's
+   :func:`carecore.billing.evaluate_records`, and writes the part's
    claims, denials and audit packets through the close's one writer: to a
    part folder on this machine (local and process executors), or as text
    sent back with the part's result (other executors, whose workers may be
@@ -39,17 +39,17 @@ import attrs
 import pendulum
 
 from carecore import errors
-from carecore.billing.close import (
+from carecore.billing._close import (
     CloseWriter,
     PatientMonth,
     PatientRow,
     _plan_versions_as_of,
 )
-from carecore.billing.encode import AuditEvidence
-from carecore.billing.engine import evaluate
+from carecore.billing._encode import AuditEvidence
+from carecore.billing._engine import evaluate
+from carecore.billing._fast import FastClose
+from carecore.billing._month import MonthRecords, evaluate_records
 from carecore.billing.facts import Setting, TimeFact
-from carecore.billing.fast import FastClose
-from carecore.billing.month import MonthRecords, evaluate_records
 from carecore.billing.rules import RuleSet
 from carecore.executors import Executor, Pending, open_pool
 from carecore.model import (
@@ -80,8 +80,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from carecore.billing.close import CloseSummary
-    from carecore.billing.engine import EvaluationResult
+    from carecore.billing._close import CloseSummary
+    from carecore.billing._engine import EvaluationResult
     from carecore.billing.facts import BillingFacts
     from carecore.model import Denial
     from carecore.protocols import Transaction
@@ -245,7 +245,7 @@ def _close_part(
     items: list[ClaimLine | Denial] = []
     texts: list[tuple[str, list[str], str, str]] = []
     # Time-only months take the fast path (a cached reference result, see
-    # carecore.billing.fast); the packet says which path decided each patient.
+    # carecore.billing._fast); the packet says which path decided each patient.
     decided_fast: set[str] = set()
 
     def engine(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:

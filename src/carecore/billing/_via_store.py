@@ -67,8 +67,8 @@ import pendulum
 from attrs import evolve
 
 from carecore import errors
-from carecore.billing.bridge import DEVICE_PERIOD_DAYS
-from carecore.billing.engine import EvaluationResult, tcm_clock
+from carecore.billing._bridge import DEVICE_PERIOD_DAYS
+from carecore.billing._engine import EvaluationResult, tcm_clock
 from carecore.billing.facts import (
     AdmissionFact,
     CarePlanAction,

@@ -1,7 +1,7 @@
 """The billing rules the engine and the month close's fast paths share.
 
-:func:`carecore.billing.engine.evaluate` decides every month by these
-primitives, and the fast paths (:mod:`carecore.billing.fast`, the columnar
+:func:`carecore.billing.evaluate` decides every month by these
+primitives, and the fast paths (:mod:`carecore.billing._fast`, the columnar
 close) read them too instead of keeping copies: whose minutes count toward
 which code (:func:`minute_class`, :data:`TIME_TRACKS`), how many minutes a
 line needs (:func:`threshold_minutes`), the date of service
@@ -547,7 +547,7 @@ def claim_diagnoses(lines: Iterable[ClaimLine]) -> tuple[str, ...]:
     :data:`MAX_CLAIM_DIAGNOSES` cannot be sent, and
     :func:`carecore.billing.claims.assemble_claims` refuses it (the engine
     never gives a practitioner's lines more, see
-    :func:`carecore.billing.engine.line_diagnoses`).
+    :func:`carecore.billing.line_diagnoses`).
 
     >>> import pendulum
     >>> from carecore.model import ClaimLine, ServiceFamily, ServicePeriod

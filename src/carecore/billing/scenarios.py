@@ -71,7 +71,7 @@ from carecore.model.codes import (
 from carecore.model.period import ServicePeriod
 
 if TYPE_CHECKING:
-    from carecore.billing.engine import EvaluationResult
+    from carecore.billing._engine import EvaluationResult
 
 __all__ = [
     "ANNOTATION_KEYS",

@@ -9,7 +9,7 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
-from carecore.billing.engine import condition_groups
+from carecore.billing._engine import condition_groups
 from carecore.billing.facts import ChronicCondition
 from carecore.billing.primitives import CONDITIONS_NEEDED
 from carecore.billing.rules import Switches
@@ -159,7 +159,7 @@ def _describe(conditions: Iterable[Condition]) -> str:
 
 
 def _distinct(conditions: Iterable[Condition]) -> int:
-    """How many diseases, as the engine counts them (:func:`carecore.billing.engine.condition_groups`).
+    """How many diseases, as the engine counts them (:func:`carecore.billing.condition_groups`).
 
     Billable ICD-10-CM codes only (a SNOMED CT condition by its row's
     ICD-10-CM code, or, when the table has no row for it, as a disease of its

@@ -3,8 +3,8 @@
 How many more minutes reach which code is the billing engine's answer:
 :func:`minutes_progress` evaluates each enrolled patient's month so far with
 the same records and the same path as a month close
-(:func:`carecore.billing.progress.records_progress`, over
-:func:`carecore.billing.month.evaluate_records`) and reads the engine's
+(:func:`carecore.billing.records_progress`, over
+:func:`carecore.billing.evaluate_records`) and reads the engine's
 hints. No threshold, role or credential
 rule is restated here.
 """
@@ -19,8 +19,8 @@ import pendulum
 from attrs import frozen
 
 from carecore import billing, errors
-from carecore.billing.month import MonthRecords
-from carecore.billing.progress import TimeProgress, records_progress
+from carecore.billing._month import MonthRecords
+from carecore.billing._progress import TimeProgress, records_progress
 from carecore.model import (
     DisenrollmentReason,
     EnrollmentStatus,
@@ -143,10 +143,10 @@ def minutes_progress(
     """Each enrollment enrolled on *on*: the engine's next time code for its month so far.
 
     *records* are what a month close reads (any months; see
-    :class:`~carecore.billing.month.MonthRecords`). The month of *on* is
+    :class:`~carecore.billing.MonthRecords`). The month of *on* is
     evaluated under *rules* as a close would evaluate it, with the time
     entries up to *on*; each enrollment gets the engine's hint for its
-    family and billing practitioner (:func:`carecore.billing.progress.records_progress`,
+    family and billing practitioner (:func:`carecore.billing.records_progress`,
     which also asks the close about a family no one has logged countable time for yet).
     An enrollment whose patient or billing practitioner is not among the
     records cannot be evaluated and is left out.

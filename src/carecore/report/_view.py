@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing._engine import BASE_CODE
+from carecore.billing._progress import NEAR_MINUTES
 from carecore.billing.cms import close_rule_set
-from carecore.billing.engine import BASE_CODE
 from carecore.billing.fees import NO_LISTED_FEE
 from carecore.billing.primitives import closed_with, line_amount, unit_thresholds
-from carecore.billing.progress import NEAR_MINUTES
 from carecore.metrics import (
     billable_rate,
     enrolled_months,

@@ -17,8 +17,8 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
+from carecore.billing._engine import evaluate
 from carecore.billing.cms import cms_rule_set
-from carecore.billing.engine import evaluate
 from carecore.billing.facts import (
     AdmissionFact,
     BillingFacts,
@@ -61,7 +61,7 @@ from carecore.simulation._panel import PanelPatient, PatientPanel
 from carecore.transitions import TransitionRules, readmission_window
 
 if TYPE_CHECKING:
-    from carecore.billing.engine import EvaluationResult
+    from carecore.billing._engine import EvaluationResult
 
 __all__ = [
     "CareMonth",

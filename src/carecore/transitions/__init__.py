@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from attrs import evolve, field, frozen
 
 from carecore import errors
-from carecore.billing.engine import TCM_FROM, TCM_TO, TcmClock, tcm_clock
+from carecore.billing._engine import TCM_FROM, TCM_TO, TcmClock, tcm_clock
 from carecore.billing.rules import HolidayCalendar, RuleSet, TcmDayCounting
 from carecore.model import (
     AdtEvent,
@@ -105,7 +105,7 @@ class TransitionRules:
     def clock(self, discharge: pendulum.Date) -> TcmClock:
         """The TCM deadlines of a discharge on the day *discharge*, counted by these switches.
 
-        This is the billing engine's :func:`~carecore.billing.engine.tcm_clock`
+        This is the billing engine's :func:`~carecore.billing.tcm_clock`
         with this calendar and day counting: :func:`open_episode` sets an
         episode's deadlines from it, and other paths (the simulation) call it
         rather than count days of their own.

@@ -5,7 +5,7 @@ files with polars and splits the patients in two:
 
 * **columnar patients**: a clean patients.csv row and nothing but clean
   CCM/PCM/BHI time entries for the patient's own practitioner in a
-  physician office (what :class:`carecore.billing.fast.FastClose` takes).
+  physician office (what :class:`carecore.billing.FastClose` takes).
   Their months are reduced to the fast path's canonical form (shape of the
   patient, minutes per family and role group, practitioner credential) in
   columns; the **reference engine** evaluates each *distinct* form once
@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors, limits
-from carecore.billing.close import (
+from carecore.billing._close import (
     _ENTRY_MINUTES,
     _EVENT_REQUIRED,
     _PATIENT_REQUIRED,
@@ -72,7 +72,7 @@ from carecore.billing.close import (
     _patient_parsers,
     _patient_row,
 )
-from carecore.billing.encode import (
+from carecore.billing._encode import (
     EVALUATED_BY,
     CloseEncoder,
     Template,
@@ -81,9 +81,9 @@ from carecore.billing.encode import (
     plain_json_expr,
     plain_json_or_null_expr,
 )
-from carecore.billing.engine import line_diagnoses
+from carecore.billing._engine import line_diagnoses
+from carecore.billing._fast import FAST_FAMILIES, FAST_SETTING, FastClose, condition_shape
 from carecore.billing.facts import BillingPractitioner, PatientFacts
-from carecore.billing.fast import FAST_FAMILIES, FAST_SETTING, FastClose, condition_shape
 from carecore.billing.primitives import (
     TIME_TRACKS,
     MinuteClass,
@@ -104,7 +104,7 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-    from carecore.billing.engine import EvaluationResult
+    from carecore.billing._engine import EvaluationResult
     from carecore.billing.rules import RuleSet, Switches
     from carecore.model.money import ClaimLine, Denial
     from carecore.model.period import ServicePeriod
@@ -1032,8 +1032,8 @@ def close_columnar(
 
     Returns the summary and every refused row (patients.csv rows first, then
     event rows in close order, then rows of unknown patients), as the
-    reference close (:func:`carecore.billing.close.read_patients` and
-    :func:`carecore.billing.close.run_close`) does; the files written under
+    reference close (:func:`carecore.billing.read_patients` and
+    :func:`carecore.billing.run_close`) does; the files written under
     *out* are byte for byte the reference close's. With ``workers > 1`` the
     reference engine's share (distinct canonical months, and the patients it
     closes one by one) runs in that many forked worker processes.

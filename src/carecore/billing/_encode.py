@@ -1,8 +1,8 @@
 r"""The text of a month close: one encoder for claims, denials, claims.json, audit packets, summary.
 
 :class:`CloseEncoder` owns the text form of every row a close writes. The
-reference close (:mod:`carecore.billing.close`), the store close and the
-columnar close (:mod:`carecore.billing.columnar`) all go through it:
+reference close (:mod:`carecore.billing._close`), the store close and the
+columnar close (:mod:`carecore.billing._columnar`) all go through it:
 
 * the reference and store closes call :meth:`CloseEncoder.claim_csv`,
   :meth:`~CloseEncoder.claim_json`, :meth:`~CloseEncoder.denial_csv` and
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-    from carecore.billing.close import CloseSummary, PatientMonth
-    from carecore.billing.engine import EvaluationResult
+    from carecore.billing._close import CloseSummary, PatientMonth
+    from carecore.billing._engine import EvaluationResult
     from carecore.billing.rules import RuleSet
     from carecore.model.codes import ServiceFamily
     from carecore.model.money import ClaimLine, Denial

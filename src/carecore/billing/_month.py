@@ -3,7 +3,7 @@
 :func:`close_records` takes the records of a store (read by
 :meth:`carecore.service.CareProgram.close_month`, or built in a notebook),
 groups them by patient, turns each patient's month into billing facts with
-:func:`carecore.billing.bridge.facts_from_model`, and evaluates them. It reads
+:func:`carecore.billing.facts_from_model`, and evaluates them. It reads
 no clock and touches no store.
 
 What the bridge needs that no single record says is derived here:
@@ -28,7 +28,7 @@ What the bridge needs that no single record says is derived here:
   histories by :meth:`~carecore.service.CareProgram.close_month`); given as
   current plans only, :func:`carecore.careplans.billing_care_plans` applies;
 - consent and enrollment are read day by day (see
-  :func:`carecore.billing.bridge.facts_from_model`); minutes left out on days
+  :func:`carecore.billing.facts_from_model`); minutes left out on days
   the patient was paused or disenrolled are named in a hint, and a family the
   patient was out of for the whole period is refused as ``not_enrolled``;
 - under a CMS rule set only Medicare Part B fee-for-service patients are
@@ -46,7 +46,7 @@ What the bridge needs that no single record says is derived here:
   (physician office, RHC, FQHC) is passed through;
 - MDM made outside a visit, device set-ups, APCM behavioral-health add-ons,
   codes billed outside carecore and family elections are passed to the engine
-  (see :func:`carecore.billing.bridge.facts_from_model`); a device set-up or an
+  (see :func:`carecore.billing.facts_from_model`); a device set-up or an
   MDM assessment names a practitioner to evaluate, a code billed outside
   carecore does not (that practitioner billed elsewhere).
 
@@ -85,8 +85,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from carecore import errors
-from carecore.billing.bridge import ProgramGap, facts_and_gaps
-from carecore.billing.engine import EvaluationResult, Hint, evaluate
+from carecore.billing._bridge import ProgramGap, facts_and_gaps
+from carecore.billing._engine import EvaluationResult, Hint, evaluate
 from carecore.billing.facts import Setting
 from carecore.billing.rules import RuleSet
 from carecore.careplans import PlanSpan
@@ -263,7 +263,7 @@ def evaluate_records(
     """As :func:`close_records`, with each patient's billing facts beside the result (for audit packets).
 
     *engine* evaluates one patient's facts (default: the reference engine's
-    :func:`~carecore.billing.engine.evaluate`); the store close passes its
+    :func:`~carecore.billing.evaluate`); the store close passes its
     fast path, which gives the engine's result and falls back to it.
     """
     if not isinstance(records, MonthRecords):

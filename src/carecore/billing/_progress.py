@@ -33,7 +33,7 @@ import attrs
 from attrs import frozen
 
 from carecore import errors
-from carecore.billing.engine import EvaluationResult, evaluate
+from carecore.billing._engine import EvaluationResult, evaluate
 from carecore.billing.facts import TimeFact
 from carecore.model import Credential, DenialReason, RoleClass, ServiceFamily, TimeEntry
 
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
     import pendulum
 
+    from carecore.billing._month import MonthRecords
     from carecore.billing.facts import BillingFacts
-    from carecore.billing.month import MonthRecords
     from carecore.billing.rules import RuleSet
     from carecore.model import ServicePeriod
 
@@ -266,7 +266,7 @@ def records_progress(
 ) -> Iterator[tuple[BillingFacts, EvaluationResult, tuple[TimeProgress, ...]]]:
     """Each patient's month closed from *records* (as a month close does), with its time progress.
 
-    The results are those of :func:`carecore.billing.month.evaluate_records`
+    The results are those of :func:`carecore.billing.evaluate_records`
     (so a refusal the close adds, such as coverage other than Medicare
     Part B, counts). For each ``(practitioner, family)`` that *expected*
     lists for a patient without a next code, the close is run again with one
@@ -285,7 +285,7 @@ def records_progress(
 
     >>> import pendulum
     >>> from carecore.billing import cms_rule_set
-    >>> from carecore.billing.month import MonthRecords
+    >>> from carecore.billing._month import MonthRecords
     >>> from carecore.model import (AdministrativeSex, Credential, Enrollment, Patient,
     ...     Practitioner, ServicePeriod)
     >>> ada = Patient(id="p1", given_name="Ada", family_name="Okafor", time_zone="America/Chicago",
@@ -299,7 +299,7 @@ def records_progress(
     ...      cms_rule_set(2026), expected={"p1": [("dr1", ServiceFamily.CCM)]})]
     [('p1', [('99490', 20)])]
     """
-    from carecore.billing.month import MonthRecords, evaluate_records  # noqa: PLC0415
+    from carecore.billing._month import MonthRecords, evaluate_records  # noqa: PLC0415
 
     if not isinstance(records, MonthRecords):
         raise errors.InvalidValue("must be MonthRecords", field="records", value=records)
@@ -355,7 +355,7 @@ class _Asking:
         return day if self.period.start <= day <= self.period.end else None
 
     def _close(self, entry: TimeEntry) -> EvaluationResult | None:
-        from carecore.billing.month import evaluate_records  # noqa: PLC0415
+        from carecore.billing._month import evaluate_records  # noqa: PLC0415
 
         more = attrs.evolve(self.records, time_entries=[*self.records.time_entries, entry])
         for _facts, result in evaluate_records(more, self.period, self.rules):

@@ -4,7 +4,7 @@ A close holds every patient of the files it reads, so its peak memory grows
 with the file (about 1.2 GB per million patients). :func:`close_in_buckets`
 first splits patients.csv and events.csv into *N* bucket files, every row of
 a patient in the same bucket, then closes the buckets one after the other
-with :func:`carecore.billing.close.close_files` (either engine) and appends
+with :func:`carecore.billing.close_files` (either engine) and appends
 each bucket's output to the final files. The files written are byte for
 byte those of a close of the whole pair, and the refused rows are the same,
 with the lines of the original files.
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-    from carecore.billing.close import CloseSummary, RowProblem
+    from carecore.billing._close import CloseSummary, RowProblem
     from carecore.billing.rules import RuleSet
     from carecore.model.period import ServicePeriod
 
@@ -241,7 +241,7 @@ def _split_polars(
     """The split over plain files with polars, a block at a time; None when a file is not plain."""
     import polars as pl  # noqa: PLC0415
 
-    from carecore.billing.columnar import _PLAIN, _scan  # noqa: PLC0415
+    from carecore.billing._columnar import _PLAIN, _scan  # noqa: PLC0415
 
     if _scan(patients) is None or _scan(events) is None:
         return None
@@ -367,7 +367,7 @@ def _idle_keys(patients: Path, header: list[str], rows: pl.DataFrame) -> pl.Data
 
 def _kept_lines(patients: Path, header: list[str], lines: set[int]) -> dict[str, int]:
     """Of the rows at *lines* (all of a patient named more than once), the line the close keeps per patient."""
-    from carecore.billing.close import PatientRow, _patient_parsers, _patient_row  # noqa: PLC0415
+    from carecore.billing._close import PatientRow, _patient_parsers, _patient_row  # noqa: PLC0415
 
     parsers = _patient_parsers()
     practitioners: dict[tuple[object, ...], Any] = {}
@@ -489,7 +489,7 @@ class _Merge:
     """The final files, each bucket's output appended as it closes."""
 
     def __init__(self, out: Path | None, month: ServicePeriod, rules: RuleSet) -> None:
-        from carecore.billing.encode import (  # noqa: PLC0415
+        from carecore.billing._encode import (  # noqa: PLC0415
             CLAIM_COLUMNS,
             DENIAL_COLUMNS,
             CloseEncoder,
@@ -576,7 +576,7 @@ class _Merge:
 
 def _combined(summaries: list[CloseSummary]) -> CloseSummary:
     """The summary of the whole close: the buckets' counts and amounts added up."""
-    from carecore.billing.close import CodeTotal  # noqa: PLC0415
+    from carecore.billing._close import CodeTotal  # noqa: PLC0415
 
     first = summaries[0]
     lines: dict[str, int] = {}
@@ -635,7 +635,7 @@ class _Problems:
 
     def add(self, bucket: int, found: list[RowProblem]) -> dict[str, str]:
         """Take one bucket's refused rows; return their event rows' text, as JSON, renamed."""
-        from carecore.billing.encode import _quote  # noqa: PLC0415
+        from carecore.billing._encode import _quote  # noqa: PLC0415
 
         renamed: dict[str, str] = {}
         maps: dict[str, list[int]] = {}
@@ -784,7 +784,7 @@ def _split_work(
     folder: Path,
 ) -> _Split:
     """The split (in a child): polars when it is installed and the files are plain, else csv."""
-    from carecore.billing.columnar import polars_available  # noqa: PLC0415
+    from carecore.billing._columnar import polars_available  # noqa: PLC0415
 
     split = None
     if polars_available():
@@ -806,7 +806,7 @@ def _bucket_work(  # noqa: PLR0917
     progress: bool,  # noqa: FBT001
 ) -> tuple[CloseSummary, list[RowProblem]]:
     """One bucket's close (in a child), telling its progress and notices."""
-    from carecore.billing.close import close_files  # noqa: PLC0415
+    from carecore.billing._close import close_files  # noqa: PLC0415
 
     return close_files(
         patients,
@@ -837,14 +837,14 @@ def close_in_buckets(  # noqa: C901 - split, then close and merge each bucket
 ) -> tuple[CloseSummary, list[RowProblem]]:
     """Close *month* over the CSV pair in *buckets* buckets; the files and refused rows of a whole close.
 
-    The settings are :func:`carecore.billing.close.close_files`'s, which
+    The settings are :func:`carecore.billing.close_files`'s, which
     calls this for ``buckets`` over 1; each bucket closes with *engine* and
     *workers*, in a forked process of its own (the split too), so each
     one's memory is given back before the next starts. *on_progress* gets
     the patients closed so far (the total None); *on_notice* gets each
     distinct sentence a bucket's close gives.
     """
-    from carecore.billing.close import (  # noqa: PLC0415
+    from carecore.billing._close import (  # noqa: PLC0415
         _EVENT_REQUIRED,
         _PATIENT_REQUIRED,
         EVENT_COLUMNS,

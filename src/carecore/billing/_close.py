@@ -41,9 +41,9 @@ from attrs import field, frozen
 
 from carecore import errors, limits
 from carecore._files import private_folder, private_open
+from carecore.billing._encode import CLAIM_COLUMNS, DENIAL_COLUMNS, AuditEvidence, CloseEncoder
+from carecore.billing._engine import EvaluationResult, evaluate
 from carecore.billing._output import staged_output, staging_active
-from carecore.billing.encode import CLAIM_COLUMNS, DENIAL_COLUMNS, AuditEvidence, CloseEncoder
-from carecore.billing.engine import EvaluationResult, evaluate
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
@@ -186,7 +186,7 @@ class PatientMonth:
 
     ``time_log`` holds ``(date, minutes, role, family, credential, interactive,
     practitioner)`` for every time entry read; ``fast`` says whether the
-    month took the fast path (see :mod:`carecore.billing.fast`); *evidence*
+    month took the fast path (see :mod:`carecore.billing._fast`); *evidence*
     holds the store's consent and care-plan records for the audit packet
     (None for a CSV close, whose packets say "not recorded").
     """
@@ -593,7 +593,7 @@ def iter_patient_months(
     close says so). Event rows naming a patient not in patients.csv are
     appended to *orphans_out* when given.
     """
-    from carecore.billing.fast import FastClose  # noqa: PLC0415
+    from carecore.billing._fast import FastClose  # noqa: PLC0415
 
     file = Path(events_csv)
     fast = FastClose(rules, month)
@@ -671,7 +671,7 @@ class _LightParser:
     """
 
     def __init__(self) -> None:
-        from carecore.billing.fast import FAST_FAMILIES, FAST_SETTING  # noqa: PLC0415
+        from carecore.billing._fast import FAST_FAMILIES, FAST_SETTING  # noqa: PLC0415
         from carecore.model.codes import RoleClass  # noqa: PLC0415
 
         self.families = {f.value: f for f in FAST_FAMILIES}
@@ -1231,7 +1231,7 @@ def run_close(  # noqa: C901, PLR0912
             done |= result["done"]
             problems.extend(result["problems"])
         # Patients with no event rows at all close in this process.
-        from carecore.billing.fast import FastClose  # noqa: PLC0415
+        from carecore.billing._fast import FastClose  # noqa: PLC0415
 
         idle = FastClose(rules, month)
         for pid, row in patients.items():
@@ -1280,7 +1280,7 @@ def close_files(  # noqa: C901 - checks of each setting, then one engine
     columnar engine was asked for but the files need the reference reader.
     *buckets* (a whole number, or ``"auto"``: one per 384 MB of events.csv)
     over 1 closes the files bucket by bucket, so memory is bounded by a
-    bucket (see :mod:`carecore.billing.buckets`); the files are the same.
+    bucket (see :mod:`carecore.billing._buckets`); the files are the same.
 
     Refused rows are listed as the CLI prints them: patients.csv rows first,
     then event rows in close order, then rows naming unknown patients.
@@ -1318,7 +1318,7 @@ def close_files(  # noqa: C901 - checks of each setting, then one engine
                 on_notice=on_notice,
                 buckets=buckets,
             )
-    from carecore.billing.columnar import close_columnar, polars_available  # noqa: PLC0415
+    from carecore.billing._columnar import close_columnar, polars_available  # noqa: PLC0415
     from carecore.billing.rules import RuleSet  # noqa: PLC0415
 
     if engine not in ENGINES:
@@ -1343,7 +1343,7 @@ def close_files(  # noqa: C901 - checks of each setting, then one engine
             field="engine",
             value=engine,
         )
-    from carecore.billing.buckets import bucket_count, close_in_buckets  # noqa: PLC0415
+    from carecore.billing._buckets import bucket_count, close_in_buckets  # noqa: PLC0415
 
     count = bucket_count(events_csv, buckets)
     if count > 1:

@@ -30,7 +30,7 @@ import attrs
 import pendulum
 
 from carecore import errors
-from carecore.billing.engine import (
+from carecore.billing._engine import (
     CCM_INITIATING,
     EvaluationResult,
     condition_groups,
@@ -151,7 +151,7 @@ class FastClose:
     def evaluate_facts(self, facts: BillingFacts) -> EvaluationResult | None:
         """The reference result for a store's time-only month, or None when the engine must decide.
 
-        A month from records (:func:`carecore.billing.bridge.facts_and_gaps`)
+        A month from records (:func:`carecore.billing.facts_and_gaps`)
         is time-only when, in the physician office and with one billing
         practitioner, its events are that practitioner's time entries of the
         fast families, besides visits and care-plan events dated before the
