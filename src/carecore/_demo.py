@@ -466,6 +466,7 @@ class _Practice:
         self.conditions: dict[str, list[Condition]] = {}
         self.enrolled_on: dict[str, pendulum.Date] = {}
         self.manager: dict[str, str] = {}
+        self.teams: dict[str, CareTeam] = {}
         self.plans: dict[str, str] = {}
         self.diabetic: set[str] = set()
         self.died: dict[str, pendulum.Date] = {}
@@ -678,23 +679,22 @@ class _Practice:
                     cost_sharing_explained=True,
                 )
             )
-            teams.append(
-                CareTeam(
-                    id=f"{pid}-team",
-                    patient_id=pid,
-                    members=[
-                        CareTeamMember(
-                            practitioner_id=self.doctor.id, role=CareTeamRole.BILLING_PRACTITIONER
-                        ),
-                        CareTeamMember(
-                            practitioner_id=manager.id,
-                            role=CareTeamRole.CARE_MANAGER,
-                            supervisor_id=self.doctor.id,
-                            supervision=SupervisionLevel.GENERAL,
-                        ),
-                    ],
-                )
+            self.teams[pid] = CareTeam(
+                id=f"{pid}-team",
+                patient_id=pid,
+                members=[
+                    CareTeamMember(
+                        practitioner_id=self.doctor.id, role=CareTeamRole.BILLING_PRACTITIONER
+                    ),
+                    CareTeamMember(
+                        practitioner_id=manager.id,
+                        role=CareTeamRole.CARE_MANAGER,
+                        supervisor_id=self.doctor.id,
+                        supervision=SupervisionLevel.GENERAL,
+                    ),
+                ],
             )
+            teams.append(self.teams[pid])
             # The enrollment visit with the billing physician initiates CCM.
             new_visits.append(
                 FaceToFaceVisit(
@@ -739,6 +739,7 @@ class _Practice:
                 assessments=(result,),
                 on=on,
                 responsible_id=self.doctor.id,
+                care_team=self.teams[pid],
             )
             plans.append(_complete(draft, on, self.manager[pid]))
             self.plans[pid] = draft.id
@@ -1268,8 +1269,9 @@ def _complete(plan: CarePlan, on: pendulum.Date, owner: str) -> CarePlan:
     """The plan once agreed with the patient: the CMS elements a draft left open, then active.
 
     Drafts from conditions with a template already have goals, symptom plans
-    and interventions; for the others the care manager writes general ones.
-    Every task goes to the care manager (*owner*), who works the plan.
+    and interventions (their tasks given to the care manager by the draft,
+    from the care team); for the others the care manager (*owner*) writes
+    general ones.
     """
     done = {note.domain for note in plan.assessments}
     notes = [
@@ -1321,9 +1323,6 @@ def _complete(plan: CarePlan, on: pendulum.Date, owner: str) -> CarePlan:
                 ),
             )
         ]
-    # The draft gives every task to the responsible physician until reassigned; agreeing the
-    # plan hands them to the care manager, who works them (the templates' owner role).
-    changes["tasks"] = [evolve(t, owner=owner) for t in plan.tasks]
     if not plan.tasks:
         changes["tasks"] = [
             Task(

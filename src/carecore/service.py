@@ -792,11 +792,17 @@ class CareProgram:
         on: pendulum.Date | None = None,
         reason: str = "care plan created",
     ) -> CarePlan:
-        """Draft a plan from the patient's stored conditions and assessment results, and store it (version 1)."""
+        """Draft a plan from the patient's stored conditions and assessment results, and store it (version 1).
+
+        Its tasks go to the patient's stored care team as
+        :func:`carecore.careplans.draft_plan` assigns them (the member in
+        each task's role, else the care manager), else to *responsible_id*.
+        """
         with self.transaction(reason) as tx:
             when = on or self._today(patient_id, tx)
             conditions = [c for c in tx.find(Condition, patient_id=patient_id) if c.active_on(when)]
             assessments = tx.find(AssessmentResult, patient_id=patient_id)
+            teams = sorted(tx.find(CareTeam, patient_id=patient_id), key=lambda t: t.id)
             plan = careplans.draft_plan(
                 plan_id,
                 patient_id,
@@ -804,6 +810,7 @@ class CareProgram:
                 assessments=assessments,
                 on=when,
                 responsible_id=responsible_id,
+                care_team=teams[0] if teams else None,
                 families=families,
             )
             tx.add(plan)

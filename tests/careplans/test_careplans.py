@@ -354,3 +354,61 @@ def test_dates_must_be_dates(on):
     assert (info.value.field, info.value.value) == ("on", on)
     with pytest.raises(errors.InvalidValue):
         goal_progress(GOAL, [], on=on)
+
+
+def _team(patient_id="p1", *, pharmacist=False):
+    from carecore.model import CareTeam, CareTeamMember, CareTeamRole
+
+    members = [
+        CareTeamMember(practitioner_id="dr-ruiz", role=CareTeamRole.BILLING_PRACTITIONER),
+        CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER),
+    ]
+    if pharmacist:
+        members.append(CareTeamMember(practitioner_id="rph-lee", role=CareTeamRole.PHARMACIST))
+    return CareTeam(id=f"{patient_id}-team", patient_id=patient_id, members=members)
+
+
+def test_a_drafted_plans_tasks_go_to_the_care_manager_not_the_billing_practitioner():
+    # Review of issue 22: every task of a drafted plan went to the responsible physician
+    # (the billing practitioner), though the templates say a care manager does the work.
+    plan = draft_plan(
+        "cp1",
+        "p1",
+        conditions=[condition("c1", "E11.65"), condition("c2", "I50.22")],
+        on=DAY,
+        responsible_id="dr-ruiz",
+        care_team=_team(),
+    )
+    assert plan.tasks
+    assert {t.owner for t in plan.tasks} == {"rn-park"}
+
+
+def test_a_task_goes_to_the_team_member_in_its_templates_role():
+    from carecore.careplans import CONDITION_TEMPLATES, TaskTemplate
+
+    diabetes = CONDITION_TEMPLATES[0]
+    review = TaskTemplate(
+        description="Review the medicines",
+        kind=InterventionKind.MEDICATION,
+        owner_role="pharmacist",
+    )
+    templates = [evolve(diabetes, tasks=(*diabetes.tasks, review))]
+    args = {"conditions": [condition("c1", "E11.65")], "on": DAY, "templates": templates}
+    owners = {
+        t.description: t.owner
+        for t in draft_plan("cp1", "p1", care_team=_team(pharmacist=True), **args).tasks
+    }
+    assert owners["Review the medicines"] == "rph-lee"
+    assert set(owners.values()) == {"rph-lee", "rn-park"}
+    # Nobody in the role: the care manager does it.
+    plan = draft_plan("cp1", "p1", care_team=_team(), **args)
+    assert {t.owner for t in plan.tasks} == {"rn-park"}
+    # No care team: the person responsible for the plan, until reassigned.
+    plan = draft_plan("cp1", "p1", responsible_id="dr-ruiz", **args)
+    assert {t.owner for t in plan.tasks} == {"dr-ruiz"}
+
+
+def test_another_patients_care_team_is_refused():
+    with pytest.raises(errors.InvalidValue) as caught:
+        draft_plan("cp1", "p1", on=DAY, care_team=_team("p2"))
+    assert caught.value.field == "care_team"

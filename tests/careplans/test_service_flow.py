@@ -195,3 +195,26 @@ def test_enrollment_pipeline_is_stored_with_its_history(program):
         program.change_enrollment("e1", lambda e: e.consent(day.add(days=9)), reason="twice")
     with program.transaction("check") as tx:
         assert tx.get(Enrollment, "e1") == enrolled
+
+
+def test_a_plan_created_in_the_program_gives_its_tasks_to_the_care_manager(program):
+    # Review of issue 22: create_care_plan gave every task to the responsible physician (the
+    # billing practitioner) although the patient's care team has a care manager to do them.
+    from carecore.model import CareTeam, CareTeamMember, CareTeamRole
+
+    with program.transaction("care team") as tx:
+        tx.add(
+            CareTeam(
+                id="p1-team",
+                patient_id="p1",
+                members=[
+                    CareTeamMember(
+                        practitioner_id="dr-ruiz", role=CareTeamRole.BILLING_PRACTITIONER
+                    ),
+                    CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER),
+                ],
+            )
+        )
+    plan = program.create_care_plan("cp1", "p1", responsible_id="dr-ruiz")
+    assert plan.tasks
+    assert {t.owner for t in plan.tasks} == {"rn-park"}

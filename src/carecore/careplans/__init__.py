@@ -32,6 +32,8 @@ from carecore.model import (
     AssessmentResult,
     CarePlan,
     CarePlanStatus,
+    CareTeam,
+    CareTeamRole,
     Condition,
     Goal,
     GoalAchievement,
@@ -50,7 +52,7 @@ from carecore.model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 __all__ = [
     "CONDITION_TEMPLATES",
@@ -97,6 +99,7 @@ def draft_plan(
     assessments: Iterable[AssessmentResult] = (),
     on: pendulum.Date,
     responsible_id: str | None = None,
+    care_team: CareTeam | None = None,
     families: Iterable[ServiceFamily] = (ServiceFamily.CCM,),
     templates: Sequence[ConditionTemplate] = CONDITION_TEMPLATES,
     review_every_days: int = 90,
@@ -104,18 +107,35 @@ def draft_plan(
     """A version-1 draft plan from conditions (matched to templates) and assessment results.
 
     Each condition that matches a template brings a problem, its goals (with
-    targets due months ahead), its tasks (owned by the responsible person
-    until reassigned) and a symptom action plan. Each social need an
-    assessment identified brings a problem and a draft referral. Conditions
-    without a template become problems only.
+    targets due months ahead), its tasks and a symptom action plan. Each
+    social need an assessment identified brings a problem and a draft
+    referral. Conditions without a template become problems only.
+
+    Each task goes to the member of the patient's *care_team* in the
+    template's role (:attr:`TaskTemplate.owner_role`, the care manager for
+    the shipped templates), else to the team's care manager: the people who
+    do the work, not the billing practitioner. Without a care team, or with
+    nobody in either role, a task goes to the person responsible for the
+    plan (*responsible_id*) until it is reassigned.
+
+    >>> import pendulum
+    >>> from carecore.model import CareTeam, CareTeamMember, CareTeamRole, Coding, Condition
+    >>> team = CareTeam(id="t1", patient_id="p1", members=[
+    ...     CareTeamMember(practitioner_id="dr-ruiz", role=CareTeamRole.BILLING_PRACTITIONER),
+    ...     CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)])
+    >>> dm = Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("E11.9"), chronic=True)
+    >>> plan = draft_plan("cp1", "p1", conditions=[dm], on=pendulum.Date(2026, 1, 5),
+    ...     responsible_id="dr-ruiz", care_team=team)
+    >>> {t.owner for t in plan.tasks}
+    {'rn-park'}
     """
     _must_be_date(on, "on")
+    owner = _task_owners(patient_id, care_team, responsible_id)
     problems: list[Problem] = []
     goals: list[Goal] = []
     tasks: list[Task] = []
     zones: list[SymptomActionPlan] = []
     referrals: list[Referral] = []
-    owner = responsible_id or "care-manager"
     for condition in conditions:
         if condition.patient_id != patient_id:
             raise errors.InvalidValue(
@@ -134,7 +154,7 @@ def draft_plan(
                 Task(
                     id=f"t-{condition.id}-{n}",
                     description=t.description,
-                    owner=owner,
+                    owner=owner(t.owner_role),
                     kind=t.kind,
                     due=on.add(days=t.days),
                     goal_ids=tuple(g.id for g in goals if problem_id in g.problem_ids)[:1],
@@ -192,6 +212,27 @@ _NEED_WORDS = {
     SocialNeed.UTILITIES: "Utilities shut off or threatened",
     SocialNeed.INTERPERSONAL_SAFETY: "Not safe at home",
 }
+
+
+def _task_owners(
+    patient_id: str, care_team: CareTeam | None, responsible_id: str | None
+) -> Callable[[str], str]:
+    """Who owns a task of a care-team role: that member, else the care manager, else the responsible."""
+    if care_team is not None and (
+        not isinstance(care_team, CareTeam) or care_team.patient_id != patient_id
+    ):
+        raise errors.InvalidValue(
+            f"must be the care team of {patient_id}", field="care_team", value=care_team
+        )
+    fallback = responsible_id or "care-manager"
+    roles: dict[str, str] = {}
+    for member in care_team.members if care_team is not None else ():
+        roles.setdefault(member.role.value, member.practitioner_id)
+
+    def owner(role: str) -> str:
+        return roles.get(role) or roles.get(CareTeamRole.CARE_MANAGER.value) or fallback
+
+    return owner
 
 
 def _must_be_date(value: object, field: str) -> None:
