@@ -51,10 +51,11 @@ _WRITE_ORDER: list[type] = [
     ContactPreferences,
     Practitioner,
     Condition,
-    Observation,
     Coverage,
     CareTeam,
     CarePlan,
+    # After the care plans: a reading is checked against the plans stored with it.
+    Observation,
     Consent,
     Enrollment,
     AssessmentResult,
@@ -392,6 +393,8 @@ def _add(
     """Bulk-add new records; when the bulk load fails, add one by one to find the bad ones."""
     if not items:
         return 0, 0
+    if isinstance(items[0][1], Observation):
+        return _add_readings(program, reason, items, status)
     try:
         result = program.import_records([v for _, v in items], reason=reason)
     except errors.CarecoreError:
@@ -404,6 +407,28 @@ def _add(
                 status[position] = f"refused:{exc}"
         return added, skipped
     return result.added, result.skipped
+
+
+def _add_readings(
+    program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
+) -> tuple[int, int]:
+    """New Observations go through the program's reading path, as a recorded home reading does.
+
+    :meth:`~carecore.service.CareProgram.record_readings` compares each with
+    its patient's care plans and raises the urgent findings in the same
+    transaction; when the batch fails, each is tried alone to find the bad ones.
+    """
+    try:
+        return len(program.record_readings([v for _, v in items], reason=reason)), 0
+    except errors.CarecoreError:
+        added = 0
+        for position, value in items:
+            try:
+                program.record_readings([value], reason=reason)
+                added += 1
+            except errors.CarecoreError as exc:
+                status[position] = f"refused:{exc}"
+        return added, 0
 
 
 def _replace(
@@ -442,8 +467,18 @@ def _write_kind(
 ) -> tuple[dict[int, str], tuple[str, int, int]]:
     """Add the new records of one kind, replace the changed ones; a status per position."""
     groups: dict[str, list[tuple[int, Any]]] = {"imported": [], "updated": [], "unchanged": []}
-    for position, value in items:
-        old = have.get(_key(value))
+    for position, given in items:
+        old = have.get(_key(given))
+        value = given
+        if isinstance(old, Observation):
+            # What carecore added to a stored reading (its findings, their acknowledgement)
+            # is not the source's to change.
+            value = attrs.evolve(
+                given,
+                findings=old.findings,
+                acknowledged_by=old.acknowledged_by,
+                acknowledged_at=old.acknowledged_at,
+            )
         if old is None:
             groups["imported"].append((position, value))
         elif cls is CarePlan or old == value:  # carecore's own plan versions are not overwritten
@@ -453,13 +488,24 @@ def _write_kind(
     failed: dict[int, str] = {}
     added, skipped = _add(program, reason, groups["imported"], failed)
     _replace(program, reason, groups["updated"], failed)
-    status = {p: failed.get(p, label) for label, group in groups.items() for p, _ in group}
+    status: dict[int, str] = {}
+    for label, group in groups.items():
+        for p, _ in group:
+            # A resource mapped to several records (a blood-pressure panel) takes the
+            # strongest of their labels: one component updated is an update.
+            mine = failed.get(p, label)
+            if p not in status or _rank(mine) > _rank(status[p]):
+                status[p] = mine
     already = skipped + len(groups["updated"]) + len(groups["unchanged"])
     return status, (cls.__name__, added, already)
 
 
+def _rank(label: str) -> int:
+    return _RANK[label.split(":", 1)[0]]
+
+
 def _outcome_for(outcome: Outcome, labels: list[str]) -> Outcome:
-    label = max(labels, key=lambda x: _RANK[x.split(":", 1)[0]])
+    label = max(labels, key=_rank)
     status, _, why = label.partition(":")
     if status == "unchanged":
         why = (

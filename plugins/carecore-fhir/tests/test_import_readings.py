@@ -1,0 +1,159 @@
+"""Imported Observations go through the program's reading check, as a recorded home reading does.
+
+A blood pressure read from a FHIR bundle that is in the red zone of the
+patient's symptom action plan raises the same urgent finding as
+``CareProgram.record_reading``: stored with the reading, a message queued in
+the import's transaction, and the reading on top of the care manager's
+worklist until acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pendulum
+from carecore_fhir import import_bundle
+
+from carecore.model import (
+    CarePlan,
+    CarePlanStatus,
+    CareTeam,
+    CareTeamMember,
+    CareTeamRole,
+    Comparator,
+    Observation,
+    ReadingLimit,
+    ServiceFamily,
+    SymptomActionPlan,
+    ZoneAction,
+)
+
+PATIENT = {
+    "resourceType": "Patient",
+    "id": "p1",
+    "gender": "female",
+    "birthDate": "1950-03-01",
+    "name": [{"family": "Okafor", "given": ["Ada"]}],
+}
+
+
+def _pressure(rid, systolic, diastolic=88):
+    def part(code, value):
+        return {
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": value, "unit": "mm[Hg]", "code": "mm[Hg]"},
+        }
+
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2026-03-04T08:00:00Z",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+        "component": [part("8480-6", systolic), part("8462-4", diastolic)],
+    }
+
+
+def _bundle(*resources):
+    return json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+        }
+    )
+
+
+def _plan():
+    high = ReadingLimit(
+        measure="Systolic blood pressure",
+        loinc="8480-6",
+        comparator=Comparator.GE,
+        value="180",
+        unit="mm[Hg]",
+    )
+    zones = SymptomActionPlan(
+        id="s1",
+        problem_id="pr1",
+        title="Blood pressure",
+        green=ZoneAction(signs=["under 140"], actions=["keep going"]),
+        yellow=ZoneAction(signs=["140 to 179"], actions=["call the care manager"]),
+        red=ZoneAction(signs=["180 or above"], actions=["call now"], limits=[high]),
+    )
+    return CarePlan(
+        id="cp1",
+        patient_id="p1",
+        title="Plan",
+        families={ServiceFamily.CCM},
+        created_on=pendulum.Date(2026, 3, 1),
+        status=CarePlanStatus.ACTIVE,
+        symptom_plans=[zones],
+    )
+
+
+def _setup(program):
+    assert import_bundle(program, _bundle(PATIENT), source="patients").refused == ()
+    with program.transaction("setup") as tx:
+        manager = CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)
+        tx.add(CareTeam(id="t1", patient_id="p1", members=[manager]))
+        tx.add(_plan())
+
+
+def _outbox(program):
+    with program.transaction("read") as tx:
+        return [i.message for i in tx.outbox()]
+
+
+def _urgent(program):
+    lists = program.worklists(time_zone="UTC", on=pendulum.Date(2026, 3, 4))
+    items = lists["rn-park"].items if "rn-park" in lists else ()
+    return [i.detail for i in items if i.kind == "urgent-reading"]
+
+
+def test_an_imported_red_zone_reading_alerts_and_tops_the_worklist(program):
+    _setup(program)
+    report = import_bundle(
+        program, _bundle(_pressure("bp1", 186), _pressure("bp2", 132)), source="cuff"
+    )
+    assert {o.status for o in report.outcomes} == {"imported"}
+    with program.transaction("read") as tx:
+        red = tx.get(Observation, "bp1-8480-6")
+        fine = tx.get(Observation, "bp2-8480-6")
+    assert red.findings == ("red-zone",)
+    assert fine.findings == ()
+    (message,) = _outbox(program)
+    assert (message.recipient, message.subject) == ("rn-park", "Urgent: red-zone for p1")
+    assert "bp1-8480-6" in message.body
+    assert _urgent(program) == [
+        "red-zone: Systolic blood pressure 186 mm[Hg] on 2026-03-04 (bp1-8480-6)"
+    ]
+    program.acknowledge_finding("bp1-8480-6")
+    assert _urgent(program) == []
+
+
+def test_importing_the_reading_again_alerts_once_and_keeps_the_acknowledgement(program):
+    _setup(program)
+    import_bundle(program, _bundle(_pressure("bp1", 186)), source="first")
+    program.acknowledge_finding("bp1-8480-6")
+    again = import_bundle(program, _bundle(_pressure("bp1", 186)), source="again")
+    assert {o.status for o in again.outcomes} == {"unchanged"}
+    # The source changes the diastolic value: the reading is updated, its
+    # findings and their acknowledgement stay as carecore recorded them.
+    changed = import_bundle(program, _bundle(_pressure("bp1", 186, 92)), source="changed")
+    assert {o.status for o in changed.outcomes} == {"updated"}
+    with program.transaction("read") as tx:
+        stored = tx.get(Observation, "bp1-8480-6")
+        diastolic = tx.get(Observation, "bp1-8462-4")
+    assert (stored.findings, stored.acknowledged_by) == (("red-zone",), "fhir-test")
+    assert diastolic.value == 92
+    assert len(_outbox(program)) == 1
+    assert _urgent(program) == []
+
+
+def test_a_reading_whose_patient_is_unknown_is_refused_and_the_others_import(program):
+    _setup(program)
+    stranger = _pressure("bp9", 200) | {"subject": {"reference": "Patient/p404"}}
+    report = import_bundle(program, _bundle(_pressure("bp1", 186), stranger), source="mixed")
+    assert sorted(o.status for o in report.outcomes) == ["imported", "refused"]
+    assert len(_outbox(program)) == 1
