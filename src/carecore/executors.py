@@ -510,10 +510,12 @@ class DaskExecutor(BaseExecutor):
     With no *scheduler* address it starts a ``LocalCluster`` of *workers*
     worker processes of one thread each (so Python code in two workers never
     waits on one interpreter lock), bound to 127.0.0.1 (default: the CPU
-    count), and stops it on :meth:`close`; with an address
-    (``tcp://host:8786``) it connects to that scheduler and leaves it
-    running. A pool's state recipe is scattered to every worker once, not
-    sent with each task; each result comes back once, as its task finishes.
+    count), with no dashboard and so no profiler sampling the tasks, and
+    stops it on :meth:`close`; with an address (``tcp://host:8786``) it
+    connects to that scheduler (its workers keep their own settings) and
+    leaves it running.
+    A pool's state recipe is scattered to every worker once, not sent with
+    each task; each result comes back once, as its task finishes.
     """
 
     name = "dask"
@@ -528,13 +530,22 @@ class DaskExecutor(BaseExecutor):
             ) from exc
         self._cluster: Any = None
         if scheduler is None:
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers or os.cpu_count() or 1,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
+            # No dashboard, so no use for the workers' profiler: its stack sample every
+            # 10 ms cost about a tenth of a worker's CPU on pure-Python tasks. The nannies
+            # pass the configuration they were created under to their worker processes.
+            with importlib.import_module("dask").config.set(
+                {"distributed.worker.profile.enabled": False}
+            ):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers or os.cpu_count() or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    # The scheduler's HTTP routes (health, metrics) on a free port, not
+                    # 8787: two local clusters at once would clash there.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                )
             self._client: Any = distributed.Client(self._cluster)
         else:
             self._client = distributed.Client(scheduler)
