@@ -45,6 +45,9 @@ RECORD_COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("meds", "list"): ["{patient}", "--db", "{db}"],
     ("meds", "reconcile"): ["{patient}", "--db", "{db}"],
     ("outbox", "status"): ["--db", "{db}"],
+    ("readings", "record"): [
+        *("{patient}", "--db", "{db}", "--code", "29463-7", "--value", "80", "--unit", "kg")
+    ],
     ("registry",): ["--db", "{db}", "--as-of", "2026-06-30"],
     ("report",): ["--db", "{db}", "--to", "2026-06", "--out", "{out}"],
     ("simulate",): ["{study}", "--replications", "1", "--no-progress"],

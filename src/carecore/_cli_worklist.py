@@ -71,10 +71,10 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
     "--acknowledge",
     "acknowledge",
     default=None,
-    metavar="RESULT_ID",
+    metavar="ID",
     help=(
-        "First acknowledge this assessment result's urgent findings as the acting user "
-        "(audited); they leave the worklist."
+        "First acknowledge the urgent findings of this assessment result or home reading "
+        "as the acting user (audited); they leave the worklist."
     ),
 )
 @format_option()

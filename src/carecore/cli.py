@@ -67,7 +67,7 @@ def make_app(pm: pluggy.PluginManager | None = None) -> click.Group:
 
     >>> app = make_app(get_plugin_manager(entry_points=False))
     >>> sorted(app.commands)
-    ['attest', 'audit', 'billing', 'db', 'demo', 'export', 'gaps', 'import', 'meds', 'outbox', 'plugins', 'registry', 'report', 'simulate', 'tcm', 'worklist']
+    ['attest', 'audit', 'billing', 'db', 'demo', 'export', 'gaps', 'import', 'meds', 'outbox', 'plugins', 'readings', 'registry', 'report', 'simulate', 'tcm', 'worklist']
     """
 
     @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

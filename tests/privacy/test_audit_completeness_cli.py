@@ -44,6 +44,7 @@ RUN: dict[tuple[str, ...], list[str]] = {
     ("meds", "adherence"): ["--from", "2026-04-01", "--to", "2026-06-30"],
     ("meds", "import-fills"): ["{fills}"],
     ("meds", "list"): ["{patient}"],
+    ("readings", "record"): ["{patient}", "--code", "29463-7", "--value", "80", "--unit", "kg"],
     ("registry",): [],
     ("report",): ["--to", "2026-06", "--out", "{out}/r"],
     ("tcm", "list"): [],
@@ -51,7 +52,13 @@ RUN: dict[tuple[str, ...], list[str]] = {
     ("tcm", "expire"): [],
     ("outbox", "run"): [],
 }
-SINGLE = {("attest",), ("fhir", "export"), ("meds", "list"), ("meds", "import-fills")}
+SINGLE = {
+    ("attest",),
+    ("fhir", "export"),
+    ("meds", "list"),
+    ("meds", "import-fills"),
+    ("readings", "record"),
+}
 
 #: Commands that touch patient data but are not run here, and why.
 NOT_RUN: dict[tuple[str, ...], str] = {

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 @hookimpl(trylast=True)
 def carecore_cli(app: click.Group) -> None:
-    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``report``, ``registry``, ``simulate``, ``import``, ``attest``, ``audit`` and ``export``."""
+    """Add ``demo``, ``plugins``, ``billing``, ``db``, ``tcm``, ``outbox``, ``worklist``, ``readings``, ``report``, ``registry``, ``simulate``, ``import``, ``attest``, ``audit`` and ``export``."""
     from carecore._cli_audit import audit_command  # noqa: PLC0415 - click loads only for the CLI
     from carecore._cli_billing import billing  # noqa: PLC0415
     from carecore._cli_commands import demo, plugins  # noqa: PLC0415
@@ -24,6 +24,7 @@ def carecore_cli(app: click.Group) -> None:
     from carecore._cli_import import import_command  # noqa: PLC0415
     from carecore._cli_meds import meds  # noqa: PLC0415
     from carecore._cli_outbox import outbox  # noqa: PLC0415
+    from carecore._cli_readings import readings  # noqa: PLC0415
     from carecore._cli_registry import attest_command, registry_command  # noqa: PLC0415
     from carecore._cli_report import report  # noqa: PLC0415
     from carecore._cli_simulate import simulate  # noqa: PLC0415
@@ -38,6 +39,7 @@ def carecore_cli(app: click.Group) -> None:
         tcm,
         outbox,
         worklist,
+        readings,
         report,
         registry_command,
         simulate,
