@@ -121,10 +121,11 @@ def test_zoster_needs_two_doses_and_pneumococcal_a_completed_series():
     assert gaps(p, D(2026, 1, 1), both)["pneumococcal-vaccine"].status is GapStatus.CLOSED
 
 
-def test_pneumococcal_age_moved_from_65_to_50_in_october_2024():
+def test_pneumococcal_age_moved_from_65_to_50_when_published_in_january_2025():
+    """ACIP voted on 2024-10-23; the rule starts when the recommendation was published."""
     p = patient(D(1970, 1, 1))  # 54
-    assert "pneumococcal-vaccine" not in gaps(p, D(2024, 10, 22))
-    assert "pneumococcal-vaccine" in gaps(p, D(2024, 10, 23))
+    assert "pneumococcal-vaccine" not in gaps(p, D(2025, 1, 8))
+    assert "pneumococcal-vaccine" in gaps(p, D(2025, 1, 9))
 
 
 def test_sex_and_conditions_decide_the_population():
@@ -240,6 +241,20 @@ _codes = st.sampled_from(
         ("LOINC", "33914-3"),
         ("LOINC", "14959-1"),
         ("CPT", "92014"),
+        # the rules added later: COVID-19, hepatitis B, RSV and conjugate pneumococcal doses,
+        # depression, alcohol and HIV screening, blood pressure, cervical and bone density tests
+        ("CVX", "309"),
+        ("CVX", "43"),
+        ("CVX", "189"),
+        ("CVX", "305"),
+        ("CVX", "216"),
+        ("LOINC", "44261-6"),
+        ("LOINC", "75626-2"),
+        ("LOINC", "75622-1"),
+        ("LOINC", "8480-6"),
+        ("CPT", "88175"),
+        ("CPT", "87624"),
+        ("CPT", "77080"),
     ]
 )
 _records = st.lists(
@@ -247,7 +262,7 @@ _records = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     records=_records,
     extra=st.tuples(_codes, st.dates(min_value=D(2010, 1, 1), max_value=D(2026, 12, 31))),

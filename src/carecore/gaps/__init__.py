@@ -260,13 +260,17 @@ def _step_unnamed(
 
 
 def _lapsed(
-    rule: GapRule, records: Sequence[Record], on: pendulum.Date
+    rule: GapRule, records: Sequence[Record], on: pendulum.Date, *, seasonal: bool = True
 ) -> tuple[pendulum.Date, Record] | None:
-    """The latest day evidence stopped counting before *on*, with the record, if any."""
+    """The latest day evidence stopped counting before *on*, with the record, if any.
+
+    With *seasonal* false, steps counted by season are left out (their gap
+    opens with the season).
+    """
     best: tuple[pendulum.Date, Record] | None = None
     for way in rule.evidence:
         for step in way.steps:
-            if step.bp_below is not None:
+            if step.bp_below is not None or (not seasonal and step.lookback.season_start):
                 continue
             for r in records:
                 if r.on > on or not step.codes.matches(r.system, r.code):
@@ -339,12 +343,13 @@ def _evaluate_rule(  # noqa: C901 - closed by a way, else due or overdue since w
     if season:
         start = rule.evidence[0].steps[0].lookback.window_start(on)
         opened = max(opened, start) if start is not None else opened
-    else:
-        lapsed = _lapsed(rule, records, on)
-        if lapsed is not None:
-            end, record = lapsed
-            history = f" The last, {record.text or record.system + ' ' + record.code} on {record.on.isoformat()}, stopped counting on {end.isoformat()}."
-            opened = max(opened, end)
+    # A seasonal rule's other ways (a dose in the last months) lapse as any look-back does.
+    lapsed = _lapsed(rule, records, on, seasonal=not season)
+    if lapsed is not None:
+        end, record = lapsed
+        history = f" The last, {record.text or record.system + ' ' + record.code} on {record.on.isoformat()}, stopped counting on {end.isoformat()}."
+        opened = max(opened, end)
+    if not season:
         bp = [s for w in rule.evidence for s in w.steps if s.bp_below is not None]
         if bp:
             high = [

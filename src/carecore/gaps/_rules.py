@@ -140,6 +140,8 @@ class RuleSource:
     title: str
     url: str
     grade: str = ""
+    #: The day the cited version was published (for a measure, its first measurement year's start).
+    published: pendulum.Date | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -288,6 +290,9 @@ def rule_from_dict(raw: dict[str, Any]) -> GapRule:
             title=src["title"],
             url=src["url"],
             grade=str(src.get("grade", "")),
+            published=None
+            if src.get("published") is None
+            else _date(src["published"], f"{where}.source.published"),
         ),
         grace_days=int(raw.get("grace_days", 90)),
         note=str(raw.get("note", "")),
