@@ -41,13 +41,14 @@ def test_same_table_on_a_dask_local_cluster():
 
 
 def test_same_table_whatever_the_number_of_workers_and_chunks():
-    """Replications go in one chunk per worker: 5 over 3 workers is chunks of 2, 2 and 1."""
-    local = run_study(_STUDY, replications=5, seed=4)
-    seen: list[int] = []
-    with get_executor("process", workers=3) as pool:
-        pooled = run_study(_STUDY, replications=5, seed=4, executor=pool, on_done=seen.append)
-    assert pooled.rows == local.rows
-    assert sorted(seen) == [0, 1, 2, 3, 4]
+    """The same table with a task per replication (3 workers: 23 tasks) or chunks (2 workers: 20)."""
+    local = run_study(_STUDY, replications=23, seed=4)
+    for workers in (3, 2):
+        seen: list[int] = []
+        with get_executor("process", workers=workers) as pool:
+            pooled = run_study(_STUDY, replications=23, seed=4, executor=pool, on_done=seen.append)
+        assert pooled.rows == local.rows
+        assert sorted(seen) == list(range(23))
 
 
 def test_results_come_back_in_task_order_with_progress():
@@ -173,6 +174,22 @@ def test_a_pool_on_dask_builds_its_state_once_per_worker():
     assert len(got) == 6
     assert got.count(5) <= 2
     assert max(got) >= 7
+
+
+def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile():
+    """No dashboard shows it, so the workers skip Dask's profiler (a stack sample every 10 ms).
+
+    On pure-Python tasks such as replications that sampling cost about a tenth of each
+    worker's CPU time (docs/explanation/simulation.md, How fast).
+    """
+    pytest.importorskip("distributed")
+    import dask
+
+    with get_executor("dask", workers=2) as cluster:
+        enabled = cluster.client.run(dask.config.get, "distributed.worker.profile.enabled")
+    assert list(enabled.values()) == [False, False]
+    # The setting is the cluster's own: this process's configuration is left as it was.
+    assert dask.config.get("distributed.worker.profile.enabled") is True
 
 
 def test_open_pool_refuses_what_is_not_an_executor():

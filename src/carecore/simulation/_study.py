@@ -8,14 +8,17 @@ import importlib
 import math
 from typing import TYPE_CHECKING, Any
 
+import pendulum
 from attrs import field, frozen
 
 from carecore import errors
 from carecore._files import private_open
 from carecore.executors import Executor, LocalExecutor
+from carecore.model import ServiceFamily
 from carecore.model import validators as v
 from carecore.simulation._model import Study
-from carecore.simulation._run import Replication, run_replication
+from carecore.simulation._run import Replication, policy_rules, run_replication
+from carecore.transitions import TransitionRules
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -55,8 +58,20 @@ class Interval:
     high: float
 
 
-def _same(study: Study) -> Study:
-    """A pool's state: the study itself (sent to each worker once)."""
+def _prepared(study: Study) -> Study:
+    """A pool's state: the study (sent to each worker once), the worker made ready for it.
+
+    Each worker builds the policy's rule set once and, when TCM is offered,
+    the TCM clock's holiday calendar of every year a discharge of the study
+    can fall in (the first use imports the holidays package: about half a
+    CPU second), so that no replication pays for them.
+    """
+    rules = policy_rules(study.policy)
+    if ServiceFamily.TCM in study.policy.families:
+        clock = TransitionRules.from_rule_set(rules)
+        first, last = study.month(0)[0], study.month(study.months - 1)[0]
+        for year in range(first, last + 2):  # a late discharge's deadlines fall next year
+            clock.clock(pendulum.Date(year, 1, 1))
     return study
 
 
@@ -64,6 +79,10 @@ def _replications(study: Study, task: tuple[int, tuple[int, ...]]) -> tuple[Repl
     """One task: a chunk of replications, each on its own stream of *seed*."""
     seed, indices = task
     return tuple(run_replication(study, seed, index) for index in indices)
+
+
+#: At most this many tasks per worker: more replications go in chunks (see :func:`run_study`).
+_TASKS_PER_WORKER = 10
 
 
 def _chunks(count: int, parts: int) -> list[tuple[int, ...]]:
@@ -269,10 +288,12 @@ def run_study(
 
     Replication *k* draws from ``SeedSequence(seed).spawn(replications)[k]``:
     independent streams, and the same result whichever executor runs it and
-    however many workers it has. On an executor with several workers the
-    replications go in one chunk per worker, the study sent to each worker
-    once (see :meth:`carecore.executors.Executor.pool`); *on_done* is called
-    with each replication's index as its chunk completes.
+    however many workers it has. The study is sent to each worker once, as
+    the state of a pool (see :meth:`carecore.executors.Executor.pool`) that
+    also builds the rule set and the TCM holiday calendar there; a task is a
+    seed and the indices of its replications: one replication, or with more
+    than ten replications per worker a chunk of several. *on_done* is called
+    with each replication's index as its task completes.
 
     >>> from carecore.simulation import PopulationSpec, Study
     >>> result = run_study(Study(months=2, population=PopulationSpec(size=50)), replications=2, seed=1)
@@ -287,10 +308,17 @@ def run_study(
                 f"must be a whole number of at least {low}", field=name, value=value
             )
     runner = executor if executor is not None else LocalExecutor()
-    # Coarse tasks: in process one replication a task (a progress step each); elsewhere one
-    # chunk of replications per worker, so each worker gets the study once and pays its
-    # start-up (imports, rule sets, the engine's memo) once.
-    parts = replications if runner.workers == 1 else min(replications, runner.workers)
+    # One replication a task (in process: a progress step each). With several workers, up
+    # to _TASKS_PER_WORKER tasks a worker, then chunks of several replications: the study
+    # reaches each worker once as the pool's state and a worker keeps its rule set and memo
+    # from task to task, so a task carries only a seed and indices; several tasks a worker
+    # let a free worker take the next one while another is slowed (a busy core), instead of
+    # everyone waiting for the slowest worker's fixed share.
+    parts = (
+        replications
+        if runner.workers == 1
+        else min(replications, runner.workers * _TASKS_PER_WORKER)
+    )
     chunks = _chunks(replications, parts)
 
     def done(index: int) -> None:
@@ -298,7 +326,7 @@ def run_study(
             for replication in chunks[index]:
                 on_done(replication)
 
-    with runner.pool(_same, study) as pool:
+    with runner.pool(_prepared, study) as pool:
         results = pool.map(_replications, [(seed, chunk) for chunk in chunks], on_done=done)
     reps = tuple(rep for chunk in results for rep in chunk)
     return StudyResult(study=study, seed=seed, replications=reps)
