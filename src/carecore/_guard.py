@@ -266,11 +266,11 @@ class GuardedTransaction:
         permitted = self._permitted(self._read, kind_for(kind_cls).name, patient_ids)
         return self._tx.find_rows(kind_cls, patient_ids=permitted, history=history)
 
-    def history(self, kind_cls: type[T], key: str) -> list[T]:
+    def history(self, kind_cls: type[T], key: object) -> list[T]:
         kind = kind_for(kind_cls)
         found = self._tx.history(kind_cls, key)
-        if found:
-            self.require(self._read, kind.name, kind.patient_of(found[-1]))
+        for patient in dict.fromkeys(kind.patient_of(value) for value in found):
+            self.require(self._read, kind.name, patient)
         return found
 
     def audit_entries(self, *, patient_id: str | None = None, after: int = 0) -> list[AuditEntry]:

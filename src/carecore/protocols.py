@@ -220,11 +220,14 @@ class Transaction(Protocol):
         ...
 
     def replace(self, record: object) -> None:
-        """Replace a stored record; a versioned one must bring the stored version + 1."""
+        """Replace a stored record; a versioned one must bring the stored version + 1.
+
+        The value replaced stays in the record's :meth:`history`.
+        """
         ...
 
     def delete(self, kind_cls: type[Any], key: object) -> None:
-        """Delete a record of a kind that keeps no history."""
+        """Delete a record of a kind without versions; the value deleted stays in its :meth:`history`."""
         ...
 
     def get(self, kind_cls: type[T], key: object) -> T:
@@ -267,8 +270,12 @@ class Transaction(Protocol):
         """Store new records (any kinds) as :meth:`add` does each, in fewer statements."""
         ...
 
-    def history(self, kind_cls: type[T], key: str) -> list[T]:
-        """Every version of a versioned record, oldest first."""
+    def history(self, kind_cls: type[T], key: object) -> list[T]:
+        """Every value a record has had, oldest first.
+
+        A versioned kind's versions; for any other kind, each value a replace or
+        a delete ended, then the current one if the record is still stored.
+        """
         ...
 
     def audit_entries(self, *, patient_id: str | None = None, after: int = 0) -> list[AuditEntry]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -207,7 +208,7 @@ class SqlStore:
         body = ",\n  ".join(lines)
         return f"CREATE TABLE {quote(table or kind.table)} (\n  {body}\n)"
 
-    def _migration(self, version: int) -> list[str]:
+    def _migration(self, version: int) -> list[str]:  # noqa: C901 - one branch per migration
         t = self.TYPES
         ddl = self._kinds_added(version)
         if version == 1:
@@ -269,6 +270,18 @@ class SqlStore:
             ddl += [
                 f"ALTER TABLE audit ADD COLUMN hash {t['text']}",
                 f"CREATE TABLE audit_head (seq BIGINT NOT NULL, hash {t['text']} NOT NULL)",
+            ]
+        if version == 18:  # noqa: PLR2004
+            # Every kind keeps its earlier values: the value a replace or a delete ended,
+            # with when, who and why (versioned kinds keep theirs in their _history tables).
+            ddl += [
+                f"""CREATE TABLE record_history (
+  {self.SEQ_COLUMN},
+  kind {t["text"]} NOT NULL, key {t["text"]} NOT NULL, patient_id {t["text"]},
+  ended_at {t["instant"]} NOT NULL, actor {t["text"]} NOT NULL, reason {t["text"]} NOT NULL,
+  change {t["text"]} NOT NULL, record {t["text"]} NOT NULL)""",
+                "CREATE INDEX record_history_key ON record_history (kind, key, seq)",
+                "CREATE INDEX record_history_patient ON record_history (patient_id, seq)",
             ]
         ddl += self._dialect_migration(version)
         if version <= SCHEMA_VERSION:
@@ -882,6 +895,17 @@ def _version_key(kind: Kind) -> tuple[int, ...]:
 _VERSION_KEYS: dict[str, tuple[int, ...]] = {}
 
 
+def _earlier_text(kind: Kind, record: object) -> str:
+    """A record's row as JSON, column by column, for ``record_history``."""
+    return json.dumps(dict(zip(kind.column_names, kind.to_row(record), strict=True)))
+
+
+def _earlier_record(kind: Kind, text: object) -> Any:
+    """The record a ``record_history`` row keeps; columns added since take their backfill."""
+    data = json.loads(str(text))
+    return kind.build([data.get(c.name, c.backfill) for c in kind.columns])
+
+
 def _row_hash(row: Sequence[object]) -> int | None:
     """The hash of a row's values (None when a driver returned an unhashable value)."""
     try:
@@ -1058,11 +1082,33 @@ class SqlTransaction:
             )
             detail = f"version {version}"
         else:
+            earlier = self._fetch(kind, key)
+            if earlier is None:
+                self.failed = True
+                raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(key))
             cur = self._run(f"UPDATE {quote(kind.table)} SET {sets} WHERE {where}", (*row, *key))
             if cur.rowcount != 1:
                 self.failed = True
                 raise errors.NotFound(f"no such {kind.name}", field="key", value=kind.key_text(key))
+            self._keep_earlier(kind, key, earlier, "update")
         self._audit("update", kind.name, kind.key_text(key), kind.patient_of(record), detail)
+
+    def _keep_earlier(self, kind: Kind, key: tuple[Any, ...], earlier: object, change: str) -> None:
+        """Keep the value a replace or a delete of a kind without versions ends (schema 18)."""
+        self._run(
+            "INSERT INTO record_history (kind, key, patient_id, ended_at, actor, reason, change, "
+            "record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind.name,
+                kind.key_text(key),
+                kind.patient_of(earlier),
+                self._at,
+                self._actor,
+                self._reason,
+                change,
+                _earlier_text(kind, earlier),
+            ),
+        )
 
     def delete(self, kind_cls: type[Any], key: object) -> None:
         """Delete a record of a kind without history (an entry made in error)."""
@@ -1081,6 +1127,7 @@ class SqlTransaction:
                 field="patient_id",
                 value=kind.key_text(parts),
             ) from None
+        self._keep_earlier(kind, parts, found, "delete")
         self._audit("delete", kind.name, kind.key_text(parts), kind.patient_of(found))
 
     def _fetch(self, kind: Kind, parts: tuple[Any, ...]) -> Any:
@@ -1301,20 +1348,38 @@ class SqlTransaction:
             self._touch(kind, rows)
         return found
 
-    def history(self, kind_cls: type[T], key: str) -> list[T]:
-        """Every version of a versioned record, oldest first (audited)."""
+    def history(self, kind_cls: type[T], key: object) -> list[T]:
+        """Every value a record has had, oldest first (audited).
+
+        A versioned kind gives its versions. Any other kind gives the values
+        replaces and deletes ended, then the current value, if the record is
+        still stored (a deleted record's history ends with the value deleted).
+        """
         self._guard()
-        kind = _checks.versioned(kind_cls)
-        (key,) = _checks.parse_key(kind, key)
-        cur = self._run(
-            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table + '_history')} WHERE id = ? "
-            "ORDER BY version",
-            (key,),
-        )
-        found = [self._history_record(kind, row) for row in cur.fetchall()]
+        kind = kind_for(kind_cls)
+        parts = _checks.parse_key(kind, key)
+        text = kind.key_text(parts)
+        if kind.versioned:
+            cur = self._run(
+                f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table + '_history')} "
+                "WHERE id = ? ORDER BY version",
+                parts,
+            )
+            found = [self._history_record(kind, row) for row in cur.fetchall()]
+        else:
+            cur = self._run(
+                "SELECT record FROM record_history WHERE kind = ? AND key = ? ORDER BY seq",
+                (kind.name, text),
+            )
+            found = [_earlier_record(kind, row[0]) for row in cur.fetchall()]
+            current = self._fetch(kind, parts)
+            if current is not None:
+                found.append(current)
         if not found:
-            raise errors.NotFound(f"no such {kind.name}", field="key", value=key)
-        self._audit("read", kind.name, key, kind.patient_of(found[-1]), "history")
+            raise errors.NotFound(f"no such {kind.name}", field="key", value=text)
+        # One row per patient the values name (a record may have moved between patients).
+        for patient in dict.fromkeys(kind.patient_of(value) for value in found):
+            self._audit("read", kind.name, text, patient, "history")
         return found
 
     def _history_record(self, kind: Kind, row: Sequence[object]) -> Any:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import pendulum
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from carecore import errors
@@ -32,7 +32,7 @@ from carecore.model import (
     TimeEntry,
 )
 from carecore.protocols import Store
-from carecore.storage import KINDS, SCHEMA_VERSION, open_store
+from carecore.storage import KINDS, SCHEMA_VERSION, Kind, open_store
 from carecore.testing.strategies import STRATEGIES
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ __all__ = ["DurableStoreContract", "StoreContract"]
 
 AT = pendulum.datetime(2026, 1, 5, 9, tz="America/Chicago")
 PID = "contract-patient"
+#: A second patient, for a record that moves from one patient to another.
+OTHER = "contract-other"
 
 
 def make_patient(patient_id: str = PID) -> Patient:
@@ -115,6 +117,33 @@ def make_message(n: int, patient_id: str | None = PID) -> OutboundMessage:
         created_at=AT,
         patient_id=patient_id,
     )
+
+
+def _same_key(kind: Kind, first: Any, other: Any) -> Any:
+    """*other* with *first*'s key and patient (None when the mix is not a valid record).
+
+    A versioned record becomes *first*'s next version.
+    """
+    names = kind.column_names
+    keep = {*kind.key, kind.patient_column or ""}
+    if keep >= set(names):
+        # Nothing but the key and the patient (a patient link): it is relinked.
+        keep = set(kind.key)
+        if kind.references_patient:
+            other = attrs.evolve(other, patient_id=OTHER)
+    if "period_start" in keep:
+        keep.add("period_end")
+    row = [
+        a if name in keep else b
+        for name, a, b in zip(names, kind.to_row(first), kind.to_row(other), strict=True)
+    ]
+    try:
+        mixed = kind.build(row)
+        if kind.versioned:
+            mixed = attrs.evolve(mixed, version=first.version + 1)
+    except (ValueError, TypeError, errors.CarecoreError):
+        return None
+    return mixed
 
 
 def revise(store: Store, plan_id: str, count: int, actor: str) -> int:
@@ -354,6 +383,62 @@ class StoreContract:
             assert tx.get(CarePlan, "cp1").title == plan.title
             assert len(tx.history(CarePlan, "cp1")) == 2  # noqa: PLR2004
             assert len(tx.audit_entries()) == before + 2  # only the get and history reads above
+
+    @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
+    @settings(
+        max_examples=3,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+            HealthCheck.filter_too_much,
+        ],
+    )
+    @given(data=st.data())
+    def test_every_kind_keeps_its_earlier_values(
+        self, ready: Store, kind: Kind, data: st.DataObject
+    ) -> None:
+        """A replaced or deleted record of any kind keeps the value it had in its history."""
+        first = data.draw(STRATEGIES[kind.cls], label="first")
+        if kind.references_patient:
+            first = attrs.evolve(first, patient_id=PID)
+        second = _same_key(kind, first, data.draw(STRATEGIES[kind.cls], label="second"))
+        assume(second is not None and kind.to_row(second) != kind.to_row(first))
+        key = kind.key_of(first)
+        with ready.transaction(actor="contract", reason="before", at=AT) as tx:
+            if OTHER not in tx.patient_ids():
+                tx.add(make_patient(OTHER))
+            try:
+                tx.get(kind.cls, key)
+            except errors.NotFound:
+                stored = False
+            else:
+                stored = True
+            try:
+                earlier = tx.history(kind.cls, key)
+            except errors.NotFound:
+                earlier = []
+        assume(not stored)
+        with ready.transaction(actor="contract", reason="new", at=AT) as tx:
+            tx.add(first)
+        with ready.transaction(actor="rn:ana", reason="corrected", at=AT) as tx:
+            tx.replace(second)
+        if kind.versioned:
+            with (
+                pytest.raises(errors.InvalidValue),
+                ready.transaction(actor="contract", reason="t", at=AT) as tx,
+            ):
+                tx.delete(kind.cls, key)
+        else:
+            with ready.transaction(actor="rn:ana", reason="entered in error", at=AT) as tx:
+                tx.delete(kind.cls, key)
+        with ready.transaction(actor="contract", reason="review", at=AT) as tx:
+            assert tx.history(kind.cls, key) == [*earlier, first, second]
+            reads = [e for e in tx.audit_entries() if e.reason == "review"]
+        assert ("read", kind.name, kind.key_text(key), kind.patient_of(first)) in [
+            (e.action, e.kind, e.key, e.patient_id) for e in reads
+        ]
+        assert ready.check().ok
 
     def test_versioned_records_cannot_be_deleted(self, ready: Store) -> None:
         """History is never overwritten: a care plan changes status instead."""
