@@ -7,9 +7,18 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
-from carecore.gaps import Gap, GapRule, builtin_rules, evaluate, records_of, rule_from_dict
+from carecore.gaps import (
+    Gap,
+    GapRule,
+    Record,
+    builtin_rules,
+    evaluate,
+    records_of,
+    rule_from_dict,
+)
 from carecore.medications import ClassAdherence, pdc_by_class
 from carecore.model import (
+    AssessmentResult,
     ClinicalService,
     Condition,
     MedicationFill,
@@ -23,7 +32,7 @@ if TYPE_CHECKING:
 
     from carecore.protocols import Transaction
 
-__all__ = ["adherence_in", "gaps_in", "rule_set"]
+__all__ = ["adherence_in", "assessed", "gaps_in", "rule_set"]
 
 
 def rule_set(plugin_manager: pluggy.PluginManager | None) -> list[GapRule]:
@@ -65,6 +74,29 @@ def _by_patient(items: Iterable[Any]) -> dict[str, list[Any]]:
     return out
 
 
+def assessed(results: Iterable[AssessmentResult]) -> list[Record]:
+    """Evidence from instruments given through carecore: each result as its total score's LOINC.
+
+    A built-in instrument with a LOINC total (PHQ-9 44261-6, PHQ-2 55758-7,
+    AUDIT-C 75626-2) closes the screening rules that name that code; others
+    are not evidence.
+    """
+    from carecore.instruments import BUILTIN_INSTRUMENTS  # noqa: PLC0415 - only when asked
+
+    known = {i.id: i for i in BUILTIN_INSTRUMENTS if i.total_loinc}
+    return [
+        Record(
+            id=r.id,
+            system="LOINC",
+            code=str(known[r.instrument_id].total_loinc),
+            on=r.on,
+            text=known[r.instrument_id].title,
+        )
+        for r in results
+        if r.instrument_id in known
+    ]
+
+
 def gaps_in(
     tx: Transaction,
     *,
@@ -78,14 +110,17 @@ def gaps_in(
         conditions = {patient_id: tx.find(Condition, patient_id=patient_id)}
         services = {patient_id: tx.find(ClinicalService, patient_id=patient_id)}
         observations = {patient_id: tx.find(Observation, patient_id=patient_id)}
+        results = {patient_id: tx.find(AssessmentResult, patient_id=patient_id)}
     else:
         patients = sorted(tx.all(Patient), key=lambda p: p.id)
         conditions = _by_patient(tx.all(Condition))
         services = _by_patient(tx.all(ClinicalService))
         observations = _by_patient(tx.all(Observation))
+        results = _by_patient(tx.all(AssessmentResult))
     out: list[Gap] = []
     for patient in patients:
         records = records_of(services.get(patient.id, ()), observations.get(patient.id, ()))
+        records += assessed(results.get(patient.id, ()))
         out += evaluate(
             patient,
             on=on,
