@@ -91,4 +91,6 @@ def export_command(  # noqa: PLR0917 - one parameter per click option
     ):
         counts = export(tx, out, rules)
     total = sum(counts.values())
-    click.echo(f"{out}: {total} records in {len(counts)} files ({rules.method})")
+    records = f"{total} record{'' if total == 1 else 's'}"
+    files = f"{len(counts)} file{'' if len(counts) == 1 else 's'}"
+    click.echo(f"{out}: {records} in {files} ({rules.method})")

@@ -189,3 +189,17 @@ def test_no_key_exits_2(demo_store, tmp_path):
     assert result.exit_code == 2
     assert "CARECORE_DEIDENTIFY_KEY" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_the_summary_line_counts_one_record_in_the_singular(tmp_path):
+    # Review of issue 22 (messages): the export printed "1 records".
+    from carecore.service import CareProgram
+    from carecore.testing._store_contract import make_patient
+
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    with CareProgram.open(url, actor="t") as program, program.transaction("t") as tx:
+        tx.add(make_patient("p1"))
+    result = _export(url, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert ": 1 record in " in result.output
+    assert " files (safe-harbor)" in result.output

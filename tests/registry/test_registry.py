@@ -221,6 +221,17 @@ def test_minutes_progress_is_the_engines_count_of_this_month_so_far():
     assert progress.message == "13 more clinical-staff minutes reach 99439"
 
 
+def test_one_minute_short_reads_as_one_minute():
+    # Review of issue 22: the engine's hint said "1 more clinical-staff minute reach 99490".
+    month = MonthRecords(
+        practitioners=[practitioner()],
+        time_entries=[entry(1, "p1", 19, pendulum.Date(2026, 3, 2))],
+        **ccm_records("p1"),
+    )
+    (progress,) = minutes_progress(month, on=DAY, rules=cms_rule_set(2026))
+    assert progress.message == "1 more clinical-staff minute reaches 99490"
+
+
 def test_minutes_progress_without_minutes_asks_the_engine_and_skips_unknown_people():
     records = ccm_records("p1")
     month = MonthRecords(practitioners=[practitioner()], **records)

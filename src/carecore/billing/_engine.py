@@ -606,7 +606,10 @@ def add_on_units(
 
 
 def _more(count: int, label: str) -> str:
-    return f"{count} more {label} minute{'' if count == 1 else 's'}"
+    """'1 more clinical-staff minute reaches', '8 more clinical-staff minutes reach' (then a code)."""
+    if count == 1:
+        return f"1 more {label} minute reaches"
+    return f"{count} more {label} minutes reach"
 
 
 def _sum(entries: Iterable[TimeFact]) -> int:
@@ -638,7 +641,7 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
         ctx.hint(
             track.base,
             family,
-            f"{_more(need - total, track.label)} reach {track.base}",
+            f"{_more(need - total, track.label)} {track.base}",
             need - total,
         )
         return []
@@ -676,7 +679,7 @@ def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimL
         ctx.hint(
             track.add_on,
             family,
-            f"{_more(nxt - total, track.label)} reach {track.add_on}"
+            f"{_more(nxt - total, track.label)} {track.add_on}"
             + (f" unit {units + 1}" if units else ""),
             nxt - total,
         )
@@ -1277,7 +1280,7 @@ def _bhi(ctx: _Ctx) -> None:
             f"{total} of the {need} {label} minutes {code} needs were logged in the month.",
             f"bhi.{code.lower()}.threshold",
         )
-        ctx.hint(code, F.BHI, f"{_more(need - total, label)} reach {code}", need - total)
+        ctx.hint(code, F.BHI, f"{_more(need - total, label)} {code}", need - total)
         return
     would = [ctx.line(code, F.BHI, 1, ctx.threshold_date(entries, need))]
     if not ctx.behavioral():
@@ -1332,7 +1335,7 @@ def _cocm(ctx: _Ctx) -> None:
             f"cocm.{base}.threshold",
             ("S33",),
         )
-        ctx.hint(base, F.COCM, f"{_more(need - total, 'care-manager')} reach {base}", need - total)
+        ctx.hint(base, F.COCM, f"{_more(need - total, 'care-manager')} {base}", need - total)
     else:
         ctx.deny(
             base,
@@ -1782,7 +1785,7 @@ def _g0511_minutes(
     need = 20
     total = _sum(entries)
     if total < need:
-        ctx.hint("G0511", family, f"{_more(need - total, label)} reach G0511", need - total)
+        ctx.hint("G0511", family, f"{_more(need - total, label)} G0511", need - total)
         return []
     return [ctx.line(base, family, 1, ctx.threshold_date(entries, need))]
 

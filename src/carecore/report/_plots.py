@@ -197,7 +197,8 @@ def _staff(view: PracticeView) -> bytes:
     if staff:
         names = [n for n, _, _ in staff][::-1]
         bars = axes.barh(names, [m for _, m, _ in staff][::-1], color="#4477aa")
-        axes.bar_label(bars, [f"{p} patients" for _, _, p in staff][::-1], padding=3)
+        shown = [f"{p} patient{'' if p == 1 else 's'}" for _, _, p in staff]
+        axes.bar_label(bars, shown[::-1], padding=3)
         axes.set_xlabel("minutes in the period")
         axes.set_xlim(right=max(m for _, m, _ in staff) * 1.25)
     else:
