@@ -50,6 +50,10 @@ def _utc_text(when: object) -> str:
     return when.isoformat()
 
 
+#: ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``, the encoder made once.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def entry_hash(previous: str, row: AuditRow) -> str:
     """The hash of an audit row's content (at, actor, action, kind, key, patient, reason, detail).
 
@@ -60,7 +64,7 @@ def entry_hash(previous: str, row: AuditRow) -> str:
     (64, True)
     """
     at, *rest = row
-    text = json.dumps([previous, _instant(at), *rest], ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODER.encode([previous, _instant(at), *rest])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

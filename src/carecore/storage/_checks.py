@@ -124,7 +124,10 @@ def text(field: str, value: str, *, key: bool = False) -> None:
 def row_text(kind: Kind, row: tuple[Any, ...]) -> None:
     """:func:`text` over a record's row (its columns as stored), keys included."""
     for column, value in zip(kind.columns, row, strict=True):
-        if isinstance(value, str):
+        # Most text passes: the field's name is made only for text the rule refuses.
+        if isinstance(value, str) and (
+            "\x00" in value or (len(value) > MAX_KEY and column.name in kind.key)
+        ):
             text(f"{kind.name}.{column.name}", value, key=column.name in kind.key)
 
 

@@ -156,7 +156,12 @@ class Kind:
     @property
     def column_names(self) -> tuple[str, ...]:
         """Every column, in table order."""
-        return tuple(c.name for c in self.columns)
+        # Asked for on every write: made once per kind (the entry keeps the columns it
+        # was made from, so a kind made later in the same place is not given another's).
+        found = _COLUMN_NAMES.get(id(self))
+        if found is None or found[0] is not self.columns:
+            found = _COLUMN_NAMES[id(self)] = (self.columns, tuple(c.name for c in self.columns))
+        return found[1]
 
     def patient_of(self, value: object) -> str | None:
         """The patient a record belongs to (a patient's own id), or None."""
@@ -189,6 +194,8 @@ class Kind:
 
 
 _Load = Callable[[object], object]
+#: Per kind (by id): its columns and their names (see :attr:`Kind.column_names`).
+_COLUMN_NAMES: dict[int, tuple[tuple[Column, ...], tuple[str, ...]]] = {}
 #: Per table: (position, field, load) of each field's column, and the period's two halves.
 _BUILD_PLANS: dict[
     str,

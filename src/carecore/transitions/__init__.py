@@ -23,6 +23,7 @@ admission (A11) takes back the readmission it caused; death closes it.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from attrs import evolve, field, frozen
@@ -115,13 +116,28 @@ class TransitionRules:
         >>> clock.contact_due, clock.visit_due_7, clock.visit_due_14, clock.period.end
         (Date(2026, 11, 30), Date(2026, 12, 2), Date(2026, 12, 9), Date(2026, 12, 24))
         """
-        return tcm_clock(
-            discharge,
-            calendar=self.calendar,
-            day_counting=self.day_counting,
-            contact_business_days=self.contact_business_days,
-            period_days=self.period_days,
-        )
+        try:
+            return _clock(self, discharge, _type_name(discharge))
+        except TypeError:  # not hashable, so not a day: the engine says what is wrong with it
+            return _clock.__wrapped__(self, discharge, _type_name(discharge))
+
+
+def _type_name(value: object) -> str:
+    # Part of the clock cache's key: a date and a pendulum Date of one day are equal.
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+@functools.lru_cache(maxsize=512)
+def _clock(rules: TransitionRules, discharge: pendulum.Date, _type: str) -> TcmClock:
+    # The engine's answer for one day and one set of switches never changes, and a
+    # feed's discharges fall on few days: an intake asks for each day's clock once.
+    return tcm_clock(
+        discharge,
+        calendar=rules.calendar,
+        day_counting=rules.day_counting,
+        contact_business_days=rules.contact_business_days,
+        period_days=rules.period_days,
+    )
 
 
 _DEFAULT = TransitionRules()
