@@ -279,9 +279,16 @@ class Dispatcher:
         return self._record(item, receipt, give_up=not receipt.accepted)
 
     def _delivery_reason(self, name: str) -> str:
-        """What the delivery's audit row says: the channel and its endpoint, secrets masked."""
-        endpoint = getattr(self.channels.get(name), "url", None)
-        where = f" to {redact(endpoint)}" if isinstance(endpoint, str) else ""
+        """What the delivery's audit row says: the channel and where it sent, secrets masked.
+
+        Where is the channel's ``destination`` (an SMTP server's host and port, a
+        file), else its ``url`` (a webhook, an SMS gateway).
+        """
+        channel = self.channels.get(name)
+        endpoint = getattr(channel, "destination", None)
+        if not isinstance(endpoint, str):
+            endpoint = getattr(channel, "url", None)
+        where = f" to {redact(endpoint)}" if isinstance(endpoint, str) and endpoint else ""
         return f"outbox: delivery by {name}{where}"
 
     def _record(

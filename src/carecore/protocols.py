@@ -400,7 +400,13 @@ class Store(Protocol):
 
 @runtime_checkable
 class Channel(Protocol):
-    """A way to deliver messages: console, email, SMS, webhook."""
+    """A way to deliver messages: console, email, SMS, webhook.
+
+    A channel may also offer ``destination``: where its messages go (an SMTP
+    server's ``smtp://host:port``, a file's path), with no secret and no
+    patient's name in it. A delivery's audit row names it, or the channel's
+    ``url`` when it has no ``destination``, so a disclosure says where it went.
+    """
 
     @property
     def id(self) -> str:

@@ -88,7 +88,7 @@ def test_a_delivery_records_the_patient_and_the_channel(store):
     for message, patient in pending:
         row = delivered[message]
         assert row[3] == patient, row
-        assert row[4] == "outbox: delivery by console", row
+        assert row[4] == "outbox: delivery by console to standard output", row
 
 
 def test_a_webhook_delivery_names_its_endpoint_with_the_token_masked():
@@ -120,3 +120,35 @@ def test_a_webhook_delivery_names_its_endpoint_with_the_token_masked():
     assert row.reason.startswith("outbox: delivery by webhook to http://127.0.0.1:9/hook?token=")
     assert MASK in row.reason
     assert "abc123secret" not in row.reason
+
+
+def test_an_sms_delivery_names_its_gateway_with_the_password_masked():
+    pytest.importorskip("carecore_http", reason="the SMS channel is in carecore-http")
+    from carecore_http import SmsChannel
+
+    now = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
+    url = "http://gw:pa55word@127.0.0.1:9/send?api_key=k3y"
+    channel = SmsChannel(url=url, sender="+15550100", insecure=True)
+    program = CareProgram.open("memory://", clock=FixedClock(now), actor="test")
+    with program:
+        with program.transaction("queue") as tx:
+            tx.enqueue(
+                OutboundMessage(
+                    id="m1",
+                    idempotency_key="k1",
+                    channel="sms",
+                    recipient="+15550101",
+                    subject="Check-in",
+                    body="Due today.",
+                    created_at=now,
+                )
+            )
+        Dispatcher(
+            program, {"sms": channel}, policy=RetryPolicy(max_attempts=1, jitter=0)
+        ).run_once()
+        with program.transaction("check") as tx:
+            (row,) = [e for e in tx.audit_entries() if e.action == "deliver"]
+    assert row.reason.startswith("outbox: delivery by sms to http://gw:")
+    assert "127.0.0.1:9/send" in row.reason
+    assert "pa55word" not in row.reason
+    assert "k3y" not in row.reason

@@ -9,8 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore import errors
+from carecore.clock import FixedClock
 from carecore.convert import from_primitive
 from carecore.model import OutboundMessage
+from carecore.outbox import Dispatcher
+from carecore.service import CareProgram
 from carecore.testing.strategies import outbound_messages
 
 
@@ -70,3 +73,16 @@ def test_a_foreign_file_is_reported_not_overwritten(tmp_path):
         JsonlChannel(path).send(message("a"))
     assert caught.value.problems[0].path == "$[1]"
     assert path.read_text() == "this is not json\n"
+
+
+def test_a_delivery_records_the_file_it_went_to(tmp_path):
+    now = pendulum.datetime(2026, 1, 5, 9, tz="UTC")
+    path = tmp_path / "out.jsonl"
+    program = CareProgram.open("memory://", clock=FixedClock(now), actor="dispatcher")
+    with program:
+        with program.transaction("queue") as tx:
+            tx.enqueue(message("a"))
+        assert Dispatcher(program, {"jsonl": JsonlChannel(path)}).run_once().delivered == 1
+        with program.transaction("check") as tx:
+            (row,) = [e for e in tx.audit_entries() if e.action == "deliver"]
+    assert row.reason == f"outbox: delivery by jsonl to {path.resolve()}"

@@ -43,6 +43,11 @@ class ConsoleChannel:
         self._stream = stream
         self._clock = clock or SystemClock()
 
+    @property
+    def destination(self) -> str:
+        """Where messages go, as a delivery's audit row names it."""
+        return "standard output" if self._stream is None else "a stream of the application"
+
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """Print *message* and return an accepted receipt."""
         stream = self._stream or sys.stdout

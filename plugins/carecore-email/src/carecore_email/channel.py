@@ -100,6 +100,16 @@ class EmailChannel:
         self.timeout = timeout
         self.clock = clock or SystemClock()
 
+    @property
+    def destination(self) -> str:
+        """The SMTP server messages go to, as a delivery's audit row names it.
+
+        ``smtp://host:port`` (STARTTLS, or cleartext when insecure) or
+        ``smtps://host:port`` (implicit TLS); never the login.
+        """
+        scheme = "smtps" if self.tls == "implicit" else "smtp"
+        return f"{scheme}://{self.host}:{self.port}"
+
     def _receipt(
         self, message: OutboundMessage, *, accepted: bool, detail: str | None = None
     ) -> DeliveryReceipt:

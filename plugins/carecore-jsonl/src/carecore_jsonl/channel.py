@@ -35,6 +35,11 @@ class JsonlChannel:
         self.path = Path(path)
         self._clock = clock or SystemClock()
 
+    @property
+    def destination(self) -> str:
+        """The file messages are appended to, as a delivery's audit row names it."""
+        return str(self.path.resolve())
+
     def _delivered(self) -> dict[str, int]:
         """Idempotency keys already in the file, with their line numbers."""
         if not self.path.exists():
