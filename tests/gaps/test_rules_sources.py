@@ -424,3 +424,32 @@ def test_cervical_screening_look_backs_and_hysterectomy():
     assert gaps(young, D(2022, 4, 1), [hpv])["cervical-cancer-screening-21-29"].open
     surgery = Record(id="s1", system="CPT", code="58150", on=D(2015, 1, 1))
     assert "cervical-cancer-screening" not in gaps(p, D(2022, 4, 1), [surgery])
+
+
+@pytest.mark.parametrize(
+    ("born", "on", "inside"),
+    [
+        (D(1986, 9, 2), D(2021, 9, 1), False),  # 34
+        (D(1986, 9, 1), D(2021, 9, 1), True),  # 35 under the 2021 version
+        (D(1981, 4, 2), D(2021, 4, 1), False),  # 39 under the 2015 version (40 to 70)
+        (D(1981, 4, 1), D(2021, 4, 1), True),  # 40
+        (D(1950, 9, 2), D(2021, 9, 1), True),  # 70
+        (D(1950, 9, 1), D(2021, 9, 1), False),  # 71
+    ],
+)
+def test_prediabetes_screening_ages_with_overweight_or_obesity(born, on, inside):
+    obesity = condition(CodeSystem.SNOMEDCT, "162864005")
+    found = gaps(patient(born), on, conditions=[obesity])
+    assert ("prediabetes-diabetes-screening" in found) is inside
+    assert "prediabetes-diabetes-screening" not in gaps(patient(born), on)  # no weight condition
+
+
+def test_prediabetes_screening_every_3_years_and_not_with_diabetes():
+    obesity = condition(CodeSystem.ICD10CM, "E66.9")
+    p = patient(D(1970, 1, 1))
+    a1c = Record(id="l1", system="LOINC", code="4548-4", on=D(2020, 3, 2), value=5.4)
+    last = gaps(p, D(2023, 3, 1), [a1c], [obesity])["prediabetes-diabetes-screening"]
+    assert (last.status, last.next_due) == (GapStatus.CLOSED, D(2023, 3, 2))
+    assert gaps(p, D(2023, 3, 2), [a1c], [obesity])["prediabetes-diabetes-screening"].open
+    diabetes = condition(CodeSystem.ICD10CM, "E11.9", cid="c2")
+    assert "prediabetes-diabetes-screening" not in gaps(p, D(2023, 3, 2), [], [obesity, diabetes])
