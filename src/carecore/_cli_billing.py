@@ -98,6 +98,11 @@ def _run_via(via: str, run: Callable[..., Any], scenario: Scenario, rules: RuleS
     return _run_case(run, scenario, rules)
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 claim', '3 claims'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _fail(message: str) -> None:
     click.echo(f"carecore billing: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
@@ -764,13 +769,13 @@ def _write_claims(writer: Any, batch: Any, out: Path, problems: list[str]) -> No
         raise
     refused = sum(r.lines for r in batch.refusals)
     click.echo(
-        f"{len(batch.claims)} claims, {batch.line_count} claim lines, total charge "
-        f"{format_amount(batch.total)} written to {out} ({writer.id})"
+        f"{_count(len(batch.claims), 'claim')}, {_count(batch.line_count, 'claim line')}, "
+        f"total charge {format_amount(batch.total)} written to {out} ({writer.id})"
     )
     if batch.refusals or problems:
         click.echo(
-            f"refused: {len(batch.refusals)} claims ({refused} claim lines), "
-            f"{len(problems)} patient rows",
+            f"refused: {_count(len(batch.refusals), 'claim')} "
+            f"({_count(refused, 'claim line')}), {_count(len(problems), 'patient row')}",
             err=True,
         )
         sys.exit(1)

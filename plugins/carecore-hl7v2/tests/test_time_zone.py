@@ -26,6 +26,7 @@ def test_local_times_are_read_in_the_stored_practice_time_zone(tmp_path):
     )
     done = runner.invoke(make_app(), ["hl7", "import", str(feed), "--db", url, "--no-progress"])
     assert done.exit_code == 0, done.output
+    assert "1 message: 1 stored, 0 duplicates, 0 refused" in done.output  # (was "1 messages")
     with CareProgram.open(url, actor="t") as program, program.transaction("check") as tx:
         (event,) = tx.all(AdtEvent)
     assert event.occurred_at.isoformat() == "2026-03-04T15:30:00-06:00"  # MSH-7 in Chicago

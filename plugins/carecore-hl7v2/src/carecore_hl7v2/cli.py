@@ -149,8 +149,14 @@ def import_(  # noqa: PLR0917 - one parameter per click option
                 click.echo(f"refused ({outcome.code}): {outcome.reason}", err=True)
             bar.advance(task)
     click.echo(
-        f"{len(messages)} messages: {counts['stored']} stored, {counts['duplicate']} duplicates, "
+        f"{_count(len(messages), 'message')}: {counts['stored']} stored, "
+        f"{_count(counts['duplicate'], 'duplicate')}, "
         f"{counts['refused']} refused (kept as dead letters)"
     )
     if counts["refused"]:
         ctx.exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 message', '3 messages'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
