@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "(in the carecore clone)"
     ) from exc
 
+import attrs
 import pendulum
 
 from carecore.model import (
@@ -960,19 +961,39 @@ def assessment_notes() -> st.SearchStrategy[AssessmentNote]:
     )
 
 
+#: What can be acknowledged: a home reading's findings, an assessment result's.
+_Acknowledged = TypeVar("_Acknowledged", Observation, AssessmentResult)
+
+
+def _acknowledged(values: st.SearchStrategy[_Acknowledged]) -> st.SearchStrategy[_Acknowledged]:
+    """*values* unacknowledged, or acknowledged by someone at an instant (both or neither)."""
+    return st.tuples(values, st.none() | st.tuples(_ids, instants())).map(
+        lambda pair: (
+            pair[0]
+            if pair[1] is None
+            else attrs.evolve(pair[0], acknowledged_by=pair[1][0], acknowledged_at=pair[1][1])
+        )
+    )
+
+
 def observations() -> st.SearchStrategy[Observation]:
-    """Observations with decimal values."""
-    return st.builds(
-        Observation,
-        id=_ids,
-        patient_id=_ids,
-        measure=_words,
-        value=st.decimals(
-            min_value=-1000, max_value=1000, places=2, allow_nan=False, allow_infinity=False
-        ),
-        unit=_words,
-        on=dates(),
-        loinc=st.none() | st.sampled_from(("4548-4", "8480-6", "29463-7")),
+    """Observations with decimal values, some with urgent findings, acknowledged or not."""
+    return _acknowledged(
+        st.builds(
+            Observation,
+            id=_ids,
+            patient_id=_ids,
+            measure=_words,
+            value=st.decimals(
+                min_value=-1000, max_value=1000, places=2, allow_nan=False, allow_infinity=False
+            ),
+            unit=_words,
+            on=dates(),
+            loinc=st.none() | st.sampled_from(("4548-4", "8480-6", "29463-7")),
+            findings=st.lists(
+                st.sampled_from(("red-zone", "alert-threshold")), max_size=2, unique=True
+            ).map(tuple),
+        )
     )
 
 
@@ -984,20 +1005,22 @@ def item_answers() -> st.SearchStrategy[ItemAnswer]:
 
 
 def assessment_results() -> st.SearchStrategy[AssessmentResult]:
-    """Assessment results (not necessarily consistent with an instrument's scoring)."""
-    return st.builds(
-        AssessmentResult,
-        id=_ids,
-        patient_id=_ids,
-        instrument_id=st.sampled_from(("phq-9", "gad-7", "ahc-hrsn")),
-        on=dates(),
-        answers=st.lists(item_answers(), max_size=4).map(tuple),
-        total=st.none() | st.integers(0, 27),
-        band=st.none() | _words,
-        positive=st.none() | st.booleans(),
-        flags=st.lists(_ids, max_size=2).map(tuple),
-        needs=st.frozensets(st.sampled_from(SocialNeed), max_size=3),
-        performer_id=st.none() | _ids,
+    """Assessment results (not necessarily consistent with an instrument's scoring), acknowledged or not."""
+    return _acknowledged(
+        st.builds(
+            AssessmentResult,
+            id=_ids,
+            patient_id=_ids,
+            instrument_id=st.sampled_from(("phq-9", "gad-7", "ahc-hrsn")),
+            on=dates(),
+            answers=st.lists(item_answers(), max_size=4).map(tuple),
+            total=st.none() | st.integers(0, 27),
+            band=st.none() | _words,
+            positive=st.none() | st.booleans(),
+            flags=st.lists(_ids, max_size=2).map(tuple),
+            needs=st.frozensets(st.sampled_from(SocialNeed), max_size=3),
+            performer_id=st.none() | _ids,
+        )
     )
 
 
