@@ -30,7 +30,7 @@ import random
 import time
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import attrs
 from attrs import evolve
@@ -1925,14 +1925,22 @@ def _plan_writes(
     return written
 
 
+#: A stored care-plan version as a close reads it: built, or its dates and completeness only.
+_Version = TypeVar("_Version", bound="CarePlan | careplans.PlanVersion")
+
+
 def _dated_spans(
-    plans: Sequence[CarePlan],
-    stored: Mapping[str, Sequence[CarePlan]],
+    plans: Sequence[_Version],
+    stored: Mapping[str, Sequence[_Version]],
     written: Mapping[str, list[pendulum.DateTime]],
     zones: Mapping[str, str],
-    dated_out: dict[str, list[tuple[CarePlan, pendulum.Date | None]]] | None,
+    dated_out: dict[str, list[tuple[_Version, pendulum.Date | None]]] | None,
 ) -> list[careplans.PlanSpan]:
-    """Each plan's span from its stored versions (*stored*, oldest first) and their writes' times."""
+    """Each plan's span from its stored versions (*stored*, oldest first) and their writes' times.
+
+    A version may be a :class:`~carecore.careplans.PlanVersion` (a partitioned
+    close reads a plan with one stored version so, without its content).
+    """
     spans = []
     for plan in plans:
         versions = stored[plan.id]

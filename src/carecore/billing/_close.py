@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from carecore.billing.rules import RuleSet
+    from carecore.careplans import PlanVersion
     from carecore.model.careplan import CarePlan
     from carecore.service import CareProgram
 
@@ -1491,8 +1492,9 @@ def close_store(
 
 
 def _plan_versions_as_of(
-    dated: dict[str, list[tuple[CarePlan, pendulum.Date | None]]], month: ServicePeriod
-) -> list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]:
+    dated: dict[str, list[tuple[CarePlan | PlanVersion, pendulum.Date | None]]],
+    month: ServicePeriod,
+) -> list[tuple[tuple[CarePlan | PlanVersion, pendulum.Date | None], ...]]:
     """Each care plan's stored versions written by the month's end, oldest first, with the day written.
 
     *dated* is each plan's versions with the day each was written, as the

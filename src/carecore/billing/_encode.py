@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from attrs import field, frozen
 
+from carecore.careplans import PlanVersion
 from carecore.model import validators as v
 from carecore.model.careplan import CarePlan
 from carecore.model.enrollment import Consent
@@ -222,7 +223,7 @@ class AuditEvidence:
     """
 
     consents: tuple[Consent, ...] = field(default=(), converter=v.to_tuple)
-    care_plans: tuple[tuple[tuple[CarePlan, pendulum.Date | None], ...], ...] = field(
+    care_plans: tuple[tuple[tuple[CarePlan | PlanVersion, pendulum.Date | None], ...], ...] = field(
         default=(), converter=v.to_tuple
     )
 
@@ -515,7 +516,7 @@ class CloseEncoder:
         family: ServiceFamily,
         established_on: pendulum.Date | None,
         activity: Iterable[Any],
-        versions: tuple[tuple[CarePlan, pendulum.Date | None], ...] | None,
+        versions: tuple[tuple[CarePlan | PlanVersion, pendulum.Date | None], ...] | None,
     ) -> str:
         """One billed family's care plan: established date, status and history, activity."""
         activity_json = ",".join(
@@ -702,7 +703,7 @@ def _consent_record(
 
 def _plan_versions(
     evidence: AuditEvidence | None, family: ServiceFamily
-) -> tuple[tuple[CarePlan, pendulum.Date | None], ...] | None:
+) -> tuple[tuple[CarePlan | PlanVersion, pendulum.Date | None], ...] | None:
     """The dated versions of the patient's plan for *family* (None: not recorded; () none).
 
     With several plans for the family, the one whose latest version is active, else the last.

@@ -51,6 +51,7 @@ from carecore.billing._fast import FastClose
 from carecore.billing._month import MonthRecords, evaluate_records
 from carecore.billing.facts import Setting, TimeFact
 from carecore.billing.rules import RuleSet
+from carecore.careplans import PlanVersion
 from carecore.executors import Executor, Pending, open_pool
 from carecore.model import (
     ApcmAddon,
@@ -77,7 +78,7 @@ from carecore.model import (
 from carecore.storage import StoredRows, kind_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from carecore.billing._close import CloseSummary
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
     from carecore.model import Denial
     from carecore.protocols import Transaction
     from carecore.service import CareProgram
+    from carecore.storage import Kind
 
 __all__ = ["close_store_parts"]
 
@@ -114,7 +116,7 @@ READ_KINDS: dict[str, type[Any]] = {
 #: A store close runs workers from this many partitions.
 _PARALLEL_PARTS = 2
 
-Dated = list[tuple[CarePlan, "pendulum.Date | None"]]
+Dated = list[tuple["CarePlan | PlanVersion", "pendulum.Date | None"]]
 
 
 @attrs.frozen
@@ -151,39 +153,85 @@ def _ids(stored: StoredRows[CarePlan]) -> list[tuple[str, str]]:
     return [(str(row[at]), str(row[patient])) for row in stored.rows]
 
 
+Plan = CarePlan | PlanVersion
+
+
 def _plan_history(
-    plans: list[CarePlan], current: StoredRows[CarePlan], versions: StoredRows[CarePlan]
-) -> dict[str, list[CarePlan]]:
-    """Each plan's stored versions, oldest first, as :func:`carecore.service._plan_spans` reads them.
+    current: StoredRows[CarePlan], versions: StoredRows[CarePlan]
+) -> tuple[list[Plan], dict[str, list[Plan]]]:
+    """The partition's plans and each one's stored versions, oldest first, as :func:`carecore.service._plan_spans` reads them.
 
     A plan at version 1 is its own history; a later one has its history
-    table's versions, the row of the current version built once.
+    table's versions, the row of the current version built once. A plan
+    with one stored version needs only its dates, status and whether it was
+    CMS-complete, which the store keeps with each version (schema 20): it
+    is read as a :class:`~carecore.careplans.PlanVersion`, its content
+    never built. A plan with later versions is built whole, as its
+    revisions are read from the content; so is a version whose completeness
+    the store does not know.
     """
-    out: dict[str, list[CarePlan]] = {}
-    revised = {p.id for p in plans if p.version > 1}
-    if versions.records is not None:
-        for version in versions.records:
+    out: dict[str, list[Plan]] = {}
+    if current.records is not None or versions.records is not None:
+        plans: list[Plan] = list(current.build())
+        revised = {p.id for p in plans if p.version > 1}
+        for version in versions.build():
             if version.id in revised:
                 out.setdefault(version.id, []).append(version)
     else:
         kind = kind_for(CarePlan)
         at = kind.column_names.index("id")
-        built = {kind.key_of(p): (row, p) for row, p in zip(current.rows, plans, strict=True)}
+        stored = collections.Counter(str(row[at]) for row in versions.rows)
+        read = _PlanReader(kind)
+
+        def record(row: Sequence[object]) -> Plan:
+            light = stored[str(row[at])] <= 1 and row[read.complete] is not None
+            return read.version(row) if light else kind.build(row)
+
+        built = {str(row[at]): (row, record(row)) for row in current.rows}
+        plans = [p for _row, p in built.values()]
+        revised = {p.id for p in plans if p.version > 1}
         for row in versions.rows:
             plan_id = str(row[at])
             if plan_id not in revised:
                 continue
-            same = built.get((plan_id,))
-            record = (
-                same[1] if same is not None and tuple(same[0]) == tuple(row) else kind.build(row)
+            same = built.get(plan_id)
+            out.setdefault(plan_id, []).append(
+                same[1] if same is not None and tuple(same[0]) == tuple(row) else record(row)
             )
-            out.setdefault(plan_id, []).append(record)
     for plan in plans:
         if plan.version == 1:
             out[plan.id] = [plan]
         elif plan.id not in out:
             raise errors.NotFound("no such CarePlan", field="key", value=plan.id)
-    return out
+    return plans, out
+
+
+class _PlanReader:
+    """Reads a :class:`~carecore.careplans.PlanVersion` from a stored care-plan row."""
+
+    FIELDS = (
+        "id",
+        "patient_id",
+        "version",
+        "status",
+        "families",
+        "created_on",
+        "shared_with_patient_on",
+        "last_reviewed_on",
+        "responsible_id",
+    )
+
+    def __init__(self, kind: Kind) -> None:
+        names = kind.column_names
+        self.complete = names.index("cms_complete")
+        self.loads = [
+            (name, names.index(name), kind.columns[names.index(name)].load) for name in self.FIELDS
+        ]
+
+    def version(self, row: Sequence[object]) -> PlanVersion:
+        """The row's version, its content left unread."""
+        values: dict[str, Any] = {name: load(row[at]) for name, at, load in self.loads}
+        return PlanVersion(complete=bool(row[self.complete]), **values)
 
 
 @attrs.frozen
@@ -224,16 +272,15 @@ def _close_part(
     # built without running the validators again (a third of the build's time, which
     # is the close's largest share); converters and the records' own checks still run.
     with attrs.validators.disabled():
-        built = {name: rows.build() for name, rows in part.rows.items()}
-        plans: list[CarePlan] = built.pop("care_plans")
+        built = {name: rows.build() for name, rows in part.rows.items() if name != "care_plans"}
         # The plans dated as the whole-store read dates them (carecore.service._plan_spans).
-        stored = _plan_history(plans, part.rows["care_plans"], part.plan_versions)
+        plans, stored = _plan_history(part.rows["care_plans"], part.plan_versions)
     zones = {p.id: p.time_zone for p in built["patients"]}
     dated: dict[str, Dated] = {}
     spans = _dated_spans(plans, stored, part.written, zones, dated)
     records = MonthRecords(practitioners=state.staff, care_plans=spans, **built)
     consents: dict[str, list[Consent]] = collections.defaultdict(list)
-    evidence_plans: dict[str, list[tuple[tuple[CarePlan, pendulum.Date | None], ...]]] = (
+    evidence_plans: dict[str, list[tuple[tuple[Plan, pendulum.Date | None], ...]]] = (
         collections.defaultdict(list)
     )
     if out is not None or ship_text:

@@ -63,6 +63,7 @@ __all__ = [
     "GoalProgress",
     "GoalTemplate",
     "PlanSpan",
+    "PlanVersion",
     "RevisionRetry",
     "TaskTemplate",
     "billing_care_plans",
@@ -681,9 +682,61 @@ def billing_care_plans(
     return out
 
 
-def _own_date(plan: CarePlan) -> pendulum.Date:
+def _own_date(plan: CarePlan | PlanVersion) -> pendulum.Date:
     shared = plan.shared_with_patient_on
     return plan.created_on if shared is None else max(plan.created_on, shared)
+
+
+@frozen(kw_only=True)
+class PlanVersion:
+    """What billing reads of one stored care-plan version, without its content.
+
+    A month close dates a plan from its versions: their status, their own
+    dates and whether each was CMS-complete (:func:`completeness`). The
+    complete flag is worked out once, when the version is written (a store
+    keeps it beside the version), so a close need not build the plan's
+    problems, goals, tasks and symptom plans again to read it. The audit
+    packet's care-plan history reads the same fields.
+
+    >>> import pendulum
+    >>> from carecore.model import CarePlan, ServiceFamily
+    >>> draft = CarePlan(id="cp1", patient_id="p1", title="t", families=[ServiceFamily.CCM],
+    ...     created_on=pendulum.Date(2026, 1, 5))
+    >>> PlanVersion.of(draft).complete
+    False
+    """
+
+    id: str
+    patient_id: str
+    version: int
+    status: CarePlanStatus
+    families: frozenset[ServiceFamily]
+    created_on: pendulum.Date
+    shared_with_patient_on: pendulum.Date | None = None
+    last_reviewed_on: pendulum.Date | None = None
+    responsible_id: str | None = None
+    #: Whether the version passes :func:`completeness`.
+    complete: bool
+
+    @classmethod
+    def of(cls, plan: CarePlan) -> PlanVersion:
+        """The version *plan*, with its completeness worked out."""
+        return cls(
+            id=plan.id,
+            patient_id=plan.patient_id,
+            version=plan.version,
+            status=plan.status,
+            families=plan.families,
+            created_on=plan.created_on,
+            shared_with_patient_on=plan.shared_with_patient_on,
+            last_reviewed_on=plan.last_reviewed_on,
+            responsible_id=plan.responsible_id,
+            complete=completeness(plan).complete,
+        )
+
+
+def _complete(plan: CarePlan | PlanVersion) -> bool:
+    return plan.complete if isinstance(plan, PlanVersion) else completeness(plan).complete
 
 
 _ENDED = frozenset({CarePlanStatus.COMPLETED, CarePlanStatus.REVOKED})
@@ -720,7 +773,9 @@ class PlanSpan:
 
 
 def established_span(
-    versions: Sequence[tuple[CarePlan, pendulum.Date | None]], *, require_complete: bool = True
+    versions: Sequence[tuple[CarePlan | PlanVersion, pendulum.Date | None]],
+    *,
+    require_complete: bool = True,
 ) -> PlanSpan:
     """When the plan of *versions* (oldest first, each with the day it was written) was in force.
 
@@ -730,7 +785,10 @@ def established_span(
     dates. A version whose writing day is unknown (None: a bulk import) is
     dated by those own dates. It ends with the first later version that is
     completed or revoked. Later drafts, holds and revisions do not undo an
-    establishment: what was agreed stays agreed.
+    establishment: what was agreed stays agreed. A version may be given as
+    its :class:`PlanVersion` (a store's close reads them so), except where a
+    revision must be read from the content: each version after the one that
+    established the plan, until it ends, is then a :class:`CarePlan`.
 
     >>> import pendulum
     >>> from carecore.model import CarePlan, ServiceFamily
@@ -751,18 +809,16 @@ def established_span(
     ended: pendulum.Date | None = None
     reviewed: list[pendulum.Date] = []
     revised: list[pendulum.Date] = []
-    before: CarePlan | None = None
+    before: CarePlan | PlanVersion | None = None
     for plan, written in versions:
-        if not isinstance(plan, CarePlan) or plan.id != first.id:
+        if not isinstance(plan, (CarePlan, PlanVersion)) or plan.id != first.id:
             raise errors.InvalidValue(
                 f"must be versions of care plan {first.id}", field="versions", value=plan
             )
         own = _own_date(plan)
         day = own if written is None else max(own, written)
         if established is None:
-            if plan.status is CarePlanStatus.ACTIVE and (
-                not require_complete or completeness(plan).complete
-            ):
+            if plan.status is CarePlanStatus.ACTIVE and (not require_complete or _complete(plan)):
                 established = day
         elif plan.status in _ENDED:
             ended = day
@@ -771,7 +827,7 @@ def established_span(
             review = plan.last_reviewed_on
             if review is not None and review != before.last_reviewed_on:
                 reviewed.append(review)
-            if _substantial(before, plan):
+            if _revises(before, plan):
                 revised.append(day)
         before = plan
     return PlanSpan(
@@ -784,6 +840,17 @@ def established_span(
         reviewed=tuple(reviewed),
         revised=tuple(revised),
     )
+
+
+def _revises(before: CarePlan | PlanVersion, plan: CarePlan | PlanVersion) -> bool:
+    """Whether *plan* substantially revises *before*, read from their content (CarePlan only)."""
+    if not isinstance(before, CarePlan) or not isinstance(plan, CarePlan):
+        raise errors.InvalidValue(
+            "a revision is read from the plan's content: give its versions as CarePlan",
+            field="versions",
+            value=plan.id,
+        )
+    return _substantial(before, plan)
 
 
 #: Goal fields whose change revises what the plan aims at (progress and status do not).

@@ -9,6 +9,9 @@ becomes two date columns, ``period_start`` and ``period_end``.
 
 Schema changes are additive and numbered: a column or kind added after the
 first schema carries ``since=N`` and the migration to version ``N`` adds it.
+A kind may also keep *derived* columns, worked out from the value when it is
+written (a care-plan version's CMS completeness, schema 20), for readers that
+need them without building the value.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import attrs
 import pendulum
 
 from carecore import errors, model
+from carecore.careplans import completeness
 from carecore.convert import from_primitive, to_primitive
 
 __all__ = ["KINDS", "Column", "Kind", "kind_for"]
@@ -118,7 +122,8 @@ class Column:
     ``expr`` is a Python expression over ``v`` (the value being stored) that
     gives the column's value; ``load`` turns what the driver returns back into
     the field's value; ``field`` is the attrs field it fills (None for the
-    parts of a composite field).
+    parts of a composite field, and for a derived column: a value worked out
+    from the record when it is written, which a build reads past).
     """
 
     name: str
@@ -299,10 +304,26 @@ def _compile(cls: type[Any], name: str, columns: list[Column]) -> Callable[[Any]
     # turns a million values into rows, and a loop over getters costs twice as much.
     body = ", ".join(c.expr for c in columns)
     source = f"def {name}(v):\n    return ({body},)\n"
-    namespace: dict[str, Any] = {"_dump": dump_json}
+    namespace: dict[str, Any] = {"_dump": dump_json, **_DERIVED}
     exec(compile(source, f"<carecore.storage {name} {cls.__name__}>", "exec"), namespace)  # noqa: S102
     fn: Callable[[Any], tuple[Any, ...]] = namespace[name]
     return fn
+
+
+def _cms_complete(plan: model.CarePlan) -> bool:
+    return completeness(plan).complete
+
+
+#: Functions of a stored value that derived columns store beside its fields, by name.
+_DERIVED: dict[str, Callable[[Any], object]] = {"_cms_complete": _cms_complete}
+
+#: Schema 20 (issue 15): each care-plan version keeps whether it was CMS-complete
+#: (:func:`carecore.careplans.completeness`), worked out when it is written, so a
+#: month close reads a plan's dates without building its content. Null: not known
+#: (the close then builds the version and asks).
+CMS_COMPLETE = Column(
+    "cms_complete", "bool", "_cms_complete(v)", _load_bool, None, nullable=True, since=20
+)
 
 
 def _kind(
@@ -315,6 +336,7 @@ def _kind(
     patient_column: str | None = "patient_id",
     since: int = 1,
     added: dict[str, int] | None = None,
+    derived: tuple[Column, ...] = (),
 ) -> Kind:
     later = added or {}
     defaults = {f.name: f.default for f in attrs.fields(cls)}
@@ -330,6 +352,8 @@ def _kind(
                 else (default if isinstance(default, (bool, int, str)) else None)
             )
         columns.append(attrs.evolve(c, since=when, backfill=fill))
+    # Derived columns come last and fill no field: a build reads past them.
+    columns += derived
     for c in columns:
         if c.since > since and not c.nullable and c.backfill is None:
             msg = f"{cls.__name__}.{c.name} was added in schema {c.since}: make it optional or give a backfill"
@@ -384,6 +408,7 @@ KINDS: tuple[Kind, ...] = (
             ),
             3,
         ),
+        derived=(CMS_COMPLETE,),
     ),
     _kind(model.TimeEntry, "time_entries"),
     _kind(model.InteractiveContact, "interactive_contacts"),

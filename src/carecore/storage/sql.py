@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import attrs
 
 from carecore import errors
-from carecore.model import AssessmentResult, DeliveryReceipt, OutboundMessage
+from carecore.model import AssessmentResult, CarePlan, DeliveryReceipt, OutboundMessage
 from carecore.protocols import AuditEntry, BulkResult, CheckReport, OutboxItem, StoredRows
 from carecore.storage import _chain, _checks
-from carecore.storage._kinds import KINDS, Kind, _load_instant, kind_for
+from carecore.storage._kinds import KINDS, Kind, _cms_complete, _load_instant, kind_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,7 +33,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 19
+SCHEMA_VERSION = 20
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -468,6 +468,8 @@ class SqlStore:
         """The part of migration *step* written in Python (after its DDL, in its transaction)."""
         if step == 16:  # noqa: PLR2004
             self._close_kinds(cur)
+        if step == 20:  # noqa: PLR2004
+            self._care_plans_complete(cur)
         if step == 19:  # noqa: PLR2004
             self._assessment_acknowledgement(cur)
         if step != 15:  # noqa: PLR2004
@@ -514,6 +516,49 @@ class SqlStore:
                     f"ALTER TABLE {quote(kind.table)} ADD COLUMN {quote(column.name)} "
                     f"{self.TYPES[column.type]}",
                 )
+
+    #: Versions whose CMS completeness migration 20 works out per statement.
+    _COMPLETE_CHUNK = 2_000
+
+    def _care_plans_complete(self, cur: Any) -> None:
+        """Fill in ``cms_complete`` (new in schema 20) of every stored care-plan version.
+
+        Each version is built from the columns it had at schema 20 (a column
+        added later takes its backfill) and checked with
+        :func:`carecore.careplans.completeness`, as a write does now.
+        """
+        kind = kind_for(CarePlan)
+        there = [c for c in kind.columns if c.since <= 20]  # noqa: PLR2004
+        at = {c.name: n for n, c in enumerate(there)}
+        select = f"SELECT {_cols(tuple(at))} FROM "
+        # Read a chunk at a time, in key order, after the last key done (plans are large).
+        for table, after in (
+            (kind.table, "WHERE id > ? ORDER BY id"),
+            (
+                kind.table + "_history",
+                "WHERE id > ? OR (id = ? AND version > ?) ORDER BY id, version",
+            ),
+        ):
+            history = table != kind.table
+            where = "id = ? AND version = ?" if history else "id = ?"
+            last: tuple[object, ...] = ("",) if not history else ("", "", 0)
+            while True:
+                self._execute(
+                    cur, f"{select}{quote(table)} {after} LIMIT {self._COMPLETE_CHUNK}", last
+                )
+                rows = cur.fetchall()
+                if not rows:
+                    break
+                updates = []
+                for row in rows:
+                    full = [row[at[c.name]] if c.name in at else c.backfill for c in kind.columns]
+                    keys = (row[at["id"]], row[at["version"]]) if history else (row[at["id"]],)
+                    updates.append((_cms_complete(kind.build(full)), *keys))
+                self._execute_many(
+                    cur, f"UPDATE {quote(table)} SET cms_complete = ? WHERE {where}", updates
+                )
+                done = updates[-1][1:]
+                last = (done[0], done[0], done[1]) if history else done
 
     #: Migration 16: the close kind of the episodes closed before it, from the words
     #: carecore wrote for each kind of close (the one place that reads them).
