@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pendulum
 from carecore_fhir import import_bundle
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from carecore.clock import FixedClock
 from carecore.model import (
     CarePlan,
     CarePlanStatus,
@@ -27,7 +31,9 @@ from carecore.model import (
     SymptomActionPlan,
     ZoneAction,
 )
+from carecore.service import CareProgram
 
+NOW = pendulum.datetime(2026, 3, 4, 12, tz="UTC")
 PATIENT = {
     "resourceType": "Patient",
     "id": "p1",
@@ -92,12 +98,12 @@ def _plan():
     )
 
 
-def _setup(program):
+def _setup(program, plan=None):
     assert import_bundle(program, _bundle(PATIENT), source="patients").refused == ()
     with program.transaction("setup") as tx:
         manager = CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)
         tx.add(CareTeam(id="t1", patient_id="p1", members=[manager]))
-        tx.add(_plan())
+        tx.add(plan or _plan())
 
 
 def _outbox(program):
@@ -157,3 +163,77 @@ def test_a_reading_whose_patient_is_unknown_is_refused_and_the_others_import(pro
     report = import_bundle(program, _bundle(_pressure("bp1", 186), stranger), source="mixed")
     assert sorted(o.status for o in report.outcomes) == ["imported", "refused"]
     assert len(_outbox(program)) == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    systolic=st.integers(90, 240),
+    limit=st.integers(120, 220),
+    comparator=st.sampled_from([Comparator.GE, Comparator.GT]),
+    weight=st.decimals(min_value=60, max_value=130, places=1),
+    threshold=st.decimals(min_value=70, max_value=120, places=1),
+)
+def test_an_import_finds_what_record_reading_finds(
+    *, systolic, limit, comparator, weight, threshold
+):
+    """The two ways in agree: a FHIR import and record_reading store the same findings and alerts."""
+    plan = _plan()
+    (zones,) = plan.symptom_plans
+    red = attrs.evolve(zones.red.limits[0], comparator=comparator, value=limit)
+    alert = ReadingLimit(
+        measure="Body weight",
+        loinc="29463-7",
+        comparator=Comparator.GE,
+        value=threshold,
+        unit="kg",
+    )
+    zones = attrs.evolve(zones, red=attrs.evolve(zones.red, limits=[red]), alerts=[alert])
+    plan = attrs.evolve(plan, symptom_plans=[zones])
+    scale = {
+        "resourceType": "Observation",
+        "id": "w1",
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2026-03-04T08:00:00Z",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "valueQuantity": {"value": float(weight), "unit": "kg"},
+    }
+    seen = []
+    for way in ("import", "record"):
+        program = CareProgram.open("memory://", actor="t", clock=FixedClock(NOW))
+        _setup(program, plan)
+        if way == "import":
+            import_bundle(program, _bundle(_pressure("bp1", systolic), scale), source="property")
+        else:
+            program.record_readings(
+                [
+                    Observation(
+                        id="bp1-8480-6",
+                        patient_id="p1",
+                        measure="Systolic blood pressure",
+                        loinc="8480-6",
+                        value=systolic,
+                        unit="mm[Hg]",
+                        on=pendulum.Date(2026, 3, 4),
+                    ),
+                    Observation(
+                        id="w1",
+                        patient_id="p1",
+                        measure="Body weight",
+                        loinc="29463-7",
+                        value=weight,
+                        unit="kg",
+                        on=pendulum.Date(2026, 3, 4),
+                    ),
+                ]
+            )
+        with program.transaction("read") as tx:
+            found = {o.id: o.findings for o in tx.find(Observation, patient_id="p1")}
+            sent = sorted(i.message.subject for i in tx.outbox())
+        seen.append((found["bp1-8480-6"], found["w1"], sent, _urgent(program)))
+        program.close()
+    assert seen[0] == seen[1]
+    assert ("red-zone" in seen[0][0]) == (
+        systolic >= limit if comparator is Comparator.GE else systolic > limit
+    )
+    assert ("alert-threshold" in seen[0][1]) == (weight >= threshold)
