@@ -185,48 +185,61 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
     pm: pluggy.PluginManager = ctx.obj["pm"]
     on = day
     decisions = _decisions(decide)
-    with CareProgram.open(
-        db_url, actor=by or current_actor(), plugin_manager=pm, create=False
-    ) as program:
-        if by is None:
-            from carecore.medications import _store  # noqa: PLC0415
+    try:
+        with CareProgram.open(
+            db_url, actor=by or current_actor(), plugin_manager=pm, create=False
+        ) as program:
+            if by is None:
+                from carecore.medications import _store  # noqa: PLC0415
 
-            with program.transaction("medication reconciliation preview") as tx:
-                today = on or program.clock.now().date()
-                findings = _store.preview(tx, patient, today, episode)
-            rows = [
-                {
-                    "key": f.key,
-                    "text": f.text,
-                    "sources": sorted(s.value for s in f.sources),
-                    "discrepancies": sorted(d.value for d in f.discrepancies),
-                }
-                for f in findings
-            ]
+                with program.transaction("medication reconciliation preview") as tx:
+                    today = on or program.clock.now().date()
+                    findings = _store.preview(tx, patient, today, episode)
+                rows = [
+                    {
+                        "key": f.key,
+                        "text": f.text,
+                        "sources": sorted(s.value for s in f.sources),
+                        "discrepancies": sorted(d.value for d in f.discrepancies),
+                    }
+                    for f in findings
+                ]
 
-            def preview_table() -> None:
-                click.echo(
-                    f"{patient}: {len(rows)} medication(s) to reconcile "
-                    "(nothing saved; give --by to save)"
-                )
-                for r in rows:
+                def preview_table() -> None:
                     click.echo(
-                        f"  {r['key']:<24} {r['text'][:40]:<40} on {','.join(r['sources'])}: "
-                        f"{', '.join(r['discrepancies']) or 'no discrepancy'}"
+                        f"{patient}: {len(rows)} medication(s) to reconcile "
+                        "(nothing saved; give --by to save)"
                     )
+                    for r in rows:
+                        click.echo(
+                            f"  {r['key']:<24} {r['text'][:40]:<40} on {','.join(r['sources'])}: "
+                            f"{', '.join(r['discrepancies']) or 'no discrepancy'}"
+                        )
 
-            echo_records(
-                fmt, rows, columns=("key", "text", "sources", "discrepancies"), table=preview_table
+                echo_records(
+                    fmt,
+                    rows,
+                    columns=("key", "text", "sources", "discrepancies"),
+                    table=preview_table,
+                )
+                return
+            record = program.reconcile_medications(
+                patient,
+                by=by,
+                decisions=decisions,
+                default=None if rest is None else Decision(rest),
+                on=on,
+                episode_id=episode,
             )
-            return
-        record = program.reconcile_medications(
-            patient,
-            by=by,
-            decisions=decisions,
-            default=None if rest is None else Decision(rest),
-            on=on,
-            episode_id=episode,
-        )
+    except errors.AccessDenied as exc:
+        if by is not None and exc.actor == by:
+            # Who reconciles acts on the patient's records: a named actor needs the care team.
+            click.echo(
+                f"{by} reconciles, so access control asks that they be on the patient's care "
+                "team (a FHIR CareTeam listing them imports as one)",
+                err=True,
+            )
+        raise
     items = [
         {
             "key": i.key,

@@ -329,3 +329,25 @@ def test_reconcile_by_someone_not_in_the_store_is_exit_2_and_saves_nothing(url, 
     known = run(carecore_pm, *args, "--by", "dr2")
     assert known.exit_code == 0, known.output
     assert "by dr2; met episode" in known.output
+
+
+def test_reconcile_by_someone_off_the_care_team_is_denied_with_the_reason(url, carecore_pm):
+    """Under a named actor, access control asks that who reconciles be on the patient's team.
+
+    The denial is exit 3 and says so (a care team names them), instead of only "may not read".
+    """
+    program = CareProgram.open(url, plugin_manager=carecore_pm, create=False)
+    with program.transaction("a second physician, on no team") as tx:
+        tx.add(Practitioner(id="dr2", name="Dr Two", credential=Credential.MD))
+    program.close()
+    args = ["meds", "reconcile", "p1", "--db", url, "--on", "2026-03-09", "--rest", "continue"]
+    denied = CliRunner().invoke(
+        make_app(carecore_pm), [*args, "--by", "dr2"], env={"CARECORE_ACTOR": "dr2"}
+    )
+    assert denied.exit_code == 3, denied.output
+    assert "actor='dr2'" in denied.output
+    assert "care team" in denied.output
+    on_team = CliRunner().invoke(
+        make_app(carecore_pm), [*args, "--by", "dr1"], env={"CARECORE_ACTOR": "dr1"}
+    )
+    assert on_team.exit_code == 0, on_team.output
