@@ -333,3 +333,23 @@ def test_the_reports_funnel_never_grows_along_its_stages(ran):
     assert [s.label for s in view.funnel][:3] == ["Identified", "Eligible", "Outreached"]
     assert counts == sorted(counts, reverse=True)
     assert counts[2] > 0
+
+
+def test_late_tasks_are_done_within_two_months(ran):
+    # Review of issue 22: tasks left late stayed open for the rest of the year (up to 11 months
+    # overdue on the last day's worklist). Late work is done two month-ends later.
+    _folder, url, _output = ran
+    period = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6)).period
+    with CareProgram.open(url, actor="test") as program:
+        data = program.program_data()
+    staying = {
+        e.patient_id for e in data.enrollments if e.status_on(period.end).value == "enrolled"
+    }
+    overdue = [
+        task
+        for plan in data.care_plans
+        if plan.id.startswith("p-") and plan.patient_id in staying
+        for task in plan.tasks
+        if task.open and task.due is not None and task.due <= period.end
+    ]
+    assert all(task.due >= ServicePeriod.month(2026, 5).start for task in overdue), overdue

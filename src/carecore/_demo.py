@@ -868,8 +868,9 @@ class _Practice:
         """At the month's end, the care managers do the month's plan work: tasks and goal reviews.
 
         They complete most tasks that fell due in the month: every fifth task
-        (by its place on the plan, :data:`_LEFT_OPEN_EVERY`) is left open, so
-        the worklist has the late work a real day has. They review each
+        (by its place on the plan, :data:`_LEFT_OPEN_EVERY`) waits
+        :data:`_LATE_MONTHS` months, so the last day's worklist has the late
+        work a real day has. They review each
         measurable goal whose target date falls in the month or the first
         week of the next (or earlier, when the review was late) with the
         patient (:func:`_review_goals`); one
@@ -881,14 +882,16 @@ class _Practice:
             started = task.moved(TaskStatus.IN_PROGRESS)
             return started.moved(TaskStatus.COMPLETED, outcome="Done with the patient")
 
+        late = month.start.subtract(months=_LATE_MONTHS - 1)  # late work due before it is done
+
         def due_now(task: Task, n: int, pid: str) -> bool:
-            died = self.died.get(pid)
+            gone = [d for d in (self.left.get(pid), self.died.get(pid)) if d is not None]
             return (
                 task.open
                 and task.due is not None
-                and month.start <= task.due <= month.end
-                and (died is None or task.due < died)
-                and (n + 1) % _LEFT_OPEN_EVERY != 0
+                and task.due <= month.end
+                and all(task.due < d for d in gone)
+                and (task.due < late or (n + 1) % _LEFT_OPEN_EVERY != 0)
             )
 
         def goal_due(goal: Goal, pid: str) -> bool:
@@ -1206,8 +1209,10 @@ _PHQ9_ANSWERS = ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9")
 #: A mild PHQ-9: low mood and poor sleep on several days, nothing else.
 _PHQ9_CALM = {item: _PHQ9_ANSWERS[item in {"44250-9", "44259-0"}] for item in _PHQ9_ITEMS}
 
-#: The demo's care managers leave every this-many-th task of a plan open (late work).
+#: The demo's care managers do every this-many-th task of a plan late...
 _LEFT_OPEN_EVERY = 5
+#: ...at the end of the month this many months after the one it fell due in.
+_LATE_MONTHS = 2
 #: About one goal review in this many is done a month late (chosen by the goal's id).
 _REVIEW_LATE_EVERY = 8
 #: Goals due up to this many days into the next month are reviewed at the month's end.
