@@ -185,3 +185,12 @@ def test_the_command_prints_labels_percentages_and_counts(tmp_path):
     assert "billable_rate" not in result.output
     assert re.search(r"Billable rate\s+\d+\.\d%\s+\(\d+ / \d+\)", result.output)
     assert "Lopez" not in (tmp_path / "r" / "worklist.html").read_text(encoding="utf-8")
+
+
+def test_the_worklist_page_counts_in_words(report, tmp_path):
+    # Review of issue 22 (messages): the page read "18 item(s)" and "overdue 3 day(s)".
+    write_report(report, tmp_path / "r")
+    work = (tmp_path / "r" / "worklist.html").read_text(encoding="utf-8")
+    assert "(s)" not in work
+    assert re.search(r": \d+ items?, caseload", work)
+    assert re.search(r"overdue \d+ days?<|due today|due in \d+ days?<", work)

@@ -152,7 +152,7 @@ def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Tabl
         tables.append(
             Table(
                 name=f"worklist-{_file_safe(w.owner)}",
-                title=f"{w.owner}: {len(mine)} item(s), caseload {w.caseload}",
+                title=f"{w.owner}: {_count(len(mine), 'item')}, caseload {w.caseload}",
                 columns=("priority", "patient", "due", "status", "what to do"),
                 rows=tuple(
                     (
@@ -169,13 +169,23 @@ def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Tabl
     return tuple(tables)
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 item', '3 items'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _when(due: pendulum.Date, day: pendulum.Date) -> str:
-    """How a due day reads on *day*: ``overdue 3 day(s)``, ``due today``, ``due in 2 day(s)``."""
+    """How a due day reads on *day*: ``overdue 3 days``, ``due today``, ``due in 1 day``.
+
+    >>> import pendulum
+    >>> _when(pendulum.Date(2026, 3, 1), pendulum.Date(2026, 3, 2))
+    'overdue 1 day'
+    """
     if due < day:
-        return f"overdue {(day - due).days} day(s)"
+        return f"overdue {_count((day - due).days, 'day')}"
     if due == day:
         return "due today"
-    return f"due in {(due - day).days} day(s)"
+    return f"due in {_count((due - day).days, 'day')}"
 
 
 def _eligibility_table(
