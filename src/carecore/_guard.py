@@ -117,7 +117,13 @@ class GuardedTransaction:
         if self._all_teams:
             return
         grouped: dict[str, list[CareTeam]] = {}
-        for team in self._tx.all(CareTeam):
+        # A store that can answers with the actor's own teams only, so the audit log
+        # does not show a care manager reading the care teams of every patient.
+        mine = getattr(self._tx, "care_teams_with", None)
+        teams = (
+            mine(self._actor.id, self._actor.teams) if callable(mine) else self._tx.all(CareTeam)
+        )
+        for team in teams:
             grouped.setdefault(team.patient_id, []).append(team)
         self._teams = {
             pid: teams_of(self._actor, map(_team_members, teams)) for pid, teams in grouped.items()

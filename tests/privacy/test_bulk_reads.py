@@ -7,8 +7,11 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from carecore.access import Actor, Role
 from carecore.cli import make_app
-from carecore.model import Patient
+from carecore.clock import FixedClock
+from carecore.model import CareTeam, CareTeamMember, CareTeamRole, Patient
+from carecore.service import CareProgram
 from carecore.storage import open_store
 from carecore.testing._store_contract import AT, make_patient
 
@@ -99,3 +102,31 @@ def _fields(record):
     import attrs
 
     return attrs.asdict(record, recurse=False)
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite"])
+def test_a_care_managers_bulk_read_leaves_rows_only_for_their_own_patients(url, tmp_path):
+    """Finding a care manager's patients reads their own care teams, not every patient's."""
+    url = url if url == "memory://" else f"sqlite:///{tmp_path / 'p.db'}"
+    system = CareProgram.open(url, actor="setup", clock=FixedClock(AT))
+    with system:
+        with system.transaction("setup") as tx:
+            for pid, rn in (("p1", "rn-1"), ("p2", "rn-2"), ("p3", "rn-2")):
+                tx.add(make_patient(pid))
+                tx.add(
+                    CareTeam(
+                        id=f"team-{pid}",
+                        patient_id=pid,
+                        members=[
+                            CareTeamMember(practitioner_id=rn, role=CareTeamRole.CARE_MANAGER)
+                        ],
+                    )
+                )
+        nurse = system.as_actor(Actor(id="rn-1", roles={Role.CARE_MANAGER}))
+        with nurse.transaction("my patients") as tx:
+            assert [p.id for p in tx.all(Patient)] == ["p1"]
+        with system.store.transaction(actor="t", reason="r", at=AT) as tx:
+            rows = [e for e in tx.audit_entries() if e.actor == "rn-1"]
+    assert {e.patient_id for e in rows if e.patient_id} == {"p1"}, [
+        (e.action, e.kind, e.patient_id) for e in rows
+    ]

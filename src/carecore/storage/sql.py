@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import attrs
 
 from carecore import errors
-from carecore.model import AssessmentResult, CarePlan, DeliveryReceipt, OutboundMessage
+from carecore.model import AssessmentResult, CarePlan, CareTeam, DeliveryReceipt, OutboundMessage
 from carecore.protocols import AuditEntry, BulkResult, CheckReport, OutboxItem, StoredRows
 from carecore.storage import _chain, _checks
 from carecore.storage._kinds import KINDS, Kind, _cms_complete, _load_instant, kind_for
@@ -1393,6 +1393,28 @@ class SqlTransaction:
             self._touch(kind, rows)
         return found
 
+    def care_teams_with(self, member_id: str, team_ids: Iterable[str] = ()) -> list[CareTeam]:
+        """The care teams that list *member_id* as a member or whose id is in *team_ids*.
+
+        What an access check needs to find a care-team member's patients: each
+        team's patient gets one ``read`` audit row; the other patients' teams
+        are looked at by the store only and are not returned.
+        """
+        self._guard()
+        wanted = set(team_ids)
+        kind = kind_for(CareTeam)
+        cur = self._run(
+            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} ORDER BY {_cols(kind.key)}"
+        )
+        found: list[CareTeam] = [
+            team
+            for team in map(kind.build, cur.fetchall())
+            if team.id in wanted or any(m.practitioner_id == member_id for m in team.members)
+        ]
+        for patient in dict.fromkeys(team.patient_id for team in found):
+            self._audit("read", kind.name, None, patient, "care teams of an access check")
+        return found
+
     def history(self, kind_cls: type[T], key: object) -> list[T]:
         """Every value a record has had, oldest first (audited).
 
@@ -1447,7 +1469,7 @@ class SqlTransaction:
             sql += " AND patient_id = ?"
             params.append(patient_id)
         cur = self._run(sql + " ORDER BY seq", params)
-        return [
+        found = [
             AuditEntry(
                 seq=int(r[0]),
                 at=_load_instant(r[1]),  # type: ignore[arg-type]
@@ -1461,6 +1483,10 @@ class SqlTransaction:
             )
             for r in cur.fetchall()
         ]
+        if patient_id is not None:
+            # Who read whose audit trail is itself on the trail (after the rows just read).
+            self._audit("read", "AuditEntry", None, patient_id, f"{len(found)} entries")
+        return found
 
     def enqueue(self, message: OutboundMessage) -> bool:
         """Put *message* in the outbox; False when its idempotency key is already there."""
@@ -1490,7 +1516,17 @@ class SqlTransaction:
     def outbox(
         self, *, status: str = "pending", limit: int = 100, due_at: dt.datetime | None = None
     ) -> list[OutboxItem]:
-        """Outbox items with *status*, oldest first; with *due_at*, only those whose next attempt is due."""
+        """Outbox items with *status*, oldest first; with *due_at*, only those whose next attempt is due.
+
+        Each patient whose messages are read gets a ``bulk-read`` audit row.
+        """
+        items = self._outbox(status=status, limit=limit, due_at=due_at)
+        for item in items:
+            if item.message.patient_id is not None:
+                self._touched.setdefault(item.message.patient_id, set()).add("OutboundMessage")
+        return items
+
+    def _outbox(self, *, status: str, limit: int, due_at: dt.datetime | None) -> list[OutboxItem]:
         self._guard()
         _checks.outbox_query(status, limit)
         due = "" if due_at is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
@@ -1573,7 +1609,7 @@ class SqlTransaction:
     ) -> list[OutboxItem]:
         """Take due messages for delivery (see :meth:`carecore.protocols.Transaction.claim_outbox`)."""
         _checks.lease(due_at, lease_until)
-        candidates = self.outbox(status="pending", limit=limit, due_at=due_at)
+        candidates = self._outbox(status="pending", limit=limit, due_at=due_at)
         until, due = _utc(lease_until), _utc(due_at)
         claimed = []
         for item in candidates:
@@ -1593,7 +1629,9 @@ class SqlTransaction:
                 claimed.append(
                     attrs.evolve(item, next_attempt_at=_load_instant(until), claim=int(row[0]))
                 )
-                self._audit("claim", "OutboundMessage", item.message.id, None, until)
+                self._audit(
+                    "claim", "OutboundMessage", item.message.id, item.message.patient_id, until
+                )
         return claimed
 
     def extend_lease(self, message_id: str, *, claim: int, until: dt.datetime) -> bool:
@@ -1630,8 +1668,9 @@ class SqlTransaction:
         self._audit("defer", "OutboundMessage", message_id, None, _utc(until))
 
     def requeue(self, message_id: str) -> None:
-        """Put a failed or dead message back in the queue, due now."""
+        """Put a failed or dead message back in the queue, due now (audited with its patient)."""
         self._guard()
+        found = self._run("SELECT patient_id FROM outbox WHERE id = ?", (message_id,)).fetchone()
         cur = self._run(
             "UPDATE outbox SET status = 'pending', next_attempt_at = NULL, attempts = 0 WHERE id = ? AND status IN ('failed', 'dead')",
             (message_id,),
@@ -1643,7 +1682,7 @@ class SqlTransaction:
                 field="message_id",
                 value=message_id,
             )
-        self._audit("requeue", "OutboundMessage", message_id, None)
+        self._audit("requeue", "OutboundMessage", message_id, None if found is None else found[0])
 
     def claim_inbound(self, source: str, key: str) -> bool:
         """Record an inbound message key; True the first time, False for a duplicate."""
