@@ -179,7 +179,11 @@ def test_a_missing_optional_dependency_exits_2_naming_the_extra(
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert invoke(["db", "init", url]).exit_code == 0
-    monkeypatch.setitem(__import__("sys").modules, hidden, None)  # import fails as if absent
+    # Imports fail as if the package were absent, its submodules too (an earlier test may
+    # have imported them).
+    modules = __import__("sys").modules
+    for name in [hidden, *(m for m in list(modules) if m.startswith(f"{hidden}."))]:
+        monkeypatch.setitem(modules, name, None)
     filled = [a.replace("{tmp}", str(tmp_path)) for a in args]
     if filled[0] == "report":
         filled += ["--db", url]
