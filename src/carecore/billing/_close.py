@@ -1411,6 +1411,7 @@ def close_store(
     workers: int | None = None,
     partition_size: int | None = None,
     executor: Executor | None = None,
+    partitions: int | None = None,
 ) -> CloseSummary:
     """Close *month* over a store: store the claim lines and denials, write the CSV close's files.
 
@@ -1419,11 +1420,17 @@ def close_store(
     close equals: the same claim lines and denials are stored, by the same
     replacement rule, in one transaction.
 
-    The patients are read in partitions of *partition_size* (default
-    :data:`carecore.service.PARTITION_SIZE`), one transaction and one query
-    per kind of record each, and built and evaluated in *workers* forked
-    processes (default: up to 4, one per core, when there are two
-    partitions or more); memory follows the partition size, not the store.
+    The patients are split into *partitions* by a stable hash of their id
+    (:func:`carecore.executors.partition_of`; default: as many as make
+    partitions of about *partition_size* patients, default
+    :data:`carecore.service.PARTITION_SIZE`). Each is read in one
+    transaction and one query per kind of record, and built and evaluated in
+    *workers* forked processes (default: up to 4, one per core, when there
+    are two partitions or more); memory follows the partition size, not the
+    store. Over a store other processes can open (SQLite file, PostgreSQL),
+    each worker reads its partition itself and stores the partition's lines
+    and denials in one transaction of its own; re-running a partition
+    replaces its lines, never adds them twice.
     With *executor* (:mod:`carecore.executors`: a process pool, Dask, a
     plugin's), the partitions run on its workers instead; the caller closes
     it.
@@ -1462,6 +1469,7 @@ def close_store(
                 workers=workers,
                 partition_size=partition_size,
                 executor=executor,
+                partitions=partitions,
             )
     if workers is None:
         workers = min(os.cpu_count() or 1, 4)
@@ -1473,6 +1481,12 @@ def close_store(
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise errors.InvalidValue(
             "must be a whole number of at least 1", field="partition_size", value=partition_size
+        )
+    if partitions is not None and (
+        isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1
+    ):
+        raise errors.InvalidValue(
+            "must be a whole number of at least 1", field="partitions", value=partitions
         )
     # Written aside and renamed into place: a failed close keeps the previous output.
     with staged_output(out) as staging:
@@ -1488,6 +1502,7 @@ def close_store(
             workers,
             size,
             executor,
+            partitions,
         )
 
 

@@ -31,7 +31,10 @@ during the close lands wholly before or after a patient's read.
 from __future__ import annotations
 
 import collections
+import heapq
+import json
 import multiprocessing
+import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +55,7 @@ from carecore.billing._month import MonthRecords, evaluate_records
 from carecore.billing.facts import Setting, TimeFact
 from carecore.billing.rules import RuleSet
 from carecore.careplans import PlanVersion
-from carecore.executors import Executor, Pending, open_pool
+from carecore.executors import Executor, Pending, open_pool, partition_of
 from carecore.model import (
     ApcmAddon,
     CarePlan,
@@ -78,7 +81,7 @@ from carecore.model import (
 from carecore.storage import StoredRows, kind_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from carecore.billing._close import CloseSummary
@@ -89,7 +92,7 @@ if TYPE_CHECKING:
     from carecore.service import CareProgram
     from carecore.storage import Kind
 
-__all__ = ["close_store_parts"]
+__all__ = ["close_store_parts", "hash_partitions", "store_partition"]
 
 #: The kinds a month close reads per patient, by their :class:`MonthRecords` field.
 READ_KINDS: dict[str, type[Any]] = {
@@ -247,27 +250,62 @@ class _State:
     staff: tuple[Practitioner, ...]
     setting: Setting
     require_coverage: bool
+    #: The store the workers read their partitions from and write them back to
+    #: (None: the partitions' rows are sent, and the lines stored by the caller).
+    store: str | None = None
+    actor: Any = "system"
+    clock: Any = None
+    reason: str = "carecore billing close"
     fast: FastClose = attrs.field(
         init=False,
         default=attrs.Factory(lambda self: FastClose(self.rules, self.month), takes_self=True),
     )
+    _open: dict[str, Any] = attrs.field(init=False, factory=dict)
+
+    def program(self) -> CareProgram:
+        """This worker's connection to the store, opened on first use and kept for its partitions."""
+        from carecore.service import CareProgram  # noqa: PLC0415
+
+        if self.store is None:
+            raise errors.InvalidValue("the close sends its rows", field="store", value=None)
+        found = self._open.get(self.store)
+        if found is None:
+            found = self._open[self.store] = CareProgram.open(
+                self.store, actor=self.actor, clock=self.clock, create=False
+            )
+        return found
+
+    def close(self) -> None:
+        """Close the worker's connection (when the close's pool ends)."""
+        for program in self._open.values():
+            program.close()
+        self._open.clear()
 
 
-def _close_part(
+def _close_part(  # noqa: C901 - read, build, evaluate, spool, store
     state: _State,
     index: int,
-    part: _Partition,
+    part: _Partition | list[str],
     out: Path | None,
     ship_text: bool = False,  # noqa: FBT001, FBT002
 ) -> dict[str, Any]:
     """Build one partition's records, evaluate them and write its part of the files.
 
-    With *ship_text*, the part's text comes back in the result (``texts``:
-    one :meth:`CloseWriter.render` per patient) instead of a folder.
+    *part* is the partition's rows, or its patients' ids: the worker then
+    reads them from the store itself (:attr:`_State.store`) and stores the
+    partition's lines and denials back in one transaction
+    (:func:`store_partition`). Each patient's text (one
+    :meth:`CloseWriter.render`, after the patient's id) goes to the spool
+    file *out*, or with *ship_text* comes back in the result (``texts``).
     """
     from carecore.service import _billing_items, _dated_spans  # noqa: PLC0415
 
     month = state.month
+    ids: list[str] | None = None
+    if isinstance(part, list):
+        ids = part
+        with state.program().transaction(f"{state.reason}: read {month}") as tx:
+            part = read_partition(tx, ids)
     # The rows were checked by every validator when they were written, so they are
     # built without running the validators again (a third of the build's time, which
     # is the close's largest share); converters and the records' own checks still run.
@@ -290,7 +328,7 @@ def _close_part(
         for versions in _plan_versions_as_of(dated, month):
             evidence_plans[versions[0][0].patient_id].append(versions)
     items: list[ClaimLine | Denial] = []
-    texts: list[tuple[str, list[str], str, str]] = []
+    texts: list[tuple[str, str, list[str], str, str]] = []
     # Time-only months take the fast path (a cached reference result, see
     # carecore.billing._fast); the packet says which path decided each patient.
     decided_fast: set[str] = set()
@@ -302,7 +340,8 @@ def _close_part(
         decided_fast.add(facts.patient.id)
         return result
 
-    with CloseWriter(out, month, state.rules, part=True) as writer:
+    spool = out is not None or ship_text
+    with CloseWriter(None, month, state.rules, part=True) as writer:
         for facts, result in evaluate_records(
             records,
             month,
@@ -317,10 +356,17 @@ def _close_part(
             )
             closed = patient_month(facts, result, month, evidence, fast=pid in decided_fast)
             writer.add(closed)
-            if ship_text:
-                texts.append(writer.render(closed))
+            if spool:
+                texts.append((pid, *writer.render(closed)))
             items += _billing_items(result.patient_id, month, result.claim_lines, result.denials)
         writer.finish()
+    texts.sort(key=lambda text: text[0])
+    if out is not None:
+        write_spool(out, texts)
+        texts = []
+    if ids is not None:
+        store_partition(state.program(), month, ids, items, f"{state.reason}: partition {index}")
+        items = []
     return {
         "index": index,
         "state": writer.state(),
@@ -328,6 +374,62 @@ def _close_part(
         "patients": len(records.patients),
         "texts": texts,
     }
+
+
+def store_partition(
+    program: CareProgram,
+    month: ServicePeriod,
+    patient_ids: list[str],
+    items: list[ClaimLine | Denial],
+    reason: str,
+) -> None:
+    """Store one partition's lines and denials of *month* in one transaction.
+
+    The month's stored lines and denials of the partition's patients are
+    replaced by *items* (:meth:`~carecore.service.CareProgram.close_month`'s
+    replacement rule: an unchanged one is left as it is). Running a
+    partition again, after a worker died in it or not, therefore replaces
+    its lines and never adds them twice; a partition that failed before its
+    commit stored nothing.
+    """
+    from carecore.model import Denial  # noqa: PLC0415
+    from carecore.service import _replace_billing  # noqa: PLC0415
+
+    with program.transaction(f"{reason}: {month}") as tx:
+        stored: list[ClaimLine | Denial] = [
+            *tx.find_many(ClaimLine, patient_ids=patient_ids),
+            *tx.find_many(Denial, patient_ids=patient_ids),
+        ]
+        _replace_billing(tx, month, stored, items)
+
+
+def write_spool(path: Path, texts: list[tuple[str, str, list[str], str, str]]) -> None:
+    """Write a partition's text, one JSON line per patient in id order, readable by the owner only."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8", newline="") as f:  # noqa: PTH123 - a descriptor made 0600
+        f.writelines(
+            json.dumps(text, ensure_ascii=False, separators=(",", ":")) + "\n" for text in texts
+        )
+
+
+def _read_spool(path: Path) -> Iterator[list[Any]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def hash_partitions(ids: Sequence[str], partitions: int) -> list[list[str]]:
+    """*ids* in *partitions* partitions by :func:`carecore.executors.partition_of` (ids in order in each).
+
+    The partition of an id is the first 8 bytes of its BLAKE2b digest
+    (UTF-8, ``digest_size=8``) read as a big-endian number, modulo the
+    partition count: the same on every machine and in every run.
+    """
+    out: list[list[str]] = [[] for _ in range(partitions)]
+    for pid in ids:
+        out[partition_of(pid, partitions)].append(pid)
+    return out
 
 
 def patient_month(
@@ -378,25 +480,31 @@ def close_store_parts(  # noqa: C901, PLR0917 - close_store's settings; read, su
     workers: int,
     partition_size: int,
     executor: Executor | None = None,
+    partitions: int | None = None,
 ) -> CloseSummary:
     """Close *month* over *program*'s store in partitions (see the module's text).
 
     The partitions run on *executor* when given (the caller closes it), else
     in *workers* forked processes (this process for one worker, or for fewer
-    than two partitions).
+    than two partitions). There are *partitions* of them, or as many as
+    make partitions of about *partition_size* patients.
     """
-    from carecore.service import _partitions  # noqa: PLC0415
-
     with program.transaction(f"{reason}: read {month}") as tx:
         ids = tx.patient_ids()
         staff = tuple(tx.all(Practitioner))
-    parts = _partitions(ids, partition_size)
-    # Part folders on this machine's disk; another executor's workers send the text back.
+    count = partitions if partitions is not None else max(1, -(-len(ids) // partition_size))
+    parts = hash_partitions(ids, count)
+    url = getattr(program.store, "url", "")
+    # Workers read their partitions from the store and write them back, unless the
+    # store lives in this process only.
+    remote_store = bool(url) and not url.startswith(("memory:", "sqlite:///:memory:"))
+    # Part spools on this machine's disk; another executor's workers send the text back.
     ship_text = executor is not None and executor.name not in {"local", "process"}
-    parts_dir = None if out is None or ship_text else out / ".parts"
-    runs_on = _runs_on(executor, len(parts), workers)
+    parts_dir = None if out is None else out / ".parts"
+    runs_on = _runs_on(executor, sum(1 for p in parts if p), workers)
     in_flight = 2 * (runs_on if isinstance(runs_on, int) else runs_on.workers)
     items: list[ClaimLine | Denial] = []
+    spools: list[Path] = []
     done = 0
     with (
         CloseWriter(out, month, rules) as writer,
@@ -408,36 +516,49 @@ def close_store_parts(  # noqa: C901, PLR0917 - close_store's settings; read, su
             staff=staff,
             setting=setting,
             require_coverage=require_coverage,
+            store=url if remote_store else None,
+            actor=program.identity,
+            clock=program.clock,
+            reason=reason,
         ) as runner,
     ):
 
         def collect(result: dict[str, Any]) -> None:
             nonlocal done
-            folder = None if parts_dir is None else parts_dir / str(result["index"])
-            writer.merge(result["state"], folder)
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
-            if writer.out is not None:
-                for text in result["texts"]:
-                    writer.write(*text)
+            writer.merge(result["state"], None)
+            if parts_dir is not None:
+                spool = parts_dir / f"{result['index']}.jsonl"
+                if result["texts"]:
+                    write_spool(spool, result["texts"])
+                spools.append(spool)
             items.extend(result["items"])
             done += result["patients"]
             if on_progress is not None:
                 on_progress(done, len(ids))
 
         pending: collections.deque[Pending[dict[str, Any]]] = collections.deque()
-        for index, (_start, part) in enumerate(parts):
-            with program.transaction(f"{reason}: read {month}") as tx:
-                rows = read_partition(tx, part)
-            folder = None if parts_dir is None else parts_dir / str(index)
-            pending.append(runner.submit(_close_part, index, rows, folder, ship_text))
+        for index, part in enumerate(parts):
+            if not part:
+                continue
+            task: _Partition | list[str] = part
+            if not remote_store:
+                with program.transaction(f"{reason}: read {month}") as tx:
+                    task = read_partition(tx, part)
+            spool = None if parts_dir is None or ship_text else parts_dir / f"{index}.jsonl"
+            pending.append(runner.submit(_close_part, index, task, spool, ship_text))
             while len(pending) > in_flight:
                 collect(pending.popleft().result())
         while pending:
             collect(pending.popleft().result())
+        if writer.out is not None:
+            # Every partition's patients in id order, as one process writes them.
+            streams = [_read_spool(path) for path in spools if path.exists()]
+            for text in heapq.merge(*streams, key=lambda text: text[0]):
+                writer.write(text[1], text[2], text[3], text[4])
         if parts_dir is not None:
             shutil.rmtree(parts_dir, ignore_errors=True)
-        program._store_items(month, items, reason)  # noqa: SLF001 - close_month's write
+        if not remote_store:
+            program._store_items(month, items, reason)  # noqa: SLF001 - close_month's write
         if on_progress is not None:
             on_progress(done, len(ids))
         return writer.finish()

@@ -50,6 +50,9 @@ BEGIN
 END $$
 """
 
+#: From this many rows, a batch insert (``add_many``) is a COPY.
+_COPY_FROM = 50
+
 #: The advisory lock key schema creation and migration hold (any fixed 64-bit number).
 _SCHEMA_LOCK = 0x63617265636F7265  # "carecore" in ASCII
 
@@ -189,6 +192,24 @@ class PostgresStore(SqlStore):
             f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"
         )
         return int(cur.rowcount)
+
+    def _insert_many(self, cur: Any, kind: Kind, table: str, rows: list[tuple[Any, ...]]) -> None:
+        # A batch of a few rows is one INSERT; a larger one is COPY'd straight into the table
+        # (a stored key fails the COPY, as it fails the INSERT: nothing of the batch is kept).
+        if len(rows) < _COPY_FROM:
+            super()._insert_many(cur, kind, table, rows)
+            return
+        names = ", ".join(quote(c) for c in kind.column_names)
+        try:
+            with cur.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+        except Exception as exc:
+            mapped = self._translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     def close(self) -> None:
         """Close the connection. Closing twice is harmless."""
