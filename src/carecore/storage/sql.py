@@ -188,6 +188,15 @@ class SqlStore:
                 raise
             raise mapped from exc
 
+    def _insert_many(self, cur: Any, kind: Kind, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Insert *rows* of *kind* into *table* in one batch (``executemany``).
+
+        A store with a faster path (PostgreSQL's ``COPY``) overrides it.
+        """
+        marks = ", ".join("?" for _ in kind.columns)
+        names = _cols(kind.column_names)
+        self._execute_many(cur, f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)
+
     # -- schema -----------------------------------------------------------------
 
     def _kind_ddl(
@@ -1303,15 +1312,10 @@ class SqlTransaction:
             rows = [kind.to_row(r) for r in items]
             for row in rows:
                 _checks.row_text(kind, row)
-            marks = ", ".join("?" for _ in kind.columns)
-            names = _cols(kind.column_names)
             try:
-                self._run_many(f"INSERT INTO {quote(kind.table)} ({names}) VALUES ({marks})", rows)
+                self._insert_rows(kind, kind.table, rows)
                 if kind.versioned:
-                    self._run_many(
-                        f"INSERT INTO {quote(kind.table + '_history')} ({names}) VALUES ({marks})",
-                        rows,
-                    )
+                    self._insert_rows(kind, kind.table + "_history", rows)
             except errors.ConflictError:
                 raise self._many_conflict(kind, items) from None
             except errors.InvalidValue as exc:
@@ -1329,6 +1333,14 @@ class SqlTransaction:
             (self._at, self._actor, "create", name, key, patient, self._reason, "")
             for name, key, patient in audit
         )
+
+    def _insert_rows(self, kind: Kind, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Insert *rows* of *kind* into *table* (the store's batch insert: COPY on PostgreSQL)."""
+        try:
+            self._store._insert_many(self._cur, kind, table, rows)  # noqa: SLF001
+        except Exception:
+            self.failed = True
+            raise
 
     def _run_many(self, text: str, rows: Sequence[Sequence[object]]) -> None:
         try:
