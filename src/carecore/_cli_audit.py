@@ -11,7 +11,9 @@ from carecore import errors
 from carecore._cli_actor import env_actor
 from carecore._cli_common import day_option, echo_records, format_option
 from carecore.audit import audit_event, entries
+from carecore.convert import to_primitive
 from carecore.service import CareProgram
+from carecore.storage import KINDS
 
 if TYPE_CHECKING:
     import pendulum
@@ -30,6 +32,14 @@ if TYPE_CHECKING:
     metavar="ID",
     help="Everything this actor did (who runs the report comes from $CARECORE_ACTOR).",
 )
+@click.option(
+    "--history",
+    "record",
+    default=None,
+    metavar="KIND:KEY",
+    help="Instead of the log: every value this record has had, oldest first, replaced and "
+    "deleted ones too (e.g. Patient:p-0003; parts of a composite key joined by |).",
+)
 @day_option("--since", help="Only entries from this day on (UTC).")
 @format_option(
     "fhir",
@@ -42,11 +52,19 @@ def audit_command(  # noqa: PLR0917 - one parameter per click option
     db_url: str,
     patient_id: str | None,
     of_actor: str | None,
+    record: str | None,
     since: pendulum.Date | None,
     fmt: str,
 ) -> None:
-    """List the audit log's entries for one patient (--patient) or one actor (--actor): who saw what."""
+    """List the audit log's entries for one patient (--patient) or one actor (--actor): who saw what.
+
+    With --history, list every value one record has had instead (its earlier
+    versions, or the values replaces and deletes ended, then the current one).
+    """
     pm: pluggy.PluginManager = ctx.obj["pm"]
+    if record is not None:
+        _history(pm, db_url, record, fmt)
+        return
     if patient_id is None and of_actor is None:
         raise errors.InvalidValue(
             "name a patient (--patient) or an actor (--actor)", field="--patient", value=None
@@ -96,3 +114,40 @@ def audit_command(  # noqa: PLR0917 - one parameter per click option
 
 
 _COLUMNS = ("seq", "at", "actor", "action", "kind", "key", "patient_id", "reason", "detail")
+
+
+def _history(pm: pluggy.PluginManager, db_url: str, record: str, fmt: str) -> None:
+    """Print every value of the record named ``KIND:KEY``, oldest first."""
+    name, sep, key = record.partition(":")
+    kinds = {kind.name: kind for kind in KINDS}
+    if not sep or not key or name not in kinds:
+        raise errors.InvalidValue(
+            f"must be KIND:KEY, KIND one of {', '.join(sorted(kinds))}",
+            field="--history",
+            value=record,
+        )
+    if fmt == "fhir":
+        raise errors.InvalidValue(
+            "a record's history is printed as table, json or csv", field="--format", value=fmt
+        )
+    kind = kinds[name]
+    parts = tuple(key.split("|")) if len(kind.key) > 1 else key
+    with (
+        CareProgram.open(db_url, actor=env_actor(), plugin_manager=pm, create=False) as program,
+        program.transaction(f"record history: {name}") as tx,
+    ):
+        values = tx.history(kind.cls, parts)
+    rows = [
+        {"n": n, "record": json.dumps(to_primitive(value), sort_keys=True, default=_text)}
+        for n, value in enumerate(values, start=1)
+    ]
+    if fmt == "json":
+        click.echo(json.dumps([json.loads(str(r["record"])) for r in rows], indent=2))
+        return
+    echo_records(fmt, rows, columns=("n", "record"))
+
+
+def _text(value: object) -> object:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)

@@ -155,3 +155,58 @@ def test_the_sqlite_shell_deleting_a_demo_audit_row_fails_db_check(demo_store, t
     result = CliRunner().invoke(make_app(), ["db", "check", url])
     assert result.exit_code == 1
     assert "audit row 21: chain broken" in result.output
+
+
+def test_history_lists_every_value_a_record_had_and_is_audited(url):
+    import attrs
+
+    from carecore.model import TimeEntry
+    from carecore.testing._store_contract import make_time_entry
+
+    store = open_store(url)
+    try:
+        with store.transaction(actor="nurse-1", reason="fix", at=AT) as tx:
+            tx.replace(attrs.evolve(make_patient(), given_name="Ana"))
+            tx.add(make_time_entry(1))
+        with store.transaction(actor="nurse-1", reason="entered in error", at=AT) as tx:
+            tx.delete(TimeEntry, "te-1")
+    finally:
+        store.close()
+    env = {"CARECORE_ACTOR": "privacy-officer", "CARECORE_ACTOR_ROLES": "system"}
+    result = _run("--history", f"Patient:{PID}", "--db", url, "--format", "json", env=env)
+    assert result.exit_code == 0, result.output
+    assert [v["given_name"] for v in json.loads(result.output)] == ["Ada", "Ana"]
+    deleted = _run("--history", "TimeEntry:te-1", "--db", url, "--format", "json", env=env)
+    assert deleted.exit_code == 0, deleted.output
+    assert [v["minutes"] for v in json.loads(deleted.output)] == [make_time_entry(1).minutes]
+    table = _run("--history", f"Patient:{PID}", "--db", url, env=env)
+    assert table.exit_code == 0, table.output
+    assert "Ana" in table.output
+    store = open_store(url)
+    try:
+        with store.transaction(actor="t", reason="r", at=AT) as tx:
+            reads = [
+                (e.kind, e.patient_id, e.reason)
+                for e in tx.audit_entries()
+                if e.actor == "privacy-officer"
+            ]
+    finally:
+        store.close()
+    assert ("Patient", PID, "record history: Patient") in reads
+    assert ("TimeEntry", PID, "record history: TimeEntry") in reads
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [("Nothing:1", "--history"), ("Patient", "--history"), ("Patient:", "--history")],
+)
+def test_a_bad_history_record_exits_2_naming_the_option(url, value, field):
+    result = _run("--history", value, "--db", url)
+    assert result.exit_code == 2, result.output
+    assert field in result.output
+
+
+def test_an_unknown_record_has_no_history(url):
+    result = _run("--history", "TimeEntry:none", "--db", url)
+    assert result.exit_code == 2, result.output
+    assert "no such TimeEntry" in result.output
