@@ -41,6 +41,7 @@ from carecore.access import AccessPolicy, Action, Actor, StaffActor
 from carecore.clock import Clock, SystemClock
 from carecore.instruments import get_instrument, score
 from carecore.model import (
+    CORRECTED_BY_SOURCE,
     AdtEvent,
     AdtEventKind,
     ApcmAddon,
@@ -116,7 +117,11 @@ if TYPE_CHECKING:
     from carecore.protocols import Store, Transaction
     from carecore.transitions import TransitionRules
 
-__all__ = ["CareProgram", "ImportRefusal", "Received"]
+__all__ = ["READING_ALERT_DAYS", "CareProgram", "ImportRefusal", "Received"]
+
+#: An imported home reading dated more than this many days before the clock's today (in
+#: the patient's time zone) is history: stored without the urgent-findings check.
+READING_ALERT_DAYS = 7
 
 log = logging.getLogger(__name__)
 
@@ -435,6 +440,7 @@ class CareProgram:
         reason: str,
         progress: Callable[[int], None] | None = None,
         refused: list[ImportRefusal] | None = None,
+        check_readings: bool = True,
     ) -> BulkResult:
         """Load records; records whose key is stored are skipped.
 
@@ -448,6 +454,16 @@ class CareProgram:
         patients are still stored; without it, the error is raised (the
         patients before it are stored). The result's ``kind`` is ``mixed``.
 
+        New home readings (:class:`~carecore.model.Observation`) are stored
+        as :meth:`record_readings` stores them, in the import's transaction
+        (the patient's, after the care plans of the same import): their
+        findings are decided against the patient's care plans, and each
+        raises an ``UrgentFinding``. A reading dated more than
+        :data:`READING_ALERT_DAYS` days before the clock's today (in the
+        patient's time zone) is history, stored without findings, so a
+        backfill of last year's readings alerts no one; with
+        ``check_readings=False`` every reading is stored so.
+
         >>> from carecore.model import Practitioner, Credential
         >>> program = CareProgram.open("memory://")
         >>> staff = [Practitioner(id=f"rn{i}", name=f"Nurse {i}", credential=Credential.RN) for i in range(3)]
@@ -456,8 +472,21 @@ class CareProgram:
         >>> program.import_records(staff, reason="HR feed").skipped
         3
         """
+        if not isinstance(check_readings, bool):
+            raise errors.InvalidValue(
+                "must be True or False", field="check_readings", value=check_readings
+            )
         items = list(records)
-        if len({type(r) for r in items}) <= 1:
+        alert_days = READING_ALERT_DAYS if check_readings else _UNCHECKED
+        kinds = {type(r) for r in items}
+        if kinds == {Observation}:
+            # The readings' check runs in their transaction; one kind stays one transaction.
+            with self.transaction(reason) as tx:
+                new, old = _add_missing(tx, None, items, self._readings_adder(alert_days))
+            if progress is not None:
+                progress(len(items))
+            return BulkResult(kind=kind_for(Observation).name, added=new, skipped=old)
+        if len(kinds) <= 1:
             with self.transaction(reason) as tx:
                 guard = typing.cast("GuardedTransaction", tx)
                 for record in items:
@@ -466,7 +495,17 @@ class CareProgram:
             return self.store.bulk_add(
                 items, actor=self.actor, reason=reason, at=self.clock.now(), progress=progress
             )
-        return self._import_mixed(items, reason=reason, progress=progress, refused=refused)
+        return self._import_mixed(
+            items, reason=reason, progress=progress, refused=refused, alert_days=alert_days
+        )
+
+    def _readings_adder(self, alert_days: int | None) -> Callable[[Transaction, list[Any]], None]:
+        """How an import stores its new readings: :meth:`record_readings`' path, in its transaction."""
+
+        def add(tx: Transaction, readings: list[Any]) -> None:
+            self._add_readings(tx, readings, alert_days=alert_days)
+
+        return add
 
     def _import_mixed(
         self,
@@ -475,6 +514,7 @@ class CareProgram:
         reason: str,
         progress: Callable[[int], None] | None,
         refused: list[ImportRefusal] | None,
+        alert_days: int | None,
     ) -> BulkResult:
         # The order a store creates its kinds in: patients before what refers to them.
         order = {kind.cls: n for n, kind in enumerate(KINDS)}
@@ -488,7 +528,7 @@ class CareProgram:
             batch = sorted(groups[owner], key=lambda r: order[type(r)])
             try:
                 with self.transaction(reason) as tx:
-                    new, old = _add_missing(tx, owner, batch)
+                    new, old = _add_missing(tx, owner, batch, self._readings_adder(alert_days))
             except errors.CarecoreError as exc:
                 if refused is None:
                     raise
@@ -706,27 +746,101 @@ class CareProgram:
         transaction. A reading that cannot be stored (its patient unknown, its
         id stored already) stores none of them. Returns the stored readings.
         """
-        from carecore.careplans import reading_findings  # noqa: PLC0415
-
-        stored: list[Observation] = []
         with self.transaction(reason) as tx:
-            plans: dict[str, list[CarePlan]] = {}
+            return tuple(self._add_readings(tx, list(readings), alert_days=None))
+
+    def _add_readings(
+        self, tx: Transaction, readings: list[Observation], *, alert_days: int | None
+    ) -> list[Observation]:
+        """Store new *readings* in *tx* with their findings, and raise each finding.
+
+        The one path that stores a new home reading (a recorded one, an
+        imported one). With *alert_days*, a reading dated more than that
+        many days before the clock's today (in its patient's time zone) is
+        stored without findings (history); ``None`` checks every reading,
+        ``_UNCHECKED`` none.
+        """
+        checked = _ReadingCheck(tx)
+        stored: list[Observation] = []
+        for reading in readings:
+            if reading.acknowledged_by is not None:
+                raise errors.InvalidValue(
+                    "a reading is recorded unacknowledged; acknowledge it with acknowledge_finding",
+                    field="acknowledged_by",
+                    value=reading.acknowledged_by,
+                )
+            patient = checked.patient(reading.patient_id)
+            history = alert_days == _UNCHECKED or (
+                alert_days is not None
+                and (self._today_in(patient.time_zone) - reading.on).in_days() > alert_days
+            )
+            findings = () if history else checked.findings(reading)
+            stored.append(attrs.evolve(reading, findings=findings))
+        tx.add_many(stored)
+        for found in stored:
+            self._emit_urgent(tx, found.patient_id, found.id, "home-reading", found.findings)
+        return stored
+
+    def correct_readings(
+        self, readings: Iterable[Observation], *, reason: str = "readings corrected by the source"
+    ) -> tuple[Observation, ...]:
+        """Store readings their source corrected (same id, new value), each checked again.
+
+        Each reading must be stored already (else
+        :class:`~carecore.errors.NotFound`, and none is stored). Its findings
+        are decided again, as :meth:`record_readings` decides them, over the
+        patient's care plans as stored now:
+
+        - a finding the corrected value reaches and the stored reading had
+          not raised is raised like a new reading's (an ``UrgentFinding``, the
+          care manager's message, in this transaction), and the reading tops
+          the worklist again, unacknowledged, with all its findings;
+        - when the correction takes back every finding before anyone
+          acknowledged one, the reading keeps the findings it raised and is
+          acknowledged by :data:`~carecore.model.CORRECTED_BY_SOURCE`: its
+          worklist items close themselves, "corrected by the source";
+        - otherwise the reading is stored with the findings its value
+          reaches, and an acknowledgement stands.
+
+        What carecore added (findings, acknowledgement) is decided here, not
+        taken from the readings given. One transaction; returns the stored
+        readings.
+        """
+        with self.transaction(reason) as tx:
+            checked = _ReadingCheck(tx)
+            stored: list[Observation] = []
             for reading in readings:
-                if reading.acknowledged_by is not None:
-                    raise errors.InvalidValue(
-                        "a reading is recorded unacknowledged; acknowledge it with "
-                        "acknowledge_finding",
-                        field="acknowledged_by",
-                        value=reading.acknowledged_by,
+                try:
+                    old = tx.get(Observation, reading.id)
+                except errors.NotFound:
+                    raise errors.NotFound(
+                        "no stored reading has this id to correct", field="id", value=reading.id
+                    ) from None
+                checked.patient(reading.patient_id)
+                found = checked.findings(reading)
+                was_open = () if old.acknowledged_by == CORRECTED_BY_SOURCE else old.findings
+                added = tuple(f for f in found if f not in was_open)
+                corrected = attrs.evolve(
+                    reading,
+                    findings=found,
+                    acknowledged_by=old.acknowledged_by,
+                    acknowledged_at=old.acknowledged_at,
+                )
+                if added:
+                    corrected = attrs.evolve(corrected, acknowledged_by=None, acknowledged_at=None)
+                elif set(found) == set(was_open):
+                    corrected = attrs.evolve(corrected, findings=old.findings)
+                elif not found and old.acknowledged_by is None:
+                    corrected = attrs.evolve(
+                        corrected,
+                        findings=old.findings,
+                        acknowledged_by=CORRECTED_BY_SOURCE,
+                        acknowledged_at=self.clock.now(),
                     )
-                patient_id = reading.patient_id
-                if patient_id not in plans:
-                    tx.get(Patient, patient_id)
-                    plans[patient_id] = tx.find(CarePlan, patient_id=patient_id)
-                found = attrs.evolve(reading, findings=reading_findings(reading, plans[patient_id]))
-                tx.add(found)
-                self._emit_urgent(tx, patient_id, found.id, "home-reading", found.findings)
-                stored.append(found)
+                if corrected != old:
+                    tx.replace(corrected)
+                self._emit_urgent(tx, corrected.patient_id, corrected.id, "home-reading", added)
+                stored.append(corrected)
         return tuple(stored)
 
     def acknowledge_finding(
@@ -1582,27 +1696,76 @@ class CareProgram:
             )
 
 
-def _add_missing(tx: Transaction, owner: str | None, batch: list[Any]) -> tuple[int, int]:
-    """Add each record of *batch* whose key is not stored (nor earlier in the batch)."""
+def _add_missing(
+    tx: Transaction,
+    owner: str | None,
+    batch: list[Any],
+    add_readings: Callable[[Transaction, list[Any]], None],
+) -> tuple[int, int]:
+    """Add each record of *batch* whose key is not stored (nor earlier in the batch).
+
+    New home readings are handed to *add_readings* (the program's reading
+    path) where they come in *batch*'s order, so what precedes them (the
+    patient's care plans) is in *tx* already.
+    """
     stored: dict[type, set[tuple[Any, ...]]] = {}
+    readings: list[Any] = []
     added = skipped = 0
     for record in batch:
         kind = kind_for(type(record))
+        if readings and kind.cls is not Observation:
+            add_readings(tx, readings)
+            readings = []
         if kind.cls not in stored:
-            found = (
-                tx.all(kind.cls)
-                if owner is None or kind.patient_column is None
-                else tx.find(kind.cls, patient_id=owner)
-            )
+            if kind.cls is Observation and owner is None:
+                ids = sorted({r.patient_id for r in batch if isinstance(r, Observation)})
+                found = tx.find_many(kind.cls, patient_ids=ids)
+            elif owner is None or kind.patient_column is None:
+                found = tx.all(kind.cls)
+            else:
+                found = tx.find(kind.cls, patient_id=owner)
             stored[kind.cls] = {kind.key_of(r) for r in found}
         key = kind.key_of(record)
         if key in stored[kind.cls]:
             skipped += 1
             continue
-        tx.add(record)
+        if kind.cls is Observation:
+            readings.append(record)
+        else:
+            tx.add(record)
         stored[kind.cls].add(key)
         added += 1
+    if readings:
+        add_readings(tx, readings)
     return added, skipped
+
+
+#: ``alert_days`` for an import that checks no reading (``check_readings=False``).
+_UNCHECKED = -1
+
+
+class _ReadingCheck:
+    """The patients and care plans readings are checked against, read once per patient in *tx*."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._patients: dict[str, Patient] = {}
+        self._plans: dict[str, list[CarePlan]] = {}
+
+    def patient(self, patient_id: str) -> Patient:
+        """The reading's patient (:class:`~carecore.errors.NotFound` for one not stored)."""
+        if patient_id not in self._patients:
+            self._patients[patient_id] = self._tx.get(Patient, patient_id)
+        return self._patients[patient_id]
+
+    def findings(self, reading: Observation) -> tuple[str, ...]:
+        """:func:`carecore.careplans.reading_findings` over the patient's stored plans."""
+        from carecore.careplans import reading_findings  # noqa: PLC0415
+
+        pid = reading.patient_id
+        if pid not in self._plans:
+            self._plans[pid] = self._tx.find(CarePlan, patient_id=pid)
+        return reading_findings(reading, self._plans[pid])
 
 
 def _billing_items(

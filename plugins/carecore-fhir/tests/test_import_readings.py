@@ -157,6 +157,30 @@ def test_importing_the_reading_again_alerts_once_and_keeps_the_acknowledgement(p
     assert _urgent(program) == []
 
 
+def test_a_corrected_reading_is_checked_again(program):
+    _setup(program)
+    import_bundle(program, _bundle(_pressure("bp1", 150)), source="first")
+    assert _outbox(program) == []
+    # The source corrects the systolic value into the red zone: raised like a new reading.
+    up = import_bundle(program, _bundle(_pressure("bp1", 186)), source="corrected")
+    assert {o.status for o in up.outcomes} == {"updated"}
+    (message,) = _outbox(program)
+    assert message.subject == "Urgent: red-zone for p1"
+    assert _urgent(program) == [
+        "red-zone: Systolic blood pressure 186 mm[Hg] on 2026-03-04 (bp1-8480-6)"
+    ]
+    # Corrected back before anyone acknowledged it: the item closes itself.
+    down = import_bundle(program, _bundle(_pressure("bp1", 140)), source="corrected again")
+    assert {o.status for o in down.outcomes} == {"updated"}
+    assert _urgent(program) == []
+    lists = program.worklists(time_zone="UTC", on=pendulum.Date(2026, 3, 4))
+    (gone,) = lists["rn-park"].closed
+    assert gone.item.kind == "urgent-reading"
+    assert gone.reason.startswith("corrected by the source on ")
+    with program.transaction("read") as tx:
+        assert tx.get(Observation, "bp1-8480-6").value == 140
+
+
 def test_a_reading_whose_patient_is_unknown_is_refused_and_the_others_import(program):
     _setup(program)
     stranger = _pressure("bp9", 200) | {"subject": {"reference": "Patient/p404"}}

@@ -106,6 +106,7 @@ from carecore.model.people import (
 )
 from carecore.model.period import ServicePeriod
 from carecore.model.planning import (
+    CORRECTED_BY_SOURCE,
     AssessmentNote,
     AssessmentResult,
     Barrier,
@@ -124,6 +125,7 @@ from carecore.model.planning import (
 from carecore.model.transitions import AdtEvent, TransitionEpisode
 
 __all__ = [
+    "CORRECTED_BY_SOURCE",
     "MBI_SYSTEM",
     "PRACTICE_SETTINGS",
     "ROLE_CREDENTIALS",

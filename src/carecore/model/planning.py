@@ -30,6 +30,7 @@ from carecore.model.codes import (
 from carecore.model.people import PatientId
 
 __all__ = [
+    "CORRECTED_BY_SOURCE",
     "AssessmentNote",
     "AssessmentResult",
     "Barrier",
@@ -373,6 +374,14 @@ class AssessmentNote:
     result_id: str | None = field(default=None, validator=v.optional(v.not_blank))
 
 
+#: The ``acknowledged_by`` of a home reading whose source corrected it before anyone
+#: acknowledged it, taking back every urgent finding it had raised: the reading keeps
+#: the findings it raised, and its worklist items close themselves ("corrected by the
+#: source") instead of waiting for an acknowledgement (see
+#: :meth:`carecore.service.CareProgram.correct_readings`).
+CORRECTED_BY_SOURCE = "corrected-by-source"
+
+
 @frozen(kw_only=True, field_transformer=v.name_errors)
 class Observation:
     """A measured value for a patient on a day (a lab result, a home reading).
@@ -396,7 +405,8 @@ class Observation:
         default=(), converter=v.to_tuple, validator=v.tuple_of(v.not_blank)
     )
     #: Who acknowledged the reading's findings, and when (both or neither):
-    #: until then they top the owner's worklist.
+    #: until then they top the owner's worklist. :data:`CORRECTED_BY_SOURCE` when a
+    #: correction by the source took every finding back before anyone acknowledged it.
     acknowledged_by: str | None = field(default=None, validator=v.optional(v.not_blank))
     acknowledged_at: pendulum.DateTime | None = field(default=None, converter=v.to_optional_instant)
 

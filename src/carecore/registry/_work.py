@@ -22,6 +22,7 @@ from carecore import billing, errors
 from carecore.billing._month import MonthRecords
 from carecore.billing._progress import TimeProgress, records_progress
 from carecore.model import (
+    CORRECTED_BY_SOURCE,
     DisenrollmentReason,
     EnrollmentStatus,
     ServiceFamily,
@@ -302,7 +303,11 @@ def registry_worklists(
     before *today*), the care-plan tasks, goals, check-ins and minutes of a
     patient who has left every program they were in, and the enrollment
     offers to a patient who left that program (unless they left as no
-    longer eligible or unreachable: they are offered it again). Closed items
+    longer eligible or unreachable: they are offered it again), and the
+    ``urgent-reading`` items of a reading whose source corrected it, taking
+    every finding back, before anyone acknowledged it (acknowledged by
+    :data:`~carecore.model.CORRECTED_BY_SOURCE`; closed on the correction's
+    day, in *time_zone*). Closed items
     are listed for :data:`CLOSED_SHOWN_DAYS` days after the period's end, the
     death or the departure, then dropped.
 
@@ -412,6 +417,7 @@ def registry_worklists(
         for finding in o.findings
     ]
     closed = _expired_tcm(given, followed, day, owner_of)
+    closed += _corrected_readings(readings, day, time_zone, owner_of)
     extra, left = _unless_left(extra, enrolled, day)
     closed += left
     items: dict[str, list[WorkItem]] = defaultdict(list)
@@ -533,6 +539,40 @@ def _expired_tcm(
             )
             for name in ("contact", "visit", "med-rec", "disposition")
             if name in due
+        ]
+    return out
+
+
+def _corrected_readings(
+    readings: Iterable[Observation],
+    day: pendulum.Date,
+    time_zone: str,
+    owner_of: Callable[[str], str],
+) -> list[ClosedItem]:
+    """The ``urgent-reading`` items a correction by the source closed (every finding taken back).
+
+    Listed for :data:`CLOSED_SHOWN_DAYS` days after the correction, dated in *time_zone*.
+    """
+    out = []
+    for o in readings:
+        if o.acknowledged_by != CORRECTED_BY_SOURCE or o.acknowledged_at is None:
+            continue
+        corrected = o.acknowledged_at.in_timezone(time_zone).date()
+        if corrected > day or not _still_shown(corrected, day):
+            continue
+        out += [
+            ClosedItem(
+                item=WorkItem(
+                    kind="urgent-reading",
+                    patient_id=o.patient_id,
+                    due=o.on,
+                    owner=owner_of(o.patient_id),
+                    detail=f"{finding}: {o.measure} ({o.id})",
+                ),
+                reason=f"corrected by the source on {corrected}: now {o.value} {o.unit}, "
+                "past no limit of the care plan",
+            )
+            for finding in o.findings
         ]
     return out
 

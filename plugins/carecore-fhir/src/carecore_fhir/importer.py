@@ -434,9 +434,18 @@ def _add_readings(
 def _replace(
     program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
 ) -> None:
-    """Replace changed records, one transaction each (a bad one keeps the others)."""
+    """Replace changed records, one transaction each (a bad one keeps the others).
+
+    A reading the source changed is a correction: it goes through
+    :meth:`~carecore.service.CareProgram.correct_readings`, which checks it
+    again (a finding it adds is raised, an unacknowledged one it takes back
+    closes its worklist item).
+    """
     for position, value in items:
         try:
+            if isinstance(value, Observation):
+                program.correct_readings([value], reason=reason)
+                continue
             with program.transaction(reason) as tx:
                 tx.replace(value)
         except errors.CarecoreError as exc:
@@ -472,7 +481,8 @@ def _write_kind(
         value = given
         if isinstance(old, Observation):
             # What carecore added to a stored reading (its findings, their acknowledgement)
-            # is not the source's to change.
+            # is not the source's to change: a reading the same but for them is unchanged,
+            # and a changed one is checked again as a correction (_replace).
             value = attrs.evolve(
                 given,
                 findings=old.findings,
