@@ -3,12 +3,14 @@ until acknowledged, the acknowledgement audited; migration 19 from a schema-18 d
 
 from __future__ import annotations
 
+import attrs
 import pendulum
 import psycopg
 
 from carecore import audit
 from carecore.clock import FixedClock
 from carecore.model import (
+    CORRECTED_BY_SOURCE,
     AssessmentResult,
     CarePlan,
     CarePlanStatus,
@@ -90,6 +92,36 @@ def test_a_red_zone_reading_on_postgres(postgres_url):
         assert ("update", "Observation", "o1") in {(e.action, e.kind, e.key) for e in trail}
         assert queued.message.subject == "Urgent: red-zone for p1"
         assert "urgent-reading" not in _kinds(again)
+
+
+def test_imported_and_corrected_readings_on_postgres(postgres_url):
+    """An import's reading is checked in its transaction; a correction taking it back closes it."""
+    with CareProgram.open(postgres_url, clock=FixedClock(NOW), actor="rn-park") as program:
+        manager = CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)
+        cuff = Observation(
+            id="o1",
+            patient_id="p1",
+            measure="Systolic blood pressure",
+            loinc="8480-6",
+            value="186",
+            unit="mm[Hg]",
+            on=NOW.date(),
+        )
+        team = CareTeam(id="t1", patient_id="p1", members=[manager])
+        result = program.import_records([make_patient("p1"), team, cuff, _plan()], reason="load")
+        assert result.added == 4
+        assert _kinds(program)[:1] == ["urgent-reading"]
+        (done,) = program.correct_readings([attrs.evolve(cuff, value="150")])
+        assert done.acknowledged_by == CORRECTED_BY_SOURCE
+    with CareProgram.open(postgres_url, clock=FixedClock(NOW)) as again:
+        with again.transaction("check") as tx:
+            stored = tx.get(Observation, "o1")
+            (queued,) = tx.outbox()
+        assert (stored.value, stored.findings) == (150, ("red-zone",))
+        assert queued.message.subject == "Urgent: red-zone for p1"
+        assert "urgent-reading" not in _kinds(again)
+        (gone,) = again.worklists(time_zone="UTC")["rn-park"].closed
+        assert gone.reason.startswith("corrected by the source on 2026-03-04")
 
 
 def _columns(url, table):
