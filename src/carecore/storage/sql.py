@@ -51,6 +51,11 @@ def quote(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
+def _counted(n: int, one: str, many: str) -> str:
+    """*n* and the noun for it, for audit details: ``1 record``, ``2 records``, ``0 records``."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def _cols(names: tuple[str, ...]) -> str:
     # Cached: every statement spells its kind's column list, and there are few kinds.
     return ", ".join(quote(n) for n in names)
@@ -1216,7 +1221,7 @@ class SqlTransaction:
             (patient_id,),
         )
         found = [kind.build(row) for row in cur.fetchall()]
-        self._audit("read", kind.name, None, patient_id, f"{len(found)} records")
+        self._audit("read", kind.name, None, patient_id, _counted(len(found), "record", "records"))
         return found
 
     def patient_ids(self) -> list[str]:
@@ -1224,7 +1229,9 @@ class SqlTransaction:
         self._guard()
         cur = self._run("SELECT id FROM patients")
         ids = sorted(row[0] for row in cur.fetchall())
-        self._audit("read", "Patient", None, None, f"ids of {len(ids)} patients")
+        self._audit(
+            "read", "Patient", None, None, f"ids of {_counted(len(ids), 'patient', 'patients')}"
+        )
         return ids
 
     def patients_with_identifier(self, system: str, value: str) -> list[str]:
@@ -1244,7 +1251,13 @@ class SqlTransaction:
                 for i in (json.loads(row[1]) if isinstance(row[1], str) else row[1])
             )
         )
-        self._audit("read", "Patient", None, None, f"ids of {len(ids)} patients by identifier")
+        self._audit(
+            "read",
+            "Patient",
+            None,
+            None,
+            f"ids of {_counted(len(ids), 'patient', 'patients')} by identifier",
+        )
         return ids
 
     def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
@@ -1291,8 +1304,9 @@ class SqlTransaction:
         if len(ids) > PARTITION_LIMIT:  # each query's rows are in order: so is the whole
             at = [kind.column_names.index(k) for k in order]
             rows.sort(key=lambda row: tuple(row[i] for i in at))
-        what = "versions" if history else "records"
-        self._audit("read", kind.name, None, None, f"{len(rows)} {what} of {len(ids)} patients")
+        what = ("version", "versions") if history else ("record", "records")
+        counted = f"{_counted(len(rows), *what)} of {_counted(len(ids), 'patient', 'patients')}"
+        self._audit("read", kind.name, None, None, counted)
         self._touch(kind, rows)
         return StoredRows(kind_cls, rows=rows)
 
@@ -1401,7 +1415,9 @@ class SqlTransaction:
                 if digest is not None:
                     self._built[kind.name, tuple(row[i] for i in at)] = (digest, record)
         if kind.patient_column is not None:
-            self._audit("read", kind.name, None, None, f"all {len(found)} records")
+            self._audit(
+                "read", kind.name, None, None, f"all {_counted(len(found), 'record', 'records')}"
+            )
             self._touch(kind, rows)
         return found
 
@@ -1497,7 +1513,9 @@ class SqlTransaction:
         ]
         if patient_id is not None:
             # Who read whose audit trail is itself on the trail (after the rows just read).
-            self._audit("read", "AuditEntry", None, patient_id, f"{len(found)} entries")
+            self._audit(
+                "read", "AuditEntry", None, patient_id, _counted(len(found), "entry", "entries")
+            )
         return found
 
     def enqueue(self, message: OutboundMessage) -> bool:
