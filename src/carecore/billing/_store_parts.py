@@ -1,26 +1,33 @@
-"""The store close in partitions: read in the store's process, built and evaluated in workers.
+"""The store close in partitions: read and evaluated in workers, stored back a partition at a time.
 
 :func:`carecore.billing.close_store` closes a month over a store this
 way:
 
-1. The patients' ids are read and cut into partitions of
-   :data:`carecore.service.PARTITION_SIZE` consecutive ids.
-2. Each partition is read in its own transaction, one query per kind of
-   record (:meth:`~carecore.protocols.Transaction.find_rows`), as rows not
-   yet built into records. Care plans with later versions are dated here,
-   from their history and the audit log, as the whole-store read dates them.
-3. A worker (a forked process, this process with one worker, or any
-   :class:`~carecore.executors.Executor`'s worker, Dask's say) builds the
-   partition's records, evaluates every patient with
-   :func:`carecore.billing.evaluate_records`, and writes the part's
-   claims, denials and audit packets through the close's one writer: to a
-   part folder on this machine (local and process executors), or as text
-   sent back with the part's result (other executors, whose workers may be
-   on other machines).
-4. The parts are merged in partition order, so the files are those of a
-   one-process close, and the month's claim lines and denials are stored in
-   one transaction (:meth:`carecore.service.CareProgram.close_month`'s
-   replacement rule: an unchanged line or denial is left as it is).
+1. The patients' ids are read and split into partitions by a stable hash
+   of the id (:func:`hash_partitions`, :func:`carecore.executors.partition_of`):
+   as many partitions as asked, or as make partitions of about
+   :data:`carecore.service.PARTITION_SIZE` patients.
+2. A worker (a forked process, this process with one worker, or any
+   :class:`~carecore.executors.Executor`'s worker, Dask's say) is sent a
+   partition's patient ids and, for a store other processes can open (a
+   SQLite file, PostgreSQL), the store's URL: it reads the partition in
+   one transaction, one query per kind of record
+   (:meth:`~carecore.protocols.Transaction.find_rows`), as rows not yet
+   built into records. Care plans with later versions are dated from their
+   history and the audit log, as the whole-store read dates them. (For a
+   store only this process holds, ``memory://``, this process reads the
+   rows and sends them.)
+3. The worker builds the partition's records, evaluates every patient with
+   :func:`carecore.billing.evaluate_records`, and stores the partition's
+   claim lines and denials in one transaction of its own
+   (:func:`store_partition`: the month's lines of the partition's patients
+   are replaced, so running a partition again never adds a line twice).
+   Each patient's text for the files is written to a spool file on this
+   machine (local and process executors) or sent back with the result
+   (other executors, whose workers may be on other machines).
+4. The partitions' text is merged in patient-id order, so the files are
+   those of a one-process close for any executor, worker count and
+   partition count.
 
 At most two partitions per worker wait to be evaluated, so memory follows
 the partition size, not the store. Each partition is read in one
