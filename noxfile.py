@@ -149,7 +149,7 @@ def faults(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against a baseline measured in the same run."""
     session.install(
-        ".[testing,fast,dask]",
+        ".[testing,fast,dask,report]",
         "./plugins/carecore-postgres",
         "./plugins/carecore-hl7v2",
         "./plugins/carecore-email",

@@ -177,6 +177,13 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
     parser.add_argument(
         "--store-close-runs", type=int, default=3, help="runs of the store and CSV closes (median)"
     )
+    parser.add_argument(
+        "--store-dask-patients",
+        type=int,
+        default=1_000_000,
+        help="0 skips the close from PostgreSQL on Dask (2 workers) against the CSV close, "
+        "and the report over the same store",
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "carecore-bench")
     parser.add_argument(
         "--store-rows", type=int, default=1_000_000, help="0 skips the store insert benchmarks"
@@ -221,6 +228,14 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
         args.work.mkdir(parents=True, exist_ok=True)
         results["billing_close_store_vs_csv"] = bench_store_close(
             args.store_close_patients, args.work, args.store_close_runs
+        )
+    if args.store_dask_patients:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from store_close_dask import bench_store_close_dask
+
+        args.work.mkdir(parents=True, exist_ok=True)
+        results["billing_close_postgres_dask_vs_csv"] = bench_store_close_dask(
+            args.store_dask_patients, args.work
         )
     if args.store_rows:
         sys.path.insert(0, str(Path(__file__).parent))
@@ -289,6 +304,10 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
             from store_close import describe
 
             extra = f"  {describe(r)}"
+        if name == "billing_close_postgres_dask_vs_csv":
+            from store_close_dask import describe as describe_dask
+
+            extra = f"  {describe_dask(r)}"
         if name == "simulation_vs_columnar_close":
             from simulate import describe as describe_simulation
 

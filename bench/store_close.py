@@ -105,8 +105,12 @@ def _chunks(items: Iterator[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
-def load_store(data: Path, db: Path) -> dict[str, int]:  # noqa: C901 - one loop per kind
-    """Load the CSV pair in *data* as records into a fresh SQLite store at *db*; counts per kind."""
+def load_store(data: Path, db: Path | str) -> dict[str, int]:  # noqa: C901 - one loop per kind
+    """Load the CSV pair in *data* as records into a fresh SQLite store at *db*; counts per kind.
+
+    *db* may also be a store URL (an empty PostgreSQL database, whose bulk
+    loads are COPYs).
+    """
     import pendulum
 
     from carecore.careplans import completeness
@@ -134,13 +138,15 @@ def load_store(data: Path, db: Path) -> dict[str, int]:  # noqa: C901 - one loop
     )
     from carecore.service import CareProgram
 
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    if not isinstance(db, str):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
     counts: collections.Counter[str] = collections.Counter()
     rows = list(_patient_rows(data))
     doctors = sorted({r["practitioner"] for r in rows})
     clock = FixedClock(pendulum.datetime(2026, 4, 1, 12, tz="UTC"))
-    with CareProgram.open(f"sqlite:///{db}", actor="bench loader", clock=clock) as program:
+    with CareProgram.open(url, actor="bench loader", clock=clock) as program:
 
         def load(records: Iterator[Any], kind: str) -> None:
             for batch in _chunks(records):
