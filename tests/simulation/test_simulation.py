@@ -279,6 +279,20 @@ def test_the_cli_lists_runs_and_refuses(tmp_path):
     assert missing.exit_code == 2
 
 
+@pytest.mark.parametrize("name", example_names())
+def test_each_shipped_example_runs_by_name_from_the_cli(name, tmp_path):
+    """What a new user runs first: ``carecore simulate NAME`` on each shipped example."""
+    runner = CliRunner()
+    app = make_app(get_plugin_manager(entry_points=False))
+    out = tmp_path / name
+    args = ["simulate", name, "--replications", "1", "--seed", "1", "--no-progress"]
+    ran = runner.invoke(app, [*args, "--format", "json", "--out", str(out)])
+    assert ran.exit_code == 0, ran.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["study"] == name
+    assert summary["measures"]["revenue"]["mean"] > 0
+
+
 def test_the_table_agrees_with_carecore_metrics_on_the_recorded_replication():
     study = Study(
         months=4,
