@@ -14,7 +14,13 @@ patients). The kinds of work, each with a stable key:
 | ``goal-follow-up`` | an open, measurable goal whose target date is within 30 days |
 
 A patient's work goes to the care manager on their care team, else to the
-enrollment's billing practitioner. Campaigns turn the same items into
+enrollment's billing practitioner. Reaching a patient who is not enrolled
+(``enrollment-outreach``) is a care manager's work, never a billing
+physician's while the practice has one: the patient's own care manager, else
+the practice's care managers (those on any care team) in turn, each patient
+(in id order) to the one with the fewest patients so far (caseload plus
+outreach given that day), the lower id on a tie.
+Campaigns turn the same items into
 :class:`~carecore.model.OutreachDue` events, and the program's notification
 rules decide who is messaged and how.
 
@@ -109,6 +115,68 @@ def _owner_rule(
     return owner_of
 
 
+def _reaching(enrollments: Iterable[Enrollment], today: pendulum.Date) -> set[str]:
+    """The patients with an enrollment identified or in outreach on *today* (to be reached)."""
+    return {
+        e.patient_id
+        for e in enrollments
+        if e.status_on(today) in {EnrollmentStatus.IDENTIFIED, EnrollmentStatus.OUTREACH}
+    }
+
+
+def _outreach_rule(
+    enrollments: Iterable[Enrollment],
+    care_teams: Iterable[CareTeam],
+    *,
+    today: pendulum.Date,
+    patient_ids: Iterable[str],
+) -> Callable[[str], str]:
+    """Who reaches out to each of *patient_ids* (patients not enrolled yet) on *today*.
+
+    The care manager on the patient's care team; else one of the practice's
+    care managers (everyone who is a care manager on some care team): the
+    patients are taken in id order, and each goes to the care manager with
+    the fewest patients so far (their caseload on *today*, as
+    :func:`_owner_rule` counts it, plus the patients to reach already given
+    to them), the lower id on a tie. The same records give the same owners,
+    whatever their order. Only when the practice has no care manager does
+    the work fall to :func:`_owner_rule` (the billing practitioner, else
+    ``"unassigned"``).
+
+    >>> _outreach_rule([], [], today=pendulum.Date(2026, 3, 4), patient_ids=["p1"])("p1")
+    'unassigned'
+    """
+    enrolled = list(enrollments)
+    teams = list(care_teams)
+    owner = _owner_rule(enrolled, teams)
+    managers = {
+        m.practitioner_id for t in teams for m in t.members if m.role is CareTeamRole.CARE_MANAGER
+    }
+    if not managers:
+        return owner
+    own: dict[str, str] = {}
+    for team in teams:  # as _owner_rule reads them
+        for member in team.members:
+            if member.role is CareTeamRole.CARE_MANAGER:
+                own.setdefault(team.patient_id, member.practitioner_id)
+    load = Counter(
+        owner(pid)
+        for pid in {
+            e.patient_id for e in enrolled if e.status_on(today) is EnrollmentStatus.ENROLLED
+        }
+    )
+    given: dict[str, str] = {}
+    for pid in sorted(set(patient_ids) - set(own)):
+        pick = min(managers, key=lambda m: (load[m], m))
+        given[pid] = pick
+        load[pick] += 1
+
+    def owner_of(patient_id: str) -> str:
+        return own.get(patient_id) or given.get(patient_id) or owner(patient_id)
+
+    return owner_of
+
+
 def build_worklists(
     *,
     today: pendulum.Date,
@@ -127,8 +195,38 @@ def build_worklists(
     when the gap opened or became overdue); *adherence* under 80% in a class
     becomes an ``adherence`` item with the figure.
     """
+    return _build_worklists(
+        today=today,
+        enrollments=enrollments,
+        care_teams=care_teams,
+        care_plans=care_plans,
+        episodes=episodes,
+        contacts=contacts,
+        time_zone=time_zone,
+        gaps=gaps,
+        adherence=adherence,
+    )
+
+
+def _build_worklists(
+    *,
+    today: pendulum.Date,
+    enrollments: Iterable[Enrollment],
+    care_teams: Iterable[CareTeam],
+    care_plans: Iterable[CarePlan],
+    episodes: Iterable[TransitionEpisode],
+    contacts: Iterable[InteractiveContact],
+    time_zone: str,
+    gaps: Iterable[Gap],
+    adherence: Iterable[ClassAdherence],
+    reach: Callable[[str], str] | None = None,
+) -> dict[str, Worklist]:
+    """:func:`build_worklists`; *reach* owns the enrollment outreach (default: :func:`_outreach_rule`)."""
     enrolled = list(enrollments)
-    owner = _owner_rule(enrolled, care_teams)
+    teams = list(care_teams)
+    owner = _owner_rule(enrolled, teams)
+    if reach is None:
+        reach = _outreach_rule(enrolled, teams, today=today, patient_ids=_reaching(enrolled, today))
     month = (today.start_of("month"), today.end_of("month"))
     reached = {
         c.patient_id
@@ -137,7 +235,7 @@ def build_worklists(
     }
     items = [
         *_tcm_items(episodes, today, owner),
-        *_enrollment_items(enrolled, today, reached, owner),
+        *_enrollment_items(enrolled, today, reached, owner, reach),
         *_plan_items(care_plans, today, owner),
         *_gap_items(gaps, today, owner),
         *_adherence_items(adherence, today, owner),
@@ -220,6 +318,7 @@ def _enrollment_items(
     today: pendulum.Date,
     reached: set[str],
     owner: Callable[[str], str],
+    reach: Callable[[str], str],
 ) -> list[WorkItem]:
     out = []
     for e in enrolled:
@@ -240,7 +339,7 @@ def _enrollment_items(
                     kind="enrollment-outreach",
                     patient_id=e.patient_id,
                     due=today,
-                    owner=owner(e.patient_id),
+                    owner=reach(e.patient_id),
                     detail=e.family.value,
                 )
             )

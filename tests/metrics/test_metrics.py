@@ -294,8 +294,8 @@ def test_program_report_worklists():
     # no contacts this month: check-ins for p1 and p2; p4 identified: outreach
     assert items == [
         ("dr1", "ccm-check-in", "p2", "CCM"),
-        ("dr1", "enrollment-outreach", "p4", "CCM"),
         ("rn1", "ccm-check-in", "p1", "CCM"),
+        ("rn1", "enrollment-outreach", "p4", "CCM"),  # the practice's one care manager
         (
             "rn1",
             "minutes-to-threshold",

@@ -153,6 +153,8 @@ def test_worklists_by_care_manager_with_caseloads(program):
     park = lists["rn-park"]
     assert park.caseload == 1
     assert [(i.kind, i.patient_id, str(i.due)) for i in park.items] == [
+        # p3 is not enrolled yet: reaching them is the care manager's work (issue 22)
+        ("enrollment-outreach", "p3", "2026-03-04"),
         ("tcm-contact", "p1", "2026-03-05"),
         ("tcm-visit", "p1", "2026-03-10"),
         ("tcm-med-rec", "p1", "2026-03-17"),
@@ -160,9 +162,7 @@ def test_worklists_by_care_manager_with_caseloads(program):
     ]
     dr = lists["dr1"]
     assert dr.caseload == 1  # p2 (p1 has a care manager; p3 is not enrolled yet)
-    assert [(i.kind, i.patient_id) for i in dr.items] == [
-        ("enrollment-outreach", "p3")
-    ]  # p2 reached this month
+    assert dr.items == ()  # p2 reached this month; p3's outreach is rn-park's
 
 
 def test_campaigns_queue_messages_once(program):
@@ -178,7 +178,7 @@ def test_campaigns_queue_messages_once(program):
         "p1",
         "You have a message from your care team. Please call us or check your patient portal.",
     ) in got
-    assert ("console", "dr1", "enrollment-outreach for p3 due 2026-03-04") in got
+    assert ("console", "rn-park", "enrollment-outreach for p3 due 2026-03-04") in got
 
 
 def test_worklist_cli(program, url, carecore_pm):
@@ -191,6 +191,7 @@ def test_worklist_cli(program, url, carecore_pm):
     data = json.loads(result.output)
     assert data["rn-park"]["caseload"] == 1
     assert [i["kind"] for i in data["rn-park"]["items"]] == [
+        "enrollment-outreach",
         "tcm-contact",
         "tcm-visit",
         "tcm-med-rec",
@@ -199,14 +200,15 @@ def test_worklist_cli(program, url, carecore_pm):
     table = CliRunner().invoke(
         app, ["worklist", "--db", url, "--owner", "dr1", "--on", "2026-03-04"]
     )
-    assert "dr1: caseload 1, 1 item(s)" in table.output
+    assert "dr1: caseload 1, 0 item(s)" in table.output
     later = json.loads(
         CliRunner()
         .invoke(app, ["worklist", "--db", url, "--on", "2026-04-10", "--format", "json"])
         .output
     )
     assert [i["kind"] for i in later["rn-park"]["items"]] == [
-        "ccm-check-in"
+        "enrollment-outreach",  # p3, still to reach
+        "ccm-check-in",
     ]  # the TCM period is over
     bad = CliRunner().invoke(app, ["worklist", "--db", url, "--on", "2026-02-30"])
     assert bad.exit_code == 2

@@ -30,7 +30,15 @@ from carecore.model import (
     SocialNeed,
 )
 from carecore.model.validators import check_date
-from carecore.outreach import ClosedItem, WorkItem, Worklist, _owner_rule, build_worklists
+from carecore.outreach import (
+    ClosedItem,
+    WorkItem,
+    Worklist,
+    _build_worklists,
+    _outreach_rule,
+    _owner_rule,
+    _reaching,
+)
 from carecore.registry._eligibility import PROGRAMS, _check_family, registry
 from carecore.transitions import expire
 
@@ -264,7 +272,8 @@ def registry_worklists(
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
     Added kinds: ``eligible-not-enrolled`` (eligible, without an open
-    enrollment in the program; due today), ``needs-attestation`` (eligible
+    enrollment in the program; due today; owned as enrollment outreach is,
+    see :mod:`carecore.outreach`), ``needs-attestation`` (eligible
     but for the billing practitioner's attestation of conditions the
     condition-group table proposes, without an open enrollment; due today;
     the detail names the conditions) and ``minutes-to-threshold``
@@ -324,7 +333,19 @@ def registry_worklists(
     # An open episode whose 30-day period has ended is closed, not overdue work.
     given = list(episodes)
     followed = [expire(e, on=day) for e in given]
-    base = build_worklists(
+    verdicts = list(eligibility)
+    open_enrollments = {(e.patient_id, e.family) for e in enrolled if e.status_on(day) in _OPEN}
+    offers = [
+        e for e in verdicts if e.eligible and (e.patient_id, e.family) not in open_enrollments
+    ]
+    # One outreach rule over everyone to reach, so the turns are shared fairly.
+    reach = _outreach_rule(
+        enrolled,
+        teams,
+        today=day,
+        patient_ids=_reaching(enrolled, day) | {e.patient_id for e in offers},
+    )
+    base = _build_worklists(
         today=day,
         enrollments=enrolled,
         care_teams=teams,
@@ -334,20 +355,18 @@ def registry_worklists(
         time_zone=time_zone,
         gaps=gaps,
         adherence=adherence,
+        reach=reach,
     )
     owner_of = _owner_rule(enrolled, teams)
-    verdicts = list(eligibility)
-    open_enrollments = {(e.patient_id, e.family) for e in enrolled if e.status_on(day) in _OPEN}
     extra: list[WorkItem] = [
         WorkItem(
             kind="eligible-not-enrolled",
             patient_id=e.patient_id,
             due=day,
-            owner=owner_of(e.patient_id),
+            owner=reach(e.patient_id),
             detail=f"{e.family.value}: {', '.join(e.conditions) or 'eligible'}",
         )
-        for e in verdicts
-        if e.eligible and (e.patient_id, e.family) not in open_enrollments
+        for e in offers
     ]
     extra += [
         WorkItem(
