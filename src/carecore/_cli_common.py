@@ -125,6 +125,61 @@ def format_option(*extra: str, help: str | None = None) -> Callable[[Any], Any]:
     )
 
 
+def executor_options(what: str) -> Callable[[Any], Any]:
+    """``--executor``, ``--scheduler``, ``--workers`` and ``--partitions``: where *what*."""
+
+    def decorate(fn: Any) -> Any:
+        for option in reversed(
+            (
+                click.option(
+                    "--executor",
+                    metavar="NAME",
+                    default=None,
+                    help=f"Where {what}: local, process, dask (or one a plugin adds); "
+                    "default: in this process.",
+                ),
+                click.option(
+                    "--scheduler",
+                    metavar="ADDRESS",
+                    default=None,
+                    help="With --executor dask: the Dask scheduler (tcp://host:8786); default: "
+                    "a local cluster of --workers processes on 127.0.0.1.",
+                ),
+                click.option(
+                    "--workers",
+                    type=click.IntRange(1, 64),
+                    default=None,
+                    help="Worker processes of --executor (default: one per core).",
+                ),
+                click.option(
+                    "--partitions",
+                    type=click.IntRange(1, 1_000_000),
+                    default=None,
+                    help="Split the patients into this many partitions by a stable hash of "
+                    "their id (default: partitions of about 2,000); the answer is the same "
+                    "for any count.",
+                ),
+            )
+        ):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def open_executor(
+    stack: Any, pm: Any, executor: str | None, scheduler: str | None, workers: int | None
+) -> Any:
+    """The executor the options name, closed with *stack* (None: run in this process)."""
+    if executor is None and scheduler is None:
+        return None
+    from carecore.executors import get_executor  # noqa: PLC0415
+
+    return stack.enter_context(
+        get_executor(executor or "dask", workers=workers, scheduler=scheduler, pm=pm)
+    )
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""

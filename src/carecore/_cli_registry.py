@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import click
 
 from carecore._cli_actor import current_actor
-from carecore._cli_common import day_option, echo_records, format_option, time_zone_option
+from carecore._cli_common import (
+    day_option,
+    echo_records,
+    executor_options,
+    format_option,
+    open_executor,
+    time_zone_option,
+)
 from carecore.clock import SystemClock
 from carecore.registry import PROGRAMS, registry
 from carecore.service import CareProgram
@@ -19,7 +29,7 @@ if TYPE_CHECKING:
     from carecore.model import Patient
     from carecore.registry import Eligibility
 
-__all__ = ["attest_command", "eligibility_row", "registry_command"]
+__all__ = ["attest_command", "eligibility_row", "registry_command", "registry_rows"]
 
 _COLUMNS = (
     "patient_id",
@@ -68,6 +78,92 @@ def _reasons(row: dict[str, Any]) -> str:
     )
 
 
+def _partition_rows(
+    program: CareProgram, ids: list[str], as_of: pendulum.Date, families: tuple[Any, ...]
+) -> list[dict[str, Any]]:
+    """The registry's rows of one partition's patients (one transaction, one query per kind)."""
+    from carecore.model import Condition, Coverage, Patient  # noqa: PLC0415
+
+    with program.transaction("carecore registry") as tx:
+        patients = tx.find_many(Patient, patient_ids=ids)
+        conditions = tx.find_many(Condition, patient_ids=ids)
+        coverages = tx.find_many(Coverage, patient_ids=ids)
+    verdicts = registry(
+        patients, as_of=as_of, conditions=conditions, coverages=coverages, families=families
+    )
+    people = {p.id: p for p in patients}
+    return [eligibility_row(v, people[v.patient_id]) for v in verdicts]
+
+
+@attrs.define
+class _RegistryWorker:
+    """A registry worker: its connection to the store, opened on first use."""
+
+    store: str
+    actor: Any
+    as_of: Any
+    families: tuple[Any, ...]
+    program: CareProgram | None = None
+
+    def rows(self, ids: list[str]) -> list[dict[str, Any]]:
+        if self.program is None:
+            self.program = CareProgram.open(self.store, actor=self.actor, create=False)
+        return _partition_rows(self.program, ids, self.as_of, self.families)
+
+    def close(self) -> None:
+        if self.program is not None:
+            self.program.close()
+            self.program = None
+
+
+def _worker_rows(state: _RegistryWorker, ids: list[str]) -> list[dict[str, Any]]:
+    return state.rows(ids)
+
+
+def registry_rows(
+    program: CareProgram,
+    *,
+    as_of: pendulum.Date,
+    families: tuple[Any, ...],
+    partitions: int | None = None,
+    executor: Any = None,
+) -> list[dict[str, Any]]:
+    """Every stored patient's eligibility rows, read and decided in hash partitions.
+
+    The patients are split by :func:`carecore.executors.partition_of` into
+    *partitions* (default: partitions of about
+    :data:`carecore.service.PARTITION_SIZE` patients); each partition's
+    patients, conditions and coverages are read in one transaction and
+    decided by :func:`carecore.registry.registry`. On *executor* each worker
+    reads its partitions from the store itself (a store other processes can
+    open); the rows are merged in patient-id order, so the answer is the
+    same for any partition count and executor.
+    """
+    from carecore.billing._store_parts import hash_partitions  # noqa: PLC0415
+    from carecore.executors import open_pool  # noqa: PLC0415
+    from carecore.service import PARTITION_SIZE  # noqa: PLC0415
+
+    with program.transaction("carecore registry") as tx:
+        ids = tx.patient_ids()
+    count = partitions if partitions is not None else max(1, -(-len(ids) // PARTITION_SIZE))
+    parts = [p for p in hash_partitions(ids, count) if p]
+    url = getattr(program.store, "url", "")
+    if executor is None or not url or url.startswith("memory:"):
+        done = [_partition_rows(program, part, as_of, families) for part in parts]
+    else:
+        with open_pool(
+            executor,
+            _RegistryWorker,
+            store=url,
+            actor=program.identity,
+            as_of=as_of,
+            families=families,
+        ) as pool:
+            pending = [pool.submit(_worker_rows, part) for part in parts]
+            done = [p.result() for p in pending]
+    return list(heapq.merge(*done, key=lambda row: row["patient_id"]))
+
+
 @click.command("registry")
 @click.option("--db", "db_url", required=True, metavar="URL", help="The store to read.")
 @click.option(
@@ -97,6 +193,7 @@ def _reasons(row: dict[str, Any]) -> str:
     help="Only patients with this answer (repeatable; default: every answer).",
 )
 @format_option()
+@executor_options("the registry's partitions of patients are decided")
 @click.pass_context
 def registry_command(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
@@ -106,6 +203,10 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     time_zone: str | None,
     statuses: tuple[str, ...],
     fmt: str,
+    executor: str | None,
+    scheduler: str | None,
+    workers: int | None,
+    partitions: int | None,
 ) -> None:
     """Each patient's eligibility per program, with the reasons.
 
@@ -117,24 +218,18 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     pm: pluggy.PluginManager = ctx.obj["pm"]
     day = as_of
     wanted = [f for f in PROGRAMS if f.value in {p.upper() for p in programs}] or list(PROGRAMS)
-    with CareProgram.open(
-        db_url, actor=current_actor(), plugin_manager=pm, create=False
-    ) as program:
-        data = program.program_data(reason="carecore registry")
+    with contextlib.ExitStack() as stack:
+        program = stack.enter_context(
+            CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False)
+        )
         if day is None:
             day = SystemClock().today(time_zone or program.practice_time_zone() or "UTC")
-    verdicts = registry(
-        data.patients,
-        as_of=day,
-        conditions=data.conditions,
-        coverages=data.coverages,
-        families=wanted,
-    )
-    people = {p.id: p for p in data.patients}
+        runner = open_executor(stack, pm, executor, scheduler, workers)
+        every = registry_rows(
+            program, as_of=day, families=tuple(wanted), partitions=partitions, executor=runner
+        )
     shown = {s.replace("-", " ") for s in statuses}
-    rows = [
-        eligibility_row(v, people[v.patient_id]) for v in verdicts if not shown or v.status in shown
-    ]
+    rows = [r for r in every if not shown or r["status"] in shown]
 
     def table() -> None:
         if not rows:
