@@ -11,6 +11,8 @@ from __future__ import annotations
 import attrs
 import pendulum
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from carecore import errors
 from carecore.clock import FixedClock
@@ -316,3 +318,30 @@ def test_a_correction_of_an_unknown_reading_is_refused_and_stores_nothing(progra
     assert missing.value.value == "o404"
     assert stored(program, "o1").value == 150
     assert outbox(program) == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    systolic=st.integers(90, 240),
+    days_ago=st.integers(0, READING_ALERT_DAYS),
+    mixed=st.booleans(),
+)
+def test_an_import_finds_what_record_readings_finds(systolic, days_ago, mixed):
+    """The two ways in agree: a recent reading imported and one recorded get the same findings and alerts."""
+    results = []
+    for way in ("record", "import"):
+        program = CareProgram.open("memory://", clock=FixedClock(NOW), actor="rn")
+        with program.transaction("setup") as tx:
+            tx.add(_patient("p1"))
+            tx.add(_team("p1"))
+            tx.add(_plan("p1"))
+        reading = cuff("o1", systolic, on=TODAY.subtract(days=days_ago))
+        if way == "record":
+            program.record_readings([reading])
+        elif mixed:
+            program.import_records([_patient("p2"), reading], reason="load")
+        else:
+            program.import_records([reading], reason="load")
+        results.append((stored(program, "o1").findings, outbox(program)))
+        program.close()
+    assert results[0] == results[1]
