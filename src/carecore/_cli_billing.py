@@ -554,6 +554,8 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
             period,
             rules,
             out,
+            # With files written, the reason says where they went (the audit log's disclosure).
+            reason="carecore billing close" + ("" if out is None else f" to {Path(out).resolve()}"),
             on_progress=advance,
             setting=None if setting is None else Setting(setting),
             require_coverage=require_coverage,

@@ -200,8 +200,10 @@ def report(  # noqa: PLR0917 - one parameter per click option
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
-        data = program.program_data(reason="carecore report")
-        extra = _care_tables(program, period.start, day)
+        # The reason says where the report went: the audit log records the disclosure.
+        reason = f"carecore report to {Path(out).resolve()}"
+        data = program.program_data(reason=reason)
+        extra = _care_tables(program, period.start, day, reason=reason)
     result = program_report(
         data,
         period=period,
@@ -264,15 +266,18 @@ def report(  # noqa: PLR0917 - one parameter per click option
 
 
 def _care_tables(
-    program: CareProgram, start: pendulum.Date, end: pendulum.Date
+    program: CareProgram, start: pendulum.Date, end: pendulum.Date, *, reason: str
 ) -> tuple[Table, ...]:
     """Gap closure over the period and PDC by drug class (issue 18), as report tables."""
     from carecore.gaps._report import adherence_table, gap_closure_table  # noqa: PLC0415
 
     if end < start:
         return ()
-    closure = gap_closure_table(program.care_gaps(on=start), program.care_gaps(on=end))
-    return (closure, adherence_table(program.medication_adherence(start=start, end=end)))
+    closure = gap_closure_table(
+        program.care_gaps(on=start, reason=reason), program.care_gaps(on=end, reason=reason)
+    )
+    adherence = program.medication_adherence(start=start, end=end, reason=reason)
+    return (closure, adherence_table(adherence))
 
 
 def _care_summary(tables: tuple[Table, ...]) -> dict[str, Any]:

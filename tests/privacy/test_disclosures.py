@@ -152,3 +152,37 @@ def test_an_sms_delivery_names_its_gateway_with_the_password_masked():
     assert "127.0.0.1:9/send" in row.reason
     assert "pa55word" not in row.reason
     assert "k3y" not in row.reason
+
+
+def test_a_report_with_phi_records_the_folder_it_wrote(store, tmp_path):
+    out = tmp_path / "report"
+    rows = _run(store, ["report", "--to", "2026-06", "--out", str(out)])
+    patients = {p for (p,) in _rows(store, "SELECT id FROM patients")}
+    to_folder = {r[3] for r in rows if r[3] and str(out.resolve()) in r[4]}
+    assert to_folder == patients, rows
+
+
+def test_a_month_close_from_a_store_records_the_folder_its_files_went_to(store, tmp_path):
+    out = tmp_path / "close"
+    rows = _run(store, ["billing", "close", "--month", "2026-04", "--out", str(out)])
+    assert (out / "claims.csv").is_file()
+    patients = {p for (p,) in _rows(store, "SELECT id FROM patients")}
+    billed = {
+        p
+        for (p,) in _rows(
+            store, "SELECT patient_id FROM claim_lines WHERE period_start = ?", ("2026-04-01",)
+        )
+    }
+    assert billed
+    to_folder = {r[3] for r in rows if r[3] and str(out.resolve()) in r[4]}
+    assert to_folder == patients, rows
+
+
+def test_a_deidentified_export_records_the_folder_it_wrote(store, tmp_path):
+    out, key = tmp_path / "research", tmp_path / "key"
+    key.write_text("k" * 32)
+    args = ["export", "--deidentify", "safe-harbor", "--key-file", str(key), "--out", str(out)]
+    rows = _run(store, args)
+    patients = {p for (p,) in _rows(store, "SELECT id FROM patients")}
+    to_folder = {r[3] for r in rows if r[3] and str(out.resolve()) in r[4]}
+    assert to_folder == patients, rows
