@@ -51,6 +51,8 @@ def cluster():
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # The scheduler's HTTP routes on a free port: another cluster may hold 8787.
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     ) as running:
         yield running
 
