@@ -30,7 +30,7 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["MASK", "install_log_redaction", "is_secret_name", "redact"]
+__all__ = ["MASK", "destination", "install_log_redaction", "is_secret_name", "redact"]
 
 #: What a secret is replaced with.
 MASK = "***"
@@ -81,6 +81,20 @@ def redact(text: str) -> str:
     text = _BEARER.sub(rf"\1 {MASK}", text)
     text = _USERINFO.sub(rf"\1:{MASK}@", text)
     return _PAIR.sub(rf"\1\2{MASK}", text)
+
+
+_LOGIN = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"]*@")
+
+
+def destination(url: str) -> str:
+    """*url* as a disclosure's audit row names it: no login, secrets masked.
+
+    >>> destination("https://svc:hunter2@ehr.example/fhir?access_token=abc")
+    'https://ehr.example/fhir?access_token=***'
+    >>> destination("https://ehr.example/fhir/")
+    'https://ehr.example/fhir'
+    """
+    return redact(_LOGIN.sub(r"\1", url.strip()).rstrip("/"))
 
 
 _installed = False

@@ -104,6 +104,7 @@ if TYPE_CHECKING:
     from carecore.billing._progress import TimeProgress
     from carecore.billing.facts import Setting
     from carecore.gaps import Gap
+    from carecore.hookspecs import ExportTarget
     from carecore.instruments import Answer
     from carecore.medications import Choice, ClassAdherence
     from carecore.metrics import ProgramData
@@ -979,6 +980,43 @@ class CareProgram:
             reason=reason,
         )
         return careplans.render_html(shared, patient=patient, contacts=contacts)
+
+    def write_back_care_plan(
+        self, plan_id: str, target: ExportTarget, *, reason: str = "care plan write-back"
+    ) -> list[str]:
+        """Send the stored plan to an outside system (an EHR) through the installed exporters.
+
+        The plan is read in a transaction opened for an ``export``, so the
+        policy decides whether this actor may send the patient's records out
+        (a refusal raises :class:`~carecore.errors.AccessDenied`, is audited,
+        and nothing is sent). Its audit row names the patient, and its reason
+        says where the plan went: *target*'s URL without a login, secrets
+        masked. The row is committed before the plan is sent, so a send that
+        fails part-way is still accounted for. The ``carecore_export_careplan``
+        hooks of the program's plugin manager (the installed plugins when it
+        has none) then write it with *target*'s token.
+
+        :returns: the ids the receivers gave the plan.
+        :raises ~carecore.errors.NotFound: when no exporter writes to *target*.
+        """
+        from carecore._redact import destination  # noqa: PLC0415
+        from carecore.hookspecs import ExportTarget  # noqa: PLC0415
+        from carecore.plugins import get_plugin_manager  # noqa: PLC0415
+
+        if not isinstance(target, ExportTarget):
+            raise errors.InvalidValue("must be an ExportTarget", field="target", value=target)
+        where = destination(target.url)
+        with self.transaction(f"{reason} to {where}", action=Action.EXPORT) as tx:
+            plan = tx.get(CarePlan, plan_id)
+        hooks = Hooks(self.plugin_manager or get_plugin_manager())
+        ids = hooks.export_careplan(plan, target)
+        if not ids:
+            raise errors.NotFound(
+                "no installed exporter writes care plans to this target",
+                field="target",
+                value=where,
+            )
+        return ids
 
     def check_overdue_tasks(self, *, reason: str = "overdue tasks") -> int:
         """Emit ``TaskOverdue`` for every open task of an active plan past its due date (today, per patient).

@@ -14,6 +14,7 @@ import pendulum
 import pytest
 
 from carecore.clock import FixedClock
+from carecore.hookspecs import ExportTarget
 from carecore.model import (
     AdministrativeSex,
     AdtEvent,
@@ -34,6 +35,7 @@ from carecore.model import (
     ServicePeriod,
     TimeEntry,
 )
+from carecore.plugins import get_plugin_manager, hookimpl
 from carecore.service import CareProgram
 
 NOW = pendulum.datetime(2026, 3, 20, 15, tz="UTC")
@@ -96,6 +98,29 @@ def _emit(program: CareProgram) -> object:
         return program.emit(tx, DomainEvent(patient_id="p1", occurred_at=NOW))
 
 
+class _Outbox:
+    """An exporter that takes care plans for ``outbox://`` targets (the EHR a write-back reaches)."""
+
+    def __init__(self) -> None:
+        self.plans: list[str] = []
+
+    @hookimpl
+    def carecore_export_careplan(self, plan: object, target: ExportTarget | None) -> str | None:
+        if target is None or not target.url.startswith("outbox://"):
+            return None
+        self.plans.append(plan.id)  # type: ignore[attr-defined]
+        return f"ehr-{plan.id}"  # type: ignore[attr-defined]
+
+
+def _write_back(program: CareProgram) -> object:
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(_Outbox(), name="outbox-exporter")
+    sender = CareProgram(
+        program.store, clock=program.clock, actor=program.identity, plugin_manager=pm
+    )
+    return sender.write_back_care_plan("cp1", ExportTarget(url="outbox://ehr"))
+
+
 #: Public methods that touch a patient's data: how to call each on the small store.
 PATIENT_DATA: dict[str, Callable[[CareProgram], object]] = {
     "import_records": lambda p: p.import_records(
@@ -110,6 +135,7 @@ PATIENT_DATA: dict[str, Callable[[CareProgram], object]] = {
     "close_care_plan": lambda p: p.close_care_plan("cp1", completed=False),
     "update_goal_progress": lambda p: p.update_goal_progress("cp1"),
     "share_care_plan": lambda p: p.share_care_plan("cp1"),
+    "write_back_care_plan": _write_back,
     "revise_care_plan": lambda p: p.revise_care_plan("cp1", lambda plan: plan, reason="revise"),
     "check_overdue_tasks": lambda p: p.check_overdue_tasks(),
     "record_time": lambda p: p.record_time(_entry("t2")),
