@@ -19,7 +19,9 @@ enrollment's billing practitioner. Reaching a patient who is not enrolled
 physician's while the practice has one: the patient's own care manager, else
 the practice's care managers (those on any care team) in turn, each patient
 (in id order) to the one with the fewest patients so far (caseload plus
-outreach given that day), the lower id on a tie.
+outreach given that day), the lower id on a tie. TCM work (``tcm-*``) goes by
+the same rule, in the same turns. Work nobody can be given is owned by
+``"unassigned"``, only when the practice has no one of the role it needs.
 Campaigns turn the same items into
 :class:`~carecore.model.OutreachDue` events, and the program's notification
 rules decide who is messaged and how.
@@ -48,7 +50,14 @@ if TYPE_CHECKING:
 
     from carecore.gaps import Gap
     from carecore.medications import ClassAdherence
-    from carecore.model import CarePlan, CareTeam, Enrollment, InteractiveContact, TransitionEpisode
+    from carecore.model import (
+        CarePlan,
+        CareTeam,
+        Enrollment,
+        InteractiveContact,
+        Practitioner,
+        TransitionEpisode,
+    )
 
 __all__ = ["ClosedItem", "WorkItem", "Worklist", "build_worklists"]
 
@@ -91,6 +100,37 @@ class Worklist:
     closed: tuple[ClosedItem, ...] = ()
 
 
+#: The owner of work that nobody could be given (see :func:`why_unassigned`).
+_UNASSIGNED = "unassigned"
+
+#: The kinds owned by :func:`_outreach_rule` (a care manager's work).
+_REACH_KINDS = frozenset(
+    {
+        "enrollment-outreach",
+        "eligible-not-enrolled",
+        "tcm-contact",
+        "tcm-visit",
+        "tcm-med-rec",
+        "tcm-disposition",
+    }
+)
+
+
+def _why_unassigned(kind: str) -> str:
+    """Why an item of *kind* owned by ``"unassigned"`` has no owner, in words.
+
+    Each rule leaves an item unassigned for one reason only, so the kind says which.
+
+    >>> _why_unassigned("needs-attestation")
+    'the practice has no practitioner who can attest (a physician, NP, PA, CNS or CNM)'
+    """
+    if kind == "needs-attestation":
+        return "the practice has no practitioner who can attest (a physician, NP, PA, CNS or CNM)"
+    if kind in _REACH_KINDS:
+        return "the practice has no care manager, and the patient no billing practitioner"
+    return "the patient has no care manager on a care team and no billing practitioner"
+
+
 def _owner_rule(
     enrollments: Iterable[Enrollment], care_teams: Iterable[CareTeam]
 ) -> Callable[[str], str]:
@@ -110,7 +150,7 @@ def _owner_rule(
     billing = {e.patient_id: e.billing_practitioner_id for e in enrollments}
 
     def owner_of(patient_id: str) -> str:
-        return managers.get(patient_id) or billing.get(patient_id) or "unassigned"
+        return managers.get(patient_id) or billing.get(patient_id) or _UNASSIGNED
 
     return owner_of
 
@@ -159,22 +199,123 @@ def _outreach_rule(
         for member in team.members:
             if member.role is CareTeamRole.CARE_MANAGER:
                 own.setdefault(team.patient_id, member.practitioner_id)
-    load = Counter(
-        owner(pid)
-        for pid in {
-            e.patient_id for e in enrolled if e.status_on(today) is EnrollmentStatus.ENROLLED
-        }
-    )
-    given: dict[str, str] = {}
-    for pid in sorted(set(patient_ids) - set(own)):
-        pick = min(managers, key=lambda m: (load[m], m))
-        given[pid] = pick
-        load[pick] += 1
+    load = Counter(owner(pid) for pid in _enrolled_on(enrolled, today))
+    given = _turns(managers, load, set(patient_ids) - set(own))
 
     def owner_of(patient_id: str) -> str:
         return own.get(patient_id) or given.get(patient_id) or owner(patient_id)
 
     return owner_of
+
+
+def _enrolled_on(enrollments: Iterable[Enrollment], today: pendulum.Date) -> set[str]:
+    """The patients with an enrollment enrolled on *today*."""
+    return {e.patient_id for e in enrollments if e.status_on(today) is EnrollmentStatus.ENROLLED}
+
+
+def _turns(
+    candidates: Iterable[str], load: Counter[str], patient_ids: Iterable[str]
+) -> dict[str, str]:
+    """Give each of *patient_ids*, in id order, to the candidate with the fewest patients so far.
+
+    *load* is what each candidate has already; each patient given adds one.
+    The lower id wins a tie. The outreach rule and the attestation rule
+    both share out their patients with this one function.
+
+    >>> _turns(["rn-b", "rn-a"], Counter({"rn-a": 1}), ["p2", "p1", "p3"])
+    {'p1': 'rn-b', 'p2': 'rn-a', 'p3': 'rn-b'}
+    """
+    people = sorted(set(candidates))
+    if not people:
+        return {}
+    load = Counter(load)
+    given: dict[str, str] = {}
+    for pid in sorted(set(patient_ids)):
+        pick = min(people, key=lambda m: (load[m], m))
+        given[pid] = pick
+        load[pick] += 1
+    return given
+
+
+def _attester_rule(
+    enrollments: Iterable[Enrollment],
+    care_teams: Iterable[CareTeam],
+    practitioners: Iterable[Practitioner],
+    *,
+    today: pendulum.Date,
+    patient_ids: Iterable[str],
+) -> Callable[[str], str]:
+    """Who attests the conditions of each of *patient_ids* (a billing practitioner's attestation).
+
+    Only a practitioner whose credential can bill a care-management program
+    attests (:attr:`~carecore.model.Credential.is_billing_practitioner`: a
+    physician, NP, PA, CNS or CNM; one *practitioners* does not give is
+    taken as able). A patient's own billing practitioner attests when known:
+    the billing practitioner on their care team, else the one of an
+    enrollment of theirs (the lower id if several). The other patients go to
+    the practice's attesters: the billing practitioners its enrollments and
+    care teams name, or, while they name none, every one of *practitioners*
+    who can bill (a practitioner known only from imported records, e.g. a
+    hospital's physician, is not one of the practice's while it bills
+    through someone). They are shared out as :func:`_outreach_rule` shares
+    outreach (:func:`_turns`): in id order, to the one billing the fewest
+    patients enrolled on *today* plus the attestations given so far, the
+    lower id on a tie. With nobody who can attest, ``"unassigned"``.
+
+    >>> _attester_rule([], [], [], today=pendulum.Date(2026, 3, 4), patient_ids=["p1"])("p1")
+    'unassigned'
+    """
+    enrolled = list(enrollments)
+    credential = {p.id: p.credential for p in practitioners}
+
+    def can_attest(practitioner_id: str) -> bool:
+        known = credential.get(practitioner_id)
+        return known is None or known.is_billing_practitioner
+
+    from_teams: dict[str, set[str]] = defaultdict(set)
+    for team in care_teams:
+        for member in team.members:
+            if member.role is CareTeamRole.BILLING_PRACTITIONER:
+                from_teams[team.patient_id].add(member.practitioner_id)
+    from_enrollments: dict[str, set[str]] = defaultdict(set)
+    for e in enrolled:
+        from_enrollments[e.patient_id].add(e.billing_practitioner_id)
+    own: dict[str, str] = {}
+    for source in (from_enrollments, from_teams):  # the care team's wins
+        for pid, ids in source.items():
+            ok = sorted(i for i in ids if can_attest(i))
+            if ok:
+                own[pid] = ok[0]
+    # The practice's attesters: those it bills through; before it bills
+    # through anyone, its practitioners whose credential can bill.
+    named = {i for ids in (*from_teams.values(), *from_enrollments.values()) for i in ids}
+    able = {i for i in named if can_attest(i)} or {
+        i for i, c in credential.items() if c.is_billing_practitioner
+    }
+    billed = {
+        (e.patient_id, e.billing_practitioner_id)
+        for e in enrolled
+        if e.status_on(today) is EnrollmentStatus.ENROLLED
+    }
+    load = Counter(practitioner for _, practitioner in billed)
+    given = _turns(able, load, set(patient_ids) - set(own))
+
+    def owner_of(patient_id: str) -> str:
+        return own.get(patient_id) or given.get(patient_id) or _UNASSIGNED
+
+    return owner_of
+
+
+def _transitioning(episodes: Iterable[TransitionEpisode], today: pendulum.Date) -> set[str]:
+    """The patients with TCM work open on *today* (as :func:`_tcm_items` lists it)."""
+    return {ep.patient_id for ep in episodes if _tcm_due(ep, today)}
+
+
+def _tcm_due(ep: TransitionEpisode, today: pendulum.Date) -> dict[str, pendulum.Date]:
+    """The episode's open deadlines on *today*, none once its 30 days are over."""
+    if ep.period_end is not None and ep.period_end < today:
+        return {}  # the 30 days are over: nothing left to chase
+    return ep.open_deadlines(on=today)
 
 
 def build_worklists(
@@ -221,12 +362,18 @@ def _build_worklists(
     adherence: Iterable[ClassAdherence],
     reach: Callable[[str], str] | None = None,
 ) -> dict[str, Worklist]:
-    """:func:`build_worklists`; *reach* owns the enrollment outreach (default: :func:`_outreach_rule`)."""
+    """:func:`build_worklists`; *reach* owns outreach and TCM work (default: :func:`_outreach_rule`)."""
     enrolled = list(enrollments)
     teams = list(care_teams)
+    transitions = list(episodes)
     owner = _owner_rule(enrolled, teams)
     if reach is None:
-        reach = _outreach_rule(enrolled, teams, today=today, patient_ids=_reaching(enrolled, today))
+        reach = _outreach_rule(
+            enrolled,
+            teams,
+            today=today,
+            patient_ids=_reaching(enrolled, today) | _transitioning(transitions, today),
+        )
     month = (today.start_of("month"), today.end_of("month"))
     reached = {
         c.patient_id
@@ -234,7 +381,7 @@ def _build_worklists(
         if c.successful and month[0] <= c.at.in_timezone(time_zone).date() <= month[1]
     }
     items = [
-        *_tcm_items(episodes, today, owner),
+        *_tcm_items(transitions, today, reach),
         *_enrollment_items(enrolled, today, reached, owner, reach),
         *_plan_items(care_plans, today, owner),
         *_gap_items(gaps, today, owner),
@@ -263,9 +410,7 @@ def _tcm_items(
 ) -> list[WorkItem]:
     out = []
     for ep in episodes:  # open_deadlines says nothing for closed or non-qualifying episodes
-        if ep.period_end is not None and ep.period_end < today:
-            continue  # the 30 days are over: nothing left to chase
-        due = ep.open_deadlines(on=today)
+        due = _tcm_due(ep, today)
         out += [
             WorkItem(
                 kind=f"tcm-{name}",

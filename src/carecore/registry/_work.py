@@ -31,13 +31,17 @@ from carecore.model import (
 )
 from carecore.model.validators import check_date
 from carecore.outreach import (
+    _UNASSIGNED,
     ClosedItem,
     WorkItem,
     Worklist,
+    _attester_rule,
     _build_worklists,
     _outreach_rule,
     _owner_rule,
     _reaching,
+    _transitioning,
+    _why_unassigned,
 )
 from carecore.registry._eligibility import PROGRAMS, _check_family, registry
 from carecore.transitions import expire
@@ -276,7 +280,9 @@ def registry_worklists(
     see :mod:`carecore.outreach`), ``needs-attestation`` (eligible
     but for the billing practitioner's attestation of conditions the
     condition-group table proposes, without an open enrollment; due today;
-    the detail names the conditions) and ``minutes-to-threshold``
+    the detail names the conditions; owned by the patient's billing
+    practitioner, else one of the practice's in turn, see
+    :mod:`carecore.outreach`) and ``minutes-to-threshold``
     (enrolled, and the billing engine names minutes that would reach a
     further code this month; due at the month's end, the detail is the
     engine's sentence, e.g. ``CCM: 8 more clinical-staff minutes reach
@@ -330,6 +336,7 @@ def registry_worklists(
     plans = list(care_plans)
     contacted = list(contacts)
     people = list(patients)
+    staff = list(practitioners)
     # An open episode whose 30-day period has ended is closed, not overdue work.
     given = list(episodes)
     followed = [expire(e, on=day) for e in given]
@@ -338,12 +345,24 @@ def registry_worklists(
     offers = [
         e for e in verdicts if e.eligible and (e.patient_id, e.family) not in open_enrollments
     ]
-    # One outreach rule over everyone to reach, so the turns are shared fairly.
+    # One outreach rule over everyone to reach and every TCM patient, so the
+    # turns are shared fairly (TCM is a care manager's work as outreach is).
     reach = _outreach_rule(
         enrolled,
         teams,
         today=day,
-        patient_ids=_reaching(enrolled, day) | {e.patient_id for e in offers},
+        patient_ids=_reaching(enrolled, day)
+        | {e.patient_id for e in offers}
+        | _transitioning(followed, day)
+        | {before.patient_id for before, _ in _expired_shown(given, followed, day)},
+    )
+    attests = [
+        e
+        for e in verdicts
+        if e.needs_attestation and (e.patient_id, e.family) not in open_enrollments
+    ]
+    attester = _attester_rule(
+        enrolled, teams, staff, today=day, patient_ids={e.patient_id for e in attests}
     )
     base = _build_worklists(
         today=day,
@@ -373,18 +392,17 @@ def registry_worklists(
             kind="needs-attestation",
             patient_id=e.patient_id,
             due=day,
-            owner=owner_of(e.patient_id),
+            owner=attester(e.patient_id),
             detail=f"{e.family.value}: attest chronic conditions at significant risk: "
             f"{', '.join(e.conditions)}",
         )
-        for e in verdicts
-        if e.needs_attestation and (e.patient_id, e.family) not in open_enrollments
+        for e in attests
     ]
     if progress is None and rules is not None:
         progress = minutes_progress(
             MonthRecords(
                 patients=people,
-                practitioners=practitioners,
+                practitioners=staff,
                 conditions=conditions,
                 consents=consents,
                 enrollments=enrolled,
@@ -435,7 +453,7 @@ def registry_worklists(
         if o.findings and o.acknowledged_by is None and o.on <= day
         for finding in o.findings
     ]
-    closed = _expired_tcm(given, followed, day, owner_of)
+    closed = _expired_tcm(given, followed, day, reach)
     closed += _corrected_readings(readings, day, time_zone, owner_of)
     extra, left = _unless_left(extra, enrolled, day)
     closed += left
@@ -539,11 +557,7 @@ def _expired_tcm(
 ) -> list[ClosedItem]:
     """The TCM items of episodes :func:`expire` closed in the last :data:`CLOSED_SHOWN_DAYS` days."""
     out = []
-    for before, after in zip(given, followed, strict=True):
-        if after is before or before.period_end is None:
-            continue
-        if (day - before.period_end).in_days() > CLOSED_SHOWN_DAYS:
-            continue
+    for before, after in _expired_shown(given, followed, day):
         due = before.open_deadlines(on=before.period_end)
         out += [
             ClosedItem(
@@ -560,6 +574,19 @@ def _expired_tcm(
             if name in due
         ]
     return out
+
+
+def _expired_shown(
+    given: list[TransitionEpisode], followed: list[TransitionEpisode], day: pendulum.Date
+) -> list[tuple[TransitionEpisode, TransitionEpisode]]:
+    """Each episode :func:`expire` closed in the last :data:`CLOSED_SHOWN_DAYS` days, before and after."""
+    return [
+        (before, after)
+        for before, after in zip(given, followed, strict=True)
+        if after is not before
+        and before.period_end is not None
+        and (day - before.period_end).in_days() <= CLOSED_SHOWN_DAYS
+    ]
 
 
 def _corrected_readings(
@@ -817,7 +844,7 @@ _ACTIONS = {
     "gap-overdue": "Close the overdue care gap",
     "adherence": "Talk with the patient about taking their medicine",
     "eligible-not-enrolled": "Offer enrollment: the patient is eligible",
-    "needs-attestation": "Ask the billing practitioner to attest the conditions",
+    "needs-attestation": "Attest the patient's chronic conditions",
     "minutes-to-threshold": "Log care time",
 }
 
@@ -854,6 +881,8 @@ def worklist_rows(
     """Every item of *worklists* as a :class:`WorklistRow`, list by list, in each list's order.
 
     Each list's open items come first, then its closed ones (band ``closed``).
+    An item of the ``unassigned`` list says after what to do why nobody was
+    given it (e.g. "Unassigned: the practice has no care manager, ...").
 
     The patient's display name is ``Family, Given`` from *patients* (the id
     when the patient is not given, e.g. for a version without names). A
@@ -883,6 +912,15 @@ def worklist_rows(
         for item, reason in shown:
             band = priority(item, day) if reason is None else "closed"
             what = _ACTIONS.get(item.kind, item.kind.replace("-", " ").capitalize())
+            action = (
+                f"{what}: {said[item.detail]}"
+                if item.detail in said
+                else f"{what}: {gap_titles[item.detail]}"
+                if item.kind.startswith("gap-") and item.detail in gap_titles
+                else f"{what} ({item.detail})"
+            )
+            if wl.owner == _UNASSIGNED:
+                action += f". Unassigned: {_why_unassigned(item.kind)}"
             out.append(
                 WorklistRow(
                     owner=wl.owner,
@@ -893,13 +931,7 @@ def worklist_rows(
                     due=item.due,
                     overdue=band == "overdue",
                     overdue_since=item.due if band == "overdue" else None,
-                    action=(
-                        f"{what}: {said[item.detail]}"
-                        if item.detail in said
-                        else f"{what}: {gap_titles[item.detail]}"
-                        if item.kind.startswith("gap-") and item.detail in gap_titles
-                        else f"{what} ({item.detail})"
-                    ),
+                    action=action,
                     detail=item.detail,
                     closed_reason=reason,
                 )
