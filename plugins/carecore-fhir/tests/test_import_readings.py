@@ -181,6 +181,18 @@ def test_a_corrected_reading_is_checked_again(program):
         assert tx.get(Observation, "bp1-8480-6").value == 140
 
 
+def test_a_bundle_of_last_years_readings_alerts_no_one(program):
+    _setup(program)
+    old = _pressure("bp0", 200) | {"effectiveDateTime": "2025-03-04T08:00:00Z"}
+    report = import_bundle(program, _bundle(old, _pressure("bp1", 186)), source="history")
+    assert {o.status for o in report.outcomes} == {"imported"}
+    with program.transaction("read") as tx:
+        assert tx.get(Observation, "bp0-8480-6").findings == ()  # history
+        assert tx.get(Observation, "bp1-8480-6").findings == ("red-zone",)
+    (message,) = _outbox(program)
+    assert "bp1-8480-6" in message.body
+
+
 def test_a_reading_whose_patient_is_unknown_is_refused_and_the_others_import(program):
     _setup(program)
     stranger = _pressure("bp9", 200) | {"subject": {"reference": "Patient/p404"}}

@@ -414,21 +414,26 @@ def _add_readings(
 ) -> tuple[int, int]:
     """New Observations go through the program's reading path, as a recorded home reading does.
 
-    :meth:`~carecore.service.CareProgram.record_readings` compares each with
-    its patient's care plans and raises the urgent findings in the same
-    transaction; when the batch fails, each is tried alone to find the bad ones.
+    :meth:`~carecore.service.CareProgram.import_records` stores readings as
+    :meth:`~carecore.service.CareProgram.record_readings` does: each is
+    compared with its patient's care plans and raises the urgent findings in
+    the same transaction, except a reading older than
+    :data:`~carecore.service.READING_ALERT_DAYS` days, which is history (a
+    bundle of last year's readings alerts no one). When the batch fails, each
+    is tried alone to find the bad ones.
     """
     try:
-        return len(program.record_readings([v for _, v in items], reason=reason)), 0
+        result = program.import_records([v for _, v in items], reason=reason)
     except errors.CarecoreError:
-        added = 0
+        added = skipped = 0
         for position, value in items:
             try:
-                program.record_readings([value], reason=reason)
-                added += 1
+                one = program.import_records([value], reason=reason)
+                added, skipped = added + one.added, skipped + one.skipped
             except errors.CarecoreError as exc:
                 status[position] = f"refused:{exc}"
-        return added, 0
+        return added, skipped
+    return result.added, result.skipped
 
 
 def _replace(
