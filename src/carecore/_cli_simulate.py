@@ -143,8 +143,13 @@ def _with_panel(study: Study, location: str, pm: pluggy.PluginManager | None) ->
     as_of = pendulum.Date(study.start_year, study.start_month, 1)
     scheme = location.split("://", 1)[0] if "://" in location else ""
     if scheme and scheme not in {"http", "https"}:
-        program = CareProgram.open(location, plugin_manager=manager, create=False)
-        data = program.program_data(reason="simulation study")
+        from carecore._cli_actor import current_actor  # noqa: PLC0415
+
+        # The command line's actor reads the patients, held to the access policy.
+        with CareProgram.open(
+            location, actor=current_actor(), plugin_manager=manager, create=False
+        ) as program:
+            data = program.program_data(reason="simulation study")
         panel = panel_from_records(data, as_of=as_of, time_zone=study.time_zone)
     else:
         panel = panel_from_ehr(location, as_of=as_of, pm=manager, time_zone=study.time_zone)

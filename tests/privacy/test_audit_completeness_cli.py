@@ -92,7 +92,9 @@ NO_PATIENT_DATA: dict[tuple[str, ...], str] = {
     ("db", "set", "time-zone"): "sets the practice's time zone",
     ("demo",): "creates a new store of made-up patients",
     ("plugins",): "lists installed plugins",
-    ("simulate",): "simulates a made-up population; opens no store",
+    # With --population-from a store it reads the patients as the actor (no --db, so it is
+    # run by tests/privacy/test_disclosures.py); its files hold no patient's data.
+    ("simulate",): "simulates a made-up population, or a store's patients in aggregate",
 }
 
 

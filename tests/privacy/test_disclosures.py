@@ -186,3 +186,31 @@ def test_a_deidentified_export_records_the_folder_it_wrote(store, tmp_path):
     patients = {p for (p,) in _rows(store, "SELECT id FROM patients")}
     to_folder = {r[3] for r in rows if r[3] and str(out.resolve()) in r[4]}
     assert to_folder == patients, rows
+
+
+def _simulate(store, env):
+    args = ["simulate", "ccm-2015", "--replications", "2", "--no-progress"]
+    return CliRunner().invoke(
+        make_app(get_plugin_manager()),
+        [*args, "--population-from", f"sqlite:///{store}"],
+        env={**ENV, **env},
+    )
+
+
+def test_a_simulation_of_a_stores_patients_reads_them_as_the_named_actor(store):
+    ((last,),) = _rows(store, "SELECT max(seq) FROM audit")
+    result = _simulate(store, {})
+    assert result.exit_code == 0, result.output
+    rows = _rows(store, "SELECT actor, patient_id FROM audit WHERE seq > ?", (last,))
+    patients = {p for (p,) in _rows(store, "SELECT id FROM patients")}
+    assert {p for a, p in rows if a == "rn:ana" and p} == patients, rows
+    assert {a for a, _p in rows} == {"rn:ana"}, rows
+
+
+def test_a_simulation_of_a_stores_patients_is_held_to_the_policy(store):
+    ((last,),) = _rows(store, "SELECT max(seq) FROM audit")
+    result = _simulate(store, {"CARECORE_ACTOR_ROLES": "researcher"})
+    assert result.exit_code == 3, result.output
+    rows = _rows(store, "SELECT actor, action FROM audit WHERE seq > ?", (last,))
+    assert rows
+    assert set(rows) == {("rn:ana", "denied")}, rows
