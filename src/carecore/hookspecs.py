@@ -345,7 +345,10 @@ def carecore_listeners() -> Sequence[Listener]:
 def carecore_export_careplan(plan: CarePlan, target: ExportTarget | None) -> str | None:
     """Write a care plan back to an EHR.
 
-    Called after a care plan is created or revised, once per plan version.
+    Called by :meth:`~carecore.service.CareProgram.write_back_care_plan`, which
+    reads the plan through the access policy and records the disclosure (the
+    patient, and *target*'s URL) in the audit log first; call that, not the
+    hook, to send a patient's plan out.
 
     :param plan: the care plan version to export.
     :param target: where to write it and with which authorization, or None for the

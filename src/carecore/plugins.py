@@ -299,7 +299,12 @@ class Hooks:
         )
 
     def export_careplan(self, plan: CarePlan, target: ExportTarget | None = None) -> list[str]:
-        """Export *plan* through every exporter (to *target*, with its auth); the receivers' ids."""
+        """Export *plan* through every exporter (to *target*, with its auth); the receivers' ids.
+
+        This records nothing: a program's
+        :meth:`~carecore.service.CareProgram.write_back_care_plan` reads the plan
+        through the access policy, records the disclosure, then calls this.
+        """
         results = self.pm.hook.carecore_export_careplan(plan=plan, target=target)
         return [r for r in results if r is not None]
 
