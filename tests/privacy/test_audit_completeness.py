@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
+import attrs
 import pendulum
 import pytest
 
@@ -121,6 +122,14 @@ def _write_back(program: CareProgram) -> object:
     return sender.write_back_care_plan("cp1", ExportTarget(url="outbox://ehr"))
 
 
+def _correct_readings(program: CareProgram) -> object:
+    reading = Observation(
+        id="o7", patient_id="p1", measure="weight", value="80.0", unit="kg", on=DAY
+    )
+    CareProgram(program.store, clock=program.clock, actor="loader").record_reading(reading)
+    return program.correct_readings([attrs.evolve(reading, value="81.0")])
+
+
 #: Public methods that touch a patient's data: how to call each on the small store.
 PATIENT_DATA: dict[str, Callable[[CareProgram], object]] = {
     "import_records": lambda p: p.import_records(
@@ -142,6 +151,7 @@ PATIENT_DATA: dict[str, Callable[[CareProgram], object]] = {
     "record_reading": lambda p: p.record_reading(
         Observation(id="o9", patient_id="p1", measure="weight", value="80.0", unit="kg", on=DAY)
     ),
+    "correct_readings": _correct_readings,
     "record_readings": lambda p: p.record_readings(
         [Observation(id="o8", patient_id="p1", measure="weight", value="80.0", unit="kg", on=DAY)]
     ),
