@@ -189,8 +189,10 @@ def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile():
     with get_executor("dask", workers=2) as cluster:
         enabled = cluster.client.run(dask.config.get, "distributed.worker.profile.enabled")
         tick = cluster.client.run(dask.config.get, "distributed.admin.tick.interval")
+        memory = cluster.client.run(dask.config.get, "distributed.worker.memory.monitor-interval")
     assert list(enabled.values()) == [False, False]
     assert list(tick.values()) == ["1s", "1s"]
+    assert list(memory.values()) == ["1s", "1s"]
     # The settings are the cluster's own: this process's configuration is left as it was.
     assert dask.config.get("distributed.worker.profile.enabled") is True
     assert dask.config.get("distributed.admin.tick.interval") == "20ms"
