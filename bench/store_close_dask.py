@@ -101,7 +101,9 @@ def _database(server: str | None) -> Iterator[str]:
         yield stack.enter_context(fresh_database(base))
 
 
-def bench_store_close_dask(patients: int, work: Path, server: str | None = None) -> dict[str, Any]:
+def bench_store_close_dask(
+    patients: int, work: Path, server: str | None = None, *, report: bool = True
+) -> dict[str, Any]:
     """The Dask close over PostgreSQL against the CSV close of the same month (one run each)."""
     data = work / f"close-{patients}"
     if not (data / "events.csv").exists():
@@ -151,19 +153,21 @@ def bench_store_close_dask(patients: int, work: Path, server: str | None = None)
                 "--no-progress",
             ]
         )
-        report_s, report_peak, _cpu = run_measured_cpu(
-            [
-                *cli,
-                "report",
-                "--db",
-                url,
-                "--to",
-                MONTH,
-                "--out",
-                str(data / "out-report"),
-            ],
-            ok=frozenset({0}),
-        )
+        report_s = report_peak = 0.0
+        if report:
+            report_s, report_peak, _cpu = run_measured_cpu(
+                [
+                    *cli,
+                    "report",
+                    "--db",
+                    url,
+                    "--to",
+                    MONTH,
+                    "--out",
+                    str(data / "out-report"),
+                ],
+                ok=frozenset({0}),
+            )
     csv_codes = lines_per_code(csv_out / "claims.csv")
     dask_codes = lines_per_code(dask_out / "claims.csv")
     return {
@@ -205,9 +209,12 @@ def main() -> None:
     parser.add_argument(
         "--server", default=None, help="a PostgreSQL server URL (default: throwaway)"
     )
+    parser.add_argument("--no-report", action="store_true", help="skip carecore report")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    result = bench_store_close_dask(args.patients, args.work, args.server)
+    result = bench_store_close_dask(
+        args.patients, args.work, args.server, report=not args.no_report
+    )
     print(json.dumps(result, indent=2))
     print(f"ratio {result['ratio']:.2f} {describe(result)}")
 
