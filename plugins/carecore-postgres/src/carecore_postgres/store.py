@@ -6,7 +6,9 @@ revision is an ``UPDATE ... WHERE version = <stored>``, so of two concurrent
 revisions exactly one wins and the other gets
 :class:`~carecore.errors.ConflictError`. Bulk loads ``COPY`` each chunk into a
 temporary staging table and move it with ``INSERT ... ON CONFLICT DO
-NOTHING``, so a re-run import adds nothing twice.
+NOTHING``, so a re-run import adds nothing twice. A batch write
+(``Transaction.add_many``, as a store close's workers store a partition's
+lines) of 50 rows or more is a ``COPY`` straight into the table.
 """
 
 from __future__ import annotations
