@@ -16,8 +16,12 @@ DAY = pendulum.Date(2026, 3, 10)
 CCM, PCM = ServiceFamily.CCM, ServiceFamily.PCM
 
 
-def coded(cid, code, *, snomed=False, **kw):
-    coding = Coding(system=CodeSystem.SNOMEDCT, code=code) if snomed else Coding.icd10cm(code)
+def coded(cid, code, *, snomed=False, display=None, **kw):
+    coding = (
+        Coding(system=CodeSystem.SNOMEDCT, code=code, display=display)
+        if snomed
+        else Coding(system=CodeSystem.ICD10CM, code=code, display=display)
+    )
     return Condition(id=cid, patient_id="p1", coding=coding, **kw)
 
 
@@ -109,7 +113,40 @@ def test_the_worklist_asks_for_the_attestation():
     lists = registry_worklists(today=DAY, eligibility=[verdict])
     (item,) = [i for w in lists.values() for i in w.items]
     assert item.kind == "needs-attestation"
-    assert item.detail == "CCM: attest chronic conditions at significant risk: E11.9, I10"
+    # Named in words (the condition-group table's, when the record has none), code in brackets.
+    assert item.detail == (
+        "CCM: attest chronic conditions at significant risk: "
+        "Type 2 diabetes mellitus (E11.9), Essential (primary) hypertension (I10)"
+    )
+
+
+def test_the_worklist_names_the_conditions_as_the_record_does():
+    # A SNOMED CT record (as Synthea's) says what it is; the semantic tag is left off.
+    conditions = [
+        coded("c1", "26929004", snomed=True, display="Alzheimer's disease (disorder)"),
+        coded("c2", "88805009", snomed=True, display="Chronic congestive heart failure (disorder)"),
+    ]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert verdict.condition_names == (
+        "Alzheimer's disease (26929004)",
+        "Chronic congestive heart failure (88805009)",
+    )
+    lists = registry_worklists(today=DAY, eligibility=[verdict])
+    (item,) = [i for w in lists.values() for i in w.items]
+    assert item.detail == (
+        "CCM: attest chronic conditions at significant risk: "
+        "Alzheimer's disease (26929004), Chronic congestive heart failure (88805009)"
+    )
+    attested = [
+        coded(c.id, c.coding.code, snomed=True, display=c.coding.display, significant_risk=True)
+        for c in conditions
+    ]
+    offer = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=attested)
+    (item,) = [
+        i for w in registry_worklists(today=DAY, eligibility=[offer]).values() for i in w.items
+    ]
+    assert item.kind == "eligible-not-enrolled"
+    assert "Alzheimer's disease (26929004)" in item.detail
 
 
 def test_an_attested_snomed_concept_the_table_does_not_know_counts_once():

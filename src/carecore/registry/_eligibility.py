@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import attrs
@@ -72,7 +73,10 @@ class Eligibility:
     ``needs_attestation`` when the only criteria not met need an attestation.
     ``status`` says which of the three (``eligible``, ``needs attestation``,
     ``not eligible``). ``conditions`` are the codes of the qualifying
-    conditions (attested, and, when an attestation is needed, proposed).
+    conditions (attested, and, when an attestation is needed, proposed);
+    ``condition_names`` says the same conditions in words, in the same
+    order, each with its code in brackets (``"Essential (primary)
+    hypertension (I10)"``).
 
     >>> e = Eligibility(patient_id="p1", family=ServiceFamily.CCM, as_of=pendulum.Date(2026, 3, 1),
     ...     criteria=(Criterion(rule="alive", met=True, detail="alive"),
@@ -91,6 +95,7 @@ class Eligibility:
     criteria: tuple[Criterion, ...]
     conditions: tuple[str, ...] = ()
     level: int | None = None
+    condition_names: tuple[str, ...] = ()
 
     @property
     def eligible(self) -> bool:
@@ -152,6 +157,29 @@ def _code(condition: Condition) -> str:
     if condition.coding.system is CodeSystem.ICD10CM or group is None:
         return condition.coding.code
     return f"{condition.coding.code} ({group.group})"
+
+
+def condition_name(condition: Condition) -> str:
+    """A condition in words, its code in brackets; the bare code when nothing names it.
+
+    The record's own display text (a SNOMED CT one without its semantic tag,
+    ``(disorder)``), else the condition-group table's.
+
+    >>> from carecore.model import Coding
+    >>> condition_name(Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("I10")))
+    'Essential (primary) hypertension (I10)'
+    """
+    group = classify(condition.coding)
+    text = condition.coding.display or (None if group is None else group.display)
+    if not text:
+        return condition.coding.code
+    if condition.coding.system is CodeSystem.SNOMEDCT:
+        text = _SEMANTIC_TAG.sub("", text) or text
+    return f"{text} ({condition.coding.code})"
+
+
+#: The semantic tag a SNOMED CT description ends with: ``Prediabetes (finding)``.
+_SEMANTIC_TAG = re.compile(r"\s+\([a-z][a-z /-]*\)$")
 
 
 def _describe(conditions: Iterable[Condition]) -> str:
@@ -363,6 +391,9 @@ def eligibility(
     clinical, found = _clinical(fam, active)
     # Every program here is a Medicare Part B service.
     criteria = [_alive(patient, day), clinical, _coverage(patient, day, coverages)]
+    named: dict[str, str] = {}
+    for c in found:  # one name per code: the first record's
+        named.setdefault(c.coding.code, condition_name(c))
     level = None
     if fam is ServiceFamily.APCM:
         level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
@@ -371,8 +402,9 @@ def eligibility(
         family=fam,
         as_of=day,
         criteria=tuple(criteria),
-        conditions=tuple(dict.fromkeys(c.coding.code for c in found)),
+        conditions=tuple(named),
         level=level,
+        condition_names=tuple(named.values()),
     )
 
 

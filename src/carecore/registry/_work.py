@@ -383,7 +383,7 @@ def registry_worklists(
             patient_id=e.patient_id,
             due=day,
             owner=reach(e.patient_id),
-            detail=f"{e.family.value}: {', '.join(e.conditions) or 'eligible'}",
+            detail=f"{e.family.value}: {', '.join(_names(e)) or 'eligible'}",
         )
         for e in offers
     ]
@@ -394,7 +394,7 @@ def registry_worklists(
             due=day,
             owner=attester(e.patient_id),
             detail=f"{e.family.value}: attest chronic conditions at significant risk: "
-            f"{', '.join(e.conditions)}",
+            f"{', '.join(_names(e))}",
         )
         for e in attests
     ]
@@ -760,6 +760,11 @@ def program_worklists(
         progress=progress,
         readings=data.observations,
     )
+
+
+def _names(verdict: Eligibility) -> tuple[str, ...]:
+    """The qualifying conditions in words (codes in brackets); bare codes when made without names."""
+    return verdict.condition_names or verdict.conditions
 
 
 def _default_rules(rules: billing.RuleSet | None, day: pendulum.Date) -> billing.RuleSet | None:
