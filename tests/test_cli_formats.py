@@ -26,6 +26,7 @@ from carecore.model import (
     MedicationSource,
     MedicationStatement,
     MedicationStatus,
+    Patient,
     Practitioner,
 )
 from carecore.plugins import get_plugin_manager
@@ -37,9 +38,12 @@ APP = make_app(get_plugin_manager())
 RECORD_COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("plugins",): [],
     ("audit",): ["--db", "{db}", "--patient", "{patient}"],
+    ("billing", "close"): ["--db", "{db}", "--month", "2026-06", "--no-progress"],
     ("billing", "evaluate"): ["{scenarios}"],
     ("db", "check"): ["{db}"],
+    ("fhir", "import"): ["--db", "{db}", "--no-progress", "{synthea}"],
     ("gaps",): ["--db", "{db}", "--all"],
+    ("hl7", "import"): ["--db", "{db}", "--no-progress", "{hl7}"],
     ("import",): ["--db", "{db}", "--source", "fhir", "{bundle}"],
     ("meds", "adherence"): ["--db", "{db}", "--from", "2026-01-01", "--to", "2026-06-30"],
     ("meds", "list"): ["{patient}", "--db", "{db}"],
@@ -54,6 +58,24 @@ RECORD_COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("tcm", "list"): ["--db", "{db}", "--all"],
     ("worklist",): ["--db", "{db}", "--on", "2026-06-15"],
 }
+
+#: A Synthea bundle shipped for the demo: MedicationRequest, Immunization and more.
+SYNTHEA = next(
+    (Path(__file__).parents[1] / "src" / "carecore" / "_demo_data" / "synthea").glob("Tommy_*")
+)
+
+#: One ADT^A01 message (a new patient, registered from PID).
+HL7_ADT = (
+    b"MSH|^~\\&|EHR|CLINIC|CARECORE|PRACTICE|20260601120000-0500||ADT^A01|fmt-1|P|2.5.1\r"
+    b"EVN|A01|20260601120000-0500\r"
+    b"PID|1||fmt-0001^^^CLINIC^MR||Format^Fiona||19480302|F\r"
+    b"PV1|1|I|WARD^1^1||||||||||||||||fmt-v1|||||||||||||||||||||||||20260601120000-0500\r"
+)
+
+#: A drug name of more than 40 characters (the width the table used to cut it at).
+LONG_DRUG = (
+    "insulin human, isophane 70 UNT/ML / Regular Insulin, Human 30 UNT/ML Injectable Suspension"
+)
 
 #: Commands whose --format is not about printing records, and why.
 OTHER_FORMATS = {
@@ -124,6 +146,19 @@ def store(tmp_path_factory):
                 recorded_on=pendulum.Date(2026, 6, 1),
             )
         )
+        # A drug name longer than a terminal column, as Synthea's are.
+        tx.add(
+            MedicationStatement(
+                id="formats-d2",
+                patient_id=patient,
+                source=MedicationSource.DISCHARGE_SUMMARY,
+                rxnorm="106892",
+                text=LONG_DRUG,
+                status=MedicationStatus.ACTIVE,
+                start=pendulum.Date(2026, 6, 1),
+                recorded_on=pendulum.Date(2026, 6, 1),
+            )
+        )
         # Who reconciles (meds reconcile --by) is a practitioner in the store.
         tx.add(Practitioner(id="dr-formats", name="Dr Formats", credential=Credential.MD))
     program.close()
@@ -133,9 +168,13 @@ def store(tmp_path_factory):
     study.write_text(json.dumps({"months": 2, "population": {"size": 30}}))
     scenarios = folder.parent / "scenarios.json"
     shutil.copy(Path(__file__).parent / "billing" / "data" / "more_scenarios.json", scenarios)
+    hl7 = folder / "adt.hl7"
+    hl7.write_bytes(HL7_ADT)
     return {
         "db": url,
         "patient": patient,
+        "synthea": str(SYNTHEA),
+        "hl7": str(hl7),
         "bundle": str(bundle),
         "study": str(study),
         "scenarios": str(scenarios),
@@ -179,3 +218,69 @@ def test_a_saved_reconciliation_prints_one_csv_row_per_medication(store):
     assert rows
     assert {r["by"] for r in rows} == {"dr-formats"}
     assert "Furosemide 20 MG" in {r["text"] for r in rows}
+
+
+def test_fhir_import_keeps_each_resource_kind_whole_off_a_terminal(store):
+    # CliRunner's output is not a terminal: the table used to be cut at 80 columns.
+    result = CliRunner().invoke(
+        APP, ["fhir", "import", "--db", store["db"], "--no-progress", store["synthea"]]
+    )
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    data = json.loads(_json_of(["fhir", "import", store["synthea"]], store))
+    kinds = {r["resource"] for r in data["resources"]}
+    assert {"MedicationRequest", "Immunization"} <= kinds
+    for kind in kinds:
+        assert kind in result.stdout
+
+
+def _json_of(command: list[str], store) -> str:
+    args = [*command, "--db", store["db"], "--no-progress", "--format", "json"]
+    result = CliRunner().invoke(APP, args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_billing_close_prints_each_code_as_a_record(store):
+    args = ["billing", "close", "--db", store["db"], "--month", "2026-06", "--no-progress"]
+    csv_out = CliRunner().invoke(APP, [*args, "--format", "csv"])
+    assert csv_out.exit_code == 0, csv_out.output
+    rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert rows
+    assert {"code", "lines", "units", "amount"} <= set(rows[0])
+    data = json.loads(CliRunner().invoke(APP, [*args, "--format", "json"]).stdout)
+    assert [r["code"] for r in data["codes"]] == [r["code"] for r in rows]
+    assert data["claim_lines"] == sum(int(r["lines"]) for r in rows)
+
+
+def test_hl7_import_prints_the_counts_as_a_record(store):
+    args = ["hl7", "import", "--db", store["db"], "--no-progress", store["hl7"]]
+    data = json.loads(CliRunner().invoke(APP, [*args, "--format", "json"]).stdout)
+    assert data["messages"] == 1
+    assert data["stored"] + data["duplicate"] == 1
+    assert data["refused"] == 0
+
+
+def test_reconcile_heads_with_the_name_and_keeps_drug_names_whole(store):
+    program = CareProgram.open(store["db"], actor="test", create=False)
+    with program.transaction("name") as tx:
+        name = tx.get(Patient, store["patient"]).display_name
+    program.close()
+    args = ["meds", "reconcile", store["patient"], "--db", store["db"], "--on", "2026-06-30"]
+    result = CliRunner().invoke(APP, args)
+    assert result.exit_code == 0, result.output
+    head = result.stdout.splitlines()[0]
+    assert head.startswith(f"{name} [{store['patient']}]:"), head
+    assert LONG_DRUG in result.stdout
+
+
+def test_the_worklist_table_shows_each_patients_id_beside_the_name(store):
+    args = ["worklist", "--db", store["db"], "--on", "2026-06-15"]
+    data = json.loads(CliRunner().invoke(APP, [*args, "--format", "json"]).stdout)
+    items = [i for w in data.values() for i in w["items"]]
+    assert items
+    lines = CliRunner().invoke(APP, args).stdout.splitlines()
+    for item in items:
+        assert any(item["patient_name"] in line and item["patient_id"] in line for line in lines), (
+            item
+        )

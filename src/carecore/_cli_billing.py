@@ -325,6 +325,10 @@ def _evaluation_table(results: list[tuple[Any, Any]], no_listed_fee: str) -> Non
     help="Close the files in N buckets of patients, one after the other (memory bounded by a "
     "bucket; the files written are the same); auto: one bucket per 384 MB of events.csv.",
 )
+@format_option(
+    help="How to print the summary: a table, JSON (the summary.json document), or CSV "
+    "(a header row, one row per code with its lines, units and approximate amount).",
+)
 @click.pass_context
 def close(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -344,6 +348,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     require_coverage: bool,  # noqa: FBT001
     engine: str,
     buckets: str,
+    fmt: str,
 ) -> None:
     """Close a billing month over a patients.csv / events.csv pair, or over a store (--db).
 
@@ -379,6 +384,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
             executor=executor,
             scheduler=scheduler,
             partitions=partitions,
+            fmt=fmt,
         )
         return
     if executor is not None or scheduler is not None or partitions is not None:
@@ -402,6 +408,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
         workers=workers,
         engine=engine,
         buckets=buckets,
+        fmt=fmt,
     )
 
 
@@ -418,6 +425,7 @@ def _close_csv(
     workers: int | None,
     engine: str,
     buckets: str = "auto",
+    fmt: str = "table",
 ) -> None:
     """The close over a patients.csv / events.csv pair (carecore.billing._close.close_files)."""
     import contextlib  # noqa: PLC0415
@@ -444,6 +452,7 @@ def _close_csv(
         with contextlib.ExitStack() as stack:
             advance = None
             if show:
+                from rich.console import Console  # noqa: PLC0415
                 from rich.progress import BarColumn, Progress, TimeRemainingColumn  # noqa: PLC0415
 
                 bar = stack.enter_context(
@@ -453,6 +462,7 @@ def _close_csv(
                         "{task.completed} patients",
                         TimeRemainingColumn(),
                         transient=True,
+                        console=Console(stderr=True),  # standard output has the summary
                     )
                 )
                 task = bar.add_task(f"closing {period.start:%Y-%m}", total=None)
@@ -475,12 +485,12 @@ def _close_csv(
     except (errors.InvalidInput, errors.NotFound) as exc:
         _fail(str(exc))
         return
-    _report(summary, problems, out)
+    _report(summary, problems, out, fmt)
 
 
-def _report(summary: Any, problems: list[Any], out: Path | None) -> None:
-    """Print the summary table and the refused rows; exit 1 when any row was refused."""
-    _print_summary(summary, out)
+def _report(summary: Any, problems: list[Any], out: Path | None, fmt: str = "table") -> None:
+    """Print the summary (in *fmt*) and the refused rows; exit 1 when any row was refused."""
+    _print_summary(summary, out, fmt)
     for problem in problems[:50]:
         click.echo(f"refused: {problem}", err=True)
     if len(problems) > 50:  # noqa: PLR2004
@@ -504,6 +514,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     executor: str | None = None,
     scheduler: str | None = None,
     partitions: int | None = None,
+    fmt: str = "table",
 ) -> None:
     """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
     import contextlib  # noqa: PLC0415
@@ -532,6 +543,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
             )
         advance = None
         if show:
+            from rich.console import Console  # noqa: PLC0415
             from rich.progress import BarColumn, MofNCompleteColumn, Progress  # noqa: PLC0415
 
             bar = stack.enter_context(
@@ -540,6 +552,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
                     BarColumn(),
                     MofNCompleteColumn(),
                     transient=True,
+                    console=Console(stderr=True),  # standard output has the summary
                 )
             )
             task = bar.add_task(f"closing {period.start:%Y-%m} from {db_url}", total=None)
@@ -563,11 +576,27 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
             executor=runner,
             partitions=partitions,
         )
-    _print_summary(summary, out)
-    click.echo(f"stored in {db_url}: the claim lines and denials of {period}")
+    _print_summary(summary, out, fmt)
+    # With JSON or CSV on standard output, what is not the records goes to standard error.
+    click.echo(f"stored in {db_url}: the claim lines and denials of {period}", err=fmt != "table")
 
 
-def _print_summary(summary: Any, out: Path | None) -> None:
+def _print_summary(summary: Any, out: Path | None, fmt: str = "table") -> None:
+    """The close's summary in *fmt*: a table, summary.json's document, or one CSV row per code."""
+    import attrs  # noqa: PLC0415
+
+    echo_records(
+        fmt,
+        [attrs.asdict(code) for code in summary.codes],
+        columns=("code", "lines", "units", "amount"),
+        table=lambda: _summary_table(summary, out),
+        data=attrs.asdict(summary),
+    )
+    if out is not None and fmt != "table":
+        click.echo(f"written to {out}", err=True)
+
+
+def _summary_table(summary: Any, out: Path | None) -> None:
     from decimal import Decimal  # noqa: PLC0415
 
     from rich.console import Console  # noqa: PLC0415

@@ -138,6 +138,11 @@ def _decisions(decide: tuple[str, ...]) -> dict[str, Decision | Choice]:
     return out
 
 
+def _named(person: Patient) -> str:
+    """The patient as a reconciliation's heading: the display name, the id in brackets."""
+    return f"{person.display_name} [{person.id}]"
+
+
 @meds.command("reconcile")
 @click.argument("patient")
 @_DB
@@ -195,6 +200,7 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
                 with program.transaction("medication reconciliation preview") as tx:
                     today = on or program.clock.now().date()
                     findings = _store.preview(tx, patient, today, episode)
+                    who = _named(tx.get(Patient, patient))
                 rows = [
                     {
                         "key": f.key,
@@ -207,12 +213,14 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
 
                 def preview_table() -> None:
                     click.echo(
-                        f"{patient}: {len(rows)} medication(s) to reconcile "
+                        f"{who}: {len(rows)} medication(s) to reconcile "
                         "(nothing saved; give --by to save)"
                     )
+                    # Drug names whole, however long: the column is as wide as the longest.
+                    wide = max((len(r["text"]) for r in rows), default=0)
                     for r in rows:
                         click.echo(
-                            f"  {r['key']:<24} {r['text'][:40]:<40} on {','.join(r['sources'])}: "
+                            f"  {r['key']:<24} {r['text']:<{wide}} on {','.join(r['sources'])}: "
                             f"{', '.join(r['discrepancies']) or 'no discrepancy'}"
                         )
 
@@ -231,6 +239,8 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
                 on=on,
                 episode_id=episode,
             )
+            with program.transaction("medication reconciliation patient") as tx:
+                who = _named(tx.get(Patient, record.patient_id))
     except errors.AccessDenied as exc:
         if by is not None and exc.actor == by:
             # Who reconciles acts on the patient's records: a named actor needs the care team.
@@ -263,11 +273,12 @@ def reconcile_(  # noqa: PLR0917 - one parameter per click option
     def table() -> None:
         met = f"; met episode {record.episode_id}'s deadline" if record.episode_id else ""
         click.echo(
-            f"{patient}: reconciled {len(record.items)} medication(s) on {data['on']} by {by}{met}"
+            f"{who}: reconciled {len(record.items)} medication(s) on {data['on']} by {by}{met}"
         )
+        wide = max((len(item["text"]) for item in items), default=0)
         for item in items:
             found = ", ".join(item["discrepancies"]) or "-"
-            click.echo(f"  {item['decision']:<15} {item['text'][:40]:<40} {found}")
+            click.echo(f"  {item['decision']:<15} {item['text']:<{wide}} {found}")
 
     # CSV: one row per medication, each carrying the reconciliation it belongs to.
     head = {k: data[k] for k in ("reconciliation_id", "patient_id", "on", "by", "episode_id")}

@@ -180,11 +180,17 @@ def _table(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None
     for name, wl in lists.items():
         mine = [r for r in rows if r.owner == name and r.band != "closed"]
         done = [r for r in rows if r.owner == name and r.band == "closed"]
+        # The patient's id beside the name: two patients may share a name. Both columns
+        # are as wide as the list's longest entry, so that neither is cut.
+        names = max([24, *(len(r.patient_name) for r in (*mine, *done))])
+        ids = max([0, *(len(r.patient_id) for r in (*mine, *done))])
         click.echo(f"{name}: caseload {wl.caseload}, {len(mine)} item(s)")
         for r in mine:
             when = f"OVERDUE since {r.overdue_since}" if r.overdue else f"due {r.due}"
             if r.band == "urgent":
                 when = f"URGENT since {r.due}"
-            click.echo(f"  {when:<27} {r.patient_name:<24} {r.action}")
+            who = f"{r.patient_name:<{names}} {r.patient_id:<{ids}}"
+            click.echo(f"  {when:<27} {who} {r.action}")
         for r in done:
-            click.echo(f"  {'closed':<27} {r.patient_name:<24} {r.action}: {r.closed_reason}")
+            who = f"{r.patient_name:<{names}} {r.patient_id:<{ids}}"
+            click.echo(f"  {'closed':<27} {who} {r.action}: {r.closed_reason}")

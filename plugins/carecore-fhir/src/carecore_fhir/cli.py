@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from carecore._cli_common import time_zone_option
+from carecore._cli_common import echo_records, format_option, time_zone_option
 from carecore.cli import current_actor
 from carecore.model import ServiceFamily
 
@@ -57,6 +57,10 @@ def fhir() -> None:
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
 )
+@format_option(
+    help="table, json (the counts, reasons, notes and refusals), or csv (a header row, "
+    "one row per resource type with its counts).",
+)
 @click.pass_context
 def import_(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context,
@@ -66,6 +70,7 @@ def import_(  # noqa: PLR0917 - click passes options positionally
     families: tuple[str, ...],
     source: str,
     progress: bool,  # noqa: FBT001 - a click flag
+    fmt: str,
 ) -> None:
     """Import FHIR R4 bundles (or single resources); print what was imported, skipped and why.
 
@@ -88,7 +93,7 @@ def import_(  # noqa: PLR0917 - click passes options positionally
     sizes = [p.stat().st_size for p in bundles]
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
-        Progress(disable=not progress, transient=True) as bar,
+        Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
     ):
         task = bar.add_task("importing FHIR bundles", total=sum(sizes))
         done = iter(sizes)
@@ -98,30 +103,94 @@ def import_(  # noqa: PLR0917 - click passes options positionally
             options=options,
             progress=lambda _name: bar.advance(task, next(done)),
         )
-    _summary(Console(), report)
+    echo_records(
+        fmt,
+        _rows(report),
+        columns=("resource", *_STATUSES),
+        table=lambda: _summary(_console(), report),
+        data=_document(report),
+    )
     if report.refused:
         ctx.exit(1)
+
+
+#: What became of a resource, as the summary's columns.
+_STATUSES = ("imported", "updated", "unchanged", "duplicate", "skipped", "refused")
+
+
+def _rows(report: ImportReport) -> list[dict[str, object]]:
+    """One record per resource type: how many of it were imported, updated, ..., refused."""
+    counts = report.counts()
+    return [
+        {"resource": kind, **{s: counts[kind, s] for s in _STATUSES}}
+        for kind in sorted({k for k, _ in counts})
+    ]
+
+
+def _document(report: ImportReport) -> dict[str, object]:
+    """The summary as JSON: the counts, why resources were skipped, notes, refusals."""
+
+    def counted(pairs: Counter[tuple[str, str]], key: str) -> list[dict[str, object]]:
+        return [
+            {"resource": kind, key: text, "count": n} for (kind, text), n in sorted(pairs.items())
+        ]
+
+    return {
+        "resources": _rows(report),
+        "skipped": counted(_skipped(report), "reason"),
+        "notes": counted(_notes(report), "note"),
+        "stored": [
+            {"resource": kind, "added": added, "already_stored": already}
+            for kind, added, already in report.stored
+        ],
+        "unmapped_snomed": [{"code": code, "count": n} for code, n in report.unmapped],
+        "refused": [
+            {"source": o.source, "resource": o.resource, "reason": o.reason} for o in report.refused
+        ],
+    }
+
+
+def _skipped(report: ImportReport) -> Counter[tuple[str, str]]:
+    return Counter((o.kind, _grouped(o.reason)) for o in report.outcomes if o.status == "skipped")
+
+
+def _notes(report: ImportReport) -> Counter[tuple[str, str]]:
+    return Counter((o.kind, _grouped(note)) for o in report.outcomes for note in o.notes)
+
+
+def _console() -> object:
+    """Where the summary is printed: a terminal's width, else (a file, a pipe) as wide as it needs.
+
+    Off a terminal rich would cut the table to 80 columns (``Medication…``) and
+    break the lines of reasons; there nothing is cut or broken.
+    """
+    from rich.console import Console  # noqa: PLC0415
+
+    console = Console()
+    return console if console.is_terminal else Console(width=_UNBOUNDED)
+
+
+#: The width of the summary off a terminal: wider than any line it prints.
+_UNBOUNDED = 10_000
 
 
 def _summary(console: object, report: ImportReport) -> None:
     from rich.table import Table  # noqa: PLC0415
 
-    counts = report.counts()
+    rows = _rows(report)
     table = Table(title="FHIR import")
-    statuses = ("imported", "updated", "unchanged", "duplicate", "skipped", "refused")
-    table.add_column("resource")
-    for column in statuses:
+    # A resource type is never cut short (MedicationRequest, MedicationStatement and
+    # MedicationDispense must be told apart), however narrow the output.
+    longest = max((len(str(r["resource"])) for r in rows), default=0)
+    table.add_column("resource", no_wrap=True, min_width=max(len("resource"), longest))
+    for column in _STATUSES:
         table.add_column(column, justify="right")
-    for kind in sorted({k for k, _ in counts}):
-        table.add_row(kind, *(str(counts[kind, s]) for s in statuses))
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("resource", *_STATUSES)))
     print_ = console.print  # type: ignore[attr-defined]
     print_(table)
-    reasons = Counter(
-        (o.kind, _grouped(o.reason)) for o in report.outcomes if o.status == "skipped"
-    )
-    _counted(console, "skipped, and why", reasons)
-    notes = Counter((o.kind, _grouped(note)) for o in report.outcomes for note in o.notes)
-    _counted(console, "imported with notes", notes)
+    _counted(console, "skipped, and why", _skipped(report))
+    _counted(console, "imported with notes", _notes(report))
     if report.stored:
         print_(
             "stored: " + ", ".join(f"{k} {a} new, {s} already stored" for k, a, s in report.stored),
@@ -193,8 +262,6 @@ def pull(  # noqa: PLR0917 - click passes options positionally
     """
     import os  # noqa: PLC0415
 
-    from rich.console import Console  # noqa: PLC0415
-
     from carecore._cli_config import cleartext_allowed  # noqa: PLC0415
     from carecore.service import CareProgram  # noqa: PLC0415
     from carecore_fhir.mapping import Options  # noqa: PLC0415
@@ -219,7 +286,7 @@ def pull(  # noqa: PLR0917 - click passes options positionally
         ) as client,
     ):
         report = import_from_server(program, client, patient_id=patient_id, options=options)
-    _summary(Console(), report)
+    _summary(_console(), report)
     if report.refused:
         ctx.exit(1)
 

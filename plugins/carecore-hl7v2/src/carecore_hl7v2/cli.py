@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from carecore._cli_common import time_zone_option
+from carecore._cli_common import echo_records, format_option, time_zone_option
 from carecore.cli import current_actor
 from carecore.service import CareProgram
 from carecore_hl7v2.ingest import UnknownPatients, handle, practice_time_zone, split_messages
@@ -116,6 +116,9 @@ def listen(  # noqa: PLR0917 - one parameter per click option
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
 )
+@format_option(
+    help="table, json (the counts and each refusal), or csv (a header row and one row of counts).",
+)
 @click.pass_context
 def import_(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
@@ -124,19 +127,22 @@ def import_(  # noqa: PLR0917 - one parameter per click option
     time_zone: str | None,
     unknown_patients: UnknownPatients,
     progress: bool,  # noqa: FBT001 - a click flag
+    fmt: str,
 ) -> None:
     """Import ADT messages from files (one or many messages each); refused ones become dead letters.
 
     Exits with status 1 when any message was refused.
     """
-    from rich.progress import Progress  # noqa: PLC0415 - only when importing
+    from rich.console import Console  # noqa: PLC0415 - only when importing
+    from rich.progress import Progress  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
     messages = [m for path in files for m in split_messages(path.read_bytes())]
     counts: Counter[str] = Counter()
+    refusals: list[dict[str, str]] = []
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
-        Progress(disable=not progress, transient=True) as bar,
+        Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
     ):
         task = bar.add_task("importing HL7 messages", total=len(messages))
         zone = time_zone or practice_time_zone(program) or ""  # looked up once
@@ -147,11 +153,23 @@ def import_(  # noqa: PLR0917 - one parameter per click option
             ] += 1
             if outcome.dead_letter:
                 click.echo(f"refused ({outcome.code}): {outcome.reason}", err=True)
+                refusals.append({"code": outcome.code, "reason": outcome.reason})
             bar.advance(task)
-    click.echo(
-        f"{_count(len(messages), 'message')}: {counts['stored']} stored, "
-        f"{_count(counts['duplicate'], 'duplicate')}, "
-        f"{counts['refused']} refused (kept as dead letters)"
+    row = {
+        "messages": len(messages),
+        "stored": counts["stored"],
+        "duplicate": counts["duplicate"],
+        "refused": counts["refused"],
+    }
+    echo_records(
+        fmt,
+        [row],
+        table=lambda: click.echo(
+            f"{_count(len(messages), 'message')}: {counts['stored']} stored, "
+            f"{_count(counts['duplicate'], 'duplicate')}, "
+            f"{counts['refused']} refused (kept as dead letters)"
+        ),
+        data={**row, "refusals": refusals},
     )
     if counts["refused"]:
         ctx.exit(1)
