@@ -234,6 +234,21 @@ def test_the_worklist_page_lists_the_builder_s_rows_in_its_order():
     assert _column(table, "patient") == [r.patient_id for r in rows] == ["p2", "p1", "p3"]
     assert _column(table, "priority") == [r.band for r in rows] == ["urgent", "overdue", "today"]
     assert _column(table, "what to do") == [r.action for r in rows]
+    assert "patient id" not in table.columns  # without names the patient column is the id
+
+
+def test_the_worklist_page_tells_patients_of_one_name_apart_by_id():
+    report = program_report(_program({"p1": [(3, 25, RoleClass.CLINICAL_STAFF)]}), period=MARCH)
+    day = report.as_of
+    items = tuple(
+        WorkItem(kind="task", patient_id=pid, due=day, owner="rn1", detail=f"cp-{pid}/t1")
+        for pid in ("p1", "p2")
+    )
+    report = attrs.evolve(report, worklists=(Worklist(owner="rn1", items=items, caseload=2),))
+    names = {"p1": "Klein, Mei", "p2": "Klein, Mei"}
+    (table,) = report_module._worklist_tables(report, names)
+    assert _column(table, "patient") == ["Klein, Mei", "Klein, Mei"]
+    assert sorted(_column(table, "patient id")) == ["p1", "p2"]
 
 
 # -- the registry, worked out once ------------------------------------------------------------

@@ -146,6 +146,9 @@ def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Tabl
         for r in worklist_rows(report.worklists, today=day, care_plans=plans)
         if r.closed_reason is None
     ]
+    # With names, the patient's id beside each: two patients may share a name.
+    # Without (a report written without PHI), the patient column is the id.
+    ids = ("patient id",) if names else ()
     tables = []
     for w in report.worklists:
         mine = [r for r in rows if r.owner == w.owner]
@@ -153,11 +156,12 @@ def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Tabl
             Table(
                 name=f"worklist-{_file_safe(w.owner)}",
                 title=f"{w.owner}: {_count(len(mine), 'item')}, caseload {w.caseload}",
-                columns=("priority", "patient", "due", "status", "what to do"),
+                columns=("priority", "patient", *ids, "due", "status", "what to do"),
                 rows=tuple(
                     (
                         r.band,
                         names.get(r.patient_id, r.patient_id),
+                        *((r.patient_id,) if ids else ()),
                         str(r.due),
                         _when(r.due, day),
                         r.action,
