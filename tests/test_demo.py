@@ -353,3 +353,64 @@ def test_late_tasks_are_done_within_two_months(ran):
         if task.open and task.due is not None and task.due <= period.end
     ]
     assert all(task.due >= ServicePeriod.month(2026, 5).start for task in overdue), overdue
+
+
+def _section_ids(html: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)"', html)
+
+
+def test_the_demos_report_is_the_report_commands_page(ran, tmp_path):
+    # Issue 18: the demo's page lacked the gap-closure and adherence sections that
+    # `carecore report` on the same store shows; one builder writes both.
+    folder, url, _output = ran
+    from carecore.plugins import get_plugin_manager
+
+    again = tmp_path / "again"
+    args = ["report", "--db", url, "--out", str(again), "--from", "2026-01", "--to", "2026-06"]
+    args += ["--as-of", "2026-06-30", "--time-zone", "America/Chicago"]
+    args += ["--intervention", "2026-04-01"]
+    result = CliRunner().invoke(make_app(get_plugin_manager()), args)
+    assert result.exit_code == 0, result.output
+    demo_html = (folder / "report" / "index.html").read_text(encoding="utf-8")
+    ids = _section_ids(demo_html)
+    assert {"gaps", "adherence"} <= set(ids)
+    # After the clinical sections, before the trends.
+    assert ids.index("outcomes") < ids.index("gaps") < ids.index("adherence") < ids.index("trends")
+    assert ids == _section_ids((again / "index.html").read_text(encoding="utf-8"))
+    for name in ("gap_closure.csv", "adherence_by_class.csv"):
+        assert (folder / "report" / name).read_text() == (again / name).read_text(), name
+
+
+def test_the_demo_records_fills_and_some_patients_fall_under_80_percent(ran):
+    folder, url, output = ran
+    with (folder / "report" / "adherence_by_class.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["drug_class"] for r in rows} >= {"statins", "ras antagonists"}
+    measured = sum(int(r["patients"]) for r in rows)
+    under = sum(int(r["under_80_percent"]) for r in rows)
+    assert 0 < under < measured / 2  # most adherent, some not
+    from carecore.plugins import get_plugin_manager
+
+    result = CliRunner().invoke(
+        make_app(get_plugin_manager()),
+        ["worklist", "--db", url, "--on", "2026-06-30", "--adherence", "--format", "json"],
+    )
+    assert result.exit_code in {0, 1}, result.output
+    assert "PDC" in result.output
+    assert "Adherence (PDC)" in output
+
+
+def test_the_pages_care_sections_read_as_words_and_percentages(ran):
+    folder, _url, _output = ran
+    html = (folder / "report" / "index.html").read_text(encoding="utf-8")
+    gaps = html.split('<section id="gaps">')[1].split("</section>")[0]
+    adherence = html.split('<section id="adherence">')[1].split("</section>")[0]
+    for part in (gaps, adherence):
+        assert not re.search(r"\b(rule_id|closure_rate|mean_pdc|under_80_percent)\b", part)
+        assert not re.search(r">0\.\d{4}<", part)  # no raw fractions
+        assert "%" in part
+        headings = re.findall(r"<h[23][^>]*>([^<]+)</h[23]>", part)
+        assert len(headings) == len(set(headings)), headings
+    # The rule's title, not its id.
+    assert "Influenza vaccine (every season)" in gaps
+    assert "influenza-vaccine" not in gaps

@@ -82,6 +82,14 @@ def test_the_printed_summary_is_the_metrics_and_the_month_closes(built):
     assert rows.pop("Claim lines over the year (CCM)") == f"{money.lines:,}"
     assert rows.pop("Patients in the practice").startswith(f"{result.patients} (")
     assert rows.pop("HL7 ADT over MLLP: messages, ACKs") == "3, AA AA AA"
+    # Gap closure and adherence by class: the report's care tables, as `carecore report` makes them.
+    from carecore._demo import _care_rows
+    from carecore.report._build import care_summary, care_tables
+
+    tables = care_tables(program, SETTINGS.period.start, SETTINGS.period.end, reason="test")
+    care = dict(_care_rows(care_summary(tables)))
+    assert {k: rows.pop(k) for k in care} == care
+    assert any(k.startswith("Adherence (PDC), statins") for k in care)
     # Every other row is a measure, shown as the metrics API computes it, each measure once.
     assert rows == {
         name: _fmt(m) for name, m in measures.items() if name != label("expected_revenue")

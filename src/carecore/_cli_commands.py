@@ -169,6 +169,7 @@ def _print_demo(console: Any, r: Any) -> None:
         # Lines with no listed fee are counted apart: never shown as $0.
         ("Revenue over the year (approximate)", r.revenue.describe()),
         *((label(name), value) for name, value in r.measures if name != "expected_revenue"),
+        *r.care,  # gap closure and adherence by drug class, as the report shows them
     ]
     for what, value in rows:
         table.add_row(what, value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     import pendulum
     import pluggy
 
-    from carecore.report import Table
 
 _DEFAULT_MONTHS = 12
 
@@ -177,8 +176,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
     months --from..--to; the headline cards and the funnel describe the
     month --to, against the month before it. The measures are also printed.
     """
-    from carecore.metrics import parse_costs, parse_expected_pmpm, program_report  # noqa: PLC0415
-    from carecore.report import write_report  # noqa: PLC0415
+    from carecore.metrics import parse_costs, parse_expected_pmpm  # noqa: PLC0415
     from carecore.risk import HccModel, HccVersion  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
@@ -197,27 +195,29 @@ def report(  # noqa: PLR0917 - one parameter per click option
     day = as_of
     if day is None:  # the last day of the report, but never a day still to come
         day = min(period.end, SystemClock().today(time_zone))
+    from carecore.report._build import build_report, care_lines, care_summary  # noqa: PLC0415
+
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
         # The reason says where the report went: the audit log records the disclosure.
-        reason = f"carecore report to {Path(out).resolve()}"
-        data = program.program_data(reason=reason)
-        extra = _care_tables(program, period.start, day, reason=reason)
-    result = program_report(
-        data,
-        period=period,
-        as_of=day,
-        family=ServiceFamily(family),
-        time_zone=time_zone,
-        expected_pmpm=None if expected_text is None else parse_expected_pmpm(expected_text),
-        costs=None if costs_text is None else parse_costs(costs_text),
-        intervention=intervention,
-        comparison_months=months,
-        hcc_model=model,
-    )
-    files = write_report(result, out, extra=extra, phi=not no_phi, headline=headline)
-    care = _care_summary(extra)
+        result, files, extra = build_report(
+            program,
+            out,
+            period=period,
+            as_of=day,
+            reason=f"carecore report to {Path(out).resolve()}",
+            phi=not no_phi,
+            headline=headline,
+            family=ServiceFamily(family),
+            time_zone=time_zone,
+            expected_pmpm=None if expected_text is None else parse_expected_pmpm(expected_text),
+            costs=None if costs_text is None else parse_costs(costs_text),
+            intervention=intervention,
+            comparison_months=months,
+            hcc_model=model,
+        )
+    care = care_summary(extra)
     from carecore.report._labels import count, label, measure_value  # noqa: PLC0415
 
     def number(value: Decimal | None) -> str | None:
@@ -232,7 +232,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
                 else f"{count(m.numerator)} / {count(m.denominator.quantize(Decimal('0.1')))}"
             )
             click.echo(f"  {label(m.name):<28} {measure_value(m):>10}  ({behind})")
-        for line in _care_lines(care, period.start, day):
+        for line in care_lines(care, period.start, day):
             click.echo(line)
         click.echo(
             f"wrote {files.index} with {len(files.pages)} linked pages, {len(files.csv)} CSV "
@@ -263,69 +263,3 @@ def report(  # noqa: PLR0917 - one parameter per click option
             **care,
         },
     )
-
-
-def _care_tables(
-    program: CareProgram, start: pendulum.Date, end: pendulum.Date, *, reason: str
-) -> tuple[Table, ...]:
-    """Gap closure over the period and PDC by drug class (issue 18), as report tables."""
-    from carecore.gaps._report import adherence_table, gap_closure_table  # noqa: PLC0415
-
-    if end < start:
-        return ()
-    closure = gap_closure_table(
-        program.care_gaps(on=start, reason=reason), program.care_gaps(on=end, reason=reason)
-    )
-    adherence = program.medication_adherence(start=start, end=end, reason=reason)
-    return (closure, adherence_table(adherence))
-
-
-def _care_summary(tables: tuple[Table, ...]) -> dict[str, Any]:
-    """The gap-closure total and the PDC by class, read from the report's own tables."""
-    found = {t.name: t for t in tables}
-    out: dict[str, Any] = {}
-    closure = found.get("gap_closure")
-    if closure is not None:
-        row = dict(zip(closure.columns, closure.rows[-1], strict=True))  # the "all" row
-        out["gap_closure"] = {
-            "open_at_start": int(row["open_at_start"].replace(",", "")),
-            "closed_by_end": int(row["closed_by_end"].replace(",", "")),
-            "closure_rate": row["closure_rate"] or None,
-            "open_at_end": int(row["open_at_end"].replace(",", "")),
-        }
-    adherence = found.get("adherence_by_class")
-    if adherence is not None:
-        out["adherence"] = [
-            {
-                "drug_class": row["drug_class"],
-                "patients": int(row["patients"].replace(",", "")),
-                "mean_pdc": row["mean_pdc"] or None,
-                "under_80_percent": int(row["under_80_percent"].replace(",", "")),
-            }
-            for row in (dict(zip(adherence.columns, r, strict=True)) for r in adherence.rows)
-        ]
-    return out
-
-
-def _care_lines(care: dict[str, Any], start: pendulum.Date, end: pendulum.Date) -> list[str]:
-    """The gap closure and the adherence by class, as the printed report's last lines."""
-    lines = []
-    gaps = care.get("gap_closure")
-    if gaps is not None:
-        rate = gaps["closure_rate"]
-        shown = "n/a" if rate is None else f"{Decimal(rate) * 100:.1f}%"
-        lines.append(
-            f"Gaps in care: {gaps['closed_by_end']} of the {gaps['open_at_start']} open on "
-            f"{start} closed by {end} ({shown}); {gaps['open_at_end']} open on {end}"
-        )
-    classes = care.get("adherence")
-    if classes is not None:
-        if not classes:
-            lines.append("Adherence (PDC): no stored fills in the period")
-        for c in classes:
-            mean = "n/a" if c["mean_pdc"] is None else f"{Decimal(c['mean_pdc']) * 100:.1f}%"
-            lines.append(
-                f"Adherence (PDC) {c['drug_class']}: {c['patients']} patient(s) measured, "
-                f"mean {mean}, {c['under_80_percent']} under 80%"
-            )
-    return lines

@@ -80,6 +80,7 @@ from carecore.model import (
     InteractiveContact,
     InterventionKind,
     MdmLevel,
+    MedicationFill,
     Observation,
     Patient,
     PatientAddress,
@@ -118,6 +119,14 @@ if TYPE_CHECKING:
 __all__ = ["DemoResult", "DemoSettings", "demo_study", "run_demo"]
 
 PRACTICE_TZ = "America/Chicago"
+
+#: A chronic condition's usual drug (ICD-10-CM prefixes; text, RxNorm, adherence class), for
+#: the demo's pharmacy fills.
+_CHRONIC_DRUGS: tuple[tuple[tuple[str, ...], tuple[str, str, str]], ...] = (
+    (("E78", "E11", "I25"), ("Atorvastatin 20 MG Oral Tablet", "617312", "statins")),
+    (("I10", "I50", "N18"), ("Lisinopril 10 MG Oral Tablet", "314076", "ras antagonists")),
+    (("E11",), ("Metformin hydrochloride 500 MG Oral Tablet", "861007", "diabetes (non-insulin)")),
+)
 MAX_PATIENTS = 5_000
 
 #: Real ICD-10-CM codes; the chronic flag is what the billing practitioner attests.
@@ -270,6 +279,8 @@ class DemoResult:
     report: ReportFiles
     measures: tuple[tuple[str, str], ...]
     seconds: float
+    #: Gap closure and adherence by drug class, as (what, result) rows of the summary.
+    care: tuple[tuple[str, str], ...] = ()
 
     @property
     def revenue(self) -> Revenue:
@@ -316,12 +327,21 @@ class _Plugins:
         self.mllp: Listener = mllp
 
 
+#: The shipped Synthea bundles the demo's practice imports (all nine ship for the FHIR
+#: how-to): living patients of Medicare age with two or more chronic conditions and
+#: inpatient stays (see _demo_data/SOURCES.md).
+DEMO_BUNDLES = (
+    "Adalberto_Hartmann_44ec4447-9e2c-4eb9-bd4f-0bdb416b806e.json.gz",
+    "Renea_Quigley_4f3dd2db-ca68-4d9d-a06b-f145db0b0453.json.gz",
+    "Tommy_Friesen_dc0e6a8c-6c31-4d75-966f-ac682f486756.json.gz",
+)
+
+
 def _bundles() -> list[tuple[str, bytes]]:
     folder = resources.files("carecore") / "_demo_data" / "synthea"
     return [
-        (item.name.removesuffix(".gz"), gzip.decompress(item.read_bytes()))
-        for item in sorted(folder.iterdir(), key=lambda i: i.name)
-        if item.name.endswith(".json.gz")
+        (name.removesuffix(".gz"), gzip.decompress((folder / name).read_bytes()))
+        for name in DEMO_BUNDLES
     ]
 
 
@@ -402,8 +422,10 @@ def run_demo(
         report(_STAGES[4], done, len(months))
     practice.rescreen()
     practice.update_goals()
-    files, measures = practice.write_report(out)
-    return practice.result(files, measures, time.perf_counter() - started)
+    practice.record_fills()
+    files, measures, care = practice.write_report(out)
+    result = practice.result(files, measures, time.perf_counter() - started)
+    return evolve(result, care=care)
 
 
 def _close_month(program: CareProgram, month: ServicePeriod) -> None:
@@ -1109,23 +1131,64 @@ class _Practice:
                 self.plans[pid], reason="carecore demo: goal progress from the year's results"
             )
 
-    def write_report(self, out: Path) -> tuple[ReportFiles, tuple[tuple[str, str], ...]]:
-        from carecore.metrics import program_report  # noqa: PLC0415
-        from carecore.report import write_report  # noqa: PLC0415
+    def record_fills(self) -> None:
+        """Pharmacy fills of the enrolled patients' chronic medications, for adherence (PDC).
+
+        Each chronic condition brings its usual drug (a statin, an ACE inhibitor,
+        metformin), filled 30 days at a time from just before the year starts until the
+        last day (or death). Most patients refill on time, a day or two either way; about
+        one in five waits one to three weeks between fills and falls under 80%. The fills
+        go in as ``carecore meds import-fills`` stores them; a seeded generator of their
+        own keeps the rest of the year as it was.
+        """
+        rng = random.Random(f"{self.settings.seed}-fills")  # noqa: S311 - reproducible demo
+        self._clock(self.period.end, hour=19)
+        fills = []
+        for pid in sorted(self.enrolled_on):
+            codes = {c.coding.code for c in self.conditions.get(pid, ())}
+            drugs = [
+                d for prefixes, d in _CHRONIC_DRUGS if any(c.startswith(prefixes) for c in codes)
+            ]
+            last = min(self.period.end, self.died.get(pid, self.period.end))
+            for text, rxnorm, drug_class in dict.fromkeys(drugs):
+                late = rng.random() < 0.2  # noqa: PLR2004 - one in five waits between fills
+                day = self.first.subtract(days=rng.randint(0, 29))
+                n = 0
+                while day <= last:
+                    fills.append(
+                        MedicationFill(
+                            id=f"{pid}-fill-{rxnorm}-{n}",
+                            patient_id=pid,
+                            text=text,
+                            rxnorm=rxnorm,
+                            drug_class=drug_class,
+                            filled_on=day,
+                            days_supply=30,
+                            quantity="30 tablets",
+                        )
+                    )
+                    n += 1
+                    day = day.add(days=30 + (rng.randint(7, 21) if late else rng.randint(-3, 2)))
+        self.program.import_records(fills, reason="pharmacy fills")
+
+    def write_report(
+        self, out: Path
+    ) -> tuple[ReportFiles, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+        from carecore.report._build import build_report, care_summary  # noqa: PLC0415
 
         stage = _STAGES[5]
-        data = self.program.program_data(reason="carecore demo: the program report")
-        report = program_report(
-            data,
+        report, files, tables = build_report(
+            self.program,
+            out,
             period=self.period,
             as_of=self.period.end,
+            reason="carecore demo: the program report",
             time_zone=PRACTICE_TZ,
             intervention=self.months[len(self.months) // 2].start,
         )
-        files = write_report(report, out)
         measures = tuple((m.name, _fmt(m)) for m in report.measures)
         self.progress(stage, 1, 1)
-        return files, measures
+        return files, measures, _care_rows(care_summary(tables))
 
     def result(
         self, files: ReportFiles, measures: tuple[tuple[str, str], ...], seconds: float
@@ -1153,6 +1216,32 @@ class _Practice:
             measures=measures,
             seconds=seconds,
         )
+
+
+def _care_rows(care: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The summary's rows for gap closure and adherence by drug class."""
+    from carecore.report._labels import percent  # noqa: PLC0415
+
+    rows = []
+    gaps = care.get("gap_closure")
+    if gaps is not None:
+        rate = gaps["closure_rate"]
+        shown = "n/a" if rate is None else percent(Decimal(rate), 1)
+        rows.append(
+            (
+                "Gaps in care closed",
+                f"{shown} ({gaps['closed_by_end']:,} of {gaps['open_at_start']:,})",
+            )
+        )
+    for c in care.get("adherence", ()):
+        mean = "n/a" if c["mean_pdc"] is None else percent(Decimal(c["mean_pdc"]), 1)
+        rows.append(
+            (
+                f"Adherence (PDC), {c['drug_class']}",
+                f"{mean} mean; {c['under_80_percent']:,} of {c['patients']:,} under 80%",
+            )
+        )
+    return tuple(rows)
 
 
 def _event(

@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from carecore import errors
 from carecore._files import write_private
@@ -281,8 +281,9 @@ def render_html(
             plots={name: captions[name] for name in plots if name in captions},
             trend_plots=("enrollment.png", "minutes.png"),
             measures=_measures_table(report),
-            extra=extra,
-            files=tuple(t for t in tables if t.name not in shown),
+            files=tuple(
+                t for t in (*tables, *(e for e in extra if e not in tables)) if t.name not in shown
+            ),
             pages=(
                 ("Worklists", "worklist.html"),
                 ("Eligibility", "eligibility.html"),
@@ -347,18 +348,29 @@ def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str
     }
 
 
+def _check(folder: Path, extra: tuple[Table, ...], sections: tuple[Section, ...]) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise errors.InvalidValue("is a file, not a folder", field="out", value=str(folder))
+    if not all(isinstance(t, Table) for t in extra):
+        raise errors.InvalidValue("must be report tables", field="extra", value=extra)
+    if not all(isinstance(s, Section) for s in sections):
+        raise errors.InvalidValue("must be report sections", field="sections", value=sections)
+
+
 def write_report(
     report: ProgramReport,
     out: Path | str,
     *,
     extra: tuple[Table, ...] = (),
+    sections: tuple[Section, ...] = (),
     phi: bool = True,
     headline: str = "month",
 ) -> ReportFiles:
     """Write ``index.html``, its linked pages, one CSV per table and the PNG plots into *out*.
 
-    *extra* tables (gap closure, adherence by class) get sections of their
-    own after the report's. With *phi* False the pages show patient ids, not
+    *extra* tables (gap closure, adherence by class) are written as CSV and
+    listed with the other tables; *sections* (the page's words for them) come
+    after the clinical sections (hospital use, goals and A1c). With *phi* False the pages show patient ids, not
     names. *headline* ``"quarter"`` makes the cards describe the quarter the
     period ends in (see :func:`practice_view`). A report made by :func:`carecore.metrics.program_report` carries
     its snapshot and gets the practice sections (cards, funnel, revenue,
@@ -377,12 +389,11 @@ def write_report(
     ['a1c.png', 'enrollment.png', 'minutes.png', 'minutes_distribution.png', 'revenue.png', 'utilization.png']
     """
     folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise errors.InvalidValue("is a file, not a folder", field="out", value=str(folder))
-    if not all(isinstance(t, Table) for t in extra):
-        raise errors.InvalidValue("must be report tables", field="extra", value=extra)
+    _check(folder, extra, sections)
     env = _environment()  # a missing extra is named before anything is written
     view = None if report.data is None else practice_view(report, headline=headline)
+    if view is not None and sections:
+        view = evolve(view, sections=(*view.sections, *sections))
     plots = render_plots(report)
     if view is not None:
         plots |= render_practice_plots(view)

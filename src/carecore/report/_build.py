@@ -1,0 +1,268 @@
+"""The one way the program report is built from a store: ``carecore report`` and ``carecore demo``.
+
+Both read the store, compute :func:`carecore.metrics.program_report`, add the
+care sections (gap closure over the period and adherence by drug class, issue
+18) and write the page with :func:`carecore.report.write_report`, so the demo's
+page is the page ``carecore report`` writes of the same store.
+
+The care data are two machine tables (``gap_closure.csv``,
+``adherence_by_class.csv``: rule ids, fractions to four places) and the page's
+two sections made from them (the rule's title, percentages, one heading).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from carecore.report import ReportFiles, Section, Table, write_report
+from carecore.report._labels import count, percent
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pendulum
+
+    from carecore.metrics import ProgramReport
+    from carecore.model import ServicePeriod
+    from carecore.service import CareProgram
+
+__all__ = [
+    "build_report",
+    "care_lines",
+    "care_sections",
+    "care_summary",
+    "care_tables",
+]
+
+#: Rules shown on the page before the rest go to the linked CSV.
+SHOWN_RULES = 12
+
+#: The page's words for the adherence classes (:data:`carecore.medications.ADHERENCE_CLASSES`).
+CLASS_LABELS = {
+    "statins": "Statins",
+    "ras antagonists": "RAS antagonists (ACE inhibitors, ARBs)",
+    "diabetes (non-insulin)": "Diabetes drugs other than insulin",
+}
+
+
+def care_tables(
+    program: CareProgram, start: pendulum.Date, end: pendulum.Date, *, reason: str
+) -> tuple[Table, ...]:
+    """Gap closure over *start*..*end* and PDC by drug class, as the report's CSV tables."""
+    from carecore.gaps._report import adherence_table, gap_closure_table  # noqa: PLC0415
+
+    if end < start:
+        return ()
+    closure = gap_closure_table(
+        program.care_gaps(on=start, reason=reason), program.care_gaps(on=end, reason=reason)
+    )
+    adherence = program.medication_adherence(start=start, end=end, reason=reason)
+    return (closure, adherence_table(adherence))
+
+
+def _int(text: str) -> int:
+    return int(text.replace(",", "") or 0)
+
+
+def _share(part: int, whole: int) -> str:
+    return percent(Decimal(part) / Decimal(whole), 1) if whole else "n/a"
+
+
+def care_sections(
+    tables: tuple[Table, ...], start: pendulum.Date, end: pendulum.Date
+) -> tuple[Section, ...]:
+    """The page's "Gaps in care" and "Medication adherence" sections, from :func:`care_tables`.
+
+    >>> import pendulum
+    >>> empty = (Table(name="adherence_by_class", title="", columns=(), rows=()),)
+    >>> (s,) = care_sections(empty, pendulum.Date(2026, 1, 1), pendulum.Date(2026, 3, 31))
+    >>> s.title, s.notes[0][:27]
+    ('Medication adherence', 'No pharmacy fills are store')
+    """
+    found = {t.name: t for t in tables}
+    sections = []
+    closure = found.get("gap_closure")
+    if closure is not None:
+        sections.append(_gap_section(closure, start, end))
+    adherence = found.get("adherence_by_class")
+    if adherence is not None:
+        sections.append(_adherence_section(adherence, start, end))
+    return tuple(sections)
+
+
+def _gap_section(closure: Table, start: pendulum.Date, end: pendulum.Date) -> Section:
+    rows = [dict(zip(closure.columns, r, strict=True)) for r in closure.rows]
+    total = rows[-1]  # the "all rules" row
+    opened, closed = _int(total["open_at_start"]), _int(total["closed_by_end"])
+    open_end = _int(total["open_at_end"])
+    rules = [r for r in rows[:-1] if _int(r["open_at_start"]) or _int(r["open_at_end"])]
+    rules.sort(key=lambda r: (-_int(r["open_at_end"]), -_int(r["open_at_start"]), r["title"]))
+    shown = rules[:SHOWN_RULES]
+    table = Table(
+        name="gap_closure_by_recommendation",
+        title="By recommendation, most open first",
+        columns=(
+            "Recommendation",
+            f"Open on {start:%b %-d, %Y}",
+            f"Closed by {end:%b %-d, %Y}",
+            "Closed",
+            f"Still open on {end:%b %-d, %Y}",
+        ),
+        rows=tuple(
+            (
+                r["title"],
+                count(_int(r["open_at_start"])),
+                count(_int(r["closed_by_end"])),
+                _share(_int(r["closed_by_end"]), _int(r["open_at_start"])),
+                count(_int(r["open_at_end"])),
+            )
+            for r in shown
+        ),
+    )
+    links = [(f"Every recommendation, with its rule id ({closure.csv_name})", closure.csv_name)]
+    notes: tuple[str, ...] = ()
+    if len(rules) > len(shown):
+        notes = (f"The {len(shown)} recommendations with the most open gaps of {len(rules)}.",)
+    return Section(
+        key="gaps",
+        title="Gaps in care",
+        intro=(
+            f"Of the {count(opened)} preventive and chronic-care gaps open on "
+            f"{start:%b %-d, %Y}, {count(closed)} were closed by {end:%b %-d, %Y} "
+            f"({_share(closed, opened)}); {count(open_end)} are open on {end:%b %-d, %Y} "
+            "and are on the care managers' worklists (carecore worklist --gaps)."
+        ),
+        tables=(table,) if shown else (),
+        notes=notes,
+        links=tuple(links),
+    )
+
+
+def _adherence_section(adherence: Table, start: pendulum.Date, end: pendulum.Date) -> Section:
+    rows = [dict(zip(adherence.columns, r, strict=True)) for r in adherence.rows]
+    intro = (
+        "Proportion of days covered (PDC) by pharmacy fills, by drug class, from "
+        f"{start:%b %-d, %Y} to {end:%b %-d, %Y}, for patients with two fills or more of "
+        "the class. Under 80% counts as not adherent: each such patient is a worklist item "
+        "with the figure (carecore worklist --adherence)."
+    )
+    if not rows:
+        return Section(
+            key="adherence",
+            title="Medication adherence",
+            intro=intro,
+            notes=(
+                (
+                    "No pharmacy fills are stored for these months: load them with carecore "
+                    "meds import-fills (a CSV) or from FHIR MedicationDispense resources."
+                ),
+            ),
+        )
+    table = Table(
+        name="adherence_by_drug_class",
+        title="By drug class",
+        columns=("Drug class", "Patients measured", "Mean PDC", "Under 80%", "Share under 80%"),
+        rows=tuple(
+            (
+                CLASS_LABELS.get(r["drug_class"], r["drug_class"].capitalize()),
+                count(_int(r["patients"])),
+                percent(Decimal(r["mean_pdc"]), 1) if r["mean_pdc"] else "n/a",
+                count(_int(r["under_80_percent"])),
+                _share(_int(r["under_80_percent"]), _int(r["patients"])),
+            )
+            for r in rows
+        ),
+    )
+    return Section(
+        key="adherence",
+        title="Medication adherence",
+        intro=intro,
+        tables=(table,),
+        links=((f"The same, PDC to four places ({adherence.csv_name})", adherence.csv_name),),
+    )
+
+
+def care_summary(tables: tuple[Table, ...]) -> dict[str, Any]:
+    """The gap-closure total and the PDC by class, read from the report's own tables."""
+    found = {t.name: t for t in tables}
+    out: dict[str, Any] = {}
+    closure = found.get("gap_closure")
+    if closure is not None:
+        row = dict(zip(closure.columns, closure.rows[-1], strict=True))  # the "all" row
+        out["gap_closure"] = {
+            "open_at_start": _int(row["open_at_start"]),
+            "closed_by_end": _int(row["closed_by_end"]),
+            "closure_rate": row["closure_rate"] or None,
+            "open_at_end": _int(row["open_at_end"]),
+        }
+    adherence = found.get("adherence_by_class")
+    if adherence is not None:
+        out["adherence"] = [
+            {
+                "drug_class": row["drug_class"],
+                "patients": _int(row["patients"]),
+                "mean_pdc": row["mean_pdc"] or None,
+                "under_80_percent": _int(row["under_80_percent"]),
+            }
+            for row in (dict(zip(adherence.columns, r, strict=True)) for r in adherence.rows)
+        ]
+    return out
+
+
+def care_lines(care: dict[str, Any], start: pendulum.Date, end: pendulum.Date) -> list[str]:
+    """The gap closure and the adherence by class, as the printed summary's lines."""
+    lines = []
+    gaps = care.get("gap_closure")
+    if gaps is not None:
+        rate = gaps["closure_rate"]
+        shown = "n/a" if rate is None else percent(Decimal(rate), 1)
+        lines.append(
+            f"Gaps in care: {gaps['closed_by_end']:,} of the {gaps['open_at_start']:,} open on "
+            f"{start} closed by {end} ({shown}); {gaps['open_at_end']:,} open on {end}"
+        )
+    classes = care.get("adherence")
+    if classes is not None:
+        if not classes:
+            lines.append("Adherence (PDC): no pharmacy fills stored for the period")
+        for c in classes:
+            mean = "n/a" if c["mean_pdc"] is None else percent(Decimal(c["mean_pdc"]), 1)
+            who = "patient" if c["patients"] == 1 else "patients"
+            lines.append(
+                f"Adherence (PDC), {c['drug_class']}: mean {mean} of {c['patients']:,} {who} "
+                f"measured, {c['under_80_percent']:,} under 80%"
+            )
+    return lines
+
+
+def build_report(
+    program: CareProgram,
+    out: Path | str,
+    *,
+    period: ServicePeriod,
+    as_of: pendulum.Date,
+    reason: str,
+    phi: bool = True,
+    headline: str = "month",
+    **options: Any,
+) -> tuple[ProgramReport, ReportFiles, tuple[Table, ...]]:
+    """Read *program*'s store, compute the report over *period* and write the page into *out*.
+
+    *options* go to :func:`carecore.metrics.program_report` (time zone, family,
+    intervention, ...). The care tables cover the period's first day to *as_of*.
+    Returns the report, the files written and the care tables.
+    """
+    from carecore.metrics import program_report  # noqa: PLC0415
+
+    data = program.program_data(reason=reason)
+    care = care_tables(program, period.start, as_of, reason=reason)
+    result = program_report(data, period=period, as_of=as_of, **options)
+    files = write_report(
+        result,
+        out,
+        extra=care,
+        sections=care_sections(care, period.start, as_of),
+        phi=phi,
+        headline=headline,
+    )
+    return result, files, care
