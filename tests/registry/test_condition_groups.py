@@ -60,7 +60,9 @@ def test_table_conditions_alone_need_attestation_not_ineligible():
         "needs attestation",
     )
     assert verdict.conditions == ("38341003", "E11.9")
-    assert "38341003 (hypertension)" in verdict.explanation
+    # The reason names each condition in words, its code in brackets (the table's words here).
+    assert "Hypertensive disorder (38341003)" in verdict.explanation
+    assert "Type 2 diabetes mellitus (E11.9)" in verdict.explanation
     assert "[needs attestation] ccm.two_chronic_conditions" in verdict.explanation
 
 

@@ -156,8 +156,13 @@ def test_a_clinicians_attestation_makes_the_patient_eligible(tmp_path, store):
     assert done.output.count(": attested") == 2
     after = answers(url, "ccm")
     assert after["Tommy"]["status"] == "eligible"
-    assert "attested (26929004 (alzheimers-dementia), 88805009 (heart-failure))" in next(
-        c["detail"] for c in after["Tommy"]["criteria"] if c["rule"] == "ccm.two_chronic_conditions"
+    assert (
+        "attested (Alzheimer's disease (26929004), Chronic congestive heart failure (88805009))"
+        in next(
+            c["detail"]
+            for c in after["Tommy"]["criteria"]
+            if c["rule"] == "ccm.two_chronic_conditions"
+        )
     )
     assert after["Dirk"]["status"] == "needs attestation"  # nobody else changed
     unknown = CliRunner().invoke(app, ["attest", "--db", url, "--by", "nobody", *proposed])

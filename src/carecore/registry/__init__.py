@@ -24,7 +24,7 @@ False
 p1 not eligible for CCM on 2026-03-01
   [met] alive: alive on 2026-03-01
   [not met] ccm.two_chronic_conditions: 1 chronic condition(s) expected to last 12 months
-  or until death with significant risk attested (E11.9); CCM needs 2 (source S1)
+  or until death with significant risk attested (Type 2 diabetes mellitus (E11.9)); CCM needs 2 (source S1)
   [unknown] coverage.medicare_part_b: coverage unknown: not given; Medicare Part B not verified
 """
 

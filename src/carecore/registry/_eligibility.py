@@ -151,14 +151,6 @@ def _lasts(condition: Condition, months: int) -> bool:
     return expected is None or expected >= months
 
 
-def _code(condition: Condition) -> str:
-    """How a condition is named in a reason: its code, with its group when the table knows it."""
-    group = classify(condition.coding)
-    if condition.coding.system is CodeSystem.ICD10CM or group is None:
-        return condition.coding.code
-    return f"{condition.coding.code} ({group.group})"
-
-
 def condition_name(condition: Condition) -> str:
     """A condition in words, its code in brackets; the bare code when nothing names it.
 
@@ -183,7 +175,8 @@ _SEMANTIC_TAG = re.compile(r"\s+\([a-z][a-z /-]*\)$")
 
 
 def _describe(conditions: Iterable[Condition]) -> str:
-    return ", ".join(sorted({_code(c) for c in conditions})) or "none"
+    """The conditions of a reason, each in words with its code (:func:`condition_name`)."""
+    return ", ".join(sorted({condition_name(c) for c in conditions})) or "none"
 
 
 def _distinct(conditions: Iterable[Condition]) -> int:
