@@ -89,7 +89,7 @@ def test_the_printed_summary_is_the_metrics_and_the_month_closes(built):
     tables = care_tables(program, SETTINGS.period.start, SETTINGS.period.end, reason="test")
     care = dict(_care_rows(care_summary(tables)))
     assert {k: rows.pop(k) for k in care} == care
-    assert any(k.startswith("Adherence (PDC), statins") for k in care)
+    assert any(k.startswith("Adherence (PDC), Statins") for k in care)
     # Every other row is a measure, shown as the metrics API computes it, each measure once.
     assert rows == {
         name: _fmt(m) for name, m in measures.items() if name != label("expected_revenue")

@@ -1220,6 +1220,7 @@ class _Practice:
 
 def _care_rows(care: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The summary's rows for gap closure and adherence by drug class."""
+    from carecore.report._build import class_label  # noqa: PLC0415
     from carecore.report._labels import percent  # noqa: PLC0415
 
     rows = []
@@ -1237,7 +1238,7 @@ def _care_rows(care: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         mean = "n/a" if c["mean_pdc"] is None else percent(Decimal(c["mean_pdc"]), 1)
         rows.append(
             (
-                f"Adherence (PDC), {c['drug_class']}",
+                f"Adherence (PDC), {class_label(c['drug_class'])}",
                 f"{mean} mean; {c['under_80_percent']:,} of {c['patients']:,} under 80%",
             )
         )

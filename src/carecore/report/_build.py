@@ -33,6 +33,7 @@ __all__ = [
     "care_sections",
     "care_summary",
     "care_tables",
+    "class_label",
 ]
 
 #: Rules shown on the page before the rest go to the linked CSV.
@@ -41,9 +42,18 @@ SHOWN_RULES = 12
 #: The page's words for the adherence classes (:data:`carecore.medications.ADHERENCE_CLASSES`).
 CLASS_LABELS = {
     "statins": "Statins",
-    "ras antagonists": "RAS antagonists (ACE inhibitors, ARBs)",
-    "diabetes (non-insulin)": "Diabetes drugs other than insulin",
+    "ras antagonists": "RAS antagonists",
+    "diabetes (non-insulin)": "Diabetes, non-insulin",
 }
+
+
+def class_label(drug_class: str) -> str:
+    """The page's and the summary's word for an adherence class.
+
+    >>> class_label("ras antagonists"), class_label("beta blockers")
+    ('RAS antagonists', 'Beta blockers')
+    """
+    return CLASS_LABELS.get(drug_class, drug_class.capitalize())
 
 
 def care_tables(
@@ -145,7 +155,8 @@ def _adherence_section(adherence: Table, start: pendulum.Date, end: pendulum.Dat
         "Proportion of days covered (PDC) by pharmacy fills, by drug class, from "
         f"{start:%b %-d, %Y} to {end:%b %-d, %Y}, for patients with two fills or more of "
         "the class. Under 80% counts as not adherent: each such patient is a worklist item "
-        "with the figure (carecore worklist --adherence)."
+        "with the figure (carecore worklist --adherence). RAS antagonists are the ACE "
+        "inhibitors, the angiotensin receptor blockers and aliskiren."
     )
     if not rows:
         return Section(
@@ -165,7 +176,7 @@ def _adherence_section(adherence: Table, start: pendulum.Date, end: pendulum.Dat
         columns=("Drug class", "Patients measured", "Mean PDC", "Under 80%", "Share under 80%"),
         rows=tuple(
             (
-                CLASS_LABELS.get(r["drug_class"], r["drug_class"].capitalize()),
+                class_label(r["drug_class"]),
                 count(_int(r["patients"])),
                 percent(Decimal(r["mean_pdc"]), 1) if r["mean_pdc"] else "n/a",
                 count(_int(r["under_80_percent"])),
@@ -229,7 +240,8 @@ def care_lines(care: dict[str, Any], start: pendulum.Date, end: pendulum.Date) -
             mean = "n/a" if c["mean_pdc"] is None else percent(Decimal(c["mean_pdc"]), 1)
             who = "patient" if c["patients"] == 1 else "patients"
             lines.append(
-                f"Adherence (PDC), {c['drug_class']}: mean {mean} of {c['patients']:,} {who} "
+                f"Adherence (PDC), {class_label(c['drug_class'])}: mean {mean} of "
+                f"{c['patients']:,} {who} "
                 f"measured, {c['under_80_percent']:,} under 80%"
             )
     return lines
