@@ -82,10 +82,10 @@ def test_config_option_names_another_file(app, tmp_path):
 def test_missing_db_with_nothing_configured_is_a_usage_error(app):
     result = CliRunner().invoke(app, ["probe"])
     assert result.exit_code == 2
-    assert "Missing option '--db'" in result.output
+    assert "Missing option '--db'" in result.output  # added after make_app: click's words
     result = CliRunner().invoke(app, ["worklist"])
     assert result.exit_code == 2
-    assert "Missing option '--db'" in result.output
+    assert "Missing --db: give --db URL, set CARECORE_DB" in result.output
 
 
 @pytest.mark.parametrize(
@@ -189,8 +189,6 @@ def test_a_blank_actor_variable_counts_as_unset(actor_app, tmp_path, blank, comm
         ([], {}, "file-user"),
         ([], {"CARECORE_ACTOR": "env-user"}, "env-user"),
         (["--actor", "cli-user"], {"CARECORE_ACTOR": "env-user"}, "cli-user"),
-        (["--actor", "  "], {"CARECORE_ACTOR": "env-user"}, "env-user"),
-        (["--actor", "  "], {}, "file-user"),
     ],
 )
 def test_the_actor_precedence_holds_for_every_command(actor_app, tmp_path, args, env, expected):
@@ -200,6 +198,18 @@ def test_the_actor_precedence_holds_for_every_command(actor_app, tmp_path, args,
     # (the variable used to override carecore --actor there).
     assert _probe(actor_app, *args, "own-actor", env=env)["actor"] == expected
     assert _probe(actor_app, "own-actor", "--actor", "own", env=env)["actor"] == "own"
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_actor_option_is_bad_input_not_ignored(actor_app, tmp_path, blank):
+    # Review of issue 22: a blank --actor used to be ignored (the variable or the file
+    # acted instead). It is a mistake in the command: exit 2, naming the option.
+    _write(tmp_path, 'actor = "file-user"\n')
+    for args in (["--actor", blank, "probe", "--db", "memory://"], ["own-actor", "--actor", blank]):
+        result = CliRunner().invoke(actor_app, args, env={"CARECORE_ACTOR": "env-user"})
+        assert result.exit_code == 2, result.output
+        assert "--actor" in result.output
+        assert "non-blank" in result.output
 
 
 def test_resolve_actor_without_settings_reads_the_variable_and_the_file(tmp_path, monkeypatch):

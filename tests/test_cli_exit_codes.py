@@ -193,3 +193,44 @@ def test_a_missing_optional_dependency_exits_2_naming_the_extra(
     assert f"{hidden}: needed for " in result.output
     shown = [name for name in CLASS_NAMES if re.search(rf"\b{name}\b", result.output)]
     assert not shown, result.output
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
+def test_every_command_reports_a_failed_file_operation_as_an_error(path, command):
+    # Review of issue 22: an --out under a file ended in a traceback (exit 1). Every
+    # command, plugins' included, runs inside the guard that names the option instead.
+    assert getattr(command.invoke, "__wrapped__", None) is not None, " ".join(path)
+
+
+def test_a_plugin_command_that_fails_to_write_exits_2_naming_its_option(tmp_path):
+    from carecore.plugins import hookimpl
+    from carecore.testing import registered
+
+    @click.command("write-it")
+    @click.option("--out", type=click.Path(path_type=Path), required=True)
+    def write_it(out: Path) -> None:
+        """Write a file where it is told (a plugin's command)."""
+        out.write_text("x")
+
+    class Plugin:
+        @hookimpl
+        def carecore_cli(self, app: click.Group) -> None:
+            app.add_command(write_it)
+
+    pm = get_plugin_manager(entry_points=False)
+    with registered(pm, Plugin()):
+        app = make_app(pm)
+    (tmp_path / "a-file").write_text("")
+    for out, words in (
+        (tmp_path / "a-file" / "x.txt", "is a file, not a folder"),
+        (tmp_path / "none" / "x.txt", "does not exist"),
+        (tmp_path, "is a folder, not a file"),
+    ):
+        result = CliRunner().invoke(app, ["write-it", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("Error: --out='"), result.output
+        assert words in result.output
+        assert "Traceback" not in result.output
+        shown = [name for name in CLASS_NAMES if re.search(rf"\b{name}\b", result.output)]
+        assert not shown, result.output
+    assert not (tmp_path / "none").exists()

@@ -65,9 +65,12 @@ def audit_command(  # noqa: PLR0917 - one parameter per click option
     if record is not None:
         _history(pm, db_url, record, fmt)
         return
+    for option, given in (("--patient", patient_id), ("--actor", of_actor)):
+        if given is not None and not given.strip():
+            raise errors.InvalidValue("must name an id (not blank)", field=option, value=given)
     if patient_id is None and of_actor is None:
-        raise errors.InvalidValue(
-            "name a patient (--patient) or an actor (--actor)", field="--patient", value=None
+        raise click.UsageError(
+            "--patient or --actor is needed: the patient or the actor whose log entries to list"
         )
     with (
         CareProgram.open(db_url, actor=env_actor(), plugin_manager=pm, create=False) as program,

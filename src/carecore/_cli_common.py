@@ -14,9 +14,12 @@ every command that prints records takes ``--format table|json|csv``:
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -30,10 +33,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "STORE_SOURCES",
+    "AnyCaseChoice",
+    "StoreOption",
     "day_option",
     "echo_records",
     "format_option",
     "month_option",
+    "output_error",
     "parse_day",
     "parse_month",
     "time_zone_option",
@@ -178,6 +185,128 @@ def open_executor(
     return stack.enter_context(
         get_executor(executor or "dask", workers=workers, scheduler=scheduler, pm=pm)
     )
+
+
+#: Where a command's store comes from besides ``--db`` (the help and the missing-option message).
+STORE_SOURCES = "--db, $CARECORE_DB or db in carecore.toml"
+
+
+class StoreOption(click.Option):
+    """A required ``--db`` whose help and missing message say where else the store can come from.
+
+    ``--db`` is required, but ``$CARECORE_DB`` and ``db`` in ``carecore.toml``
+    give it too (see :mod:`carecore._cli_config`): the help says
+    ``[required: --db, $CARECORE_DB or db in carecore.toml]``, not ``[required]``, and
+    a command run without any of them says how to give one (exit status 2).
+    """
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        if "required" in extra:
+            extra["required"] = f"required: {STORE_SOURCES}"
+        return extra
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.MissingParameter:
+            name = _option_name(self)
+            raise click.UsageError(
+                f"Missing {name}: give {name} URL, set CARECORE_DB, or set db in carecore.toml.",
+                ctx,
+            ) from None
+
+
+class AnyCaseChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice given in any letter case (``ccm``, ``CCM``), shown in help as written.
+
+    Click's own ``case_sensitive=False`` shows the choices lowercased; this
+    keeps one spelling in help and error messages and accepts every other.
+
+    >>> AnyCaseChoice(["CCM", "PCM"]).convert("pcm", None, None)
+    'PCM'
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            folded = value.casefold()
+            value = next((c for c in self.choices if str(c).casefold() == folded), value)
+        return super().convert(value, param, ctx)
+
+
+#: Reasons, in words, for the errors a path that cannot be written gives (bad input: exit 2).
+_PATH_ERRORS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EEXIST: "already exists",
+    errno.EISDIR: "is a folder, not a file",
+    errno.EROFS: "is on a read-only file system",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def _file_above(path: Path) -> Path | None:
+    """The file (not a folder) that *path* is below, if one is."""
+    for above in reversed(path.parents):
+        if above.exists() and not above.is_dir():
+            return above
+    return None
+
+
+def _words(exc: OSError, path: Path) -> str:
+    """Why *exc* happened at *path*, in words."""
+    if exc.errno == errno.ENOENT:
+        if path.parent.is_dir():
+            return "does not exist"
+        return f"its folder {str(path.parent)!r} does not exist"
+    if exc.errno == errno.ENOTDIR:
+        above = _file_above(path)
+        return (
+            f"{str(above)!r} is a file, not a folder" if above else "a part of it is not a folder"
+        )
+    if exc.errno in _PATH_ERRORS:
+        return _PATH_ERRORS[exc.errno]
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _paths(value: object) -> list[Path]:
+    if isinstance(value, str | os.PathLike) and str(value):
+        return [Path(value).absolute()]
+    if isinstance(value, list | tuple):
+        return [p for v in value for p in _paths(v)]
+    return []
+
+
+def output_error(exc: OSError, values: Mapping[str, object]) -> errors.CarecoreError:
+    """*exc*, raised by a file operation, as a carecore error naming the option of its path.
+
+    *values* maps each option (``--out``) or argument of the command to its
+    value. A path that is an option's value, or below it, or above it (a
+    folder the command would create), or beside it (a temporary file renamed
+    to it when written), names that option: a missing folder,
+    a file where a folder should be or a denied permission is bad input
+    (:class:`~carecore.errors.InvalidValue`, exit status 2). Any other
+    failure (a full disk), or a path no option names, is a plain
+    :class:`~carecore.errors.CarecoreError` (exit status 1).
+
+    >>> print(output_error(IsADirectoryError(21, "Is a directory", "/srv/x"), {"--out": "/srv/x"}))
+    --out='/srv/x': is a folder, not a file
+    """
+    if exc.filename is None:
+        return errors.CarecoreError(_words(exc, Path()))
+    path = Path(exc.filename).absolute()
+    words = _words(exc, path)
+    for option, value in values.items():
+        if any(
+            p == path or p in path.parents or path in p.parents or p.parent == path.parent
+            for p in _paths(value)
+        ):
+            shown = str(value) if isinstance(value, os.PathLike) else value
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, *_PATH_ERRORS):
+                return errors.InvalidValue(words, field=option, value=shown)
+            return errors.CarecoreError(words, field=option, value=shown)
+    return errors.CarecoreError(words, field=str(exc.filename))
 
 
 def _cell(value: object) -> str:

@@ -12,7 +12,7 @@ import click
 from carecore import errors
 from carecore._cli_actor import actor_option
 from carecore._cli_common import day_option
-from carecore.deidentify import KEY_ENV, Deidentifier, export
+from carecore.deidentify import KEY_ENV, MIN_KEY_LENGTH, Deidentifier, export
 from carecore.service import CareProgram
 
 if TYPE_CHECKING:
@@ -20,20 +20,26 @@ if TYPE_CHECKING:
 
 
 def _key(key_file: Path | None) -> str:
+    """The pseudonym key: the file's text, else ``$CARECORE_DEIDENTIFY_KEY``; never shown."""
     if key_file is not None:
         try:
-            return key_file.read_text(encoding="utf-8").strip()
+            key = key_file.read_text(encoding="utf-8").strip()
         except OSError:
             raise errors.InvalidValue(
                 "cannot be read", field="--key-file", value=str(key_file)
             ) from None
-    key = os.environ.get(KEY_ENV, "").strip()
-    if not key:
-        raise errors.InvalidValue(
-            f"a pseudonym key is needed: --key-file FILE or ${KEY_ENV}",
-            field="--key-file",
-            value=None,
-        )
+    else:
+        key = os.environ.get(KEY_ENV, "").strip()
+        if not key:
+            raise click.UsageError(
+                f"--key-file or ${KEY_ENV} is needed: the pseudonym key (a secret of at least "
+                f"{MIN_KEY_LENGTH} characters)"
+            )
+    if len(key) < MIN_KEY_LENGTH:
+        short = f"the pseudonym key must have at least {MIN_KEY_LENGTH} characters"
+        if key_file is not None:
+            raise errors.InvalidValue(short, field="--key-file", value=str(key_file))
+        raise errors.InvalidValue(short, field=f"${KEY_ENV}")
     return key
 
 

@@ -246,9 +246,7 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
             click.echo(name)
         return
     if config is None:
-        raise errors.InvalidValue(
-            "give a config file or an example name", field="CONFIG", value=None
-        )
+        raise click.UsageError("CONFIG is needed: a study file or an example name")
     study = load_study(config)
     if replications < 1:
         raise errors.InvalidValue("must be at least 1", field="--replications", value=replications)

@@ -284,11 +284,20 @@ class NotFound(CarecoreError, LookupError):
     """
 
 
+#: The plugins shipped with carecore that open a store, by URL scheme (named, never imported).
+_STORE_PLUGINS = {"postgresql": "carecore-postgres", "postgres": "carecore-postgres"}
+
+
 class NoStoreForURL(NotFound):
     """No installed plugin opens a store for this URL.
 
     >>> str(NoStoreForURL(url="mongodb://x"))
     "url='mongodb://x': no installed plugin opens this kind of store"
+
+    A store carecore ships a plugin for names the plugin to install:
+
+    >>> print(NoStoreForURL(url="postgresql://db.example.org/practice"))
+    url='postgresql://db.example.org/practice': the carecore-postgres plugin opens this kind of store and is not installed; install it with: pip install ./plugins/carecore-postgres (in the carecore clone)
 
     A file path is not a URL; the message says how to write one:
 
@@ -298,6 +307,12 @@ class NoStoreForURL(NotFound):
 
     def __init__(self, *, url: str) -> None:
         reason = "no installed plugin opens this kind of store"
+        plugin = _STORE_PLUGINS.get(url.split("://", 1)[0].lower()) if "://" in url else None
+        if plugin is not None:
+            reason = (
+                f"the {plugin} plugin opens this kind of store and is not installed; install "
+                f"it with: pip install ./plugins/{plugin} (in the carecore clone)"
+            )
         if "://" not in url:
             reason = f"is a path, not a store URL (for an SQLite file write sqlite:///{url})"
         super().__init__(reason, field="url", value=url)

@@ -149,9 +149,17 @@ def test_corrupted_file_is_a_typed_error_and_untouched(tmp_path, content):
     assert info.value.field == "url"
     assert path.read_bytes() == content
     result = CliRunner().invoke(make_app(), ["db", "check", f"sqlite:///{path}"])
-    assert result.exit_code == 1
+    # A file that is not a database is bad input (exit 2), not a check that found problems.
+    assert result.exit_code == 2
     assert "is not a database" in result.output
     assert path.read_bytes() == content
+
+
+def test_a_folder_is_not_a_database_file(tmp_path):
+    with pytest.raises(errors.InvalidValue) as info:
+        open_store(f"sqlite:///{tmp_path}")
+    assert str(info.value).endswith("is a folder, not a database file")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_folder_is_unavailable(tmp_path):

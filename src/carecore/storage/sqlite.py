@@ -135,6 +135,10 @@ class SqliteStore(SqlStore):
         super().__init__(url)
         self.path = sqlite_path(url)
         if self.path != ":memory:":
+            if Path(self.path).is_dir():
+                raise errors.InvalidValue(
+                    "is a folder, not a database file", field="url", value=url
+                )
             parent = Path(self.path).parent
             if not parent.is_dir():
                 raise errors.StoreUnavailable(
