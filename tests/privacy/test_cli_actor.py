@@ -67,11 +67,20 @@ def test_fhir_export_records_the_actor(url):
     assert _actions_of(url, "fhir-export") == []
 
 
-def test_a_blank_actor_falls_back_to_the_login_name(url, monkeypatch):
+def test_no_actor_named_runs_as_the_login_name(url, monkeypatch):
     monkeypatch.delenv("CARECORE_ACTOR", raising=False)
-    result = CliRunner().invoke(make_app(), ["--actor", "  ", "tcm", "list", "--db", url])
+    result = CliRunner().invoke(make_app(), ["tcm", "list", "--db", url])
     assert result.exit_code == 0, result.output
     assert _actions_of(url, f"os-user:{getpass.getuser()}")
+
+
+def test_a_blank_actor_is_bad_input_and_nothing_is_read(url, monkeypatch):
+    monkeypatch.delenv("CARECORE_ACTOR", raising=False)
+    before = len(_actions_of(url, f"os-user:{getpass.getuser()}"))
+    result = CliRunner().invoke(make_app(), ["--actor", "  ", "tcm", "list", "--db", url])
+    assert result.exit_code == 2, result.output
+    assert "--actor" in result.output
+    assert len(_actions_of(url, f"os-user:{getpass.getuser()}")) == before
 
 
 @pytest.mark.parametrize(
