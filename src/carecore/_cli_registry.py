@@ -39,6 +39,7 @@ _COLUMNS = (
     "status",
     "level",
     "conditions",
+    "condition_names",
     "reasons",
 )
 
@@ -56,6 +57,7 @@ def eligibility_row(verdict: Eligibility, patient: Patient) -> dict[str, Any]:
         "needs_attestation": verdict.needs_attestation,
         "level": verdict.level,
         "conditions": list(verdict.conditions),
+        "condition_names": _named(verdict),
         "criteria": [
             {
                 "rule": c.rule,
@@ -67,6 +69,33 @@ def eligibility_row(verdict: Eligibility, patient: Patient) -> dict[str, Any]:
             for c in verdict.criteria
         ],
     }
+
+
+def _named(verdict: Eligibility) -> list[dict[str, str | None]]:
+    """The qualifying conditions as records: code, code system, and the name in words.
+
+    The name is the words of :attr:`~carecore.registry.Eligibility.condition_names`
+    without the bracketed code (the record beside it says the code); null when
+    nothing names the code. A verdict made without names or systems gives nulls.
+    """
+    names = verdict.condition_names or (None,) * len(verdict.conditions)
+    systems = verdict.condition_systems or (None,) * len(verdict.conditions)
+    return [
+        {
+            "code": code,
+            "system": None if system is None else system.value,
+            "name": None if name is None or name == code else name.removesuffix(f" ({code})"),
+        }
+        for code, name, system in zip(verdict.conditions, names, systems, strict=True)
+    ]
+
+
+def _csv_names(row: dict[str, Any]) -> list[str]:
+    """The conditions in words with the code in brackets, as the table and worklist name them."""
+    return [
+        c["code"] if c["name"] is None else f"{c['name']} ({c['code']})"
+        for c in row["condition_names"]
+    ]
 
 
 def _reasons(row: dict[str, Any]) -> str:
@@ -250,7 +279,11 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
         )
 
     echo_records(
-        fmt, [{**r, "reasons": _reasons(r)} for r in rows], columns=_COLUMNS, table=table, data=rows
+        fmt,
+        [{**r, "condition_names": _csv_names(r), "reasons": _reasons(r)} for r in rows],
+        columns=_COLUMNS,
+        table=table,
+        data=rows,
     )
 
 

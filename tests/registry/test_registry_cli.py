@@ -67,6 +67,37 @@ def test_json_table_and_csv_give_each_patients_answer(url, carecore_pm):
     assert all(r["reasons"] for r in sheet)
 
 
+def test_json_and_csv_name_the_conditions_beside_their_codes(url):
+    rows = json.loads(
+        run(url, "--program", "ccm", "--as-of", "2026-03-01", "--format", "json").output
+    )
+    p1 = next(r for r in rows if r["patient_id"] == "p1")
+    assert p1["conditions"] == ["E11.9", "I50.9"]  # the codes, as before
+    icd10 = CodeSystem.ICD10CM.value
+    assert p1["condition_names"] == [
+        {"code": "E11.9", "system": icd10, "name": "Type 2 diabetes mellitus"},
+        {"code": "I50.9", "system": icd10, "name": "Heart failure"},
+    ]
+    pcm = json.loads(
+        run(url, "--program", "pcm", "--as-of", "2026-03-01", "--format", "json").output
+    )
+    (p2,) = [r for r in pcm if r["patient_id"] == "p2"]
+    assert [(c["code"], c["system"]) for c in p2["condition_names"]] == [
+        ("38341003", CodeSystem.SNOMEDCT.value)
+    ]
+    assert p2["condition_names"][0]["name"]
+    sheet = list(
+        csv.DictReader(
+            io.StringIO(
+                run(url, "--program", "ccm", "--as-of", "2026-03-01", "--format", "csv").output
+            )
+        )
+    )
+    p1_row = next(r for r in sheet if r["patient_id"] == "p1")
+    assert p1_row["conditions"] == "E11.9; I50.9"
+    assert p1_row["condition_names"] == "Type 2 diabetes mellitus (E11.9); Heart failure (I50.9)"
+
+
 def test_status_filter(url):
     rows = json.loads(
         run(

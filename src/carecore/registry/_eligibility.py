@@ -76,7 +76,8 @@ class Eligibility:
     conditions (attested, and, when an attestation is needed, proposed);
     ``condition_names`` says the same conditions in words, in the same
     order, each with its code in brackets (``"Essential (primary)
-    hypertension (I10)"``).
+    hypertension (I10)"``); ``condition_systems`` says, in the same order,
+    the code system of each (ICD-10-CM or SNOMED CT).
 
     >>> e = Eligibility(patient_id="p1", family=ServiceFamily.CCM, as_of=pendulum.Date(2026, 3, 1),
     ...     criteria=(Criterion(rule="alive", met=True, detail="alive"),
@@ -96,6 +97,7 @@ class Eligibility:
     conditions: tuple[str, ...] = ()
     level: int | None = None
     condition_names: tuple[str, ...] = ()
+    condition_systems: tuple[CodeSystem, ...] = ()
 
     @property
     def eligible(self) -> bool:
@@ -384,9 +386,9 @@ def eligibility(
     clinical, found = _clinical(fam, active)
     # Every program here is a Medicare Part B service.
     criteria = [_alive(patient, day), clinical, _coverage(patient, day, coverages)]
-    named: dict[str, str] = {}
+    named: dict[str, tuple[str, CodeSystem]] = {}
     for c in found:  # one name per code: the first record's
-        named.setdefault(c.coding.code, condition_name(c))
+        named.setdefault(c.coding.code, (condition_name(c), c.coding.system))
     level = None
     if fam is ServiceFamily.APCM:
         level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
@@ -397,7 +399,8 @@ def eligibility(
         criteria=tuple(criteria),
         conditions=tuple(named),
         level=level,
-        condition_names=tuple(named.values()),
+        condition_names=tuple(name for name, _ in named.values()),
+        condition_systems=tuple(system for _, system in named.values()),
     )
 
 
