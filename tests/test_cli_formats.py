@@ -4,11 +4,14 @@ The commands are read from the command tree: a command with a ``--format``
 option must offer the three formats, and the commands known to print
 records must have one. Each is then run on a small demo store in each
 format: JSON parses, and CSV parses with the csv module, with a header row.
+``fhir pull`` pulls from the FHIR plugin's own loopback test server
+(plugins/carecore-fhir/tests/fhir_server.py, HTTP on 127.0.0.1).
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import shutil
@@ -42,6 +45,7 @@ RECORD_COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("billing", "evaluate"): ["{scenarios}"],
     ("db", "check"): ["{db}"],
     ("fhir", "import"): ["--db", "{db}", "--no-progress", "{synthea}"],
+    ("fhir", "pull"): ["{fhir_server}", "--insecure", "--db", "{db}"],
     ("gaps",): ["--db", "{db}", "--all"],
     ("hl7", "import"): ["--db", "{db}", "--no-progress", "{hl7}"],
     ("import",): ["--db", "{db}", "--source", "fhir", "{bundle}"],
@@ -82,6 +86,37 @@ OTHER_FORMATS = {
     # The claim file's format (x12, fhir): the command writes a file and prints a total.
     ("billing", "claims"),
 }
+
+
+#: The FHIR plugin's loopback test server: read, search with paging, create and update.
+FHIR_SERVER = Path(__file__).parents[1] / "plugins" / "carecore-fhir" / "tests" / "fhir_server.py"
+
+#: What the test server holds for ``fhir pull``: a patient and a condition of theirs.
+PULLED = (
+    {
+        "resourceType": "Patient",
+        "id": "fmt-pull-1",
+        "identifier": [{"system": "urn:mrn", "value": "fmt-pull-1"}],
+        "gender": "female",
+        "birthDate": "1950-01-01",
+        "name": [{"family": "Pulled", "given": ["Pat"]}],
+    },
+    {
+        "resourceType": "Condition",
+        "id": "fmt-pull-c1",
+        "subject": {"reference": "Patient/fmt-pull-1"},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I10"}]},
+        "onsetDateTime": "2020-01-01",
+    },
+)
 
 
 def leaves(group: click.Group, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], click.Command]:
@@ -182,12 +217,29 @@ def store(tmp_path_factory):
     }
 
 
+@pytest.fixture(scope="module")
+def fhir_server():
+    """The FHIR plugin's test server on 127.0.0.1, holding :data:`PULLED`; its base URL."""
+    pytest.importorskip("carecore_fhir", reason="fhir pull is in the carecore-fhir plugin")
+    spec = importlib.util.spec_from_file_location("carecore_formats_fhir_server", FHIR_SERVER)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with module.FhirHttpServer() as server:
+        for resource in PULLED:
+            server.store.put(resource)
+        yield server.base
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("path", sorted(RECORD_COMMANDS), ids=" ".join)
-def test_each_format_prints_the_records(store, path, fmt, tmp_path):
+def test_each_format_prints_the_records(store, path, fmt, tmp_path, request):
     if path not in COMMANDS:
         pytest.skip(f"{' '.join(path)} is not installed")
     values = {**store, "out": str(tmp_path / "out")}
+    if "{fhir_server}" in RECORD_COMMANDS[path]:
+        values["fhir_server"] = request.getfixturevalue("fhir_server")
     args = [a.format(**values) for a in RECORD_COMMANDS[path]]
     result = CliRunner().invoke(APP, [*path, *args, "--format", fmt])
     # db check exits 1 when it finds a problem; the records are printed all the same.
@@ -232,6 +284,24 @@ def test_fhir_import_keeps_each_resource_kind_whole_off_a_terminal(store):
     assert {"MedicationRequest", "Immunization"} <= kinds
     for kind in kinds:
         assert kind in result.stdout
+
+
+def test_fhir_pull_prints_the_summary_fhir_import_prints(store, fhir_server):
+    args = ["fhir", "pull", fhir_server, "--insecure", "--db", store["db"]]
+    result = CliRunner().invoke(APP, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    pulled = json.loads(result.stdout)
+    imported = json.loads(_json_of(["fhir", "import", store["synthea"]], store))
+    assert set(pulled) == set(imported)
+    kinds = {r["resource"]: r for r in pulled["resources"]}
+    assert {"Patient", "Condition"} <= set(kinds)
+    sheet = CliRunner().invoke(APP, [*args, "--format", "csv"])
+    assert sheet.exit_code == 0, sheet.output
+    rows = {r["resource"]: r for r in csv.DictReader(io.StringIO(sheet.stdout))}
+    assert set(rows) == set(kinds)
+    assert list(next(iter(rows.values()))) == list(next(iter(kinds.values())))
+    # Pulled again, each resource is already stored: nothing is imported twice.
+    assert sum(int(r["imported"]) for r in rows.values()) == 0
 
 
 def _json_of(command: list[str], store) -> str:

@@ -27,6 +27,13 @@ def fhir() -> None:
     """FHIR R4: import bundles from EHRs, export a patient's record and care plans."""
 
 
+#: What ``--format`` prints, for import and pull alike (the same summary).
+_FORMAT_HELP = (
+    "table, json (the counts, reasons, notes and refusals), or csv (a header row, "
+    "one row per resource type with its counts)."
+)
+
+
 @fhir.command("import")
 @click.argument(
     "bundles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -57,10 +64,7 @@ def fhir() -> None:
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
 )
-@format_option(
-    help="table, json (the counts, reasons, notes and refusals), or csv (a header row, "
-    "one row per resource type with its counts).",
-)
+@format_option(help=_FORMAT_HELP)
 @click.pass_context
 def import_(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context,
@@ -103,6 +107,13 @@ def import_(  # noqa: PLR0917 - click passes options positionally
             options=options,
             progress=lambda _name: bar.advance(task, next(done)),
         )
+    _echo_report(fmt, report)
+    if report.refused:
+        ctx.exit(1)
+
+
+def _echo_report(fmt: str, report: ImportReport) -> None:
+    """The summary of an import or a pull in the ``--format`` *fmt*."""
     echo_records(
         fmt,
         _rows(report),
@@ -110,8 +121,6 @@ def import_(  # noqa: PLR0917 - click passes options positionally
         table=lambda: _summary(_console(), report),
         data=_document(report),
     )
-    if report.refused:
-        ctx.exit(1)
 
 
 #: What became of a resource, as the summary's columns.
@@ -245,6 +254,7 @@ def _grouped(reason: str) -> str:
     help="Allow an http:// server (cleartext; a test server on this machine). "
     "Also CARECORE_FHIR_INSECURE=1 or fhir_insecure in the settings file.",
 )
+@format_option(help=_FORMAT_HELP)
 @click.pass_context
 def pull(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context,
@@ -254,6 +264,7 @@ def pull(  # noqa: PLR0917 - click passes options positionally
     time_zone: str,
     token_env: str | None,
     insecure: bool,  # noqa: FBT001 - a click flag
+    fmt: str,
 ) -> None:
     """Import from a FHIR R4 server (searched page by page); print the same summary as import.
 
@@ -286,7 +297,7 @@ def pull(  # noqa: PLR0917 - click passes options positionally
         ) as client,
     ):
         report = import_from_server(program, client, patient_id=patient_id, options=options)
-    _summary(_console(), report)
+    _echo_report(fmt, report)
     if report.refused:
         ctx.exit(1)
 
