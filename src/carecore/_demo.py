@@ -49,6 +49,7 @@ from carecore.billing.fees import Revenue, revenue
 from carecore.clock import FixedClock
 from carecore.metrics import A1C_LOINC, months_of
 from carecore.model import (
+    AdministrativeSex,
     AdtEvent,
     AdtEventKind,
     Appointment,
@@ -60,6 +61,7 @@ from carecore.model import (
     CareTeam,
     CareTeamMember,
     CareTeamRole,
+    ClinicalService,
     Coding,
     Comparator,
     Condition,
@@ -91,6 +93,7 @@ from carecore.model import (
     ReviewSchedule,
     RoleClass,
     ServiceFamily,
+    ServiceKind,
     ServicePeriod,
     SupervisionLevel,
     SymptomActionPlan,
@@ -423,6 +426,7 @@ def run_demo(
     practice.rescreen()
     practice.update_goals()
     practice.record_fills()
+    practice.record_prevention()
     files, measures, care = practice.write_report(out)
     result = practice.result(files, measures, time.perf_counter() - started)
     return evolve(result, care=care)
@@ -444,8 +448,9 @@ class _Practice:
     follow-up, deaths and disenrollments) is the simulation's recording. The
     rest is the demo's own detail, from one generator seeded with the demo's
     seed: names, addresses, the days and hours of a month's contacts and
-    visits, PHQ-9 answers and A1c results. Nothing is dated after the last
-    simulated day.
+    visits, PHQ-9 answers and A1c results (the pharmacy fills and the
+    preventive care have generators of their own). Nothing is dated after the
+    last simulated day.
     """
 
     def __init__(
@@ -1171,6 +1176,69 @@ class _Practice:
                     day = day.add(days=30 + (rng.randint(7, 21) if late else rng.randint(-3, 2)))
         self.program.import_records(fills, reason="pharmacy fills")
 
+    def record_prevention(self) -> None:
+        """The year's vaccines, screenings and diabetes checks, coded as the gap rules count them.
+
+        A practice running a care-management program gives most of its patients
+        their influenza vaccine in the autumn and some a COVID-19, pneumococcal,
+        shingles (two doses) or RSV vaccine; it screens older patients for
+        falls, offers FIT kits and mammograms, and sends patients with diabetes
+        for a retinal exam and a kidney-health evaluation (eGFR and urine
+        albumin-creatinine ratio). Enrolled patients, whose care managers track
+        these, get each one more often than the rest (:data:`_OFFERS`). Every
+        record falls inside the year and before a patient's death; they go in
+        as a FHIR import stores Immunization, Procedure and Observation
+        resources. A seeded generator of their own keeps the rest of the year
+        as it was.
+        """
+        rng = random.Random(f"{self.settings.seed}-prevention")  # noqa: S311 - reproducible demo
+        self._clock(self.period.end, hour=20)
+        season = _season_days(self.period)
+        services: list[ClinicalService] = []
+        labs: list[Observation] = []
+        for patient in sorted(self.patients, key=lambda p: p.id):
+            pid = patient.id
+            died = patient.date_of_death or self.died.get(pid)
+            last = self.period.end if died is None else min(self.period.end, died.subtract(days=1))
+            codes = {c.coding.code for c in self.conditions.get(pid, ())}
+            who = _Who(
+                age=_age_on(patient.birth_date, self.period.end),
+                female=patient.sex is AdministrativeSex.FEMALE,
+                diabetic=any(c.startswith(("E08", "E09", "E10", "E11", "E13")) for c in codes),
+            )
+            enrolled = pid in self.enrolled_on
+            for offer in _OFFERS:
+                share = offer.enrolled if enrolled else offer.others
+                if not offer.is_for(who) or rng.random() >= share:
+                    continue
+                days = season if offer.seasonal else (self.first, self.period.end)
+                on = None if days is None else _draw_day(rng, days[0], min(days[1], last))
+                dates = [] if on is None else [on]
+                if offer.doses == 2 and on is not None:  # noqa: PLR2004 - the second 2 to 6 months on
+                    second = _draw_day(rng, on.add(months=2), min(on.add(months=6), last))
+                    dates += [] if second is None else [second]
+                services += [
+                    ClinicalService(
+                        id=f"{pid}-{offer.key}-{n}",
+                        patient_id=pid,
+                        kind=offer.kind,
+                        system=offer.system,
+                        code=offer.code,
+                        on=day,
+                        text=offer.text,
+                    )
+                    for n, day in enumerate(dates, start=1)
+                ]
+            share = _KIDNEY_HEALTH[0] if enrolled else _KIDNEY_HEALTH[1]
+            if who.diabetic and who.age <= 85 and rng.random() < share:  # noqa: PLR2004
+                on = _draw_day(rng, self.first, last)
+                if on is not None:
+                    labs += _kidney_labs(pid, on, rng)
+        reason = "carecore demo: immunizations, screenings and diabetes checks"
+        for group in (services, labs):
+            if group:
+                self.program.import_records(group, reason=reason)
+
     def write_report(
         self, out: Path
     ) -> tuple[ReportFiles, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
@@ -1216,6 +1284,142 @@ class _Practice:
             measures=measures,
             seconds=seconds,
         )
+
+
+@frozen
+class _Who:
+    """What decides which preventive services a patient is offered."""
+
+    age: int
+    female: bool
+    diabetic: bool
+
+
+@frozen
+class _Offer:
+    """A preventive service, who it is for, and the share of them who get it in the year."""
+
+    key: str
+    kind: ServiceKind
+    system: str
+    code: str
+    text: str
+    enrolled: float  #: the share of enrolled patients who get it
+    others: float  #: the share of the practice's other patients
+    min_age: int = 18
+    max_age: int = 200
+    female: bool = False  #: for women only
+    diabetic: bool = False  #: for patients with diabetes only
+    seasonal: bool = False  #: given in the respiratory season's vaccine months
+    doses: int = 1
+
+    def is_for(self, who: _Who) -> bool:
+        """Whether the service is for a patient like *who*."""
+        return (
+            self.min_age <= who.age <= self.max_age
+            and (who.female or not self.female)
+            and (who.diabetic or not self.diabetic)
+        )
+
+
+_SHOT, _TEST = ServiceKind.IMMUNIZATION, ServiceKind.PROCEDURE
+_LAB, _OBS = ServiceKind.LAB, ServiceKind.OBSERVATION
+
+#: The preventive services of the demo's year, in the codes the gap rules count as evidence.
+_OFFERS = (
+    _Offer(key="flu", kind=_SHOT, system="CVX", code="150",
+           text="Influenza, injectable, quadrivalent, preservative free",
+           enrolled=0.72, others=0.45, seasonal=True),
+    _Offer(key="covid", kind=_SHOT, system="CVX", code="309", text="COVID-19, mRNA vaccine",
+           min_age=65, enrolled=0.45, others=0.25, seasonal=True),
+    _Offer(key="pcv20", kind=_SHOT, system="CVX", code="216",
+           text="Pneumococcal conjugate vaccine, 20-valent",
+           min_age=50, enrolled=0.30, others=0.12),
+    _Offer(key="rzv", kind=_SHOT, system="CVX", code="187", text="Zoster vaccine, recombinant",
+           min_age=50, enrolled=0.20, others=0.08, doses=2),
+    _Offer(key="rsv", kind=_SHOT, system="CVX", code="305", text="RSV vaccine, bivalent, protein subunit",
+           min_age=75, enrolled=0.30, others=0.15, seasonal=True),
+    _Offer(key="falls", kind=_TEST, system="CPT", code="1101F",
+           text="Fall-risk screening: no falls, or one without injury, in the past year",
+           min_age=65, enrolled=0.70, others=0.30),
+    _Offer(key="fit", kind=_LAB, system="LOINC", code="57905-2",
+           text="Fecal immunochemical test",
+           min_age=45, max_age=75, enrolled=0.35, others=0.15),
+    _Offer(key="mammogram", kind=_TEST, system="CPT", code="77067", text="Screening mammography",
+           min_age=40, max_age=74, female=True, enrolled=0.55, others=0.35),
+    _Offer(key="eye", kind=_TEST, system="CPT", code="2023F",
+           text="Dilated retinal eye exam reviewed, no retinopathy",
+           diabetic=True, enrolled=0.62, others=0.35),
+    _Offer(key="tdap", kind=_SHOT, system="CVX", code="115", text="Tdap",
+           min_age=19, enrolled=0.10, others=0.05),
+    _Offer(key="hcv", kind=_LAB, system="LOINC", code="13955-0",
+           text="Hepatitis C virus antibody", min_age=18, max_age=79, enrolled=0.15, others=0.06),
+    _Offer(key="dxa", kind=_TEST, system="CPT", code="77080", text="Bone density scan (DXA)",
+           min_age=65, female=True, enrolled=0.25, others=0.10),
+    _Offer(key="audit-c", kind=_OBS, system="LOINC", code="75626-2",
+           text="AUDIT-C total score", enrolled=0.60, others=0.20),
+    _Offer(key="bp", kind=_OBS, system="CPT", code="3074F",
+           text="Systolic blood pressure below 130 at an office visit",
+           min_age=40, enrolled=0.85, others=0.60),
+)  # fmt: skip
+
+#: The share of patients with diabetes (18 to 85) who have a kidney-health evaluation in the
+#: year: enrolled, others.
+_KIDNEY_HEALTH = (0.65, 0.40)
+
+
+def _kidney_labs(pid: str, on: pendulum.Date, rng: random.Random) -> list[Observation]:
+    """An eGFR (CKD-EPI 2021) and a urine albumin-creatinine ratio, drawn the same day."""
+    return [
+        Observation(
+            id=f"{pid}-egfr-{on:%Y%m%d}",
+            patient_id=pid,
+            measure="eGFR (CKD-EPI 2021)",
+            value=Decimal(rng.randint(38, 96)),
+            unit="mL/min/1.73m2",
+            on=on,
+            loinc="98979-8",
+        ),
+        Observation(
+            id=f"{pid}-uacr-{on:%Y%m%d}",
+            patient_id=pid,
+            measure="Urine albumin-creatinine ratio",
+            value=Decimal(rng.randint(4, 140)),
+            unit="mg/g",
+            on=on,
+            loinc="9318-7",
+        ),
+    ]
+
+
+def _draw_day(
+    rng: random.Random, first: pendulum.Date, last: pendulum.Date
+) -> pendulum.Date | None:
+    """A day from *first* to *last* (None when there is none)."""
+    return None if last < first else first.add(days=rng.randint(0, (last - first).days))
+
+
+def _season_days(period: ServicePeriod) -> tuple[pendulum.Date, pendulum.Date] | None:
+    """The days of *period* in its last respiratory season's vaccine months.
+
+    Doses are given from September to November; a year that ends before an
+    autumn has the season's late doses (December to February) instead. None
+    when the period has neither.
+    """
+    end = period.end
+    year = end.year if (end.month, end.day) >= (8, 1) else end.year - 1
+    for start, stop in (
+        (pendulum.Date(year, 9, 1), pendulum.Date(year, 11, 30)),
+        (pendulum.Date(year, 12, 1), pendulum.Date(year + 1, 3, 1).subtract(days=1)),
+    ):
+        first, last = max(start, period.start), min(stop, end)
+        if first <= last:
+            return first, last
+    return None
+
+
+def _age_on(birth: pendulum.Date, on: pendulum.Date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 def _care_rows(care: dict[str, Any]) -> tuple[tuple[str, str], ...]:
