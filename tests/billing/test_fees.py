@@ -221,6 +221,7 @@ def _demo_result(total, lines, unpriced):
         measures=(),
         store_url="memory:",
         report=SimpleNamespace(index=Path("report/index.html")),
+        care=(),
     )
     result.revenue = Revenue(total=Decimal(total), lines=lines, unpriced_lines=unpriced)
     return result
@@ -247,11 +248,14 @@ def test_the_demo_summary_never_prices_lines_without_a_fee_at_zero():
 
 
 def _summary(codes, total):
-    return SimpleNamespace(
+    from carecore.billing import CloseSummary, CodeTotal
+
+    return CloseSummary(
         month="2026-03",
         rule_set="cms-2026",
+        rule_set_year=2026,
         rule_set_version="2026.1",
-        codes=[SimpleNamespace(code=c, lines=n, units=n, amount=a) for c, n, a in codes],
+        codes=[CodeTotal(code=c, lines=n, units=n, amount=a) for c, n, a in codes],
         claim_lines=sum(n for _c, n, _a in codes),
         expected_revenue=total,
         # The close's summary: a code with no listed fee has amount None, its lines counted here.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pendulum
 from hypothesis import given
 from hypothesis import strategies as st
@@ -103,7 +105,7 @@ def test_the_funnel_never_grows_along_its_stages(rows):
     elig, enrollments, consents, lines = build(rows)
     stages = enrollment_funnel(elig, enrollments, consents, lines, family=CCM, month=MARCH)
     assert tuple(s.name for s in stages) == FUNNEL_STAGES
-    for before, after in zip(stages, stages[1:], strict=False):
+    for before, after in itertools.pairwise(stages):
         assert after.patients <= before.patients
         assert after.count <= before.count
     # The enrolled stage is the enrollment rate's numerator (eligible and enrolled that day).
