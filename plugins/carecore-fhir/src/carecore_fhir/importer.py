@@ -390,38 +390,18 @@ def _existing(
 def _add(
     program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
 ) -> tuple[int, int]:
-    """Bulk-add new records; when the bulk load fails, add one by one to find the bad ones."""
+    """Bulk-add new records; when the bulk load fails, add one by one to find the bad ones.
+
+    New Observations need no path of their own:
+    :meth:`~carecore.service.CareProgram.import_records` stores readings as
+    :meth:`~carecore.service.CareProgram.record_readings` does, each compared
+    with its patient's care plans and raising the urgent findings in the same
+    transaction, except a reading older than
+    :data:`~carecore.service.READING_ALERT_DAYS` days, which is history (a
+    bundle of last year's readings alerts no one).
+    """
     if not items:
         return 0, 0
-    if isinstance(items[0][1], Observation):
-        return _add_readings(program, reason, items, status)
-    try:
-        result = program.import_records([v for _, v in items], reason=reason)
-    except errors.CarecoreError:
-        added = skipped = 0
-        for position, value in items:
-            try:
-                one = program.import_records([value], reason=reason)
-                added, skipped = added + one.added, skipped + one.skipped
-            except errors.CarecoreError as exc:
-                status[position] = f"refused:{exc}"
-        return added, skipped
-    return result.added, result.skipped
-
-
-def _add_readings(
-    program: CareProgram, reason: str, items: list[tuple[int, Any]], status: dict[int, str]
-) -> tuple[int, int]:
-    """New Observations go through the program's reading path, as a recorded home reading does.
-
-    :meth:`~carecore.service.CareProgram.import_records` stores readings as
-    :meth:`~carecore.service.CareProgram.record_readings` does: each is
-    compared with its patient's care plans and raises the urgent findings in
-    the same transaction, except a reading older than
-    :data:`~carecore.service.READING_ALERT_DAYS` days, which is history (a
-    bundle of last year's readings alerts no one). When the batch fails, each
-    is tried alone to find the bad ones.
-    """
     try:
         result = program.import_records([v for _, v in items], reason=reason)
     except errors.CarecoreError:
