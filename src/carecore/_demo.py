@@ -1195,7 +1195,7 @@ class _Practice:
         self._clock(self.period.end, hour=20)
         season = _season_days(self.period)
         services: list[ClinicalService] = []
-        labs: list[Observation] = []
+        labs: list[ClinicalService] = []
         for patient in sorted(self.patients, key=lambda p: p.id):
             pid = patient.id
             died = patient.date_of_death or self.died.get(pid)
@@ -1368,26 +1368,32 @@ _OFFERS = (
 _KIDNEY_HEALTH = (0.65, 0.40)
 
 
-def _kidney_labs(pid: str, on: pendulum.Date, rng: random.Random) -> list[Observation]:
-    """An eGFR (CKD-EPI 2021) and a urine albumin-creatinine ratio, drawn the same day."""
+def _kidney_labs(pid: str, on: pendulum.Date, rng: random.Random) -> list[ClinicalService]:
+    """An eGFR (CKD-EPI 2021) and a urine albumin-creatinine ratio, drawn the same day.
+
+    Stored as the FHIR import stores a gap-closing lab: a lab service with its LOINC
+    code (the result's value is not what closes the gap), so an exported patient
+    imports back the same.
+    """
+    rng.randint(38, 96), rng.randint(4, 140)  # the values' draws, kept so later draws stay put
     return [
-        Observation(
+        ClinicalService(
             id=f"{pid}-egfr-{on:%Y%m%d}",
             patient_id=pid,
-            measure="eGFR (CKD-EPI 2021)",
-            value=Decimal(rng.randint(38, 96)),
-            unit="mL/min/1.73m2",
+            kind=_LAB,
+            system="LOINC",
+            code="98979-8",
             on=on,
-            loinc="98979-8",
+            text="eGFR (CKD-EPI 2021)",
         ),
-        Observation(
+        ClinicalService(
             id=f"{pid}-uacr-{on:%Y%m%d}",
             patient_id=pid,
-            measure="Urine albumin-creatinine ratio",
-            value=Decimal(rng.randint(4, 140)),
-            unit="mg/g",
+            kind=_LAB,
+            system="LOINC",
+            code="9318-7",
             on=on,
-            loinc="9318-7",
+            text="Urine albumin-creatinine ratio",
         ),
     ]
 
