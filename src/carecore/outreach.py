@@ -131,6 +131,20 @@ def _why_unassigned(kind: str) -> str:
     return "the patient has no care manager on a care team and no billing practitioner"
 
 
+def _care_managers(care_teams: Iterable[CareTeam]) -> dict[str, str]:
+    """Each patient's care manager: the first one listed on their care team.
+
+    A patient on several care teams takes the team with the lowest id, so the
+    answer does not depend on the order the records arrive in.
+    """
+    managers: dict[str, str] = {}
+    for team in sorted(care_teams, key=lambda t: t.id):
+        for member in team.members:
+            if member.role is CareTeamRole.CARE_MANAGER:
+                managers.setdefault(team.patient_id, member.practitioner_id)
+    return managers
+
+
 def _owner_rule(
     enrollments: Iterable[Enrollment], care_teams: Iterable[CareTeam]
 ) -> Callable[[str], str]:
@@ -138,16 +152,18 @@ def _owner_rule(
 
     Patients with neither are ``"unassigned"``. Worklists and caseloads
     both use this rule, so a patient is counted where their work is listed.
+    A patient with several enrollments takes the billing practitioner of the
+    one begun last (the higher id on the same day); with several care teams, the care manager of the team with
+    the lowest id. The same records give the same owners, whatever their order.
 
     >>> _owner_rule([], [])("p1")
     'unassigned'
     """
-    managers: dict[str, str] = {}
-    for team in care_teams:
-        for member in team.members:
-            if member.role is CareTeamRole.CARE_MANAGER:
-                managers.setdefault(team.patient_id, member.practitioner_id)
-    billing = {e.patient_id: e.billing_practitioner_id for e in enrollments}
+    managers = _care_managers(care_teams)
+    billing = {
+        e.patient_id: e.billing_practitioner_id
+        for e in sorted(enrollments, key=lambda e: (e.history[0].on, e.id))
+    }
 
     def owner_of(patient_id: str) -> str:
         return managers.get(patient_id) or billing.get(patient_id) or _UNASSIGNED
@@ -194,11 +210,7 @@ def _outreach_rule(
     }
     if not managers:
         return owner
-    own: dict[str, str] = {}
-    for team in teams:  # as _owner_rule reads them
-        for member in team.members:
-            if member.role is CareTeamRole.CARE_MANAGER:
-                own.setdefault(team.patient_id, member.practitioner_id)
+    own = _care_managers(teams)
     load = Counter(owner(pid) for pid in _enrolled_on(enrolled, today))
     given = _turns(managers, load, set(patient_ids) - set(own))
 

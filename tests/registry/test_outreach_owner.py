@@ -157,3 +157,47 @@ def test_the_owners_do_not_depend_on_the_order_of_the_records(rnd):
     assert outreach_owners(registry_worklists(**args)) == outreach_owners(
         registry_worklists(**world())
     )
+
+
+def two_teams_two_enrollments() -> dict[str, list[object]]:
+    """p1 on two care teams with different care managers; p2 enrolled twice with two physicians."""
+    second_team = CareTeam(
+        id="team-p1-bh",
+        patient_id="p1",
+        members=[
+            CareTeamMember(practitioner_id="dr1", role=CareTeamRole.BILLING_PRACTITIONER),
+            CareTeamMember(
+                practitioner_id="rn-c",
+                role=CareTeamRole.CARE_MANAGER,
+                supervisor_id="dr1",
+                supervision=SupervisionLevel.GENERAL,
+            ),
+        ],
+    )
+    pcm = Enrollment.start(
+        id="p2-pcm",
+        patient_id="p2",
+        program_id="pcm",
+        family=ServiceFamily.PCM,
+        billing_practitioner_id="dr2",
+        on=pendulum.Date(2026, 2, 1),
+    )
+    return {
+        "enrollments": [enrolled("p1"), enrolled("p2"), pcm],
+        "care_teams": [team("p1", "rn-a"), second_team],
+    }
+
+
+@given(st.randoms(use_true_random=False))
+def test_a_patient_with_two_teams_or_two_enrollments_has_one_owner_whatever_the_order(rnd):
+    records = two_teams_two_enrollments()
+    expected = {
+        c.owner: c.size for c in caseloads(records["enrollments"], records["care_teams"], on=DAY)
+    }
+    # the lower team id names the care manager; the latest enrollment the physician
+    assert expected == {"rn-a": 1, "dr2": 1}
+    for name in ("enrollments", "care_teams"):
+        rnd.shuffle(records[name])
+    assert {
+        c.owner: c.size for c in caseloads(records["enrollments"], records["care_teams"], on=DAY)
+    } == expected
