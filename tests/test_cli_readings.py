@@ -19,20 +19,14 @@ from carecore import audit
 from carecore.cli import make_app
 from carecore.model import (
     AdministrativeSex,
-    CarePlan,
-    CarePlanStatus,
     CareTeam,
     CareTeamMember,
     CareTeamRole,
-    Comparator,
     Observation,
     Patient,
-    ReadingLimit,
-    ServiceFamily,
-    SymptomActionPlan,
-    ZoneAction,
 )
 from carecore.service import CareProgram
+from carecore.testing.records import blood_pressure_plan
 
 ENV = {"CARECORE_CONFIG": "", "CARECORE_DB": ""}
 
@@ -40,21 +34,6 @@ ENV = {"CARECORE_CONFIG": "", "CARECORE_DB": ""}
 @pytest.fixture
 def url(tmp_path):
     url = f"sqlite:///{tmp_path / 'readings.db'}"
-    high = ReadingLimit(
-        measure="Systolic blood pressure",
-        loinc="8480-6",
-        comparator=Comparator.GE,
-        value="180",
-        unit="mm[Hg]",
-    )
-    zones = SymptomActionPlan(
-        id="s1",
-        problem_id="pr1",
-        title="Blood pressure",
-        green=ZoneAction(signs=["under 140"], actions=["keep going"]),
-        yellow=ZoneAction(signs=["140 to 179"], actions=["call the care manager"]),
-        red=ZoneAction(signs=["180 or above"], actions=["call now"], limits=[high]),
-    )
     with CareProgram.open(url, actor="setup") as program, program.transaction("setup") as tx:
         tx.add(
             Patient(
@@ -68,17 +47,7 @@ def url(tmp_path):
         )
         manager = CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)
         tx.add(CareTeam(id="t1", patient_id="p1", members=[manager]))
-        tx.add(
-            CarePlan(
-                id="cp1",
-                patient_id="p1",
-                title="Plan",
-                families={ServiceFamily.CCM},
-                created_on=pendulum.Date(2026, 3, 1),
-                status=CarePlanStatus.ACTIVE,
-                symptom_plans=[zones],
-            )
-        )
+        tx.add(blood_pressure_plan())
     return url
 
 

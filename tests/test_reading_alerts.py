@@ -11,7 +11,6 @@ from carecore.clock import FixedClock
 from carecore.model import (
     AdministrativeSex,
     CarePlan,
-    CarePlanStatus,
     CareTeam,
     CareTeamMember,
     CareTeamRole,
@@ -20,38 +19,24 @@ from carecore.model import (
     Observation,
     Patient,
     ReadingLimit,
-    ServiceFamily,
-    SymptomActionPlan,
     Task,
-    ZoneAction,
 )
 from carecore.registry import priority
 from carecore.service import CareProgram
+from carecore.testing.records import blood_pressure_plan, blood_pressure_zones, systolic_limit
 
 NOW = pendulum.datetime(2026, 3, 4, 15, tz="UTC")
 
 
 def systolic(limit):
-    return ReadingLimit(
-        measure="Systolic blood pressure",
-        loinc="8480-6",
-        comparator=Comparator.GE,
-        value=limit,
-        unit="mm[Hg]",
-    )
+    return systolic_limit(limit)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def program(request, tmp_path, carecore_pm):
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'r.db'}"
     program = CareProgram.open(url, clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm)
-    zones = SymptomActionPlan(
-        id="s1",
-        problem_id="pr1",
-        title="Blood pressure",
-        green=ZoneAction(signs=["under 140"], actions=["keep taking your medicines"]),
-        yellow=ZoneAction(signs=["140 to 179"], actions=["call the care manager"]),
-        red=ZoneAction(signs=["180 or above"], actions=["call now"], limits=[systolic("180")]),
+    zones = blood_pressure_zones(
         alerts=[
             ReadingLimit(
                 measure="Body weight",
@@ -80,17 +65,7 @@ def program(request, tmp_path, carecore_pm):
                 members=[CareTeamMember(practitioner_id="rn-park", role=CareTeamRole.CARE_MANAGER)],
             )
         )
-        tx.add(
-            CarePlan(
-                id="cp1",
-                patient_id="p1",
-                title="Plan",
-                families={ServiceFamily.CCM},
-                created_on=pendulum.Date(2026, 3, 1),
-                status=CarePlanStatus.ACTIVE,
-                symptom_plans=[zones],
-            )
-        )
+        tx.add(blood_pressure_plan(zones=zones))
     yield program
     program.close()
 

@@ -11,19 +11,13 @@ from carecore_email import EmailChannel
 from carecore import audit
 from carecore.clock import FixedClock
 from carecore.model import (
-    CarePlan,
-    CarePlanStatus,
-    Comparator,
     InterventionKind,
     Observation,
-    ReadingLimit,
-    ServiceFamily,
-    SymptomActionPlan,
     Task,
-    ZoneAction,
 )
 from carecore.outbox import Dispatcher
 from carecore.registry import priority
+from carecore.testing.records import blood_pressure_plan
 
 NOW = pendulum.datetime(2026, 3, 4, 9, tz="UTC")
 
@@ -37,31 +31,9 @@ def test_a_red_zone_blood_pressure_mails_the_care_manager_once(smtp_server, urge
     program = urgent_mail_program(
         "{instrument_id} record {source_id} on {date}: contact the patient today.", now=NOW
     )
-    high = ReadingLimit(
-        measure="Systolic blood pressure",
-        loinc="8480-6",
-        comparator=Comparator.GE,
-        value="180",
-        unit="mm[Hg]",
-    )
-    zones = SymptomActionPlan(
-        id="s1",
-        problem_id="pr1",
-        title="Blood pressure",
-        green=ZoneAction(signs=["under 140"], actions=["keep going"]),
-        yellow=ZoneAction(signs=["140 to 179"], actions=["call the care manager"]),
-        red=ZoneAction(signs=["180 or above"], actions=["call now"], limits=[high]),
-    )
     with program.transaction("setup") as tx:
         tx.add(
-            CarePlan(
-                id="cp1",
-                patient_id="p1",
-                title="Plan",
-                families={ServiceFamily.CCM},
-                created_on=pendulum.Date(2026, 3, 1),
-                status=CarePlanStatus.ACTIVE,
-                symptom_plans=[zones],
+            blood_pressure_plan(
                 tasks=[
                     Task(
                         id="k1",

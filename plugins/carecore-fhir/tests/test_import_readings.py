@@ -19,19 +19,15 @@ from hypothesis import strategies as st
 
 from carecore.clock import FixedClock
 from carecore.model import (
-    CarePlan,
-    CarePlanStatus,
     CareTeam,
     CareTeamMember,
     CareTeamRole,
     Comparator,
     Observation,
     ReadingLimit,
-    ServiceFamily,
-    SymptomActionPlan,
-    ZoneAction,
 )
 from carecore.service import CareProgram
+from carecore.testing.records import blood_pressure_plan
 
 NOW = pendulum.datetime(2026, 3, 4, 12, tz="UTC")
 PATIENT = {
@@ -72,30 +68,7 @@ def _bundle(*resources):
 
 
 def _plan():
-    high = ReadingLimit(
-        measure="Systolic blood pressure",
-        loinc="8480-6",
-        comparator=Comparator.GE,
-        value="180",
-        unit="mm[Hg]",
-    )
-    zones = SymptomActionPlan(
-        id="s1",
-        problem_id="pr1",
-        title="Blood pressure",
-        green=ZoneAction(signs=["under 140"], actions=["keep going"]),
-        yellow=ZoneAction(signs=["140 to 179"], actions=["call the care manager"]),
-        red=ZoneAction(signs=["180 or above"], actions=["call now"], limits=[high]),
-    )
-    return CarePlan(
-        id="cp1",
-        patient_id="p1",
-        title="Plan",
-        families={ServiceFamily.CCM},
-        created_on=pendulum.Date(2026, 3, 1),
-        status=CarePlanStatus.ACTIVE,
-        symptom_plans=[zones],
-    )
+    return blood_pressure_plan()
 
 
 def _setup(program, plan=None):
