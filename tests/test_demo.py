@@ -414,3 +414,24 @@ def test_the_pages_care_sections_read_as_words_and_percentages(ran):
     # The rule's title, not its id.
     assert "Influenza vaccine (every season)" in gaps
     assert "influenza-vaccine" not in gaps
+
+
+def test_the_care_tables_read_in_partitions_are_the_whole_stores(ran):
+    """Gap closure and PDC by class, read 1, 7 or 64 partitions at a time, as of the whole store."""
+    from carecore.gaps._report import adherence_table, gap_closure_table
+    from carecore.report._build import care_tables
+
+    _folder, url, _output = ran
+    settings = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6))
+    start, end = settings.period.start, settings.period.end
+    with CareProgram.open(url, actor="test") as program:
+        whole = (
+            gap_closure_table(program.care_gaps(on=start), program.care_gaps(on=end)),
+            adherence_table(program.medication_adherence(start=start, end=end)),
+        )
+        closure, adherence = whole
+        # The demo's year opens and closes gaps and measures adherence: the tables are not empty.
+        assert int(closure.rows[-1][3]) > 0
+        assert adherence.rows
+        for count in (1, 7, 64):
+            assert care_tables(program, start, end, reason="test", partitions=count) == whole

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from carecore import errors
@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 
     from carecore.protocols import Transaction
 
-__all__ = ["adherence_in", "assessed", "gaps_in", "rule_set"]
+__all__ = [
+    "GapRecords",
+    "adherence_in",
+    "assessed",
+    "evaluate_in",
+    "gaps_in",
+    "read_gap_records",
+    "rule_set",
+]
 
 
 def rule_set(plugin_manager: pluggy.PluginManager | None) -> list[GapRule]:
@@ -103,29 +111,69 @@ def gaps_in(
     on: pendulum.Date,
     rules: list[GapRule],
     patient_id: str | None = None,
+    patient_ids: Sequence[str] | None = None,
 ) -> list[Gap]:
-    """Every patient's gaps on *on* (or one patient's), in patient and rule order."""
+    """Every patient's gaps on *on* (or one patient's, or *patient_ids*'), in patient and rule order."""
+    return evaluate_in(
+        read_gap_records(tx, patient_id=patient_id, patient_ids=patient_ids), on, rules
+    )
+
+
+#: A group of patients and the records the gap rules read, by patient id.
+GapRecords = tuple[
+    list[Patient],
+    dict[str, list[Condition]],
+    dict[str, list[ClinicalService]],
+    dict[str, list[Observation]],
+    dict[str, list[AssessmentResult]],
+]
+
+
+def read_gap_records(
+    tx: Transaction, *, patient_id: str | None = None, patient_ids: Sequence[str] | None = None
+) -> GapRecords:
+    """The patients and the records the gap rules read: one patient, a partition, or everyone.
+
+    A partition (*patient_ids*) is read with one query per record kind.
+    """
     if patient_id is not None:
-        patients = [tx.get(Patient, patient_id)]
-        conditions = {patient_id: tx.find(Condition, patient_id=patient_id)}
-        services = {patient_id: tx.find(ClinicalService, patient_id=patient_id)}
-        observations = {patient_id: tx.find(Observation, patient_id=patient_id)}
-        results = {patient_id: tx.find(AssessmentResult, patient_id=patient_id)}
-    else:
-        patients = sorted(tx.all(Patient), key=lambda p: p.id)
-        conditions = _by_patient(tx.all(Condition))
-        services = _by_patient(tx.all(ClinicalService))
-        observations = _by_patient(tx.all(Observation))
-        results = _by_patient(tx.all(AssessmentResult))
+        return (
+            [tx.get(Patient, patient_id)],
+            {patient_id: tx.find(Condition, patient_id=patient_id)},
+            {patient_id: tx.find(ClinicalService, patient_id=patient_id)},
+            {patient_id: tx.find(Observation, patient_id=patient_id)},
+            {patient_id: tx.find(AssessmentResult, patient_id=patient_id)},
+        )
+    if patient_ids is not None:
+        ids = list(patient_ids)
+        return (
+            sorted(tx.find_many(Patient, patient_ids=ids), key=lambda p: p.id),
+            _by_patient(tx.find_many(Condition, patient_ids=ids)),
+            _by_patient(tx.find_many(ClinicalService, patient_ids=ids)),
+            _by_patient(tx.find_many(Observation, patient_ids=ids)),
+            _by_patient(tx.find_many(AssessmentResult, patient_ids=ids)),
+        )
+    return (
+        sorted(tx.all(Patient), key=lambda p: p.id),
+        _by_patient(tx.all(Condition)),
+        _by_patient(tx.all(ClinicalService)),
+        _by_patient(tx.all(Observation)),
+        _by_patient(tx.all(AssessmentResult)),
+    )
+
+
+def evaluate_in(records: GapRecords, on: pendulum.Date, rules: list[GapRule]) -> list[Gap]:
+    """The gaps on *on* of the patients :func:`read_gap_records` read, in patient and rule order."""
+    patients, conditions, services, observations, results = records
     out: list[Gap] = []
     for patient in patients:
-        records = records_of(services.get(patient.id, ()), observations.get(patient.id, ()))
-        records += assessed(results.get(patient.id, ()))
+        evidence = records_of(services.get(patient.id, ()), observations.get(patient.id, ()))
+        evidence += assessed(results.get(patient.id, ()))
         out += evaluate(
             patient,
             on=on,
             conditions=conditions.get(patient.id, ()),
-            records=records,
+            records=evidence,
             rules=rules,
         )
     return out
@@ -137,11 +185,17 @@ def adherence_in(
     start: pendulum.Date,
     end: pendulum.Date,
     patient_id: str | None = None,
+    patient_ids: Sequence[str] | None = None,
 ) -> list[ClassAdherence]:
-    """PDC per patient and drug class over *start* to *end*, from the stored fills."""
+    """PDC per patient and drug class over *start* to *end*, from the stored fills.
+
+    Of everyone's fills, one patient's, or those of *patient_ids* (one query).
+    """
     if patient_id is not None:
         tx.get(Patient, patient_id)
         fills = tx.find(MedicationFill, patient_id=patient_id)
+    elif patient_ids is not None:
+        fills = tx.find_many(MedicationFill, patient_ids=list(patient_ids))
     else:
         fills = tx.all(MedicationFill)
     return pdc_by_class(fills, start=start, end=end)

@@ -57,18 +57,55 @@ def class_label(drug_class: str) -> str:
 
 
 def care_tables(
-    program: CareProgram, start: pendulum.Date, end: pendulum.Date, *, reason: str
+    program: CareProgram,
+    start: pendulum.Date,
+    end: pendulum.Date,
+    *,
+    reason: str,
+    partitions: int | None = None,
 ) -> tuple[Table, ...]:
-    """Gap closure over *start*..*end* and PDC by drug class, as the report's CSV tables."""
-    from carecore.gaps._report import adherence_table, gap_closure_table  # noqa: PLC0415
+    """Gap closure over *start*..*end* and PDC by drug class, as the report's CSV tables.
+
+    The patients are read in hash partitions (:func:`carecore.executors.partition_of`;
+    default: partitions of about :data:`carecore.service.PARTITION_SIZE`
+    patients), each in one transaction with one query per record kind, and
+    evaluated on both days; only each partition's counts are kept
+    (:func:`carecore.gaps._report.closure_counts`,
+    :func:`~carecore.gaps._report.adherence_sums`), which add up to those of
+    the whole store. Memory follows the partition, and the tables are the
+    same for any partition count.
+    """
+    from carecore.billing._store_parts import hash_partitions  # noqa: PLC0415
+    from carecore.gaps import _store  # noqa: PLC0415
+    from carecore.gaps._report import (  # noqa: PLC0415
+        add_counts,
+        adherence_sums,
+        adherence_sums_table,
+        closure_counts,
+        closure_table,
+    )
+    from carecore.service import PARTITION_SIZE  # noqa: PLC0415
 
     if end < start:
         return ()
-    closure = gap_closure_table(
-        program.care_gaps(on=start, reason=reason), program.care_gaps(on=end, reason=reason)
-    )
-    adherence = program.medication_adherence(start=start, end=end, reason=reason)
-    return (closure, adherence_table(adherence))
+    rules = _store.rule_set(program.plugin_manager)
+    with program.transaction(reason) as tx:
+        ids = tx.patient_ids()
+    count = partitions if partitions is not None else max(1, -(-len(ids) // PARTITION_SIZE))
+    closure: dict[str, tuple[Any, ...]] = {}
+    sums: dict[str, tuple[Any, ...]] = {}
+    for part in hash_partitions(ids, count):
+        if not part:
+            continue
+        with program.transaction(reason) as tx:
+            records = _store.read_gap_records(tx, patient_ids=part)
+            fills = _store.adherence_in(tx, start=start, end=end, patient_ids=part)
+        counts = closure_counts(
+            _store.evaluate_in(records, start, rules), _store.evaluate_in(records, end, rules)
+        )
+        closure = add_counts(closure, counts)
+        sums = add_counts(sums, adherence_sums(fills))
+    return (closure_table(closure), adherence_sums_table(sums))
 
 
 def _int(text: str) -> int:
