@@ -15,13 +15,18 @@ from click.testing import CliRunner
 from carecore import errors
 from carecore._demo import DemoSettings
 from carecore.cli import make_app
+from carecore.executors import get_executor
 from carecore.metrics import program_report
 from carecore.model import AdtEvent, ClaimLine, ServicePeriod, TransitionEpisode
 from carecore.report._labels import label
 from carecore.service import CareProgram
+from tests.billing import test_store_close_executors as _executors
 
 pytest.importorskip("carecore_fhir", reason="the demo needs the carecore-fhir plugin")
 pytest.importorskip("carecore_hl7v2", reason="the demo needs the carecore-hl7v2 plugin")
+
+#: The store close's Dask LocalCluster on 127.0.0.1 (two worker processes), shared here.
+cluster = _executors.cluster
 
 SMALL = ["--patients", "40", "--months", "6", "--last-month", "2026-06", "--no-progress"]
 FILES = {
@@ -435,3 +440,47 @@ def test_the_care_tables_read_in_partitions_are_the_whole_stores(ran):
         assert adherence.rows
         for count in (1, 7, 64):
             assert care_tables(program, start, end, reason="test", partitions=count) == whole
+        with get_executor("process", workers=2) as pool:
+            assert (
+                care_tables(program, start, end, reason="test", partitions=7, executor=pool)
+                == whole
+            )
+
+
+def test_the_care_tables_on_dask_are_the_whole_stores(ran, cluster):
+    """A Dask LocalCluster on 127.0.0.1 counts the partitions as this process does."""
+    from carecore.executors import DaskExecutor
+    from carecore.report._build import care_tables
+
+    _folder, url, _output = ran
+    settings = DemoSettings(patients=40, months=6, last=ServicePeriod.month(2026, 6))
+    start, end = settings.period.start, settings.period.end
+    with CareProgram.open(url, actor="test") as program:
+        here = care_tables(program, start, end, reason="test", partitions=1)
+        with DaskExecutor(scheduler=cluster.scheduler_address) as dask:
+            there = care_tables(program, start, end, reason="test", partitions=7, executor=dask)
+    assert there == here
+
+
+def test_the_report_command_s_partitions_and_executor_change_no_file(ran, tmp_path):
+    """`carecore report --partitions 7 --executor process` writes the demo's report files."""
+    from carecore.plugins import get_plugin_manager
+
+    folder, url, _output = ran
+    args = ["report", "--db", url, "--from", "2026-01", "--to", "2026-06", "--as-of", "2026-06-30"]
+    args += ["--time-zone", "America/Chicago", "--intervention", "2026-04-01"]
+    runs = {}
+    for name, extra in (
+        ("here", ["--partitions", "1"]),
+        ("pool", ["--partitions", "7", "--executor", "process", "--workers", "2"]),
+    ):
+        out = tmp_path / name
+        result = CliRunner().invoke(
+            make_app(get_plugin_manager()), [*args, "--out", str(out), *extra]
+        )
+        assert result.exit_code == 0, result.output
+        runs[name] = {
+            p.name: p.read_bytes() for p in out.iterdir() if p.suffix in {".csv", ".html"}
+        }
+    assert runs["pool"] == runs["here"]
+    assert runs["here"]["gap_closure.csv"] == (folder / "report" / "gap_closure.csv").read_bytes()

@@ -15,6 +15,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from carecore.report import ReportFiles, Section, Table, write_report
 from carecore.report._labels import count, percent
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
     import pendulum
 
+    from carecore.executors import Executor
     from carecore.metrics import ProgramReport
     from carecore.model import ServicePeriod
     from carecore.service import CareProgram
@@ -56,6 +59,63 @@ def class_label(drug_class: str) -> str:
     return CLASS_LABELS.get(drug_class, drug_class.capitalize())
 
 
+def _care_counts(
+    program: CareProgram,
+    part: list[str],
+    *,
+    start: pendulum.Date,
+    end: pendulum.Date,
+    rules: list[Any],
+    reason: str,
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+    """One partition's gap-closure counts and PDC sums (one transaction, one query per kind)."""
+    from carecore.gaps import _store  # noqa: PLC0415
+    from carecore.gaps._report import adherence_sums, closure_counts  # noqa: PLC0415
+
+    with program.transaction(reason) as tx:
+        records = _store.read_gap_records(tx, patient_ids=part)
+        fills = _store.adherence_in(tx, start=start, end=end, patient_ids=part)
+    closure = closure_counts(
+        _store.evaluate_in(records, start, rules), _store.evaluate_in(records, end, rules)
+    )
+    return dict(closure), dict(adherence_sums(fills))
+
+
+@attrs.define
+class _CareWorker:
+    """A worker of the care tables: its connection to the store, opened on first use."""
+
+    store: str
+    actor: Any
+    start: Any
+    end: Any
+    rules: list[Any]
+    reason: str
+    program: Any = None  #: the CareProgram, once opened
+
+    def counts(
+        self, part: list[str]
+    ) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+        if self.program is None:
+            from carecore.service import CareProgram  # noqa: PLC0415
+
+            self.program = CareProgram.open(self.store, actor=self.actor, create=False)
+        return _care_counts(
+            self.program, part, start=self.start, end=self.end, rules=self.rules, reason=self.reason
+        )
+
+    def close(self) -> None:
+        if self.program is not None:
+            self.program.close()
+            self.program = None
+
+
+def _worker_counts(
+    state: _CareWorker, part: list[str]
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+    return state.counts(part)
+
+
 def care_tables(
     program: CareProgram,
     start: pendulum.Date,
@@ -63,25 +123,27 @@ def care_tables(
     *,
     reason: str,
     partitions: int | None = None,
+    executor: Executor | None = None,
 ) -> tuple[Table, ...]:
     """Gap closure over *start*..*end* and PDC by drug class, as the report's CSV tables.
 
-    The patients are read in hash partitions (:func:`carecore.executors.partition_of`;
-    default: partitions of about :data:`carecore.service.PARTITION_SIZE`
-    patients), each in one transaction with one query per record kind, and
-    evaluated on both days; only each partition's counts are kept
-    (:func:`carecore.gaps._report.closure_counts`,
-    :func:`~carecore.gaps._report.adherence_sums`), which add up to those of
-    the whole store. Memory follows the partition, and the tables are the
-    same for any partition count.
+    The patients are split by :func:`carecore.executors.partition_of` into
+    *partitions* (default: partitions of about
+    :data:`carecore.service.PARTITION_SIZE` patients). Each partition is read
+    in one transaction with one query per record kind and evaluated on both
+    days; only its counts are kept (:func:`carecore.gaps._report.closure_counts`,
+    :func:`~carecore.gaps._report.adherence_sums`), which add up exactly to
+    those of the whole store. On *executor* each worker reads its partitions
+    from the store itself (a store other processes can open) and sends back
+    the counts. Memory follows the partition, and the tables are the same for
+    any partition count and executor.
     """
     from carecore.billing._store_parts import hash_partitions  # noqa: PLC0415
+    from carecore.executors import open_pool  # noqa: PLC0415
     from carecore.gaps import _store  # noqa: PLC0415
     from carecore.gaps._report import (  # noqa: PLC0415
         add_counts,
-        adherence_sums,
         adherence_sums_table,
-        closure_counts,
         closure_table,
     )
     from carecore.service import PARTITION_SIZE  # noqa: PLC0415
@@ -92,19 +154,31 @@ def care_tables(
     with program.transaction(reason) as tx:
         ids = tx.patient_ids()
     count = partitions if partitions is not None else max(1, -(-len(ids) // PARTITION_SIZE))
+    parts = [p for p in hash_partitions(ids, count) if p]
+    url = getattr(program.store, "url", "")
+    if executor is None or not url or url.startswith("memory:"):
+        done = [
+            _care_counts(program, part, start=start, end=end, rules=rules, reason=reason)
+            for part in parts
+        ]
+    else:
+        with open_pool(
+            executor,
+            _CareWorker,
+            store=url,
+            actor=program.identity,
+            start=start,
+            end=end,
+            rules=rules,
+            reason=reason,
+        ) as pool:
+            pending = [pool.submit(_worker_counts, part) for part in parts]
+            done = [p.result() for p in pending]
     closure: dict[str, tuple[Any, ...]] = {}
     sums: dict[str, tuple[Any, ...]] = {}
-    for part in hash_partitions(ids, count):
-        if not part:
-            continue
-        with program.transaction(reason) as tx:
-            records = _store.read_gap_records(tx, patient_ids=part)
-            fills = _store.adherence_in(tx, start=start, end=end, patient_ids=part)
-        counts = closure_counts(
-            _store.evaluate_in(records, start, rules), _store.evaluate_in(records, end, rules)
-        )
-        closure = add_counts(closure, counts)
-        sums = add_counts(sums, adherence_sums(fills))
+    for part_closure, part_sums in done:
+        closure = add_counts(closure, part_closure)
+        sums = add_counts(sums, part_sums)
     return (closure_table(closure), adherence_sums_table(sums))
 
 
@@ -293,18 +367,24 @@ def build_report(
     reason: str,
     phi: bool = True,
     headline: str = "month",
+    partitions: int | None = None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> tuple[ProgramReport, ReportFiles, tuple[Table, ...]]:
     """Read *program*'s store, compute the report over *period* and write the page into *out*.
 
     *options* go to :func:`carecore.metrics.program_report` (time zone, family,
-    intervention, ...). The care tables cover the period's first day to *as_of*.
+    intervention, ...). The care tables cover the period's first day to *as_of*;
+    they are counted in *partitions* on *executor* (see :func:`care_tables`).
     Returns the report, the files written and the care tables.
     """
     from carecore.metrics import program_report  # noqa: PLC0415
 
+    # The care tables first: their partitions' records are gone before the snapshot is read.
+    care = care_tables(
+        program, period.start, as_of, reason=reason, partitions=partitions, executor=executor
+    )
     data = program.program_data(reason=reason)
-    care = care_tables(program, period.start, as_of, reason=reason)
     result = program_report(data, period=period, as_of=as_of, **options)
     files = write_report(
         result,
