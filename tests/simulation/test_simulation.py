@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 from decimal import Decimal
 
 import attrs
+import pendulum
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +18,7 @@ from carecore import errors, metrics
 from carecore.billing import evaluate
 from carecore.billing.facts import ChronicCondition
 from carecore.cli import make_app
-from carecore.model import Credential, ServiceFamily, ServicePeriod
+from carecore.model import Credential, MdmLevel, ServiceFamily, ServicePeriod
 from carecore.plugins import get_plugin_manager
 from carecore.simulation import (
     DEFAULT_CONDITIONS,
@@ -34,7 +36,7 @@ from carecore.simulation import (
     simulated_bill,
     study_from_mapping,
 )
-from carecore.simulation._run import _bill_lines
+from carecore.simulation._run import _bill_lines, _month_bill, _tcm_bill
 from carecore.testing.simulation import studies
 
 pytest.importorskip("numpy")
@@ -169,6 +171,91 @@ def test_the_memoised_bill_equals_the_engine(  # noqa: PLR0917 - hypothesis give
     again = simulated_bill(rules, key, **facts)  # from the memo
     engine = _bill_lines(evaluate(billing_facts(**facts), rules))
     assert first == again == engine
+
+
+_ODD_CONDITIONS = [
+    ChronicCondition(icd10="E11"),  # not a billable code: the fast path declines it
+    ChronicCondition(icd10="E11.65", significant_risk=True),  # a second diabetes code
+    ChronicCondition(icd10="F33.1", significant_risk=True, behavioral=True),
+    ChronicCondition(icd10="I10", significant_risk=True, expected_duration_months=6),
+]
+
+_months = st.fixed_dictionaries(
+    {
+        "conditions": st.lists(
+            st.sampled_from(_CONDITIONS + _ODD_CONDITIONS), unique=True, max_size=5
+        ).map(tuple),
+        "family": st.sampled_from([ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.APCM]),
+        "month": st.integers(1, 12),
+        "started": st.integers(1, 12),
+        "minutes": st.integers(0, 130),
+        "contacts": st.integers(0, 3),
+        "credential": st.sampled_from([Credential.RN, Credential.MA, Credential.MD]),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    months=st.lists(_months, min_size=1, max_size=12),
+    year=st.sampled_from([2024, 2025, 2026]),
+    codes=st.sampled_from([None, frozenset({"99490"}), frozenset({"99490", "99439", "99491"})]),
+)
+def test_the_canonical_month_memo_equals_the_engine(months, year, codes):
+    # Months of one rule set in a row: later ones are answered by the memo of earlier
+    # ones with the same canonical shape (other conditions, another enrollment month).
+    rules = policy_rules(ProgramPolicy(rule_year=year, codes=codes))
+    for drawn in months:
+        facts = {
+            "period": ServicePeriod.month(year, drawn["month"]),
+            "conditions": drawn["conditions"],
+            "family": drawn["family"],
+            "start": ServicePeriod.month(year, min(drawn["started"], drawn["month"])).start,
+            "minutes": drawn["minutes"],
+            "contacts": drawn["contacts"],
+            "credential": drawn["credential"],
+        }
+        engine = _bill_lines(evaluate(billing_facts(**facts), rules))
+        assert _month_bill(rules, **facts) == engine
+        assert _month_bill(rules, **facts) == engine  # from the memo
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    conditions=st.lists(
+        st.lists(st.sampled_from(_CONDITIONS + _ODD_CONDITIONS), unique=True, max_size=5).map(
+            tuple
+        ),
+        min_size=2,
+        max_size=4,
+    ),
+    day=st.dates(date(2025, 1, 1), date(2026, 12, 31)),
+    contact=st.sampled_from([None, 1, 2, 5]),
+    successful=st.booleans(),
+    visit=st.sampled_from([None, 0, 3, 7, 10, 14, 20]),
+    mdm=st.sampled_from(list(MdmLevel)),
+    readmitted=st.sampled_from([None, 1, 6, 25]),
+    year=st.sampled_from([2025, 2026]),
+)
+def test_the_tcm_memo_equals_the_engine_whatever_the_conditions(  # noqa: PLR0917 - hypothesis gives them
+    conditions, day, contact, successful, visit, mdm, readmitted, year
+):
+    rules = policy_rules(ProgramPolicy(rule_year=year, families=(ServiceFamily.TCM,)))
+    discharge = pendulum.Date(day.year, day.month, day.day)
+    tcm = (
+        discharge,
+        None if contact is None else discharge.add(days=contact),
+        successful,
+        None if visit is None else discharge.add(days=visit),
+        None if visit is None else mdm,
+        None if readmitted is None else discharge.add(days=readmitted),
+    )
+    period = ServicePeriod(start=discharge, end=discharge.add(days=29))
+    for each in conditions:  # the first is the engine's; the others come from the memo
+        engine = _bill_lines(
+            evaluate(billing_facts(period=period, conditions=each, tcm=tcm), rules)
+        )
+        assert _tcm_bill(rules, period, each, tcm) == engine
 
 
 def test_a_code_left_out_is_never_billed():

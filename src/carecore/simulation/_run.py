@@ -18,6 +18,7 @@ from attrs import frozen
 
 from carecore import errors
 from carecore.billing._engine import evaluate
+from carecore.billing._fast import FAST_FAMILIES, FastClose
 from carecore.billing.cms import cms_rule_set
 from carecore.billing.facts import (
     AdmissionFact,
@@ -315,8 +316,8 @@ def simulated_bill(
     """``(code, units, amount)`` of the lines the engine bills for the facts :func:`billing_facts` builds.
 
     The engine's answer is remembered under *key*, which must hold every
-    argument the facts are built from (the rule set is part of it): equal
-    facts get the engine's one answer. ``tests/simulation`` holds this equal
+    argument the facts are built from that can change the lines (the rule set
+    is part of it): facts with one key get the engine's one answer. ``tests/simulation`` holds this equal
     to calling :func:`carecore.billing.evaluate` on sampled patient-months.
     """
     if not isinstance(rules, RuleSet):
@@ -330,6 +331,118 @@ def simulated_bill(
             _BILLS.clear()
         _BILLS[full] = found
     return found
+
+
+#: The month close's fast path, per rule set and month (see :func:`_month_bill`).
+_FAST: dict[tuple[int, pendulum.Date], FastClose] = {}
+#: A patient-month's canonical shape by what the facts are built from (None: the engine decides).
+_SHAPES: dict[tuple[object, ...], tuple[object, ...] | None] = {}
+_UNSEEN = object()
+
+
+def _fast_shape(rules: RuleSet, facts: dict[str, Any]) -> tuple[object, ...] | None:
+    """The canonical shape the month close's fast path reads of these facts; None if it declines them.
+
+    Remembered by what the facts are built from, whether or not minutes were
+    logged (the fast path reads the entries' days and families, not their minutes, to
+    decide whether it takes a month).
+    """
+    period: ServicePeriod = facts["period"]
+    seen = (
+        id(rules),
+        period.start,
+        facts["conditions"],
+        facts["family"],
+        facts["start"],
+        facts["credential"],
+        facts["minutes"] > 0,
+    )
+    shape = _SHAPES.get(seen, _UNSEEN)
+    if shape is _UNSEEN:
+        fast = _FAST.get((id(rules), period.start))
+        if fast is None:
+            fast = _FAST[id(rules), period.start] = FastClose(rules, period)
+        built = billing_facts(**facts)
+        taken = fast.evaluate_facts(built) is not None
+        shape = fast.shape(built.patient, PRACTITIONER) if taken else None
+        if len(_SHAPES) >= _BILL_LIMIT:
+            _SHAPES.clear()
+        _SHAPES[seen] = shape
+    return shape  # type: ignore[return-value]
+
+
+def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
+    rules: RuleSet,
+    period: ServicePeriod,
+    conditions: tuple[ChronicCondition, ...],
+    family: ServiceFamily,
+    start: pendulum.Date,
+    minutes: int,
+    contacts: int,
+    credential: Credential,
+) -> tuple[tuple[str, int, Decimal], ...]:
+    """The lines of a monthly patient-month, shared by every month the fast path reads alike.
+
+    For the time families (CCM, PCM) the month close's fast path
+    (:class:`carecore.billing.FastClose`) decides a time-only month from its
+    canonical shape (what the rules read of the patient: consent, the
+    initiating visit, the care plan, the conditions per disease) and the
+    minutes: patients with other condition codes or enrollment months but the
+    same shape get the one answer it gets from the engine. The memo's key is
+    that shape, the month, the family, the staff's credential and the
+    minutes (*contacts* builds no fact of these families). A month the fast
+    path does not take (conditions it declines, an APCM month) is remembered
+    whole, as :func:`simulated_bill` does. ``tests/simulation`` holds this
+    equal to the engine on generated months.
+    """
+    facts: dict[str, Any] = {
+        "period": period,
+        "conditions": conditions,
+        "family": family,
+        "start": start,
+        "minutes": minutes,
+        "contacts": contacts,
+        "credential": credential,
+    }
+    _KEPT.setdefault(id(rules), rules)  # held, so its id is never reused for another rule set
+    shape = _fast_shape(rules, facts) if family in FAST_FAMILIES else None
+    if shape is None:
+        key = ("month", period.start, conditions, family, start, minutes, contacts > 0, credential)
+        return simulated_bill(rules, key, **facts)
+    full = (id(rules), "fast", period.start, shape, family, credential, minutes)
+    found = _BILLS.get(full)
+    if found is None:
+        result = _FAST[id(rules), period.start].evaluate_facts(billing_facts(**facts))
+        if result is None:  # pragma: no cover - its shape says the fast path takes it
+            result = evaluate(billing_facts(**facts), rules)
+        if len(_BILLS) >= _BILL_LIMIT:
+            _BILLS.clear()
+        found = _BILLS[full] = _bill_lines(result)
+    return found
+
+
+def _tcm_bill(
+    rules: RuleSet,
+    period: ServicePeriod,
+    conditions: tuple[ChronicCondition, ...],
+    tcm: tuple[
+        pendulum.Date,
+        pendulum.Date | None,
+        bool,
+        pendulum.Date | None,
+        MdmLevel | None,
+        pendulum.Date | None,
+    ],
+) -> tuple[tuple[str, int, Decimal], ...]:
+    """The lines of a discharge's TCM period (*tcm* as :func:`billing_facts` takes it).
+
+    The memo's key is the episode without the patient's conditions: no TCM
+    rule reads them (only the lines' diagnoses do, which the table does not
+    keep), so patients with other conditions and the same episode share the
+    engine's one answer. ``tests/simulation`` holds this equal to the engine
+    on generated episodes and condition sets.
+    """
+    return simulated_bill(rules, ("tcm", tcm), period=period, conditions=conditions, tcm=tcm)
 
 
 # -- eligibility and transitions ----------------------------------------------------
@@ -611,13 +724,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         due = _episode(discharge, transition_rules)
         period = ServicePeriod(start=discharge, end=due[3])
         tcm = (discharge, contact_day, successful, visit_day, mdm, readmitted)
-        return simulated_bill(
-            rules,
-            ("tcm", cond_sets[int(cond_id[patient])], tcm),
-            period=period,
-            conditions=cond_sets[int(cond_id[patient])],
-            tcm=tcm,
-        )
+        return _tcm_bill(rules, period, cond_sets[int(cond_id[patient])], tcm)
 
     for t in range(months):
         year, month = study.month(t)
@@ -801,8 +908,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
                 )
                 lines = _bill_lines(result)
             else:
-                key = ("month", period.start, conds, fam, start, minutes, count > 0, credential)
-                lines = simulated_bill(rules, key, **facts)
+                lines = _month_bill(rules, **facts)
             if lines:
                 billable += 1
                 billed_minutes += minutes
