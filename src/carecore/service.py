@@ -126,6 +126,9 @@ READING_ALERT_DAYS = 7
 
 log = logging.getLogger(__name__)
 
+#: The transition rules an event is applied by when none are given (built once).
+_DEFAULT_RULES = transitions.TransitionRules()
+
 
 @attrs.frozen(kw_only=True)
 class ImportRefusal:
@@ -1329,7 +1332,7 @@ class CareProgram:
             event,
             time_zone=zone,
             history=history,
-            rules=rules or transitions.TransitionRules(),
+            rules=rules or _DEFAULT_RULES,
         )
         for episode in changed:
             if episode.version == 1:

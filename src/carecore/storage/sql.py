@@ -56,9 +56,32 @@ def _counted(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+@functools.lru_cache(maxsize=256)
 def _cols(names: tuple[str, ...]) -> str:
     # Cached: every statement spells its kind's column list, and there are few kinds.
     return ", ".join(quote(n) for n in names)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, names: tuple[str, ...]) -> str:
+    """``INSERT INTO table (names) VALUES (?, ...)``, spelled once per table."""
+    marks = ", ".join("?" for _ in names)
+    return f"INSERT INTO {quote(table)} ({_cols(names)}) VALUES ({marks})"
+
+
+@functools.lru_cache(maxsize=256)
+def _where_sql(key: tuple[str, ...]) -> str:
+    """``"a" = ? AND "b" = ?`` for a kind's key columns."""
+    return " AND ".join(f"{quote(k)} = ?" for k in key)
+
+
+@functools.lru_cache(maxsize=256)
+def _select_sql(
+    table: str, names: tuple[str, ...], where: tuple[str, ...], order: tuple[str, ...]
+) -> str:
+    """``SELECT names FROM table WHERE where [ORDER BY order]``, spelled once per query shape."""
+    sql = f"SELECT {_cols(names)} FROM {quote(table)} WHERE {_where_sql(where)}"
+    return f"{sql} ORDER BY {_cols(order)}" if order else sql
 
 
 class SqlStore:
@@ -1067,7 +1090,7 @@ class SqlTransaction:
             )
 
     def _where(self, kind: Kind) -> str:
-        return " AND ".join(f"{quote(k)} = ?" for k in kind.key)
+        return _where_sql(kind.key)
 
     # -- records --------------------------------------------------------------------
 
@@ -1077,11 +1100,9 @@ class SqlTransaction:
         kind = kind_for(type(record))
         row = kind.to_row(record)
         _checks.row_text(kind, row)
-        marks = ", ".join("?" for _ in row)
-        sql = f"INSERT INTO {quote(kind.table)} ({_cols(kind.column_names)}) VALUES ({marks})"
         key = kind.key_of(record)
         try:
-            self._run(sql, row)
+            self._run(_insert_sql(kind.table, kind.column_names), row)
         except errors.ConflictError:
             raise errors.ConflictError(
                 f"a {kind.name} with this key is already stored",
@@ -1095,10 +1116,7 @@ class SqlTransaction:
                 "no such patient is stored", field="patient_id", value=kind.patient_of(record)
             ) from None
         if kind.versioned:
-            self._run(
-                f"INSERT INTO {quote(kind.table + '_history')} ({_cols(kind.column_names)}) VALUES ({marks})",
-                row,
-            )
+            self._run(_insert_sql(kind.table + "_history", kind.column_names), row)
         self._audit("create", kind.name, kind.key_text(key), kind.patient_of(record))
 
     def replace(self, record: object) -> None:
@@ -1134,11 +1152,7 @@ class SqlTransaction:
                 raise errors.ConflictError(
                     f"{kind.name} was revised by someone else", field="version", value=version
                 )
-            marks = ", ".join("?" for _ in row)
-            self._run(
-                f"INSERT INTO {quote(kind.table + '_history')} ({_cols(kind.column_names)}) VALUES ({marks})",
-                row,
-            )
+            self._run(_insert_sql(kind.table + "_history", kind.column_names), row)
             detail = f"version {version}"
         else:
             earlier = self._fetch(kind, key)
@@ -1190,10 +1204,7 @@ class SqlTransaction:
         self._audit("delete", kind.name, kind.key_text(parts), kind.patient_of(found))
 
     def _fetch(self, kind: Kind, parts: tuple[Any, ...]) -> Any:
-        cur = self._run(
-            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {self._where(kind)}",
-            parts,
-        )
+        cur = self._run(_select_sql(kind.table, kind.column_names, kind.key, ()), parts)
         row = cur.fetchone()
         return None if row is None else kind.build(row)
 
@@ -1216,9 +1227,7 @@ class SqlTransaction:
         kind = _checks.per_patient(kind_cls)
         column = kind.patient_column or "patient_id"  # per_patient() refused kinds without one
         cur = self._run(
-            f"SELECT {_cols(kind.column_names)} FROM {quote(kind.table)} WHERE {quote(column)} = ? "
-            f"ORDER BY {_cols(kind.key)}",
-            (patient_id,),
+            _select_sql(kind.table, kind.column_names, (column,), kind.key), (patient_id,)
         )
         found = [kind.build(row) for row in cur.fetchall()]
         self._audit("read", kind.name, None, patient_id, _counted(len(found), "record", "records"))

@@ -203,7 +203,22 @@ def open_episode(
     qualifies = event.from_setting in TCM_FROM and (unknown or event.to_setting in TCM_TO)
     # The billing engine's clock: the deadlines chased are the ones the close applies.
     clock = rules.clock(day)
-    base = TransitionEpisode(
+    # Built once, with what a qualifying or a closed episode adds (checked once).
+    extra: dict[str, object] = (
+        {
+            "contact_due": clock.contact_due,
+            "visit_due_7": clock.visit_due_7,
+            "visit_due": clock.visit_due_14,
+            "med_rec_due": clock.visit_due_14,
+        }
+        if qualifies
+        else {
+            "status": EpisodeStatus.CLOSED,
+            "close_reason": "the discharge settings do not qualify for TCM",
+            "close_kind": EpisodeCloseKind.NOT_QUALIFYING,
+        }
+    )
+    return TransitionEpisode(
         id=episode_id_for(event),
         patient_id=event.patient_id,
         discharge_event_id=event.id,
@@ -213,20 +228,7 @@ def open_episode(
         qualifies=qualifies,
         period_end=clock.period.end,
         disposition_unknown=unknown and qualifies,
-    )
-    if not qualifies:
-        return evolve(
-            base,
-            status=EpisodeStatus.CLOSED,
-            close_reason="the discharge settings do not qualify for TCM",
-            close_kind=EpisodeCloseKind.NOT_QUALIFYING,
-        )
-    return evolve(
-        base,
-        contact_due=clock.contact_due,
-        visit_due_7=clock.visit_due_7,
-        visit_due=clock.visit_due_14,
-        med_rec_due=clock.visit_due_14,
+        **extra,  # type: ignore[arg-type]
     )
 
 
