@@ -183,3 +183,17 @@ def test_stopping_waits_only_for_connections_still_open(program, caplog):
     assert "Exception in callback" not in caplog.text
     with program.transaction("check") as tx:
         assert len(tx.find(AdtEvent, patient_id=P1)) == 1
+
+
+def test_the_holiday_calendar_is_loaded_before_the_port_opens(program):
+    # Loading it takes about a second; a first discharge that waited for it would hold back
+    # every ACK of its commit.
+    import pendulum
+
+    from carecore.billing import rules
+    from carecore.transitions import _clock
+
+    rules._HOLIDAY_CACHE.clear()
+    _clock.cache_clear()
+    with Listener(program):
+        assert ("US", None, pendulum.today().year) in rules._HOLIDAY_CACHE

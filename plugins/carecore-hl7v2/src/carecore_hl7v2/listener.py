@@ -16,7 +16,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from carecore import errors, limits
+import pendulum
+
+from carecore import errors, limits, transitions
 from carecore_hl7v2.ingest import (
     Outcome,
     Prepared,
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_BATCH",
     "START",
     "frame",
+    "load_calendar",
     "read_frame",
     "serve",
 ]
@@ -245,6 +248,15 @@ class _Connections:
             self.committer.gone(writer)
 
 
+def load_calendar() -> None:
+    """Load the holiday calendar (and this year's holidays) a discharge's deadlines are counted by.
+
+    The listener calls it once before it takes connections; otherwise the
+    first discharge would wait for it, holding back every ACK of its commit.
+    """
+    transitions.TransitionRules().clock(pendulum.today().date())
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(ConnectionError):
@@ -296,6 +308,9 @@ async def serve(
     max_frame = bounds.mllp_frame if max_frame is None else max_frame
     committer = _Committer(program, time_zone, max_batch, unknown_patients, gather)
     conns = _Connections(committer, max_connections, idle_timeout, max_frame, on_outcome)
+    # In the writer thread, before the port opens: the first discharge's ACK does not wait
+    # for the holiday calendar its deadlines are counted by (a second or so to load).
+    await asyncio.get_running_loop().run_in_executor(committer.thread, load_calendar)
     server = await asyncio.start_server(conns.serve, host, port, limit=max_frame)
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:

@@ -427,6 +427,8 @@ def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
 def _address(text: str) -> PostalAddress | None:
     first = text.split("~", maxsplit=1)[0]
     street = _sub(_component(first, 1), 1)
+    if not street:
+        return None  # no street: no address to keep (and no refusal to build and drop)
     try:
         return PostalAddress(
             line1=street,
