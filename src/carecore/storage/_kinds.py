@@ -44,9 +44,14 @@ def _json_default(value: object) -> object:
     raise TypeError(msg)
 
 
+#: ``json.dumps(..., default=_json_default, separators=(",", ":"))``, the encoder made once
+#: (a bulk load dumps a dozen values a row; json.dumps builds an encoder for each).
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+
+
 def dump_json(value: object) -> str:
     """A nested model value as compact JSON text (sets become sorted lists)."""
-    return json.dumps(to_primitive(value), default=_json_default, separators=(",", ":"))
+    return _ENCODER.encode(to_primitive(value))
 
 
 def _load_date(value: object) -> pendulum.Date | None:

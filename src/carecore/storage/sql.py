@@ -151,8 +151,15 @@ class SqlStore:
         waits for the first and then finds its work done.
         """
 
-    def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
-        """Insert *rows* into *table*, skipping stored keys; return rows added (dialect)."""
+    def _bulk_insert(
+        self, cur: Any, kind: Kind, rows: Iterable[tuple[Any, ...]], table: str
+    ) -> int:
+        """Insert *rows* into *table*, skipping stored keys; return rows added (dialect).
+
+        *rows* are made from the records as they are read (once), so a
+        dialect that streams them to the database converts the next while
+        the database stores the last.
+        """
         raise NotImplementedError
 
     def _identifier_index_ddl(self) -> list[str]:
@@ -746,10 +753,8 @@ class SqlStore:
         def flush() -> None:
             nonlocal added
             assert kind is not None  # noqa: S101
-            to_row = kind.to_row
-            rows = [to_row(r) for r in chunk]
             try:
-                added += self._bulk_insert(cur, kind, rows, kind.table)
+                added += self._bulk_insert(cur, kind, map(kind.to_row, chunk), kind.table)
                 if kind.versioned:
                     self._copy_to_history(cur, kind, [r.id for r in chunk])
             except Exception as exc:
@@ -881,13 +886,20 @@ class SqlStore:
                 value=None,
             )
         hashes = _chain.chain(head[0], rows)
+        self._insert_audit(cur, [(*row, h) for row, h in zip(rows, hashes, strict=True)])
+        last = self._execute(cur, "SELECT max(seq) FROM audit").fetchone()[0]
+        self._execute(cur, "UPDATE audit_head SET seq = ?, hash = ?", (int(last), hashes[-1]))
+
+    def _insert_audit(self, cur: Any, rows: list[tuple[object, ...]]) -> None:
+        """Insert chained audit rows (the eight columns and the hash), in order (dialect's fastest way).
+
+        The rows take sequence numbers in the order given.
+        """
         self._execute_many(
             cur,
             f"INSERT INTO audit ({_AUDIT_COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*row, h) for row, h in zip(rows, hashes, strict=True)],
+            rows,
         )
-        last = self._execute(cur, "SELECT max(seq) FROM audit").fetchone()[0]
-        self._execute(cur, "UPDATE audit_head SET seq = ?, hash = ?", (int(last), hashes[-1]))
 
     def _chain_problems(self, cur: Any) -> list[str]:
         """The audit chain checked row by row, and the protecting triggers or rules."""

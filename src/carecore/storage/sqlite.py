@@ -36,6 +36,8 @@ from carecore._files import private_open
 from carecore.storage.sql import SqlStore, quote
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from carecore.storage._kinds import Kind
 
 __all__ = ["SqliteStore", "sqlite_path"]
@@ -245,7 +247,9 @@ class SqliteStore(SqlStore):
     def _identifier_lookup(self, system: str, value: str) -> tuple[str, tuple[object, ...]]:
         return _IDENTIFIER_LOOKUP, (system, value)
 
-    def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
+    def _bulk_insert(
+        self, cur: Any, kind: Kind, rows: Iterable[tuple[Any, ...]], table: str
+    ) -> int:
         marks = ", ".join("?" for _ in kind.columns)
         names = ", ".join(quote(c) for c in kind.column_names)
         cur.executemany(

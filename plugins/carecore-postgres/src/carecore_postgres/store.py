@@ -4,9 +4,11 @@ Columns have PostgreSQL's own types (``DATE``, ``TIMESTAMPTZ``, ``BOOLEAN``,
 ``NUMERIC``, ``JSONB``). Transactions run at READ COMMITTED; a care-plan
 revision is an ``UPDATE ... WHERE version = <stored>``, so of two concurrent
 revisions exactly one wins and the other gets
-:class:`~carecore.errors.ConflictError`. Bulk loads ``COPY`` each chunk into a
-temporary staging table and move it with ``INSERT ... ON CONFLICT DO
-NOTHING``, so a re-run import adds nothing twice. A batch write
+:class:`~carecore.errors.ConflictError`. Bulk loads ``COPY`` each chunk
+straight into its table under a savepoint; a chunk holding a stored key (a
+re-run import) is rolled back to it and goes through a temporary staging
+table and ``INSERT ... ON CONFLICT DO NOTHING`` instead, so it adds nothing
+twice. Their audit rows (one a patient) are a ``COPY`` too. A batch write
 (``Transaction.add_many``, as a store close's workers store a partition's
 lines) of 50 rows or more is a ``COPY`` straight into the table.
 """
@@ -24,6 +26,8 @@ from carecore import errors
 from carecore.storage.sql import SqlStore, quote
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from carecore.storage import Kind
 
 __all__ = ["PostgresStore", "redact"]
@@ -52,7 +56,10 @@ BEGIN
 END $$
 """
 
-#: From this many rows, a batch insert (``add_many``) is a COPY.
+#: The audit table's columns, in chain order (the hash last).
+_AUDIT_COLUMNS = "at, actor, action, kind, key, patient_id, reason, detail"
+
+#: From this many rows, a batch insert (``add_many``) or an audit append is a COPY.
 _COPY_FROM = 50
 
 #: The advisory lock key schema creation and migration hold (any fixed 64-bit number).
@@ -179,8 +186,34 @@ class PostgresStore(SqlStore):
         pair = json.dumps([{"system": system, "value": value}])
         return "SELECT id, identifiers FROM patients WHERE identifiers @> CAST(? AS JSONB)", (pair,)
 
-    def _bulk_insert(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]], table: str) -> int:
+    def _bulk_insert(
+        self, cur: Any, kind: Kind, rows: Iterable[tuple[Any, ...]], table: str
+    ) -> int:
+        # A load of new keys (the usual one) is COPY'd straight into the table, under a
+        # savepoint: the database stores each row as it arrives while the next are made.
+        # A key stored already, or twice in the load, fails that COPY; it is rolled back
+        # and the rows go through a staging table and INSERT ... ON CONFLICT DO NOTHING,
+        # which skips them.
         names = ", ".join(quote(c) for c in kind.column_names)
+        sent: list[tuple[Any, ...]] = []
+        remaining = iter(rows)
+        cur.execute("SAVEPOINT carecore_bulk")
+        try:
+            with cur.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                write = copy.write_row
+                keep = sent.append
+                for row in remaining:
+                    keep(row)
+                    write(row)
+        except pg_errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT carecore_bulk")
+            sent.extend(remaining)
+            return self._staged_insert(cur, names, sent, table)
+        cur.execute("RELEASE SAVEPOINT carecore_bulk")
+        return len(sent)
+
+    @staticmethod
+    def _staged_insert(cur: Any, names: str, rows: list[tuple[Any, ...]], table: str) -> int:
         stage = quote("stage_" + table)
         cur.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {quote(table)} INCLUDING DEFAULTS) ON COMMIT DROP"
@@ -194,6 +227,26 @@ class PostgresStore(SqlStore):
             f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"
         )
         return int(cur.rowcount)
+
+    def _copy_to_history(self, cur: Any, kind: Kind, ids: list[str]) -> None:
+        # The rows now current of the chunk's ids, in one statement (an array parameter).
+        names = ", ".join(quote(c) for c in kind.column_names)
+        cur.execute(
+            f"INSERT INTO {quote(kind.table + '_history')} ({names}) SELECT {names} "
+            f"FROM {quote(kind.table)} WHERE id = ANY(%s) ON CONFLICT DO NOTHING",
+            (ids,),
+        )
+
+    def _insert_audit(self, cur: Any, rows: list[tuple[object, ...]]) -> None:
+        # A load's audit rows (one a patient) are a COPY; COPY keeps their order, so
+        # they take their sequence numbers in chain order.
+        if len(rows) < _COPY_FROM:
+            super()._insert_audit(cur, rows)
+            return
+        with cur.copy(f"COPY audit ({_AUDIT_COLUMNS}, hash) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
 
     def _insert_many(self, cur: Any, kind: Kind, table: str, rows: list[tuple[Any, ...]]) -> None:
         # A batch of a few rows is one INSERT; a larger one is COPY'd straight into the table
