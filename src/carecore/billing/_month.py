@@ -78,6 +78,7 @@ What the bridge needs that no single record says is derived here:
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -447,8 +448,14 @@ ESTABLISHED_YEARS = 3
 
 def _established(visits: list[FaceToFaceVisit], period: ServicePeriod) -> bool:
     """Whether any visit falls in the three years up to the period's end."""
-    since = period.end.subtract(years=ESTABLISHED_YEARS)
+    since = _established_since(period)
     return any(since <= v_.on <= period.end for v_ in visits)
+
+
+@functools.lru_cache(maxsize=64)
+def _established_since(period: ServicePeriod) -> pendulum.Date:
+    """The first day of the years before the period's end in which a visit makes a patient established."""
+    return period.end.subtract(years=ESTABLISHED_YEARS)
 
 
 def _program_gaps(result: EvaluationResult, gaps: tuple[ProgramGap, ...]) -> EvaluationResult:

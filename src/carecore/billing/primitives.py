@@ -24,6 +24,7 @@ False
 from __future__ import annotations
 
 import enum
+import functools
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -418,7 +419,13 @@ def initiating_visit_from(
     The program starts on the consent day (the period's start without consent).
     """
     start = patient.consent(family) or period.start
-    return start.subtract(years=initiating_years(family))
+    return _years_before(start, initiating_years(family))
+
+
+@functools.lru_cache(maxsize=4096)
+def _years_before(day: pendulum.Date, years: int) -> pendulum.Date:
+    """*day* less *years* calendar years (pendulum's arithmetic, once per day and count)."""
+    return day.subtract(years=years)
 
 
 def recent_visit(patient: PatientFacts, family: ServiceFamily, period: ServicePeriod) -> bool:

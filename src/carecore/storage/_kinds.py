@@ -58,9 +58,24 @@ def _load_date(value: object) -> pendulum.Date | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = dt.date.fromisoformat(value)
+        # Few distinct days recur across many rows: each text is parsed once (dates are immutable).
+        found = _DAYS.get(value)
+        if found is None:
+            found = _parse_day(value)
+            if len(_DAYS) < _SHARED_VALUES:
+                _DAYS[value] = found
+        return found
     assert isinstance(value, dt.date)  # noqa: S101 - the column type guarantees it
     return pendulum.Date(value.year, value.month, value.day)
+
+
+def _parse_day(text: str) -> pendulum.Date:
+    value = dt.date.fromisoformat(text)
+    return pendulum.Date(value.year, value.month, value.day)
+
+
+#: Dates read from text, by their text (see _load_date).
+_DAYS: dict[str, pendulum.Date] = {}
 
 
 def _load_instant(value: object) -> pendulum.DateTime | None:
@@ -186,31 +201,17 @@ class Kind:
 
     def build(self, row: typing.Sequence[object]) -> Any:
         """The model value for one row (columns in table order)."""
-        plan = _BUILD_PLANS.get(self.table)
-        if plan is None:
-            plan = _BUILD_PLANS[self.table] = _build_plan(self.columns)
-        fields, halves = plan
-        if len(row) != len(self.columns):
-            msg = f"a {self.table} row has {len(row)} columns, not {len(self.columns)}"
-            raise ValueError(msg)
-        kwargs = {name: load(row[at]) for at, name, load in fields}
-        if halves is not None:  # the two halves of a ServicePeriod field
-            (first, load_first), (last, load_last) = halves
-            start: Any = load_first(row[first])
-            if start is not None:
-                end: Any = load_last(row[last])
-                kwargs["period"] = model.ServicePeriod(start=start, end=end)
-        return self.cls(**kwargs)
+        found = _BUILDERS.get(id(self))
+        if found is None or found[0] is not self.columns:
+            found = _BUILDERS[id(self)] = (self.columns, _compile_build(self))
+        return found[1](row)
 
 
 _Load = Callable[[object], object]
+#: Per kind (by id): the columns its builder was made from, and the builder (see _compile_build).
+_BUILDERS: dict[int, tuple[tuple[Column, ...], Callable[[typing.Sequence[object]], Any]]] = {}
 #: Per kind (by id): its columns and their names (see :attr:`Kind.column_names`).
 _COLUMN_NAMES: dict[int, tuple[tuple[Column, ...], tuple[str, ...]]] = {}
-#: Per table: (position, field, load) of each field's column, and the period's two halves.
-_BUILD_PLANS: dict[
-    str,
-    tuple[tuple[tuple[int, str, _Load], ...], tuple[tuple[int, _Load], tuple[int, _Load]] | None],
-] = {}
 
 
 def _build_plan(
@@ -224,6 +225,46 @@ def _build_plan(
         first, last = names.index("period_start"), names.index("period_end")
         halves = ((first, columns[first].load), (last, columns[last].load))
     return fields, halves
+
+
+def _compile_build(kind: Kind) -> Callable[[typing.Sequence[object]], Any]:
+    """One generated function per kind that builds a value from a row (a read builds millions).
+
+    Each field's column goes through its load (a column stored as it is read
+    is passed on as it is); a ServicePeriod field is built from its two
+    halves when the first is set (else the field keeps its default).
+    """
+    fields, halves = _build_plan(kind.columns)
+    namespace: dict[str, Any] = {"_cls": kind.cls, "_period": model.ServicePeriod}
+    args = []
+    for at, name, load in fields:
+        if load is _same:
+            args.append(f"{name}=row[{at}]")
+        else:
+            namespace[f"_l{at}"] = load
+            args.append(f"{name}=_l{at}(row[{at}])")
+    width, table = len(kind.columns), kind.table
+    lines = [
+        "def build(row):",
+        f"    if len(row) != {width}:",
+        f"        raise ValueError(f'a {table} row has {{len(row)}} columns, not {width}')",
+    ]
+    if halves is None:
+        lines.append(f"    return _cls({', '.join(args)})")
+    else:  # the two halves of a ServicePeriod field
+        (first, load_first), (last, load_last) = halves
+        namespace["_first"], namespace["_last"] = load_first, load_last
+        lines += [
+            f"    start = _first(row[{first}])",
+            "    if start is None:",
+            f"        return _cls({', '.join(args)})",
+            f"    period = _period(start=start, end=_last(row[{last}]))",
+            f"    return _cls({', '.join([*args, 'period=period'])})",
+        ]
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<carecore.storage build {kind.cls.__name__}>", "exec"), namespace)  # noqa: S102
+    fn: Callable[[typing.Sequence[object]], Any] = namespace["build"]
+    return fn
 
 
 def _unwrap_optional(tp: object) -> tuple[object, bool]:
@@ -298,8 +339,13 @@ def _columns_for(cls: type[Any]) -> list[Column]:  # noqa: C901 - one branch per
 
 
 def _enum_loader(tp: type[enum.Enum]) -> Callable[[object], object]:
+    members = {member.value: member for member in tp}
+
     def load(value: object) -> object:
-        return None if value is None else tp(value)
+        if value is None:
+            return None
+        found = members.get(value)
+        return tp(value) if found is None else found
 
     return load
 
