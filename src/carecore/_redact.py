@@ -49,6 +49,7 @@ _HEADER = re.compile(
     r"""(?i)\b((?:proxy-)?authorization)(['"]?\s*[:=]\s*['"]?)"""
     r"""(?:(bearer|basic|digest|token|negotiate|hmac|aws4-hmac-sha256)\s+)?[^'"\r\n]+?(?=['"\r\n]|$)"""
 )
+_BEARER_WORD = re.compile(r"(?i)bearer")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -76,6 +77,10 @@ def _header(match: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """*text* with the secrets it may carry masked (see the module)."""
     if not isinstance(text, str) or not text:
+        return text
+    # Every pattern needs an "=" or a ":" (a pair, a header, a URL's login) or the word
+    # bearer: most texts (an error's reason, a record's key) have none, and go as they are.
+    if "=" not in text and ":" not in text and _BEARER_WORD.search(text) is None:
         return text
     text = _HEADER.sub(_header, text)
     text = _BEARER.sub(rf"\1 {MASK}", text)

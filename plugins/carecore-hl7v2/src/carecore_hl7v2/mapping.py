@@ -30,7 +30,6 @@ none given and no offset means the message is refused.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import itertools
 import os
@@ -649,29 +648,41 @@ def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
 
 
 def _ack(message: _Fields, code: str = "AA", text: str | None = None) -> str:
-    def field(n: int) -> str:
-        return message.raw("MSH", n)
-
-    trigger = _component(field(9), 2)
-    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    msh = message.segments.get("MSH", ())
+    # MSH-3, 4, 9, 10, 11 and 12 as sent ("" past the end of the segment).
+    sender, facility, kind, control, processing, version = (
+        msh[n] if len(msh) > n else "" for n in (3, 4, 9, 10, 11, 12)
+    )
+    trigger = _component(kind, 2)
     header = "|".join(
         [
             "MSH",
             "^~\\&",
             "carecore",
             "carecore",
-            field(3),
-            field(4),
-            now,
+            sender,
+            facility,
+            _now_text(),
             "",
             f"ACK^{trigger}^ACK" if trigger else "ACK",
             _control_id(),
-            field(11) or "P",
-            field(12) or "2.5",
+            processing or "P",
+            version or "2.5",
         ]
     )
-    msa = f"MSA|{code}|{field(10)}" + (f"|{_escape(text)}" if text else "")
+    msa = f"MSA|{code}|{control}" + (f"|{_escape(text)}" if text else "")
     return f"{header}\r{msa}"
+
+
+def _now_text() -> str:
+    """The time now in UTC as an ACK's MSH-7 gives it (YYYYMMDDHHMMSS)."""
+    return _second_text(int(time.time()))
+
+
+@functools.lru_cache(maxsize=2)
+def _second_text(second: int) -> str:
+    # Spelled once a second: every ACK of a commit shares it.
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(second))
 
 
 _ACK_IDS = itertools.count()
@@ -685,7 +696,7 @@ def _control_id() -> str:
 
 def nak_for_unreadable(text: str, code: str = "AR") -> str:
     """A NAK (``AR``, or *code*) for input whose MSH cannot be echoed (no control id to return)."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    now = _now_text()
     return f"MSH|^~\\&|carecore|carecore|||{now}||ACK|{_control_id()}|P|2.5\rMSA|{code}||{_escape(text)}"
 
 
