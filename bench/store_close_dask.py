@@ -2,8 +2,10 @@
 
 The synthetic month of ``gen_close.py`` (about 5 time entries a patient)
 is loaded into an empty PostgreSQL database through the store's bulk API,
-whose loads are ``COPY``s (``store_close.load_store``; loading is not
-timed). The database is on a throwaway PostgreSQL server started from the
+whose loads are ``COPY``s (``store_close.load_store``, in two processes
+that each load every kind for half of the patients, ``--load-workers``;
+the load is timed apart from the closes: wall, and CPU of the loading
+processes). The database is on a throwaway PostgreSQL server started from the
 installed binaries (``carecore_postgres.testing``), or on the server at
 ``--server postgresql://user@host:port/db``.
 
@@ -91,6 +93,14 @@ def run_per_process(command: list[str]) -> tuple[float, float, float, float]:
     return elapsed, worker_peak, tree_peak, cpu
 
 
+def _cpu_seconds() -> float:
+    """User plus system seconds of this process and the children it waited for."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @contextlib.contextmanager
 def _database(server: str | None) -> Iterator[str]:
     """An empty database on *server*, or on a throwaway server."""
@@ -102,7 +112,12 @@ def _database(server: str | None) -> Iterator[str]:
 
 
 def bench_store_close_dask(
-    patients: int, work: Path, server: str | None = None, *, report: bool = True
+    patients: int,
+    work: Path,
+    server: str | None = None,
+    *,
+    report: bool = True,
+    load_workers: int = 2,
 ) -> dict[str, Any]:
     """The Dask close over PostgreSQL against the CSV close of the same month (one run each)."""
     data = work / f"close-{patients}"
@@ -112,10 +127,10 @@ def bench_store_close_dask(
             check=True,
         )
     with _database(server) as url:
-        started = time.perf_counter()
-        counts = load_store(data, url)
-        load_s = time.perf_counter() - started
-        print(f"loaded {counts} in {load_s:.0f} s", file=sys.stderr)
+        started, cpu_before = time.perf_counter(), _cpu_seconds()
+        counts = load_store(data, url, workers=load_workers)
+        load_s, load_cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
+        print(f"loaded {counts} in {load_s:.0f} s (CPU {load_cpu:.0f} s)", file=sys.stderr)
         cli = [sys.executable, "-m", "carecore.cli"]
         csv_out, dask_out = data / "out-csv", data / "out-dask"
         csv_s, csv_peak, csv_cpu = run_measured_cpu(
@@ -174,6 +189,8 @@ def bench_store_close_dask(
         "patients": patients,
         "time_entries": counts.get("time_entries", 0),
         "load_s": load_s,
+        "load_cpu_s": load_cpu,
+        "load_workers": load_workers,
         "baseline_s": csv_s,
         "baseline_peak_mb": csv_peak,
         "candidate_s": dask_s,
@@ -198,7 +215,8 @@ def describe(r: dict[str, Any]) -> str:
         f" busiest worker peak {r['worker_peak_mb']:.0f} MB, close tree {r['close_tree_peak_mb']:.0f}"
         f" MB; report {r['report_s']:.1f} s, peak {r['report_peak_mb']:.0f} MB;"
         f" {r['patients']:,} patients, {r['time_entries']:,} time entries;"
-        f" same lines per code: {r['same_lines_per_code']})"
+        f" same lines per code: {r['same_lines_per_code']};"
+        f" load {r['load_s']:.0f} s, CPU {r['load_cpu_s']:.0f} s in {r['load_workers']} processes)"
     )
 
 
@@ -210,10 +228,17 @@ def main() -> None:
         "--server", default=None, help="a PostgreSQL server URL (default: throwaway)"
     )
     parser.add_argument("--no-report", action="store_true", help="skip carecore report")
+    parser.add_argument(
+        "--load-workers", type=int, default=2, help="processes loading the store (default 2)"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     result = bench_store_close_dask(
-        args.patients, args.work, args.server, report=not args.no_report
+        args.patients,
+        args.work,
+        args.server,
+        report=not args.no_report,
+        load_workers=args.load_workers,
     )
     print(json.dumps(result, indent=2))
     print(f"ratio {result['ratio']:.2f} {describe(result)}")
