@@ -22,7 +22,6 @@ list (:attr:`PracticeView.sections`) that other parts of carecore extend. ``care
 from __future__ import annotations
 
 import csv
-import io
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import evolve, field, frozen
 
 from carecore import errors
-from carecore._files import write_private
+from carecore._files import private_open, write_private
 from carecore.registry import worklist_rows
 from carecore.report._labels import (
     count,
@@ -42,10 +41,12 @@ from carecore.report._labels import (
     rule_text,
 )
 from carecore.report._plots import PLOTS, PRACTICE_PLOTS, render_plots, render_practice_plots
-from carecore.report._tables import Table, cell, report_tables
+from carecore.report._tables import TABLE_MAKERS, Table, cell, report_tables
 from carecore.report._view import PracticeView, Section, practice_view
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pendulum
 
     from carecore.metrics import ProgramReport
@@ -293,28 +294,49 @@ def render_html(
     )
 
 
-def _write_csv(path: Path, table: Table) -> None:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(table.columns)
-    writer.writerows(table.rows)
-    write_private(path, buffer.getvalue().encode("utf-8"))
+def _write_csv(path: Path, table: Table) -> Table:
+    """Write *table* to *path* row by row (0600); the table without its rows, to list it."""
+    with private_open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.columns)
+        writer.writerows(table.rows)
+    return evolve(table, rows=())
 
 
-def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str, Any]]]:
+def _pages(
+    report: ProgramReport, *, phi: bool
+) -> dict[str, tuple[str, Callable[[], dict[str, Any]]]]:
+    """Each linked page's title and how to make its context (made when the page is written)."""
     names = _names(report, phi=phi)
-    eligibility, rules = _eligibility_table(report, names)
-    definitions = Table(
-        name="measure-definitions",
-        title="Definitions",
-        columns=("measure", "name in the API and CSV", "unit", "definition"),
-        rows=tuple((label(m.name), m.name, m.unit, m.definition) for m in report.measures),
-    )
     who = "patient names" if names else "patient ids (written without names)"
+
+    def eligibility_page() -> dict[str, Any]:
+        eligibility, rules = _eligibility_table(report, names)
+        return {
+            "intro": (
+                (
+                    f"Every patient the registry checked for {report.family.value}, "
+                    f"eligible first, with {who}. Each rule is worded once below; the "
+                    "table says whether each patient meets it."
+                ),
+            ),
+            "legend": tuple((rule_heading(r), rule_text(r)) for r in rules),
+            "tables": (eligibility,),
+        }
+
+    def definitions_page() -> dict[str, Any]:
+        definitions = Table(
+            name="measure-definitions",
+            title="Definitions",
+            columns=("measure", "name in the API and CSV", "unit", "definition"),
+            rows=tuple((label(m.name), m.name, m.unit, m.definition) for m in report.measures),
+        )
+        return {"intro": (), "legend": (), "tables": (definitions,)}
+
     return {
         "worklist.html": (
             f"Worklists on {report.as_of}",
-            {
+            lambda: {
                 "intro": (
                     (
                         "Each care manager's open items in priority order, as carecore "
@@ -327,24 +349,8 @@ def _pages(report: ProgramReport, *, phi: bool) -> dict[str, tuple[str, dict[str
                 "tables": _worklist_tables(report, names),
             },
         ),
-        "eligibility.html": (
-            f"Eligibility on {report.as_of}",
-            {
-                "intro": (
-                    (
-                        f"Every patient the registry checked for {report.family.value}, "
-                        f"eligible first, with {who}. Each rule is worded once below; the "
-                        "table says whether each patient meets it."
-                    ),
-                ),
-                "legend": tuple((rule_heading(r), rule_text(r)) for r in rules),
-                "tables": (eligibility,),
-            },
-        ),
-        "measures.html": (
-            "Measure definitions",
-            {"intro": (), "legend": (), "tables": (definitions,)},
-        ),
+        "eligibility.html": (f"Eligibility on {report.as_of}", eligibility_page),
+        "measures.html": ("Measure definitions", definitions_page),
     }
 
 
@@ -399,10 +405,18 @@ def write_report(
         plots |= render_practice_plots(view)
     if not folder.exists():
         folder.mkdir(parents=True, mode=0o700)
-    tables = report_tables(report) + tuple(extra)
-    section_tables = () if view is None else tuple(t for s in view.sections for t in s.tables)
+    # Each table is made, written and dropped in turn (the index lists them by name
+    # and title only), so the writer never holds every table's rows at once.
     csv_files = []
-    for table in tables + section_tables:
+    listed = []
+    for make in (*TABLE_MAKERS, *(lambda _, t=t: t for t in extra)):
+        table = make(report)
+        path = folder / table.csv_name
+        listed.append(_write_csv(path, table))
+        csv_files.append(path)
+    tables = tuple(listed)
+    section_tables = () if view is None else tuple(t for s in view.sections for t in s.tables)
+    for table in section_tables:
         path = folder / table.csv_name
         _write_csv(path, table)
         csv_files.append(path)
@@ -412,19 +426,22 @@ def write_report(
         write_private(path, data)
         png_files.append(path)
     pages = []
-    for name, (title, context) in _pages(report, phi=phi).items():
+    for name, (title, make_context) in _pages(report, phi=phi).items():
         path = folder / name
-        write_private(
-            path,
-            env.get_template("page.html.j2").render(title=title, **context).encode("utf-8"),
-        )
+        context = make_context()
+        with private_open(path, "w", newline="", encoding="utf-8") as handle:
+            handle.writelines(env.get_template("page.html.j2").generate(title=title, **context))
         pages.append(path)
         for table in context["tables"]:
             table_path = folder / table.csv_name
             _write_csv(table_path, table)
             csv_files.append(table_path)
+        del context
     index = folder / "index.html"
     write_private(
-        index, render_html(report, tables, plots, view=view, extra=tuple(extra)).encode("utf-8")
+        index,
+        render_html(report, tables, plots, view=view, extra=tables[len(TABLE_MAKERS) :]).encode(
+            "utf-8"
+        ),
     )
     return ReportFiles(index=index, csv=tuple(csv_files), png=tuple(png_files), pages=tuple(pages))

@@ -10,6 +10,8 @@ from carecore.metrics import month_key
 from carecore.registry import worklist_rows
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from carecore.metrics import ProgramReport
 
 __all__ = ["Table", "cell", "report_tables"]
@@ -273,25 +275,30 @@ def report_tables(report: ProgramReport) -> tuple[Table, ...]:
     >>> [t.name for t in report_tables(program_report(ProgramData(), period=ServicePeriod.month(2026, 3)))]
     ['measures', 'enrollment_by_month', 'minutes_by_month', 'pmpm', 'before_after', 'caseload', 'worklist', 'risk', 'eligibility', 'a1c']
     """
-    return (
-        _measures(report),
-        _series(
-            "enrollment_by_month",
-            "Enrolled patients at each month's end",
-            "enrolled_patients",
-            report.enrollment_by_month,
-        ),
-        _series(
-            "minutes_by_month",
-            "Minutes per enrolled patient-month",
-            "minutes_per_patient_month",
-            report.minutes_by_month,
-        ),
-        _pmpm(report),
-        _before_after(report),
-        _caseload(report),
-        _worklist(report),
-        _risk(report),
-        _eligibility(report),
-        _a1c(report),
-    )
+    return tuple(make(report) for make in TABLE_MAKERS)
+
+
+#: How each table of :func:`report_tables` is made, in its order: the writer makes,
+#: writes and drops them one at a time, so it never holds every row at once.
+TABLE_MAKERS: tuple[Callable[[ProgramReport], Table], ...] = (
+    _measures,
+    lambda report: _series(
+        "enrollment_by_month",
+        "Enrolled patients at each month's end",
+        "enrolled_patients",
+        report.enrollment_by_month,
+    ),
+    lambda report: _series(
+        "minutes_by_month",
+        "Minutes per enrolled patient-month",
+        "minutes_per_patient_month",
+        report.minutes_by_month,
+    ),
+    _pmpm,
+    _before_after,
+    _caseload,
+    _worklist,
+    _risk,
+    _eligibility,
+    _a1c,
+)
