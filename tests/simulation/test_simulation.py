@@ -336,6 +336,14 @@ def test_a_bad_config_names_the_key(data, key):
     assert caught.value.field == key
 
 
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1-1", "0-06"])
+def test_a_bad_start_names_the_key_the_user_wrote(text):
+    with pytest.raises(errors.InvalidValue) as caught:
+        study_from_mapping({"start": text})
+    assert (caught.value.field, caught.value.value) == ("start", text)
+    assert "start_month" not in str(caught.value)
+
+
 def test_the_cli_lists_runs_and_refuses(tmp_path):
     runner = CliRunner()
     app = make_app(get_plugin_manager(entry_points=False))

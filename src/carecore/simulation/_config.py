@@ -97,6 +97,7 @@ def study_from_mapping(data: object) -> Study:
     carecore.errors.InvalidValue: policy.enrolment_probability=0.4: not a setting of ProgramPolicy ...
     """
     if isinstance(data, dict) and "start" in data:
+        written = set(data)
         data = dict(data)
         text = data.pop("start")
         try:
@@ -106,6 +107,19 @@ def study_from_mapping(data: object) -> Study:
                 "must be a month as YYYY-MM", field="start", value=text
             ) from exc
         data["start_year"], data["start_month"] = year, month
+        try:
+            built: Study = _build(Study, data, "")
+        except errors.InvalidValue as exc:
+            # The model checks the year and month as start_year/start_month,
+            # keys this config never had: name the one the user wrote.
+            if exc.field in {"start_year", "start_month"} - written:
+                raise errors.InvalidValue(
+                    f"must be a month as YYYY-MM (the {exc.field[6:]} {exc.reason})",
+                    field="start",
+                    value=text,
+                ) from exc
+            raise
+        return built
     study: Study = _build(Study, data, "")
     return study
 
