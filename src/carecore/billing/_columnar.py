@@ -148,14 +148,16 @@ def _scan(file: Path) -> int | None:
         while chunk := raw.read(1 << 24):
             if chunk.endswith(b"\r"):
                 chunk += raw.read(1)
-            if b'"' in chunk or b"\n\n" in chunk or b"\n\r\n" in chunk:
+            if b'"' in chunk or b"\n\n" in chunk:
                 return None
-            if chunk.count(b"\r") != chunk.count(b"\r\n"):
+            # Most files hold no CR at all: one pass finds that, and the CR checks are skipped.
+            crs = chunk.count(b"\r")
+            if crs and (b"\n\r\n" in chunk or crs != chunk.count(b"\r\n")):
                 return None
             if last == b"\n" and chunk[:1] in {b"\n", b"\r"}:
                 return None
             newlines += chunk.count(b"\n")
-            crlf += chunk.count(b"\r\n")
+            crlf += crs
             last = chunk[-1:]
     if crlf not in {0, newlines}:
         return None  # mixed line ends: the line offsets below assume one kind
@@ -250,11 +252,21 @@ def _read(
     )
 
 
-def _mapped(frame: pl.DataFrame, column: str, parse: Callable[[str], Any], dtype: Any) -> pl.Expr:
-    """*parse* applied once per distinct text of *column* (None where it refuses), as an expression."""
+def _mapped(
+    frame: pl.DataFrame,
+    column: str,
+    parse: Callable[[str], Any],
+    dtype: Any,
+    values: list[Any] | None = None,
+) -> pl.Expr:
+    """*parse* applied once per distinct text of *column* (None where it refuses), as an expression.
+
+    *values* are the distinct texts of the column when the caller knows them already.
+    """
     import polars as pl  # noqa: PLC0415
 
-    values = frame.get_column(column).unique().to_list()
+    if values is None:
+        values = frame.get_column(column).unique().to_list()
     parsed = []
     for value in values:
         try:
@@ -277,6 +289,29 @@ def _stripped(frame: pl.DataFrame, column: str) -> pl.Expr:
     return (
         pl.when(plain).then(pl.col(column)).otherwise(_mapped(others, column, str.strip, pl.String))
     )
+
+
+_REFUSED = (ValueError, KeyError, LookupError, errors.CarecoreError)
+
+
+def _once(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """*parse*, run once per text: later calls give the same value or raise the same refusal."""
+    seen: dict[str, tuple[bool, Any]] = {}
+
+    def read(text: str) -> Any:
+        found = seen.get(text)
+        if found is None:
+            try:
+                found = (True, parse(text))
+            except _REFUSED as exc:
+                found = (False, exc)
+            seen[text] = found
+        ok, value = found
+        if not ok:
+            raise value.with_traceback(None)
+        return value
+
+    return read
 
 
 def _reads(parse: Callable[[str], Any]) -> Callable[[str], bool]:
@@ -315,6 +350,14 @@ class _Patients:
         def get(name: str) -> pl.Expr:
             return pl.col(name) if name in header else pl.lit("")
 
+        # Each column's distinct texts, found once for the several readers of a column.
+        distinct: dict[str, list[Any]] = {}
+
+        def mapped(name: str, parse: Callable[[str], Any], dtype: Any) -> pl.Expr:
+            if name not in distinct:
+                distinct[name] = frame.get_column(name).unique().to_list()
+            return _mapped(frame, name, parse, dtype, distinct[name])
+
         for name in ("patient_id", "practitioner"):
             # Plain text is its own stripped value (no space at either end).
             plain = pl.col(name).str.contains(f"^{_PLAIN.pattern}$")
@@ -325,8 +368,7 @@ class _Patients:
             if name in {"patient_id", "practitioner"}:
                 continue
             checks.append(
-                blank(name)
-                | _mapped(frame, name, _reads(parsers[name]), pl.Boolean).fill_null(value=False)
+                blank(name) | mapped(name, _reads(parsers[name]), pl.Boolean).fill_null(value=False)
             )
         if "conditions" in header:
             checks.append(~blank("conditions"))
@@ -335,8 +377,7 @@ class _Patients:
         if "setting" in header:
             checks.append(
                 blank("setting")
-                | _mapped(
-                    frame,
+                | mapped(
                     "setting",
                     lambda t: parsers["setting"](t) is FAST_SETTING,
                     pl.Boolean,
@@ -347,7 +388,7 @@ class _Patients:
             pl.when(blank("credential") if "credential" in header else pl.lit(value=True))
             .then(pl.lit(ROW_DEFAULTS["credential"].value))
             .otherwise(
-                _mapped(frame, "credential", lambda t: credential(t).value, pl.String)
+                mapped("credential", lambda t: credential(t).value, pl.String)
                 if "credential" in header
                 else pl.lit(None)
             )
@@ -359,7 +400,7 @@ class _Patients:
                 columns.append(
                     pl.when(blank(name))
                     .then(pl.lit(default))
-                    .otherwise(_mapped(frame, name, parsers[name], pl.Boolean))
+                    .otherwise(mapped(name, parsers[name], pl.Boolean))
                     .alias(f"_{name}")
                 )
             else:
@@ -369,7 +410,7 @@ class _Patients:
                 columns.append(
                     pl.when(blank(name))
                     .then(pl.lit(None, pl.Date))
-                    .otherwise(_mapped(frame, name, _dates(parsers[name]), pl.Date))
+                    .otherwise(mapped(name, _dates(parsers[name]), pl.Date))
                     .alias(f"_{name}")
                 )
             else:
@@ -385,21 +426,17 @@ class _Patients:
 
                 columns.append(
                     (
-                        _mapped(frame, name, pick, pl.Date)
-                        if name in header
-                        else pl.lit(None, pl.Date)
+                        mapped(name, pick, pl.Date) if name in header else pl.lit(None, pl.Date)
                     ).alias(f"_{name}_{family}")
                 )
-            # What the engine's primitives read of the cell, per family and distinct text.
+            # What the engine's primitives read of the cell, per family and distinct text
+            # (the patient facts of a text are built once, for every family).
+            facts = _once(_cell_facts(name, parsers[name]))
             for family in _FAMILIES:
-                for alias, read, dtype in _cell_reads(
-                    name, parsers[name], ServiceFamily(family), month
-                ):
+                for alias, read, dtype in _cell_reads(name, facts, ServiceFamily(family), month):
                     columns.append(
                         (
-                            _mapped(frame, name, read, dtype)
-                            if name in header
-                            else pl.lit(read(""), dtype)
+                            mapped(name, read, dtype) if name in header else pl.lit(read(""), dtype)
                         ).alias(f"_{alias}_{family}")
                     )
         # Conditions: the fast path's class tuple and the audit packet's JSON, per distinct text.
@@ -987,21 +1024,31 @@ def _minute_class(rules: RuleSet) -> pl.Expr:
     return pl.lit(table).gather(key)
 
 
-def _cell_reads(
-    name: str, parse: Callable[[str], Any], family: ServiceFamily, month: ServicePeriod
-) -> list[tuple[str, Callable[[str], Any], Any]]:
-    """What the engine's primitives read of a consent or care_plan cell, for *family*.
-
-    (column alias, reader of the cell text, polars type); each reader builds
-    the patient facts the cell gives and asks the primitive.
-    """
-    import polars as pl  # noqa: PLC0415
+def _cell_facts(name: str, parse: Callable[[str], Any]) -> Callable[[str], PatientFacts]:
+    """The patient facts a consent or care_plan cell gives (*parse* reads the cell)."""
 
     def facts(text: str) -> PatientFacts:
         days = dict(parse(text)) if text.strip() else {}
         if name == "consent":
             return PatientFacts(id="~", consent_on=days)
         return PatientFacts(id="~", care_plan_on=days)
+
+    return facts
+
+
+def _cell_reads(
+    name: str,
+    facts: Callable[[str], PatientFacts],
+    family: ServiceFamily,
+    month: ServicePeriod,
+) -> list[tuple[str, Callable[[str], Any], Any]]:
+    """What the engine's primitives read of a consent or care_plan cell, for *family*.
+
+    (column alias, reader of the cell text, polars type); each reader asks
+    the primitive about the patient facts the cell gives (*facts*, see
+    :func:`_cell_facts`).
+    """
+    import polars as pl  # noqa: PLC0415
 
     if name != "consent":
         return [

@@ -1526,7 +1526,10 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         else:
             ctx.out.hints.extend(h for h in sink.out.hints if h.code in {base, add_on})
             ctx.out.denials.extend(d for d in sink.out.denials if d.code == add_on)
-        would.extend(evolve(line, modifiers=modifiers) for line in lines)
+        would.extend(
+            line if line.modifiers == modifiers else evolve(line, modifiers=modifiers)
+            for line in lines
+        )
     # Prerequisites: consent; RPM also needs an established patient.
     if family is F.RPM and not ctx.patient.established:
         _deny_all(
