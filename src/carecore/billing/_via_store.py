@@ -27,7 +27,10 @@ How the scenario's facts become records:
 - the last visit with the billing practitioner as an office visit with each
   practitioner on that date (a date after the period stays after it: a close
   does not count a visit after the period, where the engine takes the
-  scenario's last visit as one before it);
+  scenario's last visit as one before it); an established patient with no
+  visit in the three years up to the period's end (from which a store derives
+  "established") also gets a level-1 staff visit (99211) on the first day of
+  those years, which no rule takes as an initiating, TCM or ACP visit;
 - time entries, contacts and visits as themselves (time logged without a
   credential gets the practitioner's own, or the role's usual one);
   discharges as transition episodes (one that gives ``med_rec_on`` tracks the
@@ -69,6 +72,7 @@ from attrs import evolve
 from carecore import errors
 from carecore.billing._bridge import DEVICE_PERIOD_DAYS
 from carecore.billing._engine import EvaluationResult, tcm_clock
+from carecore.billing._month import ESTABLISHED_YEARS
 from carecore.billing.facts import (
     AdmissionFact,
     CarePlanAction,
@@ -249,17 +253,12 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
     ):
         refuse("$.practitioners", "a practitioner who is not the primary-care focal point")
     problems += _device_problems(scenario, base)
-    if not patient.established and _has_family(facts.events, ServiceFamily.RPM):
-        if _visit_days(scenario):
-            refuse("$.patient.established_patient", "a new patient with stored visits")
-    elif patient.established and _has_family(facts.events, ServiceFamily.RPM):
-        end = facts.period.end
-        since = end.subtract(years=3)
-        if not any(since <= day <= end for day in _visit_days(scenario)):
-            refuse(
-                "$.patient.established_patient",
-                "an established patient without a visit in three years (the store derives it)",
-            )
+    if (
+        not patient.established
+        and _has_family(facts.events, ServiceFamily.RPM)
+        and _visit_days(scenario)
+    ):
+        refuse("$.patient.established_patient", "a new patient with stored visits")
     return problems
 
 
@@ -332,6 +331,23 @@ def _visit_days(scenario: Scenario) -> list[pendulum.Date]:
     days = [e.date for e in scenario.facts.events if isinstance(e, VisitFact)]
     last = scenario.facts.patient.last_visit
     return [*days, last] if last is not None else days
+
+
+def _established_visit_day(scenario: Scenario) -> pendulum.Date | None:
+    """The day of the visit that makes an established patient established in the store, if one is needed.
+
+    None when the patient is new, or a visit the case gives already falls in
+    the three years up to the period's end. Otherwise the first day of those
+    years: before the period, and before a date of death within them.
+    """
+    facts = scenario.facts
+    if not facts.patient.established:
+        return None
+    end = facts.period.end
+    since = end.subtract(years=ESTABLISHED_YEARS)
+    if any(since <= day <= end for day in _visit_days(scenario)):
+        return None
+    return since
 
 
 def _device_problems(scenario: Scenario, base: str) -> list[errors.Problem]:
@@ -511,6 +527,23 @@ def _load(tx: Transaction, scenario: Scenario, switches: Switches) -> None:  # n
             )
     for family, day in sorted(_plan_days(scenario).items(), key=lambda item: item[0].value):
         tx.add(_agreed_plan(_plan_id(pid, family), pid, family, day, first))
+    prior = _established_visit_day(scenario)
+    if prior is not None:
+        # The store derives "established" from a visit in the three years up to the
+        # period's end. A case that says so without giving such a visit gets a
+        # level-1 staff visit (99211): no rule takes one as an initiating visit, a
+        # TCM or an ACP visit, so it changes nothing else the engine reads.
+        tx.add(
+            FaceToFaceVisit(
+                id=f"{pid}-established",
+                patient_id=pid,
+                on=prior,
+                kind=VisitKind.EM_99211_STAFF,
+                mdm=MdmLevel.STRAIGHTFORWARD,
+                billing_practitioner_id=first,
+                em_code="99211",
+            )
+        )
     if patient.last_visit is not None:
         for p in facts.practitioners:
             tx.add(
