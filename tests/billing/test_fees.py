@@ -11,12 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carecore import errors
-from carecore.billing import CMS_YEARS, cms_rule_set
+from carecore.billing import CMS_YEARS, cms_rule_set, evaluate
 from carecore.billing.fees import (
     CONVERSION_FACTORS,
     FEE_SOURCES,
     NO_LISTED_FEE,
     Revenue,
+    billable_codes,
     fee,
     fee_gaps,
     fee_table,
@@ -24,6 +25,7 @@ from carecore.billing.fees import (
     national_amount,
     revenue,
 )
+from carecore.billing.scenarios import load_scenarios
 from carecore.billing.sources import source
 from carecore.model import ServiceFamily, ServicePeriod
 
@@ -60,6 +62,8 @@ def test_amounts_refuse_floats():
 # -- the fee table (issue 15, item 7) ------------------------------------------------------------
 
 DOCS = ROOT / "docs" / "billing" / "fees.md"
+PUBLIC = shared_dir() / "billing" / "scenarios.json"
+MORE = Path(__file__).parent / "data" / "more_scenarios.json"
 
 
 def _billable(year: int) -> set[str]:
@@ -102,6 +106,46 @@ def test_the_documented_gaps_are_the_data_gaps_with_their_reasons():
     documented = [(int(y), code, why) for y, code, why in _docs_table("Codes with no listed fee")]
     assert documented == [(f.year, f.code, f.note) for f in fee_gaps()]
     assert all(why for _y, _code, why in documented)
+
+
+def test_tcm21s_e_m_line_is_a_listed_gap():
+    # Failed before: TCM-21 bills 99213 with no listed fee, but fee_gaps() and the docs'
+    # table of codes with no listed fee did not name it.
+    scenario = next(s for s in load_scenarios(PUBLIC) if s.id == "TCM-21")
+    billed = {
+        (scenario.year, line.code)
+        for line in evaluate(scenario.facts, cms_rule_set(2025)).claim_lines
+        if line.amount is None
+    }
+    assert (2025, "99213") in billed
+    gaps = {(f.year, f.code) for f in fee_gaps()}
+    assert billed <= gaps
+    documented = {(int(y), code) for y, code, _why in _docs_table("Codes with no listed fee")}
+    assert billed <= documented
+
+
+def test_every_unpriced_line_of_every_scenario_is_a_listed_gap():
+    # Every code the engine bills without an amount, over every public and test case.
+    gaps = {(f.year, f.code) for f in fee_gaps()}
+    for scenario in [*load_scenarios(PUBLIC), *load_scenarios(MORE)]:
+        if scenario.year not in CMS_YEARS:
+            continue
+        result = evaluate(scenario.facts, cms_rule_set(scenario.year))
+        for line in result.claim_lines:
+            if line.amount is None:
+                assert (scenario.year, line.code) in gaps, (scenario.id, line.code)
+            else:
+                assert line.code in billable_codes(scenario.year), (scenario.id, line.code)
+
+
+@pytest.mark.parametrize("year", CMS_YEARS)
+def test_the_gaps_are_derived_from_the_rule_set(year):
+    table = fee_table(year)
+    expected = {
+        code for code in billable_codes(year) if code not in table or not table[code].listed
+    }
+    assert {f.code for f in fee_gaps(year)} == expected
+    assert _billable(year) <= set(billable_codes(year))
 
 
 def test_the_docs_amount_table_is_the_data():

@@ -38,9 +38,11 @@ __all__ = [
     "FEE_SOURCES",
     "NO_LISTED_FEE",
     "QP_CONVERSION_FACTOR_2026",
+    "VISIT_EM_CODES",
     "Fee",
     "FeeSource",
     "Revenue",
+    "billable_codes",
     "fee",
     "fee_gaps",
     "fee_table",
@@ -211,19 +213,73 @@ def fee(code: str, year: int) -> Fee:
     return found
 
 
+#: The office and outpatient E/M codes a face-to-face visit may carry
+#: (``VisitFact.em_code``). When TCM is refused, the engine reports the TCM
+#: face-to-face visit as its own E/M code; carecore lists no E/M amounts, so
+#: each is a code the engine can bill with no listed fee.
+VISIT_EM_CODES: tuple[str, ...] = (
+    "99202",
+    "99203",
+    "99204",
+    "99205",
+    "99211",
+    "99212",
+    "99213",
+    "99214",
+    "99215",
+)
+
+_VISIT_EM_NOTE = (
+    "an E/M visit code, billed when TCM is refused and its face-to-face visit is reported "
+    "as itself; carecore lists no E/M amounts"
+)
+
+
+def billable_codes(year: int) -> tuple[str, ...]:
+    """Every code the engine can bill under the CMS rules of *year*, sorted.
+
+    The codes of :func:`~carecore.billing.cms.cms_rule_set` in effect on some
+    day of the year, and the E/M codes a TCM face-to-face visit is reported as
+    when TCM is refused (:data:`VISIT_EM_CODES`).
+
+    >>> "99490" in billable_codes(2025), "99213" in billable_codes(2025)
+    (True, True)
+    """
+    import pendulum  # noqa: PLC0415 - only here
+
+    from carecore.billing.cms import cms_rule_set  # noqa: PLC0415 - cms reads this module
+
+    first, last = pendulum.Date(year, 1, 1), pendulum.Date(year, 12, 31)
+    ruled = {
+        rule.code
+        for rule in cms_rule_set(year).codes
+        if rule.available_from <= last and (rule.available_to is None or rule.available_to >= first)
+    }
+    return tuple(sorted(ruled | set(VISIT_EM_CODES)))
+
+
 def fee_gaps(year: int | None = None) -> tuple[Fee, ...]:
-    """The codes without a listed fee, of *year* or of every year, by year and code.
+    """The codes the engine can bill without a listed fee, of *year* or of every year, by year and code.
+
+    Derived from :func:`billable_codes`: a code of the rule set whose fee
+    has no amount, or a code the engine can bill that the fee table does not
+    list (an E/M visit code; its ``note`` says why).
 
     >>> [f.code for f in fee_gaps(2025)]
-    ['98978']
+    ['98978', '99202', '99203', '99204', '99205', '99211', '99212', '99213', '99214', '99215']
     """
     years = sorted(_table()) if year is None else [year]
-    return tuple(
-        f
-        for y in years
-        for f in sorted(fee_table(y).values(), key=lambda f: f.code)
-        if not f.listed
-    )
+    out: list[Fee] = []
+    for y in years:
+        table = fee_table(y)
+        for code in billable_codes(y):
+            found = table.get(code)
+            if found is None:
+                note = _VISIT_EM_NOTE if code in VISIT_EM_CODES else "not in the fee table"
+                out.append(Fee(year=y, code=code, amount=None, note=note))
+            elif not found.listed:
+                out.append(found)
+    return tuple(out)
 
 
 def format_amount(amount: Decimal | None) -> str:
