@@ -234,3 +234,29 @@ def test_a_plugin_command_that_fails_to_write_exits_2_naming_its_option(tmp_path
         shown = [name for name in CLASS_NAMES if re.search(rf"\b{name}\b", result.output)]
         assert not shown, result.output
     assert not (tmp_path / "none").exists()
+
+
+#: Each command taking ``--scheduler``, with the arguments it needs besides.
+SCHEDULER_COMMANDS = {
+    "billing close": ["billing", "close", "--month", "2026-11", "--db", "{db}"],
+    "registry": ["registry", "--db", "{db}"],
+    "simulate": ["simulate", "demo-practice", "--replications", "1"],
+}
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1:port", "nosuch://host:1"])
+@pytest.mark.parametrize("name", sorted(SCHEDULER_COMMANDS))
+def test_a_malformed_scheduler_address_exits_2_naming_the_option(name, address, tmp_path):
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert CliRunner().invoke(APP, ["db", "init", db]).exit_code == 0
+    args = [a.format(db=db) for a in SCHEDULER_COMMANDS[name]]
+    result = CliRunner().invoke(APP, [*args, "--executor", "dask", "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    assert f"--scheduler={address!r}" in result.output
+    assert "Traceback" not in result.output
+    assert not any(re.search(rf"\b{n}\b", result.output) for n in CLASS_NAMES)
+
+
+def test_every_command_taking_a_scheduler_is_checked_for_a_malformed_one():
+    takes = {" ".join(p) for p, c in COMMANDS if any(q.name == "scheduler" for q in c.params)}
+    assert takes <= set(SCHEDULER_COMMANDS) | {"report"}

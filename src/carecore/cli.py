@@ -134,6 +134,8 @@ def _guarded(invoke: Any) -> Any:
             db_url = ctx.params.get("db_url")
             if exc.field == "url" and isinstance(db_url, str) and _same_store(exc.value, db_url):
                 exc.field = "--db"
+            elif exc.field == "scheduler" and exc.value == ctx.params.get("scheduler"):
+                exc.field = "--scheduler"
             raise
 
     return run

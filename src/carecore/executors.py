@@ -504,6 +504,30 @@ class ProcessExecutor(BaseExecutor):
             self._pool = None
 
 
+_MAX_PORT = 65535
+
+
+def _check_scheduler(scheduler: str, distributed: Any) -> None:
+    """Refuse a scheduler *address* Dask could not connect to, before trying.
+
+    The address is ``[scheme://]host:port`` with a scheme Dask knows (``tcp``
+    by default); what Dask's own parser refuses (``notanaddress``: no port)
+    is an :class:`~carecore.errors.InvalidValue` naming the address, not a
+    ``ValueError`` from deep inside the client.
+    """
+    why = "is not a Dask scheduler address (tcp://host:8786)"
+    comm = distributed.comm
+    try:
+        scheme, location = comm.parse_address(scheduler)
+        comm.registry.get_backend(scheme)
+        if scheme in {"tcp", "tls", "ws", "wss"}:
+            host, port = comm.parse_host_port(location)
+            if not host or not 0 < int(port) <= _MAX_PORT:
+                raise ValueError(location)  # noqa: TRY301 - one message for every refusal
+    except (ValueError, TypeError) as exc:
+        raise errors.InvalidValue(why, field="scheduler", value=scheduler) from exc
+
+
 class DaskExecutor(BaseExecutor):
     """Runs the tasks on Dask distributed.
 
@@ -559,6 +583,7 @@ class DaskExecutor(BaseExecutor):
                 )
             self._client: Any = distributed.Client(self._cluster)
         else:
+            _check_scheduler(scheduler, distributed)
             self._client = distributed.Client(scheduler)
             if workers is not None:
                 self._client.wait_for_workers(workers)
