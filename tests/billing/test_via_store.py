@@ -305,3 +305,64 @@ def test_personal_time_without_a_credential_the_practitioner_cannot_bill_is_refu
     with pytest.raises(NotExpressibleAsRecords) as info:
         evaluate_via_store(scenario, cms_rule_set(2024))
     assert any("without a credential" in p.message for p in info.value.problems)
+
+
+def _credential_case(role: str, credential: str) -> dict[str, object]:
+    return {
+        "id": "X-CRED",
+        "year": 2026,
+        "evaluation_period": {"start": "2026-03-01", "end": "2026-03-31"},
+        "practitioners": [{"id": "dr1", "credential": "MD"}],
+        "patient": {
+            "id": "p1",
+            "chronic_conditions": [
+                {"icd10": "E11.65", "significant_risk": True},
+                {"icd10": "I50.22", "significant_risk": True},
+            ],
+            "consent_on": {"CCM": "2026-01-06"},
+            "care_plan_on": {"CCM": "2026-01-06"},
+            "last_visit_with_billing_practitioner": "2025-12-01",
+        },
+        "events": [
+            {
+                "type": "time_entry",
+                "date": "2026-03-04",
+                "minutes": 25,
+                "role": role,
+                "credential": credential,
+                "family": "CCM",
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("role", ["clinical_staff", "bh_care_manager", "auxiliary", "non_clinical"])
+def test_a_credential_outside_the_list_is_accepted_both_ways_where_counting_ignores_it(
+    tmp_path, role
+):
+    # Failed before: `--via store` exited 2 ("a credential outside the list") where the
+    # engine accepted the case (issue 15, Deliver 4).
+    file = tmp_path / "receptionist.json"
+    file.write_text(json.dumps(_credential_case(role, "receptionist")))
+    engine = _invoke("billing", "evaluate", str(file), "--format", "json")
+    store = _invoke("billing", "evaluate", str(file), "--format", "json", "--via", "store")
+    assert engine.exit_code == store.exit_code == 0, store.output
+    assert store.output == engine.output
+    (scenario,) = load_scenarios(file)
+    assert scenario.facts.events[0].credential_text == "receptionist"  # kept as given
+    assert not unsupported(scenario)
+
+
+@pytest.mark.parametrize("role", ["physician", "qhp"])
+def test_a_credential_outside_the_list_is_refused_both_ways_where_counting_depends_on_it(
+    tmp_path, role
+):
+    file = tmp_path / "receptionist.json"
+    file.write_text(json.dumps(_credential_case(role, "receptionist")))
+    engine = _invoke("billing", "evaluate", str(file), "--format", "json")
+    store = _invoke("billing", "evaluate", str(file), "--format", "json", "--via", "store")
+    assert engine.exit_code == store.exit_code == 2
+    assert store.output == engine.output
+    assert "$.events[0].credential: unknown credential" in store.output
+    assert "MD, DO, NP" in store.output  # the list of known credentials
+    assert "receptionist" in store.output

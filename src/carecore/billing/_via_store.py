@@ -32,7 +32,10 @@ How the scenario's facts become records:
   "established") also gets a level-1 staff visit (99211) on the first day of
   those years, which no rule takes as an initiating, TCM or ACP visit;
 - time entries, contacts and visits as themselves (time logged without a
-  credential gets the practitioner's own, or the role's usual one);
+  credential gets the practitioner's own, or the role's usual one; so does
+  time of a role whose counting does not depend on the credential, logged
+  with one outside the list, such as ``"receptionist"``: a stored entry holds
+  a known credential);
   discharges as transition episodes (one that gives ``med_rec_on`` tracks the
   reconciliation, due by the TCM clock's 14-day visit deadline counted with
   the rule set's switches); admissions as ADT events; device
@@ -91,6 +94,7 @@ from carecore.billing.facts import (
 )
 from carecore.billing.primitives import personal_time_counts
 from carecore.billing.rules import Switches
+from carecore.billing.scenarios import CREDENTIAL_DEPENDENT_ROLES
 from carecore.careplans import draft_plan
 from carecore.clock import FixedClock
 from carecore.model import (
@@ -234,7 +238,9 @@ def unsupported(scenario: Scenario) -> list[errors.Problem]:  # noqa: C901, PLR0
             isinstance(event, TimeFact)
             and event.credential is None
             and event.credential_text is not None
+            and event.role in CREDENTIAL_DEPENDENT_ROLES
         ):
+            # The scenario reader refuses these already; a case built in code may not.
             refuse(f"{path}.credential", "a credential outside the list (a time entry needs one)")
         elif (
             isinstance(event, TimeFact)
