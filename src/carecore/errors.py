@@ -325,9 +325,9 @@ class NoSuchStore(NotFound):
     "url='sqlite:///practise.db': holds no carecore store (create one with: carecore db init URL)"
     """
 
-    def __init__(self, *, url: str) -> None:
+    def __init__(self, *, url: str, reason: str | None = None) -> None:
         super().__init__(
-            "holds no carecore store (create one with: carecore db init URL)",
+            reason or "holds no carecore store (create one with: carecore db init URL)",
             field="url",
             value=url,
         )

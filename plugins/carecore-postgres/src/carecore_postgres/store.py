@@ -16,6 +16,7 @@ lines) of 50 rows or more is a ``COPY`` straight into the table.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -90,6 +91,14 @@ class PostgresStore(SqlStore):
                 url, autocommit=False, connect_timeout=connect_timeout
             )
         except psycopg.Error as exc:
+            if _no_database(exc):
+                # The same answer as an SQLite file that does not exist (exit 2 on the
+                # command line), not a server that cannot be reached (exit 1).
+                raise errors.NoSuchStore(
+                    url=self.url,
+                    reason="no such database on this server (create it, e.g. with createdb, "
+                    "then: carecore db init URL)",
+                ) from exc
             raise errors.StoreUnavailable(
                 _first_line(exc) or "cannot connect", field="url", value=self.url
             ) from exc
@@ -271,6 +280,19 @@ class PostgresStore(SqlStore):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+#: The server's refusal of a connection to a database it does not have.
+_NO_DATABASE = re.compile(r'FATAL:\s+database ".*" does not exist')
+
+
+def _no_database(exc: psycopg.Error) -> bool:
+    """Whether *exc* says the URL's database does not exist (SQLSTATE 3D000).
+
+    libpq gives a failed connection no SQLSTATE, only the server's message, so
+    the message is read as well (English: the server's default ``lc_messages``).
+    """
+    return exc.sqlstate == "3D000" or bool(_NO_DATABASE.search(str(exc)))
 
 
 def _first_line(exc: BaseException) -> str:
