@@ -35,7 +35,8 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
     """Import what *source* reads at *location* into *program*; what was added, skipped, refused.
 
     A source that offers ``import_into`` (one that matches records against the
-    store, such as HL7 v2) takes them in itself. Otherwise the model values
+    store, such as HL7 v2) takes them in itself and says what it added and
+    skipped. Otherwise the model values
     it yields are stored with :meth:`~carecore.service.CareProgram.import_records`
     (one transaction per patient) and its ADT events are received as the
     listener receives them (:meth:`~carecore.service.CareProgram.receive`:
@@ -43,8 +44,14 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
     """
     import_into = getattr(source, "import_into", None)
     if import_into is not None:
-        refused: list[ImportRefusal] = list(import_into(program, location))
-        return {"location": location, "added": None, "skipped": None, "refused": refused}
+        refused: list[ImportRefusal] = []
+        done = import_into(program, location, refused=refused)
+        return {
+            "location": location,
+            "added": done.added,
+            "skipped": done.skipped,
+            "refused": refused,
+        }
     records: list[Any] = []
     events: list[AdtEvent] = []
     refused = []
@@ -137,9 +144,7 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
     def table() -> None:
         for r in results:
             counts = (
-                f"{len(r['refused'])} refused"
-                if r["added"] is None
-                else f"{r['added']} added, {r['skipped']} already stored, {len(r['refused'])} refused"
+                f"{r['added']} added, {r['skipped']} already stored, {len(r['refused'])} refused"
             )
             click.echo(f"{r['location']}: {counts}")
             for refusal in r["refused"]:

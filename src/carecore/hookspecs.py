@@ -261,8 +261,10 @@ def carecore_ehr_sources() -> Sequence[EhrSource]:
     are merged by ``EhrSource.id``. A source yields model values, and a
     :class:`carecore.service.ImportRefusal` for each record it cannot read. It
     may offer ``configured(options)`` (the ``--option KEY=VALUE`` values) and
-    ``import_into(program, location)`` (for a source that matches records
-    against the store itself). :class:`carecore.testing.ehr_sources.EhrSourceContract`
+    ``import_into(program, location, *, refused)`` (for a source that matches
+    records against the store itself: it returns a
+    :class:`carecore.protocols.BulkResult` of what it added and skipped, and
+    appends each refusal to *refused*). :class:`carecore.testing.ehr_sources.EhrSourceContract`
     is the contract a source passes.
 
     :returns: the sources this plugin provides.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from carecore_hl7v2.source import Hl7v2FilesSource
 
 from carecore.model import AdtEvent, Patient, PatientLink
-from carecore.service import CareProgram
+from carecore.service import CareProgram, ImportRefusal
 from carecore.testing.ehr_sources import EhrSourceContract, EhrSourceSamples, split_refusals
 
 
@@ -77,7 +79,9 @@ def test_values_name_the_patient_as_intake_would(folder):
     }
     program = CareProgram.open("memory://")
     source = Hl7v2FilesSource(time_zone="America/Chicago")
-    assert source.import_into(program, str(folder)) == []
+    refused: list[ImportRefusal] = []
+    assert source.import_into(program, str(folder), refused=refused).added == 5
+    assert refused == []
     with program.transaction("check") as tx:
         # intake registered the same patients under the same ids, one per identifier
         assert {p.id for p in tx.all(Patient)} == set(patients)
@@ -110,10 +114,30 @@ def test_carecore_import_takes_the_files_in_through_intake(tmp_path, folder):
         str(folder),
     ]
     done = CliRunner().invoke(app, args)
-    assert (done.exit_code, done.output) == (0, f"{folder}: 0 refused\n")
+    assert (done.exit_code, done.output) == (0, f"{folder}: 5 added, 0 already stored, 0 refused\n")
     with CareProgram.open(url, actor="t") as program, program.transaction("check") as tx:
         assert len(tx.all(TransitionEpisode)) == 5
         assert len(tx.all(Patient)) == 4
     assert CliRunner().invoke(app, args).exit_code == 0
     with CareProgram.open(url, actor="t") as program, program.transaction("check") as tx:
         assert (len(tx.all(TransitionEpisode)), len(tx.all(Patient))) == (5, 4)
+
+
+def test_carecore_import_reports_what_was_added_and_skipped(folder, tmp_path):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+    from carecore.plugins import get_plugin_manager
+
+    app = make_app(get_plugin_manager())
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "init", db, "--time-zone", "America/Chicago"]).exit_code == 0
+    args = ["import", "--source", "hl7v2", "--db", db, str(folder)]
+    first = runner.invoke(app, [*args, "--format", "json"])
+    assert first.exit_code == 0, first.output
+    (row,) = json.loads(first.output)
+    assert (row["added"], row["skipped"], row["refused"]) == (5, 0, [])
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == f"{folder}: 0 added, 5 already stored, 0 refused"

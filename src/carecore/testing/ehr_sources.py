@@ -27,8 +27,10 @@ Subclass :class:`EhrSourceContract` in a ``Test*`` class and override the
 
 A source that must match what it reads against the store (an HL7 v2 feed
 names patients by the hospital's identifiers) may also offer
-``import_into(program, location) -> list[ImportRefusal]``; ``carecore
-import`` then uses it, and the contract checks it is idempotent too.
+``import_into(program, location, *, refused=list) -> BulkResult`` (what it
+stored and what it found stored already, each refusal appended to
+*refused*); ``carecore import`` then uses it, and the contract checks it is
+idempotent too.
 """
 
 from __future__ import annotations
@@ -186,10 +188,16 @@ class EhrSourceContract:
         import_into = getattr(source, "import_into", None)
         if import_into is None:
             pytest.skip("the source offers no import_into; carecore import uses read()")
-        assert import_into(program, samples.paged) == []
+        refused: list[ImportRefusal] = []
+        once = import_into(program, samples.paged, refused=refused)
+        assert refused == []
+        assert once.added > 0
         records, _ = split_refusals(source.read(samples.paged))
         kinds = {type(r) for r in records}
         before = stored_counts(program, kinds)
-        assert import_into(program, samples.paged) == []
+        twice = import_into(program, samples.paged, refused=refused)
+        assert refused == []
+        assert (twice.added, twice.skipped) == (0, once.added + once.skipped)
         assert stored_counts(program, kinds) == before
-        assert import_into(program, samples.bad) != []
+        import_into(program, samples.bad, refused=refused)
+        assert refused != []

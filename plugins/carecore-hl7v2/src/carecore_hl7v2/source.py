@@ -19,6 +19,7 @@ import attrs
 from carecore import errors
 from carecore.model import AdministrativeSex, Patient, PatientLink
 from carecore.model.validators import check_time_zone
+from carecore.protocols import BulkResult
 from carecore.service import ImportRefusal
 from carecore_hl7v2.ingest import (
     UnknownPatients,
@@ -162,15 +163,23 @@ class Hl7v2FilesSource:
         # A link names a patient the files register (or one intake already knows).
         yield from (link for link in links.values() if link.patient_id in patients)
 
-    def import_into(self, program: CareProgram, location: str) -> list[ImportRefusal]:
-        """Take every message of *location* in through carecore's HL7 intake; the refusals.
+    def import_into(
+        self,
+        program: CareProgram,
+        location: str,
+        *,
+        refused: list[ImportRefusal] | None = None,
+    ) -> BulkResult:
+        """Take every message of *location* in through carecore's HL7 intake.
 
         Messages are matched to patients by PID-3 with its assigning
         authority, open or update episodes, and a refused one is kept as a
-        dead letter. Taking the same files in again stores nothing new (each
-        message is known by its control id).
+        dead letter and appended to *refused*. Returns the messages stored
+        (``added``) and those already stored (``skipped``): taking the same
+        files in again stores nothing new (each message is known by its
+        control id).
         """
-        refused: list[ImportRefusal] = []
+        refused = [] if refused is None else refused
         batch: list[tuple[str, str]] = []
         for where, text in self._messages(location):
             if isinstance(text, ImportRefusal):
@@ -189,4 +198,9 @@ class Hl7v2FilesSource:
             for (where, _), outcome in zip(batch, outcomes, strict=True)
             if outcome.code != "AA"
         ]
-        return refused
+        accepted = [outcome for outcome in outcomes if outcome.code == "AA"]
+        return BulkResult(
+            kind="AdtEvent",
+            added=sum(1 for outcome in accepted if not outcome.duplicate),
+            skipped=sum(1 for outcome in accepted if outcome.duplicate),
+        )
