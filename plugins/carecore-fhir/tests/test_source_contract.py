@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -89,3 +90,83 @@ def test_an_unreadable_location_is_one_refusal(tmp_path):
     (refusal,) = FhirSource().read(str(broken))
     assert refusal.where == str(broken)
     assert refusal.reason
+
+
+def _gzipped(path, resources):
+    """A bundle compressed with gzip, under a name that does not say so (read by content)."""
+    plain = bundle(path, resources)
+    data = gzip.compress(path.read_bytes())
+    path.write_bytes(data)
+    return plain
+
+
+class TestFhirFolderContract(EhrSourceContract):
+    """The same contract on files: a folder (read file by file, in name order) and gzip."""
+
+    @pytest.fixture
+    def source(self):
+        return FhirSource()
+
+    @pytest.fixture
+    def samples(self, tmp_path):
+        folder = tmp_path / "bundles"
+        folder.mkdir()
+        bundle(folder / "01.json", [patient(0), condition(0), patient(1), condition(1)])
+        _gzipped(folder / "02.json.gz", [patient(2), condition(2), patient(3), condition(3)])
+        bundle(folder / "03.json", [patient(4), condition(4)])
+        (folder / "README.md").write_text("not a bundle")
+        twice = tmp_path / "twice.json.gz"
+        _gzipped(twice, [patient(1), condition(1), condition(1)])
+        no_code = {**condition(2), "code": {"text": "something"}}
+        return EhrSourceSamples(
+            paged=str(folder),
+            paged_values=10,
+            duplicated=str(twice),
+            bad=bundle(tmp_path / "bad.json", [patient(1), condition(1), patient(2), no_code]),
+            bad_refusals=1,
+        )
+
+
+def test_a_folder_is_read_file_by_file_in_name_order(tmp_path):
+    bundle(tmp_path / "b.json", [patient(2)])
+    _gzipped(tmp_path / "a.json.gz", [patient(1)])
+    ids = [v.id for v in FhirSource().read(str(tmp_path))]
+    assert ids == ["p1", "p2"]
+
+
+def test_carecore_import_reads_a_gzipped_synthea_bundle_and_a_folder(synthea_paths, tmp_path):
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    for path in synthea_paths[:2]:
+        (packed / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+    run = CliRunner().invoke
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert run(make_app(), ["db", "init", db]).exit_code == 0
+    one = str(packed / f"{synthea_paths[0].name}.gz")
+    first = run(make_app(), ["import", "--source", "fhir", "--db", db, "--format", "json", one])
+    assert first.exit_code in {0, 1}, first.output  # 1: a resource refused, printed by name
+    (row,) = json.loads(first.output)
+    assert row["added"] > 0
+    both = run(
+        make_app(), ["import", "--source", "fhir", "--db", db, "--format", "json", str(packed)]
+    )
+    assert both.exit_code in {0, 1}, both.output
+    (row,) = json.loads(both.output)
+    assert row["added"] > 0  # the second bundle
+    assert row["skipped"] >= 1  # the first, stored already
+
+
+def test_simulate_reads_a_population_from_a_gzipped_bundle(synthea_paths, tmp_path):
+    from carecore.plugins import get_plugin_manager
+    from carecore.simulation._panel import panel_from_ehr
+
+    packed = tmp_path / f"{synthea_paths[0].name}.gz"
+    packed.write_bytes(gzip.compress(synthea_paths[0].read_bytes()))
+    import pendulum
+
+    panel = panel_from_ehr(str(packed), as_of=pendulum.date(2026, 1, 1), pm=get_plugin_manager())
+    assert len(panel.patients) == 1

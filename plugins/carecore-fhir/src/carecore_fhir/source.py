@@ -12,6 +12,7 @@ from carecore import errors
 from carecore._cli_config import cleartext_allowed
 from carecore.service import ImportRefusal
 from carecore_fhir.importer import (
+    _GZIP_MAGIC,
     ImportReport,
     Outcome,
     ParsedBundle,
@@ -31,6 +32,26 @@ if TYPE_CHECKING:
 __all__ = ["FhirSource", "fetch", "import_from_server"]
 
 _PATIENT_URL = re.compile(r"^(?P<base>https?://.+)/Patient/(?P<id>[A-Za-z0-9\-.]{1,64})/?$")
+
+#: The file names a bundle goes by; other files are read when their first bytes say so.
+_BUNDLE_NAMES = (".json", ".json.gz")
+
+
+def _holds_a_bundle(path: Path) -> bool:
+    """Whether *path* is a bundle file: named ``.json``/``.json.gz``, or gzip or JSON by content.
+
+    The content decides as :func:`~carecore_fhir.importer.read_bundle` does
+    (gzip by its first two bytes), so a bundle downloaded as ``bundle.gz`` or
+    ``export`` is read, and a folder's ``README.md`` is not.
+    """
+    if path.name.lower().endswith(_BUNDLE_NAMES):
+        return True
+    try:
+        with path.open("rb") as file:
+            head = file.read(64)
+    except OSError:
+        return False
+    return head.startswith(_GZIP_MAGIC) or head.lstrip()[:1] == b"{"
 
 
 def fetch(
@@ -138,7 +159,9 @@ def import_from_server(
 class FhirSource:
     """An :class:`~carecore.protocols.EhrSource` for FHIR R4.
 
-    ``location`` is a bundle file (``.json``), a server's base URL (every
+    ``location`` is a bundle file (``.json``, or gzip-compressed ``.json.gz``:
+    known by its content, as ``carecore fhir import`` knows it), a folder of
+    them (read file by file, in name order), a server's base URL (every
     resource of the types carecore reads is searched, page by page), or a
     patient's URL on a server (``<base>/Patient/<id>``: that patient's
     record); what is fetched is mapped as one bundle, searched *page_size*
@@ -150,6 +173,8 @@ class FhirSource:
 
     >>> FhirSource().can_read("bundle.json"), FhirSource().can_read("https://ehr.example/fhir")
     (True, True)
+    >>> FhirSource().can_read("bundle.json.gz"), FhirSource().can_read("notes.md")
+    (True, False)
     """
 
     def __init__(
@@ -200,11 +225,28 @@ class FhirSource:
         )
 
     def can_read(self, location: str) -> bool:
-        """A ``.json`` file or an ``http(s)://`` URL."""
-        return location.startswith(("http://", "https://")) or location.endswith(".json")
+        """An ``http(s)://`` URL, a folder, or a bundle file (``.json``, ``.json.gz``, or gzip or JSON by content)."""
+        if location.startswith(("http://", "https://")):
+            return True
+        path = Path(location)
+        return path.is_dir() or _holds_a_bundle(path)
 
     def read(self, location: str) -> Iterator[object]:
-        """The carecore values of every resource that maps, and a refusal for each that cannot."""
+        """The carecore values of every resource that maps, and a refusal for each that cannot.
+
+        A folder is read file by file, in name order: each bundle file in it
+        (as :meth:`can_read` says) is mapped as one bundle, and one that
+        cannot be read is refused by its path while the others are read.
+        """
+        path = Path(location)
+        if location.startswith(("http://", "https://")) or not path.is_dir():
+            yield from self._read_one(location)
+            return
+        for file in sorted(path.iterdir()):
+            if file.is_file() and _holds_a_bundle(file):
+                yield from self._read_one(str(file))
+
+    def _read_one(self, location: str) -> Iterator[object]:
         try:
             bundle, options = self._fetch(location)
         except (errors.CarecoreError, OSError) as exc:
