@@ -26,8 +26,12 @@ def episode_row(
     patient: Patient | None = None,
     discharge: AdtEvent | None = None,
     links: Iterable[PatientLink] = (),
+    time_zone: str | None = None,
 ) -> dict[str, Any]:
     """One episode as the JSON of ``carecore tcm list``.
+
+    ``discharge_date`` is the discharge's local date in *time_zone* (the
+    practice's; None: the zone the stored instant carries).
 
     ``patient_name`` is the registered patient's display name (None when the
     feed announced someone not registered); ``identifiers`` are the
@@ -38,6 +42,12 @@ def episode_row(
 
     def day(value: pendulum.Date | None) -> str | None:
         return None if value is None else value.isoformat()
+
+    # The local date where the deadlines were counted: a store may give the instant
+    # back in UTC (PostgreSQL does), where 23:30 in Chicago is the next day.
+    discharged = (
+        ep.discharge_date if time_zone is None else ep.discharged_at.in_timezone(time_zone).date()
+    )
 
     return {
         "episode_id": ep.id,
@@ -54,7 +64,7 @@ def episode_row(
         ],
         "facility": None if discharge is None else discharge.facility,
         "visit_number": None if discharge is None else discharge.visit_number,
-        "discharge_date": ep.discharge_date.isoformat(),
+        "discharge_date": discharged.isoformat(),
         "from_setting": ep.from_setting.value,
         "to_setting": None if ep.to_setting is None else ep.to_setting.value,
         "qualifies": ep.qualifies,
@@ -74,23 +84,33 @@ def episode_row(
 
 
 def _today(
-    program: CareProgram, ep: TransitionEpisode, as_of: pendulum.Date | None = None
+    program: CareProgram,
+    ep: TransitionEpisode,
+    as_of: pendulum.Date | None = None,
+    time_zone: str | None = None,
 ) -> pendulum.Date:
-    """Today where the episode's deadlines are counted (the zone its discharge instant carries)."""
+    """Today where the episode's deadlines are counted.
+
+    That is *time_zone*, the practice's, when it is stored; else the zone
+    the discharge instant carries.
+    """
     if as_of is not None:
         return as_of
-    zone = ep.discharged_at.timezone
+    zone = time_zone or ep.discharged_at.timezone
     day: pendulum.Date = program.clock.now().in_timezone(zone if zone is not None else "UTC").date()
     return day
 
 
 def _expired(
-    program: CareProgram, tx: Transaction, as_of: pendulum.Date | None = None
+    program: CareProgram,
+    tx: Transaction,
+    as_of: pendulum.Date | None = None,
+    time_zone: str | None = None,
 ) -> tuple[list[TransitionEpisode], int]:
     """Every stored episode as it stands today (expired ones closed), and how many expired."""
     out, ended = [], 0
     for ep in tx.all(TransitionEpisode):
-        now = transitions.expire(ep, on=_today(program, ep, as_of))
+        now = transitions.expire(ep, on=_today(program, ep, as_of, time_zone))
         ended += now is not ep
         out.append(now)
     return out, ended
@@ -146,17 +166,19 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     """
     cutoff, day = due_before, as_of
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with (
-        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
-        program.transaction("tcm worklist") as tx,
-    ):
-        episodes, _ = _expired(program, tx, day)
-        patients = {p.id: p for p in tx.all(Patient)}
-        links: dict[str, list[PatientLink]] = {}
-        for link in tx.all(PatientLink):
-            links.setdefault(link.patient_id, []).append(link)
-        discharges = _discharges(tx, episodes)
-        today = day or program.clock.now().date()
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
+        zone = program.practice_time_zone()
+        with program.transaction("tcm worklist") as tx:
+            episodes, _ = _expired(program, tx, day, zone)
+            patients = {p.id: p for p in tx.all(Patient)}
+            links: dict[str, list[PatientLink]] = {}
+            for link in tx.all(PatientLink):
+                links.setdefault(link.patient_id, []).append(link)
+            discharges = _discharges(tx, episodes)
+        now = program.clock.now()
+        today = day or (now.in_timezone(zone) if zone else now).date()
     if not show_all and cutoff is None:
         episodes = [e for e in episodes if e.status is EpisodeStatus.OPEN]
     if cutoff is not None:
@@ -168,7 +190,7 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     episodes.sort(key=lambda e: (_next_due(e, today) or pendulum.Date.max, e.id))
     rows = [
         episode_row(
-            e, patients.get(e.patient_id), discharges.get(e.id), links.get(e.patient_id, ())
+            e, patients.get(e.patient_id), discharges.get(e.id), links.get(e.patient_id, ()), zone
         )
         for e in episodes
     ]
@@ -244,15 +266,16 @@ def expire(ctx: click.Context, db_url: str) -> None:
     Run it daily (or let ``tcm list`` show the same answer without storing it).
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    with (
-        CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
-        program.transaction("tcm episodes expire") as tx,
-    ):
-        stored = {e.id: e for e in tx.all(TransitionEpisode)}
-        episodes, ended = _expired(program, tx)
-        for ep in episodes:
-            if ep.version != stored[ep.id].version:
-                tx.replace(ep)
+    with CareProgram.open(
+        db_url, actor=current_actor(), plugin_manager=pm, create=False
+    ) as program:
+        zone = program.practice_time_zone()
+        with program.transaction("tcm episodes expire") as tx:
+            stored = {e.id: e for e in tx.all(TransitionEpisode)}
+            episodes, ended = _expired(program, tx, time_zone=zone)
+            for ep in episodes:
+                if ep.version != stored[ep.id].version:
+                    tx.replace(ep)
     click.echo(f"{ended} episode(s) expired")
 
 
