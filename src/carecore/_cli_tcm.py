@@ -34,9 +34,9 @@ def episode_row(
     practice's; None: the zone the stored instant carries).
 
     ``patient_name`` is the registered patient's display name (None when the
-    feed announced someone not registered); ``identifiers`` are the
-    patient's identifiers (system and value): those on the patient record and
-    those a hospital's messages were matched by (*links*), each once;
+    feed announced someone not registered); ``identifiers`` are those the
+    hospitals sent (system, the assigning authority, and value): see
+    :func:`_sent_identifiers`;
     ``facility`` and ``visit_number`` are those of the discharge message.
     """
 
@@ -55,12 +55,7 @@ def episode_row(
         "patient_name": None if patient is None else patient.display_name,
         "identifiers": [
             {"system": system, "value": value}
-            for system, value in dict.fromkeys(
-                [
-                    *((i.system, i.value) for i in (patient.identifiers if patient else ())),
-                    *((link.system, link.value) for link in links),
-                ]
-            )
+            for system, value in _sent_identifiers(patient, discharge, links)
         ],
         "facility": None if discharge is None else discharge.facility,
         "visit_number": None if discharge is None else discharge.visit_number,
@@ -81,6 +76,46 @@ def episode_row(
         "disposition_unknown": ep.disposition_unknown,
         "readmitted": ep.readmitted,
     }
+
+
+#: Identifier systems of personal ids (a US SSN, a passport, a driver's licence), never
+#: listed with an episode: the FHIR and HL7 v2 spellings of the SSN, the US national
+#: id OIDs (2.16.840.1.113883.4.*: 4.1 the SSN, 4.3.* licences, 4.330.* passports).
+_PERSONAL_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/us-ssn", "SSA", "USSSA", "SSN"})
+_PERSONAL_OID = "urn:oid:2.16.840.1.113883.4."
+_PERSONAL_WORDS = ("passport", "driver", "us-ssn")
+
+
+def _personal(system: str) -> bool:
+    """Whether *system* names a personal id (SSN, passport, licence), not a record number."""
+    lowered = system.lower()
+    return (
+        system.upper() in _PERSONAL_SYSTEMS
+        or system in _PERSONAL_SYSTEMS
+        or system.startswith(_PERSONAL_OID)
+        or any(word in lowered for word in _PERSONAL_WORDS)
+    )
+
+
+def _sent_identifiers(
+    patient: Patient | None, discharge: AdtEvent | None, links: Iterable[PatientLink]
+) -> list[tuple[str, str]]:
+    """The identifiers relevant to an episode, as (system, value), each once.
+
+    Those the hospitals' messages carried (*links*, by assigning authority)
+    and the patient's record numbers at the discharging facility; when there
+    are none, the patient record's identifiers. Never a personal id
+    (:func:`_personal`: an SSN, a passport, a licence), whoever sent it.
+    """
+    facility = None if discharge is None else discharge.facility
+    record = patient.identifiers if patient is not None else ()
+    sent = [
+        *((link.system, link.value) for link in links),
+        *((i.system, i.value) for i in record if facility is not None and i.system == facility),
+    ]
+    if not sent:
+        sent = [(i.system, i.value) for i in record]
+    return [(system, value) for system, value in dict.fromkeys(sent) if not _personal(system)]
 
 
 def _today(
@@ -208,7 +243,10 @@ def list_(  # noqa: PLR0917 - one parameter per click option
         for r in rows:
             visit = f"{r['visit_due_7'] or '-'}/{(r['visit_due_14'] or '-')[5:]}"
             name = r["patient_name"] or f"{r['patient_id']} (not registered)"
-            ids = ", ".join(i["value"] for i in r["identifiers"]) or r["patient_id"]
+            ids = (
+                ", ".join(f"{i['value']} ({_authority(i['system'])})" for i in r["identifiers"])
+                or r["patient_id"]
+            )
             med_rec = (
                 f"met {r['med_rec_on']}"
                 if r["med_rec_on"]
@@ -277,6 +315,11 @@ def expire(ctx: click.Context, db_url: str) -> None:
                 if ep.version != stored[ep.id].version:
                     tx.replace(ep)
     click.echo(f"{ended} episode(s) expired")
+
+
+def _authority(system: str) -> str:
+    """An identifier's system as the table shows it: ``GENHOSP``, or a URL's last part."""
+    return system.rstrip("/").rsplit("/", 1)[-1].removeprefix("urn:oid:") or system
 
 
 def _next_due(ep: TransitionEpisode, today: pendulum.Date) -> pendulum.Date | None:

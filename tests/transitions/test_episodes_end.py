@@ -143,10 +143,8 @@ def test_tcm_list_shows_the_actionable_and_all_shows_the_expired_with_its_reason
     assert {r["visit_number"] for r in rows} == {"V2", "V3"}
     mine = next(r for r in rows if r["patient_id"] == "p1")
     assert mine["patient_name"] == "Okafor, Ada"
-    assert mine["identifiers"] == [
-        {"system": "urn:oid:2.16.840.1.113883.3.1", "value": "MRN-77"},
-        {"system": "MERCY", "value": "H-1"},  # what the hospital's messages were matched by
-    ]
+    # What the hospital's messages were matched by, not every identifier on record.
+    assert mine["identifiers"] == [{"system": "MERCY", "value": "H-1"}]
     assert mine["facility"] == "MERCY"
     stranger = next(r for r in rows if r["patient_id"] == "H-99")
     assert stranger["patient_name"] is None
@@ -156,7 +154,7 @@ def test_tcm_list_shows_the_actionable_and_all_shows_the_expired_with_its_reason
     assert expired["close_reason"].startswith("expired: the 30-day TCM period ended on")
     table = _list(url)
     assert "Okafor, Ada" in table
-    assert "MRN-77" in table
+    assert "H-1 (MERCY)" in table
     assert "H-99 (not registered)" in table
     assert "expired:" in _list(url, "--all")
 
@@ -184,3 +182,84 @@ def test_an_expired_episode_takes_what_happened_inside_its_period_documented_lat
     assert (done.status, done.close_reason) == (EpisodeStatus.COMPLETED, None)
     with pytest.raises(errors.InvalidTransition):
         record_visit(ended, on=ep.period_end.add(days=1))  # after the period: not TCM
+
+
+def test_tcm_list_shows_the_identifiers_the_hospitals_sent_with_their_authority(tmp_path):
+    """Not the SSN, passport or licence a FHIR import put on the patient record."""
+    url = f"sqlite:///{tmp_path / 'tcm.db'}"
+    today = pendulum.now(TZ).date()
+    personal = [
+        Identifier(system="http://hl7.org/fhir/sid/us-ssn", value="999-12-3456"),
+        Identifier(
+            system="http://standardhealthrecord.org/fhir/StructureDefinition/passportNumber",
+            value="X12345678X",
+        ),
+        Identifier(system="urn:oid:2.16.840.1.113883.4.3.25", value="S99912345"),
+        Identifier(system="urn:oid:2.16.840.1.113883.4.1", value="999-65-4321"),
+    ]
+    with CareProgram.open(url, actor="hl7-feed") as program:
+        with program.transaction("registration") as tx:
+            for pid, given in (("p1", "Ada"), ("p2", "Bea")):
+                tx.add(
+                    Patient(
+                        id=pid,
+                        given_name=given,
+                        family_name="Okafor",
+                        birth_date=pendulum.Date(1948, 3, 2),
+                        sex=AdministrativeSex.FEMALE,
+                        time_zone=TZ,
+                        identifiers=[
+                            Identifier(system="https://ehr.example/mrn", value=f"E-{pid}"),
+                            *personal,
+                        ],
+                    )
+                )
+            # Each hospital's MRN100 is a different person; the SSN sent in PID-3 too.
+            tx.add(PatientLink(system="GENHOSP", value="MRN100", patient_id="p1"))
+            tx.add(PatientLink(system="USSSA", value="999-12-3456", patient_id="p1"))
+            tx.add(PatientLink(system="OTHERHOSP", value="MRN100", patient_id="p2"))
+        for pid, facility, visit in (("p1", "GENHOSP", "V1"), ("p2", "OTHERHOSP", "V2")):
+            event = attrs.evolve(
+                adt(AdtEventKind.DISCHARGE, today.subtract(days=3), visit=visit),
+                facility=facility,
+                patient_id=pid,
+            )
+            program.receive(event, source="hl7", time_zone=TZ)
+    rows = {r["patient_id"]: r for r in _list(url, "--all", "--format", "json")}
+    assert rows["p1"]["identifiers"] == [{"system": "GENHOSP", "value": "MRN100"}]
+    assert rows["p2"]["identifiers"] == [{"system": "OTHERHOSP", "value": "MRN100"}]
+    table = _list(url, "--all")
+    assert "MRN100 (GENHOSP)" in table
+    assert "MRN100 (OTHERHOSP)" in table
+    for shown in (table, json.dumps(_list(url, "--all", "--format", "json"))):
+        for identifier in personal:
+            assert identifier.value not in shown
+        assert "E-p1" not in shown  # the EHR's own id: not what the hospital sent
+
+
+def test_without_a_hospital_identifier_the_record_s_are_shown_but_no_ssn(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tcm.db'}"
+    today = pendulum.now(TZ).date()
+    with CareProgram.open(url, actor="hl7-feed") as program:
+        with program.transaction("registration") as tx:
+            tx.add(
+                Patient(
+                    id="p1",
+                    given_name="Ada",
+                    family_name="Okafor",
+                    birth_date=pendulum.Date(1948, 3, 2),
+                    sex=AdministrativeSex.FEMALE,
+                    time_zone=TZ,
+                    identifiers=[
+                        Identifier(system="http://hospital.smarthealthit.org", value="MRN-9"),
+                        Identifier(system="http://hl7.org/fhir/sid/us-ssn", value="999-12-3456"),
+                    ],
+                )
+            )
+        event = attrs.evolve(
+            adt(AdtEventKind.DISCHARGE, today.subtract(days=3), visit="V1"), patient_id="p1"
+        )
+        program.receive(event, source="fhir", time_zone=TZ)
+    (row,) = _list(url, "--all", "--format", "json")
+    assert row["identifiers"] == [{"system": "http://hospital.smarthealthit.org", "value": "MRN-9"}]
+    assert "999-12-3456" not in _list(url, "--all")
