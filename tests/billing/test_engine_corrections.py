@@ -328,3 +328,59 @@ def test_shipped_billable_codes_are_the_installed_release():
     assert shipped == leaves
     for code in ("E11", "I50", "Z59.0", "E11.65", "S82.201D", "XYZ", "E11.99"):
         assert engine.is_billable_icd10cm(code) is icd.is_billable(code), code
+
+
+# -- hints never suggest time that cannot count -------------------------------------------------
+
+
+def _minute_hints(result):
+    return [h for h in result.hints if h.minutes_needed is not None]
+
+
+def test_no_more_minutes_hint_after_death():
+    # Failed before: death Mar 10 with 10 minutes on Mar 3 hinted "10 more clinical-staff
+    # minutes reach 99490", as if time after the death could still count.
+    result = evaluate(ccm_facts([(3, 10)], death=D(2026, 3, 10)), cms_rule_set(2026))
+    assert result.claim_lines == ()
+    assert not any("more" in h.message and "reach" in h.message for h in result.hints)
+    assert any(d.code == "99490" for d in result.denials)  # still explained
+
+
+def test_no_add_on_hint_after_death_and_the_base_code_is_still_billed():
+    result = evaluate(ccm_facts([(3, 25)], death=D(2026, 3, 10)), cms_rule_set(2026))
+    assert [line.code for line in result.claim_lines] == ["99490"]
+    assert _minute_hints(result) == []
+
+
+def test_a_death_after_the_period_keeps_the_hint():
+    result = evaluate(ccm_facts([(3, 10)], death=D(2026, 4, 2)), cms_rule_set(2026))
+    assert [h.message for h in _minute_hints(result)] == [
+        "10 more clinical-staff minutes reach 99490"
+    ]
+
+
+def test_consent_after_the_period_gives_no_minutes_hint():
+    result = evaluate(ccm_facts([(3, 10)], consent=D(2026, 4, 2)), cms_rule_set(2026))
+    assert _minute_hints(result) == []
+
+
+def test_consent_within_the_period_keeps_a_hint_counted_from_consent():
+    result = evaluate(ccm_facts([(3, 10), (25, 5)], consent=D(2026, 3, 20)), cms_rule_set(2026))
+    assert [h.message for h in _minute_hints(result)] == [
+        "15 more clinical-staff minutes reach 99490"
+    ]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(with_uncountable_time())
+def test_no_minutes_hint_once_the_patient_has_died_or_before_consent(pair):
+    _before, after = pair
+    result = evaluate(after, cms_rule_set(after.period.start.year))
+    death = after.patient.date_of_death
+    if death is not None and death <= after.period.end:
+        assert _minute_hints(result) == []
+    for hint in _minute_hints(result):
+        consent = after.patient.consent(hint.family)
+        if hint.family in CONSENT_FAMILIES and consent is not None:
+            # More minutes can count only from consent on, within the period.
+            assert consent <= after.period.end

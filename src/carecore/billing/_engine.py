@@ -2193,6 +2193,22 @@ def _bound_by_death(ctx: _Ctx) -> None:
             _clear_extras(ctx, {family})
 
 
+def _no_hints_of_uncountable_minutes(ctx: _Ctx) -> None:
+    """No hint that more minutes reach a code once the patient has died by the period's end.
+
+    Minutes count up to the date of death (:func:`countable_window`): any
+    minute still to be logged would fall after it, so "10 more minutes
+    reach 99490" would suggest time that cannot count. Such hints are
+    dropped; the family's lines and refusals, and hints of other kinds, stay.
+    Before consent nothing needs removing: the totals behind a hint count
+    only the minutes from consent on.
+    """
+    death = ctx.patient.date_of_death
+    if death is None or death > ctx.period.end:
+        return
+    ctx.out.hints = [h for h in ctx.out.hints if h.minutes_needed is None]
+
+
 def _explain_uncounted_time(ctx: _Ctx) -> None:
     """Minutes logged in the period that did not count are said; a family is never left silent.
 
@@ -2301,6 +2317,7 @@ def evaluate(facts: BillingFacts, rules: RuleSet) -> EvaluationResult:
         _resolve_conflicts(ctx)
         _rhc_fqhc(ctx)
         _bound_by_death(ctx)
+        _no_hints_of_uncountable_minutes(ctx)
         outcomes[pr.id] = ctx
     _other_practitioners(facts, rules, outcomes)
     lines: list[ClaimLine] = []
