@@ -16,27 +16,40 @@ from carecore.executors import (
     open_pool,
     partition_of,
 )
+from carecore.model import ServiceFamily
 from carecore.plugins import get_plugin_manager, hookimpl
-from carecore.simulation import PopulationSpec, Study, run_study
+from carecore.simulation import PopulationSpec, ProgramPolicy, Study, run_study
 
 pytest.importorskip("numpy")
 
 _STUDY = Study(months=2, population=PopulationSpec(size=60))
+#: BHI and RPM draw from streams of their own: the same table whatever the executor too.
+_BHI_RPM = Study(
+    months=2,
+    population=PopulationSpec(size=120),
+    policy=ProgramPolicy(families=(ServiceFamily.BHI, ServiceFamily.RPM, ServiceFamily.CCM)),
+)
+_STUDIES = pytest.mark.parametrize("study", [_STUDY, _BHI_RPM], ids=["ccm", "bhi-rpm"])
 
 
-def test_same_table_in_process_and_in_a_process_pool():
-    local = run_study(_STUDY, replications=4, seed=9)
+@_STUDIES
+def test_same_table_in_process_and_in_a_process_pool(study):
+    local = run_study(study, replications=4, seed=9)
     with get_executor("process", workers=2) as pool:
-        pooled = run_study(_STUDY, replications=4, seed=9, executor=pool)
+        pooled = run_study(study, replications=4, seed=9, executor=pool)
     assert pooled.rows == local.rows
+    if study is _BHI_RPM:  # the study bills both families
+        billed = {name for _r, _m, name, value in local.rows if value > 0}
+        assert {"revenue_99484", "revenue_99454"} <= billed
 
 
-def test_same_table_on_a_dask_local_cluster():
+@_STUDIES
+def test_same_table_on_a_dask_local_cluster(study):
     pytest.importorskip("distributed")
-    local = run_study(_STUDY, replications=3, seed=9)
+    local = run_study(study, replications=3, seed=9)
     with get_executor("dask", workers=2) as cluster:
         assert cluster.workers == 2
-        on_dask = run_study(_STUDY, replications=3, seed=9, executor=cluster)
+        on_dask = run_study(study, replications=3, seed=9, executor=cluster)
     assert on_dask.rows == local.rows
 
 

@@ -319,7 +319,13 @@ def test_shipped_examples_load():
         ({"policy": {"enrollment_probability": 1.5}}, "policy.enrollment_probability"),
         ({"policy": {"enrolment_probability": 0.5}}, "policy.enrolment_probability"),
         ({"population": {"size": 0}}, "population.size"),
-        ({"policy": {"families": ["RPM"]}}, "policy.families[0]"),
+        ({"policy": {"families": ["RTM"]}}, "policy.families[0]"),
+        ({"policy": {"families": ["CCM", "BHI", "CHI"]}}, "policy.families[2]"),
+        ({"policy": {"rpm": {"transmit_probability": 1.2}}}, "policy.rpm.transmit_probability"),
+        (
+            {"policy": {"bhi": {"contacts": {"minutes_mean": -1}}}},
+            "policy.bhi.contacts.minutes_mean",
+        ),
         ({"policy": {"staff": [{"fte": -1}]}}, "policy.staff[0].fte"),
         ({"policy": {"rule_year": 2015}}, "policy.rule_year"),
         ({"start": "2026"}, "start"),
@@ -334,6 +340,124 @@ def test_a_bad_config_names_the_key(data, key):
     with pytest.raises(errors.InvalidValue) as caught:
         study_from_mapping(data)
     assert caught.value.field == key
+
+
+def test_a_family_the_simulation_does_not_model_is_refused_with_the_list():
+    with pytest.raises(errors.InvalidValue) as caught:
+        study_from_mapping({"policy": {"families": ["CCM", "RTM"]}})
+    assert caught.value.field == "policy.families[1]"
+    assert "CCM, PCM, APCM, BHI, RPM, TCM" in str(caught.value)
+    # BHI and RPM are accepted, with their settings read from the config.
+    study = study_from_mapping(
+        {
+            "policy": {
+                "families": ["CCM", "BHI", "RPM"],
+                "rpm": {"transmit_probability": 0.5, "contacts": {"minutes_mean": 10}},
+                "bhi": {"contacts": {"minutes_mean": 25}},
+            }
+        }
+    )
+    assert study.policy.families == (ServiceFamily.CCM, ServiceFamily.BHI, ServiceFamily.RPM)
+    assert study.policy.rpm.transmit_probability == 0.5
+    assert study.policy.contacts_for(ServiceFamily.RPM).minutes_mean == 10.0
+    assert study.policy.contacts_for(ServiceFamily.BHI).minutes_mean == 25.0
+
+
+def test_offering_bhi_and_rpm_leaves_the_other_draws_alone():
+    # BHI and RPM draw from streams of their own: a CCM-only study and the same study
+    # offering BHI and RPM after CCM enroll the same CCM patients with the same minutes.
+    ccm = Study(
+        months=3, population=PopulationSpec(size=150), policy=_ample(outreach_per_month=150)
+    )
+    more = attrs.evolve(
+        ccm,
+        policy=attrs.evolve(
+            ccm.policy, families=(ServiceFamily.CCM, ServiceFamily.BHI, ServiceFamily.RPM)
+        ),
+    )
+    alone = run_replication(ccm, 3, 0, record=True)
+    both = run_replication(more, 3, 0, record=True)
+    ccm_ids = {e.patient_id for e in alone.enrollments}
+    assert ccm_ids == {e.patient_id for e in both.enrollments if e.family is ServiceFamily.CCM}
+    kept = {(c.patient, c.month): c.minutes for c in alone.recording.care}
+    assert kept == {
+        (c.patient, c.month): c.minutes for c in both.recording.care if f"p{c.patient}" in ccm_ids
+    }
+    assert {e.family for e in both.enrollments} == {
+        ServiceFamily.CCM,
+        ServiceFamily.BHI,
+        ServiceFamily.RPM,
+    }
+
+
+def test_rpm_device_days_follow_the_transmit_probability():
+    # Every RPM patient's device days are a binomial draw over the month's days.
+    policy = _ample(
+        families=(ServiceFamily.RPM,), outreach_per_month=400, enrollment_probability=1.0
+    )
+    policy = attrs.evolve(policy, rpm=attrs.evolve(policy.rpm, transmit_probability=0.3))
+    study = Study(months=2, population=PopulationSpec(size=400), policy=policy)
+    rep = run_replication(study, 5, 0, record=True)
+    readings = [line for line in rep.claim_lines if line.code in {"99454", "99445"}]
+    assert readings  # 30% of 31 days gives about 9 days: the short code of 2026
+    assert {line.code for line in readings} <= {"99445", "99454"}
+    assert sum(line.code == "99445" for line in readings) > sum(
+        line.code == "99454" for line in readings
+    )
+
+
+_BHI_RPM_CONDITIONS = [
+    ChronicCondition(icd10="F32.A", behavioral=True),
+    ChronicCondition(icd10="F41.1", behavioral=True),
+    ChronicCondition(icd10="I10", significant_risk=True),
+    ChronicCondition(icd10="I50.9", significant_risk=True),
+    ChronicCondition(icd10="E11"),  # not a billable code
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    months=st.lists(
+        st.fixed_dictionaries(
+            {
+                "conditions": st.lists(
+                    st.sampled_from(_BHI_RPM_CONDITIONS), unique=True, max_size=3
+                ).map(tuple),
+                "family": st.sampled_from([ServiceFamily.BHI, ServiceFamily.RPM]),
+                "month": st.integers(1, 12),
+                "started": st.integers(1, 12),
+                "minutes": st.integers(0, 90),
+                "contacts": st.integers(0, 3),
+                "credential": st.sampled_from([Credential.RN, Credential.MA, Credential.MD]),
+                "device_days": st.integers(0, 31),
+                "device_setup": st.booleans(),
+            }
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    year=st.sampled_from([2024, 2025, 2026]),
+    codes=st.sampled_from([None, frozenset({"99484", "99454", "99457"})]),
+)
+def test_the_bhi_and_rpm_months_the_simulation_caches_equal_the_engine(months, year, codes):
+    rules = policy_rules(ProgramPolicy(rule_year=year, codes=codes))
+    for drawn in months:
+        period = ServicePeriod.month(year, drawn["month"])
+        rpm = drawn["family"] is ServiceFamily.RPM
+        facts = {
+            "period": period,
+            "conditions": drawn["conditions"],
+            "family": drawn["family"],
+            "start": ServicePeriod.month(year, min(drawn["started"], drawn["month"])).start,
+            "minutes": drawn["minutes"],
+            "contacts": drawn["contacts"],
+            "credential": drawn["credential"],
+            "device_days": min(drawn["device_days"], period.days) if rpm else None,
+            "device_setup": drawn["device_setup"] and rpm,
+        }
+        engine = _bill_lines(evaluate(billing_facts(**facts), rules))
+        assert _month_bill(rules, **facts) == engine
+        assert _month_bill(rules, **facts) == engine  # from the memo
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1-1", "0-06"])

@@ -23,7 +23,9 @@ from __future__ import annotations
 from carecore.simulation._config import example_names, load_study, study_from_mapping
 from carecore.simulation._model import (
     DEFAULT_CONDITIONS,
+    DEFAULT_RPM_CONDITIONS,
     SUPPORTED_FAMILIES,
+    BhiPolicy,
     ConditionPrevalence,
     ContactModel,
     OutcomeModel,
@@ -31,6 +33,7 @@ from carecore.simulation._model import (
     PopulationSpec,
     Priority,
     ProgramPolicy,
+    RpmPolicy,
     StaffRole,
     Study,
     TcmPolicy,
@@ -57,7 +60,9 @@ from carecore.simulation._study import COLUMNS, Interval, StudyResult, run_study
 __all__ = [
     "COLUMNS",
     "DEFAULT_CONDITIONS",
+    "DEFAULT_RPM_CONDITIONS",
     "SUPPORTED_FAMILIES",
+    "BhiPolicy",
     "CareMonth",
     "ConditionPrevalence",
     "ContactModel",
@@ -72,6 +77,7 @@ __all__ = [
     "ProgramPolicy",
     "Recording",
     "Replication",
+    "RpmPolicy",
     "StaffRole",
     "Stay",
     "Study",

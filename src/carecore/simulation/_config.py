@@ -13,11 +13,13 @@ import attrs
 
 from carecore import errors
 from carecore.simulation._model import (
+    BhiPolicy,
     ConditionPrevalence,
     ContactModel,
     OutcomeModel,
     PopulationSpec,
     ProgramPolicy,
+    RpmPolicy,
     StaffRole,
     Study,
     TcmPolicy,
@@ -34,6 +36,10 @@ _NESTED: dict[tuple[type, str], type] = {
     (ProgramPolicy, "staff"): StaffRole,
     (ProgramPolicy, "contacts"): ContactModel,
     (ProgramPolicy, "tcm"): TcmPolicy,
+    (ProgramPolicy, "bhi"): BhiPolicy,
+    (ProgramPolicy, "rpm"): RpmPolicy,
+    (BhiPolicy, "contacts"): ContactModel,
+    (RpmPolicy, "contacts"): ContactModel,
 }
 _LISTS = {(PopulationSpec, "conditions"), (ProgramPolicy, "staff")}
 

@@ -17,7 +17,9 @@ from carecore.simulation._panel import PatientPanel
 
 __all__ = [
     "DEFAULT_CONDITIONS",
+    "DEFAULT_RPM_CONDITIONS",
     "SUPPORTED_FAMILIES",
+    "BhiPolicy",
     "ConditionPrevalence",
     "ContactModel",
     "OutcomeModel",
@@ -25,17 +27,24 @@ __all__ = [
     "PopulationSpec",
     "Priority",
     "ProgramPolicy",
+    "RpmPolicy",
     "StaffRole",
     "Study",
     "TcmPolicy",
 ]
 
-#: The families a simulated program can offer (the monthly care-management
-#: families whose facts the simulation produces, and TCM for discharges).
-SUPPORTED_FAMILIES = frozenset(
-    {ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.APCM, ServiceFamily.TCM}
+#: The monthly families a simulated patient can be enrolled in, in the order they are named.
+_MONTHLY = (
+    ServiceFamily.CCM,
+    ServiceFamily.PCM,
+    ServiceFamily.APCM,
+    ServiceFamily.BHI,
+    ServiceFamily.RPM,
 )
-_MONTHLY = (ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.APCM)
+#: The families a simulated program can offer (the monthly families whose facts the
+#: simulation produces, and TCM for discharges).
+SUPPORTED_FAMILIES = frozenset({*_MONTHLY, ServiceFamily.TCM})
+_SUPPORTED_NAMES = ", ".join(f.value for f in (*_MONTHLY, ServiceFamily.TCM))
 
 
 class OutreachOrder(CodeEnum):
@@ -325,6 +334,80 @@ class TcmPolicy:
             )
 
 
+def _icd10_codes(value: object) -> object:
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(sorted(value)) if all(isinstance(c, str) for c in value) else tuple(value)
+    return value
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class BhiPolicy:
+    """General behavioral health integration (BHI), when offered: the staff time it takes.
+
+    A patient is offered BHI when the registry finds them eligible (a
+    behavioral health condition, as the population's condition table flags
+    it, and Medicare Part B) and no family named before BHI took them.
+    ``contacts`` is the care manager's time a month, drawn as for the other
+    families but from a stream of its own; its defaults (about 1.5 contacts
+    of 15 minutes a month) are an assumption, not a published figure.
+    """
+
+    contacts: ContactModel = field(
+        factory=lambda: ContactModel(
+            contacts_per_month=(1.0, 1.5, 2.0), minutes_mean=15.0, minutes_sd=6.0
+        )
+    )
+
+    @contacts.validator
+    def _contacts_ok(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, ContactModel):
+            raise errors.InvalidValue("is not a ContactModel", field=attribute.name, value=value)
+
+
+#: The conditions a remote physiologic monitoring program is offered for by default:
+#: ones with a reading a home device takes (blood pressure, weight, glucose, oxygen saturation).
+DEFAULT_RPM_CONDITIONS = ("E11.9", "I10", "I50.9", "J44.9")
+
+
+@frozen(kw_only=True, field_transformer=v.name_errors)
+class RpmPolicy:
+    """Remote physiologic monitoring (RPM), when offered: who gets a device, how often it sends, staff time.
+
+    The registry has no RPM rule, so the program decides: a Medicare Part B
+    patient with one of the ``conditions`` (ICD-10 codes of the population's
+    condition table) is offered RPM when no family named before RPM took
+    them. Each calendar month is one device period; on each of its days the
+    device sends a reading with ``transmit_probability`` (independently; an
+    assumption: adherence varies widely between programs and devices). The
+    engine turns the days with data into device-supply codes, and the
+    staff's minutes into treatment-management codes, by the rule set of the
+    year. With ``device_setup`` the set-up and patient education is dated on
+    the first enrolled day. ``contacts`` is the staff's monthly time (review
+    of readings and a call), an assumption like BHI's.
+    """
+
+    conditions: tuple[str, ...] = field(default=DEFAULT_RPM_CONDITIONS, converter=_icd10_codes)
+    transmit_probability: float = field(default=0.75, converter=_to_float, validator=_probability)
+    device_setup: bool = field(default=True, validator=v.is_bool)
+    contacts: ContactModel = field(
+        factory=lambda: ContactModel(
+            contacts_per_month=(1.0, 1.5, 2.0), minutes_mean=12.0, minutes_sd=5.0
+        )
+    )
+
+    @conditions.validator
+    def _conditions_ok(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, tuple) or not all(isinstance(c, str) and c.strip() for c in value):
+            raise errors.InvalidValue(
+                "must be a list of ICD-10 codes", field=attribute.name, value=value
+            )
+
+    @contacts.validator
+    def _contacts_ok(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, ContactModel):
+            raise errors.InvalidValue("is not a ContactModel", field=attribute.name, value=value)
+
+
 def _families(value: object) -> object:
     if isinstance(value, list | tuple):
         out = []
@@ -360,8 +443,11 @@ class ProgramPolicy:
     """The program the practice runs: families, rules, outreach, staffing and follow-up.
 
     ``families`` are offered in order: a patient enrolls in the first
-    monthly family (CCM, PCM, APCM) the registry finds them eligible for;
+    monthly family (CCM, PCM, APCM, BHI, RPM) they are eligible for (the
+    registry's rules; for RPM, ``rpm``'s conditions), one family per patient;
     TCM, when offered, is billed for discharges of any Medicare patient.
+    ``bhi`` and ``rpm`` give those families' staff time and, for RPM, the
+    device's readings; the other monthly families take ``contacts``.
     ``rule_year`` picks the CMS rule set; ``codes`` (None: all) keeps only
     the listed codes billable, and ``fees`` replaces the amounts of the
     listed codes (for a fee year carecore does not ship).
@@ -395,6 +481,8 @@ class ProgramPolicy:
         default=Priority.RISK, converter=_priority, validator=v.one_of(Priority)
     )
     tcm: TcmPolicy = field(factory=TcmPolicy)
+    bhi: BhiPolicy = field(factory=BhiPolicy)
+    rpm: RpmPolicy = field(factory=RpmPolicy)
 
     @rule_year.validator
     def _year(self, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -415,7 +503,7 @@ class ProgramPolicy:
         for index, item in enumerate(value):
             if item not in SUPPORTED_FAMILIES:
                 raise errors.InvalidValue(
-                    "not a family the simulation models (CCM, PCM, APCM, TCM)",
+                    f"not a family the simulation models ({_SUPPORTED_NAMES})",
                     field=f"{attribute.name}[{index}]",
                     value=item,
                 )
@@ -453,6 +541,14 @@ class ProgramPolicy:
     def monthly_families(self) -> tuple[ServiceFamily, ...]:
         """The monthly care-management families offered, in order."""
         return tuple(f for f in self.families if f in _MONTHLY)
+
+    def contacts_for(self, family: ServiceFamily) -> ContactModel:
+        """The contact model of a monthly *family*: BHI's and RPM's own, ``contacts`` for the others."""
+        if family is ServiceFamily.BHI:
+            return self.bhi.contacts
+        if family is ServiceFamily.RPM:
+            return self.rpm.contacts
+        return self.contacts
 
     @property
     def fte(self) -> float:

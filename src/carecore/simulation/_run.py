@@ -26,6 +26,8 @@ from carecore.billing.facts import (
     BillingPractitioner,
     ChronicCondition,
     ContactFact,
+    DeviceReadingsFact,
+    DeviceSetupFact,
     DischargeFact,
     Event,
     PatientFacts,
@@ -57,7 +59,13 @@ from carecore.model import (
 )
 from carecore.registry import eligibility
 from carecore.risk import HccModel, HccVersion, hcc_score
-from carecore.simulation._model import OutreachOrder, Priority, ProgramPolicy, Study
+from carecore.simulation._model import (
+    ContactModel,
+    OutreachOrder,
+    Priority,
+    ProgramPolicy,
+    Study,
+)
 from carecore.simulation._panel import PanelPatient, PatientPanel
 from carecore.transitions import TransitionRules, readmission_window
 
@@ -209,6 +217,8 @@ def billing_facts(
     minutes: int = 0,
     contacts: int = 0,
     credential: Credential = Credential.RN,
+    device_days: int | None = None,
+    device_setup: bool = False,
     tcm: tuple[
         pendulum.Date,
         pendulum.Date | None,
@@ -226,7 +236,10 @@ def billing_facts(
     since when (consent, the care plan and the initiating visit are dated
     that day); *minutes* of clinical staff time are logged on the 15th
     (or the period's last day when earlier); APCM's service elements count as
-    furnished when there was at least one contact. *tcm* is ``(discharge,
+    furnished when there was at least one contact. For RPM, *device_days*
+    (None: no reading) are the days with data of the device period, taken as
+    the calendar month, and with *device_setup* the device is set up on
+    *start* when it falls in the month. *tcm* is ``(discharge,
     contact day, contact successful, visit day, visit MDM, readmission day)``.
     """
     events: list[Event] = []
@@ -255,6 +268,20 @@ def billing_facts(
                     practitioner=PRACTITIONER,
                 )
             )
+        if family is ServiceFamily.RPM and device_days is not None:
+            events.append(
+                DeviceReadingsFact(
+                    date=period.end,
+                    period_start=period.start,
+                    period_end=period.end,
+                    days_with_data=device_days,
+                    device="simulated",
+                    family=family,
+                    practitioner=PRACTITIONER,
+                )
+            )
+            if device_setup and period.start <= start <= period.end:
+                events.append(DeviceSetupFact(date=start, family=family, practitioner=PRACTITIONER))
     if tcm is not None:
         discharge, contact_day, successful, visit_day, mdm, readmitted = tcm
         events.append(
@@ -380,6 +407,8 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     minutes: int,
     contacts: int,
     credential: Credential,
+    device_days: int | None = None,
+    device_setup: bool = False,  # noqa: FBT001, FBT002 - one of the month's facts
 ) -> tuple[tuple[str, int, Decimal], ...]:
     """The lines of a monthly patient-month, shared by every month the fast path reads alike.
 
@@ -391,8 +420,9 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     same shape get the one answer it gets from the engine. The memo's key is
     that shape, the month, the family, the staff's credential and the
     minutes (*contacts* builds no fact of these families). A month the fast
-    path does not take (conditions it declines, an APCM month) is remembered
-    whole, as :func:`simulated_bill` does. ``tests/simulation`` holds this
+    path does not take (conditions it declines, an APCM or RPM month) is
+    remembered whole, as :func:`simulated_bill` does, the device's days and
+    set-up included. ``tests/simulation`` holds this
     equal to the engine on generated months.
     """
     facts: dict[str, Any] = {
@@ -403,11 +433,25 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
         "minutes": minutes,
         "contacts": contacts,
         "credential": credential,
+        "device_days": device_days,
+        "device_setup": device_setup,
     }
     _KEPT.setdefault(id(rules), rules)  # held, so its id is never reused for another rule set
-    shape = _fast_shape(rules, facts) if family in FAST_FAMILIES else None
+    fast = family in FAST_FAMILIES and device_days is None and not device_setup
+    shape = _fast_shape(rules, facts) if fast else None
     if shape is None:
-        key = ("month", period.start, conditions, family, start, minutes, contacts > 0, credential)
+        key = (
+            "month",
+            period.start,
+            conditions,
+            family,
+            start,
+            minutes,
+            contacts > 0,
+            credential,
+            device_days,
+            device_setup,
+        )
         return simulated_bill(rules, key, **facts)
     full = (id(rules), "fast", period.start, shape, family, credential, minutes)
     found = _BILLS.get(full)
@@ -483,6 +527,24 @@ def _eligible(
     ).eligible
 
 
+def _offered(
+    conditions: tuple[ChronicCondition, ...],
+    medicare: bool,  # noqa: FBT001 - as _eligible takes it
+    family: ServiceFamily,
+    as_of: pendulum.Date,
+    policy: ProgramPolicy,
+) -> bool:
+    """Whether a patient with *conditions* may enroll in *family*.
+
+    The registry's answer for the families it checks; for RPM, which it does
+    not, Medicare Part B and one of the policy's RPM conditions.
+    """
+    if family is ServiceFamily.RPM:
+        wanted = set(policy.rpm.conditions)
+        return medicare and any(c.icd10 in wanted for c in conditions)
+    return _eligible(conditions, medicare, family, as_of)
+
+
 @functools.cache
 def _hcc(
     age: int,
@@ -552,6 +614,26 @@ def _measure(name: str, numerator: float, denominator: float, scale: int = 1) ->
     return float("nan") if value is None else float(value)
 
 
+#: The families that draw their staff time from a stream of their own (its spawn key).
+_OWN_STREAM = {ServiceFamily.BHI: 1, ServiceFamily.RPM: 2}
+
+
+def _contact_draws(rng: Any, model: ContactModel, tier: Any, months: int) -> tuple[Any, Any, Any]:
+    """(contacts, minutes of each contact, minutes wanted) per month and patient, drawn from *rng*."""
+    np = _numpy()
+    n = len(tier)
+    lam = np.array(model.contacts_per_month)[tier]
+    contacts = np.minimum(model.min_contacts + rng.poisson(lam, (months, n)), model.max_contacts)
+    per_contact = np.clip(
+        np.rint(rng.normal(model.minutes_mean, model.minutes_sd, (months, n, model.max_contacts))),
+        model.minutes_min,
+        model.minutes_max,
+    ).astype(np.int64)
+    slot = np.arange(model.max_contacts)
+    wanted = (per_contact * (slot[None, None, :] < contacts[:, :, None])).sum(axis=2)
+    return contacts, per_contact, wanted
+
+
 def run_replication(study: Study, seed: int, index: int, *, record: bool = False) -> Replication:  # noqa: C901, PLR0912, PLR0915 - one month, step by step
     """Replication *index* of *study*, on the stream spawned for it from *seed*.
 
@@ -617,23 +699,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     )
     events_u = rng.random((months, n, 3))  # ED visit, admission, death
     admit_day = rng.integers(1, 29, (months, n))
-    lam = np.array(contacts_model.contacts_per_month)[tier]
-    contacts = np.minimum(
-        contacts_model.min_contacts + rng.poisson(lam, (months, n)), contacts_model.max_contacts
-    )
-    per_contact = np.clip(
-        np.rint(
-            rng.normal(
-                contacts_model.minutes_mean,
-                contacts_model.minutes_sd,
-                (months, n, contacts_model.max_contacts),
-            )
-        ),
-        contacts_model.minutes_min,
-        contacts_model.minutes_max,
-    ).astype(np.int64)
-    slot = np.arange(contacts_model.max_contacts)
-    wanted = (per_contact * (slot[None, None, :] < contacts[:, :, None])).sum(axis=2)
+    contacts, per_contact, wanted = _contact_draws(rng, contacts_model, tier, months)
     tcm_u = rng.random((months, n, 4))  # contact, visit, readmission, its day
 
     # -- who may enroll in what (the registry's rules) ---------------------------------
@@ -644,9 +710,31 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         (int(c), bool(m)) for c, m in zip(cond_id, medicare, strict=True)
     }:
         for fam_index, fam in enumerate(monthly):
-            if _eligible(cond_sets[set_index], is_medicare, fam, start_day):
+            if _offered(cond_sets[set_index], is_medicare, fam, start_day, policy):
                 family_of[(cond_id == set_index) & (medicare == is_medicare)] = fam_index
                 break
+    # BHI and RPM draw their staff time (and RPM its device days) from streams of their own,
+    # so offering them leaves every other draw of the replication as it was.
+    per_contact_of = dict.fromkeys(range(len(monthly)), per_contact)
+    device = np.zeros((months, n), dtype=np.int64)
+    for fam_index, fam in enumerate(monthly):
+        if fam not in _OWN_STREAM:
+            continue
+        own = np.random.default_rng(
+            np.random.SeedSequence(entropy=seed, spawn_key=(index, _OWN_STREAM[fam]))
+        )
+        fam_contacts, fam_per_contact, fam_wanted = _contact_draws(
+            own, policy.contacts_for(fam), tier, months
+        )
+        mine = (family_of == fam_index)[None, :]
+        contacts = np.where(mine, fam_contacts, contacts)
+        wanted = np.where(mine, fam_wanted, wanted)
+        per_contact_of[fam_index] = fam_per_contact
+        if fam is ServiceFamily.RPM:
+            days = np.array(
+                [ServicePeriod.month(*study.month(t)).days for t in range(months)], dtype=np.int64
+            )
+            device = own.binomial(days[:, None], policy.rpm.transmit_probability, (months, n))
     candidates = np.flatnonzero(family_of >= 0)
     if policy.outreach_order is OutreachOrder.RANDOM:
         ranked = candidates[np.argsort(order_key[candidates], kind="stable")]
@@ -886,7 +974,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             minutes = int(want[i]) if served[i] else 0
             count = int(calls[i]) if served[i] else 0
             if record:
-                spent = per_contact[int(draw_month[i]), p, :count]
+                spent = per_contact_of[int(family_of[p])][int(draw_month[i]), p, :count]
                 care_kept.append(
                     CareMonth(patient=p, month=key_month, minutes=tuple(int(m) for m in spent))
                 )
@@ -901,6 +989,9 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
                 "contacts": count,
                 "credential": credential,
             }
+            if fam is ServiceFamily.RPM:
+                facts["device_days"] = int(device[t, p])
+                facts["device_setup"] = policy.rpm.device_setup and int(started[p]) == t
             if record:
                 result = evaluate(billing_facts(**facts), rules)
                 lines_kept.extend(
