@@ -192,7 +192,10 @@ def _evaluation_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for r in results:
         case = {"case": r["id"], "rule_set": r["rule_set"]}
-        rows += [{**case, "outcome": "bill", **line} for line in r["billable"]]
+        rows += [
+            {**case, "outcome": "bill", **{k: v for k, v in line.items() if k != "rule"}}
+            for line in r["billable"]
+        ]
         rows += [
             {
                 **case,

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from carecore import errors
 from carecore.billing import cms_rule_set
 from carecore.billing._close import _LightParser, _parse_event, read_patients, run_close
+from carecore.billing.primitives import code_rule_id
 from carecore.cli import make_app
-from carecore.model import ServicePeriod
+from carecore.model import ServiceFamily, ServicePeriod
 from carecore.plugins import get_plugin_manager
 
 PATIENTS = """patient_id,practitioner,credential,conditions,consent,care_plan,established,last_visit
@@ -88,7 +89,7 @@ def test_bad_rows_are_reported_and_good_rows_closed(tmp_path, close_engine):
         json.loads(line) for line in (out / "audit" / "packets.jsonl").read_text().splitlines()
     ]
     assert [p["patient_id"] for p in packets] == ["p1"]
-    assert packets[0]["schema"] == "carecore.audit-packet/2"
+    assert packets[0]["schema"] == "carecore.audit-packet/3"
     # A CSV close has no consent or care-plan records beyond the dates: it says so.
     assert packets[0]["consent"] == {
         "CCM": {
@@ -234,7 +235,7 @@ def test_audit_packets_carry_the_rule_set_and_each_codes_rule_and_sources(tmp_pa
     checked = 0
     for text in (tmp_path / "out" / "audit" / "packets.jsonl").read_text().splitlines():
         packet = json.loads(text)
-        assert packet["schema"] == "carecore.audit-packet/2"
+        assert packet["schema"] == "carecore.audit-packet/3"
         assert packet["rule_set"] == {
             "id": rules.id,
             "year": rules.year,
@@ -242,7 +243,9 @@ def test_audit_packets_carry_the_rule_set_and_each_codes_rule_and_sources(tmp_pa
             "payer": rules.payer,
         }
         for line in packet["claim_lines"]:
-            assert line["rule"] == rules.rule(line["code"]).summary
+            # The rule id, as `billing evaluate` JSON gives it; the title beside it.
+            assert line["rule"] == code_rule_id(ServiceFamily(line["family"]), line["code"])
+            assert line["rule_title"] == rules.rule(line["code"]).summary
             assert line["sources"] == list(rules.rule(line["code"]).sources)
             assert line["sources"]
         for denial in packet["explanation"]["denials"]:

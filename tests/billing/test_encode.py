@@ -128,7 +128,7 @@ def test_a_template_is_cut_where_the_values_go():
 def test_the_packet_frame_holds_the_rule_set_and_the_schema():
     frame = ENCODER.packet_template()
     text = frame.fill(**dict.fromkeys(frame.names, json_text("x")))
-    assert text.startswith('{"schema":"carecore.audit-packet/2"')
+    assert text.startswith('{"schema":"carecore.audit-packet/3"')
     assert '"rule_set":{"id":"cms-2026","year":2026' in text
 
 

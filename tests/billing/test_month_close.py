@@ -415,7 +415,7 @@ def test_billing_close_over_a_store_writes_the_files_and_stores_the_close(tmp_pa
     assert p1["rule_set"]["id"] == "cms-2026"
     assert sorted(e["minutes"] for e in p1["time_log"]) == [20, 25]
     # The store's consent record and care-plan versions, where a CSV close says "not recorded".
-    assert p1["schema"] == "carecore.audit-packet/2"
+    assert p1["schema"] == "carecore.audit-packet/3"
     assert p1["consent"] == {
         "CCM": {
             "obtained_on": "2026-01-05",

@@ -42,3 +42,37 @@ def test_the_packet_shows_the_plan_as_it_stood_in_the_month(tmp_path):
         "revoked_on": None,
     }
     assert [(e["role"], e["credential"]) for e in packet["time_log"]] == [("clinical_staff", "RN")]
+
+
+def test_packet_claim_lines_carry_the_rule_id_billing_evaluate_gives(tmp_path):
+    # Failed before: a packet's claim line had the code's title in `rule` ("Each additional
+    # 20 minutes of clinical staff CCM"), where `billing evaluate` JSON has a rule id.
+    from carecore.billing.scenarios import result_to_json
+    from carecore.service import CareProgram
+
+    rules = cms_rule_set(2026)
+    program = CareProgram.open("memory://", actor="test", clock=at(2026, 1, 5))
+    ccm_patient(program)
+    with program.transaction("time") as tx:
+        tx.add(staff_minutes(1, pendulum.Date(2026, 3, 4), 25))
+        tx.add(staff_minutes(2, pendulum.Date(2026, 3, 18), 20))
+    program.clock = at(2026, 4, 2)
+    close_store(program, MARCH, rules, tmp_path / "out")
+    (packet,) = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "audit" / "packets.jsonl").read_text().splitlines()
+    ]
+    lines = packet["claim_lines"]
+    assert [(line["code"], line["rule"]) for line in lines] == [
+        ("99439", "ccm.99439"),
+        ("99490", "ccm.99490"),
+    ]
+    assert [line["rule_title"] for line in lines] == [
+        rules.rule("99439").summary,
+        rules.rule("99490").summary,
+    ]
+    (result,) = program.evaluate_period(MARCH, rules=rules, reason="compare")
+    evaluated = result_to_json("p1", result)["billable"]
+    assert sorted((b["code"], b["rule"]) for b in evaluated) == sorted(
+        (line["code"], line["rule"]) for line in lines
+    )

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from attrs import field, frozen
 
+from carecore.billing.primitives import code_rule_id
 from carecore.careplans import PlanVersion
 from carecore.model import validators as v
 from carecore.model.careplan import CarePlan
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 #: The audit packet's schema name (each packet's ``schema`` field).
-AUDIT_SCHEMA = "carecore.audit-packet/2"
+AUDIT_SCHEMA = "carecore.audit-packet/3"
 #: What a packet says where the source of the close holds no such record (a CSV close).
 NOT_RECORDED = "not recorded"
 #: claims.csv columns, in order.
@@ -602,11 +603,12 @@ class CloseEncoder:
             f'{{"code":{_quote(line.code)},"units":{line.units},"family":{_quote(line.family.value)},'
             f'"practitioner":{practitioner},"date_of_service":{day},"modifiers":[{modifiers}],'
             f'"amount":{json_text(line.amount)},"diagnoses":[{diagnoses}],'
-            f'"rule":{summary},"sources":[{sources}]}}'
+            f'"rule":{_quote(code_rule_id(line.family, line.code))},"rule_title":{summary},'
+            f'"sources":[{sources}]}}'
         )
 
     def audit_line(self, line: ClaimLine) -> str:
-        """A packet's claim line: its diagnoses, the rule that bills the code and its sources."""
+        """A packet's claim line: its diagnoses, the rule that bills the code (id and title) and its sources."""
         return self._audit_line(
             line,
             _quote(line.billing_practitioner_id),

@@ -65,6 +65,7 @@ __all__ = [
     "claim_diagnoses",
     "claim_line_order",
     "closed_with",
+    "code_rule_id",
     "consent_in_force",
     "countable_window",
     "counts_toward",
@@ -294,6 +295,19 @@ def unit_thresholds(rules: RuleSet, base: str) -> tuple[int, ...]:
                 for units in range(1, (add_on.max_units or 1) + 1)
             ]
     return tuple(sorted(set(found)))
+
+
+def code_rule_id(family: ServiceFamily, code: str) -> str:
+    """The dotted id of the rule that bills *code* for *family*, as claim lines cite it.
+
+    The same form as a refusal's rule id (``ccm.99439.threshold``), without
+    the check: the claim line of an audit packet and of ``billing evaluate``
+    JSON both carry it.
+
+    >>> code_rule_id(ServiceFamily.CCM, "99439"), code_rule_id(ServiceFamily.APCM, "G0556")
+    ('ccm.99439', 'apcm.g0556')
+    """
+    return f"{family.value.lower()}.{code.lower()}"
 
 
 def line_amount(rule: CodeRule | None, units: int = 1) -> Decimal | None:

@@ -58,6 +58,7 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
+from carecore.billing.primitives import code_rule_id
 from carecore.model.codes import (
     CareSetting,
     ContactMode,
@@ -771,6 +772,7 @@ def result_to_json(scenario_id: str, result: EvaluationResult) -> dict[str, Any]
                 "date_of_service": line.date_of_service.isoformat(),
                 "modifiers": list(line.modifiers),
                 "amount": None if line.amount is None else str(line.amount),
+                "rule": code_rule_id(line.family, line.code),
             }
             for line in result.claim_lines
         ],
