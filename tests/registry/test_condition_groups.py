@@ -8,12 +8,16 @@ from importlib import resources
 import pendulum
 
 from carecore import icd
+from carecore.billing import Switches
+from carecore.conditions import SignificantRisk
 from carecore.model import CodeSystem, Coding, Condition, ServiceFamily
 from carecore.registry import classify, condition_groups, eligibility, registry_worklists
 from carecore.testing._store_contract import make_patient
 
 DAY = pendulum.Date(2026, 3, 10)
 CCM, PCM = ServiceFamily.CCM, ServiceFamily.PCM
+#: The other setting: only attested conditions count; the table proposes.
+ATTESTED = Switches(significant_risk_from=SignificantRisk.ATTESTED)
 
 
 def coded(cid, code, *, snomed=False, display=None, **kw):
@@ -37,7 +41,7 @@ def test_every_row_is_well_formed_and_its_counting_code_is_billable():
             assert icd.is_billable(g.icd10cm), g
             # the SNOMED row and the ICD-10-CM code it is counted by fall in one group
             assert classify(Coding.icd10cm(g.icd10cm)).group == g.group
-    text = resources.files("carecore.registry").joinpath("data", "condition_groups.csv")
+    text = resources.files("carecore.conditions").joinpath("data", "condition_groups.csv")
     with text.open(encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == len(rows)
 
@@ -51,9 +55,20 @@ def test_icd_codes_match_the_longest_prefix():
     assert classify(Coding(system=CodeSystem.SNOMEDCT, code="15777000")) is None  # prediabetes
 
 
-def test_table_conditions_alone_need_attestation_not_ineligible():
+def test_by_default_table_conditions_alone_are_eligible():
     conditions = [coded("c1", "E11.9"), coded("c2", "38341003", snomed=True)]
     verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert verdict.status == "eligible"
+    assert verdict.conditions == ("38341003", "E11.9")
+    assert "[met] ccm.two_chronic_conditions: 2 chronic condition(s)" in verdict.explanation
+    assert "by the condition-group table or attestation" in verdict.explanation
+
+
+def test_attested_only_table_conditions_alone_need_attestation_not_ineligible():
+    conditions = [coded("c1", "E11.9"), coded("c2", "38341003", snomed=True)]
+    verdict = eligibility(
+        make_patient("p1"), CCM, as_of=DAY, conditions=conditions, switches=ATTESTED
+    )
     assert (verdict.eligible, verdict.needs_attestation, verdict.status) == (
         False,
         True,
@@ -95,8 +110,10 @@ def test_groups_not_at_significant_risk_and_one_disease_do_not_reach_two():
     verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
     assert verdict.status == "not eligible"
     assert eligibility(make_patient("p1"), PCM, as_of=DAY, conditions=conditions).status == (
-        "needs attestation"
+        "eligible"
     )
+    pcm = eligibility(make_patient("p1"), PCM, as_of=DAY, conditions=conditions, switches=ATTESTED)
+    assert pcm.status == "needs attestation"
 
 
 def test_a_shorter_expected_duration_or_an_abatement_overrides_the_table():
@@ -105,13 +122,18 @@ def test_a_shorter_expected_duration_or_an_abatement_overrides_the_table():
         coded("c2", "I10", expected_duration_months=6),
         coded("c3", "I50.9", onset=pendulum.Date(2025, 1, 1), abatement=pendulum.Date(2025, 6, 1)),
     ]
-    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
-    assert verdict.status == "not eligible"
+    for switches in (None, ATTESTED):
+        verdict = eligibility(
+            make_patient("p1"), CCM, as_of=DAY, conditions=conditions, switches=switches
+        )
+        assert verdict.status == "not eligible"
 
 
 def test_the_worklist_asks_for_the_attestation():
     conditions = [coded("c1", "E11.9"), coded("c2", "I10")]
-    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    verdict = eligibility(
+        make_patient("p1"), CCM, as_of=DAY, conditions=conditions, switches=ATTESTED
+    )
     lists = registry_worklists(today=DAY, eligibility=[verdict])
     (item,) = [i for w in lists.values() for i in w.items]
     assert item.kind == "needs-attestation"
@@ -128,7 +150,9 @@ def test_the_worklist_names_the_conditions_as_the_record_does():
         coded("c1", "26929004", snomed=True, display="Alzheimer's disease (disorder)"),
         coded("c2", "88805009", snomed=True, display="Chronic congestive heart failure (disorder)"),
     ]
-    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    verdict = eligibility(
+        make_patient("p1"), CCM, as_of=DAY, conditions=conditions, switches=ATTESTED
+    )
     assert verdict.condition_names == (
         "Alzheimer's disease (26929004)",
         "Chronic congestive heart failure (88805009)",
@@ -151,7 +175,9 @@ def test_the_worklist_names_the_conditions_as_the_record_does():
     assert "Alzheimer's disease (26929004)" in item.detail
 
 
-def test_an_attested_snomed_concept_the_table_does_not_know_counts_once():
+def test_an_attested_snomed_concept_the_table_does_not_map_counts_for_nothing_and_is_named():
+    # The month close bills by ICD-10-CM code: a SNOMED CT concept with no row in the
+    # table cannot go on a claim, so it counts for nothing there, and here too.
     crohns = "34000006"  # Crohn's disease: in no group of the table
     conditions = [
         coded("c1", "E11.9", significant_risk=True),
@@ -159,5 +185,9 @@ def test_an_attested_snomed_concept_the_table_does_not_know_counts_once():
         coded("c3", crohns, snomed=True, chronic=True, significant_risk=True),
     ]
     verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
-    assert verdict.eligible
-    assert "2 chronic condition(s)" in verdict.explanation
+    assert verdict.status == "not eligible"
+    assert "1 chronic condition(s)" in verdict.explanation
+    assert f"{crohns} counts for nothing" in verdict.explanation
+    # Recorded by its ICD-10-CM code, the same attestation counts.
+    conditions[1] = coded("c2", "K50.90", chronic=True, significant_risk=True)
+    assert eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions).eligible

@@ -56,7 +56,8 @@ def test_json_table_and_csv_give_each_patients_answer(url, carecore_pm):
     pcm = json.loads(
         run(url, "--program", "PCM", "--as-of", "2026-03-01", "--format", "json").output
     )
-    assert [r["status"] for r in pcm] == ["eligible", "needs attestation"]
+    # p2's hypertension (SNOMED CT) is at significant risk by the table (the default switch).
+    assert [r["status"] for r in pcm] == ["eligible", "eligible"]
     table = run(url, "--program", "ccm", "--as-of", "2026-03-01").output
     assert "[met] ccm.two_chronic_conditions" in table
     assert table.splitlines()[-1] == "2 answer(s) on 2026-03-01: 1 eligible, 0 needing attestation"
@@ -99,12 +100,15 @@ def test_json_and_csv_name_the_conditions_beside_their_codes(url):
 
 
 def test_status_filter(url):
-    rows = json.loads(
-        run(
-            url, "--status", "needs-attestation", "--format", "json", "--as-of", "2026-03-01"
-        ).output
-    )
-    assert {(r["patient_id"], r["program"]) for r in rows} == {("p2", "PCM")}
+    def only(status):
+        rows = json.loads(
+            run(url, "--status", status, "--format", "json", "--as-of", "2026-03-01").output
+        )
+        return {(r["patient_id"], r["program"]) for r in rows}
+
+    assert only("not-eligible") == {("p2", "CCM"), ("p2", "BHI"), ("p1", "BHI")}
+    # Attestation is asked only with the switch significant_risk_from set to ATTESTED.
+    assert only("needs-attestation") == set()
 
 
 def test_today_is_the_practices_stored_time_zone_by_default(url):

@@ -7,6 +7,8 @@ import json
 import pendulum
 from carecore_fhir import codes, import_bundle
 
+from carecore.billing import Switches
+from carecore.conditions import SignificantRisk
 from carecore.model import Condition, Patient, ServiceFamily
 from carecore.registry import eligibility
 from carecore.service import CareProgram
@@ -42,7 +44,7 @@ def condition(cid, system, code, *, attested=None, months=None):
     return resource
 
 
-def answer(*conditions):
+def answer(*conditions, switches=None):
     program = CareProgram.open("memory://")
     bundle = {
         "resourceType": "Bundle",
@@ -54,16 +56,25 @@ def answer(*conditions):
         stored = tx.all(Condition)
         (patient,) = tx.all(Patient)
     day = pendulum.Date(2026, 3, 1)
-    return stored, eligibility(patient, ServiceFamily.CCM, as_of=day, conditions=stored)
+    return stored, eligibility(
+        patient, ServiceFamily.CCM, as_of=day, conditions=stored, switches=switches
+    )
 
 
 SNOMED = "http://snomed.info/sct"
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 
 
-def test_icd10cm_conditions_are_chronic_from_the_table_and_need_attestation():
+ATTESTED = Switches(significant_risk_from=SignificantRisk.ATTESTED)
+
+
+def test_icd10cm_conditions_are_chronic_and_at_risk_from_the_table():
     stored, verdict = answer(condition("c1", ICD, "E11.9"), condition("c2", ICD, "I50.9"))
     assert all(c.chronic for c in stored)
+    assert verdict.status == "eligible"
+    _, verdict = answer(
+        condition("c1", ICD, "E11.9"), condition("c2", ICD, "I50.9"), switches=ATTESTED
+    )
     assert verdict.status == "needs attestation"
 
 
@@ -71,6 +82,7 @@ def test_the_extension_attests_significant_risk():
     _, verdict = answer(
         condition("c1", SNOMED, "44054006", attested=True),
         condition("c2", ICD, "I50.9", attested=True),
+        switches=ATTESTED,
     )
     assert verdict.status == "eligible"
 

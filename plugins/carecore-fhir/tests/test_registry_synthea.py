@@ -2,8 +2,9 @@
 
 ``carecore db init``, ``carecore fhir import`` of the bundles, then
 ``carecore registry``. The bundles carry SNOMED CT problem lists and no
-attestation, so no patient is *eligible* yet: the living ones whose
-conditions fall in two or more significant-risk groups *need attestation*.
+attestation. By default (the switch ``significant_risk_from`` is ``TABLE``)
+the living ones whose conditions fall in two or more significant-risk groups
+are *eligible*; with ``ATTESTED`` they *need attestation*.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ HAND = {
     # (38341003), coronary heart disease (53741008) and Alzheimer's (26929004): four
     # significant-risk groups. Obesity and anemia are chronic but not at significant risk;
     # appendicitis, history of appendectomy, prediabetes and sinusitis are in no group.
-    "Adalberto": ("needs attestation", "needs attestation", 5),
+    "Adalberto": ("eligible", "eligible", 5),
     # Died 1983-01-10: not eligible, although COPD, heart failure and osteoarthritis qualify.
     "Buddy": ("not eligible", "not eligible", 3),
     # Died 2021-03-01: not eligible (Alzheimer's, COPD, heart failure).
@@ -53,19 +54,19 @@ HAND = {
     # Epilepsy, hypertension, type 2 diabetes (44054006 with its kidney disease 127013003 and
     # neuropathy 368581000119106: one disease, E11) and chronic kidney disease stage 1
     # (431855005): four groups. Hypertriglyceridemia, obesity, anemia: not at risk.
-    "Dirk": ("needs attestation", "needs attestation", 7),
+    "Dirk": ("eligible", "eligible", 7),
     # Epilepsy (two concepts), diabetes, osteoarthritis of the hand: three groups.
-    "Louis": ("needs attestation", "needs attestation", 4),
+    "Louis": ("eligible", "eligible", 4),
     # Hypertension only (obesity, anemia not at risk; chronic sinusitis, prediabetes and the
     # concussion in no group): one condition, CCM needs two, PCM needs one.
-    "Maida": ("not eligible", "needs attestation", 1),
+    "Maida": ("not eligible", "eligible", 1),
     # Died 2021-02-21: not eligible (diabetes, hypertension, heart disease, AF, heart failure).
     "Parker": ("not eligible", "not eligible", 7),
     # Hypertension, diabetes (with diabetic renal disease), osteoarthritis of the hip, chronic
     # kidney disease: four groups.
-    "Renea": ("needs attestation", "needs attestation", 5),
+    "Renea": ("eligible", "eligible", 5),
     # Alzheimer's and heart failure: two groups; anemia is not at risk.
-    "Tommy": ("needs attestation", "needs attestation", 2),
+    "Tommy": ("eligible", "eligible", 2),
 }
 
 
@@ -106,8 +107,8 @@ def test_two_significant_chronic_conditions_are_eligible_or_need_attestation(sto
         clinical = next(c for c in row["criteria"] if c["rule"] == "ccm.two_chronic_conditions")
         alive = next(c for c in row["criteria"] if c["rule"] == "alive")["met"]
         if clinical["met"] or clinical["needs"] == "attestation":
-            assert row["status"] == ("needs attestation" if alive else "not eligible")
-            assert row["status"] != "needs attestation" or "attestation" in clinical["detail"]
+            assert row["status"] == ("eligible" if alive else "not eligible")
+            assert "by the condition-group table or attestation" in clinical["detail"]
 
 
 def test_the_report_and_the_worklists_make_the_same_decision(store):
@@ -133,6 +134,32 @@ def test_the_report_and_the_worklists_make_the_same_decision(store):
     }
 
 
+def attested_only(url):
+    """Each patient's CCM status with the switch ``significant_risk_from`` set to ``ATTESTED``."""
+    from carecore.billing import Switches
+    from carecore.conditions import SignificantRisk
+    from carecore.registry import registry
+
+    with CareProgram.open(url, actor="test") as program:
+        data = program.program_data()
+    verdicts = registry(
+        data.patients,
+        as_of=pendulum.Date.fromisoformat(DAY),
+        conditions=data.conditions,
+        families=[ServiceFamily.CCM],
+        switches=Switches(significant_risk_from=SignificantRisk.ATTESTED),
+    )
+    names = {p.id: p.given_name.split()[0] for p in data.patients}
+    return {names[v.patient_id]: v for v in verdicts}
+
+
+def test_attested_only_the_same_patients_need_attestation(store):
+    by_default = answers(store, "ccm")
+    for name, verdict in attested_only(store).items():
+        expected = by_default[name]["status"]
+        assert verdict.status == ("needs attestation" if expected == "eligible" else expected)
+
+
 def test_a_clinicians_attestation_makes_the_patient_eligible(tmp_path, store):
     import shutil
 
@@ -140,31 +167,28 @@ def test_a_clinicians_attestation_makes_the_patient_eligible(tmp_path, store):
 
     url = f"sqlite:///{tmp_path / 'copy.db'}"
     shutil.copy(store.removeprefix("sqlite:///"), tmp_path / "copy.db")
-    tommy = answers(url, "ccm")["Tommy"]
-    clinical = next(c for c in tommy["criteria"] if c["rule"] == "ccm.two_chronic_conditions")
+    tommy = attested_only(url)["Tommy"]
+    clinical = next(c for c in tommy.criteria if c.rule == "ccm.two_chronic_conditions")
     with CareProgram.open(url, actor="test") as program, program.transaction("read") as tx:
         doctor = tx.all(Practitioner)[0].id
         proposed = [
             c.id
-            for c in tx.find(Condition, patient_id=tommy["patient_id"])
-            if c.id in clinical["records"]
+            for c in tx.find(Condition, patient_id=tommy.patient_id)
+            if c.id in clinical.records
         ]
     assert len(proposed) == 2  # Alzheimer's disease and heart failure
     app = make_app()
     done = CliRunner().invoke(app, ["attest", "--db", url, "--by", doctor, *proposed])
     assert done.exit_code == 0, done.output
     assert done.output.count(": attested") == 2
-    after = answers(url, "ccm")
-    assert after["Tommy"]["status"] == "eligible"
+    after = attested_only(url)
+    assert after["Tommy"].status == "eligible"
     assert (
         "attested (Alzheimer's disease (26929004), Chronic congestive heart failure (88805009))"
-        in next(
-            c["detail"]
-            for c in after["Tommy"]["criteria"]
-            if c["rule"] == "ccm.two_chronic_conditions"
-        )
+        in next(c.detail for c in after["Tommy"].criteria if c.rule == "ccm.two_chronic_conditions")
     )
-    assert after["Dirk"]["status"] == "needs attestation"  # nobody else changed
+    assert after["Dirk"].status == "needs attestation"  # nobody else changed
+    assert answers(url, "ccm")["Tommy"]["status"] == "eligible"  # by default, before and after
     unknown = CliRunner().invoke(app, ["attest", "--db", url, "--by", "nobody", *proposed])
     assert unknown.exit_code == 2
     assert "nobody" in unknown.output
@@ -172,4 +196,4 @@ def test_a_clinicians_attestation_makes_the_patient_eligible(tmp_path, store):
         app, ["attest", "--db", url, "--by", doctor, "--withdraw", proposed[0]]
     )
     assert withdrawn.exit_code == 0
-    assert answers(url, "ccm")["Tommy"]["status"] == "needs attestation"
+    assert attested_only(url)["Tommy"].status == "needs attestation"

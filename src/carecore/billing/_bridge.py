@@ -58,6 +58,7 @@ from carecore.billing.facts import (
     VisitFact,
 )
 from carecore.careplans import PlanSpan, billing_care_plans
+from carecore.conditions import SignificantRisk, at_significant_risk, billing_code, is_chronic
 from carecore.model import (
     AdtEvent,
     AdtEventKind,
@@ -149,10 +150,18 @@ def facts_from_model(
     last_visit: pendulum.Date | None = None,
     qmb: bool = False,
     primary_care_focal_point: bool = True,
+    significant_risk_from: SignificantRisk = SignificantRisk.TABLE,
 ) -> BillingFacts:
     """Billing facts for *patient* in *period* from what the program recorded.
 
-    Conditions count when chronic and active at the period's end. Consent
+    Conditions count when chronic (the record's flag or the condition-group
+    table, :func:`carecore.conditions.is_chronic`) and active at the period's
+    end. Each is passed by the ICD-10-CM code it is billed by
+    (:func:`carecore.conditions.billing_code`: a SNOMED CT concept by its
+    table row's code; one the table does not know as it is, and the engine
+    names it as counting for nothing), at significant risk as
+    :func:`carecore.conditions.at_significant_risk` says with
+    *significant_risk_from* (the rule set's switch of that name). Consent
     and enrollment are read day by day: a day is in a program when a consent
     covers it (a revocation takes effect at the end of its month) and no
     enrollment of that family has the patient paused or disenrolled that day.
@@ -210,6 +219,7 @@ def facts_from_model(
         last_visit=last_visit,
         qmb=qmb,
         primary_care_focal_point=primary_care_focal_point,
+        significant_risk_from=significant_risk_from,
     )
     return facts
 
@@ -243,6 +253,7 @@ def facts_and_gaps(
     last_visit: pendulum.Date | None = None,
     qmb: bool = False,
     primary_care_focal_point: bool = True,
+    significant_risk_from: SignificantRisk = SignificantRisk.TABLE,
 ) -> tuple[BillingFacts, tuple[ProgramGap, ...]]:
     """As :func:`facts_from_model`, with the program gaps that left records out."""
     if not isinstance(patient, Patient):
@@ -259,7 +270,7 @@ def facts_and_gaps(
     active = [
         c
         for c in conditions
-        if c.chronic and c.patient_id == patient.id and c.active_on(period.end)
+        if c.patient_id == patient.id and c.active_on(period.end) and is_chronic(c)
     ]
     plans: Mapping[ServiceFamily, pendulum.Date] | list[CarePlan | PlanSpan] | None = (
         care_plans
@@ -375,10 +386,10 @@ def facts_and_gaps(
             id=patient.id,
             conditions=[
                 ChronicCondition(
-                    icd10=c.coding.code,
+                    icd10=billing_code(c.coding),
                     label=c.coding.display,
                     expected_duration_months=c.expected_duration_months,
-                    significant_risk=c.significant_risk,
+                    significant_risk=at_significant_risk(c, significant_risk_from),
                     behavioral=c.behavioral,
                 )
                 for c in active

@@ -386,6 +386,7 @@ def _evaluate(
             qmb=any(
                 c.plan is CoveragePlan.MEDICAID_QMB for c in _in_force(mine["coverages"], period)
             ),
+            significant_risk_from=rules.switches.significant_risk_from,
         )
         result = _one_tcm_per_30_days(options.engine(facts, rules), mine["claim_lines"], period)
         result = _program_gaps(result, gaps)

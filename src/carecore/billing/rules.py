@@ -20,6 +20,7 @@ import pendulum
 from attrs import field, frozen
 
 from carecore import errors
+from carecore.conditions import SignificantRisk
 from carecore.model import validators as v
 from carecore.model.codes import CodeEnum, ServiceFamily
 
@@ -233,6 +234,12 @@ class Switches:
     #: Which codes count as one condition: one ICD-10-CM category (E11.65 and E11.9 are one
     #: disease) or each code.
     condition_grouping: ConditionGrouping = ConditionGrouping.CATEGORY
+    #: Where a chronic condition's significant risk comes from, for the month close's facts
+    #: and the registry alike: the condition-group table or an attestation (TABLE), or an
+    #: attestation only (ATTESTED: the table proposes, the registry asks for attestation).
+    significant_risk_from: SignificantRisk = field(
+        default=SignificantRisk.TABLE, validator=attrs.validators.instance_of(SignificantRisk)
+    )
     #: Which family wins a same-practitioner conflict when no election is recorded
     #: (earlier in the tuple wins). The rules leave this to the practice.
     default_preference: tuple[ServiceFamily, ...] = field(

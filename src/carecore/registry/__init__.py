@@ -24,12 +24,13 @@ False
 p1 not eligible for CCM on 2026-03-01
   [met] alive: alive on 2026-03-01
   [not met] ccm.two_chronic_conditions: 1 chronic condition(s) expected to last 12 months
-  or until death with significant risk attested (Type 2 diabetes mellitus (E11.9)); CCM needs 2 (source S1)
+  or until death with significant risk by the condition-group table or attestation (Type 2 diabetes mellitus (E11.9)); CCM needs 2 (source S1)
   [unknown] coverage.medicare_part_b: coverage unknown: not given; Medicare Part B not verified
 """
 
 from __future__ import annotations
 
+from carecore.conditions import ConditionGroup, classify, condition_groups
 from carecore.registry._eligibility import (
     PROGRAMS,
     Criterion,
@@ -37,7 +38,6 @@ from carecore.registry._eligibility import (
     eligibility,
     registry,
 )
-from carecore.registry._groups import ConditionGroup, classify, condition_groups
 from carecore.registry._work import (
     BANDS,
     Caseload,

@@ -14,9 +14,15 @@ from carecore.billing._engine import condition_groups
 from carecore.billing.facts import ChronicCondition
 from carecore.billing.primitives import CONDITIONS_NEEDED
 from carecore.billing.rules import Switches
+from carecore.conditions import (
+    SignificantRisk,
+    at_significant_risk,
+    billing_code,
+    classify,
+    is_chronic,
+)
 from carecore.model import CodeSystem, Condition, CoveragePlan, Patient, ServiceFamily
 from carecore.model.validators import check_date
-from carecore.registry._groups import classify, counted_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -51,7 +57,9 @@ class Criterion:
     ``records`` are the ids of the records the check used. ``needs`` names
     what would meet a criterion that is not met: ``"attestation"`` when the
     billing practitioner's attestation of conditions the condition-group
-    table proposes is all that is missing.
+    table proposes is all that is missing (only with the switch
+    ``significant_risk_from`` set to ``ATTESTED``; by default the table's
+    significant-risk groups count without one).
 
     >>> Criterion(rule="alive", met=True, detail="alive on 2026-03-01").met
     True
@@ -73,7 +81,7 @@ class Eligibility:
     ``needs_attestation`` when the only criteria not met need an attestation.
     ``status`` says which of the three (``eligible``, ``needs attestation``,
     ``not eligible``). ``conditions`` are the codes of the qualifying
-    conditions (attested, and, when an attestation is needed, proposed);
+    conditions (counted, and, when an attestation is needed, proposed);
     ``condition_names`` says the same conditions in words, in the same
     order, each with its code in brackets (``"Essential (primary)
     hypertension (I10)"``); ``condition_systems`` says, in the same order,
@@ -181,104 +189,127 @@ def _describe(conditions: Iterable[Condition]) -> str:
     return ", ".join(sorted({condition_name(c) for c in conditions})) or "none"
 
 
-def _distinct(conditions: Iterable[Condition]) -> int:
+def _distinct(conditions: Iterable[Condition], switches: Switches) -> int:
     """How many diseases, as the engine counts them (:func:`carecore.billing.condition_groups`).
 
-    Billable ICD-10-CM codes only (a SNOMED CT condition by its row's
-    ICD-10-CM code, or, when the table has no row for it, as a disease of its
-    own), codes of one category one disease (the default switches), and
-    records of one code (one per encounter, as EHR feeds send) once.
+    Each condition by the ICD-10-CM code it is billed by
+    (:func:`carecore.conditions.billing_code`, as the month close passes it),
+    codes of one category one disease (the default switches), records of one
+    code (one per encounter, as EHR feeds send) once; a code that is not a
+    billable ICD-10-CM code (a category, a SNOMED CT concept the table does
+    not map) counts for nothing, as in the engine.
     """
-    conditions = list(conditions)
-    codes = dict.fromkeys(code for c in conditions if (code := counted_code(c.coding)) is not None)
+    codes = dict.fromkeys(billing_code(c.coding) for c in conditions)
     groups, _not_billable = condition_groups(
-        tuple(ChronicCondition(icd10=code) for code in codes), Switches()
+        tuple(ChronicCondition(icd10=code) for code in codes), switches
     )
-    # An attested SNOMED CT concept the table does not map counts as a disease of its own.
-    unmapped = {
-        c.coding.code
-        for c in conditions
-        if c.coding.system is CodeSystem.SNOMEDCT and counted_code(c.coding) is None
-    }
-    return len(groups) + len(unmapped)
+    return len(groups)
 
 
-def _chronic(condition: Condition) -> bool:
-    """Chronic by the record's flag or by the condition-group table."""
-    return condition.chronic or classify(condition.coding) is not None
-
-
-def _attested(condition: Condition, months: int) -> bool:
-    """Attested at significant risk (the record's flag), chronic, lasting long enough."""
-    return condition.significant_risk and _chronic(condition) and _lasts(condition, months)
-
-
-def _proposed(condition: Condition, months: int) -> bool:
-    """Not attested, but in a group the table proposes as significant risk, lasting long enough."""
-    group = classify(condition.coding)
+def _not_billable(conditions: Iterable[Condition], switches: Switches) -> str:
+    """The codes that count for nothing in the engine (not billable ICD-10-CM), for a reason."""
+    codes = sorted(
+        code
+        for code in {billing_code(c.coding) for c in conditions}
+        if condition_groups((ChronicCondition(icd10=code),), switches)[1]
+    )
+    if not codes:
+        return ""
+    verb = "counts" if len(codes) == 1 else "count"
     return (
-        not condition.significant_risk
-        and group is not None
-        and group.significant_risk
+        f"; {', '.join(codes)} {verb} for nothing: not a billable ICD-10-CM code (a SNOMED CT "
+        "concept is counted by its row in the condition-group table)"
+    )
+
+
+def _counted(condition: Condition, months: int, switches: Switches) -> bool:
+    """At significant risk (:func:`carecore.conditions.at_significant_risk`), lasting long enough."""
+    return (
+        is_chronic(condition)
+        and at_significant_risk(condition, switches.significant_risk_from)
+        and _lasts(condition, months)
+    )
+
+
+def _proposed(condition: Condition, months: int, switches: Switches) -> bool:
+    """Not counted, but in a group the table places at significant risk, lasting long enough.
+
+    Only under ``SignificantRisk.ATTESTED``; by default such a condition counts.
+    """
+    return (
+        not _counted(condition, months, switches)
+        and at_significant_risk(condition, SignificantRisk.TABLE)
         and _lasts(condition, months)
     )
 
 
 def _at_risk(
-    rule: str, active: list[Condition], months: int, needed: int, what: str
+    rule: str,
+    active: list[Condition],
+    what: tuple[int, int, str],
+    switches: Switches,
 ) -> tuple[Criterion, list[Condition]]:
-    """The CCM or PCM condition rule: attested conditions meet it; proposed ones need attesting."""
-    attested = [c for c in active if _attested(c, months)]
-    proposed = [c for c in active if _proposed(c, months)]
-    have = _distinct(attested)
+    """The CCM or PCM condition rule: counted conditions meet it; proposed ones need attesting."""
+    months, needed, lasting = what
+    counted = [c for c in active if _counted(c, months, switches)]
+    proposed = [c for c in active if _proposed(c, months, switches)]
+    have = _distinct(counted, switches)
+    how = (
+        "attested"
+        if switches.significant_risk_from is SignificantRisk.ATTESTED
+        else "by the condition-group table or attestation"
+    )
+    head = (
+        f"{have} chronic condition(s) expected to last {lasting} with significant risk "
+        f"{how} ({_describe(counted)})"
+    ) + _not_billable(counted, switches)
     if have >= needed:
         return Criterion(
-            rule=rule,
-            met=True,
-            detail=f"{have} chronic condition(s) expected to last {what} with significant risk "
-            f"attested ({_describe(attested)})",
-            records=tuple(c.id for c in attested),
-        ), attested
-    both = attested + proposed
-    could = _distinct(both)
-    head = (
-        f"{have} chronic condition(s) expected to last {what} with significant risk "
-        f"attested ({_describe(attested)})"
-    )
+            rule=rule, met=True, detail=head, records=tuple(c.id for c in counted)
+        ), counted
+    both = counted + proposed
+    could = _distinct(both, switches)
     if proposed and could >= needed:
         return Criterion(
             rule=rule,
             met=False,
             needs="attestation",
-            detail=f"{head}; {_distinct(proposed)} more the condition-group table proposes as "
-            f"significant risk ({_describe(proposed)}) need the billing practitioner's "
-            "attestation",
+            detail=f"{head}; {_distinct(proposed, switches)} more the condition-group table "
+            f"proposes as significant risk ({_describe(proposed)}) need the billing "
+            "practitioner's attestation",
             records=tuple(c.id for c in both),
         ), both
-    tail = f"; {_distinct(proposed)} proposed by the condition-group table ({_describe(proposed)})"
+    tail = (
+        f"; {_distinct(proposed, switches)} proposed by the condition-group table "
+        f"({_describe(proposed)})"
+    )
     return Criterion(
         rule=rule,
         met=False,
         detail=head + (tail if proposed else ""),
         records=tuple(c.id for c in both),
-    ), attested
+    ), counted
 
 
-def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion, list[Condition]]:
+def _clinical(
+    family: ServiceFamily, active: list[Condition], switches: Switches
+) -> tuple[Criterion, list[Condition]]:
     if family is ServiceFamily.CCM:
         criterion, found = _at_risk(
             "ccm.two_chronic_conditions",
             active,
-            _CCM_MONTHS,
-            _CCM_CONDITIONS,
-            f"{_CCM_MONTHS} months or until death",
+            (_CCM_MONTHS, _CCM_CONDITIONS, f"{_CCM_MONTHS} months or until death"),
+            switches,
         )
         return attrs.evolve(
             criterion, detail=f"{criterion.detail}; CCM needs {_CCM_CONDITIONS} (source S1)"
         ), found
     if family is ServiceFamily.PCM:
         criterion, found = _at_risk(
-            "pcm.one_high_risk_condition", active, _PCM_MONTHS, 1, f"{_PCM_MONTHS} months or more"
+            "pcm.one_high_risk_condition",
+            active,
+            (_PCM_MONTHS, 1, f"{_PCM_MONTHS} months or more"),
+            switches,
         )
         return attrs.evolve(
             criterion, detail=f"{criterion.detail}; PCM needs 1 (sources S2, S30)"
@@ -289,19 +320,19 @@ def _clinical(family: ServiceFamily, active: list[Condition]) -> tuple[Criterion
             Criterion(
                 rule="bhi.behavioral_condition",
                 met=bool(found),
-                detail=f"{_distinct(found)} behavioral health condition(s) ({_describe(found)}); "
+                detail=f"{_distinct(found, switches)} behavioral health condition(s) ({_describe(found)}); "
                 "BHI needs 1 (source S3)",
                 records=tuple(c.id for c in found),
             ),
             found,
         )
-    found = [c for c in active if _chronic(c) and _lasts(c, _CCM_MONTHS)]
-    level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
+    found = [c for c in active if is_chronic(c) and _lasts(c, _CCM_MONTHS)]
+    level = 2 if _distinct(found, switches) >= _CCM_CONDITIONS else 1
     return (
         Criterion(
             rule="apcm.level",
             met=True,
-            detail=f"{_distinct(found)} chronic condition(s) ({_describe(found)}): level {level} "
+            detail=f"{_distinct(found, switches)} chronic condition(s) ({_describe(found)}): level {level} "
             "(source S50; level 3 also needs QMB status, which carecore does not record)",
             records=tuple(c.id for c in found),
         ),
@@ -360,11 +391,16 @@ def eligibility(
     as_of: pendulum.Date,
     conditions: Iterable[Condition] = (),
     coverages: Iterable[Coverage] | None = None,
+    switches: Switches | None = None,
 ) -> Eligibility:
     """Whether *patient* qualifies for *family* on *as_of*, with every criterion checked.
 
     Conditions of other patients are ignored. *coverages* None means the
     caller has no coverage data (the coverage criterion is then unknown).
+    *switches* are the billing rule set's (default: ``Switches()``, as the
+    CMS rule sets): how conditions group into diseases and where significant
+    risk comes from (``significant_risk_from``), so that the registry and
+    the month close decide alike.
 
     >>> from carecore.model import AdministrativeSex, Coding
     >>> ada = Patient(id="p1", given_name="Ada", family_name="Okafor", birth_date=pendulum.Date(1948, 3, 2),
@@ -383,7 +419,10 @@ def eligibility(
         (c for c in conditions if c.patient_id == patient.id and c.active_on(day)),
         key=lambda c: (c.coding.code, c.id),
     )
-    clinical, found = _clinical(fam, active)
+    sw = Switches() if switches is None else switches
+    if not isinstance(sw, Switches):
+        raise errors.InvalidValue("must be billing Switches", field="switches", value=switches)
+    clinical, found = _clinical(fam, active, sw)
     # Every program here is a Medicare Part B service.
     criteria = [_alive(patient, day), clinical, _coverage(patient, day, coverages)]
     named: dict[str, tuple[str, CodeSystem]] = {}
@@ -391,7 +430,7 @@ def eligibility(
         named.setdefault(c.coding.code, (condition_name(c), c.coding.system))
     level = None
     if fam is ServiceFamily.APCM:
-        level = 2 if _distinct(found) >= _CCM_CONDITIONS else 1
+        level = 2 if _distinct(found, sw) >= _CCM_CONDITIONS else 1
     return Eligibility(
         patient_id=patient.id,
         family=fam,
@@ -411,6 +450,7 @@ def registry(
     conditions: Iterable[Condition] = (),
     coverages: Iterable[Coverage] | None = None,
     families: Iterable[ServiceFamily] = PROGRAMS,
+    switches: Switches | None = None,
 ) -> tuple[Eligibility, ...]:
     """Eligibility of every patient for every program in *families*, patient by patient.
 
@@ -432,7 +472,9 @@ def registry(
         mine = by_patient.get(patient.id, [])
         covered = None if covered_by is None else covered_by.get(patient.id, [])
         out.extend(
-            eligibility(patient, fam, as_of=day, conditions=mine, coverages=covered)
+            eligibility(
+                patient, fam, as_of=day, conditions=mine, coverages=covered, switches=switches
+            )
             for fam in wanted
         )
     return tuple(out)

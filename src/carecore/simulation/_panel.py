@@ -9,10 +9,10 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.billing.facts import ChronicCondition
+from carecore.conditions import at_significant_risk, billing_code, counted_code, is_chronic
 from carecore.model import (
     AdministrativeSex,
     AdtEvent,
-    CodeSystem,
     Condition,
     Coverage,
     CoveragePlan,
@@ -96,7 +96,10 @@ def _panel(
     }
     by_patient: dict[str, list[Condition]] = {}
     for c in conditions:
-        if c.chronic and c.coding.system is CodeSystem.ICD10CM and c.active_on(day):
+        # As the month close reads a record (carecore.conditions): chronic by its flag or
+        # the table, by the ICD-10-CM code it is billed by, at significant risk by the
+        # table or an attestation (the default switch).
+        if is_chronic(c) and counted_code(c.coding) is not None and c.active_on(day):
             by_patient.setdefault(c.patient_id, []).append(c)
     part_b: set[str] | None = None
     if coverages is not None:
@@ -109,9 +112,9 @@ def _panel(
     for p in sorted(alive, key=lambda p: p.id):
         chronic = tuple(
             ChronicCondition(
-                icd10=c.coding.code,
+                icd10=billing_code(c.coding),
                 expected_duration_months=c.expected_duration_months,
-                significant_risk=c.significant_risk,
+                significant_risk=at_significant_risk(c),
                 behavioral=c.behavioral,
             )
             for c in sorted(by_patient.get(p.id, ()), key=lambda c: (c.coding.code, c.id))

@@ -37,6 +37,7 @@ from carecore.billing.facts import (
     VisitFact,
 )
 from carecore.billing.rules import RuleSet
+from carecore.conditions import at_significant_risk
 from carecore.metrics import Measure
 from carecore.model import (
     AdministrativeSex,
@@ -677,9 +678,23 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         prevalence = np.array([c.prevalence for c in pop.conditions], dtype=float)
         has = rng.random((n, k)) < prevalence
         masks = (has * (1 << np.arange(k, dtype=np.int64))).sum(axis=1)
+        # Significant risk as the month close and the registry read it (the rule set's
+        # switch significant_risk_from): the spec's attestation, or the table's group.
+        risk_from = policy_rules(policy).switches.significant_risk_from
         table = tuple(
             ChronicCondition(
-                icd10=c.icd10, significant_risk=c.significant_risk, behavioral=c.behavioral
+                icd10=c.icd10,
+                significant_risk=at_significant_risk(
+                    Condition(
+                        id="c",
+                        patient_id="p",
+                        coding=Coding.icd10cm(c.icd10),
+                        chronic=True,
+                        significant_risk=c.significant_risk,
+                    ),
+                    risk_from,
+                ),
+                behavioral=c.behavioral,
             )
             for c in pop.conditions
         )

@@ -725,11 +725,12 @@ def map_condition(  # noqa: C901 - one check per Condition element
             field=f"{_name(resource)}.code.coding",
             value=[c.get("system") for c in codings],
         )
-    from carecore.registry import classify  # noqa: PLC0415 - the registry loads the billing rules
+    from carecore.conditions import classify  # noqa: PLC0415 - read the table on first use
 
     unmapped: tuple[str, ...] = ()
     # Chronic from carecore's condition-group table, in either code system; significant
-    # risk stays what the extension (or a clinician) attests: the registry proposes it.
+    # risk is what the extension (or a clinician) attests, and the registry and the month
+    # close add the table's significant-risk groups (carecore.conditions.at_significant_risk).
     chronic = classify(coding) is not None
     if coding.system is CodeSystem.SNOMEDCT and not chronic:
         unmapped = (f"{coding.code} {coding.display or ''}".strip(),)
