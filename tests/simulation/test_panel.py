@@ -92,7 +92,8 @@ def test_a_panel_from_records_keeps_the_living_with_their_icd10_conditions_and_c
     panel = panel_from_records(_data(_records()), as_of=_DAY)
     assert [p.id for p in panel.patients] == ["p1", "p2"]
     p1, p2 = panel.patients
-    assert [c.icd10 for c in p1.conditions] == ["E11.9", "I50.9"]
+    # The SNOMED CT diabetes (44054006) comes in by the ICD-10-CM code the close bills it by.
+    assert [c.icd10 for c in p1.conditions] == ["E11.9", "E11.9", "I50.9"]
     assert (p1.medicare, p2.medicare) == (True, False)
 
 

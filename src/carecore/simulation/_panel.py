@@ -139,9 +139,11 @@ def panel_from_records(
 
     *data* is a :class:`carecore.metrics.ProgramData`, such as
     :meth:`carecore.service.CareProgram.program_data` reads from a store.
-    Conditions are the chronic ones active on *as_of* coded in ICD-10-CM
-    (billing needs that code; a condition coded only in SNOMED CT is left
-    out); Medicare is an active
+    Conditions are the chronic ones active on *as_of*, read as the month
+    close reads them (:mod:`carecore.conditions`): by the ICD-10-CM code they
+    are billed by (a SNOMED CT concept by its table row; one with no row is
+    left out), at significant risk by the table or an attestation (the
+    default switch); Medicare is an active
     Part B coverage (every patient when *data* has no coverage records);
     the risk tier is :func:`carecore.risk.stratify_all`'s, from the ADT events.
 
