@@ -69,6 +69,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+import attrs
 import pendulum
 from attrs import evolve
 
@@ -97,6 +98,7 @@ from carecore.billing.rules import Switches
 from carecore.billing.scenarios import CREDENTIAL_DEPENDENT_ROLES
 from carecore.careplans import draft_plan
 from carecore.clock import FixedClock
+from carecore.conditions import SignificantRisk
 from carecore.model import (
     AdministrativeSex,
     AdtEvent,
@@ -820,9 +822,20 @@ def evaluate_via_store(scenario: Scenario, rules: RuleSet) -> EvaluationResult:
     A calendar month is closed with ``CareProgram.close_month``; any other
     period is evaluated with ``CareProgram.evaluate_period``. Raises
     :class:`NotExpressibleAsRecords` for a case the store cannot hold yet.
+
+    A case's conditions carry the billing practitioner's judgment of each
+    (``significant_risk`` true or false), which a record can only say as an
+    attestation: the records are closed with the switch
+    ``significant_risk_from`` set to ``ATTESTED``, so that a condition the
+    case says is not at significant risk stays so even in a group the
+    condition-group table places at significant risk.
     """
     from carecore.service import CareProgram  # noqa: PLC0415 - the service layer loads on use
 
+    rules = attrs.evolve(
+        rules,
+        switches=attrs.evolve(rules.switches, significant_risk_from=SignificantRisk.ATTESTED),
+    )
     period = scenario.facts.period
     clock = FixedClock(_noon(period.end.add(days=1)))
     with CareProgram.open("memory://", actor="scenario loader", clock=clock) as program:
