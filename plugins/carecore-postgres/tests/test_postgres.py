@@ -77,9 +77,10 @@ def test_newer_schema_is_refused_and_untouched(store, postgres_url):
         assert conn.execute("SELECT count(*) FROM audit").fetchone() == (0,)
 
 
-def test_missing_database_is_unavailable(postgres_server):
+def test_missing_database_is_no_such_store(postgres_server):
+    # The same answer as an SQLite file that does not exist (exit 2 on the command line).
     url = postgres_server.rsplit("/", 1)[0] + "/no_such_database_here"
-    with pytest.raises(errors.StoreUnavailable, match="does not exist"):
+    with pytest.raises(errors.NoSuchStore, match="no such database"):
         open_store(url)
 
 
