@@ -260,3 +260,40 @@ def test_a_malformed_scheduler_address_exits_2_naming_the_option(name, address, 
 def test_every_command_taking_a_scheduler_is_checked_for_a_malformed_one():
     takes = {" ".join(p) for p, c in COMMANDS if any(q.name == "scheduler" for q in c.params)}
     assert takes <= set(SCHEDULER_COMMANDS) | {"report"}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULER_COMMANDS))
+def test_a_tls_scheduler_exits_2_saying_carecore_takes_no_tls_settings(name, tmp_path):
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert CliRunner().invoke(APP, ["db", "init", db]).exit_code == 0
+    args = [a.format(db=db) for a in SCHEDULER_COMMANDS[name]]
+    address = "tls://127.0.0.1:8786"
+    result = CliRunner().invoke(APP, [*args, "--executor", "dask", "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    assert f"--scheduler={address!r}" in result.output
+    assert "TLS security settings" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_scheduler_exits_1_naming_the_option_address_and_timeout():
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    address = "tcp://127.0.0.1:1"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = CliRunner().invoke(
+            APP,
+            [
+                "simulate",
+                "demo-practice",
+                "--replications",
+                "1",
+                "--executor",
+                "dask",
+                "--scheduler",
+                address,
+            ],
+        )
+    assert result.exit_code == 1, result.output
+    assert f"--scheduler={address!r}" in result.output
+    assert "1s" in result.output
+    assert "Traceback" not in result.output

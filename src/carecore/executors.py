@@ -526,6 +526,31 @@ def _check_scheduler(scheduler: str, distributed: Any) -> None:
                 raise ValueError(location)  # noqa: TRY301 - one message for every refusal
     except (ValueError, TypeError) as exc:
         raise errors.InvalidValue(why, field="scheduler", value=scheduler) from exc
+    if scheme in {"tls", "wss"}:
+        raise errors.InvalidValue(
+            f"a {scheme}:// scheduler needs TLS security settings (certificates) carecore does "
+            "not take; give a tcp:// address",
+            field="scheduler",
+            value=scheduler,
+        )
+
+
+def _connect(distributed: Any, scheduler: str) -> Any:
+    """A client of the scheduler at *scheduler*, or an error naming the address.
+
+    Dask tries for its connect timeout (``distributed.comm.timeouts.connect``)
+    before giving up; the error says how long it tried.
+    """
+    timeout = importlib.import_module("dask").config.get("distributed.comm.timeouts.connect")
+    try:
+        return distributed.Client(scheduler, timeout=timeout)
+    except OSError as exc:  # TimeoutError and refused connections alike
+        raise errors.CarecoreError(
+            f"no Dask scheduler answered at this address within the connect timeout "
+            f"({timeout}; distributed.comm.timeouts.connect)",
+            field="scheduler",
+            value=scheduler,
+        ) from exc
 
 
 class DaskExecutor(BaseExecutor):
@@ -584,7 +609,7 @@ class DaskExecutor(BaseExecutor):
             self._client: Any = distributed.Client(self._cluster)
         else:
             _check_scheduler(scheduler, distributed)
-            self._client = distributed.Client(scheduler)
+            self._client = _connect(distributed, scheduler)
             if workers is not None:
                 self._client.wait_for_workers(workers)
         self.workers = max(1, sum(self._client.nthreads().values()))
