@@ -218,6 +218,29 @@ def test_a_code_without_a_fee_is_none_and_reads_no_listed_fee():
     assert caught.value.field == "year"
 
 
+@pytest.mark.parametrize("year", [2024, 2025, 2026])
+def test_fee_agrees_with_fee_gaps_for_every_billable_code(year):
+    # fees.md tells users to check a code with fee(): every code the engine can
+    # bill (the office E/M codes a refused TCM's visit is billed as, too) answers.
+    gaps = {f.code: f for f in fee_gaps(year)}
+    for code in billable_codes(year):
+        found = fee(code, year)
+        assert found.code == code
+        if code in gaps:
+            assert found.amount is None
+            assert found.note == gaps[code].note
+            assert format_amount(found.amount) == "no listed fee"
+    assert fee("99213", year).amount is None
+
+
+def test_the_fee_docs_name_no_zero_amount_and_no_case_users_do_not_have():
+    text = (ROOT / "docs" / "billing" / "fees.md").read_text(encoding="utf-8")
+    assert '`"0"`' not in text
+    assert "TCM-21" not in text
+    tcm = (ROOT / "docs" / "billing" / "tcm.md").read_text(encoding="utf-8")
+    assert "public scenarios" not in tcm
+
+
 @given(
     total=st.decimals(min_value=0, max_value=10**6, places=2),
     lines=st.integers(min_value=1, max_value=10**5),

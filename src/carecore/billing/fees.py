@@ -202,10 +202,18 @@ def fee_table(year: int) -> Mapping[str, Fee]:
 def fee(code: str, year: int) -> Fee:
     """The fee of *code* in *year*; :class:`~carecore.errors.NotFound` for a code not billable then.
 
+    A code the engine can bill with no amount (see :func:`fee_gaps`) has
+    ``amount`` None and a ``note`` saying why: an office E/M code a refused
+    TCM's visit is reported as, too.
+
     >>> fee("G0556", 2025).amount
     Decimal('15.20')
+    >>> fee("99213", 2026).amount is None
+    True
     """
     found = fee_table(year).get(code)
+    if found is None and code in VISIT_EM_CODES:
+        return Fee(year=year, code=code, amount=None, note=_VISIT_EM_NOTE)
     if found is None:
         raise errors.NotFound(
             f"not billable under the CMS rules of {year}", field="code", value=code
