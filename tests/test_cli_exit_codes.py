@@ -297,3 +297,30 @@ def test_an_unreachable_scheduler_exits_1_naming_the_option_address_and_timeout(
     assert f"--scheduler={address!r}" in result.output
     assert "1s" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULER_COMMANDS))
+def test_a_scheduler_alone_means_the_dask_executor(name, tmp_path):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert CliRunner().invoke(APP, ["db", "init", db]).exit_code == 0
+    args = [a.format(db=db) for a in SCHEDULER_COMMANDS[name]]
+    address = "tcp://127.0.0.1:1"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = CliRunner().invoke(APP, [*args, "--scheduler", address])
+    # Dask tried the address: the error is that no scheduler answered, not a refused option.
+    assert result.exit_code == 1, result.output
+    assert "no Dask scheduler answered" in result.output
+
+
+@pytest.mark.parametrize("executor", ["local", "process"])
+@pytest.mark.parametrize("name", sorted(SCHEDULER_COMMANDS))
+def test_a_scheduler_with_another_executor_exits_2(name, executor, tmp_path):
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert CliRunner().invoke(APP, ["db", "init", db]).exit_code == 0
+    args = [a.format(db=db) for a in SCHEDULER_COMMANDS[name]]
+    address = "tcp://127.0.0.1:8786"
+    result = CliRunner().invoke(APP, [*args, "--executor", executor, "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    assert f"--scheduler={address!r}" in result.output

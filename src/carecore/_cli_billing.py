@@ -288,7 +288,8 @@ def _evaluation_table(results: list[tuple[Any, Any]], no_listed_fee: str) -> Non
     "--scheduler",
     metavar="ADDRESS",
     default=None,
-    help="With --db --executor dask: the Dask scheduler (tcp://host:8786); default: a local "
+    help="With --db: the Dask scheduler (tcp://host:8786) to run on; alone it means --executor "
+    "dask, and another --executor refuses it. Without it, --executor dask starts a local "
     "cluster of --workers processes on 127.0.0.1.",
 )
 @click.option(

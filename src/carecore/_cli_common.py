@@ -149,8 +149,9 @@ def executor_options(what: str) -> Callable[[Any], Any]:
                     "--scheduler",
                     metavar="ADDRESS",
                     default=None,
-                    help="With --executor dask: the Dask scheduler (tcp://host:8786); default: "
-                    "a local cluster of --workers processes on 127.0.0.1.",
+                    help="The Dask scheduler (tcp://host:8786) to run on; alone it means "
+                    "--executor dask, and another --executor refuses it. Without it, --executor "
+                    "dask starts a local cluster of --workers processes on 127.0.0.1.",
                 ),
                 click.option(
                     "--workers",

@@ -189,13 +189,17 @@ def _write(result: StudyResult, out: Path) -> list[str]:
 )
 @click.option(
     "--executor",
-    default="local",
-    show_default=True,
-    help="Where replications run: local, process, dask (or one a plugin adds).",
+    default=None,
+    help="Where replications run: local, process, dask (or one a plugin adds); default: "
+    "local (dask with --scheduler).",
 )
 @click.option("--workers", type=int, default=None, help="Workers of the process or dask executor.")
 @click.option(
-    "--scheduler", metavar="ADDRESS", default=None, help="A Dask scheduler (tcp://host:8786)."
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="A Dask scheduler (tcp://host:8786) to run on; alone it means --executor dask, and "
+    "another --executor refuses it.",
 )
 @click.option(
     "--out",
@@ -224,7 +228,7 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     list_examples: bool,  # noqa: FBT001
     replications: int,
     seed: int,
-    executor: str,
+    executor: str | None,
     workers: int | None,
     scheduler: str | None,
     out_dir: Path | None,
@@ -255,6 +259,8 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     pm: pluggy.PluginManager | None = (ctx.obj or {}).get("pm")
     if population_from is not None:
         study = _with_panel(study, population_from, pm)
+    if executor is None:
+        executor = "local" if scheduler is None else "dask"
     with get_executor(executor, workers=workers, scheduler=scheduler, pm=pm) as runner:
         if no_progress or not sys.stderr.isatty():
             result = run_study(study, replications=replications, seed=seed, executor=runner)
