@@ -141,9 +141,9 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
     Every practitioner in a case is evaluated. Exits 0 when the evaluation
     ran (even if nothing is billable) and 2 when a file cannot be read, naming
     the case and the JSON path; nothing is printed from a file that failed.
-    With ``--via store`` each case is loaded as records into a fresh store
-    and closed through CareProgram; the output is the same as ``--via
-    engine``, and a case the store cannot hold yet exits 2 naming it.
+    With '--via store' each case is loaded as records into a fresh store
+    and closed through CareProgram; the output is the same as '--via
+    engine', and a case the store cannot hold yet exits 2 naming it.
     """
     from carecore.billing._engine import evaluate as run  # noqa: PLC0415
     from carecore.billing.fees import NO_LISTED_FEE  # noqa: PLC0415

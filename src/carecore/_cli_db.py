@@ -91,8 +91,8 @@ def _set_time_zone(store: Store, zone: str) -> None:
 def init(ctx: click.Context, url: str, time_zone: str | None) -> None:
     """Create the schema in an empty database (a current one is left as it is).
 
-    ``--time-zone`` stores the practice's time zone once: HL7 intake,
-    worklists and reports use it when no ``--time-zone`` option is given.
+    '--time-zone' stores the practice's time zone once: HL7 intake,
+    worklists and reports use it when no '--time-zone' option is given.
 
     The schema is created in one transaction: a run that fails or is killed
     leaves the database empty. Runs started at once on one database are safe:

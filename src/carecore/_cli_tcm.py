@@ -196,7 +196,7 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     """List the actionable transition episodes (open, period not over), soonest deadline first.
 
     An open episode whose 30-day period has ended is shown as it stands:
-    closed, with the reason (``carecore tcm expire`` stores that). Each
+    closed, with the reason ('carecore tcm expire' stores that). Each
     episode names the patient and the identifiers the hospital sent.
     """
     cutoff, day = due_before, as_of
@@ -301,7 +301,7 @@ _COLUMNS = (
 def expire(ctx: click.Context, db_url: str) -> None:
     """Close every open episode whose 30-day period has ended, with the reason, and store it.
 
-    Run it daily (or let ``tcm list`` show the same answer without storing it).
+    Run it daily (or let 'tcm list' show the same answer without storing it).
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     with CareProgram.open(

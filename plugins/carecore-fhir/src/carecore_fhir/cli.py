@@ -78,7 +78,7 @@ def import_(  # noqa: PLR0917 - click passes options positionally
 ) -> None:
     """Import FHIR R4 bundles (or single resources); print what was imported, skipped and why.
 
-    A file may be plain JSON or gzip-compressed (``.json.gz``). Exits with
+    A file may be plain JSON or gzip-compressed (.json.gz). Exits with
     status 1 when any resource or file was refused.
     """
     from rich.console import Console  # noqa: PLC0415 - only when importing
