@@ -45,3 +45,33 @@ def test_without_a_stored_zone_local_times_are_refused(tmp_path):
     done = runner.invoke(make_app(), ["hl7", "import", str(feed), "--db", url, "--no-progress"])
     assert done.exit_code == 1
     assert "no UTC offset" in done.output
+
+
+def test_a_refusal_for_no_zone_says_how_to_store_one_and_names_no_patient(tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    feed = tmp_path / "local.hl7"
+    feed.write_text(LOCAL_A03, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(make_app(), ["db", "init", url]).exit_code == 0
+    done = runner.invoke(make_app(), ["hl7", "import", str(feed), "--db", url, "--no-progress"])
+    assert done.exit_code == 1
+    assert "carecore db set time-zone URL ZONE" in done.output
+    assert "--time-zone" in done.output
+    assert "1 refused (kept as dead letters)" in done.output
+    assert "Doe" not in done.output
+    assert "Jane" not in done.output
+    imported = runner.invoke(make_app(), ["import", "--source", "hl7v2", str(feed), "--db", url])
+    assert "carecore db set time-zone URL ZONE" in imported.output, imported.output
+    assert "-o time_zone=" in imported.output
+
+
+def test_dead_letters_are_mentioned_only_when_some_were_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    feed = tmp_path / "local.hl7"
+    feed.write_text(LOCAL_A03, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(make_app(), ["db", "init", url, "--time-zone", "UTC"]).exit_code == 0
+    done = runner.invoke(make_app(), ["hl7", "import", str(feed), "--db", url, "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert "0 refused" in done.output
+    assert "dead letter" not in done.output

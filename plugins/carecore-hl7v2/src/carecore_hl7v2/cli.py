@@ -167,7 +167,8 @@ def import_(  # noqa: PLR0917 - one parameter per click option
         table=lambda: click.echo(
             f"{_count(len(messages), 'message')}: {counts['stored']} stored, "
             f"{_count(counts['duplicate'], 'duplicate')}, "
-            f"{counts['refused']} refused (kept as dead letters)"
+            f"{counts['refused']} refused"
+            + (" (kept as dead letters)" if counts["refused"] else "")
         ),
         data={**row, "refusals": refusals},
     )

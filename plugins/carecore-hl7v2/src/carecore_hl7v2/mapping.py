@@ -297,7 +297,9 @@ def _instant(
     if parsed.tzinfo is None:
         if time_zone is None:
             raise Refused(
-                "has no UTC offset and no time zone was configured for this sender",
+                "has no UTC offset and no time zone was configured for this sender; store the "
+                "practice's with 'carecore db set time-zone URL ZONE', or give --time-zone "
+                "(carecore import: -o time_zone=ZONE)",
                 code="AE",
                 field=field,
                 value=text,
