@@ -16,6 +16,7 @@ sentence saying why.
 | event id, inbound key | MSH-10 message control id (with MSH-4 sending facility in the key) |
 | kind | MSH-9.2 trigger event (EVN-1 when MSH-9.2 is empty): A01 admit, A02 transfer, A03 discharge, A04 register, A08 update, A11 cancel admit, A13 cancel discharge |
 | patient id | PID-3: the identifier whose CX-5 type is ``MR`` (configurable), else the first |
+| patient identifiers | PID-3, each with its CX-4 assigning authority as the system (else the sender); CX-5 ``SS`` under the US SSN system whatever the authority; ``PPN`` and ``DL`` (passport, licence) not kept |
 | occurred at | EVN-6 event occurred, else EVN-2 recorded, else MSH-7 |
 | admitted at / discharged at | PV1-44 / PV1-45 (a discharge without PV1-45 uses the event time) |
 | patient class | PV1-2: I inpatient, O outpatient (O with PV1-18 ``OBS`` is observation), E emergency, P preadmit, R recurring |
@@ -361,12 +362,26 @@ def _sender(message: _Fields) -> str:
 def identifiers(message: hl7.Message) -> tuple[Identifier, ...]:
     r"""Each PID-3 identifier with its assigning authority as the system (see the module table).
 
+    A Social Security number (CX-5 ``SS``) is kept under :data:`SSN_SYSTEM`
+    whatever its authority; a passport or driver's licence number
+    (:data:`NOT_KEPT_TYPES`) is not kept.
+
     >>> msg = parse("MSH|^~\\&|ADT|GEN|CC|PRAC|20260304||ADT^A08|M1|P|2.5\r"
-    ...             "PID|1||P1^^^GEN^MR~99^^^^PI~7^^^&1.2.3&ISO")
+    ...             "PID|1||P1^^^GEN^MR~99^^^^PI~7^^^&1.2.3&ISO~555-66-7777^^^GEN^SS~X1^^^USA^PPN")
     >>> [(i.system, i.value) for i in identifiers(msg)]
-    [('GEN', 'P1'), ('GEN', '99'), ('urn:oid:1.2.3', '7')]
+    [('GEN', 'P1'), ('GEN', '99'), ('urn:oid:1.2.3', '7'), ('http://hl7.org/fhir/sid/us-ssn', '555-66-7777')]
     """
     return _identifiers(_fields(message))
+
+
+#: The system an HL7 ``SS`` identifier (a US Social Security number) is kept under, whoever
+#: assigned it: FHIR's, so that every reader knows it for a personal id, never a record number.
+SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
+
+#: CX-5 identifier types (HL7 table 0203) of personal documents, not record numbers: a
+#: passport and a driver's licence. carecore follows patients by record numbers and does
+#: not keep these.
+NOT_KEPT_TYPES = frozenset({"PPN", "DL"})
 
 
 def _identifiers(message: _Fields) -> tuple[Identifier, ...]:
@@ -375,7 +390,10 @@ def _identifiers(message: _Fields) -> tuple[Identifier, ...]:
     out: list[Identifier] = []
     for repetition in text.split("~") if text else []:
         value = _component(repetition, 1)
-        system = _authority(_component(repetition, 4), sender)
+        kind = _component(repetition, 5).upper()
+        if kind in NOT_KEPT_TYPES:
+            continue
+        system = SSN_SYSTEM if kind == "SS" else _authority(_component(repetition, 4), sender)
         if value and system:
             found = Identifier(system=system, value=value)
             if found not in out:
