@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pendulum
 import pytest
@@ -200,3 +201,42 @@ def test_outreach_by_hcc_score_needs_the_panel_ages():
     with pytest.raises(errors.InvalidValue) as caught:
         run_replication(study, 1, 0)
     assert caught.value.field == "policy.outreach_order"
+
+
+def _synthea_folder() -> str:
+    import carecore
+
+    return str(Path(carecore.__file__).parent / "_demo_data" / "synthea")
+
+
+def test_the_cli_simulates_the_shipped_synthea_folder_that_import_reads():
+    pytest.importorskip("carecore_fhir")
+    result = CliRunner().invoke(
+        make_app(),
+        [
+            "simulate",
+            "demo-practice",
+            "--replications",
+            "1",
+            "--population-from",
+            _synthea_folder(),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["measures"]
+
+
+def test_a_file_that_cannot_be_read_is_named_not_called_an_empty_panel(tmp_path):
+    pytest.importorskip("carecore_fhir")
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json", encoding="utf-8")
+    result = CliRunner().invoke(
+        make_app(),
+        ["simulate", "demo-practice", "--replications", "1", "--population-from", str(bad)],
+    )
+    assert result.exit_code == 2, result.output
+    assert str(bad) in result.output
+    assert "at least one patient" not in result.output
+    assert "not json" not in result.output  # the file's text is never shown

@@ -173,20 +173,44 @@ def panel_from_ehr(
 ) -> PatientPanel:
     """A panel from what an installed EHR source reads at *location* (FHIR bundles with carecore-fhir).
 
-    The source is found through the ``carecore_ehr_sources`` hook: the first
-    one that can read *location*. Patients, conditions, coverages and ADT
-    events are kept; other records are ignored.
+    The sources are found through the ``carecore_ehr_sources`` hook: of those
+    that can read *location* (a folder may suit several), the first that
+    yields a patient is used, as ``carecore import --source NAME`` would
+    read it. Patients, conditions, coverages and ADT events are kept; other
+    records are ignored. When none yields a patient but one refused a file
+    (not JSON, not a bundle), the error names that file, never its text.
     """
     from carecore.plugins import Hooks  # noqa: PLC0415 - the edge: plugins are looked up here
 
     sources = Hooks(pm).ehr_sources()
-    source = next((s for s in sources.values() if s.can_read(location)), None)
-    if source is None:
+    capable = [s for s in sources.values() if s.can_read(location)]
+    if not capable:
         raise errors.NotFound(
             f"no installed EHR source reads it (sources: {', '.join(sorted(sources)) or 'none'})",
             field="location",
             value=location,
         )
+    refused: list[tuple[str, Any]] = []
+    for source in capable:
+        patients, conditions, coverages, events = _panel_records(source, location, refused)
+        if patients:
+            break
+    if not patients and refused:
+        source_id, first = refused[0]
+        raise errors.InvalidValue(
+            f"the {source_id} source cannot read it, and no patient was read from {location!r}",
+            field="location",
+            value=first.where,
+        )
+    return _panel(patients, conditions, coverages or None, events, as_of=as_of, time_zone=time_zone)
+
+
+def _panel_records(
+    source: Any, location: str, refused: list[tuple[str, Any]]
+) -> tuple[list[Patient], list[Condition], list[Coverage], list[AdtEvent]]:
+    """The patients, conditions, coverages and ADT events *source* reads; its refusals to *refused*."""
+    from carecore.service import ImportRefusal  # noqa: PLC0415 - the service imports this module
+
     patients: list[Patient] = []
     conditions: list[Condition] = []
     coverages: list[Coverage] = []
@@ -200,4 +224,6 @@ def panel_from_ehr(
             coverages.append(item)
         elif isinstance(item, AdtEvent):
             events.append(item)
-    return _panel(patients, conditions, coverages or None, events, as_of=as_of, time_zone=time_zone)
+        elif isinstance(item, ImportRefusal):
+            refused.append((source.id, item))
+    return patients, conditions, coverages, events
