@@ -151,18 +151,24 @@ def evaluate(  # noqa: PLR0917 - click passes the options by position
 
     provided = Hooks(ctx.obj["pm"]).rule_sets()
     results: list[tuple[Any, Any]] = []
+    used: list[Any] = []  # the rule set of each case, for its lines' rule titles
     try:
         scenarios = [s for path in files for s in load_scenarios(path)]
         for scenario in scenarios:
             rules = _scenario_rules(provided, scenario, payer, rule_set_id)
             results.append((scenario, _run_via(via, run, scenario, rules)))
+            used.append(rules)
     except errors.InvalidInput as exc:
         _fail(str(exc))
         return
     except errors.NotFound as exc:
         _fail(str(exc))
         return
-    payload = {"results": [result_to_json(s.id, r) for s, r in results]}
+    payload = {
+        "results": [
+            result_to_json(s.id, r, rules) for (s, r), rules in zip(results, used, strict=True)
+        ]
+    }
     echo_records(
         fmt,
         _evaluation_rows(payload["results"]),
@@ -193,7 +199,7 @@ def _evaluation_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in results:
         case = {"case": r["id"], "rule_set": r["rule_set"]}
         rows += [
-            {**case, "outcome": "bill", **{k: v for k, v in line.items() if k != "rule"}}
+            {**case, "outcome": "bill", **{k: line[k] for k in _EVALUATION_COLUMNS if k in line}}
             for line in r["billable"]
         ]
         rows += [

@@ -366,3 +366,27 @@ def test_a_credential_outside_the_list_is_refused_both_ways_where_counting_depen
     assert "$.events[0].credential: unknown credential" in store.output
     assert "MD, DO, NP" in store.output  # the list of known credentials
     assert "receptionist" in store.output
+
+
+def test_the_cli_json_lines_carry_diagnoses_and_rule_title_both_ways(tmp_path):
+    # Failed before: `billing evaluate --format json` claim lines had no `diagnoses` and no
+    # `rule_title`, which audit packets and claims.csv carry.
+    from carecore.icd import is_billable
+
+    engine = _invoke("billing", "evaluate", str(HOWTO), "--format", "json")
+    store = _invoke("billing", "evaluate", str(HOWTO), "--format", "json", "--via", "store")
+    assert engine.exit_code == store.exit_code == 0, store.output
+    assert store.output == engine.output
+    lines = [b for r in json.loads(engine.output)["results"] for b in r["billable"]]
+    assert lines
+    for case in json.loads(engine.output)["results"]:
+        rules = next(
+            cms_rule_set(y) for y in range(2024, 2027) if cms_rule_set(y).id == case["rule_set"]
+        )
+        claim_codes = set()
+        for line in case["billable"]:
+            assert 1 <= len(line["diagnoses"]) <= 4, line
+            assert all(is_billable(c) for c in line["diagnoses"]), line
+            assert line["rule_title"] == rules.rule(line["code"]).summary
+            claim_codes.update(line["diagnoses"])
+        assert len(claim_codes) <= 12

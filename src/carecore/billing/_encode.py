@@ -92,6 +92,35 @@ EVALUATED_BY = {True: "fast path (cached reference result)", False: "reference e
 _quote = json.encoder.encode_basestring_ascii  # C-accelerated JSON string quoting
 
 
+def rule_title(rules: RuleSet | None, code: str) -> str:
+    """The title of the rule of *rules* that bills *code* (its summary), or "not recorded".
+
+    The ``rule_title`` of a claim line in audit packets and in ``billing evaluate`` JSON.
+    """
+    rule = None if rules is None else rules.by_code.get(code)
+    return NOT_RECORDED if rule is None else rule.summary
+
+
+def line_json(line: ClaimLine, rules: RuleSet | None) -> dict[str, Any]:
+    """A claim line as ``billing evaluate`` JSON gives it, with the fields audit packets carry.
+
+    ``diagnoses`` are the line's ICD-10-CM codes in pointer order (the
+    primary first), as in claims.csv and audit packets; ``rule`` and
+    ``rule_title`` name the rule that bills the code.
+    """
+    return {
+        "code": line.code,
+        "units": line.units,
+        "practitioner": line.billing_practitioner_id,
+        "date_of_service": line.date_of_service.isoformat(),
+        "modifiers": list(line.modifiers),
+        "amount": None if line.amount is None else str(line.amount),
+        "diagnoses": list(line.diagnoses),
+        "rule": code_rule_id(line.family, line.code),
+        "rule_title": rule_title(rules, line.code),
+    }
+
+
 def json_text(value: object) -> str:
     r"""*value* as a JSON string (``null`` for None); non-ASCII characters are escaped.
 
@@ -594,7 +623,7 @@ class CloseEncoder:
         rule = self.rules.by_code.get(code)
         if rule is None:
             return json_text(NOT_RECORDED), ""
-        return _quote(rule.summary), ",".join(_quote(s) for s in rule.sources)
+        return _quote(rule_title(self.rules, code)), ",".join(_quote(s) for s in rule.sources)
 
     def _audit_line(self, line: ClaimLine, practitioner: str, day: str, diagnoses: str) -> str:
         summary, sources = self._rule_of(line.code)

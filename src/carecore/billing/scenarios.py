@@ -58,7 +58,6 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
-from carecore.billing.primitives import code_rule_id
 from carecore.model.codes import (
     CareSetting,
     ContactMode,
@@ -73,6 +72,7 @@ from carecore.model.period import ServicePeriod
 
 if TYPE_CHECKING:
     from carecore.billing._engine import EvaluationResult
+    from carecore.billing.rules import RuleSet
 
 __all__ = [
     "ANNOTATION_KEYS",
@@ -759,23 +759,29 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
     return read_scenarios(limits.load_json(text, what=str(file)))
 
 
-def result_to_json(scenario_id: str, result: EvaluationResult) -> dict[str, Any]:
-    """The CLI's JSON shape for one evaluated case."""
+def _rules_named(rule_set_id: str) -> RuleSet | None:
+    """The CMS rule set with this id, if it is one."""
+    from carecore.billing.cms import CMS_YEARS, cms_rule_set  # noqa: PLC0415 - cms is heavy
+
+    return next((cms_rule_set(y) for y in CMS_YEARS if cms_rule_set(y).id == rule_set_id), None)
+
+
+def result_to_json(
+    scenario_id: str, result: EvaluationResult, rules: RuleSet | None = None
+) -> dict[str, Any]:
+    """The CLI's JSON shape for one evaluated case.
+
+    Claim lines carry their diagnoses and the rule (id and title) that bills
+    them, as audit packets do. *rules* is the rule set the case was evaluated
+    under (by default the CMS rule set named by the result).
+    """
+    from carecore.billing._encode import line_json  # noqa: PLC0415 - the encoder imports much
+
+    rules = rules if rules is not None else _rules_named(result.rule_set)
     return {
         "id": scenario_id,
         "rule_set": result.rule_set,
-        "billable": [
-            {
-                "code": line.code,
-                "units": line.units,
-                "practitioner": line.billing_practitioner_id,
-                "date_of_service": line.date_of_service.isoformat(),
-                "modifiers": list(line.modifiers),
-                "amount": None if line.amount is None else str(line.amount),
-                "rule": code_rule_id(line.family, line.code),
-            }
-            for line in result.claim_lines
-        ],
+        "billable": [line_json(line, rules) for line in result.claim_lines],
         "not_billable": [
             {
                 "code": d.code,
