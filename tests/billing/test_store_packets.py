@@ -76,3 +76,28 @@ def test_packet_claim_lines_carry_the_rule_id_billing_evaluate_gives(tmp_path):
     assert sorted((b["code"], b["rule"]) for b in evaluated) == sorted(
         (line["code"], line["rule"]) for line in lines
     )
+
+
+def test_a_store_close_gives_a_code_with_no_listed_fee_no_amount(tmp_path):
+    # summary.json of a store close: a code with no listed fee has amount null (never "0")
+    # and unpriced_lines counts its lines, as the CSV closes do (issue 15, item 7).
+    import attrs
+
+    from carecore.service import CareProgram
+
+    full = cms_rule_set(2026)
+    rules = attrs.evolve(
+        full,
+        codes=tuple(attrs.evolve(c, amount=None) if c.code == "99490" else c for c in full.codes),
+    )
+    assert rules.rule("99490").amount is None
+    program = CareProgram.open("memory://", actor="test", clock=at(2026, 1, 5))
+    ccm_patient(program)
+    with program.transaction("time") as tx:
+        tx.add(staff_minutes(1, pendulum.Date(2026, 3, 4), 25))
+    program.clock = at(2026, 4, 2)
+    summary = close_store(program, MARCH, rules, tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert {c["code"]: c["amount"] for c in written["codes"]} == {"99490": None}
+    assert written["unpriced_lines"] == summary.unpriced_lines == 1
+    assert written["expected_revenue"] == "0"
