@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from carecore._cli_actor import current_actor, require_store_admin
 from carecore._cli_common import echo_records, format_option, time_zone_option
@@ -15,7 +17,42 @@ if TYPE_CHECKING:
 
     from carecore.protocols import Store
 
-_URL = click.argument("url", metavar="URL")
+
+def _url(fn: Any) -> Any:
+    """The store as a ``URL`` argument or ``--db URL``, as every other command takes it.
+
+    The command gets ``url``: the one given (a store given both ways must be
+    the same one), else the one ``$CARECORE_DB`` or ``carecore.toml`` gives a
+    command whose only argument is the URL.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: Any, url: str | None, db_url: str | None, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        given = url if ctx.get_parameter_source("url") is ParameterSource.COMMANDLINE else None
+        if "zone" in kwargs and kwargs["zone"] is None and db_url is not None:
+            # "db set time-zone --db URL ZONE": the one argument given is the zone.
+            url, given, kwargs["zone"] = None, None, url
+        if given is not None and db_url is not None and given != db_url:
+            raise click.UsageError(
+                "the store is given twice, as URL and as --db, and they differ: give one", ctx
+            )
+        store = db_url or url
+        if store is None:
+            raise click.UsageError(
+                "Missing URL: give URL or --db URL, set CARECORE_DB, or set db in carecore.toml.",
+                ctx,
+            )
+        return fn(*args, url=store, **kwargs)
+
+    run = click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        default=None,
+        help="The store, as every other command takes it (instead of URL, or the same).",
+    )(run)
+    return click.argument("url", metavar="[URL]", required=False)(run)
 
 
 def _open(ctx: click.Context, url: str, *, create: bool = False) -> Store:
@@ -80,7 +117,7 @@ def _set_time_zone(store: Store, zone: str) -> None:
 
 
 @db.command()
-@_URL
+@_url
 @click.option(
     "--time-zone",
     default=None,
@@ -123,11 +160,16 @@ def set_() -> None:
 
 
 @set_.command("time-zone")
-@_URL
-@click.argument("zone", callback=time_zone_option)
+@_url
+@click.argument("zone", metavar="ZONE", required=False)
 @click.pass_context
-def set_time_zone(ctx: click.Context, url: str, zone: str) -> None:
+def set_time_zone(ctx: click.Context, url: str, zone: str | None) -> None:
     """Store the practice's time zone ZONE (an IANA name such as America/Chicago)."""
+    from carecore.model.validators import check_time_zone  # noqa: PLC0415
+
+    if zone is None:
+        raise click.UsageError("Missing argument 'ZONE'.", ctx)
+    zone = check_time_zone(zone, "ZONE")
     store = _open(ctx, url)
     try:
         if store.schema_version() == 0:
@@ -141,7 +183,7 @@ def set_time_zone(ctx: click.Context, url: str, zone: str) -> None:
 
 
 @db.command()
-@_URL
+@_url
 @click.pass_context
 def migrate(ctx: click.Context, url: str) -> None:
     """Bring an older schema up to this carecore's version, one step per transaction."""
@@ -159,7 +201,7 @@ def migrate(ctx: click.Context, url: str) -> None:
 
 
 @db.command()
-@_URL
+@_url
 @format_option(
     help="table, json, or csv (a header row, then one row per table with its count and one "
     "per problem).",
