@@ -152,7 +152,15 @@ class PostgresStore(SqlStore):
         self._execute(cur, "SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
 
     def _table_exists(self, cur: Any, name: str) -> bool:
-        self._execute(cur, "SELECT to_regclass(?) IS NOT NULL", (name,))
+        # pg_class read with the statement's own snapshot, not to_regclass: that looks the
+        # name up in the backend's catalog cache, which waiting on an advisory lock does not
+        # refresh, so a creator let in after another one committed could still see no table.
+        self._execute(
+            cur,
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE c.relname = ? AND n.nspname = current_schema())",
+            (name,),
+        )
         return bool(cur.fetchone()[0])
 
     def _audit_guard_ddl(self) -> list[str]:
