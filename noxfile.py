@@ -89,7 +89,7 @@ def plugin_tests(session: nox.Session, plugin: str) -> None:
         else []
     )
     session.install(".[testing,report]", _with_test_extra(plugin), *demo, *TEST)
-    session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
+    session.run("pytest", "-n", "auto", f"plugins/{plugin}/tests", *session.posargs)
     session.run("pytest", "--doctest-modules", "--pyargs", package, "-p", "no:cacheprovider")
 
 
