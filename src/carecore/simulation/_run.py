@@ -635,6 +635,48 @@ def _contact_draws(rng: Any, model: ContactModel, tier: Any, months: int) -> tup
     return contacts, per_contact, wanted
 
 
+def _family_draws(  # noqa: PLR0917 - a replication's stream and what it is drawn for
+    rng: Any,
+    seed: int,
+    index: int,
+    family: ServiceFamily,
+    policy: ProgramPolicy,
+    tier: Any,
+    days: Any,
+    drawn: dict[int, tuple[Any, Any, Any, Any]],
+) -> tuple[Any, Any, Any, Any]:
+    """(contacts, minutes of each contact, minutes wanted, device days) of *family* per month and patient.
+
+    Every monthly family is drawn here. CCM, PCM and APCM take ``policy.contacts``
+    from the replication's stream *rng*, drawn once (kept in *drawn* under
+    spawn key 0) at the place in the stream where the first of them asks;
+    BHI and RPM take their own contact model from a stream of their own
+    (``SeedSequence(seed, spawn_key=(index, key))``), so offering them leaves
+    every other draw as it was. RPM also draws its device days, a binomial
+    over each month's *days* (None for the other families).
+    """
+    np = _numpy()
+    stream = _OWN_STREAM.get(family, 0)
+    if stream not in drawn:
+        own = (
+            rng
+            if stream == 0
+            else np.random.default_rng(
+                np.random.SeedSequence(entropy=seed, spawn_key=(index, stream))
+            )
+        )
+        contacts, per_contact, wanted = _contact_draws(
+            own, policy.contacts_for(family), tier, len(days)
+        )
+        device = None
+        if family is ServiceFamily.RPM:
+            device = own.binomial(
+                days[:, None], policy.rpm.transmit_probability, (len(days), len(tier))
+            )
+        drawn[stream] = (contacts, per_contact, wanted, device)
+    return drawn[stream]
+
+
 def run_replication(study: Study, seed: int, index: int, *, record: bool = False) -> Replication:  # noqa: C901, PLR0912, PLR0915 - one month, step by step
     """Replication *index* of *study*, on the stream spawned for it from *seed*.
 
@@ -652,7 +694,6 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     rng = np.random.default_rng(stream)
     pop, policy, out = study.population, study.policy, study.outcomes
     n, months = pop.size, study.months
-    contacts_model = policy.contacts
 
     # -- the patients: generated, or a panel's ------------------------------------------
     sets: dict[tuple[ChronicCondition, ...], int] = {}
@@ -714,7 +755,13 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     )
     events_u = rng.random((months, n, 3))  # ED visit, admission, death
     admit_day = rng.integers(1, 29, (months, n))
-    contacts, per_contact, wanted = _contact_draws(rng, contacts_model, tier, months)
+    # CCM, PCM and APCM time comes from the replication's stream, here (drawn even when
+    # no such family is offered, so the draws after it stay where they are).
+    days = np.array(
+        [ServicePeriod.month(*study.month(t)).days for t in range(months)], dtype=np.int64
+    )
+    drawn: dict[int, tuple[Any, Any, Any, Any]] = {}
+    _family_draws(rng, seed, index, ServiceFamily.CCM, policy, tier, days, drawn)
     tcm_u = rng.random((months, n, 4))  # contact, visit, readmission, its day
 
     # -- who may enroll in what (the registry's rules) ---------------------------------
@@ -728,28 +775,19 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             if _offered(cond_sets[set_index], is_medicare, fam, start_day, policy):
                 family_of[(cond_id == set_index) & (medicare == is_medicare)] = fam_index
                 break
-    # BHI and RPM draw their staff time (and RPM its device days) from streams of their own,
-    # so offering them leaves every other draw of the replication as it was.
-    per_contact_of = dict.fromkeys(range(len(monthly)), per_contact)
+    # Each family's staff time (and RPM's device days), through one function.
+    per_family = [
+        _family_draws(rng, seed, index, fam, policy, tier, days, drawn) for fam in monthly
+    ]
+    contacts = np.zeros((months, n), dtype=np.int64)
+    wanted = np.zeros((months, n), dtype=np.int64)
     device = np.zeros((months, n), dtype=np.int64)
-    for fam_index, fam in enumerate(monthly):
-        if fam not in _OWN_STREAM:
-            continue
-        own = np.random.default_rng(
-            np.random.SeedSequence(entropy=seed, spawn_key=(index, _OWN_STREAM[fam]))
-        )
-        fam_contacts, fam_per_contact, fam_wanted = _contact_draws(
-            own, policy.contacts_for(fam), tier, months
-        )
+    for fam_index, (fam_contacts, _per_contact, fam_wanted, fam_device) in enumerate(per_family):
         mine = (family_of == fam_index)[None, :]
         contacts = np.where(mine, fam_contacts, contacts)
         wanted = np.where(mine, fam_wanted, wanted)
-        per_contact_of[fam_index] = fam_per_contact
-        if fam is ServiceFamily.RPM:
-            days = np.array(
-                [ServicePeriod.month(*study.month(t)).days for t in range(months)], dtype=np.int64
-            )
-            device = own.binomial(days[:, None], policy.rpm.transmit_probability, (months, n))
+        if fam_device is not None:
+            device = np.where(mine, fam_device, device)
     candidates = np.flatnonzero(family_of >= 0)
     if policy.outreach_order is OutreachOrder.RANDOM:
         ranked = candidates[np.argsort(order_key[candidates], kind="stable")]
@@ -989,7 +1027,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             minutes = int(want[i]) if served[i] else 0
             count = int(calls[i]) if served[i] else 0
             if record:
-                spent = per_contact_of[int(family_of[p])][int(draw_month[i]), p, :count]
+                spent = per_family[int(family_of[p])][1][int(draw_month[i]), p, :count]
                 care_kept.append(
                     CareMonth(patient=p, month=key_month, minutes=tuple(int(m) for m in spent))
                 )
