@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring
 
 __all__ = ["GENESIS", "chain", "entry_hash", "verify"]
 
@@ -63,16 +64,41 @@ def entry_hash(previous: str, row: AuditRow) -> str:
     ...                                   "Patient", "p1", "p1", "visit", ""))
     (64, True)
     """
+    return _hash(previous, row, {})
+
+
+def _hash(previous: str, row: AuditRow, spelled: dict[object, str]) -> str:
+    """:func:`entry_hash`, with the JSON of values already spelled in *spelled* (added to it).
+
+    The text hashed is ``json.dumps([previous, at, *rest], ensure_ascii=False,
+    separators=(",", ":"))``: text and None are spelled here, as ``json``
+    spells them (its own string encoder), and any other value by ``json``.
+    """
     at, *rest = row
-    text = _ENCODER.encode([previous, _instant(at), *rest])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    parts = [encode_basestring(previous)]
+    for value in (_instant(at), *rest):
+        text = spelled.get(value) if value is None or type(value) is str else None
+        if text is None:
+            if value is None:
+                text = "null"
+            elif type(value) is str:
+                text = encode_basestring(value)
+            else:
+                text = _ENCODER.encode(value)
+            if value is None or type(value) is str:
+                spelled[value] = text
+        parts.append(text)
+    return hashlib.sha256(f"[{','.join(parts)}]".encode()).hexdigest()
 
 
 def chain(previous: str, rows: Iterable[AuditRow]) -> list[str]:
     """The hashes of *rows* appended after a row whose hash is *previous*."""
+    # A transaction's rows share their time, actor and reason, and most their action
+    # and kind: each text is spelled as JSON once.
+    spelled: dict[object, str] = {}
     hashes = []
     for row in rows:
-        previous = entry_hash(previous, row)
+        previous = _hash(previous, row, spelled)
         hashes.append(previous)
     return hashes
 
