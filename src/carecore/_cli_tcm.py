@@ -26,12 +26,12 @@ def episode_row(
     patient: Patient | None = None,
     discharge: AdtEvent | None = None,
     links: Iterable[PatientLink] = (),
-    time_zone: str | None = None,
 ) -> dict[str, Any]:
     """One episode as the JSON of ``carecore tcm list``.
 
-    ``discharge_date`` is the discharge's local date in *time_zone* (the
-    practice's; None: the zone the stored instant carries).
+    ``discharge_date`` is the discharge's local date, the day the deadlines
+    count from (kept with the episode: a store may give the instant back in
+    UTC, where 23:30 in Chicago is the next day).
 
     ``patient_name`` is the registered patient's display name (None when the
     feed announced someone not registered); ``identifiers`` are those the
@@ -43,12 +43,6 @@ def episode_row(
     def day(value: pendulum.Date | None) -> str | None:
         return None if value is None else value.isoformat()
 
-    # The local date where the deadlines were counted: a store may give the instant
-    # back in UTC (PostgreSQL does), where 23:30 in Chicago is the next day.
-    discharged = (
-        ep.discharge_date if time_zone is None else ep.discharged_at.in_timezone(time_zone).date()
-    )
-
     return {
         "episode_id": ep.id,
         "patient_id": ep.patient_id,
@@ -59,7 +53,7 @@ def episode_row(
         ],
         "facility": None if discharge is None else discharge.facility,
         "visit_number": None if discharge is None else discharge.visit_number,
-        "discharge_date": discharged.isoformat(),
+        "discharge_date": ep.discharge_date.isoformat(),
         "from_setting": ep.from_setting.value,
         "to_setting": None if ep.to_setting is None else ep.to_setting.value,
         "qualifies": ep.qualifies,
@@ -225,7 +219,7 @@ def list_(  # noqa: PLR0917 - one parameter per click option
     episodes.sort(key=lambda e: (_next_due(e, today) or pendulum.Date.max, e.id))
     rows = [
         episode_row(
-            e, patients.get(e.patient_id), discharges.get(e.id), links.get(e.patient_id, ()), zone
+            e, patients.get(e.patient_id), discharges.get(e.id), links.get(e.patient_id, ())
         )
         for e in episodes
     ]

@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import json
 
+import attrs
+import pendulum
+import psycopg
 import pytest
 from click.testing import CliRunner
 
+from carecore import transitions
 from carecore.cli import make_app
+from carecore.model import (
+    AdministrativeSex,
+    AdtEvent,
+    AdtEventKind,
+    CareSetting,
+    Patient,
+    PatientClass,
+    PracticeSetting,
+    TransitionEpisode,
+)
 from carecore.plugins import get_plugin_manager
+from carecore.service import CareProgram
+from carecore.storage import open_store
 
 APP = make_app(get_plugin_manager())
 
@@ -52,3 +68,110 @@ def test_the_discharge_date_is_the_practice_s_local_date(store, tmp_path, discha
     assert episode["contact_due"] == "2026-12-07"
     table = run(APP, ["tcm", "list", "--db", store, "--all", "--as-of", "2026-12-04"])
     assert local_day in table.output
+
+
+def _event(eid: str, kind: AdtEventKind, at: pendulum.DateTime) -> AdtEvent:
+    discharge = kind is AdtEventKind.DISCHARGE
+    return AdtEvent(
+        id=eid,
+        source_key=eid,
+        patient_id="p1",
+        kind=kind,
+        occurred_at=at,
+        admitted_at=pendulum.datetime(2026, 2, 27, 9, tz=NEW_YORK) if discharge else at,
+        discharged_at=at if discharge else None,
+        patient_class=PatientClass.INPATIENT,
+        from_setting=CareSetting.INPATIENT_ACUTE if discharge else None,
+        to_setting=CareSetting.HOME if discharge else None,
+        facility="General Hospital",
+    )
+
+
+NEW_YORK = "America/New_York"
+
+
+def test_the_engine_counts_from_the_local_discharge_day(store):
+    """23:30 in New York on 3 March is 04:30 UTC on the 4th: every rule reads the 3rd."""
+    with CareProgram.open(store, actor="test") as program:
+        program.import_records(
+            [
+                Patient(
+                    id="p1",
+                    given_name="Ada",
+                    family_name="Okafor",
+                    birth_date=pendulum.Date(1948, 3, 2),
+                    sex=AdministrativeSex.FEMALE,
+                    time_zone=NEW_YORK,
+                )
+            ],
+            reason="setup",
+        )
+        discharged = pendulum.datetime(2026, 3, 3, 23, 30, tz=NEW_YORK)
+        program.receive(_event("a03", AdtEventKind.DISCHARGE, discharged), source="test")
+        with program.transaction("read") as tx:
+            (episode,) = tx.all(TransitionEpisode)
+        assert episode.discharge_date == pendulum.Date(2026, 3, 3)
+        assert episode.contact_due == pendulum.Date(2026, 3, 5)  # the second business day
+        # A call that evening, after the discharge, is the contact (not "before the discharge").
+        called = transitions.record_contact(episode, on=pendulum.Date(2026, 3, 3), successful=True)
+        assert called.contact_made_on == pendulum.Date(2026, 3, 3)
+        # Back in hospital the next morning: day 1 of the readmission window.
+        admitted = pendulum.datetime(2026, 3, 4, 9, tz=NEW_YORK)
+        program.receive(_event("a01", AdtEventKind.ADMIT, admitted), source="test")
+        with program.transaction("read") as tx:
+            (episode,) = tx.all(TransitionEpisode)
+        assert episode.readmitted
+
+
+def test_migration_21_gives_stored_episodes_their_local_day(postgres_url):
+    """A schema-20 store kept only the UTC instant: the day is worked out in the zone
+    the episode opened in, the patient's, else the practice's."""
+    with CareProgram.open(postgres_url, actor="test") as program:
+        program.import_records(
+            [
+                Patient(
+                    id="p1",
+                    given_name="Ada",
+                    family_name="Okafor",
+                    birth_date=pendulum.Date(1948, 3, 2),
+                    sex=AdministrativeSex.FEMALE,
+                    time_zone=NEW_YORK,
+                )
+            ],
+            reason="setup",
+        )
+        with program.transaction("zone") as tx:
+            tx.add(PracticeSetting(name="time-zone", value="America/Los_Angeles"))
+        program.receive(
+            _event(
+                "a03", AdtEventKind.DISCHARGE, pendulum.datetime(2026, 3, 3, 23, 30, tz=NEW_YORK)
+            ),
+            source="test",
+        )
+        # Someone the feed announced before registration, discharged 21:30 in Los Angeles.
+        late = attrs.evolve(
+            _event(
+                "a03-2",
+                AdtEventKind.DISCHARGE,
+                pendulum.datetime(2026, 3, 3, 21, 30, tz="America/Los_Angeles"),
+            ),
+            patient_id="p2",
+        )
+        program.receive(late, source="test")
+    with psycopg.connect(postgres_url) as conn:
+        for table in ("transition_episodes", "transition_episodes_history"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN discharge_date")
+        conn.execute("UPDATE carecore_schema SET version = 20")
+    store = open_store(postgres_url)
+    try:
+        assert store.migrate() == [21]
+    finally:
+        store.close()
+    with CareProgram.open(postgres_url, actor="test") as program, program.transaction("r") as tx:
+        days = {e.patient_id: e.discharge_date for e in tx.all(TransitionEpisode)}
+    assert days == {"p1": pendulum.Date(2026, 3, 3), "p2": pendulum.Date(2026, 3, 3)}
+    with psycopg.connect(postgres_url) as conn:
+        (missing,) = conn.execute(
+            "SELECT count(*) FROM transition_episodes_history WHERE discharge_date IS NULL"
+        ).fetchone()
+    assert missing == 0

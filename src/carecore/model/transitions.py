@@ -125,12 +125,26 @@ class TransitionEpisode:
     close_kind: EpisodeCloseKind | None = field(
         default=None, validator=v.optional(v.one_of(EpisodeCloseKind))
     )
+    #: The discharge's local calendar day, the one the deadlines count from: the
+    #: date in the practice's (or patient's) time zone when the episode opened
+    #: (default: the date in the zone ``discharged_at`` carries). Kept with the
+    #: episode, so a store that gives the instant back in UTC (PostgreSQL) still
+    #: says 3 March for 23:30 in New York on the 3rd.
+    discharge_date: pendulum.Date = field(
+        default=attrs.Factory(lambda self: self.discharged_at.date(), takes_self=True),
+        converter=v.to_date,
+    )
 
-    @property
-    def discharge_date(self) -> pendulum.Date:
-        """The discharge's date (in the time zone its instant carries)."""
-        day: pendulum.Date = self.discharged_at.date()
-        return day
+    @discharge_date.validator
+    def _local_day(self, attribute: attrs.Attribute[object], value: pendulum.Date) -> None:
+        # Local time is at most 14 hours from UTC: the local day is the UTC day or next to it.
+        utc_day = self.discharged_at.in_timezone("UTC").date()
+        if abs((value - utc_day).in_days()) > 1:
+            raise errors.InvalidValue(
+                "is more than a day from the discharge instant's UTC date",
+                field=attribute.name,
+                value=value,
+            )
 
     def open_deadlines(self, on: pendulum.Date | None = None) -> dict[str, pendulum.Date]:
         """What is still to do, by when: ``contact``, ``visit``, ``med-rec`` and ``disposition``.

@@ -33,7 +33,7 @@ __all__ = ["SCHEMA_VERSION", "SqlStore", "SqlTransaction", "quote"]
 T = TypeVar("T")
 
 #: The schema version this carecore reads and writes.
-SCHEMA_VERSION = 20
+SCHEMA_VERSION = 21
 
 #: Rows converted and sent to the driver at a time by bulk loads.
 BULK_CHUNK = 20_000
@@ -516,6 +516,8 @@ class SqlStore:
             self._care_plans_complete(cur)
         if step == 19:  # noqa: PLR2004
             self._assessment_acknowledgement(cur)
+        if step == 21:  # noqa: PLR2004
+            self._discharge_dates(cur)
         if step != 15:  # noqa: PLR2004
             return
         # Chain the rows already stored: lift the append-only guard for this one
@@ -625,6 +627,45 @@ class SqlStore:
                     cur,
                     f"UPDATE {quote(table)} SET close_kind = ? WHERE {where}",
                     (kind, *params),
+                )
+
+    #: Whether an instant column gives back the offset it was written with (SQLite's
+    #: text does; PostgreSQL's TIMESTAMPTZ gives the instant in UTC).
+    KEEPS_OFFSET: ClassVar[bool] = True
+
+    def _discharge_dates(self, cur: Any) -> None:
+        """Fill in ``discharge_date`` (new in schema 21) of every episode and its versions.
+
+        It is the local day the deadlines were counted from. Where the store
+        kept the instant's offset (SQLite), that is the date in it, as carecore
+        read it before. Where it did not (PostgreSQL), the instant is put in
+        the zone the episode was opened in: the patient's stored one, else the
+        practice's (``carecore db set time-zone``), else UTC.
+        """
+        zones: dict[str, str] = {}
+        fallback = "UTC"
+        if not self.KEEPS_OFFSET:
+            self._execute(cur, "SELECT id, time_zone FROM patients")
+            zones = {str(r[0]): str(r[1]) for r in cur.fetchall()}
+            self._execute(cur, "SELECT value FROM practice_settings WHERE name = ?", ("time-zone",))
+            row = cur.fetchone()
+            fallback = str(row[0]) if row is not None else fallback
+        for table, key in (
+            ("transition_episodes", "id = ?"),
+            ("transition_episodes_history", "id = ? AND version = ?"),
+        ):
+            self._execute(cur, f"SELECT id, version, patient_id, discharged_at FROM {quote(table)}")
+            updates = []
+            for eid, version, patient_id, raw in cur.fetchall():
+                at = _load_instant(raw)
+                assert at is not None  # noqa: S101 - a NOT NULL column
+                if not self.KEEPS_OFFSET:
+                    at = at.in_timezone(zones.get(str(patient_id), fallback))
+                keys = (eid, version) if key.endswith("version = ?") else (eid,)
+                updates.append((at.date().isoformat(), *keys))
+            if updates:
+                self._execute_many(
+                    cur, f"UPDATE {quote(table)} SET discharge_date = ? WHERE {key}", updates
                 )
 
     def _require_ready(self) -> None:

@@ -223,6 +223,7 @@ def open_episode(
         patient_id=event.patient_id,
         discharge_event_id=event.id,
         discharged_at=event.discharged_at.in_timezone(time_zone),
+        discharge_date=day,
         from_setting=_from_setting(event),
         to_setting=event.to_setting,
         qualifies=qualifies,

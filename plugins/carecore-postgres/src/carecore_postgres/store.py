@@ -83,6 +83,8 @@ class PostgresStore(SqlStore):
     }
     SEQ_COLUMN: ClassVar[str] = "seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
     BOOL_LITERALS: ClassVar[tuple[str, str]] = ("FALSE", "TRUE")
+    #: TIMESTAMPTZ gives an instant back in UTC, whatever offset it was written with.
+    KEEPS_OFFSET: ClassVar[bool] = False
 
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         super().__init__(redact(url))
