@@ -445,6 +445,12 @@ class ProgramPolicy:
     ``families`` are offered in order: a patient enrolls in the first
     monthly family (CCM, PCM, APCM, BHI, RPM) they are eligible for (the
     registry's rules; for RPM, ``rpm``'s conditions), one family per patient;
+    with ``concurrent_families`` also in each later family they are eligible
+    for that the billing engine bills with the ones already taken (not one of
+    its same-practitioner conflicts: CCM, PCM and APCM exclude each other;
+    CCM with BHI and RPM, say, is allowed). Such a patient is approached and
+    consents once, for all their families, and leaves them together; their
+    month is billed by the engine with the time of every family at once.
     TCM, when offered, is billed for discharges of any Medicare patient.
     ``bhi`` and ``rpm`` give those families' staff time and, for RPM, the
     device's readings; the other monthly families take ``contacts``.
@@ -483,6 +489,7 @@ class ProgramPolicy:
     tcm: TcmPolicy = field(factory=TcmPolicy)
     bhi: BhiPolicy = field(factory=BhiPolicy)
     rpm: RpmPolicy = field(factory=RpmPolicy)
+    concurrent_families: bool = field(default=False, validator=v.is_bool)
 
     @rule_year.validator
     def _year(self, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -17,7 +17,7 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
-from carecore.billing._engine import evaluate
+from carecore.billing._engine import CONFLICTS, evaluate
 from carecore.billing._fast import FAST_FAMILIES, FastClose
 from carecore.billing.cms import cms_rule_set
 from carecore.billing.facts import (
@@ -112,11 +112,16 @@ class Outreach:
 
 @frozen(kw_only=True)
 class CareMonth:
-    """An enrolled patient-month: the minutes of each contact the staff made (none when not served)."""
+    """An enrolled patient-month of one family: the minutes of each contact the staff made (none when not served).
+
+    A patient in several families at once (``concurrent_families``) has one
+    per family and month.
+    """
 
     patient: int
     month: str
     minutes: tuple[int, ...]
+    family: ServiceFamily | None = None
 
 
 @frozen(kw_only=True)
@@ -209,6 +214,41 @@ def policy_rules(policy: ProgramPolicy) -> RuleSet:
     return _rules(policy.rule_year, policy.codes, policy.fees)
 
 
+def _family_facts(  # noqa: PLR0917 - the month and one family's share of it
+    events: list[Event],
+    consent: dict[ServiceFamily, pendulum.Date],
+    period: ServicePeriod,
+    start: pendulum.Date,
+    credential: Credential,
+    family_time: tuple[ServiceFamily, int, int],
+) -> None:
+    """Add one monthly family's consent, minutes and (APCM) service elements to a month's facts."""
+    family, minutes, contacts = family_time
+    consent[family] = start
+    day = min(period.start.add(days=14), period.end)
+    if minutes > 0:
+        events.append(
+            TimeFact(
+                date=day,
+                minutes=minutes,
+                role=RoleClass.CLINICAL_STAFF,
+                practitioner=PRACTITIONER,
+                family=family,
+                credential=credential,
+                interactive=True,
+            )
+        )
+    if family is ServiceFamily.APCM and contacts > 0:
+        events.append(
+            ProgramMonthFact(
+                date=day,
+                family=family,
+                month=f"{period.start.year:04d}-{period.start.month:02d}",
+                practitioner=PRACTITIONER,
+            )
+        )
+
+
 def billing_facts(
     *,
     period: ServicePeriod,
@@ -220,6 +260,7 @@ def billing_facts(
     credential: Credential = Credential.RN,
     device_days: int | None = None,
     device_setup: bool = False,
+    concurrent: tuple[tuple[ServiceFamily, int, int], ...] = (),
     tcm: tuple[
         pendulum.Date,
         pendulum.Date | None,
@@ -240,36 +281,19 @@ def billing_facts(
     furnished when there was at least one contact. For RPM, *device_days*
     (None: no reading) are the days with data of the device period, taken as
     the calendar month, and with *device_setup* the device is set up on
-    *start* when it falls in the month. *tcm* is ``(discharge,
+    *start* when it falls in the month. *concurrent* gives the
+    ``(family, minutes, contacts)`` of further monthly families the patient
+    is enrolled in the same month since *start* (the device's days go to
+    whichever is RPM): one set of facts with every family's time, for the
+    engine to decide what is billed together. *tcm* is ``(discharge,
     contact day, contact successful, visit day, visit MDM, readmission day)``.
     """
     events: list[Event] = []
     consent: dict[ServiceFamily, pendulum.Date] = {}
     if family is not None and start is not None:
-        consent[family] = start
-        day = min(period.start.add(days=14), period.end)
-        if minutes > 0:
-            events.append(
-                TimeFact(
-                    date=day,
-                    minutes=minutes,
-                    role=RoleClass.CLINICAL_STAFF,
-                    practitioner=PRACTITIONER,
-                    family=family,
-                    credential=credential,
-                    interactive=True,
-                )
-            )
-        if family is ServiceFamily.APCM and contacts > 0:
-            events.append(
-                ProgramMonthFact(
-                    date=day,
-                    family=family,
-                    month=f"{period.start.year:04d}-{period.start.month:02d}",
-                    practitioner=PRACTITIONER,
-                )
-            )
-        if family is ServiceFamily.RPM and device_days is not None:
+        for each in ((family, minutes, contacts), *concurrent):
+            _family_facts(events, consent, period, start, credential, each)
+        if device_days is not None and ServiceFamily.RPM in consent:
             events.append(
                 DeviceReadingsFact(
                     date=period.end,
@@ -277,12 +301,14 @@ def billing_facts(
                     period_end=period.end,
                     days_with_data=device_days,
                     device="simulated",
-                    family=family,
+                    family=ServiceFamily.RPM,
                     practitioner=PRACTITIONER,
                 )
             )
             if device_setup and period.start <= start <= period.end:
-                events.append(DeviceSetupFact(date=start, family=family, practitioner=PRACTITIONER))
+                events.append(
+                    DeviceSetupFact(date=start, family=ServiceFamily.RPM, practitioner=PRACTITIONER)
+                )
     if tcm is not None:
         discharge, contact_day, successful, visit_day, mdm, readmitted = tcm
         events.append(
@@ -410,6 +436,7 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     credential: Credential,
     device_days: int | None = None,
     device_setup: bool = False,  # noqa: FBT001, FBT002 - one of the month's facts
+    concurrent: tuple[tuple[ServiceFamily, int, int], ...] = (),
 ) -> tuple[tuple[str, int, Decimal], ...]:
     """The lines of a monthly patient-month, shared by every month the fast path reads alike.
 
@@ -423,7 +450,9 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     minutes (*contacts* builds no fact of these families). A month the fast
     path does not take (conditions it declines, an APCM or RPM month) is
     remembered whole, as :func:`simulated_bill` does, the device's days and
-    set-up included. ``tests/simulation`` holds this
+    set-up included, and so is a month of several families (*concurrent* as
+    :func:`billing_facts` takes it), with each family's minutes and whether
+    it had a contact. ``tests/simulation`` holds this
     equal to the engine on generated months.
     """
     facts: dict[str, Any] = {
@@ -437,8 +466,10 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
         "device_days": device_days,
         "device_setup": device_setup,
     }
+    if concurrent:
+        facts["concurrent"] = concurrent
     _KEPT.setdefault(id(rules), rules)  # held, so its id is never reused for another rule set
-    fast = family in FAST_FAMILIES and device_days is None and not device_setup
+    fast = family in FAST_FAMILIES and device_days is None and not device_setup and not concurrent
     shape = _fast_shape(rules, facts) if fast else None
     if shape is None:
         key = (
@@ -452,6 +483,7 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
             credential,
             device_days,
             device_setup,
+            tuple((f, m, c > 0) for f, m, c in concurrent),
         )
         return simulated_bill(rules, key, **facts)
     full = (id(rules), "fast", period.start, shape, family, credential, minutes)
@@ -544,6 +576,41 @@ def _offered(
         wanted = set(policy.rpm.conditions)
         return medicare and any(c.icd10 in wanted for c in conditions)
     return _eligible(conditions, medicare, family, as_of)
+
+
+def _billed_together(first: ServiceFamily, second: ServiceFamily) -> bool:
+    """Whether the billing engine bills *first* and *second* for one patient in one month.
+
+    Its same-practitioner conflicts (:data:`carecore.billing._engine.CONFLICTS`:
+    CCM, PCM and APCM exclude each other, general BHI excludes CoCM, TCM excludes
+    APCM) are the pairs it does not; every other pair it bills together when
+    each meets its own rules.
+    """
+    return (first, second) not in CONFLICTS and (second, first) not in CONFLICTS
+
+
+def _families_taken(
+    conditions: tuple[ChronicCondition, ...],
+    medicare: bool,  # noqa: FBT001 - positional: a cache key
+    as_of: pendulum.Date,
+    policy: ProgramPolicy,
+) -> tuple[int, ...]:
+    """The indices (in ``policy.monthly_families``) of the families a patient takes.
+
+    The first family offered that the patient may enroll in; with
+    ``policy.concurrent_families`` also each later one they may enroll in
+    that the engine bills together with every family already taken.
+    """
+    taken: list[int] = []
+    monthly = policy.monthly_families
+    for index, family in enumerate(monthly):
+        if not _offered(conditions, medicare, family, as_of, policy):
+            continue
+        if all(_billed_together(monthly[k], family) for k in taken):
+            taken.append(index)
+            if not policy.concurrent_families:
+                break
+    return tuple(taken)
 
 
 @functools.cache
@@ -767,15 +834,23 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     # -- who may enroll in what (the registry's rules) ---------------------------------
     start_day = pendulum.Date(study.start_year, study.start_month, 1)
     monthly = policy.monthly_families
-    family_of = np.full(n, -1, dtype=np.int64)
+    family_of = np.full(n, -1, dtype=np.int64)  # the first family a patient takes
+    takes = np.zeros((len(monthly), n), dtype=bool)  # each family a patient takes
+    fams_of: list[tuple[int, ...]] = [()] * n  # the indices of a patient's families
     for set_index, is_medicare in {
         (int(c), bool(m)) for c, m in zip(cond_id, medicare, strict=True)
     }:
-        for fam_index, fam in enumerate(monthly):
-            if _offered(cond_sets[set_index], is_medicare, fam, start_day, policy):
-                family_of[(cond_id == set_index) & (medicare == is_medicare)] = fam_index
-                break
-    # Each family's staff time (and RPM's device days), through one function.
+        taken = _families_taken(cond_sets[set_index], is_medicare, start_day, policy)
+        if not taken:
+            continue
+        group = (cond_id == set_index) & (medicare == is_medicare)
+        family_of[group] = taken[0]
+        takes[list(taken)] |= group
+        for patient in np.flatnonzero(group):
+            fams_of[patient] = taken
+    # Each family's staff time (and RPM's device days), through one function; a patient
+    # wants the time of each family they take (CCM, PCM and APCM share one draw, but no
+    # patient takes two of them: the engine does not bill them together).
     per_family = [
         _family_draws(rng, seed, index, fam, policy, tier, days, drawn) for fam in monthly
     ]
@@ -783,9 +858,9 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     wanted = np.zeros((months, n), dtype=np.int64)
     device = np.zeros((months, n), dtype=np.int64)
     for fam_index, (fam_contacts, _per_contact, fam_wanted, fam_device) in enumerate(per_family):
-        mine = (family_of == fam_index)[None, :]
-        contacts = np.where(mine, fam_contacts, contacts)
-        wanted = np.where(mine, fam_wanted, wanted)
+        mine = takes[fam_index][None, :]
+        contacts += np.where(mine, fam_contacts, 0)
+        wanted += np.where(mine, fam_wanted, 0)
         if fam_device is not None:
             device = np.where(mine, fam_device, device)
     candidates = np.flatnonzero(family_of >= 0)
@@ -822,6 +897,8 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
 
     # -- state -------------------------------------------------------------------------
     rules = policy_rules(policy)
+    code_family = {rule.code: rule.family for rule in rules.codes}
+    takes_rpm = takes[monthly.index(ServiceFamily.RPM)] if ServiceFamily.RPM in monthly else None
     transition_rules = TransitionRules.from_rule_set(rules)
     offers_tcm = ServiceFamily.TCM in policy.families
     credential = policy.staff[0].credential if policy.staff else Credential.RN
@@ -839,7 +916,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
     done = np.zeros(n, dtype=np.int64)  # months enrolled so far
     ever = np.zeros(n, dtype=bool)
     waiting: list[int] = []
-    kept: dict[int, Enrollment] = {}
+    kept: dict[tuple[int, int], Enrollment] = {}  # by patient and family position
     lines_kept: list[ClaimLine] = []
     pointer = 0
     next_seq = 0
@@ -886,7 +963,8 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
                     if not alive[p]
                     else DisenrollmentReason.PATIENT_REQUEST
                 )
-                kept[p] = kept[p].disenroll(last_day, reason)
+                for k in range(len(fams_of[p])):
+                    kept[p, k] = kept[p, k].disenroll(last_day, reason)
         # 2. outreach and enrollment (first come, first served under the cap)
         reach = policy.outreach_per_month
         while reach > 0 and pointer < len(ranked):
@@ -907,15 +985,16 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
             ever[patient] = True
             started[patient] = t
             if record:
-                fam = monthly[int(family_of[patient])]
-                kept[patient] = Enrollment.start(
-                    id=f"e{patient}",
-                    patient_id=f"p{patient}",
-                    program_id=fam.value.lower(),
-                    family=fam,
-                    billing_practitioner_id=PRACTITIONER,
-                    on=period.start,
-                )
+                for k, fam_index in enumerate(fams_of[patient]):
+                    fam = monthly[fam_index]
+                    kept[patient, k] = Enrollment.start(
+                        id=f"e{patient}" if k == 0 else f"e{patient}-{fam.value.lower()}",
+                        patient_id=f"p{patient}",
+                        program_id=fam.value.lower(),
+                        family=fam,
+                        billing_practitioner_id=PRACTITIONER,
+                        on=period.start,
+                    )
             seq[patient] = next_seq
             next_seq += 1
         waiting = waiting[room:]
@@ -1023,14 +1102,36 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         billed_minutes = 0
         for i, patient in enumerate(members):
             p = int(patient)
-            fam = monthly[int(family_of[p])]
-            minutes = int(want[i]) if served[i] else 0
-            count = int(calls[i]) if served[i] else 0
-            if record:
-                spent = per_family[int(family_of[p])][1][int(draw_month[i]), p, :count]
-                care_kept.append(
-                    CareMonth(patient=p, month=key_month, minutes=tuple(int(m) for m in spent))
+            mine = fams_of[p]
+            fam = monthly[mine[0]]
+            month_drawn = int(draw_month[i])
+            if len(mine) == 1:
+                family_time: tuple[tuple[ServiceFamily, int, int], ...] = (
+                    (fam, int(want[i]), int(calls[i])),
                 )
+            else:
+                family_time = tuple(
+                    (
+                        monthly[k],
+                        int(per_family[k][2][month_drawn, p]),
+                        int(per_family[k][0][month_drawn, p]),
+                    )
+                    for k in mine
+                )
+            if not served[i]:  # a patient's month is served whole or not at all
+                family_time = tuple((f, 0, 0) for f, _minutes, _count in family_time)
+            _first, minutes, count = family_time[0]
+            if record:
+                for (each, _minutes, each_count), k in zip(family_time, mine, strict=True):
+                    spent = per_family[k][1][month_drawn, p, :each_count]
+                    care_kept.append(
+                        CareMonth(
+                            patient=p,
+                            month=key_month,
+                            minutes=tuple(int(m) for m in spent),
+                            family=each,
+                        )
+                    )
             start = pendulum.Date(*study.month(int(started[p])), 1)
             conds = cond_sets[int(cond_id[p])]
             facts: dict[str, Any] = {
@@ -1042,7 +1143,9 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
                 "contacts": count,
                 "credential": credential,
             }
-            if fam is ServiceFamily.RPM:
+            if len(family_time) > 1:
+                facts["concurrent"] = family_time[1:]
+            if takes_rpm is not None and takes_rpm[p]:
                 facts["device_days"] = int(device[t, p])
                 facts["device_setup"] = policy.rpm.device_setup and int(started[p]) == t
             if record:
@@ -1055,7 +1158,11 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
                 lines = _month_bill(rules, **facts)
             if lines:
                 billable += 1
-                billed_minutes += minutes
+                if len(family_time) == 1:
+                    billed_minutes += minutes
+                else:  # the minutes of the families the engine billed a line of
+                    billed = {code_family.get(code) for code, _units, _amount in lines}
+                    billed_minutes += sum(m for f, m, _count in family_time if f in billed)
             for code, _units, amount in lines:
                 revenue[code] = revenue.get(code, 0.0) + float(amount)
         done[members] += 1
@@ -1134,7 +1241,7 @@ def run_replication(study: Study, seed: int, index: int, *, record: bool = False
         index=index,
         months=tuple(rows),
         totals=totals,
-        enrollments=tuple(kept[p] for p in sorted(kept)),
+        enrollments=tuple(kept[key] for key in sorted(kept)),
         claim_lines=tuple(lines_kept),
         recording=recording,
     )
