@@ -11,6 +11,7 @@ import click
 from carecore import errors
 from carecore._cli_actor import current_actor
 from carecore._cli_common import echo_records, format_option, parse_month
+from carecore._cli_config import significant_risk
 from carecore.plugins import Hooks, Provided
 
 if TYPE_CHECKING:
@@ -55,6 +56,34 @@ def _rule_set_options(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Payer whose rule set applies (<payer>-<year>).",
     )(command)
+
+
+def significant_risk_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--significant-risk-from table|attested``: the rule set's switch, as ``significant_risk_from``.
+
+    Configured once as ``significant_risk_from`` in carecore.toml (or
+    ``CARECORE_SIGNIFICANT_RISK_FROM``); a value other than the two is
+    refused (exit 2) when the command reads it (:func:`with_significant_risk`).
+    """
+    return click.option(
+        "--significant-risk-from",
+        "significant_risk_from",
+        default=None,
+        metavar="table|attested",
+        help="Where a chronic condition's significant risk comes from: table (the "
+        "condition-group table, or an attestation) or attested (an attestation only). "
+        "Default: the settings' significant_risk_from, else the rule set's switch (table).",
+    )(command)
+
+
+def with_significant_risk(rules: RuleSet, value: str | None) -> RuleSet:
+    """*rules* with the switch ``significant_risk_from`` set to *value* (None: as they are)."""
+    import attrs  # noqa: PLC0415
+
+    if value is None:
+        return rules
+    switch = significant_risk(value, "--significant-risk-from")
+    return attrs.evolve(rules, switches=attrs.evolve(rules.switches, significant_risk_from=switch))
 
 
 def _scenario_rules(
@@ -339,6 +368,7 @@ def _evaluation_table(results: list[tuple[Any, Any]], no_listed_fee: str) -> Non
     help="How to print the summary: a table, JSON (the summary.json document), or CSV "
     "(a header row, one row per code with its lines, units and approximate amount).",
 )
+@significant_risk_option
 @click.pass_context
 def close(  # noqa: PLR0917 - click passes options as arguments
     ctx: click.Context,
@@ -359,6 +389,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     engine: str,
     buckets: str,
     fmt: str,
+    significant_risk_from: str | None,
 ) -> None:
     """Close a billing month over a patients.csv / events.csv pair, or over a store (--db).
 
@@ -369,9 +400,14 @@ def close(  # noqa: PLR0917 - click passes options as arguments
     Both engines write the same files; the columnar one is faster. With
     --db, every stored patient is evaluated by the reference engine and the
     month's claim lines and denials are stored, replacing an earlier close.
+    With --db, --significant-risk-from attested counts a condition's
+    significant risk only when a clinician attested it (patients.csv lists
+    attested conditions only, so it changes nothing there).
     """
     try:
         period = parse_month(month, "--month")
+        if significant_risk_from is not None:
+            significant_risk(significant_risk_from, "--significant-risk-from")
     except errors.InvalidValue as exc:
         _fail(str(exc))
         return
@@ -395,6 +431,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
             scheduler=scheduler,
             partitions=partitions,
             fmt=fmt,
+            significant_risk_from=significant_risk_from,
         )
         return
     if executor is not None or scheduler is not None or partitions is not None:
@@ -419,6 +456,7 @@ def close(  # noqa: PLR0917 - click passes options as arguments
         engine=engine,
         buckets=buckets,
         fmt=fmt,
+        significant_risk_from=significant_risk_from,
     )
 
 
@@ -436,6 +474,7 @@ def _close_csv(
     engine: str,
     buckets: str = "auto",
     fmt: str = "table",
+    significant_risk_from: str | None = None,
 ) -> None:
     """The close over a patients.csv / events.csv pair (carecore.billing._close.close_files)."""
     import contextlib  # noqa: PLC0415
@@ -456,8 +495,9 @@ def _close_csv(
         count = int(buckets)
     show = progress if progress is not None else sys.stderr.isatty()
     try:
-        rules = rule_set_for(
-            Hooks(ctx.obj["pm"]).rule_sets(), period.start.year, payer, rule_set_id
+        rules = with_significant_risk(
+            rule_set_for(Hooks(ctx.obj["pm"]).rule_sets(), period.start.year, payer, rule_set_id),
+            significant_risk_from,
         )
         with contextlib.ExitStack() as stack:
             advance = None
@@ -525,6 +565,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
     scheduler: str | None = None,
     partitions: int | None = None,
     fmt: str = "table",
+    significant_risk_from: str | None = None,
 ) -> None:
     """The close over a store: evaluate, store the outcome, write the same files as a CSV close."""
     import contextlib  # noqa: PLC0415
@@ -534,7 +575,10 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
 
     pm = ctx.obj["pm"]
     try:
-        rules = rule_set_for(Hooks(pm).rule_sets(), period.start.year, payer, rule_set_id)
+        rules = with_significant_risk(
+            rule_set_for(Hooks(pm).rule_sets(), period.start.year, payer, rule_set_id),
+            significant_risk_from,
+        )
     except errors.NotFound as exc:
         _fail(str(exc))
         return

@@ -7,6 +7,9 @@ environment variable, the configuration file (``carecore --config FILE``, else
 settings into click's ``default_map``, so every command that needs a store
 (``--db``, or the ``URL`` argument of ``carecore db``) and every ``--time-zone``
 option takes them without any command knowing about the file.
+``significant_risk_from`` goes to every ``--significant-risk-from`` option
+(the billing close, the worklists, the registry and the report), so the
+close and what the care team sees are decided by the same switch.
 
 Four settings allow cleartext for one kind of endpoint (``webhook_insecure``,
 ``sms_insecure``, ``fhir_insecure``, ``smtp_insecure``): the plugins that send
@@ -27,6 +30,8 @@ from carecore import errors
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from carecore.conditions import SignificantRisk
+
 __all__ = [
     "CONFIG_FILE",
     "ENV_VARS",
@@ -36,6 +41,7 @@ __all__ = [
     "default_map",
     "load_settings",
     "read_config",
+    "significant_risk",
 ]
 
 #: The file looked for in the working folder when ``--config`` names none.
@@ -47,6 +53,7 @@ ENV_VARS: dict[str, str] = {
     "time_zone": "CARECORE_TIME_ZONE",
     "actor": "CARECORE_ACTOR",
     "actor_roles": "CARECORE_ACTOR_ROLES",
+    "significant_risk_from": "CARECORE_SIGNIFICANT_RISK_FROM",
     "webhook_insecure": "CARECORE_WEBHOOK_INSECURE",
     "sms_insecure": "CARECORE_SMS_INSECURE",
     "fhir_insecure": "CARECORE_FHIR_INSECURE",
@@ -69,6 +76,9 @@ class Settings:
     actor: str | None = None
     #: Roles of the named actor, comma-separated (see carecore.access.StaffActor).
     actor_roles: str | None = None
+    #: Where significant risk comes from: ``table`` (the condition-group table or an
+    #: attestation) or ``attested`` (an attestation only); None: the rule set's switch.
+    significant_risk_from: str | None = None
     #: Allow ``http://`` webhook URLs (a receiver on loopback).
     webhook_insecure: bool | None = None
     #: Allow an ``http://`` SMS gateway.
@@ -107,6 +117,8 @@ def _check(key: str, value: object, field: str) -> str | bool:
         from carecore.model.validators import check_time_zone  # noqa: PLC0415
 
         return check_time_zone(text, field)
+    if key == "significant_risk_from":
+        return significant_risk(text, field).value
     if key == "actor_roles":
         from carecore.access import parse_roles  # noqa: PLC0415
 
@@ -115,6 +127,26 @@ def _check(key: str, value: object, field: str) -> str | bool:
         what = "a store URL (e.g. sqlite:///practice.db)" if key == "db" else "who is acting"
         raise errors.InvalidValue(f"must name {what}", field=field)
     return text
+
+
+def significant_risk(value: object, field: str) -> SignificantRisk:
+    """The billing switch ``significant_risk_from`` from its text (``table`` or ``attested``).
+
+    Anything else raises :class:`~carecore.errors.InvalidValue` naming *field*
+    (the option, the variable or the file's key) and the value.
+
+    >>> significant_risk(" Attested ", "--significant-risk-from").value
+    'attested'
+    """
+    from carecore.conditions import SignificantRisk  # noqa: PLC0415
+
+    text = value.strip().lower() if isinstance(value, str) else None
+    for choice in SignificantRisk:
+        if text == choice.value:
+            return choice
+    raise errors.InvalidValue(
+        f"must be one of {', '.join(c.value for c in SignificantRisk)}", field=field, value=value
+    )
 
 
 def read_config(path: Path) -> Settings:
@@ -194,7 +226,8 @@ def default_map(command: click.Command, settings: Settings) -> dict[str, Any]:
     The store goes to each required ``--db`` option (an optional ``--db``, such
     as ``billing close``'s, keeps meaning "no store") and to a ``URL`` argument
     that is its command's only argument; the time zone goes to every
-    ``--time-zone`` option.
+    ``--time-zone`` option; ``significant_risk_from`` to every
+    ``--significant-risk-from`` option.
     """
     found: dict[str, Any] = {}
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
@@ -206,6 +239,8 @@ def default_map(command: click.Command, settings: Settings) -> dict[str, Any]:
             found[param.name] = settings.db
         elif settings.time_zone is not None and param.name == "time_zone":
             found[param.name] = settings.time_zone
+        elif settings.significant_risk_from is not None and param.name == "significant_risk_from":
+            found[param.name] = settings.significant_risk_from
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
             below = default_map(sub, settings)
