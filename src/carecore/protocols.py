@@ -234,6 +234,15 @@ class Transaction(Protocol):
         """The record with this key, or :class:`~carecore.errors.NotFound`."""
         ...
 
+    def get_many(self, kind_cls: type[T], keys: Sequence[object]) -> list[T]:
+        """The stored records with these keys, in the order given; keys not stored are left out.
+
+        What :meth:`get` gives for each key (each read audited as ``get``
+        audits it), without an error for the keys no record has. An intake
+        that looks up many keys, most of them new, asks once.
+        """
+        ...
+
     def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
         """Every record of a kind for one patient, in key order."""
         ...

@@ -294,3 +294,34 @@ def test_a_group_commit_reads_each_patient_link_once(program):
     # Four messages, one identifier: the link is read once for the transaction (it was
     # read twice a message, to match the patient and again to link it).
     assert len(link_reads) == 1
+
+
+def test_a_group_commit_asks_for_all_its_links_at_once(monkeypatch, program):
+    # One get_many for every PID-3 identifier of the group, not a get (and a NotFound
+    # built and caught) for each identifier no link names yet.
+    from carecore_hl7v2.ingest import handle_many
+
+    from carecore import _guard
+
+    asked, got = [], []
+    many, one = _guard.GuardedTransaction.get_many, _guard.GuardedTransaction.get
+    monkeypatch.setattr(
+        _guard.GuardedTransaction,
+        "get_many",
+        lambda self, kind, keys: (
+            asked.append((kind.__name__, list(keys))) or many(self, kind, keys)
+        ),
+    )
+    monkeypatch.setattr(
+        _guard.GuardedTransaction,
+        "get",
+        lambda self, kind, key: got.append(kind.__name__) or one(self, kind, key),
+    )
+    ada(program, Identifier(system="GEN", value="1234"))
+    handle(program, a03("K0", "1234^^^GEN^MR"))  # links GEN 1234 to ada
+    asked.clear()
+    batch = [a03(f"K{n}", f"{n}^^^GEN^MR~1234^^^GEN^PI", visit=f"V{n}") for n in range(1, 4)]
+    outcomes = handle_many(program, batch)
+    assert [o.patient_id for o in outcomes] == ["ada"] * 3
+    assert asked == [("PatientLink", [("GEN", "1"), ("GEN", "1234"), ("GEN", "2"), ("GEN", "3")])]
+    assert "PatientLink" not in got

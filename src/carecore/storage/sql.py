@@ -1273,6 +1273,27 @@ class SqlTransaction:
             self._audit("read", kind.name, kind.key_text(parts), kind.patient_of(found))
         return found  # type: ignore[no-any-return]
 
+    def get_many(self, kind_cls: type[T], keys: Sequence[object]) -> list[T]:
+        """The stored records with these keys, in the order given; keys not stored are left out.
+
+        Each record found is audited as :meth:`get` audits it; a key not
+        stored raises nothing (no error is built for it).
+        """
+        self._guard()
+        kind = kind_for(kind_cls)
+        if isinstance(keys, str | bytes):
+            raise errors.InvalidValue("must be a sequence of keys", field="keys", value=keys)
+        found = []
+        for key in keys:
+            parts = _checks.parse_key(kind, key)
+            record = self._fetch(kind, parts)
+            if record is None:
+                continue
+            if kind.patient_column:
+                self._audit("read", kind.name, kind.key_text(parts), kind.patient_of(record))
+            found.append(record)
+        return found
+
     def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
         """Every stored record of a kind for one patient, in key order (audited)."""
         self._guard()

@@ -8,6 +8,7 @@ with the reason and a :class:`~carecore.model.DeadLetter`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,7 +39,7 @@ from carecore_hl7v2.mapping import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from carecore.model import Identifier
     from carecore.protocols import Transaction
@@ -177,6 +178,8 @@ def store_prepared(
     try:
         with program.transaction(f"inbound {SOURCE} ({len(prepared)} messages)") as tx:
             links = _Links(tx)
+            # Every PID-3 identifier of the group is looked up at once.
+            links.read(i for p in prepared if p.people is not None for i in p.people.identifiers)
             return [
                 _store(program, tx, links, p, zone=zone, unknown_patients=unknown_patients)
                 for p in prepared
@@ -286,14 +289,24 @@ class _Links:
         self.tx = tx
         self.known: dict[tuple[str, str], str | None] = {}
 
+    def read(self, identifiers: Iterable[Identifier]) -> None:
+        """Read the links of *identifiers* not read yet, in one call (an identifier no link has is None)."""
+        keys = list(
+            dict.fromkeys(
+                key for i in identifiers if (key := (i.system, i.value)) not in self.known
+            )
+        )
+        if not keys:
+            return
+        self.known.update(dict.fromkeys(keys))
+        for link in self.tx.get_many(PatientLink, keys):
+            self.known[link.system, link.value] = link.patient_id
+
     def patient_of(self, identifier: Identifier) -> str | None:
         """The id of the patient *identifier* is linked to, or None."""
         key = (identifier.system, identifier.value)
         if key not in self.known:
-            try:
-                self.known[key] = self.tx.get(PatientLink, key).patient_id
-            except errors.NotFound:
-                self.known[key] = None
+            self.read((identifier,))
         return self.known[key]
 
     def patients(self, identifiers: tuple[Identifier, ...]) -> set[str]:
@@ -336,8 +349,13 @@ def _new_patient(people: Demographics, zone: str | None) -> Patient | None:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _patient_id(first: Identifier) -> str:
-    """The id a patient registered from an HL7 identifier gets (the same every time)."""
+    """The id a patient registered from an HL7 identifier gets (the same every time).
+
+    Cached: a feed names the same patients again and again, and the id is a
+    hash and two slugs of the identifier.
+    """
     key = hashlib.sha256(f"{first.system}|{first.value}".encode()).hexdigest()[:12]
     return f"hl7-{_slug(first.system)}-{_slug(first.value)}-{key}"
 
