@@ -197,3 +197,20 @@ def test_the_holiday_calendar_is_loaded_before_the_port_opens(program):
     _clock.cache_clear()
     with Listener(program):
         assert ("US", None, pendulum.today().year) in rules._HOLIDAY_CACHE
+
+
+def test_a_rehearsal_before_the_port_opens_builds_what_storing_needs_and_stores_nothing(program):
+    # The first message a process stores builds the store's converters and statements
+    # (about 50 ms of CPU); the listener rehearses one in a rolled-back transaction first.
+    from carecore import convert
+
+    before = program.store.check().counts
+    convert.get_converter.cache_clear()
+    with Listener(program):
+        assert convert.get_converter.cache_info().currsize == 1
+        assert program.store.check().counts == before  # no event, episode, notice or audit row
+    with Listener(program) as listener:
+        ack = exchange(listener.port, A03)[0]
+    assert "MSA|AA|" in ack
+    with program.transaction("check") as tx:
+        assert len(tx.find(AdtEvent, patient_id=P1)) == 1

@@ -241,6 +241,41 @@ def _store(
     )
 
 
+class _Rehearsed(Exception):
+    """Not an error: raised to roll a rehearsal back."""
+
+
+#: A discharge of a patient no store holds, with offsets (no time zone needed).
+_REHEARSAL = (
+    "MSH|^~\\&|carecore|carecore|||20260101120000+0000||ADT^A03|carecore-rehearsal|P|2.5\r"
+    "PID|1||carecore-rehearsal^^^carecore^MR\r"
+    "PV1|1|I|||||||||||||||||V1|||||||||||||||||01||||||||20260101080000+0000|20260101110000+0000"
+)
+
+
+def _rehearse(program: CareProgram, *, time_zone: str | None) -> None:
+    """Store one discharge in a transaction that is rolled back, so the first real one is not slower.
+
+    The first message a process stores builds what later ones reuse (the
+    store's converters, its statements, the notice's template); a listener
+    does it before its port opens, so no sender's ACK waits for it. Nothing
+    is stored and no audit row is written: the transaction is the store's
+    own (no access check, so no denial to record) and it rolls back. A store
+    that cannot be reached now is left for the first message to find.
+    """
+    prepared = prepare(_REHEARSAL, time_zone=time_zone)
+    try:
+        with program.store.transaction(
+            actor=program.actor, reason=f"inbound {SOURCE} rehearsal", at=program.clock.now()
+        ) as tx:
+            _store(program, tx, _Links(tx), prepared, zone=time_zone, unknown_patients="create")
+            raise _Rehearsed  # noqa: TRY301 - the rollback is the point
+    except _Rehearsed:
+        return
+    except errors.CarecoreError:
+        return
+
+
 # -- the patient ----------------------------------------------------------------------------
 
 

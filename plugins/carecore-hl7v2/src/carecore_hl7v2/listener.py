@@ -23,6 +23,7 @@ from carecore_hl7v2.ingest import (
     Outcome,
     Prepared,
     UnknownPatients,
+    _rehearse,
     practice_time_zone,
     prepare,
     store_prepared,
@@ -309,8 +310,13 @@ async def serve(
     committer = _Committer(program, time_zone, max_batch, unknown_patients, gather)
     conns = _Connections(committer, max_connections, idle_timeout, max_frame, on_outcome)
     # In the writer thread, before the port opens: the first discharge's ACK does not wait
-    # for the holiday calendar its deadlines are counted by (a second or so to load).
-    await asyncio.get_running_loop().run_in_executor(committer.thread, load_calendar)
+    # for the holiday calendar its deadlines are counted by (a second or so to load), nor
+    # for what storing the first message builds (a rehearsal, rolled back).
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(committer.thread, load_calendar)
+    await loop.run_in_executor(
+        committer.thread, functools.partial(_rehearse, program, time_zone=time_zone or None)
+    )
     server = await asyncio.start_server(conns.serve, host, port, limit=max_frame)
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:
