@@ -37,7 +37,7 @@ from carecore.simulation import (
     study_from_mapping,
 )
 from carecore.simulation._run import _bill_lines, _month_bill, _tcm_bill
-from carecore.testing.simulation import studies
+from carecore.testing.simulation import patient_months, studies
 
 pytest.importorskip("numpy")
 
@@ -180,44 +180,41 @@ _ODD_CONDITIONS = [
     ChronicCondition(icd10="I10", significant_risk=True, expected_duration_months=6),
 ]
 
-_months = st.fixed_dictionaries(
-    {
-        "conditions": st.lists(
-            st.sampled_from(_CONDITIONS + _ODD_CONDITIONS), unique=True, max_size=5
-        ).map(tuple),
-        "family": st.sampled_from([ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.APCM]),
-        "month": st.integers(1, 12),
-        "started": st.integers(1, 12),
-        "minutes": st.integers(0, 130),
-        "contacts": st.integers(0, 3),
-        "credential": st.sampled_from([Credential.RN, Credential.MA, Credential.MD]),
-    }
-)
 
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    months=st.lists(_months, min_size=1, max_size=12),
+    data=st.data(),
     year=st.sampled_from([2024, 2025, 2026]),
-    codes=st.sampled_from([None, frozenset({"99490"}), frozenset({"99490", "99439", "99491"})]),
+    codes=st.sampled_from(
+        [
+            None,
+            frozenset({"99490"}),
+            frozenset({"99490", "99439", "99491"}),
+            frozenset({"99484", "99454", "99457"}),
+        ]
+    ),
 )
-def test_the_canonical_month_memo_equals_the_engine(months, year, codes):
-    # Months of one rule set in a row: later ones are answered by the memo of earlier
-    # ones with the same canonical shape (other conditions, another enrollment month).
+def test_the_month_memo_equals_the_engine(data, year, codes):
+    # Months of one rule set in a row, of every monthly family (CCM, PCM, APCM, BHI, RPM
+    # with its device days), alone or several for one patient: later ones are answered by
+    # the memo of earlier ones with the same canonical shape or the same facts.
     rules = policy_rules(ProgramPolicy(rule_year=year, codes=codes))
-    for drawn in months:
-        facts = {
-            "period": ServicePeriod.month(year, drawn["month"]),
-            "conditions": drawn["conditions"],
-            "family": drawn["family"],
-            "start": ServicePeriod.month(year, min(drawn["started"], drawn["month"])).start,
-            "minutes": drawn["minutes"],
-            "contacts": drawn["contacts"],
-            "credential": drawn["credential"],
-        }
+    for facts in data.draw(st.lists(patient_months(year=year), min_size=1, max_size=12)):
         engine = _bill_lines(evaluate(billing_facts(**facts), rules))
         assert _month_bill(rules, **facts) == engine
         assert _month_bill(rules, **facts) == engine  # from the memo
+        # The same month with a fact the memo's key must hold changed: the engine's answer.
+        near = dict(facts)
+        if facts["device_days"] is not None:
+            near["device_days"] = data.draw(st.integers(0, facts["period"].days))
+            near["device_setup"] = data.draw(st.booleans())
+        near["minutes"] = data.draw(st.integers(0, 130))
+        near["concurrent"] = tuple(
+            (family, data.draw(st.integers(0, 130)), contacts)
+            for family, _minutes, contacts in facts["concurrent"]
+        )
+        engine = _bill_lines(evaluate(billing_facts(**near), rules))
+        assert _month_bill(rules, **near) == engine
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -404,60 +401,6 @@ def test_rpm_device_days_follow_the_transmit_probability():
     assert sum(line.code == "99445" for line in readings) > sum(
         line.code == "99454" for line in readings
     )
-
-
-_BHI_RPM_CONDITIONS = [
-    ChronicCondition(icd10="F32.A", behavioral=True),
-    ChronicCondition(icd10="F41.1", behavioral=True),
-    ChronicCondition(icd10="I10", significant_risk=True),
-    ChronicCondition(icd10="I50.9", significant_risk=True),
-    ChronicCondition(icd10="E11"),  # not a billable code
-]
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    months=st.lists(
-        st.fixed_dictionaries(
-            {
-                "conditions": st.lists(
-                    st.sampled_from(_BHI_RPM_CONDITIONS), unique=True, max_size=3
-                ).map(tuple),
-                "family": st.sampled_from([ServiceFamily.BHI, ServiceFamily.RPM]),
-                "month": st.integers(1, 12),
-                "started": st.integers(1, 12),
-                "minutes": st.integers(0, 90),
-                "contacts": st.integers(0, 3),
-                "credential": st.sampled_from([Credential.RN, Credential.MA, Credential.MD]),
-                "device_days": st.integers(0, 31),
-                "device_setup": st.booleans(),
-            }
-        ),
-        min_size=1,
-        max_size=10,
-    ),
-    year=st.sampled_from([2024, 2025, 2026]),
-    codes=st.sampled_from([None, frozenset({"99484", "99454", "99457"})]),
-)
-def test_the_bhi_and_rpm_months_the_simulation_caches_equal_the_engine(months, year, codes):
-    rules = policy_rules(ProgramPolicy(rule_year=year, codes=codes))
-    for drawn in months:
-        period = ServicePeriod.month(year, drawn["month"])
-        rpm = drawn["family"] is ServiceFamily.RPM
-        facts = {
-            "period": period,
-            "conditions": drawn["conditions"],
-            "family": drawn["family"],
-            "start": ServicePeriod.month(year, min(drawn["started"], drawn["month"])).start,
-            "minutes": drawn["minutes"],
-            "contacts": drawn["contacts"],
-            "credential": drawn["credential"],
-            "device_days": min(drawn["device_days"], period.days) if rpm else None,
-            "device_setup": drawn["device_setup"] and rpm,
-        }
-        engine = _bill_lines(evaluate(billing_facts(**facts), rules))
-        assert _month_bill(rules, **facts) == engine
-        assert _month_bill(rules, **facts) == engine  # from the memo
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1-1", "0-06"])
