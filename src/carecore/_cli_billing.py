@@ -86,6 +86,19 @@ def with_significant_risk(rules: RuleSet, value: str | None) -> RuleSet:
     return attrs.evolve(rules, switches=attrs.evolve(rules.switches, significant_risk_from=switch))
 
 
+def switched_rules(pm: Any, year: int, value: str | None) -> RuleSet | None:
+    """The CMS rule set of *year* with ``--significant-risk-from`` *value*; None without one.
+
+    For the commands that decide eligibility and billing progress outside a
+    close (worklist, registry, report): None leaves them the library's
+    default, the CMS rule set of the year, which is the close's default too.
+    """
+    if value is None:
+        return None
+    significant_risk(value, "--significant-risk-from")  # a bad value first, by name
+    return with_significant_risk(rule_set_for(Hooks(pm).rule_sets(), year, "cms", None), value)
+
+
 def _scenario_rules(
     provided: Provided[Any], scenario: Scenario, payer: str, rule_set_id: str | None
 ) -> RuleSet:

@@ -10,6 +10,7 @@ import attrs
 import click
 
 from carecore._cli_actor import current_actor
+from carecore._cli_billing import significant_risk_option, switched_rules
 from carecore._cli_common import (
     day_option,
     echo_records,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import pendulum
     import pluggy
 
+    from carecore.billing import Switches
     from carecore.model import Patient
     from carecore.registry import Eligibility
 
@@ -108,7 +110,11 @@ def _reasons(row: dict[str, Any]) -> str:
 
 
 def _partition_rows(
-    program: CareProgram, ids: list[str], as_of: pendulum.Date, families: tuple[Any, ...]
+    program: CareProgram,
+    ids: list[str],
+    as_of: pendulum.Date,
+    families: tuple[Any, ...],
+    switches: Switches | None = None,
 ) -> list[dict[str, Any]]:
     """The registry's rows of one partition's patients (one transaction, one query per kind)."""
     from carecore.model import Condition, Coverage, Patient  # noqa: PLC0415
@@ -118,7 +124,12 @@ def _partition_rows(
         conditions = tx.find_many(Condition, patient_ids=ids)
         coverages = tx.find_many(Coverage, patient_ids=ids)
     verdicts = registry(
-        patients, as_of=as_of, conditions=conditions, coverages=coverages, families=families
+        patients,
+        as_of=as_of,
+        conditions=conditions,
+        coverages=coverages,
+        families=families,
+        switches=switches,
     )
     people = {p.id: p for p in patients}
     return [eligibility_row(v, people[v.patient_id]) for v in verdicts]
@@ -132,12 +143,13 @@ class _RegistryWorker:
     actor: Any
     as_of: Any
     families: tuple[Any, ...]
+    switches: Any = None
     program: CareProgram | None = None
 
     def rows(self, ids: list[str]) -> list[dict[str, Any]]:
         if self.program is None:
             self.program = CareProgram.open(self.store, actor=self.actor, create=False)
-        return _partition_rows(self.program, ids, self.as_of, self.families)
+        return _partition_rows(self.program, ids, self.as_of, self.families, self.switches)
 
     def close(self) -> None:
         if self.program is not None:
@@ -156,6 +168,7 @@ def registry_rows(
     families: tuple[Any, ...],
     partitions: int | None = None,
     executor: Any = None,
+    switches: Switches | None = None,
 ) -> list[dict[str, Any]]:
     """Every stored patient's eligibility rows, read and decided in hash partitions.
 
@@ -166,7 +179,8 @@ def registry_rows(
     decided by :func:`carecore.registry.registry`. On *executor* each worker
     reads its partitions from the store itself (a store other processes can
     open); the rows are merged in patient-id order, so the answer is the
-    same for any partition count and executor.
+    same for any partition count and executor. *switches* are the billing
+    rule set's (default: ``Switches()``), as :func:`~carecore.registry.registry` takes them.
     """
     from carecore.billing._store_parts import hash_partitions  # noqa: PLC0415
     from carecore.executors import open_pool  # noqa: PLC0415
@@ -178,7 +192,7 @@ def registry_rows(
     parts = [p for p in hash_partitions(ids, count) if p]
     url = getattr(program.store, "url", "")
     if executor is None or not url or url.startswith("memory:"):
-        done = [_partition_rows(program, part, as_of, families) for part in parts]
+        done = [_partition_rows(program, part, as_of, families, switches) for part in parts]
     else:
         with open_pool(
             executor,
@@ -187,6 +201,7 @@ def registry_rows(
             actor=program.identity,
             as_of=as_of,
             families=families,
+            switches=switches,
         ) as pool:
             pending = [pool.submit(_worker_rows, part) for part in parts]
             done = [p.result() for p in pending]
@@ -223,6 +238,7 @@ def registry_rows(
 )
 @format_option()
 @executor_options("the registry's partitions of patients are decided")
+@significant_risk_option
 @click.pass_context
 def registry_command(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
@@ -236,13 +252,16 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     scheduler: str | None,
     workers: int | None,
     partitions: int | None,
+    significant_risk_from: str | None,
 ) -> None:
     """Each patient's eligibility per program, with the reasons.
 
     The answer is eligible, needs attestation (the conditions qualify once
     the billing practitioner attests that they place the patient at
     significant risk) or not eligible; every criterion checked is listed. It
-    is the decision the program report and the worklists make.
+    is the decision the program report and the worklists make, and the
+    month close's, under --significant-risk-from (or the settings'
+    significant_risk_from).
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     day = as_of
@@ -253,9 +272,15 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
         )
         if day is None:
             day = SystemClock().today(time_zone or program.practice_time_zone() or "UTC")
+        rules = switched_rules(pm, day.year, significant_risk_from)
         runner = open_executor(stack, pm, executor, scheduler, workers)
         every = registry_rows(
-            program, as_of=day, families=tuple(wanted), partitions=partitions, executor=runner
+            program,
+            as_of=day,
+            families=tuple(wanted),
+            partitions=partitions,
+            executor=runner,
+            switches=None if rules is None else rules.switches,
         )
     shown = {s.replace("-", " ") for s in statuses}
     rows = [r for r in every if not shown or r["status"] in shown]

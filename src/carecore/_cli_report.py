@@ -11,6 +11,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import current_actor
+from carecore._cli_billing import significant_risk_option, switched_rules
 from carecore._cli_common import (
     day_option,
     echo_records,
@@ -157,6 +158,7 @@ def _period(
 @executor_options(
     "the report's partitions of patients are counted (the gap-closure and adherence tables)"
 )
+@significant_risk_option
 @click.pass_context
 def report(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
@@ -179,12 +181,16 @@ def report(  # noqa: PLR0917 - one parameter per click option
     scheduler: str | None,
     workers: int | None,
     partitions: int | None,
+    significant_risk_from: str | None,
 ) -> None:
     """Write the program report: a practice manager's page with plots, and every table as CSV.
 
     The numbers are those of carecore.metrics.program_report over the
     months --from..--to; the headline cards and the funnel describe the
     month --to, against the month before it. The measures are also printed.
+    Eligibility and the minutes to the next code are decided under the CMS
+    rule set of --as-of's year, with --significant-risk-from (or the
+    settings' significant_risk_from) as the month close takes it.
 
     The gap-closure and adherence tables are counted partition by partition
     (--partitions), on the workers of --executor when one is named; the
@@ -209,6 +215,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
     day = as_of
     if day is None:  # the last day of the report, but never a day still to come
         day = min(period.end, SystemClock().today(time_zone))
+    rules = switched_rules(pm, day.year, significant_risk_from)
     from carecore.report._build import build_report, care_lines, care_summary  # noqa: PLC0415
 
     with contextlib.ExitStack() as stack:
@@ -232,6 +239,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
             intervention=intervention,
             comparison_months=months,
             hcc_model=model,
+            rules=rules,
             partitions=partitions,
             executor=runner,
         )

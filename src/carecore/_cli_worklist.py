@@ -8,6 +8,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import current_actor
+from carecore._cli_billing import significant_risk_option, switched_rules
 from carecore._cli_common import day_option, echo_records, format_option, time_zone_option
 from carecore.model import CarePlan, CareTeam, Patient, Practitioner, ServiceFamily
 from carecore.registry import PROGRAMS, WorklistRow, worklist_rows
@@ -78,6 +79,7 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
     ),
 )
 @format_option()
+@significant_risk_option
 @click.pass_context
 def worklist(  # noqa: PLR0917 - one parameter per click option
     ctx: click.Context,
@@ -90,6 +92,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     families: tuple[str, ...],
     acknowledge: str | None,
     fmt: str,
+    significant_risk_from: str | None,
 ) -> None:
     """List each care manager's work in priority order: urgent, overdue, due today, minutes, the rest.
 
@@ -97,7 +100,9 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     monthly check-ins, outreach, eligible patients not enrolled,
     attestations, the billing engine's minutes to the next code, tasks and
     goals (and care gaps and adherence when asked), each with the patient's
-    name and what to do.
+    name and what to do. Eligibility and the minutes to the next code are
+    decided under the CMS rule set of the year, with --significant-risk-from
+    (or the settings' significant_risk_from) as the month close takes it.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     on = day
@@ -106,6 +111,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     ) as program:
         zone = time_zone or program.practice_time_zone() or "UTC"
         today = on or program.clock.now().in_timezone(zone).date()
+        rules = switched_rules(pm, today.year, significant_risk_from)
         if acknowledge is not None:
             done = program.acknowledge_finding(acknowledge)
             click.echo(f"acknowledged {done.id} as {done.acknowledged_by}", err=True)
@@ -115,6 +121,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
             gaps=with_gaps,
             adherence=with_adherence,
             families=[ServiceFamily(f.upper()) for f in families] if families else None,
+            rules=rules,
         )
         if owner is not None:
             _check_owner(program, owner, lists)

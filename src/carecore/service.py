@@ -1111,6 +1111,7 @@ class CareProgram:
         gaps: bool = False,
         adherence: bool = False,
         families: Iterable[ServiceFamily] | None = None,
+        rules: billing.RuleSet | None = None,
     ) -> dict[str, Worklist]:
         """Each care manager's worklist for *on* (default: today in *time_zone*, the practice's), with caseloads.
 
@@ -1121,16 +1122,20 @@ class CareProgram:
         billing engine's minutes to the next code, in priority order.
         *families* default to the programs the store has enrollments in. With
         *gaps*, open care gaps are items; with *adherence*, a drug class
-        whose PDC this calendar year (to *on*) is under 80%.
+        whose PDC this calendar year (to *on*) is under 80%. *rules* are the
+        billing rule set the eligibility and the minutes to the next code
+        are decided under (default: the CMS rule set of *on*'s year): give
+        the one the month close uses (its switches, such as
+        ``significant_risk_from``), and the worklists show what it bills.
         """
         from carecore.gaps import _store  # noqa: PLC0415 - kept off the import path
         from carecore.registry import PROGRAMS, program_worklists  # noqa: PLC0415
 
         today = on or self.clock.now().in_timezone(time_zone).date()
-        rules = _store.rule_set(self.plugin_manager) if gaps else []
+        gap_rules = _store.rule_set(self.plugin_manager) if gaps else []
         data = self.program_data(reason=reason)
         with self.transaction(reason) as tx:
-            open_gaps = _store.gaps_in(tx, on=today, rules=rules) if gaps else ()
+            open_gaps = _store.gaps_in(tx, on=today, rules=gap_rules) if gaps else ()
             pdc = (
                 _store.adherence_in(tx, start=today.start_of("year"), end=today)
                 if adherence
@@ -1147,6 +1152,7 @@ class CareProgram:
             ),
             gaps=open_gaps,
             adherence=pdc,
+            rules=rules,
         )
 
     def run_campaigns(

@@ -182,6 +182,8 @@ def program_report(
     adds before/after comparisons of *comparison_months* months (minutes per
     patient-month, ED visits and admissions per 1,000, readmissions, billable
     rate). *hcc_model* adds CMS-HCC scores (needs the ``hcc`` extra).
+    Eligibility is decided with the switches of *rules* (such as where
+    significant risk comes from), as the month close decides it.
     The worklists (:func:`carecore.registry.registry_worklists` on *as_of*,
     for the report's program) give the billing engine's minutes to the next
     code under *rules* (default: the CMS rule set of *as_of*'s year, when
@@ -199,7 +201,13 @@ def program_report(
     zone = v.check_time_zone(time_zone)
     rules = _rules_of(rules, day)
     # The registry and the engine's minutes are worked out once; the worklists read both.
-    elig = registry(data.patients, as_of=day, conditions=data.conditions, coverages=data.coverages)
+    elig = registry(
+        data.patients,
+        as_of=day,
+        conditions=data.conditions,
+        coverages=data.coverages,
+        switches=None if rules is None else rules.switches,
+    )
     progress = program_progress(data, today=day, rules=rules)
     members = {pid for pid, _ in enrolled_months(data.enrollments, period=period, family=family)}
     scores = (

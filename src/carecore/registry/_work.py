@@ -709,8 +709,9 @@ def program_worklists(
 ) -> dict[str, Worklist]:
     """The one worklist builder: the program's records (*data*) on *today*, for the CLI, report and API.
 
-    Eligibility for *families* is worked out from *data* (:func:`registry`)
-    and the rest is :func:`registry_worklists` over the same records.
+    Eligibility for *families* is worked out from *data* (:func:`registry`,
+    with the switches of *rules*, as the month close decides it) and the
+    rest is :func:`registry_worklists` over the same records.
     *rules* default to the CMS rule set of *today*'s year when carecore
     has one (otherwise no minutes items are made).
 
@@ -734,6 +735,8 @@ def program_worklists(
             conditions=data.conditions,
             coverages=data.coverages,
             families=wanted,
+            # The close's switches (where significant risk comes from, ...): one decision.
+            switches=None if rule_set is None else rule_set.switches,
         )
     else:
         elig = tuple(e for e in eligibility if e.family in wanted)
