@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 import pendulum
 from attrs import field, frozen
@@ -18,6 +20,15 @@ from carecore.model.codes import (
 from carecore.model.people import PatientId
 
 __all__ = ["AdtEvent", "TransitionEpisode"]
+
+
+def _utc_day(at: dt.datetime) -> int:
+    """The proleptic ordinal of *at*'s date in UTC (an aware instant)."""
+    # Its wall time, read as UTC, less its offset: the UTC wall time.
+    wall = dt.datetime(
+        at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond, tzinfo=dt.UTC
+    )
+    return (wall - (at.utcoffset() or dt.timedelta(0))).toordinal()
 
 
 @frozen(kw_only=True, field_transformer=v.name_errors)
@@ -138,8 +149,9 @@ class TransitionEpisode:
     @discharge_date.validator
     def _local_day(self, attribute: attrs.Attribute[object], value: pendulum.Date) -> None:
         # Local time is at most 14 hours from UTC: the local day is the UTC day or next to it.
-        utc_day = self.discharged_at.in_timezone("UTC").date()
-        if abs((value - utc_day).in_days()) > 1:
+        # The UTC day with the standard library (pendulum's zone change and date interval
+        # took about 20 us, and every episode built or read pays it).
+        if abs(value.toordinal() - _utc_day(self.discharged_at)) > 1:
             raise errors.InvalidValue(
                 "is more than a day from the discharge instant's UTC date",
                 field=attribute.name,
