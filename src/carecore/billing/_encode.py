@@ -44,7 +44,7 @@ from carecore.model.careplan import CarePlan
 from carecore.model.enrollment import Consent
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     import polars as pl
 
@@ -90,6 +90,8 @@ DENIAL_COLUMNS = ("patient_id", "practitioner", "code", "reason", "message", "ru
 EVALUATED_BY = {True: "fast path (cached reference result)", False: "reference engine"}
 
 _quote = json.encoder.encode_basestring_ascii  # C-accelerated JSON string quoting
+#: At most this many shared texts are kept by one encoder (then they are rendered afresh).
+_SHARED_TEXTS = 100_000
 
 
 def rule_title(rules: RuleSet | None, code: str) -> str:
@@ -276,6 +278,10 @@ class CloseEncoder:
             f'{{"id":{json_text(rules.id)},"year":{rules.year},'
             f'"version":{json_text(rules.version)},"payer":{json_text(rules.payer)}}}'
         )
+        # Text that many patients' packets share, kept once per value (the values are
+        # immutable, and each text is a pure function of the key).
+        self._rules_of: dict[str, tuple[str, str]] = {}
+        self._texts: dict[object, str] = {}
 
     # -- CSV ---------------------------------------------------------------------------
 
@@ -620,10 +626,30 @@ class CloseEncoder:
         )
 
     def _rule_of(self, code: str) -> tuple[str, str]:
-        rule = self.rules.by_code.get(code)
-        if rule is None:
-            return json_text(NOT_RECORDED), ""
-        return _quote(rule_title(self.rules, code)), ",".join(_quote(s) for s in rule.sources)
+        found = self._rules_of.get(code)
+        if found is None:
+            rule = self.rules.by_code.get(code)
+            found = (
+                (json_text(NOT_RECORDED), "")
+                if rule is None
+                else (
+                    _quote(rule_title(self.rules, code)),
+                    ",".join(_quote(s) for s in rule.sources),
+                )
+            )
+            self._rules_of[code] = found
+        return found
+
+    def _shared(self, key: object, render: Callable[[], str]) -> str:
+        """*render*'s text for *key*, rendered once per close (bounded, then rendered again)."""
+        texts = self._texts
+        found = texts.get(key)
+        if found is None:
+            found = render()
+            if len(texts) >= _SHARED_TEXTS:
+                texts.clear()
+            texts[key] = found
+        return found
 
     def _audit_line(self, line: ClaimLine, practitioner: str, day: str, diagnoses: str) -> str:
         summary, sources = self._rule_of(line.code)
@@ -697,20 +723,29 @@ class CloseEncoder:
         )
         start, end = period.start, period.end
         wanted = set(families)
+        log_item = self.log_item
         log = ",".join(
-            self.log_item(entry)
+            self._shared(entry, lambda entry=entry: log_item(entry))  # type: ignore[misc]
             for entry in sorted(month.time_log, key=_log_order)
             if entry[3] in wanted and start <= entry[0] <= end
         )
+        denial_json = self.denial_json
+        conditions = patient.conditions
         return self._packet(
             _quote(patient.id),
             self.practitioner_item(_quote(practitioner.id), _quote(practitioner.credential.value)),
             consent,
             plans,
-            self.conditions_json(patient.conditions),
+            self._shared(("conditions", conditions), lambda: self.conditions_json(conditions)),
             log,
             ",".join(self.audit_line(line) for line in result.claim_lines),
-            ",".join(self.denial_json(d) for d in result.denials),
+            ",".join(
+                self._shared(
+                    ("denial", d.code, d.reason, d.message, d.rule, d.sources),
+                    lambda d=d: denial_json(d),  # type: ignore[misc]
+                )
+                for d in result.denials
+            ),
             self.hints_json(result),
             ",".join(_quote(str(p)) for p in month.problems),
             _quote(EVALUATED_BY[month.fast]),
