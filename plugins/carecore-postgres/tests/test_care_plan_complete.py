@@ -61,6 +61,8 @@ def test_versions_keep_their_completeness_and_the_migration_fills_it_in(postgres
     with psycopg.connect(postgres_url) as conn:
         for table in ("care_plans", "care_plans_history"):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN cms_complete")
+        for table in ("transition_episodes", "transition_episodes_history"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN discharge_date")  # schema 21
         conn.execute("UPDATE carecore_schema SET version = 19")
     store = open_store(postgres_url)
     try:
