@@ -155,9 +155,7 @@ def _period(
     help="How to print the measures: a table, JSON (with the files written) or CSV "
     "(a header row, one row per measure).",
 )
-@executor_options(
-    "the report's partitions of patients are counted (the gap-closure and adherence tables)"
-)
+@executor_options("the report's partitions of patients are computed")
 @significant_risk_option
 @click.pass_context
 def report(  # noqa: PLR0917 - one parameter per click option
@@ -192,9 +190,10 @@ def report(  # noqa: PLR0917 - one parameter per click option
     rule set of --as-of's year, with --significant-risk-from (or the
     settings' significant_risk_from) as the month close takes it.
 
-    The gap-closure and adherence tables are counted partition by partition
-    (--partitions), on the workers of --executor when one is named; the
-    measures, worklists and eligibility read the whole store in this process.
+    The store is read partition by partition (--partitions), on the workers
+    of --executor when one is named: each partition's measures, worklists,
+    eligibility and gap-closure and adherence counts are added up, and the
+    files are the same for any partition count and executor.
     """
     from carecore.metrics import parse_costs, parse_expected_pmpm  # noqa: PLC0415
     from carecore.risk import HccModel, HccVersion  # noqa: PLC0415

@@ -46,7 +46,7 @@ from carecore.model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from carecore.gaps import Gap
     from carecore.medications import ClassAdherence
@@ -186,6 +186,7 @@ def _outreach_rule(
     *,
     today: pendulum.Date,
     patient_ids: Iterable[str],
+    given: Mapping[str, str] | None = None,
 ) -> Callable[[str], str]:
     """Who reaches out to each of *patient_ids* (patients not enrolled yet) on *today*.
 
@@ -199,8 +200,48 @@ def _outreach_rule(
     the work fall to :func:`_owner_rule` (the billing practitioner, else
     ``"unassigned"``).
 
+    *given*: the turns already shared out over the whole practice (a
+    partitioned report reads the practice in parts: :func:`_outreach_share`
+    of each part, added up, then :func:`_turns`); they are used as they are.
+
     >>> _outreach_rule([], [], today=pendulum.Date(2026, 3, 4), patient_ids=["p1"])("p1")
     'unassigned'
+    """
+    enrolled = list(enrollments)
+    teams = list(care_teams)
+    owner = _owner_rule(enrolled, teams)
+    own = _care_managers(teams)
+    if given is None:
+        managers, load, waiting = _outreach_share(
+            enrolled, teams, today=today, patient_ids=patient_ids
+        )
+        if not managers:
+            return owner
+        given = _turns(managers, load, waiting)
+
+    def owner_of(patient_id: str) -> str:
+        return own.get(patient_id) or given.get(patient_id) or owner(patient_id)
+
+    return owner_of
+
+
+def _outreach_share(
+    enrollments: Iterable[Enrollment],
+    care_teams: Iterable[CareTeam],
+    *,
+    today: pendulum.Date,
+    patient_ids: Iterable[str],
+) -> tuple[set[str], Counter[str], set[str]]:
+    """What :func:`_outreach_rule` shares out from: the care managers, their load, who waits.
+
+    The care managers named on any care team, each owner's patients enrolled
+    on *today* (:func:`_owner_rule`), and the patients of *patient_ids*
+    without a care manager of their own. Each is a set or a count over
+    patients, so the shares of parts of the practice add up (set union,
+    counter sum) to the whole practice's.
+
+    >>> _outreach_share([], [], today=pendulum.Date(2026, 3, 4), patient_ids=["p1"])
+    (set(), Counter(), {'p1'})
     """
     enrolled = list(enrollments)
     teams = list(care_teams)
@@ -208,16 +249,8 @@ def _outreach_rule(
     managers = {
         m.practitioner_id for t in teams for m in t.members if m.role is CareTeamRole.CARE_MANAGER
     }
-    if not managers:
-        return owner
-    own = _care_managers(teams)
     load = Counter(owner(pid) for pid in _enrolled_on(enrolled, today))
-    given = _turns(managers, load, set(patient_ids) - set(own))
-
-    def owner_of(patient_id: str) -> str:
-        return own.get(patient_id) or given.get(patient_id) or owner(patient_id)
-
-    return owner_of
+    return managers, load, set(patient_ids) - set(_care_managers(teams))
 
 
 def _enrolled_on(enrollments: Iterable[Enrollment], today: pendulum.Date) -> set[str]:
@@ -256,6 +289,7 @@ def _attester_rule(
     *,
     today: pendulum.Date,
     patient_ids: Iterable[str],
+    given: Mapping[str, str] | None = None,
 ) -> Callable[[str], str]:
     """Who attests the conditions of each of *patient_ids* (a billing practitioner's attestation).
 
@@ -273,17 +307,41 @@ def _attester_rule(
     outreach (:func:`_turns`): in id order, to the one billing the fewest
     patients enrolled on *today* plus the attestations given so far, the
     lower id on a tie. With nobody who can attest, ``"unassigned"``.
+    *given*: the turns already shared out over the whole practice
+    (:func:`_attester_share` of each part added up, then :func:`_turns`).
 
     >>> _attester_rule([], [], [], today=pendulum.Date(2026, 3, 4), patient_ids=["p1"])("p1")
     'unassigned'
     """
     enrolled = list(enrollments)
+    teams = list(care_teams)
+    own = _own_attesters(enrolled, teams, practitioners)
+    if given is None:
+        named, load, waiting = _attester_share(
+            enrolled, teams, practitioners, today=today, patient_ids=patient_ids
+        )
+        given = _turns(_attesters(named, practitioners), load, waiting)
+
+    def owner_of(patient_id: str) -> str:
+        return own.get(patient_id) or given.get(patient_id) or _UNASSIGNED
+
+    return owner_of
+
+
+def _can_attest(practitioners: Iterable[Practitioner]) -> Callable[[str], bool]:
     credential = {p.id: p.credential for p in practitioners}
 
     def can_attest(practitioner_id: str) -> bool:
         known = credential.get(practitioner_id)
         return known is None or known.is_billing_practitioner
 
+    return can_attest
+
+
+def _billing_named(
+    enrolled: list[Enrollment], care_teams: Iterable[CareTeam]
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Each patient's billing practitioners: from their care teams, and from their enrollments."""
     from_teams: dict[str, set[str]] = defaultdict(set)
     for team in care_teams:
         for member in team.members:
@@ -292,30 +350,66 @@ def _attester_rule(
     from_enrollments: dict[str, set[str]] = defaultdict(set)
     for e in enrolled:
         from_enrollments[e.patient_id].add(e.billing_practitioner_id)
+    return from_teams, from_enrollments
+
+
+def _own_attesters(
+    enrolled: list[Enrollment],
+    care_teams: Iterable[CareTeam],
+    practitioners: Iterable[Practitioner],
+) -> dict[str, str]:
+    """Each patient's own attester: the lowest-id one able to attest, the care team's first."""
+    can_attest = _can_attest(practitioners)
     own: dict[str, str] = {}
-    for source in (from_enrollments, from_teams):  # the care team's wins
+    for source in reversed(_billing_named(enrolled, care_teams)):  # the care team's wins
         for pid, ids in source.items():
             ok = sorted(i for i in ids if can_attest(i))
             if ok:
                 own[pid] = ok[0]
-    # The practice's attesters: those it bills through; before it bills
-    # through anyone, its practitioners whose credential can bill.
-    named = {i for ids in (*from_teams.values(), *from_enrollments.values()) for i in ids}
-    able = {i for i in named if can_attest(i)} or {
+    return own
+
+
+def _attesters(named: set[str], practitioners: Iterable[Practitioner]) -> set[str]:
+    """The practice's attesters: those of *named* who can attest, else every one who can bill."""
+    staff = list(practitioners)
+    can_attest = _can_attest(staff)
+    credential = {p.id: p.credential for p in staff}
+    return {i for i in named if can_attest(i)} or {
         i for i, c in credential.items() if c.is_billing_practitioner
     }
+
+
+def _attester_share(
+    enrollments: Iterable[Enrollment],
+    care_teams: Iterable[CareTeam],
+    practitioners: Iterable[Practitioner],
+    *,
+    today: pendulum.Date,
+    patient_ids: Iterable[str],
+) -> tuple[set[str], Counter[str], set[str]]:
+    """What :func:`_attester_rule` shares out from: who is named, their load, who waits.
+
+    The billing practitioners the care teams and enrollments name, the
+    patients each bills enrolled on *today*, and the patients of
+    *patient_ids* without an attester of their own. Sets and counts over
+    patients: the shares of parts of the practice add up to the whole's.
+
+    >>> _attester_share([], [], [], today=pendulum.Date(2026, 3, 4), patient_ids=["p1"])
+    (set(), Counter(), {'p1'})
+    """
+    enrolled = list(enrollments)
+    teams = list(care_teams)
+    staff = list(practitioners)
+    from_teams, from_enrollments = _billing_named(enrolled, teams)
+    named = {i for ids in (*from_teams.values(), *from_enrollments.values()) for i in ids}
     billed = {
         (e.patient_id, e.billing_practitioner_id)
         for e in enrolled
         if e.status_on(today) is EnrollmentStatus.ENROLLED
     }
     load = Counter(practitioner for _, practitioner in billed)
-    given = _turns(able, load, set(patient_ids) - set(own))
-
-    def owner_of(patient_id: str) -> str:
-        return own.get(patient_id) or given.get(patient_id) or _UNASSIGNED
-
-    return owner_of
+    own = _own_attesters(enrolled, teams, staff)
+    return named, load, set(patient_ids) - set(own)
 
 
 def _transitioning(episodes: Iterable[TransitionEpisode], today: pendulum.Date) -> set[str]:

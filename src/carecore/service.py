@@ -93,7 +93,7 @@ from carecore.plugins import Hooks
 from carecore.storage import KINDS, BulkResult, kind_for, open_store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
     import pendulum
     import pluggy
@@ -1708,12 +1708,22 @@ class CareProgram:
         with self.transaction(reason) as tx:
             return _store.adherence_in(tx, start=start, end=end, patient_id=patient_id)
 
-    def program_data(self, *, reason: str = "program measurement") -> ProgramData:
+    def program_data(
+        self,
+        *,
+        reason: str = "program measurement",
+        patient_ids: Sequence[str] | None = None,
+        kinds: Collection[str] | None = None,
+    ) -> ProgramData:
         """Every record the registry, risk and metrics read, in one transaction.
 
         The snapshot feeds :func:`carecore.metrics.program_report` and
         ``carecore report``. Coverage records are included (an empty tuple
         when none are stored: eligibility then says coverage is unknown).
+        With *patient_ids*, only those patients' records (one query per
+        kind; the practitioners are all read): one partition of the store.
+        With *kinds*, only those fields of :class:`~carecore.metrics.ProgramData`
+        are read (the others are left empty).
 
         >>> CareProgram.open("memory://").program_data().patients
         ()
@@ -1721,26 +1731,37 @@ class CareProgram:
         from carecore import model  # noqa: PLC0415 - the metrics layer loads only when asked
         from carecore.metrics import ProgramData  # noqa: PLC0415
 
+        fields = {
+            "patients": model.Patient,
+            "conditions": model.Condition,
+            "coverages": model.Coverage,
+            "consents": model.Consent,
+            "enrollments": model.Enrollment,
+            "care_teams": model.CareTeam,
+            "care_plans": model.CarePlan,
+            "time_entries": model.TimeEntry,
+            "contacts": model.InteractiveContact,
+            "visits": model.FaceToFaceVisit,
+            "adt_events": model.AdtEvent,
+            "episodes": model.TransitionEpisode,
+            "claim_lines": model.ClaimLine,
+            "denials": model.Denial,
+            "observations": model.Observation,
+            "assessments": model.AssessmentResult,
+        }
+        wanted = set(fields) if kinds is None else set(kinds)
         with self.transaction(reason) as tx:
-            return ProgramData(
-                patients=tuple(tx.all(model.Patient)),
-                practitioners=tuple(tx.all(model.Practitioner)),
-                conditions=tuple(tx.all(model.Condition)),
-                coverages=tuple(tx.all(model.Coverage)),
-                consents=tuple(tx.all(model.Consent)),
-                enrollments=tuple(tx.all(model.Enrollment)),
-                care_teams=tuple(tx.all(model.CareTeam)),
-                care_plans=tuple(tx.all(model.CarePlan)),
-                time_entries=tuple(tx.all(model.TimeEntry)),
-                contacts=tuple(tx.all(model.InteractiveContact)),
-                visits=tuple(tx.all(model.FaceToFaceVisit)),
-                adt_events=tuple(tx.all(model.AdtEvent)),
-                episodes=tuple(tx.all(model.TransitionEpisode)),
-                claim_lines=tuple(tx.all(model.ClaimLine)),
-                denials=tuple(tx.all(model.Denial)),
-                observations=tuple(tx.all(model.Observation)),
-                assessments=tuple(tx.all(model.AssessmentResult)),
-            )
+            read: dict[str, Any] = {"practitioners": tuple(tx.all(model.Practitioner))}
+            for name, cls in fields.items():
+                if name not in wanted:
+                    continue
+                found: list[Any] = (
+                    tx.all(cls)
+                    if patient_ids is None
+                    else tx.find_many(cls, patient_ids=patient_ids)
+                )
+                read[name] = tuple(found)
+            return ProgramData(**read)
 
 
 def _add_missing(

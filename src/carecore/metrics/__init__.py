@@ -5,7 +5,8 @@ one-sentence definition; ``value`` is None when the denominator is zero.
 The definitions, with their sources, are in the explanation page
 *Registry, risk and program metrics*. :func:`program_report` computes every
 measure and table of ``carecore report`` from a :class:`ProgramData`
-snapshot, so the report's numbers are the API's.
+snapshot, so the report's numbers are the API's; :func:`combine_reports`
+adds up the reports of partitions of a store into the whole store's.
 
 >>> import pendulum
 >>> from carecore.model import Enrollment, ServiceFamily, ServicePeriod
@@ -28,6 +29,7 @@ from carecore.metrics._measure import (
     month_key,
     months_of,
 )
+from carecore.metrics._parts import ReportPart, combine_measures, combine_reports
 from carecore.metrics._program import (
     A1C_LOINC,
     A1cChange,
@@ -63,6 +65,7 @@ __all__ = [
     "PmpmRow",
     "ProgramData",
     "ProgramReport",
+    "ReportPart",
     "a1c_change",
     "a1c_changes",
     "admissions_per_1000",
@@ -70,6 +73,8 @@ __all__ = [
     "billable_rate",
     "by_month",
     "churn",
+    "combine_measures",
+    "combine_reports",
     "ed_visits_per_1000",
     "enrolled_months",
     "enrolled_patients",

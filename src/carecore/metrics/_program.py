@@ -286,21 +286,44 @@ def expected_revenue(
     """
     p = _period(period)
     fam = None if family is None else _family(family)
+    return _revenue_measure(
+        *_revenue_parts(claim_lines, period=p, family=fam), period=p, family=fam
+    )
+
+
+def _revenue_parts(
+    claim_lines: Iterable[ClaimLine], *, period: ServicePeriod, family: ServiceFamily | None
+) -> tuple[Decimal, int, int]:
+    """What :func:`expected_revenue` is made of: the amount, the lines, the lines with no fee.
+
+    Each is a sum over lines, so the parts of disjoint sets of patients add up.
+    """
     lines = [
         line
         for line in claim_lines
-        if closed_with(line.period, p) and (fam is None or line.family is fam)
+        if closed_with(line.period, period) and (family is None or line.family is family)
     ]
     money = revenue(lines)
-    total, unpriced = money.total, money.unpriced_lines
-    which = "all families" if fam is None else fam.value
+    return money.total, len(lines), money.unpriced_lines
+
+
+def _revenue_measure(
+    total: Decimal,
+    lines: int,
+    unpriced: int,
+    *,
+    period: ServicePeriod,
+    family: ServiceFamily | None,
+) -> Measure:
+    """:func:`expected_revenue` from its parts (:func:`_revenue_parts`, added up)."""
+    which = "all families" if family is None else family.value
     return Measure(
         name="expected_revenue",
         numerator=total,
         denominator=None,
         unit="USD",
-        period=p,
-        definition=f"sum of the approximate amounts of {len(lines)} claim line(s) ({which}); "
+        period=period,
+        definition=f"sum of the approximate amounts of {lines} claim line(s) ({which}); "
         f"{unpriced} with no listed fee, not included",
     )
 
@@ -701,6 +724,22 @@ def parse_costs(text: str) -> tuple[PatientCost, ...]:
     return tuple(out)
 
 
+def _pmpm_source(family: ServiceFamily, unpriced: int) -> str:
+    """The ``source`` of a PMPM row costed by the claim lines, *unpriced* of them left out.
+
+    >>> from carecore.model import ServiceFamily
+    >>> _pmpm_source(ServiceFamily.CCM, 2)
+    'care-management revenue (CCM claim lines; 2 with no listed fee left out)'
+    """
+    left_out = f"; {unpriced} with no listed fee left out" if unpriced else ""
+    return f"care-management revenue ({family.value} claim lines{left_out})"
+
+
+def _unpriced_lines(claim_lines: Iterable[ClaimLine], family: ServiceFamily) -> int:
+    """The claim lines of *family* with no listed fee (what :func:`_pmpm_source` counts)."""
+    return sum(1 for line in claim_lines if line.family is family and line.amount is None)
+
+
 def pmpm_by_quarter(
     enrollments: Iterable[Enrollment],
     *,
@@ -735,8 +774,7 @@ def pmpm_by_quarter(
                 unpriced += 1
                 continue
             spent[line.patient_id, _line_month(line)] += line.amount
-        left_out = f"; {unpriced} with no listed fee left out" if unpriced else ""
-        source = f"care-management revenue ({fam.value} claim lines{left_out})"
+        source = _pmpm_source(fam, unpriced)
     else:
         source = "user cost table"
         for cost in costs:

@@ -56,6 +56,7 @@ from carecore.registry import (
     Caseload,
     Eligibility,
     MinutesProgress,
+    Turns,
     caseloads,
     program_progress,
     program_worklists,
@@ -144,6 +145,9 @@ class ProgramReport:
     #: The snapshot the report was computed from: the report's practice sections
     #: (:mod:`carecore.report`) call the same metrics on it for single months.
     data: ProgramData | None = field(default=None, eq=False, repr=False)
+    #: What the worklists' care-plan items say (``plan/task`` or ``plan/goal`` to its words),
+    #: for a report that carries no snapshot (combined from partitions of the store).
+    texts: dict[str, str] = field(factory=dict, eq=False, repr=False)
 
     def measure(self, name: str) -> Measure:
         """The headline measure called *name*.
@@ -174,6 +178,7 @@ def program_report(
     hcc_model: HccModel | None = None,
     tier_rules: TierRules | None = None,
     rules: billing.RuleSet | None = None,
+    turns: Turns | None = None,
 ) -> ProgramReport:
     """Compute every measure and table of the program report from *data*.
 
@@ -187,7 +192,9 @@ def program_report(
     The worklists (:func:`carecore.registry.registry_worklists` on *as_of*,
     for the report's program) give the billing engine's minutes to the next
     code under *rules* (default: the CMS rule set of *as_of*'s year, when
-    carecore has one), from the same records a month close reads.
+    carecore has one), from the same records a month close reads. *turns*
+    (:func:`carecore.registry.worklist_turns`) are the worklists' turns
+    shared out over the whole practice when *data* is one part of it.
 
     >>> r = program_report(ProgramData(), period=ServicePeriod.month(2026, 3))
     >>> r.measure("enrollment_rate").value is None, len(r.measures)
@@ -302,6 +309,7 @@ def program_report(
                 rules=rules,
                 eligibility=elig,
                 progress=progress,
+                turns=turns,
             ).values()
         ),
         minutes_progress=progress,

@@ -42,6 +42,8 @@ from carecore.registry._work import (
     BANDS,
     Caseload,
     MinutesProgress,
+    Turns,
+    TurnsShare,
     WorklistRow,
     caseloads,
     minutes_progress,
@@ -49,8 +51,10 @@ from carecore.registry._work import (
     program_progress,
     program_worklists,
     registry_worklists,
+    turns_share,
     urgent_findings,
     worklist_rows,
+    worklist_turns,
 )
 
 __all__ = [
@@ -61,6 +65,8 @@ __all__ = [
     "Criterion",
     "Eligibility",
     "MinutesProgress",
+    "Turns",
+    "TurnsShare",
     "WorklistRow",
     "caseloads",
     "classify",
@@ -72,6 +78,8 @@ __all__ = [
     "program_worklists",
     "registry",
     "registry_worklists",
+    "turns_share",
     "urgent_findings",
     "worklist_rows",
+    "worklist_turns",
 ]

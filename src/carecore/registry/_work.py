@@ -11,7 +11,7 @@ rule is restated here.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 import attrs
@@ -36,18 +36,22 @@ from carecore.outreach import (
     WorkItem,
     Worklist,
     _attester_rule,
+    _attester_share,
+    _attesters,
     _build_worklists,
     _outreach_rule,
+    _outreach_share,
     _owner_rule,
     _reaching,
     _transitioning,
+    _turns,
     _why_unassigned,
 )
 from carecore.registry._eligibility import PROGRAMS, _check_family, registry
 from carecore.transitions import expire
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from carecore.gaps import Gap
     from carecore.medications import ClassAdherence
@@ -75,6 +79,8 @@ __all__ = [
     "BANDS",
     "Caseload",
     "MinutesProgress",
+    "Turns",
+    "TurnsShare",
     "WorklistRow",
     "caseloads",
     "minutes_progress",
@@ -82,8 +88,10 @@ __all__ = [
     "program_progress",
     "program_worklists",
     "registry_worklists",
+    "turns_share",
     "urgent_findings",
     "worklist_rows",
+    "worklist_turns",
 ]
 
 _OPEN = frozenset(
@@ -272,6 +280,7 @@ def registry_worklists(
     assessments: Iterable[AssessmentResult] = (),
     progress: Iterable[MinutesProgress] | None = None,
     readings: Iterable[Observation] = (),
+    turns: Turns | None = None,
 ) -> dict[str, Worklist]:
     """The outreach worklists of :func:`carecore.outreach.build_worklists`, plus the registry's work.
 
@@ -326,6 +335,12 @@ def registry_worklists(
     are listed for :data:`CLOSED_SHOWN_DAYS` days after the period's end, the
     death or the departure, then dropped.
 
+    *turns*: who reaches out to, and who attests for, the patients without a
+    care manager or attester of their own, shared out over the whole practice
+    already (:func:`worklist_turns`); a report made in partitions of the
+    practice passes them, so each part gives its patients to whom the whole
+    practice would.
+
     >>> import pendulum
     >>> registry_worklists(today=pendulum.Date(2026, 3, 4))
     {}
@@ -341,28 +356,23 @@ def registry_worklists(
     given = list(episodes)
     followed = [expire(e, on=day) for e in given]
     verdicts = list(eligibility)
-    open_enrollments = {(e.patient_id, e.family) for e in enrolled if e.status_on(day) in _OPEN}
-    offers = [
-        e for e in verdicts if e.eligible and (e.patient_id, e.family) not in open_enrollments
-    ]
+    offers, attests, reaching = _waiting(day, verdicts, enrolled, given, followed)
     # One outreach rule over everyone to reach and every TCM patient, so the
     # turns are shared fairly (TCM is a care manager's work as outreach is).
     reach = _outreach_rule(
         enrolled,
         teams,
         today=day,
-        patient_ids=_reaching(enrolled, day)
-        | {e.patient_id for e in offers}
-        | _transitioning(followed, day)
-        | {before.patient_id for before, _ in _expired_shown(given, followed, day)},
+        patient_ids=reaching,
+        given=None if turns is None else turns.reach,
     )
-    attests = [
-        e
-        for e in verdicts
-        if e.needs_attestation and (e.patient_id, e.family) not in open_enrollments
-    ]
     attester = _attester_rule(
-        enrolled, teams, staff, today=day, patient_ids={e.patient_id for e in attests}
+        enrolled,
+        teams,
+        staff,
+        today=day,
+        patient_ids={e.patient_id for e in attests},
+        given=None if turns is None else turns.attest,
     )
     base = _build_worklists(
         today=day,
@@ -478,6 +488,132 @@ def registry_worklists(
         )
         for name in sorted(set(items) | set(gone))
     }
+
+
+def _waiting(
+    day: pendulum.Date,
+    verdicts: list[Eligibility],
+    enrolled: list[Enrollment],
+    given: list[TransitionEpisode],
+    followed: list[TransitionEpisode],
+) -> tuple[list[Eligibility], list[Eligibility], set[str]]:
+    """The offers to make, the attestations to ask for, and every patient to reach on *day*."""
+    open_enrollments = {(e.patient_id, e.family) for e in enrolled if e.status_on(day) in _OPEN}
+    offers = [
+        e for e in verdicts if e.eligible and (e.patient_id, e.family) not in open_enrollments
+    ]
+    attests = [
+        e
+        for e in verdicts
+        if e.needs_attestation and (e.patient_id, e.family) not in open_enrollments
+    ]
+    reaching = (
+        _reaching(enrolled, day)
+        | {e.patient_id for e in offers}
+        | _transitioning(followed, day)
+        | {before.patient_id for before, _ in _expired_shown(given, followed, day)}
+    )
+    return offers, attests, reaching
+
+
+@frozen(kw_only=True)
+class TurnsShare:
+    """One part of the practice's share of the worklists' turns (:func:`turns_share`).
+
+    Sets and counts over the part's patients: the shares of disjoint parts
+    add up (:meth:`add`) to the whole practice's, and :func:`worklist_turns`
+    shares the turns out from the sum as one pass over the practice would.
+    """
+
+    managers: frozenset[str] = frozenset()
+    reach_load: Counter[str] = attrs.field(factory=Counter)
+    reach_waiting: frozenset[str] = frozenset()
+    named: frozenset[str] = frozenset()
+    attest_load: Counter[str] = attrs.field(factory=Counter)
+    attest_waiting: frozenset[str] = frozenset()
+
+    def add(self, other: TurnsShare) -> TurnsShare:
+        """The share of both parts (disjoint sets of patients)."""
+        return TurnsShare(
+            managers=self.managers | other.managers,
+            reach_load=self.reach_load + other.reach_load,
+            reach_waiting=self.reach_waiting | other.reach_waiting,
+            named=self.named | other.named,
+            attest_load=self.attest_load + other.attest_load,
+            attest_waiting=self.attest_waiting | other.attest_waiting,
+        )
+
+
+@frozen(kw_only=True)
+class Turns:
+    """Who reaches out to (``reach``) and who attests for (``attest``) the patients waiting for one."""
+
+    reach: dict[str, str]
+    attest: dict[str, str]
+
+
+def turns_share(
+    data: ProgramData,
+    *,
+    today: pendulum.Date,
+    eligibility: Iterable[Eligibility],
+) -> TurnsShare:
+    """One part of the practice's share of the worklists' turns (*data*: the part's records).
+
+    *eligibility* is the part's registry on *today* for the worklists'
+    families. The part's care managers, each owner's enrolled patients, the
+    patients waiting for someone to reach out (no care manager of their own),
+    the billing practitioners named, each one's enrolled patients and the
+    patients waiting for an attester: what :func:`registry_worklists` shares
+    out, as sets and counts.
+
+    >>> import pendulum
+    >>> from carecore.metrics import ProgramData
+    >>> turns_share(ProgramData(), today=pendulum.Date(2026, 3, 4), eligibility=()).managers
+    frozenset()
+    """
+    day = check_date(today, "today")
+    enrolled = list(data.enrollments)
+    teams = list(data.care_teams)
+    given = list(data.episodes)
+    followed = [expire(e, on=day) for e in given]
+    _, attests, reaching = _waiting(day, list(eligibility), enrolled, given, followed)
+    managers, reach_load, reach_waiting = _outreach_share(
+        enrolled, teams, today=day, patient_ids=reaching
+    )
+    named, attest_load, attest_waiting = _attester_share(
+        enrolled,
+        teams,
+        data.practitioners,
+        today=day,
+        patient_ids={e.patient_id for e in attests},
+    )
+    return TurnsShare(
+        managers=frozenset(managers),
+        reach_load=reach_load,
+        reach_waiting=frozenset(reach_waiting),
+        named=frozenset(named),
+        attest_load=attest_load,
+        attest_waiting=frozenset(attest_waiting),
+    )
+
+
+def worklist_turns(share: TurnsShare, practitioners: Iterable[Practitioner]) -> Turns:
+    """The turns of the whole practice from its *share* (the parts' :func:`turns_share` added up).
+
+    The same sharing as one pass over the practice: the waiting patients in
+    id order, each to the care manager (attester) with the fewest patients
+    so far (:func:`carecore.outreach._turns`). No care manager: nobody is
+    given outreach (it falls to the owner rule).
+
+    >>> worklist_turns(TurnsShare(), ()).reach
+    {}
+    """
+    reach = _turns(share.managers, share.reach_load, share.reach_waiting) if share.managers else {}
+    attest = _turns(
+        _attesters(set(share.named), practitioners), share.attest_load, share.attest_waiting
+    )
+    return Turns(reach=reach, attest=attest)
 
 
 def _unless_gone(
@@ -706,6 +842,7 @@ def program_worklists(
     adherence: Iterable[ClassAdherence] = (),
     eligibility: Iterable[Eligibility] | None = None,
     progress: Iterable[MinutesProgress] | None = None,
+    turns: Turns | None = None,
 ) -> dict[str, Worklist]:
     """The one worklist builder: the program's records (*data*) on *today*, for the CLI, report and API.
 
@@ -718,7 +855,8 @@ def program_worklists(
     A caller that has already worked out *eligibility* (the registry of
     *data* on *today*) or the minutes *progress* (:func:`program_progress`
     of *data* on *today* under the same rules) passes it, and it is not
-    worked out again; only the eligibility of *families* is read.
+    worked out again; only the eligibility of *families* is read. *turns*:
+    see :func:`registry_worklists`.
 
     >>> import pendulum
     >>> from carecore.metrics import ProgramData
@@ -762,6 +900,7 @@ def program_worklists(
         assessments=data.assessments,
         progress=progress,
         readings=data.observations,
+        turns=turns,
     )
 
 
@@ -885,6 +1024,7 @@ def worklist_rows(
     today: pendulum.Date,
     patients: Iterable[Patient] = (),
     care_plans: Iterable[CarePlan] = (),
+    descriptions: Mapping[str, str] | None = None,
 ) -> tuple[WorklistRow, ...]:
     """Every item of *worklists* as a :class:`WorklistRow`, list by list, in each list's order.
 
@@ -896,6 +1036,8 @@ def worklist_rows(
     when the patient is not given, e.g. for a version without names). A
     task or goal item says what the task or goal is, from *care_plans*; a
     care gap names its rule by title (carecore's rules; another rule by its id).
+    *descriptions* (``plan/task`` or ``plan/goal`` to its words) say the same
+    without the care plans, for a report combined from partitions.
 
     >>> import pendulum
     >>> worklist_rows([], today=pendulum.Date(2026, 3, 4))
@@ -914,6 +1056,7 @@ def worklist_rows(
     for plan in care_plans:
         said.update({f"{plan.id}/{t.id}": t.description for t in plan.tasks})
         said.update({f"{plan.id}/{g.id}": g.description for g in plan.goals})
+    said.update(descriptions or {})
     out = []
     for wl in worklists:
         shown = [(i, None) for i in wl.items] + [(c.item, c.reason) for c in wl.closed]

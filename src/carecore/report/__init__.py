@@ -45,7 +45,7 @@ from carecore.report._tables import TABLE_MAKERS, Table, cell, report_tables
 from carecore.report._view import PracticeView, Section, practice_view
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import pendulum
 
@@ -123,8 +123,14 @@ def _measures_table(report: ProgramReport) -> Table:
     )
 
 
-def _names(report: ProgramReport, *, phi: bool) -> dict[str, str]:
-    if not phi or report.data is None:
+def _names(
+    report: ProgramReport, *, phi: bool, names: Mapping[str, str] | None = None
+) -> Mapping[str, str]:
+    if not phi:
+        return {}
+    if names is not None:
+        return names
+    if report.data is None:
         return {}
     return {p.id: f"{p.display_name} ({p.birth_date})" for p in report.data.patients}
 
@@ -138,13 +144,15 @@ def _file_safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", text).lstrip(".") or "-"
 
 
-def _worklist_tables(report: ProgramReport, names: dict[str, str]) -> tuple[Table, ...]:
+def _worklist_tables(report: ProgramReport, names: Mapping[str, str]) -> tuple[Table, ...]:
     """Each owner's open items as :func:`carecore.registry.worklist_rows` gives them, in its order."""
     day = report.as_of
     plans = () if report.data is None else report.data.care_plans
     rows = [
         r
-        for r in worklist_rows(report.worklists, today=day, care_plans=plans)
+        for r in worklist_rows(
+            report.worklists, today=day, care_plans=plans, descriptions=report.texts
+        )
         if r.closed_reason is None
     ]
     # With names, the patient's id beside each: two patients may share a name.
@@ -194,7 +202,7 @@ def _when(due: pendulum.Date, day: pendulum.Date) -> str:
 
 
 def _eligibility_table(
-    report: ProgramReport, names: dict[str, str]
+    report: ProgramReport, names: Mapping[str, str]
 ) -> tuple[Table, tuple[str, ...]]:
     rows_in = [e for e in report.eligibility if e.family is report.family]
     rules: list[str] = []
@@ -304,10 +312,10 @@ def _write_csv(path: Path, table: Table) -> Table:
 
 
 def _pages(
-    report: ProgramReport, *, phi: bool
+    report: ProgramReport, *, phi: bool, names: Mapping[str, str] | None = None
 ) -> dict[str, tuple[str, Callable[[], dict[str, Any]]]]:
     """Each linked page's title and how to make its context (made when the page is written)."""
-    names = _names(report, phi=phi)
+    names = _names(report, phi=phi, names=names)
     who = "patient names" if names else "patient ids (written without names)"
 
     def eligibility_page() -> dict[str, Any]:
@@ -371,6 +379,8 @@ def write_report(
     sections: tuple[Section, ...] = (),
     phi: bool = True,
     headline: str = "month",
+    view: PracticeView | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> ReportFiles:
     """Write ``index.html``, its linked pages, one CSV per table and the PNG plots into *out*.
 
@@ -380,7 +390,10 @@ def write_report(
     names. *headline* ``"quarter"`` makes the cards describe the quarter the
     period ends in (see :func:`practice_view`). A report made by :func:`carecore.metrics.program_report` carries
     its snapshot and gets the practice sections (cards, funnel, revenue,
-    denials, minutes, TCM, staff).
+    denials, minutes, TCM, staff). A report without its snapshot (combined
+    from partitions of a store, :func:`carecore.report._build.program_parts`)
+    gets them from *view*, its practice view made from the partitions, and
+    names its patients from *names* (patient id to name and birth date).
 
     The folder is created when missing (readable by its owner only, 0700);
     files of the same names are replaced, and every file is written 0600:
@@ -397,7 +410,8 @@ def write_report(
     folder = Path(out)
     _check(folder, extra, sections)
     env = _environment()  # a missing extra is named before anything is written
-    view = None if report.data is None else practice_view(report, headline=headline)
+    if view is None and report.data is not None:
+        view = practice_view(report, headline=headline)
     if view is not None and sections:
         view = evolve(view, sections=(*view.sections, *sections))
     plots = render_plots(report)
@@ -426,7 +440,7 @@ def write_report(
         write_private(path, data)
         png_files.append(path)
     pages = []
-    for name, (title, make_context) in _pages(report, phi=phi).items():
+    for name, (title, make_context) in _pages(report, phi=phi, names=names).items():
         path = folder / name
         context = make_context()
         with private_open(path, "w", newline="", encoding="utf-8") as handle:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from carecore.executors import Executor
     from carecore.metrics import ProgramReport
     from carecore.model import ServicePeriod
+    from carecore.report._view import PracticeView
     from carecore.service import CareProgram
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "care_summary",
     "care_tables",
     "class_label",
+    "program_parts",
 ]
 
 #: Rules shown on the page before the rest go to the linked CSV.
@@ -378,14 +380,19 @@ def build_report(
     they are counted in *partitions* on *executor* (see :func:`care_tables`).
     Returns the report, the files written and the care tables.
     """
-    from carecore.metrics import program_report  # noqa: PLC0415
-
-    # The care tables first: their partitions' records are gone before the snapshot is read.
     care = care_tables(
         program, period.start, as_of, reason=reason, partitions=partitions, executor=executor
     )
-    data = program.program_data(reason=reason)
-    result = program_report(data, period=period, as_of=as_of, **options)
+    result, view, names = program_parts(
+        program,
+        period=period,
+        as_of=as_of,
+        reason=reason,
+        headline=headline,
+        partitions=partitions,
+        executor=executor,
+        **options,
+    )
     files = write_report(
         result,
         out,
@@ -393,5 +400,224 @@ def build_report(
         sections=care_sections(care, period.start, as_of),
         phi=phi,
         headline=headline,
+        view=view,
+        names=names,
     )
     return result, files, care
+
+
+#: What :func:`turns_share` reads of each partition.
+_TURN_KINDS = ("patients", "conditions", "coverages", "enrollments", "care_teams", "episodes")
+
+
+def _share_of(  # noqa: PLR0917 - the executor passes arguments by position
+    program: CareProgram,
+    part: list[str],
+    as_of: pendulum.Date,
+    family: Any,
+    reason: str,
+    rules: Any,
+) -> Any:
+    """One partition's share of the worklists' turns (its records read in one transaction).
+
+    Eligibility is decided as :func:`carecore.metrics.program_report` decides
+    it: under the switches of *rules* (the report's rule set, or the CMS one
+    of *as_of*'s year).
+    """
+    from carecore.metrics._summary import _rules_of  # noqa: PLC0415
+    from carecore.registry import registry, turns_share  # noqa: PLC0415
+
+    rule_set = _rules_of(rules, as_of)
+    data = program.program_data(reason=reason, patient_ids=part, kinds=_TURN_KINDS)
+    verdicts = registry(
+        data.patients,
+        as_of=as_of,
+        conditions=data.conditions,
+        coverages=data.coverages,
+        families=(family,),
+        switches=None if rule_set is None else rule_set.switches,
+    )
+    return turns_share(data, today=as_of, eligibility=verdicts)
+
+
+def _part_of(
+    program: CareProgram,
+    part: list[str],
+    *,
+    reason: str,
+    headline: str,
+    turns: Any,
+    options: dict[str, Any],
+) -> tuple[Any, Any, dict[str, str]]:
+    """One partition's report, view part and patient names; its records are dropped after."""
+    from carecore.metrics import program_report  # noqa: PLC0415
+    from carecore.metrics._parts import ReportPart  # noqa: PLC0415
+    from carecore.metrics._program import _revenue_parts, _unpriced_lines  # noqa: PLC0415
+    from carecore.report._view import view_part  # noqa: PLC0415
+
+    data = program.program_data(reason=reason, patient_ids=part)
+    costs = options.get("costs")
+    if costs is not None:
+        mine = set(part)
+        options = {**options, "costs": tuple(c for c in costs if c.patient_id in mine)}
+    report = program_report(data, turns=turns, **options)
+    view = view_part(data, report, headline=headline)
+    said = {}
+    for plan in data.care_plans:
+        said.update({f"{plan.id}/{t.id}": t.description for t in plan.tasks})
+        said.update({f"{plan.id}/{g.id}": g.description for g in plan.goals})
+    details = {i.detail for w in report.worklists for i in (*w.items, *(c.item for c in w.closed))}
+    texts = {k: v for k, v in said.items() if k in details}
+    names = {p.id: f"{p.display_name} ({p.birth_date})" for p in data.patients}
+    done = ReportPart(
+        report=attrs.evolve(report, data=None, texts=texts),
+        revenue=_revenue_parts(data.claim_lines, period=report.period, family=report.family),
+        unpriced=_unpriced_lines(data.claim_lines, report.family),
+    )
+    return done, view, names
+
+
+@attrs.define
+class _ReportWorker:
+    """A worker of the report's partitions: its connection to the store, opened on first use."""
+
+    store: str
+    actor: Any
+    program: Any = None  #: the CareProgram, once opened
+
+    def open(self) -> CareProgram:
+        if self.program is None:
+            from carecore.service import CareProgram  # noqa: PLC0415
+
+            self.program = CareProgram.open(self.store, actor=self.actor, create=False)
+        return self.program  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.program is not None:
+            self.program.close()
+            self.program = None
+
+
+def _worker_share(  # noqa: PLR0917 - the executor passes arguments by position
+    state: _ReportWorker,
+    part: list[str],
+    as_of: pendulum.Date,
+    family: Any,
+    reason: str,
+    rules: Any,
+) -> Any:
+    return _share_of(state.open(), part, as_of, family, reason, rules)
+
+
+def _worker_part(  # noqa: PLR0917 - the executor passes arguments by position
+    state: _ReportWorker,
+    part: list[str],
+    reason: str,
+    headline: str,
+    turns: Any,
+    options: dict[str, Any],
+) -> Any:
+    return _part_of(
+        state.open(), part, reason=reason, headline=headline, turns=turns, options=options
+    )
+
+
+def program_parts(
+    program: CareProgram,
+    *,
+    period: ServicePeriod,
+    as_of: pendulum.Date,
+    reason: str,
+    headline: str = "month",
+    partitions: int | None = None,
+    executor: Executor | None = None,
+    **options: Any,
+) -> tuple[ProgramReport, PracticeView, dict[str, str]]:
+    """The program report, its practice view and the patients' names, computed in partitions.
+
+    The patients are split by :func:`carecore.executors.partition_of` into
+    *partitions* (default: partitions of about
+    :data:`carecore.service.PARTITION_SIZE` patients). Two passes, each
+    reading one partition at a time in one transaction (one query per kind
+    of record):
+
+    1. each partition's share of the worklists' turns
+       (:func:`carecore.registry.turns_share`: who has a care manager, each
+       owner's load, who waits), added up and shared out over the whole
+       practice (:func:`carecore.registry.worklist_turns`);
+    2. each partition's :func:`carecore.metrics.program_report` (with those
+       turns) and :func:`carecore.report._view.view_part`; the records are
+       dropped, the counts, sums and per-patient rows kept.
+
+    The partitions' reports are combined by
+    :func:`carecore.metrics.combine_reports` and their view parts by
+    :func:`carecore.report._view.view_of_parts`: the result is the report of
+    the whole store read at once, for any partition count and executor. On
+    *executor* each worker reads its partitions from the store itself (a
+    store other processes can open). *options* go to ``program_report``.
+    """
+    from carecore.billing._store_parts import hash_partitions  # noqa: PLC0415
+    from carecore.executors import open_pool  # noqa: PLC0415
+    from carecore.metrics import ProgramData, program_report  # noqa: PLC0415
+    from carecore.metrics._parts import ReportPart, combine_reports  # noqa: PLC0415
+    from carecore.model import ServiceFamily  # noqa: PLC0415
+    from carecore.registry import TurnsShare, worklist_turns  # noqa: PLC0415
+    from carecore.report._view import view_of_parts, view_part  # noqa: PLC0415
+    from carecore.service import PARTITION_SIZE  # noqa: PLC0415
+
+    family = options.get("family", ServiceFamily.CCM)
+    rules = options.get("rules")
+    options = {**options, "period": period, "as_of": as_of}
+    with program.transaction(reason) as tx:
+        ids = tx.patient_ids()
+    practitioners = program.program_data(reason=reason, kinds=()).practitioners
+    count = partitions if partitions is not None else max(1, -(-len(ids) // PARTITION_SIZE))
+    parts = [p for p in hash_partitions(ids, count) if p]
+    url = getattr(program.store, "url", "")
+    share = TurnsShare()
+    done: list[tuple[Any, Any, dict[str, str]]] = []
+    if executor is None or not url or url.startswith("memory:"):
+        for part in parts:
+            share = share.add(_share_of(program, part, as_of, family, reason, rules))
+        turns = worklist_turns(share, practitioners)
+        done = [
+            _part_of(program, part, reason=reason, headline=headline, turns=turns, options=options)
+            for part in parts
+        ]
+    else:
+        with open_pool(executor, _ReportWorker, store=url, actor=program.identity) as pool:
+            shares = [
+                pool.submit(_worker_share, part, as_of, family, reason, rules) for part in parts
+            ]
+            for pending in shares:
+                share = share.add(pending.result())
+            turns = worklist_turns(share, practitioners)
+            waiting = [
+                pool.submit(_worker_part, part, reason, headline, turns, options) for part in parts
+            ]
+            done = [p.result() for p in waiting]
+    if not done:  # no patients: the report of an empty store
+        empty = ProgramData(practitioners=practitioners, coverages=())
+        report = program_report(empty, **options)
+        empty_view = view_part(empty, report, headline=headline)
+        done = [
+            (
+                ReportPart(
+                    report=attrs.evolve(report, data=None),
+                    revenue=(report.measure("expected_revenue").numerator, 0, 0),
+                    unpriced=0,
+                ),
+                empty_view,
+                {},
+            )
+        ]
+    result = combine_reports([d[0] for d in done], costs=options.get("costs") is not None)
+    view = view_of_parts(
+        result, [d[1] for d in done], headline=headline, practitioners=practitioners
+    )
+    names: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for d in done:
+        names.update(d[2])
+        texts.update(d[0].report.texts)
+    return attrs.evolve(result, texts=texts), view, names

@@ -214,7 +214,9 @@ def _a1c(report: ProgramReport) -> Table:
 def _worklist(report: ProgramReport) -> Table:
     # The rows a care manager reads (carecore worklist): priority, overdue since, what to do.
     plans = () if report.data is None else report.data.care_plans
-    rows = worklist_rows(report.worklists, today=report.as_of, care_plans=plans)
+    rows = worklist_rows(
+        report.worklists, today=report.as_of, care_plans=plans, descriptions=report.texts
+    )
     return Table(
         name="worklist",
         title=f"Worklists on {report.as_of}",

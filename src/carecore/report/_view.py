@@ -10,6 +10,7 @@ transitions module's deadlines; this module only groups, counts and words.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from carecore.billing.cms import close_rule_set
 from carecore.billing.fees import NO_LISTED_FEE
 from carecore.billing.primitives import closed_with, line_amount, unit_thresholds
 from carecore.metrics import (
+    Measure,
     billable_rate,
     enrolled_months,
     enrolled_patients,
@@ -31,16 +33,19 @@ from carecore.metrics import (
     minutes_per_patient_month,
     month_key,
 )
+from carecore.metrics._program import _revenue_measure, _revenue_parts
 from carecore.model import ServicePeriod
 from carecore.report._labels import count, label, measure_value, money, month_name, percent
 from carecore.report._tables import Table
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     import pendulum
 
     from carecore.billing.rules import RuleSet
-    from carecore.metrics import Measure, ProgramData, ProgramReport
-    from carecore.model import Enrollment, TimeEntry
+    from carecore.metrics import ProgramData, ProgramReport
+    from carecore.model import Enrollment, Practitioner, TimeEntry
 
 __all__ = [
     "HEADLINES",
@@ -48,9 +53,12 @@ __all__ = [
     "PracticeView",
     "Section",
     "Step",
+    "ViewPart",
     "last_month",
     "last_quarter",
     "practice_view",
+    "view_of_parts",
+    "view_part",
 ]
 
 #: Fewer events than this make a rate a small number (it moves a lot with one event).
@@ -166,30 +174,42 @@ def _delta(now: Decimal | None, then: Decimal | None, fmt: str) -> str:
     return f"{sign}{text}"
 
 
-def _cards(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> tuple[Card, ...]:
+def _card_measures(
+    data: ProgramData, report: ProgramReport, month: ServicePeriod
+) -> tuple[tuple[Measure, ...], tuple[tuple[Decimal, int, int], ...]]:
+    """The cards' measures over *month* and the period before, and the revenue's parts."""
+    family = report.family
+    before = _previous(month)
+    measures = tuple(
+        m
+        for p in (month, before)
+        for m in (
+            billable_rate(data.claim_lines, data.enrollments, period=p, family=family),
+            enrolled_patients(data.enrollments, period=p, family=family),
+            minutes_per_patient_month(data.time_entries, data.enrollments, period=p, family=family),
+        )
+    )
+    revenue = tuple(
+        _revenue_parts(data.claim_lines, period=p, family=family) for p in (month, before)
+    )
+    return measures, revenue
+
+
+def _cards(
+    report: ProgramReport,
+    month: ServicePeriod,
+    measures: tuple[Measure, ...],
+    revenue: tuple[tuple[Decimal, int, int], ...],
+) -> tuple[Card, ...]:
     """The cards over *month* (a month or a quarter) against the period before."""
     family = report.family
     before = _previous(month)
     since = f"from {month_name(before)}"
-
-    def rate(p: ServicePeriod) -> Measure:
-        return billable_rate(data.claim_lines, data.enrollments, period=p, family=family)
-
-    def revenue(p: ServicePeriod) -> Measure:
-        return expected_revenue(data.claim_lines, period=p, family=family)
-
-    def enrolled(p: ServicePeriod) -> Measure:
-        return enrolled_patients(data.enrollments, period=p, family=family)
-
-    def minutes(p: ServicePeriod) -> Measure:
-        return minutes_per_patient_month(
-            data.time_entries, data.enrollments, period=p, family=family
-        )
-
-    b, b0 = rate(month), rate(before)
-    r, r0 = revenue(month), revenue(before)
-    e, e0 = enrolled(month), enrolled(before)
-    m, m0 = minutes(month), minutes(before)
+    b, e, m, b0, e0, m0 = measures
+    r, r0 = (
+        _revenue_measure(*parts, period=p, family=family)
+        for parts, p in zip(revenue, (month, before), strict=True)
+    )
     return (
         Card(
             label="Billable rate",
@@ -229,8 +249,10 @@ _STEP_LABELS = {
 }
 
 
-def _funnel(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> tuple[Step, ...]:
-    """The metrics' funnel (:func:`~carecore.metrics.enrollment_funnel`) in words and shares."""
+def _funnel_counts(
+    data: ProgramData, report: ProgramReport, month: ServicePeriod
+) -> tuple[tuple[str, int, str], ...]:
+    """The metrics' funnel (:func:`~carecore.metrics.enrollment_funnel`): name, count, definition."""
     stages = enrollment_funnel(
         report.eligibility,
         data.enrollments,
@@ -239,38 +261,53 @@ def _funnel(data: ProgramData, report: ProgramReport, month: ServicePeriod) -> t
         family=report.family,
         month=month,
     )
-    first = stages[0].count
+    return tuple((stage.name, stage.count, stage.definition) for stage in stages)
+
+
+def _funnel(stages: tuple[tuple[str, int, str], ...]) -> tuple[Step, ...]:
+    """The funnel in words and shares."""
+    first = stages[0][1]
     return tuple(
         Step(
-            label=_STEP_LABELS[stage.name],
-            count=stage.count,
-            share=percent(Decimal(stage.count) / first) if first else "n/a",
-            definition=stage.definition,
+            label=_STEP_LABELS[name],
+            count=n,
+            share=percent(Decimal(n) / first) if first else "n/a",
+            definition=definition,
         )
-        for stage in stages
+        for name, n, definition in stages
     )
 
 
-def _revenue(
-    data: ProgramData, report: ProgramReport
-) -> tuple[dict[str, dict[str, Decimal]], Table]:
+def _revenue_amounts(data: ProgramData, report: ProgramReport) -> _Revenue:
+    """Each month's revenue per code and in all (the codes of lines in the period)."""
     family = report.family
     lines = [line for line in data.claim_lines if line.family is family]
-    codes = sorted({line.code for line in lines if closed_with(line.period, report.period)})
+    codes = frozenset(line.code for line in lines if closed_with(line.period, report.period))
     by_month: dict[str, dict[str, Decimal]] = {}
-    rows = []
+    totals: dict[str, Decimal] = {}
     for start in _months(report.period):
         month = ServicePeriod.month(start.year, start.month)
         key = month_key(start)
-        amounts = {
+        by_month[key] = {
             code: expected_revenue(
                 [x for x in lines if x.code == code], period=month, family=family
             ).numerator
-            for code in codes
+            for code in sorted(codes)
         }
-        by_month[key] = amounts
-        total = expected_revenue(lines, period=month, family=family).numerator
-        rows.append((key, *(money(amounts[c]) for c in codes), money(total)))
+        totals[key] = expected_revenue(lines, period=month, family=family).numerator
+    return _Revenue(codes=codes, by_month=by_month, totals=totals)
+
+
+def _revenue(
+    report: ProgramReport, amounts: _Revenue
+) -> tuple[dict[str, dict[str, Decimal]], Table]:
+    codes = sorted(amounts.codes)
+    zero = expected_revenue([], period=report.period, family=report.family).numerator
+    by_month: dict[str, dict[str, Decimal]] = {}
+    rows = []
+    for key, found in amounts.by_month.items():
+        by_month[key] = {code: found.get(code, zero) for code in codes}
+        rows.append((key, *(money(by_month[key][c]) for c in codes), money(amounts.totals[key])))
     table = Table(
         name="revenue_by_month",
         title="Revenue by month and code",
@@ -304,9 +341,10 @@ def _close_rules(report: ProgramReport, month: ServicePeriod) -> RuleSet | None:
         return None
 
 
-def _denials(data: ProgramData, report: ProgramReport) -> Section:
+def _denial_groups(data: ProgramData, report: ProgramReport) -> dict[str, _Denied]:
+    """The period's denials of the family per reason: counts, the amount at stake, the rule."""
     groups: dict[str, list[tuple[str, Decimal | None]]] = defaultdict(list)
-    sentence: dict[str, str] = {}
+    first: dict[str, tuple[tuple[str, ...], str]] = {}
     rule_sets: dict[tuple[int, int], RuleSet | None] = {}
     for d in data.denials:
         if d.family is not report.family or not closed_with(d.period, report.period):
@@ -319,22 +357,37 @@ def _denials(data: ProgramData, report: ProgramReport) -> Section:
         amount = None if rules is None else line_amount(rules.by_code.get(d.code))
         reason = d.reason.value
         groups[reason].append((d.patient_id, amount))
-        sentence.setdefault(reason, d.rule)
+        # The store's key of the first denial of the reason (the store lists them in key order).
+        first.setdefault(
+            reason, ((d.patient_id, str(d.period.start), d.code, reason, d.rule), d.rule)
+        )
+    return {
+        reason: _Denied(
+            codes=len(items),
+            patients=len({pid for pid, _ in items}),
+            unpriced=sum(1 for _, a in items if a is None),
+            at_stake=sum((a for _, a in items if a is not None), Decimal(0)),
+            priced=any(a is not None for _, a in items),
+            first=first[reason][0],
+            rule=first[reason][1],
+        )
+        for reason, items in groups.items()
+    }
 
-    def at_stake(items: list[tuple[str, Decimal | None]]) -> Decimal:
-        return sum((a for _, a in items if a is not None), Decimal(0))
 
-    ordered = sorted(groups.items(), key=lambda kv: -at_stake(kv[1]))
+def _denials(groups: dict[str, _Denied]) -> Section:
+    # Most at stake first; a tie in the order the store lists the denials.
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1].at_stake, kv[1].first))
     rows = tuple(
         (
             reason.replace("_", " "),
-            sentence[reason],
-            count(len(items)),
-            count(len({p for p, _ in items})),
-            count(sum(1 for _, a in items if a is None)),
-            money(at_stake(items)) if any(a is not None for _, a in items) else NO_LISTED_FEE,
+            g.rule,
+            count(g.codes),
+            count(g.patients),
+            count(g.unpriced),
+            money(g.at_stake) if g.priced else NO_LISTED_FEE,
         )
-        for reason, items in ordered
+        for reason, g in ordered
     )
     return Section(
         key="denials",
@@ -365,7 +418,8 @@ def _denials(data: ProgramData, report: ProgramReport) -> Section:
 
 def _patient_minutes(
     data: ProgramData, report: ProgramReport, month: ServicePeriod
-) -> tuple[int, ...]:
+) -> tuple[tuple[str, int], ...]:
+    """Each patient enrolled in *month*: their clinical minutes in it, in patient-id order."""
     family = report.family
     entries: dict[str, list[TimeEntry]] = defaultdict(list)
     for t in data.time_entries:
@@ -377,10 +431,13 @@ def _patient_minutes(
         {pid for pid, _ in enrolled_months(data.enrollments, period=month, family=family)}
     )
     return tuple(
-        int(
-            minutes_per_patient_month(
-                entries[pid], enrollments[pid], period=month, family=family
-            ).numerator
+        (
+            pid,
+            int(
+                minutes_per_patient_month(
+                    entries[pid], enrollments[pid], period=month, family=family
+                ).numerator
+            ),
         )
         for pid in patients
     )
@@ -462,11 +519,22 @@ def _worklists(report: ProgramReport) -> Section:
     )
 
 
-def _tcm(data: ProgramData, report: ProgramReport) -> Section:
+#: The TCM timeliness rows: the step, and the episode's deadline and done-on fields.
+_TCM_STEPS = (
+    ("Contact within 2 business days", "contact_due", "contact_made_on"),
+    ("Visit within 7 days", "visit_due_7", "visit_on"),
+    ("Visit within 14 days", "visit_due", "visit_on"),
+)
+
+
+def _tcm_counts(
+    data: ProgramData, report: ProgramReport
+) -> tuple[int, tuple[tuple[int, ...], ...]]:
+    """Qualifying discharges in the period; per step, those on time, late and still open."""
     day = report.as_of
     episodes = [e for e in data.episodes if e.qualifies and e.discharge_date in report.period]
 
-    def share(name: str, due: str, done: str) -> tuple[str, str, str, str]:
+    def share(due: str, done: str) -> tuple[int, int, int]:
         timely = late = pending = 0
         for e in episodes:
             deadline, on = getattr(e, due), getattr(e, done)
@@ -478,6 +546,15 @@ def _tcm(data: ProgramData, report: ProgramReport) -> Section:
                 pending += 1
             else:
                 late += 1
+        return timely, late, pending
+
+    return len(episodes), tuple(share(due, done) for _, due, done in _TCM_STEPS)
+
+
+def _tcm(counts: tuple[int, tuple[tuple[int, ...], ...]]) -> Section:
+    discharges, steps = counts
+
+    def share(name: str, timely: int, late: int, pending: int) -> tuple[str, str, str, str]:
         total = timely + late
         return (
             name,
@@ -486,15 +563,11 @@ def _tcm(data: ProgramData, report: ProgramReport) -> Section:
             count(pending),
         )
 
-    rows = (
-        share("Contact within 2 business days", "contact_due", "contact_made_on"),
-        share("Visit within 7 days", "visit_due_7", "visit_on"),
-        share("Visit within 14 days", "visit_due", "visit_on"),
-    )
+    rows = tuple(share(name, *step) for (name, _, _), step in zip(_TCM_STEPS, steps, strict=True))
     return Section(
         key="tcm",
         title="Transitions of care: timeliness",
-        intro=f"Qualifying discharges in the period: {len(episodes)}. Deadlines are the "
+        intro=f"Qualifying discharges in the period: {discharges}. Deadlines are the "
         "transitions module's (business days in the practice's calendar); discharges whose "
         "deadline has not passed are counted apart as still open.",
         tables=(
@@ -508,18 +581,25 @@ def _tcm(data: ProgramData, report: ProgramReport) -> Section:
     )
 
 
-def _staff(
-    data: ProgramData, report: ProgramReport
-) -> tuple[tuple[tuple[str, int, int], ...], Section]:
-    names = {p.id: p.name for p in data.practitioners}
+def _staff_counts(data: ProgramData, report: ProgramReport) -> dict[str, tuple[int, int, str]]:
+    """Per person who logged the family's minutes in the period: minutes, patients, first entry."""
     minutes: dict[str, int] = defaultdict(int)
     patients: dict[str, set[str]] = defaultdict(set)
+    first: dict[str, str] = {}
     for t in data.time_entries:
         if t.family is report.family and t.service_date in report.period:
             minutes[t.performer_id] += t.minutes
             patients[t.performer_id].add(t.patient_id)
-    ordered = sorted(minutes, key=lambda k: -minutes[k])
-    staff = tuple((names.get(k, k), minutes[k], len(patients[k])) for k in ordered)
+            first.setdefault(t.performer_id, t.id)  # the store lists the entries by id
+    return {k: (minutes[k], len(patients[k]), first[k]) for k in minutes}
+
+
+def _staff(
+    report: ProgramReport, names: dict[str, str], counts: dict[str, tuple[int, int, str]]
+) -> tuple[tuple[tuple[str, int, int], ...], Section]:
+    # Most minutes first; a tie in the order of each one's first entry.
+    ordered = sorted(counts, key=lambda k: (-counts[k][0], counts[k][2]))
+    staff = tuple((names.get(k, k), counts[k][0], counts[k][1]) for k in ordered)
     return staff, Section(
         key="staff",
         title="Minutes and patients per staff member",
@@ -651,14 +731,178 @@ def practice_view(report: ProgramReport, *, headline: str = "month") -> Practice
             field="report",
             value=str(report.period),
         )
+    return view_of_parts(report, (view_part(data, report, headline=headline),), headline=headline)
+
+
+def _check_headline(headline: str) -> None:
     if headline not in HEADLINES:
         raise errors.InvalidValue("must be month or quarter", field="headline", value=headline)
+
+
+@frozen(kw_only=True)
+class _Revenue:
+    codes: frozenset[str]
+    by_month: dict[str, dict[str, Decimal]]
+    totals: dict[str, Decimal]
+
+
+@frozen(kw_only=True)
+class _Denied:
+    codes: int
+    patients: int
+    unpriced: int
+    at_stake: Decimal
+    priced: bool
+    first: tuple[str, ...]
+    rule: str
+
+
+@frozen(kw_only=True)
+class ViewPart:
+    """What one partition of the patients adds to the practice view: counts and sums.
+
+    :func:`view_part` makes it from the partition's records and report;
+    :func:`view_of_parts` adds the parts up (see each field) and words the
+    page. Every figure on the page is a sum over patients, except the
+    orders of ties (staff with the same minutes, denial reasons with the
+    same amount), which follow the first record in the store's key order.
+    """
+
+    #: Billable rate, enrolled patients, minutes per patient-month: the headline period, then the one before.
+    card_measures: tuple[Measure, ...]
+    #: Expected revenue's parts (amount, lines, lines with no fee) over the same two periods.
+    card_revenue: tuple[tuple[Decimal, int, int], ...]
+    #: The funnel's stages: name, patients, definition.
+    funnel: tuple[tuple[str, int, str], ...]
+    revenue: _Revenue
+    denials: dict[str, _Denied]
+    #: Each enrolled patient's minutes in the last month, in patient-id order.
+    minutes: tuple[tuple[str, int], ...]
+    #: Qualifying discharges; per TCM step, on time, late and still open.
+    tcm: tuple[int, tuple[tuple[int, ...], ...]]
+    #: Per staff member: minutes, patients and the id of their first time entry.
+    staff: dict[str, tuple[int, int, str]]
+
+
+def view_part(data: ProgramData, report: ProgramReport, *, headline: str = "month") -> ViewPart:
+    """The practice view's counts and sums over *data* (one partition of the patients, or all).
+
+    *report* is :func:`carecore.metrics.program_report` of the same records.
+    """
+    _check_headline(headline)
     month = last_month(report.period)
     head = month if headline == "month" else last_quarter(report.period)
-    revenue_by_month, revenue_table = _revenue(data, report)
-    minutes = _patient_minutes(data, report, month)
+    measures, revenue = _card_measures(data, report, head)
+    return ViewPart(
+        card_measures=measures,
+        card_revenue=revenue,
+        funnel=_funnel_counts(data, report, month),
+        revenue=_revenue_amounts(data, report),
+        denials=_denial_groups(data, report),
+        minutes=_patient_minutes(data, report, month),
+        tcm=_tcm_counts(data, report),
+        staff=_staff_counts(data, report),
+    )
+
+
+def _add(parts: Sequence[ViewPart]) -> ViewPart:
+    """The view parts of disjoint partitions added up."""
+    from carecore.metrics._parts import combine_measures  # noqa: PLC0415
+
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    codes = frozenset().union(*(p.revenue.codes for p in parts))
+    by_month: dict[str, dict[str, Decimal]] = {}
+    totals: dict[str, Decimal] = {}
+    for key in first.revenue.by_month:
+        amounts: dict[str, Decimal] = {}
+        for part in parts:
+            for code, amount in part.revenue.by_month[key].items():
+                amounts[code] = amounts[code] + amount if code in amounts else amount
+        by_month[key] = amounts
+        totals[key] = sum((p.revenue.totals[key] for p in parts[1:]), first.revenue.totals[key])
+    denials: dict[str, _Denied] = {}
+    for part in parts:
+        for reason, g in part.denials.items():
+            was = denials.get(reason)
+            if was is None:
+                denials[reason] = g
+                continue
+            earlier = was if was.first <= g.first else g
+            denials[reason] = _Denied(
+                codes=was.codes + g.codes,
+                patients=was.patients + g.patients,  # a patient is in one partition
+                unpriced=was.unpriced + g.unpriced,
+                at_stake=was.at_stake + g.at_stake,
+                priced=was.priced or g.priced,
+                first=earlier.first,
+                rule=earlier.rule,
+            )
+    staff: dict[str, tuple[int, int, str]] = {}
+    for part in parts:
+        for who, (minutes, patients, entry) in part.staff.items():
+            m0, p0, e0 = staff.get(who, (0, 0, entry))
+            staff[who] = (m0 + minutes, p0 + patients, min(e0, entry))
+    identified = [p for p in parts if p.funnel[0][1]] or [first]
+    return ViewPart(
+        card_measures=tuple(
+            combine_measures([p.card_measures[n] for p in parts])
+            for n in range(len(first.card_measures))
+        ),
+        card_revenue=tuple(
+            (
+                sum((p.card_revenue[n][0] for p in parts[1:]), first.card_revenue[n][0]),
+                sum(p.card_revenue[n][1] for p in parts),
+                sum(p.card_revenue[n][2] for p in parts),
+            )
+            for n in range(len(first.card_revenue))
+        ),
+        funnel=tuple(
+            (name, sum(p.funnel[n][1] for p in parts), identified[0].funnel[n][2])
+            for n, (name, _, _) in enumerate(first.funnel)
+        ),
+        revenue=_Revenue(codes=codes, by_month=by_month, totals=totals),
+        denials=denials,
+        minutes=tuple(heapq.merge(*(p.minutes for p in parts))),
+        tcm=(
+            sum(p.tcm[0] for p in parts),
+            tuple(
+                tuple(sum(p.tcm[1][n][k] for p in parts) for k in range(3))
+                for n in range(len(first.tcm[1]))
+            ),
+        ),
+        staff=staff,
+    )
+
+
+def view_of_parts(
+    report: ProgramReport,
+    parts: Sequence[ViewPart],
+    *,
+    headline: str = "month",
+    practitioners: Iterable[Practitioner] | None = None,
+) -> PracticeView:
+    """The practice manager's view of *report* from the :func:`view_part` of each partition.
+
+    *report* is the whole practice's (for a store read in partitions,
+    :func:`carecore.metrics.combine_reports` of the partitions' reports);
+    *practitioners* name the staff (default: the report's snapshot's).
+    """
+    _check_headline(headline)
+    if not parts:
+        raise errors.InvalidValue("needs at least one part", field="parts", value=parts)
+    part = _add(parts)
+    staff_names = (
+        practitioners
+        if practitioners is not None
+        else (() if report.data is None else report.data.practitioners)
+    )
+    month = last_month(report.period)
+    head = month if headline == "month" else last_quarter(report.period)
+    revenue_by_month, revenue_table = _revenue(report, part.revenue)
     thresholds = _thresholds(report)
-    staff, staff_section = _staff(data, report)
+    staff, staff_section = _staff(report, {p.id: p.name for p in staff_names}, part.staff)
     sections = (
         Section(
             key="revenue",
@@ -668,10 +912,10 @@ def practice_view(report: ProgramReport, *, headline: str = "month") -> Practice
             plot="revenue.png",
             tables=(revenue_table,),
         ),
-        _denials(data, report),
+        _denials(part.denials),
         _minutes(report, month, thresholds),
         _worklists(report),
-        _tcm(data, report),
+        _tcm(part.tcm),
         staff_section,
         _utilisation(report),
         _outcomes(report),
@@ -681,11 +925,11 @@ def practice_view(report: ProgramReport, *, headline: str = "month") -> Practice
         headline=head,
         previous=_previous(head),
         month=month,
-        cards=_cards(data, report, head),
-        funnel=_funnel(data, report, month),
+        cards=_cards(report, head, part.card_measures, part.card_revenue),
+        funnel=_funnel(part.funnel),
         sections=sections,
         revenue_by_month=revenue_by_month,
-        minutes=minutes,
+        minutes=tuple(n for _, n in part.minutes),
         staff_minutes=staff,
         thresholds=thresholds,
     )
