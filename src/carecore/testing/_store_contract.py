@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -158,6 +159,8 @@ def revise(store: Store, plan_id: str, count: int, actor: str) -> int:
             done += 1
         except errors.ConflictError:
             retries += 1
+        except errors.SchemaVersionError:
+            raise  # no retry can help: the store is of another schema
         except errors.StoreError:
             retries += 1  # a transaction rolled back after a conflict inside it
     return retries
@@ -887,6 +890,11 @@ class DurableStoreContract(StoreContract):
             env=os.environ | {"PYTHONUNBUFFERED": "1"},
         ) as proc:
             assert proc.stdout is not None
+            # A child that never gets there must fail the test, not hang the run.
+            ready, _, _ = select.select([proc.stdout], [], [], 120)
+            if not ready:
+                proc.kill()
+                pytest.fail(f"the child did not say {started!r} within 120 s")
             line = proc.stdout.readline().decode().strip()
             assert line == started, f"child said {line!r}"
             time.sleep(delay)
