@@ -15,6 +15,10 @@ from carecore.testing.contracts import DurableStoreContract, StoreContract
 
 
 class TestMemoryUrl(StoreContract):
+    # The same SQL store as TestSqliteStore, which loads the full million rows: here a
+    # tenth is enough to hold the in-memory URL to the contract.
+    BULK_ROWS = 100_000
+
     @pytest.fixture
     def store(self):
         store = open_store("memory://")
