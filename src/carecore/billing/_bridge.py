@@ -172,8 +172,10 @@ def facts_from_model(
     patient's).
 
     *episodes* (transition episodes, see :mod:`carecore.transitions`) give
-    the discharges for TCM; a cancelled episode (A13) gives none, and an ADT
-    event an episode follows is not counted again.
+    the discharges for TCM, each on the episode's stored ``discharge_date``
+    (the day its deadlines count from, not a day worked out again in
+    *time_zone*); a cancelled episode (A13) gives none, and an ADT event an
+    episode follows is not counted again.
 
     *device_readings* are days with device data; they are grouped into
     30-day device periods that run back to back from the family's first day
@@ -631,7 +633,7 @@ def _discharges(
     followed = [e for e in episodes if e.patient_id == patient_id]
     out: list[Event] = [
         DischargeFact(
-            date=e.discharged_at.in_timezone(zone).date(),
+            date=e.discharge_date,  # the day its deadlines count from, as stored
             from_setting=e.from_setting,
             to_setting=e.to_setting or CareSetting.UNKNOWN,
             # An episode with a reconciliation deadline tracks it: no date means none done.

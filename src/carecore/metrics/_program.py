@@ -414,7 +414,7 @@ def readmission_rate(
     episodes: Iterable[TransitionEpisode],
     *,
     period: ServicePeriod,
-    time_zone: str,
+    time_zone: str | None = None,
     patient_ids: Iterable[str] | None = None,
     enrollments: Iterable[Enrollment] | None = None,
     family: ServiceFamily = ServiceFamily.CCM,
@@ -422,9 +422,11 @@ def readmission_rate(
     """Of the index discharges in *period*, the share followed by an admission within 30 days.
 
     Index discharges: transition episodes from an acute inpatient hospital,
-    not cancelled and not ending in death, whose discharge date (in
-    *time_zone*) is in the period; readmitted: the episode's ``readmitted``
-    flag (an admission in the discharge date + 29 days). Modelled on CMS's
+    not cancelled and not ending in death, whose discharge date is in the
+    period: the episode's stored ``discharge_date``, the day its TCM
+    deadlines and the close count from (*time_zone* is not used; it is
+    still taken so that calls passing it keep working); readmitted: the
+    episode's ``readmitted`` flag (an admission in the discharge date + 29 days). Modelled on CMS's
     Plan All-Cause Readmissions, without its risk adjustment or exclusions.
     *patient_ids* restricts the population (None: everyone); with
     *enrollments*, only discharges in a patient-month enrolled in *family*
@@ -433,6 +435,7 @@ def readmission_rate(
     >>> readmission_rate([], period=ServicePeriod.month(2026, 3), time_zone="UTC").value is None
     True
     """
+    del time_zone  # each episode keeps its day
     p = _period(period)
     only = None if patient_ids is None else set(patient_ids)
     months = (
@@ -446,12 +449,9 @@ def readmission_rate(
         if e.from_setting in _INDEX_SETTINGS
         and e.status is not EpisodeStatus.CANCELLED
         and e.to_setting is not CareSetting.EXPIRED
-        and e.discharged_at.in_timezone(time_zone).date() in p
+        and e.discharge_date in p
         and (only is None or e.patient_id in only)
-        and (
-            months is None
-            or (e.patient_id, month_key(e.discharged_at.in_timezone(time_zone).date())) in months
-        )
+        and (months is None or (e.patient_id, month_key(e.discharge_date)) in months)
     ]
     return Measure(
         name="readmission_rate_30d",
