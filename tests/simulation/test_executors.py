@@ -29,7 +29,15 @@ _BHI_RPM = Study(
     population=PopulationSpec(size=120),
     policy=ProgramPolicy(families=(ServiceFamily.BHI, ServiceFamily.RPM, ServiceFamily.CCM)),
 )
-_STUDIES = pytest.mark.parametrize("study", [_STUDY, _BHI_RPM], ids=["ccm", "bhi-rpm"])
+#: A patient in CCM and BHI at once: the engine bills the month with both families' time.
+_CONCURRENT = Study(
+    months=2,
+    population=PopulationSpec(size=120),
+    policy=ProgramPolicy(families=(ServiceFamily.CCM, ServiceFamily.BHI), concurrent_families=True),
+)
+_STUDIES = pytest.mark.parametrize(
+    "study", [_STUDY, _BHI_RPM, _CONCURRENT], ids=["ccm", "bhi-rpm", "ccm-with-bhi"]
+)
 
 
 @_STUDIES
