@@ -325,3 +325,25 @@ def test_a_group_commit_asks_for_all_its_links_at_once(monkeypatch, program):
     assert [o.patient_id for o in outcomes] == ["ada"] * 3
     assert asked == [("PatientLink", [("GEN", "1"), ("GEN", "1234"), ("GEN", "2"), ("GEN", "3")])]
     assert "PatientLink" not in got
+
+
+def test_a_message_for_a_stored_patient_reads_the_patient_once(program):
+    # The patient found by PID-3 gives the zone its event's dates are local to; it was
+    # read again by id for that (a second query and audit row a message).
+    ada(program, Identifier(system="GEN", value="1234"))
+    with program.transaction("check") as tx:
+        before = tx.audit_entries()[-1].seq
+    # 04:30 UTC on 5 March: 4 March in Chicago, ada's zone (no practice zone is stored).
+    outcome = handle(
+        program, a03("Z1", "1234^^^GEN^MR").replace("202603041500-0600", "202603050430+0000")
+    )
+    assert outcome.patient_id == "ada"
+    with program.transaction("check") as tx:
+        reads = [
+            e for e in tx.audit_entries(after=before) if e.kind == "Patient" and e.action == "read"
+        ]
+        (episode,) = tx.find(TransitionEpisode, patient_id="ada")
+    # The identifier index (ada carries GEN 1234, not linked yet), then ada by id; no
+    # find(Patient, patient_id="ada") for her zone.
+    assert [(e.key, e.patient_id) for e in reads] == [(None, None), ("ada", "ada")]
+    assert episode.discharge_date == pendulum.Date(2026, 3, 4)

@@ -231,7 +231,10 @@ def _store(
         _contact(tx, patient.id, people)
         patient_id, created = patient.id, new
     event = attrs.evolve(event, patient_id=patient_id)
-    program.receive_in(tx, event, source=SOURCE, time_zone=zone, claimed=True)
+    # The patient's zone when no practice zone is given: the one receive_in would read
+    # back (the patient was just read, or added with it, in this transaction).
+    local = zone or (patient.time_zone if patient is not None else None)
+    program.receive_in(tx, event, source=SOURCE, time_zone=local, claimed=True)
     return Outcome(
         ack=_ack(message),
         code="AA",
