@@ -45,14 +45,18 @@ def rule_set_for(
     return rules
 
 
-def _rule_set_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--payer`` and ``--rule-set``: which rule set applies (see rule_set_for)."""
+#: The payer whose rule set applies when none is chosen.
+DEFAULT_PAYER = "cms"
+
+
+def rule_set_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--payer`` and ``--rule-set``: which rule set applies (see :func:`chosen_rules`)."""
     command = click.option(
         "--rule-set", "rule_set_id", default=None, help="Use this rule set id (overrides --payer)."
     )(command)
     return click.option(
         "--payer",
-        default="cms",
+        default=DEFAULT_PAYER,
         show_default=True,
         help="Payer whose rule set applies (<payer>-<year>).",
     )(command)
@@ -86,17 +90,46 @@ def with_significant_risk(rules: RuleSet, value: str | None) -> RuleSet:
     return attrs.evolve(rules, switches=attrs.evolve(rules.switches, significant_risk_from=switch))
 
 
-def switched_rules(pm: Any, year: int, value: str | None) -> RuleSet | None:
-    """The CMS rule set of *year* with ``--significant-risk-from`` *value*; None without one.
+def chosen_rules(
+    pm: Any,
+    year: int,
+    payer: str = DEFAULT_PAYER,
+    rule_set_id: str | None = None,
+    significant_risk_from: str | None = None,
+) -> RuleSet:
+    """The rule set ``billing close`` decides a month of *year* under, from its options.
 
-    For the commands that decide eligibility and billing progress outside a
-    close (worklist, registry, report): None leaves them the library's
-    default, the CMS rule set of the year, which is the close's default too.
+    ``--rule-set``, else ``<payer>-<year>``, among the installed rule sets
+    (a plugin's included), with the switch ``--significant-risk-from`` set
+    when given. Not installed: :class:`~carecore.errors.NotFound` naming it.
     """
-    if value is None:
+    if significant_risk_from is not None:
+        significant_risk(significant_risk_from, "--significant-risk-from")  # a bad value first
+    return with_significant_risk(
+        rule_set_for(Hooks(pm).rule_sets(), year, payer, rule_set_id), significant_risk_from
+    )
+
+
+def switched_rules(
+    pm: Any,
+    year: int,
+    significant_risk_from: str | None,
+    payer: str = DEFAULT_PAYER,
+    rule_set_id: str | None = None,
+) -> RuleSet | None:
+    """The rule set of :func:`chosen_rules`, for the commands that decide outside a close.
+
+    The worklist, the registry and the report take the close's options
+    (:func:`rule_set_options`, :func:`significant_risk_option`) and decide
+    eligibility and the minutes to the next code under the rule set the
+    close of *year* would use. None only when nothing is chosen and no
+    ``cms-<year>`` is installed: they then leave it to the library (no
+    minutes advice, the default switches).
+    """
+    chosen = significant_risk_from is not None or rule_set_id is not None or payer != DEFAULT_PAYER
+    if not chosen and f"{DEFAULT_PAYER}-{year}" not in Hooks(pm).rule_sets():
         return None
-    significant_risk(value, "--significant-risk-from")  # a bad value first, by name
-    return with_significant_risk(rule_set_for(Hooks(pm).rule_sets(), year, "cms", None), value)
+    return chosen_rules(pm, year, payer, rule_set_id, significant_risk_from)
 
 
 def _scenario_rules(
@@ -168,7 +201,7 @@ def billing() -> None:
     help="engine: the case's facts straight to the engine; store: the case as records in a "
     "fresh in-memory store, closed by CareProgram (a case the store cannot hold exits 2).",
 )
-@_rule_set_options
+@rule_set_options
 @click.pass_context
 def evaluate(  # noqa: PLR0917 - click passes the options by position
     ctx: click.Context,
@@ -313,7 +346,7 @@ def _evaluation_table(results: list[tuple[Any, Any]], no_listed_fee: str) -> Non
     default=None,
     help="Write claims, denials, audit packets and summary here.",
 )
-@_rule_set_options
+@rule_set_options
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
@@ -508,9 +541,8 @@ def _close_csv(
         count = int(buckets)
     show = progress if progress is not None else sys.stderr.isatty()
     try:
-        rules = with_significant_risk(
-            rule_set_for(Hooks(ctx.obj["pm"]).rule_sets(), period.start.year, payer, rule_set_id),
-            significant_risk_from,
+        rules = chosen_rules(
+            ctx.obj["pm"], period.start.year, payer, rule_set_id, significant_risk_from
         )
         with contextlib.ExitStack() as stack:
             advance = None
@@ -588,10 +620,7 @@ def _close_store(  # noqa: PLR0917 - the close command's settings
 
     pm = ctx.obj["pm"]
     try:
-        rules = with_significant_risk(
-            rule_set_for(Hooks(pm).rule_sets(), period.start.year, payer, rule_set_id),
-            significant_risk_from,
-        )
+        rules = chosen_rules(pm, period.start.year, payer, rule_set_id, significant_risk_from)
     except errors.NotFound as exc:
         _fail(str(exc))
         return

@@ -10,7 +10,7 @@ import attrs
 import click
 
 from carecore._cli_actor import current_actor
-from carecore._cli_billing import significant_risk_option, switched_rules
+from carecore._cli_billing import rule_set_options, significant_risk_option, switched_rules
 from carecore._cli_common import (
     day_option,
     echo_records,
@@ -238,6 +238,7 @@ def registry_rows(
 )
 @format_option()
 @executor_options("the registry's partitions of patients are decided")
+@rule_set_options
 @significant_risk_option
 @click.pass_context
 def registry_command(  # noqa: PLR0917 - one parameter per click option
@@ -252,6 +253,8 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     scheduler: str | None,
     workers: int | None,
     partitions: int | None,
+    payer: str,
+    rule_set_id: str | None,
     significant_risk_from: str | None,
 ) -> None:
     """Each patient's eligibility per program, with the reasons.
@@ -260,8 +263,9 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
     the billing practitioner attests that they place the patient at
     significant risk) or not eligible; every criterion checked is listed. It
     is the decision the program report and the worklists make, and the
-    month close's, under --significant-risk-from (or the settings'
-    significant_risk_from).
+    month close's, under the rule set the close of --as-of's year uses:
+    --rule-set, else --payer's (CMS by default), with --significant-risk-from
+    (or the settings' significant_risk_from).
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     day = as_of
@@ -272,7 +276,7 @@ def registry_command(  # noqa: PLR0917 - one parameter per click option
         )
         if day is None:
             day = SystemClock().today(time_zone or program.practice_time_zone() or "UTC")
-        rules = switched_rules(pm, day.year, significant_risk_from)
+        rules = switched_rules(pm, day.year, significant_risk_from, payer, rule_set_id)
         runner = open_executor(stack, pm, executor, scheduler, workers)
         every = registry_rows(
             program,

@@ -11,7 +11,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import current_actor
-from carecore._cli_billing import significant_risk_option, switched_rules
+from carecore._cli_billing import rule_set_options, significant_risk_option, switched_rules
 from carecore._cli_common import (
     day_option,
     echo_records,
@@ -156,6 +156,7 @@ def _period(
     "(a header row, one row per measure).",
 )
 @executor_options("the report's partitions of patients are computed")
+@rule_set_options
 @significant_risk_option
 @click.pass_context
 def report(  # noqa: PLR0917 - one parameter per click option
@@ -179,6 +180,8 @@ def report(  # noqa: PLR0917 - one parameter per click option
     scheduler: str | None,
     workers: int | None,
     partitions: int | None,
+    payer: str,
+    rule_set_id: str | None,
     significant_risk_from: str | None,
 ) -> None:
     """Write the program report: a practice manager's page with plots, and every table as CSV.
@@ -186,9 +189,10 @@ def report(  # noqa: PLR0917 - one parameter per click option
     The numbers are those of carecore.metrics.program_report over the
     months --from..--to; the headline cards and the funnel describe the
     month --to, against the month before it. The measures are also printed.
-    Eligibility and the minutes to the next code are decided under the CMS
-    rule set of --as-of's year, with --significant-risk-from (or the
-    settings' significant_risk_from) as the month close takes it.
+    Eligibility and the minutes to the next code are decided under the rule
+    set the month close of --as-of's year uses: --rule-set, else --payer's
+    (CMS by default), with --significant-risk-from (or the settings'
+    significant_risk_from).
 
     The store is read partition by partition (--partitions), on the workers
     of --executor when one is named: each partition's measures, worklists,
@@ -214,7 +218,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
     day = as_of
     if day is None:  # the last day of the report, but never a day still to come
         day = min(period.end, SystemClock().today(time_zone))
-    rules = switched_rules(pm, day.year, significant_risk_from)
+    rules = switched_rules(pm, day.year, significant_risk_from, payer, rule_set_id)
     from carecore.report._build import build_report, care_lines, care_summary  # noqa: PLC0415
 
     with contextlib.ExitStack() as stack:

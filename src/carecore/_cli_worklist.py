@@ -8,7 +8,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import current_actor
-from carecore._cli_billing import significant_risk_option, switched_rules
+from carecore._cli_billing import rule_set_options, significant_risk_option, switched_rules
 from carecore._cli_common import day_option, echo_records, format_option, time_zone_option
 from carecore.model import CarePlan, CareTeam, Patient, Practitioner, ServiceFamily
 from carecore.registry import PROGRAMS, WorklistRow, worklist_rows
@@ -79,6 +79,7 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
     ),
 )
 @format_option()
+@rule_set_options
 @significant_risk_option
 @click.pass_context
 def worklist(  # noqa: PLR0917 - one parameter per click option
@@ -92,6 +93,8 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     families: tuple[str, ...],
     acknowledge: str | None,
     fmt: str,
+    payer: str,
+    rule_set_id: str | None,
     significant_risk_from: str | None,
 ) -> None:
     """List each care manager's work in priority order: urgent, overdue, due today, minutes, the rest.
@@ -101,8 +104,9 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     attestations, the billing engine's minutes to the next code, tasks and
     goals (and care gaps and adherence when asked), each with the patient's
     name and what to do. Eligibility and the minutes to the next code are
-    decided under the CMS rule set of the year, with --significant-risk-from
-    (or the settings' significant_risk_from) as the month close takes it.
+    decided under the rule set the month close of the day's year uses:
+    --rule-set, else --payer's (CMS by default), with --significant-risk-from
+    (or the settings' significant_risk_from).
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     on = day
@@ -111,7 +115,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     ) as program:
         zone = time_zone or program.practice_time_zone() or "UTC"
         today = on or program.clock.now().in_timezone(zone).date()
-        rules = switched_rules(pm, today.year, significant_risk_from)
+        rules = switched_rules(pm, today.year, significant_risk_from, payer, rule_set_id)
         if acknowledge is not None:
             done = program.acknowledge_finding(acknowledge)
             click.echo(f"acknowledged {done.id} as {done.acknowledged_by}", err=True)
