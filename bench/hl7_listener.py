@@ -53,8 +53,9 @@ def messages(count: int) -> list[str]:
 def real_messages(count: int, samples: Path) -> list[str]:
     """*count* messages made from the real sample ADT messages in *samples*, in turn.
 
-    Each copy gets its own control id (MSH-10) and patient id (PID-3), so
-    every one is a new message about a new patient, as in a live feed.
+    Each copy gets its own control id (MSH-10) and patient ids (each PID-3
+    repetition's), so every one is a new message about a new patient, as in
+    a live feed.
     """
     texts = [
         p.read_bytes().decode("utf-8-sig").replace("\r\n", "\r").replace("\n", "\r").strip("\r")
@@ -68,10 +69,12 @@ def real_messages(count: int, samples: Path) -> list[str]:
             if fields[0] == "MSH":
                 fields[9] = f"R{n:07d}"
             elif fields[0] == "PID" and len(fields) > 3:
-                fields[3] = (
-                    f"RP{n:07d}" + fields[3][fields[3].find("^") :]
-                    if "^" in fields[3]
-                    else f"RP{n:07d}"
+                # Every repetition's id (a sample's SSN or EHR id too), or all the copies
+                # of a sample would be one patient, with every copy's episodes.
+                fields[3] = "~".join(
+                    (f"RP{n:07d}" + (f"-{j}" if j else ""))
+                    + (rep[rep.find("^") :] if "^" in rep else "")
+                    for j, rep in enumerate(fields[3].split("~"))
                 )
             segments[i] = "|".join(fields)
         out.append("\r".join(segments))
