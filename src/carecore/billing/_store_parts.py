@@ -348,7 +348,7 @@ def _close_part(  # noqa: C901 - read, build, evaluate, spool, store
         return result
 
     spool = out is not None or ship_text
-    with CloseWriter(None, month, state.rules, part=True) as writer, attrs.validators.disabled():
+    with CloseWriter(None, month, state.rules, part=True) as writer:
         for facts, result in evaluate_records(
             records,
             month,
