@@ -29,7 +29,7 @@ from carecore.metrics._measure import (
     month_key,
     months_of,
 )
-from carecore.metrics._parts import ReportPart, combine_measures, combine_reports
+from carecore.metrics._parts import ReportPart, Spool, combine_measures, combine_reports
 from carecore.metrics._program import (
     A1C_LOINC,
     A1cChange,
@@ -66,6 +66,7 @@ __all__ = [
     "ProgramData",
     "ProgramReport",
     "ReportPart",
+    "Spool",
     "a1c_change",
     "a1c_changes",
     "admissions_per_1000",

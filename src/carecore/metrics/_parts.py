@@ -31,9 +31,15 @@ made with them.
 from __future__ import annotations
 
 import heapq
+import os
+import pickle
+import shutil
+import tempfile
+import weakref
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, overload
 
 import attrs
 
@@ -46,11 +52,11 @@ from carecore.registry import Caseload
 from carecore.registry._work import _order
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator
 
     from carecore.outreach import ClosedItem, WorkItem
 
-__all__ = ["ReportPart", "combine_measures", "combine_reports"]
+__all__ = ["ReportPart", "Spool", "combine_measures", "combine_reports"]
 
 #: The measures whose denominator is enrolled patient-months over 12.
 _PER_1000 = frozenset({"ed_visits_per_1000", "admissions_per_1000"})
@@ -119,6 +125,78 @@ _P = TypeVar("_P", bound=_HasPatient)
 def _by_patient(groups: Iterable[Sequence[_P]]) -> tuple[_P, ...]:
     """Per-patient rows of disjoint partitions, each in patient-id order, merged in that order."""
     return tuple(heapq.merge(*groups, key=lambda x: x.patient_id))
+
+
+class Spool(Sequence[_P]):
+    """Per-patient rows kept on disk, not in memory: each partition's rows, read back merged.
+
+    :meth:`add` pickles one partition's rows (in patient-id order) to a file
+    of their own in a private temporary folder, in chunks; iterating merges
+    the files in patient-id order, reading a chunk of each at a time, so the
+    rows of every partition are never in memory at once. It iterates as
+    often as asked; ``len`` is known; it equals any sequence of the same
+    rows. The folder is removed when the spool is garbage-collected.
+
+    >>> from carecore.metrics import A1cChange
+    >>> import pendulum
+    >>> def row(pid):
+    ...     day = pendulum.Date(2026, 1, 1)
+    ...     return A1cChange(patient_id=pid, first_on=day, first=Decimal(8), last_on=day,
+    ...                      last=Decimal(7))
+    >>> spool = Spool()
+    >>> spool.add([row("p1"), row("p3")]); spool.add([row("p2")])
+    >>> [r.patient_id for r in spool], len(spool)
+    (['p1', 'p2', 'p3'], 3)
+    """
+
+    def __init__(self, chunk: int = 1_000) -> None:
+        self._folder = tempfile.mkdtemp(prefix="carecore-spool-")
+        self._files: list[str] = []
+        self._count = 0
+        self._chunk = chunk
+        weakref.finalize(self, shutil.rmtree, self._folder, True)  # noqa: FBT003 - ignore_errors
+
+    def add(self, rows: Sequence[_P]) -> None:
+        """Keep one partition's *rows* (in patient-id order) on disk."""
+        if not rows:
+            return
+        path = os.path.join(self._folder, f"{len(self._files)}.pickle")  # noqa: PTH118
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            for start in range(0, len(rows), self._chunk):
+                pickle.dump(tuple(rows[start : start + self._chunk]), handle)
+        self._files.append(path)
+        self._count += len(rows)
+
+    @staticmethod
+    def _read(path: str) -> Iterator[_P]:
+        with open(path, "rb") as handle:  # noqa: PTH123
+            while True:
+                try:
+                    chunk = pickle.load(handle)  # noqa: S301 - this process wrote it
+                except EOFError:
+                    return
+                yield from chunk
+
+    def __iter__(self) -> Iterator[_P]:
+        return heapq.merge(*(self._read(f) for f in self._files), key=lambda x: x.patient_id)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> _P: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_P]: ...
+    def __getitem__(self, index: int | slice) -> _P | Sequence[_P]:
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _caseloads(parts: Sequence[ProgramReport]) -> tuple[Caseload, ...]:

@@ -41,11 +41,11 @@ from carecore.report._labels import (
     rule_text,
 )
 from carecore.report._plots import PLOTS, PRACTICE_PLOTS, render_plots, render_practice_plots
-from carecore.report._tables import TABLE_MAKERS, Table, cell, report_tables
+from carecore.report._tables import TABLE_MAKERS, Table, cell, report_tables, table_stream
 from carecore.report._view import PracticeView, Section, practice_view
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     import pendulum
 
@@ -302,12 +302,12 @@ def render_html(
     )
 
 
-def _write_csv(path: Path, table: Table) -> Table:
-    """Write *table* to *path* row by row (0600); the table without its rows, to list it."""
+def _write_csv(path: Path, table: Table, rows: Iterable[tuple[str, ...]] | None = None) -> Table:
+    """Write *table* (or its columns and *rows*) to *path* row by row (0600); the table without rows."""
     with private_open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(table.columns)
-        writer.writerows(table.rows)
+        writer.writerows(table.rows if rows is None else rows)
     return evolve(table, rows=())
 
 
@@ -424,9 +424,9 @@ def write_report(
     csv_files = []
     listed = []
     for make in (*TABLE_MAKERS, *(lambda _, t=t: t for t in extra)):
-        table = make(report)
+        table, rows = table_stream(make, report)
         path = folder / table.csv_name
-        listed.append(_write_csv(path, table))
+        listed.append(_write_csv(path, table, rows))
         csv_files.append(path)
     tables = tuple(listed)
     section_tables = () if view is None else tuple(t for s in view.sections for t in s.tables)

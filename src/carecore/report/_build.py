@@ -13,7 +13,7 @@ two sections made from them (the rule's title, percentages, one heading).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -522,7 +522,7 @@ def _worker_part(  # noqa: PLR0917 - the executor passes arguments by position
     )
 
 
-def program_parts(
+def program_parts(  # noqa: C901 - two passes, here or on an executor
     program: CareProgram,
     *,
     period: ServicePeriod,
@@ -547,7 +547,11 @@ def program_parts(
        practice (:func:`carecore.registry.worklist_turns`);
     2. each partition's :func:`carecore.metrics.program_report` (with those
        turns) and :func:`carecore.report._view.view_part`; the records are
-       dropped, the counts, sums and per-patient rows kept.
+       dropped, the counts, sums and per-patient rows kept. Every program's
+       eligibility (one row per patient and program, the largest), the risk
+       tiers and the minutes to the next code go to disk as each partition is
+       done (:class:`carecore.metrics.Spool`, read back merged in patient-id
+       order when the report is written).
 
     The partitions' reports are combined by
     :func:`carecore.metrics.combine_reports` and their view parts by
@@ -559,7 +563,7 @@ def program_parts(
     from carecore.billing._store_parts import hash_partitions  # noqa: PLC0415
     from carecore.executors import open_pool  # noqa: PLC0415
     from carecore.metrics import ProgramData, program_report  # noqa: PLC0415
-    from carecore.metrics._parts import ReportPart, combine_reports  # noqa: PLC0415
+    from carecore.metrics._parts import ReportPart, Spool, combine_reports  # noqa: PLC0415
     from carecore.model import ServiceFamily  # noqa: PLC0415
     from carecore.registry import TurnsShare, worklist_turns  # noqa: PLC0415
     from carecore.report._view import view_of_parts, view_part  # noqa: PLC0415
@@ -576,14 +580,28 @@ def program_parts(
     url = getattr(program.store, "url", "")
     share = TurnsShare()
     done: list[tuple[Any, Any, dict[str, str]]] = []
+    # The per-patient rows read only to be written (every program's eligibility,
+    # the risk tiers, the minutes to the next code) wait on disk.
+    spooled = ("eligibility", "stratification", "minutes_progress")
+    spools: dict[str, Spool[Any]] = {name: Spool() for name in spooled}
+
+    def keep(found: tuple[Any, Any, dict[str, str]]) -> None:
+        part, view, names = found
+        for name in spooled:
+            spools[name].add(getattr(part.report, name))
+        report = attrs.evolve(part.report, eligibility=(), stratification=(), minutes_progress=())
+        done.append((attrs.evolve(part, report=report), view, names))
+
     if executor is None or not url or url.startswith("memory:"):
         for part in parts:
             share = share.add(_share_of(program, part, as_of, family, reason, rules))
         turns = worklist_turns(share, practitioners)
-        done = [
-            _part_of(program, part, reason=reason, headline=headline, turns=turns, options=options)
-            for part in parts
-        ]
+        for part in parts:
+            keep(
+                _part_of(
+                    program, part, reason=reason, headline=headline, turns=turns, options=options
+                )
+            )
     else:
         with open_pool(executor, _ReportWorker, store=url, actor=program.identity) as pool:
             shares = [
@@ -595,7 +613,8 @@ def program_parts(
             waiting = [
                 pool.submit(_worker_part, part, reason, headline, turns, options) for part in parts
             ]
-            done = [p.result() for p in waiting]
+            for pending_part in waiting:
+                keep(pending_part.result())
     if not done:  # no patients: the report of an empty store
         empty = ProgramData(practitioners=practitioners, coverages=())
         report = program_report(empty, **options)
@@ -612,12 +631,25 @@ def program_parts(
             )
         ]
     result = combine_reports([d[0] for d in done], costs=options.get("costs") is not None)
-    view = view_of_parts(
-        result, [d[1] for d in done], headline=headline, practitioners=practitioners
-    )
     names: dict[str, str] = {}
     texts: dict[str, str] = {}
     for d in done:
         names.update(d[2])
         texts.update(d[0].report.texts)
-    return attrs.evolve(result, texts=texts), view, names
+
+    # A spool reads as the tuple the report holds otherwise (a sequence of the same rows).
+    def spool(name: str) -> tuple[Any, ...]:
+        return cast("tuple[Any, ...]", spools[name])
+
+    result = attrs.evolve(
+        result,
+        texts=texts,
+        eligibility=spool("eligibility"),
+        stratification=spool("stratification"),
+        minutes_progress=spool("minutes_progress"),
+    )
+    return (
+        result,
+        view_of_parts(result, [d[1] for d in done], headline=headline, practitioners=practitioners),
+        names,
+    )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from carecore.metrics import month_key
 from carecore.registry import worklist_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
 
     from carecore.metrics import ProgramReport
 
@@ -74,57 +74,75 @@ def _measures(report: ProgramReport) -> Table:
     )
 
 
+_ELIGIBILITY_COLUMNS = (
+    "patient_id",
+    "program",
+    "eligible",
+    "verified",
+    "level",
+    "conditions",
+    "reasons",
+)
+
+
+def _eligibility_rows(report: ProgramReport) -> Iterator[tuple[str, ...]]:
+    for e in report.eligibility:
+        yield (
+            e.patient_id,
+            cell(e.family),
+            cell(e.eligible),
+            cell(e.verified),
+            cell(e.level),
+            " ".join(e.conditions),
+            "; ".join(
+                f"{c.rule}: {'met' if c.met else 'unknown' if c.met is None else 'not met'}"
+                f" ({c.detail})"
+                for c in e.criteria
+            ),
+        )
+
+
 def _eligibility(report: ProgramReport) -> Table:
     return Table(
         name="eligibility",
         title="Eligibility",
-        columns=("patient_id", "program", "eligible", "verified", "level", "conditions", "reasons"),
-        rows=tuple(
-            (
-                e.patient_id,
-                cell(e.family),
-                cell(e.eligible),
-                cell(e.verified),
-                cell(e.level),
-                " ".join(e.conditions),
-                "; ".join(
-                    f"{c.rule}: {'met' if c.met else 'unknown' if c.met is None else 'not met'}"
-                    f" ({c.detail})"
-                    for c in e.criteria
-                ),
-            )
-            for e in report.eligibility
-        ),
+        columns=_ELIGIBILITY_COLUMNS,
+        rows=tuple(_eligibility_rows(report)),
     )
+
+
+_RISK_COLUMNS = (
+    "patient_id",
+    "ed_visits_12m",
+    "admissions_12m",
+    "utilization_tier",
+    "hcc_score",
+    "hcc_tier",
+    "tier",
+    "reasons",
+)
+
+
+def _risk_rows(report: ProgramReport) -> Iterator[tuple[str, ...]]:
+    for s in report.stratification:
+        yield (
+            s.patient_id,
+            cell(s.utilization.ed_visits),
+            cell(s.utilization.admissions),
+            cell(s.utilization_tier),
+            cell(None if s.hcc is None else s.hcc.score),
+            cell(s.hcc_tier),
+            cell(s.tier),
+            "; ".join(s.reasons),
+        )
 
 
 def _risk(report: ProgramReport) -> Table:
     return Table(
         name="risk",
         title="Risk stratification",
-        columns=(
-            "patient_id",
-            "ed_visits_12m",
-            "admissions_12m",
-            "utilization_tier",
-            "hcc_score",
-            "hcc_tier",
-            "tier",
-            "reasons",
-        ),
-        rows=tuple(
-            (
-                s.patient_id,
-                cell(s.utilization.ed_visits),
-                cell(s.utilization.admissions),
-                cell(s.utilization_tier),
-                cell(None if s.hcc is None else s.hcc.score),
-                cell(s.hcc_tier),
-                cell(s.tier),
-                "; ".join(s.reasons),
-            )
-            for s in report.stratification
-        ),
+        columns=_RISK_COLUMNS,
+        rows=tuple(_risk_rows(report)),
     )
 
 
@@ -278,6 +296,28 @@ def report_tables(report: ProgramReport) -> tuple[Table, ...]:
     ['measures', 'enrollment_by_month', 'minutes_by_month', 'pmpm', 'before_after', 'caseload', 'worklist', 'risk', 'eligibility', 'a1c']
     """
     return tuple(make(report) for make in TABLE_MAKERS)
+
+
+def table_stream(
+    make: Callable[[ProgramReport], Table], report: ProgramReport
+) -> tuple[Table, Iterable[tuple[str, ...]]]:
+    """The table *make* makes of *report*, without its rows, and its rows as the writer reads them.
+
+    The eligibility and risk tables (a row per patient and program, per
+    patient) are made row by row as they are written; the others are made whole.
+    """
+    streams: dict[
+        Callable[[ProgramReport], Table], Callable[[ProgramReport], Iterator[tuple[str, ...]]]
+    ] = {
+        _eligibility: _eligibility_rows,
+        _risk: _risk_rows,
+    }
+    streamed = streams.get(make)
+    if streamed is not None:
+        head = make(evolve(report, eligibility=(), stratification=()))
+        return head, streamed(report)
+    table = make(report)
+    return evolve(table, rows=()), table.rows
 
 
 #: How each table of :func:`report_tables` is made, in its order: the writer makes,
