@@ -20,6 +20,7 @@ pl = pytest.importorskip("polars")
 from carecore.billing import _columnar as columnar  # noqa: E402
 from carecore.billing import cms_rule_set  # noqa: E402
 from carecore.billing._close import read_patients, run_close  # noqa: E402
+from carecore.billing._fast import FastClose  # noqa: E402
 from carecore.billing.rules import DateOfService, Switches  # noqa: E402
 from carecore.model import ServicePeriod  # noqa: E402
 
@@ -49,7 +50,7 @@ cells = {
     ],
     "consent": [
         "CCM=2025-11-03",
-        "CCM=2025-11-03",
+        "CCM=2025-11-03;RPM=2025-10-01;RTM=2026-01-15",
         "",
         "CCM=2026-01-15;BHI=2025-01-01",
         "PCM=2025-06-01",
@@ -146,6 +147,59 @@ def tcm_rows(draw: st.DrawFn, pid: str, *, med_rec: bool) -> list[dict[str, str]
     return rows
 
 
+#: Columns device readings fill (blank on the other rows).
+DEVICE_COLUMNS = ("period_start", "period_end", "days_with_data", "device", "rtm_system")
+
+
+@st.composite
+def device_rows(draw: st.DrawFn, pid: str) -> list[dict[str, str]]:
+    """Device readings, with management time: periods on and across the month's edges, 15/16 days."""
+    rows = []
+    for _ in range(draw(st.integers(1, 3))):
+        start, end = draw(
+            st.sampled_from(
+                [
+                    ("2026-01-01", "2026-01-30"),
+                    ("2026-01-01", "2026-01-30"),
+                    ("2025-12-03", "2026-01-01"),
+                    ("2026-01-31", "2026-03-01"),
+                    ("2026-01-10", "2026-02-08"),
+                    ("2025-11-01", "2025-11-30"),
+                ]
+            )
+        )
+        family = draw(st.sampled_from(["RPM", "RPM", "RTM"]))
+        rows.append(
+            {
+                "patient_id": pid,
+                "date": end,
+                "type": "device_readings",
+                "family": family,
+                "period_start": start,
+                "period_end": end,
+                "days_with_data": draw(st.sampled_from(["16", "15", "2", "1", "28", "16"])),
+                "device": draw(st.sampled_from(["bp_cuff", "scale"])),
+                "rtm_system": draw(st.sampled_from(["", "respiratory", "cbt"]))
+                if family == "RTM"
+                else "",
+                "practitioner": draw(st.sampled_from(["", "", "", "dr1", "dr2"])),
+            }
+        )
+        rows.extend(
+            {
+                "patient_id": pid,
+                "date": draw(st.sampled_from(["2026-01-01", "2026-01-15", "2026-01-31"])),
+                "type": "time_entry",
+                "minutes": draw(st.sampled_from(["10", "20", "5"])),
+                "role": draw(st.sampled_from(["clinical_staff", "physician", "auxiliary"])),
+                "family": family,
+                "interactive": draw(st.sampled_from(["true", "false", ""])),
+            }
+            for _ in range(draw(st.integers(0, 3)))
+        )
+    return rows
+
+
 CLEAN = {
     "type": {"time_entry"},
     "minutes": {"25", "5", "12", "20", "31", "61"},
@@ -182,7 +236,14 @@ def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
     # Some files carry TCM episodes, and some of those record medication reconciliation.
     tcm = draw(st.booleans())
     med_rec = tcm and draw(st.booleans())
-    header = [*EVENT_HEADER.split(","), *(TCM_COLUMNS if tcm else ()), *(("med_rec_on",) * med_rec)]
+    # Some carry device readings (RPM, RTM): the device memo's months.
+    devices = draw(st.booleans())
+    header = [
+        *EVENT_HEADER.split(","),
+        *(TCM_COLUMNS if tcm else ()),
+        *(("med_rec_on",) * med_rec),
+        *(DEVICE_COLUMNS if devices else ()),
+    ]
     events = [",".join(header)]
     names = [*pids, "p9", ""]
     for _ in range(draw(st.integers(0, 30))):
@@ -198,17 +259,24 @@ def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
         for pid in draw(st.lists(st.sampled_from(pids), max_size=3, unique=True)):
             rows_of = draw(tcm_rows(pid, med_rec=med_rec))
             events.extend(",".join(row.get(name, "") for name in header) for row in rows_of)
+    if devices:
+        for pid in draw(st.lists(st.sampled_from(pids), max_size=4, unique=True)):
+            rows_of = draw(device_rows(pid))
+            events.extend(",".join(row.get(name, "") for name in header) for row in rows_of)
     if draw(st.booleans()):
         events = [events[0], *sorted(events[1:], key=lambda row: row.split(",", 1)[0])]
     return "\n".join(rows) + "\n", "\n".join(events) + "\n"
 
 
 def reference(folder: Path, out: Path, month: ServicePeriod = MONTH, rules=None):
+    """The reference close, every month with device data decided by the engine (no memo)."""
     rules = rules or cms_rule_set(month.start.year)
     patients, problems = read_patients(folder / "patients.csv")
-    summary, refused = run_close(
-        patients, folder / "events.csv", month, rules, out, extra_rejected=len(problems)
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastClose, "evaluate_device", lambda _self, _facts: None)
+        summary, refused = run_close(
+            patients, folder / "events.csv", month, rules, out, extra_rejected=len(problems)
+        )
     return summary, [str(p) for p in [*problems, *refused]]
 
 
@@ -250,6 +318,7 @@ def test_columnar_close_writes_the_reference_files(
     claims = (folder / "reference" / "claims.csv").read_text(encoding="utf-8")
     event(f"TCM billed: {',99495,' in claims or ',99496,' in claims}")
     event(f"med-rec denials: {'med_rec_not_timely' in denials}")
+    event(f"device lines: {',99454,' in claims or ',99445,' in claims or ',9897' in claims}")
     assert summary == expected_summary
     assert [str(p) for p in problems] == expected_problems
     same_files(folder / "columnar", folder / "reference")

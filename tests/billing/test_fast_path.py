@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pendulum
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from carecore.billing import cms_rule_set, evaluate
@@ -15,6 +15,9 @@ from carecore.billing.facts import (
     CarePlanAction,
     CarePlanFact,
     ChronicCondition,
+    ContactFact,
+    DeviceReadingsFact,
+    DeviceSetupFact,
     PatientFacts,
     Setting,
     TimeFact,
@@ -22,9 +25,11 @@ from carecore.billing.facts import (
 )
 from carecore.billing.rules import DateOfService, Switches
 from carecore.model import (
+    ContactMode,
     Credential,
     MdmLevel,
     RoleClass,
+    RtmSystem,
     ServiceFamily,
     ServicePeriod,
     VisitKind,
@@ -330,3 +335,332 @@ def test_store_fast_path_declines_other_events():
     assert fast.evaluate_facts(facts([minutes("dr2")])) is None
     other = BillingPractitioner(id="dr2", credential=Credential.MD)
     assert fast.evaluate_facts(facts([minutes()], (pr, other))) is None
+
+
+DEVICE_MONTH_FAMILIES = (*FAMILIES, ServiceFamily.RPM, ServiceFamily.RTM)
+
+
+def _date(day):
+    return pendulum.Date(day.year, day.month, day.day)
+
+
+@st.composite
+def device_months(draw):
+    """A month with device readings: what the device memo takes, and months next to it it must decline.
+
+    Readings on the month's first and last days and across its edges, 1, 2,
+    15 and 16 days of data, several devices and periods, both families and
+    every RTM system; time of every family and role, interactive or not; a
+    consent inside the month; sometimes a death, a device set-up, a contact,
+    or a reading of another practitioner (the engine decides those).
+    """
+    year = draw(st.sampled_from((2025, 2026)))
+    period = ServicePeriod.month(year, draw(st.integers(1, 12)))
+    month_days = st.dates(min_value=period.start, max_value=period.end).map(_date)
+    edge = st.sampled_from(
+        (
+            period.start,
+            period.end,
+            period.start.subtract(days=1),
+            period.end.add(days=1),
+            period.start.add(days=14),
+        )
+    )
+    before = st.dates(min_value=period.start.subtract(years=2), max_value=period.start).map(_date)
+    families = st.sampled_from(DEVICE_MONTH_FAMILIES)
+    patient = PatientFacts(
+        id=draw(st.sampled_from(("p1", "p-2"))),
+        conditions=draw(
+            st.sampled_from(
+                (
+                    (),
+                    (ChronicCondition(icd10="I10", significant_risk=True),),
+                    (
+                        ChronicCondition(icd10="E11.65", significant_risk=True),
+                        ChronicCondition(icd10="I10", significant_risk=True),
+                    ),
+                    (ChronicCondition(icd10="E11"),),  # not billable: the engine decides
+                )
+            )
+        ),
+        consent_on=draw(st.dictionaries(families, before | edge | month_days, max_size=4)),
+        care_plan_on=draw(st.dictionaries(families, before, max_size=3)),
+        established=draw(st.booleans()),
+        last_visit=draw(st.none() | before),
+        qmb=draw(st.booleans()),
+        date_of_death=draw(st.none() | st.none() | st.none() | edge | month_days),
+    )
+    practitioner = BillingPractitioner(
+        id="dr1",
+        credential=draw(st.sampled_from((Credential.MD, Credential.NP, Credential.PT))),
+    )
+    entries = draw(
+        st.lists(
+            st.tuples(
+                month_days | edge,
+                st.sampled_from((1, 5, 10, 19, 20, 21, 40)),
+                st.sampled_from(RoleClass),
+                families,
+                st.none() | st.sampled_from((Credential.RN, Credential.MD, Credential.CHW)),
+                st.booleans(),
+            ),
+            max_size=6,
+        )
+    )
+    readings = draw(
+        st.lists(
+            st.builds(
+                lambda start, length, days, device, family, system, other: DeviceReadingsFact(
+                    date=start.add(days=length),
+                    period_start=start,
+                    period_end=start.add(days=length),
+                    days_with_data=days,
+                    device=device,
+                    family=family,
+                    practitioner="dr-other" if other else practitioner.id,
+                    rtm_system=system if family is ServiceFamily.RTM else None,
+                ),
+                st.sampled_from(
+                    (
+                        period.start,
+                        period.start.subtract(days=29),
+                        period.end,
+                        period.start.add(days=10),
+                        period.end.add(days=1),
+                    )
+                ),
+                st.sampled_from((29, 27, 0)),
+                st.sampled_from((0, 1, 2, 15, 16, 30)),
+                st.sampled_from(("bp_cuff", "scale")),
+                st.sampled_from((ServiceFamily.RPM, ServiceFamily.RTM)),
+                st.none() | st.sampled_from(RtmSystem),
+                st.integers(0, 9).map(lambda n: n == 0),
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    others = draw(
+        st.lists(
+            st.sampled_from(
+                (
+                    DeviceSetupFact(
+                        date=period.start.add(days=3),
+                        family=ServiceFamily.RPM,
+                        practitioner=practitioner.id,
+                        device="bp_cuff",
+                    ),
+                    ContactFact(
+                        date=period.start.add(days=5),
+                        mode=ContactMode.PHONE,
+                        successful=True,
+                        role=RoleClass.CLINICAL_STAFF,
+                        practitioner=practitioner.id,
+                        family=ServiceFamily.RPM,
+                    ),
+                )
+            ),
+            max_size=1,
+        )
+        if draw(st.integers(0, 5)) == 0
+        else st.just([])
+    )
+    if draw(st.booleans()):
+        # Half the months are billable management months: consent before the month, an
+        # established patient, alive, and interactive staff time of a monitoring family.
+        patient = attrs.evolve(
+            patient,
+            consent_on={
+                **dict(patient.consent_on),
+                ServiceFamily.RPM: period.start.subtract(days=40),
+                ServiceFamily.RTM: period.start,
+            },
+            established=True,
+            date_of_death=None,
+        )
+        entries = [
+            *entries,
+            *draw(
+                st.lists(
+                    st.tuples(
+                        month_days,
+                        st.sampled_from((5, 10, 19, 20, 21, 40)),
+                        st.just(RoleClass.CLINICAL_STAFF),
+                        st.sampled_from((ServiceFamily.RPM, ServiceFamily.RTM)),
+                        st.none(),
+                        st.just(True),
+                    ),
+                    min_size=1,
+                    max_size=4,
+                )
+            ),
+        ]
+    switches = draw(
+        st.sampled_from((Switches(), Switches(date_of_service=DateOfService.PERIOD_END)))
+    )
+    return (
+        period,
+        patient,
+        practitioner,
+        entries,
+        readings,
+        others,
+        cms_rule_set(year, switches=switches),
+    )
+
+
+def _twin(draw, month):
+    """Another patient of the same canonical month: other ids, other days for the time entries.
+
+    Days move only within the month and from the last consent in it on (so
+    that each minute still counts); readings stay (the form holds them).
+    """
+    period, patient, practitioner, entries, readings = month
+    latest = max(
+        [period.start, *(d for _f, d in patient.consent_on if d is not None and d <= period.end)]
+    )
+    days = st.dates(min_value=latest, max_value=period.end).map(_date)
+    moved = [(draw(days) if latest <= day <= period.end else day, *rest) for day, *rest in entries]
+    return (
+        attrs.evolve(patient, id="twin"),
+        attrs.evolve(practitioner, id="dr-twin"),
+        moved,
+        [
+            attrs.evolve(r, practitioner="dr-twin") if r.practitioner == practitioner.id else r
+            for r in readings
+        ],
+    )
+
+
+def _device_facts(period, patient, practitioner, entries, readings, *, others):
+    return BillingFacts(
+        period=period,
+        setting=Setting.PHYSICIAN_OFFICE,
+        practitioners=[practitioner],
+        patient=patient,
+        events=[
+            *(
+                TimeFact(
+                    date=d,
+                    minutes=m,
+                    role=r,
+                    practitioner=practitioner.id,
+                    family=f,
+                    credential=c,
+                    interactive=i,
+                )
+                for d, m, r, f, c, i in entries
+            ),
+            *readings,
+            *(attrs.evolve(o, practitioner=practitioner.id) for o in others),
+        ],
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(month=device_months(), data=st.data())
+def test_device_memo_equals_the_engine(month, data):
+    period, patient, practitioner, entries, readings, others, rules = month
+    fast = FastClose(rules, period)
+    first = _device_facts(period, patient, practitioner, entries, readings, others=others)
+    twin = _twin(data.draw, (period, patient, practitioner, entries, readings))
+    second = _device_facts(period, *twin, others=others)
+    taken = []
+    for facts in (first, second, first):
+        got = fast.evaluate_device(facts)
+        taken.append(got is not None)
+        if got is None:
+            continue
+        reference = evaluate(facts, rules)
+        assert got.claim_lines == reference.claim_lines
+        assert got.denials == reference.denials
+        assert got.hints == reference.hints
+    event(f"taken: {taken[:2]}")
+    if all(taken):
+        # The twin and the repeat come from the memo: the engine ran once.
+        assert (fast.device_misses, fast.device_hits) == (1, 2)
+    # The memo declines what its form cannot hold.
+    if others or patient.date_of_death is not None:
+        assert not any(taken)
+    if any(r.practitioner != practitioner.id for r in readings):
+        assert not taken[0]
+
+
+@st.composite
+def alike_device_months(draw, period, practitioner):
+    """Device months of one practitioner drawn from few values, so that their forms often meet."""
+    families = st.sampled_from((ServiceFamily.CCM, ServiceFamily.RPM, ServiceFamily.RTM))
+    patient = PatientFacts(
+        id=draw(st.sampled_from(("p1", "p2", "p3"))),
+        conditions=draw(
+            st.sampled_from(
+                (
+                    (ChronicCondition(icd10="I10", significant_risk=True),),
+                    (
+                        ChronicCondition(icd10="E11.65", significant_risk=True),
+                        ChronicCondition(icd10="I10", significant_risk=True),
+                    ),
+                )
+            )
+        ),
+        consent_on=draw(
+            st.dictionaries(families, st.sampled_from((pendulum.Date(2025, 6, 1),)), max_size=3)
+        ),
+        care_plan_on={ServiceFamily.CCM: pendulum.Date(2025, 6, 1)},
+        established=draw(st.booleans()),
+        last_visit=pendulum.Date(2025, 5, 1),
+    )
+    entries = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from((period.start, period.start.add(days=9), period.end)),
+                st.sampled_from((10, 20)),
+                st.sampled_from((RoleClass.CLINICAL_STAFF, RoleClass.AUXILIARY)),
+                families,
+                st.none(),
+                st.booleans(),
+            ),
+            max_size=2,
+        )
+    )
+    readings = draw(
+        st.lists(
+            st.builds(
+                lambda days, family, system: DeviceReadingsFact(
+                    date=period.end,
+                    period_start=period.start,
+                    period_end=period.start.add(days=29),
+                    days_with_data=days,
+                    device="bp_cuff",
+                    family=family,
+                    practitioner=practitioner.id,
+                    rtm_system=system if family is ServiceFamily.RTM else None,
+                ),
+                st.sampled_from((2, 16)),
+                st.sampled_from((ServiceFamily.RPM, ServiceFamily.RTM)),
+                st.none() | st.sampled_from(RtmSystem),
+            ),
+            min_size=1,
+            max_size=1,
+        )
+    )
+    return _device_facts(period, patient, practitioner, entries, readings, others=())
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_device_memo_equals_the_engine_across_patients(data):
+    """Months that share one memo each get the engine's own answer (the form misses nothing)."""
+    period = ServicePeriod.month(2026, 3)
+    practitioner = BillingPractitioner(id="dr1", credential=Credential.MD)
+    rules = cms_rule_set(2026)
+    fast = FastClose(rules, period)
+    months = data.draw(st.lists(alike_device_months(period, practitioner), min_size=4, max_size=8))
+    for facts in months:
+        got = fast.evaluate_device(facts)
+        assert got is not None
+        reference = evaluate(facts, rules)
+        assert got.claim_lines == reference.claim_lines
+        assert got.denials == reference.denials
+        assert got.hints == reference.hints
+    event(f"from the memo: {min(fast.device_hits, 3)}")

@@ -44,6 +44,7 @@ from carecore.billing.primitives import (
     DIAGNOSIS_MONTHS,
     G0323_CREDENTIALS,
     MAX_CLAIM_DIAGNOSES,
+    MONITORING_ROLES,
     NOT_COUNTED_ROLES,
     STAFF_ROLES,
     TIME_TRACKS,
@@ -60,9 +61,11 @@ from carecore.billing.primitives import (
     first_unit,
     initiating_visit_met,
     initiating_years,
+    interactive_month,
     line_amount,
     minute_class,
     minutes_for_units,  # noqa: F401 - importable from the engine, as before
+    monitoring_tracks,
     personal_time_counts,
     threshold_minutes,
     time_track,
@@ -1385,7 +1388,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         for s in ctx.events(DeviceSetupFact, family=family, practitioner=ctx.pr.id)
         if ctx.in_period(s.date)
     ]
-    entries = ctx.time(family, STAFF_ROLES)
+    entries = ctx.time(family, MONITORING_ROLES)
     if not readings and not setups and not entries:
         return
     name = family.value
@@ -1478,19 +1481,18 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
             )
     # Treatment management: calendar month, with a real-time interactive contact.
     if entries:
-        interactive = any(e.interactive for e in entries) or any(
+        interactive = interactive_month(e.interactive for e in entries) or any(
             c.successful and ctx.in_period(c.date)
             for c in ctx.events(ContactFact, family=family, practitioner=ctx.pr.id)
         )
-        base, add_on, short_base = (
-            ("99457", "99458", "99470") if family is F.RPM else ("98980", "98981", "98979")
-        )
+        full_track, short_track = monitoring_tracks(family)
+        base, add_on, short_base = full_track.base, full_track.add_on, short_track.base
         total = _sum(entries)
         sink = ctx.sink()
-        lines = _track_lines(sink, family, _Track(base, add_on, tuple(entries), "management"))
+        lines = _track_lines(sink, family, _Track(base, add_on, tuple(entries), full_track.label))
         if not lines and ctx.available(short_base):
             short_lines = _track_lines(
-                sink, family, _Track(short_base, None, tuple(entries), "management")
+                sink, family, _Track(short_base, None, tuple(entries), short_track.label)
             )
             if short_lines:
                 misc.append(

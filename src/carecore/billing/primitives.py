@@ -52,6 +52,8 @@ __all__ = [
     "DIAGNOSIS_MONTHS",
     "G0323_CREDENTIALS",
     "MAX_CLAIM_DIAGNOSES",
+    "MONITORING_ROLES",
+    "MONITORING_TRACKS",
     "NOT_COUNTED_ROLES",
     "NOT_PERSONAL_ROLES",
     "PERSONAL_CREDENTIALS",
@@ -77,9 +79,14 @@ __all__ = [
     "initiating_visit_from",
     "initiating_visit_met",
     "initiating_years",
+    "interactive_month",
     "line_amount",
     "minute_class",
     "minutes_for_units",
+    "monitoring_families",
+    "monitoring_time_counts",
+    "monitoring_track",
+    "monitoring_tracks",
     "personal_codes",
     "personal_time_counts",
     "recent_visit",
@@ -220,6 +227,75 @@ def personal_codes() -> frozenset[str]:
     ['99424', '99425', '99437', '99491', 'G0323']
     """
     return frozenset(code for code, track in _TRACK_OF.items() if track.personal)
+
+
+#: Roles whose minutes count toward remote monitoring's treatment management (RPM, RTM).
+MONITORING_ROLES = STAFF_ROLES
+#: The treatment-management time tracks of remote monitoring, as the engine evaluates them
+#: (docs/billing/rpm-rtm.md): per family the full track (20 minutes and its add-on) first,
+#: then the short one reported when the full one is not reached.
+MONITORING_TRACKS = (
+    TimeTrack(F.RPM, "99457", "99458", personal=False, label="management"),
+    TimeTrack(F.RPM, "99470", None, personal=False, label="management"),
+    TimeTrack(F.RTM, "98980", "98981", personal=False, label="management"),
+    TimeTrack(F.RTM, "98979", None, personal=False, label="management"),
+)
+_MONITORING_TRACK_OF = {
+    code: track
+    for track in MONITORING_TRACKS
+    for code in (track.base, track.add_on)
+    if code is not None
+}
+
+
+def monitoring_tracks(family: ServiceFamily) -> tuple[TimeTrack, TimeTrack]:
+    """*family*'s full and short treatment-management tracks (RPM or RTM).
+
+    >>> [t.base for t in monitoring_tracks(ServiceFamily.RPM)]
+    ['99457', '99470']
+    """
+    full, short = (t for t in MONITORING_TRACKS if t.family is family)
+    return full, short
+
+
+def monitoring_track(code: str) -> TimeTrack | None:
+    """The treatment-management track *code* belongs to, if any.
+
+    >>> monitoring_track("99458").base, monitoring_track("99454")
+    ('99457', None)
+    """
+    return _MONITORING_TRACK_OF.get(code)
+
+
+def monitoring_time_counts(role: RoleClass) -> bool:
+    """Whether a minute logged by *role* counts toward remote monitoring's treatment management.
+
+    >>> monitoring_time_counts(RoleClass.CLINICAL_STAFF), monitoring_time_counts(RoleClass.AUXILIARY)
+    (True, False)
+    """
+    return role in MONITORING_ROLES
+
+
+def interactive_month(flags: Iterable[bool]) -> bool:
+    """Whether a month's counted management time had a real-time interactive communication.
+
+    *flags* are the ``interactive`` flags of the month's counted entries: one
+    interactive entry is enough (a successful contact in the month also is,
+    which the engine checks beside this).
+
+    >>> interactive_month([False, True]), interactive_month([])
+    (True, False)
+    """
+    return any(flags)
+
+
+def monitoring_families() -> frozenset[ServiceFamily]:
+    """Families whose months carry device data and management time (remote monitoring).
+
+    >>> sorted(f.value for f in monitoring_families())
+    ['RPM', 'RTM']
+    """
+    return frozenset(track.family for track in MONITORING_TRACKS)
 
 
 def counts_toward(track: TimeTrack, kind: MinuteClass) -> bool:
