@@ -36,7 +36,7 @@ from carecore.simulation import (
     simulated_bill,
     study_from_mapping,
 )
-from carecore.simulation._run import _bill_lines, _month_bill, _tcm_bill
+from carecore.simulation._run import _bill_lines, _minute_floor, _month_bill, _tcm_bill, _thresholds
 from carecore.testing.simulation import patient_months, studies
 
 pytest.importorskip("numpy")
@@ -181,6 +181,12 @@ _ODD_CONDITIONS = [
 ]
 
 
+def _near_minutes(rules, family):
+    """Any minutes up to 130, or a unit threshold of *family*'s codes, the minute before or after."""
+    edges = sorted({t + d for t in _thresholds(rules, family) if t <= 130 for d in (-1, 0, 1)})
+    return st.one_of(st.integers(0, 130), st.sampled_from(edges))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.data(),
@@ -208,13 +214,60 @@ def test_the_month_memo_equals_the_engine(data, year, codes):
         if facts["device_days"] is not None:
             near["device_days"] = data.draw(st.integers(0, facts["period"].days))
             near["device_setup"] = data.draw(st.booleans())
-        near["minutes"] = data.draw(st.integers(0, 130))
+        near["minutes"] = data.draw(_near_minutes(rules, facts["family"]))
         near["concurrent"] = tuple(
-            (family, data.draw(st.integers(0, 130)), contacts)
+            (family, data.draw(_near_minutes(rules, family)), contacts)
             for family, _minutes, contacts in facts["concurrent"]
         )
         engine = _bill_lines(evaluate(billing_facts(**near), rules))
         assert _month_bill(rules, **near) == engine
+
+
+_MONTHLY_FAMILIES = [
+    ServiceFamily.CCM,
+    ServiceFamily.PCM,
+    ServiceFamily.APCM,
+    ServiceFamily.BHI,
+    ServiceFamily.RPM,
+]
+
+
+def test_the_minute_bands_are_the_rule_sets_unit_thresholds():
+    rules = policy_rules(ProgramPolicy(rule_year=2026))
+    # 99490 and its add-on 99439 (capped at 2 units), 99491 and 99487 with uncapped add-ons.
+    assert {1, 20, 30, 40, 60, 90, 120} <= set(_thresholds(rules, ServiceFamily.CCM))
+    assert {19, 21, 25, 35, 45} & set(_thresholds(rules, ServiceFamily.CCM)) == set()
+    assert [_minute_floor(rules, ServiceFamily.CCM, m) for m in (0, 1, 19, 20, 39, 40)] == [
+        0, 1, 1, 20, 30, 40,
+    ]  # fmt: skip
+    assert _minute_floor(rules, ServiceFamily.CCM, 601) == 601  # beyond the listed ones: exact
+
+
+@pytest.mark.parametrize("family", _MONTHLY_FAMILIES)
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_the_month_memo_equals_the_engine_at_every_minute(family, year):
+    # Every minute count from 0 to 200 (so each threshold, the minute before it and
+    # the one after), each credential, alone and beside a CCM or BHI month: the memo
+    # asks the engine once per band, and every minute of the band must get its answer.
+    rules = policy_rules(ProgramPolicy(rule_year=year))
+    period = ServicePeriod.month(year, 5)
+    partner = ServiceFamily.BHI if family is ServiceFamily.CCM else ServiceFamily.CCM
+    for credential in (Credential.RN, Credential.MA, Credential.MD):
+        for concurrent in ((), ((partner, 45, 1),)):
+            for minutes in range(201):
+                facts = {
+                    "period": period,
+                    "conditions": (_CONDITIONS[0], _CONDITIONS[1], _CONDITIONS[7]),
+                    "family": family,
+                    "start": ServicePeriod.month(year, 1).start,
+                    "minutes": minutes,
+                    "contacts": 1,
+                    "credential": credential,
+                    "device_days": 20 if family is ServiceFamily.RPM else None,
+                    "concurrent": concurrent,
+                }
+                engine = _bill_lines(evaluate(billing_facts(**facts), rules))
+                assert _month_bill(rules, **facts) == engine, (credential, concurrent, minutes)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

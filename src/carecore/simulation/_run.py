@@ -8,6 +8,7 @@ same patients with the same luck (common random numbers).
 
 from __future__ import annotations
 
+import bisect
 import functools
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,8 @@ from carecore.billing.facts import (
     TimeFact,
     VisitFact,
 )
-from carecore.billing.rules import RuleSet
+from carecore.billing.primitives import threshold_minutes
+from carecore.billing.rules import RuleSet, TimeRule
 from carecore.conditions import at_significant_risk
 from carecore.metrics import Measure
 from carecore.model import (
@@ -425,6 +427,66 @@ def _fast_shape(rules: RuleSet, facts: dict[str, Any]) -> tuple[object, ...] | N
     return shape  # type: ignore[return-value]
 
 
+#: The minute counts at which a family's time codes reach a unit, per rule set (see :func:`_minute_floor`).
+_THRESHOLDS: dict[tuple[int, ServiceFamily], tuple[int, ...]] = {}
+#: Minutes up to which :func:`_minute_floor` lists the thresholds (more are kept exact).
+_FLOOR_LIMIT = 600
+
+
+def _thresholds(rules: RuleSet, family: ServiceFamily) -> tuple[int, ...]:
+    """Every minute count at which a time code of *family* in *rules* reaches a unit, and 1.
+
+    Read from the rule set through the engine's own arithmetic
+    (:func:`carecore.billing.primitives.threshold_minutes`): each time-based
+    code's first unit and each unit of the add-on codes that name it
+    (``add_on_to``) up to their cap, under the code's own time rule and under
+    every time rule the rule set's switches set (an uncapped add-on's units
+    up to :data:`_FLOOR_LIMIT` minutes). 1 is one: whether any minute was
+    logged at all.
+    """
+    found = _THRESHOLDS.get((id(rules), family))
+    if found is not None:
+        return found
+    overrides: set[TimeRule | None] = {None}
+    overrides.update(
+        value
+        for value in attrs.asdict(rules.switches, recurse=False).values()
+        if isinstance(value, TimeRule)
+    )
+    reached = {1}
+    for base in rules.codes:
+        if base.family is not family or base.minutes is None:
+            continue
+        for override in overrides:
+            reached.add(threshold_minutes(base, None, 1, override))
+            for add_on in rules.codes:
+                if add_on.add_on_to != base.code or add_on.minutes is None:
+                    continue
+                units = 1
+                while add_on.max_units is None or units <= add_on.max_units:
+                    minutes = threshold_minutes(base, add_on, units, override)
+                    if minutes > _FLOOR_LIMIT:
+                        break
+                    reached.add(minutes)
+                    units += 1
+    found = _THRESHOLDS[id(rules), family] = tuple(sorted(reached))
+    return found
+
+
+def _minute_floor(rules: RuleSet, family: ServiceFamily, minutes: int) -> int:
+    """*minutes* of *family* brought down to the last threshold of :func:`_thresholds` they reach.
+
+    Minutes between two thresholds reach the same units of every time code
+    of the family, so the engine bills them alike; the memo asks it once per
+    band, with the band's lowest minutes. Above :data:`_FLOOR_LIMIT` minutes
+    are kept as they are.
+    """
+    if minutes <= 0 or minutes > _FLOOR_LIMIT:
+        return minutes
+    found = _thresholds(rules, family)
+    return found[bisect.bisect_right(found, minutes) - 1]
+
+
 def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     rules: RuleSet,
     period: ServicePeriod,
@@ -452,9 +514,16 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     remembered whole, as :func:`simulated_bill` does, the device's days and
     set-up included, and so is a month of several families (*concurrent* as
     :func:`billing_facts` takes it), with each family's minutes and whether
-    it had a contact. ``tests/simulation`` holds this
-    equal to the engine on generated months.
+    it had a contact. Each family's minutes are first brought down to the
+    last of its codes' unit thresholds they reach (:func:`_minute_floor`):
+    the lines (codes, units, amounts) are the same across a band, and the
+    minutes the table reports are the patient's own, not these.
+    ``tests/simulation`` holds this equal to the engine on generated months
+    and on every minute count at and around the thresholds.
     """
+    _KEPT.setdefault(id(rules), rules)  # held, so its id is never reused for another rule set
+    minutes = _minute_floor(rules, family, minutes)
+    concurrent = tuple((f, _minute_floor(rules, f, m), c) for f, m, c in concurrent)
     facts: dict[str, Any] = {
         "period": period,
         "conditions": conditions,
@@ -468,7 +537,6 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     }
     if concurrent:
         facts["concurrent"] = concurrent
-    _KEPT.setdefault(id(rules), rules)  # held, so its id is never reused for another rule set
     fast = family in FAST_FAMILIES and device_days is None and not device_setup and not concurrent
     shape = _fast_shape(rules, facts) if fast else None
     if shape is None:
