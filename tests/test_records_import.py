@@ -102,6 +102,19 @@ def test_a_failing_record_rolls_back_that_patients_whole_transaction(url, tmp_pa
     program.close()
 
 
+@pytest.mark.parametrize("url", ["memory://", "sqlite"])
+def test_records_of_one_kind_are_refused_by_patient_and_the_others_stored(url, tmp_path):
+    program = CareProgram.open(f"sqlite:///{tmp_path / 'x.db'}" if url == "sqlite" else url)
+    program.import_records([patient("p1")], reason="ehr")
+    refused: list[ImportRefusal] = []
+    records = [condition("c9", "nobody"), condition("c1", "p1")]
+    result = program.import_records(records, reason="ehr", refused=refused)
+    assert (result.added, [r.where for r in refused]) == (1, ["patient nobody"])
+    with program.transaction("check") as tx:
+        assert [c.id for c in tx.all(Condition)] == ["c1"]
+    program.close()
+
+
 class ListSource:
     """A source of values held in memory: a location is a key of *data*."""
 
@@ -128,6 +141,9 @@ DATA = {
         condition("c1", "p1"),
     ],
     "feed": [patient("p1"), discharge("A03-1", "p1")],
+    # What a source yields for a file whose Patient it refused: the refusal and the rest.
+    "orphan": [ImportRefusal(where="Patient/px1", reason="bad birth date"), condition("cx", "px1")],
+    "later": [patient("p3")],
 }
 
 
@@ -183,6 +199,21 @@ def test_refusals_are_printed_and_exit_1(app_and_db):
     done = CliRunner().invoke(app, ["import", "--source", "memo", "--db", url, "bad"])
     assert done.exit_code == 1
     assert "refused row 2: no code" in done.output
+
+
+def test_a_location_left_with_one_kind_is_refused_by_name_and_later_ones_import(app_and_db):
+    app, url = app_and_db
+    done = CliRunner().invoke(
+        app, ["import", "--source", "memo", "--db", url, "all", "orphan", "later"]
+    )
+    assert done.exit_code == 1, done.output
+    assert done.output.splitlines()[:4] == [
+        "all: 5 added, 0 already stored, 0 refused",
+        "orphan: 0 added, 0 already stored, 2 refused",
+        "  refused Patient/px1: bad birth date",
+        "  refused patient px1: InvalidValue: patient_id='px1': no such patient is stored",
+    ]
+    assert done.output.splitlines()[4] == "later: 1 added, 0 already stored, 0 refused"
 
 
 @pytest.mark.parametrize(

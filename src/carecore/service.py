@@ -448,15 +448,18 @@ class CareProgram:
     ) -> BulkResult:
         """Load records; records whose key is stored are skipped.
 
-        Records of one kind are bulk-loaded in one transaction. Records of
-        several kinds (what an EHR source yields) are stored in dependency
+        Without *refused*, records of one kind are bulk-loaded in one
+        transaction. Records of several kinds (what an EHR source yields),
+        and any records when *refused* is given, are stored in dependency
         order (records of no patient, such as practitioners, first; then, for
         each patient, the patient before what refers to it) in **one
         transaction per patient**: a patient whose records cannot be stored
         leaves nothing of theirs behind. With *refused* (a list), such a
         patient is appended to it as an :class:`ImportRefusal` and the other
-        patients are still stored; without it, the error is raised (the
-        patients before it are stored). The result's ``kind`` is ``mixed``.
+        patients are still stored, whatever kinds are left (a source that
+        refused a Patient may yield only its conditions); without it, the
+        error is raised (the patients before it are stored). The result's
+        ``kind`` is ``mixed``.
 
         New home readings (:class:`~carecore.model.Observation`) are stored
         as :meth:`record_readings` stores them, in the import's transaction
@@ -483,6 +486,11 @@ class CareProgram:
         items = list(records)
         alert_days = READING_ALERT_DAYS if check_readings else _UNCHECKED
         kinds = {type(r) for r in items}
+        if refused is not None:
+            # Refusals are by patient: one transaction each, whatever the kinds.
+            return self._import_mixed(
+                items, reason=reason, progress=progress, refused=refused, alert_days=alert_days
+            )
         if kinds == {Observation}:
             # The readings' check runs in their transaction; one kind stays one transaction.
             with self.transaction(reason) as tx:
@@ -500,7 +508,7 @@ class CareProgram:
                 items, actor=self.actor, reason=reason, at=self.clock.now(), progress=progress
             )
         return self._import_mixed(
-            items, reason=reason, progress=progress, refused=refused, alert_days=alert_days
+            items, reason=reason, progress=progress, refused=None, alert_days=alert_days
         )
 
     def _readings_adder(self, alert_days: int | None) -> Callable[[Transaction, list[Any]], None]:

@@ -44,6 +44,17 @@ def test_a_patient_that_cannot_be_stored_is_rolled_back_whole(postgres_url):
             assert [c.id for c in tx.all(Condition)] == ["c3"]
 
 
+def test_records_of_one_kind_are_refused_by_patient_and_the_others_stored(postgres_url):
+    with CareProgram.open(postgres_url, actor="test") as program:
+        program.import_records([patient("p1")], reason="ehr")
+        refused: list[ImportRefusal] = []
+        records = [condition("c9", "nobody"), condition("c1", "p1")]
+        result = program.import_records(records, reason="ehr", refused=refused)
+        assert (result.added, [r.where for r in refused]) == (1, ["patient nobody"])
+        with program.transaction("check") as tx:
+            assert [c.id for c in tx.all(Condition)] == ["c1"]
+
+
 class ListSource:
     def __init__(self, data):
         self.data = data
