@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -29,6 +30,28 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
             raise errors.InvalidValue("must be KEY=VALUE", field="--option", value=pair)
         out[key.strip()] = value.strip()
     return out
+
+
+def _in_zone(
+    source: EhrSource, options: dict[str, str], settings: object, program: CareProgram
+) -> EhrSource:
+    """*source* given the practice's zone as its ``time_zone`` option, if it takes one.
+
+    The zone is ``CARECORE_TIME_ZONE`` or the settings file's ``time_zone``
+    (*settings*), else the one the store keeps; ``-o time_zone=...`` (in
+    *options*) overrides them all. A source whose ``configured`` does not
+    take ``time_zone`` is left as it is.
+    """
+    configured = getattr(source, "configured", None)
+    if "time_zone" in options or configured is None:
+        return source
+    zone = getattr(settings, "time_zone", None) or program.practice_time_zone()
+    if zone is None:
+        return source
+    try:
+        return typing.cast("EhrSource", configured({"time_zone": zone}))
+    except errors.InvalidValue:
+        return source  # the source takes no time zone
 
 
 def import_location(program: CareProgram, source: EhrSource, location: str) -> dict[str, Any]:
@@ -135,6 +158,7 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
     with CareProgram.open(
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
+        source = _in_zone(source, options, (ctx.obj or {}).get("settings"), program)
         results = [import_location(program, source, location) for location in locations]
     rows = [
         {**r, "refused": [{"where": x.where, "reason": x.reason} for x in r["refused"]]}

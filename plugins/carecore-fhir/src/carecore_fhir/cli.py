@@ -16,6 +16,7 @@ from carecore.model import ServiceFamily
 if TYPE_CHECKING:
     import pluggy
 
+    from carecore.service import CareProgram
     from carecore_fhir.importer import ImportReport
 
 # The commands import the service and the FHIR mapping when they run, not when
@@ -34,6 +35,19 @@ _FORMAT_HELP = (
 )
 
 
+#: ``--time-zone``, for import and pull alike.
+_TZ_HELP = (
+    "Time zone of patients whose resource gives none (IANA name). "
+    "Default: $CARECORE_TIME_ZONE, the settings file's time_zone, "
+    "the zone the store keeps (carecore db set time-zone), else UTC."
+)
+
+
+def _zone(time_zone: str | None, program: CareProgram) -> str:
+    """The zone of patients whose resource names none: *time_zone*, else the store's, else UTC."""
+    return time_zone or program.practice_time_zone() or "UTC"
+
+
 @fhir.command("import")
 @click.argument(
     "bundles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -41,10 +55,9 @@ _FORMAT_HELP = (
 @click.option("--db", "db_url", required=True, metavar="URL", help="Store the records go to.")
 @click.option(
     "--time-zone",
-    default="UTC",
-    show_default=True,
+    default=None,
     callback=time_zone_option,
-    help="Time zone of patients whose resource gives none (IANA name).",
+    help=_TZ_HELP,
 )
 @click.option(
     "--family",
@@ -70,7 +83,7 @@ def import_(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context,
     bundles: tuple[Path, ...],
     db_url: str,
-    time_zone: str,
+    time_zone: str | None,
     families: tuple[str, ...],
     source: str,
     progress: bool,  # noqa: FBT001 - a click flag
@@ -89,16 +102,16 @@ def import_(  # noqa: PLR0917 - click passes options positionally
     from carecore_fhir.mapping import Options  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    options = Options(
-        source=source,
-        time_zone=time_zone,
-        families=frozenset(ServiceFamily(f) for f in families),
-    )
     sizes = [p.stat().st_size for p in bundles]
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
     ):
+        options = Options(
+            source=source,
+            time_zone=_zone(time_zone, program),
+            families=frozenset(ServiceFamily(f) for f in families),
+        )
         task = bar.add_task("importing FHIR bundles", total=sum(sizes))
         done = iter(sizes)
         report = import_files(
@@ -236,10 +249,9 @@ def _grouped(reason: str) -> str:
 @click.option("--patient", "patient_id", default=None, help="Only this patient (their FHIR id).")
 @click.option(
     "--time-zone",
-    default="UTC",
-    show_default=True,
+    default=None,
     callback=time_zone_option,
-    help="Time zone of patients whose resource gives none (IANA name).",
+    help=_TZ_HELP,
 )
 @click.option(
     "--token-env",
@@ -261,7 +273,7 @@ def pull(  # noqa: PLR0917 - click passes options positionally
     base_url: str,
     db_url: str,
     patient_id: str | None,
-    time_zone: str,
+    time_zone: str | None,
     token_env: str | None,
     insecure: bool,  # noqa: FBT001 - a click flag
     fmt: str,
@@ -289,13 +301,13 @@ def pull(  # noqa: PLR0917 - click passes options positionally
             return value
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    options = Options(source=base_url.rstrip("/"), time_zone=time_zone)
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         FhirClient(
             base_url, token=token, insecure=insecure or cleartext_allowed("fhir_insecure")
         ) as client,
     ):
+        options = Options(source=base_url.rstrip("/"), time_zone=_zone(time_zone, program))
         report = import_from_server(program, client, patient_id=patient_id, options=options)
     _echo_report(fmt, report)
     if report.refused:
