@@ -116,7 +116,9 @@ def _utilization(report: ProgramReport) -> bytes:
         axes.bar_label(bars_before, [f"{c.before.numerator:.0f} events" for c in pairs])
         axes.bar_label(bars_after, [f"{c.after.numerator:.0f} events" for c in pairs])
         axes.set_xticks(list(xs), names)
-        axes.legend()
+        # A fixed place: matplotlib's "best" search warns when it takes over a second,
+        # which a loaded machine turns into a failure where warnings are errors.
+        axes.legend(loc="upper left")
         axes.set_title(f"Per 1,000 member-years, before and after {pairs[0].intervention}")
     else:
         measures = [m for m in report.measures if m.name in wanted]
@@ -157,7 +159,7 @@ def _revenue(view: PracticeView) -> bytes:
             axes.bar(months, values, bottom=bottom, label=code, color=_COLOURS[i % len(_COLOURS)])
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         axes.set_ylabel("US dollars")
-        axes.legend(title="code", fontsize="small", ncols=min(4, len(codes)))
+        axes.legend(title="code", fontsize="small", ncols=min(4, len(codes)), loc="upper left")
         axes.tick_params(axis="x", labelrotation=45)
         axes.set_ylim(bottom=0, top=max(bottom) * 1.3 or 1)
     else:
