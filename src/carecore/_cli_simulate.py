@@ -92,7 +92,7 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
     axes.set_xticks(x, months, rotation=45, fontsize=7)
     axes.set_ylabel("revenue ($)")
     axes.set_title("Monthly revenue across replications")
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=7, loc="upper left")  # not "best": it warns when slow
     fan = _png(figure)
     figure, axes = _figure()
     net = [t["net_revenue"] for t in result.totals()]
