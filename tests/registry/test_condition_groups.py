@@ -99,16 +99,20 @@ def test_an_attestation_counts_a_condition_the_table_does_not_know():
     assert eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions).eligible
 
 
-def test_groups_not_at_significant_risk_and_one_disease_do_not_reach_two():
-    # E11.9 and E11.21 are one disease; hyperlipidemia and obesity are chronic, not at risk.
-    conditions = [
-        coded("c1", "E11.9"),
-        coded("c2", "E11.21"),
-        coded("c3", "E78.5"),
-        coded("c4", "E66.9"),
-    ]
-    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+def test_one_disease_counts_once_and_chronic_groups_not_at_risk_need_attestation():
+    # E11.9 and E11.21 are one disease: not two.
+    diabetes = [coded("c1", "E11.9"), coded("c2", "E11.21")]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=diabetes)
     assert verdict.status == "not eligible"
+    # Hyperlipidemia and obesity are chronic, not at risk by the table: attesting either
+    # would make a second disease, so the patient needs attestation, naming them.
+    conditions = [*diabetes, coded("c3", "E78.5"), coded("c4", "E66.9")]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    assert verdict.status == "needs attestation"
+    clinical = verdict.criteria[1]
+    assert clinical.needs == "attestation"
+    assert "2 more chronic condition(s)" in clinical.detail
+    assert set(verdict.conditions) == {"E11.21", "E11.9", "E78.5", "E66.9"}
     assert eligibility(make_patient("p1"), PCM, as_of=DAY, conditions=conditions).status == (
         "eligible"
     )

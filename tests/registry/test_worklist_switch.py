@@ -19,7 +19,7 @@ from attrs import evolve
 from click.testing import CliRunner
 
 from carecore.cli import make_app
-from carecore.model import Condition
+from carecore.model import Coding, Condition
 from carecore.plugins import get_plugin_manager
 from carecore.service import CareProgram
 from carecore.testing._store_contract import make_patient
@@ -206,3 +206,96 @@ def test_the_report_shows_the_worklist_s_advice_and_the_registry_s_answer(store,
     )
     assert eligible == {r["patient_id"] for r in rows if r["status"] == "eligible"}
     assert eligible == ({"p2"} if switch else {"p1", "p2", "p3"})
+
+
+def _one_attestation_away(pid: str) -> list[Condition]:
+    """Hypertension (the table: significant risk), anemia and obesity (the table: chronic only)."""
+    return [
+        Condition(
+            id=f"{pid}-c{i}",
+            patient_id=pid,
+            coding=Coding.icd10cm(code),
+            onset=pendulum.Date(2020, 1, 1),
+        )
+        for i, code in enumerate(("I10", "D64.9", "E66.9"))
+    ]
+
+
+@pytest.fixture
+def nearly(tmp_path, monkeypatch):
+    """p4 (enrolled in CCM, 12 minutes in March) and p5 (not enrolled): one attestation away."""
+    monkeypatch.chdir(tmp_path)
+    for var in VARS:
+        monkeypatch.delenv(var, raising=False)
+    url = f"sqlite:///{tmp_path / 'nearly.db'}"
+    with CareProgram.open(url, actor="test") as program, program.transaction("setup") as tx:
+        tx.add(practitioner())
+        records = ccm_records("p4")
+        records["conditions"] = _one_attestation_away("p4")
+        for kind in ("patients", "conditions", "consents", "visits", "care_plans", "enrollments"):
+            for record in records[kind]:
+                tx.add(record)
+        tx.add(time_entry("p4-t1", "p4", 12, pendulum.Date(2026, 3, 2)))
+        tx.add(make_patient("p5"))
+        for c in _one_attestation_away("p5"):
+            tx.add(c)
+    return url
+
+
+def _registry(store, *switch):
+    rows = json.loads(
+        _run(
+            "registry",
+            "--db",
+            store,
+            "--program",
+            "ccm",
+            "--as-of",
+            TODAY,
+            "--format",
+            "json",
+            *switch,
+        )
+    )
+    return {r["patient_id"]: r for r in rows}
+
+
+@pytest.mark.parametrize("switch", [(), ("--significant-risk-from", "attested")])
+def test_one_attestation_away_needs_attestation_in_either_mode(nearly, switch):
+    rows = _registry(nearly, *switch)
+    assert {pid: r["status"] for pid, r in rows.items()} == {
+        "p4": "needs attestation",
+        "p5": "needs attestation",
+    }
+    clinical = next(c for c in rows["p5"]["criteria"] if c["rule"] == "ccm.two_chronic_conditions")
+    assert clinical["needs"] == "attestation"
+    # The conditions an attestation could cover are named (anemia, obesity; and, when only an
+    # attestation counts, the hypertension too).
+    assert "D64.9" in clinical["detail"]
+    assert "E66.9" in clinical["detail"]
+    items = _worklist(nearly, *switch)
+    (ask,) = [i for i in items if i["kind"] == "needs-attestation"]
+    assert ask["patient_id"] == "p5"
+    assert "D64.9" in ask["detail"]
+    assert "E66.9" in ask["detail"]
+    assert not [i for i in items if i["kind"] == "eligible-not-enrolled"]
+
+
+def test_once_attested_the_worklist_advises_what_the_close_bills(nearly, tmp_path):
+    # Before the attestation p4's month cannot bill: no advice, no claim.
+    assert "p4" not in _advice(_worklist(nearly))
+    assert _close(nearly, tmp_path) == set()
+    _run("attest", "--db", nearly, "--by", "dr1", "p4-c1", "p5-c1")  # the anemia
+    assert {pid: r["status"] for pid, r in _registry(nearly).items()} == {
+        "p4": "eligible",
+        "p5": "eligible",
+    }
+    items = _worklist(nearly)
+    assert ("p5", "eligible-not-enrolled") in {(i["patient_id"], i["kind"]) for i in items}
+    advised = _advice(items)
+    assert set(advised) == {"p4"}
+    with CareProgram.open(nearly, actor="test") as program, program.transaction("log") as tx:
+        for pid, (minutes, _) in advised.items():
+            tx.add(time_entry(f"{pid}-t2", pid, minutes, pendulum.Date(2026, 3, 10)))
+    claims = _close(nearly, tmp_path / "attested")
+    assert claims == {(pid, code) for pid, (_, code) in advised.items()}

@@ -57,9 +57,10 @@ HAND = {
     "Dirk": ("eligible", "eligible", 7),
     # Epilepsy (two concepts), diabetes, osteoarthritis of the hand: three groups.
     "Louis": ("eligible", "eligible", 4),
-    # Hypertension only (obesity, anemia not at risk; chronic sinusitis, prediabetes and the
-    # concussion in no group): one condition, CCM needs two, PCM needs one.
-    "Maida": ("not eligible", "eligible", 1),
+    # Hypertension only at risk (obesity, anemia chronic but not at risk; chronic sinusitis,
+    # prediabetes and the concussion in no group): CCM needs two, so attesting the obesity or
+    # the anemia would make her eligible (named: all three); PCM needs one.
+    "Maida": ("needs attestation", "eligible", 3),
     # Died 2021-02-21: not eligible (diabetes, hypertension, heart disease, AF, heart failure).
     "Parker": ("not eligible", "not eligible", 7),
     # Hypertension, diabetes (with diabetic renal disease), osteoarthritis of the hip, chronic
@@ -107,7 +108,8 @@ def test_two_significant_chronic_conditions_are_eligible_or_need_attestation(sto
         clinical = next(c for c in row["criteria"] if c["rule"] == "ccm.two_chronic_conditions")
         alive = next(c for c in row["criteria"] if c["rule"] == "alive")["met"]
         if clinical["met"] or clinical["needs"] == "attestation":
-            assert row["status"] == ("eligible" if alive else "not eligible")
+            able = "eligible" if clinical["met"] else "needs attestation"
+            assert row["status"] == (able if alive else "not eligible")
             assert "by the condition-group table or attestation" in clinical["detail"]
 
 
@@ -163,6 +165,7 @@ def test_attested_only_the_same_patients_need_attestation(store):
 def test_a_clinicians_attestation_makes_the_patient_eligible(tmp_path, store):
     import shutil
 
+    from carecore.conditions import at_significant_risk
     from carecore.model import Condition, Practitioner
 
     url = f"sqlite:///{tmp_path / 'copy.db'}"
@@ -174,9 +177,9 @@ def test_a_clinicians_attestation_makes_the_patient_eligible(tmp_path, store):
         proposed = [
             c.id
             for c in tx.find(Condition, patient_id=tommy.patient_id)
-            if c.id in clinical.records
+            if c.id in clinical.records and at_significant_risk(c)
         ]
-    assert len(proposed) == 2  # Alzheimer's disease and heart failure
+    assert len(proposed) == 2  # Alzheimer's disease and heart failure (the anemia is not at risk)
     app = make_app()
     done = CliRunner().invoke(app, ["attest", "--db", url, "--by", doctor, *proposed])
     assert done.exit_code == 0, done.output

@@ -2,8 +2,9 @@
 
 Chronic status and significant risk come from the condition record's
 attestation or from the shipped condition-group table
-(:func:`condition_groups`, :func:`classify`): a patient whose conditions
-qualify only when the table's proposals are counted *needs attestation*
+(:func:`condition_groups`, :func:`classify`): a patient whose chronic
+conditions qualify only once the billing practitioner attests the
+significant risk of some of them *needs attestation*
 (:attr:`Eligibility.status`).
 
 Pure functions over :mod:`carecore.model` values and a day; nothing here

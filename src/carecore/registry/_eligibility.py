@@ -56,10 +56,11 @@ class Criterion:
 
     ``records`` are the ids of the records the check used. ``needs`` names
     what would meet a criterion that is not met: ``"attestation"`` when the
-    billing practitioner's attestation of conditions the condition-group
-    table proposes is all that is missing (only with the switch
-    ``significant_risk_from`` set to ``ATTESTED``; by default the table's
-    significant-risk groups count without one).
+    billing practitioner's attestation of significant risk for chronic
+    conditions the patient has is all that is missing: by default (the
+    switch ``significant_risk_from`` ``TABLE``) for chronic conditions the
+    condition-group table does not place at significant risk (anemia,
+    obesity); with ``ATTESTED``, for any chronic condition not attested yet.
 
     >>> Criterion(rule="alive", met=True, detail="alive on 2026-03-01").met
     True
@@ -232,13 +233,19 @@ def _counted(condition: Condition, months: int, switches: Switches) -> bool:
 
 
 def _proposed(condition: Condition, months: int, switches: Switches) -> bool:
-    """Not counted, but in a group the table places at significant risk, lasting long enough.
+    """Not counted, but chronic and lasting long enough: an attestation would count it.
 
-    Only under ``SignificantRisk.ATTESTED``; by default such a condition counts.
+    The billing practitioner's attestation of significant risk
+    (:meth:`carecore.service.CareProgram.attest_conditions`) makes any
+    chronic condition count (:func:`carecore.conditions.at_significant_risk`).
+    By default (``SignificantRisk.TABLE``) these are the chronic conditions
+    the table does not place at significant risk (anemia, obesity) or does
+    not know; under ``SignificantRisk.ATTESTED`` every chronic one not
+    attested yet.
     """
     return (
         not _counted(condition, months, switches)
-        and at_significant_risk(condition, SignificantRisk.TABLE)
+        and is_chronic(condition)
         and _lasts(condition, months)
     )
 
@@ -274,14 +281,14 @@ def _at_risk(
             rule=rule,
             met=False,
             needs="attestation",
-            detail=f"{head}; {_distinct(proposed, switches)} more the condition-group table "
-            f"proposes as significant risk ({_describe(proposed)}) need the billing "
-            "practitioner's attestation",
+            detail=f"{head}; {_distinct(proposed, switches)} more chronic condition(s) "
+            f"({_describe(proposed)}) would count once the billing practitioner attests "
+            "their significant risk",
             records=tuple(c.id for c in both),
         ), both
     tail = (
-        f"; {_distinct(proposed, switches)} proposed by the condition-group table "
-        f"({_describe(proposed)})"
+        f"; {_distinct(proposed, switches)} more chronic condition(s) an attestation "
+        f"could count ({_describe(proposed)})"
     )
     return Criterion(
         rule=rule,

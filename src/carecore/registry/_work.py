@@ -287,8 +287,8 @@ def registry_worklists(
     Added kinds: ``eligible-not-enrolled`` (eligible, without an open
     enrollment in the program; due today; owned as enrollment outreach is,
     see :mod:`carecore.outreach`), ``needs-attestation`` (eligible
-    but for the billing practitioner's attestation of conditions the
-    condition-group table proposes, without an open enrollment; due today;
+    but for the billing practitioner's attestation of significant risk for
+    chronic conditions that do not count yet, without an open enrollment; due today;
     the detail names the conditions; owned by the patient's billing
     practitioner, else one of the practice's in turn, see
     :mod:`carecore.outreach`) and ``minutes-to-threshold``
