@@ -308,6 +308,37 @@ def test_the_tcm_memo_equals_the_engine_whatever_the_conditions(  # noqa: PLR091
         assert _tcm_bill(rules, period, each, tcm) == engine
 
 
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_the_tcm_memo_equals_the_engine_on_every_day_of_a_year(year):
+    # The memo keys an episode by days from the discharge and the engine's clock: a
+    # discharge on each day of the year (weekends, holidays, the year's turn), with the
+    # contact around its business-day deadline and the visit around days 7 and 14.
+    rules = policy_rules(ProgramPolicy(rule_year=year, families=(ServiceFamily.TCM,)))
+    conditions = (_CONDITIONS[0],)
+    first = pendulum.Date(year, 1, 1)
+    for offset in range(366 if year % 4 == 0 else 365):
+        discharge = first.add(days=offset)
+        period = ServicePeriod(start=discharge, end=discharge.add(days=29))
+        contact, visit, mdm = [
+            (2, 7, MdmLevel.HIGH),
+            (3, 8, MdmLevel.HIGH),
+            (4, 14, MdmLevel.MODERATE),
+            (5, 15, MdmLevel.MODERATE),
+        ][offset % 4]
+        tcm = (
+            discharge,
+            discharge.add(days=contact),
+            True,
+            discharge.add(days=visit),
+            mdm,
+            None,
+        )
+        engine = _bill_lines(
+            evaluate(billing_facts(period=period, conditions=conditions, tcm=tcm), rules)
+        )
+        assert _tcm_bill(rules, period, conditions, tcm) == engine, discharge
+
+
 def test_a_code_left_out_is_never_billed():
     policy = ProgramPolicy(rule_year=2024, codes=["99490"], fees={"99490": "42.60"})
     facts = billing_facts(

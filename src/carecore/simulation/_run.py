@@ -18,7 +18,7 @@ import pendulum
 from attrs import frozen
 
 from carecore import errors
-from carecore.billing._engine import CONFLICTS, evaluate
+from carecore.billing._engine import CONFLICTS, evaluate, tcm_clock
 from carecore.billing._fast import FAST_FAMILIES, FastClose
 from carecore.billing.cms import cms_rule_set
 from carecore.billing.facts import (
@@ -584,10 +584,48 @@ def _tcm_bill(
     The memo's key is the episode without the patient's conditions: no TCM
     rule reads them (only the lines' diagnoses do, which the table does not
     keep), so patients with other conditions and the same episode share the
-    engine's one answer. ``tests/simulation`` holds this equal to the engine
-    on generated episodes and condition sets.
+    engine's one answer. The episode is keyed by days from the discharge:
+    the period's and the contact's, visit's and readmission's days, with the
+    deadlines of the engine's own TCM clock for that discharge
+    (:func:`carecore.billing.tcm_clock` under the rule set's calendar and
+    day counting, so weekends and holidays stay in the key) and whether each
+    of the rule set's TCM codes is in effect on the visit's day and on the
+    period's last. Discharges on other dates with the same days share one answer.
+    ``tests/simulation`` holds this equal to the engine on generated
+    episodes and condition sets and on discharges on every day of a year.
     """
-    return simulated_bill(rules, ("tcm", tcm), period=period, conditions=conditions, tcm=tcm)
+    discharge, contact_day, successful, visit_day, mdm, readmitted = tcm
+
+    def days(day: pendulum.Date | None) -> int | None:
+        return None if day is None else (day - discharge).days
+
+    switches = rules.switches
+    clock = tcm_clock(
+        discharge, calendar=switches.business_days, day_counting=switches.tcm_day_counting
+    )
+    visit_on = period.end if visit_day is None else visit_day
+    key = (
+        "tcm",
+        days(period.start),
+        days(period.end),
+        days(contact_day),
+        successful,
+        days(visit_day),
+        mdm,
+        days(readmitted),
+        days(clock.contact_due),
+        days(clock.visit_due_7),
+        days(clock.visit_due_14),
+        days(clock.period.start),
+        days(clock.period.end),
+        clock.day_offset,
+        tuple(
+            (rule.code, rule.in_effect(visit_on), rule.in_effect(period.end))
+            for rule in rules.codes
+            if rule.family is ServiceFamily.TCM
+        ),
+    )
+    return simulated_bill(rules, key, period=period, conditions=conditions, tcm=tcm)
 
 
 # -- eligibility and transitions ----------------------------------------------------
