@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,7 +13,7 @@ from carecore._cli_actor import current_actor
 from carecore._cli_common import echo_records, format_option
 from carecore.model import AdtEvent
 from carecore.plugins import Hooks
-from carecore.service import CareProgram, ImportRefusal
+from carecore.service import CareProgram, ImportRefusal, ImportSkip
 
 if TYPE_CHECKING:
     import pluggy
@@ -74,13 +75,18 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
             "added": done.added,
             "skipped": done.skipped,
             "refused": refused,
+            "not_used": [],
         }
     records: list[Any] = []
     events: list[AdtEvent] = []
     refused = []
+    unused: Counter[tuple[str, str]] = Counter()
     for value in source.read(location):
         if isinstance(value, ImportRefusal):
             refused.append(value)
+        elif isinstance(value, ImportSkip):
+            # Counted by record type and reason (less any "(got ...)" value).
+            unused[value.where.partition("/")[0], value.reason.partition(" (got ")[0]] += 1
         elif isinstance(value, AdtEvent):
             events.append(value)
         else:
@@ -94,7 +100,28 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
             refused.append(ImportRefusal(where=f"AdtEvent/{event.id}", reason=str(exc)))
             continue
         added, skipped = (added, skipped + 1) if received.duplicate else (added + 1, skipped)
-    return {"location": location, "added": added, "skipped": skipped, "refused": refused}
+    return {
+        "location": location,
+        "added": added,
+        "skipped": skipped,
+        "refused": refused,
+        "not_used": [
+            {"resource": kind, "reason": why, "count": n}
+            for (kind, why), n in sorted(unused.items())
+        ],
+    }
+
+
+def _table(results: list[dict[str, Any]]) -> None:
+    """Each location's counts, then its refusals and what was not used, by type and reason."""
+    for r in results:
+        counts = f"{r['added']} added, {r['skipped']} already stored, {len(r['refused'])} refused"
+        unused = sum(x["count"] for x in r["not_used"])
+        click.echo(f"{r['location']}: {counts}" + (f", {unused} not used" if unused else ""))
+        for refusal in r["refused"]:
+            click.echo(f"  refused {refusal.where}: {refusal.reason}")
+        for x in r["not_used"]:
+            click.echo(f"  not used {x['count']} {x['resource']}: {x['reason']}")
 
 
 @click.command("import")
@@ -130,7 +157,8 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
     """Import records from LOCATIONS (files, folders, server URLs) with an installed EHR source.
 
     Prints what each location added, skipped (already stored) and refused,
-    with the reason. Exits 1 when anything was refused, 2 for bad input
+    with the reason, and counts what the source read but carecore does not
+    use (e.g. FHIR Claims), by type and reason. Exits 1 when anything was refused, 2 for bad input
     (an unknown source, an option it does not take, a location it cannot read).
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
@@ -165,15 +193,6 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
         for r in results
     ]
 
-    def table() -> None:
-        for r in results:
-            counts = (
-                f"{r['added']} added, {r['skipped']} already stored, {len(r['refused'])} refused"
-            )
-            click.echo(f"{r['location']}: {counts}")
-            for refusal in r["refused"]:
-                click.echo(f"  refused {refusal.where}: {refusal.reason}")
-
     sheet = [
         {
             "location": r["location"],
@@ -181,14 +200,15 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
             "skipped": r["skipped"],
             "refused": len(r["refused"]),
             "refusals": [f"{x['where']}: {x['reason']}" for x in r["refused"]],
+            "not_used": sum(x["count"] for x in r["not_used"]),
         }
         for r in rows
     ]
     echo_records(
         fmt,
         sheet,
-        columns=("location", "added", "skipped", "refused", "refusals"),
-        table=table,
+        columns=("location", "added", "skipped", "refused", "refusals", "not_used"),
+        table=lambda: _table(results),
         data=rows,
     )
     if any(r["refused"] for r in results):

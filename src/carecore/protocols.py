@@ -445,7 +445,13 @@ class EhrSource(Protocol):
         ...
 
     def read(self, location: str) -> Iterator[object]:
-        """Yield carecore model values read from *location*."""
+        """Yield carecore model values read from *location*.
+
+        A record it cannot read is yielded as a
+        :class:`~carecore.service.ImportRefusal`; one it reads and deliberately
+        does not keep (a FHIR Claim), optionally, as a
+        :class:`~carecore.service.ImportSkip`.
+        """
         ...
 
 

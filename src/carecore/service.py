@@ -118,7 +118,7 @@ if TYPE_CHECKING:
     from carecore.protocols import Store, Transaction
     from carecore.transitions import TransitionRules
 
-__all__ = ["READING_ALERT_DAYS", "CareProgram", "ImportRefusal", "Received"]
+__all__ = ["READING_ALERT_DAYS", "CareProgram", "ImportRefusal", "ImportSkip", "Received"]
 
 #: An imported home reading dated more than this many days before the clock's today (in
 #: the patient's time zone) is history: stored without the urgent-findings check.
@@ -136,6 +136,22 @@ class ImportRefusal:
 
     >>> ImportRefusal(where="patient p1", reason="InvalidValue: ...").where
     'patient p1'
+    """
+
+    where: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ImportSkip:
+    """A record an EHR source read and deliberately does not keep, and why; ids only, never PHI.
+
+    A FHIR Claim, for one: carecore does not use it. ``carecore import``
+    counts these by record type and reason ("not used"); they are neither
+    stored nor refused.
+
+    >>> ImportSkip(where="Claim/cl1", reason="carecore does not import claims").where
+    'Claim/cl1'
     """
 
     where: str

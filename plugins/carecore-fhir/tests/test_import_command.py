@@ -130,13 +130,13 @@ def test_carecore_import_reports_skipped_resources_by_reason(store, tmp_path):
     file = bundle(tmp_path / "a.json", [patient("pa"), claim("cl1", "pa"), claim("cl2", "pa")])
     done = CliRunner().invoke(make_app(), ["import", "--source", "fhir", "--db", url, file])
     assert done.exit_code == 0, done.output
-    assert "2 not read" in done.output.splitlines()[0]
-    assert any(line.startswith("  not read 2 Claim:") for line in done.output.splitlines())
+    assert done.output.splitlines()[0].endswith("1 added, 0 already stored, 0 refused, 2 not used")
+    assert any(line.startswith("  not used 2 Claim: ") for line in done.output.splitlines())
     as_json = CliRunner().invoke(
         make_app(), ["import", "--source", "fhir", "--db", url, "--format", "json", file]
     )
     (row,) = json.loads(as_json.output)
-    (skip,) = row["not_read"]
+    (skip,) = row["not_used"]
     assert (skip["resource"], skip["count"]) == ("Claim", 2)
     assert skip["reason"]
 

@@ -9,7 +9,9 @@ what an import relies on:
 - **duplicates**: a record the location holds twice is stored once;
 - **bad records**: a record the source cannot read is yielded as an
   :class:`~carecore.service.ImportRefusal` naming it (never silently
-  dropped), and the rest still imports;
+  dropped), and the rest still imports; a record it reads and deliberately
+  does not keep may be yielded as an :class:`~carecore.service.ImportSkip`
+  (``carecore import`` counts them), which the contract leaves aside;
 - **idempotent re-import**: reading and importing the same location again
   yields the same values and stores nothing new.
 
@@ -42,7 +44,7 @@ import pytest
 from attrs import frozen
 
 from carecore.protocols import EhrSource
-from carecore.service import CareProgram, ImportRefusal
+from carecore.service import CareProgram, ImportRefusal, ImportSkip
 from carecore.storage import kind_for
 
 if TYPE_CHECKING:
@@ -69,15 +71,16 @@ class EhrSourceSamples:
 
 
 def split_refusals(values: object) -> tuple[list[Any], list[ImportRefusal]]:
-    """What a source yielded, as (model values, refusals).
+    """What a source yielded, as (model values, refusals); records it does not use are left out.
 
-    >>> split_refusals([ImportRefusal(where="x", reason="y")])
+    >>> split_refusals([ImportRefusal(where="x", reason="y"), ImportSkip(where="z", reason="w")])
     ([], [ImportRefusal(where='x', reason='y')])
     """
     records: list[Any] = []
     refused: list[ImportRefusal] = []
     for value in values:  # type: ignore[attr-defined]
-        (refused if isinstance(value, ImportRefusal) else records).append(value)
+        if not isinstance(value, ImportSkip):
+            (refused if isinstance(value, ImportRefusal) else records).append(value)
     return records, refused
 
 

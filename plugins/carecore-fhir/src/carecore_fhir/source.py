@@ -10,7 +10,7 @@ import attrs
 
 from carecore import errors
 from carecore._cli_config import cleartext_allowed
-from carecore.service import ImportRefusal
+from carecore.service import ImportRefusal, ImportSkip
 from carecore_fhir.importer import (
     _GZIP_MAGIC,
     ImportReport,
@@ -168,8 +168,9 @@ class FhirSource:
     resources a page. A resource that cannot be read is yielded as an
     :class:`~carecore.service.ImportRefusal` naming it (``Condition/c9``) and
     why; so is a location that cannot be read at all. Resources carecore
-    deliberately does not keep (an ambulatory encounter) are skipped, as
-    :func:`carecore_fhir.import_bundle` reports them.
+    deliberately does not keep (an ambulatory encounter, a Claim) are yielded
+    as :class:`~carecore.service.ImportSkip` values with the reason
+    :func:`carecore_fhir.import_bundle` reports for them.
 
     >>> FhirSource().can_read("bundle.json"), FhirSource().can_read("https://ehr.example/fhir")
     (True, True)
@@ -258,6 +259,8 @@ class FhirSource:
                 yield from mapped.values
             elif outcome.status == "refused":
                 yield ImportRefusal(where=outcome.resource, reason=outcome.reason)
+            elif outcome.status == "skipped":
+                yield ImportSkip(where=outcome.resource, reason=outcome.reason)
 
     def _fetch(self, location: str) -> tuple[ParsedBundle, Options]:
         if location.startswith(("http://", "https://")):
