@@ -195,3 +195,18 @@ def test_an_attested_snomed_concept_the_table_does_not_map_counts_for_nothing_an
     # Recorded by its ICD-10-CM code, the same attestation counts.
     conditions[1] = coded("c2", "K50.90", chronic=True, significant_risk=True)
     assert eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions).eligible
+
+
+def test_the_reason_groups_the_names_as_it_counts_the_diseases():
+    # Three records, two diseases: the diabetes codes are one, and the names say so.
+    conditions = [
+        coded("c1", "E11.9", display="Diabetes"),
+        coded("c2", "E11.21", display="Diabetic nephropathy"),
+        coded("c3", "I10", display="Hypertension"),
+    ]
+    verdict = eligibility(make_patient("p1"), CCM, as_of=DAY, conditions=conditions)
+    detail = verdict.criteria[1].detail
+    assert detail.startswith("2 chronic condition(s)")
+    assert "(Diabetes (E11.9) + Diabetic nephropathy (E11.21), Hypertension (I10))" in detail, (
+        detail
+    )

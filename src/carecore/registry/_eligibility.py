@@ -185,9 +185,24 @@ def condition_name(condition: Condition) -> str:
 _SEMANTIC_TAG = re.compile(r"\s+\([a-z][a-z /-]*\)$")
 
 
-def _describe(conditions: Iterable[Condition]) -> str:
-    """The conditions of a reason, each in words with its code (:func:`condition_name`)."""
-    return ", ".join(sorted({condition_name(c) for c in conditions})) or "none"
+def _describe(conditions: Iterable[Condition], switches: Switches) -> str:
+    """The conditions of a reason, in words with codes (:func:`condition_name`), by disease.
+
+    Grouped as :func:`_distinct` counts them, so that the names match the
+    count: the conditions of one disease joined by ``+``, diseases by commas.
+    A code that counts for nothing stands alone.
+    """
+    mine = list(conditions)
+    codes = dict.fromkeys(billing_code(c.coding) for c in mine)
+    groups, _not_billable = condition_groups(
+        tuple(ChronicCondition(icd10=code) for code in codes), switches
+    )
+    disease = {code: n for n, group in enumerate(groups) for code, _ in group}
+    names: dict[int | str, set[str]] = {}
+    for c in mine:
+        code = billing_code(c.coding)
+        names.setdefault(disease.get(code, code), set()).add(condition_name(c))
+    return ", ".join(sorted(" + ".join(sorted(n)) for n in names.values())) or "none"
 
 
 def _distinct(conditions: Iterable[Condition], switches: Switches) -> int:
@@ -268,7 +283,7 @@ def _at_risk(
     )
     head = (
         f"{have} chronic condition(s) expected to last {lasting} with significant risk "
-        f"{how} ({_describe(counted)})"
+        f"{how} ({_describe(counted, switches)})"
     ) + _not_billable(counted, switches)
     if have >= needed:
         return Criterion(
@@ -282,13 +297,13 @@ def _at_risk(
             met=False,
             needs="attestation",
             detail=f"{head}; {_distinct(proposed, switches)} more chronic condition(s) "
-            f"({_describe(proposed)}) would count once the billing practitioner attests "
+            f"({_describe(proposed, switches)}) would count once the billing practitioner attests "
             "their significant risk",
             records=tuple(c.id for c in both),
         ), both
     tail = (
         f"; {_distinct(proposed, switches)} more chronic condition(s) an attestation "
-        f"could count ({_describe(proposed)})"
+        f"could count ({_describe(proposed, switches)})"
     )
     return Criterion(
         rule=rule,
@@ -327,7 +342,7 @@ def _clinical(
             Criterion(
                 rule="bhi.behavioral_condition",
                 met=bool(found),
-                detail=f"{_distinct(found, switches)} behavioral health condition(s) ({_describe(found)}); "
+                detail=f"{_distinct(found, switches)} behavioral health condition(s) ({_describe(found, switches)}); "
                 "BHI needs 1 (source S3)",
                 records=tuple(c.id for c in found),
             ),
@@ -339,7 +354,7 @@ def _clinical(
         Criterion(
             rule="apcm.level",
             met=True,
-            detail=f"{_distinct(found, switches)} chronic condition(s) ({_describe(found)}): level {level} "
+            detail=f"{_distinct(found, switches)} chronic condition(s) ({_describe(found, switches)}): level {level} "
             "(source S50; level 3 also needs QMB status, which carecore does not record)",
             records=tuple(c.id for c in found),
         ),
