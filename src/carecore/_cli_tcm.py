@@ -253,6 +253,11 @@ def list_(  # noqa: PLR0917 - one parameter per click option
                 f"{r['from_setting'][:16]:<16} {r['contact_due'] or '-':<10} {visit:<21} "
                 f"{med_rec:<14} {r['status']:<9} {'yes' if r['readmitted'] else 'no'}"
             )
+            if r["disposition_unknown"]:
+                click.echo(
+                    f"{'':<24} disposition unknown: the hospital did not say where the "
+                    "patient went; confirm it"
+                )
             if r["close_reason"] and show_all:
                 click.echo(f"{'':<24} {r['close_reason']}")
 

@@ -263,3 +263,21 @@ def test_without_a_hospital_identifier_the_record_s_are_shown_but_no_ssn(tmp_pat
     (row,) = _list(url, "--all", "--format", "json")
     assert row["identifiers"] == [{"system": "http://hospital.smarthealthit.org", "value": "MRN-9"}]
     assert "999-12-3456" not in _list(url, "--all")
+
+
+def test_tcm_list_s_table_says_when_the_hospital_did_not_say_where_the_patient_went(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tcm.db'}"
+    today = pendulum.now(TZ).date()
+    gone = attrs.evolve(
+        adt(AdtEventKind.DISCHARGE, today.subtract(days=2), visit="V4"), to_setting=None
+    )
+    known = adt(AdtEventKind.DISCHARGE, today.subtract(days=3), visit="V5")
+    with CareProgram.open(url, actor="hl7-feed") as program:
+        for event in (gone, known):
+            program.receive(attrs.evolve(event, facility="MERCY"), source="hl7", time_zone=TZ)
+    rows = _list(url, "--format", "json")
+    assert {r["visit_number"]: r["disposition_unknown"] for r in rows} == {"V4": True, "V5": False}
+    lines = _list(url).splitlines()
+    flagged = [n for n, line in enumerate(lines) if "disposition unknown" in line]
+    assert len(flagged) == 1  # V4's alone, on the line under its row
+    assert str(today.subtract(days=2)) in lines[flagged[0] - 1]
