@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from carecore import errors, limits
+from carecore import errors, limits, transitions
 from carecore.model import (
     AdministrativeSex,
     AdtEvent,
@@ -24,6 +24,7 @@ from carecore.model import (
     Patient,
     PatientAddress,
     PatientLink,
+    TransitionEpisode,
 )
 from carecore_hl7v2.mapping import (
     Demographics,
@@ -40,6 +41,8 @@ from carecore_hl7v2.mapping import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    import pendulum
 
     from carecore.model import Identifier
     from carecore.protocols import Transaction
@@ -213,35 +216,73 @@ def _store(
     assert message is not None  # noqa: S101
     try:
         # Read only: a refused message writes nothing but its dead letter.
-        patient, new = _match(tx, links, people, zone, unknown_patients)
+        patient, new, patient_id = _match(tx, links, people, zone, unknown_patients)
     except Refused as exc:
         return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
-    if not tx.claim_inbound(SOURCE, event.source_key):
+    claimed = _claim(tx, attrs.evolve(event, patient_id=patient_id), prepared.text)
+    if claimed is None:
         return Outcome(ack=_ack(message), code="AA", stored=False, duplicate=True)
-    if patient is None:
-        # Too little in PID to register the patient yet: the event is filed under the
-        # id the patient will get when a message with the name and birth date arrives.
-        patient_id, created = _patient_id(people.identifiers[0]), False
-    else:
+    event = claimed
+    if patient is not None:
         if new:
             tx.add(patient)
         else:
-            _update(tx, patient, people)
-        links.link(patient.id, people.identifiers)
-        _contact(tx, patient.id, people)
-        patient_id, created = patient.id, new
-    event = attrs.evolve(event, patient_id=patient_id)
+            patient = _update(tx, patient, people)
+    # Without a patient (too little in PID to register one yet) the event is filed
+    # under the id the patient will get when a message with the name and birth date
+    # arrives.
+    if patient is not None:
+        links.link(patient_id, people.identifiers)
+        _contact(tx, patient_id, people)
     # The patient's zone when no practice zone is given: the one receive_in would read
     # back (the patient was just read, or added with it, in this transaction).
     local = zone or (patient.time_zone if patient is not None else None)
     program.receive_in(tx, event, source=SOURCE, time_zone=local, claimed=True)
+    if patient is not None and patient.date_of_death is not None:
+        _close_on_death(tx, patient_id, patient.date_of_death)
     return Outcome(
         ack=_ack(message),
         code="AA",
         stored=True,
         patient_id=patient_id,
-        created_patient=created,
+        created_patient=new,
     )
+
+
+def _claim(tx: Transaction, event: AdtEvent, text: str) -> AdtEvent | None:
+    """*event* to store (its id made its own when its control id was used before), or None: a resend.
+
+    The inbound key is MSH-4 and MSH-10. When that key was claimed already,
+    the message is a resend only if it maps to the same event as the first
+    message under the key, or it is the very text of a later message under
+    it; a different message reusing the control id is stored under the key
+    and a digest of its text.
+    """
+    key = event.source_key
+    if tx.claim_inbound(SOURCE, key):
+        return event
+    try:
+        first = tx.get(AdtEvent, key)
+    except errors.NotFound:
+        first = None
+    if first is not None and attrs.evolve(event, id=first.id, source_key=key) == first:
+        return None
+    own = f"{key}#{hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]}"
+    if not tx.claim_inbound(SOURCE, own):
+        return None
+    return attrs.evolve(event, id=own, source_key=own)
+
+
+#: Hex digits of the text's SHA-256 in the key of a message whose control id was used before.
+_DIGEST = 16
+
+
+def _close_on_death(tx: Transaction, patient_id: str, died: pendulum.Date) -> None:
+    """Close the patient's open episodes whose period the death falls inside (``record_death``)."""
+    for episode in tx.find(TransitionEpisode, patient_id=patient_id):
+        closed = transitions.record_death(episode, on=died)
+        if closed is not episode:
+            tx.replace(closed)
 
 
 class _Rehearsed(Exception):
@@ -288,10 +329,11 @@ def _match(
     people: Demographics,
     zone: str | None,
     unknown_patients: UnknownPatients,
-) -> tuple[Patient | None, bool]:
-    """The stored patient *people* names, or the one to register (True), or :class:`Refused`.
+) -> tuple[Patient | None, bool, str]:
+    """The stored patient *people* names, or the one to register (True), with its id; or :class:`Refused`.
 
-    None when the patient is unknown and PID lacks what registering needs.
+    The patient is None when no patient is stored under the id and PID lacks
+    what registering needs.
     """
     if not people.identifiers:
         raise Refused("PID-3 has no patient identifier", code="AE", field="PID-3", value="")
@@ -305,7 +347,7 @@ def _match(
         )
     if found:
         (patient_id,) = found
-        return tx.get(Patient, patient_id), False
+        return tx.get(Patient, patient_id), False, patient_id
     if unknown_patients == "review":
         raise Refused(
             "no stored patient carries a PID-3 identifier; kept for match review",
@@ -313,7 +355,9 @@ def _match(
             field="PID-3",
             value=len(people.identifiers),
         )
-    return _new_patient(people, zone), True
+    patient_id = _filed_before(tx, people.identifiers[0]) or _patient_id(people.identifiers[0])
+    patient = _new_patient(people, zone, patient_id)
+    return patient, patient is not None, patient_id
 
 
 class _Links:
@@ -371,12 +415,12 @@ def _carrying(tx: Transaction, identifiers: tuple[Identifier, ...]) -> set[str]:
     return found
 
 
-def _new_patient(people: Demographics, zone: str | None) -> Patient | None:
+def _new_patient(people: Demographics, zone: str | None, patient_id: str) -> Patient | None:
     given, family, born = people.given_name, people.family_name, people.birth_date
     if given is None or family is None or born is None:
         return None
     return Patient(
-        id=_patient_id(people.identifiers[0]),
+        id=patient_id,
         given_name=given,
         family_name=family,
         birth_date=born,
@@ -389,10 +433,31 @@ def _new_patient(people: Demographics, zone: str | None) -> Patient | None:
 
 @functools.lru_cache(maxsize=4096)
 def _patient_id(first: Identifier) -> str:
-    """The id a patient registered from an HL7 identifier gets (the same every time).
+    """The id a patient registered from an HL7 identifier gets: a digest, no identifier text in it.
 
-    Cached: a feed names the same patients again and again, and the id is a
-    hash and two slugs of the identifier.
+    The same every time (a resend, a file read again, a group commit or one
+    message at a time), and a resend finds the patient through the
+    identifiers' links anyway. Cached: a feed names the same patients again
+    and again.
+    """
+    digest = hashlib.sha256(f"carecore hl7 patient|{first.system}|{first.value}".encode())
+    return f"hl7-{digest.hexdigest()[:_ID_DIGEST]}"
+
+
+#: Hex digits of the digest in a patient id (96 bits).
+_ID_DIGEST = 24
+
+
+def _filed_before(tx: Transaction, first: Identifier) -> str | None:
+    """The old form of id (:func:`_legacy_id`) when events were filed under it before registration."""
+    old = _legacy_id(first)
+    return old if tx.find(AdtEvent, patient_id=old) else None
+
+
+def _legacy_id(first: Identifier) -> str:
+    """The id earlier versions gave a patient registered from *first*; it held the identifier's text.
+
+    Patients stored under it keep it (they are found through their links).
     """
     key = hashlib.sha256(f"{first.system}|{first.value}".encode()).hexdigest()[:12]
     return f"hl7-{_slug(first.system)}-{_slug(first.value)}-{key}"
