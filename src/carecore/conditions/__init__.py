@@ -156,7 +156,9 @@ class SignificantRisk(enum.StrEnum):
     the billing practitioner attests it (for conditions the table does not
     know or does not place at significant risk). ``ATTESTED``: only an
     attestation (the record's ``significant_risk`` flag) counts; the table
-    proposes, and the registry lists the patient as "needs attestation".
+    proposes. Under either, a patient whose chronic conditions would qualify
+    once some of them are attested is listed by the registry as "needs
+    attestation".
     """
 
     TABLE = "table"
