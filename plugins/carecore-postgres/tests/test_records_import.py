@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pendulum
 import pytest
+from click.testing import CliRunner
 
+from carecore.cli import make_app
 from carecore.model import AdministrativeSex, Coding, Condition, Patient
+from carecore.plugins import get_plugin_manager, hookimpl
 from carecore.service import CareProgram, ImportRefusal
+from carecore.testing import registered
 from carecore.testing.ehr_sources import EhrSourceContract, EhrSourceSamples
 
 
@@ -91,3 +95,41 @@ class TestTheContractOnPostgres(EhrSourceContract):
     def program(self, postgres_url):
         with CareProgram.open(postgres_url, actor="contract") as program:
             yield program
+
+
+class Plugin:
+    @hookimpl
+    def carecore_ehr_sources(self):
+        return [
+            ListSource(
+                {
+                    "a": [patient("p1")],
+                    # A file whose Patient the source refused: the refusal and its condition.
+                    "orphan": [
+                        ImportRefusal(where="Patient/px1", reason="bad birth date"),
+                        condition("cx", "px1"),
+                    ],
+                    "c": [patient("p3")],
+                }
+            )
+        ]
+
+
+def test_carecore_import_names_a_refused_patient_and_imports_later_locations(postgres_url):
+    pm = get_plugin_manager()
+    with registered(pm, Plugin(), name="memo-source"):
+        app = make_app(pm)
+        assert CliRunner().invoke(app, ["db", "init", postgres_url]).exit_code == 0
+        done = CliRunner().invoke(
+            app, ["import", "--source", "memo", "--db", postgres_url, "a", "orphan", "c"]
+        )
+    assert done.exit_code == 1, done.output
+    lines = done.output.splitlines()
+    assert lines[1:3] == [
+        "orphan: 0 added, 0 already stored, 2 refused",
+        "  refused Patient/px1: bad birth date",
+    ]
+    assert lines[3].startswith("  refused patient px1: InvalidValue: patient_id='px1'")
+    assert lines[4] == "c: 1 added, 0 already stored, 0 refused"
+    with CareProgram.open(postgres_url, actor="t") as program, program.transaction("check") as tx:
+        assert sorted(p.id for p in tx.all(Patient)) == ["p1", "p3"]
