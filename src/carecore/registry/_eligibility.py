@@ -86,7 +86,10 @@ class Eligibility:
     ``condition_names`` says the same conditions in words, in the same
     order, each with its code in brackets (``"Essential (primary)
     hypertension (I10)"``); ``condition_systems`` says, in the same order,
-    the code system of each (ICD-10-CM or SNOMED CT).
+    the code system of each (ICD-10-CM or SNOMED CT). ``to_attest`` are
+    the codes, among ``conditions``, of those the billing practitioner's
+    attestation of significant risk would count (the rest count already);
+    empty unless the patient needs attestation.
 
     >>> e = Eligibility(patient_id="p1", family=ServiceFamily.CCM, as_of=pendulum.Date(2026, 3, 1),
     ...     criteria=(Criterion(rule="alive", met=True, detail="alive"),
@@ -107,6 +110,7 @@ class Eligibility:
     level: int | None = None
     condition_names: tuple[str, ...] = ()
     condition_systems: tuple[CodeSystem, ...] = ()
+    to_attest: tuple[str, ...] = ()
 
     @property
     def eligible(self) -> bool:
@@ -445,6 +449,12 @@ def eligibility(
     if not isinstance(sw, Switches):
         raise errors.InvalidValue("must be billing Switches", field="switches", value=switches)
     clinical, found = _clinical(fam, active, sw)
+    months = _PCM_MONTHS if fam is ServiceFamily.PCM else _CCM_MONTHS
+    proposed = (
+        {c.coding.code for c in found if _proposed(c, months, sw)}
+        if clinical.needs == "attestation"
+        else set()
+    )
     # Every program here is a Medicare Part B service.
     criteria = [_alive(patient, day), clinical, _coverage(patient, day, coverages)]
     named: dict[str, tuple[str, CodeSystem]] = {}
@@ -462,6 +472,7 @@ def eligibility(
         level=level,
         condition_names=tuple(name for name, _ in named.values()),
         condition_systems=tuple(system for _, system in named.values()),
+        to_attest=tuple(code for code in named if code in proposed),
     )
 
 

@@ -403,8 +403,7 @@ def registry_worklists(
             patient_id=e.patient_id,
             due=day,
             owner=attester(e.patient_id),
-            detail=f"{e.family.value}: attest chronic conditions at significant risk: "
-            f"{', '.join(_names(e))}",
+            detail=_attest_detail(e),
         )
         for e in attests
     ]
@@ -901,6 +900,17 @@ def program_worklists(
         progress=progress,
         readings=data.observations,
         turns=turns,
+    )
+
+
+def _attest_detail(verdict: Eligibility) -> str:
+    """What a ``needs-attestation`` item asks: the conditions to attest, then those counted already."""
+    names = dict(zip(verdict.conditions, _names(verdict), strict=False))
+    wanted = [names[c] for c in verdict.to_attest] or list(names.values())
+    counted = [n for c, n in names.items() if c not in verdict.to_attest and verdict.to_attest]
+    return (
+        f"{verdict.family.value}: attest chronic conditions at significant risk: "
+        f"{', '.join(wanted)}" + (f"; counted already: {', '.join(counted)}" if counted else "")
     )
 
 
