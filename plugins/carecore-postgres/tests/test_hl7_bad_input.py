@@ -99,3 +99,38 @@ def test_patients_are_found_by_identifier_alike(url):
         outcome = ingest.handle(program, a03("Z1", "").replace("P1^^^GEN^MR", "Zoë-7^^^GEN^MR"))
     assert found == [["p0"], ["p1"], ["p2"]]
     assert (outcome.code, outcome.patient_id) == ("AA", "p1")
+
+
+def test_a_reused_control_id_and_a_death_are_taken_alike_on_every_store(url):
+    # Issue 17: a different message under a control id used before is stored as its own,
+    # the same event with other PID fields updates the patient (here a death, which
+    # closes the open episode) without a second event, and a resend stays a duplicate.
+    from carecore.model import EpisodeCloseKind, TransitionEpisode
+
+    first = a03("MSG00001", "||Doe^Jane||19500101|F")
+    died = a03("MSG00001", "||Doe^Jane||19500101|F|" + "|" * 20 + "20260305|Y")
+    other = first.replace("|V1|", "|V2|")
+    clock = FixedClock(pendulum.datetime(2026, 3, 4, 12, tz="UTC"))
+    with CareProgram.open(url, actor="hl7-test", clock=clock) as program:
+        answers = [ingest.handle(program, m) for m in (first, died, other, first, died, other)]
+        with program.transaction("check") as tx:
+            events = sorted(e.id for e in tx.all(AdtEvent))
+            (patient,) = tx.all(Patient)
+            episodes = tx.find(TransitionEpisode, patient_id=patient.id)
+            letters = tx.all(DeadLetter)
+    assert [(a.code, a.stored, a.duplicate) for a in answers] == [
+        ("AA", True, False),
+        ("AA", False, True),
+        ("AA", True, False),
+        ("AA", False, True),
+        ("AA", False, True),
+        ("AA", False, True),
+    ]
+    assert len(events) == 2
+    assert events[0] == "GEN/MSG00001"
+    assert events[1].startswith("GEN/MSG00001#")
+    assert "P1" not in patient.id
+    assert patient.date_of_death == pendulum.Date(2026, 3, 5)
+    assert len(episodes) == 2
+    assert {(e.status.value, e.close_kind) for e in episodes} == {("closed", EpisodeCloseKind.DIED)}
+    assert letters == []

@@ -222,7 +222,7 @@ def _store(
     claimed = _claim(tx, attrs.evolve(event, patient_id=patient_id), prepared.text)
     if claimed is None:
         return Outcome(ack=_ack(message), code="AA", stored=False, duplicate=True)
-    event = claimed
+    event, store = claimed
     if patient is not None:
         if new:
             tx.add(patient)
@@ -237,40 +237,45 @@ def _store(
     # The patient's zone when no practice zone is given: the one receive_in would read
     # back (the patient was just read, or added with it, in this transaction).
     local = zone or (patient.time_zone if patient is not None else None)
-    program.receive_in(tx, event, source=SOURCE, time_zone=local, claimed=True)
+    if store:
+        program.receive_in(tx, event, source=SOURCE, time_zone=local, claimed=True)
     if patient is not None and patient.date_of_death is not None:
         _close_on_death(tx, patient_id, patient.date_of_death)
     return Outcome(
         ack=_ack(message),
         code="AA",
-        stored=True,
+        stored=store,
+        duplicate=not store,
         patient_id=patient_id,
         created_patient=new,
     )
 
 
-def _claim(tx: Transaction, event: AdtEvent, text: str) -> AdtEvent | None:
-    """*event* to store (its id made its own when its control id was used before), or None: a resend.
+def _claim(tx: Transaction, event: AdtEvent, text: str) -> tuple[AdtEvent, bool] | None:
+    """*event* and whether to store it (its id made its own when its control id was used before).
 
-    The inbound key is MSH-4 and MSH-10. When that key was claimed already,
-    the message is a resend only if it maps to the same event as the first
-    message under the key, or it is the very text of a later message under
-    it; a different message reusing the control id is stored under the key
-    and a digest of its text.
+    None: this very text was taken before (a resend). Each message claims
+    its key (MSH-4 and MSH-10) and the key with a digest of its text. When
+    the key was claimed before but not the text, the message maps either to
+    the same event as the first one under the key (a resend whose MSH-7 or
+    PID changed, or one taken before digests were claimed: its demographics
+    are applied, the event is not stored again) or to another event, stored
+    under the key and the digest.
     """
     key = event.source_key
-    if tx.claim_inbound(SOURCE, key):
-        return event
+    own = f"{key}#{hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]}"
+    first_time = tx.claim_inbound(SOURCE, key)
+    if not tx.claim_inbound(SOURCE, own):
+        return None
+    if first_time:
+        return event, True
     try:
         first = tx.get(AdtEvent, key)
     except errors.NotFound:
         first = None
     if first is not None and attrs.evolve(event, id=first.id, source_key=key) == first:
-        return None
-    own = f"{key}#{hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]}"
-    if not tx.claim_inbound(SOURCE, own):
-        return None
-    return attrs.evolve(event, id=own, source_key=own)
+        return event, False
+    return attrs.evolve(event, id=own, source_key=own), True
 
 
 #: Hex digits of the text's SHA-256 in the key of a message whose control id was used before.
