@@ -557,7 +557,8 @@ def _device_facts(period, patient, practitioner, entries, readings, *, others):
     )
 
 
-@settings(max_examples=500, deadline=None)
+# The memo is not connected to the close yet (it did not pay): a smaller run keeps it honest.
+@settings(max_examples=150, deadline=None)
 @given(month=device_months(), data=st.data())
 def test_device_memo_equals_the_engine(month, data):
     period, patient, practitioner, entries, readings, others, rules = month
@@ -647,7 +648,7 @@ def alike_device_months(draw, period, practitioner):
     return _device_facts(period, patient, practitioner, entries, readings, others=())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_device_memo_equals_the_engine_across_patients(data):
     """Months that share one memo each get the engine's own answer (the form misses nothing)."""
