@@ -173,15 +173,9 @@ class FastClose:
         engine's own primitives (:func:`~carecore.billing.primitives.initiating_visit_met`,
         :func:`~carecore.billing.primitives.care_plan_established`).
         """
-        if not isinstance(facts, BillingFacts):
-            raise errors.InvalidValue("must be BillingFacts", field="facts", value=facts)
-        if (
-            facts.period != self.period
-            or facts.setting is not FAST_SETTING
-            or len(facts.practitioners) != 1
-        ):
+        practitioner = self._sole_practitioner(facts)
+        if practitioner is None:
             return None
-        practitioner = facts.practitioners[0]
         start = self.period.start
         split = _time_only(facts.events, practitioner.id, start)
         if split is None:
@@ -202,6 +196,18 @@ class FastClose:
             canonical = self._patients[shape] = self._build_patient(shape)
         template = self._template(canonical, practitioner, totals)
         return self._personalise(template, patient, practitioner.id, inside)
+
+    def _sole_practitioner(self, facts: BillingFacts) -> BillingPractitioner | None:
+        """The one billing practitioner of an office month of this close's period, else None."""
+        if not isinstance(facts, BillingFacts):
+            raise errors.InvalidValue("must be BillingFacts", field="facts", value=facts)
+        if (
+            facts.period != self.period
+            or facts.setting is not FAST_SETTING
+            or len(facts.practitioners) != 1
+        ):
+            return None
+        return facts.practitioners[0]
 
     def evaluate_device(self, facts: BillingFacts) -> EvaluationResult | None:  # noqa: PLR0911 - one return per decline
         """The engine's answer for a month with device data, from a memo; None when the engine must decide.
@@ -233,15 +239,9 @@ class FastClose:
         the form holds. ``tests/billing/test_fast_path.py`` holds the memo
         equal to the engine on generated device months.
         """
-        if not isinstance(facts, BillingFacts):
-            raise errors.InvalidValue("must be BillingFacts", field="facts", value=facts)
-        if (
-            facts.period != self.period
-            or facts.setting is not FAST_SETTING
-            or len(facts.practitioners) != 1
-        ):
+        practitioner = self._sole_practitioner(facts)
+        if practitioner is None:
             return None
-        practitioner = facts.practitioners[0]
         patient = facts.patient
         if patient.date_of_death is not None:
             # A date of death bounds the device lines' dates, which may fall after the month.
