@@ -173,6 +173,37 @@ class FastClose:
         engine's own primitives (:func:`~carecore.billing.primitives.initiating_visit_met`,
         :func:`~carecore.billing.primitives.care_plan_established`).
         """
+        form = self._form(facts)
+        if form is None:
+            return None
+        practitioner, inside, shape = form
+        patient = facts.patient
+        switches = self.rules.switches
+        totals: dict[tuple[ServiceFamily, int], int] = {}
+        for _day, minutes, role, family, credential, _interactive in inside:
+            group = (family, role_group(switches, family, role, credential))
+            totals[group] = totals.get(group, 0) + minutes
+        canonical = self._patients.get(shape)
+        if canonical is None:
+            canonical = self._patients[shape] = self._build_patient(shape)
+        template = self._template(canonical, practitioner, totals)
+        return self._personalise(template, patient, practitioner.id, inside)
+
+    def shape_of(self, facts: BillingFacts) -> tuple[object, ...] | None:
+        """The canonical shape (:meth:`shape`) :meth:`evaluate_facts` reads of *facts*, or None.
+
+        None when :meth:`evaluate_facts` would decline the month (the engine
+        decides it). Months with one shape, one practitioner credential and
+        the same minutes per role group get one answer, so a caller may keep
+        answers by it; this is the check without the evaluation.
+        """
+        form = self._form(facts)
+        return None if form is None else form[2]
+
+    def _form(
+        self, facts: BillingFacts
+    ) -> tuple[BillingPractitioner, list[Entry], tuple[object, ...]] | None:
+        """The practitioner, the month's entries and the shape of a month this path takes, else None."""
         practitioner = self._sole_practitioner(facts)
         if practitioner is None:
             return None
@@ -181,21 +212,10 @@ class FastClose:
         if split is None:
             return None
         entries, visits, plan_events = split
-        patient = facts.patient
         inside = [e for e in entries if start <= e[0] <= self.period.end]
-        if not self.takes(patient, inside):
+        if not self.takes(facts.patient, inside):
             return None
-        switches = self.rules.switches
-        totals: dict[tuple[ServiceFamily, int], int] = {}
-        for _day, minutes, role, family, credential, _interactive in inside:
-            group = (family, role_group(switches, family, role, credential))
-            totals[group] = totals.get(group, 0) + minutes
-        shape = self.shape(patient, practitioner.id, visits, plan_events)
-        canonical = self._patients.get(shape)
-        if canonical is None:
-            canonical = self._patients[shape] = self._build_patient(shape)
-        template = self._template(canonical, practitioner, totals)
-        return self._personalise(template, patient, practitioner.id, inside)
+        return practitioner, inside, self.shape(facts.patient, practitioner.id, visits, plan_events)
 
     def _sole_practitioner(self, facts: BillingFacts) -> BillingPractitioner | None:
         """The one billing practitioner of an office month of this close's period, else None."""

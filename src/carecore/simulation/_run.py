@@ -418,9 +418,7 @@ def _fast_shape(rules: RuleSet, facts: dict[str, Any]) -> tuple[object, ...] | N
         fast = _FAST.get((id(rules), period.start))
         if fast is None:
             fast = _FAST[id(rules), period.start] = FastClose(rules, period)
-        built = billing_facts(**facts)
-        taken = fast.evaluate_facts(built) is not None
-        shape = fast.shape(built.patient, PRACTITIONER) if taken else None
+        shape = fast.shape_of(billing_facts(**facts))
         if len(_SHAPES) >= _BILL_LIMIT:
             _SHAPES.clear()
         _SHAPES[seen] = shape
