@@ -20,7 +20,6 @@ pl = pytest.importorskip("polars")
 from carecore.billing import _columnar as columnar  # noqa: E402
 from carecore.billing import cms_rule_set  # noqa: E402
 from carecore.billing._close import read_patients, run_close  # noqa: E402
-from carecore.billing._fast import FastClose  # noqa: E402
 from carecore.billing.rules import DateOfService, Switches  # noqa: E402
 from carecore.model import ServicePeriod  # noqa: E402
 
@@ -236,7 +235,7 @@ def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
     # Some files carry TCM episodes, and some of those record medication reconciliation.
     tcm = draw(st.booleans())
     med_rec = tcm and draw(st.booleans())
-    # Some carry device readings (RPM, RTM): the device memo's months.
+    # Some carry device readings (RPM, RTM), months the engine decides.
     devices = draw(st.booleans())
     header = [
         *EVENT_HEADER.split(","),
@@ -269,14 +268,12 @@ def csv_pairs(draw: st.DrawFn) -> tuple[str, str]:
 
 
 def reference(folder: Path, out: Path, month: ServicePeriod = MONTH, rules=None):
-    """The reference close, every month with device data decided by the engine (no memo)."""
+    """The reference close (every month with device data is the engine's to decide)."""
     rules = rules or cms_rule_set(month.start.year)
     patients, problems = read_patients(folder / "patients.csv")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FastClose, "evaluate_device", lambda _self, _facts: None)
-        summary, refused = run_close(
-            patients, folder / "events.csv", month, rules, out, extra_rejected=len(problems)
-        )
+    summary, refused = run_close(
+        patients, folder / "events.csv", month, rules, out, extra_rejected=len(problems)
+    )
     return summary, [str(p) for p in [*problems, *refused]]
 
 

@@ -42,7 +42,6 @@ from carecore.billing.facts import (
     BillingPractitioner,
     CarePlanFact,
     ChronicCondition,
-    DeviceReadingsFact,
     PatientFacts,
     Setting,
     TimeFact,
@@ -57,11 +56,7 @@ from carecore.billing.primitives import (
     duration_thresholds,
     initiating_visit_met,
     initiating_years,
-    interactive_month,
     minute_class,
-    monitoring_families,
-    monitoring_time_counts,
-    monitoring_track,
     personal_codes,
     threshold_minutes,
     time_families,
@@ -75,13 +70,11 @@ if TYPE_CHECKING:
     from carecore.billing.rules import RuleSet, Switches
     from carecore.model.period import ServicePeriod
 
-__all__ = ["DEVICE_FAMILIES", "FAST_FAMILIES", "FAST_SETTING", "FastClose"]
+__all__ = ["FAST_FAMILIES", "FAST_SETTING", "FastClose"]
 
 #: Families the fast path takes (time-only months): those whose codes are the
 #: engine's time tracks (primitives.TIME_TRACKS).
 FAST_FAMILIES = time_families()
-#: Families of device months (remote monitoring), which the device memo takes besides FAST_FAMILIES.
-DEVICE_FAMILIES = monitoring_families()
 #: The setting the fast path evaluates in (others go to the reference engine).
 FAST_SETTING = Setting.PHYSICIAN_OFFICE
 
@@ -130,12 +123,6 @@ class FastClose:
                 self._stand_in.setdefault((family, int(kind)), role)
         self.hits = 0
         self.misses = 0
-        #: The engine's answers for canonical device months (see :meth:`evaluate_device`).
-        self.device_cache: dict[tuple[object, ...], EvaluationResult] = {}
-        self._device_patients: dict[tuple[object, ...], PatientFacts] = {}
-        self._device_raw: dict[tuple[object, ...], object] = {}
-        self.device_hits = 0
-        self.device_misses = 0
 
     def evaluate(
         self, patient: PatientFacts, practitioner: BillingPractitioner, entries: list[Entry]
@@ -228,135 +215,6 @@ class FastClose:
         ):
             return None
         return facts.practitioners[0]
-
-    def evaluate_device(self, facts: BillingFacts) -> EvaluationResult | None:  # noqa: PLR0911 - one return per decline
-        """The engine's answer for a month with device data, from a memo; None when the engine must decide.
-
-        A device month is, in the physician office and with one billing
-        practitioner, that practitioner's device readings (RPM, RTM) and time
-        entries of the fast and monitoring families, and nothing else, for a
-        patient alive at the month's end whose minutes all count (none before
-        consent, see :meth:`takes`). Its canonical form is what the engine's
-        rules read of it:
-
-        - the patient's canonical shape (:meth:`shape`), with, per monitoring
-          family, consent by the month's end and whether the patient is
-          established;
-        - the practitioner's credential;
-        - the month's minutes (:meth:`_device_totals`): the fast families'
-          per role group, as :meth:`evaluate`; a monitoring family's as the
-          minutes that count toward its management time, whether those had an
-          interactive communication, and the minutes that do not count;
-        - the device readings (periods and days with data, which the device
-          codes' lines and refusals carry), every field but the practitioner.
-
-        The first month of each form is the engine's to decide, and its
-        answer is kept. Each later month of the form gets that answer with
-        its own patient and practitioner ids and diagnoses, and each time
-        line the day the patient's own running total of the line's counting
-        minutes reached it (:func:`~carecore.billing.primitives.date_of_service`).
-        A device line keeps its date, the end of its reading's period, which
-        the form holds. ``tests/billing/test_fast_path.py`` holds the memo
-        equal to the engine on generated device months.
-        """
-        practitioner = self._sole_practitioner(facts)
-        if practitioner is None:
-            return None
-        patient = facts.patient
-        if patient.date_of_death is not None:
-            # A date of death bounds the device lines' dates, which may fall after the month.
-            return None
-        split = _device_month(facts.events, practitioner.id)
-        if split is None:
-            return None
-        entries, readings = split
-        start, end = self.period.start, self.period.end
-        inside = [e for e in entries if start <= e[0] <= end]
-        known = self._device_patient(patient)
-        if known is None:
-            return None
-        shape, firsts = known
-        # As takes: no minute of the month before its family's countable window (consent).
-        if any(e[0] < firsts[e[3]] for e in inside):
-            return None
-        totals = self._device_totals(inside)
-        key = (
-            shape,
-            practitioner.credential,
-            practitioner.primary_care_focal_point,
-            frozenset(totals.items()),
-            # Every field of each reading but its practitioner (the billing one).
-            tuple(tuple(getattr(r, name) for name in _READING_FIELDS) for r in readings),
-        )
-        found = self.device_cache.get(key)
-        if found is None:
-            # The first month of its form: the engine's own answer, kept for the next ones.
-            self.device_misses += 1
-            result = evaluate(facts, self.rules)
-            if len(self.device_cache) < _RAW_CACHE_LIMIT:
-                self.device_cache[key] = result
-            return result
-        self.device_hits += 1
-        return self._personalise(found, patient, practitioner.id, inside)
-
-    def _device_totals(self, inside: list[Entry]) -> dict[tuple[object, ...], int]:
-        """A device month's minutes as its canonical form keeps them.
-
-        The fast families' per role group (as :meth:`evaluate`); a monitoring
-        family's per whether they count toward its management time
-        (:func:`~carecore.billing.primitives.monitoring_time_counts`), with,
-        for those that count, whether the month had an interactive
-        communication (:func:`~carecore.billing.primitives.interactive_month`).
-        """
-        switches = self.rules.switches
-        totals: dict[tuple[object, ...], int] = {}
-        flags: dict[ServiceFamily, list[bool]] = {}
-        for _day, minutes, role, family, credential, interactive in inside:
-            group: tuple[object, ...]
-            if family in DEVICE_FAMILIES:
-                counted = monitoring_time_counts(role)
-                group = (family, counted)
-                if counted:
-                    flags.setdefault(family, []).append(interactive)
-            else:
-                group = (family, role_group(switches, family, role, credential))
-            totals[group] = totals.get(group, 0) + minutes
-        for family, seen in flags.items():
-            totals[family, True, interactive_month(seen)] = totals.pop((family, True))
-        return totals
-
-    def _device_patient(
-        self, patient: PatientFacts
-    ) -> tuple[tuple[object, ...], dict[ServiceFamily, pendulum.Date]] | None:
-        """The patient's part of a device month's form, and each family's first countable day.
-
-        None when the memo declines the patient (conditions whose refusal
-        names codes, as :meth:`takes`). Kept per distinct patient facts but
-        the id and the date of death (a patient who died goes to the engine).
-        """
-        raw = (
-            patient.conditions,
-            patient.consent_on,
-            patient.care_plan_on,
-            patient.established,
-            patient.last_visit,
-            patient.qmb,
-        )
-        found = self._device_raw.get(raw, False)
-        if found is False:
-            found = None
-            if self._condition_shape(patient.conditions) is not None:
-                monitoring = tuple(
-                    consent_in_force(patient, family, self.period) for family in _DEVICE_ORDER
-                )
-                firsts = {
-                    family: countable_window(patient, family, self.period)[0]
-                    for family in _DEVICE_MONTH_FAMILIES
-                }
-                found = ((self.shape(patient), monitoring, patient.established), firsts)
-            if len(self._device_raw) < _RAW_CACHE_LIMIT:
-                self._device_raw[raw] = found
-        return found  # type: ignore[return-value]
 
     def takes(self, patient: PatientFacts, inside: list[Entry]) -> bool:
         """Whether the canonical form decides this month (else the reference engine does).
@@ -600,9 +458,7 @@ class FastClose:
                 line,
                 patient_id=patient_id,
                 billing_practitioner_id=practitioner_id,
-                date_of_service=self._date_of_service(
-                    line.code, line.units, line.family, ordered, line.date_of_service
-                ),
+                date_of_service=self._date_of_service(line.code, line.units, line.family, ordered),
                 diagnoses=line_diagnoses(patient.conditions, line.family, switches),
             )
             for line in template.claim_lines
@@ -617,35 +473,19 @@ class FastClose:
         )
 
     def _date_of_service(
-        self,
-        code: str,
-        units: int,
-        family: ServiceFamily,
-        ordered: list[Entry],
-        cached: pendulum.Date,
+        self, code: str, units: int, family: ServiceFamily, ordered: list[Entry]
     ) -> pendulum.Date:
-        """The day the running total of the track's minutes reached this line (as the engine does).
-
-        A line of no time track (a device code, dated from its reading's
-        period, which the canonical form keeps) keeps its *cached* date.
-        """
+        """The day the running total of the track's minutes reached this line (as the engine does)."""
         switches = self.rules.switches
         track = time_track(code)
-        if track is not None:
-            counted = (
-                (day, minutes)
-                for day, minutes, role, fam, credential, _interactive in ordered
-                if fam is family
-                and counts_toward(track, minute_class(switches, family, role, credential))
-            )
-        elif monitoring_track(code) is not None:
-            counted = (
-                (day, minutes)
-                for day, minutes, role, fam, _credential, _interactive in ordered
-                if fam is family and monitoring_time_counts(role)
-            )
-        else:
-            return cached
+        if track is None:  # pragma: no cover - the fast families bill time-track codes only
+            raise errors.InvalidValue("is not a time-track code", field="code", value=code)
+        counted = (
+            (day, minutes)
+            for day, minutes, role, fam, credential, _interactive in ordered
+            if fam is family
+            and counts_toward(track, minute_class(switches, family, role, credential))
+        )
         return date_of_service(switches, self.period, counted, self.need(code, units))
 
     def need(self, code: str, units: int) -> int:
@@ -660,7 +500,7 @@ class FastClose:
         """
         need = self._need.get((code, units))
         if need is None:
-            track = time_track(code) or monitoring_track(code)
+            track = time_track(code)
             if track is None:
                 raise errors.InvalidValue("is not a time-track code", field="code", value=code)
             base = self.rules.rule(track.base)
@@ -697,37 +537,6 @@ def _time_only(
         else:
             return None
     return entries, visits, plan_events
-
-
-def _device_month(
-    events: Iterable[object], practitioner: str
-) -> tuple[list[Entry], list[DeviceReadingsFact]] | None:
-    """A device month's time entries and readings; None if not a device month."""
-    entries: list[Entry] = []
-    readings: list[DeviceReadingsFact] = []
-    for event in events:
-        if isinstance(event, TimeFact):
-            if event.practitioner != practitioner or event.family not in _DEVICE_MONTH_FAMILIES:
-                return None
-            entries.append(
-                (
-                    event.date,
-                    event.minutes,
-                    event.role,
-                    event.family,
-                    event.credential,
-                    event.interactive,
-                )
-            )
-        elif isinstance(event, DeviceReadingsFact):
-            if event.practitioner != practitioner:
-                return None
-            readings.append(event)
-        else:
-            return None
-    if not readings:
-        return None
-    return entries, readings
 
 
 def personal_code(code: str) -> bool:
@@ -818,16 +627,6 @@ _CANONICAL_CODES = (
 
 _FAMILY_ORDER = tuple(sorted(FAST_FAMILIES, key=lambda f: f.value))
 _FAMILY_INDEX = {family: index for index, family in enumerate(_FAMILY_ORDER)}
-_DEVICE_ORDER = tuple(sorted(DEVICE_FAMILIES, key=lambda f: f.value))
-_DEVICE_MONTH_FAMILIES = FAST_FAMILIES | DEVICE_FAMILIES
-_READING_FIELDS = tuple(
-    a.name for a in attrs.fields(DeviceReadingsFact) if a.name != "practitioner"
-)
-#: A role whose monitoring minutes count (True) and one whose do not (False).
-_MONITORING_STAND_IN = {
-    counts: next(r for r in RoleClass if monitoring_time_counts(r) is counts)
-    for counts in (True, False)
-}
 
 
 _RAW_CACHE_LIMIT = 1_000_000
