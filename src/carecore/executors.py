@@ -231,30 +231,51 @@ class _Deferred(Generic[R]):
         return cast("R", self._value)
 
 
+class _Later(Generic[S]):
+    """A pool's state not built yet: ``make(*args, **kwargs)`` when first asked for."""
+
+    def __init__(
+        self, make: Callable[..., S], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.make, self.args, self.kwargs = make, args, kwargs
+
+    def build(self) -> S:
+        return self.make(*self.args, **self.kwargs)
+
+
 class Pool(Generic[S]):
     """Tasks ``fn(state, *args)`` over a state each worker builds once (see :meth:`Executor.pool`).
 
-    :attr:`state` is this process's own state, built here too (the caller
-    may use it; the local executor's tasks do). Closing the pool closes
-    that state (its ``close()`` when it has one), drops the workers' states,
-    and shuts down the executor when the pool was opened with a worker count
-    (:func:`open_pool`).
+    :attr:`state` is this process's own state (the caller may use it; the
+    local executor's tasks do). Where the tasks run elsewhere it is built
+    the first time it is asked for, so a caller that never reads it does not
+    wait for it before its tasks start. Closing the pool closes that state
+    when it was built (its ``close()`` when it has one), drops the workers'
+    states, and shuts down the executor when the pool was opened with a
+    worker count (:func:`open_pool`).
     """
 
     def __init__(
         self,
         executor: Executor,
-        state: S,
+        state: S | _Later[S],
         submit: Callable[[Callable[..., Any], tuple[Any, ...]], Pending[Any]],
         release: Callable[[], None],
         *,
         owns_executor: bool = False,
     ) -> None:
         self.executor = executor
-        self.state = state
+        self._state = state
         self._submit = submit
         self._release: Callable[[], None] | None = release
         self._owns = owns_executor
+
+    @property
+    def state(self) -> S:
+        """This process's state (built now if it was not yet)."""
+        if isinstance(self._state, _Later):
+            self._state = self._state.build()
+        return self._state
 
     @property
     def workers(self) -> int:
@@ -288,7 +309,9 @@ class Pool(Generic[S]):
         try:
             release()
         finally:
-            closer = getattr(self.state, "close", None)
+            closer = (
+                None if isinstance(self._state, _Later) else getattr(self._state, "close", None)
+            )
             if callable(closer):
                 closer()
             if self._owns:
@@ -342,7 +365,7 @@ class BaseExecutor:
     def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
         """A :class:`Pool` over ``make_state(*args, **kwargs)``, built once per worker process."""
         spec = _StateSpec(uuid.uuid4().hex, make_state, args, kwargs)
-        state = make_state(*args, **kwargs)
+        state = _Later(make_state, args, kwargs)  # built here only if the caller asks for it
 
         def submit(fn: Callable[..., Any], task_args: tuple[Any, ...]) -> Pending[Any]:
             return self.submit(_with_spec, spec, fn, task_args)
@@ -649,7 +672,7 @@ class DaskExecutor(BaseExecutor):
     def pool(self, make_state: Callable[..., S], /, *args: Any, **kwargs: Any) -> Pool[S]:
         """The state's recipe scattered to every worker once; each builds the state on first use."""
         spec = _StateSpec(uuid.uuid4().hex, make_state, args, kwargs)
-        state = make_state(*args, **kwargs)
+        state = _Later(make_state, args, kwargs)  # built here only if the caller asks for it
         shared = self._client.scatter(spec, broadcast=True, hash=False, direct=True)
         client = self._client
 

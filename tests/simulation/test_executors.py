@@ -253,3 +253,23 @@ def test_a_plugin_executor_with_only_submit_runs_maps_pools_and_studies():
             assert pool.map(_plus_base, [1, 2]) == [2, 3]
         on_threads = run_study(_STUDY, replications=3, seed=2, executor=threads)
     assert on_threads.rows == run_study(_STUDY, replications=3, seed=2).rows
+
+
+def test_a_pool_on_other_workers_builds_the_caller_s_state_only_when_asked():
+    """The caller's own state waits until it is read: tasks start without waiting for it."""
+    built: list[int] = []
+
+    def make(base: int) -> dict[str, int]:
+        built.append(base)
+        return {"base": base}
+
+    with _Threads(workers=2) as threads, threads.pool(make, 1) as pool:
+        assert built == []  # opening the pool built nothing here
+        assert pool.map(_plus_base, [1, 2]) == [2, 3]
+        assert built == [1]  # the one state of the threads' process, for its tasks
+        assert pool.state == {"base": 1}
+        assert built == [1, 1]  # the caller's, on first read, once
+        assert pool.state is pool.state
+    with _Threads(workers=2) as threads, threads.pool(make, 2):
+        pass  # never read, never built, nothing to close
+    assert built == [1, 1]
