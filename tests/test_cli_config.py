@@ -11,7 +11,14 @@ from click.testing import CliRunner
 from carecore._cli_config import Settings, default_map
 from carecore.cli import current_actor, make_app
 
-VARS = ("CARECORE_DB", "CARECORE_TIME_ZONE", "CARECORE_ACTOR", "CARECORE_CONFIG")
+VARS = (
+    "CARECORE_DB",
+    "CARECORE_TIME_ZONE",
+    "CARECORE_ACTOR",
+    "CARECORE_CONFIG",
+    "CARECORE_PAYER",
+    "CARECORE_RULE_SET",
+)
 
 
 @pytest.fixture
@@ -222,3 +229,44 @@ def test_resolve_actor_without_settings_reads_the_variable_and_the_file(tmp_path
     monkeypatch.setenv("CARECORE_ACTOR", "env-user")
     assert resolve_actor(None) == "env-user"
     assert resolve_actor("opt") == "opt"
+
+
+# -- the rule set: payer and rule_set reach every --payer and --rule-set -----------------------
+
+
+def test_the_rule_set_settings_reach_the_worklist_registry_close_and_report(app, tmp_path):
+    runner = CliRunner()
+    made = runner.invoke(app, ["db", "init", f"sqlite:///{tmp_path / 'practice.db'}"])
+    assert made.exit_code == 0, made.output
+    _write(tmp_path, 'db = "sqlite:///practice.db"\nrule_set = "acme-2026"\n')
+    # No such rule set is installed: each command names the configured one and exits 2,
+    # so the setting was read; without the file they run under CMS's.
+    for args in (
+        ["worklist"],
+        ["registry"],
+        ["report", "--out", str(tmp_path / "r")],
+        ["billing", "close", "--month", "2026-03", "--db", "sqlite:///practice.db"],
+    ):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2, (args, refused.output)
+        assert "acme-2026" in refused.output, (args, refused.output)
+    # The option overrides the file; the variable overrides the file too.
+    assert runner.invoke(app, ["worklist", "--rule-set", "cms-2026"]).exit_code == 0
+    via_env = runner.invoke(app, ["worklist"], env={"CARECORE_RULE_SET": "cms-2026"})
+    assert via_env.exit_code == 0, via_env.output
+    _write(tmp_path, 'db = "sqlite:///practice.db"\npayer = "acme"\n')
+    by_payer = runner.invoke(app, ["registry"])
+    assert by_payer.exit_code == 2
+    assert "acme-" in by_payer.output
+    (tmp_path / "carecore.toml").unlink()
+    made = runner.invoke(app, ["worklist", "--db", "sqlite:///practice.db"])
+    assert made.exit_code == 0, made.output
+
+
+@pytest.mark.parametrize("key", ["payer", "rule_set"])
+def test_a_blank_or_non_text_rule_set_setting_is_refused_naming_the_key(app, tmp_path, key):
+    for value in ('""', "3"):
+        _write(tmp_path, f"{key} = {value}\n")
+        result = CliRunner().invoke(app, ["worklist", "--db", "memory://"])
+        assert result.exit_code == 2, result.output
+        assert f"carecore.toml:{key}" in result.output

@@ -8,8 +8,9 @@ settings into click's ``default_map``, so every command that needs a store
 (``--db``, or the ``URL`` argument of ``carecore db``) and every ``--time-zone``
 option takes them without any command knowing about the file.
 ``significant_risk_from`` goes to every ``--significant-risk-from`` option
-(the billing close, the worklists, the registry and the report), so the
-close and what the care team sees are decided by the same switch.
+(the billing close, the worklists, the registry and the report), and
+``payer`` and ``rule_set`` to every ``--payer`` and ``--rule-set`` option,
+so the close and what the care team sees are decided by the same rules.
 
 Four settings allow cleartext for one kind of endpoint (``webhook_insecure``,
 ``sms_insecure``, ``fhir_insecure``, ``smtp_insecure``): the plugins that send
@@ -54,6 +55,8 @@ ENV_VARS: dict[str, str] = {
     "actor": "CARECORE_ACTOR",
     "actor_roles": "CARECORE_ACTOR_ROLES",
     "significant_risk_from": "CARECORE_SIGNIFICANT_RISK_FROM",
+    "payer": "CARECORE_PAYER",
+    "rule_set": "CARECORE_RULE_SET",
     "webhook_insecure": "CARECORE_WEBHOOK_INSECURE",
     "sms_insecure": "CARECORE_SMS_INSECURE",
     "fhir_insecure": "CARECORE_FHIR_INSECURE",
@@ -79,6 +82,10 @@ class Settings:
     #: Where significant risk comes from: ``table`` (the condition-group table or an
     #: attestation) or ``attested`` (an attestation only); None: the rule set's switch.
     significant_risk_from: str | None = None
+    #: The payer whose rule set applies (``<payer>-<year>``); None: ``cms``.
+    payer: str | None = None
+    #: A rule set id that applies whatever the year (overrides *payer*); None: by payer and year.
+    rule_set: str | None = None
     #: Allow ``http://`` webhook URLs (a receiver on loopback).
     webhook_insecure: bool | None = None
     #: Allow an ``http://`` SMS gateway.
@@ -124,7 +131,11 @@ def _check(key: str, value: object, field: str) -> str | bool:
 
         return ", ".join(sorted(parse_roles(text, field=field)))
     if not text:
-        what = "a store URL (e.g. sqlite:///practice.db)" if key == "db" else "who is acting"
+        what = {
+            "db": "a store URL (e.g. sqlite:///practice.db)",
+            "payer": "a payer (e.g. cms)",
+            "rule_set": "a rule set id (e.g. cms-2026)",
+        }.get(key, "who is acting")
         raise errors.InvalidValue(f"must name {what}", field=field)
     return text
 
@@ -227,7 +238,8 @@ def default_map(command: click.Command, settings: Settings) -> dict[str, Any]:
     as ``billing close``'s, keeps meaning "no store") and to a ``URL`` argument
     that is its command's only argument; the time zone goes to every
     ``--time-zone`` option; ``significant_risk_from`` to every
-    ``--significant-risk-from`` option.
+    ``--significant-risk-from`` option; ``payer`` and ``rule_set`` to every
+    ``--payer`` and ``--rule-set`` option.
     """
     found: dict[str, Any] = {}
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
@@ -241,6 +253,10 @@ def default_map(command: click.Command, settings: Settings) -> dict[str, Any]:
             found[param.name] = settings.time_zone
         elif settings.significant_risk_from is not None and param.name == "significant_risk_from":
             found[param.name] = settings.significant_risk_from
+        elif settings.payer is not None and param.name == "payer":
+            found[param.name] = settings.payer
+        elif settings.rule_set is not None and param.name == "rule_set_id":
+            found[param.name] = settings.rule_set
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
             below = default_map(sub, settings)
