@@ -133,9 +133,7 @@ def test_the_readmission_measure_counts_the_stored_day(tmp_path):
         episodes = list(tx.all(TransitionEpisode))
 
     def index(month: int) -> int:
-        measure = readmission_rate(
-            episodes, period=ServicePeriod.month(2026, month), time_zone="America/Chicago"
-        )
+        measure = readmission_rate(episodes, period=ServicePeriod.month(2026, month))
         return int(measure.denominator)
 
     assert (index(3), index(4)) == (0, 1)

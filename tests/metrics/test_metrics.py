@@ -100,10 +100,16 @@ def test_utilization_per_1000_member_years():
 
 def test_readmission_rate():
     # index: ep1 (readmitted), ep2; not: ep3 from a SNF, ep4 cancelled, ep5 in December -> 1 / 2
-    m = readmission_rate(world.episodes(), period=Q1, time_zone=TZ)
+    m = readmission_rate(world.episodes(), period=Q1)
     assert (m.numerator, m.denominator, m.value) == (1, 2, Decimal("0.5000"))
-    only_p2 = readmission_rate(world.episodes(), period=Q1, time_zone=TZ, patient_ids=["p2"])
+    only_p2 = readmission_rate(world.episodes(), period=Q1, patient_ids=["p2"])
     assert (only_p2.numerator, only_p2.denominator) == (0, 1)
+
+
+def test_readmission_rate_s_unused_time_zone_is_deprecated():
+    with pytest.warns(DeprecationWarning, match="time_zone"):
+        m = readmission_rate(world.episodes(), period=Q1, time_zone=TZ)
+    assert (m.numerator, m.denominator) == (1, 2)  # the same answer: each episode keeps its day
 
 
 def test_readmissions_of_members_count_only_discharges_in_enrolled_months():
@@ -117,7 +123,6 @@ def test_readmissions_of_members_count_only_discharges_in_enrolled_months():
     m = readmission_rate(
         world.episodes() + extra,
         period=Q1,
-        time_zone=TZ,
         enrollments=world.enrollments(),
         family=CCM,
     )

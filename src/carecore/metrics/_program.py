@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
@@ -424,18 +425,28 @@ def readmission_rate(
     Index discharges: transition episodes from an acute inpatient hospital,
     not cancelled and not ending in death, whose discharge date is in the
     period: the episode's stored ``discharge_date``, the day its TCM
-    deadlines and the close count from (*time_zone* is not used; it is
-    still taken so that calls passing it keep working); readmitted: the
-    episode's ``readmitted`` flag (an admission in the discharge date + 29 days). Modelled on CMS's
+    deadlines and the close count from; readmitted: the episode's
+    ``readmitted`` flag (an admission on days 1 to 30 after the discharge
+    date, :func:`carecore.transitions.readmission_window`). Modelled on CMS's
     Plan All-Cause Readmissions, without its risk adjustment or exclusions.
     *patient_ids* restricts the population (None: everyone); with
     *enrollments*, only discharges in a patient-month enrolled in *family*
     count, the population of the per-1,000 measures.
 
-    >>> readmission_rate([], period=ServicePeriod.month(2026, 3), time_zone="UTC").value is None
+    *time_zone* is deprecated and not used (each episode keeps its local
+    discharge day); passing it warns (:class:`DeprecationWarning`), and it
+    will be removed.
+
+    >>> readmission_rate([], period=ServicePeriod.month(2026, 3)).value is None
     True
     """
-    del time_zone  # each episode keeps its day
+    if time_zone is not None:
+        warnings.warn(
+            "readmission_rate(time_zone=) is not used (each episode keeps its discharge day) "
+            "and will be removed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     p = _period(period)
     only = None if patient_ids is None else set(patient_ids)
     months = (

@@ -240,7 +240,7 @@ def program_report(
 
     def readmissions(p: ServicePeriod) -> Measure:
         return readmission_rate(
-            data.episodes, period=p, time_zone=zone, enrollments=data.enrollments, family=family
+            data.episodes, period=p, enrollments=data.enrollments, family=family
         )
 
     def billable(p: ServicePeriod) -> Measure:
