@@ -25,7 +25,7 @@ import csv
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from attrs import evolve, field, frozen
 
@@ -41,15 +41,24 @@ from carecore.report._labels import (
     rule_text,
 )
 from carecore.report._plots import PLOTS, PRACTICE_PLOTS, render_plots, render_practice_plots
-from carecore.report._tables import TABLE_MAKERS, Table, cell, report_tables, table_stream
+from carecore.report._spool import Mapped
+from carecore.report._tables import (
+    TABLE_MAKERS,
+    Table,
+    cell,
+    report_tables,
+    table_stream,
+    worklist_table,
+)
 from carecore.report._view import PracticeView, Section, practice_view
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     import pendulum
 
     from carecore.metrics import ProgramReport
+    from carecore.report._rows import SpooledRows
 
 _TENTH = Decimal("0.1")
 
@@ -157,29 +166,86 @@ def _worklist_tables(report: ProgramReport, names: Mapping[str, str]) -> tuple[T
     ]
     # With names, the patient's id beside each: two patients may share a name.
     # Without (a report written without PHI), the patient column is the id.
-    ids = ("patient id",) if names else ()
+    ids = bool(names)
     tables = []
     for w in report.worklists:
         mine = [r for r in rows if r.owner == w.owner]
         tables.append(
-            Table(
-                name=f"worklist-{_file_safe(w.owner)}",
-                title=f"{w.owner}: {_count(len(mine), 'item')}, caseload {w.caseload}",
-                columns=("priority", "patient", *ids, "due", "status", "what to do"),
-                rows=tuple(
-                    (
+            _worklist_table(
+                w.owner,
+                w.caseload,
+                tuple(
+                    _worklist_row(
                         r.band,
                         names.get(r.patient_id, r.patient_id),
-                        *((r.patient_id,) if ids else ()),
-                        str(r.due),
-                        _when(r.due, day),
+                        r.patient_id,
+                        r.due,
                         r.action,
+                        day=day,
+                        ids=ids,
                     )
                     for r in mine
                 ),
+                ids=ids,
             )
         )
     return tuple(tables)
+
+
+def _worklist_table(
+    owner: str, caseload: int, rows: Sequence[tuple[str, ...]], *, ids: bool
+) -> Table:
+    return Table(
+        name=f"worklist-{_file_safe(owner)}",
+        title=f"{owner}: {_count(len(rows), 'item')}, caseload {caseload}",
+        columns=(
+            "priority",
+            "patient",
+            *(("patient id",) if ids else ()),
+            "due",
+            "status",
+            "what to do",
+        ),
+        rows=cast("tuple[tuple[str, ...], ...]", rows),
+    )
+
+
+def _worklist_row(
+    band: str,
+    name: str,
+    patient_id: str,
+    due: pendulum.Date,
+    action: str,
+    *,
+    day: pendulum.Date,
+    ids: bool,
+) -> tuple[str, ...]:
+    return (band, name, *((patient_id,) if ids else ()), str(due), _when(due, day), action)
+
+
+def _spooled_worklist_rows(spooled: SpooledRows) -> Iterator[tuple[str, ...]]:
+    """The worklist table's rows (every owner's open items, in order), read from disk."""
+    for item in spooled.worklist:
+        yield item[2]
+
+
+def _spooled_worklist_tables(report: ProgramReport, spooled: SpooledRows) -> tuple[Table, ...]:
+    """The worklist page's tables, their rows read from disk as each is written."""
+    day, ids = report.as_of, spooled.phi and spooled.named
+
+    def row(item: tuple[Any, ...]) -> tuple[str, ...]:
+        _, _, cells, name, due = item
+        return _worklist_row(cells[1], name, cells[5], due, cells[6], day=day, ids=ids)
+
+    return tuple(
+        _worklist_table(
+            w.owner,
+            w.caseload,
+            Mapped(spooled.worklist.group(w.owner), row),
+            ids=ids,
+        )
+        for w in report.worklists
+    )
 
 
 def _count(n: int, noun: str) -> str:
@@ -211,22 +277,54 @@ def _eligibility_table(
             if c.rule not in rules:
                 rules.append(c.rule)
 
-    status = {True: "met", False: "not met", None: "unknown"}
     levels = any(e.level is not None for e in rows_in)
-    rows = []
-    for e in sorted(rows_in, key=lambda e: (not e.eligible, names.get(e.patient_id, e.patient_id))):
-        met = {c.rule: c.met for c in e.criteria}
-        rows.append(
-            (
-                names.get(e.patient_id, e.patient_id),
-                "yes" if e.eligible else "no",
-                "yes" if e.verified else "no",
-                *((cell(e.level),) if levels else ()),
-                str(len(e.conditions)),
-                *(status[met[r]] if r in met else "" for r in rules),
-            )
+    rows = tuple(
+        _eligibility_row(
+            names.get(e.patient_id, e.patient_id),
+            e.eligible,
+            e.verified,
+            cell(e.level),
+            str(len(e.conditions)),
+            tuple((c.rule, c.met) for c in e.criteria),
+            rules=rules,
+            levels=levels,
         )
-    table = Table(
+        for e in sorted(
+            rows_in, key=lambda e: (not e.eligible, names.get(e.patient_id, e.patient_id))
+        )
+    )
+    return _eligibility_by_rule(report, rows, tuple(rules), levels=levels), tuple(rules)
+
+
+_STATUS = {True: "met", False: "not met", None: "unknown"}
+
+
+def _eligibility_row(  # noqa: PLR0917 - one row's cells
+    name: str,
+    eligible: bool,  # noqa: FBT001
+    verified: bool,  # noqa: FBT001
+    level: str,
+    conditions: str,
+    criteria: tuple[tuple[str, bool | None], ...],
+    *,
+    rules: Sequence[str],
+    levels: bool,
+) -> tuple[str, ...]:
+    met = dict(criteria)
+    return (
+        name,
+        "yes" if eligible else "no",
+        "yes" if verified else "no",
+        *((level,) if levels else ()),
+        conditions,
+        *(_STATUS[met[r]] if r in met else "" for r in rules),
+    )
+
+
+def _eligibility_by_rule(
+    report: ProgramReport, rows: Sequence[tuple[str, ...]], rules: tuple[str, ...], *, levels: bool
+) -> Table:
+    return Table(
         name="eligibility-by-rule",
         title=f"{report.family.value} eligibility on {report.as_of}",
         columns=(
@@ -237,9 +335,20 @@ def _eligibility_table(
             "conditions",
             *(rule_heading(r) for r in rules),
         ),
-        rows=tuple(rows),
+        rows=cast("tuple[tuple[str, ...], ...]", rows),
     )
-    return table, tuple(rules)
+
+
+def _spooled_eligibility_table(
+    report: ProgramReport, spooled: SpooledRows
+) -> tuple[Table, tuple[str, ...]]:
+    """The eligibility page's table, its rows read from disk (merged by sort key) as written."""
+    rules, levels = spooled.rule_order(), spooled.levels
+
+    def row(item: tuple[Any, ...]) -> tuple[str, ...]:
+        return _eligibility_row(*item[1:], rules=rules, levels=levels)
+
+    return _eligibility_by_rule(report, Mapped(spooled.page, row), rules, levels=levels), rules
 
 
 def _subtitle(report: ProgramReport, view: PracticeView | None) -> str:
@@ -312,14 +421,26 @@ def _write_csv(path: Path, table: Table, rows: Iterable[tuple[str, ...]] | None 
 
 
 def _pages(
-    report: ProgramReport, *, phi: bool, names: Mapping[str, str] | None = None
+    report: ProgramReport,
+    *,
+    phi: bool,
+    names: Mapping[str, str] | None = None,
+    spooled: SpooledRows | None = None,
 ) -> dict[str, tuple[str, Callable[[], dict[str, Any]]]]:
     """Each linked page's title and how to make its context (made when the page is written)."""
-    names = _names(report, phi=phi, names=names)
-    who = "patient names" if names else "patient ids (written without names)"
+    if spooled is None:
+        names = _names(report, phi=phi, names=names)
+        named = bool(names)
+    else:
+        names, named = {}, phi and spooled.named
+    who = "patient names" if named else "patient ids (written without names)"
 
     def eligibility_page() -> dict[str, Any]:
-        eligibility, rules = _eligibility_table(report, names)
+        eligibility, rules = (
+            _eligibility_table(report, names)
+            if spooled is None
+            else _spooled_eligibility_table(report, spooled)
+        )
         return {
             "intro": (
                 (
@@ -354,12 +475,33 @@ def _pages(
                     ),
                 ),
                 "legend": (),
-                "tables": _worklist_tables(report, names),
+                "tables": _worklist_tables(report, names)
+                if spooled is None
+                else _spooled_worklist_tables(report, spooled),
             },
         ),
         "eligibility.html": (f"Eligibility on {report.as_of}", eligibility_page),
         "measures.html": ("Measure definitions", definitions_page),
     }
+
+
+def _write_tables(
+    folder: Path,
+    report: ProgramReport,
+    extra: tuple[Table, ...],
+    spooled: SpooledRows | None,
+    written: list[Path],
+) -> tuple[Table, ...]:
+    """Make, write and drop each table in turn; the tables without rows (*written* gets the files)."""
+    listed = []
+    for make in (*TABLE_MAKERS, *(lambda _, t=t: t for t in extra)):
+        table, rows = table_stream(make, report)
+        if spooled is not None and make is worklist_table:  # its rows from disk
+            rows = _spooled_worklist_rows(spooled)
+        path = folder / table.csv_name
+        listed.append(_write_csv(path, table, rows))
+        written.append(path)
+    return tuple(listed)
 
 
 def _check(folder: Path, extra: tuple[Table, ...], sections: tuple[Section, ...]) -> None:
@@ -381,6 +523,7 @@ def write_report(
     headline: str = "month",
     view: PracticeView | None = None,
     names: Mapping[str, str] | None = None,
+    spooled: SpooledRows | None = None,
 ) -> ReportFiles:
     """Write ``index.html``, its linked pages, one CSV per table and the PNG plots into *out*.
 
@@ -393,7 +536,9 @@ def write_report(
     denials, minutes, TCM, staff). A report without its snapshot (combined
     from partitions of a store, :func:`carecore.report._build.program_parts`)
     gets them from *view*, its practice view made from the partitions, and
-    names its patients from *names* (patient id to name and birth date).
+    names its patients from *names* (patient id to name and birth date),
+    or reads the worklists' items and the eligibility page's rows from
+    *spooled* (written to disk partition by partition, already named).
 
     The folder is created when missing (readable by its owner only, 0700);
     files of the same names are replaced, and every file is written 0600:
@@ -421,14 +566,8 @@ def write_report(
         folder.mkdir(parents=True, mode=0o700)
     # Each table is made, written and dropped in turn (the index lists them by name
     # and title only), so the writer never holds every table's rows at once.
-    csv_files = []
-    listed = []
-    for make in (*TABLE_MAKERS, *(lambda _, t=t: t for t in extra)):
-        table, rows = table_stream(make, report)
-        path = folder / table.csv_name
-        listed.append(_write_csv(path, table, rows))
-        csv_files.append(path)
-    tables = tuple(listed)
+    csv_files: list[Path] = []
+    tables = _write_tables(folder, report, extra, spooled, csv_files)
     section_tables = () if view is None else tuple(t for s in view.sections for t in s.tables)
     for table in section_tables:
         path = folder / table.csv_name
@@ -440,7 +579,9 @@ def write_report(
         write_private(path, data)
         png_files.append(path)
     pages = []
-    for name, (title, make_context) in _pages(report, phi=phi, names=names).items():
+    for name, (title, make_context) in _pages(
+        report, phi=phi, names=names, spooled=spooled
+    ).items():
         path = folder / name
         context = make_context()
         with private_open(path, "w", newline="", encoding="utf-8") as handle:

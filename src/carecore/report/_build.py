@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from carecore.executors import Executor
     from carecore.metrics import ProgramReport
     from carecore.model import ServicePeriod
+    from carecore.report._rows import SpooledRows
     from carecore.report._view import PracticeView
     from carecore.service import CareProgram
 
@@ -378,31 +379,47 @@ def build_report(
     *options* go to :func:`carecore.metrics.program_report` (time zone, family,
     intervention, ...). The care tables cover the period's first day to *as_of*;
     they are counted in *partitions* on *executor* (see :func:`care_tables`).
-    Returns the report, the files written and the care tables.
+    Every per-patient row waits on disk until the files are written
+    (:class:`carecore.report._rows.SpooledRows`, in a private temporary
+    folder removed when this returns or fails, or the process is ended by
+    SIGTERM, SIGHUP or Ctrl-C): memory holds counts, sums and one chunk of
+    each partition's rows at a time. Returns the report (its measures,
+    caseloads and counts; its eligibility, risk, A1c and minutes rows and
+    worklist items are in the files, not in it), the files written and the
+    care tables.
     """
+    from carecore.report._rows import SpooledRows  # noqa: PLC0415
+    from carecore.report._spool import report_spool  # noqa: PLC0415
+
     care = care_tables(
         program, period.start, as_of, reason=reason, partitions=partitions, executor=executor
     )
-    result, view, names = program_parts(
-        program,
-        period=period,
-        as_of=as_of,
-        reason=reason,
-        headline=headline,
-        partitions=partitions,
-        executor=executor,
-        **options,
-    )
-    files = write_report(
-        result,
-        out,
-        extra=care,
-        sections=care_sections(care, period.start, as_of),
-        phi=phi,
-        headline=headline,
-        view=view,
-        names=names,
-    )
+    # The per-patient rows wait on disk, in a private folder removed however this ends.
+    with report_spool() as spool:
+        rows = SpooledRows(spool, phi=phi)
+        result, view, _ = program_parts(
+            program,
+            period=period,
+            as_of=as_of,
+            reason=reason,
+            headline=headline,
+            partitions=partitions,
+            executor=executor,
+            spooled=rows,
+            **options,
+        )
+        files = write_report(
+            result,
+            out,
+            extra=care,
+            sections=care_sections(care, period.start, as_of),
+            phi=phi,
+            headline=headline,
+            view=view,
+            spooled=rows,
+        )
+    # Its per-patient rows went to the files (and their folder is gone): not returned.
+    result = attrs.evolve(result, eligibility=(), stratification=(), minutes_progress=(), a1c=())
     return result, files, care
 
 
@@ -477,6 +494,42 @@ def _part_of(
     return done, view, names
 
 
+def _empty_part(
+    practitioners: Any, headline: str, options: dict[str, Any]
+) -> tuple[Any, Any, dict[str, str]]:
+    """The part of a store with no patients."""
+    from carecore.metrics import ProgramData, program_report  # noqa: PLC0415
+    from carecore.metrics._parts import ReportPart  # noqa: PLC0415
+    from carecore.report._view import view_part  # noqa: PLC0415
+
+    empty = ProgramData(practitioners=practitioners, coverages=())
+    report = program_report(empty, **options)
+    part = ReportPart(
+        report=attrs.evolve(report, data=None),
+        revenue=(report.measure("expected_revenue").numerator, 0, 0),
+        unpriced=0,
+    )
+    return part, view_part(empty, report, headline=headline), {}
+
+
+def _spool_part(
+    spooled: SpooledRows, found: tuple[Any, Any, dict[str, str]]
+) -> tuple[Any, Any, dict[str, str]]:
+    """Write one partition's per-patient rows to *spooled*; the part without them."""
+    part, view, names = found
+    spooled.add(part.report, names, (n for _, n in view.minutes))
+    report = attrs.evolve(
+        part.report,
+        eligibility=(),
+        stratification=(),
+        minutes_progress=(),
+        a1c=(),
+        texts={},
+        worklists=tuple(attrs.evolve(w, items=(), closed=()) for w in part.report.worklists),
+    )
+    return attrs.evolve(part, report=report), attrs.evolve(view, minutes=()), {}
+
+
 @attrs.define
 class _ReportWorker:
     """A worker of the report's partitions: its connection to the store, opened on first use."""
@@ -531,6 +584,7 @@ def program_parts(  # noqa: C901 - two passes, here or on an executor
     headline: str = "month",
     partitions: int | None = None,
     executor: Executor | None = None,
+    spooled: SpooledRows | None = None,
     **options: Any,
 ) -> tuple[ProgramReport, PracticeView, dict[str, str]]:
     """The program report, its practice view and the patients' names, computed in partitions.
@@ -559,14 +613,21 @@ def program_parts(  # noqa: C901 - two passes, here or on an executor
     the whole store read at once, for any partition count and executor. On
     *executor* each worker reads its partitions from the store itself (a
     store other processes can open). *options* go to ``program_report``.
+
+    With *spooled*, every per-patient row goes to its runs on disk instead
+    (:meth:`~carecore.report._rows.SpooledRows.add`: also the worklists'
+    items, formatted, and the eligibility page's rows, named): the report's
+    worklists keep their owners and caseloads only, it carries no texts, no
+    names are returned, and the view's worklist section and minutes come
+    from the runs' counts; give *spooled* to
+    :func:`carecore.report.write_report` to write the files.
     """
     from carecore.billing._store_parts import hash_partitions  # noqa: PLC0415
     from carecore.executors import open_pool  # noqa: PLC0415
-    from carecore.metrics import ProgramData, program_report  # noqa: PLC0415
-    from carecore.metrics._parts import ReportPart, Spool, combine_reports  # noqa: PLC0415
+    from carecore.metrics._parts import Spool, combine_reports  # noqa: PLC0415
     from carecore.model import ServiceFamily  # noqa: PLC0415
     from carecore.registry import TurnsShare, worklist_turns  # noqa: PLC0415
-    from carecore.report._view import view_of_parts, view_part  # noqa: PLC0415
+    from carecore.report._view import view_of_parts  # noqa: PLC0415
     from carecore.service import PARTITION_SIZE  # noqa: PLC0415
 
     family = options.get("family", ServiceFamily.CCM)
@@ -582,13 +643,18 @@ def program_parts(  # noqa: C901 - two passes, here or on an executor
     done: list[tuple[Any, Any, dict[str, str]]] = []
     # The per-patient rows read only to be written (every program's eligibility,
     # the risk tiers, the minutes to the next code) wait on disk.
-    spooled = ("eligibility", "stratification", "minutes_progress")
-    spools: dict[str, Spool[Any]] = {name: Spool() for name in spooled}
+    spools: dict[str, Spool[Any]] = {
+        name: Spool()
+        for name in (() if spooled else ("eligibility", "stratification", "minutes_progress"))
+    }
 
     def keep(found: tuple[Any, Any, dict[str, str]]) -> None:
+        if spooled is not None:
+            done.append(_spool_part(spooled, found))
+            return
         part, view, names = found
-        for name in spooled:
-            spools[name].add(getattr(part.report, name))
+        for name, rows in spools.items():
+            rows.add(getattr(part.report, name))
         report = attrs.evolve(part.report, eligibility=(), stratification=(), minutes_progress=())
         done.append((attrs.evolve(part, report=report), view, names))
 
@@ -616,20 +682,7 @@ def program_parts(  # noqa: C901 - two passes, here or on an executor
             for pending_part in waiting:
                 keep(pending_part.result())
     if not done:  # no patients: the report of an empty store
-        empty = ProgramData(practitioners=practitioners, coverages=())
-        report = program_report(empty, **options)
-        empty_view = view_part(empty, report, headline=headline)
-        done = [
-            (
-                ReportPart(
-                    report=attrs.evolve(report, data=None),
-                    revenue=(report.measure("expected_revenue").numerator, 0, 0),
-                    unpriced=0,
-                ),
-                empty_view,
-                {},
-            )
-        ]
+        done = [_empty_part(practitioners, headline, options)]
     result = combine_reports([d[0] for d in done], costs=options.get("costs") is not None)
     names: dict[str, str] = {}
     texts: dict[str, str] = {}
@@ -639,7 +692,7 @@ def program_parts(  # noqa: C901 - two passes, here or on an executor
 
     # A spool reads as the tuple the report holds otherwise (a sequence of the same rows).
     def spool(name: str) -> tuple[Any, ...]:
-        return cast("tuple[Any, ...]", spools[name])
+        return cast("tuple[Any, ...]", spools[name] if spooled is None else getattr(spooled, name))
 
     result = attrs.evolve(
         result,
@@ -647,9 +700,15 @@ def program_parts(  # noqa: C901 - two passes, here or on an executor
         eligibility=spool("eligibility"),
         stratification=spool("stratification"),
         minutes_progress=spool("minutes_progress"),
+        a1c=result.a1c if spooled is None else spool("a1c"),
     )
-    return (
+    view = view_of_parts(
         result,
-        view_of_parts(result, [d[1] for d in done], headline=headline, practitioners=practitioners),
-        names,
+        [d[1] for d in done],
+        headline=headline,
+        practitioners=practitioners,
+        owners=None if spooled is None else spooled.owners,
     )
+    if spooled is not None:
+        view = attrs.evolve(view, minutes=spooled.sorted_minutes())
+    return result, view, names

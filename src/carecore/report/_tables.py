@@ -217,15 +217,19 @@ def _before_after(report: ProgramReport) -> Table:
     )
 
 
+def _a1c_rows(report: ProgramReport) -> Iterator[tuple[str, ...]]:
+    for a in report.a1c:
+        yield tuple(
+            cell(x) for x in (a.patient_id, a.first_on, a.first, a.last_on, a.last, a.change)
+        )
+
+
 def _a1c(report: ProgramReport) -> Table:
     return Table(
         name="a1c",
         title="A1c change over 12 months",
         columns=("patient_id", "first_on", "first", "last_on", "last", "change"),
-        rows=tuple(
-            tuple(cell(x) for x in (a.patient_id, a.first_on, a.first, a.last_on, a.last, a.change))
-            for a in report.a1c
-        ),
+        rows=tuple(_a1c_rows(report)),
     )
 
 
@@ -303,7 +307,7 @@ def table_stream(
 ) -> tuple[Table, Iterable[tuple[str, ...]]]:
     """The table *make* makes of *report*, without its rows, and its rows as the writer reads them.
 
-    The eligibility and risk tables (a row per patient and program, per
+    The eligibility, risk and A1c tables (a row per patient and program, per
     patient) are made row by row as they are written; the others are made whole.
     """
     streams: dict[
@@ -311,14 +315,18 @@ def table_stream(
     ] = {
         _eligibility: _eligibility_rows,
         _risk: _risk_rows,
+        _a1c: _a1c_rows,
     }
     streamed = streams.get(make)
     if streamed is not None:
-        head = make(evolve(report, eligibility=(), stratification=()))
+        head = make(evolve(report, eligibility=(), stratification=(), a1c=()))
         return head, streamed(report)
     table = make(report)
     return evolve(table, rows=()), table.rows
 
+
+#: How the worklist table is made (a report built in partitions reads its rows from disk).
+worklist_table = _worklist
 
 #: How each table of :func:`report_tables` is made, in its order: the writer makes,
 #: writes and drops them one at a time, so it never holds every row at once.

@@ -39,13 +39,14 @@ from carecore.report._labels import count, label, measure_value, money, month_na
 from carecore.report._tables import Table
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     import pendulum
 
     from carecore.billing.rules import RuleSet
     from carecore.metrics import ProgramData, ProgramReport
     from carecore.model import Enrollment, Practitioner, TimeEntry
+    from carecore.outreach import Worklist
 
 __all__ = [
     "HEADLINES",
@@ -491,17 +492,29 @@ def _minutes(
     )
 
 
-def _worklists(report: ProgramReport) -> Section:
+def worklist_counts(worklists: Iterable[Worklist], day: pendulum.Date) -> dict[str, list[int]]:
+    """Per owner: open items, overdue, due on *day*, due within 7 days after, caseload.
+
+    The counts of disjoint partitions add up (owner by owner) to the whole practice's.
+    """
+    counts: dict[str, list[int]] = {}
+    for w in worklists:
+        mine = counts.setdefault(w.owner, [0, 0, 0, 0, 0])
+        mine[0] += len(w.items)
+        mine[1] += sum(1 for i in w.items if i.due < day)
+        mine[2] += sum(1 for i in w.items if i.due == day)
+        mine[3] += sum(1 for i in w.items if 0 < (i.due - day).days <= 7)  # noqa: PLR2004
+        mine[4] += w.caseload
+    return counts
+
+
+def _worklists(report: ProgramReport, counts: Mapping[str, Sequence[int]] | None = None) -> Section:
     day = report.as_of
+    if counts is None:
+        counts = worklist_counts(report.worklists, day)
     rows = tuple(
-        (
-            w.owner,
-            count(len(w.items)),
-            count(sum(1 for i in w.items if i.due < day)),
-            count(sum(1 for i in w.items if i.due == day)),
-            count(sum(1 for i in w.items if 0 < (i.due - day).days <= 7)),  # noqa: PLR2004
-        )
-        for w in sorted(report.worklists, key=lambda w: w.owner)
+        (owner, count(n), count(overdue), count(today), count(week))
+        for owner, (n, overdue, today, week, _) in sorted(counts.items())
     )
     return Section(
         key="worklists",
@@ -882,12 +895,16 @@ def view_of_parts(
     *,
     headline: str = "month",
     practitioners: Iterable[Practitioner] | None = None,
+    owners: Mapping[str, Sequence[int]] | None = None,
 ) -> PracticeView:
     """The practice manager's view of *report* from the :func:`view_part` of each partition.
 
     *report* is the whole practice's (for a store read in partitions,
     :func:`carecore.metrics.combine_reports` of the partitions' reports);
-    *practitioners* name the staff (default: the report's snapshot's).
+    *practitioners* name the staff (default: the report's snapshot's);
+    *owners* are the worklists' counts per owner (:func:`worklist_counts`,
+    added up over the partitions) when the report's worklists carry no items
+    (they were written to disk).
     """
     _check_headline(headline)
     if not parts:
@@ -914,7 +931,7 @@ def view_of_parts(
         ),
         _denials(part.denials),
         _minutes(report, month, thresholds),
-        _worklists(report),
+        _worklists(report, owners),
         _tcm(part.tcm),
         staff_section,
         _utilisation(report),
