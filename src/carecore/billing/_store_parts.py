@@ -43,7 +43,7 @@ import json
 import multiprocessing
 import os
 import shutil
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pendulum
@@ -86,6 +86,7 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.storage import StoredRows, kind_for
+from carecore.storage._kinds import _same
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -182,9 +183,9 @@ def _plan_history(
     """
     out: dict[str, list[Plan]] = {}
     if current.records is not None or versions.records is not None:
-        plans: list[Plan] = list(current.build())
+        plans: list[Plan] = [*build_stored(current)]
         revised = {p.id for p in plans if p.version > 1}
-        for version in versions.build():
+        for version in build_stored(versions):
             if version.id in revised:
                 out.setdefault(version.id, []).append(version)
     else:
@@ -192,10 +193,11 @@ def _plan_history(
         at = kind.column_names.index("id")
         stored = collections.Counter(str(row[at]) for row in versions.rows)
         read = _PlanReader(kind)
+        build = _stored_builder(kind)
 
         def record(row: Sequence[object]) -> Plan:
             light = stored[str(row[at])] <= 1 and row[read.complete] is not None
-            return read.version(row) if light else kind.build(row)
+            return read.version(row) if light else build(row)
 
         built = {str(row[at]): (row, record(row)) for row in current.rows}
         plans = [p for _row, p in built.values()]
@@ -214,6 +216,119 @@ def _plan_history(
         elif plan.id not in out:
             raise errors.NotFound("no such CarePlan", field="key", value=plan.id)
     return plans, out
+
+
+T = TypeVar("T")
+
+
+def build_stored(stored: StoredRows[T]) -> list[T]:
+    """The records of rows a close read from its store, built without running their validators again.
+
+    Every stored row passed each validator of its value when it was written,
+    so a close builds it as :meth:`~carecore.protocols.StoredRows.build`
+    does (each column's load, the record's converters and its
+    ``__attrs_post_init__``) but without the attrs validators of the record
+    itself, about a third of the build's time. Nothing process-wide is
+    switched (``attrs.validators.disabled()`` would also stop the checks
+    of values other threads build meanwhile): each kind has an ``__init__``
+    of its own made without them (:func:`_unchecked_init`). Values read
+    from JSON columns, and kinds with a period in two columns, are built as
+    any read builds them. Rows already built (*stored* holds records) are
+    returned as they are.
+
+    >>> import pendulum
+    >>> from carecore.model import Coding, Condition
+    >>> kind = kind_for(Condition)
+    >>> row = kind.to_row(Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("I10"),
+    ...     onset=pendulum.Date(2024, 1, 5)))
+    >>> built = build_stored(StoredRows(Condition, rows=[row]))
+    >>> built == [kind.build(row)], type(built[0]) is Condition
+    (True, True)
+
+    Not checked again: a row no validator would pass is built as it is
+    (a close reads only rows its store wrote), and validation stays on for
+    everything else.
+
+    >>> blank = (" ", *row[1:])
+    >>> build_stored(StoredRows(Condition, rows=[blank]))[0].id
+    ' '
+    >>> kind.build(blank)
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: id=' ': must not be blank
+    """
+    if stored.records is not None:
+        return list(stored.records)
+    build = _stored_builder(kind_for(stored.kind))
+    return [build(row) for row in stored.rows]
+
+
+def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
+    """Build one row of *kind* as :meth:`Kind.build <carecore.storage.Kind.build>` does, without the record's validators.
+
+    One generated function per kind, as the kind's own builder is (a close
+    builds hundreds of thousands of rows): each field's column through its
+    load, then the record's ``__init__`` made without validators
+    (:func:`_unchecked_init`) on a new instance of the record's class.
+    """
+    found = _STORED_BUILDERS.get(kind.cls)
+    if found is not None:
+        return found
+    if "period_start" in kind.column_names:
+        # A period stored in two columns: built by the kind's own (validated) builder.
+        found = _STORED_BUILDERS[kind.cls] = kind.build
+        return found
+    namespace: dict[str, Any] = {"_cls": kind.cls, "_init": _unchecked_init(kind.cls)}
+    args = []
+    for at, column in enumerate(kind.columns):
+        if column.field is None:
+            continue
+        if column.load is _same:  # stored as it is read
+            args.append(f"{column.field}=row[{at}]")
+        else:
+            namespace[f"_l{at}"] = column.load
+            args.append(f"{column.field}=_l{at}(row[{at}])")
+    width = len(kind.columns)
+    source = "\n".join(
+        (
+            "def build(row):",
+            f"    if len(row) != {width}:",
+            f"        raise ValueError(f'a {kind.table} row has {{len(row)}} columns, not {width}')",
+            "    value = _cls.__new__(_cls)",
+            f"    _init(value, {', '.join(args)})",
+            "    return value",
+        )
+    )
+    exec(compile(source, f"<carecore close build {kind.cls.__name__}>", "exec"), namespace)  # noqa: S102
+    build: Callable[[Sequence[object]], Any] = namespace["build"]
+    _STORED_BUILDERS[kind.cls] = build
+    return build
+
+
+#: Per stored class: how build_stored builds one of its rows.
+_STORED_BUILDERS: dict[type[Any], Callable[[Sequence[object]], Any]] = {}
+
+
+def _unchecked_init(cls: type[Any]) -> Callable[..., None]:
+    """*cls*'s attrs ``__init__`` as attrs makes it without the fields' validators.
+
+    attrs generates it for a subclass whose fields are *cls*'s with no
+    validator (the same order, defaults and converters; *cls*'s
+    ``__attrs_post_init__`` is inherited); it fills an instance of *cls*
+    itself, so the values are *cls*'s, equal to those its own ``__init__``
+    builds.
+    """
+    twin = type(f"_Unchecked{cls.__name__}", (cls,), {"__module__": __name__})
+    made: type[Any] = attrs.frozen(kw_only=True, field_transformer=_without_validators)(twin)
+    init: Callable[..., None] = made.__init__
+    return init
+
+
+def _without_validators(
+    _cls: type, fields: list[attrs.Attribute[Any]]
+) -> list[attrs.Attribute[Any]]:
+    """An attrs ``field_transformer``: the fields as they are, but for their validators."""
+    return [f.evolve(validator=None) for f in fields]
 
 
 class _PlanReader:
@@ -313,13 +428,12 @@ def _close_part(  # noqa: C901 - read, build, evaluate, spool, store
         ids = part
         with state.program().transaction(f"{state.reason}: read {month}") as tx:
             part = read_partition(tx, ids)
-    # The rows were checked by every validator when they were written, so they are
-    # built without running the validators again (a third of the build's time, which
-    # is the close's largest share); converters and the records' own checks still run.
-    with attrs.validators.disabled():
-        built = {name: rows.build() for name, rows in part.rows.items() if name != "care_plans"}
-        # The plans dated as the whole-store read dates them (carecore.service._plan_spans).
-        plans, stored = _plan_history(part.rows["care_plans"], part.plan_versions)
+    # The rows were checked by every validator when they were written: they are built
+    # without running the validators again (see build_stored), converters and the
+    # records' own checks still run.
+    built = {name: build_stored(rows) for name, rows in part.rows.items() if name != "care_plans"}
+    # The plans dated as the whole-store read dates them (carecore.service._plan_spans).
+    plans, stored = _plan_history(part.rows["care_plans"], part.plan_versions)
     zones = {p.id: p.time_zone for p in built["patients"]}
     dated: dict[str, Dated] = {}
     spans = _dated_spans(plans, stored, part.written, zones, dated)
