@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -16,7 +17,13 @@ from hypothesis import strategies as st
 
 from carecore import errors
 from carecore.billing import cms_rule_set
-from carecore.billing._close import _LightParser, _parse_event, read_patients, run_close
+from carecore.billing._close import (
+    _LightParser,
+    _parse_event,
+    _with_practitioner,
+    read_patients,
+    run_close,
+)
 from carecore.billing.primitives import code_rule_id
 from carecore.cli import make_app
 from carecore.model import ServiceFamily, ServicePeriod
@@ -292,15 +299,27 @@ _ROW_CELLS = {  # mostly good values, so that most rows read cleanly and repeat
 def test_event_rows_read_once_give_what_reading_each_row_gives(rows):
     # The close reads each distinct row once; every row must still give exactly what
     # reading it on its own gives: its own fallback practitioner, its own line in problems.
-    light = _LightParser()
+    # The columnar close's workers key the cache by the row's text without patient_id.
+    light, by_text = _LightParser(), _LightParser()
     file = Path("events.csv")
     # Each row twice, with the other fallback practitioner the second time.
     other = {"dr1": "dr2", "dr2": "dr1"}
     twice = [(c, pid, who) for c, pid, dr in rows for who in (dr, other[dr])]
     for line, (cells, pid, practitioner) in enumerate(twice, start=2):
         row = {"patient_id": pid, **cells}
-        cached = light.event(file, line, row, practitioner)
-        assert cached == _parse_event(file, line, row, practitioner)
+        expected = _parse_event(file, line, row, practitioner)
+        assert light.event(file, line, row, practitioner) == expected
+        text = ",".join(row.values())
+        keyed = by_text.event_by_text(
+            file,
+            line,
+            text[len(pid) + 1 :],
+            lambda row=row: dict(row),
+            row["practitioner"],
+            row["type"],
+            practitioner,
+        )
+        assert keyed == expected
 
 
 def test_a_repeated_row_takes_each_patients_practitioner():
@@ -319,6 +338,10 @@ def test_a_repeated_row_takes_each_patients_practitioner():
     named, _ = light.event(Path("e.csv"), 4, {**row, "practitioner": "dr9"}, "dr2")
     assert (first.practitioner, second.practitioner, named.practitioner) == ("dr1", "dr2", "dr9")
     assert len(light.events) == 2
+    # The copy for another practitioner is the event evolve gives, its practitioner checked.
+    assert second == attrs.evolve(first, practitioner="dr2")
+    with pytest.raises(errors.InvalidValue):
+        _with_practitioner(first, " ")
 
 
 def test_a_failed_close_closes_its_files_and_writes_no_summary(tmp_path, monkeypatch):

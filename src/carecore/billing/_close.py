@@ -31,7 +31,9 @@ import contextlib
 import csv
 import datetime as dt
 import functools
+import operator
 import os
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -668,28 +670,47 @@ def _with_practitioner(event: Any, practitioner: str) -> Any:
 
     The other fields keep values their validators passed, and no validator of
     an event reads another field's practitioner, so the copy is the one
-    evolve would build, at about half the cost (most rows of a close leave
+    evolve would build, at about a third of the cost (most rows of a close leave
     the practitioner cell blank, so most events read from a cache are copied).
+    The fields of a slotted class are set through their slots.
     """
     cls = type(event)
     found = _EVENT_FIELDS.get(cls)
     if found is None:
         fields = attrs.fields(cls)
-        found = _EVENT_FIELDS[cls] = (tuple(a.name for a in fields), fields.practitioner)
-    names, changed = found
+        others = tuple(a.name for a in fields if a.name != "practitioner")
+        slots = [getattr(cls, name, None) for name in (*others, "practitioner")]
+        setters = (
+            tuple(slot.__set__ for slot in slots if isinstance(slot, types.MemberDescriptorType))
+            if len(others) > 1
+            else ()
+        )
+        found = _EVENT_FIELDS[cls] = (
+            others,
+            operator.attrgetter(*others),
+            setters,
+            fields.practitioner,
+        )
+    names, values, setters, changed = found
     if changed.converter is not None:  # pragma: no cover - no event converts its practitioner
         return attrs.evolve(event, practitioner=practitioner)
     copied = object.__new__(cls)
-    for name in names:
-        object.__setattr__(copied, name, getattr(event, name))
-    object.__setattr__(copied, "practitioner", practitioner)
+    if len(setters) == len(names) + 1:
+        for set_slot, value in zip(setters, values(event), strict=False):
+            set_slot(copied, value)
+        setters[-1](copied, practitioner)
+    else:  # pragma: no cover - every event class is slotted
+        for name in names:
+            object.__setattr__(copied, name, getattr(event, name))
+        object.__setattr__(copied, "practitioner", practitioner)
     if changed.validator is not None:
         changed.validator(copied, changed, practitioner)
     return copied
 
 
-#: Per event class: its field names and its practitioner field (see _with_practitioner).
-_EVENT_FIELDS: dict[type, tuple[tuple[str, ...], Any]] = {}
+#: Per event class: the other fields' names, a getter of their values, the slots' setters
+#: (the practitioner's last; fewer for a class without slots) and the practitioner field.
+_EVENT_FIELDS: dict[type, tuple[tuple[str, ...], Any, tuple[Any, ...], Any]] = {}
 
 
 class _LightParser:
@@ -713,6 +734,8 @@ class _LightParser:
         self.flags = {"": False, "true": True, "false": False, "True": True, "False": False}
         #: Events read from rows, by the row's cells other than patient_id (see :meth:`event`).
         self.events: dict[tuple[str, ...], Event] = {}
+        #: The same, by the row's text without patient_id (see :meth:`event_by_text`).
+        self.texts: dict[str, Event] = {}
 
     def event(
         self, file: Path, line: int, cells: dict[str, str], default_practitioner: str
@@ -730,14 +753,53 @@ class _LightParser:
             if event is not None and not problems and len(self.events) < _EVENT_CACHE_LIMIT:
                 self.events[key] = event
             return event, problems
+        return self._fallback(
+            event, cells.get("practitioner", ""), cells.get("type", ""), default_practitioner
+        ), []
+
+    def event_by_text(  # noqa: PLR0917
+        self,
+        file: Path,
+        line: int,
+        key: str,
+        cells: Callable[[], dict[str, str]],
+        practitioner_cell: str,
+        type_cell: str,
+        default_practitioner: str,
+    ) -> tuple[Event | None, list[RowProblem]]:
+        """:meth:`event`, cached by *key*: the row's text without its patient_id cell.
+
+        For plain files (no quotes), where two rows whose cells other than
+        patient_id are equal have equal *key*. *cells* builds the row's
+        cells, called only when the row is read for the first time;
+        *practitioner_cell* and *type_cell* are its practitioner and type
+        cells ("" when the file has no such column).
+        """
+        event = self.texts.get(key)
+        if event is None:
+            event, problems = _parse_event(file, line, cells(), default_practitioner)
+            if event is not None and not problems and len(self.texts) < _EVENT_CACHE_LIMIT:
+                self.texts[key] = event
+            return event, problems
+        return self._fallback(event, practitioner_cell, type_cell, default_practitioner), []
+
+    @staticmethod
+    def _fallback(
+        event: Event, practitioner_cell: str, type_cell: str, default_practitioner: str
+    ) -> Event:
+        """*event* (cached) for a row whose practitioner and type cells are these.
+
+        A blank practitioner cell stands for *default_practitioner*.
+        """
         if (
-            not cells.get("practitioner", "").strip()
-            and cells.get("type", "").strip() not in _NO_PRACTITIONER
-            and getattr(event, "practitioner", default_practitioner) != default_practitioner
+            getattr(event, "practitioner", default_practitioner) != default_practitioner
+            and not practitioner_cell.strip()
+            and type_cell.strip() not in _NO_PRACTITIONER
         ):
             # Every kind of event this applies to has a practitioner field.
-            event = _with_practitioner(event, default_practitioner)
-        return event, []
+            copied: Event = _with_practitioner(event, default_practitioner)
+            return copied
+        return event
 
     def _date(self, text: str) -> pendulum.Date | None:
         day = self.dates.get(text)

@@ -62,9 +62,11 @@ from carecore.billing._close import (
     ROW_DEFAULTS,
     CloseSummary,
     CloseWriter,
+    PatientMonth,
     PatientRow,
     RowProblem,
     _close_idle,
+    _close_one,
     _close_rows,
     _header,
     _LightParser,
@@ -810,7 +812,12 @@ def _read_spans(handle: Any, ats: list[int], lengths: list[int]) -> list[list[st
     Adjacent lines are read with one read; the files here have no quotes and
     no stray CRs (:func:`_scan`), so a line is a row.
     """
-    out: list[list[str]] = []
+    return list(csv.reader(_read_texts(handle, ats, lengths)))
+
+
+def _read_texts(handle: Any, ats: list[int], lengths: list[int]) -> list[str]:
+    """The text of the lines at *ats* (see :func:`_read_spans`), without their line ends."""
+    out: list[str] = []
     count = len(ats)
     i = 0
     while i < count:
@@ -820,7 +827,7 @@ def _read_spans(handle: Any, ats: list[int], lengths: list[int]) -> list[list[st
         handle.seek(ats[i])
         block = handle.read(ats[j] + lengths[j] - ats[i]) if lengths[j] >= 0 else handle.read()
         texts = block.decode("utf-8").split("\n")[: j - i + 1]
-        out.extend(csv.reader([text.rstrip("\r\n") for text in texts]))
+        out.extend(text.rstrip("\r\n") for text in texts)
         i = j + 1
     return out
 
@@ -902,10 +909,13 @@ def _patient_batch(
     problems = []
     patients, (orders, lines, ats, lengths) = batch
     events = state.handle(state.file) if orders else None
-    by_order: dict[int, list[tuple[int, dict[str, str]]]] = {}
-    read = _read_spans(events, ats, lengths) if orders else []
-    for order, line, cells in zip(orders, lines, read, strict=True):
-        by_order.setdefault(order, []).append((line, dict(zip(header, cells, strict=True))))
+    by_order: dict[int, list[tuple[int, str, list[str]]]] = {}
+    read = _read_texts(events, ats, lengths) if orders else []
+    for order, line, text, cells in zip(orders, lines, read, csv.reader(read), strict=True):
+        by_order.setdefault(order, []).append((line, text, cells))
+    # A row's event is cached by its text without the patient_id cell (the first, as usual).
+    keyed = header.index("patient_id") == 0
+    kind_at = header.index("type")
     for order, known, line, at, length in patients:
         row = known
         if row is None:
@@ -925,11 +935,21 @@ def _patient_batch(
                 )
             row = parsed
         rows = by_order.get(order)
-        done = (
-            _close_rows(state.file, row, rows, state.fast, state.light, month, rules)
-            if rows
-            else _close_idle(row, state.fast, month, rules)
-        )
+        if not rows:
+            done = _close_idle(row, state.fast, month, rules)
+        elif keyed and any(cells[kind_at] != "time_entry" for _, _, cells in rows):
+            # Not a time-only month (LightParser.time_only would say None): each row's event.
+            done = _close_texts(state, row, header, rows)
+        else:
+            done = _close_rows(
+                state.file,
+                row,
+                [(line, dict(zip(header, cells, strict=True))) for line, _, cells in rows],
+                state.fast,
+                state.light,
+                month,
+                rules,
+            )
         writer.count(done)
         if done.problems:
             problems.append((order, list(done.problems)))
@@ -937,6 +957,36 @@ def _patient_batch(
             claims_csv, claims_json, denials_csv, audit = writer.render(done)
             texts.append((order, claims_csv, next_item.join(claims_json), denials_csv, audit))
     return texts, writer.state(), problems
+
+
+def _close_texts(
+    state: _State, row: PatientRow, header: list[str], rows: list[tuple[int, str, list[str]]]
+) -> PatientMonth:
+    """:func:`_close_rows` of a month that is not time-only, each row's event cached by its text.
+
+    The rows are plain (no quotes, the header's width) and patient_id is
+    their first cell, so the text after the first comma is the row's other cells.
+    """
+    light, file = state.light, state.file
+    default = row.practitioner.id
+    events = []
+    problems: list[RowProblem] = []
+    kind_at = header.index("type")
+    practitioner_at = header.index("practitioner") if "practitioner" in header else None
+    for line, text, cells in rows:
+        event, found = light.event_by_text(
+            file,
+            line,
+            text[len(cells[0]) + 1 :],
+            lambda cells=cells: dict(zip(header, cells, strict=True)),  # type: ignore[misc]
+            "" if practitioner_at is None else cells[practitioner_at],
+            cells[kind_at],
+            default,
+        )
+        problems.extend(found)
+        if event is not None and not found:
+            events.append(event)
+    return _close_one(row, events, problems, state.month, state.rules)
 
 
 #: Event columns the columnar checks read (the reference code re-reads every cell of its rows).
