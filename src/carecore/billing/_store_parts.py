@@ -86,7 +86,6 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.storage import StoredRows, kind_for
-from carecore.storage._kinds import _same
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -281,11 +280,7 @@ def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
     namespace: dict[str, Any] = {"_cls": kind.cls, "_init": _unchecked_init(kind.cls)}
     args = []
     for at, column in enumerate(kind.columns):
-        if column.field is None:
-            continue
-        if column.load is _same:  # stored as it is read
-            args.append(f"{column.field}=row[{at}]")
-        else:
+        if column.field is not None:
             namespace[f"_l{at}"] = column.load
             args.append(f"{column.field}=_l{at}(row[{at}])")
     width = len(kind.columns)
