@@ -4,7 +4,8 @@ A payer plugin adds ``acme-2026``: the CMS 2026 rules, but 99490 is reached
 at the midpoint (11 of its 20 minutes) and significant risk counts only when
 a clinician attested it. p1 and p3's conditions only the condition table
 places at significant risk; p2's are attested. p1 and p2 are enrolled in
-CCM with 12 staff minutes in March; p3 is not enrolled.
+CCM with 12 staff minutes in March; p3 is not enrolled (the records of
+:func:`carecore.testing.records.attestation_month`).
 
 Under CMS the worklist asks 8 more minutes of p1 and p2 for 99490. A
 practice that closes with ``--payer acme`` bills p2's 99490 already and
@@ -21,7 +22,6 @@ import json
 import attrs
 import pendulum
 import pytest
-from attrs import evolve
 from click.testing import CliRunner
 
 from carecore.billing import cms_rule_set
@@ -30,8 +30,8 @@ from carecore.cli import make_app
 from carecore.plugins import get_plugin_manager, hookimpl
 from carecore.service import CareProgram
 from carecore.testing import registered
-from carecore.testing._store_contract import make_patient
-from tests.registry.month_records import advice, ccm_records, practitioner, time_entry
+from carecore.testing.records import attestation_month
+from tests.registry.month_records import advice, time_entry
 
 TODAY = "2026-03-10"
 VARS = ("CARECORE_DB", "CARECORE_SIGNIFICANT_RISK_FROM", "CARECORE_CONFIG")
@@ -70,22 +70,8 @@ def store(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     url = f"sqlite:///{tmp_path / 'practice.db'}"
     with CareProgram.open(url, actor="test") as program, program.transaction("setup") as tx:
-        tx.add(practitioner())
-        for pid in ("p1", "p2"):
-            records = ccm_records(pid)
-            if pid == "p1":
-                records["conditions"] = [
-                    evolve(c, significant_risk=False) for c in records["conditions"]
-                ]
-            for kind in ("patients", "conditions", "consents", "visits", "care_plans"):
-                for record in records[kind]:
-                    tx.add(record)
-            for enrollment in records["enrollments"]:
-                tx.add(enrollment)
-            tx.add(time_entry(f"{pid}-t1", pid, 12, pendulum.Date(2026, 3, 2)))
-        tx.add(make_patient("p3"))
-        for c in ccm_records("p3")["conditions"]:
-            tx.add(evolve(c, significant_risk=False))
+        for record in attestation_month():
+            tx.add(record)
     return url
 
 

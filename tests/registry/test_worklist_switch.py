@@ -2,10 +2,11 @@
 
 p1 and p3 have chronic conditions only the condition table places at
 significant risk (no attestation); p2's are attested. p1 and p2 are
-enrolled in CCM with 12 staff minutes in March; p3 is not enrolled.
-Under ``attested`` only p2 can bill: the worklist must advise minutes for
-p2 alone, ask for p3's attestation rather than offer enrollment, and the
-close must bill exactly the patients whose advice was followed.
+enrolled in CCM with 12 staff minutes in March; p3 is not enrolled (the
+records of :func:`carecore.testing.records.attestation_month`). Under
+``attested`` only p2 can bill: the worklist must advise minutes for p2
+alone, ask for p3's attestation rather than offer enrollment, and the close
+must bill exactly the patients whose advice was followed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 
 import pendulum
 import pytest
-from attrs import evolve
 from click.testing import CliRunner
 
 from carecore.cli import make_app
@@ -23,15 +23,12 @@ from carecore.model import Coding, Condition
 from carecore.plugins import get_plugin_manager
 from carecore.service import CareProgram
 from carecore.testing._store_contract import make_patient
+from carecore.testing.records import attestation_month
 from tests.registry.month_records import advice, ccm_records, practitioner, time_entry
 
 APP = make_app(get_plugin_manager(entry_points=False))
 TODAY = "2026-03-10"
 VARS = ("CARECORE_DB", "CARECORE_SIGNIFICANT_RISK_FROM", "CARECORE_CONFIG")
-
-
-def _unattested(conditions: list[Condition]) -> list[Condition]:
-    return [evolve(c, significant_risk=False) for c in conditions]
 
 
 @pytest.fixture
@@ -41,20 +38,8 @@ def store(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     url = f"sqlite:///{tmp_path / 'practice.db'}"
     with CareProgram.open(url, actor="test") as program, program.transaction("setup") as tx:
-        tx.add(practitioner())
-        for pid in ("p1", "p2"):
-            records = ccm_records(pid)
-            if pid == "p1":
-                records["conditions"] = _unattested(records["conditions"])
-            for kind in ("patients", "conditions", "consents", "visits", "care_plans"):
-                for record in records[kind]:
-                    tx.add(record)
-            for enrollment in records["enrollments"]:
-                tx.add(enrollment)
-            tx.add(time_entry(f"{pid}-t1", pid, 12, pendulum.Date(2026, 3, 2)))
-        tx.add(make_patient("p3"))
-        for c in _unattested(ccm_records("p3")["conditions"]):
-            tx.add(c)
+        for record in attestation_month():
+            tx.add(record)
     return url
 
 
