@@ -116,6 +116,38 @@ def _set_time_zone(store: Store, zone: str) -> None:
             tx.replace(setting)
 
 
+def _get_time_zone(store: Store) -> str | None:
+    """The practice's time zone stored in *store*, or None when none is."""
+    import datetime as dt  # noqa: PLC0415
+
+    from carecore import errors  # noqa: PLC0415
+    from carecore.model import PracticeSetting  # noqa: PLC0415
+
+    now = dt.datetime.now(dt.UTC)
+    with store.transaction(actor=current_actor(), reason="practice time zone", at=now) as tx:
+        try:
+            return tx.get(PracticeSetting, "time-zone").value
+        except errors.NotFound:
+            return None
+
+
+def refuse_other_time_zone(*, stored: str, given: str, url: str) -> None:
+    """Refuse ``db init --time-zone GIVEN`` on a store whose practice time zone is *stored*.
+
+    ``db init`` leaves an initialised store as it is; changing the zone moves
+    every local day the store's commands work out, so it is asked for by name.
+    """
+    from carecore import errors  # noqa: PLC0415
+
+    raise errors.InvalidValue(
+        f"the store is already initialised with practice time zone {stored}, and db init "
+        f"does not change it (nothing was changed); to change it: "
+        f"carecore db set time-zone {url} {given}",
+        field="--time-zone",
+        value=given,
+    )
+
+
 @db.command()
 @_url
 @click.option(
@@ -130,24 +162,37 @@ def init(ctx: click.Context, url: str, time_zone: str | None) -> None:
 
     '--time-zone' stores the practice's time zone once: HL7 intake,
     worklists and reports use it when no '--time-zone' option is given.
+    On a store already initialised with another zone it is refused (exit
+    status 2) and nothing changes: change the zone with 'db set time-zone'.
 
     The schema is created in one transaction: a run that fails or is killed
     leaves the database empty. Runs started at once on one database are safe:
     one creates the schema, the others report it already initialised.
     """
     store = _open(ctx, url, create=True)
+    zone_set = False
     try:
         before = store.schema_version()
         store.initialize()
-        if time_zone is not None:
-            _set_time_zone(store, time_zone)
         # A store that says whether it created the schema (the SQL stores) may
         # have found it made by a run that started at the same time.
         created = getattr(store, "created_schema", before == 0)
+        if time_zone is not None:
+            stored = None if created else _get_time_zone(store)
+            if stored is not None and stored != time_zone:
+                refuse_other_time_zone(stored=stored, given=time_zone, url=store.url)
+            if stored is None:
+                _set_time_zone(store, time_zone)
+                zone_set = True
     finally:
         store.close()
     if created:
         click.echo(f"{store.url}: created schema version {SCHEMA_VERSION}")
+    elif zone_set:
+        click.echo(
+            f"{store.url}: already initialised at schema version {SCHEMA_VERSION}; "
+            f"practice time zone set to {time_zone}"
+        )
     else:
         click.echo(
             f"{store.url}: already initialised at schema version {SCHEMA_VERSION}; nothing to do"
