@@ -15,11 +15,11 @@ from carecore.model import (
     AdtEvent,
     Condition,
     Coverage,
-    CoveragePlan,
     Patient,
 )
 from carecore.model import validators as v
 from carecore.model.validators import check_date
+from carecore.registry._eligibility import _coverage
 from carecore.risk import Tier, stratify_all
 
 if TYPE_CHECKING:
@@ -101,13 +101,9 @@ def _panel(
         # table or an attestation (the default switch).
         if is_chronic(c) and counted_code(c.coding) is not None and c.active_on(day):
             by_patient.setdefault(c.patient_id, []).append(c)
-    part_b: set[str] | None = None
-    if coverages is not None:
-        part_b = {
-            c.patient_id
-            for c in coverages
-            if c.plan is CoveragePlan.MEDICARE_PART_B and c.active_on(day)
-        }
+    covered_by: dict[str, list[Coverage]] = {}
+    for coverage in coverages or ():
+        covered_by.setdefault(coverage.patient_id, []).append(coverage)
     out = []
     for p in sorted(alive, key=lambda p: p.id):
         chronic = tuple(
@@ -123,7 +119,12 @@ def _panel(
             PanelPatient(
                 id=p.id,
                 conditions=chronic,
-                medicare=part_b is None or p.id in part_b,
+                # The registry's coverage criterion, patient by patient: an active
+                # Part B coverage is met, coverage records without one are not, and
+                # no record (none given, or none on file) is unknown, which does not
+                # exclude (as the registry's eligible); no coverages given and none
+                # on file are one case.
+                medicare=_coverage(p, day, covered_by.get(p.id, [])).met is not False,
                 risk_tier=tiers.get(p.id, 1),
                 age=p.age_on(day),
                 sex=p.sex,
@@ -143,8 +144,12 @@ def panel_from_records(
     close reads them (:mod:`carecore.conditions`): by the ICD-10-CM code they
     are billed by (a SNOMED CT concept by its table row; one with no row is
     left out), at significant risk by the table or an attestation (the
-    default switch); Medicare is an active
-    Part B coverage (every patient when *data* has no coverage records);
+    default switch); Medicare is decided as the registry's coverage
+    criterion decides it (:func:`carecore.registry.eligibility`), patient by
+    patient: an active Part B coverage counts, coverage records without one
+    do not, and a patient with no coverage record counts (unknown coverage
+    does not exclude), whether *data* has ``coverages=None`` or an empty
+    tuple (a store with no coverage records gives that);
     the risk tier is :func:`carecore.risk.stratify_all`'s, from the ADT events.
 
     >>> import pendulum
@@ -202,7 +207,7 @@ def panel_from_ehr(
             field="location",
             value=first.where,
         )
-    return _panel(patients, conditions, coverages or None, events, as_of=as_of, time_zone=time_zone)
+    return _panel(patients, conditions, coverages, events, as_of=as_of, time_zone=time_zone)
 
 
 def _panel_records(
