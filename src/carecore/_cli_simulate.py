@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import json
 import math
@@ -13,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carecore import errors
-from carecore._cli_common import echo_records, format_option
-from carecore._files import PRIVATE_FOLDER, private_folder, private_open, write_private
+from carecore._cli_common import echo_records, format_option, output_error
+from carecore._files import PRIVATE_FOLDER, private_open, write_private
 
 if TYPE_CHECKING:
     import pluggy
@@ -156,8 +157,30 @@ def _with_panel(study: Study, location: str, pm: pluggy.PluginManager | None) ->
     return attrs.evolve(study, population=panel)
 
 
+def _check_out(out: Path) -> None:
+    """Refuse (exit 2, naming --out) a folder that cannot be made: its own folder is missing or a file.
+
+    Checked before the study runs, so a long study is not run for nothing.
+    Only --out itself is made: a folder above it that does not exist is bad
+    input (the exit-status table of the command-line reference), not made.
+    """
+    path = out.absolute()
+    if path.parent.is_dir():
+        return
+    under_a_file = any(p.exists() and not p.is_dir() for p in path.parents)
+    code = errno.ENOTDIR if under_a_file else errno.ENOENT
+    raise output_error(OSError(code, "", str(out)), {"--out": out})
+
+
 def _write(result: StudyResult, out: Path) -> list[str]:
-    private_folder(out)
+    try:
+        return _write_files(result, out)
+    except OSError as exc:
+        raise output_error(exc, {"--out": out}) from exc
+
+
+def _write_files(result: StudyResult, out: Path) -> list[str]:
+    out.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)  # not its parents: a missing one is refused
     out.chmod(PRIVATE_FOLDER)
     written = ["results.csv", "summary.json", "index.html"]
     result.write_csv(out / "results.csv")
@@ -206,7 +229,8 @@ def _write(result: StudyResult, out: Path) -> list[str]:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Write results.csv (and .parquet with polars), summary.json and index.html here.",
+    help="Write results.csv (and .parquet with polars), summary.json and index.html here "
+    "(made if missing; the folder it is in must exist).",
 )
 @format_option(
     help="How to print the summary: a table, JSON, or CSV (a header row, one row per measure).",
@@ -256,6 +280,8 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
         raise errors.InvalidValue("must be at least 1", field="--replications", value=replications)
     if seed < 0:
         raise errors.InvalidValue("must be at least 0", field="--seed", value=seed)
+    if out_dir is not None:
+        _check_out(out_dir)
     pm: pluggy.PluginManager | None = (ctx.obj or {}).get("pm")
     if population_from is not None:
         study = _with_panel(study, population_from, pm)
