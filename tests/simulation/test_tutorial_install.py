@@ -34,9 +34,7 @@ def test_each_extra_the_tutorial_installs_exists_and_is_written_as_the_cli_write
         assert match.group(1) in _extras(), install
     for install in clone:
         extra = install[3:-2]
-        assert errors.MissingDependency.install_command(extra).startswith(
-            f"pip install {install}"
-        )
+        assert errors.MissingDependency.install_command(extra).startswith(f"pip install {install}")
     # Every extra it names in the clone's form, dask included.
     assert {i[3:-2] for i in clone} >= {"simulation", "dask", "testing"}
 
