@@ -359,5 +359,18 @@ class GuardedTransaction:
         return self._tx.claim_inbound(source, key)
 
     def __getattr__(self, name: str) -> Any:
-        # Anything else a store's transaction offers (its own extras) passes through.
-        return getattr(self._tx, name)
+        # Anything else a store's transaction offers (its own extras) passes through; the
+        # SQL stores' claims of many inbound keys at once are checked as claim_inbound is.
+        found = getattr(self._tx, name)
+        if name not in _INBOUND_EXTRAS:
+            return found
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            self.require(Action.WRITE, "InboundKey", None)
+            return found(*args, **kwargs)
+
+        return checked
+
+
+#: Extras of a store's transaction that read or claim inbound keys (checked as ``claim_inbound``).
+_INBOUND_EXTRAS = frozenset({"inbound_claimed", "claim_inbound_many"})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from carecore.clock import FixedClock
 from carecore.service import CareProgram
 
 pytest_plugins = ["carecore.testing.pytest_plugin"]
+# carecore-postgres's fixtures, for the tests run on both stores (they skip without it).
+if importlib.util.find_spec("carecore_postgres") is not None:
+    pytest_plugins.append("carecore_postgres.testing")
 
 # The tests share the loopback listener of test_listener.
 sys.path.insert(0, str(Path(__file__).parent))

@@ -39,6 +39,8 @@ SCHEMA_VERSION = 21
 BULK_CHUNK = 20_000
 #: Patients per query of :meth:`SqlTransaction.find_many` (bound parameters of one statement).
 PARTITION_LIMIT = 5_000
+#: Keys per query of :meth:`SqlTransaction.get_many`.
+GET_MANY_CHUNK = 200
 
 
 def quote(name: str) -> str:
@@ -82,6 +84,16 @@ def _select_sql(
     """``SELECT names FROM table WHERE where [ORDER BY order]``, spelled once per query shape."""
     sql = f"SELECT {_cols(names)} FROM {quote(table)} WHERE {_where_sql(where)}"
     return f"{sql} ORDER BY {_cols(order)}" if order else sql
+
+
+@functools.lru_cache(maxsize=256)
+def _get_many_sql(table: str, names: tuple[str, ...], key: tuple[str, ...], count: int) -> str:
+    """``SELECT names FROM table`` of *count* keys (``k IN (...)``, or one ``OR`` term a key)."""
+    if len(key) == 1:
+        where = f"{quote(key[0])} IN ({', '.join('?' for _ in range(count))})"
+    else:
+        where = " OR ".join(f"({_where_sql(key)})" for _ in range(count))
+    return f"SELECT {_cols(names)} FROM {quote(table)} WHERE {where}"
 
 
 class SqlStore:
@@ -1283,16 +1295,48 @@ class SqlTransaction:
         kind = kind_for(kind_cls)
         if isinstance(keys, str | bytes):
             raise errors.InvalidValue("must be a sequence of keys", field="keys", value=keys)
+        wanted = [_checks.parse_key(kind, key) for key in keys]
+        rows = self._rows_by_key(kind, wanted)
         found = []
-        for key in keys:
-            parts = _checks.parse_key(kind, key)
-            record = self._fetch(kind, parts)
-            if record is None:
+        for parts in wanted:
+            row = rows.get(parts)
+            if row is None:
                 continue
+            record = kind.build(row)
             if kind.patient_column:
                 self._audit("read", kind.name, kind.key_text(parts), kind.patient_of(record))
             found.append(record)
         return found
+
+    def _rows_by_key(
+        self, kind: Kind, wanted: list[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], Sequence[object]]:
+        """The stored rows of the keys *wanted*, by key: one query per :data:`GET_MANY_CHUNK` keys.
+
+        Keys of text columns given as text are asked for together (a row's key
+        is then the same tuple as the key asked for); any other key is read alone.
+        """
+        rows: dict[tuple[Any, ...], Sequence[object]] = {}
+        types = {c.name: c.type for c in kind.columns}
+        textual = all(types.get(k) == "text" for k in kind.key)
+        text = [p for p in dict.fromkeys(wanted) if textual and all(type(v) is str for v in p)]
+        alone = set(dict.fromkeys(wanted)) - set(text)
+        for parts in dict.fromkeys(wanted):
+            if parts in alone:
+                cur = self._run(_select_sql(kind.table, kind.column_names, kind.key, ()), parts)
+                row = cur.fetchone()
+                if row is not None:
+                    rows[parts] = row
+        at = [kind.column_names.index(k) for k in kind.key]
+        for i in range(0, len(text), GET_MANY_CHUNK):
+            part = text[i : i + GET_MANY_CHUNK]
+            cur = self._run(
+                _get_many_sql(kind.table, kind.column_names, kind.key, len(part)),
+                [value for parts in part for value in parts],
+            )
+            for row in cur.fetchall():
+                rows[tuple(row[j] for j in at)] = row
+        return rows
 
     def find(self, kind_cls: type[T], *, patient_id: str) -> list[T]:
         """Every stored record of a kind for one patient, in key order (audited)."""
@@ -1806,6 +1850,52 @@ class SqlTransaction:
             (source, key, self._at),
         )
         return bool(cur.rowcount == 1)
+
+    def inbound_claimed(self, source: str, keys: Sequence[str]) -> set[str]:
+        """Those of *keys* claimed under *source* already (read only; one query per chunk of keys).
+
+        With :meth:`claim_inbound_many`, an intake of many messages at once
+        claims their keys in two statements instead of one a key.
+        """
+        self._guard()
+        if isinstance(keys, str | bytes):
+            raise errors.InvalidValue("must be a sequence of keys", field="keys", value=keys)
+        wanted = list(dict.fromkeys(keys))
+        for key in wanted:
+            _checks.inbound_key(source, key)
+        claimed: set[str] = set()
+        for i in range(0, len(wanted), GET_MANY_CHUNK):
+            part = wanted[i : i + GET_MANY_CHUNK]
+            marks = ", ".join("?" for _ in part)
+            cur = self._run(
+                f"SELECT key FROM inbound WHERE source = ? AND key IN ({marks})", (source, *part)
+            )
+            claimed.update(row[0] for row in cur.fetchall())
+        return claimed
+
+    def claim_inbound_many(self, source: str, keys: Sequence[str]) -> None:
+        """Claim *keys* under *source*, none of them claimed before (see :meth:`inbound_claimed`).
+
+        A key claimed already (by another transaction since it was looked up,
+        or twice in *keys*) raises :class:`~carecore.errors.ConflictError`
+        and aborts the transaction: unlike :meth:`claim_inbound` it is no answer.
+        """
+        self._guard()
+        if isinstance(keys, str | bytes):
+            raise errors.InvalidValue("must be a sequence of keys", field="keys", value=keys)
+        for key in keys:
+            _checks.inbound_key(source, key)
+        try:
+            self._run_many(
+                "INSERT INTO inbound (source, key, received_at) VALUES (?, ?, ?)",
+                [(source, key, self._at) for key in keys],
+            )
+        except errors.ConflictError:
+            raise errors.ConflictError(
+                f"an inbound key of these {len(keys)} is claimed already",
+                field="key",
+                value=source,
+            ) from None
 
     def record_denial(self, *, action: str, kind: str | None, patient_id: str | None) -> None:
         """Record that the access policy refused this transaction's actor *action* (ids only).
