@@ -5,30 +5,30 @@ The target is a ratio at or below 1: carecore's import (parse, map, validate the
 consumes, write, open transition episodes) no slower than the validation alone. Each side is
 run once to warm up (imports, model classes), then best of ``--repeat``.
 
-Run alone: ``python bench/fhir_import.py`` (needs carecore-fhir and the sample Synthea R4
-bundles: set ``CARECORE_SHARED_DIR`` to the folder whose ``data/synthea_r4`` holds them).
+The bundles are the nine carecore ships (``carecore/_demo_data/synthea``, gzip-compressed),
+unpacked in memory before either side runs, so neither side times the decompression.
+
+Run alone: ``python bench/fhir_import.py`` (needs carecore-fhir).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import gzip
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
 
-def synthea_dir() -> Path:
-    root = Path(__file__).resolve().parents[1]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
-            return Path(candidate) / "data" / "synthea_r4"
-    msg = "the Synthea bundles were not found; set CARECORE_SHARED_DIR"
-    raise FileNotFoundError(msg)
+def synthea_bundles() -> list[tuple[str, bytes]]:
+    """(file name, JSON bytes) of the nine Synthea bundles carecore ships, by name."""
+    shipped = resources.files("carecore") / "_demo_data" / "synthea"
+    return [
+        (item.name.removesuffix(".gz"), gzip.decompress(item.read_bytes()))
+        for item in sorted(shipped.iterdir(), key=lambda p: p.name)
+        if item.name.endswith(".json.gz")
+    ]
 
 
 def bench_fhir(repeat: int, folder: Path) -> dict[str, float]:
@@ -39,7 +39,7 @@ def bench_fhir(repeat: int, folder: Path) -> dict[str, float]:
     from carecore.plugins import get_plugin_manager
     from carecore.service import CareProgram
 
-    bundles = [(p.name, p.read_bytes()) for p in sorted(synthea_dir().glob("*.json"))]
+    bundles = synthea_bundles()
     pm = get_plugin_manager(entry_points=False)
     folder.mkdir(parents=True, exist_ok=True)
 

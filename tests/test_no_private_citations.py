@@ -18,7 +18,7 @@ import carecore
 from carecore.cli import make_app
 from carecore.plugins import get_plugin_manager
 
-from .shared_data import ROOT
+from .inputs import ROOT
 
 #: What a private citation looks like: the specification's or the design
 #: notes' file names, a path into the shared inputs, or one of the

@@ -30,9 +30,9 @@ from carecore.model import (
 )
 from carecore.service import CareProgram
 from carecore.storage import kind_for
-from tests.shared_data import shared_dir
+from tests.inputs import SCENARIOS
 
-CASES = {s.id: s for s in load_scenarios(shared_dir() / "billing" / "scenarios.json")}
+CASES = {s.id: s for s in load_scenarios(SCENARIOS)}
 
 
 @pytest.fixture

@@ -29,11 +29,11 @@ from carecore.billing.scenarios import load_scenarios
 from carecore.billing.sources import source
 from carecore.model import ServiceFamily, ServicePeriod
 
-from ..shared_data import ROOT, shared_dir
+from ..inputs import DATA, ROOT, SCENARIOS
 
 
 def test_2022_rvu_rows_give_the_published_national_amounts():
-    path = shared_dir() / "data" / "cms_pfs" / "pprrvu22_jan_care_mgmt_subset.csv"
+    path = DATA / "cms_pfs" / "pprrvu22_jan_care_mgmt_subset.csv"
     rows = {row["HCPCS"]: row for row in csv.DictReader(path.read_text().splitlines())}
     amount = national_amount(
         Decimal(rows["99490"]["NON-FACILITY TOTAL"]), Decimal(rows["99490"]["CONV FACTOR"])
@@ -62,7 +62,7 @@ def test_amounts_refuse_floats():
 # -- the fee table (issue 15, item 7) ------------------------------------------------------------
 
 DOCS = ROOT / "docs" / "billing" / "fees.md"
-PUBLIC = shared_dir() / "billing" / "scenarios.json"
+PUBLIC = SCENARIOS
 MORE = Path(__file__).parent / "data" / "more_scenarios.json"
 
 

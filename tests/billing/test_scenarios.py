@@ -9,9 +9,8 @@ from click.testing import CliRunner
 
 from carecore.cli import make_app
 
-from ..shared_data import shared_dir
+from ..inputs import SCENARIOS
 
-SCENARIOS = shared_dir() / "billing" / "scenarios.json"
 DOCUMENT = json.loads(SCENARIOS.read_text())
 CASES = DOCUMENT["cases"]
 

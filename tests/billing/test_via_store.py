@@ -28,10 +28,9 @@ from carecore.cli import make_app
 from carecore.model import MdmLevel, VisitKind
 from carecore.plugins import get_plugin_manager
 from carecore.testing import strategies
-from tests.shared_data import shared_dir
+from tests.inputs import SCENARIOS as PUBLIC
 
 MORE = Path(__file__).parent / "data" / "more_scenarios.json"
-PUBLIC = shared_dir() / "billing" / "scenarios.json"
 HOWTO = Path(__file__).parents[2] / "docs" / "how-to" / "my-scenarios.json"
 
 

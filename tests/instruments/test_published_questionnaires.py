@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore.instruments import get_instrument, score
-from tests.shared_data import shared_dir
+from tests.inputs import DATA
 
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
 VARIABLE = "http://hl7.org/fhir/StructureDefinition/variable"
@@ -33,7 +33,7 @@ def evaluate(resource, expression, env=None):
 
 @cache
 def questionnaire(name):
-    return json.loads((shared_dir() / "data" / "questionnaires" / name).read_text())
+    return json.loads((DATA / "questionnaires" / name).read_text())
 
 
 def response(answers):

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import os
+from importlib import resources
 from pathlib import Path
 
 import pendulum
@@ -13,18 +15,8 @@ from carecore.service import CareProgram
 pytest_plugins = ["carecore.testing.pytest_plugin"]
 
 
-def shared_data() -> Path:
-    """The sample data folder: ``$CARECORE_SHARED_DIR/data``, else found beside the repository."""
-    root = Path(__file__).resolve().parents[3]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
-            return Path(candidate) / "data"
-    msg = "the shared FHIR samples were not found; set CARECORE_SHARED_DIR"
-    raise FileNotFoundError(msg)
+#: The official FHIR R4 examples the tests read (origin and licence: data/SOURCES.md).
+DATA = Path(__file__).with_name("data")
 
 
 def _load_server():
@@ -85,13 +77,23 @@ def empty_sekmet(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def synthea_paths():
-    return sorted((shared_data() / "synthea_r4").glob("*.json"))
+def synthea_paths(tmp_path_factory):
+    """The nine Synthea bundles carecore ships, unpacked as plain ``.json`` files, by name."""
+    folder = tmp_path_factory.mktemp("synthea")
+    shipped = resources.files("carecore") / "_demo_data" / "synthea"
+    paths = []
+    for item in sorted(shipped.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".json.gz"):
+            path = folder / item.name.removesuffix(".gz")
+            path.write_bytes(gzip.decompress(item.read_bytes()))
+            paths.append(path)
+    assert len(paths) == 9, paths
+    return paths
 
 
 @pytest.fixture(scope="session")
 def example_paths():
-    return sorted((shared_data() / "fhir_r4_examples").glob("*.json"))
+    return sorted((DATA / "fhir_r4_examples").glob("*.json"))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ every value made, the fields carecore keeps are compared with the source JSON.
 from __future__ import annotations
 
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,20 +16,8 @@ from carecore_fhir.mapping import Resolver, Skip, to_carecore
 
 from carecore import errors
 
-
-def _examples():
-    root = Path(__file__).resolve().parents[3]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "fhir_r4_examples").is_dir():
-            return Path(candidate) / "data" / "fhir_r4_examples"
-    raise FileNotFoundError("set CARECORE_SHARED_DIR")
-
-
-EXAMPLES = _examples()
+#: The official examples (origin and licence: data/SOURCES.md).
+EXAMPLES = Path(__file__).with_name("data") / "fhir_r4_examples"
 
 # read: carecore values made; refused: carecore cannot hold it (why); skipped: not carecore's
 EXPECTED = {

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pendulum
 import pytest
@@ -53,20 +51,6 @@ from carecore.model import (
     TaskStatus,
 )
 
-
-def _shared_data():
-    root = Path(__file__).resolve().parents[3]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
-            return Path(candidate) / "data"
-    raise FileNotFoundError("set CARECORE_SHARED_DIR")
-
-
-SYNTHEA = sorted((_shared_data() / "synthea_r4").glob("*.json"))
 PATIENT_KINDS = (Patient, Condition, Observation, CarePlan, AdtEvent, Coverage, CareTeam)
 
 
@@ -75,9 +59,9 @@ def _all(program, cls):
         return sorted(tx.all(cls), key=lambda v: v.id)
 
 
-def test_import_export_import_gives_equal_values(make_program):
+def test_import_export_import_gives_equal_values(make_program, synthea_paths):
     first, second = make_program("first"), make_program("second")
-    for path in SYNTHEA:
+    for path in synthea_paths:
         assert import_bundle(first, path.read_bytes(), source=path.name).refused == ()
     for patient in _all(first, Patient):
         bundle = export_patient(first, patient.id)
@@ -376,13 +360,13 @@ def test_export_finds_a_patient_by_source_id_and_refuses_unknown_ones(make_progr
     assert caught.value.value == "nobody"
 
 
-def test_cli_import_then_export(tmp_path):
+def test_cli_import_then_export(tmp_path, synthea_paths):
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
     app = make_app()
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    args = ["fhir", "import", str(SYNTHEA[0]), str(bad), "--db", db, "--no-progress"]
+    args = ["fhir", "import", str(synthea_paths[0]), str(bad), "--db", db, "--no-progress"]
     # The store is made once with db init: an import does not create one by mistake.
     assert runner.invoke(app, args).exit_code == 2
     assert not (tmp_path / "cli.db").exists()
@@ -394,7 +378,7 @@ def test_cli_import_then_export(tmp_path):
     assert "not in the chronic-condition table" in result.output
     synthea_id = next(
         e["resource"]["id"]
-        for e in json.loads(SYNTHEA[0].read_bytes())["entry"]
+        for e in json.loads(synthea_paths[0].read_bytes())["entry"]
         if e["resource"]["resourceType"] == "Patient"
     )
     out = tmp_path / "out.json"

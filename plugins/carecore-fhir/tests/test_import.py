@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from carecore_fhir import condition_groups, import_bundle
@@ -16,27 +14,12 @@ from carecore import icd
 from carecore.model import AdtEvent, CarePlan, Condition, Observation, Patient, TransitionEpisode
 
 
-def _shared_data():
-    root = Path(__file__).resolve().parents[3]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
-            return Path(candidate) / "data"
-    raise FileNotFoundError("set CARECORE_SHARED_DIR")
-
-
-SYNTHEA = sorted((_shared_data() / "synthea_r4").glob("*.json"))
-
-
 def raw_resources(path):
     return [e["resource"] for e in json.loads(path.read_bytes())["entry"]]
 
 
 @pytest.fixture(scope="module")
-def synthea(tmp_path_factory):
+def synthea(tmp_path_factory, synthea_paths):
     import pendulum
 
     from carecore.clock import FixedClock
@@ -49,21 +32,21 @@ def synthea(tmp_path_factory):
         clock=FixedClock(pendulum.datetime(2026, 3, 4, 12, tz="UTC")),
         plugin_manager=get_plugin_manager(entry_points=False),
     )
-    reports = {p.name: import_bundle(program, p.read_bytes(), source=p.name) for p in SYNTHEA}
+    reports = {p.name: import_bundle(program, p.read_bytes(), source=p.name) for p in synthea_paths}
     yield program, reports
     program.close()
 
 
-def test_the_nine_synthea_bundles_import_completely(synthea):
+def test_the_nine_synthea_bundles_import_completely(synthea, synthea_paths):
     program, reports = synthea
     assert len(reports) == 9
     for name, report in reports.items():
         assert report.refused == (), name
         # every resource has exactly one outcome
         assert len(report.outcomes) == len(
-            raw_resources(next(p for p in SYNTHEA if p.name == name))
+            raw_resources(next(p for p in synthea_paths if p.name == name))
         )
-    everything = [r for p in SYNTHEA for r in raw_resources(p)]
+    everything = [r for p in synthea_paths for r in raw_resources(p)]
     with program.transaction("check") as tx:
         assert len(tx.all(Patient)) == sum(r["resourceType"] == "Patient" for r in everything)
         assert len(tx.all(Condition)) == sum(r["resourceType"] == "Condition" for r in everything)
@@ -90,11 +73,11 @@ def test_the_nine_synthea_bundles_import_completely(synthea):
         assert len(tx.all(Observation)) == len(kept) + panels  # a panel gives two values
 
 
-def test_care_plans_keep_their_goals_activities_and_problems(synthea):
+def test_care_plans_keep_their_goals_activities_and_problems(synthea, synthea_paths):
     program, _ = synthea
     source = next(
         r
-        for p in SYNTHEA
+        for p in synthea_paths
         for r in raw_resources(p)
         if r["resourceType"] == "CarePlan" and r.get("goal") and r.get("addresses")
     )
@@ -132,11 +115,11 @@ CHRONIC_BY_PATIENT = {  # the Synthea sample patients' chronic conditions, writt
 }
 
 
-def test_the_chronic_conditions_named_in_sources_are_marked_chronic(synthea):
+def test_the_chronic_conditions_named_in_sources_are_marked_chronic(synthea, synthea_paths):
     program, _ = synthea
     table = condition_groups()
     for stem, groups in CHRONIC_BY_PATIENT.items():
-        path = next(p for p in SYNTHEA if p.name.startswith(stem))
+        path = next(p for p in synthea_paths if p.name.startswith(stem))
         patient_id = next(r["id"] for r in raw_resources(path) if r["resourceType"] == "Patient")
         with program.transaction("check") as tx:
             conditions = tx.find(Condition, patient_id=patient_id)
@@ -158,9 +141,9 @@ def test_the_table_cites_valid_icd10cm_codes():
         assert row.snomed.isdigit()
 
 
-def test_importing_again_stores_nothing_twice(synthea):
+def test_importing_again_stores_nothing_twice(synthea, synthea_paths):
     program, _ = synthea
-    again = import_bundle(program, SYNTHEA[0].read_bytes(), source="again")
+    again = import_bundle(program, synthea_paths[0].read_bytes(), source="again")
     assert again.refused == ()
     assert all(added == 0 for _, added, _ in again.stored)
     assert {o.status for o in again.outcomes if o.kind == "Encounter"} <= {"duplicate", "skipped"}

@@ -10,8 +10,6 @@ are *eligible*; with ``ATTESTED`` they *need attestation*.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pendulum
 import pytest
@@ -21,19 +19,6 @@ from carecore.cli import make_app
 from carecore.metrics import program_report
 from carecore.model import ServiceFamily, ServicePeriod
 from carecore.service import CareProgram
-
-
-def shared_data():
-    root = Path(__file__).resolve().parents[3]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
-            return Path(candidate) / "data"
-    raise FileNotFoundError("set CARECORE_SHARED_DIR")
-
 
 DAY = "2026-12-01"
 
@@ -72,12 +57,12 @@ HAND = {
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tmp_path_factory, synthea_paths):
     url = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'synthea.db'}"
     runner = CliRunner()
     app = make_app()
     assert runner.invoke(app, ["db", "init", url]).exit_code == 0
-    bundles = [str(p) for p in sorted((shared_data() / "synthea_r4").glob("*.json"))]
+    bundles = [str(p) for p in synthea_paths]
     assert len(bundles) == len(HAND)
     done = runner.invoke(app, ["fhir", "import", "--db", url, "--no-progress", *bundles])
     assert done.exit_code == 0, done.output

@@ -12,8 +12,6 @@ them check what was sent, not only what came back.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pendulum
 import pytest
@@ -35,18 +33,6 @@ from carecore.model import (
     Practitioner,
     ServiceFamily,
 )
-
-
-def _synthea():
-    root = Path(__file__).resolve().parents[3]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "synthea_r4").is_dir():
-            return sorted((Path(candidate) / "data" / "synthea_r4").glob("*.json"))
-    raise FileNotFoundError("set CARECORE_SHARED_DIR")
 
 
 def patient(n):
@@ -178,8 +164,8 @@ def _load(client, path, kinds=None):
             client.update(entry["resource"])
 
 
-def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program):
-    path = _synthea()[0]
+def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program, synthea_paths):
+    path = synthea_paths[0]
     _load(client, path, {"Patient", "Condition", "CarePlan", "Goal", "Encounter", "Organization"})
     patient_id = next(
         e["resource"]["id"]
@@ -204,10 +190,10 @@ def test_the_source_reads_a_server_like_a_bundle(fhir_server, client, program):
     assert sorted((v for v in by_patient if isinstance(v, CarePlan)), key=lambda c: c.id) == plans
 
 
-def test_the_sink_writes_an_export_and_guards_versions(fhir_server, client, program):
+def test_the_sink_writes_an_export_and_guards_versions(fhir_server, client, program, synthea_paths):
     from carecore_fhir import import_bundle
 
-    path = _synthea()[-1]
+    path = synthea_paths[-1]
     assert import_bundle(program, path.read_bytes(), source=path.name).refused == ()
     with program.transaction("ids") as tx:
         (pid,) = [p.id for p in tx.all(Patient)]
@@ -246,11 +232,13 @@ def test_options_default_source_is_not_a_server():
     assert not Options().source.startswith("http")
 
 
-def test_one_patient_is_imported_from_a_server_with_outcomes(fhir_server, client, make_program):
+def test_one_patient_is_imported_from_a_server_with_outcomes(
+    fhir_server, client, make_program, synthea_paths
+):
     from carecore_fhir import import_bundle
     from carecore_fhir.source import import_from_server
 
-    first, second = _synthea()[:2]
+    first, second = synthea_paths[:2]
     consumed = {
         "Patient",
         "Practitioner",
@@ -293,12 +281,14 @@ def test_an_unknown_patient_on_the_server_is_one_refused_outcome(client, program
     assert outcome.resource == "Patient/nobody"
 
 
-def test_cli_pull_imports_from_the_server(fhir_server, client, tmp_path, monkeypatch):
+def test_cli_pull_imports_from_the_server(
+    fhir_server, client, tmp_path, monkeypatch, synthea_paths
+):
     from click.testing import CliRunner
 
     from carecore.cli import make_app
 
-    path = _synthea()[0]
+    path = synthea_paths[0]
     _load(client, path, {"Patient", "Condition", "CarePlan", "Goal"})
     fhir_server.store.token = "s3cret"
     monkeypatch.setenv("EHR_TOKEN", "s3cret")

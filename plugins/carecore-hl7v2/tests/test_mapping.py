@@ -1,8 +1,7 @@
-"""HL7 v2 ADT to carecore events: the shared samples, generated messages, refusals."""
+"""HL7 v2 ADT to carecore events: the published samples, generated messages, refusals."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pendulum
@@ -16,17 +15,8 @@ from carecore.model import AdtEventKind, CareSetting, DeadLetter, PatientClass, 
 
 
 def samples_dir() -> Path:
-    """The sample HL7 v2 ADT messages (``data/hl7v2_adt`` under ``$CARECORE_SHARED_DIR``, else found beside the repository)."""
-    root = Path(__file__).resolve().parents[3]
-    for candidate in (
-        os.environ.get("CARECORE_SHARED_DIR"),
-        root.parent / "shared",
-        "/work/shared",
-    ):
-        if candidate and (Path(candidate) / "data" / "hl7v2_adt").is_dir():
-            return Path(candidate) / "data" / "hl7v2_adt"
-    msg = "the shared HL7 samples were not found; set CARECORE_SHARED_DIR"
-    raise FileNotFoundError(msg)
+    """The sample HL7 v2 ADT messages (origin and licence: data/SOURCES.md)."""
+    return Path(__file__).with_name("data")
 
 
 SAMPLES = sorted(samples_dir().glob("*.hl7"))
