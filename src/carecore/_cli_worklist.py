@@ -10,7 +10,7 @@ from carecore import errors
 from carecore._cli_actor import current_actor
 from carecore._cli_billing import rule_set_options, significant_risk_option, switched_rules
 from carecore._cli_common import day_option, echo_records, format_option, time_zone_option
-from carecore.model import CarePlan, CareTeam, Patient, Practitioner, ServiceFamily
+from carecore.model import CarePlan, CareTeam, Enrollment, Patient, Practitioner, ServiceFamily
 from carecore.registry import PROGRAMS, WorklistRow, worklist_rows
 from carecore.service import CareProgram
 
@@ -64,8 +64,9 @@ def _check_owner(program: CareProgram, owner: str, lists: Mapping[str, object]) 
     multiple=True,
     type=click.Choice([f.value for f in PROGRAMS], case_sensitive=False),
     help=(
-        "Offer enrollment in this program (repeatable; default: the programs "
-        "the store has enrollments in)."
+        "Offer enrollment in this program, and ask for the attestations it needs "
+        "(repeatable; default: the programs the store has enrollments in, none in a "
+        "new store)."
     ),
 )
 @click.option(
@@ -107,6 +108,11 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
     decided under the rule set the month close of the day's year uses:
     --rule-set, else --payer's (CMS by default), with --significant-risk-from
     (or the settings' significant_risk_from).
+
+    Enrollment is offered in the programs the store has enrollments in, or
+    those given with --family: a new store, which has none, lists the
+    patients eligible for CCM, and those needing an attestation, with
+    '--family CCM'.
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     on = day
@@ -132,6 +138,8 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
         with program.transaction("worklist names") as tx:
             patients = tx.all(Patient)
             plans = tx.all(CarePlan)
+            staff = {p.id: p.name for p in tx.all(Practitioner)}
+            offered = bool(families) or any(e.family in PROGRAMS for e in tx.all(Enrollment))
     if owner is not None:
         lists = {k: v for k, v in lists.items() if k == owner}
     rows = worklist_rows(lists.values(), today=today, patients=patients, care_plans=plans)
@@ -139,7 +147,7 @@ def worklist(  # noqa: PLR0917 - one parameter per click option
         fmt,
         [{"owner": r.owner, **_row_dict(r)} for r in rows],
         columns=("owner", *_CSV_FIELDS),
-        table=lambda: _table(lists, rows),
+        table=lambda: _table(lists, rows, staff, hint=None if offered else _NO_PROGRAM_HINT),
         data=_json(lists, rows),
     )
 
@@ -184,7 +192,35 @@ _CSV_FIELDS = (
 )
 
 
-def _table(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None:
+#: The table's last line when no program is offered: a new store has no enrollments.
+_NO_PROGRAM_HINT = (
+    "note: enrollment is offered in the programs the store has enrollments in, and it has "
+    "no enrollments: give --family CCM (or "
+    + ", ".join(f.value for f in PROGRAMS if f is not ServiceFamily.CCM)
+    + ") to list the patients eligible for a program and those needing an attestation"
+)
+
+
+def _owner(name: str, staff: Mapping[str, str]) -> str:
+    """The owner as the care team reads it: the practitioner's name and id, else the id."""
+    return f"{staff[name]} ({name})" if name in staff else name
+
+
+def _table(
+    lists: Mapping[str, Worklist],
+    rows: tuple[WorklistRow, ...],
+    staff: Mapping[str, str],
+    *,
+    hint: str | None,
+) -> None:
+    _lists(lists, rows, staff)
+    if hint is not None:
+        click.echo(hint)
+
+
+def _lists(
+    lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...], staff: Mapping[str, str]
+) -> None:
     if not lists:
         click.echo("nothing to do")
         return
@@ -195,7 +231,7 @@ def _table(lists: Mapping[str, Worklist], rows: tuple[WorklistRow, ...]) -> None
         # are as wide as the list's longest entry, so that neither is cut.
         names = max([24, *(len(r.patient_name) for r in (*mine, *done))])
         ids = max([0, *(len(r.patient_id) for r in (*mine, *done))])
-        click.echo(f"{name}: caseload {wl.caseload}, {len(mine)} item(s)")
+        click.echo(f"{_owner(name, staff)}: caseload {wl.caseload}, {len(mine)} item(s)")
         for r in mine:
             when = f"OVERDUE since {r.overdue_since}" if r.overdue else f"due {r.due}"
             if r.band == "urgent":
