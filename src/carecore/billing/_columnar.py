@@ -916,10 +916,19 @@ def _patient_batch(
     # A row's event is cached by its text without the patient_id cell (the first, as usual).
     keyed = header.index("patient_id") == 0
     kind_at = header.index("type")
-    for order, known, line, at, length in patients:
+    # The patients.csv rows the main process has not read, read here in one pass.
+    unread = [(at, length) for _, known, _, at, length in patients if known is None]
+    patient_cells = iter(
+        _read_spans(
+            state.handle(state.patients_file), [a for a, _ in unread], [n for _, n in unread]
+        )
+        if unread
+        else []
+    )
+    for order, known, line, _, _ in patients:
         row = known
         if row is None:
-            cells = _read_span(state.handle(state.patients_file), at, length)
+            cells = next(patient_cells)
             parsed = _patient_row(
                 state.patients_file,
                 line,

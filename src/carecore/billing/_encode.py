@@ -90,6 +90,8 @@ DENIAL_COLUMNS = ("patient_id", "practitioner", "code", "reason", "message", "ru
 EVALUATED_BY = {True: "fast path (cached reference result)", False: "reference engine"}
 
 _quote = json.encoder.encode_basestring_ascii  # C-accelerated JSON string quoting
+# The per-line text below reads an enum member's ``_value_`` (an attribute) where
+# ``.value`` (a Python-level property) would cost about as much as the rest of a field.
 #: At most this many shared texts are kept by one encoder (then they are rendered afresh).
 _SHARED_TEXTS = 100_000
 
@@ -320,7 +322,7 @@ class CloseEncoder:
             line.period.end.isoformat(),
             "" if line.amount is None else str(line.amount),
             diagnoses,
-            line.family.value,
+            line.family._value_,
         )
 
     @staticmethod
@@ -375,7 +377,7 @@ class CloseEncoder:
             patient_id,
             practitioner,
             denial.code,
-            denial.reason.value,
+            denial.reason._value_,
             denial.message,
             denial.rule,
             ";".join(denial.sources),
@@ -427,7 +429,7 @@ class CloseEncoder:
             f'"code": {_quote(line.code)}, "units": {line.units}, "date_of_service": {day}, '
             f'"modifiers": [{modifiers}], "period_start": "{line.period.start.isoformat()}", '
             f'"period_end": "{line.period.end.isoformat()}", "amount": {json_text(line.amount)}, '
-            f'"diagnoses": [{diagnoses}], "family": "{line.family.value}"}}'
+            f'"diagnoses": [{diagnoses}], "family": "{line.family._value_}"}}'
         )
 
     def claim_json(self, line: ClaimLine) -> str:
@@ -618,9 +620,9 @@ class CloseEncoder:
         return self._log_item(
             f'"{day.isoformat()}"',
             str(minutes),
-            _quote(role.value),
-            json_text(credential.value if credential else None),
-            _quote(family.value),
+            _quote(role._value_),
+            "null" if credential is None else _quote(credential._value_),
+            _quote(family._value_),
             _quote(practitioner),
             _json_bool(interactive),
         )
@@ -655,7 +657,7 @@ class CloseEncoder:
         summary, sources = self._rule_of(line.code)
         modifiers = ",".join(_quote(m) for m in line.modifiers)
         return (
-            f'{{"code":{_quote(line.code)},"units":{line.units},"family":{_quote(line.family.value)},'
+            f'{{"code":{_quote(line.code)},"units":{line.units},"family":{_quote(line.family._value_)},'
             f'"practitioner":{practitioner},"date_of_service":{day},"modifiers":[{modifiers}],'
             f'"amount":{json_text(line.amount)},"diagnoses":[{diagnoses}],'
             f'"rule":{_quote(code_rule_id(line.family, line.code))},"rule_title":{summary},'
@@ -723,11 +725,14 @@ class CloseEncoder:
         )
         start, end = period.start, period.end
         wanted = set(families)
-        log_item = self.log_item
         log = ",".join(
-            self._shared(entry, lambda entry=entry: log_item(entry))  # type: ignore[misc]
-            for entry in sorted(month.time_log, key=_log_order)
-            if entry[3] in wanted and start <= entry[0] <= end
+            map(
+                self.log_item,
+                sorted(
+                    (e for e in month.time_log if e[3] in wanted and start <= e[0] <= end),
+                    key=_log_order,
+                ),
+            )
         )
         denial_json = self.denial_json
         conditions = patient.conditions
@@ -787,10 +792,10 @@ def _log_order(entry: tuple[Any, ...]) -> tuple[Any, ...]:
     day, minutes, role, family, credential, interactive, practitioner = entry
     return (
         day,
-        family.value,
-        role.value,
+        family._value_,
+        role._value_,
         minutes,
-        credential.value if credential else "",
+        credential._value_ if credential else "",
         interactive,
         practitioner,
     )
