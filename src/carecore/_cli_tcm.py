@@ -228,19 +228,21 @@ def list_(  # noqa: PLR0917 - one parameter per click option
         if not rows:
             click.echo("no episodes")
             return
+        shown = [_shown(r) for r in rows]
+        # Names and identifiers are shown whole (a cut id names no one): each column is as
+        # wide as its longest entry, one identifier a line under the first.
+        names = max([24, *(len(name) for name, _ in shown)])
+        ids = max([24, *(len(i) for _, lines in shown for i in lines)])
+        settings = max([16, *(len(r["from_setting"]) for r in rows)])
         header = (
-            f"{'patient':<24} {'identifiers':<24} {'discharged':<10} {'from':<16} "
-            f"{'contact by':<10} {'visit by (7/14)':<21} {'med rec':<14} {'status':<9} readm."
+            f"{'patient':<{names}} {'identifiers':<{ids}} {'discharged':<10} "
+            f"{'from':<{settings}} {'contact by':<10} {'visit by (7/14)':<21} {'med rec':<14} "
+            f"{'status':<9} readm."
         )
         click.echo(header)
         click.echo("-" * len(header))
-        for r in rows:
+        for r, (name, id_lines) in zip(rows, shown, strict=True):
             visit = f"{r['visit_due_7'] or '-'}/{(r['visit_due_14'] or '-')[5:]}"
-            name = r["patient_name"] or f"{r['patient_id']} (not registered)"
-            ids = (
-                ", ".join(f"{i['value']} ({_authority(i['system'])})" for i in r["identifiers"])
-                or r["patient_id"]
-            )
             med_rec = (
                 f"met {r['med_rec_on']}"
                 if r["med_rec_on"]
@@ -249,17 +251,19 @@ def list_(  # noqa: PLR0917 - one parameter per click option
                 else "-"
             )
             click.echo(
-                f"{name[:24]:<24} {ids[:24]:<24} {r['discharge_date']:<10} "
-                f"{r['from_setting'][:16]:<16} {r['contact_due'] or '-':<10} {visit:<21} "
+                f"{name:<{names}} {id_lines[0]:<{ids}} {r['discharge_date']:<10} "
+                f"{r['from_setting']:<{settings}} {r['contact_due'] or '-':<10} {visit:<21} "
                 f"{med_rec:<14} {r['status']:<9} {'yes' if r['readmitted'] else 'no'}"
             )
+            for more in id_lines[1:]:
+                click.echo(f"{'':<{names}} {more}")
             if r["disposition_unknown"]:
                 click.echo(
-                    f"{'':<24} disposition unknown: the hospital did not say where the "
+                    f"{'':<{names}} disposition unknown: the hospital did not say where the "
                     "patient went; confirm it"
                 )
             if r["close_reason"] and show_all:
-                click.echo(f"{'':<24} {r['close_reason']}")
+                click.echo(f"{'':<{names}} {r['close_reason']}")
 
     sheet = [
         {**r, "identifiers": [f"{i['system']}|{i['value']}" for i in r["identifiers"]]}
@@ -314,6 +318,20 @@ def expire(ctx: click.Context, db_url: str) -> None:
                 if ep.version != stored[ep.id].version:
                     tx.replace(ep)
     click.echo(f"{ended} episode(s) expired")
+
+
+def _shown(row: dict[str, Any]) -> tuple[str, list[str]]:
+    """A ``tcm list`` row's patient and identifiers as the table shows them.
+
+    Each identifier is ``value (authority)``. A registered patient with none
+    is shown by the carecore id, labelled so; a patient the feed announced
+    but who is not registered is named by the hospital's id, and has no
+    identifier on file.
+    """
+    ids = [f"{i['value']} ({_authority(i['system'])})" for i in row["identifiers"]]
+    if row["patient_name"] is None:
+        return f"{row['patient_id']} (not registered)", ids or ["-"]
+    return row["patient_name"], ids or [f"{row['patient_id']} (carecore id)"]
 
 
 def _authority(system: str) -> str:
