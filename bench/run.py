@@ -151,14 +151,6 @@ def bench_close(patients: int, work: Path, runs: int = 3) -> dict[str, Any]:
     }
 
 
-def _shared_dir() -> Path:
-    """``$CARECORE_SHARED_DIR``, else the ``shared`` folder beside the repository."""
-    import os
-
-    given = os.environ.get("CARECORE_SHARED_DIR")
-    return Path(given) if given else Path(__file__).resolve().parents[2] / "shared"
-
-
 def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
@@ -246,10 +238,10 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one block per benchmark
         sys.path.insert(0, str(Path(__file__).parent))
         from hl7_listener import bench_hl7
 
-        # The real sample ADT messages (``data/hl7v2_adt`` under $CARECORE_SHARED_DIR), as a live feed
+        # The real sample ADT messages (the hl7v2 plugin's test data), as a live feed
         # sends them, and a minimal generated A03 (MSH, PID, PV1 only), where
         # parsing is cheapest and the per-message commit weighs most.
-        samples = _shared_dir() / "data" / "hl7v2_adt"
+        samples = Path(__file__).resolve().parents[1] / "plugins/carecore-hl7v2/tests/data"
         if samples.is_dir():
             results["hl7_listener_vs_parse_only"] = bench_hl7(args.hl7_messages, args.work, samples)
         results["hl7_listener_vs_parse_only_minimal"] = bench_hl7(args.hl7_messages, args.work)
