@@ -20,35 +20,105 @@ from carecore._files import PRIVATE_FOLDER, private_open, write_private
 if TYPE_CHECKING:
     import pluggy
 
-    from carecore.simulation import Study, StudyResult
+    from carecore.simulation import Interval, Study, StudyResult
 
-#: The summary figures the table output shows, in order.
+#: The summary figures the table output shows, in order, with the kind of number each is:
+#: dollars, a count (or a mean of counts, or a rate per 1,000) or a share shown as a percent.
 SHOWN = (
-    ("revenue", "revenue ($)"),
-    ("staff_cost", "staff cost ($)"),
-    ("net_revenue", "net revenue ($)"),
-    ("net_revenue_per_enrolled_patient_year", "net revenue per enrolled patient-year ($)"),
+    ("revenue", "revenue ($)", "dollars"),
+    ("staff_cost", "staff cost ($)", "dollars"),
+    ("net_revenue", "net revenue ($)", "dollars"),
+    (
+        "net_revenue_per_enrolled_patient_year",
+        "net revenue per enrolled patient-year ($)",
+        "dollars",
+    ),
     (
         "revenue_less_time_cost_per_enrolled_patient_year",
         "revenue less the cost of the minutes spent, per enrolled patient-year ($)",
+        "dollars",
     ),
-    ("break_even_enrollment_per_fte", "break-even enrollment per FTE"),
-    ("enrolled_patients_end", "enrolled patients (last month)"),
-    ("billable_rate", "billable rate"),
-    ("minutes_logged", "minutes logged"),
-    ("staff_utilisation", "staff utilisation"),
-    ("ed_visits_per_1000", "ED visits per 1,000 member-years"),
-    ("admissions_per_1000", "admissions per 1,000 member-years"),
-    ("readmission_rate", "30-day readmission rate"),
+    ("break_even_enrollment_per_fte", "break-even enrollment per FTE", "count"),
+    ("enrolled_patients_end", "enrolled patients (last month)", "count"),
+    ("billable_rate", "billable rate", "share"),
+    ("minutes_logged", "minutes logged", "count"),
+    ("staff_utilisation", "staff utilisation", "share"),
+    ("ed_visits_per_1000", "ED visits per 1,000 member-years", "count"),
+    ("admissions_per_1000", "admissions per 1,000 member-years", "count"),
+    ("readmission_rate", "30-day readmission rate", "share"),
 )
 
+#: Above this, dollars and counts are shown whole (cents and tenths are noise there).
+_WHOLE_FROM = 1000
 
-def _number(value: float) -> str:
+
+def _number(value: float, kind: str, digits: int | None = None) -> str:
+    """*value* as the table shows a number of *kind* (``n/a`` when it is NaN).
+
+    Dollars with cents, or whole from $1,000; counts with at most one
+    decimal, whole from 1,000 (*digits* overrides both: a row shows its three
+    numbers alike); shares as a percent with one decimal.
+
+    >>> _number(77.676, "dollars"), _number(108_599.4, "dollars"), _number(150, "dollars", 2)
+    ('77.68', '108,599', '150.00')
+    >>> _number(50.5, "count"), _number(50.0, "count"), _number(48_413.4, "count")
+    ('50.5', '50', '48,413')
+    >>> _number(0.5594, "share"), _number(float("nan"), "share")
+    ('55.9%', 'n/a')
+    """
     if math.isnan(value):
         return "n/a"
-    if abs(value) >= 100:  # noqa: PLR2004
-        return f"{value:,.0f}"
-    return f"{value:,.3f}"
+    if kind == "share":
+        return _fixed(value * 100, 1) + "%"
+    if kind == "dollars":
+        return _fixed(value, (0 if abs(value) >= _WHOLE_FROM else 2) if digits is None else digits)
+    if digits is not None:
+        return _fixed(value, digits)
+    if abs(value) >= _WHOLE_FROM:
+        return _fixed(value, 0)
+    return _fixed(value, 1).removesuffix(".0")
+
+
+def _fixed(value: float, digits: int) -> str:
+    """*value* with *digits* decimals and thousands separators; a value that rounds to 0 unsigned."""
+    text = f"{value:,.{digits}f}"
+    return text.removeprefix("-") if not any(c in "123456789" for c in text) else text
+
+
+def _cells(values: Interval, kind: str, replications: int) -> tuple[str, str]:
+    """The mean and the 95% interval of one measure, as the table and the page show them.
+
+    The three numbers of a row take one precision: a dollar row cents
+    unless one is $1,000 or more, a count row one decimal unless they are
+    whole (or one is 1,000 or more). One replication has no spread: its interval is
+    ``n/a``, not the mean twice.
+    """
+    shown = [x for x in (values.mean, values.low, values.high) if not math.isnan(x)]
+    digits = None
+    if kind != "share" and shown:
+        large = max(abs(x) for x in shown) >= _WHOLE_FROM
+        if kind == "dollars":
+            digits = 0 if large else 2
+        else:
+            digits = 0 if large or all(round(x, 1) == round(x) for x in shown) else 1
+    mean = _number(values.mean, kind, digits)
+    if replications < _FOR_AN_INTERVAL or math.isnan(values.low) or math.isnan(values.high):
+        return mean, "n/a"
+    return mean, f"{_number(values.low, kind, digits)} to {_number(values.high, kind, digits)}"
+
+
+#: The replications an interval needs (one gives no spread).
+_FOR_AN_INTERVAL = 2
+
+
+def _runs(replications: int) -> str:
+    """``1 replication``, ``20 replications``."""
+    return f"{replications} replication{'' if replications == 1 else 's'}"
+
+
+_ONE_RUN_NOTE = (
+    "The 95% interval needs at least 2 replications (--replications): one shows no spread."
+)
 
 
 def _summary_json(result: StudyResult) -> dict[str, Any]:
@@ -79,7 +149,11 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
     months = [m for m, _ in result.replications[0].months]
     x = np.arange(len(months))
     figure, axes = _figure()
-    for low, high, alpha in ((2.5, 97.5, 0.2), (10, 90, 0.3), (25, 75, 0.45)):
+    # _figure has imported matplotlib, or said which extra to install when it is missing.
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: PLC0415
+
+    bands = ((2.5, 97.5, 0.2), (10, 90, 0.3), (25, 75, 0.45)) if len(revenue) > 1 else ()
+    for low, high, alpha in bands:  # one replication has no spread: its line alone
         axes.fill_between(
             x,
             np.percentile(revenue, low, axis=0),
@@ -89,26 +163,49 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
             linewidth=0,
             label=f"{low:g}-{high:g}th percentile",
         )
-    axes.plot(x, np.median(revenue, axis=0), color="tab:blue", label="median")
+    label = "median" if bands else "the one replication"
+    axes.plot(x, np.median(revenue, axis=0), color="tab:blue", label=label)
     axes.set_xticks(x, months, rotation=45, fontsize=7)
     axes.set_ylabel("revenue ($)")
-    axes.set_title("Monthly revenue across replications")
+    across = "across replications" if bands else "in the one replication"
+    axes.set_title(f"Monthly revenue {across}")
     axes.legend(fontsize=7, loc="upper left")  # not "best": it warns when slow
+    axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     fan = _png(figure)
     figure, axes = _figure()
     net = [t["net_revenue"] for t in result.totals()]
-    axes.hist(net, bins=min(20, max(5, len(net) // 2)), color="tab:green")
+    # Values all alike (one replication) get a range of their own, 5% either side,
+    # not matplotlib's one dollar, whose ticks would repeat one whole-dollar label.
+    half = _half_range(net[0])
+    spread = None if max(net) > min(net) else (net[0] - half, net[0] + half)
+    axes.hist(
+        net,
+        bins=min(20, max(5, len(net) // 2)),
+        range=spread,
+        color="tab:green",
+        edgecolor="white",
+    )
     axes.set_xlabel("net revenue over the study ($)")
     axes.set_ylabel("replications")
-    axes.set_title("Net revenue across replications")
+    # A count of replications: whole ticks only (0, 1, 2, not 0.2 replications).
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.set_title(f"Net revenue {across}")
     return {"revenue_fan.png": fan, "net_revenue_hist.png": _png(figure)}
 
 
+def _half_range(value: float) -> float:
+    """Half the range a histogram of values all equal to *value* spans: 5% of it, at least $100."""
+    return max(abs(value) * 0.05, 100.0)
+
+
 def _page(result: StudyResult, plots: dict[str, bytes]) -> str:
+    runs = len(result.replications)
     rows = "".join(
-        f"<tr><td>{html.escape(label)}</td><td>{_number(result.summary[name].mean)}</td>"
-        f"<td>{_number(result.summary[name].low)} to {_number(result.summary[name].high)}</td></tr>"
-        for name, label in SHOWN
+        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            html.escape(label), *_cells(result.summary[name], kind, runs)
+        )
+        for name, label, kind in SHOWN
         if name in result.summary
     )
     images = "".join(
@@ -119,13 +216,20 @@ def _page(result: StudyResult, plots: dict[str, bytes]) -> str:
     if not plots:
         install = html.escape(errors.MissingDependency.install_command("report"))
         images = f"<p>No plots: install matplotlib ({install}).</p>"
+    note = (
+        "Intervals: 2.5th to 97.5th percentile across replications."
+        if runs >= _FOR_AN_INTERVAL
+        else _ONE_RUN_NOTE
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(result.study.name)}</title></head><body>"
+        f"<title>{html.escape(result.study.name)}</title>"
+        "<style>td, th { padding: 0 0.6em; } td + td { text-align: right; }</style>"
+        "</head><body>"
         f"<h1>{html.escape(result.study.name)}</h1>"
-        f"<p>{len(result.replications)} replications from seed {result.seed}, "
+        f"<p>{_runs(runs)} from seed {result.seed}, "
         f"{result.study.months} months from {result.study.first_month}. "
-        "Intervals: 2.5th to 97.5th percentile across replications.</p>"
+        f"{html.escape(note)}</p>"
         f"<table><tr><th>measure</th><th>mean</th><th>95% interval</th></tr>{rows}</table>"
         f"{images}</body></html>"
     )
@@ -313,17 +417,17 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
 
     def table() -> None:
         click.echo(
-            f"{study.name}: {replications} replications, seed {seed}, "
+            f"{study.name}: {_runs(replications)}, seed {seed}, "
             f"{study.months} months from {study.first_month}"
         )
-        width = max(len(label) for _name, label in SHOWN)
+        width = max(len(label) for _name, label, _kind in SHOWN)
         click.echo(f"{'measure':<{width}}  {'mean':>12}  95% interval")
-        for name, label in SHOWN:
+        for name, label, kind in SHOWN:
             if name in result.summary:
-                i = result.summary[name]
-                click.echo(
-                    f"{label:<{width}}  {_number(i.mean):>12}  {_number(i.low)} to {_number(i.high)}"
-                )
+                mean, interval = _cells(result.summary[name], kind, replications)
+                click.echo(f"{label:<{width}}  {mean:>12}  {interval}")
+        if replications < _FOR_AN_INTERVAL:
+            click.echo(_ONE_RUN_NOTE)
 
     summary = _summary_json(result)
     rows = [{"measure": name, **values} for name, values in summary["measures"].items()]
