@@ -3,7 +3,10 @@
 WAL journal, foreign keys on, ``synchronous=FULL`` (a committed write
 survives a power cut), a 30-second busy timeout, and ``BEGIN IMMEDIATE`` for
 every write transaction, so two processes writing at once queue instead of
-failing half-way.
+failing half-way. Transactions committed in :meth:`SqliteStore.unsynced`
+skip the commit's sync (``synchronous=NORMAL`` for them) until
+:meth:`SqliteStore.sync` syncs the write-ahead log: the HL7 listener
+acknowledges a batch only after that, while it stores the next one.
 
 URLs follow SQLAlchemy's form: ``sqlite:///relative/path.db``,
 ``sqlite:////absolute/path.db`` and ``sqlite:///:memory:``. ``memory://``
@@ -27,7 +30,10 @@ the same SQL store, it keeps every promise a file does, except surviving.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,7 +42,7 @@ from carecore._files import private_open
 from carecore.storage.sql import SqlStore, quote
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from carecore.storage._kinds import Kind
 
@@ -166,25 +172,88 @@ class SqliteStore(SqlStore):
             mapped = self._translate(exc)
             raise (mapped or errors.StoreCorrupt(str(exc), field="url", value=url)) from exc
         self._conn: sqlite3.Connection | None = conn
+        #: The write-ahead log :meth:`sync` syncs (None: a database in memory).
+        self._wal = None if self.path == ":memory:" else f"{Path(self.path).resolve()}-wal"
+        #: Whether this thread's transactions skip the commit's sync (see :meth:`unsynced`).
+        self._later = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise errors.StoreError("the store is closed", field="url", value=self.url)
         return self._conn
 
-    def _begin(self) -> None:
+    @contextlib.contextmanager
+    def unsynced(self) -> Iterator[None]:
+        """This thread's transactions in the block commit without waiting for the disk.
+
+        Their commits are atomic and seen by every later transaction, and
+        survive the process being killed; :meth:`sync` makes them survive a
+        power cut too (until it returns, one may be lost with the power).
+        """
+        before = getattr(self._later, "on", False)
+        self._later.on = self._wal is not None
         try:
-            self._connection().execute("BEGIN IMMEDIATE")
+            yield
+        finally:
+            self._later.on = before
+
+    def sync(self) -> None:
+        """Sync the write-ahead log: every transaction committed so far is then durable.
+
+        A checkpoint syncs the database file after copying the log into it,
+        so the log holds every commit not yet durable. Raises
+        :class:`~carecore.errors.StoreUnavailable` when the disk refuses.
+        """
+        if self._wal is None:
+            return
+        try:
+            fd = os.open(self._wal, os.O_RDWR if os.name == "nt" else os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no log: what was committed is in the database file, synced by the checkpoint
+        except OSError as exc:
+            raise errors.StoreUnavailable(
+                f"cannot open the write-ahead log to sync it: {exc.strerror}",
+                field="url",
+                value=self.url,
+            ) from exc
+        try:
+            getattr(os, "fdatasync", os.fsync)(fd)
+        except OSError as exc:
+            raise errors.StoreUnavailable(
+                f"cannot sync the write-ahead log: {exc.strerror}", field="url", value=self.url
+            ) from exc
+        finally:
+            os.close(fd)
+
+    def _begin(self) -> None:
+        conn = self._connection()
+        try:
+            if getattr(self._later, "on", False):
+                # Set outside the transaction (SQLite refuses it inside); _commit and
+                # _rollback set FULL back.
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            self._durable(conn)
             raise (self._translate(exc) or exc) from exc
 
     def _commit(self) -> None:
-        self._connection().execute("COMMIT")
+        conn = self._connection()
+        try:
+            conn.execute("COMMIT")
+        finally:
+            self._durable(conn)
 
     def _rollback(self) -> None:
         conn = self._connection()
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        self._durable(conn)
+
+    def _durable(self, conn: sqlite3.Connection) -> None:
+        """Commits wait for the disk again, after a transaction begun in :meth:`unsynced`."""
+        if getattr(self._later, "on", False) and not conn.in_transaction:
+            conn.execute("PRAGMA synchronous=FULL")
 
     def _end_read(self) -> None:
         pass  # autocommit mode: plain reads hold no transaction

@@ -88,6 +88,8 @@ async def read_frame(reader: asyncio.StreamReader, *, max_frame: int | None = No
 
 #: Messages stored in one transaction at most (a group commit).
 MAX_BATCH = 64
+#: Syncs of committed batches under way at once at most (each batch's starts at its commit).
+SYNCS = 4
 #: Seconds the writer waits, before a commit, for the next message of a connection it has
 #: just answered (a sender that waits for each ACK sends its next message at once).
 GATHER = 0.01
@@ -97,7 +99,12 @@ class _Committer:
     """The one writer of a listener: a group commit of what every connection sent.
 
     It takes the messages waiting, stores them in one transaction, and only
-    then gives each its outcome, so its connection can ACK it.
+    then gives each its outcome, so its connection can ACK it. With a store
+    that can commit without waiting for the disk (SQLite's
+    :meth:`~carecore.storage.sqlite.SqliteStore.unsynced`), the writer commits
+    a batch that way and goes on to the next one while another thread syncs
+    the store; the batch's outcomes are given only once that sync has
+    returned, so an ACK still follows a write that survives a power cut.
     """
 
     def __init__(
@@ -116,6 +123,17 @@ class _Committer:
         # The store is used from this one thread only, so the event loop keeps reading
         # frames from other connections while a batch commits.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-commit")
+        store = program.store
+        unsynced = getattr(store, "unsynced", None)
+        sync = getattr(store, "sync", None)
+        self.unsynced: Callable[[], contextlib.AbstractContextManager[None]] = (
+            unsynced if callable(unsynced) and callable(sync) else contextlib.nullcontext
+        )
+        self.sync: Callable[[], None] | None = sync if callable(sync) else None
+        # Syncs run here, several at once: each batch's starts when it has committed.
+        self.syncs = ThreadPoolExecutor(max_workers=SYNCS, thread_name_prefix="hl7-sync")
+        #: Batches committed and waiting for their sync.
+        self.syncing: set[asyncio.Task[None]] = set()
         self.gather = gather
         # Connections answered in the last *gather* seconds and not heard from since
         # (when each was answered): their next message is likely on its way.
@@ -164,6 +182,15 @@ class _Committer:
                 break
         return batch
 
+    def _store(self, items: list[Prepared]) -> list[Outcome]:
+        with self.unsynced():
+            return store_prepared(
+                self.program,
+                items,
+                time_zone=self.time_zone,
+                unknown_patients=self.unknown_patients,
+            )
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -171,23 +198,50 @@ class _Committer:
             items = [item for item, _ in batch]
             try:
                 outcomes = await loop.run_in_executor(
-                    self.thread,
-                    functools.partial(
-                        store_prepared,
-                        self.program,
-                        items,
-                        time_zone=self.time_zone,
-                        unknown_patients=self.unknown_patients,
-                    ),
+                    self.thread, functools.partial(self._store, items)
                 )
             except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                _fail(batch, exc)
                 continue
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    future.set_result(outcome)
+            if self.sync is None:
+                _answer(batch, outcomes)
+                continue
+            task = loop.create_task(self._synced(batch, outcomes, self.sync))
+            self.syncing.add(task)
+            task.add_done_callback(self.syncing.discard)
+
+    async def _synced(
+        self,
+        batch: list[tuple[Prepared, asyncio.Future[Outcome]]],
+        outcomes: list[Outcome],
+        sync: Callable[[], None],
+    ) -> None:
+        """Give *batch* its *outcomes* once the store has synced (its commit is durable)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.syncs, sync)
+        except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
+            _fail(batch, exc)
+            return
+        _answer(batch, outcomes)
+
+    async def close(self) -> None:
+        """Let the batches committed finish their sync, then stop the threads."""
+        if self.syncing:
+            await asyncio.wait(set(self.syncing))
+        self.thread.shutdown(wait=True)
+        self.syncs.shutdown(wait=True)
+
+
+def _answer(batch: list[tuple[Prepared, asyncio.Future[Outcome]]], outcomes: list[Outcome]) -> None:
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if not future.done():
+            future.set_result(outcome)
+
+
+def _fail(batch: list[tuple[Prepared, asyncio.Future[Outcome]]], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 class _Connections:
@@ -328,7 +382,7 @@ async def serve(
         writer_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer_task
-        committer.thread.shutdown(wait=True)
+        await committer.close()
 
 
 async def _run(
