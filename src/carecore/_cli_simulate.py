@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import html
 import json
@@ -20,6 +21,7 @@ from carecore._files import PRIVATE_FOLDER, private_open, write_private
 if TYPE_CHECKING:
     import pluggy
 
+    from carecore.executors import Executor
     from carecore.simulation import Interval, Study, StudyResult
 
 #: The summary figures the table output shows, in order, with the kind of number each is:
@@ -276,6 +278,27 @@ def _check_out(out: Path) -> None:
     raise output_error(OSError(code, "", str(out)), {"--out": out})
 
 
+def _open_executor(
+    stack: contextlib.ExitStack[Any],
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    pm: pluggy.PluginManager | None,
+) -> Executor:
+    """The executor the options name, closed with *stack*; its refusals name --workers, --executor."""
+    from carecore.executors import get_executor  # noqa: PLC0415 - loaded when the command runs
+
+    try:
+        return stack.enter_context(
+            get_executor(executor, workers=workers, scheduler=scheduler, pm=pm)
+        )
+    except errors.CarecoreError as exc:
+        # Named as typed, as --replications and --scheduler are, not as get_executor's arguments.
+        if (exc.field, exc.value) in {("workers", workers), ("executor", executor)}:
+            exc.field = f"--{exc.field}"
+        raise
+
+
 def _write(result: StudyResult, out: Path) -> list[str]:
     try:
         return _write_files(result, out)
@@ -370,7 +393,6 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     the same seed gives the same results on every executor. A bad config
     exits 2 and names the key.
     """
-    from carecore.executors import get_executor  # noqa: PLC0415 - loaded when the command runs
     from carecore.simulation import example_names, load_study, run_study  # noqa: PLC0415
 
     if list_examples:
@@ -391,7 +413,8 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
         study = _with_panel(study, population_from, pm)
     if executor is None:
         executor = "local" if scheduler is None else "dask"
-    with get_executor(executor, workers=workers, scheduler=scheduler, pm=pm) as runner:
+    with contextlib.ExitStack() as stack:
+        runner = _open_executor(stack, executor, workers, scheduler, pm)
         if no_progress or not sys.stderr.isatty():
             result = run_study(study, replications=replications, seed=seed, executor=runner)
         else:

@@ -50,6 +50,17 @@ def _require(cls: type, data: dict[str, Any], path: str) -> None:
             raise errors.InvalidValue("is required", field=f"{path}.{a.name}" if path else a.name)
 
 
+def _written(cls: type, known: set[str]) -> list[str]:
+    """The keys a config may write for *cls*, sorted: a study's month as ``start`` (YYYY-MM).
+
+    ``start_year`` and ``start_month`` are how the model holds it; the shipped
+    configs and the docs write ``start``.
+    """
+    if cls is Study:
+        known = (known - {"start_year", "start_month"}) | {"start"}
+    return sorted(known)
+
+
 def _build(cls: type, data: object, path: str) -> Any:
     if not isinstance(data, dict):
         raise errors.InvalidValue("must be a table", field=path or "config", value=data)
@@ -60,7 +71,7 @@ def _build(cls: type, data: object, path: str) -> Any:
         where = f"{path}.{key}" if path else key
         if key not in known:
             raise errors.InvalidValue(
-                f"not a setting of {cls.__name__} (known: {', '.join(sorted(known))})",
+                f"not a setting of {cls.__name__} (known: {', '.join(_written(cls, known))})",
                 field=where,
                 value=value,
             )
@@ -84,7 +95,9 @@ def _build(cls: type, data: object, path: str) -> Any:
         full = (
             f"{path}.{field}" if path and field and not field.startswith(path) else (field or path)
         )
-        raise type(exc)(exc.reason, field=full, value=exc.value) from exc
+        # The value as the config wrote it (-5), not as the model holds it (Decimal('-5')).
+        value = data.get(field, exc.value)
+        raise type(exc)(exc.reason, field=full, value=value) from exc
     except (ValueError, TypeError) as exc:
         raise errors.InvalidValue(str(exc), field=path or "config", value=data) from exc
 
@@ -161,6 +174,13 @@ def load_study(source: str | Path) -> Study:
         kind = "toml"
     else:
         path = Path(source)
+        if path.is_dir():
+            raise errors.InvalidValue(
+                "is a folder, not a study file: give a TOML or JSON file in it, or an example "
+                f"({', '.join(example_names())})",
+                field="config",
+                value=name,
+            )
         if not path.is_file():
             raise errors.NotFound(
                 f"no such file, and not an example ({', '.join(example_names())})",
