@@ -7,6 +7,8 @@ quote or escape) and must write what the reference close writes.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 
@@ -163,3 +165,20 @@ def test_packet_part_templates_are_the_encoders_text(  # noqa: PLR0917
     )
     entry = (on, minutes, role, family, credential, interactive, practitioner)
     assert log == ENCODER.log_item(entry)
+
+
+# Cells as the claim and denial rows hold them: text (some needing quotes) and counts.
+_cells = st.one_of(
+    st.text(alphabet=st.sampled_from('ab1 ,"\r\n;.-'), max_size=6),
+    st.integers(0, 10_000),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(rows=st.lists(st.lists(_cells, min_size=1, max_size=11), max_size=4))
+def test_csv_rows_are_what_the_csv_writer_writes(rows):
+    # csv_rows joins plain rows itself; every row must still be the csv module's text.
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(rows)
+    assert ENCODER.csv_rows(tuple(r) for r in rows) == buffer.getvalue()

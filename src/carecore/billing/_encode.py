@@ -44,6 +44,7 @@ from carecore.model.careplan import CarePlan
 from carecore.model.enrollment import Consent
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Callable, Iterable
 
     import polars as pl
@@ -134,8 +135,22 @@ def json_text(value: object) -> str:
     return "null" if value is None else _quote(str(value))
 
 
+#: ISO text of the days a close has written (few distinct; pendulum's isoformat costs ~2 us).
+_ISO_DAYS: dict[dt.date, str] = {}
+
+
+def _iso_day(day: dt.date) -> str:
+    """``day.isoformat()``, each distinct day formatted once."""
+    text = _ISO_DAYS.get(day)
+    if text is None:
+        text = day.isoformat()
+        if len(_ISO_DAYS) < _SHARED_TEXTS:
+            _ISO_DAYS[day] = text
+    return text
+
+
 def _json_day(day: pendulum.Date | None) -> str:
-    return "null" if day is None else f'"{day.isoformat()}"'
+    return "null" if day is None else f'"{_iso_day(day)}"'
 
 
 def _json_bool(value: bool) -> str:  # noqa: FBT001
@@ -296,12 +311,29 @@ class CloseEncoder:
         return buffer.getvalue()
 
     def csv_rows(self, rows: Iterable[Iterable[object]]) -> str:
-        """Several CSV rows (see :meth:`csv_row`), written in one pass."""
-        buffer = self._buffer
-        buffer.seek(0)
-        buffer.truncate()
-        self._csv.writerows(rows)
-        return buffer.getvalue()
+        """Several CSV rows (see :meth:`csv_row`), written in one pass.
+
+        A row of several cells, each text or a number, none holding a comma,
+        a quote or a line break, is what the CSV writer writes: its cells
+        joined by commas, ended by CR LF. Other rows go through the writer.
+        """
+        out = []
+        for row in rows:
+            cells = [c if type(c) is str else str(c) if type(c) is int else None for c in row]
+            text = ",".join(cells) if None not in cells else None  # type: ignore[arg-type]
+            if (
+                text is None
+                or len(cells) < 2  # noqa: PLR2004 - a lone empty cell is written quoted
+                or text.count(",") != len(cells) - 1
+                or '"' in text
+                or "\r" in text
+                or "\n" in text
+            ):
+                text = self.csv_row(row)
+            else:
+                text += "\r\n"
+            out.append(text)
+        return "".join(out)
 
     def header(self, columns: tuple[str, ...]) -> str:
         """The header row of a CSV output (:data:`CLAIM_COLUMNS`, :data:`DENIAL_COLUMNS`)."""
@@ -318,8 +350,8 @@ class CloseEncoder:
             line.units,
             date_of_service,
             ";".join(line.modifiers),
-            line.period.start.isoformat(),
-            line.period.end.isoformat(),
+            _iso_day(line.period.start),
+            _iso_day(line.period.end),
             "" if line.amount is None else str(line.amount),
             diagnoses,
             line.family._value_,
@@ -342,7 +374,7 @@ class CloseEncoder:
                 line,
                 line.patient_id,
                 line.billing_practitioner_id,
-                line.date_of_service.isoformat(),
+                _iso_day(line.date_of_service),
                 self.diagnoses_cell(line.diagnoses),
             )
         )
@@ -355,7 +387,7 @@ class CloseEncoder:
                 line,
                 line.patient_id,
                 line.billing_practitioner_id,
-                line.date_of_service.isoformat(),
+                _iso_day(line.date_of_service),
                 cell(line.diagnoses),
             )
             for line in lines
@@ -427,8 +459,8 @@ class CloseEncoder:
         return (
             f'{{"patient_id": {patient_id}, "practitioner": {practitioner}, '
             f'"code": {_quote(line.code)}, "units": {line.units}, "date_of_service": {day}, '
-            f'"modifiers": [{modifiers}], "period_start": "{line.period.start.isoformat()}", '
-            f'"period_end": "{line.period.end.isoformat()}", "amount": {json_text(line.amount)}, '
+            f'"modifiers": [{modifiers}], "period_start": "{_iso_day(line.period.start)}", '
+            f'"period_end": "{_iso_day(line.period.end)}", "amount": {json_text(line.amount)}, '
             f'"diagnoses": [{diagnoses}], "family": "{line.family._value_}"}}'
         )
 
@@ -618,7 +650,7 @@ class CloseEncoder:
         """A time-log entry ``(date, minutes, role, family, credential, interactive, practitioner)``."""
         day, minutes, role, family, credential, interactive, practitioner = entry
         return self._log_item(
-            f'"{day.isoformat()}"',
+            f'"{_iso_day(day)}"',
             str(minutes),
             _quote(role._value_),
             "null" if credential is None else _quote(credential._value_),
