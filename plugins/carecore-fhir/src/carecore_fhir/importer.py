@@ -34,6 +34,7 @@ from carecore.model import (
     Practitioner,
 )
 from carecore_fhir.mapping import Mapped, Options, Resolver, Skip, to_carecore
+from carecore_fhir.validate import described
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -179,6 +180,33 @@ def _unpacked(data: bytes | str, source: str) -> bytes | str:
     return out
 
 
+def _resource_doc(doc: object, source: str) -> dict[str, Any]:
+    """*doc* when it is a FHIR resource (a JSON object with a resourceType), else refused.
+
+    The refusal describes what the file holds (``a list``), never its text.
+    """
+    if not isinstance(doc, dict):
+        raise errors.InvalidInput(
+            f"FHIR bundle {source}",
+            problems=[
+                errors.Problem(
+                    path="$", message=f"not a FHIR resource: the file holds {described(doc)}"
+                )
+            ],
+        )
+    if not isinstance(doc.get("resourceType"), str):
+        what = "missing" if "resourceType" not in doc else described(doc["resourceType"])
+        raise errors.InvalidInput(
+            f"FHIR bundle {source}",
+            problems=[
+                errors.Problem(
+                    path="$.resourceType", message=f"not a FHIR resource: resourceType is {what}"
+                )
+            ],
+        )
+    return doc
+
+
 def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C901 - one check per shape
     """Parse a FHIR R4 Bundle (or a single resource) from JSON, plain or gzip-compressed.
 
@@ -193,7 +221,11 @@ def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C90
     Traceback (most recent call last):
     ...
     carecore.errors.InvalidInput: invalid FHIR bundle b.json: 1 problem
-      $: not JSON: Expecting value at line 1 column 1 (got 'not json')
+      $: not JSON: Expecting value at line 1 column 1
+
+    The file's text is never shown (it may be a patient's record): a problem
+    names the file, the place and what is wrong, and describes a value by its
+    kind (``a list``, ``text of 6 characters``).
     """
     data = _unpacked(data, source)
     try:
@@ -204,23 +236,11 @@ def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C90
         problem = exc.problems[0]
         if not problem.message.startswith("not valid JSON: "):
             raise
-        shown = data[:40] if isinstance(data, str) else data[:40].decode("utf-8", "replace")
         message = "not JSON: " + problem.message.removeprefix("not valid JSON: ")
         raise errors.InvalidInput(
-            f"FHIR bundle {source}",
-            problems=[errors.Problem(path="$", message=message, value=shown)],
+            f"FHIR bundle {source}", problems=[errors.Problem(path="$", message=message)]
         ) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
-        raise errors.InvalidInput(
-            f"FHIR bundle {source}",
-            problems=[
-                errors.Problem(
-                    path="$.resourceType",
-                    message="not a FHIR resource",
-                    value=doc.get("resourceType") if isinstance(doc, dict) else type(doc).__name__,
-                )
-            ],
-        )
+    doc = _resource_doc(doc, source)
     if doc["resourceType"] != "Bundle":
         resources: list[dict[str, Any]] = [doc]
         urls: list[str | None] = [None]
@@ -229,7 +249,11 @@ def read_bundle(data: bytes | str, *, source: str) -> ParsedBundle:  # noqa: C90
         if not isinstance(entries, list):
             raise errors.InvalidInput(
                 f"FHIR bundle {source}",
-                problems=[errors.Problem(path="$.entry", message="must be a list", value=entries)],
+                problems=[
+                    errors.Problem(
+                        path="$.entry", message=f"must be a list, not {described(entries)}"
+                    )
+                ],
             )
         resources, urls = [], []
         for position, entry in enumerate(entries):

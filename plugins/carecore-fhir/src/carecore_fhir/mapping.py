@@ -351,7 +351,12 @@ class Resolver:
         """``(type, id)`` of the reference at *path* of *owner*, or a typed error naming both."""
         where = f"{_name(owner)}.{path}"
         if not isinstance(ref, dict) or not isinstance(ref.get("reference"), str):
-            raise errors.InvalidValue("is not a reference", field=where, value=ref)
+            # Never the value: a reference without a target often carries only a
+            # display, a person's name.
+            what = (
+                "an object with no reference" if isinstance(ref, dict) else validate.described(ref)
+            )
+            raise errors.InvalidValue(f"is not a reference (got {what})", field=where)
         text: str = ref["reference"]
         found = self.index.get(text)
         if text.startswith("#"):
@@ -398,39 +403,45 @@ def _need(resource: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-#: Dates that identify a person: an error names the element, never the date.
-_IDENTIFYING_DATES = frozenset({"birthDate", "deceasedDateTime"})
-
-
 def _date(resource: Mapping[str, Any], path: str, text: object) -> pendulum.Date:
-    """A FHIR date or dateTime as its calendar date (as written, in its own offset)."""
+    """A FHIR date or dateTime as its calendar date (as written, in its own offset).
+
+    An error names the element, never the date: a date in a patient's record
+    (a birth, a death, a visit) is PHI.
+    """
     field = f"{_name(resource)}.{path}"
-    shown: dict[str, Any] = {} if path in _IDENTIFYING_DATES else {"value": text}
     if not isinstance(text, str) or len(text) < 10:  # noqa: PLR2004 - YYYY-MM-DD
-        raise errors.InvalidValue("must be a full date (YYYY-MM-DD)", field=field, **shown)
+        raise errors.InvalidValue(
+            f"must be a full date (YYYY-MM-DD), not {validate.described(text)}", field=field
+        )
     try:
         day = dt.date.fromisoformat(text[:10])
     except ValueError:
-        raise errors.InvalidValue("is not a FHIR date", field=field, **shown) from None
+        raise errors.InvalidValue("is not a FHIR date", field=field) from None
     return pendulum.Date(day.year, day.month, day.day)
 
 
 def _instant(
     resource: Mapping[str, Any], path: str, text: object, zone: str = "UTC"
 ) -> pendulum.DateTime:
-    """A FHIR dateTime as an instant; a bare date is midnight in *zone* (the import's time zone)."""
+    """A FHIR dateTime as an instant; a bare date is midnight in *zone* (the import's time zone).
+
+    As :func:`_date`, an error names the element, never the time.
+    """
     where = f"{_name(resource)}.{path}"
     if not isinstance(text, str):
-        raise errors.InvalidValue("must be a dateTime", field=where, value=text)
+        raise errors.InvalidValue(
+            f"must be a dateTime, not {validate.described(text)}", field=where
+        )
     if len(text) == 10:  # noqa: PLR2004 - YYYY-MM-DD: FHIR allows a date where a dateTime goes
         day = _date(resource, path, text)
         return pendulum.datetime(day.year, day.month, day.day, tz=zone)
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise errors.InvalidValue("is not a FHIR dateTime", field=where, value=text) from None
+        raise errors.InvalidValue("is not a FHIR dateTime", field=where) from None
     if value.tzinfo is None:
-        raise errors.NaiveDatetime(field=where, value=text)
+        raise errors.InvalidValue("a time zone offset is required", field=where)
     return pendulum.instance(value)
 
 
@@ -452,7 +463,18 @@ def _text(concept: object) -> str | None:
     return next((str(c["display"]) for c in _codings(concept) if c.get("display")), None)
 
 
-def _status(resource: Mapping[str, Any], element: str, allowed: Mapping[str, Any]) -> Any:
+def _status(
+    resource: Mapping[str, Any],
+    element: str,
+    allowed: Mapping[str, Any],
+    *,
+    shown: bool = True,
+) -> Any:
+    """The carecore value of the code at *element*; a code not in *allowed* is refused.
+
+    Without *shown* (a patient's own element, such as gender) the refusal
+    lists the codes carecore reads but not the one it got.
+    """
     code = _need(resource, element)
     if code == "entered-in-error":
         raise Skip(f"{element} is entered-in-error")
@@ -463,7 +485,7 @@ def _status(resource: Mapping[str, Any], element: str, allowed: Mapping[str, Any
             f"not a {resource.get('resourceType')}.{element} code carecore reads "
             f"({', '.join(sorted(allowed))})",
             field=f"{_name(resource)}.{element}",
-            value=code,
+            **({"value": code} if shown else {}),
         ) from None
 
 
@@ -560,17 +582,13 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         )
     notes: list[str] = []
     if "gender" in resource:
-        gender = _status(resource, "gender", codes.GENDER)
+        gender = _status(resource, "gender", codes.GENDER, shown=False)
     else:
         gender = AdministrativeSex.UNKNOWN
         notes.append("no gender: administrative sex 'unknown'")
     zone_ext = _extension(resource, codes.TIMEZONE_EXTENSION)
     zone = zone_ext.get("valueCode") if zone_ext else None
-    idents = [
-        Identifier(system=str(i["system"]), value=str(i["value"]))
-        for i in resource.get("identifier", ())
-        if isinstance(i, dict) and i.get("system") and i.get("value")
-    ]
+    idents = _identifiers(resource)
     # carecore's export always ends the identifiers with its own id under codes.PATIENT_ID:
     # dropping that last one reads the patient back with exactly the identifiers it had (a
     # stored one under the same system and value stays). Another source's FHIR id is kept
@@ -595,7 +613,9 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
             date_of_death=_date(resource, "deceasedDateTime", death) if death else None,
         )
     except errors.InvalidValue as exc:
-        raise _located(resource, exc) from None
+        if (exc.field or "").startswith(_name(resource)):
+            raise  # it names the element already, without its value
+        raise _private(resource, exc, _PATIENT_PATHS.get(exc.field or "", exc.field)) from None
     values: list[Any] = [patient]
     address, why_not = read_address(resource)
     if why_not:
@@ -606,6 +626,18 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
     if contact is not None:
         values.append(contact)
     return Mapped(values=tuple(values), notes=tuple(notes))
+
+
+def _identifiers(resource: Mapping[str, Any]) -> list[Identifier]:
+    """The identifiers of a Patient *resource* with a system and a value; a bad one is named."""
+    found: list[Identifier] = []
+    for index, i in enumerate(resource.get("identifier", ())):
+        if isinstance(i, dict) and i.get("system") and i.get("value"):
+            try:
+                found.append(Identifier(system=str(i["system"]), value=str(i["value"])))
+            except errors.InvalidValue as exc:
+                raise _private(resource, exc, f"identifier[{index}].{exc.field}") from None
+    return found
 
 
 def _contact_preferences(resource: dict[str, Any], rid: str) -> ContactPreferences | None:
@@ -631,10 +663,44 @@ def _contact_preferences(resource: dict[str, Any], rid: str) -> ContactPreferenc
 
 
 def _located(resource: Mapping[str, Any], exc: errors.CarecoreError) -> errors.CarecoreError:
-    """A carecore validation error re-raised naming the resource it came from."""
+    """A carecore validation error re-raised naming the resource it came from.
+
+    A date or time is not shown (a date in a patient's record is PHI).
+    """
     if (exc.field or "").startswith(_name(resource)):
         return exc  # it names the resource and path already
+    if isinstance(exc.value, dt.date):
+        return errors.InvalidValue(exc.reason, field=f"{_name(resource)}: {exc.field}")
     return errors.InvalidValue(exc.reason, field=f"{_name(resource)}: {exc.field}", value=exc.value)
+
+
+#: The FHIR Patient element each carecore Patient field is read from.
+_PATIENT_PATHS = {
+    "given_name": "name.given",
+    "family_name": "name.family",
+    "birth_date": "birthDate",
+    "date_of_death": "deceasedDateTime",
+    "sex": "gender",
+    "time_zone": f"extension({codes.TIMEZONE_EXTENSION}).valueCode",
+    "identifiers": "identifier",
+}
+
+
+def _private(
+    resource: Mapping[str, Any], exc: errors.CarecoreError, path: str | None
+) -> errors.InvalidValue:
+    """*exc* about a patient's element *path* of *resource*, its value described, never shown.
+
+    Names, dates and identifiers are PHI: the error names the element and
+    says what kind of value it got (``a list``), not the value.
+    """
+    value = exc.value
+    kind = (
+        ""
+        if value is None or isinstance(value, str | dt.date)
+        else f" (got {validate.described(value)})"
+    )
+    return errors.InvalidValue(f"{exc.reason}{kind}", field=f"{_name(resource)}.{path}")
 
 
 def map_practitioner(resource: dict[str, Any], resolver: Resolver, options: Options) -> Mapped:
@@ -1232,9 +1298,7 @@ def _activities(
         if not isinstance(ref, dict):
             continue
         if "reference" not in ref:
-            notes.append(
-                f"activity[{index}].reference: no target, only the display {ref.get('display')!r}"
-            )
+            notes.append(f"activity[{index}].reference: no target, only a display text")
             continue
         where = f"activity[{index}].reference"
         kind, aid = resolver.target(resource, where, ref, _ACTIVITY_TARGETS)
@@ -1528,8 +1592,15 @@ def to_carecore(
         return mapper(resource, resolver, options or Options())
     except (Skip, errors.CarecoreError):
         raise
-    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+    except ValueError as exc:
+        # Only reachable with check=False. A ValueError's text may quote the value read
+        # (Python's "Invalid isoformat string: '...'"): only its kind is shown.
+        raise errors.InvalidValue(
+            f"cannot be read ({type(exc).__name__})", field=_name(resource)
+        ) from None
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
         # Only reachable with check=False: validated resources have the shapes read here.
+        # These name types, keys and positions, not values.
         raise errors.InvalidValue(
             f"cannot be read ({type(exc).__name__}: {exc})", field=_name(resource), value=None
         ) from None

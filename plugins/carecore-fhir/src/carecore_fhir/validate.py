@@ -14,6 +14,7 @@ required codes carecore depends on (:data:`carecore_fhir.codes.REQUIRED`), and
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,27 @@ def resource_name(resource: Mapping[str, Any]) -> str:
     ('Patient/p1', '?/?')
     """
     return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+
+
+def described(value: object) -> str:
+    """What *value* is, never what it says: shown in place of a value that may be PHI.
+
+    >>> described("Okafor"), described("  "), described(["Okafor"]), described({"x": 1})
+    ('text of 6 characters', 'blank text', 'a list', 'a JSON object')
+    >>> described(None), described(3), described(True)
+    ('null', 'a number', 'true or false')
+    """
+    if isinstance(value, str):
+        return f"text of {len(value)} characters" if value.strip() else "blank text"
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (type(None), "null"),
+        (bool, "true or false"),
+        ((int, float), "a number"),
+        ((list, tuple), "a list"),
+        (dict, "a JSON object"),
+        (dt.date, "a date"),
+    )
+    return next((word for cls, word in kinds if isinstance(value, cls)), type(value).__name__)
 
 
 def structure_problems(resource: dict[str, Any]) -> list[errors.Problem]:
@@ -89,10 +111,11 @@ def structure_problems(resource: dict[str, Any]) -> list[errors.Problem]:
 
 
 #: Elements whose wrong value a problem shows: codes and ids. Any other (a name, a birth
-#: date, a phone number, free text) is named by its path only: no PHI in messages.
+#: date, a phone number, free text, a patient's gender) is named by its path only: no PHI
+#: in messages.
 _SHOWN = frozenset(
     {
-        "resourceType", "id", "status", "intent", "code", "system", "version", "gender", "use",
+        "resourceType", "id", "status", "intent", "code", "system", "version", "use",
         "unit", "comparator", "priority", "mode", "relation", "type", "lifecycleStatus",
         "fhirVersion", "reference", "kind",
     }
