@@ -14,6 +14,8 @@ from carecore.cli import current_actor
 from carecore.service import CareProgram
 from carecore_hl7v2.ingest import UnknownPatients, handle, practice_time_zone, split_messages
 from carecore_hl7v2.listener import serve
+from carecore_hl7v2.mapping import MAX_ID
+from carecore_hl7v2.source import SUFFIXES
 
 if TYPE_CHECKING:
     import pluggy
@@ -107,9 +109,7 @@ def listen(  # noqa: PLR0917 - one parameter per click option
 
 
 @hl7.command("import")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--db", "db_url", required=True, metavar="URL", help="Store the events go to.")
 @click.option("--time-zone", default=None, help=_TZ_HELP, callback=time_zone_option)
 @_UNKNOWN
@@ -129,31 +129,51 @@ def import_(  # noqa: PLR0917 - one parameter per click option
     progress: bool,  # noqa: FBT001 - a click flag
     fmt: str,
 ) -> None:
-    """Import ADT messages from files (one or many messages each); refused ones become dead letters.
+    """Import ADT messages from FILES (one or many messages each); refused ones become dead letters.
 
-    Exits with status 1 when any message was refused.
+    A folder is read as its .hl7, .er7 and .txt files, in name order, as
+    carecore import reads one. Each refusal names its file and the message
+    (its place in the file, and its MSH-10 control id when readable). A file
+    or folder holding no message is warned of on stderr. Exits with status 1
+    when any message was refused, 0 otherwise (also when there was nothing to
+    import).
     """
     from rich.console import Console  # noqa: PLC0415 - only when importing
     from rich.progress import Progress  # noqa: PLC0415
 
     pm: pluggy.PluginManager = ctx.obj["pm"]
-    messages = [m for path in files for m in split_messages(path.read_bytes())]
+    messages: list[tuple[str, int, str]] = []  # (file, place in it from 1, text)
+    for path in _message_files(files):
+        found = split_messages(path.read_bytes())
+        if not found:
+            click.echo(f"warning: {path} holds no HL7 v2 messages", err=True)
+        messages += [(str(path), n, text) for n, text in enumerate(found, start=1)]
     counts: Counter[str] = Counter()
-    refusals: list[dict[str, str]] = []
+    refusals: list[dict[str, object]] = []
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
     ):
         task = bar.add_task("importing HL7 messages", total=len(messages))
         zone = time_zone or practice_time_zone(program) or ""  # looked up once
-        for raw in messages:
+        for name, index, raw in messages:
             outcome = handle(program, raw, time_zone=zone, unknown_patients=unknown_patients)
             counts[
                 "duplicate" if outcome.duplicate else "stored" if outcome.stored else "refused"
             ] += 1
             if outcome.dead_letter:
-                click.echo(f"refused ({outcome.code}): {outcome.reason}", err=True)
-                refusals.append({"code": outcome.code, "reason": outcome.reason})
+                control = _control_id(raw)
+                where = f"{name} message {index}" + (f" (MSH-10 {control})" if control else "")
+                click.echo(f"refused ({outcome.code}): {where}: {outcome.reason}", err=True)
+                refusals.append(
+                    {
+                        "file": name,
+                        "message": index,
+                        "control_id": control,
+                        "code": outcome.code,
+                        "reason": outcome.reason,
+                    }
+                )
             bar.advance(task)
     row = {
         "messages": len(messages),
@@ -174,6 +194,37 @@ def import_(  # noqa: PLR0917 - one parameter per click option
     )
     if counts["refused"]:
         ctx.exit(1)
+
+
+def _message_files(paths: tuple[Path, ...]) -> list[Path]:
+    """*paths* with each folder replaced by its message files (:data:`SUFFIXES`), in name order."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+        if not found:
+            kinds = ", ".join(SUFFIXES[:-1]) + f" or {SUFFIXES[-1]}"
+            click.echo(f"warning: {path} holds no {kinds} files", err=True)
+        out += found
+    return out
+
+
+def _control_id(text: str) -> str | None:
+    r"""MSH-10 as sent, to name a refused message by; None when MSH cannot be read for it.
+
+    >>> _control_id("MSH|^~\\&|ADT|GEN|CC|PRAC|20260304||ADT^A01|M17|P|2.5\rPID|1")
+    'M17'
+    >>> _control_id("hello world") is None
+    True
+    """
+    header = text.split("\r", 1)[0]
+    if not header.startswith("MSH") or len(header) < 4:  # noqa: PLR2004 - "MSH" and its separator
+        return None
+    fields = header.split(header[3])  # fields[n - 1] is MSH-n (MSH-1 is the separator)
+    control = fields[9].strip() if len(fields) > 9 else ""  # noqa: PLR2004
+    return control if control and len(control) <= MAX_ID and control.isprintable() else None
 
 
 def _count(n: int, noun: str) -> str:

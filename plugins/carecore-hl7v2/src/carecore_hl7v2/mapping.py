@@ -143,6 +143,15 @@ class Refused(errors.InvalidValue):
         self.control_id = control_id
 
 
+def _length(text: str) -> str:
+    """What a refusal shows of a field or message: its length, never its text (it may be PHI).
+
+    >>> _length("19501345")
+    '8 characters'
+    """
+    return f"{len(text)} character{'' if len(text) == 1 else 's'}"
+
+
 def clean(raw: str | bytes) -> str:
     r"""Decode (UTF-8, else Latin-1), strip a byte-order mark and MLLP framing, end segments with ``\r``.
 
@@ -168,13 +177,17 @@ def parse(raw: str | bytes) -> hl7.Message:
             "the message does not start with an MSH segment",
             code="AR",
             field="MSH",
-            value=text[:40],
+            value=_length(text),
         )
     try:
         return hl7.parse(text)
     except Exception as exc:  # python-hl7 raises several types for broken input
+        # python-hl7's text can quote a segment: only the kind of failure is given.
         raise Refused(
-            f"not a readable HL7 v2 message ({exc})", code="AR", field="MSH", value=text[:40]
+            f"not a readable HL7 v2 message ({type(exc).__name__})",
+            code="AR",
+            field="MSH",
+            value=_length(text),
         ) from exc
 
 
@@ -287,10 +300,10 @@ def _instant(
         parsed = hl7.parse_datetime(text)
     except (ValueError, TypeError):
         raise Refused(
-            f"is not an HL7 date-time ({text!r})",
+            "is not an HL7 date-time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])",
             code="AE",
             field=field,
-            value=text,
+            value=_length(text),
             control_id=control_id,
         ) from None
     if parsed is None:
@@ -303,7 +316,7 @@ def _instant(
                 "(carecore import: -o time_zone=ZONE)",
                 code="AE",
                 field=field,
-                value=text,
+                value="a time without a UTC offset",
                 control_id=control_id,
             )
         local: pendulum.DateTime = pendulum.instance(parsed.replace(tzinfo=None), tz=time_zone)
@@ -332,7 +345,7 @@ def _patient_id(message: _Fields, identifier_type: str, control_id: str) -> str:
             "PID-3 has no patient identifier",
             code="AE",
             field="PID-3",
-            value=field,
+            value=_length(field),
             control_id=control_id,
         )
     return chosen
@@ -435,10 +448,10 @@ def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
         return pendulum.Date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
         raise Refused(
-            f"is not an HL7 date ({text[:20]!r})",
+            "is not a date in YYYYMMDD[HHMM] form",
             code="AE",
             field=field,
-            value=text[:20],
+            value=_length(text),
             control_id=control_id,
         ) from None
 
@@ -518,7 +531,9 @@ def to_event(
     """The carecore ADT event for a parsed message (see the module's mapping table)."""
     if not isinstance(message, hl7.Message):
         raise errors.InvalidValue(
-            "must be a parsed HL7 message (use parse())", field="message", value=message
+            "must be a parsed HL7 message (use parse())",
+            field="message",
+            value=type(message).__name__,  # not the value: it may be a message's text
         )
     return _to_event(_fields(message), time_zone=time_zone, identifier_type=identifier_type)
 
@@ -580,7 +595,7 @@ def _to_event(message: _Fields, *, time_zone: str | None, identifier_type: str) 
             "the discharge (PV1-45) is before the admission (PV1-44)",
             code="AE",
             field="PV1-45",
-            value=str(discharged),
+            value="earlier than PV1-44",
             control_id=control_id,
         )
     class_code = _component(_get(message, "PV1", 2), 1)
