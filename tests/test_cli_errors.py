@@ -112,11 +112,12 @@ def test_an_output_path_that_cannot_be_written_exits_2_naming_out(
     )
     args = _outputs(tmp_path, store, out, demo[1])[command]
     if command in {"report", "export"}:
-        # These write a folder: --out names it. Under a missing folder they create it, so
-        # only a path under a file is a path they cannot write.
-        if where == "missing-folder":
-            pytest.skip("the command creates a missing --out folder")
-        args[-1] = str(tmp_path / "a-file" / "out")
+        # These write a folder: --out names it. They make that folder, not the ones above it.
+        args[-1] = (
+            str(tmp_path / "a-file" / "out")
+            if where == "under-a-file"
+            else str(tmp_path / "no-such-folder" / "deeper")
+        )
     before = _files(tmp_path)
     result = invoke(args)
     assert result.exit_code == 2, result.output
@@ -317,3 +318,33 @@ def test_simulate_without_a_study_says_what_is_needed():
     assert result.exit_code == 2, result.output
     assert "CONFIG is needed: a study file or an example name" in result.output
     plain(result)
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "missing-folder"])
+def test_billing_close_refuses_an_out_folder_it_cannot_make_before_closing(tmp_path, where):
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / ("a-file" if where == "under-a-file" else "no-such-folder") / "deeper"
+    patients = tmp_path / "patients.csv"
+    patients.write_text("patient_id,practitioner_id,practitioner_credential\n", encoding="utf-8")
+    events = tmp_path / "events.csv"
+    events.write_text("patient_id,date,kind\n", encoding="utf-8")
+    before = _files(tmp_path)
+    result = invoke(
+        [
+            "billing",
+            "close",
+            "--month",
+            "2026-03",
+            "--patients",
+            str(patients),
+            "--events",
+            str(events),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--out=" in result.output
+    assert re.search(r"is a file, not a folder|does not exist", result.output), result.output
+    assert _files(tmp_path) == before

@@ -10,7 +10,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import current_actor
-from carecore._cli_common import echo_records, format_option, parse_month
+from carecore._cli_common import check_out_folder, echo_records, format_option, parse_month
 from carecore._cli_config import significant_risk
 from carecore.plugins import Hooks, Provided
 
@@ -454,6 +454,8 @@ def close(  # noqa: PLR0917 - click passes options as arguments
         period = parse_month(month, "--month")
         if significant_risk_from is not None:
             significant_risk(significant_risk_from, "--significant-risk-from")
+        if out is not None:
+            check_out_folder(out)
     except errors.InvalidValue as exc:
         _fail(str(exc))
         return

@@ -36,6 +36,7 @@ __all__ = [
     "STORE_SOURCES",
     "AnyCaseChoice",
     "StoreOption",
+    "check_out_folder",
     "day_option",
     "echo_records",
     "format_option",
@@ -277,6 +278,27 @@ def _paths(value: object) -> list[Path]:
     if isinstance(value, list | tuple):
         return [p for v in value for p in _paths(v)]
     return []
+
+
+def check_out_folder(out: str | os.PathLike[str], option: str = "--out") -> None:
+    """Refuse (exit 2, naming *option*) an output folder whose own folder is missing or a file.
+
+    Commands that write a folder (``report``, ``export``, ``billing close``,
+    ``simulate``) make *out* itself, never the folders above it: a typo in
+    a path is bad input, not a new tree. Checked before the command works,
+    so nothing is computed or written for a path that cannot be used.
+
+    >>> check_out_folder("/no-such-folder/report")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: --out='/no-such-folder/report': its folder '/no-such-folder' does not exist
+    """
+    path = Path(out).absolute()
+    if path.parent.is_dir():
+        return
+    under_a_file = any(p.exists() and not p.is_dir() for p in path.parents)
+    code = errno.ENOTDIR if under_a_file else errno.ENOENT
+    raise output_error(OSError(code, "", str(out)), {option: out})
 
 
 def output_error(exc: OSError, values: Mapping[str, object]) -> errors.CarecoreError:

@@ -11,7 +11,7 @@ import click
 
 from carecore import errors
 from carecore._cli_actor import actor_option
-from carecore._cli_common import day_option
+from carecore._cli_common import check_out_folder, day_option
 from carecore.deidentify import KEY_ENV, MIN_KEY_LENGTH, Deidentifier, export
 from carecore.service import CareProgram
 
@@ -83,6 +83,7 @@ def export_command(  # noqa: PLR0917 - one parameter per click option
     actor: str,
 ) -> None:
     """Export a store's patient records de-identified, for research: one JSON-lines file per kind."""
+    check_out_folder(out)
     pm: pluggy.PluginManager = ctx.obj["pm"]
     day = as_of if as_of is not None else dt.datetime.now(dt.UTC).date()
     rules = Deidentifier(

@@ -13,6 +13,7 @@ from carecore import errors
 from carecore._cli_actor import current_actor
 from carecore._cli_billing import rule_set_options, significant_risk_option, switched_rules
 from carecore._cli_common import (
+    check_out_folder,
     day_option,
     echo_records,
     executor_options,
@@ -202,6 +203,7 @@ def report(  # noqa: PLR0917 - one parameter per click option
     from carecore.metrics import parse_costs, parse_expected_pmpm  # noqa: PLC0415
     from carecore.risk import HccModel, HccVersion  # noqa: PLC0415
 
+    check_out_folder(out)
     pm: pluggy.PluginManager = ctx.obj["pm"]
     if time_zone is None:
         from carecore._cli_db import stored_time_zone  # noqa: PLC0415

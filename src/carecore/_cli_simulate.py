@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import html
 import json
 import math
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from carecore import errors
-from carecore._cli_common import echo_records, format_option, output_error
+from carecore._cli_common import check_out_folder, echo_records, format_option, output_error
 from carecore._files import PRIVATE_FOLDER, private_open, write_private
 
 if TYPE_CHECKING:
@@ -263,21 +262,6 @@ def _with_panel(study: Study, location: str, pm: pluggy.PluginManager | None) ->
     return attrs.evolve(study, population=panel)
 
 
-def _check_out(out: Path) -> None:
-    """Refuse (exit 2, naming --out) a folder that cannot be made: its own folder is missing or a file.
-
-    Checked before the study runs, so a long study is not run for nothing.
-    Only --out itself is made: a folder above it that does not exist is bad
-    input (the exit-status table of the command-line reference), not made.
-    """
-    path = out.absolute()
-    if path.parent.is_dir():
-        return
-    under_a_file = any(p.exists() and not p.is_dir() for p in path.parents)
-    code = errno.ENOTDIR if under_a_file else errno.ENOENT
-    raise output_error(OSError(code, "", str(out)), {"--out": out})
-
-
 def _open_executor(
     stack: contextlib.ExitStack[Any],
     executor: str,
@@ -407,7 +391,7 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
     if seed < 0:
         raise errors.InvalidValue("must be at least 0", field="--seed", value=seed)
     if out_dir is not None:
-        _check_out(out_dir)
+        check_out_folder(out_dir)
     pm: pluggy.PluginManager | None = (ctx.obj or {}).get("pm")
     if population_from is not None:
         study = _with_panel(study, population_from, pm)

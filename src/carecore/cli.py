@@ -134,11 +134,16 @@ def _guarded(invoke: Any) -> Any:
             db_url = ctx.params.get("db_url")
             if exc.field == "url" and isinstance(db_url, str) and _same_store(exc.value, db_url):
                 exc.field = "--db"
-            elif exc.field == "scheduler" and exc.value == ctx.params.get("scheduler"):
-                exc.field = "--scheduler"
+            elif exc.field in _EXECUTOR_OPTIONS and exc.value == ctx.params.get(exc.field):
+                # get_executor's arguments, as the user typed them.
+                exc.field = f"--{exc.field}"
             raise
 
     return run
+
+
+#: Options whose values reach carecore.executors.get_executor under the same names.
+_EXECUTOR_OPTIONS = frozenset({"scheduler", "executor", "workers"})
 
 
 def _tune(group: click.Group) -> None:
