@@ -1410,32 +1410,30 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     def flush(batch: list[tuple[Any, ...]]) -> None:
         template_jobs.append(runner.submit(_template_batch, batch))
 
-    for record in keys.iter_rows(named=True):
-        flags = tuple(
-            (record[f"_consented_{f}"], record[f"_visit_ok_{f}"], record[f"_planned_{f}"])
-            for f in _FAMILIES
-        )
+    # Per key, by position: the flags of each family, then the other fields, then the totals.
+    flag_at = [
+        tuple(key_columns.index(f"_{kind}_{f}") for kind in ("consented", "visit_ok", "planned"))
+        for f in _FAMILIES
+    ]
+    conditions_at, qmb_at, died_at, credential_at, focal_at = (
+        key_columns.index(n)
+        for n in ("_conditions", "_qmb", "_died", "_credential", "_primary_care_focal_point")
+    )
+    total_at = [
+        (key_columns.index(f"_t_{f}_{g}"), (ServiceFamily(f), g))
+        for f in _FAMILIES
+        for g in _CLASSES
+    ]
+    classes_of = table.condition_classes
+    for key, *record in keys.select("_key", *key_columns).iter_rows():
         shape = (
-            flags,
-            table.condition_classes[record["_conditions"]],
-            record["_qmb"],
-            record["_died"],
+            tuple((record[a], record[b], record[c]) for a, b, c in flag_at),
+            classes_of[record[conditions_at]],
+            record[qmb_at],
+            record[died_at],
         )
-        minutes = {
-            (ServiceFamily(f), g): record[f"_t_{f}_{g}"]
-            for f in _FAMILIES
-            for g in _CLASSES
-            if record[f"_t_{f}_{g}"]
-        }
-        batch_keys.append(
-            (
-                record["_key"],
-                shape,
-                record["_credential"],
-                record["_primary_care_focal_point"],
-                minutes,
-            )
-        )
+        minutes = {name: record[at] for at, name in total_at if record[at]}
+        batch_keys.append((key, shape, record[credential_at], record[focal_at], minutes))
         if len(batch_keys) >= _BATCH:
             flush(batch_keys)
             batch_keys = []
