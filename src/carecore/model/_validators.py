@@ -243,14 +243,32 @@ def name_errors(_cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.At
     return out
 
 
+#: Field metadata marking personal data: its errors describe the value instead of showing it.
+PERSONAL = {"personal": True}
+
+
+def described(value: object) -> str:
+    """What an error shows of a personal value (a name, a birth date): its kind and size, never itself.
+
+    >>> described("1950-13-45"), described(None)
+    ('a text of 10 characters (not shown: personal data)', 'None')
+    """
+    if value is None:
+        return "None"
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters (not shown: personal data)"
+    return f"a {type(value).__name__} (not shown: personal data)"
+
+
 def _wrap(inner: Callable[[Any], Any]) -> Callable[[Any, attrs.Attribute[Any]], Any]:
     def run(value: Any, field: attrs.Attribute[Any]) -> Any:
         try:
             return inner(value)
         except _ConvertError as exc:
+            shown = described(exc.value) if field.metadata.get("personal") else exc.value
             if exc.naive:
-                raise errors.NaiveDatetime(field=field.name, value=exc.value) from None
-            raise errors.InvalidValue(exc.reason, field=field.name, value=exc.value) from None
+                raise errors.NaiveDatetime(field=field.name, value=shown) from None
+            raise errors.InvalidValue(exc.reason, field=field.name, value=shown) from None
 
     return run
 

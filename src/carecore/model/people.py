@@ -57,9 +57,9 @@ class Patient:
     """
 
     id: PatientId = field(validator=v.not_blank)
-    given_name: str = field(validator=v.not_blank)
-    family_name: str = field(validator=v.not_blank)
-    birth_date: pendulum.Date = field(converter=v.to_date)
+    given_name: str = field(validator=v.not_blank, metadata=v.PERSONAL)
+    family_name: str = field(validator=v.not_blank, metadata=v.PERSONAL)
+    birth_date: pendulum.Date = field(converter=v.to_date, metadata=v.PERSONAL)
     sex: AdministrativeSex = field(validator=v.one_of(AdministrativeSex))
     time_zone: str = field(validator=v.time_zone)
     identifiers: tuple[Identifier, ...] = field(
@@ -67,14 +67,18 @@ class Patient:
         converter=v.to_tuple,
         validator=v.tuple_of(v.instance_of(Identifier, "an Identifier")),
     )
-    date_of_death: pendulum.Date | None = field(default=None, converter=v.to_optional_date)
+    date_of_death: pendulum.Date | None = field(
+        default=None, converter=v.to_optional_date, metadata=v.PERSONAL
+    )
 
     @date_of_death.validator
     def _death_after_birth(
         self, attribute: attrs.Attribute[object], value: pendulum.Date | None
     ) -> None:
         if value is not None and value < self.birth_date:
-            raise errors.InvalidValue("is before the birth date", field=attribute.name, value=value)
+            raise errors.InvalidValue(
+                "is before the birth date", field=attribute.name, value=v.described(value)
+            )
 
     @property
     def display_name(self) -> str:
