@@ -212,3 +212,24 @@ def test_to_event_refuses_what_is_not_a_message_or_a_time_zone():
     with pytest.raises(errors.InvalidValue) as zone:
         to_event(parse((samples_dir() / "ADT-A03-01.hl7").read_bytes()), time_zone="Mars/Base")
     assert (zone.value.field, zone.value.value) == ("time_zone", "Mars/Base")
+
+
+@pytest.mark.parametrize("written", ["2026-03-04", "2026/03/04", "20260304 1500", "202603041500Z"])
+def test_a_time_not_in_the_hl7_form_is_refused_not_misread(written):
+    # python-hl7 reads "2026-03-04" as 1 January 2026 and "20260304 1500" as midnight:
+    # a discharge would be stored on the wrong day, with no word. It is refused instead.
+    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+    pv1[19], pv1[36], pv1[44], pv1[45] = "V9", "01", "202603011000", written
+    raw = (
+        "MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530||ADT^A03|D1|P|2.5\rPID|1||P1^^^GEN^MR\r"
+        + "|".join(pv1)
+    )
+    with pytest.raises(Refused) as caught:
+        to_event(parse(raw), time_zone="America/Chicago")
+    assert caught.value.field == "PV1-45"
+    assert written not in str(caught.value)
+    pv1[45] = "202603041500"  # the same time in the HL7 form is taken
+    event = to_event(
+        parse(raw.rsplit("\r", 1)[0] + "\r" + "|".join(pv1)), time_zone="America/Chicago"
+    )
+    assert event.occurred_at.date() == pendulum.Date(2026, 3, 4)

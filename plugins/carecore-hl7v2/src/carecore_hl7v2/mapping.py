@@ -291,12 +291,22 @@ def _component(text: str, index: int, separator: str = "^") -> str:
     return parts[index - 1].strip() if len(parts) >= index else ""
 
 
+#: The HL7 v2 DTM form: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
+_DTM = re.compile(
+    r"[0-9]{4}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:\.[0-9]{1,4})?)?)?)?)?)?(?:[+-][0-9]{4})?"
+)
+
+
 def _instant(
     text: str, *, field: str, time_zone: str | None, control_id: str
 ) -> pendulum.DateTime | None:
     if not text:
         return None
     try:
+        # python-hl7 reads what it can: "2026-03-01" as 1 January 2026 (the year alone) and
+        # "20260301 1000" as midnight. Only the HL7 DTM form is taken.
+        if _DTM.fullmatch(text) is None:
+            raise ValueError(text)  # noqa: TRY301 - refused below, as python-hl7's own errors
         parsed = hl7.parse_datetime(text)
     except (ValueError, TypeError):
         raise Refused(
