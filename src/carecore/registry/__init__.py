@@ -36,6 +36,7 @@ from carecore.registry._eligibility import (
     PROGRAMS,
     Criterion,
     Eligibility,
+    coverage_criterion,
     eligibility,
     registry,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "caseloads",
     "classify",
     "condition_groups",
+    "coverage_criterion",
     "eligibility",
     "minutes_progress",
     "priority",

@@ -376,9 +376,17 @@ def _alive(patient: Patient, day: pendulum.Date) -> Criterion:
     )
 
 
-def _coverage(
+def coverage_criterion(
     patient: Patient, day: pendulum.Date, coverages: Iterable[Coverage] | None
 ) -> Criterion:
+    """The registry's Medicare Part B criterion for *patient* on *day*, from *coverages*.
+
+    ``met`` is True with an active Part B coverage, False with coverage on
+    file but none of it Part B, and None (unknown, which does not exclude)
+    when *coverages* is None or holds none of the patient's. A simulation
+    panel or any other caller deciding who is covered asks this, so it
+    decides as the registry does.
+    """
     rule = "coverage.medicare_part_b"
     if coverages is None:
         return Criterion(
@@ -456,7 +464,7 @@ def eligibility(
         else set()
     )
     # Every program here is a Medicare Part B service.
-    criteria = [_alive(patient, day), clinical, _coverage(patient, day, coverages)]
+    criteria = [_alive(patient, day), clinical, coverage_criterion(patient, day, coverages)]
     named: dict[str, tuple[str, CodeSystem]] = {}
     for c in found:  # one name per code: the first record's
         named.setdefault(c.coding.code, (condition_name(c), c.coding.system))

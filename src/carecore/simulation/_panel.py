@@ -19,7 +19,7 @@ from carecore.model import (
 )
 from carecore.model import validators as v
 from carecore.model.validators import check_date
-from carecore.registry._eligibility import _coverage
+from carecore.registry import coverage_criterion
 from carecore.risk import Tier, stratify_all
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def _panel(
                 # no record (none given, or none on file) is unknown, which does not
                 # exclude (as the registry's eligible); no coverages given and none
                 # on file are one case.
-                medicare=_coverage(p, day, covered_by.get(p.id, [])).met is not False,
+                medicare=coverage_criterion(p, day, covered_by.get(p.id, [])).met is not False,
                 risk_tier=tiers.get(p.id, 1),
                 age=p.age_on(day),
                 sex=p.sex,
