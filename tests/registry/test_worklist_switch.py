@@ -286,5 +286,6 @@ def test_once_attested_the_worklist_advises_what_the_close_bills(nearly, tmp_pat
     with CareProgram.open(nearly, actor="test") as program, program.transaction("log") as tx:
         for pid, (minutes, _) in advised.items():
             tx.add(time_entry(f"{pid}-t2", pid, minutes, pendulum.Date(2026, 3, 10)))
+    (tmp_path / "attested").mkdir()
     claims = _close(nearly, tmp_path / "attested")
     assert claims == {(pid, code) for pid, (_, code) in advised.items()}
