@@ -82,7 +82,11 @@ def real_messages(count: int, samples: Path) -> list[str]:
 
 
 def bench_hl7(
-    count: int, folder: Path, samples: Path | None = None, senders: int = 1
+    count: int,
+    folder: Path,
+    samples: Path | None = None,
+    senders: int = 1,
+    gather: float | None = None,
 ) -> dict[str, float]:
     """Listener messages/second into SQLite from *senders* connections, and python-hl7 parse-only."""
     import json
@@ -117,7 +121,14 @@ def bench_hl7(
                 state["port"] = port
                 ready.set()
 
-            await serve(program, host="127.0.0.1", port=0, ready=bound, stop=stop)
+            await serve(
+                program,
+                host="127.0.0.1",
+                port=0,
+                ready=bound,
+                stop=stop,
+                **({} if gather is None else {"gather": gather}),
+            )
 
         asyncio.run(main())
 
@@ -167,8 +178,14 @@ def main() -> None:
         default=8,
         help="connections sending at once, each waiting for its ACKs (group commit shares commits)",
     )
+    parser.add_argument(
+        "--gather",
+        type=float,
+        default=None,
+        help="seconds the writer waits for answered senders before a commit (default: the listener's)",
+    )
     args = parser.parse_args()
-    r = bench_hl7(args.messages, args.work, args.samples, args.senders)
+    r = bench_hl7(args.messages, args.work, args.samples, args.senders, args.gather)
     print(
         f"hl7 listener into SQLite: {r['listener_per_s']:.0f} msg/s from {r['senders']} senders; "
         f"python-hl7 parse only: {r['parse_only_per_s']:.0f} msg/s; ratio {r['ratio']:.3f} "

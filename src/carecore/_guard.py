@@ -13,6 +13,7 @@ must not refuse what it allows without them).
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carecore import errors
@@ -22,7 +23,7 @@ from carecore.storage import kind_for
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from carecore.model import DeliveryReceipt, OutboundMessage
     from carecore.protocols import Transaction
@@ -358,10 +359,23 @@ class GuardedTransaction:
         self.require(Action.WRITE, "InboundKey", None)
         return self._tx.claim_inbound(source, key)
 
+    def _patients_with_identifiers(
+        self,
+        lookup: Callable[[Sequence[tuple[str, str]]], dict[tuple[str, str], list[str]]],
+        identifiers: Sequence[tuple[str, str]],
+    ) -> dict[tuple[str, str], list[str]]:
+        """A store's lookup of many identifiers, each pair's patients as :meth:`patients_with_identifier` permits them."""
+        found = lookup(identifiers)
+        ids = [p for pids in found.values() for p in pids]
+        permitted = set(self._permitted(self._read, "Patient", ids))
+        return {pair: [p for p in pids if p in permitted] for pair, pids in found.items()}
+
     def __getattr__(self, name: str) -> Any:
         # Anything else a store's transaction offers (its own extras) passes through; the
         # SQL stores' claims of many inbound keys at once are checked as claim_inbound is.
         found = getattr(self._tx, name)
+        if name == "patients_with_identifiers":
+            return functools.partial(self._patients_with_identifiers, found)
         if name not in _INBOUND_EXTRAS:
             return found
 

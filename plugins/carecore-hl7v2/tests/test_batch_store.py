@@ -4,6 +4,7 @@ written together."""
 
 from __future__ import annotations
 
+import attrs
 import pendulum
 import pytest
 from carecore_hl7v2 import ingest
@@ -11,6 +12,7 @@ from carecore_hl7v2.ingest import handle_many
 from test_intake import a03, ada
 
 from carecore import _guard, errors
+from carecore.access import AccessPolicy, Action
 from carecore.clock import FixedClock
 from carecore.model import (
     AdtEvent,
@@ -23,6 +25,7 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.service import CareProgram
+from carecore.testing._store_contract import make_patient
 
 JANE = "||Doe^Jane||19500101|F"
 HOME = "||Okafor-Reyes^Ada||19480302|F|||12 Elm St^^Evanston^IL^60201||(847)555-0100"
@@ -115,8 +118,14 @@ def test_a_group_commit_stores_what_one_message_at_a_time_stores(urls):
 def test_a_group_commit_reads_its_patients_once_and_writes_its_records_together(
     monkeypatch, tmp_path
 ):
-    finds, adds, many = [], [], []
+    finds, adds, many, carrying = [], [], [], []
     guarded = _guard.GuardedTransaction
+    one = guarded.patients_with_identifier
+    monkeypatch.setattr(
+        guarded,
+        "patients_with_identifier",
+        lambda self, system, value: carrying.append(value) or one(self, system, value),
+    )
     find, add, add_many = guarded.find, guarded.add, guarded.add_many
     monkeypatch.setattr(
         guarded, "find", lambda self, k, **kw: finds.append(k.__name__) or find(self, k, **kw)
@@ -136,9 +145,11 @@ def test_a_group_commit_reads_its_patients_once_and_writes_its_records_together(
         with program.transaction("check") as tx:
             assert len(tx.all(TransitionEpisode)) == 8
     # Eight discharges of patients not registered yet: no read a message of the episodes,
-    # the patient (its zone) or its contact preferences, nor of events under an old id;
-    # the events and episodes are added in one call.
+    # the patient (its zone) or its contact preferences, nor of events under an old id,
+    # nor of the patients carrying its identifier; the events and episodes are added in
+    # one call.
     assert finds == []
+    assert carrying == []
     assert adds == []
     assert many == [["AdtEvent", "TransitionEpisode"]]
 
@@ -188,3 +199,35 @@ def test_claims_of_many_keys_at_once(urls):
                 tx.inbound_claimed("hl7", " ")
             with pytest.raises(errors.InvalidValue):
                 tx.inbound_claimed("hl7", [" "])
+
+
+class _OnlyP1(AccessPolicy):
+    def allows(self, request):
+        return request.action is not Action.READ or request.patient_id in {None, "p1"}
+
+
+def test_the_patients_carrying_many_identifiers_at_once(urls):
+    (url, _) = urls
+    with _program(url) as program:
+        with program.transaction("register") as tx:
+            a, b = Identifier(system="GEN", value="A"), Identifier(system="GEN", value="B")
+            tx.add(attrs.evolve(make_patient("p1"), identifiers=(a,)))
+            tx.add(attrs.evolve(make_patient("p2"), identifiers=(a, b)))
+        with program.transaction("look") as tx:
+            before = tx.audit_entries()[-1].seq
+            found = tx.patients_with_identifiers([("GEN", "A"), ("GEN", "B"), ("X", "A")])
+            reads = [(e.action, e.detail) for e in tx.audit_entries(after=before)]
+            with pytest.raises(errors.InvalidValue):
+                tx.patients_with_identifiers("GEN")
+        assert found == {("GEN", "A"): ["p1", "p2"], ("GEN", "B"): ["p2"], ("X", "A"): []}
+        assert reads == [("read", "ids of 2 patients by 3 identifiers")]
+        # Through a policy that lets the actor read p1 only: p2 is left out, as
+        # patients_with_identifier leaves it out, and all refused is a denial.
+        limited = CareProgram(program.store, actor="nurse", policy=_OnlyP1())
+        with limited.transaction("look") as tx:
+            assert tx.patients_with_identifiers([("GEN", "A"), ("GEN", "B")]) == {
+                ("GEN", "A"): ["p1"],
+                ("GEN", "B"): [],
+            }
+        with pytest.raises(errors.AccessDenied), limited.transaction("look") as tx:
+            tx.patients_with_identifiers([("GEN", "B")])

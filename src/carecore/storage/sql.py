@@ -1387,6 +1387,56 @@ class SqlTransaction:
         )
         return ids
 
+    def patients_with_identifiers(
+        self, identifiers: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[str]]:
+        """:meth:`patients_with_identifier` of each (system, value) pair, in one query per 100 pairs.
+
+        Each pair maps to the sorted ids of the stored patients carrying it (an
+        empty list for none); one audit entry records the lookup.
+        """
+        self._guard()
+        if not isinstance(identifiers, list | tuple) or not all(
+            isinstance(pair, tuple) and len(pair) == 2  # noqa: PLR2004 - a pair
+            for pair in identifiers
+        ):
+            raise errors.InvalidValue(
+                "must be a list of (system, value) pairs", field="identifiers", value=identifiers
+            )
+        wanted = list(dict.fromkeys(identifiers))
+        for system, value in wanted:
+            _checks.inbound_key(system, value)
+        found: dict[tuple[str, str], set[str]] = {pair: set() for pair in wanted}
+        lookup = self._store._identifier_lookup  # noqa: SLF001
+        for i in range(0, len(wanted), 100):
+            part = [lookup(system, value) for system, value in wanted[i : i + 100]]
+            # The dialect's query for one pair, once a pair: each row is checked below.
+            cur = self._run(
+                " UNION ALL ".join(sql for sql, _ in part),
+                [param for _, params in part for param in params],
+            )
+            for pid, identifiers_json in cur.fetchall():
+                carried = (
+                    json.loads(identifiers_json)
+                    if isinstance(identifiers_json, str)
+                    else identifiers_json
+                )
+                for entry in carried:
+                    pair = (entry.get("system"), entry.get("value"))
+                    if pair in found:
+                        found[pair].add(pid)
+        ids = {pair: sorted(pids) for pair, pids in found.items()}
+        count = len({p for pids in ids.values() for p in pids})
+        self._audit(
+            "read",
+            "Patient",
+            None,
+            None,
+            f"ids of {_counted(count, 'patient', 'patients')} by "
+            f"{_counted(len(wanted), 'identifier', 'identifiers')}",
+        )
+        return ids
+
     def find_many(self, kind_cls: type[T], *, patient_ids: Sequence[str]) -> list[T]:
         """Every stored record of a kind for these patients, in key order (one audit entry).
 

@@ -229,7 +229,7 @@ class _Batch:
     #: The kinds whose new records wait for :meth:`flush` (no other record refers to them).
     HELD: frozenset[type[Any]] = frozenset({AdtEvent, TransitionEpisode})
     #: What passes to the transaction without writing what is held first (none reads it).
-    PASSING = frozenset({"enqueue", "patients_with_identifier", "every_patient"})
+    PASSING = frozenset({"enqueue", "every_patient"})
 
     def __init__(self, tx: Transaction) -> None:
         self.tx = tx
@@ -237,6 +237,8 @@ class _Batch:
         self.known: dict[tuple[type[Any], str], list[Any]] = {}
         #: New records not written yet, in the order added.
         self.held: list[object] = []
+        #: (system, value) -> the patients carrying that identifier, read ahead.
+        self.carrying: dict[tuple[str, str], list[str]] = {}
         #: Keys of SOURCE read ahead, those claimed (before, or in this batch), those to write.
         self.asked: set[str] = set()
         self.claimed: set[str] = set()
@@ -252,6 +254,7 @@ class _Batch:
         ids: list[str] = []
         legacy: list[str] = []
         keys: list[str] = []
+        unlinked: list[tuple[str, str]] = []
         for p in prepared:
             if p.people is None or not p.people.identifiers or p.event is None:
                 continue
@@ -259,12 +262,17 @@ class _Batch:
             if named:
                 ids.extend(sorted(named))
             else:
+                unlinked += [(i.system, i.value) for i in p.people.identifiers]
                 first = p.people.identifiers[0]
                 ids.append(_patient_id(first))
                 legacy.append(_legacy_id(first))
             keys += [p.event.source_key, _own_key(p.event.source_key, p.text)]
+        self._carrying(unlinked)
         for cls in self.KINDS:
-            self._read(cls, ids)
+            if cls is not PatientAddress or any(
+                p.people is not None and p.people.address is not None for p in prepared
+            ):  # an address is read only to compare it with one a message brings
+                self._read(cls, ids)
         self._read(AdtEvent, legacy)
         claimed = getattr(self.tx, "inbound_claimed", None)
         if claimed is not None and callable(getattr(self.tx, "claim_inbound_many", None)):
@@ -273,6 +281,25 @@ class _Batch:
             except errors.InvalidValue:
                 return  # a key the store refuses: each is claimed alone, and refused alone
             self.asked = set(keys)
+
+    def _carrying(self, identifiers: list[tuple[str, str]]) -> None:
+        """Read which patients carry each of *identifiers* (those no link names yet), at once."""
+        lookup = getattr(self.tx, "patients_with_identifiers", None)
+        every = getattr(self.tx, "every_patient", None)
+        if not identifiers or lookup is None:
+            return
+        if every is not None and not every(Action.READ, "Patient"):
+            return
+        try:
+            self.carrying.update(lookup(identifiers))
+        except errors.InvalidValue:
+            return  # an identifier the store refuses: each is looked up alone, and refused alone
+
+    def patients_with_identifier(self, system: str, value: str) -> list[str]:
+        found = self.carrying.get((system, value))
+        if found is None:
+            return self.tx.patients_with_identifier(system, value)
+        return list(found)
 
     def _read(self, cls: type[Any], patient_ids: list[str]) -> None:
         ids = [p for p in dict.fromkeys(patient_ids) if (cls, p) not in self.known]
