@@ -62,3 +62,15 @@ def test_an_out_folder_whose_parent_exists_is_made(tmp_path):
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} >= {"results.csv", "summary.json", "index.html"}
     assert out.stat().st_mode & 0o777 == 0o700
+
+
+def test_one_replication_s_summary_json_gives_the_mean_and_no_interval(tmp_path):
+    # An interval of one value was written as low == high == the mean.
+    out = tmp_path / "one"
+    assert _invoke(tmp_path, out).exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    figures = next(v for v in summary.values() if isinstance(v, dict) and v)
+    some = next(iter(figures.values()))
+    assert set(some) == {"mean", "low", "high"}
+    assert all(f["low"] is None and f["high"] is None for f in figures.values())
+    assert any(f["mean"] is not None for f in figures.values())

@@ -253,11 +253,15 @@ def summarise(totals: Sequence[dict[str, float]]) -> dict[str, Interval]:
 
     A figure a replication lacks (a code it never billed) counts as 0;
     undefined ratios (NaN: nothing to divide by) are left out of that
-    figure's interval, which is NaN when every replication lacks it.
+    figure's interval, which is NaN when every replication lacks it. An
+    interval needs two values at least: from one, its ends are NaN (null in
+    JSON) and only the mean is given.
 
     >>> s = summarise([{"revenue": 10.0}, {"revenue": 20.0}, {"revenue": 30.0}])
     >>> s["revenue"]
     Interval(mean=20.0, low=10.5, high=29.5)
+    >>> summarise([{"revenue": 10.0}])["revenue"]
+    Interval(mean=10.0, low=nan, high=nan)
     """
     names = sorted({name for t in totals for name in t})
     out = {}
@@ -268,10 +272,11 @@ def summarise(totals: Sequence[dict[str, float]]) -> dict[str, Interval]:
         if not values:
             out[name] = Interval(mean=math.nan, low=math.nan, high=math.nan)
             continue
+        alone = len(values) < 2  # noqa: PLR2004 - an interval needs two values
         out[name] = Interval(
             mean=math.fsum(values) / len(values),
-            low=_percentile(values, 0.025),
-            high=_percentile(values, 0.975),
+            low=math.nan if alone else _percentile(values, 0.025),
+            high=math.nan if alone else _percentile(values, 0.975),
         )
     return out
 
