@@ -77,6 +77,7 @@ def test_the_demo_store_and_report_folder_are_private(demo_store):
 def test_a_new_close_output_folder_is_private(tmp_path, buckets):
     (tmp_path / "patients.csv").write_text(PATIENTS)
     (tmp_path / "events.csv").write_text(EVENTS)
+    (tmp_path / "months").mkdir()  # --out is made; the folders above it must exist
     out = tmp_path / "months" / "2026-01"
     run(
         "billing",
