@@ -130,7 +130,7 @@ def test_acks_after_commit_and_naks_bad_messages(program):
     assert "only ADT messages" in bad
     with program.transaction("check") as tx:
         assert len(tx.find(AdtEvent, patient_id=P1)) == 1
-        assert [d.key for d in tx.all(DeadLetter)] == ["Q1"]
+        assert [d.key.split("#")[0] for d in tx.all(DeadLetter)] == ["Q1"]
     assert [o.code for o in listener.outcomes] == ["AA", "AA", "AR"]
     assert [o.stored for o in listener.outcomes] == [True, False, False]
 

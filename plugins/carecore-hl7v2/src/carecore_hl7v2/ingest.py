@@ -729,9 +729,13 @@ def _dead_letter(program: CareProgram, tx: Transaction, prepared: Prepared) -> O
     assert refusal is not None  # noqa: S101
     text = prepared.text.replace("\x00", "\\x00")  # stores keep no NUL; the letter shows where
     control = refusal.control_id or _control_id(prepared.message)
-    if control is None or len(_LETTER) + len(control) > limits.MAX_KEY or "\x00" in control:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    # Keyed by the control id and the text: a resend is kept once, and another message
+    # that reuses the control id (senders do) is kept too, not dropped as a resend.
+    keyed = len(_LETTER) + len(control or "") + 1 + _DIGEST <= limits.MAX_KEY
+    if control is None or not keyed or "\x00" in control:
         control = None
-    key = control or hashlib.sha256(text.encode()).hexdigest()[:24]
+    key = f"{control}#{digest[:_DIGEST]}" if control else digest[:24]
     reason = f"{refusal.field}: {refusal}" if refusal.field else str(refusal)
     reason = reason if len(reason) < 1000 else reason[:997] + "..."  # noqa: PLR2004
     if tx.claim_inbound(f"{SOURCE}:dead", key):
