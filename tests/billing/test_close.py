@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import random
 import subprocess
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore import errors
-from carecore.billing import cms_rule_set
+from carecore.billing import _columnar, cms_rule_set
 from carecore.billing._close import (
     _LightParser,
     _parse_event,
@@ -364,3 +365,22 @@ def test_a_failed_close_closes_its_files_and_writes_no_summary(tmp_path, monkeyp
     # Unclosed files would be reported by pytest; no summary means the close did not finish.
     assert (tmp_path / "out" / "claims.csv").exists()
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_columnar_close_collects_garbage_rarely_and_restores_the_setting(tmp_path, monkeypatch):
+    pytest.importorskip("polars")
+    patients, events = write(tmp_path, PATIENTS, EVENTS)
+    seen = []
+
+    def failing(*_args):
+        seen.append(gc.get_threshold())
+        raise RuntimeError
+
+    before = gc.get_threshold()
+    monkeypatch.setattr(_columnar, "_close", failing)
+    with pytest.raises(RuntimeError):
+        _columnar.close_columnar(
+            patients, events, ServicePeriod.month(2026, 1), cms_rule_set(2026), tmp_path / "out"
+        )
+    assert seen == [_columnar._CLOSE_GC_THRESHOLDS] != [before]
+    assert gc.get_threshold() == before

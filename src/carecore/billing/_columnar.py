@@ -45,8 +45,10 @@ with hypothesis that the output files equal the reference close's.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import gc
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -102,7 +104,7 @@ from carecore.executors import Pending, Pool, open_pool
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import polars as pl
 
@@ -1144,12 +1146,37 @@ def close_columnar(
     reference engine's share (distinct canonical months, and the patients it
     closes one by one) runs in that many forked worker processes.
     """
-    # Started before polars has threads (the workers are forked).
-    runner = open_pool(workers, _State, rules, month, Path(patients_csv), Path(events_csv))
+    with _rare_collections():
+        # Started before polars has threads (the workers are forked, with these GC settings).
+        runner = open_pool(workers, _State, rules, month, Path(patients_csv), Path(events_csv))
+        try:
+            return _close(
+                Path(patients_csv), Path(events_csv), month, rules, out, runner, on_progress
+            )
+        finally:
+            runner.close()
+
+
+#: The cyclic garbage collector's thresholds while a columnar close runs (see _rare_collections).
+_CLOSE_GC_THRESHOLDS = (100_000, 50, 100)
+
+
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while a close runs; restore it after.
+
+    A close allocates millions of short-lived objects that hold no cycles
+    (events, facts, results, text), and by default every 700 allocations
+    start a collection that walks the young objects, and every so often all
+    of them. Measured at 200,000 patients (bench/gen_close.py), the thresholds
+    here cut the close's CPU by 8 to 12%. Forked workers inherit them.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(*_CLOSE_GC_THRESHOLDS)
     try:
-        return _close(Path(patients_csv), Path(events_csv), month, rules, out, runner, on_progress)
+        yield
     finally:
-        runner.close()
+        gc.set_threshold(*before)
 
 
 def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
