@@ -16,8 +16,10 @@ from carecore.clock import FixedClock
 from carecore.metrics import program_report
 from carecore.model import (
     AdministrativeSex,
+    Credential,
     Enrollment,
     Patient,
+    Practitioner,
     ServiceFamily,
 )
 from carecore.service import CareProgram
@@ -26,8 +28,8 @@ from tests.metrics import world
 NOW = pendulum.datetime(2026, 3, 4, 15, tz="UTC")
 
 
-@pytest.fixture
-def url(tmp_path, carecore_pm):
+def worklist_store(tmp_path, carecore_pm, *, practitioner: bool = False) -> str:
+    """A store with one patient enrolled in CCM under dr1 (and dr1's record with *practitioner*)."""
     url = f"sqlite:///{tmp_path / 'work.db'}"
     with (
         CareProgram.open(
@@ -55,7 +57,14 @@ def url(tmp_path, carecore_pm):
                 on=pendulum.Date(2026, 2, 1),
             )
         )
+        if practitioner:
+            tx.add(Practitioner(id="dr1", name="Dr. Lin Ruiz", credential=Credential.MD))
     return url
+
+
+@pytest.fixture
+def url(tmp_path, carecore_pm):
+    return worklist_store(tmp_path, carecore_pm)
 
 
 def test_an_unknown_owner_is_bad_input_naming_it(url, carecore_pm):

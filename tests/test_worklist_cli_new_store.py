@@ -10,56 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from carecore.cli import make_app
-from carecore.clock import FixedClock
-from carecore.model import (
-    AdministrativeSex,
-    Credential,
-    Enrollment,
-    Patient,
-    Practitioner,
-    ServiceFamily,
-)
-from carecore.service import CareProgram
+from tests.test_worklist_cli import worklist_store
 
 NOW = pendulum.datetime(2026, 3, 4, 15, tz="UTC")
 SYNTHEA = Path(__file__).parents[1] / "src" / "carecore" / "_demo_data" / "synthea"
 
 
-def _store(tmp_path, carecore_pm, *, practitioner: bool) -> str:
-    url = f"sqlite:///{tmp_path / 'work.db'}"
-    with (
-        CareProgram.open(
-            url, clock=FixedClock(NOW), actor="rn", plugin_manager=carecore_pm
-        ) as program,
-        program.transaction("setup") as tx,
-    ):
-        tx.add(
-            Patient(
-                id="p1",
-                given_name="Ada",
-                family_name="Okafor",
-                birth_date=pendulum.Date(1948, 3, 2),
-                sex=AdministrativeSex.FEMALE,
-                time_zone="America/Chicago",
-            )
-        )
-        tx.add(
-            Enrollment.identify(
-                id="e1",
-                patient_id="p1",
-                program_id="ccm",
-                family=ServiceFamily.CCM,
-                billing_practitioner_id="dr1",
-                on=pendulum.Date(2026, 2, 1),
-            )
-        )
-        if practitioner:
-            tx.add(Practitioner(id="dr1", name="Dr. Lin Ruiz", credential=Credential.MD))
-    return url
-
-
 def test_the_owners_header_names_the_practitioner_beside_the_id(tmp_path, carecore_pm):
-    url = _store(tmp_path, carecore_pm, practitioner=True)
+    url = worklist_store(tmp_path, carecore_pm, practitioner=True)
     result = CliRunner().invoke(
         make_app(carecore_pm), ["worklist", "--db", url, "--on", "2026-03-04"]
     )
@@ -75,7 +33,7 @@ def test_the_owners_header_names_the_practitioner_beside_the_id(tmp_path, careco
 
 
 def test_an_owner_with_no_practitioner_record_is_shown_by_id(tmp_path, carecore_pm):
-    url = _store(tmp_path, carecore_pm, practitioner=False)
+    url = worklist_store(tmp_path, carecore_pm, practitioner=False)
     result = CliRunner().invoke(
         make_app(carecore_pm), ["worklist", "--db", url, "--on", "2026-03-04"]
     )
@@ -84,7 +42,7 @@ def test_an_owner_with_no_practitioner_record_is_shown_by_id(tmp_path, carecore_
 
 
 def test_a_store_with_enrollments_gives_no_hint(tmp_path, carecore_pm):
-    url = _store(tmp_path, carecore_pm, practitioner=True)
+    url = worklist_store(tmp_path, carecore_pm, practitioner=True)
     result = CliRunner().invoke(
         make_app(carecore_pm), ["worklist", "--db", url, "--on", "2026-03-04"]
     )
