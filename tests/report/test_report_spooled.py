@@ -212,3 +212,30 @@ def test_runs_merge_in_order_and_keep_few_files(monkeypatch):
         assert len(runs.group("b")) == 40
         assert len(runs.group("z")) == 0
         assert not list(runs.group("z"))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_ended_by_sigterm_leaves_the_runs_of_its_parent(tmp_path):
+    """A process pool's worker forked while the runs are on disk never removes them."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from carecore.report._spool import report_spool
+
+        with report_spool() as spool:
+            child = os.fork()
+            if child == 0:
+                os.kill(os.getpid(), signal.SIGTERM)
+                os._exit(9)  # not reached
+            _, status = os.waitpid(child, 0)
+            print(spool.folder, os.WIFSIGNALED(status), os.path.isdir(spool.folder), flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    folder, signalled, there = done.stdout.split()
+    assert done.returncode == 0, done.stderr
+    assert signalled == "True"
+    assert there == "True"
+    assert not Path(folder).exists()

@@ -15,7 +15,8 @@ The runs live in one private temporary folder (0700, files 0600) made by
 building it fails, on Ctrl-C (``KeyboardInterrupt``), on ``SIGTERM`` and
 ``SIGHUP`` (the folder is removed, then the signal does what it did before)
 and at the interpreter's exit. Only ``SIGKILL`` (which no process can
-handle) leaves it behind.
+handle) leaves it behind. A child forked meanwhile (a process pool's
+worker) leaves it alone, whatever ends it.
 
 >>> with report_spool() as spool:
 ...     runs = spool.runs("numbers", key=lambda n: n)
@@ -53,8 +54,9 @@ CHUNK = 256
 #: Runs of one level merged into one of the next: at most this many of each level are read at once.
 FAN_IN = 16
 
-#: The folders of the spools alive in this process (removed at exit or on a signal).
-_LIVE: set[str] = set()
+#: The folders of the spools alive, each with the process that made it (removed at
+#: its exit or on a signal; a forked child inherits the set but never removes them).
+_LIVE: dict[str, int] = {}
 #: The handlers the spools replaced, by signal number, while any spool is alive.
 _REPLACED: dict[int, Any] = {}
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -62,9 +64,11 @@ _lock = threading.Lock()
 
 
 def _remove_live() -> None:
-    for folder in list(_LIVE):
-        shutil.rmtree(folder, ignore_errors=True)
-        _LIVE.discard(folder)
+    me = os.getpid()
+    for folder, owner in list(_LIVE.items()):
+        if owner == me:
+            shutil.rmtree(folder, ignore_errors=True)
+            del _LIVE[folder]
 
 
 atexit.register(_remove_live)
@@ -302,13 +306,15 @@ def report_spool() -> Iterator[ReportSpool]:
     """
     folder = tempfile.mkdtemp(prefix="carecore-report-")
     with _lock:
-        _LIVE.add(folder)
+        _LIVE[folder] = os.getpid()
         _watch()
+    owner = os.getpid()
     try:
         yield ReportSpool(folder)
     finally:
         with _lock:
-            shutil.rmtree(folder, ignore_errors=True)
-            _LIVE.discard(folder)
+            if os.getpid() == owner:
+                shutil.rmtree(folder, ignore_errors=True)
+                _LIVE.pop(folder, None)
             if not _LIVE and threading.current_thread() is threading.main_thread():
                 _restore()
