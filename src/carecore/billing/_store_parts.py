@@ -86,6 +86,7 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.storage import StoredRows, kind_for
+from carecore.storage._kinds import _same
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -280,7 +281,15 @@ def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
     namespace: dict[str, Any] = {"_cls": kind.cls, "_init": _unchecked_init(kind.cls)}
     args = []
     for at, column in enumerate(kind.columns):
-        if column.field is not None:
+        if column.field is None:
+            continue
+        if column.load is _SAME:
+            args.append(f"{column.field}=row[{at}]")
+        elif column.type in _MEMO_TYPES:
+            # A dict lookup for a value seen before (a day, a code, a flag).
+            namespace[f"_m{at}"] = _Memo(column.load)
+            args.append(f"{column.field}=_m{at}[row[{at}]]")
+        else:
             namespace[f"_l{at}"] = column.load
             args.append(f"{column.field}=_l{at}(row[{at}])")
     width = len(kind.columns)
@@ -298,6 +307,33 @@ def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
     build: Callable[[Sequence[object]], Any] = namespace["build"]
     _STORED_BUILDERS[kind.cls] = build
     return build
+
+
+#: The load of a column whose value is the stored one (the builder reads the row's value).
+_SAME = _same
+
+#: Column types whose loaded values are immutable and few (days, codes, flags): each
+#: distinct stored value is loaded once per builder (:class:`_Memo`).
+_MEMO_TYPES = frozenset({"text", "date", "bool"})
+
+
+class _Memo(dict[object, object]):
+    """A column's loaded values by stored value, each loaded on first sight.
+
+    At most :attr:`LIMIT` are kept: past it a value is loaded every time.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self, load: Callable[[object], object]) -> None:
+        super().__init__()
+        self.load = load
+
+    def __missing__(self, value: object) -> object:
+        loaded = self.load(value)
+        if len(self) < self.LIMIT:
+            self[value] = loaded
+        return loaded
 
 
 #: Per stored class: how build_stored builds one of its rows.

@@ -1091,6 +1091,8 @@ class SqlTransaction:
         #: (a version's row is written to both tables at once, so a store's current plans need
         #: not be built twice when their histories are read).
         self._built: dict[tuple[str, tuple[object, ...]], tuple[int, Any]] = {}
+        #: The patient ids find_rows checked last, as given and as checked (see _checked_ids).
+        self._last_ids: tuple[list[str], list[str]] | None = None
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -1115,10 +1117,16 @@ class SqlTransaction:
         if kind.patient_column is None:
             return
         at = kind.column_names.index(kind.patient_column)
-        for row in rows:
-            patient = row[at]
+        touched, name = self._touched, kind.name
+        # Each patient once, however many of its rows were read (a close reads hundreds of
+        # thousands of rows, a few per patient).
+        for patient in {row[at] for row in rows}:
             if patient is not None:
-                self._touched.setdefault(str(patient), set()).add(kind.name)
+                found = touched.get(str(patient))
+                if found is None:
+                    touched[str(patient)] = {name}
+                else:
+                    found.add(name)
 
     def _flush_audit(self) -> None:
         """Append this transaction's audit rows to the chain (at commit, or before reading the log).
@@ -1464,7 +1472,7 @@ class SqlTransaction:
         """
         self._guard()
         kind = _checks.versioned(kind_cls) if history else _checks.per_patient(kind_cls)
-        ids = _checks.patient_ids(patient_ids)
+        ids = self._checked_ids(patient_ids)
         column = kind.patient_column or "patient_id"  # per_patient() refused kinds without one
         table = kind.table + "_history" if history else kind.table
         order = [*kind.key, "version"] if history else list(kind.key)
@@ -1487,6 +1495,25 @@ class SqlTransaction:
         self._touch(kind, rows)
         return StoredRows(kind_cls, rows=rows)
 
+    def _checked_ids(self, patient_ids: Sequence[str]) -> list[str]:
+        """:func:`_checks.patient_ids` of *patient_ids*, checked once for a run of reads of the same ids.
+
+        A partitioned close reads a partition's thousands of ids once per kind
+        (about twenty queries): ids equal to the last ones checked (one list
+        comparison) are the same checked list.
+        """
+        last = self._last_ids
+        if (
+            last is not None
+            and isinstance(patient_ids, list | tuple)
+            and len(patient_ids) == len(last[0])
+            and list(patient_ids) == last[0]
+        ):
+            return last[1]
+        ids = _checks.patient_ids(patient_ids)
+        self._last_ids = (list(patient_ids), ids)
+        return ids
+
     def add_many(self, records: Sequence[object]) -> None:
         """Store new records of any kinds, as :meth:`add` each one, in fewer statements.
 
@@ -1498,6 +1525,7 @@ class SqlTransaction:
         for record in records:
             groups.setdefault(type(record), []).append(record)
         audit: list[tuple[object, ...]] = []
+        at, actor, reason = self._at, self._actor, self._reason
         for cls, items in groups.items():
             kind = kind_for(cls)
             rows = [kind.to_row(r) for r in items]
@@ -1517,13 +1545,17 @@ class SqlTransaction:
                     field="patient_id",
                     value=self._missing(kind, items),
                 ) from None
-            audit.extend(
-                (kind.name, kind.key_text(kind.key_of(r)), kind.patient_of(r)) for r in items
+            name, key_of, key_text, patient_of = (
+                kind.name,
+                kind.key_of,
+                kind.key_text,
+                kind.patient_of,
             )
-        self._pending_audit.extend(
-            (self._at, self._actor, "create", name, key, patient, self._reason, "")
-            for name, key, patient in audit
-        )
+            audit.extend(
+                (at, actor, "create", name, key_text(key_of(r)), patient_of(r), reason, "")
+                for r in items
+            )
+        self._pending_audit.extend(audit)
 
     def _insert_rows(self, kind: Kind, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Insert *rows* of *kind* into *table* (the store's batch insert: COPY on PostgreSQL)."""
