@@ -197,6 +197,21 @@ class SqliteStore(SqlStore):
         finally:
             self._later.on = before
 
+    def page_cache(self, mebibytes: int) -> None:
+        """Let this store's connection keep up to *mebibytes* of the database's pages in memory.
+
+        SQLite's default is about 2 MiB. A month close reads a partition's rows
+        of every kind and writes its lines and audit rows into indexes that
+        outgrow that cache as the store grows: with a larger one it reads fewer
+        pages from the file again.
+        """
+        if isinstance(mebibytes, bool) or not isinstance(mebibytes, int) or mebibytes < 1:
+            raise errors.InvalidValue(
+                "must be a whole number of MiB, at least 1", field="mebibytes", value=mebibytes
+            )
+        with self._lock:
+            self._connection().execute(f"PRAGMA cache_size = -{mebibytes * 1024}")
+
     def sync(self) -> None:
         """Sync the write-ahead log: every transaction committed so far is then durable.
 
