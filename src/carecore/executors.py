@@ -611,12 +611,18 @@ class DaskExecutor(BaseExecutor):
             # task's interpreter lock, less often: a worker's other threads used about
             # 0.05 CPU s instead of 0.2 on a 10-replication task. The nannies pass the
             # configuration they were created under to their workers.
+            # The workers keep glibc's own malloc trim threshold: Dask's nanny sets
+            # MALLOC_TRIM_THRESHOLD_=65536 so that freed memory goes back to the system
+            # sooner, and with it ten replications (allocation-heavy Python) took 1.84 to
+            # 1.92 CPU s in a worker, and 1.87 to 1.98 s in a plain process given the same
+            # variable, against 1.66 to 1.74 s without it.
             with importlib.import_module("dask").config.set(
                 {
                     "distributed.worker.profile.enabled": False,
                     "distributed.admin.tick.interval": "1s",
                     "distributed.worker.memory.monitor-interval": "1s",
                     "distributed.admin.system-monitor.interval": "2s",
+                    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                 }
             ):
                 self._cluster = distributed.LocalCluster(
