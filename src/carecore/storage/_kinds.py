@@ -62,7 +62,7 @@ def _load_date(value: object) -> pendulum.Date | None:
         found = _DAYS.get(value)
         if found is None:
             found = _parse_day(value)
-            if len(_DAYS) < _SHARED_VALUES:
+            if len(_DAYS) < _SHARED_DAYS:
                 _DAYS[value] = found
         return found
     assert isinstance(value, dt.date)  # noqa: S101 - the column type guarantees it
@@ -107,6 +107,9 @@ def _load_bool(value: object) -> bool | None:
 def _load_json(kind: object) -> Callable[[object], object]:
     # Short texts repeat across rows (a code, a status on a day, a team member): each
     # distinct one is checked and built once. The values are immutable, so rows share them.
+    # Texts that name a patient never repeat, so the memo is emptied when it fills: it
+    # holds at most _SHARED_VALUES values for the process's life, and the texts that do
+    # repeat are back in it after a few rows.
     seen: dict[str, object] = {}
 
     def load(value: object) -> object:
@@ -116,8 +119,9 @@ def _load_json(kind: object) -> Callable[[object], object]:
             found = seen.get(value, _UNSEEN)
             if found is _UNSEEN:
                 found = from_primitive(json.loads(value), kind)  # type: ignore[arg-type]
-                if len(seen) < _SHARED_VALUES:
-                    seen[value] = found
+                if len(seen) >= _SHARED_VALUES:
+                    seen.clear()
+                seen[value] = found
             return found
         data = json.loads(value) if isinstance(value, (str, bytes)) else value
         return from_primitive(data, kind)  # type: ignore[arg-type]
@@ -125,9 +129,12 @@ def _load_json(kind: object) -> Callable[[object], object]:
     return load
 
 
-#: JSON cells up to this length share one built value per distinct text, up to this many texts.
+#: JSON cells up to this length share one built value per distinct text, up to this many texts
+#: at once (a column's memo is emptied when it is full).
 _SHARED_TEXT = 512
-_SHARED_VALUES = 100_000
+_SHARED_VALUES = 10_000
+#: Distinct day texts parsed once each (a century of birth dates is about 36,500 days).
+_SHARED_DAYS = 100_000
 _UNSEEN = object()
 
 
