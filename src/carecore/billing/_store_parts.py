@@ -88,7 +88,6 @@ from carecore.model import (
     TransitionEpisode,
 )
 from carecore.storage import StoredRows, kind_for
-from carecore.storage._kinds import _same
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -288,7 +287,7 @@ def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
     for at, column in enumerate(kind.columns):
         if column.field is None:
             continue
-        if column.load is _SAME:
+        if column.plain:  # the builder reads the row's value itself
             args.append(f"{column.field}=row[{at}]")
         elif column.type in _MEMO_TYPES:
             # A dict lookup for a value seen before (a day, a code, a flag).
@@ -313,9 +312,6 @@ def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
     _STORED_BUILDERS[kind.cls] = build
     return build
 
-
-#: The load of a column whose value is the stored one (the builder reads the row's value).
-_SAME = _same
 
 #: Column types whose loaded values are immutable and few (days, codes, flags): each
 #: distinct stored value is loaded once per builder (:class:`_Memo`).

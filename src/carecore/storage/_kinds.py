@@ -164,6 +164,11 @@ class Column:
     #: an attrs default (a bool, a number) or ``"[]"`` for an empty list.
     backfill: object = None
 
+    @property
+    def plain(self) -> bool:
+        """Whether the stored value is the field's value as it is (its load changes nothing)."""
+        return self.load is _same
+
 
 @attrs.frozen
 class Kind:
