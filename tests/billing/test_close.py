@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carecore import errors
-from carecore.billing import _columnar, cms_rule_set
+from carecore.billing import _close, _columnar, cms_rule_set
 from carecore.billing._close import (
     _LightParser,
     _parse_event,
@@ -382,5 +382,5 @@ def test_a_columnar_close_collects_garbage_rarely_and_restores_the_setting(tmp_p
         _columnar.close_columnar(
             patients, events, ServicePeriod.month(2026, 1), cms_rule_set(2026), tmp_path / "out"
         )
-    assert seen == [_columnar._CLOSE_GC_THRESHOLDS] != [before]
+    assert seen == [_close.CLOSE_GC_THRESHOLDS] != [before]
     assert gc.get_threshold() == before

@@ -31,6 +31,7 @@ import contextlib
 import csv
 import datetime as dt
 import functools
+import gc
 import operator
 import os
 import types
@@ -1615,3 +1616,27 @@ def _plan_versions_as_of(
             tuple((version, day) for version, day in versions if day is None or day <= month.end)
         )
     return out
+
+
+#: The cyclic garbage collector's thresholds while a close runs (see :func:`rare_collections`).
+CLOSE_GC_THRESHOLDS = (100_000, 50, 100)
+
+
+@contextlib.contextmanager
+def rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while a close runs; restore it after.
+
+    A close (columnar or from a store) allocates millions of short-lived
+    objects that hold no cycles (events, records, facts, results, text), and
+    by default every 700 allocations start a collection that walks the young
+    objects, and every so often all of them. Measured at 200,000 patients
+    (bench/gen_close.py), these thresholds cut the CSV close's CPU by 8 to 12%.
+    Forked workers inherit them (set before the pool starts them). The setting
+    is the process's: other threads run with it while the close does.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(*CLOSE_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

@@ -45,10 +45,8 @@ with hypothesis that the output files equal the reference close's.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import gc
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -75,6 +73,7 @@ from carecore.billing._close import (
     _open,
     _patient_parsers,
     _patient_row,
+    rare_collections,
 )
 from carecore.billing._encode import (
     EVALUATED_BY,
@@ -104,7 +103,7 @@ from carecore.executors import Pending, Pool, open_pool
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     import polars as pl
 
@@ -1146,7 +1145,7 @@ def close_columnar(
     reference engine's share (distinct canonical months, and the patients it
     closes one by one) runs in that many forked worker processes.
     """
-    with _rare_collections():
+    with rare_collections():
         # Started before polars has threads (the workers are forked, with these GC settings).
         runner = open_pool(workers, _State, rules, month, Path(patients_csv), Path(events_csv))
         try:
@@ -1155,28 +1154,6 @@ def close_columnar(
             )
         finally:
             runner.close()
-
-
-#: The cyclic garbage collector's thresholds while a columnar close runs (see _rare_collections).
-_CLOSE_GC_THRESHOLDS = (100_000, 50, 100)
-
-
-@contextlib.contextmanager
-def _rare_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while a close runs; restore it after.
-
-    A close allocates millions of short-lived objects that hold no cycles
-    (events, facts, results, text), and by default every 700 allocations
-    start a collection that walks the young objects, and every so often all
-    of them. Measured at 200,000 patients (bench/gen_close.py), the thresholds
-    here cut the close's CPU by 8 to 12%. Forked workers inherit them.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(*_CLOSE_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917

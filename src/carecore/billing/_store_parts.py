@@ -38,8 +38,6 @@ during the close lands wholly before or after a patient's read.
 from __future__ import annotations
 
 import collections
-import contextlib
-import gc
 import heapq
 import json
 import multiprocessing
@@ -56,6 +54,7 @@ from carecore.billing._close import (
     PatientMonth,
     PatientRow,
     _plan_versions_as_of,
+    rare_collections,
 )
 from carecore.billing._encode import AuditEvidence
 from carecore.billing._engine import evaluate
@@ -624,7 +623,8 @@ def _runs_on(executor: Executor | None, parts: int, workers: int) -> Executor | 
     return workers
 
 
-def close_store_parts(  # noqa: PLR0917 - close_store's settings
+@rare_collections()  # forked workers inherit the thresholds (set before the pool starts them)
+def close_store_parts(  # noqa: C901, PLR0917 - close_store's settings; read, submit, collect
     program: CareProgram,
     month: ServicePeriod,
     rules: RuleSet,
@@ -645,61 +645,6 @@ def close_store_parts(  # noqa: PLR0917 - close_store's settings
     than two partitions). There are *partitions* of them, or as many as
     make partitions of about *partition_size* patients.
     """
-    # Forked workers inherit the thresholds (set before the pool starts them).
-    with _rare_collections():
-        return _close_store_parts(
-            program,
-            month,
-            rules,
-            out,
-            reason,
-            on_progress,
-            setting,
-            require_coverage,
-            workers,
-            partition_size,
-            executor,
-            partitions,
-        )
-
-
-#: The cyclic garbage collector's thresholds while a store close runs (see _rare_collections).
-_CLOSE_GC_THRESHOLDS = (100_000, 50, 100)
-
-
-@contextlib.contextmanager
-def _rare_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while a store close runs; restore it after.
-
-    A partition builds hundreds of thousands of records, facts and results
-    that hold no cycles, and by default every 700 allocations start a
-    collection of the young objects (and every so often of all of them),
-    which walks the partition's records again and again. The CSV close runs
-    with the same thresholds.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(*_CLOSE_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
-def _close_store_parts(  # noqa: C901, PLR0917 - close_store_parts' settings; read, submit, collect
-    program: CareProgram,
-    month: ServicePeriod,
-    rules: RuleSet,
-    out: Path | None,
-    reason: str,
-    on_progress: Callable[[int, int], None] | None,
-    setting: Setting,
-    require_coverage: bool,  # noqa: FBT001
-    workers: int,
-    partition_size: int,
-    executor: Executor | None = None,
-    partitions: int | None = None,
-) -> CloseSummary:
-    """:func:`close_store_parts` under the close's collector thresholds."""
     with program.transaction(f"{reason}: read {month}") as tx:
         ids = tx.patient_ids()
         staff = tuple(tx.all(Practitioner))
