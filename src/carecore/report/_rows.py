@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from carecore.registry import worklist_rows
 from carecore.registry._work import _order
-from carecore.report._tables import cell
+from carecore.report._tables import cell, worklist_cells
 from carecore.report._view import worklist_counts
 
 if TYPE_CHECKING:
@@ -114,16 +114,7 @@ class SpooledRows:
                     (
                         w.owner,
                         _order(item, day),
-                        (
-                            r.owner,
-                            r.band,
-                            cell(r.due),
-                            cell(r.overdue_since),
-                            r.kind,
-                            r.patient_id,
-                            r.action,
-                            r.detail,
-                        ),
+                        worklist_cells(r),
                         names.get(r.patient_id, r.patient_id),
                         r.due,
                     )

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from carecore.metrics import ProgramReport
+    from carecore.registry import WorklistRow
 
-__all__ = ["Table", "cell", "report_tables"]
+__all__ = ["Table", "cell", "report_tables", "worklist_cells"]
 
 
 @frozen(kw_only=True)
@@ -233,6 +234,20 @@ def _a1c(report: ProgramReport) -> Table:
     )
 
 
+def worklist_cells(r: WorklistRow) -> tuple[str, ...]:
+    """One open worklist row as the worklist table's cells (its columns' order)."""
+    return (
+        r.owner,
+        r.band,
+        cell(r.due),
+        cell(r.overdue_since),
+        r.kind,
+        r.patient_id,
+        r.action,
+        r.detail,
+    )
+
+
 def _worklist(report: ProgramReport) -> Table:
     # The rows a care manager reads (carecore worklist): priority, overdue since, what to do.
     plans = () if report.data is None else report.data.care_plans
@@ -252,20 +267,7 @@ def _worklist(report: ProgramReport) -> Table:
             "action",
             "detail",
         ),
-        rows=tuple(
-            (
-                r.owner,
-                r.band,
-                cell(r.due),
-                cell(r.overdue_since),
-                r.kind,
-                r.patient_id,
-                r.action,
-                r.detail,
-            )
-            for r in rows
-            if r.closed_reason is None
-        ),
+        rows=tuple(worklist_cells(r) for r in rows if r.closed_reason is None),
     )
 
 
