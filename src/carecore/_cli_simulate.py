@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import json
 import math
@@ -20,7 +19,6 @@ from carecore._files import PRIVATE_FOLDER, private_open, write_private
 if TYPE_CHECKING:
     import pluggy
 
-    from carecore.executors import Executor
     from carecore.simulation import Interval, Study, StudyResult
 
 #: The summary figures the table output shows, in order, with the kind of number each is:
@@ -262,27 +260,6 @@ def _with_panel(study: Study, location: str, pm: pluggy.PluginManager | None) ->
     return attrs.evolve(study, population=panel)
 
 
-def _open_executor(
-    stack: contextlib.ExitStack[Any],
-    executor: str,
-    workers: int | None,
-    scheduler: str | None,
-    pm: pluggy.PluginManager | None,
-) -> Executor:
-    """The executor the options name, closed with *stack*; its refusals name --workers, --executor."""
-    from carecore.executors import get_executor  # noqa: PLC0415 - loaded when the command runs
-
-    try:
-        return stack.enter_context(
-            get_executor(executor, workers=workers, scheduler=scheduler, pm=pm)
-        )
-    except errors.CarecoreError as exc:
-        # Named as typed, as --replications and --scheduler are, not as get_executor's arguments.
-        if (exc.field, exc.value) in {("workers", workers), ("executor", executor)}:
-            exc.field = f"--{exc.field}"
-        raise
-
-
 def _write(result: StudyResult, out: Path) -> list[str]:
     try:
         return _write_files(result, out)
@@ -397,8 +374,10 @@ def simulate(  # noqa: PLR0917, C901 - one option after another
         study = _with_panel(study, population_from, pm)
     if executor is None:
         executor = "local" if scheduler is None else "dask"
-    with contextlib.ExitStack() as stack:
-        runner = _open_executor(stack, executor, workers, scheduler, pm)
+    from carecore.executors import get_executor  # noqa: PLC0415 - loaded when the command runs
+
+    # Its refusals name --workers and --executor: the CLI's guard renames them (cli._guarded).
+    with get_executor(executor, workers=workers, scheduler=scheduler, pm=pm) as runner:
         if no_progress or not sys.stderr.isatty():
             result = run_study(study, replications=replications, seed=seed, executor=runner)
         else:
