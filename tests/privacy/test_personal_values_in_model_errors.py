@@ -28,6 +28,8 @@ _BASE = {
         ({"birth_date": "19501345"}, "birth_date", "19501345"),
         ({"date_of_death": "19401201"}, "date_of_death", "19401201"),
         ({"date_of_death": pendulum.Date(1940, 12, 1)}, "date_of_death", "1940"),
+        ({"given_name": " Okafor-Ada"}, "given_name", "Okafor-Ada"),
+        ({"family_name": "Okafor "}, "family_name", "Okafor"),
     ],
 )
 def test_a_refused_personal_value_is_described_not_shown(change, field, secret):

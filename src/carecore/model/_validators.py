@@ -28,14 +28,15 @@ def _name(attribute: attrs.Attribute[Any]) -> str:
 
 
 def not_blank(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    """Require a non-empty string without surrounding whitespace."""
+    """Require a non-empty string without surrounding whitespace (a personal one is described)."""
+    shown = described(value) if attribute.metadata.get("personal") else value
     if not isinstance(value, str):
-        raise errors.InvalidValue("must be a string", field=_name(attribute), value=value)
+        raise errors.InvalidValue("must be a string", field=_name(attribute), value=shown)
     if not value.strip():
-        raise errors.InvalidValue("must not be blank", field=_name(attribute), value=value)
+        raise errors.InvalidValue("must not be blank", field=_name(attribute), value=shown)
     if value != value.strip():
         raise errors.InvalidValue(
-            "must not start or end with whitespace", field=_name(attribute), value=value
+            "must not start or end with whitespace", field=_name(attribute), value=shown
         )
 
 

@@ -67,9 +67,9 @@ SOURCE = "hl7"
 #: the patient from PID; ``review`` refuses it (AE) and keeps it for a person to match.
 UnknownPatients = Literal["create", "review"]
 
-#: Errors that refuse one message (the others, a store that cannot be reached, propagate).
 T = TypeVar("T")
 
+#: Errors that refuse one message (the others, a store that cannot be reached, propagate).
 _REFUSALS = (errors.InvalidValue, errors.InvalidInput, errors.NotFound, errors.ConflictError)
 
 
