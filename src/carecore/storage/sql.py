@@ -96,6 +96,10 @@ def _get_many_sql(table: str, names: tuple[str, ...], key: tuple[str, ...], coun
     return f"SELECT {_cols(names)} FROM {quote(table)} WHERE {where}"
 
 
+#: Identifier pairs looked up in one query by ``patients_with_identifiers``.
+IDENTIFIER_CHUNK = 100
+
+
 class SqlStore:
     """Base class for stores over a DB-API 2.0 connection.
 
@@ -1373,7 +1377,6 @@ class SqlTransaction:
         """The ids of stored patients whose ``identifiers`` hold (*system*, *value*), sorted."""
         self._guard()
         _checks.inbound_key(system, value)
-        import json  # noqa: PLC0415 - only this lookup reads JSON text
 
         # The database finds the candidates through its identifier index (schema 17);
         # Python checks the pair in each one's identifiers.
@@ -1398,7 +1401,7 @@ class SqlTransaction:
     def patients_with_identifiers(
         self, identifiers: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], list[str]]:
-        """:meth:`patients_with_identifier` of each (system, value) pair, in one query per 100 pairs.
+        """:meth:`patients_with_identifier` of each pair, ``IDENTIFIER_CHUNK`` pairs a query.
 
         Each pair maps to the sorted ids of the stored patients carrying it (an
         empty list for none); one audit entry records the lookup.
@@ -1416,8 +1419,8 @@ class SqlTransaction:
             _checks.inbound_key(system, value)
         found: dict[tuple[str, str], set[str]] = {pair: set() for pair in wanted}
         lookup = self._store._identifier_lookup  # noqa: SLF001
-        for i in range(0, len(wanted), 100):
-            part = [lookup(system, value) for system, value in wanted[i : i + 100]]
+        for i in range(0, len(wanted), IDENTIFIER_CHUNK):
+            part = [lookup(system, value) for system, value in wanted[i : i + IDENTIFIER_CHUNK]]
             # The dialect's query for one pair, once a pair: each row is checked below.
             cur = self._run(
                 " UNION ALL ".join(sql for sql, _ in part),
