@@ -15,7 +15,7 @@ from carecore.service import CareProgram
 from carecore_hl7v2.ingest import UnknownPatients, handle, practice_time_zone, split_messages
 from carecore_hl7v2.listener import serve
 from carecore_hl7v2.mapping import MAX_ID
-from carecore_hl7v2.source import SUFFIXES
+from carecore_hl7v2.source import SUFFIXES, message_files
 
 if TYPE_CHECKING:
     import pluggy
@@ -203,7 +203,7 @@ def _message_files(paths: tuple[Path, ...]) -> list[Path]:
         if not path.is_dir():
             out.append(path)
             continue
-        found = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+        found = message_files(path)
         if not found:
             kinds = ", ".join(SUFFIXES[:-1]) + f" or {SUFFIXES[-1]}"
             click.echo(f"warning: {path} holds no {kinds} files", err=True)

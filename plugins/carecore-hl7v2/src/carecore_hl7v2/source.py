@@ -34,10 +34,15 @@ if TYPE_CHECKING:
 
     from carecore.service import CareProgram
 
-__all__ = ["SUFFIXES", "Hl7v2FilesSource"]
+__all__ = ["SUFFIXES", "Hl7v2FilesSource", "message_files"]
 
 #: The file names the source reads (a folder is read file by file, in name order).
 SUFFIXES = (".hl7", ".er7", ".txt")
+
+
+def message_files(folder: Path) -> list[Path]:
+    """The message files in *folder* (named ``*.hl7``, ``*.er7`` or ``*.txt``), in name order."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
 class Hl7v2FilesSource:
@@ -102,9 +107,7 @@ class Hl7v2FilesSource:
 
     def _files(self, location: str) -> list[Path]:
         path = Path(location)
-        if path.is_dir():
-            return sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
-        return [path]
+        return message_files(path) if path.is_dir() else [path]
 
     def _messages(self, location: str) -> Iterator[tuple[str, str | ImportRefusal]]:
         """``(where, message text)`` for each message, or a refusal for a file that cannot be read."""
