@@ -16,12 +16,23 @@ True
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["PRIVATE_FILE", "PRIVATE_FOLDER", "private_folder", "private_open", "write_private"]
+__all__ = [
+    "PRIVATE_FILE",
+    "PRIVATE_FOLDER",
+    "FileSequence",
+    "FileValues",
+    "private_folder",
+    "private_open",
+    "write_private",
+]
+
+_T = TypeVar("_T")
 
 #: The mode of every file carecore writes that may hold PHI.
 PRIVATE_FILE = 0o600
@@ -64,3 +75,28 @@ def private_folder(path: Path) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+
+
+class FileSequence(Sequence[_T]):
+    """A sequence read back from files as it is iterated: a subclass writes ``__iter__`` and ``__len__``.
+
+    Indexing reads it whole (rows kept on disk are meant to be iterated, not indexed).
+    """
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_T]: ...
+    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
+        return tuple(self)[index]
+
+
+class FileValues(FileSequence[_T]):
+    """A :class:`FileSequence` equal to any sequence of the same rows (and so not hashable)."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]

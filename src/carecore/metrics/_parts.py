@@ -37,13 +37,13 @@ import shutil
 import tempfile
 import weakref
 from collections import defaultdict
-from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 
 from carecore import errors
+from carecore._files import FileValues
 from carecore.metrics._measure import Comparison, Measure
 from carecore.metrics._program import PmpmRow, _pmpm_source, _revenue_measure
 from carecore.metrics._summary import ProgramReport, _caseload_measure
@@ -52,7 +52,7 @@ from carecore.registry import Caseload
 from carecore.registry._work import _order
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from carecore.outreach import ClosedItem, WorkItem
 
@@ -127,7 +127,7 @@ def _by_patient(groups: Iterable[Sequence[_P]]) -> tuple[_P, ...]:
     return tuple(heapq.merge(*groups, key=lambda x: x.patient_id))
 
 
-class Spool(Sequence[_P]):
+class Spool(FileValues[_P]):
     """Per-patient rows kept on disk, not in memory: each partition's rows, read back merged.
 
     :meth:`add` pickles one partition's rows (in patient-id order) to a file
@@ -183,20 +183,6 @@ class Spool(Sequence[_P]):
 
     def __len__(self) -> int:
         return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> _P: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[_P]: ...
-    def __getitem__(self, index: int | slice) -> _P | Sequence[_P]:
-        return tuple(self)[index]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or len(other) != len(self):
-            return False
-        return all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def _caseloads(parts: Sequence[ProgramReport]) -> tuple[Caseload, ...]:

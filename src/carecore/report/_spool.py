@@ -38,11 +38,12 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from carecore._files import FileSequence, FileValues
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Iterator
+    from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
     from types import FrameType
 
 __all__ = ["ReportSpool", "Runs", "report_spool"]
@@ -103,7 +104,7 @@ def _watch() -> None:
         signal.signal(signum, _on_signal)
 
 
-class Runs(Sequence[_T]):
+class Runs(FileValues[_T]):
     """Rows on disk in sorted runs, read back merged: a sequence that is never all in memory.
 
     Each :meth:`add` writes one run (rows already sorted by *key*) to a file
@@ -217,27 +218,13 @@ class Runs(Sequence[_T]):
     def __len__(self) -> int:
         return self._count
 
-    @overload
-    def __getitem__(self, index: int) -> _T: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[_T]: ...
-    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
-        return tuple(self)[index]
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or len(other) != len(self):
-            return False
-        return all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 def _every(chunks: dict[Hashable, list[int]]) -> list[int]:
     """Every chunk of a run, in the file's order (its rows' order)."""
     return sorted(offset for offsets in chunks.values() for offset in offsets)
 
 
-class _Group(Sequence[_T], Generic[_T]):
+class _Group(FileSequence[_T]):
     """One group of a :class:`Runs`, read from disk each time it is iterated."""
 
     def __init__(self, runs: Runs[_T], group: Hashable) -> None:
@@ -250,15 +237,8 @@ class _Group(Sequence[_T], Generic[_T]):
     def __len__(self) -> int:
         return self._runs.size(self._name)
 
-    @overload
-    def __getitem__(self, index: int) -> _T: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[_T]: ...
-    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
-        return tuple(self)[index]
 
-
-class Mapped(Sequence[_T]):
+class Mapped(FileSequence[_T]):
     """*rows* (a sequence read from disk) with *make* applied to each as it is read."""
 
     def __init__(self, rows: Sequence[Any], make: Callable[[Any], _T]) -> None:
@@ -270,13 +250,6 @@ class Mapped(Sequence[_T]):
 
     def __len__(self) -> int:
         return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> _T: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[_T]: ...
-    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
-        return tuple(self)[index]
 
 
 class ReportSpool:
