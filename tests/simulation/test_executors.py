@@ -197,7 +197,7 @@ def test_a_pool_on_dask_builds_its_state_once_per_worker():
     assert max(got) >= 7
 
 
-def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile():
+def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile(monkeypatch):
     """No dashboard shows it, so the workers skip Dask's profiler (a stack sample every 10 ms).
 
     On pure-Python tasks such as replications that sampling cost about a tenth of each
@@ -207,6 +207,9 @@ def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile():
     pytest.importorskip("distributed")
     import dask
 
+    # What a Dask cluster started earlier with Dask's defaults leaves in this process's
+    # environment (its nanny's os.environ.update): the workers must not inherit it.
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with get_executor("dask", workers=2) as cluster:
         enabled = cluster.client.run(dask.config.get, "distributed.worker.profile.enabled")
         tick = cluster.client.run(dask.config.get, "distributed.admin.tick.interval")
@@ -223,6 +226,7 @@ def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile():
     # The settings are the cluster's own: this process's configuration is left as it was.
     assert dask.config.get("distributed.worker.profile.enabled") is True
     assert dask.config.get("distributed.admin.tick.interval") == "20ms"
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # put back as it was
 
 
 def test_open_pool_refuses_what_is_not_an_executor():
