@@ -188,6 +188,12 @@ def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
     )
 
 
+def _why(code: int, stderr: str) -> str:
+    """A lost run's exit code and the last line it wrote, for the table's note."""
+    last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "")
+    return f"exit {code}: {last.strip()}"[:150]
+
+
 def kill(proc: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGKILL)
@@ -361,14 +367,20 @@ def fault_schema_kill(rng: random.Random, work: Path) -> Row:
         check = run_cli("db", "check", url)
         row.tried += 1
         row.untyped += untyped(again.stderr) + untyped(check.stderr)
-        row.lost += again.returncode != 0 or check.returncode != 0
+        for done in (again, check):
+            if done.returncode != 0:
+                row.lost += 1
+                row.note = _why(done.returncode, done.stderr)
+                break
     url = f"sqlite:///{work / 'schema-race.db'}"
     racers = [start_cli("db", "init", url) for _ in range(4)]
     for proc in racers:
         _, err = proc.communicate(timeout=120)
         row.tried += 1
         row.untyped += untyped(err)
-        row.lost += proc.returncode != 0
+        if proc.returncode != 0:
+            row.lost += 1
+            row.note = _why(proc.returncode, err)
     row.survived = row.tried - row.lost
     return row
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,42 @@ def test_file_uses_wal_and_foreign_keys(store, url):
     assert store._connection().execute("PRAGMA foreign_keys").fetchone() == (1,)
     with raw(url) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_opening_waits_for_a_writer_before_switching_to_wal(tmp_path):
+    # Another connection is writing to a new file in its rollback journal (as a
+    # second `db init` started at the same moment can be): switching the journal
+    # mode then fails at once with "database is locked", without SQLite's busy
+    # wait. The store waits for the writer instead of refusing the file.
+    path = tmp_path / "racing.db"
+    url = f"sqlite:///{path}"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE other_writer (x)")
+    done = threading.Timer(0.3, writer.execute, ("COMMIT",))
+    done.start()
+    try:
+        store = SqliteStore(url)
+    finally:
+        done.join()
+        writer.close()
+    try:
+        assert store._connection().execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        store.close()
+
+
+def test_opening_refuses_a_file_locked_past_the_busy_timeout(tmp_path, monkeypatch):
+    path = tmp_path / "held.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE other_writer (x)")
+    monkeypatch.setattr(SqliteStore, "BUSY_TIMEOUT", 0.2)
+    try:
+        with pytest.raises(errors.StoreUnavailable, match="locked"):
+            SqliteStore(f"sqlite:///{path}")
+    finally:
+        writer.close()
 
 
 def test_audit_log_refuses_update_and_delete(store, url):

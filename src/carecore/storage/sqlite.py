@@ -34,6 +34,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -155,7 +156,10 @@ class SqliteStore(SqlStore):
             _create_private(self.path, url)
         try:
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self.BUSY_TIMEOUT,
             )
         except sqlite3.Error as exc:
             raise errors.StoreUnavailable(str(exc), field="url", value=url) from exc
@@ -164,7 +168,7 @@ class SqliteStore(SqlStore):
             # before any pragma could write to it.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._write_ahead(conn)
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
@@ -176,6 +180,31 @@ class SqliteStore(SqlStore):
         self._wal = None if self.path == ":memory:" else f"{Path(self.path).resolve()}-wal"
         #: Whether this thread's transactions skip the commit's sync (see :meth:`unsynced`).
         self._later = threading.local()
+
+    #: Seconds a statement waits for another connection's lock before the store gives up.
+    BUSY_TIMEOUT: float = 30.0
+
+    def _write_ahead(self, conn: sqlite3.Connection) -> None:
+        """Put the file in write-ahead-log mode, waiting for other connections as a write does.
+
+        Switching the mode needs the file to itself. When another connection
+        holds a write lock in the rollback journal (a second process creating
+        the same new file at the same moment), SQLite answers "database is
+        locked" at once, without its busy wait; so the switch is tried again
+        until :attr:`BUSY_TIMEOUT` has passed.
+        """
+        deadline = time.monotonic() + self.BUSY_TIMEOUT
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            else:
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
