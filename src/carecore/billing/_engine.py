@@ -1031,6 +1031,18 @@ def tcm_clock(
             raise errors.InvalidValue(
                 f"must be a whole number from 1 to {top}", field=name, value=value
             )
+    return _tcm_clock(discharge, calendar, day_counting, contact_business_days, period_days)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tcm_clock(
+    discharge: pendulum.Date,
+    calendar: HolidayCalendar,
+    day_counting: TcmDayCounting,
+    contact_business_days: int,
+    period_days: int,
+) -> TcmClock:
+    """:func:`tcm_clock` after its checks, kept per discharge (a close or a study asks again and again)."""
     offset = 0 if day_counting is TcmDayCounting.DISCHARGE_DAY_ZERO else 1
     return TcmClock(
         discharge=discharge,

@@ -594,8 +594,12 @@ def _tcm_bill(
     """
     discharge, contact_day, successful, visit_day, mdm, readmitted = tcm
 
+    origin = discharge.toordinal()
+
     def days(day: pendulum.Date | None) -> int | None:
-        return None if day is None else (day - discharge).days
+        # Ordinals, not pendulum's subtraction (it builds an Interval): this runs for
+        # every TCM period of every replication.
+        return None if day is None else day.toordinal() - origin
 
     switches = rules.switches
     clock = tcm_clock(
