@@ -6,8 +6,10 @@ import json
 import sqlite3
 
 import pytest
+from carecore_fhir.source import FhirSource
 from click.testing import CliRunner
 
+from carecore import errors
 from carecore.cli import make_app
 
 
@@ -153,3 +155,27 @@ def test_the_shell_zone_comes_before_the_stored_one(store, tmp_path, monkeypatch
     done = CliRunner().invoke(make_app(), [*command, "--db", url, file])
     assert done.exit_code == 0, done.output
     assert set(zones(path).values()) == {"America/Denver"}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["fhir", "import", "--no-progress", "--time-zone", "Mars/Base"],
+        ["import", "--source", "fhir", "-o", "time_zone=Mars/Base"],
+    ],
+    ids=["fhir-import", "import-source-fhir"],
+)
+def test_an_unknown_zone_is_refused_before_anything_is_read(store, tmp_path, command):
+    url, path = store
+    file = bundle(tmp_path / "a.json", [patient("pa")])
+    done = CliRunner().invoke(make_app(), [*command, "--db", url, file])
+    assert done.exit_code == 2, done.output
+    assert "time_zone='Mars/Base': is not a known IANA time zone" in done.output.replace("-", "_")
+    assert "refused" not in done.output
+    assert zones(path) == {}
+
+
+def test_the_source_refuses_an_unknown_zone_option_by_name():
+    with pytest.raises(errors.InvalidValue) as raised:
+        FhirSource().configured({"time_zone": "Mars/Base"})
+    assert (raised.value.field, raised.value.value) == ("time_zone", "Mars/Base")

@@ -10,6 +10,7 @@ import attrs
 
 from carecore import errors
 from carecore._cli_config import cleartext_allowed
+from carecore.model.validators import check_time_zone
 from carecore.service import ImportRefusal, ImportSkip
 from carecore_fhir.importer import (
     _GZIP_MAGIC,
@@ -201,6 +202,9 @@ class FhirSource:
     def configured(self, options: Mapping[str, str]) -> FhirSource:
         """This source with ``carecore import --option`` values: ``time_zone``, ``source``, ``page_size``.
 
+        A ``time_zone`` that is not an IANA zone name is refused here, before
+        anything is read (:class:`~carecore.errors.InvalidValue` naming it).
+
         >>> FhirSource().configured({"page_size": "20"}).page_size
         20
         """
@@ -211,6 +215,8 @@ class FhirSource:
                 field="--option",
                 value=unknown,
             )
+        if options.get("time_zone") is not None:
+            check_time_zone(options["time_zone"], "time_zone")
         size = options.get("page_size", str(self.page_size))
         if not size.isdigit() or not 1 <= int(size) <= 1000:  # noqa: PLR2004 - a FHIR server's usual cap
             raise errors.InvalidValue(
