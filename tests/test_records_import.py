@@ -221,6 +221,8 @@ def test_a_location_left_with_one_kind_is_refused_by_name_and_later_ones_import(
     [
         (["--source", "nope", "all"], "--source"),
         (["--source", "memo", "elsewhere"], "location"),
+        (["--source", "memo", "nodir/"], "location='nodir/': does not exist"),
+        (["--source", "memo", "missing.csv"], "location='missing.csv': does not exist"),
         (["--source", "memo", "-o", "x=1", "all"], "--option"),
         (["--source", "memo", "-o", "novalue", "all"], "--option"),
     ],

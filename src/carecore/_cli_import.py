@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import typing
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -31,6 +34,34 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
             raise errors.InvalidValue("must be KEY=VALUE", field="--option", value=pair)
         out[key.strip()] = value.strip()
     return out
+
+
+#: A location with a scheme (``https://``, ``mllp://``) is a URL, not a path.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _does_not_exist(location: str, *, readable: bool) -> bool:
+    """Whether *location* is a path (not a URL) that names nothing on disk.
+
+    A missing location the source does not read is one. A source may read
+    locations that are names, not paths (a server alias), so one it reads is
+    taken as a path only when it looks like one: it has a folder separator or
+    a suffix (``nodir/``, ``missing.json``).
+
+    >>> _does_not_exist("no-such-folder/", readable=True)
+    True
+    >>> _does_not_exist("https://ehr.example/fhir", readable=False)
+    False
+    >>> _does_not_exist("all", readable=True)
+    False
+    """
+    if _URL.match(location):
+        return False
+    path = Path(location)
+    if path.exists():
+        return False
+    separators = {os.sep, os.altsep or os.sep}
+    return not readable or bool(path.suffix) or any(sep in location for sep in separators)
 
 
 def _in_zone(
@@ -159,7 +190,8 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
     Prints what each location added, skipped (already stored) and refused,
     with the reason, and counts what the source read but carecore does not
     use (e.g. FHIR Claims), by type and reason. Exits 1 when anything was refused, 2 for bad input
-    (an unknown source, an option it does not take, a location it cannot read).
+    (an unknown source, an option it does not take, a location that does not
+    exist or that it cannot read).
     """
     pm: pluggy.PluginManager = ctx.obj["pm"]
     sources = Hooks(pm).ehr_sources()
@@ -179,7 +211,10 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
             )
         source = configured(options)
     for location in locations:
-        if not source.can_read(location):
+        readable = source.can_read(location)
+        if _does_not_exist(location, readable=readable):
+            raise errors.InvalidValue("does not exist", field="location", value=location)
+        if not readable:
             raise errors.InvalidValue(
                 f"the {source_id} source cannot read it", field="location", value=location
             )

@@ -179,3 +179,18 @@ def test_the_source_refuses_an_unknown_zone_option_by_name():
     with pytest.raises(errors.InvalidValue) as raised:
         FhirSource().configured({"time_zone": "Mars/Base"})
     assert (raised.value.field, raised.value.value) == ("time_zone", "Mars/Base")
+
+
+@pytest.mark.parametrize("missing", ["nodir/", "missing.json"])
+@pytest.mark.parametrize(
+    "command",
+    [["fhir", "import", "--no-progress"], ["import", "--source", "fhir"]],
+    ids=["fhir-import", "import-source-fhir"],
+)
+def test_a_location_that_does_not_exist_is_named_and_exits_2(store, command, missing):
+    url, path = store
+    done = CliRunner().invoke(make_app(), [*command, "--db", url, missing])
+    assert done.exit_code == 2, done.output
+    assert "does not exist" in done.output
+    assert missing in done.output
+    assert zones(path) == {}
