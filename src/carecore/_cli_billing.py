@@ -855,6 +855,8 @@ def claims(  # noqa: PLR0917 - click passes the options by position
                 close_dir, period, practice=practice_file, patients=patients_file
             )
     except (errors.InvalidInput, errors.InvalidValue, errors.NotFound) as exc:
+        if exc.field == "url":
+            raise  # about the store: the command line names it --db, as every command does
         _fail(str(exc))
         return
     _write_claims(writers[fmt], batch, out, problems)

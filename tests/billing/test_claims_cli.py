@@ -83,3 +83,20 @@ def test_a_missing_store_exits_2(tmp_path):
 )
 def test_person_name_splits_a_display_name(name, split):
     assert person_name(name) == split
+
+
+def test_a_store_that_does_not_exist_is_named_by_db(tmp_path, monkeypatch):
+    # As every other command says it (docs/reference/errors.md), not by the library's url=.
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///nope/x.db"
+    result = _run(
+        "--db", url, "--month", "2026-03", "--format", "lines", "--out", str(tmp_path / "c"),
+        writer=True,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"--db={url!r}" in result.output
+    assert "url=" not in result.output
+    app = make_app(get_plugin_manager(entry_points=False))
+    close = CliRunner().invoke(app, ["billing", "close", "--db", url, "--month", "2026-03"])
+    assert close.exit_code == 2
+    assert f"--db={url!r}" in close.output
