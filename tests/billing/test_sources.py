@@ -119,7 +119,17 @@ def test_unknown_tag_is_not_found():
     assert "all_sources" in str(caught.value)
 
 
-@pytest.mark.parametrize("bad", ["", "s21", "S", "21", "S21 ", "SPEC", 21, None])
+@pytest.mark.parametrize("tag", ["S0", "S999", "S9999", "S123456", "S007"])
+def test_any_well_formed_unlisted_tag_is_not_found(tag):
+    # As the sources page says: S followed by digits, however many, is a tag; one not listed
+    # is NotFound (S9999 was InvalidValue, S999 NotFound).
+    with pytest.raises(errors.NotFound) as caught:
+        source(tag)
+    assert caught.value.field == "tag"
+    assert caught.value.value == tag
+
+
+@pytest.mark.parametrize("bad", ["", "s21", "s26", "S", "21", "S21 ", "SPEC", "S-1", 21, None])
 def test_malformed_tag_is_invalid(bad):
     with pytest.raises(errors.InvalidValue) as caught:
         source(bad)

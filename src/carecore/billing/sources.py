@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["Source", "SourceKind", "all_sources", "source", "sources_of"]
 
 _TAG = re.compile(r"S[0-9]{1,3}")
+#: What :func:`source` takes as a tag: a capital S and digits, however many (a listed tag
+#: has at most three; a longer one is simply not listed).
+_ANY_TAG = re.compile(r"S[0-9]+")
 _URL = re.compile(r"https?://\S+")
 
 
@@ -1033,9 +1036,10 @@ def all_sources() -> tuple[Source, ...]:
 def source(tag: str) -> Source:
     """The source a tag stands for.
 
-    Raises :class:`~carecore.errors.InvalidValue` when *tag* is not of the
-    form ``S<number>``, and :class:`~carecore.errors.NotFound` when no source
-    has that tag.
+    Raises :class:`~carecore.errors.InvalidValue` when *tag* is not a capital
+    ``S`` followed by digits (``s26``, ``S 26``, ``26`` or a number), and
+    :class:`~carecore.errors.NotFound` when no source has that tag (``S0``,
+    ``S9999``).
 
     >>> source("S1").publisher
     'NGS Medicare'
@@ -1044,8 +1048,10 @@ def source(tag: str) -> Source:
     ...
     carecore.errors.NotFound: tag='S9': no source has this tag (carecore.billing.sources.all_sources() lists them)
     """
-    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
-        raise errors.InvalidValue("must be a source tag such as 'S21'", field="tag", value=tag)
+    if not isinstance(tag, str) or not _ANY_TAG.fullmatch(tag):
+        raise errors.InvalidValue(
+            "must be a source tag: a capital S and digits, such as 'S21'", field="tag", value=tag
+        )
     found = _BY_TAG.get(tag)
     if found is None:
         raise errors.NotFound(
