@@ -363,7 +363,7 @@ def import_bundle(
     >>> [(o.resource, o.status) for o in report.outcomes]
     [('Patient/p1', 'imported')]
     """
-    options = options or Options()
+    options = _dated(options or Options(), program)
     try:
         bundle = read_bundle(data, source=source)
     except errors.InvalidInput as exc:
@@ -376,6 +376,11 @@ def import_bundle(
         bundle, options=options, known=_store_lookup(program), check=check
     )
     return _write(program, source, results, unmapped)
+
+
+def _dated(options: Options, program: CareProgram) -> Options:
+    """*options* with the import's time (a birth date after its date is refused): the program's clock."""
+    return options if options.now is not None else attrs.evolve(options, now=program.clock.now())
 
 
 _RANK = {"refused": 4, "imported": 3, "updated": 2, "unchanged": 1}

@@ -282,11 +282,15 @@ class Options:
     :param time_zone: the time zone of a patient whose resource does not give one.
     :param families: the program families an imported care plan belongs to, when the
         plan does not name carecore families itself.
+    :param now: when the import runs, by its clock: a Patient born after this date (in
+        the patient's time zone) is refused. None checks nothing; the importers give
+        their program's clock (mapping reads no clock itself).
     """
 
     source: str = "urn:carecore:fhir"
     time_zone: str = "UTC"
     families: frozenset[ServiceFamily] = frozenset({ServiceFamily.CCM})
+    now: pendulum.DateTime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -616,6 +620,7 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
         if (exc.field or "").startswith(_name(resource)):
             raise  # it names the element already, without its value
         raise _private(resource, exc, _PATIENT_PATHS.get(exc.field or "", exc.field)) from None
+    _check_born(resource, patient, options.now)
     values: list[Any] = [patient]
     address, why_not = read_address(resource)
     if why_not:
@@ -626,6 +631,17 @@ def map_patient(resource: dict[str, Any], resolver: Resolver, options: Options) 
     if contact is not None:
         values.append(contact)
     return Mapped(values=tuple(values), notes=tuple(notes))
+
+
+def _check_born(
+    resource: Mapping[str, Any], patient: Patient, now: pendulum.DateTime | None
+) -> None:
+    """Refuse a birth date after *now*'s date in the patient's time zone, naming the element only."""
+    if now is not None and patient.birth_date > now.in_timezone(patient.time_zone).date():
+        raise errors.InvalidValue(
+            "is after today (the import's date in the patient's time zone)",
+            field=f"{_name(resource)}.birthDate",
+        )
 
 
 def _identifiers(resource: Mapping[str, Any]) -> list[Identifier]:

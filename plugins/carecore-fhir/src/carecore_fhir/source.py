@@ -10,6 +10,7 @@ import attrs
 
 from carecore import errors
 from carecore._cli_config import cleartext_allowed
+from carecore.clock import SystemClock
 from carecore.model.validators import check_time_zone
 from carecore.service import ImportRefusal, ImportSkip
 from carecore_fhir.importer import (
@@ -17,6 +18,7 @@ from carecore_fhir.importer import (
     ImportReport,
     Outcome,
     ParsedBundle,
+    _dated,
     _store_lookup,
     _write,
     map_bundle,
@@ -143,7 +145,7 @@ def import_from_server(
     The source identifier system of imported patients is the server's base URL
     unless *options* names another.
     """
-    options = options or Options(source=client.base_url)
+    options = _dated(options or Options(source=client.base_url), program)
     try:
         bundle = fetch(client, patient_id=patient_id)
     except errors.CarecoreError as exc:
@@ -259,6 +261,9 @@ class FhirSource:
         except (errors.CarecoreError, OSError) as exc:
             yield ImportRefusal(where=location, reason=f"{type(exc).__name__}: {exc}")
             return
+        # No program here: a birth date is checked against the system clock's today.
+        if options.now is None:
+            options = attrs.evolve(options, now=SystemClock().now())
         results, _ = map_bundle(bundle, options=options)
         for outcome, mapped in results:
             if mapped is not None:

@@ -203,7 +203,11 @@ def store_prepared(
                 for p in prepared
             ]
         (one,) = prepared
-        refusal = Refused(str(exc), code="AE", field=getattr(exc, "field", ""), value=None)
+        refusal = (
+            exc
+            if isinstance(exc, Refused)
+            else Refused(str(exc), code="AE", field=getattr(exc, "field", ""), value=None)
+        )
         with program.transaction(f"inbound {SOURCE} refused") as refused:
             return [_dead_letter(program, refused, attrs.evolve(one, refusal=refusal))]
 
@@ -685,9 +689,30 @@ def _update(tx: Transaction, patient: Patient, people: Demographics) -> Patient:
         changes["identifiers"] = (*patient.identifiers, *extra)
     if not changes:
         return patient
-    updated = attrs.evolve(patient, **changes)
+    try:
+        updated = attrs.evolve(patient, **changes)
+    except errors.InvalidValue as exc:  # a death before the stored birth date, or the reverse
+        field = _PID_FIELDS.get(exc.field or "", "PID")
+        raise Refused(
+            "the date of death is before the birth date (PID-7)"
+            if field == "PID-29"
+            else f"{field} is not a value the stored patient can take",
+            code="AE",
+            field=field,
+            value="against the stored patient",
+        ) from None
     tx.replace(updated)
     return updated
+
+
+#: The PID field each Patient field is read from (a refusal names the field sent).
+_PID_FIELDS = {
+    "given_name": "PID-5",
+    "family_name": "PID-5",
+    "birth_date": "PID-7",
+    "sex": "PID-8",
+    "date_of_death": "PID-29",
+}
 
 
 def _contact(tx: Transaction, patient_id: str, people: Demographics) -> None:

@@ -466,6 +466,60 @@ def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
         ) from None
 
 
+def _written_date(text: str) -> pendulum.Date | None:
+    """The calendar date a DTM is written on (in its own offset, or the sender's zone), else None.
+
+    None for a time without a whole date or not a date at all (:func:`_to_event` refuses those).
+
+    >>> _written_date("20260304230000-1000").isoformat(), _written_date("2026"), _written_date("")
+    ('2026-03-04', None, None)
+    """
+    if _DTM.fullmatch(text) is None or len(text) < 8:  # noqa: PLR2004 - YYYYMMDD
+        return None
+    try:
+        return pendulum.Date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def _check_dates(
+    message: _Fields, born: pendulum.Date | None, died: pendulum.Date | None, control_id: str
+) -> None:
+    """Refuse (AE) a birth date after the message was written, or a death before the birth.
+
+    The message was written on MSH-7's date (else EVN-2's, else EVN-6's) as
+    the sender wrote it: in its offset, or else in the sender's zone, which
+    is the zone the message's times are read in. The refusal names the field,
+    never the date (personal data).
+    """
+    if born is None:
+        return
+    sent = next(
+        (
+            day
+            for segment, field in (("MSH", 7), ("EVN", 2), ("EVN", 6))
+            if (day := _written_date(_get(message, segment, field))) is not None
+        ),
+        None,
+    )
+    if sent is not None and born > sent:
+        raise Refused(
+            "the birth date is after the message was sent (MSH-7)",
+            code="AE",
+            field="PID-7",
+            value="later than MSH-7",
+            control_id=control_id,
+        )
+    if died is not None and died < born:
+        raise Refused(
+            "the date of death is before the birth date (PID-7)",
+            code="AE",
+            field="PID-29",
+            value="earlier than PID-7",
+            control_id=control_id,
+        )
+
+
 def _address(text: str) -> PostalAddress | None:
     first = text.split("~", maxsplit=1)[0]
     street = _sub(_component(first, 1), 1)
@@ -522,11 +576,13 @@ def _demographics(message: _Fields) -> Demographics:
     death_at = _get(message, "PID", 29)
     indicator = _component(_get(message, "PID", 30), 1).upper()
     died = _date(death_at, "PID-29", control_id)
+    born = _date(_get(message, "PID", 7), "PID-7", control_id)
+    _check_dates(message, born, died if indicator != "N" else None, control_id)
     return Demographics(
         identifiers=_identifiers(message),
         given_name=given or None,
         family_name=family or None,
-        birth_date=_date(_get(message, "PID", 7), "PID-7", control_id),
+        birth_date=born,
         sex=SEXES.get(_component(_get(message, "PID", 8), 1).upper()),
         date_of_death=died if indicator != "N" else None,
         alive=indicator == "N",
