@@ -218,3 +218,36 @@ def test_any_text_resolves_or_raises_a_typed_error(tag):
         assert exc.value == tag
     else:
         assert found.id == tag
+
+
+#: Publishers by the kind table of docs/billing/sources.md: payers' policies and vendors'
+#: pages are ``industry``; coding educators and journals ``educator`` (a summary of payment
+#: amounts is ``payment`` whoever publishes it).
+_PAYERS_AND_VENDORS = {
+    "Regence": "payer",
+    "NC Medicaid": "payer",
+    "eVigils": "vendor",
+    "PositiveCheck": "vendor",
+    "CircleLink Health": "vendor",
+    "Phamily": "vendor",
+    "HealthTech S3": "vendor",
+    "Mirah": "vendor",
+    "Signallamp Health": "vendor",
+    "Prevounce": "vendor",
+    "FairPath": "vendor",
+    "CareHarmony": "vendor",
+    "ThoroughCare": "vendor",
+}
+_EDUCATORS = {"AAPC", "rvudoc", "codingintel", "AAFP", "The Rheumatologist"}
+
+
+def test_kinds_follow_the_kind_table():
+    # S26 (Regence's payer policy) was educator; vendors' pages were educator or industry.
+    assert source("S26").kind is SourceKind.INDUSTRY
+    for entry in all_sources():
+        if entry.kind in {SourceKind.PAYMENT, SourceKind.CMS_FAQ}:
+            continue
+        if entry.publisher in _PAYERS_AND_VENDORS:
+            assert entry.kind is SourceKind.INDUSTRY, (entry.id, entry.publisher)
+        if entry.publisher in _EDUCATORS:
+            assert entry.kind is SourceKind.EDUCATOR, (entry.id, entry.publisher)

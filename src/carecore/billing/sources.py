@@ -293,7 +293,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S21",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "eVigils",
         None,
         "eVigils paraphrase of MLN908628 (settings, contact, attempts)",
@@ -311,7 +311,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S23",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "PositiveCheck",
         None,
         "PositiveCheck, 2-business-day rule",
@@ -329,7 +329,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S25",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "CircleLink Health",
         2020,
         "CircleLink Health quoting CY 2020 final rule p. 397",
@@ -338,7 +338,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S26",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "Regence",
         None,
         "Regence CCM policy (99439 not more than twice per month)",
@@ -347,7 +347,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S27",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "Phamily",
         2024,
         "Phamily 2024 CCM codes",
@@ -383,7 +383,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S31",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "HealthTech S3",
         None,
         "HealthTech S3, PCM for specialty practices",
@@ -401,7 +401,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S33",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "Mirah",
         None,
         "Mirah, CoCM minute targets",
@@ -447,7 +447,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S38",
-        SourceKind.INDUSTRY,
+        SourceKind.EDUCATOR,
         "The Rheumatologist",
         2024,
         "The Rheumatologist, CY 2024 RPM/RTM clarifications (quotes the final rule on the 16-day rule)",
@@ -519,7 +519,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S46",
-        SourceKind.INDUSTRY,
+        SourceKind.EDUCATOR,
         "rvudoc",
         None,
         "rvudoc 99457",
@@ -528,7 +528,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S47",
-        SourceKind.INDUSTRY,
+        SourceKind.EDUCATOR,
         "AAPC",
         2026,
         "AAPC, 2026 CPT RTM/RPM changes",
@@ -600,7 +600,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S55",
-        SourceKind.INDUSTRY,
+        SourceKind.EDUCATOR,
         "codingintel",
         None,
         "codingintel, APCM service requirements (final-rule quotes)",
@@ -736,7 +736,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S70",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "Signallamp Health",
         2025,
         "Signallamp Health, 2025 CCM (G0511 through 30 Jun 2025)",
@@ -745,7 +745,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S71",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "Prevounce",
         None,
         "Prevounce, G0511",
@@ -763,7 +763,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S73",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "FairPath",
         2026,
         "FairPath, RHC/FQHC 2026 (G0512/G0071 retired)",
@@ -908,7 +908,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S89",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "CareHarmony",
         2017,
         "CareHarmony, CCM enrollment (initiating visit, verbal consent since 2017)",
@@ -981,7 +981,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S101",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "NC Medicaid",
         2025,
         "NC Medicaid, CoCM episode definition",
@@ -999,7 +999,7 @@ _SOURCES: tuple[Source, ...] = (
     ),
     _row(
         "S103",
-        SourceKind.EDUCATOR,
+        SourceKind.INDUSTRY,
         "ThoroughCare",
         None,
         "ThoroughCare, combining care-management programs",
