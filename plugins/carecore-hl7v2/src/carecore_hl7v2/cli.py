@@ -150,6 +150,7 @@ def import_(  # noqa: PLR0917 - one parameter per click option
         messages += [(str(path), n, text) for n, text in enumerate(found, start=1)]
     counts: Counter[str] = Counter()
     refusals: list[dict[str, object]] = []
+    warnings: list[dict[str, object]] = []
     with (
         CareProgram.open(db_url, actor=current_actor(), plugin_manager=pm, create=False) as program,
         Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
@@ -174,6 +175,13 @@ def import_(  # noqa: PLR0917 - one parameter per click option
                         "reason": outcome.reason,
                     }
                 )
+            for warning in outcome.warnings:
+                control = _control_id(raw)
+                where = f"{name} message {index}" + (f" (MSH-10 {control})" if control else "")
+                click.echo(f"warning: {where}: {warning}", err=True)
+                warnings.append(
+                    {"file": name, "message": index, "control_id": control, "warning": warning}
+                )
             bar.advance(task)
     row = {
         "messages": len(messages),
@@ -190,7 +198,7 @@ def import_(  # noqa: PLR0917 - one parameter per click option
             f"{counts['refused']} refused"
             + (" (kept as dead letters)" if counts["refused"] else "")
         ),
-        data={**row, "refusals": refusals},
+        data={**row, "refusals": refusals, "warnings": warnings},
     )
     if counts["refused"]:
         ctx.exit(1)

@@ -85,6 +85,8 @@ class Outcome:
     reason: str = ""
     patient_id: str | None = None  #: the carecore patient the message was filed under
     created_patient: bool = False  #: the message registered a new patient
+    #: What was taken other than as sent (an unknown PID-8 stored as unknown), naming fields only.
+    warnings: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -414,7 +416,9 @@ def _store(
         return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
     claimed = _claim(tx, attrs.evolve(event, patient_id=patient_id), prepared.text)
     if claimed is None:
-        return Outcome(ack=_ack(message), code="AA", stored=False, duplicate=True)
+        return Outcome(
+            ack=_ack(message), code="AA", stored=False, duplicate=True, warnings=people.notes
+        )
     event, store = claimed
     if patient is not None:
         if new:
@@ -441,6 +445,7 @@ def _store(
         duplicate=not store,
         patient_id=patient_id,
         created_patient=new,
+        warnings=people.notes,
     )
 
 

@@ -233,7 +233,10 @@ class _Committer:
 
 
 def _answer(batch: list[tuple[Prepared, asyncio.Future[Outcome]]], outcomes: list[Outcome]) -> None:
-    for (_, future), outcome in zip(batch, outcomes, strict=True):
+    for (prepared, future), outcome in zip(batch, outcomes, strict=True):
+        for warning in outcome.warnings:  # names the message and the field, never a value
+            control = prepared.message.raw("MSH", 10).strip() if prepared.message else "?"
+            log.warning("message %s: %s", control, warning)
         if not future.done():
             future.set_result(outcome)
 

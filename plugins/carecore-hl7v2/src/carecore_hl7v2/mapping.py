@@ -448,6 +448,8 @@ class Demographics:
     alive: bool = False
     address: PostalAddress | None = None
     phone: str | None = None
+    #: What was read other than as sent, naming the field, never the value (``PID-8: ...``).
+    notes: tuple[str, ...] = ()
 
 
 def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
@@ -578,16 +580,24 @@ def _demographics(message: _Fields) -> Demographics:
     died = _date(death_at, "PID-29", control_id)
     born = _date(_get(message, "PID", 7), "PID-7", control_id)
     _check_dates(message, born, died if indicator != "N" else None, control_id)
+    code = _component(_get(message, "PID", 8), 1).upper()
+    sex = SEXES.get(code)
+    notes: tuple[str, ...] = ()
+    if code and sex is None:
+        # Not refused: the event matters more than the code. Not silent either.
+        sex = AdministrativeSex.UNKNOWN
+        notes = (f"PID-8: not an HL7 table 0001 code ({', '.join(SEXES)}); sex stored as unknown",)
     return Demographics(
         identifiers=_identifiers(message),
         given_name=given or None,
         family_name=family or None,
         birth_date=born,
-        sex=SEXES.get(_component(_get(message, "PID", 8), 1).upper()),
+        sex=sex,
         date_of_death=died if indicator != "N" else None,
         alive=indicator == "N",
         address=_address(_get(message, "PID", 11)),
         phone=_phone(_get(message, "PID", 13)),
+        notes=notes,
     )
 
 
