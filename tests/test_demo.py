@@ -135,7 +135,7 @@ def test_the_summary_counts_are_the_stores(ran):
         episodes = tx.all(TransitionEpisode)
         events = tx.all(AdtEvent)
     ccm = [line for line in lines if line.family.value == "CCM"]
-    assert _row(output, "Claim lines over the year") == f"{len(ccm):,}"
+    assert _row(output, "Claim lines over the 6 months") == f"{len(ccm):,}"
     # One set of figures: the demo's own tallies (other populations than the measures') are gone.
     assert len(episodes) > 0
     for gone in ("Inpatient discharges", "Enrolled with consent", "Eligible for CCM"):
@@ -527,3 +527,37 @@ def test_the_reports_numbers_in_partitions_are_the_whole_stores(ran):
         assert part_view == view, n
         assert part_names == names, n
         assert [m.definition for m in report.measures] == [m.definition for m in whole.measures]
+
+
+@pytest.mark.parametrize(("months", "last"), [(3, (2026, 3)), (12, (2026, 11))])
+def test_the_summary_rows_name_the_months_they_cover(months, last):
+    # A 3-month run titled "Jan 2026 to Mar 2026" said "Claim lines over the year".
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from carecore._cli_commands import _print_demo
+    from carecore.billing.fees import revenue
+
+    settings = DemoSettings(patients=5, months=months, last=ServicePeriod.month(*last))
+    result = SimpleNamespace(
+        settings=settings,
+        seconds=1.0,
+        patients=5,
+        from_fhir=3,
+        adt_messages=3,
+        acks=["AA"] * 3,
+        claim_lines=0,
+        revenue=revenue([]),
+        measures=[],
+        care=[],
+        store_url="memory://",
+        report=SimpleNamespace(index=Path("index.html")),
+    )
+    console = Console(width=200, record=True)
+    with console.capture() as captured:
+        _print_demo(console, result)
+    output = captured.get()
+    assert "over the year" not in output
+    assert _row(output, f"Claim lines over the {months} months (CCM)") == "0"
+    assert _row(output, f"Revenue over the {months} months (approximate)")

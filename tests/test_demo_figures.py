@@ -82,9 +82,9 @@ def test_the_printed_summary_is_the_metrics_and_the_month_closes(built):
     with program.transaction("test") as tx:
         money = revenue(line for line in tx.all(ClaimLine) if line.family.value == "CCM")
     # Revenue appears once, from the closes' claim lines, and it is the metric's figure.
-    assert rows.pop("Revenue over the year (approximate)") == money.describe()
+    assert rows.pop("Revenue over the 6 months (approximate)") == money.describe()
     assert report.measure("expected_revenue").value == money.total
-    assert rows.pop("Claim lines over the year (CCM)") == f"{money.lines:,}"
+    assert rows.pop("Claim lines over the 6 months (CCM)") == f"{money.lines:,}"
     assert rows.pop("Patients in the practice").startswith(f"{result.patients} (")
     assert rows.pop("HL7 ADT over MLLP: messages, ACKs") == "3, AA AA AA"
     # Gap closure and adherence by class: the report's care tables, as `carecore report` makes them.

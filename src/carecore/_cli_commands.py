@@ -162,12 +162,13 @@ def _print_demo(console: Any, r: Any) -> None:
     table.add_column("result", justify="right")
     # One set of figures: the program's measures (carecore.metrics) and the month closes'
     # claim lines; the demo's own tallies would count other populations and contradict them.
+    span = f"the {s.months} months"  # the title's months (--months), not always a year
     rows = [
         ("Patients in the practice", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
         ("HL7 ADT over MLLP: messages, ACKs", f"{r.adt_messages}, {' '.join(r.acks)}"),
-        ("Claim lines over the year (CCM)", f"{r.claim_lines:,}"),
+        (f"Claim lines over {span} (CCM)", f"{r.claim_lines:,}"),
         # Lines with no listed fee are counted apart: never shown as $0.
-        ("Revenue over the year (approximate)", r.revenue.describe()),
+        (f"Revenue over {span} (approximate)", r.revenue.describe()),
         *((label(name), value) for name, value in r.measures if name != "expected_revenue"),
         *r.care,  # gap closure and adherence by drug class, as the report shows them
     ]
