@@ -269,7 +269,7 @@ def test_revenue_counts_lines_without_an_amount_apart():
 def _demo_result(total, lines, unpriced):
     period = ServicePeriod(start=pendulum.Date(2026, 1, 1), end=pendulum.Date(2026, 6, 30))
     result = SimpleNamespace(
-        settings=SimpleNamespace(period=period, seed=1),
+        settings=SimpleNamespace(period=period, months=6, seed=1),
         seconds=1.0,
         patients=1,
         from_fhir=0,
