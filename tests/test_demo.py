@@ -529,9 +529,8 @@ def test_the_reports_numbers_in_partitions_are_the_whole_stores(ran):
         assert [m.definition for m in report.measures] == [m.definition for m in whole.measures]
 
 
-@pytest.mark.parametrize(("months", "last"), [(3, (2026, 3)), (12, (2026, 11))])
-def test_the_summary_rows_name_the_months_they_cover(months, last):
-    # A 3-month run titled "Jan 2026 to Mar 2026" said "Claim lines over the year".
+def _summary(settings):
+    """The demo summary printed for a run of *settings* that made no claim lines."""
     from types import SimpleNamespace
 
     from rich.console import Console
@@ -539,7 +538,6 @@ def test_the_summary_rows_name_the_months_they_cover(months, last):
     from carecore._cli_commands import _print_demo
     from carecore.billing.fees import revenue
 
-    settings = DemoSettings(patients=5, months=months, last=ServicePeriod.month(*last))
     result = SimpleNamespace(
         settings=settings,
         seconds=1.0,
@@ -557,7 +555,24 @@ def test_the_summary_rows_name_the_months_they_cover(months, last):
     console = Console(width=200, record=True)
     with console.capture() as captured:
         _print_demo(console, result)
-    output = captured.get()
+    return captured.get()
+
+
+@pytest.mark.parametrize(("months", "last"), [(3, (2026, 3)), (12, (2026, 11))])
+def test_the_summary_rows_name_the_months_they_cover(months, last):
+    # A 3-month run titled "Jan 2026 to Mar 2026" said "Claim lines over the year".
+    output = _summary(DemoSettings(patients=5, months=months, last=ServicePeriod.month(*last)))
     assert "over the year" not in output
     assert _row(output, f"Claim lines over the {months} months (CCM)") == "0"
     assert _row(output, f"Revenue over the {months} months (approximate)")
+
+
+def test_the_summary_rows_say_month_for_one_month():
+    # --months takes 3 to 24, but the summary said "over the 1 months" for settings of one.
+    from types import SimpleNamespace
+
+    period = ServicePeriod.month(2026, 1)
+    output = _summary(SimpleNamespace(months=1, period=period, seed=1))
+    assert _row(output, "Claim lines over the month (CCM)") == "0"
+    assert _row(output, "Revenue over the month (approximate)")
+    assert "1 months" not in output

@@ -162,7 +162,8 @@ def _print_demo(console: Any, r: Any) -> None:
     table.add_column("result", justify="right")
     # One set of figures: the program's measures (carecore.metrics) and the month closes'
     # claim lines; the demo's own tallies would count other populations and contradict them.
-    span = f"the {s.months} months"  # the title's months (--months), not always a year
+    # The title's months (--months), not always a year; "the month" for one, not "the 1 months".
+    span = "the month" if s.months == 1 else f"the {s.months} months"
     rows = [
         ("Patients in the practice", f"{r.patients} ({r.from_fhir} from Synthea FHIR bundles)"),
         ("HL7 ADT over MLLP: messages, ACKs", f"{r.adt_messages}, {' '.join(r.acks)}"),

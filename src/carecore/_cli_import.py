@@ -86,6 +86,20 @@ def _in_zone(
         return source  # the source takes no time zone
 
 
+def _on_clock(source: EhrSource, program: CareProgram) -> EhrSource:
+    """*source* given *program*'s clock time, if it takes one (an ``as_of(now)`` method).
+
+    A source that checks records against the time of the import (the FHIR
+    source refuses a birth date after it) then checks against the program's
+    clock, as the source's own command does; one without ``as_of`` is left
+    as it is.
+    """
+    as_of = getattr(source, "as_of", None)
+    if as_of is None:
+        return source
+    return typing.cast("EhrSource", as_of(program.clock.now()))
+
+
 def import_location(program: CareProgram, source: EhrSource, location: str) -> dict[str, Any]:
     """Import what *source* reads at *location* into *program*; what was added, skipped, refused.
 
@@ -222,6 +236,7 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
         db_url, actor=current_actor(), plugin_manager=pm, create=False
     ) as program:
         source = _in_zone(source, options, (ctx.obj or {}).get("settings"), program)
+        source = _on_clock(source, program)
         results = [import_location(program, source, location) for location in locations]
     rows = [
         {**r, "refused": [{"where": x.where, "reason": x.reason} for x in r["refused"]]}

@@ -273,6 +273,15 @@ class Skip(Exception):
         super().__init__(reason)
 
 
+def _aware(value: object) -> pendulum.DateTime | None:
+    """*value* (``Options.now``) as a pendulum DateTime: None, or a timezone-aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+        return value if isinstance(value, pendulum.DateTime) else pendulum.instance(value)
+    raise errors.InvalidValue("must be a timezone-aware datetime", field="now", value=value)
+
+
 @attrs.frozen(kw_only=True)
 class Options:
     """How resources are read.
@@ -284,13 +293,24 @@ class Options:
         plan does not name carecore families itself.
     :param now: when the import runs, by its clock: a Patient born after this date (in
         the patient's time zone) is refused. None checks nothing; the importers give
-        their program's clock (mapping reads no clock itself).
+        their program's clock (mapping reads no clock itself). A timezone-aware
+        :class:`datetime.datetime` (pendulum's or the standard library's) is taken;
+        a naive one, or anything else, is refused with
+        :class:`~carecore.errors.InvalidValue` naming ``now``.
+
+    >>> import datetime
+    >>> Options(now=datetime.datetime(2026, 3, 5, 9, tzinfo=datetime.timezone.utc)).now
+    DateTime(2026, 3, 5, 9, 0, 0, tzinfo=Timezone('UTC'))
+    >>> Options(now=datetime.datetime(2026, 3, 5, 9))
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: now=datetime.datetime(2026, 3, 5, 9, 0): must be a timezone-aware datetime
     """
 
     source: str = "urn:carecore:fhir"
     time_zone: str = "UTC"
     families: frozenset[ServiceFamily] = frozenset({ServiceFamily.CCM})
-    now: pendulum.DateTime | None = None
+    now: pendulum.DateTime | None = attrs.field(default=None, converter=_aware)
 
 
 @attrs.frozen(kw_only=True)

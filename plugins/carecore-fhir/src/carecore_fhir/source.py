@@ -30,6 +30,8 @@ from carecore_fhir.rest import FhirClient
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+    import pendulum
+
     from carecore.service import CareProgram
 
 __all__ = ["FhirSource", "fetch", "import_from_server"]
@@ -233,6 +235,25 @@ class FhirSource:
             options=read, client=self.client, page_size=int(size), insecure=self.insecure
         )
 
+    def as_of(self, now: pendulum.DateTime) -> FhirSource:
+        """This source checking birth dates against *now*: the importing program's clock time.
+
+        ``carecore import`` gives it ``program.clock.now()``, as ``carecore fhir
+        import`` and :func:`~carecore_fhir.import_bundle` check against the
+        program's clock; a source read without a program checks against the
+        system clock. *now* must be timezone-aware (as ``Options.now``).
+
+        >>> import pendulum
+        >>> FhirSource().as_of(pendulum.datetime(2024, 1, 10, tz="UTC")).options.now.year
+        2024
+        """
+        return FhirSource(
+            options=attrs.evolve(self.options, now=now),
+            client=self.client,
+            page_size=self.page_size,
+            insecure=self.insecure,
+        )
+
     def can_read(self, location: str) -> bool:
         """An ``http(s)://`` URL, a folder, or a bundle file (``.json``, ``.json.gz``, or gzip or JSON by content)."""
         if location.startswith(("http://", "https://")):
@@ -261,7 +282,7 @@ class FhirSource:
         except (errors.CarecoreError, OSError) as exc:
             yield ImportRefusal(where=location, reason=f"{type(exc).__name__}: {exc}")
             return
-        # No program here: a birth date is checked against the system clock's today.
+        # Given no program's time (as_of): a birth date is checked against the system clock's.
         if options.now is None:
             options = attrs.evolve(options, now=SystemClock().now())
         results, _ = map_bundle(bundle, options=options)
