@@ -1,7 +1,7 @@
 """A PID-7 birth date after the message was sent, and a PID-29 death before the birth, are refused.
 
-The birth date is compared with the message's own MSH-7 date (as the
-sender wrote it: in its offset, else in the practice's zone). Either is
+The birth date is compared with the date as written in MSH-7 (the
+sender's own calendar date, whatever its offset or the practice's zone). Either is
 refused as a malformed date is: AE, a dead letter, the field named and
 never the date (personal data).
 """
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from carecore_hl7v2.ingest import handle
+from carecore_hl7v2.mapping import Refused, demographics, parse
 from click.testing import CliRunner
 
 from carecore.cli import make_app
@@ -54,11 +56,28 @@ def test_the_birth_date_is_compared_with_msh_7_in_the_message_own_offset(program
     assert handle(program, same_day).code == "AA"  # a newborn, registered on the day
 
 
-def test_a_birth_date_after_msh_7_without_an_offset_is_read_in_the_practice_zone(program):
-    message = _msg("B5", "PID|1||P6^^^GEN^MR||Doe^Jo||20260305|F", sent="20260304230000")
-    outcome = handle(program, message, time_zone="Pacific/Honolulu")
-    assert outcome.code == "AE"
-    assert outcome.reason.startswith("PID-7:")
+def test_the_birth_date_is_compared_with_msh_7_as_written_whatever_the_practice_zone(program):
+    # The date written in MSH-7 is the sender's own calendar date: no zone moves it. 23:00
+    # on 4 March is 5 March in Tokyo and still 4 March in Honolulu; the answer is the same.
+    sent = "20260304230000"
+    pid = "PID|1||P6^^^GEN^MR||Doe^Jo||20260305|F"
+    with pytest.raises(Refused) as without_a_zone:
+        demographics(parse(_msg("B5", pid, sent=sent)))  # the check takes no zone at all
+    assert without_a_zone.value.field == "PID-7"
+    for zone, control in (("Pacific/Honolulu", "B8"), ("Asia/Tokyo", "B9"), ("UTC", "B10")):
+        outcome = handle(program, _msg(control, pid, sent=sent), time_zone=zone)
+        assert outcome.code == "AE", zone
+        assert outcome.reason.startswith("PID-7:"), zone
+    on_the_day = _msg("B12", "PID|1||P8^^^GEN^MR||Doe^Al||20260304|M", sent=sent)
+    assert handle(program, on_the_day, time_zone="Asia/Tokyo").code == "AA"
+
+
+def test_a_birth_date_after_a_ts_msh_7_with_a_degree_of_precision_is_refused():
+    # HL7 2.3-2.5 TS: DTM^degree of precision. The date is the first component.
+    message = parse(_msg("B11", "PID|1||P9^^^GEN^MR||Doe^Jo||20260305|F", sent="20260304120000^S"))
+    with pytest.raises(Refused) as refused:
+        demographics(message)
+    assert refused.value.field == "PID-7"
 
 
 def test_a_death_before_the_birth_is_refused_naming_pid_29(program):

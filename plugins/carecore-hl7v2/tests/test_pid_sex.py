@@ -1,8 +1,8 @@
 """A PID-8 sex code outside HL7 table 0001 does not stop the message, and is not passed over in silence.
 
-The discharge matters more than the sex code: the patient is stored with
-sex unknown and the outcome (and ``hl7 import``) warns of PID-8, never
-showing the code sent.
+The discharge matters more than the sex code: a new patient is stored
+with sex unknown, a stored patient keeps the sex on file, and the outcome
+(and ``hl7 import``) warns of PID-8, never showing the code sent.
 """
 
 from __future__ import annotations
@@ -29,6 +29,17 @@ def test_a_sex_code_outside_table_0001_is_stored_unknown_with_a_warning(program)
     with program.transaction("check") as tx:
         (patient,) = tx.all(Patient)
     assert patient.sex is AdministrativeSex.UNKNOWN
+
+
+def test_a_sex_code_outside_table_0001_leaves_a_stored_patient_sex_as_it_was(program):
+    assert handle(program, ODD_SEX.replace("Waylon", "F")).code == "AA"
+    outcome = handle(program, ODD_SEX.replace("Waylon", "X").replace("S1", "S2"))
+    assert (outcome.code, outcome.stored) == ("AA", True)
+    assert [w.split(":")[0] for w in outcome.warnings] == ["PID-8"]
+    assert "left as stored" in outcome.warnings[0]
+    with program.transaction("check") as tx:
+        (patient,) = tx.all(Patient)
+    assert patient.sex is AdministrativeSex.FEMALE
 
 
 def test_a_sex_code_of_table_0001_or_none_warns_of_nothing(program):

@@ -85,7 +85,7 @@ class Outcome:
     reason: str = ""
     patient_id: str | None = None  #: the carecore patient the message was filed under
     created_patient: bool = False  #: the message registered a new patient
-    #: What was taken other than as sent (an unknown PID-8 stored as unknown), naming fields only.
+    #: What was taken other than as sent (an unknown PID-8 left as stored), naming fields only.
     warnings: tuple[str, ...] = ()
 
 

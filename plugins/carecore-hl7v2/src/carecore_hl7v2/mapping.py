@@ -468,14 +468,20 @@ def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
         ) from None
 
 
-def _written_date(text: str) -> pendulum.Date | None:
-    """The calendar date a DTM is written on (in its own offset, or the sender's zone), else None.
+def _written_date(field: str) -> pendulum.Date | None:
+    """The calendar date a TS field's time (its first component) is written on, else None.
 
-    None for a time without a whole date or not a date at all (:func:`_to_event` refuses those).
+    The date as written: the sender's own calendar date, whatever the offset
+    or the practice's zone. A TS may carry a degree of precision after the
+    time (``20260304120000^S``, HL7 2.3-2.5). None for a time without a
+    whole date or not a date at all (:func:`_to_event` refuses those).
 
     >>> _written_date("20260304230000-1000").isoformat(), _written_date("2026"), _written_date("")
     ('2026-03-04', None, None)
+    >>> _written_date("20260304120000^S").isoformat()
+    '2026-03-04'
     """
+    text = _component(field, 1)
     if _DTM.fullmatch(text) is None or len(text) < 8:  # noqa: PLR2004 - YYYYMMDD
         return None
     try:
@@ -489,10 +495,9 @@ def _check_dates(
 ) -> None:
     """Refuse (AE) a birth date after the message was written, or a death before the birth.
 
-    The message was written on MSH-7's date (else EVN-2's, else EVN-6's) as
-    the sender wrote it: in its offset, or else in the sender's zone, which
-    is the zone the message's times are read in. The refusal names the field,
-    never the date (personal data).
+    The message was written on the date as written in MSH-7 (the sender's
+    own calendar date; else EVN-2's, else EVN-6's): no offset or time zone
+    moves it. The refusal names the field, never the date (personal data).
     """
     if born is None:
         return
@@ -584,9 +589,12 @@ def _demographics(message: _Fields) -> Demographics:
     sex = SEXES.get(code)
     notes: tuple[str, ...] = ()
     if code and sex is None:
-        # Not refused: the event matters more than the code. Not silent either.
-        sex = AdministrativeSex.UNKNOWN
-        notes = (f"PID-8: not an HL7 table 0001 code ({', '.join(SEXES)}); sex stored as unknown",)
+        # Not refused: the event matters more than the code. Not silent either. The sex stays
+        # None: a stored patient keeps the sex on file, a new one is registered as unknown.
+        codes = ", ".join(SEXES)
+        notes = (
+            f"PID-8: not an HL7 table 0001 code ({codes}); sex left as stored (unknown for a new patient)",
+        )
     return Demographics(
         identifiers=_identifiers(message),
         given_name=given or None,
