@@ -29,3 +29,24 @@ def program(tmp_path, carecore_pm):
     )
     yield program
     program.close()
+
+
+@pytest.fixture
+def hl7_import(tmp_path):
+    """Run `carecore hl7 import` on *text* in a new store: the table's result, then --format json's."""
+    from click.testing import CliRunner
+
+    from carecore.cli import make_app
+
+    def run(text: str):
+        url = f"sqlite:///{tmp_path / 'import.db'}"
+        runner = CliRunner()
+        assert runner.invoke(make_app(), ["db", "init", url]).exit_code == 0
+        path = tmp_path / "x.hl7"
+        path.write_text(text, encoding="utf-8")
+        args = ["hl7", "import", str(path), "--db", url, "--no-progress"]
+        return runner.invoke(make_app(), args), runner.invoke(
+            make_app(), [*args, "--format", "json"]
+        )
+
+    return run

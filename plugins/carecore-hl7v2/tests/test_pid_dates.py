@@ -13,9 +13,7 @@ import json
 import pytest
 from carecore_hl7v2.ingest import handle
 from carecore_hl7v2.mapping import Refused, demographics, parse
-from click.testing import CliRunner
 
-from carecore.cli import make_app
 from carecore.model import DeadLetter, Patient
 
 
@@ -89,19 +87,12 @@ def test_a_death_before_the_birth_is_refused_naming_pid_29(program):
     assert _patients(program) == []
 
 
-def test_hl7_import_counts_the_future_birth_as_refused(tmp_path):
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    runner = CliRunner()
-    assert runner.invoke(make_app(), ["db", "init", url]).exit_code == 0
-    path = tmp_path / "x.hl7"
-    path.write_text(FUTURE, encoding="utf-8")
-    args = ["hl7", "import", str(path), "--db", url, "--no-progress"]
-    table = runner.invoke(make_app(), args)
+def test_hl7_import_counts_the_future_birth_as_refused(hl7_import):
+    table, listed = hl7_import(FUTURE)
     assert table.exit_code == 1, table.output
     assert "0 stored" in table.stdout
     assert "1 refused" in table.stdout
     assert "PID-7" in table.stderr
-    listed = runner.invoke(make_app(), [*args, "--format", "json"])
     assert [r["reason"].split(":")[0] for r in json.loads(listed.stdout)["refusals"]] == ["PID-7"]
     for shown in (table.output, table.stderr, listed.output, listed.stderr):
         assert "29500312" not in shown

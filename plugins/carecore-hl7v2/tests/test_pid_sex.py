@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 
 from carecore_hl7v2.ingest import handle
-from click.testing import CliRunner
 
-from carecore.cli import make_app
 from carecore.model import AdministrativeSex, Patient
 
 ODD_SEX = (
@@ -47,18 +45,11 @@ def test_a_sex_code_of_table_0001_or_none_warns_of_nothing(program):
     assert handle(program, ODD_SEX.replace("|Waylon", "").replace("S1", "S2")).warnings == ()
 
 
-def test_hl7_import_stores_the_message_and_warns_of_pid_8(tmp_path):
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    runner = CliRunner()
-    assert runner.invoke(make_app(), ["db", "init", url]).exit_code == 0
-    path = tmp_path / "x.hl7"
-    path.write_text(ODD_SEX, encoding="utf-8")
-    args = ["hl7", "import", str(path), "--db", url, "--no-progress"]
-    table = runner.invoke(make_app(), args)
+def test_hl7_import_stores_the_message_and_warns_of_pid_8(hl7_import):
+    table, listed = hl7_import(ODD_SEX)
     assert table.exit_code == 0, table.output
     assert "1 stored" in table.stdout
     assert "PID-8" in table.stderr
-    listed = runner.invoke(make_app(), [*args, "--format", "json"])
     warnings = json.loads(listed.stdout)["warnings"]
     assert [w["warning"].split(":")[0] for w in warnings] == ["PID-8"]
     for shown in (table.output, table.stderr, listed.output, listed.stderr):
