@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from carecore.clock import FixedClock
 from carecore.service import CareProgram
 
 pytest_plugins = ["carecore.testing.pytest_plugin"]
+# Tests share helpers of other test modules (e.g. test_phi_in_errors.patient).
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 #: The official FHIR R4 examples the tests read (origin and licence: data/SOURCES.md).

@@ -62,6 +62,12 @@ def store(tmp_path, monkeypatch):
     return url, path
 
 
+def import_one(tmp_path, command, url):
+    """Run the import *command* on a bundle of one patient (``pa``) into the store at *url*."""
+    file = bundle(tmp_path / "a.json", [patient("pa")])
+    return CliRunner().invoke(make_app(), [*command, "--db", url, file])
+
+
 def zones(path):
     with sqlite3.connect(path) as db:
         return dict(db.execute("select id, time_zone from patients").fetchall())
@@ -74,8 +80,7 @@ def zones(path):
 )
 def test_patients_without_a_zone_take_the_stored_practice_zone(store, tmp_path, command):
     url, path = store
-    file = bundle(tmp_path / "a.json", [patient("pa")])
-    done = CliRunner().invoke(make_app(), [*command, "--db", url, file])
+    done = import_one(tmp_path, command, url)
     assert done.exit_code == 0, done.output
     assert set(zones(path).values()) == {"America/Chicago"}
 
@@ -90,8 +95,7 @@ def test_patients_without_a_zone_take_the_stored_practice_zone(store, tmp_path, 
 )
 def test_an_option_overrides_the_stored_zone(store, tmp_path, command, zone):
     url, path = store
-    file = bundle(tmp_path / "a.json", [patient("pa")])
-    done = CliRunner().invoke(make_app(), [*command, "--db", url, file])
+    done = import_one(tmp_path, command, url)
     assert done.exit_code == 0, done.output
     assert set(zones(path).values()) == {zone}
 
@@ -101,8 +105,7 @@ def test_without_a_stored_zone_patients_are_in_utc(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'u.db'}"
     assert CliRunner().invoke(make_app(), ["db", "init", url]).exit_code == 0
-    file = bundle(tmp_path / "a.json", [patient("pa")])
-    done = CliRunner().invoke(make_app(), ["import", "--source", "fhir", "--db", url, file])
+    done = import_one(tmp_path, ["import", "--source", "fhir"], url)
     assert done.exit_code == 0, done.output
     assert set(zones(tmp_path / "u.db").values()) == {"UTC"}
 
@@ -151,8 +154,7 @@ def test_carecore_import_reports_skipped_resources_by_reason(store, tmp_path):
 def test_the_shell_zone_comes_before_the_stored_one(store, tmp_path, monkeypatch, command):
     url, path = store
     monkeypatch.setenv("CARECORE_TIME_ZONE", "America/Denver")
-    file = bundle(tmp_path / "a.json", [patient("pa")])
-    done = CliRunner().invoke(make_app(), [*command, "--db", url, file])
+    done = import_one(tmp_path, command, url)
     assert done.exit_code == 0, done.output
     assert set(zones(path).values()) == {"America/Denver"}
 
@@ -167,8 +169,7 @@ def test_the_shell_zone_comes_before_the_stored_one(store, tmp_path, monkeypatch
 )
 def test_an_unknown_zone_is_refused_before_anything_is_read(store, tmp_path, command):
     url, path = store
-    file = bundle(tmp_path / "a.json", [patient("pa")])
-    done = CliRunner().invoke(make_app(), [*command, "--db", url, file])
+    done = import_one(tmp_path, command, url)
     assert done.exit_code == 2, done.output
     assert "time_zone='Mars/Base': is not a known IANA time zone" in done.output.replace("-", "_")
     assert "refused" not in done.output

@@ -16,6 +16,7 @@ import pytest
 from carecore_fhir.importer import import_bundle
 from carecore_fhir.mapping import Options, map_patient
 from click.testing import CliRunner
+from test_phi_in_errors import patient
 
 from carecore import errors
 from carecore.cli import make_app
@@ -25,14 +26,7 @@ from carecore.service import CareProgram
 
 
 def _patient(pid: str, **changes: object) -> str:
-    resource = {
-        "resourceType": "Patient",
-        "id": pid,
-        "gender": "female",
-        "birthDate": "1950-02-03",
-        "name": [{"family": "Okafor", "given": ["Adaeze"]}],
-    }
-    return json.dumps({**resource, **changes})
+    return json.dumps(patient(pid, **changes))
 
 
 def _statuses(report):
