@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -247,12 +248,9 @@ class FhirSource:
         >>> FhirSource().as_of(pendulum.datetime(2024, 1, 10, tz="UTC")).options.now.year
         2024
         """
-        return FhirSource(
-            options=attrs.evolve(self.options, now=now),
-            client=self.client,
-            page_size=self.page_size,
-            insecure=self.insecure,
-        )
+        dated = copy.copy(self)  # every setting kept, only the options' time changes
+        dated.options = attrs.evolve(self.options, now=now)
+        return dated
 
     def can_read(self, location: str) -> bool:
         """An ``http(s)://`` URL, a folder, or a bundle file (``.json``, ``.json.gz``, or gzip or JSON by content)."""
@@ -268,6 +266,11 @@ class FhirSource:
         (as :meth:`can_read` says) is mapped as one bundle, and one that
         cannot be read is refused by its path while the others are read.
         """
+        if self.options.now is None:
+            # Given no program's time (as_of), birth dates are checked against the
+            # system clock's, read once for the whole location.
+            yield from self.as_of(SystemClock().now()).read(location)
+            return
         path = Path(location)
         if location.startswith(("http://", "https://")) or not path.is_dir():
             yield from self._read_one(location)
@@ -282,9 +285,6 @@ class FhirSource:
         except (errors.CarecoreError, OSError) as exc:
             yield ImportRefusal(where=location, reason=f"{type(exc).__name__}: {exc}")
             return
-        # Given no program's time (as_of): a birth date is checked against the system clock's.
-        if options.now is None:
-            options = attrs.evolve(options, now=SystemClock().now())
         results, _ = map_bundle(bundle, options=options)
         for outcome, mapped in results:
             if mapped is not None:
