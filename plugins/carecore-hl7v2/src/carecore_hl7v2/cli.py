@@ -162,9 +162,11 @@ def import_(  # noqa: PLR0917 - one parameter per click option
             counts[
                 "duplicate" if outcome.duplicate else "stored" if outcome.stored else "refused"
             ] += 1
-            if outcome.dead_letter:
+            control = where = None
+            if outcome.dead_letter or outcome.warnings:  # named once for both
                 control = _control_id(raw)
                 where = f"{name} message {index}" + (f" (MSH-10 {control})" if control else "")
+            if outcome.dead_letter:
                 click.echo(f"refused ({outcome.code}): {where}: {outcome.reason}", err=True)
                 refusals.append(
                     {
@@ -176,8 +178,6 @@ def import_(  # noqa: PLR0917 - one parameter per click option
                     }
                 )
             for warning in outcome.warnings:
-                control = _control_id(raw)
-                where = f"{name} message {index}" + (f" (MSH-10 {control})" if control else "")
                 click.echo(f"warning: {where}: {warning}", err=True)
                 warnings.append(
                     {"file": name, "message": index, "control_id": control, "warning": warning}

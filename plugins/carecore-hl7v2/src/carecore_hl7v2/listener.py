@@ -23,6 +23,7 @@ from carecore_hl7v2.ingest import (
     Outcome,
     Prepared,
     UnknownPatients,
+    _control_id,
     _rehearse,
     practice_time_zone,
     prepare,
@@ -234,9 +235,10 @@ class _Committer:
 
 def _answer(batch: list[tuple[Prepared, asyncio.Future[Outcome]]], outcomes: list[Outcome]) -> None:
     for (prepared, future), outcome in zip(batch, outcomes, strict=True):
-        for warning in outcome.warnings:  # names the message and the field, never a value
-            control = prepared.message.raw("MSH", 10).strip() if prepared.message else "?"
-            log.warning("message %s: %s", control, warning)
+        if outcome.warnings:  # names the message and the field, never a value
+            control = _control_id(prepared.message) or "?"
+            for warning in outcome.warnings:
+                log.warning("message %s: %s", control, warning)
         if not future.done():
             future.set_result(outcome)
 
