@@ -452,20 +452,27 @@ class Demographics:
     notes: tuple[str, ...] = ()
 
 
-def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
-    digits = text[:8]
-    if not digits:
-        return None
+def _ymd(text: str) -> pendulum.Date | None:
+    """The date of *text*'s first eight characters (YYYYMMDD), or None when they are not one."""
     try:
-        return pendulum.Date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        return pendulum.Date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
+        return None
+
+
+def _date(text: str, field: str, control_id: str) -> pendulum.Date | None:
+    if not text:
+        return None
+    found = _ymd(text)
+    if found is None:
         raise Refused(
             "is not a date in YYYYMMDD[HHMM] form",
             code="AE",
             field=field,
             value=_length(text),
             control_id=control_id,
-        ) from None
+        )
+    return found
 
 
 def _written_date(field: str) -> pendulum.Date | None:
@@ -482,12 +489,9 @@ def _written_date(field: str) -> pendulum.Date | None:
     '2026-03-04'
     """
     text = _component(field, 1)
-    if _DTM.fullmatch(text) is None or len(text) < 8:  # noqa: PLR2004 - YYYYMMDD
+    if _DTM.fullmatch(text) is None:
         return None
-    try:
-        return pendulum.Date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-    except ValueError:
-        return None
+    return _ymd(text)
 
 
 def _check_dates(
