@@ -223,6 +223,46 @@ def test_the_month_memo_equals_the_engine(data, year, codes):
         assert _month_bill(rules, **near) == engine
 
 
+@pytest.mark.parametrize("family", [ServiceFamily.CCM, ServiceFamily.PCM])
+def test_the_month_memo_shares_shapes_across_codes_and_keeps_what_the_rules_read(family):
+    # The memo keys a month's shape by how the fast path reads its conditions, not by the
+    # codes: other codes of the same classes share an entry, and conditions it reads
+    # differently (one disease or two, a code that does not count, two codes of one
+    # disease) do not. Each month in turn, answered from the memo of the earlier ones,
+    # must be the engine's.
+    rules = policy_rules(ProgramPolicy(rule_year=2026))
+    hypertension = ChronicCondition(icd10="I10", significant_risk=True)
+    diabetes = ChronicCondition(icd10="E11.65", significant_risk=True)
+    asthma = ChronicCondition(icd10="J45.40", significant_risk=True)
+    heart_failure = ChronicCondition(icd10="I50.9", significant_risk=True)
+    unbilled = ChronicCondition(icd10="E11", significant_risk=True)
+    second_code = ChronicCondition(icd10="E11.9", significant_risk=True)
+    answers = set()
+    for conditions in (
+        (hypertension,),
+        (diabetes,),
+        (hypertension, diabetes),
+        (asthma, heart_failure),
+        (hypertension, unbilled),
+        (hypertension, diabetes, second_code),
+        (hypertension, ChronicCondition(icd10="E11.65")),
+    ):
+        facts = {
+            "period": ServicePeriod.month(2026, 5),
+            "conditions": conditions,
+            "family": family,
+            "start": ServicePeriod.month(2026, 1).start,
+            "minutes": 35,
+            "contacts": 1,
+            "credential": Credential.RN,
+        }
+        engine = _bill_lines(evaluate(billing_facts(**facts), rules))
+        assert _month_bill(rules, **facts) == engine, conditions
+        answers.add(engine)
+    if family is ServiceFamily.CCM:  # two diseases or one decide CCM: not answered alike
+        assert len(answers) > 1
+
+
 _MONTHLY_FAMILIES = [
     ServiceFamily.CCM,
     ServiceFamily.PCM,
