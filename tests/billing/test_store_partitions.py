@@ -192,3 +192,17 @@ def test_events_are_ordered_as_by_their_whole_content(events, rng):
     shuffled = list(events)
     rng.shuffle(shuffled)
     assert _sorted_events(shuffled) == expected
+
+
+def test_the_spool_gives_back_each_text_as_written(tmp_path):
+    from carecore.billing._store_parts import _read_spool, write_spool
+
+    texts = [
+        ("p\n1", "a,b\r\nc,d\r\n", ['{"x":"é"}', "{}", ""], "", '{"k":"\\n\\u2028"}\n'),
+        ("p2", "", [], "d,e\r\n", ""),
+        ("p3 \u2028", "z\r", ["\n"], "\r\n\r\n", "\n"),
+    ]
+    spool = tmp_path / "parts" / "0.jsonl"
+    write_spool(spool, texts)
+    assert [tuple(t) for t in _read_spool(spool)] == texts
+    assert spool.stat().st_mode & 0o777 == 0o600

@@ -559,19 +559,46 @@ def store_partition(
 
 
 def write_spool(path: Path, texts: list[tuple[str, str, list[str], str, str]]) -> None:
-    """Write a partition's text, one JSON line per patient in id order, readable by the owner only."""
+    """Write a partition's text in patient-id order, readable by the owner only.
+
+    Each patient is a JSON header line (the id and the length of each text,
+    in characters) followed by the texts as they are: the packets and rows
+    are not escaped into JSON strings and parsed back (see :func:`_read_spool`).
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8", newline="") as f:  # noqa: PTH123 - a descriptor made 0600
-        f.writelines(
-            json.dumps(text, ensure_ascii=False, separators=(",", ":")) + "\n" for text in texts
+    out: list[str] = []
+    for pid, claims_csv, claims_json, denials_csv, audit in texts:
+        head = [pid, len(claims_csv), [len(item) for item in claims_json], len(denials_csv)]
+        out += (
+            _SPOOL_HEAD.encode([*head, len(audit)]),
+            "\n",
+            claims_csv,
+            *claims_json,
+            denials_csv,
+            audit,
         )
+    with open(fd, "w", encoding="utf-8", newline="") as f:  # noqa: PTH123 - a descriptor made 0600
+        f.write("".join(out))
+
+
+#: The spool's header lines (compact JSON: ids may hold any character, even a newline).
+_SPOOL_HEAD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _read_spool(path: Path) -> Iterator[list[Any]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        for line in f:
-            yield json.loads(line)
+    """A spool's patients as :func:`write_spool` got them: [id, claims csv, claims json items, denials csv, audit]."""
+    # Lines end at "\n" only, and nothing is translated: the texts are read back as written.
+    with path.open(encoding="utf-8", newline="\n") as f:
+        while head := f.readline():
+            pid, claims_csv, items, denials_csv, audit = json.loads(head)
+            claims = f.read(claims_csv)
+            joined = f.read(sum(items))
+            claims_json, at = [], 0
+            for size in items:
+                claims_json.append(joined[at : at + size])
+                at += size
+            yield [pid, claims, claims_json, f.read(denials_csv), f.read(audit)]
 
 
 def hash_partitions(ids: Sequence[str], partitions: int) -> list[list[str]]:
