@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from carecore import errors
 from carecore.cli import make_app
+from carecore.model import CarePlan
 from carecore.storage import SCHEMA_VERSION, open_store
-from carecore.testing._store_contract import AT, make_patient, make_time_entry
+from carecore.testing._store_contract import AT, make_care_plan, make_patient, make_time_entry
 
 
 @pytest.fixture
@@ -36,6 +37,27 @@ def test_columns_have_postgres_types(store, postgres_url):
     assert row == (make_time_entry(1).service_date, make_time_entry(1).minutes, False)
     assert types["birth_date"] == "date"
     assert types["identifiers"] == "jsonb"
+
+
+def test_json_cells_are_read_as_their_text(store):
+    # As SQLite gives them: the store builds each distinct short text once and keeps built
+    # records by the hash of their row, which a cell parsed into a dict made impossible
+    # (every row of a kind with a JSON column was parsed and built again on every read).
+    plans = [make_care_plan("cp1"), make_care_plan("cp2")]
+    with store.transaction(actor="a", reason="r", at=AT) as tx:
+        tx.add(make_patient())
+        for plan in plans:
+            tx.add(plan)
+    with store.transaction(actor="a", reason="r", at=AT) as tx:
+        rows = tx.find_rows(CarePlan, patient_ids=[plans[0].patient_id]).rows
+        found = tx.find_many(CarePlan, patient_ids=[plans[0].patient_id])
+    assert rows
+    for row in rows:
+        hash(tuple(row))  # a dict in a cell raises TypeError
+    assert any(
+        isinstance(cell, str) and cell.startswith(("[", "{")) for row in rows for cell in row
+    )
+    assert sorted(found, key=lambda p: p.id) == plans
 
 
 def test_audit_log_refuses_update_delete_and_truncate(store, postgres_url):

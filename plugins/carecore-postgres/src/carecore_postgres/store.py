@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.types.string import TextLoader
 
 from carecore import errors
 from carecore.storage.sql import SqlStore, quote
@@ -104,6 +105,12 @@ class PostgresStore(SqlStore):
             raise errors.StoreUnavailable(
                 _first_line(exc) or "cannot connect", field="url", value=self.url
             ) from exc
+        # JSONB cells come back as their text, as SQLite's do: the store builds each
+        # distinct short text once (its column memo keys by the text) and keeps built
+        # records by the row's hash, neither of which a parsed dict allows. psycopg's own
+        # loader parsed every cell, on top of the store's building of it.
+        for name in ("json", "jsonb"):
+            self._conn.adapters.register_loader(name, TextLoader)
         self._conn.execute("SET TIME ZONE 'UTC'")
         self._conn.commit()
 
