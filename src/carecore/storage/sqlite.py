@@ -129,6 +129,8 @@ class SqliteStore(SqlStore):
     """A store in one SQLite file; the default for the demo and small practices."""
 
     PARAM: ClassVar[str] = "?"
+    #: SQLite compares text with memcmp over UTF-8 (BINARY), which orders as Python's str.
+    SORTS_LIKE_PYTHON: ClassVar[bool] = True
     TYPES: ClassVar[dict[str, str]] = {
         "text": "TEXT",
         "int": "INTEGER",
