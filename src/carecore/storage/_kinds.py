@@ -51,6 +51,10 @@ _ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"))
 
 def dump_json(value: object) -> str:
     """A nested model value as compact JSON text (sets become sorted lists)."""
+    if type(value) is tuple and all(type(item) is str for item in value):
+        # Codes, modifiers, source tags: plain text is its own primitive (a claim line
+        # has two such cells, a denial one; a close writes tens of thousands).
+        return _ENCODER.encode(value)
     return _ENCODER.encode(to_primitive(value))
 
 
