@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from carecore import errors
 from carecore.cli import make_app
-from carecore.model import CarePlan
+from carecore.model import CarePlan, TimeEntry
 from carecore.storage import SCHEMA_VERSION, open_store
 from carecore.testing._store_contract import AT, make_care_plan, make_patient, make_time_entry
 
@@ -58,6 +58,25 @@ def test_json_cells_are_read_as_their_text(store):
         isinstance(cell, str) and cell.startswith(("[", "{")) for row in rows for cell in row
     )
     assert sorted(found, key=lambda p: p.id) == plans
+
+
+def test_reads_for_thousands_of_patients_take_the_ids_as_one_array(store):
+    # A partition's read names thousands of patients: one `= ANY(%s)` array parameter, not
+    # an IN list of a mark per id (a statement text too long for psycopg to keep parsed).
+    where, params = store._in('"patient_id"', [f"p{n}" for n in range(5000)])
+    assert len(where) < 40
+    assert params == [[f"p{n}" for n in range(5000)]]
+    patients = ["p0100", "p2500", "p4999"]
+    with store.transaction(actor="a", reason="r", at=AT) as tx:
+        for n, pid in enumerate(patients):
+            tx.add(make_patient(pid))
+            tx.add(make_time_entry(n, patient_id=pid))
+    wanted = [f"p{n:04d}" for n in range(5000)]
+    with store.transaction(actor="a", reason="r", at=AT) as tx:
+        found = tx.find_many(TimeEntry, patient_ids=wanted)
+        missing = tx.find_many(TimeEntry, patient_ids=["nobody"])
+    assert [e.patient_id for e in found] == patients
+    assert missing == []
 
 
 def test_audit_log_refuses_update_delete_and_truncate(store, postgres_url):

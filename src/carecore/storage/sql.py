@@ -244,6 +244,15 @@ class SqlStore:
                 raise
             raise mapped from exc
 
+    def _in(self, column: str, values: Sequence[object]) -> tuple[str, list[object]]:
+        """A condition that *column* (already quoted) is one of *values*, and its parameters.
+
+        ``column IN (?, ?, ...)``, one mark a value. A store whose driver takes a
+        list as one parameter overrides it (PostgreSQL's ``= ANY(?)``): one short
+        statement text, whatever the count, that its driver parses once.
+        """
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
     def _insert_many(self, cur: Any, kind: Kind, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Insert *rows* of *kind* into *table* in one batch (``executemany``).
 
@@ -899,9 +908,8 @@ class SqlStore:
         found: set[str] = set()
         ids = sorted(patients)
         for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ", ".join("?" for _ in part)
-            self._execute(cur, f"SELECT id FROM patients WHERE id IN ({marks})", part)
+            where, params = self._in("id", ids[i : i + 500])
+            self._execute(cur, f"SELECT id FROM patients WHERE {where}", params)
             found.update(row[0] for row in cur.fetchall())
         self._end_read()
         self._begin()  # the caller rolls this one back
@@ -1489,12 +1497,10 @@ class SqlTransaction:
         here = self._store.SORTS_LIKE_PYTHON
         ordered = "" if here else f" ORDER BY {_cols(tuple(order))}"
         for i in range(0, len(ids), PARTITION_LIMIT):
-            part = ids[i : i + PARTITION_LIMIT]
-            marks = ", ".join("?" for _ in part)
+            where, params = self._store._in(quote(column), ids[i : i + PARTITION_LIMIT])  # noqa: SLF001
             cur = self._run(
-                f"SELECT {_cols(kind.column_names)} FROM {quote(table)} "
-                f"WHERE {quote(column)} IN ({marks}){ordered}",
-                part,
+                f"SELECT {_cols(kind.column_names)} FROM {quote(table)} WHERE {where}{ordered}",
+                params,
             )
             rows.extend(cur.fetchall())
         if here or len(ids) > PARTITION_LIMIT:  # each query's rows are in order: so is the whole
@@ -1957,10 +1963,9 @@ class SqlTransaction:
             _checks.inbound_key(source, key)
         claimed: set[str] = set()
         for i in range(0, len(wanted), GET_MANY_CHUNK):
-            part = wanted[i : i + GET_MANY_CHUNK]
-            marks = ", ".join("?" for _ in part)
+            where, params = self._store._in("key", wanted[i : i + GET_MANY_CHUNK])  # noqa: SLF001
             cur = self._run(
-                f"SELECT key FROM inbound WHERE source = ? AND key IN ({marks})", (source, *part)
+                f"SELECT key FROM inbound WHERE source = ? AND {where}", (source, *params)
             )
             claimed.update(row[0] for row in cur.fetchall())
         return claimed
