@@ -33,16 +33,41 @@ def _batches(monkeypatch, program, gather, script):
             await script(committer)
         finally:
             writer.cancel()
-            committer.thread.shutdown(wait=True)
+            await committer.close()
 
     asyncio.run(main())
     return sizes
 
 
+class _Sender:
+    """A connection as the committer sees it: it is given its message's outcome.
+
+    The same sender as its name (what the tests mark answered or gone).
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.outcome = asyncio.get_running_loop().create_future()
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __eq__(self, other):
+        return other == self.name if isinstance(other, str) else other.name == self.name
+
+    def answer(self, outcome):
+        self.outcome.set_result(outcome)
+
+    def fail(self, exc):
+        self.outcome.set_exception(exc)
+
+
 def _send(committer, sender, n, delay=0.0):
     async def later():
         await asyncio.sleep(delay)
-        outcome = await committer.submit(a03(f"G{n}", f"P{n}^^^GEN^MR").encode(), sender)
+        waiting = _Sender(sender)
+        committer.take(a03(f"G{n}", f"P{n}^^^GEN^MR").encode(), waiting)
+        outcome = await waiting.outcome
         assert outcome.code == "AA"
         committer.was_answered(sender)
 

@@ -13,14 +13,13 @@ import asyncio
 import contextlib
 import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Protocol, cast
 
 import pendulum
 
 from carecore import errors, limits, transitions
 from carecore_hl7v2.ingest import (
-    Outcome,
     Prepared,
     UnknownPatients,
     _control_id,
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from carecore.service import CareProgram
+    from carecore_hl7v2.ingest import Outcome
 
 __all__ = [
     "END",
@@ -82,6 +82,17 @@ async def read_frame(reader: asyncio.StreamReader, *, max_frame: int | None = No
             field="frame",
             value=f"more than {limit} bytes",
         ) from None
+    return _body(data)
+
+
+def _body(data: bytes) -> bytes:
+    r"""The message in *data*, bytes read up to and including a frame's FS.
+
+    What precedes the VT (a CR the previous frame ended with) is skipped.
+
+    >>> _body(b"\r\x0bMSH|x\x1c"), _body(b"\rMSH|x\x1c")
+    (b'MSH|x', b'MSH|x')
+    """
     start = data.find(START)
     body = data[start + 1 if start >= 0 else 0 : -1]
     return body.lstrip(b"\r\n") if start < 0 else body
@@ -94,6 +105,16 @@ SYNCS = 4
 #: Seconds the writer waits, before a commit, for the next message of a connection it has
 #: just answered (a sender that waits for each ACK sends its next message at once).
 GATHER = 0.01
+
+
+class _Sender(Protocol):
+    """What the committer answers: the connection a message came on."""
+
+    def answer(self, outcome: Outcome) -> None:
+        """The message was committed (and synced): send *outcome*'s ACK."""
+
+    def fail(self, exc: Exception) -> None:
+        """The message could not be committed: send nothing."""
 
 
 class _Committer:
@@ -120,7 +141,10 @@ class _Committer:
         self.unknown_patients: UnknownPatients = unknown_patients
         self.time_zone = time_zone
         self.max_batch = max_batch
-        self.queue: asyncio.Queue[tuple[Prepared, asyncio.Future[Outcome]]] = asyncio.Queue()
+        #: Messages prepared and waiting for the next batch, with the connection each came on.
+        self.pending: list[tuple[Prepared, _Sender]] = []
+        #: Resolved when a message arrives (or a wait for one ends), while the writer waits.
+        self.wakeup: asyncio.Future[None] | None = None
         # The store is used from this one thread only, so the event loop keeps reading
         # frames from other connections while a batch commits.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-commit")
@@ -131,23 +155,28 @@ class _Committer:
             unsynced if callable(unsynced) and callable(sync) else contextlib.nullcontext
         )
         self.sync: Callable[[], None] | None = sync if callable(sync) else None
-        # Syncs run here, several at once: each batch's starts when it has committed.
+        # Syncs run here, several at once: each batch's starts when it has committed, and
+        # its thread hands the outcomes to the event loop once the sync has returned.
         self.syncs = ThreadPoolExecutor(max_workers=SYNCS, thread_name_prefix="hl7-sync")
-        #: Batches committed and waiting for their sync.
-        self.syncing: set[asyncio.Task[None]] = set()
+        #: Batches committed and waiting for their sync (and their answers).
+        self.syncing: set[Future[None]] = set()
         self.gather = gather
         # Connections answered in the last *gather* seconds and not heard from since
         # (when each was answered): their next message is likely on its way.
         self.answered: dict[object, float] = {}
 
-    async def submit(self, raw: bytes, sender: object = None) -> Outcome:
-        # Parsed and mapped here, in the event loop, while the writer thread waits on
-        # the disk for the previous commit (the wait releases the GIL).
+    def take(self, raw: bytes, sender: _Sender) -> None:
+        """Prepare *raw* for the next batch; *sender* gets its outcome once it is committed.
+
+        Parsed and mapped here, in the event loop, while the writer thread
+        waits on the disk for the previous commit (the wait releases the GIL).
+        """
         prepared = prepare(raw, time_zone=self.time_zone)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self.answered.pop(sender, None)
-        await self.queue.put((prepared, future))
-        return await future
+        self.pending.append((prepared, sender))
+        wakeup = self.wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     def was_answered(self, sender: object) -> None:
         """*sender*'s message was answered: the next batch may wait for its next one."""
@@ -157,30 +186,40 @@ class _Committer:
         """*sender* closed its connection: no batch waits for it."""
         self.answered.pop(sender, None)
 
-    async def _gathered(self) -> list[tuple[Prepared, asyncio.Future[Outcome]]]:
+    async def _wait(self, seconds: float | None) -> None:
+        """Until a message arrives, or *seconds* have passed (None: no limit)."""
+        loop = asyncio.get_running_loop()
+        self.wakeup = waiter = loop.create_future()
+        timer = None if seconds is None else loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            self.wakeup = None
+            if timer is not None:
+                timer.cancel()
+
+    async def _gathered(self) -> list[tuple[Prepared, _Sender]]:
         """The next batch: what is waiting, and what just-answered connections send within *gather*.
 
         A sender that waits for each ACK sends its next message a moment
         after the ACK; without the wait, the first message to arrive would
         go alone and the others would make a second commit.
         """
-        batch = [await self.queue.get()]
+        while not self.pending:
+            await self._wait(None)
         loop = asyncio.get_running_loop()
-        while len(batch) < self.max_batch:
-            while len(batch) < self.max_batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
+        while len(self.pending) < self.max_batch:
             now = loop.time()
             for sender, at in list(self.answered.items()):
                 if now - at >= self.gather:
                     del self.answered[sender]  # silent too long: not waited for again
-            if len(batch) >= self.max_batch or not self.answered:
+            if not self.answered:
                 break
-            wait = min(self.answered.values()) + self.gather - now
-            try:
-                async with asyncio.timeout(wait):
-                    batch.append(await self.queue.get())
-            except TimeoutError:
-                break
+            waiting = len(self.pending)
+            await self._wait(min(self.answered.values()) + self.gather - now)
+            if len(self.pending) == waiting:
+                break  # none came in time
+        batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
         return batch
 
     def _store(self, items: list[Prepared]) -> list[Outcome]:
@@ -207,50 +246,57 @@ class _Committer:
             if self.sync is None:
                 _answer(batch, outcomes)
                 continue
-            task = loop.create_task(self._synced(batch, outcomes, self.sync))
-            self.syncing.add(task)
-            task.add_done_callback(self.syncing.discard)
+            synced = self.syncs.submit(self._synced, loop, batch, outcomes, self.sync)
+            self.syncing.add(synced)
+            synced.add_done_callback(self.syncing.discard)
 
-    async def _synced(
-        self,
-        batch: list[tuple[Prepared, asyncio.Future[Outcome]]],
+    @staticmethod
+    def _synced(
+        loop: asyncio.AbstractEventLoop,
+        batch: list[tuple[Prepared, _Sender]],
         outcomes: list[Outcome],
         sync: Callable[[], None],
     ) -> None:
-        """Give *batch* its *outcomes* once the store has synced (its commit is durable)."""
+        """In a sync thread: give *batch* its *outcomes* once the store has synced (its commit is durable)."""
         try:
-            await asyncio.get_running_loop().run_in_executor(self.syncs, sync)
+            sync()
         except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
-            _fail(batch, exc)
+            loop.call_soon_threadsafe(_fail, batch, exc)
             return
-        _answer(batch, outcomes)
+        loop.call_soon_threadsafe(_answer, batch, outcomes)
 
     async def close(self) -> None:
-        """Let the batches committed finish their sync, then stop the threads."""
-        if self.syncing:
-            await asyncio.wait(set(self.syncing))
+        """Let the batches committed finish their sync and be answered, then stop the threads."""
+        syncing = [asyncio.wrap_future(f) for f in set(self.syncing)]
+        if syncing:
+            # Each batch's answers are handed to the loop before its sync's future is done,
+            # so they have been given when the wait ends.
+            await asyncio.wait(syncing)
         self.thread.shutdown(wait=True)
         self.syncs.shutdown(wait=True)
 
 
-def _answer(batch: list[tuple[Prepared, asyncio.Future[Outcome]]], outcomes: list[Outcome]) -> None:
-    for (prepared, future), outcome in zip(batch, outcomes, strict=True):
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _answer(batch: list[tuple[Prepared, _Sender]], outcomes: list[Outcome]) -> None:
+    for (prepared, sender), outcome in zip(batch, outcomes, strict=True):
         if outcome.warnings:  # names the message and the field, never a value
             control = _control_id(prepared.message) or "?"
             for warning in outcome.warnings:
                 log.warning("message %s: %s", control, warning)
-        if not future.done():
-            future.set_result(outcome)
+        sender.answer(outcome)
 
 
-def _fail(batch: list[tuple[Prepared, asyncio.Future[Outcome]]], exc: Exception) -> None:
-    for _, future in batch:
-        if not future.done():
-            future.set_exception(exc)
+def _fail(batch: list[tuple[Prepared, _Sender]], exc: Exception) -> None:
+    for _, sender in batch:
+        sender.fail(exc)
 
 
 class _Connections:
-    """The open connections: each reads frames, has them committed, and ACKs them in order."""
+    """The open connections, and the settings each reads frames by."""
 
     def __init__(
         self,
@@ -260,52 +306,172 @@ class _Connections:
         max_frame: int,
         on_outcome: Callable[[Outcome], None] | None,
     ) -> None:
-        self.active: set[asyncio.Task[None]] = set()
+        self.open: set[_Connection] = set()
         self.committer = committer
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.max_frame = max_frame
         self.on_outcome = on_outcome
+        #: Resolved when the last open connection closes, while :meth:`closed` waits.
+        self._emptied: asyncio.Future[None] | None = None
 
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self.active) >= self.max_connections:
-            log.warning("refusing a connection: %d are open already", len(self.active))
-            await _close(writer)
+    def connection(self) -> _Connection:
+        """A new connection's protocol (``create_server``'s factory)."""
+        return _Connection(self)
+
+    def lost(self, conn: _Connection) -> None:
+        self.open.discard(conn)
+        if not self.open and self._emptied is not None and not self._emptied.done():
+            self._emptied.set_result(None)
+
+    async def closed(self, within: float) -> None:
+        """Until every open connection has closed, or *within* seconds have passed."""
+        if not self.open:
             return
-        task = asyncio.current_task()
-        if task is not None:
-            self.active.add(task)
-            task.add_done_callback(self.active.discard)
-        try:
-            await self._exchange(reader, writer)
-        except TimeoutError:
-            log.info("closing a connection idle for %s s", self.idle_timeout)
-        except errors.InvalidValue:
-            log.warning("closing a connection that sent an oversized frame")
-        except ConnectionError:
-            pass  # the sender went away; nothing was ACKed that is not stored
-        finally:
-            await _close(writer)
+        self._emptied = asyncio.get_running_loop().create_future()
+        await asyncio.wait([self._emptied], timeout=within)
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                async with asyncio.timeout(self.idle_timeout):
-                    raw = await read_frame(reader, max_frame=self.max_frame)
-                if raw is None:
-                    return
-                try:
-                    outcome = await self.committer.submit(raw, writer)
-                except errors.StoreError:
-                    log.exception("store unavailable: no ACK sent, the sender will retry")
-                    return
-                if self.on_outcome is not None:
-                    self.on_outcome(outcome)
-                writer.write(frame(outcome.ack))
-                self.committer.was_answered(writer)
-                await writer.drain()
-        finally:
-            self.committer.gone(writer)
+    def close_all(self) -> None:
+        for conn in list(self.open):
+            conn.close()
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: it reads frames, has each committed, and ACKs them in order.
+
+    One message at a time: the next frame is taken once the previous one is
+    answered (frames sent before then wait in the buffer, and reading pauses
+    when the buffer passes the frame limit). A connection waiting for a
+    frame longer than the idle timeout is closed; a frame longer than the
+    limit closes it; a store that fails closes it with no ACK sent.
+    """
+
+    def __init__(self, conns: _Connections) -> None:
+        self.conns = conns
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        #: A message of this connection is being stored.
+        self.busy = False
+        #: The sender has finished sending (answered frames still get their ACK).
+        self.eof = False
+        self.reading_paused = False
+        self.writing_paused = False
+        #: When this connection began waiting for its next frame (None: not waiting).
+        self.waiting_since: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        conns = self.conns
+        self.transport = cast("asyncio.Transport", transport)
+        if len(conns.open) >= conns.max_connections:
+            log.warning("refusing a connection: %d are open already", len(conns.open))
+            self.transport.close()
+            return
+        conns.open.add(self)
+        self._wait_for_frame()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._next()
+        elif len(self.buffer) > self.conns.max_frame and not self.reading_paused:
+            self.reading_paused = True
+            cast("asyncio.Transport", self.transport).pause_reading()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if not self.busy:
+            self._next()
+        return True  # open for writing still: a message taken is answered
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 - the sender went away
+        self.waiting_since = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.conns.committer.gone(self)
+        self.conns.lost(self)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True  # the sender is not reading its ACKs: take no more frames
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if not self.busy:
+            self._next()
+
+    # -- what the committer answers
+
+    def answer(self, outcome: Outcome) -> None:
+        if self.conns.on_outcome is not None:
+            self.conns.on_outcome(outcome)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return  # the sender went away; nothing was ACKed that is not stored
+        transport.write(frame(outcome.ack))
+        self.conns.committer.was_answered(self)
+        self.busy = False
+        self._next()
+
+    def fail(self, exc: Exception) -> None:
+        if isinstance(exc, errors.StoreError):
+            log.error("store unavailable: no ACK sent, the sender will retry", exc_info=exc)
+        else:
+            log.error("a message could not be stored: no ACK sent", exc_info=exc)
+        self.close()
+
+    # -- frames
+
+    def _next(self) -> None:
+        """Take the next whole frame in the buffer, or wait for one."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.writing_paused:
+            return
+        buffer, limit = self.buffer, self.conns.max_frame
+        end = buffer.find(END[:1])
+        if end > limit or (end < 0 and len(buffer) > limit):
+            log.warning("closing a connection that sent an oversized frame")
+            self.close()
+            return
+        if end < 0:
+            if self.eof:
+                self.close()  # what is left is half a frame: the sender gave up on it
+                return
+            if self.reading_paused:
+                self.reading_paused = False
+                transport.resume_reading()
+            self._wait_for_frame()
+            return
+        data = bytes(buffer[: end + 1])
+        del buffer[: end + 1]
+        self.busy = True
+        self.waiting_since = None
+        self.conns.committer.take(_body(data), self)
+
+    def _wait_for_frame(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.waiting_since = loop.time()
+        if self.timer is None:  # one timer a connection, moved on only when it goes off
+            self.timer = loop.call_at(self.waiting_since + self.conns.idle_timeout, self._idle)
+
+    def _idle(self) -> None:
+        self.timer = None
+        since = self.waiting_since
+        if since is None:
+            return  # a message is being stored; the next wait sets a timer again
+        loop = asyncio.get_running_loop()
+        due = since + self.conns.idle_timeout
+        if loop.time() < due:
+            self.timer = loop.call_at(due, self._idle)
+            return
+        log.info("closing a connection idle for %s s", self.conns.idle_timeout)
+        self.close()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
 
 
 def load_calendar() -> None:
@@ -315,12 +481,6 @@ def load_calendar() -> None:
     first discharge would wait for it, holding back every ACK of its commit.
     """
     transitions.TransitionRules().clock(pendulum.today().date())
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(ConnectionError):
-        await writer.wait_closed()
 
 
 async def serve(
@@ -376,24 +536,25 @@ async def serve(
     await loop.run_in_executor(
         committer.thread, functools.partial(_rehearse, program, time_zone=time_zone or None)
     )
-    server = await asyncio.start_server(conns.serve, host, port, limit=max_frame)
+    server = await loop.create_server(conns.connection, host, port)
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:
         ready(bound)
     writer_task = asyncio.create_task(committer.run())
     try:
-        await _run(server, stop, conns.active, grace)
+        await _run(server, stop, conns, grace)
     finally:
         writer_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer_task
         await committer.close()
+        conns.close_all()
 
 
 async def _run(
     server: asyncio.Server,
     stop: asyncio.Event | None,
-    active: set[asyncio.Task[None]],
+    conns: _Connections,
     grace: float,
 ) -> None:
     async with server:
@@ -402,6 +563,5 @@ async def _run(
             return
         await stop.wait()
         server.close()
-        if active:
-            # Senders that are done have closed already; others get a moment.
-            await asyncio.wait(set(active), timeout=grace)
+        # Senders that are done have closed already; others get a moment.
+        await conns.closed(grace)
