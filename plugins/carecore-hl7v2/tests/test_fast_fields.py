@@ -82,3 +82,66 @@ def test_an_unreadable_message_is_refused_as_before():
     with pytest.raises(mapping.Refused) as caught:
         _read("MSH")
     assert caught.value.code == "AR"
+
+
+def _instant_as_python_hl7_reads_it(text, time_zone):  # noqa: PLR0911 - one return a case
+    """A time as the intake read it with python-hl7's parse_datetime (its code before)."""
+    import pendulum
+
+    if not text:
+        return None
+    if mapping._DTM.fullmatch(text) is None:
+        return "refused"
+    try:
+        parsed = hl7.parse_datetime(text)
+    except (ValueError, TypeError):
+        return "refused"
+    if parsed.tzinfo is None:
+        if time_zone is None:
+            return "no offset"
+        return pendulum.instance(parsed.replace(tzinfo=None), tz=time_zone)
+    at = pendulum.instance(parsed)
+    try:
+        at.utcoffset()  # an offset of a day or more raised here, out of the intake
+    except ValueError:
+        return "refused"  # what the intake answers now
+    return at
+
+
+_DIGITS = st.text(alphabet="0123456789", min_size=0, max_size=16)
+_TIME = st.one_of(
+    _DIGITS,
+    st.builds(
+        lambda date, fraction, sign, offset: date + fraction + sign + offset,
+        st.sampled_from(
+            [
+                *("2026", "202603", "20260304", "2026030415", "202603041530", "20260304153045"),
+                *("20260308023000", "20261101013000", "20260230", "20261304", "20260304250000"),
+            ]
+        ),
+        st.sampled_from(["", ".1", ".25", ".125", ".9999", ".12345"]),
+        st.sampled_from(["", "+", "-"]),
+        st.sampled_from(["", "0000", "0600", "0030", "0545", "1400", "99", "2360"]),
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TIME, st.sampled_from([None, "America/Chicago", "Asia/Kathmandu", "UTC"]))
+@example("20260308023000", "America/Chicago")  # a time the clocks skip
+@example("20261101013000", "America/Chicago")  # a time that comes twice
+@example("20260304153045.1234-0030", None)
+def test_times_are_read_as_python_hl7_reads_them(text, time_zone):
+    before = _instant_as_python_hl7_reads_it(text, time_zone)
+    try:
+        now = mapping._instant(text, field="MSH-7", time_zone=time_zone, control_id="C1")
+    except mapping.Refused as refused:
+        now = "no offset" if "no UTC offset" in str(refused) else "refused"
+    assert now == before
+    if now is not None and not isinstance(now, str):
+        assert (now.tzinfo, now.fold, now.microsecond) == (
+            before.tzinfo,
+            before.fold,
+            before.microsecond,
+        )
+        assert now.utcoffset() == before.utcoffset()

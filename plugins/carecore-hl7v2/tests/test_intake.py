@@ -171,8 +171,11 @@ def test_a13_cancels_only_the_same_facilitys_visit(program):
             "AE",
             "PID-5",
         ),
+        # An offset of a day or more: python-hl7 read it, and the event's ValueError left
+        # the intake with no NAK and no dead letter.
+        (a03("T1", "1234^^^GEN^MR").replace("1530-0600", "1530+2400"), "AE", "MSH-7"),
     ],
-    ids=["nul", "10k-control-id", "oversize-name"],
+    ids=["nul", "10k-control-id", "oversize-name", "offset-of-a-day"],
 )
 def test_nul_and_oversize_get_a_nak_and_a_dead_letter(program, message, code, field):
     outcome = handle(program, message)

@@ -31,8 +31,10 @@ none given and no offset means the message is refused.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
+import math
 import os
 import re
 import threading
@@ -291,10 +293,26 @@ def _component(text: str, index: int, separator: str = "^") -> str:
     return parts[index - 1].strip() if len(parts) >= index else ""
 
 
-#: The HL7 v2 DTM form: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
+#: The HL7 v2 DTM form: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], in its parts (year,
+#: month, day, hour, minute, seconds with their fraction, offset hours with their sign, and
+#: offset minutes).
 _DTM = re.compile(
-    r"[0-9]{4}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:\.[0-9]{1,4})?)?)?)?)?)?(?:[+-][0-9]{4})?"
+    r"([0-9]{4})(?:([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})(?:([0-9]{2}(?:\.[0-9]{1,4})?))?)?)?)?)?(?:([+-][0-9]{2})([0-9]{2}))?"
 )
+
+
+#: Minutes in a day: a UTC offset is less.
+_DAY = 24 * 60
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(key: str | int) -> pendulum.Timezone | pendulum.FixedTimezone:
+    """The zone of an IANA name or of a UTC offset in seconds, looked up once.
+
+    pendulum reads a named zone's file on every lookup (~60 us): a feed in
+    local time has two or three times to read in a message.
+    """
+    return pendulum.timezone(key)
 
 
 def _instant(
@@ -302,37 +320,63 @@ def _instant(
 ) -> pendulum.DateTime | None:
     if not text:
         return None
+    # python-hl7's parse_datetime read what it could: "2026-03-01" as 1 January 2026 (the
+    # year alone) and "20260301 1000" as midnight. Only the HL7 DTM form is taken, read
+    # part for part as parse_datetime reads it (a test holds the two equal).
+    found = _DTM.fullmatch(text)
+    if found is None:
+        raise _not_a_time(field, text, control_id)
+    year, month, day, hour, minute, seconds, offset_hours, offset_minutes = found.groups()
+    zone = None
     try:
-        # python-hl7 reads what it can: "2026-03-01" as 1 January 2026 (the year alone) and
-        # "20260301 1000" as midnight. Only the HL7 DTM form is taken.
-        if _DTM.fullmatch(text) is None:
-            raise ValueError(text)  # noqa: TRY301 - refused below, as python-hl7's own errors
-        parsed = hl7.parse_datetime(text)
-    except (ValueError, TypeError):
+        if offset_hours is not None:
+            # The offset as parse_datetime reckons it (the minutes take the hours' sign); one
+            # of a day or more (+2400) is no offset at all.
+            minutes: float = int(offset_hours) * 60
+            minutes += math.copysign(int(offset_minutes), minutes)
+            if not -_DAY < minutes < _DAY:
+                raise ValueError(text)  # noqa: TRY301 - refused below, as an impossible date is
+            zone = _zone(int(dt.timedelta(minutes=minutes).total_seconds()))
+        elif time_zone is not None:
+            zone = _zone(time_zone)
+        second = microsecond = 0
+        if seconds:
+            delta = dt.timedelta(seconds=float(seconds))
+            second, microsecond = delta.seconds, delta.microseconds
+        at: pendulum.DateTime = pendulum.DateTime.create(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            second,
+            microsecond,
+            tz=zone,
+            fold=0,
+        )
+    except ValueError:  # a month 13, a 30 February, an offset of +2400
+        raise _not_a_time(field, text, control_id) from None
+    if zone is None:
         raise Refused(
-            "is not an HL7 date-time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])",
+            "has no UTC offset and no time zone was configured for this sender; store the "
+            "practice's with 'carecore db set time-zone URL ZONE', or give --time-zone "
+            "(carecore import: -o time_zone=ZONE)",
             code="AE",
             field=field,
-            value=_length(text),
+            value="a time without a UTC offset",
             control_id=control_id,
-        ) from None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        if time_zone is None:
-            raise Refused(
-                "has no UTC offset and no time zone was configured for this sender; store the "
-                "practice's with 'carecore db set time-zone URL ZONE', or give --time-zone "
-                "(carecore import: -o time_zone=ZONE)",
-                code="AE",
-                field=field,
-                value="a time without a UTC offset",
-                control_id=control_id,
-            )
-        local: pendulum.DateTime = pendulum.instance(parsed.replace(tzinfo=None), tz=time_zone)
-        return local
-    aware: pendulum.DateTime = pendulum.instance(parsed)
-    return aware
+        )
+    return at
+
+
+def _not_a_time(field: str, text: str, control_id: str) -> Refused:
+    return Refused(
+        "is not an HL7 date-time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])",
+        code="AE",
+        field=field,
+        value=_length(text),
+        control_id=control_id,
+    )
 
 
 def _patient_id(message: _Fields, identifier_type: str, control_id: str) -> str:
