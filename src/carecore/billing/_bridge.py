@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from carecore import errors
+from carecore.billing._unchecked import unchecked_init
 from carecore.billing.facts import (
     BillingFacts,
     BillingPractitioner,
@@ -291,18 +292,20 @@ def facts_and_gaps(
             per = gap_minutes.setdefault(t.family, {})
             per[t.billing_practitioner_id] = per.get(t.billing_practitioner_id, 0) + t.minutes
             continue
-        events.append(
-            TimeFact(
-                date=t.service_date,
-                minutes=t.minutes,
-                role=t.role_class,
-                practitioner=t.billing_practitioner_id,
-                family=t.family,
-                credential=t.credential,
-                interactive=t.interactive,
-                activity=t.activity,
-            )
+        # A TimeEntry's fields passed the checks a TimeFact's carry (see _time_fact).
+        fact = TimeFact.__new__(TimeFact)
+        _time_fact(
+            fact,
+            date=t.service_date,
+            minutes=t.minutes,
+            role=t.role_class,
+            practitioner=t.billing_practitioner_id,
+            family=t.family,
+            credential=t.credential,
+            interactive=t.interactive,
+            activity=t.activity,
         )
+        events.append(fact)
     for c in contacts:
         day = c.at.in_timezone(zone).date()
         if c.patient_id != patient.id or day in out_days.get(c.family, ()):
@@ -386,16 +389,7 @@ def facts_and_gaps(
         ],
         patient=PatientFacts(
             id=patient.id,
-            conditions=[
-                ChronicCondition(
-                    icd10=billing_code(c.coding),
-                    label=c.coding.display,
-                    expected_duration_months=c.expected_duration_months,
-                    significant_risk=at_significant_risk(c, significant_risk_from),
-                    behavioral=c.behavioral,
-                )
-                for c in active
-            ],
+            conditions=[_chronic(c, significant_risk_from) for c in active],
             consent_on=consent_on,
             care_plan_on=_care_plan_dates(plans, patient.id, period),
             established=established,
@@ -406,6 +400,48 @@ def facts_and_gaps(
         events=events,
     )
     return facts, gaps
+
+
+#: TimeFact's __init__ without its validators: a time entry's date, minutes, role,
+#: billing practitioner, family, credential and flag passed the same checks (a
+#: TimeEntry's validators are a TimeFact's, or stricter), and the converters still run.
+_time_fact = unchecked_init(TimeFact)
+
+
+def _chronic(condition: Condition, source: SignificantRisk) -> ChronicCondition:
+    """*condition* as the engine counts it (see :func:`facts_from_model`), one value per distinct fact.
+
+    The value depends on the coding, the chronic, significant-risk and
+    behavioral flags, the expected duration and *source* only (what
+    :func:`~carecore.conditions.billing_code` and
+    :func:`~carecore.conditions.at_significant_risk` read): conditions alike in
+    those share one (a close's conditions are a few codes over and over).
+    """
+    key = (
+        condition.coding,
+        condition.chronic,
+        condition.significant_risk,
+        condition.behavioral,
+        condition.expected_duration_months,
+        source,
+    )
+    found = _CHRONIC.get(key)
+    if found is None:
+        found = ChronicCondition(
+            icd10=billing_code(condition.coding),
+            label=condition.coding.display,
+            expected_duration_months=condition.expected_duration_months,
+            significant_risk=at_significant_risk(condition, source),
+            behavioral=condition.behavioral,
+        )
+        if len(_CHRONIC) < _CHRONIC_LIMIT:
+            _CHRONIC[key] = found
+    return found
+
+
+#: Chronic conditions by what they depend on (see _chronic); at most _CHRONIC_LIMIT.
+_CHRONIC: dict[tuple[object, ...], ChronicCondition] = {}
+_CHRONIC_LIMIT = 10_000
 
 
 @functools.lru_cache(maxsize=64)

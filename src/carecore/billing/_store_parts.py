@@ -60,6 +60,7 @@ from carecore.billing._encode import AuditEvidence
 from carecore.billing._engine import evaluate
 from carecore.billing._fast import FastClose
 from carecore.billing._month import MonthRecords, evaluate_records
+from carecore.billing._unchecked import unchecked_init
 from carecore.billing.facts import Setting, TimeFact
 from carecore.billing.rules import RuleSet
 from carecore.careplans import PlanVersion
@@ -234,7 +235,7 @@ def build_stored(stored: StoredRows[T]) -> list[T]:
     itself, about a third of the build's time. Nothing process-wide is
     switched (``attrs.validators.disabled()`` would also stop the checks
     of values other threads build meanwhile): each kind has an ``__init__``
-    of its own made without them (:func:`_unchecked_init`). Values read
+    of its own made without them (:func:`~carecore.billing._unchecked.unchecked_init`). Values read
     from JSON columns, and kinds with a period in two columns, are built as
     any read builds them. Rows already built (*stored* holds records) are
     returned as they are.
@@ -272,7 +273,7 @@ def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
     One generated function per kind, as the kind's own builder is (a close
     builds hundreds of thousands of rows): each field's column through its
     load, then the record's ``__init__`` made without validators
-    (:func:`_unchecked_init`) on a new instance of the record's class.
+    (:func:`~carecore.billing._unchecked.unchecked_init`) on a new instance of the record's class.
     """
     found = _STORED_BUILDERS.get(kind.cls)
     if found is not None:
@@ -281,7 +282,7 @@ def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
         # A period stored in two columns: built by the kind's own (validated) builder.
         found = _STORED_BUILDERS[kind.cls] = kind.build
         return found
-    namespace: dict[str, Any] = {"_cls": kind.cls, "_init": _unchecked_init(kind.cls)}
+    namespace: dict[str, Any] = {"_cls": kind.cls, "_init": unchecked_init(kind.cls)}
     args = []
     for at, column in enumerate(kind.columns):
         if column.field is None:
@@ -338,28 +339,6 @@ class _Memo(dict[object, object]):
 
 #: Per stored class: how build_stored builds one of its rows.
 _STORED_BUILDERS: dict[type[Any], Callable[[Sequence[object]], Any]] = {}
-
-
-def _unchecked_init(cls: type[Any]) -> Callable[..., None]:
-    """*cls*'s attrs ``__init__`` as attrs makes it without the fields' validators.
-
-    attrs generates it for a subclass whose fields are *cls*'s with no
-    validator (the same order, defaults and converters; *cls*'s
-    ``__attrs_post_init__`` is inherited); it fills an instance of *cls*
-    itself, so the values are *cls*'s, equal to those its own ``__init__``
-    builds.
-    """
-    twin = type(f"_Unchecked{cls.__name__}", (cls,), {"__module__": __name__})
-    made: type[Any] = attrs.frozen(kw_only=True, field_transformer=_without_validators)(twin)
-    init: Callable[..., None] = made.__init__
-    return init
-
-
-def _without_validators(
-    _cls: type, fields: list[attrs.Attribute[Any]]
-) -> list[attrs.Attribute[Any]]:
-    """An attrs ``field_transformer``: the fields as they are, but for their validators."""
-    return [f.evolve(validator=None) for f in fields]
 
 
 class _PlanReader:

@@ -339,26 +339,26 @@ def _sorted_events(value: object) -> tuple[Event, ...]:
     # A stable, content-based order: results never depend on the order given. Sorted
     # by day and kind first; only events that tie there are ordered by their content
     # (the same order as sorting by the whole key, which begins with day and kind).
-    if len(events) < 2:  # noqa: PLR2004
+    count = len(events)
+    if count < 2:  # noqa: PLR2004
         return events
-    rough = sorted(events, key=_day_and_kind)
+    # Each event's day and kind worked out once; a stable sort of the positions by them
+    # is the stable sort of the events by them.
+    keys = [(event.date, type(event).__name__) for event in events]
+    rough = sorted(range(count), key=keys.__getitem__)
     ordered: list[Event] = []
     start = 0
-    while start < len(rough):
-        key = _day_and_kind(rough[start])
+    while start < count:
+        key = keys[rough[start]]
         end = start + 1
-        while end < len(rough) and _day_and_kind(rough[end]) == key:
+        while end < count and keys[rough[end]] == key:
             end += 1
         if end - start == 1:
-            ordered.append(rough[start])
+            ordered.append(events[rough[start]])
         else:
-            ordered.extend(sorted(rough[start:end], key=_event_key))
+            ordered.extend(sorted((events[i] for i in rough[start:end]), key=_event_key))
         start = end
     return tuple(ordered)
-
-
-def _day_and_kind(event: Event) -> tuple[object, str]:
-    return (event.date, type(event).__name__)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
