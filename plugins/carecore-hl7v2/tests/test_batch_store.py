@@ -231,3 +231,27 @@ def test_the_patients_carrying_many_identifiers_at_once(urls):
             }
         with pytest.raises(errors.AccessDenied), limited.transaction("look") as tx:
             tx.patients_with_identifiers([("GEN", "B")])
+
+
+def test_an_event_is_built_once_under_the_id_its_patient_gets(program, monkeypatch):
+    """A prepared event is filed under the id a patient registered from PID-3 gets; storing
+    it builds it again under another id only when the identifiers name another patient."""
+    ada(program, Identifier(system="GEN", value="1234"))
+    rebuilt = []
+    real = attrs.evolve
+
+    def evolve(record, **changes):
+        if isinstance(record, AdtEvent):
+            rebuilt.append(sorted(changes))
+        return real(record, **changes)
+
+    monkeypatch.setattr(ingest.attrs, "evolve", evolve)
+    new = ingest.prepare(a03("E1", "777^^^GEN^MR"), time_zone=None)
+    assert new.event.patient_id == ingest._patient_id(Identifier(system="GEN", value="777"))
+    known = ingest.prepare(a03("E2", "1234^^^GEN^MR"), time_zone=None)
+    outcomes = ingest.store_prepared(program, [new, known], time_zone=None)
+    assert [o.patient_id for o in outcomes] == [new.event.patient_id, "ada"]
+    assert rebuilt == [["patient_id"]]  # Ada's event only
+    with program.transaction("check") as tx:
+        stored = {e.source_key: e.patient_id for e in tx.all(AdtEvent)}
+    assert stored == {"GEN/E1": new.event.patient_id, "GEN/E2": "ada"}

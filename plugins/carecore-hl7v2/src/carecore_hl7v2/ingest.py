@@ -22,6 +22,7 @@ from carecore.model import (
     AdtEvent,
     ContactPreferences,
     DeadLetter,
+    Identifier,
     Patient,
     PatientAddress,
     PatientLink,
@@ -34,6 +35,7 @@ from carecore_hl7v2.mapping import (
     _ack,
     _demographics,
     _Fields,
+    _identifiers,
     _read,
     _to_event,
     check_limits,
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 
     import pendulum
 
-    from carecore.model import Identifier
     from carecore.protocols import Transaction
     from carecore.service import CareProgram
 
@@ -96,6 +97,8 @@ class Prepared:
     text: str
     #: The message's fields (what the mapping reads), None when it could not be read.
     message: _Fields | None = None
+    #: The event, filed under the id a patient registered from PID-3's first identifier
+    #: gets (storing it files it under the patient its identifiers are linked to).
     event: AdtEvent | None = None
     people: Demographics | None = None
     refusal: Refused | None = None
@@ -113,14 +116,29 @@ def _prepare(raw: str | bytes, time_zone: str | None, identifier_type: str) -> P
         check_limits(raw)
         text = clean(raw)
         message = _read(text)
-        event = _to_event(message, time_zone=time_zone, identifier_type=identifier_type)
-        people = _demographics(message)
+        ids = _identifiers_if_valid(message)
+        # Filed under the id a patient registered from the first identifier has (what storing
+        # it finds, unless the identifiers are linked to another patient): the event is then
+        # not built and checked a second time with another id.
+        filed = _patient_id(ids[0]) if ids else None
+        event = _to_event(
+            message, time_zone=time_zone, identifier_type=identifier_type, patient_id=filed
+        )
+        people = _demographics(message, ids)
     except Refused as exc:
         return Prepared(text=text, message=message, refusal=exc)
     except errors.InvalidValue as exc:  # a value the model refuses (a date of death before birth)
         refusal = Refused(str(exc), code="AE", field=exc.field or "message", value=exc.value)
         return Prepared(text=text, message=message, refusal=refusal)
     return Prepared(text=text, message=message, event=event, people=people)
+
+
+def _identifiers_if_valid(message: _Fields) -> tuple[Identifier, ...] | None:
+    """PID-3's identifiers, or None when one is refused (:func:`_demographics` refuses it in turn)."""
+    try:
+        return _identifiers(message)
+    except errors.InvalidValue:
+        return None
 
 
 def handle(
@@ -414,7 +432,9 @@ def _store(
         patient, new, patient_id = _match(tx, links, people, zone, unknown_patients)
     except Refused as exc:
         return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
-    claimed = _claim(tx, attrs.evolve(event, patient_id=patient_id), prepared.text)
+    if event.patient_id != patient_id:  # linked to a patient registered otherwise
+        event = attrs.evolve(event, patient_id=patient_id)
+    claimed = _claim(tx, event, prepared.text)
     if claimed is None:
         return Outcome(
             ack=_ack(message), code="AA", stored=False, duplicate=True, warnings=people.notes
@@ -662,10 +682,13 @@ def _filed_before(tx: Transaction, first: Identifier) -> str | None:
     return old if tx.find(AdtEvent, patient_id=old) else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _legacy_id(first: Identifier) -> str:
     """The id earlier versions gave a patient registered from *first*; it held the identifier's text.
 
-    Patients stored under it keep it (they are found through their links).
+    Patients stored under it keep it (they are found through their links). Cached, as
+    :func:`_patient_id` is: a group commit asks for it when it reads ahead and again when
+    it matches.
     """
     key = hashlib.sha256(f"{first.system}|{first.value}".encode()).hexdigest()[:12]
     return f"hl7-{_slug(first.system)}-{_slug(first.value)}-{key}"

@@ -623,7 +623,10 @@ def demographics(message: hl7.Message) -> Demographics:
     return _demographics(_fields(message))
 
 
-def _demographics(message: _Fields) -> Demographics:
+def _demographics(
+    message: _Fields, identifiers: tuple[Identifier, ...] | None = None
+) -> Demographics:
+    """:func:`demographics` of *message*, whose PID-3 :func:`_identifiers` may be given (read once)."""
     control_id = _get(message, "MSH", 10)
     name = _get(message, "PID", 5).split("~")[0]
     family = _sub(_component(name, 1), 1)
@@ -644,7 +647,7 @@ def _demographics(message: _Fields) -> Demographics:
             f"PID-8: not an HL7 table 0001 code ({codes}); sex left as stored (unknown for a new patient)",
         )
     return Demographics(
-        identifiers=_identifiers(message),
+        identifiers=_identifiers(message) if identifiers is None else identifiers,
         given_name=given or None,
         family_name=family or None,
         birth_date=born,
@@ -670,7 +673,13 @@ def to_event(
     return _to_event(_fields(message), time_zone=time_zone, identifier_type=identifier_type)
 
 
-def _to_event(message: _Fields, *, time_zone: str | None, identifier_type: str) -> AdtEvent:
+def _to_event(
+    message: _Fields, *, time_zone: str | None, identifier_type: str, patient_id: str | None = None
+) -> AdtEvent:
+    """:func:`to_event` of *message*, filed under *patient_id* when given (else PID-3's id).
+
+    PID-3 is checked either way: a message without a patient identifier is refused.
+    """
     if time_zone is not None:
         _check_zone(time_zone)
     control_id = _get(message, "MSH", 10)
@@ -695,7 +704,7 @@ def _to_event(message: _Fields, *, time_zone: str | None, identifier_type: str) 
             value=msh9,
             control_id=control_id,
         )
-    patient_id = _patient_id(message, identifier_type, control_id)
+    sent_id = _patient_id(message, identifier_type, control_id)
     sent = _instant(
         _get(message, "MSH", 7), field="MSH-7", time_zone=time_zone, control_id=control_id
     )
@@ -753,7 +762,7 @@ def _to_event(message: _Fields, *, time_zone: str | None, identifier_type: str) 
     return AdtEvent(
         id=key,
         source_key=key,
-        patient_id=patient_id,
+        patient_id=sent_id if patient_id is None else patient_id,
         kind=kind,
         occurred_at=when,
         patient_class=patient_class,
