@@ -13,12 +13,14 @@ Date(2026, 1, 6)
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pendulum
 
-from carecore import errors
+from carecore.model.validators import check_instant
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 __all__ = ["Clock", "FixedClock", "SystemClock"]
 
@@ -61,11 +63,7 @@ class FixedClock(_DatesMixin):
     """
 
     def __init__(self, at: dt.datetime) -> None:
-        if not isinstance(at, dt.datetime):
-            raise errors.InvalidValue("must be a datetime", field="at", value=at)
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise errors.NaiveDatetime(field="at", value=at)
-        self._at = pendulum.instance(at)
+        self._at = check_instant(at, "at")
 
     def now(self) -> pendulum.DateTime:
         """The instant this clock is set to."""

@@ -304,6 +304,31 @@ def check_date(value: object, field: str) -> pendulum.Date:
     return pendulum.Date(value.year, value.month, value.day)
 
 
+def check_instant(value: object, field: str) -> pendulum.DateTime:
+    """*value* as a :class:`pendulum.DateTime`: a timezone-aware datetime, else a typed error naming *field*.
+
+    Not a datetime: :class:`~carecore.errors.InvalidValue`; a naive one:
+    :class:`~carecore.errors.NaiveDatetime` (an ``InvalidValue`` too).
+
+    >>> import datetime
+    >>> check_instant(datetime.datetime(2026, 3, 1, 9, tzinfo=datetime.timezone.utc), "at")
+    DateTime(2026, 3, 1, 9, 0, 0, tzinfo=Timezone('UTC'))
+    >>> check_instant(datetime.datetime(2026, 3, 1, 9), "at")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.NaiveDatetime: at=datetime.datetime(2026, 3, 1, 9, 0): a time zone offset is required
+    >>> check_instant("2026-03-01T09:00Z", "at")
+    Traceback (most recent call last):
+    ...
+    carecore.errors.InvalidValue: at='2026-03-01T09:00Z': must be a datetime
+    """
+    if not isinstance(value, dt.datetime):
+        raise errors.InvalidValue("must be a datetime", field=field, value=value)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise errors.NaiveDatetime(field=field, value=value)
+    return value if isinstance(value, pendulum.DateTime) else pendulum.instance(value)
+
+
 def npi_checksum_ok(npi: str) -> bool:
     """Whether a 10-digit NPI's last digit is its Luhn check digit (over "80840" + the first nine)."""
     digits = [int(c) for c in "80840" + npi[:9]]

@@ -4,7 +4,7 @@ Other packages (and plugins) use these to check their own values the same way
 the model does: each raises a :mod:`carecore.errors` type naming the field and
 the value. Validators take ``(instance, attribute, value)`` as attrs calls
 them; converters take the value; :func:`check_date`,
-:func:`check_time_zone` and :func:`check_callable` check a plain argument
+:func:`check_instant`, :func:`check_time_zone` and :func:`check_callable` check a plain argument
 outside attrs.
 
 >>> import attrs
@@ -24,6 +24,7 @@ from carecore.model._validators import (
     Validator,
     check_callable,
     check_date,
+    check_instant,
     check_time_zone,
     instance_of,
     int_between,
@@ -50,6 +51,7 @@ __all__ = [
     "Validator",
     "check_callable",
     "check_date",
+    "check_instant",
     "check_time_zone",
     "instance_of",
     "int_between",

@@ -61,6 +61,7 @@ from carecore.model import (
     Task,
     TaskStatus,
 )
+from carecore.model.validators import check_instant
 from carecore_fhir import codes, validate
 from carecore_fhir.addresses import read_address
 
@@ -275,11 +276,7 @@ class Skip(Exception):
 
 def _aware(value: object) -> pendulum.DateTime | None:
     """*value* (``Options.now``) as a pendulum DateTime: None, or a timezone-aware datetime."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
-        return value if isinstance(value, pendulum.DateTime) else pendulum.instance(value)
-    raise errors.InvalidValue("must be a timezone-aware datetime", field="now", value=value)
+    return None if value is None else check_instant(value, "now")
 
 
 @attrs.frozen(kw_only=True)
@@ -304,7 +301,7 @@ class Options:
     >>> Options(now=datetime.datetime(2026, 3, 5, 9))
     Traceback (most recent call last):
     ...
-    carecore.errors.InvalidValue: now=datetime.datetime(2026, 3, 5, 9, 0): must be a timezone-aware datetime
+    carecore.errors.NaiveDatetime: now=datetime.datetime(2026, 3, 5, 9, 0): a time zone offset is required
     """
 
     source: str = "urn:carecore:fhir"
