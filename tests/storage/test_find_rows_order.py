@@ -51,3 +51,31 @@ def test_rows_come_in_the_order_by_of_their_key(tmp_path):
                 assert list(tx.find_rows(cls, patient_ids=IDS[::-1]).rows) == expected, cls
     finally:
         store.close()
+
+
+def test_a_kind_with_no_rows_reads_as_empty_and_is_audited(tmp_path):
+    from carecore.model import Coverage
+
+    store = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
+    store.initialize()
+    ids = [f"p{n:03d}" for n in range(120)]
+    try:
+        with store.transaction(actor="admin", reason="setup", at=AT) as tx:
+            for pid in ids:
+                tx.add(make_patient(pid))
+        with store.transaction(actor="admin", reason="read", at=AT) as tx:
+            before = tx.audit_entries()[-1].seq
+            assert list(tx.find_rows(Coverage, patient_ids=ids).rows) == []
+            assert len(tx.find_rows(Patient, patient_ids=ids).rows) == len(ids)
+        with store.transaction(actor="admin", reason="look", at=AT) as tx:
+            reads = [
+                (e.action, e.kind, e.detail)
+                for e in tx.audit_entries(after=before)
+                if e.action == "read"
+            ]
+        assert reads == [
+            ("read", "Coverage", "0 records of 120 patients"),
+            ("read", "Patient", "120 records of 120 patients"),
+        ]
+    finally:
+        store.close()
