@@ -206,3 +206,14 @@ def test_the_spool_gives_back_each_text_as_written(tmp_path):
     write_spool(spool, texts)
     assert [tuple(t) for t in _read_spool(spool)] == texts
     assert spool.stat().st_mode & 0o777 == 0o600
+
+
+def test_forked_workers_inherit_the_builders_made_before_the_fork():
+    from carecore.billing import _store_parts
+    from carecore.convert import get_converter
+
+    _store_parts._STORED_BUILDERS.clear()
+    get_converter.cache_clear()
+    assert _store_parts._runs_on(None, 3, 2) == 2
+    assert set(_store_parts._STORED_BUILDERS) >= {*_store_parts.READ_KINDS.values(), CarePlan}
+    assert get_converter.cache_info().currsize == 1

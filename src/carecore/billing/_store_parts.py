@@ -620,10 +620,28 @@ def patient_month(
     )
 
 
+def _prepare_builders() -> None:
+    """Make what every worker makes for its first partition, once, before the workers fork.
+
+    The converter that reads JSON columns and each read kind's builder
+    (:func:`_stored_builder`) are made once per process on first use: made
+    here, the forked workers share them instead of each making its own.
+    """
+    from carecore.convert import get_converter  # noqa: PLC0415
+
+    get_converter()
+    for cls in (*READ_KINDS.values(), CarePlan):
+        _stored_builder(kind_for(cls))
+
+
 def _runs_on(executor: Executor | None, parts: int, workers: int) -> Executor | int:
-    """The executor given, else *workers* processes (one, this process, for a single partition)."""
+    """The executor given, else *workers* processes (one, this process, for a single partition).
+
+    Processes of this machine get the builders made first (:func:`_prepare_builders`).
+    """
     if executor is not None:
         return executor
+    _prepare_builders()  # forked workers inherit them
     if parts < _PARALLEL_PARTS or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return workers
