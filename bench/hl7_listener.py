@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,9 @@ def bench_hl7(
     # This process's CPU while the senders ran: the listener's (its event loop and writer
     # thread); the senders run in a process of their own.
     listener_cpu = time.process_time() - cpu
+    # What else ran meanwhile: on a busy machine the rates (wall time) say more about the
+    # others than about the listener; CPU time a message much less.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     loop = state["loop"]
     loop.call_soon_threadsafe(state["stop"].set)  # type: ignore[attr-defined]
     thread.join(10)
@@ -159,6 +163,8 @@ def bench_hl7(
         "listener_cpu_ms_per_message": listener_cpu * 1000 / count,
         "parse_only_cpu_ms_per_message": parse_cpu * 1000 / count,
         "ratio": listener_rate / parse_rate,
+        "load_average": load,
+        "cores": os.cpu_count() or 1,
     }
 
 
@@ -190,7 +196,8 @@ def main() -> None:
         f"hl7 listener into SQLite: {r['listener_per_s']:.0f} msg/s from {r['senders']} senders; "
         f"python-hl7 parse only: {r['parse_only_per_s']:.0f} msg/s; ratio {r['ratio']:.3f} "
         f"({r['messages']} messages); listener CPU {r['listener_cpu_ms_per_message']:.2f} ms/message, "
-        f"parse only {r['parse_only_cpu_ms_per_message']:.2f} ms/message"
+        f"parse only {r['parse_only_cpu_ms_per_message']:.2f} ms/message; "
+        f"load average {r['load_average']:.2f} on {r['cores']} cores"
     )
 
 
