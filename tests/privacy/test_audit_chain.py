@@ -202,3 +202,33 @@ def test_chain_hashes_the_json_text_the_chain_has_always_hashed(previous, rows):
         expected.append(last)
     assert _chain.chain(previous, rows) == expected
     assert _chain.entry_hash(previous, rows[0]) == expected[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "2026-01-05T10:00:00+00:00",
+                    dt.datetime(2026, 1, 5, 11, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+                ]
+            ),
+            *[st.one_of(_TEXT, st.integers(), st.booleans(), st.lists(st.integers()))] * 7,
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_rows_of_other_values_hash_as_their_json(rows):
+    # Rows holding numbers, flags, lists or a datetime (not the log's own rows) take the
+    # long way, text and None the short one: both hash the json.dumps text, mixed in a chain.
+    previous = "0" * 64
+    expected, last = [], previous
+    for at, *rest in rows:
+        when = dt.datetime.fromisoformat(at) if isinstance(at, str) else at
+        utc = when.astimezone(dt.UTC).isoformat()
+        text = json.dumps([last, utc, *rest], ensure_ascii=False, separators=(",", ":"))
+        last = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        expected.append(last)
+    assert _chain.chain(previous, rows) == expected
