@@ -216,3 +216,19 @@ def test_a_rehearsal_before_the_port_opens_builds_what_storing_needs_and_stores_
     assert "MSA|AA|" in ack
     with program.transaction("check") as tx:
         assert len(tx.find(AdtEvent, patient_id=P1)) == 1
+
+
+def test_frames_sent_together_are_answered_in_order_and_after_the_sender_stops_sending(program):
+    from test_intake import a03
+
+    frames = b"".join(frame(a03(f"P{n}", "P1^^^GEN^MR", visit=f"V{n}")) for n in range(3))
+    with Listener(program) as listener, socket.create_connection(("127.0.0.1", listener.port)) as s:
+        s.settimeout(10)
+        s.sendall(frames)
+        s.shutdown(socket.SHUT_WR)  # nothing more to send: the ACKs still come
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    acks = [a for a in reply.split(END) if a]
+    assert [a.decode().split("MSA|")[1][:5] for a in acks] == ["AA|P0", "AA|P1", "AA|P2"]
+    assert [o.code for o in listener.outcomes] == ["AA", "AA", "AA"]
