@@ -13,14 +13,12 @@ Date(2026, 1, 6)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import datetime as dt
+from typing import Protocol, runtime_checkable
 
 import pendulum
 
-from carecore.model.validators import check_instant
-
-if TYPE_CHECKING:
-    import datetime as dt
+from carecore import errors
 
 __all__ = ["Clock", "FixedClock", "SystemClock"]
 
@@ -63,7 +61,11 @@ class FixedClock(_DatesMixin):
     """
 
     def __init__(self, at: dt.datetime) -> None:
-        self._at = check_instant(at, "at")
+        if not isinstance(at, dt.datetime):
+            raise errors.InvalidValue("must be a datetime", field="at", value=at)
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise errors.NaiveDatetime(field="at", value=at)
+        self._at = pendulum.instance(at)
 
     def now(self) -> pendulum.DateTime:
         """The instant this clock is set to."""
