@@ -202,20 +202,28 @@ def test_the_holiday_calendar_is_loaded_before_the_port_opens(program):
 
 def test_a_rehearsal_before_the_port_opens_builds_what_storing_needs_and_stores_nothing(program):
     # The first message a process stores builds the store's converters and statements
-    # (about 50 ms of CPU); the listener rehearses one in a rolled-back transaction first.
+    # (about 50 ms of CPU), and the first that reads an episode back builds what reading
+    # it needs; the listener rehearses both in a rolled-back transaction first.
+    from carecore import convert
     from carecore.storage import sql
 
     before = program.store.check().counts
     sql._insert_sql.cache_clear()
+    convert.get_converter.cache_clear()
     with Listener(program):
         # The statements storing an event and its episode were spelled (no message was sent).
         assert sql._insert_sql.cache_info().currsize >= 2
         assert program.store.check().counts == before  # no event, episode, notice or audit row
+    convert.get_converter.cache_clear()
     with Listener(program) as listener:
-        ack = exchange(listener.port, A03)[0]
-    assert "MSA|AA|" in ack
+        built = convert.get_converter.cache_info().misses  # by the rehearsal, if needed
+        # A second discharge of the patient reads the first one's episode back.
+        again = A03.replace("|MSG42|", "|MSG43|").replace("|V9|", "|V10|")
+        acks = exchange(listener.port, A03, again)
+        assert convert.get_converter.cache_info().misses == built  # nothing built meanwhile
+    assert all("MSA|AA|" in ack for ack in acks)
     with program.transaction("check") as tx:
-        assert len(tx.find(AdtEvent, patient_id=P1)) == 1
+        assert len(tx.find(AdtEvent, patient_id=P1)) == 2
 
 
 def test_frames_sent_together_are_answered_in_order_and_after_the_sender_stops_sending(program):

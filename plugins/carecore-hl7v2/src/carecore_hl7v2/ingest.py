@@ -526,21 +526,32 @@ _REHEARSAL = (
 
 
 def _rehearse(program: CareProgram, *, time_zone: str | None) -> None:
-    """Store one discharge in a transaction that is rolled back, so the first real one is not slower.
+    """Store two discharges in a transaction that is rolled back, so the first real ones are not slower.
 
     The first message a process stores builds what later ones reuse (the
-    store's converters, its statements, the notice's template); a listener
-    does it before its port opens, so no sender's ACK waits for it. Nothing
-    is stored and no audit row is written: the transaction is the store's
-    own (no access check, so no denial to record) and it rolls back. A store
-    that cannot be reached now is left for the first message to find.
+    store's converters, its statements, the notice's template), and the
+    first one of a patient with an episode stored reads that episode back
+    (which builds what reading it needs); a listener does both before its
+    port opens, so no sender's ACK waits for them. Nothing is stored and no
+    audit row is written: the transaction is the store's own (no access
+    check, so no denial to record) and it rolls back. A store that cannot
+    be reached now is left for the first message to find.
     """
-    prepared = prepare(_REHEARSAL, time_zone=time_zone)
+    first = prepare(_REHEARSAL, time_zone=time_zone)
+    # The same patient discharged again, from another visit: its episode is read back.
+    again = prepare(
+        _REHEARSAL.replace("|carecore-rehearsal|P|", "|carecore-rehearsal-2|P|").replace(
+            "|V1|", "|V2|"
+        ),
+        time_zone=time_zone,
+    )
     try:
         with program.store.transaction(
             actor=program.actor, reason=f"inbound {SOURCE} rehearsal", at=program.clock.now()
         ) as tx:
-            _store(program, tx, _Links(tx), prepared, zone=time_zone, unknown_patients="create")
+            links = _Links(tx)
+            for prepared in (first, again):
+                _store(program, tx, links, prepared, zone=time_zone, unknown_patients="create")
             raise _Rehearsed  # noqa: TRY301 - the rollback is the point
     except _Rehearsed:
         return
