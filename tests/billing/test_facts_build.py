@@ -122,3 +122,17 @@ def test_conditions_alike_share_a_value_and_others_do_not():
             for c in counted
         ]
         assert list(facts.patient.conditions) == expected, source
+
+
+def test_the_attested_switch_given_as_text_decides_as_the_member_whatever_came_first():
+    # "attested" equals SignificantRisk.ATTESTED (a StrEnum): both must decide alike, so
+    # that the shared value one call leaves behind is the one the other would build. CKD
+    # stage 4 is at significant risk by the table only.
+    ckd = Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("N18.4"), chronic=True)
+
+    def risk(source):
+        (condition,) = _facts(conditions=[ckd], significant_risk_from=source).patient.conditions
+        return condition.significant_risk
+
+    assert [risk("attested"), risk(SignificantRisk.ATTESTED), risk("attested")] == [False] * 3
+    assert risk(SignificantRisk.TABLE) is risk("table") is True

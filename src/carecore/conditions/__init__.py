@@ -186,6 +186,8 @@ def at_significant_risk(
     >>> ckd = Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("N18.4"))
     >>> at_significant_risk(ckd), at_significant_risk(ckd, SignificantRisk.ATTESTED)
     (True, False)
+    >>> at_significant_risk(ckd, "attested")
+    False
     """
     if not isinstance(condition, Condition):
         raise errors.InvalidValue("must be a Condition", field="condition", value=condition)
@@ -193,6 +195,9 @@ def at_significant_risk(
         raise errors.InvalidValue(
             "must be a SignificantRisk (table or attested)", field="source", value=source
         )
+    # The text "attested" passes the check above (a StrEnum equals its value): read it
+    # as the member, or it would count as TABLE below while equal to ATTESTED in a key.
+    source = SignificantRisk(source)
     if condition.significant_risk:
         return is_chronic(condition)
     if source is SignificantRisk.ATTESTED:
