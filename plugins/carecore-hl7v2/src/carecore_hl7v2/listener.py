@@ -287,12 +287,20 @@ def _answer(batch: list[tuple[Prepared, _Sender]], outcomes: list[Outcome]) -> N
             control = _control_id(prepared.message) or "?"
             for warning in outcome.warnings:
                 log.warning("message %s: %s", control, warning)
-        sender.answer(outcome)
+        # Answering a sender takes its next frame (and an on_outcome callback runs): what
+        # fails there ends that one connection, never the rest of the batch or the writer.
+        try:
+            sender.answer(outcome)
+        except Exception as exc:  # noqa: BLE001 - that sender's failure, told and contained
+            sender.fail(exc)
 
 
 def _fail(batch: list[tuple[Prepared, _Sender]], exc: Exception) -> None:
     for _, sender in batch:
-        sender.fail(exc)
+        try:
+            sender.fail(exc)
+        except Exception:  # closing one connection must not stop the others
+            log.exception("a connection could not be closed after a failure")
 
 
 class _Connections:
@@ -376,9 +384,17 @@ class _Connection(asyncio.Protocol):
         self.buffer += data
         if not self.busy:
             self._next()
-        elif len(self.buffer) > self.conns.max_frame and not self.reading_paused:
+        # Frames not taken yet (a message is being stored, or the sender is not reading
+        # its ACKs) wait in the buffer up to the frame limit: past it, reading pauses.
+        transport = self.transport
+        if (
+            len(self.buffer) > self.conns.max_frame
+            and not self.reading_paused
+            and transport is not None
+            and not transport.is_closing()
+        ):
             self.reading_paused = True
-            cast("asyncio.Transport", self.transport).pause_reading()
+            transport.pause_reading()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -448,11 +464,15 @@ class _Connection(asyncio.Protocol):
         del buffer[: end + 1]
         self.busy = True
         self.waiting_since = None
-        self.conns.committer.take(_body(data), self)
+        try:
+            self.conns.committer.take(_body(data), self)
+        except Exception as exc:  # noqa: BLE001 - this message fails alone: no ACK, closed
+            self.fail(exc)
 
     def _wait_for_frame(self) -> None:
         loop = asyncio.get_running_loop()
-        self.waiting_since = loop.time()
+        if self.waiting_since is None:  # a whole frame within the idle timeout, not a byte
+            self.waiting_since = loop.time()
         if self.timer is None:  # one timer a connection, moved on only when it goes off
             self.timer = loop.call_at(self.waiting_since + self.conns.idle_timeout, self._idle)
 
