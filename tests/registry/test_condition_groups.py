@@ -7,7 +7,7 @@ from importlib import resources
 
 import pendulum
 
-from carecore import icd
+from carecore import errors, icd
 from carecore.billing import Switches
 from carecore.conditions import SignificantRisk
 from carecore.model import CodeSystem, Coding, Condition, ServiceFamily
@@ -210,3 +210,36 @@ def test_the_reason_groups_the_names_as_it_counts_the_diseases():
     assert "(Diabetes (E11.9) + Diabetic nephropathy (E11.21), Hypertension (I10))" in detail, (
         detail
     )
+
+
+def _longest_row_prefix(code):
+    """The row the table's own rule picks: the longest ICD-10-CM row code *code* starts with."""
+    rows = [g for g in condition_groups() if g.system is CodeSystem.ICD10CM]
+    matching = [g for g in rows if code.startswith(g.code)]
+    return max(matching, key=lambda g: len(g.code)) if matching else None
+
+
+def _codes_near_rows():
+    """Valid ICD-10-CM codes of the table's rows, their categories and children, and others."""
+    near = {"J02.9", "S72.001A", "Z00.00", "E11", "I10"}
+    for g in condition_groups():
+        if g.system is CodeSystem.ICD10CM:
+            code = g.code
+            near.update({code, code[:3], code + ".9", code + ".0", code + "9", code + "0"})
+    valid = []
+    for code in sorted(near):
+        try:
+            Coding(system=CodeSystem.ICD10CM, code=code)
+        except errors.InvalidValue:
+            continue
+        valid.append(code)
+    return valid
+
+
+def test_an_icd_code_is_classified_by_the_longest_row_code_it_starts_with():
+    # Codes of the table's rows, of their categories and children, and codes no row starts.
+    codes = _codes_near_rows()
+    assert len(codes) > 100
+    for code in codes:
+        found = classify(Coding(system=CodeSystem.ICD10CM, code=code))
+        assert found == _longest_row_prefix(code), code

@@ -84,14 +84,16 @@ def condition_groups() -> tuple[ConditionGroup, ...]:
 
 
 @functools.cache
-def _index() -> tuple[dict[str, ConditionGroup], tuple[ConditionGroup, ...]]:
+def _index() -> tuple[dict[str, ConditionGroup], dict[str, ConditionGroup]]:
+    """The SNOMED CT rows by concept, and the ICD-10-CM rows by their code (a prefix).
+
+    Of ICD-10-CM rows with one code, the first in the table counts.
+    """
     snomed = {g.code: g for g in condition_groups() if g.system is CodeSystem.SNOMEDCT}
-    prefixes = tuple(
-        sorted(
-            (g for g in condition_groups() if g.system is CodeSystem.ICD10CM),
-            key=lambda g: -len(g.code),
-        )
-    )
+    prefixes: dict[str, ConditionGroup] = {}
+    for g in condition_groups():
+        if g.system is CodeSystem.ICD10CM:
+            prefixes.setdefault(g.code, g)
     return snomed, prefixes
 
 
@@ -110,9 +112,16 @@ def classify(coding: Coding) -> ConditionGroup | None:
     if not isinstance(coding, Coding):
         raise errors.InvalidValue("must be a Coding", field="coding", value=coding)
     snomed, prefixes = _index()
+    code = coding.code
     if coding.system is CodeSystem.SNOMEDCT:
-        return snomed.get(coding.code)
-    return next((g for g in prefixes if coding.code.startswith(g.code)), None)
+        return snomed.get(code)
+    # The longest row code the code starts with: each of its prefixes, longest first
+    # (a look-up each, where a scan of every row ran for every condition classified).
+    for end in range(len(code), 0, -1):
+        found = prefixes.get(code[:end])
+        if found is not None:
+            return found
+    return None
 
 
 def counted_code(coding: Coding) -> str | None:
