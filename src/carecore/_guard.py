@@ -300,23 +300,6 @@ class GuardedTransaction:
         permitted = self._permitted(self._read, kind_for(kind_cls).name, patient_ids)
         return self._tx.find_rows(kind_cls, patient_ids=permitted, history=history)
 
-    def find_columns(
-        self,
-        kind_cls: type[Any],
-        *,
-        patient_ids: Sequence[str],
-        columns: Sequence[str],
-        history: bool = False,
-    ) -> list[tuple[object, ...]]:
-        if isinstance(patient_ids, str):  # the store refuses it by name
-            return self._tx.find_columns(
-                kind_cls, patient_ids=patient_ids, columns=columns, history=history
-            )
-        permitted = self._permitted(self._read, kind_for(kind_cls).name, patient_ids)
-        return self._tx.find_columns(
-            kind_cls, patient_ids=permitted, columns=columns, history=history
-        )
-
     def history(self, kind_cls: type[T], key: object) -> list[T]:
         kind = kind_for(kind_cls)
         found = self._tx.history(kind_cls, key)

@@ -275,17 +275,6 @@ class Transaction(Protocol):
         """
         ...
 
-    def find_columns(
-        self,
-        kind_cls: type[Any],
-        *,
-        patient_ids: Sequence[str],
-        columns: Sequence[str],
-        history: bool = False,
-    ) -> list[tuple[object, ...]]:
-        """The stored values of some *columns* of :meth:`find_rows`'s rows, in its order (one audit entry)."""
-        ...
-
     def add_many(self, records: Sequence[object]) -> None:
         """Store new records (any kinds) as :meth:`add` does each, in fewer statements."""
         ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 
 from carecore.billing import close_store, cms_rule_set
-from carecore.billing._store_parts import _partition_plans, read_partition
+from carecore.billing._store_parts import _plan_history, read_partition
 from carecore.careplans import PlanVersion
 from carecore.model import CarePlan
 
@@ -27,7 +27,7 @@ def test_single_versions_are_read_without_their_content(tmp_path):
             part = read_partition(tx, tx.patient_ids())
     finally:
         program.close()
-    plans, history = _partition_plans(part)
+    plans, history = _plan_history(part.rows["care_plans"], part.plan_versions)
     kinds = {p.id: type(p) for p in plans}
     # p3 and p6 were drafted, then agreed: two versions, built whole.
     assert kinds == {f"p{n}-cp": CarePlan if n in {3, 6} else PlanVersion for n in range(1, 8)}
@@ -52,7 +52,7 @@ def test_the_light_read_and_the_whole_build_close_alike(tmp_path):
         try:
             with program.transaction("read") as tx:
                 part = read_partition(tx, tx.patient_ids())
-            plans, _ = _partition_plans(part)
+            plans, _ = _plan_history(part.rows["care_plans"], part.plan_versions)
             assert (name == "light") == any(isinstance(p, PlanVersion) for p in plans)
             close_store(program, MARCH, cms_rule_set(2026), tmp_path / name, partition_size=3)
         finally:

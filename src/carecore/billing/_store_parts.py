@@ -38,8 +38,6 @@ during the close lands wholly before or after a patient's read.
 from __future__ import annotations
 
 import collections
-import collections.abc
-import functools
 import heapq
 import json
 import multiprocessing
@@ -138,166 +136,90 @@ Dated = list[tuple["CarePlan | PlanVersion", "pendulum.Date | None"]]
 
 @attrs.frozen
 class _Partition:
-    """One partition as read: rows per kind, the care plans' versions, and when plans were written.
-
-    ``plan_light`` holds each current plan's dates, status and completeness
-    (:data:`_LIGHT` columns) and ``plan_counts`` its stored versions; the
-    rows of ``rows["care_plans"]`` and ``plan_versions`` are then only those
-    of the patients with a plan built whole (see :func:`_partition_plans`).
-    """
+    """One partition as read: rows per kind, the care plans' versions, and when plans were written."""
 
     rows: dict[str, StoredRows[Any]]
     plan_versions: StoredRows[CarePlan]
     written: dict[str, list[pendulum.DateTime]]
-    plan_light: list[tuple[object, ...]]
-    plan_counts: dict[str, int]
 
 
 def read_partition(tx: Transaction, patient_ids: list[str]) -> _Partition:
-    """Read one partition's rows (one query per kind) and the audit entries that date revised plans.
-
-    A care plan is read by its dates, status and completeness first, with
-    its history's version count: only the patients with a plan to build
-    whole (later versions, or a completeness not known) have their plans'
-    content, and their plans' history, read (plans are large).
-    """
+    """Read one partition's rows (one query per kind) and the audit entries that date revised plans."""
     from carecore.service import _plan_writes  # noqa: PLC0415 - the close's own dating of plans
 
-    rows = {
-        name: tx.find_rows(cls, patient_ids=patient_ids)
-        for name, cls in READ_KINDS.items()
-        if cls is not CarePlan
-    }
-    light = tx.find_columns(CarePlan, patient_ids=patient_ids, columns=_LIGHT)
-    counts = collections.Counter(
-        str(plan_id)
-        for (plan_id,) in tx.find_columns(
-            CarePlan, patient_ids=patient_ids, columns=("id",), history=True
-        )
-    )
-    owner = {str(row[0]): str(row[1]) for row in light}
-    # Plans with later versions: their history is read, and their revisions dated.
-    wanted = {
-        plan_id: owner[plan_id] for plan_id, n in counts.items() if n > 1 and plan_id in owner
-    }
-    whole = sorted({owner[str(row[0])] for row in light if _whole(row, counts)})
-    revised = sorted(set(wanted.values()))
-    rows["care_plans"] = (
-        tx.find_rows(CarePlan, patient_ids=whole) if whole else StoredRows(CarePlan, rows=[])
-    )
-    versions = (
-        tx.find_rows(CarePlan, patient_ids=revised, history=True)
-        if revised
-        else StoredRows(CarePlan, rows=[])
-    )
+    rows = {name: tx.find_rows(cls, patient_ids=patient_ids) for name, cls in READ_KINDS.items()}
+    versions = tx.find_rows(CarePlan, patient_ids=patient_ids, history=True)
+    counts: collections.Counter[str] = collections.Counter()
+    owner: dict[str, str] = {}
+    for plan_id, patient_id in _ids(versions):
+        counts[plan_id] += 1
+        owner[plan_id] = patient_id
+    wanted = {plan_id: owner[plan_id] for plan_id, n in counts.items() if n > 1}
     written = _plan_writes(tx, wanted, patient_id=None, partition=True)
-    return _Partition(
-        rows=rows,
-        plan_versions=versions,
-        written=written,
-        plan_light=light,
-        plan_counts=dict(counts),
-    )
+    return _Partition(rows=rows, plan_versions=versions, written=written)
 
 
-#: What a close reads of every current care plan: a PlanVersion's fields, then completeness.
-_LIGHT = (
-    "id",
-    "patient_id",
-    "version",
-    "status",
-    "families",
-    "created_on",
-    "shared_with_patient_on",
-    "last_reviewed_on",
-    "responsible_id",
-    "cms_complete",
-)
-
-
-def _whole(row: Sequence[object], counts: collections.abc.Mapping[str, int]) -> bool:
-    """Whether the plan of a :data:`_LIGHT` row is built whole (later versions, or completeness unknown)."""
-    return counts.get(str(row[0]), 0) > 1 or row[-1] is None
+def _ids(stored: StoredRows[CarePlan]) -> list[tuple[str, str]]:
+    """(plan id, patient id) of each stored version, unbuilt."""
+    if stored.records is not None:
+        return [(p.id, p.patient_id) for p in stored.records]
+    names = kind_for(CarePlan).column_names
+    at, patient = names.index("id"), names.index("patient_id")
+    return [(str(row[at]), str(row[patient])) for row in stored.rows]
 
 
 Plan = CarePlan | PlanVersion
 
 
-def _partition_plans(part: _Partition) -> tuple[list[Plan], dict[str, list[Plan]]]:
-    """A partition's plans and their stored versions, oldest first, as :func:`carecore.service._plan_spans` reads them.
+def _plan_history(
+    current: StoredRows[CarePlan], versions: StoredRows[CarePlan]
+) -> tuple[list[Plan], dict[str, list[Plan]]]:
+    """The partition's plans and each one's stored versions, oldest first, as :func:`carecore.service._plan_spans` reads them.
 
-    A plan with one stored version needs only its dates, status and whether
-    it was CMS-complete, which the store keeps with each version (schema
-    20): it is read as a :class:`~carecore.careplans.PlanVersion`, its
-    content never read. A plan with later versions is built whole, as its
+    A plan at version 1 is its own history; a later one has its history
+    table's versions, the row of the current version built once. A plan
+    with one stored version needs only its dates, status and whether it was
+    CMS-complete, which the store keeps with each version (schema 20): it
+    is read as a :class:`~carecore.careplans.PlanVersion`, its content
+    never built. A plan with later versions is built whole, as its
     revisions are read from the content; so is a version whose completeness
     the store does not know.
     """
-    return _light_history(
-        part.rows["care_plans"], part.plan_versions, part.plan_light, part.plan_counts
-    )
-
-
-def _light_history(
-    current: StoredRows[CarePlan],
-    versions: StoredRows[CarePlan],
-    light: list[tuple[object, ...]],
-    counts: dict[str, int],
-) -> tuple[list[Plan], dict[str, list[Plan]]]:
-    """:func:`_partition_plans` from the plans' :data:`_LIGHT` rows and version counts.
-
-    *current* and *versions* hold the rows of the patients with a plan built
-    whole (:func:`_whole`). A plan with one stored version is its own history
-    (that version is the current one: a version is written to both tables at
-    once); a plan with later versions has its history table's versions.
-    """
-    kind = kind_for(CarePlan)
-    at = kind.column_names.index("id")
-    build = _stored_builder(kind)
-    full = {str(row[at]): row for row in current.rows}
-    read = _light_reader()
-    built: dict[str, tuple[Sequence[object], Plan]] = {}
-    plans: list[Plan] = []
-    for found in light:
-        plan_id = str(found[0])
-        if _whole(found, counts):
-            whole = full[plan_id]
-            plan: Plan = build(whole)
-            built[plan_id] = (whole, plan)
-        else:
-            plan = read(found)
-        plans.append(plan)
     out: dict[str, list[Plan]] = {}
-    for row in versions.rows:
-        plan_id = str(row[at])
-        if counts.get(plan_id, 0) <= 1:
-            continue
-        same = built.get(plan_id)
-        out.setdefault(plan_id, []).append(
-            same[1] if same is not None and tuple(same[0]) == tuple(row) else build(row)
-        )
+    if current.records is not None or versions.records is not None:
+        plans: list[Plan] = [*build_stored(current)]
+        revised = {p.id for p in plans if p.version > 1}
+        for version in build_stored(versions):
+            if version.id in revised:
+                out.setdefault(version.id, []).append(version)
+    else:
+        kind = kind_for(CarePlan)
+        at = kind.column_names.index("id")
+        stored = collections.Counter(str(row[at]) for row in versions.rows)
+        read = _PlanReader(kind)
+        build = _stored_builder(kind)
+
+        def record(row: Sequence[object]) -> Plan:
+            light = stored[str(row[at])] <= 1 and row[read.complete] is not None
+            return read.version(row) if light else build(row)
+
+        built = {str(row[at]): (row, record(row)) for row in current.rows}
+        plans = [p for _row, p in built.values()]
+        revised = {p.id for p in plans if p.version > 1}
+        for row in versions.rows:
+            plan_id = str(row[at])
+            if plan_id not in revised:
+                continue
+            same = built.get(plan_id)
+            out.setdefault(plan_id, []).append(
+                same[1] if same is not None and tuple(same[0]) == tuple(row) else record(row)
+            )
     for plan in plans:
-        if plan.version == 1 or counts.get(plan.id, 0) == 1:
+        if plan.version == 1:
             out[plan.id] = [plan]
         elif plan.id not in out:
             raise errors.NotFound("no such CarePlan", field="key", value=plan.id)
     return plans, out
-
-
-@functools.cache
-def _light_reader() -> Callable[[Sequence[object]], PlanVersion]:
-    """Reads a :class:`~carecore.careplans.PlanVersion` from a :data:`_LIGHT` row."""
-    kind = kind_for(CarePlan)
-    names = kind.column_names
-    loads = [
-        (name, at, kind.columns[names.index(name)].load) for at, name in enumerate(_LIGHT[:-1])
-    ]
-
-    def read(row: Sequence[object]) -> PlanVersion:
-        values: dict[str, Any] = {name: load(row[at]) for name, at, load in loads}
-        return PlanVersion(complete=bool(row[-1]), **values)
-
-    return read
 
 
 T = TypeVar("T")
@@ -419,6 +341,34 @@ class _Memo(dict[object, object]):
 _STORED_BUILDERS: dict[type[Any], Callable[[Sequence[object]], Any]] = {}
 
 
+class _PlanReader:
+    """Reads a :class:`~carecore.careplans.PlanVersion` from a stored care-plan row."""
+
+    FIELDS = (
+        "id",
+        "patient_id",
+        "version",
+        "status",
+        "families",
+        "created_on",
+        "shared_with_patient_on",
+        "last_reviewed_on",
+        "responsible_id",
+    )
+
+    def __init__(self, kind: Kind) -> None:
+        names = kind.column_names
+        self.complete = names.index("cms_complete")
+        self.loads = [
+            (name, names.index(name), kind.columns[names.index(name)].load) for name in self.FIELDS
+        ]
+
+    def version(self, row: Sequence[object]) -> PlanVersion:
+        """The row's version, its content left unread."""
+        values: dict[str, Any] = {name: load(row[at]) for name, at, load in self.loads}
+        return PlanVersion(complete=bool(row[self.complete]), **values)
+
+
 @attrs.frozen
 class _State:
     """What every worker of a store close knows (its pool initializer's arguments).
@@ -496,7 +446,7 @@ def _close_part(  # noqa: C901 - read, build, evaluate, spool, store
     # records' own checks still run.
     built = {name: build_stored(rows) for name, rows in part.rows.items() if name != "care_plans"}
     # The plans dated as the whole-store read dates them (carecore.service._plan_spans).
-    plans, stored = _partition_plans(part)
+    plans, stored = _plan_history(part.rows["care_plans"], part.plan_versions)
     zones = {p.id: p.time_zone for p in built["patients"]}
     dated: dict[str, Dated] = {}
     spans = _dated_spans(plans, stored, part.written, zones, dated)

@@ -1129,12 +1129,11 @@ class SqlTransaction:
             (self._at, self._actor, action, kind, key, patient_id, self._reason, detail)
         )
 
-    def _touch(self, kind: Kind, rows: Sequence[Sequence[object]], at: int | None = None) -> None:
-        """Note the patients whose rows of *kind* a bulk read returned (the patient in column *at*)."""
+    def _touch(self, kind: Kind, rows: Sequence[Sequence[object]]) -> None:
+        """Note the patients whose rows of *kind* a bulk read returned."""
         if kind.patient_column is None:
             return
-        if at is None:
-            at = kind.column_names.index(kind.patient_column)
+        at = kind.column_names.index(kind.patient_column)
         touched, name = self._touched, kind.name
         # Each patient once, however many of its rows were read (a close reads hundreds of
         # thousands of rows, a few per patient).
@@ -1487,44 +1486,12 @@ class SqlTransaction:
         With *history*, every stored version of a versioned kind's records,
         by key then version (the rows of :meth:`history`).
         """
-        kind = _checks.versioned(kind_cls) if history else _checks.per_patient(kind_cls)
-        rows = self._select(kind, patient_ids, history=history, names=kind.column_names)
-        return StoredRows(kind_cls, rows=rows)
-
-    def find_columns(
-        self,
-        kind_cls: type[Any],
-        *,
-        patient_ids: Sequence[str],
-        columns: Sequence[str],
-        history: bool = False,
-    ) -> list[tuple[object, ...]]:
-        """Some *columns* of :meth:`find_rows`'s rows, in its order (one audit entry).
-
-        Each row holds the stored values of *columns*, in the order named: a
-        close reads what it needs of a kind whose rows are large (a care plan's
-        dates and status, a history's version count) without its content.
-        """
-        kind = _checks.versioned(kind_cls) if history else _checks.per_patient(kind_cls)
-        names = tuple(columns)
-        unknown = [name for name in names if name not in kind.column_names]
-        if unknown or not names or isinstance(columns, str):
-            raise errors.InvalidValue(
-                f"must name some of {kind.name}'s columns", field="columns", value=columns
-            )
-        return self._select(kind, patient_ids, history=history, names=names)  # type: ignore[return-value]
-
-    def _select(
-        self, kind: Kind, patient_ids: Sequence[str], *, history: bool, names: tuple[str, ...]
-    ) -> list[Sequence[object]]:
-        """The *names* columns of *kind*'s rows for *patient_ids*, by key (then version)."""
         self._guard()
+        kind = _checks.versioned(kind_cls) if history else _checks.per_patient(kind_cls)
         ids = self._checked_ids(patient_ids)
         column = kind.patient_column or "patient_id"  # per_patient() refused kinds without one
         table = kind.table + "_history" if history else kind.table
         order = [*kind.key, "version"] if history else list(kind.key)
-        # The key (and the patient, for the audit) are read too when not named.
-        selected = (*names, *(c for c in dict.fromkeys([*order, column]) if c not in names))
         rows: list[Sequence[object]] = []
         # A database whose order of text is Python's sorts here (see SqlStore.SORTS_LIKE_PYTHON).
         here = self._store.SORTS_LIKE_PYTHON
@@ -1537,19 +1504,17 @@ class SqlTransaction:
         for i in range(0, 0 if empty else len(ids), PARTITION_LIMIT):
             where, params = self._store._in(quote(column), ids[i : i + PARTITION_LIMIT])  # noqa: SLF001
             cur = self._run(
-                f"SELECT {_cols(selected)} FROM {quote(table)} WHERE {where}{ordered}", params
+                f"SELECT {_cols(kind.column_names)} FROM {quote(table)} WHERE {where}{ordered}",
+                params,
             )
             rows.extend(cur.fetchall())
         if here or len(ids) > PARTITION_LIMIT:  # each query's rows are in order: so is the whole
-            rows.sort(key=operator.itemgetter(*(selected.index(k) for k in order)))
+            rows.sort(key=operator.itemgetter(*(kind.column_names.index(k) for k in order)))
         what = ("version", "versions") if history else ("record", "records")
         counted = f"{_counted(len(rows), *what)} of {_counted(len(ids), 'patient', 'patients')}"
         self._audit("read", kind.name, None, None, counted)
-        self._touch(kind, rows, selected.index(column))
-        if len(selected) > len(names):
-            width = len(names)
-            return [row[:width] for row in rows]
-        return rows
+        self._touch(kind, rows)
+        return StoredRows(kind_cls, rows=rows)
 
     def _checked_ids(self, patient_ids: Sequence[str]) -> list[str]:
         """:func:`_checks.patient_ids` of *patient_ids*, checked once for a run of reads of the same ids.
