@@ -73,8 +73,9 @@ class Limits:
     #: Connections an MLLP listener (``carecore hl7 listen``) holds at once; one
     #: more is accepted and closed at once.
     mllp_connections: int = field(default=256, validator=_at_least_1)
-    #: Seconds an MLLP connection may stay silent (between frames or inside one)
-    #: before the listener closes it.
+    #: Seconds an MLLP connection may stay silent after its last ACK (or after it
+    #: opened, or while it does not read its ACKs), and seconds a frame may take to
+    #: arrive whole from its first byte, before the listener closes it.
     mllp_idle_seconds: int = field(default=60, validator=_at_least_1)
     #: Bytes one MLLP frame may hold: the memory one connection may take. A
     #: connection sending a longer frame is closed.

@@ -58,9 +58,10 @@ class Listener:
 
     def __init__(self, program, **settings):
         self.program = program
-        self.settings = settings
         self.port = None
         self.outcomes = []
+        self.on_outcome = settings.pop("on_outcome", self.outcomes.append)
+        self.settings = settings
         self._ready = threading.Event()
         self._loop = None
         self._stop = None
@@ -81,7 +82,7 @@ class Listener:
                 port=0,
                 ready=ready,
                 stop=self._stop,
-                on_outcome=self.outcomes.append,
+                on_outcome=self.on_outcome,
                 **self.settings,
             )
 

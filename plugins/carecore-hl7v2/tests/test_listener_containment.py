@@ -118,3 +118,67 @@ def test_a_sender_that_does_not_read_its_acks_cannot_fill_the_listeners_memory(
             assert len(opened[-1].buffer) <= 2 * limit + (1 << 20)
         finally:
             sock.close()
+
+
+def test_a_frame_started_late_has_the_idle_timeout_from_its_first_byte(program):
+    # Silent for most of the timeout, then a frame that takes a while to arrive: the
+    # sender was never silent for the timeout, and its frame came whole within it.
+    message = frame(a03("L1", "P1^^^GEN^MR"))
+    with (
+        Listener(program, idle_timeout=2.0) as listener,
+        socket.create_connection(("127.0.0.1", listener.port)) as sock,
+    ):
+        time.sleep(1.5)
+        sock.sendall(message[:20])
+        time.sleep(1.0)
+        sock.sendall(message[20:])
+        assert b"MSA|AA|L1" in _reply(sock, 5)
+
+
+def test_a_sender_that_stops_reading_its_acks_is_closed_after_the_idle_timeout(
+    program, monkeypatch
+):
+    # Not reading ACKs is idle too: the connection does not hold its slot for ever.
+    opened = []
+    connection = listener_module._Connections.connection
+
+    def kept(self):
+        made = connection(self)
+        opened.append(made)
+        return made
+
+    monkeypatch.setattr(listener_module._Connections, "connection", kept)
+    with Listener(program, idle_timeout=1.0) as listener:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        sock.connect(("127.0.0.1", listener.port))
+        try:
+            deadline = time.monotonic() + 60
+            while not (opened and opened[-1].writing_paused):
+                assert time.monotonic() < deadline, "the listener's writing never paused"
+                try:
+                    sock.sendall(frame("x") * 50)  # unreadable: a NAK each, never read here
+                except OSError:
+                    break  # closed already
+                time.sleep(0.02)
+            closed_by = time.monotonic() + 6
+            while opened[-1].transport is not None and not opened[-1].transport.is_closing():
+                assert time.monotonic() < closed_by, "a sender not reading its ACKs stayed open"
+                time.sleep(0.1)
+        finally:
+            sock.close()
+
+
+def test_an_on_outcome_that_raises_still_acks_the_stored_message(program, caplog):
+    def broken(outcome):
+        raise ValueError("a caller's bug, quoting " + repr(outcome))
+
+    with (
+        Listener(program, on_outcome=broken) as listener,
+        socket.create_connection(("127.0.0.1", listener.port)) as sock,
+    ):
+        for control in ("O1", "O2"):
+            sock.sendall(frame(a03(control, "P1^^^GEN^MR")))
+            assert f"MSA|AA|{control}".encode() in _reply(sock, 5)
+    assert "on_outcome callback raised ValueError" in caplog.text
+    assert "quoting" not in caplog.text

@@ -364,8 +364,11 @@ class _Connection(asyncio.Protocol):
         self.eof = False
         self.reading_paused = False
         self.writing_paused = False
-        #: When this connection began waiting for its next frame (None: not waiting).
+        #: Since when this connection has been silent, or its frame has been coming in (None:
+        #: a message of it is being stored).
         self.waiting_since: float | None = None
+        #: The buffer holds the first bytes of a frame not yet whole.
+        self.partial = False
         self.timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol
@@ -415,14 +418,23 @@ class _Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writing_paused = False
+        self.waiting_since = None  # the sender read its ACKs: its idle time starts again
         if not self.busy:
             self._next()
 
     # -- what the committer answers
 
     def answer(self, outcome: Outcome) -> None:
-        if self.conns.on_outcome is not None:
-            self.conns.on_outcome(outcome)
+        on_outcome = self.conns.on_outcome
+        if on_outcome is not None:
+            try:
+                on_outcome(outcome)
+            except Exception as exc:  # noqa: BLE001 - the message is stored: it is still ACKed
+                # Its type only: the caller's exception may quote what it was given.
+                log.error(  # noqa: TRY400 - no traceback, for the same reason
+                    "the on_outcome callback raised %s; the message is stored and ACKed",
+                    type(exc).__name__,
+                )
         transport = self.transport
         if transport is None or transport.is_closing():
             return  # the sender went away; nothing was ACKed that is not stored
@@ -443,7 +455,11 @@ class _Connection(asyncio.Protocol):
     def _next(self) -> None:
         """Take the next whole frame in the buffer, or wait for one."""
         transport = self.transport
-        if transport is None or transport.is_closing() or self.writing_paused:
+        if transport is None or transport.is_closing():
+            return
+        if self.writing_paused:
+            # The sender is not reading its ACKs: it too is idle, and is closed at the timeout.
+            self._wait_for_frame()
             return
         buffer, limit = self.buffer, self.conns.max_frame
         end = buffer.find(END[:1])
@@ -458,10 +474,15 @@ class _Connection(asyncio.Protocol):
             if self.reading_paused:
                 self.reading_paused = False
                 transport.resume_reading()
+            if buffer and not self.partial:
+                # A frame's first bytes: from now it has the idle timeout to be whole.
+                self.partial = True
+                self.waiting_since = asyncio.get_running_loop().time()
             self._wait_for_frame()
             return
         data = bytes(buffer[: end + 1])
         del buffer[: end + 1]
+        self.partial = False
         self.busy = True
         self.waiting_since = None
         try:
@@ -471,7 +492,7 @@ class _Connection(asyncio.Protocol):
 
     def _wait_for_frame(self) -> None:
         loop = asyncio.get_running_loop()
-        if self.waiting_since is None:  # a whole frame within the idle timeout, not a byte
+        if self.waiting_since is None:  # kept while a frame comes in: not moved by each byte
             self.waiting_since = loop.time()
         if self.timer is None:  # one timer a connection, moved on only when it goes off
             self.timer = loop.call_at(self.waiting_since + self.conns.idle_timeout, self._idle)
@@ -529,8 +550,10 @@ async def serve(
     (0: it never waits), so senders that wait for each ACK share commits.
 
     At most *max_connections* connections are held: one more is accepted and
-    closed at once. A connection silent for *idle_timeout* seconds is closed,
-    and a frame may hold at most *max_frame* bytes, which bounds a
+    closed at once. A connection silent for *idle_timeout* seconds since its
+    last ACK (or since it opened, or not reading its ACKs) is closed, and so
+    is one whose frame is not whole *idle_timeout* seconds after its first
+    byte; a frame may hold at most *max_frame* bytes, which bounds a
     connection's memory. Each not given is the limit of :mod:`carecore.limits`
     in force (``mllp_connections``, ``mllp_idle_seconds``, ``mllp_frame``;
     ``CARECORE_LIMITS`` or :func:`carecore.limits.configure` set them).
