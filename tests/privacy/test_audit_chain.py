@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -232,3 +233,15 @@ def test_rows_of_other_values_hash_as_their_json(rows):
         last = hashlib.sha256(text.encode("utf-8")).hexdigest()
         expected.append(last)
     assert _chain.chain(previous, rows) == expected
+
+
+def test_chain_spells_two_times_of_one_wall_clock_in_a_fold_apart():
+    # 01:30 in Chicago on the night clocks go back is two instants an hour apart that
+    # compare equal: each row's hash must be entry_hash's, not a spelling shared by both.
+    zone = ZoneInfo("America/Chicago")
+    first = dt.datetime(2026, 11, 1, 1, 30, tzinfo=zone, fold=0)
+    second = dt.datetime(2026, 11, 1, 1, 30, tzinfo=zone, fold=1)
+    rows = [(at, "rn:ana", "read", "Patient", None, None, "review", "") for at in (first, second)]
+    expected = [_chain.entry_hash(_chain.GENESIS, rows[0])]
+    expected.append(_chain.entry_hash(expected[0], rows[1]))
+    assert _chain.chain(_chain.GENESIS, rows) == expected

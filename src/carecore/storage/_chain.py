@@ -106,9 +106,15 @@ class _Spelled(dict[object, str]):
 
 
 class _Instants(dict[object, str]):
-    """Audit times as spelled JSON text, by the value given (see :func:`_instant`)."""
+    """Audit times as spelled JSON text, by the value given (see :func:`_instant`).
+
+    Text only: two aware datetimes of one wall time in a fold (a DST change)
+    compare equal and would share one spelling, though they are an hour apart.
+    """
 
     def __missing__(self, value: object) -> str:
+        if type(value) is not str:
+            raise TypeError(type(value).__name__)  # spelled the long way
         text = self[value] = encode_basestring(_instant(value))
         return text
 
