@@ -29,6 +29,36 @@ def _reply(sock, within):
     return got
 
 
+@pytest.fixture
+def opened(monkeypatch):
+    """The listener's connections, in the order they opened."""
+    made = []
+    connection = listener_module._Connections.connection
+
+    def kept(self):
+        made.append(connection(self))
+        return made[-1]
+
+    monkeypatch.setattr(listener_module._Connections, "connection", kept)
+    return made
+
+
+def _not_reading(port, opened):
+    """A socket that sends frames the listener NAKs and never reads the NAKs, until its writing pauses."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.connect(("127.0.0.1", port))
+    deadline = time.monotonic() + 60
+    while not (opened and opened[-1].writing_paused):
+        assert time.monotonic() < deadline, "the listener's writing never paused"
+        try:
+            sock.sendall(frame("x") * 50)  # unreadable: a NAK each, never read here
+        except OSError:
+            break  # closed already
+        time.sleep(0.02)
+    return sock
+
+
 @pytest.mark.parametrize("synced", [True, False], ids=["store-with-sync", "store-without-sync"])
 def test_a_message_that_cannot_be_prepared_ends_its_own_connection_only(
     program, monkeypatch, synced
@@ -82,31 +112,13 @@ def test_a_sender_that_trickles_a_frame_is_closed_after_the_idle_timeout(program
         assert time.monotonic() - started < 6
 
 
-def test_a_sender_that_does_not_read_its_acks_cannot_fill_the_listeners_memory(
-    program, monkeypatch
-):
+def test_a_sender_that_does_not_read_its_acks_cannot_fill_the_listeners_memory(program, opened):
     # Once its ACKs back up (writing paused), what it sends waits in the kernel's buffers,
     # not in the listener: its buffer stays near the frame limit.
-    opened = []
-    connection = listener_module._Connections.connection
-
-    def kept(self):
-        made = connection(self)
-        opened.append(made)
-        return made
-
-    monkeypatch.setattr(listener_module._Connections, "connection", kept)
     limit = 64 * 1024
     with Listener(program, max_frame=limit) as listener:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-        sock.connect(("127.0.0.1", listener.port))
+        sock = _not_reading(listener.port, opened)
         try:
-            deadline = time.monotonic() + 60
-            while not (opened and opened[-1].writing_paused):
-                assert time.monotonic() < deadline, "the listener's writing never paused"
-                sock.sendall(frame("x") * 50)  # unreadable: a NAK each, never read here
-                time.sleep(0.02)
             sock.settimeout(3)
             junk = b"y" * (1 << 20)
             try:
@@ -135,32 +147,11 @@ def test_a_frame_started_late_has_the_idle_timeout_from_its_first_byte(program):
         assert b"MSA|AA|L1" in _reply(sock, 5)
 
 
-def test_a_sender_that_stops_reading_its_acks_is_closed_after_the_idle_timeout(
-    program, monkeypatch
-):
+def test_a_sender_that_stops_reading_its_acks_is_closed_after_the_idle_timeout(program, opened):
     # Not reading ACKs is idle too: the connection does not hold its slot for ever.
-    opened = []
-    connection = listener_module._Connections.connection
-
-    def kept(self):
-        made = connection(self)
-        opened.append(made)
-        return made
-
-    monkeypatch.setattr(listener_module._Connections, "connection", kept)
     with Listener(program, idle_timeout=1.0) as listener:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-        sock.connect(("127.0.0.1", listener.port))
+        sock = _not_reading(listener.port, opened)
         try:
-            deadline = time.monotonic() + 60
-            while not (opened and opened[-1].writing_paused):
-                assert time.monotonic() < deadline, "the listener's writing never paused"
-                try:
-                    sock.sendall(frame("x") * 50)  # unreadable: a NAK each, never read here
-                except OSError:
-                    break  # closed already
-                time.sleep(0.02)
             closed_by = time.monotonic() + 6
             while opened[-1].transport is not None and not opened[-1].transport.is_closing():
                 assert time.monotonic() < closed_by, "a sender not reading its ACKs stayed open"
