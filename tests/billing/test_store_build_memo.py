@@ -7,7 +7,7 @@ import pendulum
 from carecore.billing import _store_parts
 from carecore.billing._store_parts import build_stored
 from carecore.model import Credential, RoleClass, ServiceFamily, TimeEntry
-from carecore.storage import StoredRows, kind_for
+from carecore.storage import StoredRows, _kinds, kind_for
 
 
 def _entries(days: int) -> list[TimeEntry]:
@@ -32,7 +32,7 @@ def _entries(days: int) -> list[TimeEntry]:
 def test_rows_built_with_shared_values_equal_the_kinds_build(monkeypatch):
     kind = kind_for(TimeEntry)
     for limit in (4096, 5):  # past the limit, values are loaded each time
-        monkeypatch.setattr(_store_parts._Memo, "LIMIT", limit)
+        monkeypatch.setattr(_kinds._Memo, "LIMIT", limit)
         _store_parts._STORED_BUILDERS.pop(TimeEntry, None)
         entries = _entries(days=20)
         rows = [kind.to_row(e) for e in entries]

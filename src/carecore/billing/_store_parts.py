@@ -270,71 +270,23 @@ def build_stored(stored: StoredRows[T]) -> list[T]:
 def _stored_builder(kind: Kind) -> Callable[[Sequence[object]], Any]:
     """Build one row of *kind* as :meth:`Kind.build <carecore.storage.Kind.build>` does, without the record's validators.
 
-    One generated function per kind, as the kind's own builder is (a close
-    builds hundreds of thousands of rows): each field's column through its
-    load, then the record's ``__init__`` made without validators
-    (:func:`~carecore.billing._unchecked.unchecked_init`) on a new instance of the record's class.
+    The kind's own builder (:meth:`Kind.builder <carecore.storage.Kind.builder>`)
+    with the record's ``__init__`` made without validators
+    (:func:`~carecore.billing._unchecked.unchecked_init`) and the days,
+    codes and flags of its columns loaded once per distinct stored value; one
+    per kind, kept for the process (a close builds hundreds of thousands of rows).
     """
     found = _STORED_BUILDERS.get(kind.cls)
-    if found is not None:
-        return found
-    if "period_start" in kind.column_names:
-        # A period stored in two columns: built by the kind's own (validated) builder.
-        found = _STORED_BUILDERS[kind.cls] = kind.build
-        return found
-    namespace: dict[str, Any] = {"_cls": kind.cls, "_init": unchecked_init(kind.cls)}
-    args = []
-    for at, column in enumerate(kind.columns):
-        if column.field is None:
-            continue
-        if column.plain:  # the builder reads the row's value itself
-            args.append(f"{column.field}=row[{at}]")
-        elif column.type in _MEMO_TYPES:
-            # A dict lookup for a value seen before (a day, a code, a flag).
-            namespace[f"_m{at}"] = _Memo(column.load)
-            args.append(f"{column.field}=_m{at}[row[{at}]]")
-        else:
-            namespace[f"_l{at}"] = column.load
-            args.append(f"{column.field}=_l{at}(row[{at}])")
-    width = len(kind.columns)
-    source = "\n".join(
-        (
-            "def build(row):",
-            f"    if len(row) != {width}:",
-            f"        raise ValueError(f'a {kind.table} row has {{len(row)}} columns, not {width}')",
-            "    value = _cls.__new__(_cls)",
-            f"    _init(value, {', '.join(args)})",
-            "    return value",
+    if found is None:
+        found = _STORED_BUILDERS[kind.cls] = kind.builder(
+            init=unchecked_init(kind.cls), shared=_MEMO_TYPES
         )
-    )
-    exec(compile(source, f"<carecore close build {kind.cls.__name__}>", "exec"), namespace)  # noqa: S102
-    build: Callable[[Sequence[object]], Any] = namespace["build"]
-    _STORED_BUILDERS[kind.cls] = build
-    return build
+    return found
 
 
 #: Column types whose loaded values are immutable and few (days, codes, flags): each
-#: distinct stored value is loaded once per builder (:class:`_Memo`).
+#: distinct stored value is loaded once per builder.
 _MEMO_TYPES = frozenset({"text", "date", "bool"})
-
-
-class _Memo(dict[object, object]):
-    """A column's loaded values by stored value, each loaded on first sight.
-
-    At most :attr:`LIMIT` are kept: past it a value is loaded every time.
-    """
-
-    LIMIT = 4096
-
-    def __init__(self, load: Callable[[object], object]) -> None:
-        super().__init__()
-        self.load = load
-
-    def __missing__(self, value: object) -> object:
-        loaded = self.load(value)
-        if len(self) < self.LIMIT:
-            self[value] = loaded
-        return loaded
 
 
 #: Per stored class: how build_stored builds one of its rows.

@@ -222,6 +222,30 @@ class Kind:
             found = _BUILDERS[id(self)] = (self.columns, _compile_build(self))
         return found[1](row)
 
+    def builder(
+        self,
+        *,
+        init: Callable[..., None] | None = None,
+        shared: frozenset[str] = frozenset(),
+    ) -> Callable[[typing.Sequence[object]], Any]:
+        """A new function that builds a value from one row as :meth:`build` does, with two changes.
+
+        With *init* (an ``__init__`` for the kind's class, such as one made
+        without its validators), each value is a new instance of the class
+        that *init* fills, instead of one the class builds; a kind with a
+        period in two columns is built by :meth:`build` whatever *init*.
+        Columns whose type is in *shared* (``"text"``, ``"date"``, ``"bool"``:
+        immutable values that repeat) load each distinct stored value once,
+        up to 4,096 of them a column. Each call makes a new function: keep it.
+
+        >>> from carecore.model import Coding, Condition
+        >>> kind = kind_for(Condition)
+        >>> row = kind.to_row(Condition(id="c1", patient_id="p1", coding=Coding.icd10cm("I10")))
+        >>> kind.builder(shared=frozenset({"text", "date"}))(row) == kind.build(row)
+        True
+        """
+        return _compile_build(self, init=init, shared=shared)
+
 
 _Load = Callable[[object], object]
 #: Per kind (by id): the columns its builder was made from, and the builder (see _compile_build).
@@ -243,19 +267,32 @@ def _build_plan(
     return fields, halves
 
 
-def _compile_build(kind: Kind) -> Callable[[typing.Sequence[object]], Any]:
+def _compile_build(
+    kind: Kind,
+    *,
+    init: Callable[..., None] | None = None,
+    shared: frozenset[str] = frozenset(),
+) -> Callable[[typing.Sequence[object]], Any]:
     """One generated function per kind that builds a value from a row (a read builds millions).
 
     Each field's column goes through its load (a column stored as it is read
-    is passed on as it is); a ServicePeriod field is built from its two
-    halves when the first is set (else the field keeps its default).
+    is passed on as it is; one of a type in *shared* through a memo of its
+    loaded values); a ServicePeriod field is built from its two halves when
+    the first is set (else the field keeps its default). With *init*, see
+    :meth:`Kind.builder`.
     """
     fields, halves = _build_plan(kind.columns)
-    namespace: dict[str, Any] = {"_cls": kind.cls, "_period": model.ServicePeriod}
+    if init is not None and halves is not None:
+        return kind.build
+    namespace: dict[str, Any] = {"_cls": kind.cls, "_period": model.ServicePeriod, "_init": init}
     args = []
     for at, name, load in fields:
         if load is _same:
             args.append(f"{name}=row[{at}]")
+        elif kind.columns[at].type in shared:
+            # A dict lookup for a value seen before (a day, a code, a flag).
+            namespace[f"_m{at}"] = _Memo(load)
+            args.append(f"{name}=_m{at}[row[{at}]]")
         else:
             namespace[f"_l{at}"] = load
             args.append(f"{name}=_l{at}(row[{at}])")
@@ -265,7 +302,13 @@ def _compile_build(kind: Kind) -> Callable[[typing.Sequence[object]], Any]:
         f"    if len(row) != {width}:",
         f"        raise ValueError(f'a {table} row has {{len(row)}} columns, not {width}')",
     ]
-    if halves is None:
+    if init is not None:
+        lines += [
+            "    value = _cls.__new__(_cls)",
+            f"    _init(value, {', '.join(args)})",
+            "    return value",
+        ]
+    elif halves is None:
         lines.append(f"    return _cls({', '.join(args)})")
     else:  # the two halves of a ServicePeriod field
         (first, load_first), (last, load_last) = halves
@@ -281,6 +324,25 @@ def _compile_build(kind: Kind) -> Callable[[typing.Sequence[object]], Any]:
     exec(compile(source, f"<carecore.storage build {kind.cls.__name__}>", "exec"), namespace)  # noqa: S102
     fn: Callable[[typing.Sequence[object]], Any] = namespace["build"]
     return fn
+
+
+class _Memo(dict[object, object]):
+    """A column's loaded values by stored value, each loaded on first sight.
+
+    At most :attr:`LIMIT` are kept: past it a value is loaded every time.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self, load: Callable[[object], object]) -> None:
+        super().__init__()
+        self.load = load
+
+    def __missing__(self, value: object) -> object:
+        loaded = self.load(value)
+        if len(self) < self.LIMIT:
+            self[value] = loaded
+        return loaded
 
 
 def _unwrap_optional(tp: object) -> tuple[object, bool]:
