@@ -63,10 +63,18 @@ def test_a_kind_with_no_rows_reads_as_empty_and_is_audited(tmp_path):
         with store.transaction(actor="admin", reason="setup", at=AT) as tx:
             for pid in ids:
                 tx.add(make_patient(pid))
+        statements: list[str] = []
         with store.transaction(actor="admin", reason="read", at=AT) as tx:
             before = tx.audit_entries()[-1].seq
+            store._connection().set_trace_callback(statements.append)
             assert list(tx.find_rows(Coverage, patient_ids=ids).rows) == []
             assert len(tx.find_rows(Patient, patient_ids=ids).rows) == len(ids)
+            store._connection().set_trace_callback(None)
+        # The empty table cost a probe, not a read binding every id; the other was read.
+        coverages = [t for t in statements if '"coverages"' in t]
+        assert coverages
+        assert all("IN (" not in t for t in coverages), coverages
+        assert any('"patients"' in t and "IN (" in t for t in statements)
         with store.transaction(actor="admin", reason="look", at=AT) as tx:
             reads = [
                 (e.action, e.kind, e.detail)
