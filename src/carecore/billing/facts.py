@@ -8,6 +8,7 @@ file, a month-close CSV pair and a store all feed the same engine.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, TypeAlias
 
 import attrs
@@ -345,19 +346,12 @@ def _sorted_events(value: object) -> tuple[Event, ...]:
     # Each event's day and kind worked out once; a stable sort of the positions by them
     # is the stable sort of the events by them.
     keys = [(event.date, type(event).__name__) for event in events]
-    rough = sorted(range(count), key=keys.__getitem__)
     ordered: list[Event] = []
-    start = 0
-    while start < count:
-        key = keys[rough[start]]
-        end = start + 1
-        while end < count and keys[rough[end]] == key:
-            end += 1
-        if end - start == 1:
-            ordered.append(events[rough[start]])
-        else:
-            ordered.extend(sorted((events[i] for i in rough[start:end]), key=_event_key))
-        start = end
+    for _key, tied in itertools.groupby(
+        sorted(range(count), key=keys.__getitem__), keys.__getitem__
+    ):
+        group = [events[i] for i in tied]
+        ordered.extend(group if len(group) == 1 else sorted(group, key=_event_key))
     return tuple(ordered)
 
 
