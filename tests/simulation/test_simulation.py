@@ -36,7 +36,15 @@ from carecore.simulation import (
     simulated_bill,
     study_from_mapping,
 )
-from carecore.simulation._run import _bill_lines, _minute_floor, _month_bill, _tcm_bill, _thresholds
+from carecore.simulation._run import (
+    _bill_lines,
+    _eligible,
+    _minute_floor,
+    _month_bill,
+    _registry_eligible,
+    _tcm_bill,
+    _thresholds,
+)
 from carecore.testing.simulation import patient_months, studies
 
 pytest.importorskip("numpy")
@@ -179,6 +187,37 @@ _ODD_CONDITIONS = [
     ChronicCondition(icd10="F33.1", significant_risk=True, behavioral=True),
     ChronicCondition(icd10="I10", significant_risk=True, expected_duration_months=6),
 ]
+
+
+def _any_condition():
+    """A condition of the default table's codes or odd ones, with any flags and duration."""
+    codes = sorted({c.icd10 for c in _CONDITIONS} | {c.icd10 for c in _ODD_CONDITIONS})
+    return st.builds(
+        ChronicCondition,
+        icd10=st.sampled_from(codes),
+        significant_risk=st.booleans(),
+        behavioral=st.booleans(),
+        expected_duration_months=st.sampled_from([None, 1, 2, 3, 6, 11, 12, 24]),
+    )
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sets=st.lists(st.lists(_any_condition(), max_size=5).map(tuple), min_size=1, max_size=8),
+    medicare=st.booleans(),
+    family=st.sampled_from(
+        [ServiceFamily.CCM, ServiceFamily.PCM, ServiceFamily.APCM, ServiceFamily.BHI]
+    ),
+    year=st.sampled_from([2024, 2025, 2026]),
+)
+def test_the_eligibility_memo_equals_the_registry(sets, medicare, family, year):
+    # The memo answers every patient whose conditions have one shape with the registry's
+    # answer for the first of them: each answer, from the memo or not, is the registry's.
+    switches = policy_rules(ProgramPolicy(rule_year=year)).switches
+    as_of = pendulum.Date(year, 1, 1)
+    for conditions in sets:
+        direct = _registry_eligible(conditions, medicare, family, as_of, switches)
+        assert _eligible(conditions, medicare, family, as_of, switches) is direct
 
 
 def _near_minutes(rules, family):
