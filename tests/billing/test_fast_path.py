@@ -330,3 +330,109 @@ def test_store_fast_path_declines_other_events():
     assert fast.evaluate_facts(facts([minutes("dr2")])) is None
     other = BillingPractitioner(id="dr2", credential=Credential.MD)
     assert fast.evaluate_facts(facts([minutes()], (pr, other))) is None
+
+
+def _reference(period, patient, practitioner, entries, rules):
+    return evaluate(
+        BillingFacts(
+            period=period,
+            setting=Setting.PHYSICIAN_OFFICE,
+            practitioners=[practitioner],
+            patient=patient,
+            events=[
+                TimeFact(
+                    date=d,
+                    minutes=m,
+                    role=r,
+                    practitioner=practitioner.id,
+                    family=f,
+                    credential=c,
+                    interactive=i,
+                )
+                for d, m, r, f, c, i in entries
+            ],
+        ),
+        rules,
+    )
+
+
+@settings(max_examples=300)
+@given(time_only_months(), st.data())
+def test_minute_bands_equal_reference(month, data):
+    """One cache over many months of a patient: months of one band of minutes are filled in."""
+    period, patient, practitioner, entries, rules = month
+    fast = FastClose(rules, period)
+    others = data.draw(
+        st.lists(
+            st.lists(
+                st.tuples(
+                    st.sampled_from([e[0] for e in entries] or [period.start]),
+                    st.integers(1, 90),
+                    st.sampled_from([e[2] for e in entries] or list(RoleClass)),
+                    st.sampled_from([e[3] for e in entries] or FAMILIES),
+                    st.sampled_from([e[4] for e in entries] or [None]),
+                    st.booleans(),
+                ),
+                max_size=8,
+            ),
+            max_size=6,
+        )
+    )
+    for each in [entries, *others]:
+        got = fast.evaluate(patient, practitioner, each)
+        reference = _reference(period, patient, practitioner, each, rules)
+        assert got.claim_lines == reference.claim_lines
+        assert got.denials == reference.denials
+        assert got.hints == reference.hints
+
+
+def test_minute_bands_around_thresholds():
+    """Every minute count up to two hours (and around the last band) of each role group, from one cache.
+
+    The engine is asked once per band of minutes (and once per role group
+    beside it); every other month is filled in, and equals the engine's answer.
+    """
+    period = ServicePeriod.month(2026, 3)
+    patient = PatientFacts(
+        id="p1",
+        conditions=[
+            ChronicCondition(icd10="E11.65", significant_risk=True),
+            ChronicCondition(icd10="F33.1", significant_risk=True, behavioral=True),
+        ],
+        consent_on={family: pendulum.Date(2025, 6, 1) for family in FAMILIES},
+        care_plan_on={family: pendulum.Date(2025, 6, 1) for family in FAMILIES},
+        last_visit=pendulum.Date(2025, 6, 1),
+    )
+    staff = (RoleClass.CLINICAL_STAFF, Credential.RN)
+    personal = (RoleClass.PHYSICIAN, Credential.MD)
+    neither = (RoleClass.NON_CLINICAL, None)
+    personal_minutes = (0, 1, 2, 19, 20, 21, 29, 30, 31, 45, 59, 60, 61)
+    staff_minutes = (*range(122), 598, 599, 600, 601, 640)
+    for rules in (
+        cms_rule_set(2026),
+        cms_rule_set(2026, switches=Switches(date_of_service=DateOfService.PERIOD_END)),
+    ):
+        for family in FAMILIES:
+            practitioner = BillingPractitioner(id="dr1", credential=Credential.MD)
+            fast = FastClose(rules, period)
+            asked = 0
+            for own in personal_minutes:
+                for other in staff_minutes:
+                    for idle in (0, 7):
+                        entries = [
+                            (pendulum.Date(2026, 3, day), minutes, role, family, credential, False)
+                            for day, minutes, (role, credential) in (
+                                (3, own, personal),
+                                (9, other, staff),
+                                (12, idle, neither),
+                            )
+                            if minutes
+                        ]
+                        asked += 1
+                        got = fast.evaluate(patient, practitioner, entries)
+                        reference = _reference(period, patient, practitioner, entries, rules)
+                        assert got.claim_lines == reference.claim_lines, (family, own, other, idle)
+                        assert got.denials == reference.denials, (family, own, other, idle)
+                        assert got.hints == reference.hints, (family, own, other, idle)
+            # The bands at work: far fewer evaluations than months.
+            assert fast.evaluations * 4 < asked, (family, fast.evaluations, asked)

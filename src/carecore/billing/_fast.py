@@ -24,6 +24,8 @@ RHC/FQHC settings, families outside CCM/PCM/BHI) goes to the reference engine.
 
 from __future__ import annotations
 
+import bisect
+import re
 from typing import TYPE_CHECKING
 
 import attrs
@@ -48,6 +50,8 @@ from carecore.billing.facts import (
     VisitFact,
 )
 from carecore.billing.primitives import (
+    TIME_TRACKS,
+    MinuteClass,
     care_plan_established,
     consent_in_force,
     countable_window,
@@ -62,6 +66,7 @@ from carecore.billing.primitives import (
     time_families,
     time_track,
 )
+from carecore.billing.rules import TimeRule
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
@@ -115,14 +120,20 @@ class FastClose:
         self._by_raw: dict[tuple[object, ...], PatientFacts] = {}
         self._need: dict[tuple[str, int], int] = {}
         self._condition_shapes: dict[tuple[ChronicCondition, ...], tuple[object, ...] | None] = {}
+        # Results per band of minutes (see _band_key), and each family's tracks' band edges.
+        self._bands: dict[tuple[object, ...], _Band] = {}
+        self._edges: dict[ServiceFamily, tuple[tuple[frozenset[int], tuple[int, ...]], ...]] = {}
         # A role whose minutes the engine counts as each class, per family (no credential).
         self._stand_in: dict[tuple[ServiceFamily, int], RoleClass] = {}
         for family in _FAMILY_ORDER:
             for role in RoleClass:
                 kind = minute_class(rules.switches, family, role, None)
                 self._stand_in.setdefault((family, int(kind)), role)
+        #: Months the cache answered, months it could not, and the engine's evaluations
+        #: (a new band of minutes takes one per role group besides its own; see _band_key).
         self.hits = 0
         self.misses = 0
+        self.evaluations = 0
 
     def evaluate(
         self, patient: PatientFacts, practitioner: BillingPractitioner, entries: list[Entry]
@@ -307,20 +318,90 @@ class FastClose:
         practitioner: BillingPractitioner,
         totals: dict[tuple[ServiceFamily, int], int],
     ) -> EvaluationResult:
-        key = (
-            id(canonical),
-            practitioner.credential,
-            practitioner.primary_care_focal_point,
-            tuple(sorted(totals.items(), key=_total_order)),
-        )
+        items = tuple(sorted(totals.items(), key=_total_order))
+        key = (id(canonical), practitioner.credential, practitioner.primary_care_focal_point, items)
         template = self.cache.get(key)
-        if template is None:
-            self.misses += 1
-            template = evaluate(self._facts(canonical, practitioner, totals), self.rules)
-            self.cache[key] = template
-        else:
+        if template is not None:
             self.hits += 1
+            return template
+        band = self._band_key(items)
+        if band is not None:
+            band_key = (*key[:3], band)
+            found = self._bands.get(band_key)
+            if found is None:  # the engine's result here starts the band
+                found = self._bands[band_key] = self._new_band(canonical, practitioner, items, band)
+                self.cache[key] = found.result
+                return found.result
+            template = found.fill(items)
+            if template is not None:
+                self.hits += 1
+                self.cache[key] = template
+                return template
+        self.misses += 1
+        self.evaluations += 1
+        template = evaluate(self._facts(canonical, practitioner, dict(items)), self.rules)
+        self.cache[key] = template
         return template
+
+    # -- minute bands ------------------------------------------------------------------
+
+    def _band_key(self, items: tuple[tuple[tuple[ServiceFamily, int], int], ...]) -> object:
+        """Which band of every time track's minutes *items* fall in, or None (kept exact).
+
+        A band is bounded by every minute count at which a code of the track
+        reaches a unit (:func:`~carecore.billing.primitives.threshold_minutes`,
+        add-on units past their cap included) and the count a minute before
+        it (where a hint says "1 more minute"), so that the engine bills
+        every month of a band alike. Whether each role group logged any
+        minutes is part of the key. Tracks past :data:`_BAND_LIMIT` minutes are kept exact.
+        """
+        key: list[tuple[object, ...]] = []
+        for (family, group), minutes in items:
+            key.append((family, group, minutes == 0))
+        for family, tracks in self._family_tracks(tuple(f for (f, _g), _m in items)):
+            for groups, edges in tracks:
+                total = sum(m for (f, g), m in items if f is family and g in groups)
+                if total > _BAND_LIMIT:
+                    return None
+                key.append((family, groups, bisect.bisect_right(edges, total)))
+        return tuple(key)
+
+    def _family_tracks(
+        self, families: tuple[ServiceFamily, ...]
+    ) -> list[tuple[ServiceFamily, tuple[tuple[frozenset[int], tuple[int, ...]], ...]]]:
+        found = []
+        for family in dict.fromkeys(families):
+            tracks = self._edges.get(family)
+            if tracks is None:
+                tracks = self._edges[family] = _track_edges(self.rules, family)
+            found.append((family, tracks))
+        return found
+
+    def _new_band(
+        self,
+        canonical: PatientFacts,
+        practitioner: BillingPractitioner,
+        items: tuple[tuple[tuple[ServiceFamily, int], int], ...],
+        band: object,
+    ) -> _Band:
+        """The engine's result at *items* and at one minute more (or less) of each role group."""
+        self.misses += 1
+        self.evaluations += 1
+        anchor = dict(items)
+        results = [evaluate(self._facts(canonical, practitioner, anchor), self.rules)]
+        steps: list[tuple[tuple[ServiceFamily, int], int]] = []
+        for group, minutes in items:
+            for step in (1, -1):
+                moved = {**anchor, group: minutes + step}
+                if moved[group] < 0:
+                    continue
+                if self._band_key(tuple(sorted(moved.items(), key=_total_order))) != band:
+                    continue
+                self.evaluations += 1
+                results.append(evaluate(self._facts(canonical, practitioner, moved), self.rules))
+                steps.append((group, step))
+                break
+        return _Band.fit(anchor, results, steps)
 
     # -- the canonical form ------------------------------------------------------
 
@@ -509,6 +590,176 @@ class FastClose:
         return need
 
 
+class _Band:
+    """The engine's results over one band of minutes: one result, with its numbers as minutes move.
+
+    Built from the engine's result at one point of the band (the anchor) and
+    at a minute more or less of each role group, where that stays in the
+    band. Within a band the engine bills alike and words alike; only the
+    minutes its texts quote (and a hint's ``minutes_needed``) move, one for
+    one with the minutes logged. :meth:`fit` reads, for each number of
+    each text, how much it moves per minute of each group; the results must
+    otherwise be equal, else the band is kept exact (:attr:`exact`).
+    ``tests/billing/test_fast_path.py`` holds :meth:`fill` equal to the
+    engine on generated months and on every minute count around the thresholds.
+    """
+
+    __slots__ = ("anchor", "exact", "moves", "result", "texts")
+
+    def __init__(
+        self,
+        anchor: dict[tuple[ServiceFamily, int], int],
+        result: EvaluationResult,
+        texts: list[tuple[list[str], list[dict[tuple[ServiceFamily, int], int]]]],
+        moves: frozenset[tuple[ServiceFamily, int]],
+        *,
+        exact: bool,
+    ) -> None:
+        self.anchor = anchor
+        self.result = result
+        #: Per text of the result (denial messages, then hint messages and minutes needed):
+        #: its pieces (numbers at odd positions) and how each number moves per group's minute.
+        self.texts = texts
+        #: The groups whose moves are known.
+        self.moves = moves
+        self.exact = exact
+
+    @classmethod
+    def fit(
+        cls,
+        anchor: dict[tuple[ServiceFamily, int], int],
+        results: list[EvaluationResult],
+        steps: list[tuple[tuple[ServiceFamily, int], int]],
+    ) -> _Band:
+        """The band read from *results*: the anchor's, then one per step of *steps*."""
+        first = results[0]
+        frame = _frame(first)
+        pieces = [_NUMBER.split(text) for text in _texts(first)]
+        texts: list[tuple[list[str], list[dict[tuple[ServiceFamily, int], int]]]] = [
+            (split, [{} for _ in split[1::2]]) for split in pieces
+        ]
+        for result, (group, step) in zip(results[1:], steps, strict=True):
+            if _frame(result) != frame:
+                return cls(anchor, first, [], frozenset(), exact=True)
+            moved = [_NUMBER.split(text) for text in _texts(result)]
+            for (split, slopes), other in zip(texts, moved, strict=True):
+                if other[0::2] != split[0::2]:
+                    return cls(anchor, first, [], frozenset(), exact=True)
+                for at, (mine, theirs) in enumerate(zip(split[1::2], other[1::2], strict=True)):
+                    slope = (int(theirs) - int(mine)) * step
+                    if slope:
+                        if mine != str(int(mine)):  # a number spelled with leading zeros
+                            return cls(anchor, first, [], frozenset(), exact=True)
+                        slopes[at][group] = slope
+        return cls(anchor, first, texts, frozenset(group for group, _ in steps), exact=False)
+
+    def fill(
+        self, items: tuple[tuple[tuple[ServiceFamily, int], int], ...]
+    ) -> EvaluationResult | None:
+        """The engine's result for the minutes *items* of this band, or None when it cannot tell."""
+        if self.exact:
+            return None
+        anchor = self.anchor
+        moved = {
+            group: minutes - anchor[group] for group, minutes in items if minutes != anchor[group]
+        }
+        if not moved:
+            return self.result
+        if not moved.keys() <= self.moves:
+            return None
+        filled: list[str] = []
+        for split, slopes in self.texts:
+            pieces = list(split)
+            for at, slope in enumerate(slopes):
+                if slope:
+                    value = int(split[2 * at + 1]) + sum(
+                        by * moved.get(group, 0) for group, by in slope.items()
+                    )
+                    if value < 0:
+                        return None
+                    pieces[2 * at + 1] = str(value)
+            filled.append("".join(pieces))
+        return _with_texts(self.result, filled)
+
+
+#: A run of digits (the numbers a result's texts quote).
+_NUMBER = re.compile(r"(\d+)")
+
+
+def _texts(result: EvaluationResult) -> list[str]:
+    """The texts of *result* that quote minutes: denial messages, then hints' messages and needs."""
+    return [
+        *(d.message for d in result.denials),
+        *(h.message for h in result.hints),
+        *("" if h.minutes_needed is None else str(h.minutes_needed) for h in result.hints),
+    ]
+
+
+def _frame(result: EvaluationResult) -> EvaluationResult:
+    """*result* without the texts of :func:`_texts`."""
+    return _with_texts(result, None)
+
+
+def _with_texts(result: EvaluationResult, texts: list[str] | None) -> EvaluationResult:
+    """*result* with the texts of :func:`_texts` replaced by *texts* (None: blanked)."""
+    denials, hints = result.denials, result.hints
+    if texts is None:
+        texts = ["-"] * (len(denials) + 2 * len(hints))
+        needs: list[int | None] = [None] * len(hints)
+    else:
+        needs = [None if text == "" else int(text) for text in texts[len(denials) + len(hints) :]]
+    at = len(denials)
+    return attrs.evolve(
+        result,
+        denials=tuple(
+            attrs.evolve(d, message=text) for d, text in zip(denials, texts, strict=False)
+        ),
+        hints=tuple(
+            attrs.evolve(h, message=text, minutes_needed=need)
+            for h, text, need in zip(hints, texts[at:], needs, strict=False)
+        ),
+    )
+
+
+def _track_edges(
+    rules: RuleSet, family: ServiceFamily
+) -> tuple[tuple[frozenset[int], tuple[int, ...]], ...]:
+    """Per time track of *family*: the role groups it counts, and the edges of its minute bands.
+
+    The edges are 1, every minute count at which a code of the track reaches
+    a unit under the rule set's time rules and every rule its switches set
+    (:func:`~carecore.billing.primitives.threshold_minutes`; an add-on's
+    units past its cap too, since a refusal quotes them, up to
+    :data:`_BAND_LIMIT`), and the count one minute before each.
+    """
+    overrides: set[TimeRule | None] = {None}
+    overrides.update(
+        value
+        for value in attrs.asdict(rules.switches, recurse=False).values()
+        if isinstance(value, TimeRule)
+    )
+    found = []
+    for track in TIME_TRACKS:
+        if track.family is not family:
+            continue
+        groups = frozenset(int(kind) for kind in MinuteClass if counts_toward(track, kind))
+        base = rules.by_code.get(track.base)
+        add_on = None if track.add_on is None else rules.by_code.get(track.add_on)
+        reached = {1}
+        if base is not None:
+            for override in overrides:
+                reached.add(threshold_minutes(base, None, 1, override))
+                if add_on is None or not add_on.minutes:
+                    continue
+                units = 1
+                while (minutes := threshold_minutes(base, add_on, units, override)) <= _BAND_LIMIT:
+                    reached.add(minutes)
+                    units += 1
+        edges = sorted(reached | {minutes - 1 for minutes in reached})
+        found.append((groups, tuple(edges)))
+    return tuple(found)
+
+
 def _time_only(
     events: Iterable[object], practitioner: str, start: pendulum.Date
 ) -> tuple[list[Entry], list[VisitFact], list[CarePlanFact]] | None:
@@ -630,6 +881,8 @@ _FAMILY_INDEX = {family: index for index, family in enumerate(_FAMILY_ORDER)}
 
 
 _RAW_CACHE_LIMIT = 1_000_000
+#: Minutes of a track up to which months are cached by band (see FastClose._band_key).
+_BAND_LIMIT = 600
 
 
 def _first(entry: Entry) -> pendulum.Date:
