@@ -487,8 +487,8 @@ def test_months_it_cannot_render_go_to_the_reference_code(tmp_path, monkeypatch)
     month = ServicePeriod.month(2026, 3)
     add = columnar._Templates.add
 
-    def every_other(self, key, result):
-        return key % 2 == 1 and add(self, key, result)
+    def every_other(self, key, result, **options):
+        return key % 2 == 1 and add(self, key, result, **options)
 
     monkeypatch.setattr(columnar._Templates, "add", every_other)
     monkeypatch.setattr(columnar, "_CHUNK", 7)
@@ -553,3 +553,124 @@ def test_a_failed_write_is_raised_not_lost(tmp_path, monkeypatch):
         )
     # The files are closed (pytest reports unclosed ones) and no summary says it finished.
     assert not (tmp_path / "c" / "summary.json").exists()
+
+
+@st.composite
+def monitoring_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    """Clean patients whose months carry RPM readings and RPM (and CCM) time: mostly columnar."""
+    header = (
+        "patient_id,date,type,minutes,role,credential,practitioner,family,interactive,"
+        "period_start,period_end,days_with_data,device"
+    )
+    patients = [PATIENT_HEADER]
+    events = [header]
+    for i in range(draw(st.integers(1, 8))):
+        pid = f"p{i}"
+        consent = draw(
+            st.sampled_from(
+                [
+                    "CCM=2025-11-03;RPM=2025-10-01",
+                    "RPM=2025-12-31",
+                    "RPM=2026-01-10",  # mid-month: earlier minutes go to the reference code
+                    "RPM=2026-02-01",
+                    "CCM=2025-11-03",
+                    "",
+                ]
+            )
+        )
+        patients.append(
+            ",".join(
+                [
+                    pid,
+                    draw(st.sampled_from(["dr1", "dr2"])),
+                    draw(st.sampled_from(["", "MD", "NP"])),
+                    "",
+                    draw(st.sampled_from(["E11.65;I10", "E11.65", "I10:6;E11.65:2"])),
+                    consent,
+                    draw(st.sampled_from(["CCM=2025-11-03;RPM=2025-10-01", "", "RPM=2026-01-20"])),
+                    draw(st.sampled_from(["", "true", "false"])),
+                    draw(st.sampled_from(["2025-11-03", ""])),
+                    draw(st.sampled_from(["", "true"])),
+                    draw(st.sampled_from(["", "", "", "2026-01-20", "2026-02-10"])),
+                    "",
+                ]
+            )
+        )
+        rows = []
+        for _ in range(draw(st.integers(0, 2))):  # two readings rows: the reference code
+            start, end = draw(
+                st.sampled_from(
+                    [
+                        ("2026-01-01", "2026-01-30"),
+                        ("2025-12-20", "2026-01-18"),
+                        ("2026-01-25", "2026-02-23"),
+                        ("2025-11-01", "2025-11-30"),
+                    ]
+                )
+            )
+            days = draw(st.sampled_from(["16", "15", "2", "1", "0", "28", "31", "32"]))
+            practitioner = draw(st.sampled_from(["", "", "dr1"]))
+            device = draw(st.sampled_from(["bp_cuff", "scale"]))
+            rows.append(
+                f"{pid},{end},device_readings,,,,{practitioner},RPM,,{start},{end},{days},{device}"
+            )
+        rows.extend(
+            ",".join(
+                [
+                    pid,
+                    draw(st.sampled_from(["2026-01-02", "2026-01-15", "2026-01-31", "2025-12-30"])),
+                    "time_entry",
+                    draw(st.sampled_from(["3", "10", "20", "25"])),
+                    draw(st.sampled_from(["clinical_staff", "physician", "auxiliary", "qhp"])),
+                    draw(st.sampled_from(["", "RN", "MD"])),
+                    draw(st.sampled_from(["", "", "dr1"])),
+                    draw(st.sampled_from(["RPM", "RPM", "CCM"])),
+                    draw(st.sampled_from(["true", "false"])),
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+            for _ in range(draw(st.integers(0, 5)))
+        )
+        events.extend(draw(st.permutations(rows)))
+    return "\n".join(patients) + "\n", "\n".join(events) + "\n"
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pair=monitoring_pairs(),
+    switches=st.sampled_from([Switches(), Switches(date_of_service=DateOfService.PERIOD_END)]),
+)
+def test_months_with_device_data_join_the_canonical_months(
+    tmp_path_factory, monkeypatch, pair, switches
+):
+    """RPM months evaluated once per canonical month write the reference close's files."""
+    folder = tmp_path_factory.mktemp("rpm")
+    (folder / "patients.csv").write_text(pair[0], encoding="utf-8")
+    (folder / "events.csv").write_text(pair[1], encoding="utf-8")
+    asked = []
+    evaluate_device = columnar.evaluate_device
+
+    def counted(*args):
+        asked.append(args)
+        return evaluate_device(*args)
+
+    monkeypatch.setattr(columnar, "evaluate_device", counted)
+    monkeypatch.setattr(columnar, "_CHUNK", 3)
+    rules = cms_rule_set(2026, switches=switches)
+    closed = columnar.close_columnar(
+        folder / "patients.csv", folder / "events.csv", MONTH, rules, folder / "columnar"
+    )
+    expected_summary, expected_problems = reference(folder, folder / "reference", rules=rules)
+    assert closed is not None
+    summary, problems = closed
+    claims = (folder / "reference" / "claims.csv").read_text(encoding="utf-8")
+    event(f"canonical months with RPM data: {min(len(asked), 3)}")
+    event(f"RPM lines: {',99454,' in claims or ',99445,' in claims or ',99457,' in claims}")
+    assert summary == expected_summary
+    assert [str(p) for p in problems] == expected_problems
+    same_files(folder / "columnar", folder / "reference")

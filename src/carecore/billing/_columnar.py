@@ -75,6 +75,7 @@ from carecore.billing._close import (
     _patient_row,
     rare_collections,
 )
+from carecore.billing._device import Device, evaluate_device, monitoring_need, read_device_rows
 from carecore.billing._encode import (
     EVALUATED_BY,
     CloseEncoder,
@@ -97,6 +98,7 @@ from carecore.billing.primitives import (
     dates_at_threshold,
     initiating_visit_from,
     minute_class,
+    monitoring_time_counts,
     time_track,
 )
 from carecore.executors import Pending, Pool, open_pool
@@ -116,6 +118,11 @@ __all__ = ["close_columnar", "polars_available"]
 
 #: The fast families in the order the fast path and the audit packets use (by value).
 _FAMILIES = tuple(sorted(f.value for f in FAST_FAMILIES))
+#: Remote monitoring: months with device readings and RPM time join the canonical months
+#: (see carecore.billing._device).
+_RPM = ServiceFamily.RPM.value
+#: Families whose consent, care plan, diagnoses and billing the writer renders, by value.
+_KEYED = tuple(sorted((*_FAMILIES, _RPM)))
 #: The minute classes (primitives.MinuteClass) the canonical month sums minutes by.
 _CLASSES = tuple(int(kind) for kind in MinuteClass)
 #: Text the writer copies into CSV and JSON as it is (no quoting or escaping needed).
@@ -419,7 +426,7 @@ class _Patients:
             else:
                 columns.append(pl.lit(None, pl.Date).alias(f"_{name}"))
         for name in ("consent", "care_plan"):
-            for family in _FAMILIES:
+            for family in _KEYED:
                 wanted = ServiceFamily(family)
 
                 def pick(
@@ -435,7 +442,7 @@ class _Patients:
             # What the engine's primitives read of the cell, per family and distinct text
             # (the patient facts of a text are built once, for every family).
             facts = _once(_cell_facts(name, parsers[name]))
-            for family in _FAMILIES:
+            for family in _KEYED:
                 for alias, read, dtype in _cell_reads(name, facts, ServiceFamily(family), month):
                     columns.append(
                         (
@@ -472,7 +479,7 @@ class _Patients:
                 continue
             ids.append(condition_ids.setdefault(classes, len(condition_ids)))
             jsons.append(CloseEncoder.conditions_json(conditions))
-            for family in _FAMILIES:
+            for family in _KEYED:
                 codes = line_diagnoses(conditions, ServiceFamily(family), switches)
                 diagnoses.append(
                     (
@@ -541,6 +548,9 @@ class _Patients:
                 pl.col(f"_care_plan_in_force_{family}"),
             ]
             names += [f"_consented_{family}", f"_visit_ok_{family}", f"_planned_{family}"]
+        # Remote monitoring reads consent (and the patient's established flag) only.
+        derived.append(pl.col(f"_consent_in_force_{_RPM}"))
+        names.append(f"_consented_{_RPM}")
         frame = frame.with_columns(
             *(
                 pl.when(pl.col("_clean")).then(e.fill_null(value=False)).otherwise(None).alias(n)
@@ -551,7 +561,8 @@ class _Patients:
                 f"_{alias}_{family}"
                 for family in _FAMILIES
                 for alias in ("consent_in_force", "visit_from", "care_plan_in_force")
-            )
+            ),
+            f"_consent_in_force_{_RPM}",
         )
         self.frame = frame
 
@@ -629,8 +640,21 @@ class _Templates:
             (encoder.claim_json_template(line), _CLAIM_JSON, "j"),
             (encoder.audit_line_template(line), _AUDIT_LINE, "a"),
         )
+        if any(template.names != names for template, names, _ in pieces):
+            return None
+        # A time code's date of service is where the patient's running total reaches its
+        # need; remote monitoring's device codes are dated by their readings (the same for
+        # every patient of the canonical month, which holds the readings row).
         track = time_track(line.code)
-        if track is None or any(template.names != names for template, names, _ in pieces):
+        fixed = None
+        need: int | None
+        if track is not None:
+            personal, need = track.personal, self.fast.need(line.code, line.units)
+        elif line.family.value == _RPM:
+            personal, need = False, monitoring_need(self.fast.rules, line.code, line.units)
+            if need is None:
+                fixed = line.date_of_service.isoformat()
+        else:
             return None
         columns: dict[str, Any] = {}
         for template, _, prefix in pieces:
@@ -640,8 +664,9 @@ class _Templates:
             "units": line.units,
             "amount": "" if line.amount is None else str(line.amount),
             "family": line.family.value,
-            "personal": track.personal,
-            "need": self.fast.need(line.code, line.units),
+            "personal": personal,
+            "need": need,
+            "fixed": fixed,
             **columns,
         }
 
@@ -652,10 +677,14 @@ class _Templates:
             return None
         return template.as_columns("d"), self.encoder.denial_json(denial)
 
-    def add(self, key: int, result: EvaluationResult) -> bool:
-        """Record *result* for *key*; False when the writer cannot render it (the patients go by the reference)."""
+    def add(self, key: int, result: EvaluationResult, *, fast: bool = True) -> bool:
+        """Record *result* for *key*; False when the writer cannot render it (the patients go by the reference).
+
+        *fast*: the packet names the fast path as the evaluator (a month with
+        device data names the reference engine, as the reference close does).
+        """
         families = sorted({line.family.value for line in result.claim_lines})
-        if any(f not in _FAMILIES for f in families):
+        if any(f not in _KEYED for f in families):
             return False
         lines = []
         for k, line in enumerate(result.claim_lines):
@@ -668,6 +697,8 @@ class _Templates:
                 line.period.end.isoformat(),
                 None if line.amount is None else str(line.amount),
                 line.family.value,
+                # Kept as text for a device code (see _line_text).
+                None if time_track(line.code) else line.date_of_service.isoformat(),
             )
             if line_key in self._line_texts:
                 text = self._line_texts[line_key]
@@ -701,9 +732,10 @@ class _Templates:
                 "key": key,
                 "n_lines": len(lines),
                 "n_denials": len(denials),
-                **{f"bills_{f}": f in families for f in _FAMILIES},
+                **{f"bills_{f}": f in families for f in _KEYED},
                 "denials_json": ",".join(denial_json),
                 "hints_json": self.encoder.hints_json(result),
+                "evaluated_by": json_text(EVALUATED_BY[fast]),
             }
         )
         return True
@@ -884,11 +916,16 @@ def _template_batch(
     fast = state.fast
     templates = _Templates(fast, state.encoder, state.texts)
     bad = []
-    for key, shape, credential, focal, minutes in batch:
+    for key, shape, credential, focal, minutes, device in batch:
         practitioner = BillingPractitioner(
             id="~", credential=Credential(credential), primary_care_focal_point=focal
         )
-        if not templates.add(key, fast.template(shape, practitioner, minutes)):
+        result = (
+            fast.template(shape, practitioner, minutes)
+            if device is None
+            else evaluate_device(fast, shape, practitioner, minutes, device)
+        )
+        if not templates.add(key, result, fast=device is None):
             bad.append(key)
     return templates.lines, templates.denials, templates.keys, bad
 
@@ -1022,7 +1059,7 @@ def _counts_from(family_column: str) -> pl.Expr:
     import polars as pl  # noqa: PLC0415
 
     first = pl.lit(None, pl.Date)
-    for family in _FAMILIES:
+    for family in _KEYED:
         first = (
             pl.when(pl.col(family_column) == family)
             .then(pl.col(f"_counts_from_{family}"))
@@ -1052,18 +1089,29 @@ def _declined(month: ServicePeriod) -> pl.Expr:
 def _minute_class(rules: RuleSet) -> pl.Expr:
     """primitives.minute_class of each entry (``_family``, ``_role``, ``_credential``), as Int8.
 
+    An RPM minute is STAFF when it counts toward treatment management
+    (primitives.monitoring_time_counts), else NONE.
+
     The class of every family, role and credential a clean entry can have is
     asked once; each entry's three categories index that table.
     """
     import polars as pl  # noqa: PLC0415
 
     switches = rules.switches
-    families = list(_FAMILIES)
+    families = list(_KEYED)
     roles = list(RoleClass)
     credentials: list[Credential | None] = [None, *Credential]
+
+    def kind(family: str, role: RoleClass, credential: Credential | None) -> int:
+        if family == _RPM:
+            # Treatment management counts staff minutes toward its (not personal) track.
+            counts = monitoring_time_counts(role)
+            return int(MinuteClass.STAFF if counts else MinuteClass.NONE)
+        return int(minute_class(switches, ServiceFamily(family), role, credential))
+
     table = pl.Series(
         [
-            int(minute_class(switches, ServiceFamily(family), role, credential))
+            kind(family, role, credential)
             for family in families
             for role in roles
             for credential in credentials
@@ -1110,6 +1158,18 @@ def _cell_reads(
     """
     import polars as pl  # noqa: PLC0415
 
+    if family.value not in _FAMILIES:
+        # Remote monitoring: consent in force and the first countable day.
+        if name != "consent":
+            return []
+        return [
+            ("consent_in_force", lambda t: consent_in_force(facts(t), family, month), pl.Boolean),
+            (
+                "counts_from",
+                lambda t: _pdate(countable_window(facts(t), family, month)[0]),
+                pl.Date,
+            ),
+        ]
     if name != "consent":
         return [
             (
@@ -1225,6 +1285,24 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         return pl.col(name).cast(pl.String) if name in present else pl.lit("")
 
     events = events.with_columns(_stripped(events, "patient_id").alias("_pid"))
+    # Device readings rows (RPM): each distinct row read once by the reference parser; a
+    # patient's one clean readings row joins the canonical month (None: the reference code).
+    device_facts: list[Any] = []
+    device_ids = pl.lit(None, pl.Int64)
+    if "type" in present and header and header[0] == "patient_id":
+        device_rows = events.filter(pl.col("type") == "device_readings").select("__line__")
+        if device_rows.height:
+            lines_of = device_rows.get_column("__line__")
+            ats, lengths = _spans(offsets[1], lines_of)
+            with events_file.open("rb") as handle:
+                texts = _read_texts(handle, ats, lengths)
+            found, device_facts = read_device_rows(events_file, header, lines_of.to_list(), texts)
+            device_ids = (
+                pl.col("__line__")
+                .replace_strict(lines_of, pl.Series(found, dtype=pl.Int64), default=None)
+                .cast(pl.Int64)
+            )
+    events = events.with_columns(device_ids.alias("_dev"))
     if "family" in present and "role" in present and "minutes" in present:
         events = events.with_columns(
             _mapped(events, "date", lambda t: _pdate(light._date(t)), pl.Date).alias("_day"),  # noqa: SLF001
@@ -1252,16 +1330,21 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         )
         events = events.with_columns(
             (
-                (pl.col("type") == "time_entry")
-                & pl.col("family").is_in(list(_FAMILIES))
-                & pl.col("role").is_in([r.value for r in RoleClass])
-                & pl.col("_day").is_not_null()
-                & pl.col("_minutes").is_not_null()
-                & pl.col("_credential").is_not_null()
-                & pl.col("_interactive").is_not_null()
-            )
-            .fill_null(value=False)
-            .alias("_ok")
+                (
+                    (pl.col("type") == "time_entry")
+                    & pl.col("family").is_in(list(_KEYED))
+                    & pl.col("role").is_in([r.value for r in RoleClass])
+                    & pl.col("_day").is_not_null()
+                    & pl.col("_minutes").is_not_null()
+                    & pl.col("_credential").is_not_null()
+                    & pl.col("_interactive").is_not_null()
+                ).fill_null(value=False)
+                | (
+                    (pl.col("type") == "device_readings")
+                    & pl.col("_dev").is_not_null()
+                    & pl.col("_day").is_not_null()
+                ).fill_null(value=False)
+            ).alias("_ok")
         )
     else:
         events = events.with_columns(
@@ -1275,6 +1358,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         "__line__",
         "_pid",
         "_ok",
+        "_dev",
         "_day",
         "_minutes",
         pl.col("role") if "role" in present else pl.lit("", pl.Categorical).alias("role"),
@@ -1300,7 +1384,8 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 pl.col("_patient_id").alias("_pid"),
                 pl.col("_practitioner").alias("_own"),
                 "_date_of_death",
-                *(f"_counts_from_{f}" for f in _FAMILIES),
+                "_established",
+                *(f"_counts_from_{f}" for f in _KEYED),
             ),
             on="_pid",
             how="left",
@@ -1314,6 +1399,8 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                     | (pl.col("_practitioner_cell") == pl.col("_own"))
                 )
                 & ~_declined(month)
+                # The canonical patient is established (RPM requires it).
+                & ((pl.col("family") != _RPM) | pl.col("_established"))
             )
             .fill_null(value=False)
             .alias("_ok")
@@ -1322,10 +1409,14 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "_own",
             "_practitioner_cell",
             "_date_of_death",
-            *(f"_counts_from_{f}" for f in _FAMILIES),
+            "_established",
+            *(f"_counts_from_{f}" for f in _KEYED),
         )
     )
-    bad_pids = events.filter(~pl.col("_ok")).select("_pid").unique()
+    # One readings row a month at most: a patient with more goes to the reference code.
+    readings = events.filter(pl.col("_ok") & pl.col("_dev").is_not_null())
+    several = readings.group_by("_pid").len().filter(pl.col("len") > 1).select("_pid")
+    bad_pids = pl.concat([events.filter(~pl.col("_ok")).select("_pid"), several]).unique()
     good = good.join(
         clean.select("__line__", pl.lit(value=True).alias("_clean_row")), on="__line__", how="left"
     ).with_columns(
@@ -1336,8 +1427,16 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     )
     # Columnar patients' facts and entries.
     cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
+    # The columnar patients' readings rows: the reading per patient, and the rows' lines.
+    device_lines = (
+        events.filter(pl.col("_ok") & pl.col("_dev").is_not_null())
+        .join(cp.select("_patient_id", "_order"), left_on="_pid", right_on="_patient_id")
+        .select("_order", "__line__", "_dev")
+    )
+    cp = cp.join(device_lines.select("_order", "_dev"), on="_order", how="left")
+    device_lines = device_lines.select("_order", "__line__")
     entries = (
-        events.filter(pl.col("_ok"))
+        events.filter(pl.col("_ok") & pl.col("_dev").is_null())
         .join(cp.select("_patient_id", "_order"), left_on="_pid", right_on="_patient_id")
         .select(
             "_order",
@@ -1357,7 +1456,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     # What each minute counts toward (primitives.minute_class: role, credential and family).
     group_of = _minute_class(rules)
     entries = (
-        entries.join(cp.select("_order", *(f"_counts_from_{f}" for f in _FAMILIES)), on="_order")
+        entries.join(cp.select("_order", *(f"_counts_from_{f}" for f in _KEYED)), on="_order")
         .with_columns(
             (
                 (pl.col("_day") >= start)
@@ -1366,9 +1465,13 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             ).alias("_inside"),
             group_of.alias("_group"),
         )
-        .drop(*(f"_counts_from_{f}" for f in _FAMILIES))
+        .drop(*(f"_counts_from_{f}" for f in _KEYED))
         .sort("_order", "__line__")
     )
+    # RPM minutes per class (counted toward treatment management or not), and whether a
+    # counted one was interactive (primitives.interactive_month).
+    rpm_classes = (int(MinuteClass.STAFF), int(MinuteClass.NONE))
+    rpm_names = [f"_t_{_RPM}_{g}" for g in rpm_classes]
     total_names = [f"_t_{f}_{g}" for f in _FAMILIES for g in _CLASSES]
     totals = (
         entries.filter(pl.col("_inside"))
@@ -1381,11 +1484,32 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 .alias(f"_t_{f}_{g}")
                 for f in _FAMILIES
                 for g in _CLASSES
-            )
+            ),
+            *(
+                pl.col("_minutes")
+                .filter((pl.col("_family") == _RPM) & (pl.col("_group") == g))
+                .sum()
+                .alias(f"_t_{_RPM}_{g}")
+                for g in rpm_classes
+            ),
+            pl.col("_interactive")
+            .filter((pl.col("_family") == _RPM) & (pl.col("_group") == int(MinuteClass.STAFF)))
+            .any()
+            .alias("_rpm_interactive"),
         )
     )
     cp = cp.join(totals, on="_order", how="left").with_columns(
-        pl.col(n).fill_null(0) for n in total_names
+        pl.col(n).fill_null(0) for n in (*total_names, *rpm_names)
+    )
+    # A month with RPM data keys its readings, RPM consent and RPM minutes; others leave
+    # them empty (their canonical months are as before).
+    rpm = pl.col("_dev").is_not_null() | (pl.sum_horizontal(*rpm_names) > 0)
+    cp = cp.with_columns(
+        pl.when(rpm).then(pl.col(f"_consented_{_RPM}")).otherwise(None).alias("_rpm_consented"),
+        pl.when(rpm)
+        .then(pl.col("_rpm_interactive").fill_null(value=False))
+        .otherwise(None)
+        .alias("_rpm_interactive"),
     )
     flag_names = [
         f"_{kind}_{f}" for f in _FAMILIES for kind in ("consented", "visit_ok", "planned")
@@ -1398,6 +1522,10 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         "_credential",
         "_primary_care_focal_point",
         *total_names,
+        "_dev",
+        "_rpm_consented",
+        "_rpm_interactive",
+        *rpm_names,
     ]
     keys = (
         cp.select(key_columns)
@@ -1429,6 +1557,10 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         for g in _CLASSES
     ]
     classes_of = table.condition_classes
+    dev_at, rpm_consented_at, rpm_interactive_at = (
+        key_columns.index(n) for n in ("_dev", "_rpm_consented", "_rpm_interactive")
+    )
+    rpm_at = [(key_columns.index(n), g) for n, g in zip(rpm_names, rpm_classes, strict=True)]
     for key, *record in keys.select("_key", *key_columns).iter_rows():
         shape = (
             tuple((record[a], record[b], record[c]) for a, b, c in flag_at),
@@ -1437,7 +1569,16 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             record[died_at],
         )
         minutes = {name: record[at] for at, name in total_at if record[at]}
-        batch_keys.append((key, shape, record[credential_at], record[focal_at], minutes))
+        device: Device | None = None
+        if record[rpm_consented_at] is not None:
+            dev = record[dev_at]
+            device = (
+                None if dev is None else device_facts[dev],
+                record[rpm_consented_at],
+                record[rpm_interactive_at],
+                tuple((g, record[at]) for at, g in rpm_at),
+            )
+        batch_keys.append((key, shape, record[credential_at], record[focal_at], minutes, device))
         if len(batch_keys) >= _BATCH:
             flush(batch_keys)
             batch_keys = []
@@ -1505,7 +1646,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "_practitioner",
             "_credential",
             "_conditions_text",
-            *(f"_{kind}_{f}" for kind in ("consent", "care_plan") for f in _FAMILIES),
+            *(f"_{kind}_{f}" for kind in ("consent", "care_plan") for f in _KEYED),
         )
         .sort("_order")
     )
@@ -1517,8 +1658,8 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         )
         (moved_batch,) = _batches(
             moved,
-            entries.filter(pl.col("_order").is_in(moved.get_column("_order").implode())).select(
-                "_order", "__line__"
+            pl.concat([entries.select("_order", "__line__"), device_lines]).filter(
+                pl.col("_order").is_in(moved.get_column("_order").implode())
             ),
             {},
             patient_offsets,
@@ -1535,13 +1676,14 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "key": pl.Int64,
             "n_lines": pl.Int64,
             "n_denials": pl.Int64,
-            **{f"bills_{f}": pl.Boolean for f in _FAMILIES},
+            **{f"bills_{f}": pl.Boolean for f in _KEYED},
             "denials_json": pl.String,
             "hints_json": pl.String,
+            "evaluated_by": pl.String,
         },
     ).rename({"key": "_key"})
-    tails = key_frame.select("_key", "denials_json", "hints_json")
-    key_frame = key_frame.drop("denials_json", "hints_json")
+    tails = key_frame.select("_key", "denials_json", "hints_json", "evaluated_by")
+    key_frame = key_frame.drop("denials_json", "hints_json", "evaluated_by")
     line_frame = pl.DataFrame(
         template_lines,
         schema={
@@ -1553,6 +1695,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "family": pl.String,
             "personal": pl.Boolean,
             "need": pl.Int64,
+            "fixed": pl.String,
             **dict.fromkeys(_LINE_LITERALS, pl.String),
         },
     ).rename({"key": "_key"})
@@ -1720,11 +1863,11 @@ def _dates_of_service(
     """
     import polars as pl  # noqa: PLC0415
 
-    family = {name: i for i, name in enumerate(_FAMILIES)}
+    family = {name: i for i, name in enumerate(_KEYED)}
 
     def group(order: pl.Expr, fam: pl.Expr, personal: pl.Expr) -> pl.Expr:
         return (
-            (order - first) * len(_FAMILIES) + fam.replace_strict(family, return_dtype=pl.Int64)
+            (order - first) * len(_KEYED) + fam.replace_strict(family, return_dtype=pl.Int64)
         ) * 2 + personal.cast(pl.Int64)
 
     inside = entries.filter(pl.col("_inside"))
@@ -1752,7 +1895,8 @@ def _dates_of_service(
     )
     keys = counted.get_column("_g") * (1 << _TOTAL_BITS) + (running - before)
     wanted = lines.select(
-        group(pl.col("_order"), pl.col("family"), pl.col("personal")).alias("_g"), "need"
+        group(pl.col("_order"), pl.col("family"), pl.col("personal")).alias("_g"),
+        pl.col("need").fill_null(1),  # a device code's date is kept as text (``fixed``)
     )
     targets = wanted.get_column("_g") * (1 << _TOTAL_BITS) + wanted.get_column("need")
     found = keys.search_sorted(targets, "left").cast(pl.Int64)
@@ -1833,8 +1977,8 @@ def _write_chunks(  # noqa: PLR0917
     prac = pl.col("_practitioner")
     dos_at_end = not dates_at_threshold(rules.switches)
     encoder = writer.encoder
-    consent_items = {f: encoder.consent_item_template(f) for f in _FAMILIES}
-    plan_items = {f: encoder.care_plan_item_template(f) for f in _FAMILIES}
+    consent_items = {f: encoder.consent_item_template(f) for f in _KEYED}
+    plan_items = {f: encoder.care_plan_item_template(f) for f in _KEYED}
 
     def family_part(frame: pl.DataFrame, kind: str, f: str) -> pl.Expr:
         day = plain_json_or_null_expr(_iso(frame, f"_{kind}_{f}"))
@@ -1849,9 +1993,7 @@ def _write_chunks(  # noqa: PLR0917
     pid_json = plain_json_expr(pl.col("_patient_id"))
     prac_json = plain_json_expr(prac)
     dos_json = plain_json_expr(pl.col("_dos"))
-    packet = encoder.packet_template().partial(
-        rows_rejected="", evaluated_by=json_text(EVALUATED_BY[True])
-    )
+    packet = encoder.packet_template().partial(rows_rejected="")
     practitioner_item = Template.of(encoder.practitioner_item, "id", "credential")
     log_item = encoder.log_item_template()
 
@@ -1886,6 +2028,7 @@ def _write_chunks(  # noqa: PLR0917
                 lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
             else:
                 lines = lines.with_columns(_dates_of_service(lines, chunk_entries, first, end))
+            lines = lines.with_columns(pl.coalesce("fixed", "_dos").alias("_dos"))
             lines = lines.sort("_order", "k").with_columns(
                 Template.columns_expr(
                     "c",
@@ -1936,11 +2079,11 @@ def _write_chunks(  # noqa: PLR0917
                 .join(conditions_json, on="_conditions_text", how="left")
             )
             bills = pl.lit(value=False)
-            for f in _FAMILIES:
+            for f in _KEYED:
                 bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
             log = (
                 chunk_entries.join(
-                    billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _FAMILIES)),
+                    billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _KEYED)),
                     on="_order",
                 )
                 .filter(bills & (pl.col("_day") >= start) & (pl.col("_day") <= end))
@@ -1978,12 +2121,12 @@ def _write_chunks(  # noqa: PLR0917
                                 id=prac_json, credential=plain_json_expr(pl.col("_credential"))
                             ),
                             consent=pl.concat_str(
-                                [family_part(billed, "consent", f) for f in _FAMILIES],
+                                [family_part(billed, "consent", f) for f in _KEYED],
                                 separator=",",
                                 ignore_nulls=True,
                             ),
                             care_plan=pl.concat_str(
-                                [family_part(billed, "care_plan", f) for f in _FAMILIES],
+                                [family_part(billed, "care_plan", f) for f in _KEYED],
                                 separator=",",
                                 ignore_nulls=True,
                             ),
@@ -1992,6 +2135,7 @@ def _write_chunks(  # noqa: PLR0917
                             claim_lines=pl.col("audit_line"),
                             denials=pl.col("denials_json"),
                             hints=pl.col("hints_json"),
+                            evaluated_by=pl.col("evaluated_by"),
                         ),
                         pl.lit("\n"),
                     ).alias("audit"),
