@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 
 import pendulum
 import pytest
@@ -232,3 +233,69 @@ def test_bad_input_exits_2_naming_it(app_and_db, args, named):
     done = CliRunner().invoke(app, ["import", "--db", url, *args])
     assert done.exit_code == 2
     assert named in done.output
+
+
+class OptionedSource(ListSource):
+    """A source with both optional capabilities: options and the importing program's clock."""
+
+    seen: typing.ClassVar[list[tuple[dict[str, str], object]]] = []
+
+    def __init__(self, data, options=None, now=None):
+        super().__init__(data)
+        self.options, self.now = dict(options or {}), now
+
+    @property
+    def id(self):
+        return "opted"
+
+    def configured(self, options):
+        unknown = sorted(set(options) - {"time_zone", "tag"})
+        if unknown:
+            raise errors.InvalidValue("takes time_zone and tag", field="--option", value=unknown)
+        return OptionedSource(self.data, {**self.options, **options}, self.now)
+
+    def as_of(self, now):
+        return OptionedSource(self.data, self.options, now)
+
+    def read(self, location):
+        OptionedSource.seen.append((self.options, self.now))
+        yield from super().read(location)
+
+
+def test_the_optional_source_capabilities_are_protocols():
+    from carecore.protocols import ClockedSource, ConfigurableSource, EhrSource, ImportingSource
+
+    plain, optioned = ListSource(DATA), OptionedSource(DATA)
+    assert isinstance(plain, EhrSource)
+    assert not isinstance(plain, ConfigurableSource | ClockedSource | ImportingSource)
+    assert isinstance(optioned, ConfigurableSource)
+    assert isinstance(optioned, ClockedSource)
+    assert not isinstance(optioned, ImportingSource)
+
+
+def test_import_gives_a_source_its_options_the_practice_zone_and_the_program_clock(tmp_path):
+    class Optioned:
+        @hookimpl
+        def carecore_ehr_sources(self):
+            return [OptionedSource(DATA)]
+
+    pm = get_plugin_manager(entry_points=False)
+    url = f"sqlite:///{tmp_path / 'opted.db'}"
+    OptionedSource.seen.clear()
+    with registered(pm, Optioned(), name="opted-source"):
+        app = make_app(pm)
+        init = ["db", "init", url, "--time-zone", "America/Denver"]
+        assert CliRunner().invoke(app, init).exit_code == 0
+        done = CliRunner().invoke(
+            app, ["import", "--source", "opted", "-o", "tag=x", "--db", url, "all"]
+        )
+        assert done.exit_code == 0, done.output
+        refused = CliRunner().invoke(
+            app, ["import", "--source", "opted", "-o", "colour=red", "--db", url, "all"]
+        )
+        assert refused.exit_code == 2
+        assert "colour" in refused.output
+    ((options, now),) = OptionedSource.seen
+    assert options == {"tag": "x", "time_zone": "America/Denver"}
+    assert now is not None
+    assert now.tzinfo is not None

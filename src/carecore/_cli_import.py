@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import typing
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from carecore._cli_actor import current_actor
 from carecore._cli_common import echo_records, format_option
 from carecore.model import AdtEvent
 from carecore.plugins import Hooks
+from carecore.protocols import ClockedSource, ConfigurableSource, ImportingSource
 from carecore.service import CareProgram, ImportRefusal, ImportSkip
 
 if TYPE_CHECKING:
@@ -74,30 +74,28 @@ def _in_zone(
     *options*) overrides them all. A source whose ``configured`` does not
     take ``time_zone`` is left as it is.
     """
-    configured = getattr(source, "configured", None)
-    if "time_zone" in options or configured is None:
+    if "time_zone" in options or not isinstance(source, ConfigurableSource):
         return source
     zone = getattr(settings, "time_zone", None) or program.practice_time_zone()
     if zone is None:
         return source
     try:
-        return typing.cast("EhrSource", configured({"time_zone": zone}))
+        return source.configured({"time_zone": zone})
     except errors.InvalidValue:
         return source  # the source takes no time zone
 
 
 def _on_clock(source: EhrSource, program: CareProgram) -> EhrSource:
-    """*source* given *program*'s clock time, if it takes one (an ``as_of(now)`` method).
+    """*source* given *program*'s clock time, if it takes one (a :class:`~carecore.protocols.ClockedSource`).
 
     A source that checks records against the time of the import (the FHIR
     source refuses a birth date after it) then checks against the program's
     clock, as the source's own command does; one without ``as_of`` is left
     as it is.
     """
-    as_of = getattr(source, "as_of", None)
-    if as_of is None:
+    if not isinstance(source, ClockedSource):
         return source
-    return typing.cast("EhrSource", as_of(program.clock.now()))
+    return source.as_of(program.clock.now())
 
 
 def import_location(program: CareProgram, source: EhrSource, location: str) -> dict[str, Any]:
@@ -111,10 +109,9 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
     listener receives them (:meth:`~carecore.service.CareProgram.receive`:
     episodes opened, each event once).
     """
-    import_into = getattr(source, "import_into", None)
-    if import_into is not None:
+    if isinstance(source, ImportingSource):
         refused: list[ImportRefusal] = []
-        done = import_into(program, location, refused=refused)
+        done = source.import_into(program, location, refused=refused)
         return {
             "location": location,
             "added": done.added,
@@ -218,12 +215,11 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
     source: EhrSource = sources[source_id]
     options = _options(pairs)
     if options:
-        configured = getattr(source, "configured", None)
-        if configured is None:
+        if not isinstance(source, ConfigurableSource):
             raise errors.InvalidValue(
                 f"the {source_id} source takes no options", field="--option", value=sorted(options)
             )
-        source = configured(options)
+        source = source.configured(options)
     for location in locations:
         readable = source.can_read(location)
         if _does_not_exist(location, readable=readable):

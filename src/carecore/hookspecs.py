@@ -260,9 +260,12 @@ def carecore_ehr_sources() -> Sequence[EhrSource]:
     Called when data is imported (``carecore import --source NAME``); results
     are merged by ``EhrSource.id``. A source yields model values, and a
     :class:`carecore.service.ImportRefusal` for each record it cannot read. It
-    may offer ``configured(options)`` (the ``--option KEY=VALUE`` values) and
-    ``import_into(program, location, *, refused)`` (for a source that matches
-    records against the store itself: it returns a
+    may also be a :class:`carecore.protocols.ConfigurableSource`
+    (``configured(options)``: the ``--option KEY=VALUE`` values), a
+    :class:`carecore.protocols.ClockedSource` (``as_of(now)``: the importing
+    program's clock) and an :class:`carecore.protocols.ImportingSource`
+    (``import_into(program, location, *, refused)``, for a source that
+    matches records against the store itself: it returns a
     :class:`carecore.protocols.BulkResult` of what it added and skipped, and
     appends each refusal to *refused*). :class:`carecore.testing.ehr_sources.EhrSourceContract`
     is the contract a source passes.

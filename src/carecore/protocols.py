@@ -28,7 +28,7 @@ from __future__ import annotations
 # only from the layers below this one: the stores import this module, never the
 # other way round.
 import datetime as dt  # noqa: TC003 - read by typing.get_type_hints
-from collections.abc import Callable, Iterable, Iterator, Sequence  # noqa: TC003 - as above
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence  # noqa: TC003 - as above
 from contextlib import AbstractContextManager  # noqa: TC003 - as above
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -39,7 +39,17 @@ from carecore.model import DeliveryReceipt, OutboundMessage
 
 T = TypeVar("T")
 
-__all__ = ["Channel", "EhrSource", "Instrument", "RuleSet", "Store", "Transaction"]
+__all__ = [
+    "Channel",
+    "ClockedSource",
+    "ConfigurableSource",
+    "EhrSource",
+    "ImportingSource",
+    "Instrument",
+    "RuleSet",
+    "Store",
+    "Transaction",
+]
 
 
 # -- the values a store returns ------------------------------------------------
@@ -451,6 +461,58 @@ class EhrSource(Protocol):
         :class:`~carecore.service.ImportRefusal`; one it reads and deliberately
         does not keep (a FHIR Claim), optionally, as a
         :class:`~carecore.service.ImportSkip`.
+        """
+        ...
+
+
+@runtime_checkable
+class ConfigurableSource(EhrSource, Protocol):
+    """An :class:`EhrSource` that takes options: ``carecore import --option KEY=VALUE``.
+
+    ``carecore import`` gives it the options a user passes, and a
+    ``time_zone`` (the practice's) when the user names none; a source that
+    does not take ``time_zone`` refuses it with
+    :class:`~carecore.errors.InvalidValue`, and the command then reads with
+    the source as it was. A source without this method takes no options:
+    ``--option`` is refused for it.
+    """
+
+    def configured(self, options: Mapping[str, str]) -> EhrSource:
+        """A copy of this source with *options*; an unknown key or a bad value is an ``InvalidValue`` naming it."""
+        ...
+
+
+@runtime_checkable
+class ClockedSource(EhrSource, Protocol):
+    """An :class:`EhrSource` that checks records against the time of the import.
+
+    ``carecore import`` gives it the importing program's clock time (a
+    birth date after it is refused, say), so that an import under a set
+    clock (tests, replays) checks as the program does.
+    """
+
+    def as_of(self, now: pendulum.DateTime) -> EhrSource:
+        """A copy of this source checking against *now* (timezone-aware)."""
+        ...
+
+
+@runtime_checkable
+class ImportingSource(EhrSource, Protocol):
+    """An :class:`EhrSource` that matches records against the store and takes them in itself.
+
+    ``carecore import`` calls :meth:`import_into` instead of storing what
+    :meth:`~EhrSource.read` yields (the HL7 v2 files source does this: a
+    message names its patient by an identifier that must be looked up).
+    """
+
+    def import_into(
+        self, program: Any, location: str, *, refused: list[Any] | None = None
+    ) -> BulkResult:
+        """Take in what *location* holds through *program* (a :class:`~carecore.service.CareProgram`).
+
+        Returns what was added and what was already stored (importing again
+        adds nothing); each record refused is appended to *refused* as a
+        :class:`~carecore.service.ImportRefusal`.
         """
         ...
 
