@@ -621,9 +621,16 @@ class _Templates:
     ) -> None:
         self.fast = fast
         self.encoder = encoder
-        self.lines: list[dict[str, Any]] = []
-        self.denials: list[dict[str, Any]] = []
-        self.keys: list[dict[str, Any]] = []
+        # Rows of (key, position, text id), and each distinct text once per batch: many
+        # keys share a line or a denial, and a row per key holding the text would repeat it.
+        self.lines: list[tuple[int, int, int]] = []
+        self.line_table: list[dict[str, Any]] = []
+        self.denials: list[tuple[int, int, int]] = []
+        self.denial_table: list[dict[str, str]] = []
+        self._line_ids: dict[tuple[object, ...], int] = {}
+        self._denial_ids: dict[tuple[object, ...], int] = {}
+        #: Per key: (key, lines, denials, bills per family..., denials JSON, hints JSON, evaluated_by).
+        self.keys: list[tuple[Any, ...]] = []
         # The rendered texts depend only on the values rendered: a process shares them
         # between batches (*texts*).
         line_texts, denial_texts = texts if texts is not None else ({}, {})
@@ -706,7 +713,11 @@ class _Templates:
                 text = self._line_texts[line_key] = self._line_text(line)
             if text is None:
                 return False
-            lines.append({"key": key, "k": k, **text})
+            tid = self._line_ids.get(line_key)
+            if tid is None:
+                tid = self._line_ids[line_key] = len(self.line_table)
+                self.line_table.append(text)
+            lines.append((key, k, tid))
         denials = []
         denial_json = []
         for k, denial in enumerate(result.denials):
@@ -723,20 +734,24 @@ class _Templates:
                 pieces = self._denial_texts[denial_key] = self._denial_text(denial)
             if pieces is None:
                 return False
-            denials.append({"key": key, "k": k, **pieces[0]})
+            did = self._denial_ids.get(denial_key)
+            if did is None:
+                did = self._denial_ids[denial_key] = len(self.denial_table)
+                self.denial_table.append(pieces[0])
+            denials.append((key, k, did))
             denial_json.append(pieces[1])
         self.lines += lines
         self.denials += denials
         self.keys.append(
-            {
-                "key": key,
-                "n_lines": len(lines),
-                "n_denials": len(denials),
-                **{f"bills_{f}": f in families for f in _KEYED},
-                "denials_json": ",".join(denial_json),
-                "hints_json": self.encoder.hints_json(result),
-                "evaluated_by": json_text(EVALUATED_BY[fast]),
-            }
+            (
+                key,
+                len(lines),
+                len(denials),
+                *(f in families for f in _KEYED),
+                ",".join(denial_json),
+                self.encoder.hints_json(result),
+                json_text(EVALUATED_BY[fast]),
+            )
         )
         return True
 
@@ -908,10 +923,20 @@ def _scan_task(_state: _State, file: Path) -> int | None:
     return _scan(file)
 
 
+#: What a batch of canonical months made: line rows and texts, denial rows and texts, keys.
+_Made = tuple[
+    list[tuple[int, int, int]],
+    list[dict[str, Any]],
+    list[tuple[int, int, int]],
+    list[dict[str, str]],
+    list[tuple[Any, ...]],
+]
+
+
 def _template_batch(
     state: _State,
     batch: list[tuple[Any, ...]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+) -> tuple[_Made, list[int]]:
     """Reference results of canonical months, as text pieces (and the keys it cannot render)."""
     fast = state.fast
     templates = _Templates(fast, state.encoder, state.texts)
@@ -927,7 +952,14 @@ def _template_batch(
         )
         if not templates.add(key, result, fast=device is None):
             bad.append(key)
-    return templates.lines, templates.denials, templates.keys, bad
+    made = (
+        templates.lines,
+        templates.line_table,
+        templates.denials,
+        templates.denial_table,
+        templates.keys,
+    )
+    return made, bad
 
 
 def _patient_batch(
@@ -1401,6 +1433,10 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 & ~_declined(month)
                 # The canonical patient is established (RPM requires it).
                 & ((pl.col("family") != _RPM) | pl.col("_established"))
+                # A readings row of a patient with a date of death: a device code's date of
+                # service (its period's end, maybe after the month) is bounded by the day of
+                # death, or its refusal names it (the reference code closes the month).
+                & ~(pl.col("_dev").is_not_null() & pl.col("_date_of_death").is_not_null())
             )
             .fill_null(value=False)
             .alias("_ok")
@@ -1501,9 +1537,14 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     cp = cp.join(totals, on="_order", how="left").with_columns(
         pl.col(n).fill_null(0) for n in (*total_names, *rpm_names)
     )
-    # A month with RPM data keys its readings, RPM consent and RPM minutes; others leave
-    # them empty (their canonical months are as before).
-    rpm = pl.col("_dev").is_not_null() | (pl.sum_horizontal(*rpm_names) > 0)
+    # A month with RPM data (a readings row, or an RPM time entry on any day: the reference
+    # close's fast path takes no such month) keys its readings, RPM consent and RPM minutes;
+    # others leave them empty (their canonical months are as before).
+    rpm_orders = entries.filter(pl.col("_family") == _RPM).select("_order").unique()
+    cp = cp.with_columns(
+        pl.col("_order").is_in(rpm_orders.get_column("_order").implode()).alias("_rpm_time")
+    )
+    rpm = pl.col("_dev").is_not_null() | pl.col("_rpm_time")
     cp = cp.with_columns(
         pl.when(rpm).then(pl.col(f"_consented_{_RPM}")).otherwise(None).alias("_rpm_consented"),
         pl.when(rpm)
@@ -1626,16 +1667,32 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         for line, pid in orphan_rows.iter_rows()
     ]
     del events, clean, bad_pids, orphan_rows, firsts
-    template_lines: list[dict[str, Any]] = []
-    template_denials: list[dict[str, Any]] = []
-    template_keys: list[dict[str, Any]] = []
+    # Per batch: rows (key, position, text id) and the batch's distinct texts, numbered
+    # here for the whole close.
+    line_rows: list[pl.DataFrame] = []
+    line_texts: list[dict[str, Any]] = []
+    denial_rows: list[pl.DataFrame] = []
+    denial_texts: list[dict[str, str]] = []
+    template_keys: list[tuple[Any, ...]] = []
     unrenderable: list[int] = []
+    row_schema = {"_key": pl.Int64, "k": pl.Int64, "tid": pl.Int64}
     for job in template_jobs:
-        lines_part, denials_part, keys_part, bad_part = job.result()
-        template_lines += lines_part
-        template_denials += denials_part
+        (lines_part, line_part, denials_part, denial_part, keys_part), bad_part = job.result()
+        line_rows.append(
+            pl.DataFrame(lines_part, schema=row_schema, orient="row").with_columns(
+                pl.col("tid") + len(line_texts)
+            )
+        )
+        line_texts += line_part
+        denial_rows.append(
+            pl.DataFrame(denials_part, schema=row_schema, orient="row").with_columns(
+                pl.col("tid") + len(denial_texts)
+            )
+        )
+        denial_texts += denial_part
         template_keys += keys_part
         unrenderable += bad_part
+        del lines_part, line_part, denials_part, denial_part, keys_part
     cp = (
         cp.join(keys, on=key_columns, how="left", nulls_equal=True)
         .select(
@@ -1681,14 +1738,13 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "hints_json": pl.String,
             "evaluated_by": pl.String,
         },
+        orient="row",
     ).rename({"key": "_key"})
     tails = key_frame.select("_key", "denials_json", "hints_json", "evaluated_by")
     key_frame = key_frame.drop("denials_json", "hints_json", "evaluated_by")
-    line_frame = pl.DataFrame(
-        template_lines,
+    line_table = pl.DataFrame(
+        line_texts,
         schema={
-            "key": pl.Int64,
-            "k": pl.Int64,
             "code": pl.String,
             "units": pl.Int64,
             "amount": pl.String,
@@ -1698,16 +1754,21 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             "fixed": pl.String,
             **dict.fromkeys(_LINE_LITERALS, pl.String),
         },
-    ).rename({"key": "_key"})
-    denial_frame = pl.DataFrame(
-        template_denials,
-        schema={"key": pl.Int64, "k": pl.Int64, **dict.fromkeys(_DENIAL_LITERALS, pl.String)},
-    ).rename({"key": "_key"})
-    del template_lines, template_denials, template_keys, keys
+    ).with_row_index("tid")
+    line_table = line_table.with_columns(pl.col("tid").cast(pl.Int64))
+    denial_table = pl.DataFrame(
+        denial_texts, schema=dict.fromkeys(_DENIAL_LITERALS, pl.String)
+    ).with_row_index("tid")
+    denial_table = denial_table.with_columns(pl.col("tid").cast(pl.Int64))
+    line_frame = pl.concat(line_rows) if line_rows else pl.DataFrame(schema=row_schema)
+    denial_frame = pl.concat(denial_rows) if denial_rows else pl.DataFrame(schema=row_schema)
+    del line_rows, line_texts, denial_rows, denial_texts, template_keys, keys
     cp = cp.join(key_frame, on="_key", how="left").sort("_order")
     # Counters (summary.json) for the columnar patients, from the per-key counts.
     with CloseWriter(out, month, rules) as writer:
-        per_key = line_frame.join(cp.group_by("_key").len(), on="_key")
+        per_key = line_frame.join(cp.group_by("_key").len(), on="_key").join(
+            line_table.select("tid", "code", "units", "amount"), on="tid"
+        )
         line_counts = per_key.group_by("code").agg(
             pl.col("len").sum().alias("lines"),
             (pl.col("len") * pl.col("units")).sum().alias("units"),
@@ -1735,7 +1796,13 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 cp,
                 entries,
                 results,
-                (line_frame, denial_frame, tails, table.conditions_json, table.diagnoses),
+                (
+                    (line_frame, line_table),
+                    (denial_frame, denial_table),
+                    tails,
+                    table.conditions_json,
+                    table.diagnoses,
+                ),
                 total,
                 month,
                 rules,
@@ -1963,7 +2030,13 @@ def _write_chunks(  # noqa: PLR0917
     cp: pl.DataFrame,
     entries: pl.DataFrame,
     results: _Results,
-    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame],
+    frames: tuple[
+        tuple[pl.DataFrame, pl.DataFrame],
+        tuple[pl.DataFrame, pl.DataFrame],
+        pl.DataFrame,
+        pl.DataFrame,
+        pl.DataFrame,
+    ],
     total: int,
     month: ServicePeriod,
     rules: RuleSet,
@@ -1972,7 +2045,9 @@ def _write_chunks(  # noqa: PLR0917
     """Build and append the text of the columnar patients, merged with the reference code's, in order."""
     import polars as pl  # noqa: PLC0415
 
-    line_frame, denial_frame, tails, conditions_json, diagnoses = frames
+    (line_frame, line_table), (denial_frame, denial_table), tails, conditions_json, diagnoses = (
+        frames
+    )
     start, end = _pdate(month.start), _pdate(month.end)
     prac = pl.col("_practitioner")
     dos_at_end = not dates_at_threshold(rules.switches)
@@ -2022,6 +2097,7 @@ def _write_chunks(  # noqa: PLR0917
             lines = (
                 chunk.select("_order", "_key", "_patient_id", "_practitioner", "_conditions_text")
                 .join(line_frame, on="_key")
+                .join(line_table, on="tid")
                 .join(diagnoses, on=["_conditions_text", "family"], how="left")
             )
             if dos_at_end:
@@ -2062,6 +2138,7 @@ def _write_chunks(  # noqa: PLR0917
             denials = (
                 chunk.select("_order", "_key", "_patient_id", "_practitioner")
                 .join(denial_frame, on="_key")
+                .join(denial_table, on="tid")
                 .sort("_order", "k")
                 .group_by("_order", maintain_order=True)
                 .agg(
