@@ -636,9 +636,24 @@ class _Track:
 
 
 def _track_lines(ctx: _Ctx, family: ServiceFamily, track: _Track) -> list[ClaimLine]:
-    """Lines a track attains by time alone, with hints for the next unit."""
+    """Lines a track attains by time alone, with hints for the next unit.
+
+    A base code not in effect in the period (a rule set's code that ends or
+    starts within the year) attains nothing: minutes logged toward it are
+    refused as ``NOT_IN_EFFECT``, and no hint points at it.
+    """
     base = ctx.rules.rule(track.base)
     total = track.minutes
+    if not ctx.available(track.base):
+        if total:
+            ctx.deny(
+                track.base,
+                family,
+                R.NOT_IN_EFFECT,
+                f"{track.base} is not in effect in this period under rule set {ctx.rules.id}.",
+                f"{family.value.lower()}.{track.base}.effective",
+            )
+        return []
     need = threshold_minutes(base, None, 1, track.time_rule)
     if total < need:
         ctx.hint(
@@ -826,7 +841,11 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
         chosen = max(met, key=lambda n: sum(line.amount or Decimal(0) for line in met[n]))
         if ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST and "staff" in met:
             chosen = "staff"
+    not_in_effect = [d for d in sink.out.denials if d.reason is R.NOT_IN_EFFECT]
     if chosen is None:
+        ctx.out.denials.extend(not_in_effect)
+        if any(d.code == "99490" for d in not_in_effect):
+            return
         total = _sum(staff)
         ctx.deny(
             "99490",
@@ -869,7 +888,9 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
     ctx.out.denials.extend(
         d
         for d in sink.out.denials
-        if d.code in {line.code for line in would} or _same_track(d.code, base_of_chosen)
+        if d.code in {line.code for line in would}
+        or _same_track(d.code, base_of_chosen)
+        or d.reason is R.NOT_IN_EFFECT
     )
     ctx.out.hints.extend(h for h in sink.out.hints if _same_track(h.code, base_of_chosen))
     for name, lines in met.items():
@@ -932,7 +953,12 @@ def _pcm(ctx: _Ctx) -> None:
         would, other = staff_lines, personal_lines
     else:
         would, other = personal_lines, []
+    not_in_effect = [d for d in sink.out.denials if d.reason is R.NOT_IN_EFFECT]
     if not would:
+        ctx.out.denials.extend(not_in_effect)
+        if any(d.code == "99426" for d in not_in_effect):
+            ctx.out.hints.extend(sink.out.hints)
+            return
         ctx.deny(
             "99426",
             F.PCM,
@@ -957,7 +983,9 @@ def _pcm(ctx: _Ctx) -> None:
         _deny_all(ctx, F.PCM, would, "99426", reason, message, rule_id, sources)
         return
     base = would[0].code
-    ctx.out.denials.extend(d for d in sink.out.denials if _same_track(d.code, base))
+    ctx.out.denials.extend(
+        d for d in sink.out.denials if _same_track(d.code, base) or d.reason is R.NOT_IN_EFFECT
+    )
     ctx.out.hints.extend(h for h in sink.out.hints if _same_track(h.code, base))
     if other:
         ctx.deny(
