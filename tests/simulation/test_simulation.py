@@ -262,6 +262,36 @@ def test_the_month_memo_equals_the_engine(data, year, codes):
         assert _month_bill(rules, **near) == engine
 
 
+@pytest.mark.parametrize("month", range(1, 13))
+def test_the_month_memo_shares_answers_across_months_only_with_the_same_codes_in_effect(month):
+    # The memo shares a fast-path answer between months of one rule set, not between
+    # months in which the engine may bill other codes: with 99490 ending on June 30,
+    # the same patient-month bills it in June and not in July.
+    base = policy_rules(ProgramPolicy(rule_year=2026))
+    ending = pendulum.Date(2026, 6, 30)
+    rules = attrs.evolve(
+        base,
+        codes=tuple(
+            attrs.evolve(r, available_to=ending) if r.code == "99490" else r for r in base.codes
+        ),
+        id="cms-2026-99490-ends-in-june",
+    )
+    conditions = tuple(c for c in _CONDITIONS if c.significant_risk)[:2]
+    for each in (month, 13 - month, 6, 7):
+        facts = {
+            "period": ServicePeriod.month(2026, each),
+            "conditions": conditions,
+            "family": ServiceFamily.CCM,
+            "start": ServicePeriod.month(2026, 1).start,
+            "minutes": 25,
+            "contacts": 1,
+            "credential": Credential.RN,
+        }
+        engine = _bill_lines(evaluate(billing_facts(**facts), rules))
+        assert _month_bill(rules, **facts) == engine
+        assert any(code == "99490" for code, _units, _amount in engine) is (each <= 6)
+
+
 @pytest.mark.parametrize("family", [ServiceFamily.CCM, ServiceFamily.PCM])
 def test_the_month_memo_shares_shapes_across_codes_and_keeps_what_the_rules_read(family):
     # The memo keys a month's shape by how the fast path reads its conditions, not by the
@@ -429,6 +459,24 @@ def test_a_code_left_out_is_never_billed():
     )
     result = evaluate(facts, policy_rules(policy))
     assert [(line.code, str(line.amount)) for line in result.claim_lines] == [("99490", "42.60")]
+
+
+@pytest.mark.parametrize(
+    ("family", "codes"), [(ServiceFamily.CCM, ["99491"]), (ServiceFamily.PCM, ["99424"])]
+)
+def test_a_base_code_left_out_is_never_billed(family, codes):
+    # Clinical-staff minutes reach 99490 (CCM) and 99426 (PCM), which the policy leaves out.
+    policy = ProgramPolicy(rule_year=2026, codes=codes)
+    facts = {
+        "period": ServicePeriod.month(2026, 5),
+        "conditions": tuple(_CONDITIONS[:3]),
+        "family": family,
+        "start": ServicePeriod.month(2026, 2).start,
+        "minutes": 45,
+    }
+    rules = policy_rules(policy)
+    assert evaluate(billing_facts(**facts), rules).claim_lines == ()
+    assert _month_bill(rules, **facts, contacts=1, credential=Credential.RN) == ()
 
 
 def test_same_seed_same_table_and_different_seeds_differ():

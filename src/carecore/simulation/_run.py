@@ -500,6 +500,30 @@ def _minute_floor(rules: RuleSet, family: ServiceFamily, minutes: int) -> int:
     return found[bisect.bisect_right(found, minutes) - 1]
 
 
+#: Which of a rule set's codes are in effect on a month's first and last days (see _codes_in_effect).
+_IN_EFFECT: dict[tuple[int, pendulum.Date], tuple[bool, ...]] = {}
+
+
+def _codes_in_effect(rules: RuleSet, period: ServicePeriod) -> tuple[bool, ...]:
+    """Whether each code of *rules* is in effect on *period*'s first and last days.
+
+    What a fast-path month's lines read of the month beyond its canonical
+    shape (which is itself relative to the month: consent, visit and care
+    plan by the month's end): the codes the engine may bill in it. Months of
+    a rule set whose codes are in effect alike share the engine's answer for
+    one shape, family, credential and minutes.
+    """
+    key = (id(rules), period.start)
+    found = _IN_EFFECT.get(key)
+    if found is None:
+        found = _IN_EFFECT[key] = tuple(
+            flag
+            for rule in rules.codes
+            for flag in (rule.in_effect(period.start), rule.in_effect(period.end))
+        )
+    return found
+
+
 def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     rules: RuleSet,
     period: ServicePeriod,
@@ -521,8 +545,11 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
     initiating visit, the care plan, the conditions per disease) and the
     minutes: patients with other condition codes or enrollment months but the
     same shape get the one answer it gets from the engine. The memo's key is
-    that shape, the month, the family, the staff's credential and the
-    minutes (*contacts* builds no fact of these families). A month the fast
+    that shape, which codes are in effect in the month
+    (:func:`_codes_in_effect`: the lines keep no dates, and the shape is read
+    relative to the month, so months with the same codes in effect share an
+    answer), the family, the staff's credential and the minutes (*contacts*
+    builds no fact of these families). A month the fast
     path does not take (conditions it declines, an APCM or RPM month) is
     remembered whole, as :func:`simulated_bill` does, the device's days and
     set-up included, and so is a month of several families (*concurrent* as
@@ -567,7 +594,7 @@ def _month_bill(  # noqa: PLR0917 - the facts of one patient-month
             tuple((f, m, c > 0) for f, m, c in concurrent),
         )
         return simulated_bill(rules, key, **facts)
-    full = (id(rules), "fast", period.start, shape, family, credential, minutes)
+    full = (id(rules), "fast", _codes_in_effect(rules, period), shape, family, credential, minutes)
     found = _BILLS.get(full)
     if found is None:
         result = _FAST[id(rules), period.start].evaluate_facts(billing_facts(**facts))
