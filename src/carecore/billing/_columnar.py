@@ -4,13 +4,16 @@ Installed with ``carecore[fast]``. :func:`close_columnar` reads both CSV
 files with polars and splits the patients in two:
 
 * **columnar patients**: a clean patients.csv row and nothing but clean
-  CCM/PCM/BHI time entries for the patient's own practitioner in a
-  physician office (what :class:`carecore.billing.FastClose` takes).
+  CCM/PCM/BHI/RPM time entries for the patient's own practitioner in a
+  physician office, with at most one clean RPM readings row.
   Their months are reduced to the fast path's canonical form (shape of the
   patient, minutes per family and role group, practitioner credential) in
-  columns; the **reference engine** evaluates each *distinct* form once
-  (through :meth:`FastClose.template`), and the results are joined back to
-  every patient, re-dated, and written with vectorised string building.
+  columns, plus, for a month with RPM data, the readings row, RPM consent
+  and the RPM minutes per class (:mod:`carecore.billing._device`); the
+  **reference engine** evaluates each *distinct* form once (through
+  :meth:`FastClose.template`, or :func:`~carecore.billing._device.evaluate_device`),
+  and the results are joined back to every patient, re-dated, and written
+  with vectorised string building.
 * **everyone else**: a patients.csv row or an event row the columnar checks
   do not accept, or any other kind of event. These patients are closed
   one by one by the same code as the reference close (which reports the
