@@ -233,3 +233,22 @@ def test_a_time_not_in_the_hl7_form_is_refused_not_misread(written):
         parse(raw.rsplit("\r", 1)[0] + "\r" + "|".join(pv1)), time_zone="America/Chicago"
     )
     assert event.occurred_at.date() == pendulum.Date(2026, 3, 4)
+
+
+@pytest.mark.parametrize("precision", ["S", "M", "D", ""])
+def test_a_ts_with_its_degree_of_precision_is_read_as_its_time(precision):
+    # A TS field (MSH-7, EVN-2, EVN-6, PV1-44, PV1-45 up to v2.5) may carry a second
+    # component, the degree of precision, kept for backward compatibility: the time is the
+    # first component, and the message is taken as the same one without it.
+    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+    pv1[19], pv1[36] = "V9", "01"
+    pv1[44], pv1[45] = f"202603011000-0600^{precision}", f"202603041500-0600^{precision}"
+    raw = (
+        f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600^{precision}||ADT^A03|D1|P|2.5\r"
+        f"EVN|A03|202603041530-0600^{precision}\rPID|1||P1^^^GEN^MR\r" + "|".join(pv1)
+    )
+    event = to_event(parse(raw))
+    plain = to_event(parse(raw.replace(f"^{precision}|", "|").replace(f"^{precision}\r", "\r")))
+    assert event.occurred_at == plain.occurred_at == pendulum.parse("2026-03-04T15:30:00-06:00")
+    assert event.discharged_at == plain.discharged_at == pendulum.parse("2026-03-04T15:00:00-06:00")
+    assert event.admitted_at == plain.admitted_at == pendulum.parse("2026-03-01T10:00:00-06:00")

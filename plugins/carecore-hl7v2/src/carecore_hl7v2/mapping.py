@@ -318,6 +318,10 @@ def _zone(key: str | int) -> pendulum.Timezone | pendulum.FixedTimezone:
 def _instant(
     text: str, *, field: str, time_zone: str | None, control_id: str
 ) -> pendulum.DateTime | None:
+    if "^" in text:
+        # A TS field (up to v2.5) is a DTM and a degree of precision (TS.2, kept for
+        # backward compatibility and not read): the time is the first component.
+        text = _component(text, 1)
     if not text:
         return None
     # python-hl7's parse_datetime read what it could: "2026-03-01" as 1 January 2026 (the
