@@ -25,8 +25,9 @@ RHC/FQHC settings, families outside CCM/PCM/BHI) goes to the reference engine.
 from __future__ import annotations
 
 import bisect
+import operator
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pendulum
@@ -70,7 +71,7 @@ from carecore.billing.rules import TimeRule
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from carecore.billing.rules import RuleSet, Switches
     from carecore.model.period import ServicePeriod
@@ -115,7 +116,9 @@ class FastClose:
         self.period = period
         #: The setting it evaluates in (:data:`FAST_SETTING`).
         self.setting = FAST_SETTING
-        self.cache: dict[tuple[object, ...], EvaluationResult] = {}
+        #: Per canonical month: the engine's result, and the texts of :func:`_texts` for
+        #: this month's minutes when they differ from the result's own (see _Band).
+        self.cache: dict[tuple[object, ...], Filled] = {}
         self._patients: dict[tuple[object, ...], PatientFacts] = {}
         self._by_raw: dict[tuple[object, ...], PatientFacts] = {}
         self._need: dict[tuple[str, int], int] = {}
@@ -156,8 +159,8 @@ class FastClose:
         for _day, minutes, role, family, credential, _interactive in inside:
             group = (family, role_group(switches, family, role, credential))
             totals[group] = totals.get(group, 0) + minutes
-        template = self._template(self._canonical_patient(patient), practitioner, totals)
-        return self._personalise(template, patient, practitioner.id, inside)
+        template, texts = self._template(self._canonical_patient(patient), practitioner, totals)
+        return self._personalise(template, texts, patient, practitioner.id, inside)
 
     def evaluate_facts(self, facts: BillingFacts) -> EvaluationResult | None:
         """The reference result for a store's time-only month, or None when the engine must decide.
@@ -184,8 +187,8 @@ class FastClose:
         canonical = self._patients.get(shape)
         if canonical is None:
             canonical = self._patients[shape] = self._build_patient(shape)
-        template = self._template(canonical, practitioner, totals)
-        return self._personalise(template, patient, practitioner.id, inside)
+        template, texts = self._template(canonical, practitioner, totals)
+        return self._personalise(template, texts, patient, practitioner.id, inside)
 
     def shape_of(self, facts: BillingFacts) -> tuple[object, ...] | None:
         """The canonical shape (:meth:`shape`) :meth:`evaluate_facts` reads of *facts*, or None.
@@ -310,38 +313,40 @@ class FastClose:
         found = self._patients.get(shape)
         if found is None:
             found = self._patients[shape] = self._build_patient(shape)
-        return self._template(found, practitioner, totals)
+        template, texts = self._template(found, practitioner, totals)
+        return template if texts is None else _with_texts(template, texts)
 
     def _template(
         self,
         canonical: PatientFacts,
         practitioner: BillingPractitioner,
         totals: dict[tuple[ServiceFamily, int], int],
-    ) -> EvaluationResult:
+    ) -> Filled:
+        """The cached result for a canonical month, and the texts its minutes give (None: its own)."""
         items = tuple(sorted(totals.items(), key=_total_order))
         key = (id(canonical), practitioner.credential, practitioner.primary_care_focal_point, items)
-        template = self.cache.get(key)
-        if template is not None:
+        found = self.cache.get(key)
+        if found is not None:
             self.hits += 1
-            return template
+            return found
         band = self._band_key(items)
         if band is not None:
             band_key = (*key[:3], band)
-            found = self._bands.get(band_key)
-            if found is None:  # the engine's result here starts the band
-                found = self._bands[band_key] = self._new_band(canonical, practitioner, items, band)
-                self.cache[key] = found.result
-                return found.result
-            template = found.fill(items)
-            if template is not None:
+            known = self._bands.get(band_key)
+            if known is None:  # the engine's result here starts the band
+                known = self._bands[band_key] = self._new_band(canonical, practitioner, items, band)
+                found = self.cache[key] = (known.result, None)
+                return found
+            texts = known.fill(items)
+            if texts is not None:
                 self.hits += 1
-                self.cache[key] = template
-                return template
+                found = self.cache[key] = (known.result, texts)
+                return found
         self.misses += 1
         self.evaluations += 1
         template = evaluate(self._facts(canonical, practitioner, dict(items)), self.rules)
-        self.cache[key] = template
-        return template
+        found = self.cache[key] = (template, None)
+        return found
 
     # -- minute bands ------------------------------------------------------------------
 
@@ -353,10 +358,14 @@ class FastClose:
         add-on units past their cap included) and the count a minute before
         it (where a hint says "1 more minute"), so that the engine bills
         every month of a band alike. Whether each role group logged any
-        minutes is part of the key. Tracks past :data:`_BAND_LIMIT` minutes are kept exact.
+        minutes is part of the key. Tracks past :data:`_BAND_LIMIT` minutes,
+        and minutes of a family outside :data:`FAST_FAMILIES` (a columnar
+        close's RPM time, say), are kept exact.
         """
         key: list[tuple[object, ...]] = []
         for (family, group), minutes in items:
+            if family not in FAST_FAMILIES:  # minutes the time tracks do not bound (RPM's, say)
+                return None
             key.append((family, group, minutes == 0))
         for family, tracks in self._family_tracks(tuple(f for (f, _g), _m in items)):
             for groups, edges in tracks:
@@ -525,17 +534,19 @@ class FastClose:
     def _personalise(
         self,
         template: EvaluationResult,
+        texts: list[str] | None,
         patient: PatientFacts,
         practitioner_id: str,
         entries: list[Entry],
     ) -> EvaluationResult:
+        """*template* for this patient: ids, dates of service, diagnoses, and *texts* when given."""
         patient_id = patient.id
         switches = self.rules.switches
-        # Only ids and dates change: attrs.evolve copies the template's values and
-        # checks the changed ones (and the whole value) with its validators.
+        # Only ids, dates and the texts' minutes change: _evolve copies the template's
+        # values and checks the changed ones (and the whole value) with its validators.
         ordered = sorted(entries, key=_first) if template.claim_lines else entries
         lines = tuple(
-            attrs.evolve(
+            _evolve(
                 line,
                 patient_id=patient_id,
                 billing_practitioner_id=practitioner_id,
@@ -544,12 +555,30 @@ class FastClose:
             )
             for line in template.claim_lines
         )
-        denials = tuple(
-            attrs.evolve(d, patient_id=patient_id, practitioner_id=practitioner_id)
-            for d in template.denials
-        )
-        hints = tuple(attrs.evolve(h, practitioner=practitioner_id) for h in template.hints)
-        return attrs.evolve(
+        if texts is None:
+            denials = tuple(
+                _evolve(d, patient_id=patient_id, practitioner_id=practitioner_id)
+                for d in template.denials
+            )
+            hints = tuple(_evolve(h, practitioner=practitioner_id) for h in template.hints)
+        else:
+            at, count = len(template.denials), len(template.hints)
+            denials = tuple(
+                _evolve(d, patient_id=patient_id, practitioner_id=practitioner_id, message=text)
+                for d, text in zip(template.denials, texts, strict=False)
+            )
+            hints = tuple(
+                _evolve(
+                    h,
+                    practitioner=practitioner_id,
+                    message=text,
+                    minutes_needed=None if need == "" else int(need),
+                )
+                for h, text, need in zip(
+                    template.hints, texts[at : at + count], texts[at + count :], strict=True
+                )
+            )
+        return _evolve(
             template, patient_id=patient_id, claim_lines=lines, denials=denials, hints=hints
         )
 
@@ -653,10 +682,12 @@ class _Band:
                         slopes[at][group] = slope
         return cls(anchor, first, texts, frozenset(group for group, _ in steps), exact=False)
 
-    def fill(
-        self, items: tuple[tuple[tuple[ServiceFamily, int], int], ...]
-    ) -> EvaluationResult | None:
-        """The engine's result for the minutes *items* of this band, or None when it cannot tell."""
+    def fill(self, items: tuple[tuple[tuple[ServiceFamily, int], int], ...]) -> list[str] | None:
+        """The texts (:func:`_texts`) of the engine's result for the minutes *items* of this band.
+
+        None when the band cannot tell them; :attr:`result` with these texts
+        is the engine's result.
+        """
         if self.exact:
             return None
         anchor = self.anchor
@@ -664,7 +695,7 @@ class _Band:
             group: minutes - anchor[group] for group, minutes in items if minutes != anchor[group]
         }
         if not moved:
-            return self.result
+            return ["".join(split) for split, _slopes in self.texts]
         if not moved.keys() <= self.moves:
             return None
         filled: list[str] = []
@@ -679,7 +710,35 @@ class _Band:
                         return None
                     pieces[2 * at + 1] = str(value)
             filled.append("".join(pieces))
-        return _with_texts(self.result, filled)
+        return filled
+
+
+#: A cached month's result and, when its minutes' texts differ from the result's own, those texts.
+Filled = tuple[EvaluationResult, "list[str] | None"]
+
+_V = TypeVar("_V")
+#: Per attrs class: its init arguments' names and a getter of their values (see _evolve).
+_REBUILD: dict[type[Any], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _evolve(value: _V, **changes: Any) -> _V:
+    """``attrs.evolve(value, **changes)``: a new value of the class, every init argument checked.
+
+    The same call attrs.evolve makes (each init field's value, by its alias,
+    then *changes*), with the values read by one getter made once per class.
+    """
+    cls = type(value)
+    found = _REBUILD.get(cls)
+    if found is None:
+        fields = [a for a in attrs.fields(cls) if a.init]  # type: ignore[arg-type]
+        many = operator.attrgetter(*(a.name for a in fields))
+        names = tuple(a.alias for a in fields)
+        get: Callable[[Any], tuple[Any, ...]] = many if len(names) > 1 else (lambda v: (many(v),))
+        found = _REBUILD[cls] = (names, get)
+    names, get = found
+    arguments = dict(zip(names, get(value), strict=True))
+    arguments.update(changes)
+    return cls(**arguments)
 
 
 #: A run of digits (the numbers a result's texts quote).
