@@ -674,3 +674,51 @@ def test_months_with_device_data_join_the_canonical_months(
     assert summary == expected_summary
     assert [str(p) for p in problems] == expected_problems
     same_files(folder / "columnar", folder / "reference")
+
+
+def test_a_clean_rpm_month_is_a_canonical_month(tmp_path, monkeypatch):
+    """Two RPM patients with the same readings and minutes: one engine run, the reference's files."""
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,practitioner,conditions,consent,care_plan,last_visit\n"
+        "p1,dr1,E11.65;I10,RPM=2025-10-01;CCM=2025-10-01,CCM=2025-10-01,2025-11-03\n"
+        "p2,dr2,E11.65;I10,RPM=2025-10-01;CCM=2025-10-01,CCM=2025-10-01,2025-11-03\n"
+    )
+    (tmp_path / "events.csv").write_text(
+        "patient_id,date,type,minutes,role,family,interactive,period_start,period_end,"
+        "days_with_data,device\n"
+        "p1,2026-01-05,time_entry,12,clinical_staff,RPM,true,,,,\n"
+        "p1,2026-01-20,time_entry,15,clinical_staff,RPM,false,,,,\n"
+        "p1,2026-01-30,device_readings,,,RPM,,2026-01-01,2026-01-30,18,bp_cuff\n"
+        "p2,2026-01-07,time_entry,15,clinical_staff,RPM,false,,,,\n"
+        "p2,2026-01-09,time_entry,12,clinical_staff,RPM,true,,,,\n"
+        "p2,2026-01-30,device_readings,,,RPM,,2026-01-01,2026-01-30,18,bp_cuff\n"
+    )
+    asked = []
+    evaluate_device = columnar.evaluate_device
+
+    def counted(*args):
+        asked.append(args)
+        return evaluate_device(*args)
+
+    monkeypatch.setattr(columnar, "evaluate_device", counted)
+    closed = columnar.close_columnar(
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        MONTH,
+        cms_rule_set(2026),
+        tmp_path / "c",
+    )
+    reference(tmp_path, tmp_path / "r")
+    assert closed is not None
+    assert len(asked) == 1  # one canonical month for both patients
+    same_files(tmp_path / "c", tmp_path / "r")
+    rows = {
+        (cells[0], cells[2]): cells[4]
+        for cells in (
+            line.split(",") for line in (tmp_path / "c" / "claims.csv").read_text().splitlines()[1:]
+        )
+    }
+    # 99454 dated by the readings row; 99457 where each patient's total reached 20 minutes.
+    assert rows[("p1", "99454")] == rows[("p2", "99454")] == "2026-01-30"
+    assert rows[("p1", "99457")] == "2026-01-20"
+    assert rows[("p2", "99457")] == "2026-01-09"
