@@ -1323,7 +1323,9 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     # Device readings rows (RPM): each distinct row read once by the reference parser; a
     # patient's one clean readings row joins the canonical month (None: the reference code).
     device_facts: list[Any] = []
-    device_ids = pl.lit(None, pl.Int64)
+    # (__line__, _dev) of the readings rows read cleanly; the event rows carry only a flag
+    # (a column of ids over every row would cost memory).
+    device_map = pl.DataFrame(schema={"__line__": pl.Int64, "_dev": pl.Int64})
     if "type" in present and header and header[0] == "patient_id":
         device_rows = events.filter(pl.col("type") == "device_readings").select("__line__")
         if device_rows.height:
@@ -1332,12 +1334,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             with events_file.open("rb") as handle:
                 texts = _read_texts(handle, ats, lengths)
             found, device_facts = read_device_rows(events_file, header, lines_of.to_list(), texts)
-            device_ids = (
-                pl.col("__line__")
-                .replace_strict(lines_of, pl.Series(found, dtype=pl.Int64), default=None)
-                .cast(pl.Int64)
-            )
-    events = events.with_columns(device_ids.alias("_dev"))
+            device_map = pl.DataFrame(
+                {"__line__": lines_of.cast(pl.Int64), "_dev": pl.Series(found, dtype=pl.Int64)}
+            ).drop_nulls()
+    events = events.with_columns(
+        pl.col("__line__").is_in(device_map.get_column("__line__").implode()).alias("_dev")
+    )
     if "family" in present and "role" in present and "minutes" in present:
         events = events.with_columns(
             _mapped(events, "date", lambda t: _pdate(light._date(t)), pl.Date).alias("_day"),  # noqa: SLF001
@@ -1376,7 +1378,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 ).fill_null(value=False)
                 | (
                     (pl.col("type") == "device_readings")
-                    & pl.col("_dev").is_not_null()
+                    & pl.col("_dev")
                     & pl.col("_day").is_not_null()
                 ).fill_null(value=False)
             ).alias("_ok")
@@ -1439,7 +1441,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 # A readings row of a patient with a date of death: a device code's date of
                 # service (its period's end, maybe after the month) is bounded by the day of
                 # death, or its refusal names it (the reference code closes the month).
-                & ~(pl.col("_dev").is_not_null() & pl.col("_date_of_death").is_not_null())
+                & ~(pl.col("_dev") & pl.col("_date_of_death").is_not_null())
             )
             .fill_null(value=False)
             .alias("_ok")
@@ -1453,7 +1455,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         )
     )
     # One readings row a month at most: a patient with more goes to the reference code.
-    readings = events.filter(pl.col("_ok") & pl.col("_dev").is_not_null())
+    readings = events.filter(pl.col("_ok") & pl.col("_dev"))
     several = readings.group_by("_pid").len().filter(pl.col("len") > 1).select("_pid")
     bad_pids = pl.concat([events.filter(~pl.col("_ok")).select("_pid"), several]).unique()
     good = good.join(
@@ -1468,14 +1470,15 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
     # The columnar patients' readings rows: the reading per patient, and the rows' lines.
     device_lines = (
-        events.filter(pl.col("_ok") & pl.col("_dev").is_not_null())
+        events.filter(pl.col("_ok") & pl.col("_dev"))
         .join(cp.select("_patient_id", "_order"), left_on="_pid", right_on="_patient_id")
-        .select("_order", "__line__", "_dev")
+        .select("_order", "__line__")
+        .join(device_map, on="__line__")
     )
     cp = cp.join(device_lines.select("_order", "_dev"), on="_order", how="left")
     device_lines = device_lines.select("_order", "__line__")
     entries = (
-        events.filter(pl.col("_ok") & pl.col("_dev").is_null())
+        events.filter(pl.col("_ok") & ~pl.col("_dev"))
         .join(cp.select("_patient_id", "_order"), left_on="_pid", right_on="_patient_id")
         .select(
             "_order",
