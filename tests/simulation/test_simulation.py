@@ -201,7 +201,30 @@ def _any_condition():
     )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize(
+    ("family", "first", "second"),
+    [
+        (ServiceFamily.CCM, ("N18.4", "I50.22"), ("D64.9", "E66.9")),
+        (ServiceFamily.PCM, ("E11.65",), ("E78.5",)),
+    ],
+)
+def test_the_eligibility_memo_tells_apart_codes_the_table_reads_differently(family, first, second):
+    # Not attested, these codes count or not by their group in the table: one shape of
+    # flags, two answers from the registry; the memo gives each its own.
+    switches = policy_rules(ProgramPolicy(rule_year=2026)).switches
+    as_of = pendulum.Date(2026, 1, 1)
+    for codes in (first, second):
+        conditions = tuple(ChronicCondition(icd10=code) for code in codes)
+        direct = _registry_eligible(conditions, True, family, as_of, switches)
+        assert _eligible(conditions, True, family, as_of, switches) is direct
+    assert _registry_eligible(
+        tuple(ChronicCondition(icd10=c) for c in first), True, family, as_of, switches
+    ) != _registry_eligible(
+        tuple(ChronicCondition(icd10=c) for c in second), True, family, as_of, switches
+    )
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     sets=st.lists(st.lists(_any_condition(), max_size=5).map(tuple), min_size=1, max_size=8),
     medicare=st.booleans(),

@@ -39,7 +39,7 @@ from carecore.billing.facts import (
 )
 from carecore.billing.primitives import threshold_minutes
 from carecore.billing.rules import RuleSet, Switches, TimeRule
-from carecore.conditions import at_significant_risk
+from carecore.conditions import SignificantRisk, at_significant_risk
 from carecore.metrics import Measure
 from carecore.model import (
     AdministrativeSex,
@@ -728,20 +728,30 @@ def _eligible(
 ) -> bool:
     """The registry's answer for a patient with *conditions*, remembered by their shape.
 
-    The registry reads a patient's conditions as the billing engine does: by
-    disease (:func:`carecore.billing.condition_groups`), each with its
-    significant risk, behavioral flag and expected duration against the
-    rules' thresholds, which is what
-    :func:`carecore.billing._fast.condition_shape` keeps. Patients whose
-    conditions have one shape share one answer, asked of the registry for
-    the first of them; conditions the shape declines (a code that counts for
+    The registry reads a patient's conditions by disease
+    (:func:`carecore.billing.condition_groups`), each with its behavioral
+    flag, its expected duration against the rules' thresholds and whether it
+    places the patient at significant risk, which it decides from the flag
+    or, under ``SignificantRisk.TABLE``, from the code's group in the table
+    (:func:`carecore.conditions.at_significant_risk`). The key is
+    :func:`carecore.billing._fast.condition_shape` of the conditions with
+    that decision made first (:func:`_registry_risk`), so patients whose
+    conditions read alike share one answer, asked of the registry for the
+    first of them; conditions the shape declines (a code that counts for
     nothing, a disease of several codes) are remembered by themselves. A
     replication of a 10,000-patient study asked the registry about 370 times
     when keyed by the conditions themselves, 27 times by their shape, and
     each Dask worker asks for itself. A property test holds the remembered
     answer equal to the registry's for generated condition sets.
     """
-    shape = condition_shape(conditions, switches)
+    source = switches.significant_risk_from
+    read = tuple(
+        c
+        if c.significant_risk is (risk := _registry_risk(c.icd10, c.significant_risk, source))
+        else attrs.evolve(c, significant_risk=risk)
+        for c in conditions
+    )
+    shape = condition_shape(read, switches)
     key = (conditions if shape is None else shape, medicare, family, as_of, switches)
     found = _ELIGIBLE.get(key)
     if found is None:
@@ -750,6 +760,19 @@ def _eligible(
             _ELIGIBLE.clear()
         _ELIGIBLE[key] = found
     return found
+
+
+@functools.cache
+def _registry_risk(code: str, flag: bool, source: SignificantRisk) -> bool:  # noqa: FBT001 - a cache key
+    """Whether the registry counts a chronic condition of *code* (attested or not: *flag*) at significant risk."""
+    condition = Condition(
+        id="c",
+        patient_id="p",
+        coding=Coding.icd10cm(code),
+        chronic=True,
+        significant_risk=flag,
+    )
+    return at_significant_risk(condition, source)
 
 
 def _offered(
