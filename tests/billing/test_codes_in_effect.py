@@ -104,3 +104,53 @@ def test_the_other_track_still_bills_when_one_base_code_is_not_in_effect():
     rules = _ending("99490", D(2026, 6, 30))
     july = evaluate(_month(F.CCM, 7, 35, *PERSONAL), rules)
     assert [line.code for line in july.claim_lines] == ["99491"]
+
+
+def _rpm_month(month: int, minutes: int, family: ServiceFamily = F.RPM) -> BillingFacts:
+    period = ServicePeriod.month(2026, month)
+    return BillingFacts(
+        period=period,
+        setting=Setting.PHYSICIAN_OFFICE,
+        practitioners=[BillingPractitioner(id="dr1", credential=Credential.MD)],
+        patient=PatientFacts(
+            id="p1",
+            conditions=TWO,
+            consent_on={family: ENROLLED},
+            care_plan_on={family: ENROLLED},
+            last_visit=ENROLLED,
+        ),
+        events=[
+            TimeFact(
+                date=period.start.add(days=4),
+                minutes=minutes,
+                family=family,
+                role=RoleClass.CLINICAL_STAFF,
+                credential=Credential.RN,
+                practitioner="dr1",
+                interactive=True,
+            )
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "code", "short"), [(F.RPM, "99457", "99470"), (F.RTM, "98980", "98979")]
+)
+def test_a_management_code_not_in_effect_is_refused_for_that_and_the_short_code_reported(
+    family, code, short
+):
+    rules = _ending(code, D(2026, 6, 30))
+    july = evaluate(_rpm_month(7, 25, family), rules)
+    assert [line.code for line in july.claim_lines] == [short]
+    (refused,) = [d for d in july.denials if d.code == code]
+    assert refused.reason is DenialReason.NOT_IN_EFFECT
+    assert "not in effect" in refused.message
+    assert f"{short} is reported instead" in refused.message
+
+
+def test_acp_on_a_day_its_code_is_not_in_effect_is_refused_for_that():
+    rules = _ending("99497", D(2026, 6, 30))
+    facts = _month(F.ACP, 7, 30, RoleClass.PHYSICIAN, Credential.MD)
+    july = evaluate(facts, rules)
+    assert july.claim_lines == ()
+    assert [(d.code, d.reason) for d in july.denials] == [("99497", DenialReason.NOT_IN_EFFECT)]

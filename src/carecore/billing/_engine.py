@@ -936,6 +936,13 @@ def _same_track(code: str, base: str) -> bool:
     return any(code in group and base in group for group in _TRACKS)
 
 
+def _not_in_effect(sink: _Ctx, code: str) -> Denial | None:
+    """The refusal :func:`_track_lines` gave *code* in *sink* for not being in effect, or None."""
+    return next(
+        (d for d in sink.out.denials if d.code == code and d.reason is R.NOT_IN_EFFECT), None
+    )
+
+
 # -- PCM (docs/billing/pcm.md) -------------------------------------------------------
 
 
@@ -1530,6 +1537,7 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
         total = _sum(entries)
         sink = ctx.sink()
         lines = _track_lines(sink, family, _Track(base, add_on, tuple(entries), full_track.label))
+        off = _not_in_effect(sink, base)
         if not lines and ctx.available(short_base):
             short_lines = _track_lines(
                 sink, family, _Track(short_base, None, tuple(entries), short_track.label)
@@ -1542,6 +1550,13 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
                         f"{total} of the 20 management minutes {base} needs; {short_base} is reported instead.",
                         f"{name.lower()}.{base}.threshold",
                     )
+                    if off is None
+                    else (
+                        base,
+                        off.reason,
+                        f"{off.message} {short_base} is reported instead.",
+                        off.rule,
+                    )
                 )
                 lines = short_lines
         if not lines:
@@ -1552,6 +1567,8 @@ def _monitoring(ctx: _Ctx, family: ServiceFamily) -> None:  # noqa: C901, PLR091
                     f"{total} of the 20 management minutes {base} needs were logged in the month.",
                     f"{name.lower()}.{base}.threshold",
                 )
+                if off is None
+                else (base, off.reason, off.message, off.rule)
             )
             ctx.out.hints.extend(h for h in sink.out.hints if h.code == base)
         elif not interactive:
@@ -1639,6 +1656,10 @@ def _acp(ctx: _Ctx) -> None:
         sink.period = ServicePeriod(start=day, end=day)
         lines = _track_lines(sink, F.ACP, _Track("99497", "99498", tuple(group), "face-to-face"))
         total = _sum(group)
+        off = _not_in_effect(sink, "99497")
+        if off is not None:
+            ctx.out.denials.append(off)
+            continue
         if not lines:
             ctx.deny(
                 "99497",
