@@ -299,3 +299,44 @@ def test_import_gives_a_source_its_options_the_practice_zone_and_the_program_clo
     assert options == {"tag": "x", "time_zone": "America/Denver"}
     assert now is not None
     assert now.tzinfo is not None
+
+
+class Forwarding:
+    """A source that wraps another and forwards every other attribute (a tracing wrapper)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_a_forwarding_wrapper_offers_what_it_wraps():
+    from carecore.protocols import offers
+
+    wrapped = Forwarding(OptionedSource(DATA))
+    assert offers(wrapped, "configured")
+    assert offers(wrapped, "as_of")
+    assert not offers(wrapped, "import_into")
+    assert not offers(ListSource(DATA), "configured")
+
+
+def test_import_gives_a_forwarding_wrapper_its_options(tmp_path):
+    class Wrapped:
+        @hookimpl
+        def carecore_ehr_sources(self):
+            return [Forwarding(OptionedSource(DATA))]
+
+    pm = get_plugin_manager(entry_points=False)
+    url = f"sqlite:///{tmp_path / 'wrapped.db'}"
+    OptionedSource.seen.clear()
+    with registered(pm, Wrapped(), name="wrapped-source"):
+        app = make_app(pm)
+        assert CliRunner().invoke(app, ["db", "init", url]).exit_code == 0
+        done = CliRunner().invoke(
+            app, ["import", "--source", "opted", "-o", "tag=y", "--db", url, "all"]
+        )
+        assert done.exit_code == 0, done.output
+    ((options, now),) = OptionedSource.seen
+    assert options["tag"] == "y"
+    assert now is not None

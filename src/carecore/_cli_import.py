@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,13 +16,13 @@ from carecore._cli_actor import current_actor
 from carecore._cli_common import echo_records, format_option
 from carecore.model import AdtEvent
 from carecore.plugins import Hooks
-from carecore.protocols import ClockedSource, ConfigurableSource, ImportingSource
+from carecore.protocols import offers
 from carecore.service import CareProgram, ImportRefusal, ImportSkip
 
 if TYPE_CHECKING:
     import pluggy
 
-    from carecore.protocols import EhrSource
+    from carecore.protocols import ClockedSource, ConfigurableSource, EhrSource, ImportingSource
 
 __all__ = ["import_command", "import_location"]
 
@@ -74,13 +75,13 @@ def _in_zone(
     *options*) overrides them all. A source whose ``configured`` does not
     take ``time_zone`` is left as it is.
     """
-    if "time_zone" in options or not isinstance(source, ConfigurableSource):
+    if "time_zone" in options or not offers(source, "configured"):
         return source
     zone = getattr(settings, "time_zone", None) or program.practice_time_zone()
     if zone is None:
         return source
     try:
-        return source.configured({"time_zone": zone})
+        return typing.cast("ConfigurableSource", source).configured({"time_zone": zone})
     except errors.InvalidValue:
         return source  # the source takes no time zone
 
@@ -93,9 +94,9 @@ def _on_clock(source: EhrSource, program: CareProgram) -> EhrSource:
     clock, as the source's own command does; one without ``as_of`` is left
     as it is.
     """
-    if not isinstance(source, ClockedSource):
+    if not offers(source, "as_of"):
         return source
-    return source.as_of(program.clock.now())
+    return typing.cast("ClockedSource", source).as_of(program.clock.now())
 
 
 def import_location(program: CareProgram, source: EhrSource, location: str) -> dict[str, Any]:
@@ -109,9 +110,11 @@ def import_location(program: CareProgram, source: EhrSource, location: str) -> d
     listener receives them (:meth:`~carecore.service.CareProgram.receive`:
     episodes opened, each event once).
     """
-    if isinstance(source, ImportingSource):
+    if offers(source, "import_into"):
         refused: list[ImportRefusal] = []
-        done = source.import_into(program, location, refused=refused)
+        done = typing.cast("ImportingSource", source).import_into(
+            program, location, refused=refused
+        )
         return {
             "location": location,
             "added": done.added,
@@ -215,11 +218,11 @@ def import_command(  # noqa: PLR0917 - one parameter per click option
     source: EhrSource = sources[source_id]
     options = _options(pairs)
     if options:
-        if not isinstance(source, ConfigurableSource):
+        if not offers(source, "configured"):
             raise errors.InvalidValue(
                 f"the {source_id} source takes no options", field="--option", value=sorted(options)
             )
-        source = source.configured(options)
+        source = typing.cast("ConfigurableSource", source).configured(options)
     for location in locations:
         readable = source.can_read(location)
         if _does_not_exist(location, readable=readable):

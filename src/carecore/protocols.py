@@ -49,6 +49,7 @@ __all__ = [
     "RuleSet",
     "Store",
     "Transaction",
+    "offers",
 ]
 
 
@@ -463,6 +464,24 @@ class EhrSource(Protocol):
         :class:`~carecore.service.ImportSkip`.
         """
         ...
+
+
+def offers(source: object, method: str) -> bool:
+    """Whether *source* offers the optional method *method* (``configured``, ``as_of``, ``import_into``).
+
+    What ``carecore import`` asks of a source before calling one of the
+    methods of :class:`ConfigurableSource`, :class:`ClockedSource` and
+    :class:`ImportingSource`: the attribute, looked up on the source, is
+    callable. Unlike ``isinstance`` with those protocols (which on Python
+    3.12 and later inspects the class, not the instance), a wrapper that
+    forwards attributes with ``__getattr__`` offers what it wraps.
+
+    >>> class Plain:
+    ...     def read(self, location): return iter(())
+    >>> offers(Plain(), "configured"), offers(Plain(), "read")
+    (False, True)
+    """
+    return callable(getattr(source, method, None))
 
 
 @runtime_checkable
