@@ -252,3 +252,18 @@ def test_a_ts_with_its_degree_of_precision_is_read_as_its_time(precision):
     assert event.occurred_at == plain.occurred_at == pendulum.parse("2026-03-04T15:30:00-06:00")
     assert event.discharged_at == plain.discharged_at == pendulum.parse("2026-03-04T15:00:00-06:00")
     assert event.admitted_at == plain.admitted_at == pendulum.parse("2026-03-01T10:00:00-06:00")
+
+
+@pytest.mark.parametrize("written", ["^M", "202603041500-0600^M~202603041600-0600"])
+def test_a_ts_without_its_time_or_repeated_is_refused(written):
+    # A degree of precision with no time, or a repeated TS, is not a time: refused (AE)
+    # naming the field, not read as no time or as its first repetition.
+    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+    pv1[19], pv1[36], pv1[44], pv1[45] = "V9", "01", "202603011000-0600", written
+    raw = (
+        "MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|D1|P|2.5\rPID|1||P1^^^GEN^MR\r"
+        + "|".join(pv1)
+    )
+    with pytest.raises(Refused) as caught:
+        to_event(parse(raw))
+    assert (caught.value.code, caught.value.field) == ("AE", "PV1-45")

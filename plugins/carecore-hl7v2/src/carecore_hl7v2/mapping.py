@@ -318,12 +318,13 @@ def _zone(key: str | int) -> pendulum.Timezone | pendulum.FixedTimezone:
 def _instant(
     text: str, *, field: str, time_zone: str | None, control_id: str
 ) -> pendulum.DateTime | None:
-    if "^" in text:
-        # A TS field (up to v2.5) is a DTM and a degree of precision (TS.2, kept for
-        # backward compatibility and not read): the time is the first component.
-        text = _component(text, 1)
     if not text:
         return None
+    if "^" in text and "~" not in text:
+        # A TS field (up to v2.5) is a DTM and a degree of precision (TS.2, kept for
+        # backward compatibility and not read): the time is the first component, which
+        # must be there (a precision with no time is refused below, as a repetition is).
+        text = _component(text, 1) or text
     # python-hl7's parse_datetime read what it could: "2026-03-01" as 1 January 2026 (the
     # year alone) and "20260301 1000" as midnight. Only the HL7 DTM form is taken, read
     # part for part as parse_datetime reads it (a test holds the two equal).
