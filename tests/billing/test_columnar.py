@@ -611,8 +611,10 @@ def monitoring_pairs(draw: st.DrawFn) -> tuple[str, str]:
             days = draw(st.sampled_from(["16", "15", "2", "1", "0", "28", "31", "32"]))
             practitioner = draw(st.sampled_from(["", "", "dr1"]))
             device = draw(st.sampled_from(["bp_cuff", "scale"]))
+            # The family cell as senders spell it: the reference parser reads all as RPM.
+            family = draw(st.sampled_from(["RPM", "RPM", "rpm", " RPM"]))
             rows.append(
-                f"{pid},{end},device_readings,,,,{practitioner},RPM,,{start},{end},{days},{device}"
+                f"{pid},{end},device_readings,,,,{practitioner},{family},,{start},{end},{days},{device}"
             )
         rows.extend(
             ",".join(
@@ -624,7 +626,7 @@ def monitoring_pairs(draw: st.DrawFn) -> tuple[str, str]:
                     draw(st.sampled_from(["clinical_staff", "physician", "auxiliary", "qhp"])),
                     draw(st.sampled_from(["", "RN", "MD"])),
                     draw(st.sampled_from(["", "", "dr1"])),
-                    draw(st.sampled_from(["RPM", "RPM", "CCM"])),
+                    draw(st.sampled_from(["RPM", "RPM", "CCM", "rpm", " RPM"])),
                     draw(st.sampled_from(["true", "false"])),
                     "",
                     "",
@@ -722,3 +724,29 @@ def test_a_clean_rpm_month_is_a_canonical_month(tmp_path, monkeypatch):
     assert rows[("p1", "99454")] == rows[("p2", "99454")] == "2026-01-30"
     assert rows[("p1", "99457")] == "2026-01-20"
     assert rows[("p2", "99457")] == "2026-01-09"
+
+
+def test_an_rpm_readings_row_spelled_otherwise_still_needs_an_established_patient(tmp_path):
+    """A readings row whose family cell says ``rpm`` or `` RPM`` is RPM: not billed unestablished."""
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,practitioner,credential,conditions,consent,care_plan,established,last_visit\n"
+        "r1,dr1,MD,E11.65;I10,RPM=2025-05-01,,false,2025-09-15\n"
+        "r2,dr1,MD,E11.65;I10,RPM=2025-05-01,,false,2025-09-15\n"
+    )
+    (tmp_path / "events.csv").write_text(
+        "patient_id,date,type,minutes,role,credential,family,interactive,days_with_data,"
+        "period_start,period_end,device\n"
+        "r1,2026-01-28,device_readings,,,,rpm,,20,2026-01-01,2026-01-30,bp_cuff\n"
+        "r2,2026-01-28,device_readings,,,, RPM,,20,2026-01-01,2026-01-30,bp_cuff\n"
+    )
+    closed = columnar.close_columnar(
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        MONTH,
+        cms_rule_set(2026),
+        tmp_path / "c",
+    )
+    reference(tmp_path, tmp_path / "r")
+    assert closed is not None
+    assert (tmp_path / "c" / "claims.csv").read_text().count("\n") == 1  # the header alone
+    same_files(tmp_path / "c", tmp_path / "r")

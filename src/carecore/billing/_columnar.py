@@ -1436,8 +1436,10 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                     | (pl.col("_practitioner_cell") == pl.col("_own"))
                 )
                 & ~_declined(month)
-                # The canonical patient is established (RPM requires it).
-                & ((pl.col("family") != _RPM) | pl.col("_established"))
+                # The canonical patient is established (RPM requires it): for an RPM time
+                # row, and for every readings row the reference parser reads as RPM
+                # (``_dev``), whatever its family cell's spelling (``rpm``, `` RPM``).
+                & ((~pl.col("_dev") & (pl.col("family") != _RPM)) | pl.col("_established"))
                 # A readings row of a patient with a date of death: a device code's date of
                 # service (its period's end, maybe after the month) is bounded by the day of
                 # death, or its refusal names it (the reference code closes the month).
