@@ -436,3 +436,45 @@ def test_minute_bands_around_thresholds():
                         assert got.hints == reference.hints, (family, own, other, idle)
             # The bands at work: far fewer evaluations than months.
             assert fast.evaluations * 4 < asked, (family, fast.evaluations, asked)
+
+
+def test_a_band_does_not_reuse_a_plural_text_for_one_minute():
+    """5 then 1 minutes of a role that never counts, through one cache: "1 PCM minute was logged"."""
+    period = ServicePeriod.month(2026, 3)
+    rules = cms_rule_set(2026)
+    practitioner = BillingPractitioner(id="dr1", credential=Credential.MD)
+    for family in FAMILIES:
+        patient = PatientFacts(
+            id="p1",
+            conditions=[ChronicCondition(icd10="E11.65", significant_risk=True)],
+            consent_on={family: pendulum.Date(2025, 6, 1)},
+            care_plan_on={family: pendulum.Date(2025, 6, 1)},
+            last_visit=pendulum.Date(2025, 6, 1),
+        )
+        for role in (RoleClass.NON_CLINICAL, RoleClass.AUXILIARY):
+            fast = FastClose(rules, period)
+            for minutes in (5, 1, 2, 1):
+                entries = [(pendulum.Date(2026, 3, 5), minutes, role, family, None, False)]
+                engine = evaluate(
+                    BillingFacts(
+                        period=period,
+                        setting=Setting.PHYSICIAN_OFFICE,
+                        practitioners=[practitioner],
+                        patient=patient,
+                        events=[
+                            TimeFact(
+                                date=day,
+                                minutes=m,
+                                role=r,
+                                practitioner="dr1",
+                                family=f,
+                                credential=c,
+                                interactive=i,
+                            )
+                            for day, m, r, f, c, i in entries
+                        ],
+                    ),
+                    rules,
+                )
+                got = fast.evaluate(patient, practitioner, entries)
+                assert (got.denials, got.hints) == (engine.denials, engine.hints), (family, minutes)

@@ -357,8 +357,11 @@ class FastClose:
         reaches a unit (:func:`~carecore.billing.primitives.threshold_minutes`,
         add-on units past their cap included) and the count a minute before
         it (where a hint says "1 more minute"), so that the engine bills
-        every month of a band alike. Whether each role group logged any
-        minutes is part of the key. Tracks past :data:`_BAND_LIMIT` minutes,
+        every month of a band alike. Whether each role group logged no
+        minute, one, or more is part of the key: a text quoting a group's
+        minutes (or a family's, when only one group logged any) says "1 PCM
+        minute was" but "5 PCM minutes were", which no shift of the number
+        turns one into the other. Tracks past :data:`_BAND_LIMIT` minutes,
         and minutes of a family outside :data:`FAST_FAMILIES` (a columnar
         close's RPM time, say), are kept exact.
         """
@@ -366,7 +369,7 @@ class FastClose:
         for (family, group), minutes in items:
             if family not in FAST_FAMILIES:  # minutes the time tracks do not bound (RPM's, say)
                 return None
-            key.append((family, group, minutes == 0))
+            key.append((family, group, min(minutes, 2)))  # none, one, or more
         for family, tracks in self._family_tracks(tuple(f for (f, _g), _m in items)):
             for groups, edges in tracks:
                 total = sum(m for (f, g), m in items if f is family and g in groups)
