@@ -622,7 +622,7 @@ def monitoring_pairs(draw: st.DrawFn) -> tuple[str, str]:
                     pid,
                     draw(st.sampled_from(["2026-01-02", "2026-01-15", "2026-01-31", "2025-12-30"])),
                     "time_entry",
-                    draw(st.sampled_from(["3", "10", "20", "25"])),
+                    draw(st.sampled_from(["3", "10", "20", "25", "700"])),
                     draw(st.sampled_from(["clinical_staff", "physician", "auxiliary", "qhp"])),
                     draw(st.sampled_from(["", "RN", "MD"])),
                     draw(st.sampled_from(["", "", "dr1"])),
@@ -750,3 +750,35 @@ def test_an_rpm_readings_row_spelled_otherwise_still_needs_an_established_patien
     assert closed is not None
     assert (tmp_path / "c" / "claims.csv").read_text().count("\n") == 1  # the header alone
     same_files(tmp_path / "c", tmp_path / "r")
+
+
+def test_rpm_and_ccm_months_of_more_than_a_day_of_minutes_close_as_the_reference(tmp_path):
+    """2,100 RPM minutes and 1,600 CCM minutes in one role group: billed, capped, as the reference."""
+    (tmp_path / "patients.csv").write_text(
+        "patient_id,practitioner,credential,conditions,consent,care_plan,established,last_visit\n"
+        "f,dr1,MD,E11.65;I10,RPM=2025-10-01;CCM=2025-10-01,CCM=2025-10-01,true,2025-11-03\n"
+        "p1,dr1,MD,E11.65;I10,CCM=2025-10-01,CCM=2025-10-01,true,2025-11-03\n"
+    )
+    (tmp_path / "events.csv").write_text(
+        "patient_id,date,type,minutes,role,credential,family,interactive,days_with_data,"
+        "period_start,period_end,device\n"
+        "f,2026-01-05,time_entry,700,clinical_staff,RN,RPM,true,,,,\n"
+        "f,2026-01-06,time_entry,700,clinical_staff,RN,RPM,true,,,,\n"
+        "f,2026-01-07,time_entry,700,clinical_staff,RN,RPM,true,,,,\n"
+        "f,2026-01-30,device_readings,,,,RPM,,18,2026-01-01,2026-01-30,bp_cuff\n"
+        "p1,2026-01-05,time_entry,800,clinical_staff,RN,CCM,,,,,\n"
+        "p1,2026-01-06,time_entry,800,clinical_staff,RN,CCM,,,,,\n"
+    )
+    closed = columnar.close_columnar(
+        tmp_path / "patients.csv",
+        tmp_path / "events.csv",
+        MONTH,
+        cms_rule_set(2026),
+        tmp_path / "c",
+    )
+    reference(tmp_path, tmp_path / "r")
+    assert closed is not None
+    same_files(tmp_path / "c", tmp_path / "r")
+    denials = (tmp_path / "c" / "denials.csv").read_text()
+    assert "1600 minutes would give" in denials
+    assert "2100 minutes would give" in denials

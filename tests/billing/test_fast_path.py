@@ -478,3 +478,39 @@ def test_a_band_does_not_reuse_a_plural_text_for_one_minute():
                 )
                 got = fast.evaluate(patient, practitioner, entries)
                 assert (got.denials, got.hints) == (engine.denials, engine.hints), (family, minutes)
+
+
+def test_a_month_of_more_than_a_day_of_minutes_in_one_group_is_the_engines():
+    """Two 800-minute rows (1,600 in one role group, more than one entry may hold): no error."""
+    period = ServicePeriod.month(2026, 1)
+    rules = cms_rule_set(2026)
+    practitioner = BillingPractitioner(id="dr1", credential=Credential.MD)
+    for family in FAMILIES:
+        patient = PatientFacts(
+            id="p1",
+            conditions=[
+                ChronicCondition(icd10="E11.65", significant_risk=True),
+                ChronicCondition(icd10="F33.1", significant_risk=True, behavioral=True),
+            ],
+            consent_on={family: pendulum.Date(2025, 10, 1)},
+            care_plan_on={family: pendulum.Date(2025, 10, 1)},
+            last_visit=pendulum.Date(2025, 11, 3),
+        )
+        fast = FastClose(rules, period)
+        for minutes in ((800, 800), (1440, 1440, 5), (700, 30)):
+            entries = [
+                (
+                    pendulum.Date(2026, 1, 5 + n),
+                    m,
+                    RoleClass.CLINICAL_STAFF,
+                    family,
+                    Credential.RN,
+                    False,
+                )
+                for n, m in enumerate(minutes)
+            ]
+            got = fast.evaluate(patient, practitioner, entries)
+            engine = _reference(period, patient, practitioner, entries, rules)
+            assert got.claim_lines == engine.claim_lines, (family, minutes)
+            assert got.denials == engine.denials, (family, minutes)
+            assert got.hints == engine.hints, (family, minutes)

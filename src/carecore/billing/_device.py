@@ -28,6 +28,7 @@ import attrs
 
 from carecore.billing._close import _parse_event
 from carecore.billing._engine import evaluate
+from carecore.billing._fast import stand_in_pieces
 from carecore.billing.facts import DeviceReadingsFact, TimeFact
 from carecore.billing.primitives import (
     MONITORING_ROLES,
@@ -112,14 +113,14 @@ def evaluate_device(
     extra: list[Any] = [
         TimeFact(
             date=start,
-            minutes=total,
+            minutes=piece,
             role=_STAND_IN[kind],
             practitioner="~",
             family=ServiceFamily.RPM,
             interactive=interactive and kind == int(MinuteClass.STAFF),
         )
         for kind, total in rpm_minutes
-        if total
+        for piece in stand_in_pieces(total)
     ]
     if reading is not None:
         extra.append(reading)

@@ -519,12 +519,13 @@ class FastClose:
         events = [
             TimeFact(
                 date=self.period.start,
-                minutes=minutes,
+                minutes=piece,
                 role=self._stand_in[family, group],
                 practitioner="~",
                 family=family,
             )
             for (family, group), minutes in totals.items()
+            for piece in stand_in_pieces(minutes)
         ]
         return BillingFacts(
             period=self.period,
@@ -943,6 +944,25 @@ _FAMILY_INDEX = {family: index for index, family in enumerate(_FAMILY_ORDER)}
 
 
 _RAW_CACHE_LIMIT = 1_000_000
+
+#: The most minutes one time entry may hold (``TimeFact.minutes``: a day's).
+_ENTRY_LIMIT = 24 * 60
+
+
+def stand_in_pieces(minutes: int) -> list[int]:
+    """*minutes* of a canonical month's role group as stand-in entries of at most a day's minutes each.
+
+    The engine reads a role group's time as its sum; one entry may hold no
+    more than a day (1,440 minutes), so a month whose group logged more (two
+    800-minute rows, say) is given as several entries of the same sum.
+
+    >>> stand_in_pieces(25), stand_in_pieces(3000)
+    ([25], [1440, 1440, 120])
+    """
+    whole, rest = divmod(minutes, _ENTRY_LIMIT)
+    return [_ENTRY_LIMIT] * whole + ([rest] if rest else [])
+
+
 #: Minutes of a track up to which months are cached by band (see FastClose._band_key).
 _BAND_LIMIT = 600
 
