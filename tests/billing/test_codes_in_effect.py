@@ -47,7 +47,13 @@ def _ending(code: str, last_day: pendulum.Date):
 
 
 def _month(
-    family: ServiceFamily, month: int, minutes: int, role: RoleClass, credential: Credential
+    family: ServiceFamily,
+    month: int,
+    minutes: int,
+    role: RoleClass,
+    credential: Credential,
+    *,
+    interactive: bool = False,
 ) -> BillingFacts:
     period = ServicePeriod.month(2026, month)
     return BillingFacts(
@@ -69,6 +75,7 @@ def _month(
                 role=role,
                 credential=credential,
                 practitioner="dr1",
+                interactive=interactive,
             )
         ],
     )
@@ -106,33 +113,6 @@ def test_the_other_track_still_bills_when_one_base_code_is_not_in_effect():
     assert [line.code for line in july.claim_lines] == ["99491"]
 
 
-def _rpm_month(month: int, minutes: int, family: ServiceFamily = F.RPM) -> BillingFacts:
-    period = ServicePeriod.month(2026, month)
-    return BillingFacts(
-        period=period,
-        setting=Setting.PHYSICIAN_OFFICE,
-        practitioners=[BillingPractitioner(id="dr1", credential=Credential.MD)],
-        patient=PatientFacts(
-            id="p1",
-            conditions=TWO,
-            consent_on={family: ENROLLED},
-            care_plan_on={family: ENROLLED},
-            last_visit=ENROLLED,
-        ),
-        events=[
-            TimeFact(
-                date=period.start.add(days=4),
-                minutes=minutes,
-                family=family,
-                role=RoleClass.CLINICAL_STAFF,
-                credential=Credential.RN,
-                practitioner="dr1",
-                interactive=True,
-            )
-        ],
-    )
-
-
 @pytest.mark.parametrize(
     ("family", "code", "short"), [(F.RPM, "99457", "99470"), (F.RTM, "98980", "98979")]
 )
@@ -140,7 +120,7 @@ def test_a_management_code_not_in_effect_is_refused_for_that_and_the_short_code_
     family, code, short
 ):
     rules = _ending(code, D(2026, 6, 30))
-    july = evaluate(_rpm_month(7, 25, family), rules)
+    july = evaluate(_month(family, 7, 25, *STAFF, interactive=True), rules)
     assert [line.code for line in july.claim_lines] == [short]
     (refused,) = [d for d in july.denials if d.code == code]
     assert refused.reason is DenialReason.NOT_IN_EFFECT

@@ -739,17 +739,8 @@ def test_an_rpm_readings_row_spelled_otherwise_still_needs_an_established_patien
         "r1,2026-01-28,device_readings,,,,rpm,,20,2026-01-01,2026-01-30,bp_cuff\n"
         "r2,2026-01-28,device_readings,,,, RPM,,20,2026-01-01,2026-01-30,bp_cuff\n"
     )
-    closed = columnar.close_columnar(
-        tmp_path / "patients.csv",
-        tmp_path / "events.csv",
-        MONTH,
-        cms_rule_set(2026),
-        tmp_path / "c",
-    )
-    reference(tmp_path, tmp_path / "r")
-    assert closed is not None
+    _closed_alike(tmp_path)
     assert (tmp_path / "c" / "claims.csv").read_text().count("\n") == 1  # the header alone
-    same_files(tmp_path / "c", tmp_path / "r")
 
 
 def test_rpm_and_ccm_months_of_more_than_a_day_of_minutes_close_as_the_reference(tmp_path):
@@ -769,16 +760,17 @@ def test_rpm_and_ccm_months_of_more_than_a_day_of_minutes_close_as_the_reference
         "p1,2026-01-05,time_entry,800,clinical_staff,RN,CCM,,,,,\n"
         "p1,2026-01-06,time_entry,800,clinical_staff,RN,CCM,,,,,\n"
     )
-    closed = columnar.close_columnar(
-        tmp_path / "patients.csv",
-        tmp_path / "events.csv",
-        MONTH,
-        cms_rule_set(2026),
-        tmp_path / "c",
-    )
-    reference(tmp_path, tmp_path / "r")
-    assert closed is not None
-    same_files(tmp_path / "c", tmp_path / "r")
+    _closed_alike(tmp_path)
     denials = (tmp_path / "c" / "denials.csv").read_text()
     assert "1600 minutes would give" in denials
     assert "2100 minutes would give" in denials
+
+
+def _closed_alike(folder):
+    """Close *folder*'s patients.csv and events.csv columnar (into c) and by reference (into r): alike."""
+    closed = columnar.close_columnar(
+        folder / "patients.csv", folder / "events.csv", MONTH, cms_rule_set(2026), folder / "c"
+    )
+    reference(folder, folder / "r")
+    assert closed is not None
+    same_files(folder / "c", folder / "r")

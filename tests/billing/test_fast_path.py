@@ -455,27 +455,7 @@ def test_a_band_does_not_reuse_a_plural_text_for_one_minute():
             fast = FastClose(rules, period)
             for minutes in (5, 1, 2, 1):
                 entries = [(pendulum.Date(2026, 3, 5), minutes, role, family, None, False)]
-                engine = evaluate(
-                    BillingFacts(
-                        period=period,
-                        setting=Setting.PHYSICIAN_OFFICE,
-                        practitioners=[practitioner],
-                        patient=patient,
-                        events=[
-                            TimeFact(
-                                date=day,
-                                minutes=m,
-                                role=r,
-                                practitioner="dr1",
-                                family=f,
-                                credential=c,
-                                interactive=i,
-                            )
-                            for day, m, r, f, c, i in entries
-                        ],
-                    ),
-                    rules,
-                )
+                engine = _reference(period, patient, practitioner, entries, rules)
                 got = fast.evaluate(patient, practitioner, entries)
                 assert (got.denials, got.hints) == (engine.denials, engine.hints), (family, minutes)
 

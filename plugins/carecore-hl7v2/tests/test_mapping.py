@@ -214,24 +214,28 @@ def test_to_event_refuses_what_is_not_a_message_or_a_time_zone():
     assert (zone.value.field, zone.value.value) == ("time_zone", "Mars/Base")
 
 
+def _a03(admitted: str, discharged: str, *, sent: str = "202603041530", evn: str = "") -> str:
+    """A minimal A03 with these MSH-7, PV1-44 and PV1-45 texts (and an EVN-2, when given)."""
+    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
+    pv1[19], pv1[36], pv1[44], pv1[45] = "V9", "01", admitted, discharged
+    return (
+        f"MSH|^~\\&|ADT|GEN|CC|PRAC|{sent}||ADT^A03|D1|P|2.5\r"
+        + (f"EVN|A03|{evn}\r" if evn else "")
+        + "PID|1||P1^^^GEN^MR\r"
+        + "|".join(pv1)
+    )
+
+
 @pytest.mark.parametrize("written", ["2026-03-04", "2026/03/04", "20260304 1500", "202603041500Z"])
 def test_a_time_not_in_the_hl7_form_is_refused_not_misread(written):
     # python-hl7 reads "2026-03-04" as 1 January 2026 and "20260304 1500" as midnight:
     # a discharge would be stored on the wrong day, with no word. It is refused instead.
-    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
-    pv1[19], pv1[36], pv1[44], pv1[45] = "V9", "01", "202603011000", written
-    raw = (
-        "MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530||ADT^A03|D1|P|2.5\rPID|1||P1^^^GEN^MR\r"
-        + "|".join(pv1)
-    )
     with pytest.raises(Refused) as caught:
-        to_event(parse(raw), time_zone="America/Chicago")
+        to_event(parse(_a03("202603011000", written)), time_zone="America/Chicago")
     assert caught.value.field == "PV1-45"
     assert written not in str(caught.value)
-    pv1[45] = "202603041500"  # the same time in the HL7 form is taken
-    event = to_event(
-        parse(raw.rsplit("\r", 1)[0] + "\r" + "|".join(pv1)), time_zone="America/Chicago"
-    )
+    # the same time in the HL7 form is taken
+    event = to_event(parse(_a03("202603011000", "202603041500")), time_zone="America/Chicago")
     assert event.occurred_at.date() == pendulum.Date(2026, 3, 4)
 
 
@@ -240,15 +244,12 @@ def test_a_ts_with_its_degree_of_precision_is_read_as_its_time(precision):
     # A TS field (MSH-7, EVN-2, EVN-6, PV1-44, PV1-45 up to v2.5) may carry a second
     # component, the degree of precision, kept for backward compatibility: the time is the
     # first component, and the message is taken as the same one without it.
-    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
-    pv1[19], pv1[36] = "V9", "01"
-    pv1[44], pv1[45] = f"202603011000-0600^{precision}", f"202603041500-0600^{precision}"
-    raw = (
-        f"MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600^{precision}||ADT^A03|D1|P|2.5\r"
-        f"EVN|A03|202603041530-0600^{precision}\rPID|1||P1^^^GEN^MR\r" + "|".join(pv1)
-    )
-    event = to_event(parse(raw))
-    plain = to_event(parse(raw.replace(f"^{precision}|", "|").replace(f"^{precision}\r", "\r")))
+    def a03(tail: str) -> str:
+        at = "202603041530-0600" + tail
+        return _a03("202603011000-0600" + tail, "202603041500-0600" + tail, sent=at, evn=at)
+
+    event = to_event(parse(a03(f"^{precision}")))
+    plain = to_event(parse(a03("")))
     assert event.occurred_at == plain.occurred_at == pendulum.parse("2026-03-04T15:30:00-06:00")
     assert event.discharged_at == plain.discharged_at == pendulum.parse("2026-03-04T15:00:00-06:00")
     assert event.admitted_at == plain.admitted_at == pendulum.parse("2026-03-01T10:00:00-06:00")
@@ -258,12 +259,6 @@ def test_a_ts_with_its_degree_of_precision_is_read_as_its_time(precision):
 def test_a_ts_without_its_time_or_repeated_is_refused(written):
     # A degree of precision with no time, or a repeated TS, is not a time: refused (AE)
     # naming the field, not read as no time or as its first repetition.
-    pv1 = ["PV1", "1", "I", "W3^301^A^GEN"] + [""] * 42
-    pv1[19], pv1[36], pv1[44], pv1[45] = "V9", "01", "202603011000-0600", written
-    raw = (
-        "MSH|^~\\&|ADT|GEN|CC|PRAC|202603041530-0600||ADT^A03|D1|P|2.5\rPID|1||P1^^^GEN^MR\r"
-        + "|".join(pv1)
-    )
     with pytest.raises(Refused) as caught:
-        to_event(parse(raw))
+        to_event(parse(_a03("202603011000-0600", written, sent="202603041530-0600")))
     assert (caught.value.code, caught.value.field) == ("AE", "PV1-45")
