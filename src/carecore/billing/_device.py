@@ -109,7 +109,6 @@ def evaluate_device(
         patient = attrs.evolve(
             patient, consent_on={**dict(patient.consent_on), ServiceFamily.RPM: start}
         )
-    facts = fast._facts(patient, practitioner, minutes)  # noqa: SLF001
     extra: list[Any] = [
         TimeFact(
             date=start,
@@ -124,7 +123,8 @@ def evaluate_device(
     ]
     if reading is not None:
         extra.append(reading)
-    return evaluate(attrs.evolve(facts, events=[*facts.events, *extra]), fast.rules)
+    facts = fast._facts(patient, practitioner, minutes, extra)  # noqa: SLF001 - built once
+    return evaluate(facts, fast.rules)
 
 
 def monitoring_need(rules: RuleSet, code: str, units: int) -> int | None:

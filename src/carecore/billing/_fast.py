@@ -515,8 +515,10 @@ class FastClose:
         patient: PatientFacts,
         practitioner: BillingPractitioner,
         totals: dict[tuple[ServiceFamily, int], int],
+        extra: Iterable[object] = (),
     ) -> BillingFacts:
-        events = [
+        """The canonical month's facts: its time as stand-in entries per role group, and *extra* events."""
+        events: list[object] = [
             TimeFact(
                 date=self.period.start,
                 minutes=piece,
@@ -527,6 +529,7 @@ class FastClose:
             for (family, group), minutes in totals.items()
             for piece in stand_in_pieces(minutes)
         ]
+        events.extend(extra)
         return BillingFacts(
             period=self.period,
             setting=FAST_SETTING,
