@@ -58,6 +58,7 @@ from carecore.billing.facts import (
 from carecore.billing.scenarios import _NO_PRACTITIONER, CREDENTIAL_ALIASES, _event, _Reader
 from carecore.executors import Executor, open_pool
 from carecore.model import validators as v
+from carecore.model.activity import MAX_ENTRY_MINUTES
 from carecore.model.codes import Credential, ServiceFamily
 from carecore.model.period import ServicePeriod
 
@@ -115,7 +116,7 @@ ROW_DEFAULTS: dict[str, Any] = {
     "primary_care_focal_point": True,
 }
 #: Minutes a time entry may hold (as :class:`carecore.billing.facts.TimeFact` checks).
-_ENTRY_MINUTES = range(1, 24 * 60 + 1)
+_ENTRY_MINUTES = range(1, MAX_ENTRY_MINUTES + 1)
 #: events.csv columns (the last ones carry scenario fields: rtm_system, level, month,
 #: bh_addon, episode_month, prefer_family, setting).
 EVENT_COLUMNS = (

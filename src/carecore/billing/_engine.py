@@ -841,7 +841,7 @@ def _ccm(ctx: _Ctx) -> None:  # noqa: C901, PLR0912 - the CCM rules, in order
         chosen = max(met, key=lambda n: sum(line.amount or Decimal(0) for line in met[n]))
         if ctx.sw.track_preference is TrackPreference.PERSONAL_FIRST and "staff" in met:
             chosen = "staff"
-    not_in_effect = [d for d in sink.out.denials if d.reason is R.NOT_IN_EFFECT]
+    not_in_effect = _not_in_effect_all(sink)
     if chosen is None:
         ctx.out.denials.extend(not_in_effect)
         if any(d.code == "99490" for d in not_in_effect):
@@ -936,11 +936,14 @@ def _same_track(code: str, base: str) -> bool:
     return any(code in group and base in group for group in _TRACKS)
 
 
+def _not_in_effect_all(sink: _Ctx) -> list[Denial]:
+    """The refusals :func:`_track_lines` gave in *sink* for codes not in effect."""
+    return [d for d in sink.out.denials if d.reason is R.NOT_IN_EFFECT]
+
+
 def _not_in_effect(sink: _Ctx, code: str) -> Denial | None:
     """The refusal :func:`_track_lines` gave *code* in *sink* for not being in effect, or None."""
-    return next(
-        (d for d in sink.out.denials if d.code == code and d.reason is R.NOT_IN_EFFECT), None
-    )
+    return next((d for d in _not_in_effect_all(sink) if d.code == code), None)
 
 
 # -- PCM (docs/billing/pcm.md) -------------------------------------------------------
@@ -960,7 +963,7 @@ def _pcm(ctx: _Ctx) -> None:
         would, other = staff_lines, personal_lines
     else:
         would, other = personal_lines, []
-    not_in_effect = [d for d in sink.out.denials if d.reason is R.NOT_IN_EFFECT]
+    not_in_effect = _not_in_effect_all(sink)
     if not would:
         ctx.out.denials.extend(not_in_effect)
         if any(d.code == "99426" for d in not_in_effect):

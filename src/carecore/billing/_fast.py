@@ -68,6 +68,7 @@ from carecore.billing.primitives import (
     time_track,
 )
 from carecore.billing.rules import TimeRule
+from carecore.model.activity import MAX_ENTRY_MINUTES
 from carecore.model.codes import Credential, RoleClass, ServiceFamily
 
 if TYPE_CHECKING:
@@ -948,9 +949,6 @@ _FAMILY_INDEX = {family: index for index, family in enumerate(_FAMILY_ORDER)}
 
 _RAW_CACHE_LIMIT = 1_000_000
 
-#: The most minutes one time entry may hold (``TimeFact.minutes``: a day's).
-_ENTRY_LIMIT = 24 * 60
-
 
 def stand_in_pieces(minutes: int) -> list[int]:
     """*minutes* of a canonical month's role group as stand-in entries of at most a day's minutes each.
@@ -962,8 +960,8 @@ def stand_in_pieces(minutes: int) -> list[int]:
     >>> stand_in_pieces(25), stand_in_pieces(3000)
     ([25], [1440, 1440, 120])
     """
-    whole, rest = divmod(minutes, _ENTRY_LIMIT)
-    return [_ENTRY_LIMIT] * whole + ([rest] if rest else [])
+    whole, rest = divmod(minutes, MAX_ENTRY_MINUTES)
+    return [MAX_ENTRY_MINUTES] * whole + ([rest] if rest else [])
 
 
 #: Minutes of a track up to which months are cached by band (see FastClose._band_key).

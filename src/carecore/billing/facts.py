@@ -17,6 +17,7 @@ from attrs import field, frozen
 
 from carecore import errors
 from carecore.model import validators as v
+from carecore.model.activity import MAX_ENTRY_MINUTES
 from carecore.model.codes import (
     BhAddon,
     CareSetting,
@@ -150,7 +151,7 @@ class TimeFact:
     """Minutes of work for one family, attributed to a billing practitioner."""
 
     date: pendulum.Date = field(converter=v.to_date)
-    minutes: int = field(validator=v.int_between(1, 24 * 60))
+    minutes: int = field(validator=v.int_between(1, MAX_ENTRY_MINUTES))
     role: RoleClass = field(validator=v.one_of(RoleClass))
     practitioner: str = field(validator=v.not_blank)
     family: ServiceFamily = field(validator=v.one_of(ServiceFamily))

@@ -37,6 +37,9 @@ __all__ = [
     "TimeEntry",
 ]
 
+#: The most minutes one time entry may hold: a day's.
+MAX_ENTRY_MINUTES = 24 * 60
+
 HCPCS_PATTERN = r"[0-9A-Z][0-9]{3}[0-9A-Z]"
 
 #: Which credentials may log time in which role class: a
@@ -86,7 +89,7 @@ class TimeEntry:
     performer_id: PractitionerId = field(validator=v.not_blank)
     credential: Credential = field(validator=v.one_of(Credential))
     role_class: RoleClass = field(validator=v.one_of(RoleClass))
-    minutes: int = field(validator=v.int_between(1, 24 * 60))
+    minutes: int = field(validator=v.int_between(1, MAX_ENTRY_MINUTES))
     family: ServiceFamily = field(validator=v.one_of(ServiceFamily))
     activity: str = field(validator=v.not_blank)
     service_date: pendulum.Date = field(converter=v.to_date)
