@@ -101,9 +101,7 @@ def evaluate_device(
 ) -> EvaluationResult:
     """The engine's answer for the representative month of a canonical month with RPM data."""
     reading, consented, interactive, rpm_minutes = device
-    patient = fast._patients.get(shape)  # noqa: SLF001 - the fast path's canonical patient
-    if patient is None:
-        patient = fast._patients[shape] = fast._build_patient(shape)  # noqa: SLF001
+    patient = fast.canonical_patient(shape)
     start = fast.period.start
     if consented:
         patient = attrs.evolve(

@@ -185,10 +185,7 @@ class FastClose:
         for _day, minutes, role, family, credential, _interactive in inside:
             group = (family, role_group(switches, family, role, credential))
             totals[group] = totals.get(group, 0) + minutes
-        canonical = self._patients.get(shape)
-        if canonical is None:
-            canonical = self._patients[shape] = self._build_patient(shape)
-        template, texts = self._template(canonical, practitioner, totals)
+        template, texts = self._template(self.canonical_patient(shape), practitioner, totals)
         return self._personalise(template, texts, patient, practitioner.id, inside)
 
     def shape_of(self, facts: BillingFacts) -> tuple[object, ...] | None:
@@ -311,10 +308,7 @@ class FastClose:
         >>> fast.template(fast.shape(patient), pr, {(ServiceFamily.CCM, 1): 25}).billable
         [('99490', 1)]
         """
-        found = self._patients.get(shape)
-        if found is None:
-            found = self._patients[shape] = self._build_patient(shape)
-        template, texts = self._template(found, practitioner, totals)
+        template, texts = self._template(self.canonical_patient(shape), practitioner, totals)
         return template if texts is None else _with_texts(template, texts)
 
     def _template(
@@ -432,10 +426,7 @@ class FastClose:
         found = self._by_raw.get(raw)
         if found is not None:
             return found
-        shape = self.shape(patient)
-        found = self._patients.get(shape)
-        if found is None:
-            found = self._patients[shape] = self._build_patient(shape)
+        found = self.canonical_patient(self.shape(patient))
         if len(self._by_raw) < _RAW_CACHE_LIMIT:
             self._by_raw[raw] = found
         return found
@@ -475,6 +466,13 @@ class FastClose:
         conditions = self._condition_shape(patient.conditions)
         died = patient.date_of_death is not None and patient.date_of_death <= end
         return (tuple(flags), conditions, patient.qmb, died)
+
+    def canonical_patient(self, shape: tuple[object, ...]) -> PatientFacts:
+        """The canonical patient of *shape* (see :meth:`shape`), built once per shape."""
+        found = self._patients.get(shape)
+        if found is None:
+            found = self._patients[shape] = self._build_patient(shape)
+        return found
 
     def _build_patient(self, shape: tuple[object, ...]) -> PatientFacts:
         flags, conditions, qmb, died = shape
