@@ -197,6 +197,20 @@ def test_a_pool_on_dask_builds_its_state_once_per_worker():
     assert max(got) >= 7
 
 
+def test_a_pool_on_dask_maps_a_batch_in_task_order_and_raises_a_task_s_error():
+    pytest.importorskip("distributed")
+    import operator
+
+    # Builtins only: the workers cannot import this test module.
+    seen: list[int] = []
+    with get_executor("dask", workers=2) as cluster, cluster.pool(dict, a=1, b=2) as pool:
+        got = pool.map(operator.getitem, ["b", "a", "b", "a"], on_done=seen.append)
+        with pytest.raises(KeyError):
+            pool.map(operator.getitem, ["a", "missing"])
+    assert got == [2, 1, 2, 1]
+    assert sorted(seen) == [0, 1, 2, 3]
+
+
 def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile(monkeypatch):
     """No dashboard shows it, so the workers skip Dask's profiler (a stack sample every 10 ms).
 
