@@ -759,9 +759,15 @@ class _Templates:
         return True
 
 
-def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
-    """Append the text columns of *merged* (in row order) to the writer's files."""
+#: A chunk's text, in close order: claims.csv rows, claims.json items, denials.csv rows, packets.
+_Texts = tuple["pl.Series", "pl.Series", "pl.Series", "pl.Series"]
+
+
+def _write_texts(writer: CloseWriter, texts: _Texts) -> None:
+    """Append *texts* (each in row order; an empty text writes nothing) to the writer's files."""
     import polars as pl  # noqa: PLC0415
+
+    claims_csv, claims_json, denials_csv, audit = texts
 
     def put(handle: Any, column: pl.Series) -> None:
         handle.flush()
@@ -770,7 +776,7 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
         )
         handle.buffer.flush()
 
-    items = merged.get_column("claims_json").filter(merged.get_column("claims_json") != "")
+    items = claims_json.filter(claims_json != "")
     if items.len():
         first = writer._claim_separator()  # noqa: SLF001
         following = writer.encoder.CLAIMS_JSON_NEXT
@@ -781,10 +787,10 @@ def _write_texts(writer: CloseWriter, merged: pl.DataFrame) -> None:
             + items
         )
         writer._first_claim = False  # noqa: SLF001
-    put(writer._claims, merged.get_column("claims_csv"))  # noqa: SLF001
+    put(writer._claims, claims_csv)  # noqa: SLF001
     put(writer._claims_json, items)  # noqa: SLF001
-    put(writer._denials, merged.get_column("denials_csv"))  # noqa: SLF001
-    put(writer._audit, merged.get_column("audit"))  # noqa: SLF001
+    put(writer._denials, denials_csv)  # noqa: SLF001
+    put(writer._audit, audit)  # noqa: SLF001
 
 
 def _spans(offsets: pl.Series, lines: pl.Series) -> tuple[list[int], list[int]]:
@@ -1576,19 +1582,50 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         "_rpm_interactive",
         *rpm_names,
     ]
+    # Distinct canonical months, numbered in the order the writer meets them (by their first
+    # patient): the writer can then write a chunk once the batches holding its keys are back.
     keys = (
-        cp.select(key_columns)
-        .unique(maintain_order=True)
+        cp.group_by(key_columns)
+        .agg(pl.col("_order").min().alias("_first"))
+        .sort("_first")
         .with_row_index("_key")
         .with_columns(pl.col("_key").cast(pl.Int64))
     )
+    # Patients the reference code closes: the rows the main process has not read are read
+    # in the workers (by byte offset), with the patients' event rows.
+    patient_offsets, event_offsets = offsets
+    python_patients = good.filter(~pl.col("_columnar")).select("_order", "__line__", "_pid")
+    python_batches = _batches(
+        python_patients,
+        events.join(python_patients.select("_pid", "_order"), on="_pid").select(
+            "_order", "__line__"
+        ),
+        reference_rows,
+        patient_offsets,
+        event_offsets,
+        _BATCH,
+    )
+    # Workers get every batch now (they must never wait for the writer), in the order the
+    # writer needs them; inline, a batch runs when the writer needs it, so its text is not
+    # held for long.
+    results = _Results(
+        runner,
+        python_batches,
+        (header, table.header),
+        render=out is not None,
+        in_flight=0 if runner.parallel else 1,
+    )
+    del python_batches, python_patients
     # The reference engine, once per distinct canonical month. With worker processes, each
-    # batch goes to the workers (idle so far) as soon as it is built, ahead of the reference
-    # code's patients. Inline, a batch runs when its result is collected, below.
+    # batch goes to the workers (idle so far) as soon as it is built, after the reference
+    # code's batches of earlier patients. Inline, a batch runs when its result is collected.
     template_jobs: list[Pending[Any]] = []
     batch_keys: list[tuple[Any, ...]] = []
+    batch_first = 0
 
     def flush(batch: list[tuple[Any, ...]]) -> None:
+        if runner.parallel:
+            results.submit_before(batch_first)
         template_jobs.append(runner.submit(_template_batch, batch))
 
     # Per key, by position: the flags of each family, then the other fields, then the totals.
@@ -1610,7 +1647,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         key_columns.index(n) for n in ("_dev", "_rpm_consented", "_rpm_interactive")
     )
     rpm_at = [(key_columns.index(n), g) for n, g in zip(rpm_names, rpm_classes, strict=True)]
-    for key, *record in keys.select("_key", *key_columns).iter_rows():
+    for key, first_order, *record in keys.select("_key", "_first", *key_columns).iter_rows():
         shape = (
             tuple((record[a], record[b], record[c]) for a, b, c in flag_at),
             classes_of[record[conditions_at]],
@@ -1627,36 +1664,31 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 record[rpm_interactive_at],
                 tuple((g, record[at]) for at, g in rpm_at),
             )
+        if not batch_keys:
+            batch_first = first_order
         batch_keys.append((key, shape, record[credential_at], record[focal_at], minutes, device))
         if len(batch_keys) >= _BATCH:
             flush(batch_keys)
             batch_keys = []
     if batch_keys:
         flush(batch_keys)
-    # Patients the reference code closes: the rows the main process has not read are read
-    # in the workers (by byte offset), with the patients' event rows.
-    patient_offsets, event_offsets = offsets
-    python_patients = good.filter(~pl.col("_columnar")).select("_order", "__line__", "_pid")
-    python_batches = _batches(
-        python_patients,
-        events.join(python_patients.select("_pid", "_order"), on="_pid").select(
-            "_order", "__line__"
-        ),
-        reference_rows,
-        patient_offsets,
-        event_offsets,
-        _BATCH,
+    if runner.parallel:
+        results.submit_before(None)
+    cp = (
+        cp.join(keys.drop("_first"), on=key_columns, how="left", nulls_equal=True)
+        .select(
+            "_order",
+            "__line__",
+            "_key",
+            "_patient_id",
+            "_practitioner",
+            "_credential",
+            "_conditions_text",
+            *(f"_{kind}_{f}" for kind in ("consent", "care_plan") for f in _KEYED),
+        )
+        .sort("_order")
     )
-    # Workers get every batch now (they must never wait for the writer); inline, a batch
-    # runs when the writer needs it, so its text is not held for long.
-    results = _Results(
-        runner,
-        python_batches,
-        (header, table.header),
-        render=out is not None,
-        in_flight=len(python_batches) if runner.parallel else 1,
-    )
-    del python_batches, python_patients
+    del keys
     # Orphans: rows naming no good patient.
     orphan_rows = (
         events.join(good.select("_pid"), on="_pid", how="anti")
@@ -1675,52 +1707,14 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         for line, pid in orphan_rows.iter_rows()
     ]
     del events, clean, bad_pids, orphan_rows, firsts
-    # Per batch: rows (key, position, text id) and the batch's distinct texts, numbered
-    # here for the whole close.
-    line_rows: list[pl.DataFrame] = []
-    line_texts: list[dict[str, Any]] = []
-    denial_rows: list[pl.DataFrame] = []
-    denial_texts: list[dict[str, str]] = []
-    template_keys: list[tuple[Any, ...]] = []
-    unrenderable: list[int] = []
-    row_schema = {"_key": pl.Int64, "k": pl.Int64, "tid": pl.Int64}
-    for job in template_jobs:
-        (lines_part, line_part, denials_part, denial_part, keys_part), bad_part = job.result()
-        line_rows.append(
-            pl.DataFrame(lines_part, schema=row_schema, orient="row").with_columns(
-                pl.col("tid") + len(line_texts)
-            )
-        )
-        line_texts += line_part
-        denial_rows.append(
-            pl.DataFrame(denials_part, schema=row_schema, orient="row").with_columns(
-                pl.col("tid") + len(denial_texts)
-            )
-        )
-        denial_texts += denial_part
-        template_keys += keys_part
-        unrenderable += bad_part
-        del lines_part, line_part, denials_part, denial_part, keys_part
-    cp = (
-        cp.join(keys, on=key_columns, how="left", nulls_equal=True)
-        .select(
-            "_order",
-            "__line__",
-            "_key",
-            "_patient_id",
-            "_practitioner",
-            "_credential",
-            "_conditions_text",
-            *(f"_{kind}_{f}" for kind in ("consent", "care_plan") for f in _KEYED),
-        )
-        .sort("_order")
-    )
-    if unrenderable:
+    total = good.height
+    del good
+
+    def move(bad: list[int]) -> None:
         # Months the writer cannot render (a family outside CCM/PCM/BHI billed): the
-        # reference code closes these patients, here.
-        moved = cp.filter(pl.col("_key").is_in(unrenderable)).select(
-            "_order", "__line__", "_patient_id"
-        )
+        # reference code closes these patients, here. Their key's batch is taken before
+        # the writer reaches the first of them (a key's patients come after its first).
+        moved = cp.filter(pl.col("_key").is_in(bad)).select("_order", "__line__", "_patient_id")
         (moved_batch,) = _batches(
             moved,
             pl.concat([entries.select("_order", "__line__"), device_lines]).filter(
@@ -1731,50 +1725,33 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             event_offsets,
             max(moved.height, 1),
         )
-        done_now = _patient_batch(runner.state, moved_batch, header, table.header, out is not None)
-        results.add(done_now)
-        cp = cp.filter(~pl.col("_key").is_in(unrenderable))
-        entries = entries.filter(pl.col("_order").is_in(cp.get_column("_order").implode()))
-    key_frame = pl.DataFrame(
-        template_keys,
-        schema={
-            "key": pl.Int64,
-            "n_lines": pl.Int64,
-            "n_denials": pl.Int64,
-            **{f"bills_{f}": pl.Boolean for f in _KEYED},
-            "denials_json": pl.String,
-            "hints_json": pl.String,
-            "evaluated_by": pl.String,
-        },
-        orient="row",
-    ).rename({"key": "_key"})
-    tails = key_frame.select("_key", "denials_json", "hints_json", "evaluated_by")
-    key_frame = key_frame.drop("denials_json", "hints_json", "evaluated_by")
-    line_table = pl.DataFrame(
-        line_texts,
-        schema={
-            "code": pl.String,
-            "units": pl.Int64,
-            "amount": pl.String,
-            "family": pl.String,
-            "personal": pl.Boolean,
-            "need": pl.Int64,
-            "fixed": pl.String,
-            **dict.fromkeys(_LINE_LITERALS, pl.String),
-        },
-    ).with_row_index("tid")
-    line_table = line_table.with_columns(pl.col("tid").cast(pl.Int64))
-    denial_table = pl.DataFrame(
-        denial_texts, schema=dict.fromkeys(_DENIAL_LITERALS, pl.String)
-    ).with_row_index("tid")
-    denial_table = denial_table.with_columns(pl.col("tid").cast(pl.Int64))
-    line_frame = pl.concat(line_rows) if line_rows else pl.DataFrame(schema=row_schema)
-    denial_frame = pl.concat(denial_rows) if denial_rows else pl.DataFrame(schema=row_schema)
-    del line_rows, line_texts, denial_rows, denial_texts, template_keys, keys
-    cp = cp.join(key_frame, on="_key", how="left").sort("_order")
-    # Counters (summary.json) for the columnar patients, from the per-key counts.
+        results.add(
+            _patient_batch(runner.state, moved_batch, header, table.header, out is not None)
+        )
+
+    evaluated = _Evaluated(template_jobs, move)
+    template_jobs.clear()
     with CloseWriter(out, month, rules) as writer:
-        per_key = line_frame.join(cp.group_by("_key").len(), on="_key").join(
+        if out is not None:
+            _write_chunks(
+                writer,
+                cp,
+                entries,
+                results,
+                evaluated,
+                (table.conditions_json, table.diagnoses),
+                total,
+                month,
+                rules,
+                on_progress,
+            )
+        evaluated.upto(None)
+        # Counters (summary.json) for the columnar patients, from the per-key counts.
+        if evaluated.unrenderable:
+            cp = cp.filter(~pl.col("_key").is_in(evaluated.unrenderable))
+        line_frame, line_table, _, _, key_frame = evaluated.frames()
+        per_patient_keys = cp.group_by("_key").len()
+        per_key = line_frame.join(per_patient_keys, on="_key").join(
             line_table.select("tid", "code", "units", "amount"), on="tid"
         )
         line_counts = per_key.group_by("code").agg(
@@ -1791,31 +1768,14 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
                 )
             else:  # no listed fee
                 writer.unpriced_by_code[code] += count
+        counted = per_patient_keys.join(
+            key_frame.select("_key", "n_lines", "n_denials"), on="_key", how="left"
+        )
         writer.patients += cp.height
-        writer.billed += cp.filter(pl.col("n_lines") > 0).height
-        writer.claim_count += int(cp.get_column("n_lines").sum() or 0)
-        writer.denial_count += int(cp.get_column("n_denials").sum() or 0)
+        writer.billed += int(counted.filter(pl.col("n_lines") > 0).get_column("len").sum() or 0)
+        writer.claim_count += int((counted["len"] * counted["n_lines"]).sum() or 0)
+        writer.denial_count += int((counted["len"] * counted["n_denials"]).sum() or 0)
         # The reference code's patients: counters, refused rows and text, as their batches finish.
-        total = good.height
-        del good, patient_offsets, event_offsets
-        if out is not None:
-            _write_chunks(
-                writer,
-                cp,
-                entries,
-                results,
-                (
-                    (line_frame, line_table),
-                    (denial_frame, denial_table),
-                    tails,
-                    table.conditions_json,
-                    table.diagnoses,
-                ),
-                total,
-                month,
-                rules,
-                on_progress,
-            )
         results.upto(None)
         for state in results.states:
             writer.merge(state, None)
@@ -1824,6 +1784,110 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         event_problems = results.problems()
         summary = writer.finish(extra_rejected=len(patient_problems) + len(orphans))
     return summary, [*patient_problems, *event_problems, *orphans]
+
+
+_LINE_SCHEMA = {
+    "code": "String",
+    "units": "Int64",
+    "amount": "String",
+    "family": "String",
+    "personal": "Boolean",
+    "need": "Int64",
+    "fixed": "String",
+    **dict.fromkeys(_LINE_LITERALS, "String"),
+}
+
+
+class _Evaluated:
+    """The distinct canonical months' results, taken from the workers in key order as the writer needs them.
+
+    Batch *i* holds keys ``i * _BATCH`` to ``(i + 1) * _BATCH - 1``. *move*
+    is called with the keys of each batch the writer cannot render.
+    """
+
+    def __init__(self, jobs: list[Pending[Any]], move: Callable[[list[int]], None]) -> None:
+        import polars as pl  # noqa: PLC0415
+
+        self.jobs: list[Pending[Any] | None] = list(jobs)
+        self.move = move
+        self.taken = 0
+        self.unrenderable: list[int] = []
+        self._line_texts: list[dict[str, Any]] = []
+        self._denial_texts: list[dict[str, str]] = []
+        self._row_schema = {"_key": pl.Int64, "k": pl.Int64, "tid": pl.Int64}
+        self._key_schema = {
+            "_key": pl.Int64,
+            "n_lines": pl.Int64,
+            "n_denials": pl.Int64,
+            **{f"bills_{f}": pl.Boolean for f in _KEYED},
+            "denials_json": pl.String,
+            "hints_json": pl.String,
+            "evaluated_by": pl.String,
+        }
+        self._line_rows = pl.DataFrame(schema=self._row_schema)
+        self._denial_rows = pl.DataFrame(schema=self._row_schema)
+        self._keys = pl.DataFrame(schema=self._key_schema)
+        self._frames: tuple[pl.DataFrame, ...] | None = None
+
+    def upto(self, key: int | None) -> None:
+        """Take the batches holding the keys up to *key* (all when None)."""
+        import polars as pl  # noqa: PLC0415
+
+        last = len(self.jobs) if key is None else min(len(self.jobs), key // _BATCH + 1)
+        lines, denials, keys = [self._line_rows], [self._denial_rows], [self._keys]
+        bad: list[int] = []
+        while self.taken < last:
+            job = self.jobs[self.taken]
+            self.jobs[self.taken] = None  # its result is held below, once
+            self.taken += 1
+            assert job is not None  # noqa: S101 - taken once
+            (lines_part, line_part, denials_part, denial_part, keys_part), bad_part = job.result()
+            lines.append(
+                pl.DataFrame(lines_part, schema=self._row_schema, orient="row").with_columns(
+                    pl.col("tid") + len(self._line_texts)
+                )
+            )
+            self._line_texts += line_part
+            denials.append(
+                pl.DataFrame(denials_part, schema=self._row_schema, orient="row").with_columns(
+                    pl.col("tid") + len(self._denial_texts)
+                )
+            )
+            self._denial_texts += denial_part
+            keys.append(pl.DataFrame(keys_part, schema=self._key_schema, orient="row"))
+            bad += bad_part
+        if len(keys) > 1:
+            self._line_rows = pl.concat(lines)
+            self._denial_rows = pl.concat(denials)
+            # The keys' texts are large: their frames are chained, not copied.
+            self._keys = pl.concat(keys, rechunk=False)
+            self._frames = None
+        if bad:
+            self.unrenderable += bad
+            self.move(bad)
+
+    def frames(
+        self,
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Line rows, line texts (by ``tid``), denial rows, denial texts, and the keys taken so far."""
+        import polars as pl  # noqa: PLC0415
+
+        if self._frames is None:
+            line_table = pl.DataFrame(
+                self._line_texts,
+                schema={name: getattr(pl, kind) for name, kind in _LINE_SCHEMA.items()},
+            ).with_row_index("tid")
+            denial_table = pl.DataFrame(
+                self._denial_texts, schema=dict.fromkeys(_DENIAL_LITERALS, pl.String)
+            ).with_row_index("tid")
+            self._frames = (
+                self._line_rows,
+                line_table.with_columns(pl.col("tid").cast(pl.Int64)),
+                self._denial_rows,
+                denial_table.with_columns(pl.col("tid").cast(pl.Int64)),
+                self._keys,
+            )
+        return self._frames  # type: ignore[return-value]
 
 
 class _Results:
@@ -1852,14 +1916,19 @@ class _Results:
         self._top_up()
 
     def _top_up(self) -> None:
-        while self.waiting and len(self.jobs) < self.in_flight:
-            batch = self.waiting.popleft()
-            self.jobs.append(
-                (
-                    batch[0][0][0],
-                    self.runner.submit(_patient_batch, batch, *self.headers, self.render),
-                )
-            )
+        while self.waiting and len(self.jobs) < max(self.in_flight, 1):
+            self._submit()
+
+    def _submit(self) -> None:
+        batch = self.waiting.popleft()
+        self.jobs.append(
+            (batch[0][0][0], self.runner.submit(_patient_batch, batch, *self.headers, self.render))
+        )
+
+    def submit_before(self, order: int | None) -> None:
+        """Submit now the waiting batches of the patients before *order* (every batch when None)."""
+        while self.waiting and (order is None or self.waiting[0][0][0][0] < order):
+            self._submit()
 
     def add(self, done: tuple[Any, ...]) -> None:
         """A batch closed out of order (patients moved back from the columnar side)."""
@@ -2000,25 +2069,25 @@ class _Background:
         import threading  # noqa: PLC0415
 
         self.writer = writer
-        self.queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[_Texts | None] = queue.Queue(maxsize=2)
         self.failed: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, name="carecore-close-writer", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while (merged := self.queue.get()) is not None:
+        while (texts := self.queue.get()) is not None:
             if self.failed:
                 continue
             try:
-                _write_texts(self.writer, merged)
+                _write_texts(self.writer, texts)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 self.failed.append(exc)
 
-    def put(self, merged: pl.DataFrame) -> None:
-        """Queue *merged* for writing (waits while two chunks are queued)."""
+    def put(self, texts: _Texts) -> None:
+        """Queue *texts* for writing (waits while two chunks are queued)."""
         if self.failed:
             self.finish()
-        self.queue.put(merged)
+        self.queue.put(texts)
 
     def stop(self) -> None:
         """Let the thread write what is queued and end (nothing is raised)."""
@@ -2033,30 +2102,27 @@ class _Background:
             raise self.failed[0]
 
 
-def _write_chunks(  # noqa: PLR0917
+def _write_chunks(  # noqa: PLR0915, PLR0917
     writer: CloseWriter,
     cp: pl.DataFrame,
     entries: pl.DataFrame,
     results: _Results,
-    frames: tuple[
-        tuple[pl.DataFrame, pl.DataFrame],
-        tuple[pl.DataFrame, pl.DataFrame],
-        pl.DataFrame,
-        pl.DataFrame,
-        pl.DataFrame,
-    ],
+    evaluated: _Evaluated,
+    frames: tuple[pl.DataFrame, pl.DataFrame],
     total: int,
     month: ServicePeriod,
     rules: RuleSet,
     on_progress: Callable[[int], object] | None,
 ) -> None:
-    """Build and append the text of the columnar patients, merged with the reference code's, in order."""
+    """Build and append the text of the columnar patients, merged with the reference code's, in order.
+
+    Each chunk takes the canonical months' results it needs from *evaluated*,
+    so the first chunks are written while the workers evaluate the others.
+    """
     import polars as pl  # noqa: PLC0415
 
-    (line_frame, line_table), (denial_frame, denial_table), tails, conditions_json, diagnoses = (
-        frames
-    )
-    start, end = _pdate(month.start), _pdate(month.end)
+    conditions_json, diagnoses = frames
+    end = _pdate(month.end)
     prac = pl.col("_practitioner")
     dos_at_end = not dates_at_threshold(rules.switches)
     encoder = writer.encoder
@@ -2088,20 +2154,29 @@ def _write_chunks(  # noqa: PLR0917
         hi = int(orders.search_sorted(last, "left"))
         return frame.slice(lo, hi - lo)
 
+    # The packet's frame, cut where the time log's and the claim lines' items go: each file
+    # is written as fragments in close order (a patient's pieces, then the next patient's),
+    # so no patient's text is put together on its own.
+    head, rest = packet.cut("time_log")
+    middle, tail = rest.cut("claim_lines")
+
     background = _Background(writer)
     try:
         for first in range(0, max(total, 1), _CHUNK):
             last = first + _CHUNK
-            # _conditions_text is Int64, but str for a patients.csv of a header only (no
-            # texts to number): the joins on it need one type.
-            chunk = window(cp, cp_orders, first, last).with_columns(
-                pl.col("_conditions_text").cast(pl.Int64)
-            )
-            chunk_entries = window(entries, entry_orders, first, last).with_columns(
-                pl.col("_role").cast(pl.String),
-                pl.col("_family").cast(pl.String),
-                pl.col("_credential").cast(pl.String),
-            )
+            chunk = window(cp, cp_orders, first, last)
+            if chunk.height:
+                evaluated.upto(chunk.get_column("_key").max())  # type: ignore[arg-type]
+            line_frame, line_table, denial_frame, denial_table, key_frame = evaluated.frames()
+            if evaluated.unrenderable:
+                chunk = chunk.filter(~pl.col("_key").is_in(evaluated.unrenderable))
+            chunk = chunk.join(
+                key_frame.select("_key", "n_lines", "n_denials", *(f"bills_{f}" for f in _KEYED)),
+                on="_key",
+                how="left",
+                maintain_order="left",
+            ).with_columns(pl.col("_conditions_text").cast(pl.Int64))
+            chunk_entries = window(entries, entry_orders, first, last)
             lines = (
                 chunk.select("_order", "_key", "_patient_id", "_practitioner", "_conditions_text")
                 .join(line_frame, on="_key")
@@ -2111,139 +2186,255 @@ def _write_chunks(  # noqa: PLR0917
             if dos_at_end:
                 lines = lines.with_columns(pl.lit(month.end.isoformat()).alias("_dos"))
             else:
-                lines = lines.with_columns(_dates_of_service(lines, chunk_entries, first, end))
-            lines = lines.with_columns(pl.coalesce("fixed", "_dos").alias("_dos"))
-            lines = lines.sort("_order", "k").with_columns(
-                Template.columns_expr(
-                    "c",
-                    _CLAIM_CSV,
-                    patient_id=pl.col("_patient_id"),
-                    practitioner=prac,
-                    date_of_service=pl.col("_dos"),
-                    diagnoses=pl.col("_dx_csv"),
-                ).alias("claims_csv"),
-                Template.columns_expr(
-                    "j",
-                    _CLAIM_JSON,
-                    patient_id=pid_json,
-                    practitioner=prac_json,
-                    date_of_service=dos_json,
-                    diagnoses=pl.col("_dx_json"),
-                ).alias("claims_json"),
-                Template.columns_expr(
-                    "a",
-                    _AUDIT_LINE,
-                    practitioner=prac_json,
-                    date_of_service=dos_json,
-                    diagnoses=pl.col("_dx_json"),
-                ).alias("audit_line"),
-            )
-            per_patient = lines.group_by("_order", maintain_order=True).agg(
-                pl.col("claims_csv").str.join(""),
-                pl.col("claims_json").str.join(encoder.CLAIMS_JSON_NEXT),
-                pl.col("audit_line").str.join(","),
+                lines = lines.with_columns(
+                    _dates_of_service(
+                        lines,
+                        chunk_entries.with_columns(pl.col("_family").cast(pl.String)),
+                        first,
+                        end,
+                    )
+                )
+            lines = (
+                lines.with_columns(pl.coalesce("fixed", "_dos").alias("_dos"))
+                .select(
+                    "_order",
+                    "k",
+                    Template.columns_expr(
+                        "c",
+                        _CLAIM_CSV,
+                        patient_id=pl.col("_patient_id"),
+                        practitioner=prac,
+                        date_of_service=pl.col("_dos"),
+                        diagnoses=pl.col("_dx_csv"),
+                    ).alias("claims_csv"),
+                    Template.columns_expr(
+                        "j",
+                        _CLAIM_JSON,
+                        patient_id=pid_json,
+                        practitioner=prac_json,
+                        date_of_service=dos_json,
+                        diagnoses=pl.col("_dx_json"),
+                    ).alias("claims_json"),
+                    # The packet's claim lines, comma-separated per patient.
+                    pl.concat_str(
+                        pl.when(pl.col("k") > 0).then(pl.lit(",")).otherwise(pl.lit("")),
+                        Template.columns_expr(
+                            "a",
+                            _AUDIT_LINE,
+                            practitioner=prac_json,
+                            date_of_service=dos_json,
+                            diagnoses=pl.col("_dx_json"),
+                        ),
+                    ).alias("audit_line"),
+                )
+                .sort("_order", "k")
             )
             denials = (
                 chunk.select("_order", "_key", "_patient_id", "_practitioner")
                 .join(denial_frame, on="_key")
                 .join(denial_table, on="tid")
-                .sort("_order", "k")
-                .group_by("_order", maintain_order=True)
-                .agg(
+                .select(
+                    "_order",
+                    "k",
                     Template.columns_expr(
                         "d", _DENIAL_CSV, patient_id=pl.col("_patient_id"), practitioner=prac
-                    )
-                    .str.join("")
-                    .alias("denials_csv")
+                    ).alias("text"),
                 )
+                .sort("_order", "k")
             )
             # Audit packets of the billed: the time log of the billed families inside the month.
             billed = (
                 chunk.filter(pl.col("n_lines") > 0)
-                .join(tails, on="_key", how="left")
-                .join(conditions_json, on="_conditions_text", how="left")
-            )
-            bills = pl.lit(value=False)
-            for f in _KEYED:
-                bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
-            log = (
-                chunk_entries.join(
-                    billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _KEYED)),
-                    on="_order",
-                )
-                .filter(bills & (pl.col("_day") >= start) & (pl.col("_day") <= end))
-                .sort(
-                    "_order", "_day", "_family", "_role", "_minutes", "_credential", "_interactive"
-                )
-                .group_by("_order", maintain_order=True)
-                .agg(
-                    log_item.expr(
-                        date=plain_json_expr(_iso(chunk_entries, "_day")),
-                        minutes=pl.col("_minutes").cast(pl.String),
-                        role=plain_json_expr(pl.col("_role")),
-                        credential=plain_json_or_null_expr(
-                            pl.when(pl.col("_credential") == "")
-                            .then(None)
-                            .otherwise(pl.col("_credential"))
-                        ),
-                        family=plain_json_expr(pl.col("_family")),
-                        practitioner=prac_json,
-                        interactive=json_bool_expr(pl.col("_interactive")),
-                    )
-                    .str.join(",")
-                    .alias("_log")
-                )
-            )
-            audits = (
-                billed.join(log, on="_order", how="left")
-                .join(per_patient.select("_order", "audit_line"), on="_order")
-                .select(
-                    "_order",
-                    pl.concat_str(
-                        packet.expr(
-                            patient_id=pid_json,
-                            practitioners=practitioner_item.expr(
-                                id=prac_json, credential=plain_json_expr(pl.col("_credential"))
-                            ),
-                            consent=pl.concat_str(
-                                [family_part(billed, "consent", f) for f in _KEYED],
-                                separator=",",
-                                ignore_nulls=True,
-                            ),
-                            care_plan=pl.concat_str(
-                                [family_part(billed, "care_plan", f) for f in _KEYED],
-                                separator=",",
-                                ignore_nulls=True,
-                            ),
-                            conditions=pl.col("_conditions_json"),
-                            time_log=pl.col("_log").fill_null(""),
-                            claim_lines=pl.col("audit_line"),
-                            denials=pl.col("denials_json"),
-                            hints=pl.col("hints_json"),
-                            evaluated_by=pl.col("evaluated_by"),
-                        ),
-                        pl.lit("\n"),
-                    ).alias("audit"),
-                )
-            )
-            columnar = (
-                chunk.select("_order")
                 .join(
-                    per_patient.select("_order", "claims_csv", "claims_json"),
-                    on="_order",
+                    key_frame.select("_key", "denials_json", "hints_json", "evaluated_by"),
+                    on="_key",
                     how="left",
                 )
-                .join(denials, on="_order", how="left")
-                .join(audits, on="_order", how="left")
-                .with_columns(
-                    pl.col(c).fill_null("")
-                    for c in ("claims_csv", "claims_json", "denials_csv", "audit")
-                )
-                .select("_order", "claims_csv", "claims_json", "denials_csv", "audit")
+                .join(conditions_json, on="_conditions_text", how="left")
             )
-            background.put(pl.concat([results.upto(last), columnar]).sort("_order"))
+            log = _time_log(chunk_entries, billed, month, log_item, prac_json)
+            billed = billed.sort("_order")
+            frames_of = billed.select(
+                "_order",
+                head.expr(
+                    patient_id=pid_json,
+                    practitioners=practitioner_item.expr(
+                        id=prac_json, credential=plain_json_expr(pl.col("_credential"))
+                    ),
+                    consent=pl.concat_str(
+                        [family_part(billed, "consent", f) for f in _KEYED],
+                        separator=",",
+                        ignore_nulls=True,
+                    ),
+                    care_plan=pl.concat_str(
+                        [family_part(billed, "care_plan", f) for f in _KEYED],
+                        separator=",",
+                        ignore_nulls=True,
+                    ),
+                    conditions=pl.col("_conditions_json"),
+                ).alias("head"),
+                middle.expr().alias("middle"),
+                pl.concat_str(
+                    tail.expr(
+                        denials=pl.col("denials_json"),
+                        hints=pl.col("hints_json"),
+                        evaluated_by=pl.col("evaluated_by"),
+                    ),
+                    pl.lit("\n"),
+                ).alias("tail"),
+            )
+            # The reference code's patients of the chunk, each file's text as one fragment.
+            reference = results.upto(last)
+            audit = _ordered(
+                first,
+                [
+                    (0, reference.select("_order", pl.col("audit").alias("text"))),
+                    (0, frames_of.select("_order", pl.col("head").alias("text"))),
+                    (1, log),
+                    (2, frames_of.select("_order", pl.col("middle").alias("text"))),
+                    (3, lines.select("_order", pl.col("audit_line").alias("text"))),
+                    (4, frames_of.select("_order", pl.col("tail").alias("text"))),
+                ],
+            )
+            background.put((*_claims_and_denials(first, reference, lines, denials), audit))
             if on_progress is not None:
                 on_progress(min(last, total))
         background.finish()
     finally:
         background.stop()
+
+
+def _ordered(first: int, parts: list[tuple[int, pl.DataFrame]]) -> pl.Series:
+    """The ``text`` of every part's rows, by (patient, part, row): each part in patient order.
+
+    *parts* are (part number, frame of ``_order`` and ``text``) of the chunk
+    of patients from order *first* on.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    keyed = [
+        frame.select(
+            (
+                (((pl.col("_order") - first) * _PARTS + part) * (1 << _ROW_BITS))
+                + pl.int_range(pl.len(), dtype=pl.Int64)
+            ).alias("_s"),
+            "text",
+        )
+        for part, frame in parts
+    ]
+    return pl.concat(keyed).sort("_s").get_column("text")
+
+
+def _claims_and_denials(
+    first: int, reference: pl.DataFrame, lines: pl.DataFrame, denials: pl.DataFrame
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """claims.csv rows, claims.json items and denials.csv rows of a chunk, in close order.
+
+    *lines* and *denials* are the columnar patients' rows in order; the
+    reference code's patients (*reference*, a row each) go in their place.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    if not reference.height:
+        return (
+            lines.get_column("claims_csv"),
+            lines.get_column("claims_json"),
+            denials.get_column("text"),
+        )
+    claims_csv, claims_json, denials_csv = (
+        _ordered(
+            first,
+            [
+                (0, reference.select("_order", pl.col(column).alias("text"))),
+                (1, frame.select("_order", pl.col(name).alias("text"))),
+            ],
+        )
+        for column, frame, name in (
+            ("claims_csv", lines, "claims_csv"),
+            ("claims_json", lines, "claims_json"),
+            ("denials_csv", denials, "text"),
+        )
+    )
+    return claims_csv, claims_json, denials_csv
+
+
+def _time_log(
+    entries: pl.DataFrame,
+    billed: pl.DataFrame,
+    month: ServicePeriod,
+    log_item: Template,
+    prac_json: pl.Expr,
+) -> pl.DataFrame:
+    """The packets' time-log items (``_order``, ``text``), in patient and log order.
+
+    The entries of the billed families inside the month; each item after a
+    patient's first starts with a comma.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    start, end = _pdate(month.start), _pdate(month.end)
+    bills = pl.lit(value=False)
+    for f in _KEYED:
+        bills = pl.when(pl.col("_family") == f).then(pl.col(f"bills_{f}")).otherwise(bills)
+    log = entries.join(
+        billed.select("_order", "_practitioner", *(f"bills_{f}" for f in _KEYED)),
+        on="_order",
+    ).filter(bills & (pl.col("_day") >= start) & (pl.col("_day") <= end))
+    # The time log's order (day, family, role, minutes, credential, interactive), with
+    # each text column's values by their rank in text order.
+    ranks = {name: _ranks(log, name) for name in ("_family", "_role", "_credential")}
+    log = (
+        log.sort(
+            "_order",
+            "_day",
+            ranks["_family"],
+            ranks["_role"],
+            "_minutes",
+            ranks["_credential"],
+            "_interactive",
+        )
+        .with_columns(
+            pl.col("_role").cast(pl.String),
+            pl.col("_family").cast(pl.String),
+            pl.col("_credential").cast(pl.String),
+        )
+        .select(
+            "_order",
+            pl.concat_str(
+                pl.when(pl.col("_order") == pl.col("_order").shift(1))
+                .then(pl.lit(","))
+                .otherwise(pl.lit("")),
+                log_item.expr(
+                    date=plain_json_expr(_iso(log, "_day")),
+                    minutes=pl.col("_minutes").cast(pl.String),
+                    role=plain_json_expr(pl.col("_role")),
+                    credential=plain_json_or_null_expr(
+                        pl.when(pl.col("_credential") == "")
+                        .then(None)
+                        .otherwise(pl.col("_credential"))
+                    ),
+                    family=plain_json_expr(pl.col("_family")),
+                    practitioner=prac_json,
+                    interactive=json_bool_expr(pl.col("_interactive")),
+                ),
+            ).alias("text"),
+        )
+    )
+    return log
+
+
+#: Parts of a patient's text in a file, and room for a part's rows (see _write_chunks' ``ordered``).
+_PARTS = 8
+_ROW_BITS = 24
+
+
+def _ranks(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """*column* (text) as each value's rank in text order among *frame*'s values: sorts alike."""
+    import polars as pl  # noqa: PLC0415
+
+    values = sorted(frame.get_column(column).cast(pl.String).unique().drop_nulls().to_list())
+    return (
+        pl.col(column)
+        .cast(pl.String)
+        .replace_strict(values, list(range(len(values))), return_dtype=pl.Int64, default=None)
+    )

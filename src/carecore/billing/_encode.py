@@ -223,6 +223,18 @@ class Template:
                 parts.append(pl.lit(literal))
         return pl.concat_str(parts)
 
+    def cut(self, name: str) -> tuple[Template, Template]:
+        """The text before the hole *name* and the text after it, as two templates.
+
+        >>> Template.of(lambda a, b: f"<{a}|{b}>", "a", "b").cut("a")
+        (Template(literals=('<',), names=()), Template(literals=('|', '>'), names=('b',)))
+        """
+        at = self.names.index(name)
+        return (
+            Template(self.literals[: at + 1], self.names[:at]),
+            Template(self.literals[at + 1 :], self.names[at + 1 :]),
+        )
+
     def as_columns(self, prefix: str) -> dict[str, str]:
         """The literals as columns ``<prefix>0``, ``<prefix>1``, ... (see :meth:`columns_expr`)."""
         return {f"{prefix}{i}": text for i, text in enumerate(self.literals)}
