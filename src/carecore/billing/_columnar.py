@@ -203,16 +203,10 @@ def _read(
         header_row = next(limits.csv_rows(handle, what=file.name), None)
     raw = header_row if header_row is not None else []
     header = _header(iter([] if header_row is None else [header_row]), file, known, required)
-    lines = _scan(file) if scanned is None else scanned()
-    if lines is None:
-        return None
     wanted = [name for name in header if columns is None or name in columns]
-    if lines <= 1:
-        if offsets is not None:
-            offsets.append(pl.Series([], dtype=pl.Int64))
-        return pl.DataFrame(
-            schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}
-        ), header
+    # Each line's cell count and length, read while a worker scans the file (see _scan);
+    # a file polars cannot read here is decided on once the scan's answer is in.
+    per_line: pl.DataFrame | None = None
     try:
         texts = pl.scan_csv(
             file,
@@ -230,9 +224,22 @@ def _read(
                 ragged.alias("bad"), pl.col("l").str.len_bytes().cast(pl.Int64).alias("length")
             ).collect(engine="streaming")
             bad, rows = bool(per_line.get_column("bad").any()), per_line.height
-        if bad or rows != lines - 1:
-            return None
+        unread = False
+    except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        unread = True
+    lines = _scan(file) if scanned is None else scanned()
+    if lines is None:
+        return None
+    if lines <= 1:
         if offsets is not None:
+            offsets.append(pl.Series([], dtype=pl.Int64))
+        return pl.DataFrame(
+            schema={"__line__": pl.Int64, **dict.fromkeys(wanted, pl.String)}
+        ), header
+    if unread or bad or rows != lines - 1:
+        return None
+    try:
+        if per_line is not None and offsets is not None:
             with file.open("rb") as handle:
                 first = handle.readline()
             ending = 2 if first.endswith(b"\r\n") else 1
@@ -1586,11 +1593,14 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     # patient): the writer can then write a chunk once the batches holding its keys are back.
     keys = (
         cp.group_by(key_columns)
-        .agg(pl.col("_order").min().alias("_first"))
+        .agg(pl.col("_order").min().alias("_first"), pl.col("_order").alias("_orders"))
         .sort("_first")
         .with_row_index("_key")
         .with_columns(pl.col("_key").cast(pl.Int64))
     )
+    # Each patient's key, by order (a join on the key columns themselves costs far more).
+    key_of = keys.select("_key", pl.col("_orders").alias("_order")).explode("_order")
+    keys = keys.drop("_orders")
     # Patients the reference code closes: the rows the main process has not read are read
     # in the workers (by byte offset), with the patients' event rows.
     patient_offsets, event_offsets = offsets
@@ -1675,7 +1685,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     if runner.parallel:
         results.submit_before(None)
     cp = (
-        cp.join(keys.drop("_first"), on=key_columns, how="left", nulls_equal=True)
+        cp.join(key_of, on="_order", how="left")
         .select(
             "_order",
             "__line__",
@@ -1688,7 +1698,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         )
         .sort("_order")
     )
-    del keys
+    del keys, key_of
     # Orphans: rows naming no good patient.
     orphan_rows = (
         events.join(good.select("_pid"), on="_pid", how="anti")
