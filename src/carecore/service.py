@@ -1876,11 +1876,18 @@ def _billing_items(
     """
     chosen: dict[tuple[type, tuple[object, ...]], ClaimLine | Denial] = {}
     everything: list[ClaimLine | Denial] = [*claim_lines, *denials]
+    keys: dict[type, Callable[[Any], tuple[object, ...]]] = {}
     for item in everything:
-        chosen.setdefault((type(item), kind_for(type(item)).key_of(item)), item)
+        cls = type(item)
+        key_of = keys.get(cls)
+        if key_of is None:
+            key_of = keys[cls] = kind_for(cls).key_of
+        chosen.setdefault((cls, key_of(item)), item)
     items = list(chosen.values())
+    first, last = period.start, period.end
     for item in items:
-        if item.patient_id != patient_id or item.period.start not in period:
+        # (a stored period's start is a day: `first <= start <= last` is `start in period`)
+        if item.patient_id != patient_id or not first <= item.period.start <= last:
             raise errors.InvalidValue(
                 f"belongs to another patient or period than {patient_id} {period}",
                 field="claim_lines",
@@ -1907,6 +1914,9 @@ def _replace_billing(
     for old in stored:
         if closed_with(old.period, period):
             current[type(old), kind_for(type(old)).key_of(old)] = old
+    if not current:  # the month's first close: nothing to keep or delete, every item is new
+        tx.add_many(list(items))
+        return
     new = [(item, (type(item), kind_for(type(item)).key_of(item))) for item in items]
     same = {key for item, key in new if current.get(key) == item}
     for key, old in current.items():

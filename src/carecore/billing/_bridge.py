@@ -381,12 +381,7 @@ def facts_and_gaps(
     facts = BillingFacts(
         period=period,
         setting=setting,
-        practitioners=[
-            BillingPractitioner(
-                id=p.id, credential=p.credential, primary_care_focal_point=primary_care_focal_point
-            )
-            for p in staff
-        ],
+        practitioners=[_billing_practitioner(p, primary_care_focal_point) for p in staff],
         patient=PatientFacts(
             id=patient.id,
             conditions=[_chronic(c, significant_risk_from) for c in active],
@@ -400,6 +395,30 @@ def facts_and_gaps(
         events=events,
     )
     return facts, gaps
+
+
+def _billing_practitioner(practitioner: Practitioner, focal_point: bool) -> BillingPractitioner:  # noqa: FBT001
+    """*practitioner* as the engine reads them, one value per id, credential and flag.
+
+    A close names the same few hundred practitioners for every patient: each
+    value is made (and checked) once and shared, as values are immutable.
+    """
+    key = (practitioner.id, practitioner.credential, focal_point)
+    # (Only a bool is kept: 1 == True, and the value's check refuses anything but a bool.)
+    found = _BILLING_PRACTITIONERS.get(key) if isinstance(focal_point, bool) else None
+    if found is None:
+        found = BillingPractitioner(
+            id=practitioner.id,
+            credential=practitioner.credential,
+            primary_care_focal_point=focal_point,
+        )
+        if len(_BILLING_PRACTITIONERS) < _CHRONIC_LIMIT:
+            _BILLING_PRACTITIONERS[key] = found
+    return found
+
+
+#: Billing practitioners by id, credential and focal-point flag (see _billing_practitioner).
+_BILLING_PRACTITIONERS: dict[tuple[str, object, bool], BillingPractitioner] = {}
 
 
 #: TimeFact's __init__ without its validators: a time entry's date, minutes, role,

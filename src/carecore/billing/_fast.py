@@ -741,10 +741,21 @@ def _evolve(value: _V, **changes: Any) -> _V:
         names = tuple(a.alias for a in fields)
         get: Callable[[Any], tuple[Any, ...]] = many if len(names) > 1 else (lambda v: (many(v),))
         found = _REBUILD[cls] = (names, get)
-    names, get = found
-    arguments = dict(zip(names, get(value), strict=True))
-    arguments.update(changes)
-    return cls(**arguments)
+    # A cached template's lines, denials and hints are copied for thousands of patients:
+    # each one's arguments are read once (the value is kept, so its id stays its own).
+    known = _ARGUMENTS.get(id(value))
+    if known is None or known[0] is not value:
+        names, get = found
+        known = (value, dict(zip(names, get(value), strict=True)))
+        if len(_ARGUMENTS) >= _ARGUMENTS_LIMIT:
+            _ARGUMENTS.clear()
+        _ARGUMENTS[id(value)] = known
+    return cls(**{**known[1], **changes})
+
+
+#: Per value copied by _evolve (by id, with the value itself): its init arguments by alias.
+_ARGUMENTS: dict[int, tuple[object, dict[str, Any]]] = {}
+_ARGUMENTS_LIMIT = 20_000
 
 
 #: A run of digits (the numbers a result's texts quote).

@@ -330,20 +330,17 @@ def _evaluate(
                 teams[team.patient_id].setdefault(m.practitioner_id)
     plans = records.care_plans
     plan_groups = _by_patient(plans) if isinstance(plans, tuple) else {}
+    # A kind no patient has (most practices keep no RPM setups or elections) is the
+    # same empty list for every patient: only the kinds read are looked up per patient.
+    held = {name: group for name, group in groups.items() if group}
+    nobody = {name: _NONE for name in groups if name not in held}
+    naming = [name for name in _NAMING if name in held]
+    start, end = period.start, period.end
     for done, patient in enumerate(sorted(records.patients, key=lambda p: p.id), start=1):
-        mine = {name: group.get(patient.id, []) for name, group in groups.items()}
+        pid = patient.id
+        mine = {**nobody, **{name: group.get(pid, _NONE) for name, group in held.items()}}
         named = {
-            getattr(item, "billing_practitioner_id", None)
-            for name in (
-                "consents",
-                "enrollments",
-                "time_entries",
-                "contacts",
-                "visits",
-                "device_setups",
-                "mdm_assessments",
-            )
-            for item in mine[name]
+            getattr(item, "billing_practitioner_id", None) for name in naming for item in mine[name]
         }
         on_teams = list(teams.get(patient.id, {}))
         order = on_teams + sorted(i for i in named if i not in on_teams and i is not None)
@@ -370,7 +367,8 @@ def _evaluate(
             care_plans=plan_groups.get(patient.id, [])
             if isinstance(plans, tuple)
             else plans.get(patient.id, {}),
-            time_entries=[t for t in mine["time_entries"] if t.service_date in period],
+            # (service_date is a day: `start <= day <= end` is `day in period`)
+            time_entries=[t for t in mine["time_entries"] if start <= t.service_date <= end],
             contacts=mine["contacts"],
             # The engine finds the initiating visit itself: one with the billing
             # practitioner, of a qualifying kind, within a year of the start.
@@ -393,6 +391,22 @@ def _evaluate(
         if rules.payer == "cms":
             result = _part_b_only(result, mine["coverages"], period, rules, options)
         yield facts, result
+
+
+#: The kinds whose records name a billing practitioner the close may evaluate a patient for.
+_NAMING = (
+    "consents",
+    "enrollments",
+    "time_entries",
+    "contacts",
+    "visits",
+    "device_setups",
+    "mdm_assessments",
+)
+
+#: A patient's records of a kind they hold none of (never changed: the lists handed on are
+#: read, and copied where filtered).
+_NONE: list[Any] = []
 
 
 def _one_tcm_per_30_days(
