@@ -86,9 +86,50 @@ def _load_instant(value: object) -> pendulum.DateTime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
+        # An ISO text gives UTC or an unnamed fixed UTC offset: pendulum's zone for each is
+        # found once, and the instant built as pendulum.instance builds it (a wall time in
+        # such a zone has fold 0), without a zone lookup and a conversion every time.
+        parsed = dt.datetime.fromisoformat(value)
+        tzinfo = parsed.tzinfo
+        zone = pendulum.UTC if tzinfo is dt.UTC else _OFFSETS.get(tzinfo)
+        if zone is None:
+            zone = _offset_zone(parsed)
+        if zone is None:
+            return pendulum.instance(parsed)
+        return pendulum.DateTime(
+            parsed.year,
+            parsed.month,
+            parsed.day,
+            parsed.hour,
+            parsed.minute,
+            parsed.second,
+            parsed.microsecond,
+            tzinfo=zone,
+            fold=0,
+        )
     assert isinstance(value, dt.datetime)  # noqa: S101
     return pendulum.instance(value)
+
+
+#: The fixed UTC offsets of ISO texts -> pendulum's zone for each (see _load_instant).
+_OFFSETS: dict[object, pendulum.FixedTimezone] = {}
+
+
+def _offset_zone(parsed: dt.datetime) -> pendulum.FixedTimezone | None:
+    """The zone pendulum gives *parsed*'s fixed UTC offset (kept), or None for any other zone."""
+    tzinfo = parsed.tzinfo
+    if type(tzinfo) is not dt.timezone or tzinfo is dt.UTC:
+        return None
+    zone = pendulum.instance(parsed).tzinfo
+    if type(zone) is not pendulum.FixedTimezone:
+        return None
+    if len(_OFFSETS) < _SHARED_OFFSETS:
+        _OFFSETS[tzinfo] = zone
+    return zone
+
+
+#: Distinct UTC offsets kept (there are fewer than a hundred in use).
+_SHARED_OFFSETS = 512
 
 
 def _load_time(value: object) -> dt.time | None:
