@@ -195,8 +195,10 @@ def open_episode(
         raise errors.InvalidValue(
             "only a discharge opens a transition episode", field="kind", value=event.kind
         )
-    day = event.discharge_date(time_zone)
-    assert day is not None  # noqa: S101 - checked just above
+    # The local discharge time, read once: the episode keeps it, and its date is
+    # event.discharge_date(time_zone).
+    local = event.discharged_at.in_timezone(time_zone)
+    day = local.date()
     # A sender that does not say where the patient went (no HL7 PV1-36) may well have
     # sent them home: the clock starts, and the disposition is a deadline to confirm.
     unknown = event.to_setting is None
@@ -222,7 +224,7 @@ def open_episode(
         id=episode_id_for(event),
         patient_id=event.patient_id,
         discharge_event_id=event.id,
-        discharged_at=event.discharged_at.in_timezone(time_zone),
+        discharged_at=local,
         discharge_date=day,
         from_setting=_from_setting(event),
         to_setting=event.to_setting,
