@@ -500,8 +500,12 @@ def _claim(tx: Transaction, event: AdtEvent, text: str) -> tuple[AdtEvent, bool]
 _DIGEST = 16
 
 
+@functools.lru_cache(maxsize=256)
 def _own_key(key: str, text: str) -> str:
-    """*key* with a digest of the message's *text*: what a message claims beside its key."""
+    """*key* with a digest of the message's *text*: what a message claims beside its key.
+
+    Cached: a group commit asks for it when it reads ahead and again when it claims.
+    """
     return f"{key}#{hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]}"
 
 

@@ -315,6 +315,20 @@ def _zone(key: str | int) -> pendulum.Timezone | pendulum.FixedTimezone:
     return pendulum.timezone(key)
 
 
+@functools.lru_cache(maxsize=256)
+def _offset(hours: str, minutes: str) -> pendulum.Timezone | pendulum.FixedTimezone:
+    """The zone of a DTM's UTC offset (``-06`` and ``00``), worked out once; ValueError past a day.
+
+    The offset as python-hl7's parse_datetime reckons it (the minutes take the
+    hours' sign); one of a day or more (+2400) is no offset at all.
+    """
+    total: float = int(hours) * 60
+    total += math.copysign(int(minutes), total)
+    if not -_DAY < total < _DAY:
+        raise ValueError(hours + minutes)
+    return _zone(int(dt.timedelta(minutes=total).total_seconds()))
+
+
 def _instant(
     text: str, *, field: str, time_zone: str | None, control_id: str
 ) -> pendulum.DateTime | None:
@@ -335,30 +349,39 @@ def _instant(
     zone = None
     try:
         if offset_hours is not None:
-            # The offset as parse_datetime reckons it (the minutes take the hours' sign); one
-            # of a day or more (+2400) is no offset at all.
-            minutes: float = int(offset_hours) * 60
-            minutes += math.copysign(int(offset_minutes), minutes)
-            if not -_DAY < minutes < _DAY:
-                raise ValueError(text)  # noqa: TRY301 - refused below, as an impossible date is
-            zone = _zone(int(dt.timedelta(minutes=minutes).total_seconds()))
+            zone = _offset(offset_hours, offset_minutes)
         elif time_zone is not None:
             zone = _zone(time_zone)
         second = microsecond = 0
         if seconds:
             delta = dt.timedelta(seconds=float(seconds))
             second, microsecond = delta.seconds, delta.microseconds
-        at: pendulum.DateTime = pendulum.DateTime.create(
-            int(year),
-            int(month or 1),
-            int(day or 1),
-            int(hour or 0),
-            int(minute or 0),
-            second,
-            microsecond,
-            tz=zone,
-            fold=0,
-        )
+        if type(zone) is pendulum.FixedTimezone:
+            # What DateTime.create makes in a fixed zone (a wall time there has fold 0),
+            # without its zone check and conversion.
+            at: pendulum.DateTime = pendulum.DateTime(
+                int(year),
+                int(month or 1),
+                int(day or 1),
+                int(hour or 0),
+                int(minute or 0),
+                second,
+                microsecond,
+                tzinfo=zone,
+                fold=0,
+            )
+        else:
+            at = pendulum.DateTime.create(
+                int(year),
+                int(month or 1),
+                int(day or 1),
+                int(hour or 0),
+                int(minute or 0),
+                second,
+                microsecond,
+                tz=zone,
+                fold=0,
+            )
     except ValueError:  # a month 13, a 30 February, an offset of +2400
         raise _not_a_time(field, text, control_id) from None
     if zone is None:
@@ -829,30 +852,43 @@ def ack(message: hl7.Message, code: str = "AA", text: str | None = None) -> str:
 
 
 def _ack(message: _Fields, code: str = "AA", text: str | None = None) -> str:
-    msh = message.segments.get("MSH", ())
+    msh: list[str] = message.segments.get("MSH", [])
     # MSH-3, 4, 9, 10, 11 and 12 as sent ("" past the end of the segment).
-    sender, facility, kind, control, processing, version = (
-        msh[n] if len(msh) > n else "" for n in (3, 4, 9, 10, 11, 12)
-    )
+    if len(msh) > 12:  # noqa: PLR2004 - MSH-12 is there
+        sender, facility, kind, control, processing, version = (
+            msh[3],
+            msh[4],
+            msh[9],
+            msh[10],
+            msh[11],
+            msh[12],
+        )
+    else:
+        sender, facility, kind, control, processing, version = (
+            msh[n] if len(msh) > n else "" for n in (3, 4, 9, 10, 11, 12)
+        )
+    head, middle, tail = _ack_template(sender, facility, kind, processing, version)
+    msa = f"{code}|{control}|{_escape(text)}" if text else f"{code}|{control}"
+    return f"{head}{_now_text()}{middle}{_control_id()}{tail}{msa}"
+
+
+@functools.lru_cache(maxsize=256)
+def _ack_template(
+    sender: str, facility: str, kind: str, processing: str, version: str
+) -> tuple[str, str, str]:
+    r"""An ACK's text around its time stamp (MSH-7) and control id (MSH-10), up to ``MSA|``.
+
+    Made once per sender: ``MSH|^~\&|carecore|carecore|``, MSH-3 and MSH-4
+    sent back; ``ACK^`` the trigger; MSH-11 and MSH-12 as sent (else ``P``
+    and ``2.5``).
+    """
     trigger = _component(kind, 2)
-    header = "|".join(
-        [
-            "MSH",
-            "^~\\&",
-            "carecore",
-            "carecore",
-            sender,
-            facility,
-            _now_text(),
-            "",
-            f"ACK^{trigger}^ACK" if trigger else "ACK",
-            _control_id(),
-            processing or "P",
-            version or "2.5",
-        ]
+    kind_back = f"ACK^{trigger}^ACK" if trigger else "ACK"
+    return (
+        f"MSH|^~\\&|carecore|carecore|{sender}|{facility}|",
+        f"||{kind_back}|",
+        f"|{processing or 'P'}|{version or '2.5'}\rMSA|",
     )
-    msa = f"MSA|{code}|{control}" + (f"|{_escape(text)}" if text else "")
-    return f"{header}\r{msa}"
 
 
 def _now_text() -> str:
