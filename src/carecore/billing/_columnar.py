@@ -197,12 +197,7 @@ def _read(
     """
     import polars as pl  # noqa: PLC0415
 
-    with _open(file) as handle:
-        # The header line within carecore.limits, as the reference close reads it: a cell
-        # past csv_cell, or bytes that are not UTF-8, are refused by file and line.
-        header_row = next(limits.csv_rows(handle, what=file.name), None)
-    raw = header_row if header_row is not None else []
-    header = _header(iter([] if header_row is None else [header_row]), file, known, required)
+    raw, header = _read_header(file, known, required)
     wanted = [name for name in header if columns is None or name in columns]
     # Each line's cell count and length, read while a worker scans the file (see _scan);
     # a file polars cannot read here is decided on once the scan's answer is in.
@@ -270,6 +265,18 @@ def _read(
         .with_columns(pl.col("__line__").cast(pl.Int64)),
         header,
     )
+
+
+def _read_header(
+    file: Path, known: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """The header line's cells as written, and the column names (refusals raised, see ``_header``)."""
+    with _open(file) as handle:
+        # The header line within carecore.limits, as the reference close reads it: a cell
+        # past csv_cell, or bytes that are not UTF-8, are refused by file and line.
+        header_row = next(limits.csv_rows(handle, what=file.name), None)
+    raw = header_row if header_row is not None else []
+    return raw, _header(iter([] if header_row is None else [header_row]), file, known, required)
 
 
 def _mapped(
@@ -1273,31 +1280,48 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     runner: Pool[_State],
     on_progress: Callable[[int], object] | None,
 ) -> tuple[CloseSummary, list[RowProblem]] | None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
     import polars as pl  # noqa: PLC0415
 
     # The plain-file checks read every byte: with workers, they scan while polars reads.
     scans = [runner.submit(_scan_task, patients_file), runner.submit(_scan_task, events_file)]
-    offsets: list[pl.Series] = []
-    read = _read(
-        patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED, offsets=offsets, scanned=scans[0].result
-    )
-    if read is None:
-        return None
-    patient_frame, _ = read
-    read = _read(
-        events_file,
-        EVENT_COLUMNS,
-        _EVENT_REQUIRED,
-        columns=_EVENT_READ,
-        categorical=_EVENT_CATEGORIES,
-        offsets=offsets,
-        scanned=scans[1].result,
-    )
-    if read is None:
+    # patients.csv is read and split in a thread while this one reads events.csv (polars
+    # works without the interpreter lock, the cell parsers with it). The header's refusals
+    # are raised here, first, as the reference close raises them.
+    _read_header(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+
+    def read_patients() -> tuple[_Patients, pl.Series] | None:
+        found: list[pl.Series] = []
+        read = _read(
+            patients_file,
+            PATIENT_COLUMNS,
+            _PATIENT_REQUIRED,
+            offsets=found,
+            scanned=scans[0].result,
+        )
+        if read is None:
+            return None
+        return _Patients(patients_file, read[0], month, rules.switches), found[0]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="carecore-close-patients") as pool:
+        patients_job = pool.submit(read_patients)
+        offsets: list[pl.Series] = []
+        read = _read(
+            events_file,
+            EVENT_COLUMNS,
+            _EVENT_REQUIRED,
+            columns=_EVENT_READ,
+            categorical=_EVENT_CATEGORIES,
+            offsets=offsets,
+            scanned=scans[1].result,
+        )
+        patients = patients_job.result()
+    if read is None or patients is None:
         return None
     events, header = read
-    table = _Patients(patients_file, patient_frame, month, rules.switches)
-    del patient_frame
+    table, patient_offsets = patients
+    offsets.insert(0, patient_offsets)
     if table.duplicates:
         return None
     pf = table.frame
@@ -1428,15 +1452,20 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     good = good.with_columns(pl.col("_order").cast(pl.Int64))
     # Columnar patients: a clean row whose event rows are all clean and for their own practitioner,
     # and that the canonical form decides (see _declined).
+    # Each row carries its clean patient's order (``_porder``): the joins below are on it,
+    # not on the patient id's text.
     events = (
         events.join(
             clean.select(
+                "__line__",
                 pl.col("_patient_id").alias("_pid"),
                 pl.col("_practitioner").alias("_own"),
                 "_date_of_death",
                 "_established",
                 *(f"_counts_from_{f}" for f in _KEYED),
-            ),
+            )
+            .join(good.select("__line__", pl.col("_order").alias("_porder")), on="__line__")
+            .drop("__line__"),
             on="_pid",
             how="left",
         )
@@ -1484,30 +1513,29 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     # Columnar patients' facts and entries.
     cp = good.filter(pl.col("_columnar")).select("__line__", "_order").join(clean, on="__line__")
     # The columnar patients' readings rows: the reading per patient, and the rows' lines.
+    cp_orders = cp.get_column("_order").implode()
     device_lines = (
-        events.filter(pl.col("_ok") & pl.col("_dev"))
-        .join(cp.select("_patient_id", "_order"), left_on="_pid", right_on="_patient_id")
-        .select("_order", "__line__")
+        events.filter(pl.col("_ok") & pl.col("_dev") & pl.col("_porder").is_in(cp_orders))
+        .select(pl.col("_porder").alias("_order"), "__line__")
         .join(device_map, on="__line__")
     )
     cp = cp.join(device_lines.select("_order", "_dev"), on="_order", how="left")
     device_lines = device_lines.select("_order", "__line__")
-    entries = (
-        events.filter(pl.col("_ok") & ~pl.col("_dev"))
-        .join(cp.select("_patient_id", "_order"), left_on="_pid", right_on="_patient_id")
-        .select(
-            "_order",
-            "__line__",
-            "_day",
-            "_minutes",
-            pl.col("role").alias("_role"),
-            pl.col("family").alias("_family"),
-            "_credential",
-            "_interactive",
-        )
+    entries = events.filter(
+        pl.col("_ok") & ~pl.col("_dev") & pl.col("_porder").is_in(cp_orders)
+    ).select(
+        pl.col("_porder").alias("_order"),
+        "__line__",
+        "_day",
+        "_minutes",
+        pl.col("role").alias("_role"),
+        pl.col("family").alias("_family"),
+        "_credential",
+        "_interactive",
     )
     # From here the event rows are needed only for their line and patient (memory).
-    events = events.select("__line__", "_pid")
+    events = events.select("__line__", "_pid", "_porder")
+    del cp_orders
     start, end = _pdate(month.start), _pdate(month.end)
     first_day = _counts_from("_family")
     # What each minute counts toward (primitives.minute_class: role, credential and family).
@@ -1607,9 +1635,12 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     python_patients = good.filter(~pl.col("_columnar")).select("_order", "__line__", "_pid")
     python_batches = _batches(
         python_patients,
-        events.join(python_patients.select("_pid", "_order"), on="_pid").select(
-            "_order", "__line__"
-        ),
+        events.filter(
+            pl.col("_porder").is_null()
+            | pl.col("_porder").is_in(python_patients.get_column("_order").implode())
+        )
+        .join(python_patients.select("_pid", "_order"), on="_pid")
+        .select("_order", "__line__"),
         reference_rows,
         patient_offsets,
         event_offsets,
@@ -1701,7 +1732,8 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     del keys, key_of
     # Orphans: rows naming no good patient.
     orphan_rows = (
-        events.join(good.select("_pid"), on="_pid", how="anti")
+        events.filter(pl.col("_porder").is_null())
+        .join(good.select("_pid"), on="_pid", how="anti")
         .join(firsts, on="_pid", how="left")
         .sort("_first", "__line__")
         .select("__line__", "_pid")
