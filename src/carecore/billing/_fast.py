@@ -129,6 +129,8 @@ class FastClose:
         self._edges: dict[ServiceFamily, tuple[tuple[frozenset[int], tuple[int, ...]], ...]] = {}
         # A role whose minutes the engine counts as each class, per family (no credential).
         self._stand_in: dict[tuple[ServiceFamily, int], RoleClass] = {}
+        # The init arguments of the cached values copied for each patient (see _evolve).
+        self._arguments: dict[int, tuple[Any, dict[str, Any]]] = {}
         for family in _FAMILY_ORDER:
             for role in RoleClass:
                 kind = minute_class(rules.switches, family, role, None)
@@ -550,10 +552,12 @@ class FastClose:
         switches = self.rules.switches
         # Only ids, dates and the texts' minutes change: _evolve copies the template's
         # values and checks the changed ones (and the whole value) with its validators.
+        known = self._arguments
         ordered = sorted(entries, key=_first) if template.claim_lines else entries
         lines = tuple(
             _evolve(
                 line,
+                known,
                 patient_id=patient_id,
                 billing_practitioner_id=practitioner_id,
                 date_of_service=self._date_of_service(line.code, line.units, line.family, ordered),
@@ -563,19 +567,22 @@ class FastClose:
         )
         if texts is None:
             denials = tuple(
-                _evolve(d, patient_id=patient_id, practitioner_id=practitioner_id)
+                _evolve(d, known, patient_id=patient_id, practitioner_id=practitioner_id)
                 for d in template.denials
             )
-            hints = tuple(_evolve(h, practitioner=practitioner_id) for h in template.hints)
+            hints = tuple(_evolve(h, known, practitioner=practitioner_id) for h in template.hints)
         else:
             at, count = len(template.denials), len(template.hints)
             denials = tuple(
-                _evolve(d, patient_id=patient_id, practitioner_id=practitioner_id, message=text)
+                _evolve(
+                    d, known, patient_id=patient_id, practitioner_id=practitioner_id, message=text
+                )
                 for d, text in zip(template.denials, texts, strict=False)
             )
             hints = tuple(
                 _evolve(
                     h,
+                    known,
                     practitioner=practitioner_id,
                     message=text,
                     minutes_needed=None if need == "" else int(need),
@@ -585,7 +592,7 @@ class FastClose:
                 )
             )
         return _evolve(
-            template, patient_id=patient_id, claim_lines=lines, denials=denials, hints=hints
+            template, known, patient_id=patient_id, claim_lines=lines, denials=denials, hints=hints
         )
 
     def _date_of_service(
@@ -727,34 +734,37 @@ _V = TypeVar("_V")
 _REBUILD: dict[type[Any], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
-def _evolve(value: _V, **changes: Any) -> _V:
+def _evolve(value: _V, known: dict[int, tuple[Any, dict[str, Any]]], /, **changes: Any) -> _V:
     """``attrs.evolve(value, **changes)``: a new value of the class, every init argument checked.
 
     The same call attrs.evolve makes (each init field's value, by its alias,
-    then *changes*), with the values read by one getter made once per class.
+    then *changes*), with the values read by one getter made once per class,
+    and once per value: a cached template's lines, denials and hints are
+    copied for thousands of patients, so *known* (a fast path's, by the
+    value's id, the value kept beside them so that its id stays its own)
+    holds each one's arguments.
     """
-    cls = type(value)
-    found = _REBUILD.get(cls)
-    if found is None:
-        fields = [a for a in attrs.fields(cls) if a.init]  # type: ignore[arg-type]
-        many = operator.attrgetter(*(a.name for a in fields))
-        names = tuple(a.alias for a in fields)
-        get: Callable[[Any], tuple[Any, ...]] = many if len(names) > 1 else (lambda v: (many(v),))
-        found = _REBUILD[cls] = (names, get)
-    # A cached template's lines, denials and hints are copied for thousands of patients:
-    # each one's arguments are read once (the value is kept, so its id stays its own).
-    known = _ARGUMENTS.get(id(value))
-    if known is None or known[0] is not value:
-        names, get = found
-        known = (value, dict(zip(names, get(value), strict=True)))
-        if len(_ARGUMENTS) >= _ARGUMENTS_LIMIT:
-            _ARGUMENTS.clear()
-        _ARGUMENTS[id(value)] = known
-    return cls(**{**known[1], **changes})
+    found = known.get(id(value))
+    if found is None or found[0] is not value:
+        cls = type(value)
+        rebuild = _REBUILD.get(cls)
+        if rebuild is None:
+            fields = [a for a in attrs.fields(cls) if a.init]  # type: ignore[arg-type]
+            many = operator.attrgetter(*(a.name for a in fields))
+            names = tuple(a.alias for a in fields)
+            get: Callable[[Any], tuple[Any, ...]] = (
+                many if len(names) > 1 else (lambda v: (many(v),))
+            )
+            rebuild = _REBUILD[cls] = (names, get)
+        names, get = rebuild
+        found = (value, dict(zip(names, get(value), strict=True)))
+        if len(known) >= _ARGUMENTS_LIMIT:
+            known.clear()
+        known[id(value)] = found
+    return type(value)(**{**found[1], **changes})
 
 
-#: Per value copied by _evolve (by id, with the value itself): its init arguments by alias.
-_ARGUMENTS: dict[int, tuple[object, dict[str, Any]]] = {}
+#: The most values whose arguments one fast path keeps (see _evolve).
 _ARGUMENTS_LIMIT = 20_000
 
 
