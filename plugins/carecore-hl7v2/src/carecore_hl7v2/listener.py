@@ -231,24 +231,36 @@ class _Committer:
                 unknown_patients=self.unknown_patients,
             )
 
+    def _commit(
+        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Prepared, _Sender]]
+    ) -> tuple[list[Outcome], Future[None] | None]:
+        """In the writer thread: store *batch*, and start its sync at once (None: no sync to wait for).
+
+        The sync starts from here, not from the event loop once it hears of
+        the commit: the batch's ACKs wait for it, and the event loop may be
+        busy with other connections.
+        """
+        outcomes = self._store([item for item, _ in batch])
+        if self.sync is None:
+            return outcomes, None
+        synced = self.syncs.submit(self._synced, loop, batch, outcomes, self.sync)
+        self.syncing.add(synced)
+        synced.add_done_callback(self.syncing.discard)
+        return outcomes, synced
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._gathered()
-            items = [item for item, _ in batch]
             try:
-                outcomes = await loop.run_in_executor(
-                    self.thread, functools.partial(self._store, items)
+                outcomes, synced = await loop.run_in_executor(
+                    self.thread, functools.partial(self._commit, loop, batch)
                 )
             except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
                 _fail(batch, exc)
                 continue
-            if self.sync is None:
+            if synced is None:
                 _answer(batch, outcomes)
-                continue
-            synced = self.syncs.submit(self._synced, loop, batch, outcomes, self.sync)
-            self.syncing.add(synced)
-            synced.add_done_callback(self.syncing.discard)
 
     @staticmethod
     def _synced(
