@@ -2018,22 +2018,35 @@ class _Results:
 _TOTAL_BITS = 40
 
 
-def _iso(frame: pl.DataFrame, column: str) -> pl.Expr:
+def _iso(
+    frame: pl.DataFrame, column: str, known: tuple[pl.Series, pl.Series] | None = None
+) -> pl.Expr:
     """*column* of *frame* (a Date) as ``YYYY-MM-DD`` text: each distinct day is formatted once.
 
     polars formats dates slowly (a few hundred ns each); a chunk holds few
-    distinct days, so a lookup is several times faster.
+    distinct days, so a lookup is several times faster. *known*: every day the
+    column can hold and its text, worked out once for the close.
     """
     import polars as pl  # noqa: PLC0415
 
-    days = frame.get_column(column).unique().drop_nulls()
-    return pl.col(column).replace_strict(
-        days, days.dt.to_string("%Y-%m-%d"), default=None, return_dtype=pl.String
-    )
+    if known is None:
+        days = frame.get_column(column).unique().drop_nulls()
+        known = (days, days.dt.to_string("%Y-%m-%d"))
+    return pl.col(column).replace_strict(*known, default=None, return_dtype=pl.String)
+
+
+def _day_texts(days: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The distinct days of *days* and their ``YYYY-MM-DD`` text (see :func:`_iso`)."""
+    distinct = days.unique().drop_nulls()
+    return distinct, distinct.dt.to_string("%Y-%m-%d")
 
 
 def _dates_of_service(
-    lines: pl.DataFrame, entries: pl.DataFrame, first: int, end: dt.date | None
+    lines: pl.DataFrame,
+    entries: pl.DataFrame,
+    first: int,
+    end: dt.date | None,
+    known: tuple[pl.Series, pl.Series] | None = None,
 ) -> pl.Series:
     """``_dos`` of each line: the day its track's running total reaches the line's ``need``.
 
@@ -2041,7 +2054,8 @@ def _dates_of_service(
     engine: the entries inside the month, in (day, file line) order, of the
     line's family and of the minute classes that count toward its track
     (:func:`~carecore.billing.primitives.counts_toward`); the period's end
-    when the total never gets there. *lines* and *entries* hold orders from *first* on (one chunk).
+    when the total never gets there. *lines* and *entries* hold orders from *first* on (one chunk);
+    *known*: the month's days and their text (see :func:`_iso`).
 
     Each (patient, family, track) is a group; its running total strictly
     increases (minutes are at least 1), so ``group << 40 | total`` is sorted
@@ -2095,7 +2109,7 @@ def _dates_of_service(
     )
     reached = days.gather(at).zip_with(hit, pl.repeat(end, lines.height, eager=True, dtype=pl.Date))
     frame = reached.to_frame("_dos")
-    return frame.select(_iso(frame, "_dos")).to_series()
+    return frame.select(_iso(frame, "_dos", known)).to_series()
 
 
 class _Background:
@@ -2172,7 +2186,7 @@ def _write_chunks(  # noqa: PLR0915, PLR0917
     plan_items = {f: encoder.care_plan_item_template(f) for f in _KEYED}
 
     def family_part(frame: pl.DataFrame, kind: str, f: str) -> pl.Expr:
-        day = plain_json_or_null_expr(_iso(frame, f"_{kind}_{f}"))
+        day = plain_json_or_null_expr(_iso(frame, f"_{kind}_{f}", known_days))
         value = (
             consent_items[f].expr(obtained_on=day)
             if kind == "consent"
@@ -2188,13 +2202,31 @@ def _write_chunks(  # noqa: PLR0915, PLR0917
     practitioner_item = Template.of(encoder.practitioner_item, "id", "credential")
     log_item = encoder.log_item_template()
 
-    cp_orders = cp.get_column("_order")
-    entry_orders = entries.get_column("_order")
+    # Where each chunk's patients and entries start (both frames are in close order).
+    cuts = pl.Series(range(0, max(total, 1) + _CHUNK, _CHUNK), dtype=pl.Int64)
+    cp_cuts = cp.get_column("_order").search_sorted(cuts, "left").to_list()
+    entry_cuts = entries.get_column("_order").search_sorted(cuts, "left").to_list()
 
-    def window(frame: pl.DataFrame, orders: pl.Series, first: int, last: int) -> pl.DataFrame:
-        lo = int(orders.search_sorted(first, "left"))
-        hi = int(orders.search_sorted(last, "left"))
+    def window(frame: pl.DataFrame, at: list[int], first: int) -> pl.DataFrame:
+        lo, hi = at[first // _CHUNK], at[first // _CHUNK + 1]
         return frame.slice(lo, hi - lo)
+
+    # The month's days (the time log's days and the dates of service are inside it), and
+    # every day a packet's consent and care-plan entries name: each formatted once.
+    first_day = dt.date(month.start.year, month.start.month, month.start.day)
+    month_days = pl.Series(
+        [first_day + dt.timedelta(days=i) for i in range((month.end - month.start).days + 1)],
+        dtype=pl.Date,
+    )
+    in_month = _day_texts(month_days)
+    known_days = _day_texts(
+        pl.concat(
+            [
+                month_days,
+                *(cp.get_column(f"_{k}_{f}") for k in ("consent", "care_plan") for f in _KEYED),
+            ]
+        )
+    )
 
     # The packet's frame, cut where the time log's and the claim lines' items go: each file
     # is written as fragments in close order (a patient's pieces, then the next patient's),
@@ -2206,7 +2238,7 @@ def _write_chunks(  # noqa: PLR0915, PLR0917
     try:
         for first in range(0, max(total, 1), _CHUNK):
             last = first + _CHUNK
-            chunk = window(cp, cp_orders, first, last)
+            chunk = window(cp, cp_cuts, first)
             if chunk.height:
                 evaluated.upto(chunk.get_column("_key").max())  # type: ignore[arg-type]
             line_frame, line_table, denial_frame, denial_table, key_frame = evaluated.frames()
@@ -2218,7 +2250,7 @@ def _write_chunks(  # noqa: PLR0915, PLR0917
                 how="left",
                 maintain_order="left",
             ).with_columns(pl.col("_conditions_text").cast(pl.Int64))
-            chunk_entries = window(entries, entry_orders, first, last)
+            chunk_entries = window(entries, entry_cuts, first)
             lines = (
                 chunk.select("_order", "_key", "_patient_id", "_practitioner", "_conditions_text")
                 .join(line_frame, on="_key")
@@ -2234,6 +2266,7 @@ def _write_chunks(  # noqa: PLR0915, PLR0917
                         chunk_entries.with_columns(pl.col("_family").cast(pl.String)),
                         first,
                         end,
+                        in_month,
                     )
                 )
             lines = (
@@ -2294,7 +2327,7 @@ def _write_chunks(  # noqa: PLR0915, PLR0917
                 )
                 .join(conditions_json, on="_conditions_text", how="left")
             )
-            log = _time_log(chunk_entries, billed, month, log_item, prac_json)
+            log = _time_log(chunk_entries, billed, month, log_item, prac_json, known=in_month)
             billed = billed.sort("_order")
             frames_of = billed.select(
                 "_order",
@@ -2406,8 +2439,12 @@ def _time_log(
     month: ServicePeriod,
     log_item: Template,
     prac_json: pl.Expr,
+    *,
+    known: tuple[pl.Series, pl.Series] | None = None,
 ) -> pl.DataFrame:
     """The packets' time-log items (``_order``, ``text``), in patient and log order.
+
+    *known*: the month's days and their text (see :func:`_iso`).
 
     The entries of the billed families inside the month; each item after a
     patient's first starts with a comma.
@@ -2447,7 +2484,7 @@ def _time_log(
                 .then(pl.lit(","))
                 .otherwise(pl.lit("")),
                 log_item.expr(
-                    date=plain_json_expr(_iso(log, "_day")),
+                    date=plain_json_expr(_iso(log, "_day", known)),
                     minutes=pl.col("_minutes").cast(pl.String),
                     role=plain_json_expr(pl.col("_role")),
                     credential=plain_json_or_null_expr(
