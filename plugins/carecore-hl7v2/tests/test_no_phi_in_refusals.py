@@ -125,3 +125,37 @@ def test_each_refusal_names_its_field_without_the_value(raw, time_zone, field, s
     assert refused.field == field
     assert secret not in str(refused)
     assert secret not in str(refused.value)
+
+
+def test_no_message_text_is_kept_in_the_process_after_its_group_commit(tmp_path):
+    # A stored message's text holds a name, a birth date and an address: once its batch
+    # is committed and its outcome returned, the process may not keep it (a process-wide
+    # cache of the texts kept the last 256 messages, up to a MiB each). Measured as the
+    # memory still allocated after five messages of about 60 KB each.
+    import gc
+    import tracemalloc
+
+    from carecore_hl7v2.ingest import handle_many
+
+    def feed(prefix: str) -> list[str]:
+        return [
+            _msg(f"{prefix}{n}", f"PID|1||{prefix}{n}^^^GEN^MR||Doe^Jane||19500101|F")
+            + f"\rZPD|{prefix}{n}{'x' * 60_000}"
+            for n in range(5)
+        ]
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    with CareProgram.open(url, actor="t", create=True) as program:
+        assert all(o.stored for o in handle_many(program, feed("W"), time_zone="UTC"))  # warm
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            outcomes = handle_many(program, feed("K"), time_zone="UTC")
+            assert [o.stored for o in outcomes] == [True] * 5
+            del outcomes
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert kept < 100_000, kept

@@ -267,6 +267,15 @@ class _Batch:
         self.asked: set[str] = set()
         self.claimed: set[str] = set()
         self.to_claim: list[str] = []
+        #: (key, text) -> :func:`_own_key`, worked out once for the batch (read ahead, then claimed).
+        self.own_keys: dict[tuple[str, str], str] = {}
+
+    def own_key(self, key: str, text: str) -> str:
+        """:func:`_own_key` of a message of this batch, worked out once."""
+        found = self.own_keys.get((key, text))
+        if found is None:
+            found = self.own_keys[key, text] = _own_key(key, text)
+        return found
 
     @property
     def typed(self) -> Transaction:
@@ -290,7 +299,7 @@ class _Batch:
                 first = p.people.identifiers[0]
                 ids.append(_patient_id(first))
                 legacy.append(_legacy_id(first))
-            keys += [p.event.source_key, _own_key(p.event.source_key, p.text)]
+            keys += [p.event.source_key, self.own_key(p.event.source_key, p.text)]
         self._carrying(unlinked)
         for cls in self.KINDS:
             if cls is not PatientAddress or any(
@@ -481,7 +490,7 @@ def _claim(tx: Transaction, event: AdtEvent, text: str) -> tuple[AdtEvent, bool]
     under the key and the digest.
     """
     key = event.source_key
-    own = _own_key(key, text)
+    own = tx.own_key(key, text) if isinstance(tx, _Batch) else _own_key(key, text)
     first_time = tx.claim_inbound(SOURCE, key)
     if not tx.claim_inbound(SOURCE, own):
         return None
@@ -500,11 +509,12 @@ def _claim(tx: Transaction, event: AdtEvent, text: str) -> tuple[AdtEvent, bool]
 _DIGEST = 16
 
 
-@functools.lru_cache(maxsize=256)
 def _own_key(key: str, text: str) -> str:
     """*key* with a digest of the message's *text*: what a message claims beside its key.
 
-    Cached: a group commit asks for it when it reads ahead and again when it claims.
+    Not cached here: a cache of the process would keep whole messages (names,
+    birth dates, addresses) after their batch. A group commit remembers the
+    keys of its own messages for its lifetime (:meth:`_Batch.own_key`).
     """
     return f"{key}#{hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]}"
 
