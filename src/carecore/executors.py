@@ -297,7 +297,14 @@ class Pool(Generic[S]):
 
     def submit(self, fn: Callable[..., R], /, *args: Any) -> Pending[R]:
         """Start ``fn(state, *args)`` on a worker; its :class:`Pending` result."""
+        self._check_open()
         return self._submit(fn, args)
+
+    def _check_open(self) -> None:
+        if self._release is None:
+            raise errors.InvalidValue(
+                "the pool is closed: open another to run tasks", field="pool", value="closed"
+            )
 
     def map(
         self,
@@ -307,6 +314,7 @@ class Pool(Generic[S]):
         on_done: Callable[[int], None] | None = None,
     ) -> list[R]:
         """``[fn(state, t) for t in tasks]`` on the workers, in task order (see :meth:`Executor.map`)."""
+        self._check_open()
         if self._map_tasks is not None:
             return self._map_tasks(fn, [(task,) for task in tasks], on_done)
         return _results_in_order([self.submit(fn, task) for task in tasks], on_done)
@@ -720,6 +728,13 @@ def _as_completed(futures: list[Any], on_done: Callable[[int], None] | None) -> 
     out: dict[int, Any] = {}
     try:
         for future, result in _distributed().as_completed(futures, with_results=True):
+            if future.status != "finished":
+                # A task that raised is raised by as_completed, but a cancelled one (its
+                # worker lost with what it needed, the pool closed) comes back as its
+                # error, as if it were the result: raise it.
+                if isinstance(result, BaseException):
+                    raise result
+                future.result()  # raises what ended it
             index = where[future.key]
             out[index] = result
             if on_done is not None:

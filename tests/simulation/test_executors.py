@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import os
+import time
 
 import pytest
 
@@ -178,6 +180,10 @@ def test_a_pool_maps_in_task_order_on_every_executor():
         assert got == expected, name
 
 
+def _sleep_with_state(state: dict[str, int], seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def _plus_base(state: dict[str, int], n: int) -> int:
     return state["base"] + n
 
@@ -199,7 +205,6 @@ def test_a_pool_on_dask_builds_its_state_once_per_worker():
 
 def test_a_pool_on_dask_maps_a_batch_in_task_order_and_raises_a_task_s_error():
     pytest.importorskip("distributed")
-    import operator
 
     # Builtins only: the workers cannot import this test module.
     seen: list[int] = []
@@ -209,6 +214,30 @@ def test_a_pool_on_dask_maps_a_batch_in_task_order_and_raises_a_task_s_error():
             pool.map(operator.getitem, ["a", "missing"])
     assert got == [2, 1, 2, 1]
     assert sorted(seen) == [0, 1, 2, 3]
+
+
+def test_a_task_cancelled_on_dask_raises_instead_of_coming_back_as_its_result():
+    pytest.importorskip("distributed")
+    import threading
+
+    # Restarting the cluster cancels the running tasks and loses every pool's state on the
+    # workers: map must raise, not hand the cancellations back as the tasks' results.
+    with get_executor("dask", workers=1) as cluster:
+        with cluster.pool(dict, a=1) as pool:
+            assert pool.map(operator.getitem, ["a"]) == [1]
+            restart = threading.Timer(1.5, cluster.client.restart)
+            restart.start()
+            try:
+                with pytest.raises(Exception, match=r"(?i)cancel") as running:
+                    cluster.map(time.sleep, [60, 60])
+            finally:
+                restart.join()
+            with pytest.raises(Exception, match=r"(?i)cancel") as state_lost:
+                pool.map(operator.getitem, ["a", "a"])
+        for caught in (running, state_lost):
+            assert "Cancel" in type(caught.value).__name__
+        with pytest.raises(errors.InvalidValue, match="closed"):
+            pool.map(operator.getitem, ["a"])
 
 
 def test_the_local_dask_cluster_s_workers_do_not_sample_a_profile(monkeypatch):
