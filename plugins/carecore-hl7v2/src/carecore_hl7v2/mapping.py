@@ -356,32 +356,22 @@ def _instant(
         if seconds:
             delta = dt.timedelta(seconds=float(seconds))
             second, microsecond = delta.seconds, delta.microseconds
+        parts = (
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            second,
+            microsecond,
+        )
+        at: pendulum.DateTime
         if type(zone) is pendulum.FixedTimezone:
             # What DateTime.create makes in a fixed zone (a wall time there has fold 0),
             # without its zone check and conversion.
-            at: pendulum.DateTime = pendulum.DateTime(
-                int(year),
-                int(month or 1),
-                int(day or 1),
-                int(hour or 0),
-                int(minute or 0),
-                second,
-                microsecond,
-                tzinfo=zone,
-                fold=0,
-            )
+            at = pendulum.DateTime(*parts, tzinfo=zone, fold=0)
         else:
-            at = pendulum.DateTime.create(
-                int(year),
-                int(month or 1),
-                int(day or 1),
-                int(hour or 0),
-                int(minute or 0),
-                second,
-                microsecond,
-                tz=zone,
-                fold=0,
-            )
+            at = pendulum.DateTime.create(*parts, tz=zone, fold=0)
     except ValueError:  # a month 13, a 30 February, an offset of +2400
         raise _not_a_time(field, text, control_id) from None
     if zone is None:
