@@ -774,3 +774,54 @@ def _closed_alike(folder):
     reference(folder, folder / "r")
     assert closed is not None
     same_files(folder / "c", folder / "r")
+
+
+def test_a_file_s_parts_keep_their_rows_in_order_however_many_rows_a_part_has(monkeypatch):
+    # The writer's order once came from one packed key with room for 2**24 rows a part: a
+    # larger part's rows took the next part's or patient's place (invalid packets). The room
+    # is made small here (where it still exists) to show it without 2**24 rows.
+    monkeypatch.setattr(columnar, "_ROW_BITS", 4, raising=False)
+    first = 100
+    log = pl.DataFrame({"_order": [107] * 40 + [108], "text": [f"log{i}" for i in range(41)]})
+    tail = pl.DataFrame({"_order": [108, 107], "text": ["tail108", "tail107"]})
+    head = pl.DataFrame({"_order": [107, 108], "text": ["head107", "head108"]})
+    got = columnar._ordered(first, [(4, tail), (2, log), (0, head)]).to_list()
+    assert got == [
+        "head107",
+        *[f"log{i}" for i in range(40)],
+        "tail107",
+        "head108",
+        "log40",
+        "tail108",
+    ]
+
+
+def test_patients_csv_s_problem_is_reported_before_a_bad_events_header(tmp_path):
+    # patients.csv is read beside events.csv: a problem past its first lines (here a byte
+    # that is not UTF-8) must still be the one reported, as the reference close reports it,
+    # not the events.csv header's.
+    from carecore import errors
+    from carecore.billing import close_files
+    from carecore.model import ServicePeriod
+
+    rows = ["patient_id,practitioner,conditions"] + [f"p{i},dr1,E11.65" for i in range(20_000)]
+    body = ("\n".join(rows) + "\n").encode() + b"px,dr1,E11.\xff65\n"
+    (tmp_path / "patients.csv").write_bytes(body)
+    (tmp_path / "events.csv").write_text(
+        "patient_id,typo_date,type,minutes,role,family\n"
+        "p1,2026-01-06,time_entry,25,clinical_staff,CCM\n"
+    )
+    said = {}
+    for engine in ("reference", "columnar"):
+        with pytest.raises(errors.CarecoreError) as caught:
+            close_files(
+                tmp_path / "patients.csv",
+                tmp_path / "events.csv",
+                ServicePeriod.month(2026, 1),
+                cms_rule_set(2026),
+                tmp_path / engine,
+                engine=engine,
+            )
+        said[engine] = str(caught.value).splitlines()[0]
+    assert "patients.csv" in said["reference"]
+    assert said["columnar"] == said["reference"]

@@ -1307,15 +1307,22 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     with ThreadPoolExecutor(1, thread_name_prefix="carecore-close-patients") as pool:
         patients_job = pool.submit(read_patients)
         offsets: list[pl.Series] = []
-        read = _read(
-            events_file,
-            EVENT_COLUMNS,
-            _EVENT_REQUIRED,
-            columns=_EVENT_READ,
-            categorical=_EVENT_CATEGORIES,
-            offsets=offsets,
-            scanned=scans[1].result,
-        )
+        try:
+            read = _read(
+                events_file,
+                EVENT_COLUMNS,
+                _EVENT_REQUIRED,
+                columns=_EVENT_READ,
+                categorical=_EVENT_CATEGORIES,
+                offsets=offsets,
+                scanned=scans[1].result,
+            )
+        except errors.CarecoreError:
+            # patients.csv's problems come first, as when it was read first: its own
+            # refusal, or its hand-over to the reference code (which reports it first).
+            if patients_job.result() is None:
+                return None
+            raise
         patients = patients_job.result()
     if read is None or patients is None:
         return None
@@ -2387,17 +2394,16 @@ def _ordered(first: int, parts: list[tuple[int, pl.DataFrame]]) -> pl.Series:
     """
     import polars as pl  # noqa: PLC0415
 
+    # A stable sort on (patient, part) keeps each part's rows in their order. (One packed
+    # integer key with room for 2**24 rows a part put a larger part's rows in the next
+    # patient's place.)
     keyed = [
         frame.select(
-            (
-                (((pl.col("_order") - first) * _PARTS + part) * (1 << _ROW_BITS))
-                + pl.int_range(pl.len(), dtype=pl.Int64)
-            ).alias("_s"),
-            "text",
+            (pl.col("_order") - first).alias("_p"), pl.lit(part, dtype=pl.Int8).alias("_k"), "text"
         )
         for part, frame in parts
     ]
-    return pl.concat(keyed).sort("_s").get_column("text")
+    return pl.concat(keyed).sort("_p", "_k", maintain_order=True).get_column("text")
 
 
 def _claims_and_denials(
@@ -2500,11 +2506,6 @@ def _time_log(
         )
     )
     return log
-
-
-#: Parts of a patient's text in a file, and room for a part's rows (see _write_chunks' ``ordered``).
-_PARTS = 8
-_ROW_BITS = 24
 
 
 def _ranks(frame: pl.DataFrame, column: str) -> pl.Expr:
