@@ -785,8 +785,7 @@ def test_a_file_s_parts_keep_their_rows_in_order_however_many_rows_a_part_has(mo
     log = pl.DataFrame({"_order": [107] * 40 + [108], "text": [f"log{i}" for i in range(41)]})
     tail = pl.DataFrame({"_order": [108, 107], "text": ["tail108", "tail107"]})
     head = pl.DataFrame({"_order": [107, 108], "text": ["head107", "head108"]})
-    got = columnar._ordered(first, [(4, tail), (2, log), (0, head)]).to_list()
-    assert got == [
+    expected = [
         "head107",
         *[f"log{i}" for i in range(40)],
         "tail107",
@@ -794,6 +793,13 @@ def test_a_file_s_parts_keep_their_rows_in_order_however_many_rows_a_part_has(mo
         "log40",
         "tail108",
     ]
+    assert columnar._ordered(first, [(4, tail), (2, log), (0, head)]).to_list() == expected
+    # Orders so far apart that one integer key would pass 63 bits: the stable sort instead.
+    far = 10**17
+    moved = [
+        (k, f.with_columns(pl.col("_order") + far)) for k, f in [(4, tail), (2, log), (0, head)]
+    ]
+    assert columnar._ordered(first, moved).to_list() == expected
 
 
 def test_patients_csv_s_problem_is_reported_before_a_bad_events_header(tmp_path):
