@@ -50,6 +50,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
+import inspect
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -1634,7 +1636,9 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
         .with_columns(pl.col("_key").cast(pl.Int64))
     )
     # Each patient's key, by order (a join on the key columns themselves costs far more).
-    key_of = keys.select("_key", pl.col("_orders").alias("_order")).explode("_order")
+    key_of = keys.select("_key", pl.col("_orders").alias("_order")).explode(
+        "_order", **_non_empty_lists()
+    )
     keys = keys.drop("_orders")
     # Patients the reference code closes: the rows the main process has not read are read
     # in the workers (by byte offset), with the patients' event rows.
@@ -2384,6 +2388,20 @@ def _write_chunks(  # noqa: PLR0915, PLR0917
         background.finish()
     finally:
         background.stop()
+
+
+@functools.cache
+def _non_empty_lists() -> dict[str, bool]:
+    """``explode``'s options for lists that are never empty, on every supported polars.
+
+    Polars 1.x before ``empty_as_null`` takes none; later 1.x warn (an error under
+    the test suite) unless it is given; the lists exploded here are never empty,
+    so its value changes nothing.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    takes = "empty_as_null" in inspect.signature(pl.DataFrame.explode).parameters
+    return {"empty_as_null": False} if takes else {}
 
 
 def _ordered(first: int, parts: list[tuple[int, pl.DataFrame]]) -> pl.Series:
