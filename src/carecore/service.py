@@ -1884,10 +1884,8 @@ def _billing_items(
             key_of = keys[cls] = kind_for(cls).key_of
         chosen.setdefault((cls, key_of(item)), item)
     items = list(chosen.values())
-    first, last = period.start, period.end
     for item in items:
-        # (a stored period's start is a day: `first <= start <= last` is `start in period`)
-        if item.patient_id != patient_id or not first <= item.period.start <= last:
+        if item.patient_id != patient_id or item.period.start not in period:
             raise errors.InvalidValue(
                 f"belongs to another patient or period than {patient_id} {period}",
                 field="claim_lines",

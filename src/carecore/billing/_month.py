@@ -335,7 +335,6 @@ def _evaluate(
     held = {name: group for name, group in groups.items() if group}
     nobody = {name: _NONE for name in groups if name not in held}
     naming = [name for name in _NAMING if name in held]
-    start, end = period.start, period.end
     for done, patient in enumerate(sorted(records.patients, key=lambda p: p.id), start=1):
         pid = patient.id
         mine = {**nobody, **{name: group.get(pid, _NONE) for name, group in held.items()}}
@@ -367,8 +366,7 @@ def _evaluate(
             care_plans=plan_groups.get(patient.id, [])
             if isinstance(plans, tuple)
             else plans.get(patient.id, {}),
-            # (service_date is a day: `start <= day <= end` is `day in period`)
-            time_entries=[t for t in mine["time_entries"] if start <= t.service_date <= end],
+            time_entries=[t for t in mine["time_entries"] if t.service_date in period],
             contacts=mine["contacts"],
             # The engine finds the initiating visit itself: one with the billing
             # practitioner, of a qualifying kind, within a year of the start.
