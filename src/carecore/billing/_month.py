@@ -80,7 +80,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -402,13 +402,14 @@ _NAMING = (
     "mdm_assessments",
 )
 
-#: A patient's records of a kind they hold none of (never changed: the lists handed on are
-#: read, and copied where filtered).
-_NONE: list[Any] = []
+#: A patient's records of a kind they hold none of: one value handed to every such patient,
+#: so it is a tuple (nothing can add to it; the lists handed on are read, and copied where
+#: filtered).
+_NONE: tuple[Any, ...] = ()
 
 
 def _one_tcm_per_30_days(
-    result: EvaluationResult, earlier: list[ClaimLine], period: ServicePeriod
+    result: EvaluationResult, earlier: Sequence[ClaimLine], period: ServicePeriod
 ) -> EvaluationResult:
     """Refuse a TCM line whose discharge falls inside the 30 days of a TCM billed in an earlier month.
 
@@ -459,7 +460,7 @@ def _one_tcm_per_30_days(
 ESTABLISHED_YEARS = 3
 
 
-def _established(visits: list[FaceToFaceVisit], period: ServicePeriod) -> bool:
+def _established(visits: Sequence[FaceToFaceVisit], period: ServicePeriod) -> bool:
     """Whether any visit falls in the three years up to the period's end."""
     since = _established_since(period)
     return any(since <= v_.on <= period.end for v_ in visits)
@@ -509,7 +510,7 @@ def _program_gaps(result: EvaluationResult, gaps: tuple[ProgramGap, ...]) -> Eva
     return attrs.evolve(result, hints=tuple(hints), denials=tuple(denials))
 
 
-def _in_force(coverages: list[Coverage], period: ServicePeriod) -> list[Coverage]:
+def _in_force(coverages: Sequence[Coverage], period: ServicePeriod) -> list[Coverage]:
     """The coverages in force on any day of *period*, earliest first."""
     return sorted(
         (
@@ -524,7 +525,7 @@ def _in_force(coverages: list[Coverage], period: ServicePeriod) -> list[Coverage
 
 def _part_b_only(
     result: EvaluationResult,
-    coverages: list[Coverage],
+    coverages: Sequence[Coverage],
     period: ServicePeriod,
     rules: RuleSet,
     options: _Options,
