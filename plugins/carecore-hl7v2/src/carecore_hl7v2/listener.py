@@ -160,6 +160,10 @@ class _Committer:
         self.syncs = ThreadPoolExecutor(max_workers=SYNCS, thread_name_prefix="hl7-sync")
         #: Batches committed and waiting for their sync (and their answers).
         self.syncing: set[Future[None]] = set()
+        #: The batch in the writer thread (None: none yet); it answers its senders itself.
+        self.committing: Future[None] | None = None
+        #: Set by :meth:`close`: no batch is taken after the one being committed.
+        self.stopping = False
         self.gather = gather
         # Connections answered in the last *gather* seconds and not heard from since
         # (when each was answered): their next message is likely on its way.
@@ -206,9 +210,13 @@ class _Committer:
         go alone and the others would make a second commit.
         """
         while not self.pending:
+            if self.stopping:
+                return []
             await self._wait(None)
         loop = asyncio.get_running_loop()
         while len(self.pending) < self.max_batch:
+            if self.stopping:
+                return []  # what is waiting is not stored, nor ACKed: its senders send it again
             now = loop.time()
             for sender, at in list(self.answered.items()):
                 if now - at >= self.gather:
@@ -233,34 +241,36 @@ class _Committer:
 
     def _commit(
         self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Prepared, _Sender]]
-    ) -> tuple[list[Outcome], Future[None] | None]:
-        """In the writer thread: store *batch*, and start its sync at once (None: no sync to wait for).
+    ) -> None:
+        """In the writer thread: store *batch*, and start its sync at once (or answer it: no sync).
 
         The sync starts from here, not from the event loop once it hears of
         the commit: the batch's ACKs wait for it, and the event loop may be
-        busy with other connections.
+        busy with other connections. The answers (or failures) are handed to
+        the event loop from here too, before this returns: none is lost when
+        the writer task that waits for this is cancelled.
         """
-        outcomes = self._store([item for item, _ in batch])
+        try:
+            outcomes = self._store([item for item, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
+            loop.call_soon_threadsafe(_fail, batch, exc)
+            return
         if self.sync is None:
-            return outcomes, None
+            loop.call_soon_threadsafe(_answer, batch, outcomes)
+            return
         synced = self.syncs.submit(self._synced, loop, batch, outcomes, self.sync)
         self.syncing.add(synced)
         synced.add_done_callback(self.syncing.discard)
-        return outcomes, synced
 
     async def run(self) -> None:
+        """Commit batch after batch, one at a time, until :meth:`close`."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self.stopping:
             batch = await self._gathered()
-            try:
-                outcomes, synced = await loop.run_in_executor(
-                    self.thread, functools.partial(self._commit, loop, batch)
-                )
-            except Exception as exc:  # noqa: BLE001 - every waiting connection gets it
-                _fail(batch, exc)
-                continue
-            if synced is None:
-                _answer(batch, outcomes)
+            if not batch:
+                return  # stopping
+            self.committing = self.thread.submit(self._commit, loop, batch)
+            await asyncio.wrap_future(self.committing)
 
     @staticmethod
     def _synced(
@@ -278,11 +288,25 @@ class _Committer:
         loop.call_soon_threadsafe(_answer, batch, outcomes)
 
     async def close(self) -> None:
-        """Let the batches committed finish their sync and be answered, then stop the threads."""
+        """Take no more batches; let the one being committed, then those committed, be answered.
+
+        The batch in the writer thread is waited for first (it may start a
+        sync), then every sync under way; each hands its answers to the event
+        loop before its future is done, so they have all been given (and the
+        on_outcome callback called) when this returns, and none comes later.
+        Messages waiting for a batch are not stored. The threads are stopped
+        last, with nothing left in them.
+        """
+        self.stopping = True
+        wakeup = self.wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+        committing = self.committing
+        if committing is not None:
+            # Not cancelled by the writer task's cancellation once it runs: waited for here.
+            await asyncio.wait([asyncio.wrap_future(committing)])
         syncing = [asyncio.wrap_future(f) for f in set(self.syncing)]
         if syncing:
-            # Each batch's answers are handed to the loop before its sync's future is done,
-            # so they have been given when the wait ends.
             await asyncio.wait(syncing)
         self.thread.shutdown(wait=True)
         self.syncs.shutdown(wait=True)
@@ -573,7 +597,12 @@ async def serve(
     When *stop* is set, the listener takes no
     new connections and waits up to *grace* seconds for open ones to finish
     the message they are on (a message being stored is committed and ACKed,
-    never cut off halfway). *unknown_patients* is
+    never cut off halfway). Then it waits for the batch being committed and
+    for the syncs under way: every message stored has been given to
+    *on_outcome* (and ACKed, its sender still connected) when this returns,
+    and no outcome is given after.
+    Messages not yet in a commit are not stored (their senders get no ACK
+    and send them again). *unknown_patients* is
     :data:`~carecore_hl7v2.ingest.UnknownPatients`.
     """
     time_zone = time_zone or practice_time_zone(program) or ""  # looked up once
@@ -599,11 +628,14 @@ async def serve(
     try:
         await _run(server, stop, conns, grace)
     finally:
-        writer_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer_task
-        await committer.close()
-        conns.close_all()
+        # Every message stored has its outcome given (and its ACK sent) before this returns.
+        try:
+            await committer.close()
+        finally:
+            writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer_task
+            conns.close_all()
 
 
 async def _run(

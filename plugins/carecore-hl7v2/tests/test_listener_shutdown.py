@@ -1,0 +1,162 @@
+"""Stopping the listener: every message stored by then has had its outcome when serve() returns.
+
+A batch the writer thread is committing when the listener stops is waited
+for, then its sync; each of its outcomes goes to ``on_outcome`` (and its ACK
+to its sender) before serve() returns, and none comes after. Real SQLite,
+real sockets on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sqlite3
+import threading
+import time
+
+from carecore_hl7v2.listener import END, frame, serve
+from test_intake import a03
+
+
+class _Stoppable:
+    """serve() in a thread of its own; what on_outcome got before and after serve() returned."""
+
+    def __init__(self, program, **settings):
+        self.program = program
+        self.settings = settings
+        self.port = None
+        self.before: list[object] = []  # outcomes given while serve() ran
+        self.after: list[object] = []  # outcomes given once it had returned
+        self.returned = False
+        self._ready = threading.Event()
+        self._loop = None
+        self._stop = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _outcome(self, outcome):
+        (self.after if self.returned else self.before).append(outcome)
+
+    def _run(self):
+        async def main():
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+
+            def ready(port):
+                self.port = port
+                self._ready.set()
+
+            await serve(
+                self.program,
+                host="127.0.0.1",
+                port=0,
+                ready=ready,
+                stop=self._stop,
+                on_outcome=self._outcome,
+                **self.settings,
+            )
+            self.returned = True  # in the event loop, as on_outcome runs: no race
+            # A callback handed to the loop before serve() returned would run now.
+            for _ in range(5):
+                await asyncio.sleep(0.02)
+
+        asyncio.run(main())
+
+    def start(self):
+        self.thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def stop(self):
+        self._loop.call_soon_threadsafe(self._stop.set)
+
+
+def _send(port, messages, acks):
+    """Send *messages* one by one on one connection, each after the last one's ACK; keep the ACKs."""
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.settimeout(30)
+            stream = s.makefile("rb")
+            for m in messages:
+                s.sendall(frame(m))
+                reply = b""
+                while not reply.endswith(END):
+                    chunk = stream.read1(65536)
+                    if not chunk:
+                        return  # closed by the listener's stop: this one has no ACK
+                    reply += chunk
+                acks.append(reply.decode())
+    except OSError:
+        return
+
+
+def _stored(program):
+    return program.store.check().counts["adt_events"]
+
+
+def _acked(acks):
+    return sum("MSA|AA|" in a for a in acks)
+
+
+def test_a_batch_committing_when_the_listener_stops_is_answered_before_serve_returns(program):
+    listener = _Stoppable(program, grace=0).start()
+    # Another connection holds the write lock: the writer's commit waits for it (SQLite's busy
+    # wait), so the listener is stopped while a batch is in the writer thread.
+    blocker = sqlite3.connect(program.store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    acks: list[str] = []
+    senders = [
+        threading.Thread(
+            target=_send,
+            args=(listener.port, [a03(f"S{n}", f"P{n}^^^GEN^MR", visit=f"V{n}")], acks),
+        )
+        for n in range(6)
+    ]
+    for sender in senders:
+        sender.start()
+    time.sleep(0.5)  # the first message's batch is in the writer thread, waiting for the lock
+    listener.stop()
+    time.sleep(0.3)
+    assert listener.thread.is_alive()  # serve() waits for the batch being committed
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    listener.thread.join(30)
+    for sender in senders:
+        sender.join(30)
+    assert not listener.thread.is_alive()
+    stored = _stored(program)
+    assert stored >= 1  # the batch committing when the stop came was stored
+    assert len(listener.before) == stored
+    assert all(o.stored for o in listener.before)
+    assert listener.after == []
+    assert _acked(acks) == stored  # and each was ACKed before its connection closed
+
+
+def test_stopping_under_load_answers_every_stored_message_before_serve_returns(program):
+    listener = _Stoppable(program, grace=0).start()
+    acks: list[str] = []
+    senders = [
+        threading.Thread(
+            target=_send,
+            args=(
+                listener.port,
+                [a03(f"L{k}-{n}", f"P{k}-{n}^^^GEN^MR", visit=f"V{n}") for n in range(400)],
+                acks,
+            ),
+        )
+        for k in range(8)
+    ]
+    for sender in senders:
+        sender.start()
+    deadline = time.monotonic() + 30
+    while _acked(list(acks)) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)  # commits are under way, one after the other
+    listener.stop()
+    listener.thread.join(30)
+    for sender in senders:
+        sender.join(30)
+    assert not listener.thread.is_alive()
+    stored = _stored(program)
+    assert 40 <= stored < 8 * 400  # stopped part way
+    assert len(listener.before) == stored
+    assert listener.after == []
+    assert _acked(acks) == stored
