@@ -92,6 +92,8 @@ if TYPE_CHECKING:
 
     import pendulum
 
+    from carecore.model import Credential
+
 __all__ = [
     "DEVICE_PERIOD_DAYS",
     "PROGRAM_MONTH_FAMILIES",
@@ -398,27 +400,37 @@ def facts_and_gaps(
 
 
 def _billing_practitioner(practitioner: Practitioner, focal_point: bool) -> BillingPractitioner:  # noqa: FBT001
-    """*practitioner* as the engine reads them, one value per id, credential and flag.
+    """*practitioner* as the engine reads them: one value per id, credential and flag.
 
     A close names the same few hundred practitioners for every patient: each
-    value is made (and checked) once and shared, as values are immutable.
+    value is made (and checked) once and shared (see :func:`_practitioner_value`).
     """
-    key = (practitioner.id, practitioner.credential, focal_point)
-    # (Only a bool is kept: 1 == True, and the value's check refuses anything but a bool.)
-    found = _BILLING_PRACTITIONERS.get(key) if isinstance(focal_point, bool) else None
-    if found is None:
-        found = BillingPractitioner(
-            id=practitioner.id,
-            credential=practitioner.credential,
-            primary_care_focal_point=focal_point,
-        )
-        if len(_BILLING_PRACTITIONERS) < _CHRONIC_LIMIT:
-            _BILLING_PRACTITIONERS[key] = found
-    return found
+    # Anything but a bool is made afresh, and refused by the value's check (never looked
+    # up: 1 == True, and True's value would be found).
+    make = _practitioner_value if isinstance(focal_point, bool) else _practitioner_value.__wrapped__
+    return make(practitioner.id, practitioner.credential, focal_point)
 
 
-#: Billing practitioners by id, credential and focal-point flag (see _billing_practitioner).
-_BILLING_PRACTITIONERS: dict[tuple[str, object, bool], BillingPractitioner] = {}
+#: The most practitioner values kept (see _practitioner_value): a practice names a few hundred.
+_PRACTITIONER_LIMIT = 10_000
+
+
+@functools.lru_cache(maxsize=_PRACTITIONER_LIMIT)
+def _practitioner_value(
+    practitioner_id: str,
+    credential: Credential,
+    focal_point: bool,  # noqa: FBT001
+) -> BillingPractitioner:
+    """The engine's practitioner of this id, credential and focal-point flag.
+
+    A pure function of its arguments, the value immutable: a memo of it
+    holds nothing of a close, a rule set or a thread (a value made for one
+    close is the value any other would make), so it is kept beside the
+    function, bounded, not by each close.
+    """
+    return BillingPractitioner(
+        id=practitioner_id, credential=credential, primary_care_focal_point=focal_point
+    )
 
 
 #: TimeFact's __init__ without its validators: a time entry's date, minutes, role,
