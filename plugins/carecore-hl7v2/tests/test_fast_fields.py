@@ -85,17 +85,26 @@ def test_an_unreadable_message_is_refused_as_before():
 
 
 def _instant_as_python_hl7_reads_it(text, time_zone):  # noqa: PLR0911 - one return a case
-    """A time as the intake read it with python-hl7's parse_datetime (its code before)."""
+    """A time as the intake read it with python-hl7's parse_datetime (its code before).
+
+    But for one thing python-hl7 gets wrong: it reads an offset under an hour west of
+    UTC (``-0030``) as east of it (``+00:30``); HL7's sign is the whole offset's.
+    """
+    import datetime as dt
+
     import pendulum
 
     if not text:
         return None
-    if mapping._DTM.fullmatch(text) is None:
+    found = mapping._DTM.fullmatch(text)
+    if found is None:
         return "refused"
     try:
         parsed = hl7.parse_datetime(text)
     except (ValueError, TypeError):
         return "refused"
+    if found.group(7) == "-00" and parsed.utcoffset():
+        parsed = parsed.replace(tzinfo=dt.timezone(-parsed.utcoffset()))
     if parsed.tzinfo is None:
         if time_zone is None:
             return "no offset"

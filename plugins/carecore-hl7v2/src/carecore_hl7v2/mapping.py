@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-import math
 import os
 import re
 import threading
@@ -319,14 +318,18 @@ def _zone(key: str | int) -> pendulum.Timezone | pendulum.FixedTimezone:
 def _offset(hours: str, minutes: str) -> pendulum.Timezone | pendulum.FixedTimezone:
     """The zone of a DTM's UTC offset (``-06`` and ``00``), worked out once; ValueError past a day.
 
-    The offset as python-hl7's parse_datetime reckons it (the minutes take the
-    hours' sign); one of a day or more (+2400) is no offset at all.
+    The sign is the whole offset's (HL7 v2 DTM: +/-ZZZZ, hours and minutes):
+    ``-0030`` is 30 minutes west of UTC. python-hl7's parse_datetime gives the
+    minutes the sign of the hours as a number, and ``-00`` has none, so it
+    reads ``-0030`` as +00:30; every other offset is read as it reads it. One
+    of a day or more (+2400) is no offset at all.
     """
-    total: float = int(hours) * 60
-    total += math.copysign(int(minutes), total)
+    total = abs(int(hours)) * 60 + int(minutes)
+    if hours.startswith("-"):
+        total = -total
     if not -_DAY < total < _DAY:
         raise ValueError(hours + minutes)
-    return _zone(int(dt.timedelta(minutes=total).total_seconds()))
+    return _zone(total * 60)
 
 
 def _instant(
@@ -341,7 +344,8 @@ def _instant(
         text = _component(text, 1) or text
     # python-hl7's parse_datetime read what it could: "2026-03-01" as 1 January 2026 (the
     # year alone) and "20260301 1000" as midnight. Only the HL7 DTM form is taken, read
-    # part for part as parse_datetime reads it (a test holds the two equal).
+    # part for part as parse_datetime reads it (a test holds the two equal), but for the
+    # sign of an offset under an hour west of UTC (-0030: see _offset).
     found = _DTM.fullmatch(text)
     if found is None:
         raise _not_a_time(field, text, control_id)
