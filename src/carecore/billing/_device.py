@@ -121,8 +121,7 @@ def evaluate_device(
     ]
     if reading is not None:
         extra.append(reading)
-    facts = fast._facts(patient, practitioner, minutes, extra)  # noqa: SLF001 - built once
-    return evaluate(facts, fast.rules)
+    return evaluate(fast.canonical_facts(patient, practitioner, minutes, extra), fast.rules)
 
 
 def monitoring_need(rules: RuleSet, code: str, units: int) -> int | None:

@@ -341,7 +341,7 @@ class FastClose:
                 return found
         self.misses += 1
         self.evaluations += 1
-        template = evaluate(self._facts(canonical, practitioner, dict(items)), self.rules)
+        template = evaluate(self.canonical_facts(canonical, practitioner, dict(items)), self.rules)
         found = self.cache[key] = (template, None)
         return found
 
@@ -397,7 +397,7 @@ class FastClose:
         self.misses += 1
         self.evaluations += 1
         anchor = dict(items)
-        results = [evaluate(self._facts(canonical, practitioner, anchor), self.rules)]
+        results = [evaluate(self.canonical_facts(canonical, practitioner, anchor), self.rules)]
         steps: list[tuple[tuple[ServiceFamily, int], int]] = []
         for group, minutes in items:
             for step in (1, -1):
@@ -407,7 +407,9 @@ class FastClose:
                 if self._band_key(tuple(sorted(moved.items(), key=_total_order))) != band:
                     continue
                 self.evaluations += 1
-                results.append(evaluate(self._facts(canonical, practitioner, moved), self.rules))
+                results.append(
+                    evaluate(self.canonical_facts(canonical, practitioner, moved), self.rules)
+                )
                 steps.append((group, step))
                 break
         return _Band.fit(anchor, results, steps)
@@ -511,14 +513,35 @@ class FastClose:
             date_of_death=anchor if died else None,
         )
 
-    def _facts(
+    def canonical_facts(
         self,
         patient: PatientFacts,
         practitioner: BillingPractitioner,
         totals: dict[tuple[ServiceFamily, int], int],
         extra: Iterable[object] = (),
     ) -> BillingFacts:
-        """The canonical month's facts: its time as stand-in entries per role group, and *extra* events."""
+        """The facts of a canonical month, for the engine: the month the cached results are of.
+
+        *patient* is a canonical patient (see :meth:`canonical_patient`),
+        possibly with more the caller decides on (a remote-monitoring close
+        adds RPM consent); *totals* the minutes per (family, role group), each
+        given as stand-in time entries on the month's first day; *extra* more
+        events (remote-monitoring time and readings), after the time. The
+        practitioner is *practitioner* with the stand-in id ``~``, in the
+        physician office.
+
+        >>> from carecore.billing.cms import cms_rule_set
+        >>> from carecore.model import ServicePeriod
+        >>> fast = FastClose(cms_rule_set(2026), ServicePeriod.month(2026, 3))
+        >>> patient = fast.canonical_patient(fast.shape(PatientFacts(id="p1",
+        ...     conditions=[ChronicCondition(icd10="F33.1", significant_risk=True)])))
+        >>> pr = BillingPractitioner(id="dr1", credential=Credential.MD)
+        >>> facts = fast.canonical_facts(patient, pr, {(ServiceFamily.BHI, 1): 25})
+        >>> [(e.date.isoformat(), e.minutes, e.family.value) for e in facts.events]
+        [('2026-03-01', 25, 'BHI')]
+        >>> facts.practitioners[0].id
+        '~'
+        """
         events: list[object] = [
             TimeFact(
                 date=self.period.start,
