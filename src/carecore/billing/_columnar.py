@@ -188,6 +188,7 @@ def _read(
     categorical: frozenset[str] = frozenset(),
     offsets: list[pl.Series] | None = None,
     scanned: Callable[[], int | None] | None = None,
+    header_read: tuple[list[str], list[str]] | None = None,
 ) -> tuple[pl.DataFrame, list[str]] | None:
     """The file's cells as text (``""`` when empty) plus ``__line__``, and the header.
 
@@ -196,10 +197,12 @@ def _read(
     *categorical* are read as categories (few distinct values, less memory).
     With *offsets*, the byte offset of each data line is appended to it.
     *scanned* gives :func:`_scan`'s answer when a worker has scanned the file.
+    *header_read* is :func:`_read_header`'s answer when the caller has read
+    the header (and raised its refusals) already.
     """
     import polars as pl  # noqa: PLC0415
 
-    raw, header = _read_header(file, known, required)
+    raw, header = _read_header(file, known, required) if header_read is None else header_read
     wanted = [name for name in header if columns is None or name in columns]
     # Each line's cell count and length, read while a worker scans the file (see _scan);
     # a file polars cannot read here is decided on once the scan's answer is in.
@@ -1290,8 +1293,8 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
     scans = [runner.submit(_scan_task, patients_file), runner.submit(_scan_task, events_file)]
     # patients.csv is read and split in a thread while this one reads events.csv (polars
     # works without the interpreter lock, the cell parsers with it). The header's refusals
-    # are raised here, first, as the reference close raises them.
-    _read_header(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
+    # are raised here, first, as the reference close raises them (the thread takes what was read).
+    patients_header = _read_header(patients_file, PATIENT_COLUMNS, _PATIENT_REQUIRED)
 
     def read_patients() -> tuple[_Patients, pl.Series] | None:
         found: list[pl.Series] = []
@@ -1301,6 +1304,7 @@ def _close(  # noqa: C901, PLR0912, PLR0915, PLR0917
             _PATIENT_REQUIRED,
             offsets=found,
             scanned=scans[0].result,
+            header_read=patients_header,
         )
         if read is None:
             return None
