@@ -2,20 +2,27 @@
 
 A batch the writer thread is committing when the listener stops is waited
 for, then its sync; each of its outcomes goes to ``on_outcome`` (and its ACK
-to its sender) before serve() returns, and none comes after. Real SQLite,
+to its sender) before serve() returns, and none comes after. Real SQLite
+(which syncs a batch apart from its commit) and PostgreSQL (which does not),
 real sockets on loopback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sqlite3
 import threading
 import time
 
+import pendulum
+import pytest
 from carecore_hl7v2.listener import END, frame, serve
 from test_intake import a03
+
+from carecore.clock import FixedClock
+from carecore.service import CareProgram
 
 
 class _Stoppable:
@@ -97,33 +104,55 @@ def _acked(acks):
     return sum("MSA|AA|" in a for a in acks)
 
 
-def test_a_batch_committing_when_the_listener_stops_is_answered_before_serve_returns(program):
-    listener = _Stoppable(program, grace=0).start()
-    # Another connection holds the write lock: the writer's commit waits for it (SQLite's busy
-    # wait), so the listener is stopped while a batch is in the writer thread.
-    blocker = sqlite3.connect(program.store.path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    acks: list[str] = []
-    senders = [
-        threading.Thread(
-            target=_send,
-            args=(listener.port, [a03(f"S{n}", f"P{n}^^^GEN^MR", visit=f"V{n}")], acks),
-        )
-        for n in range(6)
-    ]
-    for sender in senders:
-        sender.start()
-    time.sleep(0.5)  # the first message's batch is in the writer thread, waiting for the lock
-    listener.stop()
-    time.sleep(0.3)
-    assert listener.thread.is_alive()  # serve() waits for the batch being committed
-    blocker.execute("ROLLBACK")
-    blocker.close()
-    listener.thread.join(30)
-    for sender in senders:
-        sender.join(30)
-    assert not listener.thread.is_alive()
-    stored = _stored(program)
+@contextlib.contextmanager
+def _write_lock(url, program):
+    """Another connection holds a lock every batch's transaction waits for, until the block ends."""
+    if url.startswith("sqlite"):
+        blocker = sqlite3.connect(program.store.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the writer's BEGIN IMMEDIATE waits (busy timeout)
+    else:
+        import psycopg
+
+        blocker = psycopg.connect(url)
+        blocker.execute("LOCK TABLE adt_events IN ACCESS EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hl7.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_a_batch_committing_when_the_listener_stops_is_answered_before_serve_returns(url):
+    clock = FixedClock(pendulum.datetime(2026, 3, 4, 12, tz="UTC"))
+    with CareProgram.open(url, actor="hl7-test", clock=clock) as program:
+        listener = _Stoppable(program, grace=0).start()
+        acks: list[str] = []
+        senders = [
+            threading.Thread(
+                target=_send,
+                args=(listener.port, [a03(f"S{n}", f"P{n}^^^GEN^MR", visit=f"V{n}")], acks),
+            )
+            for n in range(6)
+        ]
+        with _write_lock(url, program):
+            for sender in senders:
+                sender.start()
+            time.sleep(0.5)  # the first messages' batch is in the writer thread, held by the lock
+            listener.stop()
+            time.sleep(0.3)
+            assert listener.thread.is_alive()  # serve() waits for the batch being committed
+        listener.thread.join(30)
+        for sender in senders:
+            sender.join(30)
+        assert not listener.thread.is_alive()
+        stored = _stored(program)
     assert stored >= 1  # the batch committing when the stop came was stored
     assert len(listener.before) == stored
     assert all(o.stored for o in listener.before)
