@@ -44,7 +44,7 @@ from carecore_hl7v2.mapping import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     import pendulum
 
@@ -211,7 +211,15 @@ def store_prepared(
             if len(prepared) > 1:
                 tx.read_ahead(links, prepared)
             outcomes = [
-                _store(program, tx.typed, links, p, zone=zone, unknown_patients=unknown_patients)
+                _store(
+                    program,
+                    tx.typed,
+                    links,
+                    p,
+                    zone=zone,
+                    unknown_patients=unknown_patients,
+                    own_key=tx.own_key,
+                )
                 for p in prepared
             ]
             tx.flush()
@@ -429,7 +437,9 @@ def _store(
     *,
     zone: str | None,
     unknown_patients: UnknownPatients,
+    own_key: Callable[[str, str], str],
 ) -> Outcome:
+    """Store one prepared message in *tx*; *own_key* is :func:`_own_key` or a memo of it."""
     if prepared.refusal is not None:
         return _dead_letter(program, tx, prepared)
     event, people, message = prepared.event, prepared.people, prepared.message
@@ -443,7 +453,7 @@ def _store(
         return _dead_letter(program, tx, attrs.evolve(prepared, refusal=exc))
     if event.patient_id != patient_id:  # linked to a patient registered otherwise
         event = attrs.evolve(event, patient_id=patient_id)
-    claimed = _claim(tx, event, prepared.text)
+    claimed = _claim(tx, event, prepared.text, own_key)
     if claimed is None:
         return Outcome(
             ack=_ack(message), code="AA", stored=False, duplicate=True, warnings=people.notes
@@ -478,7 +488,9 @@ def _store(
     )
 
 
-def _claim(tx: Transaction, event: AdtEvent, text: str) -> tuple[AdtEvent, bool] | None:
+def _claim(
+    tx: Transaction, event: AdtEvent, text: str, own_key: Callable[[str, str], str]
+) -> tuple[AdtEvent, bool] | None:
     """*event* and whether to store it (its id made its own when its control id was used before).
 
     None: this very text was taken before (a resend). Each message claims
@@ -487,10 +499,10 @@ def _claim(tx: Transaction, event: AdtEvent, text: str) -> tuple[AdtEvent, bool]
     the same event as the first one under the key (a resend whose MSH-7 or
     PID changed, or one taken before digests were claimed: its demographics
     are applied, the event is not stored again) or to another event, stored
-    under the key and the digest.
+    under the key and the digest (*own_key* of the key and the text).
     """
     key = event.source_key
-    own = tx.own_key(key, text) if isinstance(tx, _Batch) else _own_key(key, text)
+    own = own_key(key, text)
     first_time = tx.claim_inbound(SOURCE, key)
     if not tx.claim_inbound(SOURCE, own):
         return None
@@ -565,7 +577,15 @@ def _rehearse(program: CareProgram, *, time_zone: str | None) -> None:
         ) as tx:
             links = _Links(tx)
             for prepared in (first, again):
-                _store(program, tx, links, prepared, zone=time_zone, unknown_patients="create")
+                _store(
+                    program,
+                    tx,
+                    links,
+                    prepared,
+                    zone=time_zone,
+                    unknown_patients="create",
+                    own_key=_own_key,
+                )
             raise _Rehearsed  # noqa: TRY301 - the rollback is the point
     except _Rehearsed:
         return
