@@ -189,3 +189,42 @@ def test_stopping_under_load_answers_every_stored_message_before_serve_returns(p
     assert len(listener.before) == stored
     assert listener.after == []
     assert _acked(acks) == stored
+
+
+def test_a_message_waiting_for_its_batch_when_the_listener_stops_is_not_stored(program):
+    # The writer waits up to *gather* for the next message of a connection it has just
+    # answered (B) before it commits what another (A) sent: stopped during that wait, it
+    # commits nothing more, and nothing is answered after serve() returns.
+    listener = _Stoppable(program, grace=0, gather=30.0).start()
+
+    def send(s, name):
+        s.sendall(frame(a03(name, f"P{name}^^^GEN^MR", visit=name)))
+
+    def acked(s, name):
+        return f"MSA|AA|{name}".encode() in s.recv(65536)
+
+    with (
+        socket.create_connection(("127.0.0.1", listener.port)) as a,
+        socket.create_connection(("127.0.0.1", listener.port)) as b,
+    ):
+        a.settimeout(10)
+        b.settimeout(10)
+        send(a, "A1")
+        assert acked(a, "A1")  # alone: no connection was answered before
+        send(b, "B1")  # waits for A's next message
+        send(a, "A2")
+        assert acked(b, "B1")
+        assert acked(a, "A2")  # B1 and A2 in one commit: A and B were both just answered
+        send(a, "A3")
+        time.sleep(0.3)  # A3 is taken; the writer waits for B's next message
+        listener.stop()
+        listener.thread.join(30)
+        assert not listener.thread.is_alive()
+        assert a.recv(65536) == b""  # closed with no ACK for A3
+    assert _stored(program) == 3
+    assert sorted(o.ack.split("MSA|")[1][:5] for o in listener.before) == [
+        "AA|A1",
+        "AA|A2",
+        "AA|B1",
+    ]
+    assert listener.after == []

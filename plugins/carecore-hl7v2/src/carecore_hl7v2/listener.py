@@ -214,9 +214,7 @@ class _Committer:
                 return []
             await self._wait(None)
         loop = asyncio.get_running_loop()
-        while len(self.pending) < self.max_batch:
-            if self.stopping:
-                return []  # what is waiting is not stored, nor ACKed: its senders send it again
+        while len(self.pending) < self.max_batch and not self.stopping:
             now = loop.time()
             for sender, at in list(self.answered.items()):
                 if now - at >= self.gather:
@@ -265,10 +263,12 @@ class _Committer:
     async def run(self) -> None:
         """Commit batch after batch, one at a time, until :meth:`close`."""
         loop = asyncio.get_running_loop()
-        while not self.stopping:
+        while True:
             batch = await self._gathered()
-            if not batch:
-                return  # stopping
+            if self.stopping:
+                # Stopped while gathering (the wait for more ends with a batch in hand): what
+                # was gathered is not stored, nor ACKed, and its senders send it again.
+                return
             self.committing = self.thread.submit(self._commit, loop, batch)
             await asyncio.wrap_future(self.committing)
 
