@@ -14,14 +14,16 @@ fixed order: those with event rows by their first event row, then those
 without by their patients.csv row. The first pass computes each patient's
 place in that order and cuts it into *N* ranges of equal patient counts, so
 each bucket's output follows the previous bucket's, and the merge is an
-append (no sort, no per-patient index kept). Within a bucket, rows keep the
-order they have in the files.
+append (no sort, no per-patient index kept): the first bucket's files are
+moved into place, the others' appended without their headers, copied by the
+kernel (``os.copy_file_range``) where the system offers it. Within a
+bucket, rows keep the order they have in the files.
 
 The bucket files live in a private folder (mode 0700, files 0600: they hold
 the same health information as the input) inside the output folder (the
 system's temporary folder when nothing is written) and are removed when the
 close ends, also when it fails. With polars (``carecore[fast]``) the split
-reads the files' lines 32 MB at a time with polars; files polars cannot take
+reads the files' lines 16 MB at a time with polars; files polars cannot take
 as plain lines (quoted cells, blank lines, CR line ends) and closes without
 polars are split with the :mod:`csv` module. Either way the split holds a
 table of the patient ids (their place in the close's order).
@@ -62,7 +64,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import attrs
 
 from carecore import errors, limits
-from carecore._files import private_folder, private_open
+from carecore._files import PRIVATE_FILE, private_folder, private_open
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -174,20 +176,60 @@ class _Split:
 
 
 #: Bytes of a file the polars split reads at a time (it never maps a whole file).
-_BLOCK = 32 * 1024 * 1024
+_BLOCK = 16 * 1024 * 1024
 
 
-def _blocks(file: Path) -> Iterator[pl.DataFrame]:
+class _NotPlain(ValueError):
+    """A file the polars split does not take as plain lines (the csv module splits it)."""
+
+
+class _Plain:
+    """The checks of ``_columnar._scan`` made on the blocks the split reads anyway.
+
+    A file is plain when it has no quote, no blank line, and line ends all
+    LF or all CRLF. The header line is checked here byte by byte; a data
+    block's quotes and CRs are counted in its bytes, its blank lines are
+    the lines polars reads as null, and a CR polars kept in a line's text
+    (one not ending the line) or at the end of the file is a lone CR.
+    """
+
+    def __init__(self, file: Path, head: bytes) -> None:
+        self.file = file
+        self.newlines = head.count(b"\n")
+        self.crs = head.count(b"\r")
+        if b'"' in head or self.crs != (1 if head.endswith(b"\r\n") else 0):
+            raise _NotPlain(file.name)
+
+    def block(self, chunk: bytes, newlines: int, lines: pl.Series) -> None:
+        """Check one block: its bytes, its count of LF, the lines polars read from it."""
+        if b'"' in chunk or lines.null_count():
+            raise _NotPlain(self.file.name)
+        self.newlines += newlines
+        if b"\r" in chunk:
+            self.crs += chunk.count(b"\r")
+            if chunk.endswith(b"\r") or lines.str.contains("\r", literal=True).any():
+                raise _NotPlain(self.file.name)
+
+    def end(self) -> None:
+        """At the end of the file: every line end a CRLF, or none."""
+        if self.crs not in {0, self.newlines}:
+            raise _NotPlain(self.file.name)
+
+
+def _blocks(file: Path, *, plain: bool = False) -> Iterator[pl.DataFrame]:
     """The data lines of a plain file, a block at a time: each line as one text (``l``), its number (``line``).
 
     Reading blocks keeps the split's memory to a block and its tables,
-    where polars' own reader maps the whole file.
+    where polars' own reader maps the whole file. With *plain*, a file the
+    columnar reader would not take whole (see :class:`_Plain`) raises
+    :class:`_NotPlain`, the last check (line ends) after the last block.
     """
     import polars as pl  # noqa: PLC0415
 
     line, block = 2, _BLOCK
     with file.open("rb") as handle:
-        handle.readline()
+        head = handle.readline()
+        check = _Plain(file, head) if plain else None
         rest = b""
         while True:
             data = handle.read(block)
@@ -198,7 +240,8 @@ def _blocks(file: Path) -> Iterator[pl.DataFrame]:
                 cut = chunk.rfind(b"\n") + 1
                 chunk, rest = chunk[:cut], chunk[cut:]
             if chunk:
-                count = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                newlines = chunk.count(b"\n")
+                count = newlines + (0 if chunk.endswith(b"\n") else 1)
                 frame = pl.read_csv(
                     chunk,
                     has_header=False,
@@ -209,11 +252,15 @@ def _blocks(file: Path) -> Iterator[pl.DataFrame]:
                 if frame.height != count:
                     msg = f"{file}: {frame.height} lines read where {count} were expected"
                     raise ValueError(msg)
+                if check is not None:
+                    check.block(chunk, newlines, frame.get_column("l"))
                 yield frame.with_row_index("line", offset=line).with_columns(
                     pl.col("line").cast(pl.Int64)
                 )
                 line += count
             if not data:
+                if check is not None:
+                    check.end()
                 return
 
 
@@ -241,28 +288,23 @@ def _split_polars(
     """The split over plain files with polars, a block at a time; None when a file is not plain."""
     import polars as pl  # noqa: PLC0415
 
-    from carecore.billing._columnar import _PLAIN, _scan  # noqa: PLC0415
+    from carecore.billing._columnar import _PLAIN  # noqa: PLC0415
 
-    if _scan(patients) is None or _scan(events) is None:
-        return None
     files = {"patients": patients, "events": events}
+    empty = pl.DataFrame(schema={"line": pl.Int64, "raw": pl.String})
     try:
-        firsts = pl.concat(
-            [
-                block.select("line", _cell(headers, "events"))
-                .group_by("raw")
-                .agg(pl.col("line").min().alias("first"))
-                for block in _blocks(events)
-            ]
-            or [pl.DataFrame(schema={"raw": pl.String, "first": pl.Int64})]
-        )
-        firsts = firsts.group_by("raw").agg(pl.col("first").min())
-        rows = pl.concat(
-            [block.select("line", _cell(headers, "patients")) for block in _blocks(patients)]
-            or [pl.DataFrame(schema={"line": pl.Int64, "raw": pl.String})]
-        )
+        # Each line's patient text, in line order (the routing below joins it once).
+        cells = {
+            kind: pl.concat(
+                [block.select("line", _cell(headers, kind)) for block in _blocks(file, plain=True)]
+                or [empty]
+            )
+            for kind, file in (("events", events), ("patients", patients))
+        }
     except (pl.exceptions.PolarsError, UnicodeDecodeError, ValueError):
         return None
+    firsts = cells["events"].group_by("raw").agg(pl.col("line").min().alias("first"))
+    rows = cells["patients"]
     # The patient each text names: the text stripped as str.strip strips (Python for the rare
     # texts that are not plain).
     texts = pl.concat([firsts.get_column("raw"), rows.get_column("raw")]).unique()
@@ -296,13 +338,26 @@ def _split_polars(
     split = _Split(folder=folder, count=count, files=files, headers=headers, polars=True)
     with _private_file(folder / "by-text.parquet") as handle:
         by_text.write_parquet(handle)
+    # Each line's bucket, joined once per file (not once per block).
+    routes = {
+        kind: cells[kind]
+        .select("raw")
+        .join(by_text, on="raw", how="left", maintain_order="left")
+        .get_column("b")
+        .fill_null(0)
+        for kind in files
+    }
+    del cells, by_text
     for kind in files:
         handles = [_private_file(split.path(kind, b)) for b in range(count)]
         try:
             for handle in handles:
                 handle.write(headers[kind][0].rstrip("\r\n").encode("utf-8") + b"\n")
-            for block in _routed(split, kind, by_text):
-                for (bucket,), part in block.partition_by("b", as_dict=True).items():
+            for block in _blocks(split.files[kind]):
+                routed = block.select(
+                    "l", routes[kind].slice(block.item(0, "line") - 2, block.height).alias("b")
+                )
+                for (bucket,), part in routed.partition_by("b", as_dict=True).items():
                     part.select("l").write_csv(
                         handles[int(bucket)], include_header=False, quote_style="never"
                     )
@@ -485,8 +540,77 @@ def _renamed_copy(source: BinaryIO, target: BinaryIO, renamed: dict[str, str]) -
         target.write(line)
 
 
+def _copy_range(source: BinaryIO, target: BinaryIO, start: int, end: int) -> None:
+    """Append bytes *start* to *end* of *source* to *target* (both files on disk).
+
+    The kernel copies them (``os.copy_file_range``, else ``os.sendfile``)
+    where it can, without passing them through this process; else they are
+    read and written a megabyte at a time.
+    """
+    target.flush()
+    left = end - start
+    source_fd, target_fd = source.fileno(), target.fileno()
+    for copy in (_kernel_copy_file_range, _kernel_sendfile):
+        if left <= 0:
+            return
+        try:
+            while left > 0:
+                done = copy(source_fd, target_fd, left, start)
+                if done <= 0:  # pragma: no cover - the file shrank
+                    break
+                start += done
+                left -= done
+        except OSError:
+            continue  # this way is not offered here (or not between these files): the next
+        return
+    source.seek(start)
+    while left > 0:
+        chunk = source.read(min(left, 1 << 20))
+        if not chunk:  # pragma: no cover - the file shrank
+            break
+        target.write(chunk)
+        left -= len(chunk)
+
+
+def _kernel_copy_file_range(source: int, target: int, count: int, offset: int) -> int:
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:  # pragma: no cover - not Linux
+        raise OSError("no copy_file_range")
+    done: int = copy(source, target, count, offset)
+    return done
+
+
+def _kernel_sendfile(source: int, target: int, count: int, offset: int) -> int:
+    send = getattr(os, "sendfile", None)
+    if send is None:  # pragma: no cover - not Unix
+        raise OSError("no sendfile")
+    done: int = send(target, source, offset, count)
+    return done
+
+
+def _opened_at_end(path: Path) -> BinaryIO:
+    """*path* (an existing file) opened for writing at its end, its mode 0600.
+
+    Not ``O_APPEND``: the kernel copies refuse a target opened so.
+    """
+    descriptor = os.open(path, os.O_WRONLY)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE)
+        os.lseek(descriptor, 0, os.SEEK_END)
+        handle: BinaryIO = os.fdopen(descriptor, "wb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return handle
+
+
 class _Merge:
-    """The final files, each bucket's output appended as it closes."""
+    """The final files, each bucket's output appended as it closes.
+
+    The first bucket's files become the final files (moved, not copied:
+    they start with the same header); each later bucket's are appended
+    without their header, by the kernel where it can.
+    """
 
     def __init__(self, out: Path | None, month: ServicePeriod, rules: RuleSet) -> None:
         from carecore.billing._encode import (  # noqa: PLC0415
@@ -503,17 +627,51 @@ class _Merge:
             "denials.csv": self.encoder.header(DENIAL_COLUMNS).encode("utf-8"),
             "audit/packets.jsonl": b"",
         }
+        self.opening = self.encoder.CLAIMS_JSON_OPEN.encode("utf-8")
+        self.closing = self.encoder.CLAIMS_JSON_CLOSE.encode("utf-8")
         self.handles: dict[str, BinaryIO] = {}
         self.any_claim = False
         if out is None:
             return
         private_folder(out)
         private_folder(out / "audit")
+
+    def _start(self, out: Path, folder: Path | None, renamed: dict[str, str]) -> None:
+        """Make the final files in *out*: *folder*'s (the first bucket's) moved there, else headers only."""
         for name, header in self.headers.items():
-            self.handles[name] = self._open(out / name, "wb")
-            self.handles[name].write(header)
-        self.handles["claims.json"] = self._open(out / "claims.json", "wb")
-        self.handles["claims.json"].write(self.encoder.CLAIMS_JSON_OPEN.encode("utf-8"))
+            source = None if folder is None else folder / name
+            if source is not None and not (name == "audit/packets.jsonl" and renamed):
+                with source.open("rb") as check:
+                    if check.read(len(header)) != header:  # pragma: no cover - the encoder's
+                        msg = f"a bucket's {name} does not start with the close's header"
+                        raise RuntimeError(msg)
+                source.replace(out / name)
+                self.handles[name] = _opened_at_end(out / name)
+            else:
+                self.handles[name] = self._open(out / name, "wb")
+                self.handles[name].write(header)
+                if source is not None:
+                    with source.open("rb") as handle:
+                        handle.seek(len(header))
+                        _renamed_copy(handle, self.handles[name], renamed)
+        path = out / "claims.json"
+        if folder is None:
+            self.handles["claims.json"] = self._open(path, "wb")
+            self.handles["claims.json"].write(self.opening)
+            return
+        source = folder / "claims.json"
+        size = source.stat().st_size
+        with source.open("rb") as check:
+            framed = check.read(len(self.opening)) == self.opening
+            check.seek(max(size - len(self.closing), 0))
+            framed = framed and check.read() == self.closing
+        if not framed:  # pragma: no cover - the encoder's framing
+            msg = "a bucket's claims.json does not have the close's framing"
+            raise RuntimeError(msg)
+        source.replace(path)
+        os.truncate(path, size - len(self.closing))
+        self.handles["claims.json"] = _opened_at_end(path)
+        self.any_claim = size > len(self.opening) + len(self.closing)
 
     def add(self, folder: Path, renamed: dict[str, str]) -> None:
         """Append one bucket's files (written by a close to *folder*).
@@ -524,6 +682,9 @@ class _Merge:
         """
         if self.out is None:
             return
+        if not self.handles:
+            self._start(self.out, folder, renamed)
+            return
         for name, header in self.headers.items():
             with (folder / name).open("rb") as source:
                 if source.read(len(header)) != header:  # pragma: no cover - the encoder's header
@@ -532,37 +693,33 @@ class _Merge:
                 if name == "audit/packets.jsonl" and renamed:
                     _renamed_copy(source, self.handles[name], renamed)
                 else:
-                    shutil.copyfileobj(source, self.handles[name], 1 << 20)
-        opening = self.encoder.CLAIMS_JSON_OPEN.encode("utf-8")
-        closing = self.encoder.CLAIMS_JSON_CLOSE.encode("utf-8")
+                    _copy_range(
+                        source, self.handles[name], len(header), os.fstat(source.fileno()).st_size
+                    )
         first = self.encoder.CLAIMS_JSON_FIRST.encode("utf-8")
         following = self.encoder.CLAIMS_JSON_NEXT.encode("utf-8")
         path = folder / "claims.json"
-        body = path.stat().st_size - len(opening) - len(closing)
-        if body <= 0:
+        size = path.stat().st_size
+        if size - len(self.opening) - len(self.closing) <= 0:
             return
         target = self.handles["claims.json"]
         with path.open("rb") as source:
-            source.seek(len(opening))
+            source.seek(len(self.opening))
             lead = source.read(len(first))
-            target.write(following if self.any_claim else first)
             if lead != first:  # pragma: no cover - the encoder's framing
                 msg = "a bucket's claims.json does not have the close's framing"
                 raise RuntimeError(msg)
-            left = body - len(first)
-            while left > 0:
-                chunk = source.read(min(left, 1 << 20))
-                if not chunk:  # pragma: no cover - the file shrank
-                    break
-                target.write(chunk)
-                left -= len(chunk)
+            target.write(following if self.any_claim else first)
+            _copy_range(source, target, len(self.opening) + len(first), size - len(self.closing))
         self.any_claim = True
 
     def finish(self, summary: CloseSummary) -> None:
         """Close the files and write summary.json."""
         if self.out is None:
             return
-        self.handles["claims.json"].write(self.encoder.CLAIMS_JSON_CLOSE.encode("utf-8"))
+        if not self.handles:  # pragma: no cover - a close has at least two buckets
+            self._start(self.out, None, {})
+        self.handles["claims.json"].write(self.closing)
         for handle in self.handles.values():
             handle.close()
         with self._open(self.out / "summary.json", encoding="utf-8") as handle:
