@@ -1859,7 +1859,12 @@ class _Evaluated:
     """The distinct canonical months' results, taken from the workers in key order as the writer needs them.
 
     Batch *i* holds keys ``i * _BATCH`` to ``(i + 1) * _BATCH - 1``. *move*
-    is called with the keys of each batch the writer cannot render.
+    is called with the keys of each batch the writer cannot render. Each
+    batch's rows and texts become frames once, when taken. The rows and the
+    keys are chained to those taken before (polars appends the chunks); the
+    text tables, a few thousand rows that every chunk of the writer joins,
+    are put back into one chunk (joins against tens of small chunks cost
+    more than the copy).
     """
 
     def __init__(self, jobs: list[Pending[Any]], move: Callable[[list[int]], None]) -> None:
@@ -1869,8 +1874,6 @@ class _Evaluated:
         self.move = move
         self.taken = 0
         self.unrenderable: list[int] = []
-        self._line_texts: list[dict[str, Any]] = []
-        self._denial_texts: list[dict[str, str]] = []
         self._row_schema = {"_key": pl.Int64, "k": pl.Int64, "tid": pl.Int64}
         self._key_schema = {
             "_key": pl.Int64,
@@ -1881,17 +1884,34 @@ class _Evaluated:
             "hints_json": pl.String,
             "evaluated_by": pl.String,
         }
+        self._line_schema = {name: getattr(pl, kind) for name, kind in _LINE_SCHEMA.items()}
+        self._denial_schema = dict.fromkeys(_DENIAL_LITERALS, pl.String)
         self._line_rows = pl.DataFrame(schema=self._row_schema)
+        self._line_table = self._texts([], self._line_schema, 0)
         self._denial_rows = pl.DataFrame(schema=self._row_schema)
+        self._denial_table = self._texts([], self._denial_schema, 0)
         self._keys = pl.DataFrame(schema=self._key_schema)
-        self._frames: tuple[pl.DataFrame, ...] | None = None
+
+    @staticmethod
+    def _texts(rows: list[dict[str, Any]], schema: dict[str, Any], first: int) -> pl.DataFrame:
+        """A batch's line or denial texts by ``tid``, numbered from *first*."""
+        import polars as pl  # noqa: PLC0415
+
+        return (
+            pl.DataFrame(rows, schema=schema)
+            .with_row_index("tid", offset=first)
+            .with_columns(pl.col("tid").cast(pl.Int64))
+        )
 
     def upto(self, key: int | None) -> None:
         """Take the batches holding the keys up to *key* (all when None)."""
         import polars as pl  # noqa: PLC0415
 
         last = len(self.jobs) if key is None else min(len(self.jobs), key // _BATCH + 1)
-        lines, denials, keys = [self._line_rows], [self._denial_rows], [self._keys]
+        line_rows, line_table = [self._line_rows], [self._line_table]
+        denial_rows, denial_table = [self._denial_rows], [self._denial_table]
+        keys = [self._keys]
+        lines_before, denials_before = self._line_table.height, self._denial_table.height
         bad: list[int] = []
         while self.taken < last:
             job = self.jobs[self.taken]
@@ -1899,26 +1919,29 @@ class _Evaluated:
             self.taken += 1
             assert job is not None  # noqa: S101 - taken once
             (lines_part, line_part, denials_part, denial_part, keys_part), bad_part = job.result()
-            lines.append(
+            line_rows.append(
                 pl.DataFrame(lines_part, schema=self._row_schema, orient="row").with_columns(
-                    pl.col("tid") + len(self._line_texts)
+                    pl.col("tid") + lines_before
                 )
             )
-            self._line_texts += line_part
-            denials.append(
+            line_table.append(self._texts(line_part, self._line_schema, lines_before))
+            lines_before += len(line_part)
+            denial_rows.append(
                 pl.DataFrame(denials_part, schema=self._row_schema, orient="row").with_columns(
-                    pl.col("tid") + len(self._denial_texts)
+                    pl.col("tid") + denials_before
                 )
             )
-            self._denial_texts += denial_part
+            denial_table.append(self._texts(denial_part, self._denial_schema, denials_before))
+            denials_before += len(denial_part)
             keys.append(pl.DataFrame(keys_part, schema=self._key_schema, orient="row"))
             bad += bad_part
         if len(keys) > 1:
-            self._line_rows = pl.concat(lines)
-            self._denial_rows = pl.concat(denials)
-            # The keys' texts are large: their frames are chained, not copied.
+            # The keys' texts are large: their frames, and the rows', are chained, not copied.
+            self._line_rows = pl.concat(line_rows, rechunk=False)
+            self._line_table = pl.concat(line_table, rechunk=True)
+            self._denial_rows = pl.concat(denial_rows, rechunk=False)
+            self._denial_table = pl.concat(denial_table, rechunk=True)
             self._keys = pl.concat(keys, rechunk=False)
-            self._frames = None
         if bad:
             self.unrenderable += bad
             self.move(bad)
@@ -1927,24 +1950,13 @@ class _Evaluated:
         self,
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """Line rows, line texts (by ``tid``), denial rows, denial texts, and the keys taken so far."""
-        import polars as pl  # noqa: PLC0415
-
-        if self._frames is None:
-            line_table = pl.DataFrame(
-                self._line_texts,
-                schema={name: getattr(pl, kind) for name, kind in _LINE_SCHEMA.items()},
-            ).with_row_index("tid")
-            denial_table = pl.DataFrame(
-                self._denial_texts, schema=dict.fromkeys(_DENIAL_LITERALS, pl.String)
-            ).with_row_index("tid")
-            self._frames = (
-                self._line_rows,
-                line_table.with_columns(pl.col("tid").cast(pl.Int64)),
-                self._denial_rows,
-                denial_table.with_columns(pl.col("tid").cast(pl.Int64)),
-                self._keys,
-            )
-        return self._frames  # type: ignore[return-value]
+        return (
+            self._line_rows,
+            self._line_table,
+            self._denial_rows,
+            self._denial_table,
+            self._keys,
+        )
 
 
 class _Results:
