@@ -173,3 +173,54 @@ def test_a_copy_cut_short_by_the_kernel_goes_on_where_it_stopped(tmp_path, monke
         buckets_module._copy_range(reading, writing, 10, 10_000)
         writing.write(b"!")
     assert target.read_bytes() == b"head+" + source.read_bytes()[10:10_000] + b"!"
+
+
+# -- the split's routing: a block that goes whole to one bucket is written as read --------------
+
+
+@needs_polars
+@pytest.mark.usefixtures("in_process")
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("block", [200, 5000, 1 << 20])
+def test_bucket_files_hold_the_lines_as_polars_writes_them(tmp_path, monkeypatch, line_end, block):
+    # Grouped rows send whole blocks to one bucket, written from the bytes read; the other
+    # blocks go line by line through polars. Either way a bucket file's lines end in LF, the
+    # last one too, so each bucket closes as the whole file would (columnar, same files).
+    import subprocess
+    import sys
+
+    from carecore.billing import _buckets as buckets_module
+    from carecore.billing import _close as close_module
+
+    generator = Path(__file__).parents[2] / "bench" / "gen_close.py"
+    subprocess.run(
+        [sys.executable, str(generator), str(tmp_path), "--patients", "120", "--month", "2026-01"],
+        check=True,
+        capture_output=True,
+    )
+    for name in ("patients.csv", "events.csv"):
+        text = (tmp_path / name).read_bytes().replace(b"\r\n", b"\n").rstrip(b"\n")
+        (tmp_path / name).write_bytes(text.replace(b"\n", line_end.encode()))  # no final line end
+    whole = closed(tmp_path, 1, "columnar")
+    seen: list[bytes] = []
+    real = close_module.close_files
+
+    def spy(patients_csv, events_csv, *args, **kw):
+        if kw.get("buckets") == 1:
+            seen.extend((Path(patients_csv).read_bytes(), Path(events_csv).read_bytes()))
+        return real(patients_csv, events_csv, *args, **kw)
+
+    monkeypatch.setattr(close_module, "close_files", spy)
+    monkeypatch.setattr(buckets_module, "_BLOCK", block)
+    assert closed(tmp_path, 3, "columnar") == whole
+    assert len(seen) == 6
+    rows = sorted(
+        row for text in seen for row in text.decode().split("\n")[1:-1]
+    )  # each bucket file: a header, rows, one LF at the end
+    assert all(text.endswith(b"\n") and b"\r" not in text for text in seen)
+    originals = sorted(
+        row
+        for name in ("patients.csv", "events.csv")
+        for row in (tmp_path / name).read_text().replace("\r\n", "\n").split("\n")[1:]
+    )
+    assert rows == originals

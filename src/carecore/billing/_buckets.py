@@ -59,7 +59,7 @@ import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import attrs
 
@@ -216,20 +216,15 @@ class _Plain:
             raise _NotPlain(self.file.name)
 
 
-def _blocks(file: Path, *, plain: bool = False) -> Iterator[pl.DataFrame]:
-    """The data lines of a plain file, a block at a time: each line as one text (``l``), its number (``line``).
+def _chunks(file: Path) -> Iterator[tuple[bytes, int, int]]:
+    """The data lines of *file* a block of whole lines at a time: (bytes, first line's number, lines).
 
-    Reading blocks keeps the split's memory to a block and its tables,
-    where polars' own reader maps the whole file. With *plain*, a file the
-    columnar reader would not take whole (see :class:`_Plain`) raises
-    :class:`_NotPlain`, the last check (line ends) after the last block.
+    The header line is read first (see :func:`_head`); a block ends at a
+    line end, but the file's last, which may end without one.
     """
-    import polars as pl  # noqa: PLC0415
-
     line, block = 2, _BLOCK
     with file.open("rb") as handle:
-        head = handle.readline()
-        check = _Plain(file, head) if plain else None
+        handle.readline()
         rest = b""
         while True:
             data = handle.read(block)
@@ -240,28 +235,49 @@ def _blocks(file: Path, *, plain: bool = False) -> Iterator[pl.DataFrame]:
                 cut = chunk.rfind(b"\n") + 1
                 chunk, rest = chunk[:cut], chunk[cut:]
             if chunk:
-                newlines = chunk.count(b"\n")
-                count = newlines + (0 if chunk.endswith(b"\n") else 1)
-                frame = pl.read_csv(
-                    chunk,
-                    has_header=False,
-                    separator="\x1f",
-                    quote_char=None,
-                    schema={"l": pl.String},
-                )
-                if frame.height != count:
-                    msg = f"{file}: {frame.height} lines read where {count} were expected"
-                    raise ValueError(msg)
-                if check is not None:
-                    check.block(chunk, newlines, frame.get_column("l"))
-                yield frame.with_row_index("line", offset=line).with_columns(
-                    pl.col("line").cast(pl.Int64)
-                )
+                count = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                yield chunk, line, count
                 line += count
             if not data:
-                if check is not None:
-                    check.end()
                 return
+
+
+def _head(file: Path) -> bytes:
+    with file.open("rb") as handle:
+        return handle.readline()
+
+
+def _lines(file: Path, chunk: bytes, count: int) -> pl.DataFrame:
+    """The lines of a block as polars reads them (``l``: a line's text without its CR LF or LF)."""
+    import polars as pl  # noqa: PLC0415
+
+    frame = pl.read_csv(
+        chunk, has_header=False, separator="\x1f", quote_char=None, schema={"l": pl.String}
+    )
+    if frame.height != count:
+        msg = f"{file}: {frame.height} lines read where {count} were expected"
+        raise ValueError(msg)
+    return frame
+
+
+def _blocks(file: Path, *, plain: bool = False) -> Iterator[pl.DataFrame]:
+    """The data lines of a plain file, a block at a time: each line as one text (``l``), its number (``line``).
+
+    Reading blocks keeps the split's memory to a block and its tables,
+    where polars' own reader maps the whole file. With *plain*, a file the
+    columnar reader would not take whole (see :class:`_Plain`) raises
+    :class:`_NotPlain`, the last check (line ends) after the last block.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    check = _Plain(file, _head(file)) if plain else None
+    for chunk, line, count in _chunks(file):
+        frame = _lines(file, chunk, count)
+        if check is not None:
+            check.block(chunk, count - (0 if chunk.endswith(b"\n") else 1), frame.get_column("l"))
+        yield frame.with_row_index("line", offset=line).with_columns(pl.col("line").cast(pl.Int64))
+    if check is not None:
+        check.end()
 
 
 def _cell(headers: dict[str, tuple[str, list[str]]], kind: str) -> pl.Expr:
@@ -353,10 +369,18 @@ def _split_polars(
         try:
             for handle in handles:
                 handle.write(headers[kind][0].rstrip("\r\n").encode("utf-8") + b"\n")
-            for block in _blocks(split.files[kind]):
-                routed = block.select(
-                    "l", routes[kind].slice(block.item(0, "line") - 2, block.height).alias("b")
-                )
+            for chunk, line, lines in _chunks(split.files[kind]):
+                route = routes[kind].slice(line - 2, lines)
+                low, high = route.min(), route.max()
+                if low == high and b"\r" not in chunk:
+                    # One bucket takes the block (as when rows come grouped by patient) and its
+                    # lines end in LF: its bytes are the lines polars would write. (Taking the CR
+                    # out of CRLF lines costs as much as polars' reading and writing.)
+                    handles[int(cast("int", low))].write(
+                        chunk if chunk.endswith(b"\n") else chunk + b"\n"
+                    )
+                    continue
+                routed = _lines(split.files[kind], chunk, lines).with_columns(route.alias("b"))
                 for (bucket,), part in routed.partition_by("b", as_dict=True).items():
                     part.select("l").write_csv(
                         handles[int(bucket)], include_header=False, quote_style="never"
