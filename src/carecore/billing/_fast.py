@@ -541,7 +541,25 @@ class FastClose:
         [('2026-03-01', 25, 'BHI')]
         >>> facts.practitioners[0].id
         '~'
+
+        A key the fast path does not cache (a family or role group it does not
+        reduce) or a minute count that is not a whole number of at least zero
+        is refused with :class:`~carecore.errors.InvalidValue` naming
+        ``totals``.
         """
+        for key, minutes in totals.items():
+            if key not in self._stand_in:
+                raise errors.InvalidValue(
+                    "must be a (family, role group) of a time track the fast path caches",
+                    field="totals",
+                    value=key,
+                )
+            if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
+                raise errors.InvalidValue(
+                    "must be a whole number of minutes, at least 0",
+                    field=f"totals[{key[0].value}, {key[1]}]",
+                    value=minutes,
+                )
         events: list[object] = [
             TimeFact(
                 date=self.period.start,

@@ -331,7 +331,7 @@ def _evaluate(
     plans = records.care_plans
     plan_groups = _by_patient(plans) if isinstance(plans, tuple) else {}
     # A kind no patient has (most practices keep no RPM setups or elections) is the
-    # same empty list for every patient: only the kinds read are looked up per patient.
+    # same empty tuple for every patient: only the kinds read are looked up per patient.
     held = {name: group for name, group in groups.items() if group}
     nobody = {name: _NONE for name in groups if name not in held}
     naming = [name for name in _NAMING if name in held]
