@@ -600,7 +600,11 @@ async def serve(
     never cut off halfway). Then it waits for the batch being committed and
     for the syncs under way: every message stored has been given to
     *on_outcome* (and ACKed, its sender still connected) when this returns,
-    and no outcome is given after.
+    and no outcome is given after. Cancelled, it stops at once (no grace)
+    and waits likewise; cancelled again while it waits, it still waits, and
+    raises the cancellation once the batch and the syncs are answered (a
+    commit waiting for a lock ends with the store's lock timeout, SQLite's
+    busy timeout; PostgreSQL's, if one is set).
     Messages not yet in a commit are not stored (their senders get no ACK
     and send them again). *unknown_patients* is
     :data:`~carecore_hl7v2.ingest.UnknownPatients`.
@@ -628,14 +632,35 @@ async def serve(
     try:
         await _run(server, stop, conns, grace)
     finally:
-        # Every message stored has its outcome given (and its ACK sent) before this returns.
+        # Every message stored has its outcome given (and its ACK sent) before this returns,
+        # even when this is cancelled (again) while it waits.
         try:
-            await committer.close()
+            await _uncancelled(asyncio.create_task(committer.close()))
         finally:
             writer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer_task
             conns.close_all()
+
+
+async def _uncancelled(task: asyncio.Task[None]) -> None:
+    """Wait for *task* to end; a cancellation meanwhile is raised only once it has ended.
+
+    The task itself is not cancelled: what it waits for (a commit under way, a
+    sync) cannot be called back, and its answers would come after the caller
+    had gone on.
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.cancelled():
+                raise  # the task itself was cancelled (the event loop is closing)
+            cancelled = exc
+    task.result()  # what it raised
+    if cancelled is not None:
+        raise cancelled
 
 
 async def _run(
