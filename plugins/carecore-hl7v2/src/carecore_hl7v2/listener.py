@@ -358,6 +358,8 @@ class _Connections:
         self.on_outcome = on_outcome
         #: Resolved when the last open connection closes, while :meth:`closed` waits.
         self._emptied: asyncio.Future[None] | None = None
+        #: Set by :meth:`close_all`: a connection whose set-up ends after it is closed at once.
+        self.closing = False
 
     def connection(self) -> _Connection:
         """A new connection's protocol (``create_server``'s factory)."""
@@ -376,8 +378,24 @@ class _Connections:
         await asyncio.wait([self._emptied], timeout=within)
 
     def close_all(self) -> None:
+        self.closing = True
         for conn in list(self.open):
             conn.close()
+
+    async def all_closed(self, within: float) -> None:
+        """After :meth:`close_all`: until every socket has closed, those still flushing aborted.
+
+        A transport closes its socket on the event loop's next turns (after
+        its last ACK is written): waited for here, so that no connection
+        outlives :func:`serve` (a loop that ends right after would leave its
+        socket open, and its sender waiting).
+        """
+        await self.closed(within)
+        for conn in list(self.open):
+            if conn.transport is not None:
+                conn.transport.abort()  # a sender that does not read its ACKs
+        if self.open:
+            await self.closed(within)
 
 
 class _Connection(asyncio.Protocol):
@@ -412,6 +430,9 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         conns = self.conns
         self.transport = cast("asyncio.Transport", transport)
+        if conns.closing:  # accepted as the listener stopped, set up after its connections closed
+            self.transport.close()
+            return
         if len(conns.open) >= conns.max_connections:
             log.warning("refusing a connection: %d are open already", len(conns.open))
             self.transport.close()
@@ -641,6 +662,11 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await writer_task
             conns.close_all()
+            await conns.all_closed(_CLOSE_WAIT)
+
+
+#: Seconds serve() waits for its connections' sockets to close as it ends (each step).
+_CLOSE_WAIT = 5.0
 
 
 async def _uncancelled(task: asyncio.Task[None]) -> None:
