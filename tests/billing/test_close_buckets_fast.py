@@ -224,3 +224,88 @@ def test_bucket_files_hold_the_lines_as_polars_writes_them(tmp_path, monkeypatch
         for row in (tmp_path / name).read_text().replace("\r\n", "\n").split("\n")[1:]
     )
     assert rows == originals
+
+
+# -- review fixes: no silently short merge, a bad byte refused by name, all or nothing ----------
+
+
+def copies_nothing(_source: int, _target: int, _count: int, _offset: int) -> int:
+    return 0  # some file systems answer a kernel copy so before the end
+
+
+@pytest.mark.parametrize("refused", ["kernel-copy", "both"])
+def test_a_kernel_copy_that_copies_nothing_hands_over_to_the_next_way(
+    tmp_path, monkeypatch, refused
+):
+    # Before, a copy answering 0 ended the append there: buckets 2 and 3 were missing
+    # from every file while summary.json counted them.
+    from carecore.billing import _buckets as buckets_module
+
+    (tmp_path / "patients.csv").write_text(PATIENT_HEADER + PATIENTS, encoding="utf-8")
+    (tmp_path / "events.csv").write_text(EVENT_HEADER + EVENTS, encoding="utf-8")
+    whole = closed(tmp_path, 1)
+    monkeypatch.setattr(buckets_module, "_kernel_copy_file_range", copies_nothing)
+    if refused == "both":
+        monkeypatch.setattr(buckets_module, "_kernel_sendfile", copies_nothing)
+    assert closed(tmp_path, 3) == whole
+
+
+def test_a_bucket_file_shorter_than_asked_is_an_error_not_a_short_output(tmp_path):
+    from carecore.billing import _buckets as buckets_module
+
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.write_bytes(b"x" * 100)
+    target.write_bytes(b"")
+    with (
+        source.open("rb") as reading,
+        buckets_module._opened_at_end(target) as writing,
+        pytest.raises(OSError, match="40 bytes"),
+    ):
+        buckets_module._copy_range(reading, writing, 0, 140)
+
+
+def test_a_file_that_is_not_utf8_is_refused_by_name_in_buckets_as_whole(tmp_path):
+    from carecore import errors
+
+    (tmp_path / "patients.csv").write_text(PATIENT_HEADER + PATIENTS, encoding="utf-8")
+    (tmp_path / "events.csv").write_bytes(EVENT_HEADER.encode() + b"p1,\xff\n")
+    refusals = []
+    for buckets in (1, 2):
+        with pytest.raises(errors.InvalidInput) as raised:
+            closed(tmp_path, buckets)
+        refusals.append(str(raised.value))
+    assert refusals[1] == refusals[0]
+    assert "UTF-8" in refusals[0]
+
+
+def test_close_in_buckets_called_itself_keeps_the_previous_output_when_it_fails(
+    tmp_path, monkeypatch
+):
+    from carecore.billing import _buckets as buckets_module
+    from carecore.billing._buckets import close_in_buckets
+
+    (tmp_path / "patients.csv").write_text(PATIENT_HEADER + PATIENTS, encoding="utf-8")
+    (tmp_path / "events.csv").write_text(EVENT_HEADER + EVENTS, encoding="utf-8")
+    out = tmp_path / "out"
+    close_in_buckets(
+        tmp_path / "patients.csv", tmp_path / "events.csv", MONTH, RULES, out, buckets=3
+    )
+    (out / "README.txt").write_text("the practice's own note", encoding="utf-8")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    calls = []
+
+    def fails_later(*args):
+        calls.append(args)
+        if len(calls) > 2:
+            raise OSError(28, "No space left on device")
+        return real(*args)
+
+    real = buckets_module._copy_range
+    monkeypatch.setattr(buckets_module, "_copy_range", fails_later)
+    with pytest.raises(OSError, match="No space"):
+        close_in_buckets(
+            tmp_path / "patients.csv", tmp_path / "events.csv", MONTH, RULES, out, buckets=3
+        )
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "out", "patients.csv"]

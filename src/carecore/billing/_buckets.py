@@ -51,6 +51,7 @@ from __future__ import annotations
 import array
 import contextlib
 import csv
+import errno
 import math
 import os
 import re
@@ -575,25 +576,33 @@ def _copy_range(source: BinaryIO, target: BinaryIO, start: int, end: int) -> Non
     left = end - start
     source_fd, target_fd = source.fileno(), target.fileno()
     for copy in (_kernel_copy_file_range, _kernel_sendfile):
-        if left <= 0:
-            return
         try:
             while left > 0:
                 done = copy(source_fd, target_fd, left, start)
-                if done <= 0:  # pragma: no cover - the file shrank
+                if done <= 0:
+                    # Some file systems copy nothing this way (they return 0 before the
+                    # end): the next way takes over from here.
                     break
                 start += done
                 left -= done
         except OSError:
-            continue  # this way is not offered here (or not between these files): the next
-        return
+            pass  # this way is not offered here (or not between these files): the next
+        if left <= 0:
+            return
     source.seek(start)
     while left > 0:
         chunk = source.read(min(left, 1 << 20))
-        if not chunk:  # pragma: no cover - the file shrank
+        if not chunk:
             break
         target.write(chunk)
         left -= len(chunk)
+    if left > 0:
+        # The bucket's file is shorter than its size said: never a silently short output.
+        raise OSError(
+            errno.EIO,
+            f"{left} bytes of a bucket's output could not be read to append them",
+            getattr(source, "name", None),
+        )
 
 
 def _kernel_copy_file_range(source: int, target: int, count: int, offset: int) -> int:
@@ -1033,7 +1042,24 @@ def close_in_buckets(  # noqa: C901 - split, then close and merge each bucket
         _header,
         _open,
     )
+    from carecore.billing._output import staged_output, staging_active  # noqa: PLC0415
 
+    if out is not None and not staging_active():
+        # Written aside and renamed into place, as close_files writes: a close that fails
+        # (in a bucket, in the merge) keeps the previous output as it was.
+        with staged_output(out) as staging:
+            return close_in_buckets(
+                patients_csv,
+                events_csv,
+                month,
+                rules,
+                staging,
+                buckets=buckets,
+                engine=engine,
+                workers=workers,
+                on_progress=on_progress,
+                on_notice=on_notice,
+            )
     count = bucket_count(events_csv, buckets)
     patients_file, events_file = Path(patients_csv), Path(events_csv)
     # The headers are checked as the close checks them (same errors, same order).
@@ -1042,7 +1068,9 @@ def close_in_buckets(  # noqa: C901 - split, then close and merge each bucket
         (events_file, EVENT_COLUMNS, _EVENT_REQUIRED),
     ):
         with _open(file) as handle:
-            _header(csv.reader(handle), file, known, required)
+            # A bad byte or an over-long cell in the first lines is refused by name, as
+            # the close refuses it (limits.csv_rows).
+            _header(limits.csv_rows(handle, what=file.name), file, known, required)
     headers = {"patients": _header_line(patients_file), "events": _header_line(events_file)}
     target = None if out is None else Path(out)
     if target is not None:
