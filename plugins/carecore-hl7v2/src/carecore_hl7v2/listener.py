@@ -689,6 +689,25 @@ async def _uncancelled(task: asyncio.Task[None]) -> None:
         raise cancelled
 
 
+async def _stop_accepting(server: asyncio.Server) -> None:
+    """Close *server*, once the connections it has accepted are set up.
+
+    A connection the loop has accepted is set up in a task of its own on a
+    later turn; set up after the server has closed, CPython (3.11) refuses
+    it half-made, and its socket stays open with its sender waiting for an
+    answer. So the server first stops accepting, the loop turns until those
+    connections are set up (each then closed with the others at the end),
+    and only then does the server close.
+    """
+    loop = asyncio.get_running_loop()
+    for sock in server.sockets:
+        with contextlib.suppress(NotImplementedError, ValueError, OSError):
+            loop.remove_reader(sock.fileno())  # a loop without readers closes as it did
+    for _ in range(3):
+        await asyncio.sleep(0)
+    server.close()
+
+
 async def _run(
     server: asyncio.Server,
     stop: asyncio.Event | None,
@@ -700,6 +719,6 @@ async def _run(
             await server.serve_forever()
             return
         await stop.wait()
-        server.close()
+        await _stop_accepting(server)
         # Senders that are done have closed already; others get a moment.
         await conns.closed(grace)
