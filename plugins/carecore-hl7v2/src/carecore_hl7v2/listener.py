@@ -701,7 +701,7 @@ async def _stop_accepting(server: asyncio.Server) -> None:
     """
     loop = asyncio.get_running_loop()
     for sock in server.sockets:
-        with contextlib.suppress(NotImplementedError, ValueError, OSError):
+        with contextlib.suppress(NotImplementedError, ValueError, OSError, RuntimeError):
             loop.remove_reader(sock.fileno())  # a loop without readers closes as it did
     for _ in range(3):
         await asyncio.sleep(0)
@@ -714,11 +714,14 @@ async def _run(
     conns: _Connections,
     grace: float,
 ) -> None:
-    async with server:
-        if stop is None:
-            await server.serve_forever()
-            return
-        await stop.wait()
+    async with server:  # serving from create_server on
+        try:
+            # Until the stop; without one, until cancelled (Ctrl-C). Not serve_forever(): on
+            # its cancellation it closes the server before accepted connections are set up.
+            await (stop.wait() if stop is not None else asyncio.get_running_loop().create_future())
+        except asyncio.CancelledError:
+            await _stop_accepting(server)
+            raise
         await _stop_accepting(server)
         # Senders that are done have closed already; others get a moment.
         await conns.closed(grace)
