@@ -215,6 +215,7 @@ def _write_lock(url, program):
 def url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'hl7.db'}"
+    pytest.importorskip("carecore_postgres.testing", reason="needs carecore-postgres")
     return request.getfixturevalue("postgres_url")
 
 
